@@ -1,0 +1,59 @@
+"""The one exception type users see, and small checks that raise it.
+
+Every message is one sentence naming the file (or object), the field and what was expected,
+e.g. ``capture.h5: body/pose has shape (120, 23, 3), expected (N, 24, 3)``. The CLI prints
+it without a traceback; the GUI shows it in a dialog.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+
+class AnrError(Exception):
+    """A problem with something the user gave us (a file, an argument, a name)."""
+
+
+def _shape_str(shape: Sequence[Any]) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def expect_shape(value: Any, expected: Sequence[int | str | None], field: str, source: str = "input") -> dict[str, int]:
+    """Returns the sizes bound to named dimensions; raises AnrError when ``value.shape`` does not match.
+
+    ``expected`` holds ints (exact), strings (named dims: the same name must have the same size,
+    and the name is reported back) or None (any size).
+    Example: ``expect_shape(pose, ("B", 24, 3), "pose", "capture.h5")``.
+    """
+    shape = tuple(getattr(value, "shape", ()))
+    bound: dict[str, int] = {}
+    ok = len(shape) == len(expected)
+    if ok:
+        for got, want in zip(shape, expected):
+            if want is None:
+                continue
+            if isinstance(want, str):
+                if bound.setdefault(want, int(got)) != int(got):
+                    ok = False
+            elif int(got) != int(want):
+                ok = False
+    if not ok:
+        raise AnrError(f"{source}: {field} has shape {_shape_str(shape)}, expected {_shape_str([w if w is not None else '*' for w in expected])}")
+    return bound
+
+
+def expect_finite(value: Any, field: str, source: str = "input") -> None:
+    """Raises AnrError when ``value`` (a tensor or array) holds NaN or Inf."""
+    import numpy as np
+
+    try:
+        import torch
+
+        if isinstance(value, torch.Tensor):
+            if not bool(torch.isfinite(value).all()):
+                raise AnrError(f"{source}: {field} contains NaN or Inf values, expected finite numbers")
+            return
+    except ImportError:  # pragma: no cover - torch is a hard dependency
+        pass
+    if not np.all(np.isfinite(np.asarray(value))):
+        raise AnrError(f"{source}: {field} contains NaN or Inf values, expected finite numbers")
