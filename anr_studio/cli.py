@@ -16,6 +16,8 @@ from anr_studio.errors import AnrError
 COMMAND_MODULES = [
     "anr_studio.body.commands",
     "anr_studio.capture.commands",
+    "anr_studio.capture.synth.commands",
+    "anr_studio.capture.keyframes",
     "anr_studio.train.commands",
     "anr_studio.avatar.commands",
 ]
