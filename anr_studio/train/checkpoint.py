@@ -1,0 +1,209 @@
+"""Returns and writes training checkpoints: safetensors for tensors, JSON for everything else.
+
+A checkpoint of step S is two files in ``RUN/checkpoints/``::
+
+    step-00000S.safetensors   every tensor: renderer.*, texture.<i>.*, discriminator.*,
+                              optim.<name>.state.<param>.<key>, rng.*
+    step-00000S.json          step, config, identities, capture paths, optimiser param groups,
+                              python/numpy RNG state, and the size + sha256 of the .safetensors
+
+Each file is written atomically (temporary file, fsync, rename) and the JSON is written last,
+so it is the commit marker: a checkpoint without its JSON, or whose tensors do not match the
+recorded hash, is ignored. Older complete checkpoints are removed only after a newer one is
+complete, so a kill at any moment leaves at least one loadable checkpoint. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from anr_studio.errors import AnrError
+from anr_studio.fileio import atomic_path, atomic_write_text
+
+CHECKPOINT_DIR = "checkpoints"
+_NAME = re.compile(r"^step-(\d{8,})\.json$")
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: ``tensors`` (name -> CPU tensor) and ``meta`` (the JSON dict)."""
+
+    step: int
+    tensors: dict[str, torch.Tensor]
+    meta: dict[str, Any]
+    path: Path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def flatten_optimizer(optimizer: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Returns (tensors, json) holding ``optimizer.state_dict()`` without pickling.
+
+    Tensors are named ``{prefix}.state.{param_index}.{key}``; param groups and non-tensor
+    state values go to the JSON part.
+    """
+    state = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, entry in state["state"].items():
+        for key, value in entry.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{prefix}.state.{index}.{key}"] = value.detach().to("cpu").contiguous()
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any], prefix: str) -> None:
+    """Loads the state written by `flatten_optimizer` into ``optimizer`` (same parameter order)."""
+    state: dict[int, dict[str, Any]] = {}
+    head = f"{prefix}.state."
+    for name, value in tensors.items():
+        if name.startswith(head):
+            index, key = name[len(head):].split(".", 1)
+            state.setdefault(int(index), {})[key] = value
+    for index, entry in meta.get("scalars", {}).items():
+        state.setdefault(int(index), {}).update(entry)
+    groups = []
+    for group in meta["param_groups"]:
+        group = dict(group)
+        if isinstance(group.get("betas"), list):
+            group["betas"] = tuple(group["betas"])
+        groups.append(group)
+    try:
+        optimizer.load_state_dict({"state": state, "param_groups": groups})
+    except (ValueError, KeyError) as exc:
+        raise AnrError(f"checkpoint: optimiser {prefix} does not match the model ({exc}), expected the same configuration") from exc
+
+
+def rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Returns (tensors, json) with the torch, CUDA, numpy and python RNG states."""
+    tensors = {"rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = s
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    meta = {
+        "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
+        "python": [py_state[0], list(py_state[1]), py_state[2]],
+    }
+    return tensors, meta
+
+
+def set_rng_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    """Restores the RNG states written by `rng_state` (CUDA ones only where devices match)."""
+    if "rng.torch" in tensors:
+        torch.set_rng_state(tensors["rng.torch"])
+    if torch.cuda.is_available():
+        cuda = [tensors[f"rng.cuda.{i}"] for i in range(torch.cuda.device_count()) if f"rng.cuda.{i}" in tensors]
+        if len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda)
+    if "numpy" in meta:
+        n = meta["numpy"]
+        np.random.set_state((n[0], np.asarray(n[1], dtype=np.uint32), n[2], n[3], n[4]))
+    if "python" in meta:
+        p = meta["python"]
+        random.setstate((p[0], tuple(p[1]), p[2]))
+
+
+def checkpoint_paths(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
+    """Returns [(step, json path)] of the committed checkpoints in ``run_dir``, newest first."""
+    folder = Path(run_dir) / CHECKPOINT_DIR
+    found = []
+    if folder.is_dir():
+        for p in folder.iterdir():
+            m = _NAME.match(p.name)
+            if m:
+                found.append((int(m.group(1)), p))
+    return sorted(found, reverse=True)
+
+
+def save_checkpoint(run_dir: str | os.PathLike, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any], keep: int = 2) -> Path:
+    """Writes checkpoint ``step`` atomically and prunes older ones; returns the JSON path.
+
+    ``tensors``: name -> tensor (any device; copied to the CPU). ``meta``: JSON-ready dict.
+    """
+    folder = Path(run_dir) / CHECKPOINT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob(".step-*.tmp"):  # left by a process killed mid-write
+        stale.unlink(missing_ok=True)
+    stem = f"step-{step:08d}"
+    tensor_path = folder / f"{stem}.safetensors"
+    cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    with atomic_path(tensor_path) as tmp:
+        save_file(cpu, str(tmp))
+    record = dict(meta)
+    record.update(step=int(step), tensors_file=tensor_path.name, tensors_size=tensor_path.stat().st_size,
+                  tensors_sha256=_sha256(tensor_path), format="anr-checkpoint", version=1)
+    json_path = folder / f"{stem}.json"
+    atomic_write_text(json_path, json.dumps(record))
+    # Prune only now that the new checkpoint is committed; the JSON goes first so a kill
+    # between the two deletions leaves an orphan tensor file, never a dangling marker.
+    for old_step, old_json in checkpoint_paths(run_dir)[max(keep, 1):]:
+        old_json.unlink(missing_ok=True)
+        (folder / f"step-{old_step:08d}.safetensors").unlink(missing_ok=True)
+    for orphan in folder.glob("step-*.safetensors"):
+        if not orphan.with_suffix(".json").exists() and orphan != tensor_path:
+            orphan.unlink(missing_ok=True)
+    return json_path
+
+
+def read_checkpoint(json_path: str | os.PathLike) -> Checkpoint:
+    """Returns the checkpoint committed by ``json_path``; AnrError if it is incomplete or corrupt."""
+    json_path = Path(json_path)
+    try:
+        meta = json.loads(json_path.read_text(encoding="utf-8"))
+        tensor_path = json_path.parent / meta["tensors_file"]
+        size, digest = int(meta["tensors_size"]), meta["tensors_sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AnrError(f"{json_path}: checkpoint record is unreadable ({exc}), expected a JSON written by anr-studio train") from exc
+    if not tensor_path.exists() or tensor_path.stat().st_size != size or _sha256(tensor_path) != digest:
+        raise AnrError(f"{tensor_path}: checkpoint tensors are missing or corrupt, expected {size} bytes with sha256 {digest[:12]}...")
+    try:
+        tensors = load_file(str(tensor_path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise AnrError(f"{tensor_path}: checkpoint tensors cannot be read ({exc}), expected a safetensors file") from exc
+    return Checkpoint(step=int(meta["step"]), tensors=tensors, meta=meta, path=json_path)
+
+
+def load_latest_checkpoint(run_dir: str | os.PathLike, warn=print) -> Checkpoint | None:
+    """Returns the newest loadable checkpoint of ``run_dir`` (None if there is none at all).
+
+    A corrupt newest checkpoint falls back to the previous good one, saying so through
+    ``warn``; if every checkpoint is corrupt, raises AnrError naming the newest.
+    """
+    candidates = checkpoint_paths(run_dir)
+    if not candidates:
+        return None
+    first_error: AnrError | None = None
+    for _, json_path in candidates:
+        try:
+            ckpt = read_checkpoint(json_path)
+        except AnrError as exc:
+            first_error = first_error or exc
+            warn(f"warning: {exc}; trying the previous checkpoint")
+            continue
+        if first_error is not None:
+            warn(f"warning: resuming from the previous good checkpoint {ckpt.path.name} (step {ckpt.step})")
+        return ckpt
+    assert first_error is not None
+    raise AnrError(f"{Path(run_dir) / CHECKPOINT_DIR}: no loadable checkpoint ({first_error})")
