@@ -1,0 +1,250 @@
+"""`Capture`: random access to a capture file, safe in DataLoader worker processes.
+
+HDF5 handles must not cross ``fork``: a handle opened in the parent and used in a child reads
+garbage or deadlocks. So the constructor reads the small arrays (poses, cameras, splits) with a
+handle it closes at once, and frames/masks are read through a handle opened lazily on first use
+in each process (keyed by pid) and dropped when pickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import h5py
+import numpy as np
+
+from anr_studio.capture import schema as S
+from anr_studio.capture.validate import validate
+from anr_studio.errors import AnrError, expect_shape
+from anr_studio.fileio import atomic_path
+
+
+def _text(value: Any) -> Any:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class Capture:
+    """Returns frames, masks, cameras and body parameters of one capture file by frame index.
+
+    Raises AnrError with the first problem ``validate`` finds. Small per-frame arrays live in
+    memory; frames and masks are read from disk on demand.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, check: bool = True) -> None:
+        self.path = Path(path)
+        self._file: h5py.File | None = None
+        self._pid: int | None = None
+        if check:
+            problems = validate(self.path, name=str(path))
+            if problems:
+                raise AnrError(problems[0])
+        self.close()  # a handle opened while writing points at the replaced file
+        self._load_metadata()
+
+    def _load_metadata(self) -> None:
+        with h5py.File(self.path, "r") as f:
+            self.attrs: dict[str, Any] = {k: _text(v) for k, v in f.attrs.items()}
+            self.identity: str = str(self.attrs["identity"])
+            self.fps: float = float(self.attrs["fps"])
+            self.body_model_id: str = str(_text(f["body"].attrs.get("model", "default")))
+            n, h, w, _ = f[S.FRAMES].shape
+            self._n = int(n)
+            self.image_size: tuple[int, int] = (int(h), int(w))
+            self.has_masks: bool = S.MASKS in f
+            self.poses: np.ndarray = f[S.POSE][()]  # (N,24,3)
+            self.transls: np.ndarray = f[S.TRANSL][()]  # (N,3)
+            self.betas: np.ndarray = f[S.BETAS][()]  # (K,)
+            self._K, self._R, self._t = (f[k][()] for k in (S.CAMERA_K, S.CAMERA_R, S.CAMERA_T))
+            self._split = {
+                "train": f[S.SPLIT_TRAIN][()].astype(np.int64) if S.SPLIT_TRAIN in f else np.arange(self._n),
+                "test": f[S.SPLIT_TEST][()].astype(np.int64) if S.SPLIT_TEST in f else np.zeros(0, np.int64),
+            }
+            self.keyframes: np.ndarray | None = f[S.KEYFRAMES][()].astype(np.int64) if S.KEYFRAMES in f else None
+            self.keyframe_coverage: np.ndarray | None = (
+                f[S.KEYFRAME_COVERAGE][()] if S.KEYFRAME_COVERAGE in f else None)
+            self._truth = {k: v[()] for k, v in f[S.TRUTH].items()} if S.TRUTH in f else {}
+            self._background: np.ndarray | None = None
+
+    # -- lazy per-process handle -----------------------------------------------------------
+    def _h5(self) -> h5py.File:
+        pid = os.getpid()
+        if self._file is None or self._pid != pid:
+            # A handle inherited through fork belongs to the parent: forget it, never close it here.
+            self._file = h5py.File(self.path, "r")
+            self._pid = pid
+        return self._file
+
+    def close(self) -> None:
+        """Closes this process's file handle (it reopens on the next read)."""
+        if self._file is not None and self._pid == os.getpid():
+            self._file.close()
+        self._file, self._pid = None, None
+
+    def __enter__(self) -> "Capture":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_file"], state["_pid"] = None, None
+        return state
+
+    # -- per frame -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._n
+
+    def _index(self, i: int) -> int:
+        i = int(i)
+        if not -self._n <= i < self._n:
+            raise IndexError(f"{self.path.name}: frame {i} is out of range, expected 0 <= i < {self._n}")
+        return i % self._n
+
+    def frame(self, i: int) -> np.ndarray:
+        """Returns frame ``i`` as ``(H,W,3)`` uint8 RGB."""
+        return self._h5()[S.FRAMES][self._index(i)]
+
+    def mask(self, i: int) -> np.ndarray | None:
+        """Returns the soft foreground mask ``(H,W)`` uint8 0..255 of frame ``i``, or None without masks."""
+        if not self.has_masks:
+            return None
+        return self._h5()[S.MASKS][self._index(i)]
+
+    @property
+    def background(self) -> np.ndarray:
+        """Returns the clean background plate ``(H,W,3)`` uint8 (cached)."""
+        if self._background is None:
+            self._background = self._h5()[S.BACKGROUND][()]
+        return self._background
+
+    @property
+    def static_camera(self) -> bool:
+        """Returns True when all frames share one camera."""
+        return self._K.ndim == 2 and self._R.ndim == 2 and self._t.ndim == 1
+
+    def camera(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Returns ``(K (3,3), R (3,3), t (3,))`` float32 of frame ``i`` (OpenCV, world to camera)."""
+        i = self._index(i)
+        K = self._K[i] if self._K.ndim == 3 else self._K
+        R = self._R[i] if self._R.ndim == 3 else self._R
+        t = self._t[i] if self._t.ndim == 2 else self._t
+        return K.copy(), R.copy(), t.copy()
+
+    def cameras(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Returns all cameras ``K (N,3,3), R (N,3,3), t (N,3)`` float32 (static ones repeated)."""
+        n = self._n
+        K = self._K if self._K.ndim == 3 else np.broadcast_to(self._K, (n, 3, 3))
+        R = self._R if self._R.ndim == 3 else np.broadcast_to(self._R, (n, 3, 3))
+        t = self._t if self._t.ndim == 2 else np.broadcast_to(self._t, (n, 3))
+        return np.array(K), np.array(R), np.array(t)
+
+    def pose(self, i: int) -> np.ndarray:
+        """Returns the tracked SMPL-order axis-angle pose ``(24,3)`` float32 of frame ``i``."""
+        return self.poses[self._index(i)].copy()
+
+    def transl(self, i: int) -> np.ndarray:
+        """Returns the tracked root translation ``(3,)`` float32 of frame ``i``."""
+        return self.transls[self._index(i)].copy()
+
+    def split(self, name: str) -> np.ndarray:
+        """Returns the frame indices ``(n,)`` int64 of ``"train"`` or ``"test"``.
+
+        Without a stored split every frame is a training frame and the test set is empty.
+        """
+        if name not in self._split:
+            raise AnrError(f"{self.path.name}: split {name!r} is unknown, expected 'train' or 'test'")
+        return self._split[name].copy()
+
+    @property
+    def has_split(self) -> bool:
+        """Returns True when the file stores split/train and split/test."""
+        return bool(self._split["test"].size) or len(self._split["train"]) != self._n
+
+    def truth(self, name: str) -> np.ndarray | None:
+        """Returns the noise-free array ``truth/<name>`` of a synthetic capture, or None."""
+        value = self._truth.get(name)
+        return None if value is None else value.copy()
+
+    @property
+    def truth_names(self) -> list[str]:
+        """Returns the names stored under ``truth/``."""
+        return sorted(self._truth)
+
+    def extra_attr(self, key: str, default: Any = None) -> Any:
+        """Returns an extra file attribute, decoding JSON text written by ``CaptureWriter.set_attrs``."""
+        value = self.attrs.get(key, default)
+        if isinstance(value, str) and value[:1] in "[{":
+            with contextlib.suppress(ValueError):
+                return json.loads(value)
+        return value
+
+    # -- edits (atomic) --------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _rewrite(self, replace: Iterable[str]) -> Iterator[h5py.File]:
+        """Yields a new file holding everything but the top-level ``replace`` members.
+
+        Why a copy rather than editing in place: HDF5 has no transactions, so a crash during an
+        in-place write can leave a corrupt file; and deleted datasets never give their space
+        back. ``Group.copy`` moves compressed chunks without decoding them, so this is fast.
+        """
+        replace = set(replace)
+        self.close()
+        with atomic_path(self.path) as tmp:
+            with h5py.File(self.path, "r") as src, h5py.File(tmp, "w") as dst:
+                for key, value in src.attrs.items():
+                    dst.attrs[key] = value
+                for key in src:
+                    if key not in replace:
+                        src.copy(src[key], dst, name=key)
+                yield dst
+            problems = validate(tmp, name=self.path.name)
+            if problems:
+                raise AnrError(problems[0])
+        self.close()  # a handle opened while writing points at the replaced file
+        self._load_metadata()
+
+    def write_keyframes(self, indices: Any, coverage: Any = None) -> None:
+        """Stores keyframe indices ``(k,)`` and their cumulative coverage ``(k,)`` (atomic rewrite)."""
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        with self._rewrite({S.KEYFRAMES, S.KEYFRAME_COVERAGE}) as f:
+            f.create_dataset(S.KEYFRAMES, data=idx)
+            if coverage is not None:
+                cov = np.asarray(coverage, dtype=np.float32).reshape(-1)
+                expect_shape(cov, (idx.size,), S.KEYFRAME_COVERAGE, self.path.name)
+                f.create_dataset(S.KEYFRAME_COVERAGE, data=cov)
+
+    def write_masks(self, masks: Iterable[Any], *, overwrite: bool = False,
+                    compression: str | None = S.DEFAULT_COMPRESSION) -> None:
+        """Stores one soft mask ``(H,W)`` uint8 per frame, streamed in frame order (atomic rewrite).
+
+        Raises AnrError when masks exist and ``overwrite`` is False, or the count is not ``len(self)``.
+        """
+        if self.has_masks and not overwrite:
+            raise AnrError(f"{self.path.name}: masks already exist, expected --overwrite to replace them")
+        h, w = self.image_size
+        kwargs = {"compression": compression} if compression else {}
+        if compression == "gzip":
+            kwargs["compression_opts"] = S.DEFAULT_LEVEL
+        with self._rewrite({S.MASKS}) as f:
+            ds = f.create_dataset(S.MASKS, shape=(self._n, h, w), dtype=np.uint8, chunks=(1, h, w), **kwargs)
+            count = 0
+            for i, mask in enumerate(masks):
+                if i >= self._n:
+                    raise AnrError(f"{self.path.name}: more masks than frames, expected {self._n}")
+                mask = np.asarray(mask)
+                expect_shape(mask, (h, w), f"mask {i}", self.path.name)
+                if mask.dtype != np.uint8:
+                    raise AnrError(f"{self.path.name}: mask {i} has dtype {mask.dtype}, expected uint8")
+                ds[i] = mask
+                count = i + 1
+            if count != self._n:
+                raise AnrError(f"{self.path.name}: {count} masks were given, expected {self._n} (one per frame)")
+
+    def __repr__(self) -> str:
+        h, w = self.image_size
+        return f"Capture({str(self.path)!r}, identity={self.identity!r}, frames={self._n}, size={h}x{w})"

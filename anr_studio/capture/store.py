@@ -1,0 +1,329 @@
+"""Capture files: a streaming writer and a lazy, fork-safe random-access reader.
+
+The layout is in ``anr_studio.capture.schema``. The writer never holds the whole video: frames
+and masks go to disk one chunk at a time; only the per-frame body parameters and cameras (a few
+hundred bytes a frame) stay in memory until ``close``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from anr_studio.capture import schema as S
+from anr_studio.capture.validate import validate
+from anr_studio.errors import AnrError, expect_finite, expect_shape
+from anr_studio.fileio import atomic_path
+
+# Frames read back to estimate a background plate when none was given: enough for a robust
+# per-pixel median, few enough to stay fast on long videos.
+MEDIAN_SAMPLES = 64
+
+
+def _image_kwargs(compression: str | None, level: int | None) -> dict[str, Any]:
+    if compression is None:
+        return {}
+    if compression == "gzip":
+        return {"compression": "gzip", "compression_opts": S.DEFAULT_LEVEL if level is None else int(level)}
+    return {"compression": compression}
+
+
+def _as_uint8(value: Any, expected: tuple, field: str, source: str) -> np.ndarray:
+    array = np.asarray(value)
+    expect_shape(array, expected, field, source)
+    if array.dtype != np.uint8:
+        raise AnrError(f"{source}: {field} has dtype {array.dtype}, expected uint8 (0..255)")
+    return array
+
+
+def _as_float(value: Any, expected: tuple, field: str, source: str) -> np.ndarray:
+    array = np.asarray(value, dtype=np.float32)
+    expect_shape(array, expected, field, source)
+    expect_finite(array, field, source)
+    return array
+
+
+def median_background(frames: h5py.Dataset | np.ndarray, samples: int = MEDIAN_SAMPLES) -> np.ndarray:
+    """Returns the per-pixel median (H,W,3) uint8 of up to ``samples`` evenly spaced frames (N,H,W,3).
+
+    A person who moves around the frame is foreground in only a minority of the samples, so the
+    median is the empty scene; a person who never moves leaves a ghost (give a plate then).
+    """
+    n = int(frames.shape[0])
+    idx = np.unique(np.linspace(0, n - 1, min(n, samples)).round().astype(np.int64))
+    stack = np.stack([np.asarray(frames[int(i)]) for i in idx])
+    return np.median(stack, axis=0).round().astype(np.uint8)
+
+
+class CaptureWriter:
+    """Writes a capture file frame by frame; the file appears at ``path`` only on a clean close.
+
+    Use as a context manager::
+
+        with CaptureWriter("cap.h5", "alice", 256, 256, fps=30, betas=b, camera=(K, R, t),
+                           background=plate) as w:
+            for i in range(n):
+                w.append(frame_i, mask=mask_i, pose=pose_i, transl=transl_i)
+            w.set_split(train_idx, test_idx)
+
+    It writes to a temporary file beside ``path`` and renames it on close; on an exception
+    (or ``abort()``) nothing is left behind and an existing ``path`` is untouched.
+
+    Arguments: ``betas (K,)``; ``camera`` = static ``(K (3,3), R (3,3), t (3,))`` or None to pass
+    a camera per frame to ``append`` (or all at once to ``set_cameras``); ``background (H,W,3)``
+    uint8 or None for the per-pixel median of the frames; ``body_model`` = "default" or the
+    sha256 of an SMPL file; ``compression`` = "lzf", "gzip" (``level``) or None; ``attrs`` =
+    extra file attributes (str/number/bool, other JSON-able values are stored as JSON text).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        identity: str,
+        height: int,
+        width: int,
+        fps: float,
+        *,
+        betas: Any = None,
+        camera: tuple[Any, Any, Any] | None = None,
+        background: Any = None,
+        body_model: str = "default",
+        compression: str | None = S.DEFAULT_COMPRESSION,
+        level: int | None = None,
+        attrs: dict[str, Any] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self._name = self.path.name
+        self.height, self.width = int(height), int(width)
+        if self.height <= 0 or self.width <= 0:
+            raise AnrError(f"{self._name}: image size {height}x{width} is not positive, expected H, W >= 1")
+        if not (np.isfinite(fps) and fps > 0):
+            raise AnrError(f"{self._name}: fps is {fps}, expected a positive number")
+        self._img = _image_kwargs(compression, level)
+        self._poses: list[np.ndarray] = []
+        self._transl: list[np.ndarray] = []
+        self._cams: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._bulk_body: tuple[np.ndarray, np.ndarray] | None = None
+        self._bulk_cams: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._betas = None if betas is None else _as_float(betas, (None,), "body/betas", self._name)
+        self._background = None if background is None else self.set_background(background)
+        self._split: tuple[np.ndarray, np.ndarray] | None = None
+        self._keyframes: tuple[np.ndarray, np.ndarray | None] | None = None
+        self._truth: dict[str, np.ndarray] = {}
+        self._attrs: dict[str, Any] = {}
+        self._n = 0
+        self._has_masks: bool | None = None
+        self._closed = False
+        if camera is not None:
+            self.set_cameras(*camera)
+        self._stack = contextlib.ExitStack()
+        self._tmp = self._stack.enter_context(atomic_path(self.path))
+        try:
+            self._f = h5py.File(self._tmp, "w")
+            self._f.attrs["format"] = S.FORMAT
+            self._f.attrs["version"] = S.VERSION
+            self._f.attrs["identity"] = str(identity)
+            self._f.attrs["fps"] = float(fps)
+            self._f.create_group("body").attrs["model"] = str(body_model)
+            self._frames = self._f.create_dataset(
+                S.FRAMES, shape=(0, self.height, self.width, 3), maxshape=(None, self.height, self.width, 3),
+                dtype=np.uint8, chunks=(1, self.height, self.width, 3), **self._img)
+            self._masks: h5py.Dataset | None = None
+            self.set_attrs(**(attrs or {}))
+        except BaseException:
+            self.abort()
+            raise
+
+    # -- per frame -------------------------------------------------------------------------
+    def append(self, frame: Any, mask: Any = None, *, pose: Any = None, transl: Any = None,
+               camera: tuple[Any, Any, Any] | None = None) -> int:
+        """Returns the index of the frame just written. ``frame (H,W,3)`` uint8, ``mask (H,W)``
+        uint8 0..255 (all frames or none), ``pose (24,3)`` axis-angle, ``transl (3,)``,
+        ``camera`` = (K (3,3), R (3,3), t (3,)) when the writer has no static camera."""
+        self._check_open()
+        i = self._n
+        frame = _as_uint8(frame, (self.height, self.width, 3), f"frame {i}", self._name)
+        if self._has_masks is None:
+            self._has_masks = mask is not None
+            if self._has_masks:
+                self._masks = self._f.create_dataset(
+                    S.MASKS, shape=(0, self.height, self.width), maxshape=(None, self.height, self.width),
+                    dtype=np.uint8, chunks=(1, self.height, self.width), **self._img)
+        if self._has_masks != (mask is not None):
+            want = "a mask like the frames before it" if self._has_masks else "no mask, like the frames before it"
+            raise AnrError(f"{self._name}: frame {i} has {'no ' if mask is None else ''}mask, expected {want}")
+        if pose is not None or transl is not None:
+            if self._bulk_body is not None:
+                raise AnrError(f"{self._name}: frame {i} has its own pose, but set_body() already gave all poses")
+            self._poses.append(_as_float(pose, (S.NUM_JOINTS, 3), f"body/pose[{i}]", self._name))
+            self._transl.append(_as_float(np.zeros(3) if transl is None else transl, (3,), f"body/transl[{i}]", self._name))
+        if camera is not None:
+            if self._bulk_cams is not None:
+                raise AnrError(f"{self._name}: frame {i} has its own camera, but the capture's cameras are already set")
+            K, R, t = camera
+            self._cams.append((_as_float(K, (3, 3), f"camera/K[{i}]", self._name),
+                               _as_float(R, (3, 3), f"camera/R[{i}]", self._name),
+                               _as_float(t, (3,), f"camera/t[{i}]", self._name)))
+        self._frames.resize(i + 1, axis=0)
+        self._frames[i] = frame
+        if self._masks is not None:
+            self._masks.resize(i + 1, axis=0)
+            self._masks[i] = _as_uint8(mask, (self.height, self.width), f"mask {i}", self._name)
+        self._n = i + 1
+        return i
+
+    # -- whole-capture fields --------------------------------------------------------------
+    def set_body(self, pose: Any, transl: Any, betas: Any = None) -> None:
+        """Sets all body parameters at once: ``pose (N,24,3)``, ``transl (N,3)``, ``betas (K,)``."""
+        self._check_open()
+        if self._poses:
+            raise AnrError(f"{self._name}: set_body() after per-frame poses were given to append()")
+        pose = _as_float(pose, ("N", S.NUM_JOINTS, 3), "body/pose", self._name)
+        transl = _as_float(transl, (pose.shape[0], 3), "body/transl", self._name)
+        self._bulk_body = (pose, transl)
+        if betas is not None:
+            self._betas = _as_float(betas, (None,), "body/betas", self._name)
+
+    def set_betas(self, betas: Any) -> None:
+        """Sets the shape coefficients ``betas (K,)``."""
+        self._betas = _as_float(betas, (None,), "body/betas", self._name)
+
+    def set_cameras(self, K: Any, R: Any, t: Any) -> None:
+        """Sets the cameras: static ``K (3,3), R (3,3), t (3,)`` or per frame ``(N,3,3), (N,3,3), (N,3)``."""
+        if self._cams:
+            raise AnrError(f"{self._name}: set_cameras() after per-frame cameras were given to append()")
+        K, R, t = (np.asarray(a, dtype=np.float32) for a in (K, R, t))
+        lead = ("N",) if K.ndim == 3 else ()
+        self._bulk_cams = (_as_float(K, lead + (3, 3), "camera/K", self._name),
+                           _as_float(R, lead + (3, 3), "camera/R", self._name),
+                           _as_float(t, lead + (3,), "camera/t", self._name))
+        if lead and not (K.shape[0] == R.shape[0] == t.shape[0]):
+            raise AnrError(f"{self._name}: camera/K, camera/R, camera/t have {K.shape[0]}, {R.shape[0]}, "
+                           f"{t.shape[0]} frames, expected the same count")
+
+    def set_background(self, background: Any) -> np.ndarray:
+        """Sets and returns the clean background plate ``(H,W,3)`` uint8."""
+        self._background = _as_uint8(background, (self.height, self.width, 3), "background", self._name)
+        return self._background
+
+    def set_split(self, train: Any, test: Any) -> None:
+        """Sets the frame indices ``train (n,)`` and ``test (m,)`` (disjoint)."""
+        self._split = (np.asarray(train, dtype=np.int64).reshape(-1), np.asarray(test, dtype=np.int64).reshape(-1))
+
+    def set_keyframes(self, indices: Any, coverage: Any = None) -> None:
+        """Sets the keyframe indices ``(k,)`` and optionally the cumulative coverage ``(k,)`` after each."""
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        cov = None if coverage is None else _as_float(coverage, (idx.shape[0],), S.KEYFRAME_COVERAGE, self._name)
+        self._keyframes = (idx, cov)
+
+    def set_truth(self, **arrays: Any) -> None:
+        """Stores noise-free arrays under ``truth/`` (e.g. ``pose=(N,24,3)``, ``transl=(N,3)``, ``betas=(K,)``)."""
+        for name, value in arrays.items():
+            self._truth[name] = np.asarray(value)
+
+    def set_attrs(self, **attrs: Any) -> None:
+        """Adds extra file attributes; values that are not str/number/bool are stored as JSON text."""
+        for key, value in attrs.items():
+            if key in ("format", "version"):
+                raise AnrError(f"{self._name}: attribute {key!r} is reserved, expected another name")
+            if not isinstance(value, (str, int, float, bool, np.integer, np.floating)):
+                value = json.dumps(value)
+            self._attrs[key] = value
+
+    @property
+    def num_frames(self) -> int:
+        """Returns the number of frames appended so far."""
+        return self._n
+
+    # -- finishing -------------------------------------------------------------------------
+    def close(self) -> None:
+        """Writes the remaining fields, validates the file and renames it onto ``path``."""
+        if self._closed:
+            return
+        try:
+            self._finish()
+            self._f.close()
+            problems = validate(self._tmp, name=self._name)
+            if problems:
+                raise AnrError(problems[0])
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+        self._stack.close()  # fsync + rename
+
+    def abort(self) -> None:
+        """Discards everything written; ``path`` is left as it was."""
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            self._f.close()
+        self._stack.__exit__(AnrError, AnrError("aborted"), None)
+
+    def __enter__(self) -> "CaptureWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise AnrError(f"{self._name}: the capture writer is closed, expected an open writer")
+
+    def _finish(self) -> None:
+        n, f, name = self._n, self._f, self._name
+        if n == 0:
+            raise AnrError(f"{name}: no frames were written, expected at least one")
+        if self._bulk_body is not None:
+            pose, transl = self._bulk_body
+        elif self._poses:
+            pose, transl = np.stack(self._poses), np.stack(self._transl)
+        else:
+            raise AnrError(f"{name}: body/pose was never given, expected a pose per frame (append or set_body)")
+        if pose.shape[0] != n:
+            raise AnrError(f"{name}: body/pose has {pose.shape[0]} frames, expected {n}, one per frame written")
+        if self._betas is None:
+            raise AnrError(f"{name}: body/betas was never given, expected shape coefficients (K,)")
+        if self._bulk_cams is not None:
+            K, R, t = self._bulk_cams
+        elif self._cams:
+            K, R, t = (np.stack(c) for c in zip(*self._cams))
+        else:
+            raise AnrError(f"{name}: camera was never given, expected a static camera or one per frame")
+        if K.ndim == 3 and K.shape[0] != n:
+            raise AnrError(f"{name}: camera/K has {K.shape[0]} frames, expected {n}, one per frame written")
+        background = self._background if self._background is not None else median_background(self._frames)
+        f.create_dataset(S.BACKGROUND, data=background, **self._img)
+        f.create_dataset(S.CAMERA_K, data=K)
+        f.create_dataset(S.CAMERA_R, data=R)
+        f.create_dataset(S.CAMERA_T, data=t)
+        f.create_dataset(S.POSE, data=pose)
+        f.create_dataset(S.TRANSL, data=transl)
+        f.create_dataset(S.BETAS, data=self._betas)
+        if self._split is not None:
+            f.create_dataset(S.SPLIT_TRAIN, data=self._split[0])
+            f.create_dataset(S.SPLIT_TEST, data=self._split[1])
+        if self._keyframes is not None:
+            f.create_dataset(S.KEYFRAMES, data=self._keyframes[0])
+            if self._keyframes[1] is not None:
+                f.create_dataset(S.KEYFRAME_COVERAGE, data=self._keyframes[1])
+        for key, value in self._truth.items():
+            f.create_dataset(f"{S.TRUTH}/{key}", data=value)
+        for key, value in self._attrs.items():
+            f.attrs[key] = value
+
+
+# The reader lives in its own module to keep files short; re-exported here for one import path.
+from anr_studio.capture.reader import Capture  # noqa: E402
+
+__all__ = ["Capture", "CaptureWriter", "median_background"]

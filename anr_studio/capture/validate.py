@@ -1,0 +1,217 @@
+"""Checks a capture file against the version-1 schema; one sentence per problem."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from anr_studio.capture import schema as S
+
+# Rotation matrices further than this from orthonormal are not rotations (float32 round-off
+# of a real rotation stays far below it).
+ORTHONORMAL_TOL = 1e-3
+
+
+def _shape(shape: tuple) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+class _Checker:
+    def __init__(self, f: h5py.File, name: str) -> None:
+        self.f, self.name, self.problems = f, name, []
+
+    def add(self, msg: str) -> None:
+        self.problems.append(f"{self.name}: {msg}")
+
+    def dataset(self, key: str, required: bool = True) -> h5py.Dataset | None:
+        obj = self.f.get(key)
+        if obj is None:
+            if required:
+                self.add(f"dataset {key} is missing, expected it in every capture")
+            return None
+        if not isinstance(obj, h5py.Dataset):
+            self.add(f"{key} is a group, expected a dataset")
+            return None
+        return obj
+
+    def shaped(self, ds: h5py.Dataset, expected: tuple, shown: tuple, kind: str) -> bool:
+        """Returns True when ``ds`` has the expected shape (None = any) and dtype kind."""
+        ok = len(ds.shape) == len(expected) and all(e is None or int(g) == int(e) for g, e in zip(ds.shape, expected))
+        if not ok:
+            self.add(f"{ds.name.lstrip('/')} has shape {_shape(ds.shape)}, expected {_shape(shown)}")
+            return False
+        if kind == "uint8" and ds.dtype != np.uint8:
+            self.add(f"{ds.name.lstrip('/')} has dtype {ds.dtype}, expected uint8")
+            return False
+        if kind == "float32" and ds.dtype != np.float32:
+            self.add(f"{ds.name.lstrip('/')} has dtype {ds.dtype}, expected float32")
+            return False
+        if kind == "int" and ds.dtype.kind not in "iu":
+            self.add(f"{ds.name.lstrip('/')} has dtype {ds.dtype}, expected integer frame indices")
+            return False
+        return True
+
+    def finite(self, ds: h5py.Dataset) -> np.ndarray | None:
+        data = ds[()]
+        if not np.all(np.isfinite(data)):
+            bad = np.argwhere(~np.isfinite(data.reshape(data.shape[0], -1) if data.ndim > 1 else data[:, None]))
+            self.add(f"{ds.name.lstrip('/')} contains NaN or Inf (first at index {int(bad[0][0])}), expected finite numbers")
+            return None
+        return data
+
+
+def validate(path: str | os.PathLike, *, name: str | None = None, deep: bool = False) -> list[str]:
+    """Returns the problems of the capture at ``path`` (empty when valid), one sentence each.
+
+    ``name`` is how the file is called in messages (default: the path as given). ``deep`` also
+    decodes every frame and mask chunk (slow; finds corrupt data inside a well-formed file).
+    """
+    name = str(path) if name is None else name
+    path = Path(path)
+    if not path.is_file():
+        return [f"{name}: file does not exist, expected an ANR capture (.h5)"]
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        return [f"{name}: not a readable HDF5 file (truncated or another format), expected an ANR capture (.h5)"]
+    try:
+        with f:
+            c = _Checker(f, name)
+            _check(c, deep)
+            return c.problems
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:
+        # h5py raises these when a truncated file's metadata opens but its data does not.
+        return [f"{name}: cannot read its data ({type(exc).__name__}: {exc}), expected a complete HDF5 file (truncated?)"]
+
+
+def _check(c: _Checker, deep: bool) -> None:
+    attrs = c.f.attrs
+    fmt = attrs.get("format")
+    if isinstance(fmt, bytes):
+        fmt = fmt.decode()
+    if fmt != S.FORMAT:
+        c.add(f"attribute format is {fmt!r}, expected {S.FORMAT!r}")
+        return  # not a capture: listing every missing dataset would bury the one useful line
+    version = attrs.get("version")
+    if version is None or not np.issubdtype(np.asarray(version).dtype, np.integer):
+        c.add(f"attribute version is {version!r}, expected the integer {S.VERSION}")
+    elif int(version) > S.VERSION:
+        c.add(f"attribute version is {int(version)}, expected {S.VERSION} (written by a newer ANR Studio)")
+    elif int(version) != S.VERSION:
+        c.add(f"attribute version is {int(version)}, expected {S.VERSION}")
+    if not isinstance(attrs.get("identity"), (str, bytes)):
+        c.add("attribute identity is missing, expected a string naming the person")
+    fps = attrs.get("fps")
+    try:
+        fps_ok = fps is not None and np.isfinite(float(fps)) and float(fps) > 0
+    except (TypeError, ValueError):
+        fps_ok = False
+    if not fps_ok:
+        c.add(f"attribute fps is {fps!r}, expected a positive number")
+    body = c.f.get("body")
+    if body is not None and not isinstance(body.attrs.get("model"), (str, bytes)):
+        c.add('body attribute model is missing, expected "default" or the sha256 of an SMPL file')
+
+    frames = c.dataset(S.FRAMES)
+    n = h = w = None
+    if frames is not None and c.shaped(frames, (None, None, None, 3), ("N", "H", "W", 3), "uint8"):
+        n, h, w = (int(s) for s in frames.shape[:3])
+        if n == 0:
+            c.add("frames holds 0 frames, expected at least one")
+    masks = c.dataset(S.MASKS, required=False)
+    if masks is not None and n is not None:
+        c.shaped(masks, (n, h, w), (n, h, w), "uint8")
+    bg = c.dataset(S.BACKGROUND)
+    if bg is not None and n is not None:
+        c.shaped(bg, (h, w, 3), (h, w, 3), "uint8")
+
+    for key, tail in S.CAMERA_SHAPES.items():
+        ds = c.dataset(key)
+        if ds is None or n is None:
+            continue
+        if len(ds.shape) == len(tail) + 1:
+            ok = c.shaped(ds, (n,) + tail, (n,) + tail, "float32")
+        else:
+            ok = c.shaped(ds, tail, tail, "float32")
+        data = c.finite(ds) if ok else None
+        if data is not None and key == S.CAMERA_R:
+            R = data.reshape(-1, 3, 3).astype(np.float64)
+            err = np.abs(R @ R.transpose(0, 2, 1) - np.eye(3)).max(axis=(1, 2))
+            if np.any(err > ORTHONORMAL_TOL):
+                c.add(f"camera/R[{int(np.argmax(err > ORTHONORMAL_TOL))}] is not a rotation (R R^T differs from I by "
+                      f"{float(err.max()):.3g}), expected an orthonormal world-to-camera rotation")
+
+    pose = c.dataset(S.POSE)
+    if pose is not None and n is not None and c.shaped(pose, (n, S.NUM_JOINTS, 3), (n, S.NUM_JOINTS, 3), "float32"):
+        c.finite(pose)
+    transl = c.dataset(S.TRANSL)
+    if transl is not None and n is not None and c.shaped(transl, (n, 3), (n, 3), "float32"):
+        c.finite(transl)
+    betas = c.dataset(S.BETAS)
+    if betas is not None and c.shaped(betas, (None,), ("K",), "float32"):
+        c.finite(betas)
+
+    if n is not None:
+        _check_indices(c, n)
+        _check_truth(c, n)
+        if deep:
+            _check_chunks(c, frames, masks)
+
+
+def _indices(c: _Checker, key: str, n: int) -> np.ndarray | None:
+    ds = c.dataset(key, required=False)
+    if ds is None or not c.shaped(ds, (None,), ("k",), "int"):
+        return None
+    idx = ds[()].astype(np.int64)
+    bad = idx[(idx < 0) | (idx >= n)]
+    if bad.size:
+        c.add(f"{key} holds index {int(bad[0])}, expected frame indices in [0, {n})")
+        return None
+    return idx
+
+
+def _check_indices(c: _Checker, n: int) -> None:
+    has_train, has_test = S.SPLIT_TRAIN in c.f, S.SPLIT_TEST in c.f
+    if has_train != has_test:
+        c.add(f"{S.SPLIT_TEST if has_train else S.SPLIT_TRAIN} is missing, expected split/train and split/test together")
+    train, test = _indices(c, S.SPLIT_TRAIN, n), _indices(c, S.SPLIT_TEST, n)
+    if train is not None and test is not None:
+        both = np.intersect1d(train, test)
+        if both.size:
+            c.add(f"split/train and split/test share frame {int(both[0])}, expected disjoint index sets")
+    keys = _indices(c, S.KEYFRAMES, n)
+    if keys is not None and np.unique(keys).size != keys.size:
+        c.add("keyframes holds repeated frame indices, expected each keyframe once")
+    cov = c.dataset(S.KEYFRAME_COVERAGE, required=False)
+    if cov is not None:
+        if keys is None:
+            c.add("keyframe_coverage is present without keyframes, expected both or neither")
+        elif c.shaped(cov, (keys.size,), (keys.size,), "float32"):
+            c.finite(cov)
+
+
+def _check_truth(c: _Checker, n: int) -> None:
+    truth = c.f.get(S.TRUTH)
+    if truth is None:
+        return
+    expected: dict[str, tuple[Any, ...]] = {"pose": (n, S.NUM_JOINTS, 3), "transl": (n, 3)}
+    for key, shape in expected.items():
+        ds = truth.get(key)
+        if isinstance(ds, h5py.Dataset) and c.shaped(ds, shape, shape, "float32"):
+            c.finite(ds)
+
+
+def _check_chunks(c: _Checker, frames: h5py.Dataset | None, masks: h5py.Dataset | None) -> None:
+    for ds in (frames, masks):
+        if ds is None:
+            continue
+        for i in range(ds.shape[0]):
+            try:
+                ds[i]
+            except (OSError, RuntimeError, ValueError):
+                c.add(f"{ds.name.lstrip('/')}[{i}] cannot be decoded, expected intact compressed data")
+                break
