@@ -1,0 +1,224 @@
+"""PaintState and brush tools for the try-on UV mask, free of Qt so they test without OpenGL.
+
+The mask lives in UV-image space: a (S,S) float32 array in [0,1], row 0 is v = 1 (see
+docs/interfaces.md), 1 = take texture A there, 0 = keep texture B. Brush tools are plain
+functions of ``(state, event)``; the Qt canvas only translates mouse events into ``PaintEvent``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import count
+from typing import Literal
+
+import numpy as np
+from psygnal import Signal
+
+from anr_studio.errors import AnrError
+from anr_studio.jobs.undo import UndoStack
+
+_stroke_ids = count()
+
+
+@dataclass
+class Brush:
+    """Brush settings: ``radius`` in mask pixels, ``softness`` in [0,1] (feathered fraction of the
+    radius), ``strength`` in [0,1], ``erase`` paints towards 0 instead of 1."""
+
+    radius: float = 12.0
+    softness: float = 0.5
+    strength: float = 1.0
+    erase: bool = False
+
+
+@dataclass(frozen=True)
+class PaintEvent:
+    """A pointer event in mask pixel coordinates (x right, y down; pixel centres at +0.5)."""
+
+    kind: Literal["press", "move", "release"]
+    x: float
+    y: float
+
+
+class PaintState:
+    """Holds the try-on mask (S,S) float32 in [0,1], the brush, and the undo history.
+
+    ``changed(tuple)`` fires with the dirty box (y0, y1, x0, x1) after every edit (main thread).
+    """
+
+    changed = Signal(tuple)
+    history_changed = Signal()
+
+    def __init__(self, size: int = 256, undo_limit: int = 50) -> None:
+        if size < 8:
+            raise AnrError(f"paint state: size {size} is too small, expected at least 8 pixels")
+        self.size = int(size)
+        self.mask = np.zeros((self.size, self.size), np.float32)
+        self.brush = Brush()
+        self._undo: UndoStack[np.ndarray] = UndoStack(undo_limit)
+        self._stroke_key: object | None = None
+        self._last_xy: tuple[float, float] | None = None
+
+    def _full(self) -> tuple[int, int, int, int]:
+        return (0, self.size, 0, self.size)
+
+    def record(self, merge_key: object | None = None) -> None:
+        """Pushes an undo snapshot of the mask before an edit (merged within one stroke)."""
+        if self._undo.record(self.mask.copy, merge_key):
+            self.history_changed.emit()
+
+    def set_mask(self, mask: np.ndarray, record: bool = True) -> None:
+        """Replaces the mask with ``mask`` (S,S) in [0,1] (other sizes are resampled)."""
+        mask = np.asarray(mask, np.float32)
+        if mask.ndim != 2:
+            raise AnrError(f"paint state: mask has shape {mask.shape}, expected a 2-D (H, W) array")
+        if mask.shape != (self.size, self.size):
+            import cv2
+
+            mask = cv2.resize(mask, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+        if record:
+            self.record()
+        self.mask = np.clip(mask, 0.0, 1.0).astype(np.float32)
+        self.changed.emit(self._full())
+
+    def undo(self) -> bool:
+        """Returns True when a paint edit was undone."""
+        prev = self._undo.undo(self.mask.copy())
+        if prev is None:
+            return False
+        self.mask = prev
+        self.changed.emit(self._full())
+        self.history_changed.emit()
+        return True
+
+    def redo(self) -> bool:
+        """Returns True when an undone paint edit was redone."""
+        nxt = self._undo.redo(self.mask.copy())
+        if nxt is None:
+            return False
+        self.mask = nxt
+        self.changed.emit(self._full())
+        self.history_changed.emit()
+        return True
+
+    @property
+    def can_undo(self) -> bool:
+        return self._undo.can_undo
+
+    @property
+    def can_redo(self) -> bool:
+        return self._undo.can_redo
+
+
+def dab(state: PaintState, x: float, y: float) -> tuple[int, int, int, int] | None:
+    """Returns the dirty box (y0, y1, x0, x1) after stamping one soft round dab at (x, y); None if off-canvas."""
+    b = state.brush
+    r = max(float(b.radius), 0.5)
+    x0, x1 = max(int(math.floor(x - r)), 0), min(int(math.ceil(x + r)) + 1, state.size)
+    y0, y1 = max(int(math.floor(y - r)), 0), min(int(math.ceil(y + r)) + 1, state.size)
+    if x0 >= x1 or y0 >= y1:
+        return None
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32) + 0.5
+    dist = np.sqrt((xx - x) ** 2 + (yy - y) ** 2)
+    feather = max(r * float(np.clip(b.softness, 0.0, 1.0)), 1e-3)
+    # 1 inside the hard core, falling linearly to 0 across the feathered rim.
+    w = np.clip((r - dist) / feather, 0.0, 1.0) * float(np.clip(b.strength, 0.0, 1.0))
+    patch = state.mask[y0:y1, x0:x1]
+    if b.erase:
+        patch *= 1.0 - w
+    else:
+        patch += (1.0 - patch) * w
+    return (y0, y1, x0, x1)
+
+
+def _union(a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int] | None) -> tuple[int, int, int, int] | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
+
+
+def line(state: PaintState, p0: tuple[float, float], p1: tuple[float, float]) -> tuple[int, int, int, int] | None:
+    """Returns the dirty box after dabbing along p0 -> p1 (x, y) with spacing of a quarter radius."""
+    spacing = max(state.brush.radius * 0.25, 0.5)
+    n = max(int(math.ceil(math.dist(p0, p1) / spacing)), 1)
+    box = None
+    for i in range(1, n + 1):
+        t = i / n
+        box = _union(box, dab(state, p0[0] + (p1[0] - p0[0]) * t, p0[1] + (p1[1] - p0[1]) * t))
+    return box
+
+
+def handle_event(state: PaintState, event: PaintEvent) -> tuple[int, int, int, int] | None:
+    """Returns the dirty box after applying one pointer event; a press..release stroke is one undo step."""
+    box = None
+    if event.kind == "press":
+        state._stroke_key = ("stroke", next(_stroke_ids))
+        state.record(state._stroke_key)
+        box = dab(state, event.x, event.y)
+        state._last_xy = (event.x, event.y)
+    elif event.kind == "move" and state._last_xy is not None:
+        box = line(state, state._last_xy, (event.x, event.y))
+        state._last_xy = (event.x, event.y)
+    elif event.kind == "release":
+        state._last_xy = None
+        state._undo.end_gesture()
+    if box is not None:
+        state.changed.emit(box)
+    return box
+
+
+def fill(state: PaintState, region: np.ndarray) -> None:
+    """Sets the mask to 1 (or 0 with the eraser) wherever ``region`` (S,S) in [0,1] is set, keeping soft edges."""
+    region = np.asarray(region, np.float32)
+    if region.shape != state.mask.shape:
+        raise AnrError(f"paint state: region has shape {region.shape}, expected {state.mask.shape}")
+    state.record()
+    if state.brush.erase:
+        state.mask *= 1.0 - region
+    else:
+        state.mask = np.maximum(state.mask, region)
+    state.changed.emit(state._full())
+
+
+def clear(state: PaintState) -> None:
+    """Sets the whole mask to 0 (one undo step)."""
+    state.record()
+    state.mask[:] = 0.0
+    state.changed.emit(state._full())
+
+
+def uv_triangle_mask(face_uvs: np.ndarray, size: int, faces: np.ndarray | None = None) -> np.ndarray:
+    """Returns a (size,size) float32 mask that is 1 on the UV triangles ``face_uvs`` (F,3,2) (u,v in [0,1]).
+
+    ``faces`` optionally selects a subset (indices or a boolean (F,) array).
+    """
+    import cv2
+
+    tri = np.asarray(face_uvs, np.float64)
+    if faces is not None:
+        tri = tri[faces]
+    px = np.empty_like(tri)
+    px[..., 0] = tri[..., 0] * size
+    px[..., 1] = (1.0 - tri[..., 1]) * size  # row 0 is v = 1
+    out = np.zeros((size, size), np.uint8)
+    # fillPoly takes fixed-point coordinates; 4 fractional bits keep sub-pixel accuracy.
+    pts = np.round(px * 16).astype(np.int32)
+    cv2.fillPoly(out, list(pts), 255, lineType=cv2.LINE_8, shift=4)
+    return out.astype(np.float32) / 255.0
+
+
+def uv_layout_image(face_uvs: np.ndarray, size: int) -> np.ndarray:
+    """Returns a (size,size,3) uint8 picture of the UV layout: islands in grey, triangle edges darker."""
+    import cv2
+
+    tri = np.asarray(face_uvs, np.float64)
+    img = np.full((size, size, 3), 40, np.uint8)
+    filled = uv_triangle_mask(face_uvs, size)
+    img[filled > 0.5] = (110, 110, 120)
+    px = np.stack([tri[..., 0] * size, (1.0 - tri[..., 1]) * size], -1)
+    pts = np.round(px * 16).astype(np.int32)
+    cv2.polylines(img, list(pts), True, (80, 80, 90), 1, lineType=cv2.LINE_AA, shift=4)
+    return img

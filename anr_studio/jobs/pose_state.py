@@ -1,0 +1,172 @@
+"""PoseState: the pose, shape and translation the viewport and the neural preview show.
+
+Qt-free and evented (psygnal). Widgets write it and listen to ``changed``; a widget that writes
+must block its own handler (``with state.changed.blocked(): ...`` or check the sender) so a
+slider and the state never ping-pong. ``changed`` fires on the thread that made the edit, which
+in the studio is always the main thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from psygnal import Signal
+
+from anr_studio.errors import AnrError, expect_finite, expect_shape
+from anr_studio.jobs.undo import UndoStack
+
+NUM_JOINTS = 24
+
+
+@dataclass(frozen=True)
+class PoseSnapshot:
+    """An immutable copy of a PoseState: pose (24,3), betas (K,), transl (3,)."""
+
+    pose: np.ndarray
+    betas: np.ndarray
+    transl: np.ndarray
+
+
+class PoseState:
+    """Holds pose (24,3) axis-angle radians in SMPL joint order, betas (K,) and transl (3,) metres.
+
+    ``changed(str)`` fires with "pose", "betas", "transl" or "all" after every edit.
+    ``history_changed()`` fires when undo/redo availability may have changed.
+    """
+
+    changed = Signal(str)
+    history_changed = Signal()
+
+    def __init__(self, num_betas: int = 10, undo_limit: int = 200) -> None:
+        self.num_betas = int(num_betas)
+        self._pose = np.zeros((NUM_JOINTS, 3), np.float32)
+        self._betas = np.zeros((self.num_betas,), np.float32)
+        self._transl = np.zeros((3,), np.float32)
+        self._undo: UndoStack[PoseSnapshot] = UndoStack(undo_limit)
+
+    # --- reading -------------------------------------------------------------------------
+    @property
+    def pose(self) -> np.ndarray:
+        """Returns a copy of the pose, (24,3) float32 axis-angle."""
+        return self._pose.copy()
+
+    @property
+    def betas(self) -> np.ndarray:
+        """Returns a copy of the shape coefficients, (K,) float32."""
+        return self._betas.copy()
+
+    @property
+    def transl(self) -> np.ndarray:
+        """Returns a copy of the root translation, (3,) float32 metres."""
+        return self._transl.copy()
+
+    def joint(self, j: int) -> np.ndarray:
+        """Returns the axis-angle of joint ``j``, (3,)."""
+        return self._pose[j].copy()
+
+    def snapshot(self) -> PoseSnapshot:
+        """Returns an immutable copy of the whole state."""
+        return PoseSnapshot(self.pose, self.betas, self.transl)
+
+    # --- editing -------------------------------------------------------------------------
+    def _record(self, merge_key: object | None) -> None:
+        if self._undo.record(self.snapshot, merge_key):
+            self.history_changed.emit()
+
+    def set_joint_axis(self, joint: int, axis: int, value: float, merge_key: object | None = None) -> None:
+        """Sets one axis-angle component (radians) of one joint; a drag passes one ``merge_key``."""
+        if not 0 <= joint < NUM_JOINTS or not 0 <= axis < 3:
+            raise AnrError(f"pose: joint {joint} axis {axis} is out of range, expected joint 0..23 and axis 0..2")
+        if self._pose[joint, axis] == np.float32(value):
+            return
+        self._record(merge_key)
+        self._pose[joint, axis] = value
+        self.changed.emit("pose")
+
+    def set_pose(self, pose: np.ndarray, record: bool = True, merge_key: object | None = None) -> None:
+        """Replaces the whole pose with ``pose`` (24,3) (or (72,))."""
+        pose = np.asarray(pose, np.float32)
+        if pose.shape == (NUM_JOINTS * 3,):
+            pose = pose.reshape(NUM_JOINTS, 3)
+        expect_shape(pose, (NUM_JOINTS, 3), "pose", "pose state")
+        expect_finite(pose, "pose", "pose state")
+        if record:
+            self._record(merge_key)
+        self._pose = pose.copy()
+        self.changed.emit("pose")
+
+    def set_betas(self, betas: np.ndarray, merge_key: object | None = None) -> None:
+        """Replaces the shape coefficients; shorter vectors are zero-padded, longer ones rejected."""
+        betas = np.asarray(betas, np.float32).reshape(-1)
+        if betas.shape[0] > self.num_betas:
+            raise AnrError(f"pose state: betas has {betas.shape[0]} values, expected at most {self.num_betas}")
+        expect_finite(betas, "betas", "pose state")
+        self._record(merge_key)
+        self._betas = np.zeros(self.num_betas, np.float32)
+        self._betas[: betas.shape[0]] = betas
+        self.changed.emit("betas")
+
+    def set_beta(self, index: int, value: float, merge_key: object | None = None) -> None:
+        """Sets one shape coefficient."""
+        if not 0 <= index < self.num_betas:
+            raise AnrError(f"pose state: beta index {index} is out of range, expected 0..{self.num_betas - 1}")
+        self._record(merge_key)
+        self._betas[index] = value
+        self.changed.emit("betas")
+
+    def set_transl(self, transl: np.ndarray, merge_key: object | None = None) -> None:
+        """Sets the root translation (3,) metres."""
+        transl = np.asarray(transl, np.float32).reshape(-1)
+        expect_shape(transl, (3,), "transl", "pose state")
+        self._record(merge_key)
+        self._transl = transl.copy()
+        self.changed.emit("transl")
+
+    def reset_joint(self, joint: int) -> None:
+        """Sets joint ``joint`` back to the rest pose (zero rotation)."""
+        self._record(None)
+        self._pose[joint] = 0.0
+        self.changed.emit("pose")
+
+    def reset_all(self) -> None:
+        """Returns everything to rest: zero pose, zero betas, zero translation."""
+        self._record(None)
+        self._pose[:] = 0.0
+        self._betas[:] = 0.0
+        self._transl[:] = 0.0
+        self.changed.emit("all")
+
+    def end_gesture(self) -> None:
+        """Ends a drag: the next edit is a new undo step."""
+        self._undo.end_gesture()
+
+    # --- history -------------------------------------------------------------------------
+    def _restore(self, snap: PoseSnapshot) -> None:
+        self._pose, self._betas, self._transl = snap.pose.copy(), snap.betas.copy(), snap.transl.copy()
+        self.changed.emit("all")
+        self.history_changed.emit()
+
+    def undo(self) -> bool:
+        """Returns True when an edit was undone."""
+        snap = self._undo.undo(self.snapshot())
+        if snap is None:
+            return False
+        self._restore(snap)
+        return True
+
+    def redo(self) -> bool:
+        """Returns True when an undone edit was redone."""
+        snap = self._undo.redo(self.snapshot())
+        if snap is None:
+            return False
+        self._restore(snap)
+        return True
+
+    @property
+    def can_undo(self) -> bool:
+        return self._undo.can_undo
+
+    @property
+    def can_redo(self) -> bool:
+        return self._undo.can_redo

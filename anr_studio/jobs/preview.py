@@ -1,0 +1,122 @@
+"""NeuralPreview: renders the avatar for the current pose and view on a worker thread.
+
+Requests are "latest wins": while one render runs, newer requests replace the pending one, so
+dragging a slider never queues stale frames and the UI thread never waits on the network.
+``on_result`` is called on the WORKER thread; the GUI forwards it through a queued Qt signal.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from anr_studio.jobs.scene import OrbitView
+
+
+@dataclass(frozen=True)
+class PreviewRequest:
+    """What to render: identity name, pose (24,3), betas (K,), transl (3,), view, size (H,W)."""
+
+    identity: str
+    pose: np.ndarray
+    betas: np.ndarray | None
+    transl: np.ndarray | None
+    view: OrbitView
+    size: tuple[int, int]
+    stamp: float = 0.0  # time.perf_counter() when the user made the edit, for latency figures
+
+
+@dataclass(frozen=True)
+class PreviewResult:
+    """rgb (H,W,3) uint8, mask (H,W) float32, the request, render seconds and edit-to-done latency."""
+
+    rgb: np.ndarray | None
+    mask: np.ndarray | None
+    request: PreviewRequest
+    render_s: float
+    latency_s: float
+    error: str | None = None
+
+
+def default_preview_size() -> int:
+    """Returns the neural preview's edge in pixels: 512 with CUDA, 256 on CPU-only machines."""
+    return 512 if torch.cuda.is_available() else 256
+
+
+class NeuralPreview:
+    """Owns one worker thread that renders ``avatar.render`` requests, newest first."""
+
+    def __init__(self, on_result: Callable[[PreviewResult], None]) -> None:
+        self._on_result = on_result
+        self._cond = threading.Condition()
+        self._pending: PreviewRequest | None = None
+        self._avatar: Any = None
+        self._closed = False
+        self._busy = False
+        self._thread = threading.Thread(target=self._loop, name="anr-neural-preview", daemon=True)
+        self._thread.start()
+
+    def set_avatar(self, avatar: Any) -> None:
+        """Sets the Avatar (anything with ``render(identity, pose, camera, betas, transl, size)``) or None."""
+        with self._cond:
+            self._avatar = avatar
+            self._pending = None
+
+    @property
+    def avatar(self) -> Any:
+        return self._avatar
+
+    def request(self, req: PreviewRequest) -> None:
+        """Queues ``req``, replacing any request that has not started yet."""
+        with self._cond:
+            self._pending = req
+            self._cond.notify()
+
+    def idle(self) -> bool:
+        """Returns True when nothing is pending or rendering."""
+        with self._cond:
+            return self._pending is None and not self._busy
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stops the worker (after the render in flight)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                req, self._pending, avatar = self._pending, None, self._avatar
+                self._busy = True
+            try:
+                if avatar is None:
+                    continue
+                t0 = time.perf_counter()
+                try:
+                    rgb, mask = render_request(avatar, req)
+                    err = None
+                except Exception as exc:  # noqa: BLE001 - a failed preview must not kill the worker
+                    rgb, mask, err = None, None, f"{type(exc).__name__}: {exc}"
+                t1 = time.perf_counter()
+                self._on_result(PreviewResult(rgb, mask, req, t1 - t0, t1 - req.stamp if req.stamp else t1 - t0, err))
+            finally:
+                with self._cond:
+                    self._busy = False
+
+
+@torch.no_grad()
+def render_request(avatar: Any, req: PreviewRequest) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (rgb (H,W,3) uint8, mask (H,W) float32) of ``avatar`` for one request."""
+    camera = req.view.camera(req.size)
+    rgb, mask = avatar.render(req.identity, req.pose, camera, betas=req.betas, transl=req.transl, size=req.size)
+    return np.asarray(rgb, np.uint8), np.asarray(mask, np.float32)

@@ -1,0 +1,109 @@
+"""BackgroundJob: runs a function on a worker thread with pause, stop and progress.
+
+The function receives a ``JobControl``; it calls ``control.checkpoint()`` between units of work,
+which blocks while paused and raises ``JobStopped`` once a stop was requested. Errors the user
+can fix (AnrError) end the job as FAILED with their one-sentence message; anything else is
+logged with its type so the UI can show it without a traceback.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from typing import Any, Callable
+
+from anr_studio.errors import AnrError
+from anr_studio.jobs.status import JobState, JobStatus
+
+
+class JobStopped(Exception):
+    """Raised inside a job by ``JobControl.checkpoint()`` after ``stop()``."""
+
+
+class JobControl:
+    """The worker's side of a job: pause/stop flags (threading.Event) and the status to write."""
+
+    def __init__(self, status: JobStatus) -> None:
+        self.status = status
+        self.stop_event = threading.Event()
+        self.resume_event = threading.Event()  # set = running, clear = paused
+        self.resume_event.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.stop_event.is_set()
+
+    def checkpoint(self) -> None:
+        """Blocks while paused; raises JobStopped once a stop was requested."""
+        if not self.resume_event.is_set():
+            self.status.set_state(JobState.PAUSED)
+            while not self.resume_event.wait(0.05):
+                if self.stop_event.is_set():
+                    break
+            if not self.stop_event.is_set():
+                self.status.set_state(JobState.RUNNING)
+        if self.stop_event.is_set():
+            raise JobStopped()
+
+
+class BackgroundJob:
+    """Runs ``fn(control) -> result`` on a daemon thread; ``result``/``status`` are read afterwards."""
+
+    def __init__(self, name: str, fn: Callable[[JobControl], Any], status: JobStatus | None = None) -> None:
+        self.name = name
+        self._fn = fn
+        self.status = status if status is not None else JobStatus()
+        self.control = JobControl(self.status)
+        self.result: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "BackgroundJob":
+        """Starts the worker thread; returns self."""
+        if self._thread is not None:
+            raise AnrError(f"job {self.name}: it was already started, expected a fresh job")
+        self.status.set_state(JobState.RUNNING)
+        self._thread = threading.Thread(target=self._run, name=f"anr-job-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            self.result = self._fn(self.control)
+        except JobStopped:
+            self.status.log("stopped by the user")
+            self.status.set_state(JobState.STOPPED)
+            return
+        except AnrError as exc:
+            self.status.fail(str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - a worker must never die silently
+            self.status.log(traceback.format_exc(limit=6))
+            self.status.fail(f"{self.name} failed: {type(exc).__name__}: {exc}")
+            return
+        self.status.set_state(JobState.STOPPED if self.control.stop_requested else JobState.FINISHED)
+
+    def pause(self) -> None:
+        """Asks the worker to pause at its next checkpoint."""
+        self.control.resume_event.clear()
+
+    def resume(self) -> None:
+        """Lets a paused worker continue."""
+        self.control.resume_event.set()
+
+    def stop(self) -> None:
+        """Asks the worker to stop at its next checkpoint (also releases a pause)."""
+        if self.status.state.active:
+            self.status.set_state(JobState.STOPPING)
+        self.control.stop_event.set()
+        self.control.resume_event.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Returns True when the worker has ended (waits up to ``timeout`` seconds)."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()

@@ -1,0 +1,98 @@
+"""The body the studio poses and the orbit view it is seen from, free of Qt.
+
+``ViewState`` is the one camera description shared by the vispy viewport and the neural preview
+(``view.camera(size)`` builds the same PerspectiveCamera that ``orbit_camera`` gives the avatar),
+so the mesh and the neural image always show the same view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from psygnal import Signal
+
+from anr_studio.errors import AnrError
+
+DEFAULT_VIEW = (0.0, 5.0, 3.2, (0.0, 0.9, 0.0))
+
+
+def load_body():
+    """Returns (body, note): the built-in BodyModel, or the stand-in figure and a note saying why."""
+    try:
+        from anr_studio.body import BodyModel  # noqa: PLC0415 - optional until the body is built
+
+        return BodyModel.default(), ""
+    except (ImportError, AttributeError, AnrError, FileNotFoundError, OSError) as exc:
+        from anr_studio.jobs.standin_body import StandinBody
+
+        return StandinBody(), f"Built-in body not available ({exc}); showing a stand-in figure."
+
+
+@torch.no_grad()
+def pose_body(body, pose: np.ndarray, betas: np.ndarray | None = None, transl: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (vertices (V,3), joints (24,3)) float32 of ``body`` posed with pose (24,3), betas (K,), transl (3,)."""
+    p = torch.as_tensor(np.asarray(pose, np.float32)).reshape(1, 24, 3)
+    b = None
+    if betas is not None and len(betas):
+        k = int(getattr(body, "num_betas", len(betas)))
+        bb = np.zeros(k, np.float32)
+        bb[: min(k, len(betas))] = np.asarray(betas, np.float32)[:k]
+        b = torch.from_numpy(bb)[None]
+    t = None if transl is None else torch.as_tensor(np.asarray(transl, np.float32)).reshape(1, 3)
+    out = body(pose=p, betas=b, transl=t)
+    return out.vertices[0].cpu().numpy(), out.joints[0].cpu().numpy()
+
+
+@dataclass(frozen=True)
+class OrbitView:
+    """An orbit camera: azimuth/elevation in degrees, distance in metres, target (3,), vertical fov."""
+
+    azimuth: float = DEFAULT_VIEW[0]
+    elevation: float = DEFAULT_VIEW[1]
+    distance: float = DEFAULT_VIEW[2]
+    target: tuple[float, float, float] = DEFAULT_VIEW[3]
+    fov: float = 30.0
+
+    def camera(self, size: tuple[int, int]):
+        """Returns the PerspectiveCamera (batch 1) of this view for an image of ``size`` (H,W)."""
+        from anr_studio.render import orbit_camera
+
+        return orbit_camera(self.azimuth, self.elevation, self.distance, self.target, image_size=size, fov_deg=self.fov)
+
+
+class ViewState:
+    """Holds the current OrbitView; ``changed(OrbitView)`` fires on the main thread after each edit."""
+
+    changed = Signal(object)
+
+    def __init__(self) -> None:
+        self.view = OrbitView()
+
+    def set(self, **fields) -> None:
+        """Updates some fields (elevation is clamped to [-89, 89], distance to [0.3, 30])."""
+        if "elevation" in fields:
+            fields["elevation"] = float(np.clip(fields["elevation"], -89.0, 89.0))
+        if "distance" in fields:
+            fields["distance"] = float(np.clip(fields["distance"], 0.3, 30.0))
+        if "azimuth" in fields:
+            fields["azimuth"] = (float(fields["azimuth"]) + 180.0) % 360.0 - 180.0
+        new = replace(self.view, **fields)
+        if new != self.view:
+            self.view = new
+            self.changed.emit(new)
+
+    def orbit(self, d_azimuth: float, d_elevation: float) -> None:
+        """Turns the camera by the given degrees."""
+        self.set(azimuth=self.view.azimuth + d_azimuth, elevation=self.view.elevation + d_elevation)
+
+    def zoom(self, factor: float) -> None:
+        """Multiplies the distance by ``factor`` (< 1 moves closer)."""
+        self.set(distance=self.view.distance * factor)
+
+    def reset(self) -> None:
+        """Returns to the default front view."""
+        if self.view != OrbitView():
+            self.view = OrbitView()
+            self.changed.emit(self.view)

@@ -1,0 +1,197 @@
+"""Job and training status objects the GUI polls: state, progress, ETA, log, loss history, previews.
+
+Workers write these from their own thread; every method takes a lock, and readers get copies.
+``state_changed`` fires on the WORKER thread: Qt code must not touch widgets in its handler
+(the studio polls ``snapshot()`` from a QTimer on the main thread instead).
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+from psygnal import Signal
+
+
+class JobState(enum.Enum):
+    """Lifecycle of a background job."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPING = "stopping"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+    @property
+    def active(self) -> bool:
+        return self in (JobState.RUNNING, JobState.PAUSED, JobState.STOPPING)
+
+
+@dataclass
+class StatusSnapshot:
+    """A consistent copy of a JobStatus for one UI refresh."""
+
+    state: JobState
+    done: int
+    total: int
+    eta_s: float | None
+    elapsed_s: float
+    message: str
+    error: str | None
+    log: list[str] = field(default_factory=list)
+
+
+class JobStatus:
+    """Thread-safe status of one job: state, progress (done/total), ETA, a bounded log, the error."""
+
+    state_changed = Signal(object)  # JobState; emitted on the worker thread
+
+    def __init__(self, log_limit: int = 2000) -> None:
+        self._lock = threading.Lock()
+        self._state = JobState.IDLE
+        self._done = 0
+        self._total = 0
+        self._message = ""
+        self._error: str | None = None
+        self._log: deque[str] = deque(maxlen=log_limit)
+        self._t_start: float | None = None
+        self._paused_s = 0.0
+        self._pause_t: float | None = None
+        # (time, done) pairs give a rate over the recent window, robust to a slow first step.
+        self._rate_window: deque[tuple[float, int]] = deque(maxlen=50)
+
+    def set_state(self, state: JobState) -> None:
+        """Records a lifecycle change (and pause time so the ETA ignores paused spans)."""
+        now = time.monotonic()
+        with self._lock:
+            if state == self._state:
+                return
+            if state == JobState.RUNNING and self._t_start is None:
+                self._t_start = now
+            if state == JobState.PAUSED:
+                self._pause_t = now
+            elif self._pause_t is not None:
+                self._paused_s += now - self._pause_t
+                self._pause_t = None
+                self._rate_window.clear()
+            self._state = state
+        self.state_changed.emit(state)
+
+    @property
+    def state(self) -> JobState:
+        with self._lock:
+            return self._state
+
+    def set_progress(self, done: int, total: int | None = None, message: str | None = None) -> None:
+        """Records ``done`` of ``total`` units of work."""
+        with self._lock:
+            self._done = int(done)
+            if total is not None:
+                self._total = int(total)
+            if message is not None:
+                self._message = message
+            self._rate_window.append((time.monotonic(), self._done))
+
+    def log(self, line: str) -> None:
+        """Appends one line to the bounded log, stamped with the elapsed time."""
+        with self._lock:
+            t = 0.0 if self._t_start is None else time.monotonic() - self._t_start
+            self._log.append(f"[{t:7.1f}s] {line}")
+
+    def fail(self, message: str) -> None:
+        """Records a user-facing error message and moves to FAILED."""
+        with self._lock:
+            self._error = message
+        self.log(f"error: {message}")
+        self.set_state(JobState.FAILED)
+
+    def _eta(self) -> float | None:
+        if len(self._rate_window) < 2 or self._total <= 0:
+            return None
+        (t0, d0), (t1, d1) = self._rate_window[0], self._rate_window[-1]
+        if d1 <= d0 or t1 <= t0:
+            return None
+        return (self._total - self._done) * (t1 - t0) / (d1 - d0)
+
+    def snapshot(self, log_tail: int = 200) -> StatusSnapshot:
+        """Returns a consistent copy for the UI (the last ``log_tail`` log lines)."""
+        with self._lock:
+            now = time.monotonic()
+            elapsed = 0.0
+            if self._t_start is not None:
+                paused = self._paused_s + (now - self._pause_t if self._pause_t is not None else 0.0)
+                elapsed = now - self._t_start - paused
+            log = list(self._log)[-log_tail:] if log_tail else []
+            return StatusSnapshot(self._state, self._done, self._total, self._eta(), elapsed, self._message, self._error, log)
+
+
+class MetricBuffer:
+    """Bounded per-name histories of (step, value); old points are decimated rather than dropped.
+
+    Appending is O(1); when a series reaches ``capacity`` every other point is discarded, so the
+    plot always spans the whole run with at most ``capacity`` points and repaint cost stays flat.
+    """
+
+    def __init__(self, capacity: int = 4000) -> None:
+        self.capacity = max(int(capacity), 16)
+        self._lock = threading.Lock()
+        self._series: dict[str, tuple[list[int], list[float]]] = {}
+        self.version = 0
+
+    def append(self, step: int, values: dict[str, float]) -> None:
+        """Adds one value per name at ``step`` (non-finite values are skipped)."""
+        with self._lock:
+            for name, value in values.items():
+                value = float(value)
+                if not np.isfinite(value):
+                    continue
+                xs, ys = self._series.setdefault(name, ([], []))
+                xs.append(int(step))
+                ys.append(value)
+                if len(xs) >= self.capacity:
+                    del xs[1::2]
+                    del ys[1::2]
+            self.version += 1
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return sorted(self._series)
+
+    def series(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Returns (steps (n,) int64, values (n,) float64) for ``name`` (empty arrays if unknown)."""
+        with self._lock:
+            xs, ys = self._series.get(name, ([], []))
+            return np.asarray(xs, np.int64), np.asarray(ys, np.float64)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return max((len(v[0]) for v in self._series.values()), default=0)
+
+
+class TrainingStatus(JobStatus):
+    """JobStatus plus the loss history (MetricBuffer) and the latest (truth, render) preview images."""
+
+    def __init__(self, capacity: int = 4000) -> None:
+        super().__init__()
+        self.metrics = MetricBuffer(capacity)
+        self._preview: tuple[np.ndarray, np.ndarray] | None = None
+        self._preview_version = 0
+        self.checkpoint_path: str | None = None
+        self.avatar_path: str | None = None
+
+    def set_preview(self, truth: np.ndarray, render: np.ndarray) -> None:
+        """Stores the latest preview pair, each (H,W,3) uint8."""
+        with self._lock:
+            self._preview = (np.ascontiguousarray(truth), np.ascontiguousarray(render))
+            self._preview_version += 1
+
+    def preview(self) -> tuple[int, tuple[np.ndarray, np.ndarray] | None]:
+        """Returns (version, (truth, render) or None); the version lets the UI skip unchanged frames."""
+        with self._lock:
+            return self._preview_version, self._preview

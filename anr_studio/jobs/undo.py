@@ -1,0 +1,65 @@
+"""A bounded undo/redo stack of snapshots, shared by the pose and paint states."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Callable, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class UndoStack(Generic[T]):
+    """Returns snapshots on undo/redo; holds at most ``limit`` of them.
+
+    Snapshots are opaque to the stack (the owner makes and restores them). Edits that form one
+    gesture (a slider drag, a brush stroke) share a ``merge_key`` so one undo reverts the whole
+    gesture instead of each intermediate value.
+    """
+
+    def __init__(self, limit: int = 100) -> None:
+        self._undo: deque[T] = deque(maxlen=limit)
+        self._redo: list[T] = []
+        self._merge_key: object | None = None
+
+    def record(self, snapshot: Callable[[], T], merge_key: object | None = None) -> bool:
+        """Returns True when a snapshot was pushed (before an edit); False when merged into the last one."""
+        if merge_key is not None and merge_key == self._merge_key:
+            return False
+        self._undo.append(snapshot())
+        self._redo.clear()
+        self._merge_key = merge_key
+        return True
+
+    def end_gesture(self) -> None:
+        """Ends the current merge group: the next edit starts a new undo step."""
+        self._merge_key = None
+
+    def undo(self, current: T) -> T | None:
+        """Returns the snapshot to restore (``current`` goes onto the redo list), or None if empty."""
+        self._merge_key = None
+        if not self._undo:
+            return None
+        self._redo.append(current)
+        return self._undo.pop()
+
+    def redo(self, current: T) -> T | None:
+        """Returns the snapshot to restore (``current`` goes onto the undo list), or None if empty."""
+        self._merge_key = None
+        if not self._redo:
+            return None
+        self._undo.append(current)
+        return self._redo.pop()
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def clear(self) -> None:
+        """Forgets all history (after loading a new file)."""
+        self._undo.clear()
+        self._redo.clear()
+        self._merge_key = None

@@ -1,0 +1,82 @@
+"""BackgroundJob pause/stop/fail, status ETA and the bounded metric buffer."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from anr_studio.errors import AnrError
+from anr_studio.jobs.runner import BackgroundJob
+from anr_studio.jobs.status import JobState, MetricBuffer, TrainingStatus
+
+
+def _counting_job(n, delay=0.005):
+    counter = {"i": 0}
+
+    def fn(control):
+        for i in range(n):
+            control.checkpoint()
+            counter["i"] = i + 1
+            control.status.set_progress(i + 1, n)
+            time.sleep(delay)
+        return counter["i"]
+
+    return fn, counter
+
+
+def test_job_runs_to_completion_with_progress_and_eta():
+    fn, counter = _counting_job(40)
+    job = BackgroundJob("count", fn).start()
+    time.sleep(0.05)
+    snap = job.status.snapshot()
+    assert snap.state == JobState.RUNNING and 0 < snap.done <= 40 and snap.total == 40
+    assert job.join(5.0)
+    assert job.result == 40 and job.status.state == JobState.FINISHED
+
+
+def test_pause_holds_the_worker_and_stop_ends_it():
+    fn, counter = _counting_job(100000, delay=0.001)
+    job = BackgroundJob("count", fn).start()
+    time.sleep(0.03)
+    job.pause()
+    time.sleep(0.05)
+    assert job.status.state == JobState.PAUSED
+    held = counter["i"]
+    time.sleep(0.1)
+    assert counter["i"] == held
+    job.resume()
+    time.sleep(0.05)
+    assert counter["i"] > held and job.status.state == JobState.RUNNING
+    job.stop()
+    assert job.join(5.0)
+    assert job.status.state == JobState.STOPPED and counter["i"] < 100000
+
+
+def test_user_error_fails_with_its_message():
+    def fn(control):
+        raise AnrError("capture.h5: masks is missing, expected (N, H, W) uint8")
+
+    job = BackgroundJob("bad", fn).start()
+    assert job.join(5.0)
+    snap = job.status.snapshot()
+    assert snap.state == JobState.FAILED and snap.error.startswith("capture.h5: masks")
+
+
+def test_metric_buffer_decimates_and_stays_bounded():
+    buf = MetricBuffer(capacity=64)
+    for step in range(1000):
+        buf.append(step, {"loss": 1.0 / (step + 1), "nan": float("nan")})
+    xs, ys = buf.series("loss")
+    assert len(xs) < 64 and xs[0] == 0 and xs[-1] == 999
+    assert np.all(np.diff(xs) > 0) and ys[0] == 1.0
+    assert buf.series("nan")[0].size == 0 and buf.names() == ["loss"]
+
+
+def test_training_status_preview_is_versioned():
+    st = TrainingStatus()
+    assert st.preview() == (0, None)
+    img = np.zeros((4, 4, 3), np.uint8)
+    st.set_preview(img, img + 1)
+    v, (a, b) = st.preview()
+    assert v == 1 and b[0, 0, 0] == 1
