@@ -1,0 +1,63 @@
+"""Returns randomly rescaled and cropped training views of a frame, with matching intrinsics.
+
+Why adjust the camera instead of warping rasterized maps: the body is rasterized directly at
+the crop (on the training device), so UVs and normals stay sharp at every scale and only the
+photographs are resampled.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def sample_view(rng: np.random.Generator, image_size: tuple[int, int], crop: int, rescale: tuple[float, float],
+                random_crop: bool) -> tuple[float, tuple[int, int], tuple[int, int]]:
+    """Returns (f, scaled size (h, w), crop offset (y0, x0) in the scaled image).
+
+    ``f`` is uniform in ``rescale``; the crop window of ``crop`` x ``crop`` pixels lies inside
+    the scaled image where it fits, and covers it (with padding) where the image is smaller.
+    """
+    h, w = image_size
+    f = float(rng.uniform(*rescale)) if rescale[1] > rescale[0] else float(rescale[0])
+    sh, sw = max(1, round(h * f)), max(1, round(w * f))
+
+    def offset(size: int) -> int:
+        lo, hi = min(0, size - crop), max(0, size - crop)
+        return int(rng.integers(lo, hi + 1)) if random_crop else (size - crop) // 2
+
+    return f, (sh, sw), (offset(sh), offset(sw))
+
+
+def crop_intrinsics(K: np.ndarray, image_size: tuple[int, int], scaled: tuple[int, int], offset: tuple[int, int]) -> np.ndarray:
+    """Returns K (3,3) of the crop: scale by the actual per-axis factor, then shift by the offset.
+
+    With pixel centres at integer + 0.5, resizing by s maps continuous coordinate x to s*x,
+    which is exactly what cv2.resize does, so no half-pixel correction is needed.
+    """
+    sy, sx = scaled[0] / image_size[0], scaled[1] / image_size[1]
+    out = np.asarray(K, dtype=np.float64).copy()
+    out[0] *= sx
+    out[1] *= sy
+    out[0, 2] -= offset[1]
+    out[1, 2] -= offset[0]
+    return out.astype(np.float32)
+
+
+def crop_image(image: np.ndarray, scaled: tuple[int, int], offset: tuple[int, int], crop: int, fill: int = 0) -> np.ndarray:
+    """Returns ``image`` (H,W[,C]) uint8 resized to ``scaled`` and cropped to (crop, crop[,C]).
+
+    Pixels outside the image read ``fill``. Downscaling averages (INTER_AREA) so high-frequency
+    texture does not alias; upscaling is bilinear.
+    """
+    h, w = image.shape[:2]
+    if (h, w) != scaled:
+        interp = cv2.INTER_AREA if scaled[0] < h else cv2.INTER_LINEAR
+        image = cv2.resize(image, (scaled[1], scaled[0]), interpolation=interp)
+    y0, x0 = offset
+    out = np.full((crop, crop) + image.shape[2:], fill, dtype=image.dtype)
+    sy0, sx0 = max(y0, 0), max(x0, 0)
+    sy1, sx1 = min(y0 + crop, scaled[0]), min(x0 + crop, scaled[1])
+    if sy1 > sy0 and sx1 > sx0:
+        out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = image[sy0:sy1, sx0:sx1]
+    return out

@@ -1,0 +1,144 @@
+"""Training configuration: data, optimisation, and the model/loss configs of `anr_studio.model`.
+
+One `TrainConfig` describes a run completely; checkpoints and avatar files store it as JSON
+(`config_to_dict` / `TrainConfig.from_dict`), and the CLI edits it with `--set key=value`.
+Presets live in `anr_studio.train.presets`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from anr_studio.model.config import LossConfig, ModelConfig
+from anr_studio.train.configtools import apply_overrides, config_from_dict, config_to_dict
+
+
+@dataclass
+class DataConfig:
+    """How frames become training batches."""
+
+    resolution: int = 512
+    """Side of the square training crops, in pixels (the renderer runs at this size)."""
+    rescale_min: float = 0.5
+    """Smallest random rescale factor f applied to a frame before cropping (paper: 0.5)."""
+    rescale_max: float = 1.25
+    """Largest random rescale factor f (paper: 1.25). Set both to 1 to turn rescaling off."""
+    random_crop: bool = True
+    """Place the crop window at random; off centres it on the image."""
+    grid_jitter: float = 0.02
+    """Half-width of the uniform noise added to foreground UV coordinates (paper: 0.02)."""
+    batch_size: int = 4
+    """Frames per step and per process (DDP multiplies by the number of processes)."""
+    workers: int = 4
+    """DataLoader worker processes that read and augment frames (0 = in the main process)."""
+    cache_in_memory: bool = False
+    """Read every frame into RAM once (fast for small captures; about N*H*W*4 bytes)."""
+
+
+@dataclass
+class OptimConfig:
+    """Optimisers, schedule and numerics."""
+
+    lr_renderer: float = 2e-4
+    """Adam learning rate of the renderer R (both U-Nets)."""
+    lr_texture: float = 1e-3
+    """Adam learning rate of the neural textures T."""
+    lr_discriminator: float = 2e-4
+    """Adam learning rate of the multi-scale discriminator."""
+    betas: tuple[float, float] = (0.5, 0.999)
+    """Adam betas shared by all three optimisers (pix2pix's 0.5 keeps the GAN stable)."""
+    split_optimization: bool = True
+    """Alternate R-only steps on non-keyframes with T+R steps on keyframes (Eq. 9/10)."""
+    keyframe_steps: int = 1
+    """In each split cycle, this many T+R steps on keyframes ..."""
+    non_keyframe_steps: int = 1
+    """... followed by this many R-only steps on non-keyframes."""
+    steps: int = 100_000
+    """Number of optimisation steps (each updates the renderer once)."""
+    time_budget_s: float = 0.0
+    """Stop after this many seconds of training (0 = no limit); used to compare variants fairly."""
+    seed: int = 0
+    """Seed of every random choice (identity, frames, crops, jitter, initial weights)."""
+    bf16: bool = True
+    """bfloat16 autocast on CUDA (ignored on the CPU)."""
+    channels_last: bool = True
+    """channels_last memory format on CUDA (ignored on the CPU)."""
+    compile: bool = False
+    """torch.compile the renderer and discriminator on CUDA (slow first steps, faster later)."""
+    checkpoint_every: int = 1000
+    """Write a checkpoint every this many steps (and always when training stops)."""
+    keep_checkpoints: int = 2
+    """How many complete checkpoints to keep (at least 2, so a good one survives a bad write)."""
+    max_bad_steps: int = 20
+    """Stop with an error after this many consecutive steps with NaN/Inf losses or gradients."""
+    discriminator: bool = True
+    """Train the discriminator and use the adversarial and feature-matching losses."""
+    log_every: int = 10
+    """Report losses to callbacks every this many steps."""
+    preview_every: int = 200
+    """Render a preview image for callbacks every this many steps (0 = never)."""
+
+
+@dataclass
+class TrainConfig:
+    """A whole training run: data, optimisation, renderer and losses."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    """Data loading and augmentation."""
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    """Optimisers and schedule."""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    """Neural texture and renderer (see anr_studio.model.config)."""
+    loss: LossConfig = field(default_factory=LossConfig)
+    """Loss weights (see anr_studio.model.config)."""
+    renderer: str = "anr"
+    """Which renderer: "anr" (two stages), "anr-1stage" (ablation), "dnr" (baseline)."""
+    preset: str = "custom"
+    """Name of the preset this config started from (informational)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the config as a JSON-ready dict."""
+        return config_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        """Returns the config stored in ``data``; AnrError names any unknown or mistyped key."""
+        config = config_from_dict(cls, data)
+        config.validate()
+        return config
+
+    def with_overrides(self, overrides: list[str] | dict[str, Any]) -> "TrainConfig":
+        """Returns a copy with ``["data.batch_size=8", ...]`` applied and validated."""
+        config = apply_overrides(self, overrides)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Raises AnrError when a value is out of its range."""
+        from anr_studio.errors import AnrError
+
+        d, o = self.data, self.optim
+        if self.renderer not in RENDERERS:
+            raise AnrError(f"config: renderer = {self.renderer!r}, expected one of {', '.join(RENDERERS)}")
+        if d.resolution < 16 or d.resolution % 16:
+            raise AnrError(f"config: data.resolution = {d.resolution}, expected a multiple of 16 (at least 16)")
+        if not 0 < d.rescale_min <= d.rescale_max:
+            raise AnrError(f"config: data.rescale_min/max = {d.rescale_min}/{d.rescale_max}, expected 0 < min <= max")
+        if not 0 <= d.grid_jitter < 1:
+            raise AnrError(f"config: data.grid_jitter = {d.grid_jitter}, expected a value in [0, 1)")
+        if d.batch_size < 1 or d.workers < 0:
+            raise AnrError(f"config: data.batch_size = {d.batch_size}, data.workers = {d.workers}, expected >= 1 and >= 0")
+        if o.steps < 0 or o.checkpoint_every < 1 or o.keep_checkpoints < 2:
+            raise AnrError(
+                f"config: optim.steps = {o.steps}, optim.checkpoint_every = {o.checkpoint_every}, "
+                f"optim.keep_checkpoints = {o.keep_checkpoints}, expected >= 0, >= 1 and >= 2"
+            )
+        if o.keyframe_steps < 1 or o.non_keyframe_steps < 0:
+            raise AnrError(
+                f"config: optim.keyframe_steps = {o.keyframe_steps}, optim.non_keyframe_steps = "
+                f"{o.non_keyframe_steps}, expected >= 1 and >= 0"
+            )
+
+
+RENDERERS = ("anr", "anr-1stage", "dnr")

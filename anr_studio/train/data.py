@@ -1,0 +1,202 @@
+"""Returns training batches drawn from one or more captures (one identity per capture).
+
+Every random choice of step ``s`` comes from generators seeded with ``(seed, s, ...)``, so a
+resumed run draws exactly the batches an uninterrupted run would, whatever the number of
+DataLoader workers. The identity and the step kind (keyframe or not) are shared by all DDP
+ranks (they must agree on which texture is trained); the frames are sharded by rank.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from anr_studio.capture import Capture
+from anr_studio.errors import AnrError
+from anr_studio.train.augment import crop_image, crop_intrinsics, sample_view
+from anr_studio.train.config import DataConfig, OptimConfig
+
+
+def open_captures(paths: Sequence[str], need_masks: bool = True) -> list[Capture]:
+    """Returns the captures at ``paths``; AnrError when they cannot share one run.
+
+    All captures need the same image size and body model, distinct identities and (for
+    training) foreground masks.
+    """
+    if not paths:
+        raise AnrError("--captures: no capture file given, expected at least one .h5 file")
+    captures = [Capture(p) for p in paths]
+    first = captures[0]
+    for cap in captures[1:]:
+        if cap.image_size != first.image_size:
+            raise AnrError(
+                f"{cap.path.name}: image size {cap.image_size[0]}x{cap.image_size[1]} differs from "
+                f"{first.path.name} ({first.image_size[0]}x{first.image_size[1]}), expected one resolution per run")
+        if cap.body_model_id != first.body_model_id:
+            raise AnrError(
+                f"{cap.path.name}: body model {cap.body_model_id[:16]} differs from {first.path.name} "
+                f"({first.body_model_id[:16]}), expected one body model per run")
+    names = [c.identity for c in captures]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise AnrError(f"--captures: identity {dup!r} appears in more than one capture, expected one capture per identity")
+    if need_masks:
+        for cap in captures:
+            if not cap.has_masks:
+                raise AnrError(f"{cap.path.name}: masks are missing, expected foreground masks (run `anr-studio masks {cap.path}`)")
+    return captures
+
+
+@dataclass
+class FramePools:
+    """Training frame indices of each capture, split into keyframes and the rest."""
+
+    keyframes: list[np.ndarray]
+    others: list[np.ndarray]
+
+    @classmethod
+    def from_captures(cls, captures: Sequence[Capture], warn=warnings.warn) -> "FramePools":
+        """Returns the pools; a capture without keyframes uses all its training frames as keyframes."""
+        keys, others = [], []
+        for cap in captures:
+            train = cap.split("train")
+            if train.size == 0:
+                raise AnrError(f"{cap.path.name}: split/train is empty, expected at least one training frame")
+            if cap.keyframes is None or cap.keyframes.size == 0:
+                warn(f"{cap.path.name} has no keyframes (run `anr-studio keyframes {cap.path}`); "
+                     "all its training frames act as keyframes, so split optimization has no effect on it")
+                keys.append(train)
+                others.append(np.zeros(0, np.int64))
+                continue
+            is_key = np.isin(train, cap.keyframes)
+            k = train[is_key]
+            keys.append(k if k.size else train)
+            others.append(train[~is_key])
+        return cls(keys, others)
+
+
+def step_plan(step: int, n_identities: int, optim: OptimConfig) -> tuple[int, bool]:
+    """Returns (identity index, keyframe step?) of ``step``; the same on every rank."""
+    rng = np.random.default_rng([optim.seed, step, 7])
+    identity = int(rng.integers(n_identities))
+    if not optim.split_optimization:
+        return identity, False
+    cycle = optim.keyframe_steps + optim.non_keyframe_steps
+    return identity, (step % cycle) < optim.keyframe_steps
+
+
+class StepBatches:
+    """Iterates batches of dataset items ``(capture, frame, seed)``, one list per step.
+
+    Yields from ``start_step`` on, forever. With split optimization a keyframe step draws from
+    the identity's keyframes and another step from its non-keyframes; without it, from all
+    training frames. Frames are sharded by ``rank`` (``pool[rank::world]``).
+    """
+
+    def __init__(self, pools: FramePools, data: DataConfig, optim: OptimConfig, start_step: int = 0,
+                 rank: int = 0, world: int = 1) -> None:
+        self.pools, self.data, self.optim = pools, data, optim
+        self.step, self.rank, self.world = start_step, rank, world
+
+    def plan(self, step: int) -> tuple[int, bool, np.ndarray]:
+        """Returns (identity, keyframe step?, candidate frames) of ``step`` for this rank."""
+        n = len(self.pools.keyframes)
+        identity, key_step = step_plan(step, n, self.optim)
+        keys, others = self.pools.keyframes[identity], self.pools.others[identity]
+        if not self.optim.split_optimization:
+            pool = np.concatenate([keys, others])
+        elif key_step or others.size == 0:
+            pool, key_step = keys, True
+        else:
+            pool = others
+        shard = pool[self.rank::self.world]
+        return identity, key_step, (shard if shard.size else pool)
+
+    def __iter__(self) -> Iterator[list[tuple[int, int, int, bool]]]:
+        while True:
+            identity, key_step, pool = self.plan(self.step)
+            rng = np.random.default_rng([self.optim.seed, self.step, 11, self.rank])
+            b = self.data.batch_size
+            frames = rng.choice(pool, size=b, replace=pool.size < b)
+            seeds = rng.integers(0, 2**31 - 1, size=b)
+            yield [(identity, int(f), int(s), key_step) for f, s in zip(frames, seeds)]
+            self.step += 1
+
+
+class FrameDataset(Dataset):
+    """Returns one augmented training view per item ``(capture, frame, seed, keyframe_step)``.
+
+    Items hold uint8 images (converted to [-1, 1] on the training device, which moves 4x
+    fewer bytes): ``frame (S,S,3)``, ``mask (S,S)``, ``background (S,S,3)``; float32
+    ``K (3,3)``, ``R (3,3)``, ``t (3,)``, ``pose (24,3)``, ``transl (3,)``, ``betas (K,)``;
+    ints ``identity``, ``index``; bools ``is_keyframe`` (the frame) and ``keyframe_step``.
+    ``augment=False`` returns the whole frame (eval), ignoring ``data.resolution``.
+    """
+
+    def __init__(self, captures: Sequence[Capture], data: DataConfig, augment: bool = True) -> None:
+        self.captures = list(captures)
+        self.data, self.augment = data, augment
+        self._keysets = [set((c.keyframes if c.keyframes is not None else []).tolist()) for c in captures]
+        self._cache: list[tuple[np.ndarray, np.ndarray | None]] | None = None
+        if data.cache_in_memory:
+            self._cache = [(np.stack([c.frame(i) for i in range(len(c))]),
+                            np.stack([c.mask(i) for i in range(len(c))]) if c.has_masks else None) for c in captures]
+            for c in captures:
+                c.close()  # workers reopen their own handles
+
+    def __len__(self) -> int:
+        return sum(len(c) for c in self.captures)
+
+    def _read(self, ci: int, fi: int) -> tuple[np.ndarray, np.ndarray]:
+        cap = self.captures[ci]
+        if self._cache is not None:
+            frame, masks = self._cache[ci][0][fi], self._cache[ci][1]
+            mask = masks[fi] if masks is not None else None
+        else:
+            frame, mask = cap.frame(fi), cap.mask(fi)
+        if mask is None:
+            mask = np.zeros(frame.shape[:2], np.uint8)
+        return frame, mask
+
+    def __getitem__(self, item: tuple[int, int, int, bool]) -> dict[str, Any]:
+        ci, fi, seed, key_step = item
+        cap = self.captures[ci]
+        frame, mask = self._read(ci, fi)
+        background = cap.background
+        K, R, t = cap.camera(fi)
+        if self.augment:
+            rng = np.random.default_rng(seed)
+            size = self.data.resolution
+            _, scaled, offset = sample_view(rng, cap.image_size, size, (self.data.rescale_min, self.data.rescale_max),
+                                            self.data.random_crop)
+            K = crop_intrinsics(K, cap.image_size, scaled, offset)
+            frame, mask, background = (crop_image(x, scaled, offset, size) for x in (frame, mask, background))
+        return {
+            "frame": torch.from_numpy(np.ascontiguousarray(frame)),
+            "mask": torch.from_numpy(np.ascontiguousarray(mask)),
+            "background": torch.from_numpy(np.ascontiguousarray(background)),
+            "K": torch.from_numpy(np.asarray(K, np.float32)),
+            "R": torch.from_numpy(np.asarray(R, np.float32)),
+            "t": torch.from_numpy(np.asarray(t, np.float32)),
+            "pose": torch.from_numpy(cap.pose(fi).astype(np.float32)),
+            "transl": torch.from_numpy(cap.transl(fi).astype(np.float32)),
+            "betas": torch.from_numpy(cap.betas.astype(np.float32)),
+            "identity": ci,
+            "index": fi,
+            "is_keyframe": fi in self._keysets[ci],
+            "keyframe_step": bool(key_step),
+        }
+
+
+def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Returns the items stacked into a batch (tensors gain a leading B dimension)."""
+    out: dict[str, Any] = {}
+    for key in items[0]:
+        values = [it[key] for it in items]
+        out[key] = torch.stack(values) if isinstance(values[0], torch.Tensor) else torch.tensor(values)
+    return out

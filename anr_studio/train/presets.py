@@ -1,0 +1,58 @@
+"""Returns named training configs: `paper`, `fast`, `tiny` and `demo` (one registry for CLI and GUI)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+from anr_studio.errors import AnrError
+from anr_studio.model.config import LossConfig, ModelConfig, UNetConfig
+from anr_studio.train.config import DataConfig, OptimConfig, TrainConfig
+
+
+def _paper() -> TrainConfig:
+    # 1024² crops and pix2pix-size U-Nets (~54M parameters each), as in the paper.
+    return TrainConfig(
+        data=DataConfig(resolution=1024, batch_size=4, workers=8),
+        optim=OptimConfig(steps=200_000, checkpoint_every=2000),
+        model=ModelConfig.preset("paper"), loss=LossConfig.preset("paper"), preset="paper")
+
+
+def _fast() -> TrainConfig:
+    # 512² and narrower U-Nets: trains interactively on one GPU.
+    return TrainConfig(
+        data=DataConfig(resolution=512, batch_size=8, workers=8),
+        optim=OptimConfig(steps=50_000, checkpoint_every=1000),
+        model=ModelConfig.preset("fast"), loss=LossConfig.preset("fast"), preset="fast")
+
+
+def _tiny() -> TrainConfig:
+    # 64² crops, a few thousand parameters: CPU tests finish in seconds.
+    return TrainConfig(
+        data=DataConfig(resolution=64, batch_size=2, workers=0),
+        optim=OptimConfig(steps=2, checkpoint_every=1, log_every=1, preview_every=0, bf16=False, channels_last=False),
+        model=ModelConfig.preset("tiny"), loss=LossConfig.preset("tiny"), preset="tiny")
+
+
+def _demo() -> TrainConfig:
+    # A shipped demo avatar in about 10 GPU minutes: 256² crops, 6-level U-Nets of the `fast`
+    # widths, larger batches and learning rates (fewer, bigger steps train faster per minute).
+    model = ModelConfig.preset("fast")
+    unet = UNetConfig(depth=6, base_channels=32, max_channels=256)
+    model = dataclasses.replace(model, r1=unet, r2=dataclasses.replace(unet))
+    return TrainConfig(
+        data=DataConfig(resolution=256, batch_size=16, workers=8, cache_in_memory=True),
+        optim=OptimConfig(steps=30_000, checkpoint_every=1000, lr_renderer=4e-4, lr_discriminator=4e-4, lr_texture=2e-3),
+        model=model, loss=LossConfig.preset("fast"), preset="demo")
+
+
+PRESETS: dict[str, Callable[[], TrainConfig]] = {"paper": _paper, "fast": _fast, "tiny": _tiny, "demo": _demo}
+
+
+def preset(name: str) -> TrainConfig:
+    """Returns a fresh copy of preset ``name`` (AnrError for unknown names)."""
+    if name not in PRESETS:
+        raise AnrError(f"--preset {name}: unknown preset, expected one of {', '.join(PRESETS)}")
+    config = PRESETS[name]()
+    config.validate()
+    return config
