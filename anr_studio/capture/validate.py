@@ -20,6 +20,13 @@ def _shape(shape: tuple) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def _plain(value: Any) -> Any:
+    """Returns numpy scalars as Python values so messages read `-3.0`, not `np.float64(-3.0)`."""
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return value.item() if isinstance(value, np.generic) else value
+
+
 class _Checker:
     def __init__(self, f: h5py.File, name: str) -> None:
         self.f, self.name, self.problems = f, name, []
@@ -90,14 +97,12 @@ def validate(path: str | os.PathLike, *, name: str | None = None, deep: bool = F
 
 def _check(c: _Checker, deep: bool) -> None:
     attrs = c.f.attrs
-    fmt = attrs.get("format")
-    if isinstance(fmt, bytes):
-        fmt = fmt.decode()
+    fmt = _plain(attrs.get("format"))
     if fmt != S.FORMAT:
         c.add(f"attribute format is {fmt!r}, expected {S.FORMAT!r}")
         return  # not a capture: listing every missing dataset would bury the one useful line
-    version = attrs.get("version")
-    if version is None or not np.issubdtype(np.asarray(version).dtype, np.integer):
+    version = _plain(attrs.get("version"))
+    if not isinstance(version, int) or isinstance(version, bool):
         c.add(f"attribute version is {version!r}, expected the integer {S.VERSION}")
     elif int(version) > S.VERSION:
         c.add(f"attribute version is {int(version)}, expected {S.VERSION} (written by a newer ANR Studio)")
@@ -105,7 +110,7 @@ def _check(c: _Checker, deep: bool) -> None:
         c.add(f"attribute version is {int(version)}, expected {S.VERSION}")
     if not isinstance(attrs.get("identity"), (str, bytes)):
         c.add("attribute identity is missing, expected a string naming the person")
-    fps = attrs.get("fps")
+    fps = _plain(attrs.get("fps"))
     try:
         fps_ok = fps is not None and np.isfinite(float(fps)) and float(fps) > 0
     except (TypeError, ValueError):

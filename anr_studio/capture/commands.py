@@ -1,0 +1,112 @@
+"""Sub-commands `capture info`, `masks` and `import`."""
+
+from __future__ import annotations
+
+import argparse
+
+from anr_studio.capture.reader import Capture
+
+
+def summary(cap: Capture) -> str:
+    """Returns a multi-line human summary of a capture (what `anr-studio capture info` prints)."""
+    h, w = cap.image_size
+    if cap.keyframes is None:
+        keys = "none"
+    else:
+        cov = "" if cap.keyframe_coverage is None or not len(cap.keyframe_coverage) else (
+            f" (coverage {float(cap.keyframe_coverage[-1]):.2f})")
+        keys = f"{len(cap.keyframes)}{cov}"
+    split = (f"train {len(cap.split('train'))}, test {len(cap.split('test'))}" if cap.has_split
+             else f"none (all {len(cap)} frames train)")
+    lines = [
+        ("capture", str(cap.path)),
+        ("identity", cap.identity),
+        ("frames", str(len(cap))),
+        ("resolution", f"{w}x{h} (W x H)"),
+        ("fps", f"{cap.fps:g}"),
+        ("duration", f"{len(cap) / cap.fps:.1f} s"),
+        ("masks", "yes" if cap.has_masks else "no (run `anr-studio masks`)"),
+        ("cameras", "static" if cap.static_camera else "per frame"),
+        ("keyframes", keys),
+        ("split", split),
+        ("body model", cap.body_model_id),
+        ("betas", str(len(cap.betas))),
+    ]
+    if cap.truth_names:
+        lines.append(("truth", ", ".join(cap.truth_names)))
+    return "\n".join(f"{k:<11} {v}" for k, v in lines)
+
+
+def _info(args: argparse.Namespace) -> int:
+    print(summary(Capture(args.capture)))
+    return 0
+
+
+def _masks(args: argparse.Namespace) -> int:
+    from anr_studio.capture.masks import extract_masks_into
+
+    report = extract_masks_into(args.capture, overwrite=args.overwrite, refine=not args.no_refine,
+                                progress=not args.quiet)
+    print(report)
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from anr_studio.capture.importers import import_capture
+
+    cap = import_capture(args.src, args.out, poses=args.poses, masks=args.masks, background=args.background,
+                         identity=args.identity, fps=args.fps)
+    print(summary(cap))
+    return 0
+
+
+IMPORT_HELP = """\
+Layouts:
+  (a) a folder:  SRC/images/*.png|jpg (sorted by name), optional SRC/masks/* (same names or
+      order; 0 = background, 255 = person), optional SRC/background.png, and the body/camera
+      parameters in SRC/metadata.json or one .npz in SRC (or --poses FILE):
+        poses  (N,72)   SMPL axis-angle, 24 joints in SMPL order (or (N,24,3))
+        trans  (N,3)    root translation in metres (also "transl"; default zeros)
+        betas  (10,) or (N,10)   shape coefficients (per frame: the mean is stored)
+        K      (3,3) or (N,3,3)  intrinsics in pixels
+        E      (4,4) or (N,4,4)  world-to-camera extrinsics, OpenCV (x right, y down, z forward)
+        fps    scalar (optional, default 30)
+      metadata.json holds the same keys as nested lists, or a "frames" list of objects
+      {"file": "000.png", "poses": [72], "trans": [3], "K": [[3x3]], "E": [[4x4]]} plus top-level
+      "betas".
+  (b) a video file (.mp4/.avi/.mov, read with OpenCV) plus --poses FILE.npz in the same
+      layout (one row per video frame); optional --masks DIR or VIDEO.
+  The background plate is --background FILE, SRC/background.png, or the per-pixel median of
+  the frames. A failed import leaves no output file.
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Adds `capture`, `masks` and `import` to the CLI."""
+    p = sub.add_parser("capture", help="inspect capture files (.h5)")
+    csub = p.add_subparsers(dest="capture_command", metavar="ACTION", required=True)
+    info = csub.add_parser("info", help="print a summary of a capture; exit 2 with one line if it is invalid")
+    info.add_argument("capture", help="capture file (.h5)")
+    info.set_defaults(func=_info)
+
+    m = sub.add_parser("masks", help="extract foreground masks from the background plate into a capture",
+                       description="Adds soft foreground masks (0..255) to a capture that has none: colour "
+                       "difference to the background plate, morphological clean-up, the largest components, "
+                       "and GrabCut in a band around the boundary. The file is rewritten atomically.")
+    m.add_argument("capture", help="capture file (.h5)")
+    m.add_argument("--overwrite", action="store_true", help="replace masks the capture already has")
+    m.add_argument("--no-refine", action="store_true", help="skip the GrabCut boundary refinement (faster)")
+    m.add_argument("--quiet", action="store_true", help="no progress bar")
+    m.set_defaults(func=_masks)
+
+    i = sub.add_parser("import", help="import a folder of images or a video with SMPL poses as a capture",
+                       description="Builds a capture file (.h5) from a folder or a video.", epilog=IMPORT_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    i.add_argument("src", help="a folder (images/, masks/, metadata.json or .npz) or a video file")
+    i.add_argument("--out", required=True, help="capture file to write (.h5)")
+    i.add_argument("--poses", help="pose .npz (required for a video; overrides the folder's parameters)")
+    i.add_argument("--masks", help="masks folder or mask video (overrides SRC/masks)")
+    i.add_argument("--background", help="background plate image (default: SRC/background.png or the median)")
+    i.add_argument("--identity", help="name of the person (default: the source's name)")
+    i.add_argument("--fps", type=float, help="frame rate (default: the video's, the parameters' or 30)")
+    i.set_defaults(func=_import)
