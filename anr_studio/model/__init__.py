@@ -1,1 +1,23 @@
-"""model"""
+"""The ANR model: neural textures, the U-Net renderers (ANR two-/one-stage, DNR), the discriminator, losses."""
+
+from anr_studio.model.config import DiscriminatorConfig, LossConfig, ModelConfig, TextureConfig, UNetConfig
+from anr_studio.model.discriminator import MultiScaleDiscriminator, discriminator_input
+from anr_studio.model.losses import ANRLoss
+from anr_studio.model.renderer import (
+    RENDERER_KINDS,
+    ANRRenderer,
+    DNRRenderer,
+    RenderOutput,
+    build_renderer,
+    count_parameters,
+    renderer_parameter_counts,
+)
+from anr_studio.model.texture import NeuralTexture, build_textures
+from anr_studio.model.unet import UNet
+
+__all__ = [
+    "ANRLoss", "ANRRenderer", "DNRRenderer", "DiscriminatorConfig", "LossConfig", "ModelConfig",
+    "MultiScaleDiscriminator", "NeuralTexture", "RENDERER_KINDS", "RenderOutput", "TextureConfig", "UNet",
+    "UNetConfig", "build_renderer", "build_textures", "count_parameters", "discriminator_input",
+    "renderer_parameter_counts",
+]

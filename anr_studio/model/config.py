@@ -1,0 +1,207 @@
+"""Config dataclasses of the model package: neural texture, U-Nets, discriminator and loss weights.
+
+`anr_studio.train` composes them into a run config (`TrainConfig.model`, `TrainConfig.loss`);
+checkpoints store them as JSON. Every field has a docstring; presets are `paper`, `fast`, `tiny`
+(`ModelConfig.preset(name)`, `LossConfig.preset(name)`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from anr_studio.errors import AnrError
+
+PRESETS = ("paper", "fast", "tiny")
+NORMS = ("instance", "batch", "none")
+ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu")
+UPSAMPLE_MODES = ("transpose", "bilinear")
+GAN_MODES = ("lsgan", "hinge")
+CONDITIONS = ("normals", "none")
+
+
+def _check_choice(value: str, choices: tuple[str, ...], where: str) -> None:
+    if value not in choices:
+        raise AnrError(f"config: {where} = {value!r}, expected one of {', '.join(choices)}")
+
+
+def _check_positive(value: float, where: str, minimum: float = 1) -> None:
+    if value < minimum:
+        raise AnrError(f"config: {where} = {value}, expected at least {minimum}")
+
+
+@dataclass
+class TextureConfig:
+    """One neural texture per identity: C x S x S learnable features sampled through the UV image."""
+
+    channels: int = 8
+    """Feature channels C of the neural texture (paper: 8)."""
+    size: int = 256
+    """Side S of the square texture in texels (paper: 256)."""
+    init_seed: int = 0
+    """Seed of the uniform [-1, 1] initialisation; every identity starts from the same values."""
+
+    def validate(self, where: str = "model.texture") -> None:
+        """Raises AnrError when a value is out of range."""
+        _check_positive(self.channels, f"{where}.channels")
+        _check_positive(self.size, f"{where}.size", 2)
+
+
+@dataclass
+class UNetConfig:
+    """A pix2pix-style U-Net: stride-2 4x4 convolutions down, transposed convolutions up, skips."""
+
+    depth: int = 8
+    """Number of stride-2 levels; the bottleneck runs at 1/2**depth of the input size."""
+    base_channels: int = 64
+    """Width of the first (full-resolution / 2) level; each level doubles it up to max_channels."""
+    max_channels: int = 512
+    """Upper bound of any level's width."""
+    norm: str = "instance"
+    """Normalisation after each inner convolution: "instance", "batch" or "none"."""
+    down_activation: str = "leaky_relu"
+    """Encoder activation (pix2pix: leaky_relu with slope 0.2)."""
+    up_activation: str = "relu"
+    """Decoder activation (pix2pix: relu)."""
+    upsample: str = "transpose"
+    """Decoder upsampling: "transpose" (4x4 stride-2, pix2pix) or "bilinear" (+3x3 conv, no checkerboard)."""
+
+    def validate(self, where: str) -> None:
+        """Raises AnrError when a value is out of range."""
+        _check_positive(self.depth, f"{where}.depth")
+        _check_positive(self.base_channels, f"{where}.base_channels")
+        _check_positive(self.max_channels, f"{where}.max_channels")
+        _check_choice(self.norm, NORMS, f"{where}.norm")
+        _check_choice(self.down_activation, ACTIVATIONS, f"{where}.down_activation")
+        _check_choice(self.up_activation, ACTIVATIONS, f"{where}.up_activation")
+        _check_choice(self.upsample, UPSAMPLE_MODES, f"{where}.upsample")
+
+
+@dataclass
+class DiscriminatorConfig:
+    """pix2pixHD multi-scale PatchGAN discriminator."""
+
+    num_scales: int = 3
+    """Number of discriminators, each on a 2x smaller copy of the input (pix2pixHD: 3)."""
+    num_layers: int = 3
+    """Stride-2 convolutions per discriminator (receptive field 70 px for 3)."""
+    base_channels: int = 64
+    """Width of the first layer; doubled per layer up to 512."""
+    norm: str = "instance"
+    """Normalisation of the inner layers: "instance", "batch" or "none"."""
+    condition: str = "normals"
+    """What the discriminator sees beside the image: "normals" (the rasterized normal image,
+    fixed geometry that does not move while the texture learns) or "none"."""
+
+    def validate(self, where: str = "model.discriminator") -> None:
+        """Raises AnrError when a value is out of range."""
+        _check_positive(self.num_scales, f"{where}.num_scales")
+        _check_positive(self.num_layers, f"{where}.num_layers")
+        _check_positive(self.base_channels, f"{where}.base_channels")
+        _check_choice(self.norm, NORMS, f"{where}.norm")
+        _check_choice(self.condition, CONDITIONS, f"{where}.condition")
+
+    @property
+    def condition_channels(self) -> int:
+        """Returns the number of conditioning channels concatenated before the image."""
+        return 3 if self.condition == "normals" else 0
+
+
+@dataclass
+class ModelConfig:
+    """Neural texture, renderer U-Nets and discriminator sizes.
+
+    The two-stage ANR uses `r1` (neural image -> latent) and `r2` (latent + normals -> RGB + mask);
+    the one-stage ANR ablation and the DNR baseline use a single U-Net sized by `r2`.
+    """
+
+    texture: TextureConfig = field(default_factory=TextureConfig)
+    """The per-identity neural texture."""
+    latent_channels: int = 8
+    """Channels of R1's output; the first 3 are the coarse image J (supervised by the pixel loss)."""
+    coarse_activation: str = "tanh"
+    """Applied to latent[:, :3] to form J: "tanh" (J in [-1, 1] like the images) or "none" (raw).
+    R2 always receives the raw latent."""
+    r1: UNetConfig = field(default_factory=UNetConfig)
+    """First-stage U-Net R1."""
+    r2: UNetConfig = field(default_factory=UNetConfig)
+    """Second-stage U-Net R2 (also the only U-Net of the one-stage ANR and of DNR)."""
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    """Multi-scale PatchGAN used by the adversarial and feature-matching losses."""
+
+    def validate(self) -> None:
+        """Raises AnrError when a value is out of range."""
+        self.texture.validate()
+        if self.latent_channels < 3:
+            raise AnrError(f"config: model.latent_channels = {self.latent_channels}, expected at least 3 (J = latent[:, :3])")
+        _check_choice(self.coarse_activation, ("tanh", "none"), "model.coarse_activation")
+        self.r1.validate("model.r1")
+        self.r2.validate("model.r2")
+        self.discriminator.validate()
+
+    @classmethod
+    def preset(cls, name: str) -> "ModelConfig":
+        """Returns the `paper` (1024², ~54M per U-Net), `fast` (512², interactive) or `tiny` (CPU tests) sizes."""
+        _check_choice(name, PRESETS, "preset")
+        if name == "paper":
+            # pix2pix's 8-level U-Net (ngf 64, max 512): about 54M parameters per U-Net.
+            unet = UNetConfig(depth=8, base_channels=64, max_channels=512)
+            return cls(texture=TextureConfig(8, 256), r1=unet, r2=dataclasses.replace(unet),
+                       discriminator=DiscriminatorConfig(base_channels=64))
+        if name == "fast":
+            unet = UNetConfig(depth=7, base_channels=32, max_channels=256)
+            return cls(texture=TextureConfig(8, 256), r1=unet, r2=dataclasses.replace(unet),
+                       discriminator=DiscriminatorConfig(base_channels=32))
+        unet = UNetConfig(depth=3, base_channels=8, max_channels=16)
+        return cls(texture=TextureConfig(8, 32), r1=unet, r2=dataclasses.replace(unet),
+                   discriminator=DiscriminatorConfig(num_scales=2, num_layers=2, base_channels=8))
+
+
+@dataclass
+class LossConfig:
+    """Weights of every loss term (0 turns a term off) and how the feature loss is computed.
+
+    The paper does not list its weights; these follow pix2pixHD's balance (feature terms 10x the
+    adversarial term) with the L1 pixel terms on images in [-1, 1].
+    """
+
+    pixel: float = 10.0
+    """Eq. 3, final image: L1 of (I - frame) weighted by the ground-truth mask."""
+    pixel_coarse: float = 10.0
+    """Eq. 3, coarse image: L1 of (J - frame) weighted by the ground-truth mask."""
+    mask: float = 5.0
+    """Eq. 4: binary cross-entropy of the predicted mask logits against the soft ground-truth mask."""
+    feature: float = 10.0
+    """Eq. 5: VGG19 feature L1 between the blended image I' = M*I + (1-M)*B and the frame."""
+    feature_matching: float = 10.0
+    """Discriminator feature matching (pix2pixHD) between D(I') and D(frame)."""
+    tv_image: float = 0.1
+    """Eq. 6: total variation (L1) of the blended image I'."""
+    tv_mask: float = 0.1
+    """Eq. 6: total variation (L1) of the predicted mask M."""
+    adversarial: float = 1.0
+    """Eq. 7: generator side of the GAN loss."""
+    gan_mode: str = "lsgan"
+    """GAN objective: "lsgan" (least squares, pix2pixHD) or "hinge"."""
+    vgg_layer_weights: tuple[float, ...] = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
+    """Weights of VGG19 relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 in the feature loss (pix2pixHD)."""
+    vgg_weights: str = ""
+    """Path of torchvision's vgg19-dcbbe9de.pth; empty = the torch hub cache (TORCH_HOME)."""
+    feature_fallback: bool = True
+    """When the VGG19 weights are absent, add `feature` to the feature-matching weight instead of failing."""
+
+    def validate(self) -> None:
+        """Raises AnrError when a value is out of range."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and value < 0:
+                raise AnrError(f"config: loss.{f.name} = {value}, expected a weight >= 0")
+        _check_choice(self.gan_mode, GAN_MODES, "loss.gan_mode")
+        if len(self.vgg_layer_weights) != 5:
+            raise AnrError(f"config: loss.vgg_layer_weights has {len(self.vgg_layer_weights)} items, expected 5")
+
+    @classmethod
+    def preset(cls, name: str) -> "LossConfig":
+        """Returns the loss weights of a preset (all presets share them today)."""
+        _check_choice(name, PRESETS, "preset")
+        return cls()

@@ -1,0 +1,81 @@
+"""pix2pixHD multi-scale PatchGAN discriminator, conditioned on the normal image."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from anr_studio.model.config import DiscriminatorConfig
+from anr_studio.model.unet import make_norm
+
+
+class PatchDiscriminator(nn.Module):
+    """Returns the list of intermediate features and, last, the patch logits (B, 1, h, w).
+
+    pix2pixHD's NLayerDiscriminator: ``num_layers`` 4x4 stride-2 convolutions (widths doubling
+    from ``base_channels`` up to 512), one 4x4 stride-1 convolution, then a 4x4 convolution to
+    one logit per patch. Padding 2 as in pix2pixHD. No sigmoid (LSGAN / hinge take raw scores).
+    """
+
+    def __init__(self, in_channels: int, base_channels: int = 64, num_layers: int = 3, norm: str = "instance") -> None:
+        super().__init__()
+        layers = [nn.Sequential(nn.Conv2d(in_channels, base_channels, 4, 2, 2), nn.LeakyReLU(0.2, True))]
+        width = base_channels
+        for i in range(1, num_layers + 1):
+            prev, width = width, min(width * 2, 512)
+            stride = 2 if i < num_layers else 1
+            layers.append(nn.Sequential(
+                nn.Conv2d(prev, width, 4, stride, 2), make_norm(norm, width), nn.LeakyReLU(0.2, True)
+            ))
+        layers.append(nn.Sequential(nn.Conv2d(width, 1, 4, 1, 2)))
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Returns [feature_1, ..., feature_n, logits] for ``x`` (B, in_channels, H, W)."""
+        features = []
+        for layer in self.layers:
+            x = layer(x)
+            features.append(x)
+        return features
+
+
+class MultiScaleDiscriminator(nn.Module):
+    """Returns, per scale (full, 1/2, 1/4, ...), the list [features..., logits] of one PatchGAN.
+
+    Input: ``discriminator_input(image, condition)`` (B, in_channels, H, W), i.e. the image
+    (real frame or blended render I') concatenated after the condition (the normal image, when
+    ``DiscriminatorConfig.condition == "normals"``). Coarser scales see the input average-pooled
+    (3x3, stride 2, as pix2pixHD).
+    """
+
+    def __init__(self, in_channels: int, num_scales: int = 3, base_channels: int = 64, num_layers: int = 3,
+                 norm: str = "instance") -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.scales = nn.ModuleList(
+            PatchDiscriminator(in_channels, base_channels, num_layers, norm) for _ in range(num_scales)
+        )
+
+    @classmethod
+    def from_config(cls, config: DiscriminatorConfig, image_channels: int = 3) -> "MultiScaleDiscriminator":
+        """Returns the discriminator sized by ``config`` for images plus their condition."""
+        config.validate()
+        return cls(image_channels + config.condition_channels, config.num_scales, config.base_channels,
+                   config.num_layers, config.norm)
+
+    def forward(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
+        """Returns ``outputs[scale][layer]``; ``outputs[s][-1]`` are the logits (B, 1, h, w)."""
+        outputs = []
+        for i, disc in enumerate(self.scales):
+            if i:
+                x = F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)
+            outputs.append(disc(x))
+        return outputs
+
+
+def discriminator_input(image: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+    """Returns cat(condition, image) (B, Cc+3, H, W), or ``image`` (B, 3, H, W) when unconditioned."""
+    if condition is None:
+        return image
+    return torch.cat([condition.to(image.dtype), image], dim=1)

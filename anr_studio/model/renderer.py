@@ -1,0 +1,128 @@
+"""Renderers: the two-stage ANR (R1 then R2 with normals), its one-stage ablation, and DNR."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from anr_studio.errors import AnrError, expect_shape
+from anr_studio.model.config import ModelConfig
+from anr_studio.model.unet import UNet
+
+RENDERER_KINDS = ("anr", "anr-1stage", "dnr")
+
+
+@dataclass
+class RenderOutput:
+    """What a renderer returns; every image is float (B, ., H, W)."""
+
+    rgb: torch.Tensor
+    """Final image I (B, 3, H, W) in [-1, 1] (tanh)."""
+    mask_logits: torch.Tensor | None
+    """Soft foreground mask logits (B, 1, H, W); M = sigmoid. None for DNR (no mask)."""
+    coarse_rgb: torch.Tensor | None
+    """Coarse image J = latent[:, :3] (B, 3, H, W) of the two-stage ANR; None otherwise."""
+
+    @property
+    def mask(self) -> torch.Tensor | None:
+        """Returns M = sigmoid(mask_logits) (B, 1, H, W) in [0, 1], or None."""
+        return None if self.mask_logits is None else torch.sigmoid(self.mask_logits)
+
+    def composite(self, background: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Returns I' = M*I + (1-M)*B (B, 3, H, W) over ``background`` (B or 1, 3, H, W).
+
+        ``mask`` (B, 1, H, W) replaces the predicted mask (DNR has none: pass the coarse body mask).
+        """
+        m = self.mask if mask is None else mask
+        if m is None:
+            raise AnrError("RenderOutput.composite: this renderer predicts no mask, expected a mask argument (the coarse body mask)")
+        m = m.to(self.rgb.dtype)
+        return m * self.rgb + (1 - m) * background.to(self.rgb.dtype)
+
+
+class ANRRenderer(nn.Module):
+    """Articulated Neural Rendering's renderer R.
+
+    Two-stage (default): R1(neural image) -> latent (B, latent_channels, H, W);
+    J = tanh(latent[:, :3]) (or raw, ``config.coarse_activation``); R2(cat(latent, normals)) ->
+    RGB = tanh(out[:, :3]) and mask logits out[:, 3:4]. R2 sees the raw latent.
+    One-stage (``two_stage=False``, ablation): a single U-Net from cat(neural image, normals) to
+    RGB + mask logits; no J.
+    """
+
+    def __init__(self, config: ModelConfig | None = None, two_stage: bool = True) -> None:
+        super().__init__()
+        config = config or ModelConfig()
+        config.validate()
+        self.config = config
+        self.two_stage = bool(two_stage)
+        c_tex = config.texture.channels
+        if self.two_stage:
+            self.r1 = UNet(c_tex, config.latent_channels, config.r1)
+            self.r2 = UNet(config.latent_channels + 3, 4, config.r2)
+        else:
+            self.r1 = None
+            self.r2 = UNet(c_tex + 3, 4, config.r2)
+
+    def forward(self, neural: torch.Tensor, normals: torch.Tensor) -> RenderOutput:
+        """Returns RenderOutput for ``neural`` (B, C, H, W) and ``normals`` (B, 3, H, W)."""
+        dims = expect_shape(neural, ("B", self.config.texture.channels, "H", "W"), "neural image", "ANRRenderer")
+        expect_shape(normals, (dims["B"], 3, dims["H"], dims["W"]), "normal image", "ANRRenderer")
+        normals = normals.to(neural.dtype)
+        coarse = None
+        if self.two_stage:
+            latent = self.r1(neural)
+            coarse = latent[:, :3]
+            if self.config.coarse_activation == "tanh":
+                coarse = torch.tanh(coarse)
+            out = self.r2(torch.cat([latent, normals], dim=1))
+        else:
+            out = self.r2(torch.cat([neural, normals], dim=1))
+        return RenderOutput(rgb=torch.tanh(out[:, :3]), mask_logits=out[:, 3:4], coarse_rgb=coarse)
+
+
+class DNRRenderer(nn.Module):
+    """Deferred Neural Rendering baseline: one U-Net (sized by ``config.r2``) neural image -> RGB.
+
+    No mask and no normals: ``forward`` accepts normals only to share the ANR call signature and
+    ignores them. Composite its output with the coarse body mask.
+    """
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        config = config or ModelConfig()
+        config.validate()
+        self.config = config
+        self.net = UNet(config.texture.channels, 3, config.r2)
+
+    def forward(self, neural: torch.Tensor, normals: torch.Tensor | None = None) -> RenderOutput:
+        """Returns RenderOutput(rgb (B, 3, H, W), None, None) for ``neural`` (B, C, H, W)."""
+        expect_shape(neural, ("B", self.config.texture.channels, "H", "W"), "neural image", "DNRRenderer")
+        return RenderOutput(rgb=torch.tanh(self.net(neural)), mask_logits=None, coarse_rgb=None)
+
+
+def build_renderer(config: ModelConfig, kind: str = "anr") -> nn.Module:
+    """Returns the renderer ``kind``: "anr" (two-stage), "anr-1stage" or "dnr"."""
+    if kind == "anr":
+        return ANRRenderer(config, two_stage=True)
+    if kind == "anr-1stage":
+        return ANRRenderer(config, two_stage=False)
+    if kind == "dnr":
+        return DNRRenderer(config)
+    raise AnrError(f"renderer kind {kind!r} is unknown, expected one of {', '.join(RENDERER_KINDS)}")
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
+    """Returns the number of (trainable) parameters of ``module``."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+def renderer_parameter_counts(config: ModelConfig, kind: str = "anr") -> dict[str, int]:
+    """Returns {"r1": n, "r2": n, "total": n} (DNR: {"net", "total"}) built on the meta device (no memory)."""
+    with torch.device("meta"):
+        renderer = build_renderer(config, kind)
+    counts = {name: count_parameters(child) for name, child in renderer.named_children() if child is not None}
+    counts["total"] = count_parameters(renderer)
+    return counts

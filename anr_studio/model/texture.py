@@ -1,0 +1,66 @@
+"""Neural textures: one learnable C x S x S feature image per identity, read through the UV image."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from anr_studio.errors import AnrError, expect_shape
+from anr_studio.model.config import TextureConfig
+
+
+class NeuralTexture(nn.Module):
+    """A learnable feature texture (1, C, S, S), initialised uniformly in [-1, 1].
+
+    The initial values come from a local ``torch.Generator`` seeded with ``init_seed``, so every
+    texture built with the same seed starts identical whatever the global RNG state: the paper's
+    regularisation that keeps the identities' textures in one shared space.
+    Texture row 0 is ``v = 1`` (grid ``gy = -1``), matching the UV image convention.
+    """
+
+    def __init__(self, channels: int = 8, size: int = 256, init_seed: int = 0) -> None:
+        super().__init__()
+        if channels < 1 or size < 2:
+            raise AnrError(f"NeuralTexture: channels = {channels}, size = {size}, expected >= 1 and >= 2")
+        generator = torch.Generator(device="cpu").manual_seed(int(init_seed))
+        values = torch.rand((1, channels, size, size), generator=generator, dtype=torch.float32) * 2 - 1
+        self.texture = nn.Parameter(values)
+        self.init_seed = int(init_seed)
+
+    @classmethod
+    def from_config(cls, config: TextureConfig) -> "NeuralTexture":
+        """Returns a texture sized by ``config``."""
+        return cls(config.channels, config.size, config.init_seed)
+
+    @property
+    def channels(self) -> int:
+        """Returns C."""
+        return int(self.texture.shape[1])
+
+    @property
+    def size(self) -> int:
+        """Returns S."""
+        return int(self.texture.shape[-1])
+
+    def sample(self, uv: torch.Tensor) -> torch.Tensor:
+        """Returns the neural image (B, C, H, W) read at ``uv`` (B, H, W, 2) grid coords in [-1, 1].
+
+        Bilinear, ``padding_mode="zeros"``, ``align_corners=False``: background pixels
+        (``BACKGROUND_UV = -2``) read exactly zero. Sampling stays in float32 under autocast.
+        """
+        expect_shape(uv, ("B", "H", "W", 2), "uv", "NeuralTexture.sample")
+        texture = self.texture.expand(uv.shape[0], -1, -1, -1)
+        return F.grid_sample(texture, uv.to(texture.dtype), mode="bilinear", padding_mode="zeros", align_corners=False)
+
+    def forward(self, uv: torch.Tensor) -> torch.Tensor:
+        """Returns ``self.sample(uv)`` (B, C, H, W)."""
+        return self.sample(uv)
+
+
+def build_textures(count: int, config: TextureConfig | None = None) -> nn.ModuleList:
+    """Returns ``count`` NeuralTextures that start from identical values (one per identity)."""
+    config = config or TextureConfig()
+    if count < 1:
+        raise AnrError(f"build_textures: count = {count}, expected at least 1 identity")
+    return nn.ModuleList(NeuralTexture.from_config(config) for _ in range(count))

@@ -1,0 +1,109 @@
+"""A pix2pix-style U-Net: stride-2 convolutions down, upsampling convolutions up, skip connections."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from anr_studio.model.config import UNetConfig
+
+
+def make_norm(kind: str, channels: int) -> nn.Module:
+    """Returns the normalisation layer ``kind`` ("instance", "batch", "none") for ``channels``."""
+    if kind == "instance":
+        # affine=True: with several identities per run the renderer needs its own scale/shift.
+        return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    return nn.Identity()
+
+
+def make_activation(kind: str) -> nn.Module:
+    """Returns the activation ``kind`` ("relu", "leaky_relu" (slope 0.2), "elu", "gelu", "silu")."""
+    return {
+        "relu": lambda: nn.ReLU(inplace=True),
+        "leaky_relu": lambda: nn.LeakyReLU(0.2, inplace=True),
+        "elu": lambda: nn.ELU(inplace=True),
+        "gelu": lambda: nn.GELU(),
+        "silu": lambda: nn.SiLU(inplace=True),
+    }[kind]()
+
+
+def _up_conv(in_channels: int, out_channels: int, mode: str, bias: bool) -> nn.Module:
+    if mode == "transpose":
+        return nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1, bias=bias)
+    return nn.Sequential(
+        nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=bias),
+    )
+
+
+class UNet(nn.Module):
+    """Returns (B, out_channels, H, W) from (B, in_channels, H, W); any H, W (padded internally).
+
+    Level i (0-based) of the encoder halves the resolution with a 4x4 stride-2 convolution to
+    ``min(base * 2**i, max)`` channels; the decoder mirrors it and concatenates the encoder
+    feature of the same resolution (pix2pix). The first and the innermost encoder levels have no
+    normalisation (pix2pix: the bottleneck may be 1x1, where instance norm would zero it). The
+    last layer is linear: callers apply tanh / keep logits.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, config: UNetConfig | None = None) -> None:
+        super().__init__()
+        config = config or UNetConfig()
+        config.validate("UNet config")
+        self.config = config
+        self.in_channels, self.out_channels = in_channels, out_channels
+        widths = [min(config.base_channels * 2**i, config.max_channels) for i in range(config.depth)]
+        self.widths = widths
+        use_bias = config.norm != "batch"
+
+        self.down = nn.ModuleList()
+        prev = in_channels
+        for i, width in enumerate(widths):
+            normed = 0 < i < config.depth - 1
+            self.down.append(nn.Sequential(
+                nn.Conv2d(prev, width, 4, stride=2, padding=1, bias=use_bias or not normed),
+                make_norm(config.norm, width) if normed else nn.Identity(),
+                make_activation(config.down_activation),
+            ))
+            prev = width
+
+        # Decoder level i brings level i+1's resolution up to level i's and concatenates skip i.
+        self.up = nn.ModuleList()
+        for i in reversed(range(config.depth - 1)):
+            in_ch = widths[i + 1] if i == config.depth - 2 else 2 * widths[i + 1]
+            self.up.append(nn.Sequential(
+                _up_conv(in_ch, widths[i], config.upsample, use_bias),
+                make_norm(config.norm, widths[i]),
+                make_activation(config.up_activation),
+            ))
+        final_in = widths[0] if config.depth == 1 else 2 * widths[0]
+        self.final = _up_conv(final_in, out_channels, config.upsample, bias=True)
+
+    @property
+    def multiple(self) -> int:
+        """Returns 2**depth: inputs whose sides are multiples of it need no padding."""
+        return 2 ** self.config.depth
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Returns (B, out_channels, H, W) for ``x`` (B, in_channels, H, W)."""
+        height, width = x.shape[-2:]
+        m = self.multiple
+        pad_h, pad_w = (-height) % m, (-width) % m
+        if pad_h or pad_w:
+            # Zero padding matches what the neural image holds on the background.
+            x = F.pad(x, (0, pad_w, 0, pad_h))
+        skips = []
+        for layer in self.down:
+            x = layer(x)
+            skips.append(x)
+        skips.pop()  # the bottleneck itself feeds the decoder directly
+        for layer in self.up:
+            x = layer(x)
+            x = torch.cat([x, skips.pop()], dim=1)
+        x = self.final(x)
+        if pad_h or pad_w:
+            x = x[..., :height, :width]
+        return x

@@ -1,0 +1,101 @@
+"""VGG19 feature extractor for the feature loss (Eq. 5), loaded offline from torchvision's weights file.
+
+No download is ever attempted: the weights come from an explicit path or from the torch hub cache
+(``$TORCH_HOME/hub/checkpoints``, where torchvision keeps them), and their absence is an AnrError
+that names the file to put there (DESIGN.md, "Offline weights").
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from anr_studio.errors import AnrError
+
+VGG19_FILENAME = "vgg19-dcbbe9de.pth"
+"""torchvision's VGG19_Weights.IMAGENET1K_V1 file name."""
+# pix2pixHD's slices of vgg19.features: ends after relu1_1, relu2_1, relu3_1, relu4_1, relu5_1.
+_SLICE_ENDS = (2, 7, 12, 21, 30)
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def hub_checkpoint_path(filename: str) -> Path:
+    """Returns where torchvision caches ``filename``: ``torch.hub.get_dir()/checkpoints/filename``."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / filename
+
+
+def find_weights(filename: str, explicit: str | os.PathLike | None = None, what: str = "weights") -> Path:
+    """Returns the path of an offline weights file; AnrError naming the file when it is absent."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise AnrError(f"{path}: {what} file not found, expected torchvision's {filename}")
+        return path
+    path = hub_checkpoint_path(filename)
+    if not path.is_file():
+        raise AnrError(
+            f"{path}: {what} not found, expected torchvision's {filename} in the torch hub cache "
+            f"(set TORCH_HOME or pass an explicit weights path); downloads are disabled"
+        )
+    return path
+
+
+class VGG19Features(nn.Module):
+    """Returns the 5 VGG19 activations relu1_1 .. relu5_1 of an image in [-1, 1] (B, 3, H, W).
+
+    Frozen (no gradients into the weights, eval mode). Inputs are mapped to [0, 1] and
+    normalised with the ImageNet mean and std, as torchvision's weights expect.
+    """
+
+    def __init__(self, features: nn.Sequential | None = None) -> None:
+        super().__init__()
+        if features is None:
+            from torchvision.models import vgg19
+
+            features = vgg19(weights=None).features
+        self.slices = nn.ModuleList()
+        start = 0
+        for end in _SLICE_ENDS:
+            self.slices.append(nn.Sequential(*[features[i] for i in range(start, end)]))
+            start = end
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> "VGG19Features":
+        """Keeps the extractor in eval mode whatever the caller asks (it is never trained)."""
+        return super().train(False)
+
+    def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
+        """Returns [relu1_1, relu2_1, relu3_1, relu4_1, relu5_1] for ``image`` (B, 3, H, W) in [-1, 1]."""
+        x = ((image + 1) * 0.5 - self.mean.to(image.dtype)) / self.std.to(image.dtype)
+        outputs = []
+        for block in self.slices:
+            x = block(x)
+            outputs.append(x)
+        return outputs
+
+
+def load_vgg19_features(weights_path: str | os.PathLike | None = None) -> VGG19Features:
+    """Returns VGG19Features with ImageNet weights from ``weights_path`` or the torch hub cache.
+
+    Raises AnrError naming ``vgg19-dcbbe9de.pth`` (and where it was looked for) when absent or unreadable.
+    """
+    from torchvision.models import vgg19
+
+    path = find_weights(VGG19_FILENAME, weights_path, "VGG19 weights for the feature loss")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated download or a file of another kind
+        raise AnrError(f"{path}: could not be read as a torchvision VGG19 state dict ({exc})") from exc
+    model = vgg19(weights=None)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    feature_missing = [k for k in missing if k.startswith("features.")]
+    if feature_missing or unexpected:
+        raise AnrError(f"{path}: not a VGG19 state dict, missing {feature_missing[:1] or unexpected[:1]}, expected torchvision's {VGG19_FILENAME}")
+    return VGG19Features(model.features)
