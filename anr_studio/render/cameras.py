@@ -1,0 +1,244 @@
+"""Cameras: perspective (OpenCV convention), weak perspective, and an orbit helper.
+
+Conventions (docs/interfaces.md): camera space has x right, y down, z forward;
+``x_cam = R @ x_world + t``; ``pixel = K @ x_cam / z``; pixel (i, j) covers [j, j+1] x [i, i+1],
+so its centre is (j + 0.5, i + 0.5). World is metres, y up, the body faces +z at rest.
+
+A camera holds a batch of B views. Every method accepts points with batch B, or batch 1
+cameras broadcast over any batch (one camera looking at B bodies).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+
+from anr_studio.errors import AnrError, expect_finite, expect_shape
+
+__all__ = ["PerspectiveCamera", "WeakPerspectiveCamera", "orbit_camera", "Camera"]
+
+
+def _as_batched(value, inner: tuple[int, ...], field: str, source: str) -> torch.Tensor:
+    """Returns ``value`` as a float tensor of shape (B, *inner); an unbatched (*inner) gains B = 1."""
+    tensor = torch.as_tensor(value)
+    if not (tensor.is_floating_point() or tensor.dtype in (torch.int32, torch.int64)):
+        raise AnrError(f"{source}: {field} has dtype {tensor.dtype}, expected a floating point tensor")
+    if not tensor.is_floating_point():
+        tensor = tensor.float()
+    if tensor.dim() == len(inner):
+        tensor = tensor.unsqueeze(0)
+    expect_shape(tensor, ("B", *inner), field, source)
+    expect_finite(tensor, field, source)
+    return tensor
+
+
+def _batch_of(points: torch.Tensor, camera_batch: int, source: str) -> None:
+    """Raises AnrError unless ``points (B, N, 3)`` can be viewed by a camera of ``camera_batch`` views."""
+    expect_shape(points, (None, None, 3), "points", source)
+    if camera_batch not in (1, points.shape[0]):
+        raise AnrError(
+            f"{source}: points have batch {points.shape[0]}, expected {camera_batch} (the camera's batch) or a camera of batch 1"
+        )
+
+
+class PerspectiveCamera:
+    """A batch of pinhole cameras: intrinsics ``K (B,3,3)``, world-to-camera ``R (B,3,3)``, ``t (B,3)``.
+
+    Unbatched ``K (3,3)``, ``R (3,3)``, ``t (3,)`` are accepted and become B = 1. Batch-1 tensors
+    broadcast against the others (one K shared by B poses). All tensors share one dtype and device.
+    """
+
+    is_perspective = True
+
+    def __init__(self, K, R, t):
+        source = "PerspectiveCamera"
+        K = _as_batched(K, (3, 3), "K", source)
+        R = _as_batched(R, (3, 3), "R", source)
+        t = _as_batched(t, (3,), "t", source)
+        sizes = {K.shape[0], R.shape[0], t.shape[0]} - {1}
+        if len(sizes) > 1:
+            raise AnrError(f"{source}: K, R and t have batches {K.shape[0]}, {R.shape[0]}, {t.shape[0]}, expected equal batches or 1")
+        batch = sizes.pop() if sizes else 1
+        dtype = torch.promote_types(torch.promote_types(K.dtype, R.dtype), t.dtype)
+        device = K.device
+        self.K = K.to(device=device, dtype=dtype).expand(batch, 3, 3).contiguous()
+        self.R = R.to(device=device, dtype=dtype).expand(batch, 3, 3).contiguous()
+        self.t = t.to(device=device, dtype=dtype).expand(batch, 3).contiguous()
+
+    @property
+    def batch_size(self) -> int:
+        """Returns the number of views B."""
+        return self.K.shape[0]
+
+    @property
+    def device(self) -> torch.device:
+        """Returns the device the camera tensors live on."""
+        return self.K.device
+
+    def to(self, device=None, dtype=None) -> "PerspectiveCamera":
+        """Returns a copy with K, R, t on ``device`` (and ``dtype`` when given)."""
+        return PerspectiveCamera(self.K.to(device=device, dtype=dtype), self.R.to(device=device, dtype=dtype), self.t.to(device=device, dtype=dtype))
+
+    def __getitem__(self, idx) -> "PerspectiveCamera":
+        """Returns the views selected by ``idx`` (an int keeps a batch of 1)."""
+        if isinstance(idx, int):
+            idx = slice(idx, idx + 1 if idx != -1 else None)
+        return PerspectiveCamera(self.K[idx], self.R[idx], self.t[idx])
+
+    @property
+    def centers(self) -> torch.Tensor:
+        """Returns the camera centres in world space, (B, 3): ``-R^T t``."""
+        return -(self.R.transpose(1, 2) @ self.t.unsqueeze(-1)).squeeze(-1)
+
+    def world_to_camera(self, points: torch.Tensor) -> torch.Tensor:
+        """Returns ``points (B,N,3)`` in camera space, (B,N,3)."""
+        _batch_of(points, self.batch_size, "PerspectiveCamera.world_to_camera")
+        R = self.R.to(device=points.device, dtype=points.dtype)
+        t = self.t.to(device=points.device, dtype=points.dtype)
+        return points @ R.transpose(1, 2) + t.unsqueeze(1)
+
+    def rotate_to_camera(self, vectors: torch.Tensor) -> torch.Tensor:
+        """Returns directions ``vectors (B,N,3)`` rotated into camera space, (B,N,3)."""
+        _batch_of(vectors, self.batch_size, "PerspectiveCamera.rotate_to_camera")
+        return vectors @ self.R.to(device=vectors.device, dtype=vectors.dtype).transpose(1, 2)
+
+    def project(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns ``(pixels (B,N,2), depth (B,N))`` for world ``points (B,N,3)``; depth is camera z.
+
+        Points at or behind the camera plane (z <= 0) get non-finite or meaningless pixels;
+        the rasterizer culls faces that reach behind its near plane before using them.
+        """
+        cam = self.world_to_camera(points)
+        K = self.K.to(device=points.device, dtype=points.dtype)
+        z = cam[..., 2]
+        homogeneous = cam @ K.transpose(1, 2)
+        pixels = homogeneous[..., :2] / z.unsqueeze(-1)
+        return pixels, z
+
+    def __repr__(self) -> str:
+        return f"PerspectiveCamera(batch_size={self.batch_size}, device={self.device})"
+
+
+class WeakPerspectiveCamera:
+    """A batch of weak-perspective (scaled orthographic) cameras: ``scale (B,)``, ``offset (B,2)``.
+
+    pixel = ``scale * [x, -y] + offset``, depth = ``-z``: the camera looks down -z from far away
+    (at a body facing +z), so the nearer point has the smaller depth. Its camera space is the
+    world rotated by diag(1, -1, -1), which keeps x right, y down, z forward.
+    """
+
+    is_perspective = False
+
+    def __init__(self, scale, offset):
+        source = "WeakPerspectiveCamera"
+        scale = torch.as_tensor(scale)
+        if not scale.is_floating_point():
+            scale = scale.float()
+        if scale.dim() == 0:
+            scale = scale.reshape(1)
+        offset = _as_batched(offset, (2,), "offset", source)
+        expect_shape(scale, ("B",), "scale", source)
+        expect_finite(scale, "scale", source)
+        if bool((scale <= 0).any()):
+            raise AnrError(f"{source}: scale has values <= 0, expected positive pixels per metre")
+        batch = max(scale.shape[0], offset.shape[0])
+        if {scale.shape[0], offset.shape[0]} - {1, batch}:
+            raise AnrError(f"{source}: scale and offset have batches {scale.shape[0]} and {offset.shape[0]}, expected equal batches or 1")
+        dtype = torch.promote_types(scale.dtype, offset.dtype)
+        self.scale = scale.to(device=offset.device, dtype=dtype).expand(batch).contiguous()
+        self.offset = offset.to(dtype=dtype).expand(batch, 2).contiguous()
+
+    @property
+    def batch_size(self) -> int:
+        """Returns the number of views B."""
+        return self.scale.shape[0]
+
+    @property
+    def device(self) -> torch.device:
+        """Returns the device the camera tensors live on."""
+        return self.scale.device
+
+    def to(self, device=None, dtype=None) -> "WeakPerspectiveCamera":
+        """Returns a copy with scale and offset on ``device`` (and ``dtype`` when given)."""
+        return WeakPerspectiveCamera(self.scale.to(device=device, dtype=dtype), self.offset.to(device=device, dtype=dtype))
+
+    def __getitem__(self, idx) -> "WeakPerspectiveCamera":
+        """Returns the views selected by ``idx`` (an int keeps a batch of 1)."""
+        if isinstance(idx, int):
+            idx = slice(idx, idx + 1 if idx != -1 else None)
+        return WeakPerspectiveCamera(self.scale[idx], self.offset[idx])
+
+    def world_to_camera(self, points: torch.Tensor) -> torch.Tensor:
+        """Returns ``points (B,N,3)`` in the camera's axes (x, -y, -z), (B,N,3)."""
+        _batch_of(points, self.batch_size, "WeakPerspectiveCamera.world_to_camera")
+        return points * points.new_tensor([1.0, -1.0, -1.0])
+
+    def rotate_to_camera(self, vectors: torch.Tensor) -> torch.Tensor:
+        """Returns directions ``vectors (B,N,3)`` in camera space, (B,N,3)."""
+        return self.world_to_camera(vectors)
+
+    def project(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns ``(pixels (B,N,2), depth (B,N))`` for world ``points (B,N,3)``; depth = -z."""
+        cam = self.world_to_camera(points)
+        scale = self.scale.to(device=points.device, dtype=points.dtype)
+        offset = self.offset.to(device=points.device, dtype=points.dtype)
+        pixels = cam[..., :2] * scale[:, None, None] + offset[:, None, :]
+        return pixels, cam[..., 2]
+
+    def __repr__(self) -> str:
+        return f"WeakPerspectiveCamera(batch_size={self.batch_size}, device={self.device})"
+
+
+Camera = PerspectiveCamera | WeakPerspectiveCamera
+
+
+def orbit_camera(
+    azimuth_deg,
+    elevation_deg,
+    distance,
+    target=(0.0, 0.9, 0.0),
+    image_size: Sequence[int] = (512, 512),
+    fov_deg: float = 30.0,
+    device=None,
+) -> PerspectiveCamera:
+    """Returns a PerspectiveCamera (batch B) on a sphere around ``target``, looking at it, world up +y.
+
+    ``azimuth_deg``, ``elevation_deg``, ``distance``: floats or (B,) tensors; ``target``: (3,) or (B,3).
+    Azimuth 0 / elevation 0 is in front of a body facing +z; positive azimuth moves the camera
+    towards +x (the body's left), positive elevation moves it up so it looks down.
+    ``fov_deg`` is the vertical field of view; pixels are square and the principal point is the
+    image centre (W/2, H/2). Straight up or down (elevation +-90) is well defined: image right
+    stays ``(cos az, 0, -sin az)``.
+    """
+    source = "orbit_camera"
+    if len(image_size) != 2 or min(int(s) for s in image_size) <= 0:
+        raise AnrError(f"{source}: image_size is {tuple(image_size)}, expected (H, W) with positive sizes")
+    if not 0.0 < float(fov_deg) < 180.0:
+        raise AnrError(f"{source}: fov_deg is {fov_deg}, expected a vertical field of view in (0, 180) degrees")
+    height, width = int(image_size[0]), int(image_size[1])
+    values = [torch.as_tensor(v, dtype=torch.float32, device=device).reshape(-1) for v in (azimuth_deg, elevation_deg, distance)]
+    target = torch.as_tensor(target, dtype=torch.float32, device=device).reshape(-1, 3)
+    batch = max(max(v.shape[0] for v in values), target.shape[0])
+    for name, v in zip(("azimuth_deg", "elevation_deg", "distance", "target"), (*values, target)):
+        if v.shape[0] not in (1, batch):
+            raise AnrError(f"{source}: {name} has batch {v.shape[0]}, expected 1 or {batch}")
+        expect_finite(v, name, source)
+    azimuth, elevation, distance = (torch.deg2rad(values[0]), torch.deg2rad(values[1]), values[2])
+    if bool((distance <= 0).any()):
+        raise AnrError(f"{source}: distance has values <= 0, expected a positive distance in metres")
+    azimuth, elevation, distance = (v.expand(batch) for v in (azimuth, elevation, distance))
+    target = target.expand(batch, 3)
+
+    direction = torch.stack([torch.cos(elevation) * torch.sin(azimuth), torch.sin(elevation), torch.cos(elevation) * torch.cos(azimuth)], dim=-1)
+    center = target + distance[:, None] * direction
+    forward = -direction
+    right = torch.stack([torch.cos(azimuth), torch.zeros_like(azimuth), -torch.sin(azimuth)], dim=-1)
+    down = torch.linalg.cross(forward, right)
+    R = torch.stack([right, down, forward], dim=1)
+    t = -(R @ center.unsqueeze(-1)).squeeze(-1)
+
+    focal = 0.5 * height / math.tan(math.radians(float(fov_deg)) / 2.0)
+    K = torch.tensor([[focal, 0.0, width / 2.0], [0.0, focal, height / 2.0], [0.0, 0.0, 1.0]], device=device)
+    return PerspectiveCamera(K.expand(batch, 3, 3), R, t)
