@@ -1,0 +1,72 @@
+"""Linear blend skinning in torch: axis-angle rotations, the kinematic chain, skinning.
+
+Batched and differentiable with respect to pose, shape and translation; runs on any device.
+The math is SMPL's (Loper et al. 2015) and matches ``smplx.lbs.lbs`` on the same arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+# Below this angle (radians) the rotation uses its Taylor series, so the gradient at the
+# rest pose (angle 0) is exact instead of 0/0.
+_SMALL_ANGLE = 1e-4
+
+
+def axis_angle_to_matrix(rotvec: torch.Tensor) -> torch.Tensor:
+    """Returns rotation matrices (..., 3, 3) for axis-angle vectors ``rotvec`` (..., 3) (Rodrigues)."""
+    theta2 = (rotvec * rotvec).sum(-1, keepdim=True)[..., None]  # (..., 1, 1)
+    small = theta2 < _SMALL_ANGLE**2
+    # Keep the argument of sqrt away from 0 on the branch that is not selected, so that
+    # torch.where does not let a NaN gradient through.
+    theta2_safe = torch.where(small, torch.ones_like(theta2), theta2)
+    theta = torch.sqrt(theta2_safe)
+    a = torch.where(small, 1.0 - theta2 / 6.0, torch.sin(theta) / theta)
+    b = torch.where(small, 0.5 - theta2 / 24.0, (1.0 - torch.cos(theta)) / theta2_safe)
+    x, y, z = rotvec.unbind(-1)
+    zero = torch.zeros_like(x)
+    skew = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=-1).reshape(*rotvec.shape[:-1], 3, 3)
+    eye = torch.eye(3, dtype=rotvec.dtype, device=rotvec.device)
+    return eye + a * skew + b * (skew @ skew)
+
+
+def kinematic_chain(
+    rot_mats: torch.Tensor, rest_joints: torch.Tensor, parents: Sequence[int]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Returns (posed joints (B,J,3), skinning rotations (B,J,3,3), skinning translations (B,J,3)).
+
+    ``rot_mats`` (B,J,3,3) are local joint rotations, ``rest_joints`` (B,J,3) the rest-pose joint
+    positions, ``parents`` the parent index of each joint (parents precede children, -1 = root).
+    A rest-pose point p skinned rigidly to joint j moves to ``R[j] @ p + t[j]``.
+    """
+    world_rot: list[torch.Tensor] = []
+    world_pos: list[torch.Tensor] = []
+    for j, p in enumerate(parents):
+        if p < 0:
+            world_rot.append(rot_mats[:, j])
+            world_pos.append(rest_joints[:, j])
+        else:
+            offset = rest_joints[:, j] - rest_joints[:, p]
+            world_rot.append(world_rot[p] @ rot_mats[:, j])
+            world_pos.append(world_pos[p] + (world_rot[p] @ offset[..., None])[..., 0])
+    rot = torch.stack(world_rot, dim=1)
+    posed = torch.stack(world_pos, dim=1)
+    trans = posed - (rot @ rest_joints[..., None])[..., 0]
+    return posed, rot, trans
+
+
+def linear_blend_skinning(
+    points: torch.Tensor, weights: torch.Tensor, rot: torch.Tensor, trans: torch.Tensor
+) -> torch.Tensor:
+    """Returns skinned points (B,V,3): ``sum_j w[v,j] (R[j] @ p[v] + t[j])``.
+
+    ``points`` (B,V,3) rest-pose points (shape and pose correctives applied), ``weights`` (V,J),
+    ``rot`` (B,J,3,3) and ``trans`` (B,J,3) from :func:`kinematic_chain`.
+    """
+    batch, joints = rot.shape[:2]
+    transforms = torch.cat([rot.reshape(batch, joints, 9), trans], dim=-1)  # (B, J, 12)
+    blended = torch.matmul(weights, transforms)  # (B, V, 12): one matmul instead of V*J 4x4s
+    blended_rot = blended[..., :9].reshape(batch, -1, 3, 3)
+    return (blended_rot @ points[..., None])[..., 0] + blended[..., 9:]

