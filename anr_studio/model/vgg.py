@@ -53,10 +53,10 @@ class VGG19Features(nn.Module):
 
     def __init__(self, features: nn.Sequential | None = None) -> None:
         super().__init__()
-        if features is None:
-            from torchvision.models import vgg19
+        if features is None:  # random weights (tests); only the convolutional part is built
+            from torchvision.models.vgg import cfgs, make_layers
 
-            features = vgg19(weights=None).features
+            features = make_layers(cfgs["E"])
         self.slices = nn.ModuleList()
         start = 0
         for end in _SLICE_ENDS:
@@ -93,9 +93,17 @@ def load_vgg19_features(weights_path: str | os.PathLike | None = None) -> VGG19F
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a truncated download or a file of another kind
         raise AnrError(f"{path}: could not be read as a torchvision VGG19 state dict ({exc})") from exc
-    model = vgg19(weights=None)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    feature_missing = [k for k in missing if k.startswith("features.")]
-    if feature_missing or unexpected:
-        raise AnrError(f"{path}: not a VGG19 state dict, missing {feature_missing[:1] or unexpected[:1]}, expected torchvision's {VGG19_FILENAME}")
-    return VGG19Features(model.features)
+    if not isinstance(state, dict):
+        raise AnrError(f"{path}: holds a {type(state).__name__}, expected torchvision's {VGG19_FILENAME} state dict")
+    with torch.device("meta"):  # shapes only: the 120M-parameter classifier is never allocated
+        features = vgg19(weights=None).features
+    expected = set(features.state_dict())
+    state = {k[len("features."):]: v for k, v in state.items() if isinstance(k, str) and k.startswith("features.")}
+    if set(state) != expected:
+        missing = sorted(expected - set(state))
+        raise AnrError(f"{path}: not a VGG19 state dict (missing features.{missing[0] if missing else '?'}), expected torchvision's {VGG19_FILENAME}")
+    try:
+        features.load_state_dict(state, assign=True)
+    except RuntimeError as exc:
+        raise AnrError(f"{path}: VGG19 tensors have the wrong shapes, expected torchvision's {VGG19_FILENAME}") from exc
+    return VGG19Features(features.float())
