@@ -1,0 +1,88 @@
+"""Returns and writes avatar files (``.anr``): one safetensors file, renderer + textures + JSON.
+
+Layout (documented in docs/interfaces.md, "train")::
+
+    tensors   renderer.<state_dict key>     the renderer's weights (float32)
+              texture.<i>                   (C, S, S) float32 neural texture of identity i
+    metadata  "anr_avatar": JSON text {format: "anr-avatar", version: 1, renderer: "anr" |
+              "anr-1stage" | "dnr", identities: [names], betas: [[K floats] per identity],
+              body_model: "default" | sha256, image_size: [H, W], cameras: [{K, R, t} per identity],
+              config: TrainConfig dict, step: int, unet_multiple: int}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from anr_studio.errors import AnrError
+from anr_studio.fileio import atomic_path
+
+FORMAT = "anr-avatar"
+VERSION = 1
+META_KEY = "anr_avatar"
+
+
+@dataclass
+class AvatarData:
+    """The contents of an avatar file: renderer state, textures (C,S,S) per identity, metadata."""
+
+    renderer_state: dict[str, torch.Tensor]
+    textures: list[torch.Tensor]
+    meta: dict[str, Any]
+
+
+def write_avatar(path: str | os.PathLike, renderer_state: dict[str, torch.Tensor], textures: list[torch.Tensor],
+                 meta: dict[str, Any]) -> Path:
+    """Writes the avatar file atomically and returns its path.
+
+    ``renderer_state``: the renderer's state_dict; ``textures``: one (C,S,S) or (1,C,S,S) tensor
+    per identity; ``meta``: the JSON fields above (format and version are added).
+    """
+    identities = meta.get("identities", [])
+    if len(identities) != len(textures):
+        raise AnrError(f"{path}: {len(textures)} textures for {len(identities)} identities, expected one per identity")
+    tensors = {f"renderer.{k}": v.detach().float().cpu().contiguous() for k, v in renderer_state.items()}
+    for i, tex in enumerate(textures):
+        tensors[f"texture.{i}"] = tex.detach().float().cpu().reshape(tex.shape[-3:]).contiguous()
+    record = dict(meta, format=FORMAT, version=VERSION)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(record)})
+    return path
+
+
+def read_avatar(path: str | os.PathLike) -> AvatarData:
+    """Returns the avatar stored at ``path``; AnrError naming the file if it is not a valid avatar."""
+    path = Path(path)
+    if not path.is_file():
+        raise AnrError(f"{path}: avatar file not found, expected an .anr file written by anr-studio train")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = (f.metadata() or {}).get(META_KEY)
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise AnrError(f"{path}: cannot be read as safetensors ({exc}), expected an .anr avatar file") from exc
+    if raw is None:
+        raise AnrError(f"{path}: metadata has no {META_KEY!r} entry, expected an .anr avatar file")
+    try:
+        meta = json.loads(raw)
+    except ValueError as exc:
+        raise AnrError(f"{path}: {META_KEY} metadata is not valid JSON, expected the avatar description") from exc
+    if meta.get("format") != FORMAT or int(meta.get("version", 0)) > VERSION:
+        raise AnrError(f"{path}: format {meta.get('format')!r} version {meta.get('version')}, expected {FORMAT} version <= {VERSION}")
+    n = len(meta.get("identities", []))
+    textures = []
+    for i in range(n):
+        if f"texture.{i}" not in tensors:
+            raise AnrError(f"{path}: tensor texture.{i} is missing, expected one texture per identity ({n})")
+        textures.append(tensors[f"texture.{i}"])
+    state = {k[len("renderer."):]: v for k, v in tensors.items() if k.startswith("renderer.")}
+    return AvatarData(renderer_state=state, textures=textures, meta=meta)

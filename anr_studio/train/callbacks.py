@@ -1,0 +1,128 @@
+"""Small training callbacks: progress bar, JSON-lines log, TensorBoard. The GUI adds its own.
+
+A callback gets `StepInfo` every `optim.log_every` steps, preview images every
+`optim.preview_every` steps, and the path of each checkpoint. Callbacks run on the training
+thread; an exception in one is logged and never stops training.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class StepInfo:
+    """Progress after one optimisation step."""
+
+    step: int
+    """Steps completed so far (1 after the first step)."""
+    total_steps: int
+    """Steps the run will make (``optim.steps``)."""
+    losses: dict[str, float] = field(default_factory=dict)
+    """Loss terms of this step (generator terms, ``total``, and ``discriminator``)."""
+    images_per_s: float = 0.0
+    """Training throughput over the last reporting interval (all ranks together)."""
+    elapsed_s: float = 0.0
+    """Training time so far, excluding time spent in callbacks."""
+    eta_s: float = math.nan
+    """Estimated seconds to the end (the step limit or the time budget, whichever comes first)."""
+    identity: int = 0
+    """Identity whose texture this step used."""
+    keyframe_step: bool = False
+    """True when this step updated the texture (keyframe step, or any step without split optimization)."""
+    skipped: bool = False
+    """True when the step was skipped because a loss or gradient was NaN/Inf."""
+
+
+class Callback:
+    """Base class: override the hooks you need. All run on the training thread."""
+
+    def on_start(self, trainer: Any) -> None:
+        """Called once before the first step (after resuming)."""
+
+    def on_step(self, trainer: Any, info: StepInfo) -> None:
+        """Called every ``optim.log_every`` steps."""
+
+    def on_preview(self, trainer: Any, step: int, images: dict[str, np.ndarray]) -> None:
+        """Called with HxWx3 uint8 images ("truth", "render", "composite", ...) every ``optim.preview_every`` steps."""
+
+    def on_checkpoint(self, trainer: Any, path: Path) -> None:
+        """Called after a checkpoint is committed."""
+
+    def on_end(self, trainer: Any, reason: str) -> None:
+        """Called once when training ends: reason is "done", "stopped", "time budget" or "error"."""
+
+
+class JsonlLog(Callback):
+    """Appends one JSON line per report to ``path`` (step, losses, throughput, time)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def on_step(self, trainer: Any, info: StepInfo) -> None:
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(asdict(info)) + "\n")
+
+
+class TqdmProgress(Callback):
+    """A tqdm bar with the total loss and images/s (CLI only)."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def on_start(self, trainer: Any) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=trainer.config.optim.steps, initial=trainer.step, unit="step", dynamic_ncols=True)
+
+    def on_step(self, trainer: Any, info: StepInfo) -> None:
+        if self.bar is None:
+            return
+        self.bar.update(info.step - self.bar.n)
+        loss = info.losses.get("total", math.nan)
+        self.bar.set_postfix_str(f"loss {loss:.3f}  {info.images_per_s:.1f} img/s")
+
+    def on_end(self, trainer: Any, reason: str) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class TensorBoardLog(Callback):
+    """Writes losses and previews to ``log_dir`` with TensorBoard, if it is installed."""
+
+    def __init__(self, log_dir: str | Path) -> None:
+        self.writer = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:  # optional dependency
+            return
+        self.writer = SummaryWriter(str(log_dir))
+
+    @property
+    def available(self) -> bool:
+        """Returns True when TensorBoard is installed and the writer is open."""
+        return self.writer is not None
+
+    def on_step(self, trainer: Any, info: StepInfo) -> None:
+        if self.writer is None:
+            return
+        for name, value in info.losses.items():
+            self.writer.add_scalar(f"loss/{name}", value, info.step)
+        self.writer.add_scalar("speed/images_per_s", info.images_per_s, info.step)
+
+    def on_preview(self, trainer: Any, step: int, images: dict[str, np.ndarray]) -> None:
+        if self.writer is None:
+            return
+        for name, image in images.items():
+            self.writer.add_image(f"preview/{name}", image, step, dataformats="HWC")
+
+    def on_end(self, trainer: Any, reason: str) -> None:
+        if self.writer is not None:
+            self.writer.close()

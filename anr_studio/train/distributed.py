@@ -1,0 +1,83 @@
+"""Returns the process's place in a torchrun job and wraps the few collective operations we need.
+
+Under ``torchrun`` (RANK, WORLD_SIZE, LOCAL_RANK in the environment) the process group is
+initialised with ``env://``: NCCL on CUDA, gloo on the CPU. A plain run is rank 0 of 1.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass
+class DistInfo:
+    """Rank, number of processes and local rank (the GPU index on this node)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        """Returns True on rank 0, the only rank that writes files."""
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        """Returns True when more than one process trains together."""
+        return self.world > 1
+
+
+def init_distributed(device_type: str) -> DistInfo:
+    """Returns this process's DistInfo, initialising the process group when WORLD_SIZE > 1."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if not dist.is_initialized():
+        backend = "nccl" if device_type == "cuda" else "gloo"
+        if device_type == "cuda":
+            torch.cuda.set_device(local)
+        dist.init_process_group(backend=backend, init_method="env://", rank=rank, world_size=world)
+    return DistInfo(rank=rank, world=world, local_rank=local)
+
+
+def average_gradients(params: list[torch.nn.Parameter], info: DistInfo) -> None:
+    """Averages the gradients of ``params`` over all ranks (for tensors DDP does not own)."""
+    if not info.enabled:
+        return
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= info.world
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset:offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
+def any_rank(flag: bool, info: DistInfo, device: torch.device) -> bool:
+    """Returns True when ``flag`` is True on any rank (so every rank stops at the same step)."""
+    if not info.enabled:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
+
+
+def barrier(info: DistInfo) -> None:
+    """Waits for all ranks (no-op for a single process)."""
+    if info.enabled:
+        dist.barrier()
+
+
+def shutdown(info: DistInfo) -> None:
+    """Destroys the process group if this process created one."""
+    if info.enabled and dist.is_initialized():
+        dist.destroy_process_group()

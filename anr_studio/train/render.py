@@ -1,0 +1,116 @@
+"""Returns rendered images of posed bodies: the one path shared by training, eval and the avatar.
+
+body(pose, betas, transl) -> render_body_maps -> (grid jitter, training only) ->
+NeuralTexture.sample -> renderer -> RGB, mask logits, coarse J -> composite over a background.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from anr_studio.render import render_body_maps
+
+BACKGROUND_UV = -2.0
+
+
+def grid_jitter(uv: torch.Tensor, amount: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Returns ``uv`` (B,H,W,2) plus uniform noise in [-amount, amount] on foreground pixels.
+
+    Jittered coordinates are clamped to [-1, 1] (so no foreground pixel falls off the texture);
+    background pixels keep ``BACKGROUND_UV`` (-2) so grid_sample still reads zeros there.
+    """
+    if amount <= 0:
+        return uv
+    foreground = (uv > BACKGROUND_UV / 2).all(dim=-1, keepdim=True)
+    noise = torch.rand(uv.shape, generator=generator, device=uv.device, dtype=uv.dtype)
+    jittered = (uv + (noise * 2 - 1) * amount).clamp(-1.0, 1.0)
+    return torch.where(foreground, jittered, uv)
+
+
+def body_maps(body: torch.nn.Module, pose: torch.Tensor, betas: torch.Tensor | None, transl: torch.Tensor | None,
+              camera: Any, image_size: tuple[int, int]):
+    """Returns BodyMaps(uv (B,H,W,2), normals (B,3,H,W), mask (B,1,H,W), fragments) of posed bodies.
+
+    ``pose (B,24,3)``, ``betas (B,K)`` (padded with zeros or cut to the body's K), ``transl (B,3)``.
+    Nothing here needs gradients (geometry is fixed, as in the paper).
+    """
+    with torch.no_grad():
+        if betas is not None:
+            k = int(getattr(body, "num_betas", betas.shape[-1]))
+            if betas.shape[-1] < k:
+                betas = F.pad(betas, (0, k - betas.shape[-1]))
+            elif betas.shape[-1] > k:
+                betas = betas[..., :k]
+        out = body(pose=pose, betas=betas, transl=transl)
+        return render_body_maps(body, out.vertices, camera, image_size)
+
+
+def run_renderer(renderer: torch.nn.Module, texture: torch.nn.Module, uv: torch.Tensor, normals: torch.Tensor,
+                 texture_grad: bool = True):
+    """Returns RenderOutput(rgb (B,3,H,W) in [-1,1], mask_logits (B,1,H,W) | None, coarse_rgb (B,3,H,W)).
+
+    ``uv (B,H,W,2)`` grid coordinates (background -2), ``normals (B,3,H,W)``. With
+    ``texture_grad=False`` the texture is sampled without autograd, so no gradient can reach it
+    (split optimization's renderer-only steps).
+    """
+    if texture_grad:
+        neural = texture.sample(uv)
+    else:
+        with torch.no_grad():
+            neural = texture.sample(uv)
+    if normals.is_contiguous(memory_format=torch.channels_last) or _is_channels_last(renderer):
+        neural = neural.contiguous(memory_format=torch.channels_last)
+        normals = normals.contiguous(memory_format=torch.channels_last)
+    return renderer(neural, normals)
+
+
+def _is_channels_last(module: torch.nn.Module) -> bool:
+    for p in module.parameters():
+        if p.dim() == 4:
+            return p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+    return False
+
+
+def soft_mask(mask_logits: torch.Tensor | None, body_mask: torch.Tensor) -> torch.Tensor:
+    """Returns the predicted mask (B,1,H,W) in [0,1]; renderers without a mask head use the body mask."""
+    return torch.sigmoid(mask_logits.float()) if mask_logits is not None else body_mask.float()
+
+
+def composite(rgb: torch.Tensor, mask: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+    """Returns I' = M*I + (1-M)*B (B,3,H,W); ``rgb``, ``background`` in [-1,1], ``mask`` (B,1,H,W) in [0,1]."""
+    return mask * rgb.float() + (1 - mask) * background.float()
+
+
+def padded_size(image_size: tuple[int, int], multiple: int) -> tuple[int, int]:
+    """Returns (H, W) rounded up to ``multiple`` (U-Nets need sizes divisible by 2**depth)."""
+    h, w = image_size
+    return (-(-h // multiple) * multiple, -(-w // multiple) * multiple)
+
+
+@torch.no_grad()
+def render_views(body: torch.nn.Module, renderer: torch.nn.Module, texture: torch.nn.Module, pose: torch.Tensor,
+                 betas: torch.Tensor | None, transl: torch.Tensor | None, camera: Any, image_size: tuple[int, int],
+                 multiple: int = 1, background: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Returns {"rgb", "mask", "coarse", "body_mask", "composite"?} of whole frames, all (B,C,H,W).
+
+    The body is rasterized at ``image_size`` rounded up to ``multiple`` (extra pixels to the
+    right and bottom, the camera unchanged) and the outputs cut back to ``image_size``.
+    ``background (B,3,H,W)`` in [-1,1], when given, adds ``composite``.
+    """
+    h, w = image_size
+    size = padded_size(image_size, multiple)
+    maps = body_maps(body, pose, betas, transl, camera, size)
+    out = run_renderer(renderer, texture, maps.uv, maps.normals, texture_grad=False)
+    mask = soft_mask(out.mask_logits, maps.mask)
+    result = {
+        "rgb": out.rgb.float()[..., :h, :w],
+        "mask": mask[..., :h, :w],
+        "coarse": out.coarse_rgb.float()[..., :h, :w] if out.coarse_rgb is not None else out.rgb.float()[..., :h, :w],
+        "body_mask": maps.mask.float()[..., :h, :w],
+    }
+    if background is not None:
+        result["composite"] = composite(result["rgb"], result["mask"], background)
+    return result

@@ -1,0 +1,132 @@
+"""Returns and restores a trainer's complete state (checkpoints) and writes its avatar file."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from anr_studio.errors import AnrError
+from anr_studio.train.avatar_file import write_avatar
+from anr_studio.train.checkpoint import (
+    flatten_optimizer,
+    load_latest_checkpoint,
+    restore_optimizer,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from anr_studio.train.rundir import AVATAR_FILE
+
+
+def _prefixed(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {f"{prefix}.{k}": v for k, v in state.items()}
+
+
+def _unprefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    head = prefix + "."
+    return {k[len(head):]: v for k, v in tensors.items() if k.startswith(head)}
+
+
+def _optimizers(trainer: Any) -> dict[str, torch.optim.Optimizer]:
+    opts = {"renderer": trainer.opt_renderer, "texture": trainer.opt_texture}
+    if trainer.opt_disc is not None:
+        opts["discriminator"] = trainer.opt_disc
+    return opts
+
+
+def collect(trainer: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Returns (tensors, meta) describing the trainer completely (weights, optimisers, RNG, step)."""
+    tensors = _prefixed(trainer.renderer.state_dict(), "renderer")
+    for i, tex in enumerate(trainer.textures):
+        tensors.update(_prefixed(tex.state_dict(), f"texture.{i}"))
+    if trainer.disc is not None:
+        tensors.update(_prefixed(trainer.disc.state_dict(), "discriminator"))
+    optim_meta = {}
+    for name, opt in _optimizers(trainer).items():
+        t, m = flatten_optimizer(opt, f"optim.{name}")
+        tensors.update(t)
+        optim_meta[name] = m
+    rng_tensors, rng_meta = rng_state()
+    tensors.update(rng_tensors)
+    meta = {
+        "config": trainer.config.to_dict(),
+        "renderer": trainer.config.renderer,
+        "identities": trainer.identities,
+        "captures": trainer.capture_paths,
+        "body_model": trainer.captures[0].body_model_id,
+        "train_time_s": trainer.train_time,
+        "optim": optim_meta,
+        "rng": rng_meta,
+        "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    return tensors, meta
+
+
+def save(trainer: Any) -> Path:
+    """Writes a checkpoint of ``trainer`` at its current step; returns the JSON path."""
+    tensors, meta = collect(trainer)
+    return save_checkpoint(trainer.out, trainer.step, tensors, meta, keep=trainer.config.optim.keep_checkpoints)
+
+
+def _load_module(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str, source: str) -> None:
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise AnrError(f"{source}: {what} weights do not match this configuration ({first}), expected the run's own config") from exc
+
+
+def resume(trainer: Any) -> None:
+    """Loads the newest loadable checkpoint of ``trainer.out`` into ``trainer`` (AnrError if none)."""
+    ckpt = load_latest_checkpoint(trainer.out, warn=trainer.warn)
+    if ckpt is None:
+        raise AnrError(f"--resume {trainer.out}: no checkpoint found, expected {trainer.out}/checkpoints/step-*.json")
+    meta, source = ckpt.meta, ckpt.path.name
+    if meta.get("identities") != trainer.identities:
+        raise AnrError(f"{source}: identities {meta.get('identities')} differ from the captures' {trainer.identities}, "
+                       "expected the same captures in the same order")
+    if meta.get("renderer") != trainer.config.renderer:
+        raise AnrError(f"{source}: renderer {meta.get('renderer')!r} differs from {trainer.config.renderer!r}, expected the run's renderer")
+    device = trainer.device
+    tensors = {k: v.to(device) if not k.startswith("rng.") else v for k, v in ckpt.tensors.items()}
+    _load_module(trainer.renderer, _unprefixed(tensors, "renderer"), "renderer", source)
+    for i, tex in enumerate(trainer.textures):
+        _load_module(tex, _unprefixed(tensors, f"texture.{i}"), f"texture {i}", source)
+    if trainer.disc is not None:
+        disc_state = _unprefixed(tensors, "discriminator")
+        if disc_state:
+            _load_module(trainer.disc, disc_state, "discriminator", source)
+    for name, opt in _optimizers(trainer).items():
+        if name in meta.get("optim", {}):
+            restore_optimizer(opt, tensors, meta["optim"][name], f"optim.{name}")
+    set_rng_state(ckpt.tensors, meta.get("rng", {}))
+    trainer.step = ckpt.step
+    trainer.train_time = float(meta.get("train_time_s", 0.0))
+
+
+def avatar_meta(trainer: Any) -> dict[str, Any]:
+    """Returns the JSON metadata of the avatar file (see anr_studio.train.avatar_file)."""
+    cameras = []
+    for cap in trainer.captures:
+        K, R, t = cap.camera(int(cap.split("train")[0]))
+        cameras.append({"K": K.tolist(), "R": R.tolist(), "t": t.tolist()})
+    return {
+        "renderer": trainer.config.renderer,
+        "identities": trainer.identities,
+        "betas": [cap.betas.astype(float).tolist() for cap in trainer.captures],
+        "body_model": trainer.captures[0].body_model_id,
+        "image_size": list(trainer.captures[0].image_size),
+        "cameras": cameras,
+        "config": trainer.config.to_dict(),
+        "step": trainer.step,
+        "train_time_s": trainer.train_time,
+    }
+
+
+def export_avatar(trainer: Any) -> Path:
+    """Writes ``OUT/avatar.anr`` with the trainer's renderer and textures; returns its path."""
+    textures = [tex.texture for tex in trainer.textures]
+    return write_avatar(trainer.out / AVATAR_FILE, trainer.renderer.state_dict(), textures, avatar_meta(trainer))

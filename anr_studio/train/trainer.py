@@ -1,0 +1,349 @@
+"""Returns a trained avatar: the ANR training loop (split optimization, multi-identity, GAN, DDP).
+
+The trainer owns ``stop_event`` / ``pause_event`` (threading.Event, checked once per step) and
+``lock`` (held during a step; previews and GUI reads take it). Callbacks extend it; a callback
+that raises is logged, never propagated into training.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from anr_studio.errors import AnrError
+from anr_studio.model import ANRLoss, MultiScaleDiscriminator, build_renderer, build_textures, discriminator_input
+from anr_studio.model.losses import gan_discriminator_loss
+from anr_studio.render import PerspectiveCamera
+from anr_studio.train import state as train_state
+from anr_studio.train.callbacks import Callback, StepInfo
+from anr_studio.train.config import TrainConfig
+from anr_studio.train.data import FrameDataset, FramePools, StepBatches, collate, open_captures
+from anr_studio.train.distributed import DistInfo, any_rank, average_gradients, init_distributed
+from anr_studio.train.render import body_maps, grid_jitter, run_renderer
+from anr_studio.train.rundir import prepare_run_dir, write_run_info
+
+logger = logging.getLogger(__name__)
+
+
+def load_body(model_id: str, device: torch.device, body_path: str | None = None) -> torch.nn.Module:
+    """Returns the body model with id ``model_id`` ("default" or an SMPL file's sha256) on ``device``."""
+    from anr_studio.body import BodyModel
+
+    if model_id == "default" and body_path is None:
+        return BodyModel.default(device)
+    if body_path is None:
+        raise AnrError(f"captures: body model {model_id[:16]}... is not the built-in body, expected --body-model PATH of that SMPL file")
+    body = BodyModel.load(body_path) if str(body_path).endswith(".safetensors") else BodyModel.from_smpl(body_path)
+    if body.model_id != model_id:
+        raise AnrError(f"{body_path}: body model id {body.model_id[:16]} differs from the captures' {model_id[:16]}, expected the same file")
+    return body.to(device)
+
+
+def _grads_finite(params: Sequence[torch.nn.Parameter]) -> bool:
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return True
+    return bool(torch.isfinite(torch.stack([g.float().norm() for g in grads]).sum()))
+
+
+def _to_uint8(image: torch.Tensor) -> np.ndarray:
+    """Returns (H,W,3) uint8 of a (3,H,W) image in [-1,1]."""
+    return ((image.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+class Trainer:
+    """Trains the renderer, one neural texture per capture and the discriminator.
+
+    ``captures``: capture paths (one identity each); ``out``: the run folder (rank 0 writes
+    checkpoints, ``avatar.anr`` and ``run.json`` there; see `anr_studio.train.rundir`).
+    ``body``: a body model to use instead of the captures' (tests). ``resume`` loads the latest
+    checkpoint of ``out`` (weights, optimiser state, step).
+    """
+
+    def __init__(self, config: TrainConfig, captures: Sequence[str], out: str | Path, *, device: str | None = None,
+                 resume: bool = False, callbacks: Sequence[Callback] = (), body: torch.nn.Module | None = None,
+                 body_path: str | None = None, warn: Callable[[str], None] | None = None) -> None:
+        config.validate()
+        self.config = config
+        self.warn = warn or logger.warning
+        self.out = Path(out)
+        self.callbacks = list(callbacks)
+        self.stop_event, self.pause_event, self.lock = threading.Event(), threading.Event(), threading.Lock()
+        device_type = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu")).type
+        self.dist: DistInfo = init_distributed(device_type)
+        self.device = torch.device(f"cuda:{self.dist.local_rank}" if device_type == "cuda" else device_type)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+        self.capture_paths = [str(Path(p).resolve()) for p in captures]
+        self.captures = open_captures(self.capture_paths, need_masks=True)
+        self.identities = [c.identity for c in self.captures]
+        if self.dist.is_main:
+            prepare_run_dir(self.out, resume)
+        self.body = body.to(self.device) if body is not None else load_body(self.captures[0].body_model_id, self.device, body_path)
+        self.step, self.train_time, self.bad_steps = 0, 0.0, 0
+        self._build_models()
+        if resume:
+            train_state.resume(self)
+        elif self.dist.is_main:
+            write_run_info(self.out, {"format": "anr-run", "captures": self.capture_paths, "identities": self.identities,
+                                      "renderer": config.renderer, "config": config.to_dict()})
+        self._build_data()
+
+    # -- setup ----------------------------------------------------------------------------
+    def _build_models(self) -> None:
+        c, dev = self.config, self.device
+        torch.manual_seed(c.optim.seed)
+        self.renderer = build_renderer(c.model, c.renderer).to(dev)
+        self.textures = build_textures(len(self.captures), c.model.texture).to(dev)
+        self.disc = MultiScaleDiscriminator.from_config(c.model.discriminator).to(dev) if c.optim.discriminator else None
+        self.loss = ANRLoss(c.loss).to(dev)
+        if self.loss.fallback_reason and self.dist.is_main:
+            self.warn(self.loss.fallback_reason)
+        self.cuda = dev.type == "cuda"
+        self.autocast = self.cuda and c.optim.bf16
+        if self.cuda and c.optim.channels_last:
+            self.renderer.to(memory_format=torch.channels_last)
+            if self.disc is not None:
+                self.disc.to(memory_format=torch.channels_last)
+        fused = {"fused": True} if self.cuda else {}
+        betas = tuple(c.optim.betas)
+        self.opt_renderer = torch.optim.Adam(self.renderer.parameters(), lr=c.optim.lr_renderer, betas=betas, **fused)
+        # One optimiser for all textures: Adam skips parameters whose grad is None, so the
+        # identities not drawn in a step (and every texture on a renderer-only step) keep
+        # both their values and their moment estimates.
+        self.opt_texture = torch.optim.Adam(self.textures.parameters(), lr=c.optim.lr_texture, betas=betas, **fused)
+        self.opt_disc = (torch.optim.Adam(self.disc.parameters(), lr=c.optim.lr_discriminator, betas=betas, **fused)
+                         if self.disc is not None else None)
+        renderer_fwd, disc_step = self.renderer, self.disc
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.dist.local_rank] if self.cuda else None
+            renderer_fwd = DDP(self.renderer, device_ids=ids)
+            disc_step = DDP(self.disc, device_ids=ids) if self.disc is not None else None
+        disc_gen = self.disc
+        if self.cuda and c.optim.compile:
+            renderer_fwd = torch.compile(renderer_fwd)
+            disc_gen = torch.compile(self.disc) if self.disc is not None else None
+            disc_step = torch.compile(disc_step) if disc_step is not None else None
+        self._renderer_fwd, self._disc_gen, self._disc_step = renderer_fwd, disc_gen, disc_step
+
+    def _build_data(self) -> None:
+        c = self.config
+        self.pools = FramePools.from_captures(self.captures, warn=self.warn if self.dist.is_main else (lambda m: None))
+        self.sampler = StepBatches(self.pools, c.data, c.optim, self.step, self.dist.rank, self.dist.world)
+        self.dataset = FrameDataset(self.captures, c.data, augment=True)
+        workers = c.data.workers
+        self.loader = torch.utils.data.DataLoader(
+            self.dataset, batch_sampler=self.sampler, num_workers=workers, collate_fn=collate,
+            pin_memory=self.cuda, persistent_workers=False, prefetch_factor=4 if workers else None)
+
+    # -- control (any thread) -------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Asks the loop to stop after the current step (it then checkpoints and exports)."""
+        self.stop_event.set()
+
+    def set_paused(self, paused: bool) -> None:
+        """Pauses or resumes training between steps."""
+        (self.pause_event.set if paused else self.pause_event.clear)()
+
+    # -- one step ---------------------------------------------------------------------------
+    def _prepare(self, batch: dict[str, Any]) -> dict[str, Any]:
+        dev = self.device
+        b = {k: v.to(dev, non_blocking=True) for k, v in batch.items()}
+        frame = b["frame"].permute(0, 3, 1, 2).float().div_(127.5).sub_(1)
+        background = b["background"].permute(0, 3, 1, 2).float().div_(127.5).sub_(1)
+        mask = b["mask"].unsqueeze(1).float().div_(255)
+        size = tuple(frame.shape[-2:])
+        camera = PerspectiveCamera(b["K"], b["R"], b["t"])
+        maps = body_maps(self.body, b["pose"], b["betas"], b["transl"], camera, size)
+        generator = torch.Generator(device=dev).manual_seed(
+            int(np.random.default_rng([self.config.optim.seed, self.step, 13, self.dist.rank]).integers(2**62)))
+        uv = grid_jitter(maps.uv, self.config.data.grid_jitter, generator)
+        return {"frame": frame, "background": background, "mask": mask, "uv": uv, "maps": maps}
+
+    def train_step(self, batch: dict[str, Any]) -> tuple[dict[str, torch.Tensor], bool, int, bool]:
+        """Returns (loss terms, skipped?, identity, texture updated?) after one optimisation step.
+
+        ``batch``: a collated batch of `FrameDataset` items (one identity, one step kind).
+        """
+        c = self.config
+        p = self._prepare(batch)
+        identity = int(batch["identity"][0])
+        update_texture = bool(batch["keyframe_step"][0]) or not c.optim.split_optimization
+        texture = self.textures[identity]
+        normals = p["maps"].normals
+        condition = normals if c.model.discriminator.condition == "normals" else None
+        self.opt_renderer.zero_grad(set_to_none=True)
+        self.opt_texture.zero_grad(set_to_none=True)
+        if self.disc is not None:
+            self.disc.requires_grad_(False)  # the generator step needs dL/dI', not dL/dD
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            out = run_renderer(self._renderer_fwd, texture, p["uv"], normals, texture_grad=update_texture)
+            total, terms = self.loss(out, p["frame"], p["mask"], p["background"], self._disc_gen, condition, p["maps"].mask)
+        total.backward()
+        tex_params = list(texture.parameters())
+        if update_texture:
+            average_gradients(tex_params, self.dist)
+        params = list(self.renderer.parameters()) + (tex_params if update_texture else [])
+        ok = bool(torch.isfinite(total)) and _grads_finite(params)
+        if self.dist.enabled:  # every rank must take the same branch
+            ok = not any_rank(not ok, self.dist, self.device)
+        if not ok:
+            self.opt_renderer.zero_grad(set_to_none=True)
+            self.opt_texture.zero_grad(set_to_none=True)
+            return terms, True, identity, update_texture
+        self.opt_renderer.step()
+        if update_texture:
+            self.opt_texture.step()
+        if self.disc is not None:
+            terms.update(self._discriminator_step(out, p, condition))
+        return terms, False, identity, update_texture
+
+    def _discriminator_step(self, out: Any, p: dict[str, Any], condition: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        self.disc.requires_grad_(True)
+        self.opt_disc.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            blended = self.loss.blend(out, p["background"], p["maps"].mask)
+        n = blended.shape[0]
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            # Real and fake in one call: one forward per backward keeps DDP's reducer simple.
+            both = torch.cat([discriminator_input(p["frame"], condition), discriminator_input(blended, condition)])
+            if self.cuda and self.config.optim.channels_last:
+                both = both.contiguous(memory_format=torch.channels_last)
+            outputs = self._disc_step(both)
+            real = [[f[:n] for f in scale] for scale in outputs]
+            fake = [[f[n:] for f in scale] for scale in outputs]
+            loss = gan_discriminator_loss(real, fake, self.config.loss.gan_mode)
+        loss.backward()
+        if _grads_finite(list(self.disc.parameters())):
+            self.opt_disc.step()
+        return {"discriminator": loss.detach()}
+
+    # -- the loop ----------------------------------------------------------------------------
+    def _call(self, hook: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            try:
+                getattr(cb, hook)(self, *args)
+            except Exception as exc:  # a broken callback must never kill training
+                self.warn(f"callback {type(cb).__name__}.{hook} failed: {exc!r}")
+
+    def _preview(self, batch: dict[str, Any]) -> None:
+        try:
+            with self.lock, torch.no_grad():
+                p = self._prepare({k: v[:1] for k, v in batch.items()})
+                identity = int(batch["identity"][0])
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+                    out = run_renderer(self.renderer, self.textures[identity], p["maps"].uv, p["maps"].normals, texture_grad=False)
+                blended = self.loss.blend(out, p["background"], p["maps"].mask)
+                images = {"truth": _to_uint8(p["frame"][0]), "render": _to_uint8(out.rgb[0]),
+                          "composite": _to_uint8(blended[0])}
+        except Exception as exc:  # previews are best effort
+            self.warn(f"preview at step {self.step} failed: {exc!r}")
+            return
+        self._call("on_preview", self.step, images)
+
+    def _should_stop(self) -> str | None:
+        o = self.config.optim
+        reason = None
+        if self.stop_event.is_set():
+            reason = "stopped"
+        elif o.time_budget_s > 0 and self.train_time >= o.time_budget_s:
+            reason = "time budget"
+        if self.dist.enabled:  # every rank must stop at the same step
+            anyone = any_rank(reason is not None, self.dist, self.device)
+            if anyone and reason is None:
+                reason = "stopped"
+        return reason
+
+    def run(self) -> str:
+        """Trains until ``optim.steps``, the time budget or a stop request; returns why it ended.
+
+        Always checkpoints and writes ``avatar.anr`` at the end (rank 0), except on error.
+        Raises AnrError after ``optim.max_bad_steps`` consecutive NaN/Inf steps.
+        """
+        o = self.config.optim
+        self._call("on_start")
+        reason, last_report, images_since = "done", time.perf_counter(), 0
+        report_time = 0.0
+        data = iter(self.loader)
+        try:
+            while self.step < o.steps:
+                stop = self._should_stop()
+                if stop:
+                    reason = stop
+                    break
+                while self.pause_event.is_set() and not self.stop_event.is_set():
+                    time.sleep(0.05)
+                t0 = time.perf_counter()
+                batch = next(data)
+                with self.lock:
+                    terms, skipped, identity, key_step = self.train_step(batch)
+                    self.step += 1
+                if self.cuda and (self.step % o.log_every == 0):
+                    torch.cuda.synchronize(self.device)
+                dt = time.perf_counter() - t0
+                self.train_time += dt
+                report_time += dt
+                images_since += len(batch["index"]) * self.dist.world
+                if skipped:
+                    self.bad_steps += 1
+                    self.warn(f"step {self.step}: NaN or Inf in the losses or gradients; step skipped")
+                    if self.bad_steps >= o.max_bad_steps:
+                        raise AnrError(f"training: {self.bad_steps} consecutive steps had NaN or Inf losses or gradients "
+                                       f"(last at step {self.step}), expected finite values; lower the learning rates")
+                else:
+                    self.bad_steps = 0
+                if self.step % o.log_every == 0 or self.step == o.steps:
+                    ips = images_since / max(report_time, 1e-9)
+                    info = StepInfo(step=self.step, total_steps=o.steps, losses={k: float(v) for k, v in terms.items()},
+                                    images_per_s=ips, elapsed_s=self.train_time, eta_s=self._eta(), identity=identity,
+                                    keyframe_step=key_step, skipped=skipped)
+                    images_since, report_time = 0, 0.0
+                    if self.dist.is_main:
+                        self._call("on_step", info)
+                if o.preview_every and self.step % o.preview_every == 0 and self.dist.is_main:
+                    self._preview(batch)
+                if self.step % o.checkpoint_every == 0 and self.step < o.steps:
+                    self.save_checkpoint()
+        except KeyboardInterrupt:
+            reason = "stopped"
+        except BaseException:
+            self._call("on_end", "error")
+            raise
+        self.save_checkpoint()
+        self.export_avatar()
+        self._call("on_end", reason)
+        return reason
+
+    def _eta(self) -> float:
+        o = self.config.optim
+        per_step = self.train_time / max(self.step, 1)
+        eta = (o.steps - self.step) * per_step
+        if o.time_budget_s > 0:
+            eta = min(eta, max(o.time_budget_s - self.train_time, 0.0))
+        return eta if math.isfinite(eta) else math.nan
+
+    # -- files (rank 0) -------------------------------------------------------------------------
+    def save_checkpoint(self) -> Path | None:
+        """Writes a checkpoint of the current step (rank 0) and returns its path."""
+        if not self.dist.is_main:
+            return None
+        path = train_state.save(self)
+        self._call("on_checkpoint", path)
+        return path
+
+    def export_avatar(self) -> Path | None:
+        """Writes ``avatar.anr`` (renderer + textures + metadata) into the run folder (rank 0)."""
+        if not self.dist.is_main:
+            return None
+        return train_state.export_avatar(self)
