@@ -1,0 +1,78 @@
+"""Tracking noise: how a real body tracker's estimate differs from the truth, and motion retiming.
+
+A tracker's error is mostly slow drift (it stays wrong for many frames, e.g. a wrongly
+estimated elbow twist) plus frame-to-frame jitter. We model both per joint and compose them
+with the true rotations, so the stored coarse mesh misaligns with the person like a real fit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.transform import Rotation, Slerp
+
+# Share of the noise variance that is slow drift (the rest is white jitter) and the drift's
+# correlation time in frames.
+DRIFT_SHARE = 0.7
+DRIFT_FRAMES = 12.0
+# Translation noise per degree of rotation noise when none is given (metres / degree).
+TRANSL_PER_DEGREE = 0.004
+
+
+def _correlated(rng: np.random.Generator, shape: tuple[int, ...], frames: float) -> np.ndarray:
+    """Returns unit-variance Gaussian noise (N, ...) smoothed along axis 0 over about ``frames`` frames."""
+    n = shape[0]
+    white = rng.normal(size=(n + int(4 * frames),) + shape[1:])
+    kernel = np.exp(-0.5 * (np.arange(-int(2 * frames), int(2 * frames) + 1) / (frames / 2)) ** 2)
+    kernel /= np.sqrt(np.sum(kernel**2))  # keeps unit variance after the convolution
+    smooth = np.apply_along_axis(lambda s: np.convolve(s, kernel, mode="valid"), 0, white)
+    return smooth[:n]
+
+
+def rotation_noise(rng: np.random.Generator, n: int, joints: int, degrees: float) -> np.ndarray:
+    """Returns axis-angle noise (n, joints, 3) whose RMS rotation angle is ``degrees``."""
+    if degrees <= 0:
+        return np.zeros((n, joints, 3))
+    sigma = np.deg2rad(degrees) / np.sqrt(3.0)  # per component, so E|noise|^2 = degrees^2
+    drift = _correlated(rng, (n, joints, 3), DRIFT_FRAMES)
+    jitter = rng.normal(size=(n, joints, 3))
+    return sigma * (np.sqrt(DRIFT_SHARE) * drift + np.sqrt(1 - DRIFT_SHARE) * jitter)
+
+
+def translation_noise(rng: np.random.Generator, n: int, metres: float) -> np.ndarray:
+    """Returns translation noise (n, 3) with RMS length ``metres``."""
+    if metres <= 0:
+        return np.zeros((n, 3))
+    sigma = metres / np.sqrt(3.0)
+    drift = _correlated(rng, (n, 3), DRIFT_FRAMES)
+    return sigma * (np.sqrt(DRIFT_SHARE) * drift + np.sqrt(1 - DRIFT_SHARE) * rng.normal(size=(n, 3)))
+
+
+def compose(noise: np.ndarray, pose: np.ndarray) -> np.ndarray:
+    """Returns axis-angle poses (..., 3) whose rotations are ``exp(noise) @ exp(pose)``."""
+    shape = pose.shape
+    out = Rotation.from_rotvec(noise.reshape(-1, 3)) * Rotation.from_rotvec(pose.reshape(-1, 3))
+    return out.as_rotvec().reshape(shape).astype(np.float32)
+
+
+def angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Returns the rotation angle in degrees (...) between axis-angle rotations ``a`` and ``b`` (..., 3)."""
+    rel = Rotation.from_rotvec(a.reshape(-1, 3)).inv() * Rotation.from_rotvec(b.reshape(-1, 3))
+    return np.rad2deg(rel.magnitude()).reshape(a.shape[:-1])
+
+
+def retime(poses: np.ndarray, transl: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Returns (poses (n,24,3), transl (n,3), speed) covering a motion of M frames with n frames.
+
+    n <= M takes the first n frames (speed 1); n > M plays the whole clip slowed down
+    (slerp between frames, speed M/n < 1) so no pose repeats and a held-out block of frames
+    really holds poses that training never sees.
+    """
+    m = poses.shape[0]
+    if n <= m:
+        return poses[:n].astype(np.float32), transl[:n].astype(np.float32), 1.0
+    times = np.linspace(0, m - 1, n)
+    out = np.empty((n,) + poses.shape[1:], np.float32)
+    for j in range(poses.shape[1]):
+        out[:, j] = Slerp(np.arange(m), Rotation.from_rotvec(poses[:, j]))(times).as_rotvec()
+    tr = np.stack([np.interp(times, np.arange(m), transl[:, k]) for k in range(3)], 1).astype(np.float32)
+    return out, tr, (m - 1) / (n - 1)
