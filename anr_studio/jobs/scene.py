@@ -15,7 +15,7 @@ from psygnal import Signal
 
 from anr_studio.errors import AnrError
 
-DEFAULT_VIEW = (0.0, 5.0, 3.2, (0.0, 0.9, 0.0))
+DEFAULT_VIEW = (0.0, 5.0, 4.2, (0.0, 0.9, 0.0))
 
 
 def load_body():
@@ -27,7 +27,8 @@ def load_body():
     except (ImportError, AttributeError, AnrError, FileNotFoundError, OSError) as exc:
         from anr_studio.jobs.standin_body import StandinBody
 
-        return StandinBody(), f"Built-in body not available ({exc}); showing a stand-in figure."
+        reason = "not built yet" if isinstance(exc, (FileNotFoundError, AnrError)) else "unavailable"
+        return StandinBody(), f"Built-in body {reason}: showing a stand-in figure ({type(exc).__name__})."
 
 
 @torch.no_grad()

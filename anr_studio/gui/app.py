@@ -1,0 +1,97 @@
+"""Starts the studio: `anr-studio` with no sub-command calls ``run_app``."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+MODELS_DIRS = (Path(__file__).resolve().parents[2] / "models", Path.cwd() / "models")
+
+
+def demo_avatar() -> Path | None:
+    """Returns the first shipped demo avatar (models/*.anr) or None."""
+    for d in MODELS_DIRS:
+        if d.is_dir():
+            found = sorted(d.glob("*.anr"))
+            if found:
+                return found[0]
+    return None
+
+
+def _application():
+    from PySide6 import QtWidgets
+
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        app = QtWidgets.QApplication(sys.argv[:1])
+    app.setApplicationName("ANR Studio")
+    app.setOrganizationName("anr-studio")
+    return app
+
+
+def wait_until_rendered(window, timeout_s: float = 20.0) -> None:
+    """Processes events until the window is drawn and the neural preview has nothing pending."""
+    from PySide6 import QtWidgets
+
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        QtWidgets.QApplication.processEvents()
+        neural = window.neural
+        done_neural = neural.avatar is None or (neural.worker.idle() and neural.last_result is not None)
+        if window.isVisible() and done_neural and time.monotonic() - t0 > 0.5:
+            break
+        time.sleep(0.01)
+    for _ in range(5):
+        QtWidgets.QApplication.processEvents()
+        window.viewport.canvas.update()
+        time.sleep(0.02)
+
+
+def save_screenshot(widget, path: str | os.PathLike) -> None:
+    """Saves ``widget.grab()`` (OpenGL children included) to ``path`` as PNG."""
+    from anr_studio.errors import AnrError
+
+    pm = widget.grab()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if not pm.save(str(path)):
+        raise AnrError(f"{path}: the screenshot could not be written, expected a writable .png path")
+
+
+def run_app(open_path: str | None = None, screenshot: str | None = None, quit_after: float | None = None) -> int:
+    """Runs the studio until the window closes; returns the process exit code.
+
+    ``open_path``: an avatar (.anr) or capture (.h5) to open (default: the demo avatar in models/).
+    ``screenshot``: save the rendered window there and quit. ``quit_after``: quit after S seconds.
+    """
+    app = _application()
+    from PySide6 import QtCore
+
+    from anr_studio.gui.main_window import MainWindow
+    from anr_studio.gui.qt_util import show_error
+
+    window = MainWindow()
+
+    def excepthook(etype, value, tb):  # any slot that raises shows a dialog, never kills the app
+        show_error(window, value)
+
+    sys.excepthook = excepthook
+    window.show()
+    target = open_path or (str(demo_avatar()) if demo_avatar() is not None else None)
+    if target:
+        window.open_path(target)
+    rc = 0
+    if screenshot:
+        wait_until_rendered(window)
+        try:
+            save_screenshot(window, screenshot)
+        except Exception as exc:  # noqa: BLE001 - report like the CLI, no traceback
+            print(f"anr-studio: error: {exc}", file=sys.stderr)
+            rc = 2
+        window.close()
+        return rc
+    if quit_after is not None:
+        QtCore.QTimer.singleShot(int(quit_after * 1000), window.close)
+    app.exec()
+    return rc

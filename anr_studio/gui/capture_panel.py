@@ -1,0 +1,197 @@
+"""CapturePanel: open (or import, or synthesise) a capture, scrub its frames, check the coarse
+mesh outline against the frame, and view the mask."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+
+from anr_studio.errors import AnrError
+from anr_studio.jobs.overlay import outline_overlay
+from anr_studio.jobs.pose_state import PoseState
+from anr_studio.jobs.runner import BackgroundJob
+from anr_studio.jobs.status import JobState
+from anr_studio.gui.qt_util import ImageLabel, guarded, show_error
+
+NO_CAPTURE = "No capture open.\nFile ▸ Open capture… (Ctrl+O), Import… (Ctrl+I) or Make synthetic capture… (Ctrl+Shift+N)."
+
+
+class CapturePanel(QtWidgets.QWidget):
+    """Shows one capture; ``capture_opened(path)`` fires after a capture was opened."""
+
+    capture_opened = QtCore.Signal(str)
+
+    def __init__(self, body, pose_state: PoseState, parent=None) -> None:
+        super().__init__(parent)
+        self.body, self.pose_state = body, pose_state
+        self.capture = None
+        self.path: str | None = None
+        self._job: BackgroundJob | None = None
+        self.image = ImageLabel(NO_CAPTURE)
+        self.image.setObjectName("captureImage")
+        self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.slider.setEnabled(False)
+        self.slider.valueChanged.connect(self.show_frame)
+        self.frame_label = QtWidgets.QLabel("–")
+        self.outline_box = QtWidgets.QCheckBox("Mesh outline")
+        self.outline_box.setChecked(True)
+        self.outline_box.setToolTip("Draw the coarse body's outline (from the capture's tracked pose) on the frame")
+        self.mask_box = QtWidgets.QComboBox()
+        self.mask_box.addItems(["Frame", "Frame + mask", "Mask only"])
+        self.pose_btn = QtWidgets.QPushButton("Pose from frame")
+        self.pose_btn.setToolTip("Copy this frame's tracked pose and shape into the viewport (undoable)")
+        self.pose_btn.clicked.connect(self._pose_from_frame)
+        self.info = QtWidgets.QLabel("")
+        self.info.setWordWrap(True)
+        for w in (self.outline_box,):
+            w.toggled.connect(lambda _=None: self.show_frame(self.slider.value()))
+        self.mask_box.currentIndexChanged.connect(lambda _=None: self.show_frame(self.slider.value()))
+        open_btn = QtWidgets.QPushButton("Open…")
+        open_btn.clicked.connect(self._open_dialog)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(open_btn)
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.frame_label)
+        row2 = QtWidgets.QHBoxLayout()
+        row2.addWidget(self.outline_box)
+        row2.addWidget(self.mask_box)
+        row2.addWidget(self.pose_btn)
+        row2.addStretch(1)
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setVisible(False)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.image, 1)
+        lay.addLayout(row)
+        lay.addLayout(row2)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.info)
+        self._poll = QtCore.QTimer(self)
+        self._poll.timeout.connect(self._poll_job)
+
+    # --- opening -------------------------------------------------------------------------
+    @guarded
+    def _open_dialog(self, _checked: bool = False) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open capture", "", "Captures (*.h5 *.hdf5)")
+        if path:
+            self.open_capture(path)
+
+    def open_capture(self, path: str) -> None:
+        """Opens ``path`` (AnrError with the validator's first problem when it is not a valid capture)."""
+        from anr_studio.capture import Capture
+
+        cap = Capture(path)
+        if cap.body_model_id not in ("default", getattr(self.body, "model_id", "default"), "standin"):
+            self.info.setText(f"Note: this capture was tracked with body model {cap.body_model_id}; the outline uses the studio's body.")
+        self.capture, self.path = cap, path
+        n = len(cap)
+        with QtCore.QSignalBlocker(self.slider):
+            self.slider.setRange(0, n - 1)
+            self.slider.setValue(0)
+        self.slider.setEnabled(True)
+        h, w = cap.image_size
+        kf = cap.keyframes
+        self.info.setText(f"{Path(path).name}: {cap.identity}, {n} frames, {w}×{h}, {cap.fps:g} fps, "
+                          f"masks {'yes' if cap.mask(0) is not None else 'no'}, keyframes {0 if kf is None else len(kf)}")
+        self.show_frame(0)
+        self.capture_opened.emit(path)
+
+    def show_frame(self, i: int) -> None:
+        """Draws frame ``i`` with the chosen overlays."""
+        cap = self.capture
+        if cap is None:
+            return
+        frame = cap.frame(i)
+        mask = cap.mask(i)
+        mode = self.mask_box.currentIndex()
+        if mode == 2:
+            img = np.repeat((mask if mask is not None else np.zeros(frame.shape[:2], np.uint8))[..., None], 3, -1)
+        else:
+            img = frame
+        if self.outline_box.isChecked() or mode == 1:
+            K, R, t = cap.camera(i)
+            img = outline_overlay(img, self.body, cap.pose(i), cap.betas, cap.transl(i), K, R, t,
+                                  mask=mask if mode == 1 else None) if self.outline_box.isChecked() else img
+        self.image.set_array(img)
+        self.frame_label.setText(f"{i + 1}/{len(cap)}")
+
+    def current_image(self) -> np.ndarray | None:
+        img = self.image.image()
+        return None if img is None else img
+
+    def _pose_from_frame(self) -> None:
+        if self.capture is None:
+            return
+        i = self.slider.value()
+        self.pose_state.set_pose(self.capture.pose(i))
+        self.pose_state.set_betas(self.capture.betas[: self.pose_state.num_betas])
+
+    # --- import / synth ------------------------------------------------------------------
+    @guarded
+    def import_dialog(self, _checked: bool = False) -> None:
+        src = QtWidgets.QFileDialog.getExistingDirectory(self, "Import a capture folder (images/, metadata)")
+        if not src:
+            return
+        out, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Write capture", str(Path(src).with_suffix(".h5")), "Captures (*.h5)")
+        if out:
+            from anr_studio.capture.importers import import_capture
+
+            self._run_job("import", lambda control: import_capture(src, out) or out, out)
+
+    @guarded
+    def synth_dialog(self, _checked: bool = False) -> None:
+        out, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Make synthetic capture", "synthetic.h5", "Captures (*.h5)")
+        if not out:
+            return
+        frames, ok = QtWidgets.QInputDialog.getInt(self, "Synthetic capture", "Frames:", 60, 2, 5000)
+        if ok:
+            self.make_synthetic(out, frames=frames)
+
+    def make_synthetic(self, out: str, frames: int = 60, size: int = 256, seed: int = 0) -> BackgroundJob:
+        """Writes a synthetic capture in the background and opens it when done; returns the job."""
+        from anr_studio.capture.synth.generate import SynthConfig, generate_capture
+
+        def work(control):
+            def progress(done: int, total: int) -> None:
+                control.status.set_progress(done, total)
+                control.checkpoint()
+
+            generate_capture(out, SynthConfig(seed=seed, frames=frames, size=size), progress=progress)
+            return out
+
+        return self._run_job("synthetic capture", work, out)
+
+    def _run_job(self, name: str, fn, out: str) -> BackgroundJob:
+        if self._job is not None and self._job.running:
+            raise AnrError(f"{name}: another capture job is still running, expected it to finish first")
+        self._job = BackgroundJob(name, fn).start()
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        self._poll.start(200)
+        return self._job
+
+    def _poll_job(self) -> None:
+        job = self._job
+        if job is None:
+            return
+        snap = job.status.snapshot(log_tail=0)
+        if snap.total:
+            self.progress.setRange(0, snap.total)
+            self.progress.setValue(snap.done)
+        if snap.state.active:
+            return
+        self._poll.stop()
+        self.progress.setVisible(False)
+        if snap.state == JobState.FINISHED and job.result:
+            try:
+                self.open_capture(str(job.result))
+            except Exception as exc:  # noqa: BLE001
+                show_error(self, exc)
+        elif snap.state == JobState.FAILED:
+            show_error(self, AnrError(snap.error or f"{job.name} failed"))
+
+    def shutdown(self) -> None:
+        if self._job is not None:
+            self._job.stop()

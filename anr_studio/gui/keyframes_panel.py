@@ -1,0 +1,193 @@
+"""KeyframesPanel: run keyframe selection in the background, show the chosen frames as thumbnails
+and the cumulative coverage curve (pyqtgraph), add or remove keyframes by hand."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from anr_studio.errors import AnrError
+from anr_studio.jobs.runner import BackgroundJob
+from anr_studio.jobs.status import JobState
+from anr_studio.gui.qt_util import guarded, show_error, to_qimage
+
+THUMB = 72
+
+
+def run_keyframe_selection(path: str, fraction: float, control) -> tuple[np.ndarray, np.ndarray | None]:
+    """Returns (indices (k,), coverage (k,) | None) from the capture package's keyframe selection, stored in the file."""
+    from anr_studio.capture import keyframes as kf
+
+    fn = getattr(kf, "select_keyframes", None)
+    if fn is None:
+        raise AnrError("keyframes: the capture package offers no select_keyframes, expected anr_studio.capture.keyframes.select_keyframes")
+    kwargs = {}
+    params = inspect.signature(fn).parameters
+    if "fraction" in params:
+        kwargs["fraction"] = fraction
+    if "progress" in params:
+        def progress(done: int, total: int) -> None:
+            control.status.set_progress(done, total)
+            control.checkpoint()
+
+        kwargs["progress"] = progress
+    out = fn(path, **kwargs)
+    idx, cov = (out if isinstance(out, tuple) else (getattr(out, "indices", out), getattr(out, "coverage", None)))
+    idx = np.asarray(idx, np.int64).reshape(-1)
+    cov = None if cov is None else np.asarray(cov, np.float32).reshape(-1)
+    from anr_studio.capture import Capture
+
+    Capture(path).write_keyframes(idx, cov)
+    return idx, cov
+
+
+class KeyframesPanel(QtWidgets.QWidget):
+    """Keyframes of the capture open in ``capture_panel``."""
+
+    def __init__(self, capture_panel, parent=None) -> None:
+        super().__init__(parent)
+        self.capture_panel = capture_panel
+        self.indices: list[int] = []
+        self.coverage: np.ndarray | None = None
+        self._job: BackgroundJob | None = None
+        self.fraction = QtWidgets.QDoubleSpinBox()
+        self.fraction.setRange(0.01, 1.0)
+        self.fraction.setSingleStep(0.05)
+        self.fraction.setValue(0.1)
+        self.fraction.setToolTip("Keyframe budget as a fraction of the training frames")
+        self.run_btn = QtWidgets.QPushButton("Select keyframes")
+        self.run_btn.clicked.connect(self.start_selection)
+        self.add_btn = QtWidgets.QPushButton("Add current frame")
+        self.add_btn.clicked.connect(self.add_current)
+        self.remove_btn = QtWidgets.QPushButton("Remove selected")
+        self.remove_btn.clicked.connect(self.remove_selected)
+        self.save_btn = QtWidgets.QPushButton("Save to capture")
+        self.save_btn.clicked.connect(self.save)
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setVisible(False)
+        self.thumbs = QtWidgets.QListWidget()
+        self.thumbs.setObjectName("keyframeThumbs")
+        self.thumbs.setViewMode(QtWidgets.QListView.ViewMode.IconMode)
+        self.thumbs.setIconSize(QtCore.QSize(THUMB, THUMB))
+        self.thumbs.setFlow(QtWidgets.QListView.Flow.LeftToRight)
+        self.thumbs.setWrapping(True)
+        self.thumbs.setResizeMode(QtWidgets.QListView.ResizeMode.Adjust)
+        self.thumbs.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.thumbs.itemDoubleClicked.connect(lambda it: capture_panel.slider.setValue(int(it.data(QtCore.Qt.ItemDataRole.UserRole))))
+        self.plot = pg.PlotWidget(background=(30, 31, 36))
+        self.plot.setObjectName("coveragePlot")
+        self.plot.setLabel("bottom", "keyframes")
+        self.plot.setLabel("left", "coverage")
+        self.plot.setYRange(0, 1.02)
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.curve = self.plot.plot([], [], pen=pg.mkPen((90, 200, 255), width=2), symbol="o", symbolSize=5)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(QtWidgets.QLabel("Budget"))
+        row.addWidget(self.fraction)
+        for b in (self.run_btn, self.add_btn, self.remove_btn, self.save_btn):
+            row.addWidget(b)
+        row.addStretch(1)
+        split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        split.addWidget(self.thumbs)
+        split.addWidget(self.plot)
+        split.setSizes([500, 300])
+        self.info = QtWidgets.QLabel("Open a capture, then select keyframes (paper §3.4: frames that together cover the body).")
+        self.info.setWordWrap(True)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(row)
+        lay.addWidget(self.progress)
+        lay.addWidget(split, 1)
+        lay.addWidget(self.info)
+        self._poll = QtCore.QTimer(self)
+        self._poll.timeout.connect(self._poll_job)
+        capture_panel.capture_opened.connect(self._load_from_capture)
+
+    def _load_from_capture(self, _path: str) -> None:
+        cap = self.capture_panel.capture
+        kf = cap.keyframes if cap is not None else None
+        cov = None
+        try:
+            cov = cap.extra_attr("keyframe_coverage") if cap is not None else None
+        except Exception:  # noqa: BLE001 - coverage is optional
+            cov = None
+        self.set_keyframes([] if kf is None else list(np.asarray(kf).tolist()), cov)
+
+    def set_keyframes(self, indices, coverage=None) -> None:
+        """Shows ``indices`` as thumbnails and ``coverage`` (k,) as the curve."""
+        self.indices = sorted(int(i) for i in indices)
+        self.coverage = None if coverage is None else np.asarray(coverage, np.float32)
+        self.thumbs.clear()
+        cap = self.capture_panel.capture
+        for i in self.indices:
+            item = QtWidgets.QListWidgetItem(f"#{i}")
+            item.setData(QtCore.Qt.ItemDataRole.UserRole, i)
+            if cap is not None:
+                frame = cap.frame(i)
+                item.setIcon(QtGui.QIcon(QtGui.QPixmap.fromImage(to_qimage(frame)).scaled(THUMB, THUMB, QtCore.Qt.AspectRatioMode.KeepAspectRatio)))
+            self.thumbs.addItem(item)
+        if self.coverage is not None and len(self.coverage):
+            self.curve.setData(np.arange(1, len(self.coverage) + 1), self.coverage)
+        else:
+            self.curve.setData([], [])
+        self.info.setText(f"{len(self.indices)} keyframes" + (f", coverage {self.coverage[-1]:.1%}" if self.coverage is not None and len(self.coverage) else ""))
+
+    @guarded
+    def start_selection(self, _checked: bool = False) -> BackgroundJob:
+        path = self.capture_panel.path
+        if path is None:
+            raise AnrError("keyframes: no capture is open, expected File ▸ Open capture first")
+        if self._job is not None and self._job.running:
+            raise AnrError("keyframes: a selection is already running, expected it to finish first")
+        frac = self.fraction.value()
+        self._job = BackgroundJob("keyframe selection", lambda c: run_keyframe_selection(path, frac, c)).start()
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        self.run_btn.setEnabled(False)
+        self._poll.start(200)
+        return self._job
+
+    def _poll_job(self) -> None:
+        job = self._job
+        snap = job.status.snapshot(log_tail=0)
+        if snap.total:
+            self.progress.setRange(0, snap.total)
+            self.progress.setValue(snap.done)
+        if snap.state.active:
+            return
+        self._poll.stop()
+        self.progress.setVisible(False)
+        self.run_btn.setEnabled(True)
+        if snap.state == JobState.FINISHED:
+            idx, cov = job.result
+            self.capture_panel.capture.close()
+            self.set_keyframes(idx, cov)
+        elif snap.state == JobState.FAILED:
+            show_error(self, AnrError(snap.error or "keyframe selection failed"))
+
+    def add_current(self) -> None:
+        if self.capture_panel.capture is not None:
+            i = self.capture_panel.slider.value()
+            if i not in self.indices:
+                self.set_keyframes(self.indices + [i], None)
+
+    def remove_selected(self) -> None:
+        drop = {int(it.data(QtCore.Qt.ItemDataRole.UserRole)) for it in self.thumbs.selectedItems()}
+        if drop:
+            self.set_keyframes([i for i in self.indices if i not in drop], None)
+
+    @guarded
+    def save(self, _checked: bool = False) -> None:
+        """Writes the hand-edited keyframes into the capture (coverage is dropped: it no longer applies)."""
+        cap = self.capture_panel.capture
+        if cap is None:
+            raise AnrError("keyframes: no capture is open, expected File ▸ Open capture first")
+        cap.write_keyframes(np.asarray(self.indices, np.int64))
+        self.info.setText(f"saved {len(self.indices)} keyframes to {self.capture_panel.path}")
+
+    def shutdown(self) -> None:
+        if self._job is not None:
+            self._job.stop()

@@ -1,0 +1,305 @@
+"""MainWindow: the studio's window — viewport and neural preview in the centre, dockable panels,
+menus, shortcuts, a status bar, and window state remembered between launches (QSettings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from anr_studio.errors import AnrError
+from anr_studio.jobs.paint import PaintState
+from anr_studio.jobs.pose_state import PoseState
+from anr_studio.jobs.scene import ViewState, load_body
+from anr_studio.gui.neural_view import NeuralView
+from anr_studio.gui.pose_panel import PosePanel
+from anr_studio.gui.qt_util import guarded
+from anr_studio.gui.viewport import MeshViewport
+
+MAX_RECENT = 8
+EMPTY_STATE = (
+    "<h2>Welcome to ANR Studio</h2>"
+    "<p>No avatar is open. To get started:</p><ul>"
+    "<li><b>File ▸ Open avatar…</b> opens a trained <code>.anr</code> avatar,</li>"
+    "<li><b>File ▸ Open capture…</b> opens a capture (<code>.h5</code>) to check and train on,</li>"
+    "<li><b>File ▸ Make synthetic capture…</b> writes a capture you can train on right away,</li>"
+    "<li>or run <code>anr-studio synth</code> / <code>anr-studio train</code> from a terminal.</li></ul>"
+)
+
+
+def settings() -> QtCore.QSettings:
+    """Returns the studio's settings store (an INI file under the user's config folder)."""
+    return QtCore.QSettings(QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope, "anr-studio", "studio")
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    """The studio window. Panels are docks; all state lives in Qt-free objects it owns."""
+
+    def __init__(self, body=None, body_note: str = "") -> None:
+        super().__init__()
+        self.setWindowTitle("ANR Studio")
+        self.setObjectName("anrStudioMain")
+        self.setDockOptions(QtWidgets.QMainWindow.DockOption.AllowTabbedDocks | QtWidgets.QMainWindow.DockOption.AnimatedDocks)
+        if body is None:
+            body, body_note = load_body()
+        self.body = body
+        self.pose_state = PoseState(num_betas=int(getattr(body, "num_betas", 10)))
+        self.view_state = ViewState()
+        self.paint_state = PaintState(size=256)
+        self.avatar = None
+        self.avatar_path: str | None = None
+        self.capture_path: str | None = None
+        self._last_edited = "pose"  # which history Edit ▸ Undo walks
+
+        self.viewport = MeshViewport(body, self.pose_state, self.view_state, note=body_note)
+        self.neural = NeuralView(self.pose_state, self.view_state)
+        self.empty = QtWidgets.QLabel(EMPTY_STATE)
+        self.empty.setObjectName("emptyState")
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.empty.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.neural_stack = QtWidgets.QStackedWidget()
+        self.neural_stack.addWidget(self.empty)
+        self.neural_stack.addWidget(self.neural)
+        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        splitter.addWidget(self.viewport)
+        splitter.addWidget(self.neural_stack)
+        splitter.setSizes([600, 600])
+        self.setCentralWidget(splitter)
+
+        self.docks: dict[str, QtWidgets.QDockWidget] = {}
+        self.pose_panel = PosePanel(self.pose_state)
+        self._add_dock("Pose", self.pose_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+        self._add_optional_panels()
+        self.resizeDocks([self.docks["Capture"]], [300], QtCore.Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["Pose"]], [420], QtCore.Qt.Orientation.Horizontal)
+        self._default_state = self.saveState()
+
+        self._build_actions()
+        self._build_menus()
+        self._build_status()
+        self.pose_state.changed.connect(lambda _w: self._mark_edited("pose"))
+        self.paint_state.changed.connect(lambda _b: self._mark_edited("paint"))
+        self.resize(1400, 860)
+        self._restore_settings()
+
+    # --- layout --------------------------------------------------------------------------
+    def _add_dock(self, title: str, widget: QtWidgets.QWidget, area, tab_with: str | None = None) -> QtWidgets.QDockWidget:
+        dock = QtWidgets.QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower().replace(' ', '_')}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        if tab_with is not None:
+            self.tabifyDockWidget(self.docks[tab_with], dock)
+        self.docks[title] = dock
+        return dock
+
+    def _add_optional_panels(self) -> None:
+        """Adds the capture, keyframes, training and try-on panels (each its own module)."""
+        from anr_studio.gui.capture_panel import CapturePanel
+        from anr_studio.gui.keyframes_panel import KeyframesPanel
+        from anr_studio.gui.training_panel import TrainingPanel
+        from anr_studio.gui.tryon_panel import TryOnPanel
+
+        bottom = QtCore.Qt.DockWidgetArea.BottomDockWidgetArea
+        self.capture_panel = CapturePanel(self.body, self.pose_state)
+        self._add_dock("Capture", self.capture_panel, bottom)
+        self.keyframes_panel = KeyframesPanel(self.capture_panel)
+        self._add_dock("Keyframes", self.keyframes_panel, bottom, tab_with="Capture")
+        self.training_panel = TrainingPanel()
+        self._add_dock("Training", self.training_panel, bottom, tab_with="Capture")
+        self.tryon_panel = TryOnPanel(self.body, self.paint_state, self.neural)
+        self._add_dock("Try-on", self.tryon_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea, tab_with="Pose")
+        self.docks["Pose"].raise_()
+        self.docks["Capture"].raise_()
+        self.capture_panel.capture_opened.connect(self._on_capture_opened)
+        self.training_panel.avatar_written.connect(lambda p: self.open_path(p))
+
+    # --- actions and menus ---------------------------------------------------------------
+    def _act(self, text: str, slot, shortcut=None, tip: str = "") -> QtGui.QAction:
+        a = QtGui.QAction(text, self)
+        if shortcut is not None:
+            a.setShortcut(QtGui.QKeySequence(shortcut))
+        if tip:
+            a.setStatusTip(tip)
+        a.triggered.connect(slot)
+        return a
+
+    def _build_actions(self) -> None:
+        K = QtGui.QKeySequence.StandardKey
+        self.act_open_capture = self._act("Open capture…", self.open_capture_dialog, K.Open, "Open a capture (.h5)")
+        self.act_open_avatar = self._act("Open avatar…", self.open_avatar_dialog, "Ctrl+Shift+O", "Open a trained avatar (.anr)")
+        self.act_import = self._act("Import video or folder…", self.capture_panel.import_dialog, "Ctrl+I", "Import a video or an image folder as a capture")
+        self.act_synth = self._act("Make synthetic capture…", self.capture_panel.synth_dialog, "Ctrl+Shift+N", "Write a synthetic capture to train on")
+        self.act_export = self._act("Export video…", self.export_video_dialog, "Ctrl+E", "Render the avatar with a motion to an mp4")
+        self.act_quit = self._act("Quit", self.close, K.Quit)
+        self.act_undo = self._act("Undo", self.undo, K.Undo)
+        self.act_redo = self._act("Redo", self.redo, K.Redo)
+        self.act_reset_pose = self._act("Reset pose", self.pose_state.reset_all, "Ctrl+R")
+        self.act_reset_view = self._act("Reset camera", self.view_state.reset, "Home")
+        self.act_reset_layout = self._act("Reset layout", self.reset_layout)
+        self.act_skeleton = self._act("Show skeleton", self.viewport.show_skeleton, "S")
+        self.act_skeleton.setCheckable(True)
+        self.act_skeleton.setChecked(True)
+        self.act_checker = self._act("UV checker", self.viewport.set_uv_checker, "C")
+        self.act_checker.setCheckable(True)
+        self.act_orbit_left = self._act("Orbit left", lambda: self.view_state.orbit(-15, 0), "Left")
+        self.act_orbit_right = self._act("Orbit right", lambda: self.view_state.orbit(15, 0), "Right")
+        for a in (self.act_orbit_left, self.act_orbit_right):
+            a.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.viewport.addAction(a)
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        f.addActions([self.act_open_capture, self.act_open_avatar])
+        self.recent_menu = f.addMenu("Recent files")
+        f.addSeparator()
+        f.addActions([self.act_import, self.act_synth])
+        f.addSeparator()
+        f.addAction(self.act_export)
+        f.addSeparator()
+        f.addAction(self.act_quit)
+        e = mb.addMenu("&Edit")
+        e.addActions([self.act_undo, self.act_redo])
+        e.addSeparator()
+        e.addAction(self.act_reset_pose)
+        v = mb.addMenu("&View")
+        v.addActions([self.act_reset_view, self.act_skeleton, self.act_checker])
+        v.addSeparator()
+        for dock in self.docks.values():
+            v.addAction(dock.toggleViewAction())
+        v.addSeparator()
+        v.addAction(self.act_reset_layout)
+        self._refresh_recent()
+
+    def _build_status(self) -> None:
+        import torch
+
+        sb = self.statusBar()
+        dev = f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "CPU only"
+        self.device_label = QtWidgets.QLabel(dev)
+        self.fps_label = QtWidgets.QLabel("")
+        self.train_label = QtWidgets.QLabel("training: idle")
+        for w in (self.device_label, self.fps_label, self.train_label):
+            sb.addPermanentWidget(w)
+        self._status_timer = QtCore.QTimer(self)
+        self._status_timer.timeout.connect(self._update_status)
+        self._status_timer.start(500)
+
+    def _update_status(self) -> None:
+        fps = self.viewport.fps
+        lat = self.neural.latencies[-1] * 1000 if self.neural.latencies else None
+        self.fps_label.setText(f"viewport {fps:.0f} FPS" + (f" · neural {lat:.0f} ms" if lat is not None else ""))
+        self.train_label.setText(f"training: {self.training_panel.state_text()}")
+
+    # --- undo/redo -----------------------------------------------------------------------
+    def _mark_edited(self, which: str) -> None:
+        self._last_edited = which
+
+    def undo(self) -> None:
+        """Undoes the last pose or paint edit (whichever was edited last, then the other)."""
+        first, second = (self.paint_state, self.pose_state) if self._last_edited == "paint" else (self.pose_state, self.paint_state)
+        first.undo() or second.undo()
+
+    def redo(self) -> None:
+        """Redoes in the same order as undo."""
+        first, second = (self.paint_state, self.pose_state) if self._last_edited == "paint" else (self.pose_state, self.paint_state)
+        first.redo() or second.redo()
+
+    # --- files ---------------------------------------------------------------------------
+    @guarded
+    def open_capture_dialog(self, _checked: bool = False) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open capture", "", "Captures (*.h5 *.hdf5)")
+        if path:
+            self.open_path(path)
+
+    @guarded
+    def open_avatar_dialog(self, _checked: bool = False) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open avatar", "", "Avatars (*.anr)")
+        if path:
+            self.open_path(path)
+
+    @guarded
+    def open_path(self, path: str) -> None:
+        """Opens an avatar (.anr) or a capture (.h5); AnrError for anything else."""
+        p = Path(path)
+        if not p.exists():
+            raise AnrError(f"{path}: file not found, expected an avatar (.anr) or a capture (.h5)")
+        if p.suffix.lower() == ".anr":
+            self.load_avatar(str(p))
+        elif p.suffix.lower() in (".h5", ".hdf5"):
+            self.capture_panel.open_capture(str(p))
+        else:
+            raise AnrError(f"{path}: unknown file type {p.suffix!r}, expected an avatar (.anr) or a capture (.h5)")
+        self._add_recent(str(p))
+
+    def load_avatar(self, path: str) -> None:
+        """Loads ``path`` with Avatar.load and shows it in the neural preview and try-on panel."""
+        try:
+            from anr_studio.avatar import Avatar
+        except ImportError as exc:
+            raise AnrError(f"{path}: avatars cannot be opened yet, the avatar package is missing ({exc})") from None
+        self.set_avatar(Avatar.load(path), path)
+
+    def set_avatar(self, avatar, path: str = "") -> None:
+        """Shows ``avatar`` (anything with the Avatar render contract) in the studio."""
+        self.avatar, self.avatar_path = avatar, path
+        self.neural.set_avatar(avatar, Path(path).name if path else "")
+        self.neural_stack.setCurrentWidget(self.neural)
+        self.tryon_panel.set_avatar(avatar)
+        self.setWindowTitle(f"ANR Studio — {Path(path).name}" if path else "ANR Studio")
+
+    def _on_capture_opened(self, path: str) -> None:
+        self.capture_path = path
+        self.training_panel.add_capture(path)
+        self._add_recent(path)
+
+    def _add_recent(self, path: str) -> None:
+        s = settings()
+        recent = [p for p in (s.value("recent", []) or []) if p != path]
+        s.setValue("recent", ([path] + recent)[:MAX_RECENT])
+        self._refresh_recent()
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = settings().value("recent", []) or []
+        if isinstance(recent, str):
+            recent = [recent]
+        for p in recent:
+            self.recent_menu.addAction(p, lambda p=p: self.open_path(p))
+        self.recent_menu.setEnabled(bool(recent))
+
+    @guarded
+    def export_video_dialog(self, _checked: bool = False) -> None:
+        if self.avatar is None:
+            raise AnrError("export video: no avatar is open, expected File ▸ Open avatar first")
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export video", "animation.mp4", "Video (*.mp4)")
+        if path:
+            self.training_panel.start_export(self.avatar, self.neural.identity, self.pose_panel.motion_box.currentText(), path, self.view_state.view)
+
+    # --- window state --------------------------------------------------------------------
+    def reset_layout(self) -> None:
+        """Puts every panel back where it was on first launch."""
+        for dock in self.docks.values():
+            dock.setFloating(False)
+            dock.show()
+        self.restoreState(self._default_state)
+
+    def _restore_settings(self) -> None:
+        s = settings()
+        geo, state = s.value("geometry"), s.value("windowState")
+        if geo is not None:
+            self.restoreGeometry(geo)
+        if state is not None:
+            self.restoreState(state)
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt name
+        s = settings()
+        s.setValue("geometry", self.saveGeometry())
+        s.setValue("windowState", self.saveState())
+        # A running training is stopped cleanly so it leaves a loadable checkpoint.
+        self.training_panel.shutdown()
+        self.keyframes_panel.shutdown()
+        self.neural.shutdown()
+        super().closeEvent(event)

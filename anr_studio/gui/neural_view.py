@@ -1,0 +1,124 @@
+"""NeuralView: the avatar's neural render from the viewport's camera and pose, rendered off the UI thread."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+
+from anr_studio.jobs.pose_state import PoseState
+from anr_studio.jobs.preview import NeuralPreview, PreviewRequest, PreviewResult, default_preview_size
+from anr_studio.jobs.scene import ViewState
+from anr_studio.gui.qt_util import ImageLabel
+
+NO_AVATAR = "No avatar loaded.\n\nFile ▸ Open avatar… (Ctrl+Shift+O) loads an .anr file;\ntrain one in the Training panel."
+
+
+class _Bridge(QtCore.QObject):
+    """Carries worker-thread results to the main thread (queued connection)."""
+
+    result = QtCore.Signal(object)
+
+
+class NeuralView(QtWidgets.QWidget):
+    """Shows the latest neural render; ``rendered(PreviewResult)`` fires on the main thread."""
+
+    rendered = QtCore.Signal(object)
+
+    def __init__(self, pose_state: PoseState, view_state: ViewState, parent=None) -> None:
+        super().__init__(parent)
+        self.pose_state, self.view_state = pose_state, view_state
+        self.size_px = default_preview_size()
+        self.identity: str | None = None
+        self.texture_override = None  # set by the try-on panel: a swapped texture to preview
+        self.label = ImageLabel(NO_AVATAR)
+        self.label.setObjectName("neuralImage")
+        self.info = QtWidgets.QLabel("")
+        self.info.setObjectName("neuralInfo")
+        self.info.setStyleSheet("color: #bbb; font-size: 11px;")
+        self.ident_box = QtWidgets.QComboBox()
+        self.ident_box.setToolTip("Identity shown in the neural preview")
+        self.ident_box.currentTextChanged.connect(self._on_identity)
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(QtWidgets.QLabel("Identity:"))
+        top.addWidget(self.ident_box, 1)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(top)
+        lay.addWidget(self.label, 1)
+        lay.addWidget(self.info)
+        self._bridge = _Bridge()
+        self._bridge.result.connect(self._on_result, QtCore.Qt.ConnectionType.QueuedConnection)
+        self.worker = NeuralPreview(self._bridge.result.emit)
+        self.last_result: PreviewResult | None = None
+        self.latencies: list[float] = []
+        pose_state.changed.connect(self.request)
+        view_state.changed.connect(self.request)
+        self._update_info()
+
+    @property
+    def avatar(self):
+        return self.worker.avatar
+
+    def set_avatar(self, avatar, name: str = "") -> None:
+        """Shows ``avatar`` (or the empty state for None) and renders it."""
+        self.worker.set_avatar(avatar)
+        self.last_result = None
+        with QtCore.QSignalBlocker(self.ident_box):
+            self.ident_box.clear()
+            if avatar is not None:
+                self.ident_box.addItems(list(avatar.identities))
+        self.identity = self.ident_box.currentText() or None
+        self._avatar_name = name
+        if avatar is None:
+            self.label.set_array(None, NO_AVATAR)
+        else:
+            self.label.set_array(None, "Rendering…")
+            self.request()
+        self._update_info()
+
+    def _on_identity(self, name: str) -> None:
+        self.identity = name or None
+        self.request()
+
+    def request(self, *_args) -> None:
+        """Asks the worker for a render of the current pose and view (latest wins)."""
+        if self.worker.avatar is None or self.identity is None:
+            return
+        s = self.pose_state
+        self.worker.request(
+            PreviewRequest(self.identity, s.pose, s.betas, s.transl, self.view_state.view, (self.size_px, self.size_px), time.perf_counter())
+        )
+
+    def _on_result(self, res: PreviewResult) -> None:
+        if res.error is not None:
+            self.info.setText(f"Preview failed: {res.error}")
+            return
+        if self.worker.avatar is None:
+            return
+        self.last_result = res
+        rgb = res.rgb
+        self.label.set_array(rgb)
+        self.latencies = (self.latencies + [res.latency_s])[-50:]
+        self._update_info(res)
+        self.rendered.emit(res)
+
+    def _update_info(self, res: PreviewResult | None = None) -> None:
+        import torch
+
+        parts = []
+        if not torch.cuda.is_available():
+            parts.append(f"CPU only: neural preview at reduced resolution {self.size_px}×{self.size_px}")
+        if res is not None:
+            parts.append(f"render {1000 * res.render_s:.0f} ms, edit→image {1000 * res.latency_s:.0f} ms")
+        self.info.setText(" · ".join(parts))
+
+    def current_image(self) -> np.ndarray | None:
+        """Returns the last neural image (H,W,3) uint8, or None."""
+        return None if self.last_result is None else self.last_result.rgb
+
+    def shutdown(self) -> None:
+        self.pose_state.changed.disconnect(self.request)
+        self.view_state.changed.disconnect(self.request)
+        self.worker.close()

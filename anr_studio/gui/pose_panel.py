@@ -1,0 +1,253 @@
+"""PosePanel: sliders per joint axis (grouped by body part, filterable), global rotation and
+translation, shape sliders, resets, and motion playback. Binds both ways to PoseState."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+
+from anr_studio.body.skeleton import JOINT_GROUPS, SMPL_JOINT_NAMES, joint_index
+from anr_studio.jobs.pose_state import PoseState
+from anr_studio.gui.qt_util import guarded
+
+TICKS_PER_DEGREE = 10  # sliders are integers; 0.1 degree steps feel continuous
+BETA_TICKS = 100
+BUILTIN_MOTIONS = ("walk", "turn", "arms", "dance")
+
+
+class PosePanel(QtWidgets.QWidget):
+    """Edits ``state``; every slider change is one PoseState edit, a drag is one undo step."""
+
+    def __init__(self, state: PoseState, parent=None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.sliders: dict[tuple[int, int], QtWidgets.QSlider] = {}
+        self.rows: dict[int, QtWidgets.QWidget] = {}
+        self.beta_sliders: list[QtWidgets.QSlider] = []
+        self.transl_spins: list[QtWidgets.QDoubleSpinBox] = []
+        self.motion = None
+        outer = QtWidgets.QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        self.filter = QtWidgets.QLineEdit()
+        self.filter.setPlaceholderText("Filter joints (e.g. elbow, left)…")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self._apply_filter)
+        reset_all = QtWidgets.QPushButton("Reset all")
+        reset_all.clicked.connect(state.reset_all)
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(self.filter, 1)
+        top.addWidget(reset_all)
+        outer.addLayout(top)
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidgetResizable(True)
+        body = QtWidgets.QWidget()
+        self.form = QtWidgets.QVBoxLayout(body)
+        self.form.setSpacing(2)
+        scroll.setWidget(body)
+        outer.addWidget(scroll, 1)
+        self.groups: dict[str, QtWidgets.QGroupBox] = {}
+        self._build_global()
+        for group, names in JOINT_GROUPS.items():
+            box = QtWidgets.QGroupBox(group.capitalize())
+            lay = QtWidgets.QVBoxLayout(box)
+            lay.setSpacing(1)
+            for name in names:
+                j = joint_index(name)
+                if j == 0:
+                    continue  # the pelvis rotation is the global rotation above
+                lay.addWidget(self._joint_row(j, name.replace("_", " ")))
+            self.groups[group] = box
+            self.form.addWidget(box)
+        self._build_shape()
+        self.form.addStretch(1)
+        outer.addWidget(self._build_motion())
+        state.changed.connect(self.refresh)
+        self.refresh()
+
+    # --- construction --------------------------------------------------------------------
+    def _slider(self, lo: int, hi: int) -> QtWidgets.QSlider:
+        s = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        s.setRange(lo, hi)
+        s.setMinimumWidth(60)
+        return s
+
+    def _joint_row(self, j: int, title: str) -> QtWidgets.QWidget:
+        row = QtWidgets.QWidget()
+        lay = QtWidgets.QHBoxLayout(row)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lbl = QtWidgets.QLabel(title)
+        lbl.setMinimumWidth(90)
+        lay.addWidget(lbl)
+        for axis, axis_name in enumerate("xyz"):
+            s = self._slider(-180 * TICKS_PER_DEGREE, 180 * TICKS_PER_DEGREE)
+            s.setToolTip(f"{title}: rotation about {axis_name} (degrees)")
+            s.setObjectName(f"joint_{SMPL_JOINT_NAMES[j]}_{axis_name}")
+            s.valueChanged.connect(lambda v, j=j, a=axis: self._on_joint(j, a, v))
+            s.sliderReleased.connect(self.state.end_gesture)
+            self.sliders[(j, axis)] = s
+            lay.addWidget(s, 1)
+        btn = QtWidgets.QToolButton()
+        btn.setText("⟲")
+        btn.setToolTip(f"Reset {title}")
+        btn.clicked.connect(lambda _=False, j=j: self.state.reset_joint(j))
+        lay.addWidget(btn)
+        row.setProperty("joint_name", SMPL_JOINT_NAMES[j])
+        self.rows[j] = row
+        return row
+
+    def _build_global(self) -> None:
+        box = QtWidgets.QGroupBox("Global rotation and translation")
+        lay = QtWidgets.QVBoxLayout(box)
+        lay.addWidget(self._joint_row(0, "rotation"))
+        trow = QtWidgets.QHBoxLayout()
+        trow.addWidget(QtWidgets.QLabel("translation (m)"))
+        for axis in range(3):
+            sp = QtWidgets.QDoubleSpinBox()
+            sp.setRange(-5.0, 5.0)
+            sp.setSingleStep(0.02)
+            sp.setDecimals(3)
+            sp.valueChanged.connect(lambda v, a=axis: self._on_transl(a, v))
+            self.transl_spins.append(sp)
+            trow.addWidget(sp)
+        lay.addLayout(trow)
+        self.groups["global"] = box
+        self.form.addWidget(box)
+
+    def _build_shape(self) -> None:
+        box = QtWidgets.QGroupBox("Shape")
+        lay = QtWidgets.QFormLayout(box)
+        for k in range(self.state.num_betas):
+            s = self._slider(-3 * BETA_TICKS, 3 * BETA_TICKS)
+            s.setObjectName(f"beta_{k}")
+            s.valueChanged.connect(lambda v, k=k: self.state.set_beta(k, v / BETA_TICKS, merge_key=("beta", k)))
+            s.sliderReleased.connect(self.state.end_gesture)
+            self.beta_sliders.append(s)
+            lay.addRow(f"β{k}", s)
+        self.groups["shape"] = box
+        self.form.addWidget(box)
+
+    def _build_motion(self) -> QtWidgets.QWidget:
+        box = QtWidgets.QGroupBox("Motion")
+        lay = QtWidgets.QGridLayout(box)
+        self.motion_box = QtWidgets.QComboBox()
+        self.motion_box.addItems(list(BUILTIN_MOTIONS))
+        load = QtWidgets.QPushButton("Load")
+        load.setToolTip("Load the chosen built-in motion")
+        load.clicked.connect(lambda: self.load_motion(self.motion_box.currentText()))
+        browse = QtWidgets.QPushButton("File…")
+        browse.setToolTip("Load a motion from an SMPL .npz or a .bvh file")
+        browse.clicked.connect(self._browse_motion)
+        self.play_btn = QtWidgets.QPushButton("Play")
+        self.play_btn.setCheckable(True)
+        self.play_btn.setEnabled(False)
+        self.play_btn.toggled.connect(self._on_play)
+        self.speed = QtWidgets.QDoubleSpinBox()
+        self.speed.setRange(0.1, 4.0)
+        self.speed.setValue(1.0)
+        self.speed.setSuffix("×")
+        self.speed.setSingleStep(0.25)
+        self.timeline = self._slider(0, 0)
+        self.timeline.setEnabled(False)
+        self.timeline.valueChanged.connect(self._show_frame)
+        use = QtWidgets.QPushButton("Use this pose")
+        use.setToolTip("Copy the motion's current frame into the editable pose (undoable)")
+        use.clicked.connect(self._use_frame)
+        lay.addWidget(self.motion_box, 0, 0)
+        lay.addWidget(load, 0, 1)
+        lay.addWidget(browse, 0, 2)
+        lay.addWidget(self.play_btn, 1, 0)
+        lay.addWidget(self.speed, 1, 1)
+        lay.addWidget(use, 1, 2)
+        lay.addWidget(self.timeline, 2, 0, 1, 3)
+        self._timer = QtCore.QTimer(self)
+        self._timer.timeout.connect(self._tick)
+        self._phase = 0.0
+        return box
+
+    # --- widget -> state -----------------------------------------------------------------
+    def _on_joint(self, j: int, axis: int, ticks: int) -> None:
+        self.state.set_joint_axis(j, axis, math.radians(ticks / TICKS_PER_DEGREE), merge_key=("joint", j, axis))
+
+    def _on_transl(self, axis: int, value: float) -> None:
+        t = self.state.transl
+        t[axis] = value
+        self.state.set_transl(t, merge_key=("transl", axis))
+
+    # --- state -> widgets (blocked: no ping-pong) ---------------------------------------
+    def refresh(self, _what: str = "all") -> None:
+        """Moves every widget to the state's values without emitting their change signals."""
+        pose, betas, transl = self.state.pose, self.state.betas, self.state.transl
+        for (j, a), s in self.sliders.items():
+            ticks = int(round(math.degrees(float(pose[j, a])) * TICKS_PER_DEGREE))
+            ticks = max(s.minimum(), min(s.maximum(), ticks))
+            if s.value() != ticks:
+                with QtCore.QSignalBlocker(s):
+                    s.setValue(ticks)
+        for k, s in enumerate(self.beta_sliders):
+            ticks = int(round(float(betas[k]) * BETA_TICKS))
+            if s.value() != ticks:
+                with QtCore.QSignalBlocker(s):
+                    s.setValue(ticks)
+        for a, sp in enumerate(self.transl_spins):
+            if abs(sp.value() - float(transl[a])) > 1e-6:
+                with QtCore.QSignalBlocker(sp):
+                    sp.setValue(float(transl[a]))
+
+    def _apply_filter(self, text: str) -> None:
+        words = text.lower().split()
+        for j, row in self.rows.items():
+            name = SMPL_JOINT_NAMES[j].replace("_", " ")
+            row.setVisible(all(w in name for w in words))
+        for key, box in self.groups.items():
+            if key in ("shape",):
+                box.setVisible(not words)
+            elif key != "global":
+                names = [n for n in JOINT_GROUPS[key] if n != "pelvis"]
+                box.setVisible(any(self.rows[joint_index(n)].isVisible() or not words for n in names) or not words)
+
+    # --- motion --------------------------------------------------------------------------
+    @guarded
+    def _browse_motion(self, _checked: bool = False) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Load motion", "", "Motions (*.npz *.bvh)")
+        if path:
+            self.load_motion(path)
+
+    @guarded
+    def load_motion(self, name_or_path: str) -> None:
+        """Loads a motion clip (built-in name or file) and enables playback."""
+        from anr_studio.motion import load_motion
+
+        self.motion = load_motion(name_or_path)
+        n = int(np.asarray(self.motion.poses).shape[0])
+        self.timeline.setEnabled(True)
+        self.play_btn.setEnabled(True)
+        with QtCore.QSignalBlocker(self.timeline):
+            self.timeline.setRange(0, max(n - 1, 0))
+            self.timeline.setValue(0)
+        self._show_frame(0)
+
+    def _show_frame(self, i: int) -> None:
+        if self.motion is None:
+            return
+        pose = np.asarray(self.motion.poses[i], np.float32).reshape(24, 3)
+        # Playback previews frames without filling the undo history with every frame.
+        self.state.set_pose(pose, record=False)
+
+    def _use_frame(self) -> None:
+        if self.motion is not None:
+            self.state.set_pose(np.asarray(self.motion.poses[self.timeline.value()], np.float32), record=True)
+
+    def _on_play(self, on: bool) -> None:
+        self.play_btn.setText("Pause" if on else "Play")
+        if on and self.motion is not None:
+            self._phase = float(self.timeline.value())
+            self._timer.start(33)
+        else:
+            self._timer.stop()
+
+    def _tick(self) -> None:
+        fps = float(getattr(self.motion, "fps", 30.0) or 30.0)
+        self._phase = (self._phase + fps * self.speed.value() * 0.033) % (self.timeline.maximum() + 1)
+        self.timeline.setValue(int(self._phase))

@@ -1,0 +1,96 @@
+"""Small Qt helpers: numpy -> QImage/QPixmap, an aspect-keeping image label, error dialogs."""
+
+from __future__ import annotations
+
+import functools
+import traceback
+from typing import Callable
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from anr_studio.errors import AnrError
+
+
+def to_qimage(img: np.ndarray) -> QtGui.QImage:
+    """Returns a QImage (deep copy) of ``img`` (H,W,3) or (H,W,4) or (H,W) uint8 (floats in [0,1] are scaled)."""
+    a = np.asarray(img)
+    if a.dtype != np.uint8:
+        a = (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    a = np.ascontiguousarray(a)
+    h, w = a.shape[:2]
+    if a.ndim == 2:
+        fmt, bpl = QtGui.QImage.Format.Format_Grayscale8, w
+    elif a.shape[2] == 3:
+        fmt, bpl = QtGui.QImage.Format.Format_RGB888, 3 * w
+    else:
+        fmt, bpl = QtGui.QImage.Format.Format_RGBA8888, 4 * w
+    return QtGui.QImage(a.data, w, h, bpl, fmt).copy()
+
+
+def qimage_to_array(img: QtGui.QImage) -> np.ndarray:
+    """Returns (H,W,4) uint8 RGBA pixels of ``img``."""
+    img = img.convertToFormat(QtGui.QImage.Format.Format_RGBA8888)
+    ptr = img.constBits()
+    arr = np.frombuffer(ptr, np.uint8, count=img.sizeInBytes()).reshape(img.height(), img.bytesPerLine())
+    return arr[:, : img.width() * 4].reshape(img.height(), img.width(), 4).copy()
+
+
+class ImageLabel(QtWidgets.QLabel):
+    """A label that shows one image scaled to fit (aspect kept) or a centred message."""
+
+    def __init__(self, message: str = "", parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumSize(96, 96)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Ignored)
+        self.setWordWrap(True)
+        self._image: QtGui.QImage | None = None
+        self.setText(message)
+
+    def set_array(self, img: np.ndarray | None, message: str = "") -> None:
+        """Shows ``img`` (H,W,3|4) uint8, or ``message`` when it is None."""
+        self._image = None if img is None else to_qimage(img)
+        if self._image is None:
+            self.clear()
+            self.setText(message)
+        else:
+            self._rescale()
+
+    def image(self) -> QtGui.QImage | None:
+        return self._image
+
+    def _rescale(self) -> None:
+        if self._image is not None:
+            pm = QtGui.QPixmap.fromImage(self._image)
+            self.setPixmap(pm.scaled(self.size(), QtCore.Qt.AspectRatioMode.KeepAspectRatio, QtCore.Qt.TransformationMode.SmoothTransformation))
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt name
+        super().resizeEvent(event)
+        self._rescale()
+
+
+def show_error(parent: QtWidgets.QWidget | None, exc: BaseException, title: str = "ANR Studio") -> None:
+    """Shows ``exc`` in a dialog: AnrError as its one sentence, anything else with its type (no traceback)."""
+    if isinstance(exc, AnrError):
+        text = str(exc)
+    else:
+        text = f"Something went wrong: {type(exc).__name__}: {exc}"
+        traceback.print_exception(exc)  # keep the details on the console for bug reports
+    box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, title, text, QtWidgets.QMessageBox.StandardButton.Ok, parent)
+    box.setObjectName("errorDialog")
+    box.open()  # non-blocking so tests and the event loop keep running
+
+
+def guarded(method: Callable) -> Callable:
+    """Decorates a slot so AnrError (and anything else) becomes a dialog instead of a traceback."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - the UI must survive any failing action
+            show_error(self if isinstance(self, QtWidgets.QWidget) else None, exc)
+            return None
+
+    return wrapper

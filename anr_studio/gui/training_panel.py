@@ -1,0 +1,289 @@
+"""TrainingPanel: captures, preset and options; start / pause / resume / stop a run on a worker
+thread; live loss curves (pyqtgraph) polled every 200 ms from a bounded buffer; a truth-vs-render
+preview; progress with ETA; the run's log; resuming an interrupted run. Also runs video exports."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from anr_studio.errors import AnrError
+from anr_studio.jobs.runner import BackgroundJob
+from anr_studio.jobs.status import JobState
+from anr_studio.jobs.training_job import TrainingJob, TrainingOptions
+from anr_studio.gui.qt_util import ImageLabel, guarded, show_error
+
+POLL_MS = 200
+COLORS = [(90, 200, 255), (255, 160, 60), (120, 230, 120), (240, 90, 110), (200, 140, 255), (230, 230, 90), (150, 150, 150)]
+
+
+def _fmt_eta(seconds: float | None) -> str:
+    if seconds is None or not np.isfinite(seconds):
+        return "ETA –"
+    seconds = int(seconds)
+    return f"ETA {seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class TrainingPanel(QtWidgets.QWidget):
+    """Runs one TrainingJob at a time; ``avatar_written(path)`` fires when a run wrote avatar.anr."""
+
+    avatar_written = QtCore.Signal(str)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.job: TrainingJob | None = None
+        self.export_job: BackgroundJob | None = None
+        self.body_override = None  # tests train with a small body
+        self.captures = QtWidgets.QListWidget()
+        self.captures.setObjectName("trainCaptures")
+        self.captures.setMaximumHeight(70)
+        add = QtWidgets.QPushButton("Add…")
+        add.clicked.connect(self._add_dialog)
+        rm = QtWidgets.QPushButton("Remove")
+        rm.clicked.connect(lambda: [self.captures.takeItem(self.captures.row(i)) for i in self.captures.selectedItems()])
+        from anr_studio.train.presets import PRESETS
+
+        self.preset = QtWidgets.QComboBox()
+        self.preset.addItems(list(PRESETS))
+        self.preset.setCurrentText("fast")
+        self.steps = QtWidgets.QSpinBox()
+        self.steps.setRange(1, 10_000_000)
+        self.steps.setValue(5000)
+        self.ckpt = QtWidgets.QSpinBox()
+        self.ckpt.setRange(1, 1_000_000)
+        self.ckpt.setValue(500)
+        self.preview_every = QtWidgets.QSpinBox()
+        self.preview_every.setRange(0, 1_000_000)
+        self.preview_every.setValue(50)
+        self.split = QtWidgets.QCheckBox("Split optimization")
+        self.split.setChecked(True)
+        self.out = QtWidgets.QLineEdit(str(Path.home() / "anr-runs" / "run1"))
+        browse = QtWidgets.QToolButton()
+        browse.setText("…")
+        browse.clicked.connect(self._out_dialog)
+        self.start_btn = QtWidgets.QPushButton("Start")
+        self.start_btn.setObjectName("trainStart")
+        self.start_btn.clicked.connect(lambda: self.start())
+        self.resume_run_btn = QtWidgets.QPushButton("Resume run")
+        self.resume_run_btn.setToolTip("Continue the latest checkpoint in the run folder")
+        self.resume_run_btn.clicked.connect(lambda: self.start(resume=True))
+        self.pause_btn = QtWidgets.QPushButton("Pause")
+        self.pause_btn.setCheckable(True)
+        self.pause_btn.toggled.connect(self._on_pause)
+        self.stop_btn = QtWidgets.QPushButton("Stop")
+        self.stop_btn.clicked.connect(self.stop)
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setFormat("%v / %m steps")
+        self.eta = QtWidgets.QLabel("ETA –")
+        self.log = QtWidgets.QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(2000)
+        self.plot = pg.PlotWidget(background=(30, 31, 36))
+        self.plot.setObjectName("lossPlot")
+        self.plot.setLabel("bottom", "step")
+        self.plot.setLabel("left", "loss")
+        self.plot.setLogMode(y=True)
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.plot.addLegend(offset=(-10, 10))
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.truth = ImageLabel("truth")
+        self.render = ImageLabel("render")
+        for lab in (self.truth, self.render):
+            lab.setMinimumSize(120, 120)
+
+        form = QtWidgets.QFormLayout()
+        caps = QtWidgets.QHBoxLayout()
+        caps.addWidget(self.captures, 1)
+        cb = QtWidgets.QVBoxLayout()
+        cb.addWidget(add)
+        cb.addWidget(rm)
+        caps.addLayout(cb)
+        form.addRow("Captures", caps)
+        form.addRow("Preset", self.preset)
+        form.addRow("Steps", self.steps)
+        form.addRow("Checkpoint every", self.ckpt)
+        form.addRow("Preview every", self.preview_every)
+        form.addRow("", self.split)
+        outrow = QtWidgets.QHBoxLayout()
+        outrow.addWidget(self.out, 1)
+        outrow.addWidget(browse)
+        form.addRow("Run folder", outrow)
+        buttons = QtWidgets.QHBoxLayout()
+        for b in (self.start_btn, self.resume_run_btn, self.pause_btn, self.stop_btn):
+            buttons.addWidget(b)
+        left = QtWidgets.QVBoxLayout()
+        left.addLayout(form)
+        left.addLayout(buttons)
+        prow = QtWidgets.QHBoxLayout()
+        prow.addWidget(self.progress, 1)
+        prow.addWidget(self.eta)
+        left.addLayout(prow)
+        left.addWidget(self.log, 1)
+        previews = QtWidgets.QVBoxLayout()
+        previews.addWidget(QtWidgets.QLabel("Truth (held-out frame) │ current render"))
+        pr = QtWidgets.QHBoxLayout()
+        pr.addWidget(self.truth)
+        pr.addWidget(self.render)
+        previews.addLayout(pr, 1)
+        lay = QtWidgets.QHBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        w = QtWidgets.QWidget()
+        w.setLayout(left)
+        lay.addWidget(w, 3)
+        lay.addWidget(self.plot, 4)
+        pv = QtWidgets.QWidget()
+        pv.setLayout(previews)
+        lay.addWidget(pv, 3)
+        self._timer = QtCore.QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self.poll)
+        self._metrics_version = -1
+        self._preview_version = 0
+        self._log_len = 0
+        self._update_buttons()
+
+    # --- inputs --------------------------------------------------------------------------
+    def add_capture(self, path: str) -> None:
+        """Adds ``path`` to the run's captures (once)."""
+        if not any(self.captures.item(i).text() == path for i in range(self.captures.count())):
+            self.captures.addItem(path)
+
+    @guarded
+    def _add_dialog(self, _checked: bool = False) -> None:
+        paths, _ = QtWidgets.QFileDialog.getOpenFileNames(self, "Add captures", "", "Captures (*.h5 *.hdf5)")
+        for p in paths:
+            self.add_capture(p)
+
+    def _out_dialog(self) -> None:
+        d = QtWidgets.QFileDialog.getExistingDirectory(self, "Run folder")
+        if d:
+            self.out.setText(d)
+
+    def options(self, resume: bool = False) -> TrainingOptions:
+        """Returns the TrainingOptions the widgets describe."""
+        caps = [self.captures.item(i).text() for i in range(self.captures.count())]
+        if not caps:
+            raise AnrError("training: no captures were chosen, expected at least one capture (.h5) in the list")
+        return TrainingOptions(captures=caps, out=self.out.text(), preset=self.preset.currentText(), steps=self.steps.value(),
+                               checkpoint_every=self.ckpt.value(), preview_every=self.preview_every.value(),
+                               split_optimization=self.split.isChecked(), resume=resume, body=self.body_override)
+
+    # --- control -------------------------------------------------------------------------
+    @guarded
+    def start(self, resume: bool = False) -> TrainingJob:
+        """Starts a run on a worker thread; returns the job."""
+        if self.job is not None and self.job.running:
+            raise AnrError("training: a run is already in progress, expected it to stop first")
+        self.job = TrainingJob(self.options(resume)).start()
+        self.plot.clear()
+        self.plot.addLegend(offset=(-10, 10))
+        self.curves.clear()
+        self._metrics_version, self._preview_version, self._log_len = -1, 0, 0
+        self.log.clear()
+        with QtCore.QSignalBlocker(self.pause_btn):
+            self.pause_btn.setChecked(False)
+        self._timer.start()
+        self._update_buttons()
+        return self.job
+
+    def _on_pause(self, paused: bool) -> None:
+        if self.job is None:
+            return
+        (self.job.pause if paused else self.job.resume)()
+        self.pause_btn.setText("Resume" if paused else "Pause")
+
+    def stop(self) -> None:
+        """Asks the run to stop; it checkpoints and writes avatar.anr, the poll sees it end."""
+        if self.job is not None:
+            self.job.stop()
+        self._update_buttons()
+
+    def state_text(self) -> str:
+        if self.job is None:
+            return "idle"
+        snap = self.job.status.snapshot(log_tail=0)
+        return f"{snap.state.value} {snap.done}/{snap.total}" if snap.total else snap.state.value
+
+    def _update_buttons(self) -> None:
+        active = self.job is not None and self.job.status.state.active
+        self.start_btn.setEnabled(not active)
+        self.resume_run_btn.setEnabled(not active)
+        self.pause_btn.setEnabled(active)
+        self.stop_btn.setEnabled(active)
+
+    # --- polling (main thread, every 200 ms) --------------------------------------------
+    def poll(self) -> None:
+        """Copies new metrics, preview, progress and log lines from the job's status into the widgets."""
+        job = self.job
+        if job is None:
+            return
+        st = job.status
+        buf = st.metrics
+        if buf.version != self._metrics_version:
+            self._metrics_version = buf.version
+            for k, name in enumerate(buf.names()):
+                xs, ys = buf.series(name)
+                ys = np.maximum(ys, 1e-6)  # the log axis cannot show zero
+                if name not in self.curves:
+                    width = 2 if name == "total" else 1
+                    self.curves[name] = self.plot.plot([], [], pen=pg.mkPen(COLORS[k % len(COLORS)], width=width), name=name)
+                self.curves[name].setData(xs, ys)
+        version, pair = st.preview()
+        if pair is not None and version != self._preview_version:
+            self._preview_version = version
+            self.truth.set_array(pair[0])
+            self.render.set_array(pair[1])
+        snap = st.snapshot(log_tail=400)
+        if snap.total:
+            self.progress.setRange(0, snap.total)
+            self.progress.setValue(snap.done)
+        self.eta.setText(_fmt_eta(snap.eta_s))
+        new_lines = snap.log[self._log_len:] if len(snap.log) >= self._log_len else snap.log
+        for line in new_lines:
+            self.log.appendPlainText(line)
+        self._log_len = len(snap.log)
+        if not snap.state.active:
+            self._timer.stop()
+            self._update_buttons()
+            if snap.state == JobState.FAILED:
+                show_error(self, AnrError(snap.error or "training failed"))
+            elif st.avatar_path and Path(st.avatar_path).exists():
+                self.avatar_written.emit(st.avatar_path)
+
+    # --- export --------------------------------------------------------------------------
+    def start_export(self, avatar, identity: str, motion: str, out: str, view) -> BackgroundJob:
+        """Renders ``avatar`` driven by ``motion`` to ``out`` (mp4) on a worker thread."""
+        from anr_studio.jobs.export_job import export_video
+
+        if self.export_job is not None and self.export_job.running:
+            raise AnrError("export: another export is running, expected it to finish first")
+        self.export_job = BackgroundJob("export video", lambda c: export_video(avatar, identity, motion, out, view, c)).start()
+        self.log.appendPlainText(f"exporting {motion} to {out} …")
+        QtCore.QTimer.singleShot(POLL_MS, self._poll_export)
+        return self.export_job
+
+    def _poll_export(self) -> None:
+        job = self.export_job
+        snap = job.status.snapshot(log_tail=0)
+        if snap.state.active:
+            self.progress.setRange(0, max(snap.total, 1))
+            self.progress.setValue(snap.done)
+            QtCore.QTimer.singleShot(POLL_MS, self._poll_export)
+        elif snap.state == JobState.FAILED:
+            show_error(self, AnrError(snap.error or "export failed"))
+        else:
+            self.log.appendPlainText(f"export {snap.state.value}: {job.result}")
+
+    def shutdown(self, timeout: float = 60.0) -> None:
+        """Stops a running training (it checkpoints) and waits for it, so closing leaves a loadable run."""
+        if self.export_job is not None:
+            self.export_job.stop()
+        if self.job is not None and self.job.running:
+            self.job.stop()
+            t0 = time.monotonic()
+            while not self.job.join(0.05) and time.monotonic() - t0 < timeout:
+                QtWidgets.QApplication.processEvents()
