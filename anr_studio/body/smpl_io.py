@@ -1,0 +1,316 @@
+"""Loading SMPL-format model files (.npz, .pkl) and OBJ UV layouts, without arbitrary unpickling.
+
+A user brings their own SMPL file (its licence forbids shipping it). The .pkl flavour is a
+Python pickle holding numpy arrays, a scipy sparse ``J_regressor`` and chumpy arrays; it is read
+by :class:`SafeSmplUnpickler`, which builds only those (as plain stand-ins, so neither chumpy
+nor scipy is needed) and refuses every other global, so a hostile file cannot run code.
+"""
+
+from __future__ import annotations
+
+import _compat_pickle
+import hashlib
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from anr_studio.body.skeleton import BODY_PART_NAMES, NUM_JOINTS, SMPL_PARENTS, joint_part_indices
+from anr_studio.errors import AnrError
+
+
+class RefusedGlobal(pickle.UnpicklingError):
+    """The pickle names something an SMPL file never holds (and that could run code)."""
+
+
+class ChumpyArray:
+    """Stands in for ``chumpy.ch.Ch``: keeps the pickled state; ``x`` is the array."""
+
+    def __setstate__(self, state: Any) -> None:
+        self.__dict__.update(state if isinstance(state, dict) else {"x": state})
+
+
+class SparseMatrix:
+    """Stands in for scipy.sparse csc/csr/coo matrices: keeps the pickled state, densifies on demand."""
+
+    format = ""
+
+    def __setstate__(self, state: Any) -> None:
+        if not isinstance(state, dict):
+            raise pickle.UnpicklingError("sparse matrix state is not a dict")
+        self.__dict__.update(state)
+
+    def toarray(self) -> np.ndarray:
+        """Returns the dense matrix (rows, cols) as float64."""
+        d = self.__dict__
+        shape = tuple(int(s) for s in d.get("_shape", d.get("shape", ())))
+        if len(shape) != 2:
+            raise ValueError("sparse matrix has no 2-D shape")
+        data = np.asarray(d["data"], dtype=np.float64)
+        out = np.zeros(shape, dtype=np.float64)
+        if self.format in ("csc", "csr"):
+            indices, indptr = np.asarray(d["indices"], np.int64), np.asarray(d["indptr"], np.int64)
+            major = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+            rows, cols = (indices, major) if self.format == "csc" else (major, indices)
+        else:  # coo: scipy >= 1.13 stores coords, older versions row and col
+            rows, cols = d["coords"] if "coords" in d else (d["row"], d["col"])
+        np.add.at(out, (np.asarray(rows, np.int64), np.asarray(cols, np.int64)), data)
+        return out
+
+
+def _sparse_class(fmt: str) -> type:
+    return type(f"{fmt}_matrix", (SparseMatrix,), {"format": fmt})
+
+
+_SPARSE = {f"{fmt}_{kind}": _sparse_class(fmt) for fmt in ("csc", "csr", "coo") for kind in ("matrix", "array")}
+
+
+def _safe_reconstructor(cls: type, base: type, state: Any) -> Any:
+    # copyreg._reconstructor (protocols 0 and 1) may call base.__new__ on anything; only our
+    # stand-ins are allowed here.
+    if base is object and isinstance(cls, type) and issubclass(cls, (ChumpyArray, SparseMatrix)):
+        return object.__new__(cls)
+    raise RefusedGlobal(f"copyreg._reconstructor of {cls!r} is not allowed")
+
+
+def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
+    # Python 3 writes bytes into protocol-2 pickles as _codecs.encode(text, "latin1").
+    if encoding not in ("latin1", "latin-1"):
+        raise RefusedGlobal(f"_codecs.encode with encoding {encoding!r} is not allowed")
+    return text.encode("latin1")
+
+
+_NUMPY_MULTIARRAY = ("numpy.core.multiarray", "numpy._core.multiarray")  # numpy 1.x and 2.x paths
+_ALLOWED: dict[tuple[str, str], Any] = {
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("copyreg", "_reconstructor"): _safe_reconstructor,
+    ("builtins", "object"): object,
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+    ("_codecs", "encode"): _latin1_encode,
+    ("chumpy.ch", "Ch"): ChumpyArray,
+    ("chumpy", "Ch"): ChumpyArray,
+}
+for _mod in _NUMPY_MULTIARRAY:
+    _ALLOWED[(_mod, "_reconstruct")] = np.ndarray.__reduce__(np.zeros(1))[0]
+    _ALLOWED[(_mod, "scalar")] = np.float64(0).__reduce__()[0]
+
+
+def _numpy_frombuffer(buf: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:
+    # Protocol 5 pickles arrays as numpy's _frombuffer(buffer, dtype, shape, order).
+    return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order).copy()
+
+
+for _mod in ("numpy.core.numeric", "numpy._core.numeric"):
+    _ALLOWED[(_mod, "_frombuffer")] = _numpy_frombuffer
+
+
+class SafeSmplUnpickler(pickle.Unpickler):
+    """An Unpickler that builds numpy arrays, scipy sparse matrices and chumpy arrays, nothing else."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        # Protocols 0-2 name Python 2 modules (__builtin__, copy_reg); map them as pickle does.
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
+        if (module, name) in _ALLOWED:
+            return _ALLOWED[(module, name)]
+        if module.startswith("scipy.sparse") and name in _SPARSE:
+            return _SPARSE[name]
+        raise RefusedGlobal(f"refusing global {module}.{name}")
+
+
+def read_pickle(path: Path) -> dict[str, Any]:
+    """Returns the dict stored in an SMPL .pkl, read with :class:`SafeSmplUnpickler`."""
+    try:
+        with open(path, "rb") as f:
+            # latin1: SMPL's own files were pickled by Python 2 (numpy raw data in str objects).
+            data = SafeSmplUnpickler(f, encoding="latin1").load()
+    except RefusedGlobal as exc:
+        raise AnrError(f"{path}: not a loadable SMPL pickle ({exc}); expected only numpy arrays, scipy sparse matrices and chumpy arrays") from None
+    except Exception as exc:  # a damaged stream can fail inside any allowed constructor
+        raise AnrError(f"{path}: damaged or truncated SMPL pickle ({type(exc).__name__}: {exc})") from None
+    if not isinstance(data, dict):
+        raise AnrError(f"{path}: the pickle holds a {type(data).__name__}, expected a dict of SMPL arrays")
+    return data
+
+
+class _NpzFields:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.npz = np.load(path, allow_pickle=False)
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+            raise AnrError(f"{path}: not a readable .npz archive ({exc})") from None
+        if not hasattr(self.npz, "files"):
+            raise AnrError(f"{path}: holds a single array, expected an .npz archive of SMPL arrays")
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.npz.files
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self.npz[key]
+        except ValueError as exc:  # object arrays need pickle, which we never use
+            raise AnrError(f"{self.path}: field {key} cannot be read without unpickling ({exc}); expected a numeric array") from None
+        except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
+            raise AnrError(f"{self.path}: field {key} is damaged or truncated ({exc})") from None
+
+
+def _array(fields: Any, key: str, path: Path, required: bool = True) -> np.ndarray | None:
+    if key not in fields:
+        if required:
+            raise AnrError(f"{path}: field {key} is missing, expected it in an SMPL-format model")
+        return None
+    value = fields[key]
+    if isinstance(value, ChumpyArray):
+        value = value.__dict__.get("x")
+    try:
+        if isinstance(value, SparseMatrix):
+            value = value.toarray()
+        arr = np.asarray(value)
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        raise AnrError(f"{path}: field {key} is not a readable array ({exc})") from None
+    if arr.dtype.kind not in "biuf":
+        raise AnrError(f"{path}: field {key} has dtype {arr.dtype}, expected a numeric array")
+    return arr
+
+
+def _shape_error(path: Path, key: str, arr: np.ndarray, expected: str) -> AnrError:
+    return AnrError(f"{path}: field {key} has shape {tuple(arr.shape)}, expected {expected}")
+
+
+def load_smpl(path: str | os.PathLike, uv_obj: str | os.PathLike | None = None) -> Any:
+    """Returns a BodyModel from an SMPL-format .npz or .pkl; UVs from ``uv_obj`` when given."""
+    from anr_studio.body.model import BodyModel
+
+    path = Path(path)
+    if not path.is_file():
+        raise AnrError(f"{path}: SMPL model file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        fields: Any = _NpzFields(path)
+    elif suffix == ".pkl":
+        fields = read_pickle(path)
+    else:
+        raise AnrError(f"{path}: unknown SMPL model format {suffix!r}, expected .npz or .pkl")
+
+    v_template = _array(fields, "v_template", path)
+    if v_template.ndim != 2 or v_template.shape[1] != 3:
+        raise _shape_error(path, "v_template", v_template, "(V, 3)")
+    nv = v_template.shape[0]
+    faces = _array(fields, "f", path)
+    if faces.ndim != 2 or faces.shape[1] != 3:
+        raise _shape_error(path, "f", faces, "(F, 3)")
+    faces = faces.astype(np.int64)
+    if faces.size and (faces.min() < 0 or faces.max() >= nv):
+        raise AnrError(f"{path}: field f (faces) index vertices {faces.min()}..{faces.max()}, expected 0..{nv - 1}")
+    shapedirs = _array(fields, "shapedirs", path)
+    if shapedirs.ndim != 3 or shapedirs.shape[:2] != (nv, 3):
+        raise _shape_error(path, "shapedirs", shapedirs, f"({nv}, 3, K)")
+    J_regressor = _array(fields, "J_regressor", path)
+    if J_regressor.shape != (NUM_JOINTS, nv):
+        raise _shape_error(path, "J_regressor", J_regressor, f"({NUM_JOINTS}, {nv})")
+    weights = _array(fields, "weights", path)
+    if weights.shape != (nv, NUM_JOINTS):
+        raise _shape_error(path, "weights", weights, f"({nv}, {NUM_JOINTS})")
+    kintree = _array(fields, "kintree_table", path)
+    if kintree.shape != (2, NUM_JOINTS):
+        raise _shape_error(path, "kintree_table", kintree, f"(2, {NUM_JOINTS})")
+    parents = kintree[0].astype(np.int64)
+    parents[0] = -1  # SMPL stores the root's parent as uint32 -1 (4294967295)
+    if tuple(parents.tolist()) != SMPL_PARENTS:
+        raise AnrError(f"{path}: kintree_table has parents {parents.tolist()}, expected SMPL's 24-joint tree {list(SMPL_PARENTS)}")
+    posedirs = _array(fields, "posedirs", path, required=False)
+    num_pose = (NUM_JOINTS - 1) * 9
+    if posedirs is not None:
+        if posedirs.shape == (nv, 3, num_pose):
+            posedirs = posedirs.reshape(nv * 3, num_pose).T  # smplx's layout: (207, V*3)
+        elif posedirs.shape != (num_pose, nv * 3):
+            raise _shape_error(path, "posedirs", posedirs, f"({nv}, 3, {num_pose})")
+
+    uv = uv_faces = None
+    if uv_obj is not None:
+        uv, uv_faces = read_obj_uvs(uv_obj, faces, nv)
+    face_parts = _parts_from_weights(faces, weights)
+    return BodyModel(
+        v_template=v_template, faces=faces, lbs_weights=weights, J_regressor=J_regressor,
+        shapedirs=shapedirs, posedirs=posedirs, uv=uv, uv_faces=uv_faces, face_parts=face_parts,
+        part_names=list(BODY_PART_NAMES), parents=parents, model_id=file_sha256(path),
+        provenance={"source": "smpl", "file": path.name, "uv_obj": Path(uv_obj).name if uv_obj else None},
+        source=str(path),
+    )
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Returns the hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _parts_from_weights(faces: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    # A face belongs to the part of the joint that dominates its three vertices' skinning.
+    face_weights = weights[faces].sum(axis=1)  # (F, 24)
+    return np.asarray(joint_part_indices(), dtype=np.int64)[face_weights.argmax(axis=1)]
+
+
+def read_obj_uvs(obj_path: str | os.PathLike, faces: np.ndarray, num_vertices: int) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (uv (U,2), uv_faces (F,3)) for the model's ``faces`` (F,3) from an OBJ's ``vt`` and ``f v/vt``.
+
+    The OBJ must have the model's vertex count; each model face is matched to the OBJ face
+    with the same three vertices (polygons are fan-triangulated).
+    """
+    obj_path = Path(obj_path)
+    try:
+        lines = obj_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        raise AnrError(f"{obj_path}: cannot read the UV OBJ ({exc.strerror})") from None
+    uvs: list[tuple[float, float]] = []
+    corners: dict[tuple[int, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
+    n_v = 0
+    for lineno, line in enumerate(lines, 1):
+        parts = line.split()
+        if not parts:
+            continue
+        try:
+            if parts[0] == "v":
+                n_v += 1
+            elif parts[0] == "vt":
+                uvs.append((float(parts[1]), float(parts[2])))
+            elif parts[0] == "f":
+                vs, vts = [], []
+                for tok in parts[1:]:
+                    idx = tok.split("/")
+                    if len(idx) < 2 or not idx[1]:
+                        raise AnrError(f"{obj_path}: line {lineno}: face corner {tok!r} has no vt index, expected v/vt")
+                    v, vt = int(idx[0]), int(idx[1])
+                    vs.append(v - 1 if v > 0 else n_v + v)
+                    vts.append(vt - 1 if vt > 0 else len(uvs) + vt)
+                for k in range(1, len(vs) - 1):
+                    tri_v, tri_vt = (vs[0], vs[k], vs[k + 1]), (vts[0], vts[k], vts[k + 1])
+                    corners[tuple(sorted(tri_v))] = (tri_v, tri_vt)
+        except (ValueError, IndexError):
+            raise AnrError(f"{obj_path}: line {lineno} is not valid OBJ ({line.strip()[:60]!r})") from None
+    if n_v != num_vertices:
+        raise AnrError(f"{obj_path}: the OBJ has {n_v} vertices, expected {num_vertices} (the model's)")
+    if not uvs:
+        raise AnrError(f"{obj_path}: the OBJ has no vt lines, expected texture coordinates")
+    uv_faces = np.empty_like(faces)
+    for i, face in enumerate(faces.tolist()):
+        match = corners.get(tuple(sorted(face)))
+        if match is None:
+            raise AnrError(f"{obj_path}: model face {i} {tuple(face)} is not in the OBJ, expected the model's faces with UVs")
+        tri_v, tri_vt = match
+        uv_faces[i] = [tri_vt[tri_v.index(v)] for v in face]
+    uv = np.asarray(uvs, dtype=np.float32)
+    if uv_faces.min() < 0 or uv_faces.max() >= len(uv):
+        raise AnrError(f"{obj_path}: faces index vt {uv_faces.min() + 1}..{uv_faces.max() + 1}, expected 1..{len(uv)}")
+    return uv, uv_faces
