@@ -1,0 +1,153 @@
+"""Each loss against a value computed by hand on tiny tensors, and ANRLoss's combination."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from anr_studio.model import ANRLoss, LossConfig, MultiScaleDiscriminator, RenderOutput
+from anr_studio.model.losses import (
+    feature_loss,
+    feature_matching_loss,
+    gan_discriminator_loss,
+    gan_generator_loss,
+    mask_bce_loss,
+    pixel_loss,
+    tv_loss,
+)
+
+
+def val(x):
+    """Returns a 0-dim tensor's value without autograd warnings."""
+    return x.detach().item()
+
+
+def t(values):
+    """Returns a (1, 1, h, w) tensor from a nested list of rows."""
+    return torch.tensor(values, dtype=torch.float32).view(1, 1, len(values), -1)
+
+
+def test_pixel_loss_is_mask_weighted_mean_l1():
+    pred, target, mask = t([[0.5, -1.0]]), t([[0.0, 0.0]]), t([[1.0, 0.5]])
+    # (1 * 0.5 + 0.5 * 1) / (1 channel * 1.5 mask weight)
+    assert val(pixel_loss(pred, target, mask)) == pytest.approx(1.0 / 1.5)
+    rgb = torch.cat([pred, 2 * pred, 0 * pred], dim=1)  # 3 channels share the mask
+    assert val(pixel_loss(rgb, torch.zeros_like(rgb), mask)) == pytest.approx((1.0 + 2.0 + 0.0) / (3 * 1.5))
+    assert val(pixel_loss(pred, target, torch.zeros_like(mask))) == 0.0
+
+
+def test_mask_bce_with_logits():
+    logits, target = t([[0.0, 2.0]]), t([[1.0, 0.5]])
+    s = 1 / (1 + math.exp(-2.0))
+    expected = (math.log(2) + -0.5 * math.log(s) - 0.5 * math.log(1 - s)) / 2
+    assert val(mask_bce_loss(logits, target)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_tv_loss_sums_vertical_and_horizontal_mean_differences():
+    assert val(tv_loss(t([[0.0, 1.0], [3.0, 5.0]]))) == pytest.approx(3.5 + 1.5)
+    assert val(tv_loss(torch.ones(2, 3, 4, 4))) == 0.0
+
+
+def disc_outputs(*scales):
+    """Returns outputs[scale][layer] from lists of plain numbers (each a 1x1xN tensor)."""
+    return [[torch.tensor(layer, dtype=torch.float32).view(1, 1, 1, -1) for layer in scale] for scale in scales]
+
+
+def test_lsgan_and_hinge_generator_sides():
+    fake = disc_outputs([[9.0], [0.5]], [[9.0], [1.0, 3.0]])  # last entry of each scale = logits
+    assert val(gan_generator_loss(fake, "lsgan")) == pytest.approx((0.25 + 2.0) / 2)
+    assert val(gan_generator_loss(fake, "hinge")) == pytest.approx((-0.5 - 2.0) / 2)
+
+
+def test_lsgan_and_hinge_discriminator_sides():
+    real = disc_outputs([[1.0]], [[0.0, 2.0]])
+    fake = disc_outputs([[0.5]], [[1.0, 3.0]])
+    assert val(gan_discriminator_loss(real, fake, "lsgan")) == pytest.approx((0.5 * 0.25 + 0.5 * (1.0 + 5.0)) / 2)
+    assert val(gan_discriminator_loss(real, fake, "hinge")) == pytest.approx((1.5 + (0.5 + 3.0)) / 2)
+
+
+def test_feature_matching_skips_logits_and_detaches_real():
+    fake = disc_outputs([[1.0, 1.0], [2.0], [100.0]], [[0.5], [0.0], [100.0]])
+    real = disc_outputs([[0.0, 2.0], [0.0], [0.0]], [[0.0], [0.0], [0.0]])
+    for x in [x for scale in real + fake for x in scale]:
+        x.requires_grad_(True)
+    loss = feature_matching_loss(fake, real)
+    assert val(loss) == pytest.approx(((1.0 + 2.0) + (0.5 + 0.0)) / 2)
+    loss.backward()
+    assert all(x.grad is None for scale in real for x in scale)
+    assert fake[0][0].grad is not None and fake[0][-1].grad is None  # logits are not matched
+
+
+class TwoLayerExtractor(nn.Module):
+    def forward(self, x):
+        return [2 * x, nn.functional.avg_pool2d(x, 2)]
+
+
+def test_feature_loss_with_explicit_extractor_and_layer_weights():
+    pred = torch.full((1, 3, 4, 4), 0.5, requires_grad=True)
+    target = torch.zeros(1, 3, 4, 4)
+    loss = feature_loss(pred, target, TwoLayerExtractor(), [1.0, 0.5])
+    assert val(loss) == pytest.approx(1.0 * 1.0 + 0.5 * 0.5)
+    loss.backward()
+    assert pred.grad.abs().sum() > 0
+
+
+def fake_output(kind="anr", b=1, h=8, w=8):
+    torch.manual_seed(0)
+    rgb = (torch.rand(b, 3, h, w) * 2 - 1).requires_grad_(True)
+    logits = torch.randn(b, 1, h, w, requires_grad=True) if kind != "dnr" else None
+    coarse = (torch.rand(b, 3, h, w) * 2 - 1) if kind == "anr" else None
+    return RenderOutput(rgb=rgb, mask_logits=logits, coarse_rgb=coarse)
+
+
+def test_anr_loss_total_is_the_weighted_sum_of_its_terms():
+    cfg = LossConfig(pixel=2.0, pixel_coarse=3.0, mask=4.0, feature=5.0, feature_matching=6.0,
+                     tv_image=0.5, tv_mask=0.25, adversarial=1.5, vgg_layer_weights=(1, 1, 1, 1, 1))
+    extractor = lambda x: [x, x, x, 2 * x, x]  # noqa: E731 - five "layers", cheap
+    loss_fn = ANRLoss(cfg, vgg=extractor)
+    assert loss_fn.feature_source == "vgg19"
+    out = fake_output()
+    frame, mask, bg = torch.rand(1, 3, 8, 8) * 2 - 1, (torch.rand(1, 1, 8, 8) > 0.5).float(), torch.zeros(1, 3, 8, 8)
+    disc = MultiScaleDiscriminator(6, num_scales=2, base_channels=4, num_layers=1)
+    total, terms = loss_fn(out, frame, mask, bg, disc, torch.randn(1, 3, 8, 8))
+    weights = {"pixel": 2.0, "pixel_coarse": 3.0, "mask": 4.0, "feature": 5.0, "feature_matching": 6.0,
+               "tv_image": 0.5, "tv_mask": 0.25, "adversarial": 1.5}
+    assert set(terms) == set(weights) | {"total"}
+    assert val(total) == pytest.approx(sum(w * val(terms[k]) for k, w in weights.items()), rel=1e-5)
+    blended = torch.sigmoid(out.mask_logits) * out.rgb + (1 - torch.sigmoid(out.mask_logits)) * bg
+    assert val(terms["pixel"]) == pytest.approx(val(pixel_loss(out.rgb, frame, mask)))
+    assert val(terms["pixel_coarse"]) == pytest.approx(val(pixel_loss(out.coarse_rgb, frame, mask)))
+    assert val(terms["tv_image"]) == pytest.approx(val(tv_loss(blended)), rel=1e-5)
+    assert val(terms["feature"]) == pytest.approx(6 * val((blended - frame).abs().mean()), rel=1e-5)
+    total.backward()
+    assert out.rgb.grad.abs().sum() > 0 and out.mask_logits.grad.abs().sum() > 0
+
+
+def test_dnr_and_one_stage_leave_out_missing_terms_and_dnr_blends_with_the_coarse_mask():
+    cfg = LossConfig(feature=0.0, adversarial=0.0, feature_matching=0.0)
+    loss_fn = ANRLoss(cfg)
+    assert loss_fn.feature_source == "off"
+    frame, mask, bg = torch.zeros(1, 3, 8, 8), torch.ones(1, 1, 8, 8), torch.full((1, 3, 8, 8), -1.0)
+    _, terms = loss_fn(fake_output("anr-1stage"), frame, mask, bg)
+    assert set(terms) == {"pixel", "mask", "tv_mask", "tv_image", "total"}
+    dnr = fake_output("dnr")
+    _, terms = loss_fn(dnr, frame, mask, bg)
+    assert set(terms) == {"pixel", "tv_image", "total"}
+    coarse = torch.zeros(1, 1, 8, 8)
+    coarse[..., :4] = 1
+    blended = loss_fn.blend(dnr, bg, coarse)
+    torch.testing.assert_close(blended[..., :4], dnr.rgb[..., :4].detach(), check_stride=False)
+    assert torch.equal(blended[..., 4:], bg[..., 4:])
+
+
+def test_discriminator_loss_does_not_reach_the_renderer():
+    loss_fn = ANRLoss(LossConfig(feature=0.0, gan_mode="hinge"))
+    out = fake_output()
+    disc = MultiScaleDiscriminator(3, num_scales=2, base_channels=4, num_layers=1)
+    blended = loss_fn.blend(out, torch.zeros(1, 3, 8, 8))
+    loss, terms = loss_fn.discriminator_loss(disc, torch.zeros(1, 3, 8, 8), blended)
+    loss.backward()
+    assert out.rgb.grad is None
+    assert all(p.grad is not None for p in disc.parameters())
+    assert set(terms) == {"d_real", "d_fake", "d_total"} and val(terms["d_total"]) == pytest.approx(val(loss))
