@@ -1,0 +1,54 @@
+"""Configs: presets, JSON round trip, dotted overrides and their errors."""
+
+import json
+
+import pytest
+
+from anr_studio.errors import AnrError
+from anr_studio.train.config import TrainConfig
+from anr_studio.train.presets import PRESETS, preset
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_preset_json_round_trip_is_exact(name):
+    config = preset(name)
+    again = TrainConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert again == config
+    assert again.preset == name
+
+
+def test_preset_resolutions_follow_the_paper_and_the_issue():
+    assert preset("paper").data.resolution == 1024
+    assert preset("fast").data.resolution == 512
+    assert 64 <= preset("tiny").data.resolution <= 128
+    for name in PRESETS:
+        d = preset(name).data
+        assert (d.rescale_min, d.rescale_max, d.grid_jitter) == (0.5, 1.25, 0.02)
+
+
+def test_overrides_parse_json_values_and_nested_keys():
+    config = preset("fast").with_overrides(
+        ["data.batch_size=3", "model.r1.depth=4", "optim.betas=[0.9, 0.99]", "optim.split_optimization=false",
+         "renderer=dnr"])
+    assert config.data.batch_size == 3
+    assert config.model.r1.depth == 4 and config.model.r2.depth == 7
+    assert config.optim.betas == (0.9, 0.99)
+    assert config.optim.split_optimization is False
+    assert config.renderer == "dnr"
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.bach_size=3", "unknown key data.bach_size"),
+    ("data.batch_size=many", "data.batch_size = 'many', expected an integer"),
+    ("nothing", "expected KEY=VALUE"),
+    ("renderer=gan", "expected one of anr, anr-1stage, dnr"),
+    ("data.resolution=100", "data.resolution = 100, expected a multiple of 16"),
+])
+def test_bad_overrides_name_the_key(override, message):
+    with pytest.raises(AnrError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        preset("fast").with_overrides([override])
+
+
+def test_unknown_preset_lists_the_known_ones():
+    with pytest.raises(AnrError, match="expected one of paper, fast, tiny, demo"):
+        preset("huge")
