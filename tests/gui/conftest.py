@@ -1,0 +1,71 @@
+"""GUI test setup: real OpenGL under Xvfb (pytest-xvfb), isolated settings, a clear skip without a display."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import pytest
+
+# Settings (window state, recent files) go to a throwaway folder, never the user's.
+os.environ.setdefault("XDG_CONFIG_HOME", tempfile.mkdtemp(prefix="anr-gui-cfg-"))
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+_SKIP_REASON: str | None = None
+
+
+def _display_problem() -> str | None:
+    if os.environ.get("QT_QPA_PLATFORM", "") == "offscreen":
+        return "QT_QPA_PLATFORM=offscreen has no OpenGL for vispy; run under Xvfb (pytest-xvfb) instead"
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        hint = "" if shutil.which("Xvfb") else " (Xvfb is not installed)"
+        return f"no display for the GUI tests{hint}; install Xvfb so pytest-xvfb can start one"
+    try:
+        from PySide6 import QtWidgets  # noqa: F401
+        import vispy  # noqa: F401
+    except ImportError as exc:
+        return f"GUI packages missing: {exc}"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    global _SKIP_REASON
+    _SKIP_REASON = _display_problem()
+    for item in items:
+        if "tests/gui" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.gui)
+            if _SKIP_REASON:
+                item.add_marker(pytest.mark.skip(reason=_SKIP_REASON))
+
+
+@pytest.fixture(scope="session")
+def standin_body():
+    from anr_studio.jobs.standin_body import StandinBody
+
+    return StandinBody()
+
+
+@pytest.fixture
+def window(qtbot, standin_body):
+    """The studio's main window on the stand-in body, shown and drawn."""
+    import torch
+
+    torch.set_num_threads(1)
+    from anr_studio.gui.main_window import MainWindow
+
+    win = MainWindow(body=standin_body, body_note="stand-in body (test)")
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    qtbot.wait(50)
+    yield win
+    win.close()
+
+
+@pytest.fixture
+def tiny_avatar(standin_body):
+    from anr_studio.jobs.memory_avatar import MemoryAvatar
+
+    return MemoryAvatar.random(standin_body, "tiny", identities=("alice", "bob"), seed=3)

@@ -1,0 +1,138 @@
+"""The studio window: opens, shows the empty state, posing and orbiting change the images, undo/redo."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from anr_studio.gui.viewport import MeshViewport
+
+
+def _wait_neural(qtbot, window, timeout=20000):
+    qtbot.waitUntil(lambda: window.neural.worker.idle() and window.neural.last_result is not None, timeout=timeout)
+
+
+def test_window_opens_with_docks_menus_status_and_empty_state(window):
+    titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
+    assert titles == ["File", "Edit", "View"]
+    assert set(window.docks) == {"Pose", "Capture", "Keyframes", "Training", "Try-on"}
+    assert window.neural_stack.currentWidget() is window.empty
+    assert "Open avatar" in window.empty.text() and "synthetic capture" in window.empty.text()
+    assert window.device_label.text() in ("CPU only",) or window.device_label.text().startswith("GPU")
+    file_menu = window.menuBar().actions()[0].menu()
+    names = [a.text() for a in file_menu.actions() if a.text()]
+    for want in ("Open capture…", "Open avatar…", "Recent files", "Import video or folder…", "Make synthetic capture…", "Export video…"):
+        assert want in names
+    img = window.viewport.grab_image()
+    assert img.shape[2] == 4 and img[..., :3].std() > 10  # the body is drawn, not a blank canvas
+
+
+def test_joint_slider_changes_viewport_and_neural_preview(window, qtbot, tiny_avatar):
+    window.neural.size_px = 64  # keep the CPU test fast
+    window.set_avatar(tiny_avatar, "tiny.anr")
+    _wait_neural(qtbot, window)
+    mesh0 = window.viewport.grab_image()[..., :3].astype(np.int16)
+    neural0 = window.neural.current_image().copy()
+    slider = window.pose_panel.sliders[(16, 2)]  # left shoulder, about z: lowers the arm
+    slider.setValue(-70 * 10)
+    assert math.isclose(window.pose_state.pose[16, 2], math.radians(-70), rel_tol=1e-5)
+    old = window.neural.last_result
+    qtbot.waitUntil(lambda: window.neural.last_result is not old and window.neural.worker.idle(), timeout=20000)
+    mesh1 = window.viewport.grab_image()[..., :3].astype(np.int16)
+    neural1 = window.neural.current_image()
+    changed = np.abs(mesh1 - mesh0).max(-1) > 30
+    assert changed.mean() > 0.005, "moving the shoulder slider did not change the vispy image"
+    assert np.abs(neural1.astype(np.int16) - neural0).max(-1).astype(bool).mean() > 0.01
+    # The slider followed the state exactly once: no ping-pong rewrote it.
+    assert slider.value() == -700
+
+
+def test_state_changes_move_sliders_without_feedback(window):
+    calls = []
+    window.pose_state.changed.connect(calls.append)
+    pose = np.zeros((24, 3), np.float32)
+    pose[18, 1] = 0.5
+    window.pose_state.set_pose(pose)
+    assert calls == ["pose"]  # refreshing the sliders did not emit further edits
+    assert window.pose_panel.sliders[(18, 1)].value() == round(math.degrees(0.5) * 10)
+
+
+def _drag(widget, start, end, steps=6):
+    btn = QtCore.Qt.MouseButton.LeftButton
+    gp = lambda p: widget.mapToGlobal(p)  # noqa: E731
+    p0 = QtCore.QPointF(*start)
+    QtWidgets.QApplication.sendEvent(widget, QtGui.QMouseEvent(QtCore.QEvent.Type.MouseButtonPress, p0, gp(p0), btn, btn, QtCore.Qt.KeyboardModifier.NoModifier))
+    for i in range(1, steps + 1):
+        p = QtCore.QPointF(start[0] + (end[0] - start[0]) * i / steps, start[1] + (end[1] - start[1]) * i / steps)
+        QtWidgets.QApplication.sendEvent(widget, QtGui.QMouseEvent(QtCore.QEvent.Type.MouseMove, p, gp(p), QtCore.Qt.MouseButton.NoButton, btn, QtCore.Qt.KeyboardModifier.NoModifier))
+    p1 = QtCore.QPointF(*end)
+    QtWidgets.QApplication.sendEvent(widget, QtGui.QMouseEvent(QtCore.QEvent.Type.MouseButtonRelease, p1, gp(p1), btn, QtCore.Qt.MouseButton.NoButton, QtCore.Qt.KeyboardModifier.NoModifier))
+
+
+def test_orbit_drag_changes_view_and_neural_uses_same_camera(window, qtbot, tiny_avatar):
+    native = window.viewport.canvas.native
+    before = window.viewport.grab_image()[..., :3].astype(np.int16)
+    az0 = window.view_state.view.azimuth
+    _drag(native, (100, 200), (220, 200))
+    qtbot.wait(50)
+    assert window.view_state.view.azimuth != az0
+    assert abs(window.view_state.view.azimuth - (az0 - 60.0)) < 1e-3  # half a degree per pixel
+    after = window.viewport.grab_image()[..., :3].astype(np.int16)
+    assert (np.abs(after - before).max(-1) > 30).mean() > 0.005
+    window.view_state.reset()
+    assert window.view_state.view.azimuth == az0
+    # The wheel zooms in.
+    d0 = window.view_state.view.distance
+    window.view_state.zoom(0.5)
+    assert window.view_state.view.distance == d0 * 0.5
+
+
+def test_vispy_view_matches_orbit_camera(window):
+    """The vispy turntable and orbit_camera put a joint at the same side of the image."""
+    from anr_studio.jobs.overlay import project
+    from anr_studio.jobs.scene import pose_body
+
+    vp: MeshViewport = window.viewport
+    window.view_state.set(azimuth=40.0, elevation=10.0)
+    h, w = vp.canvas.size[1], vp.canvas.size[0]
+    _, joints = pose_body(vp.body, np.zeros((24, 3)), None, None)
+    cam = window.view_state.view.camera((h, w))
+    pix, _ = project(joints[[20, 21]], cam.K[0].numpy(), cam.R[0].numpy(), cam.t[0].numpy())
+    tr = vp.view.scene.node_transform(vp.canvas.scene)
+    mapped = tr.map(joints[[20, 21]])
+    mapped = mapped[:, :2] / mapped[:, 3:4]
+    # Left wrist then right wrist: both projections order them the same way left-to-right.
+    assert np.sign(pix[0, 0] - pix[1, 0]) == np.sign(mapped[0, 0] - mapped[1, 0])
+    assert abs((pix[0, 1] - h / 2) / h - (mapped[0, 1] - h / 2) / h) < 0.1
+
+
+def test_undo_redo_restore_pose_and_paint(window):
+    from anr_studio.jobs.paint import PaintEvent, handle_event
+
+    slider = window.pose_panel.sliders[(18, 0)]
+    for v in (100, 200, 300):
+        slider.setValue(v)
+    slider.sliderReleased.emit()
+    assert window.pose_state.pose[18, 0] != 0
+    handle_event(window.paint_state, PaintEvent("press", 100, 100))
+    handle_event(window.paint_state, PaintEvent("release", 100, 100))
+    assert window.paint_state.mask.max() > 0.9
+    window.act_undo.trigger()  # the last edit was paint
+    assert window.paint_state.mask.max() == 0.0 and window.pose_state.pose[18, 0] != 0
+    window.act_undo.trigger()
+    assert window.pose_state.pose[18, 0] == 0.0 and slider.value() == 0
+    window.act_redo.trigger()
+    assert slider.value() == 300
+    window.act_redo.trigger()
+    assert window.paint_state.mask.max() > 0.9
+
+
+def test_bad_file_shows_dialog_not_traceback(window, qtbot, tmp_path):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("x")
+    window.open_path(str(bad))
+    box = window.findChild(QtWidgets.QMessageBox, "errorDialog")
+    assert box is not None and "expected an avatar (.anr) or a capture (.h5)" in box.text()
+    box.close()
