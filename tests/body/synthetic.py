@@ -151,7 +151,7 @@ def box_body(with_phenotype: bool = False) -> BodyModel:
                 w[j] = 1.0
                 weights.append(w)
         for a, b, c, d in quads:
-            faces += [(base + a, base + b, base + c), (base + a, base + c, base + d)]
+            faces += [(base + a, base + c, base + b), (base + a, base + d, base + c)]  # outward (CCW)
             parts += [joint_part_indices()[j]] * 2
     verts_np = np.asarray(verts)
     J_regressor = np.zeros((24, len(verts)))

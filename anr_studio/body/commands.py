@@ -1,0 +1,221 @@
+"""Sub-command `body`: a picture of the coarse body a person can check.
+
+``anr-studio body --pose bent --out body.png`` renders the body shaded (Lambert from the normal
+image) and with a UV checkerboard (sampled through the UV image), front and side, in the rest
+pose and in the chosen pose, through the same render path that training and the studio use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from anr_studio.body.model import BodyModel
+from anr_studio.body.skeleton import joint_index
+from anr_studio.errors import AnrError
+
+AIST_DEMO = Path(__file__).resolve().parents[2] / "resources" / "motions" / "aist_demo.npz"
+POSE_NAMES = ("rest", "bent", "aist")
+BACKGROUND = np.array([34, 36, 42], dtype=np.float32)
+CHECKER_COLOURS = ((240, 140, 40), (40, 110, 230))  # orange, blue
+SKIN = np.array([225, 205, 185], dtype=np.float32)
+# Towards the light, in camera space (OpenCV: y down, z away from the viewer): up, left, front.
+LIGHT = np.array([-0.35, -0.5, -1.0]) / np.linalg.norm([-0.35, -0.5, -1.0])
+
+
+def bent_pose() -> torch.Tensor:
+    """Returns a (24,3) pose with shoulders, elbows, hips and knees at 90 degrees.
+
+    Left arm raised forward with the forearm pointing up; right arm down at the side with the
+    forearm pointing forward; left thigh raised forward with the shin hanging down; right knee
+    bent backwards. Rest-pose joint frames are world-aligned (x left, y up, z forward).
+    """
+    half = math.pi / 2
+    pose = torch.zeros(24, 3)
+    pose[joint_index("left_shoulder")] = torch.tensor([0.0, -half, 0.0])  # +x arm -> +z
+    pose[joint_index("left_elbow")] = torch.tensor([0.0, 0.0, half])  # forearm -> up
+    pose[joint_index("right_shoulder")] = torch.tensor([0.0, 0.0, half])  # -x arm -> down
+    pose[joint_index("right_elbow")] = torch.tensor([0.0, half, 0.0])  # forearm -> +z
+    pose[joint_index("left_hip")] = torch.tensor([-half, 0.0, 0.0])  # thigh (-y) -> +z
+    pose[joint_index("left_knee")] = torch.tensor([half, 0.0, 0.0])  # shin hangs down again
+    pose[joint_index("right_knee")] = torch.tensor([half, 0.0, 0.0])  # shin (-y) -> -z (backwards)
+    return pose
+
+
+def _upright(pose: torch.Tensor) -> torch.Tensor:
+    # Some datasets (AIST++) store poses in a y-down world; turn such a root upside up so the
+    # picture shows a standing person facing the front camera.
+    from anr_studio.body.lbs import axis_angle_to_matrix
+
+    root = axis_angle_to_matrix(pose[0])
+    if float(root[1, 1]) < 0:
+        flip = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
+        fixed = flip @ root
+        angle = torch.arccos(((torch.trace(fixed) - 1) / 2).clamp(-1, 1))
+        axis = torch.stack([fixed[2, 1] - fixed[1, 2], fixed[0, 2] - fixed[2, 0], fixed[1, 0] - fixed[0, 1]])
+        norm = axis.norm()
+        pose = pose.clone()
+        pose[0] = axis / norm * angle if norm > 1e-8 else torch.zeros(3)
+    return pose
+
+
+def _pose_from_npz(path: Path, frame: int | None) -> torch.Tensor:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            key = next((k for k in ("poses", "pose", "body_pose") if k in data.files), None)
+            if key is None:
+                raise AnrError(f"{path}: no poses array, expected a field 'poses' of shape (N, 72) or (N, 24, 3)")
+            poses = np.asarray(data[key], dtype=np.float32)
+    except (OSError, ValueError) as exc:
+        raise AnrError(f"{path}: not a readable .npz of SMPL poses ({exc})") from None
+    if poses.ndim == 2 and poses.shape[1] == 72:
+        poses = poses.reshape(-1, 24, 3)
+    if poses.ndim != 3 or poses.shape[1:] != (24, 3) or len(poses) == 0:
+        raise AnrError(f"{path}: poses has shape {poses.shape}, expected (N, 72) or (N, 24, 3) with N >= 1")
+    index = len(poses) // 3 if frame is None else frame
+    if not 0 <= index < len(poses):
+        raise AnrError(f"{path}: frame {index} is out of range, expected 0..{len(poses) - 1}")
+    if not np.isfinite(poses[index]).all():
+        raise AnrError(f"{path}: poses[{index}] contains NaN or Inf values, expected finite axis-angles")
+    return _upright(torch.from_numpy(poses[index].copy()))
+
+
+def named_pose(name: str, frame: int | None = None) -> torch.Tensor:
+    """Returns a (24,3) pose: rest, bent, aist (a frame of the built-in dance) or a frame of an .npz."""
+    if name == "rest":
+        return torch.zeros(24, 3)
+    if name == "bent":
+        return bent_pose()
+    if name == "aist":
+        return _pose_from_npz(AIST_DEMO, frame)
+    path = Path(name)
+    if path.suffix.lower() == ".npz":
+        if not path.is_file():
+            raise AnrError(f"{path}: pose file not found, expected an .npz with SMPL poses")
+        return _pose_from_npz(path, frame)
+    raise AnrError(f"--pose: unknown pose {name!r}, expected one of {', '.join(POSE_NAMES)} or an .npz file of SMPL poses")
+
+
+def checkerboard(size: int = 512, checks: int = 16) -> torch.Tensor:
+    """Returns a two-colour checkerboard texture (1,3,size,size) in [0,1] (row 0 is v = 1)."""
+    idx = torch.arange(size) * checks // size
+    odd = (idx[:, None] + idx[None, :]) % 2
+    colours = torch.tensor(CHECKER_COLOURS, dtype=torch.float32) / 255.0
+    return colours[odd].permute(2, 0, 1)[None]
+
+
+def _fit_camera(vertices: torch.Tensor, azimuth: float, size: int):
+    from anr_studio.render import orbit_camera
+
+    lo, hi = vertices.min(0).values, vertices.max(0).values
+    centre = (lo + hi) / 2
+    radius = float((vertices - centre).norm(dim=1).max())
+    fov = 30.0
+    distance = radius / math.sin(math.radians(fov / 2)) * 1.02
+    return orbit_camera(azimuth, 0.0, distance, target=centre, image_size=(size, size), fov_deg=fov)
+
+
+def render_views(body: BodyModel, pose: torch.Tensor, size: int) -> list[np.ndarray]:
+    """Returns four (size,size,3) uint8 images of ``body`` in ``pose`` (24,3).
+
+    Order: shaded front, shaded side (the body's left), checker front, checker side.
+    """
+    from anr_studio.render import render_body_maps
+
+    with torch.no_grad():
+        verts = body(pose[None].to(body.v_template.device)).vertices[0]
+        texture = checkerboard().to(verts.device)
+        shaded, checked = [], []
+        for azimuth in (0.0, 90.0):
+            camera = _fit_camera(verts, azimuth, size)
+            maps = render_body_maps(body, verts[None], camera, (size, size))
+            light = torch.as_tensor(LIGHT, dtype=torch.float32, device=verts.device)
+            lambert = (maps.normals[0] * light[:, None, None]).sum(0).clamp_min(0)  # (H, W)
+            intensity = (0.25 + 0.75 * lambert).cpu().numpy()[..., None]
+            mask = maps.mask[0, 0].cpu().numpy()[..., None]
+            colour = F.grid_sample(texture, maps.uv, mode="bilinear", padding_mode="zeros", align_corners=False)
+            colour = colour[0].permute(1, 2, 0).cpu().numpy() * 255.0
+            for out, albedo, light_scale in ((shaded, SKIN, intensity), (checked, colour, 0.45 + 0.55 * intensity)):
+                img = mask * albedo * light_scale + (1 - mask) * BACKGROUND
+                out.append(np.ascontiguousarray(np.clip(img + 0.5, 0, 255).astype(np.uint8)))
+    return shaded + checked
+
+
+def _label(img: np.ndarray, text: str) -> np.ndarray:
+    import cv2
+
+    scale = max(img.shape[0] / 700.0, 0.3)
+    cv2.putText(img, text, (int(8 * scale) + 2, int(24 * scale) + 4), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                (235, 235, 235), max(1, int(round(2 * scale))), cv2.LINE_AA)
+    return img
+
+
+def body_grid(body: BodyModel, poses: dict[str, torch.Tensor], size: int) -> np.ndarray:
+    """Returns an (R*size, 4*size, 3) uint8 grid: one row per pose, columns as in :func:`render_views`."""
+    rows = []
+    for name, pose in poses.items():
+        views = render_views(body, pose, size)
+        captions = ("front, shaded", "side, shaded", "front, UV checker", "side, UV checker")
+        rows.append(np.concatenate([_label(v, f"{name}: {c}") for v, c in zip(views, captions)], axis=1))
+    return np.concatenate(rows, axis=0)
+
+
+def load_body(model: str | None, uv_obj: str | None, device: str) -> BodyModel:
+    """Returns the body to draw: the built-in one, a saved .safetensors body or an SMPL file."""
+    if model is None:
+        return BodyModel.default(device)
+    path = Path(model)
+    if path.suffix.lower() in (".npz", ".pkl"):
+        return BodyModel.from_smpl(path, uv_obj=uv_obj).to(device)
+    return BodyModel.load(path).to(device)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import cv2
+
+    from anr_studio.fileio import atomic_path
+
+    if not 16 <= args.size <= 4096:
+        raise AnrError(f"--size is {args.size}, expected a cell size in pixels between 16 and 4096")
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise AnrError(f"--out {out}: expected a .png file name")
+    pose = named_pose(args.pose, args.frame)
+    body = load_body(args.model, args.uv_obj, args.device)
+    poses = {"rest": torch.zeros(24, 3)}
+    if args.pose != "rest":
+        poses[Path(args.pose).name if args.pose.endswith(".npz") else args.pose] = pose
+    grid = body_grid(body, poses, args.size)
+    with atomic_path(out) as tmp:
+        ok, data = cv2.imencode(".png", grid[..., ::-1])
+        if not ok:
+            raise AnrError(f"--out {out}: PNG encoding failed")
+        tmp.write_bytes(data.tobytes())
+    print(f"wrote {out} ({grid.shape[1]}x{grid.shape[0]}, body {body.model_id}, {body.num_vertices} vertices)")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Adds the `body` sub-command."""
+    p = subparsers.add_parser(
+        "body",
+        help="render the coarse body (shaded and UV-checkered, front and side) to a PNG",
+        description="Render the coarse body shaded and with a UV checkerboard, front and side, in the rest "
+        "pose and in --pose, as one grid PNG.",
+    )
+    p.add_argument("--pose", default="bent", metavar="NAME_OR_NPZ",
+                   help="rest, bent (elbows/knees/shoulders at 90 degrees), aist (a frame of the built-in dance) "
+                   "or an .npz with SMPL poses (N, 72) (default: bent)")
+    p.add_argument("--out", required=True, metavar="PNG", help="output image")
+    p.add_argument("--size", type=int, default=512, help="pixels per view (default 512)")
+    p.add_argument("--frame", type=int, default=None, help="frame of aist / the .npz (default: a third of the way in)")
+    p.add_argument("--model", default=None, metavar="PATH",
+                   help="a body .safetensors or an SMPL .npz/.pkl (default: the built-in body)")
+    p.add_argument("--uv-obj", default=None, metavar="OBJ", help="UV layout for an SMPL --model")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.set_defaults(func=_run)

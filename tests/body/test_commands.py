@@ -1,0 +1,112 @@
+import numpy as np
+import pytest
+import torch
+
+from anr_studio.body import joint_index
+from anr_studio.body.commands import AIST_DEMO, BACKGROUND, bent_pose, named_pose
+from anr_studio.body.lbs import axis_angle_to_matrix
+from anr_studio.body.model import DEFAULT_BODY_PATH
+from anr_studio.cli import main
+from tests.body.synthetic import box_body
+
+
+def read_png(path):
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    assert img is not None, f"{path} is not a readable PNG"
+    return img[..., ::-1]  # RGB
+
+
+def check_grid(img, size, rows):
+    assert img.shape == (rows * size, 4 * size, 3)
+    for r in range(rows):
+        for c in range(4):
+            cell = img[r * size : (r + 1) * size, c * size : (c + 1) * size].astype(np.int32)
+            cell = cell[size // 8 :]  # below the caption
+            body = np.abs(cell - BACKGROUND.astype(np.int32)).sum(-1) > 30
+            assert body.mean() > 0.02, f"row {r} column {c}: almost no body pixels"
+            if c >= 2:  # checker views show both colours: orange (R > B) and blue (B > R)
+                pix = cell[body]
+                orange = (pix[:, 0] > pix[:, 2] + 40).mean()
+                blue = (pix[:, 2] > pix[:, 0] + 40).mean()
+                assert orange > 0.15 and blue > 0.15, f"row {r} column {c}: orange {orange:.2f}, blue {blue:.2f}"
+            else:  # shaded views are grey-ish skin, not checker colours
+                pix = cell[body]
+                assert (np.abs(pix[:, 0] - pix[:, 2]) < 60).mean() > 0.9
+
+
+def test_body_command_with_a_saved_body(tmp_path, capsys):
+    model = tmp_path / "box.safetensors"
+    box_body().save(model)
+    out = tmp_path / "body.png"
+    assert main(["body", "--pose", "bent", "--out", str(out), "--size", "64", "--model", str(model)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    check_grid(read_png(out), 64, rows=2)
+
+
+def test_rest_pose_gives_one_row(tmp_path):
+    model = tmp_path / "box.safetensors"
+    box_body().save(model)
+    out = tmp_path / "rest.png"
+    assert main(["body", "--pose", "rest", "--out", str(out), "--size", "48", "--model", str(model)]) == 0
+    check_grid(read_png(out), 48, rows=1)
+
+
+@pytest.mark.skipif(not DEFAULT_BODY_PATH.is_file(), reason="the built-in body is not built yet")
+def test_body_command_with_the_default_body(tmp_path):
+    out = tmp_path / "body.png"
+    assert main(["body", "--pose", "aist", "--out", str(out), "--size", "64"]) == 0
+    check_grid(read_png(out), 64, rows=2)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--pose", "flying"], "--pose: unknown pose 'flying'"),
+        (["--pose", "missing.npz"], "missing.npz: pose file not found"),
+        (["--pose", "bent", "--size", "3"], "--size is 3"),
+        (["--pose", "aist", "--frame", "100000"], "frame 100000 is out of range"),
+    ],
+)
+def test_bad_arguments_give_exit_2_and_one_line(tmp_path, capsys, argv, message):
+    code = main(["body", "--out", str(tmp_path / "x.png"), *argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("anr-studio: error: ") and message in err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_bad_pose_npz(tmp_path, capsys):
+    path = tmp_path / "poses.npz"
+    np.savez(path, poses=np.zeros((5, 23, 3)))
+    assert main(["body", "--pose", str(path), "--out", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "poses has shape (5, 23, 3), expected (N, 72) or (N, 24, 3)" in err
+
+
+def test_bent_pose_bends_at_90_degrees():
+    body = box_body()
+    joints = body(bent_pose()[None]).joints[0]
+
+    def direction(a, b):
+        d = joints[joint_index(b)] - joints[joint_index(a)]
+        return d / d.norm()
+
+    up, down, forward, back = (torch.tensor(v) for v in ([0.0, 1, 0], [0.0, -1, 0], [0.0, 0, 1], [0.0, 0, -1]))
+    assert torch.dot(direction("left_shoulder", "left_elbow"), forward) > 0.99
+    assert torch.dot(direction("left_elbow", "left_wrist"), up) > 0.99
+    assert torch.dot(direction("right_shoulder", "right_elbow"), down) > 0.99
+    assert torch.dot(direction("right_elbow", "right_wrist"), forward) > 0.99
+    assert torch.dot(direction("left_hip", "left_knee"), forward) > 0.99
+    assert torch.dot(direction("left_knee", "left_ankle"), down) > 0.99
+    assert torch.dot(direction("right_knee", "right_ankle"), back) > 0.99
+
+
+def test_aist_frame_is_upright():
+    pose = named_pose("aist", frame=100)
+    assert pose.shape == (24, 3) and torch.isfinite(pose).all()
+    root = axis_angle_to_matrix(pose[0])
+    assert root[1, 1] > 0.8  # the body's up axis points up
+    raw = np.load(AIST_DEMO)["poses"][100].reshape(24, 3)
+    torch.testing.assert_close(pose[1:], torch.from_numpy(raw[1:]))  # only the root is turned
