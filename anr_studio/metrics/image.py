@@ -1,0 +1,120 @@
+"""Image metrics on one image pair: PSNR, SSIM (Gaussian window, as Wang et al. / skimage), mask IoU.
+
+Images are uint8 HWC (0..255) or float HWC in [0, 1], numpy arrays or torch tensors; a network
+output (3, H, W) in [-1, 1] becomes one with `network_to_image`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from anr_studio.errors import AnrError
+
+
+def network_to_image(tensor: torch.Tensor) -> np.ndarray:
+    """Returns a float32 HWC image in [0, 1] from a network image (3, H, W) or (1, 3, H, W) in [-1, 1]."""
+    if tensor.dim() == 4:
+        if tensor.shape[0] != 1:
+            raise AnrError(f"network_to_image: image has shape {tuple(tensor.shape)}, expected (1, C, H, W) or (C, H, W)")
+        tensor = tensor[0]
+    return ((tensor.detach().float().clamp(-1, 1) + 1) * 0.5).permute(1, 2, 0).cpu().numpy()
+
+
+def to_unit_image(image: Any, name: str = "image") -> np.ndarray:
+    """Returns ``image`` as float64 (H, W, C) in [0, 1]; uint8 is divided by 255, floats are clipped.
+
+    Accepts (H, W), (H, W, C) numpy arrays or torch tensors; AnrError for other shapes/dtypes.
+    """
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu().numpy()
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
+        raise AnrError(f"metrics: {name} has shape {array.shape}, expected (H, W), (H, W, 1) or (H, W, 3)")
+    if array.dtype == np.uint8:
+        return array.astype(np.float64) / 255.0
+    if not np.issubdtype(array.dtype, np.floating):
+        raise AnrError(f"metrics: {name} has dtype {array.dtype}, expected uint8 or float in [0, 1]")
+    if not np.all(np.isfinite(array)):
+        raise AnrError(f"metrics: {name} contains NaN or Inf values, expected finite numbers")
+    return np.clip(array.astype(np.float64), 0.0, 1.0)
+
+
+def _pair(pred: Any, target: Any) -> tuple[np.ndarray, np.ndarray]:
+    a, b = to_unit_image(pred, "prediction"), to_unit_image(target, "target")
+    if a.shape != b.shape:
+        raise AnrError(f"metrics: prediction has shape {a.shape}, expected the target's {b.shape}")
+    return a, b
+
+
+def psnr(pred: Any, target: Any) -> float:
+    """Returns the PSNR in dB of two images (HWC, uint8 or float [0, 1]); inf when identical."""
+    a, b = _pair(pred, target)
+    mse = float(np.mean((a - b) ** 2))
+    return math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)
+
+
+def _gaussian_kernel(sigma: float, truncate: float) -> torch.Tensor:
+    radius = int(truncate * sigma + 0.5)  # scipy.ndimage.gaussian_filter's radius
+    x = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    return k / k.sum()
+
+
+def ssim(pred: Any, target: Any, sigma: float = 1.5, truncate: float = 3.5, device: str | torch.device = "cpu") -> float:
+    """Returns the mean SSIM of two images (HWC, uint8 or float [0, 1]) with a Gaussian window.
+
+    Wang et al. (2004): sigma 1.5, K1 0.01, K2 0.03, data range 1, population covariances, mean over
+    channels and over pixels whose window fits inside the image. Equals
+    ``skimage.metrics.structural_similarity(a, b, gaussian_weights=True, sigma=1.5,
+    use_sample_covariance=False, data_range=1, channel_axis=-1)``.
+    """
+    a, b = _pair(pred, target)
+    kernel = _gaussian_kernel(sigma, truncate).to(device)
+    radius = (kernel.numel() - 1) // 2
+    if min(a.shape[:2]) <= 2 * radius:
+        raise AnrError(f"metrics: images of size {a.shape[0]}x{a.shape[1]} are too small for SSIM, expected sides > {2 * radius}")
+    channels = a.shape[-1]
+    x = torch.from_numpy(a).to(device).permute(2, 0, 1)[None]
+    y = torch.from_numpy(b).to(device).permute(2, 0, 1)[None]
+    kx = kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1)
+    ky = kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1)
+
+    def blur(t: torch.Tensor) -> torch.Tensor:  # separable, "valid": only full windows
+        return F.conv2d(F.conv2d(t, kx, groups=channels), ky, groups=channels)
+
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
+    c1, c2 = 0.01**2, 0.03**2
+    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return float(s.mean())
+
+
+def _to_mask(mask: Any, name: str) -> np.ndarray:
+    if isinstance(mask, torch.Tensor):
+        mask = mask.detach().cpu().numpy()
+    m = np.asarray(mask)
+    m = m.reshape(m.shape[-2:]) if m.ndim > 2 and int(np.prod(m.shape[:-2])) == 1 else m
+    if m.ndim == 3 and m.shape[-1] == 1:
+        m = m[..., 0]
+    if m.ndim != 2:
+        raise AnrError(f"metrics: {name} has shape {np.asarray(mask).shape}, expected (H, W)")
+    return (m.astype(np.float64) / 255.0 if m.dtype == np.uint8 else m.astype(np.float64)) >= 0.5
+
+
+def mask_iou(pred_mask: Any, target_mask: Any) -> float:
+    """Returns |P and T| / |P or T| of two masks (H, W) (uint8 0..255 or float [0, 1], threshold 0.5).
+
+    Two empty masks agree perfectly: 1.0.
+    """
+    p, t = _to_mask(pred_mask, "predicted mask"), _to_mask(target_mask, "target mask")
+    if p.shape != t.shape:
+        raise AnrError(f"metrics: predicted mask has shape {p.shape}, expected the target's {t.shape}")
+    union = np.logical_or(p, t).sum()
+    return 1.0 if union == 0 else float(np.logical_and(p, t).sum() / union)

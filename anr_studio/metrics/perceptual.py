@@ -1,0 +1,87 @@
+"""LPIPS through the `lpips` package, only when its ImageNet backbone weights are present locally.
+
+lpips ships its own linear layers, but its AlexNet/VGG16 backbone is torchvision's ImageNet
+download. Nothing is downloaded here: the backbone comes from an explicit path or the torch hub
+cache; when absent, `lpips_distance` returns None and `lpips_status` says which file is missing.
+A random backbone is never substituted.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any
+
+import torch
+
+from anr_studio.errors import AnrError
+from anr_studio.metrics.image import _pair
+from anr_studio.model.vgg import find_weights
+
+BACKBONE_FILES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}
+"""torchvision's ImageNet weight files of the LPIPS backbones."""
+_CACHE: dict[tuple[str, str, str], Any] = {}
+
+
+def lpips_status(net: str = "alex", weights_path: str | os.PathLike | None = None) -> str:
+    """Returns "available" or "unavailable: <why>" (naming the missing backbone file)."""
+    if net not in BACKBONE_FILES:
+        return f"unavailable: LPIPS net {net!r} is not supported, expected one of {', '.join(BACKBONE_FILES)}"
+    try:
+        find_weights(BACKBONE_FILES[net], weights_path, f"LPIPS {net} backbone weights")
+    except AnrError as exc:
+        return f"unavailable: {exc}"
+    return "available"
+
+
+def load_lpips(net: str = "alex", weights_path: str | os.PathLike | None = None, device: str | torch.device = "cpu"):
+    """Returns an eval-mode ``lpips.LPIPS`` with the local backbone; AnrError naming the file when absent."""
+    if net not in BACKBONE_FILES:
+        raise AnrError(f"LPIPS net {net!r} is not supported, expected one of {', '.join(BACKBONE_FILES)}")
+    path = find_weights(BACKBONE_FILES[net], weights_path, f"LPIPS {net} backbone weights")
+    key = (net, str(path), str(device))
+    if key in _CACHE:
+        return _CACHE[key]
+    import lpips
+
+    with warnings.catch_warnings():  # lpips passes torchvision's deprecated `pretrained=` argument
+        warnings.simplefilter("ignore")
+        # pnet_rand=True: build the backbone without downloading; its weights are loaded below.
+        model = lpips.LPIPS(net=net, pretrained=True, pnet_rand=True, verbose=False)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise AnrError(f"{path}: could not be read as torchvision's {BACKBONE_FILES[net]} ({exc})") from exc
+    # lpips splits torchvision's `features.<i>` into slices holding children named "<i>".
+    mapping = {f"features.{child}": f"{slice_name}.{child}"
+               for slice_name, block in model.net.named_children() for child, _ in block.named_children()}
+    backbone = {}
+    for src, dst in mapping.items():
+        for suffix in ("weight", "bias"):
+            if f"{src}.{suffix}" in state:
+                backbone[f"{dst}.{suffix}"] = state[f"{src}.{suffix}"]
+    try:
+        model.net.load_state_dict(backbone, strict=True)
+    except RuntimeError as exc:
+        raise AnrError(f"{path}: not torchvision's {BACKBONE_FILES[net]} (backbone tensors missing or of the wrong shape)") from exc
+    model = model.eval().requires_grad_(False).to(device)
+    _CACHE[key] = model
+    return model
+
+
+def lpips_distance(pred: Any, target: Any, net: str = "alex", weights_path: str | os.PathLike | None = None,
+                   device: str | torch.device = "cpu") -> float | None:
+    """Returns the LPIPS distance of two images (HWC, uint8 or float [0, 1], 3 channels), or None
+    when the backbone weights are not available locally (see `lpips_status`)."""
+    if lpips_status(net, weights_path) != "available":
+        return None
+    model = load_lpips(net, weights_path, device)
+    a, b = _pair(pred, target)
+    if a.shape[-1] != 3:
+        raise AnrError(f"metrics: LPIPS needs RGB images, got {a.shape[-1]} channel(s), expected 3")
+
+    def to_net(x):
+        return (torch.from_numpy(x).float().permute(2, 0, 1)[None] * 2 - 1).to(device)
+
+    with torch.no_grad():
+        return float(model(to_net(a), to_net(b)).mean())
