@@ -153,6 +153,7 @@ class BodyModel(torch.nn.Module):
         self.joint_names = list(SMPL_JOINT_NAMES)
         self.model_id = str(model_id)
         self.provenance = dict(provenance or {})
+        self.extra_metadata: dict[str, Any] = {}
         self._parents_list = list(SMPL_PARENTS)
 
     # ----------------------------------------------------------------------------- properties
@@ -237,15 +238,18 @@ class BodyModel(torch.nn.Module):
         if self.phenotype is None or self.phenotype_regressor is None:
             raise AnrError(f"{self.source}: phenotype_to_betas needs a body with phenotype data, expected the built-in body (BodyModel.default())")
         names = list(self.phenotype["names"])
-        ranges = self.phenotype["ranges"]
-        defaults = self.phenotype["defaults"]
+
+        def per_name(field: str, i: int, name: str) -> Any:  # lists in name order or dicts by name
+            table = self.phenotype[field]
+            return table[name] if isinstance(table, Mapping) else table[i]
+
         vec = []
         for name in values:
             if name not in names:
                 raise AnrError(f"{self.source}: unknown phenotype {name!r}, expected one of {', '.join(names)}")
         for i, name in enumerate(names):
-            v = float(values.get(name, defaults[i]))
-            lo, hi = ranges[i]
+            v = float(values.get(name, per_name("defaults", i, name)))
+            lo, hi = per_name("ranges", i, name)
             if not (lo <= v <= hi):
                 raise AnrError(f"{self.source}: phenotype {name} is {v}, expected a value in [{lo}, {hi}]")
             vec.append(v)
@@ -257,8 +261,9 @@ class BodyModel(torch.nn.Module):
 
     # --------------------------------------------------------------------------- save / load
     def metadata(self) -> dict[str, Any]:
-        """Returns the JSON metadata stored beside the tensors."""
+        """Returns the JSON metadata stored beside the tensors (keys this class does not use are kept)."""
         return {
+            **self.extra_metadata,
             "format": "anr-body",
             "version": 1,
             "model_id": self.model_id,
@@ -312,7 +317,7 @@ class BodyModel(torch.nn.Module):
         if uv is None and "face_uvs" in tensors:  # per-corner UVs only: one UV per corner
             fu = tensors["face_uvs"]
             uv, uv_faces = fu.reshape(-1, 2), torch.arange(fu.shape[0] * 3).reshape(-1, 3)
-        return cls(
+        body = cls(
             v_template=tensors["v_template"], faces=tensors["faces"], lbs_weights=tensors["lbs_weights"],
             J_regressor=tensors["J_regressor"], shapedirs=tensors["shapedirs"], posedirs=tensors.get("posedirs"),
             uv=uv, uv_faces=uv_faces, face_parts=tensors.get("face_parts"),
@@ -320,6 +325,8 @@ class BodyModel(torch.nn.Module):
             model_id=meta.get("model_id", "custom"), phenotype=meta.get("phenotype"),
             phenotype_regressor=tensors.get("phenotype_regressor"), provenance=meta.get("provenance"), source=src,
         )
+        body.extra_metadata = {k: v for k, v in meta.items() if k not in body.metadata()}
+        return body
 
     @classmethod
     def default(cls, device: str | torch.device = "cpu") -> "BodyModel":

@@ -202,3 +202,14 @@ def test_cuda_matches_cpu(box):
     gpu = box_body().to("cuda")(pose.cuda()).vertices
     assert gpu.device.type == "cuda"
     torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-5, rtol=0)
+
+
+def test_phenotype_tables_by_name_and_extra_metadata_round_trip(box, tmp_path):
+    by_name = box_body(with_phenotype=True)
+    by_name.phenotype = {"names": ["age", "weight"], "ranges": {"age": [0.0, 1.0], "weight": [0.0, 1.0]},
+                         "defaults": {"age": 0.5, "weight": 0.5}, "degree": 2}
+    torch.testing.assert_close(by_name.phenotype_to_betas({"weight": 0.8}), box.phenotype_to_betas({"weight": 0.8}))
+    by_name.extra_metadata = {"rest_pose": "SMPL T-pose"}
+    by_name.save(tmp_path / "b.safetensors")
+    again = BodyModel.load(tmp_path / "b.safetensors")
+    assert again.extra_metadata == {"rest_pose": "SMPL T-pose"} and again.phenotype == by_name.phenotype
