@@ -1,1 +1,62 @@
-"""motion"""
+"""Motion clips: SMPL axis-angle sequences from built-in clips, SMPL pose .npz files and BVH files.
+
+``load_motion("walk")`` / ``load_motion("moves.npz")`` / ``load_motion("cmu_01_01.bvh")`` ->
+``MotionClip(poses (N,24,3), transl (N,3), fps, name)``; ``clip.resample(fps)``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from anr_studio.errors import AnrError
+from anr_studio.motion.clip import MotionClip
+
+MOTION_DIR = Path(__file__).resolve().parents[2] / "resources" / "motions"
+
+# Built-in clips: name -> (file in resources/motions, frame rate when the file stores none).
+# aist_demo.npz stores no frame rate; its pelvis bobs every 20 frames, one bob per beat of
+# a ~90 BPM dance at 30 fps (60 fps would mean 180 BPM), so it is read as 30 fps.
+BUILTIN_MOTIONS: dict[str, tuple[str, float | None]] = {
+    "walk": ("walk.npz", None),
+    "turn": ("turn.npz", None),
+    "arms": ("arms.npz", None),
+    "dance": ("aist_demo.npz", 30.0),
+}
+ALIASES = {"aist_demo": "dance", "aist": "dance"}
+
+
+def load_motion(name_or_path: str | os.PathLike, *, upright: bool = True) -> MotionClip:
+    """Returns the motion called ``name_or_path``: a built-in name (walk, turn, arms, dance) or a
+    path to an SMPL pose ``.npz`` or a ``.bvh`` file. Raises AnrError for anything else.
+
+    With ``upright`` (default), .npz motions are turned into ANR's world (y up, facing +z at
+    frame 0, starting at the origin; see ``MotionClip.upright``); BVH files are always
+    expressed in ANR's world by the retargeting.
+    """
+    from anr_studio.motion.bvh import load_bvh
+    from anr_studio.motion.smpl_npz import load_smpl_npz
+
+    text = str(name_or_path)
+    key = ALIASES.get(text, text)
+    if key in BUILTIN_MOTIONS:
+        file, fps = BUILTIN_MOTIONS[key]
+        path = MOTION_DIR / file
+        if not path.is_file():
+            raise AnrError(f"motion {key!r}: {path} is missing, expected the built-in clip (run python -m anr_studio.motion.make_builtin)")
+        clip = load_smpl_npz(path, name=key, fps=fps)
+        return clip.upright() if upright else clip
+    path = Path(text)
+    suffix = path.suffix.lower()
+    if suffix not in (".npz", ".bvh"):
+        raise AnrError(f"motion {text!r}: not a built-in clip or a motion file, expected one of "
+                       f"{', '.join(BUILTIN_MOTIONS)} or a path to an .npz (SMPL poses) or .bvh file")
+    if not path.is_file():
+        raise AnrError(f"{text}: file does not exist, expected a motion file (.npz or .bvh)")
+    if suffix == ".bvh":
+        return load_bvh(path)
+    clip = load_smpl_npz(path)
+    return clip.upright() if upright else clip
+
+
+__all__ = ["BUILTIN_MOTIONS", "MotionClip", "load_motion"]

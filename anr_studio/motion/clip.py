@@ -1,0 +1,107 @@
+"""`MotionClip`: a sequence of SMPL poses and root translations at a frame rate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.spatial.transform import Rotation, Slerp
+
+from anr_studio.errors import AnrError, expect_finite, expect_shape
+
+NUM_JOINTS = 24
+
+
+@dataclass
+class MotionClip:
+    """A motion: ``poses (N,24,3)`` SMPL-order axis-angle (radians), ``transl (N,3)`` metres, ``fps``.
+
+    ``meta`` carries notes about where the clip came from (source file, units, mapping).
+    """
+
+    poses: np.ndarray
+    transl: np.ndarray
+    fps: float
+    name: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.poses = np.asarray(self.poses, dtype=np.float32)
+        self.transl = np.asarray(self.transl, dtype=np.float32)
+        bound = expect_shape(self.poses, ("N", NUM_JOINTS, 3), "poses", f"motion {self.name!r}")
+        expect_shape(self.transl, (bound["N"], 3), "transl", f"motion {self.name!r}")
+        expect_finite(self.poses, "poses", f"motion {self.name!r}")
+        expect_finite(self.transl, "transl", f"motion {self.name!r}")
+        if bound["N"] == 0:
+            raise AnrError(f"motion {self.name!r}: poses holds 0 frames, expected at least one")
+        if not (np.isfinite(self.fps) and self.fps > 0):
+            raise AnrError(f"motion {self.name!r}: fps is {self.fps}, expected a positive number")
+        self.fps = float(self.fps)
+
+    def __len__(self) -> int:
+        return int(self.poses.shape[0])
+
+    @property
+    def duration(self) -> float:
+        """Returns the time in seconds from the first to the last frame."""
+        return (len(self) - 1) / self.fps
+
+    def resample(self, fps: float) -> "MotionClip":
+        """Returns the clip at ``fps``: rotations slerped per joint, translations interpolated linearly.
+
+        The new clip covers the same time span: ``floor(duration * fps) + 1`` frames.
+        """
+        if not (np.isfinite(fps) and fps > 0):
+            raise AnrError(f"motion {self.name!r}: target fps is {fps}, expected a positive number")
+        n = len(self)
+        count = int(np.floor(self.duration * fps + 1e-6)) + 1
+        t_new = np.arange(count) / fps
+        if n == 1:
+            return MotionClip(np.repeat(self.poses, count, 0), np.repeat(self.transl, count, 0), fps, self.name, dict(self.meta))
+        t_old = np.arange(n) / self.fps
+        t_new = np.clip(t_new, 0.0, t_old[-1])
+        poses = np.empty((count, NUM_JOINTS, 3), np.float32)
+        for j in range(NUM_JOINTS):
+            slerp = Slerp(t_old, Rotation.from_rotvec(self.poses[:, j].astype(np.float64)))
+            poses[:, j] = slerp(t_new).as_rotvec()
+        transl = np.stack([np.interp(t_new, t_old, self.transl[:, k]) for k in range(3)], axis=1)
+        return MotionClip(poses, transl, fps, self.name, dict(self.meta))
+
+    def centered(self) -> "MotionClip":
+        """Returns the clip with ``transl`` relative to the first frame (the motion starts at the origin)."""
+        return MotionClip(self.poses.copy(), self.transl - self.transl[:1], self.fps, self.name, dict(self.meta))
+
+    def upright(self) -> "MotionClip":
+        """Returns the clip turned into ANR's world (y up, facing +z at frame 0), starting at the origin.
+
+        Pose files come in their capture's world: AIST++ is y-down, AMASS z-up. The body's mean
+        up direction is snapped to the nearest signed axis and turned onto +y (a 90 or 180 degree
+        turn, so a dancer's natural lean is kept), then the first frame is turned to face +z.
+        The root rotation and the translation turn together; ``transl`` becomes relative to frame 0.
+        """
+        root = Rotation.from_rotvec(self.poses[:, 0].astype(np.float64))
+        up = root.apply([0.0, 1.0, 0.0]).mean(axis=0)
+        axis = int(np.argmax(np.abs(up)))
+        snapped = np.zeros(3)
+        snapped[axis] = np.sign(up[axis])
+        if snapped[1] > 0:
+            fix = Rotation.identity()
+        elif snapped[1] < 0:
+            fix = Rotation.from_euler("x", np.pi)
+        else:  # +-x or +-z: a quarter turn about the axis perpendicular to it and y
+            fix = Rotation.from_rotvec(np.cross(snapped, [0.0, 1.0, 0.0]) * np.pi / 2)
+        forward = (fix * root[0]).apply([0.0, 0.0, 1.0])
+        fix = Rotation.from_euler("y", -np.arctan2(forward[0], forward[2])) * fix
+        poses = self.poses.copy()
+        poses[:, 0] = (fix * root).as_rotvec()
+        transl = fix.apply(self.transl.astype(np.float64))
+        meta = dict(self.meta, upright=fix.as_rotvec().round(6).tolist())
+        return MotionClip(poses, transl - transl[:1], self.fps, self.name, meta)
+
+    def slice(self, start: int = 0, stop: int | None = None, step: int = 1) -> "MotionClip":
+        """Returns frames ``start:stop:step`` (fps divided by ``step``)."""
+        poses, transl = self.poses[start:stop:step], self.transl[start:stop:step]
+        if len(poses) == 0:
+            raise AnrError(f"motion {self.name!r}: slice {start}:{stop}:{step} is empty, expected at least one frame")
+        return MotionClip(poses, transl, self.fps / step, self.name, dict(self.meta))

@@ -1,0 +1,102 @@
+"""SMPL-family pose files (.npz) as motion clips.
+
+Accepted layouts (arrays in one .npz, never pickled objects):
+
+* ``poses (N,72)`` or ``(N,24,3)`` + ``trans``/``transl (N,3)``: SMPL axis-angle, 24 joints.
+* ``poses (N,156)`` (SMPL-H, e.g. AMASS) or ``(N,165)`` (SMPL-X): root + 21 body joints come
+  first (66 values), then hands (SMPL-X: jaw and eyes, then hands). SMPL's joints 22/23
+  (``left_hand``/``right_hand``) are a single knuckle joint per hand, which SMPL-H/X replace by
+  15 finger joints; so the first 66 values are taken and joints 22/23 are set to zero. Taking
+  "the first 72" would wrongly put the left index finger's rotation on SMPL's hand joints.
+* ``global_orient (N,3)`` + ``body_pose (N,69)`` / ``(N,23,3)`` (SMPL) or ``(N,63)`` /
+  ``(N,21,3)`` (SMPL-H/X, hands zero as above) + ``transl``/``trans``.
+
+The frame rate comes from ``mocap_framerate`` / ``mocap_frame_rate`` (AMASS) or ``fps``; missing
+translations are zero.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from anr_studio.errors import AnrError
+from anr_studio.motion.clip import NUM_JOINTS, MotionClip
+
+DEFAULT_FPS = 30.0
+BODY_JOINTS_SMPLH = 22  # root + 21 body joints shared by SMPL, SMPL-H and SMPL-X
+
+
+def _rows(value: np.ndarray, name: str, field: str, n: int | None = None) -> np.ndarray:
+    value = np.asarray(value)
+    if value.ndim == 3:
+        value = value.reshape(value.shape[0], -1)
+    if value.ndim != 2 or (n is not None and value.shape[0] != n):
+        want = f"({n}, ...)" if n is not None else "(N, ...)"
+        raise AnrError(f"{name}: {field} has shape {tuple(value.shape)}, expected {want} with one row per frame")
+    if not np.issubdtype(value.dtype, np.number):
+        raise AnrError(f"{name}: {field} has dtype {value.dtype}, expected numbers")
+    return value.astype(np.float32)
+
+
+def _body_from_flat(flat: np.ndarray, name: str, field: str) -> np.ndarray:
+    """Returns ``(N,24,3)`` from rows of SMPL (72), SMPL-H (156) or SMPL-X (165) pose values."""
+    n, d = flat.shape
+    poses = np.zeros((n, NUM_JOINTS, 3), np.float32)
+    if d == 72:
+        poses[:] = flat.reshape(n, NUM_JOINTS, 3)
+    elif d in (156, 165, 66):
+        poses[:, :BODY_JOINTS_SMPLH] = flat[:, : BODY_JOINTS_SMPLH * 3].reshape(n, BODY_JOINTS_SMPLH, 3)
+    else:
+        raise AnrError(f"{name}: {field} has {d} values per frame, expected 72 (SMPL), 156 (SMPL-H) or 165 (SMPL-X)")
+    return poses
+
+
+def load_smpl_npz(path: str | os.PathLike, name: str | None = None, fps: float | None = None) -> MotionClip:
+    """Returns the motion in an SMPL-family pose .npz (layouts in the module docstring).
+
+    ``fps`` overrides the file's frame rate (and the default of 30 when the file has none).
+    """
+    path = Path(path)
+    label = path.name
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise AnrError(f"{label}: cannot read it as a NumPy .npz ({exc}), expected SMPL pose arrays") from None
+    try:
+        with data:
+            return _clip_from(data, path, name, fps)
+    except ValueError as exc:  # object arrays: numpy refuses to unpickle them, and so do we
+        raise AnrError(f"{label}: cannot read it as a NumPy .npz of plain arrays ({exc}), expected SMPL pose arrays") from None
+
+
+def _clip_from(data, path: Path, name: str | None, fps: float | None) -> MotionClip:
+    """Returns the clip held by the open .npz ``data``."""
+    label = path.name
+    keys = set(data.files)
+    if "poses" in keys:
+        flat = _rows(data["poses"], label, "poses")
+        poses = _body_from_flat(flat, label, "poses")
+    elif "global_orient" in keys and "body_pose" in keys:
+        root = _rows(data["global_orient"], label, "global_orient")
+        body = _rows(data["body_pose"], label, "body_pose", root.shape[0])
+        if root.shape[1] != 3 or body.shape[1] not in (69, 63):
+            raise AnrError(f"{label}: global_orient/body_pose have {root.shape[1]}/{body.shape[1]} values per "
+                           "frame, expected 3 and 69 (SMPL) or 63 (SMPL-H/X body)")
+        poses = _body_from_flat(np.concatenate([root, body], 1), label, "global_orient+body_pose")
+    else:
+        raise AnrError(f"{label}: no poses found (keys: {', '.join(sorted(keys)) or 'none'}), expected 'poses' "
+                       "(N,72) or 'global_orient' + 'body_pose'")
+    n = poses.shape[0]
+    tkey = next((k for k in ("trans", "transl") if k in keys), None)
+    transl = np.zeros((n, 3), np.float32) if tkey is None else _rows(data[tkey], label, tkey, n)
+    if transl.shape[1] != 3:
+        raise AnrError(f"{label}: {tkey} has {transl.shape[1]} values per frame, expected 3")
+    if fps is None:
+        fkey = next((k for k in ("mocap_framerate", "mocap_frame_rate", "fps") if k in keys), None)
+        fps = float(np.asarray(data[fkey]).reshape(-1)[0]) if fkey else DEFAULT_FPS
+    if not np.all(np.isfinite(poses)):
+        raise AnrError(f"{label}: poses contain NaN or Inf values, expected finite axis-angle rotations")
+    return MotionClip(poses, transl, fps, name or path.stem, {"source": str(path)})
