@@ -1,0 +1,145 @@
+"""`anr-studio train` and `anr-studio eval`: the command-line front of the trainer and evaluation."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from anr_studio.errors import AnrError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Adds the `train` and `eval` sub-commands."""
+    p = subparsers.add_parser("train", help="train an avatar (renderer + neural textures) on captures",
+                              description="Train ANR on one or more captures (one identity each). Works under torchrun "
+                              "for several GPUs. Writes checkpoints and, when it stops, OUT/avatar.anr.")
+    p.add_argument("--captures", nargs="+", metavar="H5", help="capture files (default on --resume: the run's)")
+    p.add_argument("--preset", default="fast", help="paper (1024²), fast (512²), demo (256²) or tiny (CPU tests)")
+    p.add_argument("--out", required=True, metavar="DIR", help="run folder (must not hold another run unless --resume)")
+    p.add_argument("--steps", type=int, help="number of optimisation steps")
+    p.add_argument("--checkpoint-every", type=int, metavar="N", help="write a checkpoint every N steps")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop after this much training time")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--no-split", action="store_true", help="turn split optimization off (ablation)")
+    p.add_argument("--baseline", choices=["dnr"], help="train the Deferred Neural Rendering baseline instead")
+    p.add_argument("--one-stage", action="store_true", help="train the one-stage ANR ablation")
+    p.add_argument("--device", choices=["cuda", "cpu"], help="training device (default: cuda if available)")
+    p.add_argument("--body-model", metavar="PATH", help="the SMPL file the captures' body model id refers to")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config value, e.g. --set data.batch_size=8 --set loss.adversarial=0.5")
+    p.add_argument("--eval-every", type=int, default=0, metavar="N",
+                   help="every N steps record held-out PSNR in OUT/heldout_psnr.json (time-to-threshold)")
+    p.add_argument("--eval-frames", type=int, default=4, metavar="K", help="held-out frames per capture for --eval-every")
+    p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to OUT/tensorboard")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
+    p.set_defaults(func=run_train)
+
+    e = subparsers.add_parser("eval", help="render held-out frames of a trained run and report metrics",
+                              description="Render the frames of a split through the trained avatar and report PSNR, SSIM, "
+                              "FLIP, mask IoU and LPIPS (or 'unavailable') per identity and overall.")
+    e.add_argument("run", help="run folder (uses avatar.anr, else its newest checkpoint) or an .anr file")
+    e.add_argument("--captures", nargs="+", required=True, metavar="H5", help="capture files to evaluate")
+    e.add_argument("--split", default="test", choices=["test", "train"], help="which frames to render")
+    e.add_argument("--out", metavar="JSON", help="write the metrics here (default: print them)")
+    e.add_argument("--max-frames", type=int, default=0, metavar="N", help="at most N evenly spaced frames per capture")
+    e.add_argument("--device", choices=["cuda", "cpu"], help="device (default: cuda if available)")
+    e.add_argument("--body-model", metavar="PATH", help="the SMPL file the captures' body model id refers to")
+    e.set_defaults(func=run_eval)
+
+
+def _resolve_config(args: argparse.Namespace):
+    from anr_studio.train.checkpoint import load_latest_checkpoint
+    from anr_studio.train.config import TrainConfig
+    from anr_studio.train.presets import preset
+    from anr_studio.train.rundir import read_run_info
+
+    captures = args.captures
+    if args.resume:
+        info = read_run_info(args.out)
+        ckpt = load_latest_checkpoint(args.out, warn=lambda m: None)
+        config = TrainConfig.from_dict(ckpt.meta["config"] if ckpt is not None else info["config"])
+        captures = captures or info["captures"]
+    else:
+        if not captures:
+            raise AnrError("--captures: no capture file given, expected at least one .h5 file")
+        config = preset(args.preset)
+    overrides = list(args.overrides)
+    if args.steps is not None:
+        overrides.append(f"optim.steps={args.steps}")
+    if args.checkpoint_every is not None:
+        overrides.append(f"optim.checkpoint_every={args.checkpoint_every}")
+    if args.time_budget is not None:
+        overrides.append(f"optim.time_budget_s={args.time_budget}")
+    if args.no_split:
+        overrides.append("optim.split_optimization=false")
+    if args.baseline and args.one_stage:
+        raise AnrError("--baseline dnr and --one-stage: both given, expected at most one renderer choice")
+    if args.baseline:
+        overrides.append("renderer=dnr")
+    if args.one_stage:
+        overrides.append("renderer=anr-1stage")
+    return config.with_overrides(overrides), captures
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Trains; returns 0 when training ended normally (done, stopped or out of time)."""
+    config, captures = _resolve_config(args)
+    if args.print_config:
+        print(json.dumps(config.to_dict(), indent=1))
+        return 0
+    from tqdm import tqdm
+
+    from anr_studio.train.callbacks import JsonlLog, TensorBoardLog, TqdmProgress
+    from anr_studio.train.evaluate import HeldOutPSNR
+    from anr_studio.train.rundir import LOG_FILE
+    from anr_studio.train.trainer import Trainer
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    out = Path(args.out)
+    callbacks = [JsonlLog(out / LOG_FILE)]
+    if not args.no_progress and sys.stderr.isatty():
+        callbacks.append(TqdmProgress())
+    if args.tensorboard:
+        tb = TensorBoardLog(out / "tensorboard")
+        if not tb.available:
+            print("anr-studio: TensorBoard is not installed; --tensorboard ignored", file=sys.stderr)
+        callbacks.append(tb)
+    if args.eval_every:
+        callbacks.append(HeldOutPSNR(captures, args.eval_every, args.eval_frames, path=out / "heldout_psnr.json"))
+
+    def warn(message: str) -> None:
+        tqdm.write(f"anr-studio: {message}", file=sys.stderr)
+
+    trainer = Trainer(config, captures, out, device=args.device, resume=args.resume, callbacks=callbacks,
+                      body_path=args.body_model, warn=warn)
+    reason = trainer.run()
+    if trainer.dist.is_main:
+        print(f"training {reason} at step {trainer.step} ({trainer.train_time:.0f} s); avatar: {out / 'avatar.anr'}")
+    from anr_studio.train.distributed import shutdown
+
+    shutdown(trainer.dist)
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """Evaluates a run and prints or writes the metrics JSON."""
+    import torch
+
+    from anr_studio.fileio import atomic_write_text
+    from anr_studio.train.evaluate import evaluate
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    result = evaluate(args.run, args.captures, args.split, device=device, max_frames=args.max_frames,
+                      body_path=args.body_model)
+    text = json.dumps(result, indent=1)
+    if args.out:
+        atomic_write_text(args.out, text)
+        overall = result["overall"]
+        print(f"{args.out}: PSNR {overall['psnr']:.2f} dB, SSIM {overall['ssim']:.4f} over {overall['frames']} frames")
+    else:
+        print(text)
+    return 0

@@ -1,0 +1,67 @@
+"""`anr-studio train` / `anr-studio eval` end to end on the CPU with a tiny body and tiny captures."""
+
+import json
+
+import pytest
+
+from anr_studio import cli
+from tests.train.test_trainer import SMALL
+
+
+@pytest.fixture(scope="module")
+def body_file(tmp_path_factory, body):
+    path = tmp_path_factory.mktemp("body") / "tiny_body.safetensors"
+    body.save(path)
+    return str(path)
+
+
+def _train(out, captures, body_file, *extra):
+    sets = [a for s in SMALL for a in ("--set", s)]
+    return cli.main(["train", "--captures", *captures, "--preset", "tiny", "--out", str(out), "--device", "cpu",
+                     "--body-model", body_file, "--no-progress", *sets, *extra])
+
+
+def test_train_then_eval_writes_an_avatar_and_metrics(tmp_path, captures, body_file, capsys):
+    run = tmp_path / "run"
+    assert _train(run, captures, body_file, "--steps", "3", "--checkpoint-every", "2", "--eval-every", "3",
+                  "--eval-frames", "1") == 0
+    assert "training done at step 3" in capsys.readouterr().out
+    assert (run / "avatar.anr").exists() and (run / "run.json").exists()
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3]
+    history = json.loads((run / "heldout_psnr.json").read_text())["history"]
+    assert [h["step"] for h in history] == [3] and history[0]["psnr"] > 5
+
+    out = tmp_path / "metrics.json"
+    assert cli.main(["eval", str(run), "--captures", *captures, "--split", "test", "--out", str(out), "--device", "cpu",
+                     "--body-model", body_file]) == 0
+    metrics = json.loads(out.read_text())
+    assert set(metrics["per_identity"]) == {"alice", "bob"}
+    for block in [metrics["overall"], *metrics["per_identity"].values()]:
+        assert block["psnr"] > 5 and 0 <= block["ssim"] <= 1 and 0 <= block["flip"] <= 1
+        assert 0 <= block["mask_iou"] <= 1
+    assert metrics["overall"]["frames"] == 4  # 2 held-out frames per capture
+    assert metrics["lpips"].startswith(("available", "unavailable")) and (
+        (metrics["overall"]["lpips"] is None) == metrics["lpips"].startswith("unavailable"))
+
+
+def test_resume_extends_a_run_and_a_second_run_in_the_same_folder_is_refused(tmp_path, captures, body_file, capsys):
+    run = tmp_path / "run"
+    assert _train(run, captures, body_file, "--steps", "2") == 0
+    assert _train(run, captures, body_file, "--steps", "2") == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert cli.main(["train", "--out", str(run), "--resume", "--steps", "3", "--device", "cpu", "--body-model",
+                     body_file, "--no-progress"]) == 0
+    assert "training done at step 3" in capsys.readouterr().out
+
+
+def test_flags_map_onto_the_config(tmp_path, captures, capsys):
+    assert cli.main(["train", "--captures", *captures, "--preset", "fast", "--out", str(tmp_path / "x"), "--no-split",
+                     "--baseline", "dnr", "--time-budget", "90", "--set", "data.batch_size=3", "--print-config"]) == 0
+    config = json.loads(capsys.readouterr().out)
+    assert config["renderer"] == "dnr" and config["optim"]["split_optimization"] is False
+    assert config["optim"]["time_budget_s"] == 90 and config["data"]["batch_size"] == 3
+    assert config["data"]["resolution"] == 512
+    assert cli.main(["train", "--captures", *captures, "--out", str(tmp_path / "y"), "--baseline", "dnr",
+                     "--one-stage"]) == 2
+    assert "expected at most one renderer choice" in capsys.readouterr().err
