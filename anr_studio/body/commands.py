@@ -48,19 +48,14 @@ def bent_pose() -> torch.Tensor:
 
 
 def _upright(pose: torch.Tensor) -> torch.Tensor:
-    # Some datasets (AIST++) store poses in a y-down world; turn such a root upside up so the
-    # picture shows a standing person facing the front camera.
-    from anr_studio.body.lbs import axis_angle_to_matrix
+    # Some datasets (AIST++) store poses in a y-down world; turn such a root upside up (a half
+    # turn about x) so the picture shows a standing person facing the front camera.
+    from anr_studio.body.lbs import axis_angle_to_matrix, matrix_to_axis_angle
 
     root = axis_angle_to_matrix(pose[0])
     if float(root[1, 1]) < 0:
-        flip = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
-        fixed = flip @ root
-        angle = torch.arccos(((torch.trace(fixed) - 1) / 2).clamp(-1, 1))
-        axis = torch.stack([fixed[2, 1] - fixed[1, 2], fixed[0, 2] - fixed[2, 0], fixed[1, 0] - fixed[0, 1]])
-        norm = axis.norm()
         pose = pose.clone()
-        pose[0] = axis / norm * angle if norm > 1e-8 else torch.zeros(3)
+        pose[0] = matrix_to_axis_angle(torch.diag(torch.tensor([1.0, -1.0, -1.0])) @ root)
     return pose
 
 

@@ -32,6 +32,34 @@ def axis_angle_to_matrix(rotvec: torch.Tensor) -> torch.Tensor:
     return eye + a * skew + b * (skew @ skew)
 
 
+def matrix_to_axis_angle(rot: torch.Tensor) -> torch.Tensor:
+    """Returns axis-angle vectors (..., 3) (angle in [0, pi]) for rotation matrices ``rot`` (..., 3, 3).
+
+    Goes through a unit quaternion picked by Shepperd's method (the largest of w, x, y, z is
+    computed first), so angles near pi stay accurate.
+    """
+    m = rot
+    trace = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
+    # Four candidate quaternions (w, x, y, z), each accurate when its own component is large.
+    cands = torch.stack([
+        torch.stack([1 + trace, m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1),
+        torch.stack([m[..., 2, 1] - m[..., 1, 2], 1 + m[..., 0, 0] - m[..., 1, 1] - m[..., 2, 2], m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0]], -1),
+        torch.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 0, 1] + m[..., 1, 0], 1 - m[..., 0, 0] + m[..., 1, 1] - m[..., 2, 2], m[..., 1, 2] + m[..., 2, 1]], -1),
+        torch.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1], 1 - m[..., 0, 0] - m[..., 1, 1] + m[..., 2, 2]], -1),
+    ], dim=-2)  # (..., 4, 4): row k is 4 * q_k * q
+    diag = torch.stack([1 + trace, 1 + m[..., 0, 0] - m[..., 1, 1] - m[..., 2, 2],
+                        1 - m[..., 0, 0] + m[..., 1, 1] - m[..., 2, 2], 1 - m[..., 0, 0] - m[..., 1, 1] + m[..., 2, 2]], -1)
+    best = diag.argmax(-1)
+    quat = torch.gather(cands, -2, best[..., None, None].expand(*best.shape, 1, 4))[..., 0, :]
+    quat = quat / quat.norm(dim=-1, keepdim=True)
+    quat = torch.where(quat[..., :1] < 0, -quat, quat)  # w >= 0: angle in [0, pi]
+    sin_half = quat[..., 1:].norm(dim=-1, keepdim=True)
+    angle = 2 * torch.atan2(sin_half, quat[..., :1])
+    # angle / sin(angle/2) -> 2 as the angle -> 0
+    scale = torch.where(sin_half > 1e-8, angle / sin_half.clamp_min(1e-8), torch.full_like(angle, 2.0))
+    return quat[..., 1:] * scale
+
+
 def kinematic_chain(
     rot_mats: torch.Tensor, rest_joints: torch.Tensor, parents: Sequence[int]
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

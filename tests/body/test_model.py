@@ -6,7 +6,7 @@ import torch
 
 from anr_studio.body import BodyModel, joint_index
 from anr_studio.body import model as model_module
-from anr_studio.body.lbs import axis_angle_to_matrix
+from anr_studio.body.lbs import axis_angle_to_matrix, matrix_to_axis_angle
 from anr_studio.errors import AnrError
 from tests.body.synthetic import REST_JOINTS, box_body, smpl_arrays
 
@@ -29,6 +29,18 @@ def test_axis_angle_matches_known_rotations():
     r = axis_angle_to_matrix(torch.randn(50, 3, generator=torch.Generator().manual_seed(0)) * 2)
     torch.testing.assert_close(r @ r.transpose(1, 2), torch.eye(3).expand(50, 3, 3), atol=1e-5, rtol=0)
     assert torch.allclose(torch.linalg.det(r), torch.ones(50), atol=1e-5)
+
+
+def test_matrix_to_axis_angle_round_trips_up_to_pi():
+    gen = torch.Generator().manual_seed(4)
+    axis = torch.nn.functional.normalize(torch.randn(400, 3, generator=gen), dim=1)
+    angle = torch.rand(400, 1, generator=gen) * math.pi
+    angle[:50] = math.pi - torch.rand(50, 1, generator=gen) * 1e-3  # near a half turn
+    angle[50:60] = 0.0
+    rotvec = axis * angle
+    back = matrix_to_axis_angle(axis_angle_to_matrix(rotvec.double())).float()
+    torch.testing.assert_close(axis_angle_to_matrix(back), axis_angle_to_matrix(rotvec), atol=1e-5, rtol=0)
+    torch.testing.assert_close(back[60:], rotvec[60:], atol=1e-4, rtol=0)  # unique away from pi
 
 
 def test_rest_pose_returns_template(box):
