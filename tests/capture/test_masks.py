@@ -1,0 +1,130 @@
+"""Mask extraction from the background plate: IoU against known masks, the `masks` command."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from anr_studio.capture import Capture, CaptureWriter
+from anr_studio.capture.masks import MaskConfig, extract_mask, mask_iou
+from anr_studio.cli import main
+from anr_studio.errors import AnrError
+
+H, W = 96, 80
+
+
+def textured_background(seed: int = 0) -> np.ndarray:
+    """Returns a busy (H,W,3) uint8 plate: smooth colour blobs, stripes and fine noise."""
+    rng = np.random.default_rng(seed)
+    low = cv2.resize(rng.uniform(40, 215, (6, 5, 3)).astype(np.float32), (W, H), interpolation=cv2.INTER_CUBIC)
+    yy, xx = np.mgrid[0:H, 0:W]
+    stripes = 25 * np.sin(xx * 0.9 + yy * 0.3)[..., None] * np.array([1.0, 0.6, 0.2])
+    img = low + stripes + rng.normal(0, 4, (H, W, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def draw_figure(i: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Returns a person-like figure at frame ``i``: colour (H,W,3) float and soft alpha (H,W) in [0,1],
+    drawn at 4x and box-filtered down, so the edge is anti-aliased like a rendered frame."""
+    s = 4
+    canvas = np.zeros((H * s, W * s, 3), np.uint8)
+    alpha = np.zeros((H * s, W * s), np.uint8)
+    cx = int((22 + 3 * i) * s)
+    swing = int(8 * np.sin(i * 0.8) * s)
+    parts = [
+        ("ellipse", ((cx, 16 * s), (7 * s, 8 * s)), (230, 190, 160)),  # head
+        ("poly", [(cx - 10 * s, 26 * s), (cx + 10 * s, 26 * s), (cx + 12 * s, 58 * s), (cx - 12 * s, 58 * s)], (200, 40, 60)),
+        ("line", [(cx - 6 * s, 58 * s), (cx - 8 * s + swing, 88 * s)], (30, 40, 120)),  # legs
+        ("line", [(cx + 6 * s, 58 * s), (cx + 8 * s - swing, 88 * s)], (30, 40, 120)),
+        ("line", [(cx - 10 * s, 28 * s), (cx - 18 * s - swing // 2, 52 * s)], (200, 40, 60)),  # arms
+        ("line", [(cx + 10 * s, 28 * s), (cx + 18 * s + swing // 2, 52 * s)], (200, 40, 60)),
+    ]
+    for kind, geo, colour in parts:
+        for img, value in ((canvas, colour), (alpha, 255)):
+            if kind == "ellipse":
+                cv2.ellipse(img, geo[0], geo[1], 0, 0, 360, value, -1)
+            elif kind == "poly":
+                cv2.fillPoly(img, [np.array(geo, np.int32)], value)
+            else:
+                cv2.line(img, geo[0], geo[1], value, 5 * s)
+    # a printed pattern on the shirt: high-frequency detail, partly close to the plate's colours
+    yy, xx = np.mgrid[0 : H * s, 0 : W * s]
+    shirt = (canvas[..., 0] == 200) & (((yy // (3 * s)) % 2) == 0)
+    canvas[shirt] = (240, 220, 90)
+    colour = cv2.resize(canvas.astype(np.float32), (W, H), interpolation=cv2.INTER_AREA)
+    soft = cv2.resize(alpha.astype(np.float32) / 255.0, (W, H), interpolation=cv2.INTER_AREA)
+    return colour, soft
+
+
+def make_frames(n: int, seed: int = 0):
+    """Returns (frames (n,H,W,3) uint8, true masks (n,H,W) uint8, plate (H,W,3) uint8)."""
+    bg = textured_background(seed)
+    rng = np.random.default_rng(seed + 1)
+    frames, masks = [], []
+    for i in range(n):
+        colour, alpha = draw_figure(i, seed)
+        # the area filter premultiplied the colour by the coverage: composite as premultiplied alpha
+        img = colour + (1 - alpha[..., None]) * bg + rng.normal(0, 2.0, (H, W, 3))
+        frames.append(np.clip(img, 0, 255).astype(np.uint8))
+        masks.append(np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8))
+    return np.stack(frames), np.stack(masks), bg
+
+
+def test_extract_mask_matches_known_figure():
+    frames, masks, bg = make_frames(6)
+    ious = [mask_iou(extract_mask(f, bg), m) for f, m in zip(frames, masks)]
+    coarse = [mask_iou(extract_mask(f, bg, MaskConfig(refine=False)), m) for f, m in zip(frames, masks)]
+    print(f"IoU refined {np.mean(ious):.4f} (min {np.min(ious):.4f}), coarse {np.mean(coarse):.4f}")
+    assert np.mean(ious) >= 0.95 and min(ious) >= 0.94
+    assert np.mean(ious) > np.mean(coarse)  # the GrabCut band refinement helps
+    soft = extract_mask(frames[0], bg)
+    assert soft.dtype == np.uint8 and soft.shape == (H, W)
+    assert ((soft > 0) & (soft < 255)).any()  # soft edge, not a hard cut-out
+    assert extract_mask(bg, bg).max() == 0  # an empty scene has no foreground
+
+
+def test_mask_iou():
+    a = np.zeros((4, 4), np.uint8)
+    b = a.copy()
+    a[:2] = 255
+    b[1:3] = 200
+    assert mask_iou(a, b) == pytest.approx(1 / 3)
+    assert mask_iou(a * 0, b * 0) == 1.0
+
+
+def _capture(path, frames, masks, bg, with_masks: bool):
+    K = np.array([[80.0, 0, W / 2], [0, 80.0, H / 2], [0, 0, 1]], np.float32)
+    with CaptureWriter(path, "drawn", H, W, 30, betas=np.zeros(10), camera=(K, np.eye(3), [0, 0, 3]),
+                       background=bg) as w:
+        for f, m in zip(frames, masks):
+            w.append(f, mask=m if with_masks else None, pose=np.zeros((24, 3)))
+
+
+def test_masks_command_adds_masks(tmp_path, capsys):
+    frames, masks, bg = make_frames(4, seed=3)
+    path = tmp_path / "cap.h5"
+    _capture(path, frames, masks, bg, with_masks=False)
+    assert main(["masks", str(path), "--quiet"]) == 0
+    assert "wrote 4 masks" in capsys.readouterr().out
+    cap = Capture(path)
+    assert cap.has_masks
+    assert np.mean([mask_iou(cap.mask(i), masks[i]) for i in range(4)]) >= 0.95
+    np.testing.assert_array_equal(cap.frame(2), frames[2])
+    assert main(["masks", str(path), "--quiet"]) == 2  # refuses to replace without --overwrite
+    assert "expected --overwrite" in capsys.readouterr().err
+
+
+def test_overwrite_reports_iou_against_replaced_masks(tmp_path, capsys):
+    frames, masks, bg = make_frames(3, seed=5)
+    path = tmp_path / "cap.h5"
+    _capture(path, frames, masks, bg, with_masks=True)
+    assert main(["masks", str(path), "--overwrite", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    mean_iou = float(out.split("IoU against the replaced masks: mean ")[1].split(",")[0])
+    assert mean_iou >= 0.95
+
+
+def test_shape_mismatch_is_an_error():
+    with pytest.raises(AnrError, match="expected the background's"):
+        extract_mask(np.zeros((4, 4, 3), np.uint8), np.zeros((5, 4, 3), np.uint8))
