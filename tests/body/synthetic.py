@@ -6,7 +6,9 @@ Nothing here is SMPL's data: the arrays are generated, so the repository never h
 from __future__ import annotations
 
 import contextlib
+import io
 import pickle
+import struct
 import sys
 import types
 from pathlib import Path
@@ -98,8 +100,27 @@ def fake_chumpy():
                 sys.modules[k] = v
 
 
-def save_pkl(path: Path, arrays: dict[str, np.ndarray], protocol: int = 2) -> Path:
-    """Writes ``arrays`` as SMPL's .pkl does: chumpy shapedirs/posedirs, a scipy csc J_regressor."""
+class _Python2Pickler(pickle._Pickler):
+    """Writes bytes the way Python 2 wrote str (SHORT_BINSTRING/BINSTRING), as SMPL's own files hold them."""
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def _save_py2_str(self, obj: bytes) -> None:
+        if len(obj) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(obj)]) + obj)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
+        self.memoize(obj)
+
+    dispatch[bytes] = _save_py2_str
+
+
+def save_pkl(path: Path, arrays: dict[str, np.ndarray], protocol: int = 2, python2: bool = False) -> Path:
+    """Writes ``arrays`` as SMPL's .pkl does: chumpy shapedirs/posedirs, a scipy csc J_regressor.
+
+    ``python2``: imitate a Python 2 pickle (str opcodes for raw array data, numpy.core and
+    scipy.sparse.csc module paths), like the files SMPL distributes.
+    """
     import scipy.sparse
 
     with fake_chumpy() as Ch:
@@ -109,7 +130,16 @@ def save_pkl(path: Path, arrays: dict[str, np.ndarray], protocol: int = 2) -> Pa
         data["J_regressor"] = scipy.sparse.csc_matrix(arrays["J_regressor"])
         data["bs_style"], data["bs_type"] = "lbs", "lrotmin"
         data["J"] = arrays["J_regressor"] @ arrays["v_template"]
-        path.write_bytes(pickle.dumps(data, protocol=protocol))
+        if python2:
+            buf = io.BytesIO()
+            _Python2Pickler(buf, protocol=2).dump(data)
+            # GLOBAL opcodes are newline-terminated text, so renaming modules keeps the stream valid.
+            raw = buf.getvalue().replace(b"numpy._core.multiarray\n", b"numpy.core.multiarray\n")
+            raw = raw.replace(b"scipy.sparse._csc\n", b"scipy.sparse.csc\n")
+            assert b"_codecs" not in raw and b"scipy.sparse.csc\n" in raw
+            path.write_bytes(raw)
+        else:
+            path.write_bytes(pickle.dumps(data, protocol=protocol))
     return path
 
 

@@ -31,10 +31,12 @@ def smplx_reference(arrays, pose, betas, transl):
     return verts + transl[:, None], joints + transl[:, None]
 
 
-@pytest.mark.parametrize("fmt", ["npz", "pkl-protocol2", "pkl-protocol0", "pkl-protocol5"])
+@pytest.mark.parametrize("fmt", ["npz", "pkl-python2", "pkl-protocol2", "pkl-protocol0", "pkl-protocol5"])
 def test_posed_vertices_match_smplx(arrays, tmp_path, fmt):
     if fmt == "npz":
         path = save_npz(tmp_path / "model.npz", arrays)
+    elif fmt == "pkl-python2":
+        path = save_pkl(tmp_path / "model.pkl", arrays, python2=True)
     else:
         path = save_pkl(tmp_path / "model.pkl", arrays, protocol=int(fmt[-1]))
     body = BodyModel.from_smpl(path)
