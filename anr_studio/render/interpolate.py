@@ -17,32 +17,50 @@ __all__ = ["BACKGROUND_UV", "interpolate_uv", "interpolate_normals", "vertex_nor
 BACKGROUND_UV = -2.0  # outside [-1, 1], so grid_sample(padding_mode="zeros") reads zeros there
 
 
-def interpolate_face_attributes(fragments: Fragments, face_attributes: torch.Tensor) -> torch.Tensor:
-    """Returns (B,H,W,D): per-corner ``face_attributes (F,3,D)`` blended by the barycentrics; 0 on background."""
+def _gather_covered(fragments: Fragments) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Returns (covered (N,) flat pixel indices, face (N,) ids, bary (N,3)) of the covered pixels only."""
+    covered = fragments.covered_pixels()
+    face = fragments.face_id.reshape(-1).index_select(0, covered)
+    bary = fragments.bary.reshape(-1, 3).index_select(0, covered)
+    return covered, face, bary
+
+
+def _scatter_image(fragments: Fragments, covered: torch.Tensor, values: torch.Tensor, fill: float) -> torch.Tensor:
+    """Returns (B,H,W,D): ``values (N,D)`` at the covered pixels, ``fill`` elsewhere (differentiable in values)."""
+    batch, height, width = fragments.face_id.shape
+    image = torch.full((batch * height * width, values.shape[-1]), fill, dtype=values.dtype, device=values.device)
+    # In place when no gradient is needed: the out-of-place copy costs a full image.
+    image = image.index_copy(0, covered, values) if values.requires_grad else image.index_copy_(0, covered, values)
+    return image.view(batch, height, width, values.shape[-1])
+
+
+def interpolate_face_attributes(fragments: Fragments, face_attributes: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+    """Returns (B,H,W,D): per-corner ``face_attributes (F,3,D)`` blended by the barycentrics; ``fill`` on background.
+
+    Work is done on the covered pixels only; differentiable with respect to ``face_attributes``.
+    """
     expect_shape(face_attributes, (None, 3, None), "face_attributes", "interpolate_face_attributes")
-    face_id = fragments.face_id
-    if face_id.numel() and int(face_id.max()) >= face_attributes.shape[0]:
+    covered, face, bary = _gather_covered(fragments)
+    if face.numel() and int(face.max()) >= face_attributes.shape[0]:
         raise AnrError(
-            f"interpolate_face_attributes: fragments reference face {int(face_id.max())}, expected fewer than {face_attributes.shape[0]} faces"
+            f"interpolate_face_attributes: fragments reference face {int(face.max())}, expected fewer than {face_attributes.shape[0]} faces"
         )
-    attrs = face_attributes.to(device=face_id.device)
-    mask = face_id >= 0
-    corners = attrs[face_id.clamp_min(0)]  # (B,H,W,3,D)
-    bary = fragments.bary.to(attrs.dtype) if attrs.is_floating_point() else fragments.bary
-    values = (bary.unsqueeze(-1) * corners).sum(dim=-2)
-    return values * mask.unsqueeze(-1)
+    attrs = face_attributes.to(device=face.device)
+    corners = attrs.index_select(0, face)  # (N,3,D)
+    values = torch.bmm(bary.to(attrs.dtype).unsqueeze(1), corners).squeeze(1)
+    return _scatter_image(fragments, covered, values, fill)
 
 
 def interpolate_uv(fragments: Fragments, face_uvs: torch.Tensor) -> torch.Tensor:
     """Returns the UV image (B,H,W,2) as grid_sample coordinates: gx = 2u - 1, gy = 1 - 2v.
 
     face_uvs: (F,3,2) OBJ-style u, v in [0, 1] per face corner (v up; seams allowed).
-    Background pixels hold ``BACKGROUND_UV`` in both channels.
+    Background pixels hold ``BACKGROUND_UV`` in both channels. Differentiable in ``face_uvs``.
     """
     expect_shape(face_uvs, ("F", 3, 2), "face_uvs", "interpolate_uv")
-    uv = interpolate_face_attributes(fragments, face_uvs)
-    grid = torch.stack([2.0 * uv[..., 0] - 1.0, 1.0 - 2.0 * uv[..., 1]], dim=-1)
-    return torch.where(fragments.mask.unsqueeze(-1), grid, torch.full_like(grid, BACKGROUND_UV))
+    # The affine map to grid coordinates commutes with the barycentric blend, so apply it per corner.
+    grid_uvs = torch.stack([2.0 * face_uvs[..., 0] - 1.0, 1.0 - 2.0 * face_uvs[..., 1]], dim=-1)
+    return interpolate_face_attributes(fragments, grid_uvs, fill=BACKGROUND_UV)
 
 
 def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
@@ -77,19 +95,23 @@ def interpolate_normals(
     vertices: (B,V,3) world positions; faces: (F,3); camera of batch B or 1.
     """
     expect_shape(vertices, ("B", "V", 3), "vertices", "interpolate_normals")
+    batch, height, width = fragments.face_id.shape
     with torch.no_grad():
-        verts = vertices.detach().to(device=fragments.face_id.device, dtype=torch.float32)
+        device = fragments.face_id.device
+        verts = vertices.detach().to(device=device, dtype=torch.float32)
+        faces = faces.to(device=device, dtype=torch.long)
         normals = vertex_normals(verts, faces)
-        normals = camera.to(device=verts.device, dtype=torch.float32).rotate_to_camera(normals)
-        faces = faces.to(device=verts.device, dtype=torch.long)
-        batch = fragments.face_id.shape[0]
+        normals = camera.to(device=device, dtype=torch.float32).rotate_to_camera(normals)
         if normals.shape[0] != batch:
             normals = normals.expand(batch, -1, -1)
-        face_id = fragments.face_id.clamp_min(0)
-        # Gather per batch: corner normals for each pixel's face.
-        corner_index = faces[face_id]  # (B,H,W,3)
-        flat = corner_index.reshape(batch, -1)
-        corners = torch.gather(normals, 1, flat.unsqueeze(-1).expand(-1, -1, 3)).reshape(*corner_index.shape, 3)
-        n = (fragments.bary.unsqueeze(-1) * corners).sum(dim=-2)
-        n = torch.nn.functional.normalize(n, dim=-1, eps=1e-12) * fragments.mask.unsqueeze(-1)
-        return n.permute(0, 3, 1, 2).contiguous()
+        covered, face, bary = _gather_covered(fragments)
+        # Flat index of each corner's vertex in the (B*V) normal list.
+        hw = height * width
+        image_of = covered // hw
+        corner_vertices = faces.index_select(0, face) + (image_of * normals.shape[1]).unsqueeze(1)
+        corners = normals.reshape(-1, 3).index_select(0, corner_vertices.reshape(-1)).view(-1, 3, 3)
+        n = torch.nn.functional.normalize(torch.bmm(bary.unsqueeze(1), corners).squeeze(1), dim=-1, eps=1e-12)
+        # Written straight into the channel-first layout, which saves a transposing copy.
+        image = torch.zeros((batch, 3, hw), dtype=n.dtype, device=device)
+        image[image_of, :, covered - image_of * hw] = n
+        return image.view(batch, 3, height, width)

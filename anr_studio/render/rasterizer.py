@@ -3,18 +3,19 @@
 How it works (every step is a few whole-tensor ops; no Python loop over faces or pixels):
 
 1. Project vertices; per face set up three affine functions of the pixel position (the screen
-   barycentrics, written relative to the face centroid so the numbers stay small) and the
-   per-vertex depth term. Faces that are degenerate on screen or reach behind the near plane
-   are dropped; both windings are kept (the renderer sees inside a mesh only where the mesh is
-   open, and a camera inside a closed body should still see something).
-2. Expand each face into the pixels of its bounding box, row by row: first (face, row) pairs,
-   then the exact span of pixel centres that the triangle covers on that row, so almost every
-   (face, pixel) candidate is inside the triangle.
-3. Evaluate barycentrics and depth per candidate and resolve visibility with a single
-   ``scatter_reduce(amin)`` of a packed int64 key ``sortable(depth) << 31 | face`` per pixel:
-   the nearest face wins, ties go to the lower face index, and there are no races.
-4. For the winning face of every covered pixel, recompute perspective-correct barycentrics
-   and depth.
+   barycentrics, written relative to the face centroid so the numbers stay small) and an affine
+   visibility value (1/z, which is linear on screen). Faces that are degenerate on screen or
+   reach behind the near plane are dropped; both windings are kept (no back-face culling: a
+   camera inside an open or self-intersecting body still sees a surface).
+2. Expand faces into (face, row) pairs over their bounding boxes, and each row into the exact
+   span of pixel centres the triangle covers there, so every (face, pixel) candidate is inside
+   the triangle and needs no further test; the expansion is chunked to bound memory.
+3. Per candidate, evaluate the visibility value (one multiply-add along the row) and resolve
+   visibility with a single ``scatter_reduce(amin)`` of a packed int64 key
+   ``float_bits(distance) << 31 | face`` per pixel: the nearest face wins, ties go to the lower
+   face index, and there are no races.
+4. For the winning face of every covered pixel, compute perspective-correct barycentrics and
+   depth once.
 
 Pixel centres sit at integer + 0.5 and a pixel centre on a shared edge belongs to both faces
 (the depth test picks one), so a closed mesh renders without cracks.
@@ -52,6 +53,13 @@ class Fragments:
     face_id: torch.Tensor
     bary: torch.Tensor
     depth: torch.Tensor
+    covered: torch.Tensor | None = None  # (N,) long flat indices (b*H*W + y*W + x) of covered pixels, ascending
+
+    def covered_pixels(self) -> torch.Tensor:
+        """Returns (N,) long flat indices into (B*H*W) of the covered pixels, ascending (cached)."""
+        if self.covered is None:
+            self.covered = torch.nonzero(self.face_id.reshape(-1) >= 0).squeeze(1)
+        return self.covered
 
     @property
     def mask(self) -> torch.Tensor:
@@ -73,8 +81,8 @@ def _check_inputs(vertices, faces, camera, image_size) -> tuple[int, int]:
     if not isinstance(faces, torch.Tensor) or faces.dtype not in (torch.int32, torch.int64):
         raise AnrError(f"{source}: faces is {getattr(faces, 'dtype', type(faces).__name__)}, expected an integer tensor of shape (F, 3)")
     expect_shape(faces, ("F", 3), "faces", source)
-    if faces.shape[0] >= 2**_FACE_BITS:
-        raise AnrError(f"{source}: faces has {faces.shape[0]} rows, expected fewer than 2**31")
+    if vertices.shape[0] * faces.shape[0] >= 2**_FACE_BITS:
+        raise AnrError(f"{source}: batch x faces is {vertices.shape[0] * faces.shape[0]}, expected fewer than 2**31")
     if faces.numel() and (int(faces.min()) < 0 or int(faces.max()) >= vertices.shape[1]):
         raise AnrError(f"{source}: faces index vertices {int(faces.min())}..{int(faces.max())}, expected 0..{vertices.shape[1] - 1}")
     if not isinstance(camera, (PerspectiveCamera, WeakPerspectiveCamera)):
@@ -92,20 +100,15 @@ def _check_inputs(vertices, faces, camera, image_size) -> tuple[int, int]:
     return height, width
 
 
-def _sortable_depth(depth: torch.Tensor) -> torch.Tensor:
-    """Returns int64 keys in [0, 2**32) that order like the float32 ``depth`` values (any sign)."""
-    bits = depth.contiguous().view(torch.int32)
-    # Negative floats order backwards as signed ints: flipping their magnitude bits fixes that.
-    bits = bits ^ ((bits >> 31) & 0x7FFFFFFF)
-    return bits.long() + 2**31
-
-
 def _face_setup(pixels, depth, faces, perspective, znear, height, width):
-    """Returns per-face coefficients (B*F, 11) float32, bbox (B*F, 4) long [x0, y0, w, h] and validity.
+    """Returns per-face coefficients (B*F, 12) float32 and bounding boxes (B*F, 4) long [x0, y0, w, h].
 
-    Coefficient columns: cx, cy (centroid), a0, b0, a1, b1 (screen barycentric gradients of
-    corners 0 and 1: ``s_i = 1/3 + a_i (x - cx) + b_i (y - cy)``), then q0, q1, q2: the per-corner
-    depth term, 1/z for perspective (it interpolates linearly on screen) and depth otherwise.
+    Coefficient columns: 0-1 cx, cy (screen centroid); 2-5 a0, b0, a1, b1, the screen-barycentric
+    gradients of corners 0 and 1 (``s_i = 1/3 + a_i (x - cx) + b_i (y - cy)``, s2 = 1 - s0 - s1);
+    6-8 q0, q1, q2, the per-corner depth term (1/z for perspective, which is affine on screen;
+    depth otherwise); 9-11 the visibility plane ``k = k0 + kx (x - cx) + ky (y - cy)``, where k is
+    1/z (perspective) or depth shifted to be >= 1 (weak perspective), so a positive float.
+    Invalid faces (degenerate on screen, or behind the near plane) get an empty box.
     """
     p = pixels[:, faces]  # (B,F,3,2)
     d = depth[:, faces]  # (B,F,3)
@@ -116,11 +119,17 @@ def _face_setup(pixels, depth, faces, perspective, znear, height, width):
     if perspective:
         valid &= (d > znear).all(dim=-1)
     inv = torch.where(valid, 1.0 / torch.where(valid, area2, torch.ones_like(area2)), torch.zeros_like(area2))
-    cx = (x0 + x1 + x2) / 3.0
-    cy = (y0 + y1 + y2) / 3.0
+    a0, b0 = -(y2 - y1) * inv, (x2 - x1) * inv
+    a1, b1 = -(y0 - y2) * inv, (x0 - x2) * inv
     q = 1.0 / d.clamp_min(znear) if perspective else d
+    k = q if perspective else d - depth.amin() + 1.0
+    k0, k1, k2 = k.unbind(-1)
     coeffs = torch.stack(
-        [cx, cy, -(y2 - y1) * inv, (x2 - x1) * inv, -(y0 - y2) * inv, (x0 - x2) * inv, q[..., 0], q[..., 1], q[..., 2]], dim=-1
+        [
+            (x0 + x1 + x2) / 3.0, (y0 + y1 + y2) / 3.0, a0, b0, a1, b1, q[..., 0], q[..., 1], q[..., 2],
+            (k0 + k1 + k2) / 3.0, (k0 - k2) * a0 + (k1 - k2) * a1, (k0 - k2) * b0 + (k1 - k2) * b1,
+        ],
+        dim=-1,
     )
     coeffs = torch.where(valid.unsqueeze(-1), coeffs, torch.zeros_like(coeffs))
 
@@ -130,40 +139,40 @@ def _face_setup(pixels, depth, faces, perspective, znear, height, width):
     lo = torch.ceil(xy.amin(dim=2) - 0.5).clamp(0, max(height, width))
     hi = torch.floor(xy.amax(dim=2) - 0.5)
     hi = torch.minimum(hi, hi.new_tensor([width - 1, height - 1])).clamp_min(-1)
-    size = (hi - lo + 1).clamp_min(0).long()
-    size = size * valid.unsqueeze(-1)
+    size = (hi - lo + 1).clamp_min(0).long() * valid.unsqueeze(-1)
     bbox = torch.cat([lo.long(), size], dim=-1)  # x0, y0, w, h
-    return coeffs.reshape(-1, 9), bbox.reshape(-1, 4), valid.reshape(-1)
+    return coeffs.reshape(-1, 12), bbox.reshape(-1, 4)
 
 
 def _row_spans(coeffs, bbox, rows_face, rows_y, width):
-    """Returns (x_start, count) of the pixel centres inside each (face, row) pair's triangle.
+    """Returns (x_start, count, k_start, k_step) per (face, row) pair.
 
-    On a row the three screen barycentrics are affine in x; each bounds x from one side. The
-    span is widened by the inside slack so the per-pixel test below has the final word.
+    x_start, count: the span of pixel centres inside the triangle on that row. On a row the
+    three screen barycentrics are affine in x; each bounds x from one side; the span is widened
+    by a tiny slack so a centre on a shared edge is never lost to rounding. Because the span is
+    exact, the candidates need no inside test. k_start, k_step: the visibility value at the
+    span's first pixel centre and its change per pixel.
     """
-    c = coeffs[rows_face]
-    y = rows_y.to(c.dtype) + 0.5
-    dy = y - c[:, 1]
+    c = coeffs.index_select(0, rows_face)
+    dy = rows_y.to(c.dtype) + 0.5 - c[:, 1]
     a = torch.stack([c[:, 2], c[:, 4], -(c[:, 2] + c[:, 4])], dim=1)  # d s_i / dx
     b = torch.stack([c[:, 3], c[:, 5], -(c[:, 3] + c[:, 5])], dim=1)
     s_at_cx = 1.0 / 3.0 + b * dy.unsqueeze(1) + _INSIDE_EPS  # s_i at x = cx, plus slack
     # s_i(x) = s_at_cx + a (x - cx) >= 0  <=>  x >= cx - s/a (a > 0)  or  x <= cx - s/a (a < 0)
     safe_a = torch.where(a == 0, torch.ones_like(a), a)
     bound = c[:, :1] - s_at_cx / safe_a
-    big = torch.full_like(bound, float(width) * 4.0 + 1e4)
-    left = torch.where(a > 0, bound, -big)
-    right = torch.where(a < 0, bound, big)
+    big = float(width) * 4.0 + 1e4
+    left = torch.where(a > 0, bound, torch.full_like(bound, -big)).amax(dim=1).clamp(-big, big)
+    right = torch.where(a < 0, bound, torch.full_like(bound, big)).amin(dim=1).clamp(-big, big)
     # A zero gradient means the row is entirely in or out for that corner.
-    out_row = ((a == 0) & (s_at_cx < 0)).any(dim=1)
-    x_lo = torch.ceil(left.amax(dim=1).clamp(-big[:, 0], big[:, 0]) - 0.5)
-    x_hi = torch.floor(right.amin(dim=1).clamp(-big[:, 0], big[:, 0]) - 0.5)
-    box_lo = bbox[rows_face, 0]
-    box_hi = box_lo + bbox[rows_face, 2] - 1
-    x_lo = torch.maximum(x_lo.long(), box_lo)
-    x_hi = torch.minimum(x_hi.long(), box_hi)
+    out = (a == 0) & (s_at_cx < 0)
+    out_row = out[:, 0] | out[:, 1] | out[:, 2]
+    box = bbox.index_select(0, rows_face)
+    x_lo = torch.maximum(torch.ceil(left - 0.5).long(), box[:, 0])
+    x_hi = torch.minimum(torch.floor(right - 0.5).long(), box[:, 0] + box[:, 2] - 1)
     count = (x_hi - x_lo + 1).clamp_min(0) * (~out_row)
-    return x_lo, count
+    k_start = c[:, 9] + c[:, 10] * (x_lo.to(c.dtype) + 0.5 - c[:, 0]) + c[:, 11] * dy
+    return x_lo, count, k_start, c[:, 10]
 
 
 def _default_max_pairs(device: torch.device) -> int:
@@ -192,7 +201,7 @@ def _expand(counts: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Returns (owner, rank): for each of the ``n`` items, its row in ``counts`` and its index within that row."""
     owner = torch.repeat_interleave(counts, output_size=n)
     starts = torch.cumsum(counts, 0) - counts
-    rank = torch.arange(n, device=counts.device) - starts[owner]
+    rank = torch.arange(n, device=counts.device) - starts.index_select(0, owner)
     return owner, rank
 
 
@@ -253,45 +262,41 @@ def rasterize(
         cam = camera.to(device=device, dtype=torch.float32)
         pixels, depth = cam.project(verts)
         faces = faces.to(device=device, dtype=torch.long)
-        coeffs, bbox, _ = _face_setup(pixels, depth, faces, perspective, znear, height, width)
+        coeffs, bbox = _face_setup(pixels, depth, faces, perspective, znear, height, width)
+
+        # Per face of the flattened (B*F) list: its local index and the flat index of its image's pixel 0.
+        face_local = torch.arange(num_faces, device=device).repeat(batch)
+        face_base = torch.arange(batch, device=device).repeat_interleave(num_faces) * hw
 
         # Level 1: (face, row) pairs; level 2: (face, pixel) candidates along each row's exact span.
         buffer = torch.full((batch * hw,), _INT64_MAX, dtype=torch.long, device=device)
         for lo, hi, n_rows in _chunks(bbox[:, 3], max_pairs):
             row_face, row_rank = _expand(bbox[lo:hi, 3], n_rows)
             row_face += lo
-            rows_y = bbox[row_face, 1] + row_rank
-            x_start, x_count = _row_spans(coeffs, bbox, row_face, rows_y, width)
-            row_base = (row_face // num_faces) * hw + rows_y * width + x_start
+            rows_y = bbox[:, 1].index_select(0, row_face) + row_rank
+            x_start, x_count, k_start, k_step = _row_spans(coeffs, bbox, row_face, rows_y, width)
+            row_pixel = face_base.index_select(0, row_face) + rows_y * width + x_start
             for r_lo, r_hi, n_pix in _chunks(x_count, max_pairs):
                 owner, rank = _expand(x_count[r_lo:r_hi], n_pix)
                 owner += r_lo
-                pix = row_base[owner] + rank
-                face = row_face[owner]
-                c = coeffs[face]
-                xs = (x_start[owner] + rank).to(torch.float32) + 0.5
-                ys = rows_y[owner].to(torch.float32) + 0.5
-                s0, s1, s2 = _screen_bary(c, xs, ys)
-                inside = (s0 >= -_INSIDE_EPS) & (s1 >= -_INSIDE_EPS) & (s2 >= -_INSIDE_EPS)
-                if perspective:
-                    z = 1.0 / (s0 * c[:, 6] + s1 * c[:, 7] + s2 * c[:, 8])
-                else:
-                    z = s0 * c[:, 6] + s1 * c[:, 7] + s2 * c[:, 8]
-                key = (_sortable_depth(z) << _FACE_BITS) | (face % num_faces)
-                key = torch.where(inside, key, torch.full_like(key, _INT64_MAX))
-                buffer.scatter_reduce_(0, pix, key, reduce="amin", include_self=True)
+                k = k_start.index_select(0, owner) + k_step.index_select(0, owner) * rank.to(torch.float32)
+                # Positive float32 values order like their bit patterns read as int32, so the key
+                # (distance bits << 31 | face of the flattened batch) takes the nearest face, then
+                # the lowest index (a pixel only ever sees faces of its own batch element).
+                distance = 1.0 / k.clamp_min(1e-30) if perspective else k.clamp_min(0.0)
+                key = (distance.view(torch.int32).long() << _FACE_BITS) | row_face.index_select(0, owner)
+                buffer.scatter_reduce_(0, row_pixel.index_select(0, owner) + rank, key, reduce="amin", include_self=True)
 
-        # Recompute the winner's barycentrics per covered pixel (cheaper than keeping every candidate).
+        # Barycentrics and depth of the winning face, once per covered pixel.
         covered = torch.nonzero(buffer != _INT64_MAX).squeeze(1)
-        win_face = buffer[covered] & (2**_FACE_BITS - 1)
-        b_index = covered // hw
-        c = coeffs[b_index * num_faces + win_face]
-        within = covered - b_index * hw
-        ys = (within // width).to(torch.float32) + 0.5
-        xs = (within % width).to(torch.float32) + 0.5
-        s0, s1, s2 = _screen_bary(c, xs, ys)
+        winner = buffer.index_select(0, covered) & (2**_FACE_BITS - 1)
+        c = coeffs.index_select(0, winner)
+        within = covered - face_base.index_select(0, winner)
+        rows = within // width
+        xs = (within - rows * width).to(torch.float32) + 0.5
+        s0, s1, s2 = _screen_bary(c, xs, rows.to(torch.float32) + 0.5)
         z, w = _depth_and_bary(c, s0, s1, s2, perspective)
-        face_id[covered] = win_face
-        bary[covered] = w
-        depth_img[covered] = z
-    return Fragments(face_id.view(batch, height, width), bary.view(batch, height, width, 3), depth_img.view(batch, height, width))
+        face_id.index_copy_(0, covered, face_local.index_select(0, winner))
+        bary.index_copy_(0, covered, w)
+        depth_img.index_copy_(0, covered, z)
+    return Fragments(face_id.view(batch, height, width), bary.view(batch, height, width, 3), depth_img.view(batch, height, width), covered)
