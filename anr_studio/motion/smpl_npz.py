@@ -41,7 +41,7 @@ def _rows(value: np.ndarray, name: str, field: str, n: int | None = None) -> np.
     return value.astype(np.float32)
 
 
-def _body_from_flat(flat: np.ndarray, name: str, field: str) -> np.ndarray:
+def body_pose_from_rows(flat: np.ndarray, name: str, field: str) -> np.ndarray:
     """Returns ``(N,24,3)`` from rows of SMPL (72), SMPL-H (156) or SMPL-X (165) pose values."""
     n, d = flat.shape
     poses = np.zeros((n, NUM_JOINTS, 3), np.float32)
@@ -78,14 +78,14 @@ def _clip_from(data, path: Path, name: str | None, fps: float | None) -> MotionC
     keys = set(data.files)
     if "poses" in keys:
         flat = _rows(data["poses"], label, "poses")
-        poses = _body_from_flat(flat, label, "poses")
+        poses = body_pose_from_rows(flat, label, "poses")
     elif "global_orient" in keys and "body_pose" in keys:
         root = _rows(data["global_orient"], label, "global_orient")
         body = _rows(data["body_pose"], label, "body_pose", root.shape[0])
         if root.shape[1] != 3 or body.shape[1] not in (69, 63):
             raise AnrError(f"{label}: global_orient/body_pose have {root.shape[1]}/{body.shape[1]} values per "
                            "frame, expected 3 and 69 (SMPL) or 63 (SMPL-H/X body)")
-        poses = _body_from_flat(np.concatenate([root, body], 1), label, "global_orient+body_pose")
+        poses = body_pose_from_rows(np.concatenate([root, body], 1), label, "global_orient+body_pose")
     else:
         raise AnrError(f"{label}: no poses found (keys: {', '.join(sorted(keys)) or 'none'}), expected 'poses' "
                        "(N,72) or 'global_orient' + 'body_pose'")

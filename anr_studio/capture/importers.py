@@ -1,0 +1,319 @@
+"""Importers: a folder of images or a video, plus SMPL poses and cameras, into a capture file.
+
+Layouts (also in `anr-studio import --help` and docs/capture_import.md):
+
+(a) folder ``SRC/``: ``images/*.png|jpg`` (sorted by name), optional ``masks/`` (same stems as
+    the images, or the same count in sorted order; 0 = background, 255 = person; 0/1 masks are
+    scaled), optional ``background.png``, and parameters in ``metadata.json`` or one ``.npz``:
+    ``poses (N,72)`` SMPL axis-angle (or ``(N,24,3)``, or SMPL-H/X rows, or ``global_orient`` +
+    ``body_pose``), ``trans``/``transl (N,3)`` metres (default zeros), ``betas (K,)`` or ``(N,K)``
+    (the mean is stored; default ten zeros), ``K (3,3)`` or ``(N,3,3)`` pixels, ``E (4,4)`` or
+    ``(N,4,4)`` world-to-camera OpenCV extrinsics (or ``R`` + ``t``), optional ``fps``.
+    metadata.json holds the same keys as nested lists, or a ``frames`` list of per-frame objects
+    (``file``, ``poses``, ``trans``, ``K``, ``E``) with ``betas``/``fps``/``K``/``E`` at the top.
+(b) a video (.mp4, .avi, .mov, .mkv, .webm) read with OpenCV, plus a pose .npz of the same
+    layout with one row per video frame; optional masks as a folder or a video.
+
+The output is written through ``CaptureWriter`` (temporary file, renamed at the end), so an
+import that fails leaves no file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import cv2
+import numpy as np
+
+from anr_studio.capture.reader import Capture
+from anr_studio.capture.store import CaptureWriter
+from anr_studio.errors import AnrError
+from anr_studio.motion.smpl_npz import body_pose_from_rows
+
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
+DEFAULT_FPS = 30.0
+DEFAULT_BETAS = 10
+
+
+# -- parameters ----------------------------------------------------------------------------
+def _array(value: Any, label: str, field: str) -> np.ndarray:
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise AnrError(f"{label}: {field} is not a numeric array, expected numbers") from None
+    if not np.all(np.isfinite(array)):
+        raise AnrError(f"{label}: {field} contains NaN or Inf values, expected finite numbers")
+    return array
+
+
+def _per_frame(array: np.ndarray, tail: tuple[int, ...], n: int, label: str, field: str) -> np.ndarray:
+    """Returns ``array`` as static ``tail`` or per frame ``(n, *tail)``; AnrError otherwise."""
+    if array.shape == tail or array.shape == (n,) + tail:
+        return array.astype(np.float32)
+    want = " or ".join(str(s) for s in (tail, (n,) + tail))
+    raise AnrError(f"{label}: {field} has shape {array.shape}, expected {want} (one per frame)")
+
+
+def parse_parameters(raw: dict[str, Any], n: int, label: str) -> dict[str, Any]:
+    """Returns ``pose (n,24,3)``, ``transl (n,3)``, ``betas (K,)``, ``K``, ``R``, ``t`` (static or per
+    frame) and ``fps`` (or None) from the arrays/lists in ``raw``; AnrError names the field."""
+    if "poses" in raw:
+        poses = _array(raw["poses"], label, "poses")
+        flat = poses.reshape(poses.shape[0], -1) if poses.ndim >= 2 else poses.reshape(1, -1)
+    elif "global_orient" in raw and "body_pose" in raw:
+        root, body = _array(raw["global_orient"], label, "global_orient"), _array(raw["body_pose"], label, "body_pose")
+        flat = np.concatenate([root.reshape(root.shape[0], -1), body.reshape(body.shape[0], -1)], 1)
+    else:
+        raise AnrError(f"{label}: no poses found (keys: {', '.join(sorted(raw)) or 'none'}), expected 'poses' (N,72)")
+    if flat.shape[0] != n:
+        raise AnrError(f"{label}: poses has {flat.shape[0]} rows, expected {n} (one per frame)")
+    pose = body_pose_from_rows(flat.astype(np.float32), label, "poses")
+    tkey = next((k for k in ("trans", "transl") if k in raw), None)
+    transl = np.zeros((n, 3), np.float32) if tkey is None else _array(raw[tkey], label, tkey).astype(np.float32)
+    if transl.shape != (n, 3):
+        raise AnrError(f"{label}: {tkey} has shape {transl.shape}, expected ({n}, 3)")
+    betas = _array(raw.get("betas", np.zeros(DEFAULT_BETAS)), label, "betas")
+    if betas.ndim == 2:  # per-frame fits of one person: their mean is the person's shape
+        betas = betas.mean(axis=0)
+    if betas.ndim != 1:
+        raise AnrError(f"{label}: betas has shape {betas.shape}, expected (K,) or (N, K)")
+    if "K" not in raw:
+        raise AnrError(f"{label}: K is missing, expected camera intrinsics (3,3) or (N,3,3)")
+    K = _per_frame(_array(raw["K"], label, "K"), (3, 3), n, label, "K")
+    if "E" in raw:
+        E = _per_frame(_array(raw["E"], label, "E"), (4, 4), n, label, "E")
+        if np.abs(E[..., 3, :] - np.array([0, 0, 0, 1])).max() > 1e-4:
+            raise AnrError(f"{label}: E has a last row other than [0, 0, 0, 1], expected 4x4 rigid world-to-camera matrices")
+        R, t = E[..., :3, :3], E[..., :3, 3]
+    elif "R" in raw and "t" in raw:
+        R = _per_frame(_array(raw["R"], label, "R"), (3, 3), n, label, "R")
+        t = _array(raw["t"], label, "t")
+        if t.shape[-2:] == (3, 1):  # column vectors
+            t = t[..., 0]
+        t = _per_frame(t, (3,), n, label, "t")
+    else:
+        raise AnrError(f"{label}: E is missing, expected world-to-camera extrinsics (4,4) or (N,4,4) (or R and t)")
+    if K.ndim == 3 or R.ndim == 3 or t.ndim == 2:  # one of them moves: store all per frame
+        K, R, t = (np.broadcast_to(K, (n, 3, 3)).copy(), np.broadcast_to(R, (n, 3, 3)).copy(),
+                   np.broadcast_to(t, (n, 3)).copy())
+    fps = raw.get("fps")
+    return {"pose": pose, "transl": transl, "betas": betas.astype(np.float32), "K": K, "R": R, "t": t,
+            "fps": None if fps is None else float(np.asarray(fps).reshape(-1)[0])}
+
+
+def read_parameter_file(path: Path) -> tuple[dict[str, Any], list[str] | None]:
+    """Returns the raw parameters of an .npz or metadata.json, and the per-frame file names (json ``frames``) or None."""
+    label = path.name
+    if path.suffix.lower() == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {k: data[k] for k in data.files}, None
+        except (OSError, ValueError) as exc:
+            raise AnrError(f"{label}: cannot read it as a NumPy .npz of plain arrays ({exc}), expected SMPL parameters") from None
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AnrError(f"{label}: cannot read it as JSON ({exc}), expected the capture parameters") from None
+    if not isinstance(meta, dict):
+        raise AnrError(f"{label}: top level is a {type(meta).__name__}, expected an object with poses, K, E")
+    if "frames" not in meta:
+        return meta, None
+    frames = meta["frames"]
+    if not isinstance(frames, list) or not all(isinstance(f, dict) for f in frames):
+        raise AnrError(f"{label}: frames is not a list of objects, expected one object per frame")
+    raw = {k: v for k, v in meta.items() if k != "frames"}
+    for key in ("poses", "trans", "transl", "K", "E", "R", "t", "global_orient", "body_pose"):
+        if any(key in f for f in frames):
+            missing = [i for i, f in enumerate(frames) if key not in f]
+            if missing:
+                raise AnrError(f"{label}: frames[{missing[0]}] has no {key}, expected it in every frame")
+            raw[key] = [f[key] for f in frames]
+    names = [f.get("file") for f in frames]
+    return raw, names if all(isinstance(x, str) for x in names) else None
+
+
+# -- images --------------------------------------------------------------------------------
+def read_image(path: Path) -> np.ndarray:
+    """Returns an image file as ``(H,W,3)`` uint8 RGB (grey is repeated, alpha dropped, 16 bit scaled)."""
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise AnrError(f"{path}: cannot read it as an image, expected a PNG or JPEG")
+    if img.dtype == np.uint16:
+        img = (img / 257.0 + 0.5).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        raise AnrError(f"{path}: has pixel type {img.dtype}, expected 8 or 16 bit")
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    return np.ascontiguousarray(img[..., 2::-1])  # BGR(A) -> RGB
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """Returns a mask file as ``(H,W)`` uint8 0..255 (colour masks: the brightest channel; 0/1 masks scaled)."""
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise AnrError(f"{path}: cannot read it as an image, expected a mask PNG")
+    if img.dtype == np.uint16:
+        img = (img / 257.0 + 0.5).astype(np.uint8)
+    if img.ndim == 3:
+        img = img[..., :3].max(axis=2)
+    return _scale_mask(img)
+
+
+def _scale_mask(mask: np.ndarray) -> np.ndarray:
+    if mask.max() <= 1:  # a 0/1 label image
+        mask = mask * 255
+    return np.ascontiguousarray(mask.astype(np.uint8))
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Returns the image files in ``folder`` sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file())
+
+
+def _video_frames(path: Path, gray: bool = False) -> Iterator[np.ndarray]:
+    video = cv2.VideoCapture(str(path))
+    if not video.isOpened():
+        raise AnrError(f"{path}: OpenCV cannot open it as a video, expected an .mp4/.avi/.mov file")
+    try:
+        while True:
+            ok, frame = video.read()
+            if not ok:
+                return
+            if gray:
+                yield _scale_mask(frame.max(axis=2) if frame.ndim == 3 else frame)
+            else:
+                yield np.ascontiguousarray(frame[..., ::-1])
+    finally:
+        video.release()
+
+
+def _video_fps(path: Path) -> float | None:
+    video = cv2.VideoCapture(str(path))
+    try:
+        fps = float(video.get(cv2.CAP_PROP_FPS)) if video.isOpened() else 0.0
+    finally:
+        video.release()
+    return fps if np.isfinite(fps) and fps > 0 else None
+
+
+def _mask_source(masks: Path | None, image_files: list[Path] | None) -> Iterator[np.ndarray] | None:
+    if masks is None:
+        return None
+    if masks.is_dir():
+        files = list_images(masks)
+        if image_files is not None:
+            by_stem = {p.stem: p for p in files}
+            if all(p.stem in by_stem for p in image_files):
+                files = [by_stem[p.stem] for p in image_files]
+            elif len(files) != len(image_files):
+                raise AnrError(f"{masks}: holds {len(files)} masks, expected {len(image_files)} (one per image, same names)")
+        return (read_mask(p) for p in files)
+    if masks.is_file():
+        return _video_frames(masks, gray=True)
+    raise AnrError(f"{masks}: does not exist, expected a masks folder or a mask video")
+
+
+# -- import --------------------------------------------------------------------------------
+def import_capture(src: str | os.PathLike, out: str | os.PathLike, *, poses: str | os.PathLike | None = None,
+                   masks: str | os.PathLike | None = None, background: str | os.PathLike | None = None,
+                   identity: str | None = None, fps: float | None = None) -> Capture:
+    """Returns the capture written to ``out`` from a folder or a video ``src`` (layouts in the module docstring)."""
+    src = Path(src)
+    out = Path(out)
+    if not src.exists():
+        raise AnrError(f"{src}: does not exist, expected a capture folder or a video file")
+    if src.is_dir():
+        frames_iter, image_files, param_path, count = _folder_source(src, poses)
+        video_fps = None
+        mask_path = Path(masks) if masks else (src / "masks" if (src / "masks").is_dir() else None)
+        plate = Path(background) if background else next(
+            (p for p in (src / "background.png", src / "background.jpg") if p.is_file()), None)
+    elif src.suffix.lower() in VIDEO_EXTS:
+        if poses is None:
+            raise AnrError(f"{src}: a video needs its poses, expected --poses FILE.npz (one row per frame)")
+        param_path, image_files = Path(poses), None
+        frames_iter, video_fps, count = _video_frames(src), _video_fps(src), None
+        mask_path = Path(masks) if masks else None
+        plate = Path(background) if background else None
+    else:
+        raise AnrError(f"{src}: is neither a folder nor a video ({', '.join(sorted(VIDEO_EXTS))}), expected one of them")
+    raw, json_names = read_parameter_file(param_path)
+    if image_files is not None and json_names is not None:
+        by_name = {p.name: p for p in image_files}
+        missing = [x for x in json_names if x not in by_name]
+        if missing:
+            raise AnrError(f"{param_path.name}: frames name {missing[0]!r}, expected a file in images/")
+        image_files = [by_name[x] for x in json_names]
+        frames_iter = (read_image(p) for p in image_files)
+        count = len(image_files)
+    n = count if count is not None else _count_rows(raw, param_path.name)
+    params = parse_parameters(raw, n, param_path.name)
+    rate = fps or params["fps"] or video_fps or DEFAULT_FPS
+    mask_iter = _mask_source(mask_path, image_files)
+    plate_img = read_image(plate) if plate is not None else None
+    return _write(out, src, frames_iter, mask_iter, plate_img, params, n, rate, identity or src.stem)
+
+
+def _count_rows(raw: dict[str, Any], label: str) -> int:
+    key = "poses" if "poses" in raw else "global_orient"
+    if key not in raw:
+        raise AnrError(f"{label}: no poses found, expected 'poses' (N,72)")
+    return int(np.shape(raw[key])[0])
+
+
+def _folder_source(src: Path, poses: str | os.PathLike | None):
+    images_dir = src / "images"
+    if not images_dir.is_dir():
+        raise AnrError(f"{src}: has no images/ folder, expected images/, masks/ (optional) and metadata.json or an .npz")
+    files = list_images(images_dir)
+    if not files:
+        raise AnrError(f"{images_dir}: holds no images, expected .png or .jpg frames")
+    if poses is not None:
+        param = Path(poses)
+    elif (src / "metadata.json").is_file():
+        param = src / "metadata.json"
+    else:
+        npz = sorted(src.glob("*.npz"))
+        if len(npz) != 1:
+            found = ", ".join(p.name for p in npz) or "none"
+            raise AnrError(f"{src}: has {len(npz)} .npz files ({found}) and no metadata.json, expected exactly one parameter file")
+        param = npz[0]
+    if not param.is_file():
+        raise AnrError(f"{param}: does not exist, expected the SMPL/camera parameter file")
+    return (read_image(p) for p in files), files, param, len(files)
+
+
+def _write(out: Path, src: Path, frames: Iterator[np.ndarray], masks: Iterator[np.ndarray] | None,
+           plate: np.ndarray | None, params: dict[str, Any], n: int, fps: float, identity: str) -> Capture:
+    first = next(frames, None)
+    if first is None:
+        raise AnrError(f"{src}: holds no frames, expected at least one")
+    h, w = first.shape[:2]
+    with CaptureWriter(out, identity, h, w, fps, betas=params["betas"], background=plate,
+                       attrs={"source": str(src), "importer": "anr-studio import"}) as writer:
+        writer.set_cameras(params["K"], params["R"], params["t"])
+        writer.set_body(params["pose"], params["transl"])
+        frame: np.ndarray | None = first
+        i = 0
+        while frame is not None:
+            if i >= n:
+                raise AnrError(f"{src}: has more than {n} frames, expected {n} (one per row of poses)")
+            if frame.shape != (h, w, 3):
+                raise AnrError(f"{src}: frame {i} is {frame.shape[1]}x{frame.shape[0]}, expected {w}x{h} like the first")
+            mask = None
+            if masks is not None:
+                mask = next(masks, None)
+                if mask is None:
+                    raise AnrError(f"{src}: masks end at frame {i}, expected one mask per frame")
+                if mask.shape != (h, w):
+                    raise AnrError(f"{src}: mask {i} is {mask.shape[1]}x{mask.shape[0]}, expected {w}x{h} like the frames")
+            writer.append(frame, mask=mask)
+            frame = next(frames, None)
+            i += 1
+        if i != n:
+            raise AnrError(f"{src}: has {i} frames, expected {n} (one per row of poses)")
+    return Capture(out)
