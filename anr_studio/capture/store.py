@@ -225,7 +225,9 @@ class CaptureWriter:
     def set_truth(self, **arrays: Any) -> None:
         """Stores noise-free arrays under ``truth/`` (e.g. ``pose=(N,24,3)``, ``transl=(N,3)``, ``betas=(K,)``)."""
         for name, value in arrays.items():
-            self._truth[name] = np.asarray(value)
+            value = np.asarray(value)
+            # float32 like the tracked parameters, so truth and tracking compare without casts
+            self._truth[name] = value.astype(np.float32) if value.dtype.kind == "f" else value
 
     def set_attrs(self, **attrs: Any) -> None:
         """Adds extra file attributes; values that are not str/number/bool are stored as JSON text."""

@@ -35,7 +35,7 @@ def _write(path: Path, n: int = N, **kw) -> dict:
             assert w.append(frames[i], mask=masks[i], pose=poses[i], transl=transl[i]) == i
         w.set_split([0, 1, 2, 3], [4, 5])
         w.set_keyframes([1, 3], [0.6, 0.9])
-        w.set_truth(pose=poses * 0, transl=transl)
+        w.set_truth(pose=poses.astype(np.float64) * 0, transl=transl)
     return dict(frames=frames, masks=masks, poses=poses, transl=transl, bg=bg)
 
 
@@ -59,6 +59,7 @@ def test_round_trip(tmp_path):
     assert cap.split("train").tolist() == [0, 1, 2, 3] and cap.split("test").tolist() == [4, 5]
     assert cap.keyframes.tolist() == [1, 3] and np.allclose(cap.keyframe_coverage, [0.6, 0.9])
     np.testing.assert_allclose(cap.truth("transl"), ref["transl"]) and cap.truth("missing") is None
+    assert cap.truth("pose").dtype == np.float32 and cap.truth_names == ["pose", "transl"]
     assert cap.extra_attr("source") == "test" and cap.extra_attr("noise") == {"deg": 3}
     with pytest.raises(IndexError):
         cap.frame(N)
