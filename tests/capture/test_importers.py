@@ -69,7 +69,9 @@ def test_folder_with_npz(tmp_path):
     np.testing.assert_allclose(cap.transl(1), p["trans"][1], atol=1e-6)
     np.testing.assert_allclose(cap.betas, p["betas"].mean(0), atol=1e-6)
     K, R, t = cap.camera(4)
-    np.testing.assert_allclose(R, np.eye(3)) and np.testing.assert_allclose(t, [0.14, -0.2, 3.0], atol=1e-6)
+    np.testing.assert_allclose(R, np.eye(3))
+    np.testing.assert_allclose(t, [0.14, -0.2, 3.0], atol=1e-6)
+    np.testing.assert_allclose(K[0, 0], 50.0)
     assert not cap.static_camera
     # no background given: the per-pixel median of the frames
     np.testing.assert_allclose(cap.background.astype(int), np.median(frames, 0).round(), atol=1)

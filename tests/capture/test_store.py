@@ -53,12 +53,15 @@ def test_round_trip(tmp_path):
     np.testing.assert_array_equal(cap.frame(-1), ref["frames"][-1])
     np.testing.assert_array_equal(cap.background, ref["bg"])
     Ki, Ri, ti = cap.camera(3)
-    np.testing.assert_array_equal(Ki, K) and np.testing.assert_array_equal(ti, [0, 0, 3])
+    np.testing.assert_array_equal(Ki, K)
+    np.testing.assert_array_equal(Ri, np.eye(3))
+    np.testing.assert_array_equal(ti, [0, 0, 3])
     assert cap.static_camera and cap.cameras()[0].shape == (N, 3, 3)
     np.testing.assert_allclose(cap.betas, np.arange(10) * 0.1, rtol=1e-6)
     assert cap.split("train").tolist() == [0, 1, 2, 3] and cap.split("test").tolist() == [4, 5]
     assert cap.keyframes.tolist() == [1, 3] and np.allclose(cap.keyframe_coverage, [0.6, 0.9])
-    np.testing.assert_allclose(cap.truth("transl"), ref["transl"]) and cap.truth("missing") is None
+    np.testing.assert_allclose(cap.truth("transl"), ref["transl"])
+    assert cap.truth("missing") is None
     assert cap.truth("pose").dtype == np.float32 and cap.truth_names == ["pose", "transl"]
     assert cap.extra_attr("source") == "test" and cap.extra_attr("noise") == {"deg": 3}
     with pytest.raises(IndexError):
@@ -82,7 +85,9 @@ def test_per_frame_cameras_and_median_background(tmp_path):
     cap = Capture(path)
     assert not cap.static_camera and cap.mask(0) is None and not cap.has_masks
     Ki, Ri, ti = cap.camera(4)
-    np.testing.assert_allclose(Ki, K * 5) and np.testing.assert_allclose(ti, [0, 0, 4])
+    np.testing.assert_allclose(Ki, K * 5)
+    np.testing.assert_allclose(ti, [0, 0, 4])
+    np.testing.assert_allclose(Ri[0], [np.cos(4), 0, np.sin(4)], atol=1e-6)
     np.testing.assert_array_equal(cap.background, np.full((H, W, 3), 90, np.uint8))
     assert not cap.has_split and cap.split("test").size == 0 and cap.keyframes is None
 
