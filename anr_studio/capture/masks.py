@@ -79,13 +79,11 @@ def _fill_small_holes(binary: np.ndarray, max_area: float) -> np.ndarray:
     holes = (binary == 0).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=4)
     h, w = binary.shape
-    out = binary.copy()
-    for i in range(1, count):
-        x, y, bw, bh, area = stats[i]
-        touches_border = x == 0 or y == 0 or x + bw == w or y + bh == h
-        if not touches_border and area <= max_area:
-            out[labels == i] = 1
-    return out
+    x, y, bw, bh, area = (stats[:, k] for k in range(5))
+    inside = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h)  # holes touching the border are background
+    fill = inside & (area <= max_area)
+    fill[0] = False  # label 0 is the foreground itself
+    return (binary.astype(bool) | fill[labels]).astype(np.uint8)
 
 
 def coarse_mask(diff: np.ndarray, config: MaskConfig) -> np.ndarray:
