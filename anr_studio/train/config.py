@@ -66,6 +66,10 @@ class OptimConfig:
     """channels_last memory format on CUDA (ignored on the CPU)."""
     compile: bool = False
     """torch.compile the renderer and discriminator on CUDA (slow first steps, faster later)."""
+    fused_adam: bool = True
+    """Fused Adam kernels on CUDA; also lets the NaN/Inf guard skip steps without a host sync."""
+    overlap_data: bool = True
+    """On CUDA, pose and rasterize the next batch on a side stream while the current step computes."""
     checkpoint_every: int = 1000
     """Write a checkpoint every this many steps (and always when training stops)."""
     keep_checkpoints: int = 2

@@ -81,3 +81,11 @@ def shutdown(info: DistInfo) -> None:
     """Destroys the process group if this process created one."""
     if info.enabled and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def all_reduce_max(flag: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """Returns the element-wise maximum of ``flag`` over all ranks (on the device, no host sync)."""
+    if info.enabled:
+        flag = flag.clone()
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return flag

@@ -25,7 +25,7 @@ from anr_studio.train import state as train_state
 from anr_studio.train.callbacks import Callback, StepInfo
 from anr_studio.train.config import TrainConfig
 from anr_studio.train.data import FrameDataset, FramePools, StepBatches, collate, open_captures
-from anr_studio.train.distributed import DistInfo, any_rank, average_gradients, init_distributed
+from anr_studio.train.distributed import DistInfo, all_reduce_max, any_rank, average_gradients, init_distributed
 from anr_studio.train.render import body_maps, grid_jitter, run_renderer
 from anr_studio.train.rundir import prepare_run_dir, write_run_info
 
@@ -46,11 +46,20 @@ def load_body(model_id: str, device: torch.device, body_path: str | None = None)
     return body.to(device)
 
 
-def _grads_finite(params: Sequence[torch.nn.Parameter]) -> bool:
+def _nonfinite(params: Sequence[torch.nn.Parameter], total: torch.Tensor | None = None) -> torch.Tensor:
+    """Returns a (1,) float32 tensor on the params' device: 1 if ``total`` or any gradient is NaN/Inf, else 0.
+
+    Computed on the device (no host sync) so fused Adam can skip the step by itself.
+    """
     grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return True
-    return bool(torch.isfinite(torch.stack([g.float().norm() for g in grads]).sum()))
+    acc = total.detach().float().reshape(()) * 0 if total is not None else None
+    if grads:
+        norms = torch.stack(torch._foreach_norm(grads)).float().sum()
+        acc = norms * 0 if acc is None else acc + norms * 0
+    if acc is None:
+        return torch.zeros(1, device=params[0].device if params else "cpu")
+    # x * 0 is 0 for finite x and NaN otherwise: one reduction tells both.
+    return (~torch.isfinite(acc)).float().reshape(1)
 
 
 def _to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -90,6 +99,8 @@ class Trainer:
             prepare_run_dir(self.out, resume)
         self.body = body.to(self.device) if body is not None else load_body(self.captures[0].body_model_id, self.device, body_path)
         self.step, self.train_time, self.bad_steps = 0, 0.0, 0
+        self._pending_bad: list[tuple[int, torch.Tensor]] = []
+        self._side_stream: torch.cuda.Stream | None = None
         self._build_models()
         if resume:
             train_state.resume(self)
@@ -114,7 +125,9 @@ class Trainer:
             self.renderer.to(memory_format=torch.channels_last)
             if self.disc is not None:
                 self.disc.to(memory_format=torch.channels_last)
-        fused = {"fused": True} if self.cuda else {}
+        # Fused Adam reads a device-side "found_inf" flag, so a NaN step is skipped without a sync.
+        self.fused = self.cuda and c.optim.fused_adam
+        fused = {"fused": True} if self.fused else {}
         betas = tuple(c.optim.betas)
         self.opt_renderer = torch.optim.Adam(self.renderer.parameters(), lr=c.optim.lr_renderer, betas=betas, **fused)
         # One optimiser for all textures: Adam skips parameters whose grad is None, so the
@@ -157,7 +170,8 @@ class Trainer:
         (self.pause_event.set if paused else self.pause_event.clear)()
 
     # -- one step ---------------------------------------------------------------------------
-    def _prepare(self, batch: dict[str, Any]) -> dict[str, Any]:
+    def _prepare(self, batch: dict[str, Any], step: int) -> dict[str, Any]:
+        """Returns the batch on the device as network inputs: images in [-1, 1], jittered UVs, body maps."""
         dev = self.device
         b = {k: v.to(dev, non_blocking=True) for k, v in batch.items()}
         frame = b["frame"].permute(0, 3, 1, 2).float().div_(127.5).sub_(1)
@@ -167,53 +181,81 @@ class Trainer:
         camera = PerspectiveCamera(b["K"], b["R"], b["t"])
         maps = body_maps(self.body, b["pose"], b["betas"], b["transl"], camera, size)
         generator = torch.Generator(device=dev).manual_seed(
-            int(np.random.default_rng([self.config.optim.seed, self.step, 13, self.dist.rank]).integers(2**62)))
+            int(np.random.default_rng([self.config.optim.seed, step, 13, self.dist.rank]).integers(2**62)))
         uv = grid_jitter(maps.uv, self.config.data.grid_jitter, generator)
-        return {"frame": frame, "background": background, "mask": mask, "uv": uv, "maps": maps}
+        if self.cuda and self.config.optim.channels_last:
+            frame, background = (x.contiguous(memory_format=torch.channels_last) for x in (frame, background))
+        return {"frame": frame, "background": background, "mask": mask, "uv": uv, "normals": maps.normals,
+                "body_mask": maps.mask}
 
-    def train_step(self, batch: dict[str, Any]) -> tuple[dict[str, torch.Tensor], bool, int, bool]:
-        """Returns (loss terms, skipped?, identity, texture updated?) after one optimisation step.
+    def _prepare_ahead(self, batch: dict[str, Any], step: int) -> dict[str, Any] | None:
+        """Returns the prepared batch computed on a side CUDA stream (None where there is no overlap).
 
-        ``batch``: a collated batch of `FrameDataset` items (one identity, one step kind).
+        The rasterizer needs a few host syncs; on a side stream they wait only for this small
+        work, while the previous step keeps the GPU busy on the main stream.
+        """
+        if not (self.cuda and self.config.optim.overlap_data):
+            return None
+        if self._side_stream is None:
+            self._side_stream = torch.cuda.Stream(self.device)
+        with torch.cuda.stream(self._side_stream):
+            return self._prepare(batch, step)
+
+    def _adopt(self, prepared: dict[str, Any]) -> dict[str, Any]:
+        main = torch.cuda.current_stream(self.device)
+        main.wait_stream(self._side_stream)
+        for t in prepared.values():
+            t.record_stream(main)  # keep the allocator from reusing them while the main stream reads
+        return prepared
+
+    def _apply(self, optimizer: torch.optim.Optimizer, bad: torch.Tensor) -> None:
+        if self.fused:
+            optimizer.found_inf = bad  # fused Adam skips the update (and its step count) on the device
+            optimizer.step()
+        elif not bool(bad):
+            optimizer.step()
+
+    def train_step(self, batch: dict[str, Any], prepared: dict[str, Any] | None = None
+                   ) -> tuple[dict[str, torch.Tensor], torch.Tensor, int, bool]:
+        """Returns (loss terms, bad (1,) 1.0 if the step was skipped for NaN/Inf, identity, texture updated?).
+
+        ``batch``: a collated batch of `FrameDataset` items (one identity, one step kind) for
+        step ``self.step``; ``prepared``: the same batch from `_prepare_ahead`, if any.
         """
         c = self.config
-        p = self._prepare(batch)
+        p = self._adopt(prepared) if prepared is not None else self._prepare(batch, self.step)
         identity = int(batch["identity"][0])
         update_texture = bool(batch["keyframe_step"][0]) or not c.optim.split_optimization
         texture = self.textures[identity]
-        normals = p["maps"].normals
-        condition = normals if c.model.discriminator.condition == "normals" else None
+        condition = p["normals"] if c.model.discriminator.condition == "normals" else None
         self.opt_renderer.zero_grad(set_to_none=True)
         self.opt_texture.zero_grad(set_to_none=True)
         if self.disc is not None:
             self.disc.requires_grad_(False)  # the generator step needs dL/dI', not dL/dD
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            out = run_renderer(self._renderer_fwd, texture, p["uv"], normals, texture_grad=update_texture)
-            total, terms = self.loss(out, p["frame"], p["mask"], p["background"], self._disc_gen, condition, p["maps"].mask)
+            out = run_renderer(self._renderer_fwd, texture, p["uv"], p["normals"], texture_grad=update_texture)
+            total, terms = self.loss(out, p["frame"], p["mask"], p["background"], self._disc_gen, condition, p["body_mask"])
         total.backward()
         tex_params = list(texture.parameters())
         if update_texture:
             average_gradients(tex_params, self.dist)
         params = list(self.renderer.parameters()) + (tex_params if update_texture else [])
-        ok = bool(torch.isfinite(total)) and _grads_finite(params)
+        bad = _nonfinite(params, total)
         if self.dist.enabled:  # every rank must take the same branch
-            ok = not any_rank(not ok, self.dist, self.device)
-        if not ok:
-            self.opt_renderer.zero_grad(set_to_none=True)
-            self.opt_texture.zero_grad(set_to_none=True)
-            return terms, True, identity, update_texture
-        self.opt_renderer.step()
+            bad = all_reduce_max(bad, self.dist)
+        self._apply(self.opt_renderer, bad)
         if update_texture:
-            self.opt_texture.step()
+            self._apply(self.opt_texture, bad)
         if self.disc is not None:
-            terms.update(self._discriminator_step(out, p, condition))
-        return terms, False, identity, update_texture
+            terms.update(self._discriminator_step(out, p, condition, bad))
+        return terms, bad, identity, update_texture
 
-    def _discriminator_step(self, out: Any, p: dict[str, Any], condition: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    def _discriminator_step(self, out: Any, p: dict[str, Any], condition: torch.Tensor | None,
+                            generator_bad: torch.Tensor) -> dict[str, torch.Tensor]:
         self.disc.requires_grad_(True)
         self.opt_disc.zero_grad(set_to_none=True)
         with torch.no_grad():
-            blended = self.loss.blend(out, p["background"], p["maps"].mask)
+            blended = self.loss.blend(out, p["background"], p["body_mask"])
         n = blended.shape[0]
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             # Real and fake in one call: one forward per backward keeps DDP's reducer simple.
@@ -225,8 +267,11 @@ class Trainer:
             fake = [[f[n:] for f in scale] for scale in outputs]
             loss = gan_discriminator_loss(real, fake, self.config.loss.gan_mode)
         loss.backward()
-        if _grads_finite(list(self.disc.parameters())):
-            self.opt_disc.step()
+        # A skipped generator step skips the discriminator too: both stay at their last good state.
+        bad = torch.maximum(_nonfinite(list(self.disc.parameters()), loss), generator_bad)
+        if self.dist.enabled:
+            bad = all_reduce_max(bad, self.dist)
+        self._apply(self.opt_disc, bad)
         return {"discriminator": loss.detach()}
 
     # -- the loop ----------------------------------------------------------------------------
@@ -240,11 +285,11 @@ class Trainer:
     def _preview(self, batch: dict[str, Any]) -> None:
         try:
             with self.lock, torch.no_grad():
-                p = self._prepare({k: v[:1] for k, v in batch.items()})
+                p = self._prepare({k: v[:1] for k, v in batch.items()}, self.step)
                 identity = int(batch["identity"][0])
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                    out = run_renderer(self.renderer, self.textures[identity], p["maps"].uv, p["maps"].normals, texture_grad=False)
-                blended = self.loss.blend(out, p["background"], p["maps"].mask)
+                    out = run_renderer(self.renderer, self.textures[identity], p["uv"], p["normals"], texture_grad=False)
+                blended = self.loss.blend(out, p["background"], p["body_mask"])
                 images = {"truth": _to_uint8(p["frame"][0]), "render": _to_uint8(out.rgb[0]),
                           "composite": _to_uint8(blended[0])}
         except Exception as exc:  # previews are best effort
@@ -265,6 +310,23 @@ class Trainer:
                 reason = "stopped"
         return reason
 
+    def _check_bad_steps(self) -> None:
+        """Counts skipped steps (reading the device flags once) and stops after too many in a row."""
+        if not self._pending_bad:
+            return
+        flags = torch.cat([f for _, f in self._pending_bad]).tolist()
+        steps = [s for s, _ in self._pending_bad]
+        self._pending_bad.clear()
+        for step, flag in zip(steps, flags):
+            if not flag:
+                self.bad_steps = 0
+                continue
+            self.bad_steps += 1
+            self.warn(f"step {step}: NaN or Inf in the losses or gradients; step skipped")
+            if self.bad_steps >= self.config.optim.max_bad_steps:
+                raise AnrError(f"training: {self.bad_steps} consecutive steps had NaN or Inf losses or gradients "
+                               f"(last at step {step}), expected finite values; lower the learning rates")
+
     def run(self) -> str:
         """Trains until ``optim.steps``, the time budget or a stop request; returns why it ended.
 
@@ -273,9 +335,9 @@ class Trainer:
         """
         o = self.config.optim
         self._call("on_start")
-        reason, last_report, images_since = "done", time.perf_counter(), 0
-        report_time = 0.0
+        reason, images_since, report_time = "done", 0, 0.0
         data = iter(self.loader)
+        batch, ahead = None, None
         try:
             while self.step < o.steps:
                 stop = self._should_stop()
@@ -285,36 +347,39 @@ class Trainer:
                 while self.pause_event.is_set() and not self.stop_event.is_set():
                     time.sleep(0.05)
                 t0 = time.perf_counter()
-                batch = next(data)
+                if batch is None:
+                    batch = next(data)
+                    ahead = self._prepare_ahead(batch, self.step)
                 with self.lock:
-                    terms, skipped, identity, key_step = self.train_step(batch)
+                    terms, bad, identity, key_step = self.train_step(batch, ahead)
+                    self._pending_bad.append((self.step + 1, bad))
                     self.step += 1
-                if self.cuda and (self.step % o.log_every == 0):
+                done_batch, batch, ahead = batch, None, None
+                if self.step < o.steps and self._side_stream is not None:
+                    # Rasterize the next batch while the GPU still works on this step.
+                    batch = next(data)
+                    ahead = self._prepare_ahead(batch, self.step)
+                report = self.step % o.log_every == 0 or self.step == o.steps
+                if report or not self.fused:
+                    self._check_bad_steps()  # reads the flags: a host sync, so only now and then on CUDA
+                if self.cuda and report:
                     torch.cuda.synchronize(self.device)
                 dt = time.perf_counter() - t0
                 self.train_time += dt
                 report_time += dt
-                images_since += len(batch["index"]) * self.dist.world
-                if skipped:
-                    self.bad_steps += 1
-                    self.warn(f"step {self.step}: NaN or Inf in the losses or gradients; step skipped")
-                    if self.bad_steps >= o.max_bad_steps:
-                        raise AnrError(f"training: {self.bad_steps} consecutive steps had NaN or Inf losses or gradients "
-                                       f"(last at step {self.step}), expected finite values; lower the learning rates")
-                else:
-                    self.bad_steps = 0
-                if self.step % o.log_every == 0 or self.step == o.steps:
-                    ips = images_since / max(report_time, 1e-9)
+                images_since += len(done_batch["index"]) * self.dist.world
+                if report:
                     info = StepInfo(step=self.step, total_steps=o.steps, losses={k: float(v) for k, v in terms.items()},
-                                    images_per_s=ips, elapsed_s=self.train_time, eta_s=self._eta(), identity=identity,
-                                    keyframe_step=key_step, skipped=skipped)
+                                    images_per_s=images_since / max(report_time, 1e-9), elapsed_s=self.train_time,
+                                    eta_s=self._eta(), identity=identity, keyframe_step=key_step, skipped=bool(bad))
                     images_since, report_time = 0, 0.0
                     if self.dist.is_main:
                         self._call("on_step", info)
                 if o.preview_every and self.step % o.preview_every == 0 and self.dist.is_main:
-                    self._preview(batch)
+                    self._preview(done_batch)
                 if self.step % o.checkpoint_every == 0 and self.step < o.steps:
                     self.save_checkpoint()
+            self._check_bad_steps()
         except KeyboardInterrupt:
             reason = "stopped"
         except BaseException:

@@ -34,9 +34,9 @@ def _worker(rank: int, world: int, port: int, captures: list[str], out: str, res
     frames = []
     original = trainer.train_step
 
-    def spy(batch):
+    def spy(batch, prepared=None):
         frames.append(batch["index"].clone())
-        return original(batch)
+        return original(batch, prepared)
 
     trainer.train_step = spy
     initial = {f"init.{k}": v.clone().contiguous() for k, v in trainer.renderer.state_dict().items()}
