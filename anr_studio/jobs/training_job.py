@@ -1,8 +1,8 @@
-"""TrainingJob: runs anr_studio.train.Trainer on a worker thread and reports into a TrainingStatus.
+"""TrainingJob: runs anr_studio.train.Trainer in a child process and reports into a TrainingStatus.
 
-The trainer owns the stop/pause events; this job forwards pause/resume/stop to them and turns
-the trainer's callbacks into status updates (loss history, preview pair, progress, ETA, log).
-Nothing here touches Qt: the GUI polls ``status`` from a QTimer.
+The trainer owns the stop/pause events; this job forwards pause/resume/stop to them (through
+multiprocessing events) and turns the trainer's callbacks into status updates (loss history,
+preview pair, progress, ETA, log). Nothing here touches Qt: the GUI polls ``status`` from a QTimer.
 """
 
 from __future__ import annotations
@@ -62,113 +62,185 @@ def build_config(opts: TrainingOptions):
     return config.with_overrides(over) if over else config
 
 
-class _StatusCallback:
-    """Trainer callback writing into a TrainingStatus (runs on the training thread)."""
+class _QueueCallback:
+    """Trainer callback in the training process: sends progress to the studio through a queue."""
 
-    def __init__(self, status: TrainingStatus) -> None:
-        self.status = status
+    def __init__(self, queue) -> None:
+        self.queue = queue
 
     def on_start(self, trainer) -> None:
-        self.status.set_progress(trainer.step, trainer.config.optim.steps, "training")
-        self.status.log(f"training {', '.join(trainer.identities)} on {trainer.device} from step {trainer.step}")
+        self.queue.put(("progress", trainer.step, trainer.config.optim.steps, "training"))
+        self.queue.put(("log", f"training {', '.join(trainer.identities)} on {trainer.device} from step {trainer.step}"))
 
     def on_step(self, trainer, info) -> None:
-        self.status.metrics.append(info.step, {k: v for k, v in info.losses.items()})
-        self.status.set_progress(info.step, info.total_steps, f"{info.images_per_s:.1f} images/s")
+        self.queue.put(("metrics", info.step, {k: float(v) for k, v in info.losses.items()}))
+        self.queue.put(("progress", info.step, info.total_steps, f"{info.images_per_s:.1f} images/s"))
         if info.step % max(1, 10 * trainer.config.optim.log_every) == 0 or info.step == info.total_steps:
             total = info.losses.get("total", math.nan)
-            self.status.log(f"step {info.step}/{info.total_steps} loss {total:.4f} ({info.images_per_s:.1f} images/s)")
+            self.queue.put(("log", f"step {info.step}/{info.total_steps} loss {total:.4f} ({info.images_per_s:.1f} images/s)"))
 
     def on_preview(self, trainer, step, images) -> None:
-        self.status.set_preview(images["truth"], images.get("composite", images["render"]))
+        self.queue.put(("preview", images["truth"], images.get("composite", images["render"])))
 
     def on_checkpoint(self, trainer, path) -> None:
-        self.status.checkpoint_path = str(path)
-        self.status.log(f"checkpoint {Path(path).name}")
+        self.queue.put(("checkpoint", str(path)))
+        self.queue.put(("log", f"checkpoint {Path(path).name}"))
 
     def on_end(self, trainer, reason) -> None:
-        self.status.log(f"training ended: {reason}")
+        self.queue.put(("log", f"training ended: {reason}"))
+
+
+def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int) -> None:
+    """Runs one training in a child process (own interpreter: no GIL shared with the UI)."""
+    import time
+
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    try:
+        from anr_studio.train.trainer import Trainer
+
+        config = build_config(opts)
+        queue.put(("log", f"preset {opts.preset}: {config.optim.steps} steps at {config.data.resolution}²"))
+        trainer = Trainer(config, list(opts.captures), opts.out, device=opts.device, resume=opts.resume,
+                          callbacks=[_QueueCallback(queue)], body=opts.body, warn=lambda m: queue.put(("log", m)))
+
+        def relay() -> None:  # the studio's stop/pause flags -> the trainer's own events
+            while True:
+                if stop.is_set():
+                    trainer.request_stop()
+                    trainer.set_paused(False)
+                    return
+                trainer.set_paused(pause.is_set())
+                time.sleep(0.02)
+
+        threading.Thread(target=relay, daemon=True).start()
+        reason = trainer.run()
+        queue.put(("end", reason, str(Path(opts.out) / "avatar.anr")))
+    except AnrError as exc:
+        queue.put(("error", str(exc)))
+    except BaseException as exc:  # noqa: BLE001 - reported in the panel, never a silent death
+        import traceback
+
+        queue.put(("log", traceback.format_exc(limit=8)))
+        queue.put(("error", f"training failed: {type(exc).__name__}: {exc}"))
+
+
+def _cpu_threads() -> int:
+    import os
+
+    # Leave one core to the studio's event loop so the UI stays responsive.
+    return max(1, (os.cpu_count() or 2) - 1)
 
 
 class TrainingJob:
-    """One training run on a daemon thread; ``status`` is a TrainingStatus the UI polls."""
+    """One training run in a child process; ``status`` is a TrainingStatus the UI polls.
+
+    A process (spawned, not forked: the studio has Qt and OpenGL loaded) keeps the training's
+    Python work off the UI's interpreter, so the event loop never waits for the GIL. A daemon
+    thread here drains the child's queue into ``status``.
+    """
 
     def __init__(self, options: TrainingOptions) -> None:
+        import multiprocessing as mp
+
         self.options = options
         self.status = TrainingStatus()
-        self.trainer = None
         self.reason: str | None = None
-        self._stop = threading.Event()
-        self._paused = False
-        self._thread: threading.Thread | None = None
+        self.step = 0
+        ctx = mp.get_context("spawn")
+        self._ctx = ctx
+        self._queue = ctx.Queue()
+        self._stop = ctx.Event()
+        self._pause = ctx.Event()
+        self._proc = None
+        self._drain: threading.Thread | None = None
+        self._ended = threading.Event()
 
     def start(self) -> "TrainingJob":
-        """Starts the run (building the trainer happens on the worker too, so the UI never waits)."""
-        if self._thread is not None:
+        """Starts the training process; returns self."""
+        if self._proc is not None:
             raise AnrError("training: this job was already started, expected a new job")
         self.status.set_state(JobState.RUNNING)
-        self._thread = threading.Thread(target=self._run, name="anr-training", daemon=True)
-        self._thread.start()
+        self.status.log("starting the training process")
+        self._proc = self._ctx.Process(target=_training_process, name="anr-training",
+                                       args=(self.options, self._queue, self._stop, self._pause, _cpu_threads()), daemon=True)
+        self._proc.start()
+        self._drain = threading.Thread(target=self._drain_loop, name="anr-training-drain", daemon=True)
+        self._drain.start()
         return self
 
-    def _run(self) -> None:
-        from anr_studio.train.trainer import Trainer
+    def _handle(self, msg) -> bool:
+        kind = msg[0]
+        st = self.status
+        if kind == "metrics":
+            st.metrics.append(msg[1], msg[2])
+            self.step = int(msg[1])
+        elif kind == "progress":
+            st.set_progress(msg[1], msg[2], msg[3])
+            self.step = int(msg[1])
+        elif kind == "preview":
+            st.set_preview(msg[1], msg[2])
+        elif kind == "log":
+            st.log(msg[1])
+        elif kind == "checkpoint":
+            st.checkpoint_path = msg[1]
+        elif kind == "end":
+            self.reason, st.avatar_path = msg[1], msg[2]
+            return True
+        elif kind == "error":
+            st.fail(msg[1])
+            return True
+        return False
 
-        opts = self.options
-        try:
-            config = build_config(opts)
-            self.status.log(f"preset {opts.preset}: {config.optim.steps} steps at {config.data.resolution}²")
-            trainer = Trainer(config, list(opts.captures), opts.out, device=opts.device, resume=opts.resume,
-                              callbacks=[_StatusCallback(self.status)], body=opts.body, warn=self.status.log)
-            self.trainer = trainer
-            if self._stop.is_set():
-                trainer.request_stop()
-            trainer.set_paused(self._paused)
-            self.reason = trainer.run()
-            self.status.avatar_path = str(Path(opts.out) / "avatar.anr")
-        except AnrError as exc:
-            self.status.fail(str(exc))
-            return
-        except Exception as exc:  # noqa: BLE001 - reported in the panel, never a silent thread death
-            import traceback
+    def _drain_loop(self) -> None:
+        import queue as queue_mod
 
-            self.status.log(traceback.format_exc(limit=8))
-            self.status.fail(f"training failed: {type(exc).__name__}: {exc}")
-            return
-        self.status.set_state(JobState.STOPPED if self.reason == "stopped" else JobState.FINISHED)
+        done = False
+        while not done:
+            try:
+                msg = self._queue.get(timeout=0.1)
+            except queue_mod.Empty:
+                if not self._proc.is_alive():
+                    # Messages may still be in flight after the process exits; take the rest.
+                    try:
+                        msg = self._queue.get(timeout=0.5)
+                    except queue_mod.Empty:
+                        self.status.fail(f"training process exited with code {self._proc.exitcode}, expected a clean end")
+                        break
+                else:
+                    continue
+            done = self._handle(msg)
+        self._proc.join(30)
+        if self.reason is not None:
+            self.status.set_state(JobState.STOPPED if self.reason == "stopped" else JobState.FINISHED)
+        self._ended.set()
 
     def pause(self) -> None:
         """Pauses between steps."""
-        self._paused = True
-        if self.trainer is not None:
-            self.trainer.set_paused(True)
+        self._pause.set()
         if self.status.state == JobState.RUNNING:
             self.status.set_state(JobState.PAUSED)
 
     def resume(self) -> None:
         """Continues a paused run."""
-        self._paused = False
-        if self.trainer is not None:
-            self.trainer.set_paused(False)
+        self._pause.clear()
         if self.status.state == JobState.PAUSED:
             self.status.set_state(JobState.RUNNING)
 
     def stop(self) -> None:
         """Stops after the current step; the trainer then checkpoints and writes avatar.anr."""
         self._stop.set()
-        if self.trainer is not None:
-            self.trainer.request_stop()
-            self.trainer.set_paused(False)
+        self._pause.clear()
         if self.status.state.active:
             self.status.set_state(JobState.STOPPING)
 
     def join(self, timeout: float | None = None) -> bool:
-        """Returns True once the worker has ended."""
-        if self._thread is None:
+        """Returns True once the run has ended and its status is final."""
+        if self._proc is None:
             return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        return self._ended.wait(timeout)
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._proc is not None and not self._ended.is_set()
