@@ -5,7 +5,9 @@ has. So the world rotation of a BVH joint at frame f is its rotation *relative t
 pose*, and it is the world rotation of the SMPL joint that moves the same bone. We map SMPL
 joints to BVH joints by name (CMU, Mixamo, 3ds Max Biped or SMPL names) and by the skeleton's
 structure (the spine chain runs from the hips to the joint the arms hang from), compose world
-rotations, express them in SMPL axes, and take SMPL-local rotations from them. BVH joints with
+rotations, express them in SMPL axes, correct each limb for the difference between the BVH
+rest bone and SMPL's T-pose bone (CMU's splayed thighs, A-pose rigs), and take SMPL-local
+rotations from them. BVH joints with
 no SMPL counterpart (CMU's LHipJoint, Neck1, fingers) are folded into the next mapped joint;
 SMPL joints with no BVH counterpart (toes, collars, hands) keep the identity.
 
@@ -148,6 +150,42 @@ def _snap_axes(up: np.ndarray, lateral: np.ndarray) -> np.ndarray:
     return C
 
 
+# Limb bone directions of the T-pose (SMPL axes), from a joint to the child named here. Axis
+# aligned on purpose: an axis-aligned T-pose rig then retargets its rest pose to the zero pose.
+_SMPL_BONES: dict[str, tuple[str, tuple[float, float, float]]] = {
+    "left_hip": ("left_knee", (0.0, -1.0, 0.0)), "right_hip": ("right_knee", (0.0, -1.0, 0.0)),
+    "left_knee": ("left_ankle", (0.0, -1.0, 0.0)), "right_knee": ("right_ankle", (0.0, -1.0, 0.0)),
+    "left_collar": ("left_shoulder", (1.0, 0.0, 0.0)), "right_collar": ("right_shoulder", (-1.0, 0.0, 0.0)),
+    "left_shoulder": ("left_elbow", (1.0, 0.0, 0.0)), "right_shoulder": ("right_elbow", (-1.0, 0.0, 0.0)),
+    "left_elbow": ("left_wrist", (1.0, 0.0, 0.0)), "right_elbow": ("right_wrist", (-1.0, 0.0, 0.0)),
+}
+
+
+def _rest_correction(k: int, mapping: dict[int, int], rest: np.ndarray, C: np.ndarray) -> np.ndarray | None:
+    """Returns Q (3,3): the smallest rotation taking SMPL's T-pose bone of joint ``k`` onto the BVH rest bone
+    (None when ``k`` has no limb bone here or its child is not mapped).
+
+    Rotations relative to the BVH rest pose are only SMPL rotations if both rest poses agree.
+    CMU's rest pose has the thighs 20 degrees apart (its standing frames rotate them back in),
+    and some rigs rest in an A-pose; composing world rotations with Q makes the SMPL limb
+    follow the BVH limb's actual direction.
+    """
+    bone = _SMPL_BONES.get(SMPL_JOINT_NAMES[k])
+    child = None if bone is None else mapping.get(joint_index(bone[0]))
+    if child is None or k not in mapping:
+        return None
+    src = np.asarray(bone[1]) / np.linalg.norm(bone[1])
+    dst = C @ (rest[child] - rest[mapping[k]])
+    if np.linalg.norm(dst) < 1e-9:
+        return None
+    dst = dst / np.linalg.norm(dst)
+    axis = np.cross(src, dst)
+    sin, cos = np.linalg.norm(axis), float(np.dot(src, dst))
+    if sin < 1e-9:
+        return np.eye(3) if cos > 0 else Rotation.from_rotvec(np.pi * np.array([0.0, 0.0, 1.0])).as_matrix()
+    return Rotation.from_rotvec(axis / sin * np.arctan2(sin, cos)).as_matrix()
+
+
 def load_bvh(path: str | os.PathLike, name: str | None = None) -> MotionClip:
     """Returns the BVH file's motion retargeted to SMPL ``poses (N,24,3)``, ``transl (N,3)`` metres."""
     with warnings.catch_warnings():  # bvhio's `import glm` warns about PyGLM's future module name
@@ -184,10 +222,16 @@ def load_bvh(path: str | os.PathLike, name: str | None = None) -> MotionClip:
     lateral = rest[mapping[joint_index("left_hip")]] - rest[mapping[joint_index("right_hip")]]
     C = _snap_axes(rest[head] - rest[pelvis], lateral)
 
+    # Joints without a limb bone of their own (ankles, wrists, ...) keep their parent's
+    # correction: their rest offset is relative to that limb.
+    Q = np.empty((24, 3, 3))
+    for k in range(24):
+        own = _rest_correction(k, mapping, rest, C)
+        Q[k] = own if own is not None else (np.eye(3) if SMPL_PARENTS[k] < 0 else Q[SMPL_PARENTS[k]])
     smpl_world = np.empty((24, frames, 3, 3))
     for k in range(24):
         if k in mapping:
-            smpl_world[k] = C @ world[mapping[k]] @ C.T
+            smpl_world[k] = C @ world[mapping[k]] @ C.T @ Q[k]
         else:
             smpl_world[k] = smpl_world[SMPL_PARENTS[k]]
     smpl_local = np.empty_like(smpl_world)

@@ -116,6 +116,25 @@ def test_mixamo_names_metres_and_facing(tmp_path):
     np.testing.assert_allclose(clip.transl[1], [0, 0, 0.5], atol=1e-6)  # moving along BVH -z is forward
 
 
+def test_rest_pose_differences_are_corrected(tmp_path):
+    """CMU's rest pose splays the thighs 20 deg outward and this rig rests in an A-pose: a frame
+    that rotates the thigh back to vertical and the arm down to horizontal is SMPL's zero pose."""
+    splay = np.deg2rad(20)
+    droop = np.deg2rad(40)
+    leg = lambda side, length: (side * length * np.sin(splay), -length * np.cos(splay), 0)  # noqa: E731
+    arm = lambda side, length: (side * length * np.cos(droop), -length * np.sin(droop), 0)  # noqa: E731
+    offsets = {"LeftLeg": leg(1, 43), "LeftFoot": leg(1, 42), "RightLeg": leg(-1, 43), "RightFoot": leg(-1, 42),
+               "LeftForeArm": arm(1, 26), "LeftHand": arm(1, 25), "RightForeArm": arm(-1, 26), "RightHand": arm(-1, 25)}
+    joints = [(n, p, offsets.get(n, o)) for n, p, o in CMU]
+    straighten = {"LeftUpLeg": (-20, 0, 0), "RightUpLeg": (20, 0, 0), "LeftArm": (40, 0, 0), "RightArm": (-40, 0, 0)}
+    clip = load_motion(write_bvh(tmp_path / "splayed.bvh", joints, [{}, straighten]))
+    np.testing.assert_allclose(clip.poses[1], 0, atol=1e-5)
+    # the rest frame itself: thighs 20 deg out (about +-z), arms 40 deg down
+    np.testing.assert_allclose(clip.poses[0, joint_index("left_hip")], [0, 0, splay], atol=1e-5)
+    np.testing.assert_allclose(clip.poses[0, joint_index("right_shoulder")], [0, 0, droop], atol=1e-5)
+    np.testing.assert_allclose(clip.poses[0, joint_index("left_knee")], 0, atol=1e-5)
+
+
 def test_unmappable_skeleton_names_file_and_joints(tmp_path):
     joints = [("Root", None, (0, 90, 0)), ("Bone1", "Root", (0, -40, 0)), ("Bone2", "Bone1", (0, -40, 0)),
               ("Bone3", "Root", (0, 40, 0))]
