@@ -77,15 +77,22 @@ class PerspectiveCamera:
         """Returns the device the camera tensors live on."""
         return self.K.device
 
+    @classmethod
+    def _checked(cls, K: torch.Tensor, R: torch.Tensor, t: torch.Tensor) -> "PerspectiveCamera":
+        # Tensors derived from an already validated camera: skip the checks (each costs a GPU sync).
+        camera = cls.__new__(cls)
+        camera.K, camera.R, camera.t = K, R, t
+        return camera
+
     def to(self, device=None, dtype=None) -> "PerspectiveCamera":
-        """Returns a copy with K, R, t on ``device`` (and ``dtype`` when given)."""
-        return PerspectiveCamera(self.K.to(device=device, dtype=dtype), self.R.to(device=device, dtype=dtype), self.t.to(device=device, dtype=dtype))
+        """Returns a camera with K, R, t on ``device`` (and ``dtype`` when given)."""
+        return PerspectiveCamera._checked(*(x.to(device=device, dtype=dtype) for x in (self.K, self.R, self.t)))
 
     def __getitem__(self, idx) -> "PerspectiveCamera":
         """Returns the views selected by ``idx`` (an int keeps a batch of 1)."""
         if isinstance(idx, int):
             idx = slice(idx, idx + 1 if idx != -1 else None)
-        return PerspectiveCamera(self.K[idx], self.R[idx], self.t[idx])
+        return PerspectiveCamera._checked(self.K[idx], self.R[idx], self.t[idx])
 
     @property
     def centers(self) -> torch.Tensor:
@@ -160,15 +167,22 @@ class WeakPerspectiveCamera:
         """Returns the device the camera tensors live on."""
         return self.scale.device
 
+    @classmethod
+    def _checked(cls, scale: torch.Tensor, offset: torch.Tensor) -> "WeakPerspectiveCamera":
+        # Tensors derived from an already validated camera: skip the checks (each costs a GPU sync).
+        camera = cls.__new__(cls)
+        camera.scale, camera.offset = scale, offset
+        return camera
+
     def to(self, device=None, dtype=None) -> "WeakPerspectiveCamera":
-        """Returns a copy with scale and offset on ``device`` (and ``dtype`` when given)."""
-        return WeakPerspectiveCamera(self.scale.to(device=device, dtype=dtype), self.offset.to(device=device, dtype=dtype))
+        """Returns a camera with scale and offset on ``device`` (and ``dtype`` when given)."""
+        return WeakPerspectiveCamera._checked(self.scale.to(device=device, dtype=dtype), self.offset.to(device=device, dtype=dtype))
 
     def __getitem__(self, idx) -> "WeakPerspectiveCamera":
         """Returns the views selected by ``idx`` (an int keeps a batch of 1)."""
         if isinstance(idx, int):
             idx = slice(idx, idx + 1 if idx != -1 else None)
-        return WeakPerspectiveCamera(self.scale[idx], self.offset[idx])
+        return WeakPerspectiveCamera._checked(self.scale[idx], self.offset[idx])
 
     def world_to_camera(self, points: torch.Tensor) -> torch.Tensor:
         """Returns ``points (B,N,3)`` in the camera's axes (x, -y, -z), (B,N,3)."""

@@ -30,7 +30,7 @@ from typing import Sequence
 
 import torch
 
-from anr_studio.errors import AnrError, expect_finite, expect_shape
+from anr_studio.errors import AnrError, expect_shape
 from anr_studio.render.cameras import PerspectiveCamera, WeakPerspectiveCamera
 
 __all__ = ["Fragments", "rasterize", "DEFAULT_ZNEAR"]
@@ -77,14 +77,19 @@ def _check_inputs(vertices, faces, camera, image_size) -> tuple[int, int]:
     if not isinstance(vertices, torch.Tensor) or not vertices.is_floating_point():
         raise AnrError(f"{source}: vertices is {type(vertices).__name__}, expected a float tensor of shape (B, V, 3)")
     expect_shape(vertices, ("B", "V", 3), "vertices", source)
-    expect_finite(vertices, "vertices", source)
     if not isinstance(faces, torch.Tensor) or faces.dtype not in (torch.int32, torch.int64):
         raise AnrError(f"{source}: faces is {getattr(faces, 'dtype', type(faces).__name__)}, expected an integer tensor of shape (F, 3)")
     expect_shape(faces, ("F", 3), "faces", source)
     if vertices.shape[0] * faces.shape[0] >= 2**_FACE_BITS:
         raise AnrError(f"{source}: batch x faces is {vertices.shape[0] * faces.shape[0]}, expected fewer than 2**31")
-    if faces.numel() and (int(faces.min()) < 0 or int(faces.max()) >= vertices.shape[1]):
-        raise AnrError(f"{source}: faces index vertices {int(faces.min())}..{int(faces.max())}, expected 0..{vertices.shape[1] - 1}")
+    # One device round trip for all value checks (each separate check would be a GPU sync).
+    faces_dev = faces.to(vertices.device)
+    lo_hi = torch.stack([faces_dev.min(), faces_dev.max()]) if faces.numel() else torch.zeros(2, dtype=torch.long, device=vertices.device)
+    finite, lo, hi = torch.cat([torch.isfinite(vertices).all().long().reshape(1), lo_hi.long()]).tolist()
+    if not finite:
+        raise AnrError(f"{source}: vertices contains NaN or Inf values, expected finite numbers")
+    if faces.numel() and (lo < 0 or hi >= vertices.shape[1]):
+        raise AnrError(f"{source}: faces index vertices {lo}..{hi}, expected 0..{vertices.shape[1] - 1}")
     if not isinstance(camera, (PerspectiveCamera, WeakPerspectiveCamera)):
         raise AnrError(f"{source}: camera is {type(camera).__name__}, expected a PerspectiveCamera or WeakPerspectiveCamera")
     if camera.batch_size not in (1, vertices.shape[0]):
@@ -100,48 +105,46 @@ def _check_inputs(vertices, faces, camera, image_size) -> tuple[int, int]:
     return height, width
 
 
-def _face_setup(pixels, depth, faces, perspective, znear, height, width):
-    """Returns per-face coefficients (B*F, 12) float32 and bounding boxes (B*F, 4) long [x0, y0, w, h].
+# Columns of the per-face coefficient table built by _face_setup.
+_CX, _CY = 0, 1  # screen centroid
+_A, _B = slice(2, 5), slice(5, 8)  # d s_i / dx and d s_i / dy of the three screen barycentrics
+_Q = slice(8, 11)  # per-corner depth term: 1/z (perspective, affine on screen) or depth
+_K0, _KX, _KY = 11, 12, 13  # visibility plane k = k0 + kx (x - cx) + ky (y - cy), k > 0
 
-    Coefficient columns: 0-1 cx, cy (screen centroid); 2-5 a0, b0, a1, b1, the screen-barycentric
-    gradients of corners 0 and 1 (``s_i = 1/3 + a_i (x - cx) + b_i (y - cy)``, s2 = 1 - s0 - s1);
-    6-8 q0, q1, q2, the per-corner depth term (1/z for perspective, which is affine on screen;
-    depth otherwise); 9-11 the visibility plane ``k = k0 + kx (x - cx) + ky (y - cy)``, where k is
-    1/z (perspective) or depth shifted to be >= 1 (weak perspective), so a positive float.
-    Invalid faces (degenerate on screen, or behind the near plane) get an empty box.
+
+def _face_setup(pixels, depth, faces, perspective, znear, height, width):
+    """Returns per-face coefficients (B*F, 14) float32 and bounding boxes (B*F, 4) long [x0, y0, w, h].
+
+    The screen barycentrics of a face are ``s_i = 1/3 + a_i (x - cx) + b_i (y - cy)``: written
+    about the centroid, where all three are 1/3, so the numbers stay small. The visibility value
+    k is 1/z (perspective) or depth shifted to be >= 1 (weak perspective): a positive float
+    whose order gives the nearest face. Invalid faces (degenerate on screen, or with a corner
+    behind the near plane) get zero coefficients and an empty box.
     """
     p = pixels[:, faces]  # (B,F,3,2)
     d = depth[:, faces]  # (B,F,3)
-    x0, x1, x2 = p[..., 0, 0], p[..., 1, 0], p[..., 2, 0]
-    y0, y1, y2 = p[..., 0, 1], p[..., 1, 1], p[..., 2, 1]
-    area2 = (x2 - x1) * (y0 - y1) - (y2 - y1) * (x0 - x1)
+    # The edge opposite corner i, rotated a quarter turn, is the gradient of s_i times 2*area.
+    edge = p.roll(-2, dims=2) - p.roll(-1, dims=2)
+    grad = edge.flip(-1) * edge.new_tensor([-1.0, 1.0])
+    area2 = (grad[..., 0, :] * (p[..., 0, :] - p[..., 1, :])).sum(-1)
     valid = torch.isfinite(area2) & (area2.abs() > 1e-9)
     if perspective:
         valid &= (d > znear).all(dim=-1)
-    inv = torch.where(valid, 1.0 / torch.where(valid, area2, torch.ones_like(area2)), torch.zeros_like(area2))
-    a0, b0 = -(y2 - y1) * inv, (x2 - x1) * inv
-    a1, b1 = -(y0 - y2) * inv, (x0 - x2) * inv
+    grad = grad / torch.where(valid, area2, torch.ones_like(area2))[..., None, None]
     q = 1.0 / d.clamp_min(znear) if perspective else d
     k = q if perspective else d - depth.amin() + 1.0
-    k0, k1, k2 = k.unbind(-1)
-    coeffs = torch.stack(
-        [
-            (x0 + x1 + x2) / 3.0, (y0 + y1 + y2) / 3.0, a0, b0, a1, b1, q[..., 0], q[..., 1], q[..., 2],
-            (k0 + k1 + k2) / 3.0, (k0 - k2) * a0 + (k1 - k2) * a1, (k0 - k2) * b0 + (k1 - k2) * b1,
-        ],
-        dim=-1,
+    coeffs = torch.cat(
+        [p.mean(dim=2), grad[..., 0], grad[..., 1], q, k.mean(dim=-1, keepdim=True), (k.unsqueeze(-1) * grad).sum(dim=2)], dim=-1
     )
-    coeffs = torch.where(valid.unsqueeze(-1), coeffs, torch.zeros_like(coeffs))
+    coeffs = coeffs * valid.unsqueeze(-1)
 
     # Pixel j is covered when its centre j + 0.5 lies in [min, max]; clamp in float first so
     # faces projecting far off screen cannot overflow the integer conversion.
-    xy = p.where(valid[..., None, None], torch.zeros_like(p))
+    xy = p * valid[..., None, None]
     lo = torch.ceil(xy.amin(dim=2) - 0.5).clamp(0, max(height, width))
-    hi = torch.floor(xy.amax(dim=2) - 0.5)
-    hi = torch.minimum(hi, hi.new_tensor([width - 1, height - 1])).clamp_min(-1)
+    hi = torch.minimum(torch.floor(xy.amax(dim=2) - 0.5), xy.new_tensor([width - 1, height - 1])).clamp_min(-1)
     size = (hi - lo + 1).clamp_min(0).long() * valid.unsqueeze(-1)
-    bbox = torch.cat([lo.long(), size], dim=-1)  # x0, y0, w, h
-    return coeffs.reshape(-1, 12), bbox.reshape(-1, 4)
+    return coeffs.reshape(-1, 14), torch.cat([lo.long(), size], dim=-1).reshape(-1, 4)
 
 
 def _row_spans(coeffs, bbox, rows_face, rows_y, width):
@@ -154,30 +157,27 @@ def _row_spans(coeffs, bbox, rows_face, rows_y, width):
     span's first pixel centre and its change per pixel.
     """
     c = coeffs.index_select(0, rows_face)
-    dy = rows_y.to(c.dtype) + 0.5 - c[:, 1]
-    a = torch.stack([c[:, 2], c[:, 4], -(c[:, 2] + c[:, 4])], dim=1)  # d s_i / dx
-    b = torch.stack([c[:, 3], c[:, 5], -(c[:, 3] + c[:, 5])], dim=1)
-    s_at_cx = 1.0 / 3.0 + b * dy.unsqueeze(1) + _INSIDE_EPS  # s_i at x = cx, plus slack
-    # s_i(x) = s_at_cx + a (x - cx) >= 0  <=>  x >= cx - s/a (a > 0)  or  x <= cx - s/a (a < 0)
-    safe_a = torch.where(a == 0, torch.ones_like(a), a)
-    bound = c[:, :1] - s_at_cx / safe_a
-    big = float(width) * 4.0 + 1e4
-    left = torch.where(a > 0, bound, torch.full_like(bound, -big)).amax(dim=1).clamp(-big, big)
-    right = torch.where(a < 0, bound, torch.full_like(bound, big)).amin(dim=1).clamp(-big, big)
-    # A zero gradient means the row is entirely in or out for that corner.
-    out = (a == 0) & (s_at_cx < 0)
-    out_row = out[:, 0] | out[:, 1] | out[:, 2]
     box = bbox.index_select(0, rows_face)
+    dy = rows_y.to(c.dtype) + 0.5 - c[:, _CY]
+    a = c[:, _A]
+    s_at_cx = c[:, _B] * dy.unsqueeze(1) + (1.0 / 3.0 + _INSIDE_EPS)  # s_i at x = cx, plus slack
+    # s_i(x) = s_at_cx + a (x - cx) >= 0  <=>  x >= cx - s/a (a > 0)  or  x <= cx - s/a (a < 0);
+    # with a == 0 the row is wholly inside (s >= 0) or outside (s < 0) for that corner.
+    big = float(width) * 4.0 + 1e4
+    bound = (c[:, _CX : _CX + 1] - s_at_cx / a).nan_to_num(0.0, big, -big)
+    out = (a == 0) & (s_at_cx < 0)
+    left = torch.where(a > 0, bound, torch.where(out, big, -big)).amax(dim=1).clamp(-big, big)
+    right = torch.where(a < 0, bound, big).amin(dim=1).clamp(-big, big)
     x_lo = torch.maximum(torch.ceil(left - 0.5).long(), box[:, 0])
     x_hi = torch.minimum(torch.floor(right - 0.5).long(), box[:, 0] + box[:, 2] - 1)
-    count = (x_hi - x_lo + 1).clamp_min(0) * (~out_row)
-    k_start = c[:, 9] + c[:, 10] * (x_lo.to(c.dtype) + 0.5 - c[:, 0]) + c[:, 11] * dy
-    return x_lo, count, k_start, c[:, 10]
+    count = (x_hi - x_lo + 1).clamp_min(0)
+    k_start = c[:, _K0] + c[:, _KX] * (x_lo.to(c.dtype) + 0.5 - c[:, _CX]) + c[:, _KY] * dy
+    return x_lo, count, k_start, c[:, _KX]
 
 
 def _default_max_pairs(device: torch.device) -> int:
     # Bounds peak memory: about 100 bytes per (face, pixel) candidate.
-    return 2**26 if device.type == "cuda" else 2**21
+    return 2**24 if device.type == "cuda" else 2**21
 
 
 def _chunks(counts: torch.Tensor, max_items: int) -> list[tuple[int, int, int]]:
@@ -205,24 +205,17 @@ def _expand(counts: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return owner, rank
 
 
-def _screen_bary(c: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """Returns the screen barycentrics (s0, s1, s2) at pixel centres (x, y) for coefficient rows ``c``."""
-    dx = x - c[:, 0]
-    dy = y - c[:, 1]
-    s0 = 1.0 / 3.0 + c[:, 2] * dx + c[:, 3] * dy
-    s1 = 1.0 / 3.0 + c[:, 4] * dx + c[:, 5] * dy
-    return s0, s1, 1.0 - s0 - s1
+def _depth_and_bary(c: torch.Tensor, x: torch.Tensor, y: torch.Tensor, perspective: bool):
+    """Returns (depth (N,), bary (N,3)) at pixel centres (x, y) (N,) for coefficient rows ``c`` (N,14).
 
-
-def _depth_and_bary(c, s0, s1, s2, perspective):
-    """Returns (depth, bary (N,3)) from screen barycentrics: perspective-correct when ``perspective``."""
+    Perspective: the screen barycentrics weighted by 1/z and renormalised (perspective-correct).
+    """
+    s = c[:, _A] * (x - c[:, _CX]).unsqueeze(1) + c[:, _B] * (y - c[:, _CY]).unsqueeze(1) + 1.0 / 3.0
     if perspective:
-        w0, w1, w2 = s0 * c[:, 6], s1 * c[:, 7], s2 * c[:, 8]
-        inv_z = w0 + w1 + w2
-        depth = 1.0 / inv_z
-        return depth, torch.stack([w0, w1, w2], dim=1) * depth.unsqueeze(1)
-    depth = s0 * c[:, 6] + s1 * c[:, 7] + s2 * c[:, 8]
-    return depth, torch.stack([s0, s1, s2], dim=1)
+        w = s * c[:, _Q]
+        depth = 1.0 / w.sum(dim=1)
+        return depth, w * depth.unsqueeze(1)
+    return (s * c[:, _Q]).sum(dim=1), s
 
 
 def rasterize(
@@ -294,8 +287,7 @@ def rasterize(
         within = covered - face_base.index_select(0, winner)
         rows = within // width
         xs = (within - rows * width).to(torch.float32) + 0.5
-        s0, s1, s2 = _screen_bary(c, xs, rows.to(torch.float32) + 0.5)
-        z, w = _depth_and_bary(c, s0, s1, s2, perspective)
+        z, w = _depth_and_bary(c, xs, rows.to(torch.float32) + 0.5, perspective)
         face_id.index_copy_(0, covered, face_local.index_select(0, winner))
         bary.index_copy_(0, covered, w)
         depth_img.index_copy_(0, covered, z)
