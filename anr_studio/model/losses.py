@@ -144,7 +144,11 @@ class ANRLoss(nn.Module):
         return self.config.feature_matching + extra
 
     def blend(self, out: RenderOutput, background: torch.Tensor, coarse_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Returns I' = M*I + (1-M)*B (B, 3, H, W); DNR (no predicted mask) uses ``coarse_mask`` (B, 1, H, W)."""
+        """Returns I' = M*I + (1-M)*B (B, 3, H, W) in float32.
+
+        M is the predicted mask; DNR (no mask head) uses ``coarse_mask`` (B, 1, H, W), the rasterized
+        body mask, and without one its RGB is taken as the whole image.
+        """
         if out.mask_logits is None and coarse_mask is None:
             return out.rgb.float()
         return out.composite(background.float(), None if out.mask_logits is not None else coarse_mask.float()).float()
