@@ -20,7 +20,7 @@ SKIN, FACE, HAIR, SHIRT, BOTTOMS, SHOES = range(6)
 REGION_NAMES = ("skin", "face", "hair", "shirt", "bottoms", "shoes")
 
 TOPS = ("tshirt", "longsleeve")
-BOTTOMS_KINDS = ("skirt", "wide_trousers", "trousers")
+BOTTOMS_KINDS = ("skirt", "wide_trousers", "trousers")  # seed % 3 picks one
 HAIR_STYLES = ("short", "volume", "bob")
 SHIRT_PATTERNS = ("stripes", "plain", "dots")
 BOTTOM_PATTERNS = ("plain", "checks", "vstripes")
@@ -45,7 +45,7 @@ class Identity:
     """What one synthetic person looks like; every field is drawn from the seed."""
 
     seed: int
-    phenotype: dict[str, float]
+    phenotype: dict[str, float]  # share of each phenotype's range, in [0, 1]
     top: str
     bottoms: str
     hair_style: str
@@ -73,7 +73,7 @@ class Identity:
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5EED]))
         phenotype = {
             "gender": float(rng.uniform(0.0, 1.0)),
-            "age": float(rng.uniform(0.35, 0.75)),
+            "age": float(rng.uniform(0.0, 0.6)),  # shares of each phenotype's range: adults
             "muscle": float(rng.uniform(0.2, 0.8)),
             "weight": float(rng.uniform(0.2, 0.8)),
             "height": float(rng.uniform(0.3, 0.8)),
@@ -85,7 +85,7 @@ class Identity:
             seed=int(seed),
             phenotype=phenotype,
             top=str(rng.choice(TOPS)),
-            bottoms=str(rng.choice(BOTTOMS_KINDS)),
+            bottoms=BOTTOMS_KINDS[int(seed) % len(BOTTOMS_KINDS)],  # consecutive seeds never share the cut
             hair_style=str(rng.choice(HAIR_STYLES)),
             skin=_SKIN_TONES[rng.integers(len(_SKIN_TONES))] * rng.uniform(0.95, 1.05),
             hair_colour=_HAIR_COLOURS[rng.integers(len(_HAIR_COLOURS))],
@@ -98,7 +98,7 @@ class Identity:
             bottoms_pattern=str(rng.choice(BOTTOM_PATTERNS)),
             shoe_colour=_colour(rng, (0.1, 0.4)),
             logo_text=str(rng.choice(_WORDS)),
-            shirt_looseness=float(rng.uniform(0.02, 0.04)),
+            shirt_looseness=float(rng.uniform(0.03, 0.05)),
             skirt_length=float(rng.uniform(0.35, 0.5)),
             skirt_flare=float(rng.uniform(0.25, 0.5)),
             hair_volume=float(rng.uniform(0.025, 0.05)),
@@ -186,7 +186,7 @@ def albedo(ident: Identity, marks: Landmarks, region: np.ndarray, pos: np.ndarra
     m = region == FACE
     if m.any():
         fw, fh = marks.face_size
-        u = 0.5 - (x[m] - marks.face_centre[0]) / fw  # the person's right is image-left (they face +z)
+        u = 0.5 + (x[m] - marks.face_centre[0]) / fw  # the person's right (-x) is image-left, as seen from the front
         v = 0.5 - (y[m] - marks.face_centre[1]) / fh
         face = _bilinear(ident.face_image, u, v)
         inside = ((u >= 0) & (u <= 1) & (v >= 0) & (v <= 1))[:, None]

@@ -1,0 +1,200 @@
+"""Keyframe selection (ANR paper, section 3.4): training frames that together see the whole body.
+
+Greedy set cover: rasterize the coarse body with each training frame's tracked parameters,
+note which UV texels (on a ``grid`` x ``grid`` texture) and which silhouette faces it sees,
+then repeatedly add the frame that adds the most still-unseen texels (plus, weighted, unseen
+silhouette faces: the body outline is where the person leaves the coarse mesh, so the
+renderer must see each part of it in profile). Coverage is cumulative, so it rises
+monotonically; it is measured against everything all training frames see together.
+
+`anr-studio keyframes cap.h5 [--fraction 0.1]` stores the indices and the coverage curve.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+
+from anr_studio.errors import AnrError
+
+GRID = 128
+SILHOUETTE_WEIGHT = 0.5
+DEFAULT_FRACTION = 0.1
+# Fewer keyframes than this cannot cover front, back and sides; tiny captures get at least this.
+MIN_KEYFRAMES = 4
+# Faces are tested for visibility at no more than this image size: visibility of whole faces
+# needs far fewer pixels than rendering does.
+MAX_RASTER = 256
+
+
+@dataclass
+class KeyframeSelection:
+    """Keyframes and their cumulative coverage.
+
+    indices: (k,) frame indices in the order they were picked.
+    coverage: (k,) share of the UV texels seen by all training frames that the first i+1 keyframes see.
+    silhouette_coverage: (k,) the same for silhouette faces.
+    budget: the number of keyframes asked for; k < budget when coverage was complete earlier.
+    """
+
+    indices: np.ndarray
+    coverage: np.ndarray
+    silhouette_coverage: np.ndarray
+    budget: int
+
+
+def texel_faces(body, grid: int = GRID) -> torch.Tensor:
+    """Returns the face index (grid, grid) long covering each texel of the UV layout; -1 where none.
+
+    Row 0 is v = 1 (docs/interfaces.md). The UV triangles are rasterized like a mesh seen by a
+    weak-perspective camera, so texels and faces use the same coverage rule as the images.
+    """
+    from anr_studio.render import WeakPerspectiveCamera, rasterize
+
+    uv = body.face_uvs.detach().cpu().float().reshape(1, -1, 2)  # (1, F*3, 2)
+    verts = torch.cat([uv, torch.zeros_like(uv[..., :1])], -1)
+    faces = torch.arange(verts.shape[1]).reshape(-1, 3)
+    cam = WeakPerspectiveCamera(torch.tensor([float(grid)]), torch.tensor([[0.0, float(grid)]]))
+    return rasterize(verts, faces, cam, (grid, grid)).face_id[0]
+
+
+def frame_coverage(capture, frames, body, grid: int = GRID, batch: int = 8,
+                   progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (texels (n, T) bool, silhouette (n, F) bool) seen by each of ``frames`` (n,).
+
+    T is the number of texels covered by the UV layout; a texel counts as seen when its face is
+    visible in the frame. Silhouette faces are the visible faces on the outline of the coarse mask.
+    """
+    from anr_studio.render import PerspectiveCamera, rasterize
+
+    faces = body.faces.detach().cpu()
+    tex = texel_faces(body, grid).reshape(-1)
+    used = tex >= 0
+    tex = tex[used]
+    h, w = capture.image_size
+    s = min(1.0, MAX_RASTER / max(h, w))
+    size = (max(1, round(h * s)), max(1, round(w * s)))
+    scale = torch.diag(torch.tensor([size[1] / w, size[0] / h, 1.0]))
+    betas = torch.as_tensor(capture.betas, dtype=torch.float32)[None, : body.num_betas]
+    n, nf = len(frames), faces.shape[0]
+    texels = np.zeros((n, int(used.sum())), bool)
+    outline = np.zeros((n, nf), bool)
+    kernel = np.ones((3, 3), np.uint8)
+    for start in range(0, n, batch):
+        idx = [int(i) for i in frames[start:start + batch]]
+        pose = torch.as_tensor(np.stack([capture.pose(i) for i in idx]), dtype=torch.float32)
+        transl = torch.as_tensor(np.stack([capture.transl(i) for i in idx]), dtype=torch.float32)
+        Ks, Rs, ts = zip(*(capture.camera(i) for i in idx))
+        cam = PerspectiveCamera(scale @ torch.as_tensor(np.stack(Ks)), torch.as_tensor(np.stack(Rs)), torch.as_tensor(np.stack(ts)))
+        with torch.no_grad():
+            verts = body(pose, betas.expand(len(idx), -1), transl).vertices
+            face_id = rasterize(verts, faces, cam, size).face_id
+        for b, fid in enumerate(face_id.numpy()):
+            seen = np.zeros(nf + 1, bool)
+            seen[fid.reshape(-1) + 1] = True  # index 0 is the background
+            texels[start + b] = seen[1:][tex.numpy()]
+            mask = (fid >= 0).astype(np.uint8)
+            edge = (mask - cv2.erode(mask, kernel)).astype(bool)
+            outline[start + b, np.unique(fid[edge])] = True
+        if progress is not None:
+            progress(min(start + batch, n), n)
+    return texels, outline
+
+
+def greedy_cover(texels: np.ndarray, silhouette: np.ndarray, budget: int,
+                 silhouette_weight: float = SILHOUETTE_WEIGHT) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """Returns (picked rows, texel coverage (k,), silhouette coverage (k,)) of a greedy set cover.
+
+    ``texels`` (n, T) and ``silhouette`` (n, F) bool: what each candidate sees. Each step adds
+    the candidate with the largest gain ``new texels / all texels + w * new outline / all outline``;
+    it stops at ``budget`` picks or when nothing new can be gained.
+    """
+    total_t = max(int(texels.any(0).sum()), 1)
+    total_s = max(int(silhouette.any(0).sum()), 1)
+    have_t = np.zeros(texels.shape[1], bool)
+    have_s = np.zeros(silhouette.shape[1], bool)
+    picked: list[int] = []
+    cov_t, cov_s = [], []
+    for _ in range(min(budget, len(texels))):
+        gain = (texels & ~have_t).sum(1) / total_t + silhouette_weight * (silhouette & ~have_s).sum(1) / total_s
+        gain[picked] = -1.0
+        best = int(np.argmax(gain))
+        if gain[best] <= 0:
+            break
+        picked.append(best)
+        have_t |= texels[best]
+        have_s |= silhouette[best]
+        cov_t.append(have_t.sum() / total_t)
+        cov_s.append(have_s.sum() / total_s)
+    return picked, np.asarray(cov_t, np.float32), np.asarray(cov_s, np.float32)
+
+
+def keyframe_budget(num_train: int, fraction: float = DEFAULT_FRACTION) -> int:
+    """Returns how many keyframes to pick: ``ceil(fraction * num_train)``, at least MIN_KEYFRAMES (<= num_train)."""
+    return min(num_train, max(MIN_KEYFRAMES, math.ceil(fraction * num_train)))
+
+
+def _load_body(capture, body_path: str | os.PathLike | None):
+    from anr_studio.body import BodyModel
+
+    if body_path is not None:
+        return BodyModel.load(body_path)
+    if capture.body_model_id != "default":
+        raise AnrError(f"{capture.path}: body model is {capture.body_model_id!r}, expected 'default' or a body file "
+                       "given with --body")
+    return BodyModel.default()
+
+
+def select_keyframes(path: str | os.PathLike, fraction: float = DEFAULT_FRACTION, *, grid: int = GRID,
+                     body_path: str | os.PathLike | None = None, write: bool = True,
+                     progress: Callable[[int, int], None] | None = None) -> KeyframeSelection:
+    """Returns the keyframes of the capture at ``path`` (training frames only) and, if ``write``, stores them."""
+    from anr_studio.capture import Capture
+
+    if not 0.0 < fraction <= 1.0:
+        raise AnrError(f"keyframes: fraction is {fraction}, expected a share of the training frames in (0, 1]")
+    cap = Capture(path)
+    train = np.asarray(cap.split("train"), np.int64)
+    if len(train) == 0:
+        raise AnrError(f"{path}: split/train is empty, expected training frames to pick keyframes from")
+    body = _load_body(cap, body_path)
+    texels, outline = frame_coverage(cap, train, body, grid, progress=progress)
+    budget = keyframe_budget(len(train), fraction)
+    picked, cov_t, cov_s = greedy_cover(texels, outline, budget)
+    result = KeyframeSelection(train[picked], cov_t, cov_s, budget)
+    if write:
+        cap.write_keyframes(result.indices, result.coverage)
+    cap.close()
+    return result
+
+
+def _run(args: argparse.Namespace) -> int:
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
+    sel = select_keyframes(args.capture, args.fraction, grid=args.grid, body_path=args.body, write=not args.dry_run)
+    curve = " ".join(f"{c:.3f}" for c in sel.coverage)
+    print(f"{len(sel.indices)} keyframes (budget {sel.budget}): {' '.join(str(i) for i in sel.indices)}")
+    print(f"UV texel coverage after each: {curve}")
+    if len(sel.silhouette_coverage):
+        print(f"silhouette coverage: {float(sel.silhouette_coverage[-1]):.3f}")
+    return 0
+
+
+def register(subparsers) -> None:
+    """Adds `anr-studio keyframes cap.h5 [--fraction F]`."""
+    p = subparsers.add_parser("keyframes", help="pick keyframes that cover the body (paper 3.4) and store them in the capture",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("capture", help="capture file (.h5)")
+    p.add_argument("--fraction", type=float, default=DEFAULT_FRACTION,
+                   help=f"keyframe budget as a share of the training frames (default {DEFAULT_FRACTION}; "
+                   f"at least {MIN_KEYFRAMES} keyframes)")
+    p.add_argument("--grid", type=int, default=GRID, help=f"UV grid size for texel coverage (default {GRID})")
+    p.add_argument("--body", default=None, help="body model file, for captures not tracked with the built-in body")
+    p.add_argument("--dry-run", action="store_true", help="print the selection without writing it")
+    p.set_defaults(func=_run)

@@ -1,0 +1,223 @@
+"""generate_capture: a synthetic capture whose person is NOT the coarse body it stores.
+
+Per frame: pose the true person (the dressed fine body) with the true parameters, render it
+over the background plate from that frame's camera, and store the frame, the true soft mask
+and the TRACKED parameters (truth + tracking noise) for the coarse body. The truth goes to
+``truth/`` for diagnosis. Frames stream to the CaptureWriter (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from scipy.spatial.transform import Rotation
+
+from anr_studio.capture.store import CaptureWriter
+from anr_studio.capture.synth.appearance import Identity
+from anr_studio.capture.synth.background import background_plate
+from anr_studio.capture.synth.noise import TRANSL_PER_DEGREE, compose, retime, rotation_noise, translation_noise
+from anr_studio.capture.synth.person import TruePerson
+from anr_studio.capture.synth.shading import composite, render_people
+from anr_studio.errors import AnrError
+from anr_studio.render import PerspectiveCamera, orbit_camera
+
+FINE_BODY_PATH = Path(__file__).resolve().parents[3] / "resources" / "body" / "anr_body_fine.safetensors"
+# Share of the frames held out for testing, as one contiguous block at the end of the motion.
+TEST_SHARE = 0.15
+FOV_DEG = 40.0
+# Largest share of the frame the person's motion box may take, so there is room to sit off-centre.
+FILL = 0.8
+# Frames of one view rendered per rasterizer call.
+BATCH = 8
+
+
+@dataclass
+class SynthConfig:
+    """Everything that defines a synthetic capture (stored in the file's attrs as synth_config)."""
+
+    seed: int = 0
+    frames: int = 120
+    size: int = 256
+    motion: str = "walk"
+    tracking_noise: float = 3.0  # RMS per-joint rotation noise, degrees
+    transl_noise: float | None = None  # RMS translation noise, metres (None: 4 mm per degree)
+    views: int = 1
+    sensor_noise: float = 1.5  # pixel noise std, 0..255 levels
+    supersample: int = 2
+
+
+def _load_bodies(fine_path: str | os.PathLike | None):
+    from anr_studio.body import BodyModel
+
+    path = Path(fine_path) if fine_path is not None else FINE_BODY_PATH
+    if not path.is_file():
+        raise AnrError(f"{path}: the fine body for synthetic people is missing, expected the file written by "
+                       "`python -m anr_studio.body.build_default`")
+    return BodyModel.default(), BodyModel.load(path)
+
+
+def _phenotype_values(body, fractions: dict[str, float]) -> dict[str, float]:
+    """Returns phenotype values in the body's ranges for ``fractions`` in [0, 1] of each range."""
+    info = body.phenotype or {}
+    names = list(info.get("names", []))
+    ranges = info.get("ranges", {})
+    out = {}
+    for i, name in enumerate(names):
+        if name in fractions:
+            lo, hi = ranges[name] if isinstance(ranges, dict) else ranges[i]
+            out[name] = float(lo) + fractions[name] * (float(hi) - float(lo))
+    return out
+
+
+def _yaw(poses: np.ndarray, transl: np.ndarray, pelvis: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
+    """Returns the motion turned by ``degrees`` about the vertical axis through the world origin."""
+    rot = Rotation.from_euler("y", degrees, degrees=True)
+    poses = poses.copy()
+    poses[:, 0] = (rot * Rotation.from_rotvec(poses[:, 0])).as_rotvec()
+    # The root rotates about the rest pelvis joint: keep the pelvis path turning with it.
+    transl = rot.apply(transl + pelvis) - pelvis
+    return poses.astype(np.float32), transl.astype(np.float32)
+
+
+def _place(coarse, betas, poses, transl, rng) -> np.ndarray:
+    """Returns transl (N,3) with the feet on y = 0, centred at the origin, plus a slow wander."""
+    n = len(poses)
+    sample = np.unique(np.linspace(0, n - 1, min(n, 24)).round().astype(int))
+    with torch.no_grad():
+        v = coarse(torch.as_tensor(poses[sample]), betas[None].expand(len(sample), -1), torch.as_tensor(transl[sample])).vertices
+    floor = float(np.median(v[..., 1].amin(1).numpy()))
+    centre = v.mean(1).mean(0).numpy()
+    t = np.linspace(0.0, 1.0, n)[:, None]
+    # The person moves around the frame even for clips that stay in place (turn, arms).
+    amp = rng.uniform(0.2, 0.35), rng.uniform(0.1, 0.25)
+    phase = rng.uniform(0, 2 * np.pi, 2)
+    wander = np.concatenate([amp[0] * np.sin(2 * np.pi * t + phase[0]), np.zeros_like(t),
+                             amp[1] * np.sin(2 * np.pi * 1.5 * t + phase[1])], 1)
+    return (transl - np.float32([centre[0], floor, centre[2]]) + wander).astype(np.float32)
+
+
+def _fit_cameras(coarse, betas, poses, transl, views: int, size: int, rng) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Returns one (K (3,3), R (3,3), t (3,)) per view that keeps the whole motion in frame, off-centre."""
+    n = len(poses)
+    sample = np.unique(np.linspace(0, n - 1, min(n, 32)).round().astype(int))
+    with torch.no_grad():
+        verts = coarse(torch.as_tensor(poses[sample]), betas[None].expand(len(sample), -1), torch.as_tensor(transl[sample])).vertices
+    pts = verts.reshape(1, -1, 3)
+    lo, hi = pts[0].amin(0), pts[0].amax(0)
+    target = ((lo + hi) / 2).tolist()
+    az0, elev = rng.uniform(-25, 25), rng.uniform(3, 12)
+    side = rng.choice([-1.0, 1.0])
+    cams = []
+    for k in range(views):
+        az = az0 + 360.0 * k / views
+        dist = 4.0
+        for _ in range(4):  # perspective makes the box size only nearly proportional to 1/distance
+            cam = orbit_camera(az, elev, dist, target, (size, size), FOV_DEG)
+            px, _ = cam.project(pts)
+            ext = (px[0].amax(0) - px[0].amin(0)) / size
+            dist *= float(ext.max()) * 1.08 / FILL  # clothes reach ~4% beyond the coarse body
+        cam = orbit_camera(az, elev, dist, target, (size, size), FOV_DEG)
+        px, _ = cam.project(pts)
+        box_lo, box_hi = px[0].amin(0).numpy(), px[0].amax(0).numpy()
+        K = cam.K[0].numpy().copy()
+        # Shift the principal point so the motion's box sits towards one side (and is centred
+        # vertically): the person is never in the middle of the frame all the time.
+        room = size * 0.96 - (box_hi[0] - box_lo[0])
+        want_x = size / 2 + side * max(room, 0) * rng.uniform(0.25, 0.45)
+        K[0, 2] += want_x - (box_lo[0] + box_hi[0]) / 2
+        K[1, 2] += size / 2 - (box_lo[1] + box_hi[1]) / 2
+        cams.append((K.astype(np.float32), cam.R[0].numpy().astype(np.float32), cam.t[0].numpy().astype(np.float32)))
+    return cams
+
+
+def generate_capture(
+    out: str | os.PathLike,
+    config: SynthConfig | None = None,
+    *,
+    fine_body_path: str | os.PathLike | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Writes a synthetic capture to ``out``; returns a summary dict (identity, timings, split sizes).
+
+    Nothing appears at ``out`` unless the whole capture was written (temporary file + rename).
+    """
+    from anr_studio.motion import load_motion
+
+    cfg = config or SynthConfig()
+    if cfg.frames < 2:
+        raise AnrError(f"synth: frames is {cfg.frames}, expected at least 2 (a train and a test frame)")
+    if not 16 <= cfg.size <= 4096:
+        raise AnrError(f"synth: size is {cfg.size}, expected an image size from 16 to 4096 pixels")
+    if cfg.views < 1:
+        raise AnrError(f"synth: views is {cfg.views}, expected at least 1 camera")
+    if cfg.tracking_noise < 0 or (cfg.transl_noise is not None and cfg.transl_noise < 0):
+        raise AnrError("synth: tracking noise is negative, expected degrees (and metres) >= 0")
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0xCA9]))
+    ident = Identity.from_seed(cfg.seed)
+    coarse, fine = _load_bodies(fine_body_path)
+    with torch.no_grad():
+        betas = coarse.phenotype_to_betas(_phenotype_values(coarse, ident.phenotype)).float()
+    person = TruePerson(fine, ident, betas)
+
+    clip = load_motion(cfg.motion)
+    poses, transl, speed = retime(np.asarray(clip.poses, np.float32), np.asarray(clip.transl, np.float32), cfg.frames)
+    pelvis = coarse.rest_joints(betas[None])[0, 0].numpy()
+    poses, transl = _yaw(poses, transl, pelvis, rng.uniform(-35, 35))
+    transl = _place(coarse, betas, poses, transl, rng)
+    cams = _fit_cameras(coarse, betas, poses, transl, cfg.views, cfg.size, rng)
+
+    n = cfg.frames
+    transl_sigma = TRANSL_PER_DEGREE * cfg.tracking_noise if cfg.transl_noise is None else cfg.transl_noise
+    tracked_pose = compose(rotation_noise(rng, n, 24, cfg.tracking_noise), poses)
+    tracked_transl = (transl + translation_noise(rng, n, transl_sigma)).astype(np.float32)
+    n_test = max(1, int(round(TEST_SHARE * n)))
+    test = np.arange(n - n_test, n)
+    train = np.arange(0, n - n_test)
+    plate = background_plate(cfg.seed, cfg.size, cfg.size)
+    fps = float(clip.fps) * speed
+
+    attrs = {"synth_config": asdict(cfg), "synth_identity": {
+        "top": ident.top, "bottoms": ident.bottoms, "hair": ident.hair_style, "logo": ident.logo_text,
+        "phenotype": ident.phenotype}, "synth_motion": getattr(clip, "name", str(cfg.motion)),
+        "transl_noise_m": float(transl_sigma)}
+    t_setup = time.perf_counter() - t0
+    # Frames of one view are rendered together (they share culling); the writer still gets
+    # them in order, one at a time.
+    chunk = BATCH * cfg.views
+    with CaptureWriter(out, f"synth-{cfg.seed}", cfg.size, cfg.size, fps, betas=betas.numpy(), background=plate,
+                       attrs=attrs) as writer:
+        for start in range(0, n, chunk):
+            stop = min(n, start + chunk)
+            with torch.no_grad():
+                verts = person.pose(torch.as_tensor(poses[start:stop]), torch.as_tensor(transl[start:stop]))
+            rendered: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+            for view in range(cfg.views):
+                idx = [i for i in range(start, stop) if i % cfg.views == view]
+                if not idx:
+                    continue
+                K, R, t = cams[view]
+                cam = PerspectiveCamera(np.repeat(K[None], len(idx), 0), np.repeat(R[None], len(idx), 0),
+                                        np.repeat(t[None], len(idx), 0))
+                colours, alphas = render_people(person, verts[[i - start for i in idx]], cam, (cfg.size, cfg.size),
+                                                cfg.supersample)
+                rendered.update({i: (colours[k], alphas[k]) for k, i in enumerate(idx)})
+            for i in range(start, stop):
+                colour, alpha = rendered.pop(i)
+                frame = composite(colour, alpha, plate, rng, cfg.sensor_noise)
+                writer.append(frame, (alpha * 255.0 + 0.5).astype(np.uint8), pose=tracked_pose[i],
+                              transl=tracked_transl[i], camera=cams[i % cfg.views])
+                if progress is not None:
+                    progress(i + 1, n)
+        writer.set_split(train, test)
+        writer.set_truth(pose=poses, transl=transl, betas=betas.numpy())
+    total = time.perf_counter() - t0
+    return {"identity": f"synth-{cfg.seed}", "frames": n, "train": len(train), "test": len(test),
+            "setup_s": round(t_setup, 2), "total_s": round(total, 2),
+            "per_frame_ms": round(1000 * (total - t_setup) / n, 1), "person": asdict(cfg) | attrs["synth_identity"]}

@@ -1,0 +1,93 @@
+"""Renders the true person: rasterize (anr_studio.render), paint the albedo, Lambert-shade, antialias."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+from anr_studio.capture.synth.appearance import albedo
+from anr_studio.capture.synth.person import TruePerson, vertex_normals
+from anr_studio.render import PerspectiveCamera, rasterize
+
+# A fixed world light (up, front, to the person's left), so shading changes as the body turns.
+LIGHT = np.float32([0.35, 0.75, 0.55]) / np.linalg.norm([0.35, 0.75, 0.55])
+AMBIENT = 0.38
+DIFFUSE = 0.72
+
+
+def front_faces(vertices: torch.Tensor, faces: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """Returns the indices (F',) of faces that face at least one camera: ``vertices`` (B,V,3), ``centres`` (B,3).
+
+    The true person is closed and wound outward, so culling faces that point away from every
+    camera of the batch changes no pixel and halves the rasterizer's work.
+    """
+    tri = vertices[:, faces]  # (B, F, 3, 3)
+    normal = torch.cross(tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0], dim=-1)
+    towards = ((centres[:, None] - tri[:, :, 0]) * normal).sum(-1) > 0  # (B, F)
+    return torch.nonzero(towards.any(0)).squeeze(1)
+
+
+def render_people(
+    person: TruePerson,
+    vertices: torch.Tensor,
+    camera: PerspectiveCamera,
+    image_size: tuple[int, int],
+    supersample: int = 2,
+    max_pairs: int = 2**22,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (colour (B,H,W,3) float32 premultiplied by alpha, alpha (B,H,W) float32 in [0,1]).
+
+    ``vertices`` (B,V,3) the posed true person, ``camera`` a PerspectiveCamera of batch B for
+    ``image_size`` (H,W). The person is rendered at ``supersample`` times the size and box
+    filtered, so the alpha (the true soft mask) and the edges are antialiased. Frames that
+    share a camera cull more faces together: batch frames of one view.
+    """
+    h, w = image_size
+    s = int(supersample)
+    verts = vertices.float()
+    batch = verts.shape[0]
+    scale = torch.diag(torch.tensor([float(s), float(s), 1.0]))
+    cam = PerspectiveCamera(scale @ camera.K, camera.R, camera.t)
+    kept = front_faces(verts, person.faces, camera.centers)
+    faces = person.faces[kept]
+    face_region = person.face_region[kept.numpy()]
+    frags = rasterize(verts, faces, cam, (h * s, w * s), max_pairs=max_pairs)
+    normals = vertex_normals(verts, person.faces)
+    colours = np.zeros((batch, h, w, 3), np.float32)
+    alphas = np.zeros((batch, h, w), np.float32)
+    for b in range(batch):
+        face_id = frags.face_id[b]
+        covered = face_id >= 0
+        fid = face_id[covered]
+        bary = frags.bary[b][covered]  # (P, 3)
+        corners = faces[fid]  # (P, 3)
+
+        def interp(values: torch.Tensor) -> np.ndarray:
+            return (bary[..., None] * values[corners]).sum(1).numpy()
+
+        n = interp(normals[b])
+        n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-8)
+        region = face_region[fid.numpy()]
+        colour = albedo(person.identity, person.landmarks, region, interp(person.rest), interp(person.rest_normals))
+        shade = AMBIENT + DIFFUSE * np.clip(n @ LIGHT, 0.0, None)
+        image = np.zeros((h * s, w * s, 3), np.float32)
+        image[covered.numpy()] = colour * shade[:, None]
+        alpha = covered.numpy().astype(np.float32)
+        if s > 1:
+            image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+            alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_AREA)
+        colours[b], alphas[b] = np.clip(image, 0.0, 1.0), np.clip(alpha, 0.0, 1.0)
+    return colours, alphas
+
+
+def composite(colour: np.ndarray, alpha: np.ndarray, background: np.ndarray, rng: np.random.Generator | None = None,
+              sensor_noise: float = 1.5) -> np.ndarray:
+    """Returns the frame (H,W,3) uint8: premultiplied ``colour`` (H,W,3) over ``background`` (H,W,3) uint8.
+
+    ``sensor_noise`` is the standard deviation (in 0..255 levels) of Gaussian pixel noise.
+    """
+    frame = colour * 255.0 + background.astype(np.float32) * (1.0 - alpha[..., None])
+    if rng is not None and sensor_noise > 0:
+        frame += rng.normal(0.0, sensor_noise, frame.shape).astype(np.float32)
+    return np.clip(frame + 0.5, 0, 255).astype(np.uint8)

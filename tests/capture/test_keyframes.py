@@ -1,0 +1,74 @@
+"""Keyframe selection: greedy coverage of UV texels and silhouettes, stored in the capture."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from anr_studio.capture import Capture
+from anr_studio.capture.keyframes import greedy_cover, keyframe_budget, select_keyframes, texel_faces
+from anr_studio.capture.synth.generate import SynthConfig, generate_capture
+from anr_studio.cli import main
+from anr_studio.errors import AnrError
+
+
+@pytest.fixture(scope="module")
+def cap_path(tmp_path_factory):
+    torch.set_num_threads(1)
+    path = tmp_path_factory.mktemp("kf") / "kf.h5"
+    generate_capture(path, SynthConfig(seed=4, frames=24, size=64, motion="dance", views=3))
+    return path
+
+
+def test_greedy_cover_picks_the_best_frames_first():
+    texels = np.array([[1, 1, 0, 0, 0, 0], [1, 1, 1, 1, 0, 0], [0, 0, 0, 0, 1, 1], [1, 0, 0, 0, 0, 0]], bool)
+    outline = np.zeros((4, 2), bool)
+    picked, cov, sil = greedy_cover(texels, outline, budget=4)
+    assert picked == [1, 2]  # then nothing new: it stops before the budget
+    np.testing.assert_allclose(cov, [4 / 6, 1.0])
+    outline = np.array([[0, 0], [0, 0], [0, 0], [1, 1]], bool)
+    picked, _, sil = greedy_cover(texels, outline, budget=3, silhouette_weight=0.6)
+    assert picked == [3, 1, 2]  # the whole silhouette (0.6 * 2/2 + 1/6) beats 4/6 new texels
+    np.testing.assert_allclose(sil, [1.0, 1.0, 1.0])
+
+
+def test_texel_map_covers_the_uv_layout_area():
+    from anr_studio.body import BodyModel
+
+    body = BodyModel.default()
+    grid = 128
+    tex = texel_faces(body, grid)
+    fu = body.face_uvs.double()
+    area = 0.5 * torch.abs((fu[:, 1, 0] - fu[:, 0, 0]) * (fu[:, 2, 1] - fu[:, 0, 1])
+                           - (fu[:, 2, 0] - fu[:, 0, 0]) * (fu[:, 1, 1] - fu[:, 0, 1])).sum()
+    covered = float((tex >= 0).double().mean())
+    assert abs(covered - float(area)) < 0.05 * float(area) + 0.01
+
+
+def test_budget_default_is_ten_percent_with_a_floor():
+    assert keyframe_budget(300) == 30
+    assert keyframe_budget(20) == 4
+    assert keyframe_budget(3) == 3
+
+
+def test_keyframes_cover_what_training_sees_and_are_stored(cap_path):
+    sel = select_keyframes(cap_path, fraction=0.5)
+    cap = Capture(cap_path)
+    train = set(cap.split("train").tolist())
+    assert set(sel.indices.tolist()) <= train and len(set(sel.indices.tolist())) == len(sel.indices)
+    assert len(sel.indices) <= sel.budget
+    assert np.all(np.diff(sel.coverage) >= 0) and np.all(np.diff(sel.silhouette_coverage) >= 0)
+    assert sel.coverage[-1] >= 0.95
+    assert sel.coverage[0] < sel.coverage[-1]  # one frame never sees the whole body
+    np.testing.assert_array_equal(cap.keyframes, sel.indices)
+    np.testing.assert_allclose(cap.keyframe_coverage, sel.coverage)
+
+
+def test_keyframes_cli_and_bad_fraction(cap_path, capsys):
+    assert main(["keyframes", str(cap_path), "--fraction", "0.3"]) == 0
+    out = capsys.readouterr().out
+    assert "keyframes" in out and "coverage" in out
+    assert len(Capture(cap_path).keyframes) >= 1
+    with pytest.raises(AnrError, match="fraction"):
+        select_keyframes(cap_path, fraction=0.0)
