@@ -3,8 +3,6 @@ and the cumulative coverage curve (pyqtgraph), add or remove keyframes by hand."
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -17,31 +15,31 @@ from anr_studio.gui.qt_util import guarded, show_error, to_qimage
 THUMB = 72
 
 
-def run_keyframe_selection(path: str, fraction: float, control) -> tuple[np.ndarray, np.ndarray | None]:
-    """Returns (indices (k,), coverage (k,) | None) from the capture package's keyframe selection, stored in the file."""
-    from anr_studio.capture import keyframes as kf
+def run_keyframe_selection(path: str, fraction: float, control, body=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Returns (indices (k,), UV coverage (k,), silhouette coverage (k,)) of keyframe selection, stored in the file.
 
-    fn = getattr(kf, "select_keyframes", None)
-    if fn is None:
-        raise AnrError("keyframes: the capture package offers no select_keyframes, expected anr_studio.capture.keyframes.select_keyframes")
-    kwargs = {}
-    params = inspect.signature(fn).parameters
-    if "fraction" in params:
-        kwargs["fraction"] = fraction
-    if "progress" in params:
-        def progress(done: int, total: int) -> None:
-            control.status.set_progress(done, total)
-            control.checkpoint()
-
-        kwargs["progress"] = progress
-    out = fn(path, **kwargs)
-    idx, cov = (out if isinstance(out, tuple) else (getattr(out, "indices", out), getattr(out, "coverage", None)))
-    idx = np.asarray(idx, np.int64).reshape(-1)
-    cov = None if cov is None else np.asarray(cov, np.float32).reshape(-1)
+    With the built-in body this is ``select_keyframes``; with another body (the stand-in figure
+    before the built-in body exists) the same coverage + greedy steps run on that body.
+    """
     from anr_studio.capture import Capture
+    from anr_studio.capture.keyframes import frame_coverage, greedy_cover, keyframe_budget, select_keyframes
 
-    Capture(path).write_keyframes(idx, cov)
-    return idx, cov
+    def progress(done: int, total: int) -> None:
+        control.status.set_progress(done, total)
+        control.checkpoint()
+
+    if body is None or getattr(body, "model_id", "default") == "default":
+        sel = select_keyframes(path, fraction, write=True, progress=progress)
+        return np.asarray(sel.indices, np.int64), np.asarray(sel.coverage, np.float32), np.asarray(sel.silhouette_coverage, np.float32)
+    cap = Capture(path)
+    train = np.asarray(cap.split("train"), np.int64)
+    if len(train) == 0:
+        raise AnrError(f"{path}: split/train is empty, expected training frames to pick keyframes from")
+    texels, outline = frame_coverage(cap, train, body, progress=progress)
+    picked, cov_t, cov_s = greedy_cover(texels, outline, keyframe_budget(len(train), fraction))
+    cap.write_keyframes(train[picked], cov_t)
+    cap.close()
+    return train[picked], np.asarray(cov_t, np.float32), np.asarray(cov_s, np.float32)
 
 
 class KeyframesPanel(QtWidgets.QWidget):
@@ -50,6 +48,7 @@ class KeyframesPanel(QtWidgets.QWidget):
     def __init__(self, capture_panel, parent=None) -> None:
         super().__init__(parent)
         self.capture_panel = capture_panel
+        self.body = capture_panel.body
         self.indices: list[int] = []
         self.coverage: np.ndarray | None = None
         self._job: BackgroundJob | None = None
@@ -83,7 +82,9 @@ class KeyframesPanel(QtWidgets.QWidget):
         self.plot.setLabel("left", "coverage")
         self.plot.setYRange(0, 1.02)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
-        self.curve = self.plot.plot([], [], pen=pg.mkPen((90, 200, 255), width=2), symbol="o", symbolSize=5)
+        self.plot.addLegend(offset=(-10, -10))
+        self.curve = self.plot.plot([], [], pen=pg.mkPen((90, 200, 255), width=2), symbol="o", symbolSize=5, name="UV texels")
+        self.sil_curve = self.plot.plot([], [], pen=pg.mkPen((255, 160, 60), width=1, style=QtCore.Qt.PenStyle.DashLine), name="silhouette")
         row = QtWidgets.QHBoxLayout()
         row.addWidget(QtWidgets.QLabel("Budget"))
         row.addWidget(self.fraction)
@@ -110,14 +111,12 @@ class KeyframesPanel(QtWidgets.QWidget):
         cap = self.capture_panel.capture
         kf = cap.keyframes if cap is not None else None
         cov = None
-        try:
-            cov = cap.extra_attr("keyframe_coverage") if cap is not None else None
-        except Exception:  # noqa: BLE001 - coverage is optional
-            cov = None
+        if cap is not None:
+            cov = cap.keyframe_coverage if hasattr(cap, "keyframe_coverage") else None
         self.set_keyframes([] if kf is None else list(np.asarray(kf).tolist()), cov)
 
-    def set_keyframes(self, indices, coverage=None) -> None:
-        """Shows ``indices`` as thumbnails and ``coverage`` (k,) as the curve."""
+    def set_keyframes(self, indices, coverage=None, silhouette=None) -> None:
+        """Shows ``indices`` as thumbnails and ``coverage`` / ``silhouette`` (k,) as the curves (in picking order)."""
         self.indices = sorted(int(i) for i in indices)
         self.coverage = None if coverage is None else np.asarray(coverage, np.float32)
         self.thumbs.clear()
@@ -133,6 +132,10 @@ class KeyframesPanel(QtWidgets.QWidget):
             self.curve.setData(np.arange(1, len(self.coverage) + 1), self.coverage)
         else:
             self.curve.setData([], [])
+        if silhouette is not None and len(silhouette):
+            self.sil_curve.setData(np.arange(1, len(silhouette) + 1), np.asarray(silhouette, np.float32))
+        else:
+            self.sil_curve.setData([], [])
         self.info.setText(f"{len(self.indices)} keyframes" + (f", coverage {self.coverage[-1]:.1%}" if self.coverage is not None and len(self.coverage) else ""))
 
     @guarded
@@ -143,7 +146,7 @@ class KeyframesPanel(QtWidgets.QWidget):
         if self._job is not None and self._job.running:
             raise AnrError("keyframes: a selection is already running, expected it to finish first")
         frac = self.fraction.value()
-        self._job = BackgroundJob("keyframe selection", lambda c: run_keyframe_selection(path, frac, c)).start()
+        self._job = BackgroundJob("keyframe selection", lambda c: run_keyframe_selection(path, frac, c, self.body)).start()
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
         self.run_btn.setEnabled(False)
@@ -162,9 +165,9 @@ class KeyframesPanel(QtWidgets.QWidget):
         self.progress.setVisible(False)
         self.run_btn.setEnabled(True)
         if snap.state == JobState.FINISHED:
-            idx, cov = job.result
-            self.capture_panel.capture.close()
-            self.set_keyframes(idx, cov)
+            idx, cov, sil = job.result
+            self.capture_panel.capture.close()  # the file was rewritten; reopen lazily
+            self.set_keyframes(idx, cov, sil)
         elif snap.state == JobState.FAILED:
             show_error(self, AnrError(snap.error or "keyframe selection failed"))
 

@@ -238,9 +238,14 @@ class MainWindow(QtWidgets.QMainWindow):
         """Loads ``path`` with Avatar.load and shows it in the neural preview and try-on panel."""
         try:
             from anr_studio.avatar import Avatar
-        except ImportError as exc:
-            raise AnrError(f"{path}: avatars cannot be opened yet, the avatar package is missing ({exc})") from None
-        self.set_avatar(Avatar.load(path), path)
+        except ImportError:
+            Avatar = None
+        if Avatar is not None:
+            self.set_avatar(Avatar.load(path), path)
+        else:  # until the avatar package lands: the same file, rendered through the training code
+            from anr_studio.jobs.memory_avatar import MemoryAvatar
+
+            self.set_avatar(MemoryAvatar.from_file(path, self.body), path)
 
     def set_avatar(self, avatar, path: str = "") -> None:
         """Shows ``avatar`` (anything with the Avatar render contract) in the studio."""

@@ -40,6 +40,34 @@ class MemoryAvatar:
         depth = max(cfg.model.r1.depth, cfg.model.r2.depth)
         return cls(body, renderer, tex, unet_multiple=2 ** depth)
 
+    @classmethod
+    def from_file(cls, path, body) -> "MemoryAvatar":
+        """Returns the avatar in an ``.anr`` file (anr_studio.train.avatar_file) rendered on ``body``.
+
+        The studio uses this while ``anr_studio.avatar.Avatar`` is not available; it reads only
+        safetensors + JSON (nothing is unpickled).
+        """
+        from anr_studio.model import build_renderer
+        from anr_studio.train.avatar_file import read_avatar
+        from anr_studio.train.config import TrainConfig
+
+        data = read_avatar(path)
+        config = TrainConfig.from_dict(data.meta["config"])
+        renderer = build_renderer(config.model, data.meta.get("renderer", config.renderer))
+        try:
+            renderer.load_state_dict(data.renderer_state)
+        except RuntimeError as exc:
+            raise AnrError(f"{path}: renderer weights do not match its config ({str(exc).splitlines()[0]}), expected a consistent avatar file") from None
+        textures = dict(zip(data.meta["identities"], data.textures))
+        avatar = cls(body, renderer, textures, unet_multiple=2 ** max(config.model.r1.depth, config.model.r2.depth))
+        for name, betas in zip(data.meta["identities"], data.meta.get("betas", [])):
+            avatar._betas[name] = np.asarray(betas, np.float32)
+        return avatar
+
+    def identity_betas(self, identity: str) -> np.ndarray | None:
+        """Returns the shape (K,) stored for ``identity`` (None when unknown)."""
+        return self._betas.get(identity)
+
     @property
     def identities(self) -> list[str]:
         return list(self._textures)

@@ -95,6 +95,12 @@ def test_training_start_pause_stop_updates_plot_and_ui_stays_responsive(window, 
     if os.getloadavg()[0] < (os.cpu_count() or 1) - 0.5:
         assert gap < 0.1, f"the UI event loop stalled {1000 * gap:.0f} ms while training ran"
     assert (tmp_path / "run" / "avatar.anr").exists()
+    # The finished run's avatar opens in the studio and renders in the neural view.
+    qtbot.waitUntil(lambda: window.avatar is not None, timeout=10000)
+    window.neural.size_px = 64
+    window.neural.request()
+    qtbot.waitUntil(lambda: window.neural.last_result is not None and window.neural.worker.idle(), timeout=30000)
+    assert window.neural.current_image().shape == (64, 64, 3) and window.neural.identity == "tiny"
 
 
 def test_closing_the_window_during_training_leaves_a_loadable_checkpoint(window, qtbot, tiny_capture, standin_body, tmp_path):

@@ -1,0 +1,62 @@
+"""Capture panel (frames, outline, mask views) and keyframes panel (background selection, curve, hand edits)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from anr_studio.gui.qt_util import qimage_to_array
+
+
+def test_capture_panel_scrubs_frames_and_draws_outline_and_mask(window, qtbot, tiny_capture):
+    window.open_path(tiny_capture)
+    panel = window.capture_panel
+    assert panel.capture is not None and panel.slider.maximum() == 5
+    assert tiny_capture in [window.training_panel.captures.item(i).text() for i in range(window.training_panel.captures.count())]
+    with_outline = qimage_to_array(panel.image.image())[..., :3]
+    panel.outline_box.setChecked(False)
+    plain = qimage_to_array(panel.image.image())[..., :3]
+    np.testing.assert_array_equal(plain, panel.capture.frame(0))
+    green = (with_outline[..., 1] > 200) & (with_outline[..., 0] < 120) & (with_outline[..., 2] < 160)
+    assert green.sum() > 20, "no outline drawn"
+    # The outline hugs the mask boundary: its pixels lie within 2 px of the mask's edge.
+    import cv2
+
+    m = panel.capture.mask(0)
+    edge = cv2.morphologyEx((m > 127).astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((5, 5), np.uint8)) > 0
+    assert edge[green].mean() > 0.9
+    panel.mask_box.setCurrentIndex(2)
+    np.testing.assert_array_equal(qimage_to_array(panel.image.image())[..., 0], m)
+    panel.slider.setValue(3)
+    assert panel.frame_label.text() == "4/6"
+    before = window.pose_state.pose.copy()
+    panel.pose_btn.click()
+    np.testing.assert_allclose(window.pose_state.pose, panel.capture.pose(3))
+    window.act_undo.trigger()
+    window.act_undo.trigger()
+    np.testing.assert_allclose(window.pose_state.pose, before)
+
+
+def test_keyframes_selection_runs_in_background_and_hand_edits(window, qtbot, tiny_capture):
+    window.open_path(tiny_capture)
+    kp = window.keyframes_panel
+    assert kp.indices == [0, 3]  # stored in the capture
+    kp.fraction.setValue(0.5)
+    job = kp.start_selection()
+    qtbot.waitUntil(lambda: not job.status.state.active and not kp._poll.isActive(), timeout=60000)
+    assert job.status.snapshot().error is None
+    xs, ys = kp.curve.getData()
+    assert len(kp.indices) >= 1 and len(xs) == len(kp.indices)
+    assert np.all(np.diff(ys) >= -1e-6) and 0 < ys[-1] <= 1.0  # cumulative coverage rises
+    assert kp.thumbs.count() == len(kp.indices)
+    from anr_studio.capture import Capture
+
+    np.testing.assert_array_equal(np.sort(Capture(tiny_capture).keyframes), kp.indices)
+    window.capture_panel.slider.setValue(4)
+    kp.add_current()
+    assert 4 in kp.indices
+    kp.thumbs.item(0).setSelected(True)
+    first = kp.indices[0]
+    kp.remove_selected()
+    assert first not in kp.indices
+    kp.save()
+    assert sorted(Capture(tiny_capture).keyframes.tolist()) == kp.indices

@@ -1,0 +1,57 @@
+"""TrainingJob (Qt-free): a real tiny training in a child process, with progress, losses, preview, stop."""
+
+import time
+
+import numpy as np
+import pytest
+
+from anr_studio.jobs.status import JobState
+from anr_studio.jobs.training_job import TrainingJob, TrainingOptions, build_config
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory):
+    from anr_studio.jobs.standin_body import StandinBody, write_standin_capture
+
+    return write_standin_capture(tmp_path_factory.mktemp("cap") / "c.h5", StandinBody()), StandinBody()
+
+
+def test_build_config_applies_overrides():
+    cfg = build_config(TrainingOptions(["x.h5"], "out", preset="tiny", steps=7, checkpoint_every=3, preview_every=2, split_optimization=False))
+    assert (cfg.optim.steps, cfg.optim.checkpoint_every, cfg.optim.preview_every, cfg.optim.split_optimization) == (7, 3, 2, False)
+
+
+def test_training_job_runs_reports_and_stops_with_checkpoint(capture, tmp_path):
+    from anr_studio.train.checkpoint import load_latest_checkpoint
+
+    path, body = capture
+    job = TrainingJob(TrainingOptions([path], str(tmp_path / "run"), preset="tiny", steps=100000, checkpoint_every=100000,
+                                      preview_every=2, body=body)).start()
+    t0 = time.monotonic()
+    while len(job.status.metrics) < 3 and time.monotonic() - t0 < 120:
+        assert job.status.state.active, job.status.snapshot().error
+        time.sleep(0.05)
+    assert len(job.status.metrics) >= 3
+    xs, ys = job.status.metrics.series("total")
+    assert np.all(np.diff(xs) > 0) and np.all(np.isfinite(ys))
+    job.pause()
+    assert job.status.state == JobState.PAUSED
+    time.sleep(0.5)
+    held = job.step
+    time.sleep(0.5)
+    assert job.step == held
+    job.resume()
+    job.stop()
+    assert job.join(120)
+    snap = job.status.snapshot()
+    assert snap.state == JobState.STOPPED and snap.error is None and job.reason == "stopped"
+    assert job.status.preview()[1] is not None and job.status.preview()[1][0].dtype == np.uint8
+    assert load_latest_checkpoint(tmp_path / "run") is not None
+    assert (tmp_path / "run" / "avatar.anr").exists() and job.status.avatar_path.endswith("avatar.anr")
+
+
+def test_training_job_reports_a_user_error(tmp_path):
+    job = TrainingJob(TrainingOptions([str(tmp_path / "missing.h5")], str(tmp_path / "run"), preset="tiny")).start()
+    assert job.join(120)
+    snap = job.status.snapshot()
+    assert snap.state == JobState.FAILED and "missing.h5" in snap.error
