@@ -88,19 +88,30 @@ def load_body(choice: str) -> tuple[BodyModel, str]:
     return stand_in_body(), "stand-in body (icospheres + capsules; resources/body/anr_body.safetensors absent)"
 
 
-def timed(fn, device: torch.device, warmup: int, repeats: int) -> list[float]:
-    """Returns wall times in milliseconds of ``repeats`` calls after ``warmup`` calls, synchronised on CUDA."""
+def timed(fn, device: torch.device, warmup: int, repeats: int) -> tuple[list[float], list[float]]:
+    """Returns (wall ms, process CPU ms) of ``repeats`` calls after ``warmup`` calls, synchronised on CUDA.
+
+    Process CPU time sums all threads; on a shared machine it shows what the call costs when
+    wall time is inflated by other processes.
+    """
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     for _ in range(warmup):
         fn()
     sync()
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         sync()
-        times.append((time.perf_counter() - start) * 1e3)
-    return times
+        wall.append((time.perf_counter() - start) * 1e3)
+        cpu.append((time.process_time() - start_cpu) * 1e3)
+    return wall, cpu
+
+
+def _row(op: str, size: str, batch: int, times: tuple[list[float], list[float]], **extra) -> dict:
+    wall, cpu = times
+    return {"op": op, "size": size, "batch": batch, "median_ms": statistics.median(wall), "min_ms": min(wall),
+            "cpu_median_ms": statistics.median(cpu), **extra}
 
 
 def main(argv=None) -> int:
@@ -133,7 +144,7 @@ def main(argv=None) -> int:
         with torch.no_grad():
             lbs_ms = timed(lambda: body(pose=pose, betas=betas), device, warmup, repeats)
             vertices = body(pose=pose, betas=betas).vertices
-        rows.append({"op": "LBS", "size": "-", "batch": batch, "median_ms": statistics.median(lbs_ms), "min_ms": min(lbs_ms)})
+        rows.append(_row("LBS", "-", batch, lbs_ms))
         for size in args.sizes:
             camera = orbit_camera(torch.linspace(0.0, 315.0, batch), 5.0, 3.6, target=(0.0, 0.9, 0.0), image_size=(size, size), fov_deg=30, device=device)
 
@@ -145,19 +156,19 @@ def main(argv=None) -> int:
             maps_ms = timed(maps, device, warmup, repeats)
             coverage = float(rasterize(vertices, faces, camera, (size, size)).mask.float().mean())
             for op, ms in (("rasterize", raster_ms), ("rasterize + UV + normals", maps_ms)):
-                rows.append({"op": op, "size": f"{size}x{size}", "batch": batch, "median_ms": statistics.median(ms), "min_ms": min(ms), "coverage": coverage})
+                rows.append(_row(op, f"{size}x{size}", batch, ms, coverage=coverage))
 
     header = [
         f"Device: {device_name}; torch {torch.__version__}; body: {body_desc}, "
         f"{body.v_template.shape[0]} vertices, {faces.shape[0]} faces; warmup {warmup}, repeats {repeats}.",
         "",
-        "| op | image | batch | median ms | min ms | body pixels |",
-        "|---|---|---|---|---|---|",
+        "| op | image | batch | median ms | min ms | process CPU ms (median) | body pixels |",
+        "|---|---|---|---|---|---|---|",
     ]
     lines = []
     for r in rows:
         coverage = f"{100 * r['coverage']:.1f}%" if "coverage" in r else ""
-        lines.append(f"| {r['op']} | {r['size']} | {r['batch']} | {r['median_ms']:.2f} | {r['min_ms']:.2f} | {coverage} |")
+        lines.append(f"| {r['op']} | {r['size']} | {r['batch']} | {r['median_ms']:.2f} | {r['min_ms']:.2f} | {r['cpu_median_ms']:.2f} | {coverage} |")
     print("\n".join(header + lines))
     if args.json:
         args.json.write_text(json.dumps({"device": device_name, "torch": torch.__version__, "body": body_desc,
