@@ -29,9 +29,10 @@ SILHOUETTE_WEIGHT = 0.5
 DEFAULT_FRACTION = 0.1
 # Fewer keyframes than this cannot cover front, back and sides; tiny captures get at least this.
 MIN_KEYFRAMES = 4
-# Faces are tested for visibility at no more than this image size: visibility of whole faces
-# needs far fewer pixels than rendering does.
-MAX_RASTER = 256
+# Faces are tested for visibility at this image size (the longer side), whatever the capture's
+# size: at low resolutions small faces hit or miss pixel centres by chance, which would make
+# "seen" depend on luck rather than on the pose and view.
+RASTER = 256
 
 
 @dataclass
@@ -50,41 +51,65 @@ class KeyframeSelection:
     budget: int
 
 
-def texel_faces(body, grid: int = GRID) -> torch.Tensor:
-    """Returns the face index (grid, grid) long covering each texel of the UV layout; -1 where none.
+def texel_faces(body, grid: int = GRID) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (texel (P,), face (P,)) int64 pairs: texel ``row * grid + col`` lies in that face's UV triangle.
 
-    Row 0 is v = 1 (docs/interfaces.md). The UV triangles are rasterized like a mesh seen by a
-    weak-perspective camera, so texels and faces use the same coverage rule as the images.
+    Row 0 is v = 1 (docs/interfaces.md). A texel is in a face when its centre is inside the UV
+    triangle (either winding). UV islands may overlap (mirrored parts share texels), so one
+    texel can belong to several faces; a face too small to hold a texel centre gets the texel
+    under its centroid, so every face sees at least one texel.
     """
-    from anr_studio.render import WeakPerspectiveCamera, rasterize
+    fu = body.face_uvs.detach().cpu().double().numpy()  # (F, 3, 2)
+    x = fu[..., 0] * grid
+    y = (1.0 - fu[..., 1]) * grid
+    nf = len(fu)
+    c0 = np.clip(np.ceil(x.min(1) - 0.5), 0, grid - 1).astype(np.int64)
+    c1 = np.clip(np.floor(x.max(1) - 0.5), 0, grid - 1).astype(np.int64)
+    r0 = np.clip(np.ceil(y.min(1) - 0.5), 0, grid - 1).astype(np.int64)
+    r1 = np.clip(np.floor(y.max(1) - 0.5), 0, grid - 1).astype(np.int64)
+    nc, nr = np.maximum(c1 - c0 + 1, 0), np.maximum(r1 - r0 + 1, 0)
+    face = np.repeat(np.arange(nf), nc * nr)
+    k = np.arange(len(face)) - np.repeat(np.cumsum(nc * nr) - nc * nr, nc * nr)
+    col = c0[face] + k % np.maximum(nc[face], 1)
+    row = r0[face] + k // np.maximum(nc[face], 1)
+    px, py = col + 0.5, row + 0.5
+    xa, ya = x[face], y[face]
 
-    uv = body.face_uvs.detach().cpu().float().reshape(1, -1, 2)  # (1, F*3, 2)
-    verts = torch.cat([uv, torch.zeros_like(uv[..., :1])], -1)
-    faces = torch.arange(verts.shape[1]).reshape(-1, 3)
-    cam = WeakPerspectiveCamera(torch.tensor([float(grid)]), torch.tensor([[0.0, float(grid)]]))
-    return rasterize(verts, faces, cam, (grid, grid)).face_id[0]
+    def edge(i, j):
+        return (xa[:, j] - xa[:, i]) * (py - ya[:, i]) - (ya[:, j] - ya[:, i]) * (px - xa[:, i])
+
+    e0, e1, e2 = edge(0, 1), edge(1, 2), edge(2, 0)
+    eps = 1e-9
+    inside = ((e0 >= -eps) & (e1 >= -eps) & (e2 >= -eps)) | ((e0 <= eps) & (e1 <= eps) & (e2 <= eps))
+    texel, face = row[inside] * grid + col[inside], face[inside]
+    missing = np.setdiff1d(np.arange(nf), face)
+    if len(missing):
+        cx = np.clip(np.floor(x[missing].mean(1)), 0, grid - 1).astype(np.int64)
+        cy = np.clip(np.floor(y[missing].mean(1)), 0, grid - 1).astype(np.int64)
+        texel, face = np.concatenate([texel, cy * grid + cx]), np.concatenate([face, missing])
+    return texel, face
 
 
 def frame_coverage(capture, frames, body, grid: int = GRID, batch: int = 8,
                    progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Returns (texels (n, T) bool, silhouette (n, F) bool) seen by each of ``frames`` (n,).
 
-    T is the number of texels covered by the UV layout; a texel counts as seen when its face is
-    visible in the frame. Silhouette faces are the visible faces on the outline of the coarse mask.
+    T is the number of texels covered by the UV layout; a texel counts as seen when a face that
+    holds it is visible in the frame (what the neural texture can learn from that frame).
+    Silhouette faces are the visible faces on the outline of the coarse mask.
     """
     from anr_studio.render import PerspectiveCamera, rasterize
 
     faces = body.faces.detach().cpu()
-    tex = texel_faces(body, grid).reshape(-1)
-    used = tex >= 0
-    tex = tex[used]
+    texel, texel_face = texel_faces(body, grid)
+    used, texel = np.unique(texel, return_inverse=True)  # texel -> column among the used texels
     h, w = capture.image_size
-    s = min(1.0, MAX_RASTER / max(h, w))
+    s = RASTER / max(h, w)
     size = (max(1, round(h * s)), max(1, round(w * s)))
     scale = torch.diag(torch.tensor([size[1] / w, size[0] / h, 1.0]))
     betas = torch.as_tensor(capture.betas, dtype=torch.float32)[None, : body.num_betas]
     n, nf = len(frames), faces.shape[0]
-    texels = np.zeros((n, int(used.sum())), bool)
+    texels = np.zeros((n, len(used)), bool)
     outline = np.zeros((n, nf), bool)
     kernel = np.ones((3, 3), np.uint8)
     for start in range(0, n, batch):
@@ -99,7 +124,7 @@ def frame_coverage(capture, frames, body, grid: int = GRID, batch: int = 8,
         for b, fid in enumerate(face_id.numpy()):
             seen = np.zeros(nf + 1, bool)
             seen[fid.reshape(-1) + 1] = True  # index 0 is the background
-            texels[start + b] = seen[1:][tex.numpy()]
+            texels[start + b, texel[seen[1:][texel_face]]] = True
             mask = (fid >= 0).astype(np.uint8)
             edge = (mask - cv2.erode(mask, kernel)).astype(bool)
             outline[start + b, np.unique(fid[edge])] = True

@@ -54,26 +54,27 @@ def render_people(
     face_region = person.face_region[kept.numpy()]
     frags = rasterize(verts, faces, cam, (h * s, w * s), max_pairs=max_pairs)
     normals = vertex_normals(verts, person.faces)
+    face_ids = frags.face_id.reshape(batch, -1)
+    barys = frags.bary.reshape(batch, -1, 3)
     colours = np.zeros((batch, h, w, 3), np.float32)
     alphas = np.zeros((batch, h, w), np.float32)
     for b in range(batch):
-        face_id = frags.face_id[b]
-        covered = face_id >= 0
-        fid = face_id[covered]
-        bary = frags.bary[b][covered]  # (P, 3)
-        corners = faces[fid]  # (P, 3)
-
-        def interp(values: torch.Tensor) -> np.ndarray:
-            return (bary[..., None] * values[corners]).sum(1).numpy()
-
-        n = interp(normals[b])
-        n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-8)
+        pix = torch.nonzero(face_ids[b] >= 0).squeeze(1)
+        fid = face_ids[b].index_select(0, pix)
+        bary = barys[b].index_select(0, pix)  # (P, 3)
+        # One gather for every per-vertex attribute: posed normal, rest position, rest normal.
+        attrs = torch.cat([normals[b], person.rest, person.rest_normals], 1)  # (V, 9)
+        values = torch.einsum("pk,pkc->pc", bary, attrs[faces.index_select(0, fid)]).numpy()  # (P, 9)
+        n = values[:, 0:3] / np.maximum(np.linalg.norm(values[:, 0:3], axis=1, keepdims=True), 1e-8)
         region = face_region[fid.numpy()]
-        colour = albedo(person.identity, person.landmarks, region, interp(person.rest), interp(person.rest_normals))
+        colour = albedo(person.identity, person.landmarks, region, values[:, 3:6], values[:, 6:9])
         shade = AMBIENT + DIFFUSE * np.clip(n @ LIGHT, 0.0, None)
-        image = np.zeros((h * s, w * s, 3), np.float32)
-        image[covered.numpy()] = colour * shade[:, None]
-        alpha = covered.numpy().astype(np.float32)
+        image = np.zeros((h * s * w * s, 3), np.float32)
+        alpha = np.zeros(h * s * w * s, np.float32)
+        p = pix.numpy()
+        image[p] = colour * shade[:, None]
+        alpha[p] = 1.0
+        image, alpha = image.reshape(h * s, w * s, 3), alpha.reshape(h * s, w * s)
         if s > 1:
             image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
             alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_AREA)
