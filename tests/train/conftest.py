@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from tests.train.helpers import tiny_body, write_tiny_capture
 
@@ -19,12 +18,3 @@ def captures(tmp_path_factory, body):
     a = write_tiny_capture(folder / "alice.h5", "alice", body, seed=0)
     b = write_tiny_capture(folder / "bob.h5", "bob", body, seed=1)
     return [str(a), str(b)]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # 2 CPU cores shared by many engineers: keep every test single-threaded and deterministic.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
