@@ -98,7 +98,7 @@ def render_frames(model: TrainedModel, body: torch.nn.Module, cap: Capture, iden
     return out
 
 
-def evaluate(run: str | os.PathLike, capture_paths: Sequence[str], split: str = "test", *, device: str = "cpu",
+def evaluate(run: str | os.PathLike, capture_paths: Sequence[str | Capture], split: str = "test", *, device: str = "cpu",
              max_frames: int = 0, body: torch.nn.Module | None = None, body_path: str | None = None,
              model: TrainedModel | None = None, keep_images: int = 0, psnr_only: bool = False) -> dict[str, Any]:
     """Returns {"per_identity": {name: {metric: mean, "frames": n}}, "overall": {...}, "lpips": status, ...}.
@@ -117,7 +117,7 @@ def evaluate(run: str | os.PathLike, capture_paths: Sequence[str], split: str = 
     all_rows: list[dict[str, float | None]] = []
     images: dict[str, list[dict[str, np.ndarray]]] = {}
     for path in capture_paths:
-        cap = Capture(path)
+        cap = path if isinstance(path, Capture) else Capture(path)
         if cap.identity not in model.identities:
             raise AnrError(f"{cap.path.name}: identity {cap.identity!r} is not in the avatar, expected one of {', '.join(model.identities)}")
         frames = cap.split(split)
@@ -157,6 +157,7 @@ class HeldOutPSNR(Callback):
                  path: str | os.PathLike | None = None) -> None:
         self.every, self.n, self.split = every_steps, frames, split
         self.paths = list(capture_paths)
+        self._captures: list[Capture] | None = None
         self.path = Path(path) if path else None
         self.history: list[dict[str, float]] = []
 
@@ -168,6 +169,8 @@ class HeldOutPSNR(Callback):
     def on_step(self, trainer: Any, info: Any) -> None:
         if info.step % self.every:
             return
+        if self._captures is None:
+            self._captures = [Capture(p) for p in self.paths]
         with trainer.lock:
             model = TrainedModel.__new__(TrainedModel)
             model.renderer, model.textures, model.identities = trainer.renderer, list(trainer.textures), trainer.identities
@@ -175,7 +178,7 @@ class HeldOutPSNR(Callback):
             was_training = trainer.renderer.training
             trainer.renderer.eval()
             try:
-                result = evaluate("", self.paths, self.split, device=str(trainer.device), max_frames=self.n,
+                result = evaluate("", self._captures, self.split, device=str(trainer.device), max_frames=self.n,
                                   body=trainer.body, model=model, psnr_only=True)
             finally:
                 trainer.renderer.train(was_training)

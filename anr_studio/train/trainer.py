@@ -276,6 +276,8 @@ class Trainer:
 
     # -- the loop ----------------------------------------------------------------------------
     def _call(self, hook: str, *args: Any) -> None:
+        if not self.dist.is_main:  # callbacks report and write files: rank 0 only
+            return
         for cb in self.callbacks:
             try:
                 getattr(cb, hook)(self, *args)
