@@ -32,7 +32,7 @@ FINE_BODY_PATH = Path(__file__).resolve().parents[3] / "resources" / "body" / "a
 TEST_SHARE = 0.15
 FOV_DEG = 40.0
 # Largest share of the frame the person's motion box may take, so there is room to sit off-centre.
-FILL = 0.8
+FILL = 0.9
 # Frames of one view rendered per rasterizer call.
 BATCH = 8
 
@@ -95,7 +95,10 @@ def _place(coarse, betas, poses, transl, rng) -> np.ndarray:
     centre = v.mean(1).mean(0).numpy()
     t = np.linspace(0.0, 1.0, n)[:, None]
     # The person moves around the frame even for clips that stay in place (turn, arms).
-    amp = rng.uniform(0.2, 0.35), rng.uniform(0.1, 0.25)
+    # A clip that already travels (walk) needs less wander to keep the person moving in frame.
+    travel = float(np.ptp(transl[:, [0, 2]], axis=0).max())
+    damp = float(np.clip(1.0 - travel / 1.5, 0.3, 1.0))
+    amp = rng.uniform(0.2, 0.35) * damp, rng.uniform(0.1, 0.25) * damp
     phase = rng.uniform(0, 2 * np.pi, 2)
     wander = np.concatenate([amp[0] * np.sin(2 * np.pi * t + phase[0]), np.zeros_like(t),
                              amp[1] * np.sin(2 * np.pi * 1.5 * t + phase[1])], 1)

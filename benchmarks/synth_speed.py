@@ -1,0 +1,67 @@
+"""Speed of synthetic captures and keyframe selection on the CPU.
+
+    python benchmarks/synth_speed.py --frames 300 --size 256 --threads 2 --json synth_speed.json
+
+Writes a capture into a temporary folder, times it (wall clock and process CPU time, since
+a shared machine's load inflates wall time), then times keyframe selection on it and reports
+the coverage curve. Target (issue 3): 300 frames at 256x256 in under 2 minutes on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from anr_studio.capture.keyframes import select_keyframes
+from anr_studio.capture.synth.generate import SynthConfig, generate_capture
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--motion", default="walk")
+    parser.add_argument("--views", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--fraction", type=float, default=0.1)
+    parser.add_argument("--json", default=None, help="write the result here")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    result: dict = {"frames": args.frames, "size": args.size, "motion": args.motion, "views": args.views,
+                    "threads": args.threads, "load_before": os.getloadavg()[0]}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.h5"
+        wall, cpu = time.perf_counter(), time.process_time()
+        report = generate_capture(path, SynthConfig(seed=args.seed, frames=args.frames, size=args.size,
+                                                    motion=args.motion, views=args.views))
+        result["synth_wall_s"] = round(time.perf_counter() - wall, 2)
+        result["synth_cpu_s"] = round(time.process_time() - cpu, 2)
+        result["synth_per_frame_ms"] = report["per_frame_ms"]
+        result["file_mib"] = round(path.stat().st_size / 2**20, 2)
+        wall, cpu = time.perf_counter(), time.process_time()
+        sel = select_keyframes(path, fraction=args.fraction)
+        result["keyframes_wall_s"] = round(time.perf_counter() - wall, 2)
+        result["keyframes_cpu_s"] = round(time.process_time() - cpu, 2)
+        result["keyframes"] = sel.indices.tolist()
+        result["texel_coverage"] = [round(float(c), 4) for c in sel.coverage]
+        result["silhouette_coverage"] = [round(float(c), 4) for c in sel.silhouette_coverage]
+        for target in (0.9, 0.95, 0.99):
+            hit = [i + 1 for i, c in enumerate(sel.coverage) if c >= target]
+            result[f"keyframes_for_{int(target * 100)}pct"] = hit[0] if hit else None
+    result["load_after"] = os.getloadavg()[0]
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
