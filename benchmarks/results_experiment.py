@@ -163,6 +163,9 @@ def main() -> int:
     parser.add_argument("--motion", default="dance")
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--time-budget", type=float, default=75.0, help="training seconds per variant")
+    parser.add_argument("--total-s", type=float, default=560.0, help="wall-clock limit of the whole experiment: "
+                        "the per-variant budget shrinks (equally for all) to fit it after synthesis")
+    parser.add_argument("--overhead-s", type=float, default=30.0, help="expected start-up + evaluation seconds per variant")
     parser.add_argument("--eval-every", type=int, default=150, help="steps between held-out PSNR checks")
     parser.add_argument("--eval-frames", type=int, default=4)
     parser.add_argument("--test-frames", type=int, default=16, help="held-out frames per identity in the final eval")
@@ -186,6 +189,13 @@ def main() -> int:
         timings.update(t)
         commands += [f"anr-studio synth --out {c} --seed {i} --frames {args.frames} --size {args.size} --motion {args.motion}"
                      for i, c in enumerate(captures)] + [f"anr-studio keyframes {c}" for c in captures]
+    left = args.total_s - (time.perf_counter() - t_start)
+    fitted = min(args.time_budget, left / len(VARIANTS) - args.overhead_s)
+    if fitted < min(20.0, args.time_budget):
+        raise SystemExit(f"only {left:.0f} s left for {len(VARIANTS)} variants: use fewer --frames or a larger --total-s")
+    if fitted < args.time_budget:
+        log(f"time budget per variant lowered from {args.time_budget:g} s to {fitted:.0f} s to fit --total-s")
+        args.time_budget = round(fitted)
     rows, histories = {}, {}
     for name, flags, _ in VARIANTS:
         argv = train_args(name, flags, captures, out, args)

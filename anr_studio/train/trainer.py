@@ -198,6 +198,8 @@ class Trainer:
             return None
         if self._side_stream is None:
             self._side_stream = torch.cuda.Stream(self.device)
+            # Once: the body's buffers were copied to the GPU on the main stream.
+            self._side_stream.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(self._side_stream):
             return self._prepare(batch, step)
 
@@ -306,7 +308,11 @@ class Trainer:
             reason = "stopped"
         elif o.time_budget_s > 0 and self.train_time >= o.time_budget_s:
             reason = "time budget"
-        if self.dist.enabled:  # every rank must stop at the same step
+        if self.dist.enabled:
+            # Every rank must stop at the same step; agreeing costs a host sync, so ranks
+            # compare notes only every log_every steps.
+            if self.step % o.log_every:
+                return None
             anyone = any_rank(reason is not None, self.dist, self.device)
             if anyone and reason is None:
                 reason = "stopped"
