@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _resolve_config(args: argparse.Namespace):
-    from anr_studio.train.checkpoint import load_latest_checkpoint
+    from anr_studio.train.checkpoint import checkpoint_paths
     from anr_studio.train.config import TrainConfig
     from anr_studio.train.presets import preset
     from anr_studio.train.rundir import read_run_info
@@ -60,8 +61,14 @@ def _resolve_config(args: argparse.Namespace):
     captures = args.captures
     if args.resume:
         info = read_run_info(args.out)
-        ckpt = load_latest_checkpoint(args.out, warn=lambda m: None)
-        config = TrainConfig.from_dict(ckpt.meta["config"] if ckpt is not None else info["config"])
+        stored = info["config"]
+        for _, json_path in checkpoint_paths(args.out):  # the newest readable record (the trainer verifies it)
+            try:
+                stored = json.loads(json_path.read_text(encoding="utf-8"))["config"]
+                break
+            except (OSError, ValueError, KeyError):
+                continue
+        config = TrainConfig.from_dict(stored)
         captures = captures or info["captures"]
     else:
         if not captures:
@@ -118,7 +125,12 @@ def run_train(args: argparse.Namespace) -> int:
 
     trainer = Trainer(config, captures, out, device=args.device, resume=args.resume, callbacks=callbacks,
                       body_path=args.body_model, warn=warn)
-    reason = trainer.run()
+    # SIGTERM (torchrun tearing down, a job manager) stops like Ctrl-C: checkpoint and avatar first.
+    previous = signal.signal(signal.SIGTERM, lambda *_: trainer.request_stop())
+    try:
+        reason = trainer.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if trainer.dist.is_main:
         print(f"training {reason} at step {trainer.step} ({trainer.train_time:.0f} s); avatar: {out / 'avatar.anr'}")
     from anr_studio.train.distributed import shutdown

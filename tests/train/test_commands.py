@@ -65,3 +65,28 @@ def test_flags_map_onto_the_config(tmp_path, captures, capsys):
     assert cli.main(["train", "--captures", *captures, "--out", str(tmp_path / "y"), "--baseline", "dnr",
                      "--one-stage"]) == 2
     assert "expected at most one renderer choice" in capsys.readouterr().err
+
+
+def test_sigterm_stops_training_with_a_checkpoint_and_an_avatar(tmp_path, captures, body_file):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    sets = [a for s in SMALL for a in ("--set", s)]
+    proc = subprocess.Popen([sys.executable, "-m", "anr_studio.cli", "train", "--captures", *captures, "--preset", "tiny",
+                             "--out", str(run), "--device", "cpu", "--body-model", body_file, "--no-progress",
+                             "--steps", "100000", "--checkpoint-every", "100000", *sets],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    deadline = time.time() + 120
+    while not (run / "log.jsonl").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "training stopped at step" in out
+    assert (run / "avatar.anr").exists()
+    step = int(out.split("training stopped at step ")[1].split()[0])
+    assert (run / "checkpoints" / f"step-{step:08d}.json").exists()
