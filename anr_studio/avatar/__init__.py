@@ -1,1 +1,37 @@
-"""avatar"""
+"""The paper's applications (§5) as a headless API: render any pose and view, animate with any
+motion, virtual try-on (UV region masks, texture swaps), new identities with a frozen renderer,
+and exports (video, posed mesh, texture pictures).
+
+``Avatar.load(path).render(identity, pose, camera)`` is what the CLI and the GUI call.
+Heavy modules load on first use so `anr-studio --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_EXPORTS = {
+    "Avatar": "anr_studio.avatar.avatar",
+    "REGIONS": "anr_studio.avatar.tryon",
+    "region_mask": "anr_studio.avatar.tryon",
+    "load_mask": "anr_studio.avatar.tryon",
+    "swap_textures": "anr_studio.avatar.tryon",
+    "swap_identity": "anr_studio.avatar.tryon",
+    "orbit_frames": "anr_studio.avatar.animate",
+    "motion_frames": "anr_studio.avatar.animate",
+    "write_video": "anr_studio.avatar.video",
+    "count_video_frames": "anr_studio.avatar.video",
+    "fit_identity": "anr_studio.avatar.fit",
+    "export_mesh": "anr_studio.avatar.export",
+    "texture_images": "anr_studio.avatar.export",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'anr_studio.avatar' has no attribute {name!r}")

@@ -1,0 +1,279 @@
+"""Returns rendered images of a trained avatar: `Avatar.load(path).render(identity, pose, camera)`.
+
+An avatar is one renderer R shared by several identities (one neural texture each), the body
+model it was trained on and each identity's shape (betas). Rendering goes through the one
+render path of training and evaluation (`anr_studio.train.render.render_views`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from anr_studio.errors import AnrError, expect_finite
+from anr_studio.model import NeuralTexture, build_renderer
+from anr_studio.render import PerspectiveCamera, orbit_camera
+from anr_studio.train.avatar_file import read_avatar, write_avatar
+from anr_studio.train.config import TrainConfig
+from anr_studio.train.render import composite, render_views
+
+WHITE = (255, 255, 255)
+
+
+def _size2(size: int | Sequence[int]) -> tuple[int, int]:
+    h, w = (size, size) if isinstance(size, (int, np.integer)) else tuple(int(s) for s in size)
+    if h < 1 or w < 1:
+        raise AnrError(f"render: size is {(h, w)}, expected positive (H, W)")
+    return int(h), int(w)
+
+
+def _to_uint8(image: torch.Tensor) -> torch.Tensor:
+    """Returns (B,H,W,C) uint8 of a (B,C,H,W) image in [-1,1] (converted on its device: 4x fewer bytes to move)."""
+    return ((image.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
+
+
+class Avatar:
+    """A renderer, one neural texture per identity, the body model and each identity's betas.
+
+    ``textures``: {name: (C,S,S) tensor}; ``betas``: {name: (K,) array}; ``meta``: the avatar
+    file's JSON (config, renderer kind, cameras, ...). Build one with `Avatar.load`.
+    """
+
+    def __init__(self, renderer: torch.nn.Module, textures: dict[str, torch.Tensor], body: torch.nn.Module,
+                 meta: dict[str, Any], betas: dict[str, np.ndarray | None] | None = None,
+                 cameras: dict[str, dict[str, Any] | None] | None = None, source: str = "avatar") -> None:
+        self.renderer = renderer.eval().requires_grad_(False)
+        self.body = body
+        self.meta = dict(meta)
+        self.source = source
+        self.device = next(renderer.parameters()).device
+        self._textures: dict[str, NeuralTexture] = {}
+        self._betas: dict[str, np.ndarray | None] = {}
+        self._cameras: dict[str, dict[str, Any] | None] = {}
+        for name, tex in textures.items():
+            self.add_identity(name, tex, (betas or {}).get(name), (cameras or {}).get(name))
+        self.autocast = False  # bf16 autocast on CUDA (see `tune`)
+
+    # -- files ------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu", body: torch.nn.Module | None = None,
+             body_path: str | None = None) -> "Avatar":
+        """Returns the avatar stored in ``path`` (.anr) on ``device``.
+
+        ``body``: the body model in use (default: the one the avatar names, the built-in body for
+        "default"; ``body_path`` for an SMPL-format file). AnrError when its id differs from the
+        avatar's ``body_model``: the textures only make sense on the body they were trained on.
+        """
+        from anr_studio.train.trainer import load_body
+
+        data = read_avatar(path)
+        meta = data.meta
+        dev = torch.device(device)
+        wanted = str(meta.get("body_model", "default"))
+        if body is None:
+            body = load_body(wanted, dev, body_path)
+        elif str(getattr(body, "model_id", "")) != wanted:
+            raise AnrError(f"{path}: body_model is {wanted[:16]!r} but the body in use is {str(body.model_id)[:16]!r}, "
+                           "expected the body model the avatar was trained on")
+        config = TrainConfig.from_dict(meta["config"])
+        kind = meta.get("renderer", config.renderer)
+        renderer = build_renderer(config.model, kind)
+        try:
+            renderer.load_state_dict(data.renderer_state, strict=True)
+        except RuntimeError as exc:
+            raise AnrError(f"{path}: renderer weights do not match its config ({str(exc).splitlines()[0]}), "
+                           "expected a consistent avatar file") from None
+        names = list(meta["identities"])
+        betas = {n: np.asarray(b, np.float32) for n, b in zip(names, meta.get("betas", []))}
+        cameras = dict(zip(names, meta.get("cameras", [])))
+        return cls(renderer.to(dev), dict(zip(names, data.textures)), body.to(dev), meta, betas, cameras, source=str(path))
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Writes the avatar (renderer, every identity's texture, betas, cameras) to ``path``; returns it."""
+        names = self.identities
+        k = int(getattr(self.body, "num_betas", 0))
+        meta = dict(self.meta)
+        meta["identities"] = names
+        meta["betas"] = [(self._betas[n] if self._betas[n] is not None else np.zeros(k, np.float32)).astype(float).tolist()
+                         for n in names]
+        meta["cameras"] = [self._cameras.get(n) for n in names]
+        meta["body_model"] = str(self.meta.get("body_model", getattr(self.body, "model_id", "default")))
+        return write_avatar(path, self.renderer.state_dict(), [self._textures[n].texture for n in names], meta)
+
+    # -- identities ---------------------------------------------------------------------------
+    @property
+    def identities(self) -> list[str]:
+        """Returns the identity names, in file order."""
+        return list(self._textures)
+
+    def _check(self, identity: str) -> None:
+        if identity not in self._textures:
+            raise AnrError(f"{self.source}: unknown identity {identity!r}, expected one of {', '.join(self._textures)}")
+
+    def texture(self, identity: str) -> torch.Tensor:
+        """Returns the neural texture of ``identity``, (C,S,S) (the stored tensor: do not modify it)."""
+        self._check(identity)
+        return self._textures[identity].texture.detach()[0]
+
+    def identity_betas(self, identity: str) -> np.ndarray | None:
+        """Returns the shape (K,) stored for ``identity`` (None when it has none)."""
+        self._check(identity)
+        return self._betas[identity]
+
+    def identity_camera(self, identity: str) -> dict[str, Any] | None:
+        """Returns {K, R, t} of a training frame of ``identity`` (None for identities made by swap)."""
+        self._check(identity)
+        return self._cameras.get(identity)
+
+    def add_identity(self, name: str, texture: torch.Tensor, betas: np.ndarray | None = None,
+                     camera: dict[str, Any] | None = None) -> None:
+        """Adds (or replaces) identity ``name`` with ``texture`` (C,S,S) or (1,C,S,S) and shape ``betas`` (K,)."""
+        if not name or not isinstance(name, str):
+            raise AnrError(f"{self.source}: identity name {name!r} is empty, expected a non-empty string")
+        tex = torch.as_tensor(texture).detach().float()
+        if tex.dim() == 4 and tex.shape[0] == 1:
+            tex = tex[0]
+        if tex.dim() != 3 or tex.shape[-1] != tex.shape[-2]:
+            raise AnrError(f"{self.source}: texture of {name!r} has shape {tuple(tex.shape)}, expected (C, S, S)")
+        if self._textures:
+            ref = next(iter(self._textures.values())).texture.shape[1:]
+            if tuple(tex.shape) != tuple(ref):
+                raise AnrError(f"{self.source}: texture of {name!r} has shape {tuple(tex.shape)}, expected {tuple(ref)} like the others")
+        expect_finite(tex, f"texture of {name!r}", self.source)
+        module = NeuralTexture(int(tex.shape[0]), int(tex.shape[-1]))
+        with torch.no_grad():
+            module.texture.copy_(tex[None])
+        self._textures[name] = module.to(self.device).requires_grad_(False)
+        self._betas[name] = None if betas is None else np.asarray(betas, np.float32).reshape(-1)
+        self._cameras[name] = camera
+
+    def remove_identity(self, name: str) -> None:
+        """Removes identity ``name``."""
+        self._check(name)
+        for d in (self._textures, self._betas, self._cameras):
+            d.pop(name, None)
+
+    # -- rendering ----------------------------------------------------------------------------
+    def tune(self, bf16: bool = True, channels_last: bool = True) -> "Avatar":
+        """Returns self, set up for speed on CUDA: bf16 autocast and channels_last weights (no effect on the CPU)."""
+        if self.device.type == "cuda":
+            self.autocast = bool(bf16)
+            if channels_last:
+                self.renderer.to(memory_format=torch.channels_last)
+        return self
+
+    def to(self, device: str | torch.device) -> "Avatar":
+        """Returns self with the renderer, textures and body on ``device``."""
+        self.device = torch.device(device)
+        self.renderer.to(self.device)
+        self.body = self.body.to(self.device)
+        for t in self._textures.values():
+            t.to(self.device)
+        return self
+
+    def body_bounds(self, identity: str | None = None, pose: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Returns (lowest (3,), highest (3,)) corners of the posed body's box in metres (rest pose by default)."""
+        betas = self._betas.get(identity) if identity is not None else None
+        p = torch.zeros(1, 24, 3) if pose is None else torch.as_tensor(np.asarray(pose, np.float32)).reshape(1, 24, 3)
+        b = None if betas is None else torch.as_tensor(betas[None])
+        with torch.no_grad():
+            verts = self.body(pose=p.to(self.device), betas=self._fit_betas(b)).vertices[0].cpu().numpy()
+        return verts.min(0), verts.max(0)
+
+    def default_camera(self, size: int | Sequence[int] = 512, identity: str | None = None, azimuth_deg: Any = 0.0,
+                       elevation_deg: Any = 5.0, fov_deg: float = 30.0, margin: float = 1.12) -> PerspectiveCamera:
+        """Returns a camera (batch 1, or B for (B,) azimuths) that frames the whole rest-pose body in ``size``.
+
+        The distance fits the body's height (or its width, for wide images) with ``margin`` around it.
+        """
+        h, w = _size2(size)
+        lo, hi = self.body_bounds(identity)
+        center = (lo + hi) / 2
+        half_h = (hi[1] - lo[1]) / 2 * margin
+        radius = float(np.linalg.norm([hi[0] - lo[0], hi[2] - lo[2]])) / 2 * margin
+        tan_v = math.tan(math.radians(fov_deg) / 2)
+        tan_h = tan_v * w / h
+        distance = max(half_h / tan_v, radius / tan_h) + radius
+        return orbit_camera(azimuth_deg, elevation_deg, distance, target=center.tolist(), image_size=(h, w),
+                            fov_deg=fov_deg, device=self.device)
+
+    def _fit_betas(self, betas: torch.Tensor | None) -> torch.Tensor | None:
+        if betas is None:
+            return None
+        k = int(getattr(self.body, "num_betas", betas.shape[-1]))
+        if betas.shape[-1] > k:
+            betas = betas[..., :k]
+        return betas.to(self.device)
+
+    def _background(self, background: Any, batch: int, h: int, w: int) -> torch.Tensor | None:
+        """Returns the background (B or 1,3,H,W) in [-1,1], or None for transparent output."""
+        if background is None:
+            return None
+        arr = np.asarray(background)
+        if arr.ndim == 1 and arr.size == 3:
+            colour = torch.as_tensor(arr.astype(np.float32) / 127.5 - 1.0, device=self.device)
+            return colour.reshape(1, 3, 1, 1).expand(1, 3, h, w)
+        if arr.ndim in (3, 4) and arr.shape[-1] == 3 and arr.shape[-3:-1] == (h, w):
+            img = torch.as_tensor(arr.astype(np.float32), device=self.device).reshape(-1, h, w, 3).permute(0, 3, 1, 2)
+            if img.shape[0] not in (1, batch):
+                raise AnrError(f"render: background has {img.shape[0]} images, expected 1 or {batch}")
+            return img / 127.5 - 1.0
+        raise AnrError(f"render: background has shape {arr.shape}, expected an RGB colour (3,), an image ({h}, {w}, 3) "
+                       "uint8 or None for a transparent (RGBA) image")
+
+    @torch.no_grad()
+    def render(self, identity: str, pose: Any, camera: Any = None, betas: Any = None, transl: Any = None,
+               size: int | Sequence[int] = (512, 512), background: Any = WHITE, batch_size: int = 8
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Returns (image, mask) of ``identity`` in ``pose`` seen by ``camera``.
+
+        ``pose`` (24,3) gives image (H,W,3) uint8 and mask (H,W) float32 in [0,1]; ``pose`` (B,24,3)
+        gives (B,H,W,3) and (B,H,W). ``camera``: batch 1 or B (default: `default_camera`);
+        ``betas`` (K,) or (B,K) (default: the identity's own); ``transl`` (3,) or (B,3).
+        ``background``: an RGB colour (0..255), an image (H,W,3) or (B,H,W,3) uint8, or None for
+        RGBA images whose alpha is the mask. Sequences are rendered ``batch_size`` frames at a time.
+        """
+        self._check(identity)
+        h, w = _size2(size)
+        pose_t = (pose if isinstance(pose, torch.Tensor) else torch.as_tensor(np.asarray(pose, np.float32))).float()
+        single = pose_t.dim() == 2
+        if pose_t.dim() not in (2, 3) or tuple(pose_t.shape[-2:]) != (24, 3):
+            raise AnrError(f"render: pose has shape {tuple(pose_t.shape)}, expected (24, 3) or (B, 24, 3) axis-angle")
+        pose_t = pose_t.reshape(-1, 24, 3)
+        n = pose_t.shape[0]
+        if betas is None:
+            betas = self._betas[identity]
+        b_t = None
+        if betas is not None:
+            b_arr = np.asarray(betas, np.float32)
+            b_t = self._fit_betas(torch.as_tensor(b_arr.reshape(1, -1) if b_arr.ndim == 1 else b_arr))
+        t_t = None if transl is None else torch.as_tensor(np.asarray(transl, np.float32)).reshape(-1, 3).to(self.device)
+        camera = camera if camera is not None else self.default_camera((h, w), identity)
+        camera = camera.to(self.device)
+        bg = self._background(background, n, h, w)
+        texture = self._textures[identity]
+        images, masks = [], []
+        for start in range(0, n, max(1, int(batch_size))):
+            stop = min(n, start + max(1, int(batch_size)))
+            sel = slice(start, stop)
+            cam = camera if camera.batch_size == 1 else camera[sel]
+            bb = None if b_t is None else (b_t if b_t.shape[0] == 1 else b_t[sel])
+            tt = None if t_t is None else (t_t if t_t.shape[0] == 1 else t_t[sel])
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+                views = render_views(self.body, self.renderer, texture, pose_t[sel].to(self.device), bb, tt, cam, (h, w))
+            mask = views["mask"].float().clamp(0, 1)
+            if bg is None:
+                rgba = torch.cat([views["rgb"].float(), mask * 2 - 1], dim=1)
+                images.append(_to_uint8(rgba).cpu())
+            else:
+                back = bg if bg.shape[0] == 1 else bg[sel]
+                images.append(_to_uint8(composite(views["rgb"], mask, back)).cpu())
+            masks.append(mask[:, 0].cpu())
+        image = torch.cat(images).numpy()
+        mask = torch.cat(masks).numpy().astype(np.float32)
+        return (image[0], mask[0]) if single else (image, mask)

@@ -1,0 +1,293 @@
+"""Sub-commands of the avatar applications: `render` (images, orbits, animations), `swap` (virtual
+try-on), `fit` (a new identity with the renderer frozen) and `export` (posed mesh, texture pictures, UV masks)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from anr_studio.errors import AnrError
+
+COLOURS = {"white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128), "gray": (128, 128, 128),
+           "green": (0, 177, 64)}
+
+
+def _say(message: str) -> None:
+    print(f"anr-studio: {message}", file=sys.stderr)
+
+
+def _device(name: str | None) -> str:
+    import torch
+
+    return name or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _load(args: argparse.Namespace):
+    from anr_studio.avatar.avatar import Avatar
+
+    avatar = Avatar.load(args.avatar, device=_device(args.device), body_path=args.body_model)
+    return avatar
+
+
+def parse_background(text: str, size: tuple[int, int]) -> Any:
+    """Returns a colour (3,), an image (H,W,3) uint8 or None (transparent) from --background's text."""
+    t = text.strip().lower()
+    if t in ("transparent", "none", "alpha"):
+        return None
+    if t in COLOURS:
+        return COLOURS[t]
+    if t.startswith("#") and len(t) == 7:
+        try:
+            return tuple(int(t[i:i + 2], 16) for i in (1, 3, 5))
+        except ValueError:
+            pass
+    parts = t.split(",")
+    if len(parts) == 3 and all(p.strip().isdigit() for p in parts):
+        return tuple(min(255, int(p)) for p in parts)
+    path = Path(text)
+    if path.is_file():
+        import cv2
+
+        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if img is None:
+            raise AnrError(f"--background {text}: cannot be read as an image, expected a PNG or JPEG")
+        return cv2.cvtColor(cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    raise AnrError(f"--background {text}: expected white, black, grey, transparent, #RRGGBB, R,G,B or an image file")
+
+
+def parse_pose(text: str | None) -> np.ndarray | None:
+    """Returns a (24,3) pose from --pose: a motion frame ``walk:12`` / ``clip.npz:3`` or a .npy of (24,3) or (72,)."""
+    if not text:
+        return None
+    if text.lower().endswith(".npy"):
+        arr = np.load(text, allow_pickle=False)
+        if arr.size != 72:
+            raise AnrError(f"--pose {text}: holds shape {arr.shape}, expected (24, 3) or (72,) axis-angle")
+        return arr.reshape(24, 3).astype(np.float32)
+    from anr_studio.motion import load_motion
+
+    motion, _, frame = text.rpartition(":") if ":" in text else (text, "", "0")
+    if not frame.isdigit():
+        raise AnrError(f"--pose {text}: expected MOTION:FRAME (e.g. walk:12) or a .npy file")
+    clip = load_motion(motion)
+    i = int(frame)
+    if i >= len(clip):
+        raise AnrError(f"--pose {text}: frame {i} is past the clip's {len(clip)} frames, expected 0..{len(clip) - 1}")
+    return clip.poses[i]
+
+
+def _progress(total: int, desc: str, quiet: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="frame", dynamic_ncols=True, disable=quiet, file=sys.stderr)
+
+
+def _run_render(args: argparse.Namespace) -> int:
+    from anr_studio.avatar.animate import _identities, motion_frames, orbit_frames
+    from anr_studio.avatar.video import write_frames, write_png
+
+    avatar = _load(args)
+    size = (args.size, args.size) if args.width is None else (args.size, args.width)
+    names = _identities(avatar, args.identity or avatar.identities[0])
+    background = parse_background(args.background, size)
+    out = Path(args.out)
+    if args.orbit and args.motion:
+        raise AnrError("--orbit and --motion: both given, expected one of them")
+    if args.orbit:
+        if len(names) > 1:
+            raise AnrError(f"--identity {args.identity}: --orbit renders one identity, expected a single name")
+        frames, total, fps = orbit_frames(avatar, names[0], args.orbit, size, args.elevation, parse_pose(args.pose),
+                                          background, args.batch_size), args.orbit, args.fps or 30.0
+    elif args.motion:
+        from anr_studio.motion import load_motion
+
+        clip = load_motion(args.motion)
+        if args.fps:
+            clip = clip.resample(args.fps)
+        total = args.frames or len(clip)
+        frames, fps = motion_frames(avatar, names, clip, total, size, follow=not args.fixed_camera, background=background,
+                                    batch_size=args.batch_size), clip.fps
+    else:
+        import numpy as np
+
+        pose = parse_pose(args.pose)
+        pose = np.zeros((24, 3), np.float32) if pose is None else pose
+        cam = avatar.default_camera(size, names[0], azimuth_deg=args.azimuth, elevation_deg=args.elevation)
+        images = [avatar.render(n, pose, cam, size=size, background=background)[0] for n in names]
+        write_png(out, np.concatenate(images, axis=1))
+        _say(f"wrote {out}")
+        return 0
+    bar = _progress(total, "render", args.quiet)
+
+    def counted():
+        for frame in frames:
+            bar.update(1)
+            yield frame
+
+    try:
+        write_frames(out, counted(), fps)
+    finally:
+        bar.close()
+    _say(f"wrote {out} ({total} frames at {fps:g} fps)")
+    return 0
+
+
+def _run_swap(args: argparse.Namespace) -> int:
+    from anr_studio.avatar.tryon import load_mask, save_mask, swap_identity
+
+    avatar = _load(args)
+    size = int(avatar.texture(avatar.identities[0]).shape[-1])
+    mask = load_mask(args.mask, size, warn=_say) if args.mask else None
+    if mask is None and not args.region:
+        raise AnrError("swap: neither --region nor --mask given, expected one of them")
+    mask = swap_identity(avatar, args.source, args.target, args.name, args.region, mask, args.feather)
+    avatar.save(args.out)
+    _say(f"wrote {args.out}: identity {args.name!r} = {args.target!r} wearing {args.source!r}'s "
+         f"{args.region or 'painted'} region ({float((mask > 0.5).mean()) * 100:.1f}% of the texels)")
+    if args.mask_out:
+        save_mask(args.mask_out, mask)
+    if args.preview:
+        from anr_studio.avatar.video import write_png
+
+        cam = avatar.default_camera(args.preview_size, args.target)
+        row = [avatar.render(n, np.zeros((24, 3), np.float32), cam, size=args.preview_size)[0]
+               for n in (args.source, args.target, args.name)]
+        write_png(args.preview, np.concatenate(row, axis=1))
+        _say(f"wrote {args.preview} ({args.source} | {args.target} | {args.name})")
+    return 0
+
+
+def _run_fit(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from anr_studio.avatar.fit import fit_identity
+
+    avatar = _load(args)
+    out = Path(args.out or args.avatar)
+    work = Path(args.work) if args.work else out.with_name(f"{out.stem}.fit-{args.name}")
+    bar = tqdm(total=args.steps, desc=f"fit {args.name}", unit="step", dynamic_ncols=True, disable=args.quiet, file=sys.stderr)
+
+    def progress(step: int, total: int, losses: dict[str, float]) -> None:
+        bar.n = step
+        bar.set_postfix(loss=f"{losses.get('total', float('nan')):.4f}", refresh=False)
+        bar.refresh()
+
+    try:
+        result = fit_identity(avatar, args.capture, args.name, work, steps=args.steps, resume=args.resume,
+                              keyframe_fraction=args.keyframe_fraction, lr=args.lr, batch_size=args.batch_size,
+                              checkpoint_every=args.checkpoint_every, time_budget_s=args.time_budget or 0.0,
+                              progress=progress, warn=lambda m: tqdm.write(f"anr-studio: {m}", file=sys.stderr))
+    finally:
+        bar.close()
+    if result.reason == "stopped":
+        _say(f"stopped at step {result.step}; continue with --resume (work folder {work})")
+        return 130
+    avatar.save(out)
+    _say(f"wrote {out}: identity {args.name!r} after {result.step} steps ({result.seconds:.1f} s, "
+         f"loss {result.losses.get('total', float('nan')):.4f}); renderer unchanged")
+    return 0
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from anr_studio.avatar.export import export_mesh, texture_images
+    from anr_studio.avatar.tryon import export_region_masks
+    from anr_studio.avatar.video import write_png
+
+    if not (args.mesh or args.texture or args.uv_masks):
+        raise AnrError("export: nothing to export, expected --mesh, --texture or --uv-masks")
+    avatar = _load(args)
+    identity = args.identity or avatar.identities[0]
+    avatar._check(identity)
+    if args.mesh:
+        export_mesh(avatar, args.mesh, parse_pose(args.pose), identity, texture=not args.no_mesh_texture)
+        _say(f"wrote {args.mesh}")
+    if args.texture:
+        images = texture_images(avatar.texture(identity))
+        path = Path(args.texture)
+        pca = path.with_name(f"{path.stem}_pca{path.suffix or '.png'}")
+        write_png(path, images["rgb"])
+        write_png(pca, images["pca"])
+        _say(f"wrote {path} (channels 0-2) and {pca} (PCA false colour)")
+    if args.uv_masks:
+        size = int(avatar.texture(identity).shape[-1]) if not args.mask_size else args.mask_size
+        written = export_region_masks(avatar.body, size, args.uv_masks)
+        _say(f"wrote {len(written)} UV region masks to {args.uv_masks}: {', '.join(written)}")
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("avatar", help="avatar file (.anr) written by anr-studio train")
+    p.add_argument("--device", choices=["cuda", "cpu"], help="device (default: cuda if available)")
+    p.add_argument("--body-model", metavar="PATH", help="the body file the avatar's body model id refers to")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def register(subparsers) -> None:
+    """Adds `render`, `swap`, `fit` and `export`."""
+    r = subparsers.add_parser("render", help="render an avatar: an image, an orbit (--orbit N) or an animation (--motion M)",
+                              description="Render an avatar to a PNG, or to an mp4 / a folder of PNG frames with --orbit "
+                              "(novel views around the body) or --motion (walk, turn, arms, dance, .npz, .bvh).")
+    _common(r)
+    r.add_argument("--identity", help="identity name, or several separated by commas (side by side); default the first")
+    r.add_argument("--orbit", type=int, metavar="N", help="N views around the body")
+    r.add_argument("--motion", metavar="M", help="walk, turn, arms, dance, an SMPL .npz or a .bvh file")
+    r.add_argument("--frames", type=int, metavar="N", help="frames of the motion (default all; more loops it)")
+    r.add_argument("--fps", type=float, help="frame rate (motions are resampled to it; orbits default to 30)")
+    r.add_argument("--pose", metavar="P", help="still pose: MOTION:FRAME (e.g. walk:12) or a .npy (24,3); default rest")
+    r.add_argument("--size", type=int, default=512, help="image height (and width) in pixels (default 512)")
+    r.add_argument("--width", type=int, help="image width, when not square")
+    r.add_argument("--azimuth", type=float, default=0.0, help="camera azimuth in degrees for a still image")
+    r.add_argument("--elevation", type=float, default=5.0, help="camera elevation in degrees (default 5)")
+    r.add_argument("--background", default="white", help="white, black, grey, transparent (RGBA PNGs), #RRGGBB, R,G,B or an image")
+    r.add_argument("--fixed-camera", action="store_true", help="do not follow the body's translation during a motion")
+    r.add_argument("--batch-size", type=int, default=8, help="frames rendered at once (default 8)")
+    r.add_argument("--out", required=True, help="output: .png (still), .mp4, or a folder for PNG frames")
+    r.set_defaults(func=_run_render)
+
+    s = subparsers.add_parser("swap", help="virtual try-on: a new identity with another identity's region (UV mask)",
+                              description="Make identity NEW = mask*T_from + (1-mask)*T_to (paper Fig. 9) and write an "
+                              "avatar holding it beside the others.")
+    _common(s)
+    s.add_argument("--from", dest="source", required=True, metavar="A", help="identity whose region is taken")
+    s.add_argument("--to", dest="target", required=True, metavar="B", help="identity that receives it")
+    s.add_argument("--region", choices=["upper", "lower", "shoes", "face", "hair", "arms"], help="preset UV region")
+    s.add_argument("--mask", metavar="PNG", help="painted UV mask (texture layout, white = take A); overrides --region")
+    s.add_argument("--feather", type=float, default=1.0, help="soft edge of preset masks in texels (default 1)")
+    s.add_argument("--name", required=True, help="name of the new identity")
+    s.add_argument("--out", required=True, help="avatar file to write (may be the input)")
+    s.add_argument("--mask-out", metavar="PNG", help="also write the mask used")
+    s.add_argument("--preview", metavar="PNG", help="also write A | B | NEW rendered side by side")
+    s.add_argument("--preview-size", type=int, default=256, help="preview image size (default 256)")
+    s.set_defaults(func=_run_swap)
+
+    f = subparsers.add_parser("fit", help="add an identity from a new capture, optimising only its texture",
+                              description="Fit a new identity's neural texture to a capture with the avatar's renderer "
+                              "frozen (paper Fig. 6): keyframes first, then all training frames; resumable.")
+    _common(f)
+    f.add_argument("--capture", required=True, metavar="H5", help="capture of the new person (with masks)")
+    f.add_argument("--name", required=True, help="name of the new identity")
+    f.add_argument("--steps", type=int, default=1000, help="optimisation steps (default 1000)")
+    f.add_argument("--keyframe-fraction", type=float, default=0.5, help="share of the steps on keyframes only (default 0.5)")
+    f.add_argument("--lr", type=float, help="texture learning rate (default: the avatar's training config)")
+    f.add_argument("--batch-size", type=int, help="frames per step (default: the avatar's training config)")
+    f.add_argument("--checkpoint-every", type=int, default=100, help="checkpoint every N steps (default 100)")
+    f.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop after this much fitting time")
+    f.add_argument("--resume", action="store_true", help="continue the fit in the work folder")
+    f.add_argument("--work", metavar="DIR", help="work folder for checkpoints (default OUT.fit-NAME beside the output)")
+    f.add_argument("--out", help="avatar file to write (default: the input file, updated in place)")
+    f.set_defaults(func=_run_fit)
+
+    e = subparsers.add_parser("export", help="export the posed mesh (OBJ/GLB), texture pictures or UV region masks")
+    _common(e)
+    e.add_argument("--identity", help="identity whose shape and texture to use (default the first)")
+    e.add_argument("--mesh", metavar="PATH", help="posed coarse mesh: .obj (with .mtl + texture PNG) or .glb")
+    e.add_argument("--pose", metavar="P", help="MOTION:FRAME (e.g. walk:12) or a .npy (24,3); default the rest pose")
+    e.add_argument("--no-mesh-texture", action="store_true", help="export the mesh with UVs but no texture image")
+    e.add_argument("--texture", metavar="PNG", help="neural texture picture (channels 0-2), plus NAME_pca.png")
+    e.add_argument("--uv-masks", metavar="DIR", help="write the try-on region presets as UV-layout PNGs")
+    e.add_argument("--mask-size", type=int, help="UV mask size (default: the texture size)")
+    e.set_defaults(func=_run_export)

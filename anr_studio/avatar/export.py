@@ -1,0 +1,110 @@
+"""Exports: the posed coarse mesh (OBJ/GLB with UVs, via trimesh) and pictures of a neural texture.
+
+A neural texture has C (8) channels, not colours: its first three channels and a PCA
+false-colour view (the three directions of largest variance) show what it holds.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from anr_studio.errors import AnrError
+from anr_studio.fileio import atomic_path
+
+MESH_SUFFIXES = (".obj", ".glb")
+
+
+def texture_images(texture: torch.Tensor) -> dict[str, np.ndarray]:
+    """Returns {"rgb": first three channels, "pca": PCA false colour}, each (S,S,3) uint8, of a (C,S,S) texture.
+
+    The first channels map [-1,1] to [0,255]; the PCA view projects every texel's C features on
+    the three principal directions and stretches each to its 1st..99th percentile.
+    """
+    tex = texture.detach().float().cpu().reshape(-1, *texture.shape[-2:])
+    c, s, _ = tex.shape
+    first = tex[:3] if c >= 3 else torch.cat([tex, tex[-1:].expand(3 - c, s, s)])
+    rgb = ((first.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    feats = tex.reshape(c, -1).T.double()
+    feats = feats - feats.mean(0, keepdim=True)
+    k = min(3, c)
+    _, _, v = torch.linalg.svd(feats, full_matrices=False)
+    proj = (feats @ v[:k].T).numpy()
+    if k < 3:
+        proj = np.concatenate([proj, np.zeros((proj.shape[0], 3 - k))], 1)
+    lo, hi = np.percentile(proj, 1, axis=0), np.percentile(proj, 99, axis=0)
+    pca = np.clip((proj - lo) / np.maximum(hi - lo, 1e-12), 0, 1)
+    pca = (pca * 255).round().astype(np.uint8).reshape(s, s, 3)
+    return {"rgb": rgb, "pca": pca}
+
+
+def posed_vertices(avatar, pose: Any = None, identity: str | None = None, transl: Any = None) -> np.ndarray:
+    """Returns the body's (V,3) vertices in ``pose`` (24,3) (rest pose by default) with ``identity``'s shape."""
+    p = np.zeros((24, 3), np.float32) if pose is None else np.asarray(pose, np.float32)
+    if p.shape != (24, 3):
+        raise AnrError(f"--pose: pose has shape {p.shape}, expected (24, 3) axis-angle")
+    betas = avatar.identity_betas(identity) if identity is not None else None
+    b = None if betas is None else avatar._fit_betas(torch.as_tensor(betas[None]))
+    t = None if transl is None else torch.as_tensor(np.asarray(transl, np.float32)).reshape(1, 3)
+    with torch.no_grad():
+        out = avatar.body(pose=torch.as_tensor(p)[None].to(avatar.device), betas=b, transl=t)
+    return out.vertices[0].cpu().numpy().astype(np.float64)
+
+
+def textured_mesh(body, vertices: np.ndarray, image: np.ndarray | None = None):
+    """Returns a trimesh.Trimesh of ``vertices`` (V,3) with ``body``'s faces and UVs (vertices split at UV seams).
+
+    ``image`` (S,S,3) uint8, when given, becomes the mesh's texture.
+    """
+    import trimesh
+    from PIL import Image
+
+    faces = body.faces.detach().cpu().numpy()
+    if not getattr(body, "has_uvs", True):
+        return trimesh.Trimesh(vertices, faces, process=False)
+    uv = body.uv.detach().cpu().numpy().astype(np.float64)
+    uv_faces = body.uv_faces.detach().cpu().numpy()
+    # One output vertex per distinct (position, UV) corner: OBJ/GLB store one UV per vertex.
+    pairs = np.stack([faces.reshape(-1), uv_faces.reshape(-1)], 1)
+    unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    new_faces = inverse.reshape(-1, 3)
+    visual = None
+    if image is not None:
+        material = trimesh.visual.material.SimpleMaterial(image=Image.fromarray(image))
+        visual = trimesh.visual.TextureVisuals(uv=uv[unique[:, 1]], material=material)
+    else:
+        visual = trimesh.visual.TextureVisuals(uv=uv[unique[:, 1]])
+    return trimesh.Trimesh(vertices[unique[:, 0]], new_faces, visual=visual, process=False)
+
+
+def export_mesh(avatar, path: str | os.PathLike, pose: Any = None, identity: str | None = None,
+                transl: Any = None, texture: bool = True) -> Path:
+    """Writes the posed coarse mesh to ``path`` (.obj with .mtl and texture PNG beside it, or .glb); returns it.
+
+    With ``texture`` and an ``identity``, the first three neural channels are attached as its picture.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in MESH_SUFFIXES:
+        raise AnrError(f"--mesh {path}: unsupported mesh type {suffix!r}, expected .obj or .glb")
+    image = texture_images(avatar.texture(identity))["rgb"] if (texture and identity is not None) else None
+    mesh = textured_mesh(avatar.body, posed_vertices(avatar, pose, identity, transl), image)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".glb":
+        data = mesh.export(file_type="glb")
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
+        return path
+    from trimesh.exchange.obj import export_obj
+
+    text, files = export_obj(mesh, include_texture=image is not None, return_texture=True, mtl_name=f"{path.stem}.mtl")
+    for name, blob in (files or {}).items():  # the .mtl and its texture image
+        with atomic_path(path.parent / name) as tmp:
+            tmp.write_bytes(blob)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return path

@@ -1,0 +1,161 @@
+"""Virtual try-on (paper §5, Fig. 9): UV-space region masks and texture swaps T = M·T_a + (1-M)·T_b.
+
+A UV mask is a (S,S) float32 array in [0,1] laid out like the neural texture (row 0 is v = 1,
+docs/interfaces.md): 1 takes identity A's texel, 0 keeps identity B's. Presets come from the
+body's per-face part labels, rasterized into UV space with soft edges; painted masks are PNGs
+in the same layout.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from anr_studio.errors import AnrError
+
+# Region presets: the body parts (anr_studio.body.skeleton.BODY_PART_NAMES) each one covers.
+# "hair" is the head without the face; bodies without a "face" label (SMPL files) give the whole head.
+REGIONS: dict[str, tuple[str, ...]] = {
+    "upper": ("torso", "upper_arms"),
+    "lower": ("thighs", "shins"),
+    "shoes": ("feet",),
+    "face": ("face",),
+    "hair": ("head",),
+    "arms": ("upper_arms", "forearms", "hands"),
+}
+SUPERSAMPLE = 4
+
+
+def _uv_to_pixels(face_uvs: np.ndarray, size: int) -> np.ndarray:
+    """Returns (F,3,2) pixel coordinates (x right, y down) of UVs (u, v up) in a (size,size) image."""
+    px = np.empty_like(face_uvs, dtype=np.float64)
+    px[..., 0] = face_uvs[..., 0] * size
+    px[..., 1] = (1.0 - face_uvs[..., 1]) * size
+    return px
+
+
+def rasterize_uv_faces(face_uvs: np.ndarray, size: int, feather: float = 1.0) -> np.ndarray:
+    """Returns a (size,size) float32 mask in [0,1] covering the UV triangles ``face_uvs`` (F,3,2).
+
+    Triangles are filled one by one (UV layouts may overlap, which breaks even-odd polygon
+    fills) at ``SUPERSAMPLE``x resolution and area-averaged down, so edges are anti-aliased;
+    ``feather`` > 0 then blurs them by a Gaussian of that many texels.
+    """
+    import cv2
+
+    big = size * SUPERSAMPLE
+    canvas = np.zeros((big, big), np.uint8)
+    # fillConvexPoly takes fixed-point coordinates: 4 fractional bits keep sub-pixel accuracy.
+    pts = np.round(_uv_to_pixels(np.asarray(face_uvs, np.float64), big) * 16).astype(np.int32)
+    for tri in pts:
+        cv2.fillConvexPoly(canvas, tri, 255, lineType=cv2.LINE_8, shift=4)
+    mask = cv2.resize(canvas.astype(np.float32) / 255.0, (size, size), interpolation=cv2.INTER_AREA)
+    if feather > 0:
+        mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=float(feather), borderType=cv2.BORDER_REPLICATE)
+    return np.clip(mask, 0.0, 1.0).astype(np.float32)
+
+
+def region_faces(body, region: str) -> np.ndarray:
+    """Returns the (F,) bool selection of ``body``'s faces that belong to ``region`` (a REGIONS name)."""
+    if region not in REGIONS:
+        raise AnrError(f"--region {region}: unknown region, expected one of {', '.join(REGIONS)}")
+    names = list(getattr(body, "part_names", []))
+    parts = body.face_parts.detach().cpu().numpy()
+    wanted = [names.index(p) for p in REGIONS[region] if p in names]
+    if not wanted:
+        raise AnrError(f"--region {region}: the body model labels no faces as {', '.join(REGIONS[region])} "
+                       f"(its parts: {', '.join(names) or 'none'}), expected a body with part labels; paint a mask instead")
+    selected = np.isin(parts, wanted)
+    if region == "hair" and "face" in names:
+        selected &= parts != names.index("face")
+    return selected
+
+
+def region_mask(body, region: str, size: int, feather: float = 1.0) -> np.ndarray:
+    """Returns the (size,size) float32 UV mask in [0,1] of preset ``region`` on ``body`` (soft edges)."""
+    faces = region_faces(body, region)
+    return rasterize_uv_faces(body.face_uvs.detach().cpu().numpy()[faces], size, feather)
+
+
+def load_mask(path: str | os.PathLike, size: int, warn: Callable[[str], None] | None = None) -> np.ndarray:
+    """Returns the painted UV mask in ``path`` (a PNG in texture layout) as (size,size) float32 in [0,1].
+
+    Greyscale, RGB (luminance) or RGBA (alpha) images are accepted; 255 takes identity A. A mask of
+    another size is resampled to (size,size), and ``warn`` is told so.
+    """
+    import cv2
+
+    p = Path(path)
+    if not p.is_file():
+        raise AnrError(f"{p}: mask file not found, expected a PNG in the neural texture's UV layout")
+    raw = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        raise AnrError(f"{p}: cannot be read as an image, expected a PNG mask")
+    scale = 65535.0 if raw.dtype == np.uint16 else 255.0
+    img = raw.astype(np.float32) / scale
+    if img.ndim == 3:
+        if img.shape[2] == 4:
+            img = img[..., 3]
+        elif img.shape[2] == 3:
+            img = img @ np.array([0.114, 0.587, 0.299], np.float32)  # OpenCV reads BGR
+        else:
+            img = img[..., 0]
+    if img.shape != (size, size):
+        msg = f"{p}: mask is {img.shape[1]}x{img.shape[0]}, resampled to the texture's {size}x{size}"
+        (warn or (lambda m: None))(msg)
+        shrink = img.shape[0] > size or img.shape[1] > size
+        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return np.clip(img, 0.0, 1.0).astype(np.float32)
+
+
+def save_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:
+    """Writes a (S,S) mask in [0,1] as an 8-bit greyscale PNG (255 = take A); returns the path."""
+    from anr_studio.avatar.video import write_png
+
+    return write_png(path, (np.clip(mask, 0, 1) * 255).round().astype(np.uint8))
+
+
+def export_region_masks(body, size: int, folder: str | os.PathLike, feather: float = 1.0) -> dict[str, Path]:
+    """Writes ``<region>.png`` for every preset the body has labels for; returns {region: path}."""
+    out = {}
+    for region in REGIONS:
+        try:
+            mask = region_mask(body, region, size, feather)
+        except AnrError:
+            continue  # a body without that part label has no such preset
+        out[region] = save_mask(Path(folder) / f"{region}.png", mask)
+    return out
+
+
+def swap_textures(texture_a: torch.Tensor, texture_b: torch.Tensor, mask: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Returns M·T_a + (1-M)·T_b (C,S,S) for textures (C,S,S) and a UV mask M (S,S) in [0,1]."""
+    if texture_a.shape != texture_b.shape:
+        raise AnrError(f"try-on: textures have shapes {tuple(texture_a.shape)} and {tuple(texture_b.shape)}, expected equal shapes")
+    m = torch.as_tensor(np.asarray(mask, np.float32)).to(texture_a.device)
+    if tuple(m.shape) != tuple(texture_a.shape[-2:]):
+        raise AnrError(f"try-on: mask has shape {tuple(m.shape)}, expected {tuple(texture_a.shape[-2:])} like the textures")
+    m = m.clamp(0, 1)[None]
+    return m * texture_a.float() + (1 - m) * texture_b.float()
+
+
+def swap_identity(avatar, source: str, target: str, name: str, region: str | None = None,
+                  mask: np.ndarray | None = None, feather: float = 1.0) -> np.ndarray:
+    """Adds identity ``name`` to ``avatar``: ``target`` wearing ``source``'s texels inside the mask; returns the mask.
+
+    The mask is ``mask`` (S,S) when given (a painted mask), else the preset ``region``. The new
+    identity keeps the target's shape (betas) and camera.
+    """
+    if name in avatar.identities:
+        raise AnrError(f"--name {name}: the avatar already has an identity of that name, expected a new name")
+    tex_a, tex_b = avatar.texture(source), avatar.texture(target)
+    size = int(tex_a.shape[-1])
+    if mask is None:
+        if region is None:
+            raise AnrError("try-on: neither --region nor --mask given, expected one of them")
+        mask = region_mask(avatar.body, region, size, feather)
+    avatar.add_identity(name, swap_textures(tex_a, tex_b, mask), avatar.identity_betas(target), avatar.identity_camera(target))
+    return np.asarray(mask, np.float32)

@@ -1,0 +1,140 @@
+"""Writes rendered frames: PNG files, PNG sequences and H.264 mp4 videos (imageio-ffmpeg), atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from anr_studio.errors import AnrError
+from anr_studio.fileio import atomic_write_bytes
+
+VIDEO_SUFFIXES = (".mp4",)
+
+
+def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
+    """Writes ``image`` (H,W) grey, (H,W,3) RGB or (H,W,4) RGBA uint8 as a PNG, atomically; returns the path."""
+    import cv2
+
+    img = np.ascontiguousarray(image)
+    if img.dtype != np.uint8:
+        raise AnrError(f"{path}: image has dtype {img.dtype}, expected uint8")
+    if img.ndim == 3 and img.shape[2] == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    elif img.ndim == 3 and img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_RGBA2BGRA)
+    ok, data = cv2.imencode(".png", img)
+    if not ok:
+        raise AnrError(f"{path}: could not encode the image as PNG")
+    atomic_write_bytes(path, data.tobytes())
+    return Path(path)
+
+
+class VideoWriter:
+    """Streams (H,W,3) uint8 RGB frames to an H.264 mp4 (yuv420p, plays everywhere).
+
+    Frames of odd sizes are padded by one white pixel (yuv420p needs even sizes). The file
+    appears at ``path`` only when `close` succeeds (written beside it, then renamed).
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float = 30.0, quality: int = 8) -> None:
+        self.path = Path(path)
+        if self.path.suffix.lower() not in VIDEO_SUFFIXES:
+            raise AnrError(f"{path}: unsupported video type, expected a .mp4 file (or a folder for PNG frames)")
+        if not fps > 0:
+            raise AnrError(f"{path}: fps is {fps}, expected a positive frame rate")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
+        self.fps, self.quality = float(fps), int(quality)
+        self._gen = None
+        self.size: tuple[int, int] | None = None
+        self.frames = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        """Appends one (H,W,3) uint8 RGB frame (every frame must have the first frame's size)."""
+        frame = np.asarray(frame)
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise AnrError(f"{self.path}: frame has shape {frame.shape} {frame.dtype}, expected (H, W, 3) uint8")
+        h, w = frame.shape[:2]
+        if self._gen is None:
+            import imageio_ffmpeg
+
+            self.size = (h, w)
+            self._gen = imageio_ffmpeg.write_frames(str(self.tmp), (w + w % 2, h + h % 2), fps=self.fps, quality=self.quality,
+                                                     macro_block_size=1, pix_fmt_out="yuv420p")
+            self._gen.send(None)
+        if (h, w) != self.size:
+            raise AnrError(f"{self.path}: frame {self.frames} is {w}x{h}, expected {self.size[1]}x{self.size[0]} like the first")
+        if h % 2 or w % 2:
+            frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), constant_values=255)
+        self._gen.send(np.ascontiguousarray(frame))
+        self.frames += 1
+
+    def close(self) -> Path:
+        """Finishes the file and moves it into place; returns its path."""
+        if self._gen is None:
+            raise AnrError(f"{self.path}: no frames were written, expected at least one")
+        self._gen.close()
+        self._gen = None
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Drops the partial file."""
+        if self._gen is not None:
+            with contextlib.suppress(Exception):
+                self._gen.close()
+            self._gen = None
+        self.tmp.unlink(missing_ok=True)
+
+
+def write_frames(out: str | os.PathLike, frames: Iterable[np.ndarray], fps: float = 30.0) -> Path:
+    """Writes ``frames`` ((H,W,3|4) uint8 each) to ``out``: an .mp4, or a folder of frame_00000.png ...; returns ``out``.
+
+    RGBA frames (transparent background) go to PNG folders as they are; an mp4 gets them over white.
+    """
+    out = Path(out)
+    if out.suffix.lower() in VIDEO_SUFFIXES:
+        writer = VideoWriter(out, fps)
+        try:
+            for frame in frames:
+                if frame.shape[-1] == 4:
+                    alpha = frame[..., 3:].astype(np.float32) / 255
+                    frame = (frame[..., :3] * alpha + 255 * (1 - alpha)).round().astype(np.uint8)
+                writer.write(frame)
+            return writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+    if out.suffix:
+        raise AnrError(f"{out}: unsupported output type {out.suffix!r}, expected a .mp4 file or a folder for PNG frames")
+    out.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for n, frame in enumerate(frames, 1):
+        write_png(out / f"frame_{n - 1:05d}.png", frame)
+    if n == 0:
+        raise AnrError(f"{out}: no frames were written, expected at least one")
+    return out
+
+
+def count_video_frames(path: str | os.PathLike) -> tuple[int, tuple[int, int]]:
+    """Returns (frames decoded, (H, W)) of a video read back with OpenCV (proves that it plays)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise AnrError(f"{path}: OpenCV cannot open the video, expected a playable mp4")
+    n, size = 0, (0, 0)
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            n += 1
+            size = frame.shape[:2]
+    finally:
+        cap.release()
+    return n, size
