@@ -126,3 +126,15 @@ def test_render_body_maps_rejects_a_body_without_uvs(scene):
     bad = types.SimpleNamespace(faces=scene.faces, face_uvs=scene.face_uvs[:-1])
     with pytest.raises(AnrError, match="face_uvs has shape"):
         render_body_maps(bad, scene.vertices, orbit_camera(0, 0, 3), (8, 8))
+
+
+def test_interpolation_does_not_depend_on_the_cached_pixel_list(scene):
+    camera = orbit_camera(20.0, 5.0, 3.0, image_size=(32, 24))
+    fragments = rasterize(scene.vertices.double().requires_grad_(True), scene.faces, camera, (32, 24))
+    assert fragments.bary.dtype == torch.float32 and not fragments.bary.requires_grad
+    torch.testing.assert_close(fragments.covered, torch.nonzero(fragments.face_id.reshape(-1) >= 0).squeeze(1))
+    bare = type(fragments)(fragments.face_id, fragments.bary, fragments.depth)
+    torch.testing.assert_close(interpolate_uv(bare, scene.face_uvs), interpolate_uv(fragments, scene.face_uvs))
+    torch.testing.assert_close(
+        interpolate_normals(bare, scene.vertices, scene.faces, camera), interpolate_normals(fragments, scene.vertices, scene.faces, camera)
+    )
