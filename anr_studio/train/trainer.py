@@ -26,6 +26,7 @@ from anr_studio.train.callbacks import Callback, StepInfo
 from anr_studio.train.config import TrainConfig
 from anr_studio.train.data import FrameDataset, FramePools, StepBatches, collate, open_captures
 from anr_studio.train.distributed import DistInfo, all_reduce_max, any_rank, average_gradients, init_distributed
+from anr_studio.train.nan_guard import BadStepCounter, nonfinite_flag
 from anr_studio.train.render import body_maps, grid_jitter, run_renderer
 from anr_studio.train.rundir import prepare_run_dir, write_run_info
 
@@ -44,22 +45,6 @@ def load_body(model_id: str, device: torch.device, body_path: str | None = None)
     if body.model_id != model_id:
         raise AnrError(f"{body_path}: body model id {body.model_id[:16]} differs from the captures' {model_id[:16]}, expected the same file")
     return body.to(device)
-
-
-def _nonfinite(params: Sequence[torch.nn.Parameter], total: torch.Tensor | None = None) -> torch.Tensor:
-    """Returns a (1,) float32 tensor on the params' device: 1 if ``total`` or any gradient is NaN/Inf, else 0.
-
-    Computed on the device (no host sync) so fused Adam can skip the step by itself.
-    """
-    grads = [p.grad for p in params if p.grad is not None]
-    acc = total.detach().float().reshape(()) * 0 if total is not None else None
-    if grads:
-        norms = torch.stack(torch._foreach_norm(grads)).float().sum()
-        acc = norms * 0 if acc is None else acc + norms * 0
-    if acc is None:
-        return torch.zeros(1, device=params[0].device if params else "cpu")
-    # x * 0 is 0 for finite x and NaN otherwise: one reduction tells both.
-    return (~torch.isfinite(acc)).float().reshape(1)
 
 
 def _to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -98,8 +83,8 @@ class Trainer:
         if self.dist.is_main:
             prepare_run_dir(self.out, resume)
         self.body = body.to(self.device) if body is not None else load_body(self.captures[0].body_model_id, self.device, body_path)
-        self.step, self.train_time, self.bad_steps = 0, 0.0, 0
-        self._pending_bad: list[tuple[int, torch.Tensor]] = []
+        self.step, self.train_time = 0, 0.0
+        self.bad_steps = BadStepCounter(config.optim.max_bad_steps, self.warn)
         self._side_stream: torch.cuda.Stream | None = None
         self._build_models()
         if resume:
@@ -242,7 +227,7 @@ class Trainer:
         if update_texture:
             average_gradients(tex_params, self.dist)
         params = list(self.renderer.parameters()) + (tex_params if update_texture else [])
-        bad = _nonfinite(params, total)
+        bad = nonfinite_flag(params, total)
         if self.dist.enabled:  # every rank must take the same branch
             bad = all_reduce_max(bad, self.dist)
         self._apply(self.opt_renderer, bad)
@@ -270,7 +255,7 @@ class Trainer:
             loss = gan_discriminator_loss(real, fake, self.config.loss.gan_mode)
         loss.backward()
         # A skipped generator step skips the discriminator too: both stay at their last good state.
-        bad = torch.maximum(_nonfinite(list(self.disc.parameters()), loss), generator_bad)
+        bad = torch.maximum(nonfinite_flag(list(self.disc.parameters()), loss), generator_bad)
         if self.dist.enabled:
             bad = all_reduce_max(bad, self.dist)
         self._apply(self.opt_disc, bad)
@@ -318,23 +303,6 @@ class Trainer:
                 reason = "stopped"
         return reason
 
-    def _check_bad_steps(self) -> None:
-        """Counts skipped steps (reading the device flags once) and stops after too many in a row."""
-        if not self._pending_bad:
-            return
-        flags = torch.cat([f for _, f in self._pending_bad]).tolist()
-        steps = [s for s, _ in self._pending_bad]
-        self._pending_bad.clear()
-        for step, flag in zip(steps, flags):
-            if not flag:
-                self.bad_steps = 0
-                continue
-            self.bad_steps += 1
-            self.warn(f"step {step}: NaN or Inf in the losses or gradients; step skipped")
-            if self.bad_steps >= self.config.optim.max_bad_steps:
-                raise AnrError(f"training: {self.bad_steps} consecutive steps had NaN or Inf losses or gradients "
-                               f"(last at step {step}), expected finite values; lower the learning rates")
-
     def run(self) -> str:
         """Trains until ``optim.steps``, the time budget or a stop request; returns why it ended.
 
@@ -360,7 +328,7 @@ class Trainer:
                     ahead = self._prepare_ahead(batch, self.step)
                 with self.lock:
                     terms, bad, identity, key_step = self.train_step(batch, ahead)
-                    self._pending_bad.append((self.step + 1, bad))
+                    self.bad_steps.add(self.step + 1, bad)
                     self.step += 1
                 done_batch, batch, ahead = batch, None, None
                 if self.step < o.steps and self._side_stream is not None:
@@ -369,7 +337,7 @@ class Trainer:
                     ahead = self._prepare_ahead(batch, self.step)
                 report = self.step % o.log_every == 0 or self.step == o.steps
                 if report or not self.fused:
-                    self._check_bad_steps()  # reads the flags: a host sync, so only now and then on CUDA
+                    self.bad_steps.check()  # reads the flags: a host sync, so only now and then on CUDA
                 if self.cuda and report:
                     torch.cuda.synchronize(self.device)
                 dt = time.perf_counter() - t0
@@ -387,7 +355,7 @@ class Trainer:
                     self._preview(done_batch)
                 if self.step % o.checkpoint_every == 0 and self.step < o.steps:
                     self.save_checkpoint()
-            self._check_bad_steps()
+            self.bad_steps.check()
         except KeyboardInterrupt:
             reason = "stopped"
         except BaseException:
