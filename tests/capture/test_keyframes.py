@@ -42,8 +42,9 @@ def test_texel_map_matches_the_uv_triangle_areas():
     fu = body.face_uvs.double()
     area = 0.5 * torch.abs((fu[:, 1, 0] - fu[:, 0, 0]) * (fu[:, 2, 1] - fu[:, 0, 1])
                            - (fu[:, 2, 0] - fu[:, 0, 0]) * (fu[:, 1, 1] - fu[:, 0, 1]))
-    # Each face holds about its UV area in texels (overlapping islands count once per face).
-    assert abs(len(texel) / grid**2 - float(area.sum())) < 0.05 * float(area.sum())
+    # Each face holds about its UV area in texels (overlapping islands count once per face); a
+    # few more because centres on shared edges count for both faces and tiny faces get one.
+    assert 0.95 * float(area.sum()) < len(texel) / grid**2 < 1.15 * float(area.sum())
     assert set(face.tolist()) == set(range(len(fu)))  # every face sees at least one texel
     assert texel.min() >= 0 and texel.max() < grid**2
     big = int(torch.argmax(area))
