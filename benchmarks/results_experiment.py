@@ -46,14 +46,21 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def make_captures(out: Path, args) -> tuple[list[str], dict]:
-    """Returns the synthetic capture paths, written in parallel, and the timings."""
-    folder = out / "captures"
+def make_captures(folder: Path, args) -> tuple[list[str], dict]:
+    """Returns the synthetic capture paths, written in parallel (or reused when complete), and the timings."""
+    from anr_studio.capture import Capture
+
     folder.mkdir(parents=True, exist_ok=True)
     cores = os.cpu_count() or 2
     env = dict(os.environ, OMP_NUM_THREADS=str(max(1, cores // args.identities)),
                MKL_NUM_THREADS=str(max(1, cores // args.identities)))
-    paths = [folder / f"synth-{seed}.h5" for seed in range(args.identities)]
+    paths = [folder / f"synth-{seed}-{args.size}-{args.frames}.h5" for seed in range(args.identities)]
+    try:
+        if all(Capture(p).keyframes is not None for p in paths):
+            log(f"reusing the captures in {folder}")
+            return [str(p) for p in paths], {"synth_s": 0.0, "keyframes_s": 0.0}
+    except Exception:  # missing or incomplete: write them again
+        pass
     t0 = time.perf_counter()
     procs = [subprocess.Popen([sys.executable, "-m", "anr_studio.cli", "synth", "--out", str(p), "--seed", str(seed),
                                "--frames", str(args.frames), "--size", str(args.size), "--motion", args.motion, "--quiet"],
@@ -156,6 +163,9 @@ def main() -> int:
     parser.add_argument("--out", default=os.environ.get("OUT", "experiment"), help="output folder (default $OUT)")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--captures", nargs="+", help="use these captures instead of synthesizing")
+    parser.add_argument("--captures-dir", help="where synthetic captures are written and reused from when complete "
+                        "(default OUT/captures; an ignored repo folder like runs/exp_captures survives between device calls)")
+    parser.add_argument("--synth-only", action="store_true", help="only write the captures (split a long run in two)")
     parser.add_argument("--body-model", help="body model file for --captures not tracked with the built-in body")
     parser.add_argument("--identities", type=int, default=2)
     parser.add_argument("--frames", type=int, default=150, help="frames per synthetic identity")
@@ -163,7 +173,7 @@ def main() -> int:
     parser.add_argument("--motion", default="dance")
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--time-budget", type=float, default=75.0, help="training seconds per variant")
-    parser.add_argument("--total-s", type=float, default=560.0, help="wall-clock limit of the whole experiment: "
+    parser.add_argument("--total-s", type=float, default=540.0, help="wall-clock limit of the whole experiment: "
                         "the per-variant budget shrinks (equally for all) to fit it after synthesis")
     parser.add_argument("--overhead-s", type=float, default=30.0, help="expected start-up + evaluation seconds per variant")
     parser.add_argument("--eval-every", type=int, default=150, help="steps between held-out PSNR checks")
@@ -185,8 +195,11 @@ def main() -> int:
         args.identities, args.size = len(captures), Capture(captures[0]).image_size[0]
     else:
         log(f"synthesizing {args.identities} identities at {args.size}²")
-        captures, t = make_captures(out, args)
+        captures, t = make_captures(Path(args.captures_dir) if args.captures_dir else out / "captures", args)
         timings.update(t)
+        if args.synth_only:
+            log(f"captures written: {' '.join(captures)}")
+            return 0
         commands += [f"anr-studio synth --out {c} --seed {i} --frames {args.frames} --size {args.size} --motion {args.motion}"
                      for i, c in enumerate(captures)] + [f"anr-studio keyframes {c}" for c in captures]
     left = args.total_s - (time.perf_counter() - t_start)
