@@ -1,6 +1,6 @@
 """Sub-command `body`: a picture of the coarse body a person can check.
 
-``anr-studio body --pose bent --out body.png`` renders the body shaded (Lambert from the normal
+``anr-studio body --pose bent --out body.png`` (or ``--pose bent,aist``) renders the body shaded (Lambert from the normal
 image) and with a UV checkerboard (sampled through the UV image), front and side, in the rest
 pose and in the chosen pose, through the same render path that training and the studio use.
 """
@@ -180,11 +180,11 @@ def _run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise AnrError(f"--out {out}: expected a .png file name")
-    pose = named_pose(args.pose, args.frame)
-    body = load_body(args.model, args.uv_obj, args.device)
     poses = {"rest": torch.zeros(24, 3)}
-    if args.pose != "rest":
-        poses[Path(args.pose).name if args.pose.endswith(".npz") else args.pose] = pose
+    for name in (n.strip() for n in args.pose.split(",")):
+        if name != "rest":
+            poses[Path(name).name if name.lower().endswith(".npz") else name] = named_pose(name, args.frame)
+    body = load_body(args.model, args.uv_obj, args.device)
     grid = body_grid(body, poses, args.size)
     with atomic_path(out) as tmp:
         ok, data = cv2.imencode(".png", grid[..., ::-1])
@@ -205,7 +205,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--pose", default="bent", metavar="NAME_OR_NPZ",
                    help="rest, bent (elbows/knees/shoulders at 90 degrees), aist (a frame of the built-in dance) "
-                   "or an .npz with SMPL poses (N, 72) (default: bent)")
+                   "or an .npz with SMPL poses (N, 72); several separated by commas, one row each after the "
+                   "rest pose (default: bent)")
     p.add_argument("--out", required=True, metavar="PNG", help="output image")
     p.add_argument("--size", type=int, default=512, help="pixels per view (default 512)")
     p.add_argument("--frame", type=int, default=None, help="frame of aist / the .npz (default: a third of the way in)")

@@ -45,12 +45,13 @@ def test_body_command_with_a_saved_body(tmp_path, capsys):
     check_grid(read_png(out), 64, rows=2)
 
 
-def test_rest_pose_gives_one_row(tmp_path):
+@pytest.mark.parametrize("poses, rows", [("rest", 1), ("bent,aist", 3)])
+def test_one_row_per_pose(tmp_path, poses, rows):
     model = tmp_path / "box.safetensors"
     box_body().save(model)
     out = tmp_path / "rest.png"
-    assert main(["body", "--pose", "rest", "--out", str(out), "--size", "48", "--model", str(model)]) == 0
-    check_grid(read_png(out), 48, rows=1)
+    assert main(["body", "--pose", poses, "--out", str(out), "--size", "48", "--model", str(model)]) == 0
+    check_grid(read_png(out), 48, rows=rows)
 
 
 @pytest.mark.skipif(not DEFAULT_BODY_PATH.is_file(), reason="the built-in body is not built yet")
@@ -64,6 +65,7 @@ def test_body_command_with_the_default_body(tmp_path):
     "argv, message",
     [
         (["--pose", "flying"], "--pose: unknown pose 'flying'"),
+        (["--pose", "bent,flying"], "--pose: unknown pose 'flying'"),
         (["--pose", "missing.npz"], "missing.npz: pose file not found"),
         (["--pose", "bent", "--size", "3"], "--size is 3"),
         (["--pose", "aist", "--frame", "100000"], "frame 100000 is out of range"),
