@@ -233,8 +233,14 @@ def main() -> int:
         commands.append(f"anr-studio eval {run} --captures {' '.join(captures)} --split test "
                         f"--max-frames {args.test_frames} --out {run / 'metrics.json'}")
         log(f"{name}: PSNR {result['overall']['psnr']:.2f} dB after {result['step']} steps")
-    best = [max((h["psnr"] for h in histories[n] if h["psnr"] is not None), default=0.0) for n in ("anr", "anr-nosplit")]
-    threshold = args.threshold or (min(best) - 0.25)
+    best = [max((h["psnr"] for h in histories[n] if h["psnr"] is not None), default=None) for n in ("anr", "anr-nosplit")]
+    if args.threshold:
+        threshold = args.threshold
+    elif None in best:
+        threshold = float("nan")
+        log("no held-out PSNR was recorded during training: lower --eval-every for time-to-threshold")
+    else:
+        threshold = min(best) - 0.25
     samples = save_samples(out, rows["anr"], rows["dnr"])
     timings["total_s"] = round(time.perf_counter() - t_start, 1)
     text = report(out, args, timings, rows, histories, threshold, samples, commands)
