@@ -99,7 +99,9 @@ def build_body(anny: dict, tposed: dict, pca: dict, target_faces: int, name: str
     weights = tposed["weights"][vid]
     weights = weights / weights.sum(1, keepdims=True)
     # Joints as a function of betas (linear), regressed from this body's vertices.
-    j_regressor = fit_joint_regressor(verts, shapedirs, tposed["joints"], pca["joint_dirs"], pca["betas"], weights)
+    # Candidate rings of similar physical size on both bodies (the fine one is ~4x denser).
+    j_regressor = fit_joint_regressor(verts, shapedirs, tposed["joints"], pca["joint_dirs"], pca["betas"],
+                                      num_candidates=max(160, len(verts) // 11))
     face_parts = label_faces(verts, dec["faces"], dec["uv"], dec["uv_faces"], weights, tposed["joints"], PART_NAMES)
     tensors = dict(
         v_template=verts.astype(np.float32),

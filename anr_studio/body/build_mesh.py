@@ -37,12 +37,14 @@ def decimate_with_uv(verts: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_fa
 
 
 def fit_joint_regressor(verts: np.ndarray, shapedirs: np.ndarray, joints: np.ndarray, joint_dirs: np.ndarray,
-                        betas: np.ndarray, weights: np.ndarray, num_candidates: int = 48, ridge: float = 1e-3) -> np.ndarray:
+                        betas: np.ndarray, num_candidates: int = 160, ridge: float = 1e-7) -> np.ndarray:
     """Returns J_regressor (24,V): rows sum to 1 and map shaped rest vertices onto the joints.
 
-    Each joint uses the vertices nearest to it (a ring around a limb, a slice of the torso).
-    The weights solve, by equality-constrained ridge least squares, the rest joint exactly-ish
-    and each beta direction's joint motion, staying close to inverse-distance weights.
+    Each joint uses the ``num_candidates`` vertices nearest to it (rings around a limb, a slice
+    of the torso). The weights solve, by equality-constrained ridge least squares, the rest
+    joint and each beta direction's joint motion, staying close to inverse-distance weights.
+    A joint is not the centroid of its ring when fat or muscle grow on one side only, so some
+    weights are negative; the ridge keeps them small (|w| < ~1.5 with the defaults).
     verts (V,3), shapedirs (V,3,K), joints (24,3), joint_dirs (24,3,K), betas (N,K) of the
     sampled population (their spread weighs the beta directions).
     """

