@@ -105,7 +105,7 @@ def _check_inputs(vertices, faces, camera, image_size) -> tuple[int, int]:
     return height, width
 
 
-# Columns of the per-face coefficient table built by _face_setup.
+# Rows of the per-face coefficient table built by _face_setup (one column per face).
 _CX, _CY = 0, 1  # screen centroid
 _A, _B = slice(2, 5), slice(5, 8)  # d s_i / dx and d s_i / dy of the three screen barycentrics
 _Q = slice(8, 11)  # per-corner depth term: 1/z (perspective, affine on screen) or depth
@@ -113,7 +113,10 @@ _K0, _KX, _KY = 11, 12, 13  # visibility plane k = k0 + kx (x - cx) + ky (y - cy
 
 
 def _face_setup(pixels, depth, faces, perspective, znear, height, width):
-    """Returns per-face coefficients (B*F, 14) float32 and bounding boxes (B*F, 4) long [x0, y0, w, h].
+    """Returns per-face coefficients (14, B*F) float32 and bounding boxes (4, B*F) long [x0, y0, w, h].
+
+    Faces run along the last dimension so every per-row and per-pixel op below works on long
+    contiguous vectors (a (N, 3) layout makes CPU kernels loop over 3-element rows).
 
     The screen barycentrics of a face are ``s_i = 1/3 + a_i (x - cx) + b_i (y - cy)``: written
     about the centroid, where all three are 1/3, so the numbers stay small. The visibility value
@@ -144,7 +147,7 @@ def _face_setup(pixels, depth, faces, perspective, znear, height, width):
     lo = torch.ceil(xy.amin(dim=2) - 0.5).clamp(0, max(height, width))
     hi = torch.minimum(torch.floor(xy.amax(dim=2) - 0.5), xy.new_tensor([width - 1, height - 1])).clamp_min(-1)
     size = (hi - lo + 1).clamp_min(0).long() * valid.unsqueeze(-1)
-    return coeffs.reshape(-1, 14), torch.cat([lo.long(), size], dim=-1).reshape(-1, 4)
+    return coeffs.reshape(-1, 14).t().contiguous(), torch.cat([lo.long(), size], dim=-1).reshape(-1, 4).t().contiguous()
 
 
 def _row_spans(coeffs, bbox, rows_face, rows_y, width):
@@ -156,23 +159,23 @@ def _row_spans(coeffs, bbox, rows_face, rows_y, width):
     exact, the candidates need no inside test. k_start, k_step: the visibility value at the
     span's first pixel centre and its change per pixel.
     """
-    c = coeffs.index_select(0, rows_face)
-    box = bbox.index_select(0, rows_face)
-    dy = rows_y.to(c.dtype) + 0.5 - c[:, _CY]
-    a = c[:, _A]
-    s_at_cx = c[:, _B] * dy.unsqueeze(1) + (1.0 / 3.0 + _INSIDE_EPS)  # s_i at x = cx, plus slack
+    c = coeffs.index_select(1, rows_face)  # (14, R)
+    box = bbox.index_select(1, rows_face)  # (4, R)
+    dy = rows_y.to(c.dtype) + 0.5 - c[_CY]
+    a = c[_A]  # (3, R)
+    s_at_cx = c[_B] * dy + (1.0 / 3.0 + _INSIDE_EPS)  # s_i at x = cx, plus slack
     # s_i(x) = s_at_cx + a (x - cx) >= 0  <=>  x >= cx - s/a (a > 0)  or  x <= cx - s/a (a < 0);
     # with a == 0 the row is wholly inside (s >= 0) or outside (s < 0) for that corner.
     big = float(width) * 4.0 + 1e4
-    bound = (c[:, _CX : _CX + 1] - s_at_cx / a).nan_to_num(0.0, big, -big)
+    bound = (c[_CX] - s_at_cx / a).nan_to_num(0.0, big, -big)
     out = (a == 0) & (s_at_cx < 0)
-    left = torch.where(a > 0, bound, torch.where(out, big, -big)).amax(dim=1).clamp(-big, big)
-    right = torch.where(a < 0, bound, big).amin(dim=1).clamp(-big, big)
-    x_lo = torch.maximum(torch.ceil(left - 0.5).long(), box[:, 0])
-    x_hi = torch.minimum(torch.floor(right - 0.5).long(), box[:, 0] + box[:, 2] - 1)
+    left = torch.where(a > 0, bound, torch.where(out, big, -big)).amax(dim=0).clamp(-big, big)
+    right = torch.where(a < 0, bound, big).amin(dim=0).clamp(-big, big)
+    x_lo = torch.maximum(torch.ceil(left - 0.5).long(), box[0])
+    x_hi = torch.minimum(torch.floor(right - 0.5).long(), box[0] + box[2] - 1)
     count = (x_hi - x_lo + 1).clamp_min(0)
-    k_start = c[:, _K0] + c[:, _KX] * (x_lo.to(c.dtype) + 0.5 - c[:, _CX]) + c[:, _KY] * dy
-    return x_lo, count, k_start, c[:, _KX]
+    k_start = c[_K0] + c[_KX] * (x_lo.to(c.dtype) + 0.5 - c[_CX]) + c[_KY] * dy
+    return x_lo, count, k_start, c[_KX]
 
 
 def _default_max_pairs(device: torch.device) -> int:
@@ -206,16 +209,16 @@ def _expand(counts: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _depth_and_bary(c: torch.Tensor, x: torch.Tensor, y: torch.Tensor, perspective: bool):
-    """Returns (depth (N,), bary (N,3)) at pixel centres (x, y) (N,) for coefficient rows ``c`` (N,14).
+    """Returns (depth (N,), bary (N,3)) at pixel centres (x, y) (N,) for coefficient columns ``c`` (14,N).
 
     Perspective: the screen barycentrics weighted by 1/z and renormalised (perspective-correct).
     """
-    s = c[:, _A] * (x - c[:, _CX]).unsqueeze(1) + c[:, _B] * (y - c[:, _CY]).unsqueeze(1) + 1.0 / 3.0
+    s = c[_A] * (x - c[_CX]) + c[_B] * (y - c[_CY]) + 1.0 / 3.0  # (3, N)
     if perspective:
-        w = s * c[:, _Q]
-        depth = 1.0 / w.sum(dim=1)
-        return depth, w * depth.unsqueeze(1)
-    return (s * c[:, _Q]).sum(dim=1), s
+        w = s * c[_Q]
+        depth = 1.0 / w.sum(dim=0)
+        return depth, (w * depth).t()
+    return (s * c[_Q]).sum(dim=0), s.t()
 
 
 def rasterize(
@@ -263,10 +266,10 @@ def rasterize(
 
         # Level 1: (face, row) pairs; level 2: (face, pixel) candidates along each row's exact span.
         buffer = torch.full((batch * hw,), _INT64_MAX, dtype=torch.long, device=device)
-        for lo, hi, n_rows in _chunks(bbox[:, 3], max_pairs):
-            row_face, row_rank = _expand(bbox[lo:hi, 3], n_rows)
+        for lo, hi, n_rows in _chunks(bbox[3], max_pairs):
+            row_face, row_rank = _expand(bbox[3, lo:hi], n_rows)
             row_face += lo
-            rows_y = bbox[:, 1].index_select(0, row_face) + row_rank
+            rows_y = bbox[1].index_select(0, row_face) + row_rank
             x_start, x_count, k_start, k_step = _row_spans(coeffs, bbox, row_face, rows_y, width)
             row_pixel = face_base.index_select(0, row_face) + rows_y * width + x_start
             for r_lo, r_hi, n_pix in _chunks(x_count, max_pairs):
@@ -283,7 +286,7 @@ def rasterize(
         # Barycentrics and depth of the winning face, once per covered pixel.
         covered = torch.nonzero(buffer != _INT64_MAX).squeeze(1)
         winner = buffer.index_select(0, covered) & (2**_FACE_BITS - 1)
-        c = coeffs.index_select(0, winner)
+        c = coeffs.index_select(1, winner)
         within = covered - face_base.index_select(0, winner)
         rows = within // width
         xs = (within - rows * width).to(torch.float32) + 0.5

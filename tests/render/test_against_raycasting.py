@@ -79,3 +79,35 @@ def test_weak_perspective_matches_orthographic_ray_casting(scene):
     size = (100, 90)
     camera = WeakPerspectiveCamera(scale=torch.tensor([55.0]), offset=torch.tensor([[45.0, 100.0]]))
     _check(scene, camera, size, _orthographic_rays(camera, size))
+
+
+def _default_body_scene():
+    from anr_studio.body.model import DEFAULT_BODY_PATH, BodyModel
+
+    if not DEFAULT_BODY_PATH.is_file():
+        pytest.skip("resources/body/anr_body.safetensors not built yet")
+    body = BodyModel.default()
+    pose = torch.zeros(1, 24, 3)
+    pose[0, 18, 1] = -1.3  # left elbow bent
+    pose[0, 17, 2] = -0.8  # right shoulder raised
+    pose[0, 4, 0] = 1.2  # left knee bent
+    pose[0, 1, 0] = -0.6  # left hip forward
+    vertices = body(pose=pose).vertices.detach()
+    mesh = trimesh.Trimesh(vertices[0].double().numpy(), body.faces.numpy(), process=False)
+    import types
+
+    return types.SimpleNamespace(mesh=mesh, vertices=vertices, faces=body.faces, face_uvs=body.face_uvs)
+
+
+@pytest.mark.parametrize("azimuth", [0.0, 120.0])
+def test_default_body_matches_ray_casting(azimuth):
+    body_scene = _default_body_scene()
+    size = (128, 96)
+    camera = orbit_camera(azimuth, 10.0, 3.4, target=(0.0, 0.9, 0.0), image_size=size, fov_deg=35)
+    _check(body_scene, camera, size, _perspective_rays(camera, size))
+    # The body is closed and wound outward: what the camera sees faces it (n_z < 0).
+    from anr_studio.render import render_body_maps
+
+    maps = render_body_maps(body_scene, body_scene.vertices, camera, size)
+    facing = maps.normals[0, 2][maps.mask[0, 0] > 0]
+    assert (facing < 0).float().mean() > 0.95
