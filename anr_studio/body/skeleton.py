@@ -70,19 +70,38 @@ JOINT_GROUPS: dict[str, tuple[str, ...]] = {
     "right leg": ("right_hip", "right_knee", "right_ankle", "right_foot"),
 }
 
-# Per-face part labels (what try-on masks and the GUI's part picker use). "face" is a region
-# of the head that no joint separates, so only a model with UV/segmentation data assigns it.
+# Per-face part labels (what try-on masks and the GUI's part picker use), the same for the
+# built-in body and SMPL files. "face" is a region of the head that no joint separates, so only
+# a model with segmentation data (the built-in body) assigns it.
 BODY_PART_NAMES: tuple[str, ...] = (
     "head",
     "face",
     "torso",
-    "upper_arms",
-    "forearms",
-    "hands",
-    "thighs",
-    "shins",
-    "feet",
+    "upperarm_l",
+    "upperarm_r",
+    "forearm_l",
+    "forearm_r",
+    "hand_l",
+    "hand_r",
+    "thigh_l",
+    "thigh_r",
+    "shin_l",
+    "shin_r",
+    "foot_l",
+    "foot_r",
 )
+
+# Names for both sides at once (and whole limbs), for masks such as "upper clothes".
+PART_GROUPS: dict[str, tuple[str, ...]] = {
+    "upper_arms": ("upperarm_l", "upperarm_r"),
+    "forearms": ("forearm_l", "forearm_r"),
+    "hands": ("hand_l", "hand_r"),
+    "thighs": ("thigh_l", "thigh_r"),
+    "shins": ("shin_l", "shin_r"),
+    "feet": ("foot_l", "foot_r"),
+    "arms": ("upperarm_l", "upperarm_r", "forearm_l", "forearm_r", "hand_l", "hand_r"),
+    "legs": ("thigh_l", "thigh_r", "shin_l", "shin_r", "foot_l", "foot_r"),
+}
 
 # The part a joint's rigid segment belongs to (the segment from the joint to its children).
 JOINT_PART: dict[str, str] = {
@@ -94,25 +113,44 @@ JOINT_PART: dict[str, str] = {
     "right_collar": "torso",
     "neck": "head",
     "head": "head",
-    "left_shoulder": "upper_arms",
-    "right_shoulder": "upper_arms",
-    "left_elbow": "forearms",
-    "right_elbow": "forearms",
-    "left_wrist": "hands",
-    "right_wrist": "hands",
-    "left_hand": "hands",
-    "right_hand": "hands",
-    "left_hip": "thighs",
-    "right_hip": "thighs",
-    "left_knee": "shins",
-    "right_knee": "shins",
-    "left_ankle": "feet",
-    "right_ankle": "feet",
-    "left_foot": "feet",
-    "right_foot": "feet",
+    "left_shoulder": "upperarm_l",
+    "right_shoulder": "upperarm_r",
+    "left_elbow": "forearm_l",
+    "right_elbow": "forearm_r",
+    "left_wrist": "hand_l",
+    "right_wrist": "hand_r",
+    "left_hand": "hand_l",
+    "right_hand": "hand_r",
+    "left_hip": "thigh_l",
+    "right_hip": "thigh_r",
+    "left_knee": "shin_l",
+    "right_knee": "shin_r",
+    "left_ankle": "foot_l",
+    "right_ankle": "foot_r",
+    "left_foot": "foot_l",
+    "right_foot": "foot_r",
 }
 
 
 def joint_part_indices() -> list[int]:
     """Returns, for each of the 24 joints, the index into BODY_PART_NAMES of its part."""
     return [BODY_PART_NAMES.index(JOINT_PART[name]) for name in SMPL_JOINT_NAMES]
+
+
+def part_indices(part_names: list[str] | tuple[str, ...], names: list[str] | tuple[str, ...]) -> list[int]:
+    """Returns the sorted indices into ``part_names`` of ``names`` (part names or PART_GROUPS keys).
+
+    AnrError names the first name that is neither a part of this body nor a group.
+    """
+    found: set[int] = set()
+    for name in names:
+        if name in part_names:
+            found.add(list(part_names).index(name))
+        elif name in PART_GROUPS:
+            found.update(list(part_names).index(n) for n in PART_GROUPS[name] if n in part_names)
+        else:
+            raise AnrError(
+                f"body parts: unknown part {name!r}, expected one of {', '.join(part_names)} or a group "
+                f"({', '.join(PART_GROUPS)})"
+            )
+    return sorted(found)

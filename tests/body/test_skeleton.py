@@ -4,11 +4,13 @@ from anr_studio.body.skeleton import (
     BODY_PART_NAMES,
     JOINT_GROUPS,
     JOINT_PART,
+    PART_GROUPS,
     SMPL_JOINT_NAMES,
     SMPL_PARENTS,
     children,
     joint_index,
     joint_part_indices,
+    part_indices,
 )
 from anr_studio.errors import AnrError
 
@@ -42,5 +44,15 @@ def test_groups_and_parts_cover_every_joint_once():
     assert sorted(grouped) == sorted(SMPL_JOINT_NAMES)
     assert set(JOINT_PART) == set(SMPL_JOINT_NAMES)
     idx = joint_part_indices()
-    assert BODY_PART_NAMES[idx[joint_index("left_elbow")]] == "forearms"
-    assert BODY_PART_NAMES[idx[joint_index("right_knee")]] == "shins"
+    assert BODY_PART_NAMES[idx[joint_index("left_elbow")]] == "forearm_l"
+    assert BODY_PART_NAMES[idx[joint_index("right_knee")]] == "shin_r"
+    assert all(n in BODY_PART_NAMES for group in PART_GROUPS.values() for n in group)
+
+
+def test_part_indices_resolve_parts_and_groups():
+    names = list(BODY_PART_NAMES)
+    assert part_indices(names, ["torso", "upper_arms"]) == [2, 3, 4]
+    assert part_indices(names, ["hand_l", "legs"]) == [7, 9, 10, 11, 12, 13, 14]
+    assert part_indices(["body"], ["arms"]) == []  # a body without arm labels has no arm faces
+    with pytest.raises(AnrError, match="unknown part 'sleeves'"):
+        part_indices(names, ["sleeves"])

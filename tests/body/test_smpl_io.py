@@ -72,7 +72,8 @@ def test_part_labels_follow_skinning(arrays, tmp_path):
     body = BodyModel.from_smpl(save_npz(tmp_path / "m.npz", arrays))
     assert body.part_names == list(BODY_PART_NAMES)
     assert not body.has_uvs
-    assert [BODY_PART_NAMES[p] for p in body.face_parts[:2].tolist()] == ["forearms", "shins"]
+    assert [BODY_PART_NAMES[p] for p in body.face_parts[:2].tolist()] == ["forearm_l", "shin_r"]
+    assert body.part_ids(["forearms"]) == [BODY_PART_NAMES.index("forearm_l"), BODY_PART_NAMES.index("forearm_r")]
 
 
 def write_uv_obj(path, arrays, rotate=True, quad_extra=False):
