@@ -167,7 +167,9 @@ class HeldOutPSNR(Callback):
                                                      "history": self.history}, indent=1))
 
     def on_step(self, trainer: Any, info: Any) -> None:
-        if info.step % self.every:
+        # on_step comes every log_every steps: evaluate at the first report past each multiple.
+        done = self.history[-1]["step"] // self.every if self.history else 0
+        if info.step // self.every <= done:
             return
         if self._captures is None:
             self._captures = [Capture(p) for p in self.paths]
