@@ -61,20 +61,30 @@ class TruePerson:
         self.posedirs = fine_body.posedirs
         v = shaped[0].numpy().astype(np.float64)
         normals = vertex_normals(shaped.float(), self.faces)[0].numpy().astype(np.float64)
-        # Faces wound inward would push clothes into the body: orient normals away from the centre line.
+        # Wind faces outward (clothes are pushed along the normals; back faces are culled).
         centre = v.mean(0)
         if np.mean(np.sum(normals * (v - centre), 1)) < 0:
             normals = -normals
+            self.faces = self.faces[:, [0, 2, 1]]
         weights = fine_body.lbs_weights.detach().cpu().numpy().astype(np.float64)
-        offset, region, weights, self.landmarks = _dress(v, normals, weights, self.rest_joints[0].numpy().astype(np.float64), identity)
+        offset, region, weights, self.landmarks, skirt = _dress(v, normals, weights, self.rest_joints[0].numpy().astype(np.float64), identity)
+        rest = v + offset
+        faces = self.faces.numpy()
+        if skirt is not None:  # appended after the body, so body vertex indices stay the fine body's
+            s_verts, s_faces, s_weights = skirt
+            faces = np.concatenate([faces, s_faces + len(rest)])
+            rest = np.concatenate([rest, s_verts])
+            weights = np.concatenate([weights, s_weights])
+            region = np.concatenate([region, np.full(len(s_verts), BOTTOMS)])
+            if self.posedirs is not None:
+                pad = torch.zeros(self.posedirs.shape[0], 3 * len(s_verts), dtype=self.posedirs.dtype)
+                self.posedirs = torch.cat([self.posedirs, pad], 1)
+            self.faces = torch.as_tensor(faces, dtype=torch.long)
         self.region = region
         self.face_region = _face_mode(region, self.faces.numpy())
         self.weights = torch.as_tensor(weights / weights.sum(1, keepdims=True), dtype=torch.float32)
-        self.rest = torch.as_tensor(v + offset, dtype=torch.float32)
+        self.rest = torch.as_tensor(rest, dtype=torch.float32)
         self.rest_normals = vertex_normals(self.rest[None], self.faces)[0]
-        if np.mean(np.sum(self.rest_normals.numpy() * (self.rest.numpy() - centre), 1)) < 0:
-            self.rest_normals = -self.rest_normals
-            self.faces = self.faces[:, [0, 2, 1]]  # outward winding, so posed normals point out too
 
     @property
     def num_vertices(self) -> int:
@@ -98,7 +108,9 @@ class TruePerson:
 
 
 def _dress(v: np.ndarray, n: np.ndarray, w: np.ndarray, J: np.ndarray, ident: Identity):
-    """Returns (offset (V,3), region (V,), weights (V,24), Landmarks) for the rest body ``v`` (V,3).
+    """Returns (offset (V,3), region (V,), weights (V,24), Landmarks, skirt) for the rest body ``v`` (V,3).
+
+    ``skirt`` is None or an extra mesh (vertices (S,3), faces (G,3) into them, weights (S,24)).
 
     ``n`` (V,3) outward rest normals, ``w`` (V,24) body skinning weights, ``J`` (24,3) rest joints.
     """
@@ -172,10 +184,13 @@ def _dress(v: np.ndarray, n: np.ndarray, w: np.ndarray, J: np.ndarray, ident: Id
     lower = (np.isin(dom, _LEGS) | ((dom == PELVIS) | np.isin(dom, _TORSO)) & (y <= y_waist - 0.03 + 1e-9)) & ~feet
     y_ankle = 0.5 * (J[L_ANKLE, 1] + J[R_ANKLE, 1])
     drop = np.clip(y_waist - y, 0, None)
+    skirt = None
     if ident.bottoms == "skirt":
-        skirt = lower & (drop < ident.skirt_length)
-        _skirt(v, offset, w, skirt, drop, y_waist, J, ident)
-        region[skirt] = BOTTOMS
+        # Under the skirt the hips wear the same fabric; the legs below it are bare.
+        under = lower & (drop < ident.skirt_length)
+        offset[under] = n[under] * 0.006
+        region[under] = BOTTOMS
+        skirt = _skirt(v, lower, y_waist, J, ident)
     else:
         flare = 0.13 if ident.bottoms == "wide_trousers" else 0.02
         legs = lower & (y > y_ankle + 0.02)
@@ -200,52 +215,62 @@ def _dress(v: np.ndarray, n: np.ndarray, w: np.ndarray, J: np.ndarray, ident: Id
         logo_width=0.7 * abs(J[L_SHOULDER, 0] - J[R_SHOULDER, 0]),
         floor_y=float(y.min()),
     )
-    return offset, region, w, marks
+    return offset, region, w, marks, skirt
 
 
-def _skirt(v, offset, w, skirt, drop, y_waist, J, ident) -> None:
-    """Moves ``skirt`` vertices onto a flared elliptic cone around the hips and reskins them (in place).
+SKIRT_RINGS = 12
+SKIRT_SEGMENTS = 72
 
-    Each leg's ring of vertices is unrolled onto its half of the cone (front, outside, back),
-    so the skirt closes between the legs; the inner half of each ring sits just inside the
-    cone, hidden. Weights blend the pelvis with both hips, more so towards the hem: the skirt
-    spans the legs and swings with their average.
+
+def _skirt(v: np.ndarray, lower: np.ndarray, y_waist: float, J: np.ndarray, ident: Identity):
+    """Returns a skirt mesh (vertices (S,3), faces (G,3), weights (S,24)) hanging from the waist.
+
+    A flared elliptic tube around the hips, wide enough at every height to hold the body slice
+    inside it (``v`` (V,3) rest body, ``lower`` (V,) its hip/leg vertices). It is a separate
+    surface, not the legs pushed outwards, so it closes between the legs; an inner wall (faces
+    wound the other way) makes it two-sided so its inside shows where a leg lifts the hem.
+    Weights blend the pelvis with both hips, more towards the hem and towards each side's leg:
+    the skirt spans the legs and swings with them.
     """
-    x, y, z = v[:, 0], v[:, 1], v[:, 2]
-    near_waist = skirt & (np.abs(y - y_waist) < 0.04)
+    rings, segs = SKIRT_RINGS, SKIRT_SEGMENTS
     cx = 0.5 * (J[L_HIP, 0] + J[R_HIP, 0])
-    cz = np.median(z[near_waist]) if near_waist.any() else J[PELVIS, 2]
-    ax = np.max(np.abs(x[near_waist] - cx)) + 0.015 if near_waist.any() else 0.17
-    az = np.max(np.abs(z[near_waist] - cz)) + 0.015 if near_waist.any() else 0.12
-    idx = np.nonzero(skirt)[0]
-    d = drop[idx]
-    rx = ax + ident.skirt_flare * d
-    rz = az + 0.8 * ident.skirt_flare * d
-    px, pz = x[idx], z[idx]
-    # The leg each vertex belongs to, and its axis at this height (the hip-knee line).
-    side = np.where(px > cx, 1.0, -1.0)
-    hip = np.where(side[:, None] > 0, J[L_HIP], J[R_HIP])
-    knee = np.where(side[:, None] > 0, J[L_KNEE], J[R_KNEE])
-    f = np.clip((hip[:, 1] - y[idx]) / np.maximum(hip[:, 1] - knee[:, 1], 1e-3), 0, 1)
-    lx = hip[:, 0] + f * (knee[:, 0] - hip[:, 0])
-    lz = hip[:, 2] + f * (knee[:, 2] - hip[:, 2])
-    psi = np.arctan2(side * (px - lx), pz - lz)  # 0 front, +pi/2 outside, +-pi back, -pi/2 inside
-    on_leg = y[idx] < hip[:, 1]
-    # Above the crotch the ring is the torso's: use its own angle around the hips' centre.
-    theta = np.where(on_leg, side * np.abs(psi), np.arctan2(px - cx, pz - cz))
-    shrink = np.where(on_leg & (psi < 0), 0.96, 1.0)
-    new_x = cx + rx * np.sin(theta) * shrink
-    new_z = cz + rz * np.cos(theta) * shrink
-    # Never pull a vertex inwards (the waistband hugs the body).
-    grow = np.hypot((new_x - cx) / rx, (new_z - cz) / rz) >= np.hypot((px - cx) / rx, (pz - cz) / rz)
-    keep = ~on_leg & ~grow
-    offset[idx, 0] = np.where(keep, offset[idx, 0], new_x - px)
-    offset[idx, 2] = np.where(keep, offset[idx, 2], new_z - pz)
-    t = np.clip(d / ident.skirt_length, 0, 1)[:, None]
-    blend = np.zeros((len(idx), w.shape[1]))
-    blend[:, PELVIS] = 0.4
-    blend[:, L_HIP] = 0.3
-    blend[:, R_HIP] = 0.3
-    pelvis = np.zeros_like(blend)
-    pelvis[:, PELVIS] = 1.0
-    w[idx] = (1 - t) * pelvis + t * blend
+    cz = float(np.median(v[lower & (np.abs(v[:, 1] - y_waist) < 0.05), 2])) if lower.any() else J[PELVIS, 2]
+    t = np.linspace(0.0, 1.0, rings)
+    y = y_waist - t * ident.skirt_length
+    rx = np.empty(rings)
+    rz = np.empty(rings)
+    for r in range(rings):
+        sl = lower & (np.abs(v[:, 1] - y[r]) < 0.03)
+        if not sl.any():
+            rx[r], rz[r] = 0.12, 0.1
+            continue
+        ex, ez = np.abs(v[sl, 0] - cx).max(), np.abs(v[sl, 2] - cz).max()
+        rho = np.sqrt(((v[sl, 0] - cx) / ex) ** 2 + ((v[sl, 2] - cz) / ez) ** 2).max()
+        rx[r], rz[r] = ex * rho + 0.015, ez * rho + 0.015
+    flare = ident.skirt_flare * t * ident.skirt_length
+    rx = np.maximum.accumulate(np.maximum(rx, rx[0] + flare))  # never narrower towards the hem
+    rz = np.maximum.accumulate(np.maximum(rz, rz[0] + 0.8 * flare))
+    theta = 2 * np.pi * np.arange(segs) / segs  # 0 = front (+z), pi/2 = the body's left (+x)
+    sin, cos = np.sin(theta)[None], np.cos(theta)[None]
+    outer = np.stack([cx + rx[:, None] * sin, np.repeat(y[:, None], segs, 1), cz + rz[:, None] * cos], -1)
+    inner = outer.copy()
+    inner[..., 0] = cx + 0.985 * (outer[..., 0] - cx)
+    inner[..., 2] = cz + 0.985 * (outer[..., 2] - cz)
+    verts = np.concatenate([outer.reshape(-1, 3), inner.reshape(-1, 3)])
+    r, k = np.meshgrid(np.arange(rings - 1), np.arange(segs), indexing="ij")
+    a, b = r * segs + k, r * segs + (k + 1) % segs
+    c, d = a + segs, b + segs
+    # The outer wall winds outward, the inner wall the other way.
+    quads = np.stack([np.stack([a, c, b], -1), np.stack([b, c, d], -1)], 2).reshape(-1, 3)
+    tri = outer.reshape(-1, 3)[quads[0]]
+    outward = np.array([tri[:, 0].mean() - cx, 0.0, tri[:, 2].mean() - cz])
+    if np.dot(np.cross(tri[1] - tri[0], tri[2] - tri[0]), outward) < 0:
+        quads = quads[:, ::-1]
+    faces = np.concatenate([quads, quads[:, ::-1] + rings * segs])
+    tt = np.repeat(t, segs)
+    side = np.tile(np.sin(theta), rings)
+    w = np.zeros((rings * segs, 24))
+    w[:, L_HIP] = 0.3 * tt * (1 + 0.6 * side)
+    w[:, R_HIP] = 0.3 * tt * (1 - 0.6 * side)
+    w[:, PELVIS] = 1.0 - w[:, L_HIP] - w[:, R_HIP]
+    return verts, faces, np.concatenate([w, w])

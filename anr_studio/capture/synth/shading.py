@@ -12,8 +12,11 @@ from anr_studio.render import PerspectiveCamera, rasterize
 
 # A fixed world light (up, front, to the person's left), so shading changes as the body turns.
 LIGHT = np.float32([0.35, 0.75, 0.55]) / np.linalg.norm([0.35, 0.75, 0.55])
-AMBIENT = 0.38
+AMBIENT = 0.34
 DIFFUSE = 0.72
+# A weak fill from behind, so a back view is not a flat silhouette.
+FILL_LIGHT = np.float32([-0.3, 0.4, -0.85]) / np.linalg.norm([-0.3, 0.4, -0.85])
+FILL = 0.25
 
 
 def front_faces(vertices: torch.Tensor, faces: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
@@ -68,7 +71,7 @@ def render_people(
         n = values[:, 0:3] / np.maximum(np.linalg.norm(values[:, 0:3], axis=1, keepdims=True), 1e-8)
         region = face_region[fid.numpy()]
         colour = albedo(person.identity, person.landmarks, region, values[:, 3:6], values[:, 6:9])
-        shade = AMBIENT + DIFFUSE * np.clip(n @ LIGHT, 0.0, None)
+        shade = AMBIENT + DIFFUSE * np.clip(n @ LIGHT, 0.0, None) + FILL * np.clip(n @ FILL_LIGHT, 0.0, None)
         image = np.zeros((h * s * w * s, 3), np.float32)
         alpha = np.zeros(h * s * w * s, np.float32)
         p = pix.numpy()
