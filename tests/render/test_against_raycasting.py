@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -54,6 +57,13 @@ def _check(scene, camera, size, rays):
     face_id = fragments.face_id[0].numpy()
     either = (face_id >= 0) | (ray_face >= 0)
     agree = face_id == ray_face
+    debug_dir = os.environ.get("ANR_TEST_DEBUG_DIR")  # set it to look at a failing comparison
+    if debug_dir and agree[either].mean() < 0.995:
+        from PIL import Image
+
+        Path(debug_dir).mkdir(parents=True, exist_ok=True)
+        rgb = np.stack([face_id >= 0, ray_face >= 0, either & ~agree], -1).astype(np.uint8) * 255
+        Image.fromarray(rgb).save(Path(debug_dir) / f"raycast_mismatch_{size[0]}x{size[1]}_{abs(hash(str(camera.__dict__))) % 10000}.png")
     assert either.sum() > 0.1 * either.size
     assert agree[either].mean() >= 0.995, f"face ids agree on {agree[either].mean():.4f} of covered pixels"
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pytest
 import torch
 
 from anr_studio.errors import AnrError
-from anr_studio.render import PerspectiveCamera, WeakPerspectiveCamera, orbit_camera, rasterize
+from anr_studio.render import PerspectiveCamera, WeakPerspectiveCamera, orbit_camera, rasterize, render_body_maps
 from anr_studio.render.reference import reference_rasterize
 
 
@@ -146,11 +148,19 @@ def test_cuda_matches_cpu(scene):
     vertices = scene.vertices.expand(2, -1, -1)
     cpu = rasterize(vertices, scene.faces, camera, size)
     gpu = rasterize(vertices.cuda(), scene.faces.cuda(), camera.to("cuda"), size)
-    assert gpu.face_id.is_cuda
-    agree = (cpu.face_id == gpu.face_id.cpu()).float().mean()
-    assert agree > 0.999
+    assert gpu.face_id.is_cuda and gpu.bary.is_cuda and gpu.covered.is_cuda
     same = cpu.face_id == gpu.face_id.cpu()
+    assert same.float().mean() > 0.999
     torch.testing.assert_close(cpu.bary[same], gpu.bary.cpu()[same], atol=1e-4, rtol=0)
+    # Chunked on the GPU too, and the interpolators on the device.
+    chunked = rasterize(vertices.cuda(), scene.faces.cuda(), camera.to("cuda"), size, max_pairs=1000)
+    assert torch.equal(chunked.face_id, gpu.face_id)
+    body = types.SimpleNamespace(faces=scene.faces.cuda(), face_uvs=scene.face_uvs.cuda())
+    maps = render_body_maps(body, vertices.cuda(), camera.to("cuda"), size)
+    cpu_maps = render_body_maps(types.SimpleNamespace(faces=scene.faces, face_uvs=scene.face_uvs), vertices, camera, size)
+    both = (maps.fragments.face_id.cpu() == cpu_maps.fragments.face_id)
+    torch.testing.assert_close(maps.uv.cpu()[both], cpu_maps.uv[both], atol=1e-4, rtol=0)
+    torch.testing.assert_close(maps.normals.cpu().permute(0, 2, 3, 1)[both], cpu_maps.normals.permute(0, 2, 3, 1)[both], atol=1e-4, rtol=0)
 
 
 @pytest.mark.parametrize(
