@@ -28,6 +28,7 @@ REGIONS: dict[str, tuple[str, ...]] = {
     "arms": ("upper_arms", "forearms", "hands"),
 }
 SUPERSAMPLE = 4
+SNAP = 0.5 / 255
 
 
 def _uv_to_pixels(face_uvs: np.ndarray, size: int) -> np.ndarray:
@@ -56,7 +57,24 @@ def rasterize_uv_faces(face_uvs: np.ndarray, size: int, feather: float = 1.0) ->
     mask = cv2.resize(canvas.astype(np.float32) / 255.0, (size, size), interpolation=cv2.INTER_AREA)
     if feather > 0:
         mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=float(feather), borderType=cv2.BORDER_REPLICATE)
+    # Snap the blur's far tails (below half an 8-bit step), so texels away from the edge take A or
+    # keep B exactly, and the mask saved as an 8-bit PNG is the mask that was applied.
+    mask[mask > 1 - SNAP] = 1.0
+    mask[mask < SNAP] = 0.0
     return np.clip(mask, 0.0, 1.0).astype(np.float32)
+
+
+def _part_indices(names: list[str], wanted: tuple[str, ...]) -> list[int]:
+    """Returns the indices into ``names`` of the parts ``wanted``; group names (both sides of a limb:
+    "thighs" = thigh_l + thigh_r, anr_studio.body.skeleton.PART_GROUPS) expand to their members."""
+    from anr_studio.body import skeleton
+
+    groups = getattr(skeleton, "PART_GROUPS", {})
+    found = set()
+    for part in wanted:
+        members = [part] if part in names else list(groups.get(part, ()))
+        found.update(names.index(m) for m in members if m in names)
+    return sorted(found)
 
 
 def region_faces(body, region: str) -> np.ndarray:
@@ -65,13 +83,14 @@ def region_faces(body, region: str) -> np.ndarray:
         raise AnrError(f"--region {region}: unknown region, expected one of {', '.join(REGIONS)}")
     names = list(getattr(body, "part_names", []))
     parts = body.face_parts.detach().cpu().numpy()
-    wanted = [names.index(p) for p in REGIONS[region] if p in names]
-    if not wanted:
-        raise AnrError(f"--region {region}: the body model labels no faces as {', '.join(REGIONS[region])} "
-                       f"(its parts: {', '.join(names) or 'none'}), expected a body with part labels; paint a mask instead")
+    wanted = _part_indices(names, REGIONS[region])
     selected = np.isin(parts, wanted)
     if region == "hair" and "face" in names:
         selected &= parts != names.index("face")
+    if not selected.any():
+        used = sorted({names[i] for i in np.unique(parts)}) if names else []
+        raise AnrError(f"--region {region}: the body model labels no faces as {', '.join(REGIONS[region])} "
+                       f"(its parts: {', '.join(used) or 'none'}), expected a body with those part labels; paint a mask instead")
     return selected
 
 

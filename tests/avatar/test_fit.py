@@ -1,0 +1,57 @@
+"""New identity with a frozen renderer: only the new texture moves, the renderer stays bit-identical, resumable."""
+
+import numpy as np
+import pytest
+import torch
+
+from anr_studio.avatar import Avatar
+from anr_studio.avatar.fit import fit_identity, initial_texture
+from anr_studio.errors import AnrError
+from anr_studio.train.avatar_file import read_avatar
+from tests.train.helpers import write_tiny_capture
+
+
+def test_fit_leaves_the_renderer_bit_identical(avatar_path, captures, body, tmp_path):
+    avatar = Avatar.load(avatar_path, body=body)
+    start = initial_texture(avatar)
+    seen = []
+    result = fit_identity(avatar, captures[2], "carol", tmp_path / "work", steps=4, checkpoint_every=2,
+                          progress=lambda s, n, losses: seen.append((s, n, losses["total"])))
+    assert result.reason == "done" and result.step == 4
+    assert [s for s, _, _ in seen] == [1, 2, 3, 4] and all(np.isfinite(v) for _, _, v in seen)
+    assert avatar.identities == ["alice", "bob", "carol"]
+    assert (avatar.texture("carol") - start).abs().max() > 1e-4  # the new texture learned something
+    out = avatar.save(tmp_path / "with_carol.anr")
+    before, after = read_avatar(avatar_path), read_avatar(out)
+    assert sorted(before.renderer_state) == sorted(after.renderer_state)
+    for key, value in before.renderer_state.items():  # every renderer tensor, bit for bit
+        assert torch.equal(value, after.renderer_state[key]), key
+    for i in range(2):  # the old identities too
+        assert torch.equal(before.textures[i], after.textures[i])
+    assert after.meta["identities"] == ["alice", "bob", "carol"]
+    np.testing.assert_allclose(after.meta["betas"][2][:2], [0.2, 0.0], atol=1e-6)
+    img, mask = Avatar.load(out, body=body).render("carol", np.zeros((24, 3)), None, size=32)
+    assert img.shape == (32, 32, 3) and mask.max() > 0.05
+
+
+def test_resumed_fit_equals_an_uninterrupted_one(avatar_path, captures, body, tmp_path):
+    whole = fit_identity(Avatar.load(avatar_path, body=body), captures[2], "carol", tmp_path / "a", steps=4)
+    first = fit_identity(Avatar.load(avatar_path, body=body), captures[2], "carol", tmp_path / "b", steps=4,
+                         checkpoint_every=1, time_budget_s=1e-9)  # stops after one step, checkpointed
+    assert first.step == 1 and first.reason == "time budget"
+    with pytest.raises(AnrError, match="holds an earlier fit"):
+        fit_identity(Avatar.load(avatar_path, body=body), captures[2], "carol", tmp_path / "b", steps=4)
+    rest = fit_identity(Avatar.load(avatar_path, body=body), captures[2], "carol", tmp_path / "b", steps=4, resume=True)
+    assert rest.step == 4
+    torch.testing.assert_close(rest.texture, whole.texture, rtol=0, atol=1e-6)
+
+
+def test_fit_bad_input(avatar_path, captures, body, tmp_path):
+    avatar = Avatar.load(avatar_path, body=body)
+    with pytest.raises(AnrError, match="already has an identity"):
+        fit_identity(avatar, captures[2], "alice", tmp_path / "w", steps=1)
+    other = write_tiny_capture(tmp_path / "other.h5", "dave", body, seed=3, body_model="default")
+    with pytest.raises(AnrError, match="body model 'default' differs from the avatar's 'box'"):
+        fit_identity(avatar, str(other), "dave", tmp_path / "w", steps=1)
+    with pytest.raises(AnrError, match="no fit checkpoint"):
+        fit_identity(avatar, captures[2], "carol", tmp_path / "empty", steps=1, resume=True)
