@@ -31,7 +31,7 @@ class NeuralView(QtWidgets.QWidget):
         self.pose_state, self.view_state = pose_state, view_state
         self.size_px = default_preview_size()
         self.identity: str | None = None
-        self.texture_override = None  # set by the try-on panel: a swapped texture to preview
+        self.extra_note = ""  # e.g. the try-on panel says which identities the preview blends
         self.label = ImageLabel(NO_AVATAR)
         self.label.setObjectName("neuralImage")
         self.info = QtWidgets.QLabel("")
@@ -65,6 +65,7 @@ class NeuralView(QtWidgets.QWidget):
         """Shows ``avatar`` (or the empty state for None) and renders it."""
         self.worker.set_avatar(avatar)
         self.last_result = None
+        self.extra_note = ""
         with QtCore.QSignalBlocker(self.ident_box):
             self.ident_box.clear()
             if avatar is not None:
@@ -110,6 +111,8 @@ class NeuralView(QtWidgets.QWidget):
         parts = []
         if not torch.cuda.is_available():
             parts.append(f"CPU only: neural preview at reduced resolution {self.size_px}×{self.size_px}")
+        if self.extra_note:
+            parts.append(self.extra_note)
         if res is not None:
             parts.append(f"render {1000 * res.render_s:.0f} ms, edit→image {1000 * res.latency_s:.0f} ms")
         self.info.setText(" · ".join(parts))

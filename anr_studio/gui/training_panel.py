@@ -38,6 +38,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self.job: TrainingJob | None = None
         self.export_job: BackgroundJob | None = None
         self.body_override = None  # tests train with a small body
+        self.extra_overrides: list[str] = []  # config overrides beyond the form (scripts, tests)
         self.captures = QtWidgets.QListWidget()
         self.captures.setObjectName("trainCaptures")
         self.captures.setMaximumHeight(70)
@@ -170,7 +171,8 @@ class TrainingPanel(QtWidgets.QWidget):
             raise AnrError("training: no captures were chosen, expected at least one capture (.h5) in the list")
         return TrainingOptions(captures=caps, out=self.out.text(), preset=self.preset.currentText(), steps=self.steps.value(),
                                checkpoint_every=self.ckpt.value(), preview_every=self.preview_every.value(),
-                               split_optimization=self.split.isChecked(), resume=resume, body=self.body_override)
+                               split_optimization=self.split.isChecked(), resume=resume, body=self.body_override,
+                               overrides=list(self.extra_overrides))
 
     # --- control -------------------------------------------------------------------------
     @guarded

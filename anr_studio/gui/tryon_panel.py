@@ -168,6 +168,7 @@ class TryOnPanel(QtWidgets.QWidget):
         if av is None or not self.ident_a.currentText() or not hasattr(av, "add_identity"):
             return
         if not self.preview_box.isChecked():
+            self.neural.extra_note = ""
             self._show_identity(self.ident_b.currentText())
             return
         try:
@@ -175,6 +176,7 @@ class TryOnPanel(QtWidgets.QWidget):
         except AnrError as exc:
             self.note.setText(str(exc))
             return
+        self.neural.extra_note = f"try-on: {self.ident_a.currentText()} inside the mask, {self.ident_b.currentText()} outside"
         self._show_identity(name)
 
     def _show_identity(self, name: str) -> None:

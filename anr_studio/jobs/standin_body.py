@@ -155,7 +155,8 @@ class StandinBody(torch.nn.Module):
         return StandinOutput(verts, T)
 
 
-def write_standin_capture(path, body, frames: int = 6, size: int = 64, identity: str = "tiny", seed: int = 0) -> str:
+def write_standin_capture(path, body, frames: int = 6, size: int = 64, identity: str = "tiny", seed: int = 0,
+                          palette=((220, 60, 50), (240, 230, 200))) -> str:
     """Returns ``path`` after writing a real capture of ``body`` (UV-checker clothes over a grey plate).
 
     The arms and the root turn over the frames; masks are the rasterized body; the last frame is
@@ -183,7 +184,7 @@ def write_standin_capture(path, body, frames: int = 6, size: int = 64, identity:
             maps = render_body_maps(body, out.vertices, cam, (size, size))
             uv = maps.uv[0].numpy()
             checker = ((np.floor((uv[..., 0] + 1) * 8) + np.floor((uv[..., 1] + 1) * 8)) % 2)[..., None]
-            person = np.where(checker > 0, [220, 60, 50], [240, 230, 200]).astype(np.float32)
+            person = np.where(checker > 0, palette[0], palette[1]).astype(np.float32)
             m = maps.mask[0, 0].numpy()[..., None]
             frame = (person * m + plate * (1 - m) + rng.normal(0, 2, plate.shape)).clip(0, 255).astype(np.uint8)
             w.append(frame, mask=(m[..., 0] * 255).astype(np.uint8), pose=poses[i], transl=np.zeros(3, np.float32))

@@ -1,0 +1,134 @@
+"""Slider-to-neural-image latency of the studio (issue 6: <= 300 ms at 256² on CPU, <= 50 ms at 512² on GPU).
+
+GUI mode (needs a display; Xvfb is fine) measures what a person sees: a joint slider moves, the
+PoseState changes, the neural preview worker renders, and the new image is painted in the
+window. Headless mode (``--headless``) measures the same path without Qt: PoseState edit ->
+NeuralPreview worker -> result. The avatar is ``--avatar FILE`` or an untrained renderer of
+``--preset`` (the same network size, so the same cost).
+
+    xvfb-run -a python benchmarks/gui_latency.py --size 256 --preset demo --out docs/gui_latency_cpu.json
+    python benchmarks/gui_latency.py --headless --device cuda --size 512 --preset demo --out gpu_latency.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import statistics
+import sys
+import threading
+import time
+
+
+def _avatar(args, body):
+    from anr_studio.jobs.memory_avatar import MemoryAvatar
+
+    if args.avatar:
+        return MemoryAvatar.from_file(args.avatar, body, device=args.device)
+    return MemoryAvatar.random(body, args.preset, identities=("A",), device=args.device)
+
+
+def _summary(lat_ms: list[float], render_ms: list[float]) -> dict:
+    lat = sorted(lat_ms)
+    return {"n": len(lat), "median_ms": statistics.median(lat), "p90_ms": lat[max(0, math.ceil(0.9 * len(lat)) - 1)],
+            "max_ms": lat[-1], "render_median_ms": statistics.median(render_ms)}
+
+
+def run_headless(args, body) -> dict:
+    import numpy as np
+
+    from anr_studio.jobs.pose_state import PoseState
+    from anr_studio.jobs.preview import NeuralPreview, PreviewRequest
+    from anr_studio.jobs.scene import ViewState
+
+    state, view = PoseState(num_betas=int(getattr(body, "num_betas", 10))), ViewState()
+    done = threading.Event()
+    results = []
+    worker = NeuralPreview(lambda r: (results.append(r), done.set()))
+    worker.set_avatar(_avatar(args, body))
+    lat, ren = [], []
+    for i in range(args.warmup + args.edits):
+        done.clear()
+        state.set_joint_axis(16, 2, -0.02 * i)
+        worker.request(PreviewRequest("A" if not args.avatar else worker.avatar.identities[0], state.pose, state.betas,
+                                      state.transl, view.view, (args.size, args.size), time.perf_counter()))
+        done.wait(60)
+        r = results[-1]
+        if r.error:
+            raise SystemExit(r.error)
+        if i >= args.warmup:
+            lat.append(1000 * r.latency_s)
+            ren.append(1000 * r.render_s)
+    worker.close()
+    assert np.asarray(results[-1].rgb).shape == (args.size, args.size, 3)
+    return _summary(lat, ren)
+
+
+def run_gui(args, body) -> dict:
+    from anr_studio.gui.app import _application, wait_until_rendered
+
+    app = _application()
+    from anr_studio.gui.main_window import MainWindow
+
+    win = MainWindow(body=body, body_note="latency benchmark")
+    win.neural.size_px = args.size
+    win.show()
+    win.set_avatar(_avatar(args, body), "benchmark")
+    wait_until_rendered(win, 60)
+    painted = []
+
+    def on_rendered(res):
+        win.neural.label.repaint()  # paint now so the time includes putting the image on screen
+        painted.append(1000 * (time.perf_counter() - res.request.stamp))
+
+    win.neural.rendered.connect(on_rendered)
+    slider = win.pose_panel.sliders[(16, 2)]
+    lat, ren = [], []
+    for i in range(args.warmup + args.edits):
+        n = len(painted)
+        slider.setValue(slider.value() - 20)  # two degrees per edit, as during a drag
+        t0 = time.monotonic()
+        while len(painted) == n and time.monotonic() - t0 < 60:
+            app.processEvents()
+            time.sleep(0.001)
+        if i >= args.warmup:
+            lat.append(painted[-1])
+            ren.append(1000 * win.neural.last_result.render_s)
+    win.close()
+    return _summary(lat, ren)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--preset", default="demo", help="renderer size when no --avatar is given")
+    ap.add_argument("--avatar", help="an .anr file to render")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    ap.add_argument("--edits", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--headless", action="store_true")
+    ap.add_argument("--out", help="write the result as JSON here")
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from anr_studio.jobs.scene import load_body
+
+    body, note = load_body()
+    result = run_headless(args, body) if args.headless else run_gui(args, body)
+    result.update(mode="headless" if args.headless else "gui", size=args.size, preset=None if args.avatar else args.preset,
+                  avatar=args.avatar, device=args.device if args.device != "cuda" else torch.cuda.get_device_name(0),
+                  threads=args.threads, body="stand-in" if note else "built-in", host=platform.node(),
+                  cpu_count=__import__("os").cpu_count(), load_avg=__import__("os").getloadavg()[0])
+    print(json.dumps(result, indent=2))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(result, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

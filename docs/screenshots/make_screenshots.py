@@ -1,0 +1,125 @@
+"""Makes the screenshots in docs/screenshots: every panel of the studio, working, on this machine.
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" python docs/screenshots/make_screenshots.py [--steps 300]
+
+Trains a small two-identity avatar on stand-in captures first (a few CPU minutes) when the
+built-in body or the demo avatar is missing, so every panel has real data to show.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent
+OVERRIDES = ("optim.discriminator=false", "optim.lr_renderer=0.002", "optim.lr_texture=0.01", "model.texture.size=64",
+             "data.batch_size=4")
+
+
+def _wait(app, seconds: float, until=None) -> None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        app.processEvents()
+        if until is not None and until():
+            break
+        time.sleep(0.02)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=1500, help="training steps of the small avatar")
+    ap.add_argument("--work", default=None, help="working folder (default: a temporary one)")
+    args = ap.parse_args()
+    import numpy as np
+    import torch
+
+    from anr_studio.gui.app import _application, save_screenshot, wait_until_rendered
+
+    app = _application()
+    from anr_studio.gui.main_window import MainWindow
+    from anr_studio.jobs.scene import load_body
+    from anr_studio.jobs.standin_body import write_standin_capture
+    from anr_studio.jobs.training_job import TrainingJob, TrainingOptions
+
+    work = Path(args.work or tempfile.mkdtemp(prefix="anr-shots-"))
+    body, note = load_body()
+    caps = [write_standin_capture(work / "red.h5", body, frames=16, size=128, identity="red", seed=1),
+            write_standin_capture(work / "blue.h5", body, frames=16, size=128, identity="blue", seed=2,
+                                  palette=((40, 90, 220), (250, 250, 250)))]
+    run = work / "run"
+    if not (run / "avatar.anr").exists():
+        # No GAN and larger learning rates: a few CPU minutes give distinguishable identities.
+        job = TrainingJob(TrainingOptions(caps, str(run), preset="tiny", steps=args.steps, checkpoint_every=500,
+                                          preview_every=0, body=body if note else None, overrides=list(OVERRIDES))).start()
+        job.join()
+        print("pre-trained:", job.status.snapshot().state, job.status.snapshot().error)
+
+    win = MainWindow(body=body, body_note=note)
+    win.resize(1500, 950)
+    win.show()
+    wait_until_rendered(win)
+    save_screenshot(win, OUT / "first_launch_empty.png")
+
+    win.open_path(caps[0])
+    win.capture_panel.slider.setValue(9)
+    win.docks["Capture"].raise_()
+    _wait(app, 0.5)
+    save_screenshot(win, OUT / "capture_panel.png")
+
+    win.docks["Keyframes"].raise_()
+    win.keyframes_panel.fraction.setValue(0.3)
+    kjob = win.keyframes_panel.start_selection()
+    _wait(app, 120, lambda: not kjob.status.state.active and not win.keyframes_panel._poll.isActive())
+    _wait(app, 0.5)
+    save_screenshot(win, OUT / "keyframes_panel.png")
+
+    win.open_path(str(run / "avatar.anr"))
+    pose = np.zeros((24, 3), np.float32)
+    pose[16, 2], pose[17, 2], pose[18, 1], pose[1, 0], pose[4, 0] = -1.1, 0.4, -0.8, -0.5, 0.6
+    win.pose_state.set_pose(pose)
+    win.view_state.set(azimuth=25.0, elevation=8.0)
+    win.pose_panel.filter.setText("left")
+    win.docks["Pose"].raise_()
+    wait_until_rendered(win)
+    _wait(app, 1.0)
+    save_screenshot(win, OUT / "viewport_pose_neural.png")
+
+    win.pose_panel.filter.setText("")
+    win.docks["Try-on"].raise_()
+    tp = win.tryon_panel
+    tp.ident_a.setCurrentText("blue")
+    tp.ident_b.setCurrentText("red")
+    tp.region.setCurrentText("upper clothes")
+    tp.fill_region()
+    _wait(app, 0.3)
+    win.neural.request()
+    wait_until_rendered(win)
+    _wait(app, 1.0)
+    save_screenshot(win, OUT / "tryon_panel.png")
+
+    win.docks["Training"].raise_()
+    panel = win.training_panel
+    panel.body_override = body if note else None
+    panel.preset.setCurrentText("tiny")
+    panel.steps.setValue(args.steps + 100000)
+    panel.preview_every.setValue(5)
+    panel.ckpt.setValue(100000)
+    panel.out.setText(str(run))
+    panel.add_capture(caps[1])
+    panel.extra_overrides = list(OVERRIDES)
+    tjob = panel.start(resume=True)
+    _wait(app, 180, lambda: len(tjob.status.metrics) > 60 and tjob.status.preview()[1] is not None)
+    _wait(app, 1.0)
+    save_screenshot(win, OUT / "training_panel.png")
+    panel.stop()
+    _wait(app, 60, lambda: not tjob.status.state.active)
+    win.close()
+    print("screenshots in", OUT)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
