@@ -141,8 +141,17 @@ def test_no_faces_gives_background(sphere):
     assert (fragments.face_id == -1).all()
 
 
+@pytest.fixture
+def tf32_on():
+    # The trainer enables TF32 matmuls; the render path must not lose precision to them.
+    before = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = True
+    yield
+    torch.backends.cuda.matmul.allow_tf32 = before
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_matches_cpu(scene):
+def test_cuda_matches_cpu(scene, tf32_on):
     size = (128, 96)
     camera = orbit_camera(torch.tensor([15.0, 200.0]), 10.0, 3.0, image_size=size)
     vertices = scene.vertices.expand(2, -1, -1)
