@@ -67,6 +67,7 @@ def test_flags_map_onto_the_config(tmp_path, captures, capsys):
     assert "expected at most one renderer choice" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_sigterm_stops_training_with_a_checkpoint_and_an_avatar(tmp_path, captures, body_file):
     import os
     import signal
