@@ -16,9 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from anr_studio.capture import Capture
 from anr_studio.capture.keyframes import select_keyframes
+from anr_studio.capture.synth.contact_sheet import outside_share
+from anr_studio.capture.synth.noise import angle_between
 from anr_studio.capture.synth.generate import SynthConfig, generate_capture
 
 
@@ -31,6 +35,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--fraction", type=float, default=0.1)
+    parser.add_argument("--tracking-noise", type=float, default=3.0)
     parser.add_argument("--json", default=None, help="write the result here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -40,11 +45,21 @@ def main() -> int:
         path = Path(tmp) / "bench.h5"
         wall, cpu = time.perf_counter(), time.process_time()
         report = generate_capture(path, SynthConfig(seed=args.seed, frames=args.frames, size=args.size,
-                                                    motion=args.motion, views=args.views))
+                                                    motion=args.motion, views=args.views,
+                                                    tracking_noise=args.tracking_noise))
         result["synth_wall_s"] = round(time.perf_counter() - wall, 2)
         result["synth_cpu_s"] = round(time.process_time() - cpu, 2)
         result["synth_per_frame_ms"] = report["per_frame_ms"]
         result["file_mib"] = round(path.stat().st_size / 2**20, 2)
+        cap = Capture(path)
+        sample = list(range(0, len(cap), max(1, len(cap) // 32)))
+        # How much of the person lies outside the coarse body: the part ANR must learn to paint.
+        result["mask_outside_coarse_truth"] = round(outside_share(cap, sample, truth=True), 4)
+        result["mask_outside_coarse_tracked"] = round(outside_share(cap, sample), 4)
+        ang = angle_between(cap.poses, cap.truth("pose"))
+        result["tracking_rms_deg"] = round(float(np.sqrt(np.mean(ang**2))), 3)
+        result["tracking_transl_rms_m"] = round(float(np.sqrt(np.mean(np.sum((cap.transls - cap.truth("transl")) ** 2, 1)))), 4)
+        cap.close()
         wall, cpu = time.perf_counter(), time.process_time()
         sel = select_keyframes(path, fraction=args.fraction)
         result["keyframes_wall_s"] = round(time.perf_counter() - wall, 2)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from anr_studio.capture import Capture
-from anr_studio.capture.synth.contact_sheet import OUTLINE_RGB, coarse_masks, contact_sheet
+from anr_studio.capture.synth.contact_sheet import OUTLINE_RGB, contact_sheet, outside_share
 from anr_studio.capture.synth.generate import SynthConfig, generate_capture
 from anr_studio.capture.synth.noise import angle_between, compose, retime, rotation_noise
 from anr_studio.cli import main
@@ -28,35 +28,11 @@ def caps(tmp_path_factory):
     return out
 
 
-def _soft_outside(cap: Capture, use_truth: bool) -> float:
-    """Returns the share of the true soft mask's mass that lies outside the rasterized coarse body."""
-    idx = np.arange(len(cap))
-    if use_truth:  # the coarse body posed exactly: what remains outside is clothes and hair
-        class Truth:
-            betas, image_size = cap.betas, cap.image_size
-
-            @staticmethod
-            def pose(i):
-                return cap.truth("pose")[i]
-
-            @staticmethod
-            def transl(i):
-                return cap.truth("transl")[i]
-
-            camera = staticmethod(cap.camera)
-
-        coarse = coarse_masks(Truth, idx)
-    else:
-        coarse = coarse_masks(cap, idx)
-    true = np.stack([cap.mask(i) for i in idx]).astype(np.float64) / 255.0
-    return float((true * ~coarse).sum() / true.sum())
-
-
 @pytest.mark.parametrize("seed", [0, 1])
 def test_true_person_reaches_beyond_the_coarse_body(caps, seed):
     cap = caps[seed]
-    assert _soft_outside(cap, use_truth=True) >= 0.05  # clothes and hair alone
-    assert _soft_outside(cap, use_truth=False) >= 0.05  # what training sees (plus tracking error)
+    assert outside_share(cap, truth=True) >= 0.05  # clothes and hair alone
+    assert outside_share(cap) >= 0.05  # what training sees (plus tracking error)
 
 
 def test_masks_are_soft_and_frames_show_the_person(caps):

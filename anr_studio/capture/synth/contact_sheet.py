@@ -13,14 +13,17 @@ import cv2
 import numpy as np
 import torch
 
+from anr_studio.errors import AnrError
+
 OUTLINE_RGB = (255, 230, 0)
 TRUE_OUTLINE_RGB = (0, 200, 255)
 
 
-def coarse_masks(capture, indices, body=None) -> np.ndarray:
+def coarse_masks(capture, indices, body=None, truth: bool = False) -> np.ndarray:
     """Returns the rasterized coarse-body masks (n, H, W) bool of frames ``indices`` (n,) of ``capture``.
 
-    The body is posed with the capture's stored (tracked) parameters and seen by each frame's camera.
+    The body is posed with the capture's stored (tracked) parameters, or with the noise-free
+    ``truth/`` ones of a synthetic capture when ``truth``, and seen by each frame's camera.
     """
     from anr_studio.body import BodyModel
     from anr_studio.render import PerspectiveCamera, rasterize
@@ -30,13 +33,38 @@ def coarse_masks(capture, indices, body=None) -> np.ndarray:
     if not idx:
         return np.zeros((0, *capture.image_size), bool)
     betas = torch.as_tensor(capture.betas, dtype=torch.float32)[None, : body.num_betas].expand(len(idx), -1)
-    pose = torch.as_tensor(np.stack([capture.pose(i) for i in idx]), dtype=torch.float32)
-    transl = torch.as_tensor(np.stack([capture.transl(i) for i in idx]), dtype=torch.float32)
+    if truth:
+        if capture.truth("pose") is None or capture.truth("transl") is None:
+            raise AnrError(f"{capture.path}: truth/pose or truth/transl is missing, expected a synthetic capture")
+        pose = torch.as_tensor(capture.truth("pose")[idx], dtype=torch.float32)
+        transl = torch.as_tensor(capture.truth("transl")[idx], dtype=torch.float32)
+    else:
+        pose = torch.as_tensor(np.stack([capture.pose(i) for i in idx]), dtype=torch.float32)
+        transl = torch.as_tensor(np.stack([capture.transl(i) for i in idx]), dtype=torch.float32)
     K, R, t = (torch.as_tensor(np.stack(a)) for a in zip(*(capture.camera(i) for i in idx)))
     with torch.no_grad():
         verts = body(pose, betas, transl).vertices
         frags = rasterize(verts, body.faces, PerspectiveCamera(K, R, t), capture.image_size)
     return frags.mask.numpy()
+
+
+def outside_share(capture, indices=None, body=None, truth: bool = False) -> float:
+    """Returns the share of the true soft masks' mass (frames ``indices``, default all) outside the coarse body.
+
+    With ``truth`` the coarse body is posed exactly (what remains is clothes and hair);
+    otherwise with the tracked parameters, as training sees it. Needs masks.
+    """
+    if not capture.has_masks:
+        raise AnrError(f"{capture.path}: masks are missing, expected a capture with masks (run `anr-studio masks`)")
+    idx = list(range(len(capture))) if indices is None else [int(i) for i in indices]
+    inside = outside = 0.0
+    for start in range(0, len(idx), 16):
+        chunk = idx[start:start + 16]
+        coarse = coarse_masks(capture, chunk, body, truth)
+        true = np.stack([capture.mask(i) for i in chunk]).astype(np.float64) / 255.0
+        outside += float((true * ~coarse).sum())
+        inside += float((true * coarse).sum())
+    return outside / max(inside + outside, 1e-12)
 
 
 def contact_sheet(capture, indices=None, count: int = 8, columns: int = 4, body=None, tile: int = 256,
