@@ -154,6 +154,8 @@ class BodyModel(torch.nn.Module):
         self.model_id = str(model_id)
         self.provenance = dict(provenance or {})
         self.extra_metadata: dict[str, Any] = {}
+        # Tensors of the file this class does not use (e.g. anny_vertex_ids), written back by save.
+        self.extra_tensors: dict[str, torch.Tensor] = {}
         self._parents_list = list(SMPL_PARENTS)
 
     # ----------------------------------------------------------------------------- properties
@@ -290,6 +292,7 @@ class BodyModel(torch.nn.Module):
         tensors = {n: getattr(self, n).detach().cpu().clone().contiguous() for n in names}
         if self.has_uvs:
             tensors.update(uv=self.uv.cpu().clone(), uv_faces=self.uv_faces.cpu().clone(), face_uvs=self.face_uvs.cpu().clone())
+        tensors.update({k: v.cpu().clone() for k, v in self.extra_tensors.items() if k not in tensors})
         with atomic_path(path) as tmp:
             save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(self.metadata())})
 
@@ -332,6 +335,8 @@ class BodyModel(torch.nn.Module):
             phenotype_regressor=tensors.get("phenotype_regressor"), provenance=meta.get("provenance"), source=src,
         )
         body.extra_metadata = {k: v for k, v in meta.items() if k not in body.metadata()}
+        known = set(_REQUIRED) | {"posedirs", "uv", "uv_faces", "face_uvs", "face_parts", "parents", "phenotype_regressor"}
+        body.extra_tensors = {k: v for k, v in tensors.items() if k not in known}
         return body
 
     @classmethod

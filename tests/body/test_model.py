@@ -222,6 +222,9 @@ def test_phenotype_tables_by_name_and_extra_metadata_round_trip(box, tmp_path):
                          "defaults": {"age": 0.5, "weight": 0.5}, "degree": 2}
     torch.testing.assert_close(by_name.phenotype_to_betas({"weight": 0.8}), box.phenotype_to_betas({"weight": 0.8}))
     by_name.extra_metadata = {"rest_pose": "SMPL T-pose"}
+    by_name.extra_tensors = {"anny_vertex_ids": torch.arange(by_name.num_vertices)}
     by_name.save(tmp_path / "b.safetensors")
     again = BodyModel.load(tmp_path / "b.safetensors")
     assert again.extra_metadata == {"rest_pose": "SMPL T-pose"} and again.phenotype == by_name.phenotype
+    assert list(again.extra_tensors) == ["anny_vertex_ids"]
+    assert torch.equal(again.extra_tensors["anny_vertex_ids"], torch.arange(by_name.num_vertices))
