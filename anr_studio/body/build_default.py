@@ -28,13 +28,11 @@ from pathlib import Path
 import numpy as np
 
 from anr_studio.body import build_anny as ba
+from anr_studio.body.skeleton import BODY_PART_NAMES
 from anr_studio.body.build_mesh import decimate_with_uv, fit_joint_regressor, label_faces, vertex_parts_from_faces
 
 RESOURCE_DIR = Path(__file__).resolve().parents[2] / "resources" / "body"
-PART_NAMES = [
-    "head", "face", "torso", "upperarm_l", "upperarm_r", "forearm_l", "forearm_r", "hand_l", "hand_r",
-    "thigh_l", "thigh_r", "shin_l", "shin_r", "foot_l", "foot_r",
-]
+PART_NAMES = list(BODY_PART_NAMES)
 NUM_BETAS = 16
 COARSE_FACES = 3600
 FINE_FACES = 14000

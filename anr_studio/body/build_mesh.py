@@ -106,7 +106,8 @@ def label_faces(verts: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces: 
     """Returns the part index (F,) of each face (rest pose; see PART_NAMES in build_default).
 
     Hands, feet and head come from Anny's UV segmentation; the face is the front of the head
-    below the brow; the rest follows the SMPL joint with the most skinning weight on the face.
+    below the brow plus the mouth and eye sockets; the rest follows the SMPL joint with the
+    most skinning weight on the face.
     """
     segments = uv_segments(uv[uv_faces].mean(1))
     dominant = weights[faces].sum(1).argmax(1)
@@ -120,6 +121,7 @@ def label_faces(verts: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces: 
     # Face: in front of the skull-base joint, between chin and brow (offsets in metres).
     front = (centre[:, 2] > head[2] + 0.05) & (centre[:, 1] > head[1] - 0.07) & (centre[:, 1] < head[1] + 0.13)
     names[in_head & front] = "face"
+    names[np.isin(segments, _HEAD_SEGMENTS[1:])] = "face"  # mouth and eye sockets, however deep
     return np.array([part_names.index(n) for n in names], dtype=np.int64)
 
 
