@@ -36,3 +36,14 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
             raise RuntimeError("crash while writing")
     assert target.read_text() == "good"
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_atomic_write_gives_normal_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "b.txt", "x")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "b.txt").stat().st_mode & 0o777 == 0o644
