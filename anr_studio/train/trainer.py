@@ -137,6 +137,10 @@ class Trainer:
 
     def _build_data(self) -> None:
         c = self.config
+        h, w = self.captures[0].image_size
+        if max(h, w) * c.data.rescale_max < c.data.resolution and self.dist.is_main:
+            self.warn(f"captures are {h}x{w}, smaller than the {c.data.resolution}² training crops even at the largest "
+                      f"rescale: most of every crop is padding (use --set data.resolution=... or a smaller preset)")
         self.pools = FramePools.from_captures(self.captures, warn=self.warn if self.dist.is_main else (lambda m: None))
         self.sampler = StepBatches(self.pools, c.data, c.optim, self.step, self.dist.rank, self.dist.world)
         self.dataset = FrameDataset(self.captures, c.data, augment=True)
