@@ -131,14 +131,34 @@ class CapturePanel(QtWidgets.QWidget):
     # --- import / synth ------------------------------------------------------------------
     @guarded
     def import_dialog(self, _checked: bool = False) -> None:
-        src = QtWidgets.QFileDialog.getExistingDirectory(self, "Import a capture folder (images/, metadata)")
+        """Imports a folder (images/, masks/, parameters) or a video with an SMPL pose .npz as a capture."""
+        kind, ok = QtWidgets.QInputDialog.getItem(self, "Import", "Import from:", ["Folder of images", "Video file + poses"], 0, False)
+        if not ok:
+            return
+        poses = None
+        if kind.startswith("Folder"):
+            src = QtWidgets.QFileDialog.getExistingDirectory(self, "Import a capture folder (images/, masks/, metadata)")
+        else:
+            src, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Import a video", "", "Videos (*.mp4 *.mov *.avi *.mkv)")
+            if src:
+                poses, _ = QtWidgets.QFileDialog.getOpenFileName(self, "SMPL poses for the video", "", "Poses (*.npz)")
+                if not poses:
+                    return
         if not src:
             return
         out, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Write capture", str(Path(src).with_suffix(".h5")), "Captures (*.h5)")
         if out:
-            from anr_studio.capture.importers import import_capture
+            self.import_capture(src, out, poses)
 
-            self._run_job("import", lambda control: import_capture(src, out) or out, out)
+    def import_capture(self, src: str, out: str, poses: str | None = None) -> BackgroundJob:
+        """Imports ``src`` into the capture ``out`` in the background and opens it when done; returns the job."""
+        from anr_studio.capture.importers import import_capture
+
+        def work(control) -> str:
+            import_capture(src, out, poses=poses).close()
+            return out
+
+        return self._run_job("import", work, out)
 
     @guarded
     def synth_dialog(self, _checked: bool = False) -> None:

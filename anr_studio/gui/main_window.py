@@ -68,12 +68,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setCentralWidget(splitter)
 
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
+        self._dock_places: dict[str, tuple] = {}
         self.pose_panel = PosePanel(self.pose_state)
         self._add_dock("Pose", self.pose_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
         self._add_optional_panels()
-        self.resizeDocks([self.docks["Capture"]], [300], QtCore.Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["Pose"]], [420], QtCore.Qt.Orientation.Horizontal)
-        self._default_state = self.saveState()
 
         self._build_actions()
         self._build_menus()
@@ -82,17 +80,29 @@ class MainWindow(QtWidgets.QMainWindow):
         self.paint_state.changed.connect(lambda _b: self._mark_edited("paint"))
         self.resize(1400, 860)
         self._restore_settings()
+        self.docks["Pose"].raise_()
+        self.docks["Capture"].raise_()
 
     # --- layout --------------------------------------------------------------------------
     def _add_dock(self, title: str, widget: QtWidgets.QWidget, area, tab_with: str | None = None) -> QtWidgets.QDockWidget:
         dock = QtWidgets.QDockWidget(title, self)
         dock.setObjectName(f"dock_{title.lower().replace(' ', '_')}")
         dock.setWidget(widget)
-        self.addDockWidget(area, dock)
-        if tab_with is not None:
-            self.tabifyDockWidget(self.docks[tab_with], dock)
         self.docks[title] = dock
+        self._dock_places[title] = (area, tab_with)
         return dock
+
+    def _apply_default_layout(self) -> None:
+        """Places the docks as on first launch: Pose/Try-on tabbed right, the rest tabbed below."""
+        for title, dock in self.docks.items():
+            area, tab_with = self._dock_places[title]
+            self.addDockWidget(area, dock)
+            if tab_with is not None:
+                self.tabifyDockWidget(self.docks[tab_with], dock)
+            dock.setFloating(False)
+            dock.show()
+        self.resizeDocks([self.docks["Capture"]], [300], QtCore.Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["Pose"]], [420], QtCore.Qt.Orientation.Horizontal)
 
     def _add_optional_panels(self) -> None:
         """Adds the capture, keyframes, training and try-on panels (each its own module)."""
@@ -110,8 +120,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self._add_dock("Training", self.training_panel, bottom, tab_with="Capture")
         self.tryon_panel = TryOnPanel(self.body, self.paint_state, self.neural)
         self._add_dock("Try-on", self.tryon_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea, tab_with="Pose")
-        self.docks["Pose"].raise_()
-        self.docks["Capture"].raise_()
         self.capture_panel.capture_opened.connect(self._on_capture_opened)
         self.training_panel.avatar_written.connect(lambda p: self.open_path(p))
 
@@ -287,17 +295,27 @@ class MainWindow(QtWidgets.QMainWindow):
     def reset_layout(self) -> None:
         """Puts every panel back where it was on first launch."""
         for dock in self.docks.values():
-            dock.setFloating(False)
-            dock.show()
-        self.restoreState(self._default_state)
+            self.removeDockWidget(dock)
+        self._apply_default_layout()
+        self.docks["Pose"].raise_()
+        self.docks["Capture"].raise_()
 
     def _restore_settings(self) -> None:
+        # Restoring onto docks that were already tabified leaves stale tab bars behind, so a
+        # saved layout is applied to untabified docks and the default layout only without one.
         s = settings()
         geo, state = s.value("geometry"), s.value("windowState")
         if geo is not None:
             self.restoreGeometry(geo)
-        if state is not None:
-            self.restoreState(state)
+        if state is None:
+            self._apply_default_layout()
+            return
+        for title, dock in self.docks.items():
+            self.addDockWidget(self._dock_places[title][0], dock)
+        if not self.restoreState(state):
+            for dock in self.docks.values():
+                self.removeDockWidget(dock)
+            self._apply_default_layout()
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt name
         s = settings()

@@ -8,15 +8,20 @@ import torch
 from anr_studio.errors import AnrError
 
 PREVIEW_IDENTITY = "__try-on preview__"
+# Region -> body-part names; a name also matches its sided parts ("foot" matches foot_l, foot_r).
 REGION_PRESETS: dict[str, tuple[str, ...]] = {
-    "upper clothes": ("torso", "upper_arms"),
-    "lower clothes": ("thighs", "shins"),
-    "shoes": ("feet",),
+    "upper clothes": ("torso", "upperarm"),
+    "lower clothes": ("thigh", "shin"),
+    "shoes": ("foot",),
     "face": ("face",),
     "head": ("head", "face"),
-    "arms": ("upper_arms", "forearms", "hands"),
-    "hands": ("hands",),
+    "arms": ("upperarm", "forearm", "hand"),
+    "hands": ("hand",),
 }
+
+
+def _part_matches(part: str, base: str) -> bool:
+    return part == base or part.startswith(base + "_")
 
 
 def region_mask(body, region: str, size: int) -> np.ndarray:
@@ -26,7 +31,7 @@ def region_mask(body, region: str, size: int) -> np.ndarray:
     if region not in REGION_PRESETS:
         raise AnrError(f"try-on: unknown region {region!r}, expected one of {', '.join(REGION_PRESETS)}")
     names = list(body.part_names)
-    ids = [names.index(p) for p in REGION_PRESETS[region] if p in names]
+    ids = [i for i, name in enumerate(names) if any(_part_matches(name, base) for base in REGION_PRESETS[region])]
     parts = body.face_parts.cpu().numpy()
     return uv_triangle_mask(body.face_uvs.cpu().numpy(), size, np.isin(parts, ids))
 

@@ -1,0 +1,57 @@
+"""Motion playback in the pose panel and opening the shipped demo avatar on first launch."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def test_motion_load_scrub_play_and_use_pose(window, qtbot):
+    pp = window.pose_panel
+    pp.load_motion("walk")
+    assert pp.timeline.isEnabled() and pp.timeline.maximum() > 10 and pp.play_btn.isEnabled()
+    np.testing.assert_allclose(window.pose_state.pose, np.asarray(pp.motion.poses[0]).reshape(24, 3), atol=1e-6)
+    pp.timeline.setValue(10)
+    np.testing.assert_allclose(window.pose_state.pose, np.asarray(pp.motion.poses[10]).reshape(24, 3), atol=1e-6)
+    assert not window.pose_state.can_undo  # previewing frames does not fill the undo history
+    pp.speed.setValue(2.0)
+    pp.play_btn.setChecked(True)
+    qtbot.waitUntil(lambda: pp.timeline.value() != 10, timeout=3000)
+    pp.play_btn.setChecked(False)
+    frame = pp.timeline.value()
+    qtbot.wait(150)
+    assert pp.timeline.value() == frame  # paused
+    pp._use_frame()
+    assert window.pose_state.can_undo
+
+
+def test_first_launch_opens_the_demo_avatar(qtbot, tmp_path, monkeypatch, standin_body):
+    import torch
+
+    import anr_studio.gui.app as app_mod
+    import anr_studio.gui.main_window as mw
+    from anr_studio.model import build_renderer
+    from anr_studio.train.avatar_file import write_avatar
+    from anr_studio.train.presets import preset
+
+    cfg = preset("tiny")
+    renderer = build_renderer(cfg.model, cfg.renderer)
+    tex = [torch.rand(8, 32, 32) * 2 - 1 for _ in range(2)]
+    models = tmp_path / "models"
+    write_avatar(models / "demo.anr", renderer.state_dict(), tex,
+                 {"renderer": cfg.renderer, "identities": ["ann", "ben"], "betas": [[0.0] * 4] * 2, "body_model": "default",
+                  "image_size": [64, 64], "cameras": [], "config": cfg.to_dict(), "step": 0})
+    monkeypatch.setattr(app_mod, "MODELS_DIRS", (models,))
+    monkeypatch.setattr(mw, "load_body", lambda: (standin_body, ""))
+    opened = {}
+    real_init = mw.MainWindow.__init__
+
+    def spy(self, *a, **k):
+        real_init(self, *a, **k)
+        opened["win"] = self
+
+    monkeypatch.setattr(mw.MainWindow, "__init__", spy)
+    assert app_mod.run_app(screenshot=str(tmp_path / "s.png")) == 0
+    win = opened["win"]
+    assert win.avatar is not None and win.avatar.identities == ["ann", "ben"]
+    assert win.neural_stack.currentWidget() is win.neural and win.neural.last_result is not None
+    assert win.windowTitle().endswith("demo.anr")

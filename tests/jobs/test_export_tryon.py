@@ -1,0 +1,59 @@
+"""Video export job and the try-on texture swap (Qt-free)."""
+
+import numpy as np
+import pytest
+import torch
+
+from anr_studio.errors import AnrError
+from anr_studio.jobs.runner import BackgroundJob
+from anr_studio.jobs.scene import OrbitView
+from anr_studio.jobs.tryon import region_mask, swap_texture
+
+
+@pytest.fixture(scope="module")
+def avatar():
+    from anr_studio.jobs.memory_avatar import MemoryAvatar
+    from anr_studio.jobs.standin_body import StandinBody
+
+    torch.set_num_threads(1)
+    return MemoryAvatar.random(StandinBody(), "tiny", identities=("a", "b"))
+
+
+def test_export_video_writes_the_frames(avatar, tmp_path):
+    import imageio_ffmpeg
+
+    from anr_studio.jobs.export_job import export_video
+
+    out = tmp_path / "walk.mp4"
+    job = BackgroundJob("export", lambda c: export_video(avatar, "a", "walk", str(out), OrbitView(), c, size=64, max_frames=5)).start()
+    assert job.join(120), "export did not finish"
+    assert job.status.snapshot().error is None and job.result == str(out)
+    frames, _secs = imageio_ffmpeg.count_frames_and_secs(str(out))
+    assert frames == 5 and job.status.snapshot().done == 5
+
+
+def test_export_rejects_other_formats(avatar, tmp_path):
+    from anr_studio.jobs.export_job import export_video
+
+    job = BackgroundJob("export", lambda c: export_video(avatar, "a", "walk", str(tmp_path / "x.gif"), OrbitView(), c, size=64)).start()
+    job.join(60)
+    assert "expected a .mp4 file" in job.status.snapshot().error
+
+
+def test_swap_texture_blends_only_inside_the_mask():
+    a, b = torch.zeros(8, 16, 16), torch.ones(8, 16, 16)
+    m = np.zeros((32, 32), np.float32)
+    m[:16, :] = 1.0
+    s = swap_texture(a, b, m)
+    assert torch.all(s[:, :8] == 0) and torch.all(s[:, 8:] == 1)
+    with pytest.raises(AnrError, match="equal shapes"):
+        swap_texture(a, torch.ones(8, 8, 8), m)
+
+
+def test_region_presets_select_body_parts(avatar):
+    body = avatar.body
+    feet = region_mask(body, "shoes", 128)
+    upper = region_mask(body, "upper clothes", 128)
+    assert 0 < feet.mean() < upper.mean() and np.all((feet * upper) == 0)
+    with pytest.raises(AnrError, match="unknown region"):
+        region_mask(body, "hat", 64)
