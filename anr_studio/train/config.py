@@ -67,7 +67,7 @@ class OptimConfig:
     compile: bool = False
     """torch.compile the renderer and discriminator on CUDA (slow first steps, faster later)."""
     fused_adam: bool = True
-    """Fused Adam kernels on CUDA; also lets the NaN/Inf guard skip steps without a host sync."""
+    """Fused Adam kernels; the NaN/Inf guard then skips steps on the device (no host sync per step)."""
     overlap_data: bool = True
     """On CUDA, pose and rasterize the next batch on a side stream while the current step computes."""
     checkpoint_every: int = 1000

@@ -110,8 +110,9 @@ class Trainer:
             self.renderer.to(memory_format=torch.channels_last)
             if self.disc is not None:
                 self.disc.to(memory_format=torch.channels_last)
-        # Fused Adam reads a device-side "found_inf" flag, so a NaN step is skipped without a sync.
-        self.fused = self.cuda and c.optim.fused_adam
+        # Fused Adam reads a device-side "found_inf" flag, so a NaN step is skipped without a
+        # host sync (CUDA; the CPU has fused kernels too, which keeps one code path tested).
+        self.fused = c.optim.fused_adam
         fused = {"fused": True} if self.fused else {}
         betas = tuple(c.optim.betas)
         self.opt_renderer = torch.optim.Adam(self.renderer.parameters(), lr=c.optim.lr_renderer, betas=betas, **fused)
@@ -201,7 +202,9 @@ class Trainer:
 
     def _apply(self, optimizer: torch.optim.Optimizer, bad: torch.Tensor) -> None:
         if self.fused:
-            optimizer.found_inf = bad  # fused Adam skips the update (and its step count) on the device
+            # Fused Adam skips the update (and undoes its step count) on the device; it wants a
+            # 0-dim flag, as GradScaler passes.
+            optimizer.found_inf = bad.reshape(())
             optimizer.step()
         elif not bool(bad):
             optimizer.step()

@@ -135,10 +135,11 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path, captures, 
             assert all(torch.equal(p[i][k], q[i][k]) for k in p[i]), (name, i)
 
 
-def test_nan_guard_skips_steps_then_stops_with_a_clear_error(tmp_path, captures, body):
+@pytest.mark.parametrize("fused", [True, False])
+def test_nan_guard_skips_steps_then_stops_with_a_clear_error(tmp_path, captures, body, fused):
     warnings = []
-    trainer = Trainer(small("tiny", "optim.steps=10", "optim.max_bad_steps=3"), captures, tmp_path / "run",
-                      device="cpu", body=body, warn=warnings.append)
+    trainer = Trainer(small("tiny", "optim.steps=10", "optim.max_bad_steps=3", f"optim.fused_adam={str(fused).lower()}"),
+                      captures, tmp_path / "run", device="cpu", body=body, warn=warnings.append)
     forward = trainer.loss.forward
 
     def poisoned(*args, **kwargs):
@@ -151,6 +152,9 @@ def test_nan_guard_skips_steps_then_stops_with_a_clear_error(tmp_path, captures,
         trainer.run()
     after = state_of(trainer)
     assert all(torch.equal(before[k], after[k]) for k in before)  # no step was applied
+    assert trainer.fused == fused  # fused: the device-side guard (Adam's found_inf) did the skipping
+    for opt in (trainer.opt_renderer, trainer.opt_texture, trainer.opt_disc):
+        assert all(float(s["step"]) == 0 for s in opt.state.values())  # nor counted in Adam
     assert sum("step skipped" in w for w in warnings) == 3
 
 
