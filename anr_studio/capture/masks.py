@@ -4,7 +4,8 @@ Per frame: a colour difference to the clean plate (CIELAB, lightness down-weight
 shading changes count less than colour changes), hysteresis thresholding (weak pixels kept only
 where they touch strong ones), morphological clean-up, the largest connected components, small
 holes filled, then GrabCut in a narrow band around the boundary (colour models learnt from the
-sure inside and outside) and a slightly feathered edge, giving a soft mask 0..255.
+sure inside and outside; band pixels the plate already decides stay fixed) and a slightly
+feathered edge, giving a soft mask 0..255.
 """
 
 from __future__ import annotations
@@ -32,10 +33,13 @@ class MaskConfig:
     """Colour distance above which a pixel is surely foreground."""
     lightness_weight: float = 0.5
     """Weight of the L* difference against a*, b*: shadows and shading change L* most."""
-    blur_sigma: float = 0.8
-    """Gaussian blur (px at 256 px) before differencing: sensor noise and compression artefacts."""
-    min_component_fraction: float = 0.1
-    """Components smaller than this share of the largest are dropped (specks, noise)."""
+    blur_sigma: float = 0.0
+    """Gaussian blur (px at 256 px) before differencing, for noisy or compressed video. Off by
+    default: it spreads the difference outward and fattens the mask by about a pixel (synthetic
+    captures: mean IoU 0.974 without, 0.973 with 0.5 px)."""
+    min_component_fraction: float = 0.02
+    """Components smaller than this share of the largest are dropped (specks, noise). Small on
+    purpose: a head cut off at a neck that matches the plate is a separate, smaller component."""
     hole_fraction: float = 0.002
     """Holes smaller than this share of the image are filled; larger ones may be real background
     (between an arm and the torso) and are left to GrabCut."""
@@ -58,7 +62,7 @@ class MaskConfig:
 def colour_difference(frame: np.ndarray, background: np.ndarray, config: MaskConfig) -> np.ndarray:
     """Returns the per-pixel weighted CIELAB distance ``(H,W)`` float32 between frame and plate (both (H,W,3) uint8 RGB)."""
     sigma = config.scaled(config.blur_sigma, frame.shape[:2])
-    lab = []
+    lab = []  # CIELAB of float RGB in [0,1]: L* 0..100, a*/b* about -100..100
     for image in (frame, background):
         img = cv2.GaussianBlur(image, (0, 0), sigma) if sigma > 0 else image
         lab.append(cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB))
@@ -103,8 +107,13 @@ def coarse_mask(diff: np.ndarray, config: MaskConfig) -> np.ndarray:
     return _fill_small_holes(binary, config.hole_fraction * shape[0] * shape[1])
 
 
-def refine_boundary(frame: np.ndarray, binary: np.ndarray, config: MaskConfig) -> np.ndarray:
-    """Returns the binary mask after GrabCut relabels pixels within ``band`` of its boundary."""
+def refine_boundary(frame: np.ndarray, binary: np.ndarray, config: MaskConfig, diff: np.ndarray | None = None) -> np.ndarray:
+    """Returns the binary mask after GrabCut relabels pixels within ``band`` of its boundary.
+
+    With the colour difference ``diff (H,W)``, band pixels the plate already decides stay fixed
+    (clearly different: person; nearly identical: background), so GrabCut's colour models only
+    judge the ambiguous ones.
+    """
     if binary.sum() == 0 or binary.all():
         return binary
     shape = binary.shape
@@ -116,6 +125,9 @@ def refine_boundary(frame: np.ndarray, binary: np.ndarray, config: MaskConfig) -
     gc[outer > 0] = cv2.GC_PR_BGD
     gc[binary > 0] = cv2.GC_PR_FGD
     gc[inner > 0] = cv2.GC_FGD
+    if diff is not None:
+        gc[(outer > 0) & (diff > config.diff_high)] = cv2.GC_FGD
+        gc[(outer > 0) & (diff < 0.5 * config.diff_low)] = cv2.GC_BGD
     # GrabCut on a crop around the person: the colour models see the person and its
     # surroundings, and the cost scales with the person, not the frame.
     ys, xs = np.nonzero(outer)
@@ -141,9 +153,10 @@ def extract_mask(frame: np.ndarray, background: np.ndarray, config: MaskConfig |
     config = config or MaskConfig()
     if frame.shape != background.shape:
         raise AnrError(f"mask extraction: frame has shape {frame.shape}, expected the background's {background.shape}")
-    binary = coarse_mask(colour_difference(frame, background, config), config)
+    diff = colour_difference(frame, background, config)
+    binary = coarse_mask(diff, config)
     if config.refine:
-        binary = refine_boundary(frame, binary, config)
+        binary = refine_boundary(frame, binary, config, diff)
     # at least half a pixel, or small frames get no soft edge at all
     sigma = max(0.5, config.scaled(config.feather_sigma, binary.shape)) if config.feather_sigma > 0 else 0.0
     soft = binary.astype(np.float32)

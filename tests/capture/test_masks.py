@@ -76,7 +76,7 @@ def test_extract_mask_matches_known_figure():
     ious = [mask_iou(extract_mask(f, bg), m) for f, m in zip(frames, masks)]
     coarse = [mask_iou(extract_mask(f, bg, MaskConfig(refine=False)), m) for f, m in zip(frames, masks)]
     print(f"IoU refined {np.mean(ious):.4f} (min {np.min(ious):.4f}), coarse {np.mean(coarse):.4f}")
-    assert np.mean(ious) >= 0.95 and min(ious) >= 0.94
+    assert np.mean(ious) >= 0.96 and min(ious) >= 0.95
     assert np.mean(ious) > np.mean(coarse)  # the GrabCut band refinement helps
     soft = extract_mask(frames[0], bg)
     assert soft.dtype == np.uint8 and soft.shape == (H, W)
