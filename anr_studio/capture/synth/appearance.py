@@ -129,13 +129,15 @@ def _face_image(rng: np.random.Generator, skin: np.ndarray) -> np.ndarray:
     img = np.empty((64, 64, 3), np.float32)
     img[:] = skin
     iris = _colour(rng, (0.3, 0.6))
-    for cx in (22, 42):
-        cv2.ellipse(img, (cx, 28), (6, 3), 0, 0, 360, (0.97, 0.97, 0.97), -1, cv2.LINE_AA)
-        cv2.circle(img, (cx, 28), 2, tuple(float(c) for c in iris), -1, cv2.LINE_AA)
-        cv2.line(img, (cx - 6, 21), (cx + 6, 20), tuple(float(c) * 0.35 for c in skin), 2, cv2.LINE_AA)
-    cv2.line(img, (32, 32), (30, 41), tuple(float(c) * 0.8 for c in skin), 1, cv2.LINE_AA)
+    # Proportions of a face between chin (row 63) and forehead (row 0): eyes a little above the
+    # middle, the mouth at four fifths.
+    for cx in (17, 47):
+        cv2.ellipse(img, (cx, 27), (6, 3), 0, 0, 360, (0.97, 0.97, 0.97), -1, cv2.LINE_AA)
+        cv2.circle(img, (cx, 27), 2, tuple(float(c) for c in iris), -1, cv2.LINE_AA)
+        cv2.line(img, (cx - 7, 20), (cx + 6, 19), tuple(float(c) * 0.35 for c in skin), 2, cv2.LINE_AA)
+    cv2.line(img, (32, 30), (30, 42), tuple(float(c) * 0.8 for c in skin), 1, cv2.LINE_AA)
     lips = (0.75, 0.25, 0.3) if rng.uniform() < 0.5 else tuple(float(c) * 0.7 for c in skin)
-    cv2.ellipse(img, (32, 49), (8, 3), 0, 0, 360, lips, -1, cv2.LINE_AA)
+    cv2.ellipse(img, (32, 51), (9, 3), 0, 0, 360, lips, -1, cv2.LINE_AA)
     return img
 
 

@@ -67,7 +67,11 @@ class TruePerson:
             normals = -normals
             self.faces = self.faces[:, [0, 2, 1]]
         weights = fine_body.lbs_weights.detach().cpu().numpy().astype(np.float64)
-        offset, region, weights, self.landmarks, skirt = _dress(v, normals, weights, self.rest_joints[0].numpy().astype(np.float64), identity)
+        face_part = _part_mask(fine_body, "face")
+        offset, region, weights, self.landmarks, skirt = _dress(
+            v, normals, weights, self.rest_joints[0].numpy().astype(np.float64), identity, face_part)
+        offset = _smooth(offset, self.faces.numpy(), region == FACE)
+        self.offset = offset  # (V_body, 3) clothing displacement of each fine-body vertex, metres
         rest = v + offset
         faces = self.faces.numpy()
         if skirt is not None:  # appended after the body, so body vertex indices stay the fine body's
@@ -107,12 +111,43 @@ class TruePerson:
         return verts
 
 
-def _dress(v: np.ndarray, n: np.ndarray, w: np.ndarray, J: np.ndarray, ident: Identity):
+def _part_mask(body, name: str) -> np.ndarray | None:
+    """Returns the (V,) bool mask of the body's vertices labelled ``name`` (``vertex_parts``), or None."""
+    parts = getattr(body, "extra_tensors", {}).get("vertex_parts")
+    if parts is None or name not in body.part_names:
+        return None
+    return parts.detach().cpu().numpy() == body.part_names.index(name)
+
+
+def _smooth(offset: np.ndarray, faces: np.ndarray, pinned: np.ndarray, iterations: int = 3) -> np.ndarray:
+    """Returns ``offset`` (V,3) averaged with its mesh neighbours a few times; ``pinned`` (V,) stay put.
+
+    Clothing amounts change abruptly between regions (hairline, cuffs, hems); on the mesh that
+    would be a cliff of stretched triangles. A few rounds of neighbour averaging turn it into a
+    short slope, while the face stays on the body.
+    """
+    from scipy.sparse import coo_matrix
+
+    nv = len(offset)
+    i = np.concatenate([faces[:, 0], faces[:, 1], faces[:, 2], faces[:, 1], faces[:, 2], faces[:, 0]])
+    j = np.concatenate([faces[:, 1], faces[:, 2], faces[:, 0], faces[:, 0], faces[:, 1], faces[:, 2]])
+    adj = coo_matrix((np.ones(len(i)), (i, j)), shape=(nv, nv)).tocsr()
+    adj.data[:] = 1.0  # duplicate edges count once
+    deg = np.maximum(np.asarray(adj.sum(1)).ravel(), 1)
+    out = offset.copy()
+    for _ in range(iterations):
+        out = np.where(pinned[:, None], offset, 0.5 * out + 0.5 * (adj @ out) / deg[:, None])
+    return out
+
+
+def _dress(v: np.ndarray, n: np.ndarray, w: np.ndarray, J: np.ndarray, ident: Identity,
+           face_part: np.ndarray | None = None):
     """Returns (offset (V,3), region (V,), weights (V,24), Landmarks, skirt) for the rest body ``v`` (V,3).
 
     ``skirt`` is None or an extra mesh (vertices (S,3), faces (G,3) into them, weights (S,24)).
 
-    ``n`` (V,3) outward rest normals, ``w`` (V,24) body skinning weights, ``J`` (24,3) rest joints.
+    ``n`` (V,3) outward rest normals, ``w`` (V,24) body skinning weights, ``J`` (24,3) rest joints,
+    ``face_part`` (V,) the body's face labels if it has them (else the face is guessed from the head).
     """
     nv = len(v)
     dom = np.argmax(w, 1)
@@ -130,6 +165,12 @@ def _dress(v: np.ndarray, n: np.ndarray, w: np.ndarray, J: np.ndarray, ident: Id
     width = hv[:, 0].max() - hv[:, 0].min()
     y_hairline = y_chin + 0.8 * (y_top - y_chin)
     face = head & (z > hz) & (y < y_hairline) & (np.abs(x - hx) < 0.36 * width)
+    face_w = 0.8 * width
+    if face_part is not None and face_part.any():
+        face = face_part
+        fv = v[face]
+        y_chin, y_hairline = fv[:, 1].min(), fv[:, 1].max()
+        hx, face_w = 0.5 * (fv[:, 0].min() + fv[:, 0].max()), fv[:, 0].max() - fv[:, 0].min()
     region[face] = FACE
     hair = head & ~face & (y > y_chin + 0.35 * (y_top - y_chin))
     vol = ident.hair_volume
@@ -210,7 +251,7 @@ def _dress(v: np.ndarray, n: np.ndarray, w: np.ndarray, J: np.ndarray, ident: Id
     chest = np.array([J[SPINE3, 0], J[SPINE3, 1] - 0.02, 0.0])
     marks = Landmarks(
         face_centre=marks_face,
-        face_size=(0.8 * width, y_hairline - y_chin),
+        face_size=(face_w, y_hairline - y_chin),
         chest_centre=chest,
         logo_width=0.7 * abs(J[L_SHOULDER, 0] - J[R_SHOULDER, 0]),
         floor_y=float(y.min()),
