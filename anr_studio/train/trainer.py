@@ -32,6 +32,10 @@ from anr_studio.train.rundir import prepare_run_dir, write_run_info
 
 logger = logging.getLogger(__name__)
 
+# Devices where bf16 autocast, channels_last and torch.compile apply (when the config asks).
+# The CPU has all three too, but they rarely pay off there; tests add "cpu" to cover the path.
+FAST_PATH_DEVICES = ("cuda",)
+
 
 def load_body(model_id: str, device: torch.device, body_path: str | None = None) -> torch.nn.Module:
     """Returns the body model with id ``model_id`` ("default" or an SMPL file's sha256) on ``device``."""
@@ -105,8 +109,10 @@ class Trainer:
         if self.loss.fallback_reason and self.dist.is_main:
             self.warn(self.loss.fallback_reason)
         self.cuda = dev.type == "cuda"
-        self.autocast = self.cuda and c.optim.bf16
-        if self.cuda and c.optim.channels_last:
+        fast = dev.type in FAST_PATH_DEVICES
+        self.autocast = fast and c.optim.bf16
+        self.channels_last = fast and c.optim.channels_last
+        if self.channels_last:
             self.renderer.to(memory_format=torch.channels_last)
             if self.disc is not None:
                 self.disc.to(memory_format=torch.channels_last)
@@ -130,7 +136,7 @@ class Trainer:
             renderer_fwd = DDP(self.renderer, device_ids=ids)
             disc_step = DDP(self.disc, device_ids=ids) if self.disc is not None else None
         disc_gen = self.disc
-        if self.cuda and c.optim.compile:
+        if fast and c.optim.compile:
             renderer_fwd = torch.compile(renderer_fwd)
             disc_gen = torch.compile(self.disc) if self.disc is not None else None
             disc_step = torch.compile(disc_step) if disc_step is not None else None
@@ -173,7 +179,7 @@ class Trainer:
         generator = torch.Generator(device=dev).manual_seed(
             int(np.random.default_rng([self.config.optim.seed, step, 13, self.dist.rank]).integers(2**62)))
         uv = grid_jitter(maps.uv, self.config.data.grid_jitter, generator)
-        if self.cuda and self.config.optim.channels_last:
+        if self.channels_last:
             frame, background = (x.contiguous(memory_format=torch.channels_last) for x in (frame, background))
         return {"frame": frame, "background": background, "mask": mask, "uv": uv, "normals": maps.normals,
                 "body_mask": maps.mask}
@@ -254,7 +260,7 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             # Real and fake in one call: one forward per backward keeps DDP's reducer simple.
             both = torch.cat([discriminator_input(p["frame"], condition), discriminator_input(blended, condition)])
-            if self.cuda and self.config.optim.channels_last:
+            if self.channels_last:
                 both = both.contiguous(memory_format=torch.channels_last)
             outputs = self._disc_step(both)
             real = [[f[:n] for f in scale] for scale in outputs]

@@ -227,3 +227,24 @@ def test_baselines_train(tmp_path, captures, body, kind):
     assert "pixel_coarse" not in losses
     assert ("mask" in losses) == (kind == "anr-1stage")
     assert read_avatar(tmp_path / "run" / "avatar.anr").meta["renderer"] == kind
+
+
+def test_bf16_autocast_and_channels_last_path_trains(tmp_path, captures, body, monkeypatch):
+    # The GPU path (bf16 autocast, channels_last, fused Adam) run on the CPU, which has all three.
+    from anr_studio.train import trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "FAST_PATH_DEVICES", ("cuda", "cpu"))
+    rec = Recorder()
+    trainer = Trainer(small("tiny", "optim.steps=3", "optim.bf16=true", "optim.channels_last=true"), captures,
+                      tmp_path / "run", device="cpu", body=body, callbacks=[rec])
+    assert trainer.autocast and trainer.channels_last and trainer.fused
+    weight = next(p for p in trainer.renderer.parameters() if p.dim() == 4)
+    assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+    before = state_of(trainer)
+    assert trainer.run() == "done"
+    after = state_of(trainer)
+    assert all(not i.skipped for i in rec.steps)
+    assert all(torch.isfinite(torch.tensor(v)) for i in rec.steps for v in i.losses.values())
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("r."))
+    assert all(v.dtype == torch.float32 for k, v in after.items() if v.is_floating_point())  # weights stay fp32
+    assert rec.previews and rec.previews[-1]["render"].dtype == "uint8"
