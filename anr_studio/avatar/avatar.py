@@ -58,6 +58,7 @@ class Avatar:
         for name, tex in textures.items():
             self.add_identity(name, tex, (betas or {}).get(name), (cameras or {}).get(name))
         self.autocast = False  # bf16 autocast on CUDA (see `tune`)
+        self._network: torch.nn.Module = self.renderer  # what render calls: the renderer or its compiled form
 
     # -- files ------------------------------------------------------------------------------
     @classmethod
@@ -152,6 +153,16 @@ class Avatar:
         self._betas[name] = None if betas is None else np.asarray(betas, np.float32).reshape(-1)
         self._cameras[name] = camera
 
+    def rename_identity(self, old: str, new: str) -> None:
+        """Renames identity ``old`` to ``new``, keeping its place in the order."""
+        self._check(old)
+        if new in self._textures and new != old:
+            raise AnrError(f"{self.source}: identity {new!r} exists already, expected a new name")
+        for d in (self._textures, self._betas, self._cameras):
+            items = [(new if k == old else k, v) for k, v in d.items()]
+            d.clear()
+            d.update(items)
+
     def remove_identity(self, name: str) -> None:
         """Removes identity ``name``."""
         self._check(name)
@@ -159,12 +170,16 @@ class Avatar:
             d.pop(name, None)
 
     # -- rendering ----------------------------------------------------------------------------
-    def tune(self, bf16: bool = True, channels_last: bool = True) -> "Avatar":
-        """Returns self, set up for speed on CUDA: bf16 autocast and channels_last weights (no effect on the CPU)."""
+    def tune(self, bf16: bool = True, channels_last: bool = True, compile: str | None = None) -> "Avatar":
+        """Returns self, set up for speed on CUDA (no effect on the CPU): bf16 autocast, channels_last
+        weights and, with ``compile`` = a torch.compile mode ("reduce-overhead" adds CUDA graphs:
+        the network's shapes are static per image size), a compiled renderer. Saved weights are unchanged."""
         if self.device.type == "cuda":
             self.autocast = bool(bf16)
             if channels_last:
                 self.renderer.to(memory_format=torch.channels_last)
+            if compile:
+                self._network = torch.compile(self.renderer, mode=compile, dynamic=False)
         return self
 
     def to(self, device: str | torch.device) -> "Avatar":
@@ -265,7 +280,7 @@ class Avatar:
             bb = None if b_t is None else (b_t if b_t.shape[0] == 1 else b_t[sel])
             tt = None if t_t is None else (t_t if t_t.shape[0] == 1 else t_t[sel])
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                views = render_views(self.body, self.renderer, texture, pose_t[sel].to(self.device), bb, tt, cam, (h, w))
+                views = render_views(self.body, self._network, texture, pose_t[sel].to(self.device), bb, tt, cam, (h, w))
             mask = views["mask"].float().clamp(0, 1)
             if bg is None:
                 rgba = torch.cat([views["rgb"].float(), mask * 2 - 1], dim=1)
