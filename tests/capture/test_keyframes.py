@@ -77,3 +77,15 @@ def test_keyframes_cli_and_bad_fraction(cap_path, capsys):
     assert len(Capture(cap_path).keyframes) >= 1
     with pytest.raises(AnrError, match="fraction"):
         select_keyframes(cap_path, fraction=0.0)
+
+
+def test_keyframes_need_the_capture_body(tmp_path):
+    from anr_studio.capture import CaptureWriter
+
+    path = tmp_path / "smpl.h5"
+    eye = np.eye(3, dtype=np.float32)
+    with CaptureWriter(path, "x", 8, 8, 30.0, betas=np.zeros(10), camera=(eye, eye, np.zeros(3)),
+                       body_model="ab" * 32) as w:
+        w.append(np.zeros((8, 8, 3), np.uint8), pose=np.zeros((24, 3)), transl=np.zeros(3))
+    with pytest.raises(AnrError, match="--body"):
+        select_keyframes(path)

@@ -128,11 +128,17 @@ def test_contact_sheet_draws_the_coarse_outline(caps):
 
 
 def test_cli_synth_writes_a_capture_and_rejects_bad_input(tmp_path, capsys):
+    from anr_studio.motion import MOTION_DIR
+
     out = tmp_path / "cli.h5"
-    assert main(["synth", "--out", str(out), "--seed", "2", "--frames", "3", "--size", "32", "--motion", "dance",
-                 "--quiet"]) == 0
+    npz = MOTION_DIR / "aist_demo.npz"  # a motion given as an SMPL .npz path
+    assert main(["synth", "--out", str(out), "--seed", "2", "--frames", "3", "--size", "32", "--motion", str(npz),
+                 "--views", "3", "--tracking-noise", "0", "--quiet"]) == 0
     cap = Capture(out)
     assert len(cap) == 3 and cap.image_size == (32, 32) and cap.has_masks
+    np.testing.assert_allclose(cap.poses, cap.truth("pose"), atol=1e-5)  # --tracking-noise 0: no noise
+    assert main(["synth", "--out", str(tmp_path / "m.h5"), "--motion", "moonwalk", "--quiet"]) == 2
+    assert "moonwalk" in capsys.readouterr().err
     bad = tmp_path / "bad.h5"
     assert main(["synth", "--out", str(bad), "--frames", "1", "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
