@@ -169,3 +169,29 @@ def test_true_person_skins_like_the_fine_body_where_it_is_undressed():
     shirt = person.region == SHIRT
     gap = (ours[:, shirt] - ref[:, shirt]).norm(dim=-1)
     assert float(gap.mean()) > 0.01  # the shirt stands off the body
+
+
+def test_clothes_deform_with_the_pose():
+    """A bent elbow bunches a long sleeve; spread legs flare a skirt; a straight pose leaves both alone."""
+    from anr_studio.body import BodyModel
+    from anr_studio.capture.synth.appearance import Identity
+    from anr_studio.capture.synth.generate import FINE_BODY_PATH
+    from anr_studio.capture.synth.person import L_ELBOW, L_HIP, R_HIP, TruePerson
+
+    fine = BodyModel.load(FINE_BODY_PATH)
+    seed = next(s for s in range(30) if Identity.from_seed(s).top == "longsleeve" and Identity.from_seed(s).bottoms == "skirt")
+    person = TruePerson(fine, Identity.from_seed(seed), torch.zeros(fine.num_betas))
+    pose = torch.zeros(2, 24, 3)
+    pose[1, L_ELBOW, 1] = 1.5
+    pose[1, L_HIP, 2] = 0.5
+    pose[1, R_HIP, 2] = -0.5
+    with torch.no_grad():
+        dressed = person.pose(pose)
+        fields, person.pose_fields = person.pose_fields, []
+        plain = person.pose(pose)
+        person.pose_fields = fields
+    moved = (dressed - plain).norm(dim=-1)
+    assert float(moved[0].max()) == 0.0  # rest pose: no pose-dependent change
+    nb = fine.num_vertices
+    assert float(moved[1, :nb].max()) > 0.02  # the sleeve at the elbow
+    assert float(moved[1, nb:].max()) > 0.02  # the skirt's hem

@@ -68,14 +68,17 @@ class TruePerson:
             self.faces = self.faces[:, [0, 2, 1]]
         weights = fine_body.lbs_weights.detach().cpu().numpy().astype(np.float64)
         face_part = _part_mask(fine_body, "face")
-        offset, region, weights, self.landmarks, skirt = _dress(
+        offset, region, weights, self.landmarks, skirt, fields = _dress(
             v, normals, weights, self.rest_joints[0].numpy().astype(np.float64), identity, face_part)
         offset = _smooth(offset, self.faces.numpy(), region == FACE)
         self.offset = offset  # (V_body, 3) clothing displacement of each fine-body vertex, metres
         rest = v + offset
         faces = self.faces.numpy()
         if skirt is not None:  # appended after the body, so body vertex indices stay the fine body's
-            s_verts, s_faces, s_weights = skirt
+            s_verts, s_faces, s_weights, s_flare = skirt
+            fields = [(j, a, np.concatenate([f, np.zeros_like(s_verts)])) for j, a, f in fields]
+            # Spreading or lifting the legs flares the skirt.
+            fields.append(((L_HIP, R_HIP), 1.2, np.concatenate([np.zeros_like(v), s_flare])))
             faces = np.concatenate([faces, s_faces + len(rest)])
             rest = np.concatenate([rest, s_verts])
             weights = np.concatenate([weights, s_weights])
@@ -89,6 +92,8 @@ class TruePerson:
         self.weights = torch.as_tensor(weights / weights.sum(1, keepdims=True), dtype=torch.float32)
         self.rest = torch.as_tensor(rest, dtype=torch.float32)
         self.rest_normals = vertex_normals(self.rest[None], self.faces)[0]
+        # Pose-dependent clothing: (joints, angle at full effect, offset field (V,3)).
+        self.pose_fields = [(list(j), float(a), torch.as_tensor(f, dtype=torch.float32)) for j, a, f in fields]
 
     @property
     def num_vertices(self) -> int:
@@ -96,11 +101,18 @@ class TruePerson:
         return int(self.rest.shape[0])
 
     def pose(self, pose: torch.Tensor, transl: torch.Tensor | None = None) -> torch.Tensor:
-        """Returns the posed clothed vertices (B, V, 3) for ``pose`` (B,24,3) and ``transl`` (B,3)."""
+        """Returns the posed clothed vertices (B, V, 3) for ``pose`` (B,24,3) and ``transl`` (B,3).
+
+        Before skinning, pose-dependent fields move the clothes in the rest pose: a bent elbow
+        bunches its sleeve, spread legs flare the skirt.
+        """
         pose = torch.as_tensor(pose, dtype=torch.float32)
         batch = pose.shape[0]
         rot_mats = axis_angle_to_matrix(pose)
         points = self.rest.expand(batch, -1, -1)
+        for joints, full, field in self.pose_fields:
+            amount = (pose[:, joints].norm(dim=-1).sum(-1) / full).clamp(0.0, 1.0)  # (B,)
+            points = points + amount[:, None, None] * field
         if self.posedirs is not None:
             feat = (rot_mats[:, 1:] - torch.eye(3)).reshape(batch, -1)
             points = points + (feat @ self.posedirs).reshape(batch, -1, 3)
@@ -142,9 +154,11 @@ def _smooth(offset: np.ndarray, faces: np.ndarray, pinned: np.ndarray, iteration
 
 def _dress(v: np.ndarray, n: np.ndarray, w: np.ndarray, J: np.ndarray, ident: Identity,
            face_part: np.ndarray | None = None):
-    """Returns (offset (V,3), region (V,), weights (V,24), Landmarks, skirt) for the rest body ``v`` (V,3).
+    """Returns (offset (V,3), region (V,), weights (V,24), Landmarks, skirt, fields) for the rest body ``v`` (V,3).
 
-    ``skirt`` is None or an extra mesh (vertices (S,3), faces (G,3) into them, weights (S,24)).
+    ``skirt`` is None or an extra mesh (vertices (S,3), faces (G,3) into them, weights (S,24),
+    flare field (S,3)); ``fields`` are pose-dependent offsets (joints, angle in radians at full
+    effect, field (V,3)).
 
     ``n`` (V,3) outward rest normals, ``w`` (V,24) body skinning weights, ``J`` (24,3) rest joints,
     ``face_part`` (V,) the body's face labels if it has them (else the face is guessed from the head).
@@ -193,6 +207,7 @@ def _dress(v: np.ndarray, n: np.ndarray, w: np.ndarray, J: np.ndarray, ident: Id
     offset[feet] = n[feet] * 0.008
 
     # ---- shirt over the torso and sleeves
+    fields: list[tuple[tuple[int, ...], float, np.ndarray]] = []
     y_waist = J[PELVIS, 1] + 0.6 * (J[SPINE1, 1] - J[PELVIS, 1])
     torso = np.isin(dom, _TORSO + (PELVIS,)) & (y > y_waist - 0.03)
     shirt = torso.copy()
@@ -218,6 +233,10 @@ def _dress(v: np.ndarray, n: np.ndarray, w: np.ndarray, J: np.ndarray, ident: Id
         w[band] = 0.0
         w[band, sh] = 1 - a
         w[band, el] = a
+        if ident.top != "tshirt":
+            # Bending the elbow bunches the sleeve around it (pose-dependent, see TruePerson.pose).
+            bunch = np.where(sleeve, 0.8 * loose * np.exp(-(((s - upper) / 0.05) ** 2)), 0.0)
+            fields.append(((el,), 1.5, n * bunch[:, None]))
     region[shirt] = SHIRT
     offset[shirt] = n[shirt] * off_amount[shirt, None]
 
@@ -256,7 +275,7 @@ def _dress(v: np.ndarray, n: np.ndarray, w: np.ndarray, J: np.ndarray, ident: Id
         logo_width=0.7 * abs(J[L_SHOULDER, 0] - J[R_SHOULDER, 0]),
         floor_y=float(y.min()),
     )
-    return offset, region, w, marks, skirt
+    return offset, region, w, marks, skirt, fields
 
 
 SKIRT_RINGS = 12
@@ -314,4 +333,8 @@ def _skirt(v: np.ndarray, lower: np.ndarray, y_waist: float, J: np.ndarray, iden
     w[:, L_HIP] = 0.3 * tt * (1 + 0.6 * side)
     w[:, R_HIP] = 0.3 * tt * (1 - 0.6 * side)
     w[:, PELVIS] = 1.0 - w[:, L_HIP] - w[:, R_HIP]
-    return verts, faces, np.concatenate([w, w])
+    radial = verts - np.array([cx, 0.0, cz])
+    radial[:, 1] = 0.0
+    radial /= np.maximum(np.linalg.norm(radial, axis=1, keepdims=True), 1e-9)
+    flare_field = radial * (0.1 * ident.skirt_length * np.concatenate([tt, tt]))[:, None]
+    return verts, faces, np.concatenate([w, w]), flare_field
