@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -65,8 +66,12 @@ def _sync(device: torch.device) -> None:
 
 
 def time_frames(avatar: Avatar, poses: np.ndarray, size: int, batch: int, warmup: int, frames: int,
-                device: torch.device) -> float:
-    """Returns seconds per frame of avatar.render over ``frames`` frames (after ``warmup`` untimed ones)."""
+                device: torch.device) -> tuple[float, float]:
+    """Returns (wall seconds, process CPU seconds) per frame of avatar.render over ``frames`` frames.
+
+    The process CPU time says how much work a frame is when other jobs share the cores (wall
+    time then includes waiting for them); on idle cores wall ~ CPU time / threads at best.
+    """
     camera = avatar.default_camera(size, "A")
     calls = max(1, frames // batch)
 
@@ -79,11 +84,12 @@ def time_frames(avatar: Avatar, poses: np.ndarray, size: int, batch: int, warmup
     for i in range(max(1, warmup // batch)):
         call(i)
     _sync(device)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(calls):
         call(i)
     _sync(device)
-    return (time.perf_counter() - t0) / (calls * batch)
+    n = calls * batch
+    return (time.perf_counter() - t0) / n, (time.process_time() - c0) / n
 
 
 @torch.no_grad()
@@ -146,10 +152,10 @@ def main(argv: list[str] | None = None) -> int:
             for variant in variants:
                 avatar = make_avatar(preset, device, variant)
                 t_compile = time.perf_counter()
-                spf = time_frames(avatar, poses, size, args.batch, warmup, frames, device)
+                spf, cpu = time_frames(avatar, poses, size, args.batch, warmup, frames, device)
                 net = None if args.no_network else time_network(avatar, size, args.batch, warmup, frames, device)
                 row = {"preset": preset, "size": size, "variant": variant, "batch": args.batch,
-                       "fps": 1.0 / spf, "frame_ms": spf * 1e3, "network_fps": None if net is None else 1.0 / net,
+                       "fps": 1.0 / spf, "frame_ms": spf * 1e3, "process_cpu_ms": cpu * 1e3, "network_fps": None if net is None else 1.0 / net,
                        "network_ms": None if net is None else net * 1e3,
                        "renderer_params": count_parameters(avatar.renderer, trainable_only=False), "wall_s": time.perf_counter() - t_compile}
                 if cuda:
@@ -160,12 +166,13 @@ def main(argv: list[str] | None = None) -> int:
                 del avatar
                 if cuda:
                     torch.cuda.empty_cache()
-    lines = [f"Device: {name}; torch {torch.__version__}; batch {args.batch}; {frames} timed frames after {warmup} warm-up.", "",
-             "| preset | size | variant | end-to-end FPS | ms/frame | network-only FPS |",
-             "|---|---|---|---|---|---|"]
+    load = f"; load average {os.getloadavg()[0]:.1f}" if not cuda else ""
+    lines = [f"Device: {name}; torch {torch.__version__}; batch {args.batch}; {frames} timed frames after {warmup} warm-up{load}.", "",
+             "| preset | size | variant | end-to-end FPS | ms/frame | process CPU ms/frame | network-only FPS |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         net = f"{r['network_fps']:.1f}" if r["network_fps"] is not None else "-"
-        lines.append(f"| {r['preset']} | {r['size']}² | {r['variant']} | {r['fps']:.1f} | {r['frame_ms']:.2f} | {net} |")
+        lines.append(f"| {r['preset']} | {r['size']}² | {r['variant']} | {r['fps']:.1f} | {r['frame_ms']:.2f} | {r['process_cpu_ms']:.1f} | {net} |")
     table = "\n".join(lines)
     print(table)
     if args.json:
