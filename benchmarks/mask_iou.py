@@ -1,6 +1,6 @@
 """Mask extraction IoU against the true masks of synthetic captures (CPU).
 
-    python benchmarks/mask_iou.py --seeds 0 1 2 --frames 60 --size 256 --out benchmarks/results/mask_iou.json
+    python benchmarks/mask_iou.py --seeds 0 1 2 3 4 --motions walk walk walk dance turn --frames 60 --size 256
     python benchmarks/mask_iou.py --captures a.h5 b.h5        # existing captures with true masks
 
 For each capture: the masks are extracted from the frames and the background plate alone (the
@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--motion", default="walk")
+    parser.add_argument("--motions", nargs="*", default=["walk"], help="motion per seed (cycled)")
     parser.add_argument("--captures", type=Path, nargs="*", default=None, help="score these instead of synthesising")
     parser.add_argument("--out", type=Path, default=None, help="JSON result file")
     args = parser.parse_args()
@@ -54,9 +54,10 @@ def main() -> None:
             from anr_studio.capture.synth.generate import SynthConfig, generate_capture
 
             paths = []
-            for seed in args.seeds:
-                path = Path(tmp) / f"synth_{seed}.h5"
-                generate_capture(path, SynthConfig(seed=seed, frames=args.frames, size=args.size, motion=args.motion))
+            for k, seed in enumerate(args.seeds):
+                motion = args.motions[k % len(args.motions)]
+                path = Path(tmp) / f"synth_{seed}_{motion}.h5"
+                generate_capture(path, SynthConfig(seed=seed, frames=args.frames, size=args.size, motion=motion))
                 paths.append(path)
         for path in paths:
             results.append(score(Path(path)))
@@ -71,7 +72,7 @@ def main() -> None:
               f"{r['refined']['ms_per_frame']:.1f} |")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"motion": args.motion, "results": results}, indent=2))
+        args.out.write_text(json.dumps({"motions": args.motions, "results": results}, indent=2))
 
 
 if __name__ == "__main__":
