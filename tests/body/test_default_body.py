@@ -205,3 +205,51 @@ def test_fine_body_shares_skeleton_and_shape_space(body):
         jc = coarse["J_regressor"] @ (coarse["v_template"] + coarse["shapedirs"] @ b)
         jf_ = fine["J_regressor"] @ (fine["v_template"] + fine["shapedirs"] @ b)
         assert np.abs(jc - jf_).max() < 0.01
+
+
+def uv_sphere(n_lat: int = 7, n_lon: int = 10):
+    """Returns (verts, faces, uv, uv_faces) of a sphere with one UV seam (u = 0 / 1) and two poles."""
+    theta = np.linspace(0, np.pi, n_lat + 1)[1:-1]
+    phi = np.linspace(0, 2 * np.pi, n_lon, endpoint=False)
+    ring = np.stack([np.sin(theta)[:, None] * np.cos(phi), np.cos(theta)[:, None] + 0 * phi,
+                     np.sin(theta)[:, None] * np.sin(phi)], -1).reshape(-1, 3)
+    verts = np.concatenate([ring, [[0, 1, 0], [0, -1, 0]]])
+    north, south = len(ring), len(ring) + 1
+    vid = lambda i, j: i * n_lon + j % n_lon
+    uv_grid = np.stack(np.meshgrid(np.arange(n_lon + 1) / n_lon, 1 - (np.arange(n_lat - 1) + 1) / n_lat), -1).reshape(-1, 2)
+    tid = lambda i, j: i * (n_lon + 1) + j
+    uv = [uv_grid]
+    pole_uv = len(uv_grid)
+    uv.append(np.array([[(j + 0.5) / n_lon, 1.0] for j in range(n_lon)] + [[(j + 0.5) / n_lon, 0.0] for j in range(n_lon)]))
+    faces, uv_faces = [], []
+    for j in range(n_lon):
+        faces.append([north, vid(0, j + 1), vid(0, j)])
+        uv_faces.append([pole_uv + j, tid(0, j + 1), tid(0, j)])
+        faces.append([south, vid(n_lat - 2, j), vid(n_lat - 2, j + 1)])
+        uv_faces.append([pole_uv + n_lon + j, tid(n_lat - 2, j), tid(n_lat - 2, j + 1)])
+        for i in range(n_lat - 2):
+            faces += [[vid(i, j), vid(i, j + 1), vid(i + 1, j)], [vid(i, j + 1), vid(i + 1, j + 1), vid(i + 1, j)]]
+            uv_faces += [[tid(i, j), tid(i, j + 1), tid(i + 1, j)], [tid(i, j + 1), tid(i + 1, j + 1), tid(i + 1, j)]]
+    faces, uv_faces, uv = np.array(faces), np.array(uv_faces), np.concatenate(uv)
+    if uv_signed_areas(uv, uv_faces).mean() < 0:  # counter-clockwise UV triangles, as in the OBJ
+        uv[:, 0] = 1.0 - uv[:, 0]
+    return verts, faces, uv, uv_faces
+
+
+def test_seam_aware_decimation_keeps_charts_and_orientation():
+    """The builder's decimation (no anny needed) never straddles the seam nor flips a UV triangle."""
+    from anr_studio.body.build_decimate import decimate_seam_aware
+
+    verts, faces, uv, uv_faces = uv_sphere()
+    assert (uv_signed_areas(uv, uv_faces) > 0).all()
+    new_faces, new_uv_faces = decimate_seam_aware(verts, faces, uv, uv_faces, target_faces=len(faces) // 3)
+    assert len(new_faces) <= len(faces) // 3 + 2
+    assert (uv_signed_areas(uv, new_uv_faces) > 0).all()
+    # A face straddling the u = 0 / 1 seam would span more than half the texture.
+    assert np.ptp(uv[new_uv_faces][:, :, 0], axis=1).max() < 0.5
+    # Still a closed manifold, made of original vertices only.
+    edges = np.sort(np.concatenate([new_faces[:, [0, 1]], new_faces[:, [1, 2]], new_faces[:, [2, 0]]]), axis=1)
+    assert (np.unique(edges, axis=0, return_counts=True)[1] == 2).all()
+    # Each kept corner is one of that vertex's original UV corners.
+    original = set(zip(faces.reshape(-1).tolist(), uv_faces.reshape(-1).tolist()))
+    assert set(zip(new_faces.reshape(-1).tolist(), new_uv_faces.reshape(-1).tolist())) <= original
