@@ -25,6 +25,7 @@ downstream is where gradients flow.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -178,6 +179,24 @@ def _row_spans(coeffs, bbox, rows_face, rows_y, width):
     return x_lo, count, k_start, c[_KX]
 
 
+def _triton_raster():
+    """Returns the Triton kernel wrapper, or None where Triton is missing or ``ANR_RASTER=torch`` asks for the torch path."""
+    global _TRITON
+    if _TRITON is None:
+        _TRITON = False
+        if os.environ.get("ANR_RASTER", "").lower() != "torch":
+            try:
+                from anr_studio.render.raster_triton import raster_triton
+
+                _TRITON = raster_triton
+            except ImportError:  # CPU-only torch builds ship no Triton
+                pass
+    return _TRITON or None
+
+
+_TRITON = None
+
+
 def _default_max_pairs(device: torch.device) -> int:
     # Bounds peak memory: about 100 bytes per (face, pixel) candidate.
     return 2**24 if device.type == "cuda" else 2**21
@@ -238,6 +257,8 @@ def rasterize(
     image_size: (H, W).
     znear:    perspective only: faces with a corner nearer than this (metres) are dropped whole.
     max_pairs: cap on (face, pixel) candidates processed at once (memory bound); default by device.
+        On CUDA with Triton available (and ``ANR_RASTER`` not ``torch``) and no ``max_pairs`` given,
+        the two Triton kernels of `raster_triton` do the per-pixel work instead (same rule, no host sync).
     Raises AnrError on wrong shapes, non-finite vertices or out-of-range faces.
     """
     height, width = _check_inputs(vertices, faces, camera, image_size)
@@ -245,7 +266,15 @@ def rasterize(
     batch, num_faces = vertices.shape[0], faces.shape[0]
     hw = height * width
     perspective = bool(camera.is_perspective)
+    kernels = _triton_raster() if device.type == "cuda" and not max_pairs else None
     max_pairs = int(max_pairs) if max_pairs else _default_max_pairs(device)
+    if kernels is not None and num_faces:
+        with torch.no_grad():
+            cam = camera.to(device=device, dtype=torch.float32)
+            pixels, depth = cam.project(vertices.detach().float())
+            coeffs, bbox = _face_setup(pixels, depth, faces.to(device=device, dtype=torch.long), perspective, znear, height, width)
+            fid, bar, dep = kernels(coeffs, bbox, batch, num_faces, height, width, perspective, _INSIDE_EPS)
+        return Fragments(fid.view(batch, height, width), bar.view(batch, height, width, 3), dep.view(batch, height, width))
 
     face_id = torch.full((batch * hw,), -1, dtype=torch.long, device=device)
     bary = torch.zeros((batch * hw, 3), dtype=torch.float32, device=device)
