@@ -60,6 +60,35 @@ def matrix_to_axis_angle(rot: torch.Tensor) -> torch.Tensor:
     return quat[..., 1:] * scale
 
 
+_CHAIN_PLANS: dict = {}
+
+
+def _chain_plan(parents: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Returns (parent index (J,) with roots -> J, [ancestor index (J+1,) per pointer-jumping round]) on ``device``.
+
+    Index J is an extra identity "joint" standing for the world frame. Cached per tree and device,
+    so a pose costs no host-to-device copies of indices.
+    """
+    key = (parents, str(device))
+    plan = _CHAIN_PLANS.get(key)
+    if plan is None:
+        joints = len(parents)
+        anc = [p if p >= 0 else joints for p in parents] + [joints]
+        rounds = []
+        while any(a != joints for a in anc):
+            rounds.append(anc)
+            anc = [anc[a] for a in anc]
+        plan = (torch.tensor([p if p >= 0 else joints for p in parents], dtype=torch.long, device=device),
+                [torch.tensor(r, dtype=torch.long, device=device) for r in rounds])
+        _CHAIN_PLANS[key] = plan
+    return plan
+
+
+def _compose(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Returns a @ b for (..., 4, 4) matrices as a multiply-and-sum: exact float32 even where TF32 matmuls are on."""
+    return (a.unsqueeze(-1) * b.unsqueeze(-3)).sum(dim=-2)
+
+
 def kinematic_chain(
     rot_mats: torch.Tensor, rest_joints: torch.Tensor, parents: Sequence[int]
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -68,20 +97,25 @@ def kinematic_chain(
     ``rot_mats`` (B,J,3,3) are local joint rotations, ``rest_joints`` (B,J,3) the rest-pose joint
     positions, ``parents`` the parent index of each joint (parents precede children, -1 = root).
     A rest-pose point p skinned rigidly to joint j moves to ``R[j] @ p + t[j]``.
+
+    The chain is composed by pointer jumping: every round replaces each joint's transform by its
+    current ancestor's times its own and doubles the distance to that ancestor, so a tree of
+    depth d takes ceil(log2 d) rounds of whole-tensor ops (4 for SMPL) instead of one small
+    matrix product per joint: on a GPU the per-joint loop was launch-bound.
     """
-    world_rot: list[torch.Tensor] = []
-    world_pos: list[torch.Tensor] = []
-    for j, p in enumerate(parents):
-        if p < 0:
-            world_rot.append(rot_mats[:, j])
-            world_pos.append(rest_joints[:, j])
-        else:
-            offset = rest_joints[:, j] - rest_joints[:, p]
-            world_rot.append(world_rot[p] @ rot_mats[:, j])
-            world_pos.append(world_pos[p] + (world_rot[p] @ offset[..., None])[..., 0])
-    rot = torch.stack(world_rot, dim=1)
-    posed = torch.stack(world_pos, dim=1)
-    trans = posed - (rot @ rest_joints[..., None])[..., 0]
+    batch, joints = rot_mats.shape[:2]
+    parent_idx, rounds = _chain_plan(tuple(int(p) for p in parents), rot_mats.device)
+    padded = torch.cat([rest_joints, torch.zeros_like(rest_joints[:, :1])], dim=1)  # (B, J+1, 3): world origin last
+    offset = rest_joints - padded.index_select(1, parent_idx)  # joint position in its parent's frame
+    local = torch.cat([rot_mats, offset.unsqueeze(-1)], dim=-1)  # (B, J, 3, 4)
+    bottom = rot_mats.new_tensor([0.0, 0.0, 0.0, 1.0]).expand(batch, joints, 1, 4)
+    eye = torch.eye(4, dtype=rot_mats.dtype, device=rot_mats.device).expand(batch, 1, 4, 4)
+    world = torch.cat([torch.cat([local, bottom], dim=-2), eye], dim=1)  # (B, J+1, 4, 4)
+    for anc in rounds:
+        world = _compose(world.index_select(1, anc), world)
+    rot = world[:, :joints, :3, :3]
+    posed = world[:, :joints, :3, 3]
+    trans = posed - (rot * rest_joints.unsqueeze(-2)).sum(dim=-1)
     return posed, rot, trans
 
 

@@ -183,7 +183,8 @@ class BodyModel(torch.nn.Module):
         return part_indices(self.part_names, list(names))
 
     # ------------------------------------------------------------------------------- posing
-    def _batched(self, value: Any, field: str, tail: tuple[int | str, ...], batch: int | None) -> torch.Tensor:
+    def _batched(self, value: Any, field: str, tail: tuple[int | str, ...], batch: int | None,
+                 pending: list | None = None) -> torch.Tensor:
         ref = self.v_template
         t = _as_tensor(value, ref.dtype, field, self.source) if not isinstance(value, torch.Tensor) else value
         if not t.is_floating_point():
@@ -191,8 +192,20 @@ class BodyModel(torch.nn.Module):
         expect_shape(t, ("B", *tail) if batch is None else (None, *tail), field, self.source)
         if batch is not None and t.shape[0] not in (1, batch):
             raise AnrError(f"{self.source}: {field} has batch size {t.shape[0]}, expected 1 or {batch} (the pose batch)")
-        expect_finite(t, field, self.source)
+        if pending is None or t.device.type == "cpu":
+            expect_finite(t, field, self.source)
+        else:  # device tensors: checked together in one round trip (`_check_finite`), not one sync each
+            pending.append((field, t))
         return t.to(device=ref.device, dtype=ref.dtype)
+
+    def _check_finite(self, pending: list) -> None:
+        """Raises AnrError naming the first non-finite (field, tensor) of ``pending``; one host sync for all of them."""
+        if not pending:
+            return
+        flags = torch.stack([torch.isfinite(t).all() for _, t in pending]).tolist()
+        for (field, _), ok in zip(pending, flags):
+            if not ok:
+                raise AnrError(f"{self.source}: {field} contains NaN or Inf values, expected finite numbers")
 
     def forward(self, pose: Any, betas: Any = None, transl: Any = None) -> BodyOutput:
         """Returns the posed body: vertices (B,V,3) and posed joints (B,24,3).
@@ -204,11 +217,12 @@ class BodyModel(torch.nn.Module):
             shape = tuple(pose.shape)
             if len(shape) == 2 and shape[1] == NUM_JOINTS * 3:
                 pose = pose.reshape(shape[0], NUM_JOINTS, 3)
-        pose = self._batched(pose, "pose", (NUM_JOINTS, 3), None)
+        pending: list = []
+        pose = self._batched(pose, "pose", (NUM_JOINTS, 3), None, pending)
         batch = pose.shape[0]
         v_shaped = self.v_template.expand(batch, -1, -1)
         if betas is not None:
-            betas = self._batched(betas, "betas", ("K",), batch)
+            betas = self._batched(betas, "betas", ("K",), batch, pending)
             k = betas.shape[1]
             if k > self.num_betas:
                 raise AnrError(f"{self.source}: betas has {k} values, expected at most num_betas = {self.num_betas}")
@@ -222,8 +236,9 @@ class BodyModel(torch.nn.Module):
         joints, rot, trans = kinematic_chain(rot_mats, rest_joints, self._parents_list)
         vertices = linear_blend_skinning(v_shaped, self.lbs_weights, rot, trans)
         if transl is not None:
-            transl = self._batched(transl, "transl", (3,), batch)[:, None]
+            transl = self._batched(transl, "transl", (3,), batch, pending)[:, None]
             vertices, joints = vertices + transl, joints + transl
+        self._check_finite(pending)
         return BodyOutput(vertices=vertices, joints=joints)
 
     def rest_joints(self, betas: Any = None) -> torch.Tensor:
