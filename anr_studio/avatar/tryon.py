@@ -28,6 +28,10 @@ REGIONS: dict[str, tuple[str, ...]] = {
     "arms": ("upper_arms", "forearms", "hands"),
 }
 SUPERSAMPLE = 4
+# Region masks of the built-in body shipped for the GUI's try-on panel (regenerate with
+# `python -m anr_studio.avatar.tryon` after the body's UV layout or part labels change).
+SHIPPED_MASKS = Path(__file__).resolve().parents[2] / "resources" / "uv_masks"
+SHIPPED_SIZE = 256
 SNAP = 0.5 / 255
 
 
@@ -178,3 +182,22 @@ def swap_identity(avatar, source: str, target: str, name: str, region: str | Non
         mask = region_mask(avatar.body, region, size, feather)
     avatar.add_identity(name, swap_textures(tex_a, tex_b, mask), avatar.identity_betas(target), avatar.identity_camera(target))
     return np.asarray(mask, np.float32)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Writes the built-in body's region masks to resources/uv_masks (or --out); returns 0."""
+    import argparse
+
+    from anr_studio.body import BodyModel
+
+    parser = argparse.ArgumentParser(description="write the try-on region masks of the built-in body as UV-layout PNGs")
+    parser.add_argument("--out", default=str(SHIPPED_MASKS))
+    parser.add_argument("--size", type=int, default=SHIPPED_SIZE)
+    args = parser.parse_args(argv)
+    written = export_region_masks(BodyModel.default(), args.size, args.out)
+    print(f"wrote {', '.join(str(p) for p in written.values())}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -8,6 +8,8 @@ import torch
 from anr_studio.avatar import Avatar
 from anr_studio.avatar.tryon import (
     REGIONS,
+    SHIPPED_MASKS,
+    SHIPPED_SIZE,
     _part_indices,
     export_region_masks,
     load_mask,
@@ -121,3 +123,16 @@ def test_export_region_masks(body, tmp_path):
     np.testing.assert_allclose(img / 255.0, region_mask(body, "lower", 48), atol=1 / 255)
     # A body without part labels offers no presets.
     assert export_region_masks(tiny_body(), 16, tmp_path / "none") == {}
+
+
+@pytest.mark.skipif(not SHIPPED_MASKS.is_dir(), reason="no shipped masks")
+def test_shipped_masks_match_the_built_in_body():
+    from anr_studio.body import BodyModel
+
+    body = BodyModel.default()
+    for region in REGIONS:
+        shipped = cv2.imread(str(SHIPPED_MASKS / f"{region}.png"), cv2.IMREAD_UNCHANGED)
+        assert shipped is not None, f"resources/uv_masks/{region}.png is missing (python -m anr_studio.avatar.tryon)"
+        now = region_mask(body, region, SHIPPED_SIZE)
+        # Stale masks (body rebuilt with another UV layout or labels): regenerate with python -m anr_studio.avatar.tryon
+        assert np.abs(shipped / 255.0 - now).mean() < 0.002, region
