@@ -119,6 +119,37 @@ def save_samples(out: Path, anr: dict, dnr: dict) -> list[str]:
     return written
 
 
+def plot_curves(path: Path, histories: dict, threshold: float) -> None:
+    """Writes held-out PSNR against training seconds for every variant (a small PNG, no matplotlib)."""
+    w, h, m = 720, 420, 50
+    img = np.full((h, w, 3), 255, np.uint8)
+    points = [(p["train_time_s"], p["psnr"]) for hist in histories.values() for p in hist if p["psnr"] is not None]
+    if not points:
+        return
+    t_max = max(t for t, _ in points) or 1.0
+    lo, hi = min(v for _, v in points) - 0.5, max(v for _, v in points) + 0.5
+
+    def xy(t: float, v: float) -> tuple[int, int]:
+        return int(m + t / t_max * (w - 2 * m)), int(h - m - (v - lo) / (hi - lo) * (h - 2 * m))
+
+    cv2.rectangle(img, (m, m), (w - m, h - m), (0, 0, 0), 1)
+    for k in range(5):
+        v = lo + (hi - lo) * k / 4
+        cv2.putText(img, f"{v:.1f}", (4, xy(0, v)[1] + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, f"training s (0..{t_max:.0f})", (w // 2 - 60, h - 15), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
+    cv2.putText(img, "held-out PSNR dB", (m, m - 15), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
+    if np.isfinite(threshold) and lo < threshold < hi:
+        cv2.line(img, xy(0, threshold), xy(t_max, threshold), (160, 160, 160), 1)
+    colours = {"dnr": (200, 0, 0), "anr-1stage": (0, 160, 0), "anr-nosplit": (0, 140, 255), "anr": (0, 0, 220)}
+    for i, (name, hist) in enumerate(histories.items()):
+        pts = [xy(p["train_time_s"], p["psnr"]) for p in hist if p["psnr"] is not None]
+        colour = colours.get(name, (0, 0, 0))
+        if len(pts) > 1:
+            cv2.polylines(img, [np.array(pts, np.int32)], False, colour, 2, cv2.LINE_AA)
+        cv2.putText(img, name, (w - m - 110, m + 20 + 18 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
+    cv2.imwrite(str(path), img[..., ::-1])
+
+
 def fmt(v, digits=3):
     return "-" if v is None else (f"{v:.{digits}f}" if isinstance(v, float) else str(v))
 
@@ -242,6 +273,8 @@ def main() -> int:
     else:
         threshold = min(best) - 0.25
     samples = save_samples(out, rows["anr"], rows["dnr"])
+    plot_curves(out / "heldout_psnr.png", histories, threshold)
+    samples.append("heldout_psnr.png")
     timings["total_s"] = round(time.perf_counter() - t_start, 1)
     text = report(out, args, timings, rows, histories, threshold, samples, commands)
     (out / "results.md").write_text(text)
