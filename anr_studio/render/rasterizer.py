@@ -17,6 +17,10 @@ How it works (every step is a few whole-tensor ops; no Python loop over faces or
 4. For the winning face of every covered pixel, compute perspective-correct barycentrics and
    depth once.
 
+On CUDA, where Triton exists, steps 2-4 run as the two kernels of ``raster_triton`` instead
+(same setup, same key, same rule; no host sync); ``ANR_RASTER=torch`` or a ``max_pairs``
+argument keeps this torch path, which is what runs on the CPU.
+
 Pixel centres sit at integer + 0.5 and a pixel centre on a shared edge belongs to both faces
 (the depth test picks one), so a closed mesh renders without cracks.
 Nothing here is differentiable with respect to geometry (as in the paper): the UV lookup
