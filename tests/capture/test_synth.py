@@ -42,6 +42,8 @@ def test_masks_are_soft_and_frames_show_the_person(caps):
     partial = ((m > 0) & (m < 255)).sum() / max((m > 0).sum(), 1)
     assert 0.02 < partial < 0.6  # antialiased edges, not a blurry blob
     assert 0.03 < (m > 127).mean() < 0.6
+    border = m[:, [0, -1], :].sum() + m[:, :, [0, -1]].sum()
+    assert border < 0.01 * m.sum()  # the cameras keep the person in frame
     frame, bg = cap.frame(0).astype(int), cap.background.astype(int)
     diff = np.abs(frame - bg).sum(-1)
     # Off the person the frame is the plate (up to sensor noise); on the person it is not.

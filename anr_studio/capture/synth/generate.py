@@ -132,7 +132,7 @@ def _fit_cameras(coarse, betas, poses, transl, views: int, size: int, rng) -> li
         # Shift the principal point so the motion's box sits towards one side (and is centred
         # vertically): the person is never in the middle of the frame all the time.
         room = size * 0.96 - (box_hi[0] - box_lo[0])
-        want_x = size / 2 + side * max(room, 0) * rng.uniform(0.25, 0.45)
+        want_x = size / 2 + side * max(room, 0) * rng.uniform(0.2, 0.35)
         K[0, 2] += want_x - (box_lo[0] + box_hi[0]) / 2
         K[1, 2] += size / 2 - (box_lo[1] + box_hi[1]) / 2
         cams.append((K.astype(np.float32), cam.R[0].numpy().astype(np.float32), cam.t[0].numpy().astype(np.float32)))
