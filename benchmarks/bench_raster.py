@@ -136,6 +136,9 @@ def main(argv=None) -> int:
     faces, face_uvs = body.faces, body.face_uvs
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
+    from anr_studio.render.rasterizer import _triton_raster
+
+    path = " (Triton)" if device.type == "cuda" and _triton_raster() is not None else ""
     rows = []
     for batch in args.batches:
         generator = torch.Generator().manual_seed(batch)
@@ -155,7 +158,12 @@ def main(argv=None) -> int:
             raster_ms = timed(lambda: rasterize(vertices, faces, camera, (size, size)), device, warmup, repeats)
             maps_ms = timed(maps, device, warmup, repeats)
             coverage = float(rasterize(vertices, faces, camera, (size, size)).mask.float().mean())
-            for op, ms in (("rasterize", raster_ms), ("rasterize + UV + normals", maps_ms)):
+            timings = [(f"rasterize{path}", raster_ms), ("rasterize + UV + normals", maps_ms)]
+            if path:
+                # A max_pairs argument selects the vectorised torch path (the one the CPU runs).
+                torch_ms = timed(lambda: rasterize(vertices, faces, camera, (size, size), max_pairs=2**24), device, warmup, repeats)
+                timings.insert(1, ("rasterize (torch path)", torch_ms))
+            for op, ms in timings:
                 rows.append(_row(op, f"{size}x{size}", batch, ms, coverage=coverage))
 
     header = [
