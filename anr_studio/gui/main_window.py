@@ -65,6 +65,9 @@ class MainWindow(QtWidgets.QMainWindow):
         splitter.addWidget(self.viewport)
         splitter.addWidget(self.neural_stack)
         splitter.setSizes([600, 600])
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        self.empty.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Ignored)
         self.setCentralWidget(splitter)
 
         self.docks: dict[str, QtWidgets.QDockWidget] = {}

@@ -37,8 +37,13 @@ class NeuralView(QtWidgets.QWidget):
         self.info = QtWidgets.QLabel("")
         self.info.setObjectName("neuralInfo")
         self.info.setStyleSheet("color: #bbb; font-size: 11px;")
+        # Changing text must never resize the panel (and shrink the 3D view beside it).
+        self.info.setWordWrap(True)
+        self.info.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         self.ident_box = QtWidgets.QComboBox()
         self.ident_box.setToolTip("Identity shown in the neural preview")
+        self.ident_box.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.ident_box.setMinimumContentsLength(8)
         self.ident_box.currentTextChanged.connect(self._on_identity)
         top = QtWidgets.QHBoxLayout()
         top.addWidget(QtWidgets.QLabel("Identity:"))

@@ -125,16 +125,22 @@ class MeshViewport(QtWidgets.QWidget):
     def _on_press(self, ev) -> None:
         self._press_pos = np.asarray(ev.pos[:2], np.float64)
 
-    def _on_move(self, ev) -> None:
-        if self._press_pos is None or not ev.is_dragging:
-            return
+    def _drag_to(self, ev) -> None:
         pos = np.asarray(ev.pos[:2], np.float64)
         dx, dy = pos - self._press_pos
         self._press_pos = pos
-        # Half a degree per pixel: a drag across the view turns the body about once.
-        self.view_state.orbit(-0.5 * dx, 0.5 * dy)
+        if dx or dy:
+            # Half a degree per pixel: a drag across the view turns the body about once.
+            self.view_state.orbit(-0.5 * dx, 0.5 * dy)
+
+    def _on_move(self, ev) -> None:
+        if self._press_pos is not None:  # a move without a press on the canvas is a hover
+            self._drag_to(ev)
 
     def _on_release(self, ev) -> None:
+        # vispy drops moves closer than 10 ms apart; the release carries the rest of the drag.
+        if self._press_pos is not None:
+            self._drag_to(ev)
         self._press_pos = None
 
     def _on_wheel(self, ev) -> None:

@@ -52,14 +52,21 @@ def window(qtbot, standin_body):
     import torch
 
     torch.set_num_threads(1)
-    from anr_studio.gui.main_window import MainWindow
+    from anr_studio.gui.main_window import MainWindow, settings
 
+    settings().clear()  # every test starts from the default layout, whatever earlier tests saved
     win = MainWindow(body=standin_body, body_note="stand-in body (test)")
     qtbot.addWidget(win)
     win.resize(1200, 800)
     win.show()
     qtbot.waitExposed(win)
-    qtbot.wait(50)
+    # Docks settle over a few event-loop turns; wait until the canvas keeps one size.
+    sizes = []
+    for _ in range(60):
+        qtbot.wait(50)
+        sizes.append(tuple(win.viewport.canvas.size))
+        if len(sizes) >= 4 and len(set(sizes[-4:])) == 1:
+            break
     yield win
     win.close()
 

@@ -57,6 +57,7 @@ def _setup_training(window, tiny_capture, standin_body, tmp_path, steps=100000):
 def test_training_start_pause_stop_updates_plot_and_ui_stays_responsive(window, qtbot, tiny_capture, standin_body, tmp_path):
     torch.set_num_threads(1)
     panel = _setup_training(window, tiny_capture, standin_body, tmp_path)
+    window.neural.size_px = 64  # the finished avatar opens in the neural view; keep that render small
     beat = Heartbeat()
     job = panel.start()
     assert not panel.start_btn.isEnabled() and panel.stop_btn.isEnabled()
@@ -72,9 +73,14 @@ def test_training_start_pause_stop_updates_plot_and_ui_stays_responsive(window, 
 
     panel.pause_btn.setChecked(True)
     assert job.status.state == JobState.PAUSED and panel.pause_btn.text() == "Resume"
-    qtbot.wait(300)  # let a step in flight finish
+    # A step in flight finishes (and its report crosses the process boundary); then nothing moves.
+    last, t_stable = job.step, time.monotonic()
+    while time.monotonic() - t_stable < 0.8:
+        qtbot.wait(50)
+        if job.step != last:
+            last, t_stable = job.step, time.monotonic()
     held = job.step
-    qtbot.wait(400)
+    qtbot.wait(800)
     assert job.step == held, "training advanced while paused"
     panel.pause_btn.setChecked(False)
     qtbot.waitUntil(lambda: job.step > held + 1, timeout=30000)
@@ -97,8 +103,6 @@ def test_training_start_pause_stop_updates_plot_and_ui_stays_responsive(window, 
     assert (tmp_path / "run" / "avatar.anr").exists()
     # The finished run's avatar opens in the studio and renders in the neural view.
     qtbot.waitUntil(lambda: window.avatar is not None, timeout=10000)
-    window.neural.size_px = 64
-    window.neural.request()
     qtbot.waitUntil(lambda: window.neural.last_result is not None and window.neural.worker.idle(), timeout=30000)
     assert window.neural.current_image().shape == (64, 64, 3) and window.neural.identity == "tiny"
 

@@ -33,6 +33,7 @@ def test_joint_slider_changes_viewport_and_neural_preview(window, qtbot, tiny_av
     window.neural.size_px = 64  # keep the CPU test fast
     window.set_avatar(tiny_avatar, "tiny.anr")
     _wait_neural(qtbot, window)
+    size0 = tuple(window.viewport.canvas.size)
     mesh0 = window.viewport.grab_image()[..., :3].astype(np.int16)
     neural0 = window.neural.current_image().copy()
     slider = window.pose_panel.sliders[(16, 2)]  # left shoulder, about z: lowers the arm
@@ -40,6 +41,7 @@ def test_joint_slider_changes_viewport_and_neural_preview(window, qtbot, tiny_av
     assert math.isclose(window.pose_state.pose[16, 2], math.radians(-70), rel_tol=1e-5)
     old = window.neural.last_result
     qtbot.waitUntil(lambda: window.neural.last_result is not old and window.neural.worker.idle(), timeout=20000)
+    assert tuple(window.viewport.canvas.size) == size0, "the 3D view changed size when the neural image updated"
     mesh1 = window.viewport.grab_image()[..., :3].astype(np.int16)
     neural1 = window.neural.current_image()
     changed = np.abs(mesh1 - mesh0).max(-1) > 30
