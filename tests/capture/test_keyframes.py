@@ -58,7 +58,7 @@ def test_budget_default_is_ten_percent_with_a_floor():
 
 
 def test_keyframes_cover_what_training_sees_and_are_stored(cap_path):
-    sel = select_keyframes(cap_path, fraction=0.5)
+    sel = select_keyframes(cap_path)  # the default budget: 10 % of training frames, at least 4
     cap = Capture(cap_path)
     train = set(cap.split("train").tolist())
     assert set(sel.indices.tolist()) <= train and len(set(sel.indices.tolist())) == len(sel.indices)
