@@ -120,8 +120,8 @@ _K0, _KX, _KY = 11, 12, 13  # visibility plane k = k0 + kx (x - cx) + ky (y - cy
 def _face_setup(pixels, depth, faces, perspective, znear, height, width):
     """Returns per-face coefficients (14, B*F) float32 and bounding boxes (4, B*F) long [x0, y0, w, h].
 
-    Faces run along the last dimension so every per-row and per-pixel op below works on long
-    contiguous vectors (a (N, 3) layout makes CPU kernels loop over 3-element rows).
+    Faces run along the last dimension so every op here and below works on long contiguous
+    vectors (an (N, 3) layout makes CPU kernels loop over 3-element rows).
 
     The screen barycentrics of a face are ``s_i = 1/3 + a_i (x - cx) + b_i (y - cy)``: written
     about the centroid, where all three are 1/3, so the numbers stay small. The visibility value
@@ -129,30 +129,35 @@ def _face_setup(pixels, depth, faces, perspective, znear, height, width):
     whose order gives the nearest face. Invalid faces (degenerate on screen, or with a corner
     behind the near plane) get zero coefficients and an empty box.
     """
-    p = pixels[:, faces]  # (B,F,3,2)
-    d = depth[:, faces]  # (B,F,3)
+    batch, num_vertices = depth.shape
+    # Corner i of face f in image b sits at column b*F + f: (3, B*F) vectors, built by gathers.
+    corner = (faces.t().unsqueeze(1) + (torch.arange(batch, device=faces.device) * num_vertices).view(1, -1, 1)).reshape(-1)
+    x = pixels[..., 0].reshape(-1).index_select(0, corner).view(3, -1)
+    y = pixels[..., 1].reshape(-1).index_select(0, corner).view(3, -1)
+    d = depth.reshape(-1).index_select(0, corner).view(3, -1)
     # The edge opposite corner i, rotated a quarter turn, is the gradient of s_i times 2*area.
-    edge = p.roll(-2, dims=2) - p.roll(-1, dims=2)
-    grad = edge.flip(-1) * edge.new_tensor([-1.0, 1.0])
-    area2 = (grad[..., 0, :] * (p[..., 0, :] - p[..., 1, :])).sum(-1)
+    edge_x = x.roll(-2, 0) - x.roll(-1, 0)
+    edge_y = y.roll(-2, 0) - y.roll(-1, 0)
+    area2 = edge_x[0] * (y[0] - y[1]) - edge_y[0] * (x[0] - x[1])
     valid = torch.isfinite(area2) & (area2.abs() > 1e-9)
     if perspective:
-        valid &= (d > znear).all(dim=-1)
-    grad = grad / torch.where(valid, area2, torch.ones_like(area2))[..., None, None]
+        valid &= (d > znear).all(dim=0)
+    inv = 1.0 / torch.where(valid, area2, torch.ones_like(area2))
+    a, b = -edge_y * inv, edge_x * inv
     q = 1.0 / d.clamp_min(znear) if perspective else d
     k = q if perspective else d - depth.amin() + 1.0
-    coeffs = torch.cat(
-        [p.mean(dim=2), grad[..., 0], grad[..., 1], q, k.mean(dim=-1, keepdim=True), (k.unsqueeze(-1) * grad).sum(dim=2)], dim=-1
-    )
-    coeffs = coeffs * valid.unsqueeze(-1)
+    rows = [x.mean(0, keepdim=True), y.mean(0, keepdim=True), a, b, q,
+            k.mean(0, keepdim=True), (k * a).sum(0, keepdim=True), (k * b).sum(0, keepdim=True)]
+    coeffs = torch.cat(rows, dim=0) * valid
 
     # Pixel j is covered when its centre j + 0.5 lies in [min, max]; clamp in float first so
     # faces projecting far off screen cannot overflow the integer conversion.
-    xy = p * valid[..., None, None]
-    lo = torch.ceil(xy.amin(dim=2) - 0.5).clamp(0, max(height, width))
-    hi = torch.minimum(torch.floor(xy.amax(dim=2) - 0.5), xy.new_tensor([width - 1, height - 1])).clamp_min(-1)
-    size = (hi - lo + 1).clamp_min(0).long() * valid.unsqueeze(-1)
-    return coeffs.reshape(-1, 14).t().contiguous(), torch.cat([lo.long(), size], dim=-1).reshape(-1, 4).t().contiguous()
+    x, y = x * valid, y * valid
+    lo_x = torch.ceil(x.amin(0) - 0.5).clamp(0, width)
+    lo_y = torch.ceil(y.amin(0) - 0.5).clamp(0, height)
+    size_x = (torch.floor(x.amax(0) - 0.5).clamp(-1, width - 1) - lo_x + 1).clamp_min(0) * valid
+    size_y = (torch.floor(y.amax(0) - 0.5).clamp(-1, height - 1) - lo_y + 1).clamp_min(0) * valid
+    return coeffs, torch.stack([lo_x, lo_y, size_x, size_y]).long()
 
 
 def _row_spans(coeffs, bbox, rows_face, rows_y, width):
