@@ -141,7 +141,7 @@ class FrameDataset(Dataset):
     def __init__(self, captures: Sequence[Capture], data: DataConfig, augment: bool = True) -> None:
         self.captures = list(captures)
         self.data, self.augment = data, augment
-        self._keysets = [set((c.keyframes if c.keyframes is not None else []).tolist()) for c in captures]
+        self._keysets = [set(c.keyframes.tolist()) if c.keyframes is not None else set() for c in captures]
         self._cache: list[tuple[np.ndarray, np.ndarray | None]] | None = None
         if data.cache_in_memory:
             self._cache = [(np.stack([c.frame(i) for i in range(len(c))]),

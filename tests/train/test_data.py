@@ -109,3 +109,14 @@ def test_open_captures_rejects_mixed_resolutions_body_models_and_missing_masks(t
         open_captures([str(bare)])
     with pytest.raises(AnrError, match="identity 'alice' appears in more than one capture"):
         open_captures([captures[0], captures[0]])
+
+
+def test_capture_without_keyframes_trains_on_all_training_frames(tmp_path, body):
+    path = write_tiny_capture(tmp_path / "nokeys.h5", "nokeys", body, keyframes=False)
+    cap = Capture(path)
+    warnings_seen = []
+    pools = FramePools.from_captures([cap], warn=warnings_seen.append)
+    assert "anr-studio keyframes" in warnings_seen[0]
+    np.testing.assert_array_equal(pools.keyframes[0], cap.split("train"))
+    item = FrameDataset([cap], DataConfig(resolution=48))[(0, 1, 5, True)]
+    assert item["is_keyframe"] is False and item["frame"].shape == (48, 48, 3)
