@@ -15,6 +15,8 @@ in the same run:
 - ``bf16-cl-graphs``: the same + torch.compile(mode="reduce-overhead") of the renderer (Inductor
   kernels replayed as CUDA graphs; the network's shapes are static per image size). The
   rasterizer stays eager: it needs host syncs, so it cannot be captured.
+- ``fp32-cudagraph`` / ``bf16-cl-cudagraph``: the eager renderer captured as a plain CUDA graph
+  per image size (`anr_studio.model.graphed.GraphedRenderer`, no compilation), fp32 or bf16-cl.
 
 ``--batch B`` renders B frames per call (sequence export); FPS is frames per second either way.
 The "network only" column times the renderer forward alone on the same inputs (no pose,
@@ -43,7 +45,7 @@ from anr_studio.motion import load_motion  # noqa: E402
 from anr_studio.train.presets import preset as get_preset  # noqa: E402
 from anr_studio.train.render import body_maps  # noqa: E402
 
-VARIANTS = ("eager-fp32", "bf16-cl", "bf16-cl-graphs")
+VARIANTS = ("eager-fp32", "bf16-cl", "bf16-cl-graphs", "fp32-cudagraph", "bf16-cl-cudagraph")
 
 
 def make_avatar(preset: str, device: torch.device, variant: str) -> Avatar:
@@ -55,8 +57,12 @@ def make_avatar(preset: str, device: torch.device, variant: str) -> Avatar:
     body = BodyModel.default(device)
     meta = {"config": config.to_dict(), "renderer": config.renderer, "body_model": "default", "identities": ["A"]}
     avatar = Avatar(renderer.to(device), {"A": texture}, body, meta, source=f"random {preset}")
-    if variant != "eager-fp32":
+    if variant.startswith("bf16"):
         avatar.tune(bf16=True, channels_last=True, compile="reduce-overhead" if variant.endswith("graphs") else None)
+    if variant.endswith("cudagraph") and device.type == "cuda":
+        from anr_studio.model.graphed import GraphedRenderer
+
+        avatar._network = GraphedRenderer(avatar.renderer)
     return avatar
 
 

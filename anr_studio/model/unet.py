@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from anr_studio.model.config import UNetConfig
+
+
+_NORM_KERNELS = None
+
+
+def _norm_kernels():
+    """Returns the `norm_triton` module, or None where Triton is missing (CPU-only torch builds)."""
+    global _NORM_KERNELS
+    if _NORM_KERNELS is None:
+        try:
+            from anr_studio.model import norm_triton
+
+            _NORM_KERNELS = norm_triton
+        except ImportError:
+            _NORM_KERNELS = False
+    return _NORM_KERNELS or None
 
 
 class _InstanceNormNHWC(torch.autograd.Function):
@@ -15,50 +33,75 @@ class _InstanceNormNHWC(torch.autograd.Function):
     Why: torch's instance norm runs batch norm on a (1, B*C, H, W) view, which needs NCHW, so
     with channels_last activations every norm layer paid two layout-changing copies each way
     (38% of the paper preset's training step on an H100). Here statistics are fp32 sums over
-    H, W (no upcast copy of x) and the output is one fused ``x * scale + shift`` per element;
-    the backward is the closed form dx = A*g + B*x + C with per-(image, channel) A, B, C.
+    H, W and the output is one ``x * scale + shift`` per element; the backward is the closed
+    form dx = A*g + B*x + C with per-(image, channel) A, B, C, all in torch ops.
+    ``ANR_INSTANCE_NORM=triton`` runs the sums and the affine maps as Triton kernels
+    (`norm_triton`): fewer bytes moved, but on an H100 the training step is host-bound and the
+    Triton launches cost more host time than they save (paper preset 34.5 vs 43.0 images/s), so
+    the torch-op form is the default.
     """
+
+    @staticmethod
+    def _sums(u, v=None):
+        kernels = _norm_kernels() if u.is_cuda and os.environ.get("ANR_INSTANCE_NORM") == "triton" else None
+        if kernels is not None:
+            return kernels.nhwc_stats(u, v)
+        acc = torch.promote_types(u.dtype, torch.float32)
+        s1 = torch.sum(u, dim=(2, 3), keepdim=True, dtype=acc)
+        if v is None:
+            return s1, torch.linalg.vector_norm(u, 2, dim=(2, 3), keepdim=True, dtype=acc).square()
+        return s1, torch.sum(u.to(acc) * v.to(acc), dim=(2, 3), keepdim=True)
+
+    @staticmethod
+    def _affine(u, a, c, v=None, b=None):
+        kernels = _norm_kernels() if u.is_cuda and os.environ.get("ANR_INSTANCE_NORM") == "triton" else None
+        if kernels is not None:
+            return kernels.nhwc_affine(u, a, c, v, b)
+        out = torch.empty_like(u)
+        torch.addcmul(c, u, a, out=out)  # computed in fp32, stored in u's dtype and layout
+        if v is not None:
+            torch.addcmul(out, v, b, out=out)
+        return out
 
     @staticmethod
     def forward(ctx, x, weight, bias, eps):
         n = x.shape[2] * x.shape[3]
-        acc = torch.promote_types(x.dtype, torch.float32)
-        mean = torch.sum(x, dim=(2, 3), keepdim=True, dtype=acc) / n
-        sq = torch.linalg.vector_norm(x, 2, dim=(2, 3), keepdim=True, dtype=acc).square_() / n
+        s1, s2 = _InstanceNormNHWC._sums(x)
+        mean, sq = s1 / n, s2 / n
         rstd = torch.rsqrt((sq - mean.square()).clamp_min_(0) + eps)  # (B,C,1,1) fp32
-        w = weight.to(acc).view(1, -1, 1, 1)
+        w = weight.to(mean.dtype).view(1, -1, 1, 1)
         scale = rstd * w
-        shift = bias.to(acc).view(1, -1, 1, 1) - mean * scale
-        y = torch.empty_like(x)
-        torch.addcmul(shift, x, scale, out=y)  # computed in fp32, stored in x's dtype and layout
+        shift = bias.to(mean.dtype).view(1, -1, 1, 1) - mean * scale
         ctx.save_for_backward(x, mean, rstd, w)
-        return y
+        return _InstanceNormNHWC._affine(x, scale, shift)
 
     @staticmethod
     def backward(ctx, grad):
         x, mean, rstd, w = ctx.saved_tensors
         n = x.shape[2] * x.shape[3]
-        grad = grad.contiguous(memory_format=torch.channels_last) if grad.dim() == 4 else grad
-        s_g = torch.sum(grad, dim=(2, 3), keepdim=True, dtype=mean.dtype)
-        s_gx = torch.sum(grad * x, dim=(2, 3), keepdim=True, dtype=mean.dtype)
+        grad = grad.contiguous(memory_format=torch.channels_last)
+        s_g, s_gx = _InstanceNormNHWC._sums(grad, x)
         s_gxhat = (s_gx - mean * s_g) * rstd  # sum of grad * xhat
         a = rstd * w
         b = -a * rstd * s_gxhat / n
         c = -a * s_g / n - b * mean
-        dx = torch.empty_like(x)
-        torch.addcmul(c, x, b, out=dx)
-        torch.addcmul(dx, grad, a, out=dx)
+        dx = _InstanceNormNHWC._affine(grad, a, c, x, b)
         dweight = s_gxhat.sum(dim=0).flatten().to(w.dtype)
         dbias = s_g.sum(dim=0).flatten().to(w.dtype)
         return dx, dweight, dbias, None
 
 
 class InstanceNorm2d(nn.InstanceNorm2d):
-    """nn.InstanceNorm2d (same parameters and state dict) that keeps channels_last inputs channels_last on CUDA."""
+    """nn.InstanceNorm2d (same parameters and state dict) that keeps channels_last inputs channels_last on CUDA.
+
+    ``ANR_INSTANCE_NORM``: unset or "nhwc" (default), "triton" (see `_InstanceNormNHWC`), or
+    "native" (torch's own instance norm, for A/B timing). NCHW and CPU inputs always use torch's.
+    """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Returns the normalised (B, C, H, W) ``x`` in its own dtype and memory format."""
-        if (x.is_cuda and x.dim() == 4 and self.affine and not self.track_running_stats
+        mode = os.environ.get("ANR_INSTANCE_NORM", "nhwc")
+        if (mode != "native" and x.is_cuda and x.dim() == 4 and self.affine and not self.track_running_stats
                 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()):
             return _InstanceNormNHWC.apply(x, self.weight, self.bias, self.eps)
         return super().forward(x)

@@ -1,0 +1,91 @@
+"""Triton kernels of the channels_last instance norm (CUDA only; imported lazily by `unet`).
+
+Memory layout (B, H, W, C) contiguous, i.e. a channels_last (B, C, H, W) tensor. Two kernels:
+
+- ``nhwc_stats``: per (image, channel) fp32 sums of ``u`` and of ``u * v`` (``v = u`` gives the
+  sum of squares) over H*W in one read of the inputs; programs own a slab of rows and a block
+  of channels and ``atomic_add`` into the (B, C) outputs.
+- ``nhwc_affine``: ``out = a * u + b * v + c`` with per-(image, channel) fp32 coefficients
+  (forward: a = scale, no v, c = shift; backward: dx = A*grad + B*x + C), computed in fp32 and
+  stored in the input's dtype: one read and one write per element.
+
+Why not torch ops: a broadcast (B, C, 1, 1) coefficient against a channels_last tensor takes
+torch's slow non-vectorised elementwise path, and fp32 sums of a product need a temporary.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _stats_kernel(u_ptr, v_ptr, out1_ptr, out2_ptr, HW, C, ROWS_PER_PROG,
+                  HAS_V: tl.constexpr, R: tl.constexpr, BLOCK_C: tl.constexpr):
+    b = tl.program_id(0).to(tl.int64)
+    slab = tl.program_id(1)
+    cs = tl.program_id(2) * BLOCK_C + tl.arange(0, BLOCK_C)
+    cmask = cs < C
+    acc1 = tl.zeros((BLOCK_C,), dtype=tl.float32)
+    acc2 = tl.zeros((BLOCK_C,), dtype=tl.float32)
+    row0 = slab * ROWS_PER_PROG
+    base = b * HW * C
+    for r in range(0, ROWS_PER_PROG, R):
+        rows = row0 + r + tl.arange(0, R)
+        m = (rows < HW)[:, None] & cmask[None, :]
+        offs = base + rows.to(tl.int64)[:, None] * C + cs[None, :]
+        u = tl.load(u_ptr + offs, mask=m, other=0.0).to(tl.float32)
+        if HAS_V:
+            v = tl.load(v_ptr + offs, mask=m, other=0.0).to(tl.float32)
+        else:
+            v = u
+        acc1 += tl.sum(u, axis=0)
+        acc2 += tl.sum(u * v, axis=0)
+    tl.atomic_add(out1_ptr + b * C + cs, acc1, mask=cmask, sem="relaxed")
+    tl.atomic_add(out2_ptr + b * C + cs, acc2, mask=cmask, sem="relaxed")
+
+
+@triton.jit
+def _affine_kernel(u_ptr, v_ptr, a_ptr, b_ptr, c_ptr, out_ptr, n, C, HWC,
+                   HAS_V: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    bc = (offs // HWC) * C + offs % C
+    y = tl.load(u_ptr + offs, mask=m, other=0.0).to(tl.float32) * tl.load(a_ptr + bc, mask=m, other=0.0)
+    y += tl.load(c_ptr + bc, mask=m, other=0.0)
+    if HAS_V:
+        y += tl.load(v_ptr + offs, mask=m, other=0.0).to(tl.float32) * tl.load(b_ptr + bc, mask=m, other=0.0)
+    tl.store(out_ptr + offs, y.to(out_ptr.dtype.element_ty), mask=m)
+
+
+def _nhwc(x: torch.Tensor) -> torch.Tensor:
+    """Returns the (B, H, W, C) contiguous view of a channels_last (B, C, H, W) tensor."""
+    return x.permute(0, 2, 3, 1)
+
+
+def nhwc_stats(u: torch.Tensor, v: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Returns (sum u, sum u*v) (B, C, 1, 1) float32 over H, W of channels_last (B, C, H, W) tensors (v = u if None)."""
+    batch, channels, height, width = u.shape
+    hw = height * width
+    out1 = torch.zeros((batch, channels), dtype=torch.float32, device=u.device)
+    out2 = torch.zeros_like(out1)
+    rows_per_prog = 512 if hw >= 4096 else 64
+    block_c = 64 if channels >= 64 else triton.next_power_of_2(channels)
+    grid = (batch, triton.cdiv(hw, rows_per_prog), triton.cdiv(channels, block_c))
+    _stats_kernel[grid](_nhwc(u), _nhwc(v) if v is not None else u, out1, out2, hw, channels, rows_per_prog,
+                        HAS_V=v is not None, R=32, BLOCK_C=block_c, num_warps=4)
+    return out1.view(batch, channels, 1, 1), out2.view(batch, channels, 1, 1)
+
+
+def nhwc_affine(u: torch.Tensor, a: torch.Tensor, c: torch.Tensor, v: torch.Tensor | None = None,
+                b: torch.Tensor | None = None) -> torch.Tensor:
+    """Returns a*u + b*v + c (channels_last, u's dtype) for per-(image, channel) fp32 a, b, c of shape (B, C, 1, 1)."""
+    batch, channels, height, width = u.shape
+    out = torch.empty_like(u, memory_format=torch.channels_last)
+    n = u.numel()
+    block = 2048
+    coeff = [t.float().reshape(batch, channels).contiguous() for t in (a, b if b is not None else a, c)]
+    _affine_kernel[(triton.cdiv(n, block),)](_nhwc(u), _nhwc(v) if v is not None else u, *coeff, _nhwc(out), n, channels,
+                                             height * width * channels, HAS_V=v is not None, BLOCK=block, num_warps=8)
+    return out
