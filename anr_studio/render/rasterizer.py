@@ -160,32 +160,47 @@ def _face_setup(pixels, depth, faces, perspective, znear, height, width):
     return coeffs, torch.stack([lo_x, lo_y, size_x, size_y]).long()
 
 
-def _row_spans(coeffs, bbox, rows_face, rows_y, width):
-    """Returns (x_start, count, k_start, k_step) per (face, row) pair.
+def _row_table(coeffs: torch.Tensor, bbox: torch.Tensor) -> torch.Tensor:
+    """Returns (19, B*F) float32 per-face constants for ``_row_spans`` (torch path only).
 
-    x_start, count: the span of pixel centres inside the triangle on that row. On a row the
-    three screen barycentrics are affine in x; each bounds x from one side; the span is widened
-    by a tiny slack so a centre on a shared edge is never lost to rounding. Because the span is
-    exact, the candidates need no inside test. k_start, k_step: the visibility value at the
-    span's first pixel centre and its change per pixel.
+    On the row through y, the screen barycentric s_i is affine in x; s_i >= 0 bounds x from the
+    left (a_i > 0) or the right (a_i < 0) at ``x = P_i + Q_i (y - cy)``, with the inside slack
+    folded into P. Rows 0-2 / 3-5: P, Q of the left bounds (-big, 0 where a_i <= 0); 6-8 / 9-11:
+    of the right bounds (+big, 0 where a_i >= 0); 12 cy; 13 cx; 14-16 k0, kx, ky; 17, 18 the
+    bounding box's first pixel column and one past its last. A horizontal edge (a_i = 0) adds
+    no bound: the bounding box's rows already lie on its inner side.
     """
-    c = coeffs.index_select(1, rows_face)  # (14, R)
-    box = bbox.index_select(1, rows_face)  # (4, R)
-    dy = rows_y.to(c.dtype) + 0.5 - c[_CY]
-    a = c[_A]  # (3, R)
-    s_at_cx = c[_B] * dy + (1.0 / 3.0 + _INSIDE_EPS)  # s_i at x = cx, plus slack
-    # s_i(x) = s_at_cx + a (x - cx) >= 0  <=>  x >= cx - s/a (a > 0)  or  x <= cx - s/a (a < 0);
-    # with a == 0 the row is wholly inside (s >= 0) or outside (s < 0) for that corner.
-    big = float(width) * 4.0 + 1e4
-    bound = (c[_CX] - s_at_cx / a).nan_to_num(0.0, big, -big)
-    out = (a == 0) & (s_at_cx < 0)
-    left = torch.where(a > 0, bound, torch.where(out, big, -big)).amax(dim=0).clamp(-big, big)
-    right = torch.where(a < 0, bound, big).amin(dim=0).clamp(-big, big)
-    x_lo = torch.maximum(torch.ceil(left - 0.5).long(), box[0])
-    x_hi = torch.minimum(torch.floor(right - 0.5).long(), box[0] + box[2] - 1)
-    count = (x_hi - x_lo + 1).clamp_min(0)
-    k_start = c[_K0] + c[_KX] * (x_lo.to(c.dtype) + 0.5 - c[_CX]) + c[_KY] * dy
-    return x_lo, count, k_start, c[_KX]
+    a, b = coeffs[_A], coeffs[_B]
+    safe_a = torch.where(a == 0, torch.ones_like(a), a)
+    p = coeffs[_CX] - (1.0 / 3.0 + _INSIDE_EPS) / safe_a
+    q = -b / safe_a
+    big = 1e9
+    x0, w = bbox[0].to(coeffs.dtype), bbox[2].to(coeffs.dtype)
+    return torch.cat([
+        torch.where(a > 0, p, -big), torch.where(a > 0, q, 0.0), torch.where(a < 0, p, big), torch.where(a < 0, q, 0.0),
+        coeffs[_CY : _CY + 1], coeffs[_CX : _CX + 1], coeffs[_K0 : _KY + 1], x0.unsqueeze(0), (x0 + w).unsqueeze(0),
+    ])
+
+
+def _row_spans(table: torch.Tensor, rows_face: torch.Tensor, rows_y: torch.Tensor):
+    """Returns (x_start long, count long, k_start, k_step) per (face, row) pair; ``table`` from ``_row_table``.
+
+    x_start, count: the span of pixel centres inside the triangle on that row (the bounds carry a
+    tiny slack so a centre on a shared edge is never lost to rounding). Because the span is exact,
+    the candidates need no inside test. k_start, k_step: the visibility value at the span's first
+    pixel centre and its change per pixel.
+    """
+    t = table.index_select(1, rows_face)  # (19, R)
+    dy = rows_y.to(t.dtype) + 0.5 - t[12]
+    left = (t[0:3] + t[3:6] * dy).amax(dim=0)
+    right = (t[6:9] + t[9:12] * dy).amin(dim=0)
+    # Pixel j is inside when its centre j + 0.5 lies in [left, right]; clamping to the box (in
+    # float) also keeps far-off bounds from overflowing the integer conversion.
+    x_lo = torch.ceil(left - 0.5).clamp(t[17], t[18])
+    x_end = (torch.floor(right - 0.5) + 1.0).clamp(t[17], t[18])
+    count = (x_end - x_lo).clamp_min(0).long()
+    k_start = t[14] + t[15] * (x_lo + 0.5 - t[13]) + t[16] * dy
+    return x_lo.long(), count, k_start, t[15]
 
 
 def _triton_raster():
@@ -302,13 +317,15 @@ def rasterize(
         face_local = torch.arange(num_faces, device=device).repeat(batch)
         face_base = torch.arange(batch, device=device).repeat_interleave(num_faces) * hw
 
+        table = _row_table(coeffs, bbox)
+
         # Level 1: (face, row) pairs; level 2: (face, pixel) candidates along each row's exact span.
         buffer = torch.full((batch * hw,), _INT64_MAX, dtype=torch.long, device=device)
         for lo, hi, n_rows in _chunks(bbox[3], max_pairs):
             row_face, row_rank = _expand(bbox[3, lo:hi], n_rows)
             row_face += lo
             rows_y = bbox[1].index_select(0, row_face) + row_rank
-            x_start, x_count, k_start, k_step = _row_spans(coeffs, bbox, row_face, rows_y, width)
+            x_start, x_count, k_start, k_step = _row_spans(table, row_face, rows_y)
             row_pixel = face_base.index_select(0, row_face) + rows_y * width + x_start
             for r_lo, r_hi, n_pix in _chunks(x_count, max_pairs):
                 owner, rank = _expand(x_count[r_lo:r_hi], n_pix)
