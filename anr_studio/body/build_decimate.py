@@ -26,6 +26,10 @@ def _face_quality(p: np.ndarray) -> np.ndarray:
 
 
 class _Decimator:
+    """Collapse state: positions ``p`` (V,3), faces ``f`` and UV faces ``t`` (F,3) rewritten in place
+    (``alive`` marks kept faces), Garland-Heckbert quadrics ``q`` (V,4,4) with extra planes along
+    seams, the seam edges, and each vertex's UV corners."""
+
     def __init__(self, verts: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces: np.ndarray):
         self.p = verts.astype(np.float64)
         self.f = faces.copy()
