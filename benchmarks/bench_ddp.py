@@ -1,0 +1,422 @@
+"""Benchmark: DDP scaling of the real trainer step on 1, 2, 4 and 8 GPUs (issue 7).
+
+    # a multi-GPU host (each N <= visible GPUs; NVLink multicast is switched off in every child)
+    python benchmarks/bench_ddp.py --device cuda --gpus 1 2 4 8 --presets paper fast --quality --out $OUT/ddp
+    # CPU smoke run: 2 gloo processes, tiny preset (checks the plumbing, not a scaling figure)
+    python benchmarks/bench_ddp.py --device cpu --backend gloo --gpus 1 2 --presets tiny --window 2 \
+        --warmup-windows 1 --windows 1 --quality --quality-steps 4 --out /tmp/ddp
+
+For each preset and each N, ``torchrun --standalone --nproc_per_node N`` starts N copies of this
+script in worker mode; each drives `anr_studio.train.Trainer` (data, posing, rasterization, R1/R2,
+discriminator, fused Adam, DDP) with the preset's per-GPU batch on a capture at the preset's
+resolution (a synthetic one written by benchmarks/bench_train.py's generator, or ``--captures``).
+N = 1 is a plain single-process run: the trainer uses DDP only when WORLD_SIZE > 1, as a user's
+one-GPU run does, so it is the baseline of scaling efficiency = img/s(N) / (N * img/s(1)).
+
+Communication is timed by a DDP communication hook that does what DDP's default all-reduce does
+(pre-divide by N, all_reduce the bucket) and records CUDA events (wall clock on the CPU): one when
+a bucket is handed over, one on the stream that consumes the reduced bucket. Per step it reports
+``comm in flight`` (union of the bucket intervals: time some gradient all-reduce was running,
+mostly overlapped with the backward pass) and ``comm exposed`` (from the last bucket's hand-over to
+the last bucket's completion: the tail the optimizer step waits for). The neural texture's
+all-reduce (`average_gradients`, keyframe steps) is timed the same way and reported apart.
+
+``--quality``: for each N > 1, train N GPUs for S/N steps and 1 GPU for S steps (same images
+seen, same per-GPU batch; ``--quality-lr-scale`` optionally scales the learning rates by N or
+sqrt(N)) and compare held-out PSNR (`anr_studio.train.evaluate.evaluate`, the trainer's held-out
+evaluation, on the test split).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parents[1]))
+sys.path.insert(0, str(HERE.parent))
+
+# NVLink multicast (NVLS / symmetric memory) stays off on the lent machines.
+CHILD_ENV = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}
+TARGET_EFFICIENCY = {"paper": 0.90}
+
+
+# --------------------------------------------------------------------------------------------- worker
+class CommTimer:
+    """Collects (start, end) timestamps of collectives per step; CUDA events or wall clock."""
+
+    def __init__(self, cuda: bool, first_step: int) -> None:
+        import torch
+
+        self.torch, self.cuda, self.first_step = torch, cuda, first_step
+        self.step = 0  # set by the worker before each step (the trainer's step counter)
+        self.buckets: dict[int, list[list]] = {}  # step -> [[start, end], ...] of DDP buckets
+        self.texture: dict[int, list[list]] = {}
+
+    def mark(self):
+        if self.cuda:
+            ev = self.torch.cuda.Event(enable_timing=True)
+            ev.record()
+            return ev
+        return time.perf_counter()
+
+    def hook(self, world: int):
+        """Returns a DDP comm hook: DDP's default all-reduce (pre-divided by ``world``), timed."""
+        import torch.distributed as dist
+
+        def allreduce(state, bucket):
+            record = None
+            if self.step >= self.first_step:
+                record = [self.mark(), None]
+                self.buckets.setdefault(self.step, []).append(record)
+            tensor = bucket.buffer().div_(world)
+            fut = dist.all_reduce(tensor, async_op=True).get_future()
+
+            def done(f):
+                if record is not None:
+                    record[1] = self.mark()  # on the stream that waits for the all-reduce
+                return f.value()[0]
+
+            return fut.then(done)
+
+        return allreduce
+
+    def _ms(self, a, b) -> float:
+        return a.elapsed_time(b) if self.cuda else (b - a) * 1000.0
+
+    def summary(self) -> dict:
+        """Returns per-step means (ms): DDP comm in flight, DDP comm exposed, texture all-reduce."""
+        if self.cuda:
+            self.torch.cuda.synchronize()
+        flight, exposed = [], []
+        for records in self.buckets.values():
+            done = [r for r in records if r[1] is not None]
+            if not done:
+                continue
+            ref = done[0][0]
+            spans = sorted((self._ms(ref, s), self._ms(ref, e)) for s, e in done)
+            union, cur_s, cur_e = 0.0, *spans[0]
+            for s, e in spans[1:]:
+                if s > cur_e:
+                    union, cur_s, cur_e = union + cur_e - cur_s, s, e
+                else:
+                    cur_e = max(cur_e, e)
+            flight.append(union + cur_e - cur_s)
+            exposed.append(max(e for _, e in spans) - max(s for s, _ in spans))
+        tex = [sum(self._ms(s, e) for s, e in recs) for recs in self.texture.values()]
+        steps = max(len(self.buckets), 1)
+        mean = (lambda xs, n: round(sum(xs) / n, 3) if xs else None)
+        return {"comm_steps": len(flight), "comm_in_flight_ms": mean(flight, len(flight)),
+                "comm_exposed_ms": mean(exposed, len(exposed)), "buckets_per_step": round(
+                    sum(len(v) for v in self.buckets.values()) / steps, 1),
+                "texture_allreduce_ms": round(sum(tex) / steps, 3) if tex else 0.0}
+
+
+def worker(spec: dict) -> None:
+    """Runs one rank of one measurement (under torchrun) and writes ``spec['result']``-rank{R}.json."""
+    import torch
+    import torch.distributed as dist
+
+    from anr_studio.errors import AnrError
+    from anr_studio.train import distributed, trainer as trainer_mod
+    from anr_studio.train.presets import preset
+    from bench_train import Windows, load_body
+
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    local = int(os.environ.get("LOCAL_RANK", 0))
+    device = torch.device(f"cuda:{local}" if spec["device"] == "cuda" else "cpu")
+    if device.type == "cpu":
+        torch.set_num_threads(max(1, spec.get("threads", 1)))
+    if world > 1 and not dist.is_initialized():
+        if spec["backend"] == "nccl" and device.type != "cuda":
+            raise AnrError("--backend nccl: needs --device cuda, expected gloo for CPU runs")
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        # Initialised here so --backend is honoured; the trainer reuses the group.
+        dist.init_process_group(backend=spec["backend"], rank=rank, world_size=world,
+                                **({"device_id": device} if spec["backend"] == "nccl" else {}))
+    config = preset(spec["preset"])
+    o = config.optim
+    lr = [f"optim.lr_renderer={o.lr_renderer * spec['lr_scale']}", f"optim.lr_texture={o.lr_texture * spec['lr_scale']}",
+          f"optim.lr_discriminator={o.lr_discriminator * spec['lr_scale']}"] if spec["lr_scale"] != 1 else []
+    config = config.with_overrides(spec["overrides"] + lr)
+    body, _ = load_body(device)
+    timer = CommTimer(device.type == "cuda", spec["warmup_steps"])
+    clock = Windows()
+    trainer = trainer_mod.Trainer(config, spec["captures"], spec["run_dir"], device=device.type, body=body,
+                                  callbacks=[clock], warn=lambda m: None)
+    if spec["mode"] == "speed":
+        trainer.save_checkpoint = lambda: None  # no 1-2 GB checkpoints in a speed benchmark
+        trainer.export_avatar = lambda: None
+    else:
+        trainer.save_checkpoint = lambda: None  # the avatar written at the end is what is evaluated
+    if trainer.dist.enabled:
+        for module in (trainer._renderer_fwd, trainer._disc_step):
+            module = getattr(module, "_orig_mod", module)  # under torch.compile
+            if module is not None:
+                module.register_comm_hook(None, timer.hook(world))
+        average = trainer_mod.average_gradients
+
+        def timed_average(params, info):
+            start = timer.mark() if trainer.step >= timer.first_step else None
+            average(params, info)
+            if start is not None:
+                timer.texture.setdefault(trainer.step, []).append([start, timer.mark()])
+
+        trainer_mod.average_gradients = timed_average  # the trainer looks it up at call time
+    step_fn = trainer.train_step
+
+    def counted(batch, prepared=None):
+        timer.step = trainer.step
+        return step_fn(batch, prepared)
+
+    trainer.train_step = counted
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    t0 = time.perf_counter()
+    trainer.run()
+    result = {"rank": rank, "world": world, "wall_s": round(time.perf_counter() - t0, 2), "steps": trainer.step,
+              "batch_per_rank": config.data.batch_size, "resolution": config.data.resolution,
+              "marks": clock.marks, **timer.summary()}
+    if device.type == "cuda":
+        result["peak_memory_gb"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 3)
+        result["peak_reserved_gb"] = round(torch.cuda.max_memory_reserved(device) / 2**30, 3)
+        result["device_name"] = torch.cuda.get_device_name(device)
+    if spec["mode"] == "quality" and rank == 0:
+        from anr_studio.train.evaluate import evaluate
+
+        metrics = evaluate(spec["run_dir"], spec["captures"], "test", device=str(device), body=body,
+                           max_frames=spec["eval_frames"], psnr_only=True)
+        result["heldout_psnr"] = metrics["overall"]["psnr"]
+        result["heldout_frames"] = metrics["overall"]["frames"]
+    Path(f"{spec['result']}-rank{rank}.json").write_text(json.dumps(result))
+    distributed.barrier(trainer.dist)
+    distributed.shutdown(trainer.dist)
+
+
+# --------------------------------------------------------------------------------------------- parent
+def visible_gpus() -> int:
+    """Returns the number of CUDA devices, asked in a child so this process holds no CUDA context."""
+    out = subprocess.run([sys.executable, "-c", "import torch; print(torch.cuda.device_count())"],
+                         capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+def make_capture(path: Path, size: int, frames: int, device: str) -> None:
+    """Writes bench_train's synthetic capture (body turning, UV-coloured) in a child process."""
+    code = ("import sys, torch; from pathlib import Path; sys.path[:0] = [%r, %r]; "
+            "from bench_train import load_body, write_capture; d = torch.device(%r); "
+            "write_capture(Path(%r), %d, %d, load_body(d)[0], d)") % (
+        str(HERE.parents[1]), str(HERE.parent), device, str(path), size, frames)
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def launch(spec: dict, n: int, work: Path, timeout: float) -> list[dict] | str:
+    """Returns the per-rank results of ``spec`` run on ``n`` processes, or an error line."""
+    spec_path = work / f"{Path(spec['result']).name}.spec.json"
+    spec_path.write_text(json.dumps(spec))
+    env = dict(os.environ, **CHILD_ENV)
+    if spec["device"] == "cpu":
+        env["OMP_NUM_THREADS"] = str(spec.get("threads", 1))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
+           str(HERE), "--worker", str(spec_path)]
+    log = work / f"{Path(spec['result']).name}.log"
+    with open(log, "w") as fh:
+        try:
+            rc = subprocess.run(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            rc = "timeout"
+    files = [Path(f"{spec['result']}-rank{r}.json") for r in range(n)]
+    if rc != 0 or not all(f.exists() for f in files):
+        lines = log.read_text(errors="replace").strip().splitlines()
+        # The worker's own error line, not torchrun's summary banner that follows it.
+        errors = [ln.strip() for ln in lines if "Error" in ln or "error:" in ln or "Killed" in ln]
+        return f"exit {rc}: " + (errors[-1] if errors else " | ".join(lines[-6:]))[-400:] + f" (log: {log.name})"
+    return [json.loads(f.read_text()) for f in files]
+
+
+def rates(marks: list, batch: int, world: int, skip: int) -> list[float]:
+    """Returns images/s of each timing window (all ranks) from rank 0's (step, time) marks."""
+    out = [(s1 - s0) * batch * world / (t1 - t0) for (s0, t0), (s1, t1) in zip(marks, marks[1:])]
+    return out[skip:]
+
+
+def speed_record(name: str, n: int, ranks: list[dict] | str, args) -> dict:
+    rec: dict = {"preset": name, "gpus": n}
+    if isinstance(ranks, str):
+        rec["error"] = ranks
+        return rec
+    r0 = ranks[0]
+    measured = rates(r0["marks"], r0["batch_per_rank"], n, args.warmup_windows)
+    ips = statistics.median(measured) if measured else None
+    rec.update(batch_per_gpu=r0["batch_per_rank"], resolution=r0["resolution"], images_per_s=round(ips, 2) if ips else None,
+               window_images_per_s=[round(x, 2) for x in measured], step_ms=round(1000 * r0["batch_per_rank"] * n / ips, 2) if ips else None,
+               device_name=r0.get("device_name", "cpu"))
+    if "peak_memory_gb" in r0:
+        rec["peak_memory_gb_per_rank"] = [r["peak_memory_gb"] for r in ranks]
+    for key in ("comm_in_flight_ms", "comm_exposed_ms", "texture_allreduce_ms", "buckets_per_step"):
+        vals = [r[key] for r in ranks if r.get(key) is not None]
+        rec[key] = round(max(vals), 3) if vals and n > 1 else None  # the slowest rank gates the step
+    return rec
+
+
+def fmt(x, unit: str = "") -> str:
+    return "-" if x is None else f"{x:g}{unit}"
+
+
+def markdown(speed: list[dict], quality: list[dict], meta: dict) -> str:
+    lines = [f"DDP scaling, {meta['device_name']} x {meta['visible_gpus']} visible, backend {meta['backend']}, torch "
+             f"{meta['torch']}; capture: {meta['captures']}. Scaling efficiency = img/s(N) / (N x img/s(1)); "
+             "comm = DDP gradient all-reduce timed by a comm hook with CUDA events (max over ranks).", "",
+             "| preset | GPUs | batch/GPU | images/s | efficiency | step ms | peak GB per GPU | comm in flight ms/step "
+             "| comm exposed ms/step | texture all-reduce ms/step |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in speed:
+        if "error" in r:
+            lines.append(f"| {r['preset']} | {r['gpus']} | - | failed: {r['error'][:200]} | | | | | | |")
+            continue
+        eff = r.get("efficiency")
+        target = target_note(r)
+        mem = r.get("peak_memory_gb_per_rank")
+        lines.append(f"| {r['preset']} {r['resolution']}² | {r['gpus']} | {r['batch_per_gpu']} | {fmt(r['images_per_s'])} | "
+                     f"{'-' if eff is None else f'{100 * eff:.1f} %'}{target} | {fmt(r['step_ms'])} | "
+                     f"{'-' if not mem else f'{max(mem):.2f} (min {min(mem):.2f})'} | {fmt(r['comm_in_flight_ms'])} | "
+                     f"{fmt(r['comm_exposed_ms'])} | {fmt(r['texture_allreduce_ms'])} |")
+    if quality:
+        lines += ["", "Held-out quality at the same number of images seen (test split, PSNR dB):", "",
+                  "| preset | GPUs | steps | images seen | lr scale | held-out PSNR | 1-GPU PSNR | difference |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for q in quality:
+            if "error" in q:
+                lines.append(f"| {q['preset']} | {q['gpus']} | failed: {q['error'][:200]} | | | | | |")
+                continue
+            base = next((b for b in quality if b["preset"] == q["preset"] and b["gpus"] == 1 and "error" not in b), None)
+            ref = base["heldout_psnr"] if base else None
+            diff = q["heldout_psnr"] - ref if ref is not None and q["heldout_psnr"] is not None else None
+            lines.append(f"| {q['preset']} | {q['gpus']} | {q['steps']} | {q['images_seen']} | {q['lr_scale']:g} | "
+                         f"{fmt(round(q['heldout_psnr'], 2))} | {fmt(None if ref is None else round(ref, 2))} | "
+                         f"{'-' if diff is None else f'{diff:+.2f}'} |")
+    return "\n".join(lines) + "\n"
+
+
+def target_note(r: dict) -> str:
+    target = TARGET_EFFICIENCY.get(r["preset"])
+    if target is None or r["gpus"] != 8 or r.get("efficiency") is None:
+        return ""
+    return f" (target >= {100 * target:.0f} %: {'met' if r['efficiency'] >= target else 'not met'})"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)
+    p.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    p.add_argument("--backend", choices=["nccl", "gloo"], help="default: nccl on cuda, gloo on cpu")
+    p.add_argument("--gpus", type=int, nargs="+", default=[1, 2, 4, 8], help="process counts (each <= visible GPUs)")
+    p.add_argument("--presets", nargs="+", default=["paper", "fast"])
+    p.add_argument("--captures", nargs="+", metavar="H5", help="captures to train on (default: a synthetic one per preset)")
+    p.add_argument("--frames", type=int, default=24, help="frames of the synthetic capture")
+    p.add_argument("--batch-size", type=int, default=0, help="per-GPU batch (default: the preset's)")
+    p.add_argument("--window", type=int, default=20, help="steps per timing window")
+    p.add_argument("--warmup-windows", type=int, default=2, help="windows dropped (cudnn autotuning, NCCL setup)")
+    p.add_argument("--windows", type=int, default=3, help="windows measured")
+    p.add_argument("--workers", type=int, default=-1, help="DataLoader workers per rank (default: fit the cores)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per rank on the CPU")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config overrides")
+    p.add_argument("--quality", action="store_true", help="also compare held-out PSNR of N GPUs vs 1 GPU")
+    p.add_argument("--quality-steps", type=int, default=2000, help="1-GPU steps of the quality check (N GPUs: this / N)")
+    p.add_argument("--quality-lr-scale", choices=["none", "sqrt", "linear"], default="none")
+    p.add_argument("--eval-frames", type=int, default=0, help="held-out frames per capture (0: all)")
+    p.add_argument("--timeout", type=float, default=540, help="seconds per torchrun launch")
+    p.add_argument("--out", help="folder for ddp.json and ddp.md (required)")
+    args = p.parse_args()
+    if args.worker:
+        worker(json.loads(Path(args.worker).read_text()))
+        return 0
+    if not args.out:
+        p.error("--out is required")
+    import torch
+
+    from anr_studio.train.presets import preset
+
+    backend = args.backend or ("nccl" if args.device == "cuda" else "gloo")
+    available = visible_gpus() if args.device == "cuda" else max(args.gpus)
+    counts = sorted({n for n in args.gpus if n <= available})
+    skipped = sorted({n for n in args.gpus if n > available})
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"device": args.device, "backend": backend, "visible_gpus": available, "gpus": counts, "skipped_gpus": skipped,
+            "torch": torch.__version__, "device_name": "cpu", "child_env": CHILD_ENV, "command": " ".join(sys.argv),
+            "captures": "given: " + " ".join(args.captures) if args.captures else f"synthetic ({args.frames} frames)",
+            "comm_timing": "DDP comm hook (pre-divide + all_reduce, as DDP's default) with CUDA events; CPU: wall clock"}
+    if skipped:
+        print(f"bench_ddp: {available} GPU(s) visible; skipping N = {skipped}", file=sys.stderr)
+    speed, quality = [], []
+    steps = args.window * (args.warmup_windows + args.windows)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for name in args.presets:
+            config = preset(name)
+            batch = args.batch_size or config.data.batch_size
+            captures = args.captures
+            if not captures:
+                path = work / f"{name}.h5"
+                make_capture(path, config.data.resolution, args.frames, "cuda" if args.device == "cuda" else "cpu")
+                captures = [str(path)]
+            for n in counts:
+                workers = args.workers if args.workers >= 0 else max(0, min(8, (os.cpu_count() or 2) // n - 1))
+                base = [f"data.batch_size={batch}", f"data.workers={workers}", "data.cache_in_memory=true",
+                        "optim.preview_every=0", "optim.time_budget_s=0"] + args.set
+                spec = {"preset": name, "device": args.device, "backend": backend, "captures": captures,
+                        "warmup_steps": args.window * args.warmup_windows, "threads": args.threads, "lr_scale": 1.0,
+                        "mode": "speed", "eval_frames": args.eval_frames, "run_dir": str(work / f"run-{name}-{n}"),
+                        "result": str(work / f"speed-{name}-{n}"),
+                        "overrides": base + [f"optim.steps={steps}", f"optim.log_every={args.window}",
+                                             f"optim.checkpoint_every={steps + 1}"]}
+                t0 = time.perf_counter()
+                rec = speed_record(name, n, launch(spec, n, work, args.timeout), args)
+                rec["launch_s"] = round(time.perf_counter() - t0, 1)
+                one = next((r for r in speed if r["preset"] == name and r["gpus"] == 1 and r.get("images_per_s")), None)
+                if one and rec.get("images_per_s"):
+                    rec["efficiency"] = round(rec["images_per_s"] / (n * one["images_per_s"]), 4)
+                elif n == 1 and rec.get("images_per_s"):
+                    rec["efficiency"] = 1.0
+                meta["device_name"] = rec.get("device_name", meta["device_name"])
+                print(json.dumps(rec), flush=True)
+                speed.append(rec)
+                if not args.quality or (n > 1 and 1 not in counts):
+                    continue
+                if args.quality_steps % n:
+                    quality.append({"preset": name, "gpus": n, "error": f"--quality-steps {args.quality_steps} is not a multiple of {n}"})
+                    continue
+                scale = {"none": 1.0, "sqrt": math.sqrt(n), "linear": float(n)}[args.quality_lr_scale]
+                q_steps = args.quality_steps // n
+                spec.update(mode="quality", lr_scale=scale, warmup_steps=q_steps + 1, run_dir=str(work / f"q-{name}-{n}"),
+                            result=str(work / f"quality-{name}-{n}"),
+                            overrides=base + [f"optim.steps={q_steps}", f"optim.log_every={max(1, min(50, q_steps))}",
+                                              f"optim.checkpoint_every={q_steps + 1}"])
+                ranks = launch(spec, n, work, args.timeout)
+                q = {"preset": name, "gpus": n, "steps": q_steps, "images_seen": q_steps * batch * n, "lr_scale": scale}
+                if isinstance(ranks, str):
+                    q["error"] = ranks
+                else:
+                    q.update(heldout_psnr=ranks[0]["heldout_psnr"], heldout_frames=ranks[0]["heldout_frames"],
+                             wall_s=ranks[0]["wall_s"])
+                print(json.dumps(q), flush=True)
+                quality.append(q)
+    result = {"meta": meta, "speed": speed, "quality": quality}
+    (out / "ddp.json").write_text(json.dumps(result, indent=1))
+    table = markdown(speed, quality, meta)
+    (out / "ddp.md").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
