@@ -91,6 +91,8 @@ def _run_render(args: argparse.Namespace) -> int:
     from anr_studio.avatar.video import write_frames, write_png
 
     avatar = _load(args)
+    if args.bf16:
+        avatar.tune(bf16=True, channels_last=True)
     size = (args.size, args.size) if args.width is None else (args.size, args.width)
     names = _identities(avatar, args.identity or avatar.identities[0])
     background = parse_background(args.background, size)
@@ -245,6 +247,7 @@ def register(subparsers) -> None:
     r.add_argument("--background", default="white", help="white, black, grey, transparent (RGBA PNGs), #RRGGBB, R,G,B or an image")
     r.add_argument("--fixed-camera", action="store_true", help="do not follow the body's translation during a motion")
     r.add_argument("--batch-size", type=int, default=8, help="frames rendered at once (default 8)")
+    r.add_argument("--bf16", action="store_true", help="on CUDA: bf16 autocast + channels_last (faster, tiny colour differences)")
     r.add_argument("--out", required=True, help="output: .png (still), .mp4, or a folder for PNG frames")
     r.set_defaults(func=_run_render)
 
