@@ -135,7 +135,17 @@ def worker(spec: dict) -> None:
     device = torch.device(f"cuda:{local}" if spec["device"] == "cuda" else "cpu")
     if device.type == "cpu":
         torch.set_num_threads(max(1, spec.get("threads", 1)))
-    if world > 1 and not dist.is_initialized():
+    forced = spec.get("force_ddp") and world == 1
+    if forced:
+        # The trainer uses DDP only for WORLD_SIZE > 1; "1 (DDP)" wraps it anyway so one GPU
+        # runs the NCCL group, the DDP reducer, the comm hook and the texture all-reduce.
+        class ForcedDDP(distributed.DistInfo):
+            @property
+            def enabled(self) -> bool:
+                return True
+
+        trainer_mod.init_distributed = lambda device_type: ForcedDDP()
+    if (world > 1 or forced) and not dist.is_initialized():
         if spec["backend"] == "nccl" and device.type != "cuda":
             raise AnrError("--backend nccl: needs --device cuda, expected gloo for CPU runs")
         if device.type == "cuda":
@@ -159,6 +169,7 @@ def worker(spec: dict) -> None:
     else:
         trainer.save_checkpoint = lambda: None  # the avatar written at the end is what is evaluated
     if trainer.dist.enabled:
+        assert dist.get_backend() == spec["backend"], dist.get_backend()
         for module in (trainer._renderer_fwd, trainer._disc_step):
             module = getattr(module, "_orig_mod", module)  # under torch.compile
             if module is not None:
@@ -249,8 +260,8 @@ def rates(marks: list, batch: int, world: int, skip: int) -> list[float]:
     return out[skip:]
 
 
-def speed_record(name: str, n: int, ranks: list[dict] | str, args) -> dict:
-    rec: dict = {"preset": name, "gpus": n}
+def speed_record(name: str, n: int, ranks: list[dict] | str, args, forced: bool) -> dict:
+    rec: dict = {"preset": name, "gpus": n, "ddp_at_1": forced}
     if isinstance(ranks, str):
         rec["error"] = ranks
         return rec
@@ -264,7 +275,7 @@ def speed_record(name: str, n: int, ranks: list[dict] | str, args) -> dict:
         rec["peak_memory_gb_per_rank"] = [r["peak_memory_gb"] for r in ranks]
     for key in ("comm_in_flight_ms", "comm_exposed_ms", "texture_allreduce_ms", "buckets_per_step"):
         vals = [r[key] for r in ranks if r.get(key) is not None]
-        rec[key] = round(max(vals), 3) if vals and n > 1 else None  # the slowest rank gates the step
+        rec[key] = round(max(vals), 3) if vals and (n > 1 or forced) else None  # the slowest rank gates the step
     return rec
 
 
@@ -280,12 +291,13 @@ def markdown(speed: list[dict], quality: list[dict], meta: dict) -> str:
              "| comm exposed ms/step | texture all-reduce ms/step |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in speed:
         if "error" in r:
-            lines.append(f"| {r['preset']} | {r['gpus']} | - | failed: {r['error'][:200]} | | | | | | |")
+            lines.append(f"| {r['preset']} | {r['gpus']}{' (DDP)' * bool(r.get('ddp_at_1'))} | - | failed: {r['error'][:200]} | | | | | | |")
             continue
         eff = r.get("efficiency")
         target = target_note(r)
         mem = r.get("peak_memory_gb_per_rank")
-        lines.append(f"| {r['preset']} {r['resolution']}² | {r['gpus']} | {r['batch_per_gpu']} | {fmt(r['images_per_s'])} | "
+        gpus = f"{r['gpus']} (DDP)" if r.get("ddp_at_1") else r["gpus"]
+        lines.append(f"| {r['preset']} {r['resolution']}² | {gpus} | {r['batch_per_gpu']} | {fmt(r['images_per_s'])} | "
                      f"{'-' if eff is None else f'{100 * eff:.1f} %'}{target} | {fmt(r['step_ms'])} | "
                      f"{'-' if not mem else f'{max(mem):.2f} (min {min(mem):.2f})'} | {fmt(r['comm_in_flight_ms'])} | "
                      f"{fmt(r['comm_exposed_ms'])} | {fmt(r['texture_allreduce_ms'])} |")
@@ -328,6 +340,8 @@ def main() -> int:
     p.add_argument("--windows", type=int, default=3, help="windows measured")
     p.add_argument("--workers", type=int, default=-1, help="DataLoader workers per rank (default: fit the cores)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per rank on the CPU")
+    p.add_argument("--ddp-at-1", action="store_true",
+                   help="also run 1 process wrapped in DDP (world size 1): DDP/NCCL overhead, checks the path on one GPU")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config overrides")
     p.add_argument("--quality", action="store_true", help="also compare held-out PSNR of N GPUs vs 1 GPU")
     p.add_argument("--quality-steps", type=int, default=2000, help="1-GPU steps of the quality check (N GPUs: this / N)")
@@ -369,28 +383,33 @@ def main() -> int:
                 path = work / f"{name}.h5"
                 make_capture(path, config.data.resolution, args.frames, "cuda" if args.device == "cuda" else "cpu")
                 captures = [str(path)]
-            for n in counts:
+            runs = [(n, False) for n in counts]
+            if args.ddp_at_1 and 1 in counts:
+                runs.insert(1, (1, True))
+            for n, force in runs:
                 workers = args.workers if args.workers >= 0 else max(0, min(8, (os.cpu_count() or 2) // n - 1))
                 base = [f"data.batch_size={batch}", f"data.workers={workers}", "data.cache_in_memory=true",
                         "optim.preview_every=0", "optim.time_budget_s=0"] + args.set
                 spec = {"preset": name, "device": args.device, "backend": backend, "captures": captures,
                         "warmup_steps": args.window * args.warmup_windows, "threads": args.threads, "lr_scale": 1.0,
-                        "mode": "speed", "eval_frames": args.eval_frames, "run_dir": str(work / f"run-{name}-{n}"),
-                        "result": str(work / f"speed-{name}-{n}"),
+                        "mode": "speed", "eval_frames": args.eval_frames, "force_ddp": force,
+                        "run_dir": str(work / f"run-{name}-{n}{'-ddp' * force}"),
+                        "result": str(work / f"speed-{name}-{n}{'-ddp' * force}"),
                         "overrides": base + [f"optim.steps={steps}", f"optim.log_every={args.window}",
                                              f"optim.checkpoint_every={steps + 1}"]}
                 t0 = time.perf_counter()
-                rec = speed_record(name, n, launch(spec, n, work, args.timeout), args)
+                rec = speed_record(name, n, launch(spec, n, work, args.timeout), args, force)
                 rec["launch_s"] = round(time.perf_counter() - t0, 1)
-                one = next((r for r in speed if r["preset"] == name and r["gpus"] == 1 and r.get("images_per_s")), None)
+                one = next((r for r in speed if r["preset"] == name and r["gpus"] == 1 and not r["ddp_at_1"]
+                            and r.get("images_per_s")), None)
                 if one and rec.get("images_per_s"):
                     rec["efficiency"] = round(rec["images_per_s"] / (n * one["images_per_s"]), 4)
-                elif n == 1 and rec.get("images_per_s"):
+                elif n == 1 and not force and rec.get("images_per_s"):
                     rec["efficiency"] = 1.0
                 meta["device_name"] = rec.get("device_name", meta["device_name"])
                 print(json.dumps(rec), flush=True)
                 speed.append(rec)
-                if not args.quality or (n > 1 and 1 not in counts):
+                if force or not args.quality or (n > 1 and 1 not in counts):
                     continue
                 if args.quality_steps % n:
                     quality.append({"preset": name, "gpus": n, "error": f"--quality-steps {args.quality_steps} is not a multiple of {n}"})
