@@ -53,6 +53,8 @@ def save_screenshot(widget, path: str | os.PathLike) -> None:
     """Saves ``widget.grab()`` (OpenGL children included) to ``path`` as PNG."""
     from anr_studio.errors import AnrError
 
+    if hasattr(widget, "hide_stale_tab_bars"):
+        widget.hide_stale_tab_bars()
     pm = widget.grab()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     if not pm.save(str(path)):

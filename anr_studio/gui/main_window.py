@@ -39,7 +39,8 @@ class MainWindow(QtWidgets.QMainWindow):
         super().__init__()
         self.setWindowTitle("ANR Studio")
         self.setObjectName("anrStudioMain")
-        self.setDockOptions(QtWidgets.QMainWindow.DockOption.AllowTabbedDocks | QtWidgets.QMainWindow.DockOption.AnimatedDocks)
+        # No AnimatedDocks: its animations leave stale tab bars behind after the window resizes.
+        self.setDockOptions(QtWidgets.QMainWindow.DockOption.AllowTabbedDocks | QtWidgets.QMainWindow.DockOption.AllowNestedDocks)
         if body is None:
             body, body_note = load_body()
         self.body = body
@@ -72,7 +73,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self._dock_places: dict[str, tuple] = {}
-        self.pose_panel = PosePanel(self.pose_state)
+        self.pose_panel = PosePanel(self.pose_state, body=body)
         self._add_dock("Pose", self.pose_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
         self._add_optional_panels()
 
@@ -97,15 +98,18 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _apply_default_layout(self) -> None:
         """Places the docks as on first launch: Pose/Try-on tabbed right, the rest tabbed below."""
+        # Docks are placed and sized first and tabified last: resizing or filling an area after
+        # tabifying leaves a stale, visible copy of the tab bar behind (seen in screenshots).
         for title, dock in self.docks.items():
-            area, tab_with = self._dock_places[title]
-            self.addDockWidget(area, dock)
-            if tab_with is not None:
-                self.tabifyDockWidget(self.docks[tab_with], dock)
             dock.setFloating(False)
+            self.addDockWidget(self._dock_places[title][0], dock)
             dock.show()
         self.resizeDocks([self.docks["Capture"]], [300], QtCore.Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["Pose"]], [420], QtCore.Qt.Orientation.Horizontal)
+        for title, dock in self.docks.items():
+            tab_with = self._dock_places[title][1]
+            if tab_with is not None:
+                self.tabifyDockWidget(self.docks[tab_with], dock)
 
     def _add_optional_panels(self) -> None:
         """Adds the capture, keyframes, training and try-on panels (each its own module)."""
@@ -295,6 +299,32 @@ class MainWindow(QtWidgets.QMainWindow):
             self.training_panel.start_export(self.avatar, self.neural.identity, self.pose_panel.motion_box.currentText(), path, self.view_state.view)
 
     # --- window state --------------------------------------------------------------------
+    def hide_stale_tab_bars(self) -> int:
+        """Returns how many stale dock tab bars were hidden.
+
+        After the window resizes, Qt (6.12, seen under Xvfb) can leave an old copy of a dock
+        group's tab bar visible at the group's former position; the live one sits flush with
+        its docks, so any other bar holding the same docks is stale.
+        """
+        hidden = 0
+        for tb in self.findChildren(QtWidgets.QTabBar, options=QtCore.Qt.FindChildOption.FindDirectChildrenOnly):
+            docks = [self.docks[t] for t in (tb.tabText(i) for i in range(tb.count())) if t in self.docks]
+            if not tb.isVisible() or not docks:
+                continue
+            shown = next((d for d in docks if d.isVisible()), None)
+            if shown is not None and abs(tb.geometry().left() - shown.geometry().left()) > 2:
+                tb.hide()
+                hidden += 1
+        return hidden
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt name
+        super().resizeEvent(event)
+        QtCore.QTimer.singleShot(0, self.hide_stale_tab_bars)
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 - Qt name
+        super().showEvent(event)
+        QtCore.QTimer.singleShot(0, self.hide_stale_tab_bars)
+
     def reset_layout(self) -> None:
         """Puts every panel back where it was on first launch."""
         for dock in self.docks.values():

@@ -20,9 +20,11 @@ BUILTIN_MOTIONS = ("walk", "turn", "arms", "dance")
 class PosePanel(QtWidgets.QWidget):
     """Edits ``state``; every slider change is one PoseState edit, a drag is one undo step."""
 
-    def __init__(self, state: PoseState, parent=None) -> None:
+    def __init__(self, state: PoseState, parent=None, body=None) -> None:
         super().__init__(parent)
         self.state = state
+        self.body = body
+        self.phenotype_sliders: dict[str, QtWidgets.QSlider] = {}
         self.sliders: dict[tuple[int, int], QtWidgets.QSlider] = {}
         self.rows: dict[int, QtWidgets.QWidget] = {}
         self.beta_sliders: list[QtWidgets.QSlider] = []
@@ -118,6 +120,18 @@ class PosePanel(QtWidgets.QWidget):
     def _build_shape(self) -> None:
         box = QtWidgets.QGroupBox("Shape")
         lay = QtWidgets.QFormLayout(box)
+        pheno = getattr(self.body, "phenotype", None)
+        if pheno and hasattr(self.body, "phenotype_to_betas"):
+            # The built-in body maps six named traits to betas: friendlier than raw coefficients.
+            for name in pheno["names"]:
+                lo, hi = pheno["ranges"][name]
+                s = self._slider(int(round(lo * 100)), int(round(hi * 100)))
+                s.setValue(int(round(pheno["defaults"][name] * 100)))
+                s.setObjectName(f"phenotype_{name}")
+                s.valueChanged.connect(self._on_phenotype)
+                s.sliderReleased.connect(self.state.end_gesture)
+                self.phenotype_sliders[name] = s
+                lay.addRow(name, s)
         for k in range(self.state.num_betas):
             s = self._slider(-3 * BETA_TICKS, 3 * BETA_TICKS)
             s.setObjectName(f"beta_{k}")
@@ -165,6 +179,11 @@ class PosePanel(QtWidgets.QWidget):
         self._timer.timeout.connect(self._tick)
         self._phase = 0.0
         return box
+
+    def _on_phenotype(self, _value: int = 0) -> None:
+        values = {n: s.value() / 100.0 for n, s in self.phenotype_sliders.items()}
+        betas = self.body.phenotype_to_betas(values).detach().cpu().numpy()
+        self.state.set_betas(betas[: self.state.num_betas], merge_key=("phenotype",))
 
     # --- widget -> state -----------------------------------------------------------------
     def _on_joint(self, j: int, axis: int, ticks: int) -> None:

@@ -32,9 +32,14 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=1500, help="training steps of the small avatar")
     ap.add_argument("--work", default=None, help="working folder (default: a temporary one)")
+    ap.add_argument("--frames", type=int, default=24, help="frames per synthetic capture")
     args = ap.parse_args()
+    import os
+
     import numpy as np
-    import torch
+
+    # A fresh settings folder: the screenshots show the default layout, not this user's.
+    os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="anr-shots-cfg-")
 
     from anr_studio.gui.app import _application, save_screenshot, wait_until_rendered
 
@@ -46,9 +51,22 @@ def main() -> int:
 
     work = Path(args.work or tempfile.mkdtemp(prefix="anr-shots-"))
     body, note = load_body()
-    caps = [write_standin_capture(work / "red.h5", body, frames=16, size=128, identity="red", seed=1),
-            write_standin_capture(work / "blue.h5", body, frames=16, size=128, identity="blue", seed=2,
-                                  palette=((40, 90, 220), (250, 250, 250)))]
+    if note:  # no built-in body yet: captures of the stand-in figure
+        caps = [write_standin_capture(work / "red.h5", body, frames=16, size=128, identity="red", seed=1),
+                write_standin_capture(work / "blue.h5", body, frames=16, size=128, identity="blue", seed=2,
+                                      palette=((40, 90, 220), (250, 250, 250)))]
+    else:  # two synthetic people from the capture generator
+        from anr_studio.capture.synth.generate import SynthConfig, generate_capture
+
+        caps = []
+        for seed in (1, 2):
+            path = work / f"synth{seed}.h5"
+            if not path.exists():
+                generate_capture(path, SynthConfig(seed=seed, frames=args.frames, size=128))
+                from anr_studio.capture.keyframes import select_keyframes
+
+                select_keyframes(path, 0.2)
+            caps.append(str(path))
     run = work / "run"
     if not (run / "avatar.anr").exists():
         # No GAN and larger learning rates: a few CPU minutes give distinguishable identities.
@@ -90,8 +108,9 @@ def main() -> int:
     win.pose_panel.filter.setText("")
     win.docks["Try-on"].raise_()
     tp = win.tryon_panel
-    tp.ident_a.setCurrentText("blue")
-    tp.ident_b.setCurrentText("red")
+    names = win.avatar.identities
+    tp.ident_a.setCurrentText(names[1])
+    tp.ident_b.setCurrentText(names[0])
     tp.region.setCurrentText("upper clothes")
     tp.fill_region()
     _wait(app, 0.3)

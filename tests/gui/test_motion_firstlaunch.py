@@ -55,3 +55,30 @@ def test_first_launch_opens_the_demo_avatar(qtbot, tmp_path, monkeypatch, standi
     assert win.avatar is not None and win.avatar.identities == ["ann", "ben"]
     assert win.neural_stack.currentWidget() is win.neural and win.neural.last_result is not None
     assert win.windowTitle().endswith("demo.anr")
+
+
+def test_phenotype_sliders_reshape_the_builtin_body(qtbot):
+    import pytest
+
+    try:
+        from anr_studio.body import BodyModel
+
+        body = BodyModel.default()
+    except Exception as exc:  # noqa: BLE001 - the built-in body file may not be built in this checkout
+        pytest.skip(f"built-in body not available: {exc}")
+    from anr_studio.gui.main_window import MainWindow, settings
+    from anr_studio.jobs.scene import pose_body
+
+    settings().clear()
+    win = MainWindow(body=body)
+    qtbot.addWidget(win)
+    pp = win.pose_panel
+    assert set(pp.phenotype_sliders) == set(body.phenotype["names"])
+    v0, _ = pose_body(body, win.pose_state.pose, win.pose_state.betas, None)
+    pp.phenotype_sliders["height"].setValue(100)
+    v1, _ = pose_body(body, win.pose_state.pose, win.pose_state.betas, None)
+    assert np.abs(win.pose_state.betas).max() > 0
+    assert np.ptp(v1[:, 1]) > np.ptp(v0[:, 1]) + 0.02  # taller by more than 2 cm
+    win.act_undo.trigger()
+    np.testing.assert_allclose(win.pose_state.betas, 0.0)
+    win.close()

@@ -138,3 +138,15 @@ def test_bad_file_shows_dialog_not_traceback(window, qtbot, tmp_path):
     box = window.findChild(QtWidgets.QMessageBox, "errorDialog")
     assert box is not None and "expected an avatar (.anr) or a capture (.h5)" in box.text()
     box.close()
+
+
+def test_no_stale_dock_tab_bars_after_resize(window, qtbot):
+    window.resize(1350, 820)
+    qtbot.wait(200)
+    bars = [tuple(tb.tabText(i) for i in range(tb.count()))
+            for tb in window.findChildren(QtWidgets.QTabBar, options=QtCore.Qt.FindChildOption.FindDirectChildrenOnly)
+            if tb.isVisible()]
+    assert sorted(bars) == [("Capture", "Keyframes", "Training"), ("Pose", "Try-on")]
+    window.reset_layout()
+    qtbot.wait(200)
+    assert window.docks["Try-on"].isVisible() or window.docks["Pose"].isVisible()
