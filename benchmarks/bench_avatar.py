@@ -16,7 +16,8 @@ in the same run:
   kernels replayed as CUDA graphs; the network's shapes are static per image size). The
   rasterizer stays eager: it needs host syncs, so it cannot be captured.
 - ``fp32-cudagraph`` / ``bf16-cl-cudagraph``: the eager renderer captured as a plain CUDA graph
-  per image size (`anr_studio.model.graphed.GraphedRenderer`, no compilation), fp32 or bf16-cl.
+  per image size (`anr_studio.model.graphed.GraphedRenderer`, no compilation), fp32 or bf16-cl:
+  ``Avatar.tune(bf16=..., channels_last=..., graphs=True)``, what the CLI and the studio use on CUDA.
 
 ``--batch B`` renders B frames per call (sequence export); FPS is frames per second either way.
 The "network only" column times the renderer forward alone on the same inputs (no pose,
@@ -57,12 +58,10 @@ def make_avatar(preset: str, device: torch.device, variant: str) -> Avatar:
     body = BodyModel.default(device)
     meta = {"config": config.to_dict(), "renderer": config.renderer, "body_model": "default", "identities": ["A"]}
     avatar = Avatar(renderer.to(device), {"A": texture}, body, meta, source=f"random {preset}")
-    if variant.startswith("bf16"):
-        avatar.tune(bf16=True, channels_last=True, compile="reduce-overhead" if variant.endswith("graphs") else None)
-    if variant.endswith("cudagraph") and device.type == "cuda":
-        from anr_studio.model.graphed import GraphedRenderer
-
-        avatar._network = GraphedRenderer(avatar.renderer)
+    if variant != "eager-fp32":
+        bf16 = variant.startswith("bf16")
+        avatar.tune(bf16=bf16, channels_last=bf16, graphs=variant.endswith("cudagraph"),
+                    compile="reduce-overhead" if variant.endswith("graphs") else None)
     return avatar
 
 
