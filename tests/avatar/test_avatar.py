@@ -118,3 +118,19 @@ def test_render_on_cuda_matches_cpu(avatar_path, body):
     b, mb = gpu.render("alice", np.zeros((24, 3)), None, size=48)
     assert np.abs(a.astype(int) - b.astype(int)).mean() < 1.0
     np.testing.assert_allclose(ma, mb, atol=1e-2)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_tuned_cuda_render_matches_eager(avatar_path, body):
+    eager = Avatar.load(avatar_path, device="cuda", body=body)
+    graphs = Avatar.load(avatar_path, device="cuda", body=body).tune(bf16=False, channels_last=False, graphs=True)
+    fast = Avatar.load(avatar_path, device="cuda", body=body).tune()
+    pose = np.zeros((3, 24, 3), np.float32)
+    pose[:, 0, 1] = [0.0, 0.4, -0.4]
+    ref, mref = eager.render("bob", pose, None, size=48, background=None)
+    for av, tol in ((graphs, 1.0), (fast, 3.0)):
+        for _ in range(2):  # the second call replays the captured graph
+            img, m = av.render("bob", pose, None, size=48, background=None)
+            assert img.shape == (3, 48, 48, 4) and m.dtype == np.float32
+            assert np.abs(img.astype(int) - ref.astype(int)).mean() < tol
+            np.testing.assert_allclose(m, mref, atol=0.05)
