@@ -58,7 +58,8 @@ class CommTimer:
 
         self.torch, self.cuda, self.first_step = torch, cuda, first_step
         self.step = 0  # set by the worker before each step (the trainer's step counter)
-        self.buckets: dict[int, list[list]] = {}  # step -> [[start, end], ...] of DDP buckets
+        # (step, module) -> [[start, end], ...] of its DDP buckets; step -> texture all-reduces
+        self.buckets: dict[tuple[int, str], list[list]] = {}
         self.texture: dict[int, list[list]] = {}
 
     def mark(self):
@@ -68,15 +69,15 @@ class CommTimer:
             return ev
         return time.perf_counter()
 
-    def hook(self, world: int):
-        """Returns a DDP comm hook: DDP's default all-reduce (pre-divided by ``world``), timed."""
+    def hook(self, world: int, module: str):
+        """Returns a DDP comm hook for ``module``: DDP's default all-reduce (pre-divided by ``world``), timed."""
         import torch.distributed as dist
 
         def allreduce(state, bucket):
             record = None
             if self.step >= self.first_step:
                 record = [self.mark(), None]
-                self.buckets.setdefault(self.step, []).append(record)
+                self.buckets.setdefault((self.step, module), []).append(record)
             tensor = bucket.buffer().div_(world)
             fut = dist.all_reduce(tensor, async_op=True).get_future()
 
@@ -96,8 +97,9 @@ class CommTimer:
         """Returns per-step means (ms): DDP comm in flight, DDP comm exposed, texture all-reduce."""
         if self.cuda:
             self.torch.cuda.synchronize()
-        flight, exposed = [], []
-        for records in self.buckets.values():
+        flight: dict[int, float] = {}
+        exposed: dict[int, float] = {}
+        for (step, _), records in self.buckets.items():
             done = [r for r in records if r[1] is not None]
             if not done:
                 continue
@@ -109,14 +111,14 @@ class CommTimer:
                     union, cur_s, cur_e = union + cur_e - cur_s, s, e
                 else:
                     cur_e = max(cur_e, e)
-            flight.append(union + cur_e - cur_s)
-            exposed.append(max(e for _, e in spans) - max(s for s, _ in spans))
+            # Renderer and discriminator backward passes each end in their own exposed tail.
+            flight[step] = flight.get(step, 0.0) + union + cur_e - cur_s
+            exposed[step] = exposed.get(step, 0.0) + max(e for _, e in spans) - max(s for s, _ in spans)
         tex = [sum(self._ms(s, e) for s, e in recs) for recs in self.texture.values()]
-        steps = max(len(self.buckets), 1)
-        mean = (lambda xs, n: round(sum(xs) / n, 3) if xs else None)
-        return {"comm_steps": len(flight), "comm_in_flight_ms": mean(flight, len(flight)),
-                "comm_exposed_ms": mean(exposed, len(exposed)), "buckets_per_step": round(
-                    sum(len(v) for v in self.buckets.values()) / steps, 1),
+        steps = max(len(flight), 1)
+        mean = (lambda xs: round(sum(xs.values()) / len(xs), 3) if xs else None)
+        return {"comm_steps": len(flight), "comm_in_flight_ms": mean(flight), "comm_exposed_ms": mean(exposed),
+                "buckets_per_step": round(sum(len(v) for v in self.buckets.values()) / steps, 1),
                 "texture_allreduce_ms": round(sum(tex) / steps, 3) if tex else 0.0}
 
 
@@ -170,10 +172,10 @@ def worker(spec: dict) -> None:
         trainer.save_checkpoint = lambda: None  # the avatar written at the end is what is evaluated
     if trainer.dist.enabled:
         assert dist.get_backend() == spec["backend"], dist.get_backend()
-        for module in (trainer._renderer_fwd, trainer._disc_step):
+        for tag, module in (("renderer", trainer._renderer_fwd), ("discriminator", trainer._disc_step)):
             module = getattr(module, "_orig_mod", module)  # under torch.compile
             if module is not None:
-                module.register_comm_hook(None, timer.hook(world))
+                module.register_comm_hook(None, timer.hook(world, tag))
         average = trainer_mod.average_gradients
 
         def timed_average(params, info):
@@ -284,7 +286,9 @@ def fmt(x, unit: str = "") -> str:
 
 
 def markdown(speed: list[dict], quality: list[dict], meta: dict) -> str:
-    lines = [f"DDP scaling, {meta['device_name']} x {meta['visible_gpus']} visible, backend {meta['backend']}, torch "
+    where = (f"{meta['device_name']} x {meta['visible_gpus']} visible" if meta["device"] == "cuda" else
+             "CPU SMOKE RUN (processes share the host's cores; not a scaling figure)")
+    lines = [f"DDP scaling, {where}, backend {meta['backend']}, torch "
              f"{meta['torch']}; capture: {meta['captures']}. Scaling efficiency = img/s(N) / (N x img/s(1)); "
              "comm = DDP gradient all-reduce timed by a comm hook with CUDA events (max over ranks).", "",
              "| preset | GPUs | batch/GPU | images/s | efficiency | step ms | peak GB per GPU | comm in flight ms/step "

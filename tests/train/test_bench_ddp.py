@@ -21,14 +21,17 @@ def _bench():
 
 def test_summary_unions_overlapping_buckets_and_measures_the_exposed_tail():
     timer = _bench().CommTimer(cuda=False, first_step=0)
-    # Seconds (wall clock on the CPU). Step 3: buckets [0,10] and [5,20] overlap, [30,40] apart.
-    timer.buckets = {3: [[0.000, 0.010], [0.005, 0.020], [0.030, 0.040]], 4: [[1.000, 1.004], [1.001, 1.006]]}
+    # Seconds (wall clock on the CPU). Step 3, renderer: buckets [0,10] and [5,20] overlap, [30,40]
+    # apart; step 3, discriminator: [50,52]; step 4, renderer: [1000,1004] and [1001,1006].
+    timer.buckets = {(3, "renderer"): [[0.000, 0.010], [0.005, 0.020], [0.030, 0.040]],
+                     (3, "discriminator"): [[0.050, 0.052]], (4, "renderer"): [[1.000, 1.004], [1.001, 1.006]]}
     timer.texture = {3: [[2.0, 2.002]]}
     s = timer.summary()
-    # In flight: step 3 = 20 + 10 ms, step 4 = 6 ms -> mean 18. Exposed: 40-30 = 10, 6-1 = 5 -> 7.5.
-    assert s["comm_in_flight_ms"] == pytest.approx(18.0)
-    assert s["comm_exposed_ms"] == pytest.approx(7.5)
-    assert s["buckets_per_step"] == 2.5
+    # In flight: step 3 = 20 + 10 + 2 ms, step 4 = 6 ms -> mean 19.
+    # Exposed (per backward pass, summed per step): step 3 = (40-30) + 2, step 4 = 6-1 -> mean 8.5.
+    assert s["comm_in_flight_ms"] == pytest.approx(19.0)
+    assert s["comm_exposed_ms"] == pytest.approx(8.5)
+    assert s["buckets_per_step"] == 3
     assert s["texture_allreduce_ms"] == pytest.approx(1.0)  # 2 ms over 2 steps
     assert s["comm_steps"] == 2
 
@@ -56,7 +59,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     timer = _bench().CommTimer(cuda=False, first_step=1)
     # Small buckets: several all-reduces per step, so the union/exposed bookkeeping is exercised.
     ddp = DDP(net, bucket_cap_mb=0.0005)
-    ddp.register_comm_hook(None, timer.hook(world))
+    ddp.register_comm_hook(None, timer.hook(world, "net"))
     grads = []
     for step in range(3):
         timer.step = step
@@ -65,7 +68,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
         ddp(x).square().sum().backward()
         grads.append(torch.cat([p.grad.reshape(-1) for p in net.parameters()]))
     torch.save({"grads": torch.stack(grads), "summary": timer.summary(),
-                "buckets": {k: len(v) for k, v in timer.buckets.items()}}, out)
+                "buckets": {k[0]: len(v) for k, v in timer.buckets.items()}}, out)
     dist.destroy_process_group()
 
 
