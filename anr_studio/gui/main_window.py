@@ -251,16 +251,24 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def load_avatar(self, path: str) -> None:
         """Loads ``path`` with Avatar.load and shows it in the neural preview and try-on panel."""
-        try:
-            from anr_studio.avatar import Avatar
-        except ImportError:
-            Avatar = None
-        if Avatar is not None:
-            self.set_avatar(Avatar.load(path), path)
-        else:  # until the avatar package lands: the same file, rendered through the training code
+        import copy
+
+        import torch
+
+        if getattr(self.body, "model_id", "") == "standin":
+            # The stand-in figure is not a body any avatar file names: render the file on it directly.
             from anr_studio.jobs.memory_avatar import MemoryAvatar
 
             self.set_avatar(MemoryAvatar.from_file(path, self.body), path)
+            return
+        from anr_studio.avatar import Avatar
+        from anr_studio.train.avatar_file import read_avatar
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        same_body = str(read_avatar(path).meta.get("body_model", "default")) == str(getattr(self.body, "model_id", ""))
+        # The avatar moves its body to the device; the viewport keeps posing its own copy on the CPU.
+        body = (copy.deepcopy(self.body) if device != "cpu" else self.body) if same_body else None
+        self.set_avatar(Avatar.load(path, device=device, body=body), path)
 
     def set_avatar(self, avatar, path: str = "") -> None:
         """Shows ``avatar`` (anything with the Avatar render contract) in the studio."""
@@ -306,13 +314,18 @@ class MainWindow(QtWidgets.QMainWindow):
         group's tab bar visible at the group's former position; the live one sits flush with
         its docks, so any other bar holding the same docks is stale.
         """
-        hidden = 0
+        groups: dict[tuple[str, ...], list[QtWidgets.QTabBar]] = {}
         for tb in self.findChildren(QtWidgets.QTabBar, options=QtCore.Qt.FindChildOption.FindDirectChildrenOnly):
-            docks = [self.docks[t] for t in (tb.tabText(i) for i in range(tb.count())) if t in self.docks]
-            if not tb.isVisible() or not docks:
-                continue
-            shown = next((d for d in docks if d.isVisible()), None)
-            if shown is not None and abs(tb.geometry().left() - shown.geometry().left()) > 2:
+            if tb.isVisible():
+                groups.setdefault(tuple(sorted(tb.tabText(i) for i in range(tb.count()))), []).append(tb)
+        hidden = 0
+        for titles, bars in groups.items():
+            docks = [self.docks[t] for t in titles if t in self.docks and self.docks[t].isVisible()]
+            if len(bars) < 2 or not docks:
+                continue  # a single bar is always the live one
+            x = docks[0].geometry().left()
+            bars.sort(key=lambda tb: abs(tb.geometry().left() - x))
+            for tb in bars[1:]:
                 tb.hide()
                 hidden += 1
         return hidden

@@ -111,7 +111,7 @@ def main() -> int:
     names = win.avatar.identities
     tp.ident_a.setCurrentText(names[1])
     tp.ident_b.setCurrentText(names[0])
-    tp.region.setCurrentText("upper clothes")
+    tp.region.setCurrentText("upper")
     tp.fill_region()
     _wait(app, 0.3)
     win.neural.request()
