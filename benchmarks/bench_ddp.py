@@ -1,17 +1,25 @@
 """Benchmark: DDP scaling of the real trainer step on 1, 2, 4 and 8 GPUs (issue 7).
 
-    # a multi-GPU host (each N <= visible GPUs; NVLink multicast is switched off in every child)
-    python benchmarks/bench_ddp.py --device cuda --gpus 1 2 4 8 --presets paper fast --quality --out $OUT/ddp
+    # scaling on a multi-GPU host (each N <= visible GPUs), one preset per command
+    python benchmarks/bench_ddp.py --device cuda --gpus 1 2 4 8 --ddp-at-1 --presets paper --out $OUT/ddp-paper
+    # N GPUs vs 1 GPU at the same number of images seen (held-out PSNR)
+    python benchmarks/bench_ddp.py --device cuda --gpus 1 2 4 8 --presets fast --quality --skip-speed \
+        --quality-steps 800 --captures a.h5 b.h5 --out $OUT/ddp-quality
     # CPU smoke run: 2 gloo processes, tiny preset (checks the plumbing, not a scaling figure)
-    python benchmarks/bench_ddp.py --device cpu --backend gloo --gpus 1 2 --presets tiny --window 2 \
-        --warmup-windows 1 --windows 1 --quality --quality-steps 4 --out /tmp/ddp
+    python benchmarks/bench_ddp.py --device cpu --backend gloo --gpus 1 2 --ddp-at-1 --presets tiny --window 2 \
+        --warmup-windows 1 --windows 2 --frames 8 --quality --quality-steps 4 --out /tmp/ddp
 
-For each preset and each N, ``torchrun --standalone --nproc_per_node N`` starts N copies of this
-script in worker mode; each drives `anr_studio.train.Trainer` (data, posing, rasterization, R1/R2,
+docs/benchmarks.md (section "DDP scaling") has the exact commands and what was measured where.
+
+For each preset and each N, ``torchrun --standalone --nproc_per_node N`` starts N copies of
+benchmarks/ddp_worker.py; each drives `anr_studio.train.Trainer` (data, posing, rasterization, R1/R2,
 discriminator, fused Adam, DDP) with the preset's per-GPU batch on a capture at the preset's
 resolution (a synthetic one written by benchmarks/bench_train.py's generator, or ``--captures``).
 N = 1 is a plain single-process run: the trainer uses DDP only when WORLD_SIZE > 1, as a user's
 one-GPU run does, so it is the baseline of scaling efficiency = img/s(N) / (N * img/s(1)).
+``--ddp-at-1`` adds "1 (DDP)": one process wrapped in DDP over a world-size-1 group (NCCL on
+CUDA), which measures the DDP/NCCL overhead and runs every multi-GPU code path on one GPU.
+Every child gets NCCL_NVLS_ENABLE=0, TORCH_SYMM_MEM_DISABLE_MULTICAST=1, NVSHMEM_DISABLE_NVLS=1.
 
 Communication is timed by a DDP communication hook that does what DDP's default all-reduce does
 (pre-divide by N, all_reduce the bucket) and records CUDA events (wall clock on the CPU): one when
@@ -21,7 +29,7 @@ mostly overlapped with the backward pass) and ``comm exposed`` (from the last bu
 the last bucket's completion: the tail the optimizer step waits for). The neural texture's
 all-reduce (`average_gradients`, keyframe steps) is timed the same way and reported apart.
 
-``--quality``: for each N > 1, train N GPUs for S/N steps and 1 GPU for S steps (same images
+``--quality``: for each N, train N GPUs for S/N steps (S = ``--quality-steps``; N = 1: S steps) (same images
 seen, same per-GPU batch; ``--quality-lr-scale`` optionally scales the learning rates by N or
 sqrt(N)) and compare held-out PSNR (`anr_studio.train.evaluate.evaluate`, the trainer's held-out
 evaluation, on the test split).
@@ -44,178 +52,13 @@ HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE.parent))
 
+from anr_studio.train.presets import preset  # noqa: E402
+
 # NVLink multicast (NVLS / symmetric memory) stays off on the lent machines.
 CHILD_ENV = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}
 TARGET_EFFICIENCY = {"paper": 0.90}
 
 
-# --------------------------------------------------------------------------------------------- worker
-class CommTimer:
-    """Collects (start, end) timestamps of collectives per step; CUDA events or wall clock."""
-
-    def __init__(self, cuda: bool, first_step: int) -> None:
-        import torch
-
-        self.torch, self.cuda, self.first_step = torch, cuda, first_step
-        self.step = 0  # set by the worker before each step (the trainer's step counter)
-        # (step, module) -> [[start, end], ...] of its DDP buckets; step -> texture all-reduces
-        self.buckets: dict[tuple[int, str], list[list]] = {}
-        self.texture: dict[int, list[list]] = {}
-
-    def mark(self):
-        if self.cuda:
-            ev = self.torch.cuda.Event(enable_timing=True)
-            ev.record()
-            return ev
-        return time.perf_counter()
-
-    def hook(self, world: int, module: str):
-        """Returns a DDP comm hook for ``module``: DDP's default all-reduce (pre-divided by ``world``), timed."""
-        import torch.distributed as dist
-
-        def allreduce(state, bucket):
-            record = None
-            if self.step >= self.first_step:
-                record = [self.mark(), None]
-                self.buckets.setdefault((self.step, module), []).append(record)
-            tensor = bucket.buffer().div_(world)
-            fut = dist.all_reduce(tensor, async_op=True).get_future()
-
-            def done(f):
-                if record is not None:
-                    record[1] = self.mark()  # on the stream that waits for the all-reduce
-                return f.value()[0]
-
-            return fut.then(done)
-
-        return allreduce
-
-    def _ms(self, a, b) -> float:
-        return a.elapsed_time(b) if self.cuda else (b - a) * 1000.0
-
-    def summary(self) -> dict:
-        """Returns per-step means (ms): DDP comm in flight, DDP comm exposed, texture all-reduce."""
-        if self.cuda:
-            self.torch.cuda.synchronize()
-        flight: dict[int, float] = {}
-        exposed: dict[int, float] = {}
-        for (step, _), records in self.buckets.items():
-            done = [r for r in records if r[1] is not None]
-            if not done:
-                continue
-            ref = done[0][0]
-            spans = sorted((self._ms(ref, s), self._ms(ref, e)) for s, e in done)
-            union, cur_s, cur_e = 0.0, *spans[0]
-            for s, e in spans[1:]:
-                if s > cur_e:
-                    union, cur_s, cur_e = union + cur_e - cur_s, s, e
-                else:
-                    cur_e = max(cur_e, e)
-            # Renderer and discriminator backward passes each end in their own exposed tail.
-            flight[step] = flight.get(step, 0.0) + union + cur_e - cur_s
-            exposed[step] = exposed.get(step, 0.0) + max(e for _, e in spans) - max(s for s, _ in spans)
-        tex = [sum(self._ms(s, e) for s, e in recs) for recs in self.texture.values()]
-        steps = max(len(flight), 1)
-        mean = (lambda xs: round(sum(xs.values()) / len(xs), 3) if xs else None)
-        return {"comm_steps": len(flight), "comm_in_flight_ms": mean(flight), "comm_exposed_ms": mean(exposed),
-                "buckets_per_step": round(sum(len(v) for v in self.buckets.values()) / steps, 1),
-                "texture_allreduce_ms": round(sum(tex) / steps, 3) if tex else 0.0}
-
-
-def worker(spec: dict) -> None:
-    """Runs one rank of one measurement (under torchrun) and writes ``spec['result']``-rank{R}.json."""
-    import torch
-    import torch.distributed as dist
-
-    from anr_studio.errors import AnrError
-    from anr_studio.train import distributed, trainer as trainer_mod
-    from anr_studio.train.presets import preset
-    from bench_train import Windows, load_body
-
-    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-    local = int(os.environ.get("LOCAL_RANK", 0))
-    device = torch.device(f"cuda:{local}" if spec["device"] == "cuda" else "cpu")
-    if device.type == "cpu":
-        torch.set_num_threads(max(1, spec.get("threads", 1)))
-    forced = spec.get("force_ddp") and world == 1
-    if forced:
-        # The trainer uses DDP only for WORLD_SIZE > 1; "1 (DDP)" wraps it anyway so one GPU
-        # runs the NCCL group, the DDP reducer, the comm hook and the texture all-reduce.
-        class ForcedDDP(distributed.DistInfo):
-            @property
-            def enabled(self) -> bool:
-                return True
-
-        trainer_mod.init_distributed = lambda device_type: ForcedDDP()
-    if (world > 1 or forced) and not dist.is_initialized():
-        if spec["backend"] == "nccl" and device.type != "cuda":
-            raise AnrError("--backend nccl: needs --device cuda, expected gloo for CPU runs")
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
-        # Initialised here so --backend is honoured; the trainer reuses the group.
-        dist.init_process_group(backend=spec["backend"], rank=rank, world_size=world,
-                                **({"device_id": device} if spec["backend"] == "nccl" else {}))
-    config = preset(spec["preset"])
-    o = config.optim
-    lr = [f"optim.lr_renderer={o.lr_renderer * spec['lr_scale']}", f"optim.lr_texture={o.lr_texture * spec['lr_scale']}",
-          f"optim.lr_discriminator={o.lr_discriminator * spec['lr_scale']}"] if spec["lr_scale"] != 1 else []
-    config = config.with_overrides(spec["overrides"] + lr)
-    body, _ = load_body(device)
-    timer = CommTimer(device.type == "cuda", spec["warmup_steps"])
-    clock = Windows()
-    trainer = trainer_mod.Trainer(config, spec["captures"], spec["run_dir"], device=device.type, body=body,
-                                  callbacks=[clock], warn=lambda m: None)
-    if spec["mode"] == "speed":
-        trainer.save_checkpoint = lambda: None  # no 1-2 GB checkpoints in a speed benchmark
-        trainer.export_avatar = lambda: None
-    else:
-        trainer.save_checkpoint = lambda: None  # the avatar written at the end is what is evaluated
-    if trainer.dist.enabled:
-        assert dist.get_backend() == spec["backend"], dist.get_backend()
-        for tag, module in (("renderer", trainer._renderer_fwd), ("discriminator", trainer._disc_step)):
-            module = getattr(module, "_orig_mod", module)  # under torch.compile
-            if module is not None:
-                module.register_comm_hook(None, timer.hook(world, tag))
-        average = trainer_mod.average_gradients
-
-        def timed_average(params, info):
-            start = timer.mark() if trainer.step >= timer.first_step else None
-            average(params, info)
-            if start is not None:
-                timer.texture.setdefault(trainer.step, []).append([start, timer.mark()])
-
-        trainer_mod.average_gradients = timed_average  # the trainer looks it up at call time
-    step_fn = trainer.train_step
-
-    def counted(batch, prepared=None):
-        timer.step = trainer.step
-        return step_fn(batch, prepared)
-
-    trainer.train_step = counted
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    t0 = time.perf_counter()
-    trainer.run()
-    result = {"rank": rank, "world": world, "wall_s": round(time.perf_counter() - t0, 2), "steps": trainer.step,
-              "batch_per_rank": config.data.batch_size, "resolution": config.data.resolution,
-              "marks": clock.marks, **timer.summary()}
-    if device.type == "cuda":
-        result["peak_memory_gb"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 3)
-        result["peak_reserved_gb"] = round(torch.cuda.max_memory_reserved(device) / 2**30, 3)
-        result["device_name"] = torch.cuda.get_device_name(device)
-    if spec["mode"] == "quality" and rank == 0:
-        from anr_studio.train.evaluate import evaluate
-
-        metrics = evaluate(spec["run_dir"], spec["captures"], "test", device=str(device), body=body,
-                           max_frames=spec["eval_frames"], psnr_only=True)
-        result["heldout_psnr"] = metrics["overall"]["psnr"]
-        result["heldout_frames"] = metrics["overall"]["frames"]
-    Path(f"{spec['result']}-rank{rank}.json").write_text(json.dumps(result))
-    distributed.barrier(trainer.dist)
-    distributed.shutdown(trainer.dist)
-
-
-# --------------------------------------------------------------------------------------------- parent
 def visible_gpus() -> int:
     """Returns the number of CUDA devices, asked in a child so this process holds no CUDA context."""
     out = subprocess.run([sys.executable, "-c", "import torch; print(torch.cuda.device_count())"],
@@ -240,7 +83,7 @@ def launch(spec: dict, n: int, work: Path, timeout: float) -> list[dict] | str:
     if spec["device"] == "cpu":
         env["OMP_NUM_THREADS"] = str(spec.get("threads", 1))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
-           str(HERE), "--worker", str(spec_path)]
+           str(HERE.parent / "ddp_worker.py"), str(spec_path)]
     log = work / f"{Path(spec['result']).name}.log"
     with open(log, "w") as fh:
         try:
@@ -329,9 +172,61 @@ def target_note(r: dict) -> str:
     return f" (target >= {100 * target:.0f} %: {'met' if r['efficiency'] >= target else 'not met'})"
 
 
+def base_spec(name: str, n: int, captures: list[str], backend: str, work: Path, args, tag: str) -> dict:
+    """Returns the worker spec shared by speed and quality runs of ``name`` on ``n`` processes."""
+    config = preset(name)
+    workers = args.workers if args.workers >= 0 else max(0, min(8, (os.cpu_count() or 2) // n - 1))
+    overrides = [f"data.batch_size={args.batch_size or config.data.batch_size}", f"data.workers={workers}",
+                 "data.cache_in_memory=true", "optim.preview_every=0", "optim.time_budget_s=0"] + args.set
+    return {"preset": name, "device": args.device, "backend": backend, "captures": captures, "threads": args.threads,
+            "lr_scale": 1.0, "eval_frames": args.eval_frames, "force_ddp": False, "overrides": overrides,
+            "run_dir": str(work / f"run-{tag}"), "result": str(work / tag)}
+
+
+def run_speed(name: str, n: int, force: bool, captures: list[str], backend: str, speed: list[dict], work: Path,
+              args) -> dict:
+    """Returns the speed record of ``name`` on ``n`` processes (efficiency against the plain 1-GPU run)."""
+    steps = args.window * (args.warmup_windows + args.windows)
+    spec = base_spec(name, n, captures, backend, work, args, f"speed-{name}-{n}{'-ddp' * force}")
+    spec.update(mode="speed", force_ddp=force, warmup_steps=args.window * args.warmup_windows)
+    spec["overrides"] += [f"optim.steps={steps}", f"optim.log_every={args.window}", f"optim.checkpoint_every={steps + 1}"]
+    t0 = time.perf_counter()
+    rec = speed_record(name, n, launch(spec, n, work, args.timeout), args, force)
+    rec["launch_s"] = round(time.perf_counter() - t0, 1)
+    one = next((r for r in speed if r["preset"] == name and r["gpus"] == 1 and not r["ddp_at_1"]
+                and r.get("images_per_s")), None)
+    if one and rec.get("images_per_s"):
+        rec["efficiency"] = round(rec["images_per_s"] / (n * one["images_per_s"]), 4)
+    elif n == 1 and not force and rec.get("images_per_s"):
+        rec["efficiency"] = 1.0
+    print(json.dumps(rec), flush=True)
+    return rec
+
+
+def run_quality(name: str, n: int, captures: list[str], backend: str, work: Path, args) -> dict:
+    """Returns held-out PSNR after --quality-steps / n steps on ``n`` processes (same images seen for every n)."""
+    if args.quality_steps % n:
+        return {"preset": name, "gpus": n, "error": f"--quality-steps {args.quality_steps} is not a multiple of {n}"}
+    scale = {"none": 1.0, "sqrt": math.sqrt(n), "linear": float(n)}[args.quality_lr_scale]
+    q_steps = args.quality_steps // n
+    spec = base_spec(name, n, captures, backend, work, args, f"quality-{name}-{n}")
+    spec.update(mode="quality", lr_scale=scale, warmup_steps=q_steps + 1)  # no comm timing
+    spec["overrides"] += [f"optim.steps={q_steps}", f"optim.log_every={max(1, min(50, q_steps))}",
+                          f"optim.checkpoint_every={q_steps + 1}"]
+    ranks = launch(spec, n, work, args.timeout)
+    batch = args.batch_size or preset(name).data.batch_size
+    q = {"preset": name, "gpus": n, "steps": q_steps, "images_seen": q_steps * batch * n, "lr_scale": scale}
+    if isinstance(ranks, str):
+        q["error"] = ranks
+    else:
+        q.update(heldout_psnr=ranks[0]["heldout_psnr"], heldout_frames=ranks[0]["heldout_frames"], wall_s=ranks[0]["wall_s"],
+                 device_name=ranks[0].get("device_name", "cpu"))
+    print(json.dumps(q), flush=True)
+    return q
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)
     p.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     p.add_argument("--backend", choices=["nccl", "gloo"], help="default: nccl on cuda, gloo on cpu")
     p.add_argument("--gpus", type=int, nargs="+", default=[1, 2, 4, 8], help="process counts (each <= visible GPUs)")
@@ -348,21 +243,17 @@ def main() -> int:
                    help="also run 1 process wrapped in DDP (world size 1): DDP/NCCL overhead, checks the path on one GPU")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config overrides")
     p.add_argument("--quality", action="store_true", help="also compare held-out PSNR of N GPUs vs 1 GPU")
+    p.add_argument("--skip-speed", action="store_true", help="only the quality check")
     p.add_argument("--quality-steps", type=int, default=2000, help="1-GPU steps of the quality check (N GPUs: this / N)")
     p.add_argument("--quality-lr-scale", choices=["none", "sqrt", "linear"], default="none")
     p.add_argument("--eval-frames", type=int, default=0, help="held-out frames per capture (0: all)")
     p.add_argument("--timeout", type=float, default=540, help="seconds per torchrun launch")
-    p.add_argument("--out", help="folder for ddp.json and ddp.md (required)")
+    p.add_argument("--out", required=True, help="folder for ddp.json and ddp.md")
     args = p.parse_args()
-    if args.worker:
-        worker(json.loads(Path(args.worker).read_text()))
-        return 0
-    if not args.out:
-        p.error("--out is required")
     import torch
 
-    from anr_studio.train.presets import preset
-
+    if args.skip_speed and not args.quality:
+        p.error("--skip-speed needs --quality")
     backend = args.backend or ("nccl" if args.device == "cuda" else "gloo")
     available = visible_gpus() if args.device == "cuda" else max(args.gpus)
     counts = sorted({n for n in args.gpus if n <= available})
@@ -376,68 +267,36 @@ def main() -> int:
     if skipped:
         print(f"bench_ddp: {available} GPU(s) visible; skipping N = {skipped}", file=sys.stderr)
     speed, quality = [], []
-    steps = args.window * (args.warmup_windows + args.windows)
+
+    def save() -> str:
+        # After every launch: a command cut off by its time limit still leaves what it measured.
+        (out / "ddp.json").write_text(json.dumps({"meta": meta, "speed": speed, "quality": quality}, indent=1))
+        table = markdown(speed, quality, meta)
+        (out / "ddp.md").write_text(table)
+        return table
+
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for name in args.presets:
-            config = preset(name)
-            batch = args.batch_size or config.data.batch_size
             captures = args.captures
             if not captures:
                 path = work / f"{name}.h5"
-                make_capture(path, config.data.resolution, args.frames, "cuda" if args.device == "cuda" else "cpu")
+                make_capture(path, preset(name).data.resolution, args.frames, "cuda" if args.device == "cuda" else "cpu")
                 captures = [str(path)]
-            runs = [(n, False) for n in counts]
-            if args.ddp_at_1 and 1 in counts:
+            runs = [] if args.skip_speed else [(n, False) for n in counts]
+            if args.ddp_at_1 and 1 in counts and not args.skip_speed:
                 runs.insert(1, (1, True))
             for n, force in runs:
-                workers = args.workers if args.workers >= 0 else max(0, min(8, (os.cpu_count() or 2) // n - 1))
-                base = [f"data.batch_size={batch}", f"data.workers={workers}", "data.cache_in_memory=true",
-                        "optim.preview_every=0", "optim.time_budget_s=0"] + args.set
-                spec = {"preset": name, "device": args.device, "backend": backend, "captures": captures,
-                        "warmup_steps": args.window * args.warmup_windows, "threads": args.threads, "lr_scale": 1.0,
-                        "mode": "speed", "eval_frames": args.eval_frames, "force_ddp": force,
-                        "run_dir": str(work / f"run-{name}-{n}{'-ddp' * force}"),
-                        "result": str(work / f"speed-{name}-{n}{'-ddp' * force}"),
-                        "overrides": base + [f"optim.steps={steps}", f"optim.log_every={args.window}",
-                                             f"optim.checkpoint_every={steps + 1}"]}
-                t0 = time.perf_counter()
-                rec = speed_record(name, n, launch(spec, n, work, args.timeout), args, force)
-                rec["launch_s"] = round(time.perf_counter() - t0, 1)
-                one = next((r for r in speed if r["preset"] == name and r["gpus"] == 1 and not r["ddp_at_1"]
-                            and r.get("images_per_s")), None)
-                if one and rec.get("images_per_s"):
-                    rec["efficiency"] = round(rec["images_per_s"] / (n * one["images_per_s"]), 4)
-                elif n == 1 and not force and rec.get("images_per_s"):
-                    rec["efficiency"] = 1.0
+                rec = run_speed(name, n, force, captures, backend, speed, work, args)
                 meta["device_name"] = rec.get("device_name", meta["device_name"])
-                print(json.dumps(rec), flush=True)
                 speed.append(rec)
-                if force or not args.quality or (n > 1 and 1 not in counts):
-                    continue
-                if args.quality_steps % n:
-                    quality.append({"preset": name, "gpus": n, "error": f"--quality-steps {args.quality_steps} is not a multiple of {n}"})
-                    continue
-                scale = {"none": 1.0, "sqrt": math.sqrt(n), "linear": float(n)}[args.quality_lr_scale]
-                q_steps = args.quality_steps // n
-                spec.update(mode="quality", lr_scale=scale, warmup_steps=q_steps + 1, run_dir=str(work / f"q-{name}-{n}"),
-                            result=str(work / f"quality-{name}-{n}"),
-                            overrides=base + [f"optim.steps={q_steps}", f"optim.log_every={max(1, min(50, q_steps))}",
-                                              f"optim.checkpoint_every={q_steps + 1}"])
-                ranks = launch(spec, n, work, args.timeout)
-                q = {"preset": name, "gpus": n, "steps": q_steps, "images_seen": q_steps * batch * n, "lr_scale": scale}
-                if isinstance(ranks, str):
-                    q["error"] = ranks
-                else:
-                    q.update(heldout_psnr=ranks[0]["heldout_psnr"], heldout_frames=ranks[0]["heldout_frames"],
-                             wall_s=ranks[0]["wall_s"])
-                print(json.dumps(q), flush=True)
-                quality.append(q)
-    result = {"meta": meta, "speed": speed, "quality": quality}
-    (out / "ddp.json").write_text(json.dumps(result, indent=1))
-    table = markdown(speed, quality, meta)
-    (out / "ddp.md").write_text(table)
-    print(table)
+                save()
+            if args.quality and 1 in counts:
+                for n in counts:
+                    quality.append(run_quality(name, n, captures, backend, work, args))
+                    meta["device_name"] = quality[-1].get("device_name", meta["device_name"])
+                    save()
+    print(save())
     return 0
 
 

@@ -1,0 +1,190 @@
+"""One rank of benchmarks/bench_ddp.py: runs the real trainer under torchrun and times its all-reduces.
+
+    torchrun --standalone --nproc_per_node N benchmarks/ddp_worker.py SPEC.json
+
+SPEC (written by bench_ddp.py): preset, config overrides, captures, device, backend, mode
+("speed" or "quality"), run folder, result prefix. Each rank writes RESULT-rank{R}.json:
+rank 0's (step, time) marks every timing window, peak memory (CUDA), comm timings, and in
+"quality" mode rank 0's held-out PSNR.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parents[1]))
+sys.path.insert(0, str(HERE.parent))
+
+
+class CommTimer:
+    """Collects (start, end) timestamps of collectives per step; CUDA events or wall clock."""
+
+    def __init__(self, cuda: bool, first_step: int) -> None:
+        import torch
+
+        self.torch, self.cuda, self.first_step = torch, cuda, first_step
+        self.step = 0  # set by the worker before each step (the trainer's step counter)
+        # (step, module) -> [[start, end], ...] of its DDP buckets; step -> texture all-reduces
+        self.buckets: dict[tuple[int, str], list[list]] = {}
+        self.texture: dict[int, list[list]] = {}
+
+    def mark(self):
+        if self.cuda:
+            ev = self.torch.cuda.Event(enable_timing=True)
+            ev.record()
+            return ev
+        return time.perf_counter()
+
+    def hook(self, world: int, module: str):
+        """Returns a DDP comm hook for ``module``: DDP's default all-reduce (pre-divided by ``world``), timed."""
+        import torch.distributed as dist
+
+        def allreduce(state, bucket):
+            record = None
+            if self.step >= self.first_step:
+                record = [self.mark(), None]
+                self.buckets.setdefault((self.step, module), []).append(record)
+            tensor = bucket.buffer().div_(world)
+            fut = dist.all_reduce(tensor, async_op=True).get_future()
+
+            def done(f):
+                if record is not None:
+                    record[1] = self.mark()  # on the stream that waits for the all-reduce
+                return f.value()[0]
+
+            return fut.then(done)
+
+        return allreduce
+
+    def _ms(self, a, b) -> float:
+        return a.elapsed_time(b) if self.cuda else (b - a) * 1000.0
+
+    def summary(self) -> dict:
+        """Returns per-step means (ms): DDP comm in flight, DDP comm exposed, texture all-reduce."""
+        if self.cuda:
+            self.torch.cuda.synchronize()
+        flight: dict[int, float] = {}
+        exposed: dict[int, float] = {}
+        for (step, _), records in self.buckets.items():
+            done = [r for r in records if r[1] is not None]
+            if not done:
+                continue
+            ref = done[0][0]
+            spans = sorted((self._ms(ref, s), self._ms(ref, e)) for s, e in done)
+            union, cur_s, cur_e = 0.0, *spans[0]
+            for s, e in spans[1:]:
+                if s > cur_e:
+                    union, cur_s, cur_e = union + cur_e - cur_s, s, e
+                else:
+                    cur_e = max(cur_e, e)
+            # Renderer and discriminator backward passes each end in their own exposed tail.
+            flight[step] = flight.get(step, 0.0) + union + cur_e - cur_s
+            exposed[step] = exposed.get(step, 0.0) + max(e for _, e in spans) - max(s for s, _ in spans)
+        tex = [sum(self._ms(s, e) for s, e in recs) for recs in self.texture.values()]
+        steps = max(len(flight), 1)
+        mean = (lambda xs: round(sum(xs.values()) / len(xs), 3) if xs else None)
+        return {"comm_steps": len(flight), "comm_in_flight_ms": mean(flight), "comm_exposed_ms": mean(exposed),
+                "buckets_per_step": round(sum(len(v) for v in self.buckets.values()) / steps, 1),
+                "texture_allreduce_ms": round(sum(tex) / steps, 3) if tex else 0.0}
+
+
+def worker(spec: dict) -> None:
+    """Runs one rank of one measurement (under torchrun) and writes ``spec['result']``-rank{R}.json."""
+    import torch
+    import torch.distributed as dist
+
+    from anr_studio.errors import AnrError
+    from anr_studio.train import distributed, trainer as trainer_mod
+    from anr_studio.train.presets import preset
+    from bench_train import Windows, load_body
+
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    local = int(os.environ.get("LOCAL_RANK", 0))
+    device = torch.device(f"cuda:{local}" if spec["device"] == "cuda" else "cpu")
+    if device.type == "cpu":
+        torch.set_num_threads(max(1, spec.get("threads", 1)))
+    forced = spec.get("force_ddp") and world == 1
+    if forced:
+        # The trainer uses DDP only for WORLD_SIZE > 1; "1 (DDP)" wraps it anyway so one GPU
+        # runs the NCCL group, the DDP reducer, the comm hook and the texture all-reduce.
+        class ForcedDDP(distributed.DistInfo):
+            @property
+            def enabled(self) -> bool:
+                return True
+
+        trainer_mod.init_distributed = lambda device_type: ForcedDDP()
+    if (world > 1 or forced) and not dist.is_initialized():
+        if spec["backend"] == "nccl" and device.type != "cuda":
+            raise AnrError("--backend nccl: needs --device cuda, expected gloo for CPU runs")
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        # Initialised here so --backend is honoured; the trainer reuses the group.
+        dist.init_process_group(backend=spec["backend"], rank=rank, world_size=world,
+                                **({"device_id": device} if spec["backend"] == "nccl" else {}))
+    config = preset(spec["preset"])
+    o = config.optim
+    lr = [f"optim.lr_renderer={o.lr_renderer * spec['lr_scale']}", f"optim.lr_texture={o.lr_texture * spec['lr_scale']}",
+          f"optim.lr_discriminator={o.lr_discriminator * spec['lr_scale']}"] if spec["lr_scale"] != 1 else []
+    config = config.with_overrides(spec["overrides"] + lr)
+    body, _ = load_body(device)
+    timer = CommTimer(device.type == "cuda", spec["warmup_steps"])
+    clock = Windows()
+    trainer = trainer_mod.Trainer(config, spec["captures"], spec["run_dir"], device=device.type, body=body,
+                                  callbacks=[clock], warn=lambda m: None)
+    if spec["mode"] == "speed":
+        trainer.save_checkpoint = lambda: None  # no 1-2 GB checkpoints in a speed benchmark
+        trainer.export_avatar = lambda: None
+    else:
+        trainer.save_checkpoint = lambda: None  # the avatar written at the end is what is evaluated
+    if trainer.dist.enabled:
+        assert dist.get_backend() == spec["backend"], dist.get_backend()
+        for tag, module in (("renderer", trainer._renderer_fwd), ("discriminator", trainer._disc_step)):
+            module = getattr(module, "_orig_mod", module)  # under torch.compile
+            if module is not None:
+                module.register_comm_hook(None, timer.hook(world, tag))
+        average = trainer_mod.average_gradients
+
+        def timed_average(params, info):
+            start = timer.mark() if trainer.step >= timer.first_step else None
+            average(params, info)
+            if start is not None:
+                timer.texture.setdefault(trainer.step, []).append([start, timer.mark()])
+
+        trainer_mod.average_gradients = timed_average  # the trainer looks it up at call time
+    step_fn = trainer.train_step
+
+    def counted(batch, prepared=None):
+        timer.step = trainer.step
+        return step_fn(batch, prepared)
+
+    trainer.train_step = counted
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    t0 = time.perf_counter()
+    trainer.run()
+    result = {"rank": rank, "world": world, "wall_s": round(time.perf_counter() - t0, 2), "steps": trainer.step,
+              "batch_per_rank": config.data.batch_size, "resolution": config.data.resolution,
+              "marks": clock.marks, **timer.summary()}
+    if device.type == "cuda":
+        result["peak_memory_gb"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 3)
+        result["peak_reserved_gb"] = round(torch.cuda.max_memory_reserved(device) / 2**30, 3)
+        result["device_name"] = torch.cuda.get_device_name(device)
+    if spec["mode"] == "quality" and rank == 0:
+        from anr_studio.train.evaluate import evaluate
+
+        metrics = evaluate(spec["run_dir"], spec["captures"], "test", device=str(device), body=body,
+                           max_frames=spec["eval_frames"], psnr_only=True)
+        result["heldout_psnr"] = metrics["overall"]["psnr"]
+        result["heldout_frames"] = metrics["overall"]["frames"]
+    Path(f"{spec['result']}-rank{rank}.json").write_text(json.dumps(result))
+    distributed.barrier(trainer.dist)
+    distributed.shutdown(trainer.dist)
+
+
+if __name__ == "__main__":
+    worker(json.loads(Path(sys.argv[1]).read_text()))
