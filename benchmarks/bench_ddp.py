@@ -133,7 +133,7 @@ def markdown(speed: list[dict], quality: list[dict], meta: dict) -> str:
              "CPU SMOKE RUN (processes share the host's cores; not a scaling figure)")
     lines = [f"DDP scaling, {where}, backend {meta['backend']}, torch "
              f"{meta['torch']}; capture: {meta['captures']}. Scaling efficiency = img/s(N) / (N x img/s(1)); "
-             "comm = DDP gradient all-reduce timed by a comm hook with CUDA events (max over ranks).", "",
+             "comm = DDP gradient all-reduce timed by a comm hook with CUDA events, wall clock on the CPU (max over ranks).", "",
              "| preset | GPUs | batch/GPU | images/s | efficiency | step ms | peak GB per GPU | comm in flight ms/step "
              "| comm exposed ms/step | texture all-reduce ms/step |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in speed:
