@@ -180,6 +180,7 @@ def base_spec(name: str, n: int, captures: list[str], backend: str, work: Path, 
                  "data.cache_in_memory=true", "optim.preview_every=0", "optim.time_budget_s=0"] + args.set
     return {"preset": name, "device": args.device, "backend": backend, "captures": captures, "threads": args.threads,
             "lr_scale": 1.0, "eval_frames": args.eval_frames, "force_ddp": False, "overrides": overrides,
+            "given_captures": bool(args.captures), "body_model": args.body_model,
             "run_dir": str(work / f"run-{tag}"), "result": str(work / tag)}
 
 
@@ -232,6 +233,7 @@ def main() -> int:
     p.add_argument("--gpus", type=int, nargs="+", default=[1, 2, 4, 8], help="process counts (each <= visible GPUs)")
     p.add_argument("--presets", nargs="+", default=["paper", "fast"])
     p.add_argument("--captures", nargs="+", metavar="H5", help="captures to train on (default: a synthetic one per preset)")
+    p.add_argument("--body-model", metavar="PATH", help="the SMPL file --captures refer to (if not the built-in body)")
     p.add_argument("--frames", type=int, default=24, help="frames of the synthetic capture")
     p.add_argument("--batch-size", type=int, default=0, help="per-GPU batch (default: the preset's)")
     p.add_argument("--window", type=int, default=20, help="steps per timing window")

@@ -131,10 +131,12 @@ def worker(spec: dict) -> None:
     lr = [f"optim.lr_renderer={o.lr_renderer * spec['lr_scale']}", f"optim.lr_texture={o.lr_texture * spec['lr_scale']}",
           f"optim.lr_discriminator={o.lr_discriminator * spec['lr_scale']}"] if spec["lr_scale"] != 1 else []
     config = config.with_overrides(spec["overrides"] + lr)
-    body, _ = load_body(device)
+    # bench_train's synthetic capture was drawn with bench_train's body; given captures name their own.
+    body = None if spec.get("given_captures") else load_body(device)[0]
     timer = CommTimer(device.type == "cuda", spec["warmup_steps"])
     clock = Windows()
     trainer = trainer_mod.Trainer(config, spec["captures"], spec["run_dir"], device=device.type, body=body,
+                                  body_path=spec.get("body_model"),
                                   callbacks=[clock], warn=lambda m: None)
     if spec["mode"] == "speed":
         trainer.save_checkpoint = lambda: None  # no 1-2 GB checkpoints in a speed benchmark
@@ -177,7 +179,7 @@ def worker(spec: dict) -> None:
     if spec["mode"] == "quality" and rank == 0:
         from anr_studio.train.evaluate import evaluate
 
-        metrics = evaluate(spec["run_dir"], spec["captures"], "test", device=str(device), body=body,
+        metrics = evaluate(spec["run_dir"], spec["captures"], "test", device=str(device), body=trainer.body,
                            max_frames=spec["eval_frames"], psnr_only=True)
         result["heldout_psnr"] = metrics["overall"]["psnr"]
         result["heldout_frames"] = metrics["overall"]["frames"]
