@@ -41,6 +41,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -86,17 +87,41 @@ def launch(spec: dict, n: int, work: Path, timeout: float) -> list[dict] | str:
            str(HERE.parent / "ddp_worker.py"), str(spec_path)]
     log = work / f"{Path(spec['result']).name}.log"
     with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            rc = subprocess.run(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout).returncode
+            rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            rc = "timeout"
+            rc = f"timeout after {timeout:g} s"
+            stop_launch(proc, spec, n)
     files = [Path(f"{spec['result']}-rank{r}.json") for r in range(n)]
+    if isinstance(rc, str):
+        return f"{rc} (log: {log.name})"
     if rc != 0 or not all(f.exists() for f in files):
         lines = log.read_text(errors="replace").strip().splitlines()
         # The worker's own error line, not torchrun's summary banner that follows it.
         errors = [ln.strip() for ln in lines if "Error" in ln or "error:" in ln or "Killed" in ln]
         return f"exit {rc}: " + (errors[-1] if errors else " | ".join(lines[-6:]))[-400:] + f" (log: {log.name})"
     return [json.loads(f.read_text()) for f in files]
+
+
+def stop_launch(proc: subprocess.Popen, spec: dict, n: int) -> None:
+    """Ends a timed-out launch: SIGTERM to torchrun (it stops its ranks), then SIGKILL to what is left.
+
+    torchrun starts each rank in a session of its own, so the ranks' pid files (written by
+    ddp_worker.py) are how a hung NCCL rank is found and kept from holding a GPU.
+    """
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    for r in range(n):
+        pid_file = Path(f"{spec['result']}-rank{r}.pid")
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass  # never started, or already gone
 
 
 def rates(marks: list, batch: int, world: int, skip: int) -> list[float]:

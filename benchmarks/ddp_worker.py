@@ -104,6 +104,7 @@ def worker(spec: dict) -> None:
     from bench_train import Windows, load_body
 
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    Path(f"{spec['result']}-rank{rank}.pid").write_text(str(os.getpid()))  # for bench_ddp's timeout
     local = int(os.environ.get("LOCAL_RANK", 0))
     device = torch.device(f"cuda:{local}" if spec["device"] == "cuda" else "cpu")
     if device.type == "cpu":
