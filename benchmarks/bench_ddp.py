@@ -76,7 +76,7 @@ def make_capture(path: Path, size: int, frames: int, device: str) -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def launch(spec: dict, n: int, work: Path, timeout: float) -> list[dict] | str:
+def launch(spec: dict, n: int, work: Path, timeout: float, logs: Path) -> list[dict] | str:
     """Returns the per-rank results of ``spec`` run on ``n`` processes, or an error line."""
     spec_path = work / f"{Path(spec['result']).name}.spec.json"
     spec_path.write_text(json.dumps(spec))
@@ -85,7 +85,8 @@ def launch(spec: dict, n: int, work: Path, timeout: float) -> list[dict] | str:
         env["OMP_NUM_THREADS"] = str(spec.get("threads", 1))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
            str(HERE.parent / "ddp_worker.py"), str(spec_path)]
-    log = work / f"{Path(spec['result']).name}.log"
+    logs.mkdir(exist_ok=True)
+    log = logs / f"{Path(spec['result']).name}.log"  # kept in --out/logs: the ranks' output
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
         try:
@@ -95,12 +96,12 @@ def launch(spec: dict, n: int, work: Path, timeout: float) -> list[dict] | str:
             stop_launch(proc, spec, n)
     files = [Path(f"{spec['result']}-rank{r}.json") for r in range(n)]
     if isinstance(rc, str):
-        return f"{rc} (log: {log.name})"
+        return f"{rc} (log: logs/{log.name})"
     if rc != 0 or not all(f.exists() for f in files):
         lines = log.read_text(errors="replace").strip().splitlines()
         # The worker's own error line, not torchrun's summary banner that follows it.
         errors = [ln.strip() for ln in lines if "Error" in ln or "error:" in ln or "Killed" in ln]
-        return f"exit {rc}: " + (errors[-1] if errors else " | ".join(lines[-6:]))[-400:] + f" (log: {log.name})"
+        return f"exit {rc}: " + (errors[-1] if errors else " | ".join(lines[-6:]))[-400:] + f" (log: logs/{log.name})"
     return [json.loads(f.read_text()) for f in files]
 
 
@@ -217,7 +218,7 @@ def run_speed(name: str, n: int, force: bool, captures: list[str], backend: str,
     spec.update(mode="speed", force_ddp=force, warmup_steps=args.window * args.warmup_windows)
     spec["overrides"] += [f"optim.steps={steps}", f"optim.log_every={args.window}", f"optim.checkpoint_every={steps + 1}"]
     t0 = time.perf_counter()
-    rec = speed_record(name, n, launch(spec, n, work, args.timeout), args, force)
+    rec = speed_record(name, n, launch(spec, n, work, args.timeout, Path(args.out) / "logs"), args, force)
     rec["launch_s"] = round(time.perf_counter() - t0, 1)
     one = next((r for r in speed if r["preset"] == name and r["gpus"] == 1 and not r["ddp_at_1"]
                 and r.get("images_per_s")), None)
@@ -239,7 +240,7 @@ def run_quality(name: str, n: int, captures: list[str], backend: str, work: Path
     spec.update(mode="quality", lr_scale=scale, warmup_steps=q_steps + 1)  # no comm timing
     spec["overrides"] += [f"optim.steps={q_steps}", f"optim.log_every={max(1, min(50, q_steps))}",
                           f"optim.checkpoint_every={q_steps + 1}"]
-    ranks = launch(spec, n, work, args.timeout)
+    ranks = launch(spec, n, work, args.timeout, Path(args.out) / "logs")
     batch = args.batch_size or preset(name).data.batch_size
     q = {"preset": name, "gpus": n, "steps": q_steps, "images_seen": q_steps * batch * n, "lr_scale": scale}
     if isinstance(ranks, str):
