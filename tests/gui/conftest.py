@@ -29,6 +29,11 @@ def _display_problem() -> str | None:
     return None
 
 
+def pytest_configure(config):
+    # vispy 0.17 still calls QMouseEvent.pos(); the warning is vispy's, not ours.
+    config.addinivalue_line("filterwarnings", "ignore:Function.*QMouseEvent.pos.*:DeprecationWarning")
+
+
 def pytest_collection_modifyitems(config, items):
     global _SKIP_REASON
     _SKIP_REASON = _display_problem()

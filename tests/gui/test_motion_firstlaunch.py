@@ -82,3 +82,38 @@ def test_phenotype_sliders_reshape_the_builtin_body(qtbot):
     win.act_undo.trigger()
     np.testing.assert_allclose(win.pose_state.betas, 0.0)
     win.close()
+
+
+def test_avatar_file_opens_through_avatar_load_on_the_builtin_body(qtbot, tmp_path):
+    import pytest
+    import torch
+
+    try:
+        from anr_studio.avatar import Avatar
+        from anr_studio.body import BodyModel
+
+        body = BodyModel.default()
+    except Exception as exc:  # noqa: BLE001 - the built-in body file may not be built in this checkout
+        pytest.skip(f"built-in body or avatar package not available: {exc}")
+    from anr_studio.gui.main_window import MainWindow, settings
+    from anr_studio.model import build_renderer
+    from anr_studio.train.avatar_file import write_avatar
+    from anr_studio.train.presets import preset
+
+    cfg = preset("tiny")
+    torch.manual_seed(0)
+    path = tmp_path / "a.anr"
+    write_avatar(path, build_renderer(cfg.model, cfg.renderer).state_dict(), [torch.rand(8, 32, 32) * 2 - 1],
+                 {"renderer": cfg.renderer, "identities": ["ann"], "betas": [[0.0] * body.num_betas], "body_model": "default",
+                  "image_size": [64, 64], "cameras": [], "config": cfg.to_dict(), "step": 0})
+    settings().clear()
+    win = MainWindow(body=body)
+    qtbot.addWidget(win)
+    win.neural.size_px = 64
+    win.show()
+    win.open_path(str(path))
+    assert isinstance(win.avatar, Avatar) and win.neural.identity == "ann"
+    qtbot.waitUntil(lambda: win.neural.last_result is not None and win.neural.worker.idle(), timeout=30000)
+    img = win.neural.current_image()
+    assert img.shape == (64, 64, 3) and (img < 250).any(axis=-1).mean() > 0.05  # the body, not only the white background
+    win.close()
