@@ -27,7 +27,9 @@ a bucket is handed over, one on the stream that consumes the reduced bucket. Per
 ``comm in flight`` (union of the bucket intervals: time some gradient all-reduce was running,
 mostly overlapped with the backward pass) and ``comm exposed`` (from the last bucket's hand-over to
 the last bucket's completion: the tail the optimizer step waits for). The neural texture's
-all-reduce (`average_gradients`, keyframe steps) is timed the same way and reported apart.
+all-reduce (`average_gradients`, keyframe steps) is timed the same way and reported apart. As a
+cross-check, torch.profiler sums the NCCL kernel time of the last ``--profile-steps`` warm-up
+steps (CUDA only; those steps' throughput is dropped anyway).
 
 ``--quality``: for each N, train N GPUs for S/N steps (S = ``--quality-steps``; N = 1: S steps) (same images
 seen, same per-GPU batch; ``--quality-lr-scale`` optionally scales the learning rates by N or
@@ -144,7 +146,10 @@ def speed_record(name: str, n: int, ranks: list[dict] | str, args, forced: bool)
                device_name=r0.get("device_name", "cpu"))
     if "peak_memory_gb" in r0:
         rec["peak_memory_gb_per_rank"] = [r["peak_memory_gb"] for r in ranks]
-    for key in ("comm_in_flight_ms", "comm_exposed_ms", "texture_allreduce_ms", "buckets_per_step"):
+    errors = [r["nccl_profile_error"] for r in ranks if "nccl_profile_error" in r]
+    if errors:
+        rec["nccl_profile_error"] = errors[0]
+    for key in ("comm_in_flight_ms", "comm_exposed_ms", "texture_allreduce_ms", "buckets_per_step", "nccl_kernel_ms"):
         vals = [r[key] for r in ranks if r.get(key) is not None]
         rec[key] = round(max(vals), 3) if vals and (n > 1 or forced) else None  # the slowest rank gates the step
     return rec
@@ -161,10 +166,11 @@ def markdown(speed: list[dict], quality: list[dict], meta: dict) -> str:
              f"{meta['torch']}; capture: {meta['captures']}. Scaling efficiency = img/s(N) / (N x img/s(1)); "
              "comm = DDP gradient all-reduce timed by a comm hook with CUDA events, wall clock on the CPU (max over ranks).", "",
              "| preset | GPUs | batch/GPU | images/s | efficiency | step ms | peak GB per GPU | comm in flight ms/step "
-             "| comm exposed ms/step | texture all-reduce ms/step |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| comm exposed ms/step | texture all-reduce ms/step | NCCL kernels ms/step (profiler) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in speed:
         if "error" in r:
-            lines.append(f"| {r['preset']} | {r['gpus']}{' (DDP)' * bool(r.get('ddp_at_1'))} | - | failed: {r['error'][:200]} | | | | | | |")
+            lines.append(f"| {r['preset']} | {r['gpus']}{' (DDP)' * bool(r.get('ddp_at_1'))} | - | failed: {r['error'][:200]} | | | | | | | |")
             continue
         eff = r.get("efficiency")
         target = target_note(r)
@@ -173,7 +179,7 @@ def markdown(speed: list[dict], quality: list[dict], meta: dict) -> str:
         lines.append(f"| {r['preset']} {r['resolution']}² | {gpus} | {r['batch_per_gpu']} | {fmt(r['images_per_s'])} | "
                      f"{'-' if eff is None else f'{100 * eff:.1f} %'}{target} | {fmt(r['step_ms'])} | "
                      f"{'-' if not mem else f'{max(mem):.2f} (min {min(mem):.2f})'} | {fmt(r['comm_in_flight_ms'])} | "
-                     f"{fmt(r['comm_exposed_ms'])} | {fmt(r['texture_allreduce_ms'])} |")
+                     f"{fmt(r['comm_exposed_ms'])} | {fmt(r['texture_allreduce_ms'])} | {fmt(r.get('nccl_kernel_ms'))} |")
     if quality:
         lines += ["", "Held-out quality at the same number of images seen (test split, PSNR dB):", "",
                   "| preset | GPUs | steps | images seen | lr scale | held-out PSNR | 1-GPU PSNR | difference |",
@@ -215,7 +221,8 @@ def run_speed(name: str, n: int, force: bool, captures: list[str], backend: str,
     """Returns the speed record of ``name`` on ``n`` processes (efficiency against the plain 1-GPU run)."""
     steps = args.window * (args.warmup_windows + args.windows)
     spec = base_spec(name, n, captures, backend, work, args, f"speed-{name}-{n}{'-ddp' * force}")
-    spec.update(mode="speed", force_ddp=force, warmup_steps=args.window * args.warmup_windows)
+    spec.update(mode="speed", force_ddp=force, warmup_steps=args.window * args.warmup_windows,
+                profile_steps=min(args.profile_steps, args.window))
     spec["overrides"] += [f"optim.steps={steps}", f"optim.log_every={args.window}", f"optim.checkpoint_every={steps + 1}"]
     t0 = time.perf_counter()
     rec = speed_record(name, n, launch(spec, n, work, args.timeout, Path(args.out) / "logs"), args, force)
@@ -269,6 +276,8 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1, help="torch threads per rank on the CPU")
     p.add_argument("--ddp-at-1", action="store_true",
                    help="also run 1 process wrapped in DDP (world size 1): DDP/NCCL overhead, checks the path on one GPU")
+    p.add_argument("--profile-steps", type=int, default=10,
+                   help="CUDA: NCCL kernel time from torch.profiler over the last K warm-up steps (0: off)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config overrides")
     p.add_argument("--quality", action="store_true", help="also compare held-out PSNR of N GPUs vs 1 GPU")
     p.add_argument("--skip-speed", action="store_true", help="only the quality check")
@@ -291,7 +300,8 @@ def main() -> int:
     meta = {"device": args.device, "backend": backend, "visible_gpus": available, "gpus": counts, "skipped_gpus": skipped,
             "torch": torch.__version__, "device_name": "cpu", "child_env": CHILD_ENV, "command": " ".join(sys.argv),
             "captures": "given: " + " ".join(args.captures) if args.captures else f"synthetic ({args.frames} frames)",
-            "comm_timing": "DDP comm hook (pre-divide + all_reduce, as DDP's default) with CUDA events; CPU: wall clock"}
+            "comm_timing": "DDP comm hook (pre-divide + all_reduce, as DDP's default) with CUDA events; CPU: wall clock. "
+                           "Cross-check: torch.profiler NCCL kernel time over the last --profile-steps warm-up steps"}
     if skipped:
         print(f"bench_ddp: {available} GPU(s) visible; skipping N = {skipped}", file=sys.stderr)
     speed, quality = [], []

@@ -93,6 +93,53 @@ class CommTimer:
                 "texture_allreduce_ms": round(sum(tex) / steps, 3) if tex else 0.0}
 
 
+class NcclProfile:
+    """Cross-check of the comm hook: NCCL kernel time per step from torch.profiler (CUDA only).
+
+    Profiles the last ``steps`` steps of the warm-up (their throughput is dropped anyway, so the
+    profiler's overhead does not touch the figures) and sums the device time of kernels whose
+    name contains "nccl": every collective (DDP buckets, texture, NaN flag, stop vote), including
+    time a kernel waits for slower ranks.
+    """
+
+    def __init__(self, steps: int, warmup_steps: int, device) -> None:
+        self.on = steps > 0 and device.type == "cuda" and warmup_steps >= steps
+        self.first, self.last = warmup_steps - steps, warmup_steps - 1
+        self.prof, self.result = None, {}
+
+    def before(self, step: int) -> None:
+        if self.on and step == self.first:
+            import torch
+
+            try:
+                acts = torch.profiler.ProfilerActivity
+                self.prof = torch.profiler.profile(activities=[acts.CPU, acts.CUDA])
+                self.prof.start()
+            except Exception as exc:  # a cross-check must never cost the measurement
+                self.on, self.result = False, {"nccl_profile_error": f"{type(exc).__name__}: {exc}"[:200]}
+
+    def after(self, step: int) -> None:
+        if not (self.on and step == self.last and self.prof is not None):
+            return
+        import torch
+
+        try:
+            torch.cuda.synchronize()
+            self.prof.stop()
+            # Device-side kernel events only (CPU ops such as "nccl:all_reduce" would double count).
+            cuda = torch.autograd.DeviceType.CUDA
+            us = sum(e.time_range.elapsed_us() for e in self.prof.events()
+                     if e.device_type == cuda and "nccl" in e.name.lower())
+            self.result = {"nccl_kernel_ms": round(us / 1000 / (self.last - self.first + 1), 3)}
+        except Exception as exc:
+            self.result = {"nccl_profile_error": f"{type(exc).__name__}: {exc}"[:200]}
+        self.on, self.prof = False, None
+
+    def summary(self) -> dict:
+        """Returns {"nccl_kernel_ms": per-step NCCL kernel time} or {"nccl_profile_error": why}."""
+        return self.result
+
+
 def worker(spec: dict) -> None:
     """Runs one rank of one measurement (under torchrun) and writes ``spec['result']``-rank{R}.json."""
     import torch
@@ -160,10 +207,14 @@ def worker(spec: dict) -> None:
 
         trainer_mod.average_gradients = timed_average  # the trainer looks it up at call time
     step_fn = trainer.train_step
+    profiler = NcclProfile(spec.get("profile_steps", 0), spec["warmup_steps"], device)
 
     def counted(batch, prepared=None):
         timer.step = trainer.step
-        return step_fn(batch, prepared)
+        profiler.before(trainer.step)
+        out = step_fn(batch, prepared)
+        profiler.after(trainer.step)
+        return out
 
     trainer.train_step = counted
     if device.type == "cuda":
@@ -172,7 +223,7 @@ def worker(spec: dict) -> None:
     trainer.run()
     result = {"rank": rank, "world": world, "wall_s": round(time.perf_counter() - t0, 2), "steps": trainer.step,
               "batch_per_rank": config.data.batch_size, "resolution": config.data.resolution,
-              "marks": clock.marks, **timer.summary()}
+              "marks": clock.marks, **timer.summary(), **profiler.summary()}
     if device.type == "cuda":
         result["peak_memory_gb"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 3)
         result["peak_reserved_gb"] = round(torch.cuda.max_memory_reserved(device) / 2**30, 3)
