@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import threading
+
+import numpy as np
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -67,6 +69,7 @@ class _QueueCallback:
 
     def __init__(self, queue) -> None:
         self.queue = queue
+        self._heldout_failed = False
 
     def on_start(self, trainer) -> None:
         self.queue.put(("progress", trainer.step, trainer.config.optim.steps, "training"))
@@ -80,7 +83,16 @@ class _QueueCallback:
             self.queue.put(("log", f"step {info.step}/{info.total_steps} loss {total:.4f} ({info.images_per_s:.1f} images/s)"))
 
     def on_preview(self, trainer, step, images) -> None:
-        self.queue.put(("preview", images["truth"], images.get("composite", images["render"])))
+        pair = None
+        if not self._heldout_failed:
+            try:
+                pair = heldout_preview(trainer)
+            except Exception as exc:  # noqa: BLE001 - previews are best effort; the crop still shows
+                self._heldout_failed = True
+                self.queue.put(("log", f"held-out preview unavailable ({type(exc).__name__}: {exc}); showing training crops"))
+        if pair is None:
+            pair = (images["truth"], images.get("composite", images["render"]))
+        self.queue.put(("preview", *pair))
 
     def on_checkpoint(self, trainer, path) -> None:
         self.queue.put(("checkpoint", str(path)))
@@ -88,6 +100,33 @@ class _QueueCallback:
 
     def on_end(self, trainer, reason) -> None:
         self.queue.put(("log", f"training ended: {reason}"))
+
+
+def heldout_preview(trainer, max_edge: int = 256):
+    """Returns (truth, render) (H,W,3) uint8 of the first capture's first held-out frame, rendered now.
+
+    Uses the evaluation path (``anr_studio.train.evaluate.render_frames``) under the trainer's
+    lock; without a test split the last frame stands in. Images are shrunk to ``max_edge`` so
+    the queue to the studio stays light.
+    """
+    import cv2
+    import torch
+
+    from anr_studio.train.evaluate import render_frames
+
+    cap = trainer.captures[0]
+    test = cap.split("test") if cap.has_split else []
+    idx = int(test[0]) if len(test) else len(cap) - 1
+    with trainer.lock, torch.no_grad():
+        render = render_frames(trainer, trainer.body, cap, 0, [idx], trainer.device)[0]["composite"]
+    truth = cap.frame(idx)
+    h, w = truth.shape[:2]
+    scale = min(1.0, max_edge / max(h, w))
+    if scale < 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        truth = cv2.resize(truth, size, interpolation=cv2.INTER_AREA)
+        render = cv2.resize(render, size, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(truth), np.ascontiguousarray(render)
 
 
 def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int) -> None:

@@ -45,7 +45,13 @@ def test_training_job_runs_reports_and_stops_with_checkpoint(capture, tmp_path):
     assert job.join(120)
     snap = job.status.snapshot()
     assert snap.state == JobState.STOPPED and snap.error is None and job.reason == "stopped"
-    assert job.status.preview()[1] is not None and job.status.preview()[1][0].dtype == np.uint8
+    truth, render = job.status.preview()[1]
+    # The preview is the held-out (test split) frame, whole: the capture's 64x64, not a training crop.
+    from anr_studio.capture import Capture
+
+    cap = Capture(path)
+    np.testing.assert_array_equal(truth, cap.frame(int(cap.split("test")[0])))
+    assert render.shape == (64, 64, 3) and render.dtype == np.uint8
     assert load_latest_checkpoint(tmp_path / "run") is not None
     assert (tmp_path / "run" / "avatar.anr").exists() and job.status.avatar_path.endswith("avatar.anr")
 
