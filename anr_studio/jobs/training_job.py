@@ -131,11 +131,16 @@ def heldout_preview(trainer, max_edge: int = 256):
 
 def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int) -> None:
     """Runs one training in a child process (own interpreter: no GIL shared with the UI)."""
+    import os
     import time
 
     import torch
 
     torch.set_num_threads(max(1, threads))
+    try:  # below the studio's priority: when the cores are contended, the UI runs first
+        os.nice(10)
+    except (AttributeError, OSError):  # pragma: no cover - platforms without nice
+        pass
     try:
         from anr_studio.train.trainer import Trainer
 
