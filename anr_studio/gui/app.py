@@ -81,9 +81,16 @@ def run_app(open_path: str | None = None, screenshot: str | None = None, quit_af
     sys.excepthook = excepthook
     window.show()
     target = open_path or (str(demo_avatar()) if demo_avatar() is not None else None)
-    if target:
-        window.open_path(target)
     rc = 0
+    if target:
+        try:
+            MainWindow.open_path.__wrapped__(window, target)  # unguarded: we decide how to report
+        except Exception as exc:  # noqa: BLE001 - reported like the CLI in scripted runs, as a dialog otherwise
+            if screenshot:
+                print(f"anr-studio: error: {exc}", file=sys.stderr)
+                rc = 2
+            else:
+                show_error(window, exc)
     if screenshot:
         wait_until_rendered(window)
         try:

@@ -42,3 +42,13 @@ def test_quit_after_and_window_state_is_remembered(qtbot, tmp_path, monkeypatch,
     assert app_mod.run_app(quit_after=0.5) == 0
     s = mw.settings()
     assert s.value("geometry") is not None and s.value("windowState") is not None
+
+
+def test_screenshot_with_a_bad_open_path_reports_one_line(qtbot, tmp_path, monkeypatch, standin_body, capsys):
+    import anr_studio.gui.app as app_mod
+    import anr_studio.gui.main_window as mw
+
+    monkeypatch.setattr(mw, "load_body", lambda: (standin_body, ""))
+    rc = app_mod.run_app(open_path=str(tmp_path / "missing.anr"), screenshot=str(tmp_path / "s.png"))
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("anr-studio: error: ") and "missing.anr" in err and "Traceback" not in err
