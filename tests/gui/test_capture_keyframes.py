@@ -60,3 +60,21 @@ def test_keyframes_selection_runs_in_background_and_hand_edits(window, qtbot, ti
     assert first not in kp.indices
     kp.save()
     assert sorted(Capture(tiny_capture).keyframes.tolist()) == kp.indices
+
+
+def test_make_synthetic_capture_runs_in_background_and_opens_it(window, qtbot, tmp_path):
+    import pytest
+
+    try:
+        from anr_studio.body import BodyModel
+
+        BodyModel.default()
+    except Exception as exc:  # noqa: BLE001 - the generator needs the built-in body file
+        pytest.skip(f"built-in body not available: {exc}")
+    out = tmp_path / "synth.h5"
+    job = window.capture_panel.make_synthetic(str(out), frames=2, size=32)
+    assert window.capture_panel.progress.isVisible()
+    qtbot.waitUntil(lambda: window.capture_panel.capture is not None, timeout=60000)
+    assert job.status.snapshot().error is None and out.exists()
+    assert window.capture_panel.path == str(out) and window.capture_panel.frame_label.text() == "1/2"
+    assert str(out) in [window.training_panel.captures.item(i).text() for i in range(window.training_panel.captures.count())]
