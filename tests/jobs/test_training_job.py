@@ -61,3 +61,17 @@ def test_training_job_reports_a_user_error(tmp_path):
     assert job.join(120)
     snap = job.status.snapshot()
     assert snap.state == JobState.FAILED and "missing.h5" in snap.error
+
+
+def test_training_job_resumes_an_interrupted_run(capture, tmp_path):
+    path, body = capture
+    out = str(tmp_path / "run")
+    first = TrainingJob(TrainingOptions([path], out, preset="tiny", steps=3, checkpoint_every=1, body=body)).start()
+    assert first.join(120) and first.status.state == JobState.FINISHED and first.step == 3
+    again = TrainingJob(TrainingOptions([path], out, preset="tiny", steps=5, checkpoint_every=1, body=body, resume=True)).start()
+    assert again.join(120), "resumed run did not finish"
+    snap = again.status.snapshot()
+    assert snap.state == JobState.FINISHED and snap.error is None
+    xs, _ = again.status.metrics.series("total")
+    assert xs.tolist() == [4, 5]  # continued after step 3, not from scratch
+    assert any("from step 3" in line for line in snap.log)
