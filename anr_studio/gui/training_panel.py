@@ -244,10 +244,10 @@ class TrainingPanel(QtWidgets.QWidget):
             self.progress.setRange(0, snap.total)
             self.progress.setValue(snap.done)
         self.eta.setText(_fmt_eta(snap.eta_s))
-        new_lines = snap.log[self._log_len:] if len(snap.log) >= self._log_len else snap.log
-        for line in new_lines:
+        fresh = min(snap.log_count - self._log_len, len(snap.log))
+        for line in snap.log[len(snap.log) - fresh:] if fresh > 0 else []:
             self.log.appendPlainText(line)
-        self._log_len = len(snap.log)
+        self._log_len = snap.log_count
         if not snap.state.active:
             self._timer.stop()
             self._update_buttons()

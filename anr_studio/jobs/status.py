@@ -45,6 +45,7 @@ class StatusSnapshot:
     message: str
     error: str | None
     log: list[str] = field(default_factory=list)
+    log_count: int = 0  # lines logged since the start (the log itself is a bounded tail)
 
 
 class JobStatus:
@@ -60,6 +61,7 @@ class JobStatus:
         self._message = ""
         self._error: str | None = None
         self._log: deque[str] = deque(maxlen=log_limit)
+        self._log_count = 0
         self._t_start: float | None = None
         self._paused_s = 0.0
         self._pause_t: float | None = None
@@ -103,6 +105,7 @@ class JobStatus:
         with self._lock:
             t = 0.0 if self._t_start is None else time.monotonic() - self._t_start
             self._log.append(f"[{t:7.1f}s] {line}")
+            self._log_count += 1
 
     def fail(self, message: str) -> None:
         """Records a user-facing error message and moves to FAILED."""
@@ -128,7 +131,8 @@ class JobStatus:
                 paused = self._paused_s + (now - self._pause_t if self._pause_t is not None else 0.0)
                 elapsed = now - self._t_start - paused
             log = list(self._log)[-log_tail:] if log_tail else []
-            return StatusSnapshot(self._state, self._done, self._total, self._eta(), elapsed, self._message, self._error, log)
+            return StatusSnapshot(self._state, self._done, self._total, self._eta(), elapsed, self._message, self._error, log,
+                                  self._log_count)
 
 
 class MetricBuffer:

@@ -80,3 +80,13 @@ def test_training_status_preview_is_versioned():
     st.set_preview(img, img + 1)
     v, (a, b) = st.preview()
     assert v == 1 and b[0, 0, 0] == 1
+
+
+def test_log_is_a_bounded_tail_with_a_running_count():
+    from anr_studio.jobs.status import JobStatus
+
+    st = JobStatus(log_limit=5)
+    for i in range(12):
+        st.log(f"line {i}")
+    snap = st.snapshot(log_tail=3)
+    assert snap.log_count == 12 and [s.split("] ")[1] for s in snap.log] == ["line 9", "line 10", "line 11"]
