@@ -31,9 +31,10 @@ _INT64_MAX = torch.iinfo(torch.int64).max
 def _raster_kernel(coeffs_ptr, bbox_ptr, buf_ptr, n_faces, faces_per_image, height, width, eps,
                    PERSPECTIVE: tl.constexpr, TILE_H: tl.constexpr, TILE_W: tl.constexpr):
     f = tl.program_id(0).to(tl.int64)
-    # Coefficient rows (see rasterizer._face_setup): cx, cy, a0..a2, b0..b2, q0..q2, k0, kx, ky.
-    cx = tl.load(coeffs_ptr + 0 * n_faces + f)
-    cy = tl.load(coeffs_ptr + 1 * n_faces + f)
+    # Coefficient rows (see rasterizer._face_setup): ox, oy (corner 0), a0..a2, b0..b2, q0..q2, k0, kx, ky;
+    # s_i = [i == 0] + a_i (x - ox) + b_i (y - oy).
+    ox = tl.load(coeffs_ptr + 0 * n_faces + f)
+    oy = tl.load(coeffs_ptr + 1 * n_faces + f)
     a0 = tl.load(coeffs_ptr + 2 * n_faces + f)
     a1 = tl.load(coeffs_ptr + 3 * n_faces + f)
     a2 = tl.load(coeffs_ptr + 4 * n_faces + f)
@@ -50,16 +51,15 @@ def _raster_kernel(coeffs_ptr, bbox_ptr, buf_ptr, n_faces, faces_per_image, heig
     base = (f // faces_per_image) * height * width
     ys = tl.arange(0, TILE_H)[:, None]
     xs = tl.arange(0, TILE_W)[None, :]
-    third = 1.0 / 3.0 + eps
     for ty in range(0, bh, TILE_H):
         for tx in range(0, bw, TILE_W):
             px = x0 + tx + xs  # (1, TILE_W) int64
             py = y0 + ty + ys  # (TILE_H, 1) int64
-            dx = px.to(tl.float32) + 0.5 - cx
-            dy = py.to(tl.float32) + 0.5 - cy
-            s0 = (b0 * dy + third) + a0 * dx
-            s1 = (b1 * dy + third) + a1 * dx
-            s2 = (b2 * dy + third) + a2 * dx
+            dx = px.to(tl.float32) + 0.5 - ox
+            dy = py.to(tl.float32) + 0.5 - oy
+            s0 = (b0 * dy + (1.0 + eps)) + a0 * dx
+            s1 = (b1 * dy + eps) + a1 * dx
+            s2 = (b2 * dy + eps) + a2 * dx
             inside = (tx + xs < bw) & (ty + ys < bh) & (s0 >= 0) & (s1 >= 0) & (s2 >= 0)
             k = k0 + kx * dx + ky * dy
             if PERSPECTIVE:
@@ -78,8 +78,8 @@ def _resolve_kernel(buf_ptr, coeffs_ptr, face_id_ptr, bary_ptr, depth_ptr, n_pix
     key = tl.load(buf_ptr + offs, mask=inb, other=0x7FFFFFFFFFFFFFFF)
     hit = inb & (key != 0x7FFFFFFFFFFFFFFF)
     winner = tl.where(hit, key & 0x7FFFFFFF, 0)
-    cx = tl.load(coeffs_ptr + 0 * n_faces + winner, mask=hit, other=0.0)
-    cy = tl.load(coeffs_ptr + 1 * n_faces + winner, mask=hit, other=0.0)
+    ox = tl.load(coeffs_ptr + 0 * n_faces + winner, mask=hit, other=0.0)
+    oy = tl.load(coeffs_ptr + 1 * n_faces + winner, mask=hit, other=0.0)
     a0 = tl.load(coeffs_ptr + 2 * n_faces + winner, mask=hit, other=0.0)
     a1 = tl.load(coeffs_ptr + 3 * n_faces + winner, mask=hit, other=0.0)
     a2 = tl.load(coeffs_ptr + 4 * n_faces + winner, mask=hit, other=0.0)
@@ -95,9 +95,9 @@ def _resolve_kernel(buf_ptr, coeffs_ptr, face_id_ptr, bary_ptr, depth_ptr, n_pix
     row = within // width
     x = (within - row * width).to(tl.float32) + 0.5
     y = row.to(tl.float32) + 0.5
-    s0 = a0 * (x - cx) + b0 * (y - cy) + 1.0 / 3.0
-    s1 = a1 * (x - cx) + b1 * (y - cy) + 1.0 / 3.0
-    s2 = a2 * (x - cx) + b2 * (y - cy) + 1.0 / 3.0
+    s0 = a0 * (x - ox) + b0 * (y - oy) + 1.0
+    s1 = a1 * (x - ox) + b1 * (y - oy)
+    s2 = a2 * (x - ox) + b2 * (y - oy)
     if PERSPECTIVE:
         w0, w1, w2 = s0 * q0, s1 * q1, s2 * q2
         depth = 1.0 / (w0 + w1 + w2)

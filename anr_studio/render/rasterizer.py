@@ -3,7 +3,7 @@
 How it works (every step is a few whole-tensor ops; no Python loop over faces or pixels):
 
 1. Project vertices; per face set up three affine functions of the pixel position (the screen
-   barycentrics, written relative to the face centroid so the numbers stay small) and an affine
+   barycentrics, written relative to the face's first corner, which is exact) and an affine
    visibility value (1/z, which is linear on screen). Faces that are degenerate on screen or
    reach behind the near plane are dropped; both windings are kept (no back-face culling: a
    camera inside an open or self-intersecting body still sees a surface).
@@ -111,10 +111,10 @@ def _check_inputs(vertices, faces, camera, image_size) -> tuple[int, int]:
 
 
 # Rows of the per-face coefficient table built by _face_setup (one column per face).
-_CX, _CY = 0, 1  # screen centroid
+_OX, _OY = 0, 1  # screen position of corner 0, the origin of the affine functions below
 _A, _B = slice(2, 5), slice(5, 8)  # d s_i / dx and d s_i / dy of the three screen barycentrics
 _Q = slice(8, 11)  # per-corner depth term: 1/z (perspective, affine on screen) or depth
-_K0, _KX, _KY = 11, 12, 13  # visibility plane k = k0 + kx (x - cx) + ky (y - cy), k > 0
+_K0, _KX, _KY = 11, 12, 13  # visibility plane k = k0 + kx (x - ox) + ky (y - oy), k > 0
 
 
 def _face_setup(pixels, depth, faces, perspective, znear, height, width):
@@ -123,8 +123,12 @@ def _face_setup(pixels, depth, faces, perspective, znear, height, width):
     Faces run along the last dimension so every op here and below works on long contiguous
     vectors (an (N, 3) layout makes CPU kernels loop over 3-element rows).
 
-    The screen barycentrics of a face are ``s_i = 1/3 + a_i (x - cx) + b_i (y - cy)``: written
-    about the centroid, where all three are 1/3, so the numbers stay small. The visibility value
+    The screen barycentrics of a face are ``s_i = [i == 0] + a_i (x - ox) + b_i (y - oy)``,
+    written about corner 0 (ox, oy), where they are exactly (1, 0, 0). Not about the centroid:
+    a float32 centroid is off by up to half an ulp of the pixel coordinate (and CUDA's mean
+    rounds differently from the CPU's), which shifts every s_i by a_i times that, ~1e-4 on
+    faces a pixel wide; corner 0 is a projected vertex, so the origin carries no rounding and
+    ``x - ox`` is exact for pixels near the face. The visibility value
     k is 1/z (perspective) or depth shifted to be >= 1 (weak perspective): a positive float
     whose order gives the nearest face. Invalid faces (degenerate on screen, or with a corner
     behind the near plane) get zero coefficients and an empty box.
@@ -146,8 +150,7 @@ def _face_setup(pixels, depth, faces, perspective, znear, height, width):
     a, b = -edge_y * inv, edge_x * inv
     q = 1.0 / d.clamp_min(znear) if perspective else d
     k = q if perspective else d - depth.amin() + 1.0
-    rows = [x.mean(0, keepdim=True), y.mean(0, keepdim=True), a, b, q,
-            k.mean(0, keepdim=True), (k * a).sum(0, keepdim=True), (k * b).sum(0, keepdim=True)]
+    rows = [x[:1], y[:1], a, b, q, k[:1], (k * a).sum(0, keepdim=True), (k * b).sum(0, keepdim=True)]
     coeffs = torch.cat(rows, dim=0) * valid
 
     # Pixel j is covered when its centre j + 0.5 lies in [min, max]; clamp in float first so
@@ -164,21 +167,22 @@ def _row_table(coeffs: torch.Tensor, bbox: torch.Tensor) -> torch.Tensor:
     """Returns (19, B*F) float32 per-face constants for ``_row_spans`` (torch path only).
 
     On the row through y, the screen barycentric s_i is affine in x; s_i >= 0 bounds x from the
-    left (a_i > 0) or the right (a_i < 0) at ``x = P_i + Q_i (y - cy)``, with the inside slack
+    left (a_i > 0) or the right (a_i < 0) at ``x = P_i + Q_i (y - oy)``, with the inside slack
     folded into P. Rows 0-2 / 3-5: P, Q of the left bounds (-big, 0 where a_i <= 0); 6-8 / 9-11:
-    of the right bounds (+big, 0 where a_i >= 0); 12 cy; 13 cx; 14-16 k0, kx, ky; 17, 18 the
+    of the right bounds (+big, 0 where a_i >= 0); 12 oy; 13 ox; 14-16 k0, kx, ky; 17, 18 the
     bounding box's first pixel column and one past its last. A horizontal edge (a_i = 0) adds
     no bound: the bounding box's rows already lie on its inner side.
     """
     a, b = coeffs[_A], coeffs[_B]
     safe_a = torch.where(a == 0, torch.ones_like(a), a)
-    p = coeffs[_CX] - (1.0 / 3.0 + _INSIDE_EPS) / safe_a
+    p = coeffs[_OX] - _INSIDE_EPS / safe_a
+    p[0] -= 1.0 / safe_a[0]  # s_0 is 1 at the origin, s_1 and s_2 are 0
     q = -b / safe_a
     big = 1e9
     x0, w = bbox[0].to(coeffs.dtype), bbox[2].to(coeffs.dtype)
     return torch.cat([
         torch.where(a > 0, p, -big), torch.where(a > 0, q, 0.0), torch.where(a < 0, p, big), torch.where(a < 0, q, 0.0),
-        coeffs[_CY : _CY + 1], coeffs[_CX : _CX + 1], coeffs[_K0 : _KY + 1], x0.unsqueeze(0), (x0 + w).unsqueeze(0),
+        coeffs[_OY : _OY + 1], coeffs[_OX : _OX + 1], coeffs[_K0 : _KY + 1], x0.unsqueeze(0), (x0 + w).unsqueeze(0),
     ])
 
 
@@ -256,7 +260,8 @@ def _depth_and_bary(c: torch.Tensor, x: torch.Tensor, y: torch.Tensor, perspecti
 
     Perspective: the screen barycentrics weighted by 1/z and renormalised (perspective-correct).
     """
-    s = c[_A] * (x - c[_CX]) + c[_B] * (y - c[_CY]) + 1.0 / 3.0  # (3, N)
+    s = c[_A] * (x - c[_OX]) + c[_B] * (y - c[_OY])  # (3, N)
+    s[0] += 1.0
     if perspective:
         w = s * c[_Q]
         depth = 1.0 / w.sum(dim=0)
