@@ -94,7 +94,12 @@ def main() -> int:
     _wait(app, 0.5)
     save_screenshot(win, OUT / "keyframes_panel.png")
 
-    win.open_path(str(run / "avatar.anr"))
+    demo = Path(__file__).resolve().parents[2] / "models" / "demo.anr"
+    avatar_path = demo if demo.exists() else run / "avatar.anr"  # the shipped demo avatar when there is one
+    win.open_path(str(avatar_path))
+    wait_until_rendered(win)
+    _wait(app, 1.0)
+    save_screenshot(win, OUT / "first_launch_demo.png")
     pose = np.zeros((24, 3), np.float32)
     pose[16, 2], pose[17, 2], pose[18, 1], pose[1, 0], pose[4, 0] = -1.1, 0.4, -0.8, -0.5, 0.6
     win.pose_state.set_pose(pose)
@@ -109,8 +114,10 @@ def main() -> int:
     win.docks["Try-on"].raise_()
     tp = win.tryon_panel
     names = win.avatar.identities
-    tp.ident_a.setCurrentText(names[1])
-    tp.ident_b.setCurrentText(names[0])
+    # The region comes from A: the demo's green long-sleeved top (synth-5) onto synth-0.
+    donor, wearer = ("synth-5", "synth-0") if {"synth-5", "synth-0"} <= set(names) else (names[1], names[0])
+    tp.ident_a.setCurrentText(donor)
+    tp.ident_b.setCurrentText(wearer)
     tp.region.setCurrentText("upper")
     tp.fill_region()
     _wait(app, 0.3)
