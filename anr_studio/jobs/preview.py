@@ -62,7 +62,15 @@ class NeuralPreview:
         self._thread.start()
 
     def set_avatar(self, avatar: Any) -> None:
-        """Sets the Avatar (anything with ``render(identity, pose, camera, betas, transl, size)``) or None."""
+        """Sets the Avatar (anything with ``render(identity, pose, camera, betas, transl, size)``) or None.
+
+        A CPU avatar with a ``tune`` method is tuned for the CPU first (`Avatar.tune`: channels_last
+        weights, ~1.2-1.5x faster on 2 cores); CUDA avatars are left as the caller set them up.
+        """
+        tune = getattr(avatar, "tune", None)
+        device = getattr(avatar, "device", None)
+        if callable(tune) and isinstance(device, torch.device) and device.type == "cpu":
+            tune()
         with self._cond:
             self._avatar = avatar
             self._pending = None
