@@ -18,6 +18,13 @@ in the same run:
 - ``fp32-cudagraph`` / ``bf16-cl-cudagraph``: the eager renderer captured as a plain CUDA graph
   per image size (`anr_studio.model.graphed.GraphedRenderer`, no compilation), fp32 or bf16-cl:
   ``Avatar.tune(bf16=..., channels_last=..., graphs=True)``, what the CLI and the studio use on CUDA.
+- ``eager-native-norm``: eager fp32 NCHW with torch's own instance norm (``ANR_INSTANCE_NORM=native``):
+  the CPU baseline before the group-norm form of instance norm
+- ``cpu-tuned``: ``Avatar.tune()`` on the CPU (fp32, channels_last; what the CLI and the studio's
+  preview worker use on the CPU)
+
+``--avatar PATH`` times a real avatar file (e.g. models/demo.anr, its first identity) instead of
+random weights of ``--presets``.
 
 ``--batch B`` renders B frames per call (sequence export); FPS is frames per second either way.
 The "network only" column times the renderer forward alone on the same inputs (no pose,
@@ -44,13 +51,20 @@ from anr_studio.body import BodyModel  # noqa: E402
 from anr_studio.model import NeuralTexture, build_renderer, count_parameters  # noqa: E402
 from anr_studio.motion import load_motion  # noqa: E402
 from anr_studio.train.presets import preset as get_preset  # noqa: E402
-from anr_studio.train.render import body_maps  # noqa: E402
+from anr_studio.train.render import _is_channels_last, body_maps  # noqa: E402
 
-VARIANTS = ("eager-fp32", "bf16-cl", "bf16-cl-graphs", "fp32-cudagraph", "bf16-cl-cudagraph")
+VARIANTS = ("eager-fp32", "bf16-cl", "bf16-cl-graphs", "fp32-cudagraph", "bf16-cl-cudagraph", "eager-native-norm", "cpu-tuned")
 
 
 def make_avatar(preset: str, device: torch.device, variant: str) -> Avatar:
-    """Returns an Avatar with the preset's renderer (random weights), one random texture, the built-in body."""
+    """Returns an Avatar with the preset's renderer (random weights), one random texture, the built-in body.
+
+    ``preset`` ending in ".anr" loads that avatar file instead (its first identity renamed "A").
+    """
+    if preset.endswith(".anr"):
+        avatar = Avatar.load(preset, device)
+        avatar.rename_identity(avatar.identities[0], "A")
+        return avatar.tune() if variant == "cpu-tuned" else avatar
     config = get_preset(preset)
     torch.manual_seed(0)
     renderer = build_renderer(config.model, config.renderer)
@@ -58,7 +72,9 @@ def make_avatar(preset: str, device: torch.device, variant: str) -> Avatar:
     body = BodyModel.default(device)
     meta = {"config": config.to_dict(), "renderer": config.renderer, "body_model": "default", "identities": ["A"]}
     avatar = Avatar(renderer.to(device), {"A": texture}, body, meta, source=f"random {preset}")
-    if variant != "eager-fp32":
+    if variant == "cpu-tuned":
+        return avatar.tune()
+    if variant not in ("eager-fp32", "eager-native-norm"):
         bf16 = variant.startswith("bf16")
         avatar.tune(bf16=bf16, channels_last=bf16, graphs=variant.endswith("cudagraph"),
                     compile="reduce-overhead" if variant.endswith("graphs") else None)
@@ -105,7 +121,7 @@ def time_network(avatar: Avatar, size: int, batch: int, warmup: int, frames: int
     texture = avatar._textures["A"]
     neural = texture.sample(maps.uv)
     normals = maps.normals
-    if avatar.autocast:
+    if avatar.autocast or _is_channels_last(avatar.renderer):
         neural = neural.contiguous(memory_format=torch.channels_last)
         normals = normals.contiguous(memory_format=torch.channels_last)
     calls = max(1, frames // batch)
@@ -125,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     parser.add_argument("--presets", nargs="+", default=None, help="default: fast paper (CUDA), fast (CPU)")
+    parser.add_argument("--avatar", type=Path, default=None, help="time this .anr file instead of --presets")
     parser.add_argument("--sizes", type=int, nargs="+", default=None, help="square sizes (default 512 1024 CUDA, 256 CPU)")
     parser.add_argument("--variants", nargs="+", default=None, choices=VARIANTS, help="default: all on CUDA, eager on CPU")
     parser.add_argument("--batch", type=int, default=1, help="frames per render call (default 1: interactive latency)")
@@ -144,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    presets = args.presets or (["fast", "paper"] if cuda else ["fast"])
+    presets = [str(args.avatar)] if args.avatar else (args.presets or (["fast", "paper"] if cuda else ["fast"]))
     sizes = args.sizes or ([512, 1024] if cuda else [256])
     variants = args.variants or (list(VARIANTS) if cuda else ["eager-fp32"])
     warmup = args.warmup if args.warmup is not None else (30 if cuda else 3)
@@ -155,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     for preset in presets:
         for size in sizes:
             for variant in variants:
+                if variant == "eager-native-norm":
+                    os.environ["ANR_INSTANCE_NORM"] = "native"
+                else:
+                    os.environ.pop("ANR_INSTANCE_NORM", None)
                 avatar = make_avatar(preset, device, variant)
                 t_compile = time.perf_counter()
                 spf, cpu = time_frames(avatar, poses, size, args.batch, warmup, frames, device)
@@ -171,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                 del avatar
                 if cuda:
                     torch.cuda.empty_cache()
+    os.environ.pop("ANR_INSTANCE_NORM", None)
     load = f"; load average {os.getloadavg()[0]:.1f}" if not cuda else ""
     lines = [f"Device: {name}; torch {torch.__version__}; batch {args.batch}; {frames} timed frames after {warmup} warm-up{load}.", "",
              "| preset | size | variant | end-to-end FPS | ms/frame | process CPU ms/frame | network-only FPS |",
