@@ -94,12 +94,13 @@ def test_training_start_pause_stop_updates_plot_and_ui_stays_responsive(window, 
     busy = max((cpu for _, _, cpu in beat.gaps), default=0)
     print(f"largest event-loop gap while training: {1000 * gap:.1f} ms wall; busiest gap {busy} ms CPU; "
           f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; gaps > 40 ms (t s, wall ms, CPU ms): {beat.gaps}")
-    # The studio's own work between two ticks must stay under 100 ms. Wall-clock gaps are also
-    # held to 100 ms unless other processes oversubscribe the CPUs (then the OS, not the studio,
-    # decides when the event loop runs).
+    # The studio's own work between two ticks must stay under 100 ms (the target). Wall-clock gaps
+    # also include the OS scheduler: on 2 cores with training using one, single preemptions of
+    # 100-125 ms were seen with the UI thread itself idle, so the wall bound carries 50 ms of
+    # scheduler slack, and is dropped when other processes oversubscribe the CPUs.
     assert busy < 100, f"the UI thread was busy {busy} ms at a stretch while training ran"
     if os.getloadavg()[0] < (os.cpu_count() or 1) - 0.5:
-        assert gap < 0.1, f"the UI event loop stalled {1000 * gap:.0f} ms while training ran"
+        assert gap < 0.15, f"the UI event loop stalled {1000 * gap:.0f} ms while training ran"
     assert (tmp_path / "run" / "avatar.anr").exists()
     # The finished run's avatar opens in the studio and renders in the neural view.
     qtbot.waitUntil(lambda: window.avatar is not None, timeout=10000)
