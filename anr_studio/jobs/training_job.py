@@ -49,18 +49,13 @@ class TrainingOptions:
 
 def build_config(opts: TrainingOptions):
     """Returns the TrainConfig for ``opts`` (preset + overrides)."""
+    from anr_studio.train.configtools import option_overrides
     from anr_studio.train.presets import preset
 
     config = preset(opts.preset)
-    over = list(opts.overrides)
-    if opts.steps is not None:
-        over.append(f"optim.steps={int(opts.steps)}")
-    if opts.checkpoint_every is not None:
-        over.append(f"optim.checkpoint_every={int(opts.checkpoint_every)}")
-    if opts.preview_every is not None:
-        over.append(f"optim.preview_every={int(opts.preview_every)}")
-    if opts.split_optimization is not None:
-        over.append(f"optim.split_optimization={str(bool(opts.split_optimization)).lower()}")
+    over = list(opts.overrides) + option_overrides(steps=opts.steps, checkpoint_every=opts.checkpoint_every,
+                                                   preview_every=opts.preview_every,
+                                                   split_optimization=opts.split_optimization)
     return config.with_overrides(over) if over else config
 
 

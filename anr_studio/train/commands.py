@@ -55,6 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _resolve_config(args: argparse.Namespace):
     from anr_studio.train.checkpoint import checkpoint_paths
     from anr_studio.train.config import TrainConfig
+    from anr_studio.train.configtools import option_overrides
     from anr_studio.train.presets import preset
     from anr_studio.train.rundir import read_run_info
 
@@ -74,15 +75,9 @@ def _resolve_config(args: argparse.Namespace):
         if not captures:
             raise AnrError("--captures: no capture file given, expected at least one .h5 file")
         config = preset(args.preset)
-    overrides = list(args.overrides)
-    if args.steps is not None:
-        overrides.append(f"optim.steps={args.steps}")
-    if args.checkpoint_every is not None:
-        overrides.append(f"optim.checkpoint_every={args.checkpoint_every}")
-    if args.time_budget is not None:
-        overrides.append(f"optim.time_budget_s={args.time_budget}")
-    if args.no_split:
-        overrides.append("optim.split_optimization=false")
+    overrides = list(args.overrides) + option_overrides(
+        steps=args.steps, checkpoint_every=args.checkpoint_every, time_budget_s=args.time_budget,
+        split_optimization=False if args.no_split else None)
     if args.baseline and args.one_stage:
         raise AnrError("--baseline dnr and --one-stage: both given, expected at most one renderer choice")
     if args.baseline:

@@ -138,3 +138,19 @@ def _split_override(text: str) -> tuple[str, Any]:
         raise AnrError(f"--set {text}: expected KEY=VALUE, e.g. data.batch_size=8")
     key, value = text.split("=", 1)
     return key.strip(), _parse_value(value.strip())
+
+
+def option_overrides(*, steps: int | None = None, checkpoint_every: int | None = None,
+                     preview_every: int | None = None, time_budget_s: float | None = None,
+                     split_optimization: bool | None = None) -> list[str]:
+    """Returns ``section.field=value`` overrides for the training options a user sets by name.
+
+    The one translation of the CLI's flags and the studio's training form into config overrides;
+    None leaves the preset's value.
+    """
+    named = {"optim.steps": None if steps is None else int(steps),
+             "optim.checkpoint_every": None if checkpoint_every is None else int(checkpoint_every),
+             "optim.preview_every": None if preview_every is None else int(preview_every),
+             "optim.time_budget_s": None if time_budget_s is None else float(time_budget_s),
+             "optim.split_optimization": None if split_optimization is None else str(bool(split_optimization)).lower()}
+    return [f"{key}={value}" for key, value in named.items() if value is not None]
