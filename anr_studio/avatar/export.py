@@ -19,6 +19,22 @@ from anr_studio.fileio import atomic_path
 MESH_SUFFIXES = (".obj", ".glb")
 
 
+def pca_false_colour(features: torch.Tensor) -> np.ndarray:
+    """Returns (N,3) float64 in [0,1]: ``features`` (N,C) projected on their three principal directions.
+
+    Each projection is stretched to its 1st..99th percentile; with C < 3 the missing ones are 0.
+    """
+    feats = features.detach().double().cpu()
+    feats = feats - feats.mean(0, keepdim=True)
+    k = min(3, feats.shape[1])
+    _, _, v = torch.linalg.svd(feats, full_matrices=False)
+    proj = (feats @ v[:k].T).numpy()
+    if k < 3:
+        proj = np.concatenate([proj, np.zeros((proj.shape[0], 3 - k))], 1)
+    lo, hi = np.percentile(proj, 1, axis=0), np.percentile(proj, 99, axis=0)
+    return np.clip((proj - lo) / np.maximum(hi - lo, 1e-12), 0, 1)
+
+
 def texture_images(texture: torch.Tensor) -> dict[str, np.ndarray]:
     """Returns {"rgb": first three channels, "pca": PCA false colour}, each (S,S,3) uint8, of a (C,S,S) texture.
 
@@ -29,16 +45,7 @@ def texture_images(texture: torch.Tensor) -> dict[str, np.ndarray]:
     c, s, _ = tex.shape
     first = tex[:3] if c >= 3 else torch.cat([tex, tex[-1:].expand(3 - c, s, s)])
     rgb = ((first.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
-    feats = tex.reshape(c, -1).T.double()
-    feats = feats - feats.mean(0, keepdim=True)
-    k = min(3, c)
-    _, _, v = torch.linalg.svd(feats, full_matrices=False)
-    proj = (feats @ v[:k].T).numpy()
-    if k < 3:
-        proj = np.concatenate([proj, np.zeros((proj.shape[0], 3 - k))], 1)
-    lo, hi = np.percentile(proj, 1, axis=0), np.percentile(proj, 99, axis=0)
-    pca = np.clip((proj - lo) / np.maximum(hi - lo, 1e-12), 0, 1)
-    pca = (pca * 255).round().astype(np.uint8).reshape(s, s, 3)
+    pca = (pca_false_colour(tex.reshape(c, -1).T) * 255).round().astype(np.uint8).reshape(s, s, 3)
     return {"rgb": rgb, "pca": pca}
 
 

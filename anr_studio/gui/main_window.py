@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from anr_studio.errors import AnrError
+from anr_studio.jobs.face_colors import neural_face_colors
 from anr_studio.jobs.paint import PaintState
 from anr_studio.jobs.pose_state import PoseState
 from anr_studio.jobs.scene import ViewState, load_body
@@ -81,6 +82,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_menus()
         self._build_status()
         self.pose_state.changed.connect(lambda _w: self._mark_edited("pose"))
+        self.neural.ident_box.currentTextChanged.connect(self._refresh_neural_colors)
         self.paint_state.changed.connect(lambda _b: self._mark_edited("paint"))
         self.resize(1400, 860)
         self._restore_settings()
@@ -156,8 +158,17 @@ class MainWindow(QtWidgets.QMainWindow):
         self.act_skeleton = self._act("Show skeleton", self.viewport.show_skeleton, "S")
         self.act_skeleton.setCheckable(True)
         self.act_skeleton.setChecked(True)
-        self.act_checker = self._act("UV checker", self.viewport.set_uv_checker, "C")
-        self.act_checker.setCheckable(True)
+        self.act_checker = self._act("UV checker", lambda on: self.set_color_mode("checker" if on else "skin"), "C",
+                                     "Colour the mesh with a UV checkerboard")
+        self.act_neural_colors = self._act("Neural texture colours", lambda on: self.set_color_mode("neural" if on else "skin"),
+                                           "T", "Colour the mesh with the identity's neural texture (PCA false colour)")
+        self.act_neural_colors.setEnabled(False)  # until an avatar is open
+        # At most one colour mode is checked; none checked is plain skin.
+        self.color_modes = QtGui.QActionGroup(self)
+        self.color_modes.setExclusionPolicy(QtGui.QActionGroup.ExclusionPolicy.ExclusiveOptional)
+        for a in (self.act_checker, self.act_neural_colors):
+            a.setCheckable(True)
+            self.color_modes.addAction(a)
         self.act_orbit_left = self._act("Orbit left", lambda: self.view_state.orbit(-15, 0), "Left")
         self.act_orbit_right = self._act("Orbit right", lambda: self.view_state.orbit(15, 0), "Right")
         for a in (self.act_orbit_left, self.act_orbit_right):
@@ -180,7 +191,7 @@ class MainWindow(QtWidgets.QMainWindow):
         e.addSeparator()
         e.addAction(self.act_reset_pose)
         v = mb.addMenu("&View")
-        v.addActions([self.act_reset_view, self.act_skeleton, self.act_checker])
+        v.addActions([self.act_reset_view, self.act_skeleton, self.act_checker, self.act_neural_colors])
         v.addSeparator()
         for dock in self.docks.values():
             v.addAction(dock.toggleViewAction())
@@ -207,6 +218,27 @@ class MainWindow(QtWidgets.QMainWindow):
         lat = self.neural.latencies[-1] * 1000 if self.neural.latencies else None
         self.fps_label.setText(f"viewport {fps:.0f} FPS" + (f" · neural {lat:.0f} ms" if lat is not None else ""))
         self.train_label.setText(f"training: {self.training_panel.state_text()}")
+
+    # --- viewport colours ----------------------------------------------------------------
+    def set_color_mode(self, mode: str) -> None:
+        """Colours the viewport's mesh by ``mode`` ("skin", "checker" or "neural") and checks its View action."""
+        self.act_checker.setChecked(mode == "checker")
+        self.act_neural_colors.setChecked(mode == "neural")
+        self.viewport.set_color_mode(mode)
+
+    def _refresh_neural_colors(self, *_args) -> None:
+        """Gives the viewport the neural-texture colours of the identity picked in the neural preview.
+
+        Without an avatar (or one without textures) the neural mode is off and its action disabled.
+        """
+        avatar, identity = self.avatar, self.neural.identity
+        colors = None
+        if avatar is not None and hasattr(avatar, "texture") and identity:
+            colors = neural_face_colors(avatar.texture(identity), self.body.face_uvs)
+        self.viewport.set_neural_colors(colors)
+        self.act_neural_colors.setEnabled(colors is not None)
+        if colors is None and self.viewport.color_mode == "neural":
+            self.set_color_mode("skin")
 
     # --- undo/redo -----------------------------------------------------------------------
     def _mark_edited(self, which: str) -> None:
@@ -276,6 +308,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.neural.set_avatar(avatar, Path(path).name if path else "")
         self.neural_stack.setCurrentWidget(self.neural)
         self.tryon_panel.set_avatar(avatar)
+        self._refresh_neural_colors()
         self.setWindowTitle(f"ANR Studio — {Path(path).name}" if path else "ANR Studio")
 
     def _on_capture_opened(self, path: str) -> None:

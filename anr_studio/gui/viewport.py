@@ -14,6 +14,8 @@ from PySide6 import QtWidgets
 from vispy import app as vispy_app
 from vispy import scene
 
+from anr_studio.errors import AnrError
+from anr_studio.jobs.face_colors import checker_face_colors
 from anr_studio.jobs.pose_state import PoseState
 from anr_studio.jobs.scene import OrbitView, ViewState, pose_body
 
@@ -22,16 +24,8 @@ vispy_app.use_app("pyside6")
 SKIN = (0.78, 0.66, 0.58, 1.0)
 # vispy's turntable azimuth 0 looks from -x; orbit_camera's azimuth 0 looks from +z.
 VISPY_AZIMUTH_OFFSET = 90.0
-
-
-def checker_face_colors(face_uvs: np.ndarray, cells: int = 16) -> np.ndarray:
-    """Returns (F,4) RGBA face colours: a UV checkerboard sampled at each face's UV centroid."""
-    c = np.asarray(face_uvs, np.float32).mean(1)
-    parity = (np.floor(c[:, 0] * cells) + np.floor(c[:, 1] * cells)).astype(np.int64) % 2
-    colors = np.empty((len(c), 4), np.float32)
-    colors[:] = (0.92, 0.92, 0.92, 1.0)
-    colors[parity == 1] = (0.25, 0.45, 0.85, 1.0)
-    return colors
+# How the mesh is coloured: plain skin, a UV checkerboard, or the current identity's neural texture.
+COLOR_MODES = ("skin", "checker", "neural")
 
 
 class MeshViewport(QtWidgets.QWidget):
@@ -49,6 +43,8 @@ class MeshViewport(QtWidgets.QWidget):
         self.faces = body.faces.cpu().numpy().astype(np.uint32)
         self.parents = np.asarray(body.parents.cpu().numpy() if hasattr(body.parents, "cpu") else body.parents)
         self._checker = checker_face_colors(body.face_uvs.cpu().numpy())
+        self.color_mode = "skin"
+        self._neural: np.ndarray | None = None
         verts, joints = self._posed()
         self.mesh = scene.visuals.Mesh(vertices=verts, faces=self.faces, color=SKIN, shading="smooth", parent=self.view.scene)
         segs = np.array([(j, p) for j, p in enumerate(self.parents) if p >= 0], np.int64)
@@ -88,7 +84,8 @@ class MeshViewport(QtWidgets.QWidget):
         self.joints.set_data(joints, face_color=(1.0, 0.4, 0.2, 1.0), edge_color=None, size=6)
 
     def _color_kwargs(self) -> dict:
-        return {"face_colors": self._checker} if self._uv_checker else {"color": SKIN}
+        colors = {"checker": self._checker, "neural": self._neural}.get(self.color_mode)
+        return {"color": SKIN} if colors is None else {"face_colors": colors}
 
     def _apply_view(self, v: OrbitView) -> None:
         self.camera.azimuth = v.azimuth + VISPY_AZIMUTH_OFFSET
@@ -104,13 +101,20 @@ class MeshViewport(QtWidgets.QWidget):
             self.mesh.shading_filter.light_dir = tuple(light)
         self.canvas.update()
 
-    _uv_checker = False
-
-    def set_uv_checker(self, on: bool) -> None:
-        """Colours the mesh with a UV checkerboard (to inspect the UV layout) or plain skin."""
-        self._uv_checker = bool(on)
+    def set_color_mode(self, mode: str) -> None:
+        """Colours the mesh by ``mode`` (one of COLOR_MODES); "neural" shows skin until neural colours are set."""
+        if mode not in COLOR_MODES:
+            raise AnrError(f"viewport colour mode {mode!r}, expected one of {COLOR_MODES}")
+        self.color_mode = mode
         self._on_pose()
         self.canvas.update()
+
+    def set_neural_colors(self, colors: np.ndarray | None) -> None:
+        """Sets the (F,4) RGBA face colours the "neural" mode shows (None: no avatar, skin instead)."""
+        self._neural = None if colors is None else np.asarray(colors, np.float32)
+        if self.color_mode == "neural":
+            self._on_pose()
+            self.canvas.update()
 
     def show_skeleton(self, on: bool) -> None:
         """Shows or hides the bone/joint overlay."""

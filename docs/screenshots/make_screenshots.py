@@ -28,15 +28,60 @@ def _wait(app, seconds: float, until=None) -> None:
         time.sleep(0.02)
 
 
+def _pose_demo(win) -> None:
+    """Poses the body (one arm out, one lowered), turns the view to azimuth 25° and filters the Pose panel."""
+    import numpy as np
+
+    pose = np.zeros((24, 3), np.float32)
+    pose[16, 2], pose[17, 2], pose[18, 1], pose[1, 0], pose[4, 0] = -1.1, 0.4, -0.8, -0.5, 0.6
+    win.pose_state.set_pose(pose)
+    win.view_state.set(azimuth=25.0, elevation=8.0)
+    win.pose_panel.filter.setText("left")
+    win.docks["Pose"].raise_()
+
+
+def _neural_colours_shot(app, win) -> None:
+    """Saves viewport_neural_colours.png: the viewport in View ▸ Neural texture colours, then back to skin."""
+    from anr_studio.gui.app import save_screenshot, wait_until_rendered
+
+    win.set_color_mode("neural")
+    wait_until_rendered(win)
+    _wait(app, 1.0)
+    save_screenshot(win, OUT / "viewport_neural_colours.png")
+    win.set_color_mode("skin")
+
+
+def _only_neural_colours(app, demo: Path) -> int:
+    """Makes viewport_neural_colours.png alone from the shipped demo avatar (no captures, no training)."""
+    from anr_studio.gui.app import wait_until_rendered
+    from anr_studio.gui.main_window import MainWindow
+    from anr_studio.jobs.scene import load_body
+
+    if not demo.exists():
+        print(f"{demo}: not found, expected the shipped demo avatar for --neural-colours-only")
+        return 1
+    body, note = load_body()
+    win = MainWindow(body=body, body_note=note)
+    win.resize(1500, 950)
+    win.show()
+    wait_until_rendered(win)
+    win.open_path(str(demo))
+    _pose_demo(win)
+    _neural_colours_shot(app, win)
+    win.close()
+    print("screenshot in", OUT / "viewport_neural_colours.png")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=1500, help="training steps of the small avatar")
     ap.add_argument("--work", default=None, help="working folder (default: a temporary one)")
     ap.add_argument("--frames", type=int, default=24, help="frames per synthetic capture")
+    ap.add_argument("--neural-colours-only", action="store_true",
+                    help="make only viewport_neural_colours.png, from models/demo.anr (no training)")
     args = ap.parse_args()
     import os
-
-    import numpy as np
 
     # A fresh settings folder: the screenshots show the default layout, not this user's.
     os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="anr-shots-cfg-")
@@ -44,6 +89,9 @@ def main() -> int:
     from anr_studio.gui.app import _application, save_screenshot, wait_until_rendered
 
     app = _application()
+    demo = Path(__file__).resolve().parents[2] / "models" / "demo.anr"
+    if args.neural_colours_only:
+        return _only_neural_colours(app, demo)
     from anr_studio.gui.main_window import MainWindow
     from anr_studio.jobs.scene import load_body
     from anr_studio.jobs.standin_body import write_standin_capture
@@ -94,21 +142,16 @@ def main() -> int:
     _wait(app, 0.5)
     save_screenshot(win, OUT / "keyframes_panel.png")
 
-    demo = Path(__file__).resolve().parents[2] / "models" / "demo.anr"
     avatar_path = demo if demo.exists() else run / "avatar.anr"  # the shipped demo avatar when there is one
     win.open_path(str(avatar_path))
     wait_until_rendered(win)
     _wait(app, 1.0)
     save_screenshot(win, OUT / "first_launch_demo.png")
-    pose = np.zeros((24, 3), np.float32)
-    pose[16, 2], pose[17, 2], pose[18, 1], pose[1, 0], pose[4, 0] = -1.1, 0.4, -0.8, -0.5, 0.6
-    win.pose_state.set_pose(pose)
-    win.view_state.set(azimuth=25.0, elevation=8.0)
-    win.pose_panel.filter.setText("left")
-    win.docks["Pose"].raise_()
+    _pose_demo(win)
     wait_until_rendered(win)
     _wait(app, 1.0)
     save_screenshot(win, OUT / "viewport_pose_neural.png")
+    _neural_colours_shot(app, win)
 
     win.pose_panel.filter.setText("")
     win.docks["Try-on"].raise_()

@@ -1,0 +1,68 @@
+"""The viewport's colour modes: skin, UV checker and the current identity's neural-texture colours."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _grab(window, qtbot) -> np.ndarray:
+    qtbot.wait(50)
+    return window.viewport.grab_image()[..., :3].astype(np.int16)
+
+
+def _changed(a: np.ndarray, b: np.ndarray) -> float:
+    """Returns the fraction of pixels that differ by more than 30 levels in some channel."""
+    return float((np.abs(a - b).max(-1) > 30).mean())
+
+
+def test_neural_colours_follow_identity_and_avatar(window, qtbot, tiny_avatar):
+    act, checker = window.act_neural_colors, window.act_checker
+    assert act.shortcut().toString() == "T" and act.isCheckable()
+    assert not act.isEnabled(), "neural colours need an avatar"
+    window.neural.size_px = 32  # keep the CPU preview cheap
+    window.set_avatar(tiny_avatar, "tiny.anr")
+    assert act.isEnabled() and window.neural.identity == "alice"
+    skin = _grab(window, qtbot)
+    assert skin.std() > 10, "the viewport drew nothing"
+
+    act.trigger()
+    assert act.isChecked() and window.viewport.color_mode == "neural"
+    alice = _grab(window, qtbot)
+    assert _changed(skin, alice) > 0.02, "neural colours did not change the viewport's image"
+
+    window.neural.ident_box.setCurrentText("bob")
+    bob = _grab(window, qtbot)
+    assert _changed(alice, bob) > 0.02, "another identity did not change the viewport's colours"
+    window.neural.ident_box.setCurrentText("alice")
+    np.testing.assert_array_equal(_grab(window, qtbot), alice)
+
+    # The UV checker and the neural colours are exclusive; unchecking both is skin again.
+    checker.trigger()
+    assert checker.isChecked() and not act.isChecked() and window.viewport.color_mode == "checker"
+    assert _changed(alice, _grab(window, qtbot)) > 0.02
+    checker.trigger()
+    assert not checker.isChecked() and window.viewport.color_mode == "skin"
+    np.testing.assert_array_equal(_grab(window, qtbot), skin)
+
+    # Closing the avatar falls back to skin and disables the action.
+    act.trigger()
+    window.set_avatar(None)
+    assert not act.isEnabled() and not act.isChecked() and window.viewport.color_mode == "skin"
+    np.testing.assert_array_equal(_grab(window, qtbot), skin)
+
+
+def test_neural_colours_stay_through_posing_and_undo(window, qtbot, tiny_avatar):
+    window.neural.size_px = 32
+    window.set_avatar(tiny_avatar, "tiny.anr")
+    window.set_color_mode("neural")
+    before = _grab(window, qtbot)
+    slider = window.pose_panel.sliders[(16, 2)]
+    slider.setValue(-70 * 10)
+    slider.sliderReleased.emit()
+    posed = _grab(window, qtbot)
+    assert _changed(before, posed) > 0.005 and window.viewport.color_mode == "neural"
+    window.act_undo.trigger()
+    assert window.pose_state.pose[16, 2] == 0.0
+    np.testing.assert_array_equal(_grab(window, qtbot), before)
+    window.act_redo.trigger()
+    np.testing.assert_array_equal(_grab(window, qtbot), posed)
