@@ -13,6 +13,10 @@ discriminator train. Variants, measured in the same run on the same capture:
   next batch rasterized on a side stream
 - ``tuned-2x``: ``tuned`` at twice the preset's batch size
 - ``tuned-compile``: ``tuned`` + torch.compile of the renderer and discriminator
+- ``tuned-graph``: ``tuned`` + the step's compute replayed from CUDA graphs (``optim.cuda_graph``)
+- ``tuned-graph-2x``, ``tuned-graph-4x``: ``tuned-graph`` at two and four times the preset's batch size
+
+``tuned*`` variants without ``graph`` in the name run with ``optim.cuda_graph=false``.
 
 Throughput is the median over the measured windows (the first windows, with cudnn autotuning and
 compilation, are dropped). Targets on one H100: paper >= 100 images/s, fast >= 400 images/s.
@@ -21,6 +25,7 @@ compilation, are dropped). Targets on one H100: paper >= 100 images/s, fast >= 4
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import platform
@@ -42,7 +47,7 @@ from anr_studio.train.presets import preset  # noqa: E402
 from anr_studio.train.trainer import Trainer  # noqa: E402
 
 TARGETS = {"paper": 100.0, "fast": 400.0}
-VARIANTS = ("eager-fp32", "tuned", "tuned-2x", "tuned-compile")
+VARIANTS = ("eager-fp32", "tuned", "tuned-2x", "tuned-compile", "tuned-graph", "tuned-graph-2x", "tuned-graph-4x")
 
 
 def load_body(device: torch.device):
@@ -108,11 +113,13 @@ class Windows(Callback):
 
 
 def variant_overrides(variant: str, batch: int) -> list[str]:
+    """Returns the config overrides of ``variant`` for a preset whose batch size is ``batch``."""
     tuned = variant != "eager-fp32"
+    scale = int(variant.rsplit("-", 1)[1][:-1]) if variant.endswith("x") else 1
     return [f"optim.bf16={str(tuned).lower()}", f"optim.channels_last={str(tuned).lower()}",
             f"optim.fused_adam={str(tuned).lower()}", f"optim.overlap_data={str(tuned).lower()}",
-            f"optim.compile={str('compile' in variant).lower()}",
-            f"data.batch_size={batch * (2 if variant.endswith('-2x') else 1)}"]
+            f"optim.compile={str('compile' in variant).lower()}", f"optim.cuda_graph={str('graph' in variant).lower()}",
+            f"data.batch_size={batch * scale}"]
 
 
 def measure(name: str, variant: str, capture: Path, body, device: torch.device, args, work: Path) -> dict:
@@ -148,6 +155,7 @@ def measure(name: str, variant: str, capture: Path, body, device: torch.device, 
         record["window_images_per_s"] = [round(r, 2) for r in rates]
         if device.type == "cuda":
             record["peak_memory_gb"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
+        record["graphs_captured"] = trainer._graphs.captured if trainer._graphs is not None else 0
         record["prepare_ms_per_batch"] = prepare_time(trainer, device)
     except torch.cuda.OutOfMemoryError:
         record["error"] = "out of memory"
@@ -155,6 +163,7 @@ def measure(name: str, variant: str, capture: Path, body, device: torch.device, 
         record["error"] = f"{type(exc).__name__}: {exc}"[:300]
     finally:
         del trainer
+        gc.collect()  # frees a previous variant's graphs and their memory pool before the next one
         if device.type == "cuda":
             torch.cuda.empty_cache()
     print(json.dumps(record), flush=True)
@@ -177,16 +186,22 @@ def prepare_time(trainer: Trainer, device: torch.device, repeats: int = 10) -> f
 
 def markdown(results: list[dict], meta: dict) -> str:
     lines = [f"Training throughput (full trainer step), {meta['device_name']}, torch {meta['torch']}, body: {meta['body']}.", "",
-             "| preset | variant | batch | images/s | vs eager | peak GB | rasterize ms/batch | target |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in results:
-        base = next((b for b in results if b["preset"] == r["preset"] and b["variant"] == "eager-fp32"), {})
+             "| preset | variant | batch | images/s | vs eager | vs no graph | graphs | peak GB | rasterize ms/batch | target |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+
+    def ratio(r: dict, variant: str) -> str:
+        base = next((b for b in results if b["preset"] == r["preset"] and b["variant"] == variant), {})
         ips, bips = r.get("images_per_s"), base.get("images_per_s")
-        ratio = f"{ips / bips:.2f}x" if ips and bips else "-"
+        return f"{ips / bips:.2f}x" if ips and bips else "-"
+
+    for r in results:
+        ips = r.get("images_per_s")
+        no_graph = ratio(r, r["variant"].replace("-graph", "")) if "-graph" in r["variant"] else "-"
         target = TARGETS.get(r["preset"])
         met = "-" if not target or not ips else (f">= {target:g}: {'met' if ips >= target else 'not met'}")
         lines.append(f"| {r['preset']} {r['resolution']}² | {r['variant']} | {r['batch_size']} | "
-                     f"{ips if ips else r.get('error', '-')} | {ratio} | {r.get('peak_memory_gb', '-')} | "
+                     f"{ips if ips else r.get('error', '-')} | {ratio(r, 'eager-fp32')} | {no_graph} | "
+                     f"{r.get('graphs_captured', '-')} | {r.get('peak_memory_gb', '-')} | "
                      f"{r.get('prepare_ms_per_batch', '-')} | {met} |")
     return "\n".join(lines) + "\n"
 

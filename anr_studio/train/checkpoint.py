@@ -83,8 +83,11 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
     for index, entry in meta.get("scalars", {}).items():
         state.setdefault(int(index), {}).update(entry)
     groups = []
-    for group in meta["param_groups"]:
+    own = optimizer.param_groups
+    for i, group in enumerate(meta["param_groups"]):
         group = dict(group)
+        if i < len(own):  # kernel choices (fused, capturable, foreach) follow the running config
+            group.update({k: own[i][k] for k in ("fused", "capturable", "foreach") if k in own[i]})
         if isinstance(group.get("betas"), list):
             group["betas"] = tuple(group["betas"])
         groups.append(group)

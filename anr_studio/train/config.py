@@ -70,6 +70,9 @@ class OptimConfig:
     """Fused Adam kernels; the NaN/Inf guard then skips steps on the device (no host sync per step)."""
     overlap_data: bool = True
     """On CUDA, pose and rasterize the next batch on a side stream while the current step computes."""
+    cuda_graph: bool = True
+    """On CUDA, replay each step's compute (after posing and rasterizing) from a CUDA graph per identity and
+    step kind; needs fused_adam, and is not used under DDP or with compile."""
     checkpoint_every: int = 1000
     """Write a checkpoint every this many steps (and always when training stops)."""
     keep_checkpoints: int = 2

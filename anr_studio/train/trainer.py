@@ -29,12 +29,18 @@ from anr_studio.train.distributed import DistInfo, all_reduce_max, any_rank, ave
 from anr_studio.train.nan_guard import BadStepCounter, nonfinite_flag
 from anr_studio.train.render import body_maps, grid_jitter, run_renderer
 from anr_studio.train.rundir import prepare_run_dir, write_run_info
+from anr_studio.train.step_graph import StepGraphs
 
 logger = logging.getLogger(__name__)
 
 # Devices where bf16 autocast, channels_last and torch.compile apply (when the config asks).
 # The CPU has all three too, but they rarely pay off there; tests add "cpu" to cover the path.
 FAST_PATH_DEVICES = ("cuda",)
+# Devices where optim.cuda_graph replays the step's compute from graphs; elsewhere the same path
+# (static inputs, copied outputs) runs uncaptured, which is how tests cover it on the CPU.
+GRAPH_DEVICES = ("cuda",)
+GRAPH_WARMUP = 3
+"""Eager steps per graph key before its capture (cudnn autotuning, lazy Adam state)."""
 
 
 def load_body(model_id: str, device: torch.device, body_path: str | None = None) -> torch.nn.Module:
@@ -119,7 +125,11 @@ class Trainer:
         # Fused Adam reads a device-side "found_inf" flag, so a NaN step is skipped without a
         # host sync (CUDA; the CPU has fused kernels too, which keeps one code path tested).
         self.fused = c.optim.fused_adam
-        fused = {"fused": True} if self.fused else {}
+        # Graphs need the sync-free guard (fused Adam), one process and eager modules.
+        graphed = (c.optim.cuda_graph and dev.type in GRAPH_DEVICES and self.fused and not self.dist.enabled
+                   and not (fast and c.optim.compile))
+        self._graphs = StepGraphs(dev, GRAPH_WARMUP, capture=self.cuda) if graphed else None
+        fused = {"fused": True, "capturable": self.cuda and graphed} if self.fused else {}
         betas = tuple(c.optim.betas)
         self.opt_renderer = torch.optim.Adam(self.renderer.parameters(), lr=c.optim.lr_renderer, betas=betas, **fused)
         # One optimiser for all textures: Adam skips parameters whose grad is None, so the
@@ -220,19 +230,34 @@ class Trainer:
         """Returns (loss terms, bad (1,) 1.0 if the step was skipped for NaN/Inf, identity, texture updated?).
 
         ``batch``: a collated batch of `FrameDataset` items (one identity, one step kind) for
-        step ``self.step``; ``prepared``: the same batch from `_prepare_ahead`, if any.
+        step ``self.step``; ``prepared``: the same batch from `_prepare_ahead`, if any. With
+        graphs (``optim.cuda_graph``) the compute is replayed from the graph of (identity, kind).
         """
         c = self.config
         p = self._adopt(prepared) if prepared is not None else self._prepare(batch, self.step)
         identity = int(batch["identity"][0])
         update_texture = bool(batch["keyframe_step"][0]) or not c.optim.split_optimization
+        if self._graphs is None:
+            terms, bad = self._compute(p, identity, update_texture)
+        else:
+            terms, bad = self._graphs((identity, update_texture), lambda q: self._compute(q, identity, update_texture), p)
+        return terms, bad, identity, update_texture
+
+    def _compute(self, p: dict[str, torch.Tensor], identity: int, update_texture: bool
+                 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Returns (loss terms, bad (1,)) after one generator + discriminator update on prepared inputs ``p``.
+
+        No host sync with fused Adam (a bad step is skipped on the device), so `StepGraphs` can
+        capture it.
+        """
+        c = self.config
         texture = self.textures[identity]
         condition = p["normals"] if c.model.discriminator.condition == "normals" else None
         self.opt_renderer.zero_grad(set_to_none=True)
         self.opt_texture.zero_grad(set_to_none=True)
         if self.disc is not None:
             self.disc.requires_grad_(False)  # the generator step needs dL/dI', not dL/dD
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+        with self._autocast():
             out = run_renderer(self._renderer_fwd, texture, p["uv"], p["normals"], texture_grad=update_texture)
             total, terms = self.loss(out, p["frame"], p["mask"], p["background"], self._disc_gen, condition, p["body_mask"])
         total.backward()
@@ -248,7 +273,17 @@ class Trainer:
             self._apply(self.opt_texture, bad)
         if self.disc is not None:
             terms.update(self._discriminator_step(out, p, condition, bad))
-        return terms, bad, identity, update_texture
+        if self._graphs is not None:
+            # Gradients are step scratch: under a graph they live in the pool the graphs share.
+            for opt in (self.opt_renderer, self.opt_texture, self.opt_disc):
+                if opt is not None:
+                    opt.zero_grad(set_to_none=True)
+        return terms, bad
+
+    def _autocast(self) -> torch.autocast:
+        # No cast cache under graphs: cached bf16 weights must not outlive a capture.
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast,
+                              cache_enabled=self._graphs is None)
 
     def _discriminator_step(self, out: Any, p: dict[str, Any], condition: torch.Tensor | None,
                             generator_bad: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -257,7 +292,7 @@ class Trainer:
         with torch.no_grad():
             blended = self.loss.blend(out, p["background"], p["body_mask"])
         n = blended.shape[0]
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+        with self._autocast():
             # Real and fake in one call: one forward per backward keeps DDP's reducer simple.
             both = torch.cat([discriminator_input(p["frame"], condition), discriminator_input(blended, condition)])
             if self.channels_last:

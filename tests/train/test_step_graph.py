@@ -1,0 +1,110 @@
+"""The graphed training step (optim.cuda_graph): same results as eager steps, texture frozen on renderer-only steps.
+
+On the CPU the graph path runs uncaptured (static inputs, copied outputs, per-key warm-up);
+the CUDA tests capture and replay real graphs.
+"""
+
+import pytest
+import torch
+
+from anr_studio.train import trainer as trainer_module
+from anr_studio.train.callbacks import Callback
+from anr_studio.train.trainer import Trainer
+from tests.train.test_trainer import _batch_for, small, state_of
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+class Losses(Callback):
+    def __init__(self):
+        self.steps = []
+
+    def on_step(self, trainer, info):
+        self.steps.append(info.losses)
+
+
+def _train(tmp_path, captures, body, device, graph, *extra, monkeypatch=None):
+    rec = Losses()
+    config = small("tiny", "optim.steps=12", "optim.checkpoint_every=100", "optim.preview_every=0",
+                   f"optim.cuda_graph={str(graph).lower()}", *extra)
+    trainer = Trainer(config, captures, tmp_path / f"run-{graph}", device=device, body=body, callbacks=[rec])
+    if monkeypatch is not None:  # the same cudnn algorithms in both runs (the trainer turned autotuning on)
+        monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+        monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
+    before = state_of(trainer)
+    trainer.run()
+    return trainer, before, rec.steps
+
+
+def _assert_same_training(eager, graphed, rtol, update_rtol):
+    (a, start, losses_a), (b, _, losses_b) = eager, graphed
+    assert len(losses_a) == len(losses_b) == 12
+    for la, lb in zip(losses_a, losses_b):
+        assert la.keys() == lb.keys()
+        for k in la:
+            assert lb[k] == pytest.approx(la[k], rel=rtol, abs=1e-6), (k, losses_a, losses_b)
+    wa, wb = state_of(a), state_of(b)
+    for k in wa:
+        if wa[k].is_floating_point():
+            moved, off = float((wa[k] - start[k]).norm()), float((wb[k] - wa[k]).norm())
+            assert off <= update_rtol * moved + 1e-7, (k, off, moved)  # the graphs' updates = the eager updates
+
+
+@pytest.fixture
+def graphs_on_cpu(monkeypatch):
+    monkeypatch.setattr(trainer_module, "GRAPH_DEVICES", ("cuda", "cpu"))
+    monkeypatch.setattr(trainer_module, "GRAPH_WARMUP", 1)
+
+
+def test_uncaptured_graph_path_trains_exactly_like_the_plain_step(tmp_path, captures, body, graphs_on_cpu):
+    eager = _train(tmp_path, captures, body, "cpu", False)
+    graphed = _train(tmp_path, captures, body, "cpu", True)
+    assert eager[0]._graphs is None and graphed[0]._graphs.captured >= 2  # of 2 identities x 2 step kinds
+    _assert_same_training(eager, graphed, rtol=0, update_rtol=0)
+
+
+def _renderer_only_step_keeps_the_texture(tmp_path, captures, body, device, *extra):
+    trainer = Trainer(small("tiny", "optim.split_optimization=true", *extra), captures, tmp_path / "run",
+                      device=device, body=body)
+    key_batch = _batch_for(trainer, True)
+    key_step = trainer.step
+    for _ in range(2):  # warm-up, then capture + replay: the texture optimiser gets state
+        trainer.step = key_step
+        trainer.train_step(key_batch)
+    batch = _batch_for(trainer, False)
+    step = trainer.step
+    for _ in range(2):  # warm-up, then the renderer-only graph
+        trainer.step = step
+        mid = state_of(trainer)
+        opt_state = {id(p): {k: v.clone() for k, v in s.items()} for p, s in trainer.opt_texture.state.items()}
+        terms, bad, _, updated = trainer.train_step(batch)
+        assert not updated and not bool(bad) and torch.isfinite(terms["total"])
+        after = state_of(trainer)
+        for i in range(2):
+            assert torch.equal(mid[f"t.{i}"], after[f"t.{i}"])  # bit-identical textures
+        for p, s in trainer.opt_texture.state.items():  # Adam moments and step untouched
+            assert all(torch.equal(opt_state[id(p)][k], v) for k, v in s.items())
+        assert any(not torch.equal(mid[k], after[k]) for k in mid if k.startswith("r."))  # R did train
+    assert trainer._graphs.captured == 2
+    assert all(t.texture.grad is None for t in trainer.textures)
+
+
+def test_uncaptured_graph_path_freezes_the_texture_on_renderer_only_steps(tmp_path, captures, body, graphs_on_cpu):
+    _renderer_only_step_keeps_the_texture(tmp_path, captures, body, "cpu")
+
+
+@cuda
+def test_cuda_graph_steps_match_eager_steps(tmp_path, captures, body, monkeypatch):
+    monkeypatch.setattr(trainer_module, "GRAPH_WARMUP", 1)
+    tuned = ("optim.bf16=true", "optim.channels_last=true")
+    eager = _train(tmp_path, captures, body, "cuda", False, *tuned, monkeypatch=monkeypatch)
+    graphed = _train(tmp_path, captures, body, "cuda", True, *tuned, monkeypatch=monkeypatch)
+    assert eager[0]._graphs is None and graphed[0]._graphs.captured >= 2
+    assert graphed[0].opt_renderer.param_groups[0]["capturable"]
+    _assert_same_training(eager, graphed, rtol=1e-2, update_rtol=5e-2)
+
+
+@cuda
+def test_cuda_graph_renderer_only_step_keeps_the_texture(tmp_path, captures, body, monkeypatch):
+    monkeypatch.setattr(trainer_module, "GRAPH_WARMUP", 1)
+    _renderer_only_step_keeps_the_texture(tmp_path, captures, body, "cuda", "optim.bf16=true", "optim.channels_last=true")
