@@ -7,6 +7,7 @@ it without a traceback; the GUI shows it in a dialog.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Sequence
 
 
@@ -57,3 +58,29 @@ def expect_finite(value: Any, field: str, source: str = "input") -> None:
         pass
     if not np.all(np.isfinite(np.asarray(value))):
         raise AnrError(f"{source}: {field} contains NaN or Inf values, expected finite numbers")
+
+
+_host_checked = threading.local()
+
+
+class inputs_checked_on_host:
+    """Context manager: within it, checks that would read a device tensor's values back are skipped.
+
+    A value check on a CUDA tensor (finite values, index ranges) costs a host sync, and none may
+    run while a CUDA graph is captured. A caller that validated its inputs on the host (the
+    avatar's frame path: pose, betas and translation as CPU arrays, a camera checked when it was
+    built) renders inside this context; shape checks and checks of CPU tensors still run.
+    Re-entrant and per thread.
+    """
+
+    def __enter__(self) -> "inputs_checked_on_host":
+        _host_checked.depth = getattr(_host_checked, "depth", 0) + 1
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _host_checked.depth -= 1
+
+
+def device_checks_enabled() -> bool:
+    """Returns False inside `inputs_checked_on_host` (device value checks skipped), True otherwise."""
+    return getattr(_host_checked, "depth", 0) == 0

@@ -16,8 +16,13 @@ in the same run:
   kernels replayed as CUDA graphs; the network's shapes are static per image size). The
   rasterizer stays eager: it needs host syncs, so it cannot be captured.
 - ``fp32-cudagraph`` / ``bf16-cl-cudagraph``: the eager renderer captured as a plain CUDA graph
-  per image size (`anr_studio.model.graphed.GraphedRenderer`, no compilation), fp32 or bf16-cl:
-  ``Avatar.tune(bf16=..., channels_last=..., graphs=True)``, what the CLI and the studio use on CUDA.
+  per image size (`anr_studio.model.graphed.GraphedRenderer`, no compilation), fp32 or bf16-cl,
+  the rest of the frame op by op: ``Avatar.tune(bf16=..., channels_last=..., whole_frame=False)``
+- ``bf16-cl-framegraph``: the whole frame (inputs -> LBS -> rasterize -> interpolate -> texture ->
+  renderer -> composite -> uint8) replayed as one CUDA graph (`anr_studio.avatar.frame.FrameGraphs`):
+  ``Avatar.tune()``, what the CLI and the studio use on CUDA. Its row also reports how far its
+  images are from the eager ``bf16-cl`` frames of the same weights (``max_diff`` / ``mean_diff``,
+  uint8 levels over ``COMPARE_POSES`` walk poses)
 - ``eager-native-norm``: eager fp32 NCHW with torch's own instance norm (``ANR_INSTANCE_NORM=native``):
   the CPU baseline before the group-norm form of instance norm
 - ``cpu-tuned``: ``Avatar.tune()`` on the CPU (fp32, channels_last; what the CLI and the studio's
@@ -53,7 +58,9 @@ from anr_studio.motion import load_motion  # noqa: E402
 from anr_studio.train.presets import preset as get_preset  # noqa: E402
 from anr_studio.train.render import _is_channels_last, body_maps  # noqa: E402
 
-VARIANTS = ("eager-fp32", "bf16-cl", "bf16-cl-graphs", "fp32-cudagraph", "bf16-cl-cudagraph", "eager-native-norm", "cpu-tuned")
+VARIANTS = ("eager-fp32", "bf16-cl", "bf16-cl-graphs", "fp32-cudagraph", "bf16-cl-cudagraph", "bf16-cl-framegraph",
+            "eager-native-norm", "cpu-tuned")
+COMPARE_POSES = 8
 
 
 def make_avatar(preset: str, device: torch.device, variant: str) -> Avatar:
@@ -76,8 +83,9 @@ def make_avatar(preset: str, device: torch.device, variant: str) -> Avatar:
         return avatar.tune()
     if variant not in ("eager-fp32", "eager-native-norm"):
         bf16 = variant.startswith("bf16")
-        avatar.tune(bf16=bf16, channels_last=bf16, graphs=variant.endswith("cudagraph"),
-                    compile="reduce-overhead" if variant.endswith("graphs") else None)
+        avatar.tune(bf16=bf16, channels_last=bf16, graphs=variant.endswith(("cudagraph", "framegraph")),
+                    compile="reduce-overhead" if variant.endswith("graphs") else None,
+                    whole_frame=variant.endswith("framegraph"))
     return avatar
 
 
@@ -111,6 +119,18 @@ def time_frames(avatar: Avatar, poses: np.ndarray, size: int, batch: int, warmup
     _sync(device)
     n = calls * batch
     return (time.perf_counter() - t0) / n, (time.process_time() - c0) / n
+
+
+def compare_frames(avatar: Avatar, reference: Avatar, poses: np.ndarray, size: int) -> tuple[int, float]:
+    """Returns (max, mean) absolute difference in uint8 levels between the two avatars' images of ``poses``."""
+    camera = avatar.default_camera(size, "A")
+    worst, total = 0, 0.0
+    for pose in poses:
+        got = avatar.render("A", pose, camera, size=size)[0].astype(np.int16)
+        want = reference.render("A", pose, camera, size=size)[0].astype(np.int16)
+        diff = np.abs(got - want)
+        worst, total = max(worst, int(diff.max())), total + float(diff.mean())
+    return worst, total / len(poses)
 
 
 @torch.no_grad()
@@ -184,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
                        "fps": 1.0 / spf, "frame_ms": spf * 1e3, "process_cpu_ms": cpu * 1e3, "network_fps": None if net is None else 1.0 / net,
                        "network_ms": None if net is None else net * 1e3,
                        "renderer_params": count_parameters(avatar.renderer, trainable_only=False), "wall_s": time.perf_counter() - t_compile}
+                if variant == "bf16-cl-framegraph":
+                    picks = poses[np.linspace(0, len(poses) - 1, COMPARE_POSES).astype(int)]
+                    row["max_diff"], row["mean_diff"] = compare_frames(avatar, make_avatar(preset, device, "bf16-cl"), picks, size)
                 if cuda:
                     row["peak_mem_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
                     torch.cuda.reset_peak_memory_stats(device)
@@ -200,6 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         net = f"{r['network_fps']:.1f}" if r["network_fps"] is not None else "-"
         lines.append(f"| {r['preset']} | {r['size']}² | {r['variant']} | {r['fps']:.1f} | {r['frame_ms']:.2f} | {r['process_cpu_ms']:.1f} | {net} |")
+    for r in rows:
+        if "max_diff" in r:
+            lines.append(f"\n{r['preset']} {r['size']}² {r['variant']} vs bf16-cl (eager, same weights), {COMPARE_POSES} poses: "
+                         f"max {r['max_diff']} uint8 levels, mean {r['mean_diff']:.3f}.")
     table = "\n".join(lines)
     print(table)
     if args.json:

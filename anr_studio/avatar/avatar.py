@@ -7,6 +7,7 @@ render path of training and evaluation (`anr_studio.train.render.render_views`).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from pathlib import Path
@@ -15,12 +16,12 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from anr_studio.errors import AnrError, expect_finite
+from anr_studio.avatar.frame import Background, FrameGraphs, background_image, render_frame, to_host
+from anr_studio.errors import AnrError, expect_finite, inputs_checked_on_host
 from anr_studio.model import NeuralTexture, build_renderer
 from anr_studio.render import PerspectiveCamera, orbit_camera
 from anr_studio.train.avatar_file import read_avatar, write_avatar
 from anr_studio.train.config import TrainConfig
-from anr_studio.train.render import composite, render_views
 
 WHITE = (255, 255, 255)
 
@@ -30,24 +31,6 @@ def _size2(size: int | Sequence[int]) -> tuple[int, int]:
     if h < 1 or w < 1:
         raise AnrError(f"render: size is {(h, w)}, expected positive (H, W)")
     return int(h), int(w)
-
-
-def _to_uint8(image: torch.Tensor) -> torch.Tensor:
-    """Returns (B,H,W,C) uint8 of a (B,C,H,W) image in [-1,1] (converted on its device: 4x fewer bytes to move)."""
-    return ((image.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
-
-
-def _to_host(image: torch.Tensor, mask: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (image (B,H,W,C) uint8, mask (B,H,W) float32) as numpy, moved in one device-to-host copy.
-
-    One copy = one synchronisation: the mask's float32 bytes and the image's bytes travel together.
-    """
-    if image.device.type == "cpu":
-        return image.numpy(), mask.numpy().astype(np.float32, copy=False)
-    mask = mask.float().contiguous()
-    packed = torch.cat([mask.view(torch.uint8).reshape(-1), image.contiguous().reshape(-1)]).cpu().numpy()
-    nbytes = mask.numel() * 4
-    return packed[nbytes:].reshape(tuple(image.shape)), packed[:nbytes].view(np.float32).reshape(tuple(mask.shape))
 
 
 class Avatar:
@@ -68,7 +51,8 @@ class Avatar:
         self._textures: dict[str, NeuralTexture] = {}
         self._betas: dict[str, np.ndarray | None] = {}
         self._cameras: dict[str, dict[str, Any] | None] = {}
-        self._cache: dict[Any, torch.Tensor] = {}  # small device tensors reused every frame (colours, betas)
+        self._cache: dict[Any, Any] = {}  # reused every frame: background colours on the device, default cameras
+        self._frames: FrameGraphs | None = None  # whole-frame CUDA graphs (see `tune`)
         for name, tex in textures.items():
             self.add_identity(name, tex, (betas or {}).get(name), (cameras or {}).get(name))
         self.autocast = False  # bf16 autocast on CUDA (see `tune`)
@@ -166,7 +150,7 @@ class Avatar:
         self._textures[name] = module.to(self.device).requires_grad_(False)
         self._betas[name] = None if betas is None else np.asarray(betas, np.float32).reshape(-1)
         self._cameras[name] = camera
-        self._cache.clear()
+        self._clear_caches()
 
     def rename_identity(self, old: str, new: str) -> None:
         """Renames identity ``old`` to ``new``, keeping its place in the order."""
@@ -177,18 +161,24 @@ class Avatar:
             items = [(new if k == old else k, v) for k, v in d.items()]
             d.clear()
             d.update(items)
-        self._cache.clear()
+        self._clear_caches()
 
     def remove_identity(self, name: str) -> None:
         """Removes identity ``name``."""
         self._check(name)
         for d in (self._textures, self._betas, self._cameras):
             d.pop(name, None)
+        self._clear_caches()
+
+    def _clear_caches(self) -> None:
+        """Drops the per-frame caches and captured frame graphs (they hold identities, body and device)."""
         self._cache.clear()
+        if self._frames is not None:
+            self._frames.clear()
 
     # -- rendering ----------------------------------------------------------------------------
     def tune(self, bf16: bool = True, channels_last: bool = True, graphs: bool = True,
-             compile: str | None = None) -> "Avatar":
+             compile: str | None = None, whole_frame: bool = True) -> "Avatar":
         """Returns self, set up for speed on its device (CPU or CUDA); saved weights are unchanged.
 
         On the CPU the arguments are ignored and the measured best CPU path is used: fp32 with
@@ -196,12 +186,18 @@ class Avatar:
         was ~1.2-1.5x faster, docs/benchmarks.md "Avatar rendering"). bf16 autocast on a CPU
         without AMX (AVX2 only) was 25x slower, and a frozen TorchScript trace no faster than
         eager channels_last, so neither is used. On CUDA: ``bf16``: bf16 autocast;
-        ``channels_last``: channels_last weights; ``graphs``: the renderer
-        replayed as one CUDA graph per image size (`anr_studio.model.graphed.GraphedRenderer`: at
-        batch 1 the ~1200 kernels of R1 + R2 are launch-bound; paper 512² on an H100: 8.1 ms eager
-        bf16 vs 2.4 ms replayed); ``compile``: a torch.compile mode instead of ``graphs``
-        ("reduce-overhead" = Inductor kernels in CUDA graphs; slow to start).
+        ``channels_last``: channels_last weights; ``graphs``: CUDA graphs. With ``whole_frame``
+        (default) each frame, pose to uint8 image, replays as one graph per input layout
+        (`anr_studio.avatar.frame.FrameGraphs`: the host time around the network was most of a
+        frame); frames it cannot replay, and all with ``whole_frame=False``, run eagerly with the
+        renderer alone replayed as one graph per image size
+        (`anr_studio.model.graphed.GraphedRenderer`: at batch 1 the ~1200 kernels of R1 + R2 are
+        launch-bound; paper 512² on an H100: 8.1 ms eager bf16 vs 2.4 ms replayed). ``compile``: a
+        torch.compile mode instead of ``graphs`` ("reduce-overhead" = Inductor kernels in CUDA
+        graphs; slow to start). Timings: docs/benchmarks.md, "Avatar frame time".
         """
+        self._frames = None
+        self._clear_caches()
         if self.device.type == "cpu":
             self.autocast = False
             self.renderer.to(memory_format=torch.channels_last)
@@ -219,12 +215,13 @@ class Avatar:
             from anr_studio.model.graphed import GraphedRenderer
 
             self._network = GraphedRenderer(self.renderer)
+            self._frames = FrameGraphs() if whole_frame else None
         return self
 
     def to(self, device: str | torch.device) -> "Avatar":
         """Returns self with the renderer, textures and body on ``device``."""
         self.device = torch.device(device)
-        self._cache.clear()
+        self._clear_caches()
         self.renderer.to(self.device)
         self.body = self.body.to(self.device)
         for t in self._textures.values():
@@ -258,30 +255,59 @@ class Avatar:
                             fov_deg=fov_deg, device=self.device)
 
     def _fit_betas(self, betas: torch.Tensor | None) -> torch.Tensor | None:
+        """Returns ``betas`` (rows, K') cut to the body's K (on the host: the body checks and moves them)."""
         if betas is None:
             return None
         k = int(getattr(self.body, "num_betas", betas.shape[-1]))
-        if betas.shape[-1] > k:
-            betas = betas[..., :k]
-        return betas.to(self.device)
+        return betas[..., :k] if betas.shape[-1] > k else betas
 
-    def _background(self, background: Any, batch: int, h: int, w: int) -> torch.Tensor | None:
-        """Returns the background (B or 1,3,H,W) in [-1,1], or None for transparent output."""
+    def _default_camera(self, size: tuple[int, int], identity: str) -> PerspectiveCamera:
+        """Returns `default_camera` (size, identity), computed once (it poses the body and reads it back)."""
+        key = ("camera", size, identity, self.device)
+        if key not in self._cache:
+            self._cache[key] = self.default_camera(size, identity)
+        return self._cache[key]
+
+    def _background(self, background: Any, batch: int, h: int, w: int) -> Background:
+        """Returns the background on the host: ("colour", (1,3,1,1) float32 in [-1,1]), ("image", (1 or B,H,W,3)), or None (transparent)."""
         if background is None:
             return None
         arr = np.asarray(background)
         if arr.ndim == 1 and arr.size == 3:
-            key = ("colour", tuple(arr.astype(np.float32).tolist()), self.device)
-            if key not in self._cache:  # a colour is one tiny host-to-device copy: keep it on the device
-                self._cache[key] = torch.as_tensor(arr.astype(np.float32) / 127.5 - 1.0, device=self.device).reshape(1, 3, 1, 1)
-            return self._cache[key]
+            return "colour", (arr.astype(np.float32) / 127.5 - 1.0).reshape(1, 3, 1, 1)
         if arr.ndim in (3, 4) and arr.shape[-1] == 3 and arr.shape[-3:-1] == (h, w):
-            img = torch.as_tensor(arr.astype(np.float32), device=self.device).reshape(-1, h, w, 3).permute(0, 3, 1, 2)
+            img = arr.reshape(-1, h, w, 3)
             if img.shape[0] not in (1, batch):
                 raise AnrError(f"render: background has {img.shape[0]} images, expected 1 or {batch}")
-            return img / 127.5 - 1.0
+            return "image", img
         raise AnrError(f"render: background has shape {arr.shape}, expected an RGB colour (3,), an image ({h}, {w}, 3) "
                        "uint8 or None for a transparent (RGBA) image")
+
+    def _background_tensor(self, background: Background) -> torch.Tensor | None:
+        """Returns ``background`` (1 or B,3,H,W) in [-1,1] on the device (colours cached there), or None."""
+        if background is None:
+            return None
+        kind, arr = background
+        if kind == "image":
+            return background_image(torch.as_tensor(arr, device=self.device))
+        key = ("colour", tuple(arr.reshape(-1).tolist()), self.device)
+        if key not in self._cache:  # a colour is one tiny host-to-device copy: keep it on the device
+            self._cache[key] = torch.as_tensor(arr, device=self.device)
+        return self._cache[key]
+
+    def _render_eager(self, texture: NeuralTexture, pose: torch.Tensor, betas: torch.Tensor | None,
+                      transl: torch.Tensor | None, camera: Any, size: tuple[int, int], background: Background
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Returns (image, mask) of one batch rendered op by op (the renderer itself may replay a graph).
+
+        Host inputs (CPU tensors) are checked by the body on the host, so on CUDA the frame reads
+        nothing back until its one device-to-host copy.
+        """
+        checked = pose.device.type == "cpu"
+        with inputs_checked_on_host() if checked else contextlib.nullcontext():
+            image, mask = render_frame(self.body, self._network, texture, pose, betas, transl, camera, size,
+                                       self._background_tensor(background), self.autocast)
+        return to_host(image, mask)
 
     @torch.no_grad()
     def render(self, identity: str, pose: Any, camera: Any = None, betas: Any = None, transl: Any = None,
@@ -294,6 +320,7 @@ class Avatar:
         ``betas`` (K,) or (B,K) (default: the identity's own); ``transl`` (3,) or (B,3).
         ``background``: an RGB colour (0..255), an image (H,W,3) or (B,H,W,3) uint8, or None for
         RGBA images whose alpha is the mask. Sequences are rendered ``batch_size`` frames at a time.
+        After ``tune()`` on CUDA each batch replays a captured whole-frame graph where it can.
         """
         self._check(identity)
         h, w = _size2(size)
@@ -303,35 +330,28 @@ class Avatar:
             raise AnrError(f"render: pose has shape {tuple(pose_t.shape)}, expected (24, 3) or (B, 24, 3) axis-angle")
         pose_t = pose_t.reshape(-1, 24, 3)
         n = pose_t.shape[0]
-        b_t = None
-        if betas is None and self._betas[identity] is not None:
-            key = ("betas", identity, self.device)
-            if key not in self._cache:
-                self._cache[key] = self._fit_betas(torch.as_tensor(self._betas[identity][None]))
-            b_t = self._cache[key]
-        elif betas is not None:
+        if betas is None:
+            stored = self._betas[identity]
+            b_t = None if stored is None else self._fit_betas(torch.as_tensor(stored[None]))
+        else:
             b_arr = np.asarray(betas, np.float32)
             b_t = self._fit_betas(torch.as_tensor(b_arr.reshape(1, -1) if b_arr.ndim == 1 else b_arr))
-        t_t = None if transl is None else torch.as_tensor(np.asarray(transl, np.float32)).reshape(-1, 3).to(self.device)
-        camera = camera if camera is not None else self.default_camera((h, w), identity)
-        camera = camera.to(self.device)
+        t_t = None if transl is None else torch.as_tensor(np.asarray(transl, np.float32)).reshape(-1, 3)
+        camera = (camera if camera is not None else self._default_camera((h, w), identity)).to(self.device)
         bg = self._background(background, n, h, w)
         texture = self._textures[identity]
+        step = max(1, int(batch_size))
         images, masks = [], []
-        for start in range(0, n, max(1, int(batch_size))):
-            stop = min(n, start + max(1, int(batch_size)))
-            sel = slice(start, stop)
+        for start in range(0, n, step):
+            sel = slice(start, min(n, start + step))
             cam = camera if camera.batch_size == 1 else camera[sel]
             bb = None if b_t is None else (b_t if b_t.shape[0] == 1 else b_t[sel])
             tt = None if t_t is None else (t_t if t_t.shape[0] == 1 else t_t[sel])
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                views = render_views(self.body, self._network, texture, pose_t[sel].to(self.device), bb, tt, cam, (h, w))
-            mask = views["mask"].float().clamp(0, 1)
-            if bg is None:
-                image = _to_uint8(torch.cat([views["rgb"].float(), mask * 2 - 1], dim=1))
-            else:
-                image = _to_uint8(composite(views["rgb"], mask, bg if bg.shape[0] == 1 else bg[sel]))
-            image_np, mask_np = _to_host(image, mask[:, 0])
+            bgs = bg if bg is None or bg[0] == "colour" or bg[1].shape[0] == 1 else (bg[0], bg[1][sel])
+            frame = None
+            if self._frames is not None:
+                frame = self._frames.render(self, texture, pose_t[sel], bb, tt, cam, (h, w), bgs)
+            image_np, mask_np = frame if frame is not None else self._render_eager(texture, pose_t[sel], bb, tt, cam, (h, w), bgs)
             images.append(image_np)
             masks.append(mask_np)
         image = np.concatenate(images) if len(images) > 1 else images[0]

@@ -108,8 +108,10 @@ def kinematic_chain(
     padded = torch.cat([rest_joints, torch.zeros_like(rest_joints[:, :1])], dim=1)  # (B, J+1, 3): world origin last
     offset = rest_joints - padded.index_select(1, parent_idx)  # joint position in its parent's frame
     local = torch.cat([rot_mats, offset.unsqueeze(-1)], dim=-1)  # (B, J, 3, 4)
-    bottom = rot_mats.new_tensor([0.0, 0.0, 0.0, 1.0]).expand(batch, joints, 1, 4)
-    eye = torch.eye(4, dtype=rot_mats.dtype, device=rot_mats.device).expand(batch, 1, 4, 4)
+    # Both from one eye(4) kernel, no host-to-device copy: the chain runs inside CUDA graph captures.
+    eye4 = torch.eye(4, dtype=rot_mats.dtype, device=rot_mats.device)
+    bottom = eye4[3:].expand(batch, joints, 1, 4)
+    eye = eye4.expand(batch, 1, 4, 4)
     world = torch.cat([torch.cat([local, bottom], dim=-2), eye], dim=1)  # (B, J+1, 4, 4)
     for anc in rounds:
         world = _compose(world.index_select(1, anc), world)

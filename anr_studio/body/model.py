@@ -20,7 +20,7 @@ import torch
 
 from anr_studio.body.lbs import axis_angle_to_matrix, kinematic_chain, linear_blend_skinning
 from anr_studio.body.skeleton import NUM_JOINTS, SMPL_JOINT_NAMES, SMPL_PARENTS
-from anr_studio.errors import AnrError, expect_finite, expect_shape
+from anr_studio.errors import AnrError, device_checks_enabled, expect_finite, expect_shape
 from anr_studio.fileio import atomic_path
 
 DEFAULT_BODY_PATH = Path(__file__).resolve().parents[2] / "resources" / "body" / "anr_body.safetensors"
@@ -199,8 +199,11 @@ class BodyModel(torch.nn.Module):
         return t.to(device=ref.device, dtype=ref.dtype)
 
     def _check_finite(self, pending: list) -> None:
-        """Raises AnrError naming the first non-finite (field, tensor) of ``pending``; one host sync for all of them."""
-        if not pending:
+        """Raises AnrError naming the first non-finite (field, tensor) of ``pending``; one host sync for all of them.
+
+        Skipped inside `anr_studio.errors.inputs_checked_on_host` (the caller checked the values on the host).
+        """
+        if not pending or not device_checks_enabled():
             return
         flags = torch.stack([torch.isfinite(t).all() for _, t in pending]).tolist()
         for (field, _), ok in zip(pending, flags):
@@ -208,11 +211,18 @@ class BodyModel(torch.nn.Module):
                 raise AnrError(f"{self.source}: {field} contains NaN or Inf values, expected finite numbers")
 
     def forward(self, pose: Any, betas: Any = None, transl: Any = None) -> BodyOutput:
-        """Returns the posed body: vertices (B,V,3) and posed joints (B,24,3).
+        """Returns the posed body: vertices (B,V,3) and posed joints (B,24,3), float32 even under autocast.
 
         ``pose`` (B,24,3) or (B,72) axis-angle in SMPL joint order; ``betas`` (B,K') or (1,K')
         with K' <= num_betas (missing betas are zero) or None; ``transl`` (B,3) or (1,3) or None.
         """
+        # Geometry stays float32 under a caller's bf16 autocast (a tuned avatar, bf16 training):
+        # a bf16 vertex is off by up to 1/256 of its coordinate, ~4 mm at 1 m, pixels at 1024².
+        with torch.autocast(self.v_template.device.type, enabled=False):
+            return self._pose(pose, betas, transl)
+
+    def _pose(self, pose: Any, betas: Any, transl: Any) -> BodyOutput:
+        """Returns `forward`'s BodyOutput, computed in the dtype of the model's buffers."""
         if isinstance(pose, torch.Tensor) or hasattr(pose, "shape"):
             shape = tuple(pose.shape)
             if len(shape) == 2 and shape[1] == NUM_JOINTS * 3:

@@ -17,34 +17,66 @@ __all__ = ["BACKGROUND_UV", "interpolate_uv", "interpolate_normals", "vertex_nor
 BACKGROUND_UV = -2.0  # outside [-1, 1], so grid_sample(padding_mode="zeros") reads zeros there
 
 
-def _gather_covered(fragments: Fragments) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Returns (covered (N,) flat pixel indices, face (N,) ids, bary (N,3)) of the covered pixels only."""
+def _dense(fragments: Fragments) -> bool:
+    """Returns True where every pixel is interpolated (CUDA): no ``nonzero``, so no host sync and capturable.
+
+    On the CPU only the covered pixels are (a third of the image or less: less work on few cores).
+    Either way a pixel gets the same arithmetic; background pixels have barycentrics 0.
+    """
+    return fragments.face_id.device.type != "cpu"
+
+
+def _gather_covered(fragments: Fragments) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+    """Returns (covered (N,) flat pixel indices, face (N,) ids, bary (N,3)) of the pixels to interpolate.
+
+    Dense (see `_dense`): covered is None and all B*H*W pixels are returned, background ones
+    with face 0 and barycentrics 0.
+    """
+    if _dense(fragments):
+        return None, fragments.face_id.reshape(-1).clamp_min(0), fragments.bary.reshape(-1, 3)
     covered = fragments.covered_pixels()
     face = fragments.face_id.reshape(-1).index_select(0, covered)
     bary = fragments.bary.reshape(-1, 3).index_select(0, covered)
     return covered, face, bary
 
 
-def _scatter_image(fragments: Fragments, covered: torch.Tensor, values: torch.Tensor, fill: float) -> torch.Tensor:
-    """Returns (B,H,W,D): ``values (N,D)`` at the covered pixels, ``fill`` elsewhere (differentiable in values)."""
+def _scatter_image(fragments: Fragments, covered: torch.Tensor | None, values: torch.Tensor, fill: float) -> torch.Tensor:
+    """Returns (B,H,W,D): ``values`` at the covered pixels, ``fill`` elsewhere (differentiable in values).
+
+    ``values``: (N,D) for the ``covered`` pixels, or (B*H*W,D) for all of them when ``covered`` is None.
+    """
     batch, height, width = fragments.face_id.shape
+    if covered is None:
+        mask = (fragments.face_id >= 0).reshape(-1, 1)
+        return torch.where(mask, values, fill).view(batch, height, width, values.shape[-1])
     image = torch.full((batch * height * width, values.shape[-1]), fill, dtype=values.dtype, device=values.device)
     # In place when no gradient is needed: the out-of-place copy costs a full image.
     image = image.index_copy(0, covered, values) if values.requires_grad else image.index_copy_(0, covered, values)
     return image.view(batch, height, width, values.shape[-1])
 
 
+def _check_face_count(fragments: Fragments, count: int) -> None:
+    """Raises AnrError when the fragments reference a face index >= ``count``.
+
+    Fragments from `rasterize` know their mesh's face count, which settles it on the host;
+    others are read back (one host sync).
+    """
+    if fragments.num_faces is not None and fragments.num_faces <= count:
+        return
+    highest = int(fragments.face_id.max()) if fragments.face_id.numel() else -1
+    if highest >= count:
+        raise AnrError(f"interpolate_face_attributes: fragments reference face {highest}, expected fewer than {count} faces")
+
+
 def interpolate_face_attributes(fragments: Fragments, face_attributes: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
     """Returns (B,H,W,D): per-corner ``face_attributes (F,3,D)`` blended by the barycentrics; ``fill`` on background.
 
-    Work is done on the covered pixels only; differentiable with respect to ``face_attributes``.
+    On the CPU only covered pixels are computed, on CUDA all (see `_dense`); differentiable with
+    respect to ``face_attributes``.
     """
     expect_shape(face_attributes, (None, 3, None), "face_attributes", "interpolate_face_attributes")
     covered, face, bary = _gather_covered(fragments)
-    if face.numel() and int(face.max()) >= face_attributes.shape[0]:
-        raise AnrError(
-            f"interpolate_face_attributes: fragments reference face {int(face.max())}, expected fewer than {face_attributes.shape[0]} faces"
-        )
+    _check_face_count(fragments, face_attributes.shape[0])
     attrs = face_attributes.to(device=face.device)
     corners = attrs.index_select(0, face)  # (N,3,D)
     # Multiply-and-sum, not bmm: a TF32 bmm would cost the UVs three decimal digits.
@@ -108,10 +140,13 @@ def interpolate_normals(
         covered, face, bary = _gather_covered(fragments)
         # Flat index of each corner's vertex in the (B*V) normal list.
         hw = height * width
-        image_of = covered // hw
+        image_of = (covered if covered is not None else torch.arange(batch * hw, device=device)) // hw
         corner_vertices = faces.index_select(0, face) + (image_of * normals.shape[1]).unsqueeze(1)
         corners = normals.reshape(-1, 3).index_select(0, corner_vertices.reshape(-1)).view(-1, 3, 3)
+        # Background pixels of the dense path blend with barycentrics 0: a zero vector, which normalize keeps 0.
         n = torch.nn.functional.normalize((bary.unsqueeze(-1) * corners).sum(dim=1), dim=-1, eps=1e-12)
+        if covered is None:
+            return n.view(batch, hw, 3).transpose(1, 2).contiguous().view(batch, 3, height, width)
         # Written straight into the channel-first layout, which saves a transposing copy.
         image = torch.zeros((batch, 3, hw), dtype=n.dtype, device=device)
         image[image_of, :, covered - image_of * hw] = n

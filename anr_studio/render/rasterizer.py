@@ -34,11 +34,12 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import torch
+from torch.utils.weak import WeakIdKeyDictionary
 
-from anr_studio.errors import AnrError, expect_shape
+from anr_studio.errors import AnrError, device_checks_enabled, expect_shape
 from anr_studio.render.cameras import PerspectiveCamera, WeakPerspectiveCamera
 
-__all__ = ["Fragments", "rasterize", "DEFAULT_ZNEAR"]
+__all__ = ["Fragments", "rasterize", "capturable", "DEFAULT_ZNEAR"]
 
 DEFAULT_ZNEAR = 1e-2  # metres; faces with a vertex nearer than this to a perspective camera are dropped
 _INSIDE_EPS = 1e-5  # barycentric slack so a pixel centre on a shared edge is never lost to rounding
@@ -59,6 +60,7 @@ class Fragments:
     bary: torch.Tensor
     depth: torch.Tensor
     covered: torch.Tensor | None = None  # (N,) long flat indices (b*H*W + y*W + x) of covered pixels, ascending
+    num_faces: int | None = None  # F of the rasterized mesh when known: face_id < num_faces, checked without a sync
 
     def covered_pixels(self) -> torch.Tensor:
         """Returns (N,) long flat indices into (B*H*W) of the covered pixels, ascending (cached)."""
@@ -87,14 +89,7 @@ def _check_inputs(vertices, faces, camera, image_size) -> tuple[int, int]:
     expect_shape(faces, ("F", 3), "faces", source)
     if vertices.shape[0] * faces.shape[0] >= 2**_FACE_BITS:
         raise AnrError(f"{source}: batch x faces is {vertices.shape[0] * faces.shape[0]}, expected fewer than 2**31")
-    # One device round trip for all value checks (each separate check would be a GPU sync).
-    faces_dev = faces.to(vertices.device)
-    lo_hi = torch.stack([faces_dev.min(), faces_dev.max()]) if faces.numel() else torch.zeros(2, dtype=torch.long, device=vertices.device)
-    finite, lo, hi = torch.cat([torch.isfinite(vertices).all().long().reshape(1), lo_hi.long()]).tolist()
-    if not finite:
-        raise AnrError(f"{source}: vertices contains NaN or Inf values, expected finite numbers")
-    if faces.numel() and (lo < 0 or hi >= vertices.shape[1]):
-        raise AnrError(f"{source}: faces index vertices {lo}..{hi}, expected 0..{vertices.shape[1] - 1}")
+    _check_values(vertices, faces, source)
     if not isinstance(camera, (PerspectiveCamera, WeakPerspectiveCamera)):
         raise AnrError(f"{source}: camera is {type(camera).__name__}, expected a PerspectiveCamera or WeakPerspectiveCamera")
     if camera.batch_size not in (1, vertices.shape[0]):
@@ -108,6 +103,45 @@ def _check_inputs(vertices, faces, camera, image_size) -> tuple[int, int]:
     if vertices.shape[0] * height * width >= 2**62:
         raise AnrError(f"{source}: batch x image_size is too large to index")
     return height, width
+
+
+# Checked faces tensors -> (version, lowest index, highest index): a body's constant faces are read back once.
+_FACE_RANGES = WeakIdKeyDictionary()
+
+
+def _version(tensor: torch.Tensor) -> int | None:
+    """Returns the tensor's in-place version counter (None for inference tensors, which keep none)."""
+    try:
+        return tensor._version
+    except RuntimeError:
+        return None
+
+
+def _check_values(vertices: torch.Tensor, faces: torch.Tensor, source: str) -> None:
+    """Raises AnrError for non-finite vertices or faces outside 0..V-1, with at most one device round trip.
+
+    The range of a faces tensor is remembered per tensor and version, so a body's faces cost one
+    read-back in all. Device vertices are not read back inside `anr_studio.errors.inputs_checked_on_host`
+    (their caller checked pose, shape and camera on the host): a frame then needs no host sync.
+    """
+    pending = []
+    check_vertices = vertices.device.type == "cpu" or device_checks_enabled()
+    if check_vertices:
+        pending.append(torch.isfinite(vertices).all().long().reshape(1))
+    cached = _FACE_RANGES.get(faces)
+    version = _version(faces)
+    face_range = cached[1:] if cached is not None and version is not None and cached[0] == version else None
+    if face_range is None and faces.numel():
+        pending.append(torch.stack([faces.min(), faces.max()]).long().to(vertices.device))
+    values = torch.cat(pending).tolist() if pending else []
+    if check_vertices and not values.pop(0):
+        raise AnrError(f"{source}: vertices contains NaN or Inf values, expected finite numbers")
+    if face_range is None and faces.numel():
+        face_range = (values[0], values[1])
+        if version is not None:
+            _FACE_RANGES[faces] = (version, *face_range)
+    if faces.numel() and (face_range[0] < 0 or face_range[1] >= vertices.shape[1]):
+        raise AnrError(f"{source}: faces index vertices {face_range[0]}..{face_range[1]}, expected 0..{vertices.shape[1] - 1}")
 
 
 # Rows of the per-face coefficient table built by _face_setup (one column per face).
@@ -225,6 +259,15 @@ def _triton_raster():
 _TRITON = None
 
 
+def capturable(device: torch.device) -> bool:
+    """Returns True where `rasterize` (no ``max_pairs``) can be captured in a CUDA graph: CUDA with the Triton kernels.
+
+    It then needs no host sync once its faces were checked and its vertices come from host-checked
+    inputs (`anr_studio.errors.inputs_checked_on_host`).
+    """
+    return torch.device(device).type == "cuda" and _triton_raster() is not None
+
+
 def _default_max_pairs(device: torch.device) -> int:
     # Bounds peak memory: about 100 bytes per (face, pixel) candidate.
     return 2**24 if device.type == "cuda" else 2**21
@@ -303,13 +346,15 @@ def rasterize(
             pixels, depth = cam.project(vertices.detach().float())
             coeffs, bbox = _face_setup(pixels, depth, faces.to(device=device, dtype=torch.long), perspective, znear, height, width)
             fid, bar, dep = kernels(coeffs, bbox, batch, num_faces, height, width, perspective, _INSIDE_EPS)
-        return Fragments(fid.view(batch, height, width), bar.view(batch, height, width, 3), dep.view(batch, height, width))
+        return Fragments(fid.view(batch, height, width), bar.view(batch, height, width, 3), dep.view(batch, height, width),
+                         num_faces=num_faces)
 
     face_id = torch.full((batch * hw,), -1, dtype=torch.long, device=device)
     bary = torch.zeros((batch * hw, 3), dtype=torch.float32, device=device)
     depth_img = torch.zeros((batch * hw,), dtype=torch.float32, device=device)
     if num_faces == 0:
-        return Fragments(face_id.view(batch, height, width), bary.view(batch, height, width, 3), depth_img.view(batch, height, width))
+        return Fragments(face_id.view(batch, height, width), bary.view(batch, height, width, 3), depth_img.view(batch, height, width),
+                         num_faces=0)
 
     with torch.no_grad():
         verts = vertices.detach().float()
@@ -354,4 +399,5 @@ def rasterize(
         face_id.index_copy_(0, covered, face_local.index_select(0, winner))
         bary.index_copy_(0, covered, w)
         depth_img.index_copy_(0, covered, z)
-    return Fragments(face_id.view(batch, height, width), bary.view(batch, height, width, 3), depth_img.view(batch, height, width), covered)
+    return Fragments(face_id.view(batch, height, width), bary.view(batch, height, width, 3), depth_img.view(batch, height, width), covered,
+                     num_faces)

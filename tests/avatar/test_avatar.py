@@ -1,5 +1,7 @@
 """Avatar API: load/save, render (single, batched, backgrounds, RGBA), default camera, the one render path, bad input."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -113,7 +115,7 @@ def test_bad_input(avatar, avatar_path):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_render_on_cuda_matches_cpu(avatar_path, body):
     cpu = Avatar.load(avatar_path, body=body)
-    gpu = Avatar.load(avatar_path, device="cuda", body=body)
+    gpu = Avatar.load(avatar_path, device="cuda", body=copy.deepcopy(body))  # load moves the body it is given
     a, ma = cpu.render("alice", np.zeros((24, 3)), None, size=48)
     b, mb = gpu.render("alice", np.zeros((24, 3)), None, size=48)
     assert np.abs(a.astype(int) - b.astype(int)).mean() < 1.0
@@ -122,6 +124,7 @@ def test_render_on_cuda_matches_cpu(avatar_path, body):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_tuned_cuda_render_matches_eager(avatar_path, body):
+    body = copy.deepcopy(body)  # moved to CUDA: keep the session's body on the CPU
     eager = Avatar.load(avatar_path, device="cuda", body=body)
     graphs = Avatar.load(avatar_path, device="cuda", body=body).tune(bf16=False, channels_last=False, graphs=True)
     fast = Avatar.load(avatar_path, device="cuda", body=body).tune()

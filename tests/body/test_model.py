@@ -131,6 +131,17 @@ def test_bad_inputs_raise_anr_error(box, kwargs, field):
         box(**kwargs)
 
 
+def test_host_tensors_are_checked_inside_inputs_checked_on_host(box):
+    # The context only skips read-backs of device tensors; CPU inputs are still checked, on the host.
+    from anr_studio.errors import device_checks_enabled, inputs_checked_on_host
+
+    with inputs_checked_on_host():
+        assert not device_checks_enabled()
+        with pytest.raises(AnrError, match="pose contains NaN"):
+            box(torch.full((1, 24, 3), float("nan")))
+    assert device_checks_enabled()
+
+
 def test_save_load_round_trip(box, tmp_path):
     path = tmp_path / "body.safetensors"
     box.save(path)

@@ -61,14 +61,23 @@ def test_graphed_renderer_is_the_renderer_on_cpu():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_graphed_renderer_replays_new_inputs_on_cuda():
+    # fp32 with TF32 off. cuDNN may pick other convolution algorithms for the capture than for the
+    # eager call (its workspace comes from the graph's pool), and algorithms sum in other orders:
+    # on an H100 outputs of magnitude ~1 differed by up to 6.6e-5 (with TF32 on). atol 2e-4 allows
+    # that reordering, and is 50x below what new inputs change (asserted below), so a replay of
+    # stale inputs still fails.
     renderer, channels = _tiny_renderer("cuda")
     graphed = GraphedRenderer(renderer)
-    with torch.no_grad():
+    previous = None
+    with torch.no_grad(), torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=False, allow_tf32=False):
         for seed in range(3):  # capture, then replays with fresh inputs
             g = torch.Generator(device="cuda").manual_seed(seed)
             x = torch.randn(2, channels, 64, 64, device="cuda", generator=g)
             n = torch.randn(2, 3, 64, 64, device="cuda", generator=g)
             got, want = graphed(x, n), renderer(x, n)
-            torch.testing.assert_close(got.rgb, want.rgb)
-            torch.testing.assert_close(got.mask_logits, want.mask_logits)
+            torch.testing.assert_close(got.rgb, want.rgb, atol=2e-4, rtol=1e-4)
+            torch.testing.assert_close(got.mask_logits, want.mask_logits, atol=2e-4, rtol=1e-4)
+            if previous is not None:
+                assert float((got.rgb - previous).abs().max()) > 1e-2
+            previous = got.rgb
     assert len(graphed._graphs) == 1

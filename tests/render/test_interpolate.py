@@ -138,3 +138,35 @@ def test_interpolation_does_not_depend_on_the_cached_pixel_list(scene):
     torch.testing.assert_close(
         interpolate_normals(bare, scene.vertices, scene.faces, camera), interpolate_normals(fragments, scene.vertices, scene.faces, camera)
     )
+
+
+def test_dense_interpolation_equals_the_covered_pixel_path(monkeypatch):
+    # CUDA interpolates every pixel (no nonzero, no host sync, capturable in a CUDA graph); the CPU
+    # only the covered ones. Forced dense on the CPU, the same arithmetic must give the same images.
+    import anr_studio.render.interpolate as interpolate
+
+    vertices, faces, face_uvs = _unit_quad(-1.0, 1.0)
+    vertices = torch.cat([vertices, vertices + torch.tensor([0.3, 0.1, 0.2])])
+    camera = orbit_camera(torch.tensor([20.0, -35.0]), 15.0, 3.0, target=(0.0, 0.0, 0.0), image_size=(24, 32))
+    fragments = rasterize(vertices, faces, camera, (24, 32))
+    assert fragments.num_faces == 2 and 0 < int(fragments.mask.sum()) < fragments.mask.numel()
+    results = {}
+    for dense in (False, True):
+        monkeypatch.setattr(interpolate, "_dense", lambda fragments, dense=dense: dense)
+        uvs = face_uvs.clone().requires_grad_()
+        uv = interpolate_uv(fragments, uvs)
+        (grad,) = torch.autograd.grad((uv * torch.linspace(-1, 1, uv.numel()).view_as(uv)).sum(), uvs)
+        results[dense] = (uv.detach(), grad, interpolate_normals(fragments, vertices, faces, camera))
+    for sparse, dense in zip(results[False], results[True]):
+        torch.testing.assert_close(dense, sparse, atol=1e-6, rtol=0)
+    assert (results[True][0][~fragments.mask] == BACKGROUND_UV).all()
+
+
+def test_rasterize_rechecks_faces_changed_in_place():
+    # A faces tensor's index range is read back once and remembered per tensor version.
+    vertices, faces, _ = _unit_quad()
+    camera = WeakPerspectiveCamera(scale=torch.tensor([16.0]), offset=torch.tensor([[0.0, 16.0]]))
+    rasterize(vertices, faces, camera, (16, 16))
+    faces[1, 2] = 7
+    with pytest.raises(AnrError, match=r"faces index vertices 0\.\.7, expected 0\.\.3"):
+        rasterize(vertices, faces, camera, (16, 16))

@@ -1,0 +1,264 @@
+"""One frame of `Avatar.render` on the device, run eagerly or replayed whole as a CUDA graph.
+
+`render_frame` is the frame: pose -> body (LBS) -> body maps (rasterize, interpolate) -> neural
+texture -> renderer -> composite -> uint8. `FrameGraphs` captures all of it, from static input
+buffers to the packed uint8 output, as one CUDA graph per input layout and replays it. Why: with
+only the renderer replayed (`anr_studio.model.graphed.GraphedRenderer`), a paper-preset frame on
+an H100 still spent ~6 ms of host time launching the kernels around the network and waiting on
+value checks (docs/benchmarks.md, "Avatar frame time"). Every shape of the chain is fixed by the
+image size and the batch, and nothing in it reads a value back once the inputs are checked on
+the host (`anr_studio.errors.inputs_checked_on_host`), so a frame is: one host-to-device copy of
+the inputs, one graph launch, one device-to-host copy through a pinned buffer.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from anr_studio.errors import inputs_checked_on_host
+from anr_studio.render.cameras import PerspectiveCamera
+from anr_studio.render.rasterizer import capturable
+from anr_studio.train.render import composite, render_views
+
+Background = tuple[str, np.ndarray] | None  # ("colour", (1,3,1,1) float32 in [-1,1]) | ("image", (N,H,W,3) 0..255) | None
+
+
+def to_uint8(image: torch.Tensor) -> torch.Tensor:
+    """Returns (B,H,W,C) uint8 of a (B,C,H,W) image in [-1,1] (converted on its device: 4x fewer bytes to move)."""
+    return ((image.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
+
+
+def background_image(pixels: torch.Tensor) -> torch.Tensor:
+    """Returns (N,3,H,W) in [-1,1] of background images ``pixels`` (N,H,W,3) in 0..255 (any dtype)."""
+    return pixels.float().permute(0, 3, 1, 2) / 127.5 - 1.0
+
+
+def render_frame(body: torch.nn.Module, network: torch.nn.Module, texture: torch.nn.Module, pose: torch.Tensor,
+                 betas: torch.Tensor | None, transl: torch.Tensor | None, camera: Any, size: tuple[int, int],
+                 background: torch.Tensor | None, autocast: bool, capture: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Returns (image (B,H,W,C) uint8, mask (B,H,W) float32 in [0,1]) on the texture's device.
+
+    ``background`` (1 or B,3,H,W) in [-1,1] gives C = 3; None gives C = 4 (alpha = mask).
+    ``autocast``: bf16 autocast; ``capture``: inside a CUDA graph capture (autocast then keeps
+    no cache of cast weights, which must not outlive the capture).
+    """
+    device = texture.texture.device
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast, cache_enabled=not capture):
+        views = render_views(body, network, texture, pose, betas, transl, camera, size)
+    mask = views["mask"].float().clamp(0, 1)
+    if background is None:
+        image = to_uint8(torch.cat([views["rgb"].float(), mask * 2 - 1], dim=1))
+    else:
+        image = to_uint8(composite(views["rgb"], mask, background))
+    return image, mask[:, 0]
+
+
+def pack(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Returns one flat uint8 tensor: the bytes of ``mask`` (B,H,W) as float32, then of ``image`` (B,H,W,C) uint8.
+
+    One tensor = one device-to-host copy = one synchronisation for both.
+    """
+    return torch.cat([mask.float().contiguous().view(torch.uint8).reshape(-1), image.contiguous().reshape(-1)])
+
+
+def unpack(packed: np.ndarray, image_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (image ``image_shape`` uint8, mask (B,H,W) float32), views into ``packed`` (the bytes of `pack`)."""
+    mask_bytes = int(np.prod(image_shape[:3])) * 4
+    image = packed[mask_bytes:].reshape(image_shape)
+    return image, packed[:mask_bytes].view(np.float32).reshape(image_shape[:3])
+
+
+def to_host(image: torch.Tensor, mask: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (image, mask) as numpy arrays, moved in one device-to-host copy (no copy on the CPU)."""
+    if image.device.type == "cpu":
+        return image.numpy(), mask.numpy().astype(np.float32, copy=False)
+    return unpack(pack(image, mask).cpu().numpy(), tuple(image.shape))
+
+
+@dataclass
+class _Captured:
+    """One captured frame: static inputs, the graph, its packed output, pinned host buffers."""
+
+    graph: Any
+    inputs: torch.Tensor  # float32 device vector holding every float input at ``layout``'s offsets
+    layout: dict[str, tuple[int, tuple[int, ...]]]  # name -> (offset, shape)
+    pixels: torch.Tensor | None  # (N,H,W,3) uint8 device image background
+    packed: torch.Tensor  # the graph's output, `pack` of the frame
+    image_shape: tuple[int, ...]
+    host_inputs: torch.Tensor  # pinned staging of ``inputs``
+    host_pixels: torch.Tensor | None  # pinned staging of ``pixels``
+    host_out: torch.Tensor  # pinned copy of ``packed``
+    owners: tuple  # texture, body and renderer modules the graph reads (kept alive: the key holds their ids)
+
+
+def _layout(values: dict[str, Any]) -> tuple[dict[str, tuple[int, tuple[int, ...]]], int]:
+    """Returns ({name: (offset, shape)}, total length) packing ``values`` one after another in a float32 vector."""
+    layout, offset = {}, 0
+    for name, value in values.items():
+        shape = tuple(int(s) for s in value.shape)
+        layout[name] = (offset, shape)
+        offset += int(np.prod(shape))
+    return layout, offset
+
+
+def _view(vector: torch.Tensor, layout: dict[str, tuple[int, tuple[int, ...]]], name: str) -> torch.Tensor:
+    offset, shape = layout[name]
+    return vector[offset : offset + int(np.prod(shape))].view(shape)
+
+
+def _pinned(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Returns an empty host tensor, page-locked for a CUDA ``device`` (asynchronous copies, no staging)."""
+    return torch.empty(shape, dtype=dtype, pin_memory=torch.device(device).type == "cuda")
+
+
+def _finite_host(value: torch.Tensor | None) -> bool:
+    """Returns True for None or a finite CPU tensor (checked on the host: no device involved)."""
+    return value is None or (value.device.type == "cpu" and bool(np.isfinite(value.detach().numpy()).all()))
+
+
+def _capture_graph(step: Any, device: torch.device, warmup: int) -> tuple[Any, Any]:
+    """Returns (graph, output) of ``step()`` captured as a CUDA graph after ``warmup`` eager runs on a side stream.
+
+    The eager runs come first so that Triton compiles, cuDNN picks its algorithms and lazy caches
+    fill outside the capture.
+    """
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        for _ in range(warmup):
+            step()
+    torch.cuda.current_stream(device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = step()
+    return graph, out
+
+
+class FrameGraphs:
+    """Returns `Avatar.render` frames replayed from CUDA graphs, one per input layout, or None where one can't be used.
+
+    A graph is captured on first use of a key (image size, batch, the shapes of pose, betas,
+    translation and camera, background kind, identity's texture, body, renderer, autocast); at most
+    ``max_graphs`` are kept, the oldest dropped. The graph reads weights, texture and body buffers in
+    place, so in-place updates (a training run's preview) are seen. ``render`` returns None, and the
+    caller renders eagerly (which raises the usual AnrError for bad input), for anything it cannot
+    replay: inputs that are device tensors or not finite, batch mismatches, a weak-perspective
+    camera, a rasterizer that needs host syncs (no Triton, ``ANR_RASTER=torch``), a non-uint8 image
+    background. Not thread-safe: one render at a time per avatar.
+    """
+
+    def __init__(self, max_graphs: int = 4, warmup: int = 3) -> None:
+        self.max_graphs, self.warmup = int(max_graphs), int(warmup)
+        self._graphs: OrderedDict = OrderedDict()
+
+    def clear(self) -> None:
+        """Drops every captured graph (identities, body or device changed)."""
+        self._graphs.clear()
+
+    def __len__(self) -> int:
+        return len(self._graphs)
+
+    def render(self, avatar: Any, texture: torch.nn.Module, pose: torch.Tensor, betas: torch.Tensor | None,
+               transl: torch.Tensor | None, camera: Any, size: tuple[int, int], background: Background
+               ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Returns (image (B,H,W,C) uint8, mask (B,H,W) float32) of one batch, or None when it is not replayable.
+
+        ``pose`` (B,24,3), ``betas`` (1 or B,K') and ``transl`` (1 or B,3) are CPU float32 tensors,
+        ``camera`` is on the avatar's device; ``background`` as `Background` (images of 1 or B).
+        """
+        values = self._values(avatar, pose, betas, transl, camera, background)
+        if values is None:
+            return None
+        pixels = background[1] if background is not None and background[0] == "image" else None
+        key = (tuple(size), tuple((k, tuple(v.shape)) for k, v in values.items()),
+               None if background is None else background[0], None if pixels is None else pixels.shape,
+               id(texture), id(avatar.body), id(avatar.renderer), avatar.autocast)
+        entry = self._graphs.get(key)
+        if entry is None:
+            entry = self._capture(avatar, texture, values, pixels, size)
+            self._graphs[key] = entry
+            while len(self._graphs) > self.max_graphs:
+                self._graphs.popitem(last=False)
+        else:
+            self._graphs.move_to_end(key)
+            self._stage(entry, values, pixels)
+        entry.graph.replay()
+        entry.host_out.copy_(entry.packed, non_blocking=True)
+        if entry.packed.is_cuda:
+            torch.cuda.current_stream(entry.packed.device).synchronize()
+        image, mask = unpack(entry.host_out.numpy(), entry.image_shape)
+        return image.copy(), mask.copy()  # the pinned buffer is reused by the next frame
+
+    @staticmethod
+    def _values(avatar: Any, pose: torch.Tensor, betas: torch.Tensor | None, transl: torch.Tensor | None,
+                camera: Any, background: Background) -> dict[str, Any] | None:
+        """Returns the frame's float inputs by name (CPU tensors, device camera tensors), or None if not replayable."""
+        batch = pose.shape[0]
+        if not capturable(avatar.device) or type(camera) is not PerspectiveCamera or camera.batch_size not in (1, batch):
+            return None
+        for value in (betas, transl):
+            if value is not None and (value.dim() != 2 or value.shape[0] not in (1, batch)):
+                return None
+        if not all(_finite_host(v) for v in (pose, betas, transl)):
+            return None
+        if background is not None and background[0] == "image" and background[1].dtype != np.uint8:
+            return None
+        values: dict[str, Any] = {"pose": pose, "K": camera.K, "R": camera.R, "t": camera.t}
+        if betas is not None:
+            values["betas"] = betas
+        if transl is not None:
+            values["transl"] = transl
+        if background is not None and background[0] == "colour":
+            values["colour"] = torch.from_numpy(background[1])
+        return values
+
+    @staticmethod
+    def _stage(entry: _Captured, values: dict[str, Any], pixels: np.ndarray | None) -> None:
+        """Copies the frame's inputs into the graph's static buffers: host values in one pinned copy, device ones on the device."""
+        host = entry.host_inputs.numpy()
+        on_device = []
+        for name, value in values.items():
+            if value.device.type == "cpu":
+                offset, shape = entry.layout[name]
+                host[offset : offset + int(np.prod(shape))] = value.detach().reshape(-1).numpy()
+            else:
+                on_device.append((name, value))
+        entry.inputs.copy_(entry.host_inputs, non_blocking=True)
+        for name, value in on_device:
+            _view(entry.inputs, entry.layout, name).copy_(value)
+        if pixels is not None:
+            entry.host_pixels.numpy()[...] = pixels
+            entry.pixels.copy_(entry.host_pixels, non_blocking=True)
+
+    def _capture(self, avatar: Any, texture: torch.nn.Module, values: dict[str, Any], pixels: np.ndarray | None,
+                 size: tuple[int, int]) -> _Captured:
+        """Returns a new entry for these inputs: buffers filled with them, the frame captured (and not yet replayed)."""
+        device = avatar.device
+        layout, length = _layout(values)
+        host_pixels = None if pixels is None else _pinned(pixels.shape, torch.uint8, device)
+        entry = _Captured(graph=None, inputs=torch.empty(length, device=device), layout=layout,
+                          pixels=None if pixels is None else torch.empty(pixels.shape, dtype=torch.uint8, device=device),
+                          packed=None, image_shape=(), host_inputs=_pinned((length,), torch.float32, device),
+                          host_pixels=host_pixels, host_out=None, owners=(texture, avatar.body, avatar.renderer))
+        self._stage(entry, values, pixels)
+        body, renderer, autocast = avatar.body, avatar.renderer, avatar.autocast
+        opaque = "colour" in layout or pixels is not None
+        entry.image_shape = (int(values["pose"].shape[0]), *size, 3 if opaque else 4)
+
+        def step() -> torch.Tensor:
+            static = {name: _view(entry.inputs, layout, name) for name in layout}
+            cam = PerspectiveCamera._checked(static["K"], static["R"], static["t"])  # values of a checked camera
+            bg = background_image(entry.pixels) if entry.pixels is not None else static.get("colour")
+            with inputs_checked_on_host():
+                image, mask = render_frame(body, renderer, texture, static["pose"], static.get("betas"),
+                                           static.get("transl"), cam, size, bg, autocast, capture=True)
+            return pack(image, mask)
+
+        entry.graph, entry.packed = _capture_graph(step, device, self.warmup)
+        entry.host_out = _pinned(entry.packed.shape, torch.uint8, device)
+        return entry
