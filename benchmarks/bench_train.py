@@ -16,7 +16,11 @@ discriminator train. Variants, measured in the same run on the same capture:
 - ``tuned-graph``: ``tuned`` + the step's compute replayed from CUDA graphs (``optim.cuda_graph``)
 - ``tuned-graph-2x``, ``tuned-graph-4x``: ``tuned-graph`` at two and four times the preset's batch size
 
-``tuned*`` variants without ``graph`` in the name run with ``optim.cuda_graph=false``.
+Any ``tuned``, ``tuned-compile`` or ``tuned-graph`` variant may add ``-triton`` (channels_last
+instance norm as Triton kernels, ``ANR_INSTANCE_NORM=triton``) and then ``-Nx`` (N times the
+preset's batch size), e.g. ``tuned-graph-triton-8x``. ``tuned*`` variants without ``graph`` in
+the name run with ``optim.cuda_graph=false``. Each record also counts the steps the NaN guard
+skipped and keeps the last reported total loss (a graph that trains wrongly shows there).
 
 Throughput is the median over the measured windows (the first windows, with cudnn autotuning and
 compilation, are dropped). Targets on one H100: paper >= 100 images/s, fast >= 400 images/s.
@@ -28,7 +32,9 @@ import argparse
 import gc
 import json
 import math
+import os
 import platform
+import re
 import statistics
 import sys
 import tempfile
@@ -48,6 +54,14 @@ from anr_studio.train.trainer import Trainer  # noqa: E402
 
 TARGETS = {"paper": 100.0, "fast": 400.0}
 VARIANTS = ("eager-fp32", "tuned", "tuned-2x", "tuned-compile", "tuned-graph", "tuned-graph-2x", "tuned-graph-4x")
+VARIANT_NAME = re.compile(r"eager-fp32|tuned(-compile|-graph)?(-triton)?(-[1-9][0-9]*x)?")
+
+
+def variant_name(text: str) -> str:
+    """Returns ``text`` if it names a variant (see the module docstring), else raises argparse's error."""
+    if not VARIANT_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"variant {text!r}: expected eager-fp32 or tuned[-compile|-graph][-triton][-Nx]")
+    return text
 
 
 def load_body(device: torch.device):
@@ -104,12 +118,14 @@ class Windows(Callback):
 
     def __init__(self) -> None:
         self.marks: list[tuple[int, float]] = []
+        self.last_total: float | None = None
 
     def on_start(self, trainer) -> None:
         self.marks.append((trainer.step, time.perf_counter()))
 
     def on_step(self, trainer, info) -> None:
         self.marks.append((info.step, time.perf_counter()))
+        self.last_total = info.losses.get("total")
 
 
 def variant_overrides(variant: str, batch: int) -> list[str]:
@@ -133,10 +149,14 @@ def measure(name: str, variant: str, capture: Path, body, device: torch.device, 
     record = {"preset": name, "variant": variant, "batch_size": config.data.batch_size,
               "resolution": config.data.resolution}
     clock = Windows()
+    warnings: list[str] = []
     trainer = None
+    norm = os.environ.get("ANR_INSTANCE_NORM")
     try:
+        if "-triton" in variant:
+            os.environ["ANR_INSTANCE_NORM"] = "triton"
         trainer = Trainer(config, [str(capture)], work / f"{name}-{variant}", device=str(device), body=body,
-                          callbacks=[clock], warn=lambda m: None)
+                          callbacks=[clock], warn=warnings.append)
         trainer.save_checkpoint = lambda: None  # a benchmark writes no 1-2 GB checkpoints
         trainer.export_avatar = lambda: None
         if device.type == "cuda":
@@ -156,12 +176,18 @@ def measure(name: str, variant: str, capture: Path, body, device: torch.device, 
         if device.type == "cuda":
             record["peak_memory_gb"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
         record["graphs_captured"] = trainer._graphs.captured if trainer._graphs is not None else 0
+        record["skipped_steps"] = sum("step skipped" in w for w in warnings)
+        record["last_total_loss"] = None if clock.last_total is None else round(clock.last_total, 4)
         record["prepare_ms_per_batch"] = prepare_time(trainer, device)
     except torch.cuda.OutOfMemoryError:
         record["error"] = "out of memory"
     except Exception as exc:  # one failing variant (e.g. compile) must not lose the others
         record["error"] = f"{type(exc).__name__}: {exc}"[:300]
     finally:
+        if norm is None:
+            os.environ.pop("ANR_INSTANCE_NORM", None)
+        else:
+            os.environ["ANR_INSTANCE_NORM"] = norm
         del trainer
         gc.collect()  # frees a previous variant's graphs and their memory pool before the next one
         if device.type == "cuda":
@@ -186,8 +212,8 @@ def prepare_time(trainer: Trainer, device: torch.device, repeats: int = 10) -> f
 
 def markdown(results: list[dict], meta: dict) -> str:
     lines = [f"Training throughput (full trainer step), {meta['device_name']}, torch {meta['torch']}, body: {meta['body']}.", "",
-             "| preset | variant | batch | images/s | vs eager | vs no graph | graphs | peak GB | rasterize ms/batch | target |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| preset | variant | batch | images/s | vs eager | vs no graph | graphs | skipped | last loss | peak GB | rasterize ms/batch | target |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def ratio(r: dict, variant: str) -> str:
         base = next((b for b in results if b["preset"] == r["preset"] and b["variant"] == variant), {})
@@ -201,7 +227,8 @@ def markdown(results: list[dict], meta: dict) -> str:
         met = "-" if not target or not ips else (f">= {target:g}: {'met' if ips >= target else 'not met'}")
         lines.append(f"| {r['preset']} {r['resolution']}² | {r['variant']} | {r['batch_size']} | "
                      f"{ips if ips else r.get('error', '-')} | {ratio(r, 'eager-fp32')} | {no_graph} | "
-                     f"{r.get('graphs_captured', '-')} | {r.get('peak_memory_gb', '-')} | "
+                     f"{r.get('graphs_captured', '-')} | {r.get('skipped_steps', '-')} | {r.get('last_total_loss', '-')} | "
+                     f"{r.get('peak_memory_gb', '-')} | "
                      f"{r.get('prepare_ms_per_batch', '-')} | {met} |")
     return "\n".join(lines) + "\n"
 
@@ -210,7 +237,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--presets", nargs="+", default=["fast", "paper"])
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), type=variant_name)
     parser.add_argument("--batch-size", type=int, default=0, help="override the preset's batch size")
     parser.add_argument("--window", type=int, default=20, help="steps per timing window")
     parser.add_argument("--warmup-windows", type=int, default=2, help="windows dropped (autotuning, compilation)")

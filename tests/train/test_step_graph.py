@@ -23,11 +23,11 @@ class Losses(Callback):
         self.steps.append(info.losses)
 
 
-def _train(tmp_path, captures, body, device, graph, *extra, monkeypatch=None):
+def _train(tmp_path, captures, body, device, graph, *extra, monkeypatch=None, name=""):
     rec = Losses()
     config = small("tiny", "optim.steps=12", "optim.checkpoint_every=100", "optim.preview_every=0",
                    f"optim.cuda_graph={str(graph).lower()}", *extra)
-    trainer = Trainer(config, captures, tmp_path / f"run-{graph}", device=device, body=body, callbacks=[rec])
+    trainer = Trainer(config, captures, tmp_path / f"run-{graph}{name}", device=device, body=body, callbacks=[rec])
     if monkeypatch is not None:  # the same cudnn algorithms in both runs (the trainer turned autotuning on)
         monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
         monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
@@ -36,7 +36,8 @@ def _train(tmp_path, captures, body, device, graph, *extra, monkeypatch=None):
     return trainer, before, rec.steps
 
 
-def _assert_same_training(eager, graphed, rtol, update_rtol):
+def _assert_same_training(eager, graphed, rtol, update_rtol, again=None):
+    """Asserts close losses and weights; ``again``, a second eager run, adds its spread (atomics) to the tolerance."""
     (a, start, losses_a), (b, _, losses_b) = eager, graphed
     assert len(losses_a) == len(losses_b) == 12
     for la, lb in zip(losses_a, losses_b):
@@ -44,10 +45,13 @@ def _assert_same_training(eager, graphed, rtol, update_rtol):
         for k in la:
             assert lb[k] == pytest.approx(la[k], rel=rtol, abs=1e-6), (k, losses_a, losses_b)
     wa, wb = state_of(a), state_of(b)
+    wc = state_of(again[0]) if again is not None else wa
     for k in wa:
         if wa[k].is_floating_point():
             moved, off = float((wa[k] - start[k]).norm()), float((wb[k] - wa[k]).norm())
-            assert off <= update_rtol * moved + 1e-7, (k, off, moved)  # the graphs' updates = the eager updates
+            spread = float((wc[k] - wa[k]).norm())
+            # The graphs' updates = the eager updates, up to how much eager runs differ among themselves.
+            assert off <= update_rtol * moved + 3 * spread + 1e-7, (k, off, moved, spread)
 
 
 @pytest.fixture
@@ -98,10 +102,13 @@ def test_cuda_graph_steps_match_eager_steps(tmp_path, captures, body, monkeypatc
     monkeypatch.setattr(trainer_module, "GRAPH_WARMUP", 1)
     tuned = ("optim.bf16=true", "optim.channels_last=true")
     eager = _train(tmp_path, captures, body, "cuda", False, *tuned, monkeypatch=monkeypatch)
+    # A second eager run measures the kernels' own nondeterminism (atomics in grid_sample's
+    # backward, and in the norm's statistics with ANR_INSTANCE_NORM=triton).
+    again = _train(tmp_path, captures, body, "cuda", False, *tuned, monkeypatch=monkeypatch, name="-again")
     graphed = _train(tmp_path, captures, body, "cuda", True, *tuned, monkeypatch=monkeypatch)
     assert eager[0]._graphs is None and graphed[0]._graphs.captured >= 2
     assert graphed[0].opt_renderer.param_groups[0]["capturable"]
-    _assert_same_training(eager, graphed, rtol=1e-2, update_rtol=5e-2)
+    _assert_same_training(eager, graphed, rtol=1e-2, update_rtol=5e-2, again=again)
 
 
 @cuda
