@@ -144,13 +144,19 @@ class Avatar:
             if tuple(tex.shape) != tuple(ref):
                 raise AnrError(f"{self.source}: texture of {name!r} has shape {tuple(tex.shape)}, expected {tuple(ref)} like the others")
         expect_finite(tex, f"texture of {name!r}", self.source)
+        self._betas[name] = None if betas is None else np.asarray(betas, np.float32).reshape(-1)
+        self._cameras[name] = camera
+        self._cache.clear()
+        if name in self._textures:
+            # Replaced in place (the studio's live try-on does this per brush stroke): captured
+            # frame graphs read the texture where it is, so they stay valid.
+            with torch.no_grad():
+                self._textures[name].texture.copy_(tex[None])
+            return
         module = NeuralTexture(int(tex.shape[0]), int(tex.shape[-1]))
         with torch.no_grad():
             module.texture.copy_(tex[None])
         self._textures[name] = module.to(self.device).requires_grad_(False)
-        self._betas[name] = None if betas is None else np.asarray(betas, np.float32).reshape(-1)
-        self._cameras[name] = camera
-        self._clear_caches()
 
     def rename_identity(self, old: str, new: str) -> None:
         """Renames identity ``old`` to ``new``, keeping its place in the order."""

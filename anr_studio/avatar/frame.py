@@ -13,6 +13,7 @@ the inputs, one graph launch, one device-to-host copy through a pinned buffer.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -134,7 +135,8 @@ def _capture_graph(step: Any, device: torch.device, warmup: int) -> tuple[Any, A
             step()
     torch.cuda.current_stream(device).wait_stream(side)
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
+    # thread_local: CUDA work of other threads (a training preview, an export) may run meanwhile.
+    with torch.cuda.graph(graph, capture_error_mode="thread_local"):
         out = step()
     return graph, out
 
@@ -149,16 +151,18 @@ class FrameGraphs:
     caller renders eagerly (which raises the usual AnrError for bad input), for anything it cannot
     replay: inputs that are device tensors or not finite, batch mismatches, a weak-perspective
     camera, a rasterizer that needs host syncs (no Triton, ``ANR_RASTER=torch``), a non-uint8 image
-    background. Not thread-safe: one render at a time per avatar.
+    background. Thread-safe: renders from several threads take turns (the graphs' buffers are shared).
     """
 
     def __init__(self, max_graphs: int = 4, warmup: int = 3) -> None:
         self.max_graphs, self.warmup = int(max_graphs), int(warmup)
         self._graphs: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
 
     def clear(self) -> None:
         """Drops every captured graph (identities, body or device changed)."""
-        self._graphs.clear()
+        with self._lock:
+            self._graphs.clear()
 
     def __len__(self) -> int:
         return len(self._graphs)
@@ -174,6 +178,12 @@ class FrameGraphs:
         values = self._values(avatar, pose, betas, transl, camera, background)
         if values is None:
             return None
+        with self._lock:
+            return self._replay(avatar, texture, values, size, background)
+
+    def _replay(self, avatar: Any, texture: torch.nn.Module, values: dict[str, Any], size: tuple[int, int],
+                background: Background) -> tuple[np.ndarray, np.ndarray]:
+        """Returns (image, mask) of the frame ``values``, replayed from its graph (captured on first use)."""
         pixels = background[1] if background is not None and background[0] == "image" else None
         key = (tuple(size), tuple((k, tuple(v.shape)) for k, v in values.items()),
                None if background is None else background[0], None if pixels is None else pixels.shape,

@@ -64,12 +64,13 @@ class NeuralPreview:
     def set_avatar(self, avatar: Any) -> None:
         """Sets the Avatar (anything with ``render(identity, pose, camera, betas, transl, size)``) or None.
 
-        A CPU avatar with a ``tune`` method is tuned for the CPU first (`Avatar.tune`: channels_last
-        weights, ~1.2-1.5x faster on 2 cores); CUDA avatars are left as the caller set them up.
+        An avatar with a ``tune`` method is tuned for its device first (`Avatar.tune`): on the CPU
+        channels_last weights (~1.2-1.5x faster on 2 cores), on CUDA bf16 and whole-frame CUDA
+        graphs (pose to image in one replay; docs/benchmarks.md, "Avatar frame time").
         """
         tune = getattr(avatar, "tune", None)
         device = getattr(avatar, "device", None)
-        if callable(tune) and isinstance(device, torch.device) and device.type == "cpu":
+        if callable(tune) and isinstance(device, torch.device) and device.type in ("cpu", "cuda"):
             tune()
         with self._cond:
             self._avatar = avatar

@@ -70,6 +70,6 @@ class GraphedRenderer(nn.Module):
                 self.renderer(static_neural, static_normals)
         torch.cuda.current_stream(neural.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph), amp:
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"), amp:
             out = self.renderer(static_neural, static_normals)
         return _Captured(graph, static_neural, static_normals, out)
