@@ -13,12 +13,13 @@ docs/benchmarks.md (section "DDP scaling") has the exact commands and what was m
 
 For each preset and each N, ``torchrun --standalone --nproc_per_node N`` starts N copies of
 benchmarks/ddp_worker.py; each drives `anr_studio.train.Trainer` (data, posing, rasterization, R1/R2,
-discriminator, fused Adam, DDP) with the preset's per-GPU batch on a capture at the preset's
+discriminator, fused Adam, gradient all-reduces) with the preset's per-GPU batch on a capture at the preset's
 resolution (a synthetic one written by benchmarks/bench_train.py's generator, or ``--captures``).
 N = 1 is a plain single-process run: the trainer uses DDP only when WORLD_SIZE > 1, as a user's
 one-GPU run does, so it is the baseline of scaling efficiency = img/s(N) / (N * img/s(1)).
-``--ddp-at-1`` adds "1 (DDP)": one process wrapped in DDP over a world-size-1 group (NCCL on
-CUDA), which measures the DDP/NCCL overhead and runs every multi-GPU code path on one GPU.
+``--ddp-at-1`` adds "1 (DDP)": one process trained as a rank of a world-size-1 group (NCCL on
+CUDA; wrapped in DDP, or graphed with explicit all-reduces, as N > 1 would be), which measures
+the distributed overhead and runs every multi-GPU code path on one GPU.
 Every child gets NCCL_NVLS_ENABLE=0, TORCH_SYMM_MEM_DISABLE_MULTICAST=1, NVSHMEM_DISABLE_NVLS=1.
 
 Communication is timed by a DDP communication hook that does what DDP's default all-reduce does
@@ -30,6 +31,13 @@ the last bucket's completion: the tail the optimizer step waits for). The neural
 all-reduce (`average_gradients`, keyframe steps) is timed the same way and reported apart. As a
 cross-check, torch.profiler sums the NCCL kernel time of the last ``--profile-steps`` warm-up
 steps (CUDA only; those steps' throughput is dropped anyway).
+
+With CUDA graphs on (``optim.cuda_graph``, the default) a distributed CUDA run uses no DDP: the
+captured step averages gradients with its own NCCL all-reduces, which no hook sees. Those rows
+(grad sync "graph all-reduce") time the same all-reduces (renderer, discriminator) with CUDA events
+outside the graphs after the run; nothing overlaps them in the step, so in flight = exposed, and
+the eager calls' kernel launches make it an upper bound of the in-graph time. The profiler sees
+no NCCL kernels inside graph replays, so those rows have no profiler figure.
 
 ``--quality``: for each N, train N GPUs for S/N steps (S = ``--quality-steps``; N = 1: S steps) (same images
 seen, same per-GPU batch; ``--quality-lr-scale`` optionally scales the learning rates by N or
@@ -143,7 +151,8 @@ def speed_record(name: str, n: int, ranks: list[dict] | str, args, forced: bool)
     ips = statistics.median(measured) if measured else None
     rec.update(batch_per_gpu=r0["batch_per_rank"], resolution=r0["resolution"], images_per_s=round(ips, 2) if ips else None,
                window_images_per_s=[round(x, 2) for x in measured], step_ms=round(1000 * r0["batch_per_rank"] * n / ips, 2) if ips else None,
-               device_name=r0.get("device_name", "cpu"))
+               device_name=r0.get("device_name", "cpu"), grad_sync=r0.get("grad_sync", "-"),
+               graphs_captured=r0.get("graphs_captured"))
     if "peak_memory_gb" in r0:
         rec["peak_memory_gb_per_rank"] = [r["peak_memory_gb"] for r in ranks]
     errors = [r["nccl_profile_error"] for r in ranks if "nccl_profile_error" in r]
@@ -164,19 +173,22 @@ def markdown(speed: list[dict], quality: list[dict], meta: dict) -> str:
              "CPU SMOKE RUN (processes share the host's cores; not a scaling figure)")
     lines = [f"DDP scaling, {where}, backend {meta['backend']}, torch "
              f"{meta['torch']}; capture: {meta['captures']}. Scaling efficiency = img/s(N) / (N x img/s(1)); "
-             "comm = DDP gradient all-reduce timed by a comm hook with CUDA events, wall clock on the CPU (max over ranks).", "",
-             "| preset | GPUs | batch/GPU | images/s | efficiency | step ms | peak GB per GPU | comm in flight ms/step "
+             "comm = DDP gradient all-reduce timed by a comm hook with CUDA events, wall clock on the CPU (max over ranks); "
+             "grad sync 'graph all-reduce' (CUDA graphs, no DDP): the step's explicit all-reduces timed with CUDA events "
+             "eagerly outside the graphs after the run (renderer + discriminator, nothing overlaps them; eager launches make it "
+             "an upper bound), no profiler column.", "",
+             "| preset | GPUs | grad sync | batch/GPU | images/s | efficiency | step ms | peak GB per GPU | comm in flight ms/step "
              "| comm exposed ms/step | texture all-reduce ms/step | NCCL kernels ms/step (profiler) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in speed:
         if "error" in r:
-            lines.append(f"| {r['preset']} | {r['gpus']}{' (DDP)' * bool(r.get('ddp_at_1'))} | - | failed: {r['error'][:200]} | | | | | | | |")
+            lines.append(f"| {r['preset']} | {r['gpus']}{' (DDP)' * bool(r.get('ddp_at_1'))} | - | - | failed: {r['error'][:200]} | | | | | | | |")
             continue
         eff = r.get("efficiency")
         target = target_note(r)
         mem = r.get("peak_memory_gb_per_rank")
         gpus = f"{r['gpus']} (DDP)" if r.get("ddp_at_1") else r["gpus"]
-        lines.append(f"| {r['preset']} {r['resolution']}² | {gpus} | {r['batch_per_gpu']} | {fmt(r['images_per_s'])} | "
+        lines.append(f"| {r['preset']} {r['resolution']}² | {gpus} | {r.get('grad_sync', '-')} | {r['batch_per_gpu']} | {fmt(r['images_per_s'])} | "
                      f"{'-' if eff is None else f'{100 * eff:.1f} %'}{target} | {fmt(r['step_ms'])} | "
                      f"{'-' if not mem else f'{max(mem):.2f} (min {min(mem):.2f})'} | {fmt(r['comm_in_flight_ms'])} | "
                      f"{fmt(r['comm_exposed_ms'])} | {fmt(r['texture_allreduce_ms'])} | {fmt(r.get('nccl_kernel_ms'))} |")
@@ -301,7 +313,8 @@ def main() -> int:
             "torch": torch.__version__, "device_name": "cpu", "child_env": CHILD_ENV, "command": " ".join(sys.argv),
             "captures": "given: " + " ".join(args.captures) if args.captures else f"synthetic ({args.frames} frames)",
             "comm_timing": "DDP comm hook (pre-divide + all_reduce, as DDP's default) with CUDA events; CPU: wall clock. "
-                           "Cross-check: torch.profiler NCCL kernel time over the last --profile-steps warm-up steps"}
+                           "Cross-check: torch.profiler NCCL kernel time over the last --profile-steps warm-up steps. "
+                           "Graphed steps (no DDP): the explicit all-reduces timed with CUDA events outside the graphs"}
     if skipped:
         print(f"bench_ddp: {available} GPU(s) visible; skipping N = {skipped}", file=sys.stderr)
     speed, quality = [], []

@@ -5,7 +5,8 @@
 SPEC (written by bench_ddp.py): preset, config overrides, captures, device, backend, mode
 ("speed" or "quality"), run folder, result prefix. Each rank writes RESULT-rank{R}.json:
 rank 0's (step, time) marks every timing window, peak memory (CUDA), comm timings, and in
-"quality" mode rank 0's held-out PSNR.
+"quality" mode rank 0's held-out PSNR. Under the graphed step (CUDA graphs, explicit all-reduces
+instead of DDP) the comm timings come from `explicit_allreduce_times`, outside the graphs.
 """
 
 from __future__ import annotations
@@ -140,6 +141,39 @@ class NcclProfile:
         return self.result
 
 
+def explicit_allreduce_times(trainer, reps: int = 20) -> dict:
+    """Returns the graphed step's gradient all-reduces timed eagerly after the run (CUDA events; ms per step).
+
+    Inside a captured step nothing can be timed, so the same calls (`average_gradients` on the
+    renderer's and on the discriminator's gradients, zeros here) run ``reps`` times outside the
+    graphs. Nothing overlaps them in the graphed step, so in flight = exposed. Eager, each call
+    also pays the launches of its per-tensor flatten and copy-back kernels, which the graph does
+    not: an upper bound of the in-graph time. On keyframe steps the texture joins the renderer's
+    buffer; that part is not included.
+    """
+    import torch
+
+    from anr_studio.train.distributed import average_gradients
+
+    groups = [list(trainer.renderer.parameters())] + ([list(trainer.disc.parameters())] if trainer.disc is not None else [])
+    for p in (p for g in groups for p in g):
+        p.grad = torch.zeros_like(p)
+    for _ in range(3):  # warm-up
+        for g in groups:
+            average_gradients(g, trainer.dist)
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(reps):
+        for g in groups:
+            average_gradients(g, trainer.dist)
+    end.record()
+    torch.cuda.synchronize()
+    for p in (p for g in groups for p in g):
+        p.grad = None
+    ms = round(start.elapsed_time(end) / reps, 3)
+    return {"comm_in_flight_ms": ms, "comm_exposed_ms": ms, "texture_allreduce_ms": None, "buckets_per_step": len(groups)}
+
+
 def worker(spec: dict) -> None:
     """Runs one rank of one measurement (under torchrun) and writes ``spec['result']``-rank{R}.json."""
     import torch
@@ -191,8 +225,10 @@ def worker(spec: dict) -> None:
         trainer.export_avatar = lambda: None
     else:
         trainer.save_checkpoint = lambda: None  # the avatar written at the end is what is evaluated
+    graphed_sync = trainer._sync_grads  # the graphed step's explicit all-reduces: no DDP, no hooks
     if trainer.dist.enabled:
         assert dist.get_backend() == spec["backend"], dist.get_backend()
+    if trainer.dist.enabled and not graphed_sync:
         for tag, module in (("renderer", trainer._renderer_fwd), ("discriminator", trainer._disc_step)):
             module = getattr(module, "_orig_mod", module)  # under torch.compile
             if module is not None:
@@ -207,7 +243,8 @@ def worker(spec: dict) -> None:
 
         trainer_mod.average_gradients = timed_average  # the trainer looks it up at call time
     step_fn = trainer.train_step
-    profiler = NcclProfile(spec.get("profile_steps", 0), spec["warmup_steps"], device)
+    # The profiler sees no NCCL kernels inside graph replays (it reported 0): off for the graphed step.
+    profiler = NcclProfile(0 if graphed_sync else spec.get("profile_steps", 0), spec["warmup_steps"], device)
 
     def counted(batch, prepared=None):
         timer.step = trainer.step
@@ -221,12 +258,18 @@ def worker(spec: dict) -> None:
         torch.cuda.reset_peak_memory_stats(device)
     t0 = time.perf_counter()
     trainer.run()
-    result = {"rank": rank, "world": world, "wall_s": round(time.perf_counter() - t0, 2), "steps": trainer.step,
+    wall = round(time.perf_counter() - t0, 2)
+    if device.type == "cuda":  # before the all-reduce timing below allocates its own gradients
+        peak = (torch.cuda.max_memory_allocated(device), torch.cuda.max_memory_reserved(device))
+    comm = explicit_allreduce_times(trainer) if graphed_sync and device.type == "cuda" else timer.summary()
+    result = {"rank": rank, "world": world, "wall_s": wall, "steps": trainer.step,
               "batch_per_rank": config.data.batch_size, "resolution": config.data.resolution,
-              "marks": clock.marks, **timer.summary(), **profiler.summary()}
+              "grad_sync": "graph all-reduce" if graphed_sync else "DDP" if trainer.dist.enabled else "-",
+              "graphs_captured": trainer._graphs.captured if trainer._graphs is not None else 0,
+              "marks": clock.marks, **comm, **profiler.summary()}
     if device.type == "cuda":
-        result["peak_memory_gb"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 3)
-        result["peak_reserved_gb"] = round(torch.cuda.max_memory_reserved(device) / 2**30, 3)
+        result["peak_memory_gb"] = round(peak[0] / 2**30, 3)
+        result["peak_reserved_gb"] = round(peak[1] / 2**30, 3)
         result["device_name"] = torch.cuda.get_device_name(device)
     if spec["mode"] == "quality" and rank == 0:
         from anr_studio.train.evaluate import evaluate
@@ -237,7 +280,7 @@ def worker(spec: dict) -> None:
         result["heldout_frames"] = metrics["overall"]["frames"]
     Path(f"{spec['result']}-rank{rank}.json").write_text(json.dumps(result))
     distributed.barrier(trainer.dist)
-    distributed.shutdown(trainer.dist)
+    trainer.close()
 
 
 if __name__ == "__main__":

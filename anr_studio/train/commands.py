@@ -128,9 +128,7 @@ def run_train(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous)
     if trainer.dist.is_main:
         print(f"training {reason} at step {trainer.step} ({trainer.train_time:.0f} s); avatar: {out / 'avatar.anr'}")
-    from anr_studio.train.distributed import shutdown
-
-    shutdown(trainer.dist)
+    trainer.close()
     return 0
 
 

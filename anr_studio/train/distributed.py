@@ -47,7 +47,12 @@ def init_distributed(device_type: str) -> DistInfo:
 
 
 def average_gradients(params: list[torch.nn.Parameter], info: DistInfo) -> None:
-    """Averages the gradients of ``params`` over all ranks (for tensors DDP does not own)."""
+    """Averages the gradients of ``params`` over all ranks in place, with one all-reduce of a flat copy.
+
+    Used for the textures (DDP does not own them) and, in the graphed step, for every gradient
+    (DDP is not used there). No host sync, so a CUDA graph can capture it (NCCL); every rank
+    must call it with the same parameters in the same order.
+    """
     if not info.enabled:
         return
     grads = [p.grad for p in params if p.grad is not None]
@@ -60,6 +65,21 @@ def average_gradients(params: list[torch.nn.Parameter], info: DistInfo) -> None:
     for g in grads:
         g.copy_(flat[offset:offset + g.numel()].view_as(g))
         offset += g.numel()
+
+
+def broadcast_from_main(modules: list[torch.nn.Module | None], info: DistInfo) -> None:
+    """Copies rank 0's parameters and buffers of ``modules`` (None entries skipped) to every rank, as DDP does at setup."""
+    if not info.enabled:
+        return
+    for module in modules:
+        if module is None:
+            continue
+        with torch.no_grad():
+            for t in [*module.parameters(), *module.buffers()]:
+                flat = t.detach().contiguous()  # channels_last weights travel as a contiguous copy
+                dist.broadcast(flat, src=0)
+                if flat.data_ptr() != t.data_ptr():
+                    t.copy_(flat)
 
 
 def any_rank(flag: bool, info: DistInfo, device: torch.device) -> bool:

@@ -53,6 +53,17 @@ class StepGraphs:
         """Returns how many graphs have been captured (or, with ``capture=False``, would have been)."""
         return len(self._graphs)
 
+    def release(self) -> None:
+        """Drops every captured graph and its outputs; later calls warm up and capture again.
+
+        A graph that captured NCCL collectives pins the communicator: destroying the process
+        group waits until such graphs are gone.
+        """
+        if self.capture:
+            torch.cuda.synchronize(self.device)  # no replay may still run
+        self._graphs.clear()
+        self._calls.clear()
+
     def __call__(self, key: Hashable, fn: StepFn, inputs: dict[str, torch.Tensor]) -> Outputs:
         """Returns copies of ``fn``'s (terms, flag) for ``inputs``, computed eagerly or by replaying ``key``'s graph.
 

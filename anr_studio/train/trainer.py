@@ -1,4 +1,4 @@
-"""Returns a trained avatar: the ANR training loop (split optimization, multi-identity, GAN, DDP).
+"""Returns a trained avatar: the ANR training loop (split optimization, multi-identity, GAN, data-parallel).
 
 The trainer owns ``stop_event`` / ``pause_event`` (threading.Event, checked once per step) and
 ``lock`` (held during a step; previews and GUI reads take it). Callbacks extend it; a callback
@@ -25,7 +25,8 @@ from anr_studio.train import state as train_state
 from anr_studio.train.callbacks import Callback, StepInfo
 from anr_studio.train.config import TrainConfig
 from anr_studio.train.data import FrameDataset, FramePools, StepBatches, collate, open_captures
-from anr_studio.train.distributed import DistInfo, all_reduce_max, any_rank, average_gradients, init_distributed
+from anr_studio.train.distributed import (DistInfo, all_reduce_max, any_rank, average_gradients, broadcast_from_main,
+                                          init_distributed, shutdown)
 from anr_studio.train.nan_guard import BadStepCounter, nonfinite_flag
 from anr_studio.train.render import body_maps, grid_jitter, run_renderer
 from anr_studio.train.rundir import prepare_run_dir, write_run_info
@@ -125,10 +126,14 @@ class Trainer:
         # Fused Adam reads a device-side "found_inf" flag, so a NaN step is skipped without a
         # host sync (CUDA; the CPU has fused kernels too, which keeps one code path tested).
         self.fused = c.optim.fused_adam
-        # Graphs need the sync-free guard (fused Adam), one process and eager modules.
-        graphed = (c.optim.cuda_graph and dev.type in GRAPH_DEVICES and self.fused and not self.dist.enabled
-                   and not (fast and c.optim.compile))
+        # Graphs need the sync-free guard (fused Adam) and eager modules.
+        graphed = c.optim.cuda_graph and dev.type in GRAPH_DEVICES and self.fused and not (fast and c.optim.compile)
         self._graphs = StepGraphs(dev, GRAPH_WARMUP, capture=self.cuda) if graphed else None
+        # Under torchrun the graphed step averages every gradient itself with explicit all-reduces
+        # (captured with the step: NCCL collectives replay from graphs, DDP's reducer does not);
+        # otherwise DDP does it (the CPU's gloo, graphs off). The ranks' collectives line up because
+        # StepBatches gives every rank the same identity and step kind at each step (same graph).
+        self._sync_grads = graphed and self.dist.enabled
         fused = {"fused": True, "capturable": self.cuda and graphed} if self.fused else {}
         betas = tuple(c.optim.betas)
         self.opt_renderer = torch.optim.Adam(self.renderer.parameters(), lr=c.optim.lr_renderer, betas=betas, **fused)
@@ -139,7 +144,9 @@ class Trainer:
         self.opt_disc = (torch.optim.Adam(self.disc.parameters(), lr=c.optim.lr_discriminator, betas=betas, **fused)
                          if self.disc is not None else None)
         renderer_fwd, disc_step = self.renderer, self.disc
-        if self.dist.enabled:
+        if self._sync_grads:
+            broadcast_from_main([self.renderer, self.disc], self.dist)  # as DDP does when it wraps them
+        elif self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [self.dist.local_rank] if self.cuda else None
@@ -261,10 +268,12 @@ class Trainer:
             out = run_renderer(self._renderer_fwd, texture, p["uv"], p["normals"], texture_grad=update_texture)
             total, terms = self.loss(out, p["frame"], p["mask"], p["background"], self._disc_gen, condition, p["body_mask"])
         total.backward()
-        tex_params = list(texture.parameters())
-        if update_texture:
-            average_gradients(tex_params, self.dist)
-        params = list(self.renderer.parameters()) + (tex_params if update_texture else [])
+        tex_params = list(texture.parameters()) if update_texture else []
+        params = list(self.renderer.parameters()) + tex_params
+        # One all-reduce for renderer and texture (graphed step), or the texture's alone (DDP did the renderer's).
+        synced = params if self._sync_grads else tex_params
+        if synced:
+            average_gradients(synced, self.dist)
         bad = nonfinite_flag(params, total)
         if self.dist.enabled:  # every rank must take the same branch
             bad = all_reduce_max(bad, self.dist)
@@ -302,6 +311,8 @@ class Trainer:
             fake = [[f[n:] for f in scale] for scale in outputs]
             loss = gan_discriminator_loss(real, fake, self.config.loss.gan_mode)
         loss.backward()
+        if self._sync_grads:
+            average_gradients(list(self.disc.parameters()), self.dist)
         # A skipped generator step skips the discriminator too: both stay at their last good state.
         bad = torch.maximum(nonfinite_flag(list(self.disc.parameters()), loss), generator_bad)
         if self.dist.enabled:
@@ -413,6 +424,12 @@ class Trainer:
         self.export_avatar()
         self._call("on_end", reason)
         return reason
+
+    def close(self) -> None:
+        """Releases the step graphs and leaves the process group (if any); call once, after training."""
+        if self._graphs is not None:
+            self._graphs.release()  # graphs holding NCCL collectives would block the group's teardown
+        shutdown(self.dist)
 
     def _eta(self) -> float:
         o = self.config.optim

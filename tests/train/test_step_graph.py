@@ -9,6 +9,7 @@ import torch
 
 from anr_studio.train import trainer as trainer_module
 from anr_studio.train.callbacks import Callback
+from anr_studio.train.step_graph import StepGraphs
 from anr_studio.train.trainer import Trainer
 from tests.train.test_trainer import _batch_for, small, state_of
 
@@ -115,3 +116,20 @@ def test_cuda_graph_steps_match_eager_steps(tmp_path, captures, body, monkeypatc
 def test_cuda_graph_renderer_only_step_keeps_the_texture(tmp_path, captures, body, monkeypatch):
     monkeypatch.setattr(trainer_module, "GRAPH_WARMUP", 1)
     _renderer_only_step_keeps_the_texture(tmp_path, captures, body, "cuda", "optim.bf16=true", "optim.channels_last=true")
+
+
+def test_release_drops_the_graphs_and_warms_up_again():
+    graphs = StepGraphs(torch.device("cpu"), warmup=1, capture=False)
+    inputs = {"a": torch.ones(2)}
+
+    def step(q):
+        return {"x": q["a"] * 2}, torch.zeros(1)
+
+    for captured in (0, 1):  # warm-up, then the key's (uncaptured) graph
+        graphs("k", step, inputs)
+        assert graphs.captured == captured
+    graphs.release()  # as Trainer.close does before leaving the process group
+    assert graphs.captured == 0
+    for captured in (0, 1):
+        terms, _ = graphs("k", step, inputs)
+        assert graphs.captured == captured and torch.equal(terms["x"], torch.full((2,), 2.0))
