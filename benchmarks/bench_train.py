@@ -54,13 +54,13 @@ from anr_studio.train.trainer import Trainer  # noqa: E402
 
 TARGETS = {"paper": 100.0, "fast": 400.0}
 VARIANTS = ("eager-fp32", "tuned", "tuned-2x", "tuned-compile", "tuned-graph", "tuned-graph-2x", "tuned-graph-4x")
-VARIANT_NAME = re.compile(r"eager-fp32|tuned(-compile|-graph)?(-triton)?(-[1-9][0-9]*x)?")
+VARIANT_NAME = re.compile(r"eager-fp32|tuned(-compile)?(-graph)?(-triton)?(-[1-9][0-9]*x)?")
 
 
 def variant_name(text: str) -> str:
     """Returns ``text`` if it names a variant (see the module docstring), else raises argparse's error."""
     if not VARIANT_NAME.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"variant {text!r}: expected eager-fp32 or tuned[-compile|-graph][-triton][-Nx]")
+        raise argparse.ArgumentTypeError(f"variant {text!r}: expected eager-fp32 or tuned[-compile][-graph][-triton][-Nx]")
     return text
 
 

@@ -72,7 +72,8 @@ class OptimConfig:
     """On CUDA, pose and rasterize the next batch on a side stream while the current step computes."""
     cuda_graph: bool = True
     """On CUDA, replay each step's compute (after posing and rasterizing) from a CUDA graph per identity and
-    step kind; needs fused_adam, and is not used with compile. Under torchrun the graphed step averages gradients
+    step kind; needs fused_adam. With ``compile`` the compiled modules are captured (compiled during the
+    eager warm-up steps). Under torchrun the graphed step averages gradients
     with its own (captured) NCCL all-reduces instead of wrapping the modules in DDP."""
     checkpoint_every: int = 1000
     """Write a checkpoint every this many steps (and always when training stops)."""
