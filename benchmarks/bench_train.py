@@ -17,8 +17,9 @@ discriminator train. Variants, measured in the same run on the same capture:
 - ``tuned-graph-2x``, ``tuned-graph-4x``: ``tuned-graph`` at two and four times the preset's batch size
 
 Any ``tuned``, ``tuned-compile`` or ``tuned-graph`` variant may add ``-triton`` (channels_last
-instance norm as Triton kernels, ``ANR_INSTANCE_NORM=triton``) and then ``-Nx`` (N times the
-preset's batch size), e.g. ``tuned-graph-triton-8x``. ``tuned*`` variants without ``graph`` in
+instance norm as Triton kernels, ``ANR_INSTANCE_NORM=triton``) or ``-nhwc`` (always the torch-op
+form; by default graphed steps use the Triton kernels, eager ones the torch ops) and then ``-Nx``
+(N times the preset's batch size), e.g. ``tuned-graph-triton-8x``. ``tuned*`` variants without ``graph`` in
 the name run with ``optim.cuda_graph=false``. Each record also counts the steps the NaN guard
 skipped and keeps the last reported total loss (a graph that trains wrongly shows there).
 
@@ -54,13 +55,13 @@ from anr_studio.train.trainer import Trainer  # noqa: E402
 
 TARGETS = {"paper": 100.0, "fast": 400.0}
 VARIANTS = ("eager-fp32", "tuned", "tuned-2x", "tuned-compile", "tuned-graph", "tuned-graph-2x", "tuned-graph-4x")
-VARIANT_NAME = re.compile(r"eager-fp32|tuned(-compile)?(-graph)?(-triton)?(-[1-9][0-9]*x)?")
+VARIANT_NAME = re.compile(r"eager-fp32|tuned(-compile)?(-graph)?(-triton|-nhwc)?(-[1-9][0-9]*x)?")
 
 
 def variant_name(text: str) -> str:
     """Returns ``text`` if it names a variant (see the module docstring), else raises argparse's error."""
     if not VARIANT_NAME.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"variant {text!r}: expected eager-fp32 or tuned[-compile][-graph][-triton][-Nx]")
+        raise argparse.ArgumentTypeError(f"variant {text!r}: expected eager-fp32 or tuned[-compile][-graph][-triton|-nhwc][-Nx]")
     return text
 
 
@@ -153,8 +154,8 @@ def measure(name: str, variant: str, capture: Path, body, device: torch.device, 
     trainer = None
     norm = os.environ.get("ANR_INSTANCE_NORM")
     try:
-        if "-triton" in variant:
-            os.environ["ANR_INSTANCE_NORM"] = "triton"
+        if "-triton" in variant or "-nhwc" in variant:
+            os.environ["ANR_INSTANCE_NORM"] = "triton" if "-triton" in variant else "nhwc"
         trainer = Trainer(config, [str(capture)], work / f"{name}-{variant}", device=str(device), body=body,
                           callbacks=[clock], warn=warnings.append)
         trainer.save_checkpoint = lambda: None  # a benchmark writes no 1-2 GB checkpoints

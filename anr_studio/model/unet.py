@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +14,32 @@ from anr_studio.model.config import UNetConfig
 
 
 _NORM_KERNELS = None
+_GRAPHED = threading.local()
+
+
+@contextlib.contextmanager
+def graphed_norms():
+    """Within this block (on this thread), channels_last instance norms use the Triton kernels by default.
+
+    The Triton kernels move fewer bytes than the torch-op form but cost more host time per launch;
+    replayed from a CUDA graph launches are free, so the training step's graphs (warm-up and
+    capture) run inside this block: paper preset 44.4 -> 57.3 images/s, fast 263 -> 329 on an H100
+    (docs/benchmarks.md, "Training throughput"). ``ANR_INSTANCE_NORM`` still overrides it.
+    """
+    before = getattr(_GRAPHED, "active", False)
+    _GRAPHED.active = True
+    try:
+        yield
+    finally:
+        _GRAPHED.active = before
+
+
+def _triton_norm(u: torch.Tensor) -> bool:
+    """Returns True where the norm of ``u`` runs as Triton kernels (see `graphed_norms`, ``ANR_INSTANCE_NORM``)."""
+    if not u.is_cuda:
+        return False
+    mode = os.environ.get("ANR_INSTANCE_NORM", "auto")
+    return mode == "triton" or (mode == "auto" and getattr(_GRAPHED, "active", False))
 
 
 def _norm_kernels():
@@ -35,15 +63,15 @@ class _InstanceNormNHWC(torch.autograd.Function):
     (38% of the paper preset's training step on an H100). Here statistics are fp32 sums over
     H, W and the output is one ``x * scale + shift`` per element; the backward is the closed
     form dx = A*g + B*x + C with per-(image, channel) A, B, C, all in torch ops.
-    ``ANR_INSTANCE_NORM=triton`` runs the sums and the affine maps as Triton kernels
-    (`norm_triton`): fewer bytes moved, but on an H100 the training step is host-bound and the
-    Triton launches cost more host time than they save (paper preset 34.5 vs 43.0 images/s), so
-    the torch-op form is the default.
+    The sums and the affine maps run as Triton kernels (`norm_triton`) inside `graphed_norms`
+    (the training step's CUDA graphs) or with ``ANR_INSTANCE_NORM=triton``: fewer bytes moved,
+    but eager, where the step is host-bound, the Triton launches cost more host time than they
+    save (paper preset 34.5 vs 43.0 images/s), so eager code keeps the torch-op form.
     """
 
     @staticmethod
-    def _sums(u, v=None):
-        kernels = _norm_kernels() if u.is_cuda and os.environ.get("ANR_INSTANCE_NORM") == "triton" else None
+    def _sums(triton, u, v=None):
+        kernels = _norm_kernels() if triton else None
         if kernels is not None:
             return kernels.nhwc_stats(u, v)
         acc = torch.promote_types(u.dtype, torch.float32)
@@ -53,8 +81,8 @@ class _InstanceNormNHWC(torch.autograd.Function):
         return s1, torch.sum(u.to(acc) * v.to(acc), dim=(2, 3), keepdim=True)
 
     @staticmethod
-    def _affine(u, a, c, v=None, b=None):
-        kernels = _norm_kernels() if u.is_cuda and os.environ.get("ANR_INSTANCE_NORM") == "triton" else None
+    def _affine(triton, u, a, c, v=None, b=None):
+        kernels = _norm_kernels() if triton else None
         if kernels is not None:
             return kernels.nhwc_affine(u, a, c, v, b)
         out = torch.empty_like(u)
@@ -66,26 +94,28 @@ class _InstanceNormNHWC(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, eps):
         n = x.shape[2] * x.shape[3]
-        s1, s2 = _InstanceNormNHWC._sums(x)
+        # Chosen here, on the caller's thread: autograd runs the backward on its own device thread.
+        ctx.triton = triton = _triton_norm(x)
+        s1, s2 = _InstanceNormNHWC._sums(triton, x)
         mean, sq = s1 / n, s2 / n
         rstd = torch.rsqrt((sq - mean.square()).clamp_min_(0) + eps)  # (B,C,1,1) fp32
         w = weight.to(mean.dtype).view(1, -1, 1, 1)
         scale = rstd * w
         shift = bias.to(mean.dtype).view(1, -1, 1, 1) - mean * scale
         ctx.save_for_backward(x, mean, rstd, w)
-        return _InstanceNormNHWC._affine(x, scale, shift)
+        return _InstanceNormNHWC._affine(triton, x, scale, shift)
 
     @staticmethod
     def backward(ctx, grad):
         x, mean, rstd, w = ctx.saved_tensors
         n = x.shape[2] * x.shape[3]
         grad = grad.contiguous(memory_format=torch.channels_last)
-        s_g, s_gx = _InstanceNormNHWC._sums(grad, x)
+        s_g, s_gx = _InstanceNormNHWC._sums(ctx.triton, grad, x)
         s_gxhat = (s_gx - mean * s_g) * rstd  # sum of grad * xhat
         a = rstd * w
         b = -a * rstd * s_gxhat / n
         c = -a * s_g / n - b * mean
-        dx = _InstanceNormNHWC._affine(grad, a, c, x, b)
+        dx = _InstanceNormNHWC._affine(ctx.triton, grad, a, c, x, b)
         dweight = s_gxhat.sum(dim=0).flatten().to(w.dtype)
         dbias = s_g.sum(dim=0).flatten().to(w.dtype)
         return dx, dweight, dbias, None
@@ -94,7 +124,8 @@ class _InstanceNormNHWC(torch.autograd.Function):
 class InstanceNorm2d(nn.InstanceNorm2d):
     """nn.InstanceNorm2d (same parameters and state dict) that keeps channels_last inputs channels_last on CUDA.
 
-    ``ANR_INSTANCE_NORM``: unset or "nhwc" (default), "triton" (see `_InstanceNormNHWC`), or
+    ``ANR_INSTANCE_NORM``: unset or "auto" (torch ops; Triton kernels inside `graphed_norms`),
+    "nhwc" (torch ops always), "triton" (Triton kernels always; see `_InstanceNormNHWC`), or
     "native" (torch's own instance norm, for A/B timing). CPU inputs use torch's group norm (C groups),
     other CUDA inputs torch's instance norm.
     """

@@ -20,6 +20,7 @@ import torch
 from anr_studio.errors import AnrError
 from anr_studio.model import ANRLoss, MultiScaleDiscriminator, build_renderer, build_textures, discriminator_input
 from anr_studio.model.losses import gan_discriminator_loss
+from anr_studio.model.unet import graphed_norms
 from anr_studio.render import PerspectiveCamera
 from anr_studio.train import state as train_state
 from anr_studio.train.callbacks import Callback, StepInfo
@@ -247,7 +248,8 @@ class Trainer:
         if self._graphs is None:
             terms, bad = self._compute(p, identity, update_texture)
         else:
-            terms, bad = self._graphs((identity, update_texture), lambda q: self._compute(q, identity, update_texture), p)
+            with graphed_norms():  # free launches: the Triton norm kernels win inside graphs
+                terms, bad = self._graphs((identity, update_texture), lambda q: self._compute(q, identity, update_texture), p)
         return terms, bad, identity, update_texture
 
     def _compute(self, p: dict[str, torch.Tensor], identity: int, update_texture: bool

@@ -99,7 +99,10 @@ def test_uncaptured_graph_path_freezes_the_texture_on_renderer_only_steps(tmp_pa
 
 
 @cuda
-def test_cuda_graph_steps_match_eager_steps(tmp_path, captures, body, monkeypatch):
+@pytest.mark.parametrize("norm", ["nhwc", "triton"])
+def test_cuda_graph_steps_match_eager_steps(tmp_path, captures, body, monkeypatch, norm):
+    # The same norm kernels in both (by default the graphs pick the Triton ones: `graphed_norms`).
+    monkeypatch.setenv("ANR_INSTANCE_NORM", norm)
     monkeypatch.setattr(trainer_module, "GRAPH_WARMUP", 1)
     tuned = ("optim.bf16=true", "optim.channels_last=true")
     eager = _train(tmp_path, captures, body, "cuda", False, *tuned, monkeypatch=monkeypatch)
@@ -116,6 +119,24 @@ def test_cuda_graph_steps_match_eager_steps(tmp_path, captures, body, monkeypatc
 def test_cuda_graph_renderer_only_step_keeps_the_texture(tmp_path, captures, body, monkeypatch):
     monkeypatch.setattr(trainer_module, "GRAPH_WARMUP", 1)
     _renderer_only_step_keeps_the_texture(tmp_path, captures, body, "cuda", "optim.bf16=true", "optim.channels_last=true")
+
+
+def test_graphed_norms_pick_the_triton_kernels_only_on_cuda_and_inside_the_block(monkeypatch):
+    from anr_studio.model.unet import _triton_norm, graphed_norms
+
+    monkeypatch.delenv("ANR_INSTANCE_NORM", raising=False)
+    cpu = torch.zeros(1, 2, 4, 4)
+    with graphed_norms():
+        assert not _triton_norm(cpu)  # the CPU has no Triton path
+    if torch.cuda.is_available():
+        x = cpu.cuda()
+        assert not _triton_norm(x)
+        with graphed_norms():
+            assert _triton_norm(x)
+            monkeypatch.setenv("ANR_INSTANCE_NORM", "nhwc")
+            assert not _triton_norm(x)  # the environment overrides the block
+        monkeypatch.setenv("ANR_INSTANCE_NORM", "triton")
+        assert _triton_norm(x)
 
 
 def test_release_drops_the_graphs_and_warms_up_again():
