@@ -13,7 +13,7 @@ from anr_studio.jobs.overlay import outline_overlay
 from anr_studio.jobs.pose_state import PoseState
 from anr_studio.jobs.runner import BackgroundJob
 from anr_studio.jobs.status import JobState
-from anr_studio.gui.qt_util import ImageLabel, guarded, show_error
+from anr_studio.gui.qt_util import ImageLabel, guarded, poll_job_progress, show_error
 
 NO_CAPTURE = "No capture open.\nFile ▸ Open capture… (Ctrl+O), Import… (Ctrl+I) or Make synthetic capture… (Ctrl+Shift+N)."
 
@@ -196,14 +196,9 @@ class CapturePanel(QtWidgets.QWidget):
         job = self._job
         if job is None:
             return
-        snap = job.status.snapshot(log_tail=0)
-        if snap.total:
-            self.progress.setRange(0, snap.total)
-            self.progress.setValue(snap.done)
-        if snap.state.active:
+        snap = poll_job_progress(job, self.progress, self._poll)
+        if snap is None:
             return
-        self._poll.stop()
-        self.progress.setVisible(False)
         if snap.state == JobState.FINISHED and job.result:
             try:
                 self.open_capture(str(job.result))

@@ -10,7 +10,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from anr_studio.errors import AnrError
 from anr_studio.jobs.runner import BackgroundJob
 from anr_studio.jobs.status import JobState
-from anr_studio.gui.qt_util import guarded, show_error, to_qimage
+from anr_studio.gui.qt_util import guarded, poll_job_progress, show_error, to_qimage
 
 THUMB = 72
 
@@ -155,14 +155,9 @@ class KeyframesPanel(QtWidgets.QWidget):
 
     def _poll_job(self) -> None:
         job = self._job
-        snap = job.status.snapshot(log_tail=0)
-        if snap.total:
-            self.progress.setRange(0, snap.total)
-            self.progress.setValue(snap.done)
-        if snap.state.active:
+        snap = poll_job_progress(job, self.progress, self._poll)
+        if snap is None:
             return
-        self._poll.stop()
-        self.progress.setVisible(False)
         self.run_btn.setEnabled(True)
         if snap.state == JobState.FINISHED:
             idx, cov, sil = job.result

@@ -1,4 +1,4 @@
-"""Small Qt helpers: numpy -> QImage/QPixmap, an aspect-keeping image label, error dialogs."""
+"""Small Qt helpers: numpy -> QImage/QPixmap, an aspect-keeping image label, error dialogs, job polling."""
 
 from __future__ import annotations
 
@@ -94,3 +94,20 @@ def guarded(method: Callable) -> Callable:
             return None
 
     return wrapper
+
+
+def poll_job_progress(job, progress: QtWidgets.QProgressBar, timer: QtCore.QTimer):
+    """Returns the job's final status snapshot once it has ended (else None), showing its progress meanwhile.
+
+    For a panel's polling timer: updates ``progress`` from the job's status; when the job is no
+    longer active, stops ``timer`` and hides ``progress`` before returning the snapshot.
+    """
+    snap = job.status.snapshot(log_tail=0)
+    if snap.total:
+        progress.setRange(0, snap.total)
+        progress.setValue(snap.done)
+    if snap.state.active:
+        return None
+    timer.stop()
+    progress.setVisible(False)
+    return snap
