@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from anr_studio.errors import inputs_checked_on_host
+from anr_studio.model.graphed import capture_graph
 from anr_studio.render.cameras import PerspectiveCamera
 from anr_studio.render.rasterizer import capturable
 from anr_studio.train.render import composite, render_views
@@ -120,25 +121,6 @@ def _pinned(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) ->
 def _finite_host(value: torch.Tensor | None) -> bool:
     """Returns True for None or a finite CPU tensor (checked on the host: no device involved)."""
     return value is None or (value.device.type == "cpu" and bool(np.isfinite(value.detach().numpy()).all()))
-
-
-def _capture_graph(step: Any, device: torch.device, warmup: int) -> tuple[Any, Any]:
-    """Returns (graph, output) of ``step()`` captured as a CUDA graph after ``warmup`` eager runs on a side stream.
-
-    The eager runs come first so that Triton compiles, cuDNN picks its algorithms and lazy caches
-    fill outside the capture.
-    """
-    side = torch.cuda.Stream(device)
-    side.wait_stream(torch.cuda.current_stream(device))
-    with torch.cuda.stream(side):
-        for _ in range(warmup):
-            step()
-    torch.cuda.current_stream(device).wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    # thread_local: CUDA work of other threads (a training preview, an export) may run meanwhile.
-    with torch.cuda.graph(graph, capture_error_mode="thread_local"):
-        out = step()
-    return graph, out
 
 
 class FrameGraphs:
@@ -269,6 +251,6 @@ class FrameGraphs:
                                            static.get("transl"), cam, size, bg, autocast, capture=True)
             return pack(image, mask)
 
-        entry.graph, entry.packed = _capture_graph(step, device, self.warmup)
+        entry.graph, entry.packed = capture_graph(step, device, self.warmup)
         entry.host_out = _pinned(entry.packed.shape, torch.uint8, device)
         return entry

@@ -9,11 +9,31 @@ updates (a training run's preview) are seen by the replay.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
 from anr_studio.model.renderer import RenderOutput
+
+
+def capture_graph(step: Callable[[], Any], device: torch.device, warmup: int) -> tuple[torch.cuda.CUDAGraph, Any]:
+    """Returns (graph, output) of ``step()`` captured as a CUDA graph after ``warmup`` eager runs on a side stream.
+
+    The eager runs come first so that Triton compiles, cuDNN picks its algorithms and lazy caches
+    fill outside the capture. The capture is thread-local: other threads' CUDA work (a training
+    preview, an export, a DataLoader's pinned memory) may run meanwhile.
+    """
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        for _ in range(warmup):
+            step()
+    torch.cuda.current_stream(device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+        out = step()
+    return graph, out
 
 
 class _Captured:
@@ -61,15 +81,11 @@ class GraphedRenderer(nn.Module):
 
     def _capture(self, neural: torch.Tensor, normals: torch.Tensor, autocast: bool, amp_dtype) -> _Captured:
         static_neural, static_normals = neural.clone(), normals.clone()
-        # cache_enabled=False: cast weights must not outlive the capture in autocast's cache.
-        amp = torch.autocast("cuda", dtype=amp_dtype or torch.bfloat16, enabled=autocast, cache_enabled=False)
-        side = torch.cuda.Stream(neural.device)
-        side.wait_stream(torch.cuda.current_stream(neural.device))
-        with torch.cuda.stream(side), amp:
-            for _ in range(self.warmup):  # cudnn picks its algorithms outside the capture
-                self.renderer(static_neural, static_normals)
-        torch.cuda.current_stream(neural.device).wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, capture_error_mode="thread_local"), amp:
-            out = self.renderer(static_neural, static_normals)
+
+        def step() -> RenderOutput:
+            # cache_enabled=False: cast weights must not outlive the capture in autocast's cache.
+            with torch.autocast("cuda", dtype=amp_dtype or torch.bfloat16, enabled=autocast, cache_enabled=False):
+                return self.renderer(static_neural, static_normals)
+
+        graph, out = capture_graph(step, neural.device, self.warmup)
         return _Captured(graph, static_neural, static_normals, out)

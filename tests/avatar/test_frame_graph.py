@@ -44,7 +44,7 @@ def test_frame_graphs_stage_new_inputs_like_eager_on_the_cpu(avatar_path, body, 
         captured.append(out.shape)
         return _ReplayByRerun(step, out), out
 
-    monkeypatch.setattr(frame_module, "_capture_graph", capture)
+    monkeypatch.setattr(frame_module, "capture_graph", capture)
     monkeypatch.setattr(frame_module, "capturable", lambda device: True)
     eager = Avatar.load(avatar_path, body=body)
     graphed = Avatar.load(avatar_path, body=body)
