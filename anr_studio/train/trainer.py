@@ -127,7 +127,7 @@ class Trainer:
         # Fused Adam reads a device-side "found_inf" flag, so a NaN step is skipped without a
         # host sync (CUDA; the CPU has fused kernels too, which keeps one code path tested).
         self.fused = c.optim.fused_adam
-        # Graphs need the sync-free guard (fused Adam) and eager modules.
+        # Graphs need the sync-free NaN guard (fused Adam); compiled modules are captured too.
         graphed = c.optim.cuda_graph and dev.type in GRAPH_DEVICES and self.fused
         self._graphs = StepGraphs(dev, GRAPH_WARMUP, capture=self.cuda) if graphed else None
         # Under torchrun the graphed step averages every gradient itself with explicit all-reduces
