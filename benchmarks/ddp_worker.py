@@ -66,7 +66,7 @@ class CommTimer:
         return a.elapsed_time(b) if self.cuda else (b - a) * 1000.0
 
     def summary(self) -> dict:
-        """Returns per-step means (ms): DDP comm in flight, DDP comm exposed, texture all-reduce."""
+        """Returns per-step means (ms): DDP comm in flight, DDP comm exposed, explicit all-reduces (texture and discriminator)."""
         if self.cuda:
             self.torch.cuda.synchronize()
         flight: dict[int, float] = {}
@@ -229,10 +229,8 @@ def worker(spec: dict) -> None:
     if trainer.dist.enabled:
         assert dist.get_backend() == spec["backend"], dist.get_backend()
     if trainer.dist.enabled and not graphed_sync:
-        for tag, module in (("renderer", trainer._renderer_fwd), ("discriminator", trainer._disc_step)):
-            module = getattr(module, "_orig_mod", module)  # under torch.compile
-            if module is not None:
-                module.register_comm_hook(None, timer.hook(world, tag))
+        # DDP wraps the renderer only; the discriminator's and textures' gradients go through average_gradients.
+        getattr(trainer._renderer_fwd, "_orig_mod", trainer._renderer_fwd).register_comm_hook(None, timer.hook(world, "renderer"))
         average = trainer_mod.average_gradients
 
         def timed_average(params, info):

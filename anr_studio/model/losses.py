@@ -164,18 +164,50 @@ class ANRLoss(nn.Module):
         it receives gradients here too, so zero its gradients before its own step.
         Terms absent for a renderer (J for 1-stage/DNR, the mask for DNR) are left out.
         """
+        blended, terms, weighted = self._image_terms(out, frame, mask, background, coarse_mask)
+        if discriminator is not None:
+            fake = discriminator(discriminator_input(blended, condition))
+            real = None
+            if self.feature_matching_weight > 0:
+                with torch.no_grad():
+                    real = discriminator(discriminator_input(frame.float(), condition))
+            self._adversarial_terms(fake, real, terms, weighted)
+        return self._total(terms, weighted, blended), terms
+
+    def joint(self, out: RenderOutput, frame: torch.Tensor, mask: torch.Tensor, background: torch.Tensor,
+              discriminator: Callable[[torch.Tensor], DiscriminatorOutputs], condition: torch.Tensor | None = None,
+              coarse_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """Returns (generator total, discriminator loss, terms) from ONE discriminator pass over [real; fake].
+
+        The same as `forward` followed by `discriminator_loss` (the discriminator judges the real
+        frame and I' with the same weights in both), but each image goes through the discriminator
+        once, not twice: 7 of the 9 discriminator passes' worth of work in a training step, not 9.
+        Both losses share that graph, so the caller must back-propagate each into its own
+        parameters only: ``total.backward(inputs=renderer and texture parameters, retain_graph=True)``
+        and ``d_loss.backward(inputs=discriminator parameters)``; a plain ``backward()`` would let
+        the discriminator's loss reach the renderer. ``terms`` also holds "discriminator".
+        """
+        blended, terms, weighted = self._image_terms(out, frame, mask, background, coarse_mask)
+        n = frame.shape[0]
+        outputs = discriminator(torch.cat([discriminator_input(frame.float(), condition),
+                                           discriminator_input(blended, condition)]))
+        real = [[f[:n] for f in scale] for scale in outputs]
+        fake = [[f[n:] for f in scale] for scale in outputs]
+        self._adversarial_terms(fake, real, terms, weighted)
+        d_loss = gan_discriminator_loss(real, fake, self.config.gan_mode)
+        total = self._total(terms, weighted, blended)
+        terms["discriminator"] = d_loss.detach()
+        return total, d_loss, terms
+
+    def _image_terms(self, out: RenderOutput, frame: torch.Tensor, mask: torch.Tensor, background: torch.Tensor,
+                     coarse_mask: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, torch.Tensor], list[torch.Tensor]]:
+        """Returns (I' (B, 3, H, W) float32, terms, weighted terms) of every loss that needs no discriminator."""
         c = self.config
         frame, mask = frame.float(), mask.float()
         rgb = out.rgb.float()
         terms: dict[str, torch.Tensor] = {}
         weighted: list[torch.Tensor] = []
-
-        def add(name: str, weight: float, fn: Callable[[], torch.Tensor]) -> None:
-            if weight > 0:
-                value = fn()
-                terms[name] = value.detach()
-                weighted.append(weight * value)
-
+        add = self._adder(terms, weighted)
         add("pixel", c.pixel, lambda: pixel_loss(rgb, frame, mask))
         if out.coarse_rgb is not None:
             add("pixel_coarse", c.pixel_coarse, lambda: pixel_loss(out.coarse_rgb.float(), frame, mask))
@@ -187,16 +219,32 @@ class ANRLoss(nn.Module):
         add("tv_image", c.tv_image, lambda: tv_loss(blended))
         if self.feature_source == "vgg19":
             add("feature", c.feature, lambda: feature_loss(blended, frame, self.vgg, c.vgg_layer_weights))
-        if discriminator is not None:
-            fake = discriminator(discriminator_input(blended, condition))
-            if self.feature_matching_weight > 0:
-                with torch.no_grad():
-                    real = discriminator(discriminator_input(frame, condition))
-                add("feature_matching", self.feature_matching_weight, lambda: feature_matching_loss(fake, real))
-            add("adversarial", c.adversarial, lambda: gan_generator_loss(fake, c.gan_mode))
-        total = torch.stack(weighted).sum() if weighted else rgb.new_zeros(())
+        return blended, terms, weighted
+
+    def _adversarial_terms(self, fake: DiscriminatorOutputs, real: DiscriminatorOutputs | None,
+                           terms: dict[str, torch.Tensor], weighted: list[torch.Tensor]) -> None:
+        """Adds feature matching (when ``real`` is given) and the generator's adversarial term."""
+        add = self._adder(terms, weighted)
+        if real is not None and self.feature_matching_weight > 0:
+            add("feature_matching", self.feature_matching_weight, lambda: feature_matching_loss(fake, real))
+        add("adversarial", self.config.adversarial, lambda: gan_generator_loss(fake, self.config.gan_mode))
+
+    @staticmethod
+    def _adder(terms: dict[str, torch.Tensor], weighted: list[torch.Tensor]) -> Callable[[str, float, Callable[[], torch.Tensor]], None]:
+        """Returns add(name, weight, fn): records fn() (detached) in ``terms`` and weight * fn() in ``weighted`` if weight > 0."""
+        def add(name: str, weight: float, fn: Callable[[], torch.Tensor]) -> None:
+            if weight > 0:
+                value = fn()
+                terms[name] = value.detach()
+                weighted.append(weight * value)
+        return add
+
+    @staticmethod
+    def _total(terms: dict[str, torch.Tensor], weighted: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+        """Returns the sum of ``weighted`` (0 when empty) and records it as terms["total"]."""
+        total = torch.stack(weighted).sum() if weighted else like.new_zeros(())
         terms["total"] = total.detach()
-        return total, terms
+        return total
 
     def discriminator_loss(self, discriminator: nn.Module, frame: torch.Tensor, blended: torch.Tensor,
                            condition: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -18,8 +18,7 @@ import numpy as np
 import torch
 
 from anr_studio.errors import AnrError
-from anr_studio.model import ANRLoss, MultiScaleDiscriminator, build_renderer, build_textures, discriminator_input
-from anr_studio.model.losses import gan_discriminator_loss
+from anr_studio.model import ANRLoss, MultiScaleDiscriminator, build_renderer, build_textures
 from anr_studio.model.unet import graphed_norms
 from anr_studio.render import PerspectiveCamera
 from anr_studio.train import state as train_state
@@ -144,21 +143,19 @@ class Trainer:
         self.opt_texture = torch.optim.Adam(self.textures.parameters(), lr=c.optim.lr_texture, betas=betas, **fused)
         self.opt_disc = (torch.optim.Adam(self.disc.parameters(), lr=c.optim.lr_discriminator, betas=betas, **fused)
                          if self.disc is not None else None)
-        renderer_fwd, disc_step = self.renderer, self.disc
-        if self._sync_grads:
-            broadcast_from_main([self.renderer, self.disc], self.dist)  # as DDP does when it wraps them
-        elif self.dist.enabled:
+        # The discriminator's gradients are always averaged explicitly (never DDP): its one pass
+        # per step serves two backward calls (ANRLoss.joint), which DDP's reducer does not allow.
+        renderer_fwd, disc_fwd = self.renderer, self.disc
+        if self.dist.enabled:
+            broadcast_from_main([self.renderer if self._sync_grads else None, self.disc], self.dist)
+        if self.dist.enabled and not self._sync_grads:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
-            ids = [self.dist.local_rank] if self.cuda else None
-            renderer_fwd = DDP(self.renderer, device_ids=ids)
-            disc_step = DDP(self.disc, device_ids=ids) if self.disc is not None else None
-        disc_gen = self.disc
+            renderer_fwd = DDP(self.renderer, device_ids=[self.dist.local_rank] if self.cuda else None)
         if fast and c.optim.compile:
             renderer_fwd = torch.compile(renderer_fwd)
-            disc_gen = torch.compile(self.disc) if self.disc is not None else None
-            disc_step = torch.compile(disc_step) if disc_step is not None else None
-        self._renderer_fwd, self._disc_gen, self._disc_step = renderer_fwd, disc_gen, disc_step
+            disc_fwd = torch.compile(self.disc) if self.disc is not None else None
+        self._renderer_fwd, self._disc_fwd = renderer_fwd, disc_fwd
 
     def _build_data(self) -> None:
         c = self.config
@@ -262,16 +259,20 @@ class Trainer:
         c = self.config
         texture = self.textures[identity]
         condition = p["normals"] if c.model.discriminator.condition == "normals" else None
-        self.opt_renderer.zero_grad(set_to_none=True)
-        self.opt_texture.zero_grad(set_to_none=True)
-        if self.disc is not None:
-            self.disc.requires_grad_(False)  # the generator step needs dL/dI', not dL/dD
+        for opt in (self.opt_renderer, self.opt_texture, self.opt_disc):
+            if opt is not None:
+                opt.zero_grad(set_to_none=True)
         with self._autocast():
             out = run_renderer(self._renderer_fwd, texture, p["uv"], p["normals"], texture_grad=update_texture)
-            total, terms = self.loss(out, p["frame"], p["mask"], p["background"], self._disc_gen, condition, p["body_mask"])
-        total.backward()
+            args = (out, p["frame"], p["mask"], p["background"])
+            if self.disc is None:
+                total, terms = self.loss(*args, None, condition, p["body_mask"])
+                d_loss = None
+            else:  # one discriminator pass serves both updates (see ANRLoss.joint)
+                total, d_loss, terms = self.loss.joint(*args, self._judge, condition, p["body_mask"])
         tex_params = list(texture.parameters()) if update_texture else []
         params = list(self.renderer.parameters()) + tex_params
+        total.backward(inputs=params, retain_graph=d_loss is not None)
         # One all-reduce for renderer and texture (graphed step), or the texture's alone (DDP did the renderer's).
         synced = params if self._sync_grads else tex_params
         if synced:
@@ -279,11 +280,12 @@ class Trainer:
         bad = nonfinite_flag(params, total)
         if self.dist.enabled:  # every rank must take the same branch
             bad = all_reduce_max(bad, self.dist)
+        if d_loss is not None:
+            # Before the generator's update: its step would bump the version of tensors this graph saved.
+            self._discriminator_step(d_loss, bad)
         self._apply(self.opt_renderer, bad)
         if update_texture:
             self._apply(self.opt_texture, bad)
-        if self.disc is not None:
-            terms.update(self._discriminator_step(out, p, condition, bad))
         if self._graphs is not None:
             # Gradients are step scratch: under a graph they live in the pool the graphs share.
             for opt in (self.opt_renderer, self.opt_texture, self.opt_disc):
@@ -296,31 +298,22 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast,
                               cache_enabled=self._graphs is None)
 
-    def _discriminator_step(self, out: Any, p: dict[str, Any], condition: torch.Tensor | None,
-                            generator_bad: torch.Tensor) -> dict[str, torch.Tensor]:
-        self.disc.requires_grad_(True)
-        self.opt_disc.zero_grad(set_to_none=True)
-        with torch.no_grad():
-            blended = self.loss.blend(out, p["background"], p["body_mask"])
-        n = blended.shape[0]
-        with self._autocast():
-            # Real and fake in one call: one forward per backward keeps DDP's reducer simple.
-            both = torch.cat([discriminator_input(p["frame"], condition), discriminator_input(blended, condition)])
-            if self.channels_last:
-                both = both.contiguous(memory_format=torch.channels_last)
-            outputs = self._disc_step(both)
-            real = [[f[:n] for f in scale] for scale in outputs]
-            fake = [[f[n:] for f in scale] for scale in outputs]
-            loss = gan_discriminator_loss(real, fake, self.config.loss.gan_mode)
-        loss.backward()
-        if self._sync_grads:
-            average_gradients(list(self.disc.parameters()), self.dist)
+    def _judge(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
+        """Returns the discriminator's outputs for ``x`` (real and fake inputs stacked), channels_last when tuned."""
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self._disc_fwd(x)
+
+    def _discriminator_step(self, d_loss: torch.Tensor, generator_bad: torch.Tensor) -> None:
+        disc_params = list(self.disc.parameters())
+        d_loss.backward(inputs=disc_params)
+        if self.dist.enabled:
+            average_gradients(disc_params, self.dist)
         # A skipped generator step skips the discriminator too: both stay at their last good state.
-        bad = torch.maximum(nonfinite_flag(list(self.disc.parameters()), loss), generator_bad)
+        bad = torch.maximum(nonfinite_flag(disc_params, d_loss), generator_bad)
         if self.dist.enabled:
             bad = all_reduce_max(bad, self.dist)
         self._apply(self.opt_disc, bad)
-        return {"discriminator": loss.detach()}
 
     # -- the loop ----------------------------------------------------------------------------
     def _call(self, hook: str, *args: Any) -> None:

@@ -151,3 +151,43 @@ def test_discriminator_loss_does_not_reach_the_renderer():
     assert out.rgb.grad is None
     assert all(p.grad is not None for p in disc.parameters())
     assert set(terms) == {"d_real", "d_fake", "d_total"} and val(terms["d_total"]) == pytest.approx(val(loss))
+
+
+@pytest.mark.parametrize("gan_mode", ["lsgan", "hinge"])
+def test_joint_equals_the_generator_loss_then_the_discriminator_loss_with_one_discriminator_pass(gan_mode):
+    cfg = LossConfig(feature=0.0, feature_matching=6.0, adversarial=1.5, gan_mode=gan_mode)
+    frame, mask, bg = torch.rand(2, 3, 16, 16) * 2 - 1, (torch.rand(2, 1, 16, 16) > 0.5).float(), torch.zeros(1, 3, 16, 16)
+    normals = torch.randn(2, 3, 16, 16)
+    torch.manual_seed(1)
+    disc = MultiScaleDiscriminator(6, num_scales=2, base_channels=4, num_layers=2)
+    calls = []
+
+    def counted(x):
+        calls.append(x.shape[0])
+        return disc(x)
+
+    # Reference: the generator side with the discriminator frozen, then the discriminator's own loss.
+    out = fake_output(b=2, h=16, w=16)
+    loss_fn = ANRLoss(cfg)
+    disc.requires_grad_(False)
+    total, terms = loss_fn(out, frame, mask, bg, disc, normals)
+    total.backward()
+    disc.requires_grad_(True)
+    d_loss, _ = loss_fn.discriminator_loss(disc, frame, loss_fn.blend(out, bg), normals)
+    d_loss.backward()
+    want_out = [out.rgb.grad.clone(), out.mask_logits.grad.clone()]
+    want_disc = [p.grad.clone() for p in disc.parameters()]
+    disc.zero_grad(set_to_none=True)
+
+    out = fake_output(b=2, h=16, w=16)
+    total_j, d_loss_j, terms_j = loss_fn.joint(out, frame, mask, bg, counted, normals)
+    assert calls == [4]  # real and fake in one call
+    total_j.backward(inputs=[out.rgb, out.mask_logits], retain_graph=True)
+    assert all(p.grad is None for p in disc.parameters())  # the generator's loss never reaches D
+    d_loss_j.backward(inputs=list(disc.parameters()))
+    for got, want in zip([out.rgb.grad, out.mask_logits.grad], want_out):  # nor D's loss the renderer
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
+    for p, want in zip(disc.parameters(), want_disc):
+        torch.testing.assert_close(p.grad, want, rtol=1e-4, atol=1e-6)
+    assert val(total_j) == pytest.approx(val(total), rel=1e-6) and val(d_loss_j) == pytest.approx(val(d_loss), rel=1e-6)
+    assert set(terms_j) == set(terms) | {"discriminator"}

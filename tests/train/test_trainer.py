@@ -140,13 +140,13 @@ def test_nan_guard_skips_steps_then_stops_with_a_clear_error(tmp_path, captures,
     warnings = []
     trainer = Trainer(small("tiny", "optim.steps=10", "optim.max_bad_steps=3", f"optim.fused_adam={str(fused).lower()}"),
                       captures, tmp_path / "run", device="cpu", body=body, warn=warnings.append)
-    forward = trainer.loss.forward
+    joint = trainer.loss.joint  # with a discriminator the step's losses come from ANRLoss.joint
 
     def poisoned(*args, **kwargs):
-        total, terms = forward(*args, **kwargs)
-        return total * float("nan"), terms
+        total, d_loss, terms = joint(*args, **kwargs)
+        return total * float("nan"), d_loss, terms
 
-    trainer.loss.forward = poisoned
+    trainer.loss.joint = poisoned
     before = state_of(trainer)
     with pytest.raises(AnrError, match="3 consecutive steps had NaN or Inf"):
         trainer.run()
