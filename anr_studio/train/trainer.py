@@ -299,7 +299,10 @@ class Trainer:
                               cache_enabled=self._graphs is None)
 
     def _judge(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
-        """Returns the discriminator's outputs for ``x`` (real and fake inputs stacked), channels_last when tuned."""
+        """Returns the discriminator's outputs for its input ``x``: bf16 under autocast (its first convolution
+        would cast it anyway; the coarser scales' average pooling runs on half the bytes), channels_last when tuned."""
+        if self.autocast:
+            x = x.to(torch.bfloat16)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return self._disc_fwd(x)
