@@ -65,6 +65,12 @@ class UNetConfig:
     """Decoder activation (pix2pix: relu)."""
     upsample: str = "transpose"
     """Decoder upsampling: "transpose" (4x4 stride-2, pix2pix) or "bilinear" (+3x3 conv, no checkerboard)."""
+    conv_bias_before_norm: bool = True
+    """Whether a convolution followed by an instance norm has a bias (batch-norm levels never have
+    one). The norm subtracts the per-channel mean, so that bias cancels exactly and only costs
+    time (presets: False). True is the layout of files written before this field existed; stored
+    configs without it keep True, so older avatars, checkpoints and their optimiser state load
+    unchanged."""
 
     def validate(self, where: str) -> None:
         """Raises AnrError when a value is out of range."""
@@ -92,6 +98,9 @@ class DiscriminatorConfig:
     condition: str = "normals"
     """What the discriminator sees beside the image: "normals" (the rasterized normal image,
     fixed geometry that does not move while the texture learns) or "none"."""
+    conv_bias_before_norm: bool = True
+    """Whether a convolution followed by a norm layer has a bias (the norm cancels it; presets:
+    False). True is the layout of files written before this field existed (see `UNetConfig`)."""
 
     def validate(self, where: str = "model.discriminator") -> None:
         """Raises AnrError when a value is out of range."""
@@ -145,16 +154,16 @@ class ModelConfig:
         _check_choice(name, PRESETS, "preset")
         if name == "paper":
             # pix2pix's 8-level U-Net (ngf 64, max 512): about 54M parameters per U-Net.
-            unet = UNetConfig(depth=8, base_channels=64, max_channels=512)
-            return cls(texture=TextureConfig(8, 256), r1=unet, r2=dataclasses.replace(unet),
-                       discriminator=DiscriminatorConfig(base_channels=64))
+            unet = UNetConfig(depth=8, base_channels=64, max_channels=512, conv_bias_before_norm=False)
+            disc = DiscriminatorConfig(base_channels=64, conv_bias_before_norm=False)
+            return cls(texture=TextureConfig(8, 256), r1=unet, r2=dataclasses.replace(unet), discriminator=disc)
         if name == "fast":
-            unet = UNetConfig(depth=7, base_channels=32, max_channels=256)
-            return cls(texture=TextureConfig(8, 256), r1=unet, r2=dataclasses.replace(unet),
-                       discriminator=DiscriminatorConfig(base_channels=32))
-        unet = UNetConfig(depth=3, base_channels=8, max_channels=16)
-        return cls(texture=TextureConfig(8, 32), r1=unet, r2=dataclasses.replace(unet),
-                   discriminator=DiscriminatorConfig(num_scales=2, num_layers=2, base_channels=8))
+            unet = UNetConfig(depth=7, base_channels=32, max_channels=256, conv_bias_before_norm=False)
+            disc = DiscriminatorConfig(base_channels=32, conv_bias_before_norm=False)
+            return cls(texture=TextureConfig(8, 256), r1=unet, r2=dataclasses.replace(unet), discriminator=disc)
+        unet = UNetConfig(depth=3, base_channels=8, max_channels=16, conv_bias_before_norm=False)
+        disc = DiscriminatorConfig(num_scales=2, num_layers=2, base_channels=8, conv_bias_before_norm=False)
+        return cls(texture=TextureConfig(8, 32), r1=unet, r2=dataclasses.replace(unet), discriminator=disc)
 
 
 @dataclass

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from anr_studio.model.config import DiscriminatorConfig
-from anr_studio.model.unet import make_norm
+from anr_studio.model.unet import LEAKY_SLOPE, make_norm_activation
 
 
 class PatchDiscriminator(nn.Module):
@@ -16,17 +16,20 @@ class PatchDiscriminator(nn.Module):
     pix2pixHD's NLayerDiscriminator: ``num_layers`` 4x4 stride-2 convolutions (widths doubling
     from ``base_channels`` up to 512), one 4x4 stride-1 convolution, then a 4x4 convolution to
     one logit per patch. Padding 2 as in pix2pixHD. No sigmoid (LSGAN / hinge take raw scores).
+    ``conv_bias_before_norm``: see `DiscriminatorConfig`.
     """
 
-    def __init__(self, in_channels: int, base_channels: int = 64, num_layers: int = 3, norm: str = "instance") -> None:
+    def __init__(self, in_channels: int, base_channels: int = 64, num_layers: int = 3, norm: str = "instance",
+                 conv_bias_before_norm: bool = True) -> None:
         super().__init__()
-        layers = [nn.Sequential(nn.Conv2d(in_channels, base_channels, 4, 2, 2), nn.LeakyReLU(0.2, True))]
+        layers = [nn.Sequential(nn.Conv2d(in_channels, base_channels, 4, 2, 2), nn.LeakyReLU(LEAKY_SLOPE, True))]
         width = base_channels
         for i in range(1, num_layers + 1):
             prev, width = width, min(width * 2, 512)
             stride = 2 if i < num_layers else 1
             layers.append(nn.Sequential(
-                nn.Conv2d(prev, width, 4, stride, 2), make_norm(norm, width), nn.LeakyReLU(0.2, True)
+                nn.Conv2d(prev, width, 4, stride, 2, bias=conv_bias_before_norm or norm == "none"),
+                *make_norm_activation(norm, width, "leaky_relu"),
             ))
         layers.append(nn.Sequential(nn.Conv2d(width, 1, 4, 1, 2)))
         self.layers = nn.ModuleList(layers)
@@ -50,11 +53,12 @@ class MultiScaleDiscriminator(nn.Module):
     """
 
     def __init__(self, in_channels: int, num_scales: int = 3, base_channels: int = 64, num_layers: int = 3,
-                 norm: str = "instance") -> None:
+                 norm: str = "instance", conv_bias_before_norm: bool = True) -> None:
         super().__init__()
         self.in_channels = in_channels
         self.scales = nn.ModuleList(
-            PatchDiscriminator(in_channels, base_channels, num_layers, norm) for _ in range(num_scales)
+            PatchDiscriminator(in_channels, base_channels, num_layers, norm, conv_bias_before_norm)
+            for _ in range(num_scales)
         )
 
     @classmethod
@@ -62,7 +66,7 @@ class MultiScaleDiscriminator(nn.Module):
         """Returns the discriminator sized by ``config`` for images plus their condition."""
         config.validate()
         return cls(image_channels + config.condition_channels, config.num_scales, config.base_channels,
-                   config.num_layers, config.norm)
+                   config.num_layers, config.norm, config.conv_bias_before_norm)
 
     def forward(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
         """Returns ``outputs[scale][layer]``; ``outputs[s][-1]`` are the logits (B, 1, h, w)."""

@@ -9,6 +9,11 @@ Memory layout (B, H, W, C) contiguous, i.e. a channels_last (B, C, H, W) tensor.
   (forward: a = scale, no v, c = shift; backward: dx = A*grad + B*x + C), computed in fp32 and
   stored in the input's dtype: one read and one write per element.
 
+Both take an optional fused leaky ReLU (``slope``; ReLU is slope 0) after the norm. Forward:
+``out = act(scale * u + shift)``. Backward (``act_grad`` = (scale, shift, slope)): the incoming
+gradient ``u`` is first multiplied by act'(y), with ``y = scale * v + shift`` recomputed from
+the norm's input ``v``, which both kernels read anyway: no extra pass, no saved output.
+
 Why not torch ops: a broadcast (B, C, 1, 1) coefficient against a channels_last tensor takes
 torch's slow non-vectorised elementwise path, and fp32 sums of a product need a temporary.
 """
@@ -21,14 +26,17 @@ import triton.language as tl
 
 
 @triton.jit
-def _stats_kernel(u_ptr, v_ptr, out1_ptr, out2_ptr, HW, C, ROWS_PER_PROG,
-                  HAS_V: tl.constexpr, R: tl.constexpr, BLOCK_C: tl.constexpr):
+def _stats_kernel(u_ptr, v_ptr, out1_ptr, out2_ptr, scale_ptr, shift_ptr, slope, HW, C, ROWS_PER_PROG,
+                  HAS_V: tl.constexpr, ACT_GRAD: tl.constexpr, R: tl.constexpr, BLOCK_C: tl.constexpr):
     b = tl.program_id(0).to(tl.int64)
     slab = tl.program_id(1)
     cs = tl.program_id(2) * BLOCK_C + tl.arange(0, BLOCK_C)
     cmask = cs < C
     acc1 = tl.zeros((BLOCK_C,), dtype=tl.float32)
     acc2 = tl.zeros((BLOCK_C,), dtype=tl.float32)
+    if ACT_GRAD:
+        scale = tl.load(scale_ptr + b * C + cs, mask=cmask, other=0.0)[None, :]
+        shift = tl.load(shift_ptr + b * C + cs, mask=cmask, other=0.0)[None, :]
     row0 = slab * ROWS_PER_PROG
     base = b * HW * C
     for r in range(0, ROWS_PER_PROG, R):
@@ -38,6 +46,8 @@ def _stats_kernel(u_ptr, v_ptr, out1_ptr, out2_ptr, HW, C, ROWS_PER_PROG,
         u = tl.load(u_ptr + offs, mask=m, other=0.0).to(tl.float32)
         if HAS_V:
             v = tl.load(v_ptr + offs, mask=m, other=0.0).to(tl.float32)
+            if ACT_GRAD:  # the gradient of act(y) is g * act'(y), y = the norm's output
+                u = tl.where(v * scale + shift > 0, u, u * slope)
         else:
             v = u
         acc1 += tl.sum(u, axis=0)
@@ -47,15 +57,22 @@ def _stats_kernel(u_ptr, v_ptr, out1_ptr, out2_ptr, HW, C, ROWS_PER_PROG,
 
 
 @triton.jit
-def _affine_kernel(u_ptr, v_ptr, a_ptr, b_ptr, c_ptr, out_ptr, n, C, HWC,
-                   HAS_V: tl.constexpr, BLOCK: tl.constexpr):
+def _affine_kernel(u_ptr, v_ptr, a_ptr, b_ptr, c_ptr, scale_ptr, shift_ptr, out_ptr, slope, n, C, HWC,
+                   HAS_V: tl.constexpr, ACT_OUT: tl.constexpr, ACT_GRAD: tl.constexpr, BLOCK: tl.constexpr):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m = offs < n
     bc = (offs // HWC) * C + offs % C
-    y = tl.load(u_ptr + offs, mask=m, other=0.0).to(tl.float32) * tl.load(a_ptr + bc, mask=m, other=0.0)
-    y += tl.load(c_ptr + bc, mask=m, other=0.0)
+    u = tl.load(u_ptr + offs, mask=m, other=0.0).to(tl.float32)
     if HAS_V:
-        y += tl.load(v_ptr + offs, mask=m, other=0.0).to(tl.float32) * tl.load(b_ptr + bc, mask=m, other=0.0)
+        v = tl.load(v_ptr + offs, mask=m, other=0.0).to(tl.float32)
+        if ACT_GRAD:  # as in _stats_kernel
+            y = v * tl.load(scale_ptr + bc, mask=m, other=0.0) + tl.load(shift_ptr + bc, mask=m, other=0.0)
+            u = tl.where(y > 0, u, u * slope)
+    y = u * tl.load(a_ptr + bc, mask=m, other=0.0) + tl.load(c_ptr + bc, mask=m, other=0.0)
+    if HAS_V:
+        y += v * tl.load(b_ptr + bc, mask=m, other=0.0)
+    if ACT_OUT:
+        y = tl.where(y > 0, y, y * slope)
     tl.store(out_ptr + offs, y.to(out_ptr.dtype.element_ty), mask=m)
 
 
@@ -64,28 +81,57 @@ def _nhwc(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 2, 3, 1)
 
 
-def nhwc_stats(u: torch.Tensor, v: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Returns (sum u, sum u*v) (B, C, 1, 1) float32 over H, W of channels_last (B, C, H, W) tensors (v = u if None)."""
+def nhwc_stats(u: torch.Tensor, v: torch.Tensor | None = None,
+               act_grad: tuple[torch.Tensor, torch.Tensor, float] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Returns (sum g, sum g*v) (B, C, 1, 1) float32 over H, W of channels_last (B, C, H, W) tensors (v = u if None).
+
+    ``g`` is ``u``, or with ``act_grad`` = (scale, shift, slope) and ``v`` given, ``u`` times
+    the leaky ReLU's derivative at ``scale * v + shift``.
+    """
     batch, channels, height, width = u.shape
     hw = height * width
     out1 = torch.zeros((batch, channels), dtype=torch.float32, device=u.device)
     out2 = torch.zeros_like(out1)
+    scale, shift, slope = _act_arguments(batch, channels, act_grad, None, out1)
     rows_per_prog = 512 if hw >= 4096 else 64
     block_c = 64 if channels >= 64 else triton.next_power_of_2(channels)
     grid = (batch, triton.cdiv(hw, rows_per_prog), triton.cdiv(channels, block_c))
-    _stats_kernel[grid](_nhwc(u), _nhwc(v) if v is not None else u, out1, out2, hw, channels, rows_per_prog,
-                        HAS_V=v is not None, R=32, BLOCK_C=block_c, num_warps=4)
+    _stats_kernel[grid](_nhwc(u), _nhwc(v) if v is not None else u, out1, out2, scale, shift, slope, hw, channels,
+                        rows_per_prog, HAS_V=v is not None, ACT_GRAD=act_grad is not None and v is not None,
+                        R=32, BLOCK_C=block_c, num_warps=4)
     return out1.view(batch, channels, 1, 1), out2.view(batch, channels, 1, 1)
 
 
 def nhwc_affine(u: torch.Tensor, a: torch.Tensor, c: torch.Tensor, v: torch.Tensor | None = None,
-                b: torch.Tensor | None = None) -> torch.Tensor:
-    """Returns a*u + b*v + c (channels_last, u's dtype) for per-(image, channel) fp32 a, b, c of shape (B, C, 1, 1)."""
+                b: torch.Tensor | None = None, slope: float | None = None,
+                act_grad: tuple[torch.Tensor, torch.Tensor, float] | None = None) -> torch.Tensor:
+    """Returns a*g + b*v + c (channels_last, u's dtype) for per-(image, channel) fp32 a, b, c of shape (B, C, 1, 1).
+
+    ``g`` is ``u``, or with ``act_grad`` = (scale, shift, slope) and ``v`` given, ``u`` times
+    the leaky ReLU's derivative at ``scale * v + shift`` (the fused activation's backward).
+    With ``slope``, the result goes through the leaky ReLU of that slope (the fused activation).
+    """
     batch, channels, height, width = u.shape
     out = torch.empty_like(u, memory_format=torch.channels_last)
     n = u.numel()
     block = 2048
-    coeff = [t.float().reshape(batch, channels).contiguous() for t in (a, b if b is not None else a, c)]
-    _affine_kernel[(triton.cdiv(n, block),)](_nhwc(u), _nhwc(v) if v is not None else u, *coeff, _nhwc(out), n, channels,
-                                             height * width * channels, HAS_V=v is not None, BLOCK=block, num_warps=8)
+    coeff = _coefficients(batch, channels, a, b if b is not None else a, c)
+    scale, shift, slope_value = _act_arguments(batch, channels, act_grad, slope, coeff[0])
+    _affine_kernel[(triton.cdiv(n, block),)](
+        _nhwc(u), _nhwc(v) if v is not None else u, *coeff, scale, shift, _nhwc(out), slope_value, n, channels,
+        height * width * channels, HAS_V=v is not None, ACT_OUT=slope is not None,
+        ACT_GRAD=act_grad is not None and v is not None, BLOCK=block, num_warps=8)
     return out
+
+
+def _coefficients(batch: int, channels: int, *tensors: torch.Tensor) -> list[torch.Tensor]:
+    """Returns each (B, C, 1, 1) coefficient as a contiguous (B, C) float32 tensor."""
+    return [t.float().reshape(batch, channels).contiguous() for t in tensors]
+
+
+def _act_arguments(batch: int, channels: int, act_grad: tuple[torch.Tensor, torch.Tensor, float] | None,
+                   slope: float | None, placeholder: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Returns the kernels' (scale, shift, slope) arguments; ``placeholder`` stands in for unused tensors."""
+    if act_grad is not None:
+        return (*_coefficients(batch, channels, *act_grad[:2]), float(act_grad[2]))
+    return placeholder, placeholder, float(slope) if slope is not None else 0.0

@@ -63,17 +63,19 @@ class _InstanceNormNHWC(torch.autograd.Function):
     (38% of the paper preset's training step on an H100). Here statistics are fp32 sums over
     H, W and the output is one ``x * scale + shift`` per element; the backward is the closed
     form dx = A*g + B*x + C with per-(image, channel) A, B, C, all in torch ops.
-    The sums and the affine maps run as Triton kernels (`norm_triton`) inside `graphed_norms`
-    (the training step's CUDA graphs) or with ``ANR_INSTANCE_NORM=triton``: fewer bytes moved,
-    but eager, where the step is host-bound, the Triton launches cost more host time than they
-    save (paper preset 34.5 vs 43.0 images/s), so eager code keeps the torch-op form.
+    The sums and the affine maps run as Triton kernels (``kernels``, the `norm_triton` module)
+    inside `graphed_norms` (the training step's CUDA graphs) or with ``ANR_INSTANCE_NORM=triton``:
+    fewer bytes moved, but eager, where the step is host-bound, the Triton launches cost more host
+    time than they save (paper preset 34.5 vs 43.0 images/s), so eager code keeps the torch-op form.
+    With the kernels, ``slope`` fuses a leaky ReLU (0: ReLU) into them: the forward's affine
+    kernel applies it, the backward's kernels multiply the gradient by its derivative at
+    ``x * scale + shift`` recomputed from ``x``, which they read anyway (no output is saved).
     """
 
     @staticmethod
-    def _sums(triton, u, v=None):
-        kernels = _norm_kernels() if triton else None
+    def _sums(kernels, u, v=None, act_grad=None):
         if kernels is not None:
-            return kernels.nhwc_stats(u, v)
+            return kernels.nhwc_stats(u, v, act_grad)
         acc = torch.promote_types(u.dtype, torch.float32)
         s1 = torch.sum(u, dim=(2, 3), keepdim=True, dtype=acc)
         if v is None:
@@ -81,10 +83,9 @@ class _InstanceNormNHWC(torch.autograd.Function):
         return s1, torch.sum(u.to(acc) * v.to(acc), dim=(2, 3), keepdim=True)
 
     @staticmethod
-    def _affine(triton, u, a, c, v=None, b=None):
-        kernels = _norm_kernels() if triton else None
+    def _affine(kernels, u, a, c, v=None, b=None, slope=None, act_grad=None):
         if kernels is not None:
-            return kernels.nhwc_affine(u, a, c, v, b)
+            return kernels.nhwc_affine(u, a, c, v, b, slope, act_grad)
         out = torch.empty_like(u)
         torch.addcmul(c, u, a, out=out)  # computed in fp32, stored in u's dtype and layout
         if v is not None:
@@ -92,33 +93,36 @@ class _InstanceNormNHWC(torch.autograd.Function):
         return out
 
     @staticmethod
-    def forward(ctx, x, weight, bias, eps):
+    def forward(ctx, x, weight, bias, eps, kernels=None, slope=None):
+        if slope is not None and kernels is None:
+            raise ValueError("_InstanceNormNHWC: a fused activation (slope) needs the Triton kernels")
         n = x.shape[2] * x.shape[3]
-        # Chosen here, on the caller's thread: autograd runs the backward on its own device thread.
-        ctx.triton = triton = _triton_norm(x)
-        s1, s2 = _InstanceNormNHWC._sums(triton, x)
+        # Chosen by the caller, on its thread: autograd runs the backward on its own device thread.
+        ctx.kernels, ctx.slope = kernels, slope
+        s1, s2 = _InstanceNormNHWC._sums(kernels, x)
         mean, sq = s1 / n, s2 / n
         rstd = torch.rsqrt((sq - mean.square()).clamp_min_(0) + eps)  # (B,C,1,1) fp32
         w = weight.to(mean.dtype).view(1, -1, 1, 1)
         scale = rstd * w
         shift = bias.to(mean.dtype).view(1, -1, 1, 1) - mean * scale
-        ctx.save_for_backward(x, mean, rstd, w)
-        return _InstanceNormNHWC._affine(triton, x, scale, shift)
+        ctx.save_for_backward(x, mean, rstd, w, scale, shift)
+        return _InstanceNormNHWC._affine(kernels, x, scale, shift, slope=slope)
 
     @staticmethod
     def backward(ctx, grad):
-        x, mean, rstd, w = ctx.saved_tensors
+        x, mean, rstd, w, scale, shift = ctx.saved_tensors
         n = x.shape[2] * x.shape[3]
         grad = grad.contiguous(memory_format=torch.channels_last)
-        s_g, s_gx = _InstanceNormNHWC._sums(ctx.triton, grad, x)
+        act_grad = (scale, shift, ctx.slope) if ctx.slope is not None else None
+        s_g, s_gx = _InstanceNormNHWC._sums(ctx.kernels, grad, x, act_grad)
         s_gxhat = (s_gx - mean * s_g) * rstd  # sum of grad * xhat
         a = rstd * w
         b = -a * rstd * s_gxhat / n
         c = -a * s_g / n - b * mean
-        dx = _InstanceNormNHWC._affine(ctx.triton, grad, a, c, x, b)
+        dx = _InstanceNormNHWC._affine(ctx.kernels, grad, a, c, x, b, act_grad=act_grad)
         dweight = s_gxhat.sum(dim=0).flatten().to(w.dtype)
         dbias = s_g.sum(dim=0).flatten().to(w.dtype)
-        return dx, dweight, dbias, None
+        return dx, dweight, dbias, None, None, None
 
 
 class InstanceNorm2d(nn.InstanceNorm2d):
@@ -128,37 +132,79 @@ class InstanceNorm2d(nn.InstanceNorm2d):
     "nhwc" (torch ops always), "triton" (Triton kernels always; see `_InstanceNormNHWC`), or
     "native" (torch's own instance norm, for A/B timing). CPU inputs use torch's group norm (C groups),
     other CUDA inputs torch's instance norm.
+
+    ``negative_slope`` (None: none) adds a leaky ReLU (0: ReLU) after the norm, fused into the
+    Triton kernels where those run, else torch's in-place activation on the norm's output.
     """
 
+    def __init__(self, num_features: int, *args, negative_slope: float | None = None, **kwargs) -> None:
+        super().__init__(num_features, *args, **kwargs)
+        self.negative_slope = negative_slope
+
+    def extra_repr(self) -> str:
+        """Returns nn.InstanceNorm2d's description plus the fused activation's slope."""
+        fused = f", negative_slope={self.negative_slope}" if self.negative_slope is not None else ""
+        return super().extra_repr() + fused
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Returns the normalised (B, C, H, W) ``x`` in its own dtype and memory format."""
+        """Returns the normalised (and activated, see ``negative_slope``) ``x`` in its own dtype and memory format."""
         mode = os.environ.get("ANR_INSTANCE_NORM", "nhwc")
         if (mode != "native" and x.is_cuda and x.dim() == 4 and self.affine and not self.track_running_stats
                 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()):
-            return _InstanceNormNHWC.apply(x, self.weight, self.bias, self.eps)
+            kernels = _norm_kernels() if _triton_norm(x) else None
+            if kernels is not None and self.negative_slope is not None:
+                return _InstanceNormNHWC.apply(x, self.weight, self.bias, self.eps, kernels, self.negative_slope)
+            return self._activate(_InstanceNormNHWC.apply(x, self.weight, self.bias, self.eps, kernels))
         if mode != "native" and x.device.type == "cpu" and x.dim() == 4 and not self.track_running_stats:
             # Instance norm is group norm with one channel per group; torch's CPU instance norm runs
             # batch norm on a (1, B*C, H, W) copy, 5x slower than the fused group-norm kernel
             # (64x64x64: 0.5 vs 0.1 ms; 6% of the demo renderer on 2 cores).
-            return F.group_norm(x, self.num_features, self.weight, self.bias, self.eps)
-        return super().forward(x)
+            return self._activate(F.group_norm(x, self.num_features, self.weight, self.bias, self.eps))
+        return self._activate(super().forward(x))
+
+    def _activate(self, y: torch.Tensor) -> torch.Tensor:
+        """Returns ``y`` after the unfused activation (in place; ``y`` itself when there is none)."""
+        if self.negative_slope is None:
+            return y
+        if self.negative_slope == 0:
+            return F.relu(y, inplace=True)
+        return F.leaky_relu(y, self.negative_slope, inplace=True)
 
 
-def make_norm(kind: str, channels: int) -> nn.Module:
-    """Returns the normalisation layer ``kind`` ("instance", "batch", "none") for ``channels``."""
+LEAKY_SLOPE = 0.2
+"""Negative slope of the "leaky_relu" activation (pix2pix)."""
+_FUSABLE_SLOPES = {"relu": 0.0, "leaky_relu": LEAKY_SLOPE}
+
+
+def make_norm(kind: str, channels: int, negative_slope: float | None = None) -> nn.Module:
+    """Returns the normalisation layer ``kind`` ("instance", "batch", "none") for ``channels``.
+
+    ``negative_slope``: a leaky ReLU fused into an instance norm (see `InstanceNorm2d`).
+    """
     if kind == "instance":
         # affine=True: with several identities per run the renderer needs its own scale/shift.
-        return InstanceNorm2d(channels, affine=True)
+        return InstanceNorm2d(channels, affine=True, negative_slope=negative_slope)
     if kind == "batch":
         return nn.BatchNorm2d(channels)
     return nn.Identity()
 
 
+def make_norm_activation(norm: str, channels: int, activation: str) -> tuple[nn.Module, nn.Module]:
+    """Returns (norm layer, activation layer) of ``norm`` then ``activation`` for ``channels``.
+
+    An instance norm takes a ReLU or leaky ReLU into itself (one fused kernel where the Triton
+    norm runs) and the activation layer is then nn.Identity: the same parameters and state dict.
+    """
+    if norm == "instance" and activation in _FUSABLE_SLOPES:
+        return make_norm(norm, channels, _FUSABLE_SLOPES[activation]), nn.Identity()
+    return make_norm(norm, channels), make_activation(activation)
+
+
 def make_activation(kind: str) -> nn.Module:
-    """Returns the activation ``kind`` ("relu", "leaky_relu" (slope 0.2), "elu", "gelu", "silu")."""
+    """Returns the activation ``kind`` ("relu", "leaky_relu" (slope `LEAKY_SLOPE`), "elu", "gelu", "silu")."""
     return {
         "relu": lambda: nn.ReLU(inplace=True),
-        "leaky_relu": lambda: nn.LeakyReLU(0.2, inplace=True),
+        "leaky_relu": lambda: nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
         "elu": lambda: nn.ELU(inplace=True),
         "gelu": lambda: nn.GELU(),
         "silu": lambda: nn.SiLU(inplace=True),
@@ -192,16 +238,17 @@ class UNet(nn.Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         widths = [min(config.base_channels * 2**i, config.max_channels) for i in range(config.depth)]
         self.widths = widths
-        use_bias = config.norm != "batch"
+        # A convolution followed by a norm needs no bias: the norm subtracts the channel mean.
+        normed_bias = config.norm == "none" or (config.norm == "instance" and config.conv_bias_before_norm)
 
         self.down = nn.ModuleList()
         prev = in_channels
         for i, width in enumerate(widths):
             normed = 0 < i < config.depth - 1
             self.down.append(nn.Sequential(
-                nn.Conv2d(prev, width, 4, stride=2, padding=1, bias=use_bias or not normed),
-                make_norm(config.norm, width) if normed else nn.Identity(),
-                make_activation(config.down_activation),
+                nn.Conv2d(prev, width, 4, stride=2, padding=1, bias=normed_bias if normed else True),
+                *(make_norm_activation(config.norm, width, config.down_activation) if normed
+                  else (nn.Identity(), make_activation(config.down_activation))),
             ))
             prev = width
 
@@ -210,9 +257,8 @@ class UNet(nn.Module):
         for i in reversed(range(config.depth - 1)):
             in_ch = widths[i + 1] if i == config.depth - 2 else 2 * widths[i + 1]
             self.up.append(nn.Sequential(
-                _up_conv(in_ch, widths[i], config.upsample, use_bias),
-                make_norm(config.norm, widths[i]),
-                make_activation(config.up_activation),
+                _up_conv(in_ch, widths[i], config.upsample, normed_bias),
+                *make_norm_activation(config.norm, widths[i], config.up_activation),
             ))
         final_in = widths[0] if config.depth == 1 else 2 * widths[0]
         self.final = _up_conv(final_in, out_channels, config.upsample, bias=True)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -10,6 +15,7 @@ from anr_studio.model import build_renderer
 from anr_studio.model.config import ModelConfig
 from anr_studio.model.graphed import GraphedRenderer
 from anr_studio.model.unet import InstanceNorm2d, _InstanceNormNHWC
+from tests.model.norm_kernels_interpreted import SLOPES, norm_inputs
 
 
 def _inputs(dtype, seed=0):
@@ -43,6 +49,94 @@ def test_nhwc_instance_norm_matches_torch_in_bf16_and_stays_channels_last():
 
 def test_instance_norm_keeps_the_torch_state_dict():
     assert list(InstanceNorm2d(4, affine=True).state_dict()) == list(torch.nn.InstanceNorm2d(4, affine=True).state_dict())
+
+
+def _reference_norm_act(x, w, b, slope):
+    """Returns torch's instance norm of float64 copies, then the leaky ReLU of ``slope`` (None: none)."""
+    y = F.instance_norm(x.double(), weight=w.double(), bias=b.double(), eps=1e-5)
+    return y if slope is None else F.leaky_relu(y, slope)
+
+
+def _reference_results(slope):
+    """Returns (y, dx, dweight, dbias) of torch's instance norm + activation in float64 on `norm_inputs`."""
+    x, w, b, grad = (t.double().requires_grad_() for t in norm_inputs())
+    y = _reference_norm_act(x, w, b, slope)
+    return (y.detach(), *torch.autograd.grad(y, (x, w, b), grad.detach()))
+
+
+@pytest.fixture(scope="module")
+def interpreted_kernels(tmp_path_factory):
+    """Returns {slope: (y, dx, dweight, dbias)} of the Triton kernels run by Triton's interpreter.
+
+    A fresh process: ``TRITON_INTERPRET`` must be set before Triton is first imported (its
+    standard library functions are wrapped at import time).
+    """
+    triton = pytest.importorskip("triton")
+    if tuple(int(v) for v in triton.__version__.split(".")[:2]) < (3, 8):
+        pytest.skip(f"Triton {triton.__version__}'s interpreter is untested here (needs >= 3.8)")
+    out = tmp_path_factory.mktemp("norm") / "kernels.pt"
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    subprocess.run([sys.executable, "-m", "tests.model.norm_kernels_interpreted", str(out)], check=True, env=env,
+                   cwd=Path(__file__).resolve().parents[2], timeout=300)
+    return torch.load(out)
+
+
+@pytest.mark.parametrize("slope", SLOPES)
+def test_triton_norm_kernels_with_fused_activation_match_torch(interpreted_kernels, slope):
+    # Forward (the affine kernel applies the activation) and backward (both kernels multiply the
+    # gradient by the activation's derivative) against torch's instance norm + leaky ReLU.
+    got, want = interpreted_kernels[slope], _reference_results(slope)
+    assert got[0].is_contiguous(memory_format=torch.channels_last)
+    assert got[1].is_contiguous(memory_format=torch.channels_last)
+    for g, w, tol in zip(got, want, (1e-5, 1e-4, 1e-4, 1e-4)):
+        torch.testing.assert_close(g.double(), w, atol=tol, rtol=tol)
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.2])
+def test_unfused_torch_op_norm_then_activation_matches_torch(slope):
+    # The torch-op form (eager CUDA, kernels=None) applies the activation after the norm.
+    x, w, b, grad = (t.requires_grad_() if i < 3 else t for i, t in enumerate(norm_inputs()))
+    y = F.leaky_relu(_InstanceNormNHWC.apply(x, w, b, 1e-5), slope)
+    got = (y.detach(), *torch.autograd.grad(y, (x, w, b), grad))
+    for g, r, tol in zip(got, _reference_results(slope), (1e-5, 1e-4, 1e-4, 1e-4)):
+        torch.testing.assert_close(g.double(), r, atol=tol, rtol=tol)
+
+
+@pytest.mark.parametrize("slope", [None, 0.0, 0.2])
+def test_instance_norm_module_applies_its_activation_on_cpu(slope):
+    x, w, b, _ = norm_inputs(2)
+    norm = InstanceNorm2d(5, affine=True, negative_slope=slope)
+    with torch.no_grad():
+        norm.weight.copy_(w)
+        norm.bias.copy_(b)
+    torch.testing.assert_close(norm(x).double(), _reference_norm_act(x, w, b, slope), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("mode", ["nhwc", "triton"])
+@pytest.mark.parametrize("slope", [0.0, 0.2])
+def test_instance_norm_with_activation_on_cuda_matches_torch_in_bf16(monkeypatch, mode, slope):
+    # "triton": the compiled kernels with the activation fused; "nhwc": torch ops, then the activation.
+    monkeypatch.setenv("ANR_INSTANCE_NORM", mode)
+    g = torch.Generator().manual_seed(3)
+    x64 = torch.randn(2, 96, 40, 72, generator=g, dtype=torch.float64) * 2 + 1
+    w64, b64 = torch.randn(96, generator=g, dtype=torch.float64), torch.randn(96, generator=g, dtype=torch.float64)
+    grad64 = torch.randn(2, 96, 40, 72, generator=g, dtype=torch.float64)
+    norm = InstanceNorm2d(96, affine=True, negative_slope=slope).cuda()
+    with torch.no_grad():
+        norm.weight.copy_(w64)
+        norm.bias.copy_(b64)
+    x = x64.to("cuda", torch.bfloat16).contiguous(memory_format=torch.channels_last).requires_grad_()
+    y = norm(x)
+    assert y.dtype == torch.bfloat16 and y.is_contiguous(memory_format=torch.channels_last)
+    y.backward(grad64.to("cuda", torch.bfloat16))
+    xr = x.detach().double().cpu().requires_grad_()
+    wr, br = w64.clone().requires_grad_(), b64.clone().requires_grad_()
+    ref = F.leaky_relu(F.instance_norm(xr, weight=wr, bias=br, eps=1e-5), slope)
+    ref.backward(grad64.to(torch.bfloat16).double())
+    assert float((y.double().cpu() - ref).norm() / ref.norm()) < 1e-2
+    for got, want in ((x.grad, xr.grad), (norm.weight.grad, wr.grad), (norm.bias.grad, br.grad)):
+        assert float((got.double().cpu() - want).norm() / want.norm()) < 3e-2
 
 
 def _tiny_renderer(device):

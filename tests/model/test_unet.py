@@ -1,10 +1,15 @@
-"""UNet: shapes at any size, gradients, norms, upsampling modes, channels_last and bf16 autocast."""
+"""UNet: shapes at any size, gradients, norms, upsampling modes, channels_last, bf16 autocast, state dict layouts."""
+
+import dataclasses
 
 import pytest
 import torch
 
 from anr_studio.errors import AnrError
-from anr_studio.model import UNet, UNetConfig
+from anr_studio.model import MultiScaleDiscriminator, UNet, UNetConfig
+from anr_studio.model.config import ModelConfig
+from anr_studio.model.discriminator import PatchDiscriminator
+from anr_studio.train.configtools import config_from_dict, config_to_dict
 
 TINY = UNetConfig(depth=3, base_channels=4, max_channels=8)
 
@@ -70,3 +75,83 @@ def test_bf16_autocast_runs_and_stays_close():
 def test_bad_config_is_an_anr_error():
     with pytest.raises(AnrError, match="norm"):
         UNet(3, 3, UNetConfig(norm="group"))
+
+
+# State dict keys of files written before `conv_bias_before_norm` (TINY and a 2-layer PatchGAN).
+OLD_UNET_KEYS = [
+    "down.0.0.weight", "down.0.0.bias", "down.1.0.weight", "down.1.0.bias", "down.1.1.weight", "down.1.1.bias",
+    "down.2.0.weight", "down.2.0.bias", "up.0.0.weight", "up.0.0.bias", "up.0.1.weight", "up.0.1.bias",
+    "up.1.0.weight", "up.1.0.bias", "up.1.1.weight", "up.1.1.bias", "final.weight", "final.bias",
+]
+OLD_PATCH_KEYS = [
+    "layers.0.0.weight", "layers.0.0.bias", "layers.1.0.weight", "layers.1.0.bias", "layers.1.1.weight",
+    "layers.1.1.bias", "layers.2.0.weight", "layers.2.0.bias", "layers.2.1.weight", "layers.2.1.bias",
+    "layers.3.0.weight", "layers.3.0.bias",
+]
+NORMED_CONV_BIASES = {"down.1.0.bias", "up.0.0.bias", "up.1.0.bias"}
+
+
+def test_default_config_keeps_the_old_state_dict_layout():
+    # The fused norm + activation keeps every parameterised module at its index.
+    assert list(UNet(3, 2, TINY).state_dict()) == OLD_UNET_KEYS
+    assert list(PatchDiscriminator(6, 8, 2).state_dict()) == OLD_PATCH_KEYS
+
+
+def test_stored_configs_without_the_field_load_old_state_dicts():
+    old = UNet(3, 2, TINY).state_dict()
+    data = {k: v for k, v in config_to_dict(TINY).items() if k != "conv_bias_before_norm"}
+    config = config_from_dict(UNetConfig, data)
+    assert config.conv_bias_before_norm
+    UNet(3, 2, config).load_state_dict(old, strict=True)
+
+
+def test_presets_drop_only_the_biases_before_instance_norms():
+    for name in ("paper", "fast", "tiny"):
+        model = ModelConfig.preset(name)
+        assert not model.r1.conv_bias_before_norm and not model.r2.conv_bias_before_norm
+        assert not model.discriminator.conv_bias_before_norm
+    new = UNet(3, 2, dataclasses.replace(TINY, conv_bias_before_norm=False))
+    assert list(new.state_dict()) == [k for k in OLD_UNET_KEYS if k not in NORMED_CONV_BIASES]
+    disc = PatchDiscriminator(6, 8, 2, conv_bias_before_norm=False)
+    assert list(disc.state_dict()) == [k for k in OLD_PATCH_KEYS if k not in {"layers.1.0.bias", "layers.2.0.bias"}]
+
+
+@pytest.mark.parametrize("upsample", ["transpose", "bilinear"])
+def test_biases_before_instance_norms_change_nothing(upsample):
+    # Old layout with random biases before the norms vs the new layout with the other weights copied:
+    # the norm subtracts the channel mean, so outputs and the remaining gradients agree.
+    torch.manual_seed(0)
+    config = dataclasses.replace(TINY, upsample=upsample)
+    old, new = UNet(3, 2, config), UNet(3, 2, dataclasses.replace(config, conv_bias_before_norm=False))
+    state = old.state_dict()
+    dropped = set(state) - set(new.state_dict())
+    assert len(dropped) == 3
+    for k in dropped:
+        state[k].normal_(std=3.0)
+    new.load_state_dict({k: v for k, v in state.items() if k not in dropped}, strict=True)
+    x = torch.randn(2, 3, 16, 16)
+    out_old, out_new = old(x), new(x)
+    torch.testing.assert_close(out_new, out_old, atol=1e-4, rtol=1e-4)
+    out_old.square().mean().backward()
+    out_new.square().mean().backward()
+    old_params = dict(old.named_parameters())
+    for name, p in new.named_parameters():
+        torch.testing.assert_close(p.grad, old_params[name].grad, atol=1e-5, rtol=1e-3)
+    for k in dropped:
+        assert old_params[k].grad.abs().max() < 1e-5  # what the bias would learn: nothing
+
+
+def test_discriminator_biases_before_instance_norms_change_nothing():
+    torch.manual_seed(0)
+    old = MultiScaleDiscriminator(6, num_scales=2, base_channels=8, num_layers=2)
+    new = MultiScaleDiscriminator(6, num_scales=2, base_channels=8, num_layers=2, conv_bias_before_norm=False)
+    state = old.state_dict()
+    dropped = set(state) - set(new.state_dict())
+    assert len(dropped) == 4  # two normed layers per scale
+    for k in dropped:
+        state[k].normal_(std=3.0)
+    new.load_state_dict({k: v for k, v in state.items() if k not in dropped}, strict=True)
+    x = torch.randn(2, 6, 32, 32)
+    for got_scale, want_scale in zip(new(x), old(x)):
+        for got, want in zip(got_scale, want_scale):
+            torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
