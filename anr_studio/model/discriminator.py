@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from anr_studio.model.config import DiscriminatorConfig
-from anr_studio.model.unet import LEAKY_SLOPE, make_norm_activation
+from anr_studio.model.unet import make_conv_activation, make_norm_activation
 
 
 class PatchDiscriminator(nn.Module):
@@ -22,7 +22,7 @@ class PatchDiscriminator(nn.Module):
     def __init__(self, in_channels: int, base_channels: int = 64, num_layers: int = 3, norm: str = "instance",
                  conv_bias_before_norm: bool = True) -> None:
         super().__init__()
-        layers = [nn.Sequential(nn.Conv2d(in_channels, base_channels, 4, 2, 2), nn.LeakyReLU(LEAKY_SLOPE, True))]
+        layers = [nn.Sequential(*make_conv_activation(in_channels, base_channels, "leaky_relu", 4, 2, 2))]
         width = base_channels
         for i in range(1, num_layers + 1):
             prev, width = width, min(width * 2, 512)

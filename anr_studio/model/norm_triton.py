@@ -1,6 +1,8 @@
-"""Triton kernels of the channels_last instance norm (CUDA only; imported lazily by `unet`).
+"""Triton kernels of the channels_last instance norm and conv bias + activation (CUDA only; imported lazily by `unet`).
 
-Memory layout (B, H, W, C) contiguous, i.e. a channels_last (B, C, H, W) tensor. Two kernels:
+Memory layout (B, H, W, C) contiguous, i.e. a channels_last (B, C, H, W) tensor; the first
+input ``u`` (the gradient, in backward passes) may also be a channel slice of a wider one, such
+as the gradient of one half of the U-Net's skip concatenation (pixel stride > C). Two kernels:
 
 - ``nhwc_stats``: per (image, channel) fp32 sums of ``u`` and of ``u * v`` (``v = u`` gives the
   sum of squares) over H*W in one read of the inputs; programs own a slab of rows and a block
@@ -14,6 +16,10 @@ Both take an optional fused leaky ReLU (``slope``; ReLU is slope 0) after the no
 gradient ``u`` is first multiplied by act'(y), with ``y = scale * v + shift`` recomputed from
 the norm's input ``v``, which both kernels read anyway: no extra pass, no saved output.
 
+``bias_act`` / ``bias_act_grad``: a convolution's bias and the leaky ReLU after it, for layers
+without a norm, as one pass each way (the affine kernel with a = 1, c = bias; the stats kernel
+storing the gradient times act' while it sums it for the bias gradient).
+
 Why not torch ops: a broadcast (B, C, 1, 1) coefficient against a channels_last tensor takes
 torch's slow non-vectorised elementwise path, and fp32 sums of a product need a temporary.
 """
@@ -26,8 +32,9 @@ import triton.language as tl
 
 
 @triton.jit
-def _stats_kernel(u_ptr, v_ptr, out1_ptr, out2_ptr, scale_ptr, shift_ptr, slope, HW, C, ROWS_PER_PROG,
-                  HAS_V: tl.constexpr, ACT_GRAD: tl.constexpr, R: tl.constexpr, BLOCK_C: tl.constexpr):
+def _stats_kernel(u_ptr, v_ptr, out1_ptr, out2_ptr, scale_ptr, shift_ptr, g_ptr, slope, HW, C, U_ROW, ROWS_PER_PROG,
+                  HAS_V: tl.constexpr, ACT_GRAD: tl.constexpr, STORE_G: tl.constexpr, R: tl.constexpr,
+                  BLOCK_C: tl.constexpr):
     b = tl.program_id(0).to(tl.int64)
     slab = tl.program_id(1)
     cs = tl.program_id(2) * BLOCK_C + tl.arange(0, BLOCK_C)
@@ -43,11 +50,14 @@ def _stats_kernel(u_ptr, v_ptr, out1_ptr, out2_ptr, scale_ptr, shift_ptr, slope,
         rows = row0 + r + tl.arange(0, R)
         m = (rows < HW)[:, None] & cmask[None, :]
         offs = base + rows.to(tl.int64)[:, None] * C + cs[None, :]
-        u = tl.load(u_ptr + offs, mask=m, other=0.0).to(tl.float32)
+        u_offs = b * HW * U_ROW + rows.to(tl.int64)[:, None] * U_ROW + cs[None, :]
+        u = tl.load(u_ptr + u_offs, mask=m, other=0.0).to(tl.float32)
         if HAS_V:
             v = tl.load(v_ptr + offs, mask=m, other=0.0).to(tl.float32)
             if ACT_GRAD:  # the gradient of act(y) is g * act'(y), y = the norm's output
                 u = tl.where(v * scale + shift > 0, u, u * slope)
+            if STORE_G:
+                tl.store(g_ptr + offs, u.to(g_ptr.dtype.element_ty), mask=m)
         else:
             v = u
         acc1 += tl.sum(u, axis=0)
@@ -57,12 +67,13 @@ def _stats_kernel(u_ptr, v_ptr, out1_ptr, out2_ptr, scale_ptr, shift_ptr, slope,
 
 
 @triton.jit
-def _affine_kernel(u_ptr, v_ptr, a_ptr, b_ptr, c_ptr, scale_ptr, shift_ptr, out_ptr, slope, n, C, HWC,
+def _affine_kernel(u_ptr, v_ptr, a_ptr, b_ptr, c_ptr, scale_ptr, shift_ptr, out_ptr, slope, n, C, HWC, U_ROW,
                    HAS_V: tl.constexpr, ACT_OUT: tl.constexpr, ACT_GRAD: tl.constexpr, BLOCK: tl.constexpr):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m = offs < n
-    bc = (offs // HWC) * C + offs % C
-    u = tl.load(u_ptr + offs, mask=m, other=0.0).to(tl.float32)
+    channel = offs % C
+    bc = (offs // HWC) * C + channel
+    u = tl.load(u_ptr + (offs // C) * U_ROW + channel, mask=m, other=0.0).to(tl.float32)
     if HAS_V:
         v = tl.load(v_ptr + offs, mask=m, other=0.0).to(tl.float32)
         if ACT_GRAD:  # as in _stats_kernel
@@ -81,13 +92,31 @@ def _nhwc(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 2, 3, 1)
 
 
+def pixel_stride(u: torch.Tensor) -> int:
+    """Returns the pixel stride of (B, C, H, W) ``u`` whose pixels are rows of C contiguous channels, else 0.
+
+    Such rows are a contiguous channels_last tensor (stride C) or a channel slice of one (a wider
+    stride); the kernels read ``u`` in either layout without a copy.
+    """
+    batch, channels, height, width = u.shape
+    row = u.stride(3)
+    if u.stride(1) == 1 and row >= channels and u.stride(2) == width * row and u.stride(0) == height * width * row:
+        return row
+    return 0
+
+
 def nhwc_stats(u: torch.Tensor, v: torch.Tensor | None = None,
                act_grad: tuple[torch.Tensor, torch.Tensor, float] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Returns (sum g, sum g*v) (B, C, 1, 1) float32 over H, W of channels_last (B, C, H, W) tensors (v = u if None).
 
     ``g`` is ``u``, or with ``act_grad`` = (scale, shift, slope) and ``v`` given, ``u`` times
-    the leaky ReLU's derivative at ``scale * v + shift``.
+    the leaky ReLU's derivative at ``scale * v + shift``. ``u`` may be a channel slice (`pixel_stride`).
     """
+    return _stats(u, v, act_grad, None)
+
+
+def _stats(u, v, act_grad, g_out):
+    """Returns `nhwc_stats`; with ``g_out`` (v's layout), also stores g there."""
     batch, channels, height, width = u.shape
     hw = height * width
     out1 = torch.zeros((batch, channels), dtype=torch.float32, device=u.device)
@@ -96,9 +125,10 @@ def nhwc_stats(u: torch.Tensor, v: torch.Tensor | None = None,
     rows_per_prog = 512 if hw >= 4096 else 64
     block_c = 64 if channels >= 64 else triton.next_power_of_2(channels)
     grid = (batch, triton.cdiv(hw, rows_per_prog), triton.cdiv(channels, block_c))
-    _stats_kernel[grid](_nhwc(u), _nhwc(v) if v is not None else u, out1, out2, scale, shift, slope, hw, channels,
+    _stats_kernel[grid](_nhwc(u), _nhwc(v) if v is not None else u, out1, out2, scale, shift,
+                        _nhwc(g_out) if g_out is not None else out1, slope, hw, channels, _row_stride(u),
                         rows_per_prog, HAS_V=v is not None, ACT_GRAD=act_grad is not None and v is not None,
-                        R=32, BLOCK_C=block_c, num_warps=4)
+                        STORE_G=g_out is not None, R=32, BLOCK_C=block_c, num_warps=4)
     return out1.view(batch, channels, 1, 1), out2.view(batch, channels, 1, 1)
 
 
@@ -110,6 +140,7 @@ def nhwc_affine(u: torch.Tensor, a: torch.Tensor, c: torch.Tensor, v: torch.Tens
     ``g`` is ``u``, or with ``act_grad`` = (scale, shift, slope) and ``v`` given, ``u`` times
     the leaky ReLU's derivative at ``scale * v + shift`` (the fused activation's backward).
     With ``slope``, the result goes through the leaky ReLU of that slope (the fused activation).
+    ``u`` may be a channel slice (`pixel_stride`); ``v`` and the result are contiguous.
     """
     batch, channels, height, width = u.shape
     out = torch.empty_like(u, memory_format=torch.channels_last)
@@ -119,9 +150,34 @@ def nhwc_affine(u: torch.Tensor, a: torch.Tensor, c: torch.Tensor, v: torch.Tens
     scale, shift, slope_value = _act_arguments(batch, channels, act_grad, slope, coeff[0])
     _affine_kernel[(triton.cdiv(n, block),)](
         _nhwc(u), _nhwc(v) if v is not None else u, *coeff, scale, shift, _nhwc(out), slope_value, n, channels,
-        height * width * channels, HAS_V=v is not None, ACT_OUT=slope is not None,
+        height * width * channels, _row_stride(u), HAS_V=v is not None, ACT_OUT=slope is not None,
         ACT_GRAD=act_grad is not None and v is not None, BLOCK=block, num_warps=8)
     return out
+
+
+def bias_act(y: torch.Tensor, bias: torch.Tensor, slope: float) -> torch.Tensor:
+    """Returns leaky_relu(y + bias, slope) (channels_last, y's dtype) for channels_last (B, C, H, W) ``y`` and (C,) ``bias``."""
+    batch, channels = y.shape[:2]
+    ones = torch.ones((batch, channels, 1, 1), dtype=torch.float32, device=y.device)
+    return nhwc_affine(y, ones, bias.float().view(1, channels, 1, 1).expand(batch, channels, 1, 1), slope=slope)
+
+
+def bias_act_grad(grad: torch.Tensor, out: torch.Tensor, slope: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Returns (d y, d bias (C,) float32) of `bias_act` from its output ``out`` and the gradient ``grad`` of it, in one pass."""
+    batch, channels = out.shape[:2]
+    ones = torch.ones((batch, channels, 1, 1), dtype=torch.float32, device=out.device)
+    dy = torch.empty_like(out, memory_format=torch.channels_last)
+    # act'(y) from the output's sign: leaky ReLU keeps it for slopes >= 0.
+    s_g, _ = _stats(grad, out, (ones, torch.zeros_like(ones), slope), dy)
+    return dy, s_g.sum(dim=0).flatten()
+
+
+def _row_stride(u: torch.Tensor) -> int:
+    """Returns the pixel stride of ``u`` for the kernels (raises where u's pixels are not rows of channels)."""
+    row = pixel_stride(u)
+    if not row:
+        raise ValueError(f"norm_triton: strides {u.stride()} of shape {tuple(u.shape)} are not channels_last rows")
+    return row
 
 
 def _coefficients(batch: int, channels: int, *tensors: torch.Tensor) -> list[torch.Tensor]:

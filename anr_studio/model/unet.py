@@ -63,10 +63,10 @@ class _InstanceNormNHWC(torch.autograd.Function):
     (38% of the paper preset's training step on an H100). Here statistics are fp32 sums over
     H, W and the output is one ``x * scale + shift`` per element; the backward is the closed
     form dx = A*g + B*x + C with per-(image, channel) A, B, C, all in torch ops.
-    The sums and the affine maps run as Triton kernels (``kernels``, the `norm_triton` module)
-    inside `graphed_norms` (the training step's CUDA graphs) or with ``ANR_INSTANCE_NORM=triton``:
-    fewer bytes moved, but eager, where the step is host-bound, the Triton launches cost more host
-    time than they save (paper preset 34.5 vs 43.0 images/s), so eager code keeps the torch-op form.
+    With ``triton`` the sums and the affine maps run as Triton kernels (`norm_triton`): inside
+    `graphed_norms` (the training step's CUDA graphs) or with ``ANR_INSTANCE_NORM=triton``.
+    They move fewer bytes, but eager, where the step is host-bound, the Triton launches cost more
+    host time than they save (paper preset 34.5 vs 43.0 images/s), so eager code keeps torch ops.
     With the kernels, ``slope`` fuses a leaky ReLU (0: ReLU) into them: the forward's affine
     kernel applies it, the backward's kernels multiply the gradient by its derivative at
     ``x * scale + shift`` recomputed from ``x``, which they read anyway (no output is saved).
@@ -93,12 +93,13 @@ class _InstanceNormNHWC(torch.autograd.Function):
         return out
 
     @staticmethod
-    def forward(ctx, x, weight, bias, eps, kernels=None, slope=None):
+    def forward(ctx, x, weight, bias, eps, triton=False, slope=None):
+        kernels = _norm_kernels() if triton else None
         if slope is not None and kernels is None:
             raise ValueError("_InstanceNormNHWC: a fused activation (slope) needs the Triton kernels")
         n = x.shape[2] * x.shape[3]
         # Chosen by the caller, on its thread: autograd runs the backward on its own device thread.
-        ctx.kernels, ctx.slope = kernels, slope
+        ctx.triton, ctx.slope = triton, slope
         s1, s2 = _InstanceNormNHWC._sums(kernels, x)
         mean, sq = s1 / n, s2 / n
         rstd = torch.rsqrt((sq - mean.square()).clamp_min_(0) + eps)  # (B,C,1,1) fp32
@@ -112,14 +113,17 @@ class _InstanceNormNHWC(torch.autograd.Function):
     def backward(ctx, grad):
         x, mean, rstd, w, scale, shift = ctx.saved_tensors
         n = x.shape[2] * x.shape[3]
-        grad = grad.contiguous(memory_format=torch.channels_last)
+        kernels = _norm_kernels() if ctx.triton else None
+        if kernels is None or not kernels.pixel_stride(grad):
+            # The kernels read a channel slice as it is (the decoder's half of the skip concatenation's gradient).
+            grad = grad.contiguous(memory_format=torch.channels_last)
         act_grad = (scale, shift, ctx.slope) if ctx.slope is not None else None
-        s_g, s_gx = _InstanceNormNHWC._sums(ctx.kernels, grad, x, act_grad)
+        s_g, s_gx = _InstanceNormNHWC._sums(kernels, grad, x, act_grad)
         s_gxhat = (s_gx - mean * s_g) * rstd  # sum of grad * xhat
         a = rstd * w
         b = -a * rstd * s_gxhat / n
         c = -a * s_g / n - b * mean
-        dx = _InstanceNormNHWC._affine(ctx.kernels, grad, a, c, x, b, act_grad=act_grad)
+        dx = _InstanceNormNHWC._affine(kernels, grad, a, c, x, b, act_grad=act_grad)
         dweight = s_gxhat.sum(dim=0).flatten().to(w.dtype)
         dbias = s_g.sum(dim=0).flatten().to(w.dtype)
         return dx, dweight, dbias, None, None, None
@@ -149,12 +153,11 @@ class InstanceNorm2d(nn.InstanceNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Returns the normalised (and activated, see ``negative_slope``) ``x`` in its own dtype and memory format."""
         mode = os.environ.get("ANR_INSTANCE_NORM", "nhwc")
-        if (mode != "native" and x.is_cuda and x.dim() == 4 and self.affine and not self.track_running_stats
-                and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()):
-            kernels = _norm_kernels() if _triton_norm(x) else None
-            if kernels is not None and self.negative_slope is not None:
-                return _InstanceNormNHWC.apply(x, self.weight, self.bias, self.eps, kernels, self.negative_slope)
-            return self._activate(_InstanceNormNHWC.apply(x, self.weight, self.bias, self.eps, kernels))
+        if mode != "native" and x.is_cuda and self.affine and not self.track_running_stats and _channels_last(x):
+            triton = _triton_norm(x) and _norm_kernels() is not None
+            if triton and self.negative_slope is not None:
+                return _InstanceNormNHWC.apply(x, self.weight, self.bias, self.eps, True, self.negative_slope)
+            return self._activate(_InstanceNormNHWC.apply(x, self.weight, self.bias, self.eps, triton))
         if mode != "native" and x.device.type == "cpu" and x.dim() == 4 and not self.track_running_stats:
             # Instance norm is group norm with one channel per group; torch's CPU instance norm runs
             # batch norm on a (1, B*C, H, W) copy, 5x slower than the fused group-norm kernel
@@ -164,16 +167,90 @@ class InstanceNorm2d(nn.InstanceNorm2d):
 
     def _activate(self, y: torch.Tensor) -> torch.Tensor:
         """Returns ``y`` after the unfused activation (in place; ``y`` itself when there is none)."""
-        if self.negative_slope is None:
-            return y
-        if self.negative_slope == 0:
-            return F.relu(y, inplace=True)
-        return F.leaky_relu(y, self.negative_slope, inplace=True)
+        return _activate(y, self.negative_slope)
+
+
+class _BiasActNHWC(torch.autograd.Function):
+    """leaky_relu(y + bias) of a channels_last convolution output as one Triton pass each way.
+
+    Why: torch adds a convolution's bias to a channels_last bf16 output with a non-vectorised
+    broadcast, then the activation and, backward, the activation's gradient and the bias
+    gradient's sum are two more passes. Saves only the output (the next layer keeps it anyway).
+    """
+
+    @staticmethod
+    def forward(ctx, y, bias, slope):
+        out = _norm_kernels().bias_act(y, bias, slope)
+        ctx.slope, ctx.bias_dtype = slope, bias.dtype
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        kernels = _norm_kernels()
+        if not kernels.pixel_stride(grad):
+            grad = grad.contiguous(memory_format=torch.channels_last)
+        dy, dbias = kernels.bias_act_grad(grad, out, ctx.slope)
+        return dy, dbias.to(ctx.bias_dtype), None
+
+
+def _activate(y: torch.Tensor, negative_slope: float | None) -> torch.Tensor:
+    """Returns ``y`` after the leaky ReLU of ``negative_slope`` (0: ReLU) in place; ``y`` itself for None."""
+    if negative_slope is None:
+        return y
+    if negative_slope == 0:
+        return F.relu(y, inplace=True)
+    return F.leaky_relu(y, negative_slope, inplace=True)
+
+
+def _channels_last(x: torch.Tensor) -> bool:
+    """Returns True for a 4-d channels_last tensor that is not also NCHW-contiguous."""
+    return x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+
+
+class Conv2dAct(nn.Conv2d):
+    """nn.Conv2d (same parameters and state dict) followed by a leaky ReLU of ``negative_slope`` (0: ReLU).
+
+    For layers without a norm. Where the Triton norm kernels run (`_triton_norm`) on a
+    channels_last output, the bias and the activation are one pass each way (`_BiasActNHWC`);
+    elsewhere it is the convolution, then torch's in-place activation.
+    """
+
+    def __init__(self, *args, negative_slope: float, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.negative_slope = negative_slope
+
+    def extra_repr(self) -> str:
+        """Returns nn.Conv2d's description plus the activation's slope."""
+        return super().extra_repr() + f", negative_slope={self.negative_slope}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Returns the activated convolution of ``x`` (B, in_channels, H, W)."""
+        if self.bias is not None and _triton_norm(x) and _norm_kernels() is not None:
+            y = self._conv_forward(x, self.weight, None)
+            if _channels_last(y):
+                return _BiasActNHWC.apply(y, self.bias, self.negative_slope)
+            return _activate(y + self.bias.to(y.dtype).view(1, -1, 1, 1), self.negative_slope)
+        return _activate(super().forward(x), self.negative_slope)
 
 
 LEAKY_SLOPE = 0.2
 """Negative slope of the "leaky_relu" activation (pix2pix)."""
 _FUSABLE_SLOPES = {"relu": 0.0, "leaky_relu": LEAKY_SLOPE}
+
+
+def make_conv_activation(in_channels: int, out_channels: int, activation: str, *args,
+                         **kwargs) -> tuple[nn.Module, nn.Module]:
+    """Returns (convolution, activation layer): nn.Conv2d(in, out, *args, **kwargs) then ``activation``.
+
+    A ReLU or leaky ReLU goes into the convolution (`Conv2dAct`) and the activation layer is
+    then nn.Identity: the same parameters and state dict.
+    """
+    if activation in _FUSABLE_SLOPES:
+        slope = _FUSABLE_SLOPES[activation]
+        return Conv2dAct(in_channels, out_channels, *args, negative_slope=slope, **kwargs), nn.Identity()
+    return nn.Conv2d(in_channels, out_channels, *args, **kwargs), make_activation(activation)
 
 
 def make_norm(kind: str, channels: int, negative_slope: float | None = None) -> nn.Module:
@@ -245,11 +322,13 @@ class UNet(nn.Module):
         prev = in_channels
         for i, width in enumerate(widths):
             normed = 0 < i < config.depth - 1
-            self.down.append(nn.Sequential(
-                nn.Conv2d(prev, width, 4, stride=2, padding=1, bias=normed_bias if normed else True),
-                *(make_norm_activation(config.norm, width, config.down_activation) if normed
-                  else (nn.Identity(), make_activation(config.down_activation))),
-            ))
+            if normed:
+                layers = (nn.Conv2d(prev, width, 4, stride=2, padding=1, bias=normed_bias),
+                          *make_norm_activation(config.norm, width, config.down_activation))
+            else:
+                conv, act = make_conv_activation(prev, width, config.down_activation, 4, stride=2, padding=1)
+                layers = (conv, nn.Identity(), act)
+            self.down.append(nn.Sequential(*layers))
             prev = width
 
         # Decoder level i brings level i+1's resolution up to level i's and concatenates skip i.

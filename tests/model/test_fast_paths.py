@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from anr_studio.model import build_renderer
 from anr_studio.model.config import ModelConfig
 from anr_studio.model.graphed import GraphedRenderer
-from anr_studio.model.unet import InstanceNorm2d, _InstanceNormNHWC
+from anr_studio.model import UNet, UNetConfig
+from anr_studio.model.unet import Conv2dAct, InstanceNorm2d, _InstanceNormNHWC
 from tests.model.norm_kernels_interpreted import SLOPES, norm_inputs
 
 
@@ -81,15 +82,28 @@ def interpreted_kernels(tmp_path_factory):
     return torch.load(out)
 
 
+@pytest.mark.parametrize("case", ["norm", "norm-sliced"])
 @pytest.mark.parametrize("slope", SLOPES)
-def test_triton_norm_kernels_with_fused_activation_match_torch(interpreted_kernels, slope):
+def test_triton_norm_kernels_with_fused_activation_match_torch(interpreted_kernels, slope, case):
     # Forward (the affine kernel applies the activation) and backward (both kernels multiply the
-    # gradient by the activation's derivative) against torch's instance norm + leaky ReLU.
-    got, want = interpreted_kernels[slope], _reference_results(slope)
+    # gradient by the activation's derivative; "-sliced": the gradient read from a channel slice,
+    # as the skip concatenation's backward passes it) against torch's instance norm + leaky ReLU.
+    got, want = interpreted_kernels[case, slope], _reference_results(slope)
     assert got[0].is_contiguous(memory_format=torch.channels_last)
     assert got[1].is_contiguous(memory_format=torch.channels_last)
     for g, w, tol in zip(got, want, (1e-5, 1e-4, 1e-4, 1e-4)):
         torch.testing.assert_close(g.double(), w, atol=tol, rtol=tol)
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.2])
+def test_triton_bias_activation_kernels_match_torch(interpreted_kernels, slope):
+    x, _, b, grad = (t.double().requires_grad_() for t in norm_inputs())
+    ref = F.leaky_relu(x + b.view(1, -1, 1, 1), slope)
+    want = (ref.detach(), *torch.autograd.grad(ref, (x, b), grad.detach()))
+    got = interpreted_kernels["bias_act", slope]
+    assert got[1].is_contiguous(memory_format=torch.channels_last)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g.double(), w, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("slope", [0.0, 0.2])
@@ -137,6 +151,41 @@ def test_instance_norm_with_activation_on_cuda_matches_torch_in_bf16(monkeypatch
     assert float((y.double().cpu() - ref).norm() / ref.norm()) < 1e-2
     for got, want in ((x.grad, xr.grad), (norm.weight.grad, wr.grad), (norm.bias.grad, br.grad)):
         assert float((got.double().cpu() - want).norm() / want.norm()) < 3e-2
+
+
+def test_conv_activation_is_the_convolution_then_the_activation_on_cpu():
+    torch.manual_seed(0)
+    conv = Conv2dAct(3, 4, 3, padding=1, negative_slope=0.2)
+    plain = torch.nn.Conv2d(3, 4, 3, padding=1)
+    plain.load_state_dict(conv.state_dict(), strict=True)
+    x = torch.randn(2, 3, 8, 8)
+    torch.testing.assert_close(conv(x), F.leaky_relu(plain(x), 0.2))
+
+
+def _unet_outputs_and_grads(mode, monkeypatch):
+    """Returns (output, {name: grad}) of a float32 channels_last U-Net on CUDA with ``ANR_INSTANCE_NORM=mode``."""
+    monkeypatch.setenv("ANR_INSTANCE_NORM", mode)
+    torch.manual_seed(0)
+    config = UNetConfig(depth=4, base_channels=16, max_channels=64, conv_bias_before_norm=False)
+    net = UNet(8, 4, config).cuda().to(memory_format=torch.channels_last)
+    g = torch.Generator(device="cuda").manual_seed(1)
+    x = torch.randn(2, 8, 64, 64, device="cuda", generator=g).contiguous(memory_format=torch.channels_last)
+    with torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True, allow_tf32=False):
+        out = net(x)
+        out.square().mean().backward()
+    return out.detach(), {name: p.grad for name, p in net.named_parameters()}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_unet_with_triton_kernels_matches_the_torch_op_form_on_cuda(monkeypatch):
+    # Fused norm + activation, fused bias + activation of the unnormed levels, and the skip
+    # gradients read as channel slices, against the torch-op form in float32 (TF32 off): only
+    # summation order differs.
+    ref, ref_grads = _unet_outputs_and_grads("nhwc", monkeypatch)
+    out, grads = _unet_outputs_and_grads("triton", monkeypatch)
+    torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-3)
+    for name, grad in grads.items():
+        assert float((grad - ref_grads[name]).norm() / ref_grads[name].norm()) < 1e-3, name
 
 
 def _tiny_renderer(device):
