@@ -294,9 +294,10 @@ class Trainer:
         return terms, bad
 
     def _autocast(self) -> torch.autocast:
-        # No cast cache under graphs: cached bf16 weights must not outlive a capture.
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast,
-                              cache_enabled=self._graphs is None)
+        # No cast cache: under graphs cached bf16 weights must not outlive a capture, and eager the
+        # discriminator's two calls would share each cached weight cast, summing their weight
+        # gradients in bf16 (a graphed step sums them in float32, so the two would drift apart).
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast, cache_enabled=False)
 
     def _judge(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
         """Returns the discriminator's outputs for its input ``x``: bf16 under autocast (its first convolution
