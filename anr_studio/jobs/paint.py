@@ -16,7 +16,7 @@ import numpy as np
 from psygnal import Signal
 
 from anr_studio.errors import AnrError
-from anr_studio.jobs.undo import UndoStack
+from anr_studio.jobs.undo import Undoable, UndoStack
 
 _stroke_ids = count()
 
@@ -41,7 +41,7 @@ class PaintEvent:
     y: float
 
 
-class PaintState:
+class PaintState(Undoable[np.ndarray]):
     """Holds the try-on mask (S,S) float32 in [0,1], the brush, and the undo history.
 
     ``changed(tuple)`` fires with the dirty box (y0, y1, x0, x1) after every edit (main thread).
@@ -65,7 +65,7 @@ class PaintState:
 
     def record(self, merge_key: object | None = None) -> None:
         """Pushes an undo snapshot of the mask before an edit (merged within one stroke)."""
-        if self._undo.record(self.mask.copy, merge_key):
+        if self._undo.record(self._snapshot, merge_key):
             self.history_changed.emit()
 
     def set_mask(self, mask: np.ndarray, record: bool = True) -> None:
@@ -82,33 +82,13 @@ class PaintState:
         self.mask = np.clip(mask, 0.0, 1.0).astype(np.float32)
         self.changed.emit(self._full())
 
-    def undo(self) -> bool:
-        """Returns True when a paint edit was undone."""
-        prev = self._undo.undo(self.mask.copy())
-        if prev is None:
-            return False
-        self.mask = prev
+    def _snapshot(self) -> np.ndarray:
+        return self.mask.copy()
+
+    def _restore(self, mask: np.ndarray) -> None:
+        self.mask = mask
         self.changed.emit(self._full())
         self.history_changed.emit()
-        return True
-
-    def redo(self) -> bool:
-        """Returns True when an undone paint edit was redone."""
-        nxt = self._undo.redo(self.mask.copy())
-        if nxt is None:
-            return False
-        self.mask = nxt
-        self.changed.emit(self._full())
-        self.history_changed.emit()
-        return True
-
-    @property
-    def can_undo(self) -> bool:
-        return self._undo.can_undo
-
-    @property
-    def can_redo(self) -> bool:
-        return self._undo.can_redo
 
 
 def dab(state: PaintState, x: float, y: float) -> tuple[int, int, int, int] | None:

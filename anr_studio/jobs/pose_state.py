@@ -14,7 +14,7 @@ import numpy as np
 from psygnal import Signal
 
 from anr_studio.errors import AnrError, expect_finite, expect_shape
-from anr_studio.jobs.undo import UndoStack
+from anr_studio.jobs.undo import Undoable, UndoStack
 
 NUM_JOINTS = 24
 
@@ -28,7 +28,7 @@ class PoseSnapshot:
     transl: np.ndarray
 
 
-class PoseState:
+class PoseState(Undoable[PoseSnapshot]):
     """Holds pose (24,3) axis-angle radians in SMPL joint order, betas (K,) and transl (3,) metres.
 
     ``changed(str)`` fires with "pose", "betas", "transl" or "all" after every edit.
@@ -68,6 +68,8 @@ class PoseState:
     def snapshot(self) -> PoseSnapshot:
         """Returns an immutable copy of the whole state."""
         return PoseSnapshot(self.pose, self.betas, self.transl)
+
+    _snapshot = snapshot
 
     # --- editing -------------------------------------------------------------------------
     def _record(self, merge_key: object | None) -> None:
@@ -147,26 +149,3 @@ class PoseState:
         self.changed.emit("all")
         self.history_changed.emit()
 
-    def undo(self) -> bool:
-        """Returns True when an edit was undone."""
-        snap = self._undo.undo(self.snapshot())
-        if snap is None:
-            return False
-        self._restore(snap)
-        return True
-
-    def redo(self) -> bool:
-        """Returns True when an undone edit was redone."""
-        snap = self._undo.redo(self.snapshot())
-        if snap is None:
-            return False
-        self._restore(snap)
-        return True
-
-    @property
-    def can_undo(self) -> bool:
-        return self._undo.can_undo
-
-    @property
-    def can_redo(self) -> bool:
-        return self._undo.can_redo

@@ -63,3 +63,43 @@ class UndoStack(Generic[T]):
         self._undo.clear()
         self._redo.clear()
         self._merge_key = None
+
+
+class Undoable(Generic[T]):
+    """Undo/redo for a state that keeps an `UndoStack` in ``self._undo``.
+
+    The state defines ``_snapshot()`` (a copy of what an edit may change) and ``_restore(snap)``
+    (puts a snapshot back and emits its own change signals).
+    """
+
+    _undo: UndoStack[T]
+
+    def _snapshot(self) -> T:
+        raise NotImplementedError
+
+    def _restore(self, snap: T) -> None:
+        raise NotImplementedError
+
+    def undo(self) -> bool:
+        """Returns True when an edit was undone."""
+        snap = self._undo.undo(self._snapshot())
+        if snap is None:
+            return False
+        self._restore(snap)
+        return True
+
+    def redo(self) -> bool:
+        """Returns True when an undone edit was redone."""
+        snap = self._undo.redo(self._snapshot())
+        if snap is None:
+            return False
+        self._restore(snap)
+        return True
+
+    @property
+    def can_undo(self) -> bool:
+        return self._undo.can_undo
+
+    @property
+    def can_redo(self) -> bool:
+        return self._undo.can_redo
