@@ -8,7 +8,7 @@ Heavy modules load on first use so `anr-studio --help` stays fast.
 
 from __future__ import annotations
 
-from typing import Any
+from anr_studio.lazy import lazy_getattr
 
 _EXPORTS = {
     "Avatar": "anr_studio.avatar.avatar",
@@ -28,10 +28,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'anr_studio.avatar' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

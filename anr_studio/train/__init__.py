@@ -6,7 +6,7 @@ Heavy modules load on first use so `anr-studio --help` stays fast.
 
 from __future__ import annotations
 
-from typing import Any
+from anr_studio.lazy import lazy_getattr
 
 _EXPORTS = {
     "TrainConfig": "anr_studio.train.config",
@@ -25,10 +25,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'anr_studio.train' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
