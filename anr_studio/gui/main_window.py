@@ -234,7 +234,7 @@ class MainWindow(QtWidgets.QMainWindow):
         avatar, identity = self.avatar, self.neural.identity
         colors = None
         if avatar is not None and hasattr(avatar, "texture") and identity:
-            colors = neural_face_colors(avatar.texture(identity), self.body.face_uvs)
+            colors = neural_face_colors(avatar.texture(identity), self.body.face_uvs, faces=self.body.faces, smooth=2)
         self.viewport.set_neural_colors(colors)
         self.act_neural_colors.setEnabled(colors is not None)
         if colors is None and self.viewport.color_mode == "neural":

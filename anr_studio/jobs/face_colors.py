@@ -39,12 +39,44 @@ def _face_samples(order: int) -> np.ndarray:
     return np.asarray(grid, np.float32) / order
 
 
-def neural_face_colors(texture: torch.Tensor, face_uvs, order: int = 6) -> np.ndarray:
+def face_pairs(faces) -> np.ndarray:
+    """Returns (E,2) int64 pairs of faces that share an edge of the mesh ``faces`` (F,3) vertex indices.
+
+    Seams of the UV layout do not separate faces here: neighbours are found through the 3D mesh.
+    """
+    f = np.asarray(faces.detach().cpu() if isinstance(faces, torch.Tensor) else faces, np.int64)
+    if f.ndim != 2 or f.shape[1] != 3:
+        raise AnrError(f"face colours: faces has shape {f.shape}, expected (F, 3) vertex indices")
+    edges = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
+    owner = np.tile(np.arange(len(f)), 3)
+    order = np.lexsort((edges[:, 1], edges[:, 0]))
+    edges, owner = edges[order], owner[order]
+    same = np.all(edges[1:] == edges[:-1], axis=1)  # an edge listed twice joins its two faces
+    return np.stack([owner[:-1][same], owner[1:][same]], 1)
+
+
+def smooth_face_features(features: np.ndarray, pairs: np.ndarray, rounds: int) -> np.ndarray:
+    """Returns (F,C) ``features`` after ``rounds`` of averaging each face with its edge neighbours (``pairs``)."""
+    out = np.asarray(features, np.float64)
+    count = np.ones(len(out))
+    np.add.at(count, pairs.ravel(), 1.0)
+    for _ in range(rounds):
+        total = out.copy()
+        np.add.at(total, pairs[:, 0], out[pairs[:, 1]])
+        np.add.at(total, pairs[:, 1], out[pairs[:, 0]])
+        out = total / count[:, None]
+    return out.astype(np.float32)
+
+
+def neural_face_colors(texture: torch.Tensor, face_uvs, order: int = 6, faces=None, smooth: int = 0) -> np.ndarray:
     """Returns (F,4) float32 RGBA in [0,1]: a (C,S,S) neural texture's PCA false colour on each face.
 
     Each face's C features are the mean of the texture sampled bilinearly (as the renderer samples
     it) at an order-``order`` barycentric grid over its UV triangle (order 6: 28 points, corners and
-    centroid included). The false colour is the PCA of those face features, not of all texels:
+    centroid included). With the mesh ``faces`` (F,3), ``smooth`` rounds of averaging with the
+    edge-adjacent faces follow: a texture keeps some of its random initialisation where training
+    did not need it, which shows as face-to-face speckle; the viewport passes 2 rounds so regions
+    read as regions. The false colour is the PCA of those face features, not of all texels:
     texels outside the UV islands and per-texel noise would otherwise take the principal directions.
     """
     if not isinstance(texture, torch.Tensor) or texture.ndim != 3:
@@ -55,5 +87,10 @@ def neural_face_colors(texture: torch.Tensor, face_uvs, order: int = 6) -> np.nd
     grid = torch.from_numpy(np.stack([2.0 * points[..., 0] - 1.0, 1.0 - 2.0 * points[..., 1]], -1))[None]
     tex = texture.detach().float().cpu()[None]
     features = F.grid_sample(tex, grid, mode="bilinear", padding_mode="border", align_corners=False)[0].mean(-1).T  # (F,C)
+    if faces is not None and smooth > 0:
+        pairs = face_pairs(faces)
+        if pairs.size and pairs.max() >= len(uvs):
+            raise AnrError(f"face colours: faces index {pairs.max() + 1} faces, expected {len(uvs)} like face_uvs")
+        features = torch.from_numpy(smooth_face_features(features.numpy(), pairs, smooth))
     rgb = pca_false_colour(features)
     return np.concatenate([rgb, np.ones((len(rgb), 1))], 1).astype(np.float32)

@@ -72,3 +72,38 @@ def test_checker_face_colors_alternate_between_cells():
     colors = checker_face_colors(uvs, cells=16)
     assert colors.shape == (3, 4)
     assert not np.array_equal(colors[0], colors[1]) and np.array_equal(colors[0], colors[2])
+
+
+def test_face_pairs_join_faces_through_shared_mesh_edges():
+    from anr_studio.jobs.face_colors import face_pairs
+
+    # A strip of three triangles: 0-1 share edge (1,2), 1-2 share edge (2,3); 0 and 2 share only vertex 2.
+    faces = np.array([[0, 1, 2], [2, 1, 3], [2, 3, 4]])
+    assert sorted(map(tuple, np.sort(face_pairs(faces), 1))) == [(0, 1), (1, 2)]
+    with pytest.raises(AnrError, match=r"faces has shape \(3,\), expected \(F, 3\)"):
+        face_pairs(np.array([0, 1, 2]))
+
+
+def test_smoothing_averages_with_neighbours_and_keeps_a_constant():
+    from anr_studio.jobs.face_colors import smooth_face_features
+
+    pairs = np.array([[0, 1], [1, 2]])
+    feats = np.array([[3.0], [0.0], [0.0]], np.float32)
+    one = smooth_face_features(feats, pairs, 1)
+    np.testing.assert_allclose(one[:, 0], [1.5, 1.0, 0.0])  # (3+0)/2, (0+3+0)/3, (0+0)/2
+    np.testing.assert_allclose(smooth_face_features(np.full((3, 2), 0.7, np.float32), pairs, 5), 0.7, rtol=1e-6)
+
+
+def test_neural_colours_smoothed_over_the_body_have_less_face_to_face_speckle():
+    from anr_studio.body import BodyModel
+    from anr_studio.jobs.face_colors import face_pairs
+
+    body = BodyModel.default()
+    noise = _texture(3, size=256)  # an untrained texture: all speckle
+    rough = neural_face_colors(noise, body.face_uvs)
+    smooth = neural_face_colors(noise, body.face_uvs, faces=body.faces, smooth=2)
+    pairs = face_pairs(body.faces)
+    jump = lambda c: float(np.abs(c[pairs[:, 0], :3] - c[pairs[:, 1], :3]).mean())  # noqa: E731
+    assert smooth.shape == rough.shape and jump(smooth) < 0.6 * jump(rough)
+    with pytest.raises(AnrError, match="expected 3 like face_uvs"):
+        neural_face_colors(noise, body.face_uvs[:3], faces=body.faces, smooth=1)
