@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from types import ModuleType
 from typing import Callable, Sequence
 
@@ -53,11 +54,11 @@ def l1_mean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Returns mean|a - b| (0-dim float32, computed in float32); ``b`` is a constant: no gradient reaches it.
 
     On CUDA, for tensors of one dtype and layout (feature maps), two Triton kernels do the work
-    of eight torch ops (paper preset: feature matching reads ~380M elements a step); elsewhere
-    torch ops.
+    of eight torch ops (paper preset: feature matching reads ~380M elements a step); elsewhere,
+    or with ``ANR_L1_KERNEL=torch`` (A/B checks), torch ops.
     """
     b = b.detach()
-    kernels = _l1_kernels() if a.is_cuda else None
+    kernels = _l1_kernels() if a.is_cuda and os.environ.get("ANR_L1_KERNEL", "triton") != "torch" else None
     if kernels is not None and kernels.flat_compatible(a, b):
         return _L1Mean.apply(a, b, kernels)
     return (a.float() - b.float()).abs().mean()
