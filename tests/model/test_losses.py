@@ -228,3 +228,24 @@ def test_l1_mean_leaves_b_without_gradient_on_cpu():
     assert val(loss) == pytest.approx(val((a - b).abs().mean()))
     loss.backward()
     assert a.grad is not None and b.grad is None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_l1_mean_cuda_kernels_match_torch(dtype):
+    # The compiled kernels (the interpreter test above is skipped where Triton is older than 3.8),
+    # on a feature-map-sized channels_last tensor: many blocks, a ragged last one.
+    from anr_studio.model.losses import l1_mean
+
+    g = torch.Generator(device="cuda").manual_seed(0)
+    shape = (3, 64, 129, 131)
+    a = torch.randn(shape, device="cuda", generator=g).to(dtype).contiguous(memory_format=torch.channels_last)
+    b = torch.randn(shape, device="cuda", generator=g).to(dtype).contiguous(memory_format=torch.channels_last)
+    a.requires_grad_()
+    got = l1_mean(a, b)
+    (got_grad,) = torch.autograd.grad(7 * got, a)
+    want = (a.float() - b.float()).abs().mean()
+    (want_grad,) = torch.autograd.grad(7 * want, a)
+    assert val(got) == pytest.approx(val(want), rel=1e-5)
+    assert got_grad.stride() == a.stride()
+    torch.testing.assert_close(got_grad, want_grad, rtol=2**-7 if dtype == torch.bfloat16 else 1e-6, atol=0)
