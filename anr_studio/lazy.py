@@ -1,8 +1,10 @@
-"""Lazy package exports: a package names what it offers; each module loads on first use (fast `--help`)."""
+"""Lazy imports: package exports that load on first use (fast `--help`), and optional modules (Triton kernels)."""
 
 from __future__ import annotations
 
+import functools
 import importlib
+from types import ModuleType
 from typing import Any, Callable
 
 
@@ -15,3 +17,12 @@ def lazy_getattr(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     return __getattr__
+
+
+@functools.cache
+def optional_module(name: str) -> ModuleType | None:
+    """Returns module ``name``, imported once, or None where it cannot be imported (Triton kernels on CPU-only torch builds)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None

@@ -6,7 +6,6 @@ Images are float (B, 3, H, W) in [-1, 1]; masks (B, 1, H, W) in [0, 1]. Every fu
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 from types import ModuleType
@@ -17,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from anr_studio.errors import AnrError
+from anr_studio.lazy import optional_module
 from anr_studio.model.config import LossConfig
 from anr_studio.model.discriminator import discriminator_input
 from anr_studio.model.renderer import RenderOutput
@@ -25,14 +25,9 @@ log = logging.getLogger(__name__)
 DiscriminatorOutputs = Sequence[Sequence[torch.Tensor]]
 
 
-@functools.cache
 def _l1_kernels() -> ModuleType | None:
     """Returns the `l1_triton` module, or None where Triton is missing (CPU-only torch builds)."""
-    try:
-        from anr_studio.model import l1_triton
-    except ImportError:
-        return None
-    return l1_triton
+    return optional_module("anr_studio.model.l1_triton")
 
 
 class _L1Mean(torch.autograd.Function):

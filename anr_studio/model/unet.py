@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from anr_studio.lazy import optional_module
 from anr_studio.model.config import UNetConfig
 
 
-_NORM_KERNELS = None
 _GRAPHED = threading.local()
 
 
@@ -44,15 +44,7 @@ def _triton_norm(u: torch.Tensor) -> bool:
 
 def _norm_kernels():
     """Returns the `norm_triton` module, or None where Triton is missing (CPU-only torch builds)."""
-    global _NORM_KERNELS
-    if _NORM_KERNELS is None:
-        try:
-            from anr_studio.model import norm_triton
-
-            _NORM_KERNELS = norm_triton
-        except ImportError:
-            _NORM_KERNELS = False
-    return _NORM_KERNELS or None
+    return optional_module("anr_studio.model.norm_triton")
 
 
 class _InstanceNormNHWC(torch.autograd.Function):

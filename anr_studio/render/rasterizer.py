@@ -37,6 +37,7 @@ import torch
 from torch.utils.weak import WeakIdKeyDictionary
 
 from anr_studio.errors import AnrError, device_checks_enabled, expect_shape
+from anr_studio.lazy import optional_module
 from anr_studio.render.cameras import PerspectiveCamera, WeakPerspectiveCamera
 
 __all__ = ["Fragments", "rasterize", "capturable", "DEFAULT_ZNEAR"]
@@ -247,12 +248,8 @@ def _triton_raster():
     if _TRITON is None:
         _TRITON = False
         if os.environ.get("ANR_RASTER", "").lower() != "torch":
-            try:
-                from anr_studio.render.raster_triton import raster_triton
-
-                _TRITON = raster_triton
-            except ImportError:  # CPU-only torch builds ship no Triton
-                pass
+            module = optional_module("anr_studio.render.raster_triton")  # None: CPU-only torch builds ship no Triton
+            _TRITON = module.raster_triton if module is not None else False
     return _TRITON or None
 
 
