@@ -7,22 +7,10 @@
 set -euo pipefail
 OUT=${1:?output folder}; BUDGET=${2:-75}
 PRESET=${PRESET:-fast}; SIZE=${SIZE:-512}; FRAMES=${FRAMES:-150}
-C=$OUT/captures; mkdir -p "$C"
-for s in 0 1; do python3 -m anr_studio.cli synth --out "$C/s$s.h5" --seed $s --frames "$FRAMES" --size "$SIZE" --motion dance --quiet & done; wait
-for s in 0 1; do python3 -m anr_studio.cli keyframes "$C/s$s.h5" >/dev/null & done; wait
-run() {  # name, env assignment (or -), extra train flags...
-  local name=$1 envset=$2; shift 2
-  env ${envset/#-/} python3 -m anr_studio.cli train --captures "$C/s0.h5" "$C/s1.h5" --preset "$PRESET" --out "$OUT/runs/$name" \
-    --time-budget "$BUDGET" --steps 100000000 --checkpoint-every 100000000 --no-progress --device cuda "$@" 2>&1 | tail -2
-  env ${envset/#-/} python3 -m anr_studio.cli eval "$OUT/runs/$name" --captures "$C/s0.h5" "$C/s1.h5" --split test \
-    --max-frames 16 --out "$OUT/runs/$name/metrics.json" >/dev/null
-  python3 - "$OUT/runs/$name/metrics.json" "$name" "$*" <<'PY'
-import json, sys
-m = json.load(open(sys.argv[1])); o = m["overall"]
-print(json.dumps({"run": sys.argv[2], "flags": sys.argv[3], "step": m.get("step"),
-                  **{k: round(o[k], 4) for k in ("psnr", "ssim", "flip", "mask_iou") if o.get(k) is not None}}))
-PY
-}
+C=$OUT/captures
+. "$(dirname "$0")/quality_runs.sh"
+make_dancers "$FRAMES" "$SIZE"
+run() { local name=$1 envset=$2; shift 2; train_eval "$name" "$(pwd)" "$envset" "$@"; }
 if [ "$PRESET" = paper ]; then
   run b4 - --set data.batch_size=4
   run b8 - --set data.batch_size=8
