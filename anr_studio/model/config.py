@@ -17,6 +17,7 @@ NORMS = ("instance", "batch", "none")
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu")
 UPSAMPLE_MODES = ("transpose", "bilinear")
 GAN_MODES = ("lsgan", "hinge")
+DISCRIMINATOR_REAL = ("composite", "frame")
 CONDITIONS = ("normals", "none")
 
 
@@ -192,6 +193,18 @@ class LossConfig:
     """Eq. 7: generator side of the GAN loss."""
     gan_mode: str = "lsgan"
     """GAN objective: "lsgan" (least squares, pix2pixHD) or "hinge"."""
+    discriminator_real: str = "composite"
+    """What the discriminator (and feature matching) takes as real: "composite", the frame over the
+    background plate through the ground-truth mask, M_gt*F + (1-M_gt)*B, so that real and fake show the
+    same plate; or "frame", the frame itself. With "frame" the plate's differences from the frame's
+    background (sensor noise, light) tell real from fake at a glance, and the generator can answer only
+    through its mask. "composite" removes that cue; it does not end the discriminator's episodic wins
+    on the GPU (docs/benchmarks.md, "Training stability")."""
+    discriminator_noise: float = 0.0
+    """Instance noise: the standard deviation of Gaussian noise added to every image the discriminator
+    judges, real and fake (images in [-1, 1]), to drown cues the generator cannot learn (the frames'
+    sensor noise, 8-bit steps). Off by default: 0.05 did not stop the discriminator's episodic wins in
+    the one 75 s GPU run it had (docs/benchmarks.md, "Training stability"), and it costs ~1% of a step."""
     vgg_layer_weights: tuple[float, ...] = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
     """Weights of VGG19 relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 in the feature loss (pix2pixHD)."""
     vgg_weights: str = ""
@@ -206,6 +219,7 @@ class LossConfig:
             if isinstance(value, float) and value < 0:
                 raise AnrError(f"config: loss.{f.name} = {value}, expected a weight >= 0")
         _check_choice(self.gan_mode, GAN_MODES, "loss.gan_mode")
+        _check_choice(self.discriminator_real, DISCRIMINATOR_REAL, "loss.discriminator_real")
         if len(self.vgg_layer_weights) != 5:
             raise AnrError(f"config: loss.vgg_layer_weights has {len(self.vgg_layer_weights)} items, expected 5")
 

@@ -190,6 +190,26 @@ class ANRLoss(nn.Module):
             return out.rgb.float()
         return out.composite(background.float(), None if out.mask_logits is not None else coarse_mask.float()).float()
 
+    def real_image(self, frame: torch.Tensor, mask: torch.Tensor | None = None,
+                   background: torch.Tensor | None = None) -> torch.Tensor:
+        """Returns what the discriminator judges as real (B, 3, H, W) float32 (``loss.discriminator_real``).
+
+        "composite": M_gt*F + (1-M_gt)*B, the frame over the same plate as I' = M*I + (1-M)*B, so
+        the background cannot tell the two apart; "frame" (or no mask/background given): F itself.
+        """
+        frame = frame.float()
+        if self.config.discriminator_real == "frame" or mask is None or background is None:
+            return frame
+        return torch.lerp(background.float().expand_as(frame), frame, mask.float())  # one pass: B + M (F - B)
+
+    def judged(self, image: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Returns the discriminator's input for ``image``: with instance noise (``loss.discriminator_noise``)
+        added to the image, then `discriminator_input` (the condition stays clean)."""
+        sigma = self.config.discriminator_noise
+        if sigma > 0:
+            image = image + sigma * torch.randn_like(image)
+        return discriminator_input(image, condition)
+
     def forward(self, out: RenderOutput, frame: torch.Tensor, mask: torch.Tensor, background: torch.Tensor,
                 discriminator: nn.Module | None = None, condition: torch.Tensor | None = None,
                 coarse_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -203,11 +223,11 @@ class ANRLoss(nn.Module):
         """
         blended, terms, weighted = self._image_terms(out, frame, mask, background, coarse_mask)
         if discriminator is not None:
-            fake = discriminator(discriminator_input(blended, condition))
+            fake = discriminator(self.judged(blended, condition))
             real = None
             if self.feature_matching_weight > 0:
                 with torch.no_grad():
-                    real = discriminator(discriminator_input(frame.float(), condition))
+                    real = discriminator(self.judged(self.real_image(frame, mask, background), condition))
             self._adversarial_terms(fake, real, terms, weighted)
         return self._total(terms, weighted, blended), terms
 
@@ -227,8 +247,8 @@ class ANRLoss(nn.Module):
         the discriminator's loss reach the renderer. ``terms`` also holds "discriminator".
         """
         blended, terms, weighted = self._image_terms(out, frame, mask, background, coarse_mask)
-        real = discriminator(discriminator_input(frame.float(), condition))
-        fake = discriminator(discriminator_input(blended, condition))
+        real = discriminator(self.judged(self.real_image(frame, mask, background), condition))
+        fake = discriminator(self.judged(blended, condition))
         self._adversarial_terms(fake, real, terms, weighted)
         d_loss = gan_discriminator_loss(real, fake, self.config.gan_mode)
         total = self._total(terms, weighted, blended)
@@ -283,13 +303,15 @@ class ANRLoss(nn.Module):
         return total
 
     def discriminator_loss(self, discriminator: nn.Module, frame: torch.Tensor, blended: torch.Tensor,
-                           condition: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                           condition: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+                           background: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Returns (loss, {"d_real", "d_fake", "d_total"}) of the discriminator side of Eq. 7.
 
         ``blended`` (B, 3, H, W) is I' from ``blend``; it is detached here so no gradient reaches R or T.
+        The real side is `real_image` (``mask`` and ``background`` as in `forward`).
         """
-        real = discriminator(discriminator_input(frame.float(), condition))
-        fake = discriminator(discriminator_input(blended.detach().float(), condition))
+        real = discriminator(self.judged(self.real_image(frame, mask, background), condition))
+        fake = discriminator(self.judged(blended.detach().float(), condition))
         loss = gan_discriminator_loss(real, fake, self.config.gan_mode)
         r = torch.stack([s[-1].float().mean() for s in real]).mean().detach()
         f = torch.stack([s[-1].float().mean() for s in fake]).mean().detach()

@@ -101,6 +101,40 @@ def fake_output(kind="anr", b=1, h=8, w=8):
     return RenderOutput(rgb=rgb, mask_logits=logits, coarse_rgb=coarse)
 
 
+def test_discriminator_real_is_the_frame_over_the_plate_through_the_true_mask():
+    frame, mask, plate = t([[1.0, 1.0]]).expand(1, 3, 1, 2), t([[0.25, 1.0]]), t([[-1.0, 0.5]]).expand(1, 3, 1, 2)
+    real = ANRLoss(LossConfig(feature=0)).real_image(frame, mask, plate)
+    assert real[0, :, 0, 0].tolist() == [-0.5] * 3  # 0.25 * 1 + 0.75 * -1
+    assert real[0, :, 0, 1].tolist() == [1.0] * 3
+    as_frame = ANRLoss(LossConfig(feature=0, discriminator_real="frame"))
+    assert torch.equal(as_frame.real_image(frame, mask, plate), frame)
+
+
+def test_the_discriminator_judges_images_with_instance_noise_and_a_clean_condition():
+    image, normals = torch.zeros(4, 3, 64, 64), torch.ones(4, 3, 64, 64)
+    judged = ANRLoss(LossConfig(feature=0, discriminator_noise=0.05)).judged(image, normals)
+    assert judged.shape == (4, 6, 64, 64)
+    assert judged[:, 3:].std().item() == pytest.approx(0.05, rel=0.05)  # cat(condition, image)
+    assert torch.equal(judged[:, :3], normals)
+    clean = ANRLoss(LossConfig(feature=0, discriminator_noise=0.0)).judged(image, normals)
+    assert torch.equal(clean[:, 3:], image)
+
+
+def test_a_perfect_render_is_real_to_the_discriminator_even_where_the_plate_is_not_the_frames_background():
+    # The frame's background is the plate plus sensor noise; I' shows the clean plate. Judged
+    # against the composite, a render with the true colours and mask is the real image exactly.
+    torch.manual_seed(1)
+    plate = torch.rand(2, 3, 8, 8) * 2 - 1
+    mask = (torch.rand(2, 1, 8, 8) > 0.5).float()
+    person = torch.rand(2, 3, 8, 8) * 2 - 1
+    frame = mask * person + (1 - mask) * (plate + 0.05 * torch.randn(2, 3, 8, 8))
+    out = RenderOutput(rgb=person, mask_logits=torch.where(mask > 0, 30.0, -30.0), coarse_rgb=None)
+    loss_fn = ANRLoss(LossConfig(feature=0))
+    blended = loss_fn.blend(out, plate)
+    assert torch.allclose(loss_fn.real_image(frame, mask, plate), blended, atol=1e-6)
+    assert not torch.allclose(frame, blended, atol=1e-2)  # what "frame" would have shown the discriminator
+
+
 def test_anr_loss_total_is_the_weighted_sum_of_its_terms():
     cfg = LossConfig(pixel=2.0, pixel_coarse=3.0, mask=4.0, feature=5.0, feature_matching=6.0,
                      tv_image=0.5, tv_mask=0.25, adversarial=1.5, vgg_layer_weights=(1, 1, 1, 1, 1))
@@ -155,7 +189,8 @@ def test_discriminator_loss_does_not_reach_the_renderer():
 
 @pytest.mark.parametrize("gan_mode", ["lsgan", "hinge"])
 def test_joint_equals_the_generator_loss_then_the_discriminator_loss_with_one_pass_per_image(gan_mode):
-    cfg = LossConfig(feature=0.0, feature_matching=6.0, adversarial=1.5, gan_mode=gan_mode)
+    # No instance noise: the two paths draw it a different number of times.
+    cfg = LossConfig(feature=0.0, feature_matching=6.0, adversarial=1.5, gan_mode=gan_mode, discriminator_noise=0.0)
     frame, mask, bg = torch.rand(2, 3, 16, 16) * 2 - 1, (torch.rand(2, 1, 16, 16) > 0.5).float(), torch.zeros(1, 3, 16, 16)
     normals = torch.randn(2, 3, 16, 16)
     torch.manual_seed(1)
@@ -173,7 +208,7 @@ def test_joint_equals_the_generator_loss_then_the_discriminator_loss_with_one_pa
     total, terms = loss_fn(out, frame, mask, bg, disc, normals)
     total.backward()
     disc.requires_grad_(True)
-    d_loss, _ = loss_fn.discriminator_loss(disc, frame, loss_fn.blend(out, bg), normals)
+    d_loss, _ = loss_fn.discriminator_loss(disc, frame, loss_fn.blend(out, bg), normals, mask, bg)
     d_loss.backward()
     want_out = [out.rgb.grad.clone(), out.mask_logits.grad.clone()]
     want_disc = [p.grad.clone() for p in disc.parameters()]
