@@ -169,7 +169,10 @@ class Trainer:
         workers = c.data.workers
         self.loader = torch.utils.data.DataLoader(
             self.dataset, batch_sampler=self.sampler, num_workers=workers, collate_fn=collate,
-            pin_memory=self.cuda, persistent_workers=False, prefetch_factor=4 if workers else None)
+            pin_memory=self.cuda, persistent_workers=False, prefetch_factor=4 if workers else None,
+            # Its own generator: iter() would otherwise draw from the global one, which the step uses
+            # (instance noise), and a resumed run would draw it at another step than an unbroken one.
+            generator=torch.Generator().manual_seed(c.optim.seed))
 
     # -- control (any thread) -------------------------------------------------------------
     def request_stop(self) -> None:
