@@ -19,7 +19,7 @@ import torch
 from anr_studio.capture import Capture
 from anr_studio.errors import AnrError
 from anr_studio.fileio import atomic_write_text
-from anr_studio.metrics import compute_metrics, lpips_status, psnr
+from anr_studio.metrics import compute_metrics, lpips_status, mask_iou, psnr
 from anr_studio.model import NeuralTexture, build_renderer
 from anr_studio.render import PerspectiveCamera
 from anr_studio.train.avatar_file import read_avatar
@@ -106,7 +106,7 @@ def evaluate(run: str | os.PathLike, capture_paths: Sequence[str | Capture], spl
     Metrics are means over frames of the ``split`` of each capture (all of them, or the first
     ``max_frames`` evenly spaced). LPIPS is None with ``lpips`` saying why when its weights are
     absent. ``keep_images`` > 0 adds ``images[name]`` = the first renders (truth, composite).
-    ``psnr_only`` skips the slower metrics (progress tracking during training).
+    ``psnr_only`` skips the slower metrics (progress tracking during training): PSNR and mask IoU only.
     """
     from anr_studio.train.trainer import load_body
 
@@ -131,7 +131,7 @@ def evaluate(run: str | os.PathLike, capture_paths: Sequence[str | Capture], spl
         for i, r in zip(frames.tolist(), renders):
             truth_mask = cap.mask(i)
             if psnr_only:
-                rows.append({"psnr": psnr(r["composite"], cap.frame(i))})
+                rows.append({"psnr": psnr(r["composite"], cap.frame(i)), "mask_iou": mask_iou(r["mask"], truth_mask)})
             else:
                 rows.append(compute_metrics(r["composite"], cap.frame(i), r["mask"], truth_mask, device=device))
         if keep_images:
@@ -147,7 +147,7 @@ def evaluate(run: str | os.PathLike, capture_paths: Sequence[str | Capture], spl
 
 
 class HeldOutPSNR(Callback):
-    """Records held-out PSNR against training time every ``every_steps`` steps (for time-to-threshold).
+    """Records held-out PSNR and mask IoU against training time every ``every_steps`` steps (time-to-threshold, stability).
 
     Renders ``frames`` held-out frames per capture with the trainer's current weights; the time
     spent here is not counted as training time.
@@ -184,4 +184,6 @@ class HeldOutPSNR(Callback):
                                   body=trainer.body, model=model, psnr_only=True)
             finally:
                 trainer.renderer.train(was_training)
-        self.history.append({"step": info.step, "train_time_s": info.elapsed_s, "psnr": result["overall"]["psnr"]})
+        overall = result["overall"]
+        self.history.append({"step": info.step, "train_time_s": info.elapsed_s, "psnr": overall["psnr"],
+                             "mask_iou": overall["mask_iou"]})
