@@ -11,6 +11,9 @@
 # old and new code train alike (25.34 vs 25.41 dB), and the Triton kernels (interpreted, fp32)
 # give the torch path's losses and gradients; so the cause is on the GPU path: graphs, Triton
 # kernels in bf16, or streams. Each variant below switches one of them off.
+# Session 4 ran it (docs/benchmarks.md, "Training stability"): head and d328de7 alike bad, eager good
+# with 3x fewer steps; at equal steps eager fails too. The cause is the GAN, not the GPU path: use
+# benchmarks/gan_stability.sh (held-out curves) for that.
 set -euo pipefail
 OUT=${1:?output folder}; OLD=${2:-d328de7}; BUDGET=${3:-75}
 C=$OUT/captures; PRESET=fast
