@@ -14,7 +14,7 @@ PRESET=${PRESET:-fast}; SIZE=${SIZE:-512}; FRAMES=${FRAMES:-60}; DEVICE=${DEVICE
 C=$OUT/captures
 . "$(dirname "$0")/quality_runs.sh"
 [ -f "$C/s1.h5" ] || make_dancers "$FRAMES" "$SIZE"
-VARIANTS=${VARIANTS:-base frame noise05 fm10 dlr1e-4 nocond}
+VARIANTS=${VARIANTS:-base maskdetach fm10 noise05 dlr1e-4}
 for v in $VARIANTS; do
   case $v in
     base) flags=() ;;
@@ -23,6 +23,7 @@ for v in $VARIANTS; do
     fm10) flags=(--set loss.feature=0) ;;                          # feature matching 10, not 10 + 10 (no VGG)
     dlr1e-4) flags=(--set optim.lr_discriminator=1e-4) ;;
     nocond) flags=(--set model.discriminator.condition=none) ;;
+    maskdetach) flags=(--set loss.gan_mask_grad=false) ;;         # GAN terms shape the colours, not the mask
     eager) flags=(--set optim.cuda_graph=false) ;;
     *) echo "unknown variant $v"; exit 2 ;;
   esac

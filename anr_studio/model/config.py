@@ -200,6 +200,11 @@ class LossConfig:
     background (sensor noise, light) tell real from fake at a glance, and the generator can answer only
     through its mask. "composite" removes that cue; it does not end the discriminator's episodic wins
     on the GPU (docs/benchmarks.md, "Training stability")."""
+    gan_mask_grad: bool = True
+    """Whether the discriminator's terms (adversarial, feature matching) reach the predicted mask. False:
+    they judge I' with the mask detached, so they shape the colours only and the mask learns from its
+    BCE and TV alone. A candidate against the discriminator's wins, in which the generator gives up
+    its mask (docs/benchmarks.md, "Training stability"); not yet measured on the GPU."""
     discriminator_noise: float = 0.0
     """Instance noise: the standard deviation of Gaussian noise added to every image the discriminator
     judges, real and fake (images in [-1, 1]), to drown cues the generator cannot learn (the frames'

@@ -202,6 +202,12 @@ class ANRLoss(nn.Module):
             return frame
         return torch.lerp(background.float().expand_as(frame), frame, mask.float())  # one pass: B + M (F - B)
 
+    def _fake_image(self, out: RenderOutput, blended: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+        """Returns I' as the discriminator sees it: ``blended``, or with ``loss.gan_mask_grad`` off I' over a detached mask."""
+        if self.config.gan_mask_grad or out.mask_logits is None:
+            return blended
+        return out.composite(background.float(), out.mask.detach()).float()
+
     def judged(self, image: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """Returns the discriminator's input for ``image``: with instance noise (``loss.discriminator_noise``)
         added to the image, then `discriminator_input` (the condition stays clean)."""
@@ -223,7 +229,7 @@ class ANRLoss(nn.Module):
         """
         blended, terms, weighted = self._image_terms(out, frame, mask, background, coarse_mask)
         if discriminator is not None:
-            fake = discriminator(self.judged(blended, condition))
+            fake = discriminator(self.judged(self._fake_image(out, blended, background), condition))
             real = None
             if self.feature_matching_weight > 0:
                 with torch.no_grad():
@@ -248,7 +254,7 @@ class ANRLoss(nn.Module):
         """
         blended, terms, weighted = self._image_terms(out, frame, mask, background, coarse_mask)
         real = discriminator(self.judged(self.real_image(frame, mask, background), condition))
-        fake = discriminator(self.judged(blended, condition))
+        fake = discriminator(self.judged(self._fake_image(out, blended, background), condition))
         self._adversarial_terms(fake, real, terms, weighted)
         d_loss = gan_discriminator_loss(real, fake, self.config.gan_mode)
         total = self._total(terms, weighted, blended)

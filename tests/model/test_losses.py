@@ -120,6 +120,23 @@ def test_the_discriminator_judges_images_with_instance_noise_and_a_clean_conditi
     assert torch.equal(clean[:, 3:], image)
 
 
+@pytest.mark.parametrize("mask_grad", [True, False])
+def test_gan_mask_grad_off_keeps_the_discriminator_terms_away_from_the_mask(mask_grad):
+    cfg = LossConfig(pixel=0, pixel_coarse=0, mask=0, feature=0, feature_matching=6.0, tv_image=0, tv_mask=0,
+                     adversarial=1.5, gan_mask_grad=mask_grad)
+    torch.manual_seed(2)
+    disc = MultiScaleDiscriminator(3, num_scales=2, base_channels=4, num_layers=2)
+    out = fake_output(b=2, h=16, w=16)
+    frame, mask, bg = torch.rand(2, 3, 16, 16) * 2 - 1, (torch.rand(2, 1, 16, 16) > 0.5).float(), torch.rand(1, 3, 16, 16)
+    total, d_loss, _ = ANRLoss(cfg).joint(out, frame, mask, bg, disc)
+    total.backward(inputs=[out.rgb, out.mask_logits], retain_graph=True)
+    assert out.rgb.grad.abs().sum() > 0
+    reached = out.mask_logits.grad is not None and out.mask_logits.grad.abs().sum() > 0
+    assert reached == mask_grad
+    d_loss.backward(inputs=list(disc.parameters()))  # the discriminator still learns
+    assert all(p.grad is not None for p in disc.parameters())
+
+
 def test_a_perfect_render_is_real_to_the_discriminator_even_where_the_plate_is_not_the_frames_background():
     # The frame's background is the plate plus sensor noise; I' shows the clean plate. Judged
     # against the composite, a render with the true colours and mask is the real image exactly.
