@@ -27,6 +27,7 @@ from anr_studio.train.config import TrainConfig
 from anr_studio.train.data import FrameDataset, FramePools, StepBatches, collate, open_captures
 from anr_studio.train.distributed import (DistInfo, all_reduce_max, any_rank, average_gradients, broadcast_from_main,
                                           init_distributed, shutdown)
+from anr_studio.train.gan_watch import DiscriminatorWatch
 from anr_studio.train.nan_guard import BadStepCounter, nonfinite_flag
 from anr_studio.train.render import body_maps, grid_jitter, run_renderer
 from anr_studio.train.rundir import prepare_run_dir, write_run_info
@@ -96,6 +97,7 @@ class Trainer:
         self.body = body.to(self.device) if body is not None else load_body(self.captures[0].body_model_id, self.device, body_path)
         self.step, self.train_time = 0, 0.0
         self.bad_steps = BadStepCounter(config.optim.max_bad_steps, self.warn)
+        self._gan_watch = DiscriminatorWatch(config.loss.gan_mode, config.optim.log_every, self.warn)
         self._side_stream: torch.cuda.Stream | None = None
         self._build_models()
         if resume:
@@ -412,6 +414,7 @@ class Trainer:
                     images_since, report_time = 0, 0.0
                     if self.dist.is_main:
                         self._call("on_step", info)
+                        self._gan_watch.update(self.step, info.losses)
                 if o.preview_every and self.step % o.preview_every == 0 and self.dist.is_main:
                     self._preview(done_batch)
                 if self.step % o.checkpoint_every == 0 and self.step < o.steps:
