@@ -82,15 +82,14 @@ class Undoable(Generic[T]):
 
     def undo(self) -> bool:
         """Returns True when an edit was undone."""
-        snap = self._undo.undo(self._snapshot())
-        if snap is None:
-            return False
-        self._restore(snap)
-        return True
+        return self._travel(self._undo.undo)
 
     def redo(self) -> bool:
         """Returns True when an undone edit was redone."""
-        snap = self._undo.redo(self._snapshot())
+        return self._travel(self._undo.redo)
+
+    def _travel(self, step: Callable[[T], T | None]) -> bool:
+        snap = step(self._snapshot())
         if snap is None:
             return False
         self._restore(snap)
