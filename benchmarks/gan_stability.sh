@@ -15,18 +15,21 @@ C=$OUT/captures
 . "$(dirname "$0")/quality_runs.sh"
 [ -f "$C/s1.h5" ] || make_dancers "$FRAMES" "$SIZE"
 VARIANTS=${VARIANTS:-base maskdetach fm10 noise05 dlr1e-4}
-for v in $VARIANTS; do
-  case $v in
-    base) flags=() ;;
-    frame) flags=(--set loss.discriminator_real=frame) ;;          # the discriminator sees the raw frame
-    noise05) flags=(--set loss.discriminator_noise=0.05) ;;        # instance noise
-    fm10) flags=(--set loss.feature=0) ;;                          # feature matching 10, not 10 + 10 (no VGG)
-    dlr1e-4) flags=(--set optim.lr_discriminator=1e-4) ;;
-    nocond) flags=(--set model.discriminator.condition=none) ;;
-    maskdetach) flags=(--set loss.gan_mask_grad=false) ;;         # GAN terms shape the colours, not the mask
-    eager) flags=(--set optim.cuda_graph=false) ;;
-    *) echo "unknown variant $v"; exit 2 ;;
+for v in $VARIANTS; do          # join variants with "+" to combine them: maskdetach+noise05
+  flags=()
+  for part in ${v//+/ }; do
+  case $part in
+    base) ;;
+    frame) flags+=(--set loss.discriminator_real=frame) ;;          # the discriminator sees the raw frame
+    noise05) flags+=(--set loss.discriminator_noise=0.05) ;;        # instance noise
+    fm10) flags+=(--set loss.feature=0) ;;                          # feature matching 10, not 10 + 10 (no VGG)
+    dlr1e-4) flags+=(--set optim.lr_discriminator=1e-4) ;;
+    nocond) flags+=(--set model.discriminator.condition=none) ;;
+    maskdetach) flags+=(--set loss.gan_mask_grad=false) ;;         # GAN terms shape the colours, not the mask
+    eager) flags+=(--set optim.cuda_graph=false) ;;
+    *) echo "unknown variant $part"; exit 2 ;;
   esac
+  done
   run=$OUT/runs/$v
   python3 -m anr_studio.cli train --captures "$C/s0.h5" "$C/s1.h5" --preset "$PRESET" --out "$run" --steps "$STEPS" \
     --checkpoint-every 100000000 --eval-every "$EVERY" --eval-frames 4 --no-progress --device "$DEVICE" \

@@ -143,9 +143,10 @@ def gan_discriminator_loss(real: DiscriminatorOutputs, fake: DiscriminatorOutput
 class ANRLoss(nn.Module):
     """Combines the ANR losses with the weights of a LossConfig.
 
-    ``feature_source`` says how Eq. 5 is computed: "vgg19", "discriminator" (VGG19 weights absent:
-    its weight moves to discriminator feature matching; ``fallback_reason`` holds the message the
-    trainer must log) or "off" (weight 0).
+    ``feature_source`` says how Eq. 5 is computed: "vgg19"; "unavailable" (VGG19 weights absent, the
+    term is left out) or "discriminator" (absent, and ``feature_fallback_matching`` > 0 adds to
+    discriminator feature matching instead), both with ``fallback_reason`` holding the message the
+    trainer must log; or "off" (weight 0).
     """
 
     def __init__(self, config: LossConfig | None = None, vgg: nn.Module | None = None) -> None:
@@ -167,17 +168,21 @@ class ANRLoss(nn.Module):
             except AnrError as exc:
                 if not config.feature_fallback:
                     raise
-                self.feature_source = "discriminator"
-                self.fallback_reason = (
-                    f"VGG19 feature loss unavailable ({exc}); using discriminator feature matching "
-                    f"with weight {config.feature_matching + config.feature:g} instead"
-                )
+                if config.feature_fallback_matching > 0:
+                    self.feature_source = "discriminator"
+                    instead = (f"using discriminator feature matching with weight "
+                               f"{config.feature_matching + config.feature_fallback_matching:g} instead")
+                else:
+                    self.feature_source = "unavailable"
+                    instead = ("training without it; "
+                               "--set loss.feature_fallback_matching=10 puts discriminator feature matching in its place")
+                self.fallback_reason = f"VGG19 feature loss unavailable ({exc}); {instead}"
                 log.warning(self.fallback_reason)
 
     @property
     def feature_matching_weight(self) -> float:
-        """Returns the weight of discriminator feature matching (it absorbs `feature` in fallback)."""
-        extra = self.config.feature if self.feature_source == "discriminator" else 0.0
+        """Returns the weight of discriminator feature matching (plus `feature_fallback_matching` in fallback)."""
+        extra = self.config.feature_fallback_matching if self.feature_source == "discriminator" else 0.0
         return self.config.feature_matching + extra
 
     def blend(self, out: RenderOutput, background: torch.Tensor, coarse_mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -97,7 +97,8 @@ class Trainer:
         self.body = body.to(self.device) if body is not None else load_body(self.captures[0].body_model_id, self.device, body_path)
         self.step, self.train_time = 0, 0.0
         self.bad_steps = BadStepCounter(config.optim.max_bad_steps, self.warn)
-        self._gan_watch = DiscriminatorWatch(config.loss.gan_mode, config.optim.log_every, self.warn)
+        self._gan_watch = DiscriminatorWatch(config.loss.gan_mode, config.optim.log_every, self.warn,
+                                             mask_grad=config.loss.gan_mask_grad)
         self._side_stream: torch.cuda.Stream | None = None
         self._build_models()
         if resume:

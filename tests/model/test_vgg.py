@@ -50,11 +50,18 @@ def test_missing_weights_name_the_file(empty_torch_home):
         ANRLoss(LossConfig(feature_fallback=False))
 
 
-def test_fallback_moves_the_feature_weight_to_feature_matching(empty_torch_home):
+def test_fallback_leaves_the_term_out_and_says_so(empty_torch_home):
     loss_fn = ANRLoss(LossConfig(feature=10.0, feature_matching=2.0))
+    assert loss_fn.feature_source == "unavailable"
+    assert loss_fn.feature_matching_weight == 2.0
+    assert VGG19_FILENAME in loss_fn.fallback_reason and "training without it" in loss_fn.fallback_reason
+
+
+def test_fallback_to_feature_matching_adds_its_own_weight(empty_torch_home):
+    loss_fn = ANRLoss(LossConfig(feature=10.0, feature_matching=2.0, feature_fallback_matching=7.0))
     assert loss_fn.feature_source == "discriminator"
-    assert loss_fn.feature_matching_weight == 12.0
-    assert VGG19_FILENAME in loss_fn.fallback_reason and "feature matching" in loss_fn.fallback_reason
+    assert loss_fn.feature_matching_weight == 9.0
+    assert VGG19_FILENAME in loss_fn.fallback_reason and "feature matching with weight 9" in loss_fn.fallback_reason
 
 
 def test_loads_weights_from_the_hub_cache_and_rejects_other_files(empty_torch_home):
