@@ -171,8 +171,9 @@ class ModelConfig:
 class LossConfig:
     """Weights of every loss term (0 turns a term off) and how the feature loss is computed.
 
-    The paper does not list its weights; these follow pix2pixHD's balance (feature terms 10x the
-    adversarial term) with the L1 pixel terms on images in [-1, 1].
+    The paper does not list its weights; these follow pix2pixHD's balance (the VGG feature term 10x
+    the adversarial term) with the L1 pixel terms on images in [-1, 1], except that discriminator
+    feature matching is off: on the GPU it painted stripes (see `feature_matching`).
     """
 
     pixel: float = 10.0
