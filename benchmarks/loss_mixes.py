@@ -27,6 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from anr_studio.train.evaluate import evaluate  # noqa: E402
+from results_experiment import labelled  # noqa: E402  (this folder is on sys.path when run as a script)
 
 MIXES = {  # name: (config overrides, label)
     "default": ([], "defaults"),
@@ -37,12 +38,6 @@ MIXES = {  # name: (config overrides, label)
     "advonly": (["loss.feature_matching=0", "loss.adversarial=1"], "adv 1 only"),
     "nogan": (["loss.feature_matching=0", "loss.adversarial=0"], "none (L1 only)"),
 }
-
-
-def labelled(image: np.ndarray, text: str) -> np.ndarray:
-    strip = np.full((30, image.shape[1], 3), 255, np.uint8)
-    cv2.putText(strip, text, (4, 21), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
-    return np.concatenate([strip, image], 0)
 
 
 def crop(image: np.ndarray) -> np.ndarray:

@@ -170,8 +170,7 @@ class ANRLoss(nn.Module):
                     raise
                 if config.feature_fallback_matching > 0:
                     self.feature_source = "discriminator"
-                    instead = (f"using discriminator feature matching with weight "
-                               f"{config.feature_matching + config.feature_fallback_matching:g} instead")
+                    instead = f"using discriminator feature matching with weight {self.feature_matching_weight:g} instead"
                 else:
                     self.feature_source = "unavailable"
                     instead = ("training without it; "
