@@ -37,6 +37,8 @@ MIXES = {  # name: (config overrides, label)
     "fmonly": (["loss.feature_matching=20", "loss.adversarial=0"], "FM 20 only"),
     "advonly": (["loss.feature_matching=0", "loss.adversarial=1"], "adv 1 only"),
     "nogan": (["loss.feature_matching=0", "loss.adversarial=0"], "none (L1 only)"),
+    "adv05": (["loss.adversarial=0.5"], "adv 0.5"),
+    "bilinear": (["model.r1.upsample=bilinear", "model.r2.upsample=bilinear"], "bilinear upsampling"),
 }
 
 
@@ -55,6 +57,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=2500)
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--device", default="cuda")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config overrides for all mixes")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -66,7 +69,7 @@ def main() -> int:
         argv = [sys.executable, "-m", "anr_studio.cli", "train", "--captures", *args.captures, "--preset", args.preset,
                 "--out", str(run), "--steps", str(args.steps), "--checkpoint-every", "100000000", "--eval-every", "500",
                 "--eval-frames", "4", "--no-progress", "--device", args.device]
-        for o in overrides:
+        for o in [*args.set, *overrides]:
             argv += ["--set", o]
         done = subprocess.run(argv, capture_output=True, text=True)
         if done.returncode != 0:
@@ -85,9 +88,10 @@ def main() -> int:
             columns[split].append(labelled(crop(first["composite"]), label))
         print(json.dumps(record), flush=True)
         records.append(record)
-    (out / "loss_mixes.json").write_text(json.dumps(records, indent=1))
-    for split, images in columns.items():
-        cv2.imwrite(str(out / f"loss_mixes_{split}.png"), cv2.cvtColor(np.concatenate(images, 1), cv2.COLOR_RGB2BGR))
+        # Written after every mix, so a run stopped by a time limit keeps what it finished.
+        (out / "loss_mixes.json").write_text(json.dumps(records, indent=1))
+        for split, images in columns.items():
+            cv2.imwrite(str(out / f"loss_mixes_{split}.png"), cv2.cvtColor(np.concatenate(images, 1), cv2.COLOR_RGB2BGR))
     return 0
 
 

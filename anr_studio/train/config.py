@@ -82,7 +82,8 @@ class OptimConfig:
     max_bad_steps: int = 20
     """Stop with an error after this many consecutive steps with NaN/Inf losses or gradients."""
     discriminator: bool = True
-    """Train the discriminator and use the adversarial and feature-matching losses."""
+    """Train the discriminator and use the adversarial and feature-matching losses (no discriminator is
+    built when both of their weights are 0)."""
     log_every: int = 10
     """Report losses to callbacks every this many steps."""
     preview_every: int = 200

@@ -229,6 +229,15 @@ def test_baselines_train(tmp_path, captures, body, kind):
     assert read_avatar(tmp_path / "run" / "avatar.anr").meta["renderer"] == kind
 
 
+def test_no_gan_terms_means_no_discriminator(tmp_path, captures, body):
+    rec = Recorder()
+    trainer = Trainer(small("tiny", "loss.adversarial=0", "loss.feature_matching=0", "optim.steps=2"), captures,
+                      tmp_path / "run", device="cpu", body=body, callbacks=[rec])
+    assert trainer.disc is None and trainer.opt_disc is None
+    assert trainer.run() == "done" and trainer.step == 2
+    assert "discriminator" not in rec.steps[-1].losses and "adversarial" not in rec.steps[-1].losses
+
+
 def test_bf16_autocast_and_channels_last_path_trains(tmp_path, captures, body, monkeypatch):
     # The GPU path (bf16 autocast, channels_last, fused Adam) run on the CPU, which has all three.
     from anr_studio.train import trainer as trainer_module
