@@ -3,6 +3,8 @@
     python benchmarks/results_experiment.py --device cuda --out /tmp/exp --synth-only     # two 512² dancers
     python benchmarks/loss_mixes.py --captures /tmp/exp/captures/synth-*-512-150.h5 --work /tmp/mix --out $OUT \\
         --steps 2500 --mixes default fm10 advonly nogan                                 # ~75 s per mix on an H100
+    python benchmarks/loss_mixes.py --captures /tmp/exp/captures/synth-*-512-150.h5 --work /tmp/mix --out $OUT \\
+        --steps 4000 --mixes default adv05 bilinear nogan --set optim.seed=1            # sixth session, one H200
     python benchmarks/loss_mixes.py --captures a.h5 b.h5 --work /tmp/mix --out /tmp/mix --preset tiny \\
         --device cpu --steps 10 --mixes default nogan                                   # smoke test
 
