@@ -198,7 +198,7 @@ class LossConfig:
     """Eq. 7: generator side of the GAN loss. 0.5, not pix2pixHD's 1: with no VGG19 weights and no
     feature matching nothing else balances it, and at 1 a 4000-step GPU run painted diagonal rows of
     green dots over the clothes and lost 1.7-2.8 dB of held-out PSNR against 0.5 (docs/benchmarks.md,
-    "Training stability, sixth session"). 0 leaves the discriminator out of training altogether."""
+    "Sixth session"). 0 leaves the discriminator out of training altogether."""
     gan_mode: str = "lsgan"
     """GAN objective: "lsgan" (least squares, pix2pixHD) or "hinge"."""
     discriminator_real: str = "composite"

@@ -184,6 +184,11 @@ class ANRLoss(nn.Module):
         extra = self.config.feature_fallback_matching if self.feature_source == "discriminator" else 0.0
         return self.config.feature_matching + extra
 
+    @property
+    def uses_discriminator(self) -> bool:
+        """Whether any generator term (adversarial, feature matching) listens to a discriminator."""
+        return self.config.adversarial > 0 or self.feature_matching_weight > 0
+
     def blend(self, out: RenderOutput, background: torch.Tensor, coarse_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Returns I' = M*I + (1-M)*B (B, 3, H, W) in float32.
 

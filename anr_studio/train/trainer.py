@@ -118,8 +118,8 @@ class Trainer:
         if self.loss.fallback_reason and self.dist.is_main:
             self.warn(self.loss.fallback_reason)
         # A discriminator no generator term listens to would only cost time (and raise DiscriminatorWatch's alarms).
-        judged = c.loss.adversarial > 0 or self.loss.feature_matching_weight > 0
-        self.disc = MultiScaleDiscriminator.from_config(c.model.discriminator).to(dev) if c.optim.discriminator and judged else None
+        wanted = c.optim.discriminator and self.loss.uses_discriminator
+        self.disc = MultiScaleDiscriminator.from_config(c.model.discriminator).to(dev) if wanted else None
         self.cuda = dev.type == "cuda"
         fast = dev.type in FAST_PATH_DEVICES
         self.autocast = fast and c.optim.bf16
