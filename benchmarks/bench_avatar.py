@@ -56,7 +56,7 @@ from anr_studio.body import BodyModel  # noqa: E402
 from anr_studio.model import NeuralTexture, build_renderer, count_parameters  # noqa: E402
 from anr_studio.motion import load_motion  # noqa: E402
 from anr_studio.train.presets import preset as get_preset  # noqa: E402
-from anr_studio.train.render import _is_channels_last, body_maps  # noqa: E402
+from anr_studio.avatar.forward import _is_channels_last, body_maps  # noqa: E402
 
 VARIANTS = ("eager-fp32", "bf16-cl", "bf16-cl-graphs", "fp32-cudagraph", "bf16-cl-cudagraph", "bf16-cl-framegraph",
             "eager-native-norm", "cpu-tuned")

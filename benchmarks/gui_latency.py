@@ -40,7 +40,7 @@ def _avatar(args, body):
     path = args.avatar
     if path is None:
         from anr_studio.model import build_renderer
-        from anr_studio.train.avatar_file import write_avatar
+        from anr_studio.avatar.file import write_avatar
         from anr_studio.train.presets import preset
 
         cfg = preset(args.preset)

@@ -12,6 +12,9 @@ from anr_studio.lazy import lazy_getattr
 
 _EXPORTS = {
     "Avatar": "anr_studio.avatar.avatar",
+    "read_avatar": "anr_studio.avatar.file",
+    "write_avatar": "anr_studio.avatar.file",
+    "render_views": "anr_studio.avatar.forward",
     "REGIONS": "anr_studio.avatar.tryon",
     "region_mask": "anr_studio.avatar.tryon",
     "load_mask": "anr_studio.avatar.tryon",

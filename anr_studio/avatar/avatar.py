@@ -2,7 +2,7 @@
 
 An avatar is one renderer R shared by several identities (one neural texture each), the body
 model it was trained on and each identity's shape (betas). Rendering goes through the one
-render path of training and evaluation (`anr_studio.train.render.render_views`).
+render path of training and evaluation (`anr_studio.avatar.forward.render_views`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from anr_studio.avatar.frame import Background, FrameGraphs, background_image, r
 from anr_studio.errors import AnrError, expect_finite, inputs_checked_on_host
 from anr_studio.model import NeuralTexture, build_renderer
 from anr_studio.render import PerspectiveCamera, orbit_camera
-from anr_studio.train.avatar_file import read_avatar, write_avatar
+from anr_studio.avatar.file import read_avatar, write_avatar
 from anr_studio.train.config import TrainConfig
 
 WHITE = (255, 255, 255)

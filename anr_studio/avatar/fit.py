@@ -25,7 +25,7 @@ from anr_studio.render import PerspectiveCamera
 from anr_studio.train.checkpoint import flatten_optimizer, load_latest_checkpoint, restore_optimizer, save_checkpoint
 from anr_studio.train.config import TrainConfig
 from anr_studio.train.data import FrameDataset, FramePools, StepBatches, collate, open_captures
-from anr_studio.train.render import body_maps, grid_jitter, run_renderer
+from anr_studio.avatar.forward import body_maps, grid_jitter, run_renderer
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from anr_studio.errors import inputs_checked_on_host
 from anr_studio.model.graphed import capture_graph
 from anr_studio.render.cameras import PerspectiveCamera
 from anr_studio.render.rasterizer import capturable
-from anr_studio.train.render import composite, render_views
+from anr_studio.avatar.forward import composite, render_views
 
 Background = tuple[str, np.ndarray] | None  # ("colour", (1,3,1,1) float32 in [-1,1]) | ("image", (N,H,W,3) 0..255) | None
 

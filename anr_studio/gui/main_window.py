@@ -294,7 +294,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.set_avatar(MemoryAvatar.from_file(path, self.body), path)
             return
         from anr_studio.avatar import Avatar
-        from anr_studio.train.avatar_file import read_avatar
+        from anr_studio.avatar.file import read_avatar
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
         same_body = str(read_avatar(path).meta.get("body_model", "default")) == str(getattr(self.body, "model_id", ""))

@@ -49,13 +49,13 @@ class MemoryAvatar:
 
     @classmethod
     def from_file(cls, path, body, device: str | torch.device | None = None) -> "MemoryAvatar":
-        """Returns the avatar in an ``.anr`` file (anr_studio.train.avatar_file) rendered on ``body``.
+        """Returns the avatar in an ``.anr`` file (anr_studio.avatar.file) rendered on ``body``.
 
         The studio uses this while ``anr_studio.avatar.Avatar`` is not available; it reads only
         safetensors + JSON (nothing is unpickled).
         """
         from anr_studio.model import build_renderer
-        from anr_studio.train.avatar_file import read_avatar
+        from anr_studio.avatar.file import read_avatar
         from anr_studio.train.config import TrainConfig
 
         data = read_avatar(path)
@@ -95,7 +95,7 @@ class MemoryAvatar:
     def render(self, identity: str, pose, camera, betas=None, transl=None, size=(256, 256)) -> tuple[np.ndarray, np.ndarray]:
         """Returns (rgb (H,W,3) uint8 over white, mask (H,W) float32) of ``identity`` in pose (24,3) seen by ``camera``."""
         from anr_studio.model import NeuralTexture
-        from anr_studio.train.render import render_views
+        from anr_studio.avatar.forward import render_views
 
         h, w = (size, size) if isinstance(size, int) else tuple(size)
         tex = self.texture(identity)

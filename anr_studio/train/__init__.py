@@ -19,8 +19,6 @@ _EXPORTS = {
     "StepInfo": "anr_studio.train.callbacks",
     "evaluate": "anr_studio.train.evaluate",
     "TrainedModel": "anr_studio.train.evaluate",
-    "read_avatar": "anr_studio.train.avatar_file",
-    "write_avatar": "anr_studio.train.avatar_file",
 }
 
 __all__ = sorted(_EXPORTS)

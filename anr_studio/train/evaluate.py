@@ -22,11 +22,11 @@ from anr_studio.fileio import atomic_write_text
 from anr_studio.metrics import compute_metrics, lpips_status, mask_iou, psnr
 from anr_studio.model import NeuralTexture, build_renderer
 from anr_studio.render import PerspectiveCamera
-from anr_studio.train.avatar_file import read_avatar
+from anr_studio.avatar.file import read_avatar
 from anr_studio.train.callbacks import Callback
 from anr_studio.train.checkpoint import load_latest_checkpoint
 from anr_studio.train.config import TrainConfig
-from anr_studio.train.render import render_views
+from anr_studio.avatar.forward import render_views
 from anr_studio.train.rundir import AVATAR_FILE
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from anr_studio.errors import AnrError
-from anr_studio.train.avatar_file import write_avatar
+from anr_studio.avatar.file import write_avatar
 from anr_studio.train.checkpoint import (
     flatten_optimizer,
     load_latest_checkpoint,
@@ -108,7 +108,7 @@ def resume(trainer: Any) -> None:
 
 
 def avatar_meta(trainer: Any) -> dict[str, Any]:
-    """Returns the JSON metadata of the avatar file (see anr_studio.train.avatar_file)."""
+    """Returns the JSON metadata of the avatar file (see anr_studio.avatar.file)."""
     cameras = []
     for cap in trainer.captures:
         K, R, t = cap.camera(int(cap.split("train")[0]))

@@ -29,7 +29,7 @@ from anr_studio.train.distributed import (DistInfo, all_reduce_max, any_rank, av
                                           init_distributed, shutdown)
 from anr_studio.train.gan_watch import DiscriminatorWatch
 from anr_studio.train.nan_guard import BadStepCounter, nonfinite_flag
-from anr_studio.train.render import body_maps, grid_jitter, run_renderer
+from anr_studio.avatar.forward import body_maps, grid_jitter, run_renderer
 from anr_studio.train.rundir import prepare_run_dir, write_run_info
 from anr_studio.train.step_graph import StepGraphs
 

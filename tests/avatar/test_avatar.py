@@ -11,7 +11,7 @@ from anr_studio.capture import Capture
 from anr_studio.errors import AnrError
 from anr_studio.render import PerspectiveCamera
 from anr_studio.train.evaluate import TrainedModel, render_frames
-from anr_studio.train.avatar_file import read_avatar
+from anr_studio.avatar.file import read_avatar
 from tests.train.helpers import tiny_body
 
 
@@ -72,7 +72,7 @@ def test_default_camera_frames_the_body(avatar):
         _, mask = avatar.render("bob", np.zeros((24, 3)), None, size=size)
         body = avatar.render("bob", np.zeros((24, 3)), None, size=size, background=None)[1]
         cam = avatar.default_camera(size, "bob")
-        from anr_studio.train.render import body_maps
+        from anr_studio.avatar.forward import body_maps
 
         maps = body_maps(avatar.body, torch.zeros(1, 24, 3), None, None, cam, size)
         m = maps.mask[0, 0].numpy()

@@ -8,7 +8,7 @@ import trimesh
 from anr_studio.avatar import Avatar
 from anr_studio.avatar.video import count_video_frames
 from anr_studio.cli import main
-from anr_studio.train.avatar_file import read_avatar
+from anr_studio.avatar.file import read_avatar
 
 BAD_BVH = """HIERARCHY
 ROOT Blob

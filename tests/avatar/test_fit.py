@@ -7,7 +7,7 @@ import torch
 from anr_studio.avatar import Avatar
 from anr_studio.avatar.fit import fit_identity, initial_texture
 from anr_studio.errors import AnrError
-from anr_studio.train.avatar_file import read_avatar
+from anr_studio.avatar.file import read_avatar
 from tests.train.helpers import write_tiny_capture
 
 

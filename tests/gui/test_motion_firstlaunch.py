@@ -30,7 +30,7 @@ def test_first_launch_opens_the_demo_avatar(qtbot, tmp_path, monkeypatch, standi
     import anr_studio.gui.app as app_mod
     import anr_studio.gui.main_window as mw
     from anr_studio.model import build_renderer
-    from anr_studio.train.avatar_file import write_avatar
+    from anr_studio.avatar.file import write_avatar
     from anr_studio.train.presets import preset
 
     cfg = preset("tiny")
@@ -97,7 +97,7 @@ def test_avatar_file_opens_through_avatar_load_on_the_builtin_body(qtbot, tmp_pa
         pytest.skip(f"built-in body or avatar package not available: {exc}")
     from anr_studio.gui.main_window import MainWindow, settings
     from anr_studio.model import build_renderer
-    from anr_studio.train.avatar_file import write_avatar
+    from anr_studio.avatar.file import write_avatar
     from anr_studio.train.presets import preset
 
     cfg = preset("tiny")

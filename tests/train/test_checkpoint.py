@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from anr_studio.errors import AnrError
-from anr_studio.train.avatar_file import read_avatar, write_avatar
+from anr_studio.avatar.file import read_avatar, write_avatar
 from anr_studio.train.checkpoint import (
     checkpoint_paths,
     flatten_optimizer,

@@ -10,7 +10,7 @@ from anr_studio.render import BACKGROUND_UV
 from anr_studio.train.augment import crop_image, crop_intrinsics, sample_view
 from anr_studio.train.config import DataConfig, OptimConfig
 from anr_studio.train.data import FrameDataset, FramePools, StepBatches, open_captures, step_plan
-from anr_studio.train.render import grid_jitter
+from anr_studio.avatar.forward import grid_jitter
 from tests.train.helpers import write_tiny_capture
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from anr_studio.errors import AnrError
-from anr_studio.train.avatar_file import read_avatar
+from anr_studio.avatar.file import read_avatar
 from anr_studio.train.callbacks import Callback
 from anr_studio.train.checkpoint import checkpoint_paths
 from anr_studio.train.data import collate
