@@ -12,6 +12,18 @@ def test_help_lists_subcommands():
     out = subprocess.run([sys.executable, "-m", "anr_studio.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
     assert "anr-studio" in out.stdout
+    listed = {line.split()[0] for line in out.stdout.splitlines() if line.startswith("    ") and line.split()}
+    assert {"body", "capture", "masks", "import", "keyframes", "synth", "train", "eval", "render", "swap", "fit",
+            "export"} <= listed
+
+
+def test_parser_loads_no_torch_and_no_qt():
+    """Building the parser (what `--help` does) imports no torch and no GUI: the packages load when a command runs."""
+    code = ("import sys; from anr_studio.cli import build_parser; build_parser(); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'PySide6', 'vispy', 'cv2'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
 
 
 def test_anr_error_prints_one_line(monkeypatch, capsys):

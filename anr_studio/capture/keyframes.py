@@ -7,20 +7,18 @@ silhouette faces: the body outline is where the person leaves the coarse mesh, s
 renderer must see each part of it in profile). Coverage is cumulative, so it rises
 monotonically; it is measured against everything all training frames see together.
 
-`anr-studio keyframes cap.h5 [--fraction 0.1]` stores the indices and the coverage curve.
+``select_keyframes(path, body=body)`` stores the indices and the coverage curve in the capture
+(`anr-studio keyframes cap.h5 [--fraction 0.1]`, the studio's Keyframes panel).
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 from dataclasses import dataclass
 from typing import Callable
 
-import cv2
 import numpy as np
-import torch
 
 from anr_studio.errors import AnrError
 
@@ -98,6 +96,9 @@ def frame_coverage(capture, frames, body, grid: int = GRID, batch: int = 8,
     holds it is visible in the frame (what the neural texture can learn from that frame).
     Silhouette faces are the visible faces on the outline of the coarse mask.
     """
+    import cv2
+    import torch
+
     from anr_studio.render import PerspectiveCamera, rasterize
 
     faces = body.faces.detach().cpu()
@@ -166,11 +167,10 @@ def keyframe_budget(num_train: int, fraction: float = DEFAULT_FRACTION) -> int:
     return min(num_train, max(MIN_KEYFRAMES, math.ceil(fraction * num_train)))
 
 
-def _load_body(capture, body_path: str | os.PathLike | None):
+def _capture_body(capture):
+    """Returns the built-in body for a capture tracked with it; AnrError for any other body model."""
     from anr_studio.body import BodyModel
 
-    if body_path is not None:
-        return BodyModel.load(body_path)
     if capture.body_model_id != "default":
         raise AnrError(f"{capture.path}: body model is {capture.body_model_id!r}, expected 'default' or a body file "
                        "given with --body")
@@ -178,9 +178,13 @@ def _load_body(capture, body_path: str | os.PathLike | None):
 
 
 def select_keyframes(path: str | os.PathLike, fraction: float = DEFAULT_FRACTION, *, grid: int = GRID,
-                     body_path: str | os.PathLike | None = None, write: bool = True,
+                     body=None, write: bool = True,
                      progress: Callable[[int, int], None] | None = None) -> KeyframeSelection:
-    """Returns the keyframes of the capture at ``path`` (training frames only) and, if ``write``, stores them."""
+    """Returns the keyframes of the capture at ``path`` (training frames only) and, if ``write``, stores them.
+
+    ``body``: the body model the capture's poses drive (default: the built-in body, for captures
+    tracked with it).
+    """
     from anr_studio.capture import Capture
 
     if not 0.0 < fraction <= 1.0:
@@ -189,7 +193,7 @@ def select_keyframes(path: str | os.PathLike, fraction: float = DEFAULT_FRACTION
     train = np.asarray(cap.split("train"), np.int64)
     if len(train) == 0:
         raise AnrError(f"{path}: split/train is empty, expected training frames to pick keyframes from")
-    body = _load_body(cap, body_path)
+    body = _capture_body(cap) if body is None else body
     texels, outline = frame_coverage(cap, train, body, grid, progress=progress)
     budget = keyframe_budget(len(train), fraction)
     picked, cov_t, cov_s = greedy_cover(texels, outline, budget)
@@ -198,28 +202,3 @@ def select_keyframes(path: str | os.PathLike, fraction: float = DEFAULT_FRACTION
         cap.write_keyframes(result.indices, result.coverage)
     cap.close()
     return result
-
-
-def _run(args: argparse.Namespace) -> int:
-    torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
-    sel = select_keyframes(args.capture, args.fraction, grid=args.grid, body_path=args.body, write=not args.dry_run)
-    curve = " ".join(f"{c:.3f}" for c in sel.coverage)
-    print(f"{len(sel.indices)} keyframes (budget {sel.budget}): {' '.join(str(i) for i in sel.indices)}")
-    print(f"UV texel coverage after each: {curve}")
-    if len(sel.silhouette_coverage):
-        print(f"silhouette coverage: {float(sel.silhouette_coverage[-1]):.3f}")
-    return 0
-
-
-def register(subparsers) -> None:
-    """Adds `anr-studio keyframes cap.h5 [--fraction F]`."""
-    p = subparsers.add_parser("keyframes", help="pick keyframes that cover the body (paper 3.4) and store them in the capture",
-                              description=__doc__.splitlines()[0])
-    p.add_argument("capture", help="capture file (.h5)")
-    p.add_argument("--fraction", type=float, default=DEFAULT_FRACTION,
-                   help=f"keyframe budget as a share of the training frames (default {DEFAULT_FRACTION}; "
-                   f"at least {MIN_KEYFRAMES} keyframes)")
-    p.add_argument("--grid", type=int, default=GRID, help=f"UV grid size for texel coverage (default {GRID})")
-    p.add_argument("--body", default=None, help="body model file, for captures not tracked with the built-in body")
-    p.add_argument("--dry-run", action="store_true", help="print the selection without writing it")
-    p.set_defaults(func=_run)

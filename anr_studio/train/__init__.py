@@ -1,5 +1,5 @@
 """Training: configs and presets, data and augmentation, the trainer (split optimization,
-multi-identity, checkpoints, DDP), evaluation, and the `train` / `eval` commands.
+multi-identity, checkpoints, DDP) and evaluation.
 
 Heavy modules load on first use so `anr-studio --help` stays fast.
 """

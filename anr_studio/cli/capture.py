@@ -1,10 +1,12 @@
-"""Sub-commands `capture info`, `masks` and `import`."""
+"""Sub-commands `capture info`, `masks`, `import` and `keyframes`."""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from anr_studio.capture.reader import Capture
+if TYPE_CHECKING:
+    from anr_studio.capture import Capture
 
 
 def summary(cap: Capture) -> str:
@@ -38,6 +40,8 @@ def summary(cap: Capture) -> str:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from anr_studio.capture import Capture
+
     print(summary(Capture(args.capture)))
     return 0
 
@@ -57,6 +61,28 @@ def _import(args: argparse.Namespace) -> int:
     cap = import_capture(args.src, args.out, poses=args.poses, masks=args.masks, background=args.background,
                          identity=args.identity, fps=args.fps)
     print(summary(cap))
+    return 0
+
+
+def _keyframes(args: argparse.Namespace) -> int:
+    import os
+
+    import torch
+
+    from anr_studio.capture.keyframes import select_keyframes
+
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
+    body = None
+    if args.body is not None:
+        from anr_studio.body import BodyModel
+
+        body = BodyModel.load(args.body)
+    sel = select_keyframes(args.capture, args.fraction, grid=args.grid, body=body, write=not args.dry_run)
+    curve = " ".join(f"{c:.3f}" for c in sel.coverage)
+    print(f"{len(sel.indices)} keyframes (budget {sel.budget}): {' '.join(str(i) for i in sel.indices)}")
+    print(f"UV texel coverage after each: {curve}")
+    if len(sel.silhouette_coverage):
+        print(f"silhouette coverage: {float(sel.silhouette_coverage[-1]):.3f}")
     return 0
 
 
@@ -82,7 +108,9 @@ Layouts:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Adds `capture`, `masks` and `import` to the CLI."""
+    """Adds `capture`, `masks`, `import` and `keyframes` to the CLI."""
+    from anr_studio.capture.keyframes import DEFAULT_FRACTION, GRID, MIN_KEYFRAMES
+
     p = sub.add_parser("capture", help="inspect capture files (.h5)")
     csub = p.add_subparsers(dest="capture_command", metavar="ACTION", required=True)
     info = csub.add_parser("info", help="print a summary of a capture; exit 2 with one line if it is invalid")
@@ -110,3 +138,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--identity", help="name of the person (default: the source's name)")
     i.add_argument("--fps", type=float, help="frame rate (default: the video's, the parameters' or 30)")
     i.set_defaults(func=_import)
+
+    k = sub.add_parser("keyframes", help="pick keyframes that cover the body (paper 3.4) and store them in the capture",
+                       description="Keyframe selection (ANR paper, section 3.4): training frames that together see "
+                       "the whole body.")
+    k.add_argument("capture", help="capture file (.h5)")
+    k.add_argument("--fraction", type=float, default=DEFAULT_FRACTION,
+                   help=f"keyframe budget as a share of the training frames (default {DEFAULT_FRACTION}; "
+                   f"at least {MIN_KEYFRAMES} keyframes)")
+    k.add_argument("--grid", type=int, default=GRID, help=f"UV grid size for texel coverage (default {GRID})")
+    k.add_argument("--body", default=None, help="body model file, for captures not tracked with the built-in body")
+    k.add_argument("--dry-run", action="store_true", help="print the selection without writing it")
+    k.set_defaults(func=_keyframes)

@@ -1,4 +1,4 @@
-"""Sub-command `body`: a picture of the coarse body a person can check.
+"""`anr-studio body`: a picture of the coarse body a person can check.
 
 ``anr-studio body --pose bent --out body.png`` (or ``--pose bent,aist``) renders the body shaded (Lambert from the normal
 image) and with a UV checkerboard (sampled through the UV image), front and side, in the rest
@@ -10,14 +10,16 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from anr_studio.body.model import BodyModel
-from anr_studio.body.skeleton import joint_index
 from anr_studio.errors import AnrError
+
+if TYPE_CHECKING:
+    import torch
+
+    from anr_studio.body import BodyModel
 
 AIST_DEMO = Path(__file__).resolve().parents[2] / "resources" / "motions" / "aist_demo.npz"
 POSE_NAMES = ("rest", "bent", "aist")
@@ -35,6 +37,10 @@ def bent_pose() -> torch.Tensor:
     forearm pointing forward; left thigh raised forward with the shin hanging down; right knee
     bent backwards. Rest-pose joint frames are world-aligned (x left, y up, z forward).
     """
+    import torch
+
+    from anr_studio.body.skeleton import joint_index
+
     half = math.pi / 2
     pose = torch.zeros(24, 3)
     pose[joint_index("left_shoulder")] = torch.tensor([0.0, -half, 0.0])  # +x arm -> +z
@@ -50,6 +56,8 @@ def bent_pose() -> torch.Tensor:
 def _upright(pose: torch.Tensor) -> torch.Tensor:
     # Some datasets (AIST++) store poses in a y-down world; turn such a root upside up (a half
     # turn about x) so the picture shows a standing person facing the front camera.
+    import torch
+
     from anr_studio.body.lbs import axis_angle_to_matrix, matrix_to_axis_angle
 
     root = axis_angle_to_matrix(pose[0])
@@ -60,6 +68,8 @@ def _upright(pose: torch.Tensor) -> torch.Tensor:
 
 
 def _pose_from_npz(path: Path, frame: int | None) -> torch.Tensor:
+    import torch
+
     try:
         with np.load(path, allow_pickle=False) as data:
             key = next((k for k in ("poses", "pose", "body_pose") if k in data.files), None)
@@ -82,6 +92,8 @@ def _pose_from_npz(path: Path, frame: int | None) -> torch.Tensor:
 
 def named_pose(name: str, frame: int | None = None) -> torch.Tensor:
     """Returns a (24,3) pose: rest, bent, aist (a frame of the built-in dance) or a frame of an .npz."""
+    import torch
+
     if name == "rest":
         return torch.zeros(24, 3)
     if name == "bent":
@@ -98,6 +110,8 @@ def named_pose(name: str, frame: int | None = None) -> torch.Tensor:
 
 def checkerboard(size: int = 512, checks: int = 16) -> torch.Tensor:
     """Returns a two-colour checkerboard texture (1,3,size,size) in [0,1] (row 0 is v = 1)."""
+    import torch
+
     idx = torch.arange(size) * checks // size
     odd = (idx[:, None] + idx[None, :]) % 2
     colours = torch.tensor(CHECKER_COLOURS, dtype=torch.float32) / 255.0
@@ -120,6 +134,9 @@ def render_views(body: BodyModel, pose: torch.Tensor, size: int) -> list[np.ndar
 
     Order: shaded front, shaded side (the body's left), checker front, checker side.
     """
+    import torch
+    import torch.nn.functional as F
+
     from anr_studio.render import render_body_maps
 
     with torch.no_grad():
@@ -162,6 +179,8 @@ def body_grid(body: BodyModel, poses: dict[str, torch.Tensor], size: int) -> np.
 
 def load_body(model: str | None, uv_obj: str | None, device: str) -> BodyModel:
     """Returns the body to draw: the built-in one, a saved .safetensors body or an SMPL file."""
+    from anr_studio.body import BodyModel
+
     if model is None:
         return BodyModel.default(device)
     path = Path(model)
@@ -172,6 +191,7 @@ def load_body(model: str | None, uv_obj: str | None, device: str) -> BodyModel:
 
 def _run(args: argparse.Namespace) -> int:
     import cv2
+    import torch
 
     from anr_studio.fileio import atomic_path
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from anr_studio.body import joint_index
-from anr_studio.body.commands import AIST_DEMO, BACKGROUND, bent_pose, named_pose
+from anr_studio.cli.body import AIST_DEMO, BACKGROUND, bent_pose, named_pose
 from anr_studio.body.lbs import axis_angle_to_matrix
 from anr_studio.body.model import DEFAULT_BODY_PATH
 from anr_studio.cli import main
