@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -78,3 +80,16 @@ def write_tiny_capture(path: Path, identity: str, body: BodyModel, n: int = 8, s
         if keyframes:
             w.set_keyframes(np.arange(0, n - 2, 2))
     return path
+
+
+def leave_worker() -> None:
+    """Ends a spawned gloo rank with exit status 0 and without interpreter finalization; never returns.
+
+    DDP keeps the gloo process group alive past destroy_process_group, so gloo's worker threads
+    outlive the rank's function and may still drop Python objects (a comm hook's callback, a
+    tensor) after it returns. A thread that takes the GIL while the interpreter finalizes is ended
+    inside a C++ destructor, and the process aborts ("terminate called without an active exception").
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

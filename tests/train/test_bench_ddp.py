@@ -54,6 +54,8 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
 
+    from tests.train.helpers import leave_worker
+
     torch.set_num_threads(1)
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)
@@ -73,6 +75,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     torch.save({"grads": torch.stack(grads), "summary": timer.summary(),
                 "buckets": {k[0]: len(v) for k, v in timer.buckets.items()}}, out)
     dist.destroy_process_group()
+    leave_worker()
 
 
 @pytest.mark.slow

@@ -30,7 +30,7 @@ def _worker(rank: int, world: int, port: int, captures: list[str], out: str, res
     torch.set_num_threads(1)
     from anr_studio.train import distributed
     from anr_studio.train.trainer import Trainer
-    from tests.train.helpers import tiny_body
+    from tests.train.helpers import leave_worker, tiny_body
     from tests.train.test_trainer import small
 
     trainer = Trainer(small("tiny", "optim.steps=3", "optim.split_optimization=true"), captures, out, device="cpu",
@@ -52,6 +52,7 @@ def _worker(rank: int, world: int, port: int, captures: list[str], out: str, res
     state.update(initial)
     save_file(state, result)
     distributed.shutdown(trainer.dist)
+    leave_worker()
 
 
 def _spawn(target, tmp_path, captures) -> list[dict[str, torch.Tensor]]:
@@ -79,7 +80,7 @@ def _graph_worker(rank: int, world: int, port: int, captures: list[str], out: st
 
     from anr_studio.train import trainer as trainer_module
     from anr_studio.train.trainer import Trainer
-    from tests.train.helpers import tiny_body
+    from tests.train.helpers import leave_worker, tiny_body
     from tests.train.test_trainer import small
 
     trainer_module.GRAPH_DEVICES, trainer_module.GRAPH_WARMUP = ("cuda", "cpu"), 1  # as the graphs_on_cpu fixture
@@ -103,6 +104,7 @@ def _graph_worker(rank: int, world: int, port: int, captures: list[str], out: st
             state["captured"] = torch.tensor(trainer._graphs.captured)
     save_file(state, result)
     trainer.close()
+    leave_worker()
 
 
 @pytest.mark.slow
