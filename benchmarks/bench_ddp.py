@@ -1,4 +1,4 @@
-"""Benchmark: DDP scaling of the real trainer step on 1, 2, 4 and 8 GPUs (issue 7).
+"""Benchmark: DDP scaling of the real trainer step on 1, 2, 4 and 8 GPUs.
 
     # scaling on a multi-GPU host (each N <= visible GPUs), one preset per command
     python benchmarks/bench_ddp.py --device cuda --gpus 1 2 4 8 --ddp-at-1 --presets paper --out $OUT/ddp-paper

@@ -1,4 +1,4 @@
-"""Slider-to-neural-image latency of the studio (issue 6: <= 300 ms at 256² on CPU, <= 50 ms at 512² on GPU).
+"""Slider-to-neural-image latency of the studio (targets: <= 300 ms at 256² on 2 CPU cores, <= 50 ms at 512² on a GPU).
 
 GUI mode (needs a display; Xvfb is fine) measures what a person sees: a joint slider moves, the
 PoseState changes, the neural preview worker renders, and the new image is painted in the
@@ -6,8 +6,10 @@ window. Headless mode (``--headless``) measures the same path without Qt: PoseSt
 NeuralPreview worker -> result. The avatar is ``--avatar FILE`` or an untrained renderer of
 ``--preset`` (the same network size, so the same cost).
 
-    xvfb-run -a python benchmarks/gui_latency.py --size 256 --preset demo --out docs/gui_latency_cpu.json
-    python benchmarks/gui_latency.py --headless --device cuda --size 512 --preset demo --out gpu_latency.json
+    xvfb-run -a python benchmarks/gui_latency.py --size 256 --avatar models/demo.anr --edits 15       # 2 CPU cores
+    python benchmarks/gui_latency.py --headless --device cuda --size 512 --preset paper --threads 8 --edits 40 --warmup 5
+
+docs/benchmarks.md (section "Studio: slider to neural image") has the figures and the machines.
 """
 
 from __future__ import annotations

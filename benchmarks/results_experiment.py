@@ -1,6 +1,6 @@
 """GPU experiment: DNR vs 1-stage ANR vs 2-stage ANR without split vs full ANR, same time budget each.
 
-    OUT=/tmp/exp python benchmarks/results_experiment.py --device cuda            # on one H100, < 10 min
+    python benchmarks/results_experiment.py --device cuda --out /tmp/exp --total-s 500   # one GPU, < 10 min (docs/results.md)
     python benchmarks/results_experiment.py --device cpu --out /tmp/mini \\
         --captures a.h5 b.h5 --body-model body.safetensors --preset tiny --time-budget 5 --eval-every 2   # miniature
 

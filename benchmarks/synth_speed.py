@@ -4,7 +4,7 @@
 
 Writes a capture into a temporary folder, times it (wall clock and process CPU time, since
 a shared machine's load inflates wall time), then times keyframe selection on it and reports
-the coverage curve. Target (issue 3): 300 frames at 256x256 in under 2 minutes on 2 CPU cores.
+the coverage curve. Target: 300 frames at 256x256 in under 2 minutes on 2 CPU cores.
 """
 
 from __future__ import annotations

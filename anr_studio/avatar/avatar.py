@@ -188,8 +188,8 @@ class Avatar:
         """Returns self, set up for speed on its device (CPU or CUDA); saved weights are unchanged.
 
         On the CPU the arguments are ignored and the measured best CPU path is used: fp32 with
-        channels_last weights (oneDNN convolutions run NHWC natively; the demo renderer on 2 cores
-        was ~1.2-1.5x faster, docs/benchmarks.md "Avatar rendering"). bf16 autocast on a CPU
+        channels_last weights (oneDNN convolutions run NHWC natively; docs/benchmarks.md, "Avatar
+        frame time"). bf16 autocast on a CPU
         without AMX (AVX2 only) was 25x slower, and a frozen TorchScript trace no faster than
         eager channels_last, so neither is used. On CUDA: ``bf16``: bf16 autocast;
         ``channels_last``: channels_last weights; ``graphs``: CUDA graphs. With ``whole_frame``

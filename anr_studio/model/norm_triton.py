@@ -123,7 +123,7 @@ def _stats(u, v, act_grad, g_out):
     out2 = torch.zeros_like(out1)
     scale, shift, slope = _act_arguments(batch, channels, act_grad, None, out1)
     # Tiles of 128 pixels x 128 channels, 256 pixels per program: 2-3x faster than 32 x 64 tiles
-    # for the paper preset's shapes (benchmarks/norm_kernel_tune.py, H200); 64 pixels when the
+    # for the paper preset's shapes (triton.testing.do_bench on an H200); 64 pixels when the
     # kernel also stores g into a narrow tensor (the larger tile spills there).
     rows_per_prog, tile_rows = 256, 64 if g_out is not None and channels <= 64 else 128
     block_c = min(128, triton.next_power_of_2(channels))

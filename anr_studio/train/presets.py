@@ -11,9 +11,8 @@ from anr_studio.train.config import DataConfig, OptimConfig, TrainConfig
 
 
 def _paper() -> TrainConfig:
-    # 1024² crops and pix2pix-size U-Nets (~54M parameters each), as in the paper. Batch 8: on an
-    # H100 100 images/s against 89 at batch 4, 11.8 GB, and ahead at equal time in a short
-    # check (docs/benchmarks.md, "Training throughput").
+    # 1024² crops and pix2pix-size U-Nets (~54M parameters each), as in the paper. Batch 8: 111
+    # images/s on an H200 at 11.8 GB peak (docs/benchmarks.md, "Training throughput").
     return TrainConfig(
         data=DataConfig(resolution=1024, batch_size=8, workers=8),
         optim=OptimConfig(steps=200_000, checkpoint_every=2000),

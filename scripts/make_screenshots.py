@@ -1,6 +1,6 @@
 """Makes the screenshots in docs/screenshots: every panel of the studio, working, on this machine.
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" python docs/screenshots/make_screenshots.py [--steps 300]
+    xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/make_screenshots.py [--steps 300]
 
 Trains a small two-identity avatar on stand-in captures first (a few CPU minutes) when the
 built-in body or the demo avatar is missing, so every panel has real data to show.
@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent
+OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 OVERRIDES = ("optim.discriminator=false", "optim.lr_renderer=0.002", "optim.lr_texture=0.01", "model.texture.size=64",
              "data.batch_size=4")
 
@@ -89,7 +89,7 @@ def main() -> int:
     from anr_studio.gui.app import _application, save_screenshot, wait_until_rendered
 
     app = _application()
-    demo = Path(__file__).resolve().parents[2] / "models" / "demo.anr"
+    demo = Path(__file__).resolve().parents[1] / "models" / "demo.anr"
     if args.neural_colours_only:
         return _only_neural_colours(app, demo)
     from anr_studio.gui.main_window import MainWindow

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes the shipped demo avatar and its sample media in one GPU command (< 10 minutes):
 #
-#   bash benchmarks/make_demo_avatar.sh "$OUT"
+#   bash scripts/make_demo_avatar.sh "$OUT"
 #
 # 1. three synthetic captures (`anr-studio synth`, seeds 0/1/5: longsleeve + skirt, t-shirt + wide
 #    trousers, longsleeve + trousers; different body shapes), 4 cameras around each person;
@@ -9,8 +9,8 @@
 # 3. training with the `demo` preset (U-Net widths capped at 128 so the file stays < 40 MB) for
 #    whatever time is left of the 10 minutes after a reserve for the steps below;
 # 4. the identities renamed ada / ben / cleo, held-out metrics, and under $OUT:
-#    demo.anr.part-aa, demo.anr.part-ab  the avatar split in < 16 MiB pieces (the device returns
-#                                        files up to 16 MiB): `cat demo.anr.part-* > models/demo.anr`
+#    demo.anr.part-aa, demo.anr.part-ab  the avatar split in < 16 MiB pieces (for transfers that limit
+#                                        file sizes): `cat demo.anr.part-* > models/demo.anr`
 #    orbit.mp4     ada seen from 72 views around her
 #    dance.mp4     ada | ben | cleo dancing side by side (one renderer)
 #    walk.mp4      the same, walking
@@ -19,7 +19,7 @@
 #
 # A miniature for the CPU (checks the whole script in a minute or two):
 #   SIZE=64 FRAMES=10 VIEWS=2 PRESET=tiny TOTAL_S=200 RESERVE_S=150 MEDIA_SIZE=48 ORBIT=4 ANIM_FRAMES=4 \
-#       bash benchmarks/make_demo_avatar.sh /tmp/demo_out
+#       bash scripts/make_demo_avatar.sh /tmp/demo_out
 set -euo pipefail
 
 OUT=${1:?usage: make_demo_avatar.sh OUT_DIR}
@@ -27,7 +27,7 @@ SIZE=${SIZE:-256}              # capture resolution (the demo preset trains on 2
 FRAMES=${FRAMES:-160}          # frames per capture
 VIEWS=${VIEWS:-4}              # cameras around each person
 PRESET=${PRESET:-demo}
-TOTAL_S=${TOTAL_S:-570}        # wall-clock budget for the whole script
+TOTAL_S=${TOTAL_S:-570}        # wall-clock seconds for the whole script
 RESERVE_S=${RESERVE_S:-140}    # kept for trainer start-up, eval, renders and writing files
 MEDIA_SIZE=${MEDIA_SIZE:-256}  # size of the sample videos and images
 ORBIT=${ORBIT:-72}
@@ -79,7 +79,7 @@ from anr_studio.avatar import Avatar
 avatar = Avatar.load(sys.argv[1])
 for old, new in zip(list(avatar.identities), ["ada", "ben", "cleo"]):
     avatar.rename_identity(old, new)
-avatar.meta["demo"] = {"made_by": "benchmarks/make_demo_avatar.sh", "synth_seeds": [0, 1, 5]}
+avatar.meta["demo"] = {"made_by": "scripts/make_demo_avatar.sh", "synth_seeds": [0, 1, 5]}
 avatar.save(sys.argv[2])
 EOF
 anr-studio eval "$WORK/run" --captures "$WORK/person0.h5" "$WORK/person1.h5" "$WORK/person2.h5" --max-frames 6 \
