@@ -3,6 +3,10 @@
 An avatar is one renderer R shared by several identities (one neural texture each), the body
 model it was trained on and each identity's shape (betas). Rendering goes through the one
 render path of training and evaluation (`anr_studio.avatar.forward.render_views`).
+
+Build one from a file (`Avatar.load`), from weights read elsewhere (`Avatar.from_weights`: a
+training checkpoint) or from modules in memory (`Avatar(renderer, textures, body)`: a running
+trainer, a test's untrained renderer).
 """
 
 from __future__ import annotations
@@ -16,12 +20,12 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from anr_studio.avatar.file import load_renderer, read_avatar, renderer_meta, write_avatar
 from anr_studio.avatar.frame import Background, FrameGraphs, background_image, render_frame, to_host
+from anr_studio.body import load_body
 from anr_studio.errors import AnrError, expect_finite, inputs_checked_on_host
-from anr_studio.model import NeuralTexture, build_renderer
+from anr_studio.model import NeuralTexture
 from anr_studio.render import PerspectiveCamera, orbit_camera
-from anr_studio.avatar.file import read_avatar, write_avatar
-from anr_studio.train.config import TrainConfig
 
 WHITE = (255, 255, 255)
 
@@ -36,16 +40,18 @@ def _size2(size: int | Sequence[int]) -> tuple[int, int]:
 class Avatar:
     """A renderer, one neural texture per identity, the body model and each identity's betas.
 
-    ``textures``: {name: (C,S,S) tensor}; ``betas``: {name: (K,) array}; ``meta``: the avatar
-    file's JSON (config, renderer kind, cameras, ...). Build one with `Avatar.load`.
+    ``renderer`` and ``body`` are used as they are, in place (a running trainer's modules stay
+    trainable: callers put the renderer in eval mode for rendering); ``textures``: {name: (C,S,S)
+    tensor}, copied; ``betas``: {name: (K,) array}; ``cameras``: {name: {K, R, t}}; ``meta``: the
+    avatar file's JSON (renderer kind, model config, body model, ...).
     """
 
     def __init__(self, renderer: torch.nn.Module, textures: dict[str, torch.Tensor], body: torch.nn.Module,
-                 meta: dict[str, Any], betas: dict[str, np.ndarray | None] | None = None,
+                 meta: dict[str, Any] | None = None, betas: dict[str, np.ndarray | None] | None = None,
                  cameras: dict[str, dict[str, Any] | None] | None = None, source: str = "avatar") -> None:
-        self.renderer = renderer.eval().requires_grad_(False)
+        self.renderer = renderer
         self.body = body
-        self.meta = dict(meta)
+        self.meta = dict(meta or {})
         self.source = source
         self.device = next(renderer.parameters()).device
         self._textures: dict[str, NeuralTexture] = {}
@@ -62,46 +68,45 @@ class Avatar:
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu", body: torch.nn.Module | None = None,
              body_path: str | None = None) -> "Avatar":
-        """Returns the avatar stored in ``path`` (.anr) on ``device``.
-
-        ``body``: the body model in use (default: the one the avatar names, the built-in body for
-        "default"; ``body_path`` for an SMPL-format file). AnrError when its id differs from the
-        avatar's ``body_model``: the textures only make sense on the body they were trained on.
-        """
-        from anr_studio.train.trainer import load_body
-
+        """Returns the avatar stored in ``path`` (.anr) on ``device`` (see `from_weights` for ``body``)."""
         data = read_avatar(path)
-        meta = data.meta
+        return cls.from_weights(data.meta, data.renderer_state, data.textures, device, body, body_path, str(path))
+
+    @classmethod
+    def from_weights(cls, meta: dict[str, Any], renderer_state: dict[str, torch.Tensor], textures: Sequence[torch.Tensor],
+                     device: str | torch.device = "cpu", body: torch.nn.Module | None = None,
+                     body_path: str | None = None, source: str = "avatar") -> "Avatar":
+        """Returns the avatar of stored weights on ``device``, its renderer in eval mode and frozen.
+
+        ``meta``: an avatar file's JSON (or a checkpoint's: same keys); ``textures``: (C,S,S) per
+        identity, in ``meta["identities"]`` order. ``body``: the body model in use (default: the one
+        the avatar names, the built-in body for "default", ``body_path`` for an SMPL-format file).
+        AnrError when its id differs from the avatar's ``body_model``: the textures only make sense
+        on the body they were trained on.
+        """
         dev = torch.device(device)
         wanted = str(meta.get("body_model", "default"))
         if body is None:
-            body = load_body(wanted, dev, body_path)
-        elif str(getattr(body, "model_id", "")) != wanted:
-            raise AnrError(f"{path}: body_model is {wanted[:16]!r} but the body in use is {str(body.model_id)[:16]!r}, "
+            body = load_body(body_path, model_id=wanted, device=dev, source=source)
+        elif str(body.model_id) != wanted:
+            raise AnrError(f"{source}: body_model is {wanted[:16]!r} but the body in use is {str(body.model_id)[:16]!r}, "
                            "expected the body model the avatar was trained on")
-        config = TrainConfig.from_dict(meta["config"])
-        kind = meta.get("renderer", config.renderer)
-        renderer = build_renderer(config.model, kind)
-        try:
-            renderer.load_state_dict(data.renderer_state, strict=True)
-        except RuntimeError as exc:
-            raise AnrError(f"{path}: renderer weights do not match its config ({str(exc).splitlines()[0]}), "
-                           "expected a consistent avatar file") from None
+        renderer = load_renderer(meta, renderer_state, source)
         names = list(meta["identities"])
         betas = {n: np.asarray(b, np.float32) for n, b in zip(names, meta.get("betas", []))}
         cameras = dict(zip(names, meta.get("cameras", [])))
-        return cls(renderer.to(dev), dict(zip(names, data.textures)), body.to(dev), meta, betas, cameras, source=str(path))
+        return cls(renderer.to(dev), dict(zip(names, textures)), body.to(dev), meta, betas, cameras, source=source)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Writes the avatar (renderer, every identity's texture, betas, cameras) to ``path``; returns it."""
         names = self.identities
-        k = int(getattr(self.body, "num_betas", 0))
-        meta = dict(self.meta)
+        k = self.body.num_betas
+        meta = dict(self.meta, **renderer_meta(self.renderer))
         meta["identities"] = names
         meta["betas"] = [(self._betas[n] if self._betas[n] is not None else np.zeros(k, np.float32)).astype(float).tolist()
                          for n in names]
         meta["cameras"] = [self._cameras.get(n) for n in names]
-        meta["body_model"] = str(self.meta.get("body_model", getattr(self.body, "model_id", "default")))
+        meta["body_model"] = str(self.meta.get("body_model", self.body.model_id))
         return write_avatar(path, self.renderer.state_dict(), [self._textures[n].texture for n in names], meta)
 
     # -- identities ---------------------------------------------------------------------------

@@ -1,13 +1,17 @@
 """Returns and writes avatar files (``.anr``): one safetensors file, renderer + textures + JSON.
 
-Layout (documented in docs/interfaces.md, "train")::
+Layout (documented in docs/interfaces.md, "avatar")::
 
     tensors   renderer.<state_dict key>     the renderer's weights (float32)
               texture.<i>                   (C, S, S) float32 neural texture of identity i
     metadata  "anr_avatar": JSON text {format: "anr-avatar", version: 1, renderer: "anr" |
-              "anr-1stage" | "dnr", identities: [names], betas: [[K floats] per identity],
-              body_model: "default" | sha256, image_size: [H, W], cameras: [{K, R, t} per identity],
-              config: TrainConfig dict, step: int, unet_multiple: int}
+              "anr-1stage" | "dnr", model: ModelConfig dict, identities: [names],
+              betas: [[K floats] per identity], body_model: "default" | sha256, image_size: [H, W],
+              cameras: [{K, R, t} per identity], step: int, config: TrainConfig dict (optional)}
+
+``model`` and ``renderer`` are all that rendering needs; ``config``, the training run's whole
+config, is what fitting a new identity starts from. Files written before ``model`` existed carry
+only ``config``: their model part is read from it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from safetensors.torch import save_file
 
 from anr_studio.errors import AnrError
 from anr_studio.fileio import atomic_path
+from anr_studio.model import ANRRenderer, DNRRenderer, ModelConfig, build_renderer
 
 FORMAT = "anr-avatar"
 VERSION = 1
@@ -86,3 +91,36 @@ def read_avatar(path: str | os.PathLike) -> AvatarData:
         textures.append(tensors[f"texture.{i}"])
     state = {k[len("renderer."):]: v for k, v in tensors.items() if k.startswith("renderer.")}
     return AvatarData(renderer_state=state, textures=textures, meta=meta)
+
+
+def renderer_meta(renderer: torch.nn.Module) -> dict[str, Any]:
+    """Returns {"renderer": kind, "model": ModelConfig dict}: what the file needs to rebuild ``renderer``."""
+    if isinstance(renderer, DNRRenderer):
+        kind = "dnr"
+    elif isinstance(renderer, ANRRenderer):
+        kind = "anr" if renderer.two_stage else "anr-1stage"
+    else:
+        raise AnrError(f"avatar: cannot store a {type(renderer).__name__}, expected an ANR or DNR renderer")
+    return {"renderer": kind, "model": renderer.config.to_dict()}
+
+
+def model_config(meta: dict[str, Any], source: str) -> ModelConfig:
+    """Returns the renderer's ModelConfig stored in ``meta`` (from ``config`` in older files)."""
+    data = meta.get("model")
+    if data is None and isinstance(meta.get("config"), dict):
+        data = meta["config"].get("model", {})
+    if not isinstance(data, dict):
+        raise AnrError(f"{source}: metadata has no 'model' mapping, expected the renderer's configuration")
+    return ModelConfig.from_dict(data)
+
+
+def load_renderer(meta: dict[str, Any], state: dict[str, torch.Tensor], source: str) -> torch.nn.Module:
+    """Returns the renderer ``meta`` describes with the weights ``state``, in eval mode and frozen."""
+    kind = meta.get("renderer") or (meta.get("config") or {}).get("renderer", "anr")
+    renderer = build_renderer(model_config(meta, source), kind)
+    try:
+        renderer.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise AnrError(f"{source}: renderer weights do not match its config ({str(exc).splitlines()[0]}), "
+                       "expected a consistent avatar file") from None
+    return renderer.eval().requires_grad_(False)

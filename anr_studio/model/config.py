@@ -1,16 +1,18 @@
 """Config dataclasses of the model package: neural texture, U-Nets, discriminator and loss weights.
 
 `anr_studio.train` composes them into a run config (`TrainConfig.model`, `TrainConfig.loss`);
-checkpoints store them as JSON. Every field has a docstring; presets are `paper`, `fast`, `tiny`
-(`ModelConfig.preset(name)`, `LossConfig.preset(name)`).
+avatar files store `ModelConfig` and checkpoints the whole run config as JSON. Every field has a
+docstring; presets are `paper`, `fast`, `tiny` (`ModelConfig.preset(name)`, `LossConfig.preset(name)`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 from anr_studio.errors import AnrError
+from anr_studio.model.configtools import config_from_dict, config_to_dict
 
 PRESETS = ("paper", "fast", "tiny")
 NORMS = ("instance", "batch", "none")
@@ -148,6 +150,17 @@ class ModelConfig:
         self.r1.validate("model.r1")
         self.r2.validate("model.r2")
         self.discriminator.validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the config as a JSON-ready dict (what avatar files store)."""
+        return config_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "model") -> "ModelConfig":
+        """Returns the validated config stored in ``data``; AnrError names any unknown or mistyped key."""
+        config = config_from_dict(cls, data, where)
+        config.validate()
+        return config
 
     @classmethod
     def preset(cls, name: str) -> "ModelConfig":

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from anr_studio.model.config import LossConfig, ModelConfig
-from anr_studio.train.configtools import apply_overrides, config_from_dict, config_to_dict
+from anr_studio.model.configtools import apply_overrides, config_from_dict, config_to_dict
 
 
 @dataclass

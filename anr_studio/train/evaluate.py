@@ -20,12 +20,12 @@ from anr_studio.capture import Capture
 from anr_studio.errors import AnrError
 from anr_studio.fileio import atomic_write_text
 from anr_studio.metrics import compute_metrics, lpips_status, mask_iou, psnr
-from anr_studio.model import NeuralTexture, build_renderer
+from anr_studio.model import NeuralTexture
 from anr_studio.render import PerspectiveCamera
-from anr_studio.avatar.file import read_avatar
+from anr_studio.avatar.file import load_renderer, read_avatar
+from anr_studio.body import load_body
 from anr_studio.train.callbacks import Callback
 from anr_studio.train.checkpoint import load_latest_checkpoint
-from anr_studio.train.config import TrainConfig
 from anr_studio.avatar.forward import render_views
 from anr_studio.train.rundir import AVATAR_FILE
 
@@ -36,7 +36,6 @@ class TrainedModel:
     def __init__(self, renderer: torch.nn.Module, textures: list[NeuralTexture], meta: dict[str, Any], source: str) -> None:
         self.renderer, self.textures, self.meta, self.source = renderer, textures, meta, source
         self.identities: list[str] = list(meta["identities"])
-        self.config = TrainConfig.from_dict(meta["config"])
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: torch.device | str = "cpu") -> "TrainedModel":
@@ -53,12 +52,7 @@ class TrainedModel:
         else:
             avatar = read_avatar(path / AVATAR_FILE if path.is_dir() else path)
             meta, state, textures, source = avatar.meta, avatar.renderer_state, avatar.textures, str(path)
-        config = TrainConfig.from_dict(meta["config"])
-        renderer = build_renderer(config.model, meta["renderer"])
-        try:
-            renderer.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise AnrError(f"{source}: renderer weights do not match its config ({str(exc).splitlines()[0]})") from exc
+        renderer = load_renderer(meta, state, source)
         texs = []
         for tex in textures:
             t = NeuralTexture(int(tex.shape[0]), int(tex.shape[-1]))
@@ -108,8 +102,6 @@ def evaluate(run: str | os.PathLike, capture_paths: Sequence[str | Capture], spl
     absent. ``keep_images`` > 0 adds ``images[name]`` = the first renders (truth, composite).
     ``psnr_only`` skips the slower metrics (progress tracking during training): PSNR and mask IoU only.
     """
-    from anr_studio.train.trainer import load_body
-
     dev = torch.device(device)
     model = model or TrainedModel.load(run, dev)
     status = lpips_status()
@@ -125,7 +117,8 @@ def evaluate(run: str | os.PathLike, capture_paths: Sequence[str | Capture], spl
             raise AnrError(f"{cap.path.name}: split/{split} is empty, expected held-out frames to evaluate")
         if max_frames and frames.size > max_frames:
             frames = frames[np.linspace(0, frames.size - 1, max_frames).round().astype(int)]
-        the_body = body if body is not None else load_body(cap.body_model_id, dev, body_path)
+        the_body = body if body is not None else load_body(body_path, model_id=cap.body_model_id, device=dev,
+                                                                  source=cap.path.name)
         renders = render_frames(model, the_body, cap, model.identities.index(cap.identity), frames.tolist(), dev)
         rows = []
         for i, r in zip(frames.tolist(), renders):

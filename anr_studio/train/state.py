@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from anr_studio.errors import AnrError
-from anr_studio.avatar.file import write_avatar
+from anr_studio.avatar.file import renderer_meta, write_avatar
 from anr_studio.train.checkpoint import (
     flatten_optimizer,
     load_latest_checkpoint,
@@ -114,7 +114,7 @@ def avatar_meta(trainer: Any) -> dict[str, Any]:
         K, R, t = cap.camera(int(cap.split("train")[0]))
         cameras.append({"K": K.tolist(), "R": R.tolist(), "t": t.tolist()})
     return {
-        "renderer": trainer.config.renderer,
+        **renderer_meta(trainer.renderer),
         "identities": trainer.identities,
         "betas": [cap.betas.astype(float).tolist() for cap in trainer.captures],
         "body_model": trainer.captures[0].body_model_id,

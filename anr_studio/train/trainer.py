@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from anr_studio.body import load_body
 from anr_studio.errors import AnrError
 from anr_studio.model import ANRLoss, MultiScaleDiscriminator, build_renderer, build_textures
 from anr_studio.model.unet import graphed_norms
@@ -43,20 +44,6 @@ FAST_PATH_DEVICES = ("cuda",)
 GRAPH_DEVICES = ("cuda",)
 GRAPH_WARMUP = 3
 """Eager steps per graph key before its capture (cudnn autotuning, lazy Adam state)."""
-
-
-def load_body(model_id: str, device: torch.device, body_path: str | None = None) -> torch.nn.Module:
-    """Returns the body model with id ``model_id`` ("default" or an SMPL file's sha256) on ``device``."""
-    from anr_studio.body import BodyModel
-
-    if model_id == "default" and body_path is None:
-        return BodyModel.default(device)
-    if body_path is None:
-        raise AnrError(f"captures: body model {model_id[:16]}... is not the built-in body, expected --body-model PATH of that SMPL file")
-    body = BodyModel.load(body_path) if str(body_path).endswith(".safetensors") else BodyModel.from_smpl(body_path)
-    if body.model_id != model_id:
-        raise AnrError(f"{body_path}: body model id {body.model_id[:16]} differs from the captures' {model_id[:16]}, expected the same file")
-    return body.to(device)
 
 
 def _to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -94,7 +81,9 @@ class Trainer:
         self.identities = [c.identity for c in self.captures]
         if self.dist.is_main:
             prepare_run_dir(self.out, resume)
-        self.body = body.to(self.device) if body is not None else load_body(self.captures[0].body_model_id, self.device, body_path)
+        first = self.captures[0]
+        self.body = body.to(self.device) if body is not None else load_body(
+            body_path, model_id=first.body_model_id, device=self.device, source=first.path.name)
         self.step, self.train_time = 0, 0.0
         self.bad_steps = BadStepCounter(config.optim.max_bad_steps, self.warn)
         self._gan_watch = DiscriminatorWatch(config.loss.gan_mode, config.optim.log_every, self.warn,

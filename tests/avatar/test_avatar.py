@@ -99,6 +99,23 @@ def test_save_round_trip_and_add_identity(avatar, tmp_path):
     np.testing.assert_array_equal(img1, img2)
 
 
+def test_file_stores_the_model_config_and_older_files_load_from_the_training_config(avatar, avatar_path, tmp_path):
+    from anr_studio.avatar.file import write_avatar
+
+    data = read_avatar(avatar_path)
+    assert data.meta["model"] == avatar.renderer.config.to_dict() and data.meta["renderer"] == "anr"
+    for meta in ({k: v for k, v in data.meta.items() if k != "config"},  # what rendering needs, nothing more
+                 {k: v for k, v in data.meta.items() if k != "model"}):  # a file from before "model" existed
+        path = write_avatar(tmp_path / "x.anr", data.renderer_state, data.textures, meta)
+        again = Avatar.load(path, body=avatar.body)
+        assert again.renderer.config == avatar.renderer.config
+        img, _ = again.render("bob", np.zeros((24, 3)), None, size=32)
+        np.testing.assert_array_equal(img, avatar.render("bob", np.zeros((24, 3)), None, size=32)[0])
+    meta = {k: v for k, v in data.meta.items() if k not in ("model", "config")}
+    with pytest.raises(AnrError, match="metadata has no 'model' mapping"):
+        Avatar.load(write_avatar(tmp_path / "y.anr", data.renderer_state, data.textures, meta), body=avatar.body)
+
+
 def test_bad_input(avatar, avatar_path):
     with pytest.raises(AnrError, match=r"unknown identity 'zoe', expected one of alice, bob"):
         avatar.render("zoe", np.zeros((24, 3)), None, size=32)

@@ -7,7 +7,7 @@ import pytest
 from anr_studio.errors import AnrError
 from anr_studio.model import DiscriminatorConfig, LossConfig, ModelConfig, UNetConfig
 from anr_studio.model.config import PRESETS
-from anr_studio.train.configtools import config_from_dict, config_to_dict
+from anr_studio.model.configtools import config_from_dict, config_to_dict
 
 
 @pytest.mark.parametrize("name", PRESETS)

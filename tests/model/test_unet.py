@@ -9,7 +9,7 @@ from anr_studio.errors import AnrError
 from anr_studio.model import MultiScaleDiscriminator, UNet, UNetConfig
 from anr_studio.model.config import ModelConfig
 from anr_studio.model.discriminator import PatchDiscriminator
-from anr_studio.train.configtools import config_from_dict, config_to_dict
+from anr_studio.model.configtools import config_from_dict, config_to_dict
 
 TINY = UNetConfig(depth=3, base_channels=4, max_channels=8)
 

@@ -1,0 +1,140 @@
+"""Returns dataclass configs as JSON-ready dicts and back, and applies `--set a.b=value` overrides.
+
+Works for any nested dataclass (the model's and the trainer's configs), so avatar files,
+checkpoints, the CLI and the GUI share one schema. Unknown keys are user errors (AnrError),
+never silently ignored: a typo in `--set data.bach_size=8` must not train with the default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from typing import Any
+
+from anr_studio.errors import AnrError
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """Returns a JSON-ready dict of a (nested) dataclass; tuples become lists."""
+    if not dataclasses.is_dataclass(config):
+        raise TypeError(f"expected a dataclass instance, got {type(config).__name__}")
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """Returns ``value`` converted to the annotated type ``hint`` (dataclass, tuple, scalar, Optional)."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None and type(None) in args:
+            return None
+        last_error: Exception | None = None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, where)
+            except (AnrError, TypeError, ValueError) as exc:
+                last_error = exc
+        raise AnrError(f"config: {where} = {value!r} does not match {hint}") from last_error
+    if dataclasses.is_dataclass(hint):
+        if isinstance(value, hint):
+            return value
+        if not isinstance(value, dict):
+            raise AnrError(f"config: {where} is {type(value).__name__}, expected a mapping of {hint.__name__} fields")
+        return config_from_dict(hint, value, where)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise AnrError(f"config: {where} = {value!r}, expected a list")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], where) for v in value)
+        if args and len(args) != len(value):
+            raise AnrError(f"config: {where} has {len(value)} items, expected {len(args)}")
+        return tuple(_coerce(v, a, where) for v, a in zip(value, args)) if args else tuple(value)
+    if origin is list:
+        return [_coerce(v, args[0], where) if args else v for v in value]
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise AnrError(f"config: {where} = {value!r}, expected a mapping")
+        return dict(value)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            return value.lower() in ("true", "1", "yes", "on")
+        raise AnrError(f"config: {where} = {value!r}, expected true or false")
+    if hint is int:
+        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
+            raise AnrError(f"config: {where} = {value!r}, expected an integer")
+        return int(value)
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise AnrError(f"config: {where} = {value!r}, expected a number")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise AnrError(f"config: {where} = {value!r}, expected a string")
+        return value
+    if typing.get_origin(hint) is typing.Literal:
+        if value not in args:
+            raise AnrError(f"config: {where} = {value!r}, expected one of {', '.join(map(repr, args))}")
+        return value
+    return value
+
+
+def config_from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
+    """Returns an instance of dataclass ``cls`` built from ``data``; missing keys keep defaults.
+
+    Raises AnrError naming the key for unknown keys or values of the wrong type.
+    """
+    hints = _field_types(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise AnrError(f"config: unknown key {prefix}{unknown[0]}, expected one of {', '.join(sorted(names))}")
+    kwargs = {}
+    for key, value in data.items():
+        kwargs[key] = _coerce(value, hints[key], f"{where}.{key}" if where else key)
+    return cls(**kwargs)
+
+
+def _parse_value(text: str) -> Any:
+    """Returns a JSON value for ``text`` if it parses, else the text itself (so `a=fast` works)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def apply_overrides(config: Any, overrides: list[str] | dict[str, Any]) -> Any:
+    """Returns a copy of ``config`` with dotted overrides applied (``["data.batch_size=8", ...]``).
+
+    Values are parsed as JSON when possible (``8``, ``0.5``, ``true``, ``[256, 256]``), else kept
+    as strings. Unknown paths or values of the wrong type raise AnrError naming the key.
+    """
+    data = config_to_dict(config)
+    items = overrides.items() if isinstance(overrides, dict) else [_split_override(o) for o in overrides]
+    for key, value in items:
+        parts = key.split(".")
+        node = data
+        for i, part in enumerate(parts[:-1]):
+            if not isinstance(node, dict) or part not in node or not isinstance(node[part], dict):
+                raise AnrError(f"config: unknown key {'.'.join(parts[: i + 1])} in override {key}")
+            node = node[part]
+        if parts[-1] not in node:
+            raise AnrError(f"config: unknown key {key}, expected one of {', '.join(sorted(node))}")
+        node[parts[-1]] = value
+    return config_from_dict(type(config), data)
+
+
+def _split_override(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise AnrError(f"--set {text}: expected KEY=VALUE, e.g. data.batch_size=8")
+    key, value = text.split("=", 1)
+    return key.strip(), _parse_value(value.strip())
