@@ -31,12 +31,6 @@ def _avatar(args, body):
 
     import torch
 
-    from anr_studio.jobs.memory_avatar import MemoryAvatar
-
-    if getattr(body, "model_id", "") == "standin":  # no built-in body: the studio's own fallback path
-        if args.avatar:
-            return MemoryAvatar.from_file(args.avatar, body, device=args.device)
-        return MemoryAvatar.random(body, args.preset, identities=("A",), device=args.device)
     from anr_studio.avatar import Avatar
 
     path = args.avatar
@@ -70,9 +64,9 @@ def _summary(lat_ms: list[float], render_ms: list[float], cpu_ms: list[float]) -
 def run_headless(args, body) -> dict:
     import numpy as np
 
-    from anr_studio.jobs.pose_state import PoseState
+    from anr_studio.components.pose_state import PoseState
     from anr_studio.jobs.preview import NeuralPreview, PreviewRequest
-    from anr_studio.jobs.scene import ViewState
+    from anr_studio.components.scene import ViewState
 
     state, view = PoseState(num_betas=int(getattr(body, "num_betas", 10))), ViewState()
     done = threading.Event()
@@ -105,7 +99,7 @@ def run_gui(args, body) -> dict:
     app = _application()
     from anr_studio.gui.main_window import MainWindow
 
-    win = MainWindow(body=body, body_note="latency benchmark")
+    win = MainWindow(body=body)
     win.neural.size_px = args.size
     win.show()
     win.set_avatar(_avatar(args, body), "benchmark")
@@ -163,13 +157,13 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from anr_studio.jobs.scene import load_body
+    from anr_studio.components.scene import default_body
 
-    body, note = load_body()
+    body = default_body()
     result = run_headless(args, body) if args.headless else run_gui(args, body)
     result.update(mode="headless" if args.headless else "gui", size=args.size, preset=None if args.avatar else args.preset,
                   avatar=args.avatar, device=args.device if args.device != "cuda" else torch.cuda.get_device_name(0),
-                  threads=args.threads, body="stand-in" if note else "built-in", host=platform.node(),
+                  threads=args.threads, body="built-in", host=platform.node(),
                   cpu_count=__import__("os").cpu_count(), load_avg=__import__("os").getloadavg()[0])
     print(json.dumps(result, indent=2))
     if args.out:

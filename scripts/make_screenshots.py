@@ -2,8 +2,8 @@
 
     xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/make_screenshots.py [--steps 300]
 
-Trains a small two-identity avatar on stand-in captures first (a few CPU minutes) when the
-built-in body or the demo avatar is missing, so every panel has real data to show.
+Trains a small two-identity avatar on two synthetic captures first (a few CPU minutes), so every
+panel has real data to show.
 """
 
 from __future__ import annotations
@@ -55,13 +55,11 @@ def _only_neural_colours(app, demo: Path) -> int:
     """Makes viewport_neural_colours.png alone from the shipped demo avatar (no captures, no training)."""
     from anr_studio.gui.app import wait_until_rendered
     from anr_studio.gui.main_window import MainWindow
-    from anr_studio.jobs.scene import load_body
 
     if not demo.exists():
         print(f"{demo}: not found, expected the shipped demo avatar for --neural-colours-only")
         return 1
-    body, note = load_body()
-    win = MainWindow(body=body, body_note=note)
+    win = MainWindow()
     win.resize(1500, 950)
     win.show()
     wait_until_rendered(win)
@@ -92,38 +90,28 @@ def main() -> int:
     demo = Path(__file__).resolve().parents[1] / "models" / "demo.anr"
     if args.neural_colours_only:
         return _only_neural_colours(app, demo)
+    from anr_studio.capture.keyframes import select_keyframes
+    from anr_studio.capture.synth.generate import SynthConfig, generate_capture
     from anr_studio.gui.main_window import MainWindow
-    from anr_studio.jobs.scene import load_body
-    from anr_studio.jobs.standin_body import write_standin_capture
     from anr_studio.jobs.training_job import TrainingJob, TrainingOptions
 
     work = Path(args.work or tempfile.mkdtemp(prefix="anr-shots-"))
-    body, note = load_body()
-    if note:  # no built-in body yet: captures of the stand-in figure
-        caps = [write_standin_capture(work / "red.h5", body, frames=16, size=128, identity="red", seed=1),
-                write_standin_capture(work / "blue.h5", body, frames=16, size=128, identity="blue", seed=2,
-                                      palette=((40, 90, 220), (250, 250, 250)))]
-    else:  # two synthetic people from the capture generator
-        from anr_studio.capture.synth.generate import SynthConfig, generate_capture
-
-        caps = []
-        for seed in (1, 2):
-            path = work / f"synth{seed}.h5"
-            if not path.exists():
-                generate_capture(path, SynthConfig(seed=seed, frames=args.frames, size=128))
-                from anr_studio.capture.keyframes import select_keyframes
-
-                select_keyframes(path, 0.2)
-            caps.append(str(path))
+    caps = []  # two synthetic people from the capture generator
+    for seed in (1, 2):
+        path = work / f"synth{seed}.h5"
+        if not path.exists():
+            generate_capture(path, SynthConfig(seed=seed, frames=args.frames, size=128))
+            select_keyframes(path, 0.2)
+        caps.append(str(path))
     run = work / "run"
     if not (run / "avatar.anr").exists():
         # No GAN and larger learning rates: a few CPU minutes give distinguishable identities.
         job = TrainingJob(TrainingOptions(caps, str(run), preset="tiny", steps=args.steps, checkpoint_every=500,
-                                          preview_every=0, body=body if note else None, overrides=list(OVERRIDES))).start()
+                                          preview_every=0, overrides=list(OVERRIDES))).start()
         job.join()
         print("pre-trained:", job.status.snapshot().state, job.status.snapshot().error)
 
-    win = MainWindow(body=body, body_note=note)
+    win = MainWindow()
     win.resize(1500, 950)
     win.show()
     wait_until_rendered(win)
@@ -171,7 +159,6 @@ def main() -> int:
 
     win.docks["Training"].raise_()
     panel = win.training_panel
-    panel.body_override = body if note else None
     panel.preset.setCurrentText("tiny")
     panel.steps.setValue(args.steps + 100000)
     panel.preview_every.setValue(5)

@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from anr_studio.components.captures import open_capture
+from anr_studio.components.overlay import outline_overlay
+from anr_studio.components.pose_state import PoseState
+from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
-from anr_studio.jobs.overlay import outline_overlay
-from anr_studio.jobs.pose_state import PoseState
-from anr_studio.jobs.runner import BackgroundJob
-from anr_studio.jobs.status import JobState
 from anr_studio.gui.qt_util import ImageLabel, guarded, poll_job_progress, show_error
+from anr_studio.jobs import capture_jobs
+from anr_studio.jobs.runner import BackgroundJob
 
 NO_CAPTURE = "No capture open.\nFile ▸ Open capture… (Ctrl+O), Import… (Ctrl+I) or Make synthetic capture… (Ctrl+Shift+N)."
 
@@ -80,21 +82,13 @@ class CapturePanel(QtWidgets.QWidget):
 
     def open_capture(self, path: str) -> None:
         """Opens ``path`` (AnrError with the validator's first problem when it is not a valid capture)."""
-        from anr_studio.capture import Capture
-
-        cap = Capture(path)
-        if cap.body_model_id not in ("default", getattr(self.body, "model_id", "default"), "standin"):
-            self.info.setText(f"Note: this capture was tracked with body model {cap.body_model_id}; the outline uses the studio's body.")
+        cap, summary = open_capture(path, self.body)
         self.capture, self.path = cap, path
-        n = len(cap)
         with QtCore.QSignalBlocker(self.slider):
-            self.slider.setRange(0, n - 1)
+            self.slider.setRange(0, len(cap) - 1)
             self.slider.setValue(0)
         self.slider.setEnabled(True)
-        h, w = cap.image_size
-        kf = cap.keyframes
-        self.info.setText(f"{Path(path).name}: {cap.identity}, {n} frames, {w}×{h}, {cap.fps:g} fps, "
-                          f"masks {'yes' if cap.mask(0) is not None else 'no'}, keyframes {0 if kf is None else len(kf)}")
+        self.info.setText(summary)
         self.show_frame(0)
         self.capture_opened.emit(path)
 
@@ -116,10 +110,6 @@ class CapturePanel(QtWidgets.QWidget):
                                   mask=mask if mode == 1 else None) if self.outline_box.isChecked() else img
         self.image.set_array(img)
         self.frame_label.setText(f"{i + 1}/{len(cap)}")
-
-    def current_image(self) -> np.ndarray | None:
-        img = self.image.image()
-        return None if img is None else img
 
     def _pose_from_frame(self) -> None:
         if self.capture is None:
@@ -152,13 +142,7 @@ class CapturePanel(QtWidgets.QWidget):
 
     def import_capture(self, src: str, out: str, poses: str | None = None) -> BackgroundJob:
         """Imports ``src`` into the capture ``out`` in the background and opens it when done; returns the job."""
-        from anr_studio.capture.importers import import_capture
-
-        def work(control) -> str:
-            import_capture(src, out, poses=poses).close()
-            return out
-
-        return self._run_job("import", work, out)
+        return self._run_job("import", lambda c: capture_jobs.import_capture(c, src, out, poses))
 
     @guarded
     def synth_dialog(self, _checked: bool = False) -> None:
@@ -171,19 +155,9 @@ class CapturePanel(QtWidgets.QWidget):
 
     def make_synthetic(self, out: str, frames: int = 60, size: int = 256, seed: int = 0) -> BackgroundJob:
         """Writes a synthetic capture in the background and opens it when done; returns the job."""
-        from anr_studio.capture.synth.generate import SynthConfig, generate_capture
+        return self._run_job("synthetic capture", lambda c: capture_jobs.make_synthetic(c, out, frames, size, seed))
 
-        def work(control):
-            def progress(done: int, total: int) -> None:
-                control.status.set_progress(done, total)
-                control.checkpoint()
-
-            generate_capture(out, SynthConfig(seed=seed, frames=frames, size=size), progress=progress)
-            return out
-
-        return self._run_job("synthetic capture", work, out)
-
-    def _run_job(self, name: str, fn, out: str) -> BackgroundJob:
+    def _run_job(self, name: str, fn) -> BackgroundJob:
         if self._job is not None and self._job.running:
             raise AnrError(f"{name}: another capture job is still running, expected it to finish first")
         self._job = BackgroundJob(name, fn).start()

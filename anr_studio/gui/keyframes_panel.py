@@ -7,39 +7,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
-from anr_studio.jobs.runner import BackgroundJob
-from anr_studio.jobs.status import JobState
 from anr_studio.gui.qt_util import guarded, poll_job_progress, show_error, to_qimage
+from anr_studio.jobs.capture_jobs import select_keyframes
+from anr_studio.jobs.runner import BackgroundJob
 
 THUMB = 72
-
-
-def run_keyframe_selection(path: str, fraction: float, control, body=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Returns (indices (k,), UV coverage (k,), silhouette coverage (k,)) of keyframe selection, stored in the file.
-
-    With the built-in body this is ``select_keyframes``; with another body (the stand-in figure
-    before the built-in body exists) the same coverage + greedy steps run on that body.
-    """
-    from anr_studio.capture import Capture
-    from anr_studio.capture.keyframes import frame_coverage, greedy_cover, keyframe_budget, select_keyframes
-
-    def progress(done: int, total: int) -> None:
-        control.status.set_progress(done, total)
-        control.checkpoint()
-
-    if body is None or getattr(body, "model_id", "default") == "default":
-        sel = select_keyframes(path, fraction, write=True, progress=progress)
-        return np.asarray(sel.indices, np.int64), np.asarray(sel.coverage, np.float32), np.asarray(sel.silhouette_coverage, np.float32)
-    cap = Capture(path)
-    train = np.asarray(cap.split("train"), np.int64)
-    if len(train) == 0:
-        raise AnrError(f"{path}: split/train is empty, expected training frames to pick keyframes from")
-    texels, outline = frame_coverage(cap, train, body, progress=progress)
-    picked, cov_t, cov_s = greedy_cover(texels, outline, keyframe_budget(len(train), fraction))
-    cap.write_keyframes(train[picked], cov_t)
-    cap.close()
-    return train[picked], np.asarray(cov_t, np.float32), np.asarray(cov_s, np.float32)
 
 
 class KeyframesPanel(QtWidgets.QWidget):
@@ -110,9 +84,7 @@ class KeyframesPanel(QtWidgets.QWidget):
     def _load_from_capture(self, _path: str) -> None:
         cap = self.capture_panel.capture
         kf = cap.keyframes if cap is not None else None
-        cov = None
-        if cap is not None:
-            cov = cap.keyframe_coverage if hasattr(cap, "keyframe_coverage") else None
+        cov = cap.keyframe_coverage if cap is not None else None
         self.set_keyframes([] if kf is None else list(np.asarray(kf).tolist()), cov)
 
     def set_keyframes(self, indices, coverage=None, silhouette=None) -> None:
@@ -146,7 +118,7 @@ class KeyframesPanel(QtWidgets.QWidget):
         if self._job is not None and self._job.running:
             raise AnrError("keyframes: a selection is already running, expected it to finish first")
         frac = self.fraction.value()
-        self._job = BackgroundJob("keyframe selection", lambda c: run_keyframe_selection(path, frac, c, self.body)).start()
+        self._job = BackgroundJob("keyframe selection", lambda c: select_keyframes(c, path, frac, self.body)).start()
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
         self.run_btn.setEnabled(False)

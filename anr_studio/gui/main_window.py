@@ -7,14 +7,20 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from anr_studio.components.avatars import open_avatar
+from anr_studio.components.face_colors import neural_face_colors
+from anr_studio.components.paint import PaintState
+from anr_studio.components.pose_state import PoseState
+from anr_studio.components.scene import ViewState, default_body
 from anr_studio.errors import AnrError
-from anr_studio.jobs.face_colors import neural_face_colors
-from anr_studio.jobs.paint import PaintState
-from anr_studio.jobs.pose_state import PoseState
-from anr_studio.jobs.scene import ViewState, load_body
+from anr_studio.gui.capture_panel import CapturePanel
+from anr_studio.gui.keyframes_panel import KeyframesPanel
 from anr_studio.gui.neural_view import NeuralView
 from anr_studio.gui.pose_panel import PosePanel
 from anr_studio.gui.qt_util import guarded
+from anr_studio.gui.training_panel import TrainingPanel
+from anr_studio.gui.tryon_panel import TryOnPanel
+from anr_studio.gui.video_export import VideoExport
 from anr_studio.gui.viewport import MeshViewport
 
 MAX_RECENT = 8
@@ -36,16 +42,14 @@ def settings() -> QtCore.QSettings:
 class MainWindow(QtWidgets.QMainWindow):
     """The studio window. Panels are docks; all state lives in Qt-free objects it owns."""
 
-    def __init__(self, body=None, body_note: str = "") -> None:
+    def __init__(self, body=None) -> None:
         super().__init__()
         self.setWindowTitle("ANR Studio")
         self.setObjectName("anrStudioMain")
         # No AnimatedDocks: its animations leave stale tab bars behind after the window resizes.
         self.setDockOptions(QtWidgets.QMainWindow.DockOption.AllowTabbedDocks | QtWidgets.QMainWindow.DockOption.AllowNestedDocks)
-        if body is None:
-            body, body_note = load_body()
-        self.body = body
-        self.pose_state = PoseState(num_betas=int(getattr(body, "num_betas", 10)))
+        self.body = body = default_body() if body is None else body
+        self.pose_state = PoseState(num_betas=int(body.num_betas))
         self.view_state = ViewState()
         self.paint_state = PaintState(size=256)
         self.avatar = None
@@ -53,7 +57,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.capture_path: str | None = None
         self._last_edited = "pose"  # which history Edit ▸ Undo walks
 
-        self.viewport = MeshViewport(body, self.pose_state, self.view_state, note=body_note)
+        self.viewport = MeshViewport(body, self.pose_state, self.view_state)
         self.neural = NeuralView(self.pose_state, self.view_state)
         self.empty = QtWidgets.QLabel(EMPTY_STATE)
         self.empty.setObjectName("emptyState")
@@ -74,9 +78,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self._dock_places: dict[str, tuple] = {}
-        self.pose_panel = PosePanel(self.pose_state, body=body)
-        self._add_dock("Pose", self.pose_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
-        self._add_optional_panels()
+        self._add_panels()
+        self.video_export = VideoExport(self)
 
         self._build_actions()
         self._build_menus()
@@ -113,14 +116,11 @@ class MainWindow(QtWidgets.QMainWindow):
             if tab_with is not None:
                 self.tabifyDockWidget(self.docks[tab_with], dock)
 
-    def _add_optional_panels(self) -> None:
-        """Adds the capture, keyframes, training and try-on panels (each its own module)."""
-        from anr_studio.gui.capture_panel import CapturePanel
-        from anr_studio.gui.keyframes_panel import KeyframesPanel
-        from anr_studio.gui.training_panel import TrainingPanel
-        from anr_studio.gui.tryon_panel import TryOnPanel
-
-        bottom = QtCore.Qt.DockWidgetArea.BottomDockWidgetArea
+    def _add_panels(self) -> None:
+        """Adds the pose, capture, keyframes, training and try-on panels (each its own module) as docks."""
+        bottom, right = QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, QtCore.Qt.DockWidgetArea.RightDockWidgetArea
+        self.pose_panel = PosePanel(self.pose_state, body=self.body)
+        self._add_dock("Pose", self.pose_panel, right)
         self.capture_panel = CapturePanel(self.body, self.pose_state)
         self._add_dock("Capture", self.capture_panel, bottom)
         self.keyframes_panel = KeyframesPanel(self.capture_panel)
@@ -128,7 +128,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.training_panel = TrainingPanel()
         self._add_dock("Training", self.training_panel, bottom, tab_with="Capture")
         self.tryon_panel = TryOnPanel(self.body, self.paint_state, self.neural)
-        self._add_dock("Try-on", self.tryon_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea, tab_with="Pose")
+        self._add_dock("Try-on", self.tryon_panel, right, tab_with="Pose")
         self.capture_panel.capture_opened.connect(self._on_capture_opened)
         self.training_panel.avatar_written.connect(lambda p: self.open_path(p))
 
@@ -233,7 +233,7 @@ class MainWindow(QtWidgets.QMainWindow):
         """
         avatar, identity = self.avatar, self.neural.identity
         colors = None
-        if avatar is not None and hasattr(avatar, "texture") and identity:
+        if avatar is not None and identity:
             colors = neural_face_colors(avatar.texture(identity), self.body.face_uvs, faces=self.body.faces, smooth=2)
         self.viewport.set_neural_colors(colors)
         self.act_neural_colors.setEnabled(colors is not None)
@@ -282,25 +282,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._add_recent(str(p))
 
     def load_avatar(self, path: str) -> None:
-        """Loads ``path`` with Avatar.load and shows it in the neural preview and try-on panel."""
-        import copy
-
-        import torch
-
-        if getattr(self.body, "model_id", "") == "standin":
-            # The stand-in figure is not a body any avatar file names: render the file on it directly.
-            from anr_studio.jobs.memory_avatar import MemoryAvatar
-
-            self.set_avatar(MemoryAvatar.from_file(path, self.body), path)
-            return
-        from anr_studio.avatar import Avatar
-        from anr_studio.avatar.file import read_avatar
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        same_body = str(read_avatar(path).meta.get("body_model", "default")) == str(getattr(self.body, "model_id", ""))
-        # The avatar moves its body to the device; the viewport keeps posing its own copy on the CPU.
-        body = (copy.deepcopy(self.body) if device != "cpu" else self.body) if same_body else None
-        self.set_avatar(Avatar.load(path, device=device, body=body), path)
+        """Loads the avatar in ``path`` and shows it in the neural preview and try-on panel."""
+        self.set_avatar(open_avatar(path, self.body), path)
 
     def set_avatar(self, avatar, path: str = "") -> None:
         """Shows ``avatar`` (anything with the Avatar render contract) in the studio."""
@@ -337,7 +320,8 @@ class MainWindow(QtWidgets.QMainWindow):
             raise AnrError("export video: no avatar is open, expected File ▸ Open avatar first")
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export video", "animation.mp4", "Video (*.mp4)")
         if path:
-            self.training_panel.start_export(self.avatar, self.neural.identity, self.pose_panel.motion_box.currentText(), path, self.view_state.view)
+            self.video_export.start(self.avatar, self.neural.identity, self.pose_panel.motion_box.currentText(), path,
+                                    self.view_state.view)
 
     # --- window state --------------------------------------------------------------------
     def hide_stale_tab_bars(self) -> int:
@@ -403,5 +387,6 @@ class MainWindow(QtWidgets.QMainWindow):
         # A running training is stopped cleanly so it leaves a loadable checkpoint.
         self.training_panel.shutdown()
         self.keyframes_panel.shutdown()
+        self.video_export.shutdown()
         self.neural.shutdown()
         super().closeEvent(event)

@@ -7,10 +7,10 @@ import time
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from anr_studio.jobs.pose_state import PoseState
-from anr_studio.jobs.preview import NeuralPreview, PreviewRequest, PreviewResult, default_preview_size
-from anr_studio.jobs.scene import ViewState
+from anr_studio.components.pose_state import PoseState
+from anr_studio.components.scene import ViewState
 from anr_studio.gui.qt_util import ImageLabel
+from anr_studio.jobs.preview import NeuralPreview, PreviewRequest, PreviewResult, default_preview_size
 
 REFINE_MS = 150
 NO_AVATAR = "No avatar loaded.\n\nFile ▸ Open avatar… (Ctrl+Shift+O) loads an .anr file;\ntrain one in the Training panel."

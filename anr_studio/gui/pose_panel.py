@@ -5,22 +5,21 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from anr_studio.body.skeleton import JOINT_GROUPS, SMPL_JOINT_NAMES, joint_index
-from anr_studio.jobs.pose_state import PoseState
+from anr_studio.components.playback import BUILTIN_MOTION_NAMES, Playback
+from anr_studio.components.pose_state import JOINT_GROUPS, SMPL_JOINT_NAMES, PoseState, joint_index
 from anr_studio.gui.qt_util import guarded
 
 TICKS_PER_DEGREE = 10  # sliders are integers; 0.1 degree steps feel continuous
 BETA_TICKS = 100
-BUILTIN_MOTIONS = ("walk", "turn", "arms", "dance")
+TICK_S = 0.033  # playback timer interval
 
 
 class PosePanel(QtWidgets.QWidget):
-    """Edits ``state``; every slider change is one PoseState edit, a drag is one undo step."""
+    """Edits ``state`` of ``body``; every slider change is one PoseState edit, a drag is one undo step."""
 
-    def __init__(self, state: PoseState, parent=None, body=None) -> None:
+    def __init__(self, state: PoseState, body, parent=None) -> None:
         super().__init__(parent)
         self.state = state
         self.body = body
@@ -29,7 +28,7 @@ class PosePanel(QtWidgets.QWidget):
         self.rows: dict[int, QtWidgets.QWidget] = {}
         self.beta_sliders: list[QtWidgets.QSlider] = []
         self.transl_spins: list[QtWidgets.QDoubleSpinBox] = []
-        self.motion = None
+        self.playback = Playback()
         outer = QtWidgets.QVBoxLayout(self)
         outer.setContentsMargins(4, 4, 4, 4)
         self.filter = QtWidgets.QLineEdit()
@@ -120,8 +119,8 @@ class PosePanel(QtWidgets.QWidget):
     def _build_shape(self) -> None:
         box = QtWidgets.QGroupBox("Shape")
         lay = QtWidgets.QFormLayout(box)
-        pheno = getattr(self.body, "phenotype", None)
-        if pheno and hasattr(self.body, "phenotype_to_betas"):
+        pheno = self.body.phenotype
+        if pheno:
             # The built-in body maps six named traits to betas: friendlier than raw coefficients.
             for name in pheno["names"]:
                 lo, hi = pheno["ranges"][name]
@@ -146,7 +145,7 @@ class PosePanel(QtWidgets.QWidget):
         box = QtWidgets.QGroupBox("Motion")
         lay = QtWidgets.QGridLayout(box)
         self.motion_box = QtWidgets.QComboBox()
-        self.motion_box.addItems(list(BUILTIN_MOTIONS))
+        self.motion_box.addItems(list(BUILTIN_MOTION_NAMES))
         load = QtWidgets.QPushButton("Load")
         load.setToolTip("Load the chosen built-in motion")
         load.clicked.connect(lambda: self.load_motion(self.motion_box.currentText()))
@@ -177,7 +176,6 @@ class PosePanel(QtWidgets.QWidget):
         lay.addWidget(self.timeline, 2, 0, 1, 3)
         self._timer = QtCore.QTimer(self)
         self._timer.timeout.connect(self._tick)
-        self._phase = 0.0
         return box
 
     def _on_phenotype(self, _value: int = 0) -> None:
@@ -236,10 +234,7 @@ class PosePanel(QtWidgets.QWidget):
     @guarded
     def load_motion(self, name_or_path: str) -> None:
         """Loads a motion clip (built-in name or file) and enables playback."""
-        from anr_studio.motion import load_motion
-
-        self.motion = load_motion(name_or_path)
-        n = int(np.asarray(self.motion.poses).shape[0])
+        n = self.playback.load(name_or_path)
         self.timeline.setEnabled(True)
         self.play_btn.setEnabled(True)
         with QtCore.QSignalBlocker(self.timeline):
@@ -248,25 +243,22 @@ class PosePanel(QtWidgets.QWidget):
         self._show_frame(0)
 
     def _show_frame(self, i: int) -> None:
-        if self.motion is None:
+        if self.playback.clip is None:
             return
-        pose = np.asarray(self.motion.poses[i], np.float32).reshape(24, 3)
         # Playback previews frames without filling the undo history with every frame.
-        self.state.set_pose(pose, record=False)
+        self.state.set_pose(self.playback.pose(i), record=False)
 
     def _use_frame(self) -> None:
-        if self.motion is not None:
-            self.state.set_pose(np.asarray(self.motion.poses[self.timeline.value()], np.float32), record=True)
+        if self.playback.clip is not None:
+            self.state.set_pose(self.playback.pose(self.timeline.value()), record=True)
 
     def _on_play(self, on: bool) -> None:
         self.play_btn.setText("Pause" if on else "Play")
-        if on and self.motion is not None:
-            self._phase = float(self.timeline.value())
-            self._timer.start(33)
+        if on and self.playback.clip is not None:
+            self.playback.phase = float(self.timeline.value())
+            self._timer.start(round(TICK_S * 1000))
         else:
             self._timer.stop()
 
     def _tick(self) -> None:
-        fps = float(getattr(self.motion, "fps", 30.0) or 30.0)
-        self._phase = (self._phase + fps * self.speed.value() * 0.033) % (self.timeline.maximum() + 1)
-        self.timeline.setValue(int(self._phase))
+        self.timeline.setValue(self.playback.advance(TICK_S, self.speed.value()))

@@ -1,6 +1,6 @@
 """TrainingPanel: captures, preset and options; start / pause / resume / stop a run on a worker
 thread; live loss curves (pyqtgraph) polled every 200 ms from a bounded buffer; a truth-vs-render
-preview; progress with ETA; the run's log; resuming an interrupted run. Also runs video exports."""
+preview; progress with ETA; the run's log; resuming an interrupted run."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
-from anr_studio.jobs.runner import BackgroundJob
-from anr_studio.jobs.status import JobState
-from anr_studio.jobs.training_job import TrainingJob, TrainingOptions
 from anr_studio.gui.qt_util import ImageLabel, guarded, show_error
+from anr_studio.jobs.training_job import TrainingJob, TrainingOptions, preset_names
 
 POLL_MS = 200
 COLORS = [(90, 200, 255), (255, 160, 60), (120, 230, 120), (240, 90, 110), (200, 140, 255), (230, 230, 90), (150, 150, 150)]
@@ -36,7 +35,6 @@ class TrainingPanel(QtWidgets.QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.job: TrainingJob | None = None
-        self.export_job: BackgroundJob | None = None
         self.body_override = None  # tests train with a small body
         self.extra_overrides: list[str] = []  # config overrides beyond the form (scripts, tests)
         self.captures = QtWidgets.QListWidget()
@@ -46,10 +44,8 @@ class TrainingPanel(QtWidgets.QWidget):
         add.clicked.connect(self._add_dialog)
         rm = QtWidgets.QPushButton("Remove")
         rm.clicked.connect(lambda: [self.captures.takeItem(self.captures.row(i)) for i in self.captures.selectedItems()])
-        from anr_studio.train.presets import PRESETS
-
         self.preset = QtWidgets.QComboBox()
-        self.preset.addItems(list(PRESETS))
+        self.preset.addItems(preset_names())
         self.preset.setCurrentText("fast")
         self.steps = QtWidgets.QSpinBox()
         self.steps.setRange(1, 10_000_000)
@@ -256,34 +252,8 @@ class TrainingPanel(QtWidgets.QWidget):
             elif st.avatar_path and Path(st.avatar_path).exists():
                 self.avatar_written.emit(st.avatar_path)
 
-    # --- export --------------------------------------------------------------------------
-    def start_export(self, avatar, identity: str, motion: str, out: str, view) -> BackgroundJob:
-        """Renders ``avatar`` driven by ``motion`` to ``out`` (mp4) on a worker thread."""
-        from anr_studio.jobs.export_job import export_video
-
-        if self.export_job is not None and self.export_job.running:
-            raise AnrError("export: another export is running, expected it to finish first")
-        self.export_job = BackgroundJob("export video", lambda c: export_video(avatar, identity, motion, out, view, c)).start()
-        self.log.appendPlainText(f"exporting {motion} to {out} …")
-        QtCore.QTimer.singleShot(POLL_MS, self._poll_export)
-        return self.export_job
-
-    def _poll_export(self) -> None:
-        job = self.export_job
-        snap = job.status.snapshot(log_tail=0)
-        if snap.state.active:
-            self.progress.setRange(0, max(snap.total, 1))
-            self.progress.setValue(snap.done)
-            QtCore.QTimer.singleShot(POLL_MS, self._poll_export)
-        elif snap.state == JobState.FAILED:
-            show_error(self, AnrError(snap.error or "export failed"))
-        else:
-            self.log.appendPlainText(f"export {snap.state.value}: {job.result}")
-
     def shutdown(self, timeout: float = 60.0) -> None:
         """Stops a running training (it checkpoints) and waits for it, so closing leaves a loadable run."""
-        if self.export_job is not None:
-            self.export_job.stop()
         if self.job is not None and self.job.running:
             self.job.stop()
             t0 = time.monotonic()

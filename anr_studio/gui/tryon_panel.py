@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from anr_studio.components.paint import PaintEvent, PaintState, clear, fill, handle_event, uv_layout_image
+from anr_studio.components.tryon import PREVIEW_IDENTITY, REGION_PRESETS, preview_swap, region_mask
 from anr_studio.errors import AnrError
-from anr_studio.jobs.paint import PaintEvent, PaintState, clear, fill, handle_event, uv_layout_image
-from anr_studio.jobs.tryon import PREVIEW_IDENTITY, REGION_PRESETS, preview_swap, region_mask
 from anr_studio.gui.qt_util import guarded, to_qimage
 
 MASK_TINT = np.array([255, 120, 40], np.float32)
@@ -154,9 +154,8 @@ class TryOnPanel(QtWidgets.QWidget):
                 box.addItems(names)
                 if names:
                     box.setCurrentIndex(min(pick, len(names) - 1))
-        ok = avatar is not None and hasattr(avatar, "texture") and hasattr(avatar, "add_identity")
         self.note.setText("Paint where identity A's texture should replace B's; the neural view shows the result."
-                          if ok else "Open an avatar to preview a swap; painting works without one.")
+                          if avatar is not None else "Open an avatar to preview a swap; painting works without one.")
 
     @guarded
     def fill_region(self, _checked: bool = False) -> None:
@@ -165,7 +164,7 @@ class TryOnPanel(QtWidgets.QWidget):
     def update_preview(self) -> None:
         """Shows the swapped identity in the neural view (or the plain identity B when off)."""
         av = self.avatar
-        if av is None or not self.ident_a.currentText() or not hasattr(av, "add_identity"):
+        if av is None or not self.ident_a.currentText():
             return
         if not self.preview_box.isChecked():
             self.neural.extra_note = ""

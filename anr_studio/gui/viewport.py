@@ -14,10 +14,10 @@ from PySide6 import QtWidgets
 from vispy import app as vispy_app
 from vispy import scene
 
+from anr_studio.components.face_colors import checker_face_colors
+from anr_studio.components.pose_state import PoseState
+from anr_studio.components.scene import OrbitView, ViewState, pose_body
 from anr_studio.errors import AnrError
-from anr_studio.jobs.face_colors import checker_face_colors
-from anr_studio.jobs.pose_state import PoseState
-from anr_studio.jobs.scene import OrbitView, ViewState, pose_body
 
 vispy_app.use_app("pyside6")
 
@@ -29,9 +29,9 @@ COLOR_MODES = ("skin", "checker", "neural")
 
 
 class MeshViewport(QtWidgets.QWidget):
-    """Shows ``body`` posed by ``pose_state`` from ``view_state``; ``note`` is drawn in a corner."""
+    """Shows ``body`` posed by ``pose_state`` from ``view_state``."""
 
-    def __init__(self, body, pose_state: PoseState, view_state: ViewState, note: str = "", parent=None) -> None:
+    def __init__(self, body, pose_state: PoseState, view_state: ViewState, parent=None) -> None:
         super().__init__(parent)
         self.body, self.pose_state, self.view_state = body, pose_state, view_state
         self.canvas = scene.SceneCanvas(keys=None, bgcolor=(0.13, 0.14, 0.16, 1.0), show=False)
@@ -41,7 +41,7 @@ class MeshViewport(QtWidgets.QWidget):
         self.camera.interactive = False
         self.view.camera = self.camera
         self.faces = body.faces.cpu().numpy().astype(np.uint32)
-        self.parents = np.asarray(body.parents.cpu().numpy() if hasattr(body.parents, "cpu") else body.parents)
+        self.parents = body.parents.cpu().numpy()
         self._checker = checker_face_colors(body.face_uvs.cpu().numpy())
         self.color_mode = "skin"
         self._neural: np.ndarray | None = None
@@ -55,7 +55,6 @@ class MeshViewport(QtWidgets.QWidget):
         for vis in (self.bones, self.joints):
             vis.set_gl_state(depth_test=False)  # the skeleton stays visible through the skin
             vis.order = 10
-        self.text = scene.visuals.Text(note, color="white", font_size=8, anchor_x="left", anchor_y="bottom", parent=self.canvas.scene, pos=(8, 18))
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.canvas.native)
@@ -119,10 +118,6 @@ class MeshViewport(QtWidgets.QWidget):
     def show_skeleton(self, on: bool) -> None:
         """Shows or hides the bone/joint overlay."""
         self.bones.visible = self.joints.visible = bool(on)
-        self.canvas.update()
-
-    def set_note(self, note: str) -> None:
-        self.text.text = note
         self.canvas.update()
 
     # --- mouse -> ViewState --------------------------------------------------------------

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from anr_studio.components.scene import OrbitView
 from anr_studio.errors import AnrError
 from anr_studio.jobs.preview import PreviewRequest, render_request
-from anr_studio.jobs.scene import OrbitView
 
 
 def export_video(avatar, identity: str, motion: str, out: str, view: OrbitView, control, size: int = 256,
@@ -20,7 +20,7 @@ def export_video(avatar, identity: str, motion: str, out: str, view: OrbitView, 
 
     clip = load_motion(motion)
     poses = np.asarray(clip.poses, np.float32).reshape(-1, 24, 3)
-    transl = np.asarray(getattr(clip, "transl", np.zeros((len(poses), 3))), np.float32).reshape(-1, 3)
+    transl = np.asarray(clip.transl, np.float32).reshape(-1, 3)
     n = len(poses) if max_frames is None else min(len(poses), int(max_frames))
     if n == 0:
         raise AnrError(f"{motion}: the motion has no frames, expected at least one")
@@ -28,7 +28,7 @@ def export_video(avatar, identity: str, motion: str, out: str, view: OrbitView, 
         raise AnrError(f"{out}: unsupported video type, expected a .mp4 file")
     # Keep the body centred: the motion's root drift is relative to its first frame.
     transl = transl - transl[:1]
-    writer = imageio_ffmpeg.write_frames(out, (size, size), fps=float(getattr(clip, "fps", 30.0) or 30.0), macro_block_size=1, quality=7)
+    writer = imageio_ffmpeg.write_frames(out, (size, size), fps=clip.fps, macro_block_size=1, quality=7)
     writer.send(None)
     try:
         for i in range(n):

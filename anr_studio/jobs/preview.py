@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from anr_studio.jobs.scene import OrbitView
+from anr_studio.components.scene import OrbitView
 
 
 @dataclass(frozen=True)

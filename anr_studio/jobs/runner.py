@@ -12,8 +12,8 @@ import threading
 import traceback
 from typing import Any, Callable
 
+from anr_studio.components.status import JobState, JobStatus
 from anr_studio.errors import AnrError
-from anr_studio.jobs.status import JobState, JobStatus
 
 
 class JobStopped(Exception):

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from anr_studio.components.status import JobState, TrainingStatus
 from anr_studio.errors import AnrError
-from anr_studio.jobs.status import JobState, TrainingStatus
 
 
 @dataclass
@@ -45,6 +45,13 @@ class TrainingOptions:
     """Extra ``section.field=value`` config overrides."""
     body: Any = None
     """A body model to use instead of the captures' (tests)."""
+
+
+def preset_names() -> list[str]:
+    """Returns the names of the training presets (anr_studio.train.presets), in the registry's order."""
+    from anr_studio.train.presets import PRESETS
+
+    return list(PRESETS)
 
 
 def build_config(opts: TrainingOptions):

@@ -5,7 +5,6 @@ import torch
 from anr_studio.body import joint_index
 from anr_studio.cli.body import AIST_DEMO, BACKGROUND, bent_pose, named_pose
 from anr_studio.body.lbs import axis_angle_to_matrix
-from anr_studio.body.model import DEFAULT_BODY_PATH
 from anr_studio.cli import main
 from tests.body.synthetic import box_body
 
@@ -54,7 +53,6 @@ def test_one_row_per_pose(tmp_path, poses, rows):
     check_grid(read_png(out), 48, rows=rows)
 
 
-@pytest.mark.skipif(not DEFAULT_BODY_PATH.is_file(), reason="the built-in body is not built yet")
 def test_body_command_with_the_default_body(tmp_path):
     out = tmp_path / "body.png"
     assert main(["body", "--pose", "aist", "--out", str(out), "--size", "64"]) == 0

@@ -46,9 +46,9 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def standin_body():
-    from anr_studio.jobs.standin_body import StandinBody
+    from tests.standin import standin_body
 
-    return StandinBody()
+    return standin_body()
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def window(qtbot, standin_body):
     from anr_studio.gui.main_window import MainWindow, settings
 
     settings().clear()  # every test starts from the default layout, whatever earlier tests saved
-    win = MainWindow(body=standin_body, body_note="stand-in body (test)")
+    win = MainWindow(body=standin_body)
     qtbot.addWidget(win)
     win.resize(1200, 800)
     win.show()
@@ -85,6 +85,6 @@ def tiny_avatar(standin_body):
 
 @pytest.fixture
 def tiny_capture(tmp_path, standin_body):
-    from anr_studio.jobs.standin_body import write_standin_capture
+    from tests.standin import write_standin_capture
 
     return write_standin_capture(tmp_path / "tiny.h5", standin_body)

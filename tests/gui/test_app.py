@@ -10,13 +10,10 @@ import numpy as np
 
 def test_screenshot_saves_the_rendered_window(qtbot, tmp_path, monkeypatch, standin_body):
     import anr_studio.gui.app as app_mod
-    import anr_studio.jobs.scene as scene
-
-    monkeypatch.setattr(app_mod, "MODELS_DIRS", (tmp_path / "no-models",))
-    monkeypatch.setattr(scene, "load_body", lambda: (standin_body, "stand-in body (test)"))
     import anr_studio.gui.main_window as mw
 
-    monkeypatch.setattr(mw, "load_body", lambda: (standin_body, "stand-in body (test)"))
+    monkeypatch.setattr(app_mod, "MODELS_DIRS", (tmp_path / "no-models",))
+    monkeypatch.setattr(mw, "default_body", lambda: standin_body)
     out = tmp_path / "shot.png"
     out = Path(os.environ.get("ANR_DEBUG_SHOT", str(out)))  # keep the image for a look when debugging
     assert app_mod.run_app(screenshot=str(out)) == 0
@@ -38,7 +35,7 @@ def test_quit_after_and_window_state_is_remembered(qtbot, tmp_path, monkeypatch,
     import anr_studio.gui.main_window as mw
 
     monkeypatch.setattr(app_mod, "MODELS_DIRS", (tmp_path / "no-models",))
-    monkeypatch.setattr(mw, "load_body", lambda: (standin_body, ""))
+    monkeypatch.setattr(mw, "default_body", lambda: standin_body)
     assert app_mod.run_app(quit_after=0.5) == 0
     s = mw.settings()
     assert s.value("geometry") is not None and s.value("windowState") is not None
@@ -48,7 +45,7 @@ def test_screenshot_with_a_bad_open_path_reports_one_line(qtbot, tmp_path, monke
     import anr_studio.gui.app as app_mod
     import anr_studio.gui.main_window as mw
 
-    monkeypatch.setattr(mw, "load_body", lambda: (standin_body, ""))
+    monkeypatch.setattr(mw, "default_body", lambda: standin_body)
     rc = app_mod.run_app(open_path=str(tmp_path / "missing.anr"), screenshot=str(tmp_path / "s.png"))
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("anr-studio: error: ") and "missing.anr" in err and "Traceback" not in err

@@ -63,14 +63,6 @@ def test_keyframes_selection_runs_in_background_and_hand_edits(window, qtbot, ti
 
 
 def test_make_synthetic_capture_runs_in_background_and_opens_it(window, qtbot, tmp_path):
-    import pytest
-
-    try:
-        from anr_studio.body import BodyModel
-
-        BodyModel.default()
-    except Exception as exc:  # noqa: BLE001 - the generator needs the built-in body file
-        pytest.skip(f"built-in body not available: {exc}")
     out = tmp_path / "synth.h5"
     job = window.capture_panel.make_synthetic(str(out), frames=2, size=32)
     assert window.capture_panel.progress.isVisible()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from anr_studio.jobs.status import JobState
+from anr_studio.components.status import JobState
 
 
 class Heartbeat:
@@ -131,7 +130,7 @@ def _mouse(widget, kind, x, y):
 
 
 def test_painting_changes_uv_mask_and_swap_changes_only_inside(window, qtbot, tiny_avatar):
-    from anr_studio.jobs.tryon import PREVIEW_IDENTITY
+    from anr_studio.components.tryon import PREVIEW_IDENTITY
 
     window.neural.size_px = 64
     window.set_avatar(tiny_avatar, "tiny.anr")

@@ -95,8 +95,8 @@ def test_orbit_drag_changes_view_and_neural_uses_same_camera(window, qtbot, tiny
 
 def test_vispy_view_matches_orbit_camera(window):
     """The vispy turntable and orbit_camera put a joint at the same side of the image."""
-    from anr_studio.jobs.overlay import project
-    from anr_studio.jobs.scene import pose_body
+    from anr_studio.components.overlay import project
+    from anr_studio.components.scene import pose_body
 
     vp: MeshViewport = window.viewport
     window.view_state.set(azimuth=40.0, elevation=10.0)
@@ -113,7 +113,7 @@ def test_vispy_view_matches_orbit_camera(window):
 
 
 def test_undo_redo_restore_pose_and_paint(window):
-    from anr_studio.jobs.paint import PaintEvent, handle_event
+    from anr_studio.components.paint import PaintEvent, handle_event
 
     slider = window.pose_panel.sliders[(18, 0)]
     for v in (100, 200, 300):
@@ -152,3 +152,28 @@ def test_no_stale_dock_tab_bars_after_resize(window, qtbot):
     window.reset_layout()
     qtbot.wait(200)
     assert window.docks["Try-on"].isVisible() or window.docks["Pose"].isVisible()
+
+
+def test_export_video_from_the_file_menu_runs_as_a_job(window, qtbot, tiny_avatar, tmp_path, monkeypatch):
+    import imageio_ffmpeg
+
+    export = window.video_export
+    calls = []
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "a.mp4"), ""))
+    monkeypatch.setattr(export, "start", lambda *a, **k: calls.append(a))
+    window.act_export.trigger()  # no avatar yet: a dialog says so, nothing starts
+    box = window.findChild(QtWidgets.QMessageBox, "errorDialog")
+    assert box is not None and "no avatar is open" in box.text() and not calls
+    box.close()
+    window.set_avatar(tiny_avatar, "tiny.anr")
+    window.act_export.trigger()
+    assert calls == [(tiny_avatar, "alice", "walk", str(tmp_path / "a.mp4"), window.view_state.view)]
+    monkeypatch.undo()
+
+    out = tmp_path / "walk.mp4"
+    job = export.start(tiny_avatar, "alice", "walk", str(out), window.view_state.view, size=32, max_frames=4)
+    assert export.label.isVisible() and "exporting walk" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: not export._timer.isActive(), timeout=60000)
+    assert job.status.snapshot().error is None and not export.label.isVisible()
+    assert window.statusBar().currentMessage() == f"export finished: {out}"
+    assert imageio_ffmpeg.count_frames_and_secs(str(out))[0] == 4

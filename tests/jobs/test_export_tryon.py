@@ -4,19 +4,19 @@ import numpy as np
 import pytest
 import torch
 
+from anr_studio.components.scene import OrbitView
+from anr_studio.components.tryon import region_mask, swap_texture
 from anr_studio.errors import AnrError
 from anr_studio.jobs.runner import BackgroundJob
-from anr_studio.jobs.scene import OrbitView
-from anr_studio.jobs.tryon import region_mask, swap_texture
 
 
 @pytest.fixture(scope="module")
 def avatar():
     from anr_studio.jobs.memory_avatar import MemoryAvatar
-    from anr_studio.jobs.standin_body import StandinBody
+    from tests.standin import standin_body
 
     torch.set_num_threads(1)
-    return MemoryAvatar.random(StandinBody(), "tiny", identities=("a", "b"))
+    return MemoryAvatar.random(standin_body(), "tiny", identities=("a", "b"))
 
 
 def test_export_video_writes_the_frames(avatar, tmp_path):

@@ -1,14 +1,12 @@
 """BackgroundJob pause/stop/fail, status ETA and the bounded metric buffer."""
 
-import threading
 import time
 
 import numpy as np
-import pytest
 
+from anr_studio.components.status import JobState, MetricBuffer, TrainingStatus
 from anr_studio.errors import AnrError
 from anr_studio.jobs.runner import BackgroundJob
-from anr_studio.jobs.status import JobState, MetricBuffer, TrainingStatus
 
 
 def _counting_job(n, delay=0.005):
@@ -83,7 +81,7 @@ def test_training_status_preview_is_versioned():
 
 
 def test_log_is_a_bounded_tail_with_a_running_count():
-    from anr_studio.jobs.status import JobStatus
+    from anr_studio.components.status import JobStatus
 
     st = JobStatus(log_limit=5)
     for i in range(12):

@@ -5,15 +5,16 @@ import time
 import numpy as np
 import pytest
 
-from anr_studio.jobs.status import JobState
+from anr_studio.components.status import JobState
 from anr_studio.jobs.training_job import TrainingJob, TrainingOptions, build_config
 
 
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory):
-    from anr_studio.jobs.standin_body import StandinBody, write_standin_capture
+    from tests.standin import standin_body, write_standin_capture
 
-    return write_standin_capture(tmp_path_factory.mktemp("cap") / "c.h5", StandinBody()), StandinBody()
+    body = standin_body()
+    return write_standin_capture(tmp_path_factory.mktemp("cap") / "c.h5", body), body
 
 
 def test_build_config_applies_overrides():

@@ -15,8 +15,8 @@ from typing import Literal
 import numpy as np
 from psygnal import Signal
 
+from anr_studio.components.undo import Undoable, UndoStack
 from anr_studio.errors import AnrError
-from anr_studio.jobs.undo import Undoable, UndoStack
 
 _stroke_ids = count()
 

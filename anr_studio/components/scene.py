@@ -13,22 +13,14 @@ import numpy as np
 import torch
 from psygnal import Signal
 
-from anr_studio.errors import AnrError
-
 DEFAULT_VIEW = (0.0, 5.0, 4.2, (0.0, 0.9, 0.0))
 
 
-def load_body():
-    """Returns (body, note): the built-in BodyModel, or the stand-in figure and a note saying why."""
-    try:
-        from anr_studio.body import BodyModel  # noqa: PLC0415 - optional until the body is built
+def default_body():
+    """Returns the built-in BodyModel, the body the studio poses unless it is given another."""
+    from anr_studio.body import BodyModel
 
-        return BodyModel.default(), ""
-    except (ImportError, AttributeError, AnrError, FileNotFoundError, OSError) as exc:
-        from anr_studio.jobs.standin_body import StandinBody
-
-        reason = "not built yet" if isinstance(exc, (FileNotFoundError, AnrError)) else "unavailable"
-        return StandinBody(), f"Built-in body {reason}: showing a stand-in figure ({type(exc).__name__})."
+    return BodyModel.default()
 
 
 @torch.no_grad()
@@ -37,7 +29,7 @@ def pose_body(body, pose: np.ndarray, betas: np.ndarray | None = None, transl: n
     p = torch.as_tensor(np.asarray(pose, np.float32)).reshape(1, 24, 3)
     b = None
     if betas is not None and len(betas):
-        k = int(getattr(body, "num_betas", len(betas)))
+        k = int(body.num_betas)
         bb = np.zeros(k, np.float32)
         bb[: min(k, len(betas))] = np.asarray(betas, np.float32)[:k]
         b = torch.from_numpy(bb)[None]

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 from psygnal import Signal
 
+from anr_studio.body.skeleton import JOINT_GROUPS, NUM_JOINTS, SMPL_JOINT_NAMES, joint_index
+from anr_studio.components.undo import Undoable, UndoStack
 from anr_studio.errors import AnrError, expect_finite, expect_shape
-from anr_studio.jobs.undo import Undoable, UndoStack
 
-NUM_JOINTS = 24
+# The skeleton the pose is given on, for the widgets that edit it.
+__all__ = ["JOINT_GROUPS", "NUM_JOINTS", "SMPL_JOINT_NAMES", "PoseSnapshot", "PoseState", "joint_index"]
 
 
 @dataclass(frozen=True)

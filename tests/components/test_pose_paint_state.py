@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from anr_studio.components.paint import PaintEvent, PaintState, clear, dab, fill, handle_event, uv_triangle_mask
+from anr_studio.components.pose_state import PoseState
 from anr_studio.errors import AnrError
-from anr_studio.jobs.paint import PaintEvent, PaintState, clear, dab, fill, handle_event, uv_triangle_mask
-from anr_studio.jobs.pose_state import PoseState
 
 
 def test_pose_drag_is_one_undo_step_and_redo_restores():

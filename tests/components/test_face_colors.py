@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from anr_studio.components.face_colors import checker_face_colors, neural_face_colors
 from anr_studio.errors import AnrError
-from anr_studio.jobs.face_colors import checker_face_colors, neural_face_colors
 
 
 def _random_face_uvs(n: int = 200, seed: int = 0) -> np.ndarray:
@@ -75,7 +75,7 @@ def test_checker_face_colors_alternate_between_cells():
 
 
 def test_face_pairs_join_faces_through_shared_mesh_edges():
-    from anr_studio.jobs.face_colors import face_pairs
+    from anr_studio.components.face_colors import face_pairs
 
     # A strip of three triangles: 0-1 share edge (1,2), 1-2 share edge (2,3); 0 and 2 share only vertex 2.
     faces = np.array([[0, 1, 2], [2, 1, 3], [2, 3, 4]])
@@ -85,7 +85,7 @@ def test_face_pairs_join_faces_through_shared_mesh_edges():
 
 
 def test_smoothing_averages_with_neighbours_and_keeps_a_constant():
-    from anr_studio.jobs.face_colors import smooth_face_features
+    from anr_studio.components.face_colors import smooth_face_features
 
     pairs = np.array([[0, 1], [1, 2]])
     feats = np.array([[3.0], [0.0], [0.0]], np.float32)
@@ -96,7 +96,7 @@ def test_smoothing_averages_with_neighbours_and_keeps_a_constant():
 
 def test_neural_colours_smoothed_over_the_body_have_less_face_to_face_speckle():
     from anr_studio.body import BodyModel
-    from anr_studio.jobs.face_colors import face_pairs
+    from anr_studio.components.face_colors import face_pairs
 
     body = BodyModel.default()
     noise = _texture(3, size=256)  # an untrained texture: all speckle

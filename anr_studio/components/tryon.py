@@ -35,6 +35,5 @@ def swap_texture(texture_a: torch.Tensor, texture_b: torch.Tensor, mask: np.ndar
 def preview_swap(avatar, identity_a: str, identity_b: str, mask: np.ndarray, name: str = PREVIEW_IDENTITY) -> str:
     """Returns the name of an identity holding the swapped texture (added to or replaced in ``avatar``)."""
     tex = swap_texture(avatar.texture(identity_a), avatar.texture(identity_b), mask)
-    betas = avatar.identity_betas(identity_b) if hasattr(avatar, "identity_betas") else None
-    avatar.add_identity(name, tex, betas=betas)
+    avatar.add_identity(name, tex, betas=avatar.identity_betas(identity_b))
     return name

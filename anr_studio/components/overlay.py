@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from anr_studio.jobs.scene import pose_body
+from anr_studio.components.scene import pose_body
 
 
 def project(points: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

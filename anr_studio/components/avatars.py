@@ -1,0 +1,24 @@
+"""Opening an avatar for the studio: the file, the device to render on and the body to render with."""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import torch
+
+
+def open_avatar(path: str | os.PathLike, body, device: str | torch.device | None = None):
+    """Returns the Avatar in ``path`` on ``device`` (default: CUDA when available, else the CPU).
+
+    When the file names ``body``'s model the avatar renders with that body (the studio's, posed in
+    the viewport; a copy when the device is not the CPU, since the avatar moves its body there);
+    otherwise with the body model the file names. AnrError for a file that is not a valid avatar.
+    """
+    from anr_studio.avatar import Avatar
+    from anr_studio.avatar.file import read_avatar
+
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    same_body = str(read_avatar(path).meta.get("body_model", "default")) == str(body.model_id)
+    own = (body if device.type == "cpu" else copy.deepcopy(body)) if same_body else None
+    return Avatar.load(path, device=device, body=own)

@@ -1,0 +1,66 @@
+"""File ▸ Export video…: the open avatar driven by a motion, written to an mp4 by a background job.
+
+The job renders from the viewport's orbit view; its progress shows in the status bar, a failure
+as a dialog.
+"""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtWidgets
+
+from anr_studio.components.scene import OrbitView
+from anr_studio.components.status import JobState
+from anr_studio.errors import AnrError
+from anr_studio.gui.qt_util import show_error
+from anr_studio.jobs.export_job import export_video
+from anr_studio.jobs.runner import BackgroundJob
+
+POLL_MS = 200
+
+
+class VideoExport(QtCore.QObject):
+    """Runs one video export at a time for ``window`` and reports it in the window's status bar."""
+
+    def __init__(self, window: QtWidgets.QMainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.job: BackgroundJob | None = None
+        self.label = QtWidgets.QLabel("")  # "export 12/209" while a job runs
+        self.label.setObjectName("exportProgress")
+        self.label.setVisible(False)
+        window.statusBar().addPermanentWidget(self.label)
+        self._timer = QtCore.QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self._poll)
+
+    def start(self, avatar, identity: str, motion: str, out: str, view: OrbitView, size: int = 256,
+              max_frames: int | None = None) -> BackgroundJob:
+        """Returns the started job that renders ``avatar``'s ``identity`` doing ``motion`` to ``out`` (.mp4, ``size``²)."""
+        if self.job is not None and self.job.running:
+            raise AnrError("export video: another export is running, expected it to finish first")
+        self.job = BackgroundJob("export video", lambda c: export_video(avatar, identity, motion, out, view, c, size=size,
+                                                                         max_frames=max_frames)).start()
+        self.label.setText("export …")
+        self.label.setVisible(True)
+        self.window.statusBar().showMessage(f"exporting {motion} to {out} …")
+        self._timer.start()
+        return self.job
+
+    def _poll(self) -> None:
+        snap = self.job.status.snapshot(log_tail=0)
+        if snap.state.active:
+            if snap.total:
+                self.label.setText(f"export {snap.done}/{snap.total}")
+            return
+        self._timer.stop()
+        self.label.setVisible(False)
+        if snap.state == JobState.FAILED:
+            self.window.statusBar().clearMessage()
+            show_error(self.window, AnrError(snap.error or "export video failed"))
+        else:
+            self.window.statusBar().showMessage(f"export {snap.state.value}: {self.job.result or ''}", 10000)
+
+    def shutdown(self) -> None:
+        """Stops a running export (the partial file is closed)."""
+        if self.job is not None:
+            self.job.stop()
