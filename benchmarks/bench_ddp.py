@@ -65,7 +65,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from anr_studio.train.presets import preset  # noqa: E402
 
-# NVLink multicast (NVLS / symmetric memory) stays off on the lent machines.
+# NVLink multicast (NVLS / symmetric memory) stays off in every rank: not every multi-GPU host supports it.
 CHILD_ENV = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}
 TARGET_EFFICIENCY = {"paper": 0.90}
 

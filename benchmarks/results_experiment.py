@@ -195,7 +195,7 @@ def main() -> int:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--captures", nargs="+", help="use these captures instead of synthesizing")
     parser.add_argument("--captures-dir", help="where synthetic captures are written and reused from when complete "
-                        "(default OUT/captures; an ignored repo folder like runs/exp_captures survives between device calls)")
+                        "(default OUT/captures; a folder outside OUT keeps them for later runs)")
     parser.add_argument("--synth-only", action="store_true", help="only write the captures (split a long run in two)")
     parser.add_argument("--body-model", help="body model file for --captures not tracked with the built-in body")
     parser.add_argument("--identities", type=int, default=2)

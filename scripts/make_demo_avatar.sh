@@ -97,7 +97,7 @@ python - "$WORK" "$OUT" "$SYNTH_S" "$TRAIN_END" "$BUDGET" "$PRESET" "$(elapsed)"
 import hashlib, json, sys
 from pathlib import Path
 from anr_studio.avatar.video import count_video_frames
-from anr_studio.train.avatar_file import read_avatar
+from anr_studio.avatar.file import read_avatar
 work, out = Path(sys.argv[1]), Path(sys.argv[2])
 demo = work / "demo.anr"
 meta = read_avatar(demo).meta
