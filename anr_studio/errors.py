@@ -14,6 +14,21 @@ from typing import Any, Sequence
 class AnrError(Exception):
     """A problem with something the user gave us (a file, an argument, a name)."""
 
+    def __init__(self, *args: Any) -> None:
+        # A DataLoader worker's error reaches the main process re-raised as AnrError(text) whose
+        # text is "Caught AnrError in DataLoader worker process 0.\nOriginal Traceback ...";
+        # the user's one sentence is the traceback's last line.
+        if len(args) == 1 and isinstance(args[0], str) and args[0].startswith("Caught AnrError"):
+            last = args[0].rstrip().splitlines()[-1]
+            args = (last.split("AnrError: ", 1)[-1],)
+        super().__init__(*args)
+
+
+def printable(text: str) -> str:
+    """Returns ``text`` with control characters (terminal escape codes, line breaks) shown as ``\\xNN`` escapes."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape", "backslashreplace").decode("ascii")
+                   for ch in str(text))
+
 
 def _shape_str(shape: Sequence[Any]) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"

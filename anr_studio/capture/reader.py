@@ -105,21 +105,31 @@ class Capture:
             raise IndexError(f"{self.path.name}: frame {i} is out of range, expected 0 <= i < {self._n}")
         return i % self._n
 
+    def _read(self, key: str, i: int | None) -> np.ndarray:
+        """Returns ``key[i]`` (or all of ``key``); AnrError when its stored data cannot be decoded."""
+        try:
+            ds = self._h5()[key]
+            return ds[()] if i is None else ds[i]
+        except (OSError, RuntimeError, ValueError, KeyError) as exc:
+            where = key if i is None else f"{key}[{i}]"
+            raise AnrError(f"{self.path}: {where} cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}), "
+                           "expected intact data (the file is damaged)") from None
+
     def frame(self, i: int) -> np.ndarray:
         """Returns frame ``i`` as ``(H,W,3)`` uint8 RGB."""
-        return self._h5()[S.FRAMES][self._index(i)]
+        return self._read(S.FRAMES, self._index(i))
 
     def mask(self, i: int) -> np.ndarray | None:
         """Returns the soft foreground mask ``(H,W)`` uint8 0..255 of frame ``i``, or None without masks."""
         if not self.has_masks:
             return None
-        return self._h5()[S.MASKS][self._index(i)]
+        return self._read(S.MASKS, self._index(i))
 
     @property
     def background(self) -> np.ndarray:
         """Returns the clean background plate ``(H,W,3)`` uint8 (cached)."""
         if self._background is None:
-            self._background = self._h5()[S.BACKGROUND][()]
+            self._background = self._read(S.BACKGROUND, None)
         return self._background
 
     @property

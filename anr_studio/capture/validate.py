@@ -10,10 +10,13 @@ import h5py
 import numpy as np
 
 from anr_studio.capture import schema as S
+from anr_studio.capture.h5guard import image_size_problem, text_problem, unsafe_problems
 
 # Rotation matrices further than this from orthonormal are not rotations (float32 round-off
 # of a real rotation stays far below it).
 ORTHONORMAL_TOL = 1e-3
+# truth/ holds per-frame body parameters (72 pose values, 3 translation values) and betas.
+TRUTH_MAX_VALUES_PER_FRAME = 1000
 
 
 def _shape(shape: tuple) -> str:
@@ -62,13 +65,28 @@ class _Checker:
             return False
         return True
 
-    def finite(self, ds: h5py.Dataset) -> np.ndarray | None:
+    def finite(self, ds: h5py.Dataset, bound: float | None = None, unit: str = "") -> np.ndarray | None:
+        """Returns the data of ``ds`` when finite (and within ``±bound``), else None after adding the problem."""
         data = ds[()]
+        rows = data.reshape(data.shape[0], -1) if data.ndim > 1 else data.reshape(-1, 1)
         if not np.all(np.isfinite(data)):
-            bad = np.argwhere(~np.isfinite(data.reshape(data.shape[0], -1) if data.ndim > 1 else data[:, None]))
+            bad = np.argwhere(~np.isfinite(rows))
             self.add(f"{ds.name.lstrip('/')} contains NaN or Inf (first at index {int(bad[0][0])}), expected finite numbers")
             return None
+        if bound is not None and data.size and float(np.abs(data).max()) > bound:
+            bad = np.argwhere(np.abs(rows) > bound)
+            self.add(f"{ds.name.lstrip('/')} holds {float(rows[tuple(bad[0])]):.3g} (index {int(bad[0][0])}), "
+                     f"expected values within ±{bound:g}{unit}")
+            return None
         return data
+
+    def group(self, key: str) -> bool:
+        """Returns True when ``key`` is absent or a group; adds a problem when it is a dataset."""
+        obj = self.f.get(key)
+        if obj is not None and not isinstance(obj, h5py.Group):
+            self.add(f"{key} is a dataset, expected a group")
+            return False
+        return True
 
 
 def validate(path: str | os.PathLike, *, name: str | None = None, deep: bool = False) -> list[str]:
@@ -87,10 +105,13 @@ def validate(path: str | os.PathLike, *, name: str | None = None, deep: bool = F
         return [f"{name}: not a readable HDF5 file (truncated or another format), expected an ANR capture (.h5)"]
     try:
         with f:
+            unsafe = unsafe_problems(f, path, name)
+            if unsafe:  # read nothing more from a file that reaches outside itself or is forged
+                return unsafe
             c = _Checker(f, name)
             _check(c, deep)
             return c.problems
-    except (OSError, RuntimeError, KeyError, ValueError) as exc:
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError, UnicodeError) as exc:
         # h5py raises these when a truncated file's metadata opens but its data does not.
         return [f"{name}: cannot read its data ({type(exc).__name__}: {exc}), expected a complete HDF5 file (truncated?)"]
 
@@ -108,22 +129,37 @@ def _check(c: _Checker, deep: bool) -> None:
         c.add(f"attribute version is {int(version)}, expected {S.VERSION} (written by a newer ANR Studio)")
     elif int(version) != S.VERSION:
         c.add(f"attribute version is {int(version)}, expected {S.VERSION}")
-    if not isinstance(attrs.get("identity"), (str, bytes)):
+    identity = attrs.get("identity")
+    if identity is None:
         c.add("attribute identity is missing, expected a string naming the person")
+    else:
+        problem = text_problem(identity, "identity", c.name)
+        if problem:
+            c.problems.append(problem)
     fps = _plain(attrs.get("fps"))
     try:
-        fps_ok = fps is not None and np.isfinite(float(fps)) and float(fps) > 0
+        fps_ok = fps is not None and np.isfinite(float(fps)) and 0 < float(fps) <= S.MAX_FPS
     except (TypeError, ValueError):
         fps_ok = False
     if not fps_ok:
-        c.add(f"attribute fps is {fps!r}, expected a positive number")
+        c.add(f"attribute fps is {fps!r}, expected a positive number up to {S.MAX_FPS:g}")
+    if not all(c.group(key) for key in ("camera", "body", "split", S.TRUTH)):
+        return
     body = c.f.get("body")
-    if body is not None and not isinstance(body.attrs.get("model"), (str, bytes)):
-        c.add('body attribute model is missing, expected "default" or the sha256 of an SMPL file')
+    if body is not None:
+        model = body.attrs.get("model")
+        if not isinstance(model, (str, bytes)):
+            c.add('body attribute model is missing, expected "default" or the sha256 of an SMPL file')
+        elif text_problem(model, "body/model", c.name, 64):
+            c.add('body attribute model is not "default" or a sha256, expected one of them')
 
     frames = c.dataset(S.FRAMES)
     n = h = w = None
     if frames is not None and c.shaped(frames, (None, None, None, 3), ("N", "H", "W", 3), "uint8"):
+        too_big = image_size_problem(frames.shape, c.name)
+        if too_big:
+            c.problems.append(too_big)
+            return
         n, h, w = (int(s) for s in frames.shape[:3])
         if n == 0:
             c.add("frames holds 0 frames, expected at least one")
@@ -142,7 +178,9 @@ def _check(c: _Checker, deep: bool) -> None:
             ok = c.shaped(ds, (n,) + tail, (n,) + tail, "float32")
         else:
             ok = c.shaped(ds, tail, tail, "float32")
-        data = c.finite(ds) if ok else None
+        data = c.finite(ds, S.MAX_ABS_METRES if key == S.CAMERA_T else None, " m") if ok else None
+        if data is not None and key == S.CAMERA_K:
+            _check_intrinsics(c, data.reshape(-1, 3, 3), h, w)
         if data is not None and key == S.CAMERA_R:
             R = data.reshape(-1, 3, 3).astype(np.float64)
             err = np.abs(R @ R.transpose(0, 2, 1) - np.eye(3)).max(axis=(1, 2))
@@ -152,13 +190,16 @@ def _check(c: _Checker, deep: bool) -> None:
 
     pose = c.dataset(S.POSE)
     if pose is not None and n is not None and c.shaped(pose, (n, S.NUM_JOINTS, 3), (n, S.NUM_JOINTS, 3), "float32"):
-        c.finite(pose)
+        c.finite(pose, S.MAX_ABS_ANGLE, " rad")
     transl = c.dataset(S.TRANSL)
     if transl is not None and n is not None and c.shaped(transl, (n, 3), (n, 3), "float32"):
-        c.finite(transl)
+        c.finite(transl, S.MAX_ABS_METRES, " m")
     betas = c.dataset(S.BETAS)
     if betas is not None and c.shaped(betas, (None,), ("K",), "float32"):
-        c.finite(betas)
+        if betas.shape[0] > S.MAX_BETAS:
+            c.add(f"body/betas holds {betas.shape[0]} coefficients, expected at most {S.MAX_BETAS}")
+        else:
+            c.finite(betas, S.MAX_ABS_BETA)
 
     if n is not None:
         _check_indices(c, n)
@@ -167,9 +208,26 @@ def _check(c: _Checker, deep: bool) -> None:
             _check_chunks(c, frames, masks)
 
 
+def _check_intrinsics(c: _Checker, K: np.ndarray, h: int, w: int) -> None:
+    """Adds a problem when an intrinsics matrix ``K (M,3,3)`` cannot be a pinhole camera's."""
+    focal = K[:, [0, 1], [0, 1]]
+    bad_focal = np.flatnonzero((focal <= 0).any(axis=1) | (focal > 1000 * max(h, w)).any(axis=1))
+    if bad_focal.size:
+        i = int(bad_focal[0])
+        c.add(f"camera/K[{i}] has focal lengths {focal[i, 0]:.3g}, {focal[i, 1]:.3g}, expected positive pixel focal lengths "
+              f"up to {1000 * max(h, w)}")
+        return
+    bad_row = np.flatnonzero(np.abs(K[:, 2] - np.array([0, 0, 1], np.float32)).max(axis=1) > 1e-6)
+    if bad_row.size:
+        c.add(f"camera/K[{int(bad_row[0])}] has last row {K[int(bad_row[0]), 2].tolist()}, expected [0, 0, 1]")
+
+
 def _indices(c: _Checker, key: str, n: int) -> np.ndarray | None:
     ds = c.dataset(key, required=False)
     if ds is None or not c.shaped(ds, (None,), ("k",), "int"):
+        return None
+    if ds.shape[0] > n:
+        c.add(f"{key} holds {ds.shape[0]} indices, expected at most one per frame ({n})")
         return None
     idx = ds[()].astype(np.int64)
     bad = idx[(idx < 0) | (idx >= n)]
@@ -191,6 +249,8 @@ def _check_indices(c: _Checker, n: int) -> None:
     keys = _indices(c, S.KEYFRAMES, n)
     if keys is not None and np.unique(keys).size != keys.size:
         c.add("keyframes holds repeated frame indices, expected each keyframe once")
+    elif keys is not None and test is not None and np.intersect1d(keys, test).size:
+        c.add(f"keyframes holds test frame {int(np.intersect1d(keys, test)[0])}, expected training frames only")
     cov = c.dataset(S.KEYFRAME_COVERAGE, required=False)
     if cov is not None:
         if keys is None:
@@ -204,9 +264,15 @@ def _check_truth(c: _Checker, n: int) -> None:
     if truth is None:
         return
     expected: dict[str, tuple[Any, ...]] = {"pose": (n, S.NUM_JOINTS, 3), "transl": (n, 3)}
-    for key, shape in expected.items():
-        ds = truth.get(key)
-        if isinstance(ds, h5py.Dataset) and c.shaped(ds, shape, shape, "float32"):
+    for key in truth:
+        ds = truth[key]
+        if not isinstance(ds, h5py.Dataset):
+            c.add(f"{S.TRUTH}/{key} is a group, expected a dataset")
+        elif ds.dtype.kind not in "biuf":
+            c.add(f"{S.TRUTH}/{key} has dtype {ds.dtype}, expected numbers")
+        elif ds.size > TRUTH_MAX_VALUES_PER_FRAME * n:
+            c.add(f"{S.TRUTH}/{key} holds {ds.size} values, expected at most {TRUTH_MAX_VALUES_PER_FRAME} per frame")
+        elif key in expected and c.shaped(ds, expected[key], expected[key], "float32"):
             c.finite(ds)
 
 

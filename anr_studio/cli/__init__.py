@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-from anr_studio.errors import AnrError
+from anr_studio.errors import AnrError, printable
 
 # Command groups, in the order they appear in --help.
 COMMAND_MODULES = ["body", "capture", "synth", "train", "avatar"]
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             return _run_gui(args)
         return int(args.func(args) or 0)
     except AnrError as exc:
-        print(f"anr-studio: error: {exc}", file=sys.stderr)
+        print(f"anr-studio: error: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("anr-studio: interrupted", file=sys.stderr)

@@ -81,11 +81,13 @@ def test_per_frame_cameras_and_median_background(tmp_path):
     with CaptureWriter(path, "bob", H, W, 30, betas=np.zeros(10)) as w:
         for i in range(5):
             R = np.array([[np.cos(i), 0, np.sin(i)], [0, 1, 0], [-np.sin(i), 0, np.cos(i)]])
-            w.append(frames[i], pose=np.zeros((24, 3)), camera=(K * (i + 1), R, [0, 0, i]))
+            Ki = K.copy()
+            Ki[:2] *= i + 1  # focal lengths and principal point scale; the last row stays (0, 0, 1)
+            w.append(frames[i], pose=np.zeros((24, 3)), camera=(Ki, R, [0, 0, i]))
     cap = Capture(path)
     assert not cap.static_camera and cap.mask(0) is None and not cap.has_masks
     Ki, Ri, ti = cap.camera(4)
-    np.testing.assert_allclose(Ki, K * 5)
+    np.testing.assert_allclose(Ki[:2], K[:2] * 5)
     np.testing.assert_allclose(ti, [0, 0, 4])
     np.testing.assert_allclose(Ri[0], [np.cos(4), 0, np.sin(4)], atol=1e-6)
     np.testing.assert_array_equal(cap.background, np.full((H, W, 3), 90, np.uint8))
@@ -136,8 +138,10 @@ def test_write_keyframes_and_masks_atomically(tmp_path):
     ref = _write(path)
     cap = Capture(path)
     cap.frame(0)  # holds a handle while rewriting
-    cap.write_keyframes([5, 0, 2], [0.2, 0.5, 0.7])
-    assert cap.keyframes.tolist() == [5, 0, 2]
+    cap.write_keyframes([3, 0, 2], [0.2, 0.5, 0.7])
+    assert cap.keyframes.tolist() == [3, 0, 2]
+    with pytest.raises(AnrError, match="keyframes holds test frame 5, expected training frames only"):
+        cap.write_keyframes([5, 0])
     with pytest.raises(AnrError, match="masks already exist"):
         cap.write_masks(ref["masks"])
     before = path.read_bytes()
