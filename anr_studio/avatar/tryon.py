@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from anr_studio.errors import AnrError
+from anr_studio.fileio import shipped_path
 
 # Region presets: the body parts (anr_studio.body.skeleton.BODY_PART_NAMES) each one covers.
 # "hair" is the head without the face; bodies without a "face" label (SMPL files) give the whole head.
@@ -30,7 +31,7 @@ REGIONS: dict[str, tuple[str, ...]] = {
 SUPERSAMPLE = 4
 # Region masks of the built-in body shipped for the GUI's try-on panel (regenerate with
 # `python -m anr_studio.avatar.tryon` after the body's UV layout or part labels change).
-SHIPPED_MASKS = Path(__file__).resolve().parents[2] / "resources" / "uv_masks"
+SHIPPED_MASKS = shipped_path("resources", "uv_masks")
 SHIPPED_SIZE = 256
 SNAP = 0.5 / 255
 

@@ -25,8 +25,8 @@ import torch
 
 from anr_studio.body.lbs import axis_angle_to_matrix, kinematic_chain, linear_blend_skinning
 from anr_studio.body.skeleton import SMPL_JOINT_NAMES, SMPL_PARENTS
+from anr_studio.fileio import shipped_path
 
-REPO = Path(__file__).resolve().parents[2]
 # 90-degree test bends (joint, axis-angle) in the T-pose's world-aligned frames.
 BENDS = {
     "left_elbow": (0.0, -np.pi / 2, 0.0), "right_elbow": (0.0, np.pi / 2, 0.0),
@@ -124,7 +124,7 @@ def fidelity(body, anny: dict, tposed: dict, pca: dict, frames: np.ndarray, shap
     meant to stand for); ``tposed`` poses our re-posed full mesh, which isolates decimation,
     PCA and the joint regressor from the T-pose re-posing.
     """
-    motion = np.load(REPO / "resources" / "motions" / "aist_demo.npz")
+    motion = np.load(shipped_path("resources", "motions", "aist_demo.npz"))
     poses = motion["poses"].reshape(-1, 24, 3)[frames]
     transl = motion["trans"][frames]
     full_faces = anny["faces"]

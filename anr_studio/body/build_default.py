@@ -30,8 +30,9 @@ import numpy as np
 from anr_studio.body import build_anny as ba
 from anr_studio.body.build_mesh import decimate_with_uv, fit_joint_regressor, label_faces, vertex_parts_from_faces
 from anr_studio.body.skeleton import BODY_PART_NAMES
+from anr_studio.fileio import shipped_path
 
-RESOURCE_DIR = Path(__file__).resolve().parents[2] / "resources" / "body"
+RESOURCE_DIR = shipped_path("resources", "body")
 PART_NAMES = list(BODY_PART_NAMES)
 NUM_BETAS = 16
 COARSE_FACES = 3600

@@ -21,9 +21,9 @@ import torch
 from anr_studio.body.lbs import axis_angle_to_matrix, kinematic_chain, linear_blend_skinning
 from anr_studio.body.skeleton import NUM_JOINTS, SMPL_JOINT_NAMES, SMPL_PARENTS
 from anr_studio.errors import AnrError, device_checks_enabled, expect_finite, expect_shape
-from anr_studio.fileio import atomic_path
+from anr_studio.fileio import atomic_path, shipped_path
 
-DEFAULT_BODY_PATH = Path(__file__).resolve().parents[2] / "resources" / "body" / "anr_body.safetensors"
+DEFAULT_BODY_PATH = shipped_path("resources", "body", "anr_body.safetensors")
 METADATA_KEY = "anr_body"
 _REQUIRED = ("v_template", "faces", "shapedirs", "J_regressor", "lbs_weights")
 _default_cache: dict[str, "BodyModel"] = {}

@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from anr_studio.errors import AnrError
+from anr_studio.fileio import shipped_path
 
 if TYPE_CHECKING:
     import torch
 
     from anr_studio.body import BodyModel
 
-AIST_DEMO = Path(__file__).resolve().parents[2] / "resources" / "motions" / "aist_demo.npz"
+AIST_DEMO = shipped_path("resources", "motions", "aist_demo.npz")
 POSE_NAMES = ("rest", "bent", "aist")
 BACKGROUND = np.array([34, 36, 42], dtype=np.float32)
 CHECKER_COLOURS = ((240, 140, 40), (40, 110, 230))  # orange, blue

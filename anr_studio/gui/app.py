@@ -7,7 +7,9 @@ import sys
 import time
 from pathlib import Path
 
-MODELS_DIRS = (Path(__file__).resolve().parents[2] / "models", Path.cwd() / "models")
+from anr_studio.fileio import shipped_path
+
+MODELS_DIRS = (shipped_path("models"), Path.cwd() / "models")
 
 
 def demo_avatar() -> Path | None:

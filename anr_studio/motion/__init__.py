@@ -10,9 +10,10 @@ import os
 from pathlib import Path
 
 from anr_studio.errors import AnrError
+from anr_studio.fileio import shipped_path
 from anr_studio.motion.clip import MotionClip
 
-MOTION_DIR = Path(__file__).resolve().parents[2] / "resources" / "motions"
+MOTION_DIR = shipped_path("resources", "motions")
 
 # Built-in clips: name -> (file in resources/motions, frame rate when the file stores none).
 # aist_demo.npz stores no frame rate; its pelvis bobs every 20 frames, one bob per beat of

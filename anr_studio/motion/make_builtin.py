@@ -21,9 +21,10 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from anr_studio.body.skeleton import joint_index
+from anr_studio.fileio import shipped_path
 
 FPS = 30.0
-OUT_DIR = Path(__file__).resolve().parents[2] / "resources" / "motions"
+OUT_DIR = shipped_path("resources", "motions")
 ARM_DOWN = 1.25  # radians about z from the T-pose to arms hanging by the sides
 
 

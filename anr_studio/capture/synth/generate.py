@@ -25,9 +25,10 @@ from anr_studio.capture.synth.noise import TRANSL_PER_DEGREE, compose, retime, r
 from anr_studio.capture.synth.person import TruePerson
 from anr_studio.capture.synth.shading import composite, render_people
 from anr_studio.errors import AnrError
+from anr_studio.fileio import shipped_path
 from anr_studio.render import PerspectiveCamera, orbit_camera
 
-FINE_BODY_PATH = Path(__file__).resolve().parents[3] / "resources" / "body" / "anr_body_fine.safetensors"
+FINE_BODY_PATH = shipped_path("resources", "body", "anr_body_fine.safetensors")
 # Share of the frames held out for testing, as one contiguous block at the end of the motion.
 TEST_SHARE = 0.15
 FOV_DEG = 40.0
