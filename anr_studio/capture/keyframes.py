@@ -167,16 +167,6 @@ def keyframe_budget(num_train: int, fraction: float = DEFAULT_FRACTION) -> int:
     return min(num_train, max(MIN_KEYFRAMES, math.ceil(fraction * num_train)))
 
 
-def _capture_body(capture):
-    """Returns the built-in body for a capture tracked with it; AnrError for any other body model."""
-    from anr_studio.body import BodyModel
-
-    if capture.body_model_id != "default":
-        raise AnrError(f"{capture.path}: body model is {capture.body_model_id!r}, expected 'default' or a body file "
-                       "given with --body")
-    return BodyModel.default()
-
-
 def select_keyframes(path: str | os.PathLike, fraction: float = DEFAULT_FRACTION, *, grid: int = GRID,
                      body=None, write: bool = True,
                      progress: Callable[[int, int], None] | None = None) -> KeyframeSelection:
@@ -193,7 +183,10 @@ def select_keyframes(path: str | os.PathLike, fraction: float = DEFAULT_FRACTION
     train = np.asarray(cap.split("train"), np.int64)
     if len(train) == 0:
         raise AnrError(f"{path}: split/train is empty, expected training frames to pick keyframes from")
-    body = _capture_body(cap) if body is None else body
+    if body is None:
+        from anr_studio.body import load_body
+
+        body = load_body(model_id=cap.body_model_id, source=str(path))
     texels, outline = frame_coverage(cap, train, body, grid, progress=progress)
     budget = keyframe_budget(len(train), fraction)
     picked, cov_t, cov_s = greedy_cover(texels, outline, budget)

@@ -178,22 +178,11 @@ def body_grid(body: BodyModel, poses: dict[str, torch.Tensor], size: int) -> np.
     return np.concatenate(rows, axis=0)
 
 
-def load_body(model: str | None, uv_obj: str | None, device: str) -> BodyModel:
-    """Returns the body to draw: the built-in one, a saved .safetensors body or an SMPL file."""
-    from anr_studio.body import BodyModel
-
-    if model is None:
-        return BodyModel.default(device)
-    path = Path(model)
-    if path.suffix.lower() in (".npz", ".pkl"):
-        return BodyModel.from_smpl(path, uv_obj=uv_obj).to(device)
-    return BodyModel.load(path).to(device)
-
-
 def _run(args: argparse.Namespace) -> int:
     import cv2
     import torch
 
+    from anr_studio.body import load_body
     from anr_studio.fileio import atomic_path
 
     if not 16 <= args.size <= 4096:
@@ -205,7 +194,7 @@ def _run(args: argparse.Namespace) -> int:
     for name in (n.strip() for n in args.pose.split(",")):
         if name != "rest":
             poses[Path(name).name if name.lower().endswith(".npz") else name] = named_pose(name, args.frame)
-    body = load_body(args.model, args.uv_obj, args.device)
+    body = load_body(args.model, device=args.device, uv_obj=args.uv_obj)
     grid = body_grid(body, poses, args.size)
     with atomic_path(out) as tmp:
         ok, data = cv2.imencode(".png", grid[..., ::-1])

@@ -73,10 +73,10 @@ def _keyframes(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
     body = None
-    if args.body is not None:
-        from anr_studio.body import BodyModel
+    if args.body_model is not None:
+        from anr_studio.body import load_body
 
-        body = BodyModel.load(args.body)
+        body = load_body(args.body_model)
     sel = select_keyframes(args.capture, args.fraction, grid=args.grid, body=body, write=not args.dry_run)
     curve = " ".join(f"{c:.3f}" for c in sel.coverage)
     print(f"{len(sel.indices)} keyframes (budget {sel.budget}): {' '.join(str(i) for i in sel.indices)}")
@@ -147,6 +147,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"keyframe budget as a share of the training frames (default {DEFAULT_FRACTION}; "
                    f"at least {MIN_KEYFRAMES} keyframes)")
     k.add_argument("--grid", type=int, default=GRID, help=f"UV grid size for texel coverage (default {GRID})")
-    k.add_argument("--body", default=None, help="body model file, for captures not tracked with the built-in body")
+    k.add_argument("--body-model", "--body", metavar="PATH", help="the body model file the capture names (SMPL-format "
+                   "or a saved body), for captures not tracked with the built-in body")
     k.add_argument("--dry-run", action="store_true", help="print the selection without writing it")
     k.set_defaults(func=_keyframes)

@@ -2,40 +2,33 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
-
 from anr_studio.components.scene import OrbitView
-from anr_studio.errors import AnrError
 from anr_studio.jobs.preview import PreviewRequest, render_request
 
 
 def export_video(avatar, identity: str, motion: str, out: str, view: OrbitView, control, size: int = 256,
                  max_frames: int | None = None) -> str:
-    """Returns ``out`` after writing an mp4 (H.264, imageio-ffmpeg) of ``avatar`` performing ``motion``."""
-    import imageio_ffmpeg
+    """Returns ``out`` after writing an mp4 (H.264) of ``avatar``'s ``identity`` performing ``motion``.
 
+    Frames are ``size``² renders seen from ``view``; the motion's root drift is taken relative to
+    its first frame, so the body stays in view. The file appears only when every frame was
+    written: a stopped or failed export leaves nothing at ``out``.
+    """
+    from anr_studio.avatar.video import VideoWriter
     from anr_studio.motion import load_motion
 
     clip = load_motion(motion)
-    poses = np.asarray(clip.poses, np.float32).reshape(-1, 24, 3)
-    transl = np.asarray(clip.transl, np.float32).reshape(-1, 3)
-    n = len(poses) if max_frames is None else min(len(poses), int(max_frames))
-    if n == 0:
-        raise AnrError(f"{motion}: the motion has no frames, expected at least one")
-    if Path(out).suffix.lower() != ".mp4":
-        raise AnrError(f"{out}: unsupported video type, expected a .mp4 file")
-    # Keep the body centred: the motion's root drift is relative to its first frame.
-    transl = transl - transl[:1]
-    writer = imageio_ffmpeg.write_frames(out, (size, size), fps=clip.fps, macro_block_size=1, quality=7)
-    writer.send(None)
+    n = len(clip) if max_frames is None else min(len(clip), int(max_frames))
+    transl = clip.transl - clip.transl[:1]
+    writer = VideoWriter(out, clip.fps)
     try:
         for i in range(n):
             control.checkpoint()
-            rgb, _ = render_request(avatar, PreviewRequest(identity, poses[i], None, transl[i], view, (size, size)))
-            writer.send(np.ascontiguousarray(rgb))
+            rgb, _ = render_request(avatar, PreviewRequest(identity, clip.poses[i], None, transl[i], view, (size, size)))
+            writer.write(rgb)
             control.status.set_progress(i + 1, n)
-    finally:
         writer.close()
+    except BaseException:
+        writer.abort()
+        raise
     return out

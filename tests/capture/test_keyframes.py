@@ -89,3 +89,16 @@ def test_keyframes_need_the_capture_body(tmp_path):
         w.append(np.zeros((8, 8, 3), np.uint8), pose=np.zeros((24, 3)), transl=np.zeros(3))
     with pytest.raises(AnrError, match="--body"):
         select_keyframes(path)
+
+
+def test_select_keyframes_takes_a_body_object(tmp_path):
+    """Any body model drives the coverage: here the stand-in figure its capture was made with."""
+    from tests.standin import standin_body, write_standin_capture
+
+    body = standin_body()
+    path = write_standin_capture(tmp_path / "s.h5", body, frames=6, size=32)
+    with pytest.raises(AnrError, match="not the built-in body"):
+        select_keyframes(path, 0.5, write=False)  # the capture names "standin", not the built-in body
+    sel = select_keyframes(path, 1.0, body=body, write=False)  # a budget of every training frame
+    assert 1 <= len(sel.indices) <= sel.budget == 5 and set(sel.indices.tolist()) <= set(range(5))
+    assert np.all(np.diff(sel.coverage) > 0) and sel.coverage[-1] == pytest.approx(1.0)

@@ -57,3 +57,15 @@ def test_region_presets_select_body_parts(avatar):
     assert 0 < feet.mean() < upper.mean() and np.all((feet > 0.99) <= (upper < 0.01))
     with pytest.raises(AnrError, match="unknown region"):
         region_mask(body, "hat", 64)
+
+
+def test_stopped_export_leaves_no_file(avatar, tmp_path):
+    from anr_studio.jobs.export_job import export_video
+
+    out = tmp_path / "dance.mp4"
+    job = BackgroundJob("export", lambda c: export_video(avatar, "a", "dance", str(out), OrbitView(), c, size=32))
+    job.control.resume_event.clear()  # paused before the first frame
+    job.start()
+    job.stop()
+    assert job.join(60) and job.status.state.value == "stopped"
+    assert not out.exists() and not list(tmp_path.iterdir())
