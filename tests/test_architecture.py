@@ -11,8 +11,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_import_linter_contracts_hold():
-    """The contracts in pyproject.toml: only anr_studio.gui imports PySide6, vispy or pyqtgraph, and each
-    package imports only the layers below it (cli, gui, jobs, components, train, avatar, ... errors)."""
+    """The contracts in pyproject.toml: only anr_studio.gui imports PySide6, vispy or pyqtgraph; the GUI
+    uses the core packages only through components and jobs; each package imports only the layers
+    below it (cli, gui, jobs, components, train, avatar, ... errors)."""
     exe = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
     if exe is None:
         pytest.fail("lint-imports (import-linter) is not installed; install the dev extra")
