@@ -27,7 +27,7 @@ def load_body(path: str | os.PathLike | None = None, *, model_id: str | None = N
     if path is None:
         if model_id not in (None, "default"):
             raise AnrError(f"{source}: body model {model_id[:16]}... is not the built-in body, "
-                           "expected the SMPL-format file it names (--body-model PATH)")
+                           "expected the body model file it names (--body-model PATH)")
         return BodyModel.default(device)
     path = Path(path)
     body = BodyModel.from_smpl(path, uv_obj=uv_obj) if path.suffix.lower() in SMPL_SUFFIXES else BodyModel.load(path)
