@@ -22,34 +22,26 @@ import statistics
 import sys
 import threading
 import time
-from pathlib import Path
 
 
 def _avatar(args, body):
-    """Returns the avatar to render: ``--avatar`` or an untrained ``--preset`` renderer, opened like the studio does."""
-    import tempfile
+    """Returns the avatar to render: ``--avatar`` or an untrained ``--preset`` renderer, on a copy of ``body``."""
+    import copy
 
     import torch
 
     from anr_studio.avatar import Avatar
+    from anr_studio.model import build_renderer
+    from anr_studio.train.presets import preset
 
-    path = args.avatar
-    if path is None:
-        from anr_studio.model import build_renderer
-        from anr_studio.avatar.file import write_avatar
-        from anr_studio.train.presets import preset
-
-        cfg = preset(args.preset)
-        renderer = build_renderer(cfg.model, cfg.renderer)
-        tc = cfg.model.texture
-        path = str(Path(tempfile.mkdtemp()) / "bench.anr")
-        write_avatar(path, renderer.state_dict(), [torch.rand(tc.channels, tc.size, tc.size) * 2 - 1],
-                     {"renderer": cfg.renderer, "identities": ["A"], "betas": [[0.0] * int(body.num_betas)],
-                      "body_model": str(body.model_id), "image_size": [args.size, args.size], "cameras": [],
-                      "config": cfg.to_dict(), "step": 0})
-    import copy
-
-    return Avatar.load(path, device=args.device, body=copy.deepcopy(body))
+    body = copy.deepcopy(body)  # the avatar moves its body to the device; the viewport keeps its own
+    if args.avatar:
+        return Avatar.load(args.avatar, device=args.device, body=body)
+    cfg = preset(args.preset)
+    renderer = build_renderer(cfg.model, cfg.renderer).eval().requires_grad_(False).to(args.device)
+    tc = cfg.model.texture
+    texture = torch.rand(tc.channels, tc.size, tc.size) * 2 - 1
+    return Avatar(renderer, {"A": texture}, body.to(args.device), source=f"untrained {args.preset}")
 
 
 def _summary(lat_ms: list[float], render_ms: list[float], cpu_ms: list[float]) -> dict:
