@@ -23,8 +23,6 @@ in the same run:
   ``Avatar.tune()``, what the CLI and the studio use on CUDA. Its row also reports how far its
   images are from the eager ``bf16-cl`` frames of the same weights (``max_diff`` / ``mean_diff``,
   uint8 levels over ``COMPARE_POSES`` walk poses)
-- ``eager-native-norm``: eager fp32 NCHW with torch's own instance norm (``ANR_INSTANCE_NORM=native``):
-  the CPU baseline before the group-norm form of instance norm
 - ``cpu-tuned``: ``Avatar.tune()`` on the CPU (fp32, channels_last; what the CLI and the studio's
   preview worker use on the CPU)
 
@@ -59,7 +57,7 @@ from anr_studio.train.presets import preset as get_preset  # noqa: E402
 from anr_studio.avatar.forward import _is_channels_last, body_maps  # noqa: E402
 
 VARIANTS = ("eager-fp32", "bf16-cl", "bf16-cl-graphs", "fp32-cudagraph", "bf16-cl-cudagraph", "bf16-cl-framegraph",
-            "eager-native-norm", "cpu-tuned")
+            "cpu-tuned")
 COMPARE_POSES = 8
 
 
@@ -81,7 +79,7 @@ def make_avatar(preset: str, device: torch.device, variant: str) -> Avatar:
     avatar = Avatar(renderer.to(device), {"A": texture}, body, meta, source=f"random {preset}")
     if variant == "cpu-tuned":
         return avatar.tune()
-    if variant not in ("eager-fp32", "eager-native-norm"):
+    if variant != "eager-fp32":
         bf16 = variant.startswith("bf16")
         avatar.tune(bf16=bf16, channels_last=bf16, graphs=variant.endswith(("cudagraph", "framegraph")),
                     compile="reduce-overhead" if variant.endswith("graphs") else None,
@@ -192,10 +190,6 @@ def main(argv: list[str] | None = None) -> int:
     for preset in presets:
         for size in sizes:
             for variant in variants:
-                if variant == "eager-native-norm":
-                    os.environ["ANR_INSTANCE_NORM"] = "native"
-                else:
-                    os.environ.pop("ANR_INSTANCE_NORM", None)
                 avatar = make_avatar(preset, device, variant)
                 t_compile = time.perf_counter()
                 spf, cpu = time_frames(avatar, poses, size, args.batch, warmup, frames, device)
@@ -215,7 +209,6 @@ def main(argv: list[str] | None = None) -> int:
                 del avatar
                 if cuda:
                     torch.cuda.empty_cache()
-    os.environ.pop("ANR_INSTANCE_NORM", None)
     load = f"; load average {os.getloadavg()[0]:.1f}" if not cuda else ""
     lines = [f"Device: {name}; torch {torch.__version__}; batch {args.batch}; {frames} timed frames after {warmup} warm-up{load}.", "",
              "| preset | size | variant | end-to-end FPS | ms/frame | process CPU ms/frame | network-only FPS |",

@@ -17,8 +17,8 @@ discriminator train. Variants, measured in the same run on the same capture:
 - ``tuned-graph-2x``, ``tuned-graph-4x``: ``tuned-graph`` at two and four times the preset's batch size
 
 Any ``tuned``, ``tuned-compile`` or ``tuned-graph`` variant may add ``-triton`` (channels_last
-instance norm as Triton kernels, ``ANR_INSTANCE_NORM=triton``) or ``-nhwc`` (always the torch-op
-form; by default graphed steps use the Triton kernels, eager ones the torch ops) and then ``-Nx``
+instance norm as Triton kernels in every step) or ``-nhwc`` (the torch-op form in every step; by
+default graphed steps use the Triton kernels, eager ones the torch ops) and then ``-Nx``
 (N times the preset's batch size), e.g. ``tuned-graph-triton-8x``. ``tuned*`` variants without ``graph`` in
 the name run with ``optim.cuda_graph=false``. Each record also counts the steps the NaN guard
 skipped and keeps the last reported total loss (a graph that trains wrongly shows there).
@@ -30,10 +30,10 @@ compilation, are dropped). Targets on one H100: paper >= 100 images/s, fast >= 4
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import math
-import os
 import platform
 import re
 import statistics
@@ -49,6 +49,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from anr_studio.capture import CaptureWriter  # noqa: E402
 from anr_studio.render import PerspectiveCamera, render_body_maps  # noqa: E402
+from anr_studio.model.unet import graphed_norms  # noqa: E402
+from anr_studio.train import trainer as trainer_module  # noqa: E402
 from anr_studio.train.callbacks import Callback  # noqa: E402
 from anr_studio.train.presets import preset  # noqa: E402
 from anr_studio.train.trainer import Trainer  # noqa: E402
@@ -152,10 +154,10 @@ def measure(name: str, variant: str, capture: Path, body, device: torch.device, 
     clock = Windows()
     warnings: list[str] = []
     trainer = None
-    norm = os.environ.get("ANR_INSTANCE_NORM")
+    graph_norms = trainer_module.graphed_norms
     try:
-        if "-triton" in variant or "-nhwc" in variant:
-            os.environ["ANR_INSTANCE_NORM"] = "triton" if "-triton" in variant else "nhwc"
+        if "-nhwc" in variant:  # the torch-op norm inside the graphs too
+            trainer_module.graphed_norms = contextlib.nullcontext
         trainer = Trainer(config, [str(capture)], work / f"{name}-{variant}", device=str(device), body=body,
                           callbacks=[clock], warn=warnings.append)
         trainer.save_checkpoint = lambda: None  # a benchmark writes no 1-2 GB checkpoints
@@ -166,7 +168,8 @@ def measure(name: str, variant: str, capture: Path, body, device: torch.device, 
                 torch.backends.cuda.matmul.allow_tf32 = False
             torch.cuda.reset_peak_memory_stats(device)
         t0 = time.perf_counter()
-        trainer.run()
+        with graphed_norms() if "-triton" in variant else contextlib.nullcontext():  # Triton norms in eager steps too
+            trainer.run()
         record["wall_s"] = round(time.perf_counter() - t0, 2)
         rates = []
         for (s0, t0_), (s1, t1) in zip(clock.marks, clock.marks[1:]):
@@ -185,10 +188,7 @@ def measure(name: str, variant: str, capture: Path, body, device: torch.device, 
     except Exception as exc:  # one failing variant (e.g. compile) must not lose the others
         record["error"] = f"{type(exc).__name__}: {exc}"[:300]
     finally:
-        if norm is None:
-            os.environ.pop("ANR_INSTANCE_NORM", None)
-        else:
-            os.environ["ANR_INSTANCE_NORM"] = norm
+        trainer_module.graphed_norms = graph_norms
         del trainer
         gc.collect()  # frees a previous variant's graphs and their memory pool before the next one
         if device.type == "cuda":

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
-OVERRIDES = ("optim.discriminator=false", "optim.lr_renderer=0.002", "optim.lr_texture=0.01", "model.texture.size=64",
+OVERRIDES = ("loss.adversarial=0", "optim.lr_renderer=0.002", "optim.lr_texture=0.01", "model.texture.size=64",
              "data.batch_size=4")
 
 

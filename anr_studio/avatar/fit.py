@@ -155,7 +155,7 @@ def fit_identity(avatar, capture_path: str, name: str, work_dir: str | Path, *, 
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
                 out = run_renderer(renderer, texture, p["uv"], p["normals"], texture_grad=True)
-                total, terms = loss_fn(out, p["frame"], p["mask"], p["background"], None, None, p["body_mask"])
+                total, terms = loss_fn(out, p["frame"], p["mask"], p["background"], p["body_mask"])
             total.backward()
             if not bool(torch.isfinite(total)):
                 warn(f"fit step {step + 1}: the loss is NaN or Inf; step skipped")

@@ -132,7 +132,7 @@ class FrameGraphs:
     place, so in-place updates (a training run's preview) are seen. ``render`` returns None, and the
     caller renders eagerly (which raises the usual AnrError for bad input), for anything it cannot
     replay: inputs that are device tensors or not finite, batch mismatches, a weak-perspective
-    camera, a rasterizer that needs host syncs (no Triton, ``ANR_RASTER=torch``), a non-uint8 image
+    camera, a rasterizer that needs host syncs (no Triton), a non-uint8 image
     background. Thread-safe: renders from several threads take turns (the graphs' buffers are shared).
     """
 

@@ -19,8 +19,6 @@ NORMS = ("instance", "batch", "none")
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu")
 UPSAMPLE_MODES = ("transpose", "bilinear")
 GAN_MODES = ("lsgan", "hinge")
-DISCRIMINATOR_REAL = ("composite", "frame")
-CONDITIONS = ("normals", "none")
 
 
 def _check_choice(value: str, choices: tuple[str, ...], where: str) -> None:
@@ -68,12 +66,9 @@ class UNetConfig:
     """Decoder activation (pix2pix: relu)."""
     upsample: str = "transpose"
     """Decoder upsampling: "transpose" (4x4 stride-2, pix2pix) or "bilinear" (+3x3 conv, no checkerboard)."""
-    conv_bias_before_norm: bool = True
+    conv_bias_before_norm: bool = False
     """Whether a convolution followed by an instance norm has a bias (batch-norm levels never have
-    one). The norm subtracts the per-channel mean, so that bias cancels exactly and only costs
-    time (presets: False). True is the layout of files written before this field existed; stored
-    configs without it keep True, so older avatars, checkpoints and their optimiser state load
-    unchanged."""
+    one); the norm subtracts the channel mean, so such a bias cancels and only costs time."""
 
     def validate(self, where: str) -> None:
         """Raises AnrError when a value is out of range."""
@@ -88,7 +83,7 @@ class UNetConfig:
 
 @dataclass
 class DiscriminatorConfig:
-    """pix2pixHD multi-scale PatchGAN discriminator."""
+    """pix2pixHD multi-scale PatchGAN discriminator; it sees the rasterized normal image beside the image."""
 
     num_scales: int = 3
     """Number of discriminators, each on a 2x smaller copy of the input (pix2pixHD: 3)."""
@@ -98,12 +93,8 @@ class DiscriminatorConfig:
     """Width of the first layer; doubled per layer up to 512."""
     norm: str = "instance"
     """Normalisation of the inner layers: "instance", "batch" or "none"."""
-    condition: str = "normals"
-    """What the discriminator sees beside the image: "normals" (the rasterized normal image,
-    fixed geometry that does not move while the texture learns) or "none"."""
-    conv_bias_before_norm: bool = True
-    """Whether a convolution followed by a norm layer has a bias (the norm cancels it; presets:
-    False). True is the layout of files written before this field existed (see `UNetConfig`)."""
+    conv_bias_before_norm: bool = False
+    """Whether a convolution followed by a norm layer has a bias (the norm cancels it)."""
 
     def validate(self, where: str = "model.discriminator") -> None:
         """Raises AnrError when a value is out of range."""
@@ -111,12 +102,6 @@ class DiscriminatorConfig:
         _check_positive(self.num_layers, f"{where}.num_layers")
         _check_positive(self.base_channels, f"{where}.base_channels")
         _check_choice(self.norm, NORMS, f"{where}.norm")
-        _check_choice(self.condition, CONDITIONS, f"{where}.condition")
-
-    @property
-    def condition_channels(self) -> int:
-        """Returns the number of conditioning channels concatenated before the image."""
-        return 3 if self.condition == "normals" else 0
 
 
 @dataclass
@@ -131,22 +116,18 @@ class ModelConfig:
     """The per-identity neural texture."""
     latent_channels: int = 8
     """Channels of R1's output; the first 3 are the coarse image J (supervised by the pixel loss)."""
-    coarse_activation: str = "tanh"
-    """Applied to latent[:, :3] to form J: "tanh" (J in [-1, 1] like the images) or "none" (raw).
-    R2 always receives the raw latent."""
     r1: UNetConfig = field(default_factory=UNetConfig)
     """First-stage U-Net R1."""
     r2: UNetConfig = field(default_factory=UNetConfig)
     """Second-stage U-Net R2 (also the only U-Net of the one-stage ANR and of DNR)."""
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
-    """Multi-scale PatchGAN used by the adversarial and feature-matching losses."""
+    """Multi-scale PatchGAN of the adversarial loss."""
 
     def validate(self) -> None:
         """Raises AnrError when a value is out of range."""
         self.texture.validate()
         if self.latent_channels < 3:
             raise AnrError(f"config: model.latent_channels = {self.latent_channels}, expected at least 3 (J = latent[:, :3])")
-        _check_choice(self.coarse_activation, ("tanh", "none"), "model.coarse_activation")
         self.r1.validate("model.r1")
         self.r2.validate("model.r2")
         self.discriminator.validate()
@@ -157,8 +138,9 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "model") -> "ModelConfig":
-        """Returns the validated config stored in ``data``; AnrError names any unknown or mistyped key."""
-        config = config_from_dict(cls, data, where)
+        """Returns the validated config stored in ``data`` (`stored_model_dict` reads earlier versions' files);
+        AnrError names any other unknown or mistyped key."""
+        config = config_from_dict(cls, stored_model_dict(data), where)
         config.validate()
         return config
 
@@ -168,27 +150,21 @@ class ModelConfig:
         _check_choice(name, PRESETS, "preset")
         if name == "paper":
             # pix2pix's 8-level U-Net (ngf 64, max 512): about 54M parameters per U-Net.
-            unet = UNetConfig(depth=8, base_channels=64, max_channels=512, conv_bias_before_norm=False)
-            disc = DiscriminatorConfig(base_channels=64, conv_bias_before_norm=False)
+            unet = UNetConfig(depth=8, base_channels=64, max_channels=512)
+            disc = DiscriminatorConfig(base_channels=64)
             return cls(texture=TextureConfig(8, 256), r1=unet, r2=dataclasses.replace(unet), discriminator=disc)
         if name == "fast":
-            unet = UNetConfig(depth=7, base_channels=32, max_channels=256, conv_bias_before_norm=False)
-            disc = DiscriminatorConfig(base_channels=32, conv_bias_before_norm=False)
+            unet = UNetConfig(depth=7, base_channels=32, max_channels=256)
+            disc = DiscriminatorConfig(base_channels=32)
             return cls(texture=TextureConfig(8, 256), r1=unet, r2=dataclasses.replace(unet), discriminator=disc)
-        unet = UNetConfig(depth=3, base_channels=8, max_channels=16, conv_bias_before_norm=False)
-        disc = DiscriminatorConfig(num_scales=2, num_layers=2, base_channels=8, conv_bias_before_norm=False)
+        unet = UNetConfig(depth=3, base_channels=8, max_channels=16)
+        disc = DiscriminatorConfig(num_scales=2, num_layers=2, base_channels=8)
         return cls(texture=TextureConfig(8, 32), r1=unet, r2=dataclasses.replace(unet), discriminator=disc)
 
 
 @dataclass
 class LossConfig:
-    """Weights of every loss term (0 turns a term off) and how the feature loss is computed.
-
-    The paper does not list its weights; these follow pix2pixHD's balance (the VGG feature term 10x
-    the adversarial term) with the L1 pixel terms on images in [-1, 1], except that discriminator
-    feature matching is off and the adversarial term is halved: on the GPU both painted stripes
-    (see `feature_matching` and `adversarial`).
-    """
+    """Weights of the loss terms (0 turns a term off) on images in [-1, 1]."""
 
     pixel: float = 10.0
     """Eq. 3, final image: L1 of (I - frame) weighted by the ground-truth mask."""
@@ -197,50 +173,19 @@ class LossConfig:
     mask: float = 5.0
     """Eq. 4: binary cross-entropy of the predicted mask logits against the soft ground-truth mask."""
     feature: float = 10.0
-    """Eq. 5: VGG19 feature L1 between the blended image I' = M*I + (1-M)*B and the frame."""
-    feature_matching: float = 0.0
-    """Discriminator feature matching (pix2pixHD, weight 10 there) between D(I') and D(real). Off by
-    default: on the GPU it painted diagonal colour stripes over the whole figure and cost 2-4 dB of
-    held-out PSNR at every weight we tried (10, 11, 20), with or without the adversarial term; the
-    adversarial term alone left no stripes (docs/benchmarks.md, "Training stability")."""
+    """Eq. 5: VGG19 feature L1 between the blended image I' = M*I + (1-M)*B and the frame; where the
+    VGG19 weights are absent the term is left out, with a warning."""
     tv_image: float = 0.1
     """Eq. 6: total variation (L1) of the blended image I'."""
     tv_mask: float = 0.1
     """Eq. 6: total variation (L1) of the predicted mask M."""
     adversarial: float = 0.5
-    """Eq. 7: generator side of the GAN loss. 0.5, not pix2pixHD's 1: with no VGG19 weights and no
-    feature matching nothing else balances it, and at 1 a 4000-step GPU run painted diagonal rows of
-    green dots over the clothes and lost 1.7-2.8 dB of held-out PSNR against 0.5 (docs/benchmarks.md,
-    "Sixth session"). 0 leaves the discriminator out of training altogether."""
+    """Eq. 7: generator side of the GAN loss; the discriminator judges I' over a detached mask, so the
+    term shapes colours only. 0 trains no discriminator."""
     gan_mode: str = "lsgan"
     """GAN objective: "lsgan" (least squares, pix2pixHD) or "hinge"."""
-    discriminator_real: str = "composite"
-    """What the discriminator (and feature matching) takes as real: "composite", the frame over the
-    background plate through the ground-truth mask, M_gt*F + (1-M_gt)*B, so that real and fake show the
-    same plate; or "frame", the frame itself. With "frame" the plate's differences from the frame's
-    background (sensor noise, light) tell real from fake at a glance, and the generator can answer only
-    through its mask. "composite" removes that cue; it does not end the discriminator's episodic wins
-    on the GPU (docs/benchmarks.md, "Training stability")."""
-    gan_mask_grad: bool = False
-    """Whether the discriminator's terms (adversarial, feature matching) reach the predicted mask. False:
-    they judge I' with the mask detached, so they shape the colours only and the mask learns from its
-    BCE and TV alone. With True the generator gives up its mask whenever the discriminator wins (held-out
-    mask IoU 0.84 -> 0.38 for hundreds of steps); with False the IoU stayed >= 0.80 over 3000 and 6000
-    steps on the GPU (docs/benchmarks.md, "Training stability")."""
-    discriminator_noise: float = 0.0
-    """Instance noise: the standard deviation of Gaussian noise added to every image the discriminator
-    judges, real and fake (images in [-1, 1]), to drown cues the generator cannot learn (the frames'
-    sensor noise, 8-bit steps). Off by default: 0.05 did not stop the discriminator's episodic wins in
-    the one 75 s GPU run it had (docs/benchmarks.md, "Training stability"), and it costs ~1% of a step."""
-    vgg_layer_weights: tuple[float, ...] = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
-    """Weights of VGG19 relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 in the feature loss (pix2pixHD)."""
     vgg_weights: str = ""
     """Path of torchvision's vgg19-dcbbe9de.pth; empty = the torch hub cache (TORCH_HOME)."""
-    feature_fallback: bool = True
-    """When the VGG19 weights are absent, train without the VGG19 term (and say so) instead of failing."""
-    feature_fallback_matching: float = 0.0
-    """In that fallback, the weight added to discriminator feature matching in place of the VGG19 term
-    (pix2pixHD's stand-in; 10 would match `feature`). 0 by default: see `feature_matching`."""
 
     def validate(self) -> None:
         """Raises AnrError when a value is out of range."""
@@ -249,12 +194,41 @@ class LossConfig:
             if isinstance(value, float) and value < 0:
                 raise AnrError(f"config: loss.{f.name} = {value}, expected a weight >= 0")
         _check_choice(self.gan_mode, GAN_MODES, "loss.gan_mode")
-        _check_choice(self.discriminator_real, DISCRIMINATOR_REAL, "loss.discriminator_real")
-        if len(self.vgg_layer_weights) != 5:
-            raise AnrError(f"config: loss.vgg_layer_weights has {len(self.vgg_layer_weights)} items, expected 5")
 
     @classmethod
     def preset(cls, name: str) -> "LossConfig":
         """Returns the loss weights of a preset (all presets share them today)."""
         _check_choice(name, PRESETS, "preset")
         return cls()
+
+
+RETIRED_KEYS = {
+    "model": ("coarse_activation",),
+    "model.discriminator": ("condition",),
+    "loss": ("feature_matching", "feature_fallback", "feature_fallback_matching", "discriminator_noise",
+             "discriminator_real", "gan_mask_grad", "vgg_layer_weights"),
+}
+"""Keys of configs stored by earlier versions that no longer exist, by section: dropped when a stored
+config is read (their behaviour is now fixed); any other unknown key is still an error."""
+
+
+def stored_model_dict(data: dict) -> dict:
+    """Returns a copy of a stored `ModelConfig` dict that the current schema reads.
+
+    Retired keys are dropped (`RETIRED_KEYS`). A U-Net or discriminator stored without
+    ``conv_bias_before_norm`` predates that field and has the biases (True).
+    """
+    data = {k: v for k, v in data.items() if k not in RETIRED_KEYS["model"]}
+    for name in ("r1", "r2", "discriminator"):
+        section = data.get(name)
+        if isinstance(section, dict):
+            retired = RETIRED_KEYS["model.discriminator"] if name == "discriminator" else ()
+            section = {k: v for k, v in section.items() if k not in retired}
+            section.setdefault("conv_bias_before_norm", True)
+            data[name] = section
+    return data
+
+
+def stored_loss_dict(data: dict) -> dict:
+    """Returns a copy of a stored `LossConfig` dict without its retired keys (`RETIRED_KEYS`)."""
+    return {k: v for k, v in data.items() if k not in RETIRED_KEYS["loss"]}

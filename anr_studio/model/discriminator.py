@@ -20,7 +20,7 @@ class PatchDiscriminator(nn.Module):
     """
 
     def __init__(self, in_channels: int, base_channels: int = 64, num_layers: int = 3, norm: str = "instance",
-                 conv_bias_before_norm: bool = True) -> None:
+                 conv_bias_before_norm: bool = False) -> None:
         super().__init__()
         layers = [nn.Sequential(*make_conv_activation(in_channels, base_channels, "leaky_relu", 4, 2, 2))]
         width = base_channels
@@ -46,14 +46,13 @@ class PatchDiscriminator(nn.Module):
 class MultiScaleDiscriminator(nn.Module):
     """Returns, per scale (full, 1/2, 1/4, ...), the list [features..., logits] of one PatchGAN.
 
-    Input: ``discriminator_input(image, condition)`` (B, in_channels, H, W), i.e. the image
-    (real frame or blended render I') concatenated after the condition (the normal image, when
-    ``DiscriminatorConfig.condition == "normals"``). Coarser scales see the input average-pooled
-    (3x3, stride 2, as pix2pixHD).
+    Input: ``discriminator_input(image, normals)`` (B, in_channels, H, W), i.e. the image (real
+    frame or blended render I') concatenated after the rasterized normal image. Coarser scales see
+    the input average-pooled (3x3, stride 2, as pix2pixHD).
     """
 
     def __init__(self, in_channels: int, num_scales: int = 3, base_channels: int = 64, num_layers: int = 3,
-                 norm: str = "instance", conv_bias_before_norm: bool = True) -> None:
+                 norm: str = "instance", conv_bias_before_norm: bool = False) -> None:
         super().__init__()
         self.in_channels = in_channels
         self.scales = nn.ModuleList(
@@ -62,10 +61,10 @@ class MultiScaleDiscriminator(nn.Module):
         )
 
     @classmethod
-    def from_config(cls, config: DiscriminatorConfig, image_channels: int = 3) -> "MultiScaleDiscriminator":
-        """Returns the discriminator sized by ``config`` for images plus their condition."""
+    def from_config(cls, config: DiscriminatorConfig) -> "MultiScaleDiscriminator":
+        """Returns the discriminator sized by ``config`` for RGB images beside their normal images."""
         config.validate()
-        return cls(image_channels + config.condition_channels, config.num_scales, config.base_channels,
+        return cls(3 + 3, config.num_scales, config.base_channels,
                    config.num_layers, config.norm, config.conv_bias_before_norm)
 
     def forward(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
@@ -78,8 +77,6 @@ class MultiScaleDiscriminator(nn.Module):
         return outputs
 
 
-def discriminator_input(image: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
-    """Returns cat(condition, image) (B, Cc+3, H, W), or ``image`` (B, 3, H, W) when unconditioned."""
-    if condition is None:
-        return image
-    return torch.cat([condition.to(image.dtype), image], dim=1)
+def discriminator_input(image: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
+    """Returns cat(normals, image) (B, 6, H, W) of ``image`` (B, 3, H, W) and its normal image (B, 3, H, W)."""
+    return torch.cat([normals.to(image.dtype), image], dim=1)

@@ -46,7 +46,7 @@ class ANRRenderer(nn.Module):
     """Articulated Neural Rendering's renderer R.
 
     Two-stage (default): R1(neural image) -> latent (B, latent_channels, H, W);
-    J = tanh(latent[:, :3]) (or raw, ``config.coarse_activation``); R2(cat(latent, normals)) ->
+    J = tanh(latent[:, :3]); R2(cat(latent, normals)) ->
     RGB = tanh(out[:, :3]) and mask logits out[:, 3:4]. R2 sees the raw latent.
     One-stage (``two_stage=False``, ablation): a single U-Net from cat(neural image, normals) to
     RGB + mask logits; no J.
@@ -74,9 +74,7 @@ class ANRRenderer(nn.Module):
         coarse = None
         if self.two_stage:
             latent = self.r1(neural)
-            coarse = latent[:, :3]
-            if self.config.coarse_activation == "tanh":
-                coarse = torch.tanh(coarse)
+            coarse = torch.tanh(latent[:, :3])
             out = self.r2(torch.cat([latent, normals], dim=1))
         else:
             out = self.r2(torch.cat([neural, normals], dim=1))

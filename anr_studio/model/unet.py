@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 
 import torch
@@ -19,12 +18,11 @@ _GRAPHED = threading.local()
 
 @contextlib.contextmanager
 def graphed_norms():
-    """Within this block (on this thread), channels_last instance norms use the Triton kernels by default.
+    """Within this block (on this thread), channels_last instance norms on CUDA use the Triton kernels.
 
     The Triton kernels move fewer bytes than the torch-op form but cost more host time per launch;
     replayed from a CUDA graph launches are free, so the training step's graphs (warm-up and
-    capture) run inside this block: paper preset 44.4 -> 57.3 images/s, fast 263 -> 329 on an H100
-    (docs/benchmarks.md, "Training throughput"). ``ANR_INSTANCE_NORM`` still overrides it.
+    capture) run inside this block: paper preset 44.4 -> 57.3 images/s, fast 263 -> 329 on an H100.
     """
     before = getattr(_GRAPHED, "active", False)
     _GRAPHED.active = True
@@ -35,11 +33,8 @@ def graphed_norms():
 
 
 def _triton_norm(u: torch.Tensor) -> bool:
-    """Returns True where the norm of ``u`` runs as Triton kernels (see `graphed_norms`, ``ANR_INSTANCE_NORM``)."""
-    if not u.is_cuda:
-        return False
-    mode = os.environ.get("ANR_INSTANCE_NORM", "auto")
-    return mode == "triton" or (mode == "auto" and getattr(_GRAPHED, "active", False))
+    """Returns True where the norm of ``u`` runs as Triton kernels: on CUDA inside `graphed_norms`."""
+    return u.is_cuda and getattr(_GRAPHED, "active", False)
 
 
 def _norm_kernels():
@@ -56,8 +51,7 @@ class _InstanceNormNHWC(torch.autograd.Function):
     H, W and the output is one ``x * scale + shift`` per element; the backward is the closed
     form dx = A*g + B*x + C with per-(image, channel) A, B, C, all in torch ops.
     With ``triton`` the sums and the affine maps run as Triton kernels (`norm_triton`): inside
-    `graphed_norms` (the training step's CUDA graphs) or with ``ANR_INSTANCE_NORM=triton``.
-    They move fewer bytes, but eager, where the step is host-bound, the Triton launches cost more
+    `graphed_norms` (the training step's CUDA graphs). They move fewer bytes, but eager, where the step is host-bound, the Triton launches cost more
     host time than they save (paper preset 34.5 vs 43.0 images/s), so eager code keeps torch ops.
     With the kernels, ``slope`` fuses a leaky ReLU (0: ReLU) into them: the forward's affine
     kernel applies it, the backward's kernels multiply the gradient by its derivative at
@@ -124,10 +118,9 @@ class _InstanceNormNHWC(torch.autograd.Function):
 class InstanceNorm2d(nn.InstanceNorm2d):
     """nn.InstanceNorm2d (same parameters and state dict) that keeps channels_last inputs channels_last on CUDA.
 
-    ``ANR_INSTANCE_NORM``: unset or "auto" (torch ops; Triton kernels inside `graphed_norms`),
-    "nhwc" (torch ops always), "triton" (Triton kernels always; see `_InstanceNormNHWC`), or
-    "native" (torch's own instance norm, for A/B timing). CPU inputs use torch's group norm (C groups),
-    other CUDA inputs torch's instance norm.
+    channels_last CUDA inputs take `_InstanceNormNHWC` (torch ops; Triton kernels inside
+    `graphed_norms`), CPU inputs torch's group norm (C groups), other CUDA inputs torch's instance
+    norm, the reference all of them are tested against.
 
     ``negative_slope`` (None: none) adds a leaky ReLU (0: ReLU) after the norm, fused into the
     Triton kernels where those run, else torch's in-place activation on the norm's output.
@@ -144,13 +137,12 @@ class InstanceNorm2d(nn.InstanceNorm2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Returns the normalised (and activated, see ``negative_slope``) ``x`` in its own dtype and memory format."""
-        mode = os.environ.get("ANR_INSTANCE_NORM", "nhwc")
-        if mode != "native" and x.is_cuda and self.affine and not self.track_running_stats and _channels_last(x):
+        if x.is_cuda and self.affine and not self.track_running_stats and _channels_last(x):
             triton = _triton_norm(x) and _norm_kernels() is not None
             if triton and self.negative_slope is not None:
                 return _InstanceNormNHWC.apply(x, self.weight, self.bias, self.eps, True, self.negative_slope)
             return self._activate(_InstanceNormNHWC.apply(x, self.weight, self.bias, self.eps, triton))
-        if mode != "native" and x.device.type == "cpu" and x.dim() == 4 and not self.track_running_stats:
+        if x.device.type == "cpu" and x.dim() == 4 and not self.track_running_stats:
             # Instance norm is group norm with one channel per group; torch's CPU instance norm runs
             # batch norm on a (1, B*C, H, W) copy, 5x slower than the fused group-norm kernel
             # (64x64x64: 0.5 vs 0.1 ms; 6% of the demo renderer on 2 cores).

@@ -18,8 +18,8 @@ How it works (every step is a few whole-tensor ops; no Python loop over faces or
    depth once.
 
 On CUDA, where Triton exists, steps 2-4 run as the two kernels of ``raster_triton`` instead
-(same setup, same key, same rule; no host sync); ``ANR_RASTER=torch`` or a ``max_pairs``
-argument keeps this torch path, which is what runs on the CPU.
+(same setup, same key, same rule; no host sync); a ``max_pairs`` argument keeps this torch
+path, which is what runs on the CPU.
 
 Pixel centres sit at integer + 0.5 and a pixel centre on a shared edge belongs to both faces
 (the depth test picks one), so a closed mesh renders without cracks.
@@ -29,7 +29,6 @@ downstream is where gradients flow.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -243,13 +242,11 @@ def _row_spans(table: torch.Tensor, rows_face: torch.Tensor, rows_y: torch.Tenso
 
 
 def _triton_raster():
-    """Returns the Triton kernel wrapper, or None where Triton is missing or ``ANR_RASTER=torch`` asks for the torch path."""
+    """Returns the Triton kernel wrapper, or None where Triton is missing."""
     global _TRITON
     if _TRITON is None:
-        _TRITON = False
-        if os.environ.get("ANR_RASTER", "").lower() != "torch":
-            module = optional_module("anr_studio.render.raster_triton")  # None: CPU-only torch builds ship no Triton
-            _TRITON = module.raster_triton if module is not None else False
+        module = optional_module("anr_studio.render.raster_triton")  # None: CPU-only torch builds ship no Triton
+        _TRITON = module.raster_triton if module is not None else False
     return _TRITON or None
 
 
@@ -326,7 +323,7 @@ def rasterize(
     image_size: (H, W).
     znear:    perspective only: faces with a corner nearer than this (metres) are dropped whole.
     max_pairs: cap on (face, pixel) candidates processed at once (memory bound); default by device.
-        On CUDA with Triton available (and ``ANR_RASTER`` not ``torch``) and no ``max_pairs`` given,
+        On CUDA with Triton available and no ``max_pairs`` given,
         the two Triton kernels of `raster_triton` do the per-pixel work instead (same rule, no host sync).
     Raises AnrError on wrong shapes, non-finite vertices or out-of-range faces.
     """

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from anr_studio.model.config import LossConfig, ModelConfig
+from anr_studio.model.config import LossConfig, ModelConfig, stored_loss_dict, stored_model_dict
 from anr_studio.model.configtools import apply_overrides, config_from_dict, config_to_dict
 
 
@@ -81,9 +81,6 @@ class OptimConfig:
     """How many complete checkpoints to keep (at least 2, so a good one survives a bad write)."""
     max_bad_steps: int = 20
     """Stop with an error after this many consecutive steps with NaN/Inf losses or gradients."""
-    discriminator: bool = True
-    """Train the discriminator and use the adversarial and feature-matching losses (no discriminator is
-    built when both of their weights are 0)."""
     log_every: int = 10
     """Report losses to callbacks every this many steps."""
     preview_every: int = 200
@@ -113,7 +110,18 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        """Returns the config stored in ``data``; AnrError names any unknown or mistyped key."""
+        """Returns the config stored in ``data`` (a checkpoint's, a run's or an avatar's).
+
+        Keys that earlier versions stored and this one retired are dropped (`RETIRED_OPTIM_KEYS`,
+        `anr_studio.model.config.RETIRED_KEYS`); AnrError names any other unknown or mistyped key.
+        """
+        data = dict(data)
+        if isinstance(data.get("optim"), dict):
+            data["optim"] = {k: v for k, v in data["optim"].items() if k not in RETIRED_OPTIM_KEYS}
+        if isinstance(data.get("model"), dict):
+            data["model"] = stored_model_dict(data["model"])
+        if isinstance(data.get("loss"), dict):
+            data["loss"] = stored_loss_dict(data["loss"])
         config = config_from_dict(cls, data)
         config.validate()
         return config
@@ -152,3 +160,5 @@ class TrainConfig:
 
 
 RENDERERS = ("anr", "anr-1stage", "dnr")
+RETIRED_OPTIM_KEYS = ("discriminator",)
+"""`OptimConfig` keys of configs stored by earlier versions that no longer exist (dropped on reading)."""

@@ -1,10 +1,8 @@
 """Tells the user when the discriminator wins outright, the GAN failure seen on the GPU.
 
 In such an episode the discriminator's loss falls to ~1% of its balanced value for hundreds of
-steps; the generator's feature-matching and adversarial terms then outweigh the rest and, unless
-``loss.gan_mask_grad`` is off (the default), it gives up its mask (held-out mask IoU 0.85 -> 0.3),
-sometimes recovering later (docs/benchmarks.md,
-"Training stability"). The watch reads the losses the trainer reports anyway (no extra sync).
+steps and the adversarial term outweighs the rest; the colours may get noisier until it recovers.
+The watch reads the losses the trainer reports anyway (no extra sync).
 """
 
 from __future__ import annotations
@@ -21,13 +19,12 @@ class DiscriminatorWatch:
     and once when it is back above twice that."""
 
     def __init__(self, gan_mode: str, log_every: int, warn: Callable[[str], None], window_steps: int = 200,
-                 ratio: float = 0.08, mask_grad: bool = False) -> None:
+                 ratio: float = 0.08) -> None:
         self.balanced = BALANCED.get(gan_mode, BALANCED["lsgan"])
         self.threshold = ratio * self.balanced
         self.window = deque(maxlen=max(1, window_steps // max(1, log_every)))
         self.window_steps, self.warn = window_steps, warn
         self.winning_since: int | None = None
-        self.mask_grad = mask_grad
 
     def update(self, step: int, losses: Mapping[str, float]) -> None:
         """Takes the reported loss terms of ``step`` (no-op without a "discriminator" term)."""
@@ -40,13 +37,9 @@ class DiscriminatorWatch:
         mean = sum(self.window) / len(self.window)
         if self.winning_since is None and mean < self.threshold:
             self.winning_since = step
-            advice = ("the mask usually degrades meanwhile and may recover later. If it stays so, try "
-                      "--set loss.gan_mask_grad=false" if self.mask_grad else
-                      "the mask is shielded from it (loss.gan_mask_grad=false); the colours may get noisier "
-                      "until it recovers. If held-out quality drops, lower loss.adversarial")
             self.warn(f"step {step}: the discriminator is winning outright (its loss averaged {mean:.4f} over "
-                      f"the last {self.window_steps} steps, balanced is ~{self.balanced:g}); {advice} "
-                      "(docs/benchmarks.md, \"Training stability\")")
+                      f"the last {self.window_steps} steps, balanced is ~{self.balanced:g}); the colours may get "
+                      "noisier until it recovers. If held-out quality drops, lower loss.adversarial")
         elif self.winning_since is not None and mean > 2 * self.threshold:
             self.warn(f"step {step}: the discriminator no longer wins outright (its loss averaged {mean:.4f}); "
                       f"it had since step {self.winning_since}")

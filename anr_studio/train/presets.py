@@ -39,7 +39,7 @@ def _demo() -> TrainConfig:
     # A shipped demo avatar in about 10 GPU minutes: 256² crops, 6-level U-Nets of the `fast`
     # widths, larger batches and learning rates (fewer, bigger steps train faster per minute).
     model = ModelConfig.preset("fast")
-    unet = UNetConfig(depth=6, base_channels=32, max_channels=256, conv_bias_before_norm=False)
+    unet = UNetConfig(depth=6, base_channels=32, max_channels=256)
     model = dataclasses.replace(model, r1=unet, r2=dataclasses.replace(unet))
     return TrainConfig(
         data=DataConfig(resolution=256, batch_size=16, workers=8, cache_in_memory=True),

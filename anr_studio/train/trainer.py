@@ -86,8 +86,7 @@ class Trainer:
             body_path, model_id=first.body_model_id, device=self.device, source=first.path.name)
         self.step, self.train_time = 0, 0.0
         self.bad_steps = BadStepCounter(config.optim.max_bad_steps, self.warn)
-        self._gan_watch = DiscriminatorWatch(config.loss.gan_mode, config.optim.log_every, self.warn,
-                                             mask_grad=config.loss.gan_mask_grad)
+        self._gan_watch = DiscriminatorWatch(config.loss.gan_mode, config.optim.log_every, self.warn)
         self._side_stream: torch.cuda.Stream | None = None
         self._build_models()
         if resume:
@@ -107,7 +106,7 @@ class Trainer:
         if self.loss.fallback_reason and self.dist.is_main:
             self.warn(self.loss.fallback_reason)
         # A discriminator no generator term listens to would only cost time (and raise DiscriminatorWatch's alarms).
-        wanted = c.optim.discriminator and self.loss.uses_discriminator
+        wanted = self.loss.uses_discriminator
         self.disc = MultiScaleDiscriminator.from_config(c.model.discriminator).to(dev) if wanted else None
         self.cuda = dev.type == "cuda"
         fast = dev.type in FAST_PATH_DEVICES
@@ -165,7 +164,7 @@ class Trainer:
             self.dataset, batch_sampler=self.sampler, num_workers=workers, collate_fn=collate,
             pin_memory=self.cuda, persistent_workers=False, prefetch_factor=4 if workers else None,
             # Its own generator: iter() would otherwise draw from the global one, which the step uses
-            # (instance noise), and a resumed run would draw it at another step than an unbroken one.
+            # and a resumed run would draw it at another step than an unbroken one.
             generator=torch.Generator().manual_seed(c.optim.seed))
 
     # -- control (any thread) -------------------------------------------------------------
@@ -255,7 +254,6 @@ class Trainer:
         """
         c = self.config
         texture = self.textures[identity]
-        condition = p["normals"] if c.model.discriminator.condition == "normals" else None
         for opt in (self.opt_renderer, self.opt_texture, self.opt_disc):
             if opt is not None:
                 opt.zero_grad(set_to_none=True)
@@ -263,10 +261,10 @@ class Trainer:
             out = run_renderer(self._renderer_fwd, texture, p["uv"], p["normals"], texture_grad=update_texture)
             args = (out, p["frame"], p["mask"], p["background"])
             if self.disc is None:
-                total, terms = self.loss(*args, None, condition, p["body_mask"])
+                total, terms = self.loss(*args, p["body_mask"])
                 d_loss = None
             else:  # one discriminator pass serves both updates (see ANRLoss.joint)
-                total, d_loss, terms = self.loss.joint(*args, self._judge, condition, p["body_mask"])
+                total, d_loss, terms = self.loss.joint(*args, self._judge, p["normals"], p["body_mask"])
         tex_params = list(texture.parameters()) if update_texture else []
         params = list(self.renderer.parameters()) + tex_params
         total.backward(inputs=params, retain_graph=d_loss is not None)

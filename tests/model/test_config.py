@@ -28,13 +28,11 @@ def test_presets_differ_in_size():
 
 @pytest.mark.parametrize("config,field", [
     (ModelConfig(latent_channels=2), "latent_channels"),
-    (ModelConfig(coarse_activation="sigmoid"), "coarse_activation"),
     (ModelConfig(r2=UNetConfig(upsample="nearest")), "model.r2.upsample"),
     (ModelConfig(r1=UNetConfig(depth=0)), "model.r1.depth"),
-    (ModelConfig(discriminator=DiscriminatorConfig(condition="neural")), "condition"),
+    (ModelConfig(discriminator=DiscriminatorConfig(norm="layer")), "discriminator.norm"),
     (LossConfig(pixel=-1.0), "loss.pixel"),
     (LossConfig(gan_mode="wgan"), "gan_mode"),
-    (LossConfig(vgg_layer_weights=(1.0, 1.0)), "vgg_layer_weights"),
 ])
 def test_bad_values_name_the_field(config, field):
     with pytest.raises(AnrError, match=field):

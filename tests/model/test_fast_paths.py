@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from anr_studio.model import build_renderer
 from anr_studio.model.config import ModelConfig
 from anr_studio.model.graphed import GraphedRenderer
 from anr_studio.model import UNet, UNetConfig
-from anr_studio.model.unet import Conv2dAct, InstanceNorm2d, _InstanceNormNHWC
+from anr_studio.model.unet import Conv2dAct, InstanceNorm2d, _InstanceNormNHWC, graphed_norms
 from tests.model.norm_kernels_interpreted import SLOPES, norm_inputs
 
 
@@ -130,9 +131,8 @@ def test_instance_norm_module_applies_its_activation_on_cpu(slope):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("mode", ["nhwc", "triton"])
 @pytest.mark.parametrize("slope", [0.0, 0.2])
-def test_instance_norm_with_activation_on_cuda_matches_torch_in_bf16(monkeypatch, mode, slope):
-    # "triton": the compiled kernels with the activation fused; "nhwc": torch ops, then the activation.
-    monkeypatch.setenv("ANR_INSTANCE_NORM", mode)
+def test_instance_norm_with_activation_on_cuda_matches_torch_in_bf16(mode, slope):
+    # "triton" (inside graphed_norms): the compiled kernels with the activation fused; "nhwc": torch ops, then the activation.
     g = torch.Generator().manual_seed(3)
     x64 = torch.randn(2, 96, 40, 72, generator=g, dtype=torch.float64) * 2 + 1
     w64, b64 = torch.randn(96, generator=g, dtype=torch.float64), torch.randn(96, generator=g, dtype=torch.float64)
@@ -142,9 +142,10 @@ def test_instance_norm_with_activation_on_cuda_matches_torch_in_bf16(monkeypatch
         norm.weight.copy_(w64)
         norm.bias.copy_(b64)
     x = x64.to("cuda", torch.bfloat16).contiguous(memory_format=torch.channels_last).requires_grad_()
-    y = norm(x)
-    assert y.dtype == torch.bfloat16 and y.is_contiguous(memory_format=torch.channels_last)
-    y.backward(grad64.to("cuda", torch.bfloat16))
+    with graphed_norms() if mode == "triton" else contextlib.nullcontext():
+        y = norm(x)
+        assert y.dtype == torch.bfloat16 and y.is_contiguous(memory_format=torch.channels_last)
+        y.backward(grad64.to("cuda", torch.bfloat16))
     xr = x.detach().double().cpu().requires_grad_()
     wr, br = w64.clone().requires_grad_(), b64.clone().requires_grad_()
     ref = F.leaky_relu(F.instance_norm(xr, weight=wr, bias=br, eps=1e-5), slope)
@@ -163,27 +164,27 @@ def test_conv_activation_is_the_convolution_then_the_activation_on_cpu():
     torch.testing.assert_close(conv(x), F.leaky_relu(plain(x), 0.2))
 
 
-def _unet_outputs_and_grads(mode, monkeypatch):
-    """Returns (output, {name: grad}) of a float32 channels_last U-Net on CUDA with ``ANR_INSTANCE_NORM=mode``."""
-    monkeypatch.setenv("ANR_INSTANCE_NORM", mode)
+def _unet_outputs_and_grads(mode):
+    """Returns (output, {name: grad}) of a float32 channels_last U-Net on CUDA: torch ops ("nhwc") or Triton kernels ("triton")."""
     torch.manual_seed(0)
-    config = UNetConfig(depth=4, base_channels=16, max_channels=64, conv_bias_before_norm=False)
+    config = UNetConfig(depth=4, base_channels=16, max_channels=64)
     net = UNet(8, 4, config).cuda().to(memory_format=torch.channels_last)
     g = torch.Generator(device="cuda").manual_seed(1)
     x = torch.randn(2, 8, 64, 64, device="cuda", generator=g).contiguous(memory_format=torch.channels_last)
-    with torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True, allow_tf32=False):
+    with torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True, allow_tf32=False), \
+            graphed_norms() if mode == "triton" else contextlib.nullcontext():
         out = net(x)
         out.square().mean().backward()
     return out.detach(), {name: p.grad for name, p in net.named_parameters()}
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_unet_with_triton_kernels_matches_the_torch_op_form_on_cuda(monkeypatch):
+def test_unet_with_triton_kernels_matches_the_torch_op_form_on_cuda():
     # Fused norm + activation, fused bias + activation of the unnormed levels, and the skip
     # gradients read as channel slices, against the torch-op form in float32 (TF32 off): only
     # summation order differs.
-    ref, ref_grads = _unet_outputs_and_grads("nhwc", monkeypatch)
-    out, grads = _unet_outputs_and_grads("triton", monkeypatch)
+    ref, ref_grads = _unet_outputs_and_grads("nhwc")
+    out, grads = _unet_outputs_and_grads("triton")
     torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-3)
     for name, grad in grads.items():
         assert float((grad - ref_grads[name]).norm() / ref_grads[name].norm()) < 1e-3, name

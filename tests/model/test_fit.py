@@ -18,7 +18,7 @@ def test_tiny_anr_overfits_one_frame():
     background = torch.full((1, 3, size, size), -0.5)
     person = torch.stack([xs, -ys, xs * ys])[None].clamp(-1, 1)
     frame = inside * person + (1 - inside) * background
-    loss_fn = ANRLoss(LossConfig(feature=0.0, feature_matching=0.0, adversarial=0.0, tv_image=0.0, tv_mask=0.0))
+    loss_fn = ANRLoss(LossConfig(feature=0.0, adversarial=0.0, tv_image=0.0, tv_mask=0.0))
     opt = torch.optim.Adam(list(renderer.parameters()) + list(texture.parameters()), lr=3e-3)
     history = []
     for _ in range(60):

@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from anr_studio.model import ANRLoss, LossConfig, MultiScaleDiscriminator, RenderOutput
+from anr_studio.model import ANRLoss, LossConfig, MultiScaleDiscriminator, RenderOutput, discriminator_input
 from anr_studio.model.losses import (
+    VGG_LAYER_WEIGHTS,
     feature_loss,
-    feature_matching_loss,
     gan_discriminator_loss,
     gan_generator_loss,
     mask_bce_loss,
@@ -67,18 +67,6 @@ def test_lsgan_and_hinge_discriminator_sides():
     assert val(gan_discriminator_loss(real, fake, "hinge")) == pytest.approx((1.5 + (0.5 + 3.0)) / 2)
 
 
-def test_feature_matching_skips_logits_and_detaches_real():
-    fake = disc_outputs([[1.0, 1.0], [2.0], [100.0]], [[0.5], [0.0], [100.0]])
-    real = disc_outputs([[0.0, 2.0], [0.0], [0.0]], [[0.0], [0.0], [0.0]])
-    for x in [x for scale in real + fake for x in scale]:
-        x.requires_grad_(True)
-    loss = feature_matching_loss(fake, real)
-    assert val(loss) == pytest.approx(((1.0 + 2.0) + (0.5 + 0.0)) / 2)
-    loss.backward()
-    assert all(x.grad is None for scale in real for x in scale)
-    assert fake[0][0].grad is not None and fake[0][-1].grad is None  # logits are not matched
-
-
 class TwoLayerExtractor(nn.Module):
     def forward(self, x):
         return [2 * x, nn.functional.avg_pool2d(x, 2)]
@@ -101,38 +89,40 @@ def fake_output(kind="anr", b=1, h=8, w=8):
     return RenderOutput(rgb=rgb, mask_logits=logits, coarse_rgb=coarse)
 
 
-def test_discriminator_real_is_the_frame_over_the_plate_through_the_true_mask():
+def judged(loss_fn, out, frame, mask, background, normals):
+    """Returns the discriminator's inputs (real, fake) in `ANRLoss.joint`: one call each, real first."""
+    seen = []
+
+    def disc(x):
+        seen.append(x.detach())
+        return [[x.mean(dim=1, keepdim=True)]]  # one scale, its logits
+
+    loss_fn.joint(out, frame, mask, background, disc, normals)
+    assert len(seen) == 2
+    return seen
+
+
+def test_the_discriminator_judges_the_frame_over_the_plate_through_the_true_mask_beside_the_normals():
     frame, mask, plate = t([[1.0, 1.0]]).expand(1, 3, 1, 2), t([[0.25, 1.0]]), t([[-1.0, 0.5]]).expand(1, 3, 1, 2)
-    real = ANRLoss(LossConfig(feature=0)).real_image(frame, mask, plate)
-    assert real[0, :, 0, 0].tolist() == [-0.5] * 3  # 0.25 * 1 + 0.75 * -1
-    assert real[0, :, 0, 1].tolist() == [1.0] * 3
-    as_frame = ANRLoss(LossConfig(feature=0, discriminator_real="frame"))
-    assert torch.equal(as_frame.real_image(frame, mask, plate), frame)
+    normals = torch.randn(1, 3, 1, 2)
+    out = RenderOutput(rgb=torch.zeros(1, 3, 1, 2), mask_logits=torch.zeros(1, 1, 1, 2), coarse_rgb=None)
+    real, fake = judged(ANRLoss(LossConfig(feature=0)), out, frame, mask, plate, normals)
+    assert real.shape == fake.shape == (1, 6, 1, 2)
+    assert torch.equal(real[:, :3], normals) and torch.equal(fake[:, :3], normals)
+    assert real[0, 3:, 0, 0].tolist() == [-0.5] * 3  # 0.25 * 1 + 0.75 * -1
+    assert real[0, 3:, 0, 1].tolist() == [1.0] * 3
 
 
-def test_the_discriminator_judges_images_with_instance_noise_and_a_clean_condition():
-    image, normals = torch.zeros(4, 3, 64, 64), torch.ones(4, 3, 64, 64)
-    judged = ANRLoss(LossConfig(feature=0, discriminator_noise=0.05)).judged(image, normals)
-    assert judged.shape == (4, 6, 64, 64)
-    assert judged[:, 3:].std().item() == pytest.approx(0.05, rel=0.05)  # cat(condition, image)
-    assert torch.equal(judged[:, :3], normals)
-    clean = ANRLoss(LossConfig(feature=0, discriminator_noise=0.0)).judged(image, normals)
-    assert torch.equal(clean[:, 3:], image)
-
-
-@pytest.mark.parametrize("mask_grad", [True, False])
-def test_gan_mask_grad_off_keeps_the_discriminator_terms_away_from_the_mask(mask_grad):
-    cfg = LossConfig(pixel=0, pixel_coarse=0, mask=0, feature=0, feature_matching=6.0, tv_image=0, tv_mask=0,
-                     adversarial=1.5, gan_mask_grad=mask_grad)
+def test_the_discriminator_terms_stay_away_from_the_mask():
+    cfg = LossConfig(pixel=0, pixel_coarse=0, mask=0, feature=0, tv_image=0, tv_mask=0, adversarial=1.5)
     torch.manual_seed(2)
-    disc = MultiScaleDiscriminator(3, num_scales=2, base_channels=4, num_layers=2)
+    disc = MultiScaleDiscriminator(6, num_scales=2, base_channels=4, num_layers=2)
     out = fake_output(b=2, h=16, w=16)
     frame, mask, bg = torch.rand(2, 3, 16, 16) * 2 - 1, (torch.rand(2, 1, 16, 16) > 0.5).float(), torch.rand(1, 3, 16, 16)
-    total, d_loss, _ = ANRLoss(cfg).joint(out, frame, mask, bg, disc)
+    total, d_loss, _ = ANRLoss(cfg).joint(out, frame, mask, bg, disc, torch.randn(2, 3, 16, 16))
     total.backward(inputs=[out.rgb, out.mask_logits], retain_graph=True)
     assert out.rgb.grad.abs().sum() > 0
-    reached = out.mask_logits.grad is not None and out.mask_logits.grad.abs().sum() > 0
-    assert reached == mask_grad
+    assert out.mask_logits.grad is None or out.mask_logits.grad.abs().sum() == 0
     d_loss.backward(inputs=list(disc.parameters()))  # the discriminator still learns
     assert all(p.grad is not None for p in disc.parameters())
 
@@ -146,39 +136,38 @@ def test_a_perfect_render_is_real_to_the_discriminator_even_where_the_plate_is_n
     person = torch.rand(2, 3, 8, 8) * 2 - 1
     frame = mask * person + (1 - mask) * (plate + 0.05 * torch.randn(2, 3, 8, 8))
     out = RenderOutput(rgb=person, mask_logits=torch.where(mask > 0, 30.0, -30.0), coarse_rgb=None)
-    loss_fn = ANRLoss(LossConfig(feature=0))
-    blended = loss_fn.blend(out, plate)
-    assert torch.allclose(loss_fn.real_image(frame, mask, plate), blended, atol=1e-6)
-    assert not torch.allclose(frame, blended, atol=1e-2)  # what "frame" would have shown the discriminator
+    real, fake = judged(ANRLoss(LossConfig(feature=0)), out, frame, mask, plate, torch.zeros(2, 3, 8, 8))
+    assert torch.allclose(real, fake, atol=1e-6)
+    assert not torch.allclose(frame, fake[:, 3:], atol=1e-2)  # what the frame itself would have shown it
 
 
 def test_anr_loss_total_is_the_weighted_sum_of_its_terms():
-    cfg = LossConfig(pixel=2.0, pixel_coarse=3.0, mask=4.0, feature=5.0, feature_matching=6.0,
-                     tv_image=0.5, tv_mask=0.25, adversarial=1.5, vgg_layer_weights=(1, 1, 1, 1, 1))
+    cfg = LossConfig(pixel=2.0, pixel_coarse=3.0, mask=4.0, feature=5.0, tv_image=0.5, tv_mask=0.25, adversarial=1.5)
     extractor = lambda x: [x, x, x, 2 * x, x]  # noqa: E731 - five "layers", cheap
     loss_fn = ANRLoss(cfg, vgg=extractor)
-    assert loss_fn.feature_source == "vgg19"
     out = fake_output()
     frame, mask, bg = torch.rand(1, 3, 8, 8) * 2 - 1, (torch.rand(1, 1, 8, 8) > 0.5).float(), torch.zeros(1, 3, 8, 8)
-    disc = MultiScaleDiscriminator(6, num_scales=2, base_channels=4, num_layers=1)
-    total, terms = loss_fn(out, frame, mask, bg, disc, torch.randn(1, 3, 8, 8))
-    weights = {"pixel": 2.0, "pixel_coarse": 3.0, "mask": 4.0, "feature": 5.0, "feature_matching": 6.0,
-               "tv_image": 0.5, "tv_mask": 0.25, "adversarial": 1.5}
+    total, terms = loss_fn(out, frame, mask, bg)
+    weights = {"pixel": 2.0, "pixel_coarse": 3.0, "mask": 4.0, "feature": 5.0, "tv_image": 0.5, "tv_mask": 0.25}
     assert set(terms) == set(weights) | {"total"}
     assert val(total) == pytest.approx(sum(w * val(terms[k]) for k, w in weights.items()), rel=1e-5)
     blended = torch.sigmoid(out.mask_logits) * out.rgb + (1 - torch.sigmoid(out.mask_logits)) * bg
     assert val(terms["pixel"]) == pytest.approx(val(pixel_loss(out.rgb, frame, mask)))
     assert val(terms["pixel_coarse"]) == pytest.approx(val(pixel_loss(out.coarse_rgb, frame, mask)))
     assert val(terms["tv_image"]) == pytest.approx(val(tv_loss(blended)), rel=1e-5)
-    assert val(terms["feature"]) == pytest.approx(6 * val((blended - frame).abs().mean()), rel=1e-5)
+    layers = sum(VGG_LAYER_WEIGHTS) + VGG_LAYER_WEIGHTS[3]  # the fourth "layer" doubles the difference
+    assert val(terms["feature"]) == pytest.approx(layers * val((blended - frame).abs().mean()), rel=1e-5)
+    disc = MultiScaleDiscriminator(6, num_scales=2, base_channels=4, num_layers=1)
+    total_j, _, terms_j = loss_fn.joint(out, frame, mask, bg, disc, torch.randn(1, 3, 8, 8))
+    assert set(terms_j) == set(terms) | {"adversarial", "discriminator"}
+    assert val(total_j) == pytest.approx(val(total) + 1.5 * val(terms_j["adversarial"]), rel=1e-5)
     total.backward()
     assert out.rgb.grad.abs().sum() > 0 and out.mask_logits.grad.abs().sum() > 0
 
 
 def test_dnr_and_one_stage_leave_out_missing_terms_and_dnr_blends_with_the_coarse_mask():
-    cfg = LossConfig(feature=0.0, adversarial=0.0, feature_matching=0.0)
-    loss_fn = ANRLoss(cfg)
-    assert loss_fn.feature_source == "off"
+    loss_fn = ANRLoss(LossConfig(feature=0.0, adversarial=0.0))
+    assert loss_fn.vgg is None and not loss_fn.uses_discriminator
     frame, mask, bg = torch.zeros(1, 3, 8, 8), torch.ones(1, 1, 8, 8), torch.full((1, 3, 8, 8), -1.0)
     _, terms = loss_fn(fake_output("anr-1stage"), frame, mask, bg)
     assert set(terms) == {"pixel", "mask", "tv_mask", "tv_image", "total"}
@@ -192,22 +181,9 @@ def test_dnr_and_one_stage_leave_out_missing_terms_and_dnr_blends_with_the_coars
     assert torch.equal(blended[..., 4:], bg[..., 4:])
 
 
-def test_discriminator_loss_does_not_reach_the_renderer():
-    loss_fn = ANRLoss(LossConfig(feature=0.0, gan_mode="hinge"))
-    out = fake_output()
-    disc = MultiScaleDiscriminator(3, num_scales=2, base_channels=4, num_layers=1)
-    blended = loss_fn.blend(out, torch.zeros(1, 3, 8, 8))
-    loss, terms = loss_fn.discriminator_loss(disc, torch.zeros(1, 3, 8, 8), blended)
-    loss.backward()
-    assert out.rgb.grad is None
-    assert all(p.grad is not None for p in disc.parameters())
-    assert set(terms) == {"d_real", "d_fake", "d_total"} and val(terms["d_total"]) == pytest.approx(val(loss))
-
-
 @pytest.mark.parametrize("gan_mode", ["lsgan", "hinge"])
 def test_joint_equals_the_generator_loss_then_the_discriminator_loss_with_one_pass_per_image(gan_mode):
-    # No instance noise: the two paths draw it a different number of times.
-    cfg = LossConfig(feature=0.0, feature_matching=6.0, adversarial=1.5, gan_mode=gan_mode, discriminator_noise=0.0)
+    cfg = LossConfig(feature=0.0, adversarial=1.5, gan_mode=gan_mode)
     frame, mask, bg = torch.rand(2, 3, 16, 16) * 2 - 1, (torch.rand(2, 1, 16, 16) > 0.5).float(), torch.zeros(1, 3, 16, 16)
     normals = torch.randn(2, 3, 16, 16)
     torch.manual_seed(1)
@@ -218,14 +194,20 @@ def test_joint_equals_the_generator_loss_then_the_discriminator_loss_with_one_pa
         calls.append(x.shape[0])
         return disc(x)
 
-    # Reference: the generator side with the discriminator frozen, then the discriminator's own loss.
+    # Reference, by hand: the generator side with the discriminator frozen (it judges I' over a
+    # detached mask), then the discriminator's loss on the composite real image and a detached I'.
     out = fake_output(b=2, h=16, w=16)
     loss_fn = ANRLoss(cfg)
     disc.requires_grad_(False)
-    total, terms = loss_fn(out, frame, mask, bg, disc, normals)
+    total, terms = loss_fn(out, frame, mask, bg)
+    m = torch.sigmoid(out.mask_logits)
+    fake = m.detach() * out.rgb + (1 - m.detach()) * bg
+    total = total + 1.5 * gan_generator_loss(disc(discriminator_input(fake, normals)), gan_mode)
     total.backward()
     disc.requires_grad_(True)
-    d_loss, _ = loss_fn.discriminator_loss(disc, frame, loss_fn.blend(out, bg), normals, mask, bg)
+    real = mask * frame + (1 - mask) * bg
+    d_loss = gan_discriminator_loss(disc(discriminator_input(real, normals)),
+                                    disc(discriminator_input(loss_fn.blend(out, bg).detach(), normals)), gan_mode)
     d_loss.backward()
     want_out = [out.rgb.grad.clone(), out.mask_logits.grad.clone()]
     want_disc = [p.grad.clone() for p in disc.parameters()]
@@ -242,7 +224,7 @@ def test_joint_equals_the_generator_loss_then_the_discriminator_loss_with_one_pa
     for p, want in zip(disc.parameters(), want_disc):
         torch.testing.assert_close(p.grad, want, rtol=1e-4, atol=1e-6)
     assert val(total_j) == pytest.approx(val(total), rel=1e-6) and val(d_loss_j) == pytest.approx(val(d_loss), rel=1e-6)
-    assert set(terms_j) == set(terms) | {"discriminator"}
+    assert set(terms_j) == set(terms) | {"adversarial", "discriminator"}
 
 
 def test_l1_mean_kernels_match_torch_under_the_triton_interpreter(tmp_path):

@@ -7,11 +7,12 @@ import torch
 
 from anr_studio.errors import AnrError
 from anr_studio.model import MultiScaleDiscriminator, UNet, UNetConfig
-from anr_studio.model.config import ModelConfig
+from anr_studio.model.config import ModelConfig, stored_model_dict
 from anr_studio.model.discriminator import PatchDiscriminator
 from anr_studio.model.configtools import config_from_dict, config_to_dict
 
 TINY = UNetConfig(depth=3, base_channels=4, max_channels=8)
+BIASED = dataclasses.replace(TINY, conv_bias_before_norm=True)
 
 
 @pytest.mark.parametrize("size", [(32, 32), (24, 40), (17, 9)])
@@ -77,7 +78,7 @@ def test_bad_config_is_an_anr_error():
         UNet(3, 3, UNetConfig(norm="group"))
 
 
-# State dict keys of files written before `conv_bias_before_norm` (TINY and a 2-layer PatchGAN).
+# State dict keys of the layout with biases before the norms (BIASED and a 2-layer PatchGAN).
 OLD_UNET_KEYS = [
     "down.0.0.weight", "down.0.0.bias", "down.1.0.weight", "down.1.0.bias", "down.1.1.weight", "down.1.1.bias",
     "down.2.0.weight", "down.2.0.bias", "up.0.0.weight", "up.0.0.bias", "up.0.1.weight", "up.0.1.bias",
@@ -91,28 +92,30 @@ OLD_PATCH_KEYS = [
 NORMED_CONV_BIASES = {"down.1.0.bias", "up.0.0.bias", "up.1.0.bias"}
 
 
-def test_default_config_keeps_the_old_state_dict_layout():
+def test_biased_layout_keeps_every_module_at_its_index():
     # The fused norm + activation keeps every parameterised module at its index.
-    assert list(UNet(3, 2, TINY).state_dict()) == OLD_UNET_KEYS
-    assert list(PatchDiscriminator(6, 8, 2).state_dict()) == OLD_PATCH_KEYS
+    assert list(UNet(3, 2, BIASED).state_dict()) == OLD_UNET_KEYS
+    assert list(PatchDiscriminator(6, 8, 2, conv_bias_before_norm=True).state_dict()) == OLD_PATCH_KEYS
 
 
-def test_stored_configs_without_the_field_load_old_state_dicts():
-    old = UNet(3, 2, TINY).state_dict()
-    data = {k: v for k, v in config_to_dict(TINY).items() if k != "conv_bias_before_norm"}
-    config = config_from_dict(UNetConfig, data)
-    assert config.conv_bias_before_norm
-    UNet(3, 2, config).load_state_dict(old, strict=True)
+def test_stored_configs_without_the_field_load_biased_state_dicts():
+    model = dataclasses.replace(ModelConfig.preset("tiny"), r1=BIASED, r2=BIASED)
+    old = UNet(3, 2, BIASED).state_dict()
+    data = config_to_dict(model)
+    for name in ("r1", "r2", "discriminator"):
+        del data[name]["conv_bias_before_norm"]
+    config = config_from_dict(ModelConfig, stored_model_dict(data))
+    assert config.r1.conv_bias_before_norm and config.r2.conv_bias_before_norm
+    assert config.discriminator.conv_bias_before_norm
+    UNet(3, 2, config.r1).load_state_dict(old, strict=True)
 
 
-def test_presets_drop_only_the_biases_before_instance_norms():
-    for name in ("paper", "fast", "tiny"):
-        model = ModelConfig.preset(name)
+def test_defaults_and_presets_drop_only_the_biases_before_instance_norms():
+    for model in (ModelConfig(), *(ModelConfig.preset(name) for name in ("paper", "fast", "tiny"))):
         assert not model.r1.conv_bias_before_norm and not model.r2.conv_bias_before_norm
         assert not model.discriminator.conv_bias_before_norm
-    new = UNet(3, 2, dataclasses.replace(TINY, conv_bias_before_norm=False))
-    assert list(new.state_dict()) == [k for k in OLD_UNET_KEYS if k not in NORMED_CONV_BIASES]
-    disc = PatchDiscriminator(6, 8, 2, conv_bias_before_norm=False)
+    assert list(UNet(3, 2, TINY).state_dict()) == [k for k in OLD_UNET_KEYS if k not in NORMED_CONV_BIASES]
+    disc = PatchDiscriminator(6, 8, 2)
     assert list(disc.state_dict()) == [k for k in OLD_PATCH_KEYS if k not in {"layers.1.0.bias", "layers.2.0.bias"}]
 
 
@@ -121,7 +124,7 @@ def test_biases_before_instance_norms_change_nothing(upsample):
     # Old layout with random biases before the norms vs the new layout with the other weights copied:
     # the norm subtracts the channel mean, so outputs and the remaining gradients agree.
     torch.manual_seed(0)
-    config = dataclasses.replace(TINY, upsample=upsample)
+    config = dataclasses.replace(BIASED, upsample=upsample)
     old, new = UNet(3, 2, config), UNet(3, 2, dataclasses.replace(config, conv_bias_before_norm=False))
     state = old.state_dict()
     dropped = set(state) - set(new.state_dict())
@@ -143,8 +146,8 @@ def test_biases_before_instance_norms_change_nothing(upsample):
 
 def test_discriminator_biases_before_instance_norms_change_nothing():
     torch.manual_seed(0)
-    old = MultiScaleDiscriminator(6, num_scales=2, base_channels=8, num_layers=2)
-    new = MultiScaleDiscriminator(6, num_scales=2, base_channels=8, num_layers=2, conv_bias_before_norm=False)
+    old = MultiScaleDiscriminator(6, num_scales=2, base_channels=8, num_layers=2, conv_bias_before_norm=True)
+    new = MultiScaleDiscriminator(6, num_scales=2, base_channels=8, num_layers=2)
     state = old.state_dict()
     dropped = set(state) - set(new.state_dict())
     assert len(dropped) == 4  # two normed layers per scale

@@ -5,7 +5,7 @@ import torch
 from torchvision.models.vgg import make_layers
 
 from anr_studio.errors import AnrError
-from anr_studio.model import ANRLoss, LossConfig
+from anr_studio.model import ANRLoss, LossConfig, RenderOutput
 from anr_studio.model.losses import feature_loss
 from anr_studio.model.vgg import VGG19_FILENAME, VGG19Features, load_vgg19_features
 
@@ -46,22 +46,15 @@ def test_missing_weights_name_the_file(empty_torch_home):
     assert str(empty_torch_home / "hub" / "checkpoints") in str(info.value)
     with pytest.raises(AnrError, match="not found"):
         load_vgg19_features(empty_torch_home / "nowhere.pth")
-    with pytest.raises(AnrError, match=VGG19_FILENAME):
-        ANRLoss(LossConfig(feature_fallback=False))
 
 
 def test_fallback_leaves_the_term_out_and_says_so(empty_torch_home):
-    loss_fn = ANRLoss(LossConfig(feature=10.0, feature_matching=2.0))
-    assert loss_fn.feature_source == "unavailable"
-    assert loss_fn.feature_matching_weight == 2.0
+    loss_fn = ANRLoss(LossConfig(feature=10.0))
+    assert loss_fn.vgg is None
     assert VGG19_FILENAME in loss_fn.fallback_reason and "training without it" in loss_fn.fallback_reason
-
-
-def test_fallback_to_feature_matching_adds_its_own_weight(empty_torch_home):
-    loss_fn = ANRLoss(LossConfig(feature=10.0, feature_matching=2.0, feature_fallback_matching=7.0))
-    assert loss_fn.feature_source == "discriminator"
-    assert loss_fn.feature_matching_weight == 9.0
-    assert VGG19_FILENAME in loss_fn.fallback_reason and "feature matching with weight 9" in loss_fn.fallback_reason
+    frame, mask, bg = torch.zeros(1, 3, 8, 8), torch.ones(1, 1, 8, 8), torch.zeros(1, 3, 8, 8)
+    out = RenderOutput(rgb=torch.zeros(1, 3, 8, 8), mask_logits=torch.zeros(1, 1, 8, 8), coarse_rgb=None)
+    assert "feature" not in loss_fn(out, frame, mask, bg)[1]
 
 
 def test_loads_weights_from_the_hub_cache_and_rejects_other_files(empty_torch_home):
@@ -77,7 +70,7 @@ def test_loads_weights_from_the_hub_cache_and_rejects_other_files(empty_torch_ho
     vgg = load_vgg19_features()
     out = vgg(torch.zeros(1, 3, 32, 32))
     assert torch.all(out[0] == 0.25) and out[4].shape == (1, 512, 2, 2)
-    assert ANRLoss(LossConfig()).feature_source == "vgg19"
+    assert ANRLoss(LossConfig()).vgg is not None
     other = empty_torch_home / "other.pth"
     torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3)}, other)
     with pytest.raises(AnrError, match="not a VGG19 state dict"):

@@ -52,3 +52,35 @@ def test_bad_overrides_name_the_key(override, message):
 def test_unknown_preset_lists_the_known_ones():
     with pytest.raises(AnrError, match="expected one of paper, fast, tiny, demo"):
         preset("huge")
+
+
+def _stored_by_an_earlier_version() -> dict:
+    """Returns the tiny preset as a file of an earlier version stores it: retired keys, no conv_bias_before_norm."""
+    stored = preset("tiny").to_dict()
+    stored["optim"]["discriminator"] = True
+    stored["model"]["coarse_activation"] = "tanh"
+    stored["model"]["discriminator"]["condition"] = "normals"
+    for name in ("r1", "r2", "discriminator"):
+        del stored["model"][name]["conv_bias_before_norm"]
+    stored["loss"].update(feature_matching=10.0, feature_fallback=True, feature_fallback_matching=0.0,
+                          discriminator_noise=0.0, discriminator_real="composite", gan_mask_grad=False,
+                          vgg_layer_weights=[0.03125, 0.0625, 0.125, 0.25, 1.0])
+    return stored
+
+
+def test_stored_configs_of_earlier_versions_load_without_their_retired_keys():
+    config = TrainConfig.from_dict(_stored_by_an_earlier_version())
+    assert config.loss == preset("tiny").loss and config.optim == preset("tiny").optim
+    # Written before the field existed: their U-Nets and discriminator have the biases.
+    assert config.model.r1.conv_bias_before_norm and config.model.r2.conv_bias_before_norm
+    assert config.model.discriminator.conv_bias_before_norm
+    assert not preset("tiny").model.r1.conv_bias_before_norm
+
+
+def test_unknown_keys_still_fail_in_stored_configs_and_retired_ones_in_overrides():
+    stored = _stored_by_an_earlier_version()
+    stored["loss"]["sharpness"] = 1.0
+    with pytest.raises(AnrError, match="unknown key loss.sharpness"):
+        TrainConfig.from_dict(stored)
+    with pytest.raises(AnrError, match="unknown key loss.feature_matching"):
+        preset("tiny").with_overrides(["loss.feature_matching=10"])

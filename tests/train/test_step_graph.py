@@ -4,9 +4,12 @@ On the CPU the graph path runs uncaptured (static inputs, copied outputs, per-ke
 the CUDA tests capture and replay real graphs.
 """
 
+import contextlib
+
 import pytest
 import torch
 
+from anr_studio.model.unet import _triton_norm, graphed_norms
 from anr_studio.train import trainer as trainer_module
 from anr_studio.train.callbacks import Callback
 from anr_studio.train.step_graph import StepGraphs
@@ -24,7 +27,7 @@ class Losses(Callback):
         self.steps.append(info.losses)
 
 
-def _train(tmp_path, captures, body, device, graph, *extra, monkeypatch=None, name=""):
+def _train(tmp_path, captures, body, device, graph, *extra, monkeypatch=None, name="", norms=contextlib.nullcontext):
     rec = Losses()
     config = small("tiny", "optim.steps=12", "optim.checkpoint_every=100", "optim.preview_every=0",
                    f"optim.cuda_graph={str(graph).lower()}", *extra)
@@ -33,7 +36,8 @@ def _train(tmp_path, captures, body, device, graph, *extra, monkeypatch=None, na
         monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
         monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
     before = state_of(trainer)
-    trainer.run()
+    with norms():
+        trainer.run()
     return trainer, before, rec.steps
 
 
@@ -101,14 +105,17 @@ def test_uncaptured_graph_path_freezes_the_texture_on_renderer_only_steps(tmp_pa
 @cuda
 @pytest.mark.parametrize("norm", ["nhwc", "triton"])
 def test_cuda_graph_steps_match_eager_steps(tmp_path, captures, body, monkeypatch, norm):
-    # The same norm kernels in both (by default the graphs pick the Triton ones: `graphed_norms`).
-    monkeypatch.setenv("ANR_INSTANCE_NORM", norm)
+    # The same norm kernels in both: the graphs pick the Triton ones (`graphed_norms`), so for "triton" the
+    # eager runs take them too, and for "nhwc" the graphs keep the torch ops.
+    norms = graphed_norms if norm == "triton" else contextlib.nullcontext
+    if norm == "nhwc":
+        monkeypatch.setattr(trainer_module, "graphed_norms", contextlib.nullcontext)
     monkeypatch.setattr(trainer_module, "GRAPH_WARMUP", 1)
     tuned = ("optim.bf16=true", "optim.channels_last=true")
-    eager = _train(tmp_path, captures, body, "cuda", False, *tuned, monkeypatch=monkeypatch)
+    eager = _train(tmp_path, captures, body, "cuda", False, *tuned, monkeypatch=monkeypatch, norms=norms)
     # A second eager run measures the kernels' own nondeterminism (atomics in grid_sample's
-    # backward, and in the norm's statistics with ANR_INSTANCE_NORM=triton).
-    again = _train(tmp_path, captures, body, "cuda", False, *tuned, monkeypatch=monkeypatch, name="-again")
+    # backward, and in the Triton norm's statistics).
+    again = _train(tmp_path, captures, body, "cuda", False, *tuned, monkeypatch=monkeypatch, name="-again", norms=norms)
     graphed = _train(tmp_path, captures, body, "cuda", True, *tuned, monkeypatch=monkeypatch)
     assert eager[0]._graphs is None and graphed[0]._graphs.captured >= 2
     assert graphed[0].opt_renderer.param_groups[0]["capturable"]
@@ -121,10 +128,7 @@ def test_cuda_graph_renderer_only_step_keeps_the_texture(tmp_path, captures, bod
     _renderer_only_step_keeps_the_texture(tmp_path, captures, body, "cuda", "optim.bf16=true", "optim.channels_last=true")
 
 
-def test_graphed_norms_pick_the_triton_kernels_only_on_cuda_and_inside_the_block(monkeypatch):
-    from anr_studio.model.unet import _triton_norm, graphed_norms
-
-    monkeypatch.delenv("ANR_INSTANCE_NORM", raising=False)
+def test_graphed_norms_pick_the_triton_kernels_only_on_cuda_and_inside_the_block():
     cpu = torch.zeros(1, 2, 4, 4)
     with graphed_norms():
         assert not _triton_norm(cpu)  # the CPU has no Triton path
@@ -133,10 +137,7 @@ def test_graphed_norms_pick_the_triton_kernels_only_on_cuda_and_inside_the_block
         assert not _triton_norm(x)
         with graphed_norms():
             assert _triton_norm(x)
-            monkeypatch.setenv("ANR_INSTANCE_NORM", "nhwc")
-            assert not _triton_norm(x)  # the environment overrides the block
-        monkeypatch.setenv("ANR_INSTANCE_NORM", "triton")
-        assert _triton_norm(x)
+        assert not _triton_norm(x)
 
 
 def test_release_drops_the_graphs_and_warms_up_again():

@@ -231,7 +231,7 @@ def test_baselines_train(tmp_path, captures, body, kind):
 
 def test_no_gan_terms_means_no_discriminator(tmp_path, captures, body):
     rec = Recorder()
-    trainer = Trainer(small("tiny", "loss.adversarial=0", "loss.feature_matching=0", "optim.steps=2"), captures,
+    trainer = Trainer(small("tiny", "loss.adversarial=0", "optim.steps=2"), captures,
                       tmp_path / "run", device="cpu", body=body, callbacks=[rec])
     assert trainer.disc is None and trainer.opt_disc is None
     assert trainer.run() == "done" and trainer.step == 2
