@@ -11,6 +11,11 @@ from scipy.spatial.transform import Rotation, Slerp
 from anr_studio.errors import AnrError, expect_finite, expect_shape
 
 NUM_JOINTS = 24
+MAX_FPS = 1000.0
+MIN_FPS = 0.1
+MAX_FRAMES = 1_000_000
+MAX_ANGLE = 4 * np.pi  # no tool writes axis-angle rotations longer than this
+MAX_TRANSLATION_M = 10_000.0
 
 
 @dataclass
@@ -33,10 +38,16 @@ class MotionClip:
         expect_shape(self.transl, (bound["N"], 3), "transl", f"motion {self.name!r}")
         expect_finite(self.poses, "poses", f"motion {self.name!r}")
         expect_finite(self.transl, "transl", f"motion {self.name!r}")
-        if bound["N"] == 0:
-            raise AnrError(f"motion {self.name!r}: poses holds 0 frames, expected at least one")
-        if not (np.isfinite(self.fps) and self.fps > 0):
-            raise AnrError(f"motion {self.name!r}: fps is {self.fps}, expected a positive number")
+        if not 1 <= bound["N"] <= MAX_FRAMES:
+            raise AnrError(f"motion {self.name!r}: poses holds {bound['N']} frames, expected 1 to {MAX_FRAMES:,}")
+        if not (np.isfinite(self.fps) and MIN_FPS <= self.fps <= MAX_FPS):
+            raise AnrError(f"motion {self.name!r}: fps is {self.fps}, expected {MIN_FPS:g} to {MAX_FPS:g} frames per second")
+        if np.linalg.norm(self.poses, axis=-1).max() > MAX_ANGLE:
+            raise AnrError(f"motion {self.name!r}: poses has a rotation of {np.linalg.norm(self.poses, axis=-1).max():.3g} "
+                           f"radians, expected axis-angle rotations of at most {MAX_ANGLE:.3g}")
+        if np.abs(self.transl).max() > MAX_TRANSLATION_M:
+            raise AnrError(f"motion {self.name!r}: transl reaches {np.abs(self.transl).max():.3g} m, expected at most "
+                           f"{MAX_TRANSLATION_M:g} m from the start")
         self.fps = float(self.fps)
 
     def __len__(self) -> int:
@@ -52,10 +63,12 @@ class MotionClip:
 
         The new clip covers the same time span: ``floor(duration * fps) + 1`` frames.
         """
-        if not (np.isfinite(fps) and fps > 0):
-            raise AnrError(f"motion {self.name!r}: target fps is {fps}, expected a positive number")
+        if not (np.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
+            raise AnrError(f"motion {self.name!r}: target fps is {fps}, expected {MIN_FPS:g} to {MAX_FPS:g}")
         n = len(self)
         count = int(np.floor(self.duration * fps + 1e-6)) + 1
+        if count > MAX_FRAMES:
+            raise AnrError(f"motion {self.name!r}: {self.duration:.0f} s at {fps:g} fps is {count:,} frames, expected at most {MAX_FRAMES:,}")
         t_new = np.arange(count) / fps
         if n == 1:
             return MotionClip(np.repeat(self.poses, count, 0), np.repeat(self.transl, count, 0), fps, self.name, dict(self.meta))

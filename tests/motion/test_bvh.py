@@ -1,4 +1,5 @@
-"""BVH retargeting onto SMPL: CMU and Mixamo names, known rotations, units, unmappable skeletons."""
+"""BVH retargeting by structure: each common rig layout drives the built-in body's limbs the way
+the file moves its own, whatever its names, axes, units and rest pose."""
 
 from __future__ import annotations
 
@@ -6,150 +7,158 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from anr_studio.body.skeleton import joint_index
+from anr_studio.body.model import BodyModel
+from anr_studio.body.skeleton import SMPL_JOINT_NAMES, SMPL_PARENTS, joint_index
 from anr_studio.errors import AnrError
 from anr_studio.motion import load_motion
+from anr_studio.motion.bvh import REST_BONES
+from anr_studio.motion.bvh_skeleton import side_hint
+from tests.motion import bvh_rigs
 
-# A CMU-style skeleton in centimetres, y up, facing +z, the figure's left at +x.
-# (name, parent, offset); every joint has "Zrotation Xrotation Yrotation", the root also positions.
-CMU = [
-    ("Hips", None, (0, 95, 0)),
-    ("LHipJoint", "Hips", (0, 0, 0)), ("LeftUpLeg", "LHipJoint", (9, -5, 0)), ("LeftLeg", "LeftUpLeg", (0, -43, 0)),
-    ("LeftFoot", "LeftLeg", (0, -42, 0)), ("LeftToeBase", "LeftFoot", (0, -5, 12)),
-    ("RHipJoint", "Hips", (0, 0, 0)), ("RightUpLeg", "RHipJoint", (-9, -5, 0)), ("RightLeg", "RightUpLeg", (0, -43, 0)),
-    ("RightFoot", "RightLeg", (0, -42, 0)), ("RightToeBase", "RightFoot", (0, -5, 12)),
-    ("LowerBack", "Hips", (0, 5, 0)), ("Spine", "LowerBack", (0, 10, 0)), ("Spine1", "Spine", (0, 10, 0)),
-    ("Neck", "Spine1", (0, 15, 0)), ("Neck1", "Neck", (0, 5, 0)), ("Head", "Neck1", (0, 5, 0)),
-    ("LeftShoulder", "Spine1", (3, 10, 0)), ("LeftArm", "LeftShoulder", (15, 0, 0)),
-    ("LeftForeArm", "LeftArm", (26, 0, 0)), ("LeftHand", "LeftForeArm", (25, 0, 0)),
-    ("LeftFingerBase", "LeftHand", (5, 0, 0)),
-    ("RightShoulder", "Spine1", (-3, 10, 0)), ("RightArm", "RightShoulder", (-15, 0, 0)),
-    ("RightForeArm", "RightArm", (-26, 0, 0)), ("RightHand", "RightForeArm", (-25, 0, 0)),
-    ("RightFingerBase", "RightHand", (-5, 0, 0)),
-]
+LIMB_BONES = [(f"{s}_{a}", f"{s}_{b}") for s in ("left", "right")
+              for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))]
 
 
-def write_bvh(path, joints, frames: list[dict[str, tuple]], frame_time=1 / 30, scale=1.0, prefix=""):
-    """Writes a BVH: ``frames`` maps joint name -> (Z, X, Y) degrees, and "pos" -> root position."""
-    children = {}
-    for name, parent, _ in joints:
-        children.setdefault(parent, []).append(name)
-    offsets = {n: o for n, _, o in joints}
-    lines = ["HIERARCHY"]
-
-    def emit(name, depth):
-        pad = "  " * depth
-        head = "ROOT" if depth == 0 else "JOINT"
-        lines.append(f"{pad}{head} {prefix}{name}")
-        lines.append(pad + "{")
-        ox, oy, oz = (v * scale for v in offsets[name])
-        lines.append(f"{pad}  OFFSET {ox} {oy} {oz}")
-        chans = "Xposition Yposition Zposition Zrotation Xrotation Yrotation" if depth == 0 else "Zrotation Xrotation Yrotation"
-        lines.append(f"{pad}  CHANNELS {len(chans.split())} {chans}")
-        for child in children.get(name, []):
-            emit(child, depth + 1)
-        if name not in children:
-            lines.extend([f"{pad}  End Site", pad + "  {", f"{pad}    OFFSET 0 {5 * scale} 0", pad + "  }"])
-        lines.append(pad + "}")
-
-    emit(joints[0][0], 0)
-    order = []
-
-    def walk(name):
-        order.append(name)
-        for child in children.get(name, []):
-            walk(child)
-
-    walk(joints[0][0])
-    lines += ["MOTION", f"Frames: {len(frames)}", f"Frame Time: {frame_time}"]
-    for f in frames:
-        values = []
-        for name in order:
-            if name == joints[0][0]:
-                values += [v * scale for v in f.get("pos", offsets[name])]
-            values += list(f.get(name, (0, 0, 0)))
-        lines.append(" ".join(f"{v:.6f}" for v in values))
-    path.write_text("\n".join(lines) + "\n")
-    return path
+@pytest.fixture(scope="module")
+def body():
+    return BodyModel.default()
 
 
-def test_cmu_bvh_retargets_known_rotations(tmp_path):
-    frames = [
-        {},
-        {"LeftForeArm": (0, 0, -90)},  # elbow flexion about y
-        {"LeftArm": (30, 45, 60)},  # intrinsic Z, X, Y (BVH channel order)
-        {"Neck1": (0, 20, 0), "pos": (10, 100, 20)},  # a CMU-only joint folds into the head
-        {"Hips": (0, 0, 90), "LeftUpLeg": (0, -30, 0)},  # root yaw; the hip is relative to its parent
-    ]
-    clip = load_motion(write_bvh(tmp_path / "cmu.bvh", CMU, frames))
-    assert clip.poses.shape == (5, 24, 3) and clip.fps == pytest.approx(30)
-    assert clip.meta["units"] == "cm" and clip.meta["mapping"]["spine1"] == "LowerBack"
-    assert clip.meta["mapping"]["left_collar"] == "LeftShoulder" and clip.meta["mapping"]["left_shoulder"] == "LeftArm"
-    np.testing.assert_allclose(clip.poses[0], 0, atol=1e-6)
-    expected = np.zeros((24, 3))
-    expected[joint_index("left_elbow")] = [0, -np.pi / 2, 0]
-    np.testing.assert_allclose(clip.poses[1], expected, atol=1e-5)
-    zxy = Rotation.from_euler("ZXY", [30, 45, 60], degrees=True).as_rotvec()
-    np.testing.assert_allclose(clip.poses[2, joint_index("left_shoulder")], zxy, atol=1e-5)
-    assert np.abs(np.delete(clip.poses[2], joint_index("left_shoulder"), 0)).max() < 1e-5
-    np.testing.assert_allclose(clip.poses[3, joint_index("head")], [np.deg2rad(20), 0, 0], atol=1e-5)
-    np.testing.assert_allclose(clip.poses[3, joint_index("neck")], 0, atol=1e-6)
-    np.testing.assert_allclose(clip.poses[4, 0], [0, np.pi / 2, 0], atol=1e-5)
-    np.testing.assert_allclose(clip.poses[4, joint_index("left_hip")], [-np.pi / 6, 0, 0], atol=1e-5)
-    # centimetres -> metres; standing height (hips 95 cm over the toes) is transl y = 0
-    np.testing.assert_allclose(clip.transl[0], 0, atol=1e-6)
-    np.testing.assert_allclose(clip.transl[3], [0.10, 0.05, 0.20], atol=1e-6)
+def _rigs(body):
+    rest = body.rest_joints()[0].numpy()
+    return {"cmu-motionbuilder": bvh_rigs.cmu_motionbuilder(), "cmu-3dsmax": bvh_rigs.cmu_3dsmax(),
+            "mixamo": bvh_rigs.mixamo(), "biped": bvh_rigs.biped(), "smpl": bvh_rigs.smpl_named(rest)}
 
 
-def test_mixamo_names_metres_and_facing(tmp_path):
-    rename = {"Hips": "Hips", "LeftUpLeg": "LeftUpLeg", "LeftLeg": "LeftLeg", "LeftFoot": "LeftFoot",
-              "LeftToeBase": "LeftToeBase", "LowerBack": "Spine", "Spine": "Spine1", "Spine1": "Spine2"}
-    joints = [(rename.get(n, n), rename.get(p, p) if p else None, o) for n, p, o in CMU
-              if n not in ("LHipJoint", "RHipJoint", "Neck1")]
-    joints = [(n, {"LHipJoint": "Hips", "RHipJoint": "Hips", "Neck1": "Neck"}.get(p, p), o) for n, p, o in joints]
-    # the figure faces -z with its left at -x: a BVH rotation about x is a SMPL rotation about -x
-    joints = [(n, p, (-o[0], o[1], -o[2])) for n, p, o in joints]
-    frames = [{}, {"LeftLeg": (0, 40, 0), "pos": (0, 95, -50)}]
-    clip = load_motion(write_bvh(tmp_path / "mixamo.bvh", joints, frames, scale=0.01, prefix="mixamorig:"))
-    assert clip.meta["units"] == "m" and clip.meta["mapping"]["spine3"] == "mixamorig:Spine2"
-    np.testing.assert_allclose(clip.poses[1, joint_index("left_knee")], [-np.deg2rad(40), 0, 0], atol=1e-5)
-    np.testing.assert_allclose(clip.transl[1], [0, 0, 0.5], atol=1e-6)  # moving along BVH -z is forward
+EXPECTED = {  # SMPL joint -> the rig's joint, for the joints a reader would check first
+    "cmu-motionbuilder": {"left_collar": "LeftShoulder", "left_shoulder": "LeftArm", "left_elbow": "LeftForeArm",
+                          "left_hip": "LeftUpLeg", "right_knee": "RightLeg", "spine1": "LowerBack", "head": "Head"},
+    "cmu-3dsmax": {"left_collar": "LeftCollar", "left_shoulder": "LeftShoulder", "left_elbow": "LeftElbow",
+                   "left_wrist": "LeftWrist", "left_hip": "LeftHip", "right_knee": "RightKnee", "spine3": "Chest4"},
+    "mixamo": {"left_shoulder": "LeftArm", "left_wrist": "LeftHand", "head": "Head", "right_foot": "RightToeBase",
+               "spine3": "Spine2", "left_hand": "LeftHandIndex1"},
+    "biped": {"pelvis": "Bip01 Spine", "left_hip": "Bip01 L Thigh", "right_knee": "Bip01 R Calf",
+              "left_collar": "Bip01 L Clavicle", "spine3": "Bip01 Neck", "head": "Bip01 Head"},
+    "smpl": {n: n for n in ()},
+}
 
 
-def test_rest_pose_differences_are_corrected(tmp_path):
-    """CMU's rest pose splays the thighs 20 deg outward and this rig rests in an A-pose: a frame
-    that rotates the thigh back to vertical and the arm down to horizontal is SMPL's zero pose."""
-    splay = np.deg2rad(20)
-    droop = np.deg2rad(40)
-    leg = lambda side, length: (side * length * np.sin(splay), -length * np.cos(splay), 0)  # noqa: E731
-    arm = lambda side, length: (side * length * np.cos(droop), -length * np.sin(droop), 0)  # noqa: E731
-    offsets = {"LeftLeg": leg(1, 43), "LeftFoot": leg(1, 42), "RightLeg": leg(-1, 43), "RightFoot": leg(-1, 42),
-               "LeftForeArm": arm(1, 26), "LeftHand": arm(1, 25), "RightForeArm": arm(-1, 26), "RightHand": arm(-1, 25)}
-    joints = [(n, p, offsets.get(n, o)) for n, p, o in CMU]
-    straighten = {"LeftUpLeg": (-20, 0, 0), "RightUpLeg": (20, 0, 0), "LeftArm": (40, 0, 0), "RightArm": (-40, 0, 0)}
-    clip = load_motion(write_bvh(tmp_path / "splayed.bvh", joints, [{}, straighten]))
-    np.testing.assert_allclose(clip.poses[1], 0, atol=1e-5)
-    # the rest frame itself: thighs 20 deg out (about +-z), arms 40 deg down
-    np.testing.assert_allclose(clip.poses[0, joint_index("left_hip")], [0, 0, splay], atol=1e-5)
-    np.testing.assert_allclose(clip.poses[0, joint_index("right_shoulder")], [0, 0, droop], atol=1e-5)
-    np.testing.assert_allclose(clip.poses[0, joint_index("left_knee")], 0, atol=1e-5)
+def _world(rig, frame, name):
+    """Returns the canonical world rotation of rig joint ``name`` in ``frame``."""
+    parents = {n: p for n, p, _, _ in rig.joints}
+    rot = Rotation.identity()
+    while name is not None:
+        rot = frame.get(name, Rotation.identity()) * rot
+        name = parents[name]
+    return rot
 
 
-def test_unmappable_skeleton_names_file_and_joints(tmp_path):
-    joints = [("Root", None, (0, 90, 0)), ("Bone1", "Root", (0, -40, 0)), ("Bone2", "Bone1", (0, -40, 0)),
-              ("Bone3", "Root", (0, 40, 0))]
-    path = write_bvh(tmp_path / "robot.bvh", joints, [{}])
+def _rig_bone(rig, frame, top, bottom):
+    """Returns the canonical direction of the rig's bone from joint ``top`` to joint ``bottom``."""
+    offsets = {n: np.asarray(o, float) for n, _, o, _ in rig.joints}
+    parents = {n: p for n, p, _, _ in rig.joints}
+    vec, name = np.zeros(3), bottom
+    while name != top:
+        vec += _world(rig, frame, parents[name]).apply(offsets[name])
+        name = parents[name]
+    return vec / np.linalg.norm(vec)
+
+
+def _angle(a, b) -> float:
+    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    return float(np.degrees(np.arccos(np.clip(a @ b, -1, 1))))
+
+
+@pytest.mark.parametrize("rig_name", ["cmu-motionbuilder", "cmu-3dsmax", "mixamo", "biped", "smpl"])
+def test_each_rig_layout_drives_the_body(tmp_path, body, rig_name):
+    """Raising the left arm sideways raises the body's left wrist; bending the right knee moves the
+    right ankle back; nothing else moves; random rotations give the body the file's limb directions."""
+    rig = _rigs(body)[rig_name]
+    raise_arm = Rotation.from_rotvec([0, 0, np.pi / 2])  # about forward: the left arm turns up
+    bend_knee = Rotation.from_rotvec([np.pi / 2, 0, 0])  # about left: the shin turns back
+    rng = np.random.default_rng(7)
+    wild = {n: Rotation.from_rotvec(rng.normal(0, 0.35, 3)) for n, _, _, _ in rig.joints}
+    frames = [{}, {rig.left_upper_arm: raise_arm, rig.right_shin: bend_knee}, wild]
+    clip = load_motion(bvh_rigs.write_bvh(tmp_path / f"{rig_name}.bvh", rig, frames))
+    for smpl, name in EXPECTED[rig_name].items():
+        assert clip.meta["mapping"][smpl] == rig.prefix + name, smpl
+
+    joints = body(clip.poses, transl=clip.transl).joints.numpy()
+    moved = joints[1] - joints[0]
+    assert moved[joint_index("left_wrist"), 1] > 0.3
+    assert moved[joint_index("right_ankle"), 2] < -0.3 and moved[joint_index("right_ankle"), 1] > 0.3
+    still = [i for i, n in enumerate(SMPL_JOINT_NAMES)
+             if n not in ("left_elbow", "left_wrist", "left_hand", "right_ankle", "right_foot")]
+    assert np.abs(moved[still]).max() < 0.01
+
+    mapping = {k: v[len(rig.prefix):] for k, v in clip.meta["mapping"].items()}
+    for f, frame in enumerate(frames):
+        for top, bottom in LIMB_BONES:
+            want = _rig_bone(rig, frame, mapping[top], mapping[bottom])
+            got = joints[f, joint_index(bottom)] - joints[f, joint_index(top)]
+            assert _angle(got, want) < 1.0, (f, top, bottom)
+
+
+def test_names_are_only_hints(tmp_path, body):
+    """With meaningless joint names the structure still finds the limbs, and the feet tell left from right."""
+    rig = bvh_rigs.cmu_3dsmax()
+    rename = {n: f"Bone{i:02d}" for i, (n, _, _, _) in enumerate(rig.joints)}
+    rig.joints = [(rename[n], rename.get(p), o, e) for n, p, o, e in rig.joints]
+    frames = [{}, {rename["LeftShoulder"]: Rotation.from_rotvec([0, 0, np.pi / 2])}]
+    clip = load_motion(bvh_rigs.write_bvh(tmp_path / "anonymous.bvh", rig, frames))
+    assert clip.meta["mapping"]["left_shoulder"] == rename["LeftShoulder"]
+    assert clip.meta["mapping"]["right_knee"] == rename["RightKnee"]
+    assert clip.meta["notes"] == ["left and right from the direction of the feet"]
+    joints = body(clip.poses).joints.numpy()
+    assert joints[1, joint_index("left_wrist"), 1] - joints[0, joint_index("left_wrist"), 1] > 0.3
+
+
+def test_arms_hanging_at_rest(tmp_path, body):
+    """A rig resting with its arms down (as some mocap exports do): its rest frame hangs the body's arms."""
+    rig = bvh_rigs.mixamo(arms_down=90.0)
+    clip = load_motion(bvh_rigs.write_bvh(tmp_path / "arms_down.bvh", rig, [{}]))
+    joints = body(clip.poses).joints.numpy()[0]
+    for side in ("left", "right"):
+        arm = joints[joint_index(f"{side}_wrist")] - joints[joint_index(f"{side}_shoulder")]
+        assert _angle(arm, np.array([0.0, -1.0, 0.0])) < 1.0
+
+
+def test_units_translation_and_frame_rate(tmp_path):
+    rig = bvh_rigs.cmu_3dsmax()  # centimetres, hips 85 cm above the floor under the toes
+    frames = [{}, {"pos": (10, 88, 50)}]
+    clip = load_motion(bvh_rigs.write_bvh(tmp_path / "walk.bvh", rig, frames, frame_time=1 / 120))
+    assert clip.meta["units"] == "cm" and clip.fps == pytest.approx(120, rel=1e-5)
+    np.testing.assert_allclose(clip.transl[0], [0, 0.0, 0], atol=0.02)  # standing on the floor
+    np.testing.assert_allclose(clip.transl[1] - clip.transl[0], [0.10, 0.03, 0.50], atol=1e-5)
+    biped = bvh_rigs.biped()  # z up, facing -y: moving along the figure's forward is SMPL +z
+    clip = load_motion(bvh_rigs.write_bvh(tmp_path / "biped.bvh", biped, [{}, {"pos": (0, 100, 30)}]))
+    np.testing.assert_allclose(clip.transl[1] - clip.transl[0], [0, 0, 0.30], atol=1e-5)
+    cmu = load_motion(bvh_rigs.write_bvh(tmp_path / "cmu.bvh", bvh_rigs.cmu_motionbuilder(), [{}]))
+    assert cmu.meta["units"].startswith("unknown (scaled a 24.8-unit figure to 1.7 m")
+
+
+def test_rest_bones_are_the_built_in_body(body):
+    rest = body.rest_joints()[0].numpy()
+    for part, (child, direction) in REST_BONES.items():
+        for side, sign in (("left", 1), ("right", -1)):
+            bone = rest[joint_index(f"{side}_{child}")] - rest[joint_index(f"{side}_{part}")]
+            assert _angle(bone, np.array(direction) * [sign, 1, 1]) < 1.0, (side, part)
+    assert SMPL_PARENTS[joint_index("left_knee")] == joint_index("left_hip")
+
+
+@pytest.mark.parametrize("a, b, hint", [("LeftUpLeg", "RightUpLeg", 1), ("mixamorig:RightArm", "mixamorig:LeftArm", -1),
+                                        ("LHipJoint", "RHipJoint", 1), ("Bip01 R Thigh", "Bip01 L Thigh", -1),
+                                        ("lThigh", "rThigh", 1), ("Hip_L", "Hip_R", 1), ("left_hip", "right_hip", 1),
+                                        ("Joint3", "Joint7", 0), ("ArmA", "ArmB", 0)])
+def test_side_hints_from_names(a, b, hint):
+    assert side_hint(a, b) == hint
+
+
+def test_skeleton_without_limbs_names_the_file(tmp_path):
+    rig = bvh_rigs.Rig("robot", [("Root", None, (0, 90, 0), None), ("Bone1", "Root", (0, -40, 0), None),
+                                 ("Bone2", "Bone1", (0, -40, 0), (0, -5, 0)), ("Bone3", "Root", (0, 40, 0), (0, 5, 0))],
+                       "ZXY")
     with pytest.raises(AnrError) as err:
-        load_motion(path)
+        load_motion(bvh_rigs.write_bvh(tmp_path / "robot.bvh", rig, [{}]))
     msg = str(err.value)
-    assert msg.startswith("robot.bvh: cannot map the BVH skeleton onto SMPL")
-    for joint in ("left_hip", "right_knee", "left_elbow", "head"):
-        assert joint in msg
-    assert "Bone1" in msg  # shows what the file has
-
-
-def test_broken_bvh_is_an_anr_error(tmp_path):
-    path = tmp_path / "broken.bvh"
-    path.write_text("HIERARCHY\nROOT Hips\n{\n  OFFSET 0 0\n")
-    with pytest.raises(AnrError, match="broken.bvh: cannot parse it as BVH"):
-        load_motion(path)
+    assert msg.startswith("robot.bvh: cannot find two legs and two arms in the skeleton (Root, Bone1, Bone2, Bone3)")

@@ -1,0 +1,325 @@
+"""Where SMPL's joints are in a BVH skeleton, found from the joint tree and the rest offsets.
+
+Names are only hints (which side is left). The body is found by its shape:
+
+1. Limb pairs: two children of one joint whose main chains (the longest path down) are mirror
+   images, with matching bone lengths. The legs and the arms are the two longest pairs; the arms
+   branch further from the root than the legs (CMU, Mixamo: legs at the hips; 3ds Max Biped: legs
+   at the first spine joint, arms at the neck).
+2. The spine is the path from the legs' branch (SMPL's pelvis) to the arms' branch (spine3); the
+   head chain is the longest other chain leaving the arms' branch.
+3. Each limb's bones are fitted to a human limb's proportions: an optional clavicle / hip bone,
+   the two long bones (upper arm and forearm, thigh and shin), then the hand or the foot. Joints
+   that sit at one position (CMU's zero offsets) count as one; the deepest of them moves the bone.
+4. Up runs from the feet through the pelvis to the chest; left comes from the names of the pair
+   (Left/Right, L/R, l/r), else from the feet, which point forward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from anr_studio.body.skeleton import joint_index
+from anr_studio.errors import AnrError
+from anr_studio.motion.bvh_parse import BvhData, shown
+
+# Expected share of each part of a limb's length (clavicle or hip bone, upper, lower, hand or foot),
+# from CMU, Mixamo, Daz and Biovision rigs; a part's weight says how much rigs agree on it.
+_ARM = ((0.18, 0.5), (0.33, 1.0), (0.30, 1.0), (0.19, 0.5))
+_LEG = ((0.03, 0.5), (0.40, 1.0), (0.41, 1.0), (0.16, 0.5))
+_NO_END_JOINT = 0.05  # cost of a lower bone that ends in an End Site (no wrist or ankle joint)
+_CHAIN_POINTS = 4  # joints of each chain compared when testing for mirror images
+_MIRROR_TOLERANCE = 0.2  # of the chain's length
+_MAX_CHILDREN_PAIRED = 8
+
+
+@dataclass
+class Segment:
+    """A bone of a chain: moved by joint ``owner``, ending at joint ``end`` (-1: an End Site)."""
+
+    owner: int
+    end: int
+    start_pos: np.ndarray
+    end_pos: np.ndarray
+
+    @property
+    def length(self) -> float:
+        return float(np.linalg.norm(self.end_pos - self.start_pos))
+
+
+@dataclass
+class BodyChains:
+    """SMPL joint index -> BVH joint index, the up and left axes (file coordinates, unit)."""
+
+    mapping: dict[int, int]
+    up: np.ndarray
+    left: np.ndarray
+    rest: np.ndarray  # (J,3) rest positions of the joints
+    ends: np.ndarray  # (J,3) rest positions of End Sites, NaN where none
+    notes: list[str] = field(default_factory=list)
+
+
+class _Tree:
+    def __init__(self, data: BvhData) -> None:
+        self.data = data
+        J = len(data.names)
+        self.parents = data.parents
+        self.rest = np.zeros((J, 3))
+        for j in range(J):
+            p = int(data.parents[j])
+            self.rest[j] = data.offsets[j] + (self.rest[p] if p >= 0 else 0.0)
+        self.ends = self.rest + data.end_sites
+        self.children: list[list[int]] = [[] for _ in range(J)]
+        for j in range(1, J):
+            self.children[int(data.parents[j])].append(j)
+        bone = np.linalg.norm(data.offsets, axis=1)
+        end_len = np.nan_to_num(np.linalg.norm(data.end_sites, axis=1))
+        self.reach = end_len.copy()  # longest distance down the tree from each joint
+        self.best = np.full(J, -1)
+        for j in range(J - 1, -1, -1):  # children come after their parent
+            for c in self.children[j]:
+                if bone[c] + self.reach[c] > self.reach[j]:
+                    self.reach[j], self.best[j] = bone[c] + self.reach[c], c
+        self.scale = float(max(np.ptp(np.concatenate([self.rest, self.ends[np.isfinite(self.ends[:, 0])]]), axis=0).max(), 0))
+        self.eps = 1e-6 * self.scale
+
+    def chain(self, start: int) -> list[int]:
+        """Returns the joints of the longest path down from ``start`` (inclusive)."""
+        out = [start]
+        while self.best[out[-1]] >= 0:
+            out.append(int(self.best[out[-1]]))
+        return out
+
+    def is_ancestor(self, a: int, b: int) -> bool:
+        """Returns True when ``a`` is ``b`` or one of its ancestors."""
+        while b >= 0:
+            if a == b:
+                return True
+            b = int(self.parents[b])
+        return False
+
+    def segments(self, branch: int, first: int) -> list[Segment]:
+        """Returns the non-zero bones from ``branch`` along the main chain starting at ``first``."""
+        joints = self.chain(first)
+        points = [(branch, self.rest[branch])] + [(j, self.rest[j]) for j in joints]
+        if np.isfinite(self.ends[joints[-1], 0]):
+            points.append((-1, self.ends[joints[-1]]))
+        out = []
+        for (owner, start), (end, stop) in zip(points, points[1:]):
+            if np.linalg.norm(stop - start) > self.eps:
+                out.append(Segment(owner, end, start, stop))
+        return out
+
+
+def side_hint(name_a: str, name_b: str) -> int:
+    """Returns +1 when ``name_a`` reads as the left one of the pair and ``name_b`` as the right, -1 for
+    the reverse, 0 when the names do not tell (Left/Right, L/R, l/r, _l/_r, .L/.R in any place)."""
+    a, b = name_a.split(":")[-1], name_b.split(":")[-1]
+    k = 0
+    while k < min(len(a), len(b)) and a[k] == b[k]:
+        k += 1
+    m = 0
+    while m < min(len(a), len(b)) - k and a[-1 - m] == b[-1 - m]:
+        m += 1
+    da, db = a[k: len(a) - m].lower(), b[k: len(b) - m].lower()
+    if da[:1] == "l" and db[:1] == "r":
+        return 1
+    if da[:1] == "r" and db[:1] == "l":
+        return -1
+    return 0
+
+
+def _mirror_pair(tree: _Tree, branch: int, a: int, b: int) -> float:
+    """Returns the pair's chain length when the chains from ``a`` and ``b`` are mirror images, else 0."""
+    ca, cb = tree.chain(a)[:_CHAIN_POINTS], tree.chain(b)[:_CHAIN_POINTS]
+    if len(ca) != len(cb):
+        return 0.0
+    pa = np.vstack([np.zeros(3), tree.rest[ca] - tree.rest[branch]])
+    pb = np.vstack([np.zeros(3), tree.rest[cb] - tree.rest[branch]])
+    la, lb = np.linalg.norm(np.diff(pa, axis=0), axis=1), np.linalg.norm(np.diff(pb, axis=0), axis=1)
+    length = max(la.sum(), lb.sum())
+    tol = _MIRROR_TOLERANCE * length
+    if length <= tree.eps or np.abs(la - lb).sum() > tol:
+        return 0.0
+    d = pa - pb
+    far = np.linalg.norm(d, axis=1)
+    if far.max() < 0.05 * length:
+        return 0.0
+    n = d[int(far.argmax())] / far.max()
+    if np.linalg.norm(d - np.outer(d @ n, n), axis=1).max() > tol:
+        return 0.0
+    plane = (pa + pb) @ n / 2
+    if np.ptp(plane) > tol:
+        return 0.0
+    return float(length)
+
+
+def _limb_pairs(tree: _Tree) -> list[tuple[float, int, int, int]]:
+    """Returns (length, branch, a, b) for every mirror pair of children, longest first."""
+    pairs = []
+    bone = np.linalg.norm(tree.data.offsets, axis=1)
+    for j, kids in enumerate(tree.children):
+        if len(kids) < 2:
+            continue
+        kids = sorted(kids, key=lambda c: -(bone[c] + tree.reach[c]))[:_MAX_CHILDREN_PAIRED]
+        for x in range(len(kids)):
+            for y in range(x + 1, len(kids)):
+                a, b = kids[x], kids[y]
+                ra, rb = bone[a] + tree.reach[a], bone[b] + tree.reach[b]
+                if min(ra, rb) < 0.7 * max(ra, rb):
+                    continue
+                length = _mirror_pair(tree, j, a, b)
+                if length > 0:
+                    pairs.append((length, j, a, b))
+    return sorted(pairs, key=lambda p: -p[0])
+
+
+def fit_limb(segments: list[Segment], branch: int, template) -> tuple[int, int] | None:
+    """Returns (index of the upper long bone in ``segments``, index of the first bone after the branch),
+    the split whose part lengths best match ``template``; None when the chain has fewer than two bones."""
+    first = 1 if segments and segments[0].owner == branch else 0
+    lengths = np.array([s.length for s in segments])
+    total = lengths[first:].sum()
+    best, best_cost = None, np.inf
+    for t in range(first, len(segments) - 1):
+        parts = (lengths[first:t].sum(), lengths[t], lengths[t + 1], lengths[t + 2:].sum())
+        cost = sum(w * (p / total - e) ** 2 for p, (e, w) in zip(parts, template))
+        if segments[t + 1].end < 0:
+            cost += _NO_END_JOINT
+        if cost < best_cost:
+            best, best_cost = t, cost
+    return None if best is None else (best, first)
+
+
+def _limb_joints(segments: list[Segment], t: int, first: int, names: tuple[str, str, str, str, str]) -> dict[str, int]:
+    """Returns SMPL joint name -> BVH joint for a limb split at ``t`` (names: pre, upper, lower, end, distal)."""
+    pre, upper, lower, end, distal = names
+    out = {upper: segments[t].owner, lower: segments[t + 1].owner}
+    if pre and t - 1 >= first:
+        out[pre] = segments[t - 1].owner
+    if t + 2 < len(segments):
+        out[end] = segments[t + 2].owner
+    elif segments[t + 1].end >= 0:
+        out[end] = segments[t + 1].end
+    if t + 3 < len(segments):
+        out[distal] = segments[t + 3].owner
+    elif t + 2 < len(segments) and segments[t + 2].end >= 0:
+        out[distal] = segments[t + 2].end
+    return out
+
+
+def _unit(v: np.ndarray) -> np.ndarray | None:
+    n = float(np.linalg.norm(v))
+    return v / n if n > 1e-12 else None
+
+
+def find_body(data: BvhData) -> BodyChains:
+    """Returns where SMPL's joints are in the BVH skeleton; AnrError naming the file when it has no
+    two legs and two arms."""
+    tree = _Tree(data)
+    label = data.label
+    if tree.scale <= 0:
+        raise AnrError(f"{label}: every OFFSET is zero, expected a skeleton whose joints are apart")
+    pairs = _limb_pairs(tree)
+    found = None
+    for i, (_, bi, ai, ci) in enumerate(pairs):
+        for _, bj, aj, cj in pairs[i + 1:]:
+            inside = any(tree.is_ancestor(x, y) for x in (ai, ci) for y in (aj, cj, bj)) or \
+                any(tree.is_ancestor(y, x) for y in (aj, cj) for x in (ai, ci, bi))
+            if inside or not (tree.is_ancestor(bi, bj) or tree.is_ancestor(bj, bi)):
+                continue
+            found = ((bi, ai, ci), (bj, aj, cj))
+            break
+        if found:
+            break
+    if found is None:
+        names = ", ".join(shown(n, 24) for n in data.names[:12]) + (", ..." if len(data.names) > 12 else "")
+        raise AnrError(f"{label}: cannot find two legs and two arms in the skeleton ({names}), expected a humanoid "
+                       "whose legs and arms are mirror-image joint chains branching from a spine")
+    (b1, *p1), (b2, *p2) = found
+    if b1 == b2:  # both pairs leave one joint: the legs are the pair that points away from the head
+        raise AnrError(f"{label}: the legs and the arms both branch from joint {shown(data.names[b1])}, expected the "
+                       "arms to branch from a spine above the legs")
+    (hips, legs), (chest, arms) = ((b1, p1), (b2, p2)) if tree.is_ancestor(b1, b2) else ((b2, p2), (b1, p1))
+    spine = [chest]
+    while spine[-1] != hips:
+        spine.append(int(tree.parents[spine[-1]]))
+    spine.reverse()  # hips ... chest
+
+    mapping: dict[str, int] = {"pelvis": hips, "spine3": chest}
+    between = spine[1:-1]
+    if between:
+        mapping["spine1"] = between[0]
+    if len(between) >= 2:
+        mapping["spine2"] = between[len(between) // 2]
+
+    # head: the longest chain leaving the chest (or a spine joint below it) that is not an arm
+    head_start = None
+    for joint in reversed(spine[1:]):
+        others = [c for c in tree.children[joint] if c not in arms and c not in spine]
+        if others:
+            head_start = (joint, max(others, key=lambda c: tree.reach[c] + np.linalg.norm(data.offsets[c])))
+            break
+    if head_start is not None:
+        segs = tree.segments(*head_start)
+        owners = [s.owner for s in segs if s.owner != head_start[0]]
+        if owners:
+            mapping["head"] = owners[-1]
+            if len(owners) >= 2:
+                mapping["neck"] = owners[0]
+        else:
+            mapping["head"] = tree.chain(head_start[1])[-1]
+
+    limbs: dict[str, dict[str, int]] = {}
+    feet = []
+    for pair, branch, template, roles in ((legs, hips, _LEG, ("", "hip", "knee", "ankle", "foot")),
+                                          (arms, chest, _ARM, ("collar", "shoulder", "elbow", "wrist", "hand"))):
+        for k, first in enumerate(pair):
+            segs = tree.segments(branch, first)
+            split = fit_limb(segs, branch, template)
+            if split is None:
+                raise AnrError(f"{label}: the limb from joint {shown(data.names[first])} has fewer than two bones, "
+                               "expected an upper and a lower bone (thigh and shin, upper arm and forearm)")
+            t, start = split
+            limbs[f"{roles[1]}{k}"] = _limb_joints(segs, t, start, roles)
+            if roles[1] == "hip" and t + 2 < len(segs):
+                feet.append(segs[t + 2].end_pos - segs[t + 2].start_pos)
+
+    knees = [tree.rest[limbs[f"hip{k}"]["knee"]] for k in range(2)]
+    up = _unit(tree.rest[chest] - tree.rest[hips])
+    down = _unit(tree.rest[hips] - np.mean(knees, axis=0))
+    up = _unit((up if up is not None else 0) + (down if down is not None else 0))
+    if up is None:
+        raise AnrError(f"{label}: the legs and the spine leave joint {shown(data.names[hips])} in opposite "
+                       "directions that cancel, expected legs below the spine")
+    across = tree.rest[limbs["hip0"]["knee"]] - tree.rest[limbs["hip1"]["knee"]]
+    across = _unit(across - (across @ up) * up)
+    if across is None:
+        raise AnrError(f"{label}: the two legs share one position, expected the left and right legs apart")
+    notes = []
+    leg_hint = side_hint(data.names[legs[0]], data.names[legs[1]])
+    arm_hint = side_hint(data.names[arms[0]], data.names[arms[1]])
+    arm_across = tree.rest[limbs["shoulder0"]["elbow"]] - tree.rest[limbs["shoulder1"]["elbow"]]
+    arm_across = _unit(arm_across - (arm_across @ up) * up)
+    forward = _unit(sum(f - (f @ up) * up for f in feet)) if feet else None
+    if leg_hint:
+        left = across * leg_hint
+    elif arm_hint and arm_across is not None:
+        left = arm_across * arm_hint
+    elif forward is not None and abs(float(forward @ np.cross(up, across))) > 0.5:
+        left = across * np.sign(float(np.cross(up, forward) @ across))
+        notes.append("left and right from the direction of the feet")
+    else:
+        left = across
+        notes.append("left and right guessed: the names and the feet do not tell them apart")
+    arm_first_left = arm_hint > 0 if arm_hint else arm_across is not None and float(arm_across @ left) > 0
+    leg_first_left = float(across @ left) > 0
+
+    for side, leg, arm in (("left", 0 if leg_first_left else 1, 0 if arm_first_left else 1),
+                           ("right", 1 if leg_first_left else 0, 1 if arm_first_left else 0)):
+        for role, joint in {**limbs[f"hip{leg}"], **limbs[f"shoulder{arm}"]}.items():
+            mapping[f"{side}_{role}"] = joint
+    return BodyChains({joint_index(k): v for k, v in mapping.items()}, up, _unit(left - (left @ up) * up),
+                      tree.rest, tree.ends, notes)
