@@ -2,7 +2,8 @@
 
 `render_frame` is the frame: pose -> body (LBS) -> body maps (rasterize, interpolate) -> neural
 texture -> renderer -> composite -> uint8. `FrameGraphs` captures all of it, from static input
-buffers to the packed uint8 output, as one CUDA graph per input layout and replays it. Why: with
+buffers to the packed uint8 output, as one CUDA graph per input layout (`GraphCache`) and replays
+it. Why: with
 only the renderer replayed (`anr_studio.model.graphed.GraphedRenderer`), a paper-preset frame on
 an H100 still spent ~6 ms of host time launching the kernels around the network and waiting on
 value checks (docs/benchmarks.md, "Avatar frame time"). Every shape of the chain is fixed by the
@@ -14,15 +15,14 @@ the inputs, one graph launch, one device-to-host copy through a pinned buffer.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from anr_studio.errors import inputs_checked_on_host
-from anr_studio.model.graphed import capture_graph
+from anr_studio.model.graphed import GraphCache
 from anr_studio.render.cameras import PerspectiveCamera
 from anr_studio.render.rasterizer import capturable
 from anr_studio.avatar.forward import composite, render_views
@@ -83,19 +83,18 @@ def to_host(image: torch.Tensor, mask: torch.Tensor) -> tuple[np.ndarray, np.nda
 
 
 @dataclass
-class _Captured:
-    """One captured frame: static inputs, the graph, its packed output, pinned host buffers."""
+class _Buffers:
+    """One input layout's static buffers: the inputs on the device, their pinned staging, the output's pinned copy."""
 
-    graph: Any
     inputs: torch.Tensor  # float32 device vector holding every float input at ``layout``'s offsets
     layout: dict[str, tuple[int, tuple[int, ...]]]  # name -> (offset, shape)
     pixels: torch.Tensor | None  # (N,H,W,3) uint8 device image background
-    packed: torch.Tensor  # the graph's output, `pack` of the frame
     image_shape: tuple[int, ...]
     host_inputs: torch.Tensor  # pinned staging of ``inputs``
     host_pixels: torch.Tensor | None  # pinned staging of ``pixels``
-    host_out: torch.Tensor  # pinned copy of ``packed``
-    owners: tuple  # texture, body and renderer modules the graph reads (kept alive: the key holds their ids)
+    host_out: torch.Tensor  # pinned copy of the frame's `pack`
+    step: Callable[[], torch.Tensor]  # the frame from these buffers to its `pack`; holds the texture, body and
+    # renderer it reads, so their ids in the key stay theirs
 
 
 def _layout(values: dict[str, Any]) -> tuple[dict[str, tuple[int, tuple[int, ...]]], int]:
@@ -126,28 +125,28 @@ def _finite_host(value: torch.Tensor | None) -> bool:
 class FrameGraphs:
     """Returns `Avatar.render` frames replayed from CUDA graphs, one per input layout, or None where one can't be used.
 
-    A graph is captured on first use of a key (image size, batch, the shapes of pose, betas,
-    translation and camera, background kind, identity's texture, body, renderer, autocast); at most
-    ``max_graphs`` are kept, the oldest dropped. The graph reads weights, texture and body buffers in
-    place, so in-place updates (a training run's preview) are seen. ``render`` returns None, and the
-    caller renders eagerly (which raises the usual AnrError for bad input), for anything it cannot
-    replay: inputs that are device tensors or not finite, batch mismatches, a weak-perspective
-    camera, a rasterizer that needs host syncs (no Triton), a non-uint8 image
-    background. Thread-safe: renders from several threads take turns (the graphs' buffers are shared).
+    A `GraphCache` keyed by the input layout (image size, batch, the shapes of pose, betas,
+    translation and camera, background kind, identity's texture, body, renderer, autocast) holds at
+    most ``max_graphs`` layouts; each is captured after ``warmup`` eager frames. The graph reads
+    weights, texture and body buffers in place, so in-place updates (a training run's preview) are
+    seen. ``render`` returns None, and the caller renders eagerly (which raises the usual AnrError
+    for bad input), for anything it cannot replay: inputs that are device tensors or not finite,
+    batch mismatches, a weak-perspective camera, a rasterizer that needs host syncs (no Triton), a
+    non-uint8 image background. Thread-safe: renders from several threads take turns (the graphs'
+    buffers are shared).
     """
 
     def __init__(self, max_graphs: int = 4, warmup: int = 3) -> None:
-        self.max_graphs, self.warmup = int(max_graphs), int(warmup)
-        self._graphs: OrderedDict = OrderedDict()
+        self.graphs = GraphCache(warmup, max_graphs)
         self._lock = threading.Lock()
 
     def clear(self) -> None:
         """Drops every captured graph (identities, body or device changed)."""
         with self._lock:
-            self._graphs.clear()
+            self.graphs.clear()
 
     def __len__(self) -> int:
-        return len(self._graphs)
+        return len(self.graphs)
 
     def render(self, avatar: Any, texture: torch.nn.Module, pose: torch.Tensor, betas: torch.Tensor | None,
                transl: torch.Tensor | None, camera: Any, size: tuple[int, int], background: Background
@@ -165,25 +164,18 @@ class FrameGraphs:
 
     def _replay(self, avatar: Any, texture: torch.nn.Module, values: dict[str, Any], size: tuple[int, int],
                 background: Background) -> tuple[np.ndarray, np.ndarray]:
-        """Returns (image, mask) of the frame ``values``, replayed from its graph (captured on first use)."""
+        """Returns (image, mask) of the frame ``values``, eager or replayed from its layout's graph."""
         pixels = background[1] if background is not None and background[0] == "image" else None
         key = (tuple(size), tuple((k, tuple(v.shape)) for k, v in values.items()),
                None if background is None else background[0], None if pixels is None else pixels.shape,
                id(texture), id(avatar.body), id(avatar.renderer), avatar.autocast)
-        entry = self._graphs.get(key)
-        if entry is None:
-            entry = self._capture(avatar, texture, values, pixels, size)
-            self._graphs[key] = entry
-            while len(self._graphs) > self.max_graphs:
-                self._graphs.popitem(last=False)
-        else:
-            self._graphs.move_to_end(key)
-            self._stage(entry, values, pixels)
-        entry.graph.replay()
-        entry.host_out.copy_(entry.packed, non_blocking=True)
-        if entry.packed.is_cuda:
-            torch.cuda.current_stream(entry.packed.device).synchronize()
-        image, mask = unpack(entry.host_out.numpy(), entry.image_shape)
+        buffers = self.graphs.buffers(key, lambda: self._buffers(avatar, texture, values, pixels, size))
+        self._stage(buffers, values, pixels)
+        packed = self.graphs.run(key, buffers.step, avatar.device)
+        buffers.host_out.copy_(packed, non_blocking=True)
+        if packed.is_cuda:
+            torch.cuda.current_stream(packed.device).synchronize()
+        image, mask = unpack(buffers.host_out.numpy(), buffers.image_shape)
         return image.copy(), mask.copy()  # the pinned buffer is reused by the next frame
 
     @staticmethod
@@ -210,47 +202,46 @@ class FrameGraphs:
         return values
 
     @staticmethod
-    def _stage(entry: _Captured, values: dict[str, Any], pixels: np.ndarray | None) -> None:
-        """Copies the frame's inputs into the graph's static buffers: host values in one pinned copy, device ones on the device."""
-        host = entry.host_inputs.numpy()
+    def _stage(buffers: _Buffers, values: dict[str, Any], pixels: np.ndarray | None) -> None:
+        """Copies the frame's inputs into the static buffers: host values in one pinned copy, device ones on the device."""
+        host = buffers.host_inputs.numpy()
         on_device = []
         for name, value in values.items():
             if value.device.type == "cpu":
-                offset, shape = entry.layout[name]
+                offset, shape = buffers.layout[name]
                 host[offset : offset + int(np.prod(shape))] = value.detach().reshape(-1).numpy()
             else:
                 on_device.append((name, value))
-        entry.inputs.copy_(entry.host_inputs, non_blocking=True)
+        buffers.inputs.copy_(buffers.host_inputs, non_blocking=True)
         for name, value in on_device:
-            _view(entry.inputs, entry.layout, name).copy_(value)
+            _view(buffers.inputs, buffers.layout, name).copy_(value)
         if pixels is not None:
-            entry.host_pixels.numpy()[...] = pixels
-            entry.pixels.copy_(entry.host_pixels, non_blocking=True)
+            buffers.host_pixels.numpy()[...] = pixels
+            buffers.pixels.copy_(buffers.host_pixels, non_blocking=True)
 
-    def _capture(self, avatar: Any, texture: torch.nn.Module, values: dict[str, Any], pixels: np.ndarray | None,
-                 size: tuple[int, int]) -> _Captured:
-        """Returns a new entry for these inputs: buffers filled with them, the frame captured (and not yet replayed)."""
+    @staticmethod
+    def _buffers(avatar: Any, texture: torch.nn.Module, values: dict[str, Any], pixels: np.ndarray | None,
+                 size: tuple[int, int]) -> _Buffers:
+        """Returns the static buffers of these inputs' layout and the frame step that reads them."""
         device = avatar.device
         layout, length = _layout(values)
-        host_pixels = None if pixels is None else _pinned(pixels.shape, torch.uint8, device)
-        entry = _Captured(graph=None, inputs=torch.empty(length, device=device), layout=layout,
-                          pixels=None if pixels is None else torch.empty(pixels.shape, dtype=torch.uint8, device=device),
-                          packed=None, image_shape=(), host_inputs=_pinned((length,), torch.float32, device),
-                          host_pixels=host_pixels, host_out=None, owners=(texture, avatar.body, avatar.renderer))
-        self._stage(entry, values, pixels)
         body, renderer, autocast = avatar.body, avatar.renderer, avatar.autocast
         opaque = "colour" in layout or pixels is not None
-        entry.image_shape = (int(values["pose"].shape[0]), *size, 3 if opaque else 4)
+        image_shape = (int(values["pose"].shape[0]), *size, 3 if opaque else 4)
+        pixel_count = int(np.prod(image_shape[:3]))
+        inputs = torch.empty(length, device=device)
+        device_pixels = None if pixels is None else torch.empty(pixels.shape, dtype=torch.uint8, device=device)
 
         def step() -> torch.Tensor:
-            static = {name: _view(entry.inputs, layout, name) for name in layout}
+            static = {name: _view(inputs, layout, name) for name in layout}
             cam = PerspectiveCamera._checked(static["K"], static["R"], static["t"])  # values of a checked camera
-            bg = background_image(entry.pixels) if entry.pixels is not None else static.get("colour")
+            bg = background_image(device_pixels) if device_pixels is not None else static.get("colour")
             with inputs_checked_on_host():
                 image, mask = render_frame(body, renderer, texture, static["pose"], static.get("betas"),
                                            static.get("transl"), cam, size, bg, autocast, capture=True)
             return pack(image, mask)
 
-        entry.graph, entry.packed = capture_graph(step, device, self.warmup)
-        entry.host_out = _pinned(entry.packed.shape, torch.uint8, device)
-        return entry
+        return _Buffers(inputs=inputs, layout=layout, pixels=device_pixels, image_shape=image_shape,
+                        host_inputs=_pinned((length,), torch.float32, device),
+                        host_pixels=None if pixels is None else _pinned(pixels.shape, torch.uint8, device),
+                        host_out=_pinned((pixel_count * (4 + image_shape[3]),), torch.uint8, device), step=step)

@@ -1,91 +1,168 @@
-"""Inference renderer replayed as CUDA graphs: one capture per input shape, then one launch per frame.
+"""CUDA graphs: `GraphCache`, the one capture helper, and `GraphedRenderer`, the renderer replayed per input shape.
 
-Why: at batch 1 the renderer's ~1200 kernels are launch-bound (paper preset, 512²: 5.4 ms eager
-fp32, 8.1 ms eager bf16 vs 2.4 ms replayed, H100). The U-Nets' shapes are fixed per image size,
-so a graph captured once replays every frame. Weights are read in place, so later weight
-updates (a training run's preview) are seen by the replay.
+`GraphCache` serves the training step's graphs (`anr_studio.train.step_graph`), the renderer's
+(below) and the avatar's whole frames (`anr_studio.avatar.frame`): one graph per key, captured
+after a few eager calls and then replayed with one launch. Why: these workloads are
+launch-bound (the renderer's ~1200 kernels at batch 1: paper preset 512² on an H100, 8.1 ms eager
+bf16 vs 2.4 ms replayed; a training step's ~4500-6500 kernels), and their shapes are fixed per key.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, TypeVar
 
 import torch
 from torch import nn
 
 from anr_studio.model.renderer import RenderOutput
 
+T = TypeVar("T")
 
-def capture_graph(step: Callable[[], Any], device: torch.device, warmup: int) -> tuple[torch.cuda.CUDAGraph, Any]:
-    """Returns (graph, output) of ``step()`` captured as a CUDA graph after ``warmup`` eager runs on a side stream.
 
-    The eager runs come first so that Triton compiles, cuDNN picks its algorithms and lazy caches
-    fill outside the capture. The capture is thread-local: other threads' CUDA work (a training
-    preview, an export, a DataLoader's pinned memory) may run meanwhile.
+@dataclass
+class _Entry:
+    """One key: its eager calls so far, the caller's static buffers, and once captured the graph and its outputs."""
+
+    calls: int = 0
+    captured: bool = False
+    buffers: Any = None
+    graph: torch.cuda.CUDAGraph | None = None
+    graph_device: torch.device | None = None
+    outputs: Any = field(default=None, repr=False)
+
+
+class GraphCache:
+    """Returns ``fn()``'s outputs per key: eager for the key's first ``warmup`` calls, then from a CUDA graph.
+
+    The eager calls (real calls: their outputs are returned) let Triton compile, cuDNN pick its
+    algorithms and lazy state (optimiser moments, handles) fill outside a capture; on CUDA they run
+    on a side stream, as in PyTorch's whole-network capture example. The next call captures ``fn``
+    (thread-local mode: other threads' CUDA work may run meanwhile) and replays it, and so does
+    every later call. What ``fn`` must do: read its inputs from buffers that stay the same for its
+    key (the caller's, kept here by `buffers`), no host syncs, nothing allocated that is needed
+    after the call except its outputs. After a replay the outputs are the captured tensors, which
+    the next replay overwrites: callers copy what they keep. ``max_graphs`` (0: no bound) keeps
+    the most recently used keys; ``shared_pool`` captures every graph into one memory pool (their
+    scratch memory is shared, so replays must not overlap and outputs must be copied at once).
+    On a device other than CUDA nothing is captured: ``fn`` runs where a replay would (tests).
     """
-    side = torch.cuda.Stream(device)
-    side.wait_stream(torch.cuda.current_stream(device))
-    with torch.cuda.stream(side):
-        for _ in range(warmup):
-            step()
-    torch.cuda.current_stream(device).wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph, capture_error_mode="thread_local"):
-        out = step()
-    return graph, out
 
+    def __init__(self, warmup: int = 3, max_graphs: int = 0, shared_pool: bool = False) -> None:
+        self.warmup, self.max_graphs, self.shared_pool = int(warmup), int(max_graphs), bool(shared_pool)
+        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._sides: dict[torch.device, torch.cuda.Stream] = {}
+        self._pool = None
 
-class _Captured:
-    def __init__(self, graph, neural, normals, out) -> None:
-        self.graph, self.neural, self.normals, self.out = graph, neural, normals, out
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def captured(self) -> int:
+        """Returns how many keys are past their warm-up (captured on CUDA, run uncaptured elsewhere)."""
+        return sum(e.captured for e in self._entries.values())
+
+    def clear(self) -> None:
+        """Drops every key, its buffers and its graph (after the devices finished any replay); keys warm up again.
+
+        A graph that captured NCCL collectives pins the communicator: destroying the process group
+        waits until such graphs are gone.
+        """
+        for device in {e.graph_device for e in self._entries.values() if e.graph is not None}:
+            torch.cuda.synchronize(device)
+        self._entries.clear()
+
+    def buffers(self, key: Hashable, make: Callable[[], T]) -> T:
+        """Returns the static buffers of ``key``, made by ``make()`` on its first use and kept as long as the key."""
+        entry = self._entry(key)
+        if entry.buffers is None:
+            entry.buffers = make()
+        return entry.buffers
+
+    def run(self, key: Hashable, fn: Callable[[], T], device: torch.device) -> T:
+        """Returns ``fn()``'s outputs for ``key`` on ``device``: computed eagerly, or replayed from the key's graph.
+
+        ``fn`` must compute the same work every time it is called for ``key`` (it is captured once).
+        """
+        entry, device = self._entry(key), torch.device(device)
+        if not entry.captured:
+            if entry.calls < self.warmup:
+                entry.calls += 1
+                return self._eager(fn, device)
+            if device.type == "cuda":
+                entry.graph, entry.outputs = self._capture(fn, device)
+                entry.graph_device = device
+            entry.captured = True
+        if entry.graph is None:
+            return fn()
+        entry.graph.replay()
+        return entry.outputs
+
+    def _entry(self, key: Hashable) -> _Entry:
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = _Entry()
+            while self.max_graphs and len(self._entries) > self.max_graphs:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(key)
+        return entry
+
+    def _eager(self, fn: Callable[[], T], device: torch.device) -> T:
+        if device.type != "cuda":
+            return fn()
+        side = self._sides.get(device)
+        if side is None:
+            side = self._sides[device] = torch.cuda.Stream(device)
+        main = torch.cuda.current_stream(device)
+        side.wait_stream(main)
+        with torch.cuda.stream(side):
+            outputs = fn()
+        main.wait_stream(side)
+        return outputs
+
+    def _capture(self, fn: Callable[[], T], device: torch.device) -> tuple[torch.cuda.CUDAGraph, T]:
+        if self.shared_pool and self._pool is None:
+            self._pool = torch.cuda.graph_pool_handle()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.device(device), torch.cuda.graph(graph, pool=self._pool, capture_error_mode="thread_local"):
+            outputs = fn()
+        return graph, outputs
 
 
 class GraphedRenderer(nn.Module):
     """Returns the wrapped renderer's RenderOutput for (neural (B,C,H,W), normals (B,3,H,W)).
 
-    Under ``torch.no_grad`` on CUDA the call is served by a CUDA graph captured on first use
-    for that (shape, dtype, layout, autocast) key (at most ``max_graphs`` kept, oldest dropped);
-    with gradients enabled, or on the CPU, it calls the renderer eagerly. Outputs are copies, so
-    a caller may keep them across calls.
+    Under ``torch.no_grad`` on CUDA the call goes through a `GraphCache` keyed by (shape, dtype,
+    layout, autocast), at most ``max_graphs`` kept; with gradients enabled, or on the CPU, it calls
+    the renderer eagerly. Weights are read in place, so later weight updates (a training run's
+    preview) are seen by the replay. Outputs are copies, so a caller may keep them across calls.
     """
 
     def __init__(self, renderer: nn.Module, max_graphs: int = 4, warmup: int = 3) -> None:
         super().__init__()
         self.renderer = renderer
-        self.max_graphs, self.warmup = int(max_graphs), int(warmup)
-        self._graphs: OrderedDict = OrderedDict()
+        self.graphs = GraphCache(warmup, max_graphs)
 
     def forward(self, neural: torch.Tensor, normals: torch.Tensor) -> RenderOutput:
         """Returns RenderOutput(rgb, mask_logits, coarse_rgb) like the wrapped renderer (copies of the graph's outputs)."""
         if not neural.is_cuda or torch.is_grad_enabled():
             return self.renderer(neural, normals)
         autocast = torch.is_autocast_enabled("cuda")
-        amp_dtype = torch.get_autocast_dtype("cuda") if autocast else None
+        amp_dtype = torch.get_autocast_dtype("cuda") if autocast else torch.bfloat16
         key = (tuple(neural.shape), neural.dtype, neural.stride(), tuple(normals.shape), normals.dtype, normals.stride(),
                autocast, amp_dtype, neural.device)
-        entry = self._graphs.get(key)
-        if entry is None:
-            entry = self._capture(neural, normals, autocast, amp_dtype)
-            self._graphs[key] = entry
-            while len(self._graphs) > self.max_graphs:
-                self._graphs.popitem(last=False)
-        else:
-            self._graphs.move_to_end(key)
-        entry.neural.copy_(neural)
-        entry.normals.copy_(normals)
-        entry.graph.replay()
-        out = entry.out
-        return RenderOutput(rgb=out.rgb.clone(), mask_logits=None if out.mask_logits is None else out.mask_logits.clone(),
-                            coarse_rgb=None if out.coarse_rgb is None else out.coarse_rgb.clone())
-
-    def _capture(self, neural: torch.Tensor, normals: torch.Tensor, autocast: bool, amp_dtype) -> _Captured:
-        static_neural, static_normals = neural.clone(), normals.clone()
+        # empty_like keeps each input's strides (the key holds them).
+        static = self.graphs.buffers(key, lambda: (torch.empty_like(neural), torch.empty_like(normals)))
+        static[0].copy_(neural)
+        static[1].copy_(normals)
 
         def step() -> RenderOutput:
             # cache_enabled=False: cast weights must not outlive the capture in autocast's cache.
-            with torch.autocast("cuda", dtype=amp_dtype or torch.bfloat16, enabled=autocast, cache_enabled=False):
-                return self.renderer(static_neural, static_normals)
+            with torch.autocast("cuda", dtype=amp_dtype, enabled=autocast, cache_enabled=False):
+                return self.renderer(*static)
 
-        graph, out = capture_graph(step, neural.device, self.warmup)
-        return _Captured(graph, static_neural, static_normals, out)
+        out = self.graphs.run(key, step, neural.device)
+        return RenderOutput(rgb=out.rgb.clone(), mask_logits=None if out.mask_logits is None else out.mask_logits.clone(),
+                            coarse_rgb=None if out.coarse_rgb is None else out.coarse_rgb.clone())

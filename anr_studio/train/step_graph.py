@@ -11,18 +11,14 @@ memory (gradients included) is another graph's scratch memory too, and the repla
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Callable, Hashable
 
 import torch
 
+from anr_studio.model.graphed import GraphCache
+
 Outputs = tuple[dict[str, torch.Tensor], torch.Tensor]
 StepFn = Callable[[dict[str, torch.Tensor]], Outputs]
-
-
-class _Graph:
-    def __init__(self, graph: torch.cuda.CUDAGraph | None, outputs: Outputs | None) -> None:
-        self.graph, self.outputs = graph, outputs
 
 
 def _copies(outputs: Outputs) -> Outputs:
@@ -31,38 +27,25 @@ def _copies(outputs: Outputs) -> Outputs:
 
 
 class StepGraphs:
-    """Runs ``fn(inputs) -> (terms, flag)`` per key: eagerly for the key's first ``warmup`` calls, then as a graph.
+    """Runs ``fn(inputs) -> (terms, flag)`` per key through a `GraphCache`: eager warm-up calls, then a graph.
 
     Inputs are copied into static buffers (one set per input signature, shared by all keys);
-    the first ``warmup`` calls of a key run ``fn`` on them eagerly on a side stream (cudnn
-    autotuning, lazy optimiser state), the next one captures ``fn`` into a graph of the shared
-    pool, and every call from then on replays it. Outputs are always fresh copies.
-    ``capture=False`` (the CPU, tests) takes the same path but calls ``fn`` where it would replay.
+    outputs are always fresh copies. On the CPU (tests) the same path runs uncaptured.
     """
 
-    def __init__(self, device: torch.device, warmup: int = 3, capture: bool = True) -> None:
-        self.device, self.warmup, self.capture = device, int(warmup), bool(capture)
-        self.pool = torch.cuda.graph_pool_handle() if self.capture else None
-        self._side = torch.cuda.Stream(device) if self.capture else None
+    def __init__(self, device: torch.device, warmup: int = 3) -> None:
+        self.device = torch.device(device)
+        self.graphs = GraphCache(warmup, shared_pool=True)
         self._inputs: dict[tuple, dict[str, torch.Tensor]] = {}
-        self._graphs: dict[Hashable, _Graph] = {}
-        self._calls: Counter = Counter()
 
     @property
     def captured(self) -> int:
-        """Returns how many graphs have been captured (or, with ``capture=False``, would have been)."""
-        return len(self._graphs)
+        """Returns how many graphs have been captured (or, off CUDA, would have been)."""
+        return self.graphs.captured
 
     def release(self) -> None:
-        """Drops every captured graph and its outputs; later calls warm up and capture again.
-
-        A graph that captured NCCL collectives pins the communicator: destroying the process
-        group waits until such graphs are gone.
-        """
-        if self.capture:
-            torch.cuda.synchronize(self.device)  # no replay may still run
-        self._graphs.clear()
-        self._calls.clear()
+        """Drops every graph and its outputs; later calls warm up and capture again (see `GraphCache.clear`)."""
+        self.graphs.clear()
 
     def __call__(self, key: Hashable, fn: StepFn, inputs: dict[str, torch.Tensor]) -> Outputs:
         """Returns copies of ``fn``'s (terms, flag) for ``inputs``, computed eagerly or by replaying ``key``'s graph.
@@ -71,45 +54,10 @@ class StepGraphs:
         input signature).
         """
         signature = tuple((k, tuple(v.shape), v.stride(), v.dtype) for k, v in sorted(inputs.items()))
-        static = self._static(signature, inputs)
-        full_key = (key, signature)
-        entry = self._graphs.get(full_key)
-        if entry is None:
-            self._calls[full_key] += 1
-            if self._calls[full_key] <= self.warmup:
-                return self._eager(fn, static)
-            entry = self._graphs[full_key] = self._capture(fn, static)
-        if entry.graph is None:
-            return _copies(fn(static))
-        entry.graph.replay()
-        return _copies(entry.outputs)
-
-    def _static(self, signature: tuple, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         static = self._inputs.get(signature)
         if static is None:
             # empty_like keeps each input's strides (channels_last frames stay channels_last).
             static = self._inputs[signature] = {k: torch.empty_like(v) for k, v in inputs.items()}
         for k, v in inputs.items():
             static[k].copy_(v)
-        return static
-
-    def _eager(self, fn: StepFn, static: dict[str, torch.Tensor]) -> Outputs:
-        if not self.capture:
-            return _copies(fn(static))
-        # The side stream, as in PyTorch's whole-network capture example: lazy per-stream state
-        # (cudnn handles, autograd's stream bookkeeping) is set up away from the capture stream.
-        main = torch.cuda.current_stream(self.device)
-        self._side.wait_stream(main)
-        with torch.cuda.stream(self._side):
-            outputs = fn(static)
-        main.wait_stream(self._side)
-        return _copies(outputs)
-
-    def _capture(self, fn: StepFn, static: dict[str, torch.Tensor]) -> _Graph:
-        if not self.capture:
-            return _Graph(None, None)
-        graph = torch.cuda.CUDAGraph()
-        # thread_local: the DataLoader's pin-memory thread may allocate pinned memory meanwhile.
-        with torch.cuda.graph(graph, pool=self.pool, capture_error_mode="thread_local"):
-            outputs = fn(static)
-        return _Graph(graph, outputs)
+        return _copies(self.graphs.run((key, signature), lambda: fn(static), self.device))

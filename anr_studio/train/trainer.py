@@ -121,7 +121,7 @@ class Trainer:
         self.fused = c.optim.fused_adam
         # Graphs need the sync-free NaN guard (fused Adam); compiled modules are captured too.
         graphed = c.optim.cuda_graph and dev.type in GRAPH_DEVICES and self.fused
-        self._graphs = StepGraphs(dev, GRAPH_WARMUP, capture=self.cuda) if graphed else None
+        self._graphs = StepGraphs(dev, GRAPH_WARMUP) if graphed else None
         # Under torchrun the graphed step averages every gradient itself with explicit all-reduces
         # (captured with the step: NCCL collectives replay from graphs, DDP's reducer does not);
         # otherwise DDP does it (the CPU's gloo, graphs off). The ranks' collectives line up because

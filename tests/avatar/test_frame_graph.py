@@ -23,32 +23,14 @@ def _poses(count: int) -> np.ndarray:
     return poses
 
 
-class _ReplayByRerun:
-    """Stands in for a CUDA graph on the CPU: a replay runs the captured step again into the same output."""
-
-    def __init__(self, step, out) -> None:
-        self.step, self.out = step, out
-
-    def replay(self) -> None:
-        self.out.copy_(self.step())
-
-
 def test_frame_graphs_stage_new_inputs_like_eager_on_the_cpu(avatar_path, body, monkeypatch):
-    # The capture replaced by re-running the step: checks on the CPU that every input (pose,
-    # betas, translation, camera, background kind) goes through the static buffers and that the
-    # packed output unpacks to the eager frame, bit for bit.
-    captured = []
-
-    def capture(step, device, warmup):
-        out = step()
-        captured.append(out.shape)
-        return _ReplayByRerun(step, out), out
-
-    monkeypatch.setattr(frame_module, "capture_graph", capture)
+    # Off CUDA the graph cache runs the frame step where it would replay: checks on the CPU that
+    # every input (pose, betas, translation, camera, background kind) goes through the static
+    # buffers and that the packed output unpacks to the eager frame, bit for bit.
     monkeypatch.setattr(frame_module, "capturable", lambda device: True)
     eager = Avatar.load(avatar_path, body=body)
     graphed = Avatar.load(avatar_path, body=body)
-    graphed._frames = frame_module.FrameGraphs(max_graphs=8)
+    graphed._frames = frame_module.FrameGraphs(max_graphs=8, warmup=0)
     poses = _poses(3)
     camera = eager.default_camera(40, "bob")
     image_bg = np.random.default_rng(1).integers(0, 256, (3, 40, 40, 3), dtype=np.uint8)
@@ -67,7 +49,7 @@ def test_frame_graphs_stage_new_inputs_like_eager_on_the_cpu(avatar_path, body, 
             np.testing.assert_array_equal(g, w)
     # New layouts: the first call, + transl, batch 2 and 1 without background, 3 over images, other betas shape;
     # the second and last calls (another pose, the default camera) replay the first graph.
-    assert len(captured) == 6
+    assert graphed._frames.graphs.captured == len(graphed._frames) == 6
     assert not np.array_equal(graphed.render("bob", poses[0], camera, size=40)[1], graphed.render("bob", poses[2], camera, size=40)[1])
     # Not replayable -> the eager path, with its errors and its results.
     weak = WeakPerspectiveCamera(scale=torch.tensor([20.0]), offset=torch.tensor([[20.0, 30.0]]))
@@ -76,7 +58,7 @@ def test_frame_graphs_stage_new_inputs_like_eager_on_the_cpu(avatar_path, body, 
         graphed.render("bob", np.full((24, 3), np.nan), camera, size=40)
     with pytest.raises(AnrError, match="betas has batch size 2"):
         graphed.render("bob", poses, camera, betas=np.zeros((2, 3)), size=40)
-    assert len(captured) == 6
+    assert graphed._frames.graphs.captured == 6
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -94,14 +76,20 @@ def test_whole_frame_graph_equals_eager_tuned_frame_on_cuda(avatar_path, body):
     camera = eager.default_camera(48, "bob")
     poses = _poses(2)
     images = []
-    for pose in (poses[0], poses[1], poses[0], poses[1]):  # capture, then replays with alternating inputs
+    warmup = graphed._frames.graphs.warmup
+    for pose in [poses[0], poses[1]] * (warmup // 2 + 2):  # eager warm-up frames, capture, then replays
+        before = graphed._frames.graphs.captured
         want, want_mask = eager.render("bob", pose, camera, size=48, background=None)
         got, got_mask = graphed.render("bob", pose, camera, size=48, background=None)
         diff = np.abs(got.astype(int) - want.astype(int))
         assert diff.max() <= 3 and diff.mean() < 0.1, (diff.max(), diff.mean())
         np.testing.assert_allclose(got_mask, want_mask, atol=2e-2)
-        images.append(got)
-    assert len(graphed._frames) == 1
+        images.append((got, before))
+    assert len(graphed._frames) == 1 and graphed._frames.graphs.captured == 1
+    assert sum(before for _, before in images) >= 2  # replays with both poses, after the capture
+    images = [image for image, _ in images]
     # New inputs are used: the two poses' frames differ far beyond the tolerance, and repeat exactly.
     assert np.abs(images[0].astype(int) - images[1].astype(int)).max() > 50
     assert np.abs(images[0].astype(int) - images[2].astype(int)).max() <= 3
+    assert np.abs(images[0].astype(int) - images[-2].astype(int)).max() <= 3  # a replay of the first pose
+    assert np.abs(images[1].astype(int) - images[-1].astype(int)).max() <= 3

@@ -212,10 +212,10 @@ def test_graphed_renderer_replays_new_inputs_on_cuda():
     # that reordering, and is 50x below what new inputs change (asserted below), so a replay of
     # stale inputs still fails.
     renderer, channels = _tiny_renderer("cuda")
-    graphed = GraphedRenderer(renderer)
+    graphed = GraphedRenderer(renderer, warmup=1)
     previous = None
     with torch.no_grad(), torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=False, allow_tf32=False):
-        for seed in range(3):  # capture, then replays with fresh inputs
+        for seed in range(4):  # an eager warm-up call, the capture, then replays with fresh inputs
             g = torch.Generator(device="cuda").manual_seed(seed)
             x = torch.randn(2, channels, 64, 64, device="cuda", generator=g)
             n = torch.randn(2, 3, 64, 64, device="cuda", generator=g)
@@ -225,4 +225,4 @@ def test_graphed_renderer_replays_new_inputs_on_cuda():
             if previous is not None:
                 assert float((got.rgb - previous).abs().max()) > 1e-2
             previous = got.rgb
-    assert len(graphed._graphs) == 1
+    assert len(graphed.graphs) == 1 and graphed.graphs.captured == 1

@@ -141,7 +141,7 @@ def test_graphed_norms_pick_the_triton_kernels_only_on_cuda_and_inside_the_block
 
 
 def test_release_drops_the_graphs_and_warms_up_again():
-    graphs = StepGraphs(torch.device("cpu"), warmup=1, capture=False)
+    graphs = StepGraphs(torch.device("cpu"), warmup=1)
     inputs = {"a": torch.ones(2)}
 
     def step(q):
