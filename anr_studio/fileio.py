@@ -1,44 +1,196 @@
-"""Atomic file writes (nothing a user has is ever replaced by a half-written file) and the files shipped with the package."""
+"""Safe file writes: nothing a user has is ever replaced by a half-written file, nor by accident.
+
+- `atomic_path`: writes go to an unpredictable temporary name beside the target (``mkstemp``,
+  never through a symlink), are fsynced and renamed onto the target, and only ever over a
+  regular file; a failed write removes the temporary file and leaves the target as it was. A
+  replaced file keeps its permissions; a read-only one is refused.
+- `check_output`: an output path must not be an input, must have the kind the command writes,
+  and must not exist unless the user said ``--overwrite``.
+- `os_errors` / `os_error_message`: permissions, missing folders and full disks become one
+  sentence (`AnrError`) instead of a traceback.
+- `shipped_path`: the files shipped with the package.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib.resources
 import os
+import shutil
+import stat
 import tempfile
+import time
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Iterable, Iterator, Literal
+
+from anr_studio.errors import AnrError
+
+# A hidden temporary file nobody has touched for this long belongs to a process that was
+# killed mid-write (live writers stream into theirs); the next write of the same target
+# removes it.
+STALE_AFTER_S = 600.0
+# A failure that leaves less free space than this on the target's disk is reported as a full disk
+# (libraries that write through pipes or C code do not always keep the errno).
+FULL_DISK_BYTES = 1 << 20
+
+_REASONS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exhausted",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOENT: "no such file or folder",
+    errno.ENOTDIR: "a part of the path is not a folder",
+    errno.EISDIR: "is a folder",
+    errno.ENAMETOOLONG: "the name is too long",
+    errno.EMFILE: "too many open files",
+    errno.EIO: "input/output error (a failing disk or a disconnected drive)",
+}
+
+
+def _disk_full(path: Path) -> bool:
+    for folder in (path, *path.parents):
+        if folder.exists():
+            with contextlib.suppress(OSError):
+                return shutil.disk_usage(folder).free < FULL_DISK_BYTES
+            return False
+    return False
+
+
+def os_error_message(exc: BaseException, path: str | os.PathLike, action: str = "write") -> str:
+    """Returns one sentence for an OS-level failure ``exc`` while ``action``-ing ``path``."""
+    path = Path(path)
+    code = getattr(exc, "errno", None)
+    text = str(exc)
+    if code is None and ("os error 28" in text or "No space left" in text):
+        code = errno.ENOSPC
+    if code not in _REASONS and _disk_full(path):
+        code = errno.ENOSPC
+    reason = _REASONS.get(code) or (getattr(exc, "strerror", None) or text.splitlines()[0] if text else type(exc).__name__)
+    where = getattr(exc, "filename", None) or path
+    hint = {errno.ENOSPC: ", expected free space on that disk", errno.EDQUOT: ", expected free quota",
+            errno.EACCES: ", expected a folder and file you may write" if action == "write" else ", expected a file you may read",
+            errno.EROFS: ", expected a writable disk", errno.ENOENT: ", expected an existing path"}.get(code, "")
+    return f"{where}: cannot {action} ({reason}){hint}"
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yields a temporary path beside ``path``; on success it is fsynced and renamed onto ``path``.
+def os_errors(path: str | os.PathLike, action: str = "write") -> Iterator[None]:
+    """Within it, an OSError (or a library's I/O error naming the OS error) becomes AnrError naming ``path``."""
+    try:
+        yield
+    except AnrError:
+        raise
+    except OSError as exc:
+        raise AnrError(os_error_message(exc, path, action)) from None
+    except Exception as exc:  # safetensors and h5py wrap OS errors in their own types
+        text = str(exc)
+        if "os error" in text or "No space left" in text or "errno" in text.lower() or _disk_full(Path(path)):
+            raise AnrError(os_error_message(exc, path, action)) from None
+        raise
 
-    On any exception the temporary file is removed and ``path`` is left as it was.
+
+def _kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def replaceable(path: str | os.PathLike) -> os.stat_result | None:
+    """Returns the stat of the regular file at ``path`` (None if nothing is there).
+
+    Raises AnrError when ``path`` is a symlink, folder, device or pipe (never written through or
+    replaced) or a read-only file (its owner asked for it to stay as it is).
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise AnrError(os_error_message(exc, path)) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise AnrError(f"{path}: is {_kind(st.st_mode)}, expected a regular file to write (or a new name)")
+    if not st.st_mode & 0o222 or not os.access(path, os.W_OK):
+        raise AnrError(f"{path}: is read-only, expected a writable file (change its permissions to let anr-studio replace it)")
+    return st
+
+
+def remove_stale_partials(folder: str | os.PathLike, prefix: str = ".", older_than_s: float = STALE_AFTER_S) -> int:
+    """Removes hidden temporary files (``{prefix}*.tmp`` / ``*.partial*``) untouched for ``older_than_s``; returns how many."""
+    removed = 0
+    now = time.time()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            name = entry.name
+            if not name.startswith(prefix) or not name.startswith(".") or not (name.endswith(".tmp") or ".partial" in name):
+                continue
+            with contextlib.suppress(OSError):
+                st = entry.stat(follow_symlinks=False)
+                if stat.S_ISREG(st.st_mode) and now - st.st_mtime >= older_than_s:
+                    os.unlink(entry.path)
+                    removed += 1
+    return removed
+
+
+def _fsync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # make a rename itself durable
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yields a new temporary path beside ``path``; on success it is fsynced and renamed onto ``path``.
+
+    The temporary name is unpredictable (``mkstemp``: created exclusively, so never a symlink's
+    target). ``path`` is replaced only if it is a regular, writable file, and the result keeps
+    its permissions (a new file gets the mode a plain ``open()`` would give). On any exception
+    the temporary file is removed and ``path`` is left as it was. OS errors (permissions, a full
+    disk) raise AnrError naming ``path``. ``suffix`` ends the temporary name (some writers pick
+    the format from it, e.g. ``.mp4``).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    old = replaceable(path)
+    with os_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        yield tmp
-        # mkstemp creates 0600 files; give the result the mode a plain open() would have.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        with contextlib.suppress(OSError):  # make the rename itself durable
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+        with os_errors(path):
+            yield tmp
+            if old is not None:
+                mode = stat.S_IMODE(old.st_mode)
+                if (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
+                    with contextlib.suppress(OSError):  # only root may give the file back to its owner
+                        os.chown(tmp, old.st_uid, old.st_gid)
+            else:
+                umask = os.umask(0)
+                os.umask(umask)
+                mode = 0o666 & ~umask
+            os.chmod(tmp, mode)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            replaceable(path)  # the target may have changed kind while we wrote
+            os.replace(tmp, path)
+        _fsync_folder(path.parent)
+        remove_stale_partials(path.parent, prefix=f".{path.name}.")
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        with contextlib.suppress(OSError):
+            if tmp.exists() or tmp.is_symlink():
+                tmp.unlink()
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -50,6 +202,114 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Writes ``text`` (UTF-8) to ``path`` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _same(a: Path, b: Path) -> bool:
+    with contextlib.suppress(OSError):
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def check_output(path: str | os.PathLike, kinds: Iterable[str], *, inputs: Iterable[str | os.PathLike | None] = (),
+                 overwrite: bool = False, option: str = "--out") -> Path:
+    """Returns ``path`` as an output the command may write; AnrError otherwise.
+
+    ``kinds``: the suffixes the command writes (``".png"``; ``""`` for a folder). Refused: a path
+    that is one of ``inputs`` (whatever ``overwrite`` says), a suffix not in ``kinds``, a symlink,
+    device or other non-regular file, and an existing file or non-empty folder unless ``overwrite``.
+    """
+    path = Path(path)
+    kinds = tuple(kinds)
+    for source in inputs:
+        if source is not None and _same(path, Path(source)):
+            raise AnrError(f"{option} {path}: is also an input of this command, expected a different output path")
+    suffix = path.suffix.lower()
+    if suffix not in kinds:
+        wanted = " or ".join("a folder" if k == "" else f"a {k} file" for k in kinds)
+        got = f"a {path.suffix} name" if path.suffix else "a name without a suffix"
+        raise AnrError(f"{option} {path}: is {got}, expected {wanted} (what this command writes)")
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return path
+    except OSError as exc:
+        raise AnrError(os_error_message(exc, path)) from None
+    if suffix == "" and stat.S_ISDIR(st.st_mode):
+        if any(os.scandir(path)) and not overwrite:
+            raise AnrError(f"{option} {path}: the folder is not empty, expected a new or empty folder or --overwrite")
+        return path
+    if not stat.S_ISREG(st.st_mode):
+        raise AnrError(f"{option} {path}: is {_kind(st.st_mode)}, expected a regular file to write (or a new name)")
+    if not overwrite:
+        raise AnrError(f"{option} {path}: the file exists, expected a new name or --overwrite to replace it")
+    replaceable(path)
+    return path
+
+
+LOCK_FILE = ".lock"
+# A killed process's data-loader workers (forked: they share its lock) notice within seconds
+# that their parent is gone and exit; a new process waits that long before calling the folder busy.
+ORPHAN_WAIT_S = 15.0
+_held_locks: dict[str, int] = {}
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def lock_folder(folder: str | os.PathLike, what: str = "run") -> Path:
+    """Returns ``folder`` (created if needed) once this process holds its lock, until the process ends or `unlock_folder`.
+
+    The lock is an exclusive ``flock`` on ``folder/.lock``, so it vanishes with the process that
+    held it (even after SIGKILL). Re-entrant within one process. A second process gets AnrError
+    naming the holder's pid. Hidden partial files in the folder (and its ``checkpoints/``) are
+    left by killed writers; holding the lock, nobody else writes there, so they are removed.
+    """
+    import fcntl
+
+    folder = Path(folder)
+    key = str(folder.resolve())
+    if key in _held_locks:
+        return folder
+    with os_errors(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    deadline = time.monotonic() + ORPHAN_WAIT_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            if not _alive(holder) and time.monotonic() < deadline:
+                time.sleep(0.2)  # the holder died; its worker processes still hold the lock for a moment
+                continue
+            os.close(fd)
+            raise AnrError(f"{folder}: another anr-studio process (pid {holder}) is using this {what} folder, "
+                           "expected it to finish or be stopped first") from None
+        except OSError as exc:
+            os.close(fd)
+            raise AnrError(os_error_message(exc, folder)) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _held_locks[key] = fd
+    for sub in (folder, folder / "checkpoints"):
+        remove_stale_partials(sub, older_than_s=0)
+    return folder
+
+
+def unlock_folder(folder: str | os.PathLike) -> None:
+    """Releases this process's lock on ``folder`` (no-op when not held)."""
+    fd = _held_locks.pop(str(Path(folder).resolve()), None)
+    if fd is not None:
+        os.close(fd)
 
 
 _PACKAGE_DIR = Path(__file__).resolve().parent

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
 from anr_studio.errors import AnrError
-from anr_studio.fileio import atomic_write_bytes
+from anr_studio.fileio import atomic_path, atomic_write_bytes, os_error_message
 
 VIDEO_SUFFIXES = (".mp4",)
 
@@ -46,8 +47,9 @@ class VideoWriter:
             raise AnrError(f"{path}: unsupported video type, expected a .mp4 file (or a folder for PNG frames)")
         if not fps > 0:
             raise AnrError(f"{path}: fps is {fps}, expected a positive frame rate")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
+        # An unpredictable temporary name beside the target (never a symlink planted there).
+        self._stack = contextlib.ExitStack()
+        self.tmp = self._stack.enter_context(atomic_path(self.path, suffix=".partial.mp4"))
         self.fps, self.quality = float(fps), int(quality)
         self._gen = None
         self.size: tuple[int, int] | None = None
@@ -65,21 +67,35 @@ class VideoWriter:
             self.size = (h, w)
             self._gen = imageio_ffmpeg.write_frames(str(self.tmp), (w + w % 2, h + h % 2), fps=self.fps, quality=self.quality,
                                                      macro_block_size=1, pix_fmt_out="yuv420p")
-            self._gen.send(None)
+            self._send(None)
         if (h, w) != self.size:
             raise AnrError(f"{self.path}: frame {self.frames} is {w}x{h}, expected {self.size[1]}x{self.size[0]} like the first")
         if h % 2 or w % 2:
             frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), constant_values=255)
-        self._gen.send(np.ascontiguousarray(frame))
+        self._send(np.ascontiguousarray(frame))
         self.frames += 1
 
+    def _send(self, value: np.ndarray | None) -> None:
+        try:
+            self._gen.send(value)
+        except OSError as exc:  # ffmpeg ended early (a full disk, a removed folder): its pipe broke
+            raise AnrError(os_error_message(exc, self.path)) from None
+
     def close(self) -> Path:
-        """Finishes the file and moves it into place; returns its path."""
+        """Finishes the file and moves it into place; returns its path.
+
+        Raises AnrError (and leaves ``path`` as it was) when ffmpeg could not finish a playable
+        file, e.g. on a full disk.
+        """
         if self._gen is None:
             raise AnrError(f"{self.path}: no frames were written, expected at least one")
         self._gen.close()
         self._gen = None
-        os.replace(self.tmp, self.path)
+        if not mp4_complete(self.tmp):
+            message = os_error_message(OSError("ffmpeg could not finish the video"), self.path)
+            self.abort()
+            raise AnrError(message)
+        self._stack.close()  # fsync + rename
         return self.path
 
     def abort(self) -> None:
@@ -88,7 +104,38 @@ class VideoWriter:
             with contextlib.suppress(Exception):
                 self._gen.close()
             self._gen = None
-        self.tmp.unlink(missing_ok=True)
+        self._stack.__exit__(AnrError, AnrError("aborted"), None)
+
+
+def mp4_complete(path: str | os.PathLike) -> bool:
+    """Returns True when ``path``'s top-level MP4 boxes tile the whole file and include ``moov`` and ``mdat``.
+
+    A video cut short (a full disk, a killed encoder) ends inside a box or lacks the ``moov``
+    index written last, and no player opens it.
+    """
+    seen = set()
+    with contextlib.suppress(OSError), open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        pos = 0
+        while pos < size:
+            f.seek(pos)
+            head = f.read(8)
+            if len(head) < 8:
+                return False
+            length, kind = struct.unpack(">I4s", head)
+            if length == 1:
+                big = f.read(8)
+                if len(big) < 8:
+                    return False
+                length = struct.unpack(">Q", big)[0]
+            elif length == 0:
+                length = size - pos
+            if length < 8 or pos + length > size:
+                return False
+            seen.add(kind)
+            pos += length
+        return {b"moov", b"mdat"} <= seen
+    return False
 
 
 def write_frames(out: str | os.PathLike, frames: Iterable[np.ndarray], fps: float = 30.0) -> Path:

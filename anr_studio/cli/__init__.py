@@ -51,6 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     except AnrError as exc:
         print(f"anr-studio: error: {printable(exc)}", file=sys.stderr)
         return 2
+    except OSError as exc:  # permissions, missing folders, full disks that no reader or writer named itself
+        from anr_studio.fileio import os_error_message
+
+        print(f"anr-studio: error: {printable(os_error_message(exc, exc.filename or '.', 'access'))}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("anr-studio: error: out of memory, expected smaller inputs or settings (--size, --batch-size)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("anr-studio: interrupted", file=sys.stderr)
         return 130

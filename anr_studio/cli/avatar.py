@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from anr_studio.cli.argtypes import count, image_side, number
 from anr_studio.errors import AnrError
 
 COLOURS = {"white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128), "gray": (128, 128, 128),
@@ -21,9 +22,29 @@ def _say(message: str) -> None:
 
 
 def _device(name: str | None) -> str:
-    import torch
+    from anr_studio.cli.argtypes import device
 
-    return name or ("cuda" if torch.cuda.is_available() else "cpu")
+    return device(name)
+
+
+def _inputs(args: argparse.Namespace) -> list[str | None]:
+    """Returns the files a command reads (none of them may be an output)."""
+    names = ("avatar", "body_model", "motion", "pose", "background", "mask", "capture")
+    return [v for v in (getattr(args, n, None) for n in names) if v and Path(v).exists()]
+
+
+def _output(args: argparse.Namespace, path: str | None, kinds: tuple[str, ...], option: str = "--out",
+            edits_avatar: bool = False, overwrite: bool = False) -> Path | None:
+    """Returns ``path`` checked as an output (see fileio.check_output); ``edits_avatar`` lets it be the input avatar."""
+    if path is None:
+        return None
+    from anr_studio.fileio import check_output
+
+    inputs = _inputs(args)
+    same = edits_avatar and Path(path).exists() and Path(path).resolve() == Path(args.avatar).resolve()
+    if same:  # an in-place edit of the avatar (it still holds every identity it had)
+        inputs = [i for i in inputs if i != args.avatar]
+    return check_output(path, kinds, inputs=inputs, overwrite=args.overwrite or overwrite or same, option=option)
 
 
 def _load(args: argparse.Namespace):
@@ -90,6 +111,8 @@ def _run_render(args: argparse.Namespace) -> int:
     from anr_studio.avatar.animate import _identities, motion_frames, orbit_frames
     from anr_studio.avatar.video import write_frames, write_png
 
+    sequence = args.orbit is not None or args.motion is not None
+    _output(args, args.out, (".mp4", "") if sequence else (".png",))
     avatar = _load(args)
     # On CUDA the renderer replays as a CUDA graph per image size (no effect on the CPU).
     avatar.tune(bf16=args.bf16, channels_last=args.bf16, graphs=True)
@@ -97,9 +120,9 @@ def _run_render(args: argparse.Namespace) -> int:
     names = _identities(avatar, args.identity or avatar.identities[0])
     background = parse_background(args.background, size)
     out = Path(args.out)
-    if args.orbit and args.motion:
+    if args.orbit is not None and args.motion:
         raise AnrError("--orbit and --motion: both given, expected one of them")
-    if args.orbit:
+    if args.orbit is not None:
         if len(names) > 1:
             raise AnrError(f"--identity {args.identity}: --orbit renders one identity, expected a single name")
         frames, total, fps = orbit_frames(avatar, names[0], args.orbit, size, args.elevation, parse_pose(args.pose),
@@ -141,6 +164,9 @@ def _run_render(args: argparse.Namespace) -> int:
 def _run_swap(args: argparse.Namespace) -> int:
     from anr_studio.avatar.tryon import load_mask, save_mask, swap_identity
 
+    _output(args, args.out, (".anr",), edits_avatar=True)
+    _output(args, args.mask_out, (".png",), "--mask-out")
+    _output(args, args.preview, (".png",), "--preview")
     avatar = _load(args)
     size = int(avatar.texture(avatar.identities[0]).shape[-1])
     mask = load_mask(args.mask, size, warn=_say) if args.mask else None
@@ -168,6 +194,7 @@ def _run_fit(args: argparse.Namespace) -> int:
 
     from anr_studio.avatar.fit import fit_identity
 
+    _output(args, args.out or args.avatar, (".anr",), edits_avatar=True, overwrite=args.resume)  # a resumed fit's own output
     avatar = _load(args)
     out = Path(args.out or args.avatar)
     work = Path(args.work) if args.work else out.with_name(f"{out.stem}.fit-{args.name}")
@@ -201,6 +228,11 @@ def _run_export(args: argparse.Namespace) -> int:
 
     if not (args.mesh or args.texture or args.uv_masks):
         raise AnrError("export: nothing to export, expected --mesh, --texture or --uv-masks")
+    _output(args, args.mesh, (".obj", ".glb"), "--mesh")
+    if args.texture:
+        path = _output(args, args.texture, (".png",), "--texture")
+        _output(args, str(path.with_name(f"{path.stem}_pca.png")), (".png",), "--texture")
+    _output(args, args.uv_masks, ("",), "--uv-masks")
     avatar = _load(args)
     identity = args.identity or avatar.identities[0]
     avatar._check(identity)
@@ -226,6 +258,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=["cuda", "cpu"], help="device (default: cuda if available)")
     p.add_argument("--body-model", metavar="PATH", help="the body file the avatar's body model id refers to")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--overwrite", action="store_true", help="replace output files that already exist")
 
 
 def register(subparsers) -> None:
@@ -235,18 +268,18 @@ def register(subparsers) -> None:
                               "(novel views around the body) or --motion (walk, turn, arms, dance, .npz, .bvh).")
     _common(r)
     r.add_argument("--identity", help="identity name, or several separated by commas (side by side); default the first")
-    r.add_argument("--orbit", type=int, metavar="N", help="N views around the body")
+    r.add_argument("--orbit", type=count(1, 3600), metavar="N", help="N views around the body")
     r.add_argument("--motion", metavar="M", help="walk, turn, arms, dance, an SMPL .npz or a .bvh file")
-    r.add_argument("--frames", type=int, metavar="N", help="frames of the motion (default all; more loops it)")
-    r.add_argument("--fps", type=float, help="frame rate (motions are resampled to it; orbits default to 30)")
+    r.add_argument("--frames", type=count(1, 1_000_000), metavar="N", help="frames of the motion (default all; more loops it)")
+    r.add_argument("--fps", type=number(0, 1000, open_low=True), help="frame rate (motions are resampled to it; orbits default to 30)")
     r.add_argument("--pose", metavar="P", help="still pose: MOTION:FRAME (e.g. walk:12) or a .npy (24,3); default rest")
-    r.add_argument("--size", type=int, default=512, help="image height (and width) in pixels (default 512)")
-    r.add_argument("--width", type=int, help="image width, when not square")
-    r.add_argument("--azimuth", type=float, default=0.0, help="camera azimuth in degrees for a still image")
-    r.add_argument("--elevation", type=float, default=5.0, help="camera elevation in degrees (default 5)")
+    r.add_argument("--size", type=image_side, default=512, help="image height (and width) in pixels (default 512)")
+    r.add_argument("--width", type=image_side, help="image width, when not square")
+    r.add_argument("--azimuth", type=number(), default=0.0, help="camera azimuth in degrees for a still image")
+    r.add_argument("--elevation", type=number(-90, 90), default=5.0, help="camera elevation in degrees (default 5)")
     r.add_argument("--background", default="white", help="white, black, grey, transparent (RGBA PNGs), #RRGGBB, R,G,B or an image")
     r.add_argument("--fixed-camera", action="store_true", help="do not follow the body's translation during a motion")
-    r.add_argument("--batch-size", type=int, default=8, help="frames rendered at once (default 8)")
+    r.add_argument("--batch-size", type=count(1, 256), default=8, help="frames rendered at once (default 8)")
     r.add_argument("--bf16", action="store_true", help="on CUDA: bf16 autocast + channels_last (faster, tiny colour differences)")
     r.add_argument("--out", required=True, help="output: .png (still), .mp4, or a folder for PNG frames")
     r.set_defaults(func=_run_render)
@@ -259,12 +292,12 @@ def register(subparsers) -> None:
     s.add_argument("--to", dest="target", required=True, metavar="B", help="identity that receives it")
     s.add_argument("--region", choices=["upper", "lower", "shoes", "face", "hair", "arms"], help="preset UV region")
     s.add_argument("--mask", metavar="PNG", help="painted UV mask (texture layout, white = take A); overrides --region")
-    s.add_argument("--feather", type=float, default=1.0, help="soft edge of preset masks in texels (default 1)")
+    s.add_argument("--feather", type=number(0, 1000), default=1.0, help="soft edge of preset masks in texels (default 1)")
     s.add_argument("--name", required=True, help="name of the new identity")
     s.add_argument("--out", required=True, help="avatar file to write (may be the input)")
     s.add_argument("--mask-out", metavar="PNG", help="also write the mask used")
     s.add_argument("--preview", metavar="PNG", help="also write A | B | NEW rendered side by side")
-    s.add_argument("--preview-size", type=int, default=256, help="preview image size (default 256)")
+    s.add_argument("--preview-size", type=image_side, default=256, help="preview image size (default 256)")
     s.set_defaults(func=_run_swap)
 
     f = subparsers.add_parser("fit", help="add an identity from a new capture, optimising only its texture",
@@ -273,12 +306,12 @@ def register(subparsers) -> None:
     _common(f)
     f.add_argument("--capture", required=True, metavar="H5", help="capture of the new person (with masks)")
     f.add_argument("--name", required=True, help="name of the new identity")
-    f.add_argument("--steps", type=int, default=1000, help="optimisation steps (default 1000)")
-    f.add_argument("--keyframe-fraction", type=float, default=0.5, help="share of the steps on keyframes only (default 0.5)")
-    f.add_argument("--lr", type=float, help="texture learning rate (default: the avatar's training config)")
-    f.add_argument("--batch-size", type=int, help="frames per step (default: the avatar's training config)")
-    f.add_argument("--checkpoint-every", type=int, default=100, help="checkpoint every N steps (default 100)")
-    f.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop after this much fitting time")
+    f.add_argument("--steps", type=count(1), default=1000, help="optimisation steps (default 1000)")
+    f.add_argument("--keyframe-fraction", type=number(0, 1), default=0.5, help="share of the steps on keyframes only (default 0.5)")
+    f.add_argument("--lr", type=number(0, 10, open_low=True), help="texture learning rate (default: the avatar's training config)")
+    f.add_argument("--batch-size", type=count(1, 256), help="frames per step (default: the avatar's training config)")
+    f.add_argument("--checkpoint-every", type=count(1), default=100, help="checkpoint every N steps (default 100)")
+    f.add_argument("--time-budget", type=number(0, open_low=True), metavar="SECONDS", help="stop after this much fitting time")
     f.add_argument("--resume", action="store_true", help="continue the fit in the work folder")
     f.add_argument("--work", metavar="DIR", help="work folder for checkpoints (default OUT.fit-NAME beside the output)")
     f.add_argument("--out", help="avatar file to write (default: the input file, updated in place)")
@@ -292,5 +325,5 @@ def register(subparsers) -> None:
     e.add_argument("--no-mesh-texture", action="store_true", help="export the mesh with UVs but no texture image")
     e.add_argument("--texture", metavar="PNG", help="neural texture picture (channels 0-2), plus NAME_pca.png")
     e.add_argument("--uv-masks", metavar="DIR", help="write the try-on region presets as UV-layout PNGs")
-    e.add_argument("--mask-size", type=int, help="UV mask size (default: the texture size)")
+    e.add_argument("--mask-size", type=count(8, 8192), help="UV mask size (default: the texture size)")
     e.set_defaults(func=_run_export)

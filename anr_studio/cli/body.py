@@ -187,9 +187,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if not 16 <= args.size <= 4096:
         raise AnrError(f"--size is {args.size}, expected a cell size in pixels between 16 and 4096")
-    out = Path(args.out)
-    if out.suffix.lower() != ".png":
-        raise AnrError(f"--out {out}: expected a .png file name")
+    from anr_studio.fileio import check_output
+
+    sources = [args.model, args.uv_obj, *(n.strip() for n in args.pose.split(",") if n.strip().lower().endswith(".npz"))]
+    out = check_output(args.out, (".png",), inputs=sources, overwrite=args.overwrite)
     poses = {"rest": torch.zeros(24, 3)}
     for name in (n.strip() for n in args.pose.split(",")):
         if name != "rest":
@@ -224,4 +225,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="a body .safetensors or an SMPL .npz/.pkl (default: the built-in body)")
     p.add_argument("--uv-obj", default=None, metavar="OBJ", help="UV layout for an SMPL --model")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=_run)

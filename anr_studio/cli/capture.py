@@ -57,7 +57,9 @@ def _masks(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from anr_studio.capture.importers import import_capture
+    from anr_studio.fileio import check_output
 
+    check_output(args.out, (".h5",), inputs=[args.src, args.poses, args.masks, args.background], overwrite=args.overwrite)
     cap = import_capture(args.src, args.out, poses=args.poses, masks=args.masks, background=args.background,
                          identity=args.identity, fps=args.fps)
     print(summary(cap))
@@ -110,6 +112,7 @@ Layouts:
 def register(sub: argparse._SubParsersAction) -> None:
     """Adds `capture`, `masks`, `import` and `keyframes` to the CLI."""
     from anr_studio.capture.keyframes import DEFAULT_FRACTION, GRID, MIN_KEYFRAMES
+    from anr_studio.cli.argtypes import count, number
 
     p = sub.add_parser("capture", help="inspect capture files (.h5)")
     csub = p.add_subparsers(dest="capture_command", metavar="ACTION", required=True)
@@ -136,17 +139,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--masks", help="masks folder or mask video (overrides SRC/masks)")
     i.add_argument("--background", help="background plate image (default: SRC/background.png or the median)")
     i.add_argument("--identity", help="name of the person (default: the source's name)")
-    i.add_argument("--fps", type=float, help="frame rate (default: the video's, the parameters' or 30)")
+    i.add_argument("--fps", type=number(0, 1000, open_low=True), help="frame rate (default: the video's, the parameters' or 30)")
+    i.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     i.set_defaults(func=_import)
 
     k = sub.add_parser("keyframes", help="pick keyframes that cover the body (paper 3.4) and store them in the capture",
                        description="Keyframe selection (ANR paper, section 3.4): training frames that together see "
                        "the whole body.")
     k.add_argument("capture", help="capture file (.h5)")
-    k.add_argument("--fraction", type=float, default=DEFAULT_FRACTION,
+    k.add_argument("--fraction", type=number(0, 1, open_low=True), default=DEFAULT_FRACTION,
                    help=f"keyframe budget as a share of the training frames (default {DEFAULT_FRACTION}; "
                    f"at least {MIN_KEYFRAMES} keyframes)")
-    k.add_argument("--grid", type=int, default=GRID, help=f"UV grid size for texel coverage (default {GRID})")
+    k.add_argument("--grid", type=count(8, 2048), default=GRID, help=f"UV grid size for texel coverage (default {GRID})")
     k.add_argument("--body-model", "--body", metavar="PATH", help="the body model file the capture names (SMPL-format "
                    "or a saved body), for captures not tracked with the built-in body")
     k.add_argument("--dry-run", action="store_true", help="print the selection without writing it")

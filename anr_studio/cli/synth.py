@@ -6,11 +6,19 @@ import argparse
 import json
 import sys
 
+from anr_studio.cli.argtypes import count, image_side, number
 from anr_studio.errors import AnrError
 
 
 def _run(args: argparse.Namespace) -> int:
     from anr_studio.capture.synth.generate import SynthConfig, generate_capture
+    from anr_studio.fileio import check_output
+
+    inputs = [p for p in (args.motion, args.fine_body) if p]
+    check_output(args.out, (".h5",), inputs=inputs, overwrite=args.overwrite)
+    if args.contact_sheet:
+        check_output(args.contact_sheet, (".png",), inputs=[*inputs, args.out], overwrite=args.overwrite,
+                     option="--contact-sheet")
 
     cfg = SynthConfig(seed=args.seed, frames=args.frames, size=args.size, motion=args.motion,
                       tracking_noise=args.tracking_noise, transl_noise=args.transl_noise, views=args.views)
@@ -45,17 +53,18 @@ def register(subparsers) -> None:
         "stored under truth/.")
     p.add_argument("--out", required=True, help="capture file to write (.h5)")
     p.add_argument("--seed", type=int, default=0, help="identity seed: body shape, clothes, colours, hair (default 0)")
-    p.add_argument("--frames", type=int, default=120, help="number of frames (default 120)")
-    p.add_argument("--size", type=int, default=256, help="image height and width in pixels (default 256)")
+    p.add_argument("--frames", type=count(1, 100_000), default=120, help="number of frames (default 120)")
+    p.add_argument("--size", type=image_side, default=256, help="image height and width in pixels (default 256)")
     p.add_argument("--motion", default="walk",
                    help="built-in motion (walk, turn, arms, dance), an SMPL .npz or a .bvh file (default walk)")
-    p.add_argument("--tracking-noise", type=float, default=3.0, metavar="DEG",
+    p.add_argument("--tracking-noise", type=number(0, 180), default=3.0, metavar="DEG",
                    help="RMS per-joint rotation noise of the stored poses in degrees (default 3)")
-    p.add_argument("--transl-noise", type=float, default=None, metavar="M",
+    p.add_argument("--transl-noise", type=number(0, 10), default=None, metavar="M",
                    help="RMS translation noise in metres (default 0.004 per degree of rotation noise)")
-    p.add_argument("--views", type=int, default=1, help="cameras placed around the person; frames cycle through them")
+    p.add_argument("--views", type=count(1, 360), default=1, help="cameras placed around the person; frames cycle through them")
     p.add_argument("--fine-body", default=None, help="fine body file for the person (default: the built-in one)")
     p.add_argument("--contact-sheet", default=None, metavar="PNG",
                    help="also write a contact sheet (frames with the coarse body's outline)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--overwrite", action="store_true", help="replace --out (and --contact-sheet) if they exist")
     p.set_defaults(func=_run)

@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+from anr_studio.cli.argtypes import count, number
 from anr_studio.errors import AnrError
 
 
@@ -20,10 +21,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--captures", nargs="+", metavar="H5", help="capture files (default on --resume: the run's)")
     p.add_argument("--preset", default="fast", help="paper (1024²), fast (512²), demo (256²) or tiny (CPU tests)")
     p.add_argument("--out", required=True, metavar="DIR", help="run folder (must not hold another run unless --resume)")
-    p.add_argument("--steps", type=int, help="number of optimisation steps")
-    p.add_argument("--checkpoint-every", type=int, metavar="N", help="write a checkpoint every N steps")
-    p.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop after this much training time")
+    p.add_argument("--steps", type=count(1), help="number of optimisation steps")
+    p.add_argument("--checkpoint-every", type=count(1), metavar="N", help="write a checkpoint every N steps")
+    p.add_argument("--time-budget", type=number(0, open_low=True), metavar="SECONDS", help="stop after this much training time")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="replace the run that --out holds (its checkpoints, log and avatar)")
     p.add_argument("--no-split", action="store_true", help="turn split optimization off (ablation)")
     p.add_argument("--baseline", choices=["dnr"], help="train the Deferred Neural Rendering baseline instead")
     p.add_argument("--one-stage", action="store_true", help="train the one-stage ANR ablation")
@@ -31,9 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--body-model", metavar="PATH", help="the SMPL file the captures' body model id refers to")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config value, e.g. --set data.batch_size=8 --set loss.adversarial=0.5")
-    p.add_argument("--eval-every", type=int, default=0, metavar="N",
+    p.add_argument("--eval-every", type=count(0), default=0, metavar="N",
                    help="every N steps record held-out PSNR in OUT/heldout_psnr.json (time-to-threshold)")
-    p.add_argument("--eval-frames", type=int, default=4, metavar="K", help="held-out frames per capture for --eval-every")
+    p.add_argument("--eval-frames", type=count(1, 10_000), default=4, metavar="K", help="held-out frames per capture for --eval-every")
     p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to OUT/tensorboard")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
@@ -46,9 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--captures", nargs="+", required=True, metavar="H5", help="capture files to evaluate")
     e.add_argument("--split", default="test", choices=["test", "train"], help="which frames to render")
     e.add_argument("--out", metavar="JSON", help="write the metrics here (default: print them)")
-    e.add_argument("--max-frames", type=int, default=0, metavar="N", help="at most N evenly spaced frames per capture")
+    e.add_argument("--max-frames", type=count(0), default=0, metavar="N", help="at most N evenly spaced frames per capture")
     e.add_argument("--device", choices=["cuda", "cpu"], help="device (default: cuda if available)")
     e.add_argument("--body-model", metavar="PATH", help="the SMPL file the captures' body model id refers to")
+    e.add_argument("--overwrite", action="store_true", help="replace the --out file if it exists")
     e.set_defaults(func=run_eval)
 
 
@@ -89,10 +92,15 @@ def _resolve_config(args: argparse.Namespace):
 
 def run_train(args: argparse.Namespace) -> int:
     """Trains; returns 0 when training ended normally (done, stopped or out of time)."""
+    if args.overwrite and args.resume:
+        raise AnrError("--overwrite and --resume: both given, expected one of them")
     config, captures = _resolve_config(args)
     if args.print_config:
         print(json.dumps(config.to_dict(), indent=1))
         return 0
+    from anr_studio.cli.argtypes import device
+
+    args.device = device(args.device)
     from tqdm import tqdm
 
     from anr_studio.train.callbacks import JsonlLog, TensorBoardLog, TqdmProgress
@@ -104,6 +112,10 @@ def run_train(args: argparse.Namespace) -> int:
     # The trainer reports the VGG19 fallback itself (through `warn`); say it once.
     logging.getLogger("anr_studio.model.losses").setLevel(logging.ERROR)
     out = Path(args.out)
+    if args.overwrite:
+        from anr_studio.train.rundir import clear_run_dir
+
+        clear_run_dir(out)
     callbacks = [JsonlLog(out / LOG_FILE)]
     if not args.no_progress and sys.stderr.isatty():
         callbacks.append(TqdmProgress())
@@ -120,12 +132,15 @@ def run_train(args: argparse.Namespace) -> int:
 
     trainer = Trainer(config, captures, out, device=args.device, resume=args.resume, callbacks=callbacks,
                       body_path=args.body_model, warn=warn)
-    # SIGTERM (torchrun tearing down, a job manager) stops like Ctrl-C: checkpoint and avatar first.
-    previous = signal.signal(signal.SIGTERM, lambda *_: trainer.request_stop())
+    # SIGTERM (torchrun tearing down, a job manager, `timeout`) and SIGHUP (a closed terminal) stop
+    # like Ctrl-C: checkpoint and avatar first. The data-loader workers ignore them (see FrameDataset).
+    stops = (signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, lambda *_: trainer.request_stop()) for s in stops}
     try:
         reason = trainer.run()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     if trainer.dist.is_main:
         print(f"training {reason} at step {trainer.step} ({trainer.train_time:.0f} s); avatar: {out / 'avatar.anr'}")
     trainer.close()
@@ -139,7 +154,12 @@ def run_eval(args: argparse.Namespace) -> int:
     from anr_studio.fileio import atomic_write_text
     from anr_studio.train.evaluate import evaluate
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    from anr_studio.cli.argtypes import device as pick_device
+    from anr_studio.fileio import check_output
+
+    if args.out:
+        check_output(args.out, (".json",), inputs=[args.run, *args.captures, args.body_model], overwrite=args.overwrite)
+    device = pick_device(args.device)
     result = evaluate(args.run, args.captures, args.split, device=device, max_frames=args.max_frames,
                       body_path=args.body_model)
     text = json.dumps(result, indent=1)

@@ -60,10 +60,28 @@ class Callback:
 
 
 class JsonlLog(Callback):
-    """Appends one JSON line per report to ``path`` (step, losses, throughput, time)."""
+    """Appends one JSON line per report to ``path`` (step, losses, throughput, time).
+
+    A resumed run continues from its checkpoint's step: the lines the interrupted run wrote
+    after that step are dropped first, so every step appears once.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+
+    def on_start(self, trainer: Any) -> None:
+        if not self.path.exists():
+            return
+        from anr_studio.fileio import atomic_write_text
+
+        kept = []
+        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                if int(json.loads(line)["step"]) <= trainer.step:
+                    kept.append(line)
+            except (ValueError, KeyError, TypeError):  # a line cut short by a kill
+                continue
+        atomic_write_text(self.path, "".join(f"{line}\n" for line in kept))
 
     def on_step(self, trainer: Any, info: StepInfo) -> None:
         with open(self.path, "a", encoding="utf-8") as f:

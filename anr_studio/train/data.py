@@ -193,6 +193,19 @@ class FrameDataset(Dataset):
         }
 
 
+def ignore_stop_signals(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: a worker ignores SIGINT, SIGTERM and SIGHUP.
+
+    Sent to the whole process group (Ctrl-C, ``timeout``, a closed terminal), they would kill
+    workers mid-batch, and the main process would die with a DataLoader traceback instead of
+    stopping cleanly; the main process handles them and shuts its workers down itself.
+    """
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+
+
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Returns the items stacked into a batch (tensors gain a leading B dimension)."""
     out: dict[str, Any] = {}

@@ -1,7 +1,8 @@
 """Returns and checks run folders: ``run.json``, ``checkpoints/``, ``avatar.anr``, ``log.jsonl``.
 
 A run folder belongs to one run; starting a new run in a folder that holds another one is
-refused unless the user asks to resume it.
+refused unless the user asks to resume it (or to replace it). One process at a time trains in
+a folder: it holds the folder's lock (``.lock``) while it runs.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from anr_studio.errors import AnrError
-from anr_studio.fileio import atomic_write_text
+from anr_studio.fileio import atomic_write_text, lock_folder, os_errors
 from anr_studio.train.checkpoint import CHECKPOINT_DIR, checkpoint_paths
 
 RUN_FILE = "run.json"
@@ -26,17 +27,34 @@ def holds_run(out: Path) -> bool:
 
 
 def prepare_run_dir(out: str | os.PathLike, resume: bool) -> Path:
-    """Returns the run folder, created if needed; AnrError if it holds another run and not ``resume``."""
+    """Returns the run folder, created and locked by this process; AnrError if it holds another run and not ``resume``."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise AnrError(f"--out {out}: is a file, expected a folder for the run")
+    lock_folder(out)
     if resume:
         if not (out / RUN_FILE).exists():
             raise AnrError(f"--out {out}: has no {RUN_FILE}, expected the folder of an earlier run to --resume")
     elif holds_run(out):
-        raise AnrError(f"--out {out}: already holds a run ({RUN_FILE} / {CHECKPOINT_DIR}), expected an empty folder or --resume")
-    out.mkdir(parents=True, exist_ok=True)
+        raise AnrError(f"--out {out}: already holds a run ({RUN_FILE} / {CHECKPOINT_DIR}), expected an empty folder, "
+                       "--resume to continue it or --overwrite to replace it")
     return out
+
+
+def clear_run_dir(out: str | os.PathLike) -> None:
+    """Removes the run in ``out`` (run.json, checkpoints, avatar, logs) after taking its lock; other files stay."""
+    import shutil
+
+    out = Path(out)
+    if not out.is_dir():
+        return
+    lock_folder(out)
+    with os_errors(out):
+        for name in (RUN_FILE, AVATAR_FILE, LOG_FILE, "heldout_psnr.json"):
+            (out / name).unlink(missing_ok=True)
+        for name in (CHECKPOINT_DIR, "tensorboard"):
+            if (out / name).is_dir() and not (out / name).is_symlink():
+                shutil.rmtree(out / name)
 
 
 def write_run_info(out: Path, info: dict[str, Any]) -> None:

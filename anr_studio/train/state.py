@@ -80,10 +80,11 @@ def _load_module(module: torch.nn.Module, state: dict[str, torch.Tensor], what: 
 
 
 def resume(trainer: Any) -> None:
-    """Loads the newest loadable checkpoint of ``trainer.out`` into ``trainer`` (AnrError if none)."""
+    """Loads the newest loadable checkpoint of ``trainer.out`` into ``trainer``; a run stopped before its first one starts over."""
     ckpt = load_latest_checkpoint(trainer.out, warn=trainer.warn)
     if ckpt is None:
-        raise AnrError(f"--resume {trainer.out}: no checkpoint found, expected {trainer.out}/checkpoints/step-*.json")
+        trainer.warn(f"{trainer.out}: the run was stopped before its first checkpoint; starting it again from step 0")
+        return
     meta, source = ckpt.meta, ckpt.path.name
     if meta.get("identities") != trainer.identities:
         raise AnrError(f"{source}: identities {meta.get('identities')} differ from the captures' {trainer.identities}, "

@@ -19,13 +19,14 @@ import torch
 
 from anr_studio.body import load_body
 from anr_studio.errors import AnrError
+from anr_studio.fileio import unlock_folder
 from anr_studio.model import ANRLoss, MultiScaleDiscriminator, build_renderer, build_textures
 from anr_studio.model.unet import graphed_norms
 from anr_studio.render import PerspectiveCamera
 from anr_studio.train import state as train_state
 from anr_studio.train.callbacks import Callback, StepInfo
 from anr_studio.train.config import TrainConfig
-from anr_studio.train.data import FrameDataset, FramePools, StepBatches, collate, open_captures
+from anr_studio.train.data import FrameDataset, FramePools, StepBatches, collate, ignore_stop_signals, open_captures
 from anr_studio.train.distributed import (DistInfo, all_reduce_max, any_rank, average_gradients, broadcast_from_main,
                                           init_distributed, shutdown)
 from anr_studio.train.gan_watch import DiscriminatorWatch
@@ -163,6 +164,7 @@ class Trainer:
         self.loader = torch.utils.data.DataLoader(
             self.dataset, batch_sampler=self.sampler, num_workers=workers, collate_fn=collate,
             pin_memory=self.cuda, persistent_workers=False, prefetch_factor=4 if workers else None,
+            worker_init_fn=ignore_stop_signals,
             # Its own generator: iter() would otherwise draw from the global one, which the step uses
             # and a resumed run would draw it at another step than an unbroken one.
             generator=torch.Generator().manual_seed(c.optim.seed))
@@ -425,6 +427,7 @@ class Trainer:
         if self._graphs is not None:
             self._graphs.release()  # graphs holding NCCL collectives would block the group's teardown
         shutdown(self.dist)
+        unlock_folder(self.out)
 
     def _eta(self) -> float:
         o = self.config.optim

@@ -1,0 +1,73 @@
+"""Argument types that check ranges as argparse reads them, so a bad value ends with one line.
+
+``type=count(1, 4096)`` reads an integer in [1, 4096]; ``type=number(0, None, open_low=True)``
+a finite float above 0. Argparse turns the ValueError into ``argument --size: invalid value``
+plus the expectation, exit status 2, before anything is loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Callable
+
+# Pixels on a side of a rendered image: beyond it one frame alone needs gigabytes.
+MAX_IMAGE_SIDE = 8192
+
+
+def count(low: int, high: int | None = None) -> Callable[[str], int]:
+    """Returns an argparse type reading an integer in [low, high] (no upper bound when None)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            span = f"at least {low}" if high is None else f"from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range, expected {span}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def number(low: float | None = None, high: float | None = None, *, open_low: bool = False) -> Callable[[str], float]:
+    """Returns an argparse type reading a finite float in [low, high] (``(low, high]`` with ``open_low``)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        bad_low = low is not None and (value <= low if open_low else value < low)
+        if not math.isfinite(value) or bad_low or (high is not None and value > high):
+            lo = "" if low is None else (f"above {low:g}" if open_low else f"at least {low:g}")
+            hi = "" if high is None else f"at most {high:g}"
+            span = " and ".join(s for s in (lo, hi) if s) or "finite"
+            raise argparse.ArgumentTypeError(f"{text} is out of range, expected a finite number {span}".rstrip())
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def image_side(text: str) -> int:
+    """Returns an image side in pixels, 16 to `MAX_IMAGE_SIDE`."""
+    return count(16, MAX_IMAGE_SIDE)(text)
+
+
+image_side.__name__ = "size"
+
+
+def device(name: str | None) -> str:
+    """Returns the torch device to use: ``name``, or cuda when available; AnrError for cuda without a GPU."""
+    import torch
+
+    from anr_studio.errors import AnrError
+
+    if name is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise AnrError("--device cuda: no CUDA GPU is available on this machine, expected --device cpu")
+    return name

@@ -1,0 +1,85 @@
+"""The avatar commands never destroy a user's file and check their arguments' ranges."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from anr_studio.cli import main
+
+
+@pytest.fixture(scope="module")
+def body_file(tmp_path_factory, body):
+    path = tmp_path_factory.mktemp("body") / "box.safetensors"
+    body.save(path)
+    return str(path)
+
+
+@pytest.fixture
+def avatar(avatar_path, tmp_path):
+    path = tmp_path / "a.anr"
+    shutil.copy(avatar_path, path)
+    return path
+
+
+def run(*args):
+    return main([str(a) for a in args])
+
+
+@pytest.mark.parametrize("command, message", [
+    (["render", "{a}", "--out", "{a}"], "is also an input of this command"),
+    (["render", "{a}", "--out", "{cap}"], "is a .h5 name, expected a .png file"),
+    (["render", "{a}", "--out", "{tmp}/x.txt"], "is a .txt name, expected a .png file"),
+    (["render", "{a}", "--orbit", "2", "--out", "{tmp}/o.png"], "is a .png name, expected a .mp4 file or a folder"),
+    (["render", "{a}", "--out", "{tmp}/old.png"], "the file exists, expected a new name or --overwrite"),
+    (["export", "{a}", "--texture", "{a}"], "is also an input of this command"),
+    (["export", "{a}", "--texture", "{tmp}/t.anr"], "is a .anr name, expected a .png file"),
+    (["export", "{a}", "--mesh", "{tmp}/old.png"], "is a .png name, expected a .obj file or a .glb file"),
+    (["swap", "{a}", "--from", "alice", "--to", "bob", "--region", "upper", "--name", "x", "--out", "{cap}"],
+     "is a .h5 name, expected a .anr file"),
+    (["swap", "{a}", "--from", "alice", "--to", "bob", "--region", "upper", "--name", "x", "--out", "{tmp}/new.anr",
+      "--preview", "{a}"], "is also an input of this command"),
+    (["fit", "{a}", "--capture", "{cap}", "--name", "c", "--out", "{cap}"], "is also an input of this command"),
+    (["fit", "{a}", "--capture", "{cap}", "--name", "c", "--out", "{tmp}/b.anr"], "the file exists"),
+])
+def test_outputs_that_would_destroy_a_file_are_refused(avatar, captures, body_file, tmp_path, capsys, command, message):
+    (tmp_path / "old.png").write_bytes(b"a picture")
+    (tmp_path / "b.anr").write_bytes(b"another avatar")
+    cap = tmp_path / "cap.h5"
+    shutil.copy(captures[0], cap)
+    before = {p: p.read_bytes() for p in (avatar, cap, tmp_path / "old.png", tmp_path / "b.anr")}
+    args = [a.format(a=avatar, cap=cap, tmp=tmp_path) for a in command]
+    assert run(*args, "--body-model", body_file, "--device", "cpu", "--quiet") == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert {p: p.read_bytes() for p in before} == before
+    assert not (tmp_path / "x.txt").exists() and not (tmp_path / "o.png").exists() and not (tmp_path / "new.anr").exists()
+
+
+def test_overwrite_replaces_an_existing_output(avatar, body_file, tmp_path, capsys):
+    old = tmp_path / "old.png"
+    old.write_bytes(b"a picture")
+    assert run("render", avatar, "--size", 16, "--out", old, "--overwrite", "--body-model", body_file, "--device", "cpu") == 0
+    assert old.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--size", 100000, "argument --size: 100000 is out of range, expected from 16 to 8192"),
+    ("--batch-size", 0, "argument --batch-size: 0 is out of range, expected from 1 to 256"),
+    ("--frames", 0, "argument --frames: 0 is out of range"),
+    ("--orbit", 0, "argument --orbit: 0 is out of range, expected from 1 to 3600"),
+    ("--fps", "nan", "argument --fps: nan is out of range"),
+    ("--elevation", "inf", "argument --elevation: inf is out of range"),
+])
+def test_render_arguments_are_range_checked(avatar, tmp_path, capsys, flag, value, message):
+    with pytest.raises(SystemExit) as exit_:
+        run("render", avatar, flag, value, "--out", tmp_path / "o.mp4")
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "o.mp4").exists()
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu_is_one_sentence(avatar, tmp_path, capsys):
+    assert run("render", avatar, "--device", "cuda", "--out", tmp_path / "o.png") == 2
+    assert "--device cuda: no CUDA GPU is available on this machine, expected --device cpu" in capsys.readouterr().err

@@ -1,0 +1,65 @@
+"""Capture commands never destroy a user's file: existing outputs, inputs as outputs, read-only and private captures."""
+
+from __future__ import annotations
+
+import stat
+
+import numpy as np
+import pytest
+
+from anr_studio.capture import CaptureWriter
+from anr_studio.cli import main
+
+H, W, N = 12, 10, 6
+
+
+@pytest.fixture
+def cap(tmp_path):
+    path = tmp_path / "cap.h5"
+    K = np.array([[20.0, 0, 5], [0, 20.0, 6], [0, 0, 1]], np.float32)
+    with CaptureWriter(path, "carol", H, W, 30, betas=np.zeros(10), camera=(K, np.eye(3), [0, 0, 3])) as w:
+        for i in range(N):
+            w.append(np.full((H, W, 3), 40 * i, np.uint8), mask=np.zeros((H, W), np.uint8), pose=np.zeros((24, 3)))
+    return path
+
+
+def test_synth_and_import_refuse_to_replace_files(cap, tmp_path, capsys):
+    before = cap.read_bytes()
+    assert main(["synth", "--out", str(cap), "--frames", "2", "--size", "32", "--quiet"]) == 2
+    assert "cap.h5: the file exists, expected a new name or --overwrite" in capsys.readouterr().err
+    src = tmp_path / "clip"
+    src.mkdir()
+    poses = tmp_path / "poses.npz"
+    np.savez(poses, poses=np.zeros((2, 72)))
+    assert main(["import", str(src), "--poses", str(poses), "--out", str(poses)]) == 2
+    assert "poses.npz: is also an input of this command" in capsys.readouterr().err
+    assert main(["import", str(src), "--out", str(cap)]) == 2
+    assert "the file exists" in capsys.readouterr().err
+    assert cap.read_bytes() == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["synth", "--out", "{tmp}/s.h5", "--tracking-noise", "nan"], "argument --tracking-noise: nan is out of range"),
+    (["synth", "--out", "{tmp}/s.h5", "--frames", "0"], "argument --frames: 0 is out of range"),
+    (["keyframes", "{cap}", "--grid", "100000"], "argument --grid: 100000 is out of range, expected from 8 to 2048"),
+    (["keyframes", "{cap}", "--fraction", "0"], "argument --fraction: 0 is out of range, expected a finite number above 0"),
+])
+def test_capture_arguments_are_range_checked(cap, tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_:
+        main([a.format(cap=cap, tmp=tmp_path) for a in args])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_keyframes_refuse_a_read_only_capture_and_keep_a_private_ones_mode(cap, capsys):
+    from tests.train.helpers import tiny_body
+
+    body = cap.parent / "body.safetensors"
+    tiny_body().save(body)
+    cap.chmod(0o444)
+    before = cap.read_bytes()
+    assert main(["keyframes", str(cap), "--body", str(body), "--grid", "16"]) == 2
+    assert "cap.h5: is read-only, expected a writable file" in capsys.readouterr().err
+    assert cap.read_bytes() == before and stat.S_IMODE(cap.stat().st_mode) == 0o444
+    cap.chmod(0o600)
+    assert main(["keyframes", str(cap), "--body", str(body), "--grid", "16"]) == 0
+    assert stat.S_IMODE(cap.stat().st_mode) == 0o600 and cap.read_bytes() != before
