@@ -1,7 +1,10 @@
 """Benchmark: end-to-end avatar frame time, pose -> skinning -> rasterization -> renderer -> uint8 image on the host.
 
     python benchmarks/bench_avatar.py --device cuda --json bench_avatar.json --markdown bench_avatar.md
-    python benchmarks/bench_avatar.py --device cpu --threads 2 --presets fast demo --sizes 256   # the CPU target
+    python benchmarks/bench_avatar.py --device cuda --presets paper fast --variants eager-fp32 bf16-cl bf16-cl-cudagraph \
+        bf16-cl-framegraph --frames 100 --warmup 20                  # the GPU table in docs/benchmarks.md
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_avatar.py --device cpu --threads 2 --avatar models/demo.anr \
+        --sizes 256 --frames 20 --warmup 3 --variants eager-fp32 cpu-tuned   # the CPU table
     python benchmarks/bench_avatar.py --device cpu --presets tiny --sizes 64 --frames 3 --warmup 1  # smoke test
 
 Each frame is `Avatar.render(identity, pose, camera, size=...)` exactly as the CLI and the GUI call

@@ -2,7 +2,8 @@
 
     python benchmarks/bench_raster.py                       # CPU, all threads torch uses
     python benchmarks/bench_raster.py --threads 2           # CPU, 2 threads
-    python benchmarks/bench_raster.py --device cuda --json gpu.json
+    python benchmarks/bench_raster.py --device cuda --repeats 20 --warmup 5 --json gpu.json
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_raster.py --threads 2 --json cpu.json   # docs/benchmarks.md
 
 Uses ``BodyModel.default()`` when resources/body/anr_body.safetensors exists, else a built-in
 stand-in of the same size (icospheres and capsules, ~1.8k vertices / 3.6k faces, skinned to the

@@ -1,10 +1,11 @@
 """Benchmark: training images/s of the full trainer step (data, posing, rasterization, R, D, Adam).
 
     python benchmarks/bench_train.py --device cuda --json $OUT/bench_train.json --markdown $OUT/bench_train.md
+    python benchmarks/bench_train.py --device cuda --presets paper fast --variants eager-fp32 tuned-graph \
+        --window 10 --warmup-windows 2 --windows 3 --frames 16       # the table in docs/benchmarks.md
     python benchmarks/bench_train.py --device cpu --presets tiny --window 2 --windows 2   # smoke test
 
-Unlike benchmarks/bench_model.py (model only, synthetic UV images), this drives
-`anr_studio.train.Trainer` on a real capture file at the preset's resolution: DataLoader workers
+It drives `anr_studio.train.Trainer` on a real capture file at the preset's resolution: DataLoader workers
 read and crop frames, the body is posed and rasterized on the device, the renderer, losses and
 discriminator train. Variants, measured in the same run on the same capture:
 
