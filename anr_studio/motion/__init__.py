@@ -11,6 +11,7 @@ from pathlib import Path
 
 from anr_studio.errors import AnrError
 from anr_studio.fileio import shipped_path
+from anr_studio.motion.bvh_parse import shown
 from anr_studio.motion.clip import MotionClip
 
 MOTION_DIR = shipped_path("resources", "motions")
@@ -39,6 +40,7 @@ def load_motion(name_or_path: str | os.PathLike, *, upright: bool = True) -> Mot
     from anr_studio.motion.smpl_npz import load_smpl_npz
 
     text = str(name_or_path)
+    shown_text = shown(text, 80)
     key = ALIASES.get(text, text)
     if key in BUILTIN_MOTIONS:
         file, fps = BUILTIN_MOTIONS[key]
@@ -50,10 +52,14 @@ def load_motion(name_or_path: str | os.PathLike, *, upright: bool = True) -> Mot
     path = Path(text)
     suffix = path.suffix.lower()
     if suffix not in (".npz", ".bvh"):
-        raise AnrError(f"motion {text!r}: not a built-in clip or a motion file, expected one of "
+        raise AnrError(f"motion {shown_text!r}: not a built-in clip or a motion file, expected one of "
                        f"{', '.join(BUILTIN_MOTIONS)} or a path to an .npz (SMPL poses) or .bvh file")
-    if not path.is_file():
-        raise AnrError(f"{text}: file does not exist, expected a motion file (.npz or .bvh)")
+    try:
+        exists = path.is_file()
+    except OSError:  # a name the file system refuses (too long, ...)
+        exists = False
+    if not exists:
+        raise AnrError(f"{shown_text}: file does not exist, expected a motion file (.npz or .bvh)")
     if suffix == ".bvh":
         return load_bvh(path)
     clip = load_smpl_npz(path)

@@ -28,7 +28,7 @@ from scipy.spatial.transform import Rotation
 from anr_studio.body.skeleton import SMPL_JOINT_NAMES, SMPL_PARENTS, joint_index
 from anr_studio.motion.bvh_parse import BvhData, parse_bvh
 from anr_studio.motion.bvh_skeleton import find_body
-from anr_studio.motion.clip import MotionClip
+from anr_studio.motion.clip import MotionClip, validate_motion
 
 FALLBACK_HEIGHT_M = 1.7
 _CHUNK_FRAMES = 20_000  # frames converted at once: bounds the memory of the world rotations
@@ -181,4 +181,7 @@ def load_bvh(path: str | os.PathLike, name: str | None = None) -> MotionClip:
     transl = (moved - np.array([moved[0, 0], standing, moved[0, 2]])) * unit
     meta = {"source": str(path), "units": units, "frame_time": data.frame_time, "notes": body.notes,
             "mapping": {SMPL_JOINT_NAMES[k]: data.names[v] for k, v in sorted(mapping.items())}}
-    return MotionClip(poses, transl.astype(np.float32), 1.0 / data.frame_time, name or path.stem, meta)
+    with np.errstate(over="ignore"):
+        transl = transl.astype(np.float32)
+    validate_motion(poses, transl, 1.0 / data.frame_time, data.label)
+    return MotionClip(poses, transl, 1.0 / data.frame_time, name or path.stem, meta)

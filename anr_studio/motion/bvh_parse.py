@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from anr_studio.errors import AnrError
+from anr_studio.motion.clip import MAX_FPS, MIN_FPS
 
 MAX_FILE_BYTES = 200 * 2**20
 MAX_JOINTS = 1024
@@ -26,6 +27,7 @@ MAX_DEPTH = 256  # real rigs nest ~10-25 deep (fingers included)
 MAX_HIERARCHY_LINES = 100_000
 MAX_FRAMES = 1_000_000
 MAX_VALUES = 50_000_000  # frames x channels: 400 MB of float64
+MAX_MAGNITUDE = 1e7  # offsets and channel values: millimetres and degrees stay far below this
 CHANNEL_NAMES = ("Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Zrotation")
 _CHANNEL_BY_KEY = {c.lower(): c for c in CHANNEL_NAMES}
 _NONBLANK_LINE = re.compile(r"\S[^\n]*")
@@ -115,8 +117,9 @@ def _number(lines: _Lines, what: str) -> float:
         value = float(token)
     except ValueError:
         raise AnrError(f"{lines.label}: line {lines.line} has {shown(token)!r} where {what} was expected") from None
-    if not np.isfinite(value):
-        raise AnrError(f"{lines.label}: line {lines.line} has {shown(token)!r} in {what}, expected a finite number")
+    if not abs(value) <= MAX_MAGNITUDE:
+        raise AnrError(f"{lines.label}: line {lines.line} has {shown(token)!r} in {what}, expected a finite number "
+                       f"within +-{MAX_MAGNITUDE:g}")
     return value
 
 
@@ -243,8 +246,9 @@ def _frame_header(lines: _Lines) -> tuple[int, int, float]:
     frame_time = _number(lines, "the Frame Time")
     if frames == 1 and frame_time == 0:  # single poses often carry no frame time
         frame_time = 1 / 30
-    if not 1e-4 <= frame_time <= 10.0:
-        raise AnrError(f"{label}: line {lines.line} has Frame Time {frame_time:g}, expected 0.0001 to 10 seconds per frame")
+    if not 1 / MAX_FPS <= frame_time <= 1 / MIN_FPS:
+        raise AnrError(f"{label}: line {lines.line} has Frame Time {frame_time:g}, expected {1 / MAX_FPS:g} to "
+                       f"{1 / MIN_FPS:g} seconds per frame")
     if lines.rest_of_line():
         raise AnrError(f"{label}: line {lines.line} has more after the Frame Time, expected the frames to start on the next line")
     return frames, frames_line, frame_time
@@ -282,7 +286,7 @@ def _line_offset_of_row(data: str, row: int) -> int:
 def parse_bvh(path: str | os.PathLike) -> BvhData:
     """Returns the parsed BVH file at ``path``; AnrError naming the file, line and expectation otherwise."""
     path = Path(path)
-    label = path.name
+    label = shown(path.name, 80)
     try:
         with open(path, "rb") as f:
             raw = f.read(MAX_FILE_BYTES + 1)
@@ -320,12 +324,12 @@ def parse_bvh(path: str | os.PathLike) -> BvhData:
         raise _values_error(label, data, first_line, frames, width, channel_names) from None
     if values.shape != (frames, width):
         raise _values_error(label, data, first_line, frames, width, channel_names)
-    bad = np.argwhere(~np.isfinite(values))
+    bad = np.argwhere(~(np.abs(values) <= MAX_MAGNITUDE))
     if len(bad):
         row, col = (int(v) for v in bad[0])
         line = first_line + _line_offset_of_row(data, row)
-        raise AnrError(f"{label}: line {line} (frame {row + 1}) has {values[row, col]} for {shown(channel_names[col])}, "
-                       "expected finite numbers")
+        raise AnrError(f"{label}: line {line} (frame {row + 1}) has {values[row, col]:g} for {shown(channel_names[col])}, "
+                       f"expected finite numbers within +-{MAX_MAGNITUDE:g}")
     starts = np.cumsum([0] + [len(c) for c in channels[:-1]]).astype(np.int64)
     return BvhData(label, tuple(names), np.asarray(parents, np.int64), np.asarray(offsets, np.float64), end_sites,
                    tuple(channels), starts, float(frame_time), values)

@@ -18,6 +18,28 @@ MAX_ANGLE = 4 * np.pi  # no tool writes axis-angle rotations longer than this
 MAX_TRANSLATION_M = 10_000.0
 
 
+def validate_motion(poses: np.ndarray, transl: np.ndarray, fps: float, source: str) -> None:
+    """Raises AnrError (naming ``source``) unless ``poses (N,24,3)`` and ``transl (N,3)`` are finite and
+    plausible (1 <= N <= MAX_FRAMES, rotations of at most MAX_ANGLE, translations within
+    MAX_TRANSLATION_M) and ``fps`` is within MIN_FPS..MAX_FPS."""
+    bound = expect_shape(poses, ("N", NUM_JOINTS, 3), "poses", source)
+    expect_shape(transl, (bound["N"], 3), "transl", source)
+    expect_finite(poses, "poses", source)
+    expect_finite(transl, "transl", source)
+    if not 1 <= bound["N"] <= MAX_FRAMES:
+        raise AnrError(f"{source}: poses holds {bound['N']} frames, expected 1 to {MAX_FRAMES:,}")
+    if not (np.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
+        raise AnrError(f"{source}: fps is {fps}, expected {MIN_FPS:g} to {MAX_FPS:g} frames per second")
+    with np.errstate(over="ignore"):  # a norm beyond float32 is inf, and refused as such
+        angle = float(np.linalg.norm(poses.astype(np.float64), axis=-1).max())
+    if angle > MAX_ANGLE:
+        raise AnrError(f"{source}: poses has a rotation of {angle:.3g} radians, expected axis-angle rotations of at "
+                       f"most {MAX_ANGLE:.3g}")
+    reach = float(np.abs(transl).max())
+    if reach > MAX_TRANSLATION_M:
+        raise AnrError(f"{source}: transl reaches {reach:.3g} m, expected at most {MAX_TRANSLATION_M:g} m from the start")
+
+
 @dataclass
 class MotionClip:
     """A motion: ``poses (N,24,3)`` SMPL-order axis-angle (radians), ``transl (N,3)`` metres, ``fps``.
@@ -32,22 +54,10 @@ class MotionClip:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.poses = np.asarray(self.poses, dtype=np.float32)
-        self.transl = np.asarray(self.transl, dtype=np.float32)
-        bound = expect_shape(self.poses, ("N", NUM_JOINTS, 3), "poses", f"motion {self.name!r}")
-        expect_shape(self.transl, (bound["N"], 3), "transl", f"motion {self.name!r}")
-        expect_finite(self.poses, "poses", f"motion {self.name!r}")
-        expect_finite(self.transl, "transl", f"motion {self.name!r}")
-        if not 1 <= bound["N"] <= MAX_FRAMES:
-            raise AnrError(f"motion {self.name!r}: poses holds {bound['N']} frames, expected 1 to {MAX_FRAMES:,}")
-        if not (np.isfinite(self.fps) and MIN_FPS <= self.fps <= MAX_FPS):
-            raise AnrError(f"motion {self.name!r}: fps is {self.fps}, expected {MIN_FPS:g} to {MAX_FPS:g} frames per second")
-        if np.linalg.norm(self.poses, axis=-1).max() > MAX_ANGLE:
-            raise AnrError(f"motion {self.name!r}: poses has a rotation of {np.linalg.norm(self.poses, axis=-1).max():.3g} "
-                           f"radians, expected axis-angle rotations of at most {MAX_ANGLE:.3g}")
-        if np.abs(self.transl).max() > MAX_TRANSLATION_M:
-            raise AnrError(f"motion {self.name!r}: transl reaches {np.abs(self.transl).max():.3g} m, expected at most "
-                           f"{MAX_TRANSLATION_M:g} m from the start")
+        with np.errstate(over="ignore"):  # values beyond float32 become inf, which the check refuses
+            self.poses = np.asarray(self.poses, dtype=np.float32)
+            self.transl = np.asarray(self.transl, dtype=np.float32)
+        validate_motion(self.poses, self.transl, self.fps, f"motion {self.name!r}")
         self.fps = float(self.fps)
 
     def __len__(self) -> int:

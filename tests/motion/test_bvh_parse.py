@@ -100,7 +100,7 @@ BROKEN = [
      "line 9 has a repeated channel 'Zrotation' for joint Spine"),
     (TWO_JOINTS.replace("Zrotation Xrotation Yrotation\n    End", "Zrotation Wrotation Yrotation\n    End"),
      "line 9 has an unknown channel 'Wrotation' for joint Spine"),
-    (TWO_JOINTS.replace("Frame Time: 0.04", "Frame Time: 0"), "line 18 has Frame Time 0, expected 0.0001 to 10 seconds"),
+    (TWO_JOINTS.replace("Frame Time: 0.04", "Frame Time: 0"), "line 18 has Frame Time 0, expected 0.001 to 10 seconds"),
     (TWO_JOINTS.replace("Frame Time: 0.04", "Frame Time: -0.04"), "line 18 has Frame Time -0.04"),
     (TWO_JOINTS.replace("MOTION", "ROOT Other"), "line 16 has 'ROOT' after the skeleton, expected MOTION (one skeleton per file)"),
     (TWO_JOINTS.split("MOTION")[0], "the file ends after line 15, expected MOTION"),

@@ -1,0 +1,125 @@
+"""NumPy .npz archives read without trusting them: every array's header is checked before its data.
+
+``NpzArchive(path)`` opens the zip and lists its arrays; ``archive.array(key)`` reads the ``.npy``
+header first (format 1.0/2.0 only), refuses object, string and structured dtypes (so nothing is
+ever unpickled), and refuses a declared shape larger than the limit or than the bytes the member
+holds, before allocating anything. Every failure of the zip or the data (flipped bytes, truncation,
+bad CRCs, corrupt compression) is an AnrError naming the file and the array.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from anr_studio.errors import AnrError
+
+MAX_FILE_BYTES = 2 * 2**30
+MAX_MEMBERS = 1024
+MAX_ARRAY_BYTES = 512 * 2**20
+_SLACK_BYTES = 4096
+_NUMBER_KINDS = "biuf"  # bool, signed, unsigned, float
+# What a damaged zip or .npy stream raises inside zipfile, zlib and numpy.lib.format.
+_DAMAGE = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError, SyntaxError, OverflowError,
+           struct.error, NotImplementedError, RuntimeError, OSError)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return "".join(c if c.isprintable() else "?" for c in text)[:120]
+
+
+class NpzArchive:
+    """An open .npz archive (a context manager). ``keys``: the array names it holds."""
+
+    def __init__(self, path: str | os.PathLike, expected: str = "NumPy arrays") -> None:
+        self.path = Path(path)
+        self.label = "".join(c if c.isprintable() else "?" for c in self.path.name)[:80]
+        self.expected = expected
+        try:
+            size = self.path.stat().st_size
+        except OSError as exc:
+            raise AnrError(f"{self.label}: cannot read it ({exc.strerror or exc}), expected a .npz file of {expected}") from None
+        if size > MAX_FILE_BYTES:
+            raise AnrError(f"{self.label}: the file is {size / 2**30:.1f} GB, expected a .npz file of {expected} "
+                           f"of at most {MAX_FILE_BYTES // 2**30} GB")
+        try:
+            self._zip = zipfile.ZipFile(self.path)
+            infos = self._zip.infolist()
+        except _DAMAGE as exc:
+            raise AnrError(f"{self.label}: cannot read it as a NumPy .npz archive ({_reason(exc)}), expected {expected}") from None
+        if len(infos) > MAX_MEMBERS:
+            self.close()
+            raise AnrError(f"{self.label}: the archive holds {len(infos)} files, expected at most {MAX_MEMBERS} arrays")
+        self._members = {(i.filename[:-4] if i.filename.endswith(".npy") else i.filename): i for i in infos}
+
+    @property
+    def keys(self) -> list[str]:
+        return sorted(self._members)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._members
+
+    def close(self) -> None:
+        self._zip.close()
+
+    def __enter__(self) -> "NpzArchive":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _damaged(self, key: str, exc: BaseException) -> AnrError:
+        return AnrError(f"{self.label}: array {key!r} is damaged ({_reason(exc)}), expected {self.expected}")
+
+    def _header(self, f, key: str) -> tuple[tuple[int, ...], np.dtype, int]:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise AnrError(f"{self.label}: array {key!r} is in .npy format {version[0]}.{version[1]}, expected 1.0 or 2.0")
+        return tuple(int(s) for s in shape), dtype, f.tell()
+
+    def array(self, key: str) -> np.ndarray:
+        """Returns the array ``key`` after checking its header: numbers only, a sane size, no pickles."""
+        info = self._members[key]
+        try:
+            with self._zip.open(info) as f:
+                shape, dtype, header_bytes = self._header(f, key)
+        except AnrError:
+            raise
+        except _DAMAGE as exc:
+            raise self._damaged(key, exc) from None
+        if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in _NUMBER_KINDS:
+            why = " (object arrays would need unpickling, which is never done)" if dtype.hasobject else ""
+            raise AnrError(f"{self.label}: array {key!r} has dtype {dtype}, expected numbers{why}")
+        if any(s < 0 for s in shape):
+            raise AnrError(f"{self.label}: array {key!r} declares shape {shape}, expected sizes of at least 0")
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes > MAX_ARRAY_BYTES:
+            raise AnrError(f"{self.label}: array {key!r} declares shape {shape} ({nbytes:,} bytes), expected at most "
+                           f"{MAX_ARRAY_BYTES // 2**20} MB")
+        held = info.file_size - header_bytes
+        if nbytes > held:
+            raise AnrError(f"{self.label}: array {key!r} declares shape {shape} ({nbytes:,} bytes) but holds "
+                           f"{max(held, 0):,} bytes, expected the whole array")
+        if held - nbytes > _SLACK_BYTES:  # nothing but the array is read, so no archive can inflate beyond it
+            raise AnrError(f"{self.label}: array {key!r} holds {held - nbytes:,} bytes beyond its shape {shape}, "
+                           "expected only the array")
+        try:
+            with self._zip.open(info) as f:
+                value = np.lib.format.read_array(f, allow_pickle=False)
+                f.read()  # to the end of the member: its CRC is checked there
+        except _DAMAGE as exc:
+            raise self._damaged(key, exc) from None
+        if value.shape != shape:
+            raise AnrError(f"{self.label}: array {key!r} holds shape {value.shape}, expected the declared {shape}")
+        return value
