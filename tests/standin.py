@@ -125,3 +125,18 @@ def write_standin_capture(path, body, frames: int = 6, size: int = 64, identity:
         w.set_split(np.arange(frames - 1), np.array([frames - 1]))
         w.set_keyframes(np.array([0, frames // 2]))
     return str(path)
+
+
+def untrained_avatar(body: BodyModel, preset: str = "tiny", identities=("A", "B"), seed: int = 0):
+    """Returns an Avatar of ``preset``'s untrained renderer on ``body``, with clearly different textures per identity."""
+    from anr_studio.avatar import Avatar
+    from anr_studio.model import build_renderer
+    from anr_studio.train.presets import preset as get_preset
+
+    cfg = get_preset(preset)
+    torch.manual_seed(seed)
+    renderer = build_renderer(cfg.model, cfg.renderer).eval().requires_grad_(False)
+    tc = cfg.model.texture
+    g = torch.Generator().manual_seed(seed)
+    textures = {name: torch.rand(tc.channels, tc.size, tc.size, generator=g) * 2 - 1 for name in identities}
+    return Avatar(renderer, textures, body, {"body_model": body.model_id}, source=f"untrained {preset}")

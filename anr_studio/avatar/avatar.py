@@ -243,9 +243,9 @@ class Avatar:
         """Returns (lowest (3,), highest (3,)) corners of the posed body's box in metres (rest pose by default)."""
         betas = self._betas.get(identity) if identity is not None else None
         p = torch.zeros(1, 24, 3) if pose is None else torch.as_tensor(np.asarray(pose, np.float32)).reshape(1, 24, 3)
-        b = None if betas is None else torch.as_tensor(betas[None])
+        b = None if betas is None else torch.as_tensor(betas[None, : self.body.num_betas])
         with torch.no_grad():
-            verts = self.body(pose=p.to(self.device), betas=self._fit_betas(b)).vertices[0].cpu().numpy()
+            verts = self.body(pose=p.to(self.device), betas=b).vertices[0].cpu().numpy()
         return verts.min(0), verts.max(0)
 
     def default_camera(self, size: int | Sequence[int] = 512, identity: str | None = None, azimuth_deg: Any = 0.0,
@@ -264,13 +264,6 @@ class Avatar:
         distance = max(half_h / tan_v, radius / tan_h) + radius
         return orbit_camera(azimuth_deg, elevation_deg, distance, target=center.tolist(), image_size=(h, w),
                             fov_deg=fov_deg, device=self.device)
-
-    def _fit_betas(self, betas: torch.Tensor | None) -> torch.Tensor | None:
-        """Returns ``betas`` (rows, K') cut to the body's K (on the host: the body checks and moves them)."""
-        if betas is None:
-            return None
-        k = int(getattr(self.body, "num_betas", betas.shape[-1]))
-        return betas[..., :k] if betas.shape[-1] > k else betas
 
     def _default_camera(self, size: tuple[int, int], identity: str) -> PerspectiveCamera:
         """Returns `default_camera` (size, identity), computed once (it poses the body and reads it back)."""
@@ -343,10 +336,10 @@ class Avatar:
         n = pose_t.shape[0]
         if betas is None:
             stored = self._betas[identity]
-            b_t = None if stored is None else self._fit_betas(torch.as_tensor(stored[None]))
+            b_t = None if stored is None else torch.as_tensor(stored[None, : self.body.num_betas])
         else:
             b_arr = np.asarray(betas, np.float32)
-            b_t = self._fit_betas(torch.as_tensor(b_arr.reshape(1, -1) if b_arr.ndim == 1 else b_arr))
+            b_t = torch.as_tensor(b_arr.reshape(1, -1) if b_arr.ndim == 1 else b_arr)[:, : self.body.num_betas]
         t_t = None if transl is None else torch.as_tensor(np.asarray(transl, np.float32)).reshape(-1, 3)
         camera = (camera if camera is not None else self._default_camera((h, w), identity)).to(self.device)
         bg = self._background(background, n, h, w)

@@ -55,7 +55,7 @@ def posed_vertices(avatar, pose: Any = None, identity: str | None = None, transl
     if p.shape != (24, 3):
         raise AnrError(f"--pose: pose has shape {p.shape}, expected (24, 3) axis-angle")
     betas = avatar.identity_betas(identity) if identity is not None else None
-    b = None if betas is None else avatar._fit_betas(torch.as_tensor(betas[None]))
+    b = None if betas is None else torch.as_tensor(betas[None, : avatar.body.num_betas])
     t = None if transl is None else torch.as_tensor(np.asarray(transl, np.float32)).reshape(1, 3)
     with torch.no_grad():
         out = avatar.body(pose=torch.as_tensor(p)[None].to(avatar.device), betas=b, transl=t)
@@ -71,7 +71,7 @@ def textured_mesh(body, vertices: np.ndarray, image: np.ndarray | None = None):
     from PIL import Image
 
     faces = body.faces.detach().cpu().numpy()
-    if not getattr(body, "has_uvs", True):
+    if not body.has_uvs:
         return trimesh.Trimesh(vertices, faces, process=False)
     uv = body.uv.detach().cpu().numpy().astype(np.float64)
     uv_faces = body.uv_faces.detach().cpu().numpy()

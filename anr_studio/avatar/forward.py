@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from anr_studio.render import render_body_maps
 
@@ -34,17 +33,11 @@ def body_maps(body: torch.nn.Module, pose: torch.Tensor, betas: torch.Tensor | N
               camera: Any, image_size: tuple[int, int]):
     """Returns BodyMaps(uv (B,H,W,2), normals (B,3,H,W), mask (B,1,H,W), fragments) of posed bodies.
 
-    ``pose (B,24,3)``, ``betas (B,K)`` (padded with zeros or cut to the body's K), ``transl (B,3)``.
+    ``pose (B,24,3)``, ``betas (B,K')`` (cut to the body's K; missing ones are zero), ``transl (B,3)``.
     Nothing here needs gradients (geometry is fixed, as in the paper).
     """
     with torch.no_grad():
-        if betas is not None:
-            k = int(getattr(body, "num_betas", betas.shape[-1]))
-            if betas.shape[-1] < k:
-                betas = F.pad(betas, (0, k - betas.shape[-1]))
-            elif betas.shape[-1] > k:
-                betas = betas[..., :k]
-        out = body(pose=pose, betas=betas, transl=transl)
+        out = body(pose=pose, betas=None if betas is None else betas[..., : body.num_betas], transl=transl)
         return render_body_maps(body, out.vertices, camera, image_size)
 
 

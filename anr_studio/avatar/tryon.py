@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from anr_studio.body.skeleton import PART_GROUPS, part_indices
 from anr_studio.errors import AnrError
 from anr_studio.fileio import shipped_path
 
@@ -69,26 +70,14 @@ def rasterize_uv_faces(face_uvs: np.ndarray, size: int, feather: float = 1.0) ->
     return np.clip(mask, 0.0, 1.0).astype(np.float32)
 
 
-def _part_indices(names: list[str], wanted: tuple[str, ...]) -> list[int]:
-    """Returns the indices into ``names`` of the parts ``wanted``; group names (both sides of a limb:
-    "thighs" = thigh_l + thigh_r, anr_studio.body.skeleton.PART_GROUPS) expand to their members."""
-    from anr_studio.body import skeleton
-
-    groups = getattr(skeleton, "PART_GROUPS", {})
-    found = set()
-    for part in wanted:
-        members = [part] if part in names else list(groups.get(part, ()))
-        found.update(names.index(m) for m in members if m in names)
-    return sorted(found)
-
-
 def region_faces(body, region: str) -> np.ndarray:
     """Returns the (F,) bool selection of ``body``'s faces that belong to ``region`` (a REGIONS name)."""
     if region not in REGIONS:
         raise AnrError(f"--region {region}: unknown region, expected one of {', '.join(REGIONS)}")
-    names = list(getattr(body, "part_names", []))
+    names = list(body.part_names)
     parts = body.face_parts.detach().cpu().numpy()
-    wanted = _part_indices(names, REGIONS[region])
+    # Parts this body does not label are left out (an SMPL file's body has no "face").
+    wanted = part_indices(names, [p for p in REGIONS[region] if p in names or p in PART_GROUPS])
     selected = np.isin(parts, wanted)
     if region == "hair" and "face" in names:
         selected &= parts != names.index("face")

@@ -7,8 +7,10 @@ import os
 
 import torch
 
+from anr_studio.components.protocols import StudioAvatar, StudioBody
 
-def open_avatar(path: str | os.PathLike, body, device: str | torch.device | None = None):
+
+def open_avatar(path: str | os.PathLike, body: StudioBody, device: str | torch.device | None = None) -> StudioAvatar:
     """Returns the Avatar in ``path`` on ``device`` (default: CUDA when available, else the CPU).
 
     When the file names ``body``'s model the avatar renders with that body (the studio's, posed in

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from anr_studio.components.protocols import StudioBody
 
-def open_capture(path: str | os.PathLike, body):
+
+def open_capture(path: str | os.PathLike, body: StudioBody):
     """Returns (capture, summary): the Capture at ``path`` and one line describing it.
 
     The summary notes when the capture was tracked with another body model than ``body`` (the

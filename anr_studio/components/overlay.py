@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from anr_studio.components.protocols import StudioBody
 from anr_studio.components.scene import pose_body
 
 
@@ -28,7 +29,7 @@ def silhouette(vertices: np.ndarray, faces: np.ndarray, K, R, t, size: tuple[int
     return out
 
 
-def outline_overlay(frame: np.ndarray, body, pose, betas, transl, K, R, t, color=(0, 255, 80), mask: np.ndarray | None = None) -> np.ndarray:
+def outline_overlay(frame: np.ndarray, body: StudioBody, pose, betas, transl, K, R, t, color=(0, 255, 80), mask: np.ndarray | None = None) -> np.ndarray:
     """Returns ``frame`` (H,W,3) uint8 with the posed coarse body's outline drawn on it (and ``mask`` (H,W) tinted)."""
     import cv2
 

@@ -13,26 +13,23 @@ import numpy as np
 import torch
 from psygnal import Signal
 
+from anr_studio.components.protocols import StudioBody
+
 DEFAULT_VIEW = (0.0, 5.0, 4.2, (0.0, 0.9, 0.0))
 
 
-def default_body():
+def default_body() -> StudioBody:
     """Returns the built-in BodyModel, the body the studio poses unless it is given another."""
-    from anr_studio.body import BodyModel
+    from anr_studio.body import load_body
 
-    return BodyModel.default()
+    return load_body()
 
 
 @torch.no_grad()
-def pose_body(body, pose: np.ndarray, betas: np.ndarray | None = None, transl: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def pose_body(body: StudioBody, pose: np.ndarray, betas: np.ndarray | None = None, transl: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Returns (vertices (V,3), joints (24,3)) float32 of ``body`` posed with pose (24,3), betas (K,), transl (3,)."""
     p = torch.as_tensor(np.asarray(pose, np.float32)).reshape(1, 24, 3)
-    b = None
-    if betas is not None and len(betas):
-        k = int(body.num_betas)
-        bb = np.zeros(k, np.float32)
-        bb[: min(k, len(betas))] = np.asarray(betas, np.float32)[:k]
-        b = torch.from_numpy(bb)[None]
+    b = None if betas is None or not len(betas) else torch.as_tensor(np.asarray(betas, np.float32)[None, : body.num_betas])
     t = None if transl is None else torch.as_tensor(np.asarray(transl, np.float32)).reshape(1, 3)
     out = body(pose=p, betas=b, transl=t)
     return out.vertices[0].cpu().numpy(), out.joints[0].cpu().numpy()

@@ -11,12 +11,13 @@ import torch
 
 from anr_studio.avatar.tryon import REGIONS, swap_textures
 from anr_studio.avatar.tryon import region_mask as _region_mask
+from anr_studio.components.protocols import StudioAvatar, StudioBody
 
 PREVIEW_IDENTITY = "__try-on preview__"
 REGION_PRESETS = REGIONS
 
 
-def region_mask(body, region: str, size: int) -> np.ndarray:
+def region_mask(body: StudioBody, region: str, size: int) -> np.ndarray:
     """Returns the (size,size) float32 UV mask (soft edges) of a region preset (names in REGION_PRESETS) on ``body``."""
     return _region_mask(body, region, size)
 
@@ -32,7 +33,7 @@ def swap_texture(texture_a: torch.Tensor, texture_b: torch.Tensor, mask: np.ndar
     return swap_textures(texture_a, texture_b, np.clip(m, 0.0, 1.0))
 
 
-def preview_swap(avatar, identity_a: str, identity_b: str, mask: np.ndarray, name: str = PREVIEW_IDENTITY) -> str:
+def preview_swap(avatar: StudioAvatar, identity_a: str, identity_b: str, mask: np.ndarray, name: str = PREVIEW_IDENTITY) -> str:
     """Returns the name of an identity holding the swapped texture (added to or replaced in ``avatar``)."""
     tex = swap_texture(avatar.texture(identity_a), avatar.texture(identity_b), mask)
     avatar.add_identity(name, tex, betas=avatar.identity_betas(identity_b))

@@ -11,6 +11,7 @@ from PySide6 import QtCore, QtWidgets
 from anr_studio.components.captures import open_capture
 from anr_studio.components.overlay import outline_overlay
 from anr_studio.components.pose_state import PoseState
+from anr_studio.components.protocols import StudioBody
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
 from anr_studio.gui.qt_util import ImageLabel, guarded, poll_job_progress, show_error
@@ -25,7 +26,7 @@ class CapturePanel(QtWidgets.QWidget):
 
     capture_opened = QtCore.Signal(str)
 
-    def __init__(self, body, pose_state: PoseState, parent=None) -> None:
+    def __init__(self, body: StudioBody, pose_state: PoseState, parent=None) -> None:
         super().__init__(parent)
         self.body, self.pose_state = body, pose_state
         self.capture = None

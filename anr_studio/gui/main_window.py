@@ -11,6 +11,7 @@ from anr_studio.components.avatars import open_avatar
 from anr_studio.components.face_colors import neural_face_colors
 from anr_studio.components.paint import PaintState
 from anr_studio.components.pose_state import PoseState
+from anr_studio.components.protocols import StudioAvatar, StudioBody
 from anr_studio.components.scene import ViewState, default_body
 from anr_studio.errors import AnrError
 from anr_studio.gui.capture_panel import CapturePanel
@@ -42,7 +43,7 @@ def settings() -> QtCore.QSettings:
 class MainWindow(QtWidgets.QMainWindow):
     """The studio window. Panels are docks; all state lives in Qt-free objects it owns."""
 
-    def __init__(self, body=None) -> None:
+    def __init__(self, body: StudioBody | None = None) -> None:
         super().__init__()
         self.setWindowTitle("ANR Studio")
         self.setObjectName("anrStudioMain")
@@ -285,7 +286,7 @@ class MainWindow(QtWidgets.QMainWindow):
         """Loads the avatar in ``path`` and shows it in the neural preview and try-on panel."""
         self.set_avatar(open_avatar(path, self.body), path)
 
-    def set_avatar(self, avatar, path: str = "") -> None:
+    def set_avatar(self, avatar: StudioAvatar | None, path: str = "") -> None:
         """Shows ``avatar`` (anything with the Avatar render contract) in the studio."""
         self.avatar, self.avatar_path = avatar, path
         self.neural.set_avatar(avatar, Path(path).name if path else "")

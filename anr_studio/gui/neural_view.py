@@ -8,6 +8,7 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from anr_studio.components.pose_state import PoseState
+from anr_studio.components.protocols import StudioAvatar
 from anr_studio.components.scene import ViewState
 from anr_studio.gui.qt_util import ImageLabel
 from anr_studio.jobs.preview import NeuralPreview, PreviewRequest, PreviewResult, default_preview_size
@@ -74,7 +75,7 @@ class NeuralView(QtWidgets.QWidget):
     def avatar(self):
         return self.worker.avatar
 
-    def set_avatar(self, avatar, name: str = "") -> None:
+    def set_avatar(self, avatar: StudioAvatar | None, name: str = "") -> None:
         """Shows ``avatar`` (or the empty state for None) and renders it."""
         self.worker.set_avatar(avatar)
         self.last_result = None

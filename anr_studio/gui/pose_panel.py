@@ -9,6 +9,7 @@ from PySide6 import QtCore, QtWidgets
 
 from anr_studio.components.playback import BUILTIN_MOTION_NAMES, Playback
 from anr_studio.components.pose_state import JOINT_GROUPS, SMPL_JOINT_NAMES, PoseState, joint_index
+from anr_studio.components.protocols import StudioBody
 from anr_studio.gui.qt_util import guarded
 
 TICKS_PER_DEGREE = 10  # sliders are integers; 0.1 degree steps feel continuous
@@ -19,7 +20,7 @@ TICK_S = 0.033  # playback timer interval
 class PosePanel(QtWidgets.QWidget):
     """Edits ``state`` of ``body``; every slider change is one PoseState edit, a drag is one undo step."""
 
-    def __init__(self, state: PoseState, body, parent=None) -> None:
+    def __init__(self, state: PoseState, body: StudioBody, parent=None) -> None:
         super().__init__(parent)
         self.state = state
         self.body = body

@@ -7,6 +7,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from anr_studio.components.paint import PaintEvent, PaintState, clear, fill, handle_event, uv_layout_image
+from anr_studio.components.protocols import StudioAvatar, StudioBody
 from anr_studio.components.tryon import PREVIEW_IDENTITY, REGION_PRESETS, preview_swap, region_mask
 from anr_studio.errors import AnrError
 from anr_studio.gui.qt_util import guarded, to_qimage
@@ -83,7 +84,7 @@ class UVCanvas(QtWidgets.QWidget):
 class TryOnPanel(QtWidgets.QWidget):
     """Edits the PaintState and previews the A/B texture swap in the neural view."""
 
-    def __init__(self, body, state: PaintState, neural_view, parent=None) -> None:
+    def __init__(self, body: StudioBody, state: PaintState, neural_view, parent=None) -> None:
         super().__init__(parent)
         self.body, self.state, self.neural = body, state, neural_view
         self.avatar = None
@@ -144,7 +145,7 @@ class TryOnPanel(QtWidgets.QWidget):
         self.ident_a.currentTextChanged.connect(lambda _=None: self.update_preview())
         self.ident_b.currentTextChanged.connect(lambda _=None: self.update_preview())
 
-    def set_avatar(self, avatar) -> None:
+    def set_avatar(self, avatar: StudioAvatar | None) -> None:
         """Fills the identity pickers from ``avatar`` (None clears them)."""
         self.avatar = avatar
         names = [] if avatar is None else [n for n in avatar.identities if n != PREVIEW_IDENTITY]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
+from anr_studio.components.protocols import StudioAvatar
 from anr_studio.components.scene import OrbitView
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
@@ -33,7 +34,7 @@ class VideoExport(QtCore.QObject):
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self._poll)
 
-    def start(self, avatar, identity: str, motion: str, out: str, view: OrbitView, size: int = 256,
+    def start(self, avatar: StudioAvatar, identity: str, motion: str, out: str, view: OrbitView, size: int = 256,
               max_frames: int | None = None) -> BackgroundJob:
         """Returns the started job that renders ``avatar``'s ``identity`` doing ``motion`` to ``out`` (.mp4, ``size``²)."""
         if self.job is not None and self.job.running:

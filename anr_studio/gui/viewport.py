@@ -16,6 +16,7 @@ from vispy import scene
 
 from anr_studio.components.face_colors import checker_face_colors
 from anr_studio.components.pose_state import PoseState
+from anr_studio.components.protocols import StudioBody
 from anr_studio.components.scene import OrbitView, ViewState, pose_body
 from anr_studio.errors import AnrError
 
@@ -31,7 +32,7 @@ COLOR_MODES = ("skin", "checker", "neural")
 class MeshViewport(QtWidgets.QWidget):
     """Shows ``body`` posed by ``pose_state`` from ``view_state``."""
 
-    def __init__(self, body, pose_state: PoseState, view_state: ViewState, parent=None) -> None:
+    def __init__(self, body: StudioBody, pose_state: PoseState, view_state: ViewState, parent=None) -> None:
         super().__init__(parent)
         self.body, self.pose_state, self.view_state = body, pose_state, view_state
         self.canvas = scene.SceneCanvas(keys=None, bgcolor=(0.13, 0.14, 0.16, 1.0), show=False)

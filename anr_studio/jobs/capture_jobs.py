@@ -11,6 +11,8 @@ from typing import Callable
 
 import numpy as np
 
+from anr_studio.components.protocols import StudioBody
+
 
 def _progress(control) -> Callable[[int, int], None]:
     def progress(done: int, total: int) -> None:
@@ -36,7 +38,7 @@ def make_synthetic(control, out: str, frames: int = 60, size: int = 256, seed: i
     return out
 
 
-def select_keyframes(control, path: str, fraction: float, body) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def select_keyframes(control, path: str, fraction: float, body: StudioBody) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Returns (indices (k,), UV coverage (k,), silhouette coverage (k,)) of keyframe selection on ``body``, stored in the file."""
     from anr_studio.capture.keyframes import select_keyframes as run_selection
 

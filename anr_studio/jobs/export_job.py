@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from anr_studio.components.protocols import StudioAvatar
 from anr_studio.components.scene import OrbitView
 from anr_studio.jobs.preview import PreviewRequest, render_request
 
 
-def export_video(avatar, identity: str, motion: str, out: str, view: OrbitView, control, size: int = 256,
+def export_video(avatar: StudioAvatar, identity: str, motion: str, out: str, view: OrbitView, control, size: int = 256,
                  max_frames: int | None = None) -> str:
     """Returns ``out`` after writing an mp4 (H.264) of ``avatar``'s ``identity`` performing ``motion``.
 

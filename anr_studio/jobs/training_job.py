@@ -107,20 +107,20 @@ class _QueueCallback:
 def heldout_preview(trainer, max_edge: int = 256):
     """Returns (truth, render) (H,W,3) uint8 of the first capture's first held-out frame, rendered now.
 
-    Uses the evaluation path (``anr_studio.train.evaluate.render_frames``) under the trainer's
-    lock; without a test split the last frame stands in. Images are shrunk to ``max_edge`` so
-    the queue to the studio stays light.
+    Renders the trainer's current weights as an Avatar (``anr_studio.train.evaluate``) under its
+    lock; without a test split the last frame stands in. Images are shrunk to ``max_edge`` so the
+    queue to the studio stays light.
     """
     import cv2
     import torch
 
-    from anr_studio.train.evaluate import render_frames
+    from anr_studio.train.evaluate import render_frames, trainer_avatar
 
     cap = trainer.captures[0]
     test = cap.split("test") if cap.has_split else []
     idx = int(test[0]) if len(test) else len(cap) - 1
     with trainer.lock, torch.no_grad():
-        render = render_frames(trainer, trainer.body, cap, 0, [idx], trainer.device)[0]["composite"]
+        render = render_frames(trainer_avatar(trainer), cap, [idx])[0]["composite"]
     truth = cap.frame(idx)
     h, w = truth.shape[:2]
     scale = min(1.0, max_edge / max(h, w))

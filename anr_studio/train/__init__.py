@@ -18,7 +18,7 @@ _EXPORTS = {
     "Callback": "anr_studio.train.callbacks",
     "StepInfo": "anr_studio.train.callbacks",
     "evaluate": "anr_studio.train.evaluate",
-    "TrainedModel": "anr_studio.train.evaluate",
+    "run_avatar": "anr_studio.train.evaluate",
 }
 
 __all__ = sorted(_EXPORTS)

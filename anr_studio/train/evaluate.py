@@ -1,8 +1,9 @@
-"""Returns held-out metrics of a trained run: renders test frames through the one render path.
+"""Returns held-out metrics of a trained run: its Avatar renders the test frames.
 
-Each frame is rendered at the capture's full resolution from its own camera and body
-parameters, composited over the capture's background plate, and compared with the frame
-(PSNR, SSIM, FLIP, LPIPS when its weights are present) and its mask (IoU).
+The avatar comes from a run folder, an ``.anr`` file or a running trainer. Each frame is rendered
+at the capture's full resolution from its own camera and body parameters, composited over the
+capture's background plate, and compared with the frame (PSNR, SSIM, FLIP, LPIPS when its weights
+are present) and its mask (IoU).
 """
 
 from __future__ import annotations
@@ -16,50 +17,42 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from anr_studio.avatar import Avatar
 from anr_studio.capture import Capture
 from anr_studio.errors import AnrError
 from anr_studio.fileio import atomic_write_text
 from anr_studio.metrics import compute_metrics, lpips_status, mask_iou, psnr
-from anr_studio.model import NeuralTexture
 from anr_studio.render import PerspectiveCamera
-from anr_studio.avatar.file import load_renderer, read_avatar
-from anr_studio.body import load_body
 from anr_studio.train.callbacks import Callback
 from anr_studio.train.checkpoint import load_latest_checkpoint
-from anr_studio.avatar.forward import render_views
 from anr_studio.train.rundir import AVATAR_FILE
 
 
-class TrainedModel:
-    """A renderer and its textures loaded from a run folder (avatar.anr, else the newest checkpoint)."""
+def run_avatar(path: str | os.PathLike, device: str | torch.device = "cpu", body: torch.nn.Module | None = None,
+               body_path: str | None = None) -> Avatar:
+    """Returns the avatar of a run folder (its avatar.anr, else its newest checkpoint) or of an ``.anr`` file.
 
-    def __init__(self, renderer: torch.nn.Module, textures: list[NeuralTexture], meta: dict[str, Any], source: str) -> None:
-        self.renderer, self.textures, self.meta, self.source = renderer, textures, meta, source
-        self.identities: list[str] = list(meta["identities"])
+    ``body``, ``body_path``: as for `Avatar.load`. AnrError when the folder holds neither.
+    """
+    path = Path(path)
+    if path.is_dir() and not (path / AVATAR_FILE).exists():
+        ckpt = load_latest_checkpoint(path)
+        if ckpt is None:
+            raise AnrError(f"{path}: holds neither {AVATAR_FILE} nor a checkpoint, expected a run folder of anr-studio train")
+        state = {k[len("renderer."):]: v for k, v in ckpt.tensors.items() if k.startswith("renderer.")}
+        textures = [ckpt.tensors[f"texture.{i}.texture"][0] for i in range(len(ckpt.meta["identities"]))]
+        return Avatar.from_weights(ckpt.meta, state, textures, device, body, body_path, str(ckpt.path))
+    return Avatar.load(path / AVATAR_FILE if path.is_dir() else path, device, body, body_path)
 
-    @classmethod
-    def load(cls, path: str | os.PathLike, device: torch.device | str = "cpu") -> "TrainedModel":
-        """Returns the model of a run folder or an ``.anr`` file; AnrError if neither holds one."""
-        path = Path(path)
-        if path.is_dir() and not (path / AVATAR_FILE).exists():
-            ckpt = load_latest_checkpoint(path)
-            if ckpt is None:
-                raise AnrError(f"{path}: holds neither {AVATAR_FILE} nor a checkpoint, expected a run folder of anr-studio train")
-            meta = ckpt.meta
-            state = {k[len("renderer."):]: v for k, v in ckpt.tensors.items() if k.startswith("renderer.")}
-            textures = [ckpt.tensors[f"texture.{i}.texture"][0] for i in range(len(meta["identities"]))]
-            source = str(ckpt.path)
-        else:
-            avatar = read_avatar(path / AVATAR_FILE if path.is_dir() else path)
-            meta, state, textures, source = avatar.meta, avatar.renderer_state, avatar.textures, str(path)
-        renderer = load_renderer(meta, state, source)
-        texs = []
-        for tex in textures:
-            t = NeuralTexture(int(tex.shape[0]), int(tex.shape[-1]))
-            with torch.no_grad():
-                t.texture.copy_(tex.reshape(t.texture.shape))
-            texs.append(t.to(device).eval())
-        return cls(renderer.to(device).eval(), texs, meta, source)
+
+def trainer_avatar(trainer: Any) -> Avatar:
+    """Returns an Avatar over a trainer's renderer and body in place, with copies of its textures as they are now.
+
+    Take ``trainer.lock`` around building and rendering it; the renderer keeps its train/eval mode.
+    """
+    textures = {name: tex.texture.detach() for name, tex in zip(trainer.identities, trainer.textures)}
+    meta = {"renderer": trainer.config.renderer, "body_model": trainer.captures[0].body_model_id, "step": trainer.step}
+    return Avatar(trainer.renderer, textures, trainer.body, meta, source="training")
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -67,59 +60,55 @@ def _mean(values: list[float | None]) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
-def _uint8(image: torch.Tensor) -> np.ndarray:
-    return ((image.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+def render_frames(avatar: Avatar, cap: Capture, frames: Sequence[int], batch_size: int = 4) -> list[dict[str, np.ndarray]]:
+    """Returns, per frame index of ``cap``, {"composite" (H,W,3), "mask" (H,W)} uint8 renders of its identity.
 
-
-def render_frames(model: TrainedModel, body: torch.nn.Module, cap: Capture, identity: int, frames: Sequence[int],
-                  device: torch.device, batch_size: int = 4, autocast: bool = False) -> list[dict[str, np.ndarray]]:
-    """Returns, per frame index, {"composite" (H,W,3), "render" (H,W,3), "mask" (H,W)} uint8 renders."""
+    Each frame is seen from its own camera, in its own pose, shape and translation, over the
+    capture's background plate, at the capture's resolution.
+    """
     out = []
-    bg = torch.from_numpy(cap.background).to(device).permute(2, 0, 1).float().div(127.5).sub(1)
     for start in range(0, len(frames), batch_size):
         idx = list(frames[start:start + batch_size])
         cams = [cap.camera(i) for i in idx]
-        camera = PerspectiveCamera(*(torch.from_numpy(np.stack([c[j] for c in cams])).to(device) for j in range(3)))
-        pose = torch.from_numpy(np.stack([cap.pose(i) for i in idx])).to(device)
-        transl = torch.from_numpy(np.stack([cap.transl(i) for i in idx])).to(device)
-        betas = torch.from_numpy(cap.betas[None].repeat(len(idx), 0)).to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast and device.type == "cuda"):
-            views = render_views(body, model.renderer, model.textures[identity], pose, betas, transl, camera,
-                                 cap.image_size, background=bg.expand(len(idx), -1, -1, -1))
-        for b in range(len(idx)):
-            out.append({"composite": _uint8(views["composite"][b]), "render": _uint8(views["rgb"][b]),
-                        "mask": (views["mask"][b, 0].clamp(0, 1) * 255).round().byte().cpu().numpy()})
+        camera = PerspectiveCamera(*(torch.from_numpy(np.stack([c[j] for c in cams])) for j in range(3)))
+        image, mask = avatar.render(cap.identity, np.stack([cap.pose(i) for i in idx]), camera, betas=cap.betas,
+                                    transl=np.stack([cap.transl(i) for i in idx]), size=cap.image_size,
+                                    background=cap.background, batch_size=batch_size)
+        masks = np.round(mask * 255).astype(np.uint8)
+        out += [{"composite": image[b], "mask": masks[b]} for b in range(len(idx))]
     return out
 
 
 def evaluate(run: str | os.PathLike, capture_paths: Sequence[str | Capture], split: str = "test", *, device: str = "cpu",
              max_frames: int = 0, body: torch.nn.Module | None = None, body_path: str | None = None,
-             model: TrainedModel | None = None, keep_images: int = 0, psnr_only: bool = False) -> dict[str, Any]:
+             avatar: Avatar | None = None, keep_images: int = 0, psnr_only: bool = False) -> dict[str, Any]:
     """Returns {"per_identity": {name: {metric: mean, "frames": n}}, "overall": {...}, "lpips": status, ...}.
 
-    Metrics are means over frames of the ``split`` of each capture (all of them, or the first
-    ``max_frames`` evenly spaced). LPIPS is None with ``lpips`` saying why when its weights are
-    absent. ``keep_images`` > 0 adds ``images[name]`` = the first renders (truth, composite).
-    ``psnr_only`` skips the slower metrics (progress tracking during training): PSNR and mask IoU only.
+    The avatar is ``avatar`` or `run_avatar` (``run``, ``body``, ``body_path``). Metrics are means
+    over frames of the ``split`` of each capture (all of them, or the first ``max_frames`` evenly
+    spaced). LPIPS is None with ``lpips`` saying why when its weights are absent. ``keep_images``
+    > 0 adds ``images[name]`` = the first renders (truth, composite, mask). ``psnr_only`` skips the
+    slower metrics (progress tracking during training): PSNR and mask IoU only.
     """
-    dev = torch.device(device)
-    model = model or TrainedModel.load(run, dev)
+    avatar = avatar or run_avatar(run, device, body, body_path)
     status = lpips_status()
     per_identity: dict[str, Any] = {}
     all_rows: list[dict[str, float | None]] = []
     images: dict[str, list[dict[str, np.ndarray]]] = {}
     for path in capture_paths:
         cap = path if isinstance(path, Capture) else Capture(path)
-        if cap.identity not in model.identities:
-            raise AnrError(f"{cap.path.name}: identity {cap.identity!r} is not in the avatar, expected one of {', '.join(model.identities)}")
+        if cap.identity not in avatar.identities:
+            raise AnrError(f"{cap.path.name}: identity {cap.identity!r} is not in the avatar, expected one of {', '.join(avatar.identities)}")
+        want = str(avatar.meta.get("body_model", "default"))
+        if cap.body_model_id != want:
+            raise AnrError(f"{cap.path.name}: body model {cap.body_model_id[:16]!r} differs from the avatar's {want[:16]!r}, "
+                           "expected a capture tracked with the avatar's body model")
         frames = cap.split(split)
         if frames.size == 0:
             raise AnrError(f"{cap.path.name}: split/{split} is empty, expected held-out frames to evaluate")
         if max_frames and frames.size > max_frames:
             frames = frames[np.linspace(0, frames.size - 1, max_frames).round().astype(int)]
-        the_body = body if body is not None else load_body(body_path, model_id=cap.body_model_id, device=dev,
-                                                                  source=cap.path.name)
-        renders = render_frames(model, the_body, cap, model.identities.index(cap.identity), frames.tolist(), dev)
+        renders = render_frames(avatar, cap, frames.tolist())
         rows = []
         for i, r in zip(frames.tolist(), renders):
             truth_mask = cap.mask(i)
@@ -132,7 +121,7 @@ def evaluate(run: str | os.PathLike, capture_paths: Sequence[str | Capture], spl
         per_identity[cap.identity] = {k: _mean([row[k] for row in rows]) for k in rows[0]} | {"frames": len(rows)}
         all_rows += rows
     overall = {k: _mean([row[k] for row in all_rows]) for k in all_rows[0]} | {"frames": len(all_rows)}
-    result = {"split": split, "renderer": model.meta["renderer"], "source": model.source, "step": model.meta.get("step"),
+    result = {"split": split, "renderer": avatar.meta["renderer"], "source": avatar.source, "step": avatar.meta.get("step"),
               "lpips": status, "per_identity": per_identity, "overall": overall}
     if keep_images:
         result["images"] = images
@@ -167,14 +156,11 @@ class HeldOutPSNR(Callback):
         if self._captures is None:
             self._captures = [Capture(p) for p in self.paths]
         with trainer.lock:
-            model = TrainedModel.__new__(TrainedModel)
-            model.renderer, model.textures, model.identities = trainer.renderer, list(trainer.textures), trainer.identities
-            model.meta, model.source = {"renderer": trainer.config.renderer, "step": info.step}, "training"
             was_training = trainer.renderer.training
             trainer.renderer.eval()
             try:
                 result = evaluate("", self._captures, self.split, device=str(trainer.device), max_frames=self.n,
-                                  body=trainer.body, model=model, psnr_only=True)
+                                  avatar=trainer_avatar(trainer), psnr_only=True)
             finally:
                 trainer.renderer.train(was_training)
         overall = result["overall"]

@@ -9,8 +9,9 @@ import torch
 from anr_studio.avatar import Avatar
 from anr_studio.capture import Capture
 from anr_studio.errors import AnrError
+from anr_studio.model import NeuralTexture
 from anr_studio.render import PerspectiveCamera
-from anr_studio.train.evaluate import TrainedModel, render_frames
+from anr_studio.train.evaluate import run_avatar
 from anr_studio.avatar.file import read_avatar
 from tests.train.helpers import tiny_body
 
@@ -56,15 +57,41 @@ def test_render_single_batched_and_backgrounds(avatar):
         avatar.render("alice", pose[0], cam, size=40, background=np.zeros((10, 10, 3), np.uint8))
 
 
-def test_same_pixels_as_the_training_render_path(avatar, avatar_path, captures, body):
+def test_same_pixels_as_the_training_render_path(avatar, captures, body):
+    from anr_studio.avatar.forward import render_views
+
     cap = Capture(captures[0])
-    model = TrainedModel.load(avatar_path)
-    truth = render_frames(model, body, cap, 0, [3], torch.device("cpu"))[0]
     K, R, t = cap.camera(3)
-    img, mask = avatar.render("alice", cap.pose(3), PerspectiveCamera(K, R, t), betas=cap.betas, transl=cap.transl(3),
+    camera = PerspectiveCamera(K, R, t)
+    img, mask = avatar.render("alice", cap.pose(3), camera, betas=cap.betas, transl=cap.transl(3),
                               size=cap.image_size, background=cap.background)
-    assert np.abs(img.astype(int) - truth["composite"].astype(int)).max() <= 1
-    assert np.abs(mask * 255 - truth["mask"]).max() <= 1
+    background = torch.from_numpy(cap.background).permute(2, 0, 1)[None].float() / 127.5 - 1
+    texture = NeuralTexture(8, 32)
+    with torch.no_grad():
+        texture.texture.copy_(avatar.texture("alice")[None])
+        views = render_views(body, avatar.renderer, texture,
+                             torch.from_numpy(cap.pose(3))[None], torch.from_numpy(cap.betas)[None],
+                             torch.from_numpy(cap.transl(3))[None], camera, cap.image_size, background=background)
+    truth = ((views["composite"][0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    assert np.abs(img.astype(int) - truth.astype(int)).max() <= 1
+    np.testing.assert_allclose(mask, views["mask"][0, 0].numpy(), atol=1e-6)
+
+
+def test_a_run_folder_without_its_avatar_file_opens_from_the_newest_checkpoint(avatar, avatar_path, tmp_path, body):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(avatar_path.parent, run)
+    (run / "avatar.anr").unlink()
+    again = run_avatar(run, body=body)
+    assert again.identities == avatar.identities and again.source.endswith(".json")
+    for name in avatar.identities:
+        torch.testing.assert_close(again.texture(name), avatar.texture(name))
+    betas, cam = avatar.identity_betas("bob"), avatar.default_camera(32, "bob")  # checkpoints keep no shapes
+    np.testing.assert_array_equal(again.render("bob", np.zeros((24, 3)), cam, betas=betas, size=32)[0],
+                                  avatar.render("bob", np.zeros((24, 3)), cam, size=32)[0])
+    with pytest.raises(AnrError, match="holds neither avatar.anr nor a checkpoint"):
+        run_avatar(tmp_path, body=body)
 
 
 def test_default_camera_frames_the_body(avatar):

@@ -10,7 +10,6 @@ from anr_studio.avatar.tryon import (
     REGIONS,
     SHIPPED_MASKS,
     SHIPPED_SIZE,
-    _part_indices,
     export_region_masks,
     load_mask,
     rasterize_uv_faces,
@@ -19,6 +18,7 @@ from anr_studio.avatar.tryon import (
     swap_identity,
     swap_textures,
 )
+from anr_studio.body.skeleton import PART_GROUPS
 from anr_studio.errors import AnrError
 from tests.train.helpers import tiny_body
 
@@ -47,7 +47,7 @@ def test_region_masks_follow_the_part_labels(body):
         mask = region_mask(body, region, size, feather=0.5)
         assert mask.shape == (size, size) and mask.dtype == np.float32 and mask.max() == pytest.approx(1.0)
         inside = region_faces(body, region)
-        assert set(parts[inside]) == set(_part_indices(names, REGIONS[region])) - ({names.index("face")} if "face" in names else set())
+        assert set(parts[inside]) == set(body.part_ids([p for p in REGIONS[region] if p in names or p in PART_GROUPS])) - ({names.index("face")} if "face" in names else set())
         # Triangle centroids of the region read ~1, those of other parts ~0.
         centroids = uvs.mean(1)
         px = np.clip((centroids[:, 0] * size).astype(int), 0, size - 1)

@@ -78,9 +78,9 @@ def window(qtbot, standin_body):
 
 @pytest.fixture
 def tiny_avatar(standin_body):
-    from anr_studio.jobs.memory_avatar import MemoryAvatar
+    from tests.standin import untrained_avatar
 
-    return MemoryAvatar.random(standin_body, "tiny", identities=("alice", "bob"), seed=3)
+    return untrained_avatar(standin_body, "tiny", identities=("alice", "bob"), seed=3)
 
 
 @pytest.fixture

@@ -12,11 +12,10 @@ from anr_studio.jobs.runner import BackgroundJob
 
 @pytest.fixture(scope="module")
 def avatar():
-    from anr_studio.jobs.memory_avatar import MemoryAvatar
-    from tests.standin import standin_body
+    from tests.standin import standin_body, untrained_avatar
 
     torch.set_num_threads(1)
-    return MemoryAvatar.random(standin_body(), "tiny", identities=("a", "b"))
+    return untrained_avatar(standin_body(), "tiny", identities=("a", "b"))
 
 
 def test_export_video_writes_the_frames(avatar, tmp_path):
