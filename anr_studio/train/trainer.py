@@ -29,9 +29,11 @@ from anr_studio.train.config import TrainConfig
 from anr_studio.train.data import FrameDataset, FramePools, StepBatches, collate, ignore_stop_signals, open_captures
 from anr_studio.train.distributed import (DistInfo, all_reduce_max, any_rank, average_gradients, broadcast_from_main,
                                           init_distributed, shutdown)
+from anr_studio.train.ema import WeightAverage
 from anr_studio.train.gan_watch import DiscriminatorWatch
 from anr_studio.train.nan_guard import BadStepCounter, nonfinite_flag
 from anr_studio.avatar.forward import body_maps, grid_jitter, run_renderer
+from anr_studio.train.region_mix import RegionMixer, region_masks, region_mix_loss
 from anr_studio.train.rundir import prepare_run_dir, write_run_info
 from anr_studio.train.step_graph import StepGraphs
 
@@ -150,6 +152,10 @@ class Trainer:
             renderer_fwd = torch.compile(renderer_fwd)
             disc_fwd = torch.compile(self.disc) if self.disc is not None else None
         self._renderer_fwd, self._disc_fwd = renderer_fwd, disc_fwd
+        self.ema = WeightAverage(self.renderer, c.optim.ema_decay) if c.optim.ema_decay > 0 else None
+        self.mixer = None
+        if c.loss.region_mix > 0 and len(self.captures) >= 2:
+            self.mixer = RegionMixer(region_masks(self.body, c.model.texture.size).to(dev), len(self.captures), c.optim.seed)
 
     def _build_data(self) -> None:
         c = self.config
@@ -194,8 +200,11 @@ class Trainer:
         uv = grid_jitter(maps.uv, self.config.data.grid_jitter, generator)
         if self.channels_last:
             frame, background = (x.contiguous(memory_format=torch.channels_last) for x in (frame, background))
-        return {"frame": frame, "background": background, "mask": mask, "uv": uv, "normals": maps.normals,
-                "body_mask": maps.mask}
+        prepared = {"frame": frame, "background": background, "mask": mask, "uv": uv, "normals": maps.normals,
+                    "body_mask": maps.mask}
+        if self.mixer is not None:
+            prepared.update(self.mixer.inputs(step, int(batch["identity"][0]), self.textures, uv))
+        return prepared
 
     def _prepare_ahead(self, batch: dict[str, Any], step: int) -> dict[str, Any] | None:
         """Returns the prepared batch computed on a side CUDA stream (None where there is no overlap).
@@ -267,6 +276,10 @@ class Trainer:
                 d_loss = None
             else:  # one discriminator pass serves both updates (see ANRLoss.joint)
                 total, d_loss, terms = self.loss.joint(*args, self._judge, p["normals"], p["body_mask"])
+            if "mix_weight" in p:
+                mix = region_mix_loss(self._render_first(p), texture.texture, out, p)
+                terms["region_mix"] = mix.detach()
+                total = total + c.loss.region_mix * mix
         tex_params = list(texture.parameters()) if update_texture else []
         params = list(self.renderer.parameters()) + tex_params
         total.backward(inputs=params, retain_graph=d_loss is not None)
@@ -289,6 +302,16 @@ class Trainer:
                 if opt is not None:
                     opt.zero_grad(set_to_none=True)
         return terms, bad
+
+    def _render_first(self, p: dict[str, torch.Tensor]) -> Callable[[torch.Tensor], Any]:
+        """Returns render(neural image (b,C,H,W)) -> RenderOutput of the renderer on the first b frames' normals."""
+        def render(neural: torch.Tensor) -> Any:
+            normals = p["normals"][:neural.shape[0]]
+            if self.channels_last:
+                neural = neural.contiguous(memory_format=torch.channels_last)
+                normals = normals.contiguous(memory_format=torch.channels_last)
+            return self._renderer_fwd(neural, normals)
+        return render
 
     def _autocast(self) -> torch.autocast:
         # No cast cache: under graphs cached bf16 weights must not outlive a capture, and eager the
@@ -385,6 +408,8 @@ class Trainer:
                     terms, bad, identity, key_step = self.train_step(batch, ahead)
                     self.bad_steps.add(self.step + 1, bad)
                     self.step += 1
+                    if self.ema is not None:
+                        self.ema.update(self.step)
                 done_batch, batch, ahead = batch, None, None
                 if self.step < o.steps and self._side_stream is not None:
                     # Rasterize the next batch while the GPU still works on this step.

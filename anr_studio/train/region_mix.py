@@ -1,0 +1,120 @@
+"""Region-mix training: the renderer learns to honour the neural texture locally, so try-on swaps work.
+
+Each step, a random region R (half the time a union of the try-on presets upper, lower, shoes, face,
+hair, arms; otherwise a random rectangle of the UV layout, as a painted mask might be) is cut out of another identity's texture T_a and pasted into the trained identity's texture
+T_b: T_mix = M_R·T_a + (1-M_R)·T_b. Rendered in the step's poses, the mix must look like A's render
+where the body's UV lies in R and like B's render elsewhere (both targets without gradient):
+`region_mix_loss`. Without it a renderer shared by several identities recognises who it is drawing
+from the whole figure and paints that person's clothes whatever the texture under them says.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+REGION_NAMES = ("upper", "lower", "shoes", "face", "hair", "arms")
+"""The try-on presets a mix draws its regions from (anr_studio.avatar.tryon.REGIONS)."""
+MIX_SHARE = 4
+"""One frame in this many of a batch (at least one) is rendered a second time with a mixed texture."""
+
+
+def region_masks(body: torch.nn.Module, size: int) -> torch.Tensor:
+    """Returns the UV masks (R, S, S) float32 in [0, 1] of `REGION_NAMES` on ``body`` (texture layout).
+
+    Regions the body does not label (SMPL files without a face part) are left out.
+    """
+    from anr_studio.avatar.tryon import region_mask
+    from anr_studio.errors import AnrError
+
+    masks = []
+    for name in REGION_NAMES:
+        try:
+            masks.append(region_mask(body, name, size))
+        except AnrError:
+            continue
+    return torch.from_numpy(np.stack(masks)) if masks else torch.zeros((0, size, size))
+
+
+class RegionMixer:
+    """Draws each step's mix (partner identity, region union) and builds its inputs.
+
+    ``masks`` (R, S, S) on the training device; draws come from ``numpy.random.default_rng([seed,
+    step, 29])``, so a resumed run draws the same mixes as an unbroken one.
+    """
+
+    def __init__(self, masks: torch.Tensor, identities: int, seed: int) -> None:
+        self.masks, self.identities, self.seed = masks, identities, seed
+
+    @property
+    def active(self) -> bool:
+        """Whether there is something to mix (two identities at least)."""
+        return self.identities >= 2
+
+    def draw(self, step: int, identity: int) -> tuple[int, torch.Tensor]:
+        """Returns (partner identity != ``identity``, UV mask (1, 1, S, S)) of the mix at ``step``."""
+        rng = np.random.default_rng([self.seed, step, 29])
+        partner = int(rng.integers(self.identities - 1))
+        partner += partner >= identity
+        regions = self.masks.shape[0]
+        if regions and rng.random() < 0.5:
+            chosen = rng.random(regions) < 0.5
+            if not chosen.any():
+                chosen[rng.integers(regions)] = True
+            index = torch.as_tensor(np.flatnonzero(chosen), device=self.masks.device)
+            return partner, self.masks.index_select(0, index).amax(0)[None, None]
+        size = self.masks.shape[-1]
+        (h, w), (top, left) = rng.uniform(0.2, 0.7, 2), rng.uniform(0, 1, 2)
+        rows, cols = slice(int(top * (1 - h) * size), int((top * (1 - h) + h) * size)), slice(int(left * (1 - w) * size), int((left * (1 - w) + w) * size))
+        mask = torch.zeros((1, 1, size, size), device=self.masks.device)
+        mask[..., rows, cols] = 1.0
+        return partner, mask
+
+    def inputs(self, step: int, identity: int, textures: Any, uv: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Returns {"mix_texture" (1,C,S,S), "mix_uv_mask" (1,1,S,S), "mix_weight" (b,1,H,W)} for a step.
+
+        ``uv`` (B,H,W,2): the step's UV image; the mix uses its first b = ceil(B / MIX_SHARE) frames.
+        ``mix_weight`` is the UV mask read through the UV image: 1 where the body shows region R, 0
+        off it and on the background.
+        """
+        partner, mask = self.draw(step, identity)
+        b = max(1, -(-uv.shape[0] // MIX_SHARE))
+        weight = F.grid_sample(mask.expand(b, -1, -1, -1), uv[:b].to(mask.dtype), mode="bilinear",
+                               padding_mode="zeros", align_corners=False)
+        return {"mix_texture": textures[partner].texture.detach(), "mix_uv_mask": mask, "mix_weight": weight}
+
+
+def region_mix_loss(render: Callable[[torch.Tensor], Any], texture: torch.Tensor, out: Any,
+                    p: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Returns the mix's L1 distance to its targets (0-dim float32; gradient reaches the renderer only).
+
+    ``render(neural image (b,C,H,W))`` runs the renderer on the step's first b frames (their normals);
+    ``texture`` (1,C,S,S) is T_b, the trained identity's; ``out`` its RenderOutput on the whole batch;
+    ``p`` holds the step's "uv" and `RegionMixer.inputs`. Target: w·R(T_a) + (1-w)·R(T_b) for RGB and
+    mask, w = ``mix_weight``; the RGB distance is weighted by the target mask (as the pixel loss).
+    """
+    weight = p["mix_weight"].float()
+    b = weight.shape[0]
+    uv = p["uv"][:b]
+    mixed = torch.lerp(texture.detach(), p["mix_texture"], p["mix_uv_mask"])
+
+    def sample(t: torch.Tensor) -> torch.Tensor:
+        return F.grid_sample(t.expand(b, -1, -1, -1), uv.to(t.dtype), mode="bilinear", padding_mode="zeros",
+                             align_corners=False)
+
+    with torch.no_grad():
+        out_a = render(sample(p["mix_texture"]))
+        target_rgb = torch.lerp(out.rgb[:b].detach().float(), out_a.rgb.float(), weight)
+        has_mask = out.mask_logits is not None
+        if has_mask:
+            target_mask = torch.lerp(torch.sigmoid(out.mask_logits[:b].detach().float()),
+                                     torch.sigmoid(out_a.mask_logits.float()), weight)
+    out_mix = render(sample(mixed))
+    if not has_mask:
+        return (out_mix.rgb.float() - target_rgb).abs().mean()
+    coverage = target_mask.sum().clamp_min(1e-6) * 3
+    rgb_term = (target_mask * (out_mix.rgb.float() - target_rgb).abs()).sum() / coverage
+    return rgb_term + (torch.sigmoid(out_mix.mask_logits.float()) - target_mask).abs().mean()
