@@ -336,6 +336,8 @@ def main() -> int:
     parser.add_argument("--time-budget", type=float, default=90.0, help="training seconds per variant")
     parser.add_argument("--eval-frames", type=int, default=12, help="frames per person, split and pose source")
     parser.add_argument("--orbit-frames", type=int, default=24)
+    parser.add_argument("--total-s", type=float, default=0.0, help="wall-clock limit of the whole benchmark: variants "
+                        "that would not finish inside it (training, rendering, scoring) are left out, and said so (0 = none)")
     parser.add_argument("--baseline-tree", help="folder holding the baseline's anr_studio (adds variants "
                         "'baseline' and 'dnr' trained with it)")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME|TREE|ARGS",
@@ -361,7 +363,13 @@ def main() -> int:
     jobs, inputs, truth = plan_jobs(captures, args)
     np.savez(out / "inputs.npz", **inputs)
     rows, renders = {}, {}
+    skipped = []
     for name, tree, extra in variants:
+        needed = args.time_budget + 60.0 + 25.0 * (len(rows) + 1)  # start-up and rendering; scoring of all so far
+        if args.total_s and time.perf_counter() - t_start + needed > args.total_s:
+            skipped.append(name)
+            log(f"left out {name}: it would not finish inside --total-s {args.total_s:g}")
+            continue
         run = out / "runs" / name
         argv = ["train", "--captures", *paths, "--preset", args.preset, "--out", str(run), "--time-budget",
                 str(args.time_budget), "--steps", "100000000", "--checkpoint-every", "100000000", "--no-progress",
@@ -392,6 +400,8 @@ def main() -> int:
     timings["scoring_s"] = round(time.perf_counter() - t0, 1)
     write_pictures(out, captures, truth, renders, args)
     timings["total_s"] = round(time.perf_counter() - t_start, 1)
+    if skipped:
+        commands.append(f"# left out to fit --total-s: {', '.join(skipped)}")
     import torch
 
     device = torch.cuda.get_device_name(0) if args.device == "cuda" else "CPU"
