@@ -196,12 +196,12 @@ def tryon_regions(capture, inputs: dict, device: str) -> np.ndarray:
     import torch
     import torch.nn.functional as F
 
+    from anr_studio.avatar.forward import body_maps
     from anr_studio.avatar.tryon import region_mask
+    from anr_studio.body import load_body
     from anr_studio.render import PerspectiveCamera
-    from anr_studio.train.render import body_maps
-    from anr_studio.train.trainer import load_body
 
-    body = load_body(capture.body_model_id, torch.device(device))
+    body = load_body(model_id=capture.body_model_id, device=device)
     camera = PerspectiveCamera(*(torch.from_numpy(inputs[f"tryon.B.{k}"]).to(device) for k in ("K", "R", "t")))
     n = inputs["tryon.B.pose"].shape[0]
     maps = body_maps(body, torch.from_numpy(inputs["tryon.B.pose"]).to(device),

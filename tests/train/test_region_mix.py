@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from anr_studio.model.renderer import RenderOutput
-from anr_studio.train.avatar_file import read_avatar
+from anr_studio.avatar.file import read_avatar
 from anr_studio.train.region_mix import RegionMixer, region_mix_loss
 from anr_studio.train.trainer import Trainer
 from tests.train.test_trainer import Recorder, small
