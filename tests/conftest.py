@@ -1,8 +1,13 @@
 """Suite-wide settings. One torch intra-op thread: test tensors are tiny, and on a 2-core CI
-machine extra threads only contend (a tiny model step took 0.93 s with 2 threads, 0.065 s with 1)."""
+machine extra threads only contend (a tiny model step took 0.93 s with 2 threads, 0.065 s with 1).
+No test downloads pretrained weights (ANR_OFFLINE=1, inherited by the processes tests start)."""
+
+import os
 
 import pytest
 import torch
+
+os.environ["ANR_OFFLINE"] = "1"
 
 
 @pytest.fixture(autouse=True)

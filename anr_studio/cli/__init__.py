@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", metavar="PNG", help="open the studio, save a screenshot of the window and quit")
     parser.add_argument("--open", metavar="PATH", help="open this avatar (.anr) or capture (.h5) in the studio")
     parser.add_argument("--quit-after", type=float, metavar="S", help="quit the studio after S seconds")
+    parser.add_argument("--offline", action="store_true", help="never download pretrained weights (VGG19, LPIPS's "
+                        "AlexNet); also ANR_OFFLINE=1; may follow any sub-command")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}").register(sub)
@@ -43,6 +45,12 @@ def _run_gui(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Runs the CLI; returns the process exit code. User errors print one line, no traceback."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--offline" in argv:  # accepted before or after the sub-command
+        from anr_studio.model.weights import set_offline
+
+        argv = [a for a in argv if a != "--offline"]
+        set_offline()
     args = parser.parse_args(argv)
     try:
         if args.command is None:

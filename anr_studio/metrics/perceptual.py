@@ -1,9 +1,9 @@
 """LPIPS through the `lpips` package, only when its ImageNet backbone weights are present locally.
 
 lpips ships its own linear layers, but its AlexNet/VGG16 backbone is torchvision's ImageNet
-download. Nothing is downloaded here: the backbone comes from an explicit path or the torch hub
-cache; when absent, `lpips_distance` returns None and `lpips_status` says which file is missing.
-A random backbone is never substituted.
+download: it comes from an explicit path or the torch hub cache, where it is downloaded on first
+use unless offline (`anr_studio.model.weights`); when absent, `lpips_distance` returns None and
+`lpips_status` says which file is missing. A random backbone is never substituted.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 
 from anr_studio.errors import AnrError
 from anr_studio.metrics.image import _pair
-from anr_studio.model.vgg import find_weights
+from anr_studio.model.weights import find_weights
 
 BACKBONE_FILES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}
 """torchvision's ImageNet weight files of the LPIPS backbones."""

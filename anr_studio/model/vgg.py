@@ -1,19 +1,19 @@
-"""VGG19 feature extractor for the feature loss (Eq. 5), loaded offline from torchvision's weights file.
+"""VGG19 feature extractor for the feature loss (Eq. 5), from torchvision's weights file.
 
-No download is ever attempted: the weights come from an explicit path or from the torch hub cache
-(``$TORCH_HOME/hub/checkpoints``, where torchvision keeps them), and their absence is an AnrError
-that names the file to put there (DESIGN.md, "Offline weights").
+The weights come from an explicit path or the torch hub cache (``$TORCH_HOME/hub/checkpoints``,
+where torchvision keeps them), downloaded there on first use unless offline (`anr_studio.model.weights`);
+a missing or unreadable file is an AnrError that names it.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from anr_studio.errors import AnrError
+from anr_studio.model.weights import find_weights
 
 VGG19_FILENAME = "vgg19-dcbbe9de.pth"
 """torchvision's VGG19_Weights.IMAGENET1K_V1 file name."""
@@ -21,27 +21,6 @@ VGG19_FILENAME = "vgg19-dcbbe9de.pth"
 _SLICE_ENDS = (2, 7, 12, 21, 30)
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def hub_checkpoint_path(filename: str) -> Path:
-    """Returns where torchvision caches ``filename``: ``torch.hub.get_dir()/checkpoints/filename``."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / filename
-
-
-def find_weights(filename: str, explicit: str | os.PathLike | None = None, what: str = "weights") -> Path:
-    """Returns the path of an offline weights file; AnrError naming the file when it is absent."""
-    if explicit:
-        path = Path(explicit).expanduser()
-        if not path.is_file():
-            raise AnrError(f"{path}: {what} file not found, expected torchvision's {filename}")
-        return path
-    path = hub_checkpoint_path(filename)
-    if not path.is_file():
-        raise AnrError(
-            f"{path}: {what} not found, expected torchvision's {filename} in the torch hub cache "
-            f"(set TORCH_HOME or pass an explicit weights path); downloads are disabled"
-        )
-    return path
 
 
 class VGG19Features(nn.Module):

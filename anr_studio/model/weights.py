@@ -1,0 +1,91 @@
+"""Pretrained weight files (torchvision's VGG19 for the feature loss, AlexNet/VGG16 for LPIPS), fetched on first use.
+
+Like torchvision, the files live in the torch hub cache (``$TORCH_HOME/hub/checkpoints``). A file
+that is not there is downloaded once, with a one-line message and a progress bar, to a temporary
+name beside its place, checked against the hash prefix in its name and renamed. ``--offline`` (or
+``ANR_OFFLINE=1``) forbids downloads: a missing file is then an AnrError saying so, which callers
+turn into one line (training goes on without the feature loss; LPIPS is reported as unavailable).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from anr_studio.errors import AnrError
+
+log = logging.getLogger(__name__)
+
+OFFLINE_ENV = "ANR_OFFLINE"
+"""Environment variable that forbids downloads when set to 1, true or yes (``anr-studio --offline`` sets it)."""
+WEIGHT_URLS = {
+    "vgg19-dcbbe9de.pth": "https://download.pytorch.org/models/vgg19-dcbbe9de.pth",
+    "alexnet-owt-7be5be79.pth": "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+    "vgg16-397923af.pth": "https://download.pytorch.org/models/vgg16-397923af.pth",
+}
+"""torchvision's download addresses of the files we use (its ImageNet weights)."""
+
+
+def offline() -> bool:
+    """Returns whether downloads are forbidden (``ANR_OFFLINE`` is 1, true or yes)."""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def set_offline(value: bool = True) -> None:
+    """Forbids (or allows) downloads for this process and the processes it starts."""
+    os.environ[OFFLINE_ENV] = "1" if value else "0"
+
+
+def hub_checkpoint_path(filename: str) -> Path:
+    """Returns where torchvision caches ``filename``: ``torch.hub.get_dir()/checkpoints/filename``."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / filename
+
+
+def _hash_prefix(filename: str) -> str | None:
+    """Returns the sha256 prefix torchvision puts in a file name (``vgg19-dcbbe9de.pth`` -> ``dcbbe9de``)."""
+    stem = filename.rsplit(".", 1)[0]
+    tail = stem.rsplit("-", 1)[-1]
+    return tail if "-" in stem and len(tail) >= 6 and all(c in "0123456789abcdef" for c in tail) else None
+
+
+def download(url: str, path: Path, what: str) -> Path:
+    """Returns ``path`` after downloading ``url`` into it (temporary name, hash check, rename); AnrError on failure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"anr-studio: downloading {what} ({path.name}) once into {path.parent} (--offline or {OFFLINE_ENV}=1 "
+          "prevents it)", file=sys.stderr, flush=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.hub.download_url_to_file(url, tmp, hash_prefix=_hash_prefix(path.name), progress=sys.stderr.isatty())
+        os.replace(tmp, path)
+    except Exception as exc:  # network errors, a wrong hash, a full disk: all end the same way for the user
+        raise AnrError(f"{path}: could not download {what} from {url} ({exc}); put the file there by hand "
+                       f"or run with --offline") from exc
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def find_weights(filename: str, explicit: str | os.PathLike | None = None, what: str = "weights") -> Path:
+    """Returns the path of a weights file: ``explicit``, else the hub cache's copy, downloaded on first use.
+
+    AnrError names the file when ``explicit`` is missing, when it is not cached and downloads are off
+    (`offline`), or when the download fails.
+    """
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise AnrError(f"{path}: {what} file not found, expected torchvision's {filename}")
+        return path
+    path = hub_checkpoint_path(filename)
+    if path.is_file():
+        return path
+    if offline() or filename not in WEIGHT_URLS:
+        raise AnrError(f"{path}: {what} not found and downloads are off (offline), expected torchvision's {filename} there")
+    return download(WEIGHT_URLS[filename], path, what)
