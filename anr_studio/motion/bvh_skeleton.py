@@ -2,8 +2,8 @@
 
 Names are only hints (which side is left). The body is found by its shape:
 
-1. Limb pairs: two children of one joint whose main chains (the longest path down) are mirror
-   images, with matching bone lengths. The legs and the arms are the two longest pairs; the arms
+1. Limb pairs: two children of one joint whose main chains (the longest path down) have the same
+   bone lengths (so any rest pose will do). The legs and the arms are the two longest pairs; the arms
    branch further from the root than the legs (CMU, Mixamo: legs at the hips; 3ds Max Biped: legs
    at the first spine joint, arms at the neck).
 2. The spine is the path from the legs' branch (SMPL's pelvis) to the arms' branch (spine3); the
@@ -30,8 +30,8 @@ from anr_studio.motion.bvh_parse import BvhData, shown
 _ARM = ((0.18, 0.5), (0.33, 1.0), (0.30, 1.0), (0.19, 0.5))
 _LEG = ((0.03, 0.5), (0.40, 1.0), (0.41, 1.0), (0.16, 0.5))
 _NO_END_JOINT = 0.05  # cost of a lower bone that ends in an End Site (no wrist or ankle joint)
-_CHAIN_POINTS = 4  # joints of each chain compared when testing for mirror images
-_MIRROR_TOLERANCE = 0.2  # of the chain's length
+_CHAIN_POINTS = 4  # joints of each chain compared when pairing limbs
+_PAIR_TOLERANCE = 0.15  # summed bone-length differences of a pair, as a share of its chain length
 _MAX_CHILDREN_PAIRED = 8
 
 
@@ -100,11 +100,10 @@ class _Tree:
             b = int(self.parents[b])
         return False
 
-    def segments(self, branch: int, first: int) -> list[Segment]:
-        """Returns the non-zero bones from ``branch`` along the main chain starting at ``first``."""
-        joints = self.chain(first)
+    def segments(self, branch: int, joints: list[int], with_end: bool = True) -> list[Segment]:
+        """Returns the non-zero bones from ``branch`` along ``joints`` (and the last one's End Site)."""
         points = [(branch, self.rest[branch])] + [(j, self.rest[j]) for j in joints]
-        if np.isfinite(self.ends[joints[-1], 0]):
+        if with_end and np.isfinite(self.ends[joints[-1], 0]):
             points.append((-1, self.ends[joints[-1]]))
         out = []
         for (owner, start), (end, stop) in zip(points, points[1:]):
@@ -131,8 +130,9 @@ def side_hint(name_a: str, name_b: str) -> int:
     return 0
 
 
-def _mirror_pair(tree: _Tree, branch: int, a: int, b: int) -> float:
-    """Returns the pair's chain length when the chains from ``a`` and ``b`` are mirror images, else 0."""
+def _limb_pair(tree: _Tree, branch: int, a: int, b: int) -> float:
+    """Returns the pair's chain length when the chains from ``a`` and ``b`` have the same bone lengths
+    (left and right limbs; bone lengths do not depend on the rest pose) and move apart, else 0."""
     ca, cb = tree.chain(a)[:_CHAIN_POINTS], tree.chain(b)[:_CHAIN_POINTS]
     if len(ca) != len(cb):
         return 0.0
@@ -140,24 +140,16 @@ def _mirror_pair(tree: _Tree, branch: int, a: int, b: int) -> float:
     pb = np.vstack([np.zeros(3), tree.rest[cb] - tree.rest[branch]])
     la, lb = np.linalg.norm(np.diff(pa, axis=0), axis=1), np.linalg.norm(np.diff(pb, axis=0), axis=1)
     length = max(la.sum(), lb.sum())
-    tol = _MIRROR_TOLERANCE * length
-    if length <= tree.eps or np.abs(la - lb).sum() > tol:
+    if length <= tree.eps or np.abs(la - lb).sum() > _PAIR_TOLERANCE * length:
         return 0.0
-    d = pa - pb
-    far = np.linalg.norm(d, axis=1)
-    if far.max() < 0.05 * length:
-        return 0.0
-    n = d[int(far.argmax())] / far.max()
-    if np.linalg.norm(d - np.outer(d @ n, n), axis=1).max() > tol:
-        return 0.0
-    plane = (pa + pb) @ n / 2
-    if np.ptp(plane) > tol:
+    if np.linalg.norm(pa - pb, axis=1).max() < 0.05 * length:
         return 0.0
     return float(length)
 
 
 def _limb_pairs(tree: _Tree) -> list[tuple[float, int, int, int]]:
-    """Returns (length, branch, a, b) for every mirror pair of children, longest first."""
+    """Returns (length, branch, a, b) for every pair of children that look like left and right limbs,
+    longest first."""
     pairs = []
     bone = np.linalg.norm(tree.data.offsets, axis=1)
     for j, kids in enumerate(tree.children):
@@ -170,7 +162,7 @@ def _limb_pairs(tree: _Tree) -> list[tuple[float, int, int, int]]:
                 ra, rb = bone[a] + tree.reach[a], bone[b] + tree.reach[b]
                 if min(ra, rb) < 0.7 * max(ra, rb):
                     continue
-                length = _mirror_pair(tree, j, a, b)
+                length = _limb_pair(tree, j, a, b)
                 if length > 0:
                     pairs.append((length, j, a, b))
     return sorted(pairs, key=lambda p: -p[0])
@@ -210,6 +202,23 @@ def _limb_joints(segments: list[Segment], t: int, first: int, names: tuple[str, 
     return out
 
 
+def _head(tree: _Tree, branch: int, first: int) -> dict[str, int]:
+    """Returns the neck and head joints of the chain from ``branch`` through ``first``. The chain stops
+    at a joint with a pair of children (the eyes): that joint is the head."""
+    chain = tree.chain(first)
+    cut = next((k for k, j in enumerate(chain) if any(
+        _limb_pair(tree, j, a, b) > 0 for x, a in enumerate(tree.children[j][:_MAX_CHILDREN_PAIRED])
+        for b in tree.children[j][x + 1:_MAX_CHILDREN_PAIRED])), None)
+    if cut is not None:
+        chain = chain[:cut + 1]
+    owners = [s.owner for s in tree.segments(branch, chain, with_end=cut is None) if s.owner != branch]
+    if cut is not None and (not owners or owners[-1] != chain[-1]):
+        owners.append(chain[-1])
+    if not owners:
+        return {"head": chain[-1]}
+    return {"head": owners[-1], **({"neck": owners[0]} if len(owners) >= 2 else {})}
+
+
 def _unit(v: np.ndarray) -> np.ndarray | None:
     n = float(np.linalg.norm(v))
     return v / n if n > 1e-12 else None
@@ -237,7 +246,7 @@ def find_body(data: BvhData) -> BodyChains:
     if found is None:
         names = ", ".join(shown(n, 24) for n in data.names[:12]) + (", ..." if len(data.names) > 12 else "")
         raise AnrError(f"{label}: cannot find two legs and two arms in the skeleton ({names}), expected a humanoid "
-                       "whose legs and arms are mirror-image joint chains branching from a spine")
+                       "whose legs and arms are pairs of joint chains with equal bones, branching from a spine")
     (b1, *p1), (b2, *p2) = found
     if b1 == b2:  # both pairs leave one joint: the legs are the pair that points away from the head
         raise AnrError(f"{label}: the legs and the arms both branch from joint {shown(data.names[b1])}, expected the "
@@ -263,21 +272,14 @@ def find_body(data: BvhData) -> BodyChains:
             head_start = (joint, max(others, key=lambda c: tree.reach[c] + np.linalg.norm(data.offsets[c])))
             break
     if head_start is not None:
-        segs = tree.segments(*head_start)
-        owners = [s.owner for s in segs if s.owner != head_start[0]]
-        if owners:
-            mapping["head"] = owners[-1]
-            if len(owners) >= 2:
-                mapping["neck"] = owners[0]
-        else:
-            mapping["head"] = tree.chain(head_start[1])[-1]
+        mapping.update(_head(tree, *head_start))
 
     limbs: dict[str, dict[str, int]] = {}
     feet = []
     for pair, branch, template, roles in ((legs, hips, _LEG, ("", "hip", "knee", "ankle", "foot")),
                                           (arms, chest, _ARM, ("collar", "shoulder", "elbow", "wrist", "hand"))):
         for k, first in enumerate(pair):
-            segs = tree.segments(branch, first)
+            segs = tree.segments(branch, tree.chain(first))
             split = fit_limb(segs, branch, template)
             if split is None:
                 raise AnrError(f"{label}: the limb from joint {shown(data.names[first])} has fewer than two bones, "

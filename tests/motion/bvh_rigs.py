@@ -100,9 +100,10 @@ def write_bvh(path, rig: Rig, frames: list[dict], frame_time: float = 1 / 30) ->
 def _mirror(joints, left: str, right: str, rename=None):
     """Returns the left-side joints of ``joints`` mirrored to the right (x negated, names swapped)."""
     out = []
+    names = {n for n, _, _, _ in joints}
+    swap = (lambda s: s.replace(left, right)) if rename is None else rename
     for name, parent, offset, end in joints:
-        swap = (lambda s: s.replace(left, right)) if rename is None else rename
-        out.append((swap(name), swap(parent) if parent and left in parent else parent,
+        out.append((swap(name), swap(parent) if parent and swap(parent) != parent and parent in names else parent,
                     (-offset[0], offset[1], offset[2]), None if end is None else (-end[0], end[1], end[2])))
     return out
 
@@ -220,3 +221,40 @@ def smpl_named(rest_joints: np.ndarray) -> Rig:
         joints.append((name(i), None if p < 0 else name(p), tuple(offset), end))
     order = []  # the writer emits children in list order: keep SMPL order
     return Rig("smpl", joints + order, "XYZ", left_upper_arm="L_Shoulder", right_shin="R_Knee")
+
+
+def daz() -> Rig:
+    """CMU, Daz-friendly conversion: hip / abdomen / chest, lCollar -> lShldr -> lForeArm -> lHand with
+    fingers, lButtock -> lThigh -> lShin -> lFoot, ZXY channels, centimetres."""
+    arm = [("lCollar", "chest", (2.7, 19.3, -4.9), None), ("lShldr", "lCollar", (8.8, -2.0, 1.5), None),
+           ("lForeArm", "lShldr", (28.2, -1.7, 0.5), None), ("lHand", "lForeArm", (22.6, 0.8, 7.1), None),
+           ("lThumb1", "lHand", (1.2, -0.5, 3.4), None), ("lThumb2", "lThumb1", (3.4, -0.5, 3.4), (1.8, -1.2, 1.4)),
+           ("lIndex1", "lHand", (7.8, 0.9, 5.6), None), ("lIndex2", "lIndex1", (2.5, -0.9, 1.6), (1.6, -0.2, 1.2)),
+           ("lMid1", "lHand", (8.2, 1.2, 3.4), None), ("lMid2", "lMid1", (3.1, -0.6, 1.1), (2.5, -0.3, 0.8))]
+    leg = [("lButtock", "hip", (8.8, 4.4, 1.2), None), ("lThigh", "lButtock", (0, -1.7, -2.2), None),
+           ("lShin", "lThigh", (0, -36.8, 0.7), None), ("lFoot", "lShin", (-0.7, -45.1, -5.1), (1.1, -3.7, 12.1))]
+    swap = lambda s: "r" + s[1:] if s and s[0] == "l" else s  # noqa: E731
+    joints = [("hip", None, (0, 91, 0), None), ("abdomen", "hip", (0, 20.7, -0.7), None),
+              ("chest", "abdomen", (0, 11.7, -0.5), None), ("neck", "chest", (0, 22.2, -2.2), None),
+              ("head", "neck", (-0.2, 7.1, 1.2), None), ("leftEye", "head", (4.1, 8.0, 8.0), (1, 0, 0)),
+              ("rightEye", "head", (-3.7, 8.0, 8.0), (1, 0, 0))]
+    joints += _mirror(arm, "l", "r", swap) + arm + _mirror(leg, "l", "r", swap) + leg
+    return Rig("daz", joints, "ZXY", left_upper_arm="lShldr", right_shin="rShin")
+
+
+def posed_rest(rig: Rig, moves: dict[str, Rotation]) -> Rig:
+    """Returns ``rig`` whose rest offsets below each joint in ``moves`` are turned by its rotation: a rest
+    pose that is not symmetric (exporters that write the first captured frame as the rest pose)."""
+    parents = {n: p for n, p, _, _ in rig.joints}
+
+    def turn(name):
+        rot, node = Rotation.identity(), parents[name]
+        while node is not None:
+            rot = moves.get(node, Rotation.identity()) * rot
+            node = parents[node]
+        return rot
+
+    joints = [(n, p, tuple(turn(n).apply(o)), None if e is None else tuple((turn(n) * moves.get(n, Rotation.identity())).apply(e)))
+              for n, p, o, e in rig.joints]
+    return Rig(rig.name + "-posed", joints, rig.rotation_order, rig.root_channels, rig.axes, rig.prefix,
+               rig.left_upper_arm, rig.right_shin)

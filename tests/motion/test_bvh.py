@@ -27,7 +27,8 @@ def body():
 def _rigs(body):
     rest = body.rest_joints()[0].numpy()
     return {"cmu-motionbuilder": bvh_rigs.cmu_motionbuilder(), "cmu-3dsmax": bvh_rigs.cmu_3dsmax(),
-            "mixamo": bvh_rigs.mixamo(), "biped": bvh_rigs.biped(), "smpl": bvh_rigs.smpl_named(rest)}
+            "mixamo": bvh_rigs.mixamo(), "biped": bvh_rigs.biped(), "smpl": bvh_rigs.smpl_named(rest),
+            "daz": bvh_rigs.daz()}
 
 
 EXPECTED = {  # SMPL joint -> the rig's joint, for the joints a reader would check first
@@ -39,7 +40,10 @@ EXPECTED = {  # SMPL joint -> the rig's joint, for the joints a reader would che
                "spine3": "Spine2", "left_hand": "LeftHandIndex1"},
     "biped": {"pelvis": "Bip01 Spine", "left_hip": "Bip01 L Thigh", "right_knee": "Bip01 R Calf",
               "left_collar": "Bip01 L Clavicle", "spine3": "Bip01 Neck", "head": "Bip01 Head"},
-    "smpl": {n: n for n in ()},
+    "smpl": {"left_collar": "L_Collar", "right_hand": "R_Hand", "spine2": "Spine2", "neck": "Neck"},
+    "daz": {"left_hip": "lThigh", "right_knee": "rShin", "left_ankle": "lFoot", "left_collar": "lCollar",
+            "left_shoulder": "lShldr", "left_elbow": "lForeArm", "left_wrist": "lHand", "spine1": "abdomen",
+            "spine3": "chest", "neck": "neck", "head": "head"},
 }
 
 
@@ -69,7 +73,7 @@ def _angle(a, b) -> float:
     return float(np.degrees(np.arccos(np.clip(a @ b, -1, 1))))
 
 
-@pytest.mark.parametrize("rig_name", ["cmu-motionbuilder", "cmu-3dsmax", "mixamo", "biped", "smpl"])
+@pytest.mark.parametrize("rig_name", ["cmu-motionbuilder", "cmu-3dsmax", "mixamo", "biped", "smpl", "daz"])
 def test_each_rig_layout_drives_the_body(tmp_path, body, rig_name):
     """Raising the left arm sideways raises the body's left wrist; bending the right knee moves the
     right ankle back; nothing else moves; random rotations give the body the file's limb directions."""
@@ -91,12 +95,31 @@ def test_each_rig_layout_drives_the_body(tmp_path, body, rig_name):
              if n not in ("left_elbow", "left_wrist", "left_hand", "right_ankle", "right_foot")]
     assert np.abs(moved[still]).max() < 0.01
 
+    _check_limb_directions(rig, frames, clip, joints)
+
+
+def _check_limb_directions(rig, frames, clip, joints):
+    """Asserts the posed body's upper arms, forearms, thighs and shins point where the rig's do."""
     mapping = {k: v[len(rig.prefix):] for k, v in clip.meta["mapping"].items()}
     for f, frame in enumerate(frames):
         for top, bottom in LIMB_BONES:
             want = _rig_bone(rig, frame, mapping[top], mapping[bottom])
             got = joints[f, joint_index(bottom)] - joints[f, joint_index(top)]
             assert _angle(got, want) < 1.0, (f, top, bottom)
+
+
+def test_a_rest_pose_that_is_not_symmetric(tmp_path, body):
+    """Exporters that write a captured frame as the rest pose: one arm raised, one knee bent, the
+    torso turned. Limbs pair by their bone lengths, and the body follows the file's limbs."""
+    moves = {"LeftShoulder": Rotation.from_rotvec([0, 0, 1.0]), "RightKnee": Rotation.from_rotvec([0.7, 0, 0]),
+             "LeftHip": Rotation.from_rotvec([-0.4, 0, 0.1]), "Chest2": Rotation.from_rotvec([0, 0.3, 0])}
+    rig = bvh_rigs.posed_rest(bvh_rigs.cmu_3dsmax(), moves)
+    rng = np.random.default_rng(3)
+    frames = [{}, {n: Rotation.from_rotvec(rng.normal(0, 0.35, 3)) for n, _, _, _ in rig.joints}]
+    clip = load_motion(bvh_rigs.write_bvh(tmp_path / "posed_rest.bvh", rig, frames))
+    for smpl, name in EXPECTED["cmu-3dsmax"].items():
+        assert clip.meta["mapping"][smpl] == name, smpl
+    _check_limb_directions(rig, frames, clip, body(clip.poses, transl=clip.transl).joints.numpy())
 
 
 def test_names_are_only_hints(tmp_path, body):

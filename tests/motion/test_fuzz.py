@@ -41,8 +41,9 @@ def cases(request) -> int:
     return int(request.config.getoption("fuzz_cases", default=None) or DEFAULT_CASES)
 
 
-def _run_case(path, label: str) -> str | None:
-    """Returns None when ``path`` loads cleanly or is refused with AnrError, else what went wrong."""
+def _run_case(path, label: str, tally: dict | None = None) -> str | None:
+    """Returns None when ``path`` loads cleanly or is refused with AnrError, else what went wrong;
+    counts "loaded" and "refused" cases in ``tally``."""
     before = (path.read_bytes(), path.stat().st_mode, path.stat().st_mtime_ns)
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT_S)
@@ -51,7 +52,11 @@ def _run_case(path, label: str) -> str | None:
         clip = load_motion(path)
         if not isinstance(clip, MotionClip) or not np.all(np.isfinite(clip.poses)) or clip.poses.shape[1:] != (24, 3):
             problem = f"{label}: returned an invalid clip"
+        if tally is not None:
+            tally["loaded"] += 1
     except AnrError as exc:
+        if tally is not None:
+            tally["refused"] += 1
         if "\n" in str(exc) or not str(exc).startswith(path.name):
             problem = f"{label}: message not one sentence naming the file: {str(exc)[:200]!r}"
     except _Hang:
@@ -166,12 +171,14 @@ def test_bvh_loader_survives_mutations(tmp_path, cases):
     seeds = _bvh_seeds(tmp_path)
     for seed in seeds:  # the seeds themselves load
         assert _run_case(_write(tmp_path, "seed.bvh", seed), "seed") is None
-    problems = []
+    problems, tally = [], {"loaded": 0, "refused": 0}
     for case in range(cases):
         rng = np.random.default_rng(1000 + case)
-        problem = _run_case(_write(tmp_path, f"case{case}.bvh", _bvh_mutation(rng, seeds)), f"bvh case {case}")
+        problem = _run_case(_write(tmp_path, f"case{case}.bvh", _bvh_mutation(rng, seeds)), f"bvh case {case}", tally)
         if problem:
             problems.append(problem)
+    print(f"BVH fuzz: {cases} cases, {tally['loaded']} loaded, {tally['refused']} refused with AnrError, "
+          f"{len(problems)} failed")
     assert not problems, f"{len(problems)} of {cases} cases failed:\n" + "\n".join(problems[:15])
 
 
@@ -276,12 +283,14 @@ def test_npz_loader_survives_mutations(tmp_path, cases):
     seeds = _npz_seeds()
     for i, seed in enumerate(seeds):
         assert _run_case(_write(tmp_path, "seed.npz", _npz_bytes(seed)), f"seed {i}") is None
-    problems = []
+    problems, tally = [], {"loaded": 0, "refused": 0}
     for case in range(cases):
         rng = np.random.default_rng(5000 + case)
-        problem = _run_case(_write(tmp_path, f"case{case}.npz", _npz_mutation(rng, seeds)), f"npz case {case}")
+        problem = _run_case(_write(tmp_path, f"case{case}.npz", _npz_mutation(rng, seeds)), f"npz case {case}", tally)
         if problem:
             problems.append(problem)
+    print(f"npz fuzz: {cases} cases, {tally['loaded']} loaded, {tally['refused']} refused with AnrError, "
+          f"{len(problems)} failed")
     assert not problems, f"{len(problems)} of {cases} cases failed:\n" + "\n".join(problems[:15])
 
 
