@@ -1,6 +1,6 @@
 """The paper's applications (§5) as a headless API: render any pose and view, animate with any
-motion, virtual try-on (UV region masks, texture swaps), new identities with a frozen renderer,
-and exports (video, posed mesh, texture pictures).
+motion, virtual try-on (UV region masks, texture swaps) and exports (video, posed mesh, texture
+pictures). Fitting a new identity with the renderer frozen is a training run: `anr_studio.train.fit`.
 
 ``Avatar.load(path).render(identity, pose, camera)`` is what the CLI and the GUI call.
 Heavy modules load on first use so `anr-studio --help` stays fast.
@@ -24,7 +24,6 @@ _EXPORTS = {
     "motion_frames": "anr_studio.avatar.animate",
     "write_video": "anr_studio.avatar.video",
     "count_video_frames": "anr_studio.avatar.video",
-    "fit_identity": "anr_studio.avatar.fit",
     "export_mesh": "anr_studio.avatar.export",
     "texture_images": "anr_studio.avatar.export",
 }

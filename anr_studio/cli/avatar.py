@@ -192,7 +192,7 @@ def _run_swap(args: argparse.Namespace) -> int:
 def _run_fit(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from anr_studio.avatar.fit import fit_identity
+    from anr_studio.train.fit import fit_identity
 
     _output(args, args.out or args.avatar, (".anr",), edits_avatar=True, overwrite=args.resume)  # a resumed fit's own output
     avatar = _load(args)

@@ -1,5 +1,5 @@
 """Training: configs and presets, data and augmentation, the trainer (split optimization,
-multi-identity, checkpoints, DDP) and evaluation.
+multi-identity, checkpoints, DDP), fitting a new identity to a frozen renderer, and evaluation.
 
 Heavy modules load on first use so `anr-studio --help` stays fast.
 """
@@ -15,6 +15,8 @@ _EXPORTS = {
     "preset": "anr_studio.train.presets",
     "PRESETS": "anr_studio.train.presets",
     "Trainer": "anr_studio.train.trainer",
+    "Fitting": "anr_studio.train.trainer",
+    "fit_identity": "anr_studio.train.fit",
     "Callback": "anr_studio.train.callbacks",
     "StepInfo": "anr_studio.train.callbacks",
     "evaluate": "anr_studio.train.evaluate",

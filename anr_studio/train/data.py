@@ -93,22 +93,25 @@ def step_plan(step: int, n_identities: int, optim: OptimConfig) -> tuple[int, bo
 class StepBatches:
     """Iterates batches of dataset items ``(capture, frame, seed)``, one list per step.
 
-    Yields from ``start_step`` on, forever. With split optimization a keyframe step draws from
-    the identity's keyframes and another step from its non-keyframes; without it, from all
-    training frames. Frames are sharded by ``rank`` (``pool[rank::world]``).
+    Yields from ``start_step`` on, forever. The first ``keyframes_first`` steps are keyframe steps.
+    With split optimization a keyframe step draws from the identity's keyframes and another step
+    from its non-keyframes; without it, from all training frames. Frames are sharded by ``rank``
+    (``pool[rank::world]``).
     """
 
     def __init__(self, pools: FramePools, data: DataConfig, optim: OptimConfig, start_step: int = 0,
-                 rank: int = 0, world: int = 1) -> None:
+                 rank: int = 0, world: int = 1, keyframes_first: int = 0) -> None:
         self.pools, self.data, self.optim = pools, data, optim
-        self.step, self.rank, self.world = start_step, rank, world
+        self.step, self.rank, self.world, self.keyframes_first = start_step, rank, world, keyframes_first
 
     def plan(self, step: int) -> tuple[int, bool, np.ndarray]:
         """Returns (identity, keyframe step?, candidate frames) of ``step`` for this rank."""
         n = len(self.pools.keyframes)
         identity, key_step = step_plan(step, n, self.optim)
         keys, others = self.pools.keyframes[identity], self.pools.others[identity]
-        if not self.optim.split_optimization:
+        if step < self.keyframes_first:
+            pool, key_step = keys, True
+        elif not self.optim.split_optimization:
             pool = np.concatenate([keys, others])
         elif key_step or others.size == 0:
             pool, key_step = keys, True

@@ -31,15 +31,16 @@ def _unprefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torc
 
 
 def _optimizers(trainer: Any) -> dict[str, torch.optim.Optimizer]:
-    opts = {"renderer": trainer.opt_renderer, "texture": trainer.opt_texture}
-    if trainer.opt_disc is not None:
-        opts["discriminator"] = trainer.opt_disc
-    return opts
+    opts = {"renderer": trainer.opt_renderer, "texture": trainer.opt_texture, "discriminator": trainer.opt_disc}
+    return {name: opt for name, opt in opts.items() if opt is not None}
 
 
 def collect(trainer: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Returns (tensors, meta) describing the trainer completely (weights, optimisers, RNG, step)."""
-    tensors = _prefixed(trainer.renderer.state_dict(), "renderer")
+    """Returns (tensors, meta) describing the trainer completely (weights, optimisers, RNG, step).
+
+    A fitting trainer's frozen renderer is left out (it belongs to the avatar); ``meta["fit"]`` says where it came from.
+    """
+    tensors = _prefixed(trainer.renderer.state_dict(), "renderer") if trainer.fitting is None else {}
     for i, tex in enumerate(trainer.textures):
         tensors.update(_prefixed(tex.state_dict(), f"texture.{i}"))
     if trainer.disc is not None:
@@ -64,6 +65,8 @@ def collect(trainer: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         "rng": rng_meta,
         "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    if trainer.fitting is not None:
+        meta["fit"] = {"renderer_source": trainer.fitting.source}
     return tensors, meta
 
 
@@ -88,6 +91,10 @@ def resume(trainer: Any) -> None:
         trainer.warn(f"{trainer.out}: the run was stopped before its first checkpoint; starting it again from step 0")
         return
     meta, source = ckpt.meta, ckpt.path.name
+    if trainer.fitting is not None and ("fit" not in meta or meta.get("identities") != trainer.identities
+                                        or meta.get("captures") != trainer.capture_paths):
+        raise AnrError(f"{source}: fit of {meta.get('identities')} on {meta.get('captures')} differs from "
+                       f"{trainer.identities} on {trainer.capture_paths}, expected the same captures and names")
     if meta.get("identities") != trainer.identities:
         raise AnrError(f"{source}: identities {meta.get('identities')} differ from the captures' {trainer.identities}, "
                        "expected the same captures in the same order")
@@ -95,7 +102,8 @@ def resume(trainer: Any) -> None:
         raise AnrError(f"{source}: renderer {meta.get('renderer')!r} differs from {trainer.config.renderer!r}, expected the run's renderer")
     device = trainer.device
     tensors = {k: v.to(device) if not k.startswith("rng.") else v for k, v in ckpt.tensors.items()}
-    _load_module(trainer.renderer, _unprefixed(tensors, "renderer"), "renderer", source)
+    if trainer.fitting is None:
+        _load_module(trainer.renderer, _unprefixed(tensors, "renderer"), "renderer", source)
     for i, tex in enumerate(trainer.textures):
         _load_module(tex, _unprefixed(tensors, f"texture.{i}"), f"texture {i}", source)
     if trainer.disc is not None:

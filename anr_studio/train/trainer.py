@@ -11,6 +11,7 @@ import logging
 import math
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -20,7 +21,7 @@ import torch
 from anr_studio.body import load_body
 from anr_studio.errors import AnrError
 from anr_studio.fileio import unlock_folder
-from anr_studio.model import ANRLoss, MultiScaleDiscriminator, build_renderer, build_textures
+from anr_studio.model import ANRLoss, MultiScaleDiscriminator, TextureConfig, build_renderer, build_textures
 from anr_studio.model.unet import graphed_norms
 from anr_studio.render import PerspectiveCamera
 from anr_studio.train import state as train_state
@@ -49,6 +50,22 @@ GRAPH_WARMUP = 3
 """Eager steps per graph key before its capture (cudnn autotuning, lazy Adam state)."""
 
 
+@dataclass
+class Fitting:
+    """Makes a run texture-only: new identities fitted to a trained renderer that stays frozen (paper Fig. 6)."""
+
+    renderer: torch.nn.Module
+    """The trained renderer; put in eval mode with no parameter requiring gradients, so it stays bit-identical."""
+    texture: torch.Tensor
+    """(C, S, S): where every new texture starts."""
+    names: list[str]
+    """The new identities' names, one per capture."""
+    keyframe_steps: int = 0
+    """The first steps draw keyframes only (the frames that together cover the UV layout); then all frames."""
+    source: str = ""
+    """Where the renderer came from (recorded in checkpoints)."""
+
+
 def _to_uint8(image: torch.Tensor) -> np.ndarray:
     """Returns (H,W,3) uint8 of a (3,H,W) image in [-1,1]."""
     return ((image.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
@@ -60,14 +77,16 @@ class Trainer:
     ``captures``: capture paths (one identity each); ``out``: the run folder (rank 0 writes
     checkpoints, ``avatar.anr`` and ``run.json`` there; see `anr_studio.train.rundir`).
     ``body``: a body model to use instead of the captures' (tests). ``resume`` loads the latest
-    checkpoint of ``out`` (weights, optimiser state, step).
+    checkpoint of ``out`` (weights, optimiser state, step). ``fitting``: train only new textures
+    against a frozen renderer (see `Fitting`); the run then writes checkpoints but no avatar file.
     """
 
     def __init__(self, config: TrainConfig, captures: Sequence[str], out: str | Path, *, device: str | None = None,
                  resume: bool = False, callbacks: Sequence[Callback] = (), body: torch.nn.Module | None = None,
-                 body_path: str | None = None, warn: Callable[[str], None] | None = None) -> None:
+                 body_path: str | None = None, warn: Callable[[str], None] | None = None,
+                 fitting: Fitting | None = None) -> None:
         config.validate()
-        self.config = config
+        self.config, self.fitting = config, fitting
         self.warn = warn or logger.warning
         self.out = Path(out)
         self.callbacks = list(callbacks)
@@ -81,7 +100,7 @@ class Trainer:
             torch.backends.cudnn.allow_tf32 = True
         self.capture_paths = [str(Path(p).resolve()) for p in captures]
         self.captures = open_captures(self.capture_paths, need_masks=True)
-        self.identities = [c.identity for c in self.captures]
+        self.identities = list(fitting.names) if fitting else [c.identity for c in self.captures]
         if self.dist.is_main:
             prepare_run_dir(self.out, resume)
         first = self.captures[0]
@@ -101,10 +120,20 @@ class Trainer:
 
     # -- setup ----------------------------------------------------------------------------
     def _build_models(self) -> None:
-        c, dev = self.config, self.device
+        c, dev, fit = self.config, self.device, self.fitting
         torch.manual_seed(c.optim.seed)
-        self.renderer = build_renderer(c.model, c.renderer).to(dev)
-        self.textures = build_textures(len(self.captures), c.model.texture).to(dev)
+        if fit is None:
+            self.renderer = build_renderer(c.model, c.renderer).to(dev)
+            self.textures = build_textures(len(self.captures), c.model.texture).to(dev)
+        else:
+            self.renderer = fit.renderer.eval().requires_grad_(False)
+            texture = TextureConfig(int(fit.texture.shape[0]), int(fit.texture.shape[-1]))
+            self.textures = build_textures(len(self.captures), texture).to(dev)
+            with torch.no_grad():
+                for t in self.textures:
+                    t.texture.copy_(fit.texture[None])
+        # What the generator's updates train besides the drawn texture (nothing when fitting).
+        self._renderer_params = list(self.renderer.parameters()) if fit is None else []
         self.loss = ANRLoss(c.loss).to(dev)
         if self.loss.fallback_reason and self.dist.is_main:
             self.warn(self.loss.fallback_reason)
@@ -132,7 +161,8 @@ class Trainer:
         self._sync_grads = graphed and self.dist.enabled
         fused = {"fused": True, "capturable": self.cuda and graphed} if self.fused else {}
         betas = tuple(c.optim.betas)
-        self.opt_renderer = torch.optim.Adam(self.renderer.parameters(), lr=c.optim.lr_renderer, betas=betas, **fused)
+        self.opt_renderer = (torch.optim.Adam(self._renderer_params, lr=c.optim.lr_renderer, betas=betas, **fused)
+                             if self._renderer_params else None)
         # One optimiser for all textures: Adam skips parameters whose grad is None, so the
         # identities not drawn in a step (and every texture on a renderer-only step) keep
         # both their values and their moment estimates.
@@ -144,7 +174,7 @@ class Trainer:
         renderer_fwd, disc_fwd = self.renderer, self.disc
         if self.dist.enabled:
             broadcast_from_main([self.renderer if self._sync_grads else None, self.disc], self.dist)
-        if self.dist.enabled and not self._sync_grads:
+        if self.dist.enabled and not self._sync_grads and self._renderer_params:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             renderer_fwd = DDP(self.renderer, device_ids=[self.dist.local_rank] if self.cuda else None)
@@ -164,7 +194,9 @@ class Trainer:
             self.warn(f"captures are {h}x{w}, smaller than the {c.data.resolution}² training crops even at the largest "
                       f"rescale: most of every crop is padding (use --set data.resolution=... or a smaller preset)")
         self.pools = FramePools.from_captures(self.captures, warn=self.warn if self.dist.is_main else (lambda m: None))
-        self.sampler = StepBatches(self.pools, c.data, c.optim, self.step, self.dist.rank, self.dist.world)
+        keyframes_first = self.fitting.keyframe_steps if self.fitting is not None else 0
+        self.sampler = StepBatches(self.pools, c.data, c.optim, self.step, self.dist.rank, self.dist.world,
+                                   keyframes_first)
         self.dataset = FrameDataset(self.captures, c.data, augment=True)
         workers = c.data.workers
         self.loader = torch.utils.data.DataLoader(
@@ -281,7 +313,7 @@ class Trainer:
                 terms["region_mix"] = mix.detach()
                 total = total + c.loss.region_mix * mix
         tex_params = list(texture.parameters()) if update_texture else []
-        params = list(self.renderer.parameters()) + tex_params
+        params = self._renderer_params + tex_params
         total.backward(inputs=params, retain_graph=d_loss is not None)
         # One all-reduce for renderer and texture (graphed step), or the texture's alone (DDP did the renderer's).
         synced = params if self._sync_grads else tex_params
@@ -293,7 +325,8 @@ class Trainer:
         if d_loss is not None:
             # Before the generator's update: its step would bump the version of tensors this graph saved.
             self._discriminator_step(d_loss, bad)
-        self._apply(self.opt_renderer, bad)
+        if self.opt_renderer is not None:
+            self._apply(self.opt_renderer, bad)
         if update_texture:
             self._apply(self.opt_texture, bad)
         if self._graphs is not None:
@@ -384,7 +417,7 @@ class Trainer:
     def run(self) -> str:
         """Trains until ``optim.steps``, the time budget or a stop request; returns why it ended.
 
-        Always checkpoints and writes ``avatar.anr`` at the end (rank 0), except on error.
+        Always checkpoints and (unless fitting) writes ``avatar.anr`` at the end (rank 0), except on error.
         Raises AnrError after ``optim.max_bad_steps`` consecutive NaN/Inf steps.
         """
         o = self.config.optim
@@ -443,7 +476,8 @@ class Trainer:
             self._call("on_end", "error")
             raise
         self.save_checkpoint()
-        self.export_avatar()
+        if self.fitting is None:
+            self.export_avatar()
         self._call("on_end", reason)
         return reason
 

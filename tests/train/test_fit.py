@@ -1,13 +1,19 @@
-"""New identity with a frozen renderer: only the new texture moves, the renderer stays bit-identical, resumable."""
+"""New identity with a frozen renderer, a configuration of the trainer: only the new texture moves, the renderer
+stays bit-identical, keyframes come first, a resumed fit equals an uninterrupted one."""
 
 import numpy as np
 import pytest
 import torch
 
 from anr_studio.avatar import Avatar
-from anr_studio.avatar.fit import fit_identity, initial_texture
-from anr_studio.errors import AnrError
 from anr_studio.avatar.file import read_avatar
+from anr_studio.capture import Capture
+from anr_studio.errors import AnrError
+from anr_studio.model import ANRLoss
+from anr_studio.train.checkpoint import checkpoint_paths, read_checkpoint
+from anr_studio.train.fit import fit_identity, initial_texture
+from anr_studio.train.trainer import Trainer
+from tests.avatar.conftest import avatar_path, body, captures  # noqa: F401 - the trained avatar's fixtures
 from tests.train.helpers import write_tiny_capture
 
 
@@ -41,9 +47,45 @@ def test_resumed_fit_equals_an_uninterrupted_one(avatar_path, captures, body, tm
     assert first.step == 1 and first.reason == "time budget"
     with pytest.raises(AnrError, match="holds an earlier fit"):
         fit_identity(Avatar.load(avatar_path, body=body), captures[2], "carol", tmp_path / "b", steps=4)
+    with pytest.raises(AnrError, match=r"fit of \['carol'\] on .* differs from \['dave'\]"):
+        fit_identity(Avatar.load(avatar_path, body=body), captures[2], "dave", tmp_path / "b", steps=4, resume=True)
     rest = fit_identity(Avatar.load(avatar_path, body=body), captures[2], "carol", tmp_path / "b", steps=4, resume=True)
     assert rest.step == 4
     torch.testing.assert_close(rest.texture, whole.texture, rtol=0, atol=1e-6)
+    assert not [k for k in read_checkpoint(checkpoint_paths(tmp_path / "b")[0][1]).tensors if k.startswith("renderer.")]
+
+
+def test_keyframes_come_first_then_every_training_frame(avatar_path, captures, body, tmp_path, monkeypatch):
+    seen = []
+    train_step = Trainer.train_step
+
+    def spy(self, batch, prepared=None):
+        seen.append((bool(batch["keyframe_step"][0]), set(batch["index"].tolist())))
+        return train_step(self, batch, prepared)
+
+    monkeypatch.setattr(Trainer, "train_step", spy)
+    fit_identity(Avatar.load(avatar_path, body=body), captures[2], "carol", tmp_path / "w", steps=6, keyframe_fraction=0.5)
+    cap = Capture(captures[2])
+    keys, train = set(cap.keyframes.tolist()), set(cap.split("train").tolist())
+    assert [key_step for key_step, _ in seen] == [True] * 3 + [False] * 3
+    assert all(frames <= keys for _, frames in seen[:3])
+    later = set().union(*(frames for _, frames in seen[3:]))
+    assert later <= train and later - keys  # then every training frame, not only the keyframes
+
+
+def test_a_fit_skips_nan_steps_then_stops_with_the_trainers_error(avatar_path, captures, body, tmp_path, monkeypatch):
+    forward = ANRLoss.forward
+
+    def poisoned(self, *args, **kwargs):
+        total, terms = forward(self, *args, **kwargs)
+        return total * float("nan"), terms
+
+    monkeypatch.setattr(ANRLoss, "forward", poisoned)
+    avatar = Avatar.load(avatar_path, body=body)
+    said = []
+    with pytest.raises(AnrError, match="20 consecutive steps had NaN or Inf"):
+        fit_identity(avatar, captures[2], "carol", tmp_path / "w", steps=30, warn=said.append)
+    assert avatar.identities == ["alice", "bob"] and sum("step skipped" in m for m in said) == 20
 
 
 def test_fit_bad_input(avatar_path, captures, body, tmp_path):

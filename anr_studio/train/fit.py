@@ -1,0 +1,127 @@
+"""Returns a new identity's neural texture fitted to a capture with the avatar's renderer frozen (paper Fig. 6).
+
+Fitting is a configuration of the `Trainer` (`Fitting`): the same batches, augmentation, body
+maps, grid jitter, render path, losses (without the discriminator), NaN guard, checkpoints and
+exact resume, with only the new texture optimised: keyframes first (the frames that together
+cover the body's UV layout), then every training frame. The renderer runs in eval mode with no
+parameter requiring gradients, so its weights stay bit-identical.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from anr_studio.avatar.file import model_config
+from anr_studio.errors import AnrError
+from anr_studio.train.callbacks import Callback, StepInfo
+from anr_studio.train.checkpoint import checkpoint_paths
+from anr_studio.train.config import TrainConfig
+from anr_studio.train.data import open_captures
+from anr_studio.train.rundir import holds_run
+from anr_studio.train.trainer import Fitting, Trainer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FitResult:
+    """What `fit_identity` did: the fitted texture (C,S,S), steps run, last losses, why it ended, seconds spent."""
+
+    texture: torch.Tensor
+    step: int
+    losses: dict[str, float]
+    reason: str
+    seconds: float
+
+
+class _Progress(Callback):
+    """Passes every step's losses on to ``progress(step, steps, losses)`` and keeps the last ones."""
+
+    def __init__(self, progress: Callable[[int, int, dict[str, float]], None] | None) -> None:
+        self.progress, self.losses = progress, {}
+
+    def on_step(self, trainer: Any, info: StepInfo) -> None:
+        self.losses = info.losses
+        if self.progress is not None:
+            self.progress(info.step, info.total_steps, info.losses)
+
+
+def initial_texture(avatar) -> torch.Tensor:
+    """Returns the starting texture (C,S,S): the mean of the avatar's textures.
+
+    The renderer was trained on textures that all started from one shared initialisation and
+    moved from there; their mean sits inside the region of texture space the renderer knows.
+    """
+    return torch.stack([avatar.texture(n).float() for n in avatar.identities]).mean(0)
+
+
+def fit_config(avatar, steps: int, *, lr: float | None = None, batch_size: int | None = None,
+               resolution: int | None = None, workers: int | None = None, checkpoint_every: int = 100,
+               time_budget_s: float = 0.0) -> TrainConfig:
+    """Returns the trainer config of a fit: the avatar's training config (or the defaults with its model)
+    without the terms and averages that train the renderer (discriminator, region mix, weight average),
+    losses reported every step; ``None`` arguments keep the avatar's values."""
+    stored = avatar.meta.get("config")
+    if isinstance(stored, dict):
+        base = TrainConfig.from_dict(stored)
+    else:
+        base = TrainConfig(model=model_config(avatar.meta, avatar.source), renderer=avatar.meta.get("renderer", "anr"))
+    d, o = base.data, base.optim
+    return base.with_overrides({
+        "optim.steps": steps, "optim.checkpoint_every": checkpoint_every, "optim.time_budget_s": time_budget_s,
+        "optim.lr_texture": lr or o.lr_texture, "optim.split_optimization": False, "optim.log_every": 1,
+        "optim.preview_every": 0, "optim.keep_checkpoints": 2, "optim.compile": False, "optim.cuda_graph": False,
+        "optim.channels_last": False, "optim.ema_decay": 0.0, "loss.adversarial": 0.0, "loss.region_mix": 0.0,
+        "data.batch_size": batch_size or d.batch_size,
+        "data.resolution": resolution or d.resolution, "data.workers": d.workers if workers is None else workers})
+
+
+def fit_identity(avatar, capture_path: str, name: str, work_dir: str | Path, *, steps: int = 500, resume: bool = False,
+                 keyframe_fraction: float = 0.5, lr: float | None = None, batch_size: int | None = None,
+                 resolution: int | None = None, workers: int | None = None, checkpoint_every: int = 100,
+                 time_budget_s: float = 0.0, progress: Callable[[int, int, dict[str, float]], None] | None = None,
+                 warn: Callable[[str], None] | None = None) -> FitResult:
+    """Returns the texture of identity ``name`` fitted to the capture at ``capture_path`` and adds it to ``avatar``.
+
+    ``steps`` optimisation steps in all, the first ``keyframe_fraction`` of them on keyframes only.
+    ``work_dir`` is the run folder (checkpoints every ``checkpoint_every`` steps and at the end);
+    ``resume`` continues from its newest checkpoint. ``progress(step, steps, losses)`` is called
+    after each step. Batch size, crop resolution and the texture learning rate default to the
+    avatar's training config. A stopped fit (reason "stopped") adds nothing to ``avatar``.
+    """
+    warn = warn or logger.warning
+    if name in avatar.identities:
+        raise AnrError(f"--name {name}: the avatar already has an identity of that name, expected a new name")
+    if steps < 1 or not 0.0 <= keyframe_fraction <= 1.0:
+        raise AnrError(f"fit: steps = {steps}, keyframe_fraction = {keyframe_fraction}, expected >= 1 and a share in [0, 1]")
+    (cap,) = open_captures([capture_path], need_masks=True)
+    want = str(avatar.meta.get("body_model", "default"))
+    if cap.body_model_id != want:
+        raise AnrError(f"{cap.path.name}: body model {cap.body_model_id[:16]!r} differs from the avatar's {want[:16]!r}, "
+                       "expected a capture tracked with the avatar's body model")
+    work = Path(work_dir)
+    if resume and not checkpoint_paths(work):
+        raise AnrError(f"--resume {work}: no fit checkpoint found, expected {work}/checkpoints/step-*.json")
+    if not resume and holds_run(work):
+        raise AnrError(f"{work}: holds an earlier fit, expected --resume to continue it or another work folder")
+    config = fit_config(avatar, steps, lr=lr, batch_size=batch_size, resolution=resolution, workers=workers,
+                        checkpoint_every=checkpoint_every, time_budget_s=time_budget_s)
+    fitting = Fitting(avatar.renderer, initial_texture(avatar), [name], int(round(keyframe_fraction * steps)),
+                      avatar.source)
+    reported = _Progress(progress)
+    trainer = Trainer(config, [capture_path], work, device=str(avatar.device), resume=resume, callbacks=[reported],
+                      body=avatar.body, warn=warn, fitting=fitting)
+    try:
+        reason = trainer.run()
+    finally:
+        trainer.close()
+    final = trainer.textures[0].texture.detach()[0].clone()
+    if reason != "stopped":
+        K, R, t = cap.camera(int(cap.split("train")[0]))
+        avatar.add_identity(name, final, cap.betas, {"K": K.tolist(), "R": R.tolist(), "t": t.tolist()})
+    return FitResult(final, trainer.step, reported.losses, reason, trainer.train_time)
