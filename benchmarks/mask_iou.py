@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from anr_studio.capture import Capture
-from anr_studio.capture.masks import MaskConfig, extract_mask, mask_iou
+from anr_studio.capture.masks import MaskConfig, extract_mask
+from anr_studio.metrics import mask_iou
 
 
 def score(path: Path) -> dict:

@@ -165,13 +165,6 @@ def extract_mask(frame: np.ndarray, background: np.ndarray, config: MaskConfig |
     return np.clip(soft * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def mask_iou(pred: np.ndarray, true: np.ndarray, threshold: int = 128) -> float:
-    """Returns the IoU of two soft masks ``(H,W)`` 0..255 binarised at ``threshold`` (1.0 when both are empty)."""
-    a, b = np.asarray(pred) >= threshold, np.asarray(true) >= threshold
-    union = np.logical_or(a, b).sum()
-    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
-
-
 def extract_masks(cap: Capture, config: MaskConfig | None = None) -> Iterator[np.ndarray]:
     """Yields the soft mask ``(H,W)`` uint8 of every frame of ``cap`` in order."""
     config = config or MaskConfig()
@@ -201,6 +194,8 @@ def extract_masks_into(path: str | os.PathLike, *, overwrite: bool = False, refi
         from tqdm import tqdm
 
         bar = tqdm(total=n, desc="masks", unit="frame", leave=False)
+
+    from anr_studio.metrics.image import mask_iou
 
     def masks() -> Iterator[np.ndarray]:
         for i, mask in enumerate(extract_masks(cap, config)):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from anr_studio.capture import Capture, CaptureWriter
-from anr_studio.capture.masks import MaskConfig, extract_mask, mask_iou
+from anr_studio.capture.masks import MaskConfig, extract_mask
+from anr_studio.metrics import mask_iou
 from anr_studio.cli import main
 from anr_studio.errors import AnrError
 
@@ -89,15 +90,6 @@ def test_extract_mask_matches_known_figure():
     assert soft.dtype == np.uint8 and soft.shape == (H, W)
     assert ((soft > 0) & (soft < 255)).any()  # soft edge, not a hard cut-out
     assert extract_mask(bg, bg).max() == 0  # an empty scene has no foreground
-
-
-def test_mask_iou():
-    a = np.zeros((4, 4), np.uint8)
-    b = a.copy()
-    a[:2] = 255
-    b[1:3] = 200
-    assert mask_iou(a, b) == pytest.approx(1 / 3)
-    assert mask_iou(a * 0, b * 0) == 1.0
 
 
 def _capture(path, frames, masks, bg, with_masks: bool):
