@@ -21,10 +21,11 @@ import numpy as np
 import torch
 
 from anr_studio.avatar.file import load_renderer, read_avatar, renderer_meta, write_avatar
-from anr_studio.avatar.frame import Background, FrameGraphs, background_image, render_frame, to_host
+from anr_studio.avatar.frame import Background, FrameGraphs, render_frame, to_host
 from anr_studio.body import load_body
 from anr_studio.errors import AnrError, expect_finite, inputs_checked_on_host
 from anr_studio.model import NeuralTexture
+from anr_studio.model.images import from_pixels
 from anr_studio.render import PerspectiveCamera, orbit_camera
 
 WHITE = (255, 255, 255)
@@ -278,7 +279,7 @@ class Avatar:
             return None
         arr = np.asarray(background)
         if arr.ndim == 1 and arr.size == 3:
-            return "colour", (arr.astype(np.float32) / 127.5 - 1.0).reshape(1, 3, 1, 1)
+            return "colour", from_pixels(torch.from_numpy(arr.astype(np.float32)).reshape(1, 1, 1, 3)).numpy()
         if arr.ndim in (3, 4) and arr.shape[-1] == 3 and arr.shape[-3:-1] == (h, w):
             img = arr.reshape(-1, h, w, 3)
             if img.shape[0] not in (1, batch):
@@ -293,7 +294,7 @@ class Avatar:
             return None
         kind, arr = background
         if kind == "image":
-            return background_image(torch.as_tensor(arr, device=self.device))
+            return from_pixels(torch.as_tensor(arr, device=self.device))
         key = ("colour", tuple(arr.reshape(-1).tolist()), self.device)
         if key not in self._cache:  # a colour is one tiny host-to-device copy: keep it on the device
             self._cache[key] = torch.as_tensor(arr, device=self.device)

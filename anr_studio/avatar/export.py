@@ -15,6 +15,7 @@ import torch
 
 from anr_studio.errors import AnrError
 from anr_studio.fileio import atomic_path
+from anr_studio.model.images import to_pixels
 
 MESH_SUFFIXES = (".obj", ".glb")
 
@@ -44,7 +45,7 @@ def texture_images(texture: torch.Tensor) -> dict[str, np.ndarray]:
     tex = texture.detach().float().cpu().reshape(-1, *texture.shape[-2:])
     c, s, _ = tex.shape
     first = tex[:3] if c >= 3 else torch.cat([tex, tex[-1:].expand(3 - c, s, s)])
-    rgb = ((first.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    rgb = to_pixels(first).numpy()
     pca = (pca_false_colour(tex.reshape(c, -1).T) * 255).round().astype(np.uint8).reshape(s, s, 3)
     return {"rgb": rgb, "pca": pca}
 

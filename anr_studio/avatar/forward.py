@@ -10,9 +10,8 @@ from typing import Any
 
 import torch
 
-from anr_studio.render import render_body_maps
-
-BACKGROUND_UV = -2.0
+from anr_studio.model.images import composite
+from anr_studio.render import BACKGROUND_UV, render_body_maps
 
 
 def grid_jitter(uv: torch.Tensor, amount: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -72,11 +71,6 @@ def soft_mask(mask_logits: torch.Tensor | None, body_mask: torch.Tensor) -> torc
     return torch.sigmoid(mask_logits.float()) if mask_logits is not None else body_mask.float()
 
 
-def composite(rgb: torch.Tensor, mask: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
-    """Returns I' = M*I + (1-M)*B (B,3,H,W); ``rgb``, ``background`` in [-1,1], ``mask`` (B,1,H,W) in [0,1]."""
-    return mask * rgb.float() + (1 - mask) * background.float()
-
-
 def padded_size(image_size: tuple[int, int], multiple: int) -> tuple[int, int]:
     """Returns (H, W) rounded up to ``multiple`` (U-Nets need sizes divisible by 2**depth)."""
     h, w = image_size
@@ -105,5 +99,5 @@ def render_views(body: torch.nn.Module, renderer: torch.nn.Module, texture: torc
         "body_mask": maps.mask.float()[..., :h, :w],
     }
     if background is not None:
-        result["composite"] = composite(result["rgb"], result["mask"], background)
+        result["composite"] = composite(result["rgb"], result["mask"], background.float())
     return result

@@ -21,23 +21,14 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from anr_studio.avatar.forward import render_views
 from anr_studio.errors import inputs_checked_on_host
 from anr_studio.model.graphed import GraphCache
+from anr_studio.model.images import composite, from_pixels, to_pixels
 from anr_studio.render.cameras import PerspectiveCamera
 from anr_studio.render.rasterizer import capturable
-from anr_studio.avatar.forward import composite, render_views
 
 Background = tuple[str, np.ndarray] | None  # ("colour", (1,3,1,1) float32 in [-1,1]) | ("image", (N,H,W,3) 0..255) | None
-
-
-def to_uint8(image: torch.Tensor) -> torch.Tensor:
-    """Returns (B,H,W,C) uint8 of a (B,C,H,W) image in [-1,1] (converted on its device: 4x fewer bytes to move)."""
-    return ((image.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
-
-
-def background_image(pixels: torch.Tensor) -> torch.Tensor:
-    """Returns (N,3,H,W) in [-1,1] of background images ``pixels`` (N,H,W,3) in 0..255 (any dtype)."""
-    return pixels.float().permute(0, 3, 1, 2) / 127.5 - 1.0
 
 
 def render_frame(body: torch.nn.Module, network: torch.nn.Module, texture: torch.nn.Module, pose: torch.Tensor,
@@ -54,9 +45,9 @@ def render_frame(body: torch.nn.Module, network: torch.nn.Module, texture: torch
         views = render_views(body, network, texture, pose, betas, transl, camera, size)
     mask = views["mask"].float().clamp(0, 1)
     if background is None:
-        image = to_uint8(torch.cat([views["rgb"].float(), mask * 2 - 1], dim=1))
+        image = to_pixels(torch.cat([views["rgb"].float(), mask * 2 - 1], dim=1))
     else:
-        image = to_uint8(composite(views["rgb"], mask, background))
+        image = to_pixels(composite(views["rgb"].float(), mask, background.float()))
     return image, mask[:, 0]
 
 
@@ -235,7 +226,7 @@ class FrameGraphs:
         def step() -> torch.Tensor:
             static = {name: _view(inputs, layout, name) for name in layout}
             cam = PerspectiveCamera._checked(static["K"], static["R"], static["t"])  # values of a checked camera
-            bg = background_image(device_pixels) if device_pixels is not None else static.get("colour")
+            bg = from_pixels(device_pixels) if device_pixels is not None else static.get("colour")
             with inputs_checked_on_host():
                 image, mask = render_frame(body, renderer, texture, static["pose"], static.get("betas"),
                                            static.get("transl"), cam, size, bg, autocast, capture=True)

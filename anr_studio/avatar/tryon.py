@@ -18,6 +18,7 @@ import torch
 from anr_studio.body.skeleton import PART_GROUPS, part_indices
 from anr_studio.errors import AnrError
 from anr_studio.fileio import shipped_path
+from anr_studio.model.images import composite
 
 # Region presets: the body parts (anr_studio.body.skeleton.BODY_PART_NAMES) each one covers.
 # "hair" is the head without the face; bodies without a "face" label (SMPL files) give the whole head.
@@ -152,7 +153,7 @@ def swap_textures(texture_a: torch.Tensor, texture_b: torch.Tensor, mask: np.nda
     if tuple(m.shape) != tuple(texture_a.shape[-2:]):
         raise AnrError(f"try-on: mask has shape {tuple(m.shape)}, expected {tuple(texture_a.shape[-2:])} like the textures")
     m = m.clamp(0, 1)[None]
-    return m * texture_a.float() + (1 - m) * texture_b.float()
+    return composite(texture_a.float(), m, texture_b.float())
 
 
 def swap_identity(avatar, source: str, target: str, name: str, region: str | None = None,

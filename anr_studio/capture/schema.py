@@ -19,9 +19,10 @@ Layout (N frames of H x W pixels, K shape coefficients)::
 
 from __future__ import annotations
 
+from anr_studio.body.skeleton import NUM_JOINTS
+
 FORMAT = "anr-capture"
 VERSION = 1
-NUM_JOINTS = 24
 
 FRAMES = "frames"
 MASKS = "masks"

@@ -138,6 +138,7 @@ def render_views(body: BodyModel, pose: torch.Tensor, size: int) -> list[np.ndar
     import torch
     import torch.nn.functional as F
 
+    from anr_studio.model.images import composite
     from anr_studio.render import render_body_maps
 
     with torch.no_grad():
@@ -154,7 +155,7 @@ def render_views(body: BodyModel, pose: torch.Tensor, size: int) -> list[np.ndar
             colour = F.grid_sample(texture, maps.uv, mode="bilinear", padding_mode="zeros", align_corners=False)
             colour = colour[0].permute(1, 2, 0).cpu().numpy() * 255.0
             for out, albedo, light_scale in ((shaded, SKIN, intensity), (checked, colour, 0.45 + 0.55 * intensity)):
-                img = mask * albedo * light_scale + (1 - mask) * BACKGROUND
+                img = composite(albedo * light_scale, mask, BACKGROUND)
                 out.append(np.ascontiguousarray(np.clip(img + 0.5, 0, 255).astype(np.uint8)))
     return shaded + checked
 

@@ -9,6 +9,7 @@ from torch import nn
 
 from anr_studio.errors import AnrError, expect_shape
 from anr_studio.model.config import ModelConfig
+from anr_studio.model.images import composite
 from anr_studio.model.unet import UNet
 
 RENDERER_KINDS = ("anr", "anr-1stage", "dnr")
@@ -38,8 +39,7 @@ class RenderOutput:
         m = self.mask if mask is None else mask
         if m is None:
             raise AnrError("RenderOutput.composite: this renderer predicts no mask, expected a mask argument (the coarse body mask)")
-        m = m.to(self.rgb.dtype)
-        return m * self.rgb + (1 - m) * background.to(self.rgb.dtype)
+        return composite(self.rgb, m.to(self.rgb.dtype), background.to(self.rgb.dtype))
 
 
 class ANRRenderer(nn.Module):

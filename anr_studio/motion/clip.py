@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
+from anr_studio.body.skeleton import NUM_JOINTS
 from anr_studio.errors import AnrError, expect_finite, expect_shape
 
-NUM_JOINTS = 24
 MAX_FPS = 1000.0
 MIN_FPS = 0.1
 MAX_FRAMES = 1_000_000
