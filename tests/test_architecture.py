@@ -32,12 +32,13 @@ def test_no_unsafe_loading_in_package():
     assert not offenders, "\n".join(offenders)
 
 
-# How the software was made is not part of it: no work rounds, ticket numbers, who did what,
+# How the software was made is not part of it: no rounds of work, ticket numbers, who did what,
 # commit hashes, compute budgets or dated lab notes in code, tests, docs, benchmarks or file names.
+# (Some spaces are written [ ] so that this file does not match its own patterns.)
 HISTORY = re.compile(
     r"(first|second|third|fourth|fifth|sixth|seventh|last|next|previous|this|same) session"
     r"|\bsession [0-9]|\b(work|development) (round|session)s?\b|issue ?#?[0-9]|\bH1[0-9]\b"
-    r"|\(helper\)|helper, 20[0-9][0-9]|the lead\b|device budget|device time (was|ran|left|used)"
+    r"|\(helper\)|helper,[ ]20[0-9][0-9]|the[ ]lead\b|device[ ]budget|device[ ]time (was|ran|left|used)"
     r"|\b[0-9]{1,2}:[0-9]{2} UTC\b", re.IGNORECASE)
 HISTORY_NAME = re.compile(r"(^|[_.-])(run[0-9]+|session|issue[0-9]+|round[0-9]+)([_.-]|$)", re.IGNORECASE)
 SKIPPED_DIRS = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", "build", "dist", "node_modules"}
@@ -80,15 +81,12 @@ def _commit_prefixes() -> tuple[set[str], list[str]]:
 
 def test_repository_says_what_the_software_is_not_how_it_was_made():
     """No development history anywhere: rounds, ticket numbers, who did what, commit hashes, budgets."""
-    this = Path(__file__).resolve()
     prefixes, hashes = _commit_prefixes()
     offenders = []
     for path in _repository_files():
         rel = path.relative_to(ROOT)
         if HISTORY_NAME.search(path.stem):
             offenders.append(f"{rel}: file name")
-        if path.resolve() == this:
-            continue
         text = _text(path)
         if text is None:
             continue
