@@ -33,6 +33,7 @@ _NO_END_JOINT = 0.05  # cost of a lower bone that ends in an End Site (no wrist 
 _CHAIN_POINTS = 4  # joints of each chain compared when pairing limbs
 _PAIR_TOLERANCE = 0.15  # summed bone-length differences of a pair, as a share of its chain length
 _MAX_CHILDREN_PAIRED = 8
+_MAX_PAIRS = 24  # a body has a few pairs (legs, arms, eyes, fingers); longer ones come first
 
 
 @dataclass
@@ -85,10 +86,10 @@ class _Tree:
         self.scale = float(max(np.ptp(np.concatenate([self.rest, self.ends[np.isfinite(self.ends[:, 0])]]), axis=0).max(), 0))
         self.eps = 1e-6 * self.scale
 
-    def chain(self, start: int) -> list[int]:
-        """Returns the joints of the longest path down from ``start`` (inclusive)."""
+    def chain(self, start: int, limit: int | None = None) -> list[int]:
+        """Returns the joints of the longest path down from ``start`` (inclusive), at most ``limit``."""
         out = [start]
-        while self.best[out[-1]] >= 0:
+        while self.best[out[-1]] >= 0 and (limit is None or len(out) < limit):
             out.append(int(self.best[out[-1]]))
         return out
 
@@ -133,7 +134,7 @@ def side_hint(name_a: str, name_b: str) -> int:
 def _limb_pair(tree: _Tree, branch: int, a: int, b: int) -> float:
     """Returns the pair's chain length when the chains from ``a`` and ``b`` have the same bone lengths
     (left and right limbs; bone lengths do not depend on the rest pose) and move apart, else 0."""
-    ca, cb = tree.chain(a)[:_CHAIN_POINTS], tree.chain(b)[:_CHAIN_POINTS]
+    ca, cb = tree.chain(a, _CHAIN_POINTS), tree.chain(b, _CHAIN_POINTS)
     if len(ca) != len(cb):
         return 0.0
     pa = np.vstack([np.zeros(3), tree.rest[ca] - tree.rest[branch]])
@@ -165,7 +166,7 @@ def _limb_pairs(tree: _Tree) -> list[tuple[float, int, int, int]]:
                 length = _limb_pair(tree, j, a, b)
                 if length > 0:
                     pairs.append((length, j, a, b))
-    return sorted(pairs, key=lambda p: -p[0])
+    return sorted(pairs, key=lambda p: -p[0])[:_MAX_PAIRS]
 
 
 def fit_limb(segments: list[Segment], branch: int, template) -> tuple[int, int] | None:
@@ -248,7 +249,7 @@ def find_body(data: BvhData) -> BodyChains:
         raise AnrError(f"{label}: cannot find two legs and two arms in the skeleton ({names}), expected a humanoid "
                        "whose legs and arms are pairs of joint chains with equal bones, branching from a spine")
     (b1, *p1), (b2, *p2) = found
-    if b1 == b2:  # both pairs leave one joint: the legs are the pair that points away from the head
+    if b1 == b2:
         raise AnrError(f"{label}: the legs and the arms both branch from joint {shown(data.names[b1])}, expected the "
                        "arms to branch from a spine above the legs")
     (hips, legs), (chest, arms) = ((b1, p1), (b2, p2)) if tree.is_ancestor(b1, b2) else ((b2, p2), (b1, p1))

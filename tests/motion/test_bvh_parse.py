@@ -145,3 +145,36 @@ def test_huge_blank_or_deep_input_is_refused_fast(tmp_path):
         with pytest.raises(AnrError):
             load_motion(_write(tmp_path, text, "big.bvh"))
     assert time.perf_counter() - start < 5.0
+
+
+def _tree_bvh(children_of) -> str:
+    """Returns a BVH of 1,000 joints whose tree ``children_of(i)`` gives, with equal offsets everywhere."""
+    lines, stack, count = ["HIERARCHY"], [(0, 0)], 0
+    order = []
+    while stack and count < 1000:
+        j, depth = stack.pop()
+        if j == "}":
+            lines.append("}")
+            continue
+        order.append(j)
+        count += 1
+        lines += [("ROOT" if j == 0 else "JOINT") + f" J{j}", "{", "OFFSET 1 1 0", "CHANNELS 3 Zrotation Xrotation Yrotation"]
+        stack.append(("}", depth))
+        stack.extend((c, depth + 1) for c in reversed(children_of(j)) if depth < 200)
+    lines += ["}"] * sum(1 for j, _ in stack if j == "}")
+    lines += ["MOTION", "Frames: 1", "Frame Time: 0.033", " ".join(["0"] * 3 * len(order))]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("children_of", [
+    lambda j: [2 * j + 1, 2 * j + 2],  # a binary tree: every joint holds a pair
+    lambda j: [10 * j + k for k in range(1, 11)],  # ten equal children everywhere
+    lambda j: [j + 1, j + 1000, j + 2000] if j < 300 else [],  # a long spine with side twigs
+])
+def test_pathological_trees_are_answered_quickly(tmp_path, children_of):
+    start = time.perf_counter()
+    try:
+        load_motion(_write(tmp_path, _tree_bvh(children_of), "tree.bvh"))
+    except AnrError:
+        pass
+    assert time.perf_counter() - start < 3.0
