@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 
 
-def sample_view(rng: np.random.Generator, image_size: tuple[int, int], crop: int, rescale: tuple[float, float],
-                random_crop: bool) -> tuple[float, tuple[int, int], tuple[int, int]]:
+def sample_view(rng: np.random.Generator, image_size: tuple[int, int], crop: int,
+                rescale: tuple[float, float]) -> tuple[float, tuple[int, int], tuple[int, int]]:
     """Returns (f, scaled size (h, w), crop offset (y0, x0) in the scaled image).
 
     ``f`` is uniform in ``rescale``; the crop window of ``crop`` x ``crop`` pixels lies inside
@@ -24,7 +24,7 @@ def sample_view(rng: np.random.Generator, image_size: tuple[int, int], crop: int
 
     def offset(size: int) -> int:
         lo, hi = min(0, size - crop), max(0, size - crop)
-        return int(rng.integers(lo, hi + 1)) if random_crop else (size - crop) // 2
+        return int(rng.integers(lo, hi + 1))
 
     return f, (sh, sw), (offset(sh), offset(sw))
 

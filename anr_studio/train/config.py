@@ -24,13 +24,11 @@ class DataConfig:
     """Smallest random rescale factor f applied to a frame before cropping (paper: 0.5)."""
     rescale_max: float = 1.25
     """Largest random rescale factor f (paper: 1.25). Set both to 1 to turn rescaling off."""
-    random_crop: bool = True
-    """Place the crop window at random; off centres it on the image."""
     grid_jitter: float = 0.02
     """Half-width of the uniform noise added to foreground UV coordinates (paper: 0.02)."""
-    batch_size: int = 4
+    batch_size: int = 8
     """Frames per step and per process (DDP multiplies by the number of processes)."""
-    workers: int = 4
+    workers: int = 8
     """DataLoader worker processes that read and augment frames (0 = in the main process)."""
     cache_in_memory: bool = False
     """Read every frame into RAM once (fast for small captures; about N*H*W*4 bytes)."""
@@ -54,7 +52,7 @@ class OptimConfig:
     """In each split cycle, this many T+R steps on keyframes ..."""
     non_keyframe_steps: int = 1
     """... followed by this many R-only steps on non-keyframes."""
-    steps: int = 100_000
+    steps: int = 50_000
     """Number of optimisation steps (each updates the renderer once)."""
     time_budget_s: float = 0.0
     """Stop after this many seconds of training (0 = no limit); used to compare variants fairly."""
@@ -114,12 +112,13 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
         """Returns the config stored in ``data`` (a checkpoint's, a run's or an avatar's).
 
-        Keys that earlier versions stored and this one retired are dropped (`RETIRED_OPTIM_KEYS`,
+        Keys that earlier versions stored and this one retired are dropped (`RETIRED_KEYS`,
         `anr_studio.model.config.RETIRED_KEYS`); AnrError names any other unknown or mistyped key.
         """
         data = dict(data)
-        if isinstance(data.get("optim"), dict):
-            data["optim"] = {k: v for k, v in data["optim"].items() if k not in RETIRED_OPTIM_KEYS}
+        for section, retired in RETIRED_KEYS.items():
+            if isinstance(data.get(section), dict):
+                data[section] = {k: v for k, v in data[section].items() if k not in retired}
         if isinstance(data.get("model"), dict):
             data["model"] = stored_model_dict(data["model"])
         if isinstance(data.get("loss"), dict):
@@ -164,5 +163,6 @@ class TrainConfig:
 
 
 RENDERERS = ("anr", "anr-1stage", "dnr")
-RETIRED_OPTIM_KEYS = ("discriminator",)
-"""`OptimConfig` keys of configs stored by earlier versions that no longer exist (dropped on reading)."""
+RETIRED_KEYS = {"data": ("random_crop",), "optim": ("discriminator",)}
+"""Keys of `DataConfig` and `OptimConfig` that configs stored by earlier versions hold and this version
+retired (their behaviour is now fixed): dropped on reading."""

@@ -175,8 +175,7 @@ class FrameDataset(Dataset):
         if self.augment:
             rng = np.random.default_rng(seed)
             size = self.data.resolution
-            _, scaled, offset = sample_view(rng, cap.image_size, size, (self.data.rescale_min, self.data.rescale_max),
-                                            self.data.random_crop)
+            _, scaled, offset = sample_view(rng, cap.image_size, size, (self.data.rescale_min, self.data.rescale_max))
             K = crop_intrinsics(K, cap.image_size, scaled, offset)
             frame, mask, background = (crop_image(x, scaled, offset, size) for x in (frame, mask, background))
         return {

@@ -58,6 +58,7 @@ def _stored_by_an_earlier_version() -> dict:
     """Returns the tiny preset as a file of an earlier version stores it: retired keys, no conv_bias_before_norm."""
     stored = preset("tiny").to_dict()
     stored["optim"]["discriminator"] = True
+    stored["data"]["random_crop"] = True
     stored["model"]["coarse_activation"] = "tanh"
     stored["model"]["discriminator"]["condition"] = "normals"
     for name in ("r1", "r2", "discriminator"):
@@ -70,7 +71,7 @@ def _stored_by_an_earlier_version() -> dict:
 
 def test_stored_configs_of_earlier_versions_load_without_their_retired_keys():
     config = TrainConfig.from_dict(_stored_by_an_earlier_version())
-    assert config.loss == preset("tiny").loss and config.optim == preset("tiny").optim
+    assert config.loss == preset("tiny").loss and config.optim == preset("tiny").optim and config.data == preset("tiny").data
     # Written before the field existed: their U-Nets and discriminator have the biases.
     assert config.model.r1.conv_bias_before_norm and config.model.r2.conv_bias_before_norm
     assert config.model.discriminator.conv_bias_before_norm

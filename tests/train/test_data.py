@@ -38,7 +38,7 @@ def test_crop_and_rescale_moves_pixels_where_the_new_intrinsics_project(f, offse
 def test_sample_view_stays_in_range_and_covers_small_images():
     rng = np.random.default_rng(0)
     for _ in range(200):
-        f, scaled, (y0, x0) = sample_view(rng, (64, 64), 64, (0.5, 1.25), True)
+        f, scaled, (y0, x0) = sample_view(rng, (64, 64), 64, (0.5, 1.25))
         assert 0.5 <= f <= 1.25
         assert min(0, scaled[0] - 64) <= y0 <= max(0, scaled[0] - 64)
         assert min(0, scaled[1] - 64) <= x0 <= max(0, scaled[1] - 64)
