@@ -287,7 +287,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.set_avatar(open_avatar(path, self.body), path)
 
     def set_avatar(self, avatar: StudioAvatar | None, path: str = "") -> None:
-        """Shows ``avatar`` (anything with the Avatar render contract) in the studio."""
+        """Shows ``avatar`` (an Avatar, or None for none) in the neural preview, try-on panel and viewport colours."""
         self.avatar, self.avatar_path = avatar, path
         self.neural.set_avatar(avatar, Path(path).name if path else "")
         self.neural_stack.setCurrentWidget(self.neural)
