@@ -22,6 +22,7 @@ from anr_studio.body import load_body
 from anr_studio.errors import AnrError
 from anr_studio.fileio import unlock_folder
 from anr_studio.model import ANRLoss, MultiScaleDiscriminator, TextureConfig, build_renderer, build_textures
+from anr_studio.model.images import from_pixels, to_pixels
 from anr_studio.model.unet import graphed_norms
 from anr_studio.render import PerspectiveCamera
 from anr_studio.train import state as train_state
@@ -64,11 +65,6 @@ class Fitting:
     """The first steps draw keyframes only (the frames that together cover the UV layout); then all frames."""
     source: str = ""
     """Where the renderer came from (recorded in checkpoints)."""
-
-
-def _to_uint8(image: torch.Tensor) -> np.ndarray:
-    """Returns (H,W,3) uint8 of a (3,H,W) image in [-1,1]."""
-    return ((image.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
 class Trainer:
@@ -221,8 +217,7 @@ class Trainer:
         """Returns the batch on the device as network inputs: images in [-1, 1], jittered UVs, body maps."""
         dev = self.device
         b = {k: v.to(dev, non_blocking=True) for k, v in batch.items()}
-        frame = b["frame"].permute(0, 3, 1, 2).float().div_(127.5).sub_(1)
-        background = b["background"].permute(0, 3, 1, 2).float().div_(127.5).sub_(1)
+        frame, background = from_pixels(b["frame"]), from_pixels(b["background"])
         mask = b["mask"].unsqueeze(1).float().div_(255)
         size = tuple(frame.shape[-2:])
         camera = PerspectiveCamera(b["K"], b["R"], b["t"])
@@ -390,8 +385,8 @@ class Trainer:
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
                     out = run_renderer(self.renderer, self.textures[identity], p["uv"], p["normals"], texture_grad=False)
                 blended = self.loss.blend(out, p["background"], p["body_mask"])
-                images = {"truth": _to_uint8(p["frame"][0]), "render": _to_uint8(out.rgb[0]),
-                          "composite": _to_uint8(blended[0])}
+                images = {name: to_pixels(image[0].detach()).cpu().numpy()
+                          for name, image in (("truth", p["frame"]), ("render", out.rgb), ("composite", blended))}
         except Exception as exc:  # previews are best effort
             self.warn(f"preview at step {self.step} failed: {exc!r}")
             return
