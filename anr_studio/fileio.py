@@ -8,6 +8,8 @@
   and must not exist unless the user said ``--overwrite``.
 - `os_errors` / `os_error_message`: permissions, missing folders and full disks become one
   sentence (`AnrError`) instead of a traceback.
+- `read_safetensors`: our safetensors files (avatars, bodies) with their JSON metadata, or one
+  sentence saying what is wrong with the file.
 - `shipped_path`: the files shipped with the package.
 """
 
@@ -16,13 +18,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import importlib.resources
+import json
 import os
 import shutil
 import stat
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterable, Iterator, Literal
+from typing import Any, Iterable, Iterator, Literal
 
 from anr_studio.errors import AnrError
 
@@ -202,6 +205,34 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Writes ``text`` (UTF-8) to ``path`` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def read_safetensors(path: str | os.PathLike, meta_key: str, expected: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Returns (the JSON object stored under ``meta_key``, {name: tensor}) of a safetensors file we wrote.
+
+    AnrError naming ``path`` and the ``expected`` file ("an .anr avatar file") when it is missing,
+    is not safetensors, or lacks that metadata as a JSON object.
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise AnrError(f"{path}: file not found, expected {expected}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = (f.metadata() or {}).get(meta_key)
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:  # noqa: BLE001 - safetensors raises several types for a damaged header or data
+        raise AnrError(f"{path}: cannot be read as safetensors ({exc}), expected {expected}") from None
+    if raw is None:
+        raise AnrError(f"{path}: metadata has no {meta_key!r} entry, expected {expected}")
+    try:
+        meta = json.loads(raw)
+    except ValueError:
+        raise AnrError(f"{path}: {meta_key} metadata is not valid JSON, expected {expected}") from None
+    if not isinstance(meta, dict):
+        raise AnrError(f"{path}: {meta_key} metadata is a JSON {type(meta).__name__}, expected an object in {expected}")
+    return meta, tensors
 
 
 def _same(a: Path, b: Path) -> bool:

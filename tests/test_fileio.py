@@ -1,4 +1,4 @@
-"""Safe writes: temporary names, symlinks and devices, permissions, full disks, outputs, folder locks."""
+"""Safe writes: temporary names, symlinks and devices, permissions, full disks, outputs, folder locks; reading our safetensors."""
 
 from __future__ import annotations
 
@@ -197,3 +197,26 @@ def test_a_folder_lock_excludes_other_processes_and_cleans_stale_partials(tmp_pa
     assert time.monotonic() - start < 5
     assert lock_folder(run) == run  # re-entrant
     unlock_folder(run)
+
+
+def test_read_safetensors_returns_metadata_and_tensors_or_one_sentence(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from anr_studio.fileio import read_safetensors
+
+    good = tmp_path / "good.st"
+    save_file({"x": torch.ones(2)}, str(good), metadata={"k": '{"a": 1}'})
+    meta, tensors = read_safetensors(good, "k", "a test file")
+    assert meta == {"a": 1} and torch.equal(tensors["x"], torch.ones(2))
+    for name, metadata, message in (("list.st", {"k": "[1, 2]"}, "k metadata is a JSON list, expected an object"),
+                                    ("text.st", {"k": "{"}, "k metadata is not valid JSON"),
+                                    ("none.st", {}, "metadata has no 'k' entry")):
+        save_file({"x": torch.ones(2)}, str(tmp_path / name), metadata=metadata)
+        with pytest.raises(AnrError, match=message):
+            read_safetensors(tmp_path / name, "k", "a test file")
+    (tmp_path / "junk.st").write_bytes(b"\x00" * 64)
+    with pytest.raises(AnrError, match="junk.st: cannot be read as safetensors .*, expected a test file"):
+        read_safetensors(tmp_path / "junk.st", "k", "a test file")
+    with pytest.raises(AnrError, match="gone.st: file not found, expected a test file"):
+        read_safetensors(tmp_path / "gone.st", "k", "a test file")

@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from anr_studio.errors import AnrError
-from anr_studio.fileio import atomic_path
+from anr_studio.fileio import atomic_path, read_safetensors
 from anr_studio.model import ANRRenderer, DNRRenderer, ModelConfig, build_renderer
 
 FORMAT = "anr-avatar"
@@ -67,20 +66,7 @@ def write_avatar(path: str | os.PathLike, renderer_state: dict[str, torch.Tensor
 def read_avatar(path: str | os.PathLike) -> AvatarData:
     """Returns the avatar stored at ``path``; AnrError naming the file if it is not a valid avatar."""
     path = Path(path)
-    if not path.is_file():
-        raise AnrError(f"{path}: avatar file not found, expected an .anr file written by anr-studio train")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            raw = (f.metadata() or {}).get(META_KEY)
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise AnrError(f"{path}: cannot be read as safetensors ({exc}), expected an .anr avatar file") from exc
-    if raw is None:
-        raise AnrError(f"{path}: metadata has no {META_KEY!r} entry, expected an .anr avatar file")
-    try:
-        meta = json.loads(raw)
-    except ValueError as exc:
-        raise AnrError(f"{path}: {META_KEY} metadata is not valid JSON, expected the avatar description") from exc
+    meta, tensors = read_safetensors(path, META_KEY, "an .anr avatar file")
     if meta.get("format") != FORMAT or int(meta.get("version", 0)) > VERSION:
         raise AnrError(f"{path}: format {meta.get('format')!r} version {meta.get('version')}, expected {FORMAT} version <= {VERSION}")
     n = len(meta.get("identities", []))

@@ -21,7 +21,7 @@ import torch
 from anr_studio.body.lbs import axis_angle_to_matrix, kinematic_chain, linear_blend_skinning
 from anr_studio.body.skeleton import NUM_JOINTS, SMPL_JOINT_NAMES, SMPL_PARENTS
 from anr_studio.errors import AnrError, device_checks_enabled, expect_finite, expect_shape
-from anr_studio.fileio import atomic_path, shipped_path
+from anr_studio.fileio import atomic_path, read_safetensors, shipped_path
 
 DEFAULT_BODY_PATH = shipped_path("resources", "body", "anr_body.safetensors")
 METADATA_KEY = "anr_body"
@@ -324,24 +324,9 @@ class BodyModel(torch.nn.Module):
     @classmethod
     def load(cls, path: str | os.PathLike) -> "BodyModel":
         """Returns the model stored in ``path`` by :meth:`save` (or by the built-in body's builder)."""
-        from safetensors import safe_open
-
         path = Path(path)
         src = str(path)
-        if not path.is_file():
-            raise AnrError(f"{src}: body model file not found, expected a .safetensors file written by BodyModel.save")
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                raw_meta = (f.metadata() or {}).get(METADATA_KEY)
-                tensors = {k: f.get_tensor(k) for k in f.keys()}
-        except Exception as exc:  # safetensors raises several types for a damaged header or data
-            raise AnrError(f"{src}: not a readable safetensors body model ({exc})") from None
-        if raw_meta is None:
-            raise AnrError(f"{src}: metadata {METADATA_KEY!r} is missing, expected a body model written by BodyModel.save")
-        try:
-            meta = json.loads(raw_meta)
-        except json.JSONDecodeError:
-            raise AnrError(f"{src}: metadata {METADATA_KEY!r} is not valid JSON") from None
+        meta, tensors = read_safetensors(path, METADATA_KEY, "a body model written by BodyModel.save (.safetensors)")
         for name in _REQUIRED:
             if name not in tensors:
                 raise AnrError(f"{src}: tensor {name!r} is missing, expected it in a body model file")
