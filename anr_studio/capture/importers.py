@@ -14,6 +14,11 @@ Layouts (also in `anr-studio import --help` and docs/capture_import.md):
 (b) a video (.mp4, .avi, .mov, .mkv, .webm) read with OpenCV, plus a pose .npz of the same
     layout with one row per video frame; optional masks as a folder or a video.
 
+The parameters are SMPL's (whatever fitter wrote them). By default they are converted to the
+built-in body (``capture.smpl_convert``: pelvis convention, a matching shape, rest-pose bones);
+with ``body_model`` (an SMPL-format model file) they are stored as they are and the capture
+names that file (its sha256), so training poses SMPL itself.
+
 The output is written through ``CaptureWriter`` (temporary file, renamed at the end), so an
 import that fails leaves no file behind.
 """
@@ -136,6 +141,28 @@ def read_parameter_file(path: Path) -> tuple[dict[str, Any], list[str] | None]:
     return raw, names if all(isinstance(x, str) for x in names) else None
 
 
+def body_parameters(params: dict[str, Any], body_model: str | os.PathLike | None) -> dict[str, Any]:
+    """Returns ``pose``, ``transl``, ``betas`` and ``body_model`` (an id) for the capture from SMPL ``params``.
+
+    Without ``body_model`` the built-in body's parameters (:func:`convert_smpl_fit`); with it, the
+    SMPL parameters as they are and the file's sha256.
+    """
+    from anr_studio.body import BodyModel, load_body
+
+    if body_model is None:
+        from anr_studio.capture.smpl_convert import convert_smpl_fit
+
+        return {**convert_smpl_fit(params["pose"], params["transl"], BodyModel.default()), "body_model": "default"}
+    body = load_body(body_model, source="import")
+    betas = params["betas"]
+    if len(betas) > body.num_betas:
+        if np.abs(betas[body.num_betas:]).max() > 1e-6:
+            raise AnrError(f"{body_model}: has {body.num_betas} shape coefficients, expected at least the "
+                           f"{len(betas)} the fit's betas use")
+        betas = betas[: body.num_betas]
+    return {"pose": params["pose"], "transl": params["transl"], "betas": betas, "body_model": body.model_id}
+
+
 # -- images --------------------------------------------------------------------------------
 def read_image(path: Path) -> np.ndarray:
     """Returns an image file as ``(H,W,3)`` uint8 RGB (grey is repeated, alpha dropped, 16 bit scaled)."""
@@ -220,8 +247,13 @@ def _mask_source(masks: Path | None, image_files: list[Path] | None) -> Iterator
 # -- import --------------------------------------------------------------------------------
 def import_capture(src: str | os.PathLike, out: str | os.PathLike, *, poses: str | os.PathLike | None = None,
                    masks: str | os.PathLike | None = None, background: str | os.PathLike | None = None,
-                   identity: str | None = None, fps: float | None = None) -> Capture:
-    """Returns the capture written to ``out`` from a folder or a video ``src`` (layouts in the module docstring)."""
+                   identity: str | None = None, fps: float | None = None,
+                   body_model: str | os.PathLike | None = None) -> Capture:
+    """Returns the capture written to ``out`` from a folder or a video ``src`` (layouts in the module docstring).
+
+    ``body_model``: the SMPL-format file the parameters were fitted with; None converts them to
+    the built-in body.
+    """
     src = Path(src)
     out = Path(out)
     if not src.exists():
@@ -252,6 +284,7 @@ def import_capture(src: str | os.PathLike, out: str | os.PathLike, *, poses: str
         count = len(image_files)
     n = count if count is not None else _count_rows(raw, param_path.name)
     params = parse_parameters(raw, n, param_path.name)
+    params.update(body_parameters(params, body_model))
     rate = fps or params["fps"] or video_fps or DEFAULT_FPS
     mask_iter = _mask_source(mask_path, image_files)
     plate_img = read_image(plate) if plate is not None else None
@@ -294,6 +327,7 @@ def _write(out: Path, src: Path, frames: Iterator[np.ndarray], masks: Iterator[n
         raise AnrError(f"{src}: holds no frames, expected at least one")
     h, w = first.shape[:2]
     with CaptureWriter(out, identity, h, w, fps, betas=params["betas"], background=plate,
+                       body_model=params["body_model"],
                        attrs={"source": str(src), "importer": "anr-studio import"}) as writer:
         writer.set_cameras(params["K"], params["R"], params["t"])
         writer.set_body(params["pose"], params["transl"])

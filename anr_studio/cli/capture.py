@@ -59,9 +59,10 @@ def _import(args: argparse.Namespace) -> int:
     from anr_studio.capture.importers import import_capture
     from anr_studio.fileio import check_output
 
-    check_output(args.out, (".h5",), inputs=[args.src, args.poses, args.masks, args.background], overwrite=args.overwrite)
+    check_output(args.out, (".h5",), inputs=[args.src, args.poses, args.masks, args.background, args.body_model],
+                 overwrite=args.overwrite)
     cap = import_capture(args.src, args.out, poses=args.poses, masks=args.masks, background=args.background,
-                         identity=args.identity, fps=args.fps)
+                         identity=args.identity, fps=args.fps, body_model=args.body_model)
     print(summary(cap))
     return 0
 
@@ -104,6 +105,9 @@ Layouts:
       "betas".
   (b) a video file (.mp4/.avi/.mov, read with OpenCV) plus --poses FILE.npz in the same
       layout (one row per video frame); optional --masks DIR or VIDEO.
+  The parameters are SMPL's, from any SMPL fitter: they are converted to the built-in body
+  (pelvis convention, a matching shape, the rest-pose bones; docs/capture_import.md), unless
+  --body-model names the SMPL model file they were fitted with (then stored as they are).
   The background plate is --background FILE, SRC/background.png, or the per-pixel median of
   the frames. A failed import leaves no output file.
 """
@@ -140,6 +144,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--background", help="background plate image (default: SRC/background.png or the median)")
     i.add_argument("--identity", help="name of the person (default: the source's name)")
     i.add_argument("--fps", type=number(0, 1000, open_low=True), help="frame rate (default: the video's, the parameters' or 30)")
+    i.add_argument("--body-model", metavar="SMPL_FILE", help="the SMPL-format model file (.npz/.pkl) the fits were "
+                   "made with: the capture names it and keeps SMPL's parameters (default: convert to the built-in body)")
     i.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     i.set_defaults(func=_import)
 

@@ -8,8 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
+from anr_studio.body import BodyModel
 from anr_studio.capture import Capture
 from anr_studio.capture.importers import import_capture
+from anr_studio.capture.smpl_convert import convert_smpl_fit
 from anr_studio.cli import main
 from anr_studio.errors import AnrError
 
@@ -65,9 +67,12 @@ def test_folder_with_npz(tmp_path):
     for i in range(N):
         np.testing.assert_array_equal(cap.frame(i), frames[i])  # PNG is lossless
         assert cap.mask(i)[20, 16] == 255 and cap.mask(i)[2, 2] == 0
-    np.testing.assert_allclose(cap.pose(3).reshape(72), p["poses"][3], atol=1e-6)
-    np.testing.assert_allclose(cap.transl(1), p["trans"][1], atol=1e-6)
-    np.testing.assert_allclose(cap.betas, p["betas"].mean(0), atol=1e-6)
+    # SMPL's parameters, converted to the built-in body
+    ours = convert_smpl_fit(p["poses"].reshape(N, 24, 3), p["trans"], BodyModel.default())
+    assert cap.body_model_id == "default"
+    np.testing.assert_allclose(cap.pose(3), ours["pose"][3], atol=1e-6)
+    np.testing.assert_allclose(cap.transl(1), ours["transl"][1], atol=1e-6)
+    np.testing.assert_allclose(cap.betas, ours["betas"], atol=1e-6)
     K, R, t = cap.camera(4)
     np.testing.assert_allclose(R, np.eye(3))
     np.testing.assert_allclose(t, [0.14, -0.2, 3.0], atol=1e-6)
@@ -93,7 +98,9 @@ def test_folder_with_metadata_json_frames_and_cli(tmp_path, capsys):
     assert "identity    ana" in capsys.readouterr().out
     cap = Capture(out)
     assert cap.static_camera and cap.fps == 24 and not cap.has_masks
-    np.testing.assert_allclose(cap.pose(0).reshape(72), p["poses"][1], atol=1e-6)
+    order = [1, 0, 2, 3, 4]
+    ours = convert_smpl_fit(p["poses"][order].reshape(N, 24, 3), p["trans"][order], BodyModel.default())
+    np.testing.assert_allclose(cap.pose(0), ours["pose"][0], atol=1e-6)
     assert np.abs(cap.frame(0).astype(int) - frames[1]).mean() < 3  # JPEG, the second image
     np.testing.assert_array_equal(cap.background, plate)
 

@@ -1,0 +1,201 @@
+"""SMPL fits to the built-in body: the pelvis convention, a matching shape and the rest-pose bones.
+
+Fitters (4D-Humans, ROMP, EasyMocap, SMPLer-X, WHAM ...) write parameters for SMPL, whose
+posed vertices are ``R_root (v - J0) + J0 + trans`` (the root rotates about SMPL's pelvis
+``J0``, about 0.22 m below SMPL's origin). The built-in body poses the same way about its own
+pelvis, but its origin is at the soles (pelvis about 0.99 m above), its shape space is not
+SMPL's, and its rest skeleton is not SMPL's (the built-in shins splay outwards, its collars sit
+near the spine). :func:`convert_smpl_fit` returns parameters that put the built-in body's
+pelvis where SMPL's is and make its bones point where SMPL's point:
+
+- ``betas``: the built-in phenotype whose bone lengths best match SMPL's mean neutral body
+  (stature about 1.71 m). SMPL's own betas are not used: turning them into a stature needs SMPL's
+  shape basis, which is in the SMPL file only (``import --body-model SMPL_FILE`` uses it).
+- ``pose``: per joint, ``L_ours = Q_parent^T L_smpl Q_joint``, where ``Q_joint`` is the smallest
+  rotation taking the built-in rest bone (joint -> its child) onto SMPL's.
+- ``transl = trans + J0_smpl - J0_ours``: both rotate about their pelvis, so matching the pelvis
+  positions matches every root rotation too.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from anr_studio.body.skeleton import NUM_JOINTS, SMPL_PARENTS
+
+# SMPL's neutral model at its mean shape: rest joints (J_regressor @ v_template), metres, SMPL's
+# frame (y up, x the body's left, z forward, origin near the pelvis). The values are those that
+# public SMPL tools print for the neutral model; the two hand joints are the wrists moved along
+# the forearm by SMPL's hand offset (about 8.7 cm).
+SMPL_REST_JOINTS = np.array([
+    [-0.0018, -0.2233, 0.0282], [0.0677, -0.3147, 0.0214], [-0.0695, -0.3139, 0.0239],
+    [-0.0043, -0.1144, 0.0015], [0.1020, -0.6899, 0.0169], [-0.1078, -0.6964, 0.0150],
+    [0.0012, 0.0208, 0.0026], [0.0884, -1.0879, -0.0268], [-0.0920, -1.0948, -0.0273],
+    [0.0026, 0.0737, 0.0280], [0.1148, -1.1437, 0.0925], [-0.1174, -1.1430, 0.0961],
+    [-0.0002, 0.2876, -0.0148], [0.0815, 0.1955, -0.0061], [-0.0791, 0.1926, -0.0106],
+    [0.0050, 0.3526, 0.0365], [0.1724, 0.2260, -0.0149], [-0.1752, 0.2251, -0.0197],
+    [0.4320, 0.2132, -0.0424], [-0.4289, 0.2118, -0.0411], [0.6813, 0.2222, -0.0435],
+    [-0.6842, 0.2196, -0.0467], [0.7684, 0.2135, -0.0152], [-0.7711, 0.2111, -0.0159],
+])
+SMPL_PELVIS = SMPL_REST_JOINTS[0]
+
+# The long limb bones (joint -> child) turned onto SMPL's rest directions: thighs, shins, upper
+# arms, forearms. Short bones (spine, collars, hands, feet) keep SMPL's rotation: their rest
+# directions differ by up to 30 degrees between the two skeletons, but turning them would swing
+# everything above them.
+_LIMBS = {1: 4, 2: 5, 4: 7, 5: 8, 16: 18, 17: 19, 18: 20, 19: 21}
+# Joints whose rest offsets from the pelvis set the root offset (every joint but the hands and feet).
+# Squared metres of joint error that one squared radian of rotation change from the start costs.
+_ROTATION_PRIOR = 1e-3
+_FITTED_PHENOTYPE = ("gender", "height", "proportions")
+_TRUNK_AND_LIMBS = [j for j in range(NUM_JOINTS) if j not in (10, 11, 22, 23)]
+
+
+@lru_cache(maxsize=4)
+def _fitted(body) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Returns (betas (K,), rest pelvis (3,), alignment rotations Q (24,3,3), root offset (3,)) for ``body``.
+
+    The root offset, in the pelvis frame, is the mean of SMPL's rest joints minus ours (pelvis
+    relative, after the limb alignment): the two pelvis joints are not the same point of the body
+    (the built-in one sits at hip height, SMPL's about 9 cm above its hips).
+    """
+    from anr_studio.body.lbs import kinematic_chain
+
+    betas = _shape_like_smpl(body)
+    with torch.no_grad():
+        rest = body.rest_joints(torch.as_tensor(betas[None], dtype=body.v_template.dtype))[0].cpu().double()
+    q = np.repeat(np.eye(3)[None], NUM_JOINTS, axis=0)
+    for j, c in _LIMBS.items():
+        q[j] = _rotation_between((rest[c] - rest[j]).numpy(), SMPL_REST_JOINTS[c] - SMPL_REST_JOINTS[j])
+    aligned = kinematic_chain(torch.as_tensor(_local_rotations(np.eye(3)[None, None].repeat(NUM_JOINTS, 1), q)),
+                              rest[None], list(SMPL_PARENTS))[0][0].numpy()
+    ours = aligned - aligned[0]
+    smpl = SMPL_REST_JOINTS - SMPL_PELVIS
+    offset = (smpl - ours)[_TRUNK_AND_LIMBS].mean(0)
+    return betas, rest[0].numpy(), q, offset
+
+
+def _local_rotations(local: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Returns the built-in body's local rotations (N,24,3,3) for SMPL's ``local`` (N,24,3,3): Q_parent^T L Q."""
+    parent_q = np.stack([np.eye(3) if p < 0 else q[p] for p in SMPL_PARENTS])
+    return np.einsum("jba,njbc,jcd->njad", parent_q, local, q)
+
+
+def _shape_like_smpl(body) -> np.ndarray:
+    """Returns built-in betas (K,) whose bone lengths best match SMPL's mean neutral body.
+
+    Gender, height and proportions are searched on a grid within their ranges, then on finer
+    grids around the best (the other phenotype values keep their defaults), so the shape stays a
+    plausible person; a body without a phenotype keeps its mean shape (zeros).
+    """
+    if body.phenotype is None or body.phenotype_regressor is None:
+        return np.zeros(body.num_betas, np.float32)
+    from anr_studio.body.model import phenotype_features
+
+    names = list(body.phenotype["names"])
+    ranges = body.phenotype["ranges"]
+    defaults = body.phenotype["defaults"]
+    bounds = np.array([ranges[n] if isinstance(ranges, dict) else ranges[i] for i, n in enumerate(names)], np.float64)
+    start = np.array([defaults[n] if isinstance(defaults, dict) else defaults[i] for i, n in enumerate(names)], np.float64)
+    free = np.array([n in _FITTED_PHENOTYPE for n in names])
+    reg = body.phenotype_regressor.detach().cpu().double()
+    shape_joints = torch.einsum("jv,vck->jck", body.J_regressor.detach().cpu().double(), body.shapedirs.detach().cpu().double())
+    mean_joints = body.J_regressor.detach().cpu().double() @ body.v_template.detach().cpu().double()
+    child, parent = torch.arange(1, NUM_JOINTS), torch.tensor(SMPL_PARENTS[1:])
+    smpl = torch.as_tensor(SMPL_REST_JOINTS)
+    target = (smpl[child] - smpl[parent]).norm(dim=-1)
+    degree = int(body.phenotype.get("degree", 2))
+    centre = np.where(free, bounds.mean(1), start)
+    half = np.where(free, (bounds[:, 1] - bounds[:, 0]) / 2, 0.0)
+    for _ in range(3):  # each round: 9 values per fitted phenotype around the best, the step a quarter of the last
+        axes = [np.unique(np.clip(c + h * np.linspace(-1, 1, 9), lo, hi)) for c, h, (lo, hi) in zip(centre, half, bounds)]
+        values = torch.as_tensor(np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(names)))
+        betas = phenotype_features(values, degree) @ reg.T  # (G, K)
+        joints = mean_joints + torch.einsum("jck,gk->gjc", shape_joints, betas)
+        lengths = (joints[:, child] - joints[:, parent]).norm(dim=-1)
+        best = int(((lengths - target) ** 2).sum(-1).argmin())
+        centre, half = values[best].numpy(), half / 4
+    return betas[best].numpy().astype(np.float32)
+
+
+def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Returns the smallest rotation (3,3) taking the direction of ``a`` (3,) onto that of ``b`` (3,)."""
+    a = a / np.linalg.norm(a)
+    b = b / np.linalg.norm(b)
+    v, c = np.cross(a, b), float(a @ b)
+    if c < -0.999999:  # opposite: half a turn about any axis normal to a
+        axis = np.cross(a, [1.0, 0, 0] if abs(a[0]) < 0.9 else [0, 1.0, 0])
+        axis /= np.linalg.norm(axis)
+        return 2 * np.outer(axis, axis) - np.eye(3)
+    k = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
+    return np.eye(3) + k + k @ k / (1 + c)
+
+
+def convert_smpl_fit(pose: np.ndarray, trans: np.ndarray, body) -> dict[str, np.ndarray]:
+    """Returns ``pose (N,24,3)``, ``transl (N,3)``, ``betas (K,)`` for the built-in ``body`` from SMPL's
+    ``pose (N,24,3)`` axis-angle and ``trans (N,3)`` (module docstring: what is matched and how)."""
+    from anr_studio.body.lbs import axis_angle_to_matrix, matrix_to_axis_angle
+
+    betas, pelvis, q, offset = _fitted(body)
+    local = axis_angle_to_matrix(torch.as_tensor(np.asarray(pose), dtype=torch.float64)).numpy()  # (N,24,3,3)
+    pose_ours = matrix_to_axis_angle(torch.as_tensor(_local_rotations(local, q))).numpy()
+    transl = np.asarray(trans, np.float64) + (SMPL_PELVIS - pelvis) + local[:, 0] @ offset
+    pose_ours, transl = _refine_to_smpl_joints(body, betas, local, np.asarray(trans, np.float64), pose_ours, transl)
+    return {"pose": pose_ours.astype(np.float32), "transl": transl.astype(np.float32), "betas": betas.copy()}
+
+
+def smpl_joints(pose: np.ndarray, trans: np.ndarray) -> np.ndarray:
+    """Returns SMPL's posed joints (N,24,3) at its mean neutral shape for SMPL ``pose (N,24,3)``, ``trans (N,3)``."""
+    from anr_studio.body.lbs import axis_angle_to_matrix, kinematic_chain
+
+    rot = axis_angle_to_matrix(torch.as_tensor(np.asarray(pose), dtype=torch.float64))
+    rest = torch.as_tensor(SMPL_REST_JOINTS)[None].expand(rot.shape[0], -1, -1)
+    return kinematic_chain(rot, rest, list(SMPL_PARENTS))[0].numpy() + np.asarray(trans, np.float64)[:, None]
+
+
+def _refine_to_smpl_joints(body, betas: np.ndarray, local: np.ndarray, trans: np.ndarray,
+                           pose: np.ndarray, transl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (pose (N,24,3), transl (N,3)) moved so the built-in joints lie nearer SMPL's posed joints.
+
+    SMPL's posed joints need only its rest joints and the pose (:func:`smpl_joints`), so no SMPL
+    file is needed. A few L-BFGS steps, all frames at once; a prior keeps each rotation near its
+    start, so the limbs' twist and the hands and feet stay as SMPL had them.
+    """
+    from anr_studio.body.lbs import axis_angle_to_matrix, kinematic_chain
+
+    target = torch.as_tensor(smpl_joints(matrix_to_axis_angle_np(local), trans))
+    with torch.no_grad():
+        rest = body.rest_joints(torch.as_tensor(betas[None], dtype=body.v_template.dtype))[0].cpu().double()
+    n = pose.shape[0]
+    start = torch.as_tensor(pose, dtype=torch.float64)
+    delta = torch.zeros(n, NUM_JOINTS, 3, dtype=torch.float64, requires_grad=True)
+    shift = torch.zeros(n, 3, dtype=torch.float64, requires_grad=True)
+    base = torch.as_tensor(transl, dtype=torch.float64)
+    weight = torch.ones(NUM_JOINTS, dtype=torch.float64)
+    # Joints the two skeletons place differently (hips, spine, collars, hand and foot tips) count
+    # less, so they do not pull the pelvis, knees, ankles and shoulders off SMPL's.
+    weight[[1, 2, 3, 6, 9, 13, 14]] = 0.3
+    weight[[10, 11, 22, 23]] = 0.1
+    opt = torch.optim.LBFGS([delta, shift], lr=1.0, max_iter=25, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        joints = kinematic_chain(axis_angle_to_matrix(start + delta), rest[None].expand(n, -1, -1), list(SMPL_PARENTS))[0]
+        err = ((joints + (base + shift)[:, None] - target) ** 2).sum(-1)
+        loss = (err * weight).sum() / n + _ROTATION_PRIOR * (delta**2).sum() / n
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    return (start + delta).detach().numpy(), (base + shift).detach().numpy()
+
+
+def matrix_to_axis_angle_np(rot: np.ndarray) -> np.ndarray:
+    """Returns axis-angle vectors (..., 3) for rotation matrices ``rot`` (..., 3, 3)."""
+    from anr_studio.body.lbs import matrix_to_axis_angle
+
+    return matrix_to_axis_angle(torch.as_tensor(rot)).numpy()

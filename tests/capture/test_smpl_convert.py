@@ -1,0 +1,100 @@
+"""SMPL fits land on the person: converted to the built-in body, or stored with the user's SMPL file."""
+
+from __future__ import annotations
+
+import hashlib
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from anr_studio.body import BodyModel
+from anr_studio.capture.importers import import_capture
+from anr_studio.capture.smpl_convert import SMPL_REST_JOINTS, convert_smpl_fit, smpl_joints
+from anr_studio.errors import AnrError
+from tests.capture.smpl_like import write_smpl_like
+
+# 720p, a phone-like focal length, the person 3 to 5 m away (a camera-frame fit: identity extrinsics)
+K720 = np.array([[1000.0, 0, 640], [0, 1000.0, 360], [0, 0, 1]])
+
+
+def _fits(n: int, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    pose = rng.normal(0, 0.25, (n, 24, 3))
+    pose[:, 0] = rng.normal(0, 0.3, (n, 3))
+    pose[:, 0, 0] += np.pi  # camera frame: y down, so the fit turns the body upside down
+    trans = np.stack([rng.uniform(-0.5, 0.5, n), rng.uniform(0, 0.4, n), rng.uniform(3, 5, n)], 1)
+    return pose, trans, rng.normal(0, 1, 10)
+
+
+def _project(points):
+    x = points @ K720.T
+    return x[..., :2] / x[..., 2:]
+
+
+def _pixel_errors(joints, reference):
+    idx = [0, 4, 5, 7, 8, 16, 17]  # pelvis, knees, ankles, shoulders
+    return np.linalg.norm(_project(joints[:, idx]) - _project(reference[:, idx]), axis=-1)
+
+
+def test_converted_fits_put_the_joints_on_smpls(tmp_path):
+    smpl = BodyModel.from_smpl(write_smpl_like(tmp_path / "smpl_like.npz"))
+    ours = BodyModel.default()
+    pose, trans, betas = _fits(60)
+    f32 = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
+    with torch.no_grad():
+        truth = smpl(f32(pose), f32(betas[None]), f32(trans)).joints.numpy()
+        naive = ours(f32(pose), f32(betas[None]), f32(trans)).joints.numpy()  # SMPL's numbers on our body
+        c = convert_smpl_fit(pose, trans, ours)
+        converted = ours(f32(c["pose"]), f32(c["betas"][None]), f32(c["transl"])).joints.numpy()
+    before, after = _pixel_errors(naive, truth), _pixel_errors(converted, truth)
+    print(f"median 2D joint error at 720p: {np.median(before):.1f} px as given, {np.median(after):.1f} px converted")
+    assert np.median(before) > 200  # the body lands about a metre off
+    assert np.median(after) < 12 and np.percentile(after, 90) < 30
+    # the shape is a person of SMPL's mean stature, standing on its soles
+    with torch.no_grad():
+        rest = ours(torch.zeros(1, 24, 3), f32(c["betas"][None])).vertices[0]
+    assert 1.55 < float(rest[:, 1].max() - rest[:, 1].min()) < 1.8
+
+
+def test_smpl_joints_follow_smpls_rest_skeleton(tmp_path):
+    smpl = BodyModel.from_smpl(write_smpl_like(tmp_path / "smpl_like.npz"))
+    pose, trans, _ = _fits(4)
+    with torch.no_grad():
+        ref = smpl(torch.as_tensor(pose, dtype=torch.float32), None, torch.as_tensor(trans, dtype=torch.float32)).joints
+    np.testing.assert_allclose(smpl_joints(pose, trans), ref.numpy(), atol=1e-4)
+    np.testing.assert_allclose(smpl.rest_joints()[0].numpy(), SMPL_REST_JOINTS, atol=1e-6)
+
+
+def _folder(tmp_path, pose, trans, betas, h=72, w=128):
+    src = tmp_path / "fits"
+    (src / "images").mkdir(parents=True)
+    for i in range(len(pose)):
+        cv2.imwrite(str(src / "images" / f"{i:03d}.png"), np.full((h, w, 3), 40 * i, np.uint8))
+    np.savez(src / "smpl.npz", poses=pose.reshape(len(pose), 72), trans=trans, betas=betas,
+             K=np.array([[100.0, 0, 64], [0, 100.0, 36], [0, 0, 1]]), E=np.eye(4))
+    return src
+
+
+def test_import_with_the_smpl_file_keeps_smpls_parameters(tmp_path):
+    model = write_smpl_like(tmp_path / "smpl_like.npz")
+    pose, trans, betas = _fits(3)
+    src = _folder(tmp_path, pose, trans, betas)
+    cap = import_capture(src, tmp_path / "smpl.h5", body_model=model)
+    assert cap.body_model_id == hashlib.sha256(model.read_bytes()).hexdigest()
+    np.testing.assert_allclose(cap.pose(2), pose[2], atol=1e-6)
+    np.testing.assert_allclose(cap.transl(1), trans[1], atol=1e-6)
+    np.testing.assert_allclose(cap.betas, betas, atol=1e-6)
+    default = import_capture(src, tmp_path / "ours.h5")
+    assert default.body_model_id == "default" and len(default.betas) == BodyModel.default().num_betas
+    assert np.abs(default.transl(0) - trans[0]).max() > 0.5  # our origin is at the soles
+
+
+def test_import_refuses_a_smpl_file_with_too_few_betas(tmp_path):
+    model = write_smpl_like(tmp_path / "smpl_like.npz")
+    pose, trans, _ = _fits(2)
+    src = _folder(tmp_path, pose, trans, np.ones(16))
+    with pytest.raises(AnrError, match="has 10 shape coefficients, expected at least the 16"):
+        import_capture(src, tmp_path / "x.h5", body_model=model)
+    assert not (tmp_path / "x.h5").exists()
