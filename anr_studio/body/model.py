@@ -360,7 +360,7 @@ class BodyModel(torch.nn.Module):
             if not DEFAULT_BODY_PATH.is_file():
                 raise AnrError(
                     f"{DEFAULT_BODY_PATH}: the built-in body model is missing, expected the file written by "
-                    "`python -m anr_studio.body.build_default`"
+                    "`python -m scripts.build_body.build`"
                 )
             body = cls.load(DEFAULT_BODY_PATH)
             body.model_id = "default"

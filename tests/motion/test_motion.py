@@ -9,7 +9,7 @@ from scipy.spatial.transform import Rotation
 from anr_studio.body.skeleton import joint_index
 from anr_studio.errors import AnrError
 from anr_studio.motion import BUILTIN_MOTIONS, MOTION_DIR, MotionClip, load_motion
-from anr_studio.motion.make_builtin import BUILDERS, write_builtin
+from scripts.build_motions import BUILDERS, write_builtin
 from anr_studio.motion.smpl_npz import load_smpl_npz
 
 

