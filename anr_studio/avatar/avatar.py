@@ -110,6 +110,13 @@ class Avatar:
         meta["body_model"] = str(self.meta.get("body_model", self.body.model_id))
         return write_avatar(path, self.renderer.state_dict(), [self._textures[n].texture for n in names], meta)
 
+    def check_body_model(self, model_id: str, source: str) -> None:
+        """Raises AnrError, naming ``source``, when its body model ``model_id`` is not the one the avatar was trained on."""
+        want = str(self.meta.get("body_model", "default"))
+        if model_id != want:
+            raise AnrError(f"{source}: body model {model_id[:16]!r} differs from the avatar's {want[:16]!r}, "
+                           "expected a capture tracked with the avatar's body model")
+
     # -- identities ---------------------------------------------------------------------------
     @property
     def identities(self) -> list[str]:

@@ -10,7 +10,6 @@ from typing import Any
 
 import torch
 
-from anr_studio.model.images import composite
 from anr_studio.render import BACKGROUND_UV, render_body_maps
 
 
@@ -71,33 +70,11 @@ def soft_mask(mask_logits: torch.Tensor | None, body_mask: torch.Tensor) -> torc
     return torch.sigmoid(mask_logits.float()) if mask_logits is not None else body_mask.float()
 
 
-def padded_size(image_size: tuple[int, int], multiple: int) -> tuple[int, int]:
-    """Returns (H, W) rounded up to ``multiple`` (U-Nets need sizes divisible by 2**depth)."""
-    h, w = image_size
-    return (-(-h // multiple) * multiple, -(-w // multiple) * multiple)
-
-
 @torch.no_grad()
 def render_views(body: torch.nn.Module, renderer: torch.nn.Module, texture: torch.nn.Module, pose: torch.Tensor,
-                 betas: torch.Tensor | None, transl: torch.Tensor | None, camera: Any, image_size: tuple[int, int],
-                 multiple: int = 1, background: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """Returns {"rgb", "mask", "coarse", "body_mask", "composite"?} of whole frames, all (B,C,H,W).
-
-    The body is rasterized at ``image_size`` rounded up to ``multiple`` (extra pixels to the
-    right and bottom, the camera unchanged) and the outputs cut back to ``image_size``.
-    ``background (B,3,H,W)`` in [-1,1], when given, adds ``composite``.
-    """
-    h, w = image_size
-    size = padded_size(image_size, multiple)
-    maps = body_maps(body, pose, betas, transl, camera, size)
+                 betas: torch.Tensor | None, transl: torch.Tensor | None, camera: Any, image_size: tuple[int, int]
+                 ) -> dict[str, torch.Tensor]:
+    """Returns {"rgb" (B,3,H,W) float32 in [-1,1], "mask" (B,1,H,W) in [0,1]} of whole frames of size ``image_size``."""
+    maps = body_maps(body, pose, betas, transl, camera, image_size)
     out = run_renderer(renderer, texture, maps.uv, maps.normals, texture_grad=False)
-    mask = soft_mask(out.mask_logits, maps.mask)
-    result = {
-        "rgb": out.rgb.float()[..., :h, :w],
-        "mask": mask[..., :h, :w],
-        "coarse": out.coarse_rgb.float()[..., :h, :w] if out.coarse_rgb is not None else out.rgb.float()[..., :h, :w],
-        "body_mask": maps.mask.float()[..., :h, :w],
-    }
-    if background is not None:
-        result["composite"] = composite(result["rgb"], result["mask"], background.float())
-    return result
+    return {"rgb": out.rgb.float(), "mask": soft_mask(out.mask_logits, maps.mask)}

@@ -21,6 +21,7 @@ def open_avatar(path: str | os.PathLike, body: StudioBody, device: str | torch.d
     from anr_studio.avatar.file import read_avatar
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    same_body = str(read_avatar(path).meta.get("body_model", "default")) == str(body.model_id)
+    data = read_avatar(path)
+    same_body = str(data.meta.get("body_model", "default")) == str(body.model_id)
     own = (body if device.type == "cpu" else copy.deepcopy(body)) if same_body else None
-    return Avatar.load(path, device=device, body=own)
+    return Avatar.from_weights(data.meta, data.renderer_state, data.textures, device, own, source=str(path))

@@ -9,7 +9,7 @@ import os
 from typing import Any
 
 from anr_studio.metrics.flip import flip
-from anr_studio.metrics.image import mask_iou, network_to_image, psnr, ssim, to_unit_image
+from anr_studio.metrics.image import mask_iou, psnr, ssim, to_unit_image
 from anr_studio.metrics.perceptual import lpips_distance, lpips_status
 
 METRIC_NAMES = ("psnr", "ssim", "flip", "lpips", "mask_iou")
@@ -34,6 +34,6 @@ def compute_metrics(pred: Any, target: Any, pred_mask: Any = None, target_mask: 
 
 
 __all__ = [
-    "METRIC_NAMES", "compute_metrics", "flip", "lpips_distance", "lpips_status", "mask_iou", "network_to_image",
+    "METRIC_NAMES", "compute_metrics", "flip", "lpips_distance", "lpips_status", "mask_iou",
     "psnr", "ssim", "to_unit_image",
 ]

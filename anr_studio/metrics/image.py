@@ -1,7 +1,6 @@
 """Image metrics on one image pair: PSNR and SSIM (scikit-image), mask IoU.
 
-Images are uint8 HWC (0..255) or float HWC in [0, 1], numpy arrays or torch tensors; a network
-output (3, H, W) in [-1, 1] becomes one with `network_to_image`.
+Images are uint8 HWC (0..255) or float HWC in [0, 1], numpy arrays or torch tensors.
 """
 
 from __future__ import annotations
@@ -15,15 +14,6 @@ import torch
 from anr_studio.errors import AnrError
 
 SSIM_SIGMA = 1.5
-
-
-def network_to_image(tensor: torch.Tensor) -> np.ndarray:
-    """Returns a float32 HWC image in [0, 1] from a network image (3, H, W) or (1, 3, H, W) in [-1, 1]."""
-    if tensor.dim() == 4:
-        if tensor.shape[0] != 1:
-            raise AnrError(f"network_to_image: image has shape {tuple(tensor.shape)}, expected (1, C, H, W) or (C, H, W)")
-        tensor = tensor[0]
-    return ((tensor.detach().float().clamp(-1, 1) + 1) * 0.5).permute(1, 2, 0).cpu().numpy()
 
 
 def to_unit_image(image: Any, name: str = "image") -> np.ndarray:

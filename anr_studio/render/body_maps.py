@@ -7,7 +7,7 @@ from typing import Sequence
 
 import torch
 
-from anr_studio.errors import AnrError, expect_shape
+from anr_studio.errors import expect_shape
 from anr_studio.render.cameras import PerspectiveCamera, WeakPerspectiveCamera
 from anr_studio.render.interpolate import interpolate_normals, interpolate_uv
 from anr_studio.render.rasterizer import Fragments, rasterize
@@ -39,14 +39,11 @@ def render_body_maps(
 ) -> BodyMaps:
     """Returns BodyMaps(uv (B,H,W,2), normals (B,3,H,W), mask (B,1,H,W), fragments) of ``body`` posed as ``vertices``.
 
-    body: anything with ``faces (F,3) long`` and ``face_uvs (F,3,2)`` (a BodyModel).
+    body: a BodyModel (``faces (F,3)`` long, ``face_uvs (F,3,2)``).
     vertices: (B,V,3) posed vertices (``body(...).vertices``); camera of batch B or 1; image_size (H, W).
     Used by training, evaluation, the avatar and the GUI alike.
     """
-    faces = getattr(body, "faces", None)
-    face_uvs = getattr(body, "face_uvs", None)
-    if not isinstance(faces, torch.Tensor) or not isinstance(face_uvs, torch.Tensor):
-        raise AnrError(f"render_body_maps: body is {type(body).__name__}, expected an object with faces (F, 3) and face_uvs (F, 3, 2) tensors")
+    faces, face_uvs = body.faces, body.face_uvs
     expect_shape(face_uvs, (faces.shape[0], 3, 2), "body.face_uvs", "render_body_maps")
     fragments = rasterize(vertices, faces, camera, image_size)
     uv = interpolate_uv(fragments, face_uvs.to(vertices.device))

@@ -99,10 +99,7 @@ def evaluate(run: str | os.PathLike, capture_paths: Sequence[str | Capture], spl
         cap = path if isinstance(path, Capture) else Capture(path)
         if cap.identity not in avatar.identities:
             raise AnrError(f"{cap.path.name}: identity {cap.identity!r} is not in the avatar, expected one of {', '.join(avatar.identities)}")
-        want = str(avatar.meta.get("body_model", "default"))
-        if cap.body_model_id != want:
-            raise AnrError(f"{cap.path.name}: body model {cap.body_model_id[:16]!r} differs from the avatar's {want[:16]!r}, "
-                           "expected a capture tracked with the avatar's body model")
+        avatar.check_body_model(cap.body_model_id, cap.path.name)
         frames = cap.split(split)
         if frames.size == 0:
             raise AnrError(f"{cap.path.name}: split/{split} is empty, expected held-out frames to evaluate")

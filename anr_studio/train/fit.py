@@ -100,10 +100,7 @@ def fit_identity(avatar, capture_path: str, name: str, work_dir: str | Path, *, 
     if steps < 1 or not 0.0 <= keyframe_fraction <= 1.0:
         raise AnrError(f"fit: steps = {steps}, keyframe_fraction = {keyframe_fraction}, expected >= 1 and a share in [0, 1]")
     (cap,) = open_captures([capture_path], need_masks=True)
-    want = str(avatar.meta.get("body_model", "default"))
-    if cap.body_model_id != want:
-        raise AnrError(f"{cap.path.name}: body model {cap.body_model_id[:16]!r} differs from the avatar's {want[:16]!r}, "
-                       "expected a capture tracked with the avatar's body model")
+    avatar.check_body_model(cap.body_model_id, cap.path.name)
     work = Path(work_dir)
     if resume and not checkpoint_paths(work):
         raise AnrError(f"--resume {work}: no fit checkpoint found, expected {work}/checkpoints/step-*.json")

@@ -10,6 +10,7 @@ from anr_studio.avatar import Avatar
 from anr_studio.capture import Capture
 from anr_studio.errors import AnrError
 from anr_studio.model import NeuralTexture
+from anr_studio.model.images import composite, to_pixels
 from anr_studio.render import PerspectiveCamera
 from anr_studio.train.evaluate import run_avatar
 from anr_studio.avatar.file import read_avatar
@@ -71,8 +72,8 @@ def test_same_pixels_as_the_training_render_path(avatar, captures, body):
         texture.texture.copy_(avatar.texture("alice")[None])
         views = render_views(body, avatar.renderer, texture,
                              torch.from_numpy(cap.pose(3))[None], torch.from_numpy(cap.betas)[None],
-                             torch.from_numpy(cap.transl(3))[None], camera, cap.image_size, background=background)
-    truth = ((views["composite"][0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+                             torch.from_numpy(cap.transl(3))[None], camera, cap.image_size)
+    truth = to_pixels(composite(views["rgb"], views["mask"], background))[0].numpy()
     assert np.abs(img.astype(int) - truth.astype(int)).max() <= 1
     np.testing.assert_allclose(mask, views["mask"][0, 0].numpy(), atol=1e-6)
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from anr_studio.errors import AnrError
-from anr_studio.metrics import compute_metrics, flip, lpips_distance, lpips_status, mask_iou, network_to_image, psnr, ssim
+from anr_studio.metrics import compute_metrics, flip, lpips_distance, lpips_status, mask_iou, psnr, ssim
 from anr_studio.metrics.perceptual import BACKBONE_FILES, load_lpips
 
 
@@ -87,13 +87,6 @@ def test_bad_inputs_are_anr_errors():
         psnr(a.astype(np.int32), a)
     with pytest.raises(AnrError, match="NaN"):
         psnr(np.full((4, 4, 3), np.nan), np.zeros((4, 4, 3)))
-
-
-def test_network_to_image_maps_minus_one_one_to_unit_range():
-    t = torch.tensor([-1.0, 0.0, 1.0]).view(3, 1, 1).expand(3, 2, 2)
-    img = network_to_image(t[None])
-    assert img.shape == (2, 2, 3) and img.dtype == np.float32
-    np.testing.assert_allclose(img[0, 0], [0.0, 0.5, 1.0])
 
 
 def test_lpips_is_none_without_backbone_weights(tmp_path, monkeypatch):

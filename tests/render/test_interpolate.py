@@ -120,9 +120,13 @@ def test_render_body_maps_on_a_small_body(scene):
     assert 0.05 < float(maps.mask.mean()) < 0.6
 
 
-def test_render_body_maps_rejects_a_body_without_uvs(scene):
-    with pytest.raises(AnrError, match="face_uvs"):
-        render_body_maps(types.SimpleNamespace(faces=scene.faces), scene.vertices, orbit_camera(0, 0, 3), (8, 8))
+def test_render_body_maps_rejects_a_body_without_uvs(scene, tmp_path):
+    from anr_studio.body import BodyModel
+    from tests.body.synthetic import save_npz, smpl_arrays
+
+    no_uvs = BodyModel.from_smpl(save_npz(tmp_path / "smpl.npz", smpl_arrays(num_vertices=50, num_betas=2)))
+    with pytest.raises(AnrError, match="has no UVs"):
+        render_body_maps(no_uvs, no_uvs(torch.zeros(1, 24, 3)).vertices, orbit_camera(0, 0, 3), (8, 8))
     bad = types.SimpleNamespace(faces=scene.faces, face_uvs=scene.face_uvs[:-1])
     with pytest.raises(AnrError, match="face_uvs has shape"):
         render_body_maps(bad, scene.vertices, orbit_camera(0, 0, 3), (8, 8))
