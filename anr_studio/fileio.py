@@ -228,8 +228,8 @@ def read_safetensors(path: str | os.PathLike, meta_key: str, expected: str) -> t
         raise AnrError(f"{path}: metadata has no {meta_key!r} entry, expected {expected}")
     try:
         meta = json.loads(raw)
-    except ValueError:
-        raise AnrError(f"{path}: {meta_key} metadata is not valid JSON, expected {expected}") from None
+    except (ValueError, RecursionError):
+        raise AnrError(f"{path}: {meta_key} metadata is not valid JSON (or nested too deeply), expected {expected}") from None
     if not isinstance(meta, dict):
         raise AnrError(f"{path}: {meta_key} metadata is a JSON {type(meta).__name__}, expected an object in {expected}")
     return meta, tensors

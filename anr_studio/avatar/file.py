@@ -7,7 +7,8 @@ Layout (documented in docs/interfaces.md, "avatar")::
     metadata  "anr_avatar": JSON text {format: "anr-avatar", version: 1, renderer: "anr" |
               "anr-1stage" | "dnr", model: ModelConfig dict, identities: [names],
               betas: [[K floats] per identity], body_model: "default" | sha256, image_size: [H, W],
-              cameras: [{K, R, t} per identity], step: int, config: TrainConfig dict (optional)}
+              cameras: [{K, R, t} per identity], step: int, config: TrainConfig dict (optional),
+              tensors_sha256: checksum of the tensors (see anr_studio.avatar.integrity)}
 
 ``model`` and ``renderer`` are all that rendering needs; ``config``, the training run's whole
 config, is what fitting a new identity starts from. Files written before ``model`` existed carry
@@ -26,6 +27,7 @@ import torch
 from safetensors.torch import save_file
 
 from anr_studio.errors import AnrError
+from anr_studio.avatar.integrity import CHECKSUM_KEY, check_meta, check_tensors, check_textures, tensors_sha256
 from anr_studio.fileio import atomic_path, read_safetensors
 from anr_studio.model import ANRRenderer, DNRRenderer, ModelConfig, build_renderer
 
@@ -57,6 +59,7 @@ def write_avatar(path: str | os.PathLike, renderer_state: dict[str, torch.Tensor
     for i, tex in enumerate(textures):
         tensors[f"texture.{i}"] = tex.detach().float().cpu().reshape(tex.shape[-3:]).contiguous()
     record = dict(meta, format=FORMAT, version=VERSION)
+    record[CHECKSUM_KEY] = tensors_sha256(tensors)
     path = Path(path)
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(record)})
@@ -67,14 +70,15 @@ def read_avatar(path: str | os.PathLike) -> AvatarData:
     """Returns the avatar stored at ``path``; AnrError naming the file if it is not a valid avatar."""
     path = Path(path)
     meta, tensors = read_safetensors(path, META_KEY, "an .anr avatar file")
-    if meta.get("format") != FORMAT or int(meta.get("version", 0)) > VERSION:
-        raise AnrError(f"{path}: format {meta.get('format')!r} version {meta.get('version')}, expected {FORMAT} version <= {VERSION}")
-    n = len(meta.get("identities", []))
+    check_meta(meta, str(path), FORMAT, VERSION)
+    check_tensors(tensors, meta, str(path))
+    n = len(meta["identities"])
     textures = []
     for i in range(n):
         if f"texture.{i}" not in tensors:
             raise AnrError(f"{path}: tensor texture.{i} is missing, expected one texture per identity ({n})")
         textures.append(tensors[f"texture.{i}"])
+    check_textures(textures, str(path))
     state = {k[len("renderer."):]: v for k, v in tensors.items() if k.startswith("renderer.")}
     return AvatarData(renderer_state=state, textures=textures, meta=meta)
 

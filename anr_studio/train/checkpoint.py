@@ -176,16 +176,21 @@ def read_checkpoint(json_path: str | os.PathLike) -> Checkpoint:
     try:
         meta = json.loads(json_path.read_text(encoding="utf-8"))
         tensor_path = json_path.parent / meta["tensors_file"]
-        size, digest = int(meta["tensors_size"]), meta["tensors_sha256"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise AnrError(f"{json_path}: checkpoint record is unreadable ({exc}), expected a JSON written by anr-studio train") from exc
+        size, digest, step = int(meta["tensors_size"]), str(meta["tensors_sha256"]), int(meta["step"])
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:120]
+        raise AnrError(f"{json_path}: checkpoint record is unreadable ({reason}), expected a JSON written by anr-studio train") from None
+    if meta["tensors_file"] != json_path.with_suffix(".safetensors").name or step < 0:
+        # never read a file the record points at elsewhere (another folder, another step)
+        raise AnrError(f"{json_path}: checkpoint record names tensors_file {str(meta['tensors_file'])[:60]!r}, "
+                       f"expected {json_path.with_suffix('.safetensors').name!r}")
     if not tensor_path.exists() or tensor_path.stat().st_size != size or _sha256(tensor_path) != digest:
         raise AnrError(f"{tensor_path}: checkpoint tensors are missing or corrupt, expected {size} bytes with sha256 {digest[:12]}...")
     try:
         tensors = load_file(str(tensor_path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise AnrError(f"{tensor_path}: checkpoint tensors cannot be read ({exc}), expected a safetensors file") from exc
-    return Checkpoint(step=int(meta["step"]), tensors=tensors, meta=meta, path=json_path)
+    return Checkpoint(step=step, tensors=tensors, meta=meta, path=json_path)
 
 
 def load_latest_checkpoint(run_dir: str | os.PathLike, warn=print) -> Checkpoint | None:
