@@ -90,8 +90,8 @@ def check_meta(meta: Any, source: str, format_name: str, version: int) -> dict[s
         seen.add(name)
     n = len(names)
     for key in ("betas", "cameras"):
-        if meta.get(key) is not None and (not isinstance(meta[key], list) or len(meta[key]) != n):
-            raise AnrError(f"{source}: {key} is not a list of {n} entries, expected one per identity")
+        if meta.get(key) is not None and (not isinstance(meta[key], list) or len(meta[key]) > n):
+            raise AnrError(f"{source}: {key} is not a list of at most {n} entries, expected one per identity")
     for i, betas in enumerate(meta.get("betas") or []):
         count = len(betas) if isinstance(betas, list) else -1
         if not 0 <= count <= S.MAX_BETAS:
