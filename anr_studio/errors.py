@@ -21,7 +21,9 @@ class AnrError(Exception):
         if len(args) == 1 and isinstance(args[0], str) and args[0].startswith("Caught AnrError"):
             last = args[0].rstrip().splitlines()[-1]
             args = (last.split("AnrError: ", 1)[-1],)
-        super().__init__(*args)
+        # Messages quote names and library errors from users' files: no escape code or line break
+        # of theirs reaches a terminal or a dialog.
+        super().__init__(*(printable(a) if isinstance(a, str) else a for a in args))
 
 
 def printable(text: str) -> str:

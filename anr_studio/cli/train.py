@@ -70,7 +70,7 @@ def _resolve_config(args: argparse.Namespace):
             try:
                 stored = json.loads(json_path.read_text(encoding="utf-8"))["config"]
                 break
-            except (OSError, ValueError, KeyError):
+            except (OSError, ValueError, KeyError, TypeError, RecursionError):
                 continue
         config = TrainConfig.from_dict(stored)
         captures = captures or info["captures"]

@@ -33,6 +33,7 @@ from anr_studio.errors import AnrError
 from anr_studio.fileio import atomic_path, atomic_write_text
 
 CHECKPOINT_DIR = "checkpoints"
+RECORD_CHECKSUM = "record_sha256"
 _NAME = re.compile(r"^step-(\d{8,})\.json$")
 
 
@@ -54,6 +55,12 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _record_sha256(record: dict[str, Any]) -> str:
+    """Returns the sha256 of a checkpoint record's JSON without its own checksum (keys sorted)."""
+    body = {k: v for k, v in record.items() if k != RECORD_CHECKSUM}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 def flatten_optimizer(optimizer: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Returns (tensors, json) holding ``optimizer.state_dict()`` without pickling.
 
@@ -73,7 +80,18 @@ def flatten_optimizer(optimizer: torch.optim.Optimizer, prefix: str) -> tuple[di
 
 
 def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any], prefix: str) -> None:
-    """Loads the state written by `flatten_optimizer` into ``optimizer`` (same parameter order)."""
+    """Loads the state written by `flatten_optimizer` into ``optimizer`` (same parameter order).
+
+    Raises AnrError when the stored state does not describe this optimiser (damaged or foreign).
+    """
+    try:
+        _restore_optimizer(optimizer, tensors, meta, prefix)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError, RuntimeError) as exc:
+        raise AnrError(f"checkpoint: optimiser {prefix} does not match the model ({type(exc).__name__}: "
+                       f"{str(exc)[:120]}), expected the same configuration") from None
+
+
+def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any], prefix: str) -> None:
     state: dict[int, dict[str, Any]] = {}
     head = f"{prefix}.state."
     for name, value in tensors.items():
@@ -91,10 +109,7 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
         if isinstance(group.get("betas"), list):
             group["betas"] = tuple(group["betas"])
         groups.append(group)
-    try:
-        optimizer.load_state_dict({"state": state, "param_groups": groups})
-    except (ValueError, KeyError) as exc:
-        raise AnrError(f"checkpoint: optimiser {prefix} does not match the model ({exc}), expected the same configuration") from exc
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
 
 
 def rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -113,7 +128,20 @@ def rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
 
 
 def set_rng_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    """Restores the RNG states written by `rng_state` (CUDA ones only where devices match)."""
+    """Restores the RNG states written by `rng_state` (CUDA ones only where devices match).
+
+    Raises AnrError when a stored state is damaged (the generators are then left as they were).
+    """
+    saved = rng_state()
+    try:
+        _set_rng_state(tensors, meta)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError, RuntimeError) as exc:
+        _set_rng_state(*saved)
+        raise AnrError(f"checkpoint: the random-number state is damaged ({type(exc).__name__}: {str(exc)[:120]}), "
+                       "expected the state anr-studio train stored") from None
+
+
+def _set_rng_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     if "rng.torch" in tensors:
         torch.set_rng_state(tensors["rng.torch"])
     if torch.cuda.is_available():
@@ -157,6 +185,7 @@ def save_checkpoint(run_dir: str | os.PathLike, step: int, tensors: dict[str, to
     record = dict(meta)
     record.update(step=int(step), tensors_file=tensor_path.name, tensors_size=tensor_path.stat().st_size,
                   tensors_sha256=_sha256(tensor_path), format="anr-checkpoint", version=1)
+    record[RECORD_CHECKSUM] = _record_sha256(record)
     json_path = folder / f"{stem}.json"
     atomic_write_text(json_path, json.dumps(record))
     # Prune only now that the new checkpoint is committed; the JSON goes first so a kill
@@ -180,6 +209,9 @@ def read_checkpoint(json_path: str | os.PathLike) -> Checkpoint:
     except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:120]
         raise AnrError(f"{json_path}: checkpoint record is unreadable ({reason}), expected a JSON written by anr-studio train") from None
+    if RECORD_CHECKSUM in meta and meta[RECORD_CHECKSUM] != _record_sha256(meta):  # older records have none
+        raise AnrError(f"{json_path}: checkpoint record does not match its checksum (damaged or altered), "
+                       "expected the record as anr-studio train wrote it")
     if meta["tensors_file"] != json_path.with_suffix(".safetensors").name or step < 0:
         # never read a file the record points at elsewhere (another folder, another step)
         raise AnrError(f"{json_path}: checkpoint record names tensors_file {str(meta['tensors_file'])[:60]!r}, "

@@ -115,6 +115,10 @@ class TrainConfig:
         Keys that earlier versions stored and this one retired are dropped (`RETIRED_KEYS`,
         `anr_studio.model.config.RETIRED_KEYS`); AnrError names any other unknown or mistyped key.
         """
+        if not isinstance(data, dict):
+            from anr_studio.errors import AnrError
+
+            raise AnrError(f"config: is a JSON {type(data).__name__}, expected an object of config groups")
         data = dict(data)
         for section, retired in RETIRED_KEYS.items():
             if isinstance(data.get(section), dict):

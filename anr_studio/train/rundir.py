@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from anr_studio.errors import AnrError
-from anr_studio.fileio import atomic_write_text, lock_folder, os_errors
+from anr_studio.fileio import atomic_write_text, lock_folder, os_error_message, os_errors
 from anr_studio.train.checkpoint import CHECKPOINT_DIR, checkpoint_paths
 
 RUN_FILE = "run.json"
@@ -66,8 +66,15 @@ def read_run_info(out: str | os.PathLike) -> dict[str, Any]:
     """Returns the contents of ``run.json``; AnrError if the folder is not a run."""
     path = Path(out) / RUN_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise AnrError(f"{Path(out)}: {RUN_FILE} not found, expected a run folder written by anr-studio train") from exc
-    except ValueError as exc:
-        raise AnrError(f"{path}: is not valid JSON, expected the run description") from exc
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AnrError(f"{Path(out)}: {RUN_FILE} not found, expected a run folder written by anr-studio train") from None
+    except (ValueError, RecursionError):
+        raise AnrError(f"{path}: is not valid JSON (or nested too deeply), expected the run description") from None
+    except OSError as exc:
+        raise AnrError(os_error_message(exc, path, "read")) from None
+    captures = info.get("captures") if isinstance(info, dict) else None
+    if not isinstance(info, dict) or not isinstance(info.get("config"), dict) or not isinstance(captures, list) \
+            or not captures or not all(isinstance(c, str) and c for c in captures):
+        raise AnrError(f"{path}: is not a run description, expected an object with config and a list of captures")
+    return info
