@@ -107,7 +107,14 @@ def model_config(meta: dict[str, Any], source: str) -> ModelConfig:
 def load_renderer(meta: dict[str, Any], state: dict[str, torch.Tensor], source: str) -> torch.nn.Module:
     """Returns the renderer ``meta`` describes with the weights ``state``, in eval mode and frozen."""
     kind = meta.get("renderer") or (meta.get("config") or {}).get("renderer", "anr")
-    renderer = build_renderer(model_config(meta, source), kind)
+    config = model_config(meta, source)
+    with torch.device("meta"):  # shapes only: a forged config must not allocate a giant network
+        expected = {k: tuple(v.shape) for k, v in build_renderer(config, kind).state_dict().items()}
+    if expected != {k: tuple(v.shape) for k, v in state.items()}:
+        missing = sorted(set(expected) ^ set(state)) or sorted(k for k in expected if expected[k] != tuple(state[k].shape))
+        raise AnrError(f"{source}: renderer weights do not match its config (first difference: {missing[0]}), "
+                       "expected a consistent avatar file")
+    renderer = build_renderer(config, kind)
     try:
         renderer.load_state_dict(state, strict=True)
     except RuntimeError as exc:

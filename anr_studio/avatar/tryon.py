@@ -95,6 +95,10 @@ def region_mask(body, region: str, size: int, feather: float = 1.0) -> np.ndarra
     return rasterize_uv_faces(body.face_uvs.detach().cpu().numpy()[faces], size, feather)
 
 
+# A painted mask is resampled to the texture's size; beyond this it is not a mask anyone painted.
+MAX_MASK_SIDE = 8192
+
+
 def load_mask(path: str | os.PathLike, size: int, warn: Callable[[str], None] | None = None) -> np.ndarray:
     """Returns the painted UV mask in ``path`` (a PNG in texture layout) as (size,size) float32 in [0,1].
 
@@ -106,6 +110,15 @@ def load_mask(path: str | os.PathLike, size: int, warn: Callable[[str], None] | 
     p = Path(path)
     if not p.is_file():
         raise AnrError(f"{p}: mask file not found, expected a PNG in the neural texture's UV layout")
+    from PIL import Image, UnidentifiedImageError
+
+    try:  # the header alone: a forged size must not make the decoder allocate gigabytes
+        with Image.open(p) as header:
+            w, h = header.size
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise AnrError(f"{p}: cannot be read as an image, expected a PNG mask") from None
+    if max(w, h) > MAX_MASK_SIDE:
+        raise AnrError(f"{p}: mask is {w}x{h}, expected at most {MAX_MASK_SIDE} pixels on each side")
     raw = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
     if raw is None:
         raise AnrError(f"{p}: cannot be read as an image, expected a PNG mask")

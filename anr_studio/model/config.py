@@ -26,9 +26,10 @@ def _check_choice(value: str, choices: tuple[str, ...], where: str) -> None:
         raise AnrError(f"config: {where} = {value!r}, expected one of {', '.join(choices)}")
 
 
-def _check_positive(value: float, where: str, minimum: float = 1) -> None:
-    if value < minimum:
-        raise AnrError(f"config: {where} = {value}, expected at least {minimum}")
+def _check_positive(value: float, where: str, minimum: float = 1, maximum: float | None = None) -> None:
+    if value < minimum or (maximum is not None and value > maximum):
+        span = f"at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        raise AnrError(f"config: {where} = {value}, expected {span}")
 
 
 @dataclass
@@ -44,8 +45,8 @@ class TextureConfig:
 
     def validate(self, where: str = "model.texture") -> None:
         """Raises AnrError when a value is out of range."""
-        _check_positive(self.channels, f"{where}.channels")
-        _check_positive(self.size, f"{where}.size", 2)
+        _check_positive(self.channels, f"{where}.channels", 1, 64)
+        _check_positive(self.size, f"{where}.size", 2, 8192)
 
 
 @dataclass
@@ -72,9 +73,9 @@ class UNetConfig:
 
     def validate(self, where: str) -> None:
         """Raises AnrError when a value is out of range."""
-        _check_positive(self.depth, f"{where}.depth")
-        _check_positive(self.base_channels, f"{where}.base_channels")
-        _check_positive(self.max_channels, f"{where}.max_channels")
+        _check_positive(self.depth, f"{where}.depth", 1, 12)
+        _check_positive(self.base_channels, f"{where}.base_channels", 1, 4096)
+        _check_positive(self.max_channels, f"{where}.max_channels", 1, 4096)
         _check_choice(self.norm, NORMS, f"{where}.norm")
         _check_choice(self.down_activation, ACTIVATIONS, f"{where}.down_activation")
         _check_choice(self.up_activation, ACTIVATIONS, f"{where}.up_activation")
@@ -98,9 +99,9 @@ class DiscriminatorConfig:
 
     def validate(self, where: str = "model.discriminator") -> None:
         """Raises AnrError when a value is out of range."""
-        _check_positive(self.num_scales, f"{where}.num_scales")
-        _check_positive(self.num_layers, f"{where}.num_layers")
-        _check_positive(self.base_channels, f"{where}.base_channels")
+        _check_positive(self.num_scales, f"{where}.num_scales", 1, 8)
+        _check_positive(self.num_layers, f"{where}.num_layers", 1, 8)
+        _check_positive(self.base_channels, f"{where}.base_channels", 1, 4096)
         _check_choice(self.norm, NORMS, f"{where}.norm")
 
 
@@ -126,7 +127,7 @@ class ModelConfig:
     def validate(self) -> None:
         """Raises AnrError when a value is out of range."""
         self.texture.validate()
-        if self.latent_channels < 3:
+        if not 3 <= self.latent_channels <= 256:
             raise AnrError(f"config: model.latent_channels = {self.latent_channels}, expected at least 3 (J = latent[:, :3])")
         self.r1.validate("model.r1")
         self.r2.validate("model.r2")

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from typing import Any
 
 from anr_studio.errors import AnrError
+
+# Larger integers are no setting anyone means (steps, sizes, seeds all stay far below).
+MAX_INT = 10**15
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -69,12 +73,13 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             return value.lower() in ("true", "1", "yes", "on")
         raise AnrError(f"config: {where} = {value!r}, expected true or false")
     if hint is int:
-        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
-            raise AnrError(f"config: {where} = {value!r}, expected an integer")
+        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())) \
+                or abs(value) > MAX_INT:
+            raise AnrError(f"config: {where} = {value!r}, expected an integer (at most {MAX_INT:.0e} in size)")
         return int(value)
     if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise AnrError(f"config: {where} = {value!r}, expected a number")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise AnrError(f"config: {where} = {value!r}, expected a finite number")
         return float(value)
     if hint is str:
         if not isinstance(value, str):

@@ -144,14 +144,20 @@ class TrainConfig:
         d, o = self.data, self.optim
         if self.renderer not in RENDERERS:
             raise AnrError(f"config: renderer = {self.renderer!r}, expected one of {', '.join(RENDERERS)}")
-        if d.resolution < 16 or d.resolution % 16:
-            raise AnrError(f"config: data.resolution = {d.resolution}, expected a multiple of 16 (at least 16)")
+        if not 16 <= d.resolution <= 8192 or d.resolution % 16:
+            raise AnrError(f"config: data.resolution = {d.resolution}, expected a multiple of 16 from 16 to 8192")
         if not 0 < d.rescale_min <= d.rescale_max:
             raise AnrError(f"config: data.rescale_min/max = {d.rescale_min}/{d.rescale_max}, expected 0 < min <= max")
         if not 0 <= d.grid_jitter < 1:
             raise AnrError(f"config: data.grid_jitter = {d.grid_jitter}, expected a value in [0, 1)")
-        if d.batch_size < 1 or d.workers < 0:
-            raise AnrError(f"config: data.batch_size = {d.batch_size}, data.workers = {d.workers}, expected >= 1 and >= 0")
+        if not 1 <= d.batch_size <= 4096 or not 0 <= d.workers <= 256:
+            raise AnrError(f"config: data.batch_size = {d.batch_size}, data.workers = {d.workers}, expected 1..4096 and 0..256")
+        if not all(0 < lr <= 10 for lr in (o.lr_renderer, o.lr_texture, o.lr_discriminator)):
+            raise AnrError(f"config: optim.lr_renderer/lr_texture/lr_discriminator = {o.lr_renderer}/{o.lr_texture}/"
+                           f"{o.lr_discriminator}, expected learning rates in (0, 10]")
+        if not all(0 <= b < 1 for b in o.betas) or o.time_budget_s < 0:
+            raise AnrError(f"config: optim.betas = {list(o.betas)}, optim.time_budget_s = {o.time_budget_s}, "
+                           "expected Adam betas in [0, 1) and a budget >= 0")
         if o.steps < 0 or o.checkpoint_every < 1 or o.keep_checkpoints < 2:
             raise AnrError(
                 f"config: optim.steps = {o.steps}, optim.checkpoint_every = {o.checkpoint_every}, "
