@@ -26,7 +26,9 @@ def record(tmp_path):
     (lambda m: json.dumps(dict(m, tensors_size=None)), "checkpoint record is unreadable"),
 ])
 def test_forged_records_are_refused(record, edit, message):
-    record.write_text(edit(json.loads(record.read_text())))
+    meta = json.loads(record.read_text())
+    meta.pop("record_sha256")  # as an older record, or one forged with care
+    record.write_text(edit(meta))
     with pytest.raises(AnrError) as err:
         read_checkpoint(record)
     assert message in str(err.value) and "\n" not in str(err.value)
@@ -43,3 +45,11 @@ def test_any_changed_byte_in_the_tensors_is_caught(tmp_path, record):
             read_checkpoint(record)
     tensors.write_bytes(data)
     assert load_latest_checkpoint(tmp_path).step == 3
+
+
+def test_an_edited_record_does_not_match_its_checksum(record):
+    meta = json.loads(record.read_text())
+    meta["train_time_s"] = 1.0
+    record.write_text(json.dumps(meta))
+    with pytest.raises(AnrError, match="checkpoint record does not match its checksum"):
+        read_checkpoint(record)
