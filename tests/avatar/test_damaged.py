@@ -58,7 +58,7 @@ def test_files_without_a_checksum_still_load(avatar_path, tmp_path):
 
 
 @pytest.mark.parametrize("label, edit, message", [
-    ("a list", json.dumps([1, 2]), "metadata is a JSON list, expected an object describing the avatar"),
+    ("a list", json.dumps([1, 2]), "metadata is a JSON list, expected an object"),
     ("a string", json.dumps("avatar"), "metadata is a JSON str, expected an object"),
     ("deep", "[" * 100_000 + "]" * 100_000, "metadata is not valid JSON (or nested too deeply)"),
     ("version text", lambda m: json.dumps(dict(m, version="one")), "version is 'one', expected an integer from 1 to 1"),
