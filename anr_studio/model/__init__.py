@@ -10,7 +10,6 @@ from anr_studio.model.renderer import (
     RenderOutput,
     build_renderer,
     count_parameters,
-    renderer_parameter_counts,
 )
 from anr_studio.model.texture import NeuralTexture, build_textures
 from anr_studio.model.unet import UNet
@@ -19,5 +18,4 @@ __all__ = [
     "ANRLoss", "ANRRenderer", "DNRRenderer", "DiscriminatorConfig", "LossConfig", "ModelConfig",
     "MultiScaleDiscriminator", "NeuralTexture", "RENDERER_KINDS", "RenderOutput", "TextureConfig", "UNet",
     "UNetConfig", "build_renderer", "build_textures", "count_parameters", "discriminator_input",
-    "renderer_parameter_counts",
 ]

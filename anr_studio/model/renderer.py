@@ -116,11 +116,3 @@ def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
     """Returns the number of (trainable) parameters of ``module``."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
-
-def renderer_parameter_counts(config: ModelConfig, kind: str = "anr") -> dict[str, int]:
-    """Returns {"r1": n, "r2": n, "total": n} (DNR: {"net", "total"}) built on the meta device (no memory)."""
-    with torch.device("meta"):
-        renderer = build_renderer(config, kind)
-    counts = {name: count_parameters(child) for name, child in renderer.named_children() if child is not None}
-    counts["total"] = count_parameters(renderer)
-    return counts

@@ -14,7 +14,6 @@ from anr_studio.model import (
     build_renderer,
     count_parameters,
     discriminator_input,
-    renderer_parameter_counts,
 )
 
 TINY = ModelConfig.preset("tiny")
@@ -87,6 +86,15 @@ def test_composite_blends_with_the_mask():
     torch.testing.assert_close(out.composite(bg, hard)[0, 0], torch.tensor([[0.5, -1.0], [-1.0, 0.5]]))
     with pytest.raises(AnrError, match="no mask"):
         RenderOutput(rgb, None, None).composite(bg)
+
+
+def renderer_parameter_counts(config, kind="anr"):
+    """Returns {"r1": n, "r2": n, "total": n} of the renderer built on the meta device (no memory)."""
+    with torch.device("meta"):
+        renderer = build_renderer(config, kind)
+    counts = {name: count_parameters(child) for name, child in renderer.named_children() if child is not None}
+    counts["total"] = count_parameters(renderer)
+    return counts
 
 
 def test_paper_preset_has_about_50m_parameters_per_unet_without_allocating():
