@@ -15,7 +15,7 @@ _EXPORTS = {
     "preset": "anr_studio.train.presets",
     "PRESETS": "anr_studio.train.presets",
     "Trainer": "anr_studio.train.trainer",
-    "Fitting": "anr_studio.train.trainer",
+    "Fitting": "anr_studio.train.fit",
     "fit_identity": "anr_studio.train.fit",
     "Callback": "anr_studio.train.callbacks",
     "StepInfo": "anr_studio.train.callbacks",

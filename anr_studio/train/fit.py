@@ -23,9 +23,25 @@ from anr_studio.train.checkpoint import checkpoint_paths
 from anr_studio.train.config import TrainConfig
 from anr_studio.train.data import open_captures
 from anr_studio.train.rundir import holds_run
-from anr_studio.train.trainer import Fitting, Trainer
+from anr_studio.train.trainer import Trainer
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Fitting:
+    """Makes a run texture-only: new identities fitted to a trained renderer that stays frozen (paper Fig. 6)."""
+
+    renderer: torch.nn.Module
+    """The trained renderer; put in eval mode with no parameter requiring gradients, so it stays bit-identical."""
+    texture: torch.Tensor
+    """(C, S, S): where every new texture starts."""
+    names: list[str]
+    """The new identities' names, one per capture."""
+    keyframe_steps: int = 0
+    """The first steps draw keyframes only (the frames that together cover the UV layout); then all frames."""
+    source: str = ""
+    """Where the renderer came from (recorded in checkpoints)."""
 
 
 @dataclass

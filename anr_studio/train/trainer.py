@@ -11,9 +11,8 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -39,6 +38,9 @@ from anr_studio.train.region_mix import RegionMixer, region_masks, region_mix_lo
 from anr_studio.train.rundir import prepare_run_dir, write_run_info
 from anr_studio.train.step_graph import StepGraphs
 
+if TYPE_CHECKING:
+    from anr_studio.train.fit import Fitting
+
 logger = logging.getLogger(__name__)
 
 # Devices where bf16 autocast, channels_last and torch.compile apply (when the config asks).
@@ -51,22 +53,6 @@ GRAPH_WARMUP = 3
 """Eager steps per graph key before its capture (cudnn autotuning, lazy Adam state)."""
 
 
-@dataclass
-class Fitting:
-    """Makes a run texture-only: new identities fitted to a trained renderer that stays frozen (paper Fig. 6)."""
-
-    renderer: torch.nn.Module
-    """The trained renderer; put in eval mode with no parameter requiring gradients, so it stays bit-identical."""
-    texture: torch.Tensor
-    """(C, S, S): where every new texture starts."""
-    names: list[str]
-    """The new identities' names, one per capture."""
-    keyframe_steps: int = 0
-    """The first steps draw keyframes only (the frames that together cover the UV layout); then all frames."""
-    source: str = ""
-    """Where the renderer came from (recorded in checkpoints)."""
-
-
 class Trainer:
     """Trains the renderer, one neural texture per capture and the discriminator.
 
@@ -74,7 +60,7 @@ class Trainer:
     checkpoints, ``avatar.anr`` and ``run.json`` there; see `anr_studio.train.rundir`).
     ``body``: a body model to use instead of the captures' (tests). ``resume`` loads the latest
     checkpoint of ``out`` (weights, optimiser state, step). ``fitting``: train only new textures
-    against a frozen renderer (see `Fitting`); the run then writes checkpoints but no avatar file.
+    against a frozen renderer (see `anr_studio.train.fit.Fitting`); the run then writes checkpoints but no avatar file.
     """
 
     def __init__(self, config: TrainConfig, captures: Sequence[str], out: str | Path, *, device: str | None = None,
