@@ -10,12 +10,59 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
+from anr_studio import __version__
 from anr_studio.errors import AnrError, printable
 
 # Command groups, in the order they appear in --help.
 COMMAND_MODULES = ["body", "capture", "synth", "train", "avatar"]
+
+# One example per sub-command, shown at the end of its --help.
+EXAMPLES = {
+    "body": "anr-studio body --pose bent --out body.png",
+    "capture": "anr-studio capture info a.h5",
+    "capture info": "anr-studio capture info a.h5",
+    "masks": "anr-studio masks a.h5",
+    "import": "anr-studio import my_folder --out me.h5",
+    "keyframes": "anr-studio keyframes a.h5",
+    "synth": "anr-studio synth --out a.h5 --seed 0 --frames 150 --size 128",
+    "train": "anr-studio train --captures a.h5 --out runs/a",
+    "eval": "anr-studio eval runs/a --captures a.h5 --split test --out metrics.json",
+    "render": "anr-studio render runs/a/avatar.anr --orbit 48 --size 256 --out orbit.mp4",
+    "swap": "anr-studio swap runs/a/avatar.anr --from synth-0 --to synth-1 --region upper --name top --out tryon.anr",
+    "fit": "anr-studio fit runs/a/avatar.anr --capture b.h5 --name b --out ab.anr",
+    "export": "anr-studio export runs/a/avatar.anr --mesh body.obj --pose walk:12",
+}
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Adds "(default: X)" to an option's help when it has a default and its text does not state one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (action.option_strings and not _unset(default) and not isinstance(action, argparse._HelpAction)
+                and "default" not in text):
+            text += f" (default: {default})"
+        return text
+
+
+def _unset(default: object) -> bool:
+    """Returns True for the defaults of flags and of options that are off unless given."""
+    return default is None or default is False or default == [] or default is argparse.SUPPRESS
+
+
+def _finish_help(parser: argparse.ArgumentParser, path: str = "") -> None:
+    """Gives ``parser`` and its sub-command parsers the formatter and their example."""
+    parser.formatter_class = HelpFormatter
+    if path in EXAMPLES:
+        parser.epilog = f"example:\n  {EXAMPLES[path]}"
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                _finish_help(child, f"{path} {name}".strip())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,13 +77,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quit-after", type=float, metavar="S", help="quit the studio after S seconds")
     parser.add_argument("--offline", action="store_true", help="never download pretrained weights (VGG19, LPIPS's "
                         "AlexNet); also ANR_OFFLINE=1; may follow any sub-command")
+    parser.add_argument("--version", action="version", version=f"anr-studio {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}").register(sub)
+    _finish_help(parser)
     return parser
 
 
+def display_problem() -> str | None:
+    """Returns why the studio cannot open a window here (no display on Linux), or None."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return ("no display to open the studio on (DISPLAY is not set): run it under `xvfb-run anr-studio`, "
+            "or use the sub-commands, which need none (`anr-studio --help`)")
+
+
 def _run_gui(args: argparse.Namespace) -> int:
+    problem = display_problem()
+    if problem:
+        print(f"anr-studio: {problem}", file=sys.stderr)
+        return 2
     from anr_studio.gui.app import run_app
 
     return run_app(open_path=args.open, screenshot=args.screenshot, quit_after=args.quit_after)

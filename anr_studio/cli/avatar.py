@@ -107,6 +107,12 @@ def _progress(total: int, desc: str, quiet: bool):
     return tqdm(total=total, desc=desc, unit="frame", dynamic_ncols=True, disable=quiet, file=sys.stderr)
 
 
+def render_batch_size(device: Any) -> int:
+    """Returns the number of frames `render` draws at once on ``device``: 8 on CUDA; 1 on the CPU, where a
+    batch of 8 took longer per frame than single frames (docs/benchmarks.md, "Rendering on a CPU")."""
+    return 8 if str(device).startswith("cuda") else 1
+
+
 def _run_render(args: argparse.Namespace) -> int:
     from anr_studio.avatar.animate import _identities, motion_frames, orbit_frames
     from anr_studio.avatar.video import write_frames, write_png
@@ -114,6 +120,7 @@ def _run_render(args: argparse.Namespace) -> int:
     sequence = args.orbit is not None or args.motion is not None
     _output(args, args.out, (".mp4", "") if sequence else (".png",))
     avatar = _load(args)
+    batch_size = args.batch_size or render_batch_size(avatar.device)
     # On CUDA the renderer replays as a CUDA graph per image size (no effect on the CPU).
     avatar.tune(bf16=args.bf16, channels_last=args.bf16, graphs=True)
     size = (args.size, args.size) if args.width is None else (args.size, args.width)
@@ -126,7 +133,7 @@ def _run_render(args: argparse.Namespace) -> int:
         if len(names) > 1:
             raise AnrError(f"--identity {args.identity}: --orbit renders one identity, expected a single name")
         frames, total, fps = orbit_frames(avatar, names[0], args.orbit, size, args.elevation, parse_pose(args.pose),
-                                          background, args.batch_size), args.orbit, args.fps or 30.0
+                                          background, batch_size), args.orbit, args.fps or 30.0
     elif args.motion:
         from anr_studio.motion import load_motion
 
@@ -135,7 +142,7 @@ def _run_render(args: argparse.Namespace) -> int:
             clip = clip.resample(args.fps)
         total = args.frames or len(clip)
         frames, fps = motion_frames(avatar, names, clip, total, size, follow=not args.fixed_camera, background=background,
-                                    batch_size=args.batch_size), clip.fps
+                                    batch_size=batch_size), clip.fps
     else:
         import numpy as np
 
@@ -189,14 +196,26 @@ def _run_swap(args: argparse.Namespace) -> int:
     return 0
 
 
+def fit_output(args: argparse.Namespace) -> Path:
+    """Returns where `fit` writes: --out, the input with --in-place, else a new file AVATAR-NAME.anr beside the input."""
+    source = Path(args.avatar)
+    if args.in_place:
+        if args.out and Path(args.out).resolve() != source.resolve():
+            raise AnrError(f"--in-place and --out {args.out}: both given, expected one of them")
+        return source
+    if args.out:
+        return Path(args.out)
+    return source.with_name(f"{source.stem}-{args.name}{source.suffix or '.anr'}")
+
+
 def _run_fit(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from anr_studio.train.fit import fit_identity
 
-    _output(args, args.out or args.avatar, (".anr",), edits_avatar=True, overwrite=args.resume)  # a resumed fit's own output
+    out = fit_output(args)
+    _output(args, str(out), (".anr",), edits_avatar=True, overwrite=args.resume)  # a resumed fit's own output
     avatar = _load(args)
-    out = Path(args.out or args.avatar)
     work = Path(args.work) if args.work else out.with_name(f"{out.stem}.fit-{args.name}")
     bar = tqdm(total=args.steps, desc=f"fit {args.name}", unit="step", dynamic_ncols=True, disable=args.quiet, file=sys.stderr)
 
@@ -279,7 +298,8 @@ def register(subparsers) -> None:
     r.add_argument("--elevation", type=number(-90, 90), default=5.0, help="camera elevation in degrees (default 5)")
     r.add_argument("--background", default="white", help="white, black, grey, transparent (RGBA PNGs), #RRGGBB, R,G,B or an image")
     r.add_argument("--fixed-camera", action="store_true", help="do not follow the body's translation during a motion")
-    r.add_argument("--batch-size", type=count(1, 256), default=8, help="frames rendered at once (default 8)")
+    r.add_argument("--batch-size", type=count(1, 256), help="frames rendered at once (default: 8 on CUDA, 1 on the CPU, "
+                   "where larger batches are slower)")
     r.add_argument("--bf16", action="store_true", help="on CUDA: bf16 autocast + channels_last (faster, tiny colour differences)")
     r.add_argument("--out", required=True, help="output: .png (still), .mp4, or a folder for PNG frames")
     r.set_defaults(func=_run_render)
@@ -314,7 +334,8 @@ def register(subparsers) -> None:
     f.add_argument("--time-budget", type=number(0, open_low=True), metavar="SECONDS", help="stop after this much fitting time")
     f.add_argument("--resume", action="store_true", help="continue the fit in the work folder")
     f.add_argument("--work", metavar="DIR", help="work folder for checkpoints (default OUT.fit-NAME beside the output)")
-    f.add_argument("--out", help="avatar file to write (default: the input file, updated in place)")
+    f.add_argument("--out", help="avatar file to write (default: AVATAR-NAME.anr beside the input)")
+    f.add_argument("--in-place", action="store_true", help="add the identity to the input avatar file itself")
     f.set_defaults(func=_run_fit)
 
     e = subparsers.add_parser("export", help="export the posed mesh (OBJ/GLB), texture pictures or UV region masks")

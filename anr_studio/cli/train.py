@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Train ANR on one or more captures (one identity each). Works under torchrun "
                               "for several GPUs. Writes checkpoints and, when it stops, OUT/avatar.anr.")
     p.add_argument("--captures", nargs="+", metavar="H5", help="capture files (default on --resume: the run's)")
-    p.add_argument("--preset", default="fast", help="paper (1024²), fast (512²), demo (256²) or tiny (CPU tests)")
+    p.add_argument("--preset", help="paper (1024²), fast (512²) or demo (256²) for a GPU; cpu (128², 10 minutes on 2 "
+                   "cores); tiny (64², tests) (default: fast on a CUDA GPU, cpu otherwise)")
     p.add_argument("--out", required=True, metavar="DIR", help="run folder (must not hold another run unless --resume)")
     p.add_argument("--steps", type=count(1), help="number of optimisation steps")
     p.add_argument("--checkpoint-every", type=count(1), metavar="N", help="write a checkpoint every N steps")
@@ -37,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="every N steps record held-out PSNR in OUT/heldout_psnr.json (time-to-threshold)")
     p.add_argument("--eval-frames", type=count(1, 10_000), default=4, metavar="K", help="held-out frames per capture for --eval-every")
     p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to OUT/tensorboard")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress output (a bar on a terminal, else a line every 30 s)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
     p.set_defaults(func=run_train)
 
@@ -77,7 +79,7 @@ def _resolve_config(args: argparse.Namespace):
     else:
         if not captures:
             raise AnrError("--captures: no capture file given, expected at least one .h5 file")
-        config = preset(args.preset)
+        config = preset(_preset_name(args))
     overrides = list(args.overrides) + option_overrides(
         steps=args.steps, checkpoint_every=args.checkpoint_every, time_budget_s=args.time_budget,
         split_optimization=False if args.no_split else None)
@@ -88,6 +90,31 @@ def _resolve_config(args: argparse.Namespace):
     if args.one_stage:
         overrides.append("renderer=anr-1stage")
     return config.with_overrides(overrides), captures
+
+
+def _preset_name(args: argparse.Namespace) -> str:
+    """Returns --preset, or the preset that suits the training device; says so when it is chosen here
+    and warns when a GPU preset is to run on the CPU."""
+    import torch
+
+    from anr_studio.train.presets import GPU_PRESETS, default_preset
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if args.preset:
+        if device == "cpu" and args.preset in GPU_PRESETS:
+            _say(f"preset {args.preset} is sized for a GPU and will be very slow on this CPU; --preset cpu "
+                 "trains a 128² avatar in 10 minutes on 2 cores")
+        return args.preset
+    name = default_preset(device)
+    if name == "cpu":
+        _say("no CUDA GPU: training with preset cpu (128², stops after 10 minutes); --preset fast needs a GPU")
+    else:
+        _say(f"training with preset {name} on {torch.cuda.get_device_name()} (--preset to choose another)")
+    return name
+
+
+def _say(message: str) -> None:
+    print(f"anr-studio: {message}", file=sys.stderr)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -103,7 +130,7 @@ def run_train(args: argparse.Namespace) -> int:
     args.device = device(args.device)
     from tqdm import tqdm
 
-    from anr_studio.train.callbacks import JsonlLog, TensorBoardLog, TqdmProgress
+    from anr_studio.train.callbacks import JsonlLog, LogLines, TensorBoardLog, TqdmProgress
     from anr_studio.train.evaluate import HeldOutPSNR
     from anr_studio.train.rundir import LOG_FILE
     from anr_studio.train.trainer import Trainer
@@ -117,8 +144,8 @@ def run_train(args: argparse.Namespace) -> int:
 
         clear_run_dir(out)
     callbacks = [JsonlLog(out / LOG_FILE)]
-    if not args.no_progress and sys.stderr.isatty():
-        callbacks.append(TqdmProgress())
+    if not args.no_progress:
+        callbacks.append(TqdmProgress() if sys.stderr.isatty() else LogLines())
     if args.tensorboard:
         tb = TensorBoardLog(out / "tensorboard")
         if not tb.available:

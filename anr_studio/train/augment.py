@@ -11,12 +11,14 @@ import cv2
 import numpy as np
 
 
-def sample_view(rng: np.random.Generator, image_size: tuple[int, int], crop: int,
-                rescale: tuple[float, float]) -> tuple[float, tuple[int, int], tuple[int, int]]:
+def sample_view(rng: np.random.Generator, image_size: tuple[int, int], crop: int, rescale: tuple[float, float],
+                centre: tuple[float, float] | None = None) -> tuple[float, tuple[int, int], tuple[int, int]]:
     """Returns (f, scaled size (h, w), crop offset (y0, x0) in the scaled image).
 
     ``f`` is uniform in ``rescale``; the crop window of ``crop`` x ``crop`` pixels lies inside
     the scaled image where it fits, and covers it (with padding) where the image is smaller.
+    With ``centre`` (y, x in image pixels) the window is centred there instead, shifted at random by
+    up to a quarter of its side.
     """
     h, w = image_size
     f = float(rng.uniform(*rescale)) if rescale[1] > rescale[0] else float(rescale[0])
@@ -26,7 +28,19 @@ def sample_view(rng: np.random.Generator, image_size: tuple[int, int], crop: int
         lo, hi = min(0, size - crop), max(0, size - crop)
         return int(rng.integers(lo, hi + 1))
 
-    return f, (sh, sw), (offset(sh), offset(sw))
+    if centre is None:
+        return f, (sh, sw), (offset(sh), offset(sw))
+    shift = rng.uniform(-crop / 4, crop / 4, size=2)
+    return f, (sh, sw), tuple(int(round(c * f - crop / 2 + d)) for c, d in zip(centre, shift))
+
+
+def person_centre(mask: np.ndarray) -> tuple[float, float] | None:
+    """Returns the centre (y, x) of the foreground's bounding box in a (H, W) uint8 mask, or None when it is empty."""
+    ys = np.flatnonzero(mask.max(axis=1) > 127)
+    xs = np.flatnonzero(mask.max(axis=0) > 127)
+    if ys.size == 0:
+        return None
+    return (ys[0] + ys[-1] + 1) / 2, (xs[0] + xs[-1] + 1) / 2
 
 
 def crop_intrinsics(K: np.ndarray, image_size: tuple[int, int], scaled: tuple[int, int], offset: tuple[int, int]) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Small training callbacks: progress bar, JSON-lines log, TensorBoard. The GUI adds its own.
+"""Small training callbacks: progress bar, progress lines, JSON-lines log, TensorBoard. The GUI adds its own.
 
 A callback gets `StepInfo` every `optim.log_every` steps, preview images every
 `optim.preview_every` steps, and the path of each checkpoint. Callbacks run on the training
@@ -110,6 +110,33 @@ class TqdmProgress(Callback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+class LogLines(Callback):
+    """Prints a progress line every ``every_s`` seconds and at the end (for logs and job managers, where a
+    progress bar does not show): step, loss, throughput, elapsed time and time left."""
+
+    def __init__(self, every_s: float = 30.0, stream: Any = None, clock: Any = None) -> None:
+        import sys
+        import time
+
+        self.every_s, self.stream = every_s, stream or sys.stderr
+        self.clock = clock or time.monotonic
+        self.last = -math.inf
+
+    def on_step(self, trainer: Any, info: StepInfo) -> None:
+        now = self.clock()
+        if now - self.last < self.every_s and info.step < info.total_steps:
+            return
+        self.last = now
+        eta = f", {_minutes(info.eta_s)} left" if math.isfinite(info.eta_s) else ""
+        print(f"step {info.step}/{info.total_steps}  loss {info.losses.get('total', math.nan):.4f}  "
+              f"{info.images_per_s:.1f} images/s  {_minutes(info.elapsed_s)} elapsed{eta}", file=self.stream, flush=True)
+
+
+def _minutes(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 class TensorBoardLog(Callback):

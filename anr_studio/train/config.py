@@ -24,6 +24,10 @@ class DataConfig:
     """Smallest random rescale factor f applied to a frame before cropping (paper: 0.5)."""
     rescale_max: float = 1.25
     """Largest random rescale factor f (paper: 1.25). Set both to 1 to turn rescaling off."""
+    person_crop: bool = False
+    """Centre the crop window on the person (the mask's bounding box, shifted at random by up to a quarter
+    crop) instead of anywhere in the frame: crops smaller than the frame then show the person, not the
+    room (the `cpu` preset; docs/results.md, "Training on a CPU")."""
     grid_jitter: float = 0.02
     """Half-width of the uniform noise added to foreground UV coordinates (paper: 0.02)."""
     batch_size: int = 8

@@ -8,6 +8,7 @@ ranks (they must agree on which texture is trained); the frames are sharded by r
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
@@ -18,8 +19,16 @@ from torch.utils.data import Dataset
 
 from anr_studio.capture import Capture
 from anr_studio.errors import AnrError
-from anr_studio.train.augment import crop_image, crop_intrinsics, sample_view
+from anr_studio.train.augment import crop_image, crop_intrinsics, person_centre, sample_view
 from anr_studio.train.config import DataConfig, OptimConfig
+
+
+def available_cores() -> int:
+    """Returns the number of CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def open_captures(paths: Sequence[str], need_masks: bool = True) -> list[Capture]:
@@ -175,7 +184,9 @@ class FrameDataset(Dataset):
         if self.augment:
             rng = np.random.default_rng(seed)
             size = self.data.resolution
-            _, scaled, offset = sample_view(rng, cap.image_size, size, (self.data.rescale_min, self.data.rescale_max))
+            centre = person_centre(mask) if self.data.person_crop else None
+            _, scaled, offset = sample_view(rng, cap.image_size, size, (self.data.rescale_min, self.data.rescale_max),
+                                            centre)
             K = crop_intrinsics(K, cap.image_size, scaled, offset)
             frame, mask, background = (crop_image(x, scaled, offset, size) for x in (frame, mask, background))
         return {

@@ -1,4 +1,4 @@
-"""Returns named training configs: `paper`, `fast`, `tiny` and `demo` (one registry for CLI and GUI)."""
+"""Returns named training configs: `paper`, `fast`, `demo`, `cpu` and `tiny` (one registry for CLI and GUI)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dataclasses
 from typing import Callable
 
 from anr_studio.errors import AnrError
-from anr_studio.model.config import LossConfig, ModelConfig, UNetConfig
+from anr_studio.model.config import LossConfig, ModelConfig, TextureConfig, UNetConfig
 from anr_studio.train.config import DataConfig, OptimConfig, TrainConfig
 
 
@@ -28,11 +28,27 @@ def _fast() -> TrainConfig:
 
 
 def _tiny() -> TrainConfig:
-    # 64² crops, a few thousand parameters: CPU tests finish in seconds.
+    # 64² crops, a few thousand parameters: a CPU test step takes a fraction of a second (tests set their
+    # own few steps); the default length gives a rough figure in a few minutes.
     return TrainConfig(
         data=DataConfig(resolution=64, batch_size=2, workers=0),
-        optim=OptimConfig(steps=2, checkpoint_every=1, log_every=1, preview_every=0, bf16=False, channels_last=False),
+        optim=OptimConfig(steps=1500, checkpoint_every=500, log_every=10, preview_every=0, bf16=False, channels_last=False),
         model=ModelConfig.preset("tiny"), loss=LossConfig.preset("tiny"), preset="tiny")
+
+
+def _cpu() -> TrainConfig:
+    # A person-like avatar of a 128² capture in 10 minutes on 2 CPU cores (docs/results.md, "Training on a
+    # CPU"): 5-level U-Nets of 16-64 channels and a 128² texture. No discriminator and no VGG19 term: on
+    # 2 cores either would take as long as the rest of a step or far longer, for fewer steps in the budget.
+    unet = UNetConfig(depth=5, base_channels=16, max_channels=64, conv_bias_before_norm=False)
+    model = dataclasses.replace(ModelConfig.preset("tiny"), texture=TextureConfig(8, 128), r1=unet,
+                                r2=dataclasses.replace(unet))
+    loss = dataclasses.replace(LossConfig.preset("tiny"), adversarial=0.0, feature=0.0)
+    return TrainConfig(
+        data=DataConfig(resolution=128, batch_size=4, workers=0, cache_in_memory=True),
+        optim=OptimConfig(steps=20_000, time_budget_s=600, checkpoint_every=1000, log_every=10, preview_every=0,
+                          bf16=False, channels_last=False),
+        model=model, loss=loss, preset="cpu")
 
 
 def _demo() -> TrainConfig:
@@ -47,7 +63,13 @@ def _demo() -> TrainConfig:
         model=model, loss=LossConfig.preset("fast"), preset="demo")
 
 
-PRESETS: dict[str, Callable[[], TrainConfig]] = {"paper": _paper, "fast": _fast, "tiny": _tiny, "demo": _demo}
+PRESETS: dict[str, Callable[[], TrainConfig]] = {"paper": _paper, "fast": _fast, "tiny": _tiny, "demo": _demo, "cpu": _cpu}
+GPU_PRESETS = ("paper", "fast", "demo")
+
+
+def default_preset(device_type: str) -> str:
+    """Returns the preset that suits a device: `fast` on a CUDA GPU, `cpu` elsewhere."""
+    return "fast" if device_type == "cuda" else "cpu"
 
 
 def preset(name: str) -> TrainConfig:

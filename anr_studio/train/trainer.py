@@ -27,7 +27,8 @@ from anr_studio.render import PerspectiveCamera
 from anr_studio.train import state as train_state
 from anr_studio.train.callbacks import Callback, StepInfo
 from anr_studio.train.config import TrainConfig
-from anr_studio.train.data import FrameDataset, FramePools, StepBatches, collate, ignore_stop_signals, open_captures
+from anr_studio.train.data import (FrameDataset, FramePools, StepBatches, available_cores, collate, ignore_stop_signals,
+                                    open_captures)
 from anr_studio.train.distributed import (DistInfo, all_reduce_max, any_rank, average_gradients, broadcast_from_main,
                                           init_distributed, shutdown)
 from anr_studio.train.ema import WeightAverage
@@ -180,7 +181,8 @@ class Trainer:
         self.sampler = StepBatches(self.pools, c.data, c.optim, self.step, self.dist.rank, self.dist.world,
                                    keyframes_first)
         self.dataset = FrameDataset(self.captures, c.data, augment=True)
-        workers = c.data.workers
+        # More worker processes than cores only contend with the training step (and torch warns).
+        workers = min(c.data.workers, available_cores())
         self.loader = torch.utils.data.DataLoader(
             self.dataset, batch_sampler=self.sampler, num_workers=workers, collate_fn=collate,
             pin_memory=self.cuda, persistent_workers=False, prefetch_factor=4 if workers else None,
