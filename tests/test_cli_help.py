@@ -1,5 +1,5 @@
 """The entry point explains itself: --version, defaults and an example in every sub-command's --help, one
-line and exit code 2 without a display; `fit` writes a new file unless --in-place; `render` batches by device."""
+line and exit code 2 without a display; `fit` writes a new file unless --in-place."""
 
 import argparse
 import subprocess
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from anr_studio import __version__, cli
-from anr_studio.cli.avatar import fit_output, render_batch_size
+from anr_studio.cli.avatar import fit_output
 from anr_studio.errors import AnrError
 
 
@@ -63,8 +63,3 @@ def test_fit_writes_a_new_file_unless_in_place():
     assert fit_output(args(in_place=True)) == Path("runs/a/avatar.anr")
     with pytest.raises(AnrError, match="--in-place and --out"):
         fit_output(args(in_place=True, out="x.anr"))
-
-
-def test_render_batches_frames_on_cuda_only():
-    assert render_batch_size("cuda:0") == 8
-    assert render_batch_size("cpu") == 1

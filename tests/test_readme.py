@@ -78,5 +78,5 @@ def test_readme_installs_the_system_packages_ci_installs():
 def test_the_cpu_preset_claim_matches_the_preset():
     from anr_studio.train.presets import preset
 
-    assert "`cpu` (128², stops after 10 minutes" in README
-    assert (preset("cpu").data.resolution, preset("cpu").optim.time_budget_s) == (128, 600)
+    assert "`cpu` (64² crops centred on the person, stops after 10 minutes" in README
+    assert (preset("cpu").data.resolution, preset("cpu").optim.time_budget_s) == (64, 600)

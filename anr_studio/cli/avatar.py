@@ -107,12 +107,6 @@ def _progress(total: int, desc: str, quiet: bool):
     return tqdm(total=total, desc=desc, unit="frame", dynamic_ncols=True, disable=quiet, file=sys.stderr)
 
 
-def render_batch_size(device: Any) -> int:
-    """Returns the number of frames `render` draws at once on ``device``: 8 on CUDA; 1 on the CPU, where a
-    batch of 8 took longer per frame than single frames (docs/benchmarks.md, "Rendering on a CPU")."""
-    return 8 if str(device).startswith("cuda") else 1
-
-
 def _run_render(args: argparse.Namespace) -> int:
     from anr_studio.avatar.animate import _identities, motion_frames, orbit_frames
     from anr_studio.avatar.video import write_frames, write_png
@@ -120,7 +114,6 @@ def _run_render(args: argparse.Namespace) -> int:
     sequence = args.orbit is not None or args.motion is not None
     _output(args, args.out, (".mp4", "") if sequence else (".png",))
     avatar = _load(args)
-    batch_size = args.batch_size or render_batch_size(avatar.device)
     # On CUDA the renderer replays as a CUDA graph per image size (no effect on the CPU).
     avatar.tune(bf16=args.bf16, channels_last=args.bf16, graphs=True)
     size = (args.size, args.size) if args.width is None else (args.size, args.width)
@@ -133,7 +126,7 @@ def _run_render(args: argparse.Namespace) -> int:
         if len(names) > 1:
             raise AnrError(f"--identity {args.identity}: --orbit renders one identity, expected a single name")
         frames, total, fps = orbit_frames(avatar, names[0], args.orbit, size, args.elevation, parse_pose(args.pose),
-                                          background, batch_size), args.orbit, args.fps or 30.0
+                                          background, args.batch_size), args.orbit, args.fps or 30.0
     elif args.motion:
         from anr_studio.motion import load_motion
 
@@ -142,7 +135,7 @@ def _run_render(args: argparse.Namespace) -> int:
             clip = clip.resample(args.fps)
         total = args.frames or len(clip)
         frames, fps = motion_frames(avatar, names, clip, total, size, follow=not args.fixed_camera, background=background,
-                                    batch_size=batch_size), clip.fps
+                                    batch_size=args.batch_size), clip.fps
     else:
         import numpy as np
 
@@ -298,8 +291,8 @@ def register(subparsers) -> None:
     r.add_argument("--elevation", type=number(-90, 90), default=5.0, help="camera elevation in degrees (default 5)")
     r.add_argument("--background", default="white", help="white, black, grey, transparent (RGBA PNGs), #RRGGBB, R,G,B or an image")
     r.add_argument("--fixed-camera", action="store_true", help="do not follow the body's translation during a motion")
-    r.add_argument("--batch-size", type=count(1, 256), help="frames rendered at once (default: 8 on CUDA, 1 on the CPU, "
-                   "where larger batches are slower)")
+    r.add_argument("--batch-size", type=count(1, 256), default=8, help="frames rendered at once (default 8, on "
+                   "CUDA and on the CPU alike: docs/benchmarks.md, \"Rendering on a CPU\")")
     r.add_argument("--bf16", action="store_true", help="on CUDA: bf16 autocast + channels_last (faster, tiny colour differences)")
     r.add_argument("--out", required=True, help="output: .png (still), .mp4, or a folder for PNG frames")
     r.set_defaults(func=_run_render)

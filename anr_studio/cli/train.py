@@ -19,8 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Train ANR on one or more captures (one identity each). Works under torchrun "
                               "for several GPUs. Writes checkpoints and, when it stops, OUT/avatar.anr.")
     p.add_argument("--captures", nargs="+", metavar="H5", help="capture files (default on --resume: the run's)")
-    p.add_argument("--preset", help="paper (1024²), fast (512²) or demo (256²) for a GPU; cpu (128², 10 minutes on 2 "
-                   "cores); tiny (64², tests) (default: fast on a CUDA GPU, cpu otherwise)")
+    p.add_argument("--preset", help="paper (1024²), fast (512²) or demo (256²) for a GPU; cpu (a 128² capture in 10 minutes "
+                   "on 2 cores); tiny (64², tests) (default: fast on a CUDA GPU, cpu otherwise)")
     p.add_argument("--out", required=True, metavar="DIR", help="run folder (must not hold another run unless --resume)")
     p.add_argument("--steps", type=count(1), help="number of optimisation steps")
     p.add_argument("--checkpoint-every", type=count(1), metavar="N", help="write a checkpoint every N steps")
@@ -103,11 +103,12 @@ def _preset_name(args: argparse.Namespace) -> str:
     if args.preset:
         if device == "cpu" and args.preset in GPU_PRESETS:
             _say(f"preset {args.preset} is sized for a GPU and will be very slow on this CPU; --preset cpu "
-                 "trains a 128² avatar in 10 minutes on 2 cores")
+                 "trains an avatar of a 128² capture in 10 minutes on 2 cores")
         return args.preset
     name = default_preset(device)
     if name == "cpu":
-        _say("no CUDA GPU: training with preset cpu (128², stops after 10 minutes); --preset fast needs a GPU")
+        _say("no CUDA GPU: training with preset cpu (64² crops around the person, stops after 10 minutes); "
+             "--preset fast needs a GPU")
     else:
         _say(f"training with preset {name} on {torch.cuda.get_device_name()} (--preset to choose another)")
     return name

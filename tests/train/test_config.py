@@ -22,6 +22,8 @@ def test_preset_resolutions_follow_the_paper_and_the_issue():
     assert preset("fast").data.resolution == 512
     assert 64 <= preset("tiny").data.resolution <= 128
     for name in PRESETS:
+        if name == "cpu":  # small crops centred on the person, rescaled up to 2x (see the preset)
+            continue
         d = preset(name).data
         assert (d.rescale_min, d.rescale_max, d.grid_jitter) == (0.5, 1.25, 0.02)
 

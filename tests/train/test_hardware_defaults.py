@@ -19,7 +19,7 @@ def test_the_default_preset_follows_the_device():
     assert default_preset("cuda") == "fast"
     assert default_preset("cpu") == "cpu"
     cpu = preset("cpu")
-    assert cpu.data.resolution == 128 and cpu.data.workers == 0
+    assert cpu.data.person_crop and cpu.data.workers == 0
     assert 0 < cpu.optim.time_budget_s <= 600  # the CPU path ends within 10 minutes of training
 
 
@@ -34,7 +34,8 @@ def test_train_without_a_gpu_picks_the_cpu_preset_and_says_so(tmp_path, captures
     out, err = capsys.readouterr()
     assert json.loads(out)["preset"] == "cpu"
     assert err.strip().splitlines() == [
-        "anr-studio: no CUDA GPU: training with preset cpu (128², stops after 10 minutes); --preset fast needs a GPU"]
+        "anr-studio: no CUDA GPU: training with preset cpu (64² crops around the person, stops after 10 minutes); "
+        "--preset fast needs a GPU"]
     assert cli.main(["train", "--captures", *captures, "--out", str(tmp_path / "y"), "--preset", "fast",
                      "--print-config"]) == 0
     assert "preset fast is sized for a GPU" in capsys.readouterr().err
