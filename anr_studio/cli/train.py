@@ -109,7 +109,7 @@ def _preset_name(args: argparse.Namespace) -> str:
     if name == "cpu":
         _say("no CUDA GPU: training with preset cpu (64² crops around the person, stops after 10 minutes); "
              "--preset fast needs a GPU")
-    else:
+    elif torch.cuda.is_available():
         _say(f"training with preset {name} on {torch.cuda.get_device_name()} (--preset to choose another)")
     return name
 

@@ -32,7 +32,7 @@ def _tiny() -> TrainConfig:
     # own few steps); the default length gives a rough figure in a few minutes.
     return TrainConfig(
         data=DataConfig(resolution=64, batch_size=2, workers=0),
-        optim=OptimConfig(steps=1500, checkpoint_every=500, log_every=10, preview_every=0, bf16=False, channels_last=False),
+        optim=OptimConfig(steps=1500, checkpoint_every=500, log_every=1, preview_every=0, bf16=False, channels_last=False),
         model=ModelConfig.preset("tiny"), loss=LossConfig.preset("tiny"), preset="tiny")
 
 

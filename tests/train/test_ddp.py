@@ -33,7 +33,7 @@ def _worker(rank: int, world: int, port: int, captures: list[str], out: str, res
     from tests.train.helpers import leave_worker, tiny_body
     from tests.train.test_trainer import small
 
-    trainer = Trainer(small("tiny", "optim.steps=3", "optim.split_optimization=true"), captures, out, device="cpu",
+    trainer = Trainer(small("tiny", "optim.steps=3", "optim.split_optimization=true", "optim.checkpoint_every=1"), captures, out, device="cpu",
                       body=tiny_body())
     frames = []
     original = trainer.train_step
