@@ -42,7 +42,7 @@ def _cpu() -> TrainConfig:
     # random crop would be room), rescaled up to 2x so that renders larger than the capture hold up,
     # 5-level U-Nets of 16-64 channels and a 128² texture. No discriminator and no VGG19 term: on 2
     # cores either costs as much as the rest of a step or far more, for fewer steps in the budget.
-    unet = UNetConfig(depth=5, base_channels=16, max_channels=64, conv_bias_before_norm=False)
+    unet = UNetConfig(depth=5, base_channels=16, max_channels=64)
     model = dataclasses.replace(ModelConfig.preset("tiny"), texture=TextureConfig(8, 128), r1=unet,
                                 r2=dataclasses.replace(unet))
     loss = dataclasses.replace(LossConfig.preset("tiny"), adversarial=0.0, feature=0.0)
