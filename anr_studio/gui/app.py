@@ -84,6 +84,8 @@ def run_app(open_path: str | None = None, screenshot: str | None = None, quit_af
 
     sys.excepthook = excepthook
     window.show()
+    if not screenshot:
+        window.recovery.offer()
     target = open_path or (str(demo_avatar()) if demo_avatar() is not None else None)
     rc = 0
     if target:

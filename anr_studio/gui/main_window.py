@@ -19,6 +19,7 @@ from anr_studio.gui.keyframes_panel import KeyframesPanel
 from anr_studio.gui.neural_view import NeuralView
 from anr_studio.gui.pose_panel import PosePanel
 from anr_studio.gui.qt_util import guarded
+from anr_studio.gui.recovery import Recovery
 from anr_studio.gui.training_panel import TrainingPanel
 from anr_studio.gui.tryon_panel import TryOnPanel
 from anr_studio.gui.video_export import VideoExport
@@ -88,6 +89,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.pose_state.changed.connect(lambda _w: self._mark_edited("pose"))
         self.neural.ident_box.currentTextChanged.connect(self._refresh_neural_colors)
         self.paint_state.changed.connect(lambda _b: self._mark_edited("paint"))
+        self.recovery = Recovery(self, self.pose_state, self.paint_state)
         self.resize(1400, 860)
         self._restore_settings()
         self.docks["Pose"].raise_()
@@ -390,4 +392,5 @@ class MainWindow(QtWidgets.QMainWindow):
         self.keyframes_panel.shutdown()
         self.video_export.shutdown()
         self.neural.shutdown()
+        self.recovery.finish()
         super().closeEvent(event)

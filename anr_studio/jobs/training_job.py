@@ -8,6 +8,7 @@ preview pair, progress, ETA, log). Nothing here touches Qt: the GUI polls ``stat
 from __future__ import annotations
 
 import math
+import os
 import threading
 
 import numpy as np
@@ -131,11 +132,40 @@ def heldout_preview(trainer, max_edge: int = 256):
     return np.ascontiguousarray(truth), np.ascontiguousarray(render)
 
 
-def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int) -> None:
-    """Runs one training in a child process (own interpreter: no GIL shared with the UI)."""
-    import os
+ORPHAN_GRACE_S = 60.0
+"""Seconds a training whose studio died may take to checkpoint before its process exits anyway."""
+
+
+def watch_parent(parent_pid: int, orphaned: threading.Event, poll_s: float = 0.25,
+                 grace_s: float = ORPHAN_GRACE_S) -> threading.Thread:
+    """Returns a started daemon thread that sets ``orphaned`` once ``parent_pid`` is no longer this process's parent.
+
+    A studio that dies (a crash, a kill) cannot stop its training; the child then sees a new
+    parent pid, stops like a user stop (checkpoint, avatar.anr) and, should that hang, exits
+    after ``grace_s`` seconds: a training never runs on without a window.
+    """
     import time
 
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_s)
+        orphaned.set()
+        time.sleep(grace_s)
+        os._exit(3)
+
+    thread = threading.Thread(target=watch, name="anr-parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int, parent_pid: int) -> None:
+    """Runs one training in a child process (own interpreter: no GIL shared with the UI)."""
+    import time
+
+    orphaned = threading.Event()
+    watch_parent(parent_pid, orphaned)
+    if os.getppid() != parent_pid:  # the studio died while this process started
+        os._exit(3)
     import torch
 
     torch.set_num_threads(max(1, threads))
@@ -153,7 +183,7 @@ def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int) -
 
         def relay() -> None:  # the studio's stop/pause flags -> the trainer's own events
             while True:
-                if stop.is_set():
+                if stop.is_set() or orphaned.is_set():
                     trainer.request_stop()
                     trainer.set_paused(False)
                     return
@@ -162,6 +192,8 @@ def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int) -
 
         threading.Thread(target=relay, daemon=True).start()
         reason = trainer.run()
+        if orphaned.is_set():  # nobody reads the queue any more; its feeder thread must not hold the exit
+            os._exit(0)
         queue.put(("end", reason, str(Path(opts.out) / "avatar.anr")))
     except AnrError as exc:
         queue.put(("error", str(exc)))
@@ -173,8 +205,6 @@ def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int) -
 
 
 def _cpu_threads() -> int:
-    import os
-
     # Leave one core to the studio's event loop so the UI stays responsive.
     return max(1, (os.cpu_count() or 2) - 1)
 
@@ -210,7 +240,8 @@ class TrainingJob:
         self.status.set_state(JobState.RUNNING)
         self.status.log("starting the training process")
         self._proc = self._ctx.Process(target=_training_process, name="anr-training",
-                                       args=(self.options, self._queue, self._stop, self._pause, _cpu_threads()), daemon=True)
+                                       args=(self.options, self._queue, self._stop, self._pause, _cpu_threads(), os.getpid()),
+                                       daemon=True)
         self._proc.start()
         self._drain = threading.Thread(target=self._drain_loop, name="anr-training-drain", daemon=True)
         self._drain.start()

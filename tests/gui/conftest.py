@@ -10,6 +10,7 @@ import pytest
 
 # Settings (window state, recent files) go to a throwaway folder, never the user's.
 os.environ.setdefault("XDG_CONFIG_HOME", tempfile.mkdtemp(prefix="anr-gui-cfg-"))
+os.environ.setdefault("XDG_DATA_HOME", tempfile.mkdtemp(prefix="anr-gui-data-"))  # autosaves
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 _SKIP_REASON: str | None = None

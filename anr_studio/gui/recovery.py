@@ -1,0 +1,82 @@
+"""Recovery: autosaves the pose and the painted mask while they change, and offers them back after a crash."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from PySide6 import QtCore, QtWidgets
+
+from anr_studio.components.autosave import Autosave
+from anr_studio.components.paint import PaintState
+from anr_studio.components.pose_state import PoseState
+from anr_studio.errors import AnrError
+
+AUTOSAVE_MS = 3000
+
+
+class Recovery(QtCore.QObject):
+    """Keeps ``Autosave`` up to date (at most every AUTOSAVE_MS) and removes it on a clean close."""
+
+    def __init__(self, parent: QtWidgets.QWidget, pose_state: PoseState, paint_state: PaintState,
+                 autosave: Autosave | None = None) -> None:
+        super().__init__(parent)
+        self.window = parent
+        self.pose_state, self.paint_state = pose_state, paint_state
+        self.autosave = autosave if autosave is not None else Autosave()
+        self.dirty = False
+        self.saves = 0
+        pose_state.changed.connect(self._touch)
+        paint_state.changed.connect(self._touch)
+        self._timer = QtCore.QTimer(self)
+        self._timer.setInterval(AUTOSAVE_MS)
+        self._timer.timeout.connect(self.save_now)
+        self._timer.start()
+
+    def _touch(self, *_args) -> None:
+        self.dirty = True
+
+    def save_now(self) -> None:
+        """Writes the autosave if anything changed since the last one (removes it when there is no work)."""
+        if not self.dirty:
+            return
+        self.dirty = False
+        ps = self.pose_state
+        blank = not (ps.pose.any() or ps.betas.any() or ps.transl.any() or self.paint_state.mask.any())
+        try:
+            self.autosave.clear() if blank else self.autosave.save(ps, self.paint_state)
+            self.saves += 1
+        except AnrError as exc:  # a full disk must not interrupt the work it protects
+            self.window.statusBar().showMessage(f"autosave failed: {exc}", 10000)
+
+    def offer(self, ask: Callable[[str], bool] | None = None) -> bool:
+        """Returns True when autosaved work was found and, after ``ask(question)`` agreed, restored.
+
+        Declined or damaged autosaves are removed so the question comes once.
+        """
+        try:
+            rec = self.autosave.load()
+        except AnrError as exc:
+            self.window.statusBar().showMessage(str(exc), 15000)
+            return False
+        if rec is None:
+            return False
+        what = "the pose and the painted try-on mask" if rec.painted else "the pose"
+        question = (f"The studio closed unexpectedly last time. Restore {what} as they were then?\n\n"
+                    f"(autosaved in {self.autosave.path})")
+        ask = ask or self._ask
+        if not ask(question):
+            self.autosave.clear()
+            return False
+        self.autosave.restore(rec, self.pose_state, self.paint_state)
+        return True
+
+    def _ask(self, question: str) -> bool:
+        box = QtWidgets.QMessageBox.question(self.window, "Restore unsaved work?", question,
+                                             QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No,
+                                             QtWidgets.QMessageBox.StandardButton.Yes)
+        return box == QtWidgets.QMessageBox.StandardButton.Yes
+
+    def finish(self) -> None:
+        """Stops autosaving and removes the file: a clean close leaves nothing to recover."""
+        self._timer.stop()
+        self.autosave.clear()

@@ -1,0 +1,126 @@
+"""Soak of the studio: motion playback + a `tiny` training + orbiting for a while, with memory sampled.
+
+Runs the real main window (Xvfb is fine) on the stand-in body with an untrained `tiny` avatar in
+the neural preview, plays a built-in motion, trains `tiny` on a stand-in capture in the training
+panel's child process and orbits the camera, for ``--seconds``. Every ``--sample-s`` it records
+the studio's resident memory (RSS, from /proc) and the training step. It prints one JSON object
+and exits 0 when the process stayed alive, training advanced, playback moved and memory stayed
+flat: the median RSS of the last quarter exceeds that of the second quarter (after warm-up) by at
+most ``--max-growth-mb``. A crash in Qt or Python ends the process with a signal, so the caller
+sees it as a non-zero exit status.
+
+    xvfb-run -a python benchmarks/gui_soak.py --seconds 600          # the 10-minute soak
+    xvfb-run -a python benchmarks/gui_soak.py --seconds 120 --out soak.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.standin: the stand-in body
+
+
+def rss_mb(pid: int | None = None) -> float:
+    """Returns the resident memory of ``pid`` (default: this process) in MiB, from /proc/PID/statm."""
+    pages = int(Path(f"/proc/{pid or os.getpid()}/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def growth_mb(samples: list[float]) -> float:
+    """Returns median(last quarter) - median(second quarter) of ``samples`` in MiB (warm-up left out)."""
+    n = len(samples)
+    if n < 8:
+        return 0.0
+    q = n // 4
+    return statistics.median(samples[-q:]) - statistics.median(samples[q:2 * q])
+
+
+def soak(seconds: float, sample_s: float, workdir: Path) -> dict:
+    """Returns the soak's record: samples (t, rss MiB, training step, frame), counts and checks."""
+    import torch
+    from PySide6 import QtCore, QtWidgets
+
+    from tests.standin import standin_body, untrained_avatar, write_standin_capture
+
+    torch.set_num_threads(1)
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    from anr_studio.gui.main_window import MainWindow
+
+    body = standin_body()
+    window = MainWindow(body=body)
+    window.resize(1280, 720)
+    window.show()
+    window.set_avatar(untrained_avatar(body, "tiny", identities=("alice", "bob"), seed=3), "tiny.anr")
+
+    panel = window.training_panel
+    panel.body_override = body
+    panel.add_capture(write_standin_capture(workdir / "tiny.h5", body))
+    panel.preset.setCurrentText("tiny")
+    panel.steps.setValue(10_000_000)
+    panel.ckpt.setValue(10_000_000)
+    panel.preview_every.setValue(20)
+    panel.out.setText(str(workdir / "run"))
+    job = panel.start()
+
+    pose_panel = window.pose_panel
+    pose_panel.load_motion(pose_panel.motion_box.itemText(0))
+    pose_panel.play_btn.setChecked(True)
+    frames: set[int] = set()
+    pose_panel.timeline.valueChanged.connect(frames.add)
+    orbit = QtCore.QTimer()
+    orbit.timeout.connect(lambda: window.view_state.orbit(3.0, 0.0))
+    orbit.start(50)
+
+    samples: list[dict] = []
+    t0 = time.monotonic()
+    next_sample = t0
+    while time.monotonic() - t0 < seconds:
+        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        time.sleep(0.005)
+        now = time.monotonic()
+        if now >= next_sample:
+            next_sample = now + sample_s
+            samples.append({"t": round(now - t0, 1), "rss_mb": round(rss_mb(), 1), "step": job.step,
+                            "frame": pose_panel.timeline.value(), "training": job.status.state.value})
+            print(json.dumps(samples[-1]), file=sys.stderr, flush=True)
+    orbit.stop()
+    pose_panel.play_btn.setChecked(False)
+    training_alive = job.running and job.status.state.active
+    window.close()  # stops the training cleanly (checkpoint) like a user closing the studio
+    return {"seconds": seconds, "samples": samples, "frames_shown": len(frames), "steps": job.step,
+            "training_alive_at_end": training_alive, "training_error": job.status.snapshot(log_tail=0).error,
+            "neural_images": len(window.neural.latencies)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=600.0)
+    ap.add_argument("--sample-s", type=float, default=5.0)
+    ap.add_argument("--max-growth-mb", type=float, default=40.0)
+    ap.add_argument("--out", help="write the result as JSON here")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="anr-soak-") as tmp:
+        result = soak(args.seconds, args.sample_s, Path(tmp))
+    rss = [s["rss_mb"] for s in result["samples"]]
+    result["rss_growth_mb"] = round(growth_mb(rss), 1)
+    result["checks"] = checks = {
+        "training advanced": result["steps"] > 0 and result["training_alive_at_end"],
+        "playback moved": result["frames_shown"] > 1,
+        "memory flat": result["rss_growth_mb"] <= args.max_growth_mb,
+    }
+    result.update(cpu_count=os.cpu_count(), load_avg=os.getloadavg()[0])
+    print(json.dumps(result, indent=1))
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=1))
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
