@@ -46,6 +46,65 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from anr_studio.capture import Capture
+    from anr_studio.capture.check import check_alignment, overlay_frames
+    from anr_studio.fileio import check_output
+
+    if args.out is not None:
+        check_output(args.out, (".png", ".mp4"), inputs=[args.capture], overwrite=args.overwrite)
+    cap = Capture(args.capture)
+    body = _capture_body(cap, args.body_model)
+    report = check_alignment(cap, body)
+    print(report.summary())
+    if args.out is None:
+        return 0
+    if args.out.lower().endswith(".mp4"):
+        from anr_studio.avatar.video import VideoWriter
+
+        writer = VideoWriter(args.out, cap.fps)
+        try:
+            for frame in overlay_frames(cap, body, report=report):
+                writer.write(frame)
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+    else:
+        from anr_studio.avatar.video import write_png
+
+        picks = np.unique(np.linspace(0, len(cap) - 1, min(8, len(cap))).round().astype(int))
+        write_png(args.out, _tile(list(overlay_frames(cap, body, picks, report))))
+    print(f"overlay written to {args.out}")
+    return 0
+
+
+def _tile(frames: list, columns: int = 4, height: int = 360):
+    """Returns frames (H,W,3) scaled to ``height`` pixels and laid out in rows of ``columns``."""
+    import cv2
+    import numpy as np
+
+    h, w = frames[0].shape[:2]
+    tw = max(1, round(w * height / h))
+    tiles = [cv2.resize(f, (tw, height), interpolation=cv2.INTER_AREA) for f in frames]
+    columns = min(columns, len(tiles))
+    rows = -(-len(tiles) // columns)
+    sheet = np.full((rows * height, columns * tw, 3), 32, np.uint8)
+    for k, t in enumerate(tiles):
+        r, c = divmod(k, columns)
+        sheet[r * height:(r + 1) * height, c * tw:(c + 1) * tw] = t
+    return sheet
+
+
+def _capture_body(cap: Capture, body_model: str | None):
+    """Returns the body model ``cap`` names: the built-in one, or the file ``body_model``."""
+    from anr_studio.body import load_body
+
+    return load_body(body_model, model_id=cap.body_model_id, source=str(cap.path))
+
+
 def _masks(args: argparse.Namespace) -> int:
     from anr_studio.capture.masks import extract_masks_into
 
@@ -64,6 +123,13 @@ def _import(args: argparse.Namespace) -> int:
     cap = import_capture(args.src, args.out, poses=args.poses, masks=args.masks, background=args.background,
                          identity=args.identity, fps=args.fps, body_model=args.body_model)
     print(summary(cap))
+    from anr_studio.capture.check import check_alignment
+
+    report = check_alignment(cap, _capture_body(cap, args.body_model))
+    if report.poor:
+        print(f"warning: the body is off the person ({report.summary()}); see `anr-studio capture check {args.out} --out overlay.png`")
+    elif len(report.iou):
+        print(f"check      {report.summary()}")
     return 0
 
 
@@ -123,6 +189,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     info = csub.add_parser("info", help="print a summary of a capture; exit 2 with one line if it is invalid")
     info.add_argument("capture", help="capture file (.h5)")
     info.set_defaults(func=_info)
+    chk = csub.add_parser("check", help="how well the coarse body fits the person: per-frame IoU against the masks, "
+                          "a verdict, and an overlay of the body's outline and skeleton",
+                          description="Rasterizes the coarse body of every frame, compares it with the mask (IoU) "
+                          "and prints the median, the frames below 0.5 and a verdict (good, fair, poor). The coarse "
+                          "body has no clothes or hair: a good fit scores about 0.6 to 0.9.")
+    chk.add_argument("capture", help="capture file (.h5)")
+    chk.add_argument("--out", help="overlay to write: .png (8 frames) or .mp4 (every frame)")
+    chk.add_argument("--body-model", metavar="PATH", help="the body model file the capture names, if not the built-in body")
+    chk.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    chk.set_defaults(func=_check)
 
     m = sub.add_parser("masks", help="extract foreground masks from the background plate into a capture",
                        description="Adds soft foreground masks (0..255) to a capture that has none: colour "

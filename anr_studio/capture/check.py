@@ -1,0 +1,127 @@
+"""Alignment check of a capture: the coarse body against the person, per frame, with a verdict.
+
+Each frame's coarse body (the stored pose, shape and translation seen by the frame's camera) is
+rasterized and compared with the frame's mask (IoU). The coarse body is unclothed, so even a
+perfect fit does not cover loose clothes and hair: an IoU of 0.6 to 0.9 is a good fit, below 0.5
+the body is off the person. The overlay draws the body's outline and skeleton over the frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import cv2
+import numpy as np
+import torch
+
+from anr_studio.body.skeleton import SMPL_PARENTS
+from anr_studio.capture.synth.contact_sheet import OUTLINE_RGB, TRUE_OUTLINE_RGB, coarse_masks
+from anr_studio.metrics.image import mask_iou
+
+# Per-frame IoU below which a frame counts as misaligned.
+FRAME_IOU = 0.5
+# A capture is well aligned when its median IoU reaches GOOD_MEDIAN and at most POOR_SHARE of its
+# frames are misaligned; poorly aligned when its median is below FRAME_IOU.
+GOOD_MEDIAN = 0.6
+POOR_SHARE = 0.1
+SKELETON_RGB = (255, 60, 60)
+_CHUNK = 16
+
+
+@dataclass
+class AlignmentReport:
+    """Per-frame IoU ``iou (n,)`` of frames ``indices (n,)`` (empty without masks) and the verdict."""
+
+    indices: np.ndarray
+    iou: np.ndarray
+    verdict: str  # "good", "fair", "poor" or "unknown" (no masks)
+
+    @property
+    def poor(self) -> bool:
+        """Returns whether the body is off the person in the capture."""
+        return self.verdict == "poor"
+
+    def summary(self) -> str:
+        """Returns one line: median IoU, frames below the threshold and the verdict."""
+        if not len(self.iou):
+            return f"no masks: alignment not measured on {len(self.indices)} frames (run `anr-studio masks`)"
+        low = int((self.iou < FRAME_IOU).sum())
+        return (f"median IoU {float(np.median(self.iou)):.2f}, {low} of {len(self.iou)} frames below {FRAME_IOU}: "
+                f"alignment {self.verdict}")
+
+
+def _verdict(iou: np.ndarray) -> str:
+    median, low = float(np.median(iou)), float((iou < FRAME_IOU).mean())
+    if median >= GOOD_MEDIAN and low <= POOR_SHARE:
+        return "good"
+    return "poor" if median < FRAME_IOU else "fair"
+
+
+def _frames(capture, indices) -> list[int]:
+    n = len(capture)
+    return list(range(n)) if indices is None else [int(i) for i in indices]
+
+
+def check_alignment(capture, body=None, indices=None) -> AlignmentReport:
+    """Returns the AlignmentReport of ``capture`` (frames ``indices``, default all) posed on ``body``
+    (default: the built-in body)."""
+    idx = _frames(capture, indices)
+    if not capture.has_masks:
+        return AlignmentReport(np.asarray(idx), np.zeros(0), "unknown")
+    iou = []
+    for start in range(0, len(idx), _CHUNK):
+        chunk = idx[start:start + _CHUNK]
+        for i, coarse in zip(chunk, coarse_masks(capture, chunk, body)):
+            iou.append(mask_iou(coarse.astype(np.float32), capture.mask(i)))
+    iou_arr = np.asarray(iou)
+    return AlignmentReport(np.asarray(idx), iou_arr, _verdict(iou_arr) if len(iou_arr) else "unknown")
+
+
+def _joints_2d(capture, idx: list[int], body) -> np.ndarray:
+    """Returns the coarse body's joints in pixels (n,24,2) for frames ``idx``."""
+    betas = torch.as_tensor(capture.betas, dtype=torch.float32)[None, : body.num_betas]
+    pose = torch.as_tensor(np.stack([capture.pose(i) for i in idx]), dtype=torch.float32)
+    transl = torch.as_tensor(np.stack([capture.transl(i) for i in idx]), dtype=torch.float32)
+    with torch.no_grad():
+        joints = body(pose, betas, transl).joints.double().numpy()
+    out = []
+    for j, i in zip(joints, idx):
+        K, R, t = (np.asarray(a, np.float64) for a in capture.camera(i))
+        cam = j @ R.T + t
+        pix = cam @ K.T
+        out.append(pix[:, :2] / np.maximum(pix[:, 2:], 1e-6))
+    return np.stack(out)
+
+
+def overlay_frames(capture, body=None, indices=None, report: AlignmentReport | None = None) -> Iterator[np.ndarray]:
+    """Yields frames (H,W,3) uint8 RGB with the coarse body's outline (yellow), skeleton (red), the mask's
+    outline (cyan) and, with ``report``, the frame's IoU written in the corner."""
+    from anr_studio.body import BodyModel
+
+    body = body if body is not None else BodyModel.default()
+    idx = _frames(capture, indices)
+    ious = {} if report is None else dict(zip(report.indices.tolist(), report.iou.tolist()))
+    h, w = capture.image_size
+    thick = max(1, round(max(h, w) / 400))
+    for start in range(0, len(idx), _CHUNK):
+        chunk = idx[start:start + _CHUNK]
+        masks, joints = coarse_masks(capture, chunk, body), _joints_2d(capture, chunk, body)
+        for i, coarse, pts in zip(chunk, masks, joints):
+            img = np.ascontiguousarray(capture.frame(i))
+            if capture.has_masks:
+                person = (capture.mask(i) > 127).astype(np.uint8)
+                contours, _ = cv2.findContours(person, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+                cv2.drawContours(img, contours, -1, TRUE_OUTLINE_RGB, thick, cv2.LINE_AA)
+            contours, _ = cv2.findContours(coarse.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+            cv2.drawContours(img, contours, -1, OUTLINE_RGB, thick, cv2.LINE_AA)
+            if np.isfinite(pts).all() and np.abs(pts).max() < 1e6:
+                p = np.round(pts).astype(int)
+                for j, parent in enumerate(SMPL_PARENTS):
+                    if parent >= 0:
+                        cv2.line(img, tuple(p[parent]), tuple(p[j]), SKELETON_RGB, thick, cv2.LINE_AA)
+            label = f"#{i}" + (f" IoU {ious[i]:.2f}" if i in ious else "")
+            scale = max(0.4, h / 900)
+            for colour, width in (((0, 0, 0), 3), ((255, 255, 255), 1)):
+                cv2.putText(img, label, (5, int(20 * scale / 0.5)), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, width, cv2.LINE_AA)
+            yield img
