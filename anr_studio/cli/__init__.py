@@ -24,6 +24,7 @@ EXAMPLES = {
     "body": "anr-studio body --pose bent --out body.png",
     "capture": "anr-studio capture info a.h5",
     "capture info": "anr-studio capture info a.h5",
+    "capture check": "anr-studio capture check a.h5 --out overlay.png",
     "masks": "anr-studio masks a.h5",
     "import": "anr-studio import my_folder --out me.h5",
     "keyframes": "anr-studio keyframes a.h5",
