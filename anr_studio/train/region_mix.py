@@ -88,13 +88,14 @@ class RegionMixer:
 
 
 def region_mix_loss(render: Callable[[torch.Tensor], Any], texture: torch.Tensor, out: Any,
-                    p: dict[str, torch.Tensor]) -> torch.Tensor:
+                    p: dict[str, torch.Tensor], render_target: Callable[[torch.Tensor], Any] | None = None) -> torch.Tensor:
     """Returns the mix's L1 distance to its targets (0-dim float32; gradient reaches the renderer only).
 
     ``render(neural image (b,C,H,W))`` runs the renderer on the step's first b frames (their normals);
     ``texture`` (1,C,S,S) is T_b, the trained identity's; ``out`` its RenderOutput on the whole batch;
     ``p`` holds the step's "uv" and `RegionMixer.inputs`. Target: w·R(T_a) + (1-w)·R(T_b) for RGB and
     mask, w = ``mix_weight``; the RGB distance is weighted by the target mask (as the pixel loss).
+    ``render_target`` renders R(T_a) instead of ``render`` (a frozen teacher, `localize_renderer`).
     """
     weight = p["mix_weight"].float()
     b = weight.shape[0]
@@ -106,7 +107,7 @@ def region_mix_loss(render: Callable[[torch.Tensor], Any], texture: torch.Tensor
                              align_corners=False)
 
     with torch.no_grad():
-        out_a = render(sample(p["mix_texture"]))
+        out_a = (render_target or render)(sample(p["mix_texture"]))
         target_rgb = torch.lerp(out.rgb[:b].detach().float(), out_a.rgb.float(), weight)
         has_mask = out.mask_logits is not None
         if has_mask:
@@ -118,3 +119,65 @@ def region_mix_loss(render: Callable[[torch.Tensor], Any], texture: torch.Tensor
     coverage = target_mask.sum().clamp_min(1e-6) * 3
     rgb_term = (target_mask * (out_mix.rgb.float() - target_rgb).abs()).sum() / coverage
     return rgb_term + (torch.sigmoid(out_mix.mask_logits.float()) - target_mask).abs().mean()
+
+
+def localize_renderer(avatar: Any, seconds: float, size: int = 256, batch: int = 8, lr: float = 1e-4,
+                      log: Callable[[str], None] = print) -> dict[str, float]:
+    """Returns {"steps", "keep", "mix"} after fine-tuning ``avatar``'s renderer in place to honour try-on swaps.
+
+    Needs no captures: the avatar's own renders are the targets. A frozen copy of the renderer (the
+    teacher) renders each identity in random poses of the built-in motions and random views around the
+    body; the renderer must keep rendering every identity as the teacher does and render region mixes
+    (`RegionMixer`) as the teacher's A inside the region and B outside (`region_mix_loss`).
+    """
+    import copy
+    import time
+
+    from anr_studio.avatar.forward import body_maps
+    from anr_studio.fileio import shipped_path
+
+    device = avatar.device
+    names = avatar.identities
+    teacher = avatar.renderer
+    student = copy.deepcopy(teacher).train().requires_grad_(True)
+    textures = [avatar.texture(n)[None].clone() for n in names]
+    holders = [type("Texture", (), {"texture": t})() for t in textures]
+    clips = [np.load(shipped_path("resources", "motions", f"{m}.npz"))["poses"] for m in ("walk", "arms", "turn", "aist_demo")]
+    poses = torch.from_numpy(np.concatenate([c.reshape(len(c), 24, 3) for c in clips]).astype(np.float32))
+    mixer = RegionMixer(region_masks(avatar.body, int(textures[0].shape[-1])).to(device), len(names), seed=0)
+    optimizer = torch.optim.Adam(student.parameters(), lr=lr, betas=(0.5, 0.999))
+    rng = np.random.default_rng(0)
+    start, step, keep, mix = time.perf_counter(), 0, torch.zeros(()), torch.zeros(())
+    while time.perf_counter() - start < seconds:
+        identity = int(rng.integers(len(names)))
+        camera = avatar.default_camera(size, names[identity],
+                                       azimuth_deg=torch.as_tensor(rng.uniform(0, 360, batch), dtype=torch.float32),
+                                       elevation_deg=torch.as_tensor(rng.uniform(-10, 25, batch), dtype=torch.float32))
+        betas = avatar.identity_betas(names[identity])
+        betas = None if betas is None else torch.from_numpy(np.repeat(betas[None], batch, 0)).to(device)
+        maps = body_maps(avatar.body, poses[rng.integers(len(poses), size=batch)].to(device), betas, None,
+                         camera.to(device), (size, size))
+        p = {"uv": maps.uv, **mixer.inputs(step, identity, holders, maps.uv)}
+        neural = F.grid_sample(textures[identity].expand(batch, -1, -1, -1), maps.uv, mode="bilinear",
+                               padding_mode="zeros", align_corners=False)
+        with torch.no_grad():
+            target = teacher(neural, maps.normals)
+        out = student(neural, maps.normals)
+        keep = (out.rgb - target.rgb).abs().mean()
+        if out.mask_logits is not None:
+            keep = keep + (torch.sigmoid(out.mask_logits) - torch.sigmoid(target.mask_logits)).abs().mean()
+
+        def render(x: torch.Tensor, model: torch.nn.Module = student) -> Any:
+            return model(x, maps.normals[:x.shape[0]])
+
+        mix = region_mix_loss(render, textures[identity], target, p, render_target=lambda x: render(x, teacher))
+        optimizer.zero_grad(set_to_none=True)
+        (10 * keep + 10 * mix).backward()
+        optimizer.step()
+        step += 1
+        if step % 200 == 0:
+            log(f"step {step}: keep {float(keep):.4f}, mix {float(mix):.4f}")
+    with torch.no_grad():
+        for dst, src in zip(teacher.parameters(), student.parameters()):
+            dst.copy_(src)
+    return {"steps": step, "keep": float(keep.detach()), "mix": float(mix.detach())}
