@@ -83,8 +83,6 @@ class OptimConfig:
     """How many complete checkpoints to keep (at least 2, so a good one survives a bad write)."""
     max_bad_steps: int = 20
     """Stop with an error after this many consecutive steps with NaN/Inf losses or gradients."""
-    ema_decay: float = 0.0
-    """Decay of the moving average of the renderer's weights that the avatar file stores (0 = the last weights)."""
     log_every: int = 10
     """Report losses to callbacks every this many steps."""
     preview_every: int = 200
@@ -167,8 +165,6 @@ class TrainConfig:
                 f"config: optim.steps = {o.steps}, optim.checkpoint_every = {o.checkpoint_every}, "
                 f"optim.keep_checkpoints = {o.keep_checkpoints}, expected >= 0, >= 1 and >= 2"
             )
-        if not 0 <= o.ema_decay < 1:
-            raise AnrError(f"config: optim.ema_decay = {o.ema_decay}, expected a value in [0, 1)")
         if o.keyframe_steps < 1 or o.non_keyframe_steps < 0:
             raise AnrError(
                 f"config: optim.keyframe_steps = {o.keyframe_steps}, optim.non_keyframe_steps = "

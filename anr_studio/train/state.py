@@ -45,8 +45,6 @@ def collect(trainer: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         tensors.update(_prefixed(tex.state_dict(), f"texture.{i}"))
     if trainer.disc is not None:
         tensors.update(_prefixed(trainer.disc.state_dict(), "discriminator"))
-    if trainer.ema is not None:
-        tensors.update(_prefixed(trainer.ema.state_dict(), "renderer_average"))
     optim_meta = {}
     for name, opt in _optimizers(trainer).items():
         t, m = flatten_optimizer(opt, f"optim.{name}")
@@ -110,9 +108,6 @@ def resume(trainer: Any) -> None:
         disc_state = _unprefixed(tensors, "discriminator")
         if disc_state:
             _load_module(trainer.disc, disc_state, "discriminator", source)
-    if trainer.ema is not None:
-        average = _unprefixed(tensors, "renderer_average")
-        trainer.ema.load_state_dict(average or trainer.renderer.state_dict())
     for name, opt in _optimizers(trainer).items():
         if name in meta.get("optim", {}):
             restore_optimizer(opt, tensors, meta["optim"][name], f"optim.{name}")
@@ -141,7 +136,6 @@ def avatar_meta(trainer: Any) -> dict[str, Any]:
 
 
 def export_avatar(trainer: Any) -> Path:
-    """Writes ``OUT/avatar.anr`` with the trainer's renderer (its weight average, if kept) and textures; returns its path."""
+    """Writes ``OUT/avatar.anr`` with the trainer's renderer and textures; returns its path."""
     textures = [tex.texture for tex in trainer.textures]
-    weights = trainer.ema.state_dict() if trainer.ema is not None else trainer.renderer.state_dict()
-    return write_avatar(trainer.out / AVATAR_FILE, weights, textures, avatar_meta(trainer))
+    return write_avatar(trainer.out / AVATAR_FILE, trainer.renderer.state_dict(), textures, avatar_meta(trainer))

@@ -31,7 +31,6 @@ from anr_studio.train.data import (FrameDataset, FramePools, StepBatches, availa
                                     open_captures)
 from anr_studio.train.distributed import (DistInfo, all_reduce_max, any_rank, average_gradients, broadcast_from_main,
                                           init_distributed, shutdown)
-from anr_studio.train.ema import WeightAverage
 from anr_studio.train.gan_watch import DiscriminatorWatch
 from anr_studio.train.nan_guard import BadStepCounter, nonfinite_flag
 from anr_studio.avatar.forward import body_maps, grid_jitter, run_renderer
@@ -165,7 +164,6 @@ class Trainer:
             renderer_fwd = torch.compile(renderer_fwd)
             disc_fwd = torch.compile(self.disc) if self.disc is not None else None
         self._renderer_fwd, self._disc_fwd = renderer_fwd, disc_fwd
-        self.ema = WeightAverage(self.renderer, c.optim.ema_decay) if c.optim.ema_decay > 0 else None
         self.mixer = None
         if c.loss.region_mix > 0 and len(self.captures) >= 2:
             self.mixer = RegionMixer(region_masks(self.body, c.model.texture.size).to(dev), len(self.captures), c.optim.seed)
@@ -424,8 +422,6 @@ class Trainer:
                     terms, bad, identity, key_step = self.train_step(batch, ahead)
                     self.bad_steps.add(self.step + 1, bad)
                     self.step += 1
-                    if self.ema is not None:
-                        self.ema.update(self.step)
                 done_batch, batch, ahead = batch, None, None
                 if self.step < o.steps and self._side_stream is not None:
                     # Rasterize the next batch while the GPU still works on this step.
