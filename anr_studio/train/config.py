@@ -173,6 +173,6 @@ class TrainConfig:
 
 
 RENDERERS = ("anr", "anr-1stage", "dnr")
-RETIRED_KEYS = {"data": ("random_crop",), "optim": ("discriminator",)}
+RETIRED_KEYS = {"data": ("random_crop",), "optim": ("discriminator", "ema_decay")}
 """Keys of `DataConfig` and `OptimConfig` that configs stored by earlier versions hold and this version
 retired (their behaviour is now fixed): dropped on reading."""

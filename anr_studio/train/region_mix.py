@@ -176,7 +176,7 @@ def localize_renderer(avatar: Any, seconds: float, size: int = 256, batch: int =
         optimizer.step()
         step += 1
         if step % 200 == 0:
-            log(f"step {step}: keep {float(keep):.4f}, mix {float(mix):.4f}")
+            log(f"step {step}: keep {float(keep.detach()):.4f}, mix {float(mix.detach()):.4f}")
     with torch.no_grad():
         for dst, src in zip(teacher.parameters(), student.parameters()):
             dst.copy_(src)
