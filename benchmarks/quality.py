@@ -1,6 +1,6 @@
 """Quality benchmark: held-out fidelity, sharpness, flicker, periodic artefacts and try-on of trained avatars.
 
-    OUT=/tmp/q python benchmarks/quality.py --device cuda --baseline-tree .exp/baseline       # one H200, < 10 min
+    OUT=/tmp/q python benchmarks/quality.py --device cuda --baseline-tree OLD_CHECKOUT        # one H200, ~7 min
     python benchmarks/quality.py --device cpu --out /tmp/q --size 64 --frames 24 --preset tiny \\
         --time-budget 5 --eval-frames 2 --orbit-frames 4                                        # miniature (tests)
 
@@ -333,13 +333,13 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=360, help="frames per person")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--preset", default="fast")
-    parser.add_argument("--time-budget", type=float, default=90.0, help="training seconds per variant")
+    parser.add_argument("--time-budget", type=float, default=60.0, help="training seconds per variant")
     parser.add_argument("--eval-frames", type=int, default=12, help="frames per person, split and pose source")
     parser.add_argument("--orbit-frames", type=int, default=24)
     parser.add_argument("--total-s", type=float, default=0.0, help="wall-clock limit of the whole benchmark: variants "
                         "that would not finish inside it (training, rendering, scoring) are left out, and said so (0 = none)")
-    parser.add_argument("--baseline-tree", help="folder holding the baseline's anr_studio (adds variants "
-                        "'baseline' and 'dnr' trained with it)")
+    parser.add_argument("--baseline-tree", help="folder holding the baseline's anr_studio, e.g. an older checkout "
+                        "(adds variants 'baseline' and 'dnr' trained with it; with no --variant, 'anr' is this checkout)")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME|TREE|ARGS",
                         help="a variant: name, code folder ('.' = this checkout), extra train arguments")
     args = parser.parse_args()
@@ -348,7 +348,7 @@ def main() -> int:
     variants = [parse_variant(v) for v in args.variant]
     if args.baseline_tree:
         tree = Path(args.baseline_tree).resolve()
-        variants = [("baseline", tree, []), ("dnr", tree, ["--baseline", "dnr"])] + variants
+        variants = [("baseline", tree, []), ("dnr", tree, ["--baseline", "dnr"])] + (variants or [("anr", ROOT, [])])
     if not variants:
         variants = [("anr", ROOT, []), ("dnr", ROOT, ["--baseline", "dnr"])]
     t_start = time.perf_counter()
