@@ -1,0 +1,104 @@
+"""Keypoint layouts (COCO-17, MediaPipe-33) and where each keypoint sits on the built-in body.
+
+A keypoint is either one of the body's 24 SMPL-order joints or a surface point of the head
+(nose, eyes, ears), found on the body's rest mesh by geometry, so any body model gives them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from anr_studio.body.skeleton import joint_index
+from anr_studio.errors import AnrError
+
+# Surface keypoints: where on the head (offset from the nose tip in metres, body frame x left,
+# y up, z forward) the keypoint lies.
+_FACE_OFFSETS = {
+    "nose": (0.0, 0.0, 0.0),
+    "left_eye": (0.032, 0.035, -0.025),
+    "right_eye": (-0.032, 0.035, -0.025),
+}
+
+COCO17 = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle",
+)
+MEDIAPIPE33 = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
+    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel", "right_heel",
+    "left_foot_index", "right_foot_index",
+)
+LAYOUTS = {"coco17": COCO17, "mediapipe33": MEDIAPIPE33}
+
+# Keypoint name -> (body joint, weight). Keypoint detectors put the hip keypoints lower and
+# wider than SMPL's hip joints, so hips count less; the index finger's tip is near the hand joint.
+_JOINT_TARGETS = {
+    "left_shoulder": ("left_shoulder", 1.0), "right_shoulder": ("right_shoulder", 1.0),
+    "left_elbow": ("left_elbow", 1.0), "right_elbow": ("right_elbow", 1.0),
+    "left_wrist": ("left_wrist", 1.0), "right_wrist": ("right_wrist", 1.0),
+    "left_hip": ("left_hip", 0.5), "right_hip": ("right_hip", 0.5),
+    "left_knee": ("left_knee", 1.0), "right_knee": ("right_knee", 1.0),
+    "left_ankle": ("left_ankle", 1.0), "right_ankle": ("right_ankle", 1.0),
+    "left_foot_index": ("left_foot", 0.5), "right_foot_index": ("right_foot", 0.5),
+    "left_index": ("left_hand", 0.3), "right_index": ("right_hand", 0.3),
+}
+_SURFACE_WEIGHT = {"nose": 1.0, "left_eye": 0.5, "right_eye": 0.5, "left_ear": 0.5, "right_ear": 0.5}
+
+
+@dataclass(frozen=True)
+class LandmarkMap:
+    """Where a layout's keypoints sit on the body.
+
+    ``keypoints`` (M,) indices into the layout of the keypoints used; ``joints`` (M,) the body joint
+    each one is (-1 for surface points); ``vertices`` (M,) the rest-mesh vertex of surface points
+    (-1 for joints); ``weights`` (M,) how much each counts in the fit.
+    """
+
+    layout: str
+    keypoints: torch.Tensor
+    joints: torch.Tensor
+    vertices: torch.Tensor
+    weights: torch.Tensor
+
+
+def head_vertices(body) -> dict[str, int]:
+    """Returns the rest-mesh vertex index of the nose tip, eyes and ears of ``body``."""
+    head = joint_index("head")
+    v = body.v_template.detach()
+    on_head = torch.nonzero(body.lbs_weights[:, head] > 0.5)[:, 0]
+    if len(on_head) == 0:
+        raise AnrError(f"{body.source}: no vertex is skinned to the head, expected a head for face keypoints")
+    p = v[on_head]
+    nose = int(on_head[p[:, 2].argmax()])
+    out = {"nose": nose}
+    for name, off in _FACE_OFFSETS.items():
+        target = v[nose] + torch.tensor(off, dtype=v.dtype)
+        out[name] = int(on_head[(p - target).norm(dim=1).argmin()])
+    # Ears: the head's widest points at about the nose's height.
+    level = (p[:, 1] - v[nose, 1]).abs() < 0.04
+    side = torch.where(level, p[:, 0], torch.zeros_like(p[:, 0]))
+    out["left_ear"] = int(on_head[side.argmax()])
+    out["right_ear"] = int(on_head[side.argmin()])
+    return out
+
+
+def landmark_map(layout: str, body) -> LandmarkMap:
+    """Returns the LandmarkMap of ``layout`` ("coco17" or "mediapipe33") on ``body``."""
+    if layout not in LAYOUTS:
+        raise AnrError(f"keypoints: unknown layout {layout!r}, expected one of {', '.join(LAYOUTS)}")
+    surface = head_vertices(body)
+    kp, joints, verts, weights = [], [], [], []
+    for i, name in enumerate(LAYOUTS[layout]):
+        if name in _JOINT_TARGETS:
+            joint, w = _JOINT_TARGETS[name]
+            kp.append(i), joints.append(joint_index(joint)), verts.append(-1), weights.append(w)
+        elif name in _SURFACE_WEIGHT:
+            kp.append(i), joints.append(-1), verts.append(surface[name]), weights.append(_SURFACE_WEIGHT[name])
+    return LandmarkMap(layout, torch.tensor(kp), torch.tensor(joints), torch.tensor(verts),
+                       torch.tensor(weights, dtype=torch.float32))

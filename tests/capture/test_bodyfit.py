@@ -1,0 +1,65 @@
+"""The body fit to keypoints recovers a known motion seen by a hand-held camera."""
+
+import numpy as np
+import pytest
+
+from anr_studio.body import joint_index, load_body
+from anr_studio.capture.video_fit.bodyfit import FitConfig, fit_body
+from anr_studio.capture.video_fit.landmarks import LAYOUTS, head_vertices, landmark_map
+from anr_studio.capture.video_fit.synthetic import joint_error, synthetic_clip
+from anr_studio.errors import AnrError
+
+FAST = FitConfig()
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return synthetic_clip(16, seed=0)
+
+
+@pytest.fixture(scope="module")
+def fit2d(clip):
+    return fit_body(clip.keypoints, clip.confidence, clip.image_size, clip.layout, config=FAST)
+
+
+def test_fit_from_2d_keypoints_lands_on_the_joints(clip, fit2d):
+    err = joint_error(fit2d.pose, fit2d.transl, fit2d.betas, clip.joints_camera)
+    assert np.median(err) < 0.06  # metres, roots aligned
+    assert np.nanmedian(fit2d.reprojection_px) < 4.0  # noise is 2 px
+    assert fit2d.pose.shape == (16, 24, 3) and fit2d.transl.shape == (16, 3) and fit2d.betas.shape == (10,)
+    assert abs(fit2d.focal / clip.focal - 1) < 0.3
+
+
+def test_fit_bends_knees_and_elbows_only_the_natural_way(fit2d):
+    assert (fit2d.pose[:, joint_index("left_knee"), 0] > -0.05).all()
+    assert (fit2d.pose[:, joint_index("right_knee"), 0] > -0.05).all()
+    assert (fit2d.pose[:, joint_index("left_elbow"), 1] < 0.05).all()
+    assert (fit2d.pose[:, joint_index("right_elbow"), 1] > -0.05).all()
+
+
+def test_3d_keypoints_and_a_known_focal_length_help(clip, fit2d):
+    fit = fit_body(clip.keypoints, clip.confidence, clip.image_size, clip.layout, keypoints3d=clip.keypoints3d,
+                   focal=clip.focal, config=FAST)
+    err3 = np.median(joint_error(fit.pose, fit.transl, fit.betas, clip.joints_camera))
+    assert err3 < 0.03
+    assert fit.focal == pytest.approx(clip.focal)
+
+
+def test_mediapipe_layout_maps_face_hands_and_feet():
+    body = load_body()
+    lm = landmark_map("mediapipe33", body)
+    names = [LAYOUTS["mediapipe33"][i] for i in lm.keypoints.tolist()]
+    assert {"nose", "left_ear", "left_foot_index", "right_index"} <= set(names)
+    heads = head_vertices(body)
+    v = body.v_template
+    assert v[heads["left_ear"], 0] > 0.05 > -0.05 > v[heads["right_ear"], 0]  # the body's left is +x
+    assert v[heads["nose"], 2] > v[heads["left_eye"], 2]
+
+
+def test_bad_keypoints_are_refused():
+    with pytest.raises(AnrError, match="expected \\(N,L,2\\)"):
+        fit_body(np.zeros((4, 17, 3)), np.ones((4, 17)), (720, 1280), "coco17")
+    with pytest.raises(AnrError, match="finite"):
+        fit_body(np.full((4, 17, 2), np.nan), np.ones((4, 17)), (720, 1280), "coco17")
+    with pytest.raises(AnrError, match="unknown layout"):
+        fit_body(np.zeros((4, 17, 2)), np.ones((4, 17)), (720, 1280), "openpose25")
