@@ -2,8 +2,7 @@
 
     python benchmarks/video_fit.py --frames 300 --seeds 0 1 2 --json video_fit.json
 
-A built-in motion (walk, 209 frames at 30 fps, repeated with the turn clip when more frames are
-asked) is seen by a hand-held camera (3 cm / 1.5 degree wobble, 720p, focal 1100 px); keypoints get
+A built-in motion (walk, 209 frames at 30 fps, resampled to more frames when more are asked) is seen by a hand-held camera (3 cm / 1.5 degree wobble, 720p, focal 1100 px); keypoints get
 2 px noise, confidences 0.6-1 and 10 % dropped. Reports, per seed, the median 3D joint error after
 aligning the roots, the 2D reprojection error and the fitted focal length, from 2D keypoints alone
 and with root-relative 3D keypoints (2 cm noise), plus wall and CPU time. Target: median 3D joint

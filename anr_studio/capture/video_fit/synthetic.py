@@ -58,6 +58,8 @@ def synthetic_clip(frames: int = 40, *, motion: str = "walk", layout: str = "coc
     rng = np.random.default_rng(seed)
     body = body if body is not None else load_body()
     clip = load_motion(motion)
+    if frames > len(clip):  # a longer clip: the same motion, slower
+        clip = clip.resample(clip.fps * frames / len(clip))
     n = min(frames, len(clip))
     pose = torch.as_tensor(clip.poses[:n], dtype=torch.float32)
     transl = torch.as_tensor(clip.transl[:n], dtype=torch.float32)
