@@ -1,0 +1,155 @@
+"""From a plain video to a capture: read frames -> keypoints -> body fit -> masks -> capture file.
+
+Frames stream through the keypoint estimator and the person segmenter in batches and into the
+capture writer's temporary file; the body is fitted to the whole clip's keypoints at the end. The
+capture appears only when everything was written: any refusal (no person, several people, a
+person leaving the frame, an unreadable video) leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from anr_studio.capture.video_fit.bodyfit import FitConfig, fit_body
+from anr_studio.capture.video_fit.landmarks import LAYOUTS
+from anr_studio.errors import AnrError
+
+BATCH = 8
+MIN_TORSO_CONFIDENCE = 0.3
+"""Mean confidence of the shoulders and hips below which a frame counts as showing nobody."""
+MAX_SEVERAL_SHARE = 0.1
+"""Share of frames with two or more people beyond which the video is refused."""
+
+
+def read_video(path: Path) -> tuple[Iterator[np.ndarray], int, float]:
+    """Returns (frames (H,W,3) uint8 RGB, frame count, fps) of the video at ``path``; AnrError when unreadable."""
+    video = cv2.VideoCapture(str(path))
+    if not video.isOpened():
+        raise AnrError(f"{path}: cannot be read as a video, expected an .mp4/.mov/.avi/.mkv/.webm file")
+    count = int(video.get(cv2.CAP_PROP_FRAME_COUNT))
+    fps = float(video.get(cv2.CAP_PROP_FPS)) or 30.0
+    ok, first = video.read()
+    if not ok or first is None:
+        video.release()
+        raise AnrError(f"{path}: holds no decodable frame, expected a video (is the file complete?)")
+
+    def frames() -> Iterator[np.ndarray]:
+        try:
+            frame = first
+            while frame is not None:
+                yield np.ascontiguousarray(frame[..., ::-1])
+                ok, frame = video.read()
+                if not ok:
+                    frame = None
+        finally:
+            video.release()
+
+    return frames(), max(count, 1), fps if 0 < fps < 1000 else 30.0
+
+
+def _torso(layout: str) -> list[int]:
+    names = LAYOUTS[layout]
+    return [names.index(n) for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
+
+
+def check_person(points: np.ndarray, conf: np.ndarray, people: np.ndarray, layout: str, image_size: tuple[int, int],
+                 source: str) -> None:
+    """Raises AnrError unless one person stays in the frame: points (N,L,2), conf (N,L), people (N,)."""
+    h, w = image_size
+    torso = _torso(layout)
+    seen = (conf[:, torso].mean(1) >= MIN_TORSO_CONFIDENCE) & (people > 0)
+    if not seen.any():
+        raise AnrError(f"{source}: no person found in any of its {len(people)} frames, expected one person in view")
+    several = people >= 2
+    if several.mean() > MAX_SEVERAL_SHARE:
+        raise AnrError(f"{source}: {int(several.sum())} of {len(people)} frames show several people, expected one "
+                       "person (crop or trim the video to one)")
+    p = points[:, torso]
+    inside = ((p[..., 0] >= 0) & (p[..., 0] < w) & (p[..., 1] >= 0) & (p[..., 1] < h)).all(1)
+    out = np.nonzero(~(seen & inside))[0]
+    if len(out):
+        raise AnrError(f"{source}: the person is out of the frame in {len(out)} frames (first at frame {out[0]}), "
+                       "expected the person's torso in view throughout (trim the video)")
+
+
+def video_to_capture(src: str | os.PathLike, out: str | os.PathLike, *, estimator=None, segmenter=None,
+                     identity: str | None = None, fps: float | None = None, fit_config: FitConfig | None = None,
+                     progress: bool = True):
+    """Returns the Capture written to ``out`` from the video ``src`` with no other input.
+
+    ``estimator`` / ``segmenter``: a KeypointEstimator and a PersonSegmenter (default: MediaPipe's,
+    from the ``video`` extra). The camera is static with a fitted focal length; the body has one
+    shape for the clip and a pose and translation per frame.
+    """
+    from tqdm import tqdm
+
+    from anr_studio.capture import Capture
+    from anr_studio.capture.segment import learned_mask
+    from anr_studio.capture.store import CaptureWriter
+
+    src, out = Path(src), Path(out)
+    if not src.is_file():
+        raise AnrError(f"{src}: does not exist, expected a video file")
+    if estimator is None or segmenter is None:
+        from anr_studio.capture.video_fit.models import default_models
+
+        default_est, default_seg = default_models()
+        estimator, segmenter = estimator or default_est, segmenter or default_seg
+    frames, count, video_fps = read_video(src)
+    first = next(frames)
+    h, w = first.shape[:2]
+    pts, conf, pts3, people = [], [], [], []
+    bar = tqdm(total=count, desc="keypoints + masks", unit="frame", disable=not progress, leave=False)
+    writer = CaptureWriter(out, identity or src.stem, h, w, fps or video_fps, attrs={"source": src.name})
+    try:
+        batch = [first]
+
+        def flush() -> None:
+            stack = np.stack(batch)
+            kp = estimator(stack)
+            prob = segmenter(stack)
+            pts.append(kp.points), conf.append(kp.confidence), people.append(kp.people)
+            pts3.append(kp.points3d)
+            for frame, p in zip(batch, prob):
+                writer.append(frame, learned_mask(frame, p))
+            bar.update(len(batch))
+            batch.clear()
+
+        for frame in frames:
+            if frame.shape[:2] != (h, w):
+                raise AnrError(f"{src}: frame {writer.num_frames + len(batch)} is {frame.shape[1]}x{frame.shape[0]}, "
+                               f"expected every frame {w}x{h}")
+            batch.append(frame)
+            if len(batch) == BATCH:
+                flush()
+        if batch:
+            flush()
+        bar.close()
+        points, confidence, count_people = np.concatenate(pts), np.concatenate(conf), np.concatenate(people)
+        layout = estimator.layout
+        check_person(points, confidence, count_people, layout, (h, w), src.name)
+        points3d = None if any(p is None for p in pts3) else np.concatenate(pts3)
+        fit_bar = tqdm(total=1, desc="body fit", unit="step", disable=not progress, leave=False)
+
+        def fit_progress(done: int, total: int) -> None:
+            fit_bar.total = total
+            fit_bar.n = done
+            fit_bar.refresh()
+
+        fit = fit_body(points, confidence, (h, w), layout, keypoints3d=points3d, config=fit_config,
+                       progress=fit_progress)
+        fit_bar.close()
+        writer.set_body(fit.pose, fit.transl, fit.betas)
+        writer.set_cameras(fit.K, fit.R, fit.t)
+        writer.set_attrs(fit_reprojection_px=float(np.nanmedian(fit.reprojection_px)))
+    except BaseException:
+        bar.close()
+        writer.abort()
+        raise
+    writer.close()
+    return Capture(out)

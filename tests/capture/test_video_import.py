@@ -1,0 +1,129 @@
+"""A plain video becomes a capture: keypoints -> body fit -> learned masks -> capture file; bad videos are refused."""
+
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from anr_studio.body import load_body
+from anr_studio.capture import Capture
+from anr_studio.capture.synth.generate import SynthConfig, generate_capture
+from anr_studio.capture.video_fit.bodyfit import FitConfig, body_keypoints
+from anr_studio.capture.video_fit.landmarks import LAYOUTS, landmark_map
+from anr_studio.capture.video_fit.models import ConvSegmenter, Keypoints, default_models
+from anr_studio.capture.video_fit.pipeline import video_to_capture
+from anr_studio.errors import AnrError
+from anr_studio.metrics.image import mask_iou
+
+FIT = FitConfig(global_iterations=40, iterations=150)
+
+
+class ProjectedKeypoints:
+    """A keypoint estimator that sees the synthetic capture's true body (2 px noise): people per frame are set."""
+
+    layout = "coco17"
+
+    def __init__(self, cap: Capture, people: np.ndarray | None = None, shift: np.ndarray | None = None):
+        body = load_body()
+        lm = landmark_map("coco17", body)
+        with torch.no_grad():
+            pts, _ = body_keypoints(body, lm, torch.as_tensor(cap.truth("pose")), torch.as_tensor(cap.truth("betas")),
+                                    torch.as_tensor(cap.truth("transl")))
+        K, R, t = cap.cameras()
+        cam = np.einsum("nij,nkj->nki", np.broadcast_to(R, (len(cap), 3, 3)), pts.numpy()) + np.broadcast_to(t, (len(cap), 3))[:, None]
+        uv = np.einsum("nij,nkj->nki", np.broadcast_to(K, (len(cap), 3, 3)), cam)
+        self.points = np.zeros((len(cap), 17, 2), np.float32)
+        self.points[:, lm.keypoints] = uv[..., :2] / uv[..., 2:]
+        self.points += np.random.default_rng(0).normal(scale=0.5, size=self.points.shape).astype(np.float32)
+        if shift is not None:
+            self.points += shift[:, None, :]
+        self.conf = np.zeros((len(cap), 17), np.float32)
+        self.conf[:, lm.keypoints] = 0.9
+        self.people = np.ones(len(cap), np.int64) if people is None else people
+        self.conf[self.people == 0] = 0.0
+        self.i = 0
+
+    def __call__(self, frames):
+        s = slice(self.i, self.i + len(frames))
+        self.i += len(frames)
+        return Keypoints(self.points[s], self.conf[s], None, self.people[s], self.layout)
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    d = tmp_path_factory.mktemp("video")
+    generate_capture(d / "synth.h5", SynthConfig(seed=2, frames=12, size=96, tracking_noise=0.0, sensor_noise=0.0))
+    cap = Capture(d / "synth.h5")
+    video = d / "walker.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 30, (96, 96))
+    for i in range(len(cap)):
+        writer.write(np.ascontiguousarray(cap.frame(i)[..., ::-1]))
+    writer.release()
+    # A small segmenter learned here from the capture's own masks, saved and loaded as users' files are.
+    torch.manual_seed(0)
+    seg = ConvSegmenter((12, 12), size=96)
+    x = torch.as_tensor(np.stack([cap.frame(i) for i in range(len(cap))])).permute(0, 3, 1, 2).float() / 255
+    y = torch.as_tensor(np.stack([cap.mask(i) for i in range(len(cap))]))[:, None].float() / 255
+    opt = torch.optim.Adam(seg.parameters(), lr=0.02)
+    for _ in range(150):
+        opt.zero_grad()
+        torch.nn.functional.binary_cross_entropy_with_logits(seg(x), y).backward()
+        opt.step()
+    seg.save(d / "segmenter.safetensors")
+    return cap, video, ConvSegmenter.load(d / "segmenter.safetensors"), d
+
+
+def test_video_becomes_a_capture_whose_body_lands_on_the_person(synth):
+    cap, video, seg, d = synth
+    est = ProjectedKeypoints(cap)
+    out = video_to_capture(video, d / "out.h5", estimator=est, segmenter=seg, fit_config=FIT, progress=False)
+    assert len(out) == len(cap) and out.identity == "walker" and out.has_masks
+    ious = [mask_iou(out.mask(i), cap.mask(i)) for i in range(len(cap))]
+    assert np.mean(ious) > 0.7  # a segmenter of two small layers, learned in a second
+    body = load_body()
+    lm = landmark_map("coco17", body)
+    with torch.no_grad():
+        pose = torch.as_tensor(np.stack([out.pose(i) for i in range(len(out))]))
+        transl = torch.as_tensor(np.stack([out.transl(i) for i in range(len(out))]))
+        pts, _ = body_keypoints(body, lm, pose, torch.as_tensor(out.betas), transl)
+    K, R, t = out.camera(0)
+    uv = (pts.numpy() @ R.T + t) @ K.T
+    err = np.linalg.norm(uv[..., :2] / uv[..., 2:] - est.points[:, lm.keypoints], axis=-1)
+    assert np.median(err) < 3.0  # pixels at 96x96
+
+
+@pytest.mark.parametrize("case, message", [
+    ("nobody", "no person found"),
+    ("crowd", "several people"),
+    ("leaves", "out of the frame"),
+])
+def test_bad_videos_are_refused_and_nothing_is_written(synth, case, message):
+    cap, video, seg, d = synth
+    n = len(cap)
+    people = {"nobody": np.zeros(n, np.int64), "crowd": np.full(n, 2), "leaves": np.ones(n, np.int64)}[case]
+    shift = np.zeros((n, 2), np.float32)
+    if case == "leaves":
+        shift[-3:, 0] = 200.0  # the person walks off the right edge
+    out = d / f"{case}.h5"
+    with pytest.raises(AnrError, match=message):
+        video_to_capture(video, out, estimator=ProjectedKeypoints(cap, people, shift), segmenter=seg,
+                         fit_config=FIT, progress=False)
+    assert not out.exists() and not list(d.glob(f"*{case}*"))
+
+
+def test_corrupt_video_and_bad_model_files_are_refused(synth, tmp_path, monkeypatch):
+    cap, _, seg, _ = synth
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(AnrError, match="broken.mp4"):
+        video_to_capture(bad, tmp_path / "x.h5", estimator=ProjectedKeypoints(cap), segmenter=seg, progress=False)
+    assert not (tmp_path / "x.h5").exists()
+    (tmp_path / "seg.safetensors").write_bytes(b"not a model")
+    with pytest.raises(AnrError, match="not a person segmenter"):
+        ConvSegmenter.load(tmp_path / "seg.safetensors")
+    monkeypatch.setitem(sys.modules, "mediapipe", None)
+    with pytest.raises(AnrError, match=r"anr-studio\[video\]"):
+        default_models()
+    assert len(LAYOUTS["mediapipe33"]) == 33
