@@ -7,9 +7,13 @@ feather. ``choose_method`` picks "plate" only when the camera stands still and t
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import cv2
 import numpy as np
 
+from anr_studio.errors import AnrError
 from anr_studio.capture.masks import MaskConfig, _keep_large_components, refine_boundary
 
 METHODS = ("plate", "learned", "auto")
@@ -43,11 +47,14 @@ def camera_shift(frames: list[np.ndarray], person: list[np.ndarray]) -> float:
     """
     shifts = []
     for (a, ma), (b, mb) in zip(zip(frames, person), zip(frames[1:], person[1:])):
+        if ((ma == 0) & (mb == 0)).mean() < 0.2:
+            continue  # the person fills the frame: no background to follow
+        # The person is filled with the background's mean, so only the background's motion counts.
         ga, gb = (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(np.float32) for x in (a, b))
-        window = ((ma == 0) & (mb == 0)).astype(np.float32)
-        if window.mean() < 0.2:
-            continue
-        (dx, dy), _ = cv2.phaseCorrelate(ga * window, gb * window)
+        ga[ma != 0] = ga[ma == 0].mean()
+        gb[mb != 0] = gb[mb == 0].mean()
+        window = cv2.createHanningWindow(ga.shape[::-1], cv2.CV_32F)
+        (dx, dy), _ = cv2.phaseCorrelate(ga, gb, window)
         shifts.append(np.hypot(dx, dy) / max(a.shape[:2]))
     return float(np.median(shifts)) if shifts else 0.0
 
@@ -62,3 +69,62 @@ def choose_method(frames: list[np.ndarray], plate: np.ndarray, segmenter) -> tup
     if on_plate > MAX_PLATE_PERSON:
         return "learned", f"the background plate shows a person ({100 * on_plate:.1f}% of it)"
     return "plate", "the camera stands still and the plate is clean"
+
+
+def load_segmenter(path: str | os.PathLike | None = None):
+    """Returns the person segmenter stored at ``path`` (ConvSegmenter .safetensors) or MediaPipe's."""
+    from anr_studio.capture.video_fit.models import ConvSegmenter, default_models
+
+    if path is not None:
+        return ConvSegmenter.load(path)
+    return default_models()[1]
+
+
+def masks_into(path: str | os.PathLike, method: str = "auto", *, segmenter=None, overwrite: bool = False,
+               refine: bool = True, progress: bool = False, config: MaskConfig | None = None) -> str:
+    """Writes masks into the capture at ``path`` by ``method`` (plate, learned, auto); returns a one-line report.
+
+    ``segmenter``: a PersonSegmenter, a path to a ConvSegmenter file, or None for MediaPipe's. With
+    "auto" and no segmenter available, the plate method runs and the report says why.
+    """
+    from anr_studio.capture.masks import extract_masks_into
+    from anr_studio.capture.reader import Capture
+
+    if method not in METHODS:
+        raise AnrError(f"masks: method {method!r}, expected one of {', '.join(METHODS)}")
+    config = config or MaskConfig()
+    config.refine = refine
+    why = ""
+    if method != "plate":
+        try:
+            segmenter = segmenter if callable(segmenter) else load_segmenter(segmenter)
+        except AnrError as exc:
+            if method == "learned":
+                raise
+            return extract_masks_into(path, overwrite=overwrite, refine=refine, progress=progress, config=config) + (
+                f" [plate method: no person segmenter ({exc})]")
+    cap = Capture(path)
+    if cap.has_masks and not overwrite:
+        raise AnrError(f"{Path(path).name}: masks already exist, expected --overwrite to replace them")
+    if method == "auto":
+        sample = np.linspace(0, len(cap) - 1, min(8, len(cap))).round().astype(int)
+        method, why = choose_method([cap.frame(int(i)) for i in sample], cap.background, segmenter)
+        if method == "plate":
+            cap.close()
+            return extract_masks_into(path, overwrite=overwrite, refine=refine, progress=progress,
+                                      config=config) + f" [plate method: {why}]"
+    from tqdm import tqdm
+
+    coverage: list[float] = []
+
+    def masks():
+        for i in tqdm(range(len(cap)), desc="masks", unit="frame", disable=not progress, leave=False):
+            frame = cap.frame(i)
+            mask = learned_mask(frame, segmenter(frame[None])[0], config)
+            coverage.append(float((mask >= 128).mean()))
+            yield mask
+
+    cap.write_masks(masks(), overwrite=overwrite)
+    report = (f"{Path(path).name}: wrote {len(coverage)} masks with the person segmenter (mean foreground "
+              f"{100 * np.mean(coverage):.1f}% of the frame)")
+    return report + (f" [learned method: {why}]" if why else "")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from anr_studio.capture import Capture
+
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
 
 
 def summary(cap: Capture) -> str:
@@ -106,10 +110,10 @@ def _capture_body(cap: Capture, body_model: str | None):
 
 
 def _masks(args: argparse.Namespace) -> int:
-    from anr_studio.capture.masks import extract_masks_into
+    from anr_studio.capture.segment import masks_into
 
-    report = extract_masks_into(args.capture, overwrite=args.overwrite, refine=not args.no_refine,
-                                progress=not args.quiet)
+    report = masks_into(args.capture, args.method, segmenter=args.segmenter, overwrite=args.overwrite,
+                        refine=not args.no_refine, progress=not args.quiet)
     print(report)
     return 0
 
@@ -120,6 +124,12 @@ def _import(args: argparse.Namespace) -> int:
 
     check_output(args.out, (".h5",), inputs=[args.src, args.poses, args.masks, args.background, args.body_model],
                  overwrite=args.overwrite)
+    if args.poses is None and Path(args.src).suffix.lower() in VIDEO_SUFFIXES:
+        from anr_studio.capture.video_fit.pipeline import video_to_capture
+
+        cap = video_to_capture(args.src, args.out, identity=args.identity, fps=args.fps)
+        print(summary(cap))
+        return 0
     cap = import_capture(args.src, args.out, poses=args.poses, masks=args.masks, background=args.background,
                          identity=args.identity, fps=args.fps, body_model=args.body_model)
     print(summary(cap))
@@ -207,6 +217,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("capture", help="capture file (.h5)")
     m.add_argument("--overwrite", action="store_true", help="replace masks the capture already has")
     m.add_argument("--no-refine", action="store_true", help="skip the GrabCut boundary refinement (faster)")
+    m.add_argument("--method", choices=("plate", "learned", "auto"), default="auto",
+                   help="plate: difference to the background plate; learned: a person segmenter; auto (default): "
+                   "the segmenter when the camera moves or the plate shows the person, else the plate")
+    m.add_argument("--segmenter", metavar="FILE", help="a person segmenter file (.safetensors) instead of MediaPipe's "
+                   "(pip install 'anr-studio[video]')")
     m.add_argument("--quiet", action="store_true", help="no progress bar")
     m.set_defaults(func=_masks)
 
@@ -215,7 +230,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     i.add_argument("src", help="a folder (images/, masks/, metadata.json or .npz) or a video file")
     i.add_argument("--out", required=True, help="capture file to write (.h5)")
-    i.add_argument("--poses", help="pose .npz (required for a video; overrides the folder's parameters)")
+    i.add_argument("--poses", help="pose .npz (overrides the folder's parameters); a video without poses is fitted: "
+                   "keypoints, body fit and masks from MediaPipe (pip install 'anr-studio[video]')")
     i.add_argument("--masks", help="masks folder or mask video (overrides SRC/masks)")
     i.add_argument("--background", help="background plate image (default: SRC/background.png or the median)")
     i.add_argument("--identity", help="name of the person (default: the source's name)")

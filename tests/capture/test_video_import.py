@@ -127,3 +127,51 @@ def test_corrupt_video_and_bad_model_files_are_refused(synth, tmp_path, monkeypa
     with pytest.raises(AnrError, match=r"anr-studio\[video\]"):
         default_models()
     assert len(LAYOUTS["mediapipe33"]) == 33
+
+
+def test_cli_masks_learned_and_import_without_the_extra(synth, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from anr_studio import cli
+
+    cap, video, seg, d = synth
+    copy = tmp_path / "cap.h5"
+    shutil.copy(d / "synth.h5", copy)
+    assert cli.main(["masks", str(copy), "--method", "learned", "--segmenter", str(d / "segmenter.safetensors"),
+                     "--overwrite", "--quiet"]) == 0
+    assert "person segmenter" in capsys.readouterr().out
+    got = Capture(copy)
+    assert np.mean([mask_iou(got.mask(i), cap.mask(i)) for i in range(len(cap))]) > 0.7
+    monkeypatch.setitem(sys.modules, "mediapipe", None)
+    assert cli.main(["import", str(video), "--out", str(tmp_path / "v.h5")]) != 0
+    assert "anr-studio[video]" in capsys.readouterr().err
+    assert not (tmp_path / "v.h5").exists()
+
+
+def _oracle(masks_by_id):
+    """A segmenter that knows each frame's true mask (frames are found by identity of their pixels)."""
+    def segment(frames):
+        return np.stack([masks_by_id[f.tobytes()] for f in frames]).astype(np.float32)
+    return segment
+
+
+def test_auto_picks_the_plate_for_a_still_camera_and_the_segmenter_for_a_moving_one(synth):
+    from anr_studio.capture.segment import choose_method
+
+    cap = synth[0]
+    frames = [cap.frame(i) for i in range(0, len(cap), 2)]
+    masks = [cap.mask(i) / 255.0 for i in range(0, len(cap), 2)]
+    plate = cap.background
+    table = {f.tobytes(): m for f, m in zip(frames, masks)}
+    table[plate.tobytes()] = np.zeros(plate.shape[:2])
+    assert choose_method(frames, plate, _oracle(table))[0] == "plate"
+    # A hand-held camera: the whole picture slides a few pixels a frame.
+    moved = [np.roll(f, 3 * k, axis=1) for k, f in enumerate(frames)]
+    moved_masks = [np.roll(m, 3 * k, axis=1) for k, m in enumerate(masks)]
+    table.update({f.tobytes(): m for f, m in zip(moved, moved_masks)})
+    method, why = choose_method(moved, plate, _oracle(table))
+    assert method == "learned" and "camera moves" in why
+    # A plate that holds the person.
+    table[frames[0].tobytes()] = masks[0]
+    method, why = choose_method(frames, frames[0], _oracle(table))
+    assert method == "learned" and "plate shows a person" in why
