@@ -175,3 +175,14 @@ def test_auto_picks_the_plate_for_a_still_camera_and_the_segmenter_for_a_moving_
     table[frames[0].tobytes()] = masks[0]
     method, why = choose_method(frames, frames[0], _oracle(table))
     assert method == "learned" and "plate shows a person" in why
+
+
+def test_mediapipe_model_files_are_not_fetched_offline(tmp_path, monkeypatch):
+    from anr_studio.capture.video_fit.mediapipe import model_path
+
+    monkeypatch.setenv("ANR_MODELS", str(tmp_path))
+    monkeypatch.setenv("ANR_OFFLINE", "1")
+    with pytest.raises(AnrError, match="pose_landmarker_full.task.*downloads are off"):
+        model_path("pose_landmarker_full.task")
+    (tmp_path / "selfie_segmenter.tflite").write_bytes(b"x")
+    assert model_path("selfie_segmenter.tflite") == tmp_path / "selfie_segmenter.tflite"
