@@ -29,6 +29,8 @@ WEIGHT_URLS = {
     "vgg16-397923af.pth": "https://download.pytorch.org/models/vgg16-397923af.pth",
 }
 """torchvision's download addresses of the files we use (its ImageNet weights)."""
+_failed: dict[str, AnrError] = {}
+"""Downloads that failed in this process, by file name: tried once, then the same error again without a retry."""
 
 
 def offline() -> bool:
@@ -88,4 +90,10 @@ def find_weights(filename: str, explicit: str | os.PathLike | None = None, what:
         return path
     if offline() or filename not in WEIGHT_URLS:
         raise AnrError(f"{path}: {what} not found and downloads are off (offline), expected torchvision's {filename} there")
-    return download(WEIGHT_URLS[filename], path, what)
+    if filename in _failed:
+        raise _failed[filename]
+    try:
+        return download(WEIGHT_URLS[filename], path, what)
+    except AnrError as exc:
+        _failed[filename] = exc
+        raise

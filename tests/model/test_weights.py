@@ -58,6 +58,18 @@ def test_a_failed_download_leaves_no_file(tmp_path, monkeypatch, hub):
     assert not any(hub.iterdir())
 
 
+def test_a_failed_download_is_tried_once_per_process(tmp_path, monkeypatch, hub, capsys):
+    """Metrics ask for LPIPS per frame: without a network the download is tried and announced once, not per frame."""
+    monkeypatch.setenv(weights.OFFLINE_ENV, "0")
+    monkeypatch.setattr(weights, "_failed", {})
+    name = "unreachable-0123abcd.pth"
+    monkeypatch.setitem(weights.WEIGHT_URLS, name, (tmp_path / "nowhere.pth").as_uri())
+    for _ in range(3):
+        with pytest.raises(AnrError, match=name):
+            weights.find_weights(name, what="test weights")
+    assert capsys.readouterr().err.count("downloading test weights") == 1
+
+
 def test_the_offline_switch_follows_any_sub_command(monkeypatch, tmp_path):
     monkeypatch.setenv(weights.OFFLINE_ENV, "0")
     assert cli_main(["body", "--out", str(tmp_path / "b.png"), "--size", "32", "--offline"]) == 0
