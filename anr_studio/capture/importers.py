@@ -42,6 +42,8 @@ IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 DEFAULT_FPS = 30.0
 DEFAULT_BETAS = 10
+# Masks whose values are all at most this and more than two are part-label images (ZJU-MoCap: 1..14).
+MAX_LABEL = 31
 
 
 # -- parameters ----------------------------------------------------------------------------
@@ -187,6 +189,10 @@ def read_mask(path: Path) -> np.ndarray:
         img = (img / 257.0 + 0.5).astype(np.uint8)
     if img.ndim == 3:
         img = img[..., :3].max(axis=2)
+    values = np.unique(img)
+    if values.max() <= MAX_LABEL and len(values) > 2:
+        raise AnrError(f"{path}: holds part labels ({', '.join(str(int(v)) for v in values[:16])}), expected a "
+                       "foreground mask (0 = background, 255 = person); convert it with mask = (labels > 0) * 255")
     return _scale_mask(img)
 
 

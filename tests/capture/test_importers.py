@@ -156,3 +156,15 @@ def test_failures_leave_no_output(tmp_path):
 def _touch(path):
     path.write_bytes(b"")
     return path
+
+
+def test_part_label_masks_are_refused_with_the_conversion(tmp_path):
+    frames = _frames()
+    src = _folder(tmp_path, frames)
+    labels = np.zeros((H, W), np.uint8)
+    labels[5:15, 8:24], labels[15:30, 8:24] = 3, 14  # ZJU-MoCap-style part labels
+    cv2.imwrite(str(src / "masks" / "0002.png"), labels)
+    np.savez(src / "smpl.npz", **_params())
+    with pytest.raises(AnrError, match=r"0002.png: holds part labels \(0, 3, 14\).*\(labels > 0\) \* 255"):
+        import_capture(src, tmp_path / "out.h5")
+    assert not (tmp_path / "out.h5").exists()
