@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import importlib.resources
 import json
 import os
@@ -108,18 +109,25 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+def _lstat(path: str | os.PathLike) -> os.stat_result | None:
+    """Returns the lstat of ``path`` (None if nothing is there); other OS errors as AnrError."""
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise AnrError(os_error_message(exc, path)) from None
+
+
 def replaceable(path: str | os.PathLike) -> os.stat_result | None:
     """Returns the stat of the regular file at ``path`` (None if nothing is there).
 
     Raises AnrError when ``path`` is a symlink, folder, device or pipe (never written through or
     replaced) or a read-only file (its owner asked for it to stay as it is).
     """
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
+    st = _lstat(path)
+    if st is None:
         return None
-    except OSError as exc:
-        raise AnrError(os_error_message(exc, path)) from None
     if not stat.S_ISREG(st.st_mode):
         raise AnrError(f"{path}: is {_kind(st.st_mode)}, expected a regular file to write (or a new name)")
     if not st.st_mode & 0o222 or not os.access(path, os.W_OK):
@@ -235,6 +243,15 @@ def read_safetensors(path: str | os.PathLike, meta_key: str, expected: str) -> t
     return meta, tensors
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """Returns the hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _same(a: Path, b: Path) -> bool:
     with contextlib.suppress(OSError):
         if a.exists() and b.exists():
@@ -260,12 +277,9 @@ def check_output(path: str | os.PathLike, kinds: Iterable[str], *, inputs: Itera
         wanted = " or ".join("a folder" if k == "" else f"a {k} file" for k in kinds)
         got = f"a {path.suffix} name" if path.suffix else "a name without a suffix"
         raise AnrError(f"{option} {path}: is {got}, expected {wanted} (what this command writes)")
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
+    st = _lstat(path)
+    if st is None:
         return path
-    except OSError as exc:
-        raise AnrError(os_error_message(exc, path)) from None
     if suffix == "" and stat.S_ISDIR(st.st_mode):
         if any(os.scandir(path)) and not overwrite:
             raise AnrError(f"{option} {path}: the folder is not empty, expected a new or empty folder or --overwrite")

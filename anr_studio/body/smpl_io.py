@@ -9,7 +9,6 @@ nor scipy is needed) and refuses every other global, so a hostile file cannot ru
 from __future__ import annotations
 
 import _compat_pickle
-import hashlib
 import os
 import pickle
 import zipfile
@@ -20,6 +19,7 @@ import numpy as np
 
 from anr_studio.body.skeleton import BODY_PART_NAMES, NUM_JOINTS, SMPL_PARENTS, joint_part_indices
 from anr_studio.errors import AnrError
+from anr_studio.fileio import file_sha256
 
 
 class RefusedGlobal(pickle.UnpicklingError):
@@ -245,15 +245,6 @@ def load_smpl(path: str | os.PathLike, uv_obj: str | os.PathLike | None = None) 
         provenance={"source": "smpl", "file": path.name, "uv_obj": Path(uv_obj).name if uv_obj else None},
         source=str(path),
     )
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Returns the hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _parts_from_weights(faces: np.ndarray, weights: np.ndarray) -> np.ndarray:

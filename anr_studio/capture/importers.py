@@ -166,14 +166,18 @@ def body_parameters(params: dict[str, Any], body_model: str | os.PathLike | None
 
 
 # -- images --------------------------------------------------------------------------------
-def read_image(path: Path) -> np.ndarray:
-    """Returns an image file as ``(H,W,3)`` uint8 RGB (grey is repeated, alpha dropped, 16 bit scaled)."""
+def _imread(path: Path, expected: str) -> np.ndarray:
+    """Returns the pixels of an image file as cv2 reads them (BGR(A) or grey), 16 bit scaled to 8."""
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise AnrError(f"{path}: cannot read it as an image, expected a PNG or JPEG")
-    if img.dtype == np.uint16:
-        img = (img / 257.0 + 0.5).astype(np.uint8)
-    elif img.dtype != np.uint8:
+        raise AnrError(f"{path}: cannot read it as an image, expected {expected}")
+    return (img / 257.0 + 0.5).astype(np.uint8) if img.dtype == np.uint16 else img
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Returns an image file as ``(H,W,3)`` uint8 RGB (grey is repeated, alpha dropped, 16 bit scaled)."""
+    img = _imread(path, "a PNG or JPEG")
+    if img.dtype != np.uint8:
         raise AnrError(f"{path}: has pixel type {img.dtype}, expected 8 or 16 bit")
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
@@ -182,11 +186,7 @@ def read_image(path: Path) -> np.ndarray:
 
 def read_mask(path: Path) -> np.ndarray:
     """Returns a mask file as ``(H,W)`` uint8 0..255 (colour masks: the brightest channel; 0/1 masks scaled)."""
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise AnrError(f"{path}: cannot read it as an image, expected a mask PNG")
-    if img.dtype == np.uint16:
-        img = (img / 257.0 + 0.5).astype(np.uint8)
+    img = _imread(path, "a mask PNG")
     if img.ndim == 3:
         img = img[..., :3].max(axis=2)
     values = np.unique(img)

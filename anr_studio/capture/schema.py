@@ -39,9 +39,6 @@ KEYFRAMES = "keyframes"
 KEYFRAME_COVERAGE = "keyframe_coverage"
 TRUTH = "truth"
 
-# Datasets every valid capture has.
-REQUIRED = (FRAMES, BACKGROUND, CAMERA_K, CAMERA_R, CAMERA_T, POSE, BETAS, TRANSL)
-
 # Per-camera-field trailing shape: static (shape) or per frame (N, *shape).
 CAMERA_SHAPES = {CAMERA_K: (3, 3), CAMERA_R: (3, 3), CAMERA_T: (3,)}
 

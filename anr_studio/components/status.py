@@ -186,7 +186,6 @@ class TrainingStatus(JobStatus):
         self.metrics = MetricBuffer(capacity)
         self._preview: tuple[np.ndarray, np.ndarray] | None = None
         self._preview_version = 0
-        self.checkpoint_path: str | None = None
         self.avatar_path: str | None = None
 
     def set_preview(self, truth: np.ndarray, render: np.ndarray) -> None:

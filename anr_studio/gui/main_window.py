@@ -291,7 +291,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def set_avatar(self, avatar: StudioAvatar | None, path: str = "") -> None:
         """Shows ``avatar`` (an Avatar, or None for none) in the neural preview, try-on panel and viewport colours."""
         self.avatar, self.avatar_path = avatar, path
-        self.neural.set_avatar(avatar, Path(path).name if path else "")
+        self.neural.set_avatar(avatar)
         self.neural_stack.setCurrentWidget(self.neural)
         self.tryon_panel.set_avatar(avatar)
         self._refresh_neural_colors()

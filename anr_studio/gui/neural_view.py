@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from anr_studio.components.pose_state import PoseState
@@ -75,7 +74,7 @@ class NeuralView(QtWidgets.QWidget):
     def avatar(self):
         return self.worker.avatar
 
-    def set_avatar(self, avatar: StudioAvatar | None, name: str = "") -> None:
+    def set_avatar(self, avatar: StudioAvatar | None) -> None:
         """Shows ``avatar`` (or the empty state for None) and renders it."""
         self.worker.set_avatar(avatar)
         self.last_result = None
@@ -85,7 +84,6 @@ class NeuralView(QtWidgets.QWidget):
             if avatar is not None:
                 self.ident_box.addItems(list(avatar.identities))
         self.identity = self.ident_box.currentText() or None
-        self._avatar_name = name
         if avatar is None:
             self.label.set_array(None, NO_AVATAR)
         else:
@@ -138,10 +136,6 @@ class NeuralView(QtWidgets.QWidget):
             h = res.request.size[0]
             parts.append(f"{h}² render {1000 * res.render_s:.0f} ms, edit→image {1000 * res.latency_s:.0f} ms")
         self.info.setText(" · ".join(parts))
-
-    def current_image(self) -> np.ndarray | None:
-        """Returns the last neural image (H,W,3) uint8, or None."""
-        return None if self.last_result is None else self.last_result.rgb
 
     def shutdown(self) -> None:
         self._refine.stop()

@@ -28,14 +28,6 @@ def to_qimage(img: np.ndarray) -> QtGui.QImage:
     return QtGui.QImage(a.data, w, h, bpl, fmt).copy()
 
 
-def qimage_to_array(img: QtGui.QImage) -> np.ndarray:
-    """Returns (H,W,4) uint8 RGBA pixels of ``img``."""
-    img = img.convertToFormat(QtGui.QImage.Format.Format_RGBA8888)
-    ptr = img.constBits()
-    arr = np.frombuffer(ptr, np.uint8, count=img.sizeInBytes()).reshape(img.height(), img.bytesPerLine())
-    return arr[:, : img.width() * 4].reshape(img.height(), img.width(), 4).copy()
-
-
 class ImageLabel(QtWidgets.QLabel):
     """A label that shows one image scaled to fit (aspect kept) or a centred message."""
 

@@ -155,12 +155,3 @@ class MeshViewport(QtWidgets.QWidget):
         """Returns the number of frames drawn in the last second."""
         now = time.perf_counter()
         return float(sum(1 for t in self._frame_times if now - t < 1.0))
-
-    def grab_image(self) -> np.ndarray:
-        """Returns the current view rendered offscreen, (H,W,4) uint8."""
-        return self.canvas.render()
-
-    def close_canvas(self) -> None:
-        self.pose_state.changed.disconnect(self._on_pose)
-        self.view_state.changed.disconnect(self._apply_view)
-        self.canvas.close()

@@ -98,7 +98,6 @@ class _QueueCallback:
         self.queue.put(("preview", *pair))
 
     def on_checkpoint(self, trainer, path) -> None:
-        self.queue.put(("checkpoint", str(path)))
         self.queue.put(("log", f"checkpoint {Path(path).name}"))
 
     def on_end(self, trainer, reason) -> None:
@@ -260,8 +259,6 @@ class TrainingJob:
             st.set_preview(msg[1], msg[2])
         elif kind == "log":
             st.log(msg[1])
-        elif kind == "checkpoint":
-            st.checkpoint_path = msg[1]
         elif kind == "end":
             self.reason, st.avatar_path = msg[1], msg[2]
             return True

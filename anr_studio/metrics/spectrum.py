@@ -89,7 +89,3 @@ def lattice_peak_ratio(image: Any, mask: Any | None = None) -> float:
             worst = max(worst, float(peak / reference))
     return worst
 
-
-def has_periodic_artefact(image: Any, mask: Any | None = None, ratio: float = ARTEFACT_RATIO) -> bool:
-    """Returns whether `lattice_peak_ratio` of ``image`` inside ``mask`` exceeds ``ratio``."""
-    return lattice_peak_ratio(image, mask) > ratio

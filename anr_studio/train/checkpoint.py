@@ -30,7 +30,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from anr_studio.errors import AnrError
-from anr_studio.fileio import atomic_path, atomic_write_text
+from anr_studio.fileio import atomic_path, atomic_write_text, file_sha256
 
 CHECKPOINT_DIR = "checkpoints"
 RECORD_CHECKSUM = "record_sha256"
@@ -45,14 +45,6 @@ class Checkpoint:
     tensors: dict[str, torch.Tensor]
     meta: dict[str, Any]
     path: Path
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _record_sha256(record: dict[str, Any]) -> str:
@@ -184,7 +176,7 @@ def save_checkpoint(run_dir: str | os.PathLike, step: int, tensors: dict[str, to
         save_file(cpu, str(tmp))
     record = dict(meta)
     record.update(step=int(step), tensors_file=tensor_path.name, tensors_size=tensor_path.stat().st_size,
-                  tensors_sha256=_sha256(tensor_path), format="anr-checkpoint", version=1)
+                  tensors_sha256=file_sha256(tensor_path), format="anr-checkpoint", version=1)
     record[RECORD_CHECKSUM] = _record_sha256(record)
     json_path = folder / f"{stem}.json"
     atomic_write_text(json_path, json.dumps(record))
@@ -216,7 +208,7 @@ def read_checkpoint(json_path: str | os.PathLike) -> Checkpoint:
         # never read a file the record points at elsewhere (another folder, another step)
         raise AnrError(f"{json_path}: checkpoint record names tensors_file {str(meta['tensors_file'])[:60]!r}, "
                        f"expected {json_path.with_suffix('.safetensors').name!r}")
-    if not tensor_path.exists() or tensor_path.stat().st_size != size or _sha256(tensor_path) != digest:
+    if not tensor_path.exists() or tensor_path.stat().st_size != size or file_sha256(tensor_path) != digest:
         raise AnrError(f"{tensor_path}: checkpoint tensors are missing or corrupt, expected {size} bytes with sha256 {digest[:12]}...")
     try:
         tensors = load_file(str(tensor_path))

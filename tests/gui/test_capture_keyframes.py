@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+from PySide6 import QtGui
 
-from anr_studio.gui.qt_util import qimage_to_array
+
+def qimage_to_array(img: QtGui.QImage) -> np.ndarray:
+    """Returns (H,W,4) uint8 RGBA pixels of ``img``."""
+    img = img.convertToFormat(QtGui.QImage.Format.Format_RGBA8888)
+    ptr = img.constBits()
+    arr = np.frombuffer(ptr, np.uint8, count=img.sizeInBytes()).reshape(img.height(), img.bytesPerLine())
+    return arr[:, : img.width() * 4].reshape(img.height(), img.width(), 4).copy()
 
 
 def test_capture_panel_scrubs_frames_and_draws_outline_and_mask(window, qtbot, tiny_capture):

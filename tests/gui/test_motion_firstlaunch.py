@@ -105,6 +105,6 @@ def test_avatar_file_opens_through_avatar_load_on_the_builtin_body(qtbot, tmp_pa
     win.open_path(str(path))
     assert isinstance(win.avatar, Avatar) and win.neural.identity == "ann"
     qtbot.waitUntil(lambda: win.neural.last_result is not None and win.neural.worker.idle(), timeout=30000)
-    img = win.neural.current_image()
+    img = win.neural.last_result.rgb
     assert img.shape == (64, 64, 3) and (img < 250).any(axis=-1).mean() > 0.05  # the body, not only the white background
     win.close()

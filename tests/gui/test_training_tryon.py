@@ -104,7 +104,7 @@ def test_training_start_pause_stop_updates_plot_and_ui_stays_responsive(window, 
     # The finished run's avatar opens in the studio and renders in the neural view.
     qtbot.waitUntil(lambda: window.avatar is not None, timeout=10000)
     qtbot.waitUntil(lambda: window.neural.last_result is not None and window.neural.worker.idle(), timeout=30000)
-    assert window.neural.current_image().shape == (64, 64, 3) and window.neural.identity == "tiny"
+    assert window.neural.last_result.rgb.shape == (64, 64, 3) and window.neural.identity == "tiny"
 
 
 def test_closing_the_window_during_training_leaves_a_loadable_checkpoint(window, qtbot, tiny_capture, standin_body, tmp_path):
@@ -140,7 +140,7 @@ def test_painting_changes_uv_mask_and_swap_changes_only_inside(window, qtbot, ti
     qtbot.waitExposed(canvas)
     assert panel.ident_a.currentText() == "alice" and panel.ident_b.currentText() == "bob"
     qtbot.waitUntil(lambda: window.neural.worker.idle() and window.neural.last_result is not None, timeout=20000)
-    before = window.neural.current_image().copy()
+    before = window.neural.last_result.rgb.copy()
     panel.size_slider.setValue(20)
     r = canvas._square()
     y = r.y() + r.height() * 0.5
@@ -164,7 +164,7 @@ def test_painting_changes_uv_mask_and_swap_changes_only_inside(window, qtbot, ti
     assert outside.any() and inside.any()
     qtbot.waitUntil(lambda: window.neural.identity == PREVIEW_IDENTITY and window.neural.worker.idle()
                     and window.neural.last_result.request.identity == PREVIEW_IDENTITY, timeout=20000)
-    after = window.neural.current_image()
+    after = window.neural.last_result.rgb
     assert np.abs(after.astype(np.int16) - before).max() > 10, "the swapped avatar looks the same as identity B"
 
 

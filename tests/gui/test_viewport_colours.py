@@ -7,7 +7,7 @@ import numpy as np
 
 def _grab(window, qtbot) -> np.ndarray:
     qtbot.wait(50)
-    return window.viewport.grab_image()[..., :3].astype(np.int16)
+    return window.viewport.canvas.render()[..., :3].astype(np.int16)
 
 
 def _changed(a: np.ndarray, b: np.ndarray) -> float:

@@ -25,7 +25,7 @@ def test_window_opens_with_docks_menus_status_and_empty_state(window):
     names = [a.text() for a in file_menu.actions() if a.text()]
     for want in ("Open capture…", "Open avatar…", "Recent files", "Import video or folder…", "Make synthetic capture…", "Export video…"):
         assert want in names
-    img = window.viewport.grab_image()
+    img = window.viewport.canvas.render()
     assert img.shape[2] == 4 and img[..., :3].std() > 10  # the body is drawn, not a blank canvas
 
 
@@ -34,8 +34,8 @@ def test_joint_slider_changes_viewport_and_neural_preview(window, qtbot, tiny_av
     window.set_avatar(tiny_avatar, "tiny.anr")
     _wait_neural(qtbot, window)
     size0 = tuple(window.viewport.canvas.size)
-    mesh0 = window.viewport.grab_image()[..., :3].astype(np.int16)
-    neural0 = window.neural.current_image().copy()
+    mesh0 = window.viewport.canvas.render()[..., :3].astype(np.int16)
+    neural0 = window.neural.last_result.rgb.copy()
     slider = window.pose_panel.sliders[(16, 2)]  # left shoulder, about z: lowers the arm
     slider.setValue(-70 * 10)
     assert math.isclose(window.pose_state.pose[16, 2], math.radians(-70), rel_tol=1e-5)
@@ -44,8 +44,8 @@ def test_joint_slider_changes_viewport_and_neural_preview(window, qtbot, tiny_av
     qtbot.waitUntil(lambda: window.neural.last_result is not old and window.neural.last_result.request.size == (32, 32), timeout=20000)
     qtbot.waitUntil(lambda: window.neural.last_result.request.size == (64, 64) and window.neural.worker.idle(), timeout=20000)
     assert tuple(window.viewport.canvas.size) == size0, "the 3D view changed size when the neural image updated"
-    mesh1 = window.viewport.grab_image()[..., :3].astype(np.int16)
-    neural1 = window.neural.current_image()
+    mesh1 = window.viewport.canvas.render()[..., :3].astype(np.int16)
+    neural1 = window.neural.last_result.rgb
     changed = np.abs(mesh1 - mesh0).max(-1) > 30
     assert changed.mean() > 0.005, "moving the shoulder slider did not change the vispy image"
     assert np.abs(neural1.astype(np.int16) - neural0).max(-1).astype(bool).mean() > 0.01
@@ -77,13 +77,13 @@ def _drag(widget, start, end, steps=6):
 
 def test_orbit_drag_changes_view_and_neural_uses_same_camera(window, qtbot, tiny_avatar):
     native = window.viewport.canvas.native
-    before = window.viewport.grab_image()[..., :3].astype(np.int16)
+    before = window.viewport.canvas.render()[..., :3].astype(np.int16)
     az0 = window.view_state.view.azimuth
     _drag(native, (100, 200), (220, 200))
     qtbot.wait(50)
     assert window.view_state.view.azimuth != az0
     assert abs(window.view_state.view.azimuth - (az0 - 60.0)) < 1e-3  # half a degree per pixel
-    after = window.viewport.grab_image()[..., :3].astype(np.int16)
+    after = window.viewport.canvas.render()[..., :3].astype(np.int16)
     assert (np.abs(after - before).max(-1) > 30).mean() > 0.005
     window.view_state.reset()
     assert window.view_state.view.azimuth == az0

@@ -17,7 +17,7 @@ import trimesh
 
 from anr_studio.render import WeakPerspectiveCamera, orbit_camera, rasterize
 from anr_studio.render import rasterizer
-from anr_studio.render.reference import reference_rasterize
+from tests.render.reference import reference_rasterize
 
 triton = pytest.importorskip("triton")
 # Triton 3.6's interpreter passes scalar kernel arguments as numpy arrays, and the kernel's

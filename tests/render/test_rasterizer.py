@@ -10,7 +10,7 @@ import torch
 
 from anr_studio.errors import AnrError
 from anr_studio.render import PerspectiveCamera, WeakPerspectiveCamera, orbit_camera, rasterize, render_body_maps
-from anr_studio.render.reference import reference_rasterize
+from tests.render.reference import reference_rasterize
 
 
 def _compare(fragments, vertices, faces, camera, size, index=0, min_agree=0.995):

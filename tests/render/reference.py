@@ -1,4 +1,4 @@
-"""A slow, obviously-correct rasterizer in numpy (float64, one face at a time) for tests.
+"""A slow, obviously-correct rasterizer in numpy (float64, one face at a time): the tests' reference.
 
 It shares no code with ``rasterizer.py``: it projects with its own arithmetic and keeps a
 depth buffer the textbook way. Same conventions: pixel centres at integer + 0.5, a centre on an
