@@ -12,6 +12,7 @@ from anr_studio.errors import AnrError
 from anr_studio.gui.qt_util import guarded, poll_job_progress, show_error, to_qimage
 from anr_studio.jobs.capture_jobs import select_keyframes
 from anr_studio.jobs.runner import BackgroundJob
+from anr_studio.gui import theme
 
 THUMB = 72
 
@@ -50,7 +51,7 @@ class KeyframesPanel(QtWidgets.QWidget):
         self.thumbs.setResizeMode(QtWidgets.QListView.ResizeMode.Adjust)
         self.thumbs.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection)
         self.thumbs.itemDoubleClicked.connect(lambda it: capture_panel.slider.setValue(int(it.data(QtCore.Qt.ItemDataRole.UserRole))))
-        self.plot = pg.PlotWidget(background=(30, 31, 36))
+        self.plot = pg.PlotWidget(background=theme.BASE)
         self.plot.setObjectName("coveragePlot")
         self.plot.setLabel("bottom", "keyframes")
         self.plot.setLabel("left", "coverage")

@@ -20,10 +20,12 @@ from anr_studio.gui.neural_view import NeuralView
 from anr_studio.gui.pose_panel import PosePanel
 from anr_studio.gui.qt_util import guarded
 from anr_studio.gui.recovery import Recovery
+from anr_studio.gui.theme import IMAGE_WELL, apply_dark_theme
 from anr_studio.gui.training_panel import TrainingPanel
 from anr_studio.gui.tryon_panel import TryOnPanel
 from anr_studio.gui.video_export import VideoExport
 from anr_studio.gui.viewport import MeshViewport
+from anr_studio.gui.workspaces import WorkspaceBar
 
 MAX_RECENT = 8
 EMPTY_STATE = (
@@ -46,6 +48,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def __init__(self, body: StudioBody | None = None) -> None:
         super().__init__()
+        apply_dark_theme(QtWidgets.QApplication.instance())
         self.setWindowTitle("ANR Studio")
         self.setObjectName("anrStudioMain")
         # No AnimatedDocks: its animations leave stale tab bars behind after the window resizes.
@@ -66,6 +69,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.empty.setWordWrap(True)
         self.empty.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         self.empty.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.empty.setStyleSheet(IMAGE_WELL)
         self.neural_stack = QtWidgets.QStackedWidget()
         self.neural_stack.addWidget(self.empty)
         self.neural_stack.addWidget(self.neural)
@@ -83,6 +87,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self._add_panels()
         self.video_export = VideoExport(self)
 
+        self.workspaces = WorkspaceBar(self.docks)
+        bar = self.addToolBar("Workspaces")
+        bar.setObjectName("workspaceToolBar")
+        bar.setMovable(False)
+        bar.addWidget(self.workspaces)
         self._build_actions()
         self._build_menus()
         self._build_status()
@@ -92,14 +101,20 @@ class MainWindow(QtWidgets.QMainWindow):
         self.recovery = Recovery(self, self.pose_state, self.paint_state)
         self.resize(1400, 860)
         self._restore_settings()
-        self.docks["Pose"].raise_()
-        self.docks["Capture"].raise_()
+        self.workspaces.show_workspace("Pose")
 
     # --- layout --------------------------------------------------------------------------
     def _add_dock(self, title: str, widget: QtWidgets.QWidget, area, tab_with: str | None = None) -> QtWidgets.QDockWidget:
         dock = QtWidgets.QDockWidget(title, self)
         dock.setObjectName(f"dock_{title.lower().replace(' ', '_')}")
-        dock.setWidget(widget)
+        # A panel taller or wider than its dock scrolls, so no panel sets the window's minimum size.
+        scroll = QtWidgets.QScrollArea()
+        scroll.setObjectName(f"scroll_{title.lower().replace(' ', '_')}")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        scroll.setWidget(widget)
+        scroll.setMinimumSize(160, 120)
+        dock.setWidget(scroll)
         self.docks[title] = dock
         self._dock_places[title] = (area, tab_with)
         return dock
@@ -112,8 +127,9 @@ class MainWindow(QtWidgets.QMainWindow):
             dock.setFloating(False)
             self.addDockWidget(self._dock_places[title][0], dock)
             dock.show()
-        self.resizeDocks([self.docks["Capture"]], [300], QtCore.Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["Pose"]], [420], QtCore.Qt.Orientation.Horizontal)
+        # Share the window: the panels below get at most 40% of its height, the side panel a third of its width.
+        self.resizeDocks([self.docks["Capture"]], [min(300, int(0.4 * self.height()))], QtCore.Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["Pose"]], [min(420, self.width() // 3)], QtCore.Qt.Orientation.Horizontal)
         for title, dock in self.docks.items():
             tab_with = self._dock_places[title][1]
             if tab_with is not None:
@@ -363,8 +379,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for dock in self.docks.values():
             self.removeDockWidget(dock)
         self._apply_default_layout()
-        self.docks["Pose"].raise_()
-        self.docks["Capture"].raise_()
+        self.workspaces.show_workspace("Pose")
 
     def _restore_settings(self) -> None:
         # Restoring onto docks that were already tabified leaves stale tab bars behind, so a

@@ -10,6 +10,7 @@ from anr_studio.components.pose_state import PoseState
 from anr_studio.components.protocols import StudioAvatar
 from anr_studio.components.scene import ViewState
 from anr_studio.gui.qt_util import ImageLabel
+from anr_studio.gui.theme import IMAGE_WELL
 from anr_studio.jobs.preview import NeuralPreview, PreviewRequest, PreviewResult, default_preview_size
 
 REFINE_MS = 150
@@ -35,6 +36,7 @@ class NeuralView(QtWidgets.QWidget):
         self.extra_note = ""  # e.g. the try-on panel says which identities the preview blends
         self.label = ImageLabel(NO_AVATAR)
         self.label.setObjectName("neuralImage")
+        self.label.setStyleSheet(IMAGE_WELL)  # the dark well around the image, whatever its aspect
         self.info = QtWidgets.QLabel("")
         self.info.setObjectName("neuralInfo")
         self.info.setStyleSheet("color: #bbb; font-size: 11px;")

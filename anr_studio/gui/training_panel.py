@@ -15,6 +15,7 @@ from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
 from anr_studio.gui.qt_util import ImageLabel, guarded, show_error
 from anr_studio.jobs.training_job import TrainingJob, TrainingOptions, preset_names
+from anr_studio.gui import theme
 
 POLL_MS = 200
 COLORS = [(90, 200, 255), (255, 160, 60), (120, 230, 120), (240, 90, 110), (200, 140, 255), (230, 230, 90), (150, 150, 150)]
@@ -79,7 +80,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self.log = QtWidgets.QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(2000)
-        self.plot = pg.PlotWidget(background=(30, 31, 36))
+        self.plot = pg.PlotWidget(background=theme.BASE)
         self.plot.setObjectName("lossPlot")
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "loss")

@@ -19,6 +19,7 @@ from anr_studio.components.pose_state import PoseState
 from anr_studio.components.protocols import StudioBody
 from anr_studio.components.scene import OrbitView, ViewState, pose_body
 from anr_studio.errors import AnrError
+from anr_studio.gui.theme import VIEWPORT_BG
 
 vispy_app.use_app("pyside6")
 
@@ -35,7 +36,7 @@ class MeshViewport(QtWidgets.QWidget):
     def __init__(self, body: StudioBody, pose_state: PoseState, view_state: ViewState, parent=None) -> None:
         super().__init__(parent)
         self.body, self.pose_state, self.view_state = body, pose_state, view_state
-        self.canvas = scene.SceneCanvas(keys=None, bgcolor=(0.13, 0.14, 0.16, 1.0), show=False)
+        self.canvas = scene.SceneCanvas(keys=None, bgcolor=VIEWPORT_BG, show=False)
         self.canvas.native.setObjectName("meshCanvas")
         self.view = self.canvas.central_widget.add_view()
         self.camera = scene.TurntableCamera(up="+y", fov=30.0)

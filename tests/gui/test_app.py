@@ -22,7 +22,7 @@ def test_screenshot_saves_the_rendered_window(qtbot, tmp_path, monkeypatch, stan
     arr = np.asarray(Image.open(out).convert("RGB"))
     h, w = arr.shape[:2]
     assert w > 800 and h > 500
-    assert arr.std() > 20, "the screenshot is blank"
+    assert arr.std() > 12, "the screenshot is blank"  # dark theme: text, the body and the views give the contrast
     # The vispy viewport (top-left) was captured: its dark background and the lit body are both there.
     view = arr[40 : h // 2, 10 : w // 3]
     background = (np.abs(view.astype(int) - np.array([33, 36, 41])).max(-1) < 6).mean()  # the canvas colour

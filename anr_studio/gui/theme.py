@@ -1,0 +1,44 @@
+"""The studio's one dark theme: Fusion with a dark palette; plots, the 3D view and image wells share its colours."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6 import QtGui, QtWidgets
+
+WINDOW = (45, 47, 53)
+BASE = (30, 31, 36)
+"""Background of plots, image wells and the neural view (RGB 0-255)."""
+TEXT = (220, 222, 228)
+ACCENT = (70, 140, 230)
+VIEWPORT_BG = (0.13, 0.14, 0.16, 1.0)
+"""The 3D viewport's clear colour (RGBA 0-1), a shade of BASE."""
+IMAGE_WELL = f"background-color: rgb{BASE}; color: rgb(170, 172, 180);"
+"""Style sheet of a widget that shows an image or a message in place of one."""
+
+
+def dark_palette() -> QtGui.QPalette:
+    """Returns the studio's dark QPalette (disabled text dimmed, links and selection in the accent)."""
+    R = QtGui.QPalette.ColorRole
+    pal = QtGui.QPalette()
+    c = QtGui.QColor
+    for role, rgb in ((R.Window, WINDOW), (R.WindowText, TEXT), (R.Base, BASE), (R.AlternateBase, (38, 40, 45)),
+                      (R.ToolTipBase, (20, 21, 25)), (R.ToolTipText, TEXT), (R.Text, TEXT), (R.Button, (55, 58, 65)),
+                      (R.ButtonText, TEXT), (R.BrightText, (255, 90, 90)), (R.Link, ACCENT), (R.Highlight, ACCENT),
+                      (R.HighlightedText, (255, 255, 255)), (R.PlaceholderText, (130, 132, 140)), (R.Light, (75, 78, 86)),
+                      (R.Midlight, (62, 65, 72)), (R.Mid, (40, 42, 47)), (R.Dark, (22, 23, 27)), (R.Shadow, (10, 10, 12))):
+        pal.setColor(role, c(*rgb))
+    G = QtGui.QPalette.ColorGroup.Disabled
+    for role in (R.WindowText, R.Text, R.ButtonText):
+        pal.setColor(G, role, c(120, 122, 130))
+    pal.setColor(G, R.Button, c(48, 50, 56))
+    return pal
+
+
+def apply_dark_theme(app: QtWidgets.QApplication) -> None:
+    """Gives ``app`` the dark theme: Fusion style, the dark palette, pyqtgraph's default colours."""
+    if app.property("anrTheme") == "dark":
+        return
+    app.setStyle("Fusion")
+    app.setPalette(dark_palette())
+    pg.setConfigOptions(background=BASE, foreground=TEXT)
+    app.setProperty("anrTheme", "dark")

@@ -1,0 +1,55 @@
+"""Workspaces: a tab bar (Pose / Try-on / Train / Capture) that brings the panels of one task to the front."""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtWidgets
+
+WORKSPACES: dict[str, tuple[tuple[str, ...], float]] = {
+    "Pose": (("Pose", "Capture"), 0.3),
+    "Try-on": (("Try-on", "Capture"), 0.3),
+    "Train": (("Training", "Pose"), 0.6),
+    "Capture": (("Capture", "Pose"), 0.5),
+}
+"""Workspace name -> (the docks it raises, each the front tab of its group; the share of the window's
+height the panels below the views get)."""
+TIPS = {
+    "Pose": "Pose the body: joint angles, shape, motion playback",
+    "Try-on": "Paint a mask on the UV layout and swap textures between identities",
+    "Train": "Train an avatar on captures: presets, live losses, previews",
+    "Capture": "Open, import or synthesize a capture and check it",
+}
+
+
+class WorkspaceBar(QtWidgets.QTabBar):
+    """A tab per workspace; choosing one shows and raises its docks in ``docks``."""
+
+    def __init__(self, docks: dict[str, QtWidgets.QDockWidget], parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("workspaceBar")
+        self.docks = docks
+        self.setDrawBase(False)
+        self.setExpanding(False)
+        for i, name in enumerate(WORKSPACES):
+            self.addTab(name)
+            self.setTabToolTip(i, TIPS[name])
+        self.setToolTip("Workspaces: bring the panels of one task to the front")
+        self.currentChanged.connect(self._on_changed)
+
+    def _on_changed(self, index: int) -> None:
+        self.show_workspace(self.tabText(index))
+
+    def show_workspace(self, name: str) -> None:
+        """Shows and raises the docks of workspace ``name`` and gives the bottom panels its share of the height."""
+        with QtCore.QSignalBlocker(self):
+            self.setCurrentIndex(list(WORKSPACES).index(name))
+        titles, bottom_share = WORKSPACES[name]
+        for title in reversed(titles):  # the first dock last, so it ends in front
+            dock = self.docks.get(title)
+            if dock is not None:
+                dock.show()
+                dock.raise_()
+        window = self.window()
+        bottom = [d for d in self.docks.values() if isinstance(window, QtWidgets.QMainWindow) and not d.isFloating()
+                  and window.dockWidgetArea(d) == QtCore.Qt.DockWidgetArea.BottomDockWidgetArea and d.isVisible()]
+        if bottom:
+            window.resizeDocks(bottom[:1], [int(bottom_share * window.height())], QtCore.Qt.Orientation.Vertical)

@@ -1,0 +1,45 @@
+"""Laptop screens and one dark theme: the window fits 1280x720, every workspace's panel shows, nothing is light."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6 import QtWidgets
+
+from anr_studio.gui.workspaces import WORKSPACES
+
+
+def _lightness(widget: QtWidgets.QWidget, x: int, y: int) -> int:
+    return widget.grab().toImage().pixelColor(x, y).lightness()
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1366, 768)])
+def test_window_fits_laptop_screens_and_each_workspace_shows_its_panel(window, qtbot, size):
+    hint = window.minimumSizeHint()
+    assert hint.height() <= 690 and hint.width() <= 1200, f"minimum size {hint.width()}x{hint.height()}"
+    window.resize(*size)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == size, timeout=5000)
+    sb = window.statusBar()
+    assert sb.isVisible() and sb.geometry().bottom() <= window.height() and sb.height() >= 10
+    for name, (titles, _share) in WORKSPACES.items():
+        window.workspaces.show_workspace(name)
+        qtbot.wait(50)
+        dock = window.docks[titles[0]]
+        assert dock.isVisible() and not dock.visibleRegion().isEmpty(), name
+        assert dock.height() >= 120 and dock.geometry().bottom() <= window.height(), name
+        # The views above keep room to work in.
+        assert window.viewport.height() >= 150, (name, window.viewport.height())
+
+
+def test_one_dark_theme_for_panels_plots_and_views(window):
+    pal = window.palette()
+    assert pal.color(pal.ColorRole.Window).lightness() < 80 and pal.color(pal.ColorRole.Base).lightness() < 80
+    assert pal.color(pal.ColorRole.WindowText).lightness() > 180
+    plot = window.training_panel.plot
+    assert _lightness(plot, 5, 5) < 60
+    window.neural_stack.setCurrentWidget(window.neural)
+    label = window.neural.label
+    label.resize(200, 200)
+    assert _lightness(label, 3, 3) < 60, "the neural view's background is light"
+    canvas_bg = np.asarray(window.viewport.canvas.bgcolor.rgba)
+    assert canvas_bg[:3].max() < 0.25
