@@ -8,6 +8,7 @@ Workers write these from their own thread; every method takes a lock, and reader
 from __future__ import annotations
 
 import enum
+import math
 import threading
 import time
 from collections import deque
@@ -15,6 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from psygnal import Signal
+
+
+ETA_TAU_S = 60.0
+"""Seconds of wall time the ETA's rate averages over."""
 
 
 class JobState(enum.Enum):
@@ -65,8 +70,12 @@ class JobStatus:
         self._t_start: float | None = None
         self._paused_s = 0.0
         self._pause_t: float | None = None
-        # (time, done) pairs give a rate over the recent window, robust to a slow first step.
-        self._rate_window: deque[tuple[float, int]] = deque(maxlen=50)
+        # Seconds and units of work, each summed with weights that decay over ETA_TAU_S of wall
+        # time: their ratio moves smoothly through slow steps (previews, checkpoints) instead of
+        # jumping with each one, and still follows a lasting change of pace.
+        self._rate_s = 0.0
+        self._rate_units = 0.0
+        self._last_progress: tuple[float, int] | None = None
 
     def set_state(self, state: JobState) -> None:
         """Records a lifecycle change (and pause time so the ETA ignores paused spans)."""
@@ -81,7 +90,7 @@ class JobStatus:
             elif self._pause_t is not None:
                 self._paused_s += now - self._pause_t
                 self._pause_t = None
-                self._rate_window.clear()
+                self._last_progress = None  # the paused span is no step's duration
             self._state = state
         self.state_changed.emit(state)
 
@@ -98,7 +107,15 @@ class JobStatus:
                 self._total = int(total)
             if message is not None:
                 self._message = message
-            self._rate_window.append((time.monotonic(), self._done))
+            now = time.monotonic()
+            last = self._last_progress
+            if last is not None and self._done > last[1] and now > last[0]:
+                dt = now - last[0]
+                decay = math.exp(-dt / ETA_TAU_S)
+                self._rate_s = self._rate_s * decay + dt
+                self._rate_units = self._rate_units * decay + (self._done - last[1])
+            if last is None or self._done != last[1]:
+                self._last_progress = (now, self._done)
 
     def log(self, line: str) -> None:
         """Appends one line to the bounded log, stamped with the elapsed time."""
@@ -115,12 +132,10 @@ class JobStatus:
         self.set_state(JobState.FAILED)
 
     def _eta(self) -> float | None:
-        if len(self._rate_window) < 2 or self._total <= 0:
+        """Returns the seconds left at the smoothed rate; None before a rate is known and once the job ended."""
+        if not self._state.active or self._rate_units <= 0 or self._total <= 0:
             return None
-        (t0, d0), (t1, d1) = self._rate_window[0], self._rate_window[-1]
-        if d1 <= d0 or t1 <= t0:
-            return None
-        return (self._total - self._done) * (t1 - t0) / (d1 - d0)
+        return max(0, self._total - self._done) * self._rate_s / self._rate_units
 
     def snapshot(self, log_tail: int = 200) -> StatusSnapshot:
         """Returns a consistent copy for the UI (the last ``log_tail`` log lines)."""

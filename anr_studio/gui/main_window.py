@@ -149,7 +149,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tryon_panel = TryOnPanel(self.body, self.paint_state, self.neural)
         self._add_dock("Try-on", self.tryon_panel, right, tab_with="Pose")
         self.capture_panel.capture_opened.connect(self._on_capture_opened)
-        self.training_panel.avatar_written.connect(lambda p: self.open_path(p))
+        self.training_panel.avatar_written.connect(self._on_avatar_written)
 
     # --- actions and menus ---------------------------------------------------------------
     def _act(self, text: str, slot, shortcut=None, tip: str = "") -> QtGui.QAction:
@@ -312,6 +312,20 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tryon_panel.set_avatar(avatar)
         self._refresh_neural_colors()
         self.setWindowTitle(f"ANR Studio — {Path(path).name}" if path else "ANR Studio")
+
+    def _on_avatar_written(self, path: str) -> None:
+        """Opens a finished run's avatar: at once with none open, else only if the user agrees."""
+        if self.avatar is None or self.ask_open_new_avatar(path):
+            self.open_path(path)
+
+    def ask_open_new_avatar(self, path: str) -> bool:
+        """Returns True when the user wants the new avatar ``path`` in place of the open one."""
+        Btn = QtWidgets.QMessageBox.StandardButton
+        answer = QtWidgets.QMessageBox.question(
+            self, "Open the new avatar?",
+            f"Training wrote {path}.\n\nOpen the new avatar? {Path(self.avatar_path or 'the open avatar').name} is "
+            "then closed; it stays on disk and under File ▸ Recent files.", Btn.Yes | Btn.No, Btn.Yes)
+        return answer == Btn.Yes
 
     def _on_capture_opened(self, path: str) -> None:
         self.capture_path = path

@@ -21,6 +21,18 @@ POLL_MS = 200
 COLORS = [(90, 200, 255), (255, 160, 60), (120, 230, 120), (240, 90, 110), (200, 140, 255), (230, 230, 90), (150, 150, 150)]
 
 
+def suited_preset() -> tuple[str, str]:
+    """Returns (preset name, a sentence saying why) for this machine: `fast` with a CUDA GPU, the CPU preset otherwise."""
+    import torch
+
+    from anr_studio.train.presets import default_preset
+
+    if torch.cuda.is_available():
+        return default_preset("cuda"), f"GPU found ({torch.cuda.get_device_name(0)}): the {default_preset('cuda')} preset suits it."
+    name = default_preset("cpu")
+    return name, f"No GPU: the {name} preset suits this CPU (fast and paper need a GPU)."
+
+
 def _fmt_eta(seconds: float | None) -> str:
     if seconds is None or not np.isfinite(seconds):
         return "ETA –"
@@ -47,7 +59,12 @@ class TrainingPanel(QtWidgets.QWidget):
         rm.clicked.connect(lambda: [self.captures.takeItem(self.captures.row(i)) for i in self.captures.selectedItems()])
         self.preset = QtWidgets.QComboBox()
         self.preset.addItems(preset_names())
-        self.preset.setCurrentText("fast")
+        self.preset.setToolTip("Training preset: network sizes, losses and steps (fast: a GPU; cpu/tiny: a CPU)")
+        suited, why = suited_preset()
+        self.preset.setCurrentText(suited)
+        self.preset_note = QtWidgets.QLabel(why)
+        self.preset_note.setObjectName("presetNote")
+        self.preset_note.setWordWrap(True)
         self.steps = QtWidgets.QSpinBox()
         self.steps.setRange(1, 10_000_000)
         self.steps.setValue(5000)
@@ -66,10 +83,10 @@ class TrainingPanel(QtWidgets.QWidget):
         self.start_btn = QtWidgets.QPushButton("Start")
         self.start_btn.setObjectName("trainStart")
         self.start_btn.clicked.connect(lambda: self.start())
-        self.resume_run_btn = QtWidgets.QPushButton("Resume run")
-        self.resume_run_btn.setToolTip("Continue the latest checkpoint in the run folder")
-        self.resume_run_btn.clicked.connect(lambda: self.start(resume=True))
+        self.resume_box = QtWidgets.QCheckBox("From the run folder's last checkpoint")
+        self.resume_box.setToolTip("Start continues the latest checkpoint in the run folder instead of a new run")
         self.pause_btn = QtWidgets.QPushButton("Pause")
+        self.pause_btn.setToolTip("Pause the run between steps; press again to resume it")
         self.pause_btn.setCheckable(True)
         self.pause_btn.toggled.connect(self._on_pause)
         self.stop_btn = QtWidgets.QPushButton("Stop")
@@ -86,7 +103,12 @@ class TrainingPanel(QtWidgets.QWidget):
         self.plot.setLabel("left", "loss")
         self.plot.setLogMode(y=True)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
-        self.plot.addLegend(offset=(-10, 10))
+        # The curves' names sit in a line under the plot, where they can never cover a curve.
+        self.legend = QtWidgets.QLabel("")
+        self.legend.setObjectName("lossLegend")
+        self.legend.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.legend.setWordWrap(True)
+        self.legend.setToolTip("Loss curves (log scale; zero values are left out)")
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.truth = ImageLabel("truth")
         self.render = ImageLabel("render")
@@ -102,16 +124,18 @@ class TrainingPanel(QtWidgets.QWidget):
         caps.addLayout(cb)
         form.addRow("Captures", caps)
         form.addRow("Preset", self.preset)
+        form.addRow("", self.preset_note)
         form.addRow("Steps", self.steps)
         form.addRow("Checkpoint every", self.ckpt)
         form.addRow("Preview every", self.preview_every)
         form.addRow("", self.split)
+        form.addRow("", self.resume_box)
         outrow = QtWidgets.QHBoxLayout()
         outrow.addWidget(self.out, 1)
         outrow.addWidget(browse)
         form.addRow("Run folder", outrow)
         buttons = QtWidgets.QHBoxLayout()
-        for b in (self.start_btn, self.resume_run_btn, self.pause_btn, self.stop_btn):
+        for b in (self.start_btn, self.pause_btn, self.stop_btn):
             buttons.addWidget(b)
         left = QtWidgets.QVBoxLayout()
         left.addLayout(form)
@@ -132,7 +156,13 @@ class TrainingPanel(QtWidgets.QWidget):
         w = QtWidgets.QWidget()
         w.setLayout(left)
         lay.addWidget(w, 3)
-        lay.addWidget(self.plot, 4)
+        plot_col = QtWidgets.QVBoxLayout()
+        plot_col.setContentsMargins(0, 0, 0, 0)
+        plot_col.addWidget(self.plot, 1)
+        plot_col.addWidget(self.legend)
+        pw = QtWidgets.QWidget()
+        pw.setLayout(plot_col)
+        lay.addWidget(pw, 4)
         pv = QtWidgets.QWidget()
         pv.setLayout(previews)
         lay.addWidget(pv, 3)
@@ -173,13 +203,14 @@ class TrainingPanel(QtWidgets.QWidget):
 
     # --- control -------------------------------------------------------------------------
     @guarded
-    def start(self, resume: bool = False) -> TrainingJob:
-        """Starts a run on a worker thread; returns the job."""
+    def start(self, resume: bool | None = None) -> TrainingJob:
+        """Starts a run in a child process (``resume`` None: as the checkpoint box says); returns the job."""
         if self.job is not None and self.job.running:
             raise AnrError("training: a run is already in progress, expected it to stop first")
+        resume = self.resume_box.isChecked() if resume is None else resume
         self.job = TrainingJob(self.options(resume)).start()
         self.plot.clear()
-        self.plot.addLegend(offset=(-10, 10))
+        self.legend.setText("")
         self.curves.clear()
         self._metrics_version, self._preview_version, self._log_len = -1, 0, 0
         self.log.clear()
@@ -210,7 +241,7 @@ class TrainingPanel(QtWidgets.QWidget):
     def _update_buttons(self) -> None:
         active = self.job is not None and self.job.status.state.active
         self.start_btn.setEnabled(not active)
-        self.resume_run_btn.setEnabled(not active)
+        self.resume_box.setEnabled(not active)
         self.pause_btn.setEnabled(active)
         self.stop_btn.setEnabled(active)
 
@@ -226,11 +257,13 @@ class TrainingPanel(QtWidgets.QWidget):
             self._metrics_version = buf.version
             for k, name in enumerate(buf.names()):
                 xs, ys = buf.series(name)
-                ys = np.maximum(ys, 1e-6)  # the log axis cannot show zero
+                keep = np.isfinite(ys) & (ys > 0)  # a log axis has no place for zero: such points are left out
                 if name not in self.curves:
                     width = 2 if name == "total" else 1
-                    self.curves[name] = self.plot.plot([], [], pen=pg.mkPen(COLORS[k % len(COLORS)], width=width), name=name)
-                self.curves[name].setData(xs, ys)
+                    self.curves[name] = self.plot.plot([], [], pen=pg.mkPen(COLORS[k % len(COLORS)], width=width))
+                    self.legend.setText(" ".join(f"<span style='color: rgb{COLORS[i % len(COLORS)]}'>━ {n}</span>"
+                                                 for i, n in enumerate(self.curves)))
+                self.curves[name].setData(xs[keep], ys[keep])
         version, pair = st.preview()
         if pair is not None and version != self._preview_version:
             self._preview_version = version
@@ -240,7 +273,7 @@ class TrainingPanel(QtWidgets.QWidget):
         if snap.total:
             self.progress.setRange(0, snap.total)
             self.progress.setValue(snap.done)
-        self.eta.setText(_fmt_eta(snap.eta_s))
+        self.eta.setText(_fmt_eta(snap.eta_s) if snap.state.active else "")
         fresh = min(snap.log_count - self._log_len, len(snap.log))
         for line in snap.log[len(snap.log) - fresh:] if fresh > 0 else []:
             self.log.appendPlainText(line)

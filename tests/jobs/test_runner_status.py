@@ -88,3 +88,28 @@ def test_log_is_a_bounded_tail_with_a_running_count():
         st.log(f"line {i}")
     snap = st.snapshot(log_tail=3)
     assert snap.log_count == 12 and [s.split("] ")[1] for s in snap.log] == ["line 9", "line 10", "line 11"]
+
+
+def test_eta_is_smoothed_through_slow_steps_and_gone_once_the_job_ends(monkeypatch):
+    import anr_studio.components.status as status_mod
+
+    clock = {"t": 100.0}
+    monkeypatch.setattr(status_mod.time, "monotonic", lambda: clock["t"])
+    st = status_mod.JobStatus()
+    st.set_state(JobState.RUNNING)
+    etas = []
+    for step in range(1, 601):
+        # 0.1 s steps with a 2 s preview/checkpoint every 25th: the mean is 0.176 s per step.
+        clock["t"] += 2.0 if step % 25 == 0 else 0.1
+        st.set_progress(step, 2000)
+        if step >= 400:  # once the estimate has seen a minute of work
+            etas.append(st.snapshot().eta_s)
+    etas = np.array(etas)
+    assert np.all(np.isfinite(etas))
+    # No jumps: a slow step moves the estimate by a few percent, not by minutes.
+    jumps = np.abs(np.diff(etas)) / etas[1:]
+    assert jumps.max() < 0.05, jumps.max()
+    true_left = (2000 - 600) * (0.1 * 24 + 2.0) / 25
+    assert abs(etas[-1] - true_left) < 0.35 * true_left, (etas[-1], true_left)
+    st.set_state(JobState.STOPPED)
+    assert st.snapshot().eta_s is None

@@ -1,0 +1,62 @@
+"""Training panel without surprises: a preset that suits the machine, clean log plots, an ETA only while running,
+one Pause/Resume button, and a question before a new avatar replaces the open one."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from anr_studio.components.status import JobState, TrainingStatus
+
+
+def _fake_job(panel) -> TrainingStatus:
+    status = TrainingStatus()
+    panel.job = SimpleNamespace(status=status, running=True, join=lambda t=None: True, pause=lambda: None, resume=lambda: None, stop=lambda: None)
+    return status
+
+
+def test_preset_suits_the_machine_and_says_so(window):
+    import torch
+
+    panel = window.training_panel
+    if torch.cuda.is_available():
+        assert panel.preset.currentText() == "fast" and "GPU" in panel.preset_note.text()
+    else:
+        assert panel.preset.currentText() in ("cpu", "tiny") and "No GPU" in panel.preset_note.text()
+        assert panel.preset.currentText() in panel.preset_note.text()
+
+
+def test_zero_losses_are_left_out_of_the_log_plot_and_the_legend_is_beside_it(window, qtbot):
+    panel = window.training_panel
+    status = _fake_job(panel)
+    status.set_state(JobState.RUNNING)
+    for step in range(1, 11):
+        status.metrics.append(step, {"total": 1.0 / step, "adversarial": 0.0 if step % 2 else 0.5})
+        status.set_progress(step, 100)
+    panel.poll()
+    xs, ys = panel.curves["adversarial"].getData()
+    assert xs.tolist() == [2, 4, 6, 8, 10] and np.all(np.isfinite(ys)), "zero losses must not reach the log axis"
+    assert len(panel.curves["total"].getData()[0]) == 10
+    assert "total" in panel.legend.text() and "adversarial" in panel.legend.text()
+    assert panel.legend.parent() is not panel.plot and panel.plot.getPlotItem().legend is None
+    assert panel.eta.text().startswith("ETA")
+    # One Pause button that turns into Resume; no second "resume" control beside it.
+    assert not hasattr(panel, "resume_run_btn")
+    status.set_state(JobState.STOPPED)
+    panel.poll()
+    assert panel.eta.text() == "", "the ETA stays after the run ended"
+    panel.job = None
+
+
+def test_a_finished_run_asks_before_replacing_the_open_avatar(window, tiny_avatar, monkeypatch, tmp_path):
+    opened: list[str] = []
+    monkeypatch.setattr(window, "open_path", lambda p: opened.append(p))
+    asked: list[str] = []
+    window.set_avatar(tiny_avatar, str(tmp_path / "open.anr"))
+    monkeypatch.setattr(window, "ask_open_new_avatar", lambda p: asked.append(p) or False)
+    window.training_panel.avatar_written.emit(str(tmp_path / "run" / "avatar.anr"))
+    assert asked and not opened, "the open avatar was replaced without asking"
+    monkeypatch.setattr(window, "ask_open_new_avatar", lambda p: True)
+    window.training_panel.avatar_written.emit(str(tmp_path / "run" / "avatar.anr"))
+    assert opened == [str(tmp_path / "run" / "avatar.anr")]
