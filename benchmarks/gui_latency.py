@@ -124,7 +124,7 @@ def run_gui(args, body) -> dict:
                 cpu.append(1000 * (time.process_time() - c0))
             # Let the refinement (progressive mode) finish so edits do not queue behind it.
             t1 = time.monotonic()
-            while (win.neural._refine.isActive() or not win.neural.worker.idle()) and time.monotonic() - t1 < 60:
+            while (win.neural.refining() or not win.neural.worker.idle()) and time.monotonic() - t1 < 60:
                 app.processEvents()
                 time.sleep(0.001)
         out[mode] = _summary(lat, ren, cpu)

@@ -42,7 +42,7 @@ def wait_until_rendered(window, timeout_s: float = 20.0) -> None:
         QtWidgets.QApplication.processEvents()
         neural = window.neural
         done_neural = neural.avatar is None or (
-            neural.worker.idle() and neural.last_result is not None and not neural._refine.isActive()
+            neural.worker.idle() and neural.last_result is not None and not neural.refining()
             and neural.last_result.request.size[0] == neural.size_px)  # the full frame, not the quick one
         if window.isVisible() and done_neural and time.monotonic() - t0 > 0.5:
             break

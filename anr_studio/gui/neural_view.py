@@ -13,7 +13,6 @@ from anr_studio.gui.qt_util import ImageLabel
 from anr_studio.gui.theme import IMAGE_WELL
 from anr_studio.jobs.preview import NeuralPreview, PreviewRequest, PreviewResult, default_preview_size
 
-REFINE_MS = 150
 NO_AVATAR = "No avatar loaded.\n\nFile ▸ Open avatar… (Ctrl+Shift+O) loads an .anr file;\ntrain one in the Training panel."
 
 
@@ -61,13 +60,12 @@ class NeuralView(QtWidgets.QWidget):
         self.worker = NeuralPreview(self._bridge.result.emit)
         self.last_result: PreviewResult | None = None
         self.latencies: list[float] = []
-        # While the user drags, frames come at a quarter of the pixels (4x sooner); once edits
-        # pause for REFINE_MS the full-resolution frame follows.
+        """Seconds from an edit to its image painted on screen, the last 50."""
+        # While the user drags, frames come at a quarter of the pixels (4x sooner); the full
+        # frame follows as soon as a quick frame arrives with no newer edit behind it.
         self.progressive = True
-        self._refine = QtCore.QTimer(self)
-        self._refine.setSingleShot(True)
-        self._refine.setInterval(REFINE_MS)
-        self._refine.timeout.connect(self.request)
+        self._edit_t = 0.0
+        self._refine_pending = False
         pose_state.changed.connect(self.request_interactive)
         view_state.changed.connect(self.request_interactive)
         self._update_info()
@@ -80,6 +78,7 @@ class NeuralView(QtWidgets.QWidget):
         """Shows ``avatar`` (or the empty state for None) and renders it."""
         self.worker.set_avatar(avatar)
         self.last_result = None
+        self._refine_pending = False
         self.extra_note = ""
         with QtCore.QSignalBlocker(self.ident_box):
             self.ident_box.clear()
@@ -97,33 +96,48 @@ class NeuralView(QtWidgets.QWidget):
         self.identity = name or None
         self.request()
 
-    def request(self, *_args, size: int | None = None) -> None:
-        """Asks the worker for a render of the current pose and view at ``size`` (default full; latest wins)."""
+    def request(self, *_args, size: int | None = None, stamp: float | None = None) -> None:
+        """Asks the worker for a render of the current pose and view at ``size`` (default full; latest wins).
+
+        ``stamp``: time.perf_counter() of the edit it shows (default now), where latency counts from.
+        """
         if self.worker.avatar is None or self.identity is None:
             return
         s = self.pose_state
         px = int(size or self.size_px)
-        self.worker.request(PreviewRequest(self.identity, s.pose, s.betas, s.transl, self.view_state.view, (px, px), time.perf_counter()))
+        stamp = time.perf_counter() if stamp is None else stamp
+        self.worker.request(PreviewRequest(self.identity, s.pose, s.betas, s.transl, self.view_state.view, (px, px), stamp))
 
     def request_interactive(self, *_args) -> None:
-        """Renders a half-resolution frame now and the full one once the edits pause."""
+        """Renders a half-resolution frame now and the full one as soon as the edits stop."""
+        self._edit_t = time.perf_counter()
         if not self.progressive:
-            self.request()
+            self.request(stamp=self._edit_t)
             return
-        self.request(size=max(32, (self.size_px // 2) // 16 * 16))
-        self._refine.start()
+        self._refine_pending = True
+        self.request(size=max(32, (self.size_px // 2) // 16 * 16), stamp=self._edit_t)
+
+    def refining(self) -> bool:
+        """Returns True while a full-resolution frame is still to follow the quick one on screen."""
+        return self._refine_pending
 
     def _on_result(self, res: PreviewResult) -> None:
         if res.error is not None:
+            self._refine_pending = False
             self.info.setText(f"Preview failed: {res.error}")
             return
         if self.worker.avatar is None:
             return
         self.last_result = res
-        rgb = res.rgb
-        self.label.set_array(rgb)
-        self.latencies = (self.latencies + [res.latency_s])[-50:]
+        self.label.set_array(res.rgb)
+        self.label.repaint()  # on screen now: latency counts to here
+        self.latencies = (self.latencies + [time.perf_counter() - res.request.stamp])[-50:]
         self._update_info(res)
+        if self._refine_pending and res.request.stamp >= self._edit_t:
+            # No edit since this frame's: the input is idle, so the full frame follows at once.
+            self._refine_pending = False
+            if res.request.size[0] != self.size_px:
+                self.request(stamp=self._edit_t)
         self.rendered.emit(res)
 
     def _update_info(self, res: PreviewResult | None = None) -> None:
@@ -136,11 +150,11 @@ class NeuralView(QtWidgets.QWidget):
             parts.append(self.extra_note)
         if res is not None:
             h = res.request.size[0]
-            parts.append(f"{h}² render {1000 * res.render_s:.0f} ms, edit→image {1000 * res.latency_s:.0f} ms")
+            parts.append(f"{h}² render {1000 * res.render_s:.0f} ms, edit→image on screen {1000 * self.latencies[-1]:.0f} ms")
         self.info.setText(" · ".join(parts))
 
     def shutdown(self) -> None:
-        self._refine.stop()
+        self._refine_pending = False
         self.pose_state.changed.disconnect(self.request_interactive)
         self.view_state.changed.disconnect(self.request_interactive)
         self.worker.close()

@@ -4,6 +4,7 @@ translation, shape sliders, resets, and motion playback. Binds both ways to Pose
 from __future__ import annotations
 
 import math
+import time
 
 from PySide6 import QtCore, QtWidgets
 
@@ -14,7 +15,7 @@ from anr_studio.gui.qt_util import guarded
 
 TICKS_PER_DEGREE = 10  # sliders are integers; 0.1 degree steps feel continuous
 BETA_TICKS = 100
-TICK_S = 0.033  # playback timer interval
+TICK_S = 0.033  # playback timer interval; the playhead follows the wall clock
 
 
 class PosePanel(QtWidgets.QWidget):
@@ -162,9 +163,15 @@ class PosePanel(QtWidgets.QWidget):
         self.speed.setValue(1.0)
         self.speed.setSuffix("×")
         self.speed.setSingleStep(0.25)
+        self.speed.setToolTip("Playback speed (1× is the motion's own frame rate, in real time)")
+        self.play_btn.setToolTip("Play the motion on the clock, looping (frames are skipped when rendering lags)")
         self.timeline = self._slider(0, 0)
         self.timeline.setEnabled(False)
+        self.timeline.setToolTip("Scrub through the motion")
         self.timeline.valueChanged.connect(self._show_frame)
+        self.frame_label = QtWidgets.QLabel("frame – / –")
+        self.frame_label.setObjectName("frameLabel")
+        self.frame_label.setToolTip("Current frame / frames in the motion")
         use = QtWidgets.QPushButton("Use this pose")
         use.setToolTip("Copy the motion's current frame into the editable pose (undoable)")
         use.clicked.connect(self._use_frame)
@@ -174,7 +181,8 @@ class PosePanel(QtWidgets.QWidget):
         lay.addWidget(self.play_btn, 1, 0)
         lay.addWidget(self.speed, 1, 1)
         lay.addWidget(use, 1, 2)
-        lay.addWidget(self.timeline, 2, 0, 1, 3)
+        lay.addWidget(self.timeline, 2, 0, 1, 2)
+        lay.addWidget(self.frame_label, 2, 2)
         self._timer = QtCore.QTimer(self)
         self._timer.timeout.connect(self._tick)
         return box
@@ -246,6 +254,7 @@ class PosePanel(QtWidgets.QWidget):
     def _show_frame(self, i: int) -> None:
         if self.playback.clip is None:
             return
+        self.frame_label.setText(f"frame {i + 1} / {len(self.playback.clip)}")
         # Playback previews frames without filling the undo history with every frame.
         self.state.set_pose(self.playback.pose(i), record=False)
 
@@ -257,9 +266,14 @@ class PosePanel(QtWidgets.QWidget):
         self.play_btn.setText("Pause" if on else "Play")
         if on and self.playback.clip is not None:
             self.playback.phase = float(self.timeline.value())
+            self._last_tick = time.perf_counter()
             self._timer.start(round(TICK_S * 1000))
         else:
             self._timer.stop()
 
     def _tick(self) -> None:
-        self.timeline.setValue(self.playback.advance(TICK_S, self.speed.value()))
+        # On the clock: the playhead moves by the wall time since the last tick, so a late tick
+        # skips frames instead of slowing the motion down.
+        now = time.perf_counter()
+        elapsed, self._last_tick = now - self._last_tick, now
+        self.timeline.setValue(self.playback.advance(elapsed, self.speed.value()))

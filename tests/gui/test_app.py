@@ -14,6 +14,7 @@ def test_screenshot_saves_the_rendered_window(qtbot, tmp_path, monkeypatch, stan
 
     monkeypatch.setattr(app_mod, "MODELS_DIRS", (tmp_path / "no-models",))
     monkeypatch.setattr(mw, "default_body", lambda: standin_body)
+    mw.settings().clear()  # the first-launch size, not the one an earlier test left behind
     out = tmp_path / "shot.png"
     out = Path(os.environ.get("ANR_DEBUG_SHOT", str(out)))  # keep the image for a look when debugging
     assert app_mod.run_app(screenshot=str(out)) == 0
