@@ -171,6 +171,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.act_quit = self._act("Quit", self.close, K.Quit)
         self.act_undo = self._act("Undo", self.undo, K.Undo)
         self.act_redo = self._act("Redo", self.redo, K.Redo)
+        self.act_redo.setShortcuts(list(dict.fromkeys([*QtGui.QKeySequence.keyBindings(K.Redo), QtGui.QKeySequence("Ctrl+Y"),
+                                                        QtGui.QKeySequence("Ctrl+Shift+Z")])))
         self.act_reset_pose = self._act("Reset pose", self.pose_state.reset_all, "Ctrl+R")
         self.act_reset_view = self._act("Reset camera", self.view_state.reset, "Home")
         self.act_reset_layout = self._act("Reset layout", self.reset_layout)
@@ -193,6 +195,10 @@ class MainWindow(QtWidgets.QMainWindow):
         for a in (self.act_orbit_left, self.act_orbit_right):
             a.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.viewport.addAction(a)
+        # Single letters act only while the views have the focus: typed into a box they stay text.
+        for a in (self.act_skeleton, self.act_checker, self.act_neural_colors):
+            a.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.centralWidget().addAction(a)
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
@@ -290,14 +296,18 @@ class MainWindow(QtWidgets.QMainWindow):
     def open_path(self, path: str) -> None:
         """Opens an avatar (.anr) or a capture (.h5); AnrError for anything else."""
         p = Path(path)
-        if not p.exists():
-            raise AnrError(f"{path}: file not found, expected an avatar (.anr) or a capture (.h5)")
-        if p.suffix.lower() == ".anr":
-            self.load_avatar(str(p))
-        elif p.suffix.lower() in (".h5", ".hdf5"):
-            self.capture_panel.open_capture(str(p))
-        else:
-            raise AnrError(f"{path}: unknown file type {p.suffix!r}, expected an avatar (.anr) or a capture (.h5)")
+        try:
+            if not p.exists():
+                raise AnrError(f"{path}: file not found, expected an avatar (.anr) or a capture (.h5)")
+            if p.suffix.lower() == ".anr":
+                self.load_avatar(str(p))
+            elif p.suffix.lower() in (".h5", ".hdf5"):
+                self.capture_panel.open_capture(str(p))
+            else:
+                raise AnrError(f"{path}: unknown file type {p.suffix!r}, expected an avatar (.anr) or a capture (.h5)")
+        except Exception:
+            self._drop_recent(str(p))  # a file that does not open is no recent file
+            raise
         self._add_recent(str(p))
 
     def load_avatar(self, path: str) -> None:
@@ -337,6 +347,14 @@ class MainWindow(QtWidgets.QMainWindow):
         recent = [p for p in (s.value("recent", []) or []) if p != path]
         s.setValue("recent", ([path] + recent)[:MAX_RECENT])
         self._refresh_recent()
+
+    def _drop_recent(self, path: str) -> None:
+        s = settings()
+        recent = s.value("recent", []) or []
+        recent = [recent] if isinstance(recent, str) else recent
+        if path in recent:
+            s.setValue("recent", [p for p in recent if p != path])
+            self._refresh_recent()
 
     def _refresh_recent(self) -> None:
         self.recent_menu.clear()

@@ -71,6 +71,9 @@ def show_error(parent: QtWidgets.QWidget | None, exc: BaseException, title: str 
         traceback.print_exception(exc)  # keep the details on the console for bug reports
     box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, title, text, QtWidgets.QMessageBox.StandardButton.Ok, parent)
     box.setObjectName("errorDialog")
+    if isinstance(exc, AnrError) and ("expected" in text or "cannot be read" in text):
+        box.setInformativeText("What to do: check the file named above — it may be damaged, cut short or of another "
+                               "kind. Open another copy, or make it again (train, import or export), then open it.")
     box.open()  # non-blocking so tests and the event loop keep running
 
 

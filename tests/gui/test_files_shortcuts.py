@@ -1,0 +1,42 @@
+"""Damaged files are refused with a dialog and kept out of Recent files; shortcuts respect the focus; both redo keys."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+
+def test_a_damaged_avatar_is_refused_with_a_dialog_and_not_remembered(window, qtbot, tmp_path):
+    from anr_studio.gui.main_window import settings
+
+    bad = tmp_path / "random.anr"
+    bad.write_bytes(os.urandom(4096))
+    window.open_path(str(bad))
+    boxes = [w for w in QtWidgets.QApplication.topLevelWidgets() if w.objectName() == "errorDialog" and w.isVisible()]
+    assert boxes, "no dialog for a damaged file"
+    assert str(bad) in boxes[-1].text() and "What to do" in boxes[-1].informativeText()
+    for b in boxes:
+        b.close()
+    assert window.avatar is None
+    assert str(bad) not in (settings().value("recent", []) or [])
+
+
+def test_single_letter_shortcuts_do_not_fire_in_text_boxes_and_both_redo_keys_work(window, qtbot):
+    window.activateWindow()
+    QtWidgets.QApplication.setActiveWindow(window)
+    before = window.act_skeleton.isChecked()
+    box = window.pose_panel.filter
+    box.setFocus()
+    qtbot.waitUntil(box.hasFocus, timeout=5000)
+    qtbot.keyClick(box, QtCore.Qt.Key.Key_S)
+    assert window.act_skeleton.isChecked() == before and box.text().endswith("s")
+    assert window.act_skeleton.shortcutContext() == QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut
+    keys = {k.toString() for k in window.act_redo.shortcuts()}
+    assert {"Ctrl+Y", "Ctrl+Shift+Z"} <= keys
+    window.pose_state.set_joint_axis(16, 2, -0.4)
+    window.pose_state.end_gesture()
+    window.undo()
+    assert not window.pose_state.pose.any()
+    window.act_redo.trigger()
+    assert window.pose_state.pose[16, 2] != 0
