@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.slow
 def test_quality_benchmark_runs_at_a_tiny_size(tmp_path):
     out = tmp_path / "q"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
