@@ -14,23 +14,11 @@ from PySide6 import QtCore, QtWidgets
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
 from anr_studio.gui.qt_util import ImageLabel, guarded, show_error
-from anr_studio.jobs.training_job import TrainingJob, TrainingOptions, preset_names
+from anr_studio.jobs.training_job import TrainingJob, TrainingOptions, preset_names, suited_preset
 from anr_studio.gui import theme
 
 POLL_MS = 200
 COLORS = [(90, 200, 255), (255, 160, 60), (120, 230, 120), (240, 90, 110), (200, 140, 255), (230, 230, 90), (150, 150, 150)]
-
-
-def suited_preset() -> tuple[str, str]:
-    """Returns (preset name, a sentence saying why) for this machine: `fast` with a CUDA GPU, the CPU preset otherwise."""
-    import torch
-
-    from anr_studio.train.presets import default_preset
-
-    if torch.cuda.is_available():
-        return default_preset("cuda"), f"GPU found ({torch.cuda.get_device_name(0)}): the {default_preset('cuda')} preset suits it."
-    name = default_preset("cpu")
-    return name, f"No GPU: the {name} preset suits this CPU (fast and paper need a GPU)."
 
 
 def _fmt_eta(seconds: float | None) -> str:

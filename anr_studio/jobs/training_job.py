@@ -55,6 +55,18 @@ def preset_names() -> list[str]:
     return list(PRESETS)
 
 
+def suited_preset() -> tuple[str, str]:
+    """Returns (preset name, a sentence saying why) for this machine: `fast` with a CUDA GPU, the CPU preset otherwise."""
+    import torch
+
+    from anr_studio.train.presets import default_preset
+
+    if torch.cuda.is_available():
+        return default_preset("cuda"), f"GPU found ({torch.cuda.get_device_name(0)}): the {default_preset('cuda')} preset suits it."
+    name = default_preset("cpu")
+    return name, f"No GPU: the {name} preset suits this CPU (fast and paper need a GPU)."
+
+
 def build_config(opts: TrainingOptions):
     """Returns the TrainConfig for ``opts`` (preset + overrides)."""
     from anr_studio.train.configtools import option_overrides
