@@ -149,8 +149,11 @@ class ANRLoss(nn.Module):
             try:
                 vgg = load_vgg19_features(config.vgg_weights or None)
             except AnrError as exc:
-                self.fallback_reason = f"VGG19 feature loss unavailable ({exc}); training without it"
+                # One short line for the log: the file and what went wrong, without the address or the socket error.
+                what = str(exc).split(" (", 1)[0].split(" from ", 1)[0]
+                self.fallback_reason = f"VGG19 loss off ({what}); training without it"
                 log.warning(self.fallback_reason)
+                log.debug("VGG19 weights: %s", exc)
         self.vgg: nn.Module | None = vgg if config.feature > 0 else None
 
     @property
