@@ -40,8 +40,9 @@ def test_joint_slider_changes_viewport_and_neural_preview(window, qtbot, tiny_av
     slider.setValue(-70 * 10)
     assert math.isclose(window.pose_state.pose[16, 2], math.radians(-70), rel_tol=1e-5)
     old = window.neural.last_result
-    # A half-resolution frame comes first while editing; the full one follows once edits pause.
-    qtbot.waitUntil(lambda: window.neural.last_result is not old and window.neural.last_result.request.size == (32, 32), timeout=20000)
+    # A half-resolution frame comes first while editing and the full one follows at once when no newer
+    # edit is waiting, so under load the quick frame may already be replaced when the test looks.
+    qtbot.waitUntil(lambda: window.neural.last_result is not old, timeout=20000)
     qtbot.waitUntil(lambda: window.neural.last_result.request.size == (64, 64) and window.neural.worker.idle(), timeout=20000)
     assert tuple(window.viewport.canvas.size) == size0, "the 3D view changed size when the neural image updated"
     mesh1 = window.viewport.canvas.render()[..., :3].astype(np.int16)
