@@ -72,11 +72,11 @@ def os_error_message(exc: BaseException, path: str | os.PathLike, action: str = 
     if code not in _REASONS and _disk_full(path):
         code = errno.ENOSPC
     reason = _REASONS.get(code) or (getattr(exc, "strerror", None) or text.splitlines()[0] if text else type(exc).__name__)
-    where = getattr(exc, "filename", None) or path
+    where = str(path) if str(path) not in ("", ".") else (getattr(exc, "filename", None) or "")
     hint = {errno.ENOSPC: ", expected free space on that disk", errno.EDQUOT: ", expected free quota",
             errno.EACCES: ", expected a folder and file you may write" if action == "write" else ", expected a file you may read",
             errno.EROFS: ", expected a writable disk", errno.ENOENT: ", expected an existing path"}.get(code, "")
-    return f"{where}: cannot {action} ({reason}){hint}"
+    return f"{where}: cannot {action} ({reason}){hint}" if where else f"cannot {action} ({reason}){hint}"
 
 
 @contextlib.contextmanager

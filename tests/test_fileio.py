@@ -106,18 +106,6 @@ def test_library_errors_naming_the_os_error_become_one_sentence(tmp_path):
             raise ValueError("a bug")
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 256 KiB tmpfs (root only), unmounted afterwards."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
-                                           capture_output=True).returncode:
-        pytest.skip("needs root to mount a small tmpfs")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
 def test_real_full_disk_keeps_the_old_file(small_disk):
     target = small_disk / "a.bin"
     target.write_bytes(b"old")

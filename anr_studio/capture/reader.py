@@ -23,6 +23,19 @@ from anr_studio.errors import AnrError, expect_shape
 from anr_studio.fileio import atomic_path
 
 
+def discard_h5(f: h5py.File, path: Path) -> None:
+    """Closes ``f``, open for writing at ``path``, whose contents are being thrown away.
+
+    On a full disk HDF5 cannot flush its metadata, the close fails, and the still-open file
+    crashes the interpreter when it exits. Emptying the file first gives the disk space back, so
+    the final flush (a few KiB of metadata) succeeds.
+    """
+    with contextlib.suppress(OSError):
+        os.truncate(path, 0)
+    with contextlib.suppress(Exception):
+        f.close()
+
+
 def _text(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -205,13 +218,20 @@ class Capture:
         replace = set(replace)
         self.close()
         with atomic_path(self.path) as tmp:
-            with h5py.File(self.path, "r") as src, h5py.File(tmp, "w") as dst:
-                for key, value in src.attrs.items():
-                    dst.attrs[key] = value
-                for key in src:
-                    if key not in replace:
-                        src.copy(src[key], dst, name=key)
-                yield dst
+            with h5py.File(self.path, "r") as src:
+                dst = h5py.File(tmp, "w", rdcc_nbytes=0)  # no cached chunks left to write at close
+                try:
+                    for key, value in src.attrs.items():
+                        dst.attrs[key] = value
+                    for key in src:
+                        if key not in replace:
+                            src.copy(src[key], dst, name=key)
+                    yield dst
+                    dst.flush()  # a full disk fails here, while the file can still be discarded cleanly
+                    dst.close()
+                except BaseException:
+                    discard_h5(dst, tmp)
+                    raise
             problems = validate(tmp, name=self.path.name)
             if problems:
                 raise AnrError(problems[0])

@@ -17,9 +17,10 @@ import h5py
 import numpy as np
 
 from anr_studio.capture import schema as S
+from anr_studio.capture.reader import discard_h5
 from anr_studio.capture.validate import validate
 from anr_studio.errors import AnrError, expect_finite, expect_shape
-from anr_studio.fileio import atomic_path
+from anr_studio.fileio import atomic_path, os_error_message
 
 # Frames read back to estimate a background plate when none was given: enough for a robust
 # per-pixel median, few enough to stay fast on long videos.
@@ -125,7 +126,9 @@ class CaptureWriter:
         self._stack = contextlib.ExitStack()
         self._tmp = self._stack.enter_context(atomic_path(self.path))
         try:
-            self._f = h5py.File(self._tmp, "w")
+            # No chunk cache: each frame is compressed and written when appended, so a full disk
+            # fails that append, and no megabytes of cached chunks wait to be written at close.
+            self._f = h5py.File(self._tmp, "w", rdcc_nbytes=0)
             self._f.attrs["format"] = S.FORMAT
             self._f.attrs["version"] = S.VERSION
             self._f.attrs["identity"] = str(identity)
@@ -136,6 +139,9 @@ class CaptureWriter:
                 dtype=np.uint8, chunks=(1, self.height, self.width, 3), **self._img)
             self._masks: h5py.Dataset | None = None
             self.set_attrs(**(attrs or {}))
+        except OSError as exc:  # a full disk or a folder we may not write: nothing is left behind
+            self.abort()
+            raise AnrError(os_error_message(exc, self.path)) from None
         except BaseException:
             self.abort()
             raise
@@ -146,6 +152,13 @@ class CaptureWriter:
         """Returns the index of the frame just written. ``frame (H,W,3)`` uint8, ``mask (H,W)``
         uint8 0..255 (all frames or none), ``pose (24,3)`` axis-angle, ``transl (3,)``,
         ``camera`` = (K (3,3), R (3,3), t (3,)) when the writer has no static camera."""
+        try:
+            return self._append(frame, mask, pose, transl, camera)
+        except (OSError, RuntimeError) as exc:  # a full disk: the writer is aborted, nothing half-written stays
+            self.abort()
+            raise AnrError(os_error_message(exc, self.path)) from None
+
+    def _append(self, frame: Any, mask: Any, pose: Any, transl: Any, camera: tuple[Any, Any, Any] | None) -> int:
         self._check_open()
         i = self._n
         frame = _as_uint8(frame, (self.height, self.width, 3), f"frame {i}", self._name)
@@ -250,10 +263,14 @@ class CaptureWriter:
             return
         try:
             self._finish()
+            self._f.flush()  # a full disk fails here, while the file can still be discarded cleanly
             self._f.close()
             problems = validate(self._tmp, name=self._name)
             if problems:
                 raise AnrError(problems[0])
+        except (OSError, RuntimeError) as exc:  # h5py reports a failed flush as RuntimeError
+            self.abort()
+            raise AnrError(os_error_message(exc, self.path)) from None
         except BaseException:
             self.abort()
             raise
@@ -265,8 +282,7 @@ class CaptureWriter:
         if self._closed:
             return
         self._closed = True
-        with contextlib.suppress(Exception):
-            self._f.close()
+        discard_h5(self._f, self._tmp)
         self._stack.__exit__(AnrError, AnrError("aborted"), None)
 
     def __enter__(self) -> "CaptureWriter":

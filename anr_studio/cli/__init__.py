@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # permissions, missing folders, full disks that no reader or writer named itself
         from anr_studio.fileio import os_error_message
 
-        print(f"anr-studio: error: {printable(os_error_message(exc, exc.filename or '.', 'access'))}", file=sys.stderr)
+        print(f"anr-studio: error: {printable(os_error_message(exc, exc.filename or '', 'access'))}", file=sys.stderr)
         return 2
     except MemoryError:
         print("anr-studio: error: out of memory, expected smaller inputs or settings (--size, --batch-size)", file=sys.stderr)

@@ -63,3 +63,27 @@ def test_keyframes_refuse_a_read_only_capture_and_keep_a_private_ones_mode(cap, 
     cap.chmod(0o600)
     assert main(["keyframes", str(cap), "--body", str(body), "--grid", "16"]) == 0
     assert stat.S_IMODE(cap.stat().st_mode) == 0o600 and cap.read_bytes() != before
+
+
+def test_a_full_disk_ends_synth_and_masks_with_one_line_not_a_crash(small_disk):
+    import os
+    import subprocess
+    import sys
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "anr_studio.cli", *args], capture_output=True, text=True,
+                              env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
+
+    first = run("synth", "--out", str(small_disk / "a.h5"), "--frames", "8", "--size", "64", "--quiet")
+    assert first.returncode == 0, first.stderr
+    before = (small_disk / "a.h5").read_bytes()
+    import shutil
+
+    (small_disk / "filler").write_bytes(b"\0" * max(0, shutil.disk_usage(small_disk).free - 16 * 1024))
+    for args in (["synth", "--out", str(small_disk / "b.h5"), "--frames", "20", "--size", "64", "--quiet"],
+                 ["masks", str(small_disk / "a.h5"), "--overwrite", "--no-refine", "--quiet"]):
+        proc = run(*args)  # a segfault (HDF5 closing a file it could not flush) exits with -11
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip().splitlines()[-1].endswith("cannot write (the disk is full), expected free space on that disk")
+        assert "Traceback" not in proc.stderr
+    assert sorted(p.name for p in small_disk.iterdir()) == ["a.h5", "filler"] and (small_disk / "a.h5").read_bytes() == before

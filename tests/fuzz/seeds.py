@@ -65,6 +65,7 @@ def write_seeds(folder: Path) -> Seeds:
 
     tiny = tiny_body()
     caps = [str(write_tiny_capture(folder / f"{n}.h5", n, tiny, seed=i)) for i, n in enumerate(("alice", "bob"))]
+    write_tiny_capture(folder / "dave.h5", "dave", body, seed=3, body_model="box")  # for fitting on the avatar's body
     run = folder / "run"
     trainer = Trainer(config, caps, run, device="cpu", body=tiny)
     trainer.run()

@@ -173,7 +173,7 @@ def _writing_commands(ro: Path, seeds: T.Seeds, body_file: str) -> dict[str, lis
         "swap": ["swap", ro / "avatar.anr", "--from", "alice", "--to", "bob", "--region", "upper", "--name", "n",
                  "--out", ro / "avatar.anr", *avatar_body],
         "export": ["export", ro / "avatar.anr", "--texture", ro / "t.png", "--mesh", ro / "m.obj", *avatar_body],
-        "fit": ["fit", ro / "avatar.anr", "--capture", ro / "alice.h5", "--name", "c", "--steps", "1", *avatar_body],
+        "fit": ["fit", ro / "avatar.anr", "--capture", ro / "dave.h5", "--name", "c", "--steps", "1", *avatar_body],
         "eval --out": ["eval", ro / "run", "--captures", *caps, "--device", "cpu", "--body-model", body_file,
                        "--max-frames", "1", "--out", ro / "m.json"],
         "body": ["body", "--size", "16", "--pose", "rest", "--out", ro / "b.png"],
@@ -181,7 +181,7 @@ def _writing_commands(ro: Path, seeds: T.Seeds, body_file: str) -> dict[str, lis
 
 
 def _stage(folder: Path, seeds: T.Seeds) -> None:
-    for name in ("capture.h5", "avatar.anr", "alice.h5", "bob.h5"):
+    for name in ("capture.h5", "avatar.anr", "alice.h5", "bob.h5", "dave.h5"):
         shutil.copy(seeds.folder / name, folder / name)
     shutil.copytree(seeds.run, folder / "run")
     (folder / "clip" / "images").mkdir(parents=True)
