@@ -37,6 +37,8 @@ STALE_AFTER_S = 600.0
 # A failure that leaves less free space than this on the target's disk is reported as a full disk
 # (libraries that write through pipes or C code do not always keep the errno).
 FULL_DISK_BYTES = 1 << 20
+# What a writer checked by `ensure_free_space` may need beyond its data (file metadata, its close).
+HEADROOM_BYTES = 1 << 17
 
 _REASONS = {
     errno.ENOSPC: "the disk is full",
@@ -93,6 +95,21 @@ def os_errors(path: str | os.PathLike, action: str = "write") -> Iterator[None]:
         if "os error" in text or "No space left" in text or "errno" in text.lower() or _disk_full(Path(path)):
             raise AnrError(os_error_message(exc, path, action)) from None
         raise
+
+
+def ensure_free_space(path: str | os.PathLike, nbytes: int) -> None:
+    """Raises AnrError (a full disk, one sentence) unless the disk of ``path`` has ``nbytes`` plus a margin free.
+
+    For writers that cannot recover from running out of space midway (HDF5): they check first.
+    """
+    path = Path(path)
+    folder = next((p for p in (path.parent, *path.parents) if p.exists()), Path("."))
+    need = int(nbytes) + HEADROOM_BYTES
+    with contextlib.suppress(OSError):
+        free = shutil.disk_usage(folder).free
+        if free < need:
+            raise AnrError(f"{path}: cannot write (the disk is full: {free / 2**20:.1f} MiB free, about "
+                           f"{need / 2**20:.1f} MiB needed), expected free space on that disk")
 
 
 def _kind(mode: int) -> str:
@@ -342,8 +359,9 @@ def lock_folder(folder: str | os.PathLike, what: str = "run") -> Path:
         except OSError as exc:
             os.close(fd)
             raise AnrError(os_error_message(exc, folder)) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    with contextlib.suppress(OSError):  # the pid only helps the message above; a full disk may refuse it
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     _held_locks[key] = fd
     for sub in (folder, folder / "checkpoints"):
         remove_stale_partials(sub, older_than_s=0)

@@ -8,9 +8,10 @@ names some. The uninterrupted run trains ``--steps`` steps with a checkpoint eve
 ``--checkpoint-every``; the interrupted run is started as a user would (``train``, or ``train
 --resume`` once the folder holds a run), killed (SIGKILL to its process group) after a random
 delay, and started again until it has been killed
-``--kills`` times; the last start runs to the end. Most delays fall in the training part of a
-start (so that the kills spread over the whole run), some in start-up: a kill can land before
-``run.json``, before the first checkpoint, mid-step, or while a checkpoint is being written.
+``--kills`` times; the last start runs to the end. About one kill in seven lands in start-up
+(before ``run.json``, while loading a checkpoint); the others land after the start's first step,
+at a random moment within a span that spreads the kills over the whole run: mid-step, while a
+checkpoint or the avatar is being written, before the first checkpoint.
 
 Prints one line per kill (delay, newest committed checkpoint) and a summary; exits 0 when the
 final checkpoint's tensors and the avatar's tensors equal the uninterrupted run's exactly and
@@ -112,23 +113,26 @@ def kill_resume(work: Path, captures: list[str], kills: int, steps: int, checkpo
         proc = _start(broken, train_args, resume_args)
         restarts += 1
         if delivered < kills:
-            # Some kills during start-up; the others spread over what is left of training, so that the
-            # kills cover the whole run.
-            left = (wall - startup) * (steps - (_newest_step(broken) or 0)) / steps
-            delay = float(rng.uniform(0.0, startup) if rng.random() < 0.15 else
-                          startup + rng.uniform(0.0, 2 * left / (kills - delivered)))
             logged = _logged(broken)
+            if rng.random() < 0.15:  # in start-up: loading, building the model, before run.json
+                phase, delay = "in start-up", float(rng.uniform(0.0, startup))
+            else:  # in training: after this start's first step, spread over what is left of the run
+                phase = "in training"
+                while proc.poll() is None and _logged(broken) == logged:
+                    time.sleep(0.01)
+                left = (wall - startup) * (steps - (_newest_step(broken) or 0)) / steps
+                delay = float(rng.uniform(0.0, 2 * left / (kills - delivered)))
             try:
                 proc.wait(timeout=delay)
             except subprocess.TimeoutExpired:
-                phase = ("in start-up" if _logged(broken) == logged else "in training")
                 if _newest_step(broken) is None:
                     phases["with no checkpoint yet"] += 1
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 delivered += 1
                 phases[phase] += 1
-                log(f"kill {delivered:2d} after {delay:5.2f} s ({phase}; newest checkpoint: step {_newest_step(broken)})")
+                log(f"kill {delivered:2d} {phase} (+{delay:4.2f} s; newest checkpoint: step {_newest_step(broken)}, "
+                    f"{_logged(broken)} steps logged)")
                 continue
         _, err = proc.communicate()
         if proc.returncode:

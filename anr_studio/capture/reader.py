@@ -20,7 +20,7 @@ import numpy as np
 from anr_studio.capture import schema as S
 from anr_studio.capture.validate import validate
 from anr_studio.errors import AnrError, expect_shape
-from anr_studio.fileio import atomic_path
+from anr_studio.fileio import atomic_path, ensure_free_space
 
 
 def discard_h5(f: h5py.File, path: Path) -> None:
@@ -208,8 +208,12 @@ class Capture:
 
     # -- edits (atomic) --------------------------------------------------------------------
     @contextlib.contextmanager
-    def _rewrite(self, replace: Iterable[str]) -> Iterator[h5py.File]:
+    def _rewrite(self, replace: Iterable[str], extra_bytes: int = 0) -> Iterator[h5py.File]:
         """Yields a new file holding everything but the top-level ``replace`` members.
+
+        ``extra_bytes``: about how much the caller adds. A disk without room for the copy is
+        refused before HDF5 writes anything: HDF5 recovers badly from running out of space in
+        the middle of copying objects between files (the library's state can crash the process).
 
         Why a copy rather than editing in place: HDF5 has no transactions, so a crash during an
         in-place write can leave a corrupt file; and deleted datasets never give their space
@@ -217,6 +221,7 @@ class Capture:
         """
         replace = set(replace)
         self.close()
+        ensure_free_space(self.path, int((self.path.stat().st_size + int(extra_bytes)) * 1.05))
         with atomic_path(self.path) as tmp:
             with h5py.File(self.path, "r") as src:
                 dst = h5py.File(tmp, "w", rdcc_nbytes=0)  # no cached chunks left to write at close
@@ -260,7 +265,8 @@ class Capture:
         kwargs = {"compression": compression} if compression else {}
         if compression == "gzip":
             kwargs["compression_opts"] = S.DEFAULT_LEVEL
-        with self._rewrite({S.MASKS}) as f:
+        # compressed soft masks take about a quarter of their raw size (an estimate for the space check)
+        with self._rewrite({S.MASKS}, extra_bytes=self._n * h * w // 4) as f:
             ds = f.create_dataset(S.MASKS, shape=(self._n, h, w), dtype=np.uint8, chunks=(1, h, w), **kwargs)
             count = 0
             for i, mask in enumerate(masks):
@@ -270,6 +276,7 @@ class Capture:
                 expect_shape(mask, (h, w), f"mask {i}", self.path.name)
                 if mask.dtype != np.uint8:
                     raise AnrError(f"{self.path.name}: mask {i} has dtype {mask.dtype}, expected uint8")
+                ensure_free_space(self.path, 2 * h * w)  # HDF5 must not meet a full disk midway
                 ds[i] = mask
                 count = i + 1
             if count != self._n:

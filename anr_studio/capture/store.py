@@ -20,7 +20,7 @@ from anr_studio.capture import schema as S
 from anr_studio.capture.reader import discard_h5
 from anr_studio.capture.validate import validate
 from anr_studio.errors import AnrError, expect_finite, expect_shape
-from anr_studio.fileio import atomic_path, os_error_message
+from anr_studio.fileio import atomic_path, ensure_free_space, os_error_message
 
 # Frames read back to estimate a background plate when none was given: enough for a robust
 # per-pixel median, few enough to stay fast on long videos.
@@ -160,6 +160,8 @@ class CaptureWriter:
 
     def _append(self, frame: Any, mask: Any, pose: Any, transl: Any, camera: tuple[Any, Any, Any] | None) -> int:
         self._check_open()
+        # HDF5 recovers badly from a full disk midway (its objects fail to close): check before each frame.
+        ensure_free_space(self.path, 2 * self.height * self.width * 4)
         i = self._n
         frame = _as_uint8(frame, (self.height, self.width, 3), f"frame {i}", self._name)
         if self._has_masks is None:
@@ -300,6 +302,7 @@ class CaptureWriter:
 
     def _finish(self) -> None:
         n, f, name = self._n, self._f, self._name
+        ensure_free_space(self.path, n * (S.NUM_JOINTS * 3 + 3 + 21) * 4 + 3 * self.height * self.width)
         if n == 0:
             raise AnrError(f"{name}: no frames were written, expected at least one")
         if self._bulk_body is not None:

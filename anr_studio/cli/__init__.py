@@ -106,8 +106,20 @@ def _run_gui(args: argparse.Namespace) -> int:
     return run_app(open_path=args.open, screenshot=args.screenshot, quit_after=args.quit_after)
 
 
+def _quiet_h5py_finalizers(unraisable) -> None:
+    """Drops the errors h5py's finalizers meet closing objects of a file a full disk cut short.
+
+    The command has already said in one line that the disk is full; HDF5's close-time flush
+    failures of the discarded file would only print tracebacks after it.
+    """
+    if isinstance(unraisable.exc_value, (OSError, RuntimeError)) and "h5py" in repr(unraisable.object):
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the CLI; returns the process exit code. User errors print one line, no traceback."""
+    sys.unraisablehook = _quiet_h5py_finalizers
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--offline" in argv:  # accepted before or after the sub-command

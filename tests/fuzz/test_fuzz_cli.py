@@ -156,8 +156,10 @@ def _as_nobody(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
-def _writing_commands(ro: Path, seeds: T.Seeds, body_file: str) -> dict[str, list]:
-    avatar_body = ["--body-model", str(seeds.body_file), "--device", "cpu", "--quiet"]
+def _writing_commands(ro: Path, seeds: T.Seeds) -> dict[str, list]:
+    """Returns {name: arguments} of every writing command, on the files `_stage` put in ``ro``."""
+    avatar_body = ["--body-model", str(ro / "box.safetensors"), "--device", "cpu", "--quiet"]
+    body_file = str(ro / "tiny.safetensors")
     caps = [str(ro / "alice.h5"), str(ro / "bob.h5")]
     return {
         "synth": ["synth", "--out", ro / "s.h5", "--frames", "2", "--size", "32", "--quiet"],
@@ -180,10 +182,18 @@ def _writing_commands(ro: Path, seeds: T.Seeds, body_file: str) -> dict[str, lis
     }
 
 
-def _stage(folder: Path, seeds: T.Seeds) -> None:
+def _stage(folder: Path, seeds: T.Seeds, body_file: str) -> None:
+    """Copies the seed files a writing command reads into ``folder`` (the run refers to its copies)."""
+    import json
+
     for name in ("capture.h5", "avatar.anr", "alice.h5", "bob.h5", "dave.h5"):
         shutil.copy(seeds.folder / name, folder / name)
+    shutil.copy(seeds.body_file, folder / "box.safetensors")
+    shutil.copy(body_file, folder / "tiny.safetensors")
     shutil.copytree(seeds.run, folder / "run")
+    info = json.loads((folder / "run" / "run.json").read_text())
+    info["captures"] = [str(folder / Path(c).name) for c in info["captures"]]
+    (folder / "run" / "run.json").write_text(json.dumps(info))
     (folder / "clip" / "images").mkdir(parents=True)
     import cv2
 
@@ -202,15 +212,13 @@ def test_writing_commands_in_a_read_only_folder_as_an_unprivileged_user(seeds, b
     base.chmod(0o755)
     ro = base / "ro"
     ro.mkdir()
-    _stage(ro, seeds)
-    body = base / "body.safetensors"
-    shutil.copy(body_file, body)
+    _stage(ro, seeds, body_file)
     for p in [ro, *ro.rglob("*")]:
         p.chmod(0o555 if p.is_dir() else 0o444)
     before = snapshot(ro)
     problems = []
     try:
-        for name, args in _writing_commands(ro, seeds, str(body)).items():
+        for name, args in _writing_commands(ro, seeds).items():
             proc = _as_nobody(args, base)
             lines = proc.stderr.strip().splitlines()
             ok = (proc.returncode == 2 and "Traceback" not in proc.stderr and lines
@@ -238,10 +246,10 @@ def test_writing_commands_on_a_full_disk(seeds, body_file, tmp_path):
         pytest.skip("cannot mount a tmpfs here")
     problems = []
     try:
-        _stage(disk, seeds)
+        _stage(disk, seeds, body_file)
         free = shutil.disk_usage(disk).free
         (disk / "filler").write_bytes(b"\0" * max(0, free - 24 * 1024))  # about 24 KiB left
-        for name, args in _writing_commands(disk, seeds, body_file).items():
+        for name, args in _writing_commands(disk, seeds).items():
             before = {k: v for k, v in snapshot(disk).items() if k != "filler"}
             code, err = _run_cli(args)
             lines = err.strip().splitlines()
