@@ -121,7 +121,7 @@ def kill_resume(work: Path, captures: list[str], kills: int, steps: int, checkpo
                 while proc.poll() is None and _logged(broken) == logged:
                     time.sleep(0.01)
                 left = (wall - startup) * (steps - (_newest_step(broken) or 0)) / steps
-                delay = float(rng.uniform(0.0, 2 * left / (kills - delivered)))
+                delay = float(rng.uniform(0.0, left / (kills - delivered)))
             try:
                 proc.wait(timeout=delay)
             except subprocess.TimeoutExpired:

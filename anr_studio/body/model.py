@@ -327,6 +327,9 @@ class BodyModel(torch.nn.Module):
         path = Path(path)
         src = str(path)
         meta, tensors = read_safetensors(path, METADATA_KEY, "a body model written by BodyModel.save (.safetensors)")
+        for key, kind in (("part_names", list), ("phenotype", dict), ("provenance", dict), ("model_id", str)):
+            if meta.get(key) is not None and not isinstance(meta[key], kind):
+                raise AnrError(f"{src}: metadata {key} is a JSON {type(meta[key]).__name__}, expected a JSON {kind.__name__}")
         for name in _REQUIRED:
             if name not in tensors:
                 raise AnrError(f"{src}: tensor {name!r} is missing, expected it in a body model file")
@@ -336,14 +339,18 @@ class BodyModel(torch.nn.Module):
         if uv is None and "face_uvs" in tensors:  # per-corner UVs only: one UV per corner
             fu = tensors["face_uvs"]
             uv, uv_faces = fu.reshape(-1, 2), torch.arange(fu.shape[0] * 3).reshape(-1, 3)
-        body = cls(
-            v_template=tensors["v_template"], faces=tensors["faces"], lbs_weights=tensors["lbs_weights"],
-            J_regressor=tensors["J_regressor"], shapedirs=tensors["shapedirs"], posedirs=tensors.get("posedirs"),
-            uv=uv, uv_faces=uv_faces, face_parts=tensors.get("face_parts"),
-            part_names=meta.get("part_names"), parents=tensors.get("parents"),
-            model_id=meta.get("model_id", "custom"), phenotype=meta.get("phenotype"),
-            phenotype_regressor=tensors.get("phenotype_regressor"), provenance=meta.get("provenance"), source=src,
-        )
+        try:
+            body = cls(
+                v_template=tensors["v_template"], faces=tensors["faces"], lbs_weights=tensors["lbs_weights"],
+                J_regressor=tensors["J_regressor"], shapedirs=tensors["shapedirs"], posedirs=tensors.get("posedirs"),
+                uv=uv, uv_faces=uv_faces, face_parts=tensors.get("face_parts"),
+                part_names=meta.get("part_names"), parents=tensors.get("parents"),
+                model_id=meta.get("model_id", "custom"), phenotype=meta.get("phenotype"),
+                phenotype_regressor=tensors.get("phenotype_regressor"), provenance=meta.get("provenance"), source=src,
+            )
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:  # nested metadata of other shapes
+            raise AnrError(f"{src}: metadata does not describe a body model ({type(exc).__name__}: {str(exc)[:120]}), "
+                           "expected a file written by BodyModel.save") from None
         body.extra_metadata = {k: v for k, v in meta.items() if k not in body.metadata()}
         known = set(_REQUIRED) | {"posedirs", "uv", "uv_faces", "face_uvs", "face_parts", "parents", "phenotype_regressor"}
         body.extra_tensors = {k: v for k, v in tensors.items() if k not in known}

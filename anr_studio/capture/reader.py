@@ -59,6 +59,13 @@ class Capture:
         self._load_metadata()
 
     def _load_metadata(self) -> None:
+        try:
+            self._read_metadata()
+        except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:  # damage validation did not reach
+            raise AnrError(f"{self.path}: cannot read its metadata ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}), "
+                           "expected an intact capture (the file is damaged)") from None
+
+    def _read_metadata(self) -> None:
         with h5py.File(self.path, "r") as f:
             self.attrs: dict[str, Any] = {k: _text(v) for k, v in f.attrs.items()}
             self.identity: str = str(self.attrs["identity"])

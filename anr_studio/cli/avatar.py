@@ -217,6 +217,12 @@ def _run_fit(args: argparse.Namespace) -> int:
         bar.set_postfix(loss=f"{losses.get('total', float('nan')):.4f}", refresh=False)
         bar.refresh()
 
+    import signal
+
+    def stop(*_):  # SIGTERM (`timeout`, a job manager) and SIGHUP (a closed terminal) stop like Ctrl-C
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         result = fit_identity(avatar, args.capture, args.name, work, steps=args.steps, resume=args.resume,
                               keyframe_fraction=args.keyframe_fraction, lr=args.lr, batch_size=args.batch_size,
@@ -224,6 +230,8 @@ def _run_fit(args: argparse.Namespace) -> int:
                               progress=progress, warn=lambda m: tqdm.write(f"anr-studio: {m}", file=sys.stderr))
     finally:
         bar.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     if result.reason == "stopped":
         _say(f"stopped at step {result.step}; continue with --resume (work folder {work})")
         return 130

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import random
 import re
@@ -94,14 +95,36 @@ def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torc
         state.setdefault(int(index), {}).update(entry)
     groups = []
     own = optimizer.param_groups
+    if len(meta["param_groups"]) != len(own):
+        raise ValueError(f"{len(meta['param_groups'])} parameter groups for the optimiser's {len(own)}")
     for i, group in enumerate(meta["param_groups"]):
-        group = dict(group)
-        if i < len(own):  # kernel choices (fused, capturable, foreach) follow the running config
-            group.update({k: own[i][k] for k in ("fused", "capturable", "foreach") if k in own[i]})
-        if isinstance(group.get("betas"), list):
-            group["betas"] = tuple(group["betas"])
+        group = {k: _same_kind(v, own[i][k], f"param_groups[{i}].{k}") for k, v in dict(group).items()
+                 if k == "params" or k in own[i]}
+        # kernel choices (fused, capturable, foreach) follow the running config
+        group.update({k: own[i][k] for k in ("fused", "capturable", "foreach") if k in own[i]})
         groups.append(group)
     optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+def _same_kind(value: Any, like: Any, where: str) -> Any:
+    """Returns a stored hyperparameter ``value`` shaped like the running optimiser's ``like``; ValueError otherwise."""
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    if isinstance(like, bool):
+        ok = isinstance(value, bool)
+    elif number(like):
+        ok = number(value)
+    elif isinstance(like, tuple):
+        ok = isinstance(value, (list, tuple)) and len(value) == len(like) and all(map(number, value))
+        value = tuple(value) if ok else value
+    elif isinstance(like, list):  # the parameter indices
+        ok = isinstance(value, list) and len(value) == len(like) and all(isinstance(v, int) for v in value)
+    else:
+        ok = value is None or type(value) is type(like)
+    if not ok:
+        raise ValueError(f"{where} is {str(value)[:40]}, expected a value like {like!r}")
+    return value
 
 
 def rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

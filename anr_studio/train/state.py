@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,10 @@ def resume(trainer: Any) -> None:
         trainer.warn(f"{trainer.out}: the run was stopped before its first checkpoint; starting it again from step 0")
         return
     meta, source = ckpt.meta, ckpt.path.name
+    seconds = meta.get("train_time_s", 0.0)
+    if not isinstance(meta.get("optim", {}), dict) or not isinstance(meta.get("rng", {}), dict) \
+            or not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds):
+        raise AnrError(f"{source}: optim, rng or train_time_s has the wrong type, expected the record anr-studio train wrote")
     if trainer.fitting is not None and ("fit" not in meta or meta.get("identities") != trainer.identities
                                         or meta.get("captures") != trainer.capture_paths):
         raise AnrError(f"{source}: fit of {meta.get('identities')} on {meta.get('captures')} differs from "

@@ -265,7 +265,7 @@ def capture_edits(h5py) -> list[tuple[str, Callable[[Any, np.random.Generator, P
 
     def attribute(f, rng, victim):
         key = str(rng.choice(["identity", "fps", "version", "format"]))
-        values = [b"\xff\xfe\x00bad", "\x1b[2J\x1b[31mevil", "", 1e309, -3, "1", 2, np.arange(3), "x" * 5000]
+        values = [b"\xff\xfebad", "\x1b[2J\x1b[31mevil", "", 1e309, -3, "1", 2, np.arange(3), "x" * 5000]
         value = values[int(rng.integers(len(values)))]
         if isinstance(value, bytes):
             f.attrs.create(key, value, dtype=h5py.string_dtype("utf-8"))
