@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "anr_studio.cli", *args]
+    return [sys.executable, "-m", "anr_studio.cli", "--offline", *args]  # no download attempts in the timings
 
 
 def _env() -> dict[str, str]:
@@ -59,11 +59,26 @@ def _newest_step(run: Path) -> int | None:
     return steps[-1] if steps else None
 
 
-def _logged(run: Path) -> int:
+def _last_step(run: Path) -> int:
+    """Returns the last step in ``log.jsonl`` (0 when there is none yet)."""
     try:
-        return len((run / "log.jsonl").read_bytes().splitlines())
-    except OSError:
+        lines = (run / "log.jsonl").read_bytes().splitlines()
+        return int(json.loads(lines[-1])["step"]) if lines else 0
+    except (OSError, ValueError, KeyError):  # missing, or a line being written
         return 0
+
+
+def _trained(run: Path, first: int, started: float) -> bool:
+    """Returns True once the start begun at ``started`` (resuming from step ``first``) has logged a step of its own.
+
+    A resumed run first rewrites ``log.jsonl`` without the steps after its checkpoint; lines
+    older than the start do not count.
+    """
+    try:
+        fresh = (run / "log.jsonl").stat().st_mtime >= started
+    except OSError:
+        return False
+    return fresh and _last_step(run) > first
 
 
 def _start(run: Path, train_args: list[str], resume_args: list[str]) -> subprocess.Popen:
@@ -110,29 +125,30 @@ def kill_resume(work: Path, captures: list[str], kills: int, steps: int, checkpo
     rng = np.random.default_rng(seed)
     delivered, restarts, phases = 0, 0, {"in start-up": 0, "in training": 0, "with no checkpoint yet": 0}
     while True:
+        started = time.time()
         proc = _start(broken, train_args, resume_args)
         restarts += 1
         if delivered < kills:
-            logged = _logged(broken)
-            if rng.random() < 0.15:  # in start-up: loading, building the model, before run.json
-                phase, delay = "in start-up", float(rng.uniform(0.0, startup))
-            else:  # in training: after this start's first step, spread over what is left of the run
-                phase = "in training"
-                while proc.poll() is None and _logged(broken) == logged:
+            first = _newest_step(broken) or 0  # the step this start resumes from
+            if rng.random() < 0.15:  # aimed at start-up: loading, building the model, before run.json
+                delay = float(rng.uniform(0.0, startup))
+            else:  # aimed at training: after this start's first step, spread over what is left of the run
+                while proc.poll() is None and not _trained(broken, first, started):
                     time.sleep(0.01)
                 left = (wall - startup) * (steps - (_newest_step(broken) or 0)) / steps
                 delay = float(rng.uniform(0.0, left / (kills - delivered)))
             try:
                 proc.wait(timeout=delay)
             except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                phase = "in training" if _trained(broken, first, started) else "in start-up"
                 if _newest_step(broken) is None:
                     phases["with no checkpoint yet"] += 1
-                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 delivered += 1
                 phases[phase] += 1
                 log(f"kill {delivered:2d} {phase} (+{delay:4.2f} s; newest checkpoint: step {_newest_step(broken)}, "
-                    f"{_logged(broken)} steps logged)")
+                    f"last logged step {_last_step(broken)})")
                 continue
         _, err = proc.communicate()
         if proc.returncode:

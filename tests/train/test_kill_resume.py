@@ -14,13 +14,14 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "kill_resume.py"
 
 
 @pytest.mark.slow
-def test_three_kills_resume_to_the_same_tensors(tmp_path, captures, body):
+def test_kills_at_random_moments_resume_to_the_same_tensors(tmp_path, captures, body):
     spec = importlib.util.spec_from_file_location("kill_resume", BENCH)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     body_file = tmp_path / "body.safetensors"
     body.save(body_file)
     extra = ["--body-model", str(body_file), *[a for s in SMALL for a in ("--set", s)]]
-    result = bench.kill_resume(tmp_path, captures, kills=3, steps=24, checkpoint_every=3, seed=1, extra=extra,
+    result = bench.kill_resume(tmp_path, captures, kills=3, steps=60, checkpoint_every=3, seed=1, extra=extra,
                                log=lambda m: None)
-    assert result["kills"] == 3 and result["differing_tensors"] == [] and result["log_steps_once"], result
+    # a start can finish before its kill lands (the delays are random): two or three kills
+    assert result["kills"] >= 2 and result["differing_tensors"] == [] and result["log_steps_once"], result
