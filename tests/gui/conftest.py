@@ -74,6 +74,7 @@ def window(qtbot, standin_body):
         if len(sizes) >= 4 and len(set(sizes[-4:])) == 1:
             break
     yield win
+    win.paint_state.mark_saved()  # tests that paint close without the discard prompt
     win.close()
 
 
