@@ -67,5 +67,7 @@ def angle_field(tip: str) -> QtWidgets.QDoubleSpinBox:
     sp.setButtonSymbols(QtWidgets.QAbstractSpinBox.ButtonSymbols.NoButtons)
     sp.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight)
     sp.setMinimumWidth(56)
+    # Every row's fields share the column width, however long the value's text.
+    sp.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
     sp.setToolTip(tip)
     return sp

@@ -88,11 +88,19 @@ class TryOnPanel(QtWidgets.QWidget):
         cl = QtWidgets.QHBoxLayout(self.compare_row)
         cl.setContentsMargins(0, 0, 0, 0)
         self.compare_images: list[ImageLabel] = []
+        self.compare_titles: list[QtWidgets.QLabel] = []
         for _ in range(3):
+            col = QtWidgets.QVBoxLayout()
+            col.setSpacing(0)
             img = ImageLabel()
             img.setMinimumSize(72, 72)
+            title = QtWidgets.QLabel()
+            title.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
             self.compare_images.append(img)
-            cl.addWidget(img)
+            self.compare_titles.append(title)
+            col.addWidget(img, 1)
+            col.addWidget(title)
+            cl.addLayout(col)
         self.compare_row.hide()
         form = QtWidgets.QFormLayout()
         size_row = QtWidgets.QHBoxLayout()
@@ -197,9 +205,10 @@ class TryOnPanel(QtWidgets.QWidget):
         camera = self.neural.view_state.view.camera((COMPARE_SIZE, COMPARE_SIZE))
         shots = compare_images(av, self.ident_a.currentText(), self.ident_b.currentText(), self.state.mask,
                                pose.pose, camera, betas=pose.betas, transl=pose.transl, size=COMPARE_SIZE)
-        for label, (title, rgb) in zip(self.compare_images, shots):
+        for label, caption, (title, rgb) in zip(self.compare_images, self.compare_titles, shots):
             label.set_array(rgb, "")
             label.setToolTip(title)
+            caption.setText(title)
         self.compare_row.show()
 
     def confirm_discard(self) -> bool:

@@ -27,7 +27,7 @@ class UVCanvas(QtWidgets.QWidget):
         self.layout_img = layout_img.astype(np.float32)
         self.labels = list(labels)
         self.show_labels = True
-        self.setMinimumSize(260, 260)
+        self.setMinimumSize(180, 180)
         self.setObjectName("uvCanvas")
         self.setMouseTracking(True)  # the brush outline follows the cursor
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
@@ -74,10 +74,16 @@ class UVCanvas(QtWidgets.QWidget):
             f.setPointSizeF(max(6.5, min(10.0, r.width() / 55)))
             p.setFont(f)
             fm = QtGui.QFontMetricsF(f)
+            drawn: list[QtCore.QRectF] = []
             for name, x, y in self.labels:
                 c = QtCore.QPointF(r.x() + x * r.width(), r.y() + y * r.height())
                 w = fm.horizontalAdvance(name)
                 box = QtCore.QRectF(c.x() - w / 2 - 2, c.y() - fm.height() / 2, w + 4, fm.height())
+                for _ in range(4):  # parts sharing an island: stack their names instead of overprinting
+                    if not any(box.intersects(d) for d in drawn):
+                        break
+                    box.translate(0, fm.height() + 1)
+                drawn.append(box)
                 p.fillRect(box, QtGui.QColor(0, 0, 0, 110))
                 p.setPen(LABEL_COLOR)
                 p.drawText(box, QtCore.Qt.AlignmentFlag.AlignCenter, name)
