@@ -212,8 +212,8 @@ class TryOnPanel(QtWidgets.QWidget):
         self.compare_row.show()
 
     def confirm_discard(self) -> bool:
-        """Returns True when there is no unsaved painting or the user agrees to discard it."""
-        if not self.state.unsaved:
+        """Returns True when there is no unsaved painting (or no window on screen to ask in) or the user agrees to discard it."""
+        if not self.state.unsaved or not self.window().isVisible():
             return True
         answer = QtWidgets.QMessageBox.question(
             self, "Unsaved try-on painting",
