@@ -172,6 +172,7 @@ def main() -> int:
     save_screenshot(win, OUT / "training_panel.png")
     panel.stop()
     _wait(app, 60, lambda: not tjob.status.state.active)
+    win.paint_state.mark_saved()  # the try-on fill is for the picture, nothing to keep
     win.close()
     print("screenshots in", OUT)
     return 0

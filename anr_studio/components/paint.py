@@ -19,6 +19,8 @@ from anr_studio.components.undo import Undoable, UndoStack
 from anr_studio.errors import AnrError
 
 _stroke_ids = count()
+BRUSH_RADIUS_RANGE = (1.0, 64.0)  # mask pixels
+BRUSH_STEP = 1.25  # `]` multiplies the radius by this, `[` divides
 
 
 @dataclass
@@ -45,6 +47,7 @@ class PaintState(Undoable[np.ndarray]):
     """Holds the try-on mask (S,S) float32 in [0,1], the brush, and the undo history.
 
     ``changed(tuple)`` fires with the dirty box (y0, y1, x0, x1) after every edit (main thread).
+    ``unsaved`` is True once the mask has been edited and not yet kept (``mark_saved``).
     """
 
     changed = Signal(tuple)
@@ -59,6 +62,15 @@ class PaintState(Undoable[np.ndarray]):
         self._undo: UndoStack[np.ndarray] = UndoStack(undo_limit)
         self._stroke_key: object | None = None
         self._last_xy: tuple[float, float] | None = None
+        self.unsaved = False
+        self.changed.connect(self._on_edit)
+
+    def _on_edit(self, _box: tuple) -> None:
+        self.unsaved = bool(self.mask.any())  # an empty mask holds nothing to lose
+
+    def mark_saved(self) -> None:
+        """Records that the current mask has been kept (saved into an identity or a file)."""
+        self.unsaved = False
 
     def _full(self) -> tuple[int, int, int, int]:
         return (0, self.size, 0, self.size)
@@ -202,3 +214,36 @@ def uv_layout_image(face_uvs: np.ndarray, size: int) -> np.ndarray:
     pts = np.round(px * 16).astype(np.int32)
     cv2.polylines(img, list(pts), True, (80, 80, 90), 1, lineType=cv2.LINE_AA, shift=4)
     return img
+
+
+def resize_brush(state: PaintState, steps: int) -> float:
+    """Returns the brush radius after ``steps`` size steps (+1 for `]`, -1 for `[`), clamped to BRUSH_RADIUS_RANGE."""
+    lo, hi = BRUSH_RADIUS_RANGE
+    r = float(state.brush.radius) * BRUSH_STEP ** int(steps)
+    if steps:  # always move by at least one pixel so small brushes still change
+        r = max(r, state.brush.radius + 1) if steps > 0 else min(r, state.brush.radius - 1)
+    state.brush.radius = float(np.clip(round(r), lo, hi))
+    return state.brush.radius
+
+
+def uv_part_labels(face_uvs: np.ndarray, face_parts: np.ndarray, part_names: list[str], size: int = 128,
+                   min_area: float = 0.002) -> list[tuple[str, float, float]]:
+    """Returns (part name, x, y) for each UV island of each labelled part, x/y in [0,1] of the UV image (row 0 is v = 1).
+
+    face_uvs (F,3,2), face_parts (F,) indices into ``part_names``; islands smaller than ``min_area``
+    of the image are left unlabelled. A part split over several islands is labelled on each.
+    """
+    import cv2
+
+    parts = np.asarray(face_parts).reshape(-1)
+    out: list[tuple[str, float, float]] = []
+    for k, name in enumerate(part_names):
+        sel = parts == k
+        if not sel.any():
+            continue
+        m = (uv_triangle_mask(face_uvs, size, faces=sel) > 0.5).astype(np.uint8)
+        n, _lab, stats, cents = cv2.connectedComponentsWithStats(m, connectivity=8)
+        for i in range(1, n):
+            if stats[i, cv2.CC_STAT_AREA] >= min_area * size * size:
+                out.append((name.replace("_", " "), float(cents[i][0]) / size, float(cents[i][1]) / size))
+    return out

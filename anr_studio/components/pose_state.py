@@ -18,7 +18,19 @@ from anr_studio.components.undo import Undoable, UndoStack
 from anr_studio.errors import AnrError, expect_finite, expect_shape
 
 # The skeleton the pose is given on, for the widgets that edit it.
-__all__ = ["JOINT_GROUPS", "NUM_JOINTS", "SMPL_JOINT_NAMES", "PoseSnapshot", "PoseState", "joint_index"]
+__all__ = ["JOINT_GROUPS", "NUM_JOINTS", "SMPL_JOINT_NAMES", "PoseSnapshot", "PoseState", "joint_index", "nearest_joint"]
+
+# How far (pixels) from a joint's projection a click still picks it.
+PICK_RADIUS_PX = 14.0
+
+
+def nearest_joint(pixels: np.ndarray, click: tuple[float, float], radius: float = PICK_RADIUS_PX) -> int | None:
+    """Returns the index of the joint whose projection pixels (J,2) is nearest to ``click`` within ``radius``, else None."""
+    pixels = np.asarray(pixels, np.float64).reshape(-1, 2)
+    d = np.linalg.norm(pixels - np.asarray(click, np.float64)[None, :2], axis=1)
+    d[~np.isfinite(d)] = np.inf
+    j = int(np.argmin(d)) if len(d) else -1
+    return j if j >= 0 and d[j] <= radius else None
 
 
 @dataclass(frozen=True)
@@ -35,10 +47,12 @@ class PoseState(Undoable[PoseSnapshot]):
 
     ``changed(str)`` fires with "pose", "betas", "transl" or "all" after every edit.
     ``history_changed()`` fires when undo/redo availability may have changed.
+    ``selection_changed(object)`` fires with the selected joint index (or None) when it changes.
     """
 
     changed = Signal(str)
     history_changed = Signal()
+    selection_changed = Signal(object)
 
     def __init__(self, num_betas: int = 10, undo_limit: int = 200) -> None:
         self.num_betas = int(num_betas)
@@ -46,6 +60,7 @@ class PoseState(Undoable[PoseSnapshot]):
         self._betas = np.zeros((self.num_betas,), np.float32)
         self._transl = np.zeros((3,), np.float32)
         self._undo: UndoStack[PoseSnapshot] = UndoStack(undo_limit)
+        self._selected: int | None = None
 
     # --- reading -------------------------------------------------------------------------
     @property
@@ -66,6 +81,20 @@ class PoseState(Undoable[PoseSnapshot]):
     def joint(self, j: int) -> np.ndarray:
         """Returns the axis-angle of joint ``j``, (3,)."""
         return self._pose[j].copy()
+
+    @property
+    def selected_joint(self) -> int | None:
+        """Returns the index of the joint picked for editing, or None."""
+        return self._selected
+
+    def select_joint(self, joint: int | None) -> None:
+        """Picks joint ``joint`` (0..23) for editing, or none; selection is not an undo step."""
+        if joint is not None and not 0 <= int(joint) < NUM_JOINTS:
+            raise AnrError(f"pose: joint {joint} is out of range, expected 0..23 or none")
+        joint = None if joint is None else int(joint)
+        if joint != self._selected:
+            self._selected = joint
+            self.selection_changed.emit(joint)
 
     def snapshot(self) -> PoseSnapshot:
         """Returns an immutable copy of the whole state."""

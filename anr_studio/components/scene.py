@@ -14,8 +14,11 @@ import torch
 from psygnal import Signal
 
 from anr_studio.components.protocols import StudioBody
+from anr_studio.errors import AnrError
 
 DEFAULT_VIEW = (0.0, 5.0, 4.2, (0.0, 0.9, 0.0))
+# Named views (azimuth, elevation) in degrees: looking at the body's front, its left side, from above.
+VIEW_PRESETS = {"front": (0.0, 0.0), "side": (90.0, 0.0), "top": (0.0, 89.0)}
 
 
 def default_body() -> StudioBody:
@@ -76,6 +79,27 @@ class ViewState:
     def orbit(self, d_azimuth: float, d_elevation: float) -> None:
         """Turns the camera by the given degrees."""
         self.set(azimuth=self.view.azimuth + d_azimuth, elevation=self.view.elevation + d_elevation)
+
+    def right_up(self) -> tuple[np.ndarray, np.ndarray]:
+        """Returns the camera's right and up unit vectors (3,) in world space."""
+        az, el = np.radians(self.view.azimuth), np.radians(self.view.elevation)
+        to_cam = np.array([np.cos(el) * np.sin(az), np.sin(el), np.cos(el) * np.cos(az)])
+        right = np.array([np.cos(az), 0.0, -np.sin(az)])
+        return right, np.cross(to_cam, right)
+
+    def pan(self, dx_px: float, dy_px: float, height_px: float) -> None:
+        """Moves the target so the scene follows a drag of (dx, dy) pixels in a view ``height_px`` tall."""
+        metres_per_px = 2.0 * self.view.distance * np.tan(np.radians(self.view.fov) / 2.0) / max(float(height_px), 1.0)
+        right, up = self.right_up()
+        target = np.asarray(self.view.target, np.float64) - metres_per_px * (dx_px * right - dy_px * up)
+        self.set(target=tuple(float(x) for x in target))
+
+    def preset(self, name: str) -> None:
+        """Turns the camera to the named view in VIEW_PRESETS ("front", "side", "top"), keeping target and distance."""
+        if name not in VIEW_PRESETS:
+            raise AnrError(f"view preset {name!r}, expected one of {tuple(VIEW_PRESETS)}")
+        az, el = VIEW_PRESETS[name]
+        self.set(azimuth=az, elevation=el)
 
     def zoom(self, factor: float) -> None:
         """Multiplies the distance by ``factor`` (< 1 moves closer)."""

@@ -148,6 +148,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._add_dock("Training", self.training_panel, bottom, tab_with="Capture")
         self.tryon_panel = TryOnPanel(self.body, self.paint_state, self.neural)
         self._add_dock("Try-on", self.tryon_panel, right, tab_with="Pose")
+        self.tryon_panel.identities_changed.connect(self._on_identity_added)
         self.capture_panel.capture_opened.connect(self._on_capture_opened)
         self.training_panel.avatar_written.connect(self._on_avatar_written)
 
@@ -430,7 +431,17 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.removeDockWidget(dock)
             self._apply_default_layout()
 
+    def _on_identity_added(self, name: str) -> None:
+        """Lists an identity the try-on panel added in the neural preview's picker (its choice stays)."""
+        box = self.neural.ident_box
+        if box.findText(name) < 0:
+            with QtCore.QSignalBlocker(box):
+                box.addItem(name)
+
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt name
+        if not self.tryon_panel.confirm_discard():
+            event.ignore()
+            return
         s = settings()
         s.setValue("geometry", self.saveGeometry())
         s.setValue("windowState", self.saveState())

@@ -1,5 +1,6 @@
-"""PosePanel: sliders per joint axis (grouped by body part, filterable), global rotation and
-translation, shape sliders, resets, and motion playback. Binds both ways to PoseState."""
+"""PosePanel: a fine slider and a typed degree field per joint axis (grouped by body part,
+filterable), global rotation and translation, shape sliders, resets, and motion playback.
+Binds both ways to PoseState, including the selected joint (picked here or in the viewport)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from PySide6 import QtCore, QtWidgets
 from anr_studio.components.playback import BUILTIN_MOTION_NAMES, Playback
 from anr_studio.components.pose_state import JOINT_GROUPS, SMPL_JOINT_NAMES, PoseState, joint_index
 from anr_studio.components.protocols import StudioBody
+from anr_studio.gui.angle_field import TICKS_PER_DEGREE, FineSlider, angle_field
 from anr_studio.gui.qt_util import guarded
 
-TICKS_PER_DEGREE = 10  # sliders are integers; 0.1 degree steps feel continuous
+SELECTED_ROW_CSS = "#{name} {{ background: rgba(77, 200, 255, 70); border-radius: 3px; }}"
 BETA_TICKS = 100
 TICK_S = 0.033  # playback timer interval; the playhead follows the wall clock
 
@@ -27,6 +29,7 @@ class PosePanel(QtWidgets.QWidget):
         self.body = body
         self.phenotype_sliders: dict[str, QtWidgets.QSlider] = {}
         self.sliders: dict[tuple[int, int], QtWidgets.QSlider] = {}
+        self.angle_fields: dict[tuple[int, int], QtWidgets.QDoubleSpinBox] = {}
         self.rows: dict[int, QtWidgets.QWidget] = {}
         self.beta_sliders: list[QtWidgets.QSlider] = []
         self.transl_spins: list[QtWidgets.QDoubleSpinBox] = []
@@ -43,7 +46,10 @@ class PosePanel(QtWidgets.QWidget):
         top.addWidget(self.filter, 1)
         top.addWidget(reset_all)
         outer.addLayout(top)
-        scroll = QtWidgets.QScrollArea()
+        self.selected_label = QtWidgets.QLabel()
+        self.selected_label.setToolTip("Click a joint in the 3D view, or a joint's name below, to select it")
+        outer.addWidget(self.selected_label)
+        self.scroll = scroll = QtWidgets.QScrollArea()
         scroll.setWidgetResizable(True)
         body = QtWidgets.QWidget()
         self.form = QtWidgets.QVBoxLayout(body)
@@ -67,36 +73,56 @@ class PosePanel(QtWidgets.QWidget):
         self.form.addStretch(1)
         outer.addWidget(self._build_motion())
         state.changed.connect(self.refresh)
+        state.selection_changed.connect(self._on_selection)
         self.refresh()
+        self._on_selection(state.selected_joint)
 
     # --- construction --------------------------------------------------------------------
     def _slider(self, lo: int, hi: int) -> QtWidgets.QSlider:
+        """Returns a plain horizontal slider over [lo, hi] (shape and timeline)."""
         s = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         s.setRange(lo, hi)
         s.setMinimumWidth(60)
         return s
 
     def _joint_row(self, j: int, title: str) -> QtWidgets.QWidget:
+        name = SMPL_JOINT_NAMES[j]
         row = QtWidgets.QWidget()
-        lay = QtWidgets.QHBoxLayout(row)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lbl = QtWidgets.QLabel(title)
-        lbl.setMinimumWidth(90)
-        lay.addWidget(lbl)
+        row.setObjectName(f"row_{name}")
+        row.setAttribute(QtCore.Qt.WidgetAttribute.WA_StyledBackground, True)
+        lay = QtWidgets.QGridLayout(row)
+        lay.setContentsMargins(2, 1, 2, 1)
+        lay.setHorizontalSpacing(4)
+        lay.setVerticalSpacing(0)
+        pick = QtWidgets.QToolButton()
+        pick.setText(title)
+        pick.setAutoRaise(True)
+        pick.setMinimumWidth(84)
+        pick.setToolTip(f"Select {title} (also by clicking it in the 3D view)")
+        pick.clicked.connect(lambda _=False, j=j: self.state.select_joint(j))
+        lay.addWidget(pick, 0, 0, 2, 1)
         for axis, axis_name in enumerate("xyz"):
-            s = self._slider(-180 * TICKS_PER_DEGREE, 180 * TICKS_PER_DEGREE)
-            s.setToolTip(f"{title}: rotation about {axis_name} (degrees)")
-            s.setObjectName(f"joint_{SMPL_JOINT_NAMES[j]}_{axis_name}")
+            tip = f"{title}: rotation about {axis_name} in degrees"
+            sp = angle_field(tip + " (type a value, arrows step 0.5°)")
+            sp.setObjectName(f"angle_{name}_{axis_name}")
+            sp.valueChanged.connect(lambda v, j=j, a=axis: self._on_angle(j, a, v))
+            self.angle_fields[(j, axis)] = sp
+            lay.addWidget(sp, 0, axis + 1)
+            s = FineSlider(-180 * TICKS_PER_DEGREE, 180 * TICKS_PER_DEGREE)
+            s.setToolTip(tip + " (drag: 0.5° per pixel, with Shift 0.1°)")
+            s.setObjectName(f"joint_{name}_{axis_name}")
             s.valueChanged.connect(lambda v, j=j, a=axis: self._on_joint(j, a, v))
+            s.sliderPressed.connect(lambda j=j: self.state.select_joint(j))
             s.sliderReleased.connect(self.state.end_gesture)
             self.sliders[(j, axis)] = s
-            lay.addWidget(s, 1)
+            lay.addWidget(s, 1, axis + 1)
+            lay.setColumnStretch(axis + 1, 1)
         btn = QtWidgets.QToolButton()
         btn.setText("⟲")
         btn.setToolTip(f"Reset {title}")
         btn.clicked.connect(lambda _=False, j=j: self.state.reset_joint(j))
-        lay.addWidget(btn)
-        row.setProperty("joint_name", SMPL_JOINT_NAMES[j])
+        lay.addWidget(btn, 0, 4, 2, 1)
+        row.setProperty("joint_name", name)
         self.rows[j] = row
         return row
 
@@ -196,6 +222,11 @@ class PosePanel(QtWidgets.QWidget):
     def _on_joint(self, j: int, axis: int, ticks: int) -> None:
         self.state.set_joint_axis(j, axis, math.radians(ticks / TICKS_PER_DEGREE), merge_key=("joint", j, axis))
 
+    def _on_angle(self, j: int, axis: int, degrees: float) -> None:
+        self.state.select_joint(j)
+        self.state.set_joint_axis(j, axis, math.radians(degrees))  # a typed value is one undo step
+        self.state.end_gesture()
+
     def _on_transl(self, axis: int, value: float) -> None:
         t = self.state.transl
         t[axis] = value
@@ -211,6 +242,11 @@ class PosePanel(QtWidgets.QWidget):
             if s.value() != ticks:
                 with QtCore.QSignalBlocker(s):
                     s.setValue(ticks)
+        for (j, a), sp in self.angle_fields.items():
+            deg = max(-180.0, min(180.0, math.degrees(float(pose[j, a]))))
+            if abs(sp.value() - deg) > 0.05:
+                with QtCore.QSignalBlocker(sp):
+                    sp.setValue(deg)
         for k, s in enumerate(self.beta_sliders):
             ticks = int(round(float(betas[k]) * BETA_TICKS))
             if s.value() != ticks:
@@ -220,6 +256,20 @@ class PosePanel(QtWidgets.QWidget):
             if abs(sp.value() - float(transl[a])) > 1e-6:
                 with QtCore.QSignalBlocker(sp):
                     sp.setValue(float(transl[a]))
+
+    def _on_selection(self, joint) -> None:
+        """Highlights the selected joint's row, scrolls to it and names it above the list."""
+        for j, row in self.rows.items():
+            row.setStyleSheet(SELECTED_ROW_CSS.format(name=row.objectName()) if j == joint else "")
+        if joint is None:
+            self.selected_label.setText("Selected joint: none (click one in the 3D view)")
+            return
+        self.selected_label.setText(f"Selected joint: <b>{SMPL_JOINT_NAMES[joint].replace('_', ' ')}</b>")
+        row = self.rows.get(joint)
+        if row is not None:
+            if not row.isVisibleTo(self) and self.filter.text():
+                self.filter.clear()
+            QtCore.QTimer.singleShot(0, lambda: self.scroll.ensureWidgetVisible(row, 10, 40))
 
     def _apply_filter(self, text: str) -> None:
         words = text.lower().split()

@@ -1,98 +1,49 @@
-"""TryOnPanel: the body's UV layout as a paintable canvas (brush size, soft edge, eraser, region
-presets, clear), identity A/B pickers, a live preview of the swapped avatar, save as a new identity."""
+"""TryOnPanel: the body's UV layout as a paintable canvas (labelled parts, brush outline and size,
+soft edge, eraser, region presets, clear; it pops out into its own large window), identity A/B
+pickers, a live preview of the swapped avatar, a B | swap | A comparison, save as a new identity."""
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from anr_studio.components.paint import PaintEvent, PaintState, clear, fill, handle_event, uv_layout_image
+from anr_studio.components.paint import BRUSH_RADIUS_RANGE, PaintState, clear, fill, uv_layout_image, uv_part_labels
 from anr_studio.components.protocols import StudioAvatar, StudioBody
-from anr_studio.components.tryon import PREVIEW_IDENTITY, REGION_PRESETS, preview_swap, region_mask
+from anr_studio.components.tryon import PREVIEW_IDENTITY, REGION_PRESETS, compare_images, preview_swap, region_mask
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import guarded, to_qimage
+from anr_studio.gui.qt_util import ImageLabel, guarded
+from anr_studio.gui.uv_canvas import UVCanvas
 
-MASK_TINT = np.array([255, 120, 40], np.float32)
+__all__ = ["TryOnPanel", "UVCanvas"]
 
-
-class UVCanvas(QtWidgets.QWidget):
-    """Draws the UV layout with the mask tinted over it; mouse drags become PaintEvents."""
-
-    def __init__(self, state: PaintState, layout_img: np.ndarray, parent=None) -> None:
-        super().__init__(parent)
-        self.state = state
-        self.layout_img = layout_img.astype(np.float32)
-        self.setMinimumSize(200, 200)
-        self.setObjectName("uvCanvas")
-        self.setMouseTracking(False)
-        self.setCursor(QtCore.Qt.CursorShape.CrossCursor)
-        self._qimg: QtGui.QImage | None = None
-        self._hover: QtCore.QPointF | None = None
-        state.changed.connect(self._on_changed)
-        self._compose()
-
-    def _on_changed(self, _box) -> None:
-        self._compose()
-        self.update()
-
-    def _compose(self) -> None:
-        m = self.state.mask[..., None]
-        img = self.layout_img * (1 - 0.7 * m) + MASK_TINT * 0.7 * m
-        self._qimg = to_qimage(img.clip(0, 255).astype(np.uint8))
-
-    def _square(self) -> QtCore.QRectF:
-        side = min(self.width(), self.height())
-        return QtCore.QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
-
-    def to_mask_xy(self, pos: QtCore.QPointF) -> tuple[float, float]:
-        """Returns mask pixel coordinates (x, y) of a widget position."""
-        r = self._square()
-        s = self.state.size / r.width()
-        return (pos.x() - r.x()) * s, (pos.y() - r.y()) * s
-
-    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt name
-        p = QtGui.QPainter(self)
-        p.fillRect(self.rect(), QtGui.QColor(25, 25, 30))
-        if self._qimg is not None:
-            p.drawImage(self._square(), self._qimg)
-        if self._hover is not None:
-            r = self.state.brush.radius * self._square().width() / self.state.size
-            p.setPen(QtGui.QPen(QtGui.QColor(255, 255, 255, 180), 1))
-            p.drawEllipse(self._hover, r, r)
-        p.end()
-
-    def _send(self, kind: str, event: QtGui.QMouseEvent) -> None:
-        x, y = self.to_mask_xy(event.position())
-        handle_event(self.state, PaintEvent(kind, x, y))
-        self._hover = event.position()
-
-    def mousePressEvent(self, e: QtGui.QMouseEvent) -> None:  # noqa: N802
-        if e.button() == QtCore.Qt.MouseButton.LeftButton:
-            self._send("press", e)
-
-    def mouseMoveEvent(self, e: QtGui.QMouseEvent) -> None:  # noqa: N802
-        if e.buttons() & QtCore.Qt.MouseButton.LeftButton:
-            self._send("move", e)
-
-    def mouseReleaseEvent(self, e: QtGui.QMouseEvent) -> None:  # noqa: N802
-        if e.button() == QtCore.Qt.MouseButton.LeftButton:
-            self._send("release", e)
-            self._hover = None
-            self.update()
+COMPARE_SIZE = 160  # pixels per image of the B | swap | A strip
 
 
 class TryOnPanel(QtWidgets.QWidget):
-    """Edits the PaintState and previews the A/B texture swap in the neural view."""
+    """Edits the PaintState and previews the A/B texture swap in the neural view.
+
+    ``identities_changed(str)`` fires with the new identity's name after a save adds it to the avatar.
+    """
+
+    identities_changed = QtCore.Signal(str)
 
     def __init__(self, body: StudioBody, state: PaintState, neural_view, parent=None) -> None:
         super().__init__(parent)
         self.body, self.state, self.neural = body, state, neural_view
         self.avatar = None
-        self.canvas = UVCanvas(state, uv_layout_image(body.face_uvs.cpu().numpy(), state.size))
+        face_uvs = body.face_uvs.cpu().numpy()
+        parts, names = getattr(body, "face_parts", None), list(getattr(body, "part_names", []) or [])
+        labels = uv_part_labels(face_uvs, parts.cpu().numpy(), names) if parts is not None and names else []
+        self.canvas = UVCanvas(state, uv_layout_image(face_uvs, state.size), labels)
+        self.canvas.brush_resized.connect(self._on_brush_resized)
+        self.canvas_window: QtWidgets.QWidget | None = None
         self.size_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
-        self.size_slider.setRange(1, 64)
+        self.size_slider.setRange(int(BRUSH_RADIUS_RANGE[0]), int(BRUSH_RADIUS_RANGE[1]))
         self.size_slider.setValue(int(state.brush.radius))
-        self.size_slider.valueChanged.connect(lambda v: setattr(state.brush, "radius", float(v)))
+        self.size_slider.setToolTip("Brush radius in mask pixels ([ and ] on the canvas)")
+        self.size_slider.valueChanged.connect(self._on_size_slider)
+        self.size_label = QtWidgets.QLabel(f"{state.brush.radius:.0f} px")
+        self.size_label.setMinimumWidth(40)
         self.soft_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.soft_slider.setRange(0, 100)
         self.soft_slider.setValue(int(state.brush.softness * 100))
@@ -116,8 +67,46 @@ class TryOnPanel(QtWidgets.QWidget):
         save_btn.clicked.connect(self.save_identity)
         self.note = QtWidgets.QLabel("Open an avatar to preview a swap; painting works without one.")
         self.note.setWordWrap(True)
+        self.saved_note = QtWidgets.QLabel()
+        self.saved_note.setWordWrap(True)
+        self.saved_note.setStyleSheet("color: #7fd67f;")
+        self.saved_note.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.saved_note.hide()
+        self.pop_btn = QtWidgets.QToolButton()
+        self.pop_btn.setText("Large canvas")
+        self.pop_btn.setCheckable(True)
+        self.pop_btn.setToolTip("Paint in a separate, resizable window (uncheck or close it to dock the canvas back)")
+        self.pop_btn.toggled.connect(self.pop_out_canvas)
+        self.labels_box = QtWidgets.QCheckBox("Part names")
+        self.labels_box.setChecked(True)
+        self.labels_box.setToolTip("Write the body part names on the UV layout")
+        self.labels_box.toggled.connect(self._on_labels)
+        self.compare_btn = QtWidgets.QPushButton("Compare B | swap | A")
+        self.compare_btn.setToolTip("Render identity B, the swap and identity A side by side from the current view")
+        self.compare_btn.clicked.connect(self.show_comparison)
+        self.compare_row = QtWidgets.QWidget()
+        cl = QtWidgets.QHBoxLayout(self.compare_row)
+        cl.setContentsMargins(0, 0, 0, 0)
+        self.compare_images: list[ImageLabel] = []
+        self.compare_titles: list[QtWidgets.QLabel] = []
+        for _ in range(3):
+            col = QtWidgets.QVBoxLayout()
+            col.setSpacing(0)
+            img = ImageLabel()
+            img.setMinimumSize(72, 72)
+            title = QtWidgets.QLabel()
+            title.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+            self.compare_images.append(img)
+            self.compare_titles.append(title)
+            col.addWidget(img, 1)
+            col.addWidget(title)
+            cl.addLayout(col)
+        self.compare_row.hide()
         form = QtWidgets.QFormLayout()
-        form.addRow("Brush size", self.size_slider)
+        size_row = QtWidgets.QHBoxLayout()
+        size_row.addWidget(self.size_slider, 1)
+        size_row.addWidget(self.size_label)
+        form.addRow("Brush size", size_row)
         form.addRow("Soft edge", self.soft_slider)
         form.addRow("", self.eraser)
         rr = QtWidgets.QHBoxLayout()
@@ -134,9 +123,19 @@ class TryOnPanel(QtWidgets.QWidget):
         form.addRow("Save", sr)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(self.canvas, 1)
+        bar = QtWidgets.QHBoxLayout()
+        bar.addWidget(self.labels_box)
+        bar.addStretch(1)
+        bar.addWidget(self.pop_btn)
+        lay.addLayout(bar)
+        self.canvas_slot = QtWidgets.QVBoxLayout()
+        self.canvas_slot.addWidget(self.canvas)
+        lay.addLayout(self.canvas_slot, 1)
         lay.addLayout(form)
+        lay.addWidget(self.compare_btn)
+        lay.addWidget(self.compare_row)
         lay.addWidget(self.note)
+        lay.addWidget(self.saved_note)
         self._debounce = QtCore.QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(60)  # one swap per burst of brush dabs
@@ -146,17 +145,82 @@ class TryOnPanel(QtWidgets.QWidget):
         self.ident_b.currentTextChanged.connect(lambda _=None: self.update_preview())
 
     def set_avatar(self, avatar: StudioAvatar | None) -> None:
-        """Fills the identity pickers from ``avatar`` (None clears them)."""
+        """Fills the identity pickers from ``avatar`` (None clears them), keeping the picked names that remain."""
+        changed = avatar is not self.avatar
         self.avatar = avatar
         names = [] if avatar is None else [n for n in avatar.identities if n != PREVIEW_IDENTITY]
         for box, pick in ((self.ident_a, 0), (self.ident_b, 1)):
+            keep = box.currentText()
             with QtCore.QSignalBlocker(box):
                 box.clear()
                 box.addItems(names)
-                if names:
+                if keep in names and not changed:
+                    box.setCurrentText(keep)
+                elif names:
                     box.setCurrentIndex(min(pick, len(names) - 1))
-        self.note.setText("Paint where identity A's texture should replace B's; the neural view shows the result."
-                          if avatar is not None else "Open an avatar to preview a swap; painting works without one.")
+        if changed:
+            self.saved_note.hide()
+            self.compare_row.hide()
+            self.note.setText("Paint where identity A's texture should replace B's; the neural view shows the result."
+                              if avatar is not None else "Open an avatar to preview a swap; painting works without one.")
+
+    # --- brush and canvas ----------------------------------------------------------------
+    def _on_size_slider(self, v: int) -> None:
+        self.state.brush.radius = float(v)
+        self.size_label.setText(f"{v} px")
+        self.canvas.update()
+
+    def _on_brush_resized(self, radius: float) -> None:
+        with QtCore.QSignalBlocker(self.size_slider):
+            self.size_slider.setValue(int(radius))
+        self.size_label.setText(f"{radius:.0f} px")
+
+    def _on_labels(self, on: bool) -> None:
+        self.canvas.show_labels = bool(on)
+        self.canvas.update()
+
+    def pop_out_canvas(self, on: bool) -> None:
+        """Moves the canvas into its own large window (``on``) or back into the panel."""
+        if on and self.canvas_window is None:
+            win = _CanvasWindow(self)
+            win.layout().addWidget(self.canvas)
+            win.resize(760, 760)
+            win.show()
+            self.canvas_window = win
+        elif not on and self.canvas_window is not None:
+            win, self.canvas_window = self.canvas_window, None
+            self.canvas_slot.addWidget(self.canvas)
+            self.canvas.show()
+            win.close()
+        with QtCore.QSignalBlocker(self.pop_btn):
+            self.pop_btn.setChecked(on)
+
+    @guarded
+    def show_comparison(self, _checked: bool = False) -> None:
+        """Renders identity B, the swap and identity A side by side under the canvas."""
+        av = self.avatar
+        if av is None or not self.ident_a.currentText():
+            raise AnrError("try-on: no avatar is open, expected File ▸ Open avatar first")
+        pose = self.neural.pose_state
+        camera = self.neural.view_state.view.camera((COMPARE_SIZE, COMPARE_SIZE))
+        shots = compare_images(av, self.ident_a.currentText(), self.ident_b.currentText(), self.state.mask,
+                               pose.pose, camera, betas=pose.betas, transl=pose.transl, size=COMPARE_SIZE)
+        for label, caption, (title, rgb) in zip(self.compare_images, self.compare_titles, shots):
+            label.set_array(rgb, "")
+            label.setToolTip(title)
+            caption.setText(title)
+        self.compare_row.show()
+
+    def confirm_discard(self) -> bool:
+        """Returns True when there is no unsaved painting (or no window on screen to ask in) or the user agrees to discard it."""
+        if not self.state.unsaved or not self.window().isVisible():
+            return True
+        answer = QtWidgets.QMessageBox.question(
+            self, "Unsaved try-on painting",
+            "The painted try-on mask has not been saved as an identity. Close and discard it?",
+            QtWidgets.QMessageBox.StandardButton.Discard | QtWidgets.QMessageBox.StandardButton.Cancel,
+            QtWidgets.QMessageBox.StandardButton.Cancel)
+        return answer == QtWidgets.QMessageBox.StandardButton.Discard
 
     @guarded
     def fill_region(self, _checked: bool = False) -> None:
@@ -193,8 +257,30 @@ class TryOnPanel(QtWidgets.QWidget):
         if not name or name in av.identities:
             raise AnrError(f"try-on: identity name {name!r} is empty or taken, expected a new name")
         preview_swap(av, self.ident_a.currentText(), self.ident_b.currentText(), self.state.mask, name=name)
+        self.set_avatar(av)  # the pickers keep A and B and now list the new identity
+        self.identities_changed.emit(name)
+        self.state.mark_saved()
+        self.new_name.clear()
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save avatar with the new identity", f"{name}.anr", "Avatars (*.anr)")
         if path:
             av.save(path)
-            self.note.setText(f"saved identity {name!r} to {path}")
-        self.set_avatar(av)
+            self.saved_note.setText(f"Saved identity “{name}” to {path}.")
+        else:
+            self.saved_note.setText(f"Added identity “{name}” to the open avatar (not written to a file).")
+        self.saved_note.show()
+
+
+class _CanvasWindow(QtWidgets.QWidget):
+    """The try-on canvas's own window; closing it docks the canvas back into the panel."""
+
+    def __init__(self, panel: TryOnPanel) -> None:
+        super().__init__(panel, QtCore.Qt.WindowType.Window)
+        self.panel = panel
+        self.setWindowTitle("Try-on canvas")
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+
+    def closeEvent(self, e) -> None:  # noqa: N802 - Qt name
+        if self.panel.canvas_window is self:
+            self.panel.pop_out_canvas(False)
+        super().closeEvent(e)

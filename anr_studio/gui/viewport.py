@@ -1,7 +1,8 @@
 """MeshViewport: a vispy 3D view of the posed coarse body with skeleton overlay and orbit camera.
 
 The view only reacts: it reads PoseState and ViewState and redraws; mouse drags write ViewState
-(drag to orbit, wheel to zoom, double-click to reset). vispy's own camera interaction is off so
+(drag to orbit, middle or Shift drag to pan, wheel to zoom, double-click to reset) and a click
+picks the nearest joint into PoseState's selection. vispy's own camera interaction is off so
 ViewState stays the one truth shared with the neural preview.
 """
 
@@ -10,14 +11,14 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 from vispy import app as vispy_app
 from vispy import scene
 
 from anr_studio.components.face_colors import checker_face_colors
-from anr_studio.components.pose_state import PoseState
+from anr_studio.components.pose_state import SMPL_JOINT_NAMES, PoseState, nearest_joint
 from anr_studio.components.protocols import StudioBody
-from anr_studio.components.scene import OrbitView, ViewState, pose_body
+from anr_studio.components.scene import VIEW_PRESETS, OrbitView, ViewState, pose_body
 from anr_studio.errors import AnrError
 from anr_studio.gui.theme import VIEWPORT_BG
 
@@ -28,6 +29,12 @@ SKIN = (0.78, 0.66, 0.58, 1.0)
 VISPY_AZIMUTH_OFFSET = 90.0
 # How the mesh is coloured: plain skin, a UV checkerboard, or the current identity's neural texture.
 COLOR_MODES = ("skin", "checker", "neural")
+SELECTED = (0.3, 0.9, 1.0, 1.0)
+# A press and release closer than this (pixels) is a click (picks a joint), not a drag.
+CLICK_SLOP_PX = 3.0
+AXIS_BOX_PX = 84
+# Keys of the view presets, as in Blender's numpad: 1 front, 3 side, 7 top.
+PRESET_KEYS = {"front": "1", "side": "3", "top": "7"}
 
 
 class MeshViewport(QtWidgets.QWidget):
@@ -57,11 +64,21 @@ class MeshViewport(QtWidgets.QWidget):
         for vis in (self.bones, self.joints):
             vis.set_gl_state(depth_test=False)  # the skeleton stays visible through the skin
             vis.order = 10
+        self.selected_marker = scene.visuals.Markers(parent=self.view.scene)
+        self.selected_marker.set_gl_state(depth_test=False)
+        self.selected_marker.order = 11
+        self.selected_marker.visible = False
+        self._joints_world = joints
+        self._build_axis_indicator()
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.canvas.native)
+        layout.setSpacing(0)
+        layout.addWidget(self._build_view_bar())
+        layout.addWidget(self.canvas.native, 1)
         self.show_skeleton(True)
         self._press_pos = None
+        self._press_origin = None
+        self._panning = False
         self._frame_times: list[float] = []
         self.canvas.events.mouse_press.connect(self._on_press)
         self.canvas.events.mouse_move.connect(self._on_move)
@@ -69,9 +86,80 @@ class MeshViewport(QtWidgets.QWidget):
         self.canvas.events.mouse_wheel.connect(self._on_wheel)
         self.canvas.events.mouse_double_click.connect(lambda ev: self.view_state.reset())
         self.canvas.events.draw.connect(self._on_draw)
+        self.canvas.events.resize.connect(lambda ev: self._place_axis_indicator())
         pose_state.changed.connect(self._on_pose)
+        pose_state.selection_changed.connect(self._on_selection)
         view_state.changed.connect(self._apply_view)
         self._apply_view(view_state.view)
+
+    # --- view presets and axis indicator -------------------------------------------------
+    def _build_view_bar(self) -> QtWidgets.QWidget:
+        bar = QtWidgets.QWidget()
+        lay = QtWidgets.QHBoxLayout(bar)
+        lay.setContentsMargins(4, 2, 4, 2)
+        lay.setSpacing(2)
+        self.preset_buttons: dict[str, QtWidgets.QToolButton] = {}
+        for name in VIEW_PRESETS:
+            b = QtWidgets.QToolButton()
+            b.setText(name.capitalize())
+            b.setToolTip(f"Look at the body from the {name} ({PRESET_KEYS[name]} with the 3D view focused)")
+            b.clicked.connect(lambda _=False, n=name: self.view_state.preset(n))
+            act = QtGui.QAction(f"{name.capitalize()} view", self)
+            act.setShortcut(QtGui.QKeySequence(PRESET_KEYS[name]))
+            act.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            act.triggered.connect(lambda _=False, n=name: self.view_state.preset(n))
+            self.addAction(act)
+            self.preset_buttons[name] = b
+            lay.addWidget(b)
+        lay.addStretch(1)
+        self.selection_label = QtWidgets.QLabel("Click a joint to select it")
+        self.selection_label.setToolTip("Click near a joint to select it; drag to orbit, middle or Shift drag to pan, wheel to zoom")
+        lay.addWidget(self.selection_label)
+        return bar
+
+    def _build_axis_indicator(self) -> None:
+        """A small corner view whose camera turns with the main one, showing the world x (red), y (green), z (blue)."""
+        box = scene.widgets.ViewBox(parent=self.canvas.scene, border_color=None, bgcolor=None)
+        box.size = (AXIS_BOX_PX, AXIS_BOX_PX)
+        box.interactive = False
+        box.camera = scene.TurntableCamera(up="+y", fov=0.0, distance=3.0)
+        box.camera.interactive = False
+        box.camera.center = (0.0, 0.0, 0.0)
+        box.camera.set_range(x=(-1.3, 1.3), y=(-1.3, 1.3), z=(-1.3, 1.3))
+        scene.visuals.XYZAxis(parent=box.scene, width=2)
+        for text, pos, color in (("X", (1.2, 0, 0), "red"), ("Y", (0, 1.2, 0), "lime"), ("Z", (0, 0, 1.2), "dodgerblue")):
+            scene.visuals.Text(text, pos=pos, color=color, font_size=9, bold=True, parent=box.scene)
+        box.order = 20
+        self.axis_box = box
+        self._place_axis_indicator()
+
+    def _place_axis_indicator(self) -> None:
+        self.axis_box.pos = (4, max(self.canvas.size[1] - AXIS_BOX_PX - 4, 0))
+
+    # --- selection -----------------------------------------------------------------------
+    def joint_pixels(self) -> np.ndarray:
+        """Returns where each joint is drawn on the canvas, (24,2) logical pixels (x right, y down)."""
+        tr = self.view.scene.node_transform(self.canvas.scene)
+        mapped = np.asarray(tr.map(self._joints_world), np.float64)
+        return mapped[:, :2] / mapped[:, 3:4]
+
+    def pick_joint(self, pos) -> int | None:
+        """Selects and returns the joint drawn nearest to canvas pixel ``pos`` (x, y), or clears the selection."""
+        j = nearest_joint(self.joint_pixels(), pos) if self.joints.visible else None
+        self.pose_state.select_joint(j)
+        return j
+
+    def _on_selection(self, joint) -> None:
+        self._show_selection()
+        name = "Click a joint to select it" if joint is None else f"Selected: {SMPL_JOINT_NAMES[joint].replace('_', ' ')}"
+        self.selection_label.setText(name)
+        self.canvas.update()
+
+    def _show_selection(self) -> None:
+        j = self.pose_state.selected_joint
+        self.selected_marker.visible = j is not None and self.joints.visible
+        if j is not None:
+            self.selected_marker.set_data(self._joints_world[[j]], face_color=SELECTED, edge_color=(1, 1, 1, 1), edge_width=2, size=14)
 
     # --- model -> view -------------------------------------------------------------------
     def _posed(self) -> tuple[np.ndarray, np.ndarray]:
@@ -80,9 +168,11 @@ class MeshViewport(QtWidgets.QWidget):
 
     def _on_pose(self, _what: str = "") -> None:
         verts, joints = self._posed()
+        self._joints_world = joints
         self.mesh.set_data(vertices=verts, faces=self.faces, **self._color_kwargs())
         self.bones.set_data(pos=joints, connect=self._segments)
         self.joints.set_data(joints, face_color=(1.0, 0.4, 0.2, 1.0), edge_color=None, size=6)
+        self._show_selection()
 
     def _color_kwargs(self) -> dict:
         colors = {"checker": self._checker, "neural": self._neural}.get(self.color_mode)
@@ -94,6 +184,8 @@ class MeshViewport(QtWidgets.QWidget):
         self.camera.distance = v.distance
         self.camera.center = tuple(v.target)
         self.camera.fov = v.fov
+        self.axis_box.camera.azimuth = self.camera.azimuth
+        self.axis_box.camera.elevation = v.elevation
         # A headlight: light from the camera so the side facing the user is always lit.
         az, el = np.radians(v.azimuth), np.radians(v.elevation)
         to_cam = np.array([np.cos(el) * np.sin(az), np.sin(el), np.cos(el) * np.cos(az)])
@@ -120,17 +212,25 @@ class MeshViewport(QtWidgets.QWidget):
     def show_skeleton(self, on: bool) -> None:
         """Shows or hides the bone/joint overlay."""
         self.bones.visible = self.joints.visible = bool(on)
+        self._show_selection()
         self.canvas.update()
 
     # --- mouse -> ViewState --------------------------------------------------------------
     def _on_press(self, ev) -> None:
         self._press_pos = np.asarray(ev.pos[:2], np.float64)
+        self._press_origin = self._press_pos.copy()
+        # vispy numbers buttons 1 left, 2 right, 3 middle.
+        self._panning = ev.button == 3 or "Shift" in [k.name for k in ev.modifiers]
 
     def _drag_to(self, ev) -> None:
         pos = np.asarray(ev.pos[:2], np.float64)
         dx, dy = pos - self._press_pos
         self._press_pos = pos
-        if dx or dy:
+        if not (dx or dy):
+            return
+        if self._panning:
+            self.view_state.pan(dx, dy, self.canvas.size[1])
+        else:
             # Half a degree per pixel: a drag across the view turns the body about once.
             self.view_state.orbit(-0.5 * dx, 0.5 * dy)
 
@@ -141,7 +241,11 @@ class MeshViewport(QtWidgets.QWidget):
     def _on_release(self, ev) -> None:
         # vispy drops moves closer than 10 ms apart; the release carries the rest of the drag.
         if self._press_pos is not None:
-            self._drag_to(ev)
+            pos = np.asarray(ev.pos[:2], np.float64)
+            if np.linalg.norm(pos - self._press_origin) < CLICK_SLOP_PX and ev.button == 1 and not self._panning:
+                self.pick_joint(pos)
+            else:
+                self._drag_to(ev)
         self._press_pos = None
 
     def _on_wheel(self, ev) -> None:

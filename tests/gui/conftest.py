@@ -45,6 +45,25 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=_SKIP_REASON))
 
 
+@pytest.fixture(autouse=True)
+def no_blocking_questions(monkeypatch):
+    """Answers the studio's yes/no questions (e.g. discard unsaved painting on close) without a modal loop.
+
+    A question box opened by ``QMessageBox.question`` would wait for a click that never comes and hang
+    the suite (window teardown closes every window). Tests about a question patch it themselves.
+    """
+    from PySide6 import QtWidgets
+
+    asked: list[str] = []
+
+    def answer(_parent, title, *_args, **_kwargs):
+        asked.append(title)
+        return QtWidgets.QMessageBox.StandardButton.Discard
+
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question", answer)
+    return asked
+
+
 @pytest.fixture(scope="session")
 def standin_body():
     from tests.standin import standin_body
@@ -74,6 +93,7 @@ def window(qtbot, standin_body):
         if len(sizes) >= 4 and len(set(sizes[-4:])) == 1:
             break
     yield win
+    win.paint_state.mark_saved()  # tests that paint close without the discard prompt
     win.close()
 
 

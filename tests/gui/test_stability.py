@@ -60,6 +60,7 @@ def test_autosaved_pose_and_paint_are_offered_back_after_a_crash(window, qtbot, 
     assert not window.recovery.autosave.path.exists()
     window.recovery.dirty = True
     window.recovery.save_now()
+    window.paint_state.mark_saved()  # a close without the unsaved-painting question
     window.close()
     assert not window.recovery.autosave.path.exists()
     second.close()

@@ -142,7 +142,7 @@ def test_painting_changes_uv_mask_and_swap_changes_only_inside(window, qtbot, ti
     qtbot.waitUntil(lambda: window.neural.worker.idle() and window.neural.last_result is not None, timeout=20000)
     before = window.neural.last_result.rgb.copy()
     panel.size_slider.setValue(20)
-    r = canvas._square()
+    r = canvas.square()
     y = r.y() + r.height() * 0.5
     _mouse(canvas, "press", r.x() + r.width() * 0.1, y)
     for f in (0.3, 0.5, 0.7, 0.9):

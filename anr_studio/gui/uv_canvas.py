@@ -1,0 +1,132 @@
+"""UVCanvas: the body's UV layout with part names, the painted mask tinted over it, and a brush
+outline that follows the cursor; mouse drags become PaintEvents, `[` and `]` size the brush."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from anr_studio.components.paint import PaintEvent, PaintState, handle_event, resize_brush
+from anr_studio.gui.qt_util import to_qimage
+
+MASK_TINT = np.array([255, 120, 40], np.float32)
+LABEL_COLOR = QtGui.QColor(235, 235, 245, 210)
+
+
+class UVCanvas(QtWidgets.QWidget):
+    """Paints ``state`` over ``layout_img`` (S,S,3) uint8; ``labels`` are (name, x, y) with x/y in [0,1].
+
+    ``brush_resized(float)`` fires with the new radius after `[`/`]`.
+    """
+
+    brush_resized = QtCore.Signal(float)
+
+    def __init__(self, state: PaintState, layout_img: np.ndarray, labels=(), parent=None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.layout_img = layout_img.astype(np.float32)
+        self.labels = list(labels)
+        self.show_labels = True
+        self.setMinimumSize(180, 180)
+        self.setObjectName("uvCanvas")
+        self.setMouseTracking(True)  # the brush outline follows the cursor
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+        self.setCursor(QtCore.Qt.CursorShape.CrossCursor)
+        self.setToolTip("Paint where identity A's texture goes; [ and ] change the brush size")
+        self._qimg: QtGui.QImage | None = None
+        self.hover: QtCore.QPointF | None = None
+        state.changed.connect(self._on_changed)
+        self._compose()
+
+    def _on_changed(self, _box) -> None:
+        self._compose()
+        self.update()
+
+    def _compose(self) -> None:
+        m = self.state.mask[..., None]
+        img = self.layout_img * (1 - 0.7 * m) + MASK_TINT * 0.7 * m
+        self._qimg = to_qimage(img.clip(0, 255).astype(np.uint8))
+
+    def square(self) -> QtCore.QRectF:
+        """Returns the widget rectangle the (square) UV image is drawn in."""
+        side = min(self.width(), self.height())
+        return QtCore.QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
+
+    def to_mask_xy(self, pos: QtCore.QPointF) -> tuple[float, float]:
+        """Returns mask pixel coordinates (x, y) of a widget position."""
+        r = self.square()
+        s = self.state.size / r.width()
+        return (pos.x() - r.x()) * s, (pos.y() - r.y()) * s
+
+    def brush_radius_px(self) -> float:
+        """Returns the brush radius in widget pixels."""
+        return self.state.brush.radius * self.square().width() / self.state.size
+
+    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt name
+        p = QtGui.QPainter(self)
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        p.fillRect(self.rect(), QtGui.QColor(25, 25, 30))
+        r = self.square()
+        if self._qimg is not None:
+            p.drawImage(r, self._qimg)
+        if self.show_labels and self.labels:
+            f = p.font()
+            f.setPointSizeF(max(6.5, min(10.0, r.width() / 55)))
+            p.setFont(f)
+            fm = QtGui.QFontMetricsF(f)
+            drawn: list[QtCore.QRectF] = []
+            for name, x, y in self.labels:
+                c = QtCore.QPointF(r.x() + x * r.width(), r.y() + y * r.height())
+                w = fm.horizontalAdvance(name)
+                box = QtCore.QRectF(c.x() - w / 2 - 2, c.y() - fm.height() / 2, w + 4, fm.height())
+                for _ in range(4):  # parts sharing an island: stack their names instead of overprinting
+                    if not any(box.intersects(d) for d in drawn):
+                        break
+                    box.translate(0, fm.height() + 1)
+                drawn.append(box)
+                p.fillRect(box, QtGui.QColor(0, 0, 0, 110))
+                p.setPen(LABEL_COLOR)
+                p.drawText(box, QtCore.Qt.AlignmentFlag.AlignCenter, name)
+        if self.hover is not None:
+            rad = self.brush_radius_px()
+            color = QtGui.QColor(120, 200, 255, 220) if self.state.brush.erase else QtGui.QColor(255, 255, 255, 220)
+            p.setPen(QtGui.QPen(QtGui.QColor(0, 0, 0, 160), 3))
+            p.drawEllipse(self.hover, rad, rad)
+            p.setPen(QtGui.QPen(color, 1.5))
+            p.drawEllipse(self.hover, rad, rad)
+            p.drawText(self.hover + QtCore.QPointF(rad + 4, -rad), f"{self.state.brush.radius:.0f} px")
+        p.end()
+
+    def _send(self, kind: str, event: QtGui.QMouseEvent) -> None:
+        x, y = self.to_mask_xy(event.position())
+        handle_event(self.state, PaintEvent(kind, x, y))
+        self.hover = event.position()
+
+    def mousePressEvent(self, e: QtGui.QMouseEvent) -> None:  # noqa: N802
+        if e.button() == QtCore.Qt.MouseButton.LeftButton:
+            self.setFocus()
+            self._send("press", e)
+
+    def mouseMoveEvent(self, e: QtGui.QMouseEvent) -> None:  # noqa: N802
+        if e.buttons() & QtCore.Qt.MouseButton.LeftButton:
+            self._send("move", e)
+        else:
+            self.hover = e.position()
+            self.update()
+
+    def mouseReleaseEvent(self, e: QtGui.QMouseEvent) -> None:  # noqa: N802
+        if e.button() == QtCore.Qt.MouseButton.LeftButton:
+            self._send("release", e)
+            self.update()
+
+    def leaveEvent(self, _e) -> None:  # noqa: N802
+        self.hover = None
+        self.update()
+
+    def keyPressEvent(self, e: QtGui.QKeyEvent) -> None:  # noqa: N802
+        steps = {QtCore.Qt.Key.Key_BracketLeft: -1, QtCore.Qt.Key.Key_BracketRight: 1}.get(QtCore.Qt.Key(e.key()))
+        if steps is None:
+            return super().keyPressEvent(e)
+        self.brush_resized.emit(resize_brush(self.state, steps))
+        self.update()
+        e.accept()

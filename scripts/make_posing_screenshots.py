@@ -1,0 +1,94 @@
+"""Makes docs/screenshots/pose_panel.png, tryon_painting.png and tryon_canvas_window.png from the demo avatar.
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/make_posing_screenshots.py
+
+The window is 1280x720. Pose: the body posed, the left wrist picked in the 3D view (marker, panel row,
+label), its angle typed. Try-on: the "upper" region filled, the brush outline over the canvas,
+the B | swap | A strip; then the canvas in its own large window.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+
+
+def _wait(app, seconds: float) -> None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def main() -> int:
+    os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="anr-shots-cfg-")
+    import numpy as np
+    from PySide6 import QtCore, QtGui, QtWidgets
+
+    from anr_studio.components.pose_state import joint_index
+    from anr_studio.gui.app import _application, save_screenshot, wait_until_rendered
+    from anr_studio.gui.main_window import MainWindow
+
+    app = _application()
+    demo = Path(__file__).resolve().parents[1] / "models" / "demo.anr"
+    win = MainWindow()
+    win.resize(1280, 720)
+    win.show()
+    wait_until_rendered(win)
+    if demo.exists():
+        win.open_path(str(demo))
+    pose = np.zeros((24, 3), np.float32)
+    pose[16, 2], pose[17, 2], pose[18, 1], pose[1, 0], pose[4, 0] = -1.1, 0.4, -0.8, -0.5, 0.6
+    win.pose_state.set_pose(pose)
+    win.view_state.set(azimuth=25.0, elevation=8.0)
+    win.docks["Pose"].raise_()
+    _wait(app, 0.5)
+    lw = joint_index("left_wrist")
+    x, y = win.viewport.joint_pixels()[lw]
+    win.viewport.pick_joint((x, y))
+    win.pose_panel.angle_fields[(lw, 2)].setValue(30.0)
+    wait_until_rendered(win)
+    _wait(app, 1.0)
+    save_screenshot(win, OUT / "pose_panel.png")
+
+    win.docks["Try-on"].raise_()
+    tp = win.tryon_panel
+    names = win.avatar.identities if win.avatar is not None else []
+    if {"synth-5", "synth-0"} <= set(names):
+        tp.ident_a.setCurrentText("synth-5")
+        tp.ident_b.setCurrentText("synth-0")
+    tp.region.setCurrentText("upper")
+    tp.fill_region()
+    _wait(app, 0.3)
+    c = tp.canvas
+    p = QtCore.QPointF(c.width() * 0.3, c.height() * 0.6)
+    ev = QtGui.QMouseEvent(QtCore.QEvent.Type.MouseMove, p, c.mapToGlobal(p), QtCore.Qt.MouseButton.NoButton,
+                           QtCore.Qt.MouseButton.NoButton, QtCore.Qt.KeyboardModifier.NoModifier)
+    QtWidgets.QApplication.sendEvent(c, ev)
+    if win.avatar is not None:
+        tp.show_comparison()
+    win.neural.request()
+    wait_until_rendered(win)
+    _wait(app, 1.0)
+    save_screenshot(win, OUT / "tryon_painting.png")
+    tp.pop_btn.click()
+    _wait(app, 0.8)
+    QtWidgets.QApplication.sendEvent(c, QtGui.QMouseEvent(QtCore.QEvent.Type.MouseMove, QtCore.QPointF(300, 420),
+                                     c.mapToGlobal(QtCore.QPointF(300, 420)), QtCore.Qt.MouseButton.NoButton,
+                                     QtCore.Qt.MouseButton.NoButton, QtCore.Qt.KeyboardModifier.NoModifier))
+    _wait(app, 0.3)
+    save_screenshot(tp.canvas_window, OUT / "tryon_canvas_window.png")
+    tp.pop_btn.click()
+    win.paint_state.mark_saved()
+    win.close()
+    print("screenshots in", OUT)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

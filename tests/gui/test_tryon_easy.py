@@ -1,0 +1,104 @@
+"""Try-on through the real widgets: part labels, brush outline and `[`/`]` sizes, large canvas, compare strip, saving, close prompt."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+
+def _move(widget, x, y):
+    p = QtCore.QPointF(x, y)
+    ev = QtGui.QMouseEvent(QtCore.QEvent.Type.MouseMove, p, widget.mapToGlobal(p), QtCore.Qt.MouseButton.NoButton,
+                           QtCore.Qt.MouseButton.NoButton, QtCore.Qt.KeyboardModifier.NoModifier)
+    QtWidgets.QApplication.sendEvent(widget, ev)
+
+
+def _paint_stroke(canvas):
+    r = canvas.square()
+    y = r.y() + r.height() * 0.5
+    for kind, f in (("press", 0.2), ("move", 0.5), ("release", 0.8)):
+        p = QtCore.QPointF(r.x() + r.width() * f, y)
+        t = {"press": QtCore.QEvent.Type.MouseButtonPress, "move": QtCore.QEvent.Type.MouseMove, "release": QtCore.QEvent.Type.MouseButtonRelease}[kind]
+        btn = QtCore.Qt.MouseButton.NoButton if kind == "move" else QtCore.Qt.MouseButton.LeftButton
+        btns = QtCore.Qt.MouseButton.NoButton if kind == "release" else QtCore.Qt.MouseButton.LeftButton
+        QtWidgets.QApplication.sendEvent(canvas, QtGui.QMouseEvent(t, p, canvas.mapToGlobal(p), btn, btns, QtCore.Qt.KeyboardModifier.NoModifier))
+
+
+def test_canvas_labels_brush_outline_and_bracket_sizes(window, qtbot):
+    window.docks["Try-on"].raise_()
+    panel = window.tryon_panel
+    canvas = panel.canvas
+    qtbot.waitExposed(canvas)
+    names = {n for n, _, _ in canvas.labels}
+    assert {"torso", "head"} <= names or len(names) >= 3
+    _move(canvas, canvas.width() / 2, canvas.height() / 2)
+    assert canvas.hover is not None  # the outline follows the cursor without a button held
+    r0 = panel.state.brush.radius
+    canvas.setFocus()
+    qtbot.keyClick(canvas, QtCore.Qt.Key.Key_BracketRight)
+    assert panel.state.brush.radius > r0
+    assert panel.size_slider.value() == int(panel.state.brush.radius)
+    assert panel.size_label.text() == f"{panel.state.brush.radius:.0f} px"
+    qtbot.keyClick(canvas, QtCore.Qt.Key.Key_BracketLeft)
+    qtbot.keyClick(canvas, QtCore.Qt.Key.Key_BracketLeft)
+    assert panel.state.brush.radius < r0
+    # The outline is drawn at the brush radius: the ring's pixels differ from a grab without hover.
+    img = canvas.grab().toImage()
+    c = canvas.hover
+    rad = canvas.brush_radius_px()
+    ring = QtGui.QColor(img.pixel(int(c.x() + rad), int(c.y())))
+    assert ring.lightness() > 150 or ring.lightness() < 40
+
+
+def test_large_canvas_window_and_back(window, qtbot):
+    panel = window.tryon_panel
+    small = panel.canvas.width()
+    panel.pop_btn.click()
+    assert panel.canvas_window is not None and panel.canvas.window() is panel.canvas_window
+    qtbot.waitExposed(panel.canvas_window)
+    assert panel.canvas.width() > small and panel.canvas.width() >= 600
+    panel.canvas_window.close()
+    assert panel.canvas_window is None and panel.canvas.window() is window and not panel.pop_btn.isChecked()
+
+
+def test_save_keeps_pickers_lists_identity_everywhere_and_confirms(window, qtbot, tiny_avatar, tmp_path, monkeypatch):
+    window.neural.size_px = 64
+    window.set_avatar(tiny_avatar, "tiny.anr")
+    window.docks["Try-on"].raise_()
+    panel = window.tryon_panel
+    qtbot.waitExposed(panel.canvas)
+    panel.ident_a.setCurrentText("bob")
+    panel.ident_b.setCurrentText("alice")
+    _paint_stroke(panel.canvas)
+    assert window.paint_state.unsaved
+    out = tmp_path / "mix.anr"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    panel.new_name.setText("mix")
+    panel.save_identity()
+    assert out.exists()
+    assert (panel.ident_a.currentText(), panel.ident_b.currentText()) == ("bob", "alice")
+    assert panel.ident_a.findText("mix") >= 0 and panel.ident_b.findText("mix") >= 0
+    assert window.neural.ident_box.findText("mix") >= 0
+    assert panel.saved_note.isVisible() and "mix" in panel.saved_note.text()
+    assert not window.paint_state.unsaved
+    # The compare strip renders B, the swap and A.
+    panel.show_comparison()
+    assert panel.compare_row.isVisible()
+    imgs = [lbl.toolTip() for lbl in panel.compare_images]
+    assert imgs[0] == "B: alice" and imgs[1] == "swap" and imgs[2] == "A: bob"
+
+
+def test_closing_with_unsaved_painting_asks(window, qtbot, monkeypatch):
+    panel = window.tryon_panel
+    window.docks["Try-on"].raise_()
+    qtbot.waitExposed(panel.canvas)
+    _paint_stroke(panel.canvas)
+    asked = []
+    Btn = QtWidgets.QMessageBox.StandardButton
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question", lambda *a, **k: asked.append(a) or Btn.Cancel)
+    window.close()
+    assert asked and window.isVisible()  # cancelled: the window stays
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question", lambda *a, **k: asked.append(a) or Btn.Discard)
+    window.close()
+    assert len(asked) == 2 and not window.isVisible()
+    assert np.asarray(window.paint_state.mask).any()
