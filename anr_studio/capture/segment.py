@@ -73,11 +73,11 @@ def choose_method(frames: list[np.ndarray], plate: np.ndarray, segmenter) -> tup
 
 def load_segmenter(path: str | os.PathLike | None = None):
     """Returns the person segmenter stored at ``path`` (ConvSegmenter .safetensors) or MediaPipe's."""
-    from anr_studio.capture.video_fit.models import ConvSegmenter, default_models
+    from anr_studio.capture.video_fit.models import ConvSegmenter, default_segmenter
 
     if path is not None:
         return ConvSegmenter.load(path)
-    return default_models()[1]
+    return default_segmenter()
 
 
 def masks_into(path: str | os.PathLike, method: str = "auto", *, segmenter=None, overwrite: bool = False,

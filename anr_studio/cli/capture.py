@@ -128,10 +128,9 @@ def _import(args: argparse.Namespace) -> int:
         from anr_studio.capture.video_fit.pipeline import video_to_capture
 
         cap = video_to_capture(args.src, args.out, identity=args.identity, fps=args.fps)
-        print(summary(cap))
-        return 0
-    cap = import_capture(args.src, args.out, poses=args.poses, masks=args.masks, background=args.background,
-                         identity=args.identity, fps=args.fps, body_model=args.body_model)
+    else:
+        cap = import_capture(args.src, args.out, poses=args.poses, masks=args.masks, background=args.background,
+                             identity=args.identity, fps=args.fps, body_model=args.body_model)
     print(summary(cap))
     from anr_studio.capture.check import check_alignment
 

@@ -12,7 +12,7 @@ from anr_studio.capture import Capture
 from anr_studio.capture.synth.generate import SynthConfig, generate_capture
 from anr_studio.capture.video_fit.bodyfit import FitConfig, body_keypoints
 from anr_studio.capture.video_fit.landmarks import LAYOUTS, landmark_map
-from anr_studio.capture.video_fit.models import ConvSegmenter, Keypoints, default_models
+from anr_studio.capture.video_fit.models import ConvSegmenter, Keypoints, default_estimator
 from anr_studio.capture.video_fit.pipeline import video_to_capture
 from anr_studio.errors import AnrError
 from anr_studio.metrics.image import mask_iou
@@ -125,7 +125,7 @@ def test_corrupt_video_and_bad_model_files_are_refused(synth, tmp_path, monkeypa
         ConvSegmenter.load(tmp_path / "seg.safetensors")
     monkeypatch.setitem(sys.modules, "mediapipe", None)
     with pytest.raises(AnrError, match=r"anr-studio\[video\]"):
-        default_models()
+        default_estimator()
     assert len(LAYOUTS["mediapipe33"]) == 33
 
 
@@ -177,12 +177,18 @@ def test_auto_picks_the_plate_for_a_still_camera_and_the_segmenter_for_a_moving_
     assert method == "learned" and "plate shows a person" in why
 
 
-def test_mediapipe_model_files_are_not_fetched_offline(tmp_path, monkeypatch):
-    from anr_studio.capture.video_fit.mediapipe import model_path
+def test_a_mediapipe_without_its_model_files_is_refused(tmp_path, monkeypatch):
+    import types
 
-    monkeypatch.setenv("ANR_MODELS", str(tmp_path))
-    monkeypatch.setenv("ANR_OFFLINE", "1")
-    with pytest.raises(AnrError, match="pose_landmarker_full.task.*downloads are off"):
-        model_path("pose_landmarker_full.task")
-    (tmp_path / "selfie_segmenter.tflite").write_bytes(b"x")
-    assert model_path("selfie_segmenter.tflite") == tmp_path / "selfie_segmenter.tflite"
+    from anr_studio.capture.video_fit.mediapipe import MEDIAPIPE_VERSION, shipped_models
+
+    fake = types.ModuleType("mediapipe")
+    (tmp_path / "mediapipe").mkdir()
+    fake.__file__ = str(tmp_path / "mediapipe" / "__init__.py")
+    fake.__version__ = "0.10.35"
+    monkeypatch.setitem(sys.modules, "mediapipe", fake)
+    with pytest.raises(AnrError, match=rf"pose_detection.tflite: MediaPipe 0.10.35 does not ship its model files, "
+                                       rf"expected mediapipe=={MEDIAPIPE_VERSION}"):
+        shipped_models()
+    with pytest.raises(AnrError, match="does not ship"):
+        default_estimator()

@@ -7,8 +7,9 @@ Both are small interfaces, so the fit and the capture writer do not care which n
 - a ``PersonSegmenter`` maps frames (B,H,W,3) uint8 RGB to soft person masks (B,H,W) in [0,1].
 
 ``ConvSegmenter`` is a small fully convolutional network stored as safetensors + JSON (our own
-format, never a pickle). ``anr_studio.capture.video_fit.mediapipe`` runs MediaPipe's pose landmarker
-and selfie segmenter when the ``video`` extra is installed (``pip install anr-studio[video]``).
+format, never a pickle). ``anr_studio.capture.video_fit.mediapipe`` runs MediaPipe's pose landmarker,
+which also segments the person it tracks, when the ``video`` extra is installed
+(``pip install anr-studio[video]``).
 """
 
 from __future__ import annotations
@@ -25,19 +26,21 @@ import torch
 from anr_studio.errors import AnrError
 
 VIDEO_EXTRA = "anr-studio[video]"
-"""What to install for the learned models (MediaPipe)."""
+"""What to install for the learned models (MediaPipe, whose wheel ships them)."""
 
 
 @dataclass
 class Keypoints:
     """Keypoints of B frames: points (B,L,2) px, confidence (B,L) in [0,1], points3d (B,L,3) root-relative
-    metres in the camera's axes or None, people (B,) int persons seen in each frame, layout name."""
+    metres in the camera's axes or None, people (B,) int persons seen in each frame, layout name, and
+    masks (B,H,W) in [0,1] of the person the keypoints belong to when the estimator segments (else None)."""
 
     points: np.ndarray
     confidence: np.ndarray
     points3d: np.ndarray | None
     people: np.ndarray
     layout: str
+    masks: np.ndarray | None = None
 
 
 class KeypointEstimator(Protocol):
@@ -124,13 +127,15 @@ class ConvSegmenter(torch.nn.Module):
         return model.eval()
 
 
-def default_models() -> tuple[KeypointEstimator, PersonSegmenter]:
-    """Returns MediaPipe's pose landmarker and selfie segmenter; AnrError naming the extra when missing."""
-    try:
-        import mediapipe  # noqa: F401
-    except ImportError:
-        raise AnrError(f"video import: the pose estimator and person segmenter need MediaPipe, expected it "
-                       f"installed (pip install '{VIDEO_EXTRA}')") from None
-    from anr_studio.capture.video_fit.mediapipe import MediaPipeEstimator, MediaPipeSegmenter
+def default_estimator() -> KeypointEstimator:
+    """Returns MediaPipe's pose landmarker (keypoints and the person's mask); AnrError naming the extra when missing."""
+    from anr_studio.capture.video_fit.mediapipe import MediaPipeEstimator
 
-    return MediaPipeEstimator(), MediaPipeSegmenter()
+    return MediaPipeEstimator()
+
+
+def default_segmenter() -> PersonSegmenter:
+    """Returns MediaPipe's person segmenter; AnrError naming the extra when missing."""
+    from anr_studio.capture.video_fit.mediapipe import MediaPipeSegmenter
+
+    return MediaPipeSegmenter()

@@ -82,8 +82,8 @@ def video_to_capture(src: str | os.PathLike, out: str | os.PathLike, *, estimato
                      progress: bool = True):
     """Returns the Capture written to ``out`` from the video ``src`` with no other input.
 
-    ``estimator`` / ``segmenter``: a KeypointEstimator and a PersonSegmenter (default: MediaPipe's,
-    from the ``video`` extra). The camera is static with a fitted focal length; the body has one
+    ``estimator`` / ``segmenter``: a KeypointEstimator and a PersonSegmenter (default: MediaPipe's pose
+    landmarker from the ``video`` extra, whose own person masks are used when no segmenter is given). The camera is static with a fitted focal length; the body has one
     shape for the clip and a pose and translation per frame.
     """
     from tqdm import tqdm
@@ -95,11 +95,10 @@ def video_to_capture(src: str | os.PathLike, out: str | os.PathLike, *, estimato
     src, out = Path(src), Path(out)
     if not src.is_file():
         raise AnrError(f"{src}: does not exist, expected a video file")
-    if estimator is None or segmenter is None:
-        from anr_studio.capture.video_fit.models import default_models
+    if estimator is None:
+        from anr_studio.capture.video_fit.models import default_estimator
 
-        default_est, default_seg = default_models()
-        estimator, segmenter = estimator or default_est, segmenter or default_seg
+        estimator = default_estimator()
     frames, count, video_fps = read_video(src)
     first = next(frames)
     h, w = first.shape[:2]
@@ -112,7 +111,9 @@ def video_to_capture(src: str | os.PathLike, out: str | os.PathLike, *, estimato
         def flush() -> None:
             stack = np.stack(batch)
             kp = estimator(stack)
-            prob = segmenter(stack)
+            if segmenter is None and kp.masks is None:
+                raise AnrError(f"{src}: the keypoint estimator gives no person masks, expected a person segmenter too")
+            prob = segmenter(stack) if segmenter is not None else kp.masks
             pts.append(kp.points), conf.append(kp.confidence), people.append(kp.people)
             pts3.append(kp.points3d)
             for frame, p in zip(batch, prob):
