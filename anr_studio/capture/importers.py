@@ -36,6 +36,7 @@ import numpy as np
 from anr_studio.capture.reader import Capture
 from anr_studio.capture.store import CaptureWriter
 from anr_studio.errors import AnrError
+from anr_studio.motion.safe_npz import NpzArchive
 from anr_studio.motion.smpl_npz import body_pose_from_rows
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
@@ -116,15 +117,14 @@ def read_parameter_file(path: Path) -> tuple[dict[str, Any], list[str] | None]:
     """Returns the raw parameters of an .npz or metadata.json, and the per-frame file names (json ``frames``) or None."""
     label = path.name
     if path.suffix.lower() == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                return {k: data[k] for k in data.files}, None
-        except (OSError, ValueError) as exc:
-            raise AnrError(f"{label}: cannot read it as a NumPy .npz of plain arrays ({exc}), expected SMPL parameters") from None
+        with NpzArchive(path, "SMPL parameters and cameras") as data:
+            return {k: data.array(k) for k in data.keys}, None
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AnrError(f"{label}: cannot read it as JSON ({exc}), expected the capture parameters") from None
+    except RecursionError:
+        raise AnrError(f"{label}: is nested too deeply, expected the capture parameters as JSON") from None
     if not isinstance(meta, dict):
         raise AnrError(f"{label}: top level is a {type(meta).__name__}, expected an object with poses, K, E")
     if "frames" not in meta:
@@ -301,7 +301,10 @@ def _count_rows(raw: dict[str, Any], label: str) -> int:
     key = "poses" if "poses" in raw else "global_orient"
     if key not in raw:
         raise AnrError(f"{label}: no poses found, expected 'poses' (N,72)")
-    return int(np.shape(raw[key])[0])
+    shape = np.shape(raw[key])
+    if not shape:
+        raise AnrError(f"{label}: {key} is a single value, expected one row per frame, (N,72)")
+    return int(shape[0])
 
 
 def _folder_source(src: Path, poses: str | os.PathLike | None):

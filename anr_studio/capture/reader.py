@@ -209,7 +209,7 @@ class Capture:
         """Returns an extra file attribute, decoding JSON text written by ``CaptureWriter.set_attrs``."""
         value = self.attrs.get(key, default)
         if isinstance(value, str) and value[:1] in "[{":
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, RecursionError):
                 return json.loads(value)
         return value
 

@@ -14,6 +14,7 @@ import os
 import sys
 
 from anr_studio import __version__
+from anr_studio.cli.argtypes import number
 from anr_studio.errors import AnrError, printable
 
 # Command groups, in the order they appear in --help.
@@ -75,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--screenshot", metavar="PNG", help="open the studio, save a screenshot of the window and quit")
     parser.add_argument("--open", metavar="PATH", help="open this avatar (.anr) or capture (.h5) in the studio")
-    parser.add_argument("--quit-after", type=float, metavar="S", help="quit the studio after S seconds")
+    parser.add_argument("--quit-after", type=number(0), metavar="S", help="quit the studio after S seconds")
     parser.add_argument("--offline", action="store_true", help="never download pretrained weights (VGG19, LPIPS's "
                         "AlexNet); also ANR_OFFLINE=1; may follow any sub-command")
     parser.add_argument("--version", action="version", version=f"anr-studio {__version__}")

@@ -85,10 +85,15 @@ def parse_pose(text: str | None) -> np.ndarray | None:
     if not text:
         return None
     if text.lower().endswith(".npy"):
-        arr = np.load(text, allow_pickle=False)
+        from anr_studio.motion.safe_npz import load_npy
+
+        arr = load_npy(text, "a (24, 3) or (72,) axis-angle pose")
         if arr.size != 72:
             raise AnrError(f"--pose {text}: holds shape {arr.shape}, expected (24, 3) or (72,) axis-angle")
-        return arr.reshape(24, 3).astype(np.float32)
+        pose = arr.reshape(24, 3).astype(np.float32)
+        if not np.isfinite(pose).all() or np.abs(pose).max() > 100:
+            raise AnrError(f"--pose {text}: holds NaN, Inf or angles beyond 100 rad, expected finite axis-angles")
+        return pose
     from anr_studio.motion import load_motion
 
     motion, _, frame = text.rpartition(":") if ":" in text else (text, "", "0")

@@ -71,14 +71,13 @@ def _upright(pose: torch.Tensor) -> torch.Tensor:
 def _pose_from_npz(path: Path, frame: int | None) -> torch.Tensor:
     import torch
 
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            key = next((k for k in ("poses", "pose", "body_pose") if k in data.files), None)
-            if key is None:
-                raise AnrError(f"{path}: no poses array, expected a field 'poses' of shape (N, 72) or (N, 24, 3)")
-            poses = np.asarray(data[key], dtype=np.float32)
-    except (OSError, ValueError) as exc:
-        raise AnrError(f"{path}: not a readable .npz of SMPL poses ({exc})") from None
+    from anr_studio.motion.safe_npz import NpzArchive
+
+    with NpzArchive(path, "SMPL poses") as data:
+        key = next((k for k in ("poses", "pose", "body_pose") if k in data), None)
+        if key is None:
+            raise AnrError(f"{path}: no poses array, expected a field 'poses' of shape (N, 72) or (N, 24, 3)")
+        poses = np.asarray(data.array(key), dtype=np.float32)
     if poses.ndim == 2 and poses.shape[1] == 72:
         poses = poses.reshape(-1, 24, 3)
     if poses.ndim != 3 or poses.shape[1:] != (24, 3) or len(poses) == 0:

@@ -52,7 +52,7 @@ def register(subparsers) -> None:
         "coarse body stored in the file, and the stored body parameters carry tracking noise; the truth is "
         "stored under truth/.")
     p.add_argument("--out", required=True, help="capture file to write (.h5)")
-    p.add_argument("--seed", type=int, default=0, help="identity seed: body shape, clothes, colours, hair (default 0)")
+    p.add_argument("--seed", type=count(0, 2**32 - 1), default=0, help="identity seed: body shape, clothes, colours, hair (default 0)")
     p.add_argument("--frames", type=count(1, 100_000), default=120, help="number of frames (default 120)")
     p.add_argument("--size", type=image_side, default=256, help="image height and width in pixels (default 256)")
     p.add_argument("--motion", default="walk",

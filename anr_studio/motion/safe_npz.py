@@ -1,6 +1,7 @@
 """NumPy .npz archives read without trusting them: every array's header is checked before its data.
 
-``NpzArchive(path)`` opens the zip and lists its arrays; ``archive.array(key)`` reads the ``.npy``
+``NpzArchive(path)`` opens the zip and lists its arrays (``load_npy(path)`` reads a lone .npy file
+the same way); ``archive.array(key)`` reads the ``.npy``
 header first (format 1.0/2.0 only), refuses object, string and structured dtypes (so nothing is
 ever unpickled), and refuses a declared shape larger than the limit or than the bytes the member
 holds, before allocating anything. Every failure of the zip or the data (flipped bytes, truncation,
@@ -12,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import struct
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -27,7 +29,7 @@ _SLACK_BYTES = 4096
 _NUMBER_KINDS = "biuf"  # bool, signed, unsigned, float
 # What a damaged zip or .npy stream raises inside zipfile, zlib and numpy.lib.format.
 _DAMAGE = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError, SyntaxError, OverflowError,
-           struct.error, NotImplementedError, RuntimeError, OSError)
+           struct.error, NotImplementedError, RuntimeError, OSError, tokenize.TokenError)
 
 
 def _reason(exc: BaseException) -> str:
@@ -78,42 +80,17 @@ class NpzArchive:
     def _damaged(self, key: str, exc: BaseException) -> AnrError:
         return AnrError(f"{self.label}: array {key!r} is damaged ({_reason(exc)}), expected {self.expected}")
 
-    def _header(self, f, key: str) -> tuple[tuple[int, ...], np.dtype, int]:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-        else:
-            raise AnrError(f"{self.label}: array {key!r} is in .npy format {version[0]}.{version[1]}, expected 1.0 or 2.0")
-        return tuple(int(s) for s in shape), dtype, f.tell()
-
     def array(self, key: str) -> np.ndarray:
         """Returns the array ``key`` after checking its header: numbers only, a sane size, no pickles."""
         info = self._members[key]
         try:
             with self._zip.open(info) as f:
-                shape, dtype, header_bytes = self._header(f, key)
+                shape, dtype, header_bytes = _read_header(f"{self.label}: array {key!r}", f)
         except AnrError:
             raise
         except _DAMAGE as exc:
             raise self._damaged(key, exc) from None
-        if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in _NUMBER_KINDS:
-            why = " (object arrays would need unpickling, which is never done)" if dtype.hasobject else ""
-            raise AnrError(f"{self.label}: array {key!r} has dtype {dtype}, expected numbers{why}")
-        if any(s < 0 for s in shape):
-            raise AnrError(f"{self.label}: array {key!r} declares shape {shape}, expected sizes of at least 0")
-        nbytes = math.prod(shape) * dtype.itemsize
-        if nbytes > MAX_ARRAY_BYTES:
-            raise AnrError(f"{self.label}: array {key!r} declares shape {shape} ({nbytes:,} bytes), expected at most "
-                           f"{MAX_ARRAY_BYTES // 2**20} MB")
-        held = info.file_size - header_bytes
-        if nbytes > held:
-            raise AnrError(f"{self.label}: array {key!r} declares shape {shape} ({nbytes:,} bytes) but holds "
-                           f"{max(held, 0):,} bytes, expected the whole array")
-        if held - nbytes > _SLACK_BYTES:  # nothing but the array is read, so no archive can inflate beyond it
-            raise AnrError(f"{self.label}: array {key!r} holds {held - nbytes:,} bytes beyond its shape {shape}, "
-                           "expected only the array")
+        _check_header(f"{self.label}: array {key!r}", shape, dtype, info.file_size - header_bytes)
         try:
             with self._zip.open(info) as f:
                 value = np.lib.format.read_array(f, allow_pickle=False)
@@ -123,3 +100,56 @@ class NpzArchive:
         if value.shape != shape:
             raise AnrError(f"{self.label}: array {key!r} holds shape {value.shape}, expected the declared {shape}")
         return value
+
+
+def _read_header(what: str, f) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Returns (shape, dtype, header length) of the .npy stream ``f`` (format 1.0 or 2.0)."""
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    else:
+        raise AnrError(f"{what} is in .npy format {version[0]}.{version[1]}, expected 1.0 or 2.0")
+    return tuple(int(s) for s in shape), dtype, f.tell()
+
+
+def _check_header(what: str, shape: tuple[int, ...], dtype: np.dtype, held: int) -> None:
+    """Raises AnrError (naming ``what``: "FILE: array 'KEY'") unless a .npy header declares numbers of a sane size that the ``held`` bytes hold."""
+    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in _NUMBER_KINDS:
+        why = " (object arrays would need unpickling, which is never done)" if dtype.hasobject else ""
+        raise AnrError(f"{what} has dtype {dtype}, expected numbers{why}")
+    if any(s < 0 for s in shape):
+        raise AnrError(f"{what} declares shape {shape}, expected sizes of at least 0")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > MAX_ARRAY_BYTES:
+        raise AnrError(f"{what} declares shape {shape} ({nbytes:,} bytes), expected at most "
+                       f"{MAX_ARRAY_BYTES // 2**20} MB")
+    if nbytes > held:
+        raise AnrError(f"{what} declares shape {shape} ({nbytes:,} bytes) but holds "
+                       f"{max(held, 0):,} bytes, expected the whole array")
+    if held - nbytes > _SLACK_BYTES:  # nothing but the array is read, so no archive can inflate beyond it
+        raise AnrError(f"{what} holds {held - nbytes:,} bytes beyond its shape {shape}, "
+                       "expected only the array")
+
+
+def load_npy(path: str | os.PathLike, expected: str = "a NumPy array") -> np.ndarray:
+    """Returns the array in a .npy file after checking its header: numbers only, a sane size, no pickles."""
+    path = Path(path)
+    label = "".join(c if c.isprintable() else "?" for c in path.name)[:80]
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            shape, dtype, header_bytes = _read_header(f"{label}: the array", f)
+            _check_header(f"{label}: the array", shape, dtype, size - header_bytes)
+            f.seek(0)
+            value = np.lib.format.read_array(f, allow_pickle=False)
+    except AnrError:
+        raise
+    except OSError as exc:
+        raise AnrError(f"{label}: cannot read it ({exc.strerror or _reason(exc)}), expected a .npy file of {expected}") from None
+    except _DAMAGE as exc:
+        raise AnrError(f"{label}: cannot read it as a NumPy .npy file ({_reason(exc)}), expected {expected}") from None
+    if value.shape != shape:
+        raise AnrError(f"{label}: holds shape {value.shape}, expected the declared {shape}")
+    return value

@@ -79,7 +79,7 @@ class JsonlLog(Callback):
             try:
                 if int(json.loads(line)["step"]) <= trainer.step:
                     kept.append(line)
-            except (ValueError, KeyError, TypeError):  # a line cut short by a kill
+            except (ValueError, KeyError, TypeError, OverflowError, RecursionError):  # a line cut short by a kill, or damaged
                 continue
         atomic_write_text(self.path, "".join(f"{line}\n" for line in kept))
 

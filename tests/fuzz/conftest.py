@@ -20,3 +20,10 @@ def seeds(tmp_path_factory):
     from tests.fuzz.seeds import write_seeds
 
     return write_seeds(tmp_path_factory.mktemp("fuzz_seeds"))
+
+
+@pytest.fixture(scope="session")
+def import_seeds(tmp_path_factory):
+    from tests.fuzz.import_targets import write_import_seeds
+
+    return write_import_seeds(tmp_path_factory.mktemp("fuzz_import_seeds"))

@@ -111,6 +111,10 @@ def make_checkpoint(seeds: Seeds, rng: np.random.Generator, folder: Path) -> tup
     shutil.copytree(seeds.run, run)
     records = sorted((run / "checkpoints").glob("step-*.json"))
     tensors = sorted((run / "checkpoints").glob("step-*.safetensors"))
+    if rng.random() < 0.1:  # a damaged log, which a resume rewrites up to its checkpoint's step
+        log = run / "log.jsonl"
+        _, data = M.mutate_bytes(rng, log.read_bytes() if log.exists() else b'{"step": 1}\n{"step": 2}\n')
+        log.write_bytes(data + rng.choice([b"", M.deep_json(100_000).encode(), b'{"step": 1e999}\n']))
     if rng.random() < 0.5:  # damage the only checkpoint (else a damaged newest one falls back to the older one)
         records.pop(0).unlink()
         tensors.pop(0).unlink()

@@ -10,6 +10,7 @@ succeeds), and, when it fails, leaves no partial file behind. Run with
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 import shutil
@@ -22,9 +23,12 @@ import numpy as np
 import pytest
 
 from anr_studio import cli
+from tests.fuzz import import_targets as I
+from tests.fuzz import mutate as M
 from tests.fuzz import targets as T
 from tests.fuzz.harness import Hang, _alarm, snapshot
 from tests.fuzz.seeds import SMALL
+from tests.motion import test_fuzz as motion_fuzz
 
 pytestmark = pytest.mark.fuzz_long
 
@@ -79,12 +83,44 @@ def _judge(code: int | str, err: str, before: dict, after: dict, edits: set[str]
     return None
 
 
-def _entry_points(seeds: T.Seeds, body_file: str) -> dict:
+def _make_pose_npy(seeds: T.Seeds, rng: np.random.Generator, folder: Path) -> tuple[str, Path]:
+    """Returns (label, path) of a damaged (24, 3) pose .npy (`render --pose`)."""
+    import io
+
+    path = folder / "pose.npy"
+    pose = rng.normal(0, 0.2, (24, 3))
+    if rng.random() < 0.5:
+        buf = io.BytesIO()
+        np.save(buf, pose)
+        label, data = M.mutate_bytes(rng, buf.getvalue())
+        path.write_bytes(data)
+        return label, path
+    label, value = M.mutate_array(rng, pose)
+    np.save(path, value, allow_pickle=True)  # object arrays can only be saved pickled: they must never be loaded
+    return label, path
+
+
+def _entry_points(seeds: T.Seeds, body_file: str, import_seeds: Path, bvh_seeds: list[bytes]) -> dict:
     """Returns {name: (make case, arguments given the damaged path and the case folder, files it may edit)}."""
     avatar_body = ["--body-model", str(seeds.body_file), "--device", "cpu", "--quiet"]
     caps = [str(seeds.folder / "alice.h5"), str(seeds.folder / "bob.h5")]
+    on_dave = dataclasses.replace(seeds, capture=seeds.folder / "dave.h5")  # a capture of the avatar's body
     return {
         "capture info": (T.make_capture, lambda p, d: ["capture", "info", p], set()),
+        "capture check": (T.make_capture, lambda p, d: ["capture", "check", p, "--out", d / "c.png"], set()),
+        "import": (lambda s, rng, d: I.make_import_source(import_seeds, rng, d),
+                   lambda p, d: ["import", p, "--out", d / "i.h5",
+                                 *(["--poses", Path(p).with_name("poses.npz")] if p.endswith(".mp4") else [])], set()),
+        "render --motion": (lambda s, rng, d: motion_fuzz.make_motion_file(rng, d, bvh_seeds),
+                            lambda p, d: ["render", seeds.avatar, "--motion", p, "--frames", "2", "--size", "16",
+                                          "--out", d / "m.mp4", *avatar_body], set()),
+        "body --pose": (lambda s, rng, d: motion_fuzz.make_motion_file(rng, d, bvh_seeds, npz_only=True),
+                        lambda p, d: (["body", "--pose", p, "--size", "16", "--out", d / "b.png"]), set()),
+        "render --pose": (_make_pose_npy, lambda p, d: ["render", seeds.avatar, "--pose", p, "--size", "16",
+                                                        "--out", d / "p.png", *avatar_body], set()),
+        "fit --capture": (lambda s, rng, d: T.make_capture(on_dave, rng, d),
+                          lambda p, d: ["fit", seeds.avatar, "--capture", p, "--name", "c", "--steps", "1",
+                                        "--out", d / "f.anr", *avatar_body], set()),
         "masks": (T.make_capture, lambda p, d: ["masks", p, "--no-refine", "--quiet", "--overwrite"], {"capture.h5"}),
         "keyframes": (T.make_capture, lambda p, d: ["keyframes", p, "--grid", "16", "--dry-run"], set()),
         "train (capture)": (T.make_capture, lambda p, d: ["train", "--captures", p, "--preset", "tiny", "--out", d / "out",
@@ -122,8 +158,8 @@ def body_file(seeds):
     return str(path)
 
 
-def test_every_entry_point_survives_damaged_inputs(seeds, body_file, tmp_path):
-    points = _entry_points(seeds, body_file)
+def test_every_entry_point_survives_damaged_inputs(seeds, body_file, import_seeds, tmp_path):
+    points = _entry_points(seeds, body_file, import_seeds, motion_fuzz.bvh_seed_bytes(tmp_path))
     counts, problems = Counter(), []
     for name, (make, args, edits) in points.items():
         for i in range(CLI_CASES):

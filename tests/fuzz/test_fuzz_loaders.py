@@ -1,5 +1,6 @@
 """Seeded mutation fuzzing of every loader of user files: captures, avatars, checkpoints, body model
-files (SMPL .npz/.pkl, saved bodies), painted masks and training configs.
+files (SMPL .npz/.pkl, saved bodies), painted masks, training configs, import folders and videos,
+and (through tests/motion/test_fuzz.py) motion BVH and .npz files.
 
 Each case damages a valid file (bit flips, byte edits, truncations, splices, random bytes; and edits
 that keep the structure: wrong dtypes and shapes, NaN/Inf and absurd values, forged sizes, HDF5
@@ -15,30 +16,35 @@ import functools
 
 import pytest
 
+from tests.fuzz import import_targets as I
 from tests.fuzz import targets as T
 from tests.fuzz.harness import campaign
+from tests.motion import test_fuzz as motion_fuzz
 
 CASES = 200
 LONG_CASES = 2000
 
 
-def _kinds(seeds):
+def _kinds(seeds, import_seeds):
+    """Returns {kind: (make(rng, folder), load(path))}."""
+    bind = functools.partial
     return {
-        "capture": (T.make_capture, T.load_capture),
-        "avatar": (T.make_avatar, T.avatar_loader(seeds)),
-        "checkpoint": (T.make_checkpoint, T.checkpoint_loader(seeds)),
-        "body model file": (T.make_body_file, T.load_body_file),
-        "painted mask": (T.make_mask, T.load_mask_file),
-        "config": (T.make_config, T.load_config),
+        "capture": (bind(T.make_capture, seeds), T.load_capture),
+        "avatar": (bind(T.make_avatar, seeds), T.avatar_loader(seeds)),
+        "checkpoint": (bind(T.make_checkpoint, seeds), T.checkpoint_loader(seeds)),
+        "body model file": (bind(T.make_body_file, seeds), T.load_body_file),
+        "painted mask": (bind(T.make_mask, seeds), T.load_mask_file),
+        "config": (bind(T.make_config, seeds), T.load_config),
+        "import folder or video": (bind(I.make_import_source, import_seeds), I.load_import_source),
     }
 
 
-KINDS = ["capture", "avatar", "checkpoint", "body model file", "painted mask", "config"]
+KINDS = ["capture", "avatar", "checkpoint", "body model file", "painted mask", "config", "import folder or video"]
 
 
-def _run(kind, seeds, work, cases, seed):
-    make, load = _kinds(seeds)[kind]
-    report = campaign(kind.replace(" ", "_"), cases, seed, work, functools.partial(make, seeds), load)
+def _run(kind, seeds, import_seeds, work, cases, seed):
+    make, load = _kinds(seeds, import_seeds)[kind]
+    report = campaign(kind.replace(" ", "_"), cases, seed, work, make, load)
     print(report.line())
     assert report.cases == cases
     assert not report.problems, "\n".join(report.problems[:25])
@@ -47,11 +53,19 @@ def _run(kind, seeds, work, cases, seed):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_loader_survives_mutated_inputs(kind, seeds, tmp_path):
-    _run(kind, seeds, tmp_path, CASES, seed=0)
+def test_loader_survives_mutated_inputs(kind, seeds, import_seeds, tmp_path):
+    _run(kind, seeds, import_seeds, tmp_path, CASES, seed=0)
 
 
 @pytest.mark.fuzz_long
 @pytest.mark.parametrize("kind", KINDS)
-def test_loader_survives_the_long_campaign(kind, seeds, tmp_path):
-    _run(kind, seeds, tmp_path, LONG_CASES, seed=1)
+def test_loader_survives_the_long_campaign(kind, seeds, import_seeds, tmp_path):
+    _run(kind, seeds, import_seeds, tmp_path, LONG_CASES, seed=1)
+
+
+@pytest.mark.fuzz_long
+@pytest.mark.parametrize("kind", ["bvh", "npz"])
+def test_motion_loader_survives_the_long_campaign(kind, tmp_path):
+    # cases 200.. (CI runs 0..199), judged as tests/motion/test_fuzz.py judges them
+    run = motion_fuzz.bvh_campaign if kind == "bvh" else motion_fuzz.npz_campaign
+    run(tmp_path, LONG_CASES, first=CASES)

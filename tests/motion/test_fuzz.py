@@ -5,7 +5,7 @@ edits: NaN/inf numbers, wrong counts, deep or empty hierarchies, forged array he
 and shapes) and loads it through ``load_motion``. The case passes when the loader returns a valid
 clip or raises AnrError, within the time limit, and the file is byte-for-byte unchanged.
 
-``python -m pytest tests/motion/test_fuzz.py --fuzz-cases 2000`` runs a longer campaign.
+``python -m pytest -m fuzz_long tests/fuzz`` runs 2,000 more cases of each (``--fuzz-cases N`` here runs N).
 """
 
 from __future__ import annotations
@@ -168,11 +168,16 @@ def _bvh_mutation(rng: np.random.Generator, seeds: list[bytes]) -> bytes:
 
 
 def test_bvh_loader_survives_mutations(tmp_path, cases):
+    bvh_campaign(tmp_path, cases)
+
+
+def bvh_campaign(tmp_path, cases: int, first: int = 0) -> None:
+    """Runs BVH cases ``first`` .. ``first + cases - 1`` and fails with the problems found."""
     seeds = _bvh_seeds(tmp_path)
     for seed in seeds:  # the seeds themselves load
         assert _run_case(_write(tmp_path, "seed.bvh", seed), "seed") is None
     problems, tally = [], {"loaded": 0, "refused": 0}
-    for case in range(cases):
+    for case in range(first, first + cases):
         rng = np.random.default_rng(1000 + case)
         problem = _run_case(_write(tmp_path, f"case{case}.bvh", _bvh_mutation(rng, seeds)), f"bvh case {case}", tally)
         if problem:
@@ -280,11 +285,16 @@ def _save_with_pickle(buf, arrays: dict) -> None:
 
 
 def test_npz_loader_survives_mutations(tmp_path, cases):
+    npz_campaign(tmp_path, cases)
+
+
+def npz_campaign(tmp_path, cases: int, first: int = 0) -> None:
+    """Runs motion .npz cases ``first`` .. ``first + cases - 1`` and fails with the problems found."""
     seeds = _npz_seeds()
     for i, seed in enumerate(seeds):
         assert _run_case(_write(tmp_path, "seed.npz", _npz_bytes(seed)), f"seed {i}") is None
     problems, tally = [], {"loaded": 0, "refused": 0}
-    for case in range(cases):
+    for case in range(first, first + cases):
         rng = np.random.default_rng(5000 + case)
         problem = _run_case(_write(tmp_path, f"case{case}.npz", _npz_mutation(rng, seeds)), f"npz case {case}", tally)
         if problem:
@@ -298,3 +308,15 @@ def _write(tmp_path, name: str, data: bytes):
     path = tmp_path / name
     path.write_bytes(data)
     return path
+
+
+def make_motion_file(rng: np.random.Generator, folder, bvh_seeds: list[bytes], npz_only: bool = False) -> tuple[str, object]:
+    """Returns (label, path) of a damaged BVH or SMPL .npz written into ``folder`` (for the CLI campaign)."""
+    if not npz_only and rng.random() < 0.5:
+        return "bvh", _write(folder, "motion.bvh", _bvh_mutation(rng, bvh_seeds))
+    return "npz", _write(folder, "motion.npz", _npz_mutation(rng, _npz_seeds()))
+
+
+def bvh_seed_bytes(folder) -> list[bytes]:
+    """Returns the valid BVH files the mutations start from (written into ``folder``)."""
+    return _bvh_seeds(folder)

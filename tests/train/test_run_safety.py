@@ -64,6 +64,18 @@ def test_log_has_each_step_once_after_a_resume(tmp_path, captures, body_file):
     assert steps == [1, 2, 3, 4]
 
 
+def test_damaged_log_lines_are_dropped_on_resume(tmp_path, captures, body_file):
+    from tests.fuzz.mutate import deep_json
+
+    run = tmp_path / "run"
+    assert _train(run, captures, body_file, "--steps", "2") == 0
+    with open(run / "log.jsonl", "ab") as f:  # lines no kill writes: binary, 100,000-deep, a step beyond any int
+        f.write(b"\xff\x00garbage\n" + deep_json(100_000).encode() + b'\n{"step": 1e999}\n{"step": [1]}\n')
+    assert _resume(run, body_file, "--steps", "3") == 0
+    steps = [r["step"] for r in map(json.loads, (run / "log.jsonl").read_text().splitlines())]
+    assert steps == [1, 2, 3]
+
+
 def test_a_second_process_on_the_same_run_gets_a_clear_message(tmp_path, captures, body_file, capsys):
     run = tmp_path / "run"
     assert _train(run, captures, body_file, "--steps", "1") == 0
