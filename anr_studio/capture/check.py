@@ -9,7 +9,7 @@ the body is off the person. The overlay draws the body's outline and skeleton ov
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -63,9 +63,9 @@ def _frames(capture, indices) -> list[int]:
     return list(range(n)) if indices is None else [int(i) for i in indices]
 
 
-def check_alignment(capture, body=None, indices=None) -> AlignmentReport:
+def check_alignment(capture, body=None, indices=None, progress: Callable[[int, int], None] | None = None) -> AlignmentReport:
     """Returns the AlignmentReport of ``capture`` (frames ``indices``, default all) posed on ``body``
-    (default: the built-in body)."""
+    (default: the built-in body); ``progress(done, total)`` is called after each chunk of frames."""
     idx = _frames(capture, indices)
     if not capture.has_masks:
         return AlignmentReport(np.asarray(idx), np.zeros(0), "unknown")
@@ -74,6 +74,8 @@ def check_alignment(capture, body=None, indices=None) -> AlignmentReport:
         chunk = idx[start:start + _CHUNK]
         for i, coarse in zip(chunk, coarse_masks(capture, chunk, body)):
             iou.append(mask_iou(coarse.astype(np.float32), capture.mask(i)))
+        if progress is not None:
+            progress(len(iou), len(idx))
     iou_arr = np.asarray(iou)
     return AlignmentReport(np.asarray(idx), iou_arr, _verdict(iou_arr) if len(iou_arr) else "unknown")
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import cv2
 import numpy as np
@@ -254,11 +254,13 @@ def _mask_source(masks: Path | None, image_files: list[Path] | None) -> Iterator
 def import_capture(src: str | os.PathLike, out: str | os.PathLike, *, poses: str | os.PathLike | None = None,
                    masks: str | os.PathLike | None = None, background: str | os.PathLike | None = None,
                    identity: str | None = None, fps: float | None = None,
-                   body_model: str | os.PathLike | None = None) -> Capture:
+                   body_model: str | os.PathLike | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> Capture:
     """Returns the capture written to ``out`` from a folder or a video ``src`` (layouts in the module docstring).
 
     ``body_model``: the SMPL-format file the parameters were fitted with; None converts them to
-    the built-in body.
+    the built-in body. ``progress(done, total)`` is called after each frame written; an exception
+    it raises ends the import with nothing written.
     """
     src = Path(src)
     out = Path(out)
@@ -294,7 +296,7 @@ def import_capture(src: str | os.PathLike, out: str | os.PathLike, *, poses: str
     rate = fps or params["fps"] or video_fps or DEFAULT_FPS
     mask_iter = _mask_source(mask_path, image_files)
     plate_img = read_image(plate) if plate is not None else None
-    return _write(out, src, frames_iter, mask_iter, plate_img, params, n, rate, identity or src.stem)
+    return _write(out, src, frames_iter, mask_iter, plate_img, params, n, rate, identity or src.stem, progress)
 
 
 def _count_rows(raw: dict[str, Any], label: str) -> int:
@@ -330,7 +332,8 @@ def _folder_source(src: Path, poses: str | os.PathLike | None):
 
 
 def _write(out: Path, src: Path, frames: Iterator[np.ndarray], masks: Iterator[np.ndarray] | None,
-           plate: np.ndarray | None, params: dict[str, Any], n: int, fps: float, identity: str) -> Capture:
+           plate: np.ndarray | None, params: dict[str, Any], n: int, fps: float, identity: str,
+           progress: Callable[[int, int], None] | None = None) -> Capture:
     first = next(frames, None)
     if first is None:
         raise AnrError(f"{src}: holds no frames, expected at least one")
@@ -357,6 +360,8 @@ def _write(out: Path, src: Path, frames: Iterator[np.ndarray], masks: Iterator[n
             writer.append(frame, mask=mask)
             frame = next(frames, None)
             i += 1
+            if progress is not None:
+                progress(i, n)
         if i != n:
             raise AnrError(f"{src}: has {i} frames, expected {n} (one per row of poses)")
     return Capture(out)

@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -174,11 +174,13 @@ def extract_masks(cap: Capture, config: MaskConfig | None = None) -> Iterator[np
 
 
 def extract_masks_into(path: str | os.PathLike, *, overwrite: bool = False, refine: bool = True,
-                       progress: bool = False, config: MaskConfig | None = None) -> str:
+                       progress: bool | Callable[[int, int], None] = False, config: MaskConfig | None = None) -> str:
     """Writes extracted masks into the capture at ``path`` (atomic rewrite); returns a one-line report.
 
     When the capture already has masks (and ``overwrite``), the report gives the mean IoU of the
-    new masks against the ones they replace.
+    new masks against the ones they replace. ``progress``: True draws a bar on stderr; a callable
+    is called as progress(done, total) after each frame, and an exception it raises leaves the
+    capture as it was.
     """
     config = config or MaskConfig()
     config.refine = refine
@@ -190,7 +192,7 @@ def extract_masks_into(path: str | os.PathLike, *, overwrite: bool = False, refi
     coverage: list[float] = []
     start = time.perf_counter()
     bar = None
-    if progress:
+    if progress is True:
         from tqdm import tqdm
 
         bar = tqdm(total=n, desc="masks", unit="frame", leave=False)
@@ -204,6 +206,8 @@ def extract_masks_into(path: str | os.PathLike, *, overwrite: bool = False, refi
             coverage.append(float((mask >= 128).mean()))
             if bar is not None:
                 bar.update(1)
+            if callable(progress):
+                progress(i + 1, n)
             yield mask
 
     try:

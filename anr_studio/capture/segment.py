@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -81,11 +82,14 @@ def load_segmenter(path: str | os.PathLike | None = None):
 
 
 def masks_into(path: str | os.PathLike, method: str = "auto", *, segmenter=None, overwrite: bool = False,
-               refine: bool = True, progress: bool = False, config: MaskConfig | None = None) -> str:
+               refine: bool = True, progress: bool | Callable[[int, int], None] = False,
+               config: MaskConfig | None = None) -> str:
     """Writes masks into the capture at ``path`` by ``method`` (plate, learned, auto); returns a one-line report.
 
     ``segmenter``: a PersonSegmenter, a path to a ConvSegmenter file, or None for MediaPipe's. With
     "auto" and no segmenter available, the plate method runs and the report says why.
+    ``progress``: True draws a bar on stderr; a callable is called as progress(done, total) after
+    each frame, and an exception it raises leaves the capture as it was.
     """
     from anr_studio.capture.masks import extract_masks_into
     from anr_studio.capture.reader import Capture
@@ -109,19 +113,21 @@ def masks_into(path: str | os.PathLike, method: str = "auto", *, segmenter=None,
     if method == "auto":
         sample = np.linspace(0, len(cap) - 1, min(8, len(cap))).round().astype(int)
         method, why = choose_method([cap.frame(int(i)) for i in sample], cap.background, segmenter)
-        if method == "plate":
-            cap.close()
-            return extract_masks_into(path, overwrite=overwrite, refine=refine, progress=progress,
-                                      config=config) + f" [plate method: {why}]"
+    if method == "plate":
+        cap.close()
+        return extract_masks_into(path, overwrite=overwrite, refine=refine, progress=progress,
+                                  config=config) + (f" [plate method: {why}]" if why else "")
     from tqdm import tqdm
 
     coverage: list[float] = []
 
     def masks():
-        for i in tqdm(range(len(cap)), desc="masks", unit="frame", disable=not progress, leave=False):
+        for i in tqdm(range(len(cap)), desc="masks", unit="frame", disable=progress is not True, leave=False):
             frame = cap.frame(i)
             mask = learned_mask(frame, segmenter(frame[None])[0], config)
             coverage.append(float((mask >= 128).mean()))
+            if callable(progress):
+                progress(i + 1, len(cap))
             yield mask
 
     cap.write_masks(masks(), overwrite=overwrite)

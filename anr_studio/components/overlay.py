@@ -43,3 +43,11 @@ def outline_overlay(frame: np.ndarray, body: StudioBody, pose, betas, transl, K,
     contours, _ = cv2.findContours(sil, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     cv2.drawContours(img, contours, -1, color, 1 if max(h, w) <= 512 else 2, lineType=cv2.LINE_AA)
     return img
+
+
+def alignment_overlay(capture, body: StudioBody, index: int, report=None) -> np.ndarray:
+    """Returns frame ``index`` (H,W,3) uint8 of ``capture`` with the alignment check's drawing: the coarse body's
+    outline (yellow) and skeleton (red), the mask's outline (cyan) and, with ``report``, the frame's IoU."""
+    from anr_studio.capture.check import overlay_frames
+
+    return next(overlay_frames(capture, body, [int(index)], report))

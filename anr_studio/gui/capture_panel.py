@@ -1,5 +1,8 @@
 """CapturePanel: open (or import, or synthesise) a capture, scrub its frames, check the coarse
-mesh outline against the frame, and view the mask."""
+mesh outline against the frame, view the mask, extract masks, and run the alignment check (the
+coarse body's outline and skeleton over the frame, per-frame IoU against the mask, a verdict).
+
+Import, masks and the check run as background jobs listed in the studio's job list (status bar)."""
 
 from __future__ import annotations
 
@@ -9,12 +12,13 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from anr_studio.components.captures import open_capture
-from anr_studio.components.overlay import outline_overlay
+from anr_studio.components.job_list import JobList
+from anr_studio.components.overlay import alignment_overlay, outline_overlay
 from anr_studio.components.pose_state import PoseState
 from anr_studio.components.protocols import StudioBody
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import ImageLabel, guarded, poll_job_progress, show_error
+from anr_studio.gui.qt_util import ImageLabel, guarded, show_error
 from anr_studio.jobs import capture_jobs
 from anr_studio.jobs.runner import BackgroundJob
 
@@ -26,12 +30,17 @@ class CapturePanel(QtWidgets.QWidget):
 
     capture_opened = QtCore.Signal(str)
 
-    def __init__(self, body: StudioBody, pose_state: PoseState, parent=None) -> None:
+    def __init__(self, body: StudioBody, pose_state: PoseState, jobs: JobList | None = None, parent=None) -> None:
         super().__init__(parent)
         self.body, self.pose_state = body, pose_state
+        self.jobs = jobs if jobs is not None else JobList()  # the studio's job list (status bar)
         self.capture = None
         self.path: str | None = None
-        self._job: BackgroundJob | None = None
+        self.report = None  # the open capture's AlignmentReport, once checked
+        self._job: BackgroundJob | None = None  # import or synthetic capture: opens the capture when done
+        self._masks_job: BackgroundJob | None = None
+        self._check_job: BackgroundJob | None = None
+        self._watched: list[tuple[BackgroundJob, object]] = []  # (job, what to do with its result)
         self.image = ImageLabel(NO_CAPTURE)
         self.image.setObjectName("captureImage")
         self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
@@ -48,6 +57,23 @@ class CapturePanel(QtWidgets.QWidget):
         self.pose_btn.clicked.connect(self._pose_from_frame)
         self.info = QtWidgets.QLabel("")
         self.info.setWordWrap(True)
+        self.check_box = QtWidgets.QCheckBox("Alignment check")
+        self.check_box.setObjectName("alignmentOverlay")
+        self.check_box.setToolTip("Draw the alignment check over the frame: the coarse body's outline (yellow) and "
+                                  "skeleton (red), the mask's outline (cyan) and the frame's IoU; checks the capture "
+                                  "in the background if it was not checked yet")
+        self.check_box.toggled.connect(self._on_check_toggled)
+        self.check_btn = QtWidgets.QPushButton("Check alignment")
+        self.check_btn.setToolTip("Measure how well the coarse body fits the person: per-frame IoU of the rasterized "
+                                  "body against the mask, and a verdict (a background job)")
+        self.check_btn.clicked.connect(self.start_check)
+        self.masks_btn = QtWidgets.QPushButton("Extract masks")
+        self.masks_btn.setToolTip("Write foreground masks into the capture (from the background plate, or the person "
+                                  "segmenter when the camera moves; a background job)")
+        self.masks_btn.clicked.connect(self.start_masks)
+        self.verdict = QtWidgets.QLabel("")
+        self.verdict.setObjectName("alignmentVerdict")
+        self.verdict.setWordWrap(True)
         for w in (self.outline_box,):
             w.toggled.connect(lambda _=None: self.show_frame(self.slider.value()))
         self.mask_box.currentIndexChanged.connect(lambda _=None: self.show_frame(self.slider.value()))
@@ -62,14 +88,18 @@ class CapturePanel(QtWidgets.QWidget):
         row2.addWidget(self.mask_box)
         row2.addWidget(self.pose_btn)
         row2.addStretch(1)
-        self.progress = QtWidgets.QProgressBar()
-        self.progress.setVisible(False)
+        row3 = QtWidgets.QHBoxLayout()
+        row3.addWidget(self.check_box)
+        row3.addWidget(self.check_btn)
+        row3.addWidget(self.masks_btn)
+        row3.addStretch(1)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.image, 1)
         lay.addLayout(row)
         lay.addLayout(row2)
-        lay.addWidget(self.progress)
+        lay.addLayout(row3)
+        lay.addWidget(self.verdict)
         lay.addWidget(self.info)
         self._poll = QtCore.QTimer(self)
         self._poll.timeout.connect(self._poll_job)
@@ -84,7 +114,12 @@ class CapturePanel(QtWidgets.QWidget):
     def open_capture(self, path: str) -> None:
         """Opens ``path`` (AnrError with the validator's first problem when it is not a valid capture)."""
         cap, summary = open_capture(path, self.body)
+        if self.capture is not None and self.capture is not cap:
+            self.capture.close()
         self.capture, self.path = cap, path
+        self.report = None
+        self.verdict.setText("Alignment: not checked yet." if cap.has_masks else
+                             "Alignment: no masks to check against (Extract masks first).")
         with QtCore.QSignalBlocker(self.slider):
             self.slider.setRange(0, len(cap) - 1)
             self.slider.setValue(0)
@@ -99,6 +134,10 @@ class CapturePanel(QtWidgets.QWidget):
         if cap is None:
             return
         frame = cap.frame(i)
+        if self.check_box.isChecked():
+            self.image.set_array(alignment_overlay(cap, self.body, i, self.report))
+            self.frame_label.setText(f"{i + 1}/{len(cap)}")
+            return
         mask = cap.mask(i)
         mode = self.mask_box.currentIndex()
         if mode == 2:
@@ -120,18 +159,26 @@ class CapturePanel(QtWidgets.QWidget):
         self.pose_state.set_betas(self.capture.betas[: self.pose_state.num_betas])
 
     # --- import / synth ------------------------------------------------------------------
+    IMPORT_KINDS = ("Folder of images", "Video file + SMPL poses", "Video file only (fits the body to the video)")
+
     @guarded
     def import_dialog(self, _checked: bool = False) -> None:
-        """Imports a folder (images/, masks/, parameters) or a video with an SMPL pose .npz as a capture."""
-        kind, ok = QtWidgets.QInputDialog.getItem(self, "Import", "Import from:", ["Folder of images", "Video file + poses"], 0, False)
+        """Imports a folder (images/, masks/, parameters), a video with an SMPL pose .npz, or a video alone."""
+        missing = capture_jobs.video_fit_missing()
+        kinds = list(self.IMPORT_KINDS)
+        if missing:
+            kinds[2] += f" — needs pip install '{capture_jobs.VIDEO_EXTRA}'"
+        kind, ok = QtWidgets.QInputDialog.getItem(self, "Import", "Import from:", kinds, 0, False)
         if not ok:
             return
         poses = None
-        if kind.startswith("Folder"):
+        if kind == kinds[0]:
             src = QtWidgets.QFileDialog.getExistingDirectory(self, "Import a capture folder (images/, masks/, metadata)")
         else:
-            src, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Import a video", "", "Videos (*.mp4 *.mov *.avi *.mkv)")
-            if src:
+            if kind == kinds[2] and missing:
+                raise AnrError(missing)
+            src, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Import a video", "", "Videos (*.mp4 *.mov *.avi *.mkv *.webm *.m4v)")
+            if src and kind == kinds[1]:
                 poses, _ = QtWidgets.QFileDialog.getOpenFileName(self, "SMPL poses for the video", "", "Poses (*.npz)")
                 if not poses:
                     return
@@ -141,9 +188,18 @@ class CapturePanel(QtWidgets.QWidget):
         if out:
             self.import_capture(src, out, poses)
 
-    def import_capture(self, src: str, out: str, poses: str | None = None) -> BackgroundJob:
-        """Imports ``src`` into the capture ``out`` in the background and opens it when done; returns the job."""
-        return self._run_job("import", lambda c: capture_jobs.import_capture(c, src, out, poses))
+    def import_capture(self, src: str, out: str, poses: str | None = None, **models) -> BackgroundJob:
+        """Imports ``src`` into the capture ``out`` in the background, opens it and checks its alignment when done; returns the job.
+
+        A video without ``poses`` is fitted (``models``: estimator / segmenter, default MediaPipe's;
+        AnrError naming the extra to install when it is missing).
+        """
+        if poses is None and capture_jobs.is_video(src) and not models:
+            missing = capture_jobs.video_fit_missing(Path(src).name)
+            if missing:
+                raise AnrError(missing)
+        return self._start_opening_job(f"import {Path(src).name}",
+                                       lambda c: capture_jobs.import_capture(c, src, out, poses, **models), check=True)
 
     @guarded
     def synth_dialog(self, _checked: bool = False) -> None:
@@ -156,32 +212,99 @@ class CapturePanel(QtWidgets.QWidget):
 
     def make_synthetic(self, out: str, frames: int = 60, size: int = 256, seed: int = 0) -> BackgroundJob:
         """Writes a synthetic capture in the background and opens it when done; returns the job."""
-        return self._run_job("synthetic capture", lambda c: capture_jobs.make_synthetic(c, out, frames, size, seed))
+        return self._start_opening_job("synthetic capture", lambda c: capture_jobs.make_synthetic(c, out, frames, size, seed))
 
-    def _run_job(self, name: str, fn) -> BackgroundJob:
+    def _start_opening_job(self, name: str, fn, check: bool = False) -> BackgroundJob:
         if self._job is not None and self._job.running:
-            raise AnrError(f"{name}: another capture job is still running, expected it to finish first")
-        self._job = BackgroundJob(name, fn).start()
-        self.progress.setVisible(True)
-        self.progress.setRange(0, 0)
-        self._poll.start(200)
+            raise AnrError(f"{name}: another import is still running, expected it to finish first")
+        self._job = self._start(name, fn, lambda path: self._open_written(path, check))
         return self._job
 
-    def _poll_job(self) -> None:
-        job = self._job
-        if job is None:
-            return
-        snap = poll_job_progress(job, self.progress, self._poll)
-        if snap is None:
-            return
-        if snap.state == JobState.FINISHED and job.result:
-            try:
-                self.open_capture(str(job.result))
-            except Exception as exc:  # noqa: BLE001
-                show_error(self, exc)
-        elif snap.state == JobState.FAILED:
-            show_error(self, AnrError(snap.error or f"{job.name} failed"))
+    def _open_written(self, path, check: bool) -> None:
+        if path:
+            self.open_capture(str(path))
+            if check and self.capture is not None and self.capture.has_masks:
+                self.start_check()
 
-    def shutdown(self) -> None:
-        if self._job is not None:
-            self._job.stop()
+    # --- masks and the alignment check ---------------------------------------------------
+    @guarded
+    def start_masks(self, _checked: bool = False, method: str = "auto") -> BackgroundJob | None:
+        """Writes masks into the open capture in the background (replacing its masks, after asking); returns the job."""
+        if self.path is None:
+            raise AnrError("masks: no capture is open, expected File ▸ Open capture first")
+        if self._masks_job is not None and self._masks_job.running:
+            raise AnrError("masks: an extraction is already running, expected it to finish first")
+        if self.capture.has_masks:
+            Btn = QtWidgets.QMessageBox.StandardButton
+            answer = QtWidgets.QMessageBox.question(self, "Replace the masks?", f"{Path(self.path).name} has masks. "
+                                                    "Replace them with newly extracted ones?", Btn.Yes | Btn.No, Btn.No)
+            if answer == Btn.No:
+                return None
+        path = self.path
+        self.capture.close()  # the job rewrites the file
+        self._masks_job = self._start("masks", lambda c: capture_jobs.extract_masks(c, path, method),
+                                      lambda line: self._masks_written(path, line))
+        return self._masks_job
+
+    def _masks_written(self, path: str, line: str) -> None:
+        if path == self.path:
+            i = self.slider.value()
+            self.open_capture(path)
+            self.slider.setValue(i)
+            self.info.setText(str(line))
+
+    @guarded
+    def start_check(self, _checked: bool = False) -> BackgroundJob | None:
+        """Checks the open capture's alignment in the background; the verdict and overlay follow; returns the job."""
+        if self.path is None:
+            raise AnrError("alignment check: no capture is open, expected File ▸ Open capture first")
+        if self._check_job is not None and self._check_job.running:
+            return self._check_job
+        path = self.path
+        self.verdict.setText("Alignment: checking…")
+        self._check_job = self._start("alignment check", lambda c: capture_jobs.check_alignment(c, path, self.body),
+                                      lambda report: self._checked(path, report))
+        return self._check_job
+
+    def _checked(self, path: str, report) -> None:
+        if path != self.path:
+            return
+        self.report = report
+        self.verdict.setText(f"Alignment check: {report.summary()}")
+        self.show_frame(self.slider.value())
+
+    def _on_check_toggled(self, on: bool) -> None:
+        # The check's drawing replaces the outline and mask views while it is on.
+        self.outline_box.setEnabled(not on)
+        self.mask_box.setEnabled(not on)
+        if on and self.report is None and self.capture is not None and self.capture.has_masks:
+            self.start_check()
+        self.show_frame(self.slider.value())
+
+    # --- jobs ----------------------------------------------------------------------------
+    def _start(self, name: str, fn, on_result) -> BackgroundJob:
+        """Returns a started job, listed in the job list; ``on_result(result)`` runs on this thread if it finishes."""
+        job = BackgroundJob(name, fn).start()
+        self.jobs.add(job, name)
+        self._watched.append((job, on_result))
+        self._poll.start(200)
+        return job
+
+    def _poll_job(self) -> None:
+        for entry in list(self._watched):
+            job, on_result = entry
+            snap = job.status.snapshot(log_tail=0)
+            if snap.state.active:
+                continue
+            self._watched.remove(entry)
+            if snap.state == JobState.FINISHED:
+                try:
+                    on_result(job.result)
+                except Exception as exc:  # noqa: BLE001
+                    show_error(self, exc)
+            elif snap.state == JobState.FAILED:
+                show_error(self, AnrError(snap.error or f"{job.name} failed"))
+            elif job is self._check_job and self.report is None:
+                self.verdict.setText("Alignment: check cancelled.")
+        if not self._watched:
+            self._poll.stop()

@@ -120,6 +120,7 @@ class KeyframesPanel(QtWidgets.QWidget):
             raise AnrError("keyframes: a selection is already running, expected it to finish first")
         frac = self.fraction.value()
         self._job = BackgroundJob("keyframe selection", lambda c: select_keyframes(c, path, frac, self.body)).start()
+        self.capture_panel.jobs.add(self._job, "keyframes")
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
         self.run_btn.setEnabled(False)
@@ -158,7 +159,3 @@ class KeyframesPanel(QtWidgets.QWidget):
             raise AnrError("keyframes: no capture is open, expected File ▸ Open capture first")
         cap.write_keyframes(np.asarray(self.indices, np.int64))
         self.info.setText(f"saved {len(self.indices)} keyframes to {self.capture_panel.path}")
-
-    def shutdown(self) -> None:
-        if self._job is not None:
-            self._job.stop()

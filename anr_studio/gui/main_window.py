@@ -9,12 +9,14 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from anr_studio.components.avatars import open_avatar
 from anr_studio.components.face_colors import neural_face_colors
+from anr_studio.components.job_list import JobList
 from anr_studio.components.paint import PaintState
 from anr_studio.components.pose_state import PoseState
 from anr_studio.components.protocols import StudioAvatar, StudioBody
 from anr_studio.components.scene import ViewState, default_body
 from anr_studio.errors import AnrError
 from anr_studio.gui.capture_panel import CapturePanel
+from anr_studio.gui.job_list import JobListWidget
 from anr_studio.gui.keyframes_panel import KeyframesPanel
 from anr_studio.gui.neural_view import NeuralView
 from anr_studio.gui.pose_panel import PosePanel
@@ -60,6 +62,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.avatar = None
         self.avatar_path: str | None = None
         self.capture_path: str | None = None
+        self.jobs = JobList()  # every background job, shown in the status bar with progress and cancel
         self._last_edited = "pose"  # which history Edit ▸ Undo walks
 
         self.viewport = MeshViewport(body, self.pose_state, self.view_state)
@@ -140,11 +143,11 @@ class MainWindow(QtWidgets.QMainWindow):
         bottom, right = QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, QtCore.Qt.DockWidgetArea.RightDockWidgetArea
         self.pose_panel = PosePanel(self.pose_state, body=self.body)
         self._add_dock("Pose", self.pose_panel, right)
-        self.capture_panel = CapturePanel(self.body, self.pose_state)
+        self.capture_panel = CapturePanel(self.body, self.pose_state, jobs=self.jobs)
         self._add_dock("Capture", self.capture_panel, bottom)
         self.keyframes_panel = KeyframesPanel(self.capture_panel)
         self._add_dock("Keyframes", self.keyframes_panel, bottom, tab_with="Capture")
-        self.training_panel = TrainingPanel()
+        self.training_panel = TrainingPanel(jobs=self.jobs)
         self._add_dock("Training", self.training_panel, bottom, tab_with="Capture")
         self.tryon_panel = TryOnPanel(self.body, self.paint_state, self.neural)
         self._add_dock("Try-on", self.tryon_panel, right, tab_with="Pose")
@@ -232,8 +235,9 @@ class MainWindow(QtWidgets.QMainWindow):
         dev = f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "CPU only"
         self.device_label = QtWidgets.QLabel(dev)
         self.fps_label = QtWidgets.QLabel("")
-        self.train_label = QtWidgets.QLabel("training: idle")
-        for w in (self.device_label, self.fps_label, self.train_label):
+        self.job_list = JobListWidget(self.jobs)
+        sb.addPermanentWidget(self.job_list)
+        for w in (self.device_label, self.fps_label):
             sb.addPermanentWidget(w)
         self._status_timer = QtCore.QTimer(self)
         self._status_timer.timeout.connect(self._update_status)
@@ -243,7 +247,6 @@ class MainWindow(QtWidgets.QMainWindow):
         fps = self.viewport.fps
         lat = self.neural.latencies[-1] * 1000 if self.neural.latencies else None
         self.fps_label.setText(f"viewport {fps:.0f} FPS" + (f" · neural {lat:.0f} ms" if lat is not None else ""))
-        self.train_label.setText(f"training: {self.training_panel.state_text()}")
 
     # --- viewport colours ----------------------------------------------------------------
     def set_color_mode(self, mode: str) -> None:
@@ -447,8 +450,7 @@ class MainWindow(QtWidgets.QMainWindow):
         s.setValue("windowState", self.saveState())
         # A running training is stopped cleanly so it leaves a loadable checkpoint.
         self.training_panel.shutdown()
-        self.keyframes_panel.shutdown()
-        self.video_export.shutdown()
+        self.jobs.cancel_all()  # the other jobs leave nothing half-written
         self.neural.shutdown()
         self.recovery.finish()
         super().closeEvent(event)

@@ -11,6 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from anr_studio.components.job_list import JobList
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
 from anr_studio.gui.qt_util import ImageLabel, guarded, show_error
@@ -33,8 +34,9 @@ class TrainingPanel(QtWidgets.QWidget):
 
     avatar_written = QtCore.Signal(str)
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, jobs: JobList | None = None, parent=None) -> None:
         super().__init__(parent)
+        self.jobs = jobs if jobs is not None else JobList()  # the studio's job list (status bar)
         self.job: TrainingJob | None = None
         self.body_override = None  # tests train with a small body
         self.extra_overrides: list[str] = []  # config overrides beyond the form (scripts, tests)
@@ -197,6 +199,7 @@ class TrainingPanel(QtWidgets.QWidget):
             raise AnrError("training: a run is already in progress, expected it to stop first")
         resume = self.resume_box.isChecked() if resume is None else resume
         self.job = TrainingJob(self.options(resume)).start()
+        self.jobs.add(self.job, "training")
         self.plot.clear()
         self.legend.setText("")
         self.curves.clear()
@@ -219,12 +222,6 @@ class TrainingPanel(QtWidgets.QWidget):
         if self.job is not None:
             self.job.stop()
         self._update_buttons()
-
-    def state_text(self) -> str:
-        if self.job is None:
-            return "idle"
-        snap = self.job.status.snapshot(log_tail=0)
-        return f"{snap.state.value} {snap.done}/{snap.total}" if snap.total else snap.state.value
 
     def _update_buttons(self) -> None:
         active = self.job is not None and self.job.status.state.active

@@ -1,7 +1,7 @@
 """File ▸ Export video…: the open avatar driven by a motion, written to an mp4 by a background job.
 
-The job renders from the viewport's orbit view; its progress shows in the status bar, a failure
-as a dialog.
+The job renders from the viewport's orbit view; its progress (and cancel) is in the status bar's
+job list, a failure also shows as a dialog.
 """
 
 from __future__ import annotations
@@ -20,16 +20,12 @@ POLL_MS = 200
 
 
 class VideoExport(QtCore.QObject):
-    """Runs one video export at a time for ``window`` and reports it in the window's status bar."""
+    """Runs one video export at a time for ``window`` and lists it in the window's job list (``window.jobs``)."""
 
     def __init__(self, window: QtWidgets.QMainWindow) -> None:
         super().__init__(window)
         self.window = window
         self.job: BackgroundJob | None = None
-        self.label = QtWidgets.QLabel("")  # "export 12/209" while a job runs
-        self.label.setObjectName("exportProgress")
-        self.label.setVisible(False)
-        window.statusBar().addPermanentWidget(self.label)
         self._timer = QtCore.QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self._poll)
@@ -41,8 +37,7 @@ class VideoExport(QtCore.QObject):
             raise AnrError("export video: another export is running, expected it to finish first")
         self.job = BackgroundJob("export video", lambda c: export_video(avatar, identity, motion, out, view, c, size=size,
                                                                          max_frames=max_frames)).start()
-        self.label.setText("export …")
-        self.label.setVisible(True)
+        self.window.jobs.add(self.job, "export video")
         self.window.statusBar().showMessage(f"exporting {motion} to {out} …")
         self._timer.start()
         return self.job
@@ -50,18 +45,10 @@ class VideoExport(QtCore.QObject):
     def _poll(self) -> None:
         snap = self.job.status.snapshot(log_tail=0)
         if snap.state.active:
-            if snap.total:
-                self.label.setText(f"export {snap.done}/{snap.total}")
             return
         self._timer.stop()
-        self.label.setVisible(False)
         if snap.state == JobState.FAILED:
             self.window.statusBar().clearMessage()
             show_error(self.window, AnrError(snap.error or "export video failed"))
         else:
             self.window.statusBar().showMessage(f"export {snap.state.value}: {self.job.result or ''}", 10000)
-
-    def shutdown(self) -> None:
-        """Stops a running export (the partial file is closed)."""
-        if self.job is not None:
-            self.job.stop()

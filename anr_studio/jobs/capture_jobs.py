@@ -1,4 +1,4 @@
-"""Capture work for background jobs: import, synthetic capture, keyframe selection.
+"""Capture work for background jobs: import, synthetic capture, masks, keyframe selection, the alignment check.
 
 Each function takes the job's ``JobControl`` first (``BackgroundJob(name, lambda c: fn(c, ...))``):
 progress goes to its status, and a stop requested from the studio ends the work at the next
@@ -7,27 +7,77 @@ frame.
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from anr_studio.capture.video_fit.models import VIDEO_EXTRA
 from anr_studio.components.protocols import StudioBody
 
 
-def _progress(control) -> Callable[[int, int], None]:
-    def progress(done: int, total: int) -> None:
-        control.status.set_progress(done, total)
+def _progress(control) -> Callable[..., None]:
+    def progress(done: int, total: int, stage: str | None = None) -> None:
+        control.status.set_progress(done, total, stage)
         control.checkpoint()
 
     return progress
 
 
-def import_capture(control, src: str, out: str, poses: str | None = None) -> str:
-    """Returns ``out`` after importing ``src`` (a folder, or a video with SMPL ``poses``) into a capture there."""
+def is_video(path: str) -> bool:
+    """Returns whether ``path`` names a video file (by its suffix, as the importer tells them)."""
+    from anr_studio.capture.importers import VIDEO_EXTS
+
+    return Path(path).suffix.lower() in VIDEO_EXTS
+
+
+def video_fit_missing(src: str = "video import") -> str | None:
+    """Returns why the video ``src`` cannot be imported without poses here (naming the extra to install), None when it can."""
+    if importlib.util.find_spec("mediapipe") is None:
+        return (f"{src}: a video without poses is fitted with MediaPipe's pose estimator and person segmenter, "
+                f"expected them installed (pip install '{VIDEO_EXTRA}')")
+    return None
+
+
+def import_capture(control, src: str, out: str, poses: str | None = None, *, estimator=None, segmenter=None) -> str:
+    """Returns ``out`` after importing ``src`` into a capture there.
+
+    ``src`` is a folder, a video with SMPL ``poses``, or a video alone: then the body is fitted to
+    the video (``estimator`` / ``segmenter``, default MediaPipe's from the video extra). A stop
+    ends the import at the next frame (or fit iteration) with nothing written at ``out``.
+    """
+    if poses is None and is_video(src):
+        from anr_studio.capture.video_fit.pipeline import video_to_capture
+
+        video_to_capture(src, out, estimator=estimator, segmenter=segmenter, progress=_progress(control)).close()
+        return out
     from anr_studio.capture.importers import import_capture as run_import
 
-    run_import(src, out, poses=poses).close()
+    run_import(src, out, poses=poses, progress=_progress(control)).close()
     return out
+
+
+def extract_masks(control, path: str, method: str = "auto", segmenter=None) -> str:
+    """Returns the one-line report after writing masks into the capture at ``path`` (replacing any).
+
+    ``method``: plate, learned or auto (anr_studio.capture.segment). A stop leaves the capture as it was.
+    """
+    from anr_studio.capture.segment import masks_into
+
+    return masks_into(path, method, segmenter=segmenter, overwrite=True, progress=_progress(control))
+
+
+def check_alignment(control, path: str, body: StudioBody):
+    """Returns the AlignmentReport (per-frame IoU of the coarse ``body`` against the masks, verdict) of the capture at ``path``."""
+    from anr_studio.capture import Capture
+    from anr_studio.capture.check import check_alignment as run_check
+
+    cap = Capture(path)
+    try:
+        return run_check(cap, body, progress=_progress(control))
+    finally:
+        cap.close()
 
 
 def make_synthetic(control, out: str, frames: int = 60, size: int = 256, seed: int = 0) -> str:

@@ -72,7 +72,8 @@ def test_keyframes_selection_runs_in_background_and_hand_edits(window, qtbot, ti
 def test_make_synthetic_capture_runs_in_background_and_opens_it(window, qtbot, tmp_path):
     out = tmp_path / "synth.h5"
     job = window.capture_panel.make_synthetic(str(out), frames=2, size=32)
-    assert window.capture_panel.progress.isVisible()
+    window.job_list.refresh()
+    assert [w.name.text() for w in window.job_list.rows.values()] == ["synthetic capture"]
     qtbot.waitUntil(lambda: window.capture_panel.capture is not None, timeout=60000)
     assert job.status.snapshot().error is None and out.exists()
     assert window.capture_panel.path == str(out) and window.capture_panel.frame_label.text() == "1/2"

@@ -68,7 +68,9 @@ def test_training_start_pause_stop_updates_plot_and_ui_stays_responsive(window, 
     assert panel.progress.value() >= 4 and "ETA" in panel.eta.text()
     qtbot.waitUntil(lambda: panel.truth.image() is not None and panel.render.image() is not None, timeout=30000)
     assert "step" in panel.log.toPlainText()
-    assert "training: running" in window.train_label.text() or window.train_label.text().startswith("training: running")
+    window.job_list.refresh()
+    (row,) = [w for w in window.job_list.rows.values() if w.name.text() == "training"]
+    assert row.bar.maximum() == 1000 and "ETA" in row.bar.format() and row.cancel.isEnabled()
 
     panel.pause_btn.setChecked(True)
     assert job.status.state == JobState.PAUSED and panel.pause_btn.text() == "Resume"

@@ -173,8 +173,12 @@ def test_export_video_from_the_file_menu_runs_as_a_job(window, qtbot, tiny_avata
 
     out = tmp_path / "walk.mp4"
     job = export.start(tiny_avatar, "alice", "walk", str(out), window.view_state.view, size=32, max_frames=4)
-    assert export.label.isVisible() and "exporting walk" in window.statusBar().currentMessage()
+    window.job_list.refresh()
+    assert [w.name.text() for w in window.job_list.rows.values()] == ["export video"]
+    assert "exporting walk" in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: not export._timer.isActive(), timeout=60000)
-    assert job.status.snapshot().error is None and not export.label.isVisible()
+    assert job.status.snapshot().error is None
+    window.job_list.refresh()
+    assert [w.ended.text() for w in window.job_list.rows.values()] == ["done"]
     assert window.statusBar().currentMessage() == f"export finished: {out}"
     assert imageio_ffmpeg.count_frames_and_secs(str(out))[0] == 4

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -79,12 +79,15 @@ def check_person(points: np.ndarray, conf: np.ndarray, people: np.ndarray, layou
 
 def video_to_capture(src: str | os.PathLike, out: str | os.PathLike, *, estimator=None, segmenter=None,
                      identity: str | None = None, fps: float | None = None, fit_config: FitConfig | None = None,
-                     progress: bool = True):
+                     progress: bool | Callable[[int, int, str], None] = True):
     """Returns the Capture written to ``out`` from the video ``src`` with no other input.
 
     ``estimator`` / ``segmenter``: a KeypointEstimator and a PersonSegmenter (default: MediaPipe's pose
-    landmarker from the ``video`` extra, whose own person masks are used when no segmenter is given). The camera is static with a fitted focal length; the body has one
-    shape for the clip and a pose and translation per frame.
+    landmarker from the ``video`` extra, whose own person masks are used when no segmenter is given). The
+    camera is static with a fitted focal length; the body has one shape for the clip and a pose and
+    translation per frame. ``progress``: True draws bars on stderr; a callable is called as
+    progress(done, total, stage) for the stages "keypoints + masks" (frames) and "body fit"
+    (iterations), and an exception it raises leaves nothing written.
     """
     from tqdm import tqdm
 
@@ -103,7 +106,8 @@ def video_to_capture(src: str | os.PathLike, out: str | os.PathLike, *, estimato
     first = next(frames)
     h, w = first.shape[:2]
     pts, conf, pts3, people = [], [], [], []
-    bar = tqdm(total=count, desc="keypoints + masks", unit="frame", disable=not progress, leave=False)
+    report = progress if callable(progress) else None
+    bar = tqdm(total=count, desc="keypoints + masks", unit="frame", disable=progress is not True, leave=False)
     writer = CaptureWriter(out, identity or src.stem, h, w, fps or video_fps, attrs={"source": src.name})
     try:
         batch = [first]
@@ -119,6 +123,8 @@ def video_to_capture(src: str | os.PathLike, out: str | os.PathLike, *, estimato
             for frame, p in zip(batch, prob):
                 writer.append(frame, learned_mask(frame, p))
             bar.update(len(batch))
+            if report is not None:
+                report(writer.num_frames, max(count, writer.num_frames), "keypoints + masks")
             batch.clear()
 
         for frame in frames:
@@ -135,12 +141,14 @@ def video_to_capture(src: str | os.PathLike, out: str | os.PathLike, *, estimato
         layout = estimator.layout
         check_person(points, confidence, count_people, layout, (h, w), src.name)
         points3d = None if any(p is None for p in pts3) else np.concatenate(pts3)
-        fit_bar = tqdm(total=1, desc="body fit", unit="step", disable=not progress, leave=False)
+        fit_bar = tqdm(total=1, desc="body fit", unit="step", disable=progress is not True, leave=False)
 
         def fit_progress(done: int, total: int) -> None:
             fit_bar.total = total
             fit_bar.n = done
             fit_bar.refresh()
+            if report is not None:
+                report(done, total, "body fit")
 
         fit = fit_body(points, confidence, (h, w), layout, keypoints3d=points3d, config=fit_config,
                        progress=fit_progress)

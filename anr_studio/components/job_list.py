@@ -1,0 +1,157 @@
+"""JobList: the studio's background jobs in one list — name, progress, ETA, cancel — free of Qt.
+
+Every panel adds the jobs it starts (training, import, masks, keyframes, the alignment check,
+video export); the status bar shows each running job and, for a few seconds after it ends, how it
+ended (done, cancelled, or the failure's one-line message). All methods are for the main thread;
+the jobs write their ``JobStatus`` from their own threads and the list only reads snapshots.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from psygnal import Signal
+
+from anr_studio.components.status import JobState, JobStatus
+
+DONE_LINGER_S = 4.0
+"""Seconds a finished or cancelled job stays in the list."""
+FAILED_LINGER_S = 15.0
+"""Seconds a failed job stays in the list (long enough to read its message)."""
+
+
+class StudioJob(Protocol):
+    """A background job the list can show and cancel (``BackgroundJob``, ``TrainingJob``)."""
+
+    status: JobStatus
+
+    def stop(self) -> None:
+        """Asks the job to stop cleanly (training checkpoints; other jobs leave nothing half-written)."""
+
+
+def format_eta(seconds: float | None) -> str:
+    """Returns ``seconds`` left as "m:ss" (or "h:mm:ss"), rounded up, "" when unknown."""
+    if seconds is None or not math.isfinite(seconds):
+        return ""
+    s = math.ceil(max(0.0, seconds))
+    return f"{s // 3600:d}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:d}:{s % 60:02d}"
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """What the job list shows of one job at one refresh."""
+
+    key: int
+    name: str
+    state: JobState
+    done: int
+    total: int
+    eta_s: float | None
+    stage: str
+    """The job's own progress message (e.g. "body fit"), "" when it has none."""
+    error: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.state.active
+
+    @property
+    def fraction(self) -> float | None:
+        """Returns done/total in [0, 1], None while the amount of work is unknown."""
+        return min(1.0, self.done / self.total) if self.total > 0 else None
+
+    def text(self) -> str:
+        """Returns one line for the status bar: "42% · ETA 0:13", "done", "cancelled" or "failed: …"."""
+        if self.state == JobState.FAILED:
+            return f"failed: {self.error or 'no message'}"
+        if self.state == JobState.FINISHED:
+            return "done"
+        if self.state == JobState.STOPPED:
+            return "cancelled"
+        if self.state == JobState.STOPPING:
+            return "cancelling…"
+        parts = [] if self.fraction is None else [f"{100 * self.fraction:.0f}%"]
+        if self.state == JobState.PAUSED:
+            parts.append("paused")
+        elif self.total > 0 and self.done >= self.total:
+            parts.append("finishing…")  # the counted work is done; what follows (writing) is not counted
+        elif format_eta(self.eta_s):
+            parts.append(f"ETA {format_eta(self.eta_s)}")
+        if self.stage:
+            parts.insert(0, self.stage)
+        return " · ".join(parts) or "starting…"
+
+
+@dataclass
+class _Entry:
+    job: StudioJob
+    name: str
+    ended_at: float | None = None
+
+
+class JobList:
+    """The running and recently ended jobs, in the order they were started.
+
+    ``changed`` fires (on the main thread) when a job is added or dropped; progress is read by
+    polling ``rows()``, which also drops jobs that ended more than their linger time ago.
+    """
+
+    changed = Signal()
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._entries: dict[int, _Entry] = {}
+        self._keys = itertools.count(1)
+
+    def add(self, job: StudioJob, name: str) -> int:
+        """Returns the key of ``job``, now listed as ``name``."""
+        key = next(self._keys)
+        self._entries[key] = _Entry(job, name)
+        self.changed.emit()
+        return key
+
+    def job(self, key: int) -> StudioJob | None:
+        """Returns the job listed under ``key`` (None once it was dropped)."""
+        entry = self._entries.get(key)
+        return None if entry is None else entry.job
+
+    def rows(self) -> list[JobRow]:
+        """Returns one row per listed job, oldest first, after dropping jobs that ended long enough ago."""
+        now = self._clock()
+        rows, dropped = [], False
+        for key, entry in list(self._entries.items()):
+            snap = entry.job.status.snapshot(log_tail=0)
+            if snap.state.active or snap.state == JobState.IDLE:
+                entry.ended_at = None
+            elif entry.ended_at is None:
+                entry.ended_at = now
+            elif now - entry.ended_at > (FAILED_LINGER_S if snap.state == JobState.FAILED else DONE_LINGER_S):
+                del self._entries[key]
+                dropped = True
+                continue
+            rows.append(JobRow(key, entry.name, snap.state, snap.done, snap.total, snap.eta_s, snap.message,
+                               snap.error.splitlines()[0] if snap.error else None))
+        if dropped:
+            self.changed.emit()
+        return rows
+
+    def cancel(self, key: int) -> bool:
+        """Asks the job under ``key`` to stop; returns False when it is not listed or no longer running."""
+        entry = self._entries.get(key)
+        if entry is None or not entry.job.status.state.active:
+            return False
+        entry.job.stop()
+        return True
+
+    def running(self) -> list[StudioJob]:
+        """Returns the listed jobs that are still running (or pausing, or stopping)."""
+        return [e.job for e in self._entries.values() if e.job.status.state.active]
+
+    def cancel_all(self) -> None:
+        """Asks every running job to stop (the studio is closing)."""
+        for key in list(self._entries):
+            self.cancel(key)

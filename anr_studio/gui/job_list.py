@@ -1,0 +1,107 @@
+"""The status bar's job list: one compact row per background job (name, progress bar with ETA,
+cancel), polled from the Qt-free ``JobList`` every 200 ms; ended jobs show how they ended, then go."""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtWidgets
+
+from anr_studio.components.job_list import JobList, JobRow
+from anr_studio.components.status import JobState
+
+POLL_MS = 200
+ENDED_COLOURS = {JobState.FINISHED: "#7fd67f", JobState.STOPPED: "#c8c8c8", JobState.FAILED: "#ff7a7a"}
+
+
+class JobRowWidget(QtWidgets.QFrame):
+    """One job: its name, a progress bar (busy while the amount of work is unknown) and a cancel button."""
+
+    def __init__(self, jobs: JobList, key: int, name: str, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("jobRow")
+        self.key = key
+        self.name = QtWidgets.QLabel(name)
+        self.name.setObjectName("jobName")
+        self.bar = QtWidgets.QProgressBar()
+        self.bar.setObjectName("jobProgress")
+        self.bar.setFixedWidth(170)
+        self.bar.setMaximumHeight(16)
+        self.bar.setTextVisible(True)
+        self.ended = QtWidgets.QLabel("")
+        self.ended.setObjectName("jobEnded")
+        self.ended.setMaximumWidth(420)
+        self.ended.setVisible(False)
+        self.cancel = QtWidgets.QToolButton()
+        self.cancel.setObjectName("cancelJob")
+        self.cancel.setText("✕")
+        self.cancel.setAutoRaise(True)
+        self.cancel.setToolTip(f"Cancel {name} (training saves a checkpoint; other jobs leave nothing half-written)")
+        self.cancel.clicked.connect(lambda: jobs.cancel(key))
+        lay = QtWidgets.QHBoxLayout(self)
+        lay.setContentsMargins(6, 0, 2, 0)
+        lay.setSpacing(4)
+        for w in (self.name, self.bar, self.ended, self.cancel):
+            lay.addWidget(w)
+
+    def update_row(self, row: JobRow) -> None:
+        """Shows ``row``: progress and ETA while the job runs, its outcome once it ended."""
+        text = row.text()
+        if row.active:
+            fraction = row.fraction
+            if fraction is None:
+                self.bar.setRange(0, 0)  # busy indicator
+            else:
+                self.bar.setRange(0, 1000)
+                self.bar.setValue(round(1000 * fraction))
+            self.bar.setFormat(text)
+            self.bar.setToolTip(f"{row.name}: {text} ({row.done}/{row.total})" if row.total else f"{row.name}: {text}")
+            self.cancel.setEnabled(row.state != JobState.STOPPING)
+            return
+        self.bar.setVisible(False)
+        self.cancel.setVisible(False)
+        colour = ENDED_COLOURS.get(row.state, "#c8c8c8")
+        metrics = self.ended.fontMetrics()
+        self.ended.setText(metrics.elidedText(text, QtCore.Qt.TextElideMode.ElideRight, self.ended.maximumWidth()))
+        self.ended.setStyleSheet(f"color: {colour}")
+        self.ended.setToolTip(f"{row.name}: {text}")
+        self.ended.setVisible(True)
+
+
+class JobListWidget(QtWidgets.QWidget):
+    """Every job of ``jobs`` side by side; hidden while there is none."""
+
+    def __init__(self, jobs: JobList, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("jobList")
+        self.jobs = jobs
+        self.rows: dict[int, JobRowWidget] = {}
+        self._layout = QtWidgets.QHBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(2)
+        self.setVisible(False)
+        self._timer = QtCore.QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self.refresh)
+        jobs.changed.connect(self._on_changed)
+
+    def _on_changed(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+        QtCore.QTimer.singleShot(0, self.refresh)
+
+    def refresh(self) -> None:
+        """Updates the rows from the job list; stops polling once the list is empty."""
+        listed = self.jobs.rows()
+        keys = {row.key for row in listed}
+        for key in [k for k in self.rows if k not in keys]:
+            w = self.rows.pop(key)
+            self._layout.removeWidget(w)
+            w.deleteLater()
+        for row in listed:
+            w = self.rows.get(row.key)
+            if w is None:
+                w = self.rows[row.key] = JobRowWidget(self.jobs, row.key, row.name, self)
+                self._layout.addWidget(w)
+            w.update_row(row)
+        self.setVisible(bool(listed))
+        if not listed:
+            self._timer.stop()
