@@ -99,3 +99,29 @@ def test_a_full_disk_ends_synth_import_masks_and_keyframes_with_one_line_not_a_c
         assert "cannot write (the disk is full" in line and line.endswith("expected free space on that disk")
         assert "Traceback" not in proc.stderr
     assert sorted(p.name for p in small_disk.iterdir()) == ["a.h5", "filler"] and (small_disk / "a.h5").read_bytes() == before
+
+
+def test_a_read_only_folder_is_one_line_for_an_unprivileged_user(tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to run as nobody")
+    tmp_path.chmod(0o755)
+    ro = tmp_path / "ro"
+    ro.mkdir(mode=0o555)
+    ro.chmod(0o555)
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root), HOME=str(tmp_path), OMP_NUM_THREADS="1")
+    as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable]
+    if subprocess.run([*as_nobody, "-c", "import anr_studio"], env=env, cwd=tmp_path, capture_output=True).returncode:
+        pytest.skip("this checkout is not readable by nobody")
+    proc = subprocess.run([*as_nobody, "-m", "anr_studio.cli", "synth", "--out", str(ro / "s.h5"), "--frames", "2",
+                           "--size", "32", "--quiet"], capture_output=True, text=True, cwd=tmp_path, timeout=300, env=env)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (f"anr-studio: error: {ro / 's.h5'}: cannot write (permission denied), "
+                                                    "expected a folder and file you may write")
+    assert list(ro.iterdir()) == []
