@@ -38,9 +38,10 @@ def test_temporary_names_are_unpredictable_and_exclusive(tmp_path):
     # a symlink planted at the old fixed partial name is neither followed nor replaced
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
-    (tmp_path / ".out.partial.mp4").symlink_to(victim)
+    (tmp_path / ".out2.partial.mp4").symlink_to(victim)
     write_frames(tmp_path / "out2.mp4", [np.zeros((16, 16, 3), np.uint8)] * 2, fps=10)
-    assert victim.read_text() == "precious" and (tmp_path / ".out.partial.mp4").is_symlink()
+    assert victim.read_text() == "precious" and (tmp_path / ".out2.partial.mp4").is_symlink()
+    assert (tmp_path / "out2.mp4").read_bytes()[4:8] == b"ftyp"
 
 
 @pytest.mark.parametrize("kind", ["symlink", "device", "folder"])

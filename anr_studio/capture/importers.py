@@ -36,6 +36,7 @@ import numpy as np
 from anr_studio.capture.reader import Capture
 from anr_studio.capture.store import CaptureWriter
 from anr_studio.errors import AnrError
+from anr_studio.motion.clip import MAX_FPS, MIN_FPS
 from anr_studio.motion.safe_npz import NpzArchive
 from anr_studio.motion.smpl_npz import body_pose_from_rows
 
@@ -69,12 +70,17 @@ def _per_frame(array: np.ndarray, tail: tuple[int, ...], n: int, label: str, fie
 def parse_parameters(raw: dict[str, Any], n: int, label: str) -> dict[str, Any]:
     """Returns ``pose (n,24,3)``, ``transl (n,3)``, ``betas (K,)``, ``K``, ``R``, ``t`` (static or per
     frame) and ``fps`` (or None) from the arrays/lists in ``raw``; AnrError names the field."""
+    if n < 1:
+        raise AnrError(f"{label}: describes {n} frames, expected at least one")
     if "poses" in raw:
         poses = _array(raw["poses"], label, "poses")
-        flat = poses.reshape(poses.shape[0], -1) if poses.ndim >= 2 else poses.reshape(1, -1)
+        flat = _rows(poses, label, "poses") if poses.ndim >= 2 else poses.reshape(1, -1)
     elif "global_orient" in raw and "body_pose" in raw:
         root, body = _array(raw["global_orient"], label, "global_orient"), _array(raw["body_pose"], label, "body_pose")
-        flat = np.concatenate([root.reshape(root.shape[0], -1), body.reshape(body.shape[0], -1)], 1)
+        root, body = _rows(root, label, "global_orient"), _rows(body, label, "body_pose")
+        if len(root) != len(body):
+            raise AnrError(f"{label}: global_orient has {len(root)} rows and body_pose {len(body)}, expected one per frame in both")
+        flat = np.concatenate([root, body], 1)
     else:
         raise AnrError(f"{label}: no poses found (keys: {', '.join(sorted(raw)) or 'none'}), expected 'poses' (N,72)")
     if flat.shape[0] != n:
@@ -108,9 +114,24 @@ def parse_parameters(raw: dict[str, Any], n: int, label: str) -> dict[str, Any]:
     if K.ndim == 3 or R.ndim == 3 or t.ndim == 2:  # one of them moves: store all per frame
         K, R, t = (np.broadcast_to(K, (n, 3, 3)).copy(), np.broadcast_to(R, (n, 3, 3)).copy(),
                    np.broadcast_to(t, (n, 3)).copy())
-    fps = raw.get("fps")
     return {"pose": pose, "transl": transl, "betas": betas.astype(np.float32), "K": K, "R": R, "t": t,
-            "fps": None if fps is None else float(np.asarray(fps).reshape(-1)[0])}
+            "fps": None if raw.get("fps") is None else _frame_rate(raw["fps"], label)}
+
+
+def _rows(array: np.ndarray, label: str, field: str) -> np.ndarray:
+    """Returns ``array`` as (rows, values); AnrError for a single value or no values."""
+    if array.ndim == 0 or array.size == 0:
+        raise AnrError(f"{label}: {field} has shape {array.shape}, expected one row of values per frame")
+    return array.reshape(array.shape[0], -1)
+
+
+def _frame_rate(value: Any, label: str) -> float:
+    """Returns the frame rate in ``value`` (one number); AnrError otherwise."""
+    fps = _array(value, label, "fps")
+    if fps.size != 1 or not MIN_FPS <= float(fps.reshape(-1)[0]) <= MAX_FPS:
+        shown = fps.reshape(-1)[:3].tolist()
+        raise AnrError(f"{label}: fps is {shown}, expected one number from {MIN_FPS:g} to {MAX_FPS:g} (frames per second)")
+    return float(fps.reshape(-1)[0])
 
 
 def read_parameter_file(path: Path) -> tuple[dict[str, Any], list[str] | None]:

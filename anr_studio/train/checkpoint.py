@@ -100,8 +100,12 @@ def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torc
     for i, group in enumerate(meta["param_groups"]):
         group = {k: _same_kind(v, own[i][k], f"param_groups[{i}].{k}") for k, v in dict(group).items()
                  if k == "params" or k in own[i]}
-        # kernel choices (fused, capturable, foreach) follow the running config
+        if "params" not in group:
+            raise ValueError(f"param_groups[{i}] has no params, expected the indices of its parameters")
+        # kernel choices (fused, capturable, foreach) follow the running config, and so does a hyperparameter
+        # the record lacks (an older torch's, or a damaged record's)
         group.update({k: own[i][k] for k in ("fused", "capturable", "foreach") if k in own[i]})
+        group.update({k: v for k, v in own[i].items() if k not in group})
         groups.append(group)
     optimizer.load_state_dict({"state": state, "param_groups": groups})
 

@@ -65,7 +65,7 @@ def test_keyframes_refuse_a_read_only_capture_and_keep_a_private_ones_mode(cap, 
     assert stat.S_IMODE(cap.stat().st_mode) == 0o600 and cap.read_bytes() != before
 
 
-def test_a_full_disk_ends_synth_and_masks_with_one_line_not_a_crash(small_disk):
+def test_a_full_disk_ends_synth_import_masks_and_keyframes_with_one_line_not_a_crash(small_disk, tmp_path):
     import os
     import subprocess
     import sys
@@ -80,11 +80,48 @@ def test_a_full_disk_ends_synth_and_masks_with_one_line_not_a_crash(small_disk):
     import shutil
 
     (small_disk / "filler").write_bytes(b"\0" * max(0, shutil.disk_usage(small_disk).free - 16 * 1024))
+    import cv2
+
+    clip = tmp_path / "clip"  # an import source on another disk
+    (clip / "images").mkdir(parents=True)
+    for i in range(20):
+        cv2.imwrite(str(clip / "images" / f"{i:03d}.png"), np.random.default_rng(i).integers(0, 255, (64, 64, 3), np.uint8))
+    E = np.eye(4)
+    E[2, 3] = 3.0
+    np.savez(clip / "params.npz", poses=np.zeros((20, 72)), K=np.array([[80.0, 0, 32], [0, 80, 32], [0, 0, 1]]), E=E)
     for args in (["synth", "--out", str(small_disk / "b.h5"), "--frames", "20", "--size", "64", "--quiet"],
-                 ["masks", str(small_disk / "a.h5"), "--overwrite", "--no-refine", "--quiet"]):
+                 ["import", str(clip), "--out", str(small_disk / "i.h5")],
+                 ["masks", str(small_disk / "a.h5"), "--overwrite", "--no-refine", "--quiet"],
+                 ["keyframes", str(small_disk / "a.h5"), "--grid", "16"]):
         proc = run(*args)  # a segfault (HDF5 closing a file it could not flush) exits with -11
         assert proc.returncode == 2, proc.stderr
         line = proc.stderr.strip().splitlines()[-1]
         assert "cannot write (the disk is full" in line and line.endswith("expected free space on that disk")
         assert "Traceback" not in proc.stderr
     assert sorted(p.name for p in small_disk.iterdir()) == ["a.h5", "filler"] and (small_disk / "a.h5").read_bytes() == before
+
+
+def test_a_read_only_folder_is_one_line_for_an_unprivileged_user(tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to run as nobody")
+    tmp_path.chmod(0o755)
+    ro = tmp_path / "ro"
+    ro.mkdir(mode=0o555)
+    ro.chmod(0o555)
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root), HOME=str(tmp_path), OMP_NUM_THREADS="1")
+    as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable]
+    if subprocess.run([*as_nobody, "-c", "import anr_studio"], env=env, cwd=tmp_path, capture_output=True).returncode:
+        pytest.skip("this checkout is not readable by nobody")
+    proc = subprocess.run([*as_nobody, "-m", "anr_studio.cli", "synth", "--out", str(ro / "s.h5"), "--frames", "2",
+                           "--size", "32", "--quiet"], capture_output=True, text=True, cwd=tmp_path, timeout=300, env=env)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (f"anr-studio: error: {ro / 's.h5'}: cannot write (permission denied), "
+                                                    "expected a folder and file you may write")
+    assert list(ro.iterdir()) == []

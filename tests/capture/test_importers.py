@@ -153,6 +153,21 @@ def test_failures_leave_no_output(tmp_path):
         import_capture(tmp_path, out)
 
 
+def test_parameters_without_rows_or_with_an_odd_frame_rate_are_one_sentence():
+    from anr_studio.capture.importers import parse_parameters
+
+    p = _params()
+    with pytest.raises(AnrError, match=r"p.npz: fps is \[\], expected one number from 0.1 to 1000"):
+        parse_parameters(dict(p, fps=np.array([])), N, "p.npz")
+    with pytest.raises(AnrError, match=r"p.npz: fps is \[25.0, 30.0\]"):
+        parse_parameters(dict(p, fps=np.array([25.0, 30.0])), N, "p.npz")
+    with pytest.raises(AnrError, match="p.npz: describes 0 frames, expected at least one"):
+        parse_parameters(dict(p, poses=np.zeros((0, 72))), 0, "p.npz")
+    split = {k: v for k, v in p.items() if k != "poses"}
+    with pytest.raises(AnrError, match=r"p.npz: global_orient has shape \(\), expected one row of values per frame"):
+        parse_parameters(dict(split, global_orient=np.array(1.0), body_pose=np.zeros((N, 69))), N, "p.npz")
+
+
 def _touch(path):
     path.write_bytes(b"")
     return path

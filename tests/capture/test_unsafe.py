@@ -51,6 +51,29 @@ def test_external_raw_storage_is_refused(cap, tmp_path, capsys):
     _refused(cap, f"frames uses external raw storage ('{victim}'), expected data stored in this file", capsys)
 
 
+@pytest.mark.parametrize("command", [
+    ["masks", "{cap}", "--no-refine", "--quiet", "--overwrite"],
+    ["keyframes", "{cap}", "--dry-run"],
+    ["capture", "check", "{cap}", "--out", "{tmp}/c.png"],
+    ["train", "--captures", "{cap}", "--out", "{tmp}/run", "--device", "cpu", "--steps", "1", "--no-progress"],
+    ["fit", "{demo}", "--capture", "{cap}", "--name", "x", "--out", "{tmp}/x.anr", "--device", "cpu", "--quiet"],
+])
+def test_every_command_reading_a_capture_refuses_external_raw_storage(cap, tmp_path, capsys, command):
+    from anr_studio.fileio import shipped_path
+
+    victim = tmp_path / "secret.txt"
+    victim.write_bytes(b"root:x:0:0:root:/root:/bin/bash\n" * 100)
+    with h5py.File(cap, "r+") as f:
+        del f["frames"]
+        f.create_dataset("frames", shape=(N, H, W, 3), dtype=np.uint8, external=[(str(victim), 0, N * H * W * 3)])
+    before = cap.read_bytes()
+    args = [a.format(cap=cap, tmp=tmp_path, demo=shipped_path("models", "demo.anr")) for a in command]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "frames uses external raw storage" in err and "Traceback" not in err
+    assert cap.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["cap.h5", "secret.txt"]
+
+
 def test_external_link_is_refused(cap, tmp_path, capsys):
     other = _valid(tmp_path / "other.h5", "dave")
     with h5py.File(cap, "r+") as f:

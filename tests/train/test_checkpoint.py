@@ -43,6 +43,22 @@ def test_optimizer_state_round_trips_through_tensors_and_json():
             assert torch.equal(a["state"][i][k], b["state"][i][k])
 
 
+def test_a_record_lacking_a_hyperparameter_takes_the_running_one_and_one_lacking_params_is_refused():
+    model = torch.nn.Linear(4, 3)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=0.25)
+    model(torch.randn(5, 4)).square().sum().backward()
+    opt.step()
+    tensors, meta = flatten_optimizer(opt, "optim.r")
+    del meta["param_groups"][0]["weight_decay"]  # an older torch's record, or a damaged one
+    opt2 = torch.optim.Adam(torch.nn.Linear(4, 3).parameters(), lr=5.0, weight_decay=0.5)
+    restore_optimizer(opt2, tensors, meta, "optim.r")
+    assert opt2.param_groups[0]["weight_decay"] == 0.5 and opt2.param_groups[0]["lr"] == 1e-3
+    opt2.step()  # the optimiser runs with what it has
+    del meta["param_groups"][0]["params"]
+    with pytest.raises(AnrError, match="param_groups\\[0\\] has no params, expected the indices of its parameters"):
+        restore_optimizer(opt2, tensors, meta, "optim.r")
+
+
 def test_save_keeps_the_newest_complete_checkpoints(tmp_path):
     for step in range(1, 5):
         save_checkpoint(tmp_path, step, {"w": torch.full((3,), float(step))}, {"note": "x"}, keep=2)

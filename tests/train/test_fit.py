@@ -97,3 +97,36 @@ def test_fit_bad_input(avatar_path, captures, body, tmp_path):
         fit_identity(avatar, str(other), "dave", tmp_path / "w", steps=1)
     with pytest.raises(AnrError, match="no fit checkpoint"):
         fit_identity(avatar, captures[2], "carol", tmp_path / "empty", steps=1, resume=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_a_stop_signal_to_the_process_group_stops_a_fit_with_a_checkpoint(avatar_path, captures, body, tmp_path, sig):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from anr_studio.cli import main
+
+    body_file = tmp_path / "box.safetensors"
+    body.save(body_file)
+    work, out = tmp_path / "work", tmp_path / "with_carol.anr"
+    args = [str(avatar_path), "--capture", captures[2], "--name", "carol", "--work", str(work), "--out", str(out),
+            "--body-model", str(body_file), "--device", "cpu", "--quiet"]
+    proc = subprocess.Popen([sys.executable, "-m", "anr_studio.cli", "fit", *args, "--steps", "100000",
+                             "--checkpoint-every", "100000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    deadline = time.time() + 120
+    while not (work / "run.json").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(2.0)  # some steps into the fit
+    os.killpg(proc.pid, getattr(signal, sig))  # as `timeout` or a closing terminal does
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    step = int(err.split("stopped at step ")[1].split(";")[0])
+    assert read_checkpoint(work / "checkpoints" / f"step-{step:08d}.json").step == step
+    assert not out.exists()
+    assert main(["fit", *args, "--steps", str(step + 1), "--resume"]) == 0  # continues where it stopped
+    assert Avatar.load(out, body=body).identities == ["alice", "bob", "carol"]
