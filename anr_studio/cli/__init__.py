@@ -121,6 +121,10 @@ def _quiet_h5py_finalizers(unraisable) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Runs the CLI; returns the process exit code. User errors print one line, no traceback."""
     sys.unraisablehook = _quiet_h5py_finalizers
+    # OpenCV and FFmpeg print lines of their own about damaged images and videos: the command's one
+    # line says what is wrong (set these variables to see theirs)
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--offline" in argv:  # accepted before or after the sub-command

@@ -125,3 +125,27 @@ def test_a_read_only_folder_is_one_line_for_an_unprivileged_user(tmp_path):
     assert proc.stderr.strip().splitlines()[-1] == (f"anr-studio: error: {ro / 's.h5'}: cannot write (permission denied), "
                                                     "expected a folder and file you may write")
     assert list(ro.iterdir()) == []
+
+
+def test_a_damaged_video_prints_only_the_commands_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import cv2
+
+    video = tmp_path / "v.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 12, (16, 16))
+    for i in range(3):
+        writer.write(np.full((16, 16, 3), 40 * i, np.uint8))
+    writer.release()
+    data = bytearray(video.read_bytes())
+    data[40:60] = bytes(20)  # the stream's header: FFmpeg and OpenCV would each print their complaints
+    video.write_bytes(bytes(data))
+    np.savez(tmp_path / "p.npz", poses=np.zeros((3, 72)), K=np.array([[20.0, 0, 8], [0, 20, 8], [0, 0, 1]]), E=np.eye(4))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCV_")}
+    proc = subprocess.run([sys.executable, "-m", "anr_studio.cli", "import", str(video), "--poses", str(tmp_path / "p.npz"),
+                           "--out", str(tmp_path / "o.h5")], capture_output=True, text=True, timeout=300,
+                          env=dict(env, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"anr-studio: error: {video}: holds no frames, expected at least one"]
