@@ -1,9 +1,10 @@
-"""Makes docs/screenshots/pose_panel.png, tryon_painting.png and tryon_canvas_window.png from the demo avatar.
+"""Makes docs/screenshots/pose_panel.png, rotate_handle.png, tryon_painting.png and tryon_canvas_window.png from the demo avatar.
 
     xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/make_posing_screenshots.py
 
 The window is 1280x720. Pose: the body posed, the left wrist picked in the 3D view (marker, panel row,
-label), its angle typed. Try-on: the "upper" region filled, the brush outline over the canvas,
+label), its angle typed. Rotate handle: the left elbow's rings, the z ring grabbed and dragged by real mouse
+events (the shot is taken before the release). Try-on: the "upper" region filled, the brush outline over the canvas,
 the B | swap | A strip; then the canvas in its own large window.
 """
 
@@ -23,6 +24,54 @@ def _wait(app, seconds: float) -> None:
     while time.monotonic() - t0 < seconds:
         app.processEvents()
         time.sleep(0.02)
+
+
+def _mouse(widget, kind: str, pos) -> None:
+    from PySide6 import QtCore, QtGui, QtWidgets
+
+    p = QtCore.QPointF(*pos)
+    t = {"press": QtCore.QEvent.Type.MouseButtonPress, "move": QtCore.QEvent.Type.MouseMove,
+         "release": QtCore.QEvent.Type.MouseButtonRelease}[kind]
+    left, none = QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.MouseButton.NoButton
+    ev = QtGui.QMouseEvent(t, p, widget.mapToGlobal(p), none if kind == "move" else left,
+                           none if kind == "release" else left, QtCore.Qt.KeyboardModifier.NoModifier)
+    QtWidgets.QApplication.sendEvent(widget, ev)
+
+
+def _rotate_handle_shot(app, win) -> None:
+    """Grabs the left elbow's z ring and sweeps it 40 degrees; the shot shows the drag before its release."""
+    import math
+
+    import numpy as np
+
+    from anr_studio.components.pose_state import joint_index
+    from anr_studio.gui.app import save_screenshot, wait_until_rendered
+
+    vp = win.viewport
+    el = joint_index("left_elbow")
+    win.view_state.set(azimuth=10.0, elevation=8.0, distance=2.6, target=(0.3, 1.1, 0.0))
+    vp.pick_joint(vp.joint_pixels()[el])
+    _wait(app, 0.3)
+    c = vp.joint_pixels()[el]
+    # Press on the z ring where it is farthest from the other two, then sweep 40 degrees around the elbow.
+    ring = vp.ring_pixels()
+    others = np.concatenate([ring[0], ring[1]])
+    far = np.argmax([np.linalg.norm(others - p, axis=1).min() for p in ring[2]])
+    start = math.degrees(math.atan2(ring[2][far][1] - c[1], ring[2][far][0] - c[0]))
+    r = float(np.linalg.norm(ring[2][far] - c))
+    native = vp.canvas.native
+    angles = np.linspace(start, start - 40.0, 9)
+    pts = [(c[0] + r * math.cos(math.radians(a)), c[1] + r * math.sin(math.radians(a))) for a in angles]
+    _mouse(native, "press", pts[0])
+    for p in pts[1:]:
+        _mouse(native, "move", p)
+        _wait(app, 0.05)
+    wait_until_rendered(win)
+    _wait(app, 0.5)
+    save_screenshot(vp.parentWidget(), OUT / "rotate_handle.png")  # the 3D view and the neural view beside it
+    _mouse(native, "release", pts[-1])
+    win.view_state.reset()
+    _wait(app, 0.2)
 
 
 def main() -> int:
@@ -55,6 +104,7 @@ def main() -> int:
     wait_until_rendered(win)
     _wait(app, 1.0)
     save_screenshot(win, OUT / "pose_panel.png")
+    _rotate_handle_shot(app, win)
 
     win.docks["Try-on"].raise_()
     tp = win.tryon_panel

@@ -2,7 +2,8 @@
 
 The view only reacts: it reads PoseState and ViewState and redraws; mouse drags write ViewState
 (drag to orbit, middle or Shift drag to pan, wheel to zoom, double-click to reset) and a click
-picks the nearest joint into PoseState's selection. vispy's own camera interaction is off so
+picks the nearest joint into PoseState's selection. The selected joint wears a rotate handle, three
+rings coloured by axis: dragging a ring turns the joint about that axis (one undo step per drag). vispy's own camera interaction is off so
 ViewState stays the one truth shared with the neural preview.
 """
 
@@ -18,6 +19,7 @@ from vispy import scene
 from anr_studio.components.face_colors import checker_face_colors
 from anr_studio.components.pose_state import SMPL_JOINT_NAMES, PoseState, nearest_joint
 from anr_studio.components.protocols import StudioBody
+from anr_studio.components.rotate_gizmo import AXIS_COLORS, AXIS_NAMES, RingDrag, eye_position, joint_frames, pick_ring, ring_colors, ring_points, ring_radius
 from anr_studio.components.scene import VIEW_PRESETS, OrbitView, ViewState, pose_body
 from anr_studio.errors import AnrError
 from anr_studio.gui.theme import VIEWPORT_BG
@@ -30,6 +32,7 @@ VISPY_AZIMUTH_OFFSET = 90.0
 # How the mesh is coloured: plain skin, a UV checkerboard, or the current identity's neural texture.
 COLOR_MODES = ("skin", "checker", "neural")
 SELECTED = (0.3, 0.9, 1.0, 1.0)
+RING_WIDTH = 2.5
 # A press and release closer than this (pixels) is a click (picks a joint), not a drag.
 CLICK_SLOP_PX = 3.0
 AXIS_BOX_PX = 84
@@ -68,6 +71,17 @@ class MeshViewport(QtWidgets.QWidget):
         self.selected_marker.set_gl_state(depth_test=False)
         self.selected_marker.order = 11
         self.selected_marker.visible = False
+        self.rings = []
+        for k in range(3):
+            ring = scene.visuals.Line(color=AXIS_COLORS[k], width=RING_WIDTH, antialias=True, parent=self.view.scene)
+            ring.set_gl_state(depth_test=False, blend=True)
+            ring.order = 12
+            ring.visible = False
+            self.rings.append(ring)
+        self._ring_world = np.zeros((3, 2, 3))
+        self._hover_ring: int | None = None
+        self._ring_drag: RingDrag | None = None
+        self._frame = np.eye(3)
         self._joints_world = joints
         self._build_axis_indicator()
         layout = QtWidgets.QVBoxLayout(self)
@@ -86,7 +100,7 @@ class MeshViewport(QtWidgets.QWidget):
         self.canvas.events.mouse_wheel.connect(self._on_wheel)
         self.canvas.events.mouse_double_click.connect(lambda ev: self.view_state.reset())
         self.canvas.events.draw.connect(self._on_draw)
-        self.canvas.events.resize.connect(lambda ev: self._place_axis_indicator())
+        self.canvas.events.resize.connect(self._on_resize)
         pose_state.changed.connect(self._on_pose)
         pose_state.selection_changed.connect(self._on_selection)
         view_state.changed.connect(self._apply_view)
@@ -133,15 +147,27 @@ class MeshViewport(QtWidgets.QWidget):
         self.axis_box = box
         self._place_axis_indicator()
 
+    def _on_resize(self, _ev=None) -> None:
+        self._place_axis_indicator()
+        self._show_selection()
+
     def _place_axis_indicator(self) -> None:
         self.axis_box.pos = (4, max(self.canvas.size[1] - AXIS_BOX_PX - 4, 0))
 
     # --- selection -----------------------------------------------------------------------
+    def to_pixels(self, points: np.ndarray) -> np.ndarray:
+        """Returns where world points (N,3) are drawn on the canvas, (N,2) logical pixels (x right, y down)."""
+        tr = self.view.scene.node_transform(self.canvas.scene)
+        mapped = np.asarray(tr.map(np.asarray(points, np.float64).reshape(-1, 3)), np.float64)
+        return mapped[:, :2] / mapped[:, 3:4]
+
     def joint_pixels(self) -> np.ndarray:
         """Returns where each joint is drawn on the canvas, (24,2) logical pixels (x right, y down)."""
-        tr = self.view.scene.node_transform(self.canvas.scene)
-        mapped = np.asarray(tr.map(self._joints_world), np.float64)
-        return mapped[:, :2] / mapped[:, 3:4]
+        return self.to_pixels(self._joints_world)
+
+    def ring_pixels(self) -> np.ndarray:
+        """Returns the rotate handle's three rings as drawn on the canvas, (3,N,2) logical pixels."""
+        return self.to_pixels(self._ring_world.reshape(-1, 3)).reshape(3, -1, 2)
 
     def pick_joint(self, pos) -> int | None:
         """Selects and returns the joint drawn nearest to canvas pixel ``pos`` (x, y), or clears the selection."""
@@ -157,9 +183,57 @@ class MeshViewport(QtWidgets.QWidget):
 
     def _show_selection(self) -> None:
         j = self.pose_state.selected_joint
-        self.selected_marker.visible = j is not None and self.joints.visible
+        shown = j is not None and self.joints.visible
+        self.selected_marker.visible = shown
         if j is not None:
             self.selected_marker.set_data(self._joints_world[[j]], face_color=SELECTED, edge_color=(1, 1, 1, 1), edge_width=2, size=14)
+        if not shown:
+            self._hover_ring = None
+        self._show_rings(shown)
+
+    # --- rotate handle -------------------------------------------------------------------
+    def _show_rings(self, shown: bool) -> None:
+        """Places the three rings around the selected joint, turned with it, a fixed size on screen."""
+        for ring in self.rings:
+            ring.visible = shown
+        if not shown:
+            return
+        j = self.pose_state.selected_joint
+        center = self._joints_world[j].astype(np.float64)
+        self._frame = joint_frames(self.pose_state.pose, self.parents)[j]
+        radius = ring_radius(self.view_state.view, center, self.canvas.size[1])
+        self._ring_world = ring_points(center, self._frame, radius)
+        active = self._ring_drag.axis if self._ring_drag is not None else self._hover_ring
+        colors = ring_colors(self._ring_world, center, center - eye_position(self.view_state.view), active)
+        for k, ring in enumerate(self.rings):
+            ring.set_data(pos=self._ring_world[k].astype(np.float32), color=colors[k],
+                          width=RING_WIDTH * (1.6 if active == k else 1.0))
+
+    def _grab_ring(self, pos: np.ndarray) -> int | None:
+        """Returns the axis of the ring of the rotate handle under canvas pixel ``pos``, or None."""
+        if not self.rings[0].visible:
+            return None
+        j = self.pose_state.selected_joint
+        view_dir = self._joints_world[j] - eye_position(self.view_state.view)
+        return pick_ring(self.ring_pixels(), pos, self._frame, view_dir)
+
+    def _start_ring_drag(self, axis: int, pos: np.ndarray) -> None:
+        j = self.pose_state.selected_joint
+        center = self._joints_world[j].astype(np.float64)
+        self._ring_drag = RingDrag(self.pose_state.pose, j, axis, self._frame, self.to_pixels(center[None])[0], pos,
+                                   center - eye_position(self.view_state.view))
+        self._ring_key = ("rotate handle", time.perf_counter())
+
+    def _drag_ring(self, pos: np.ndarray) -> None:
+        d = self._ring_drag
+        self.pose_state.set_pose(d.update(pos), merge_key=self._ring_key)
+        name = SMPL_JOINT_NAMES[d.joint].replace("_", " ")
+        self.selection_label.setText(f"Turning {name} about {AXIS_NAMES[d.axis]}: {np.degrees(d.angle):+.1f}°")
+
+    def _end_ring_drag(self) -> None:
+        self._ring_drag = None
+        self.pose_state.end_gesture()
+        self._on_selection(self.pose_state.selected_joint)
 
     # --- model -> view -------------------------------------------------------------------
     def _posed(self) -> tuple[np.ndarray, np.ndarray]:
@@ -192,6 +266,7 @@ class MeshViewport(QtWidgets.QWidget):
         light = -(to_cam + np.array([0.0, 0.35, 0.0]))
         if self.mesh.shading_filter is not None:
             self.mesh.shading_filter.light_dir = tuple(light)
+        self._show_selection()  # the rings keep their size on screen
         self.canvas.update()
 
     def set_color_mode(self, mode: str) -> None:
@@ -221,6 +296,10 @@ class MeshViewport(QtWidgets.QWidget):
         self._press_origin = self._press_pos.copy()
         # vispy numbers buttons 1 left, 2 right, 3 middle.
         self._panning = ev.button == 3 or "Shift" in [k.name for k in ev.modifiers]
+        if ev.button == 1 and not self._panning:
+            axis = self._grab_ring(self._press_pos)
+            if axis is not None:
+                self._start_ring_drag(axis, self._press_pos)
 
     def _drag_to(self, ev) -> None:
         pos = np.asarray(ev.pos[:2], np.float64)
@@ -235,12 +314,26 @@ class MeshViewport(QtWidgets.QWidget):
             self.view_state.orbit(-0.5 * dx, 0.5 * dy)
 
     def _on_move(self, ev) -> None:
-        if self._press_pos is not None:  # a move without a press on the canvas is a hover
+        pos = np.asarray(ev.pos[:2], np.float64)
+        if self._ring_drag is not None:
+            self._drag_ring(pos)
+        elif self._press_pos is not None:
             self._drag_to(ev)
+        else:  # a move without a press on the canvas is a hover: light the ring a press would grab
+            hover = self._grab_ring(pos)
+            if hover != self._hover_ring:
+                self._hover_ring = hover
+                self._show_selection()
+                self.canvas.update()
 
     def _on_release(self, ev) -> None:
         # vispy drops moves closer than 10 ms apart; the release carries the rest of the drag.
-        if self._press_pos is not None:
+        if self._ring_drag is not None:
+            pos = np.asarray(ev.pos[:2], np.float64)
+            if np.linalg.norm(pos - self._press_origin) >= CLICK_SLOP_PX:
+                self._drag_ring(pos)
+            self._end_ring_drag()
+        elif self._press_pos is not None:
             pos = np.asarray(ev.pos[:2], np.float64)
             if np.linalg.norm(pos - self._press_origin) < CLICK_SLOP_PX and ev.button == 1 and not self._panning:
                 self.pick_joint(pos)
