@@ -1,11 +1,13 @@
-"""Makes docs/screenshots/pose_panel.png, rotate_handle.png, tryon_painting.png and tryon_canvas_window.png from the demo avatar.
+"""Makes docs/screenshots/pose_panel.png, rotate_handle.png, tryon_painting.png, tryon_canvas_window.png and
+tryon_paint_on_view.png from the demo avatar.
 
     xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/make_posing_screenshots.py
 
 The window is 1280x720. Pose: the body posed, the left wrist picked in the 3D view (marker, panel row,
 label), its angle typed. Rotate handle: the left elbow's rings, the z ring grabbed and dragged by real mouse
 events (the shot is taken before the release). Try-on: the "upper" region filled, the brush outline over the canvas,
-the B | swap | A strip; then the canvas in its own large window.
+the B | swap | A strip; then the canvas in its own large window; then, with "Paint on view", a stroke
+dragged across the chest of the neural view by real mouse events.
 """
 
 from __future__ import annotations
@@ -70,8 +72,49 @@ def _rotate_handle_shot(app, win) -> None:
     _wait(app, 0.5)
     save_screenshot(vp.parentWidget(), OUT / "rotate_handle.png")  # the 3D view and the neural view beside it
     _mouse(native, "release", pts[-1])
-    win.view_state.reset()
+    win.undo()  # the shots after this one show the pose before the drag, nothing selected
+    win.pose_state.select_joint(None)
+    win.view_state.set(azimuth=25.0, elevation=8.0, distance=4.2, target=(0.0, 0.9, 0.0))
     _wait(app, 0.2)
+
+
+def _paint_on_view_shot(app, win) -> None:
+    """Clears the mask, turns on "Paint on view" and drags a zigzag across the chest of the neural view."""
+    import numpy as np
+    import torch
+
+    from anr_studio.components.paint import clear
+    from anr_studio.components.pose_state import joint_index
+    from anr_studio.gui.app import save_screenshot, wait_until_rendered
+
+    tp = win.tryon_panel
+    win.workspaces.show_workspace("Try-on")
+    win.view_state.set(azimuth=15.0, elevation=5.0, distance=2.6, target=(0.0, 1.15, 0.0))
+    clear(win.paint_state)
+    tp.paint_on_view.setChecked(True)
+    wait_until_rendered(win)
+    painter, label = tp.view_painter, win.neural.label
+    size = win.neural.size_px
+    chest = torch.tensor(win.viewport._joints_world[joint_index("spine2")] + np.array([0.0, 0.05, 0.12], np.float32))
+    x, y = win.view_state.view.camera((size, size)).project(chest[None, None])[0][0, 0].tolist()
+    s = size / 256.0
+    zigzag = [(x - 22 * s, y - 10 * s), (x + 18 * s, y - 14 * s), (x - 20 * s, y + 4 * s), (x + 20 * s, y + 2 * s)]
+    pts = []
+    for (ax, ay), (bx, by) in zip(zigzag[:-1], zigzag[1:]):
+        pts += [(ax + (bx - ax) * t, ay + (by - ay) * t) for t in np.linspace(0.0, 1.0, 8)[:-1]]
+    pts.append(zigzag[-1])
+    lp = [painter.to_label_pos(px, py) for px, py in pts]
+    _mouse(label, "press", (lp[0].x(), lp[0].y()))
+    for p in lp[1:]:
+        _mouse(label, "move", (p.x(), p.y()))
+        _wait(app, 0.02)
+    _mouse(label, "release", (lp[-1].x(), lp[-1].y()))
+    _wait(app, 0.3)
+    wait_until_rendered(win)
+    _wait(app, 0.8)
+    save_screenshot(win, OUT / "tryon_paint_on_view.png")
+    tp.paint_on_view.setChecked(False)
+    win.workspaces.show_workspace("Pose")
 
 
 def main() -> int:
@@ -134,6 +177,7 @@ def main() -> int:
     _wait(app, 0.3)
     save_screenshot(tp.canvas_window, OUT / "tryon_canvas_window.png")
     tp.pop_btn.click()
+    _paint_on_view_shot(app, win)
     win.paint_state.mark_saved()
     win.close()
     print("screenshots in", OUT)
