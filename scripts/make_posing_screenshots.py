@@ -7,7 +7,7 @@ The window is 1280x720. Pose: the body posed, the left wrist picked in the 3D vi
 label), its angle typed. Rotate handle: the left elbow's rings, the z ring grabbed and dragged by real mouse
 events (the shot is taken before the release). Try-on: the "upper" region filled, the brush outline over the canvas,
 the B | swap | A strip; then the canvas in its own large window; then, with "Paint on view", a stroke
-dragged across the chest of the neural view by real mouse events.
+dragged across the chest of the neural view and one across the belly of the 3D body, by real mouse events.
 """
 
 from __future__ import annotations
@@ -109,6 +109,16 @@ def _paint_on_view_shot(app, win) -> None:
         _mouse(label, "move", (p.x(), p.y()))
         _wait(app, 0.02)
     _mouse(label, "release", (lp[-1].x(), lp[-1].y()))
+    # A second stroke on the 3D body, across the belly: the same mask, picked from the viewport's camera.
+    native = win.viewport.canvas.native
+    h, w = native.height(), native.width()
+    belly = torch.tensor(win.viewport._joints_world[joint_index("spine1")] + np.array([0.0, 0.0, 0.13], np.float32))
+    bx, by = win.view_state.view.camera((h, w)).project(belly[None, None])[0][0, 0].tolist()
+    _mouse(native, "press", (bx - 30, by))
+    for k in range(1, 13):
+        _mouse(native, "move", (bx - 30 + 5 * k, by + 4 * np.sin(k / 2.0)))
+        _wait(app, 0.02)
+    _mouse(native, "release", (bx + 30, by))
     _wait(app, 0.3)
     wait_until_rendered(win)
     _wait(app, 0.8)

@@ -189,3 +189,40 @@ def handle_view_event(state: PaintState, vmap: ViewPaintMap, event: PaintEvent) 
     if box is not None:
         state.changed.emit(box)
     return box
+
+
+class ViewBrush:
+    """Strokes on images of the body as the studio's shared view shows it, at any image size.
+
+    Reads ``pose_state`` (pose, betas, transl) and ``view_state`` (the orbit camera) and paints
+    ``state``; the ViewPaintMap is kept until the pose, the view or the image size change, so a
+    stroke and the hover outline cost no rasterization after the first event.
+    """
+
+    def __init__(self, body: StudioBody, state: PaintState, pose_state, view_state) -> None:
+        self.body, self.state, self.pose_state, self.view_state = body, state, pose_state, view_state
+        self._map: ViewPaintMap | None = None
+        self._key: tuple | None = None
+
+    def view_map(self, size: tuple[int, int]) -> ViewPaintMap:
+        """Returns the ViewPaintMap of the current pose and view for an image of ``size`` (H, W)."""
+        s, view = self.pose_state, self.view_state.view
+        size = (int(size[0]), int(size[1]))
+        key = (s.pose.tobytes(), s.betas.tobytes(), s.transl.tobytes(), view, size, self.state.size)
+        if key != self._key:
+            self._map = view_paint_map(self.body, s.pose, view.camera(size), size, self.state.size, betas=s.betas, transl=s.transl)
+            self._key = key
+        return self._map
+
+    def radius_px(self, size: tuple[int, int]) -> float:
+        """Returns the brush radius in pixels of an image of ``size`` (H, W)."""
+        return self.view_map(size).brush_radius_px(self.state.brush.radius)
+
+    def over_body(self, x: float, y: float, size: tuple[int, int]) -> bool:
+        """Returns True when a dab at image pixel (x, y) would reach a texel of the body."""
+        vmap = self.view_map(size)
+        return len(vmap.texels_under(x, y, vmap.brush_radius_px(self.state.brush.radius))[0]) > 0
+
+    def handle(self, event: PaintEvent, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+        """Returns the dirty box after ``event`` at image pixel (event.x, event.y) of an image of ``size`` (H, W)."""
+        return handle_view_event(self.state, self.view_map(size), event)

@@ -13,7 +13,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from anr_studio.components.paint import PaintEvent, PaintState, resize_brush
 from anr_studio.components.protocols import StudioBody
-from anr_studio.components.view_paint import ViewPaintMap, handle_view_event, view_paint_map
+from anr_studio.components.view_paint import ViewBrush, ViewPaintMap
 from anr_studio.gui.qt_util import to_qimage
 
 # The painted mask over the view: the canvas's orange, half covering the render.
@@ -62,12 +62,11 @@ class ViewPainter(QtCore.QObject):
     def __init__(self, body: StudioBody, state: PaintState, neural_view, parent=None) -> None:
         super().__init__(parent)
         self.body, self.state, self.neural = body, state, neural_view
+        self.brush = ViewBrush(body, state, neural_view.pose_state, neural_view.view_state)
         self.label = neural_view.label
         self.outline = _BrushOutline(self.label)
         self.outline.hide()
         self.enabled = False
-        self._map: ViewPaintMap | None = None
-        self._map_key: tuple | None = None
         self._painting = False
         self.label.installEventFilter(self)
         state.changed.connect(lambda _box: self.show_paint())
@@ -112,18 +111,15 @@ class ViewPainter(QtCore.QObject):
         r, img = self.image_rect(), self.label.image()
         return QtCore.QPointF(r.x() + x * r.width() / img.width(), r.y() + y * r.height() / img.height())
 
-    def view_map(self) -> ViewPaintMap | None:
-        """Returns the texels the shown pose and camera put under each image pixel (cached until they change)."""
+    def image_size(self) -> tuple[int, int] | None:
+        """Returns (H, W) of the shown image, or None without one."""
         img = self.label.image()
-        if img is None:
-            return None
-        s, view = self.neural.pose_state, self.neural.view_state.view
-        size = (img.height(), img.width())
-        key = (s.pose.tobytes(), s.betas.tobytes(), s.transl.tobytes(), view, size, self.state.size)
-        if key != self._map_key:
-            self._map = view_paint_map(self.body, s.pose, view.camera(size), size, self.state.size, betas=s.betas, transl=s.transl)
-            self._map_key = key
-        return self._map
+        return None if img is None else (img.height(), img.width())
+
+    def view_map(self) -> ViewPaintMap | None:
+        """Returns the texels the current pose and camera put under each pixel of the shown image (None without one)."""
+        size = self.image_size()
+        return None if size is None else self.brush.view_map(size)
 
     # --- events --------------------------------------------------------------------------
     def eventFilter(self, obj, ev) -> bool:  # noqa: N802 - Qt name
@@ -156,19 +152,18 @@ class ViewPainter(QtCore.QObject):
         if t == E.MouseButtonPress and ev.button() != left or t == E.MouseButtonRelease and ev.button() != left:
             return False
         pos = ev.position()
-        xy = self.to_image_xy(pos)
-        vmap = self.view_map() if xy is not None else None
-        if vmap is None:
+        xy, size = self.to_image_xy(pos), self.image_size()
+        if xy is None:
             return False
         if t == E.MouseButtonPress:
             self.label.setFocus()
             self._painting = True
-            handle_view_event(self.state, vmap, PaintEvent("press", *xy))
+            self.brush.handle(PaintEvent("press", *xy), size)
         elif t == E.MouseMove and self._painting:
-            handle_view_event(self.state, vmap, PaintEvent("move", *xy))
+            self.brush.handle(PaintEvent("move", *xy), size)
         elif t == E.MouseButtonRelease and self._painting:
             self._painting = False
-            handle_view_event(self.state, vmap, PaintEvent("release", *xy))
+            self.brush.handle(PaintEvent("release", *xy), size)
         self._show_outline(pos)
         return True
 
@@ -188,7 +183,7 @@ class ViewPainter(QtCore.QObject):
         o.update()
 
     def _show_outline(self, pos: QtCore.QPointF | None) -> None:
-        vmap, r = self._map, self.image_rect()
+        vmap, r = self.view_map(), self.image_rect()
         o = self.outline
         o.center = pos
         if vmap is not None and r is not None:

@@ -3,7 +3,9 @@
 The view only reacts: it reads PoseState and ViewState and redraws; mouse drags write ViewState
 (drag to orbit, middle or Shift drag to pan, wheel to zoom, double-click to reset) and a click
 picks the nearest joint into PoseState's selection. The selected joint wears a rotate handle, three
-rings coloured by axis: dragging a ring turns the joint about that axis (one undo step per drag). vispy's own camera interaction is off so
+rings coloured by axis: dragging a ring turns the joint about that axis (one undo step per drag).
+While the try-on panel paints on the view, a drag that starts on the body paints its UV mask
+(``ViewBrush``) and the brush circle follows the cursor; a drag beside the body still orbits. vispy's own camera interaction is off so
 ViewState stays the one truth shared with the neural preview.
 """
 
@@ -16,12 +18,14 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from vispy import app as vispy_app
 from vispy import scene
 
-from anr_studio.components.face_colors import checker_face_colors
+from anr_studio.components.face_colors import checker_face_colors, mask_face_weights, tint_face_colors
 from anr_studio.components.pose_state import SMPL_JOINT_NAMES, PoseState, nearest_joint
 from anr_studio.components.protocols import StudioBody
-from anr_studio.components.rotate_gizmo import AXIS_COLORS, AXIS_NAMES, RingDrag, eye_position, joint_frames, pick_ring, ring_colors, ring_points, ring_radius
+from anr_studio.components.paint import PaintEvent
 from anr_studio.components.scene import VIEW_PRESETS, OrbitView, ViewState, pose_body
+from anr_studio.components.view_paint import ViewBrush
 from anr_studio.errors import AnrError
+from anr_studio.gui.rotate_handle import RotateHandle
 from anr_studio.gui.theme import VIEWPORT_BG
 
 vispy_app.use_app("pyside6")
@@ -32,7 +36,6 @@ VISPY_AZIMUTH_OFFSET = 90.0
 # How the mesh is coloured: plain skin, a UV checkerboard, or the current identity's neural texture.
 COLOR_MODES = ("skin", "checker", "neural")
 SELECTED = (0.3, 0.9, 1.0, 1.0)
-RING_WIDTH = 2.5
 # A press and release closer than this (pixels) is a click (picks a joint), not a drag.
 CLICK_SLOP_PX = 3.0
 AXIS_BOX_PX = 84
@@ -71,18 +74,18 @@ class MeshViewport(QtWidgets.QWidget):
         self.selected_marker.set_gl_state(depth_test=False)
         self.selected_marker.order = 11
         self.selected_marker.visible = False
-        self.rings = []
-        for k in range(3):
-            ring = scene.visuals.Line(color=AXIS_COLORS[k], width=RING_WIDTH, antialias=True, parent=self.view.scene)
-            ring.set_gl_state(depth_test=False, blend=True)
-            ring.order = 12
-            ring.visible = False
-            self.rings.append(ring)
-        self._ring_world = np.zeros((3, 2, 3))
-        self._hover_ring: int | None = None
-        self._ring_drag: RingDrag | None = None
-        self._frame = np.eye(3)
         self._joints_world = joints
+        self.handle = RotateHandle(self)
+        self.rings = self.handle.rings
+        self.paint_brush: ViewBrush | None = None
+        self._painting = False
+        self._paint_weights: np.ndarray | None = None
+        self._verts = verts
+        self.brush_circle = scene.visuals.Ellipse(center=(0, 0), radius=(1, 1), color=(0, 0, 0, 0),
+                                                  border_color=(1, 1, 1, 0.9), border_width=1.5, parent=self.canvas.scene)
+        self.brush_circle.set_gl_state(depth_test=False, blend=True)
+        self.brush_circle.order = 30
+        self.brush_circle.visible = False
         self._build_axis_indicator()
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -167,7 +170,7 @@ class MeshViewport(QtWidgets.QWidget):
 
     def ring_pixels(self) -> np.ndarray:
         """Returns the rotate handle's three rings as drawn on the canvas, (3,N,2) logical pixels."""
-        return self.to_pixels(self._ring_world.reshape(-1, 3)).reshape(3, -1, 2)
+        return self.handle.pixels()
 
     def pick_joint(self, pos) -> int | None:
         """Selects and returns the joint drawn nearest to canvas pixel ``pos`` (x, y), or clears the selection."""
@@ -187,53 +190,7 @@ class MeshViewport(QtWidgets.QWidget):
         self.selected_marker.visible = shown
         if j is not None:
             self.selected_marker.set_data(self._joints_world[[j]], face_color=SELECTED, edge_color=(1, 1, 1, 1), edge_width=2, size=14)
-        if not shown:
-            self._hover_ring = None
-        self._show_rings(shown)
-
-    # --- rotate handle -------------------------------------------------------------------
-    def _show_rings(self, shown: bool) -> None:
-        """Places the three rings around the selected joint, turned with it, a fixed size on screen."""
-        for ring in self.rings:
-            ring.visible = shown
-        if not shown:
-            return
-        j = self.pose_state.selected_joint
-        center = self._joints_world[j].astype(np.float64)
-        self._frame = joint_frames(self.pose_state.pose, self.parents)[j]
-        radius = ring_radius(self.view_state.view, center, self.canvas.size[1])
-        self._ring_world = ring_points(center, self._frame, radius)
-        active = self._ring_drag.axis if self._ring_drag is not None else self._hover_ring
-        colors = ring_colors(self._ring_world, center, center - eye_position(self.view_state.view), active)
-        for k, ring in enumerate(self.rings):
-            ring.set_data(pos=self._ring_world[k].astype(np.float32), color=colors[k],
-                          width=RING_WIDTH * (1.6 if active == k else 1.0))
-
-    def _grab_ring(self, pos: np.ndarray) -> int | None:
-        """Returns the axis of the ring of the rotate handle under canvas pixel ``pos``, or None."""
-        if not self.rings[0].visible:
-            return None
-        j = self.pose_state.selected_joint
-        view_dir = self._joints_world[j] - eye_position(self.view_state.view)
-        return pick_ring(self.ring_pixels(), pos, self._frame, view_dir)
-
-    def _start_ring_drag(self, axis: int, pos: np.ndarray) -> None:
-        j = self.pose_state.selected_joint
-        center = self._joints_world[j].astype(np.float64)
-        self._ring_drag = RingDrag(self.pose_state.pose, j, axis, self._frame, self.to_pixels(center[None])[0], pos,
-                                   center - eye_position(self.view_state.view))
-        self._ring_key = ("rotate handle", time.perf_counter())
-
-    def _drag_ring(self, pos: np.ndarray) -> None:
-        d = self._ring_drag
-        self.pose_state.set_pose(d.update(pos), merge_key=self._ring_key)
-        name = SMPL_JOINT_NAMES[d.joint].replace("_", " ")
-        self.selection_label.setText(f"Turning {name} about {AXIS_NAMES[d.axis]}: {np.degrees(d.angle):+.1f}°")
-
-    def _end_ring_drag(self) -> None:
-        self._ring_drag = None
-        self.pose_state.end_gesture()
-        self._on_selection(self.pose_state.selected_joint)
+        self.handle.place(shown)
 
     # --- model -> view -------------------------------------------------------------------
     def _posed(self) -> tuple[np.ndarray, np.ndarray]:
@@ -242,7 +199,7 @@ class MeshViewport(QtWidgets.QWidget):
 
     def _on_pose(self, _what: str = "") -> None:
         verts, joints = self._posed()
-        self._joints_world = joints
+        self._verts, self._joints_world = verts, joints
         self.mesh.set_data(vertices=verts, faces=self.faces, **self._color_kwargs())
         self.bones.set_data(pos=joints, connect=self._segments)
         self.joints.set_data(joints, face_color=(1.0, 0.4, 0.2, 1.0), edge_color=None, size=6)
@@ -250,6 +207,9 @@ class MeshViewport(QtWidgets.QWidget):
 
     def _color_kwargs(self) -> dict:
         colors = {"checker": self._checker, "neural": self._neural}.get(self.color_mode)
+        if self._paint_weights is not None:  # painting on the view: the painted mask tints the body
+            base = np.tile(np.asarray(SKIN, np.float32), (len(self.faces), 1)) if colors is None else colors
+            return {"face_colors": tint_face_colors(base, self._paint_weights)}
         return {"color": SKIN} if colors is None else {"face_colors": colors}
 
     def _apply_view(self, v: OrbitView) -> None:
@@ -297,9 +257,12 @@ class MeshViewport(QtWidgets.QWidget):
         # vispy numbers buttons 1 left, 2 right, 3 middle.
         self._panning = ev.button == 3 or "Shift" in [k.name for k in ev.modifiers]
         if ev.button == 1 and not self._panning:
-            axis = self._grab_ring(self._press_pos)
+            axis = self.handle.grab(self._press_pos)
             if axis is not None:
-                self._start_ring_drag(axis, self._press_pos)
+                self.handle.start(axis, self._press_pos)
+            elif self.paint_brush is not None and self.paint_brush.over_body(*self._press_pos, self._image_size()):
+                self._painting = True
+                self.paint_brush.handle(PaintEvent("press", *self._press_pos), self._image_size())
 
     def _drag_to(self, ev) -> None:
         pos = np.asarray(ev.pos[:2], np.float64)
@@ -315,24 +278,29 @@ class MeshViewport(QtWidgets.QWidget):
 
     def _on_move(self, ev) -> None:
         pos = np.asarray(ev.pos[:2], np.float64)
-        if self._ring_drag is not None:
-            self._drag_ring(pos)
+        if self.paint_brush is not None:
+            self._show_brush(pos)
+        if self.handle.drag is not None:
+            self.handle.drag_to(pos)
+        elif self._painting:
+            self.paint_brush.handle(PaintEvent("move", *pos), self._image_size())
         elif self._press_pos is not None:
             self._drag_to(ev)
         else:  # a move without a press on the canvas is a hover: light the ring a press would grab
-            hover = self._grab_ring(pos)
-            if hover != self._hover_ring:
-                self._hover_ring = hover
-                self._show_selection()
+            if self.handle.hover_at(pos):
                 self.canvas.update()
 
     def _on_release(self, ev) -> None:
         # vispy drops moves closer than 10 ms apart; the release carries the rest of the drag.
-        if self._ring_drag is not None:
+        if self.handle.drag is not None:
             pos = np.asarray(ev.pos[:2], np.float64)
             if np.linalg.norm(pos - self._press_origin) >= CLICK_SLOP_PX:
-                self._drag_ring(pos)
-            self._end_ring_drag()
+                self.handle.drag_to(pos)
+            self.handle.end()
+            self._on_selection(self.pose_state.selected_joint)
+        elif self._painting:
+            self._painting = False
+            self.paint_brush.handle(PaintEvent("release", *ev.pos[:2]), self._image_size())
         elif self._press_pos is not None:
             pos = np.asarray(ev.pos[:2], np.float64)
             if np.linalg.norm(pos - self._press_origin) < CLICK_SLOP_PX and ev.button == 1 and not self._panning:
@@ -340,6 +308,40 @@ class MeshViewport(QtWidgets.QWidget):
             else:
                 self._drag_to(ev)
         self._press_pos = None
+
+    # --- painting the try-on mask on the body ----------------------------------------------
+    def set_paint_brush(self, brush: ViewBrush | None) -> None:
+        """Paints with ``brush`` on drags that start on the body, its mask tinting the body (None: every left drag orbits again)."""
+        if self.paint_brush is not None:
+            self.paint_brush.state.changed.disconnect(self._on_paint)
+        self.paint_brush = brush
+        self._painting = False
+        self.brush_circle.visible = False
+        if brush is None:
+            self.canvas.native.unsetCursor()
+            self._paint_weights = None
+            self.mesh.set_data(vertices=self._verts, faces=self.faces, **self._color_kwargs())
+        else:
+            self.canvas.native.setCursor(QtCore.Qt.CursorShape.CrossCursor)
+            brush.state.changed.connect(self._on_paint)
+            self._on_paint()
+        self.canvas.update()
+
+    def _on_paint(self, _box=None) -> None:
+        self._paint_weights = mask_face_weights(self.paint_brush.state.mask, self.body.face_uvs.cpu().numpy())
+        self.mesh.set_data(vertices=self._verts, faces=self.faces, **self._color_kwargs())
+        self.canvas.update()
+
+    def _image_size(self) -> tuple[int, int]:
+        return int(self.canvas.size[1]), int(self.canvas.size[0])
+
+    def _show_brush(self, pos: np.ndarray) -> None:
+        """Draws the brush circle at canvas pixel ``pos``, its radius the brush's on the body as this view shows it."""
+        r = self.paint_brush.radius_px(self._image_size())
+        self.brush_circle.center = (float(pos[0]), float(pos[1]))
+        self.brush_circle.radius = (max(r, 1.0), max(r, 1.0))
+        self.brush_circle.visible = True
+        self.canvas.update()
 
     def _on_wheel(self, ev) -> None:
         self.view_state.zoom(0.9 ** float(ev.delta[1]))

@@ -81,3 +81,32 @@ def test_brush_keys_on_the_view_size_the_shared_brush(window, qtbot, tiny_avatar
     assert window.paint_state.brush.radius > r0 and panel.size_slider.value() == int(window.paint_state.brush.radius)
     panel.paint_on_view.setChecked(False)
     assert not panel.view_painter.outline.isVisible()
+
+
+def test_painting_on_the_3d_body_and_orbiting_beside_it(window, qtbot, standin_body):
+    panel, state, vp = window.tryon_panel, window.paint_state, window.viewport
+    panel.paint_on_view.setChecked(True)  # works without an avatar: the 3D body is always there
+    native = vp.canvas.native
+    h, w = native.height(), native.width()
+    x, y = window.view_state.view.camera((h, w)).project(torch.tensor([[[0.0, 1.16, 0.14]]]))[0][0, 0].tolist()
+    az0 = window.view_state.view.azimuth
+    _mouse(native, "press", (x - 4, y))
+    _mouse(native, "move", (x, y))
+    _mouse(native, "release", (x + 4, y))
+    assert window.view_state.view.azimuth == az0  # a drag on the body paints, it does not orbit
+    painted = state.mask > 0
+    assert (state.mask * _part_mask(standin_body, ["torso"], state.size)).sum() > 20.0
+    assert not (painted & _part_mask(standin_body, LEG_PARTS, state.size)).any()
+    assert vp.brush_circle.visible and vp.brush_circle.radius[0] > 1.0
+    # The body shows the paint: its torso faces are tinted, its legs keep their skin colour.
+    colors = vp.mesh.mesh_data.get_face_colors()
+    parts, names = standin_body.face_parts.numpy(), list(standin_body.part_names)
+    torso_faces, leg_faces = parts == names.index("torso"), np.isin(parts, [names.index(n) for n in LEG_PARTS])
+    assert colors[torso_faces, 2].min() < 0.5 and np.allclose(colors[leg_faces], colors[leg_faces][0])
+    before = state.mask.copy()
+    _mouse(native, "press", (8, 40))
+    _mouse(native, "move", (38, 40))
+    _mouse(native, "release", (68, 40))
+    assert window.view_state.view.azimuth != az0 and np.array_equal(state.mask, before)
+    panel.paint_on_view.setChecked(False)
+    assert vp.paint_brush is None and not vp.brush_circle.visible and vp.mesh.mesh_data.get_face_colors() is None
