@@ -130,7 +130,8 @@ class MeshViewport(QtWidgets.QWidget):
             lay.addWidget(b)
         lay.addStretch(1)
         self.selection_label = QtWidgets.QLabel("Click a joint to select it")
-        self.selection_label.setToolTip("Click near a joint to select it; drag to orbit, middle or Shift drag to pan, wheel to zoom")
+        self.selection_label.setToolTip("Click near a joint to select it, then drag one of its rings (x red, y green, z blue) to turn it; "
+                                        "drag elsewhere to orbit, middle or Shift drag to pan, wheel to zoom")
         lay.addWidget(self.selection_label)
         return bar
 
@@ -278,8 +279,8 @@ class MeshViewport(QtWidgets.QWidget):
 
     def _on_move(self, ev) -> None:
         pos = np.asarray(ev.pos[:2], np.float64)
-        if self.paint_brush is not None:
-            self._show_brush(pos)
+        if self.paint_brush is not None and (self._painting or self._press_pos is None):
+            self._show_brush(pos)  # not while orbiting or turning a joint: the circle would follow a moving body
         if self.handle.drag is not None:
             self.handle.drag_to(pos)
         elif self._painting:
