@@ -25,6 +25,8 @@ def _shown(window, qtbot, size):
 
 
 def test_painting_on_the_neural_view_at_the_torso_paints_the_torso_only(window, qtbot, tiny_avatar, standin_body):
+    window.pose_state.set_pose(np.zeros((24, 3), np.float32), record=False)  # the rest pose, seen from the front
+    window.view_state.reset()
     window.neural.size_px = 128
     window.set_avatar(tiny_avatar, "tiny.anr")
     window.docks["Try-on"].raise_()
@@ -85,6 +87,8 @@ def test_brush_keys_on_the_view_size_the_shared_brush(window, qtbot, tiny_avatar
 
 def test_painting_on_the_3d_body_and_orbiting_beside_it(window, qtbot, standin_body):
     panel, state, vp = window.tryon_panel, window.paint_state, window.viewport
+    window.pose_state.set_pose(np.zeros((24, 3), np.float32), record=False)
+    window.view_state.reset()
     panel.paint_on_view.setChecked(True)  # works without an avatar: the 3D body is always there
     native = vp.canvas.native
     h, w = native.height(), native.width()
