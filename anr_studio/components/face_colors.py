@@ -94,3 +94,22 @@ def neural_face_colors(texture: torch.Tensor, face_uvs, order: int = 6, faces=No
         features = torch.from_numpy(smooth_face_features(features.numpy(), pairs, smooth))
     rgb = pca_false_colour(features)
     return np.concatenate([rgb, np.ones((len(rgb), 1))], 1).astype(np.float32)
+
+
+def mask_face_weights(mask: np.ndarray, face_uvs, order: int = 3) -> np.ndarray:
+    """Returns (F,) float32 in [0,1]: the try-on mask (S,S) (row 0 is v = 1) averaged over each face's UV triangle."""
+    uvs = _check_face_uvs(face_uvs)
+    m = np.asarray(mask, np.float32)
+    s = m.shape[0]
+    pts = np.einsum("kc,fcd->fkd", _face_samples(order), uvs)  # (F,K,2)
+    col = np.clip((pts[..., 0] * s).astype(np.int64), 0, s - 1)
+    row = np.clip(((1.0 - pts[..., 1]) * s).astype(np.int64), 0, s - 1)
+    return m[row, col].mean(1)
+
+
+def tint_face_colors(base: np.ndarray, weights: np.ndarray, tint=(1.0, 0.47, 0.16), strength: float = 0.75) -> np.ndarray:
+    """Returns (F,4) RGBA: ``base`` (F,4) face colours blended towards ``tint`` by ``strength`` x ``weights`` (F,)."""
+    out = np.array(base, np.float32, copy=True)
+    w = (np.clip(np.asarray(weights, np.float32), 0.0, 1.0) * strength)[:, None]
+    out[:, :3] = out[:, :3] * (1.0 - w) + np.asarray(tint, np.float32) * w
+    return out

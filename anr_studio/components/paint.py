@@ -94,6 +94,26 @@ class PaintState(Undoable[np.ndarray]):
         self.mask = np.clip(mask, 0.0, 1.0).astype(np.float32)
         self.changed.emit(self._full())
 
+    def begin_stroke(self, x: float, y: float) -> None:
+        """Starts a stroke at (x, y): its edits until ``end_stroke`` are one undo step."""
+        self._stroke_key = ("stroke", next(_stroke_ids))
+        self.record(self._stroke_key)
+        self._last_xy = (float(x), float(y))
+
+    def end_stroke(self) -> None:
+        """Ends the stroke: the next edit is a new undo step."""
+        self._last_xy = None
+        self._undo.end_gesture()
+
+    @property
+    def stroke_point(self) -> tuple[float, float] | None:
+        """Returns where the stroke's pointer last was (x, y), or None between strokes."""
+        return self._last_xy
+
+    @stroke_point.setter
+    def stroke_point(self, xy: tuple[float, float]) -> None:
+        self._last_xy = (float(xy[0]), float(xy[1]))
+
     def _snapshot(self) -> np.ndarray:
         return self.mask.copy()
 
@@ -147,16 +167,13 @@ def handle_event(state: PaintState, event: PaintEvent) -> tuple[int, int, int, i
     """Returns the dirty box after applying one pointer event; a press..release stroke is one undo step."""
     box = None
     if event.kind == "press":
-        state._stroke_key = ("stroke", next(_stroke_ids))
-        state.record(state._stroke_key)
+        state.begin_stroke(event.x, event.y)
         box = dab(state, event.x, event.y)
-        state._last_xy = (event.x, event.y)
-    elif event.kind == "move" and state._last_xy is not None:
-        box = line(state, state._last_xy, (event.x, event.y))
-        state._last_xy = (event.x, event.y)
+    elif event.kind == "move" and state.stroke_point is not None:
+        box = line(state, state.stroke_point, (event.x, event.y))
+        state.stroke_point = (event.x, event.y)
     elif event.kind == "release":
-        state._last_xy = None
-        state._undo.end_gesture()
+        state.end_stroke()
     if box is not None:
         state.changed.emit(box)
     return box

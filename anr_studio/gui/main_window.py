@@ -152,6 +152,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tryon_panel = TryOnPanel(self.body, self.paint_state, self.neural)
         self._add_dock("Try-on", self.tryon_panel, right, tab_with="Pose")
         self.tryon_panel.identities_changed.connect(self._on_identity_added)
+        self.tryon_panel.paint_on_view.toggled.connect(
+            lambda on: self.viewport.set_paint_brush(self.tryon_panel.view_painter.brush if on else None))
         self.capture_panel.capture_opened.connect(self._on_capture_opened)
         self.training_panel.avatar_written.connect(self._on_avatar_written)
 

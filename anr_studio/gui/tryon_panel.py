@@ -1,6 +1,6 @@
 """TryOnPanel: the body's UV layout as a paintable canvas (labelled parts, brush outline and size,
-soft edge, eraser, region presets, clear; it pops out into its own large window), identity A/B
-pickers, a live preview of the swapped avatar, a B | swap | A comparison, save as a new identity."""
+soft edge, eraser, region presets, clear; it pops out into its own large window), painting on the
+neural view (the body under the brush), identity A/B pickers, a live preview of the swapped avatar, a B | swap | A comparison, save as a new identity."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from anr_studio.components.tryon import PREVIEW_IDENTITY, REGION_PRESETS, compar
 from anr_studio.errors import AnrError
 from anr_studio.gui.qt_util import ImageLabel, guarded
 from anr_studio.gui.uv_canvas import UVCanvas
+from anr_studio.gui.view_painter import ViewPainter
 
 __all__ = ["TryOnPanel", "UVCanvas"]
 
@@ -81,6 +82,12 @@ class TryOnPanel(QtWidgets.QWidget):
         self.labels_box.setChecked(True)
         self.labels_box.setToolTip("Write the body part names on the UV layout")
         self.labels_box.toggled.connect(self._on_labels)
+        self.view_painter = ViewPainter(body, state, neural_view, self)
+        self.view_painter.brush_resized.connect(self._on_brush_resized)
+        self.paint_on_view = QtWidgets.QCheckBox("Paint on view")
+        self.paint_on_view.setToolTip("Drag on the neural view to paint the mask where the body under the brush is "
+                                      "(same brush; [ and ] size it there too)")
+        self.paint_on_view.toggled.connect(self.view_painter.set_enabled)
         self.compare_btn = QtWidgets.QPushButton("Compare B | swap | A")
         self.compare_btn.setToolTip("Render identity B, the swap and identity A side by side from the current view")
         self.compare_btn.clicked.connect(self.show_comparison)
@@ -125,6 +132,7 @@ class TryOnPanel(QtWidgets.QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         bar = QtWidgets.QHBoxLayout()
         bar.addWidget(self.labels_box)
+        bar.addWidget(self.paint_on_view)
         bar.addStretch(1)
         bar.addWidget(self.pop_btn)
         lay.addLayout(bar)
@@ -174,6 +182,7 @@ class TryOnPanel(QtWidgets.QWidget):
         with QtCore.QSignalBlocker(self.size_slider):
             self.size_slider.setValue(int(radius))
         self.size_label.setText(f"{radius:.0f} px")
+        self.canvas.update()
 
     def _on_labels(self, on: bool) -> None:
         self.canvas.show_labels = bool(on)

@@ -2,7 +2,10 @@
 
 The view only reacts: it reads PoseState and ViewState and redraws; mouse drags write ViewState
 (drag to orbit, middle or Shift drag to pan, wheel to zoom, double-click to reset) and a click
-picks the nearest joint into PoseState's selection. vispy's own camera interaction is off so
+picks the nearest joint into PoseState's selection. The selected joint wears a rotate handle, three
+rings coloured by axis: dragging a ring turns the joint about that axis (one undo step per drag).
+While the try-on panel paints on the view, a drag that starts on the body paints its UV mask
+(``ViewBrush``) and the brush circle follows the cursor; a drag beside the body still orbits. vispy's own camera interaction is off so
 ViewState stays the one truth shared with the neural preview.
 """
 
@@ -15,11 +18,14 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from vispy import app as vispy_app
 from vispy import scene
 
-from anr_studio.components.face_colors import checker_face_colors
+from anr_studio.components.face_colors import checker_face_colors, mask_face_weights, tint_face_colors
 from anr_studio.components.pose_state import SMPL_JOINT_NAMES, PoseState, nearest_joint
 from anr_studio.components.protocols import StudioBody
+from anr_studio.components.paint import PaintEvent
 from anr_studio.components.scene import VIEW_PRESETS, OrbitView, ViewState, pose_body
+from anr_studio.components.view_paint import ViewBrush
 from anr_studio.errors import AnrError
+from anr_studio.gui.rotate_handle import RotateHandle
 from anr_studio.gui.theme import VIEWPORT_BG
 
 vispy_app.use_app("pyside6")
@@ -69,6 +75,17 @@ class MeshViewport(QtWidgets.QWidget):
         self.selected_marker.order = 11
         self.selected_marker.visible = False
         self._joints_world = joints
+        self.handle = RotateHandle(self)
+        self.rings = self.handle.rings
+        self.paint_brush: ViewBrush | None = None
+        self._painting = False
+        self._paint_weights: np.ndarray | None = None
+        self._verts = verts
+        self.brush_circle = scene.visuals.Ellipse(center=(0, 0), radius=(1, 1), color=(0, 0, 0, 0),
+                                                  border_color=(1, 1, 1, 0.9), border_width=1.5, parent=self.canvas.scene)
+        self.brush_circle.set_gl_state(depth_test=False, blend=True)
+        self.brush_circle.order = 30
+        self.brush_circle.visible = False
         self._build_axis_indicator()
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -86,7 +103,7 @@ class MeshViewport(QtWidgets.QWidget):
         self.canvas.events.mouse_wheel.connect(self._on_wheel)
         self.canvas.events.mouse_double_click.connect(lambda ev: self.view_state.reset())
         self.canvas.events.draw.connect(self._on_draw)
-        self.canvas.events.resize.connect(lambda ev: self._place_axis_indicator())
+        self.canvas.events.resize.connect(self._on_resize)
         pose_state.changed.connect(self._on_pose)
         pose_state.selection_changed.connect(self._on_selection)
         view_state.changed.connect(self._apply_view)
@@ -113,7 +130,8 @@ class MeshViewport(QtWidgets.QWidget):
             lay.addWidget(b)
         lay.addStretch(1)
         self.selection_label = QtWidgets.QLabel("Click a joint to select it")
-        self.selection_label.setToolTip("Click near a joint to select it; drag to orbit, middle or Shift drag to pan, wheel to zoom")
+        self.selection_label.setToolTip("Click near a joint to select it, then drag one of its rings (x red, y green, z blue) to turn it; "
+                                        "drag elsewhere to orbit, middle or Shift drag to pan, wheel to zoom")
         lay.addWidget(self.selection_label)
         return bar
 
@@ -133,15 +151,27 @@ class MeshViewport(QtWidgets.QWidget):
         self.axis_box = box
         self._place_axis_indicator()
 
+    def _on_resize(self, _ev=None) -> None:
+        self._place_axis_indicator()
+        self._show_selection()
+
     def _place_axis_indicator(self) -> None:
         self.axis_box.pos = (4, max(self.canvas.size[1] - AXIS_BOX_PX - 4, 0))
 
     # --- selection -----------------------------------------------------------------------
+    def to_pixels(self, points: np.ndarray) -> np.ndarray:
+        """Returns where world points (N,3) are drawn on the canvas, (N,2) logical pixels (x right, y down)."""
+        tr = self.view.scene.node_transform(self.canvas.scene)
+        mapped = np.asarray(tr.map(np.asarray(points, np.float64).reshape(-1, 3)), np.float64)
+        return mapped[:, :2] / mapped[:, 3:4]
+
     def joint_pixels(self) -> np.ndarray:
         """Returns where each joint is drawn on the canvas, (24,2) logical pixels (x right, y down)."""
-        tr = self.view.scene.node_transform(self.canvas.scene)
-        mapped = np.asarray(tr.map(self._joints_world), np.float64)
-        return mapped[:, :2] / mapped[:, 3:4]
+        return self.to_pixels(self._joints_world)
+
+    def ring_pixels(self) -> np.ndarray:
+        """Returns the rotate handle's three rings as drawn on the canvas, (3,N,2) logical pixels."""
+        return self.handle.pixels()
 
     def pick_joint(self, pos) -> int | None:
         """Selects and returns the joint drawn nearest to canvas pixel ``pos`` (x, y), or clears the selection."""
@@ -157,9 +187,11 @@ class MeshViewport(QtWidgets.QWidget):
 
     def _show_selection(self) -> None:
         j = self.pose_state.selected_joint
-        self.selected_marker.visible = j is not None and self.joints.visible
+        shown = j is not None and self.joints.visible
+        self.selected_marker.visible = shown
         if j is not None:
             self.selected_marker.set_data(self._joints_world[[j]], face_color=SELECTED, edge_color=(1, 1, 1, 1), edge_width=2, size=14)
+        self.handle.place(shown)
 
     # --- model -> view -------------------------------------------------------------------
     def _posed(self) -> tuple[np.ndarray, np.ndarray]:
@@ -168,7 +200,7 @@ class MeshViewport(QtWidgets.QWidget):
 
     def _on_pose(self, _what: str = "") -> None:
         verts, joints = self._posed()
-        self._joints_world = joints
+        self._verts, self._joints_world = verts, joints
         self.mesh.set_data(vertices=verts, faces=self.faces, **self._color_kwargs())
         self.bones.set_data(pos=joints, connect=self._segments)
         self.joints.set_data(joints, face_color=(1.0, 0.4, 0.2, 1.0), edge_color=None, size=6)
@@ -176,6 +208,9 @@ class MeshViewport(QtWidgets.QWidget):
 
     def _color_kwargs(self) -> dict:
         colors = {"checker": self._checker, "neural": self._neural}.get(self.color_mode)
+        if self._paint_weights is not None:  # painting on the view: the painted mask tints the body
+            base = np.tile(np.asarray(SKIN, np.float32), (len(self.faces), 1)) if colors is None else colors
+            return {"face_colors": tint_face_colors(base, self._paint_weights)}
         return {"color": SKIN} if colors is None else {"face_colors": colors}
 
     def _apply_view(self, v: OrbitView) -> None:
@@ -192,6 +227,7 @@ class MeshViewport(QtWidgets.QWidget):
         light = -(to_cam + np.array([0.0, 0.35, 0.0]))
         if self.mesh.shading_filter is not None:
             self.mesh.shading_filter.light_dir = tuple(light)
+        self._show_selection()  # the rings keep their size on screen
         self.canvas.update()
 
     def set_color_mode(self, mode: str) -> None:
@@ -221,6 +257,13 @@ class MeshViewport(QtWidgets.QWidget):
         self._press_origin = self._press_pos.copy()
         # vispy numbers buttons 1 left, 2 right, 3 middle.
         self._panning = ev.button == 3 or "Shift" in [k.name for k in ev.modifiers]
+        if ev.button == 1 and not self._panning:
+            axis = self.handle.grab(self._press_pos)
+            if axis is not None:
+                self.handle.start(axis, self._press_pos)
+            elif self.paint_brush is not None and self.paint_brush.over_body(*self._press_pos, self._image_size()):
+                self._painting = True
+                self.paint_brush.handle(PaintEvent("press", *self._press_pos), self._image_size())
 
     def _drag_to(self, ev) -> None:
         pos = np.asarray(ev.pos[:2], np.float64)
@@ -235,18 +278,71 @@ class MeshViewport(QtWidgets.QWidget):
             self.view_state.orbit(-0.5 * dx, 0.5 * dy)
 
     def _on_move(self, ev) -> None:
-        if self._press_pos is not None:  # a move without a press on the canvas is a hover
+        pos = np.asarray(ev.pos[:2], np.float64)
+        if self.paint_brush is not None and (self._painting or self._press_pos is None):
+            self._show_brush(pos)  # not while orbiting or turning a joint: the circle would follow a moving body
+        if self.handle.drag is not None:
+            self.handle.drag_to(pos)
+        elif self._painting:
+            self.paint_brush.handle(PaintEvent("move", *pos), self._image_size())
+        elif self._press_pos is not None:
             self._drag_to(ev)
+        else:  # a move without a press on the canvas is a hover: light the ring a press would grab
+            if self.handle.hover_at(pos):
+                self.canvas.update()
 
     def _on_release(self, ev) -> None:
         # vispy drops moves closer than 10 ms apart; the release carries the rest of the drag.
-        if self._press_pos is not None:
+        if self.handle.drag is not None:
+            pos = np.asarray(ev.pos[:2], np.float64)
+            if np.linalg.norm(pos - self._press_origin) >= CLICK_SLOP_PX:
+                self.handle.drag_to(pos)
+            self.handle.end()
+            self._on_selection(self.pose_state.selected_joint)
+        elif self._painting:
+            self._painting = False
+            self.paint_brush.handle(PaintEvent("release", *ev.pos[:2]), self._image_size())
+        elif self._press_pos is not None:
             pos = np.asarray(ev.pos[:2], np.float64)
             if np.linalg.norm(pos - self._press_origin) < CLICK_SLOP_PX and ev.button == 1 and not self._panning:
                 self.pick_joint(pos)
             else:
                 self._drag_to(ev)
         self._press_pos = None
+
+    # --- painting the try-on mask on the body ----------------------------------------------
+    def set_paint_brush(self, brush: ViewBrush | None) -> None:
+        """Paints with ``brush`` on drags that start on the body, its mask tinting the body (None: every left drag orbits again)."""
+        if self.paint_brush is not None:
+            self.paint_brush.state.changed.disconnect(self._on_paint)
+        self.paint_brush = brush
+        self._painting = False
+        self.brush_circle.visible = False
+        if brush is None:
+            self.canvas.native.unsetCursor()
+            self._paint_weights = None
+            self.mesh.set_data(vertices=self._verts, faces=self.faces, **self._color_kwargs())
+        else:
+            self.canvas.native.setCursor(QtCore.Qt.CursorShape.CrossCursor)
+            brush.state.changed.connect(self._on_paint)
+            self._on_paint()
+        self.canvas.update()
+
+    def _on_paint(self, _box=None) -> None:
+        self._paint_weights = mask_face_weights(self.paint_brush.state.mask, self.body.face_uvs.cpu().numpy())
+        self.mesh.set_data(vertices=self._verts, faces=self.faces, **self._color_kwargs())
+        self.canvas.update()
+
+    def _image_size(self) -> tuple[int, int]:
+        return int(self.canvas.size[1]), int(self.canvas.size[0])
+
+    def _show_brush(self, pos: np.ndarray) -> None:
+        """Draws the brush circle at canvas pixel ``pos``, its radius the brush's on the body as this view shows it."""
+        r = self.paint_brush.radius_px(self._image_size())
+        self.brush_circle.center = (float(pos[0]), float(pos[1]))
+        self.brush_circle.radius = (max(r, 1.0), max(r, 1.0))
+        self.brush_circle.visible = True
+        self.canvas.update()
 
     def _on_wheel(self, ev) -> None:
         self.view_state.zoom(0.9 ** float(ev.delta[1]))

@@ -107,3 +107,16 @@ def test_neural_colours_smoothed_over_the_body_have_less_face_to_face_speckle():
     assert smooth.shape == rough.shape and jump(smooth) < 0.6 * jump(rough)
     with pytest.raises(AnrError, match="expected 3 like face_uvs"):
         neural_face_colors(noise, body.face_uvs[:3], faces=body.faces, smooth=1)
+
+
+def test_mask_face_weights_and_tint():
+    from anr_studio.components.face_colors import mask_face_weights, tint_face_colors
+
+    face_uvs = np.array([[[0.1, 0.9], [0.3, 0.9], [0.1, 0.7]], [[0.7, 0.1], [0.9, 0.1], [0.9, 0.3]]], np.float32)
+    mask = np.zeros((64, 64), np.float32)
+    mask[:32, :32] = 1.0  # u < 0.5, v > 0.5: the first face only
+    w = mask_face_weights(mask, face_uvs)
+    assert w.tolist() == [1.0, 0.0]
+    base = np.tile(np.array([[0.5, 0.5, 0.5, 1.0]], np.float32), (2, 1))
+    out = tint_face_colors(base, w)
+    assert np.allclose(out[1], base[1]) and out[0, 0] > 0.8 and out[0, 2] < 0.3 and out[0, 3] == 1.0
