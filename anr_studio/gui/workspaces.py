@@ -18,6 +18,26 @@ TIPS = {
     "Train": "Train an avatar on captures: presets, live losses, previews",
     "Capture": "Open, import or synthesize a capture and check it",
 }
+DOCK_TIPS = {
+    "Pose": "Joint angles, shape and motion playback",
+    "Try-on": "Paint a mask on the UV layout and swap textures between identities",
+    "Capture": "The open capture's frames, masks and the body's outline",
+    "Keyframes": "Select, edit and save the keyframes of the open capture",
+    "Training": "Train an avatar: presets, live losses and previews",
+}
+"""Dock title -> what its tab's tooltip says (Qt's own tooltip is only the title)."""
+
+
+def describe_dock_tabs(window: QtWidgets.QMainWindow) -> int:
+    """Returns how many dock tabs of ``window`` got a tooltip saying what their panel holds."""
+    n = 0
+    for bar in window.findChildren(QtWidgets.QTabBar, options=QtCore.Qt.FindChildOption.FindDirectChildrenOnly):
+        for i in range(bar.count()):
+            tip = DOCK_TIPS.get(bar.tabText(i))
+            if tip and bar.tabToolTip(i) != tip:
+                bar.setTabToolTip(i, tip)
+                n += 1
+    return n
 
 
 class WorkspaceBar(QtWidgets.QTabBar):
