@@ -54,23 +54,32 @@ def _where(context: QtCore.Qt.ShortcutContext, widgets: list[QtWidgets.QWidget])
 
 
 def bound_shortcuts(window: QtWidgets.QWidget) -> list[BoundShortcut]:
-    """Returns every shortcut bound in ``window`` (its QActions and QShortcuts, children included), by command."""
+    """Returns every shortcut bound in ``window`` (its QActions and QShortcuts, children included).
+
+    Window-wide ones come first in menu order (File, Edit, View, ...), then those of a focused view.
+    """
+    menu_bar = window.menuBar() if isinstance(window, QtWidgets.QMainWindow) else None
+    menus = [a.menu() for a in menu_bar.actions() if a.menu() is not None] if menu_bar is not None else []
     actions = set(window.findChildren(QtGui.QAction))
     for w in (window, *window.findChildren(QtWidgets.QWidget)):
         actions.update(w.actions())
-    found = []
+    found: dict[BoundShortcut, tuple] = {}
     for act in actions:
         keys = _keys(act.shortcuts())
-        if keys:
-            widgets = [o for o in act.associatedObjects() if isinstance(o, QtWidgets.QWidget) and not isinstance(o, QtWidgets.QMenu)]
-            found.append(BoundShortcut(keys, _command(act), _where(act.shortcutContext(), widgets)))
+        if not keys:
+            continue
+        widgets = [o for o in act.associatedObjects() if isinstance(o, QtWidgets.QWidget) and not isinstance(o, QtWidgets.QMenu)]
+        entry = BoundShortcut(keys, _command(act), _where(act.shortcutContext(), widgets))
+        place = next(((i, m.actions().index(act)) for i, m in enumerate(menus) if act in m.actions()), (len(menus), 0))
+        found[entry] = (entry.where != "anywhere in the window", entry.where, *place, entry.command)
     for sc in window.findChildren(QtGui.QShortcut):
         keys = _keys(sc.keys())
         if keys:
             parent = sc.parent()
             widgets = [parent] if isinstance(parent, QtWidgets.QWidget) else []
-            found.append(BoundShortcut(keys, sc.whatsThis() or sc.objectName() or "shortcut", _where(sc.context(), widgets)))
-    return sorted(set(found), key=lambda b: (b.where != "anywhere in the window", b.where, b.command.split(" ▸ ")[0], len(b.keys), b.keys))
+            entry = BoundShortcut(keys, sc.whatsThis() or sc.objectName() or "shortcut", _where(sc.context(), widgets))
+            found[entry] = (entry.where != "anywhere in the window", entry.where, len(menus), 0, entry.command)
+    return sorted(found, key=found.__getitem__)
 
 
 def describe_actions(window: QtWidgets.QWidget) -> None:
@@ -103,6 +112,7 @@ class ShortcutSheet(QtWidgets.QWidget):
         self.table.setToolTip("Every keyboard shortcut of the studio, then the mouse gestures")
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.table.horizontalHeader().setStretchLastSection(True)
         close = QtWidgets.QPushButton("Close")
         close.setToolTip("Close this list (F1 opens it again)")

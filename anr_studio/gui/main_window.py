@@ -93,6 +93,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.empty.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Ignored)
         self.setCentralWidget(splitter)
 
+        # The side panels take the full height (as in Blender): posing and painting need it more than
+        # the panels below the views need the width.
+        self.setCorner(QtCore.Qt.Corner.BottomRightCorner, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self._dock_places: dict[str, tuple] = {}
         self._add_panels()
@@ -499,6 +502,7 @@ class MainWindow(QtWidgets.QMainWindow):
             event.ignore()
             return
         s = settings()
+        self.workspaces.bring_back()  # the saved layout has every panel the user kept open
         s.setValue("geometry", self.saveGeometry())
         s.setValue("windowState", self.saveState())
         # A running training is stopped cleanly so it leaves a loadable checkpoint.

@@ -104,6 +104,9 @@ class TrainingPanel(QtWidgets.QWidget):
         self.plot.setLabel("left", "loss")
         self.plot.setLogMode(y=True)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
+        # The plot takes the height it is given: its 480 px preferred height would make the panel scroll on a laptop.
+        self.plot.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Ignored)
+        self.plot.setMinimumHeight(160)
         # The curves' names sit in a line under the plot, where they can never cover a curve.
         self.legend = QtWidgets.QLabel("")
         self.legend.setObjectName("lossLegend")
@@ -145,13 +148,14 @@ class TrainingPanel(QtWidgets.QWidget):
         prow.addWidget(self.progress, 1)
         prow.addWidget(self.eta)
         left.addLayout(prow)
-        left.addWidget(self.log, 1)
+        left.addStretch(1)
         previews = QtWidgets.QVBoxLayout()
         previews.addWidget(QtWidgets.QLabel("Truth (held-out frame) │ current render"))
         pr = QtWidgets.QHBoxLayout()
         pr.addWidget(self.truth)
         pr.addWidget(self.render)
-        previews.addLayout(pr, 1)
+        previews.addLayout(pr, 2)
+        previews.addWidget(self.log, 1)  # beside the form, not under it: the panel fits a laptop's height
         lay = QtWidgets.QHBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         w = QtWidgets.QWidget()
