@@ -1,4 +1,5 @@
-"""What the studio does with a file it is given (dropped on the window): the kind of each path, by suffix."""
+"""What the studio does with a file it is given (dropped on the window): the kind of each path, by suffix
+(a folder is a capture folder to import)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from anr_studio.capture.importers import VIDEO_EXTS
 
 
 class FileKind(Enum):
-    """How the studio opens a file: as an avatar, a capture, a video to import, a motion, or not at all."""
+    """How the studio opens a file: as an avatar, a capture, a video or folder to import, a motion, or not at all."""
 
     AVATAR = "avatar"
     CAPTURE = "capture"
     VIDEO = "video"
     MOTION = "motion"
+    FOLDER = "folder"
     UNKNOWN = "unknown"
 
 
@@ -25,13 +27,15 @@ SUFFIXES: dict[FileKind, tuple[str, ...]] = {
     FileKind.VIDEO: tuple(sorted(VIDEO_EXTS)),
     FileKind.MOTION: (".bvh", ".npz"),
 }
-ACCEPTED = ("an avatar (.anr), a capture (.h5), a video to import ("
-            + ", ".join(SUFFIXES[FileKind.VIDEO]) + ") or a motion (.bvh, .npz)")
+ACCEPTED = ("an avatar (.anr), a capture (.h5), a video (" + ", ".join(SUFFIXES[FileKind.VIDEO])
+            + ") or an image folder to import, or a motion (.bvh, .npz)")
 """The kinds of file the studio opens, in words."""
 
 
 def file_kind(path: str | os.PathLike) -> FileKind:
-    """Returns the kind of ``path`` by its suffix (case-insensitive); UNKNOWN for anything else."""
+    """Returns the kind of ``path``: FOLDER for a folder, else by its suffix (case-insensitive); UNKNOWN for anything else."""
+    if Path(path).is_dir():
+        return FileKind.FOLDER
     suffix = Path(path).suffix.lower()
     return next((kind for kind, suffixes in SUFFIXES.items() if suffix in suffixes), FileKind.UNKNOWN)
 
@@ -47,5 +51,5 @@ def plan_opening(paths: list[str | os.PathLike]) -> tuple[list[tuple[FileKind, P
     if any(k == FileKind.VIDEO for k, _ in kinds):
         poses = next((p for k, p in kinds if k == FileKind.MOTION and p.suffix.lower() == ".npz"), None)
         kinds = [(k, p) for k, p in kinds if p != poses]
-    order = [FileKind.AVATAR, FileKind.CAPTURE, FileKind.MOTION, FileKind.VIDEO, FileKind.UNKNOWN]
+    order = [FileKind.AVATAR, FileKind.CAPTURE, FileKind.MOTION, FileKind.VIDEO, FileKind.FOLDER, FileKind.UNKNOWN]
     return sorted(kinds, key=lambda kp: order.index(kp[0])), poses

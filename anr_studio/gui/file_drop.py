@@ -1,5 +1,6 @@
-"""Files dropped on the studio window open as the File menu would: an avatar, a capture, a video (an
-import) or a motion; anything else gets a one-line note in the status bar saying what is accepted."""
+"""Files dropped on the studio window open as the File menu would: an avatar, a capture, a video or an
+image folder (an import) or a motion; anything else gets a one-line note in the status bar saying what
+is accepted."""
 
 from __future__ import annotations
 
@@ -73,6 +74,8 @@ class FileDrop:
             return f"Loaded motion {path.name} ({len(win.pose_panel.playback.clip)} frames): press Play in the Pose panel"
         if kind == FileKind.VIDEO:
             return self._import_video(path, poses)
+        if kind == FileKind.FOLDER:
+            return self._import(path, None)
         return f"{path.name}: not opened — the studio opens {ACCEPTED}"
 
     def _import_video(self, video: Path, poses: Path | None) -> str:
@@ -83,9 +86,15 @@ class FileDrop:
             if not chosen:
                 return f"{video.name}: import cancelled (a video needs its SMPL poses, an .npz with one row per frame)"
             poses = Path(chosen)
-        out, _ = QtWidgets.QFileDialog.getSaveFileName(win, "Write capture", str(video.with_suffix(".h5")), "Captures (*.h5)")
+        return self._import(video, poses)
+
+    def _import(self, src: Path, poses: Path | None) -> str:
+        """Asks for the capture to write, then imports ``src`` (a video with ``poses``, or a folder) through the Capture panel."""
+        win = self.window
+        out, _ = QtWidgets.QFileDialog.getSaveFileName(win, "Write capture", str(src.with_suffix(".h5")), "Captures (*.h5)")
         if not out:
-            return f"{video.name}: import cancelled"
-        win.capture_panel.import_capture(str(video), out, str(poses))
+            return f"{src.name}: import cancelled"
+        win.capture_panel.import_capture(str(src), out, None if poses is None else str(poses))
         win.workspaces.show_workspace("Capture")
-        return f"Importing {video.name} with {poses.name} into {Path(out).name} (the Capture panel shows its progress)"
+        with_poses = "" if poses is None else f" with {poses.name}"
+        return f"Importing {src.name}{with_poses} into {Path(out).name} (the Capture panel shows its progress)"

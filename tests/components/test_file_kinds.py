@@ -17,6 +17,10 @@ def test_kinds_by_suffix_whatever_the_case():
         assert s in ACCEPTED
 
 
+def test_a_folder_is_an_import(tmp_path):
+    assert file_kind(tmp_path) == FileKind.FOLDER and "folder" in ACCEPTED
+
+
 def test_avatars_open_first_and_an_npz_beside_a_video_is_its_poses():
     plan, poses = plan_opening(["walk.bvh", "x.txt", "demo.anr", "cap.h5"])
     assert [k for k, _ in plan] == [FileKind.AVATAR, FileKind.CAPTURE, FileKind.MOTION, FileKind.UNKNOWN] and poses is None

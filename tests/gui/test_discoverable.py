@@ -178,6 +178,10 @@ def test_dropped_avatar_capture_motion_video_and_other_files(window, qtbot, tmp_
     _drop(window, video)
     assert imports[-1] == (str(video), str(tmp_path / "clip.h5"), str(motion))
     assert "Importing clip.MP4" in window.statusBar().currentMessage()
+    folder = tmp_path / "shoot"
+    (folder / "images").mkdir(parents=True)
+    assert _drop(window, folder) == (True, True)
+    assert imports[-1] == (str(folder), str(tmp_path / "clip.h5"), None)
 
     # Anything else: one line saying what the studio opens; the open avatar stays.
     other = tmp_path / "notes.txt"
