@@ -10,6 +10,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from anr_studio.components.file_kinds import ACCEPTED, FileKind, plan_opening
 from anr_studio.gui.qt_util import show_error
+from anr_studio.jobs import capture_jobs
 
 MESSAGE_MS = 12000
 
@@ -79,13 +80,17 @@ class FileDrop:
         return f"{path.name}: not opened — the studio opens {ACCEPTED}"
 
     def _import_video(self, video: Path, poses: Path | None) -> str:
-        """Asks for the video's SMPL poses (unless dropped with it) and the capture to write, then imports."""
+        """Asks for the video's SMPL poses (unless dropped with it; none: the body is fitted to the video
+        where that is installed), then the capture to write, then imports."""
         win = self.window
         if poses is None:
-            chosen, _ = QtWidgets.QFileDialog.getOpenFileName(win, f"SMPL poses for {video.name}", str(video.parent), "Poses (*.npz)")
-            if not chosen:
-                return f"{video.name}: import cancelled (a video needs its SMPL poses, an .npz with one row per frame)"
-            poses = Path(chosen)
+            missing = capture_jobs.video_fit_missing(video.name)
+            title = f"SMPL poses for {video.name}" + ("" if missing else " (Cancel: fit the body to the video)")
+            chosen, _ = QtWidgets.QFileDialog.getOpenFileName(win, title, str(video.parent), "Poses (*.npz)")
+            if chosen:
+                poses = Path(chosen)
+            elif missing:
+                return f"{video.name}: import cancelled (no poses, and {missing.split(': ', 1)[-1]})"
         return self._import(video, poses)
 
     def _import(self, src: Path, poses: Path | None) -> str:

@@ -178,6 +178,17 @@ def test_dropped_avatar_capture_motion_video_and_other_files(window, qtbot, tmp_
     _drop(window, video)
     assert imports[-1] == (str(video), str(tmp_path / "clip.h5"), str(motion))
     assert "Importing clip.MP4" in window.statusBar().currentMessage()
+    # No poses chosen: the body is fitted to the video where that is installed, else the line says what is missing.
+    from anr_studio.jobs import capture_jobs
+
+    monkeypatch.setattr(W.QFileDialog, "getOpenFileName", lambda *a, **k: ("", ""))
+    monkeypatch.setattr(capture_jobs, "video_fit_missing", lambda src="": f"{src}: a video without poses needs the video extra")
+    n = len(imports)
+    _drop(window, video)
+    assert len(imports) == n and "import cancelled (no poses, and a video without poses needs" in window.statusBar().currentMessage()
+    monkeypatch.setattr(capture_jobs, "video_fit_missing", lambda src="": None)
+    _drop(window, video)
+    assert imports[-1] == (str(video), str(tmp_path / "clip.h5"), None)
     folder = tmp_path / "shoot"
     (folder / "images").mkdir(parents=True)
     assert _drop(window, folder) == (True, True)
