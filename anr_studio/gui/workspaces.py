@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6 import QtCore, QtWidgets
 
 WORKSPACES: dict[str, tuple[tuple[str, ...], float]] = {
-    "Pose": (("Pose", "Capture"), 0.33),
-    "Try-on": (("Try-on", "Capture"), 0.33),
+    "Pose": (("Pose", "Capture"), 0.36),
+    "Try-on": (("Try-on", "Capture"), 0.36),
     "Train": (("Training",), 0.6),
     "Capture": (("Capture", "Pose"), 0.5),
 }
