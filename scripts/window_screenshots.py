@@ -2,19 +2,23 @@
 
     xvfb-run -a -s "-screen 0 1920x1080x24" python scripts/window_screenshots.py
 
-Opens the shipped demo avatar (models/*.anr) on the built-in body and grabs the window
-(QWidget.grab) at 1280x720 (every workspace) and 1920x1080 (Pose), as window_<W>x<H>_<workspace>.png.
+Opens the shipped demo avatar with a motion (File ▸ Open sample) on the built-in body and grabs the
+window (QWidget.grab) at 1280x720 and 1920x1080, every workspace, as window_<W>x<H>_<workspace>.png,
+then the keyboard-shortcut sheet (Help ▸ Keyboard shortcuts) as shortcut_sheet.png. The Capture panel
+shows a small synthetic capture (24 frames, 128², written to a temporary folder).
 """
 
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
-SHOTS = (((1280, 720), ("Pose", "Try-on", "Train", "Capture")), ((1920, 1080), ("Pose",)))
+WORKSPACES = ("Pose", "Try-on", "Train", "Capture")
+SHOTS = (((1280, 720), WORKSPACES), ((1920, 1080), WORKSPACES))
 
 
 def _settle(app, seconds: float) -> None:
@@ -35,10 +39,17 @@ def main() -> int:
     settings().clear()  # the default layout, not this machine's saved one
     win = MainWindow()
     win.show()
-    demo = demo_avatar()
-    if demo is not None:
-        win.open_path(str(demo))
-    win.pose_panel.load_motion(win.pose_panel.motion_box.itemText(0))
+    if demo_avatar() is None:
+        print("no demo avatar in models/: the screenshots need one", file=sys.stderr)
+        return 2
+    from anr_studio.capture.synth.generate import SynthConfig, generate_capture
+
+    capture = Path(tempfile.mkdtemp(prefix="anr-shots-")) / "synthetic.h5"
+    generate_capture(capture, SynthConfig(seed=1, frames=24, size=128))
+    win.capture_panel.open_capture(str(capture))
+    win.capture_panel.slider.setValue(10)
+    win.open_sample()
+    win.pose_panel.timeline.setValue(12)  # mid-stride rather than the first frame
     for (w, h), names in SHOTS:
         win.resize(w, h)
         win.reset_layout()
@@ -50,6 +61,11 @@ def main() -> int:
             save_screenshot(win, path)
             print(f"{path.relative_to(ROOT)}: window {win.width()}x{win.height()}, minimum {win.minimumSizeHint().width()}x"
                   f"{win.minimumSizeHint().height()}")
+    sheet = win.help_menu.show_shortcuts()
+    sheet.resize(760, 640)
+    _settle(app, 0.5)
+    save_screenshot(sheet, OUT / "shortcut_sheet.png")
+    sheet.close()
     settings().clear()
     win.close()
     return 0

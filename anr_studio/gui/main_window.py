@@ -15,7 +15,10 @@ from anr_studio.components.pose_state import PoseState
 from anr_studio.components.protocols import StudioAvatar, StudioBody
 from anr_studio.components.scene import ViewState, default_body
 from anr_studio.errors import AnrError
+from anr_studio.gui.app import demo_avatar
 from anr_studio.gui.capture_panel import CapturePanel
+from anr_studio.gui.file_drop import FileDrop
+from anr_studio.gui.help_menu import HelpMenu, describe_actions
 from anr_studio.gui.job_list import JobListWidget
 from anr_studio.gui.keyframes_panel import KeyframesPanel
 from anr_studio.gui.neural_view import NeuralView
@@ -27,15 +30,18 @@ from anr_studio.gui.training_panel import TrainingPanel
 from anr_studio.gui.tryon_panel import TryOnPanel
 from anr_studio.gui.video_export import VideoExport
 from anr_studio.gui.viewport import MeshViewport
-from anr_studio.gui.workspaces import WorkspaceBar
+from anr_studio.gui.workspaces import WORKSPACES, WorkspaceBar, describe_dock_tabs
 
 MAX_RECENT = 8
+SAMPLE_MOTION = "walk"
 EMPTY_STATE = (
     "<h2>Welcome to ANR Studio</h2>"
     "<p>No avatar is open. To get started:</p><ul>"
     "<li><b>File ▸ Open avatar…</b> opens a trained <code>.anr</code> avatar,</li>"
     "<li><b>File ▸ Open capture…</b> opens a capture (<code>.h5</code>) to check and train on,</li>"
+    "<li><b>File ▸ Open sample</b> opens the demo avatar with a motion to play,</li>"
     "<li><b>File ▸ Make synthetic capture…</b> writes a capture you can train on right away,</li>"
+    "<li>or drop an avatar, capture, video or motion file on this window,</li>"
     "<li>or run <code>anr-studio synth</code> / <code>anr-studio train</code> from a terminal.</li></ul>"
 )
 
@@ -66,6 +72,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._last_edited = "pose"  # which history Edit ▸ Undo walks
 
         self.viewport = MeshViewport(body, self.pose_state, self.view_state)
+        self.viewport.setAccessibleName("3D view")
         self.neural = NeuralView(self.pose_state, self.view_state)
         self.empty = QtWidgets.QLabel(EMPTY_STATE)
         self.empty.setObjectName("emptyState")
@@ -82,9 +89,13 @@ class MainWindow(QtWidgets.QMainWindow):
         splitter.setSizes([600, 600])
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 1)
+        splitter.setAccessibleName("3D view or neural view")
         self.empty.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Ignored)
         self.setCentralWidget(splitter)
 
+        # The side panels take the full height (as in Blender): posing and painting need it more than
+        # the panels below the views need the width.
+        self.setCorner(QtCore.Qt.Corner.BottomRightCorner, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self._dock_places: dict[str, tuple] = {}
         self._add_panels()
@@ -98,6 +109,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_actions()
         self._build_menus()
         self._build_status()
+        self.help_menu = HelpMenu(self)
+        self.file_drop = FileDrop(self)
+        describe_actions(self)  # after every action exists: each tooltip names its keys
+        for menu in self.menuBar().findChildren(QtWidgets.QMenu):
+            menu.setToolTipsVisible(True)
         self.pose_state.changed.connect(lambda _w: self._mark_edited("pose"))
         self.neural.ident_box.currentTextChanged.connect(self._refresh_neural_colors)
         self.paint_state.changed.connect(lambda _b: self._mark_edited("paint"))
@@ -171,18 +187,25 @@ class MainWindow(QtWidgets.QMainWindow):
         K = QtGui.QKeySequence.StandardKey
         self.act_open_capture = self._act("Open capture…", self.open_capture_dialog, K.Open, "Open a capture (.h5)")
         self.act_open_avatar = self._act("Open avatar…", self.open_avatar_dialog, "Ctrl+Shift+O", "Open a trained avatar (.anr)")
+        self.act_open_sample = self._act("Open sample", self.open_sample, None,
+                                         f"Open the shipped demo avatar and load the {SAMPLE_MOTION} motion")
         self.act_import = self._act("Import video or folder…", self.capture_panel.import_dialog, "Ctrl+I", "Import a video or an image folder as a capture")
         self.act_synth = self._act("Make synthetic capture…", self.capture_panel.synth_dialog, "Ctrl+Shift+N", "Write a synthetic capture to train on")
         self.act_export = self._act("Export video…", self.export_video_dialog, "Ctrl+E", "Render the avatar with a motion to an mp4")
-        self.act_quit = self._act("Quit", self.close, K.Quit)
-        self.act_undo = self._act("Undo", self.undo, K.Undo)
-        self.act_redo = self._act("Redo", self.redo, K.Redo)
+        self.act_quit = self._act("Quit", self.close, K.Quit, "Close the studio (a running training stops with a checkpoint)")
+        self.act_undo = self._act("Undo", self.undo, K.Undo, "Undo the last pose or painting edit")
+        self.act_redo = self._act("Redo", self.redo, K.Redo, "Redo the edit last undone")
         self.act_redo.setShortcuts(list(dict.fromkeys([*QtGui.QKeySequence.keyBindings(K.Redo), QtGui.QKeySequence("Ctrl+Y"),
                                                         QtGui.QKeySequence("Ctrl+Shift+Z")])))
-        self.act_reset_pose = self._act("Reset pose", self.pose_state.reset_all, "Ctrl+R")
-        self.act_reset_view = self._act("Reset camera", self.view_state.reset, "Home")
-        self.act_reset_layout = self._act("Reset layout", self.reset_layout)
-        self.act_skeleton = self._act("Show skeleton", self.viewport.show_skeleton, "S")
+        self.act_reset_pose = self._act("Reset pose", self.pose_state.reset_all, "Ctrl+R", "Put every joint, the translation and the shape back to rest")
+        self.act_reset_view = self._act("Reset camera", self.view_state.reset, "Home", "Put the 3D view's camera back to the front view")
+        self.act_reset_layout = self._act("Reset layout", self.reset_layout, tip="Put every panel back where it was on first launch")
+        self.act_workspaces = [self._act(f"{name} workspace", lambda _=False, n=name: self.workspaces.show_workspace(n),
+                                         f"Ctrl+{i}", f"Bring the {name} panels to the front")
+                               for i, name in enumerate(WORKSPACES, start=1)]
+        for i, act in enumerate(self.act_workspaces):
+            self.workspaces.setTabToolTip(i, f"{self.workspaces.tabToolTip(i)} ({act.shortcut().toString()})")
+        self.act_skeleton = self._act("Show skeleton", self.viewport.show_skeleton, "S", "Draw the joints and bones over the mesh")
         self.act_skeleton.setCheckable(True)
         self.act_skeleton.setChecked(True)
         self.act_checker = self._act("UV checker", lambda on: self.set_color_mode("checker" if on else "skin"), "C",
@@ -196,8 +219,8 @@ class MainWindow(QtWidgets.QMainWindow):
         for a in (self.act_checker, self.act_neural_colors):
             a.setCheckable(True)
             self.color_modes.addAction(a)
-        self.act_orbit_left = self._act("Orbit left", lambda: self.view_state.orbit(-15, 0), "Left")
-        self.act_orbit_right = self._act("Orbit right", lambda: self.view_state.orbit(15, 0), "Right")
+        self.act_orbit_left = self._act("Orbit left", lambda: self.view_state.orbit(-15, 0), "Left", "Turn the camera 15° left around the body")
+        self.act_orbit_right = self._act("Orbit right", lambda: self.view_state.orbit(15, 0), "Right", "Turn the camera 15° right around the body")
         for a in (self.act_orbit_left, self.act_orbit_right):
             a.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.viewport.addAction(a)
@@ -209,7 +232,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _build_menus(self) -> None:
         mb = self.menuBar()
         f = mb.addMenu("&File")
-        f.addActions([self.act_open_capture, self.act_open_avatar])
+        f.addActions([self.act_open_capture, self.act_open_avatar, self.act_open_sample])
         self.recent_menu = f.addMenu("Recent files")
         f.addSeparator()
         f.addActions([self.act_import, self.act_synth])
@@ -224,7 +247,10 @@ class MainWindow(QtWidgets.QMainWindow):
         v = mb.addMenu("&View")
         v.addActions([self.act_reset_view, self.act_skeleton, self.act_checker, self.act_neural_colors])
         v.addSeparator()
-        for dock in self.docks.values():
+        v.addActions(self.act_workspaces)
+        v.addSeparator()
+        for title, dock in self.docks.items():
+            dock.toggleViewAction().setStatusTip(f"Show or hide the {title} panel")
             v.addAction(dock.toggleViewAction())
         v.addSeparator()
         v.addAction(self.act_reset_layout)
@@ -316,6 +342,20 @@ class MainWindow(QtWidgets.QMainWindow):
             raise
         self._add_recent(str(p))
 
+    @guarded
+    def open_sample(self, _checked: bool = False) -> None:
+        """Opens the shipped demo avatar, loads the sample motion and shows the Pose workspace."""
+        demo = demo_avatar()
+        if demo is None:
+            raise AnrError("models/demo.anr: the shipped demo avatar is missing, expected models/*.anr beside the package "
+                           "(reinstall ANR Studio)")
+        self.open_path.__wrapped__(self, str(demo))
+        self.pose_panel.motion_box.setCurrentText(SAMPLE_MOTION)
+        self.pose_panel.load_motion.__wrapped__(self.pose_panel, SAMPLE_MOTION)
+        self.workspaces.show_workspace("Pose")
+        self.statusBar().showMessage(f"Opened the sample avatar {demo.name} with the {SAMPLE_MOTION} motion: press Play "
+                                     "in the Pose panel", 10000)
+
     def load_avatar(self, path: str) -> None:
         """Loads the avatar in ``path`` and shows it in the neural preview and try-on panel."""
         self.set_avatar(open_avatar(path, self.body), path)
@@ -404,13 +444,28 @@ class MainWindow(QtWidgets.QMainWindow):
                 hidden += 1
         return hidden
 
+    def tidy_dock_tabs(self) -> None:
+        """Hides stale dock tab bars and gives the live ones' tabs their tooltips."""
+        self.hide_stale_tab_bars()
+        describe_dock_tabs(self)
+
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt name
         super().resizeEvent(event)
-        QtCore.QTimer.singleShot(0, self.hide_stale_tab_bars)
+        QtCore.QTimer.singleShot(0, self.tidy_dock_tabs)
 
     def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 - Qt name
         super().showEvent(event)
-        QtCore.QTimer.singleShot(0, self.hide_stale_tab_bars)
+        QtCore.QTimer.singleShot(0, self.tidy_dock_tabs)
+
+    # --- drag and drop -------------------------------------------------------------------
+    def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:  # noqa: N802 - Qt name
+        self.file_drop.drag_enter(event)
+
+    def dragMoveEvent(self, event: QtGui.QDragMoveEvent) -> None:  # noqa: N802 - Qt name
+        self.file_drop.drag_enter(event)
+
+    def dropEvent(self, event: QtGui.QDropEvent) -> None:  # noqa: N802 - Qt name
+        self.file_drop.drop(event)
 
     def reset_layout(self) -> None:
         """Puts every panel back where it was on first launch."""
@@ -418,6 +473,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.removeDockWidget(dock)
         self._apply_default_layout()
         self.workspaces.show_workspace("Pose")
+        QtCore.QTimer.singleShot(0, self.tidy_dock_tabs)
 
     def _restore_settings(self) -> None:
         # Restoring onto docks that were already tabified leaves stale tab bars behind, so a
@@ -448,6 +504,7 @@ class MainWindow(QtWidgets.QMainWindow):
             event.ignore()
             return
         s = settings()
+        self.workspaces.bring_back()  # the saved layout has every panel the user kept open
         s.setValue("geometry", self.saveGeometry())
         s.setValue("windowState", self.saveState())
         # A running training is stopped cleanly so it leaves a loadable checkpoint.

@@ -32,7 +32,15 @@ class UVCanvas(QtWidgets.QWidget):
         self.setMouseTracking(True)  # the brush outline follows the cursor
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
         self.setCursor(QtCore.Qt.CursorShape.CrossCursor)
-        self.setToolTip("Paint where identity A's texture goes; [ and ] change the brush size")
+        self.setToolTip("Paint where identity A's texture goes (drag); [ and ] make the brush smaller and larger")
+        self.setAccessibleName("try-on canvas")
+        # The brush keys are actions, so the shortcut sheet lists them; they work while the canvas has the focus.
+        for text, key, steps in (("Smaller brush", "[", -1), ("Larger brush", "]", 1)):
+            act = QtGui.QAction(text, self)
+            act.setShortcut(QtGui.QKeySequence(key))
+            act.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetShortcut)
+            act.triggered.connect(lambda _=False, steps=steps: self.step_brush(steps))
+            self.addAction(act)
         self._qimg: QtGui.QImage | None = None
         self.hover: QtCore.QPointF | None = None
         state.changed.connect(self._on_changed)
@@ -123,10 +131,19 @@ class UVCanvas(QtWidgets.QWidget):
         self.hover = None
         self.update()
 
-    def keyPressEvent(self, e: QtGui.QKeyEvent) -> None:  # noqa: N802
-        steps = {QtCore.Qt.Key.Key_BracketLeft: -1, QtCore.Qt.Key.Key_BracketRight: 1}.get(QtCore.Qt.Key(e.key()))
-        if steps is None:
-            return super().keyPressEvent(e)
-        self.brush_resized.emit(resize_brush(self.state, steps))
+    def step_brush(self, steps: int) -> float:
+        """Returns the brush radius after ``steps`` size steps (negative: smaller), announcing it."""
+        radius = resize_brush(self.state, steps)
+        self.brush_resized.emit(radius)
         self.update()
-        e.accept()
+        return radius
+
+    def keyPressEvent(self, e: QtGui.QKeyEvent) -> None:  # noqa: N802
+        # A key sent straight to the canvas (not through the shortcut map) reaches the same actions.
+        pressed = QtGui.QKeySequence(e.keyCombination())
+        for act in self.actions():
+            if act.shortcut().matches(pressed) == QtGui.QKeySequence.SequenceMatch.ExactMatch:
+                act.trigger()
+                e.accept()
+                return
+        super().keyPressEvent(e)

@@ -5,19 +5,42 @@ from __future__ import annotations
 from PySide6 import QtCore, QtWidgets
 
 WORKSPACES: dict[str, tuple[tuple[str, ...], float]] = {
-    "Pose": (("Pose", "Capture"), 0.3),
-    "Try-on": (("Try-on", "Capture"), 0.3),
-    "Train": (("Training", "Pose"), 0.6),
+    "Pose": (("Pose", "Capture"), 0.36),
+    "Try-on": (("Try-on", "Capture"), 0.36),
+    "Train": (("Training",), 0.6),
     "Capture": (("Capture", "Pose"), 0.5),
 }
 """Workspace name -> (the docks it raises, each the front tab of its group; the share of the window's
 height the panels below the views get)."""
+SET_ASIDE = {"Train": ("Pose", "Try-on")}
+"""Workspace name -> the docks it hides while it is shown (training wants the window's width for its
+plot and previews); they come back with the next workspace."""
 TIPS = {
     "Pose": "Pose the body: joint angles, shape, motion playback",
     "Try-on": "Paint a mask on the UV layout and swap textures between identities",
     "Train": "Train an avatar on captures: presets, live losses, previews",
     "Capture": "Open, import or synthesize a capture and check it",
 }
+DOCK_TIPS = {
+    "Pose": "Joint angles, shape and motion playback",
+    "Try-on": "Paint a mask on the UV layout and swap textures between identities",
+    "Capture": "The open capture's frames, masks and the body's outline",
+    "Keyframes": "Select, edit and save the keyframes of the open capture",
+    "Training": "Train an avatar: presets, live losses and previews",
+}
+"""Dock title -> what its tab's tooltip says (Qt's own tooltip is only the title)."""
+
+
+def describe_dock_tabs(window: QtWidgets.QMainWindow) -> int:
+    """Returns how many dock tabs of ``window`` got a tooltip saying what their panel holds."""
+    n = 0
+    for bar in window.findChildren(QtWidgets.QTabBar, options=QtCore.Qt.FindChildOption.FindDirectChildrenOnly):
+        for i in range(bar.count()):
+            tip = DOCK_TIPS.get(bar.tabText(i))
+            if tip and bar.tabToolTip(i) != tip:
+                bar.setTabToolTip(i, tip)
+                n += 1
+    return n
 
 
 class WorkspaceBar(QtWidgets.QTabBar):
@@ -27,6 +50,7 @@ class WorkspaceBar(QtWidgets.QTabBar):
         super().__init__(parent)
         self.setObjectName("workspaceBar")
         self.docks = docks
+        self._set_aside: list[QtWidgets.QDockWidget] = []
         self.setDrawBase(False)
         self.setExpanding(False)
         for i, name in enumerate(WORKSPACES):
@@ -38,11 +62,21 @@ class WorkspaceBar(QtWidgets.QTabBar):
     def _on_changed(self, index: int) -> None:
         self.show_workspace(self.tabText(index))
 
+    def bring_back(self) -> None:
+        """Shows again the docks the current workspace set aside (before another workspace, or saving the layout)."""
+        for dock in self._set_aside:
+            dock.show()
+        self._set_aside = []
+
     def show_workspace(self, name: str) -> None:
         """Shows and raises the docks of workspace ``name`` and gives the bottom panels its share of the height."""
         with QtCore.QSignalBlocker(self):
             self.setCurrentIndex(list(WORKSPACES).index(name))
         titles, bottom_share = WORKSPACES[name]
+        self.bring_back()
+        self._set_aside = [d for t in SET_ASIDE.get(name, ()) if (d := self.docks.get(t)) is not None and not d.isHidden()]
+        for dock in self._set_aside:
+            dock.hide()
         for title in reversed(titles):  # the first dock last, so it ends in front
             dock = self.docks.get(title)
             if dock is not None:

@@ -43,3 +43,23 @@ def test_one_dark_theme_for_panels_plots_and_views(window):
     assert _lightness(label, 3, 3) < 60, "the neural view's background is light"
     canvas_bg = np.asarray(window.viewport.canvas.bgcolor.rgba)
     assert canvas_bg[:3].max() < 0.25
+
+
+def test_side_panels_take_the_full_height_and_training_takes_the_full_width(window, qtbot):
+    window.resize(1280, 720)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == (1280, 720), timeout=5000)
+    window.workspaces.show_workspace("Pose")
+    qtbot.wait(50)
+    pose, capture = window.docks["Pose"], window.docks["Capture"]
+    assert pose.geometry().bottom() > capture.geometry().top()  # beside the panels below, not above them
+    window.workspaces.show_workspace("Train")
+    qtbot.wait(50)
+    assert not pose.isVisible() and not window.docks["Try-on"].isVisible()
+    training = window.docks["Training"]
+    assert training.width() >= window.width() - 20
+    scroll = training.widget()
+    assert not scroll.verticalScrollBar().isVisible(), "the Training panel scrolls at 1280x720"
+    window.workspaces.show_workspace("Try-on")
+    qtbot.wait(50)
+    assert pose.isVisible() or window.docks["Try-on"].isVisible()
+    assert not pose.isHidden() and not window.docks["Try-on"].isHidden()  # both back, Try-on in front

@@ -16,7 +16,7 @@ def _wait_neural(qtbot, window, timeout=20000):
 
 def test_window_opens_with_docks_menus_status_and_empty_state(window):
     titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
-    assert titles == ["File", "Edit", "View"]
+    assert titles == ["File", "Edit", "View", "Help"]
     assert set(window.docks) == {"Pose", "Capture", "Keyframes", "Training", "Try-on"}
     assert window.neural_stack.currentWidget() is window.empty
     assert "Open avatar" in window.empty.text() and "synthetic capture" in window.empty.text()

@@ -1,0 +1,221 @@
+"""The Help menu: a keyboard-shortcut sheet read from the window's bound actions and shortcuts, the
+documentation, and About (version)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+import anr_studio
+
+README = Path(anr_studio.__file__).resolve().parent.parent / "README.md"
+"""The README of a source checkout (its docs/ folder beside it); an installed package has none."""
+MOUSE_HINTS = (
+    ("Drag", "Orbit the camera", "3D view"),
+    ("Middle drag, Shift+drag", "Pan the camera", "3D view"),
+    ("Wheel", "Zoom", "3D view"),
+    ("Click near a joint", "Select the joint", "3D view"),
+    ("Drag", "Paint the try-on mask", "try-on canvas"),
+)
+"""Mouse gestures, listed under the keys (handled by the views' mouse events, not by actions)."""
+FOCUS_CONTEXTS = (QtCore.Qt.ShortcutContext.WidgetShortcut, QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
+
+
+@dataclass(frozen=True)
+class BoundShortcut:
+    """One bound shortcut: ``keys`` as shown ("Ctrl+Z, Ctrl+Y"), what it does, where it works."""
+
+    keys: str
+    command: str
+    where: str
+
+
+def _keys(sequences) -> str:
+    return ", ".join(s.toString(QtGui.QKeySequence.SequenceFormat.NativeText) for s in sequences if not s.isEmpty())
+
+
+def _widget_name(w: QtWidgets.QWidget) -> str:
+    return w.accessibleName() or w.windowTitle() or w.objectName() or type(w).__name__
+
+
+def _command(act: QtGui.QAction) -> str:
+    text = act.text().replace("&", "").rstrip("…").strip()
+    menus = [o for o in act.associatedObjects() if isinstance(o, QtWidgets.QMenu) and o.title()]
+    return f"{menus[0].title().replace('&', '')} ▸ {text}" if menus else text
+
+
+def _where(context: QtCore.Qt.ShortcutContext, widgets: list[QtWidgets.QWidget]) -> str:
+    if context in FOCUS_CONTEXTS and widgets:
+        return "while the " + " or the ".join(dict.fromkeys(_widget_name(w) for w in widgets)) + " has the focus"
+    return "anywhere in the window"
+
+
+def bound_shortcuts(window: QtWidgets.QWidget) -> list[BoundShortcut]:
+    """Returns every shortcut bound in ``window`` (its QActions and QShortcuts, children included).
+
+    Window-wide ones come first in menu order (File, Edit, View, ...), then those of a focused view.
+    """
+    menu_bar = window.menuBar() if isinstance(window, QtWidgets.QMainWindow) else None
+    menus = [a.menu() for a in menu_bar.actions() if a.menu() is not None] if menu_bar is not None else []
+    actions = set(window.findChildren(QtGui.QAction))
+    for w in (window, *window.findChildren(QtWidgets.QWidget)):
+        actions.update(w.actions())
+    found: dict[BoundShortcut, tuple] = {}
+    for act in actions:
+        keys = _keys(act.shortcuts())
+        if not keys:
+            continue
+        widgets = [o for o in act.associatedObjects() if isinstance(o, QtWidgets.QWidget) and not isinstance(o, QtWidgets.QMenu)]
+        entry = BoundShortcut(keys, _command(act), _where(act.shortcutContext(), widgets))
+        place = next(((i, m.actions().index(act)) for i, m in enumerate(menus) if act in m.actions()), (len(menus), 0))
+        found[entry] = (entry.where != "anywhere in the window", entry.where, *place, entry.command)
+    for sc in window.findChildren(QtGui.QShortcut):
+        keys = _keys(sc.keys())
+        if keys:
+            parent = sc.parent()
+            widgets = [parent] if isinstance(parent, QtWidgets.QWidget) else []
+            entry = BoundShortcut(keys, sc.whatsThis() or sc.objectName() or "shortcut", _where(sc.context(), widgets))
+            found[entry] = (entry.where != "anywhere in the window", entry.where, len(menus), 0, entry.command)
+    return sorted(found, key=found.__getitem__)
+
+
+def describe_actions(window: QtWidgets.QWidget) -> None:
+    """Gives every action with a shortcut a tooltip that says what it does and its keys ("Undo (Ctrl+Z)")."""
+    for act in window.findChildren(QtGui.QAction):
+        keys = _keys(act.shortcuts())
+        what = act.statusTip() or act.text().replace("&", "").rstrip("…")
+        if keys:
+            act.setToolTip(f"{what} ({keys})")
+        elif act.statusTip():
+            act.setToolTip(what)
+
+
+class ShortcutSheet(QtWidgets.QWidget):
+    """A window listing every bound shortcut (read from the actions each time it is shown) and the mouse gestures."""
+
+    def __init__(self, window: QtWidgets.QWidget) -> None:
+        super().__init__(window, QtCore.Qt.WindowType.Window)
+        self.setObjectName("shortcutSheet")
+        self.setWindowTitle("Keyboard shortcuts — ANR Studio")
+        self.main_window = window
+        self.filter = QtWidgets.QLineEdit()
+        self.filter.setPlaceholderText("Filter (e.g. undo, Ctrl)…")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.setToolTip("Show only the rows containing every word typed here")
+        self.filter.textChanged.connect(self._apply_filter)
+        self.table = QtWidgets.QTableWidget(0, 3)
+        self.table.setObjectName("shortcutTable")
+        self.table.setHorizontalHeaderLabels(["Keys", "Does", "Works"])
+        self.table.setToolTip("Every keyboard shortcut of the studio, then the mouse gestures")
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        close = QtWidgets.QPushButton("Close")
+        close.setToolTip("Close this list (F1 opens it again)")
+        close.clicked.connect(self.close)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.addWidget(self.filter)
+        lay.addWidget(self.table, 1)
+        row = QtWidgets.QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(close)
+        lay.addLayout(row)
+        self.resize(720, 520)
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """Returns the rows shown: (keys, does, works) of every bound shortcut, then the mouse gestures."""
+        return [(b.keys, b.command, b.where) for b in bound_shortcuts(self.main_window)] + [
+            (k, d, f"in the {w}") for k, d, w in MOUSE_HINTS]
+
+    def refresh(self) -> None:
+        """Fills the table from the shortcuts bound right now."""
+        rows = self.rows()
+        self.table.setRowCount(len(rows))
+        for i, row in enumerate(rows):
+            for j, text in enumerate(row):
+                self.table.setItem(i, j, QtWidgets.QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
+        self._apply_filter(self.filter.text())
+
+    def _apply_filter(self, text: str) -> None:
+        words = text.lower().split()
+        for i in range(self.table.rowCount()):
+            line = " ".join(self.table.item(i, j).text().lower() for j in range(3))
+            self.table.setRowHidden(i, not all(w in line for w in words))
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 - Qt name
+        self.refresh()
+        super().showEvent(event)
+
+
+def about_text() -> str:
+    """Returns the About box's rich text: name, version, what it implements, the Qt and Python versions."""
+    import PySide6
+
+    return (f"<h3>ANR Studio {anr_studio.__version__}</h3>"
+            "<p>Turn a video of a person into an animatable neural avatar: pose, orbit, animate and re-dress it.</p>"
+            "<p>Implements <i>Articulated Neural Rendering</i> (Raj et al., CVPR 2021).</p>"
+            f"<p>Qt {QtCore.qVersion()} (PySide6 {PySide6.__version__}), Python {sys.version.split()[0]}.<br>"
+            "Apache-2.0 licence; third-party notices in NOTICE.</p>")
+
+
+class HelpMenu(QtCore.QObject):
+    """Adds Help ▸ Keyboard shortcuts (F1), Documentation and About to ``window``'s menu bar."""
+
+    def __init__(self, window: QtWidgets.QMainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.sheet: ShortcutSheet | None = None
+        self.about_box: QtWidgets.QMessageBox | None = None
+        menu = window.menuBar().addMenu("&Help")
+        menu.setObjectName("helpMenu")
+        self.act_shortcuts = self._action(menu, "Keyboard shortcuts…", self.show_shortcuts, "F1",
+                                          "List every keyboard shortcut and mouse gesture of the studio")
+        self.act_docs = self._action(menu, "Documentation", self.open_documentation, None,
+                                     "Open the README (and the docs/ folder beside it)")
+        menu.addSeparator()
+        self.act_about = self._action(menu, "About ANR Studio", self.show_about, None, "Version and licence")
+
+    def _action(self, menu: QtWidgets.QMenu, text: str, slot, shortcut, tip: str) -> QtGui.QAction:
+        act = QtGui.QAction(text, self.window)
+        if shortcut:
+            act.setShortcut(QtGui.QKeySequence(shortcut))
+        act.setStatusTip(tip)
+        act.triggered.connect(lambda _=False: slot())
+        menu.addAction(act)
+        return act
+
+    def show_shortcuts(self) -> ShortcutSheet:
+        """Shows (non-modal) and returns the shortcut sheet, filled from the shortcuts bound now."""
+        if self.sheet is None:
+            self.sheet = ShortcutSheet(self.window)
+        self.sheet.show()
+        self.sheet.refresh()
+        self.sheet.raise_()
+        self.sheet.activateWindow()
+        return self.sheet
+
+    def open_documentation(self) -> QtCore.QUrl | None:
+        """Opens the README with the desktop's viewer and returns its URL (None, with a note, when none is installed)."""
+        if README.is_file():
+            url = QtCore.QUrl.fromLocalFile(str(README))
+            QtGui.QDesktopServices.openUrl(url)
+            self.window.statusBar().showMessage(f"Opened {README} (more in {README.parent / 'docs'})", 8000)
+            return url
+        self.window.statusBar().showMessage("No README here: an installed studio lists its commands with "
+                                           "`anr-studio --help`; the README and docs/ come with the source", 10000)
+        return None
+
+    def show_about(self) -> QtWidgets.QMessageBox:
+        """Shows (non-modal) and returns the About box."""
+        if self.about_box is None:
+            self.about_box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Information, "About ANR Studio", about_text(),
+                                                   QtWidgets.QMessageBox.StandardButton.Ok, self.window)
+            self.about_box.setObjectName("aboutDialog")
+            self.about_box.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.about_box.open()
+        return self.about_box
