@@ -212,6 +212,9 @@ def test_auto_picks_the_plate_for_a_still_camera_and_the_segmenter_for_a_moving_
     table[frames[0].tobytes()] = masks[0]
     method, why = choose_method(frames, frames[0], _oracle(table))
     assert method == "learned" and "plate shows a person" in why
+    # A segmenter that finds nobody (the frames show no person it knows) leaves the plate method.
+    method, why = choose_method(moved, plate, lambda f: np.zeros(f.shape[:3], np.float32))
+    assert method == "plate" and "finds nobody" in why
 
 
 def test_a_mediapipe_without_its_model_files_is_refused(tmp_path, monkeypatch):

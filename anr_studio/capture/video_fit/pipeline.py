@@ -165,8 +165,7 @@ def video_to_capture(src: str | os.PathLike, out: str | os.PathLike, *, estimato
 
         def fit_progress(done: int, total: int) -> None:
             fit_bar.total = total
-            fit_bar.n = done
-            fit_bar.refresh()
+            fit_bar.update(done - fit_bar.n)  # redraws at tqdm's pace, not every step
             if report is not None:
                 report(done, total, "body fit")
 
