@@ -22,6 +22,8 @@ MAX_STILL_SHIFT = 0.004
 """Largest median background motion between frames (fraction of the long side) of a still camera."""
 MAX_PLATE_PERSON = 0.02
 """Largest share of the plate that the segmenter may call a person for the plate to be clean."""
+MIN_PERSON_SHARE = 0.002
+"""Share of a frame below which the segmenter sees nobody in it (the plate method then runs)."""
 
 
 def learned_mask(frame: np.ndarray, prob: np.ndarray, config: MaskConfig | None = None) -> np.ndarray:
@@ -63,6 +65,8 @@ def camera_shift(frames: list[np.ndarray], person: list[np.ndarray]) -> float:
 def choose_method(frames: list[np.ndarray], plate: np.ndarray, segmenter) -> tuple[str, str]:
     """Returns ("plate" or "learned", why) for a capture with sampled ``frames`` and background ``plate``."""
     person = [p >= 0.5 for p in segmenter(np.stack(frames))]
+    if max(float(p.mean()) for p in person) < MIN_PERSON_SHARE:
+        return "plate", "the person segmenter finds nobody in the frames"
     shift = camera_shift(frames, person)
     if shift > MAX_STILL_SHIFT:
         return "learned", f"the camera moves ({100 * shift:.2f}% of the frame between frames)"

@@ -113,6 +113,43 @@ def test_bad_videos_are_refused_and_nothing_is_written(synth, case, message):
     assert not out.exists() and not list(d.glob(f"*{case}*"))
 
 
+def test_a_frame_where_the_detector_misses_the_person_is_bridged_by_the_fit(synth):
+    cap, video, seg, d = synth
+    people = np.ones(len(cap), np.int64)
+    people[5] = 0  # one missed frame in the middle of the walk
+    out = video_to_capture(video, d / "missed.h5", estimator=ProjectedKeypoints(cap, people), segmenter=seg,
+                           fit_config=FIT, progress=False)
+    transl = np.stack([out.transl(i) for i in range(len(out))])
+    # The bridged frame's root lies between its neighbours', as the walk's path does.
+    assert np.linalg.norm(transl[5] - (transl[4] + transl[6]) / 2) < 0.1 * np.linalg.norm(transl[6] - transl[4]) + 0.01
+    out.close()
+
+
+@pytest.mark.parametrize("fault, message", [
+    ("rows", r"walker.mp4: has 12 frames, expected 13 \(one per row of poses\)"),
+    ("nan", r"poses.npz: trans contains NaN or Inf values, expected finite numbers"),
+])
+def test_fits_that_do_not_match_the_video_are_refused_and_nothing_is_written(synth, tmp_path, fault, message):
+    from anr_studio import cli
+
+    cap, video, _, _ = synth
+    n = len(cap) + (1 if fault == "rows" else 0)
+    E = np.eye(4)
+    E[2, 3] = 3.0
+    poses = np.zeros((n, 72))
+    trans = np.zeros((n, 3))
+    if fault == "nan":
+        trans[4, 1] = np.nan
+    np.savez(tmp_path / "poses.npz", poses=poses, trans=trans, betas=np.zeros(10), K=cap.camera(0)[0], E=E)
+    out = tmp_path / "fits.h5"
+    with pytest.raises(AnrError, match=message):
+        from anr_studio.capture.importers import import_capture
+
+        import_capture(video, out, poses=tmp_path / "poses.npz")
+    assert cli.main(["import", str(video), "--poses", str(tmp_path / "poses.npz"), "--out", str(out)]) != 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["poses.npz"]
+
+
 def test_corrupt_video_and_bad_model_files_are_refused(synth, tmp_path, monkeypatch):
     cap, _, seg, _ = synth
     bad = tmp_path / "broken.mp4"
@@ -175,6 +212,9 @@ def test_auto_picks_the_plate_for_a_still_camera_and_the_segmenter_for_a_moving_
     table[frames[0].tobytes()] = masks[0]
     method, why = choose_method(frames, frames[0], _oracle(table))
     assert method == "learned" and "plate shows a person" in why
+    # A segmenter that finds nobody (the frames show no person it knows) leaves the plate method.
+    method, why = choose_method(moved, plate, lambda f: np.zeros(f.shape[:3], np.float32))
+    assert method == "plate" and "finds nobody" in why
 
 
 def test_a_mediapipe_without_its_model_files_is_refused(tmp_path, monkeypatch):

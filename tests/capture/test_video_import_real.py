@@ -32,7 +32,7 @@ FIT = FitConfig(global_iterations=60, iterations=200)
 @pytest.fixture(scope="module")
 def walker(tmp_path_factory):
     d = tmp_path_factory.mktemp("real")
-    truth = render_video(d / "walker.mp4", 24, image_size=SIZE, focal=FOCAL, seed=1)
+    truth = render_video(d / "walker.mp4", 24, image_size=SIZE, focal=FOCAL, seed=0)
     return d, truth
 
 
@@ -43,9 +43,12 @@ def test_real_models_turn_a_hand_held_clip_into_a_capture_on_the_person(walker):
     assert n == 24 and cap.has_masks
     iou = [mask_iou(cap.mask(i), truth.masks[i]) for i in range(n)]
     assert np.mean(iou) > 0.93
-    err = joint_error(np.stack([cap.pose(i) for i in range(n)]), np.stack([cap.transl(i) for i in range(n)]),
-                      np.asarray(cap.betas, np.float32), truth.joints_camera)
-    assert np.median(err) < 0.12  # metres, roots aligned; 24 frames at 360p and a short fit
+    fit = (np.stack([cap.pose(i) for i in range(n)]), np.stack([cap.transl(i) for i in range(n)]),
+           np.asarray(cap.betas, np.float32), truth.joints_camera)
+    # Metres, 24 frames at 360p and a short fit (measured 0.080 and 0.055): with the roots aligned,
+    # and with the scale aligned too (a video cannot tell this short person's size).
+    assert np.median(joint_error(*fit)) < 0.10
+    assert np.median(joint_error(*fit, align_scale=True)) < 0.07
 
 
 @pytest.mark.parametrize("case, message", [

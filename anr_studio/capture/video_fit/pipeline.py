@@ -24,6 +24,10 @@ MIN_TORSO_CONFIDENCE = 0.3
 """Mean confidence of the shoulders and hips below which a frame counts as showing nobody."""
 MAX_SEVERAL_SHARE = 0.1
 """Share of frames with two or more people beyond which the video is refused."""
+MAX_MISSED_RUN = 3
+"""Longest run of frames where the torso is not seen (a detector's miss, a passer-by) that the fit bridges."""
+MAX_MISSED_SHARE = 0.05
+"""Largest share of such frames in the clip."""
 
 
 def read_video(path: Path) -> tuple[Iterator[np.ndarray], int, float]:
@@ -57,9 +61,22 @@ def _torso(layout: str) -> list[int]:
     return [names.index(n) for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
 
 
+def _longest_run(flags: np.ndarray) -> int:
+    best = run = 0
+    for f in flags:
+        run = run + 1 if f else 0
+        best = max(best, run)
+    return best
+
+
 def check_person(points: np.ndarray, conf: np.ndarray, people: np.ndarray, layout: str, image_size: tuple[int, int],
-                 source: str) -> None:
-    """Raises AnrError unless one person stays in the frame: points (N,L,2), conf (N,L), people (N,)."""
+                 source: str) -> np.ndarray:
+    """Returns the frames (N,) bool where the torso is not seen; raises AnrError unless one person stays in view.
+
+    ``points`` (N,L,2), ``conf`` (N,L), ``people`` (N,). A few short misses (at most MAX_MISSED_RUN
+    frames in a row, MAX_MISSED_SHARE of the clip or one frame) are bridged by the fit; more means
+    the person leaves the frame.
+    """
     h, w = image_size
     torso = _torso(layout)
     seen = (conf[:, torso].mean(1) >= MIN_TORSO_CONFIDENCE) & (people > 0)
@@ -71,10 +88,12 @@ def check_person(points: np.ndarray, conf: np.ndarray, people: np.ndarray, layou
                        "person (crop or trim the video to one)")
     p = points[:, torso]
     inside = ((p[..., 0] >= 0) & (p[..., 0] < w) & (p[..., 1] >= 0) & (p[..., 1] < h)).all(1)
-    out = np.nonzero(~(seen & inside))[0]
-    if len(out):
+    missed = ~(seen & inside)
+    if missed.sum() > max(1.0, MAX_MISSED_SHARE * len(missed)) or _longest_run(missed) > MAX_MISSED_RUN:
+        out = np.nonzero(missed)[0]
         raise AnrError(f"{source}: the person is out of the frame in {len(out)} frames (first at frame {out[0]}), "
                        "expected the person's torso in view throughout (trim the video)")
+    return missed
 
 
 def video_to_capture(src: str | os.PathLike, out: str | os.PathLike, *, estimator=None, segmenter=None,
@@ -139,14 +158,14 @@ def video_to_capture(src: str | os.PathLike, out: str | os.PathLike, *, estimato
         bar.close()
         points, confidence, count_people = np.concatenate(pts), np.concatenate(conf), np.concatenate(people)
         layout = estimator.layout
-        check_person(points, confidence, count_people, layout, (h, w), src.name)
+        missed = check_person(points, confidence, count_people, layout, (h, w), src.name)
+        confidence[missed] = 0.0  # the fit's smoothness bridges the frames where the person was missed
         points3d = None if any(p is None for p in pts3) else np.concatenate(pts3)
         fit_bar = tqdm(total=1, desc="body fit", unit="step", disable=progress is not True, leave=False)
 
         def fit_progress(done: int, total: int) -> None:
             fit_bar.total = total
-            fit_bar.n = done
-            fit_bar.refresh()
+            fit_bar.update(done - fit_bar.n)  # redraws at tqdm's pace, not every step
             if report is not None:
                 report(done, total, "body fit")
 

@@ -94,9 +94,8 @@ def synthetic_clip(frames: int = 40, *, motion: str = "walk", layout: str = "coc
     return KeypointClip(kp, conf, kp3, (h, w), focal, joints_cam, layout)
 
 
-def joint_error(fit_pose: np.ndarray, fit_transl: np.ndarray, fit_betas: np.ndarray, truth_camera: np.ndarray,
-                body=None) -> np.ndarray:
-    """Returns per-frame, per-joint 3D error (N,24) in metres after aligning the roots, in the camera's axes."""
+def fitted_joints_camera(fit_pose: np.ndarray, fit_transl: np.ndarray, fit_betas: np.ndarray, body=None) -> np.ndarray:
+    """Returns the fitted body's joints (N,24,3) in the fitted camera's axes (metres)."""
     from anr_studio.body import load_body
     from anr_studio.capture.video_fit.bodyfit import CAMERA_R
 
@@ -104,5 +103,29 @@ def joint_error(fit_pose: np.ndarray, fit_transl: np.ndarray, fit_betas: np.ndar
     lm = landmark_map("coco17", body)
     with torch.no_grad():
         _, joints = body_keypoints(body, lm, torch.as_tensor(fit_pose), torch.as_tensor(fit_betas), torch.as_tensor(fit_transl))
-    cam = joints.numpy() @ CAMERA_R.T
-    return np.linalg.norm((cam - cam[:, :1]) - (truth_camera - truth_camera[:, :1]), axis=-1)
+    return joints.numpy() @ CAMERA_R.T
+
+
+def joint_error(fit_pose: np.ndarray, fit_transl: np.ndarray, fit_betas: np.ndarray, truth_camera: np.ndarray,
+                body=None, align_scale: bool = False) -> np.ndarray:
+    """Returns per-frame, per-joint 3D error (N,24) in metres after aligning the roots, in the camera's axes.
+
+    ``align_scale`` also scales the fitted skeleton (one factor for the clip) to match the truth best.
+    """
+    cam = fitted_joints_camera(fit_pose, fit_transl, fit_betas, body)
+    fitted, true = cam - cam[:, :1], truth_camera - truth_camera[:, :1]
+    if align_scale:
+        fitted = fitted * float((fitted * true).sum() / max(float((fitted * fitted).sum()), 1e-12))
+    return np.linalg.norm(fitted - true, axis=-1)
+
+
+def leg_length(joints: np.ndarray) -> float:
+    """Returns the mean hip-knee-ankle length in metres of joints (N,24,3), both legs."""
+    from anr_studio.body.skeleton import joint_index
+
+    total = 0.0
+    for side in ("left", "right"):
+        hip, knee, ankle = (joint_index(f"{side}_{j}") for j in ("hip", "knee", "ankle"))
+        total += float(np.linalg.norm(joints[:, hip] - joints[:, knee], axis=-1).mean()
+                       + np.linalg.norm(joints[:, knee] - joints[:, ankle], axis=-1).mean())
+    return total / 2
