@@ -194,6 +194,10 @@ Tools' layouts (detected; --format NAME when a layout is ambiguous):
   phalp            SRC = the video or frames, --poses outputs/results/NAME.pkl (4D-Humans, PHALP)
   romp             SRC = the video or frames, --poses video_results.npz or the folder of
                    per-frame .npz (ROMP, BEV)
+  easymocap        SRC = an EasyMocap folder (intri.yml, extri.yml, images/CAM/, output/smpl/*.json);
+                   --view CAM (default the first); frames and masks undistorted
+  zju-mocap        SRC = a ZJU-MoCap folder (annots.npy, params/*.npy, mask/, mask_cihp/);
+                   --view INDEX or camera folder (default 0); undistorted
   wham             SRC = the video, --poses wham_output.pkl
   glamr            SRC = the video, --poses grecon/NAME_seed1.pkl
   smpler-x         SRC = the frames, --poses SMPLer-X's output folder (smplx/, meta/)
@@ -254,7 +258,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--body-model", metavar="SMPL_FILE", help="the SMPL-format model file (.npz/.pkl) the fits were "
                    "made with: the capture names it and keeps SMPL's parameters (default: convert to the built-in body)")
     i.add_argument("--format", metavar="NAME", help="the layout of SRC and --poses when detection is ambiguous: "
-                   "folder, people-snapshot, phalp, romp, wham, glamr, smpler-x (default: detected)")
+                   "folder, people-snapshot, phalp, romp, easymocap, zju-mocap, wham, glamr, smpler-x (default: detected)")
     i.add_argument("--person", type=count(0, 1_000_000), metavar="ID",
                    help="the track or person to import when the results hold several (default: the one seen most)")
     i.add_argument("--view", metavar="CAMERA", help="the camera to import from a multi-camera dataset (default: the first)")

@@ -101,14 +101,14 @@ def test_smplerx_output_folder(tmp_path):
         import_capture(frames_dir, tmp_path / "out.h5", poses=out)
 
 
-def _romp_results(fits, betas_len=10):
+def _romp_results(fits):
     """Returns ROMP's per-frame results: the fits as its weak-perspective cam, and a second, smaller person."""
     s = 2.0 / fits["trans"][:, 2]
     out = []
     for i in range(N):
         cam = np.array([[s[i], fits["trans"][i, 0] * s[i], fits["trans"][i, 1] * s[i]], [0.2, 0.5, 0.5]], np.float32)
         out.append({"cam": cam, "smpl_thetas": np.stack([fits["pose"][i].reshape(72), np.zeros(72)]).astype(np.float32),
-                    "smpl_betas": np.zeros((2, betas_len), np.float32), "center_confs": np.array([0.9, 0.4]),
+                    "smpl_betas": np.zeros((2, 10), np.float32), "center_confs": np.array([0.9, 0.4]),
                     "cam_trans": np.zeros((2, 3), np.float32)})
     return out
 
@@ -123,17 +123,29 @@ def _romp_pixels(fits):
     return np.stack([x, y], -1)
 
 
-def test_romp_video_results_and_per_frame_files(tmp_path):
+def _bev_results(fits):
+    """Returns BEV's per-frame results: cam = (s, ty, tx) of the body centred on its hips, 11 betas."""
+    tan = np.tan(np.radians(30))
+    hips = smpl_joints(fits["pose"], np.zeros((N, 3)))[:, [1, 2]].mean(1)
+    root = fits["trans"] + hips  # where BEV puts the hips' midpoint
+    s = (1.0 / root[:, 2] - 1e-3) / tan
+    cam = np.stack([s, root[:, 1] / (root[:, 2] * tan), root[:, 0] / (root[:, 2] * tan)], 1)
+    return [{"cam": cam[i:i + 1].astype(np.float32), "smpl_thetas": fits["pose"][i].reshape(1, 72).astype(np.float32),
+             "smpl_betas": np.zeros((1, 11), np.float32), "cam_trans": root[i:i + 1].astype(np.float32),
+             "center_confs": np.array([0.8]), "pred_batch_ids": np.zeros(1)} for i in range(N)]
+
+
+def test_romp_video_results_and_bev_per_frame_files(tmp_path):
     fits = camera_frame_fits()
     video = write_video(tmp_path / "dance.mp4", frame_images())
-    per_frame = _romp_results(fits)
     np.savez(tmp_path / "video_results.npz",  # save_video_results: by '<index:08d>.png'
-             results={f"{i:08d}.png": r for i, r in enumerate(per_frame)}, sequence_results={})
+             results={f"{i:08d}.png": r for i, r in enumerate(_romp_results(fits))}, sequence_results={})
     cap = import_capture(video, tmp_path / "out.h5", poses=tmp_path / "video_results.npz")
+    assert cap.camera(0)[0][0, 0] == max(H, W)
     assert joint_error(cap, _romp_pixels(fits)) < 3.0
-    folder = tmp_path / "romp_frames"
+    folder = tmp_path / "bev_frames"
     folder.mkdir()
-    for i, r in enumerate(_romp_results(fits, betas_len=11)):  # BEV: 11 betas
+    for i, r in enumerate(_bev_results(fits)):
         np.savez(folder / f"{i:08d}.npz", results=r)
     frames_dir = tmp_path / "frames"
     write_images(frames_dir, frame_images(), "{:08d}.jpg")
@@ -141,12 +153,19 @@ def test_romp_video_results_and_per_frame_files(tmp_path):
                  "--format", "bev"]) == 0
     from anr_studio.capture import Capture
 
-    assert joint_error(Capture(tmp_path / "bev.h5"), _romp_pixels(fits)) < 3.0
+    bev = Capture(tmp_path / "bev.h5")
+    K_bev = np.array([[443.4 * max(H, W) / 512, 0, W / 2], [0, 443.4 * max(H, W) / 512, H / 2], [0, 0, 1]])
+    np.testing.assert_allclose(bev.camera(0)[0], K_bev, rtol=1e-6)
+    assert joint_error(bev, smpl_pixels(fits, K_bev)) < 3.0
     (folder / "00000001.npz").unlink()
     np.savez(folder / "00000001.npz", results={"cam": np.zeros((1, 3)), "smpl_thetas": np.zeros((1, 72)),
                                                "smpl_betas": np.zeros((1, 10))})
-    with pytest.raises(AnrError, match="frame 00000001: cam scale is 0, expected a positive"):
+    with pytest.raises(AnrError, match="frame 00000001: cam scale is 0, expected a positive scale"):
         import_capture(frames_dir, tmp_path / "x.h5", poses=folder)
+    (folder / "00000001.npz").unlink()
+    with pytest.raises(AnrError, match="bev_frames: has no result for frame 00000001, expected one per frame"):
+        import_capture(frames_dir, tmp_path / "x.h5", poses=folder)
+    assert not (tmp_path / "x.h5").exists()
 
 
 def test_ambiguous_and_unknown_layouts(tmp_path, capsys):

@@ -9,43 +9,14 @@ import h5py
 import numpy as np
 import pytest
 
-from anr_studio.capture import Capture
 from anr_studio.capture.check import check_alignment
 from anr_studio.capture.importers import import_capture
 from anr_studio.capture.synth.contact_sheet import coarse_masks
 from anr_studio.errors import AnrError
-from tests.capture.tool_scene import FLIP, H, N, W, camera_frame_fits, frame_images, joint_error, smpl_pixels, write_video
+from tests.capture.tool_scene import (H, N, W, distort, frame_images, iou, joint_error, reference_capture, smpl_pixels,
+                                      world_scene, write_video)
 
 K = np.array([[120.0, 0, W / 2], [0, 120.0, H / 2], [0, 0, 1]])
-
-
-def _world_scene():
-    """Returns SMPL fits in a y-up world and the world-to-camera E (4,4) that sees them as the
-    camera-frame scene: People-Snapshot's fits live in the world of its static camera."""
-    fits = camera_frame_fits()
-    E = np.eye(4)
-    E[:3, :3], E[:3, 3] = FLIP, [0.1, -0.2, 0.3]
-    # world = E^-1 camera: rotate the fits back by FLIP and move them by -t
-    from anr_studio.capture.formats.sources import axis_angle_to_rotations, rotations_to_axis_angle
-    from anr_studio.capture.smpl_convert import SMPL_PELVIS
-
-    pose = fits["pose"].copy()
-    pose[:, 0] = rotations_to_axis_angle(FLIP.T @ axis_angle_to_rotations(fits["pose"][:, 0]))
-    # SMPL rotates about its pelvis: x_cam = R (x_w) + t with x_w = FLIP^T (x_cam - t)
-    pelvis_cam = SMPL_PELVIS + fits["trans"]
-    pelvis_world = (pelvis_cam - E[:3, 3]) @ FLIP
-    trans = pelvis_world - SMPL_PELVIS
-    return {"pose": pose, "trans": trans, "betas": fits["betas"]}, E
-
-
-def _reference(tmp_path, world, E):
-    """Returns the capture the generic import makes of the same fits (the canonical path)."""
-    src = tmp_path / "generic"
-    (src / "images").mkdir(parents=True)
-    for i, f in enumerate(frame_images()):
-        cv2.imwrite(str(src / "images" / f"{i:04d}.png"), f)
-    np.savez(src / "fits.npz", poses=world["pose"].reshape(N, 72), trans=world["trans"], betas=world["betas"], K=K, E=E)
-    return import_capture(src, tmp_path / "reference.h5")
 
 
 def _processed(tmp_path, world, E, masks):
@@ -62,8 +33,8 @@ def _processed(tmp_path, world, E, masks):
 
 
 def test_instant_avatar_folder_lands_on_the_person(tmp_path):
-    world, E = _world_scene()
-    ref = _reference(tmp_path, world, E)
+    world, E = world_scene()
+    ref = reference_capture(tmp_path, world, K, E)
     masks = coarse_masks(ref, range(N))  # the person's silhouette: the converted body seen by the camera
     src = _processed(tmp_path, world, E, masks)
     cap = import_capture(src, tmp_path / "out.h5")
@@ -81,7 +52,7 @@ def test_instant_avatar_folder_lands_on_the_person(tmp_path):
 
 
 def test_body_pose_layout_and_png_masks(tmp_path):
-    world, E = _world_scene()
+    world, E = world_scene()
     src = _processed(tmp_path, world, E, np.ones((N, H, W), bool))
     np.savez(src / "poses.npz", betas=world["betas"], global_orient=world["pose"][:, 0],
              body_pose=world["pose"][:, 1:].reshape(N, 69), transl=world["trans"])
@@ -93,23 +64,12 @@ def test_body_pose_layout_and_png_masks(tmp_path):
     assert cap.mask(1).min() == 255
 
 
-def _distort(image: np.ndarray, D: np.ndarray) -> np.ndarray:
-    """Returns ``image`` as a camera with distortion ``D`` records it (the inverse of cv2.undistort)."""
-    grid = np.stack(np.meshgrid(np.arange(W), np.arange(H)), -1).reshape(-1, 1, 2).astype(np.float64)
-    undist = cv2.undistortPoints(grid, K, D, P=K).reshape(H, W, 2).astype(np.float32)
-    return cv2.remap(image, undist[..., 0], undist[..., 1], cv2.INTER_NEAREST)
-
-
-def _iou(a, b):
-    return (a & b).sum() / max((a | b).sum(), 1)
-
-
 def test_release_folder_is_undistorted(tmp_path):
-    world, E = _world_scene()
-    ref = _reference(tmp_path, world, E)
+    world, E = world_scene()
+    ref = reference_capture(tmp_path, world, K, E)
     truth = coarse_masks(ref, range(N))
     D = np.array([0.9, 0.0, 0.0, 0.0, 0.0])
-    recorded = np.stack([_distort(m.astype(np.uint8), D) for m in truth])
+    recorded = np.stack([distort(m.astype(np.uint8), K, D) for m in truth])
     src = tmp_path / "female-4-casual"
     src.mkdir()
     rt = cv2.Rodrigues(E[:3, :3])[0].reshape(3)
@@ -123,14 +83,14 @@ def test_release_folder_is_undistorted(tmp_path):
     write_video(src / "female-4-casual.mp4", frame_images())
     cap = import_capture(src, tmp_path / "out.h5")
     imported = np.stack([cap.mask(i) > 127 for i in range(N)])
-    assert _iou(recorded.astype(bool), truth) < 0.9  # the distortion matters ...
-    assert _iou(imported, truth) > 0.95  # ... and is undone
+    assert iou(recorded.astype(bool), truth) < 0.9  # the distortion matters ...
+    assert iou(imported, truth) > 0.95  # ... and is undone
     assert joint_error(cap, smpl_pixels(world, K, E[:3, :3], E[:3, 3])) < 3.0
     assert cap.fps == pytest.approx(25)
 
 
 def test_bad_people_snapshot_folders(tmp_path):
-    world, E = _world_scene()
+    world, E = world_scene()
     src = _processed(tmp_path, world, E, np.ones((N, H, W), bool))
     out = tmp_path / "out.h5"
     np.savez(src / "poses.npz", betas=world["betas"], thetas=world["pose"].reshape(N, 72))

@@ -142,3 +142,40 @@ def write_joblib(obj, path: Path, compress: bool = False) -> Path:
         data = zlib.compress(data, 3)
     path.write_bytes(data)
     return path
+
+
+def distort(image: np.ndarray, K: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """Returns ``image`` as a camera with distortion ``D`` records it (what cv2.undistort undoes)."""
+    h, w = image.shape[:2]
+    grid = np.stack(np.meshgrid(np.arange(w), np.arange(h)), -1).reshape(-1, 1, 2).astype(np.float64)
+    undist = cv2.undistortPoints(grid, K, D, P=K).reshape(h, w, 2).astype(np.float32)
+    return cv2.remap(image, undist[..., 0], undist[..., 1], cv2.INTER_NEAREST)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Returns the intersection over union of two boolean mask stacks."""
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def world_scene(seed: int = 0):
+    """Returns SMPL fits in a y-up world and a world-to-camera E (4,4) that sees them as
+    :func:`camera_frame_fits` (SMPL rotates about its pelvis, so the pelvis is what moves)."""
+    from anr_studio.capture.smpl_convert import SMPL_PELVIS
+
+    fits = camera_frame_fits(seed=seed)
+    E = np.eye(4)
+    E[:3, :3], E[:3, 3] = FLIP, [0.1, -0.2, 0.3]
+    pose = fits["pose"].copy()
+    pose[:, 0] = rotations_to_axis_angle(FLIP.T @ axis_angle_to_rotations(fits["pose"][:, 0]))
+    pelvis_world = (SMPL_PELVIS + fits["trans"] - E[:3, 3]) @ FLIP
+    return {"pose": pose, "trans": pelvis_world - SMPL_PELVIS, "betas": fits["betas"]}, E
+
+
+def reference_capture(tmp_path: Path, world: dict, K: np.ndarray, E: np.ndarray, h: int = H, w: int = W):
+    """Returns the capture the generic import makes of ``world`` fits seen by K, E (the canonical path)."""
+    from anr_studio.capture.importers import import_capture
+
+    src = tmp_path / "generic"
+    write_images(src / "images", frame_images(len(world["pose"]), h, w), "{:04d}.png")
+    np.savez(src / "fits.npz", poses=world["pose"].reshape(-1, 72), trans=world["trans"], betas=world["betas"], K=K, E=E)
+    return import_capture(src, tmp_path / "reference.h5")

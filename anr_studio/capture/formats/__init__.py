@@ -97,9 +97,9 @@ class Probe:
 @lru_cache(maxsize=1)
 def formats() -> dict[str, Any]:
     """Returns the format modules by name (each has ``NAME``, ``LAYOUT``, ``matches`` and ``read``)."""
-    from anr_studio.capture.formats import camera_frame, people_snapshot, phalp, romp
+    from anr_studio.capture.formats import camera_frame, easymocap, people_snapshot, phalp, romp, zju_mocap
 
-    modules = [people_snapshot, phalp, romp, *camera_frame.FORMATS]
+    modules = [people_snapshot, phalp, romp, easymocap, zju_mocap, *camera_frame.FORMATS]
     return {m.NAME: m for m in modules}
 
 

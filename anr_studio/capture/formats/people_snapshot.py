@@ -109,8 +109,6 @@ def _load_mask_npy(path: Path) -> np.ndarray:
 
 
 def _read_release(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
-    import h5py
-
     cam_path = src / "camera.pkl"
     cam = probe.pickle(cam_path)
     label = str(cam_path)

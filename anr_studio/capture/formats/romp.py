@@ -5,16 +5,22 @@ one object member ``results``, a dict of arrays with one row per detected person
 ``save_video_results`` writes ``video_results.npz`` with ``results``, a dict by frame file name
 ``<frame>.png`` of those dicts, and ``sequence_results`` by track id). A video is split into
 ``<index:08d>.jpg`` first (``collect_frame_path``), so frame names are the video's frame numbers.
-Per person: ``smpl_thetas (72,)`` SMPL axis-angle (camera-frame root), ``smpl_betas (10,)``
-(BEV: 11, the last one its age offset, dropped here), ``cam (3,)`` = ``(s, tx, ty)`` and, with
-temporal tracking, ``track_ids``.
+Per person: ``smpl_thetas (72,)`` SMPL axis-angle (camera-frame root), ``smpl_betas`` (ROMP: 10;
+BEV: 11, the last its age offset, dropped here), ``cam (3,)`` and, with tracking, ``track_ids``.
+Both draw on the frame padded to a square of side ``S = max(height, width)``
+(``utils.py`` ``padding_image``; ``left``, ``top`` the padding), normalised to [-1, 1].
 
-Camera (``simple_romp/romp/post_parser.py`` ``body_mesh_projection2image``): ROMP draws its
-results with the weak-perspective ``(s X + tx + 1) S / 2 - left`` (and the same for y with ``ty``
-and ``top``), ``X`` SMPL's joints without translation, on the frame padded to a square of side
-``S = max(height, width)`` (``utils.py`` ``padding_image``). The perspective camera that draws the
-same at the body's origin: ``f = S``, ``cx = S / 2 - left``, ``cy = S / 2 - top``, and
-``trans = (tx / s, ty / s, 2 / s)``. Object members are read with the restricted unpickler.
+- ROMP (``simple_romp/romp/post_parser.py`` ``body_mesh_projection2image``): weak perspective,
+  ``cam = (s, tx, ty)``, a joint ``X`` of SMPL without translation drawn at
+  ``(s X + tx + 1) S / 2 - left``. The perspective camera that draws the same at the body's
+  origin: ``f = S``, ``c = (S / 2 - left, S / 2 - top)``, ``trans = (tx / s, ty / s, 2 / s)``.
+- BEV (``simple_romp/bev/post_parser.py``): perspective with a 60 degree field of view,
+  ``f = 443.4 S / 512``, same centre; ``cam = (s, ty, tx)`` gives the translation
+  ``depth = 1 / (s tan 30 + 0.001)``, ``(tx, ty) depth tan 30`` of the body with its hips' midpoint
+  at the origin (``SMPLA_parser`` ``root_align``): ``trans`` = that minus the hips' midpoint
+  (SMPL's hip joints, posed; BEV's own hips are regressed from vertices, a few cm away).
+
+Object members are read with the restricted unpickler.
 """
 
 from __future__ import annotations
@@ -100,32 +106,59 @@ def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
         else:
             i = int(np.argmax(cam[:, 0]))  # the largest person, as ROMP's --show_largest picks
         if cam[i, 0] <= 0:
-            raise AnrError(f"{where}: cam scale is {cam[i, 0]:g}, expected a positive weak-perspective scale")
+            raise AnrError(f"{where}: cam scale is {cam[i, 0]:g}, expected a positive scale (the person's size)")
         rows.append(thetas[i])
         cams.append(cam[i])
-        betas.append(shape[i, :10])
-    video = open_frames(src, indices=_frame_indices(src, names))
+        betas.append(shape[i])
+    _frame_indices(src, names, label)
+    video = open_frames(src)
     side, left, top = padded_square(*video.size)
-    s, tx, ty = np.stack(cams).T
-    trans = np.stack([tx / s, ty / s, 2.0 / s], 1)
-    K = np.array([[side, 0, side / 2 - left], [0, side, side / 2 - top], [0, 0, 1.0]], np.float64)
-    raw = {"poses": np.stack(rows), "trans": trans, "betas": np.stack(betas), "K": K, "E": np.eye(4)}
+    pose, cam = np.stack(rows), np.stack(cams)
+    bev = np.stack(betas).shape[1] >= 11
+    trans, f = _bev_camera(pose, cam, side) if bev else _romp_camera(cam, side)
+    K = np.array([[f, 0, side / 2 - left], [0, f, side / 2 - top], [0, 0, 1.0]], np.float64)
+    raw = {"poses": pose, "trans": trans, "betas": np.stack(betas)[:, :10], "K": K, "E": np.eye(4)}
     return ToolImport(raw, len(rows), label, video.frames, fps=video.fps)
 
 
-def _frame_indices(src: Path, names: list[str]) -> list[int]:
-    """Returns the positions in ``src`` of ROMP's frame names: by image name in a folder, the
-    ``<index:08d>`` number for a video."""
+def _romp_camera(cam: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    """Returns SMPL's ``trans (N,3)`` and the focal length for ROMP's weak-perspective ``cam (N,3)``."""
+    s, tx, ty = cam.T
+    return np.stack([tx / s, ty / s, 2.0 / s], 1), float(side)
+
+
+TAN_FOV = np.tan(np.radians(30.0))  # BEV's 60 degree field of view
+
+
+def _bev_camera(pose: np.ndarray, cam: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    """Returns SMPL's ``trans (N,3)`` and the focal length for BEV's ``cam (N,3)`` and ``pose (N,72)``."""
+    from anr_studio.capture.smpl_convert import smpl_joints
+
+    depth = 1.0 / (cam[:, 0] * TAN_FOV + 1e-3)
+    root = np.stack([cam[:, 2] * depth * TAN_FOV, cam[:, 1] * depth * TAN_FOV, depth], 1)
+    hips = smpl_joints(pose.reshape(-1, 24, 3), np.zeros((len(pose), 3)))[:, [1, 2]].mean(1)
+    return root - hips, 443.4 * side / 512.0
+
+
+def _frame_indices(src: Path, names: list[str], label: str) -> None:
+    """Checks that ROMP has a result for every frame of ``src`` (by image name in a folder, by the
+    ``<index:08d>`` number for a video): it saves nothing for a frame where it finds nobody."""
     if src.is_dir():
         from anr_studio.capture.importers import list_images
 
-        position = {p.stem: i for i, p in enumerate(list_images(src))}
-        missing = [k for k in names if k not in position]
-        if missing:
-            raise AnrError(f"{src}: has no image named {missing[0]}, expected the frames ROMP ran on")
-        return [position[k] for k in names]
-    if not all(k.isdigit() for k in names):
-        bad = next(k for k in names if not k.isdigit())
-        raise AnrError(f"{src}: ROMP frame {bad!r} is not a frame number, expected <index:08d> names for a video "
-                       "(or give the folder of frames ROMP ran on as SRC)")
-    return [int(k) for k in names]
+        stems = [p.stem for p in list_images(src)]
+        known = set(names)
+        missing = [k for k in stems if k not in known]
+        extra = [k for k in names if k not in set(stems)]
+        if extra:
+            raise AnrError(f"{src}: has no image named {extra[0]}, expected the frames ROMP ran on")
+    else:
+        if not all(k.isdigit() for k in names):
+            bad = next(k for k in names if not k.isdigit())
+            raise AnrError(f"{src}: ROMP frame {bad!r} is not a frame number, expected <index:08d> names for a video "
+                           "(or give the folder of frames ROMP ran on as SRC)")
+        numbers_ = [int(k) for k in names]
+        missing = [f"{i:08d}" for i in range(max(numbers_) + 1) if i not in set(numbers_)]
+    if missing:
+        raise AnrError(f"{label}: has no result for frame {missing[0]}, expected one per frame (ROMP found nobody "
+                       "there: cut the clip to the frames with the person)")
