@@ -66,6 +66,11 @@ def test_glamr_pickle_root_trans_is_the_pelvis(tmp_path):
     pkl.write_bytes(pickle.dumps({"seq_name": "basketball", "person_data": {0: person}, "meta": {"num_fr": N}}))
     cap = import_capture(video, tmp_path / "out.h5", poses=pkl)
     assert joint_error(cap, smpl_pixels(fits, K)) < 3.0
+    person["visible"] = np.array([1.0, 0.0, 1.0])  # infilled where unseen: those frames stay out
+    pkl.write_bytes(pickle.dumps({"seq_name": "basketball", "person_data": {0: person}}))
+    seen = import_capture(video, tmp_path / "seen.h5", poses=pkl)
+    assert len(seen) == 2 and np.abs(seen.frame(1).astype(int) - frame_images()[2]).mean() < 6
+    assert joint_error(seen, smpl_pixels({k: v[[0, 2]] for k, v in fits.items() if k != "betas"}, K)) < 3.0
     del person["cam_K"]
     pkl.write_bytes(pickle.dumps({"person_data": {0: person}}))
     with pytest.raises(AnrError, match=r"person_data\[0\]: has no cam_K .*expected GLAMR's"):

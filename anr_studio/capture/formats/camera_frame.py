@@ -13,7 +13,8 @@ capture's extrinsics are the identity; each stores or implies its intrinsics dif
   keys from ``global_recon/models/global_recon_model.py``): ``person_data[id]`` holds
   ``smpl_orient_cam (F,3)``, ``smpl_pose (F,69)``, ``smpl_beta (F,10)``, ``root_trans_cam (F,3)``
   (the pelvis joint's position, not SMPL's ``transl``: ``trans = root_trans - J0(betas)``) and
-  ``cam_K (F,3,3)``, over every frame of the video (unseen frames are infilled).
+  ``cam_K (F,3,3)``, over every frame of the video; ``visible (F,)`` marks the frames the person
+  is seen in (the others are infilled), and only those are imported.
 - SMPLer-X (caizhongang/SMPLer-X ``main/inference.py``): per frame and person,
   ``smplx/<frame:05>_<person>.npz`` with ``global_orient (1,3)``, ``body_pose (21,3)``,
   ``betas (1,10)``, ``transl (1,3)`` (the camera translation the model adds to SMPL-X), and
@@ -123,9 +124,16 @@ class Glamr:
         K = numbers(require(person, "cam_K", where, expected), where, "cam_K", (n, 3, 3))
         betas = beta.mean(0)
         trans = root - options.pelvis(betas)[None]  # GLAMR stores where the pelvis joint is
-        video = open_frames(src)
-        raw = {"poses": np.concatenate([orient, body], 1), "trans": trans, "betas": betas, "K": K, "E": np.eye(4)}
-        return ToolImport(raw, n, label, video.frames, fps=video.fps)
+        # GLAMR infills the frames where the person is not seen: only the seen ones are imported
+        seen = np.arange(n)
+        if "visible" in person:
+            seen = np.flatnonzero(numbers(person["visible"], where, "visible", (n,)) > 0.5)
+            if not len(seen):
+                raise AnrError(f"{where}: visible is 0 in every frame, expected the person seen in some")
+        video = open_frames(src, indices=None if len(seen) == n else list(seen))
+        raw = {"poses": np.concatenate([orient, body], 1)[seen], "trans": trans[seen], "betas": betas, "K": K[seen],
+               "E": np.eye(4)}
+        return ToolImport(raw, len(seen), label, video.frames, fps=video.fps)
 
 
 class SmplerX:
