@@ -174,3 +174,17 @@ def test_a_folder_of_two_layouts_asks_for_format(tmp_path):
     with pytest.raises(AnrError, match="both: matches the layouts of people-snapshot and easymocap, expected one: "
                                        "choose with --format people-snapshot"):
         import_capture(src, tmp_path / "out.h5")
+
+
+def test_easymocap_with_the_smpl_file_keeps_smpls_parameters(tmp_path):
+    from anr_studio.body import BodyModel
+    from tests.capture.smpl_like import write_smpl_like
+
+    world, E0, E1 = _cameras()
+    src = _easymocap(tmp_path, world, E0, E1, np.zeros((0, H, W), bool))
+    model = write_smpl_like(tmp_path / "smpl_like.npz")
+    cap = import_capture(src, tmp_path / "out.h5", view="02", body_model=model)
+    assert cap.body_model_id != "default"
+    np.testing.assert_allclose(cap.pose(1), world["pose"][1], atol=1e-5)  # SMPL's own root, from Rh
+    np.testing.assert_allclose(cap.transl(1), world["trans"][1], atol=1e-5)  # Th moved by the file's pelvis
+    assert joint_error(cap, smpl_pixels(world, K1, E1[:3, :3], E1[:3, 3]), BodyModel.from_smpl(model)) < 0.5

@@ -52,9 +52,10 @@ def smpl_pixels(fits: dict, K: np.ndarray, R=None, t=None) -> np.ndarray:
     return project(smpl_joints(fits["pose"], fits["trans"]), K, R, t)
 
 
-def joint_error(cap, truth_px: np.ndarray) -> float:
-    """Returns the median distance (pixels) of the capture's body joints from ``truth_px`` (n,24,2)."""
-    ours = _joints_2d(cap, list(range(len(cap))), BodyModel.default())
+def joint_error(cap, truth_px: np.ndarray, body=None) -> float:
+    """Returns the median distance (pixels) of the capture's body joints (the built-in body, or
+    ``body``) from ``truth_px`` (n,24,2)."""
+    ours = _joints_2d(cap, list(range(len(cap))), body or BodyModel.default())
     return float(np.median(np.linalg.norm(ours[:, CHECKED] - truth_px[:, CHECKED], axis=-1)))
 
 
