@@ -13,6 +13,9 @@ Layouts (also in `anr-studio import --help` and docs/capture_import.md):
     (``file``, ``poses``, ``trans``, ``K``, ``E``) with ``betas``/``fps``/``K``/``E`` at the top.
 (b) a video (.mp4, .avi, .mov, .mkv, .webm) read with OpenCV, plus a pose .npz of the same
     layout with one row per video frame; optional masks as a folder or a video.
+(c) what fitting tools and avatar datasets write (People-Snapshot, 4D-Humans / PHALP, ROMP / BEV,
+    EasyMocap, ZJU-MoCap, WHAM, GLAMR, SMPLer-X): read by :mod:`anr_studio.capture.formats` into
+    the parameters of (a), then parsed, converted and written the same way.
 
 The parameters are SMPL's (whatever fitter wrote them). By default they are converted to the
 built-in body (``capture.smpl_convert``: pelvis convention, a matching shape, rest-pose bones);
