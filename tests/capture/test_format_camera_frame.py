@@ -71,6 +71,14 @@ def test_glamr_pickle_root_trans_is_the_pelvis(tmp_path):
     seen = import_capture(video, tmp_path / "seen.h5", poses=pkl)
     assert len(seen) == 2 and np.abs(seen.frame(1).astype(int) - frame_images()[2]).mean() < 6
     assert joint_error(seen, smpl_pixels({k: v[[0, 2]] for k, v in fits.items() if k != "betas"}, K)) < 3.0
+    person["cam_K"] = np.repeat(np.diag([2.0, 2.0, 1.0])[None] @ K[None], N, 0)  # GLAMR ran on a 2x larger video
+    pkl.write_bytes(pickle.dumps({"seq_name": "basketball", "person_data": {0: person}}))
+    small = import_capture(video, tmp_path / "small.h5", poses=pkl)
+    np.testing.assert_allclose(small.camera(0)[0], K, rtol=1e-6)  # scaled to these frames
+    person["cam_K"][:, 0, 2] *= 1.5  # another aspect ratio: not these frames
+    pkl.write_bytes(pickle.dumps({"seq_name": "basketball", "person_data": {0: person}}))
+    with pytest.raises(AnrError, match=r"cam_K is for 384x192 frames, expected the frames the tool ran on"):
+        import_capture(video, tmp_path / "bad.h5", poses=pkl)
     del person["cam_K"]
     pkl.write_bytes(pickle.dumps({"person_data": {0: person}}))
     with pytest.raises(AnrError, match=r"person_data\[0\]: has no cam_K .*expected GLAMR's"):

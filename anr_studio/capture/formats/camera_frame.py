@@ -14,7 +14,9 @@ capture's extrinsics are the identity; each stores or implies its intrinsics dif
   ``smpl_orient_cam (F,3)``, ``smpl_pose (F,69)``, ``smpl_beta (F,10)``, ``root_trans_cam (F,3)``
   (the pelvis joint's position, not SMPL's ``transl``: ``trans = root_trans - J0(betas)``) and
   ``cam_K (F,3,3)``, over every frame of the video; ``visible (F,)`` marks the frames the person
-  is seen in (the others are infilled), and only those are imported.
+  is seen in (the others are infilled), and only those are imported. ``cam_K`` is for the video
+  GLAMR ran on (its principal point at the centre): for frames of the same video at another
+  size it is scaled by their width over twice its ``cx``.
 - SMPLer-X (caizhongang/SMPLer-X ``main/inference.py``): per frame and person,
   ``smplx/<frame:05>_<person>.npz`` with ``global_orient (1,3)``, ``body_pose (21,3)``,
   ``betas (1,10)``, ``transl (1,3)`` (the camera translation the model adds to SMPL-X), and
@@ -131,6 +133,7 @@ class Glamr:
             if not len(seen):
                 raise AnrError(f"{where}: visible is 0 in every frame, expected the person seen in some")
         video = open_frames(src, indices=None if len(seen) == n else list(seen))
+        K = _scaled_to(K, video.size, where)
         raw = {"poses": np.concatenate([orient, body], 1)[seen], "trans": trans[seen], "betas": betas, "K": K[seen],
                "E": np.eye(4)}
         return ToolImport(raw, len(seen), label, video.frames, fps=video.fps)
@@ -203,6 +206,21 @@ def _frame_indices(src: Path, numbers_: list[int]) -> list[int]:
     if missing:
         raise AnrError(f"{src}: has no image {missing[0]:06d}.jpg, expected the frames SMPLer-X ran on")
     return [position[f"{k:06d}"] for k in numbers_]
+
+
+def _scaled_to(K: np.ndarray, size: tuple[int, int], where: str) -> np.ndarray:
+    """Returns intrinsics ``K (N,3,3)`` scaled to frames of ``size`` (H, W) when the tool ran on the
+    same video at another resolution (its principal point, the image centre, tells which)."""
+    h, w = size
+    sx, sy = w / (2 * K[:, 0, 2].mean()), h / (2 * K[:, 1, 2].mean())
+    if abs(sx - sy) > 0.01 * max(sx, sy):
+        raise AnrError(f"{where}: cam_K is for {2 * K[:, 0, 2].mean():.0f}x{2 * K[:, 1, 2].mean():.0f} frames, expected "
+                       f"the frames the tool ran on (these are {w}x{h}, another aspect ratio)")
+    if abs(sx - 1) < 1e-3:
+        return K
+    K = K.copy()
+    K[:, :2] *= sx
+    return K
 
 
 def _unbatched(value) -> np.ndarray:
