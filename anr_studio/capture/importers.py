@@ -13,6 +13,9 @@ Layouts (also in `anr-studio import --help` and docs/capture_import.md):
     (``file``, ``poses``, ``trans``, ``K``, ``E``) with ``betas``/``fps``/``K``/``E`` at the top.
 (b) a video (.mp4, .avi, .mov, .mkv, .webm) read with OpenCV, plus a pose .npz of the same
     layout with one row per video frame; optional masks as a folder or a video.
+(c) what fitting tools and avatar datasets write (People-Snapshot, 4D-Humans / PHALP, ROMP / BEV,
+    EasyMocap, ZJU-MoCap, WHAM, GLAMR, SMPLer-X): read by :mod:`anr_studio.capture.formats` into
+    the parameters of (a), then parsed, converted and written the same way.
 
 The parameters are SMPL's (whatever fitter wrote them). By default they are converted to the
 built-in body (``capture.smpl_convert``: pelvis convention, a matching shape, rest-pose bones);
@@ -276,17 +279,40 @@ def import_capture(src: str | os.PathLike, out: str | os.PathLike, *, poses: str
                    masks: str | os.PathLike | None = None, background: str | os.PathLike | None = None,
                    identity: str | None = None, fps: float | None = None,
                    body_model: str | os.PathLike | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> Capture:
-    """Returns the capture written to ``out`` from a folder or a video ``src`` (layouts in the module docstring).
+                   progress: Callable[[int, int], None] | None = None, fmt: str | None = None,
+                   person: int | None = None, view: str | None = None) -> Capture:
+    """Returns the capture written to ``out`` from a folder or a video ``src`` (layouts in the module
+    docstring, and the tools' layouts of :mod:`anr_studio.capture.formats`).
 
     ``body_model``: the SMPL-format file the parameters were fitted with; None converts them to
     the built-in body. ``progress(done, total)`` is called after each frame written; an exception
-    it raises ends the import with nothing written.
+    it raises ends the import with nothing written. ``fmt``: the layout's name (None: detected).
+    ``person``: which person or track when the results hold several; ``view``: which camera of a
+    multi-camera dataset.
     """
+    from anr_studio.capture import formats
+
     src = Path(src)
     out = Path(out)
     if not src.exists():
         raise AnrError(f"{src}: does not exist, expected a capture folder or a video file")
+    if poses is not None and not Path(poses).exists():
+        raise AnrError(f"{poses}: does not exist, expected the fits' file or folder")
+    probe = formats.Probe()
+    name = formats.resolve(src, None if poses is None else Path(poses), fmt, probe)
+    if name != formats.GENERIC:
+        options = formats.ReadOptions(None if poses is None else Path(poses), person, view, _pelvis(body_model))
+        found = formats.read(name, src, options, probe)
+        params = parse_parameters(found.raw, found.n, found.label)
+        params.update(body_parameters(params, body_model))
+        rate = fps or found.fps or DEFAULT_FPS
+        mask_iter = _mask_source(Path(masks), None) if masks else found.masks
+        plate_img = read_image(Path(background)) if background else None
+        return _write(out, src, found.frames, mask_iter, plate_img, params, found.n, rate,
+                      identity or found.identity or src.stem, progress)
+    if poses is not None and Path(poses).suffix.lower() in (".pkl", ".pickle", ".joblib", ".pth"):
+        raise AnrError(f"{poses}: is not a result file of a known tool, expected 4D-Humans / PHALP, WHAM or GLAMR "
+                       f"output (or choose the layout with --format: {', '.join(formats.names())})")
     if src.is_dir():
         frames_iter, image_files, param_path, count = _folder_source(src, poses)
         video_fps = None
@@ -320,6 +346,27 @@ def import_capture(src: str | os.PathLike, out: str | os.PathLike, *, poses: str
     return _write(out, src, frames_iter, mask_iter, plate_img, params, n, rate, identity or src.stem, progress)
 
 
+def _pelvis(body_model: str | os.PathLike | None):
+    """Returns SMPL's rest pelvis joint (3,) as a function of betas (K,): the mean neutral body's
+    without an SMPL file, the file's own for those betas with one."""
+    from anr_studio.capture.smpl_convert import SMPL_PELVIS
+
+    if body_model is None:
+        return lambda betas: SMPL_PELVIS
+
+    def pelvis(betas: np.ndarray) -> np.ndarray:
+        import torch
+
+        from anr_studio.body import load_body
+
+        body = load_body(body_model, source="import")
+        b = np.zeros(body.num_betas) if not len(betas) else np.asarray(betas, np.float64)[: body.num_betas]
+        with torch.no_grad():
+            return body.rest_joints(torch.as_tensor(b[None], dtype=body.v_template.dtype))[0, 0].double().numpy()
+
+    return pelvis
+
+
 def _count_rows(raw: dict[str, Any], label: str) -> int:
     key = "poses" if "poses" in raw else "global_orient"
     if key not in raw:
@@ -333,7 +380,8 @@ def _count_rows(raw: dict[str, Any], label: str) -> int:
 def _folder_source(src: Path, poses: str | os.PathLike | None):
     images_dir = src / "images"
     if not images_dir.is_dir():
-        raise AnrError(f"{src}: has no images/ folder, expected images/, masks/ (optional) and metadata.json or an .npz")
+        raise AnrError(f"{src}: has no images/ folder, expected images/, masks/ (optional) and metadata.json or an "
+                       "SMPL .npz, or a tool's layout (see --format)")
     files = list_images(images_dir)
     if not files:
         raise AnrError(f"{images_dir}: holds no images, expected .png or .jpg frames")

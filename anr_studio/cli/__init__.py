@@ -60,7 +60,8 @@ def _finish_help(parser: argparse.ArgumentParser, path: str = "") -> None:
     """Gives ``parser`` and its sub-command parsers the formatter and their example."""
     parser.formatter_class = HelpFormatter
     if path in EXAMPLES:
-        parser.epilog = f"example:\n  {EXAMPLES[path]}"
+        # a parser's own epilog (the import layouts) stays, the example follows it
+        parser.epilog = (f"{parser.epilog}\n" if parser.epilog else "") + f"example:\n  {EXAMPLES[path]}"
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for name, child in action.choices.items():

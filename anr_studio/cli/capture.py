@@ -124,13 +124,14 @@ def _import(args: argparse.Namespace) -> int:
 
     check_output(args.out, (".h5",), inputs=[args.src, args.poses, args.masks, args.background, args.body_model],
                  overwrite=args.overwrite)
-    if args.poses is None and Path(args.src).suffix.lower() in VIDEO_SUFFIXES:
+    if args.poses is None and args.format is None and Path(args.src).suffix.lower() in VIDEO_SUFFIXES:
         from anr_studio.capture.video_fit.pipeline import video_to_capture
 
         cap = video_to_capture(args.src, args.out, identity=args.identity, fps=args.fps)
     else:
         cap = import_capture(args.src, args.out, poses=args.poses, masks=args.masks, background=args.background,
-                             identity=args.identity, fps=args.fps, body_model=args.body_model)
+                             identity=args.identity, fps=args.fps, body_model=args.body_model, fmt=args.format,
+                             person=args.person, view=args.view)
     print(summary(cap))
     from anr_studio.capture.check import check_alignment
 
@@ -185,6 +186,24 @@ Layouts:
   --body-model names the SMPL model file they were fitted with (then stored as they are).
   The background plate is --background FILE, SRC/background.png, or the per-pixel median of
   the frames. A failed import leaves no output file.
+
+Tools' layouts (detected; --format NAME when a layout is ambiguous):
+  people-snapshot  SRC = an InstantAvatar / GART folder (cameras.npz, poses.npz, images/,
+                   masks/*.npy) or a People-Snapshot release folder (camera.pkl,
+                   reconstructed_poses.hdf5, masks.hdf5, the .mp4; undistorted on import)
+  phalp            SRC = the video or frames, --poses outputs/results/NAME.pkl (4D-Humans, PHALP)
+  romp             SRC = the video or frames, --poses video_results.npz or the folder of
+                   per-frame .npz (ROMP, BEV)
+  easymocap        SRC = an EasyMocap folder (intri.yml, extri.yml, images/CAM/, output/smpl/*.json);
+                   --view CAM (default the first); frames and masks undistorted
+  zju-mocap        SRC = a ZJU-MoCap folder (annots.npy, params/*.npy, mask/, mask_cihp/);
+                   --view INDEX or camera folder (default 0); undistorted
+  wham             SRC = the video, --poses wham_output.pkl
+  glamr            SRC = the video, --poses grecon/NAME_seed1.pkl
+  smpler-x         SRC = the frames, --poses SMPLer-X's output folder (smplx/, meta/)
+  Pickled results are read without running any code they hold (numpy arrays and plain
+  containers only). --person picks the track or person when the results hold several
+  (default: the one seen in most frames). Conventions: docs/capture_import.md.
 """
 
 
@@ -229,7 +248,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     i.add_argument("src", help="a folder (images/, masks/, metadata.json or .npz) or a video file")
     i.add_argument("--out", required=True, help="capture file to write (.h5)")
-    i.add_argument("--poses", help="pose .npz (overrides the folder's parameters); a video without poses is fitted: "
+    i.add_argument("--poses", help="the fits: an SMPL .npz (overrides the folder's parameters) or a tool's result file "
+                   "or folder (see below); a video without poses is fitted: "
                    "keypoints, body fit and masks from MediaPipe (pip install 'anr-studio[video]')")
     i.add_argument("--masks", help="masks folder or mask video (overrides SRC/masks)")
     i.add_argument("--background", help="background plate image (default: SRC/background.png or the median)")
@@ -237,6 +257,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--fps", type=number(0, 1000, open_low=True), help="frame rate (default: the video's, the parameters' or 30)")
     i.add_argument("--body-model", metavar="SMPL_FILE", help="the SMPL-format model file (.npz/.pkl) the fits were "
                    "made with: the capture names it and keeps SMPL's parameters (default: convert to the built-in body)")
+    i.add_argument("--format", metavar="NAME", help="the layout of SRC and --poses when detection is ambiguous: "
+                   "folder, people-snapshot, phalp, romp, easymocap, zju-mocap, wham, glamr, smpler-x (default: detected)")
+    i.add_argument("--person", type=count(0, 1_000_000), metavar="ID",
+                   help="the track or person to import when the results hold several (default: the one seen most)")
+    i.add_argument("--view", metavar="CAMERA", help="the camera to import from a multi-camera dataset (default: the first)")
     i.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     i.set_defaults(func=_import)
 

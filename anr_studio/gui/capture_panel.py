@@ -175,13 +175,16 @@ class CapturePanel(QtWidgets.QWidget):
             return
         poses = None
         if kind == kinds[0]:
-            src = QtWidgets.QFileDialog.getExistingDirectory(self, "Import a capture folder (images/, masks/, metadata)")
+            src = QtWidgets.QFileDialog.getExistingDirectory(
+                self, "Import a capture folder (images/ + metadata, People-Snapshot, EasyMocap or ZJU-MoCap)")
         else:
             if kind == kinds[2] and missing:
                 raise AnrError(missing)
             src, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Import a video", "", "Videos (*.mp4 *.mov *.avi *.mkv *.webm *.m4v)")
             if src and kind == kinds[1]:
-                poses, _ = QtWidgets.QFileDialog.getOpenFileName(self, "SMPL poses for the video", "", "Poses (*.npz)")
+                poses, _ = QtWidgets.QFileDialog.getOpenFileName(
+                    self, "SMPL fits for the video", "", "Fits: SMPL .npz, ROMP / BEV, 4D-Humans / PHALP, WHAM, GLAMR "
+                    "(*.npz *.pkl *.pickle *.joblib *.pth)")
                 if not poses:
                     return
         if not src:

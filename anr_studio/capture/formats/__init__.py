@@ -1,0 +1,132 @@
+"""Importers for the layouts that body-fitting tools and avatar datasets write.
+
+Each module reads one family's exact published layout and returns an :class:`ToolImport`: SMPL
+parameters in the generic layout that :func:`anr_studio.capture.importers.parse_parameters`
+reads (``poses``, ``trans``, ``betas``, ``K``, ``E``), and the frames and masks to store. The
+parse, convert-to-the-built-in-body and write steps are those of every import.
+
+| name | what it reads |
+|---|---|
+| ``people-snapshot`` | InstantAvatar / GART folders (``cameras.npz``, ``poses.npz``, ``images/``, ``masks/``) and the People-Snapshot release (``camera.pkl``, ``reconstructed_poses.hdf5``, ``masks.hdf5``, the video) |
+| ``phalp`` | 4D-Humans / PHALP result pickles |
+| ``romp`` | ROMP / BEV ``.npz`` results |
+| ``easymocap`` | EasyMocap ``intri.yml`` / ``extri.yml`` and SMPL json per frame |
+| ``zju-mocap`` | ZJU-MoCap ``annots.npy`` and SMPL ``.npy`` per frame |
+| ``wham``, ``glamr``, ``smpler-x`` | camera-frame fits |
+
+The conventions of each are in ``docs/capture_import.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from anr_studio.errors import AnrError
+
+# The generic folder/video layout of `anr-studio import` (importers.py).
+GENERIC = "folder"
+
+
+@dataclass
+class ReadOptions:
+    """What the user chose: the tool's result file or folder, which person, which camera view."""
+
+    poses: Path | None = None
+    person: int | None = None
+    view: str | None = None
+    # SMPL's rest pelvis joint (3,) for shape coefficients (K,): tools that rotate the body about
+    # SMPL's origin, or store the pelvis position, need it to give SMPL's `trans`.
+    pelvis: Callable[[np.ndarray], np.ndarray] = field(default=lambda betas: _smpl_pelvis())
+
+
+@dataclass
+class ToolImport:
+    """A tool's result read into the generic layout, and where the frames and masks come from."""
+
+    raw: dict[str, Any]  # poses (N,72) ..., trans (N,3), betas, K, E: as parse_parameters reads them
+    n: int
+    label: str  # the parameter file, for messages
+    frames: Iterator[np.ndarray]  # (H,W,3) uint8 RGB, n of them
+    masks: Iterator[np.ndarray] | None = None  # (H,W) uint8 0..255
+    fps: float | None = None
+    identity: str | None = None
+
+
+def _smpl_pelvis() -> np.ndarray:
+    from anr_studio.capture.smpl_convert import SMPL_PELVIS
+
+    return SMPL_PELVIS
+
+
+class Probe:
+    """Loads result files once for detection and reading (pickles are read with the restricted reader)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    def _get(self, kind: str, path: Path, load: Callable[[], Any]) -> Any:
+        key = (kind, str(path))
+        if key not in self._cache:
+            self._cache[key] = load()
+        return self._cache[key]
+
+    def pickle(self, path: Path) -> Any:
+        """Returns the object in a pickle / joblib file (see :mod:`safe_pickle`)."""
+        from anr_studio.capture.formats import safe_pickle
+
+        return self._get("pickle", path, lambda: safe_pickle.read(path, "a result pickle"))
+
+    def npz(self, path: Path) -> dict[str, Any]:
+        """Returns the members of an .npz file (object members read with the restricted reader)."""
+        from anr_studio.capture.formats import safe_pickle
+
+        return self._get("npz", path, lambda: safe_pickle.read_npz(path, "an .npz of results"))
+
+    def npy(self, path: Path) -> Any:
+        """Returns the contents of an .npy file (object arrays read with the restricted reader)."""
+        from anr_studio.capture.formats import safe_pickle
+
+        return self._get("npy", path, lambda: safe_pickle.read_npy(path, "an .npy of results"))
+
+
+@lru_cache(maxsize=1)
+def formats() -> dict[str, Any]:
+    """Returns the format modules by name (each has ``NAME``, ``LAYOUT``, ``matches`` and ``read``)."""
+    from anr_studio.capture.formats import camera_frame, easymocap, people_snapshot, phalp, romp, zju_mocap
+
+    modules = [people_snapshot, phalp, romp, easymocap, zju_mocap, *camera_frame.FORMATS]
+    return {m.NAME: m for m in modules}
+
+
+ALIASES = {"instant-avatar": "people-snapshot", "instantavatar": "people-snapshot", "gart": "people-snapshot",
+           "4d-humans": "phalp", "4dhumans": "phalp", "bev": "romp", "zju": "zju-mocap", "smplerx": "smpler-x"}
+
+
+def names() -> list[str]:
+    """Returns the names ``--format`` accepts (the generic layout, the formats and their aliases)."""
+    return [GENERIC, *formats(), *ALIASES]
+
+
+def resolve(src: Path, poses: Path | None, name: str | None, probe: Probe) -> str:
+    """Returns the format of ``src`` (+ ``poses``): ``name`` when given, else the one whose layout
+    matches; the generic layout when none does; AnrError when several do."""
+    if name is not None:
+        key = ALIASES.get(name.lower(), name.lower())
+        if key != GENERIC and key not in formats():
+            raise AnrError(f"--format: {name!r} is not a known layout, expected one of {', '.join(names())}")
+        return key
+    found = [n for n, m in formats().items() if m.matches(src, poses, probe)]
+    if len(found) > 1:
+        raise AnrError(f"{poses or src}: matches the layouts of {' and '.join(found)}, expected one: "
+                       f"choose with --format {found[0]}")
+    return found[0] if found else GENERIC
+
+
+def read(name: str, src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
+    """Returns what format ``name`` reads from ``src``."""
+    return formats()[name].read(src, options, probe)

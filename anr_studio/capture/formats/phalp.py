@@ -1,0 +1,112 @@
+"""4D-Humans / PHALP tracking results: ``outputs/results/<name>.pkl``, written by ``joblib.dump``.
+
+Layout (brjathu/PHALP ``phalp/trackers/PHALP.py``: ``track`` stores ``final_visuals_dic``;
+shank2001/4D-Humans ``track.py`` fills it the same way with HMR 2.0): a dict keyed by frame
+file name; each value holds ``time`` (the frame's index) and lists with one entry per tracked
+person: ``tid`` (track id), ``tracked_ids`` (tracks observed in this frame), ``smpl`` (a dict of
+``global_orient (1,3,3)``, ``body_pose (23,3,3)`` rotation matrices and ``betas (10,)``),
+``camera`` (3,) and ``size`` ``[height, width]``.
+
+Camera (``phalp/models/hmar/hmar.py`` ``get_3d_parameters``, ``phalp/configs/base.py``): the
+SMPL body, posed by those rotations, plus ``camera`` as its translation, is in the camera frame
+(OpenCV axes, identity extrinsics) of a virtual camera looking at the frame padded to a square
+of side ``S = max(height, width)`` (``left = (S - width) // 2``, ``top = (S - height) // 2``) and
+resized to ``render.res = 256``, with ``EXTRA.FOCAL_LENGTH = 5000`` at that size. In the frame's
+pixels: ``f = 5000 * S / 256``, ``cx = S / 2 - left``, ``cy = S / 2 - top``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from anr_studio.capture.formats import Probe, ReadOptions, ToolImport
+from anr_studio.capture.formats.sources import numbers, open_frames, require, rotations_to_axis_angle
+from anr_studio.errors import AnrError
+
+NAME = "phalp"
+LAYOUT = "a 4D-Humans / PHALP result .pkl (frame name -> smpl, camera, tid, size) with the video or frames as SRC"
+FOCAL_LENGTH = 5000.0  # PHALP's EXTRA.FOCAL_LENGTH
+RENDER_RES = 256  # PHALP's render.res
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pth")
+
+
+def _frames_dict(data) -> bool:
+    if not isinstance(data, dict) or not data:
+        return False
+    first = next(iter(data.values()))
+    return isinstance(first, dict) and {"smpl", "camera", "tid"} <= set(first)
+
+
+def matches(src: Path, poses: Path | None, probe: Probe) -> bool:
+    """Returns whether ``poses`` is a PHALP / 4D-Humans result pickle."""
+    return (poses is not None and poses.is_file() and poses.suffix.lower() in PICKLE_SUFFIXES
+            and _frames_dict(probe.pickle(poses)))
+
+
+def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
+    """Returns one tracked person's fits from a PHALP pickle, with the frames of ``src``."""
+    if options.poses is None:
+        raise AnrError(f"{src}: PHALP results need the result file, expected --poses outputs/results/NAME.pkl")
+    path = options.poses
+    label = str(path)
+    data = probe.pickle(path)
+    if not _frames_dict(data):
+        raise AnrError(f"{label}: is not a PHALP result (a dict of frames with smpl, camera, tid), "
+                       "expected 4D-Humans / PHALP output")
+    frames = sorted(data.items(), key=lambda kv: _time(kv[1], kv[0], label))
+    seen = Counter(t for _, f in frames for t in set(_observed(f)))
+    if not seen:
+        raise AnrError(f"{label}: tracks nobody, expected at least one tracked person")
+    tid = options.person if options.person is not None else min(seen, key=lambda t: (-seen[t], t))
+    if tid not in seen:
+        raise AnrError(f"{label}: has no track {tid}, expected one of {', '.join(map(str, sorted(seen)))}")
+    rows, trans, betas, K = [], [], [], []
+    for name, frame in frames:
+        if tid not in _observed(frame):
+            raise AnrError(f"{label}: track {tid} is not seen in frame {name!r}, expected the person in every "
+                           "frame (cut the clip, or choose another track with --person)")
+        i = list(frame["tid"]).index(tid)
+        where = f"{label}: frame {name!r}"
+        smpl = _entry(frame, "smpl", i, where)
+        root = numbers(require(smpl, "global_orient", where, "global_orient (1,3,3)"), where, "global_orient", (1, 3, 3))
+        body = numbers(require(smpl, "body_pose", where, "body_pose (23,3,3)"), where, "body_pose", (23, 3, 3))
+        rows.append(rotations_to_axis_angle(np.concatenate([root, body])).reshape(72))
+        betas.append(numbers(require(smpl, "betas", where, "betas (10,)"), where, "betas", (-1,)))
+        trans.append(numbers(_entry(frame, "camera", i, where), where, "camera", (3,)))
+        h, w = numbers(_entry(frame, "size", i, where), where, "size", (2,))
+        K.append(intrinsics(int(h), int(w)))
+    video = open_frames(src)
+    if video.size != (int(h), int(w)):
+        raise AnrError(f"{src}: frames are {video.size[1]}x{video.size[0]}, expected {int(w)}x{int(h)} as "
+                       f"{path.name} records (the frames PHALP ran on)")
+    raw = {"poses": np.stack(rows), "trans": np.stack(trans), "betas": np.stack(betas), "K": np.stack(K), "E": np.eye(4)}
+    return ToolImport(raw, len(rows), label, video.frames, fps=video.fps)
+
+
+def intrinsics(h: int, w: int) -> np.ndarray:
+    """Returns PHALP's camera (3,3) in the pixels of an ``h`` x ``w`` frame (module docstring)."""
+    side = max(h, w)
+    left, top = (side - w) // 2, (side - h) // 2
+    f = FOCAL_LENGTH * side / RENDER_RES
+    return np.array([[f, 0, side / 2 - left], [0, f, side / 2 - top], [0, 0, 1.0]])
+
+
+def _time(frame, name, label: str) -> float:
+    if not isinstance(frame, dict) or "time" not in frame:
+        raise AnrError(f"{label}: frame {name!r} has no time, expected PHALP's per-frame dict")
+    return float(frame["time"])
+
+
+def _observed(frame) -> list:
+    ids = frame.get("tracked_ids", frame.get("tid", []))
+    return [int(t) for t in ids] if isinstance(ids, (list, tuple, np.ndarray)) else []
+
+
+def _entry(frame, key: str, i: int, where: str):
+    values = require(frame, key, where, f"{key} per tracked person")
+    if not isinstance(values, (list, tuple)) or len(values) <= i:
+        raise AnrError(f"{where}: {key} has no entry {i}, expected one per tracked person (as tid)")
+    return values[i]

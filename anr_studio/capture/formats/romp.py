@@ -1,0 +1,164 @@
+"""ROMP / BEV results: ``np.savez(..., results=outputs)`` per frame and ``video_results.npz``.
+
+Layout (Arthur151/ROMP ``simple_romp/romp/utils.py``: ``ResultSaver`` writes ``<frame>.npz`` with
+one object member ``results``, a dict of arrays with one row per detected person;
+``save_video_results`` writes ``video_results.npz`` with ``results``, a dict by frame file name
+``<frame>.png`` of those dicts, and ``sequence_results`` by track id). A video is split into
+``<index:08d>.jpg`` first (``collect_frame_path``), so frame names are the video's frame numbers.
+Per person: ``smpl_thetas (72,)`` SMPL axis-angle (camera-frame root), ``smpl_betas`` (ROMP: 10;
+BEV: 11, the last its age offset, dropped here), ``cam (3,)`` and, with tracking, ``track_ids``.
+Both draw on the frame padded to a square of side ``S = max(height, width)``
+(``utils.py`` ``padding_image``; ``left``, ``top`` the padding), normalised to [-1, 1].
+
+- ROMP (``simple_romp/romp/post_parser.py`` ``body_mesh_projection2image``): weak perspective,
+  ``cam = (s, tx, ty)``, a joint ``X`` of SMPL without translation drawn at
+  ``(s X + tx + 1) S / 2 - left``. The perspective camera that draws the same at the body's
+  origin: ``f = S``, ``c = (S / 2 - left, S / 2 - top)``, ``trans = (tx / s, ty / s, 2 / s)``.
+- BEV (``simple_romp/bev/post_parser.py``): perspective with a 60 degree field of view,
+  ``f = 443.4 S / 512``, same centre; ``cam = (s, ty, tx)`` gives the translation
+  ``depth = 1 / (s tan 30 + 0.001)``, ``(tx, ty) depth tan 30`` of the body with its hips' midpoint
+  at the origin (``SMPLA_parser`` ``root_align``): ``trans`` = that minus the hips' midpoint
+  (SMPL's hip joints, posed; BEV's own hips are regressed from vertices, a few cm away).
+
+Object members are read with the restricted unpickler.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from anr_studio.capture.formats import Probe, ReadOptions, ToolImport
+from anr_studio.capture.formats.sources import numbers, open_frames, padded_square, require
+from anr_studio.errors import AnrError
+
+NAME = "romp"
+LAYOUT = "ROMP / BEV results: video_results.npz, one <frame>.npz, or a folder of them, with the video or frames as SRC"
+
+
+def _files(poses: Path | None) -> list[Path]:
+    if poses is None:
+        return []
+    if poses.is_dir():
+        return sorted(p for p in poses.glob("*.npz") if p.name != "video_results.npz") or (
+            [poses / "video_results.npz"] if (poses / "video_results.npz").is_file() else [])
+    return [poses] if poses.is_file() and poses.suffix.lower() == ".npz" else []
+
+
+def matches(src: Path, poses: Path | None, probe: Probe) -> bool:
+    """Returns whether ``poses`` holds ROMP / BEV results (an .npz with an object member ``results``)."""
+    files = _files(poses)
+    if not files:
+        return False
+    try:
+        import zipfile
+
+        with zipfile.ZipFile(files[0]) as archive:
+            return "results.npy" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def _frames(poses: Path, probe: Probe) -> dict[str, dict]:
+    """Returns the per-frame result dicts by frame name (stem)."""
+    files = _files(poses)
+    if len(files) == 1 and (files[0].name == "video_results.npz" or "sequence_results" in probe.npz(files[0])):
+        results = require(probe.npz(files[0]), "results", str(files[0]), "ROMP's results by frame name")
+        if not isinstance(results, dict):
+            raise AnrError(f"{files[0]}: results is a {type(results).__name__}, expected a dict by frame name")
+        return {Path(str(k)).stem: v for k, v in results.items()}
+    return {p.stem: require(probe.npz(p), "results", str(p), "ROMP's per-frame results") for p in files}
+
+
+def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
+    """Returns one person's fits from ROMP / BEV results, with the frames of ``src``."""
+    if not _files(options.poses):
+        raise AnrError(f"{options.poses or src}: holds no ROMP results, expected --poses video_results.npz or "
+                       "the folder of per-frame .npz files")
+    poses = options.poses
+    label = str(poses)
+    by_name = _frames(poses, probe)
+    names = sorted(by_name)
+    tracked = all(isinstance(by_name[k], dict) and "track_ids" in by_name[k] for k in names)
+    track = None
+    if tracked:
+        seen = Counter(int(t) for k in names for t in np.atleast_1d(by_name[k]["track_ids"]))
+        track = options.person if options.person is not None else min(seen, key=lambda t: (-seen[t], t))
+    rows, cams, betas = [], [], []
+    for name in names:
+        where = f"{label}: frame {name}"
+        result = by_name[name]
+        cam = numbers(require(result, "cam", where, "cam (P,3) = (s, tx, ty)"), where, "cam", (-1, 3))
+        thetas = numbers(require(result, "smpl_thetas", where, "smpl_thetas (P,72)"), where, "smpl_thetas", (len(cam), 72))
+        shape = numbers(require(result, "smpl_betas", where, "smpl_betas (P,10)"), where, "smpl_betas", (len(cam), -1))
+        if track is not None:
+            ids = [int(t) for t in np.atleast_1d(result["track_ids"])]
+            if track not in ids:
+                raise AnrError(f"{where}: has no person of track {track}, expected the person in every frame "
+                               "(cut the clip, or choose another track with --person)")
+            i = ids.index(track)
+        elif options.person is not None:
+            if options.person >= len(cam):
+                raise AnrError(f"{where}: has {len(cam)} people, expected person {options.person}")
+            i = options.person
+        else:
+            i = int(np.argmax(cam[:, 0]))  # the largest person, as ROMP's --show_largest picks
+        if cam[i, 0] <= 0:
+            raise AnrError(f"{where}: cam scale is {cam[i, 0]:g}, expected a positive scale (the person's size)")
+        rows.append(thetas[i])
+        cams.append(cam[i])
+        betas.append(shape[i])
+    _frame_indices(src, names, label)
+    video = open_frames(src)
+    side, left, top = padded_square(*video.size)
+    pose, cam = np.stack(rows), np.stack(cams)
+    bev = np.stack(betas).shape[1] >= 11
+    trans, f = _bev_camera(pose, cam, side) if bev else _romp_camera(cam, side)
+    K = np.array([[f, 0, side / 2 - left], [0, f, side / 2 - top], [0, 0, 1.0]], np.float64)
+    raw = {"poses": pose, "trans": trans, "betas": np.stack(betas)[:, :10], "K": K, "E": np.eye(4)}
+    return ToolImport(raw, len(rows), label, video.frames, fps=video.fps)
+
+
+def _romp_camera(cam: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    """Returns SMPL's ``trans (N,3)`` and the focal length for ROMP's weak-perspective ``cam (N,3)``."""
+    s, tx, ty = cam.T
+    return np.stack([tx / s, ty / s, 2.0 / s], 1), float(side)
+
+
+TAN_FOV = np.tan(np.radians(30.0))  # BEV's 60 degree field of view
+
+
+def _bev_camera(pose: np.ndarray, cam: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    """Returns SMPL's ``trans (N,3)`` and the focal length for BEV's ``cam (N,3)`` and ``pose (N,72)``."""
+    from anr_studio.capture.smpl_convert import smpl_joints
+
+    depth = 1.0 / (cam[:, 0] * TAN_FOV + 1e-3)
+    root = np.stack([cam[:, 2] * depth * TAN_FOV, cam[:, 1] * depth * TAN_FOV, depth], 1)
+    hips = smpl_joints(pose.reshape(-1, 24, 3), np.zeros((len(pose), 3)))[:, [1, 2]].mean(1)
+    return root - hips, 443.4 * side / 512.0
+
+
+def _frame_indices(src: Path, names: list[str], label: str) -> None:
+    """Checks that ROMP has a result for every frame of ``src`` (by image name in a folder, by the
+    ``<index:08d>`` number for a video): it saves nothing for a frame where it finds nobody."""
+    if src.is_dir():
+        from anr_studio.capture.importers import list_images
+
+        stems = [p.stem for p in list_images(src)]
+        known = set(names)
+        missing = [k for k in stems if k not in known]
+        extra = [k for k in names if k not in set(stems)]
+        if extra:
+            raise AnrError(f"{src}: has no image named {extra[0]}, expected the frames ROMP ran on")
+    else:
+        if not all(k.isdigit() for k in names):
+            bad = next(k for k in names if not k.isdigit())
+            raise AnrError(f"{src}: ROMP frame {bad!r} is not a frame number, expected <index:08d> names for a video "
+                           "(or give the folder of frames ROMP ran on as SRC)")
+        numbers_ = [int(k) for k in names]
+        missing = [f"{i:08d}" for i in range(max(numbers_) + 1) if i not in set(numbers_)]
+    if missing:
+        raise AnrError(f"{label}: has no result for frame {missing[0]}, expected one per frame (ROMP found nobody "
+                       "there: cut the clip to the frames with the person)")

@@ -1,0 +1,232 @@
+"""Reading the pickles that fitting tools write, without running any code they hold.
+
+4D-Humans / PHALP and WHAM save their results with ``joblib.dump``, GLAMR with ``pickle.dump``,
+ZJU-MoCap its ``annots.npy`` and parameter files with ``np.save`` of a dict, and ROMP / BEV their
+``.npz`` results as object arrays: all of them are Python pickles, and a pickle may call any
+importable function. :class:`RestrictedUnpickler` builds only what such results hold (numpy
+arrays, dtypes and scalars, Python's builtin containers) and refuses every other global, so a
+hostile file cannot run code. Torch tensors (PHALP keeps an embedding per person) are not built
+at all: they become :class:`Unread` placeholders, their bytes never reach ``torch.load``.
+
+joblib writes each numpy array as a small wrapper object followed by the array's raw bytes
+outside the pickle stream (joblib/joblib, ``joblib/numpy_pickle.py``: ``NumpyArrayWrapper``
+``write_array``/``read_array``: one padding-length byte and padding when the wrapper records an
+alignment, then the bytes in the wrapper's order); whole files may be compressed (zlib, gzip,
+bz2, xz, lzma). Both are read here.
+"""
+
+from __future__ import annotations
+
+import _compat_pickle
+import bz2
+import gzip
+import io
+import lzma
+import pickle
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from anr_studio.errors import AnrError
+
+
+class Unread:
+    """Stands in for a value the importers never read (a torch tensor or its storage)."""
+
+    def __repr__(self) -> str:
+        return "<unread>"
+
+
+class RefusedGlobal(pickle.UnpicklingError):
+    """The pickle names a global that result files never hold (and that could run code)."""
+
+
+class _JoblibArray:
+    """Stands in for ``joblib.numpy_pickle.NumpyArrayWrapper``: keeps its state; the array follows."""
+
+    def __setstate__(self, state: Any) -> None:
+        if not isinstance(state, dict):
+            raise pickle.UnpicklingError("joblib array wrapper state is not a dict")
+        self.__dict__.update(state)
+
+
+def _unread(*args: Any) -> Unread:
+    return Unread()
+
+
+def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
+    # Protocol-2 pickles written by Python 3 store bytes as _codecs.encode(text, "latin1").
+    if encoding not in ("latin1", "latin-1"):
+        raise RefusedGlobal(f"_codecs.encode with encoding {encoding!r} is not allowed")
+    return text.encode("latin1")
+
+
+def _frombuffer(buf: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:
+    # Protocol 5 pickles arrays as numpy's _frombuffer(buffer, dtype, shape, order).
+    return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order).copy()
+
+
+_RECONSTRUCT = np.ndarray.__reduce__(np.zeros(1))[0]
+_SCALAR = np.float64(0).__reduce__()[0]
+_ALLOWED: dict[tuple[str, str], Any] = {
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+    ("builtins", "dict"): dict,
+    ("builtins", "list"): list,
+    ("builtins", "tuple"): tuple,
+    ("builtins", "complex"): complex,
+    ("builtins", "bytearray"): bytearray,
+    ("collections", "OrderedDict"): __import__("collections").OrderedDict,
+    ("collections", "defaultdict"): __import__("collections").defaultdict,
+    ("_codecs", "encode"): _latin1_encode,
+    ("joblib.numpy_pickle", "NumpyArrayWrapper"): _JoblibArray,
+    ("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper"): _JoblibArray,
+    # torch tensors pickled with plain pickle: never rebuilt (that would run torch.load)
+    ("torch._utils", "_rebuild_tensor_v2"): _unread,
+    ("torch._utils", "_rebuild_tensor"): _unread,
+    ("torch._utils", "_rebuild_parameter"): _unread,
+    ("torch.storage", "_load_from_bytes"): _unread,
+}
+for _mod in ("numpy.core.multiarray", "numpy._core.multiarray"):  # numpy 1.x and 2.x paths
+    _ALLOWED[(_mod, "_reconstruct")] = _RECONSTRUCT
+    _ALLOWED[(_mod, "scalar")] = _SCALAR
+for _mod in ("numpy.core.numeric", "numpy._core.numeric"):
+    _ALLOWED[(_mod, "_frombuffer")] = _frombuffer
+
+
+class RestrictedUnpickler(pickle._Unpickler):  # the Python implementation: joblib arrays need BUILD
+    """An Unpickler that builds numpy arrays and builtin containers only (and joblib's arrays)."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def __init__(self, file: Any) -> None:
+        super().__init__(file, encoding="latin1")
+        self._file = file
+
+    def find_class(self, module: str, name: str) -> Any:
+        # Protocols 0-2 name Python 2 modules (__builtin__, copy_reg); map them as pickle does.
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
+        if (module, name) in _ALLOWED:
+            return _ALLOWED[(module, name)]
+        raise RefusedGlobal(f"refusing global {module}.{name}")
+
+    def _load_build(self) -> None:
+        pickle._Unpickler.load_build(self)
+        if isinstance(self.stack[-1], _JoblibArray):
+            self.stack[-1] = self._read_joblib_array(self.stack[-1])
+
+    dispatch[pickle.BUILD[0]] = _load_build
+
+    def _read_joblib_array(self, wrapper: _JoblibArray) -> np.ndarray:
+        """Returns the array whose bytes follow a joblib wrapper in the file."""
+        dtype, shape, order = wrapper.__dict__.get("dtype"), wrapper.__dict__.get("shape"), wrapper.__dict__.get("order", "C")
+        if not isinstance(dtype, np.dtype) or not isinstance(shape, tuple) or order not in ("C", "F"):
+            raise pickle.UnpicklingError("joblib array wrapper without dtype, shape and order")
+        if wrapper.__dict__.get("subclass", np.ndarray) is not np.ndarray:
+            raise pickle.UnpicklingError("joblib array of a numpy subclass")
+        if dtype.hasobject:  # object arrays are a nested pickle (protocol 2)
+            array = RestrictedUnpickler(self._file).load()
+            if not isinstance(array, np.ndarray):
+                raise pickle.UnpicklingError("joblib object array is not an array")
+            return array
+        if wrapper.__dict__.get("numpy_array_alignment_bytes") is not None:
+            padding = self._file.read(1)
+            if len(padding) != 1:
+                raise pickle.UnpicklingError("joblib array data ends early")
+            self._file.read(padding[0])
+        count = int(np.prod(shape, dtype=np.int64))
+        size = count * dtype.itemsize
+        data = self._file.read(size)
+        if len(data) != size:
+            raise pickle.UnpicklingError("joblib array data ends early")
+        array = np.frombuffer(data, dtype=dtype, count=count)
+        array = array.reshape(shape[::-1]).T if order == "F" else array.reshape(shape)
+        return array.copy()
+
+
+# joblib's compressors: zlib, gzip, bz2, xz, lzma (joblib/compressor.py prefixes)
+_DECOMPRESS = ((b"\x78", zlib.decompress), (b"\x1f\x8b", gzip.decompress), (b"BZ", bz2.decompress),
+               (b"\xfd7zXZ", lzma.decompress), (b"\x5d\x00", lzma.decompress))
+
+
+def read_bytes(data: bytes, label: str, expected: str) -> Any:
+    """Returns the object in pickle (or joblib) bytes ``data``, decompressed first when compressed;
+    AnrError naming ``label`` and ``expected`` when it is damaged or names a refused global."""
+    for prefix, decompress in _DECOMPRESS:
+        if data.startswith(prefix):
+            try:
+                data = decompress(data)
+            except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as exc:
+                raise AnrError(f"{label}: cannot decompress it ({exc}), expected {expected}") from None
+            break
+    try:
+        return RestrictedUnpickler(io.BytesIO(data)).load()
+    except RefusedGlobal as exc:
+        raise AnrError(f"{label}: not read ({exc}); expected {expected} holding only numpy arrays and "
+                       "plain containers") from None
+    except Exception as exc:  # a damaged stream can fail inside any allowed constructor
+        raise AnrError(f"{label}: damaged or not a pickle ({type(exc).__name__}: {exc}), expected {expected}") from None
+
+
+def read(path: Path, expected: str) -> Any:
+    """Returns the object in the pickle or joblib file ``path`` (see :func:`read_bytes`)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise AnrError(f"{path}: cannot read it ({exc.strerror}), expected {expected}") from None
+    return read_bytes(data, str(path), expected)
+
+
+def _npy_payload(stream: Any, label: str, expected: str) -> Any:
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"format version {version[0]}.{version[1]}")
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(stream)
+    except (ValueError, OSError, EOFError) as exc:
+        raise AnrError(f"{label}: not a NumPy array file ({exc}), expected {expected}") from None
+    if not dtype.hasobject:
+        count = int(np.prod(shape, dtype=np.int64))
+        data = stream.read(count * dtype.itemsize)
+        if len(data) != count * dtype.itemsize:
+            raise AnrError(f"{label}: array data ends early, expected {expected}")
+        array = np.frombuffer(data, dtype=dtype, count=count)
+        return (array.reshape(shape[::-1]).T if fortran else array.reshape(shape)).copy()
+    value = read_bytes(stream.read(), label, expected)
+    if isinstance(value, np.ndarray) and value.shape == () and value.dtype.hasobject:
+        return value.item()  # np.save of a dict: a 0-d object array
+    return value
+
+
+def read_npy(path: Path, expected: str) -> Any:
+    """Returns the contents of an ``.npy`` file: the array, or for an object array (``np.save`` of a
+    dict) the object, read with :class:`RestrictedUnpickler`."""
+    try:
+        with open(path, "rb") as f:
+            return _npy_payload(f, str(path), expected)
+    except OSError as exc:
+        raise AnrError(f"{path}: cannot read it ({exc.strerror}), expected {expected}") from None
+
+
+def read_npz(path: Path, expected: str) -> dict[str, Any]:
+    """Returns the members of an ``.npz`` file by name; object arrays (``np.savez`` of dicts) are read
+    with :class:`RestrictedUnpickler` and 0-d ones unwrapped."""
+    out: dict[str, Any] = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                if name.endswith(".npy"):
+                    with archive.open(name) as member:
+                        out[name[:-4]] = _npy_payload(io.BytesIO(member.read()), f"{path}: {name[:-4]}", expected)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise AnrError(f"{path}: not a readable .npz archive ({exc}), expected {expected}") from None
+    return out
