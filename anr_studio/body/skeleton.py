@@ -55,6 +55,18 @@ def joint_index(name: str) -> int:
         ) from None
 
 
+# The pose a person stands in (arms down by the sides, elbows a little bent), as the built-in walk
+# and turn clips hold the arms: the studio shows and resets bodies to it. The rest pose (all zeros,
+# arms straight out: a T-pose) is far from anything a capture shows, so avatars render it poorly.
+STANDING_POSE: dict[str, tuple[float, float, float]] = {
+    "left_shoulder": (0.0, 0.0, -1.25),
+    "right_shoulder": (0.0, 0.0, 1.25),
+    "left_elbow": (0.0, -0.3, 0.0),
+    "right_elbow": (0.0, 0.3, 0.0),
+}
+"""Axis-angle (radians) of the joints the standing pose bends; every other joint is at rest."""
+
+
 def children(index: int) -> list[int]:
     """Returns the indices of the joints whose parent is ``index``."""
     return [i for i, p in enumerate(SMPL_PARENTS) if p == index]

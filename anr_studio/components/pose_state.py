@@ -13,12 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 from psygnal import Signal
 
-from anr_studio.body.skeleton import JOINT_GROUPS, NUM_JOINTS, SMPL_JOINT_NAMES, joint_index
+from anr_studio.body.skeleton import JOINT_GROUPS, NUM_JOINTS, SMPL_JOINT_NAMES, STANDING_POSE, joint_index
 from anr_studio.components.undo import Undoable, UndoStack
 from anr_studio.errors import AnrError, expect_finite, expect_shape
 
 # The skeleton the pose is given on, for the widgets that edit it.
-__all__ = ["JOINT_GROUPS", "NUM_JOINTS", "SMPL_JOINT_NAMES", "PoseSnapshot", "PoseState", "joint_index", "nearest_joint"]
+__all__ = ["JOINT_GROUPS", "NUM_JOINTS", "SMPL_JOINT_NAMES", "PoseSnapshot", "PoseState", "joint_index", "nearest_joint",
+           "standing_pose"]
 
 # How far (pixels) from a joint's projection a click still picks it.
 PICK_RADIUS_PX = 14.0
@@ -33,6 +34,14 @@ def nearest_joint(pixels: np.ndarray, click: tuple[float, float], radius: float 
     return j if j >= 0 and d[j] <= radius else None
 
 
+def standing_pose() -> np.ndarray:
+    """Returns the standing pose (24,3) float32 axis-angle: arms down, elbows a little bent (`STANDING_POSE`)."""
+    pose = np.zeros((NUM_JOINTS, 3), np.float32)
+    for name, axis_angle in STANDING_POSE.items():
+        pose[joint_index(name)] = axis_angle
+    return pose
+
+
 @dataclass(frozen=True)
 class PoseSnapshot:
     """An immutable copy of a PoseState: pose (24,3), betas (K,), transl (3,)."""
@@ -45,6 +54,9 @@ class PoseSnapshot:
 class PoseState(Undoable[PoseSnapshot]):
     """Holds pose (24,3) axis-angle radians in SMPL joint order, betas (K,) and transl (3,) metres.
 
+    It starts in (and resets to) the standing pose, arms down, not the T-pose of all zeros, and the
+    start shape (`set_start_betas`: the shown identity's own, zero until one is shown).
+
     ``changed(str)`` fires with "pose", "betas", "transl" or "all" after every edit.
     ``history_changed()`` fires when undo/redo availability may have changed.
     ``selection_changed(object)`` fires with the selected joint index (or None) when it changes.
@@ -56,8 +68,9 @@ class PoseState(Undoable[PoseSnapshot]):
 
     def __init__(self, num_betas: int = 10, undo_limit: int = 200) -> None:
         self.num_betas = int(num_betas)
-        self._pose = np.zeros((NUM_JOINTS, 3), np.float32)
+        self._pose = standing_pose()
         self._betas = np.zeros((self.num_betas,), np.float32)
+        self._start_betas = self._betas.copy()
         self._transl = np.zeros((3,), np.float32)
         self._undo: UndoStack[PoseSnapshot] = UndoStack(undo_limit)
         self._selected: int | None = None
@@ -95,6 +108,11 @@ class PoseState(Undoable[PoseSnapshot]):
         if joint != self._selected:
             self._selected = joint
             self.selection_changed.emit(joint)
+
+    def at_start(self) -> bool:
+        """Returns True while nothing is edited: the standing pose, the start shape, zero translation."""
+        return bool(np.array_equal(self._pose, standing_pose()) and np.array_equal(self._betas, self._start_betas)
+                    and not self._transl.any())
 
     def snapshot(self) -> PoseSnapshot:
         """Returns an immutable copy of the whole state."""
@@ -140,6 +158,21 @@ class PoseState(Undoable[PoseSnapshot]):
         self._betas[: betas.shape[0]] = betas
         self.changed.emit("betas")
 
+    def set_start_betas(self, betas: np.ndarray | None) -> None:
+        """Shows and keeps as the start shape ``betas`` (K',) (None: zeros), e.g. an identity's own.
+
+        Choosing whom to show is no edit: it is no undo step, and `reset_all` returns to it.
+        """
+        start = np.zeros(self.num_betas, np.float32)
+        if betas is not None:
+            values = np.asarray(betas, np.float32).reshape(-1)[: self.num_betas]
+            expect_finite(values, "betas", "pose state")
+            start[: values.shape[0]] = values
+        self._start_betas = start
+        if not np.array_equal(self._betas, start):
+            self._betas = start.copy()
+            self.changed.emit("betas")
+
     def set_beta(self, index: int, value: float, merge_key: object | None = None) -> None:
         """Sets one shape coefficient."""
         if not 0 <= index < self.num_betas:
@@ -157,16 +190,16 @@ class PoseState(Undoable[PoseSnapshot]):
         self.changed.emit("transl")
 
     def reset_joint(self, joint: int) -> None:
-        """Sets joint ``joint`` back to the rest pose (zero rotation)."""
+        """Sets joint ``joint`` back to its rotation in the standing pose."""
         self._record(None)
-        self._pose[joint] = 0.0
+        self._pose[joint] = standing_pose()[joint]
         self.changed.emit("pose")
 
     def reset_all(self) -> None:
-        """Returns everything to rest: zero pose, zero betas, zero translation."""
+        """Returns everything to the start: the standing pose, the start shape, zero translation."""
         self._record(None)
-        self._pose[:] = 0.0
-        self._betas[:] = 0.0
+        self._pose = standing_pose()
+        self._betas = self._start_betas.copy()
         self._transl[:] = 0.0
         self.changed.emit("all")
 

@@ -116,6 +116,7 @@ class MainWindow(QtWidgets.QMainWindow):
             menu.setToolTipsVisible(True)
         self.pose_state.changed.connect(lambda _w: self._mark_edited("pose"))
         self.neural.ident_box.currentTextChanged.connect(self._refresh_neural_colors)
+        self.neural.ident_box.currentTextChanged.connect(self._show_identity_shape)
         self.paint_state.changed.connect(lambda _b: self._mark_edited("paint"))
         self.recovery = Recovery(self, self.pose_state, self.paint_state)
         self.resize(1400, 860)
@@ -283,6 +284,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.act_neural_colors.setChecked(mode == "neural")
         self.viewport.set_color_mode(mode)
 
+    def _show_identity_shape(self, *_args) -> None:
+        """Poses the body in the shape of the identity picked in the neural preview (its texture was learnt on it)."""
+        avatar, identity = self.avatar, self.neural.identity
+        if avatar is not None and identity:
+            self.pose_state.set_start_betas(avatar.identity_betas(identity))
+
     def _refresh_neural_colors(self, *_args) -> None:
         """Gives the viewport the neural-texture colours of the identity picked in the neural preview.
 
@@ -366,6 +373,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.neural.set_avatar(avatar)
         self.neural_stack.setCurrentWidget(self.neural)
         self.tryon_panel.set_avatar(avatar)
+        self._show_identity_shape()
         self._refresh_neural_colors()
         self.setWindowTitle(f"ANR Studio — {Path(path).name}" if path else "ANR Studio")
 

@@ -41,7 +41,7 @@ class Recovery(QtCore.QObject):
             return
         self.dirty = False
         ps = self.pose_state
-        blank = not (ps.pose.any() or ps.betas.any() or ps.transl.any() or self.paint_state.mask.any())
+        blank = ps.at_start() and not self.paint_state.mask.any()
         try:
             self.autosave.clear() if blank else self.autosave.save(ps, self.paint_state)
             self.saves += 1

@@ -73,15 +73,16 @@ class RegionMixer:
         mask[..., rows, cols] = 1.0
         return partner, mask
 
-    def inputs(self, step: int, identity: int, textures: Any, uv: torch.Tensor) -> dict[str, torch.Tensor]:
+    def inputs(self, step: int, identity: int, textures: Any, uv: torch.Tensor, share: int = MIX_SHARE
+               ) -> dict[str, torch.Tensor]:
         """Returns {"mix_texture" (1,C,S,S), "mix_uv_mask" (1,1,S,S), "mix_weight" (b,1,H,W)} for a step.
 
-        ``uv`` (B,H,W,2): the step's UV image; the mix uses its first b = ceil(B / MIX_SHARE) frames.
+        ``uv`` (B,H,W,2): the step's UV image; the mix uses its first b = ceil(B / ``share``) frames.
         ``mix_weight`` is the UV mask read through the UV image: 1 where the body shows region R, 0
         off it and on the background.
         """
         partner, mask = self.draw(step, identity)
-        b = max(1, -(-uv.shape[0] // MIX_SHARE))
+        b = max(1, -(-uv.shape[0] // share))
         weight = F.grid_sample(mask.expand(b, -1, -1, -1), uv[:b].to(mask.dtype), mode="bilinear",
                                padding_mode="zeros", align_corners=False)
         return {"mix_texture": textures[partner].texture.detach(), "mix_uv_mask": mask, "mix_weight": weight}
@@ -121,14 +122,27 @@ def region_mix_loss(render: Callable[[torch.Tensor], Any], texture: torch.Tensor
     return rgb_term + (torch.sigmoid(out_mix.mask_logits.float()) - target_mask).abs().mean()
 
 
+LOCALIZE_MIX_SHARE = 2
+"""Fine-tuning mixes half the batch: the renderer already renders every identity, the mixes are what it learns."""
+
+
 def localize_renderer(avatar: Any, seconds: float, size: int = 256, batch: int = 8, lr: float = 1e-4,
-                      log: Callable[[str], None] = print) -> dict[str, float]:
+                      log: Callable[[str], None] = print,
+                      checkpoint: Callable[[torch.nn.Module, dict[str, float]], None] | None = None,
+                      checkpoint_every_s: float = 600.0, initial: torch.nn.Module | None = None,
+                      width: int | None = None) -> dict[str, float]:
     """Returns {"steps", "keep", "mix"} after fine-tuning ``avatar``'s renderer in place to honour try-on swaps.
 
     Needs no captures: the avatar's own renders are the targets. A frozen copy of the renderer (the
     teacher) renders each identity in random poses of the built-in motions and random views around the
     body; the renderer must keep rendering every identity as the teacher does and render region mixes
     (`RegionMixer`) as the teacher's A inside the region and B outside (`region_mix_loss`).
+    ``checkpoint(renderer being tuned, {"steps", "seconds", "keep", "mix"})`` is called every
+    ``checkpoint_every_s`` seconds, so a long run can be looked at (and stopped) while it goes on.
+    ``initial``: the weights to begin from (default the renderer's own; an earlier run's result goes on
+    from there, the teacher staying the avatar's renderer). ``width`` < ``size``: the views keep the
+    middle ``width`` columns of the (size, size) frame, where the standing body is, so the empty sides
+    cost no work.
     """
     import copy
     import time
@@ -139,7 +153,8 @@ def localize_renderer(avatar: Any, seconds: float, size: int = 256, batch: int =
     device = avatar.device
     names = avatar.identities
     teacher = avatar.renderer
-    student = copy.deepcopy(teacher).train().requires_grad_(True)
+    student = copy.deepcopy(teacher if initial is None else initial).train().requires_grad_(True)
+    width = size if width is None else min(int(width), size)
     textures = [avatar.texture(n)[None].clone() for n in names]
     holders = [type("Texture", (), {"texture": t})() for t in textures]
     clips = [np.load(shipped_path("resources", "motions", f"{m}.npz"))["poses"] for m in ("walk", "arms", "turn", "aist_demo")]
@@ -148,16 +163,21 @@ def localize_renderer(avatar: Any, seconds: float, size: int = 256, batch: int =
     optimizer = torch.optim.Adam(student.parameters(), lr=lr, betas=(0.5, 0.999))
     rng = np.random.default_rng(0)
     start, step, keep, mix = time.perf_counter(), 0, torch.zeros(()), torch.zeros(())
+    last_checkpoint = start
     while time.perf_counter() - start < seconds:
         identity = int(rng.integers(len(names)))
         camera = avatar.default_camera(size, names[identity],
                                        azimuth_deg=torch.as_tensor(rng.uniform(0, 360, batch), dtype=torch.float32),
                                        elevation_deg=torch.as_tensor(rng.uniform(-10, 25, batch), dtype=torch.float32))
+        if width < size:
+            K = camera.K.clone()
+            K[:, 0, 2] -= (size - width) / 2
+            camera = type(camera)(K, camera.R, camera.t)
         betas = avatar.identity_betas(names[identity])
         betas = None if betas is None else torch.from_numpy(np.repeat(betas[None], batch, 0)).to(device)
         maps = body_maps(avatar.body, poses[rng.integers(len(poses), size=batch)].to(device), betas, None,
-                         camera.to(device), (size, size))
-        p = {"uv": maps.uv, **mixer.inputs(step, identity, holders, maps.uv)}
+                         camera.to(device), (size, width))
+        p = {"uv": maps.uv, **mixer.inputs(step, identity, holders, maps.uv, LOCALIZE_MIX_SHARE)}
         neural = F.grid_sample(textures[identity].expand(batch, -1, -1, -1), maps.uv, mode="bilinear",
                                padding_mode="zeros", align_corners=False)
         with torch.no_grad():
@@ -177,6 +197,10 @@ def localize_renderer(avatar: Any, seconds: float, size: int = 256, batch: int =
         step += 1
         if step % 200 == 0:
             log(f"step {step}: keep {float(keep.detach()):.4f}, mix {float(mix.detach()):.4f}")
+        if checkpoint is not None and time.perf_counter() - last_checkpoint >= checkpoint_every_s:
+            last_checkpoint = time.perf_counter()
+            checkpoint(student, {"steps": step, "seconds": last_checkpoint - start, "keep": float(keep.detach()),
+                                 "mix": float(mix.detach())})
     with torch.no_grad():
         for dst, src in zip(teacher.parameters(), student.parameters()):
             dst.copy_(src)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from anr_studio.components.paint import PaintEvent, PaintState, clear, dab, fill, handle_event, uv_triangle_mask
-from anr_studio.components.pose_state import PoseState
+from anr_studio.components.pose_state import PoseState, standing_pose
 from anr_studio.errors import AnrError
 
 
@@ -20,11 +20,41 @@ def test_pose_drag_is_one_undo_step_and_redo_restores():
     assert s.undo()
     assert s.pose[1, 0] == 0.0 and s.pose[18, 2] == pytest.approx(0.3)
     assert s.undo()
-    assert np.all(s.pose == 0.0)
+    assert np.array_equal(s.pose, standing_pose())
     assert not s.undo()
     assert s.redo() and s.pose[18, 2] == pytest.approx(0.3)
     assert s.redo() and s.pose[1, 0] == pytest.approx(-0.5)
     assert not s.redo()
+
+
+def test_pose_state_starts_and_resets_to_a_standing_pose_with_the_arms_down():
+    from anr_studio.body import load_body
+    from anr_studio.components.scene import pose_body
+
+    s = PoseState(num_betas=4)
+    assert np.array_equal(s.pose, standing_pose()) and s.at_start()
+    _, joints = pose_body(load_body(), s.pose)
+    shoulders, wrists = joints[[16, 17]], joints[[20, 21]]
+    assert (shoulders[:, 1] - wrists[:, 1] > 0.4).all()  # the hands hang well below the shoulders (no T-pose)
+    assert abs(wrists[0, 0] - wrists[1, 0]) < 0.8  # and close to the body, not 1.5 m apart
+    s.set_joint_axis(16, 2, 0.0)
+    assert not s.at_start()
+    s.reset_joint(16)
+    assert np.array_equal(s.pose, standing_pose()) and s.at_start()
+
+
+def test_start_shape_is_shown_kept_by_reset_and_no_undo_step():
+    s = PoseState(num_betas=3)
+    seen = []
+    s.changed.connect(seen.append)
+    s.set_start_betas(np.array([0.5, -1.0, 0.25, 9.0], np.float32))  # longer than the body's: cut
+    assert s.betas.tolist() == [0.5, -1.0, 0.25] and seen == ["betas"] and s.at_start() and not s.can_undo
+    s.set_beta(0, 2.0)
+    assert not s.at_start()
+    s.reset_all()
+    assert s.betas.tolist() == [0.5, -1.0, 0.25] and s.at_start()
+    s.set_start_betas(None)
+    assert not s.betas.any()
 
 
 def test_pose_blocked_signal_and_validation():
@@ -41,7 +71,7 @@ def test_pose_blocked_signal_and_validation():
     s.set_betas([0.5])
     assert s.betas.tolist() == [0.5, 0.0]
     s.reset_all()
-    assert np.all(s.pose == 0) and np.all(s.betas == 0) and seen[-1] == "all"
+    assert np.array_equal(s.pose, standing_pose()) and np.all(s.betas == 0) and seen[-1] == "all"
 
 
 def test_brush_stroke_paints_soft_disc_and_undoes_as_one_step():

@@ -36,9 +36,9 @@ def test_joint_slider_changes_viewport_and_neural_preview(window, qtbot, tiny_av
     size0 = tuple(window.viewport.canvas.size)
     mesh0 = window.viewport.canvas.render()[..., :3].astype(np.int16)
     neural0 = window.neural.last_result.rgb.copy()
-    slider = window.pose_panel.sliders[(16, 2)]  # left shoulder, about z: lowers the arm
-    slider.setValue(-70 * 10)
-    assert math.isclose(window.pose_state.pose[16, 2], math.radians(-70), rel_tol=1e-5)
+    slider = window.pose_panel.sliders[(16, 2)]  # left shoulder, about z: lifts the arm from the standing pose
+    slider.setValue(-10 * 10)
+    assert math.isclose(window.pose_state.pose[16, 2], math.radians(-10), rel_tol=1e-5)
     old = window.neural.last_result
     # A half-resolution frame comes first while editing and the full one follows at once when no newer
     # edit is waiting, so under load the quick frame may already be replaced when the test looks.
@@ -51,7 +51,36 @@ def test_joint_slider_changes_viewport_and_neural_preview(window, qtbot, tiny_av
     assert changed.mean() > 0.005, "moving the shoulder slider did not change the vispy image"
     assert np.abs(neural1.astype(np.int16) - neural0).max(-1).astype(bool).mean() > 0.01
     # The slider followed the state exactly once: no ping-pong rewrote it.
-    assert slider.value() == -700
+    assert slider.value() == -100
+
+
+def test_window_opens_in_the_standing_pose_seen_from_the_front(window):
+    from anr_studio.components.overlay import project
+    from anr_studio.components.pose_state import standing_pose
+    from anr_studio.components.scene import pose_body
+
+    assert np.array_equal(window.pose_state.pose, standing_pose())
+    cam = window.view_state.view.camera((400, 400))
+    R, t = cam.R[0].numpy(), cam.t[0].numpy()
+    centre = -R.T @ t
+    assert centre[2] > 2.0 and abs(centre[0]) < 0.1  # straight in front of the body (it faces +z)
+    _, joints = pose_body(window.body, window.pose_state.pose, window.pose_state.betas, None)
+    pix, _ = project(joints[[16, 17, 20, 21]], cam.K[0].numpy(), R, t)
+    assert (pix[2:, 1] > pix[:2, 1] + 60).all()  # the wrists are drawn well below the shoulders
+    assert pix[0, 0] > pix[1, 0]  # the body's left shoulder is on the image's right: it faces the viewer
+
+
+def test_each_identity_is_shown_in_its_own_shape(window, tiny_avatar):
+    ps = window.pose_state
+    tiny_avatar.add_identity("carol", tiny_avatar.texture("alice"), np.full(ps.num_betas, 0.5, np.float32))
+    window.set_avatar(tiny_avatar, "tiny.anr")
+    assert window.neural.identity == "alice" and not ps.betas.any()  # alice has no stored shape
+    window.neural.ident_box.setCurrentText("carol")
+    np.testing.assert_allclose(ps.betas, 0.5)
+    assert ps.at_start() and not ps.can_undo  # picking whom to show is no edit
+    ps.set_beta(0, 1.5)
+    ps.reset_all()
+    np.testing.assert_allclose(ps.betas, 0.5)
 
 
 def test_state_changes_move_sliders_without_feedback(window):
