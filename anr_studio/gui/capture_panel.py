@@ -82,8 +82,13 @@ class CapturePanel(QtWidgets.QWidget):
         open_btn = QtWidgets.QPushButton("Open…")
         open_btn.setToolTip("Open a capture (.h5) to check and train on (Ctrl+O)")
         open_btn.clicked.connect(self._open_dialog)
+        self.import_btn = QtWidgets.QPushButton("Import…")
+        self.import_btn.setToolTip("Import a folder of images or a video (with SMPL poses, or alone: the body is fitted "
+                                   "to the video) as a capture, in the background (Ctrl+I)")
+        self.import_btn.clicked.connect(self.import_dialog)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(open_btn)
+        row.addWidget(self.import_btn)
         row.addWidget(self.slider, 1)
         row.addWidget(self.frame_label)
         row2 = QtWidgets.QHBoxLayout()
