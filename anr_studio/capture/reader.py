@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -38,6 +39,22 @@ def discard_h5(f: h5py.File, path: Path) -> None:
 
 def _text(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes) else value
+
+
+
+_REWRITE_LOCKS: dict[str, threading.RLock] = {}
+_REWRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _rewrite_lock(path: Path) -> threading.RLock:
+    """Returns the lock that serialises rewrites of the file at ``path`` within this process.
+
+    Why: a rewrite copies the file and renames the copy over it, so two overlapping rewrites (say
+    keyframes written while masks stream into their copy) would each drop the other's change.
+    """
+    key = os.path.realpath(path)
+    with _REWRITE_LOCKS_GUARD:
+        return _REWRITE_LOCKS.setdefault(key, threading.RLock())
 
 
 class Capture:
@@ -227,6 +244,10 @@ class Capture:
         back. ``Group.copy`` moves compressed chunks without decoding them, so this is fast.
         """
         replace = set(replace)
+        with _rewrite_lock(self.path):
+            yield from self._rewrite_locked(replace, extra_bytes)
+
+    def _rewrite_locked(self, replace: set[str], extra_bytes: int) -> Iterator[h5py.File]:
         self.close()
         ensure_free_space(self.path, int((self.path.stat().st_size + int(extra_bytes)) * 1.05))
         with atomic_path(self.path) as tmp:

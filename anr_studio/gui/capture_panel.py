@@ -37,6 +37,7 @@ class CapturePanel(QtWidgets.QWidget):
         self.capture = None
         self.path: str | None = None
         self.report = None  # the open capture's AlignmentReport, once checked
+        self._opened = 0  # counts openings: a check started before the last one reports on an older file
         self._job: BackgroundJob | None = None  # import or synthetic capture: opens the capture when done
         self._masks_job: BackgroundJob | None = None
         self._check_job: BackgroundJob | None = None
@@ -82,8 +83,13 @@ class CapturePanel(QtWidgets.QWidget):
         open_btn = QtWidgets.QPushButton("Open…")
         open_btn.setToolTip("Open a capture (.h5) to check and train on (Ctrl+O)")
         open_btn.clicked.connect(self._open_dialog)
+        self.import_btn = QtWidgets.QPushButton("Import…")
+        self.import_btn.setToolTip("Import a folder of images or a video (with SMPL poses, or alone: the body is fitted "
+                                   "to the video) as a capture, in the background (Ctrl+I)")
+        self.import_btn.clicked.connect(self.import_dialog)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(open_btn)
+        row.addWidget(self.import_btn)
         row.addWidget(self.slider, 1)
         row.addWidget(self.frame_label)
         row2 = QtWidgets.QHBoxLayout()
@@ -120,6 +126,10 @@ class CapturePanel(QtWidgets.QWidget):
             self.capture.close()
         self.capture, self.path = cap, path
         self.report = None
+        self._opened += 1
+        if self._check_job is not None and self._check_job.running:
+            self._check_job.stop()  # it checks what the file held before
+        self._check_job = None
         self.verdict.setText("Alignment: not checked yet." if cap.has_masks else
                              "Alignment: no masks to check against (Extract masks first).")
         with QtCore.QSignalBlocker(self.slider):
@@ -265,14 +275,14 @@ class CapturePanel(QtWidgets.QWidget):
             raise AnrError("alignment check: no capture is open, expected File ▸ Open capture first")
         if self._check_job is not None and self._check_job.running:
             return self._check_job
-        path = self.path
+        path, opened = self.path, self._opened
         self.verdict.setText("Alignment: checking…")
         self._check_job = self._start("alignment check", lambda c: capture_jobs.check_alignment(c, path, self.body),
-                                      lambda report: self._checked(path, report))
+                                      lambda report: self._checked(opened, report))
         return self._check_job
 
-    def _checked(self, path: str, report) -> None:
-        if path != self.path:
+    def _checked(self, opened: int, report) -> None:
+        if opened != self._opened:
             return
         self.report = report
         self.verdict.setText(f"Alignment check: {report.summary()}")
@@ -309,7 +319,7 @@ class CapturePanel(QtWidgets.QWidget):
                     show_error(self, exc)
             elif snap.state == JobState.FAILED:
                 show_error(self, AnrError(snap.error or f"{job.name} failed"))
-            elif job is self._check_job and self.report is None:
+            elif job is self._check_job and self.report is None and self.capture is not None:
                 self.verdict.setText("Alignment: check cancelled.")
         if not self._watched:
             self._poll.stop()

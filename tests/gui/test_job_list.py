@@ -85,6 +85,10 @@ def test_keyframes_and_masks_run_side_by_side_in_the_job_list(window, qtbot, tin
                     timeout=5000)
     # The masks job rewrote the capture; the panel reopened it and says what was written.
     qtbot.waitUntil(lambda: "wrote 6 masks" in window.capture_panel.info.text(), timeout=5000)
+    # Both rewrites of the file kept their change: the new keyframes are in it beside the new masks.
+    from anr_studio.capture import Capture
+
+    assert sorted(Capture(tiny_capture).keyframes.tolist()) == window.keyframes_panel.indices
 
 
 def test_alignment_check_overlay_and_verdict_in_the_capture_panel(window, qtbot, tiny_capture):
@@ -151,7 +155,8 @@ def test_import_from_the_capture_panel_runs_as_a_job_opens_and_checks_the_captur
     qtbot.waitUntil(lambda: panel.report is not None, timeout=60000)
     assert panel.verdict.text().startswith("Alignment check: median IoU")
     assert panel.verdict.text().endswith(f"alignment {panel.report.verdict}")
-    assert [w.ended.text() for w in window.job_list.rows.values()][-2:] == ["done", "done"]
+    qtbot.waitUntil(lambda: [w.ended.text() for w in window.job_list.rows.values()][-2:] == ["done", "done"], timeout=5000)
+    assert [w.name.text() for w in window.job_list.rows.values()][-2:] == ["import subject", "alignment check"]
 
 
 def test_a_video_without_poses_names_the_extra_to_install(window, monkeypatch, tmp_path):
@@ -161,3 +166,18 @@ def test_a_video_without_poses_names_the_extra_to_install(window, monkeypatch, t
     with pytest.raises(AnrError, match=r"clip\.mp4: .*pip install 'anr-studio\[video\]'"):
         window.capture_panel.import_capture(str(tmp_path / "clip.mp4"), str(tmp_path / "clip.h5"))
     assert window.jobs.rows() == []
+
+
+def test_a_check_of_what_the_file_held_before_it_was_reopened_is_dropped(window, qtbot, tiny_capture):
+    window.open_path(tiny_capture)
+    panel = window.capture_panel
+    job = panel.start_check()
+    job.pause()
+    panel.open_capture(tiny_capture)  # as after masks were rewritten
+    qtbot.waitUntil(lambda: not job.status.state.active, timeout=30000)
+    qtbot.wait(450)  # two polls of the panel
+    assert panel.report is None and panel.verdict.text() == "Alignment: not checked yet."
+    fresh = panel.start_check()
+    assert fresh is not job
+    qtbot.waitUntil(lambda: panel.report is not None, timeout=60000)
+    assert panel.verdict.text().endswith("alignment good")

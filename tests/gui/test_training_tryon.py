@@ -86,10 +86,11 @@ def test_training_start_pause_stop_updates_plot_and_ui_stays_responsive(window, 
     panel.pause_btn.setChecked(False)
     qtbot.waitUntil(lambda: job.step > held + 1, timeout=30000)
 
-    panel.stop()
+    row.cancel.click()  # cancelling from the status bar's job list stops the run cleanly: a checkpoint and avatar.anr
     qtbot.waitUntil(lambda: not job.status.state.active, timeout=60000)
     qtbot.wait(250)
     assert job.status.state == JobState.STOPPED and panel.start_btn.isEnabled()
+    assert row.ended.text() == "cancelled" and not row.cancel.isVisible()
     gap = beat.max_gap
     beat.timer.stop()
     busy = max((cpu for _, _, cpu in beat.gaps), default=0)

@@ -142,3 +142,33 @@ def test_video_fit_names_the_extra_when_mediapipe_is_missing(monkeypatch):
     msg = capture_jobs.video_fit_missing("clip.mp4")
     assert msg.startswith("clip.mp4: ") and "pip install 'anr-studio[video]'" in msg
     assert capture_jobs.is_video("a/b/clip.MOV") and not capture_jobs.is_video("a/b/folder")
+
+
+def test_a_rewrite_waits_for_the_one_in_progress_so_neither_change_is_lost(standin_capture):
+    import threading
+    import time
+
+    before = Capture(standin_capture).mask(0).copy()
+    job = BackgroundJob("masks", lambda c: capture_jobs.extract_masks(c, standin_capture, "plate"))
+    report = job.status.set_progress
+
+    def pause_at_two(done, total=None, message=None):
+        report(done, total, message)
+        if done == 2:
+            job.pause()  # holds mid-way, while its copy of the file is being written
+
+    job.status.set_progress = pause_at_two
+    job.start()
+    t0 = time.monotonic()
+    while job.status.state != JobState.PAUSED and time.monotonic() - t0 < 60:
+        time.sleep(0.01)
+    writer = threading.Thread(target=lambda: Capture(standin_capture).write_keyframes(np.array([1, 4])))
+    writer.start()
+    writer.join(0.5)
+    assert writer.is_alive(), "the keyframes rewrite went ahead while the masks rewrite was in progress"
+    job.resume()
+    assert job.join(60) and job.status.state == JobState.FINISHED, job.status.snapshot().error
+    writer.join(60)
+    cap = Capture(standin_capture)
+    assert cap.keyframes.tolist() == [1, 4]
+    assert not np.array_equal(cap.mask(0), before)  # the extracted masks, not the ones they replaced
