@@ -82,3 +82,37 @@ def test_bad_videos_are_refused_by_the_real_models_and_nothing_is_written(walker
         video_to_capture(video, out, fit_config=FIT, progress=False)
     assert f"{case}.mp4: " in str(info.value) and "\n" not in str(info.value)
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == [video.name]
+
+
+def _real_clip():
+    """Returns the real runner clip's folder (shared/data/real/glamr_running, in or beside the checkout)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    clip = Path("data") / "real" / "glamr_running"
+    for base in (root / "tests", root / "shared", root.parent / "shared", root.parent.parent / "shared"):
+        if (base / clip / "keypoints_2d.npy").is_file():
+            return base / clip
+    pytest.skip(f"the real clip is not here: expected shared/{clip.as_posix()} in or beside {root}")
+
+
+def test_a_real_runner_filmed_hand_held_lands_near_the_fitters_keypoints(tmp_path):
+    """The real clip's frames (every 6th, 1280x720) as a video: our fit from MediaPipe alone against the
+    keypoints of a published monocular fitter (HybrIK), on the pelvis, knees, ankles and shoulders."""
+    import cv2
+
+    from anr_studio.body import load_body
+    from anr_studio.capture.check import _joints_2d
+
+    folder = _real_clip()
+    images = sorted((folder / "images").glob("*.jpg"))
+    video = tmp_path / "running.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 5, (1280, 720))
+    for path in images:
+        writer.write(cv2.imread(str(path)))
+    writer.release()
+    cap = video_to_capture(video, tmp_path / "running.h5", fit_config=FIT, progress=False)
+    joints = _joints_2d(cap, list(range(len(cap))), load_body())
+    keypoints = np.load(folder / "keypoints_2d.npy")
+    err = np.linalg.norm(joints[:, [0, 4, 5, 7, 8, 16, 17]] - keypoints[:, [0, 4, 5, 7, 8, 20, 21], :2], axis=-1)
+    assert len(cap) == len(images) and np.median(err) < 20.0  # pixels at 1280x720 (measured 16.2)
