@@ -17,10 +17,15 @@ MOUSE_HINTS = (
     ("Drag", "Orbit the camera", "3D view"),
     ("Middle drag, Shift+drag", "Pan the camera", "3D view"),
     ("Wheel", "Zoom", "3D view"),
+    ("Double-click", "Reset the camera", "3D view"),
     ("Click near a joint", "Select the joint", "3D view"),
+    ("Drag a ring of the selected joint", "Turn the joint about that axis", "3D view"),
     ("Drag", "Paint the try-on mask", "try-on canvas"),
+    ("Drag on the body", "Paint the try-on mask (Try-on ▸ Paint on view)", "neural view"),
+    ("Drop a file", "Open an avatar, capture or motion; import a video", "window"),
 )
 """Mouse gestures, listed under the keys (handled by the views' mouse events, not by actions)."""
+ANYWHERE = "anywhere"
 FOCUS_CONTEXTS = (QtCore.Qt.ShortcutContext.WidgetShortcut, QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
 
 
@@ -49,8 +54,8 @@ def _command(act: QtGui.QAction) -> str:
 
 def _where(context: QtCore.Qt.ShortcutContext, widgets: list[QtWidgets.QWidget]) -> str:
     if context in FOCUS_CONTEXTS and widgets:
-        return "while the " + " or the ".join(dict.fromkeys(_widget_name(w) for w in widgets)) + " has the focus"
-    return "anywhere in the window"
+        return " or ".join(dict.fromkeys(_widget_name(w) for w in widgets)) + " focused"
+    return ANYWHERE
 
 
 def bound_shortcuts(window: QtWidgets.QWidget) -> list[BoundShortcut]:
@@ -71,14 +76,14 @@ def bound_shortcuts(window: QtWidgets.QWidget) -> list[BoundShortcut]:
         widgets = [o for o in act.associatedObjects() if isinstance(o, QtWidgets.QWidget) and not isinstance(o, QtWidgets.QMenu)]
         entry = BoundShortcut(keys, _command(act), _where(act.shortcutContext(), widgets))
         place = next(((i, m.actions().index(act)) for i, m in enumerate(menus) if act in m.actions()), (len(menus), 0))
-        found[entry] = (entry.where != "anywhere in the window", entry.where, *place, entry.command)
+        found[entry] = (entry.where != ANYWHERE, entry.where, *place, entry.command)
     for sc in window.findChildren(QtGui.QShortcut):
         keys = _keys(sc.keys())
         if keys:
             parent = sc.parent()
             widgets = [parent] if isinstance(parent, QtWidgets.QWidget) else []
             entry = BoundShortcut(keys, sc.whatsThis() or sc.objectName() or "shortcut", _where(sc.context(), widgets))
-            found[entry] = (entry.where != "anywhere in the window", entry.where, len(menus), 0, entry.command)
+            found[entry] = (entry.where != ANYWHERE, entry.where, len(menus), 0, entry.command)
     return sorted(found, key=found.__getitem__)
 
 
@@ -108,7 +113,7 @@ class ShortcutSheet(QtWidgets.QWidget):
         self.filter.textChanged.connect(self._apply_filter)
         self.table = QtWidgets.QTableWidget(0, 3)
         self.table.setObjectName("shortcutTable")
-        self.table.setHorizontalHeaderLabels(["Keys", "Does", "Works"])
+        self.table.setHorizontalHeaderLabels(["Keys", "Does", "Where"])
         self.table.setToolTip("Every keyboard shortcut of the studio, then the mouse gestures")
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
@@ -127,9 +132,9 @@ class ShortcutSheet(QtWidgets.QWidget):
         self.resize(720, 520)
 
     def rows(self) -> list[tuple[str, str, str]]:
-        """Returns the rows shown: (keys, does, works) of every bound shortcut, then the mouse gestures."""
+        """Returns the rows shown: (keys, does, where) of every bound shortcut, then the mouse gestures."""
         return [(b.keys, b.command, b.where) for b in bound_shortcuts(self.main_window)] + [
-            (k, d, f"in the {w}") for k, d, w in MOUSE_HINTS]
+            (k, d, w) for k, d, w in MOUSE_HINTS]
 
     def refresh(self) -> None:
         """Fills the table from the shortcuts bound right now."""

@@ -44,6 +44,10 @@ class TrainingPanel(QtWidgets.QWidget):
         self.captures.setObjectName("trainCaptures")
         self.captures.setMaximumHeight(70)
         self.captures.setToolTip("Captures to train on, one identity each (opening a capture adds it)")
+        # A long path shows its end (the file name) in the narrow list instead of a sideways scroll bar.
+        self.captures.setTextElideMode(QtCore.Qt.TextElideMode.ElideLeft)
+        self.captures.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.captures.setUniformItemSizes(True)
         add = QtWidgets.QPushButton("Add…")
         add.setToolTip("Add a capture (.h5) to train on")
         add.clicked.connect(self._add_dialog)
@@ -184,6 +188,7 @@ class TrainingPanel(QtWidgets.QWidget):
         """Adds ``path`` to the run's captures (once)."""
         if not any(self.captures.item(i).text() == path for i in range(self.captures.count())):
             self.captures.addItem(path)
+            self.captures.item(self.captures.count() - 1).setToolTip(path)
 
     @guarded
     def _add_dialog(self, _checked: bool = False) -> None:

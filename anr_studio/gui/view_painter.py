@@ -69,12 +69,25 @@ class ViewPainter(QtCore.QObject):
         self.enabled = False
         self._painting = False
         self.label.installEventFilter(self)
+        # The brush keys are actions on the image (so the shortcut sheet lists them), live while painting is on.
+        self.label.setAccessibleName(self.label.accessibleName() or "neural view")
+        self.brush_actions = []
+        for text, key, steps in (("Smaller brush", "[", -1), ("Larger brush", "]", 1)):
+            act = QtGui.QAction(text, self.label)
+            act.setShortcut(QtGui.QKeySequence(key))
+            act.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetShortcut)
+            act.setEnabled(False)
+            act.triggered.connect(lambda _=False, steps=steps: self.step_brush(steps))
+            self.label.addAction(act)
+            self.brush_actions.append(act)
         state.changed.connect(lambda _box: self.show_paint())
         neural_view.rendered.connect(lambda _res: self.show_paint())
 
     def set_enabled(self, on: bool) -> None:
         """Turns painting on the view on or off."""
         self.enabled = bool(on)
+        for act in self.brush_actions:
+            act.setEnabled(self.enabled)
         self.label.setMouseTracking(self.enabled)
         self.label.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus if on else QtCore.Qt.FocusPolicy.NoFocus)
         if on:
@@ -138,12 +151,20 @@ class ViewPainter(QtCore.QObject):
         if t in (E.MouseButtonPress, E.MouseMove, E.MouseButtonRelease):
             return self._mouse(ev)
         if t == E.KeyPress:
-            steps = {QtCore.Qt.Key.Key_BracketLeft: -1, QtCore.Qt.Key.Key_BracketRight: 1}.get(QtCore.Qt.Key(ev.key()))
-            if steps is not None:
-                self.brush_resized.emit(resize_brush(self.state, steps))
-                self._show_outline(self.outline.center)
-                return True
+            # A key sent straight to the image (not through the shortcut map) reaches the same actions.
+            pressed = QtGui.QKeySequence(ev.keyCombination())
+            for act in self.brush_actions:
+                if act.shortcut().matches(pressed) == QtGui.QKeySequence.SequenceMatch.ExactMatch:
+                    act.trigger()
+                    return True
         return False
+
+    def step_brush(self, steps: int) -> float:
+        """Returns the brush radius after ``steps`` size steps (negative: smaller), announcing it and redrawing the outline."""
+        radius = resize_brush(self.state, steps)
+        self.brush_resized.emit(radius)
+        self._show_outline(self.outline.center)
+        return radius
 
     def _mouse(self, ev: QtGui.QMouseEvent) -> bool:
         left = QtCore.Qt.MouseButton.LeftButton
