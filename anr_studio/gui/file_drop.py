@@ -102,4 +102,4 @@ class FileDrop:
         win.capture_panel.import_capture(str(src), out, None if poses is None else str(poses))
         win.workspaces.show_workspace("Capture")
         with_poses = "" if poses is None else f" with {poses.name}"
-        return f"Importing {src.name}{with_poses} into {Path(out).name} (the Capture panel shows its progress)"
+        return f"Importing {src.name}{with_poses} into {Path(out).name} (progress and cancel in the status bar)"

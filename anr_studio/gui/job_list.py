@@ -9,6 +9,9 @@ from anr_studio.components.job_list import JobList, JobRow
 from anr_studio.components.status import JobState
 
 POLL_MS = 200
+MAX_ROWS = 3
+"""Rows shown side by side; further jobs are summed up as "+N more" (their state in its tooltip), so the
+status bar keeps its width on a 1280-pixel screen."""
 ENDED_COLOURS = {JobState.FINISHED: "#7fd67f", JobState.STOPPED: "#c8c8c8", JobState.FAILED: "#ff7a7a"}
 
 
@@ -67,7 +70,7 @@ class JobRowWidget(QtWidgets.QFrame):
 
 
 class JobListWidget(QtWidgets.QWidget):
-    """Every job of ``jobs`` side by side; hidden while there is none."""
+    """The jobs of ``jobs`` side by side, running ones first (at most MAX_ROWS, then "+N more"); hidden while there is none."""
 
     def __init__(self, jobs: JobList, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -77,6 +80,10 @@ class JobListWidget(QtWidgets.QWidget):
         self._layout = QtWidgets.QHBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(2)
+        self.more = QtWidgets.QLabel("")
+        self.more.setObjectName("moreJobs")
+        self.more.setVisible(False)
+        self._layout.addWidget(self.more)
         self.setVisible(False)
         self._timer = QtCore.QTimer(self)
         self._timer.setInterval(POLL_MS)
@@ -100,8 +107,15 @@ class JobListWidget(QtWidgets.QWidget):
             w = self.rows.get(row.key)
             if w is None:
                 w = self.rows[row.key] = JobRowWidget(self.jobs, row.key, row.name, self)
-                self._layout.addWidget(w)
+                self._layout.insertWidget(self._layout.count() - 1, w)
             w.update_row(row)
+        shown = sorted(listed, key=lambda r: (not r.active, r.key))
+        for i, row in enumerate(shown):
+            self.rows[row.key].setVisible(i < MAX_ROWS)
+        rest = shown[MAX_ROWS:]
+        self.more.setText(f"+{len(rest)} more" if rest else "")
+        self.more.setToolTip("\n".join(f"{r.name}: {r.text()}" for r in rest))
+        self.more.setVisible(bool(rest))
         self.setVisible(bool(listed))
         if not listed:
             self._timer.stop()

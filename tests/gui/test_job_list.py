@@ -181,3 +181,23 @@ def test_a_check_of_what_the_file_held_before_it_was_reopened_is_dropped(window,
     assert fresh is not job
     qtbot.waitUntil(lambda: panel.report is not None, timeout=60000)
     assert panel.verdict.text().endswith("alignment good")
+
+
+def test_beyond_three_jobs_the_list_sums_up_the_rest_running_jobs_first(window, qtbot):
+    from tests.components.test_job_list import FakeJob
+
+    jobs = [FakeJob() for _ in range(5)]
+    for i, job in enumerate(jobs):
+        window.jobs.add(job, f"job {i}")
+        job.status.set_state(JobState.RUNNING)
+        job.status.set_progress(i, 10)
+    jobs[0].status.set_state(JobState.FINISHED)
+    window.job_list.refresh()
+    visible = [w.name.text() for w in window.job_list.rows.values() if w.isVisible()]
+    assert visible == ["job 1", "job 2", "job 3"]
+    more = window.job_list.more
+    assert more.isVisible() and more.text() == "+2 more"
+    assert more.toolTip().splitlines() == ["job 4: 40%", "job 0: done"]
+    assert window.statusBar().width() <= window.width()
+    for job in jobs[1:]:
+        job.status.set_state(JobState.STOPPED)
