@@ -71,6 +71,10 @@ def test_every_control_of_every_workspace_dock_and_window_has_a_tooltip(qtbot):
     offenders = _untipped(win)
     print(f"{len(controls)} controls, {len(offenders)} without a tooltip:", *offenders, sep="\n  ")
     assert offenders == []
+    # A panel moved into another group: its new tab bar's tabs say what they hold as well.
+    win.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, win.docks["Keyframes"])
+    win.tabifyDockWidget(win.docks["Keyframes"], win.docks["Training"])
+    qtbot.waitUntil(lambda: not _untipped(win), timeout=3000)
     # Actions with keys say them in their tooltips.
     assert win.act_undo.toolTip().endswith("(Ctrl+Z)") and "Ctrl+1" in win.workspaces.tabToolTip(0)
     sheet.close()
