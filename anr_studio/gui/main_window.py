@@ -136,6 +136,8 @@ class MainWindow(QtWidgets.QMainWindow):
         scroll.setMinimumSize(160, 120)
         dock.setWidget(scroll)
         self.docks[title] = dock
+        # A dock moved into another group gets a new tab bar: give its tabs their tooltips too.
+        dock.dockLocationChanged.connect(lambda _area: QtCore.QTimer.singleShot(0, self, lambda: describe_dock_tabs(self)))
         self._dock_places[title] = (area, tab_with)
         return dock
 

@@ -71,6 +71,10 @@ def test_every_control_of_every_workspace_dock_and_window_has_a_tooltip(qtbot):
     offenders = _untipped(win)
     print(f"{len(controls)} controls, {len(offenders)} without a tooltip:", *offenders, sep="\n  ")
     assert offenders == []
+    # A panel moved into another group: its new tab bar's tabs say what they hold as well.
+    win.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, win.docks["Keyframes"])
+    win.tabifyDockWidget(win.docks["Keyframes"], win.docks["Training"])
+    qtbot.waitUntil(lambda: not _untipped(win), timeout=3000)
     # Actions with keys say them in their tooltips.
     assert win.act_undo.toolTip().endswith("(Ctrl+Z)") and "Ctrl+1" in win.workspaces.tabToolTip(0)
     sheet.close()
@@ -128,28 +132,32 @@ def test_about_shows_the_version_and_documentation_opens_the_readme(window, qtbo
     assert "README.md" in window.statusBar().currentMessage()
 
 
-def _drop(window, *paths, text_only: bool = False) -> tuple[bool, bool]:
-    """Drags ``paths`` over ``window`` and drops them; returns (drag accepted, drop accepted)."""
+def _drop(window, *paths, text_only: bool = False, onto=None) -> tuple[bool, bool]:
+    """Drags ``paths`` over ``window`` (or its child ``onto``) and drops them; returns (drag accepted, drop accepted).
+
+    As from the window system, a drag over a child that takes no drops goes up to the window.
+    """
     mime = QtCore.QMimeData()
     if text_only:
         mime.setText("just some text")
     else:
         mime.setUrls([QtCore.QUrl.fromLocalFile(str(p)) for p in paths])
-    pos = QtCore.QPointF(window.width() / 2, window.height() / 2)
+    target = onto or window
+    pos = QtCore.QPointF(target.width() / 2, target.height() / 2)
     copy, left, none = QtCore.Qt.DropAction.CopyAction, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier
     enter = QtGui.QDragEnterEvent(pos.toPoint(), copy, mime, left, none)
-    QtWidgets.QApplication.sendEvent(window, enter)
+    QtWidgets.QApplication.sendEvent(target, enter)
     if not enter.isAccepted():
         return False, False
     drop = QtGui.QDropEvent(pos, copy, mime, left, none)
-    QtWidgets.QApplication.sendEvent(window, drop)
+    QtWidgets.QApplication.sendEvent(target, drop)
     return True, drop.isAccepted()
 
 
 def test_dropped_avatar_capture_motion_video_and_other_files(window, qtbot, tmp_path, tiny_avatar, tiny_capture, monkeypatch):
     avatar = tmp_path / "dropped.anr"
     tiny_avatar.save(str(avatar))
-    assert _drop(window, avatar) == (True, True)
+    assert _drop(window, avatar, onto=window.neural_stack.currentWidget()) == (True, True)  # on the welcome page
     assert window.avatar_path == str(avatar) and window.avatar.identities == ["alice", "bob"]
     assert "Opened avatar dropped.anr" in window.statusBar().currentMessage()
 
@@ -160,7 +168,7 @@ def test_dropped_avatar_capture_motion_video_and_other_files(window, qtbot, tmp_
     poses = np.zeros((12, 72), np.float32)
     poses[:, 16 * 3 + 2] = np.linspace(-0.5, 0.5, 12)
     np.savez(motion, poses=poses, mocap_framerate=np.float32(30.0))
-    assert _drop(window, motion) == (True, True)
+    assert _drop(window, motion, onto=window.viewport.canvas.native) == (True, True)  # on the 3D view
     pp = window.pose_panel
     assert len(pp.playback.clip) == 12 and pp.timeline.maximum() == 11 and pp.play_btn.isEnabled()
     assert "12 frames" in window.statusBar().currentMessage()
