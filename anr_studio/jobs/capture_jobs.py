@@ -34,9 +34,16 @@ def is_video(path: str) -> bool:
 
 def video_fit_missing(src: str = "video import") -> str | None:
     """Returns why the video ``src`` cannot be imported without poses here (naming the extra to install), None when it can."""
-    if importlib.util.find_spec("mediapipe") is None:
+    spec = importlib.util.find_spec("mediapipe")
+    if spec is None:
         return (f"{src}: a video without poses is fitted with MediaPipe's pose estimator and person segmenter, "
                 f"expected them installed (pip install '{VIDEO_EXTRA}')")
+    from anr_studio.capture.video_fit.mediapipe import MEDIAPIPE_VERSION, MODEL_FILES
+
+    root = Path(spec.origin).parent if spec.origin else None
+    if root is None or not all((root / name).is_file() for name in MODEL_FILES):
+        return (f"{src}: the installed MediaPipe does not ship its model files, expected mediapipe=={MEDIAPIPE_VERSION} "
+                f"(pip install '{VIDEO_EXTRA}')")
     return None
 
 

@@ -172,3 +172,15 @@ def test_a_rewrite_waits_for_the_one_in_progress_so_neither_change_is_lost(stand
     cap = Capture(standin_capture)
     assert cap.keyframes.tolist() == [1, 4]
     assert not np.array_equal(cap.mask(0), before)  # the extracted masks, not the ones they replaced
+
+
+def test_video_fit_names_the_version_when_mediapipe_ships_no_model_files(monkeypatch, tmp_path):
+    import importlib.machinery
+    import importlib.util
+
+    (tmp_path / "mediapipe").mkdir()
+    (tmp_path / "mediapipe" / "__init__.py").write_text("")
+    spec = importlib.machinery.ModuleSpec("mediapipe", None, origin=str(tmp_path / "mediapipe" / "__init__.py"))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: spec)
+    msg = capture_jobs.video_fit_missing("clip.mp4")
+    assert msg.startswith("clip.mp4: the installed MediaPipe does not ship its model files, expected mediapipe==0.10.14")
