@@ -1,5 +1,6 @@
 """What the fuzz suite hands `import`: capture folders (images/, masks/, a background, an .npz or
-metadata.json of SMPL parameters and cameras) and videos with a pose .npz, each damaged, seeded.
+metadata.json of SMPL parameters and cameras), videos with a pose .npz, a 4D-Humans / PHALP result
+pickle (read by the restricted unpickler) and a People-Snapshot folder, each damaged, seeded.
 
 A case's loader imports into a file outside the case folder, reads back every frame and mask of
 what it wrote, and checks that a refused import left no output behind.
@@ -29,9 +30,26 @@ def _params(n: int = N) -> dict:
                 fps=np.array(25.0))
 
 
+def _tool_seeds(folder: Path) -> None:
+    """Writes what two fitting tools leave: a 4D-Humans / PHALP result pickle beside its frames
+    (``phalp/img``, ``phalp/demo_clip.pkl``) and a People-Snapshot folder (``snapshot/``)."""
+    from tests.capture import test_format_phalp as phalp
+    from tests.capture import test_format_people_snapshot as snapshot
+    from tests.capture.tool_scene import N as TOOL_N, world_scene
+
+    (folder / "phalp").mkdir()
+    phalp._scene(folder / "phalp")
+    world, E = world_scene()
+    masks = np.zeros((TOOL_N, *snapshot.frame_images().shape[1:3]), bool)
+    masks[:, 20:80, 40:90] = True
+    snapshot._processed(folder, world, E, masks).rename(folder / "snapshot")
+
+
 def write_import_seeds(folder: Path) -> Path:
     """Returns ``folder`` holding the valid sources every case starts from: ``clip/`` (images, masks,
-    background, params.npz), ``meta/`` (images and metadata.json) and ``clip.mp4`` with ``poses.npz``."""
+    background, params.npz), ``meta/`` (images and metadata.json), ``clip.mp4`` with ``poses.npz``,
+    and two tools' layouts (``phalp/``, ``snapshot/``)."""
+    _tool_seeds(folder)
     frames = [np.full((H, W, 3), (40 * i, 90, 200 - 30 * i), np.uint8) for i in range(N)]
     for name in ("clip", "meta"):
         (folder / name / "images").mkdir(parents=True)
@@ -59,16 +77,17 @@ def write_import_seeds(folder: Path) -> Path:
 
 def make_import_source(seeds: Path, rng: np.random.Generator, folder: Path) -> tuple[str, Path]:
     """Returns (label, source): a copy of a seed folder or video with one file damaged, removed or added."""
-    kind = int(rng.integers(3))
+    kind = int(rng.integers(5))
     if kind == 2:  # a video and its poses
         src = folder / "clip.mp4"
         shutil.copy(seeds / "clip.mp4", src)
         shutil.copy(seeds / "poses.npz", folder / "poses.npz")
         target = src if rng.random() < 0.5 else folder / "poses.npz"
     else:
-        src = folder / ("clip" if kind == 0 else "meta")
-        shutil.copytree(seeds / src.name, src)
-        files = sorted(p for p in src.rglob("*") if p.is_file())
+        root = folder / ["clip", "meta", "", "phalp", "snapshot"][kind]
+        shutil.copytree(seeds / root.name, root)
+        src = root / "img" if kind == 3 else root  # PHALP: the frames' folder, its pickle beside it
+        files = sorted(p for p in root.rglob("*") if p.is_file())
         target = files[int(rng.integers(len(files)))]
         action = int(rng.integers(8))
         if action == 0:
@@ -90,6 +109,10 @@ def make_import_source(seeds: Path, rng: np.random.Generator, folder: Path) -> t
             extra = target.parent / "zzz.png"
             shutil.copy(target, extra)
             return f"{extra.relative_to(folder)} added", src
+    if target.suffix == ".npy" and rng.random() < 0.6:
+        label, value = M.mutate_array(rng, np.load(target))
+        np.save(target, value, allow_pickle=True)  # object arrays can only be saved pickled: never to be loaded
+        return f"{target.relative_to(folder)} {label}", src
     if target.suffix == ".npz" and rng.random() < 0.6:
         with np.load(target) as f:
             arrays = {k: f[k] for k in f.files}
@@ -115,7 +138,7 @@ def load_import_source(src: Path) -> None:
     outputs = Path(tempfile.mkdtemp(prefix="anr-import-fuzz-"))
     out = outputs / "out.h5"
     try:
-        poses = src.with_name("poses.npz") if src.suffix == ".mp4" else None
+        poses = {".mp4": src.with_name("poses.npz"), "img": src.with_name("demo_clip.pkl")}.get(src.suffix or src.name)
         try:
             import_capture(src, out, poses=poses)
         except AnrError:

@@ -230,19 +230,19 @@ def _unbatched(value) -> np.ndarray:
 
 
 def _npz(path: Path) -> dict:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise AnrError(f"{path}: cannot read it as an .npz of plain arrays ({exc}), expected SMPLer-X's parameters") from None
+    from anr_studio.motion.safe_npz import NpzArchive
+
+    with NpzArchive(path, "SMPLer-X's parameters") as data:  # each header checked before its data
+        return {k: data.array(k) for k in data.keys}
 
 
 def _meta_intrinsics(path: Path) -> np.ndarray:
     label = str(path)
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AnrError(f"{label}: cannot read it as JSON ({exc}), expected SMPLer-X's focal and princpt") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise AnrError(f"{label}: cannot read it as JSON ({reason}), expected SMPLer-X's focal and princpt") from None
     f = numbers(require(meta, "focal", label, "focal [fx, fy] in pixels"), label, "focal", (2,))
     c = numbers(require(meta, "princpt", label, "princpt [cx, cy] in pixels"), label, "princpt", (2,))
     return np.array([[f[0], 0, c[0]], [0, f[1], c[1]], [0, 0, 1.0]])

@@ -145,8 +145,9 @@ def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
 def _person(path: Path, person: int | None) -> dict:
     try:
         people = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AnrError(f"{path}: cannot read it as JSON ({exc}), expected EasyMocap's list of people") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise AnrError(f"{path}: cannot read it as JSON ({reason}), expected EasyMocap's list of people") from None
     if isinstance(people, dict) and "annots" in people:
         people = people["annots"]
     if not isinstance(people, list) or not people or not all(isinstance(p, dict) for p in people):

@@ -54,11 +54,10 @@ def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
 def _npz(path: Path, expected: str) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise AnrError(f"{path}: does not exist, expected {expected}")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise AnrError(f"{path}: cannot read it as an .npz of plain arrays ({exc}), expected {expected}") from None
+    from anr_studio.motion.safe_npz import NpzArchive
+
+    with NpzArchive(path, expected) as data:  # each header checked before its data, damage is one sentence
+        return {k: data.array(k) for k in data.keys}
 
 
 def _read_processed(src: Path, options: ReadOptions) -> ToolImport:
@@ -102,10 +101,9 @@ def _masks(folder: Path, n: int):
 
 
 def _load_mask_npy(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise AnrError(f"{path}: cannot read it as a NumPy mask ({exc}), expected (H, W) 0/1 values") from None
+    from anr_studio.motion.safe_npz import load_npy
+
+    return load_npy(path, "a NumPy mask of (H, W) 0/1 values")
 
 
 def _read_release(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:

@@ -77,7 +77,7 @@ def mask_from_array(mask: Any, label: str) -> np.ndarray:
     m = np.asarray(mask)
     if m.ndim == 3 and m.shape[2] in (1, 3, 4):
         m = m[..., :3].max(axis=2)
-    if m.ndim != 2 or m.dtype.kind not in "biuf":
+    if m.ndim != 2 or m.dtype.kind not in "biuf" or m.size == 0:
         raise AnrError(f"{label}: mask has shape {m.shape} and type {m.dtype}, expected (H, W) numbers")
     m = m.astype(np.float32)
     if not np.all(np.isfinite(m)):
