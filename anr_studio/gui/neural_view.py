@@ -10,7 +10,7 @@ from anr_studio.components.pose_state import PoseState
 from anr_studio.components.protocols import StudioAvatar
 from anr_studio.components.scene import ViewState
 from anr_studio.gui.qt_util import ImageLabel
-from anr_studio.gui.theme import IMAGE_WELL
+from anr_studio.gui.theme import IMAGE_WELL, NEURAL_BACKDROP
 from anr_studio.jobs.preview import NeuralPreview, PreviewRequest, PreviewResult, default_preview_size
 
 NO_AVATAR = "No avatar loaded.\n\nFile ▸ Open avatar… (Ctrl+Shift+O) loads an .anr file;\ntrain one in the Training panel."
@@ -106,7 +106,8 @@ class NeuralView(QtWidgets.QWidget):
         s = self.pose_state
         px = int(size or self.size_px)
         stamp = time.perf_counter() if stamp is None else stamp
-        self.worker.request(PreviewRequest(self.identity, s.pose, s.betas, s.transl, self.view_state.view, (px, px), stamp))
+        self.worker.request(PreviewRequest(self.identity, s.pose, s.betas, s.transl, self.view_state.view, (px, px), stamp,
+                                          NEURAL_BACKDROP))
 
     def request_interactive(self, *_args) -> None:
         """Renders a half-resolution frame now and the full one as soon as the edits stop."""

@@ -12,6 +12,9 @@ TEXT = (220, 222, 228)
 ACCENT = (70, 140, 230)
 VIEWPORT_BG = (0.13, 0.14, 0.16, 1.0)
 """The 3D viewport's clear colour (RGBA 0-1), a shade of BASE."""
+NEURAL_BACKDROP = (62, 64, 71)
+"""What the neural view composites the person over (RGB 0-255): a grey a step above BASE, so dark
+clothes and hair stay visible and the image does not glare in the dark window."""
 IMAGE_WELL = f"background-color: rgb{BASE}; color: rgb(170, 172, 180);"
 """Style sheet of a widget that shows an image or a message in place of one."""
 

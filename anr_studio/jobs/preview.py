@@ -21,7 +21,7 @@ from anr_studio.components.scene import OrbitView
 
 @dataclass(frozen=True)
 class PreviewRequest:
-    """What to render: identity name, pose (24,3), betas (K,), transl (3,), view, size (H,W)."""
+    """What to render: identity name, pose (24,3), betas (K,), transl (3,), view, size (H,W), background RGB 0-255."""
 
     identity: str
     pose: np.ndarray
@@ -30,6 +30,7 @@ class PreviewRequest:
     view: OrbitView
     size: tuple[int, int]
     stamp: float = 0.0  # time.perf_counter() when the user made the edit, for latency figures
+    background: tuple[int, int, int] = (255, 255, 255)
 
 
 @dataclass(frozen=True)
@@ -126,5 +127,6 @@ class NeuralPreview:
 def render_request(avatar: StudioAvatar, req: PreviewRequest) -> tuple[np.ndarray, np.ndarray]:
     """Returns (rgb (H,W,3) uint8, mask (H,W) float32) of ``avatar`` for one request."""
     camera = req.view.camera(req.size)
-    rgb, mask = avatar.render(req.identity, req.pose, camera, betas=req.betas, transl=req.transl, size=req.size)
+    rgb, mask = avatar.render(req.identity, req.pose, camera, betas=req.betas, transl=req.transl, size=req.size,
+                              background=req.background)
     return np.asarray(rgb, np.uint8), np.asarray(mask, np.float32)

@@ -106,5 +106,9 @@ def test_avatar_file_opens_through_avatar_load_on_the_builtin_body(qtbot, tmp_pa
     assert isinstance(win.avatar, Avatar) and win.neural.identity == "ann"
     qtbot.waitUntil(lambda: win.neural.last_result is not None and win.neural.worker.idle(), timeout=30000)
     img = win.neural.last_result.rgb
-    assert img.shape == (64, 64, 3) and (img < 250).any(axis=-1).mean() > 0.05  # the body, not only the white background
+    from anr_studio.gui.theme import NEURAL_BACKDROP
+
+    assert img.shape == (64, 64, 3)
+    assert win.neural.last_result.request.background == NEURAL_BACKDROP  # over the view's grey, not glaring white
+    assert img.reshape(-1, 3).std(axis=0).max() > 2  # an image of something, not a flat fill
     win.close()
