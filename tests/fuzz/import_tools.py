@@ -37,7 +37,8 @@ def write_tool_seeds(folder: Path) -> None:
     from tests.capture import test_format_camera_frame as cf
     from tests.capture import test_format_multiview as mv
     from tests.capture import test_format_phalp as phalp
-    from tests.capture.tool_scene import H, N, W, camera_frame_fits, frame_images, write_images, write_joblib, write_video
+    from tests.capture.tool_scene import (H, N, W, camera_frame_fits, frame_images, write_images, write_joblib,
+                                          write_video)
 
     tool = {name: folder / name for name in TOOLS}
     for path in tool.values():

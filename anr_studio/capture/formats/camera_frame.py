@@ -197,7 +197,7 @@ class SmplerX:
 
 
 def _seen_frames(person) -> int:
-    """Returns how many frames GLAMR's ``person`` entry is visible in (0 for an entry that is not a dict of numbers)."""
+    """Returns how many frames GLAMR's ``person`` entry is seen in (0 for one that is not a dict of numbers)."""
     if not isinstance(person, dict):
         return 0
     try:
