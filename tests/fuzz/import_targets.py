@@ -1,6 +1,8 @@
 """What the fuzz suite hands `import`: capture folders (images/, masks/, a background, an .npz or
 metadata.json of SMPL parameters and cameras), videos with a pose .npz, a 4D-Humans / PHALP result
-pickle (read by the restricted unpickler) and a People-Snapshot folder, each damaged, seeded.
+pickle, a People-Snapshot folder and the layouts of EasyMocap, ZJU-MoCap, ROMP, BEV, WHAM, GLAMR and
+SMPLer-X (tests/fuzz/import_tools.py), each damaged, seeded; the tools' pickles get tree edits and
+pickles that would run a command besides byte-level damage.
 
 A case's loader imports into a file outside the case folder, reads back every frame and mask of
 what it wrote, and checks that a refused import left no output behind.
@@ -17,6 +19,7 @@ import cv2
 import numpy as np
 
 from tests.fuzz import mutate as M
+from tests.fuzz.import_tools import TOOLS, holds_pickle, mutate_pickle, source_of, write_tool_seeds
 
 H, W, N = 16, 16, 3
 
@@ -31,14 +34,12 @@ def _params(n: int = N) -> dict:
 
 
 def _tool_seeds(folder: Path) -> None:
-    """Writes what two fitting tools leave: a 4D-Humans / PHALP result pickle beside its frames
-    (``phalp/img``, ``phalp/demo_clip.pkl``) and a People-Snapshot folder (``snapshot/``)."""
-    from tests.capture import test_format_phalp as phalp
+    """Writes what the fitting tools leave: their layouts under ``folder/<tool>/`` (see
+    tests/fuzz/import_tools.py) and a People-Snapshot folder (``snapshot/``)."""
     from tests.capture import test_format_people_snapshot as snapshot
     from tests.capture.tool_scene import N as TOOL_N, world_scene
 
-    (folder / "phalp").mkdir()
-    phalp._scene(folder / "phalp")
+    write_tool_seeds(folder)
     world, E = world_scene()
     masks = np.zeros((TOOL_N, *snapshot.frame_images().shape[1:3]), bool)
     masks[:, 20:80, 40:90] = True
@@ -48,7 +49,7 @@ def _tool_seeds(folder: Path) -> None:
 def write_import_seeds(folder: Path) -> Path:
     """Returns ``folder`` holding the valid sources every case starts from: ``clip/`` (images, masks,
     background, params.npz), ``meta/`` (images and metadata.json), ``clip.mp4`` with ``poses.npz``,
-    and two tools' layouts (``phalp/``, ``snapshot/``)."""
+    and the fitting tools' layouts (``snapshot/`` and one folder for each of ``TOOLS``)."""
     _tool_seeds(folder)
     frames = [np.full((H, W, 3), (40 * i, 90, 200 - 30 * i), np.uint8) for i in range(N)]
     for name in ("clip", "meta"):
@@ -77,16 +78,17 @@ def write_import_seeds(folder: Path) -> Path:
 
 def make_import_source(seeds: Path, rng: np.random.Generator, folder: Path) -> tuple[str, Path]:
     """Returns (label, source): a copy of a seed folder or video with one file damaged, removed or added."""
-    kind = int(rng.integers(5))
+    roots = ["clip", "meta", "", "snapshot", *TOOLS]
+    kind = int(rng.integers(len(roots)))
     if kind == 2:  # a video and its poses
         src = folder / "clip.mp4"
         shutil.copy(seeds / "clip.mp4", src)
         shutil.copy(seeds / "poses.npz", folder / "poses.npz")
         target = src if rng.random() < 0.5 else folder / "poses.npz"
     else:
-        root = folder / ["clip", "meta", "", "phalp", "snapshot"][kind]
+        root = folder / roots[kind]
         shutil.copytree(seeds / root.name, root)
-        src = root / "img" if kind == 3 else root  # PHALP: the frames' folder, its pickle beside it
+        src = root / TOOLS[root.name][0] if root.name in TOOLS else root  # a tool's frames, its fits beside them
         files = sorted(p for p in root.rglob("*") if p.is_file())
         target = files[int(rng.integers(len(files)))]
         action = int(rng.integers(8))
@@ -109,11 +111,15 @@ def make_import_source(seeds: Path, rng: np.random.Generator, folder: Path) -> t
             extra = target.parent / "zzz.png"
             shutil.copy(target, extra)
             return f"{extra.relative_to(folder)} added", src
-    if target.suffix == ".npy" and rng.random() < 0.6:
+    pickled = holds_pickle(target)
+    label = mutate_pickle(rng, target, folder) if pickled else None
+    if label is not None:
+        return f"{target.relative_to(folder)} {label}", src
+    if target.suffix == ".npy" and not pickled and rng.random() < 0.6:
         label, value = M.mutate_array(rng, np.load(target))
         np.save(target, value, allow_pickle=True)  # object arrays can only be saved pickled: never to be loaded
         return f"{target.relative_to(folder)} {label}", src
-    if target.suffix == ".npz" and rng.random() < 0.6:
+    if target.suffix == ".npz" and not pickled and rng.random() < 0.6:
         with np.load(target) as f:
             arrays = {k: f[k] for k in f.files}
         key = list(arrays)[int(rng.integers(len(arrays)))]
@@ -138,9 +144,11 @@ def load_import_source(src: Path) -> None:
     outputs = Path(tempfile.mkdtemp(prefix="anr-import-fuzz-"))
     out = outputs / "out.h5"
     try:
-        poses = {".mp4": src.with_name("poses.npz"), "img": src.with_name("demo_clip.pkl")}.get(src.suffix or src.name)
+        poses, view = source_of(src)
+        if poses is None and src.suffix == ".mp4":
+            poses = src.with_name("poses.npz")
         try:
-            import_capture(src, out, poses=poses)
+            import_capture(src, out, poses=poses, view=view)
         except AnrError:
             assert not any(outputs.iterdir()), "a refused import left a file behind"
             raise

@@ -100,6 +100,16 @@ def _make_pose_npy(seeds: T.Seeds, rng: np.random.Generator, folder: Path) -> tu
     return label, path
 
 
+def _import_options(src: Path) -> list:
+    """Returns the --poses and --view options `import` takes for a case's source (its tool's, or a video's poses.npz)."""
+    from tests.fuzz.import_tools import source_of
+
+    poses, view = source_of(src)
+    if poses is None and src.suffix == ".mp4":
+        poses = src.with_name("poses.npz")
+    return [*(["--poses", poses] if poses else []), *(["--view", view] if view else [])]
+
+
 def _entry_points(seeds: T.Seeds, body_file: str, import_seeds: Path, bvh_seeds: list[bytes]) -> dict:
     """Returns {name: (make case, arguments given the damaged path and the case folder, files it may edit)}."""
     avatar_body = ["--body-model", str(seeds.body_file), "--device", "cpu", "--quiet"]
@@ -109,8 +119,7 @@ def _entry_points(seeds: T.Seeds, body_file: str, import_seeds: Path, bvh_seeds:
         "capture info": (T.make_capture, lambda p, d: ["capture", "info", p], set()),
         "capture check": (T.make_capture, lambda p, d: ["capture", "check", p, "--out", d / "c.png"], set()),
         "import": (lambda s, rng, d: I.make_import_source(import_seeds, rng, d),
-                   lambda p, d: ["import", p, "--out", d / "i.h5",
-                                 *(["--poses", Path(p).with_name("poses.npz")] if p.endswith(".mp4") else [])], set()),
+                   lambda p, d: ["import", p, "--out", d / "i.h5", *_import_options(Path(p))], set()),
         "render --motion": (lambda s, rng, d: motion_fuzz.make_motion_file(rng, d, bvh_seeds),
                             lambda p, d: ["render", seeds.avatar, "--motion", p, "--frames", "2", "--size", "16",
                                           "--out", d / "m.mp4", *avatar_body], set()),

@@ -113,8 +113,7 @@ class Glamr:
         people = require(probe.pickle(options.poses), "person_data", label, "GLAMR's person_data")
         if not isinstance(people, dict):
             raise AnrError(f"{label}: person_data is a {type(people).__name__}, expected a dict by person id")
-        visible = {k: int(np.sum(np.asarray(v.get("visible", [1]), dtype=float))) if isinstance(v, dict) else 0
-                   for k, v in people.items()}
+        visible = {k: _seen_frames(v) for k, v in people.items()}
         pid = _pick(visible, options.person, label, "person")
         person, where = people[pid], f"{label}: person_data[{pid}]"
         expected = "GLAMR's smpl_orient_cam, smpl_pose, smpl_beta, root_trans_cam, cam_K"
@@ -184,6 +183,9 @@ class SmplerX:
             body = numbers(np.asarray(require(params, "body_pose", label, expected)).reshape(-1), label, "body_pose", (63,))
             shape = numbers(np.asarray(require(params, "betas", label, expected)).reshape(-1), label, "betas", (-1,))
             transl = numbers(np.asarray(require(params, "transl", label, expected)).reshape(-1), label, "transl", (3,))
+            if betas and len(shape) != len(betas[0]):
+                raise AnrError(f"{label}: betas has {len(shape)} values, expected {len(betas[0])} as in "
+                               f"{files[frames[0]].name}")
             rows.append(np.concatenate([root, body]))
             betas.append(shape)
             trans.append(transl + offset)
@@ -192,6 +194,16 @@ class SmplerX:
         label = str(out / "smplx")
         raw = {"poses": np.stack(rows), "trans": np.stack(trans), "betas": np.stack(betas), "K": np.stack(K), "E": np.eye(4)}
         return ToolImport(raw, len(rows), label, video.frames, fps=video.fps)
+
+
+def _seen_frames(person) -> int:
+    """Returns how many frames GLAMR's ``person`` entry is seen in (0 for one that is not a dict of numbers)."""
+    if not isinstance(person, dict):
+        return 0
+    try:
+        return int(np.sum(np.asarray(person.get("visible", [1]), dtype=float)))
+    except (TypeError, ValueError, OverflowError):
+        return 0  # refused with its field's name if this person is the one imported
 
 
 def _frame_indices(src: Path, numbers_: list[int]) -> list[int]:

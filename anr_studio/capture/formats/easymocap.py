@@ -57,15 +57,31 @@ def _node(fs: cv2.FileStorage, key: str, label: str, expected: str, required: bo
     return node
 
 
+def _open_yaml(path: Path) -> cv2.FileStorage:
+    """Returns the OpenCV YAML file ``path`` opened for reading; AnrError when it does not parse."""
+    try:
+        fs = cv2.FileStorage(str(path), cv2.FILE_STORAGE_READ)
+        opened = fs.isOpened()
+    except (cv2.error, SystemError):  # OpenCV's parser raises on damaged YAML
+        opened = False
+    if not opened:
+        raise AnrError(f"{path}: cannot read it as OpenCV YAML, expected EasyMocap's camera file")
+    return fs
+
+
 def read_cameras(src: Path) -> dict[str, dict[str, np.ndarray]]:
     """Returns EasyMocap's cameras by name: ``K (3,3)``, ``D (k,)``, ``R (3,3)``, ``t (3,)`` metres."""
     intri_path, extri_path = src / "intri.yml", src / "extri.yml"
-    intri = cv2.FileStorage(str(intri_path), cv2.FILE_STORAGE_READ)
-    extri = cv2.FileStorage(str(extri_path), cv2.FILE_STORAGE_READ)
-    if not intri.isOpened() or not extri.isOpened():
-        bad = intri_path if not intri.isOpened() else extri_path
-        raise AnrError(f"{bad}: cannot read it as OpenCV YAML, expected EasyMocap's camera file")
+    intri, extri = _open_yaml(intri_path), _open_yaml(extri_path)
     il, el = str(intri_path), str(extri_path)
+    try:
+        return _cameras(intri, extri, il, el)
+    except (cv2.error, SystemError):  # OpenCV raises on a node of another type than the one read
+        raise AnrError(f"{il} / {el}: a camera's node is not of the type EasyMocap writes, expected names (a list), "
+                       "K_, dist_, Rot_ or R_ and T_ matrices of every camera") from None
+
+
+def _cameras(intri: cv2.FileStorage, extri: cv2.FileStorage, il: str, el: str) -> dict[str, dict[str, np.ndarray]]:
     names_node = _node(intri, "names", il, "the list of camera names")
     names = [names_node.at(i).string() for i in range(names_node.size())]
     cams = {}

@@ -107,6 +107,9 @@ def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
             i = int(np.argmax(cam[:, 0]))  # the largest person, as ROMP's --show_largest picks
         if cam[i, 0] <= 0:
             raise AnrError(f"{where}: cam scale is {cam[i, 0]:g}, expected a positive scale (the person's size)")
+        if betas and len(shape[i]) != len(betas[0]):
+            raise AnrError(f"{where}: smpl_betas has {len(shape[i])} values a person, expected {len(betas[0])} as in "
+                           f"frame {names[0]}")
         rows.append(thetas[i])
         cams.append(cam[i])
         betas.append(shape[i])

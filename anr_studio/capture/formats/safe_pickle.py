@@ -23,6 +23,7 @@ import gzip
 import io
 import lzma
 import pickle
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -192,8 +193,8 @@ def _npy_payload(stream: Any, label: str, expected: str) -> Any:
             raise ValueError(f"format version {version[0]}.{version[1]}")
         read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         shape, fortran, dtype = read_header(stream)
-    except (ValueError, OSError, EOFError) as exc:
-        raise AnrError(f"{label}: not a NumPy array file ({exc}), expected {expected}") from None
+    except (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError) as exc:  # a header that does not tokenize
+        raise AnrError(f"{label}: not a NumPy array file ({type(exc).__name__}), expected {expected}") from None
     if not dtype.hasobject:
         count = int(np.prod(shape, dtype=np.int64))
         data = stream.read(count * dtype.itemsize)

@@ -132,7 +132,11 @@ def _masks(src: Path, images: list[str], camera):
     def union(paths: list[Path]) -> np.ndarray:
         out = person_mask(paths[0])
         for p in paths[1:]:
-            out = np.maximum(out, person_mask(p))
+            part = person_mask(p)
+            if part.shape != out.shape:
+                raise AnrError(f"{p}: is {part.shape[1]}x{part.shape[0]}, expected the size of {paths[0].name} "
+                               f"({out.shape[1]}x{out.shape[0]})")
+            out = np.maximum(out, part)
         return out
 
     return undistorted((union(paths) for paths in found), camera)
