@@ -8,7 +8,6 @@ nor scipy is needed) and refuses every other global, so a hostile file cannot ru
 
 from __future__ import annotations
 
-import _compat_pickle
 import os
 import pickle
 import zipfile
@@ -20,10 +19,7 @@ import numpy as np
 from anr_studio.body.skeleton import BODY_PART_NAMES, NUM_JOINTS, SMPL_PARENTS, joint_part_indices
 from anr_studio.errors import AnrError
 from anr_studio.fileio import file_sha256
-
-
-class RefusedGlobal(pickle.UnpicklingError):
-    """The pickle names something an SMPL file never holds (and that could run code)."""
+from anr_studio.restricted_pickle import NUMPY_GLOBALS, RefusedGlobal, allowed_global
 
 
 class ChumpyArray:
@@ -76,53 +72,22 @@ def _safe_reconstructor(cls: type, base: type, state: Any) -> Any:
     raise RefusedGlobal(f"copyreg._reconstructor of {cls!r} is not allowed")
 
 
-def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
-    # Python 3 writes bytes into protocol-2 pickles as _codecs.encode(text, "latin1").
-    if encoding not in ("latin1", "latin-1"):
-        raise RefusedGlobal(f"_codecs.encode with encoding {encoding!r} is not allowed")
-    return text.encode("latin1")
-
-
-_NUMPY_MULTIARRAY = ("numpy.core.multiarray", "numpy._core.multiarray")  # numpy 1.x and 2.x paths
 _ALLOWED: dict[tuple[str, str], Any] = {
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
+    **NUMPY_GLOBALS,
     ("copyreg", "_reconstructor"): _safe_reconstructor,
     ("builtins", "object"): object,
-    ("builtins", "set"): set,
-    ("builtins", "frozenset"): frozenset,
-    ("_codecs", "encode"): _latin1_encode,
     ("chumpy.ch", "Ch"): ChumpyArray,
     ("chumpy", "Ch"): ChumpyArray,
 }
-for _mod in _NUMPY_MULTIARRAY:
-    _ALLOWED[(_mod, "_reconstruct")] = np.ndarray.__reduce__(np.zeros(1))[0]
-    _ALLOWED[(_mod, "scalar")] = np.float64(0).__reduce__()[0]
-
-
-def _numpy_frombuffer(buf: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:
-    # Protocol 5 pickles arrays as numpy's _frombuffer(buffer, dtype, shape, order).
-    return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order).copy()
-
-
-for _mod in ("numpy.core.numeric", "numpy._core.numeric"):
-    _ALLOWED[(_mod, "_frombuffer")] = _numpy_frombuffer
 
 
 class SafeSmplUnpickler(pickle.Unpickler):
     """An Unpickler that builds numpy arrays, scipy sparse matrices and chumpy arrays, nothing else."""
 
     def find_class(self, module: str, name: str) -> Any:
-        # Protocols 0-2 name Python 2 modules (__builtin__, copy_reg); map them as pickle does.
-        if (module, name) in _compat_pickle.NAME_MAPPING:
-            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
-        elif module in _compat_pickle.IMPORT_MAPPING:
-            module = _compat_pickle.IMPORT_MAPPING[module]
-        if (module, name) in _ALLOWED:
-            return _ALLOWED[(module, name)]
         if module.startswith("scipy.sparse") and name in _SPARSE:
             return _SPARSE[name]
-        raise RefusedGlobal(f"refusing global {module}.{name}")
+        return allowed_global(_ALLOWED, module, name)
 
 
 def read_pickle(path: Path) -> dict[str, Any]:

@@ -17,7 +17,6 @@ bz2, xz, lzma). Both are read here.
 
 from __future__ import annotations
 
-import _compat_pickle
 import bz2
 import gzip
 import io
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from anr_studio.errors import AnrError
+from anr_studio.restricted_pickle import NUMPY_GLOBALS, RefusedGlobal, allowed_global
 
 
 class Unread:
@@ -39,10 +39,6 @@ class Unread:
 
     def __repr__(self) -> str:
         return "<unread>"
-
-
-class RefusedGlobal(pickle.UnpicklingError):
-    """The pickle names a global that result files never hold (and that could run code)."""
 
 
 class _JoblibArray:
@@ -58,25 +54,8 @@ def _unread(*args: Any) -> Unread:
     return Unread()
 
 
-def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
-    # Protocol-2 pickles written by Python 3 store bytes as _codecs.encode(text, "latin1").
-    if encoding not in ("latin1", "latin-1"):
-        raise RefusedGlobal(f"_codecs.encode with encoding {encoding!r} is not allowed")
-    return text.encode("latin1")
-
-
-def _frombuffer(buf: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:
-    # Protocol 5 pickles arrays as numpy's _frombuffer(buffer, dtype, shape, order).
-    return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order).copy()
-
-
-_RECONSTRUCT = np.ndarray.__reduce__(np.zeros(1))[0]
-_SCALAR = np.float64(0).__reduce__()[0]
 _ALLOWED: dict[tuple[str, str], Any] = {
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("builtins", "set"): set,
-    ("builtins", "frozenset"): frozenset,
+    **NUMPY_GLOBALS,
     ("builtins", "dict"): dict,
     ("builtins", "list"): list,
     ("builtins", "tuple"): tuple,
@@ -84,7 +63,6 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("builtins", "bytearray"): bytearray,
     ("collections", "OrderedDict"): __import__("collections").OrderedDict,
     ("collections", "defaultdict"): __import__("collections").defaultdict,
-    ("_codecs", "encode"): _latin1_encode,
     ("joblib.numpy_pickle", "NumpyArrayWrapper"): _JoblibArray,
     ("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper"): _JoblibArray,
     # torch tensors pickled with plain pickle: never rebuilt (that would run torch.load)
@@ -93,11 +71,6 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("torch._utils", "_rebuild_parameter"): _unread,
     ("torch.storage", "_load_from_bytes"): _unread,
 }
-for _mod in ("numpy.core.multiarray", "numpy._core.multiarray"):  # numpy 1.x and 2.x paths
-    _ALLOWED[(_mod, "_reconstruct")] = _RECONSTRUCT
-    _ALLOWED[(_mod, "scalar")] = _SCALAR
-for _mod in ("numpy.core.numeric", "numpy._core.numeric"):
-    _ALLOWED[(_mod, "_frombuffer")] = _frombuffer
 
 
 class RestrictedUnpickler(pickle._Unpickler):  # the Python implementation: joblib arrays need BUILD
@@ -110,14 +83,7 @@ class RestrictedUnpickler(pickle._Unpickler):  # the Python implementation: jobl
         self._file = file
 
     def find_class(self, module: str, name: str) -> Any:
-        # Protocols 0-2 name Python 2 modules (__builtin__, copy_reg); map them as pickle does.
-        if (module, name) in _compat_pickle.NAME_MAPPING:
-            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
-        elif module in _compat_pickle.IMPORT_MAPPING:
-            module = _compat_pickle.IMPORT_MAPPING[module]
-        if (module, name) in _ALLOWED:
-            return _ALLOWED[(module, name)]
-        raise RefusedGlobal(f"refusing global {module}.{name}")
+        return allowed_global(_ALLOWED, module, name)
 
     def _load_build(self) -> None:
         pickle._Unpickler.load_build(self)
