@@ -1,4 +1,5 @@
-"""Argument types that check ranges as argparse reads them, so a bad value ends with one line.
+"""Argument types that check ranges as argparse reads them, so a bad value ends with one line, and the
+small pieces every command shares (the device, messages, stopping on signals).
 
 ``type=count(1, 4096)`` reads an integer in [1, 4096]; ``type=number(0, None, open_low=True)``
 a finite float above 0. Argparse turns the ValueError into ``argument --size: invalid value``
@@ -8,8 +9,11 @@ plus the expectation, exit status 2, before anything is loaded.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
-from typing import Callable
+import signal
+import sys
+from typing import Callable, Iterator
 
 # Pixels on a side of a rendered image: beyond it one frame alone needs gigabytes.
 MAX_IMAGE_SIDE = 8192
@@ -71,3 +75,25 @@ def device(name: str | None) -> str:
     if name == "cuda" and not torch.cuda.is_available():
         raise AnrError("--device cuda: no CUDA GPU is available on this machine, expected --device cpu")
     return name
+
+
+def add_device(parser: argparse.ArgumentParser, what: str = "device") -> None:
+    """Adds ``--device cuda|cpu`` (default: cuda when available) to ``parser``."""
+    parser.add_argument("--device", choices=["cuda", "cpu"], help=f"{what} (default: cuda if available)")
+
+
+def say(message: str) -> None:
+    """Prints ``message`` for the user on stderr, after the program's name."""
+    print(f"anr-studio: {message}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: Callable[..., None]) -> Iterator[None]:
+    """Calls ``stop()`` on SIGTERM (`timeout`, a job manager, torchrun) and SIGHUP (a closed terminal) inside the block,
+    so they stop like Ctrl-C: the command checkpoints and writes what it has first."""
+    previous = {s: signal.signal(s, lambda *_: stop()) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)

@@ -10,21 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from anr_studio.cli.argtypes import count, image_side, number
+from anr_studio.cli.argtypes import add_device, count, device, image_side, number, say, stop_on_signals
 from anr_studio.errors import AnrError
 
 COLOURS = {"white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128), "gray": (128, 128, 128),
            "green": (0, 177, 64)}
-
-
-def _say(message: str) -> None:
-    print(f"anr-studio: {message}", file=sys.stderr)
-
-
-def _device(name: str | None) -> str:
-    from anr_studio.cli.argtypes import device
-
-    return device(name)
 
 
 def _inputs(args: argparse.Namespace) -> list[str | None]:
@@ -50,8 +40,7 @@ def _output(args: argparse.Namespace, path: str | None, kinds: tuple[str, ...], 
 def _load(args: argparse.Namespace):
     from anr_studio.avatar.avatar import Avatar
 
-    avatar = Avatar.load(args.avatar, device=_device(args.device), body_path=args.body_model)
-    return avatar
+    return Avatar.load(args.avatar, device=device(args.device), body_path=args.body_model)
 
 
 def parse_background(text: str, size: tuple[int, int]) -> Any:
@@ -149,7 +138,7 @@ def _run_render(args: argparse.Namespace) -> int:
         cam = avatar.default_camera(size, names[0], azimuth_deg=args.azimuth, elevation_deg=args.elevation)
         images = [avatar.render(n, pose, cam, size=size, background=background)[0] for n in names]
         write_png(out, np.concatenate(images, axis=1))
-        _say(f"wrote {out}")
+        say(f"wrote {out}")
         return 0
     bar = _progress(total, "render", args.quiet)
 
@@ -162,7 +151,7 @@ def _run_render(args: argparse.Namespace) -> int:
         write_frames(out, counted(), fps)
     finally:
         bar.close()
-    _say(f"wrote {out} ({total} frames at {fps:g} fps)")
+    say(f"wrote {out} ({total} frames at {fps:g} fps)")
     return 0
 
 
@@ -174,12 +163,12 @@ def _run_swap(args: argparse.Namespace) -> int:
     _output(args, args.preview, (".png",), "--preview")
     avatar = _load(args)
     size = int(avatar.texture(avatar.identities[0]).shape[-1])
-    mask = load_mask(args.mask, size, warn=_say) if args.mask else None
+    mask = load_mask(args.mask, size, warn=say) if args.mask else None
     if mask is None and not args.region:
         raise AnrError("swap: neither --region nor --mask given, expected one of them")
     mask = swap_identity(avatar, args.source, args.target, args.name, args.region, mask, args.feather)
     avatar.save(args.out)
-    _say(f"wrote {args.out}: identity {args.name!r} = {args.target!r} wearing {args.source!r}'s "
+    say(f"wrote {args.out}: identity {args.name!r} = {args.target!r} wearing {args.source!r}'s "
          f"{args.region or 'painted'} region ({float((mask > 0.5).mean()) * 100:.1f}% of the texels)")
     if args.mask_out:
         save_mask(args.mask_out, mask)
@@ -190,7 +179,7 @@ def _run_swap(args: argparse.Namespace) -> int:
         row = [avatar.render(n, np.zeros((24, 3), np.float32), cam, size=args.preview_size)[0]
                for n in (args.source, args.target, args.name)]
         write_png(args.preview, np.concatenate(row, axis=1))
-        _say(f"wrote {args.preview} ({args.source} | {args.target} | {args.name})")
+        say(f"wrote {args.preview} ({args.source} | {args.target} | {args.name})")
     return 0
 
 
@@ -222,26 +211,22 @@ def _run_fit(args: argparse.Namespace) -> int:
         bar.set_postfix(loss=f"{losses.get('total', float('nan')):.4f}", refresh=False)
         bar.refresh()
 
-    import signal
-
-    def stop(*_):  # SIGTERM (`timeout`, a job manager) and SIGHUP (a closed terminal) stop like Ctrl-C
+    def stop():
         raise KeyboardInterrupt
 
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        result = fit_identity(avatar, args.capture, args.name, work, steps=args.steps, resume=args.resume,
-                              keyframe_fraction=args.keyframe_fraction, lr=args.lr, batch_size=args.batch_size,
-                              checkpoint_every=args.checkpoint_every, time_budget_s=args.time_budget or 0.0,
-                              progress=progress, warn=lambda m: tqdm.write(f"anr-studio: {m}", file=sys.stderr))
+        with stop_on_signals(stop):
+            result = fit_identity(avatar, args.capture, args.name, work, steps=args.steps, resume=args.resume,
+                                  keyframe_fraction=args.keyframe_fraction, lr=args.lr, batch_size=args.batch_size,
+                                  checkpoint_every=args.checkpoint_every, time_budget_s=args.time_budget or 0.0,
+                                  progress=progress, warn=lambda m: tqdm.write(f"anr-studio: {m}", file=sys.stderr))
     finally:
         bar.close()
-        for s, handler in previous.items():
-            signal.signal(s, handler)
     if result.reason == "stopped":
-        _say(f"stopped at step {result.step}; continue with --resume (work folder {work})")
+        say(f"stopped at step {result.step}; continue with --resume (work folder {work})")
         return 130
     avatar.save(out)
-    _say(f"wrote {out}: identity {args.name!r} after {result.step} steps ({result.seconds:.1f} s, "
+    say(f"wrote {out}: identity {args.name!r} after {result.step} steps ({result.seconds:.1f} s, "
          f"loss {result.losses.get('total', float('nan')):.4f}); renderer unchanged")
     return 0
 
@@ -263,24 +248,24 @@ def _run_export(args: argparse.Namespace) -> int:
     avatar._check(identity)
     if args.mesh:
         export_mesh(avatar, args.mesh, parse_pose(args.pose), identity, texture=not args.no_mesh_texture)
-        _say(f"wrote {args.mesh}")
+        say(f"wrote {args.mesh}")
     if args.texture:
         images = texture_images(avatar.texture(identity))
         path = Path(args.texture)
         pca = path.with_name(f"{path.stem}_pca{path.suffix or '.png'}")
         write_png(path, images["rgb"])
         write_png(pca, images["pca"])
-        _say(f"wrote {path} (channels 0-2) and {pca} (PCA false colour)")
+        say(f"wrote {path} (channels 0-2) and {pca} (PCA false colour)")
     if args.uv_masks:
         size = int(avatar.texture(identity).shape[-1]) if not args.mask_size else args.mask_size
         written = export_region_masks(avatar.body, size, args.uv_masks)
-        _say(f"wrote {len(written)} UV region masks to {args.uv_masks}: {', '.join(written)}")
+        say(f"wrote {len(written)} UV region masks to {args.uv_masks}: {', '.join(written)}")
     return 0
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("avatar", help="avatar file (.anr) written by anr-studio train")
-    p.add_argument("--device", choices=["cuda", "cpu"], help="device (default: cuda if available)")
+    add_device(p)
     p.add_argument("--body-model", metavar="PATH", help="the body file the avatar's body model id refers to")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--overwrite", action="store_true", help="replace output files that already exist")

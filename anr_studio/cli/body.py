@@ -179,16 +179,14 @@ def body_grid(body: BodyModel, poses: dict[str, torch.Tensor], size: int) -> np.
 
 
 def _run(args: argparse.Namespace) -> int:
-    import cv2
     import torch
 
+    from anr_studio.avatar.video import write_png
     from anr_studio.body import load_body
-    from anr_studio.fileio import atomic_path
+    from anr_studio.fileio import check_output
 
     if not 16 <= args.size <= 4096:
         raise AnrError(f"--size is {args.size}, expected a cell size in pixels between 16 and 4096")
-    from anr_studio.fileio import check_output
-
     sources = [args.model, args.uv_obj, *(n.strip() for n in args.pose.split(",") if n.strip().lower().endswith(".npz"))]
     out = check_output(args.out, (".png",), inputs=sources, overwrite=args.overwrite)
     poses = {"rest": torch.zeros(24, 3)}
@@ -197,11 +195,7 @@ def _run(args: argparse.Namespace) -> int:
             poses[Path(name).name if name.lower().endswith(".npz") else name] = named_pose(name, args.frame)
     body = load_body(args.model, device=args.device, uv_obj=args.uv_obj)
     grid = body_grid(body, poses, args.size)
-    with atomic_path(out) as tmp:
-        ok, data = cv2.imencode(".png", grid[..., ::-1])
-        if not ok:
-            raise AnrError(f"--out {out}: PNG encoding failed")
-        tmp.write_bytes(data.tobytes())
+    write_png(out, grid)
     print(f"wrote {out} ({grid.shape[1]}x{grid.shape[0]}, body {body.model_id}, {body.num_vertices} vertices)")
     return 0
 

@@ -7,7 +7,6 @@ import json
 import sys
 
 from anr_studio.cli.argtypes import count, image_side, number
-from anr_studio.errors import AnrError
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -29,17 +28,10 @@ def _run(args: argparse.Namespace) -> int:
 
     report = generate_capture(args.out, cfg, fine_body_path=args.fine_body, progress=progress)
     if args.contact_sheet:
-        import cv2
-
+        from anr_studio.avatar.video import write_png
         from anr_studio.capture.synth.contact_sheet import contact_sheet
-        from anr_studio.fileio import atomic_path
 
-        sheet = contact_sheet(args.out, count=8, columns=4)
-        with atomic_path(args.contact_sheet) as tmp:
-            ok, data = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-            if not ok:
-                raise AnrError(f"{args.contact_sheet}: could not encode the contact sheet as PNG")
-            tmp.write_bytes(data.tobytes())
+        write_png(args.contact_sheet, contact_sheet(args.out, count=8, columns=4))
     print(json.dumps(report, indent=1 if not args.quiet else None))
     return 0
 

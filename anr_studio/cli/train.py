@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
 from pathlib import Path
 
-from anr_studio.cli.argtypes import count, number
+from anr_studio.cli.argtypes import add_device, count, device, number, say, stop_on_signals
 from anr_studio.errors import AnrError
 
 
@@ -30,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-split", action="store_true", help="turn split optimization off (ablation)")
     p.add_argument("--baseline", choices=["dnr"], help="train the Deferred Neural Rendering baseline instead")
     p.add_argument("--one-stage", action="store_true", help="train the one-stage ANR ablation")
-    p.add_argument("--device", choices=["cuda", "cpu"], help="training device (default: cuda if available)")
+    add_device(p, "training device")
     p.add_argument("--body-model", metavar="PATH", help="the SMPL file the captures' body model id refers to")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config value, e.g. --set data.batch_size=8 --set loss.adversarial=0.5")
@@ -51,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--split", default="test", choices=["test", "train"], help="which frames to render")
     e.add_argument("--out", metavar="JSON", help="write the metrics here (default: print them)")
     e.add_argument("--max-frames", type=count(0), default=0, metavar="N", help="at most N evenly spaced frames per capture")
-    e.add_argument("--device", choices=["cuda", "cpu"], help="device (default: cuda if available)")
+    add_device(e)
     e.add_argument("--body-model", metavar="PATH", help="the SMPL file the captures' body model id refers to")
     e.add_argument("--overwrite", action="store_true", help="replace the --out file if it exists")
     e.set_defaults(func=run_eval)
@@ -102,20 +101,16 @@ def _preset_name(args: argparse.Namespace) -> str:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if args.preset:
         if device == "cpu" and args.preset in GPU_PRESETS:
-            _say(f"preset {args.preset} is sized for a GPU and will be very slow on this CPU; --preset cpu "
+            say(f"preset {args.preset} is sized for a GPU and will be very slow on this CPU; --preset cpu "
                  "trains an avatar of a 128² capture in 10 minutes on 2 cores")
         return args.preset
     name = default_preset(device)
     if name == "cpu":
-        _say("no CUDA GPU: training with preset cpu (64² crops around the person, stops after 10 minutes); "
+        say("no CUDA GPU: training with preset cpu (64² crops around the person, stops after 10 minutes); "
              "--preset fast needs a GPU")
     elif torch.cuda.is_available():
-        _say(f"training with preset {name} on {torch.cuda.get_device_name()} (--preset to choose another)")
+        say(f"training with preset {name} on {torch.cuda.get_device_name()} (--preset to choose another)")
     return name
-
-
-def _say(message: str) -> None:
-    print(f"anr-studio: {message}", file=sys.stderr)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -126,8 +121,6 @@ def run_train(args: argparse.Namespace) -> int:
     if args.print_config:
         print(json.dumps(config.to_dict(), indent=1))
         return 0
-    from anr_studio.cli.argtypes import device
-
     args.device = device(args.device)
     from tqdm import tqdm
 
@@ -150,7 +143,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.tensorboard:
         tb = TensorBoardLog(out / "tensorboard")
         if not tb.available:
-            print("anr-studio: TensorBoard is not installed; --tensorboard ignored", file=sys.stderr)
+            say("TensorBoard is not installed; --tensorboard ignored")
         callbacks.append(tb)
     if args.eval_every:
         callbacks.append(HeldOutPSNR(captures, args.eval_every, args.eval_frames, path=out / "heldout_psnr.json"))
@@ -160,15 +153,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     trainer = Trainer(config, captures, out, device=args.device, resume=args.resume, callbacks=callbacks,
                       body_path=args.body_model, warn=warn)
-    # SIGTERM (torchrun tearing down, a job manager, `timeout`) and SIGHUP (a closed terminal) stop
-    # like Ctrl-C: checkpoint and avatar first. The data-loader workers ignore them (see FrameDataset).
-    stops = (signal.SIGTERM, signal.SIGHUP)
-    previous = {s: signal.signal(s, lambda *_: trainer.request_stop()) for s in stops}
-    try:
+    with stop_on_signals(trainer.request_stop):  # the data-loader workers ignore them (see FrameDataset)
         reason = trainer.run()
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
     if trainer.dist.is_main:
         print(f"training {reason} at step {trainer.step} ({trainer.train_time:.0f} s); avatar: {out / 'avatar.anr'}")
     trainer.close()
@@ -177,18 +163,12 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Evaluates a run and prints or writes the metrics JSON."""
-    import torch
-
-    from anr_studio.fileio import atomic_write_text
+    from anr_studio.fileio import atomic_write_text, check_output
     from anr_studio.train.evaluate import evaluate
-
-    from anr_studio.cli.argtypes import device as pick_device
-    from anr_studio.fileio import check_output
 
     if args.out:
         check_output(args.out, (".json",), inputs=[args.run, *args.captures, args.body_model], overwrite=args.overwrite)
-    device = pick_device(args.device)
-    result = evaluate(args.run, args.captures, args.split, device=device, max_frames=args.max_frames,
+    result = evaluate(args.run, args.captures, args.split, device=device(args.device), max_frames=args.max_frames,
                       body_path=args.body_model)
     text = json.dumps(result, indent=1)
     if args.out:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from itertools import count
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 from psygnal import Signal
@@ -21,6 +21,7 @@ from anr_studio.errors import AnrError
 _stroke_ids = count()
 BRUSH_RADIUS_RANGE = (1.0, 64.0)  # mask pixels
 BRUSH_STEP = 1.25  # `]` multiplies the radius by this, `[` divides
+Box = tuple[int, int, int, int]  # dirty box (y0, y1, x0, x1) of an edit
 
 
 @dataclass
@@ -72,7 +73,7 @@ class PaintState(Undoable[np.ndarray]):
         """Records that the current mask has been kept (saved into an identity or a file)."""
         self.unsaved = False
 
-    def _full(self) -> tuple[int, int, int, int]:
+    def _full(self) -> Box:
         return (0, self.size, 0, self.size)
 
     def record(self, merge_key: object | None = None) -> None:
@@ -123,7 +124,7 @@ class PaintState(Undoable[np.ndarray]):
         self.history_changed.emit()
 
 
-def dab(state: PaintState, x: float, y: float) -> tuple[int, int, int, int] | None:
+def dab(state: PaintState, x: float, y: float) -> Box | None:
     """Returns the dirty box (y0, y1, x0, x1) after stamping one soft round dab at (x, y); None if off-canvas."""
     b = state.brush
     r = max(float(b.radius), 0.5)
@@ -144,39 +145,31 @@ def dab(state: PaintState, x: float, y: float) -> tuple[int, int, int, int] | No
     return (y0, y1, x0, x1)
 
 
-def _union(a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int] | None) -> tuple[int, int, int, int] | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
-
-
-def line(state: PaintState, p0: tuple[float, float], p1: tuple[float, float]) -> tuple[int, int, int, int] | None:
-    """Returns the dirty box after dabbing along p0 -> p1 (x, y) with spacing of a quarter radius."""
-    spacing = max(state.brush.radius * 0.25, 0.5)
-    n = max(int(math.ceil(math.dist(p0, p1) / spacing)), 1)
-    box = None
-    for i in range(1, n + 1):
-        t = i / n
-        box = _union(box, dab(state, p0[0] + (p1[0] - p0[0]) * t, p0[1] + (p1[1] - p0[1]) * t))
-    return box
-
-
-def handle_event(state: PaintState, event: PaintEvent) -> tuple[int, int, int, int] | None:
-    """Returns the dirty box after applying one pointer event; a press..release stroke is one undo step."""
-    box = None
+def stroke(state: PaintState, event: PaintEvent, dab_at: Callable[[float, float], Box | None], spacing: float) -> Box | None:
+    """Returns the dirty box (y0, y1, x0, x1) after one pointer event: ``dab_at(x, y)`` on press and every
+    ``spacing`` along a move; a press..release stroke is one undo step."""
+    boxes = []
     if event.kind == "press":
         state.begin_stroke(event.x, event.y)
-        box = dab(state, event.x, event.y)
+        boxes.append(dab_at(event.x, event.y))
     elif event.kind == "move" and state.stroke_point is not None:
-        box = line(state, state.stroke_point, (event.x, event.y))
+        x0, y0 = state.stroke_point
+        n = max(int(math.ceil(math.hypot(event.x - x0, event.y - y0) / spacing)), 1)
+        boxes = [dab_at(x0 + (event.x - x0) * i / n, y0 + (event.y - y0) * i / n) for i in range(1, n + 1)]
         state.stroke_point = (event.x, event.y)
     elif event.kind == "release":
         state.end_stroke()
-    if box is not None:
-        state.changed.emit(box)
+    boxes = [b for b in boxes if b is not None]
+    if not boxes:
+        return None
+    box = (min(b[0] for b in boxes), max(b[1] for b in boxes), min(b[2] for b in boxes), max(b[3] for b in boxes))
+    state.changed.emit(box)
     return box
+
+
+def handle_event(state: PaintState, event: PaintEvent) -> Box | None:
+    """Returns the dirty box after applying one pointer event in mask pixels; a press..release stroke is one undo step."""
+    return stroke(state, event, lambda x, y: dab(state, x, y), max(state.brush.radius * 0.25, 0.5))
 
 
 def fill(state: PaintState, region: np.ndarray) -> None:

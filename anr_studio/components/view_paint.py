@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from anr_studio.components.paint import PaintEvent, PaintState
+from anr_studio.components.paint import Box, PaintEvent, PaintState, stroke
 from anr_studio.components.protocols import StudioBody
 from anr_studio.errors import AnrError
 from anr_studio.render import WeakPerspectiveCamera, rasterize, render_body_maps
@@ -150,7 +150,7 @@ def view_paint_map(body: StudioBody, pose, camera, image_size, size: int, betas=
     return ViewPaintMap(tm.size, (h, w), tm.index[keep], pixels[seen].numpy().astype(np.float64), density)
 
 
-def view_dab(state: PaintState, vmap: ViewPaintMap, x: float, y: float) -> tuple[int, int, int, int] | None:
+def view_dab(state: PaintState, vmap: ViewPaintMap, x: float, y: float) -> Box | None:
     """Returns the dirty box (y0, y1, x0, x1) after one dab of ``state.brush`` at view pixel (x, y); None if it hits no texel."""
     if vmap.size != state.size:
         raise AnrError(f"view painting: the view map is for a {vmap.size}-pixel mask, expected {state.size} (the paint state's)")
@@ -165,30 +165,10 @@ def view_dab(state: PaintState, vmap: ViewPaintMap, x: float, y: float) -> tuple
     return (int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1)
 
 
-def _union(a, b):
-    if a is None or b is None:
-        return a if b is None else b
-    return (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
-
-
-def handle_view_event(state: PaintState, vmap: ViewPaintMap, event: PaintEvent) -> tuple[int, int, int, int] | None:
+def handle_view_event(state: PaintState, vmap: ViewPaintMap, event: PaintEvent) -> Box | None:
     """Returns the dirty box after one pointer event at view pixel (event.x, event.y); press..release is one undo step."""
-    box = None
-    if event.kind == "press":
-        state.begin_stroke(event.x, event.y)
-        box = view_dab(state, vmap, event.x, event.y)
-    elif event.kind == "move" and state.stroke_point is not None:
-        x0, y0 = state.stroke_point
-        spacing = max(vmap.brush_radius_px(state.brush.radius) * 0.25, 0.5)
-        n = max(int(math.ceil(math.hypot(event.x - x0, event.y - y0) / spacing)), 1)
-        for i in range(1, n + 1):
-            box = _union(box, view_dab(state, vmap, x0 + (event.x - x0) * i / n, y0 + (event.y - y0) * i / n))
-        state.stroke_point = (event.x, event.y)
-    elif event.kind == "release":
-        state.end_stroke()
-    if box is not None:
-        state.changed.emit(box)
-    return box
+    spacing = max(vmap.brush_radius_px(state.brush.radius) * 0.25, 0.5)
+    return stroke(state, event, lambda x, y: view_dab(state, vmap, x, y), spacing)
 
 
 class ViewBrush:
@@ -223,6 +203,6 @@ class ViewBrush:
         vmap = self.view_map(size)
         return len(vmap.texels_under(x, y, vmap.brush_radius_px(self.state.brush.radius))[0]) > 0
 
-    def handle(self, event: PaintEvent, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    def handle(self, event: PaintEvent, size: tuple[int, int]) -> Box | None:
         """Returns the dirty box after ``event`` at image pixel (event.x, event.y) of an image of ``size`` (H, W)."""
         return handle_view_event(self.state, self.view_map(size), event)

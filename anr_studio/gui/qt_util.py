@@ -106,3 +106,38 @@ def poll_job_progress(job, progress: QtWidgets.QProgressBar, timer: QtCore.QTime
     timer.stop()
     progress.setVisible(False)
     return snap
+
+
+def add_brush_actions(widget: QtWidgets.QWidget, step_brush: Callable[[int], float]) -> list[QtGui.QAction]:
+    """Returns the "Smaller brush" `[` and "Larger brush" `]` actions added to ``widget`` (live while it has the
+    focus, so the shortcut sheet lists them), each calling ``step_brush(-1 or +1)``."""
+    actions = []
+    for text, key, steps in (("Smaller brush", "[", -1), ("Larger brush", "]", 1)):
+        act = QtGui.QAction(text, widget)
+        act.setShortcut(QtGui.QKeySequence(key))
+        act.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetShortcut)
+        act.triggered.connect(lambda _=False, steps=steps: step_brush(steps))
+        widget.addAction(act)
+        actions.append(act)
+    return actions
+
+
+def trigger_shortcut(actions, event: QtGui.QKeyEvent) -> bool:
+    """Returns True after triggering the action whose shortcut is ``event``'s key: a key sent straight to a
+    widget (not through the shortcut map) reaches the same actions."""
+    pressed = QtGui.QKeySequence(event.keyCombination())
+    for act in actions:
+        if act.isEnabled() and act.shortcut().matches(pressed) == QtGui.QKeySequence.SequenceMatch.ExactMatch:
+            act.trigger()
+            return True
+    return False
+
+
+def draw_brush_outline(p: QtGui.QPainter, center: QtCore.QPointF, radius: float, erase: bool, text: str) -> None:
+    """Draws the brush circle at ``center`` (dark rim, white or blue when erasing) with ``text`` beside it."""
+    p.setPen(QtGui.QPen(QtGui.QColor(0, 0, 0, 160), 3))
+    p.drawEllipse(center, radius, radius)
+    color = QtGui.QColor(120, 200, 255, 230) if erase else QtGui.QColor(255, 255, 255, 230)
+    p.setPen(QtGui.QPen(color, 1.5))
+    p.drawEllipse(center, radius, radius)
+    p.drawText(center + QtCore.QPointF(radius + 4, -radius), text)

@@ -7,7 +7,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from anr_studio.components.paint import PaintEvent, PaintState, handle_event, resize_brush
-from anr_studio.gui.qt_util import to_qimage
+from anr_studio.gui.qt_util import add_brush_actions, draw_brush_outline, to_qimage, trigger_shortcut
 
 MASK_TINT = np.array([255, 120, 40], np.float32)
 LABEL_COLOR = QtGui.QColor(235, 235, 245, 210)
@@ -34,13 +34,7 @@ class UVCanvas(QtWidgets.QWidget):
         self.setCursor(QtCore.Qt.CursorShape.CrossCursor)
         self.setToolTip("Paint where identity A's texture goes (drag); [ and ] make the brush smaller and larger")
         self.setAccessibleName("try-on canvas")
-        # The brush keys are actions, so the shortcut sheet lists them; they work while the canvas has the focus.
-        for text, key, steps in (("Smaller brush", "[", -1), ("Larger brush", "]", 1)):
-            act = QtGui.QAction(text, self)
-            act.setShortcut(QtGui.QKeySequence(key))
-            act.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetShortcut)
-            act.triggered.connect(lambda _=False, steps=steps: self.step_brush(steps))
-            self.addAction(act)
+        add_brush_actions(self, self.step_brush)
         self._qimg: QtGui.QImage | None = None
         self.hover: QtCore.QPointF | None = None
         state.changed.connect(self._on_changed)
@@ -96,13 +90,8 @@ class UVCanvas(QtWidgets.QWidget):
                 p.setPen(LABEL_COLOR)
                 p.drawText(box, QtCore.Qt.AlignmentFlag.AlignCenter, name)
         if self.hover is not None:
-            rad = self.brush_radius_px()
-            color = QtGui.QColor(120, 200, 255, 220) if self.state.brush.erase else QtGui.QColor(255, 255, 255, 220)
-            p.setPen(QtGui.QPen(QtGui.QColor(0, 0, 0, 160), 3))
-            p.drawEllipse(self.hover, rad, rad)
-            p.setPen(QtGui.QPen(color, 1.5))
-            p.drawEllipse(self.hover, rad, rad)
-            p.drawText(self.hover + QtCore.QPointF(rad + 4, -rad), f"{self.state.brush.radius:.0f} px")
+            draw_brush_outline(p, self.hover, self.brush_radius_px(), self.state.brush.erase,
+                               f"{self.state.brush.radius:.0f} px")
         p.end()
 
     def _send(self, kind: str, event: QtGui.QMouseEvent) -> None:
@@ -139,11 +128,7 @@ class UVCanvas(QtWidgets.QWidget):
         return radius
 
     def keyPressEvent(self, e: QtGui.QKeyEvent) -> None:  # noqa: N802
-        # A key sent straight to the canvas (not through the shortcut map) reaches the same actions.
-        pressed = QtGui.QKeySequence(e.keyCombination())
-        for act in self.actions():
-            if act.shortcut().matches(pressed) == QtGui.QKeySequence.SequenceMatch.ExactMatch:
-                act.trigger()
-                e.accept()
-                return
-        super().keyPressEvent(e)
+        if trigger_shortcut(self.actions(), e):
+            e.accept()
+        else:
+            super().keyPressEvent(e)

@@ -14,7 +14,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from anr_studio.components.paint import PaintEvent, PaintState, resize_brush
 from anr_studio.components.protocols import StudioBody
 from anr_studio.components.view_paint import ViewBrush, ViewPaintMap
-from anr_studio.gui.qt_util import to_qimage
+from anr_studio.gui.qt_util import add_brush_actions, draw_brush_outline, to_qimage, trigger_shortcut
 
 # The painted mask over the view: the canvas's orange, half covering the render.
 PAINT_TINT = (255, 120, 40)
@@ -42,12 +42,7 @@ class _BrushOutline(QtWidgets.QWidget):
         if self.center is None:
             p.end()
             return
-        p.setPen(QtGui.QPen(QtGui.QColor(0, 0, 0, 160), 3))
-        p.drawEllipse(self.center, self.radius, self.radius)
-        color = QtGui.QColor(120, 200, 255, 230) if self.erase else QtGui.QColor(255, 255, 255, 230)
-        p.setPen(QtGui.QPen(color, 1.5))
-        p.drawEllipse(self.center, self.radius, self.radius)
-        p.drawText(self.center + QtCore.QPointF(self.radius + 4, -self.radius), self.text)
+        draw_brush_outline(p, self.center, self.radius, self.erase, self.text)
         p.end()
 
 
@@ -69,17 +64,10 @@ class ViewPainter(QtCore.QObject):
         self.enabled = False
         self._painting = False
         self.label.installEventFilter(self)
-        # The brush keys are actions on the image (so the shortcut sheet lists them), live while painting is on.
         self.label.setAccessibleName(self.label.accessibleName() or "neural view")
-        self.brush_actions = []
-        for text, key, steps in (("Smaller brush", "[", -1), ("Larger brush", "]", 1)):
-            act = QtGui.QAction(text, self.label)
-            act.setShortcut(QtGui.QKeySequence(key))
-            act.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetShortcut)
+        self.brush_actions = add_brush_actions(self.label, self.step_brush)
+        for act in self.brush_actions:
             act.setEnabled(False)
-            act.triggered.connect(lambda _=False, steps=steps: self.step_brush(steps))
-            self.label.addAction(act)
-            self.brush_actions.append(act)
         state.changed.connect(lambda _box: self.show_paint())
         neural_view.rendered.connect(lambda _res: self.show_paint())
 
@@ -151,12 +139,7 @@ class ViewPainter(QtCore.QObject):
         if t in (E.MouseButtonPress, E.MouseMove, E.MouseButtonRelease):
             return self._mouse(ev)
         if t == E.KeyPress:
-            # A key sent straight to the image (not through the shortcut map) reaches the same actions.
-            pressed = QtGui.QKeySequence(ev.keyCombination())
-            for act in self.brush_actions:
-                if act.shortcut().matches(pressed) == QtGui.QKeySequence.SequenceMatch.ExactMatch:
-                    act.trigger()
-                    return True
+            return trigger_shortcut(self.brush_actions, ev)
         return False
 
     def step_brush(self, steps: int) -> float:
