@@ -1,54 +1,31 @@
 """Importers: a folder of images or a video, plus SMPL poses and cameras, into a capture file.
 
-Layouts (also in `anr-studio import --help` and docs/capture_import.md):
-
-(a) folder ``SRC/``: ``images/*.png|jpg`` (sorted by name), optional ``masks/`` (same stems as
-    the images, or the same count in sorted order; 0 = background, 255 = person; 0/1 masks are
-    scaled), optional ``background.png``, and parameters in ``metadata.json`` or one ``.npz``:
-    ``poses (N,72)`` SMPL axis-angle (or ``(N,24,3)``, or SMPL-H/X rows, or ``global_orient`` +
-    ``body_pose``), ``trans``/``transl (N,3)`` metres (default zeros), ``betas (K,)`` or ``(N,K)``
-    (the mean is stored; default ten zeros), ``K (3,3)`` or ``(N,3,3)`` pixels, ``E (4,4)`` or
-    ``(N,4,4)`` world-to-camera OpenCV extrinsics (or ``R`` + ``t``), optional ``fps``.
-    metadata.json holds the same keys as nested lists, or a ``frames`` list of per-frame objects
-    (``file``, ``poses``, ``trans``, ``K``, ``E``) with ``betas``/``fps``/``K``/``E`` at the top.
-(b) a video (.mp4, .avi, .mov, .mkv, .webm) read with OpenCV, plus a pose .npz of the same
-    layout with one row per video frame; optional masks as a folder or a video.
-(c) what fitting tools and avatar datasets write (People-Snapshot, 4D-Humans / PHALP, ROMP / BEV,
-    EasyMocap, ZJU-MoCap, WHAM, GLAMR, SMPLer-X): read by :mod:`anr_studio.capture.formats` into
-    the parameters of (a), then parsed, converted and written the same way.
-
-The parameters are SMPL's (whatever fitter wrote them). By default they are converted to the
-built-in body (``capture.smpl_convert``: pelvis convention, a matching shape, rest-pose bones);
-with ``body_model`` (an SMPL-format model file) they are stored as they are and the capture
-names that file (its sha256), so training poses SMPL itself.
-
-The output is written through ``CaptureWriter`` (temporary file, renamed at the end), so an
-import that fails leaves no file behind.
+The layouts are in docs/capture_import.md (also ``anr-studio import --help``): (a) a folder with
+``images/``, optional ``masks/`` and ``background.png``, and the parameters in ``metadata.json`` or
+one ``.npz``; (b) a video with a pose ``.npz`` of one row per frame; (c) what fitting tools and
+avatar datasets write, read by :mod:`anr_studio.capture.formats` into the parameters of (a). All
+are parsed, converted to the built-in body (``capture.smpl_convert``; or kept as SMPL's with
+``body_model``, the capture naming that file by its sha256) and written through ``CaptureWriter``
+(temporary file, renamed at the end), so an import that fails leaves no file behind.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import cv2
 import numpy as np
 
+from anr_studio.capture.images import VIDEO_EXTS, list_images, read_image, read_mask, video_frames, video_info
 from anr_studio.capture.reader import Capture
 from anr_studio.capture.store import CaptureWriter
 from anr_studio.errors import AnrError
 from anr_studio.motion.clip import MAX_FPS, MIN_FPS
-from anr_studio.motion.safe_npz import NpzArchive
 from anr_studio.motion.smpl_npz import body_pose_from_rows
 
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
-VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 DEFAULT_FPS = 30.0
 DEFAULT_BETAS = 10
-# Masks whose values are all at most this and more than two are part-label images (ZJU-MoCap: 1..14).
-MAX_LABEL = 31
 
 
 # -- parameters ----------------------------------------------------------------------------
@@ -139,16 +116,12 @@ def _frame_rate(value: Any, label: str) -> float:
 
 def read_parameter_file(path: Path) -> tuple[dict[str, Any], list[str] | None]:
     """Returns the raw parameters of an .npz or metadata.json, and the per-frame file names (json ``frames``) or None."""
+    from anr_studio.capture.formats.sources import read_arrays, read_json
+
     label = path.name
     if path.suffix.lower() == ".npz":
-        with NpzArchive(path, "SMPL parameters and cameras") as data:
-            return {k: data.array(k) for k in data.keys}, None
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AnrError(f"{label}: cannot read it as JSON ({exc}), expected the capture parameters") from None
-    except RecursionError:
-        raise AnrError(f"{label}: is nested too deeply, expected the capture parameters as JSON") from None
+        return read_arrays(path, "SMPL parameters and cameras"), None
+    meta = read_json(path, "the capture parameters", label)
     if not isinstance(meta, dict):
         raise AnrError(f"{label}: top level is a {type(meta).__name__}, expected an object with poses, K, E")
     if "frames" not in meta:
@@ -189,74 +162,7 @@ def body_parameters(params: dict[str, Any], body_model: str | os.PathLike | None
     return {"pose": params["pose"], "transl": params["transl"], "betas": betas, "body_model": body.model_id}
 
 
-# -- images --------------------------------------------------------------------------------
-def _imread(path: Path, expected: str) -> np.ndarray:
-    """Returns the pixels of an image file as cv2 reads them (BGR(A) or grey), 16 bit scaled to 8."""
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise AnrError(f"{path}: cannot read it as an image, expected {expected}")
-    return (img / 257.0 + 0.5).astype(np.uint8) if img.dtype == np.uint16 else img
-
-
-def read_image(path: Path) -> np.ndarray:
-    """Returns an image file as ``(H,W,3)`` uint8 RGB (grey is repeated, alpha dropped, 16 bit scaled)."""
-    img = _imread(path, "a PNG or JPEG")
-    if img.dtype != np.uint8:
-        raise AnrError(f"{path}: has pixel type {img.dtype}, expected 8 or 16 bit")
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=2)
-    return np.ascontiguousarray(img[..., 2::-1])  # BGR(A) -> RGB
-
-
-def read_mask(path: Path) -> np.ndarray:
-    """Returns a mask file as ``(H,W)`` uint8 0..255 (colour masks: the brightest channel; 0/1 masks scaled)."""
-    img = _imread(path, "a mask PNG")
-    if img.ndim == 3:
-        img = img[..., :3].max(axis=2)
-    values = np.unique(img)
-    if values.max() <= MAX_LABEL and len(values) > 2:
-        raise AnrError(f"{path}: holds part labels ({', '.join(str(int(v)) for v in values[:16])}), expected a "
-                       "foreground mask (0 = background, 255 = person); convert it with mask = (labels > 0) * 255")
-    return _scale_mask(img)
-
-
-def _scale_mask(mask: np.ndarray) -> np.ndarray:
-    if mask.max() <= 1:  # a 0/1 label image
-        mask = mask * 255
-    return np.ascontiguousarray(mask.astype(np.uint8))
-
-
-def list_images(folder: Path) -> list[Path]:
-    """Returns the image files in ``folder`` sorted by name."""
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file())
-
-
-def _video_frames(path: Path, gray: bool = False) -> Iterator[np.ndarray]:
-    video = cv2.VideoCapture(str(path))
-    if not video.isOpened():
-        raise AnrError(f"{path}: OpenCV cannot open it as a video, expected an .mp4/.avi/.mov file")
-    try:
-        while True:
-            ok, frame = video.read()
-            if not ok:
-                return
-            if gray:
-                yield _scale_mask(frame.max(axis=2) if frame.ndim == 3 else frame)
-            else:
-                yield np.ascontiguousarray(frame[..., ::-1])
-    finally:
-        video.release()
-
-
-def _video_fps(path: Path) -> float | None:
-    video = cv2.VideoCapture(str(path))
-    try:
-        fps = float(video.get(cv2.CAP_PROP_FPS)) if video.isOpened() else 0.0
-    finally:
-        video.release()
-    return fps if np.isfinite(fps) and fps > 0 else None
-
-
+# -- frames and masks ----------------------------------------------------------------------
 def _mask_source(masks: Path | None, image_files: list[Path] | None) -> Iterator[np.ndarray] | None:
     if masks is None:
         return None
@@ -270,7 +176,7 @@ def _mask_source(masks: Path | None, image_files: list[Path] | None) -> Iterator
                 raise AnrError(f"{masks}: holds {len(files)} masks, expected {len(image_files)} (one per image, same names)")
         return (read_mask(p) for p in files)
     if masks.is_file():
-        return _video_frames(masks, gray=True)
+        return video_frames(masks, gray=True)
     raise AnrError(f"{masks}: does not exist, expected a masks folder or a mask video")
 
 
@@ -323,7 +229,7 @@ def import_capture(src: str | os.PathLike, out: str | os.PathLike, *, poses: str
         if poses is None:
             raise AnrError(f"{src}: a video needs its poses, expected --poses FILE.npz (one row per frame)")
         param_path, image_files = Path(poses), None
-        frames_iter, video_fps, count = _video_frames(src), _video_fps(src), None
+        frames_iter, video_fps, count = video_frames(src), video_info(src)[1], None
         mask_path = Path(masks) if masks else None
         plate = Path(background) if background else None
     else:

@@ -24,6 +24,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from anr_studio.body.lbs import axis_angle_to_matrix, kinematic_chain, matrix_to_axis_angle
 from anr_studio.body.skeleton import NUM_JOINTS, SMPL_PARENTS
 
 # SMPL's neutral model at its mean shape: rest joints (J_regressor @ v_template), metres, SMPL's
@@ -62,8 +63,6 @@ def _fitted(body) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     relative, after the limb alignment): the two pelvis joints are not the same point of the body
     (the built-in one sits at hip height, SMPL's about 9 cm above its hips).
     """
-    from anr_studio.body.lbs import kinematic_chain
-
     betas = _shape_like_smpl(body)
     with torch.no_grad():
         rest = body.rest_joints(torch.as_tensor(betas[None], dtype=body.v_template.dtype))[0].cpu().double()
@@ -137,11 +136,9 @@ def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def convert_smpl_fit(pose: np.ndarray, trans: np.ndarray, body) -> dict[str, np.ndarray]:
     """Returns ``pose (N,24,3)``, ``transl (N,3)``, ``betas (K,)`` for the built-in ``body`` from SMPL's
     ``pose (N,24,3)`` axis-angle and ``trans (N,3)`` (module docstring: what is matched and how)."""
-    from anr_studio.body.lbs import axis_angle_to_matrix, matrix_to_axis_angle
-
     betas, pelvis, q, offset = _fitted(body)
-    local = axis_angle_to_matrix(torch.as_tensor(np.asarray(pose), dtype=torch.float64)).numpy()  # (N,24,3,3)
-    pose_ours = matrix_to_axis_angle(torch.as_tensor(_local_rotations(local, q))).numpy()
+    local = axis_angle_to_rotations(pose)  # (N,24,3,3)
+    pose_ours = rotations_to_axis_angle(_local_rotations(local, q))
     transl = np.asarray(trans, np.float64) + (SMPL_PELVIS - pelvis) + local[:, 0] @ offset
     pose_ours, transl = _refine_to_smpl_joints(body, betas, local, np.asarray(trans, np.float64), pose_ours, transl)
     return {"pose": pose_ours.astype(np.float32), "transl": transl.astype(np.float32), "betas": betas.copy()}
@@ -149,9 +146,7 @@ def convert_smpl_fit(pose: np.ndarray, trans: np.ndarray, body) -> dict[str, np.
 
 def smpl_joints(pose: np.ndarray, trans: np.ndarray) -> np.ndarray:
     """Returns SMPL's posed joints (N,24,3) at its mean neutral shape for SMPL ``pose (N,24,3)``, ``trans (N,3)``."""
-    from anr_studio.body.lbs import axis_angle_to_matrix, kinematic_chain
-
-    rot = axis_angle_to_matrix(torch.as_tensor(np.asarray(pose), dtype=torch.float64))
+    rot = torch.as_tensor(axis_angle_to_rotations(pose))
     rest = torch.as_tensor(SMPL_REST_JOINTS)[None].expand(rot.shape[0], -1, -1)
     return kinematic_chain(rot, rest, list(SMPL_PARENTS))[0].numpy() + np.asarray(trans, np.float64)[:, None]
 
@@ -164,9 +159,7 @@ def _refine_to_smpl_joints(body, betas: np.ndarray, local: np.ndarray, trans: np
     file is needed. A few L-BFGS steps, all frames at once; a prior keeps each rotation near its
     start, so the limbs' twist and the hands and feet stay as SMPL had them.
     """
-    from anr_studio.body.lbs import axis_angle_to_matrix, kinematic_chain
-
-    target = torch.as_tensor(smpl_joints(matrix_to_axis_angle_np(local), trans))
+    target = torch.as_tensor(smpl_joints(rotations_to_axis_angle(local), trans))
     with torch.no_grad():
         rest = body.rest_joints(torch.as_tensor(betas[None], dtype=body.v_template.dtype))[0].cpu().double()
     n = pose.shape[0]
@@ -194,8 +187,11 @@ def _refine_to_smpl_joints(body, betas: np.ndarray, local: np.ndarray, trans: np
     return (start + delta).detach().numpy(), (base + shift).detach().numpy()
 
 
-def matrix_to_axis_angle_np(rot: np.ndarray) -> np.ndarray:
-    """Returns axis-angle vectors (..., 3) for rotation matrices ``rot`` (..., 3, 3)."""
-    from anr_studio.body.lbs import matrix_to_axis_angle
+def rotations_to_axis_angle(rot: np.ndarray) -> np.ndarray:
+    """Returns axis-angle vectors (..., 3) float64 for rotation matrices ``rot`` (..., 3, 3)."""
+    return matrix_to_axis_angle(torch.as_tensor(rot, dtype=torch.float64)).numpy()
 
-    return matrix_to_axis_angle(torch.as_tensor(rot)).numpy()
+
+def axis_angle_to_rotations(aa: np.ndarray) -> np.ndarray:
+    """Returns rotation matrices (..., 3, 3) float64 for axis-angle vectors ``aa`` (..., 3)."""
+    return axis_angle_to_matrix(torch.as_tensor(aa, dtype=torch.float64)).numpy()

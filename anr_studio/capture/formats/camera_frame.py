@@ -1,32 +1,19 @@
-"""Camera-frame fits: WHAM, GLAMR and SMPLer-X write SMPL(-X) parameters in the camera's frame.
+"""Camera-frame fits (``--format wham``, ``glamr``, ``smpler-x``; layouts in docs/capture_import.md).
 
-All three put the body in camera coordinates (OpenCV axes: x right, y down, z forward), so the
-capture's extrinsics are the identity; each stores or implies its intrinsics differently.
+All three write SMPL(-X) parameters in the camera's frame (OpenCV axes), so the capture's
+extrinsics are the identity; each implies its intrinsics differently. Sources:
 
-- WHAM (yohanshin/WHAM ``demo.py``, ``joblib.dump(results, "wham_output.pkl")``): a dict by
-  subject id of ``pose (F,72)`` (camera-frame root), ``trans (F,3)`` (SMPL's ``transl``: ``demo.py``
-  subtracts the hip offset its SMPL wrapper adds, ``lib/models/smpl.py``), ``betas (F,10)`` and
-  ``frame_ids (F,)``, the video frames the subject is seen in. Intrinsics
-  (``lib/utils/imutils.py`` ``compute_cam_intrinsics``, also ``lib/vis/run_vis.py``): focal length
-  ``sqrt(width^2 + height^2)``, principal point the image centre.
-- GLAMR (NVlabs/GLAMR ``global_recon/run_demo.py``, ``pickle.dump`` to ``grecon/<seq>_seed<k>.pkl``;
-  keys from ``global_recon/models/global_recon_model.py``): ``person_data[id]`` holds
-  ``smpl_orient_cam (F,3)``, ``smpl_pose (F,69)``, ``smpl_beta (F,10)``, ``root_trans_cam (F,3)``
-  (the pelvis joint's position, not SMPL's ``transl``: ``trans = root_trans - J0(betas)``) and
-  ``cam_K (F,3,3)``, over every frame of the video; ``visible (F,)`` marks the frames the person
-  is seen in (the others are infilled), and only those are imported. ``cam_K`` is for the video
-  GLAMR ran on (its principal point at the centre): for frames of the same video at another
-  size it is scaled by their width over twice its ``cx``.
-- SMPLer-X (caizhongang/SMPLer-X ``main/inference.py``): per frame and person,
-  ``smplx/<frame:05>_<person>.npz`` with ``global_orient (1,3)``, ``body_pose (21,3)``,
-  ``betas (1,10)``, ``transl (1,3)`` (the camera translation the model adds to SMPL-X), and
-  ``meta/<frame:05>_<person>.json`` with ``focal [fx, fy]`` and ``princpt [cx, cy]`` in the
-  frame's pixels. SMPL-X's rest pelvis is not SMPL's; ``trans`` is moved so the pelvis stays put.
+- WHAM: yohanshin/WHAM ``demo.py`` (``joblib.dump`` of ``wham_output.pkl``; ``trans`` is SMPL's
+  ``transl``: the hip offset its SMPL wrapper adds, ``lib/models/smpl.py``, is subtracted), focal
+  length ``sqrt(width^2 + height^2)`` (``lib/utils/imutils.py`` ``compute_cam_intrinsics``).
+- GLAMR: NVlabs/GLAMR ``global_recon/run_demo.py`` and ``global_recon/models/global_recon_model.py``
+  (``root_trans_cam`` is where the pelvis joint is; ``visible`` marks the frames not infilled).
+- SMPLer-X: caizhongang/SMPLer-X ``main/inference.py`` (``smplx/<frame:05>_<person>.npz`` and
+  ``meta/<frame:05>_<person>.json``); SMPL-X's rest pelvis is not SMPL's, so ``trans`` is moved.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -34,23 +21,14 @@ import numpy as np
 
 from anr_studio.capture.formats import Probe, ReadOptions, ToolImport
 from anr_studio.capture.formats.phalp import PICKLE_SUFFIXES
-from anr_studio.capture.formats.sources import numbers, open_frames, require
+from anr_studio.capture.formats.sources import (field, intrinsics, numbers, open_frames, pick, read_arrays, read_json,
+                                                require)
+from anr_studio.capture.images import list_images
 from anr_studio.errors import AnrError
 
 # SMPL-X's neutral rest pelvis joint (metres, SMPL-X's frame at zero shape): its origin is not at
 # the pelvis, which sits about 0.35 m below it (SMPL's sits 0.22 m below its own).
 SMPLX_PELVIS = np.array([0.0031, -0.3514, 0.0120])
-
-
-def _pick(counts: dict, person: int | None, label: str, what: str):
-    if not counts:
-        raise AnrError(f"{label}: holds no {what}, expected at least one person")
-    if person is None:
-        return min(counts, key=lambda k: (-counts[k], str(k)))
-    matching = [k for k in counts if str(k) == str(person)]
-    if not matching:
-        raise AnrError(f"{label}: has no {what} {person}, expected one of {', '.join(map(str, counts))}")
-    return matching[0]
 
 
 class Wham:
@@ -77,7 +55,7 @@ class Wham:
         data = probe.pickle(options.poses)
         if not Wham._subjects(data):
             raise AnrError(f"{label}: is not WHAM output, expected subject ids mapping to pose, trans, betas, frame_ids")
-        sid = _pick({k: len(np.atleast_1d(v["frame_ids"])) for k, v in data.items()}, options.person, label, "subject")
+        sid = pick({k: len(np.atleast_1d(v["frame_ids"])) for k, v in data.items()}, options.person, label, "subject")
         subject, where = data[sid], f"{label}: subject {sid}"
         ids = numbers(subject["frame_ids"], where, "frame_ids", (-1,)).astype(int)
         n = len(ids)
@@ -87,8 +65,7 @@ class Wham:
         video = open_frames(src, indices=list(ids))
         h, w = video.size
         f = float(np.hypot(w, h))
-        K = np.array([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1.0]])
-        raw = {"poses": pose, "trans": trans, "betas": betas, "K": K, "E": np.eye(4)}
+        raw = {"poses": pose, "trans": trans, "betas": betas, "K": intrinsics(f, f, w / 2, h / 2), "E": np.eye(4)}
         return ToolImport(raw, n, label, video.frames, fps=video.fps)
 
 
@@ -114,15 +91,15 @@ class Glamr:
         if not isinstance(people, dict):
             raise AnrError(f"{label}: person_data is a {type(people).__name__}, expected a dict by person id")
         visible = {k: _seen_frames(v) for k, v in people.items()}
-        pid = _pick(visible, options.person, label, "person")
+        pid = pick(visible, options.person, label, "person")
         person, where = people[pid], f"{label}: person_data[{pid}]"
         expected = "GLAMR's smpl_orient_cam, smpl_pose, smpl_beta, root_trans_cam, cam_K"
-        orient = numbers(require(person, "smpl_orient_cam", where, expected), where, "smpl_orient_cam", (-1, 3))
+        orient = field(person, "smpl_orient_cam", where, (-1, 3), expected)
         n = len(orient)
-        body = numbers(require(person, "smpl_pose", where, expected), where, "smpl_pose", (n, 69))
-        beta = numbers(require(person, "smpl_beta", where, expected), where, "smpl_beta", (n, -1))
-        root = numbers(require(person, "root_trans_cam", where, expected), where, "root_trans_cam", (n, 3))
-        K = numbers(require(person, "cam_K", where, expected), where, "cam_K", (n, 3, 3))
+        body = field(person, "smpl_pose", where, (n, 69), expected)
+        beta = field(person, "smpl_beta", where, (n, -1), expected)
+        root = field(person, "root_trans_cam", where, (n, 3), expected)
+        K = field(person, "cam_K", where, (n, 3, 3), expected)
         betas = beta.mean(0)
         trans = root - options.pelvis(betas)[None]  # GLAMR stores where the pelvis joint is
         # GLAMR infills the frames where the person is not seen: only the seen ones are imported
@@ -165,7 +142,7 @@ class SmplerX:
             m = SmplerX._FILE.match(p.stem)
             if m:
                 by_person.setdefault(int(m.group(2)), {})[int(m.group(1))] = p
-        person = _pick({k: len(v) for k, v in by_person.items()}, options.person, str(out / "smplx"), "person")
+        person = pick({k: len(v) for k, v in by_person.items()}, options.person, str(out / "smplx"), "person")
         files = by_person[person]
         frames = sorted(files)
         if frames != list(range(frames[0], frames[0] + len(frames))):
@@ -177,12 +154,12 @@ class SmplerX:
         rows, trans, betas, K = [], [], [], []
         for f in frames:
             label = str(files[f])
-            params = _npz(files[f])
+            params = read_arrays(files[f], "SMPLer-X's parameters")
             expected = "SMPLer-X's global_orient, body_pose, betas, transl"
-            root = numbers(np.asarray(require(params, "global_orient", label, expected)).reshape(-1), label, "global_orient", (3,))
-            body = numbers(np.asarray(require(params, "body_pose", label, expected)).reshape(-1), label, "body_pose", (63,))
-            shape = numbers(np.asarray(require(params, "betas", label, expected)).reshape(-1), label, "betas", (-1,))
-            transl = numbers(np.asarray(require(params, "transl", label, expected)).reshape(-1), label, "transl", (3,))
+            root = field(params, "global_orient", label, (3,), expected, flat=True)
+            body = field(params, "body_pose", label, (63,), expected, flat=True)
+            shape = field(params, "betas", label, (-1,), expected, flat=True)
+            transl = field(params, "transl", label, (3,), expected, flat=True)
             if betas and len(shape) != len(betas[0]):
                 raise AnrError(f"{label}: betas has {len(shape)} values, expected {len(betas[0])} as in "
                                f"{files[frames[0]].name}")
@@ -211,8 +188,6 @@ def _frame_indices(src: Path, numbers_: list[int]) -> list[int]:
     extracted from a video numbered from 1), so in a folder by name, in a video k - 1."""
     if not src.is_dir():
         return [k - 1 for k in numbers_]
-    from anr_studio.capture.importers import list_images
-
     position = {p.stem: i for i, p in enumerate(list_images(src))}
     missing = [k for k in numbers_ if f"{k:06d}" not in position]
     if missing:
@@ -241,23 +216,11 @@ def _unbatched(value) -> np.ndarray:
     return array[0] if array.ndim == 3 and array.shape[0] == 1 else array
 
 
-def _npz(path: Path) -> dict:
-    from anr_studio.motion.safe_npz import NpzArchive
-
-    with NpzArchive(path, "SMPLer-X's parameters") as data:  # each header checked before its data
-        return {k: data.array(k) for k in data.keys}
-
-
 def _meta_intrinsics(path: Path) -> np.ndarray:
-    label = str(path)
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
-        raise AnrError(f"{label}: cannot read it as JSON ({reason}), expected SMPLer-X's focal and princpt") from None
-    f = numbers(require(meta, "focal", label, "focal [fx, fy] in pixels"), label, "focal", (2,))
-    c = numbers(require(meta, "princpt", label, "princpt [cx, cy] in pixels"), label, "princpt", (2,))
-    return np.array([[f[0], 0, c[0]], [0, f[1], c[1]], [0, 0, 1.0]])
+    label, meta = str(path), read_json(path, "SMPLer-X's focal and princpt")
+    f = field(meta, "focal", label, (2,), "focal [fx, fy] in pixels")
+    c = field(meta, "princpt", label, (2,), "princpt [cx, cy] in pixels")
+    return intrinsics(f[0], f[1], c[0], c[1])
 
 
 FORMATS = (Wham, Glamr, SmplerX)

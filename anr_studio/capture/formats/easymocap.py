@@ -1,31 +1,22 @@
-"""EasyMocap datasets and fits: ``intri.yml`` / ``extri.yml``, ``images/<cam>/``, SMPL json per frame.
+"""EasyMocap datasets and fits (``--format easymocap``; the layout is in docs/capture_import.md).
 
-Layout (zju3dv/EasyMocap ``easymocap/mytools/camera_utils.py`` ``read_camera``; OpenCV
-FileStorage YAML): ``intri.yml`` holds ``names`` (the cameras) and per camera ``K_<cam>`` (3,3)
-and ``dist_<cam>`` (1,5) (or ``D_<cam>``); ``extri.yml`` holds ``Rot_<cam>`` (3,3) (or ``R_<cam>``
-(3,1) Rodrigues) and ``T_<cam>`` (3,1) metres, world-to-camera. Frames are
-``images/<cam>/<frame:06d>.jpg``, masks (optional) ``mask/<cam>/<frame>.png`` (non-zero = person).
-Fits (``output/smpl/<frame:06d>.json``, ``easymocap/mytools/file_utils.py`` ``write_smpl``): a list
-of people ``{"id", "Rh": [[3]], "Th": [[3]], "poses": [[72]], "shapes": [[10]]}``.
-
-EasyMocap's body model (``easymocap/smplmodel/body_model.py``) rotates the posed body about
-SMPL's origin, not its pelvis: ``v = R(Rh) v_smpl(poses, shapes) + Th``. SMPL's own parameters
-are ``R_root = R(Rh) R(poses[:3])`` and ``trans = Th + R(Rh) J0 - J0`` (J0: SMPL's rest pelvis
-for the shape). Frames and masks are undistorted with the camera's distortion.
+Cameras as zju3dv/EasyMocap ``easymocap/mytools/camera_utils.py`` ``read_camera`` reads them
+(OpenCV YAML: ``intri.yml`` ``names``, ``K_<cam>``, ``dist_<cam>``; ``extri.yml`` ``Rot_<cam>`` or
+Rodrigues ``R_<cam>``, ``T_<cam>`` metres); fits as ``easymocap/mytools/file_utils.py`` ``write_smpl``
+writes them (``output/smpl/<frame>.json``: a list of people ``{"id", "Rh", "Th", "poses", "shapes"}``).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from anr_studio.capture.formats import Probe, ReadOptions, ToolImport
-from anr_studio.capture.formats.sources import (axis_angle_to_rotations, numbers, open_frames, person_mask, require,
-                                                rotations_to_axis_angle, undistorted)
-from anr_studio.capture.importers import list_images
+from anr_studio.capture.formats.sources import (by_stem, extrinsics, numbers, person_masks, read_json, rh_th_fits,
+                                                undistorted)
+from anr_studio.capture.images import read_image
 from anr_studio.errors import AnrError
 
 NAME = "easymocap"
@@ -36,16 +27,6 @@ _FIT_FOLDERS = ("output/smpl", "output-smpl-3d/smpl", "smpl")
 def matches(src: Path, poses: Path | None, probe: Probe) -> bool:
     """Returns whether ``src`` is an EasyMocap dataset folder."""
     return src.is_dir() and (src / "intri.yml").is_file() and (src / "extri.yml").is_file()
-
-
-def rh_th_to_smpl(poses: np.ndarray, rh: np.ndarray, th: np.ndarray, pelvis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Returns SMPL's ``pose (N,72)`` and ``trans (N,3)`` for EasyMocap's ``poses (N,72)``, ``Rh (N,3)``,
-    ``Th (N,3)`` (the body rotated about SMPL's origin), ``pelvis (3,)`` SMPL's rest pelvis joint."""
-    r = axis_angle_to_rotations(rh)
-    pose = np.asarray(poses, np.float64).copy()
-    pose[:, :3] = rotations_to_axis_angle(r @ axis_angle_to_rotations(pose[:, :3]))
-    trans = th + r @ pelvis - pelvis
-    return pose, trans
 
 
 def _node(fs: cv2.FileStorage, key: str, label: str, expected: str, required: bool = True):
@@ -123,47 +104,21 @@ def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
     files = sorted(fits.glob("*.json"))
     if not files:
         raise AnrError(f"{fits}: holds no .json fits, expected EasyMocap's <frame>.json per frame")
+    stems = [p.stem for p in files]
     image_dir = src / "images" / view
-    images = {p.stem: p for p in list_images(image_dir)} if image_dir.is_dir() else {}
-    missing = [p.stem for p in files if p.stem not in images]
-    if missing:
-        raise AnrError(f"{image_dir}: has no image {missing[0]}, expected one per fit in {fits}")
-    rows, rh, th, shapes = [], [], [], []
-    for p in files:
-        person = _person(p, options.person)
-        where = f"{p}"
-        expected = "EasyMocap's Rh, Th, poses and shapes"
-        rows.append(numbers(require(person, "poses", where, expected), where, "poses", (1, -1)).reshape(-1)[:72])
-        if len(rows[-1]) != 72:
-            raise AnrError(f"{where}: poses has {len(rows[-1])} values, expected 72 (SMPL)")
-        rh.append(numbers(require(person, "Rh", where, expected), where, "Rh", (1, 3))[0])
-        th.append(numbers(require(person, "Th", where, expected), where, "Th", (1, 3))[0])
-        shapes.append(numbers(require(person, "shapes", where, expected), where, "shapes", (1, -1))[0])
-    betas = np.mean(shapes, 0)
-    pose, trans = rh_th_to_smpl(np.stack(rows), np.stack(rh), np.stack(th), options.pelvis(betas))
-    E = np.eye(4)
-    E[:3, :3], E[:3, 3] = cam["R"], cam["t"]
-    raw = {"poses": pose, "trans": trans, "betas": betas, "K": cam["K"], "E": E}
-    order = [images[p.stem] for p in files]
-    frames = open_frames(image_dir, indices=[list_images(image_dir).index(f) for f in order])
-    camera = [(cam["K"], cam["D"])] * len(files)
+    images = by_stem(image_dir, stems, "image")
+    raw = rh_th_fits(((_person(p, options.person), str(p)) for p in files), "EasyMocap's Rh, Th, poses and shapes",
+                     options.pelvis)
+    raw.update(K=cam["K"], E=extrinsics(cam["R"], cam["t"]))
+    frames = undistorted((read_image(p) for p in images), cam["K"], cam["D"])
     mask_dir = next((src / m / view for m in ("mask", "masks") if (src / m / view).is_dir()), None)
-    masks = None
-    if mask_dir is not None:
-        by_stem = {q.stem: q for q in list_images(mask_dir)}
-        absent = [p.stem for p in files if p.stem not in by_stem]
-        if absent:
-            raise AnrError(f"{mask_dir}: has no mask {absent[0]}.png, expected one per frame")
-        masks = undistorted((person_mask(by_stem[p.stem]) for p in files), camera)
-    return ToolImport(raw, len(files), str(fits), undistorted(frames.frames, camera), masks, identity=src.name)
+    masks = None if mask_dir is None else undistorted(
+        person_masks([p] for p in by_stem(mask_dir, stems, "mask")), cam["K"], cam["D"])
+    return ToolImport(raw, len(files), str(fits), frames, masks, identity=src.name)
 
 
 def _person(path: Path, person: int | None) -> dict:
-    try:
-        people = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
-        raise AnrError(f"{path}: cannot read it as JSON ({reason}), expected EasyMocap's list of people") from None
+    people = read_json(path, "EasyMocap's list of people")
     if isinstance(people, dict) and "annots" in people:
         people = people["annots"]
     if not isinstance(people, list) or not people or not all(isinstance(p, dict) for p in people):

@@ -1,33 +1,24 @@
-"""People-Snapshot, as InstantAvatar and GART preprocess it, and as it is released.
+"""People-Snapshot as InstantAvatar and GART preprocess it, and as it is released (``--format people-snapshot``).
 
-Preprocessed folder (tijiang13/InstantAvatar ``scripts/peoplesnapshot/preprocess_PeopleSnapshot.py``
-writes it, ``instant_avatar/datasets/peoplesnapshot.py`` and ``custom.py`` read it; JiahuiLei/GART
-``lib_data/instant_avatar_people_snapshot.py`` reads the same)::
-
-    cameras.npz   intrinsic (3,3) pixels, extrinsic (4,4) world-to-camera (OpenCV axes), height, width
-    poses.npz     betas (10,) or (1,10); thetas (N,72) or global_orient (N,3) + body_pose (N,69); transl (N,3)
-    images/       image_0000.png ... (already undistorted), sorted by name
-    masks/        mask_0000.npy (H,W) 0/1 (People-Snapshot) or *.png 0/255 (custom sequences)
-
-Release (``male-3-casual/`` etc.; read by the same preprocessing script)::
-
-    camera.pkl                camera_f (2,), camera_c (2,), camera_k (5,) distortion, camera_rt (3,)
-                              Rodrigues, camera_t (3,), width, height
-    reconstructed_poses.hdf5  betas (10,), pose (N,72), trans (N,3)
-    masks.hdf5                masks (N,H,W) 0/1
-    <subject>.mp4             the frames, distorted: frames and masks are undistorted with camera_k
+The preprocessed folder (``cameras.npz``, ``poses.npz``, ``images/``, ``masks/``) is what
+tijiang13/InstantAvatar ``scripts/peoplesnapshot/preprocess_PeopleSnapshot.py`` writes and
+``instant_avatar/datasets/peoplesnapshot.py`` reads (JiahuiLei/GART
+``lib_data/instant_avatar_people_snapshot.py`` reads the same); the release (``camera.pkl``,
+``reconstructed_poses.hdf5``, ``masks.hdf5``, the distorted video) is what that script reads.
+Both layouts are in docs/capture_import.md.
 """
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from anr_studio.capture.formats import Probe, ReadOptions, ToolImport
-from anr_studio.capture.formats.sources import mask_from_array, numbers, open_frames, require, undistorted
-from anr_studio.capture.importers import VIDEO_EXTS, list_images, read_mask
+from anr_studio.capture.formats.sources import extrinsics, field, intrinsics, open_frames, read_arrays, require, undistorted
+from anr_studio.capture.images import VIDEO_EXTS, list_images, mask_from_array, read_mask
 from anr_studio.errors import AnrError
 
 NAME = "people-snapshot"
@@ -51,25 +42,16 @@ def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
     return _read_release(src, options, probe)
 
 
-def _npz(path: Path, expected: str) -> dict[str, np.ndarray]:
-    if not path.is_file():
-        raise AnrError(f"{path}: does not exist, expected {expected}")
-    from anr_studio.motion.safe_npz import NpzArchive
-
-    with NpzArchive(path, expected) as data:  # each header checked before its data, damage is one sentence
-        return {k: data.array(k) for k in data.keys}
-
-
 def _read_processed(src: Path, options: ReadOptions) -> ToolImport:
     cam_path = src / "cameras.npz"
-    cam = _npz(cam_path, "intrinsic, extrinsic, height and width")
+    cam = read_arrays(cam_path, "intrinsic, extrinsic, height and width")
     label = str(cam_path)
-    K = numbers(require(cam, "intrinsic", label, "intrinsics (3,3) in pixels"), label, "intrinsic", (3, 3))
-    E = numbers(require(cam, "extrinsic", label, "world-to-camera extrinsics (4,4)"), label, "extrinsic", (4, 4))
-    height = int(numbers(require(cam, "height", label, "the image height"), label, "height", ()))
-    width = int(numbers(require(cam, "width", label, "the image width"), label, "width", ()))
+    K = field(cam, "intrinsic", label, (3, 3), "intrinsics (3,3) in pixels")
+    E = field(cam, "extrinsic", label, (4, 4), "world-to-camera extrinsics (4,4)")
+    height = int(field(cam, "height", label, (), "the image height"))
+    width = int(field(cam, "width", label, (), "the image width"))
     pose_path = options.poses or src / "poses.npz"
-    params = _npz(pose_path, "betas, thetas (N,72) and transl (N,3)")
+    params = read_arrays(pose_path, "betas, thetas (N,72) and transl (N,3)")
     plabel = str(pose_path)
     raw: dict = {"betas": np.asarray(require(params, "betas", plabel, "betas (10,)")).reshape(-1),
                  "trans": require(params, "transl", plabel, "transl (N,3) in metres"), "K": K, "E": E}
@@ -110,14 +92,12 @@ def _read_release(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
     cam_path = src / "camera.pkl"
     cam = probe.pickle(cam_path)
     label = str(cam_path)
-    f = numbers(require(cam, "camera_f", label, "focal lengths (2,)"), label, "camera_f", (2,))
-    c = numbers(require(cam, "camera_c", label, "principal point (2,)"), label, "camera_c", (2,))
-    dist = numbers(require(cam, "camera_k", label, "distortion (5,)"), label, "camera_k", (-1,))
-    rt = numbers(require(cam, "camera_rt", label, "rotation (3,) Rodrigues"), label, "camera_rt", (3,))
-    t = numbers(require(cam, "camera_t", label, "translation (3,)"), label, "camera_t", (3,))
-    K = np.array([[f[0], 0, c[0]], [0, f[1], c[1]], [0, 0, 1.0]])
-    E = np.eye(4)
-    E[:3, :3], E[:3, 3] = cv2.Rodrigues(rt)[0], t
+    f = field(cam, "camera_f", label, (2,), "focal lengths (2,)")
+    c = field(cam, "camera_c", label, (2,), "principal point (2,)")
+    dist = field(cam, "camera_k", label, (-1,), "distortion (5,)")
+    rt = field(cam, "camera_rt", label, (3,), "rotation (3,) Rodrigues")
+    t = field(cam, "camera_t", label, (3,), "translation (3,)")
+    K, E = intrinsics(f[0], f[1], c[0], c[1]), extrinsics(cv2.Rodrigues(rt)[0], t)
     pose_path = options.poses or src / "reconstructed_poses.hdf5"
     with _h5(pose_path, "betas, pose and trans") as h5:
         plabel = str(pose_path)
@@ -129,12 +109,10 @@ def _read_release(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
     if len(videos) != 1:
         raise AnrError(f"{src}: holds {len(videos)} videos, expected the subject's one .mp4 next to camera.pkl")
     frames = open_frames(videos[0])
-    masks = None
-    if (src / "masks.hdf5").is_file():
-        masks = _release_masks(src / "masks.hdf5", n)
-    camera = [(K, dist)] * n
-    return ToolImport(raw, n, plabel, undistorted(frames.frames, camera),
-                      None if masks is None else undistorted(masks, camera), fps=frames.fps, identity=src.name)
+    masks = _release_masks(src / "masks.hdf5", n) if (src / "masks.hdf5").is_file() else None
+    # the first n frames: the video may run on past the fits
+    return ToolImport(raw, n, plabel, undistorted(itertools.islice(frames.frames, n), K, dist),
+                      None if masks is None else undistorted(masks, K, dist), fps=frames.fps, identity=src.name)
 
 
 def _h5(path: Path, expected: str):

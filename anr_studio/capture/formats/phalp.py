@@ -1,18 +1,11 @@
-"""4D-Humans / PHALP tracking results: ``outputs/results/<name>.pkl``, written by ``joblib.dump``.
+"""4D-Humans / PHALP tracking results (``--format phalp``; the layout is in docs/capture_import.md).
 
-Layout (brjathu/PHALP ``phalp/trackers/PHALP.py``: ``track`` stores ``final_visuals_dic``;
-shank2001/4D-Humans ``track.py`` fills it the same way with HMR 2.0): a dict keyed by frame
-file name; each value holds ``time`` (the frame's index) and lists with one entry per tracked
-person: ``tid`` (track id), ``tracked_ids`` (tracks observed in this frame), ``smpl`` (a dict of
-``global_orient (1,3,3)``, ``body_pose (23,3,3)`` rotation matrices and ``betas (10,)``),
-``camera`` (3,) and ``size`` ``[height, width]``.
-
-Camera (``phalp/models/hmar/hmar.py`` ``get_3d_parameters``, ``phalp/configs/base.py``): the
-SMPL body, posed by those rotations, plus ``camera`` as its translation, is in the camera frame
-(OpenCV axes, identity extrinsics) of a virtual camera looking at the frame padded to a square
-of side ``S = max(height, width)`` (``left = (S - width) // 2``, ``top = (S - height) // 2``) and
-resized to ``render.res = 256``, with ``EXTRA.FOCAL_LENGTH = 5000`` at that size. In the frame's
-pixels: ``f = 5000 * S / 256``, ``cx = S / 2 - left``, ``cy = S / 2 - top``.
+``joblib.dump`` of ``final_visuals_dic`` (brjathu/PHALP ``phalp/trackers/PHALP.py``; shank2001/4D-Humans
+``track.py`` fills it the same way): per frame ``time``, ``tid``, ``tracked_ids`` and per person
+``smpl`` rotation matrices, ``camera`` (SMPL's translation in the camera frame) and ``size``. The
+camera (``phalp/models/hmar/hmar.py`` ``get_3d_parameters``, ``phalp/configs/base.py``) looks at the
+frame padded to a square of side ``S`` and resized to ``render.res = 256``, with a focal length of
+``EXTRA.FOCAL_LENGTH = 5000`` at that size.
 """
 
 from __future__ import annotations
@@ -23,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from anr_studio.capture.formats import Probe, ReadOptions, ToolImport
-from anr_studio.capture.formats.sources import numbers, open_frames, require, rotations_to_axis_angle
+from anr_studio.capture.formats.sources import (field, intrinsics as pinhole, numbers, open_frames, padded_square, pick,
+                                                require, rotations_to_axis_angle)
 from anr_studio.errors import AnrError
 
 NAME = "phalp"
@@ -57,12 +51,7 @@ def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
         raise AnrError(f"{label}: is not a PHALP result (a dict of frames with smpl, camera, tid), "
                        "expected 4D-Humans / PHALP output")
     frames = sorted(data.items(), key=lambda kv: _time(kv[1], kv[0], label))
-    seen = Counter(t for _, f in frames for t in set(_observed(f)))
-    if not seen:
-        raise AnrError(f"{label}: tracks nobody, expected at least one tracked person")
-    tid = options.person if options.person is not None else min(seen, key=lambda t: (-seen[t], t))
-    if tid not in seen:
-        raise AnrError(f"{label}: has no track {tid}, expected one of {', '.join(map(str, sorted(seen)))}")
+    tid = pick(Counter(t for _, f in frames for t in set(_observed(f))), options.person, label, "track")
     rows, trans, betas, K = [], [], [], []
     for name, frame in frames:
         if tid not in _observed(frame):
@@ -71,10 +60,10 @@ def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
         i = list(frame["tid"]).index(tid)
         where = f"{label}: frame {name!r}"
         smpl = _entry(frame, "smpl", i, where)
-        root = numbers(require(smpl, "global_orient", where, "global_orient (1,3,3)"), where, "global_orient", (1, 3, 3))
-        body = numbers(require(smpl, "body_pose", where, "body_pose (23,3,3)"), where, "body_pose", (23, 3, 3))
+        root = field(smpl, "global_orient", where, (1, 3, 3), "global_orient (1,3,3)")
+        body = field(smpl, "body_pose", where, (23, 3, 3), "body_pose (23,3,3)")
         rows.append(rotations_to_axis_angle(np.concatenate([root, body])).reshape(72))
-        betas.append(numbers(require(smpl, "betas", where, "betas (10,)"), where, "betas", (-1,)))
+        betas.append(field(smpl, "betas", where, (-1,), "betas (10,)"))
         trans.append(numbers(_entry(frame, "camera", i, where), where, "camera", (3,)))
         h, w = numbers(_entry(frame, "size", i, where), where, "size", (2,))
         K.append(intrinsics(int(h), int(w)))
@@ -88,10 +77,9 @@ def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
 
 def intrinsics(h: int, w: int) -> np.ndarray:
     """Returns PHALP's camera (3,3) in the pixels of an ``h`` x ``w`` frame (module docstring)."""
-    side = max(h, w)
-    left, top = (side - w) // 2, (side - h) // 2
+    side, left, top = padded_square(h, w)
     f = FOCAL_LENGTH * side / RENDER_RES
-    return np.array([[f, 0, side / 2 - left], [0, f, side / 2 - top], [0, 0, 1.0]])
+    return pinhole(f, f, side / 2 - left, side / 2 - top)
 
 
 def _time(frame, name, label: str) -> float:

@@ -1,26 +1,11 @@
-"""ROMP / BEV results: ``np.savez(..., results=outputs)`` per frame and ``video_results.npz``.
+"""ROMP / BEV results (``--format romp``; the layout and both cameras are in docs/capture_import.md).
 
-Layout (Arthur151/ROMP ``simple_romp/romp/utils.py``: ``ResultSaver`` writes ``<frame>.npz`` with
-one object member ``results``, a dict of arrays with one row per detected person;
-``save_video_results`` writes ``video_results.npz`` with ``results``, a dict by frame file name
-``<frame>.png`` of those dicts, and ``sequence_results`` by track id). A video is split into
-``<index:08d>.jpg`` first (``collect_frame_path``), so frame names are the video's frame numbers.
-Per person: ``smpl_thetas (72,)`` SMPL axis-angle (camera-frame root), ``smpl_betas`` (ROMP: 10;
-BEV: 11, the last its age offset, dropped here), ``cam (3,)`` and, with tracking, ``track_ids``.
-Both draw on the frame padded to a square of side ``S = max(height, width)``
-(``utils.py`` ``padding_image``; ``left``, ``top`` the padding), normalised to [-1, 1].
-
-- ROMP (``simple_romp/romp/post_parser.py`` ``body_mesh_projection2image``): weak perspective,
-  ``cam = (s, tx, ty)``, a joint ``X`` of SMPL without translation drawn at
-  ``(s X + tx + 1) S / 2 - left``. The perspective camera that draws the same at the body's
-  origin: ``f = S``, ``c = (S / 2 - left, S / 2 - top)``, ``trans = (tx / s, ty / s, 2 / s)``.
-- BEV (``simple_romp/bev/post_parser.py``): perspective with a 60 degree field of view,
-  ``f = 443.4 S / 512``, same centre; ``cam = (s, ty, tx)`` gives the translation
-  ``depth = 1 / (s tan 30 + 0.001)``, ``(tx, ty) depth tan 30`` of the body with its hips' midpoint
-  at the origin (``SMPLA_parser`` ``root_align``): ``trans`` = that minus the hips' midpoint
-  (SMPL's hip joints, posed; BEV's own hips are regressed from vertices, a few cm away).
-
-Object members are read with the restricted unpickler.
+As Arthur151/ROMP ``simple_romp/romp/utils.py`` writes them (``ResultSaver``: ``<frame>.npz`` with an
+object member ``results``; ``save_video_results``: ``video_results.npz`` by frame name, a video's
+frames named ``<index:08d>`` by ``collect_frame_path``), drawn on the frame padded to a square
+(``padding_image``). ROMP's camera: ``simple_romp/romp/post_parser.py``
+``body_mesh_projection2image``; BEV's: ``simple_romp/bev/post_parser.py`` (hips at the origin,
+``SMPLA_parser`` ``root_align``). Object members are read with the restricted unpickler.
 """
 
 from __future__ import annotations
@@ -31,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from anr_studio.capture.formats import Probe, ReadOptions, ToolImport
-from anr_studio.capture.formats.sources import numbers, open_frames, padded_square, require
+from anr_studio.capture.formats.sources import field, intrinsics, open_frames, padded_square, pick, require
+from anr_studio.capture.images import list_images
 from anr_studio.errors import AnrError
 
 NAME = "romp"
@@ -82,17 +68,16 @@ def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
     by_name = _frames(poses, probe)
     names = sorted(by_name)
     tracked = all(isinstance(by_name[k], dict) and "track_ids" in by_name[k] for k in names)
-    track = None
-    if tracked:
-        seen = Counter(int(t) for k in names for t in np.atleast_1d(by_name[k]["track_ids"]))
-        track = options.person if options.person is not None else min(seen, key=lambda t: (-seen[t], t))
+    track = options.person if tracked else None
+    if tracked and track is None:
+        track = pick(Counter(int(t) for k in names for t in np.atleast_1d(by_name[k]["track_ids"])), None, label, "track")
     rows, cams, betas = [], [], []
     for name in names:
         where = f"{label}: frame {name}"
         result = by_name[name]
-        cam = numbers(require(result, "cam", where, "cam (P,3) = (s, tx, ty)"), where, "cam", (-1, 3))
-        thetas = numbers(require(result, "smpl_thetas", where, "smpl_thetas (P,72)"), where, "smpl_thetas", (len(cam), 72))
-        shape = numbers(require(result, "smpl_betas", where, "smpl_betas (P,10)"), where, "smpl_betas", (len(cam), -1))
+        cam = field(result, "cam", where, (-1, 3), "cam (P,3) = (s, tx, ty)")
+        thetas = field(result, "smpl_thetas", where, (len(cam), 72), "smpl_thetas (P,72)")
+        shape = field(result, "smpl_betas", where, (len(cam), -1), "smpl_betas (P,10)")
         if track is not None:
             ids = [int(t) for t in np.atleast_1d(result["track_ids"])]
             if track not in ids:
@@ -119,7 +104,7 @@ def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
     pose, cam = np.stack(rows), np.stack(cams)
     bev = np.stack(betas).shape[1] >= 11
     trans, f = _bev_camera(pose, cam, side) if bev else _romp_camera(cam, side)
-    K = np.array([[f, 0, side / 2 - left], [0, f, side / 2 - top], [0, 0, 1.0]], np.float64)
+    K = intrinsics(f, f, side / 2 - left, side / 2 - top)
     raw = {"poses": pose, "trans": trans, "betas": np.stack(betas)[:, :10], "K": K, "E": np.eye(4)}
     return ToolImport(raw, len(rows), label, video.frames, fps=video.fps)
 
@@ -147,8 +132,6 @@ def _frame_indices(src: Path, names: list[str], label: str) -> None:
     """Checks that ROMP has a result for every frame of ``src`` (by image name in a folder, by the
     ``<index:08d>`` number for a video): it saves nothing for a frame where it finds nobody."""
     if src.is_dir():
-        from anr_studio.capture.importers import list_images
-
         stems = [p.stem for p in list_images(src)]
         known = set(names)
         missing = [k for k in stems if k not in known]

@@ -1,19 +1,137 @@
-"""Frames and masks for the format readers: a video or a folder of images, subsets, undistortion."""
+"""What every format reader shares: the tools' fields, cameras, people, frames and masks.
+
+A format module states its layout and calls these for the reading, checking and converting, so
+every reader refuses a damaged file the same way: one sentence naming the file, the field and
+what was expected.
+"""
 
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
 
-from anr_studio.capture.importers import VIDEO_EXTS, _video_fps, _video_frames, list_images, read_image
-from anr_studio.errors import AnrError
+from anr_studio.capture.images import VIDEO_EXTS, list_images, person_mask, read_image, video_frames, video_info
+from anr_studio.capture.smpl_convert import axis_angle_to_rotations, rotations_to_axis_angle
+from anr_studio.errors import AnrError, _shape_str
 
 
+# -- fields ---------------------------------------------------------------------------------
+def require(data: Any, key: str, label: str, expected: str) -> Any:
+    """Returns ``data[key]``; AnrError naming ``label``, the key and ``expected`` when it is missing."""
+    mapping = hasattr(data, "keys") and hasattr(data, "__getitem__")
+    if not mapping or key not in data:
+        keys = ", ".join(sorted(map(str, data.keys()))) if mapping else f"a {type(data).__name__}"
+        raise AnrError(f"{label}: has no {key} (found {keys or 'nothing'}), expected {expected}")
+    return data[key]
+
+
+def numbers(value: Any, label: str, field: str, shape: tuple) -> np.ndarray:
+    """Returns ``value`` as float64 of ``shape`` (-1 = any length there); AnrError naming the field otherwise."""
+    shown = _shape_str(["N" if s == -1 else s for s in shape])
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise AnrError(f"{label}: {field} is not numeric, expected numbers of shape {shown}") from None
+    if array.ndim != len(shape) or any(w not in (-1, s) for w, s in zip(shape, array.shape)):
+        raise AnrError(f"{label}: {field} has shape {array.shape}, expected {shown}")
+    if not np.all(np.isfinite(array)):
+        raise AnrError(f"{label}: {field} contains NaN or Inf values, expected finite numbers")
+    return array
+
+
+def field(data: Any, key: str, label: str, shape: tuple, expected: str, flat: bool = False) -> np.ndarray:
+    """Returns ``data[key]`` as float64 of ``shape`` (flattened first when ``flat``); AnrError naming
+    ``label`` and the key, with ``expected`` when the key is missing."""
+    value = require(data, key, label, expected)
+    return numbers(np.asarray(value).reshape(-1) if flat else value, label, key, shape)
+
+
+def read_json(path: Path, expected: str, label: str | None = None) -> Any:
+    """Returns the JSON value in ``path``; AnrError naming ``label`` (default the path) and ``expected``
+    when it does not parse."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise AnrError(f"{label or path}: cannot read it as JSON ({reason}), expected {expected}") from None
+
+
+def read_arrays(path: Path, expected: str) -> dict[str, np.ndarray]:
+    """Returns the numeric arrays of the .npz file ``path`` by name (each header checked before its data)."""
+    from anr_studio.motion.safe_npz import NpzArchive
+
+    if not path.is_file():
+        raise AnrError(f"{path}: does not exist, expected {expected}")
+    with NpzArchive(path, expected) as data:
+        return {k: data.array(k) for k in data.keys}
+
+
+def pick(counts: dict, person: Any, label: str, what: str) -> Any:
+    """Returns the key of ``counts`` (frames each person is seen in) that ``person`` names, or by
+    default the one seen most (ties: the smallest key); AnrError naming ``label`` otherwise."""
+    def order(k: Any) -> tuple:  # numbers by value, then names
+        return (0, k, "") if isinstance(k, (int, np.integer)) else (1, 0, str(k))
+
+    if not counts:
+        raise AnrError(f"{label}: holds no {what}, expected at least one person")
+    if person is None:
+        return min(counts, key=lambda k: (-counts[k], order(k)))
+    matching = [k for k in counts if str(k) == str(person)]
+    if not matching:
+        raise AnrError(f"{label}: has no {what} {person}, expected one of {', '.join(map(str, sorted(counts, key=order)))}")
+    return matching[0]
+
+
+# -- cameras --------------------------------------------------------------------------------
+def intrinsics(fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
+    """Returns the pinhole intrinsics (3,3) float64 of focal lengths and principal point in pixels."""
+    return np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1.0]])
+
+
+def extrinsics(R: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Returns the world-to-camera matrix (4,4) of ``R`` (3,3) and ``t`` (3,)."""
+    E = np.eye(4)
+    E[:3, :3], E[:3, 3] = R, np.reshape(t, 3)
+    return E
+
+
+def padded_square(h: int, w: int) -> tuple[int, int, int]:
+    """Returns (side, left, top) of the square that HMR-family tools pad an (h, w) image to."""
+    side = max(h, w)
+    return side, (side - w) // 2, (side - h) // 2
+
+
+def rh_th_fits(fits: Iterable[tuple[Any, str]], expected: str, pelvis: Callable[[np.ndarray], np.ndarray]) -> dict:
+    """Returns SMPL's ``poses (N,72)``, ``trans (N,3)`` and ``betas (K,)`` from per-frame fits that hold
+    ``poses`` (1,72+), ``Rh``, ``Th`` (1,3) and ``shapes`` (1,K), each with its label for messages.
+
+    EasyMocap's body model (``easymocap/smplmodel/body_model.py``; ZJU-MoCap's fits are its) rotates
+    the posed body about SMPL's origin, not its pelvis: ``v = R(Rh) v_smpl(poses, shapes) + Th``.
+    SMPL's own are ``R_root = R(Rh) R(poses[:3])`` and ``trans = Th + R(Rh) J0 - J0`` (J0:
+    ``pelvis(betas)``, SMPL's rest pelvis joint for the shape).
+    """
+    rows, rh, th, shapes = [], [], [], []
+    for fit, where in fits:
+        rows.append(field(fit, "poses", where, (1, -1), expected).reshape(-1)[:72])
+        if len(rows[-1]) != 72:
+            raise AnrError(f"{where}: poses has {len(rows[-1])} values, expected 72 (SMPL)")
+        rh.append(field(fit, "Rh", where, (1, 3), expected)[0])
+        th.append(field(fit, "Th", where, (1, 3), expected)[0])
+        shapes.append(field(fit, "shapes", where, (1, -1), expected)[0])
+    betas = np.mean(shapes, 0)
+    r, j0 = axis_angle_to_rotations(np.stack(rh)), pelvis(betas)
+    pose = np.stack(rows)
+    pose[:, :3] = rotations_to_axis_angle(r @ axis_angle_to_rotations(pose[:, :3]))
+    return {"poses": pose, "trans": np.stack(th) + r @ j0 - j0, "betas": betas}
+
+
+# -- frames and masks -----------------------------------------------------------------------
 @dataclass
 class Frames:
     """Frames (H,W,3) uint8 RGB from a video or a folder, with the size of the first."""
@@ -21,7 +139,6 @@ class Frames:
     frames: Iterator[np.ndarray]
     size: tuple[int, int]  # (H, W)
     fps: float | None
-    files: list[Path] | None  # the image files, for a folder
 
 
 def open_frames(src: Path, indices: Sequence[int] | None = None) -> Frames:
@@ -38,17 +155,15 @@ def open_frames(src: Path, indices: Sequence[int] | None = None) -> Frames:
         it: Iterator[np.ndarray] = (read_image(p) for p in files)
         fps = None
     elif src.is_file() and src.suffix.lower() in VIDEO_EXTS:
-        files, fps = None, _video_fps(src)
-        it = _video_frames(src)
-        if indices is not None:
-            it = _select(it, indices, src)
+        fps = video_info(src)[1]
+        it = video_frames(src) if indices is None else _select(video_frames(src), indices, src)
     else:
         raise AnrError(f"{src}: is neither a video ({', '.join(sorted(VIDEO_EXTS))}) nor a folder of images, "
                        "expected the frames the tool ran on")
     first = next(it, None)
     if first is None:
         raise AnrError(f"{src}: holds no frames, expected at least one")
-    return Frames(itertools.chain([first], it), first.shape[:2], fps, files)
+    return Frames(itertools.chain([first], it), first.shape[:2], fps)
 
 
 def _select(frames: Iterator[np.ndarray], indices: Sequence[int], src: Path) -> Iterator[np.ndarray]:
@@ -65,83 +180,30 @@ def _select(frames: Iterator[np.ndarray], indices: Sequence[int], src: Path) -> 
         raise AnrError(f"{src}: has {count} frames, expected frame {wanted[pos]} that the fits name")
 
 
-def undistorted(images: Iterable[np.ndarray], cameras: Iterable[tuple[np.ndarray, np.ndarray]]) -> Iterator[np.ndarray]:
-    """Yields ``images`` undistorted with their ``(K (3,3), D (k,))`` (OpenCV's model; K is kept)."""
-    for img, (K, D) in zip(images, cameras):
-        D = np.asarray(D, np.float64).reshape(-1)
+def by_stem(folder: Path, stems: Sequence[str], what: str) -> list[Path]:
+    """Returns the image in ``folder`` of each stem in ``stems``; AnrError naming the first one missing."""
+    files = {p.stem: p for p in list_images(folder)} if folder.is_dir() else {}
+    missing = [s for s in stems if s not in files]
+    if missing:
+        raise AnrError(f"{folder}: has no {what} {missing[0]}, expected one per frame")
+    return [files[s] for s in stems]
+
+
+def person_masks(paths: Iterable[list[Path]]) -> Iterator[np.ndarray]:
+    """Yields per frame the union (H,W) uint8 0/255 of the non-zero pixels of its mask images."""
+    for files in paths:
+        out = person_mask(files[0])
+        for p in files[1:]:
+            part = person_mask(p)
+            if part.shape != out.shape:
+                raise AnrError(f"{p}: is {part.shape[1]}x{part.shape[0]}, expected the size of {files[0].name} "
+                               f"({out.shape[1]}x{out.shape[0]})")
+            out = np.maximum(out, part)
+        yield out
+
+
+def undistorted(images: Iterable[np.ndarray], K: np.ndarray, D: np.ndarray) -> Iterator[np.ndarray]:
+    """Yields ``images`` undistorted with the camera's ``K (3,3)`` and ``D (k,)`` (OpenCV's model; K is kept)."""
+    D = np.asarray(D, np.float64).reshape(-1)
+    for img in images:
         yield img if not np.any(D) else cv2.undistort(img, np.asarray(K, np.float64), D)
-
-
-def mask_from_array(mask: Any, label: str) -> np.ndarray:
-    """Returns a mask array (H,W) of 0/1, bool, float 0..1 or 0..255 as uint8 0..255."""
-    m = np.asarray(mask)
-    if m.ndim == 3 and m.shape[2] in (1, 3, 4):
-        m = m[..., :3].max(axis=2)
-    if m.ndim != 2 or m.dtype.kind not in "biuf" or m.size == 0:
-        raise AnrError(f"{label}: mask has shape {m.shape} and type {m.dtype}, expected (H, W) numbers")
-    m = m.astype(np.float32)
-    if not np.all(np.isfinite(m)):
-        raise AnrError(f"{label}: mask holds NaN or Inf values, expected 0..1 or 0..255")
-    if m.max() <= 1.0:
-        m = m * 255.0
-    return np.clip(m + 0.5, 0, 255).astype(np.uint8)
-
-
-def person_mask(path: Path) -> np.ndarray:
-    """Returns a mask image whose non-zero pixels are the person (any label value) as uint8 0/255."""
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise AnrError(f"{path}: cannot read it as an image, expected a mask PNG")
-    if img.ndim == 3:
-        img = img[..., :3].max(axis=2)
-    return np.where(img > 0, 255, 0).astype(np.uint8)
-
-
-def require(data: Any, key: str, label: str, expected: str) -> Any:
-    """Returns ``data[key]``; AnrError naming ``label``, the key and ``expected`` when it is missing."""
-    mapping = hasattr(data, "keys") and hasattr(data, "__getitem__")
-    if not mapping or key not in data:
-        keys = ", ".join(sorted(map(str, data.keys()))) if mapping else f"a {type(data).__name__}"
-        raise AnrError(f"{label}: has no {key} (found {keys or 'nothing'}), expected {expected}")
-    return data[key]
-
-
-def numbers(value: Any, label: str, field: str, shape: tuple) -> np.ndarray:
-    """Returns ``value`` as float64 of ``shape`` (-1 = any length there); AnrError naming the field otherwise."""
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise AnrError(f"{label}: {field} is not numeric, expected numbers of shape {_shape(shape)}") from None
-    if array.ndim != len(shape) or any(w not in (-1, s) for w, s in zip(shape, array.shape)):
-        raise AnrError(f"{label}: {field} has shape {array.shape}, expected {_shape(shape)}")
-    if not np.all(np.isfinite(array)):
-        raise AnrError(f"{label}: {field} contains NaN or Inf values, expected finite numbers")
-    return array
-
-
-def _shape(shape: tuple) -> str:
-    return "(" + ", ".join("N" if s == -1 else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-def rotations_to_axis_angle(rot: np.ndarray) -> np.ndarray:
-    """Returns axis-angle vectors (..., 3) for rotation matrices (..., 3, 3)."""
-    import torch
-
-    from anr_studio.body.lbs import matrix_to_axis_angle
-
-    return matrix_to_axis_angle(torch.as_tensor(rot, dtype=torch.float64)).numpy()
-
-
-def axis_angle_to_rotations(aa: np.ndarray) -> np.ndarray:
-    """Returns rotation matrices (..., 3, 3) for axis-angle vectors (..., 3)."""
-    import torch
-
-    from anr_studio.body.lbs import axis_angle_to_matrix
-
-    return axis_angle_to_matrix(torch.as_tensor(aa, dtype=torch.float64)).numpy()
-
-
-def padded_square(h: int, w: int) -> tuple[int, int, int]:
-    """Returns (side, left, top) of the square that HMR-family tools pad an (h, w) image to."""
-    side = max(h, w)
-    return side, (side - w) // 2, (side - h) // 2

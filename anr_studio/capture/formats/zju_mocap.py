@@ -1,18 +1,11 @@
-"""ZJU-MoCap sequences: ``annots.npy`` with the cameras and image lists, SMPL ``.npy`` per frame.
+"""ZJU-MoCap sequences (``--format zju-mocap``; the layout is in docs/capture_import.md).
 
-Layout (zju3dv/neuralbody ``lib/datasets/light_stage/tpose_dataset.py``; JiahuiLei/GART
-``lib_data/zju_mocap.py`` for the instant-nvr copy ``my_377``): ``annots.npy`` is ``np.save`` of a
-dict: ``cams`` with per camera ``K`` (3,3), ``D`` (5,1) distortion, ``R`` (3,3) and ``T`` (3,1)
-**millimetres**, world-to-camera; ``ims``, per frame ``{"ims": [image path per camera]}``. The
-SMPL fit of a frame is ``params/<i>.npy`` (``new_params/``, ``smpl_params/`` in later copies),
-``np.save`` of ``{"poses": (1,72), "Rh": (1,3), "Th": (1,3), "shapes": (1,10)}``, ``i`` the image's
-number (``000123.jpg``; CoreView_313/315 name ``..._Camera_(1)_0001_...jpg``: the fifth field).
-Masks: ``mask/<image path>.png`` and ``mask_cihp/<image path>.png`` (part labels: non-zero is the
-person; their union is used, as neuralbody does), or the image path with ``images`` -> ``mask``.
-
-``Rh``/``Th`` rotate about SMPL's origin, as EasyMocap's (:func:`easymocap.rh_th_to_smpl`);
-``R`` is projected onto a rotation (the stored values are rounded, GART notes). Both are read with
-the restricted unpickler. Frames and masks are undistorted with ``D``.
+As zju3dv/neuralbody ``lib/datasets/light_stage/tpose_dataset.py`` reads them (and JiahuiLei/GART
+``lib_data/zju_mocap.py`` the instant-nvr copy ``my_377``): ``annots.npy``, ``np.save`` of a dict
+with ``cams`` (``K``, ``D``, ``R``, ``T`` in millimetres per camera) and ``ims`` (per frame the
+image of each camera); ``params/<i>.npy`` (``new_params/``, ``smpl_params/``) EasyMocap's fit of
+the frame whose image is number ``i``; masks ``mask/`` and ``mask_cihp/`` part labels, united as
+neuralbody does. ``R`` is projected onto a rotation (the stored values are rounded, GART notes).
 """
 
 from __future__ import annotations
@@ -22,9 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from anr_studio.capture.formats import Probe, ReadOptions, ToolImport
-from anr_studio.capture.formats.easymocap import rh_th_to_smpl
-from anr_studio.capture.formats.sources import numbers, person_mask, require, undistorted
-from anr_studio.capture.importers import read_image
+from anr_studio.capture.formats.sources import extrinsics, numbers, person_masks, require, rh_th_fits, undistorted
+from anr_studio.capture.images import read_image
 from anr_studio.errors import AnrError
 
 NAME = "zju-mocap"
@@ -47,11 +39,6 @@ def _frame_number(image: str) -> int:
     raise AnrError(f"{image}: has no frame number in its name, expected <number>.jpg")
 
 
-def _rotation(R: np.ndarray) -> np.ndarray:
-    u, _, vt = np.linalg.svd(R)
-    return u @ vt
-
-
 def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
     """Returns one camera's frames of a ZJU-MoCap sequence with its SMPL fits."""
     label = str(src / "annots.npy")
@@ -63,8 +50,8 @@ def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
     view = _view(options.view, ims, count, label)
     K = numbers(lists["K"][view], label, f"cams K[{view}]", (3, 3))
     D = numbers(lists["D"][view], label, f"cams D[{view}]", (-1, -1)).reshape(-1)
-    R = _rotation(numbers(lists["R"][view], label, f"cams R[{view}]", (3, 3)))
-    t = numbers(lists["T"][view], label, f"cams T[{view}]", (3, 1)).reshape(3) / 1000.0  # millimetres
+    u, _, vt = np.linalg.svd(numbers(lists["R"][view], label, f"cams R[{view}]", (3, 3)))
+    t = numbers(lists["T"][view], label, f"cams T[{view}]", (3, 1)) / 1000.0  # millimetres
     if not isinstance(ims, list) or not ims:
         raise AnrError(f"{label}: ims is empty, expected one entry per frame")
     images = []
@@ -76,26 +63,19 @@ def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
     param_dir = next((src / d for d in _PARAM_FOLDERS if (src / d).is_dir()), None) if options.poses is None else options.poses
     if param_dir is None:
         raise AnrError(f"{src}: has no SMPL fits ({', '.join(_PARAM_FOLDERS)}/), expected <frame>.npy per frame")
-    rows, rh, th, shapes = [], [], [], []
+    raw = rh_th_fits(((probe.npy(path), str(path)) for path in _fit_files(param_dir, images)),
+                     "poses, Rh, Th and shapes", options.pelvis)
+    raw.update(K=K, E=extrinsics(u @ vt, t))
+    frames = (read_image(_existing(src / p)) for p in images)
+    return ToolImport(raw, len(images), label, undistorted(frames, K, D), _masks(src, images, K, D), identity=src.name)
+
+
+def _fit_files(param_dir: Path, images: list[str]):
     for image in images:
         path = param_dir / f"{_frame_number(image)}.npy"
         if not path.is_file():
             raise AnrError(f"{path}: does not exist, expected the SMPL fit of {image}")
-        fit, where = probe.npy(path), str(path)
-        expected = "poses, Rh, Th and shapes"
-        rows.append(numbers(require(fit, "poses", where, expected), where, "poses", (1, 72))[0])
-        rh.append(numbers(require(fit, "Rh", where, expected), where, "Rh", (1, 3))[0])
-        th.append(numbers(require(fit, "Th", where, expected), where, "Th", (1, 3))[0])
-        shapes.append(numbers(require(fit, "shapes", where, expected), where, "shapes", (1, -1))[0])
-    betas = np.mean(shapes, 0)
-    pose, trans = rh_th_to_smpl(np.stack(rows), np.stack(rh), np.stack(th), options.pelvis(betas))
-    E = np.eye(4)
-    E[:3, :3], E[:3, 3] = R, t
-    raw = {"poses": pose, "trans": trans, "betas": betas, "K": K, "E": E}
-    camera = [(K, D)] * len(images)
-    frames = (read_image(_existing(src / p)) for p in images)
-    return ToolImport(raw, len(images), label, undistorted(frames, camera),
-                      _masks(src, images, camera), identity=src.name)
+        yield path
 
 
 def _view(view: str | None, ims, count: int, label: str) -> int:
@@ -115,28 +95,15 @@ def _existing(path: Path) -> Path:
     return path
 
 
-def _mask_paths(src: Path, image: str) -> list[Path]:
-    rel = Path(image).with_suffix(".png")
-    candidates = [src / "mask" / rel, src / "mask_cihp" / rel, src / str(rel).replace("images", "mask", 1)]
-    return [p for p in dict.fromkeys(candidates) if p.is_file()]
-
-
-def _masks(src: Path, images: list[str], camera):
-    found = [_mask_paths(src, image) for image in images]
+def _masks(src: Path, images: list[str], K: np.ndarray, D: np.ndarray):
+    found = []
+    for image in images:
+        rel = Path(image).with_suffix(".png")
+        candidates = [src / "mask" / rel, src / "mask_cihp" / rel, src / str(rel).replace("images", "mask", 1)]
+        found.append([p for p in dict.fromkeys(candidates) if p.is_file()])
     if not any(found):
         return None
     missing = [image for image, paths in zip(images, found) if not paths]
     if missing:
         raise AnrError(f"{src / 'mask'}: has no mask for {missing[0]}, expected one per frame")
-
-    def union(paths: list[Path]) -> np.ndarray:
-        out = person_mask(paths[0])
-        for p in paths[1:]:
-            part = person_mask(p)
-            if part.shape != out.shape:
-                raise AnrError(f"{p}: is {part.shape[1]}x{part.shape[0]}, expected the size of {paths[0].name} "
-                               f"({out.shape[1]}x{out.shape[0]})")
-            out = np.maximum(out, part)
-        return out
-
-    return undistorted((union(paths) for paths in found), camera)
+    return undistorted(person_masks(found), K, D)

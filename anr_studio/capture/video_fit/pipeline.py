@@ -8,13 +8,14 @@ person leaving the frame, an unreadable video) leaves nothing behind.
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import Callable, Iterator
 
-import cv2
 import numpy as np
 
+from anr_studio.capture.images import video_frames, video_info
 from anr_studio.capture.video_fit.bodyfit import FitConfig, fit_body
 from anr_studio.capture.video_fit.landmarks import LAYOUTS
 from anr_studio.errors import AnrError
@@ -32,28 +33,12 @@ MAX_MISSED_SHARE = 0.05
 
 def read_video(path: Path) -> tuple[Iterator[np.ndarray], int, float]:
     """Returns (frames (H,W,3) uint8 RGB, frame count, fps) of the video at ``path``; AnrError when unreadable."""
-    video = cv2.VideoCapture(str(path))
-    if not video.isOpened():
-        raise AnrError(f"{path}: cannot be read as a video, expected an .mp4/.mov/.avi/.mkv/.webm file")
-    count = int(video.get(cv2.CAP_PROP_FRAME_COUNT))
-    fps = float(video.get(cv2.CAP_PROP_FPS)) or 30.0
-    ok, first = video.read()
-    if not ok or first is None:
-        video.release()
+    frames = video_frames(path)
+    first = next(frames, None)
+    if first is None:
         raise AnrError(f"{path}: holds no decodable frame, expected a video (is the file complete?)")
-
-    def frames() -> Iterator[np.ndarray]:
-        try:
-            frame = first
-            while frame is not None:
-                yield np.ascontiguousarray(frame[..., ::-1])
-                ok, frame = video.read()
-                if not ok:
-                    frame = None
-        finally:
-            video.release()
-
-    return frames(), max(count, 1), fps if 0 < fps < 1000 else 30.0
+    count, fps = video_info(path)
+    return itertools.chain([first], frames), max(count, 1), fps if fps and fps < 1000 else 30.0
 
 
 def _torso(layout: str) -> list[int]:
