@@ -91,10 +91,11 @@ def test_the_imported_body_lands_on_the_runners_keypoints(clip):
     print(f"median 2D error at 1280x720: {np.median(ours):.1f} px to the fitter's keypoints "
           f"(SMPL's own joints: {np.median(fit_floor):.1f} px), {np.median(to_smpl):.1f} px to SMPL's joints")
     # The fitter's own SMPL joints are about 15 px from its keypoints here (its right shoulder about
-    # 50 px): the conversion may add little to that.
-    assert np.median(ours) <= 18.0
-    assert np.median(ours) <= np.median(fit_floor) + 2.5
-    assert np.median(to_smpl) <= 8.0
+    # 50 px): the conversion may add little to that (most of it at the pelvis, which is another
+    # point of the body in the built-in skeleton: on the hip line, SMPL's 9 cm above it).
+    assert np.median(ours) <= 16.5
+    assert np.median(ours) <= np.median(fit_floor) + 1.0
+    assert np.median(to_smpl) <= 5.0
 
 
 def test_smpl_numbers_put_on_the_built_in_body_as_given_miss_the_runner(clip):

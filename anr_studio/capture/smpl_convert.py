@@ -8,9 +8,12 @@ SMPL's, and its rest skeleton is not SMPL's (the built-in shins splay outwards, 
 near the spine). :func:`convert_smpl_fit` returns parameters that put the built-in body's
 pelvis where SMPL's is and make its bones point where SMPL's point:
 
-- ``betas``: the built-in phenotype whose bone lengths best match SMPL's mean neutral body
-  (stature about 1.71 m). SMPL's own betas are not used: turning them into a stature needs SMPL's
-  shape basis, which is in the SMPL file only (``import --body-model SMPL_FILE`` uses it).
+- ``betas``: the built-in phenotype whose distances between joints that are the same point of
+  the body in both skeletons (hips, knees, ankles, shoulders, elbows, wrists, neck, head) best
+  match SMPL's mean neutral body. The pelvis and spine joints are left out: the built-in pelvis
+  sits on the hip line, SMPL's about 9 cm above it, so bone lengths through them would give the
+  built-in body a trunk 8 cm short. SMPL's own betas are not used: turning them into a stature
+  needs SMPL's shape basis, which is in the SMPL file only (``import --body-model SMPL_FILE``).
 - ``pose``: per joint, ``L_ours = Q_parent^T L_smpl Q_joint``, where ``Q_joint`` is the smallest
   rotation taking the built-in rest bone (joint -> its child) onto SMPL's.
 - ``transl = trans + J0_smpl - J0_ours``: both rotate about their pelvis, so matching the pelvis
@@ -83,8 +86,30 @@ def _local_rotations(local: np.ndarray, q: np.ndarray) -> np.ndarray:
     return np.einsum("jba,njbc,jcd->njad", parent_q, local, q)
 
 
+# Distances matched by the shape: (joint, joint) pairs, "hips" and "shoulders" their midpoints.
+# Limbs, the trunk from the hip line to the shoulder line, the shoulders' width, neck and head;
+# the hips' width counts less (the built-in hip joints sit about 5 cm wider on each side).
+_MATCHED = (((1, 4), 1.0), ((2, 5), 1.0), ((4, 7), 1.0), ((5, 8), 1.0), ((16, 18), 1.0), ((17, 19), 1.0),
+            ((18, 20), 1.0), ((19, 21), 1.0), (("hips", "shoulders"), 1.0), ((16, 17), 1.0),
+            (("shoulders", 12), 1.0), ((12, 15), 1.0), (("hips", 1), 0.2), (("hips", 2), 0.2))
+
+
+def _point(joints: torch.Tensor, name) -> torch.Tensor:
+    """Returns the joint ``name`` (an index, "hips" or "shoulders": a midpoint) of ``joints`` (..., 24, 3): (..., 3)."""
+    if name == "hips":
+        return (joints[..., 1, :] + joints[..., 2, :]) / 2
+    if name == "shoulders":
+        return (joints[..., 16, :] + joints[..., 17, :]) / 2
+    return joints[..., name, :]
+
+
+def _matched_distances(joints: torch.Tensor) -> torch.Tensor:
+    """Returns the _MATCHED distances (..., P) of rest joints (..., 24, 3)."""
+    return torch.stack([(_point(joints, a) - _point(joints, b)).norm(dim=-1) for (a, b), _ in _MATCHED], dim=-1)
+
+
 def _shape_like_smpl(body) -> np.ndarray:
-    """Returns built-in betas (K,) whose bone lengths best match SMPL's mean neutral body.
+    """Returns built-in betas (K,) whose _MATCHED joint distances best match SMPL's mean neutral body.
 
     Gender, height and proportions are searched on a grid within their ranges, then on finer
     grids around the best (the other phenotype values keep their defaults), so the shape stays a
@@ -103,19 +128,17 @@ def _shape_like_smpl(body) -> np.ndarray:
     reg = body.phenotype_regressor.detach().cpu().double()
     shape_joints = torch.einsum("jv,vck->jck", body.J_regressor.detach().cpu().double(), body.shapedirs.detach().cpu().double())
     mean_joints = body.J_regressor.detach().cpu().double() @ body.v_template.detach().cpu().double()
-    child, parent = torch.arange(1, NUM_JOINTS), torch.tensor(SMPL_PARENTS[1:])
-    smpl = torch.as_tensor(SMPL_REST_JOINTS)
-    target = (smpl[child] - smpl[parent]).norm(dim=-1)
+    target = _matched_distances(torch.as_tensor(SMPL_REST_JOINTS))
+    weight = torch.tensor([w for _, w in _MATCHED], dtype=torch.float64)
     degree = int(body.phenotype.get("degree", 2))
     centre = np.where(free, bounds.mean(1), start)
     half = np.where(free, (bounds[:, 1] - bounds[:, 0]) / 2, 0.0)
-    for _ in range(3):  # each round: 9 values per fitted phenotype around the best, the step a quarter of the last
+    for _ in range(4):  # each round: 9 values per fitted phenotype around the best, the step a quarter of the last
         axes = [np.unique(np.clip(c + h * np.linspace(-1, 1, 9), lo, hi)) for c, h, (lo, hi) in zip(centre, half, bounds)]
         values = torch.as_tensor(np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(names)))
         betas = phenotype_features(values, degree) @ reg.T  # (G, K)
         joints = mean_joints + torch.einsum("jck,gk->gjc", shape_joints, betas)
-        lengths = (joints[:, child] - joints[:, parent]).norm(dim=-1)
-        best = int(((lengths - target) ** 2).sum(-1).argmin())
+        best = int((weight * (_matched_distances(joints) - target) ** 2).sum(-1).argmin())
         centre, half = values[best].numpy(), half / 4
     return betas[best].numpy().astype(np.float32)
 
