@@ -205,7 +205,15 @@ def button(text: str, tip: str, slot: Callable | None = None, *, kind: type = Qt
 
 def hbox(*items, margins: int | None = None) -> QtWidgets.QHBoxLayout:
     """Returns a row of ``items``: widgets, layouts, (widget or layout, stretch) pairs, ints (spacing), None (a stretch)."""
-    lay = QtWidgets.QHBoxLayout()
+    return _filled(QtWidgets.QHBoxLayout(), items, margins)
+
+
+def vbox(*items, margins: int | None = None) -> QtWidgets.QVBoxLayout:
+    """Returns a column of ``items`` (as for `hbox`)."""
+    return _filled(QtWidgets.QVBoxLayout(), items, margins)
+
+
+def _filled(lay, items, margins: int | None):
     if margins is not None:
         lay.setContentsMargins(margins, margins, margins, margins)
     for item in items:

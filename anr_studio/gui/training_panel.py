@@ -14,7 +14,7 @@ from PySide6 import QtCore, QtWidgets
 from anr_studio.components.job_list import JobList, format_eta
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import ImageLabel, button, guarded, hbox, show_error
+from anr_studio.gui.qt_util import ImageLabel, button, guarded, hbox, show_error, vbox
 from anr_studio.jobs.training_job import TrainingJob, TrainingOptions, preset_names, suited_preset
 from anr_studio.gui import theme
 
@@ -103,10 +103,7 @@ class TrainingPanel(QtWidgets.QWidget):
             lab.setMinimumSize(120, 120)
 
         form = QtWidgets.QFormLayout()
-        cb = QtWidgets.QVBoxLayout()
-        cb.addWidget(add)
-        cb.addWidget(rm)
-        form.addRow("Captures", hbox((self.captures, 1), cb))
+        form.addRow("Captures", hbox((self.captures, 1), vbox(add, rm)))
         form.addRow("Preset", self.preset)
         form.addRow("", self.preset_note)
         form.addRow("Steps", self.steps)
@@ -115,30 +112,16 @@ class TrainingPanel(QtWidgets.QWidget):
         form.addRow("", self.split)
         form.addRow("", self.resume_box)
         form.addRow("Run folder", hbox((self.out, 1), browse))
-        left = QtWidgets.QVBoxLayout()
-        left.addLayout(form)
-        left.addLayout(hbox(self.start_btn, self.pause_btn, self.stop_btn))
-        left.addLayout(hbox((self.progress, 1), self.eta))
-        left.addStretch(1)
-        previews = QtWidgets.QVBoxLayout()
-        previews.addWidget(QtWidgets.QLabel("Truth (held-out frame) │ current render"))
-        previews.addLayout(hbox(self.truth, self.render), 2)
-        previews.addWidget(self.log, 1)  # beside the form, not under it: the panel fits a laptop's height
+        left = vbox(form, hbox(self.start_btn, self.pause_btn, self.stop_btn), hbox((self.progress, 1), self.eta), None)
+        # The log sits beside the form, not under it: the panel fits a laptop's height.
+        previews = vbox(QtWidgets.QLabel("Truth (held-out frame) │ current render"), (hbox(self.truth, self.render), 2),
+                        (self.log, 1))
         lay = QtWidgets.QHBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        w = QtWidgets.QWidget()
-        w.setLayout(left)
-        lay.addWidget(w, 3)
-        plot_col = QtWidgets.QVBoxLayout()
-        plot_col.setContentsMargins(0, 0, 0, 0)
-        plot_col.addWidget(self.plot, 1)
-        plot_col.addWidget(self.legend)
-        pw = QtWidgets.QWidget()
-        pw.setLayout(plot_col)
-        lay.addWidget(pw, 4)
-        pv = QtWidgets.QWidget()
-        pv.setLayout(previews)
-        lay.addWidget(pv, 3)
+        for column, stretch in ((left, 3), (vbox((self.plot, 1), self.legend, margins=0), 4), (previews, 3)):
+            w = QtWidgets.QWidget()
+            w.setLayout(column)
+            lay.addWidget(w, stretch)
         self._timer = QtCore.QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.poll)

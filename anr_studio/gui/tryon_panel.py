@@ -11,7 +11,7 @@ from anr_studio.components.paint import BRUSH_RADIUS_RANGE, PaintState, clear, f
 from anr_studio.components.protocols import StudioAvatar, StudioBody
 from anr_studio.components.tryon import PREVIEW_IDENTITY, REGION_PRESETS, compare_images, preview_swap, region_mask
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import ImageLabel, button, guarded, hbox
+from anr_studio.gui.qt_util import ImageLabel, button, guarded, hbox, vbox
 from anr_studio.gui.uv_canvas import UVCanvas
 from anr_studio.gui.view_painter import ViewPainter
 
@@ -92,16 +92,14 @@ class TryOnPanel(QtWidgets.QWidget):
         self.compare_images: list[ImageLabel] = []
         self.compare_titles: list[QtWidgets.QLabel] = []
         for _ in range(3):
-            col = QtWidgets.QVBoxLayout()
-            col.setSpacing(0)
             img = ImageLabel()
             img.setMinimumSize(72, 72)
             title = QtWidgets.QLabel()
             title.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
             self.compare_images.append(img)
             self.compare_titles.append(title)
-            col.addWidget(img, 1)
-            col.addWidget(title)
+            col = vbox((img, 1), title)
+            col.setSpacing(0)
             cl.addLayout(col)
         self.compare_row.hide()
         form = QtWidgets.QFormLayout()
