@@ -126,7 +126,7 @@ def main() -> int:
     win.docks["Keyframes"].raise_()
     win.keyframes_panel.fraction.setValue(0.3)
     kjob = win.keyframes_panel.start_selection()
-    _wait(app, 120, lambda: not kjob.status.state.active and not win.keyframes_panel._poll.isActive())
+    _wait(app, 120, lambda: not kjob.status.state.active and not win.keyframes_panel.watcher.active)
     _wait(app, 0.5)
     save_screenshot(win, OUT / "keyframes_panel.png")
 

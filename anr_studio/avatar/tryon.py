@@ -17,7 +17,6 @@ import torch
 
 from anr_studio.body.skeleton import PART_GROUPS, part_indices
 from anr_studio.errors import AnrError
-from anr_studio.fileio import shipped_path
 from anr_studio.model.images import composite
 
 # Region presets: the body parts (anr_studio.body.skeleton.BODY_PART_NAMES) each one covers.
@@ -31,14 +30,10 @@ REGIONS: dict[str, tuple[str, ...]] = {
     "arms": ("upper_arms", "forearms", "hands"),
 }
 SUPERSAMPLE = 4
-# Region masks of the built-in body shipped for the GUI's try-on panel (regenerate with
-# `python -m anr_studio.avatar.tryon` after the body's UV layout or part labels change).
-SHIPPED_MASKS = shipped_path("resources", "uv_masks")
-SHIPPED_SIZE = 256
 SNAP = 0.5 / 255
 
 
-def _uv_to_pixels(face_uvs: np.ndarray, size: int) -> np.ndarray:
+def uv_to_pixels(face_uvs: np.ndarray, size: int) -> np.ndarray:
     """Returns (F,3,2) pixel coordinates (x right, y down) of UVs (u, v up) in a (size,size) image."""
     px = np.empty_like(face_uvs, dtype=np.float64)
     px[..., 0] = face_uvs[..., 0] * size
@@ -58,7 +53,7 @@ def rasterize_uv_faces(face_uvs: np.ndarray, size: int, feather: float = 1.0) ->
     big = size * SUPERSAMPLE
     canvas = np.zeros((big, big), np.uint8)
     # fillConvexPoly takes fixed-point coordinates: 4 fractional bits keep sub-pixel accuracy.
-    pts = np.round(_uv_to_pixels(np.asarray(face_uvs, np.float64), big) * 16).astype(np.int32)
+    pts = np.round(uv_to_pixels(np.asarray(face_uvs, np.float64), big) * 16).astype(np.int32)
     for tri in pts:
         cv2.fillConvexPoly(canvas, tri, 255, lineType=cv2.LINE_8, shift=4)
     mask = cv2.resize(canvas.astype(np.float32) / 255.0, (size, size), interpolation=cv2.INTER_AREA)
@@ -186,22 +181,3 @@ def swap_identity(avatar, source: str, target: str, name: str, region: str | Non
         mask = region_mask(avatar.body, region, size, feather)
     avatar.add_identity(name, swap_textures(tex_a, tex_b, mask), avatar.identity_betas(target), avatar.identity_camera(target))
     return np.asarray(mask, np.float32)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Writes the built-in body's region masks to resources/uv_masks (or --out); returns 0."""
-    import argparse
-
-    from anr_studio.body import BodyModel
-
-    parser = argparse.ArgumentParser(description="write the try-on region masks of the built-in body as UV-layout PNGs")
-    parser.add_argument("--out", default=str(SHIPPED_MASKS))
-    parser.add_argument("--size", type=int, default=SHIPPED_SIZE)
-    args = parser.parse_args(argv)
-    written = export_region_masks(BodyModel.default(), args.size, args.out)
-    print(f"wrote {', '.join(str(p) for p in written.values())}")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

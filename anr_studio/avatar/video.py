@@ -138,6 +138,22 @@ def mp4_complete(path: str | os.PathLike) -> bool:
     return False
 
 
+def write_video(out: str | os.PathLike, frames: Iterable[np.ndarray], fps: float = 30.0) -> Path:
+    """Writes ``frames`` ((H,W,3|4) uint8 each; RGBA over white) to the mp4 ``out``; returns it. The file appears
+    only once every frame was written: an error or a stop while ``frames`` runs leaves nothing at ``out``."""
+    writer = VideoWriter(out, fps)
+    try:
+        for frame in frames:
+            if frame.shape[-1] == 4:
+                alpha = frame[..., 3:].astype(np.float32) / 255
+                frame = (frame[..., :3] * alpha + 255 * (1 - alpha)).round().astype(np.uint8)
+            writer.write(frame)
+        return writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+
+
 def write_frames(out: str | os.PathLike, frames: Iterable[np.ndarray], fps: float = 30.0) -> Path:
     """Writes ``frames`` ((H,W,3|4) uint8 each) to ``out``: an .mp4, or a folder of frame_00000.png ...; returns ``out``.
 
@@ -145,17 +161,7 @@ def write_frames(out: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
     """
     out = Path(out)
     if out.suffix.lower() in VIDEO_SUFFIXES:
-        writer = VideoWriter(out, fps)
-        try:
-            for frame in frames:
-                if frame.shape[-1] == 4:
-                    alpha = frame[..., 3:].astype(np.float32) / 255
-                    frame = (frame[..., :3] * alpha + 255 * (1 - alpha)).round().astype(np.uint8)
-                writer.write(frame)
-            return writer.close()
-        except BaseException:
-            writer.abort()
-            raise
+        return write_video(out, frames, fps)
     if out.suffix:
         raise AnrError(f"{out}: unsupported output type {out.suffix!r}, expected a .mp4 file or a folder for PNG frames")
     out.mkdir(parents=True, exist_ok=True)

@@ -176,12 +176,6 @@ class BodyModel(torch.nn.Module):
             raise AnrError(f"{self.source}: the body model has no UVs, expected a model loaded with a UV layout (from_smpl(..., uv_obj=...))")
         return self._face_uvs
 
-    def part_ids(self, names: Sequence[str]) -> list[int]:
-        """Returns the sorted label ids (indices into ``part_names``) of part names or PART_GROUPS keys."""
-        from anr_studio.body.skeleton import part_indices
-
-        return part_indices(self.part_names, list(names))
-
     # ------------------------------------------------------------------------------- posing
     def _batched(self, value: Any, field: str, tail: tuple[int | str, ...], batch: int | None,
                  pending: list | None = None) -> torch.Tensor:

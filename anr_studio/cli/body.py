@@ -71,22 +71,12 @@ def _upright(pose: torch.Tensor) -> torch.Tensor:
 def _pose_from_npz(path: Path, frame: int | None) -> torch.Tensor:
     import torch
 
-    from anr_studio.motion.safe_npz import NpzArchive
+    from anr_studio.motion.smpl_npz import load_smpl_npz
 
-    with NpzArchive(path, "SMPL poses") as data:
-        key = next((k for k in ("poses", "pose", "body_pose") if k in data), None)
-        if key is None:
-            raise AnrError(f"{path}: no poses array, expected a field 'poses' of shape (N, 72) or (N, 24, 3)")
-        poses = np.asarray(data.array(key), dtype=np.float32)
-    if poses.ndim == 2 and poses.shape[1] == 72:
-        poses = poses.reshape(-1, 24, 3)
-    if poses.ndim != 3 or poses.shape[1:] != (24, 3) or len(poses) == 0:
-        raise AnrError(f"{path}: poses has shape {poses.shape}, expected (N, 72) or (N, 24, 3) with N >= 1")
+    poses = load_smpl_npz(path).poses
     index = len(poses) // 3 if frame is None else frame
     if not 0 <= index < len(poses):
         raise AnrError(f"{path}: frame {index} is out of range, expected 0..{len(poses) - 1}")
-    if not np.isfinite(poses[index]).all():
-        raise AnrError(f"{path}: poses[{index}] contains NaN or Inf values, expected finite axis-angles")
     return _upright(torch.from_numpy(poses[index].copy()))
 
 

@@ -65,20 +65,11 @@ def _check(args: argparse.Namespace) -> int:
     print(report.summary())
     if args.out is None:
         return 0
+    from anr_studio.avatar.video import write_png, write_video
+
     if args.out.lower().endswith(".mp4"):
-        from anr_studio.avatar.video import VideoWriter
-
-        writer = VideoWriter(args.out, cap.fps)
-        try:
-            for frame in overlay_frames(cap, body, report=report):
-                writer.write(frame)
-            writer.close()
-        except BaseException:
-            writer.abort()
-            raise
+        write_video(args.out, overlay_frames(cap, body, report=report), cap.fps)
     else:
-        from anr_studio.avatar.video import write_png
-
         picks = np.unique(np.linspace(0, len(cap) - 1, min(8, len(cap))).round().astype(int))
         write_png(args.out, _tile(list(overlay_frames(cap, body, picks, report))))
     print(f"overlay written to {args.out}")

@@ -15,6 +15,7 @@ from typing import Callable, Literal
 import numpy as np
 from psygnal import Signal
 
+from anr_studio.avatar.tryon import uv_to_pixels
 from anr_studio.components.undo import Undoable, UndoStack
 from anr_studio.errors import AnrError
 
@@ -200,14 +201,9 @@ def uv_triangle_mask(face_uvs: np.ndarray, size: int, faces: np.ndarray | None =
     import cv2
 
     tri = np.asarray(face_uvs, np.float64)
-    if faces is not None:
-        tri = tri[faces]
-    px = np.empty_like(tri)
-    px[..., 0] = tri[..., 0] * size
-    px[..., 1] = (1.0 - tri[..., 1]) * size  # row 0 is v = 1
     out = np.zeros((size, size), np.uint8)
     # fillPoly takes fixed-point coordinates; 4 fractional bits keep sub-pixel accuracy.
-    pts = np.round(px * 16).astype(np.int32)
+    pts = np.round(uv_to_pixels(tri if faces is None else tri[faces], size) * 16).astype(np.int32)
     cv2.fillPoly(out, list(pts), 255, lineType=cv2.LINE_8, shift=4)
     return out.astype(np.float32) / 255.0
 
@@ -216,12 +212,9 @@ def uv_layout_image(face_uvs: np.ndarray, size: int) -> np.ndarray:
     """Returns a (size,size,3) uint8 picture of the UV layout: islands in grey, triangle edges darker."""
     import cv2
 
-    tri = np.asarray(face_uvs, np.float64)
     img = np.full((size, size, 3), 40, np.uint8)
-    filled = uv_triangle_mask(face_uvs, size)
-    img[filled > 0.5] = (110, 110, 120)
-    px = np.stack([tri[..., 0] * size, (1.0 - tri[..., 1]) * size], -1)
-    pts = np.round(px * 16).astype(np.int32)
+    img[uv_triangle_mask(face_uvs, size) > 0.5] = (110, 110, 120)
+    pts = np.round(uv_to_pixels(np.asarray(face_uvs, np.float64), size) * 16).astype(np.int32)
     cv2.polylines(img, list(pts), True, (80, 80, 90), 1, lineType=cv2.LINE_AA, shift=4)
     return img
 

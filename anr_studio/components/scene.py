@@ -29,12 +29,17 @@ def default_body() -> StudioBody:
 
 
 @torch.no_grad()
-def pose_body(body: StudioBody, pose: np.ndarray, betas: np.ndarray | None = None, transl: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (vertices (V,3), joints (24,3)) float32 of ``body`` posed with pose (24,3), betas (K,), transl (3,)."""
+def posed(body: StudioBody, pose: np.ndarray, betas: np.ndarray | None = None, transl: np.ndarray | None = None):
+    """Returns the body's output (vertices (1,V,3), joints (1,24,3)) for pose (24,3), betas (K,) and transl (3,)."""
     p = torch.as_tensor(np.asarray(pose, np.float32)).reshape(1, 24, 3)
     b = None if betas is None or not len(betas) else torch.as_tensor(np.asarray(betas, np.float32)[None, : body.num_betas])
     t = None if transl is None else torch.as_tensor(np.asarray(transl, np.float32)).reshape(1, 3)
-    out = body(pose=p, betas=b, transl=t)
+    return body(pose=p, betas=b, transl=t)
+
+
+def pose_body(body: StudioBody, pose: np.ndarray, betas: np.ndarray | None = None, transl: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (vertices (V,3), joints (24,3)) float32 of ``body`` posed with pose (24,3), betas (K,), transl (3,)."""
+    out = posed(body, pose, betas, transl)
     return out.vertices[0].cpu().numpy(), out.joints[0].cpu().numpy()
 
 

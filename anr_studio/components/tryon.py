@@ -9,17 +9,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from anr_studio.avatar.tryon import REGIONS, swap_textures
-from anr_studio.avatar.tryon import region_mask as _region_mask
-from anr_studio.components.protocols import StudioAvatar, StudioBody
+from anr_studio.avatar.tryon import REGIONS as REGION_PRESETS
+from anr_studio.avatar.tryon import region_mask, swap_textures
+from anr_studio.components.protocols import StudioAvatar
 
+__all__ = ["REGION_PRESETS", "region_mask", "swap_texture", "preview_swap", "compare_images"]
 PREVIEW_IDENTITY = "__try-on preview__"
-REGION_PRESETS = REGIONS
-
-
-def region_mask(body: StudioBody, region: str, size: int) -> np.ndarray:
-    """Returns the (size,size) float32 UV mask (soft edges) of a region preset (names in REGION_PRESETS) on ``body``."""
-    return _region_mask(body, region, size)
 
 
 def swap_texture(texture_a: torch.Tensor, texture_b: torch.Tensor, mask: np.ndarray) -> torch.Tensor:

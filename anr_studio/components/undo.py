@@ -36,19 +36,18 @@ class UndoStack(Generic[T]):
 
     def undo(self, current: T) -> T | None:
         """Returns the snapshot to restore (``current`` goes onto the redo list), or None if empty."""
-        self._merge_key = None
-        if not self._undo:
-            return None
-        self._redo.append(current)
-        return self._undo.pop()
+        return self._move(self._undo, self._redo, current)
 
     def redo(self, current: T) -> T | None:
         """Returns the snapshot to restore (``current`` goes onto the undo list), or None if empty."""
+        return self._move(self._redo, self._undo, current)
+
+    def _move(self, source, target, current: T) -> T | None:
         self._merge_key = None
-        if not self._redo:
+        if not source:
             return None
-        self._undo.append(current)
-        return self._redo.pop()
+        target.append(current)
+        return source.pop()
 
     @property
     def can_undo(self) -> bool:

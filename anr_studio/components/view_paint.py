@@ -20,6 +20,7 @@ import torch
 
 from anr_studio.components.paint import Box, PaintEvent, PaintState, stroke
 from anr_studio.components.protocols import StudioBody
+from anr_studio.components.scene import posed
 from anr_studio.errors import AnrError
 from anr_studio.render import WeakPerspectiveCamera, rasterize, render_body_maps
 
@@ -126,10 +127,7 @@ def view_paint_map(body: StudioBody, pose, camera, image_size, size: int, betas=
     """Returns the ViewPaintMap of ``body`` posed by pose (24,3), betas (K,), transl (3,) seen by ``camera``
     (batch 1) at image_size (H, W), for a mask of ``size`` pixels a side."""
     tm = texel_map(body, size)
-    p = torch.as_tensor(np.asarray(pose, np.float32)).reshape(1, 24, 3)
-    b = None if betas is None or not len(betas) else torch.as_tensor(np.asarray(betas, np.float32)[None, : body.num_betas])
-    t = None if transl is None else torch.as_tensor(np.asarray(transl, np.float32)).reshape(1, 3)
-    verts = body(pose=p, betas=b, transl=t).vertices  # (1,V,3)
+    verts = posed(body, pose, betas, transl).vertices  # (1,V,3)
     h, w = int(image_size[0]), int(image_size[1])
     maps = render_body_maps(body, verts, camera, (h, w))
     faces = body.faces.to(verts.device)

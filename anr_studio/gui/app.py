@@ -79,10 +79,7 @@ def run_app(open_path: str | None = None, screenshot: str | None = None, quit_af
 
     window = MainWindow()
 
-    def excepthook(etype, value, tb):  # any slot that raises shows a dialog, never kills the app
-        show_error(window, value)
-
-    sys.excepthook = excepthook
+    sys.excepthook = lambda _type, value, _tb: show_error(window, value)  # a slot that raises shows a dialog
     window.show()
     if not screenshot:
         window.recovery.offer()

@@ -18,7 +18,7 @@ from anr_studio.components.pose_state import PoseState
 from anr_studio.components.protocols import StudioBody
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import ImageLabel, guarded, show_error
+from anr_studio.gui.qt_util import ImageLabel, JobWatcher, button, guarded, hbox
 from anr_studio.jobs import capture_jobs
 from anr_studio.jobs.runner import BackgroundJob
 
@@ -41,7 +41,7 @@ class CapturePanel(QtWidgets.QWidget):
         self._job: BackgroundJob | None = None  # import or synthetic capture: opens the capture when done
         self._masks_job: BackgroundJob | None = None
         self._check_job: BackgroundJob | None = None
-        self._watched: list[tuple[BackgroundJob, object]] = []  # (job, what to do with its result)
+        self.watcher = JobWatcher(self, self.jobs)
         self.image = ImageLabel(NO_CAPTURE)
         self.image.setObjectName("captureImage")
         self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
@@ -49,68 +49,40 @@ class CapturePanel(QtWidgets.QWidget):
         self.slider.setToolTip("Scrub through the capture's frames")
         self.slider.valueChanged.connect(self.show_frame)
         self.frame_label = QtWidgets.QLabel("–")
-        self.outline_box = QtWidgets.QCheckBox("Mesh outline")
-        self.outline_box.setChecked(True)
-        self.outline_box.setToolTip("Draw the coarse body's outline (from the capture's tracked pose) on the frame")
+        redraw = lambda _=None: self.show_frame(self.slider.value())  # noqa: E731
+        self.outline_box = button("Mesh outline", "Draw the coarse body's outline (from the capture's tracked pose) on "
+                                  "the frame", redraw, kind=QtWidgets.QCheckBox, checked=True)
         self.mask_box = QtWidgets.QComboBox()
         self.mask_box.addItems(["Frame", "Frame + mask", "Mask only"])
         self.mask_box.setToolTip("Show the frame, the frame with its foreground mask, or the mask alone")
-        self.pose_btn = QtWidgets.QPushButton("Pose from frame")
-        self.pose_btn.setToolTip("Copy this frame's tracked pose and shape into the viewport (undoable)")
-        self.pose_btn.clicked.connect(self._pose_from_frame)
+        self.pose_btn = button("Pose from frame", "Copy this frame's tracked pose and shape into the viewport (undoable)",
+                               self._pose_from_frame)
         self.info = QtWidgets.QLabel("")
         self.info.setWordWrap(True)
-        self.check_box = QtWidgets.QCheckBox("Alignment check")
-        self.check_box.setObjectName("alignmentOverlay")
-        self.check_box.setToolTip("Draw the alignment check over the frame: the coarse body's outline (yellow) and "
-                                  "skeleton (red), the mask's outline (cyan) and the frame's IoU; checks the capture "
-                                  "in the background if it was not checked yet")
-        self.check_box.toggled.connect(self._on_check_toggled)
-        self.check_btn = QtWidgets.QPushButton("Check alignment")
-        self.check_btn.setToolTip("Measure how well the coarse body fits the person: per-frame IoU of the rasterized "
-                                  "body against the mask, and a verdict (a background job)")
-        self.check_btn.clicked.connect(self.start_check)
-        self.masks_btn = QtWidgets.QPushButton("Extract masks")
-        self.masks_btn.setToolTip("Write foreground masks into the capture (from the background plate, or the person "
-                                  "segmenter when the camera moves; a background job)")
-        self.masks_btn.clicked.connect(self.start_masks)
+        self.check_box = button("Alignment check", "Draw the alignment check over the frame: the coarse body's outline "
+                                "(yellow) and skeleton (red), the mask's outline (cyan) and the frame's IoU; checks the "
+                                "capture in the background if it was not checked yet", self._on_check_toggled,
+                                kind=QtWidgets.QCheckBox, name="alignmentOverlay")
+        self.check_btn = button("Check alignment", "Measure how well the coarse body fits the person: per-frame IoU of the "
+                                "rasterized body against the mask, and a verdict (a background job)", self.start_check)
+        self.masks_btn = button("Extract masks", "Write foreground masks into the capture (from the background plate, or "
+                                "the person segmenter when the camera moves; a background job)", self.start_masks)
         self.verdict = QtWidgets.QLabel("")
         self.verdict.setObjectName("alignmentVerdict")
         self.verdict.setWordWrap(True)
-        for w in (self.outline_box,):
-            w.toggled.connect(lambda _=None: self.show_frame(self.slider.value()))
-        self.mask_box.currentIndexChanged.connect(lambda _=None: self.show_frame(self.slider.value()))
-        open_btn = QtWidgets.QPushButton("Open…")
-        open_btn.setToolTip("Open a capture (.h5) to check and train on (Ctrl+O)")
-        open_btn.clicked.connect(self._open_dialog)
-        self.import_btn = QtWidgets.QPushButton("Import…")
-        self.import_btn.setToolTip("Import a folder of images or a video (with SMPL poses, or alone: the body is fitted "
-                                   "to the video) as a capture, in the background (Ctrl+I)")
-        self.import_btn.clicked.connect(self.import_dialog)
-        row = QtWidgets.QHBoxLayout()
-        row.addWidget(open_btn)
-        row.addWidget(self.import_btn)
-        row.addWidget(self.slider, 1)
-        row.addWidget(self.frame_label)
-        row2 = QtWidgets.QHBoxLayout()
-        row2.addWidget(self.outline_box)
-        row2.addWidget(self.mask_box)
-        row2.addWidget(self.pose_btn)
-        row2.addSpacing(12)
-        # One row for the view and check controls: the panel then fits a third of a laptop's height.
-        row2.addWidget(self.check_box)
-        row2.addWidget(self.check_btn)
-        row2.addWidget(self.masks_btn)
-        row2.addStretch(1)
+        self.mask_box.currentIndexChanged.connect(redraw)
+        open_btn = button("Open…", "Open a capture (.h5) to check and train on (Ctrl+O)", self._open_dialog)
+        self.import_btn = button("Import…", "Import a folder of images or a video (with SMPL poses, or alone: the body "
+                                 "is fitted to the video) as a capture, in the background (Ctrl+I)", self.import_dialog)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.image, 1)
-        lay.addLayout(row)
-        lay.addLayout(row2)
+        lay.addLayout(hbox(open_btn, self.import_btn, (self.slider, 1), self.frame_label))
+        # One row for the view and check controls: the panel then fits a third of a laptop's height.
+        lay.addLayout(hbox(self.outline_box, self.mask_box, self.pose_btn, 12, self.check_box, self.check_btn,
+                           self.masks_btn, None))
         lay.addWidget(self.verdict)
         lay.addWidget(self.info)
-        self._poll = QtCore.QTimer(self)
-        self._poll.timeout.connect(self._poll_job)
 
     # --- opening -------------------------------------------------------------------------
     @guarded
@@ -232,7 +204,7 @@ class CapturePanel(QtWidgets.QWidget):
     def _start_opening_job(self, name: str, fn, check: bool = False) -> BackgroundJob:
         if self._job is not None and self._job.running:
             raise AnrError(f"{name}: another import is still running, expected it to finish first")
-        self._job = self._start(name, fn, lambda path: self._open_written(path, check))
+        self._job = self.watcher.start(name, fn, lambda path: self._open_written(path, check))
         return self._job
 
     def _open_written(self, path, check: bool) -> None:
@@ -257,8 +229,8 @@ class CapturePanel(QtWidgets.QWidget):
                 return None
         path = self.path
         self.capture.close()  # the job rewrites the file
-        self._masks_job = self._start("masks", lambda c: capture_jobs.extract_masks(c, path, method),
-                                      lambda line: self._masks_written(path, line))
+        self._masks_job = self.watcher.start("masks", lambda c: capture_jobs.extract_masks(c, path, method),
+                                             lambda line: self._masks_written(path, line))
         return self._masks_job
 
     def _masks_written(self, path: str, line: str) -> None:
@@ -277,8 +249,9 @@ class CapturePanel(QtWidgets.QWidget):
             return self._check_job
         path, opened = self.path, self._opened
         self.verdict.setText("Alignment: checking…")
-        self._check_job = self._start("alignment check", lambda c: capture_jobs.check_alignment(c, path, self.body),
-                                      lambda report: self._checked(opened, report))
+        self._check_job = self.watcher.start("alignment check", lambda c: capture_jobs.check_alignment(c, path, self.body),
+                                             lambda report: self._checked(opened, report),
+                                             lambda snap: self._check_ended(opened, snap.state))
         return self._check_job
 
     def _checked(self, opened: int, report) -> None:
@@ -288,6 +261,10 @@ class CapturePanel(QtWidgets.QWidget):
         self.verdict.setText(f"Alignment check: {report.summary()}")
         self.show_frame(self.slider.value())
 
+    def _check_ended(self, opened: int, state: JobState) -> None:
+        if state == JobState.STOPPED and opened == self._opened and self.report is None and self.capture is not None:
+            self.verdict.setText("Alignment: check cancelled.")
+
     def _on_check_toggled(self, on: bool) -> None:
         # The check's drawing replaces the outline and mask views while it is on.
         self.outline_box.setEnabled(not on)
@@ -295,31 +272,3 @@ class CapturePanel(QtWidgets.QWidget):
         if on and self.report is None and self.capture is not None and self.capture.has_masks:
             self.start_check()
         self.show_frame(self.slider.value())
-
-    # --- jobs ----------------------------------------------------------------------------
-    def _start(self, name: str, fn, on_result) -> BackgroundJob:
-        """Returns a started job, listed in the job list; ``on_result(result)`` runs on this thread if it finishes."""
-        job = BackgroundJob(name, fn).start()
-        self.jobs.add(job, name)
-        self._watched.append((job, on_result))
-        self._poll.start(200)
-        return job
-
-    def _poll_job(self) -> None:
-        for entry in list(self._watched):
-            job, on_result = entry
-            snap = job.status.snapshot(log_tail=0)
-            if snap.state.active:
-                continue
-            self._watched.remove(entry)
-            if snap.state == JobState.FINISHED:
-                try:
-                    on_result(job.result)
-                except Exception as exc:  # noqa: BLE001
-                    show_error(self, exc)
-            elif snap.state == JobState.FAILED:
-                show_error(self, AnrError(snap.error or f"{job.name} failed"))
-            elif job is self._check_job and self.report is None and self.capture is not None:
-                self.verdict.setText("Alignment: check cancelled.")
-        if not self._watched:
-            self._poll.stop()

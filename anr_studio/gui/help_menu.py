@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 import anr_studio
+from anr_studio.gui.qt_util import button, hbox
 
 README = Path(anr_studio.__file__).resolve().parent.parent / "README.md"
 """The README of a source checkout (its docs/ folder beside it); an installed package has none."""
@@ -119,16 +120,10 @@ class ShortcutSheet(QtWidgets.QWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.table.horizontalHeader().setStretchLastSection(True)
-        close = QtWidgets.QPushButton("Close")
-        close.setToolTip("Close this list (F1 opens it again)")
-        close.clicked.connect(self.close)
         lay = QtWidgets.QVBoxLayout(self)
         lay.addWidget(self.filter)
         lay.addWidget(self.table, 1)
-        row = QtWidgets.QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(close)
-        lay.addLayout(row)
+        lay.addLayout(hbox(None, button("Close", "Close this list (F1 opens it again)", self.close)))
         self.resize(720, 520)
 
     def rows(self) -> list[tuple[str, str, str]]:

@@ -7,6 +7,7 @@ from PySide6 import QtCore, QtWidgets
 
 from anr_studio.components.job_list import JobList, JobRow
 from anr_studio.components.status import JobState
+from anr_studio.gui.qt_util import button
 
 POLL_MS = 200
 MAX_ROWS = 3
@@ -33,12 +34,9 @@ class JobRowWidget(QtWidgets.QFrame):
         self.ended.setObjectName("jobEnded")
         self.ended.setMaximumWidth(420)
         self.ended.setVisible(False)
-        self.cancel = QtWidgets.QToolButton()
-        self.cancel.setObjectName("cancelJob")
-        self.cancel.setText("✕")
+        self.cancel = button("✕", f"Cancel {name} (training saves a checkpoint; other jobs leave nothing half-written)",
+                             lambda: jobs.cancel(key), kind=QtWidgets.QToolButton, name="cancelJob")
         self.cancel.setAutoRaise(True)
-        self.cancel.setToolTip(f"Cancel {name} (training saves a checkpoint; other jobs leave nothing half-written)")
-        self.cancel.clicked.connect(lambda: jobs.cancel(key))
         lay = QtWidgets.QHBoxLayout(self)
         lay.setContentsMargins(6, 0, 2, 0)
         lay.setSpacing(4)

@@ -7,9 +7,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import guarded, poll_job_progress, show_error, to_qimage
+from anr_studio.gui.qt_util import JobWatcher, button, guarded, hbox, to_qimage
 from anr_studio.jobs.capture_jobs import select_keyframes
 from anr_studio.jobs.runner import BackgroundJob
 from anr_studio.gui import theme
@@ -27,23 +26,17 @@ class KeyframesPanel(QtWidgets.QWidget):
         self.indices: list[int] = []
         self.coverage: np.ndarray | None = None
         self._job: BackgroundJob | None = None
+        self.watcher = JobWatcher(self, capture_panel.jobs)
         self.fraction = QtWidgets.QDoubleSpinBox()
         self.fraction.setRange(0.01, 1.0)
         self.fraction.setSingleStep(0.05)
         self.fraction.setValue(0.1)
         self.fraction.setToolTip("Keyframe budget as a fraction of the training frames")
-        self.run_btn = QtWidgets.QPushButton("Select keyframes")
-        self.run_btn.setToolTip("Choose keyframes that cover the body's UV texels and silhouette best, in the background")
-        self.run_btn.clicked.connect(self.start_selection)
-        self.add_btn = QtWidgets.QPushButton("Add current frame")
-        self.add_btn.setToolTip("Add the frame shown in the Capture panel to the keyframes")
-        self.add_btn.clicked.connect(self.add_current)
-        self.remove_btn = QtWidgets.QPushButton("Remove selected")
-        self.remove_btn.setToolTip("Remove the selected thumbnails from the keyframes")
-        self.remove_btn.clicked.connect(self.remove_selected)
-        self.save_btn = QtWidgets.QPushButton("Save to capture")
-        self.save_btn.setToolTip("Write the keyframes into the capture file (training uses them)")
-        self.save_btn.clicked.connect(self.save)
+        self.run_btn = button("Select keyframes", "Choose keyframes that cover the body's UV texels and silhouette best, "
+                              "in the background", self.start_selection)
+        self.add_btn = button("Add current frame", "Add the frame shown in the Capture panel to the keyframes", self.add_current)
+        self.remove_btn = button("Remove selected", "Remove the selected thumbnails from the keyframes", self.remove_selected)
+        self.save_btn = button("Save to capture", "Write the keyframes into the capture file (training uses them)", self.save)
         self.progress = QtWidgets.QProgressBar()
         self.progress.setVisible(False)
         self.thumbs = QtWidgets.QListWidget()
@@ -65,12 +58,6 @@ class KeyframesPanel(QtWidgets.QWidget):
         self.plot.addLegend(offset=(-10, -10))
         self.curve = self.plot.plot([], [], pen=pg.mkPen((90, 200, 255), width=2), symbol="o", symbolSize=5, name="UV texels")
         self.sil_curve = self.plot.plot([], [], pen=pg.mkPen((255, 160, 60), width=1, style=QtCore.Qt.PenStyle.DashLine), name="silhouette")
-        row = QtWidgets.QHBoxLayout()
-        row.addWidget(QtWidgets.QLabel("Budget"))
-        row.addWidget(self.fraction)
-        for b in (self.run_btn, self.add_btn, self.remove_btn, self.save_btn):
-            row.addWidget(b)
-        row.addStretch(1)
         split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         split.addWidget(self.thumbs)
         split.addWidget(self.plot)
@@ -79,12 +66,11 @@ class KeyframesPanel(QtWidgets.QWidget):
         self.info.setWordWrap(True)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(row)
+        lay.addLayout(hbox(QtWidgets.QLabel("Budget"), self.fraction, self.run_btn, self.add_btn, self.remove_btn,
+                           self.save_btn, None))
         lay.addWidget(self.progress)
         lay.addWidget(split, 1)
         lay.addWidget(self.info)
-        self._poll = QtCore.QTimer(self)
-        self._poll.timeout.connect(self._poll_job)
         capture_panel.capture_opened.connect(self._load_from_capture)
 
     def _load_from_capture(self, _path: str) -> None:
@@ -124,26 +110,14 @@ class KeyframesPanel(QtWidgets.QWidget):
         if self._job is not None and self._job.running:
             raise AnrError("keyframes: a selection is already running, expected it to finish first")
         frac = self.fraction.value()
-        self._job = BackgroundJob("keyframe selection", lambda c: select_keyframes(c, path, frac, self.body)).start()
-        self.capture_panel.jobs.add(self._job, "keyframes")
-        self.progress.setVisible(True)
-        self.progress.setRange(0, 0)
+        self._job = self.watcher.start("keyframes", lambda c: select_keyframes(c, path, frac, self.body),
+                                       self._selected, lambda _snap: self.run_btn.setEnabled(True), self.progress)
         self.run_btn.setEnabled(False)
-        self._poll.start(200)
         return self._job
 
-    def _poll_job(self) -> None:
-        job = self._job
-        snap = poll_job_progress(job, self.progress, self._poll)
-        if snap is None:
-            return
-        self.run_btn.setEnabled(True)
-        if snap.state == JobState.FINISHED:
-            idx, cov, sil = job.result
-            self.capture_panel.capture.close()  # the file was rewritten; reopen lazily
-            self.set_keyframes(idx, cov, sil)
-        elif snap.state == JobState.FAILED:
-            show_error(self, AnrError(snap.error or "keyframe selection failed"))
+    def _selected(self, result) -> None:
+        self.capture_panel.capture.close()  # the file was rewritten; reopen lazily
+        self.set_keyframes(*result)
 
     def add_current(self) -> None:
         if self.capture_panel.capture is not None:

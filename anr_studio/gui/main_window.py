@@ -310,26 +310,29 @@ class MainWindow(QtWidgets.QMainWindow):
     def _mark_edited(self, which: str) -> None:
         self._last_edited = which
 
+    def _histories(self) -> tuple:
+        return (self.paint_state, self.pose_state) if self._last_edited == "paint" else (self.pose_state, self.paint_state)
+
     def undo(self) -> None:
         """Undoes the last pose or paint edit (whichever was edited last, then the other)."""
-        first, second = (self.paint_state, self.pose_state) if self._last_edited == "paint" else (self.pose_state, self.paint_state)
+        first, second = self._histories()
         first.undo() or second.undo()
 
     def redo(self) -> None:
         """Redoes in the same order as undo."""
-        first, second = (self.paint_state, self.pose_state) if self._last_edited == "paint" else (self.pose_state, self.paint_state)
+        first, second = self._histories()
         first.redo() or second.redo()
 
     # --- files ---------------------------------------------------------------------------
-    @guarded
     def open_capture_dialog(self, _checked: bool = False) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open capture", "", "Captures (*.h5 *.hdf5)")
-        if path:
-            self.open_path(path)
+        self._open_dialog("Open capture", "Captures (*.h5 *.hdf5)")
+
+    def open_avatar_dialog(self, _checked: bool = False) -> None:
+        self._open_dialog("Open avatar", "Avatars (*.anr)")
 
     @guarded
-    def open_avatar_dialog(self, _checked: bool = False) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open avatar", "", "Avatars (*.anr)")
+    def _open_dialog(self, title: str, kinds: str) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, title, "", kinds)
         if path:
             self.open_path(path)
 
@@ -398,25 +401,24 @@ class MainWindow(QtWidgets.QMainWindow):
         self.training_panel.add_capture(path)
         self._add_recent(path)
 
+    @staticmethod
+    def _recent() -> list[str]:
+        recent = settings().value("recent", []) or []
+        return [recent] if isinstance(recent, str) else list(recent)  # QSettings gives a single entry as a string
+
     def _add_recent(self, path: str) -> None:
-        s = settings()
-        recent = [p for p in (s.value("recent", []) or []) if p != path]
-        s.setValue("recent", ([path] + recent)[:MAX_RECENT])
+        settings().setValue("recent", ([path] + [p for p in self._recent() if p != path])[:MAX_RECENT])
         self._refresh_recent()
 
     def _drop_recent(self, path: str) -> None:
-        s = settings()
-        recent = s.value("recent", []) or []
-        recent = [recent] if isinstance(recent, str) else recent
+        recent = self._recent()
         if path in recent:
-            s.setValue("recent", [p for p in recent if p != path])
+            settings().setValue("recent", [p for p in recent if p != path])
             self._refresh_recent()
 
     def _refresh_recent(self) -> None:
         self.recent_menu.clear()
-        recent = settings().value("recent", []) or []
-        if isinstance(recent, str):
-            recent = [recent]
+        recent = self._recent()
         for p in recent:
             self.recent_menu.addAction(p, lambda p=p: self.open_path(p))
         self.recent_menu.setEnabled(bool(recent))

@@ -9,7 +9,7 @@ from PySide6 import QtCore, QtWidgets
 from anr_studio.components.pose_state import PoseState
 from anr_studio.components.protocols import StudioAvatar
 from anr_studio.components.scene import ViewState
-from anr_studio.gui.qt_util import ImageLabel
+from anr_studio.gui.qt_util import ImageLabel, hbox
 from anr_studio.gui.theme import IMAGE_WELL, NEURAL_BACKDROP
 from anr_studio.jobs.preview import NeuralPreview, PreviewRequest, PreviewResult, default_preview_size
 
@@ -47,12 +47,9 @@ class NeuralView(QtWidgets.QWidget):
         self.ident_box.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.ident_box.setMinimumContentsLength(8)
         self.ident_box.currentTextChanged.connect(self._on_identity)
-        top = QtWidgets.QHBoxLayout()
-        top.addWidget(QtWidgets.QLabel("Identity:"))
-        top.addWidget(self.ident_box, 1)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
-        lay.addLayout(top)
+        lay.addLayout(hbox(QtWidgets.QLabel("Identity:"), (self.ident_box, 1)))
         lay.addWidget(self.label, 1)
         lay.addWidget(self.info)
         self._bridge = _Bridge()

@@ -13,7 +13,7 @@ from anr_studio.components.playback import BUILTIN_MOTION_NAMES, Playback
 from anr_studio.components.pose_state import JOINT_GROUPS, SMPL_JOINT_NAMES, PoseState, joint_index
 from anr_studio.components.protocols import StudioBody
 from anr_studio.gui.angle_field import TICKS_PER_DEGREE, FineSlider, angle_field
-from anr_studio.gui.qt_util import guarded
+from anr_studio.gui.qt_util import button, guarded, hbox
 
 SELECTED_ROW_CSS = "#{name} {{ background: rgba(77, 200, 255, 70); border-radius: 3px; }}"
 BETA_TICKS = 100
@@ -41,13 +41,9 @@ class PosePanel(QtWidgets.QWidget):
         self.filter.setClearButtonEnabled(True)
         self.filter.setToolTip("Show only the joints whose names contain every word typed here")
         self.filter.textChanged.connect(self._apply_filter)
-        reset_all = QtWidgets.QPushButton("Reset all")
-        reset_all.setToolTip("Reset every joint, the translation and the shape to the rest pose (Ctrl+R; undo with Ctrl+Z)")
-        reset_all.clicked.connect(state.reset_all)
-        top = QtWidgets.QHBoxLayout()
-        top.addWidget(self.filter, 1)
-        top.addWidget(reset_all)
-        outer.addLayout(top)
+        reset_all = button("Reset all", "Reset every joint, the translation and the shape to the rest pose (Ctrl+R; undo "
+                           "with Ctrl+Z)", state.reset_all)
+        outer.addLayout(hbox((self.filter, 1), reset_all))
         self.selected_label = QtWidgets.QLabel()
         self.selected_label.setToolTip("Click a joint in the 3D view, or a joint's name below, to select it")
         outer.addWidget(self.selected_label)
@@ -96,12 +92,10 @@ class PosePanel(QtWidgets.QWidget):
         lay.setContentsMargins(2, 1, 2, 1)
         lay.setHorizontalSpacing(4)
         lay.setVerticalSpacing(0)
-        pick = QtWidgets.QToolButton()
-        pick.setText(title)
+        pick = button(title, f"Select {title} (also by clicking it in the 3D view)",
+                      lambda _=False, j=j: self.state.select_joint(j), kind=QtWidgets.QToolButton)
         pick.setAutoRaise(True)
         pick.setMinimumWidth(84)
-        pick.setToolTip(f"Select {title} (also by clicking it in the 3D view)")
-        pick.clicked.connect(lambda _=False, j=j: self.state.select_joint(j))
         lay.addWidget(pick, 0, 0, 2, 1)
         for axis, axis_name in enumerate("xyz"):
             tip = f"{title}: rotation about {axis_name} in degrees"
@@ -119,11 +113,8 @@ class PosePanel(QtWidgets.QWidget):
             self.sliders[(j, axis)] = s
             lay.addWidget(s, 1, axis + 1)
             lay.setColumnStretch(axis + 1, 1)
-        btn = QtWidgets.QToolButton()
-        btn.setText("⟲")
-        btn.setToolTip(f"Reset {title}")
-        btn.clicked.connect(lambda _=False, j=j: self.state.reset_joint(j))
-        lay.addWidget(btn, 0, 4, 2, 1)
+        lay.addWidget(button("⟲", f"Reset {title}", lambda _=False, j=j: self.state.reset_joint(j), kind=QtWidgets.QToolButton),
+                      0, 4, 2, 1)
         row.setProperty("joint_name", name)
         self.rows[j] = row
         return row
@@ -132,8 +123,7 @@ class PosePanel(QtWidgets.QWidget):
         box = QtWidgets.QGroupBox("Global rotation and translation")
         lay = QtWidgets.QVBoxLayout(box)
         lay.addWidget(self._joint_row(0, "rotation"))
-        trow = QtWidgets.QHBoxLayout()
-        trow.addWidget(QtWidgets.QLabel("translation (m)"))
+        trow = hbox(QtWidgets.QLabel("translation (m)"))
         for axis in range(3):
             sp = QtWidgets.QDoubleSpinBox()
             sp.setRange(-5.0, 5.0)
@@ -180,23 +170,17 @@ class PosePanel(QtWidgets.QWidget):
         self.motion_box = QtWidgets.QComboBox()
         self.motion_box.addItems(list(BUILTIN_MOTION_NAMES))
         self.motion_box.setToolTip("Built-in motion to load (walk, turn, arms, dance)")
-        load = QtWidgets.QPushButton("Load")
-        load.setToolTip("Load the chosen built-in motion")
-        load.clicked.connect(lambda: self.load_motion(self.motion_box.currentText()))
-        browse = QtWidgets.QPushButton("File…")
-        browse.setToolTip("Load a motion from an SMPL .npz or a .bvh file")
-        browse.clicked.connect(self._browse_motion)
-        self.play_btn = QtWidgets.QPushButton("Play")
-        self.play_btn.setCheckable(True)
+        load = button("Load", "Load the chosen built-in motion", lambda: self.load_motion(self.motion_box.currentText()))
+        browse = button("File…", "Load a motion from an SMPL .npz or a .bvh file", self._browse_motion)
+        self.play_btn = button("Play", "Play the motion on the clock, looping (frames are skipped when rendering lags)",
+                               self._on_play, checkable=True)
         self.play_btn.setEnabled(False)
-        self.play_btn.toggled.connect(self._on_play)
         self.speed = QtWidgets.QDoubleSpinBox()
         self.speed.setRange(0.1, 4.0)
         self.speed.setValue(1.0)
         self.speed.setSuffix("×")
         self.speed.setSingleStep(0.25)
         self.speed.setToolTip("Playback speed (1× is the motion's own frame rate, in real time)")
-        self.play_btn.setToolTip("Play the motion on the clock, looping (frames are skipped when rendering lags)")
         self.timeline = self._slider(0, 0)
         self.timeline.setEnabled(False)
         self.timeline.setToolTip("Scrub through the motion")
@@ -204,9 +188,7 @@ class PosePanel(QtWidgets.QWidget):
         self.frame_label = QtWidgets.QLabel("frame – / –")
         self.frame_label.setObjectName("frameLabel")
         self.frame_label.setToolTip("Current frame / frames in the motion")
-        use = QtWidgets.QPushButton("Use this pose")
-        use.setToolTip("Copy the motion's current frame into the editable pose (undoable)")
-        use.clicked.connect(self._use_frame)
+        use = button("Use this pose", "Copy the motion's current frame into the editable pose (undoable)", self._use_frame)
         lay.addWidget(self.motion_box, 0, 0)
         lay.addWidget(load, 0, 1)
         lay.addWidget(browse, 0, 2)

@@ -1,4 +1,4 @@
-"""Small Qt helpers: numpy -> QImage/QPixmap, an aspect-keeping image label, error dialogs, job polling."""
+"""Small Qt helpers: numpy -> QImage, an aspect-keeping image label, error dialogs, background jobs, brushes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from typing import Callable
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
+from anr_studio.jobs.runner import BackgroundJob
 
 
 def to_qimage(img: np.ndarray) -> QtGui.QImage:
@@ -91,21 +93,61 @@ def guarded(method: Callable) -> Callable:
     return wrapper
 
 
-def poll_job_progress(job, progress: QtWidgets.QProgressBar, timer: QtCore.QTimer):
-    """Returns the job's final status snapshot once it has ended (else None), showing its progress meanwhile.
+class JobWatcher(QtCore.QObject):
+    """Starts background jobs for ``owner``, lists them in ``jobs`` (the status bar's list) and polls them on the
+    main thread every ``POLL_MS``: while a job runs its progress shows in ``progress`` (if given); when it ends a
+    result goes to ``on_result``, a failure shows as a dialog over ``owner``, and ``on_end(snapshot)`` runs."""
 
-    For a panel's polling timer: updates ``progress`` from the job's status; when the job is no
-    longer active, stops ``timer`` and hides ``progress`` before returning the snapshot.
-    """
-    snap = job.status.snapshot(log_tail=0)
-    if snap.total:
-        progress.setRange(0, snap.total)
-        progress.setValue(snap.done)
-    if snap.state.active:
-        return None
-    timer.stop()
-    progress.setVisible(False)
-    return snap
+    POLL_MS = 200
+
+    def __init__(self, owner: QtWidgets.QWidget, jobs) -> None:
+        super().__init__(owner)
+        self.owner, self.jobs = owner, jobs
+        self._watched: list[tuple] = []
+        self._timer = QtCore.QTimer(self)
+        self._timer.timeout.connect(self.poll)
+
+    @property
+    def active(self) -> bool:
+        """Returns True while a started job has not been seen to end."""
+        return self._timer.isActive()
+
+    def start(self, name: str, fn: Callable, on_result: Callable | None = None, on_end: Callable | None = None,
+              progress: QtWidgets.QProgressBar | None = None) -> BackgroundJob:
+        """Returns the started job running ``fn(control)``, listed as ``name``."""
+        job = BackgroundJob(name, fn).start()
+        self.jobs.add(job, name)
+        if progress is not None:
+            progress.setVisible(True)
+            progress.setRange(0, 0)
+        self._watched.append((job, on_result, on_end, progress))
+        self._timer.start(self.POLL_MS)
+        return job
+
+    def poll(self) -> None:
+        """Updates the progress of running jobs and hands on the jobs that ended."""
+        for entry in list(self._watched):
+            job, on_result, on_end, progress = entry
+            snap = job.status.snapshot(log_tail=0)
+            if progress is not None and snap.total:
+                progress.setRange(0, snap.total)
+                progress.setValue(snap.done)
+            if snap.state.active:
+                continue
+            self._watched.remove(entry)
+            if progress is not None:
+                progress.setVisible(False)
+            try:
+                if snap.state == JobState.FINISHED and on_result is not None:
+                    on_result(job.result)
+                elif snap.state == JobState.FAILED:
+                    show_error(self.owner, AnrError(snap.error or f"{job.name} failed"))
+                if on_end is not None:
+                    on_end(snap)
+            except Exception as exc:  # noqa: BLE001 - a failing handler is a dialog, never a dead timer
+                show_error(self.owner, exc)
+        if not self._watched:
+            self._timer.stop()
 
 
 def add_brush_actions(widget: QtWidgets.QWidget, step_brush: Callable[[int], float]) -> list[QtGui.QAction]:
@@ -141,3 +183,47 @@ def draw_brush_outline(p: QtGui.QPainter, center: QtCore.QPointF, radius: float,
     p.setPen(QtGui.QPen(color, 1.5))
     p.drawEllipse(center, radius, radius)
     p.drawText(center + QtCore.QPointF(radius + 4, -radius), text)
+
+
+def button(text: str, tip: str, slot: Callable | None = None, *, kind: type = QtWidgets.QPushButton,
+           checkable: bool = False, checked: bool = False, name: str = "") -> QtWidgets.QAbstractButton:
+    """Returns a ``kind`` button (push, tool or check box) showing ``text`` with the tooltip ``tip``; ``slot`` gets
+    its clicks, or its toggles when it is checkable (check boxes always are)."""
+    b = kind()
+    b.setText(text)
+    b.setToolTip(tip)
+    if name:
+        b.setObjectName(name)
+    checkable = checkable or isinstance(b, QtWidgets.QCheckBox)
+    if checkable:
+        b.setCheckable(True)
+        b.setChecked(checked)
+    if slot is not None:
+        (b.toggled if checkable else b.clicked).connect(slot)
+    return b
+
+
+def hbox(*items, margins: int | None = None) -> QtWidgets.QHBoxLayout:
+    """Returns a row of ``items``: widgets, layouts, (widget or layout, stretch) pairs, ints (spacing), None (a stretch)."""
+    return _filled(QtWidgets.QHBoxLayout(), items, margins)
+
+
+def vbox(*items, margins: int | None = None) -> QtWidgets.QVBoxLayout:
+    """Returns a column of ``items`` (as for `hbox`)."""
+    return _filled(QtWidgets.QVBoxLayout(), items, margins)
+
+
+def _filled(lay, items, margins: int | None):
+    if margins is not None:
+        lay.setContentsMargins(margins, margins, margins, margins)
+    for item in items:
+        item, stretch = item if isinstance(item, tuple) else (item, 0)
+        if item is None:
+            lay.addStretch(1)
+        elif isinstance(item, int):
+            lay.addSpacing(item)
+        elif isinstance(item, QtWidgets.QLayout):
+            lay.addLayout(item, stretch)
+        else:
+            lay.addWidget(item, stretch)
+    return lay

@@ -11,10 +11,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from anr_studio.components.job_list import JobList
+from anr_studio.components.job_list import JobList, format_eta
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import ImageLabel, guarded, show_error
+from anr_studio.gui.qt_util import ImageLabel, button, guarded, hbox, show_error, vbox
 from anr_studio.jobs.training_job import TrainingJob, TrainingOptions, preset_names, suited_preset
 from anr_studio.gui import theme
 
@@ -22,11 +22,12 @@ POLL_MS = 200
 COLORS = [(90, 200, 255), (255, 160, 60), (120, 230, 120), (240, 90, 110), (200, 140, 255), (230, 230, 90), (150, 150, 150)]
 
 
-def _fmt_eta(seconds: float | None) -> str:
-    if seconds is None or not np.isfinite(seconds):
-        return "ETA –"
-    seconds = int(seconds)
-    return f"ETA {seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+def _spin_box(low: int, high: int, value: int, tip: str) -> QtWidgets.QSpinBox:
+    box = QtWidgets.QSpinBox()
+    box.setRange(low, high)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box
 
 
 class TrainingPanel(QtWidgets.QWidget):
@@ -48,12 +49,9 @@ class TrainingPanel(QtWidgets.QWidget):
         self.captures.setTextElideMode(QtCore.Qt.TextElideMode.ElideLeft)
         self.captures.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.captures.setUniformItemSizes(True)
-        add = QtWidgets.QPushButton("Add…")
-        add.setToolTip("Add a capture (.h5) to train on")
-        add.clicked.connect(self._add_dialog)
-        rm = QtWidgets.QPushButton("Remove")
-        rm.setToolTip("Remove the selected captures from the list (the files stay)")
-        rm.clicked.connect(lambda: [self.captures.takeItem(self.captures.row(i)) for i in self.captures.selectedItems()])
+        add = button("Add…", "Add a capture (.h5) to train on", self._add_dialog)
+        rm = button("Remove", "Remove the selected captures from the list (the files stay)",
+                    lambda: [self.captures.takeItem(self.captures.row(i)) for i in self.captures.selectedItems()])
         self.preset = QtWidgets.QComboBox()
         self.preset.addItems(preset_names())
         self.preset.setToolTip("Training preset: network sizes, losses and steps (fast: a GPU; cpu/tiny: a CPU)")
@@ -62,40 +60,21 @@ class TrainingPanel(QtWidgets.QWidget):
         self.preset_note = QtWidgets.QLabel(why)
         self.preset_note.setObjectName("presetNote")
         self.preset_note.setWordWrap(True)
-        self.steps = QtWidgets.QSpinBox()
-        self.steps.setRange(1, 10_000_000)
-        self.steps.setValue(5000)
-        self.steps.setToolTip("Training steps in all")
-        self.ckpt = QtWidgets.QSpinBox()
-        self.ckpt.setRange(1, 1_000_000)
-        self.ckpt.setValue(500)
-        self.ckpt.setToolTip("Write a checkpoint every this many steps (a stopped run resumes from the last)")
-        self.preview_every = QtWidgets.QSpinBox()
-        self.preview_every.setRange(0, 1_000_000)
-        self.preview_every.setValue(50)
-        self.preview_every.setToolTip("Render the live preview every this many steps (0: never)")
-        self.split = QtWidgets.QCheckBox("Split optimization")
-        self.split.setChecked(True)
-        self.split.setToolTip("Split optimization: texture and renderer steps on keyframes alternate with renderer-only steps on the other frames")
+        self.steps = _spin_box(1, 10_000_000, 5000, "Training steps in all")
+        self.ckpt = _spin_box(1, 1_000_000, 500, "Write a checkpoint every this many steps (a stopped run resumes from the last)")
+        self.preview_every = _spin_box(0, 1_000_000, 50, "Render the live preview every this many steps (0: never)")
+        self.split = button("Split optimization", "Split optimization: texture and renderer steps on keyframes alternate "
+                            "with renderer-only steps on the other frames", kind=QtWidgets.QCheckBox, checked=True)
         self.out = QtWidgets.QLineEdit(str(Path.home() / "anr-runs" / "run1"))
         self.out.setToolTip("Run folder: checkpoints, the log and the trained avatar (avatar.anr) go here")
-        browse = QtWidgets.QToolButton()
-        browse.setText("…")
-        browse.setToolTip("Choose the run folder")
-        browse.clicked.connect(self._out_dialog)
-        self.start_btn = QtWidgets.QPushButton("Start")
-        self.start_btn.setObjectName("trainStart")
-        self.start_btn.setToolTip("Start training on the listed captures in a separate process")
-        self.start_btn.clicked.connect(lambda: self.start())
-        self.resume_box = QtWidgets.QCheckBox("From the run folder's last checkpoint")
-        self.resume_box.setToolTip("Start continues the latest checkpoint in the run folder instead of a new run")
-        self.pause_btn = QtWidgets.QPushButton("Pause")
-        self.pause_btn.setToolTip("Pause the run between steps; press again to resume it")
-        self.pause_btn.setCheckable(True)
-        self.pause_btn.toggled.connect(self._on_pause)
-        self.stop_btn = QtWidgets.QPushButton("Stop")
-        self.stop_btn.setToolTip("Stop the run after the current step; it writes a checkpoint and the avatar")
-        self.stop_btn.clicked.connect(self.stop)
+        browse = button("…", "Choose the run folder", self._out_dialog, kind=QtWidgets.QToolButton)
+        self.start_btn = button("Start", "Start training on the listed captures in a separate process", lambda: self.start(),
+                                name="trainStart")
+        self.resume_box = button("From the run folder's last checkpoint", "Start continues the latest checkpoint in the "
+                                 "run folder instead of a new run", kind=QtWidgets.QCheckBox)
+        self.pause_btn = button("Pause", "Pause the run between steps; press again to resume it", self._on_pause,
+                                checkable=True)
+        self.stop_btn = button("Stop", "Stop the run after the current step; it writes a checkpoint and the avatar", self.stop)
         self.progress = QtWidgets.QProgressBar()
         self.progress.setFormat("%v / %m steps")
         self.eta = QtWidgets.QLabel("ETA –")
@@ -124,13 +103,7 @@ class TrainingPanel(QtWidgets.QWidget):
             lab.setMinimumSize(120, 120)
 
         form = QtWidgets.QFormLayout()
-        caps = QtWidgets.QHBoxLayout()
-        caps.addWidget(self.captures, 1)
-        cb = QtWidgets.QVBoxLayout()
-        cb.addWidget(add)
-        cb.addWidget(rm)
-        caps.addLayout(cb)
-        form.addRow("Captures", caps)
+        form.addRow("Captures", hbox((self.captures, 1), vbox(add, rm)))
         form.addRow("Preset", self.preset)
         form.addRow("", self.preset_note)
         form.addRow("Steps", self.steps)
@@ -138,43 +111,17 @@ class TrainingPanel(QtWidgets.QWidget):
         form.addRow("Preview every", self.preview_every)
         form.addRow("", self.split)
         form.addRow("", self.resume_box)
-        outrow = QtWidgets.QHBoxLayout()
-        outrow.addWidget(self.out, 1)
-        outrow.addWidget(browse)
-        form.addRow("Run folder", outrow)
-        buttons = QtWidgets.QHBoxLayout()
-        for b in (self.start_btn, self.pause_btn, self.stop_btn):
-            buttons.addWidget(b)
-        left = QtWidgets.QVBoxLayout()
-        left.addLayout(form)
-        left.addLayout(buttons)
-        prow = QtWidgets.QHBoxLayout()
-        prow.addWidget(self.progress, 1)
-        prow.addWidget(self.eta)
-        left.addLayout(prow)
-        left.addStretch(1)
-        previews = QtWidgets.QVBoxLayout()
-        previews.addWidget(QtWidgets.QLabel("Truth (held-out frame) │ current render"))
-        pr = QtWidgets.QHBoxLayout()
-        pr.addWidget(self.truth)
-        pr.addWidget(self.render)
-        previews.addLayout(pr, 2)
-        previews.addWidget(self.log, 1)  # beside the form, not under it: the panel fits a laptop's height
+        form.addRow("Run folder", hbox((self.out, 1), browse))
+        left = vbox(form, hbox(self.start_btn, self.pause_btn, self.stop_btn), hbox((self.progress, 1), self.eta), None)
+        # The log sits beside the form, not under it: the panel fits a laptop's height.
+        previews = vbox(QtWidgets.QLabel("Truth (held-out frame) │ current render"), (hbox(self.truth, self.render), 2),
+                        (self.log, 1))
         lay = QtWidgets.QHBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        w = QtWidgets.QWidget()
-        w.setLayout(left)
-        lay.addWidget(w, 3)
-        plot_col = QtWidgets.QVBoxLayout()
-        plot_col.setContentsMargins(0, 0, 0, 0)
-        plot_col.addWidget(self.plot, 1)
-        plot_col.addWidget(self.legend)
-        pw = QtWidgets.QWidget()
-        pw.setLayout(plot_col)
-        lay.addWidget(pw, 4)
-        pv = QtWidgets.QWidget()
-        pv.setLayout(previews)
-        lay.addWidget(pv, 3)
+        for column, stretch in ((left, 3), (vbox((self.plot, 1), self.legend, margins=0), 4), (previews, 3)):
+            w = QtWidgets.QWidget()
+            w.setLayout(column)
+            lay.addWidget(w, stretch)
         self._timer = QtCore.QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self.poll)
@@ -278,7 +225,7 @@ class TrainingPanel(QtWidgets.QWidget):
         if snap.total:
             self.progress.setRange(0, snap.total)
             self.progress.setValue(snap.done)
-        self.eta.setText(_fmt_eta(snap.eta_s) if snap.state.active else "")
+        self.eta.setText(f"ETA {format_eta(snap.eta_s) or '–'}" if snap.state.active else "")
         fresh = min(snap.log_count - self._log_len, len(snap.log))
         for line in snap.log[len(snap.log) - fresh:] if fresh > 0 else []:
             self.log.appendPlainText(line)

@@ -12,12 +12,9 @@ from anr_studio.components.protocols import StudioAvatar
 from anr_studio.components.scene import OrbitView
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import show_error
+from anr_studio.gui.qt_util import JobWatcher
 from anr_studio.jobs.export_job import export_video
 from anr_studio.jobs.runner import BackgroundJob
-
-POLL_MS = 200
-
 
 class VideoExport(QtCore.QObject):
     """Runs one video export at a time for ``window`` and lists it in the window's job list (``window.jobs``)."""
@@ -26,29 +23,20 @@ class VideoExport(QtCore.QObject):
         super().__init__(window)
         self.window = window
         self.job: BackgroundJob | None = None
-        self._timer = QtCore.QTimer(self)
-        self._timer.setInterval(POLL_MS)
-        self._timer.timeout.connect(self._poll)
+        self.watcher = JobWatcher(window, window.jobs)
 
     def start(self, avatar: StudioAvatar, identity: str, motion: str, out: str, view: OrbitView, size: int = 256,
               max_frames: int | None = None) -> BackgroundJob:
         """Returns the started job that renders ``avatar``'s ``identity`` doing ``motion`` to ``out`` (.mp4, ``size``²)."""
         if self.job is not None and self.job.running:
             raise AnrError("export video: another export is running, expected it to finish first")
-        self.job = BackgroundJob("export video", lambda c: export_video(avatar, identity, motion, out, view, c, size=size,
-                                                                         max_frames=max_frames)).start()
-        self.window.jobs.add(self.job, "export video")
+        self.job = self.watcher.start("export video", lambda c: export_video(avatar, identity, motion, out, view, c, size=size,
+                                                                             max_frames=max_frames), on_end=self._ended)
         self.window.statusBar().showMessage(f"exporting {motion} to {out} …")
-        self._timer.start()
         return self.job
 
-    def _poll(self) -> None:
-        snap = self.job.status.snapshot(log_tail=0)
-        if snap.state.active:
-            return
-        self._timer.stop()
+    def _ended(self, snap) -> None:
         if snap.state == JobState.FAILED:
             self.window.statusBar().clearMessage()
-            show_error(self.window, AnrError(snap.error or "export video failed"))
         else:
             self.window.statusBar().showMessage(f"export {snap.state.value}: {self.job.result or ''}", 10000)

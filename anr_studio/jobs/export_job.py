@@ -15,21 +15,18 @@ def export_video(avatar: StudioAvatar, identity: str, motion: str, out: str, vie
     its first frame, so the body stays in view. The file appears only when every frame was
     written: a stopped or failed export leaves nothing at ``out``.
     """
-    from anr_studio.avatar.video import VideoWriter
+    from anr_studio.avatar.video import write_video
     from anr_studio.motion import load_motion
 
     clip = load_motion(motion)
     n = len(clip) if max_frames is None else min(len(clip), int(max_frames))
     transl = clip.transl - clip.transl[:1]
-    writer = VideoWriter(out, clip.fps)
-    try:
+
+    def frames():
         for i in range(n):
             control.checkpoint()
-            rgb, _ = render_request(avatar, PreviewRequest(identity, clip.poses[i], None, transl[i], view, (size, size)))
-            writer.write(rgb)
+            yield render_request(avatar, PreviewRequest(identity, clip.poses[i], None, transl[i], view, (size, size)))[0]
             control.status.set_progress(i + 1, n)
-        writer.close()
-    except BaseException:
-        writer.abort()
-        raise
+
+    write_video(out, frames(), clip.fps)
     return out

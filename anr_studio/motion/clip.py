@@ -91,10 +91,6 @@ class MotionClip:
         transl = np.stack([np.interp(t_new, t_old, self.transl[:, k]) for k in range(3)], axis=1)
         return MotionClip(poses, transl, fps, self.name, dict(self.meta))
 
-    def centered(self) -> "MotionClip":
-        """Returns the clip with ``transl`` relative to the first frame (the motion starts at the origin)."""
-        return MotionClip(self.poses.copy(), self.transl - self.transl[:1], self.fps, self.name, dict(self.meta))
-
     def upright(self) -> "MotionClip":
         """Returns the clip turned into ANR's world (y up, facing +z at frame 0), starting at the origin.
 

@@ -62,7 +62,44 @@ def _batch_of(points: torch.Tensor, camera_batch: int, source: str) -> None:
         )
 
 
-class PerspectiveCamera:
+class _Views:
+    """What both camera kinds share: a batch of views held as tensors named in ``_fields`` (batch first)."""
+
+    _fields: tuple[str, ...] = ()
+
+    @property
+    def batch_size(self) -> int:
+        """Returns the number of views B."""
+        return getattr(self, self._fields[0]).shape[0]
+
+    @property
+    def device(self) -> torch.device:
+        """Returns the device the camera tensors live on."""
+        return getattr(self, self._fields[0]).device
+
+    @classmethod
+    def _checked(cls, *tensors: torch.Tensor):
+        # Tensors derived from an already validated camera: skip the checks (each costs a GPU sync).
+        camera = cls.__new__(cls)
+        for name, tensor in zip(cls._fields, tensors):
+            setattr(camera, name, tensor)
+        return camera
+
+    def to(self, device=None, dtype=None):
+        """Returns a camera with its tensors on ``device`` (and ``dtype`` when given)."""
+        return self._checked(*(getattr(self, f).to(device=device, dtype=dtype) for f in self._fields))
+
+    def __getitem__(self, idx):
+        """Returns the views selected by ``idx`` (an int keeps a batch of 1)."""
+        if isinstance(idx, int):
+            idx = slice(idx, idx + 1 if idx != -1 else None)
+        return self._checked(*(getattr(self, f)[idx] for f in self._fields))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(batch_size={self.batch_size}, device={self.device})"
+
+
+class PerspectiveCamera(_Views):
     """A batch of pinhole cameras: intrinsics ``K (B,3,3)``, world-to-camera ``R (B,3,3)``, ``t (B,3)``.
 
     Unbatched ``K (3,3)``, ``R (3,3)``, ``t (3,)`` are accepted and become B = 1. Batch-1 tensors
@@ -70,6 +107,7 @@ class PerspectiveCamera:
     """
 
     is_perspective = True
+    _fields = ("K", "R", "t")
 
     def __init__(self, K, R, t):
         source = "PerspectiveCamera"
@@ -86,33 +124,6 @@ class PerspectiveCamera:
         self.K = K.to(device=device, dtype=dtype).expand(batch, 3, 3).contiguous()
         self.R = R.to(device=device, dtype=dtype).expand(batch, 3, 3).contiguous()
         self.t = t.to(device=device, dtype=dtype).expand(batch, 3).contiguous()
-
-    @property
-    def batch_size(self) -> int:
-        """Returns the number of views B."""
-        return self.K.shape[0]
-
-    @property
-    def device(self) -> torch.device:
-        """Returns the device the camera tensors live on."""
-        return self.K.device
-
-    @classmethod
-    def _checked(cls, K: torch.Tensor, R: torch.Tensor, t: torch.Tensor) -> "PerspectiveCamera":
-        # Tensors derived from an already validated camera: skip the checks (each costs a GPU sync).
-        camera = cls.__new__(cls)
-        camera.K, camera.R, camera.t = K, R, t
-        return camera
-
-    def to(self, device=None, dtype=None) -> "PerspectiveCamera":
-        """Returns a camera with K, R, t on ``device`` (and ``dtype`` when given)."""
-        return PerspectiveCamera._checked(*(x.to(device=device, dtype=dtype) for x in (self.K, self.R, self.t)))
-
-    def __getitem__(self, idx) -> "PerspectiveCamera":
-        """Returns the views selected by ``idx`` (an int keeps a batch of 1)."""
-        if isinstance(idx, int):
-            idx = slice(idx, idx + 1 if idx != -1 else None)
-        return PerspectiveCamera._checked(self.K[idx], self.R[idx], self.t[idx])
 
     @property
     def centers(self) -> torch.Tensor:
@@ -144,11 +155,8 @@ class PerspectiveCamera:
         pixels = homogeneous[..., :2] / z.unsqueeze(-1)
         return pixels, z
 
-    def __repr__(self) -> str:
-        return f"PerspectiveCamera(batch_size={self.batch_size}, device={self.device})"
 
-
-class WeakPerspectiveCamera:
+class WeakPerspectiveCamera(_Views):
     """A batch of weak-perspective (scaled orthographic) cameras: ``scale (B,)``, ``offset (B,2)``.
 
     pixel = ``scale * [x, -y] + offset``, depth = ``-z``: the camera looks down -z from far away
@@ -157,6 +165,7 @@ class WeakPerspectiveCamera:
     """
 
     is_perspective = False
+    _fields = ("scale", "offset")
 
     def __init__(self, scale, offset):
         source = "WeakPerspectiveCamera"
@@ -177,33 +186,6 @@ class WeakPerspectiveCamera:
         self.scale = scale.to(device=offset.device, dtype=dtype).expand(batch).contiguous()
         self.offset = offset.to(dtype=dtype).expand(batch, 2).contiguous()
 
-    @property
-    def batch_size(self) -> int:
-        """Returns the number of views B."""
-        return self.scale.shape[0]
-
-    @property
-    def device(self) -> torch.device:
-        """Returns the device the camera tensors live on."""
-        return self.scale.device
-
-    @classmethod
-    def _checked(cls, scale: torch.Tensor, offset: torch.Tensor) -> "WeakPerspectiveCamera":
-        # Tensors derived from an already validated camera: skip the checks (each costs a GPU sync).
-        camera = cls.__new__(cls)
-        camera.scale, camera.offset = scale, offset
-        return camera
-
-    def to(self, device=None, dtype=None) -> "WeakPerspectiveCamera":
-        """Returns a camera with scale and offset on ``device`` (and ``dtype`` when given)."""
-        return WeakPerspectiveCamera._checked(self.scale.to(device=device, dtype=dtype), self.offset.to(device=device, dtype=dtype))
-
-    def __getitem__(self, idx) -> "WeakPerspectiveCamera":
-        """Returns the views selected by ``idx`` (an int keeps a batch of 1)."""
-        if isinstance(idx, int):
-            idx = slice(idx, idx + 1 if idx != -1 else None)
-        return WeakPerspectiveCamera._checked(self.scale[idx], self.offset[idx])
-
     def world_to_camera(self, points: torch.Tensor) -> torch.Tensor:
         """Returns ``points (B,N,3)`` in the camera's axes (x, -y, -z), (B,N,3)."""
         _batch_of(points, self.batch_size, "WeakPerspectiveCamera.world_to_camera")
@@ -220,9 +202,6 @@ class WeakPerspectiveCamera:
         offset = self.offset.to(device=points.device, dtype=points.dtype)
         pixels = cam[..., :2] * scale[:, None, None] + offset[:, None, :]
         return pixels, cam[..., 2]
-
-    def __repr__(self) -> str:
-        return f"WeakPerspectiveCamera(batch_size={self.batch_size}, device={self.device})"
 
 
 Camera = PerspectiveCamera | WeakPerspectiveCamera

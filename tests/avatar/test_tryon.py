@@ -8,8 +8,6 @@ import torch
 from anr_studio.avatar import Avatar
 from anr_studio.avatar.tryon import (
     REGIONS,
-    SHIPPED_MASKS,
-    SHIPPED_SIZE,
     export_region_masks,
     load_mask,
     rasterize_uv_faces,
@@ -18,7 +16,8 @@ from anr_studio.avatar.tryon import (
     swap_identity,
     swap_textures,
 )
-from anr_studio.body.skeleton import PART_GROUPS
+from anr_studio.fileio import shipped_path
+from anr_studio.body.skeleton import PART_GROUPS, part_indices
 from anr_studio.errors import AnrError
 from tests.train.helpers import tiny_body
 
@@ -47,7 +46,7 @@ def test_region_masks_follow_the_part_labels(body):
         mask = region_mask(body, region, size, feather=0.5)
         assert mask.shape == (size, size) and mask.dtype == np.float32 and mask.max() == pytest.approx(1.0)
         inside = region_faces(body, region)
-        assert set(parts[inside]) == set(body.part_ids([p for p in REGIONS[region] if p in names or p in PART_GROUPS])) - ({names.index("face")} if "face" in names else set())
+        assert set(parts[inside]) == set(part_indices(names, [p for p in REGIONS[region] if p in names or p in PART_GROUPS])) - ({names.index("face")} if "face" in names else set())
         # Triangle centroids of the region read ~1, those of other parts ~0.
         centroids = uvs.mean(1)
         px = np.clip((centroids[:, 0] * size).astype(int), 0, size - 1)
@@ -125,6 +124,9 @@ def test_export_region_masks(body, tmp_path):
     assert export_region_masks(tiny_body(), 16, tmp_path / "none") == {}
 
 
+SHIPPED_MASKS = shipped_path("resources", "uv_masks")
+
+
 @pytest.mark.skipif(not SHIPPED_MASKS.is_dir(), reason="no shipped masks")
 def test_shipped_masks_match_the_built_in_body():
     from anr_studio.body import BodyModel
@@ -132,7 +134,7 @@ def test_shipped_masks_match_the_built_in_body():
     body = BodyModel.default()
     for region in REGIONS:
         shipped = cv2.imread(str(SHIPPED_MASKS / f"{region}.png"), cv2.IMREAD_UNCHANGED)
-        assert shipped is not None, f"resources/uv_masks/{region}.png is missing (python -m anr_studio.avatar.tryon)"
-        now = region_mask(body, region, SHIPPED_SIZE)
-        # Stale masks (body rebuilt with another UV layout or labels): regenerate with python -m anr_studio.avatar.tryon
+        assert shipped is not None, f"resources/uv_masks/{region}.png is missing (python -m scripts.build_uv_masks)"
+        now = region_mask(body, region, shipped.shape[0])
+        # Stale masks (body rebuilt with another UV layout or labels): regenerate with python -m scripts.build_uv_masks
         assert np.abs(shipped / 255.0 - now).mean() < 0.002, region

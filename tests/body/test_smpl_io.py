@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from anr_studio.body import BodyModel
-from anr_studio.body.skeleton import BODY_PART_NAMES, joint_index
+from anr_studio.body.skeleton import BODY_PART_NAMES, joint_index, part_indices
 from anr_studio.errors import AnrError
 from tests.body.synthetic import save_npz, save_pkl, smpl_arrays
 
@@ -73,7 +73,7 @@ def test_part_labels_follow_skinning(arrays, tmp_path):
     assert body.part_names == list(BODY_PART_NAMES)
     assert not body.has_uvs
     assert [BODY_PART_NAMES[p] for p in body.face_parts[:2].tolist()] == ["forearm_l", "shin_r"]
-    assert body.part_ids(["forearms"]) == [BODY_PART_NAMES.index("forearm_l"), BODY_PART_NAMES.index("forearm_r")]
+    assert part_indices(body.part_names, ["forearms"]) == [BODY_PART_NAMES.index("forearm_l"), BODY_PART_NAMES.index("forearm_r")]
 
 
 def write_uv_obj(path, arrays, rotate=True, quad_extra=False):

@@ -82,7 +82,7 @@ def test_bad_pose_npz(tmp_path, capsys):
     np.savez(path, poses=np.zeros((5, 23, 3)))
     assert main(["body", "--pose", str(path), "--out", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "poses has shape (5, 23, 3), expected (N, 72) or (N, 24, 3)" in err
+    assert err.count("\n") == 1 and "poses has 69 values per frame, expected 72 (SMPL)" in err
 
 
 def test_bent_pose_bends_at_90_degrees():

@@ -49,7 +49,7 @@ def test_keyframes_selection_runs_in_background_and_hand_edits(window, qtbot, ti
     assert kp.indices == [0, 3]  # stored in the capture
     kp.fraction.setValue(0.5)
     job = kp.start_selection()
-    qtbot.waitUntil(lambda: not job.status.state.active and not kp._poll.isActive(), timeout=60000)
+    qtbot.waitUntil(lambda: not job.status.state.active and not kp.watcher.active, timeout=60000)
     assert job.status.snapshot().error is None
     xs, ys = kp.curve.getData()
     assert len(kp.indices) >= 1 and len(xs) == len(kp.indices)

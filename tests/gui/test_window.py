@@ -205,7 +205,7 @@ def test_export_video_from_the_file_menu_runs_as_a_job(window, qtbot, tiny_avata
     window.job_list.refresh()
     assert [w.name.text() for w in window.job_list.rows.values()] == ["export video"]
     assert "exporting walk" in window.statusBar().currentMessage()
-    qtbot.waitUntil(lambda: not export._timer.isActive(), timeout=60000)
+    qtbot.waitUntil(lambda: not export.watcher.active, timeout=60000)
     assert job.status.snapshot().error is None
     window.job_list.refresh()
     assert [w.ended.text() for w in window.job_list.rows.values()] == ["done"]
