@@ -110,7 +110,7 @@ def _capture_body(cap: Capture, body_model: str | None):
 
 
 def _masks(args: argparse.Namespace) -> int:
-    from anr_studio.capture.segment import masks_into
+    from anr_studio.capture.masks import masks_into
 
     report = masks_into(args.capture, args.method, segmenter=args.segmenter, overwrite=args.overwrite,
                         refine=not args.no_refine, progress=not args.quiet)

@@ -193,7 +193,7 @@ def _oracle(masks_by_id):
 
 
 def test_auto_picks_the_plate_for_a_still_camera_and_the_segmenter_for_a_moving_one(synth):
-    from anr_studio.capture.segment import choose_method
+    from anr_studio.capture.masks import choose_method
 
     cap = synth[0]
     frames = [cap.frame(i) for i in range(0, len(cap), 2)]

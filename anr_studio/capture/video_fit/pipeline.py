@@ -96,7 +96,7 @@ def video_to_capture(src: str | os.PathLike, out: str | os.PathLike, *, estimato
     from tqdm import tqdm
 
     from anr_studio.capture import Capture
-    from anr_studio.capture.segment import learned_mask
+    from anr_studio.capture.masks import learned_mask
     from anr_studio.capture.store import CaptureWriter
 
     src, out = Path(src), Path(out)
