@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from anr_studio.capture.formats.sources import numbers, read_arrays, read_json
 from anr_studio.capture.images import VIDEO_EXTS, list_images, read_image, read_mask, video_frames, video_info
 from anr_studio.capture.reader import Capture
 from anr_studio.capture.store import CaptureWriter
@@ -29,16 +30,6 @@ DEFAULT_BETAS = 10
 
 
 # -- parameters ----------------------------------------------------------------------------
-def _array(value: Any, label: str, field: str) -> np.ndarray:
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise AnrError(f"{label}: {field} is not a numeric array, expected numbers") from None
-    if not np.all(np.isfinite(array)):
-        raise AnrError(f"{label}: {field} contains NaN or Inf values, expected finite numbers")
-    return array
-
-
 def _per_frame(array: np.ndarray, tail: tuple[int, ...], n: int, label: str, field: str) -> np.ndarray:
     """Returns ``array`` as static ``tail`` or per frame ``(n, *tail)``; AnrError otherwise."""
     if array.shape == tail or array.shape == (n,) + tail:
@@ -53,10 +44,10 @@ def parse_parameters(raw: dict[str, Any], n: int, label: str) -> dict[str, Any]:
     if n < 1:
         raise AnrError(f"{label}: describes {n} frames, expected at least one")
     if "poses" in raw:
-        poses = _array(raw["poses"], label, "poses")
+        poses = numbers(raw["poses"], label, "poses")
         flat = _rows(poses, label, "poses") if poses.ndim >= 2 else poses.reshape(1, -1)
     elif "global_orient" in raw and "body_pose" in raw:
-        root, body = _array(raw["global_orient"], label, "global_orient"), _array(raw["body_pose"], label, "body_pose")
+        root, body = numbers(raw["global_orient"], label, "global_orient"), numbers(raw["body_pose"], label, "body_pose")
         root, body = _rows(root, label, "global_orient"), _rows(body, label, "body_pose")
         if len(root) != len(body):
             raise AnrError(f"{label}: global_orient has {len(root)} rows and body_pose {len(body)}, expected one per frame in both")
@@ -67,25 +58,25 @@ def parse_parameters(raw: dict[str, Any], n: int, label: str) -> dict[str, Any]:
         raise AnrError(f"{label}: poses has {flat.shape[0]} rows, expected {n} (one per frame)")
     pose = body_pose_from_rows(flat.astype(np.float32), label, "poses")
     tkey = next((k for k in ("trans", "transl") if k in raw), None)
-    transl = np.zeros((n, 3), np.float32) if tkey is None else _array(raw[tkey], label, tkey).astype(np.float32)
+    transl = np.zeros((n, 3), np.float32) if tkey is None else numbers(raw[tkey], label, tkey).astype(np.float32)
     if transl.shape != (n, 3):
         raise AnrError(f"{label}: {tkey} has shape {transl.shape}, expected ({n}, 3)")
-    betas = _array(raw.get("betas", np.zeros(DEFAULT_BETAS)), label, "betas")
+    betas = numbers(raw.get("betas", np.zeros(DEFAULT_BETAS)), label, "betas")
     if betas.ndim == 2:  # per-frame fits of one person: their mean is the person's shape
         betas = betas.mean(axis=0)
     if betas.ndim != 1:
         raise AnrError(f"{label}: betas has shape {betas.shape}, expected (K,) or (N, K)")
     if "K" not in raw:
         raise AnrError(f"{label}: K is missing, expected camera intrinsics (3,3) or (N,3,3)")
-    K = _per_frame(_array(raw["K"], label, "K"), (3, 3), n, label, "K")
+    K = _per_frame(numbers(raw["K"], label, "K"), (3, 3), n, label, "K")
     if "E" in raw:
-        E = _per_frame(_array(raw["E"], label, "E"), (4, 4), n, label, "E")
+        E = _per_frame(numbers(raw["E"], label, "E"), (4, 4), n, label, "E")
         if np.abs(E[..., 3, :] - np.array([0, 0, 0, 1])).max() > 1e-4:
             raise AnrError(f"{label}: E has a last row other than [0, 0, 0, 1], expected 4x4 rigid world-to-camera matrices")
         R, t = E[..., :3, :3], E[..., :3, 3]
     elif "R" in raw and "t" in raw:
-        R = _per_frame(_array(raw["R"], label, "R"), (3, 3), n, label, "R")
-        t = _array(raw["t"], label, "t")
+        R = _per_frame(numbers(raw["R"], label, "R"), (3, 3), n, label, "R")
+        t = numbers(raw["t"], label, "t")
         if t.shape[-2:] == (3, 1):  # column vectors
             t = t[..., 0]
         t = _per_frame(t, (3,), n, label, "t")
@@ -107,7 +98,7 @@ def _rows(array: np.ndarray, label: str, field: str) -> np.ndarray:
 
 def _frame_rate(value: Any, label: str) -> float:
     """Returns the frame rate in ``value`` (one number); AnrError otherwise."""
-    fps = _array(value, label, "fps")
+    fps = numbers(value, label, "fps")
     if fps.size != 1 or not MIN_FPS <= float(fps.reshape(-1)[0]) <= MAX_FPS:
         shown = fps.reshape(-1)[:3].tolist()
         raise AnrError(f"{label}: fps is {shown}, expected one number from {MIN_FPS:g} to {MAX_FPS:g} (frames per second)")
@@ -116,8 +107,6 @@ def _frame_rate(value: Any, label: str) -> float:
 
 def read_parameter_file(path: Path) -> tuple[dict[str, Any], list[str] | None]:
     """Returns the raw parameters of an .npz or metadata.json, and the per-frame file names (json ``frames``) or None."""
-    from anr_studio.capture.formats.sources import read_arrays, read_json
-
     label = path.name
     if path.suffix.lower() == ".npz":
         return read_arrays(path, "SMPL parameters and cameras"), None
