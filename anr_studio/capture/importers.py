@@ -198,29 +198,33 @@ def import_capture(src: str | os.PathLike, out: str | os.PathLike, *, poses: str
     if name != formats.GENERIC:
         options = formats.ReadOptions(None if poses is None else Path(poses), person, view, _pelvis(body_model))
         found = formats.read(name, src, options, probe)
-        params = parse_parameters(found.raw, found.n, found.label)
-        params.update(body_parameters(params, body_model))
-        rate = fps or found.fps or DEFAULT_FPS
-        mask_iter = _mask_source(Path(masks), None) if masks else found.masks
-        plate_img = read_image(Path(background)) if background else None
-        return _write(out, src, found.frames, mask_iter, plate_img, params, found.n, rate,
-                      identity or found.identity or src.stem, progress)
-    if poses is not None and Path(poses).suffix.lower() in (".pkl", ".pickle", ".joblib", ".pth"):
+        found.masks = _mask_source(Path(masks), None) if masks else found.masks
+    elif poses is not None and Path(poses).suffix.lower() in (".pkl", ".pickle", ".joblib", ".pth"):
         raise AnrError(f"{poses}: is not a result file of a known tool, expected 4D-Humans / PHALP, WHAM or GLAMR "
                        f"output (or choose the layout with --format: {', '.join(formats.names())})")
+    else:
+        found = _read_generic(src, poses, masks)
+    params = parse_parameters(found.raw, found.n, found.label)
+    params.update(body_parameters(params, body_model))
+    plate = Path(background) if background else found.background
+    return _write(out, src, found.frames, found.masks, None if plate is None else read_image(plate), params, found.n,
+                  fps or params["fps"] or found.fps or DEFAULT_FPS, identity or found.identity or src.stem, progress)
+
+
+def _read_generic(src: Path, poses: str | os.PathLike | None, masks: str | os.PathLike | None):
+    """Returns the ToolImport of the generic layouts: (a) a folder with images/, (b) a video with its poses."""
+    from anr_studio.capture.formats import ToolImport
+
+    plate = video_fps = None
     if src.is_dir():
-        frames_iter, image_files, param_path, count = _folder_source(src, poses)
-        video_fps = None
+        image_files, param_path = _folder_source(src, poses)
         mask_path = Path(masks) if masks else (src / "masks" if (src / "masks").is_dir() else None)
-        plate = Path(background) if background else next(
-            (p for p in (src / "background.png", src / "background.jpg") if p.is_file()), None)
+        plate = next((p for p in (src / "background.png", src / "background.jpg") if p.is_file()), None)
     elif src.suffix.lower() in VIDEO_EXTS:
         if poses is None:
             raise AnrError(f"{src}: a video needs its poses, expected --poses FILE.npz (one row per frame)")
-        param_path, image_files = Path(poses), None
-        frames_iter, video_fps, count = video_frames(src), video_info(src)[1], None
+        image_files, param_path, video_fps = None, Path(poses), video_info(src)[1]
         mask_path = Path(masks) if masks else None
-        plate = Path(background) if background else None
     else:
         raise AnrError(f"{src}: is neither a folder nor a video ({', '.join(sorted(VIDEO_EXTS))}), expected one of them")
     raw, json_names = read_parameter_file(param_path)
@@ -230,15 +234,11 @@ def import_capture(src: str | os.PathLike, out: str | os.PathLike, *, poses: str
         if missing:
             raise AnrError(f"{param_path.name}: frames name {missing[0]!r}, expected a file in images/")
         image_files = [by_name[x] for x in json_names]
-        frames_iter = (read_image(p) for p in image_files)
-        count = len(image_files)
-    n = count if count is not None else _count_rows(raw, param_path.name)
-    params = parse_parameters(raw, n, param_path.name)
-    params.update(body_parameters(params, body_model))
-    rate = fps or params["fps"] or video_fps or DEFAULT_FPS
-    mask_iter = _mask_source(mask_path, image_files)
-    plate_img = read_image(plate) if plate is not None else None
-    return _write(out, src, frames_iter, mask_iter, plate_img, params, n, rate, identity or src.stem, progress)
+    if image_files is None:
+        frames, n = video_frames(src), _count_rows(raw, param_path.name)
+    else:
+        frames, n = (read_image(p) for p in image_files), len(image_files)
+    return ToolImport(raw, n, param_path.name, frames, _mask_source(mask_path, image_files), video_fps, background=plate)
 
 
 def _pelvis(body_model: str | os.PathLike | None):
@@ -292,7 +292,7 @@ def _folder_source(src: Path, poses: str | os.PathLike | None):
         param = npz[0]
     if not param.is_file():
         raise AnrError(f"{param}: does not exist, expected the SMPL/camera parameter file")
-    return (read_image(p) for p in files), files, param, len(files)
+    return files, param
 
 
 def _write(out: Path, src: Path, frames: Iterator[np.ndarray], masks: Iterator[np.ndarray] | None,

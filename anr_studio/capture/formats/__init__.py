@@ -1,20 +1,10 @@
-"""Importers for the layouts that body-fitting tools and avatar datasets write.
+"""Importers for the layouts that body-fitting tools and avatar datasets write (docs/capture_import.md).
 
-Each module reads one family's exact published layout and returns an :class:`ToolImport`: SMPL
-parameters in the generic layout that :func:`anr_studio.capture.importers.parse_parameters`
-reads (``poses``, ``trans``, ``betas``, ``K``, ``E``), and the frames and masks to store. The
-parse, convert-to-the-built-in-body and write steps are those of every import.
-
-| name | what it reads |
-|---|---|
-| ``people-snapshot`` | InstantAvatar / GART folders (``cameras.npz``, ``poses.npz``, ``images/``, ``masks/``) and the People-Snapshot release (``camera.pkl``, ``reconstructed_poses.hdf5``, ``masks.hdf5``, the video) |
-| ``phalp`` | 4D-Humans / PHALP result pickles |
-| ``romp`` | ROMP / BEV ``.npz`` results |
-| ``easymocap`` | EasyMocap ``intri.yml`` / ``extri.yml`` and SMPL json per frame |
-| ``zju-mocap`` | ZJU-MoCap ``annots.npy`` and SMPL ``.npy`` per frame |
-| ``wham``, ``glamr``, ``smpler-x`` | camera-frame fits |
-
-The conventions of each are in ``docs/capture_import.md``.
+Each module (``people_snapshot``, ``phalp``, ``romp``, ``easymocap``, ``zju_mocap``,
+``camera_frame``: WHAM, GLAMR, SMPLer-X) states one family's published layout and returns a
+:class:`ToolImport`: SMPL parameters in the generic layout that
+:func:`anr_studio.capture.importers.parse_parameters` reads, and the frames and masks to store;
+the steps they share are in :mod:`sources`.
 """
 
 from __future__ import annotations
@@ -55,6 +45,7 @@ class ToolImport:
     masks: Iterator[np.ndarray] | None = None  # (H,W) uint8 0..255
     fps: float | None = None
     identity: str | None = None
+    background: Path | None = None  # a clean plate image
 
 
 def _smpl_pelvis() -> np.ndarray:
