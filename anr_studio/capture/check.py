@@ -125,6 +125,18 @@ def _joints_2d(capture, idx: list[int], body) -> np.ndarray:
     return pix[..., :2] / np.maximum(pix[..., 2:], 1e-6)
 
 
+def tile_grid(tiles: list[np.ndarray], columns: int) -> np.ndarray:
+    """Returns images of one size (h,w,3) uint8 laid out in rows of ``columns`` on a dark grey sheet."""
+    h, w = tiles[0].shape[:2]
+    columns = max(1, min(columns, len(tiles)))
+    rows = -(-len(tiles) // columns)
+    sheet = np.full((rows * h, columns * w, 3), 32, np.uint8)
+    for k, img in enumerate(tiles):
+        r, c = divmod(k, columns)
+        sheet[r * h:(r + 1) * h, c * w:(c + 1) * w] = img
+    return sheet
+
+
 def draw_outline(img: np.ndarray, mask: np.ndarray, colour: tuple, thick: int, outer: bool = False) -> None:
     """Draws the outline of the binary ``mask`` (H,W) on ``img`` (H,W,3) uint8 (only the outer one when ``outer``)."""
     mode = cv2.RETR_EXTERNAL if outer else cv2.RETR_LIST

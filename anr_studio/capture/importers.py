@@ -38,10 +38,11 @@ def _per_frame(array: np.ndarray, tail: tuple[int, ...], n: int, label: str, fie
     raise AnrError(f"{label}: {field} has shape {array.shape}, expected {want} (one per frame)")
 
 
-def parse_parameters(raw: dict[str, Any], n: int, label: str) -> dict[str, Any]:
+def parse_parameters(raw: dict[str, Any], n: int | None, label: str) -> dict[str, Any]:
     """Returns ``pose (n,24,3)``, ``transl (n,3)``, ``betas (K,)``, ``K``, ``R``, ``t`` (static or per
-    frame) and ``fps`` (or None) from the arrays/lists in ``raw``; AnrError names the field."""
-    if n < 1:
+    frame) and ``fps`` (or None) from the arrays/lists in ``raw`` for ``n`` frames (None: one per row
+    of poses); AnrError names the field."""
+    if n is not None and n < 1:
         raise AnrError(f"{label}: describes {n} frames, expected at least one")
     if "poses" in raw:
         poses = numbers(raw["poses"], label, "poses")
@@ -54,6 +55,7 @@ def parse_parameters(raw: dict[str, Any], n: int, label: str) -> dict[str, Any]:
         flat = np.concatenate([root, body], 1)
     else:
         raise AnrError(f"{label}: no poses found (keys: {', '.join(sorted(raw)) or 'none'}), expected 'poses' (N,72)")
+    n = flat.shape[0] if n is None else n
     if flat.shape[0] != n:
         raise AnrError(f"{label}: poses has {flat.shape[0]} rows, expected {n} (one per frame)")
     pose = body_pose_from_rows(flat.astype(np.float32), label, "poses")
@@ -186,6 +188,7 @@ def import_capture(src: str | os.PathLike, out: str | os.PathLike, *, poses: str
     multi-camera dataset.
     """
     from anr_studio.capture import formats
+    from anr_studio.capture.formats.phalp import PICKLE_SUFFIXES
 
     src = Path(src)
     out = Path(out)
@@ -199,7 +202,7 @@ def import_capture(src: str | os.PathLike, out: str | os.PathLike, *, poses: str
         options = formats.ReadOptions(None if poses is None else Path(poses), person, view, _pelvis(body_model))
         found = formats.read(name, src, options, probe)
         found.masks = _mask_source(Path(masks), None) if masks else found.masks
-    elif poses is not None and Path(poses).suffix.lower() in (".pkl", ".pickle", ".joblib", ".pth"):
+    elif poses is not None and Path(poses).suffix.lower() in PICKLE_SUFFIXES:
         raise AnrError(f"{poses}: is not a result file of a known tool, expected 4D-Humans / PHALP, WHAM or GLAMR "
                        f"output (or choose the layout with --format: {', '.join(formats.names())})")
     else:
@@ -207,7 +210,7 @@ def import_capture(src: str | os.PathLike, out: str | os.PathLike, *, poses: str
     params = parse_parameters(found.raw, found.n, found.label)
     params.update(body_parameters(params, body_model))
     plate = Path(background) if background else found.background
-    return _write(out, src, found.frames, found.masks, None if plate is None else read_image(plate), params, found.n,
+    return _write(out, src, found.frames, found.masks, None if plate is None else read_image(plate), params,
                   fps or params["fps"] or found.fps or DEFAULT_FPS, identity or found.identity or src.stem, progress)
 
 
@@ -234,10 +237,8 @@ def _read_generic(src: Path, poses: str | os.PathLike | None, masks: str | os.Pa
         if missing:
             raise AnrError(f"{param_path.name}: frames name {missing[0]!r}, expected a file in images/")
         image_files = [by_name[x] for x in json_names]
-    if image_files is None:
-        frames, n = video_frames(src), _count_rows(raw, param_path.name)
-    else:
-        frames, n = (read_image(p) for p in image_files), len(image_files)
+    frames = video_frames(src) if image_files is None else (read_image(p) for p in image_files)
+    n = None if image_files is None else len(image_files)  # a video: one frame per row of poses
     return ToolImport(raw, n, param_path.name, frames, _mask_source(mask_path, image_files), video_fps, background=plate)
 
 
@@ -260,16 +261,6 @@ def _pelvis(body_model: str | os.PathLike | None):
             return body.rest_joints(torch.as_tensor(b[None], dtype=body.v_template.dtype))[0, 0].double().numpy()
 
     return pelvis
-
-
-def _count_rows(raw: dict[str, Any], label: str) -> int:
-    key = "poses" if "poses" in raw else "global_orient"
-    if key not in raw:
-        raise AnrError(f"{label}: no poses found, expected 'poses' (N,72)")
-    shape = np.shape(raw[key])
-    if not shape:
-        raise AnrError(f"{label}: {key} is a single value, expected one row per frame, (N,72)")
-    return int(shape[0])
 
 
 def _folder_source(src: Path, poses: str | os.PathLike | None):
@@ -296,8 +287,9 @@ def _folder_source(src: Path, poses: str | os.PathLike | None):
 
 
 def _write(out: Path, src: Path, frames: Iterator[np.ndarray], masks: Iterator[np.ndarray] | None,
-           plate: np.ndarray | None, params: dict[str, Any], n: int, fps: float, identity: str,
+           plate: np.ndarray | None, params: dict[str, Any], fps: float, identity: str,
            progress: Callable[[int, int], None] | None = None) -> Capture:
+    n = len(params["pose"])
     first = next(frames, None)
     if first is None:
         raise AnrError(f"{src}: holds no frames, expected at least one")

@@ -12,7 +12,7 @@ import os
 import cv2
 import numpy as np
 
-from anr_studio.capture.check import OUTLINE_RGB, TRUE_OUTLINE_RGB, coarse_masks, draw_label, draw_outline
+from anr_studio.capture.check import OUTLINE_RGB, TRUE_OUTLINE_RGB, coarse_masks, draw_label, draw_outline, tile_grid
 from anr_studio.errors import AnrError
 
 
@@ -68,10 +68,4 @@ def contact_sheet(capture, indices=None, count: int = 8, columns: int = 4, body=
         draw_outline(img, big, OUTLINE_RGB, max(1, tile // 200))
         draw_label(img, f"#{i}" + (" test" if i in test else "") + (" key" if i in keys else ""), 16, 0.45)
         tiles.append(img)
-    columns = max(1, min(columns, len(tiles)))
-    rows = -(-len(tiles) // columns)
-    sheet = np.full((rows * tile, columns * tw, 3), 32, np.uint8)
-    for k, img in enumerate(tiles):
-        r, c = divmod(k, columns)
-        sheet[r * tile:(r + 1) * tile, c * tw:(c + 1) * tw] = img
-    return sheet
+    return tile_grid(tiles, columns)
