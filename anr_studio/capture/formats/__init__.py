@@ -65,7 +65,8 @@ class Probe:
 
         key = (kind, str(path))
         if key not in self._cache:
-            read, expected = {"pickle": (safe_pickle.read, "a result pickle"), "npz": (safe_pickle.read_npz, "an .npz of results"),
+            read, expected = {"pickle": (safe_pickle.read, "a result pickle"),
+                              "npz": (safe_pickle.read_npz, "an .npz of results"),
                               "npy": (safe_pickle.read_npy, "an .npy of results")}[kind]
             self._cache[key] = read(path, expected)
         return self._cache[key]

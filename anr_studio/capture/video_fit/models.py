@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -110,20 +109,15 @@ class ConvSegmenter(torch.nn.Module):
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ConvSegmenter":
         """Returns the segmenter stored at ``path``; AnrError naming the file when it is not one."""
-        from safetensors import safe_open
+        from anr_studio.fileio import read_safetensors
 
-        path = Path(path)
+        expected = "a person segmenter (.safetensors with 'anr_segmenter' metadata and its convolution weights)"
+        meta, tensors = read_safetensors(path, "anr_segmenter", expected)
         try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = json.loads((f.metadata() or {})["anr_segmenter"])
-                tensors = {k: f.get_tensor(k) for k in f.keys()}
             model = cls(tuple(int(c) for c in meta["channels"]), int(meta["size"]))
             model.load_state_dict(tensors)
-        except AnrError:
-            raise
-        except Exception as exc:  # safetensors, JSON and shape errors all mean "not our segmenter"
-            raise AnrError(f"{path}: not a person segmenter ({type(exc).__name__}), expected a .safetensors "
-                           "file with 'anr_segmenter' metadata and its convolution weights") from None
+        except Exception as exc:  # noqa: BLE001 - missing fields, odd sizes or another network's weights
+            raise AnrError(f"{path}: not {expected} ({type(exc).__name__})") from None
         return model.eval()
 
 
