@@ -197,10 +197,6 @@ class CaptureWriter:
         if betas is not None:
             self._betas = _as_float(betas, (None,), "body/betas", self._name)
 
-    def set_betas(self, betas: Any) -> None:
-        """Sets the shape coefficients ``betas (K,)``."""
-        self._betas = _as_float(betas, (None,), "body/betas", self._name)
-
     def set_cameras(self, K: Any, R: Any, t: Any) -> None:
         """Sets the cameras: static ``K (3,3), R (3,3), t (3,)`` or per frame ``(N,3,3), (N,3,3), (N,3)``."""
         if self._cams:

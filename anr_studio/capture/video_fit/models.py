@@ -1,15 +1,8 @@
 """The learned models behind the video import: a keypoint estimator and a person segmenter.
 
-Both are small interfaces, so the fit and the capture writer do not care which network runs:
-
-- a ``KeypointEstimator`` maps frames (B,H,W,3) uint8 RGB to ``Keypoints`` (pixel positions,
-  confidences, optional root-relative 3D points, and how many people each frame holds);
-- a ``PersonSegmenter`` maps frames (B,H,W,3) uint8 RGB to soft person masks (B,H,W) in [0,1].
-
-``ConvSegmenter`` is a small fully convolutional network stored as safetensors + JSON (our own
-format, never a pickle). ``anr_studio.capture.video_fit.mediapipe`` runs MediaPipe's pose landmarker,
-which also segments the person it tracks, when the ``video`` extra is installed
-(``pip install anr-studio[video]``).
+Both are small interfaces (``KeypointEstimator``, ``PersonSegmenter``), so the fit and the capture
+writer do not care which network runs: MediaPipe's (``video_fit.mediapipe``, the ``video`` extra)
+or our ``ConvSegmenter`` (safetensors + JSON, never a pickle).
 """
 
 from __future__ import annotations
