@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from anr_studio.capture.formats.sources import numbers, read_arrays, read_json
+from anr_studio.capture.formats.sources import PICKLE_SUFFIXES, numbers, read_arrays, read_json
 from anr_studio.capture.images import VIDEO_EXTS, list_images, read_image, read_mask, video_frames, video_info
 from anr_studio.capture.reader import Capture
 from anr_studio.capture.store import CaptureWriter
@@ -188,7 +188,6 @@ def import_capture(src: str | os.PathLike, out: str | os.PathLike, *, poses: str
     multi-camera dataset.
     """
     from anr_studio.capture import formats
-    from anr_studio.capture.formats.phalp import PICKLE_SUFFIXES
 
     src = Path(src)
     out = Path(out)

@@ -21,6 +21,16 @@ from anr_studio.capture.smpl_convert import axis_angle_to_rotations, rotations_t
 from anr_studio.errors import AnrError, _shape_str
 
 
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pth")
+
+
+def result_pickle(poses: Path | None, probe: Any) -> Any:
+    """Returns the object in the pickle file ``poses`` (read once by ``probe``), or None when it is not one."""
+    if poses is None or not poses.is_file() or poses.suffix.lower() not in PICKLE_SUFFIXES:
+        return None
+    return probe.pickle(poses)
+
+
 # -- fields ---------------------------------------------------------------------------------
 def require(data: Any, key: str, label: str, expected: str) -> Any:
     """Returns ``data[key]``; AnrError naming ``label``, the key and ``expected`` when it is missing."""
