@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from anr_studio.body.skeleton import SMPL_PARENTS
-from anr_studio.capture.synth.contact_sheet import OUTLINE_RGB, TRUE_OUTLINE_RGB, coarse_masks
+from anr_studio.errors import AnrError
 from anr_studio.metrics.image import mask_iou
 
 # Per-frame IoU below which a frame counts as misaligned.
@@ -25,6 +25,8 @@ FRAME_IOU = 0.5
 # frames are misaligned; poorly aligned when its median is below FRAME_IOU.
 GOOD_MEDIAN = 0.6
 POOR_SHARE = 0.1
+OUTLINE_RGB = (255, 230, 0)  # the coarse body's outline
+TRUE_OUTLINE_RGB = (0, 200, 255)  # the mask's outline
 SKELETON_RGB = (255, 60, 60)
 _CHUNK = 16
 
@@ -80,20 +82,72 @@ def check_alignment(capture, body=None, indices=None, progress: Callable[[int, i
     return AlignmentReport(np.asarray(idx), iou_arr, _verdict(iou_arr) if len(iou_arr) else "unknown")
 
 
+def posed_body(capture, indices, body, truth: bool = False):
+    """Returns (``body`` posed with the parameters of frames ``indices`` (n,): its vertices (n,V,3) and
+    joints (n,24,3); their cameras K (n,3,3), R (n,3,3), t (n,3) float32 tensors).
+
+    The parameters are the stored (tracked) ones, or the noise-free ``truth/`` ones of a synthetic
+    capture when ``truth``.
+    """
+    idx = [int(i) for i in indices]
+    betas = torch.as_tensor(capture.betas, dtype=torch.float32)[None, : body.num_betas].expand(len(idx), -1)
+    if truth:
+        if capture.truth("pose") is None or capture.truth("transl") is None:
+            raise AnrError(f"{capture.path}: truth/pose or truth/transl is missing, expected a synthetic capture")
+        pose, transl = capture.truth("pose")[idx], capture.truth("transl")[idx]
+    else:
+        pose, transl = np.stack([capture.pose(i) for i in idx]), np.stack([capture.transl(i) for i in idx])
+    K, R, t = (torch.as_tensor(np.stack(a)) for a in zip(*(capture.camera(i) for i in idx)))
+    with torch.no_grad():
+        posed = body(torch.as_tensor(pose, dtype=torch.float32), betas, torch.as_tensor(transl, dtype=torch.float32))
+    return posed, (K, R, t)
+
+
+def coarse_masks(capture, indices, body=None, truth: bool = False) -> np.ndarray:
+    """Returns the rasterized coarse-body masks (n, H, W) bool of frames ``indices`` (n,) of ``capture``
+    (posed as :func:`posed_body` says, seen by each frame's camera)."""
+    from anr_studio.body import BodyModel
+    from anr_studio.render import PerspectiveCamera, rasterize
+
+    body = body if body is not None else BodyModel.default()
+    if not len(indices):
+        return np.zeros((0, *capture.image_size), bool)
+    posed, camera = posed_body(capture, indices, body, truth)
+    with torch.no_grad():
+        return rasterize(posed.vertices, body.faces, PerspectiveCamera(*camera), capture.image_size).mask.numpy()
+
+
 def _joints_2d(capture, idx: list[int], body) -> np.ndarray:
     """Returns the coarse body's joints in pixels (n,24,2) for frames ``idx``."""
-    betas = torch.as_tensor(capture.betas, dtype=torch.float32)[None, : body.num_betas]
-    pose = torch.as_tensor(np.stack([capture.pose(i) for i in idx]), dtype=torch.float32)
-    transl = torch.as_tensor(np.stack([capture.transl(i) for i in idx]), dtype=torch.float32)
-    with torch.no_grad():
-        joints = body(pose, betas, transl).joints.double().numpy()
-    out = []
-    for j, i in zip(joints, idx):
-        K, R, t = (np.asarray(a, np.float64) for a in capture.camera(i))
-        cam = j @ R.T + t
-        pix = cam @ K.T
-        out.append(pix[:, :2] / np.maximum(pix[:, 2:], 1e-6))
-    return np.stack(out)
+    posed, (K, R, t) = posed_body(capture, idx, body)
+    cam = posed.joints.double() @ R.double().transpose(1, 2) + t.double()[:, None]
+    pix = (cam @ K.double().transpose(1, 2)).numpy()
+    return pix[..., :2] / np.maximum(pix[..., 2:], 1e-6)
+
+
+def tile_grid(tiles: list[np.ndarray], columns: int) -> np.ndarray:
+    """Returns images of one size (h,w,3) uint8 laid out in rows of ``columns`` on a dark grey sheet."""
+    h, w = tiles[0].shape[:2]
+    columns = max(1, min(columns, len(tiles)))
+    rows = -(-len(tiles) // columns)
+    sheet = np.full((rows * h, columns * w, 3), 32, np.uint8)
+    for k, img in enumerate(tiles):
+        r, c = divmod(k, columns)
+        sheet[r * h:(r + 1) * h, c * w:(c + 1) * w] = img
+    return sheet
+
+
+def draw_outline(img: np.ndarray, mask: np.ndarray, colour: tuple, thick: int, outer: bool = False) -> None:
+    """Draws the outline of the binary ``mask`` (H,W) on ``img`` (H,W,3) uint8 (only the outer one when ``outer``)."""
+    mode = cv2.RETR_EXTERNAL if outer else cv2.RETR_LIST
+    contours, _ = cv2.findContours(mask.astype(np.uint8), mode, cv2.CHAIN_APPROX_NONE)
+    cv2.drawContours(img, contours, -1, colour, thick, cv2.LINE_AA)
+
+
+def draw_label(img: np.ndarray, text: str, y: int, scale: float) -> None:
+    """Writes ``text`` in white on a black rim at the left of ``img`` (H,W,3) uint8, baseline at row ``y``."""
+    for colour, width in (((0, 0, 0), 3), ((255, 255, 255), 1)):
+        cv2.putText(img, text, (5, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, width, cv2.LINE_AA)
 
 
 def overlay_frames(capture, body=None, indices=None, report: AlignmentReport | None = None) -> Iterator[np.ndarray]:
@@ -112,18 +166,13 @@ def overlay_frames(capture, body=None, indices=None, report: AlignmentReport | N
         for i, coarse, pts in zip(chunk, masks, joints):
             img = np.ascontiguousarray(capture.frame(i))
             if capture.has_masks:
-                person = (capture.mask(i) > 127).astype(np.uint8)
-                contours, _ = cv2.findContours(person, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-                cv2.drawContours(img, contours, -1, TRUE_OUTLINE_RGB, thick, cv2.LINE_AA)
-            contours, _ = cv2.findContours(coarse.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
-            cv2.drawContours(img, contours, -1, OUTLINE_RGB, thick, cv2.LINE_AA)
+                draw_outline(img, capture.mask(i) > 127, TRUE_OUTLINE_RGB, thick, outer=True)
+            draw_outline(img, coarse, OUTLINE_RGB, thick)
             if np.isfinite(pts).all() and np.abs(pts).max() < 1e6:
                 p = np.round(pts).astype(int)
                 for j, parent in enumerate(SMPL_PARENTS):
                     if parent >= 0:
                         cv2.line(img, tuple(p[parent]), tuple(p[j]), SKELETON_RGB, thick, cv2.LINE_AA)
-            label = f"#{i}" + (f" IoU {ious[i]:.2f}" if i in ious else "")
             scale = max(0.4, h / 900)
-            for colour, width in (((0, 0, 0), 3), ((255, 255, 255), 1)):
-                cv2.putText(img, label, (5, int(20 * scale / 0.5)), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, width, cv2.LINE_AA)
+            draw_label(img, f"#{i}" + (f" IoU {ious[i]:.2f}" if i in ious else ""), int(20 * scale / 0.5), scale)
             yield img

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from anr_studio.capture.formats.sources import PICKLE_SUFFIXES, numbers, read_arrays, read_json
 from anr_studio.capture.images import VIDEO_EXTS, list_images, read_image, read_mask, video_frames, video_info
 from anr_studio.capture.reader import Capture
 from anr_studio.capture.store import CaptureWriter
@@ -29,16 +30,6 @@ DEFAULT_BETAS = 10
 
 
 # -- parameters ----------------------------------------------------------------------------
-def _array(value: Any, label: str, field: str) -> np.ndarray:
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise AnrError(f"{label}: {field} is not a numeric array, expected numbers") from None
-    if not np.all(np.isfinite(array)):
-        raise AnrError(f"{label}: {field} contains NaN or Inf values, expected finite numbers")
-    return array
-
-
 def _per_frame(array: np.ndarray, tail: tuple[int, ...], n: int, label: str, field: str) -> np.ndarray:
     """Returns ``array`` as static ``tail`` or per frame ``(n, *tail)``; AnrError otherwise."""
     if array.shape == tail or array.shape == (n,) + tail:
@@ -47,45 +38,47 @@ def _per_frame(array: np.ndarray, tail: tuple[int, ...], n: int, label: str, fie
     raise AnrError(f"{label}: {field} has shape {array.shape}, expected {want} (one per frame)")
 
 
-def parse_parameters(raw: dict[str, Any], n: int, label: str) -> dict[str, Any]:
+def parse_parameters(raw: dict[str, Any], n: int | None, label: str) -> dict[str, Any]:
     """Returns ``pose (n,24,3)``, ``transl (n,3)``, ``betas (K,)``, ``K``, ``R``, ``t`` (static or per
-    frame) and ``fps`` (or None) from the arrays/lists in ``raw``; AnrError names the field."""
-    if n < 1:
+    frame) and ``fps`` (or None) from the arrays/lists in ``raw`` for ``n`` frames (None: one per row
+    of poses); AnrError names the field."""
+    if n is not None and n < 1:
         raise AnrError(f"{label}: describes {n} frames, expected at least one")
     if "poses" in raw:
-        poses = _array(raw["poses"], label, "poses")
+        poses = numbers(raw["poses"], label, "poses")
         flat = _rows(poses, label, "poses") if poses.ndim >= 2 else poses.reshape(1, -1)
     elif "global_orient" in raw and "body_pose" in raw:
-        root, body = _array(raw["global_orient"], label, "global_orient"), _array(raw["body_pose"], label, "body_pose")
+        root, body = numbers(raw["global_orient"], label, "global_orient"), numbers(raw["body_pose"], label, "body_pose")
         root, body = _rows(root, label, "global_orient"), _rows(body, label, "body_pose")
         if len(root) != len(body):
             raise AnrError(f"{label}: global_orient has {len(root)} rows and body_pose {len(body)}, expected one per frame in both")
         flat = np.concatenate([root, body], 1)
     else:
         raise AnrError(f"{label}: no poses found (keys: {', '.join(sorted(raw)) or 'none'}), expected 'poses' (N,72)")
+    n = flat.shape[0] if n is None else n
     if flat.shape[0] != n:
         raise AnrError(f"{label}: poses has {flat.shape[0]} rows, expected {n} (one per frame)")
     pose = body_pose_from_rows(flat.astype(np.float32), label, "poses")
     tkey = next((k for k in ("trans", "transl") if k in raw), None)
-    transl = np.zeros((n, 3), np.float32) if tkey is None else _array(raw[tkey], label, tkey).astype(np.float32)
+    transl = np.zeros((n, 3), np.float32) if tkey is None else numbers(raw[tkey], label, tkey).astype(np.float32)
     if transl.shape != (n, 3):
         raise AnrError(f"{label}: {tkey} has shape {transl.shape}, expected ({n}, 3)")
-    betas = _array(raw.get("betas", np.zeros(DEFAULT_BETAS)), label, "betas")
+    betas = numbers(raw.get("betas", np.zeros(DEFAULT_BETAS)), label, "betas")
     if betas.ndim == 2:  # per-frame fits of one person: their mean is the person's shape
         betas = betas.mean(axis=0)
     if betas.ndim != 1:
         raise AnrError(f"{label}: betas has shape {betas.shape}, expected (K,) or (N, K)")
     if "K" not in raw:
         raise AnrError(f"{label}: K is missing, expected camera intrinsics (3,3) or (N,3,3)")
-    K = _per_frame(_array(raw["K"], label, "K"), (3, 3), n, label, "K")
+    K = _per_frame(numbers(raw["K"], label, "K"), (3, 3), n, label, "K")
     if "E" in raw:
-        E = _per_frame(_array(raw["E"], label, "E"), (4, 4), n, label, "E")
+        E = _per_frame(numbers(raw["E"], label, "E"), (4, 4), n, label, "E")
         if np.abs(E[..., 3, :] - np.array([0, 0, 0, 1])).max() > 1e-4:
             raise AnrError(f"{label}: E has a last row other than [0, 0, 0, 1], expected 4x4 rigid world-to-camera matrices")
         R, t = E[..., :3, :3], E[..., :3, 3]
     elif "R" in raw and "t" in raw:
-        R = _per_frame(_array(raw["R"], label, "R"), (3, 3), n, label, "R")
-        t = _array(raw["t"], label, "t")
+        R = _per_frame(numbers(raw["R"], label, "R"), (3, 3), n, label, "R")
+        t = numbers(raw["t"], label, "t")
         if t.shape[-2:] == (3, 1):  # column vectors
             t = t[..., 0]
         t = _per_frame(t, (3,), n, label, "t")
@@ -107,7 +100,7 @@ def _rows(array: np.ndarray, label: str, field: str) -> np.ndarray:
 
 def _frame_rate(value: Any, label: str) -> float:
     """Returns the frame rate in ``value`` (one number); AnrError otherwise."""
-    fps = _array(value, label, "fps")
+    fps = numbers(value, label, "fps")
     if fps.size != 1 or not MIN_FPS <= float(fps.reshape(-1)[0]) <= MAX_FPS:
         shown = fps.reshape(-1)[:3].tolist()
         raise AnrError(f"{label}: fps is {shown}, expected one number from {MIN_FPS:g} to {MAX_FPS:g} (frames per second)")
@@ -116,8 +109,6 @@ def _frame_rate(value: Any, label: str) -> float:
 
 def read_parameter_file(path: Path) -> tuple[dict[str, Any], list[str] | None]:
     """Returns the raw parameters of an .npz or metadata.json, and the per-frame file names (json ``frames``) or None."""
-    from anr_studio.capture.formats.sources import read_arrays, read_json
-
     label = path.name
     if path.suffix.lower() == ".npz":
         return read_arrays(path, "SMPL parameters and cameras"), None
@@ -209,29 +200,33 @@ def import_capture(src: str | os.PathLike, out: str | os.PathLike, *, poses: str
     if name != formats.GENERIC:
         options = formats.ReadOptions(None if poses is None else Path(poses), person, view, _pelvis(body_model))
         found = formats.read(name, src, options, probe)
-        params = parse_parameters(found.raw, found.n, found.label)
-        params.update(body_parameters(params, body_model))
-        rate = fps or found.fps or DEFAULT_FPS
-        mask_iter = _mask_source(Path(masks), None) if masks else found.masks
-        plate_img = read_image(Path(background)) if background else None
-        return _write(out, src, found.frames, mask_iter, plate_img, params, found.n, rate,
-                      identity or found.identity or src.stem, progress)
-    if poses is not None and Path(poses).suffix.lower() in (".pkl", ".pickle", ".joblib", ".pth"):
+        found.masks = _mask_source(Path(masks), None) if masks else found.masks
+    elif poses is not None and Path(poses).suffix.lower() in PICKLE_SUFFIXES:
         raise AnrError(f"{poses}: is not a result file of a known tool, expected 4D-Humans / PHALP, WHAM or GLAMR "
                        f"output (or choose the layout with --format: {', '.join(formats.names())})")
+    else:
+        found = _read_generic(src, poses, masks)
+    params = parse_parameters(found.raw, found.n, found.label)
+    params.update(body_parameters(params, body_model))
+    plate = Path(background) if background else found.background
+    return _write(out, src, found.frames, found.masks, None if plate is None else read_image(plate), params,
+                  fps or params["fps"] or found.fps or DEFAULT_FPS, identity or found.identity or src.stem, progress)
+
+
+def _read_generic(src: Path, poses: str | os.PathLike | None, masks: str | os.PathLike | None):
+    """Returns the ToolImport of the generic layouts: (a) a folder with images/, (b) a video with its poses."""
+    from anr_studio.capture.formats import ToolImport
+
+    plate = video_fps = None
     if src.is_dir():
-        frames_iter, image_files, param_path, count = _folder_source(src, poses)
-        video_fps = None
+        image_files, param_path = _folder_source(src, poses)
         mask_path = Path(masks) if masks else (src / "masks" if (src / "masks").is_dir() else None)
-        plate = Path(background) if background else next(
-            (p for p in (src / "background.png", src / "background.jpg") if p.is_file()), None)
+        plate = next((p for p in (src / "background.png", src / "background.jpg") if p.is_file()), None)
     elif src.suffix.lower() in VIDEO_EXTS:
         if poses is None:
             raise AnrError(f"{src}: a video needs its poses, expected --poses FILE.npz (one row per frame)")
-        param_path, image_files = Path(poses), None
-        frames_iter, video_fps, count = video_frames(src), video_info(src)[1], None
+        image_files, param_path, video_fps = None, Path(poses), video_info(src)[1]
         mask_path = Path(masks) if masks else None
-        plate = Path(background) if background else None
     else:
         raise AnrError(f"{src}: is neither a folder nor a video ({', '.join(sorted(VIDEO_EXTS))}), expected one of them")
     raw, json_names = read_parameter_file(param_path)
@@ -241,15 +236,9 @@ def import_capture(src: str | os.PathLike, out: str | os.PathLike, *, poses: str
         if missing:
             raise AnrError(f"{param_path.name}: frames name {missing[0]!r}, expected a file in images/")
         image_files = [by_name[x] for x in json_names]
-        frames_iter = (read_image(p) for p in image_files)
-        count = len(image_files)
-    n = count if count is not None else _count_rows(raw, param_path.name)
-    params = parse_parameters(raw, n, param_path.name)
-    params.update(body_parameters(params, body_model))
-    rate = fps or params["fps"] or video_fps or DEFAULT_FPS
-    mask_iter = _mask_source(mask_path, image_files)
-    plate_img = read_image(plate) if plate is not None else None
-    return _write(out, src, frames_iter, mask_iter, plate_img, params, n, rate, identity or src.stem, progress)
+    frames = video_frames(src) if image_files is None else (read_image(p) for p in image_files)
+    n = None if image_files is None else len(image_files)  # a video: one frame per row of poses
+    return ToolImport(raw, n, param_path.name, frames, _mask_source(mask_path, image_files), video_fps, background=plate)
 
 
 def _pelvis(body_model: str | os.PathLike | None):
@@ -273,16 +262,6 @@ def _pelvis(body_model: str | os.PathLike | None):
     return pelvis
 
 
-def _count_rows(raw: dict[str, Any], label: str) -> int:
-    key = "poses" if "poses" in raw else "global_orient"
-    if key not in raw:
-        raise AnrError(f"{label}: no poses found, expected 'poses' (N,72)")
-    shape = np.shape(raw[key])
-    if not shape:
-        raise AnrError(f"{label}: {key} is a single value, expected one row per frame, (N,72)")
-    return int(shape[0])
-
-
 def _folder_source(src: Path, poses: str | os.PathLike | None):
     images_dir = src / "images"
     if not images_dir.is_dir():
@@ -303,12 +282,13 @@ def _folder_source(src: Path, poses: str | os.PathLike | None):
         param = npz[0]
     if not param.is_file():
         raise AnrError(f"{param}: does not exist, expected the SMPL/camera parameter file")
-    return (read_image(p) for p in files), files, param, len(files)
+    return files, param
 
 
 def _write(out: Path, src: Path, frames: Iterator[np.ndarray], masks: Iterator[np.ndarray] | None,
-           plate: np.ndarray | None, params: dict[str, Any], n: int, fps: float, identity: str,
+           plate: np.ndarray | None, params: dict[str, Any], fps: float, identity: str,
            progress: Callable[[int, int], None] | None = None) -> Capture:
+    n = len(params["pose"])
     first = next(frames, None)
     if first is None:
         raise AnrError(f"{src}: holds no frames, expected at least one")

@@ -99,6 +99,7 @@ def frame_coverage(capture, frames, body, grid: int = GRID, batch: int = 8,
     import cv2
     import torch
 
+    from anr_studio.capture.check import posed_body
     from anr_studio.render import PerspectiveCamera, rasterize
 
     faces = body.faces.detach().cpu()
@@ -108,20 +109,14 @@ def frame_coverage(capture, frames, body, grid: int = GRID, batch: int = 8,
     s = RASTER / max(h, w)
     size = (max(1, round(h * s)), max(1, round(w * s)))
     scale = torch.diag(torch.tensor([size[1] / w, size[0] / h, 1.0]))
-    betas = torch.as_tensor(capture.betas, dtype=torch.float32)[None, : body.num_betas]
     n, nf = len(frames), faces.shape[0]
     texels = np.zeros((n, len(used)), bool)
     outline = np.zeros((n, nf), bool)
     kernel = np.ones((3, 3), np.uint8)
     for start in range(0, n, batch):
-        idx = [int(i) for i in frames[start:start + batch]]
-        pose = torch.as_tensor(np.stack([capture.pose(i) for i in idx]), dtype=torch.float32)
-        transl = torch.as_tensor(np.stack([capture.transl(i) for i in idx]), dtype=torch.float32)
-        Ks, Rs, ts = zip(*(capture.camera(i) for i in idx))
-        cam = PerspectiveCamera(scale @ torch.as_tensor(np.stack(Ks)), torch.as_tensor(np.stack(Rs)), torch.as_tensor(np.stack(ts)))
+        posed, (K, R, t) = posed_body(capture, frames[start:start + batch], body)
         with torch.no_grad():
-            verts = body(pose, betas.expand(len(idx), -1), transl).vertices
-            face_id = rasterize(verts, faces, cam, size).face_id
+            face_id = rasterize(posed.vertices, faces, PerspectiveCamera(scale @ K, R, t), size).face_id
         for b, fid in enumerate(face_id.numpy()):
             seen = np.zeros(nf + 1, bool)
             seen[fid.reshape(-1) + 1] = True  # index 0 is the background

@@ -1,11 +1,15 @@
-"""Foreground masks from the background plate, for captures that come without masks.
+"""Foreground masks for captures that come without them: from the background plate or a person segmenter.
 
-Per frame: a colour difference to the clean plate (CIELAB, lightness down-weighted so soft
-shading changes count less than colour changes), hysteresis thresholding (weak pixels kept only
-where they touch strong ones), morphological clean-up, the largest connected components, small
-holes filled, then GrabCut grows the mask into a narrow band around it where the person's colour
-is close to the plate's (colour models learnt from the mask and its surroundings), and a
-slightly feathered edge gives a soft mask 0..255.
+Plate method, per frame: a colour difference to the clean plate (CIELAB, lightness down-weighted
+so soft shading changes count less than colour changes), hysteresis thresholding (weak pixels
+kept only where they touch strong ones), morphological clean-up, the largest connected
+components, small holes filled, then GrabCut grows the mask into a narrow band around it where
+the person's colour is close to the plate's (colour models learnt from the mask and its
+surroundings), and a slightly feathered edge gives a soft mask 0..255.
+
+Learned method: a segmenter's soft output thresholded, its large components kept, grown by GrabCut
+the same way and feathered. ``choose_method`` picks the plate only when the camera stands still
+and the plate is clean.
 """
 
 from __future__ import annotations
@@ -14,13 +18,21 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import cv2
 import numpy as np
 
 from anr_studio.capture.reader import Capture
 from anr_studio.errors import AnrError
+
+METHODS = ("plate", "learned", "auto")
+MAX_STILL_SHIFT = 0.004
+"""Largest median background motion between frames (fraction of the long side) of a still camera."""
+MAX_PLATE_PERSON = 0.02
+"""Largest share of the plate that the segmenter may call a person for the plate to be clean."""
+MIN_PERSON_SHARE = 0.002
+"""Share of a frame below which the segmenter sees nobody in it (the plate method then runs)."""
 
 
 @dataclass
@@ -148,6 +160,16 @@ def refine_boundary(frame: np.ndarray, binary: np.ndarray, config: MaskConfig, d
     return _keep_large_components(out, config.min_component_fraction)
 
 
+def feather(binary: np.ndarray, config: MaskConfig) -> np.ndarray:
+    """Returns the soft mask (H,W) uint8 0..255 of a binary mask (H,W): its edge blurred by ``feather_sigma``."""
+    # at least half a pixel, or small frames get no soft edge at all
+    sigma = max(0.5, config.scaled(config.feather_sigma, binary.shape)) if config.feather_sigma > 0 else 0.0
+    soft = binary.astype(np.float32)
+    if sigma > 0:
+        soft = cv2.GaussianBlur(soft, (0, 0), sigma)
+    return np.clip(soft * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
 def extract_mask(frame: np.ndarray, background: np.ndarray, config: MaskConfig | None = None) -> np.ndarray:
     """Returns the soft foreground mask ``(H,W)`` uint8 0..255 of ``frame`` (H,W,3) over ``background`` (H,W,3)."""
     config = config or MaskConfig()
@@ -157,55 +179,114 @@ def extract_mask(frame: np.ndarray, background: np.ndarray, config: MaskConfig |
     binary = coarse_mask(diff, config)
     if config.refine:
         binary = refine_boundary(frame, binary, config, diff)
-    # at least half a pixel, or small frames get no soft edge at all
-    sigma = max(0.5, config.scaled(config.feather_sigma, binary.shape)) if config.feather_sigma > 0 else 0.0
-    soft = binary.astype(np.float32)
-    if sigma > 0:
-        soft = cv2.GaussianBlur(soft, (0, 0), sigma)
-    return np.clip(soft * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return feather(binary, config)
 
 
-def extract_masks(cap: Capture, config: MaskConfig | None = None) -> Iterator[np.ndarray]:
-    """Yields the soft mask ``(H,W)`` uint8 of every frame of ``cap`` in order."""
+def learned_mask(frame: np.ndarray, prob: np.ndarray, config: MaskConfig | None = None) -> np.ndarray:
+    """Returns the soft mask (H,W) uint8 0..255 of ``frame`` (H,W,3) from the segmenter's ``prob`` (H,W) in [0,1]."""
     config = config or MaskConfig()
-    background = cap.background
-    for i in range(len(cap)):
-        yield extract_mask(cap.frame(i), background, config)
+    binary = (np.asarray(prob) >= 0.5).astype(np.uint8)
+    binary = _keep_large_components(binary, config.min_component_fraction)
+    if config.refine and binary.any():
+        # The segmenter's confident core is sure foreground; its uncertain rim is left to GrabCut.
+        sure = (np.asarray(prob) >= 0.8).astype(np.uint8) & binary
+        grown = refine_boundary(frame, sure if sure.any() else binary, config)
+        binary = np.maximum(grown, sure)
+    return feather(binary, config)
 
 
-def extract_masks_into(path: str | os.PathLike, *, overwrite: bool = False, refine: bool = True,
-                       progress: bool | Callable[[int, int], None] = False, config: MaskConfig | None = None) -> str:
-    """Writes extracted masks into the capture at ``path`` (atomic rewrite); returns a one-line report.
+def camera_shift(frames: list[np.ndarray], person: list[np.ndarray]) -> float:
+    """Returns the median background motion between consecutive frames, as a fraction of the long side.
 
-    When the capture already has masks (and ``overwrite``), the report gives the mean IoU of the
-    new masks against the ones they replace. ``progress``: True draws a bar on stderr; a callable
-    is called as progress(done, total) after each frame, and an exception it raises leaves the
-    capture as it was.
+    ``frames`` sampled frames (H,W,3) uint8, ``person`` their masks (H,W) (nonzero = person, ignored).
     """
-    config = config or MaskConfig()
-    config.refine = refine
-    cap = Capture(path)
-    if cap.has_masks and not overwrite:
-        raise AnrError(f"{Path(path).name}: masks already exist, expected --overwrite to replace them")
-    n = len(cap)
-    ious: list[float] = []
-    coverage: list[float] = []
-    start = time.perf_counter()
-    bar = None
-    if progress is True:
-        from tqdm import tqdm
+    shifts = []
+    for (a, ma), (b, mb) in zip(zip(frames, person), zip(frames[1:], person[1:])):
+        if ((ma == 0) & (mb == 0)).mean() < 0.2:
+            continue  # the person fills the frame: no background to follow
+        # The person is filled with the background's mean, so only the background's motion counts.
+        ga, gb = (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(np.float32) for x in (a, b))
+        ga[ma != 0] = ga[ma == 0].mean()
+        gb[mb != 0] = gb[mb == 0].mean()
+        window = cv2.createHanningWindow(ga.shape[::-1], cv2.CV_32F)
+        (dx, dy), _ = cv2.phaseCorrelate(ga, gb, window)
+        shifts.append(np.hypot(dx, dy) / max(a.shape[:2]))
+    return float(np.median(shifts)) if shifts else 0.0
 
-        bar = tqdm(total=n, desc="masks", unit="frame", leave=False)
+
+def choose_method(frames: list[np.ndarray], plate: np.ndarray, segmenter) -> tuple[str, str]:
+    """Returns ("plate" or "learned", why) for a capture with sampled ``frames`` and background ``plate``."""
+    person = [p >= 0.5 for p in segmenter(np.stack(frames))]
+    if max(float(p.mean()) for p in person) < MIN_PERSON_SHARE:
+        return "plate", "the person segmenter finds nobody in the frames"
+    shift = camera_shift(frames, person)
+    if shift > MAX_STILL_SHIFT:
+        return "learned", f"the camera moves ({100 * shift:.2f}% of the frame between frames)"
+    on_plate = float((segmenter(plate[None])[0] >= 0.5).mean())
+    if on_plate > MAX_PLATE_PERSON:
+        return "learned", f"the background plate shows a person ({100 * on_plate:.1f}% of it)"
+    return "plate", "the camera stands still and the plate is clean"
+
+
+def load_segmenter(path: str | os.PathLike | None = None):
+    """Returns the person segmenter stored at ``path`` (ConvSegmenter .safetensors) or MediaPipe's."""
+    from anr_studio.capture.video_fit.models import ConvSegmenter, default_segmenter
+
+    if path is not None:
+        return ConvSegmenter.load(path)
+    return default_segmenter()
+
+
+def masks_into(path: str | os.PathLike, method: str = "auto", *, segmenter=None, overwrite: bool = False,
+               refine: bool = True, progress: bool | Callable[[int, int], None] = False,
+               config: MaskConfig | None = None) -> str:
+    """Writes masks into the capture at ``path`` by ``method`` (plate, learned, auto); returns a one-line report.
+
+    ``segmenter``: a PersonSegmenter, a path to a ConvSegmenter file, or None for MediaPipe's. With
+    "auto" and no segmenter available, the plate method runs and the report says why. When the
+    capture already has masks (and ``overwrite``), the report gives the mean IoU of the new masks
+    against the ones they replace. ``progress``: True draws a bar on stderr; a callable is called
+    as progress(done, total) after each frame, and an exception it raises leaves the capture as it was.
+    """
+    from tqdm import tqdm
 
     from anr_studio.metrics.image import mask_iou
 
-    def masks() -> Iterator[np.ndarray]:
-        for i, mask in enumerate(extract_masks(cap, config)):
+    if method not in METHODS:
+        raise AnrError(f"masks: method {method!r}, expected one of {', '.join(METHODS)}")
+    config = config or MaskConfig()
+    config.refine = refine
+    why = ""
+    if method != "plate":
+        try:
+            segmenter = segmenter if callable(segmenter) else load_segmenter(segmenter)
+        except AnrError as exc:
+            if method == "learned":
+                raise
+            method, why = "plate", f"no person segmenter ({exc})"
+    cap = Capture(path)
+    if cap.has_masks and not overwrite:
+        raise AnrError(f"{Path(path).name}: masks already exist, expected --overwrite to replace them")
+    if method == "auto":
+        sample = np.linspace(0, len(cap) - 1, min(8, len(cap))).round().astype(int)
+        method, why = choose_method([cap.frame(int(i)) for i in sample], cap.background, segmenter)
+    n, background = len(cap), cap.background
+    ious: list[float] = []
+    coverage: list[float] = []
+    start = time.perf_counter()
+    bar = tqdm(total=n, desc="masks", unit="frame", disable=progress is not True, leave=False)
+
+    def masks():
+        for i in range(n):
+            frame = cap.frame(i)
+            if method == "plate":
+                mask = extract_mask(frame, background, config)
+            else:
+                mask = learned_mask(frame, segmenter(frame[None])[0], config)
             if cap.has_masks:
                 ious.append(mask_iou(mask, cap.mask(i)))
             coverage.append(float((mask >= 128).mean()))
-            if bar is not None:
-                bar.update(1)
+            bar.update(1)
             if callable(progress):
                 progress(i + 1, n)
             yield mask
@@ -213,11 +294,9 @@ def extract_masks_into(path: str | os.PathLike, *, overwrite: bool = False, refi
     try:
         cap.write_masks(masks(), overwrite=overwrite)
     finally:
-        if bar is not None:
-            bar.close()
-    seconds = time.perf_counter() - start
-    report = (f"{Path(path).name}: wrote {n} masks (mean foreground {100 * np.mean(coverage):.1f}% of the frame) "
-              f"in {seconds:.1f} s")
+        bar.close()
+    report = (f"{Path(path).name}: wrote {n} masks{' with the person segmenter' if method == 'learned' else ''} "
+              f"(mean foreground {100 * np.mean(coverage):.1f}% of the frame) in {time.perf_counter() - start:.1f} s")
     if ious:
         report += f"; IoU against the replaced masks: mean {np.mean(ious):.4f}, min {np.min(ious):.4f}"
-    return report
+    return report + (f" [{method} method: {why}]" if why else "")

@@ -289,10 +289,10 @@ class Capture:
         """
         if self.has_masks and not overwrite:
             raise AnrError(f"{self.path.name}: masks already exist, expected --overwrite to replace them")
+        from anr_studio.capture.store import image_kwargs
+
         h, w = self.image_size
-        kwargs = {"compression": compression} if compression else {}
-        if compression == "gzip":
-            kwargs["compression_opts"] = S.DEFAULT_LEVEL
+        kwargs = image_kwargs(compression, None)
         # compressed soft masks take about a quarter of their raw size (an estimate for the space check)
         with self._rewrite({S.MASKS}, extra_bytes=self._n * h * w // 4) as f:
             ds = f.create_dataset(S.MASKS, shape=(self._n, h, w), dtype=np.uint8, chunks=(1, h, w), **kwargs)

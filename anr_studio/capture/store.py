@@ -11,7 +11,7 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import h5py
 import numpy as np
@@ -27,7 +27,8 @@ from anr_studio.fileio import atomic_path, ensure_free_space, os_error_message
 MEDIAN_SAMPLES = 64
 
 
-def _image_kwargs(compression: str | None, level: int | None) -> dict[str, Any]:
+def image_kwargs(compression: str | None, level: int | None) -> dict[str, Any]:
+    """Returns h5py's compression arguments for image datasets (gzip at ``level``, default DEFAULT_LEVEL)."""
     if compression is None:
         return {}
     if compression == "gzip":
@@ -106,7 +107,7 @@ class CaptureWriter:
             raise AnrError(f"{self._name}: image size {height}x{width} is not positive, expected H, W >= 1")
         if not (np.isfinite(fps) and fps > 0):
             raise AnrError(f"{self._name}: fps is {fps}, expected a positive number")
-        self._img = _image_kwargs(compression, level)
+        self._img = image_kwargs(compression, level)
         self._poses: list[np.ndarray] = []
         self._transl: list[np.ndarray] = []
         self._cams: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -125,7 +126,7 @@ class CaptureWriter:
             self.set_cameras(*camera)
         self._stack = contextlib.ExitStack()
         self._tmp = self._stack.enter_context(atomic_path(self.path))
-        try:
+        with self._aborting((OSError,)):  # a full disk or a folder we may not write: nothing is left behind
             # No chunk cache: each frame is compressed and written when appended, so a full disk
             # fails that append, and no megabytes of cached chunks wait to be written at close.
             self._f = h5py.File(self._tmp, "w", rdcc_nbytes=0)
@@ -139,12 +140,6 @@ class CaptureWriter:
                 dtype=np.uint8, chunks=(1, self.height, self.width, 3), **self._img)
             self._masks: h5py.Dataset | None = None
             self.set_attrs(**(attrs or {}))
-        except OSError as exc:  # a full disk or a folder we may not write: nothing is left behind
-            self.abort()
-            raise AnrError(os_error_message(exc, self.path)) from None
-        except BaseException:
-            self.abort()
-            raise
 
     # -- per frame -------------------------------------------------------------------------
     def append(self, frame: Any, mask: Any = None, *, pose: Any = None, transl: Any = None,
@@ -152,11 +147,8 @@ class CaptureWriter:
         """Returns the index of the frame just written. ``frame (H,W,3)`` uint8, ``mask (H,W)``
         uint8 0..255 (all frames or none), ``pose (24,3)`` axis-angle, ``transl (3,)``,
         ``camera`` = (K (3,3), R (3,3), t (3,)) when the writer has no static camera."""
-        try:
+        with self._aborting((OSError, RuntimeError), any_error=False):  # a full disk: nothing half-written stays
             return self._append(frame, mask, pose, transl, camera)
-        except (OSError, RuntimeError) as exc:  # a full disk: the writer is aborted, nothing half-written stays
-            self.abort()
-            raise AnrError(os_error_message(exc, self.path)) from None
 
     def _append(self, frame: Any, mask: Any, pose: Any, transl: Any, camera: tuple[Any, Any, Any] | None) -> int:
         self._check_open()
@@ -204,10 +196,6 @@ class CaptureWriter:
         self._bulk_body = (pose, transl)
         if betas is not None:
             self._betas = _as_float(betas, (None,), "body/betas", self._name)
-
-    def set_betas(self, betas: Any) -> None:
-        """Sets the shape coefficients ``betas (K,)``."""
-        self._betas = _as_float(betas, (None,), "body/betas", self._name)
 
     def set_cameras(self, K: Any, R: Any, t: Any) -> None:
         """Sets the cameras: static ``K (3,3), R (3,3), t (3,)`` or per frame ``(N,3,3), (N,3,3), (N,3)``."""
@@ -263,19 +251,13 @@ class CaptureWriter:
         """Writes the remaining fields, validates the file and renames it onto ``path``."""
         if self._closed:
             return
-        try:
+        with self._aborting((OSError, RuntimeError)):  # h5py reports a failed flush as RuntimeError
             self._finish()
             self._f.flush()  # a full disk fails here, while the file can still be discarded cleanly
             self._f.close()
             problems = validate(self._tmp, name=self._name)
             if problems:
                 raise AnrError(problems[0])
-        except (OSError, RuntimeError) as exc:  # h5py reports a failed flush as RuntimeError
-            self.abort()
-            raise AnrError(os_error_message(exc, self.path)) from None
-        except BaseException:
-            self.abort()
-            raise
         self._closed = True
         self._stack.close()  # fsync + rename
 
@@ -295,6 +277,20 @@ class CaptureWriter:
             self.close()
         else:
             self.abort()
+
+    @contextlib.contextmanager
+    def _aborting(self, disk_errors: tuple, any_error: bool = True) -> Iterator[None]:
+        """Aborts the writer when the block raises ``disk_errors`` (told as one AnrError sentence) or,
+        with ``any_error``, anything else."""
+        try:
+            yield
+        except disk_errors as exc:
+            self.abort()
+            raise AnrError(os_error_message(exc, self.path)) from None
+        except BaseException:
+            if any_error:
+                self.abort()
+            raise
 
     def _check_open(self) -> None:
         if self._closed:
@@ -343,8 +339,3 @@ class CaptureWriter:
         for key, value in self._attrs.items():
             f.attrs[key] = value
 
-
-# The reader lives in its own module to keep files short; re-exported here for one import path.
-from anr_studio.capture.reader import Capture  # noqa: E402
-
-__all__ = ["Capture", "CaptureWriter", "median_background"]

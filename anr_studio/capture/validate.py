@@ -11,16 +11,13 @@ import numpy as np
 
 from anr_studio.capture import schema as S
 from anr_studio.capture.h5guard import image_size_problem, text_problem, unsafe_problems
+from anr_studio.errors import _shape_str
 
 # Rotation matrices further than this from orthonormal are not rotations (float32 round-off
 # of a real rotation stays far below it).
 ORTHONORMAL_TOL = 1e-3
 # truth/ holds per-frame body parameters (72 pose values, 3 translation values) and betas.
 TRUTH_MAX_VALUES_PER_FRAME = 1000
-
-
-def _shape(shape: tuple) -> str:
-    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _plain(value: Any) -> Any:
@@ -52,16 +49,11 @@ class _Checker:
         """Returns True when ``ds`` has the expected shape (None = any) and dtype kind."""
         ok = len(ds.shape) == len(expected) and all(e is None or int(g) == int(e) for g, e in zip(ds.shape, expected))
         if not ok:
-            self.add(f"{ds.name.lstrip('/')} has shape {_shape(ds.shape)}, expected {_shape(shown)}")
+            self.add(f"{ds.name.lstrip('/')} has shape {_shape_str(ds.shape)}, expected {_shape_str(shown)}")
             return False
-        if kind == "uint8" and ds.dtype != np.uint8:
-            self.add(f"{ds.name.lstrip('/')} has dtype {ds.dtype}, expected uint8")
-            return False
-        if kind == "float32" and ds.dtype != np.float32:
-            self.add(f"{ds.name.lstrip('/')} has dtype {ds.dtype}, expected float32")
-            return False
-        if kind == "int" and ds.dtype.kind not in "iu":
-            self.add(f"{ds.name.lstrip('/')} has dtype {ds.dtype}, expected integer frame indices")
+        dtype_ok = {"uint8": ds.dtype == np.uint8, "float32": ds.dtype == np.float32, "int": ds.dtype.kind in "iu"}
+        if not dtype_ok[kind]:
+            self.add(f"{ds.name.lstrip('/')} has dtype {ds.dtype}, expected {'integer frame indices' if kind == 'int' else kind}")
             return False
         return True
 

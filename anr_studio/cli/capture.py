@@ -79,18 +79,12 @@ def _check(args: argparse.Namespace) -> int:
 def _tile(frames: list, columns: int = 4, height: int = 360):
     """Returns frames (H,W,3) scaled to ``height`` pixels and laid out in rows of ``columns``."""
     import cv2
-    import numpy as np
+
+    from anr_studio.capture.check import tile_grid
 
     h, w = frames[0].shape[:2]
     tw = max(1, round(w * height / h))
-    tiles = [cv2.resize(f, (tw, height), interpolation=cv2.INTER_AREA) for f in frames]
-    columns = min(columns, len(tiles))
-    rows = -(-len(tiles) // columns)
-    sheet = np.full((rows * height, columns * tw, 3), 32, np.uint8)
-    for k, t in enumerate(tiles):
-        r, c = divmod(k, columns)
-        sheet[r * height:(r + 1) * height, c * tw:(c + 1) * tw] = t
-    return sheet
+    return tile_grid([cv2.resize(f, (tw, height), interpolation=cv2.INTER_AREA) for f in frames], columns)
 
 
 def _capture_body(cap: Capture, body_model: str | None):
@@ -101,7 +95,7 @@ def _capture_body(cap: Capture, body_model: str | None):
 
 
 def _masks(args: argparse.Namespace) -> int:
-    from anr_studio.capture.segment import masks_into
+    from anr_studio.capture.masks import masks_into
 
     report = masks_into(args.capture, args.method, segmenter=args.segmenter, overwrite=args.overwrite,
                         refine=not args.no_refine, progress=not args.quiet)

@@ -68,9 +68,9 @@ def import_capture(control, src: str, out: str, poses: str | None = None, *, est
 def extract_masks(control, path: str, method: str = "auto", segmenter=None) -> str:
     """Returns the one-line report after writing masks into the capture at ``path`` (replacing any).
 
-    ``method``: plate, learned or auto (anr_studio.capture.segment). A stop leaves the capture as it was.
+    ``method``: plate, learned or auto (anr_studio.capture.masks). A stop leaves the capture as it was.
     """
-    from anr_studio.capture.segment import masks_into
+    from anr_studio.capture.masks import masks_into
 
     return masks_into(path, method, segmenter=segmenter, overwrite=True, progress=_progress(control))
 

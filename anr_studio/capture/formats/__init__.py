@@ -1,20 +1,10 @@
-"""Importers for the layouts that body-fitting tools and avatar datasets write.
+"""Importers for the layouts that body-fitting tools and avatar datasets write (docs/capture_import.md).
 
-Each module reads one family's exact published layout and returns an :class:`ToolImport`: SMPL
-parameters in the generic layout that :func:`anr_studio.capture.importers.parse_parameters`
-reads (``poses``, ``trans``, ``betas``, ``K``, ``E``), and the frames and masks to store. The
-parse, convert-to-the-built-in-body and write steps are those of every import.
-
-| name | what it reads |
-|---|---|
-| ``people-snapshot`` | InstantAvatar / GART folders (``cameras.npz``, ``poses.npz``, ``images/``, ``masks/``) and the People-Snapshot release (``camera.pkl``, ``reconstructed_poses.hdf5``, ``masks.hdf5``, the video) |
-| ``phalp`` | 4D-Humans / PHALP result pickles |
-| ``romp`` | ROMP / BEV ``.npz`` results |
-| ``easymocap`` | EasyMocap ``intri.yml`` / ``extri.yml`` and SMPL json per frame |
-| ``zju-mocap`` | ZJU-MoCap ``annots.npy`` and SMPL ``.npy`` per frame |
-| ``wham``, ``glamr``, ``smpler-x`` | camera-frame fits |
-
-The conventions of each are in ``docs/capture_import.md``.
+Each module (``people_snapshot``, ``phalp``, ``romp``, ``easymocap``, ``zju_mocap``,
+``camera_frame``: WHAM, GLAMR, SMPLer-X) states one family's published layout and returns a
+:class:`ToolImport`: SMPL parameters in the generic layout that
+:func:`anr_studio.capture.importers.parse_parameters` reads, and the frames and masks to store;
+the steps they share are in :mod:`sources`.
 """
 
 from __future__ import annotations
@@ -49,12 +39,13 @@ class ToolImport:
     """A tool's result read into the generic layout, and where the frames and masks come from."""
 
     raw: dict[str, Any]  # poses (N,72) ..., trans (N,3), betas, K, E: as parse_parameters reads them
-    n: int
+    n: int | None  # frames (None: one per row of poses)
     label: str  # the parameter file, for messages
     frames: Iterator[np.ndarray]  # (H,W,3) uint8 RGB, n of them
     masks: Iterator[np.ndarray] | None = None  # (H,W) uint8 0..255
     fps: float | None = None
     identity: str | None = None
+    background: Path | None = None  # a clean plate image
 
 
 def _smpl_pelvis() -> np.ndarray:
@@ -69,29 +60,28 @@ class Probe:
     def __init__(self) -> None:
         self._cache: dict[tuple[str, str], Any] = {}
 
-    def _get(self, kind: str, path: Path, load: Callable[[], Any]) -> Any:
+    def _get(self, kind: str, path: Path) -> Any:
+        from anr_studio.capture.formats import safe_pickle
+
         key = (kind, str(path))
         if key not in self._cache:
-            self._cache[key] = load()
+            read, expected = {"pickle": (safe_pickle.read, "a result pickle"),
+                              "npz": (safe_pickle.read_npz, "an .npz of results"),
+                              "npy": (safe_pickle.read_npy, "an .npy of results")}[kind]
+            self._cache[key] = read(path, expected)
         return self._cache[key]
 
     def pickle(self, path: Path) -> Any:
         """Returns the object in a pickle / joblib file (see :mod:`safe_pickle`)."""
-        from anr_studio.capture.formats import safe_pickle
-
-        return self._get("pickle", path, lambda: safe_pickle.read(path, "a result pickle"))
+        return self._get("pickle", path)
 
     def npz(self, path: Path) -> dict[str, Any]:
         """Returns the members of an .npz file (object members read with the restricted reader)."""
-        from anr_studio.capture.formats import safe_pickle
-
-        return self._get("npz", path, lambda: safe_pickle.read_npz(path, "an .npz of results"))
+        return self._get("npz", path)
 
     def npy(self, path: Path) -> Any:
         """Returns the contents of an .npy file (object arrays read with the restricted reader)."""
-        from anr_studio.capture.formats import safe_pickle
-
-        return self._get("npy", path, lambda: safe_pickle.read_npy(path, "an .npy of results"))
+        return self._get("npy", path)
 
 
 @lru_cache(maxsize=1)

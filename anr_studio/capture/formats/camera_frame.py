@@ -20,9 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from anr_studio.capture.formats import Probe, ReadOptions, ToolImport
-from anr_studio.capture.formats.phalp import PICKLE_SUFFIXES
 from anr_studio.capture.formats.sources import (field, intrinsics, numbers, open_frames, pick, read_arrays, read_json,
-                                                require)
+                                                require, result_pickle)
 from anr_studio.capture.images import list_images
 from anr_studio.errors import AnrError
 
@@ -44,8 +43,7 @@ class Wham:
 
     @staticmethod
     def matches(src: Path, poses: Path | None, probe: Probe) -> bool:
-        return (poses is not None and poses.is_file() and poses.suffix.lower() in PICKLE_SUFFIXES
-                and Wham._subjects(probe.pickle(poses)))
+        return Wham._subjects(result_pickle(poses, probe))
 
     @staticmethod
     def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
@@ -77,9 +75,7 @@ class Glamr:
 
     @staticmethod
     def matches(src: Path, poses: Path | None, probe: Probe) -> bool:
-        if poses is None or not poses.is_file() or poses.suffix.lower() not in PICKLE_SUFFIXES:
-            return False
-        data = probe.pickle(poses)
+        data = result_pickle(poses, probe)
         return isinstance(data, dict) and isinstance(data.get("person_data"), dict)
 
     @staticmethod

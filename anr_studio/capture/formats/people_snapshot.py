@@ -20,6 +20,7 @@ from anr_studio.capture.formats import Probe, ReadOptions, ToolImport
 from anr_studio.capture.formats.sources import extrinsics, field, intrinsics, open_frames, read_arrays, require, undistorted
 from anr_studio.capture.images import VIDEO_EXTS, list_images, mask_from_array, read_mask
 from anr_studio.errors import AnrError
+from anr_studio.motion.safe_npz import load_npy
 
 NAME = "people-snapshot"
 LAYOUT = ("a People-Snapshot folder: cameras.npz + poses.npz + images/ + masks/ (InstantAvatar, GART), "
@@ -78,14 +79,8 @@ def _masks(folder: Path, n: int):
     if len(files) != n:
         raise AnrError(f"{folder}: holds {len(files)} masks, expected {n} (one per frame)")
     if npy:
-        return (mask_from_array(_load_mask_npy(p), str(p)) for p in npy)
+        return (mask_from_array(load_npy(p, "a NumPy mask of (H, W) 0/1 values"), str(p)) for p in npy)
     return (read_mask(p) for p in files)
-
-
-def _load_mask_npy(path: Path) -> np.ndarray:
-    from anr_studio.motion.safe_npz import load_npy
-
-    return load_npy(path, "a NumPy mask of (H, W) 0/1 values")
 
 
 def _read_release(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:

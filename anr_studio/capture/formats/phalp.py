@@ -17,14 +17,13 @@ import numpy as np
 
 from anr_studio.capture.formats import Probe, ReadOptions, ToolImport
 from anr_studio.capture.formats.sources import (field, intrinsics as pinhole, numbers, open_frames, padded_square, pick,
-                                                require, rotations_to_axis_angle)
+                                                require, result_pickle, rotations_to_axis_angle)
 from anr_studio.errors import AnrError
 
 NAME = "phalp"
 LAYOUT = "a 4D-Humans / PHALP result .pkl (frame name -> smpl, camera, tid, size) with the video or frames as SRC"
 FOCAL_LENGTH = 5000.0  # PHALP's EXTRA.FOCAL_LENGTH
 RENDER_RES = 256  # PHALP's render.res
-PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pth")
 
 
 def _frames_dict(data) -> bool:
@@ -36,8 +35,7 @@ def _frames_dict(data) -> bool:
 
 def matches(src: Path, poses: Path | None, probe: Probe) -> bool:
     """Returns whether ``poses`` is a PHALP / 4D-Humans result pickle."""
-    return (poses is not None and poses.is_file() and poses.suffix.lower() in PICKLE_SUFFIXES
-            and _frames_dict(probe.pickle(poses)))
+    return _frames_dict(result_pickle(poses, probe))
 
 
 def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:

@@ -21,6 +21,16 @@ from anr_studio.capture.smpl_convert import axis_angle_to_rotations, rotations_t
 from anr_studio.errors import AnrError, _shape_str
 
 
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pth")
+
+
+def result_pickle(poses: Path | None, probe: Any) -> Any:
+    """Returns the object in the pickle file ``poses`` (read once by ``probe``), or None when it is not one."""
+    if poses is None or not poses.is_file() or poses.suffix.lower() not in PICKLE_SUFFIXES:
+        return None
+    return probe.pickle(poses)
+
+
 # -- fields ---------------------------------------------------------------------------------
 def require(data: Any, key: str, label: str, expected: str) -> Any:
     """Returns ``data[key]``; AnrError naming ``label``, the key and ``expected`` when it is missing."""
@@ -31,15 +41,16 @@ def require(data: Any, key: str, label: str, expected: str) -> Any:
     return data[key]
 
 
-def numbers(value: Any, label: str, field: str, shape: tuple) -> np.ndarray:
-    """Returns ``value`` as float64 of ``shape`` (-1 = any length there); AnrError naming the field otherwise."""
-    shown = _shape_str(["N" if s == -1 else s for s in shape])
+def numbers(value: Any, label: str, field: str, shape: tuple | None = None) -> np.ndarray:
+    """Returns ``value`` as finite float64 of ``shape`` (-1 = any length there; None = any shape);
+    AnrError naming the field otherwise."""
+    want = None if shape is None else _shape_str(["N" if s == -1 else s for s in shape])
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise AnrError(f"{label}: {field} is not numeric, expected numbers of shape {shown}") from None
-    if array.ndim != len(shape) or any(w not in (-1, s) for w, s in zip(shape, array.shape)):
-        raise AnrError(f"{label}: {field} has shape {array.shape}, expected {shown}")
+        raise AnrError(f"{label}: {field} is not numeric, expected numbers{f' of shape {want}' if want else ''}") from None
+    if want and (array.ndim != len(shape) or any(w not in (-1, s) for w, s in zip(shape, array.shape))):
+        raise AnrError(f"{label}: {field} has shape {array.shape}, expected {want}")
     if not np.all(np.isfinite(array)):
         raise AnrError(f"{label}: {field} contains NaN or Inf values, expected finite numbers")
     return array

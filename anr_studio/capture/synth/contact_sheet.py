@@ -11,41 +11,9 @@ import os
 
 import cv2
 import numpy as np
-import torch
 
+from anr_studio.capture.check import OUTLINE_RGB, TRUE_OUTLINE_RGB, coarse_masks, draw_label, draw_outline, tile_grid
 from anr_studio.errors import AnrError
-
-OUTLINE_RGB = (255, 230, 0)
-TRUE_OUTLINE_RGB = (0, 200, 255)
-
-
-def coarse_masks(capture, indices, body=None, truth: bool = False) -> np.ndarray:
-    """Returns the rasterized coarse-body masks (n, H, W) bool of frames ``indices`` (n,) of ``capture``.
-
-    The body is posed with the capture's stored (tracked) parameters, or with the noise-free
-    ``truth/`` ones of a synthetic capture when ``truth``, and seen by each frame's camera.
-    """
-    from anr_studio.body import BodyModel
-    from anr_studio.render import PerspectiveCamera, rasterize
-
-    body = body if body is not None else BodyModel.default()
-    idx = [int(i) for i in indices]
-    if not idx:
-        return np.zeros((0, *capture.image_size), bool)
-    betas = torch.as_tensor(capture.betas, dtype=torch.float32)[None, : body.num_betas].expand(len(idx), -1)
-    if truth:
-        if capture.truth("pose") is None or capture.truth("transl") is None:
-            raise AnrError(f"{capture.path}: truth/pose or truth/transl is missing, expected a synthetic capture")
-        pose = torch.as_tensor(capture.truth("pose")[idx], dtype=torch.float32)
-        transl = torch.as_tensor(capture.truth("transl")[idx], dtype=torch.float32)
-    else:
-        pose = torch.as_tensor(np.stack([capture.pose(i) for i in idx]), dtype=torch.float32)
-        transl = torch.as_tensor(np.stack([capture.transl(i) for i in idx]), dtype=torch.float32)
-    K, R, t = (torch.as_tensor(np.stack(a)) for a in zip(*(capture.camera(i) for i in idx)))
-    with torch.no_grad():
-        verts = body(pose, betas, transl).vertices
-        frags = rasterize(verts, body.faces, PerspectiveCamera(K, R, t), capture.image_size)
-    return frags.mask.numpy()
 
 
 def outside_share(capture, indices=None, body=None, truth: bool = False) -> float:
@@ -95,19 +63,9 @@ def contact_sheet(capture, indices=None, count: int = 8, columns: int = 4, body=
         img = cv2.resize(capture.frame(i), (tw, tile), interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
         if true_outline and capture.has_masks:
             true = cv2.resize(capture.mask(i), (tw, tile), interpolation=cv2.INTER_LINEAR) > 127
-            contours, _ = cv2.findContours(true.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-            cv2.drawContours(img, contours, -1, TRUE_OUTLINE_RGB, 1, cv2.LINE_AA)
+            draw_outline(img, true, TRUE_OUTLINE_RGB, 1, outer=True)
         big = cv2.resize(mask.astype(np.uint8), (tw, tile), interpolation=cv2.INTER_NEAREST)
-        contours, _ = cv2.findContours(big, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
-        cv2.drawContours(img, contours, -1, OUTLINE_RGB, max(1, tile // 200), cv2.LINE_AA)
-        label = f"#{i}" + (" test" if i in test else "") + (" key" if i in keys else "")
-        cv2.putText(img, label, (5, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(img, label, (5, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+        draw_outline(img, big, OUTLINE_RGB, max(1, tile // 200))
+        draw_label(img, f"#{i}" + (" test" if i in test else "") + (" key" if i in keys else ""), 16, 0.45)
         tiles.append(img)
-    columns = max(1, min(columns, len(tiles)))
-    rows = -(-len(tiles) // columns)
-    sheet = np.full((rows * tile, columns * tw, 3), 32, np.uint8)
-    for k, img in enumerate(tiles):
-        r, c = divmod(k, columns)
-        sheet[r * tile:(r + 1) * tile, c * tw:(c + 1) * tw] = img
-    return sheet
+    return tile_grid(tiles, columns)

@@ -53,7 +53,7 @@ class SynthConfig:
     supersample: int = 2
 
 
-def _load_bodies(fine_path: str | os.PathLike | None):
+def load_bodies(fine_path: str | os.PathLike | None):
     from anr_studio.body import BodyModel
 
     path = Path(fine_path) if fine_path is not None else FINE_BODY_PATH
@@ -76,6 +76,14 @@ def _phenotype_values(body, fractions: dict[str, float]) -> dict[str, float]:
     return out
 
 
+def synthetic_person(coarse, fine, seed: int) -> tuple[TruePerson, torch.Tensor]:
+    """Returns the dressed person of identity ``seed`` on the ``fine`` body and its ``coarse`` betas (K,)."""
+    ident = Identity.from_seed(seed)
+    with torch.no_grad():
+        betas = coarse.phenotype_to_betas(_phenotype_values(coarse, ident.phenotype)).float()
+    return TruePerson(fine, ident, betas), betas
+
+
 def _yaw(poses: np.ndarray, transl: np.ndarray, pelvis: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
     """Returns the motion turned by ``degrees`` about the vertical axis through the world origin."""
     rot = Rotation.from_euler("y", degrees, degrees=True)
@@ -86,12 +94,18 @@ def _yaw(poses: np.ndarray, transl: np.ndarray, pelvis: np.ndarray, degrees: flo
     return poses.astype(np.float32), transl.astype(np.float32)
 
 
-def _place(coarse, betas, poses, transl, rng) -> np.ndarray:
+def _sampled_vertices(coarse, betas, poses, transl, count: int) -> torch.Tensor:
+    """Returns the coarse body's vertices (s,V,3) at up to ``count`` frames spread evenly over the motion."""
+    n = len(poses)
+    sample = np.unique(np.linspace(0, n - 1, min(n, count)).round().astype(int))
+    with torch.no_grad():
+        return coarse(torch.as_tensor(poses[sample]), betas[None].expand(len(sample), -1), torch.as_tensor(transl[sample])).vertices
+
+
+def place(coarse, betas, poses, transl, rng) -> np.ndarray:
     """Returns transl (N,3) with the feet on y = 0, centred at the origin, plus a slow wander."""
     n = len(poses)
-    sample = np.unique(np.linspace(0, n - 1, min(n, 24)).round().astype(int))
-    with torch.no_grad():
-        v = coarse(torch.as_tensor(poses[sample]), betas[None].expand(len(sample), -1), torch.as_tensor(transl[sample])).vertices
+    v = _sampled_vertices(coarse, betas, poses, transl, 24)
     floor = float(np.median(v[..., 1].amin(1).numpy()))
     centre = v.mean(1).mean(0).numpy()
     t = np.linspace(0.0, 1.0, n)[:, None]
@@ -108,11 +122,7 @@ def _place(coarse, betas, poses, transl, rng) -> np.ndarray:
 
 def _fit_cameras(coarse, betas, poses, transl, views: int, size: int, rng) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Returns one (K (3,3), R (3,3), t (3,)) per view that keeps the whole motion in frame, off-centre."""
-    n = len(poses)
-    sample = np.unique(np.linspace(0, n - 1, min(n, 32)).round().astype(int))
-    with torch.no_grad():
-        verts = coarse(torch.as_tensor(poses[sample]), betas[None].expand(len(sample), -1), torch.as_tensor(transl[sample])).vertices
-    pts = verts.reshape(1, -1, 3)
+    pts = _sampled_vertices(coarse, betas, poses, transl, 32).reshape(1, -1, 3)
     lo, hi = pts[0].amin(0), pts[0].amax(0)
     target = ((lo + hi) / 2).tolist()
     az0, elev = rng.uniform(-25, 25), rng.uniform(3, 12)
@@ -164,17 +174,15 @@ def generate_capture(
         raise AnrError("synth: tracking noise is negative, expected degrees (and metres) >= 0")
     t0 = time.perf_counter()
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0xCA9]))
-    ident = Identity.from_seed(cfg.seed)
-    coarse, fine = _load_bodies(fine_body_path)
-    with torch.no_grad():
-        betas = coarse.phenotype_to_betas(_phenotype_values(coarse, ident.phenotype)).float()
-    person = TruePerson(fine, ident, betas)
+    coarse, fine = load_bodies(fine_body_path)
+    person, betas = synthetic_person(coarse, fine, cfg.seed)
+    ident = person.identity
 
     clip = load_motion(cfg.motion)
     poses, transl, speed = retime(np.asarray(clip.poses, np.float32), np.asarray(clip.transl, np.float32), cfg.frames)
     pelvis = coarse.rest_joints(betas[None])[0, 0].numpy()
     poses, transl = _yaw(poses, transl, pelvis, rng.uniform(-35, 35))
-    transl = _place(coarse, betas, poses, transl, rng)
+    transl = place(coarse, betas, poses, transl, rng)
     cams = _fit_cameras(coarse, betas, poses, transl, cfg.views, cfg.size, rng)
 
     n = cfg.frames

@@ -16,6 +16,7 @@ import torch
 from anr_studio.body.lbs import axis_angle_to_matrix, kinematic_chain, linear_blend_skinning
 from anr_studio.body.skeleton import SMPL_PARENTS
 from anr_studio.capture.synth.appearance import BOTTOMS, FACE, HAIR, SHIRT, SHOES, SKIN, Identity, Landmarks
+from anr_studio.render.interpolate import vertex_normals
 
 # SMPL joint indices (docs/interfaces.md, body.skeleton).
 PELVIS, L_HIP, R_HIP, SPINE1, L_KNEE, R_KNEE, SPINE2, L_ANKLE, R_ANKLE, SPINE3 = range(10)
@@ -25,16 +26,6 @@ _TORSO = (SPINE1, SPINE2, SPINE3, L_COLLAR, R_COLLAR)
 _LEGS = (L_HIP, R_HIP, L_KNEE, R_KNEE)
 _FEET = (L_ANKLE, R_ANKLE, L_FOOT, R_FOOT)
 _ARMS = {+1: (L_SHOULDER, L_ELBOW, L_WRIST, L_HAND), -1: (R_SHOULDER, R_ELBOW, R_WRIST, R_HAND)}
-
-
-def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    """Returns unit area-weighted vertex normals (B, V, 3) of ``vertices`` (B, V, 3), ``faces`` (F, 3)."""
-    tri = vertices[:, faces]  # (B, F, 3, 3)
-    fn = torch.cross(tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0], dim=-1)
-    vn = torch.zeros_like(vertices)
-    for k in range(3):
-        vn.index_add_(1, faces[:, k], fn)
-    return torch.nn.functional.normalize(vn, dim=-1, eps=1e-12)
 
 
 def _face_mode(labels: np.ndarray, faces: np.ndarray) -> np.ndarray:

@@ -7,8 +7,9 @@ import numpy as np
 import torch
 
 from anr_studio.capture.synth.appearance import albedo
-from anr_studio.capture.synth.person import TruePerson, vertex_normals
+from anr_studio.capture.synth.person import TruePerson
 from anr_studio.render import PerspectiveCamera, rasterize
+from anr_studio.render.interpolate import vertex_normals
 
 # A fixed world light (up, front, to the person's left), so shading changes as the body turns.
 LIGHT = np.float32([0.35, 0.75, 0.55]) / np.linalg.norm([0.35, 0.75, 0.55])

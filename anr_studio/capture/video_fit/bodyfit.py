@@ -19,7 +19,7 @@ import torch
 
 from anr_studio.body.lbs import axis_angle_to_matrix, kinematic_chain
 from anr_studio.body.skeleton import NUM_JOINTS, joint_index
-from anr_studio.capture.video_fit.landmarks import LAYOUTS, LandmarkMap, landmark_map
+from anr_studio.capture.video_fit.landmarks import LandmarkMap, landmark_map, torso_keypoints
 from anr_studio.errors import AnrError
 
 CAMERA_R = np.diag([1.0, -1.0, -1.0]).astype(np.float32)
@@ -123,8 +123,7 @@ def _gmof(sq: torch.Tensor, scale: float) -> torch.Tensor:
 def _initial_root(kp: torch.Tensor, conf: torch.Tensor, layout: str, focal: float, centre: torch.Tensor,
                   pelvis_rest: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Returns (translation (N,3), facing-away flags (N,)) guessed from shoulders and hips in 2D."""
-    names = list(LAYOUTS[layout])
-    idx = [names.index(n) for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
+    idx = torso_keypoints(layout)
     p, c = kp[:, idx], conf[:, idx]
     seen = (c > 0.1).all(dim=1)
     shoulders, hips = p[:, :2].mean(1), p[:, 2:].mean(1)

@@ -36,6 +36,11 @@ MEDIAPIPE33 = (
 )
 LAYOUTS = {"coco17": COCO17, "mediapipe33": MEDIAPIPE33}
 
+
+def torso_keypoints(layout: str) -> list[int]:
+    """Returns the indices in ``layout`` of the left and right shoulder, then the left and right hip."""
+    return [LAYOUTS[layout].index(n) for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
+
 # Keypoint name -> (body joint, weight). Keypoint detectors put the hip keypoints lower and
 # wider than SMPL's hip joints, so hips count less; the index finger's tip is near the hand joint.
 _JOINT_TARGETS = {

@@ -1,13 +1,7 @@
-"""MediaPipe's pose landmarker (33 keypoints, 2D + 3D, and the person's mask) and pose detector behind our interfaces.
+"""MediaPipe's pose landmarker (33 keypoints, 2D + 3D, the person's mask) and pose detector behind our interfaces.
 
-Needs the ``video`` extra (``pip install anr-studio[video]``), which pins the MediaPipe release whose
-wheel ships the model files (``pose_detection.tflite`` and ``pose_landmark_full.tflite`` under
-``mediapipe/modules``) and runs beside numpy 2: nothing is downloaded, the import works offline.
-A MediaPipe without those files (later releases ship none) is refused with the version to install.
-
-The person's mask comes from the pose landmarker's own segmentation, computed in the crop around
-the tracked person: on 720p clips it follows limbs and clothes far better (mask IoU 0.98 against
-0.86) than the selfie segmenter, which sees the whole frame at 256x144.
+Needs the ``video`` extra, which pins the MediaPipe release whose wheel ships the model files, so
+nothing is downloaded (why this release, and why the landmarker's own segmentation: docs/video_import.md).
 """
 
 from __future__ import annotations

@@ -1,15 +1,8 @@
 """The learned models behind the video import: a keypoint estimator and a person segmenter.
 
-Both are small interfaces, so the fit and the capture writer do not care which network runs:
-
-- a ``KeypointEstimator`` maps frames (B,H,W,3) uint8 RGB to ``Keypoints`` (pixel positions,
-  confidences, optional root-relative 3D points, and how many people each frame holds);
-- a ``PersonSegmenter`` maps frames (B,H,W,3) uint8 RGB to soft person masks (B,H,W) in [0,1].
-
-``ConvSegmenter`` is a small fully convolutional network stored as safetensors + JSON (our own
-format, never a pickle). ``anr_studio.capture.video_fit.mediapipe`` runs MediaPipe's pose landmarker,
-which also segments the person it tracks, when the ``video`` extra is installed
-(``pip install anr-studio[video]``).
+Both are small interfaces (``KeypointEstimator``, ``PersonSegmenter``), so the fit and the capture
+writer do not care which network runs: MediaPipe's (``video_fit.mediapipe``, the ``video`` extra)
+or our ``ConvSegmenter`` (safetensors + JSON, never a pickle).
 """
 
 from __future__ import annotations
@@ -17,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -110,20 +102,15 @@ class ConvSegmenter(torch.nn.Module):
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ConvSegmenter":
         """Returns the segmenter stored at ``path``; AnrError naming the file when it is not one."""
-        from safetensors import safe_open
+        from anr_studio.fileio import read_safetensors
 
-        path = Path(path)
+        expected = "a person segmenter (.safetensors with 'anr_segmenter' metadata and its convolution weights)"
+        meta, tensors = read_safetensors(path, "anr_segmenter", expected)
         try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = json.loads((f.metadata() or {})["anr_segmenter"])
-                tensors = {k: f.get_tensor(k) for k in f.keys()}
             model = cls(tuple(int(c) for c in meta["channels"]), int(meta["size"]))
             model.load_state_dict(tensors)
-        except AnrError:
-            raise
-        except Exception as exc:  # safetensors, JSON and shape errors all mean "not our segmenter"
-            raise AnrError(f"{path}: not a person segmenter ({type(exc).__name__}), expected a .safetensors "
-                           "file with 'anr_segmenter' metadata and its convolution weights") from None
+        except Exception as exc:  # noqa: BLE001 - missing fields, odd sizes or another network's weights
+            raise AnrError(f"{path}: not {expected} ({type(exc).__name__})") from None
         return model.eval()
 
 

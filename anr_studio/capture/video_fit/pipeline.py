@@ -17,7 +17,7 @@ import numpy as np
 
 from anr_studio.capture.images import video_frames, video_info
 from anr_studio.capture.video_fit.bodyfit import FitConfig, fit_body
-from anr_studio.capture.video_fit.landmarks import LAYOUTS
+from anr_studio.capture.video_fit.landmarks import torso_keypoints
 from anr_studio.errors import AnrError
 
 BATCH = 8
@@ -41,11 +41,6 @@ def read_video(path: Path) -> tuple[Iterator[np.ndarray], int, float]:
     return itertools.chain([first], frames), max(count, 1), fps if fps and fps < 1000 else 30.0
 
 
-def _torso(layout: str) -> list[int]:
-    names = LAYOUTS[layout]
-    return [names.index(n) for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
-
-
 def _longest_run(flags: np.ndarray) -> int:
     best = run = 0
     for f in flags:
@@ -63,7 +58,7 @@ def check_person(points: np.ndarray, conf: np.ndarray, people: np.ndarray, layou
     the person leaves the frame.
     """
     h, w = image_size
-    torso = _torso(layout)
+    torso = torso_keypoints(layout)
     seen = (conf[:, torso].mean(1) >= MIN_TORSO_CONFIDENCE) & (people > 0)
     if not seen.any():
         raise AnrError(f"{source}: no person found in any of its {len(people)} frames, expected one person in view")
@@ -96,7 +91,7 @@ def video_to_capture(src: str | os.PathLike, out: str | os.PathLike, *, estimato
     from tqdm import tqdm
 
     from anr_studio.capture import Capture
-    from anr_studio.capture.segment import learned_mask
+    from anr_studio.capture.masks import learned_mask
     from anr_studio.capture.store import CaptureWriter
 
     src, out = Path(src), Path(out)

@@ -39,28 +39,23 @@ def render_video(out: str | os.PathLike, frames: int = 60, *, image_size=(720, 1
     the camera turn away so the person leaves the frame in the last third of the clip.
     """
     from anr_studio.body.lbs import axis_angle_to_matrix
-    from anr_studio.capture.synth.appearance import Identity
     from anr_studio.capture.synth.background import background_plate
-    from anr_studio.capture.synth.generate import _load_bodies, _phenotype_values, _place
+    from anr_studio.capture.synth.generate import load_bodies, place, synthetic_person
     from anr_studio.capture.synth.noise import retime
-    from anr_studio.capture.synth.person import TruePerson
     from anr_studio.capture.synth.shading import render_people
     from anr_studio.motion import load_motion
     from anr_studio.render import PerspectiveCamera
 
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x71D]))
-    coarse, fine = _load_bodies(None)
+    coarse, fine = load_bodies(None)
     clip = load_motion(motion)
     poses, transl, _ = retime(np.asarray(clip.poses, np.float32), np.asarray(clip.transl, np.float32), frames)
     h, w = image_size
     n = frames
-    persons, verts_all, truth_joints = [], [], None
+    persons, truth_joints = [], None
     for k in range(people):
-        ident = Identity.from_seed(seed + 17 * k)
-        with torch.no_grad():
-            betas = coarse.phenotype_to_betas(_phenotype_values(coarse, ident.phenotype)).float()
-        t_k = _place(coarse, betas, poses, transl, rng) + np.float32([1.1 * k, 0.0, -0.4 * k])
-        person = TruePerson(fine, ident, betas)
+        person, betas = synthetic_person(coarse, fine, seed + 17 * k)
+        t_k = place(coarse, betas, poses, transl, rng) + np.float32([1.1 * k, 0.0, -0.4 * k])
         persons.append((person, torch.as_tensor(t_k)))
         if k == 0:
             with torch.no_grad():
