@@ -33,8 +33,7 @@ class TryOnPanel(QtWidgets.QWidget):
         self.body, self.state, self.neural = body, state, neural_view
         self.avatar = None
         face_uvs = body.face_uvs.cpu().numpy()
-        parts, names = getattr(body, "face_parts", None), list(getattr(body, "part_names", []) or [])
-        labels = uv_part_labels(face_uvs, parts.cpu().numpy(), names) if parts is not None and names else []
+        labels = uv_part_labels(face_uvs, body.face_parts.cpu().numpy(), list(body.part_names))
         self.canvas = UVCanvas(state, uv_layout_image(face_uvs, state.size), labels)
         self.canvas.brush_resized.connect(self._on_brush_resized)
         self.canvas_window: QtWidgets.QWidget | None = None
