@@ -45,6 +45,12 @@ class AvatarData:
     meta: dict[str, Any]
 
 
+def unprefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """Returns the tensors named ``{prefix}.{name}``, keyed by ``name`` (a module's state dict in a flat file)."""
+    head = prefix + "."
+    return {k[len(head):]: v for k, v in tensors.items() if k.startswith(head)}
+
+
 def write_avatar(path: str | os.PathLike, renderer_state: dict[str, torch.Tensor], textures: list[torch.Tensor],
                  meta: dict[str, Any]) -> Path:
     """Writes the avatar file atomically and returns its path.
@@ -79,7 +85,7 @@ def read_avatar(path: str | os.PathLike) -> AvatarData:
             raise AnrError(f"{path}: tensor texture.{i} is missing, expected one texture per identity ({n})")
         textures.append(tensors[f"texture.{i}"])
     check_textures(textures, str(path))
-    state = {k[len("renderer."):]: v for k, v in tensors.items() if k.startswith("renderer.")}
+    state = unprefixed(tensors, "renderer")
     return AvatarData(renderer_state=state, textures=textures, meta=meta)
 
 

@@ -82,9 +82,18 @@ def add_device(parser: argparse.ArgumentParser, what: str = "device") -> None:
     parser.add_argument("--device", choices=["cuda", "cpu"], help=f"{what} (default: cuda if available)")
 
 
+def progress_bar(total: int, desc: str, unit: str, quiet: bool):
+    """Returns a tqdm bar on stderr (hidden with ``quiet``)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, disable=quiet, file=sys.stderr)
+
+
 def say(message: str) -> None:
-    """Prints ``message`` for the user on stderr, after the program's name."""
-    print(f"anr-studio: {message}", file=sys.stderr)
+    """Prints ``message`` for the user on stderr, after the program's name (above any progress bar)."""
+    from tqdm import tqdm
+
+    tqdm.write(f"anr-studio: {message}", file=sys.stderr)
 
 
 @contextlib.contextmanager

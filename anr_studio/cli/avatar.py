@@ -4,13 +4,12 @@ try-on), `fit` (a new identity with the renderer frozen) and `export` (posed mes
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from anr_studio.cli.argtypes import add_device, count, device, image_side, number, say, stop_on_signals
+from anr_studio.cli.argtypes import add_device, count, device, image_side, number, progress_bar, say, stop_on_signals
 from anr_studio.errors import AnrError
 
 COLOURS = {"white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128), "gray": (128, 128, 128),
@@ -95,12 +94,6 @@ def parse_pose(text: str | None) -> np.ndarray | None:
     return clip.poses[i]
 
 
-def _progress(total: int, desc: str, quiet: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="frame", dynamic_ncols=True, disable=quiet, file=sys.stderr)
-
-
 def _run_render(args: argparse.Namespace) -> int:
     from anr_studio.avatar.animate import _identities, motion_frames, orbit_frames
     from anr_studio.avatar.video import write_frames, write_png
@@ -140,7 +133,7 @@ def _run_render(args: argparse.Namespace) -> int:
         write_png(out, np.concatenate(images, axis=1))
         say(f"wrote {out}")
         return 0
-    bar = _progress(total, "render", args.quiet)
+    bar = progress_bar(total, "render", "frame", args.quiet)
 
     def counted():
         for frame in frames:
@@ -196,15 +189,13 @@ def fit_output(args: argparse.Namespace) -> Path:
 
 
 def _run_fit(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from anr_studio.train.fit import fit_identity
 
     out = fit_output(args)
     _output(args, str(out), (".anr",), edits_avatar=True, overwrite=args.resume)  # a resumed fit's own output
     avatar = _load(args)
     work = Path(args.work) if args.work else out.with_name(f"{out.stem}.fit-{args.name}")
-    bar = tqdm(total=args.steps, desc=f"fit {args.name}", unit="step", dynamic_ncols=True, disable=args.quiet, file=sys.stderr)
+    bar = progress_bar(args.steps, f"fit {args.name}", "step", args.quiet)
 
     def progress(step: int, total: int, losses: dict[str, float]) -> None:
         bar.n = step
@@ -219,7 +210,7 @@ def _run_fit(args: argparse.Namespace) -> int:
             result = fit_identity(avatar, args.capture, args.name, work, steps=args.steps, resume=args.resume,
                                   keyframe_fraction=args.keyframe_fraction, lr=args.lr, batch_size=args.batch_size,
                                   checkpoint_every=args.checkpoint_every, time_budget_s=args.time_budget or 0.0,
-                                  progress=progress, warn=lambda m: tqdm.write(f"anr-studio: {m}", file=sys.stderr))
+                                  progress=progress, warn=say)
     finally:
         bar.close()
     if result.reason == "stopped":

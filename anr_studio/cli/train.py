@@ -122,8 +122,6 @@ def run_train(args: argparse.Namespace) -> int:
         print(json.dumps(config.to_dict(), indent=1))
         return 0
     args.device = device(args.device)
-    from tqdm import tqdm
-
     from anr_studio.train.callbacks import JsonlLog, LogLines, TensorBoardLog, TqdmProgress
     from anr_studio.train.evaluate import HeldOutPSNR
     from anr_studio.train.rundir import LOG_FILE
@@ -148,11 +146,8 @@ def run_train(args: argparse.Namespace) -> int:
     if args.eval_every:
         callbacks.append(HeldOutPSNR(captures, args.eval_every, args.eval_frames, path=out / "heldout_psnr.json"))
 
-    def warn(message: str) -> None:
-        tqdm.write(f"anr-studio: {message}", file=sys.stderr)
-
     trainer = Trainer(config, captures, out, device=args.device, resume=args.resume, callbacks=callbacks,
-                      body_path=args.body_model, warn=warn)
+                      body_path=args.body_model, warn=say)
     with stop_on_signals(trainer.request_stop):  # the data-loader workers ignore them (see FrameDataset)
         reason = trainer.run()
     if trainer.dist.is_main:

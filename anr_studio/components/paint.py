@@ -77,11 +77,6 @@ class PaintState(Undoable[np.ndarray]):
     def _full(self) -> Box:
         return (0, self.size, 0, self.size)
 
-    def record(self, merge_key: object | None = None) -> None:
-        """Pushes an undo snapshot of the mask before an edit (merged within one stroke)."""
-        if self._undo.record(self._snapshot, merge_key):
-            self.history_changed.emit()
-
     def set_mask(self, mask: np.ndarray, record: bool = True) -> None:
         """Replaces the mask with ``mask`` (S,S) in [0,1] (other sizes are resampled)."""
         mask = np.asarray(mask, np.float32)

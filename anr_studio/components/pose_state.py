@@ -91,10 +91,6 @@ class PoseState(Undoable[PoseSnapshot]):
         """Returns a copy of the root translation, (3,) float32 metres."""
         return self._transl.copy()
 
-    def joint(self, j: int) -> np.ndarray:
-        """Returns the axis-angle of joint ``j``, (3,)."""
-        return self._pose[j].copy()
-
     @property
     def selected_joint(self) -> int | None:
         """Returns the index of the joint picked for editing, or None."""
@@ -121,17 +117,13 @@ class PoseState(Undoable[PoseSnapshot]):
     _snapshot = snapshot
 
     # --- editing -------------------------------------------------------------------------
-    def _record(self, merge_key: object | None) -> None:
-        if self._undo.record(self.snapshot, merge_key):
-            self.history_changed.emit()
-
     def set_joint_axis(self, joint: int, axis: int, value: float, merge_key: object | None = None) -> None:
         """Sets one axis-angle component (radians) of one joint; a drag passes one ``merge_key``."""
         if not 0 <= joint < NUM_JOINTS or not 0 <= axis < 3:
             raise AnrError(f"pose: joint {joint} axis {axis} is out of range, expected joint 0..23 and axis 0..2")
         if self._pose[joint, axis] == np.float32(value):
             return
-        self._record(merge_key)
+        self.record(merge_key)
         self._pose[joint, axis] = value
         self.changed.emit("pose")
 
@@ -143,7 +135,7 @@ class PoseState(Undoable[PoseSnapshot]):
         expect_shape(pose, (NUM_JOINTS, 3), "pose", "pose state")
         expect_finite(pose, "pose", "pose state")
         if record:
-            self._record(merge_key)
+            self.record(merge_key)
         self._pose = pose.copy()
         self.changed.emit("pose")
 
@@ -153,7 +145,7 @@ class PoseState(Undoable[PoseSnapshot]):
         if betas.shape[0] > self.num_betas:
             raise AnrError(f"pose state: betas has {betas.shape[0]} values, expected at most {self.num_betas}")
         expect_finite(betas, "betas", "pose state")
-        self._record(merge_key)
+        self.record(merge_key)
         self._betas = np.zeros(self.num_betas, np.float32)
         self._betas[: betas.shape[0]] = betas
         self.changed.emit("betas")
@@ -177,7 +169,7 @@ class PoseState(Undoable[PoseSnapshot]):
         """Sets one shape coefficient."""
         if not 0 <= index < self.num_betas:
             raise AnrError(f"pose state: beta index {index} is out of range, expected 0..{self.num_betas - 1}")
-        self._record(merge_key)
+        self.record(merge_key)
         self._betas[index] = value
         self.changed.emit("betas")
 
@@ -185,19 +177,19 @@ class PoseState(Undoable[PoseSnapshot]):
         """Sets the root translation (3,) metres."""
         transl = np.asarray(transl, np.float32).reshape(-1)
         expect_shape(transl, (3,), "transl", "pose state")
-        self._record(merge_key)
+        self.record(merge_key)
         self._transl = transl.copy()
         self.changed.emit("transl")
 
     def reset_joint(self, joint: int) -> None:
         """Sets joint ``joint`` back to its rotation in the standing pose."""
-        self._record(None)
+        self.record()
         self._pose[joint] = standing_pose()[joint]
         self.changed.emit("pose")
 
     def reset_all(self) -> None:
         """Returns everything to the start: the standing pose, the start shape, zero translation."""
-        self._record(None)
+        self.record()
         self._pose = standing_pose()
         self._betas = self._start_betas.copy()
         self._transl[:] = 0.0

@@ -27,6 +27,10 @@ class StudioBody(Protocol):
     """(F, 3, 2) texture coordinates of each face's corners, in [0, 1]."""
     parents: torch.Tensor
     """(24,) long parent of each SMPL joint (-1 for the root)."""
+    face_parts: torch.Tensor
+    """(F,) long body-part label of each face, an index into ``part_names``."""
+    part_names: list[str]
+    """Names of the body-part labels."""
     phenotype: Mapping[str, Any] | None
     """Named shape controls (names, ranges, defaults) of the built-in body; None for others."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable, Generic, TypeVar
+from typing import Any, Callable, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -72,6 +72,12 @@ class Undoable(Generic[T]):
     """
 
     _undo: UndoStack[T]
+    history_changed: Any  # the state's signal that undo/redo availability may have changed
+
+    def record(self, merge_key: object | None = None) -> None:
+        """Pushes an undo snapshot before an edit (edits of one gesture share a ``merge_key``)."""
+        if self._undo.record(self._snapshot, merge_key):
+            self.history_changed.emit()
 
     def _snapshot(self) -> T:
         raise NotImplementedError

@@ -18,7 +18,7 @@ from anr_studio.components.pose_state import PoseState
 from anr_studio.components.protocols import StudioBody
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import ImageLabel, JobWatcher, button, guarded, hbox
+from anr_studio.gui.qt_util import ImageLabel, JobWatcher, button, combo, guarded, hbox, slider
 from anr_studio.jobs import capture_jobs
 from anr_studio.jobs.runner import BackgroundJob
 
@@ -44,17 +44,14 @@ class CapturePanel(QtWidgets.QWidget):
         self.watcher = JobWatcher(self, self.jobs)
         self.image = ImageLabel(NO_CAPTURE)
         self.image.setObjectName("captureImage")
-        self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.slider = slider(0, 0, tip="Scrub through the capture's frames", slot=self.show_frame)
         self.slider.setEnabled(False)
-        self.slider.setToolTip("Scrub through the capture's frames")
-        self.slider.valueChanged.connect(self.show_frame)
         self.frame_label = QtWidgets.QLabel("–")
         redraw = lambda _=None: self.show_frame(self.slider.value())  # noqa: E731
         self.outline_box = button("Mesh outline", "Draw the coarse body's outline (from the capture's tracked pose) on "
                                   "the frame", redraw, kind=QtWidgets.QCheckBox, checked=True)
-        self.mask_box = QtWidgets.QComboBox()
-        self.mask_box.addItems(["Frame", "Frame + mask", "Mask only"])
-        self.mask_box.setToolTip("Show the frame, the frame with its foreground mask, or the mask alone")
+        self.mask_box = combo(["Frame", "Frame + mask", "Mask only"], "Show the frame, the frame with its foreground mask, "
+                              "or the mask alone")
         self.pose_btn = button("Pose from frame", "Copy this frame's tracked pose and shape into the viewport (undoable)",
                                self._pose_from_frame)
         self.info = QtWidgets.QLabel("")

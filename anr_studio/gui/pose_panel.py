@@ -13,7 +13,7 @@ from anr_studio.components.playback import BUILTIN_MOTION_NAMES, Playback
 from anr_studio.components.pose_state import JOINT_GROUPS, SMPL_JOINT_NAMES, PoseState, joint_index
 from anr_studio.components.protocols import StudioBody
 from anr_studio.gui.angle_field import TICKS_PER_DEGREE, FineSlider, angle_field
-from anr_studio.gui.qt_util import button, guarded, hbox
+from anr_studio.gui.qt_util import button, combo, guarded, hbox, slider
 
 SELECTED_ROW_CSS = "#{name} {{ background: rgba(77, 200, 255, 70); border-radius: 3px; }}"
 BETA_TICKS = 100
@@ -76,11 +76,13 @@ class PosePanel(QtWidgets.QWidget):
         self._on_selection(state.selected_joint)
 
     # --- construction --------------------------------------------------------------------
-    def _slider(self, lo: int, hi: int) -> QtWidgets.QSlider:
-        """Returns a plain horizontal slider over [lo, hi] (shape and timeline)."""
-        s = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
-        s.setRange(lo, hi)
+    def _slider(self, lo: int, hi: int, value: int, tip: str, slot, name: str = "") -> QtWidgets.QSlider:
+        """Returns a plain horizontal slider over [lo, hi] (shape and timeline); a shape slider's drag is one undo step."""
+        s = slider(lo, hi, value, tip, slot)
         s.setMinimumWidth(60)
+        if name:
+            s.setObjectName(name)
+            s.sliderReleased.connect(self.state.end_gesture)
         return s
 
     def _joint_row(self, j: int, title: str) -> QtWidgets.QWidget:
@@ -145,20 +147,14 @@ class PosePanel(QtWidgets.QWidget):
             # The built-in body maps six named traits to betas: friendlier than raw coefficients.
             for name in pheno["names"]:
                 lo, hi = pheno["ranges"][name]
-                s = self._slider(int(round(lo * 100)), int(round(hi * 100)))
-                s.setValue(int(round(pheno["defaults"][name] * 100)))
-                s.setObjectName(f"phenotype_{name}")
-                s.setToolTip(f"Body shape: {name} (from {lo:g} to {hi:g})")
-                s.valueChanged.connect(self._on_phenotype)
-                s.sliderReleased.connect(self.state.end_gesture)
+                s = self._slider(int(round(lo * 100)), int(round(hi * 100)), int(round(pheno["defaults"][name] * 100)),
+                                 f"Body shape: {name} (from {lo:g} to {hi:g})", self._on_phenotype, f"phenotype_{name}")
                 self.phenotype_sliders[name] = s
                 lay.addRow(name, s)
         for k in range(self.state.num_betas):
-            s = self._slider(-3 * BETA_TICKS, 3 * BETA_TICKS)
-            s.setObjectName(f"beta_{k}")
-            s.setToolTip(f"Shape coefficient β{k} of the body model (-3 to 3 standard deviations)")
-            s.valueChanged.connect(lambda v, k=k: self.state.set_beta(k, v / BETA_TICKS, merge_key=("beta", k)))
-            s.sliderReleased.connect(self.state.end_gesture)
+            s = self._slider(-3 * BETA_TICKS, 3 * BETA_TICKS, 0, f"Shape coefficient β{k} of the body model (-3 to 3 "
+                             "standard deviations)", lambda v, k=k: self.state.set_beta(k, v / BETA_TICKS, merge_key=("beta", k)),
+                             f"beta_{k}")
             self.beta_sliders.append(s)
             lay.addRow(f"β{k}", s)
         self.groups["shape"] = box
@@ -167,9 +163,7 @@ class PosePanel(QtWidgets.QWidget):
     def _build_motion(self) -> QtWidgets.QWidget:
         box = QtWidgets.QGroupBox("Motion")
         lay = QtWidgets.QGridLayout(box)
-        self.motion_box = QtWidgets.QComboBox()
-        self.motion_box.addItems(list(BUILTIN_MOTION_NAMES))
-        self.motion_box.setToolTip("Built-in motion to load (walk, turn, arms, dance)")
+        self.motion_box = combo(BUILTIN_MOTION_NAMES, "Built-in motion to load (walk, turn, arms, dance)")
         load = button("Load", "Load the chosen built-in motion", lambda: self.load_motion(self.motion_box.currentText()))
         browse = button("File…", "Load a motion from an SMPL .npz or a .bvh file", self._browse_motion)
         self.play_btn = button("Play", "Play the motion on the clock, looping (frames are skipped when rendering lags)",
@@ -181,10 +175,8 @@ class PosePanel(QtWidgets.QWidget):
         self.speed.setSuffix("×")
         self.speed.setSingleStep(0.25)
         self.speed.setToolTip("Playback speed (1× is the motion's own frame rate, in real time)")
-        self.timeline = self._slider(0, 0)
+        self.timeline = self._slider(0, 0, 0, "Scrub through the motion", self._show_frame)
         self.timeline.setEnabled(False)
-        self.timeline.setToolTip("Scrub through the motion")
-        self.timeline.valueChanged.connect(self._show_frame)
         self.frame_label = QtWidgets.QLabel("frame – / –")
         self.frame_label.setObjectName("frameLabel")
         self.frame_label.setToolTip("Current frame / frames in the motion")

@@ -227,3 +227,22 @@ def _filled(lay, items, margins: int | None):
         else:
             lay.addWidget(item, stretch)
     return lay
+
+
+def combo(items, tip: str) -> QtWidgets.QComboBox:
+    """Returns a combo box listing ``items`` with the tooltip ``tip``."""
+    box = QtWidgets.QComboBox()
+    box.addItems(list(items))
+    box.setToolTip(tip)
+    return box
+
+
+def slider(low: int, high: int, value: int = 0, tip: str = "", slot: Callable | None = None) -> QtWidgets.QSlider:
+    """Returns a horizontal slider over [low, high] at ``value`` with the tooltip ``tip``; ``slot`` gets its values."""
+    s = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+    s.setRange(low, high)
+    s.setValue(value)
+    s.setToolTip(tip)
+    if slot is not None:
+        s.valueChanged.connect(slot)
+    return s

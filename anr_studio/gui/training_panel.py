@@ -14,7 +14,7 @@ from PySide6 import QtCore, QtWidgets
 from anr_studio.components.job_list import JobList, format_eta
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import ImageLabel, button, guarded, hbox, show_error, vbox
+from anr_studio.gui.qt_util import ImageLabel, button, combo, guarded, hbox, show_error, vbox
 from anr_studio.jobs.training_job import TrainingJob, TrainingOptions, preset_names, suited_preset
 from anr_studio.gui import theme
 
@@ -52,9 +52,7 @@ class TrainingPanel(QtWidgets.QWidget):
         add = button("Add…", "Add a capture (.h5) to train on", self._add_dialog)
         rm = button("Remove", "Remove the selected captures from the list (the files stay)",
                     lambda: [self.captures.takeItem(self.captures.row(i)) for i in self.captures.selectedItems()])
-        self.preset = QtWidgets.QComboBox()
-        self.preset.addItems(preset_names())
-        self.preset.setToolTip("Training preset: network sizes, losses and steps (fast: a GPU; cpu/tiny: a CPU)")
+        self.preset = combo(preset_names(), "Training preset: network sizes, losses and steps (fast: a GPU; cpu/tiny: a CPU)")
         suited, why = suited_preset()
         self.preset.setCurrentText(suited)
         self.preset_note = QtWidgets.QLabel(why)

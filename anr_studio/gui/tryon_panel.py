@@ -11,7 +11,7 @@ from anr_studio.components.paint import BRUSH_RADIUS_RANGE, PaintState, clear, f
 from anr_studio.components.protocols import StudioAvatar, StudioBody
 from anr_studio.components.tryon import PREVIEW_IDENTITY, REGION_PRESETS, compare_images, preview_swap, region_mask
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import ImageLabel, button, guarded, hbox, vbox
+from anr_studio.gui.qt_util import ImageLabel, button, combo, guarded, hbox, slider, vbox
 from anr_studio.gui.uv_canvas import UVCanvas
 from anr_studio.gui.view_painter import ViewPainter
 
@@ -33,34 +33,23 @@ class TryOnPanel(QtWidgets.QWidget):
         self.body, self.state, self.neural = body, state, neural_view
         self.avatar = None
         face_uvs = body.face_uvs.cpu().numpy()
-        parts, names = getattr(body, "face_parts", None), list(getattr(body, "part_names", []) or [])
-        labels = uv_part_labels(face_uvs, parts.cpu().numpy(), names) if parts is not None and names else []
+        labels = uv_part_labels(face_uvs, body.face_parts.cpu().numpy(), list(body.part_names))
         self.canvas = UVCanvas(state, uv_layout_image(face_uvs, state.size), labels)
         self.canvas.brush_resized.connect(self._on_brush_resized)
         self.canvas_window: QtWidgets.QWidget | None = None
-        self.size_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
-        self.size_slider.setRange(int(BRUSH_RADIUS_RANGE[0]), int(BRUSH_RADIUS_RANGE[1]))
-        self.size_slider.setValue(int(state.brush.radius))
-        self.size_slider.setToolTip("Brush radius in mask pixels ([ and ] on the canvas)")
-        self.size_slider.valueChanged.connect(self._on_size_slider)
+        self.size_slider = slider(int(BRUSH_RADIUS_RANGE[0]), int(BRUSH_RADIUS_RANGE[1]), int(state.brush.radius),
+                                  "Brush radius in mask pixels ([ and ] on the canvas)", self._on_size_slider)
         self.size_label = QtWidgets.QLabel(f"{state.brush.radius:.0f} px")
         self.size_label.setMinimumWidth(40)
-        self.soft_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
-        self.soft_slider.setRange(0, 100)
-        self.soft_slider.setValue(int(state.brush.softness * 100))
-        self.soft_slider.setToolTip("Soft edge of the brush: 0 is a hard edge, 100 fades from the centre")
-        self.soft_slider.valueChanged.connect(lambda v: setattr(state.brush, "softness", v / 100.0))
+        self.soft_slider = slider(0, 100, int(state.brush.softness * 100), "Soft edge of the brush: 0 is a hard edge, 100 "
+                                  "fades from the centre", lambda v: setattr(state.brush, "softness", v / 100.0))
         self.eraser = button("Eraser", "Paint to remove the mask instead of adding to it",
                              lambda on: setattr(state.brush, "erase", bool(on)), kind=QtWidgets.QCheckBox)
-        self.region = QtWidgets.QComboBox()
-        self.region.addItems(list(REGION_PRESETS))
-        self.region.setToolTip("Body region that Fill region paints into the mask")
+        self.region = combo(REGION_PRESETS, "Body region that Fill region paints into the mask")
         fill_btn = button("Fill region", "Add the chosen region to the mask (undo with Ctrl+Z)", self.fill_region)
         clear_btn = button("Clear", "Clear the whole mask (undo with Ctrl+Z)", lambda: clear(self.state))
-        self.ident_a = QtWidgets.QComboBox()
-        self.ident_b = QtWidgets.QComboBox()
-        self.ident_a.setToolTip("Identity A: its texture shows inside the painted mask")
-        self.ident_b.setToolTip("Identity B: its texture shows outside the painted mask")
+        self.ident_a = combo([], "Identity A: its texture shows inside the painted mask")
+        self.ident_b = combo([], "Identity B: its texture shows outside the painted mask")
         self.preview_box = button("Live preview", "Show the swap in the neural view while painting (off: identity B alone)",
                                   lambda _=None: self.update_preview(), kind=QtWidgets.QCheckBox, checked=True)
         self.new_name = QtWidgets.QLineEdit()

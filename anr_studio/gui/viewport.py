@@ -25,6 +25,7 @@ from anr_studio.components.paint import PaintEvent
 from anr_studio.components.scene import VIEW_PRESETS, OrbitView, ViewState, pose_body
 from anr_studio.components.view_paint import ViewBrush
 from anr_studio.errors import AnrError
+from anr_studio.gui.qt_util import button
 from anr_studio.gui.rotate_handle import RotateHandle
 from anr_studio.gui.theme import VIEWPORT_BG
 
@@ -117,10 +118,8 @@ class MeshViewport(QtWidgets.QWidget):
         lay.setSpacing(2)
         self.preset_buttons: dict[str, QtWidgets.QToolButton] = {}
         for name in VIEW_PRESETS:
-            b = QtWidgets.QToolButton()
-            b.setText(name.capitalize())
-            b.setToolTip(f"Look at the body from the {name} ({PRESET_KEYS[name]} with the 3D view focused)")
-            b.clicked.connect(lambda _=False, n=name: self.view_state.preset(n))
+            b = button(name.capitalize(), f"Look at the body from the {name} ({PRESET_KEYS[name]} with the 3D view focused)",
+                       lambda _=False, n=name: self.view_state.preset(n), kind=QtWidgets.QToolButton)
             act = QtGui.QAction(f"{name.capitalize()} view", self)
             act.setShortcut(QtGui.QKeySequence(PRESET_KEYS[name]))
             act.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)

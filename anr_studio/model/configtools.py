@@ -26,46 +26,21 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
-def _field_types(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
 def _coerce(value: Any, hint: Any, where: str) -> Any:
-    """Returns ``value`` converted to the annotated type ``hint`` (dataclass, tuple, scalar, Optional)."""
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        if value is None and type(None) in args:
-            return None
-        last_error: Exception | None = None
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, where)
-            except (AnrError, TypeError, ValueError) as exc:
-                last_error = exc
-        raise AnrError(f"config: {where} = {value!r} does not match {hint}") from last_error
+    """Returns ``value`` converted to the annotated type ``hint`` (a dataclass, a tuple or a scalar: what configs hold)."""
     if dataclasses.is_dataclass(hint):
         if isinstance(value, hint):
             return value
         if not isinstance(value, dict):
             raise AnrError(f"config: {where} is {type(value).__name__}, expected a mapping of {hint.__name__} fields")
         return config_from_dict(hint, value, where)
-    if origin is tuple:
+    if typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
         if not isinstance(value, (list, tuple)):
             raise AnrError(f"config: {where} = {value!r}, expected a list")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(v, args[0], where) for v in value)
-        if args and len(args) != len(value):
+        if len(args) != len(value):
             raise AnrError(f"config: {where} has {len(value)} items, expected {len(args)}")
-        return tuple(_coerce(v, a, where) for v, a in zip(value, args)) if args else tuple(value)
-    if origin is list:
-        return [_coerce(v, args[0], where) if args else v for v in value]
-    if origin is dict or hint is dict:
-        if not isinstance(value, dict):
-            raise AnrError(f"config: {where} = {value!r}, expected a mapping")
-        return dict(value)
+        return tuple(_coerce(v, a, where) for v, a in zip(value, args))
     if hint is bool:
         if isinstance(value, bool):
             return value
@@ -85,11 +60,7 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         if not isinstance(value, str):
             raise AnrError(f"config: {where} = {value!r}, expected a string")
         return value
-    if typing.get_origin(hint) is typing.Literal:
-        if value not in args:
-            raise AnrError(f"config: {where} = {value!r}, expected one of {', '.join(map(repr, args))}")
-        return value
-    return value
+    raise TypeError(f"config field {where}: annotation {hint} is not one configs use (dataclass, tuple, bool, int, float, str)")
 
 
 def config_from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
@@ -97,7 +68,7 @@ def config_from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
 
     Raises AnrError naming the key for unknown keys or values of the wrong type.
     """
-    hints = _field_types(cls)
+    hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - names)
     if unknown:

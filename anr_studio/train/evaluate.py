@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from anr_studio.avatar import Avatar
+from anr_studio.avatar.file import unprefixed
 from anr_studio.capture import Capture
 from anr_studio.errors import AnrError
 from anr_studio.fileio import atomic_write_text
@@ -39,9 +40,9 @@ def run_avatar(path: str | os.PathLike, device: str | torch.device = "cpu", body
         ckpt = load_latest_checkpoint(path)
         if ckpt is None:
             raise AnrError(f"{path}: holds neither {AVATAR_FILE} nor a checkpoint, expected a run folder of anr-studio train")
-        state = {k[len("renderer."):]: v for k, v in ckpt.tensors.items() if k.startswith("renderer.")}
         textures = [ckpt.tensors[f"texture.{i}.texture"][0] for i in range(len(ckpt.meta["identities"]))]
-        return Avatar.from_weights(ckpt.meta, state, textures, device, body, body_path, str(ckpt.path))
+        return Avatar.from_weights(ckpt.meta, unprefixed(ckpt.tensors, "renderer"), textures, device, body, body_path,
+                                   str(ckpt.path))
     return Avatar.load(path / AVATAR_FILE if path.is_dir() else path, device, body, body_path)
 
 

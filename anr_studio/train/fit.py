@@ -23,6 +23,7 @@ from anr_studio.train.checkpoint import checkpoint_paths
 from anr_studio.train.config import TrainConfig
 from anr_studio.train.data import open_captures
 from anr_studio.train.rundir import holds_run
+from anr_studio.train.state import training_camera
 from anr_studio.train.trainer import Trainer
 
 logger = logging.getLogger(__name__)
@@ -135,6 +136,5 @@ def fit_identity(avatar, capture_path: str, name: str, work_dir: str | Path, *, 
         trainer.close()
     final = trainer.textures[0].texture.detach()[0].clone()
     if reason != "stopped":
-        K, R, t = cap.camera(int(cap.split("train")[0]))
-        avatar.add_identity(name, final, cap.betas, {"K": K.tolist(), "R": R.tolist(), "t": t.tolist()})
+        avatar.add_identity(name, final, cap.betas, training_camera(cap))
     return FitResult(final, trainer.step, reported.losses, reason, trainer.train_time)

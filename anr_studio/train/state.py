@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from anr_studio.errors import AnrError
-from anr_studio.avatar.file import renderer_meta, write_avatar
+from anr_studio.avatar.file import renderer_meta, unprefixed, write_avatar
 from anr_studio.train.checkpoint import (
     flatten_optimizer,
     load_latest_checkpoint,
@@ -24,11 +24,6 @@ from anr_studio.train.rundir import AVATAR_FILE
 
 def _prefixed(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     return {f"{prefix}.{k}": v for k, v in state.items()}
-
-
-def _unprefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    head = prefix + "."
-    return {k[len(head):]: v for k, v in tensors.items() if k.startswith(head)}
 
 
 def _optimizers(trainer: Any) -> dict[str, torch.optim.Optimizer]:
@@ -106,11 +101,11 @@ def resume(trainer: Any) -> None:
     device = trainer.device
     tensors = {k: v.to(device) if not k.startswith("rng.") else v for k, v in ckpt.tensors.items()}
     if trainer.fitting is None:
-        _load_module(trainer.renderer, _unprefixed(tensors, "renderer"), "renderer", source)
+        _load_module(trainer.renderer, unprefixed(tensors, "renderer"), "renderer", source)
     for i, tex in enumerate(trainer.textures):
-        _load_module(tex, _unprefixed(tensors, f"texture.{i}"), f"texture {i}", source)
+        _load_module(tex, unprefixed(tensors, f"texture.{i}"), f"texture {i}", source)
     if trainer.disc is not None:
-        disc_state = _unprefixed(tensors, "discriminator")
+        disc_state = unprefixed(tensors, "discriminator")
         if disc_state:
             _load_module(trainer.disc, disc_state, "discriminator", source)
     for name, opt in _optimizers(trainer).items():
@@ -121,19 +116,21 @@ def resume(trainer: Any) -> None:
     trainer.train_time = float(meta.get("train_time_s", 0.0))
 
 
+def training_camera(cap) -> dict[str, list]:
+    """Returns {K, R, t} (lists) of the capture's first training frame: the camera an avatar file keeps per identity."""
+    K, R, t = cap.camera(int(cap.split("train")[0]))
+    return {"K": K.tolist(), "R": R.tolist(), "t": t.tolist()}
+
+
 def avatar_meta(trainer: Any) -> dict[str, Any]:
     """Returns the JSON metadata of the avatar file (see anr_studio.avatar.file)."""
-    cameras = []
-    for cap in trainer.captures:
-        K, R, t = cap.camera(int(cap.split("train")[0]))
-        cameras.append({"K": K.tolist(), "R": R.tolist(), "t": t.tolist()})
     return {
         **renderer_meta(trainer.renderer),
         "identities": trainer.identities,
         "betas": [cap.betas.astype(float).tolist() for cap in trainer.captures],
         "body_model": trainer.captures[0].body_model_id,
         "image_size": list(trainer.captures[0].image_size),
-        "cameras": cameras,
+        "cameras": [training_camera(cap) for cap in trainer.captures],
         "config": trainer.config.to_dict(),
         "step": trainer.step,
         "train_time_s": trainer.train_time,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from anr_studio.gui.viewport import MeshViewport
@@ -55,7 +56,6 @@ def test_joint_slider_changes_viewport_and_neural_preview(window, qtbot, tiny_av
 
 
 def test_window_opens_in_the_standing_pose_seen_from_the_front(window):
-    from anr_studio.components.overlay import project
     from anr_studio.components.pose_state import standing_pose
     from anr_studio.components.scene import pose_body
 
@@ -65,7 +65,7 @@ def test_window_opens_in_the_standing_pose_seen_from_the_front(window):
     centre = -R.T @ t
     assert centre[2] > 2.0 and abs(centre[0]) < 0.1  # straight in front of the body (it faces +z)
     _, joints = pose_body(window.body, window.pose_state.pose, window.pose_state.betas, None)
-    pix, _ = project(joints[[16, 17, 20, 21]], cam.K[0].numpy(), R, t)
+    pix = cam.project(torch.as_tensor(joints[None, [16, 17, 20, 21]]))[0][0].numpy()
     assert (pix[2:, 1] > pix[:2, 1] + 60).all()  # the wrists are drawn well below the shoulders
     assert pix[0, 0] > pix[1, 0]  # the body's left shoulder is on the image's right: it faces the viewer
 
@@ -125,7 +125,6 @@ def test_orbit_drag_changes_view_and_neural_uses_same_camera(window, qtbot, tiny
 
 def test_vispy_view_matches_orbit_camera(window):
     """The vispy turntable and orbit_camera put a joint at the same side of the image."""
-    from anr_studio.components.overlay import project
     from anr_studio.components.scene import pose_body
 
     vp: MeshViewport = window.viewport
@@ -133,7 +132,7 @@ def test_vispy_view_matches_orbit_camera(window):
     h, w = vp.canvas.size[1], vp.canvas.size[0]
     _, joints = pose_body(vp.body, np.zeros((24, 3)), None, None)
     cam = window.view_state.view.camera((h, w))
-    pix, _ = project(joints[[20, 21]], cam.K[0].numpy(), cam.R[0].numpy(), cam.t[0].numpy())
+    pix = cam.project(torch.as_tensor(joints[None, [20, 21]]))[0][0].numpy()
     tr = vp.view.scene.node_transform(vp.canvas.scene)
     mapped = tr.map(joints[[20, 21]])
     mapped = mapped[:, :2] / mapped[:, 3:4]
