@@ -11,7 +11,7 @@ import pytest
 from anr_studio.errors import AnrError
 
 pytest.importorskip("mediapipe")
-from anr_studio.capture.video_fit.mediapipe import shipped_models  # noqa: E402
+from anr_studio.capture.video_fit.models import shipped_models  # noqa: E402
 
 try:
     shipped_models()
