@@ -38,7 +38,7 @@ def video_fit_missing(src: str = "video import") -> str | None:
     if spec is None:
         return (f"{src}: a video without poses is fitted with MediaPipe's pose estimator and person segmenter, "
                 f"expected them installed (pip install '{VIDEO_EXTRA}')")
-    from anr_studio.capture.video_fit.mediapipe import MEDIAPIPE_VERSION, MODEL_FILES
+    from anr_studio.capture.video_fit.models import MEDIAPIPE_VERSION, MODEL_FILES
 
     root = Path(spec.origin).parent if spec.origin else None
     if root is None or not all((root / name).is_file() for name in MODEL_FILES):

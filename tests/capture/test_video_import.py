@@ -220,7 +220,7 @@ def test_auto_picks_the_plate_for_a_still_camera_and_the_segmenter_for_a_moving_
 def test_a_mediapipe_without_its_model_files_is_refused(tmp_path, monkeypatch):
     import types
 
-    from anr_studio.capture.video_fit.mediapipe import MEDIAPIPE_VERSION, shipped_models
+    from anr_studio.capture.video_fit.models import MEDIAPIPE_VERSION, shipped_models
 
     fake = types.ModuleType("mediapipe")
     (tmp_path / "mediapipe").mkdir()

@@ -11,7 +11,7 @@ import pytest
 from anr_studio.errors import AnrError
 
 pytest.importorskip("mediapipe")
-from anr_studio.capture.video_fit.mediapipe import shipped_models  # noqa: E402
+from anr_studio.capture.video_fit.models import shipped_models  # noqa: E402
 
 try:
     shipped_models()
@@ -21,7 +21,7 @@ except AnrError as exc:  # a MediaPipe without its model files
 from anr_studio.capture.video_fit.bodyfit import FitConfig  # noqa: E402
 from anr_studio.capture.video_fit.pipeline import video_to_capture  # noqa: E402
 from anr_studio.capture.video_fit.synthetic import joint_error  # noqa: E402
-from anr_studio.capture.video_fit.synthetic_video import render_video  # noqa: E402
+from anr_studio.capture.video_fit.synthetic import render_video  # noqa: E402
 from anr_studio.metrics.image import mask_iou  # noqa: E402
 
 SIZE = (360, 640)
