@@ -14,18 +14,12 @@ _EXPORTS = {
     "Avatar": "anr_studio.avatar.avatar",
     "read_avatar": "anr_studio.avatar.file",
     "write_avatar": "anr_studio.avatar.file",
-    "render_views": "anr_studio.avatar.forward",
     "REGIONS": "anr_studio.avatar.tryon",
     "region_mask": "anr_studio.avatar.tryon",
     "load_mask": "anr_studio.avatar.tryon",
     "swap_textures": "anr_studio.avatar.tryon",
     "swap_identity": "anr_studio.avatar.tryon",
-    "orbit_frames": "anr_studio.avatar.animate",
-    "motion_frames": "anr_studio.avatar.animate",
-    "write_video": "anr_studio.avatar.video",
     "count_video_frames": "anr_studio.avatar.video",
-    "export_mesh": "anr_studio.avatar.export",
-    "texture_images": "anr_studio.avatar.export",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from anr_studio.cli.argtypes import count, image_side, number
+from anr_studio.cli.argtypes import count, image_side, number, progress_bar
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -22,11 +21,11 @@ def _run(args: argparse.Namespace) -> int:
     cfg = SynthConfig(seed=args.seed, frames=args.frames, size=args.size, motion=args.motion,
                       tracking_noise=args.tracking_noise, transl_noise=args.transl_noise, views=args.views)
 
-    def progress(i: int, n: int) -> None:
-        if not args.quiet and (i == n or i % 25 == 0):
-            print(f"\rsynth: frame {i}/{n}", end="\n" if i == n else "", file=sys.stderr, flush=True)
-
-    report = generate_capture(args.out, cfg, fine_body_path=args.fine_body, progress=progress)
+    bar = progress_bar(args.frames, "synth", "frame", args.quiet)
+    try:
+        report = generate_capture(args.out, cfg, fine_body_path=args.fine_body, progress=lambda i, n: bar.update(i - bar.n))
+    finally:
+        bar.close()
     if args.contact_sheet:
         from anr_studio.avatar.video import write_png
         from anr_studio.capture.synth.contact_sheet import contact_sheet

@@ -84,7 +84,4 @@ class Autosave:
 
     def clear(self) -> None:
         """Removes the autosave file (after a clean close or once the user declined it)."""
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
+        self.path.unlink(missing_ok=True)

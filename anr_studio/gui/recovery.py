@@ -24,7 +24,6 @@ class Recovery(QtCore.QObject):
         self.pose_state, self.paint_state = pose_state, paint_state
         self.autosave = autosave if autosave is not None else Autosave()
         self.dirty = False
-        self.saves = 0
         pose_state.changed.connect(self._touch)
         paint_state.changed.connect(self._touch)
         self._timer = QtCore.QTimer(self)
@@ -44,7 +43,6 @@ class Recovery(QtCore.QObject):
         blank = ps.at_start() and not self.paint_state.mask.any()
         try:
             self.autosave.clear() if blank else self.autosave.save(ps, self.paint_state)
-            self.saves += 1
         except AnrError as exc:  # a full disk must not interrupt the work it protects
             self.window.statusBar().showMessage(f"autosave failed: {exc}", 10000)
 

@@ -16,7 +16,7 @@ import torch
 
 from anr_studio.errors import AnrError
 from anr_studio.metrics.image import _pair
-from anr_studio.model.weights import find_weights
+from anr_studio.model.weights import find_weights, load_weights
 
 BACKBONE_FILES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}
 """torchvision's ImageNet weight files of the LPIPS backbones."""
@@ -48,10 +48,7 @@ def load_lpips(net: str = "alex", weights_path: str | os.PathLike | None = None,
         warnings.simplefilter("ignore")
         # pnet_rand=True: build the backbone without downloading; its weights are loaded below.
         model = lpips.LPIPS(net=net, pretrained=True, pnet_rand=True, verbose=False)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise AnrError(f"{path}: could not be read as torchvision's {BACKBONE_FILES[net]} ({exc})") from exc
+    _, state = load_weights(BACKBONE_FILES[net], weights_path, f"LPIPS {net} backbone weights")
     # lpips splits torchvision's `features.<i>` into slices holding children named "<i>".
     mapping = {f"features.{child}": f"{slice_name}.{child}"
                for slice_name, block in model.net.named_children() for child, _ in block.named_children()}

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from anr_studio.errors import AnrError
-from anr_studio.model.weights import find_weights
+from anr_studio.model.weights import load_weights
 
 VGG19_FILENAME = "vgg19-dcbbe9de.pth"
 """torchvision's VGG19_Weights.IMAGENET1K_V1 file name."""
@@ -67,13 +67,7 @@ def load_vgg19_features(weights_path: str | os.PathLike | None = None) -> VGG19F
     """
     from torchvision.models import vgg19
 
-    path = find_weights(VGG19_FILENAME, weights_path, "VGG19 weights for the feature loss")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a truncated download or a file of another kind
-        raise AnrError(f"{path}: could not be read as a torchvision VGG19 state dict ({exc})") from exc
-    if not isinstance(state, dict):
-        raise AnrError(f"{path}: holds a {type(state).__name__}, expected torchvision's {VGG19_FILENAME} state dict")
+    path, state = load_weights(VGG19_FILENAME, weights_path, "VGG19 weights for the feature loss")
     with torch.device("meta"):  # shapes only: the 120M-parameter classifier is never allocated
         features = vgg19(weights=None).features
     expected = set(features.state_dict())

@@ -97,3 +97,16 @@ def find_weights(filename: str, explicit: str | os.PathLike | None = None, what:
     except AnrError as exc:
         _failed[filename] = exc
         raise
+
+
+def load_weights(filename: str, explicit: str | os.PathLike | None = None, what: str = "weights") -> tuple[Path, dict]:
+    """Returns (path, state dict) of a torchvision weights file found by `find_weights`, read without unpickling
+    code; AnrError naming the file when it cannot be read or holds no state dict."""
+    path = find_weights(filename, explicit, what)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated download or a file of another kind
+        raise AnrError(f"{path}: could not be read as torchvision's {filename} ({exc})") from exc
+    if not isinstance(state, dict):
+        raise AnrError(f"{path}: holds a {type(state).__name__}, expected torchvision's {filename} state dict")
+    return path, state

@@ -10,17 +10,11 @@ from anr_studio.lazy import lazy_getattr
 
 _EXPORTS = {
     "TrainConfig": "anr_studio.train.config",
-    "DataConfig": "anr_studio.train.config",
-    "OptimConfig": "anr_studio.train.config",
     "preset": "anr_studio.train.presets",
-    "PRESETS": "anr_studio.train.presets",
     "Trainer": "anr_studio.train.trainer",
-    "Fitting": "anr_studio.train.fit",
-    "fit_identity": "anr_studio.train.fit",
     "Callback": "anr_studio.train.callbacks",
     "StepInfo": "anr_studio.train.callbacks",
     "evaluate": "anr_studio.train.evaluate",
-    "run_avatar": "anr_studio.train.evaluate",
 }
 
 __all__ = sorted(_EXPORTS)
