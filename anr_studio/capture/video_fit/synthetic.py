@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import torch
 
-from anr_studio.capture.video_fit.bodyfit import body_keypoints
+from anr_studio.capture.video_fit.bodyfit import body_keypoints, standing_height
 from anr_studio.capture.video_fit.landmarks import LAYOUTS, landmark_map
 from anr_studio.errors import AnrError
 
@@ -24,7 +24,8 @@ from anr_studio.errors import AnrError
 @dataclass
 class KeypointClip:
     """A synthetic clip: keypoints (N,L,2) px, confidence (N,L), keypoints3d (N,L,3) root-relative
-    camera-axes metres, image_size (H,W), focal px, truth joints in each frame's camera (N,24,3)."""
+    camera-axes metres, image_size (H,W), focal px, truth joints in each frame's camera (N,24,3),
+    the person's betas (K,)."""
 
     keypoints: np.ndarray
     confidence: np.ndarray
@@ -33,6 +34,7 @@ class KeypointClip:
     focal: float
     joints_camera: np.ndarray
     layout: str
+    betas: np.ndarray
 
 
 def look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -56,8 +58,11 @@ def _wobble(n: int, rng: np.random.Generator, amplitude: float) -> np.ndarray:
 
 def synthetic_clip(frames: int = 40, *, motion: str = "walk", layout: str = "coco17", image_size=(720, 1280),
                    focal: float = 1100.0, noise_px: float = 2.0, dropout: float = 0.1, noise3d: float = 0.02,
-                   seed: int = 0, body=None) -> KeypointClip:
-    """Returns a KeypointClip of ``motion``'s first ``frames`` frames seen by a hand-held camera."""
+                   seed: int = 0, body=None, body_height: float | None = None) -> KeypointClip:
+    """Returns a KeypointClip of ``motion``'s first ``frames`` frames seen by a hand-held camera.
+
+    ``body_height``: the person's standing height in metres (default: that of a random shape).
+    """
     from anr_studio.body import load_body
     from anr_studio.motion import load_motion
 
@@ -70,6 +75,11 @@ def synthetic_clip(frames: int = 40, *, motion: str = "walk", layout: str = "coc
     pose = torch.as_tensor(clip.poses[:n], dtype=torch.float32)
     transl = torch.as_tensor(clip.transl[:n], dtype=torch.float32)
     betas = torch.as_tensor(rng.normal(scale=0.7, size=10), dtype=torch.float32)
+    if body_height is not None:  # the smallest change of the betas that gives this height
+        height_of = standing_height(body, len(betas))
+        per_beta = torch.stack([height_of(torch.eye(len(betas))[k]) - height_of(torch.zeros(len(betas)))
+                                for k in range(len(betas))])
+        betas = betas + per_beta * (body_height - height_of(betas)) / (per_beta @ per_beta)
     lm = landmark_map(layout, body)
     with torch.no_grad():
         pts, joints = body_keypoints(body, lm, pose, betas, transl)
@@ -97,7 +107,7 @@ def synthetic_clip(frames: int = 40, *, motion: str = "walk", layout: str = "coc
     conf[rng.random(conf.shape) < dropout] = 0.0
     kp += rng.normal(scale=noise_px, size=kp.shape).astype(np.float32)
     kp3 += rng.normal(scale=noise3d, size=kp3.shape).astype(np.float32)
-    return KeypointClip(kp, conf, kp3, (h, w), focal, joints_cam, layout)
+    return KeypointClip(kp, conf, kp3, (h, w), focal, joints_cam, layout, betas.numpy().copy())
 
 
 def fitted_joints_camera(fit_pose: np.ndarray, fit_transl: np.ndarray, fit_betas: np.ndarray, body=None) -> np.ndarray:
