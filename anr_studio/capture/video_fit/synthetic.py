@@ -150,12 +150,13 @@ def leg_length(joints: np.ndarray) -> float:
 @dataclass
 class VideoTruth:
     """The truth of a rendered video: joints_camera (N,24,3) metres in each frame's camera, masks (N,H,W)
-    uint8 0..255 of the person, focal px, image_size (H,W)."""
+    uint8 0..255 of the person, focal px, image_size (H,W), the person's standing height in metres."""
 
     joints_camera: np.ndarray
     masks: np.ndarray
     focal: float
     image_size: tuple[int, int]
+    height: float
 
 
 def render_video(out: str | os.PathLike, frames: int = 60, *, image_size=(720, 1280), seed: int = 0,
@@ -180,12 +181,13 @@ def render_video(out: str | os.PathLike, frames: int = 60, *, image_size=(720, 1
     poses, transl, _ = retime(np.asarray(clip.poses, np.float32), np.asarray(clip.transl, np.float32), frames)
     h, w = image_size
     n = frames
-    persons, truth_joints = [], None
+    persons, truth_joints, height = [], None, 0.0
     for k in range(people):
         person, betas = synthetic_person(coarse, fine, seed + 17 * k)
         t_k = place(coarse, betas, poses, transl, rng) + np.float32([1.1 * k, 0.0, -0.4 * k])
         persons.append((person, torch.as_tensor(t_k)))
         if k == 0:
+            height = float(standing_height(coarse, len(betas))(betas))
             with torch.no_grad():
                 truth_joints = coarse(torch.as_tensor(poses), betas[None].expand(n, -1), torch.as_tensor(t_k)).joints.numpy()
     centre = truth_joints[:, 0].mean(0)
@@ -241,4 +243,4 @@ def render_video(out: str | os.PathLike, frames: int = 60, *, image_size=(720, 1
                 masks[i] = (first[j] * 255.0 + 0.5).astype(np.uint8)
     finally:
         writer.release()
-    return VideoTruth(joints_camera.astype(np.float32), masks, float(focal), (h, w))
+    return VideoTruth(joints_camera.astype(np.float32), masks, float(focal), (h, w), height)
