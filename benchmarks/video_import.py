@@ -43,8 +43,7 @@ def main() -> int:
     from anr_studio.body import load_body
     from anr_studio.capture import Capture
     from anr_studio.capture.video_fit.bodyfit import standing_height
-    from anr_studio.capture.video_fit.synthetic import fitted_joints_camera, joint_error, leg_length
-    from anr_studio.capture.video_fit.synthetic import render_video
+    from anr_studio.capture.video_fit.synthetic import fitted_joints_camera, joint_error, leg_length, render_video
     from anr_studio.metrics.image import mask_iou
 
     work = Path(args.work)
