@@ -105,6 +105,7 @@ def _masks(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from anr_studio.capture.importers import import_capture
+    from anr_studio.errors import AnrError
     from anr_studio.fileio import check_output
 
     check_output(args.out, (".h5",), inputs=[args.src, args.poses, args.masks, args.background, args.body_model],
@@ -112,8 +113,11 @@ def _import(args: argparse.Namespace) -> int:
     if args.poses is None and args.format is None and Path(args.src).suffix.lower() in VIDEO_SUFFIXES:
         from anr_studio.capture.video_fit.pipeline import video_to_capture
 
-        cap = video_to_capture(args.src, args.out, identity=args.identity, fps=args.fps)
+        cap = video_to_capture(args.src, args.out, identity=args.identity, fps=args.fps, height=args.height)
     else:
+        if args.height is not None:
+            raise AnrError(f"{args.src}: --height sizes the body fitted to a video without fits, expected no "
+                           "--height with SMPL fits (their shape comes with them)")
         cap = import_capture(args.src, args.out, poses=args.poses, masks=args.masks, background=args.background,
                              identity=args.identity, fps=args.fps, body_model=args.body_model, fmt=args.format,
                              person=args.person, view=args.view)
@@ -247,6 +251,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--person", type=count(0, 1_000_000), metavar="ID",
                    help="the track or person to import when the results hold several (default: the one seen most)")
     i.add_argument("--view", metavar="CAMERA", help="the camera to import from a multi-camera dataset (default: the first)")
+    i.add_argument("--height", type=number(0.5, 2.6), metavar="METRES",
+                   help="a video without fits: the person's standing height, which sets the fitted body's size "
+                        "(one video cannot tell a tall person far away from a short one nearby)")
     i.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     i.set_defaults(func=_import)
 

@@ -152,7 +152,7 @@ class CapturePanel(QtWidgets.QWidget):
         kind, ok = QtWidgets.QInputDialog.getItem(self, "Import", "Import from:", kinds, 0, False)
         if not ok:
             return
-        poses = None
+        poses, height = None, None
         if kind == kinds[0]:
             src = QtWidgets.QFileDialog.getExistingDirectory(
                 self, "Import a capture folder (images/ + metadata, People-Snapshot, EasyMocap or ZJU-MoCap)")
@@ -166,24 +166,35 @@ class CapturePanel(QtWidgets.QWidget):
                     "(*.npz *.pkl *.pickle *.joblib *.pth)")
                 if not poses:
                     return
+            if src and kind == kinds[2]:
+                # One video cannot tell a tall person far away from a short one nearby: the height sizes the body.
+                metres, ok = QtWidgets.QInputDialog.getDouble(
+                    self, "Import a video", "The person's standing height in metres (0 if unknown):", 0.0, 0.0,
+                    capture_jobs.MAX_HEIGHT, 2)
+                if not ok:
+                    return
+                height = metres if metres >= capture_jobs.MIN_HEIGHT else None
         if not src:
             return
         out, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Write capture", str(Path(src).with_suffix(".h5")), "Captures (*.h5)")
         if out:
-            self.import_capture(src, out, poses)
+            self.import_capture(src, out, poses, height=height)
 
-    def import_capture(self, src: str, out: str, poses: str | None = None, **models) -> BackgroundJob:
+    def import_capture(self, src: str, out: str, poses: str | None = None, height: float | None = None,
+                       **models) -> BackgroundJob:
         """Imports ``src`` into the capture ``out`` in the background, opens it and checks its alignment when done; returns the job.
 
         A video without ``poses`` is fitted (``models``: estimator / segmenter, default MediaPipe's;
-        AnrError naming the extra to install when it is missing).
+        AnrError naming the extra to install when it is missing), sized by the person's ``height`` in
+        metres when given.
         """
         if poses is None and capture_jobs.is_video(src) and not models:
             missing = capture_jobs.video_fit_missing(Path(src).name)
             if missing:
                 raise AnrError(missing)
         return self._start_opening_job(f"import {Path(src).name}",
-                                       lambda c: capture_jobs.import_capture(c, src, out, poses, **models), check=True)
+                                       lambda c: capture_jobs.import_capture(c, src, out, poses, height=height, **models),
+                                       check=True)
 
     @guarded
     def synth_dialog(self, _checked: bool = False) -> None:

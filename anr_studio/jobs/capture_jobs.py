@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from anr_studio.capture.video_fit.bodyfit import MAX_HEIGHT, MIN_HEIGHT  # noqa: F401 (the studio's height field)
 from anr_studio.capture.video_fit.models import VIDEO_EXTRA
 from anr_studio.components.protocols import StudioBody
 
@@ -47,17 +48,20 @@ def video_fit_missing(src: str = "video import") -> str | None:
     return None
 
 
-def import_capture(control, src: str, out: str, poses: str | None = None, *, estimator=None, segmenter=None) -> str:
+def import_capture(control, src: str, out: str, poses: str | None = None, *, height: float | None = None,
+                   estimator=None, segmenter=None) -> str:
     """Returns ``out`` after importing ``src`` into a capture there.
 
     ``src`` is a folder, a video with SMPL ``poses``, or a video alone: then the body is fitted to
-    the video (``estimator`` / ``segmenter``, default MediaPipe's from the video extra). A stop
-    ends the import at the next frame (or fit iteration) with nothing written at ``out``.
+    the video (``estimator`` / ``segmenter``, default MediaPipe's from the video extra), sized by the
+    person's standing ``height`` in metres when given. A stop ends the import at the next frame (or
+    fit iteration) with nothing written at ``out``.
     """
     if poses is None and is_video(src):
         from anr_studio.capture.video_fit.pipeline import video_to_capture
 
-        video_to_capture(src, out, estimator=estimator, segmenter=segmenter, progress=_progress(control)).close()
+        video_to_capture(src, out, estimator=estimator, segmenter=segmenter, height=height,
+                         progress=_progress(control)).close()
         return out
     from anr_studio.capture.importers import import_capture as run_import
 

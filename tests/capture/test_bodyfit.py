@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from anr_studio.body import joint_index, load_body
-from anr_studio.capture.video_fit.bodyfit import FitConfig, fit_body
+from anr_studio.capture.video_fit.bodyfit import FitConfig, fit_body, standing_height
 from anr_studio.capture.video_fit.landmarks import LAYOUTS, head_vertices, landmark_map
 from anr_studio.capture.video_fit.synthetic import joint_error, synthetic_clip
 from anr_studio.errors import AnrError
@@ -56,7 +56,30 @@ def test_mediapipe_layout_maps_face_hands_and_feet():
     assert v[heads["nose"], 2] > v[heads["left_eye"], 2]
 
 
+def _stature(betas) -> float:
+    import torch
+
+    return float(standing_height(load_body(), len(betas))(torch.as_tensor(betas)))
+
+
+def test_the_given_height_sets_the_size_and_3d_keypoints_of_another_size_do_not():
+    # A short person (1.5 m) whose 3D keypoints come sized for an average one (1.15 times the truth),
+    # as a network's are: the given height sizes the body, the 3D keypoints only shape the pose.
+    clip = synthetic_clip(16, seed=3, body_height=1.5)
+    assert _stature(clip.betas) == pytest.approx(1.5, abs=0.01)
+    fit = fit_body(clip.keypoints, clip.confidence, clip.image_size, clip.layout, keypoints3d=1.15 * clip.keypoints3d,
+                   height=1.5, config=FAST)
+    assert _stature(fit.betas) == pytest.approx(1.5, abs=0.02)
+    assert np.median(joint_error(fit.pose, fit.transl, fit.betas, clip.joints_camera)) < 0.04
+    # without the height, the size is the priors' guess: further off
+    free = fit_body(clip.keypoints, clip.confidence, clip.image_size, clip.layout, keypoints3d=1.15 * clip.keypoints3d,
+                    config=FAST)
+    assert abs(_stature(free.betas) - 1.5) > 0.1
+
+
 def test_bad_keypoints_are_refused():
+    with pytest.raises(AnrError, match="height: 3.5 m"):
+        fit_body(np.zeros((4, 17, 2)), np.ones((4, 17)), (720, 1280), "coco17", height=3.5)
     with pytest.raises(AnrError, match="expected \\(N,L,2\\)"):
         fit_body(np.zeros((4, 17, 3)), np.ones((4, 17)), (720, 1280), "coco17")
     with pytest.raises(AnrError, match="finite"):

@@ -127,3 +127,17 @@ def test_overwrite_reports_iou_against_replaced_masks(tmp_path, capsys):
 def test_shape_mismatch_is_an_error():
     with pytest.raises(AnrError, match="expected the background's"):
         extract_mask(np.zeros((4, 4, 3), np.uint8), np.zeros((5, 4, 3), np.uint8))
+
+
+def test_learned_masks_grow_as_far_with_one_grabcut_iteration_as_with_three():
+    from anr_studio.capture.masks import learned_mask
+
+    frames, masks, _ = make_frames(4, seed=3)
+    for frame, truth in zip(frames, masks):
+        # a segmenter's output: confident in the core, unsure (below 0.5) over a rim one pixel wide
+        person = (truth >= 128).astype(np.float32)
+        core = cv2.erode(person, np.ones((3, 3), np.uint8))
+        prob = 0.9 * core + 0.4 * (person - core)
+        bare = mask_iou(learned_mask(frame, prob, MaskConfig(refine=False)), truth)
+        one, three = (mask_iou(learned_mask(frame, prob, c), truth) for c in (None, MaskConfig()))
+        assert one > 0.85 and one > bare + 0.1 and abs(one - three) < 0.03

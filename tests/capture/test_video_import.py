@@ -94,6 +94,23 @@ def test_video_becomes_a_capture_whose_body_lands_on_the_person(synth):
     assert np.median(err) < 3.0  # pixels at 96x96
 
 
+def test_the_persons_height_sets_the_fitted_bodys_size(synth, tmp_path, capsys):
+    from anr_studio import cli
+    from anr_studio.capture.video_fit.bodyfit import standing_height
+
+    cap, video, seg, d = synth
+    out = video_to_capture(video, tmp_path / "tall.h5", estimator=ProjectedKeypoints(cap), segmenter=seg,
+                           fit_config=FIT, height=1.9, progress=False)
+    betas = torch.as_tensor(out.betas[:10])
+    assert float(standing_height(load_body(), 10)(betas)) == pytest.approx(1.9, abs=0.02)
+    # fits bring their own shape: --height with them is refused, and so is a height no person has
+    assert cli.main(["import", str(d / "synth.h5"), "--out", str(tmp_path / "f.h5"), "--height", "1.8"]) != 0
+    assert "--height" in capsys.readouterr().err and not (tmp_path / "f.h5").exists()
+    with pytest.raises(SystemExit):
+        cli.main(["import", str(video), "--out", str(tmp_path / "g.h5"), "--height", "18"])
+    assert "expected a finite number at least 0.5 and at most 2.6" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("case, message", [
     ("nobody", "no person found"),
     ("crowd", "several people"),

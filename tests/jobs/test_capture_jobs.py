@@ -184,3 +184,21 @@ def test_video_fit_names_the_version_when_mediapipe_ships_no_model_files(monkeyp
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: spec)
     msg = capture_jobs.video_fit_missing("clip.mp4")
     assert msg.startswith("clip.mp4: the installed MediaPipe does not ship its model files, expected mediapipe==0.10.14")
+
+
+def test_video_import_job_passes_the_persons_height_to_the_fit(monkeypatch, tmp_path):
+    from anr_studio.capture.video_fit import pipeline
+
+    seen = {}
+
+    class Written:
+        def close(self):
+            seen["closed"] = True
+
+    def fit(src, out, **kwargs):
+        seen.update(kwargs)
+        return Written()
+
+    monkeypatch.setattr(pipeline, "video_to_capture", fit)
+    out = capture_jobs.import_capture(None, str(tmp_path / "clip.mp4"), str(tmp_path / "clip.h5"), height=1.82)
+    assert out == str(tmp_path / "clip.h5") and seen["height"] == 1.82 and seen["closed"]

@@ -1,12 +1,14 @@
 """Fits the built-in body to per-frame keypoints: an SMPLify-style optimisation batched over frames.
 
 Unknowns: per-frame pose (N,24,3) and translation (N,3), one shape (K,) shared over the clip, and
-the camera's focal length. The camera is fixed at the origin looking along the world's -z (OpenCV
+the camera's focal length. One video cannot tell a tall person far away from a short one nearby:
+the person's height, when given, fixes the size; the 3D keypoints (a network's guess in metres,
+sized for an average person) shape the pose only, scaled to the body's size. The camera is fixed at the origin looking along the world's -z (OpenCV
 ``R = diag(1, -1, -1)``, ``t = 0``); a hand-held camera's motion is absorbed by each frame's root
 rotation and translation, as monocular fitters do. Terms: robust 2D reprojection error weighted by
 the keypoints' confidences, optionally root-relative 3D keypoints, a small-angle pose prior,
-knees and elbows bending only the natural way, a shape prior, a focal-length prior and temporal
-smoothness (joint acceleration, root-rotation velocity).
+knees and elbows bending only the natural way, a shape prior, a focal-length prior, the given
+height and temporal smoothness (joint acceleration, root-rotation velocity).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ CAMERA_R = np.diag([1.0, -1.0, -1.0]).astype(np.float32)
 DEFAULT_FOCAL = 0.9
 """Focal length guess in units of the image's long side (a phone's main camera filming video)."""
 _TORSO_METRES = 0.5  # shoulder centre to hip centre of an adult, for the first depth guess
+MIN_HEIGHT, MAX_HEIGHT = 0.5, 2.6
+"""Range of a person's standing height in metres that the fit accepts."""
 
 # Joint-specific pose-prior weights: the spine, collars, hands and feet move little.
 _STIFF = {"spine1": 3.0, "spine2": 3.0, "spine3": 3.0, "left_collar": 4.0, "right_collar": 4.0,
@@ -62,7 +66,9 @@ class FitConfig:
     smooth_root: float = 300.0
     """Weight of root-rotation velocity (rotation-matrix entries per frame)."""
     keypoints3d: float = 3.0e3
-    """Weight of root-relative 3D keypoint error (metres^2)."""
+    """Weight of root-relative 3D keypoint error (metres^2), the keypoints scaled to the body's size."""
+    height: float = 1.0e5
+    """Weight of (standing height - the given height)^2 (metres^2) when the person's height is given."""
 
 
 @dataclass
@@ -83,6 +89,19 @@ class BodyFit:
     @property
     def focal(self) -> float:
         return float(self.K[0, 0])
+
+
+def standing_height(body, num_betas: int):
+    """Returns a function betas (K,) -> the rest body's standing height in metres (a 0-d tensor).
+
+    The height runs from the template's lowest vertex (a sole) to its highest (the crown): linear
+    in the betas.
+    """
+    v = body.v_template.detach()
+    top, sole = int(v[:, 1].argmax()), int(v[:, 1].argmin())
+    rest = v[top, 1] - v[sole, 1]
+    per_beta = (body.shapedirs[top, 1, :num_betas] - body.shapedirs[sole, 1, :num_betas]).detach()
+    return lambda betas: rest + per_beta @ betas
 
 
 def body_keypoints(body, lm: LandmarkMap, pose: torch.Tensor, betas: torch.Tensor,
@@ -158,14 +177,16 @@ def _optimise(loss_fn, cfg: FitConfig, root_params: list, all_params: list, prog
 
 def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[int, int], layout: str, *,
              body=None, keypoints3d: np.ndarray | None = None, confidence3d: np.ndarray | None = None,
-             focal: float | None = None, num_betas: int = 10, config: FitConfig | None = None,
-             progress=None) -> BodyFit:
+             focal: float | None = None, height: float | None = None, num_betas: int = 10,
+             config: FitConfig | None = None, progress=None) -> BodyFit:
     """Returns the BodyFit of the built-in body (or ``body``) to a clip's keypoints.
 
     ``keypoints`` (N,L,2) pixels (pixel centres at integer + 0.5) in ``layout``'s order,
     ``confidence`` (N,L) in [0,1] (0 = not seen); ``image_size`` (H, W); ``keypoints3d`` (N,L,3)
     optional root-relative metres in the camera's axes (x right, y down, z forward) with
     ``confidence3d`` (N,L); ``focal`` in pixels fixes the focal length (otherwise it is fitted);
+    ``height`` the person's standing height in metres (otherwise the shape prior and the keypoints
+    set the size);
     ``progress`` is called as progress(done, total) after each iteration.
     """
     from anr_studio.body import load_body
@@ -190,6 +211,10 @@ def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[in
 
     num_betas = min(num_betas, body.num_betas)
     betas = torch.zeros(num_betas, requires_grad=True)
+    if height is not None and not (math.isfinite(height) and MIN_HEIGHT <= height <= MAX_HEIGHT):
+        raise AnrError(f"height: {height} m, expected the person's standing height in metres "
+                       f"({MIN_HEIGHT} to {MAX_HEIGHT})")
+    stature_of = standing_height(body, num_betas)
     pelvis_rest = body.rest_joints()[0, 0].detach()
     transl0, away = _initial_root(kp, conf, layout, focal0, centre, pelvis_rest)
     pose0 = torch.zeros(n, NUM_JOINTS, 3)
@@ -225,6 +250,8 @@ def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[in
             off = [x for x in range(3) if x != a]
             loss = loss + cfg.hinge_axis * rest_pose[:, j, off].pow(2).sum(-1).mean()
         loss = loss + cfg.shape_prior * (betas ** 2).sum() + cfg.focal_prior * log_focal ** 2
+        if height is not None:
+            loss = loss + cfg.height * (stature_of(betas) - height) ** 2
         if n >= 3:
             # On rotations and the root's path, not on joint positions: joint accelerations scale
             # with the limbs' length and would shrink the shape.
@@ -234,7 +261,12 @@ def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[in
             loss = loss + cfg.smooth * (transl[2:] - 2 * transl[1:-1] + transl[:-2]).pow(2).sum(1).mean()
         if keypoints3d is not None:
             rel = pts - joints[:, :1]
-            rel3 = k3 - k3.mean(1, keepdim=True) + rel.mean(1, keepdim=True).detach()
+            # The network's keypoints have an average person's size: scaled (one factor for the
+            # clip) to the body's, they shape the pose and leave the size to the height and priors.
+            k3c = k3 - k3.mean(1, keepdim=True)
+            relc = (rel - rel.mean(1, keepdim=True)).detach()
+            size = (c3[..., None] * relc * k3c).sum() / (c3[..., None] * k3c * k3c).sum().clamp(min=1e-9)
+            rel3 = size * k3c + rel.mean(1, keepdim=True).detach()
             loss = loss + cfg.keypoints3d * (c3[..., None] * (rel - rel3) ** 2).sum((1, 2)).mean()
         return loss
 

@@ -77,14 +77,15 @@ def check_person(points: np.ndarray, conf: np.ndarray, people: np.ndarray, layou
 
 
 def video_to_capture(src: str | os.PathLike, out: str | os.PathLike, *, estimator=None, segmenter=None,
-                     identity: str | None = None, fps: float | None = None, fit_config: FitConfig | None = None,
-                     progress: bool | Callable[[int, int, str], None] = True):
+                     identity: str | None = None, fps: float | None = None, height: float | None = None,
+                     fit_config: FitConfig | None = None, progress: bool | Callable[[int, int, str], None] = True):
     """Returns the Capture written to ``out`` from the video ``src`` with no other input.
 
     ``estimator`` / ``segmenter``: a KeypointEstimator and a PersonSegmenter (default: MediaPipe's pose
     landmarker from the ``video`` extra, whose own person masks are used when no segmenter is given). The
     camera is static with a fitted focal length; the body has one shape for the clip and a pose and
-    translation per frame. ``progress``: True draws bars on stderr; a callable is called as
+    translation per frame. ``height``: the person's standing height in metres, which sets the body's
+    size (one video cannot tell a tall person far away from a short one nearby). ``progress``: True draws bars on stderr; a callable is called as
     progress(done, total, stage) for the stages "keypoints + masks" (frames) and "body fit"
     (iterations), and an exception it raises leaves nothing written.
     """
@@ -149,7 +150,7 @@ def video_to_capture(src: str | os.PathLike, out: str | os.PathLike, *, estimato
             if report is not None:
                 report(done, total, "body fit")
 
-        fit = fit_body(points, confidence, (h, w), layout, keypoints3d=points3d, config=fit_config,
+        fit = fit_body(points, confidence, (h, w), layout, keypoints3d=points3d, height=height, config=fit_config,
                        progress=fit_progress)
         fit_bar.close()
         writer.set_body(fit.pose, fit.transl, fit.betas)

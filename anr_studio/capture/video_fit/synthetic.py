@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import torch
 
-from anr_studio.capture.video_fit.bodyfit import body_keypoints
+from anr_studio.capture.video_fit.bodyfit import body_keypoints, standing_height
 from anr_studio.capture.video_fit.landmarks import LAYOUTS, landmark_map
 from anr_studio.errors import AnrError
 
@@ -24,7 +24,8 @@ from anr_studio.errors import AnrError
 @dataclass
 class KeypointClip:
     """A synthetic clip: keypoints (N,L,2) px, confidence (N,L), keypoints3d (N,L,3) root-relative
-    camera-axes metres, image_size (H,W), focal px, truth joints in each frame's camera (N,24,3)."""
+    camera-axes metres, image_size (H,W), focal px, truth joints in each frame's camera (N,24,3),
+    the person's betas (K,)."""
 
     keypoints: np.ndarray
     confidence: np.ndarray
@@ -33,6 +34,7 @@ class KeypointClip:
     focal: float
     joints_camera: np.ndarray
     layout: str
+    betas: np.ndarray
 
 
 def look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -56,8 +58,11 @@ def _wobble(n: int, rng: np.random.Generator, amplitude: float) -> np.ndarray:
 
 def synthetic_clip(frames: int = 40, *, motion: str = "walk", layout: str = "coco17", image_size=(720, 1280),
                    focal: float = 1100.0, noise_px: float = 2.0, dropout: float = 0.1, noise3d: float = 0.02,
-                   seed: int = 0, body=None) -> KeypointClip:
-    """Returns a KeypointClip of ``motion``'s first ``frames`` frames seen by a hand-held camera."""
+                   seed: int = 0, body=None, body_height: float | None = None) -> KeypointClip:
+    """Returns a KeypointClip of ``motion``'s first ``frames`` frames seen by a hand-held camera.
+
+    ``body_height``: the person's standing height in metres (default: that of a random shape).
+    """
     from anr_studio.body import load_body
     from anr_studio.motion import load_motion
 
@@ -70,6 +75,11 @@ def synthetic_clip(frames: int = 40, *, motion: str = "walk", layout: str = "coc
     pose = torch.as_tensor(clip.poses[:n], dtype=torch.float32)
     transl = torch.as_tensor(clip.transl[:n], dtype=torch.float32)
     betas = torch.as_tensor(rng.normal(scale=0.7, size=10), dtype=torch.float32)
+    if body_height is not None:  # the smallest change of the betas that gives this height
+        height_of = standing_height(body, len(betas))
+        per_beta = torch.stack([height_of(torch.eye(len(betas))[k]) - height_of(torch.zeros(len(betas)))
+                                for k in range(len(betas))])
+        betas = betas + per_beta * (body_height - height_of(betas)) / (per_beta @ per_beta)
     lm = landmark_map(layout, body)
     with torch.no_grad():
         pts, joints = body_keypoints(body, lm, pose, betas, transl)
@@ -97,7 +107,7 @@ def synthetic_clip(frames: int = 40, *, motion: str = "walk", layout: str = "coc
     conf[rng.random(conf.shape) < dropout] = 0.0
     kp += rng.normal(scale=noise_px, size=kp.shape).astype(np.float32)
     kp3 += rng.normal(scale=noise3d, size=kp3.shape).astype(np.float32)
-    return KeypointClip(kp, conf, kp3, (h, w), focal, joints_cam, layout)
+    return KeypointClip(kp, conf, kp3, (h, w), focal, joints_cam, layout, betas.numpy().copy())
 
 
 def fitted_joints_camera(fit_pose: np.ndarray, fit_transl: np.ndarray, fit_betas: np.ndarray, body=None) -> np.ndarray:
@@ -140,12 +150,13 @@ def leg_length(joints: np.ndarray) -> float:
 @dataclass
 class VideoTruth:
     """The truth of a rendered video: joints_camera (N,24,3) metres in each frame's camera, masks (N,H,W)
-    uint8 0..255 of the person, focal px, image_size (H,W)."""
+    uint8 0..255 of the person, focal px, image_size (H,W), the person's standing height in metres."""
 
     joints_camera: np.ndarray
     masks: np.ndarray
     focal: float
     image_size: tuple[int, int]
+    height: float
 
 
 def render_video(out: str | os.PathLike, frames: int = 60, *, image_size=(720, 1280), seed: int = 0,
@@ -170,12 +181,13 @@ def render_video(out: str | os.PathLike, frames: int = 60, *, image_size=(720, 1
     poses, transl, _ = retime(np.asarray(clip.poses, np.float32), np.asarray(clip.transl, np.float32), frames)
     h, w = image_size
     n = frames
-    persons, truth_joints = [], None
+    persons, truth_joints, height = [], None, 0.0
     for k in range(people):
         person, betas = synthetic_person(coarse, fine, seed + 17 * k)
         t_k = place(coarse, betas, poses, transl, rng) + np.float32([1.1 * k, 0.0, -0.4 * k])
         persons.append((person, torch.as_tensor(t_k)))
         if k == 0:
+            height = float(standing_height(coarse, len(betas))(betas))
             with torch.no_grad():
                 truth_joints = coarse(torch.as_tensor(poses), betas[None].expand(n, -1), torch.as_tensor(t_k)).joints.numpy()
     centre = truth_joints[:, 0].mean(0)
@@ -231,4 +243,4 @@ def render_video(out: str | os.PathLike, frames: int = 60, *, image_size=(720, 1
                 masks[i] = (first[j] * 255.0 + 0.5).astype(np.uint8)
     finally:
         writer.release()
-    return VideoTruth(joints_camera.astype(np.float32), masks, float(focal), (h, w))
+    return VideoTruth(joints_camera.astype(np.float32), masks, float(focal), (h, w), height)
