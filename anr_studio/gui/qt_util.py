@@ -246,3 +246,11 @@ def slider(low: int, high: int, value: int = 0, tip: str = "", slot: Callable | 
     if slot is not None:
         s.valueChanged.connect(slot)
     return s
+
+
+def set_quietly(widget, value, tolerance: float = 0.0) -> None:
+    """Moves a slider or spin box to ``value`` (when it is further than ``tolerance`` from it) without emitting its
+    change signal: the state it shows made the change, so nothing may write it back."""
+    if abs(widget.value() - value) > tolerance:
+        with QtCore.QSignalBlocker(widget):
+            widget.setValue(value)
