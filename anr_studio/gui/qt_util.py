@@ -254,3 +254,14 @@ def set_quietly(widget, value, tolerance: float = 0.0) -> None:
     if abs(widget.value() - value) > tolerance:
         with QtCore.QSignalBlocker(widget):
             widget.setValue(value)
+
+
+def action(parent: QtCore.QObject, text: str, slot: Callable, shortcut=None, tip: str = "") -> QtGui.QAction:
+    """Returns a QAction of ``parent`` showing ``text`` that calls ``slot``, with its shortcut and status tip."""
+    act = QtGui.QAction(text, parent)
+    if shortcut is not None:
+        act.setShortcut(QtGui.QKeySequence(shortcut))
+    if tip:
+        act.setStatusTip(tip)
+    act.triggered.connect(slot)
+    return act
