@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 import anr_studio
-from anr_studio.gui.qt_util import button, hbox
+from anr_studio.gui.qt_util import action, button, hbox
 
 README = Path(anr_studio.__file__).resolve().parent.parent / "README.md"
 """The README of a source checkout (its docs/ folder beside it); an installed package has none."""
@@ -173,21 +173,14 @@ class HelpMenu(QtCore.QObject):
         self.about_box: QtWidgets.QMessageBox | None = None
         menu = window.menuBar().addMenu("&Help")
         menu.setObjectName("helpMenu")
-        self.act_shortcuts = self._action(menu, "Keyboard shortcuts…", self.show_shortcuts, "F1",
-                                          "List every keyboard shortcut and mouse gesture of the studio")
-        self.act_docs = self._action(menu, "Documentation", self.open_documentation, None,
-                                     "Open the README (and the docs/ folder beside it)")
+        self.act_shortcuts = action(window, "Keyboard shortcuts…", lambda: self.show_shortcuts(), "F1",
+                                    "List every keyboard shortcut and mouse gesture of the studio")
+        self.act_docs = action(window, "Documentation", lambda: self.open_documentation(), None,
+                               "Open the README (and the docs/ folder beside it)")
+        self.act_about = action(window, "About ANR Studio", lambda: self.show_about(), None, "Version and licence")
+        menu.addActions([self.act_shortcuts, self.act_docs])
         menu.addSeparator()
-        self.act_about = self._action(menu, "About ANR Studio", self.show_about, None, "Version and licence")
-
-    def _action(self, menu: QtWidgets.QMenu, text: str, slot, shortcut, tip: str) -> QtGui.QAction:
-        act = QtGui.QAction(text, self.window)
-        if shortcut:
-            act.setShortcut(QtGui.QKeySequence(shortcut))
-        act.setStatusTip(tip)
-        act.triggered.connect(lambda _=False: slot())
-        menu.addAction(act)
-        return act
+        menu.addAction(self.act_about)
 
     def show_shortcuts(self) -> ShortcutSheet:
         """Shows (non-modal) and returns the shortcut sheet, filled from the shortcuts bound now."""

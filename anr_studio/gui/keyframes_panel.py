@@ -92,14 +92,9 @@ class KeyframesPanel(QtWidgets.QWidget):
                 frame = cap.frame(i)
                 item.setIcon(QtGui.QIcon(QtGui.QPixmap.fromImage(to_qimage(frame)).scaled(THUMB, THUMB, QtCore.Qt.AspectRatioMode.KeepAspectRatio)))
             self.thumbs.addItem(item)
-        if self.coverage is not None and len(self.coverage):
-            self.curve.setData(np.arange(1, len(self.coverage) + 1), self.coverage)
-        else:
-            self.curve.setData([], [])
-        if silhouette is not None and len(silhouette):
-            self.sil_curve.setData(np.arange(1, len(silhouette) + 1), np.asarray(silhouette, np.float32))
-        else:
-            self.sil_curve.setData([], [])
+        for curve, values in ((self.curve, self.coverage), (self.sil_curve, silhouette)):
+            values = np.asarray([] if values is None else values, np.float32)
+            curve.setData(np.arange(1, len(values) + 1), values)
         self.info.setText(f"{len(self.indices)} keyframes" + (f", coverage {self.coverage[-1]:.1%}" if self.coverage is not None and len(self.coverage) else ""))
 
     @guarded

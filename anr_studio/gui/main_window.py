@@ -23,7 +23,7 @@ from anr_studio.gui.job_list import JobListWidget
 from anr_studio.gui.keyframes_panel import KeyframesPanel
 from anr_studio.gui.neural_view import NeuralView
 from anr_studio.gui.pose_panel import PosePanel
-from anr_studio.gui.qt_util import guarded
+from anr_studio.gui.qt_util import action, guarded
 from anr_studio.gui.recovery import Recovery
 from anr_studio.gui.theme import IMAGE_WELL, apply_dark_theme
 from anr_studio.gui.training_panel import TrainingPanel
@@ -178,13 +178,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # --- actions and menus ---------------------------------------------------------------
     def _act(self, text: str, slot, shortcut=None, tip: str = "") -> QtGui.QAction:
-        a = QtGui.QAction(text, self)
-        if shortcut is not None:
-            a.setShortcut(QtGui.QKeySequence(shortcut))
-        if tip:
-            a.setStatusTip(tip)
-        a.triggered.connect(slot)
-        return a
+        return action(self, text, slot, shortcut, tip)
 
     def _build_actions(self) -> None:
         K = QtGui.QKeySequence.StandardKey

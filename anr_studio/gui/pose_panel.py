@@ -13,7 +13,7 @@ from anr_studio.components.playback import BUILTIN_MOTION_NAMES, Playback
 from anr_studio.components.pose_state import JOINT_GROUPS, SMPL_JOINT_NAMES, PoseState, joint_index
 from anr_studio.components.protocols import StudioBody
 from anr_studio.gui.angle_field import TICKS_PER_DEGREE, FineSlider, angle_field
-from anr_studio.gui.qt_util import button, combo, guarded, hbox, slider
+from anr_studio.gui.qt_util import button, combo, guarded, hbox, set_quietly, slider
 
 SELECTED_ROW_CSS = "#{name} {{ background: rgba(77, 200, 255, 70); border-radius: 3px; }}"
 BETA_TICKS = 100
@@ -218,24 +218,13 @@ class PosePanel(QtWidgets.QWidget):
         pose, betas, transl = self.state.pose, self.state.betas, self.state.transl
         for (j, a), s in self.sliders.items():
             ticks = int(round(math.degrees(float(pose[j, a])) * TICKS_PER_DEGREE))
-            ticks = max(s.minimum(), min(s.maximum(), ticks))
-            if s.value() != ticks:
-                with QtCore.QSignalBlocker(s):
-                    s.setValue(ticks)
+            set_quietly(s, max(s.minimum(), min(s.maximum(), ticks)))
         for (j, a), sp in self.angle_fields.items():
-            deg = max(-180.0, min(180.0, math.degrees(float(pose[j, a]))))
-            if abs(sp.value() - deg) > 0.05:
-                with QtCore.QSignalBlocker(sp):
-                    sp.setValue(deg)
+            set_quietly(sp, max(-180.0, min(180.0, math.degrees(float(pose[j, a])))), 0.05)
         for k, s in enumerate(self.beta_sliders):
-            ticks = int(round(float(betas[k]) * BETA_TICKS))
-            if s.value() != ticks:
-                with QtCore.QSignalBlocker(s):
-                    s.setValue(ticks)
+            set_quietly(s, int(round(float(betas[k]) * BETA_TICKS)))
         for a, sp in enumerate(self.transl_spins):
-            if abs(sp.value() - float(transl[a])) > 1e-6:
-                with QtCore.QSignalBlocker(sp):
-                    sp.setValue(float(transl[a]))
+            set_quietly(sp, float(transl[a]), 1e-6)
 
     def _on_selection(self, joint) -> None:
         """Highlights the selected joint's row, scrolls to it and names it above the list."""

@@ -246,3 +246,22 @@ def slider(low: int, high: int, value: int = 0, tip: str = "", slot: Callable | 
     if slot is not None:
         s.valueChanged.connect(slot)
     return s
+
+
+def set_quietly(widget, value, tolerance: float = 0.0) -> None:
+    """Moves a slider or spin box to ``value`` (when it is further than ``tolerance`` from it) without emitting its
+    change signal: the state it shows made the change, so nothing may write it back."""
+    if abs(widget.value() - value) > tolerance:
+        with QtCore.QSignalBlocker(widget):
+            widget.setValue(value)
+
+
+def action(parent: QtCore.QObject, text: str, slot: Callable, shortcut=None, tip: str = "") -> QtGui.QAction:
+    """Returns a QAction of ``parent`` showing ``text`` that calls ``slot``, with its shortcut and status tip."""
+    act = QtGui.QAction(text, parent)
+    if shortcut is not None:
+        act.setShortcut(QtGui.QKeySequence(shortcut))
+    if tip:
+        act.setStatusTip(tip)
+    act.triggered.connect(slot)
+    return act

@@ -11,7 +11,7 @@ from anr_studio.components.paint import BRUSH_RADIUS_RANGE, PaintState, clear, f
 from anr_studio.components.protocols import StudioAvatar, StudioBody
 from anr_studio.components.tryon import PREVIEW_IDENTITY, REGION_PRESETS, compare_images, preview_swap, region_mask
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import ImageLabel, button, combo, guarded, hbox, slider, vbox
+from anr_studio.gui.qt_util import ImageLabel, button, combo, guarded, hbox, set_quietly, slider, vbox
 from anr_studio.gui.uv_canvas import UVCanvas
 from anr_studio.gui.view_painter import ViewPainter
 
@@ -146,8 +146,7 @@ class TryOnPanel(QtWidgets.QWidget):
         self.canvas.update()
 
     def _on_brush_resized(self, radius: float) -> None:
-        with QtCore.QSignalBlocker(self.size_slider):
-            self.size_slider.setValue(int(radius))
+        set_quietly(self.size_slider, int(radius))
         self.size_label.setText(f"{radius:.0f} px")
         self.canvas.update()
 
