@@ -133,7 +133,7 @@ def main() -> int:
     from PySide6 import QtCore, QtGui, QtWidgets
 
     from anr_studio.components.pose_state import joint_index
-    from anr_studio.gui.app import _application, save_screenshot, wait_until_rendered
+    from anr_studio.gui.app import _application, save_screenshot, tryon_pair, wait_until_rendered
     from anr_studio.gui.main_window import MainWindow
 
     app = _application()
@@ -161,10 +161,10 @@ def main() -> int:
 
     win.docks["Try-on"].raise_()
     tp = win.tryon_panel
-    names = win.avatar.identities if win.avatar is not None else []
-    if {"synth-5", "synth-0"} <= set(names):
-        tp.ident_a.setCurrentText("synth-5")
-        tp.ident_b.setCurrentText("synth-0")
+    pair = tryon_pair(win.avatar.identities) if win.avatar is not None else None
+    if pair is not None:  # A's region onto B: the green long-sleeved top onto the skirt
+        tp.ident_a.setCurrentText(pair[0])
+        tp.ident_b.setCurrentText(pair[1])
     tp.region.setCurrentText("upper")
     tp.fill_region()
     _wait(app, 0.3)

@@ -84,7 +84,7 @@ def main() -> int:
     # A fresh settings folder: the screenshots show the default layout, not this user's.
     os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="anr-shots-cfg-")
 
-    from anr_studio.gui.app import _application, save_screenshot, wait_until_rendered
+    from anr_studio.gui.app import _application, save_screenshot, tryon_pair, wait_until_rendered
 
     app = _application()
     demo = Path(__file__).resolve().parents[1] / "models" / "demo.anr"
@@ -144,9 +144,8 @@ def main() -> int:
     win.pose_panel.filter.setText("")
     win.docks["Try-on"].raise_()
     tp = win.tryon_panel
-    names = win.avatar.identities
-    # The region comes from A: the demo's green long-sleeved top (synth-5) onto synth-0.
-    donor, wearer = ("synth-5", "synth-0") if {"synth-5", "synth-0"} <= set(names) else (names[1], names[0])
+    # The region comes from A: the demo's green long-sleeved top onto the identity in the skirt.
+    donor, wearer = tryon_pair(win.avatar.identities)
     tp.ident_a.setCurrentText(donor)
     tp.ident_b.setCurrentText(wearer)
     tp.region.setCurrentText("upper")

@@ -22,6 +22,23 @@ def demo_avatar() -> Path | None:
     return None
 
 
+# Donor -> wearer pairs whose upper-body swap reads at a glance: the green long-sleeved top onto the
+# skirt, in the demo avatar's current names and in its earlier ones.
+CLEAR_SWAPS = (("cleo", "ada"), ("synth-5", "synth-0"))
+
+
+def tryon_pair(identities) -> tuple[str, str] | None:
+    """Returns (donor A, wearer B) among ``identities`` for a clear try-on picture, or None for fewer than two.
+
+    The first of ``CLEAR_SWAPS`` present wins; otherwise the second identity is worn by the first.
+    """
+    names = list(identities)
+    for donor, wearer in CLEAR_SWAPS:
+        if donor in names and wearer in names:
+            return donor, wearer
+    return (names[1], names[0]) if len(names) >= 2 else None
+
+
 def _application():
     from PySide6 import QtWidgets
 

@@ -3,6 +3,8 @@ cancel), polled from the Qt-free ``JobList`` every 200 ms; ended jobs show how t
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6 import QtCore, QtWidgets
 
 from anr_studio.components.job_list import JobList, JobRow
@@ -43,6 +45,14 @@ class JobRowWidget(QtWidgets.QFrame):
         for w in (self.name, self.bar, self.ended, self.cancel):
             lay.addWidget(w)
 
+    def _fit(self, row: JobRow, text: str) -> str:
+        """Returns ``text`` as it fits the bar: without the job's own message (e.g. images/s) when too long,
+        then cut from the left so the percentage and the ETA stay (the tooltip has it all)."""
+        metrics, room = self.bar.fontMetrics(), self.bar.width() - 8
+        if metrics.horizontalAdvance(text) > room and row.stage:
+            text = replace(row, stage="").text()
+        return metrics.elidedText(text, QtCore.Qt.TextElideMode.ElideLeft, room)
+
     def update_row(self, row: JobRow) -> None:
         """Shows ``row``: progress and ETA while the job runs, its outcome once it ended."""
         text = row.text()
@@ -53,7 +63,7 @@ class JobRowWidget(QtWidgets.QFrame):
             else:
                 self.bar.setRange(0, 1000)
                 self.bar.setValue(round(1000 * fraction))
-            self.bar.setFormat(text)
+            self.bar.setFormat(self._fit(row, text))
             self.bar.setToolTip(f"{row.name}: {text} ({row.done}/{row.total})" if row.total else f"{row.name}: {text}")
             self.cancel.setEnabled(row.state != JobState.STOPPING)
             return

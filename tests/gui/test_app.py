@@ -1,4 +1,4 @@
-"""run_app: --screenshot saves a rendered (not black) window and returns; --quit-after ends the loop; settings persist."""
+"""run_app: --screenshot saves a rendered (not black) window and returns; --quit-after ends the loop; settings persist; tryon_pair picks the demo's clearest swap."""
 
 from __future__ import annotations
 
@@ -50,3 +50,12 @@ def test_screenshot_with_a_bad_open_path_reports_one_line(qtbot, tmp_path, monke
     rc = app_mod.run_app(open_path=str(tmp_path / "missing.anr"), screenshot=str(tmp_path / "s.png"))
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("anr-studio: error: ") and "missing.anr" in err and "Traceback" not in err
+
+
+def test_tryon_pair_puts_the_green_top_on_the_skirt_in_old_and_new_demo_names():
+    from anr_studio.gui.app import tryon_pair
+
+    assert tryon_pair(["ada", "ben", "cleo"]) == ("cleo", "ada")
+    assert tryon_pair(["synth-0", "synth-1", "synth-5"]) == ("synth-5", "synth-0")
+    assert tryon_pair(["alice", "bob", "carol"]) == ("bob", "alice")
+    assert tryon_pair(["alice"]) is None

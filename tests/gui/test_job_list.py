@@ -201,3 +201,18 @@ def test_beyond_three_jobs_the_list_sums_up_the_rest_running_jobs_first(window, 
     assert window.statusBar().width() <= window.width()
     for job in jobs[1:]:
         job.status.set_state(JobState.STOPPED)
+
+
+def test_a_long_job_message_leaves_the_percentage_in_the_bar_and_all_of_it_in_the_tooltip(window, qtbot):
+    from tests.components.test_job_list import FakeJob
+
+    job = FakeJob()
+    window.jobs.add(job, "training")
+    job.status.set_state(JobState.RUNNING)
+    job.status.set_progress(2, 100, "176.7 images/s, loss 0.0812 on the held-out frame")
+    row = _row(window, "training")
+    shown = row.bar.format()
+    assert shown.startswith("2%") and "images/s" not in shown
+    assert row.bar.fontMetrics().horizontalAdvance(shown) <= row.bar.width() - 8
+    assert "176.7 images/s" in row.bar.toolTip() and "2%" in row.bar.toolTip()
+    job.status.set_state(JobState.STOPPED)

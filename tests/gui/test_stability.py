@@ -14,6 +14,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SOAK_S = 100  # benchmarks/gui_soak.py runs the full 10 minutes
+# The training child runs below the studio's priority: with the cores busy (the suite beside other
+# work) its first step can come minutes after launch; the soak's clock starts at that step.
+START_TIMEOUT_S = 300
 
 
 @pytest.mark.slow
@@ -21,15 +24,16 @@ def test_soak_playback_training_orbit_stays_alive_with_flat_memory(tmp_path):
     out = tmp_path / "soak.json"
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", ANR_OFFLINE="1")
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gui_soak.py"), "--seconds", str(SOAK_S),
-                           "--sample-s", "4", "--out", str(out)], env=env, capture_output=True, text=True, timeout=SOAK_S + 240)
+                           "--sample-s", "4", "--start-timeout-s", str(START_TIMEOUT_S), "--out", str(out)],
+                          env=env, capture_output=True, text=True, timeout=START_TIMEOUT_S + SOAK_S + 240)
     # A Qt/Python abort (e.g. "Fatal Python error") ends the process by a signal: a negative status.
     assert proc.returncode >= 0, f"the studio died (status {proc.returncode}):\n{proc.stderr[-3000:]}"
     result = json.loads(out.read_text())
     print(json.dumps({k: v for k, v in result.items() if k != "samples"}))
-    assert result["checks"]["training advanced"], result["training_error"]
+    assert result["checks"]["training advanced"], (result["training_started_s"], result["training_error"])
     assert result["checks"]["playback moved"]
     assert result["checks"]["memory flat"], [s["rss_mb"] for s in result["samples"]]
-    assert result["samples"][-1]["t"] >= SOAK_S - 5
+    assert result["checks"]["soaked the whole time"] and result["soaked_s"] >= SOAK_S
     assert proc.returncode == 0
 
 
