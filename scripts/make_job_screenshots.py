@@ -65,7 +65,7 @@ def main() -> int:
 
     _wait(app, 60, mid_way)
     win.job_list.refresh()
-    save_screenshot(win.statusBar(), OUT / "status_bar_jobs.png")
+    save_screenshot(win.statusBar(), OUT / "status_bar_jobs.png", colours=256)
     _wait(app, 120, lambda: not keyframes.running and not masks.running)
     win.close()
     print("screenshots in", OUT)

@@ -159,7 +159,7 @@ def main() -> int:
     save_screenshot(win, OUT / "pose_panel.png")
     _rotate_handle_shot(app, win)
 
-    win.docks["Try-on"].raise_()
+    win.workspaces.show_workspace("Try-on")
     tp = win.tryon_panel
     pair = tryon_pair(win.avatar.identities) if win.avatar is not None else None
     if pair is not None:  # A's region onto B: the green long-sleeved top onto the skirt
@@ -185,7 +185,7 @@ def main() -> int:
                                      c.mapToGlobal(QtCore.QPointF(300, 420)), QtCore.Qt.MouseButton.NoButton,
                                      QtCore.Qt.MouseButton.NoButton, QtCore.Qt.KeyboardModifier.NoModifier))
     _wait(app, 0.3)
-    save_screenshot(tp.canvas_window, OUT / "tryon_canvas_window.png")
+    save_screenshot(tp.canvas_window, OUT / "tryon_canvas_window.png", colours=256)
     tp.pop_btn.click()
     _paint_on_view_shot(app, win)
     win.paint_state.mark_saved()

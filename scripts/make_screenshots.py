@@ -90,6 +90,8 @@ def main() -> int:
     demo = Path(__file__).resolve().parents[1] / "models" / "demo.anr"
     if args.neural_colours_only:
         return _only_neural_colours(app, demo)
+    from PySide6 import QtCore
+
     from anr_studio.capture.keyframes import select_keyframes
     from anr_studio.capture.synth.generate import SynthConfig, generate_capture
     from anr_studio.gui.main_window import MainWindow
@@ -115,15 +117,17 @@ def main() -> int:
     win.resize(1500, 950)
     win.show()
     wait_until_rendered(win)
-    save_screenshot(win, OUT / "first_launch_empty.png")
+    save_screenshot(win, OUT / "first_launch_empty.png", colours=256)  # no neural render: controls only
 
     win.open_path(caps[0])
     win.capture_panel.slider.setValue(9)
-    win.docks["Capture"].raise_()
+    win.workspaces.show_workspace("Capture")  # half the height: the frame large enough to see the outline
     _wait(app, 0.5)
     save_screenshot(win, OUT / "capture_panel.png")
 
     win.docks["Keyframes"].raise_()
+    # The panel's preferred height (curves with their axis, the summary line) rather than a scroll bar.
+    win.resizeDocks([win.docks["Keyframes"]], [580], QtCore.Qt.Orientation.Vertical)
     win.keyframes_panel.fraction.setValue(0.3)
     kjob = win.keyframes_panel.start_selection()
     _wait(app, 120, lambda: not kjob.status.state.active and not win.keyframes_panel.watcher.active)
@@ -132,6 +136,7 @@ def main() -> int:
 
     avatar_path = demo if demo.exists() else run / "avatar.anr"  # the shipped demo avatar when there is one
     win.open_path(str(avatar_path))
+    win.workspaces.show_workspace("Pose")
     wait_until_rendered(win)
     _wait(app, 1.0)
     save_screenshot(win, OUT / "first_launch_demo.png")
@@ -142,7 +147,7 @@ def main() -> int:
     _neural_colours_shot(app, win)
 
     win.pose_panel.filter.setText("")
-    win.docks["Try-on"].raise_()
+    win.workspaces.show_workspace("Try-on")
     tp = win.tryon_panel
     # The region comes from A: the demo's green long-sleeved top onto the identity in the skirt.
     donor, wearer = tryon_pair(win.avatar.identities)
@@ -156,7 +161,7 @@ def main() -> int:
     _wait(app, 1.0)
     save_screenshot(win, OUT / "tryon_panel.png")
 
-    win.docks["Training"].raise_()
+    win.workspaces.show_workspace("Train")
     panel = win.training_panel
     panel.preset.setCurrentText("tiny")
     panel.steps.setValue(args.steps + 100000)
@@ -169,6 +174,7 @@ def main() -> int:
     _wait(app, 180, lambda: len(tjob.status.metrics) > 60 and tjob.status.preview()[1] is not None)
     _wait(app, 1.0)
     save_screenshot(win, OUT / "training_panel.png")
+    win.ask_open_new_avatar = lambda _path: False  # the stopped run's avatar is not opened: no question box
     panel.stop()
     _wait(app, 60, lambda: not tjob.status.state.active)
     win.paint_state.mark_saved()  # the try-on fill is for the picture, nothing to keep

@@ -58,13 +58,13 @@ def main() -> int:
             _settle(app, 0.5)
             wait_until_rendered(win)
             path = OUT / f"window_{w}x{h}_{name.lower().replace('-', '')}.png"
-            save_screenshot(win, path)
+            save_screenshot(win, path, colours=256 if name == "Train" else None)  # Train: plots, text
             print(f"{path.relative_to(ROOT)}: window {win.width()}x{win.height()}, minimum {win.minimumSizeHint().width()}x"
                   f"{win.minimumSizeHint().height()}")
     sheet = win.help_menu.show_shortcuts()
     sheet.resize(860, 900)  # every row in view
     _settle(app, 0.5)
-    save_screenshot(sheet, OUT / "shortcut_sheet.png")
+    save_screenshot(sheet, OUT / "shortcut_sheet.png", colours=256)
     sheet.close()
     settings().clear()
     win.close()

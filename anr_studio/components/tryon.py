@@ -36,11 +36,14 @@ def preview_swap(avatar: StudioAvatar, identity_a: str, identity_b: str, mask: n
 
 
 def compare_images(avatar: StudioAvatar, identity_a: str, identity_b: str, mask: np.ndarray, pose, camera,
-                   betas=None, transl=None, size: int = 160) -> list[tuple[str, np.ndarray]]:
-    """Returns [(title, rgb (size,size,3) uint8)] for identity B, the swap, and identity A, rendered from one view."""
+                   betas=None, transl=None, size: int = 160,
+                   background: tuple[int, int, int] = (255, 255, 255)) -> list[tuple[str, np.ndarray]]:
+    """Returns [(title, rgb (size,size,3) uint8)] for identity B, the swap, and identity A, rendered from one view
+    over ``background`` (RGB 0-255)."""
     name = preview_swap(avatar, identity_a, identity_b, mask)
     out = []
     for title, ident in ((f"B: {identity_b}", identity_b), ("swap", name), (f"A: {identity_a}", identity_a)):
-        rgb, _m = avatar.render(ident, pose, camera, betas=betas, transl=transl, size=(size, size))
+        rgb, _m = avatar.render(ident, pose, camera, betas=betas, transl=transl, size=(size, size),
+                                background=background)
         out.append((title, np.asarray(rgb, np.uint8)))
     return out

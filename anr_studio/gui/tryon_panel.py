@@ -12,6 +12,7 @@ from anr_studio.components.protocols import StudioAvatar, StudioBody
 from anr_studio.components.tryon import PREVIEW_IDENTITY, REGION_PRESETS, compare_images, preview_swap, region_mask
 from anr_studio.errors import AnrError
 from anr_studio.gui.qt_util import ImageLabel, button, combo, guarded, hbox, set_quietly, slider, vbox
+from anr_studio.gui.theme import NEURAL_BACKDROP
 from anr_studio.gui.uv_canvas import UVCanvas
 from anr_studio.gui.view_painter import ViewPainter
 
@@ -179,7 +180,8 @@ class TryOnPanel(QtWidgets.QWidget):
         pose = self.neural.pose_state
         camera = self.neural.view_state.view.camera((COMPARE_SIZE, COMPARE_SIZE))
         shots = compare_images(av, self.ident_a.currentText(), self.ident_b.currentText(), self.state.mask,
-                               pose.pose, camera, betas=pose.betas, transl=pose.transl, size=COMPARE_SIZE)
+                               pose.pose, camera, betas=pose.betas, transl=pose.transl, size=COMPARE_SIZE,
+                               background=NEURAL_BACKDROP)  # the neural view's grey, not white
         for label, caption, (title, rgb) in zip(self.compare_images, self.compare_titles, shots):
             label.set_array(rgb, "")
             label.setToolTip(title)

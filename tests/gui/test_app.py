@@ -59,3 +59,20 @@ def test_tryon_pair_puts_the_green_top_on_the_skirt_in_old_and_new_demo_names():
     assert tryon_pair(["synth-0", "synth-1", "synth-5"]) == ("synth-5", "synth-0")
     assert tryon_pair(["alice", "bob", "carol"]) == ("bob", "alice")
     assert tryon_pair(["alice"]) is None
+
+
+def test_save_screenshot_with_a_palette_keeps_the_picture(qtbot, tmp_path):
+    from PIL import Image
+    from PySide6 import QtWidgets
+
+    from anr_studio.gui.app import save_screenshot
+
+    label = QtWidgets.QLabel("Keyboard shortcuts: Ctrl+O opens a capture")
+    qtbot.addWidget(label)
+    label.resize(360, 40)
+    save_screenshot(label, tmp_path / "full.png")
+    save_screenshot(label, tmp_path / "palette.png", colours=256)
+    full, palette = Image.open(tmp_path / "full.png"), Image.open(tmp_path / "palette.png")
+    assert palette.mode == "P" and palette.size == full.size
+    diff = np.abs(np.asarray(full.convert("RGB"), int) - np.asarray(palette.convert("RGB"), int))
+    assert diff.mean() < 1.0

@@ -86,6 +86,13 @@ def test_save_keeps_pickers_lists_identity_everywhere_and_confirms(window, qtbot
     assert panel.compare_row.isVisible()
     imgs = [lbl.toolTip() for lbl in panel.compare_images]
     assert imgs[0] == "B: alice" and imgs[1] == "swap" and imgs[2] == "A: bob"
+    # Over the neural view's grey like the neural view itself, not over white.
+    from anr_studio.gui.theme import NEURAL_BACKDROP
+
+    backgrounds, render = [], panel.avatar.render
+    monkeypatch.setattr(panel.avatar, "render", lambda *a, **k: backgrounds.append(k["background"]) or render(*a, **k))
+    panel.show_comparison()
+    assert backgrounds == [NEURAL_BACKDROP] * 3
 
 
 def test_closing_with_unsaved_painting_asks(window, qtbot, monkeypatch):
