@@ -7,11 +7,11 @@ step: the child runs below the studio's priority, so on a loaded machine it may 
 start, and a soak timed from launch would then hold little or no training. No first step within
 ``--start-timeout-s`` ends the soak as a failure (a training that hangs). Every ``--sample-s`` it
 records the studio's resident memory (RSS, from /proc) and the training step, and once more at the
-end. It prints one JSON object and exits 0 when the process stayed alive, training advanced,
-playback moved, the soak lasted ``--seconds`` and memory stayed flat: over the samples since the
-first step, the median RSS of the last quarter exceeds that of the second quarter (after warm-up)
-by at most ``--max-growth-mb``. A crash in Qt or Python ends the process with a signal, so the
-caller sees it as a non-zero exit status.
+end. It prints one JSON object and exits 0 when the process stayed alive, training advanced (and
+still stepped in the soak's second half), playback moved, the soak lasted ``--seconds`` and memory
+stayed flat: over the samples since the first step, the median RSS of the last quarter exceeds that
+of the second quarter (after warm-up) by at most ``--max-growth-mb``. A crash in Qt or Python ends
+the process with a signal, so the caller sees it as a non-zero exit status.
 
     xvfb-run -a python benchmarks/gui_soak.py --seconds 600          # the 10-minute soak
     xvfb-run -a python benchmarks/gui_soak.py --seconds 120 --out soak.json
@@ -127,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     rss = [s["rss_mb"] for s in result["samples"] if started is not None and s["t"] >= started]
     result["rss_growth_mb"] = round(growth_mb(rss), 1)
     result["checks"] = checks = {
-        "training advanced": started is not None and result["training_alive_at_end"],
+        # Started, still running, and stepping through the soak's second half (not stuck after a start).
+        "training advanced": started is not None and result["training_alive_at_end"] and len(rss) >= 2
+        and result["samples"][-1]["step"] > result["samples"][-1 - len(rss) // 2]["step"],
         "soaked the whole time": result["soaked_s"] >= args.seconds,
         "playback moved": result["frames_shown"] > 1,
         "memory flat": result["rss_growth_mb"] <= args.max_growth_mb,

@@ -83,6 +83,8 @@ class JobListWidget(QtWidgets.QWidget):
     def __init__(self, jobs: JobList, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("jobList")
+        # As wide as its rows: a lone row would otherwise stretch its name far away from its bar.
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Maximum, QtWidgets.QSizePolicy.Policy.Preferred)
         self.jobs = jobs
         self.rows: dict[int, JobRowWidget] = {}
         self._layout = QtWidgets.QHBoxLayout(self)
