@@ -23,7 +23,7 @@ def demo_avatar() -> Path | None:
 
 
 # Donor -> wearer pairs whose upper-body swap reads at a glance: the green long-sleeved top onto the
-# skirt, in the demo avatar's current names and in its earlier ones.
+# skirt, in the demo avatar and in avatars trained on synthetic captures (identities named by seed).
 CLEAR_SWAPS = (("cleo", "ada"), ("synth-5", "synth-0"))
 
 
