@@ -4,6 +4,7 @@ from anr_studio.render.body_maps import BodyMaps, render_body_maps
 from anr_studio.render.cameras import PerspectiveCamera, WeakPerspectiveCamera, orbit_camera
 from anr_studio.render.interpolate import (
     BACKGROUND_UV,
+    differentiable_bary,
     interpolate_face_attributes,
     interpolate_normals,
     interpolate_uv,
@@ -17,6 +18,7 @@ __all__ = [
     "Fragments",
     "PerspectiveCamera",
     "WeakPerspectiveCamera",
+    "differentiable_bary",
     "interpolate_face_attributes",
     "interpolate_normals",
     "interpolate_uv",

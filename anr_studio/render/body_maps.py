@@ -9,7 +9,7 @@ import torch
 
 from anr_studio.errors import expect_shape
 from anr_studio.render.cameras import PerspectiveCamera, WeakPerspectiveCamera
-from anr_studio.render.interpolate import interpolate_normals, interpolate_uv
+from anr_studio.render.interpolate import differentiable_bary, interpolate_normals, interpolate_uv
 from anr_studio.render.rasterizer import Fragments, rasterize
 
 __all__ = ["BodyMaps", "render_body_maps"]
@@ -41,11 +41,15 @@ def render_body_maps(
 
     body: a BodyModel (``faces (F,3)`` long, ``face_uvs (F,3,2)``).
     vertices: (B,V,3) posed vertices (``body(...).vertices``); camera of batch B or 1; image_size (H, W).
-    Used by training, evaluation, the avatar and the GUI alike.
+    Used by training, evaluation, the avatar and the GUI alike. When ``vertices`` require grad (pose
+    refinement), uv and normals are differentiable in them (`differentiable_bary`: interior pixels only,
+    visibility and mask are fixed); otherwise the rasterizer's barycentrics are used as they are.
     """
     faces, face_uvs = body.faces, body.face_uvs
     expect_shape(face_uvs, (faces.shape[0], 3, 2), "body.face_uvs", "render_body_maps")
     fragments = rasterize(vertices, faces, camera, image_size)
+    if vertices.requires_grad and torch.is_grad_enabled():
+        fragments = differentiable_bary(fragments, vertices, faces, camera)
     uv = interpolate_uv(fragments, face_uvs.to(vertices.device))
     normals = interpolate_normals(fragments, vertices, faces, camera)
     mask = fragments.mask.unsqueeze(1).to(torch.float32)

@@ -1,10 +1,14 @@
 """Per-pixel attributes from Fragments: the UV image and the camera-space normal image.
 
-The UV image is differentiable with respect to ``face_uvs`` (it is a weighted sum with fixed
-barycentrics); neither output is differentiable with respect to vertex positions.
+Both are weighted sums of per-corner values with the fragments' barycentrics: differentiable in
+``face_uvs`` always, and in vertex positions through `differentiable_bary`, which recomputes the
+barycentrics of the visible faces from the vertices with torch ops (as nvdiffrast's ``interpolate``:
+visibility stays fixed, so gradients reach the vertices from interior pixels, not from silhouettes).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import torch
 
@@ -12,7 +16,7 @@ from anr_studio.errors import AnrError, expect_shape
 from anr_studio.render.cameras import PerspectiveCamera, WeakPerspectiveCamera
 from anr_studio.render.rasterizer import Fragments
 
-__all__ = ["BACKGROUND_UV", "interpolate_uv", "interpolate_normals", "vertex_normals", "interpolate_face_attributes"]
+__all__ = ["BACKGROUND_UV", "differentiable_bary", "interpolate_uv", "interpolate_normals", "vertex_normals", "interpolate_face_attributes"]
 
 BACKGROUND_UV = -2.0  # outside [-1, 1], so grid_sample(padding_mode="zeros") reads zeros there
 
@@ -66,6 +70,39 @@ def _check_face_count(fragments: Fragments, count: int) -> None:
     highest = int(fragments.face_id.max()) if fragments.face_id.numel() else -1
     if highest >= count:
         raise AnrError(f"interpolate_face_attributes: fragments reference face {highest}, expected fewer than {count} faces")
+
+
+def differentiable_bary(
+    fragments: Fragments,
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    camera: PerspectiveCamera | WeakPerspectiveCamera,
+) -> Fragments:
+    """Returns ``fragments`` with barycentrics (B,H,W,3) recomputed from ``vertices`` (B,V,3), differentiable in them.
+
+    Each covered pixel keeps its face; its barycentrics are those of the pixel centre in the face's
+    projected corners (perspective-correct: screen barycentrics over corner depth, renormalised),
+    equal to the rasterizer's up to rounding. Background pixels keep 0. faces: (F,3) as rasterized.
+    """
+    expect_shape(vertices, ("B", "V", 3), "vertices", "differentiable_bary")
+    batch, height, width = fragments.face_id.shape
+    device = fragments.face_id.device
+    covered = fragments.covered_pixels()
+    hw = height * width
+    image_of, within = covered // hw, covered % hw
+    centre = torch.stack([within % width, within // width], dim=-1).to(vertices.dtype) + 0.5  # (N,2)
+    pixels, depth = camera.to(device=device, dtype=vertices.dtype).project(vertices.to(device))
+    face = fragments.face_id.reshape(-1).index_select(0, covered)
+    corner = (faces.to(device=device, dtype=torch.long).index_select(0, face) + (image_of * vertices.shape[1]).unsqueeze(1)).reshape(-1)
+    offsets = pixels.reshape(-1, 2).index_select(0, corner).view(-1, 3, 2) - centre.unsqueeze(1)  # (N,3,2)
+    # s_i is the signed area of (pixel, corner j, corner k) over the face's, for (i, j, k) in cyclic order.
+    after, next_after = offsets.roll(-1, dims=1), offsets.roll(-2, dims=1)
+    s = after[..., 0] * next_after[..., 1] - after[..., 1] * next_after[..., 0]
+    if camera.is_perspective:
+        s = s / depth.reshape(-1).index_select(0, corner).view(-1, 3)
+    bary = s / s.sum(dim=1, keepdim=True)
+    image = torch.zeros((batch * hw, 3), dtype=bary.dtype, device=device).index_copy(0, covered, bary)
+    return dataclasses.replace(fragments, bary=image.view(batch, height, width, 3))
 
 
 def interpolate_face_attributes(fragments: Fragments, face_attributes: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
@@ -129,25 +166,25 @@ def interpolate_normals(
     """
     expect_shape(vertices, ("B", "V", 3), "vertices", "interpolate_normals")
     batch, height, width = fragments.face_id.shape
-    with torch.no_grad():
-        device = fragments.face_id.device
-        verts = vertices.detach().to(device=device, dtype=torch.float32)
-        faces = faces.to(device=device, dtype=torch.long)
-        normals = vertex_normals(verts, faces)
-        normals = camera.to(device=device, dtype=torch.float32).rotate_to_camera(normals)
-        if normals.shape[0] != batch:
-            normals = normals.expand(batch, -1, -1)
-        covered, face, bary = _gather_covered(fragments)
-        # Flat index of each corner's vertex in the (B*V) normal list.
-        hw = height * width
-        image_of = (covered if covered is not None else torch.arange(batch * hw, device=device)) // hw
-        corner_vertices = faces.index_select(0, face) + (image_of * normals.shape[1]).unsqueeze(1)
-        corners = normals.reshape(-1, 3).index_select(0, corner_vertices.reshape(-1)).view(-1, 3, 3)
-        # Background pixels of the dense path blend with barycentrics 0: a zero vector, which normalize keeps 0.
-        n = torch.nn.functional.normalize((bary.unsqueeze(-1) * corners).sum(dim=1), dim=-1, eps=1e-12)
-        if covered is None:
-            return n.view(batch, hw, 3).transpose(1, 2).contiguous().view(batch, 3, height, width)
-        # Written straight into the channel-first layout, which saves a transposing copy.
-        image = torch.zeros((batch, 3, hw), dtype=n.dtype, device=device)
-        image[image_of, :, covered - image_of * hw] = n
-        return image.view(batch, 3, height, width)
+    device = fragments.face_id.device
+    # Differentiable in the vertices (through the normals and, from `differentiable_bary`, the barycentrics).
+    verts = vertices.to(device=device, dtype=fragments.bary.dtype)
+    faces = faces.to(device=device, dtype=torch.long)
+    normals = vertex_normals(verts, faces)
+    normals = camera.to(device=device, dtype=verts.dtype).rotate_to_camera(normals)
+    if normals.shape[0] != batch:
+        normals = normals.expand(batch, -1, -1)
+    covered, face, bary = _gather_covered(fragments)
+    # Flat index of each corner's vertex in the (B*V) normal list.
+    hw = height * width
+    image_of = (covered if covered is not None else torch.arange(batch * hw, device=device)) // hw
+    corner_vertices = faces.index_select(0, face) + (image_of * normals.shape[1]).unsqueeze(1)
+    corners = normals.reshape(-1, 3).index_select(0, corner_vertices.reshape(-1)).view(-1, 3, 3)
+    # Background pixels of the dense path blend with barycentrics 0: a zero vector, which normalize keeps 0.
+    n = torch.nn.functional.normalize((bary.unsqueeze(-1) * corners).sum(dim=1), dim=-1, eps=1e-12)
+    if covered is None:
+        return n.view(batch, hw, 3).transpose(1, 2).contiguous().view(batch, 3, height, width)
+    # Written straight into the channel-first layout, which saves a transposing copy.
+    image = torch.zeros((batch, 3, hw), dtype=n.dtype, device=device)
+    image[image_of, :, covered - image_of * hw] = n
+    return image.view(batch, 3, height, width)

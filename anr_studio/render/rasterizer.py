@@ -24,7 +24,8 @@ path, which is what runs on the CPU.
 Pixel centres sit at integer + 0.5 and a pixel centre on a shared edge belongs to both faces
 (the depth test picks one), so a closed mesh renders without cracks.
 Nothing here is differentiable with respect to geometry (as in the paper): the UV lookup
-downstream is where gradients flow.
+downstream is where gradients flow, and where pose refinement needs gradients in the vertices,
+`anr_studio.render.interpolate.differentiable_bary` recomputes the barycentrics of these fragments.
 """
 
 from __future__ import annotations
