@@ -1,8 +1,4 @@
-"""Motion clips: SMPL axis-angle sequences from built-in clips, SMPL pose .npz files and BVH files.
-
-``load_motion("walk")`` / ``load_motion("moves.npz")`` / ``load_motion("cmu_01_01.bvh")`` ->
-``MotionClip(poses (N,24,3), transl (N,3), fps, name)``; ``clip.resample(fps)``.
-"""
+"""Motion clips (`MotionClip`): SMPL axis-angle sequences from built-in clips, SMPL pose .npz and BVH files."""
 
 from __future__ import annotations
 
@@ -29,13 +25,8 @@ ALIASES = {"aist_demo": "dance", "aist": "dance"}
 
 
 def load_motion(name_or_path: str | os.PathLike, *, upright: bool = True) -> MotionClip:
-    """Returns the motion called ``name_or_path``: a built-in name (walk, turn, arms, dance) or a
-    path to an SMPL pose ``.npz`` or a ``.bvh`` file. Raises AnrError for anything else.
-
-    With ``upright`` (default), .npz motions are turned into ANR's world (y up, facing +z at
-    frame 0, starting at the origin; see ``MotionClip.upright``); BVH files are always
-    expressed in ANR's world by the retargeting.
-    """
+    """Returns the motion called ``name_or_path``: a built-in name (walk, turn, arms, dance) or a path
+    to an SMPL pose ``.npz`` (turned into ANR's world with ``upright``: `MotionClip.upright`) or ``.bvh``."""
     from anr_studio.motion.bvh import load_bvh
     from anr_studio.motion.smpl_npz import load_smpl_npz
 

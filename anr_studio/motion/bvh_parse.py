@@ -1,10 +1,6 @@
-"""BVH files read into arrays, with every size checked before anything is allocated.
-
-``parse_bvh(path) -> BvhData``: the joint tree (names, parents, rest offsets, End Sites, channels)
-and the MOTION values ``(F, C)``. The hierarchy is read with an explicit stack (no recursion),
-nesting and joint counts are capped, the declared frame count is checked against the lines that
-follow before the values are read, and every number must be finite. Anything else raises
-AnrError naming the file, the line and what was expected.
+"""BVH files read into arrays (`parse_bvh`), with every size checked before anything is allocated: the
+hierarchy is read with an explicit stack and capped, the declared frame count is checked against the
+lines that follow, every number must be finite; errors name the file, the line and what was expected.
 """
 
 from __future__ import annotations
@@ -35,23 +31,17 @@ _NONBLANK_LINE = re.compile(r"\S[^\n]*")
 
 @dataclass(frozen=True)
 class BvhData:
-    """A parsed BVH file. Joints are in file (depth-first) order, so a parent precedes its children.
-
-    ``parents (J,)`` int, -1 for the root; ``offsets (J,3)`` rest offsets from the parent;
-    ``end_sites (J,3)`` End Site offsets, NaN rows where a joint has none; ``channels`` per joint
-    (names from CHANNEL_NAMES); ``channel_start (J,)`` the column of a joint's first channel in
-    ``values (F,C)``; ``frame_time`` seconds.
-    """
+    """A parsed BVH file; joints in file (depth-first) order, so a parent precedes its children."""
 
     label: str
     names: tuple[str, ...]
-    parents: np.ndarray
-    offsets: np.ndarray
-    end_sites: np.ndarray
-    channels: tuple[tuple[str, ...], ...]
-    channel_start: np.ndarray
-    frame_time: float
-    values: np.ndarray
+    parents: np.ndarray  # (J,) int, -1 for the root
+    offsets: np.ndarray  # (J,3) rest offsets from the parent
+    end_sites: np.ndarray  # (J,3) End Site offsets, NaN rows where a joint has none
+    channels: tuple[tuple[str, ...], ...]  # per joint, names from CHANNEL_NAMES
+    channel_start: np.ndarray  # (J,) column of a joint's first channel in values
+    frame_time: float  # seconds
+    values: np.ndarray  # (F,C)
 
     @property
     def num_frames(self) -> int:

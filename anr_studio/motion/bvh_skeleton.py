@@ -1,17 +1,12 @@
-"""Where SMPL's joints are in a BVH skeleton, found from the joint tree and the rest offsets.
+"""Where SMPL's joints are in a BVH skeleton, found by its shape (names only tell left from right):
 
-Names are only hints (which side is left). The body is found by its shape:
-
-1. Limb pairs: two children of one joint whose main chains (the longest path down) have the same
-   bone lengths (so any rest pose will do). The legs and the arms are the two longest pairs; the arms
-   branch further from the root than the legs (CMU, Mixamo: legs at the hips; 3ds Max Biped: legs
-   at the first spine joint, arms at the neck).
-2. The spine is the path from the legs' branch (SMPL's pelvis) to the arms' branch (spine3); the
-   head chain is the longest other chain leaving the arms' branch.
-3. Each limb's bones are fitted to a human limb's proportions: an optional clavicle / hip bone,
-   the two long bones (upper arm and forearm, thigh and shin), then the hand or the foot. Joints
-   that sit at one position (CMU's zero offsets) count as one; the deepest of them moves the bone.
-4. Up runs from the feet through the pelvis to the chest; left comes from the names of the pair
+1. Limb pairs: two children of one joint whose main chains (longest path down) have equal bone
+   lengths. Legs and arms are the two longest pairs; the arms branch further from the root.
+2. The spine runs from the legs' branch (pelvis) to the arms' branch (spine3); the head is the
+   longest other chain leaving the arms' branch.
+3. Each limb's bones are fitted to human proportions (optional clavicle / hip bone, two long bones,
+   hand or foot); joints at one position (zero offsets) count as one, the deepest moving the bone.
+4. Up runs from the feet through the pelvis to the chest; left comes from the pair's names
    (Left/Right, L/R, l/r), else from the feet, which point forward.
 """
 
