@@ -1,9 +1,7 @@
 """`Capture`: random access to a capture file, safe in DataLoader worker processes.
 
-HDF5 handles must not cross ``fork``: a handle opened in the parent and used in a child reads
-garbage or deadlocks. So the constructor reads the small arrays (poses, cameras, splits) with a
-handle it closes at once, and frames/masks are read through a handle opened lazily on first use
-in each process (keyed by pid) and dropped when pickled.
+HDF5 handles must not cross ``fork``, so the small arrays are read at construction with a handle closed
+at once, and frames/masks through a handle opened lazily in each process (keyed by pid), dropped when pickled.
 """
 
 from __future__ import annotations
@@ -27,9 +25,8 @@ from anr_studio.fileio import atomic_path, ensure_free_space
 def discard_h5(f: h5py.File, path: Path) -> None:
     """Closes ``f``, open for writing at ``path``, whose contents are being thrown away.
 
-    On a full disk HDF5 cannot flush its metadata, the close fails, and the still-open file
-    crashes the interpreter when it exits. Emptying the file first gives the disk space back, so
-    the final flush (a few KiB of metadata) succeeds.
+    Emptying the file first gives a full disk its space back, so the close can flush its metadata (a file
+    left open after a failed close crashes the interpreter at exit).
     """
     with contextlib.suppress(OSError):
         os.truncate(path, 0)
@@ -41,28 +38,21 @@ def _text(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes) else value
 
 
-
 _REWRITE_LOCKS: dict[str, threading.RLock] = {}
 _REWRITE_LOCKS_GUARD = threading.Lock()
 
 
 def _rewrite_lock(path: Path) -> threading.RLock:
-    """Returns the lock that serialises rewrites of the file at ``path`` within this process.
-
-    Why: a rewrite copies the file and renames the copy over it, so two overlapping rewrites (say
-    keyframes written while masks stream into their copy) would each drop the other's change.
-    """
+    """Returns the lock that serialises rewrites of the file at ``path`` within this process (two overlapping
+    copy-and-rename rewrites would each drop the other's change)."""
     key = os.path.realpath(path)
     with _REWRITE_LOCKS_GUARD:
         return _REWRITE_LOCKS.setdefault(key, threading.RLock())
 
 
 class Capture:
-    """Returns frames, masks, cameras and body parameters of one capture file by frame index.
-
-    Raises AnrError with the first problem ``validate`` finds. Small per-frame arrays live in
-    memory; frames and masks are read from disk on demand.
-    """
+    """Returns frames, masks, cameras and body parameters of one capture file by frame index (AnrError with
+    the first problem ``validate`` finds); frames and masks are read from disk on demand."""
 
     def __init__(self, path: str | os.PathLike, *, check: bool = True) -> None:
         self.path = Path(path)
@@ -106,7 +96,6 @@ class Capture:
             self._truth = {k: v[()] for k, v in f[S.TRUTH].items()} if S.TRUTH in f else {}
             self._background: np.ndarray | None = None
 
-    # -- lazy per-process handle -----------------------------------------------------------
     def _h5(self) -> h5py.File:
         pid = os.getpid()
         if self._file is None or self._pid != pid:
@@ -132,7 +121,6 @@ class Capture:
         state["_file"], state["_pid"] = None, None
         return state
 
-    # -- per frame -------------------------------------------------------------------------
     def __len__(self) -> int:
         return self._n
 
@@ -199,10 +187,8 @@ class Capture:
         return self.transls[self._index(i)].copy()
 
     def split(self, name: str) -> np.ndarray:
-        """Returns the frame indices ``(n,)`` int64 of ``"train"`` or ``"test"``.
-
-        Without a stored split every frame is a training frame and the test set is empty.
-        """
+        """Returns the frame indices ``(n,)`` int64 of ``"train"`` or ``"test"`` (without a stored split: all
+        frames train)."""
         if name not in self._split:
             raise AnrError(f"{self.path.name}: split {name!r} is unknown, expected 'train' or 'test'")
         return self._split[name].copy()
@@ -230,18 +216,13 @@ class Capture:
                 return json.loads(value)
         return value
 
-    # -- edits (atomic) --------------------------------------------------------------------
     @contextlib.contextmanager
     def _rewrite(self, replace: Iterable[str], extra_bytes: int = 0) -> Iterator[h5py.File]:
-        """Yields a new file holding everything but the top-level ``replace`` members.
+        """Yields a new file holding everything but the top-level ``replace`` members; it replaces the capture.
 
-        ``extra_bytes``: about how much the caller adds. A disk without room for the copy is
-        refused before HDF5 writes anything: HDF5 recovers badly from running out of space in
-        the middle of copying objects between files (the library's state can crash the process).
-
-        Why a copy rather than editing in place: HDF5 has no transactions, so a crash during an
-        in-place write can leave a corrupt file; and deleted datasets never give their space
-        back. ``Group.copy`` moves compressed chunks without decoding them, so this is fast.
+        A copy because HDF5 has no transactions and never gives deleted space back (``Group.copy`` moves
+        compressed chunks undecoded). ``extra_bytes``: about how much the caller adds, for the space check
+        made before HDF5 writes anything (running out midway can crash it).
         """
         replace = set(replace)
         with _rewrite_lock(self.path):
