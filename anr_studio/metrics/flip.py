@@ -10,11 +10,8 @@ from anr_studio.metrics.image import _pair
 
 
 def flip(pred: Any, target: Any, pixels_per_degree: float | None = None) -> float:
-    """Returns the mean LDR-FLIP error (0 = identical, up to 1) of ``pred`` against the reference ``target``.
-
-    Images: HWC, uint8 or float in [0, 1], sRGB, 3 channels (grey is repeated). The default viewing
-    condition is FLIP's (67 pixels per degree).
-    """
+    """Returns the mean LDR-FLIP error (0 = identical, up to 1) of sRGB ``pred`` against ``target`` (default
+    viewing condition: FLIP's 67 pixels per degree)."""
     import flip_evaluator
 
     a, b = _pair(pred, target)
