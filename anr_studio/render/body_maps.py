@@ -22,8 +22,7 @@ class BodyMaps:
     uv:        (B,H,W,2) grid_sample coordinates in [-1, 1]; BACKGROUND_UV (-2) off the body.
     normals:   (B,3,H,W) unit camera-space normals (smooth), zeros off the body.
     mask:      (B,1,H,W) float, 1 on the body, 0 elsewhere.
-    fragments: the rasterizer output they were interpolated from.
-    """
+    fragments: the rasterizer output they were interpolated from."""
 
     uv: torch.Tensor
     normals: torch.Tensor
@@ -39,11 +38,9 @@ def render_body_maps(
 ) -> BodyMaps:
     """Returns BodyMaps(uv (B,H,W,2), normals (B,3,H,W), mask (B,1,H,W), fragments) of ``body`` posed as ``vertices``.
 
-    body: a BodyModel (``faces (F,3)`` long, ``face_uvs (F,3,2)``).
-    vertices: (B,V,3) posed vertices (``body(...).vertices``); camera of batch B or 1; image_size (H, W).
-    Used by training, evaluation, the avatar and the GUI alike. When ``vertices`` require grad (pose
-    refinement), uv and normals are differentiable in them (`differentiable_bary`: interior pixels only,
-    visibility and mask are fixed); otherwise the rasterizer's barycentrics are used as they are.
+    body: ``faces (F,3)``, ``face_uvs (F,3,2)``; vertices: (B,V,3); camera of batch B or 1; image_size (H, W).
+    When ``vertices`` require grad (pose refinement), uv and normals are differentiable in them
+    (`differentiable_bary`: interior pixels only; visibility and mask fixed).
     """
     faces, face_uvs = body.faces, body.face_uvs
     expect_shape(face_uvs, (faces.shape[0], 3, 2), "body.face_uvs", "render_body_maps")

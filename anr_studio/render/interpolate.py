@@ -1,9 +1,7 @@
 """Per-pixel attributes from Fragments: the UV image and the camera-space normal image.
 
-Both are weighted sums of per-corner values with the fragments' barycentrics: differentiable in
-``face_uvs`` always, and in vertex positions through `differentiable_bary`, which recomputes the
-barycentrics of the visible faces from the vertices with torch ops (as nvdiffrast's ``interpolate``:
-visibility stays fixed, so gradients reach the vertices from interior pixels, not from silhouettes).
+Barycentric sums of per-corner values: differentiable in ``face_uvs``, and in the vertices through
+`differentiable_bary` (visibility fixed, as nvdiffrast's ``interpolate``).
 """
 
 from __future__ import annotations
@@ -22,20 +20,12 @@ BACKGROUND_UV = -2.0  # outside [-1, 1], so grid_sample(padding_mode="zeros") re
 
 
 def _dense(fragments: Fragments) -> bool:
-    """Returns True where every pixel is interpolated (CUDA): no ``nonzero``, so no host sync and capturable.
-
-    On the CPU only the covered pixels are (a third of the image or less: less work on few cores).
-    Either way a pixel gets the same arithmetic; background pixels have barycentrics 0.
-    """
+    """Returns True where every pixel is interpolated (CUDA: no ``nonzero``, no host sync); on the CPU only covered ones."""
     return fragments.face_id.device.type != "cpu"
 
 
 def _gather_covered(fragments: Fragments) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
-    """Returns (covered (N,) flat pixel indices, face (N,) ids, bary (N,3)) of the pixels to interpolate.
-
-    Dense (see `_dense`): covered is None and all B*H*W pixels are returned, background ones
-    with face 0 and barycentrics 0.
-    """
+    """Returns (covered (N,) flat pixel indices or None when dense, face (N,) ids, bary (N,3)) of the pixels to interpolate."""
     if _dense(fragments):
         return None, fragments.face_id.reshape(-1).clamp_min(0), fragments.bary.reshape(-1, 3)
     covered = fragments.covered_pixels()
@@ -45,10 +35,7 @@ def _gather_covered(fragments: Fragments) -> tuple[torch.Tensor | None, torch.Te
 
 
 def _scatter_image(fragments: Fragments, covered: torch.Tensor | None, values: torch.Tensor, fill: float) -> torch.Tensor:
-    """Returns (B,H,W,D): ``values`` at the covered pixels, ``fill`` elsewhere (differentiable in values).
-
-    ``values``: (N,D) for the ``covered`` pixels, or (B*H*W,D) for all of them when ``covered`` is None.
-    """
+    """Returns (B,H,W,D): ``values`` (N,D) at the ``covered`` pixels (or (B*H*W,D) when None), ``fill`` elsewhere."""
     batch, height, width = fragments.face_id.shape
     if covered is None:
         mask = (fragments.face_id >= 0).reshape(-1, 1)
@@ -60,11 +47,7 @@ def _scatter_image(fragments: Fragments, covered: torch.Tensor | None, values: t
 
 
 def _check_face_count(fragments: Fragments, count: int) -> None:
-    """Raises AnrError when the fragments reference a face index >= ``count``.
-
-    Fragments from `rasterize` know their mesh's face count, which settles it on the host;
-    others are read back (one host sync).
-    """
+    """Raises AnrError when the fragments reference a face index >= ``count`` (a host sync unless known)."""
     if fragments.num_faces is not None and fragments.num_faces <= count:
         return
     highest = int(fragments.face_id.max()) if fragments.face_id.numel() else -1
@@ -106,11 +89,7 @@ def differentiable_bary(
 
 
 def interpolate_face_attributes(fragments: Fragments, face_attributes: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
-    """Returns (B,H,W,D): per-corner ``face_attributes (F,3,D)`` blended by the barycentrics; ``fill`` on background.
-
-    On the CPU only covered pixels are computed, on CUDA all (see `_dense`); differentiable with
-    respect to ``face_attributes``.
-    """
+    """Returns (B,H,W,D): per-corner ``face_attributes (F,3,D)`` blended by the barycentrics; ``fill`` on background."""
     expect_shape(face_attributes, (None, 3, None), "face_attributes", "interpolate_face_attributes")
     covered, face, bary = _gather_covered(fragments)
     _check_face_count(fragments, face_attributes.shape[0])
@@ -122,11 +101,9 @@ def interpolate_face_attributes(fragments: Fragments, face_attributes: torch.Ten
 
 
 def interpolate_uv(fragments: Fragments, face_uvs: torch.Tensor) -> torch.Tensor:
-    """Returns the UV image (B,H,W,2) as grid_sample coordinates: gx = 2u - 1, gy = 1 - 2v.
+    """Returns the UV image (B,H,W,2) as grid_sample coordinates: gx = 2u - 1, gy = 1 - 2v; ``BACKGROUND_UV`` off the body.
 
-    face_uvs: (F,3,2) OBJ-style u, v in [0, 1] per face corner (v up; seams allowed).
-    Background pixels hold ``BACKGROUND_UV`` in both channels. Differentiable in ``face_uvs``.
-    """
+    face_uvs: (F,3,2) OBJ-style u, v in [0, 1] per face corner (v up; seams allowed)."""
     expect_shape(face_uvs, ("F", 3, 2), "face_uvs", "interpolate_uv")
     # The affine map to grid coordinates commutes with the barycentric blend, so apply it per corner.
     grid_uvs = torch.stack([2.0 * face_uvs[..., 0] - 1.0, 1.0 - 2.0 * face_uvs[..., 1]], dim=-1)
@@ -134,11 +111,7 @@ def interpolate_uv(fragments: Fragments, face_uvs: torch.Tensor) -> torch.Tensor
 
 
 def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    """Returns (B,V,3) unit smooth vertex normals: area-weighted sums of the adjacent face normals.
-
-    Face normals follow the winding (counter-clockwise seen from outside = outward, as in OBJ).
-    A vertex used by no face gets a zero normal.
-    """
+    """Returns (B,V,3) unit vertex normals: area-weighted face normals (CCW = outward); zero for unused vertices."""
     expect_shape(vertices, ("B", "V", 3), "vertices", "vertex_normals")
     faces = faces.to(device=vertices.device, dtype=torch.long)
     corners = vertices[:, faces]  # (B,F,3,3)
@@ -156,14 +129,10 @@ def interpolate_normals(
     faces: torch.Tensor,
     camera: PerspectiveCamera | WeakPerspectiveCamera,
 ) -> torch.Tensor:
-    """Returns the normal image (B,3,H,W): unit camera-space normals, zeros on background.
+    """Returns the normal image (B,3,H,W): smooth unit camera-space normals (n_z < 0 facing the camera), 0 off the body.
 
-    Smooth shading: per-vertex normals (area-weighted, see ``vertex_normals``) interpolated with
-    the perspective-correct barycentrics and renormalised. Smooth normals hide the coarse body's
-    facets, which would otherwise print into the renderer's input as a faceted pattern.
-    Camera space is OpenCV (x right, y down, z forward), so a surface facing the camera has n_z < 0.
-    vertices: (B,V,3) world positions; faces: (F,3); camera of batch B or 1.
-    """
+    Smooth, so the coarse body's facets do not print into the renderer's input.
+    vertices: (B,V,3) world positions; faces: (F,3); camera of batch B or 1."""
     expect_shape(vertices, ("B", "V", 3), "vertices", "interpolate_normals")
     batch, height, width = fragments.face_id.shape
     device = fragments.face_id.device
