@@ -1,8 +1,6 @@
 """Config dataclasses of the model package: neural texture, U-Nets, discriminator and loss weights.
 
-`anr_studio.train` composes them into a run config (`TrainConfig.model`, `TrainConfig.loss`);
-avatar files store `ModelConfig` and checkpoints the whole run config as JSON. Every field has a
-docstring; presets are `paper`, `fast`, `tiny` (`ModelConfig.preset(name)`, `LossConfig.preset(name)`).
+Avatar files store `ModelConfig`, checkpoints the whole run config as JSON; presets are `paper`, `fast`, `tiny`.
 """
 
 from __future__ import annotations
@@ -109,8 +107,8 @@ class DiscriminatorConfig:
 class ModelConfig:
     """Neural texture, renderer U-Nets and discriminator sizes.
 
-    The two-stage ANR uses `r1` (neural image -> latent) and `r2` (latent + normals -> RGB + mask);
-    the one-stage ANR ablation and the DNR baseline use a single U-Net sized by `r2`.
+    Two-stage ANR uses `r1` (neural image -> latent) and `r2` (latent + normals -> RGB + mask); the one-stage
+    ablation and the DNR baseline use a single U-Net sized by `r2`.
     """
 
     texture: TextureConfig = field(default_factory=TextureConfig)
@@ -218,11 +216,8 @@ config is read (their behaviour is now fixed); any other unknown key is still an
 
 
 def stored_model_dict(data: dict) -> dict:
-    """Returns a copy of a stored `ModelConfig` dict that the current schema reads.
-
-    Retired keys are dropped (`RETIRED_KEYS`). A U-Net or discriminator stored without
-    ``conv_bias_before_norm`` predates that field and has the biases (True).
-    """
+    """Returns a copy of a stored `ModelConfig` dict in the current schema: `RETIRED_KEYS` dropped, a missing
+    ``conv_bias_before_norm`` read as True (files that predate it have the biases)."""
     data = {k: v for k, v in data.items() if k not in RETIRED_KEYS["model"]}
     for name in ("r1", "r2", "discriminator"):
         section = data.get(name)

@@ -22,7 +22,8 @@ class BodyMaps:
     uv:        (B,H,W,2) grid_sample coordinates in [-1, 1]; BACKGROUND_UV (-2) off the body.
     normals:   (B,3,H,W) unit camera-space normals (smooth), zeros off the body.
     mask:      (B,1,H,W) float, 1 on the body, 0 elsewhere.
-    fragments: the rasterizer output they were interpolated from."""
+    fragments: the rasterizer output they were interpolated from.
+    """
 
     uv: torch.Tensor
     normals: torch.Tensor

@@ -1,7 +1,8 @@
 """Cameras: perspective (OpenCV: x right, y down, z forward), weak perspective, and orbits.
 
 ``x_cam = R @ x_world + t``; ``pixel = K @ x_cam / z``; pixel (i, j) has its centre at (j + 0.5, i + 0.5).
-World is metres, y up, the body faces +z at rest. A camera holds B views; batch-1 cameras broadcast."""
+World is metres, y up, the body faces +z at rest. A camera holds B views; batch-1 cameras broadcast.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ def _as_batched(value, inner: tuple[int, ...], field: str, source: str, check_fi
 def _rotate(M: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """Returns ``M @ p`` for every point: M (B,3,3), points (B,N,3) -> (B,N,3).
 
-    Multiply-and-sum, not matmul: a TF32 matmul (on while training) moves vertices by a pixel at 1024^2."""
+    Multiply-and-sum, not matmul: a TF32 matmul (on while training) moves vertices by a pixel at 1024^2.
+    """
     return (points.unsqueeze(-2) * M.unsqueeze(1)).sum(-1)
 
 
@@ -94,7 +96,8 @@ class _Views:
 class PerspectiveCamera(_Views):
     """Pinhole cameras: intrinsics ``K (B,3,3)``, world-to-camera ``R (B,3,3)``, ``t (B,3)`` (unbatched = B 1).
 
-    Batch-1 tensors broadcast against the others; all share one dtype and device."""
+    Batch-1 tensors broadcast against the others; all share one dtype and device.
+    """
 
     is_perspective = True
     _fields = ("K", "R", "t")
@@ -145,7 +148,8 @@ class PerspectiveCamera(_Views):
 class WeakPerspectiveCamera(_Views):
     """Weak-perspective cameras: ``scale (B,)``, ``offset (B,2)``; pixel = ``scale * [x, -y] + offset``, depth = ``-z``.
 
-    Camera space is the world rotated by diag(1, -1, -1) (x right, y down, z forward), looking down -z."""
+    Camera space is the world rotated by diag(1, -1, -1) (x right, y down, z forward), looking down -z.
+    """
 
     is_perspective = False
     _fields = ("scale", "offset")
@@ -204,7 +208,8 @@ def orbit_camera(
     ``azimuth_deg``, ``elevation_deg``, ``distance``: floats or (B,) tensors; ``target``: (3,) or (B,3).
     Azimuth 0 / elevation 0 faces a body facing +z; positive azimuth moves towards +x, positive elevation up.
     ``fov_deg`` is vertical; square pixels, principal point at (W/2, H/2); elevation +-90 keeps image right
-    ``(cos az, 0, -sin az)``."""
+    ``(cos az, 0, -sin az)``.
+    """
     source = "orbit_camera"
     if len(image_size) != 2 or min(int(s) for s in image_size) <= 0:
         raise AnrError(f"{source}: image_size is {tuple(image_size)}, expected (H, W) with positive sizes")

@@ -103,7 +103,8 @@ def interpolate_face_attributes(fragments: Fragments, face_attributes: torch.Ten
 def interpolate_uv(fragments: Fragments, face_uvs: torch.Tensor) -> torch.Tensor:
     """Returns the UV image (B,H,W,2) as grid_sample coordinates: gx = 2u - 1, gy = 1 - 2v; ``BACKGROUND_UV`` off the body.
 
-    face_uvs: (F,3,2) OBJ-style u, v in [0, 1] per face corner (v up; seams allowed)."""
+    face_uvs: (F,3,2) OBJ-style u, v in [0, 1] per face corner (v up; seams allowed).
+    """
     expect_shape(face_uvs, ("F", 3, 2), "face_uvs", "interpolate_uv")
     # The affine map to grid coordinates commutes with the barycentric blend, so apply it per corner.
     grid_uvs = torch.stack([2.0 * face_uvs[..., 0] - 1.0, 1.0 - 2.0 * face_uvs[..., 1]], dim=-1)
@@ -132,7 +133,8 @@ def interpolate_normals(
     """Returns the normal image (B,3,H,W): smooth unit camera-space normals (n_z < 0 facing the camera), 0 off the body.
 
     Smooth, so the coarse body's facets do not print into the renderer's input.
-    vertices: (B,V,3) world positions; faces: (F,3); camera of batch B or 1."""
+    vertices: (B,V,3) world positions; faces: (F,3); camera of batch B or 1.
+    """
     expect_shape(vertices, ("B", "V", 3), "vertices", "interpolate_normals")
     batch, height, width = fragments.face_id.shape
     device = fragments.face_id.device

@@ -3,7 +3,8 @@
 1. ``_raster_kernel``: one program per face walks its bounding box in tiles and ``atomic_min``s the
    packed key ``float_bits(distance) << 31 | face`` per covered pixel (same edge slack as torch).
 2. ``_resolve_kernel``: decodes the winners into face id, barycentrics and depth (background -1 / 0 / 0).
-The per-face setup stays in torch (``rasterizer._face_setup``). Imported lazily: Triton is CUDA-only."""
+The per-face setup stays in torch (``rasterizer._face_setup``). Imported lazily: Triton is CUDA-only.
+"""
 
 from __future__ import annotations
 
@@ -102,7 +103,8 @@ def raster_triton(coeffs: torch.Tensor, bbox: torch.Tensor, batch: int, num_face
                   perspective: bool, eps: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Returns (face_id (B*H*W,) long, bary (B*H*W,3) float32, depth (B*H*W,) float32) on the CUDA device.
 
-    coeffs (14, B*F) float32, bbox (4, B*F) long, contiguous, from ``rasterizer._face_setup``."""
+    coeffs (14, B*F) float32, bbox (4, B*F) long, contiguous, from ``rasterizer._face_setup``.
+    """
     device = coeffs.device
     n_faces = batch * num_faces
     n_pixels = batch * height * width
