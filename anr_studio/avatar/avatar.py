@@ -1,12 +1,8 @@
 """Returns rendered images of a trained avatar: `Avatar.load(path).render(identity, pose, camera)`.
 
-An avatar is one renderer R shared by several identities (one neural texture each), the body
-model it was trained on and each identity's shape (betas). Rendering goes through the one
-render path of training and evaluation (`anr_studio.avatar.forward.render_views`).
-
-Build one from a file (`Avatar.load`), from weights read elsewhere (`Avatar.from_weights`: a
-training checkpoint) or from modules in memory (`Avatar(renderer, textures, body)`: a running
-trainer, a test's untrained renderer).
+One renderer R shared by several identities (a neural texture and betas each) on the body model it was
+trained on, built from a file (`Avatar.load`), stored weights (`Avatar.from_weights`: a checkpoint) or
+modules in memory (`Avatar(renderer, textures, body)`: a running trainer).
 """
 
 from __future__ import annotations
@@ -41,10 +37,8 @@ def _size2(size: int | Sequence[int]) -> tuple[int, int]:
 class Avatar:
     """A renderer, one neural texture per identity, the body model and each identity's betas.
 
-    ``renderer`` and ``body`` are used as they are, in place (a running trainer's modules stay
-    trainable: callers put the renderer in eval mode for rendering); ``textures``: {name: (C,S,S)
-    tensor}, copied; ``betas``: {name: (K,) array}; ``cameras``: {name: {K, R, t}}; ``meta``: the
-    avatar file's JSON (renderer kind, model config, body model, ...).
+    ``renderer`` and ``body`` are used in place (a trainer's modules stay trainable); ``textures``: {name:
+    (C,S,S)}, copied; ``betas``: {name: (K,)}; ``cameras``: {name: {K, R, t}}; ``meta``: the avatar file's JSON.
     """
 
     def __init__(self, renderer: torch.nn.Module, textures: dict[str, torch.Tensor], body: torch.nn.Module,
@@ -79,11 +73,8 @@ class Avatar:
                      body_path: str | None = None, source: str = "avatar") -> "Avatar":
         """Returns the avatar of stored weights on ``device``, its renderer in eval mode and frozen.
 
-        ``meta``: an avatar file's JSON (or a checkpoint's: same keys); ``textures``: (C,S,S) per
-        identity, in ``meta["identities"]`` order. ``body``: the body model in use (default: the one
-        the avatar names, the built-in body for "default", ``body_path`` for an SMPL-format file).
-        AnrError when its id differs from the avatar's ``body_model``: the textures only make sense
-        on the body they were trained on.
+        ``meta``: an avatar file's (or checkpoint's) JSON; ``textures``: (C,S,S) in ``meta["identities"]`` order;
+        ``body``: default the one the avatar names (``body_path`` for an SMPL file); AnrError when it differs.
         """
         dev = torch.device(device)
         wanted = str(meta.get("body_model", "default"))
@@ -198,22 +189,12 @@ class Avatar:
     # -- rendering ----------------------------------------------------------------------------
     def tune(self, bf16: bool = True, channels_last: bool = True, graphs: bool = True,
              compile: str | None = None, whole_frame: bool = True) -> "Avatar":
-        """Returns self, set up for speed on its device (CPU or CUDA); saved weights are unchanged.
+        """Returns self, set up for speed on its device; saved weights are unchanged.
 
-        On the CPU the arguments are ignored and the measured best CPU path is used: fp32 with
-        channels_last weights (oneDNN convolutions run NHWC natively; docs/benchmarks.md, "Avatar
-        frame time"). bf16 autocast on a CPU
-        without AMX (AVX2 only) was 25x slower, and a frozen TorchScript trace no faster than
-        eager channels_last, so neither is used. On CUDA: ``bf16``: bf16 autocast;
-        ``channels_last``: channels_last weights; ``graphs``: CUDA graphs. With ``whole_frame``
-        (default) each frame, pose to uint8 image, replays as one graph per input layout
-        (`anr_studio.avatar.frame.FrameGraphs`: the host time around the network was most of a
-        frame); frames it cannot replay, and all with ``whole_frame=False``, run eagerly with the
-        renderer alone replayed as one graph per image size
-        (`anr_studio.model.graphed.GraphedRenderer`: at batch 1 the ~1200 kernels of R1 + R2 are
-        launch-bound; paper 512² on an H100: 8.1 ms eager bf16 vs 2.4 ms replayed). ``compile``: a
-        torch.compile mode instead of ``graphs`` ("reduce-overhead" = Inductor kernels in CUDA
-        graphs; slow to start). Timings: docs/benchmarks.md, "Avatar frame time".
+        CPU: the arguments are ignored; fp32 with channels_last weights is the measured best (docs/benchmarks.md,
+        "Avatar frame time"). CUDA: ``bf16`` autocast, ``channels_last`` weights, ``graphs``: with ``whole_frame``
+        each frame replays as one graph per input layout (`FrameGraphs`), otherwise the renderer alone replays per
+        image size (`GraphedRenderer`); ``compile``: a torch.compile mode instead of ``graphs``.
         """
         self._frames = None
         self._clear_caches()
@@ -258,10 +239,7 @@ class Avatar:
 
     def default_camera(self, size: int | Sequence[int] = 512, identity: str | None = None, azimuth_deg: Any = 0.0,
                        elevation_deg: Any = 5.0, fov_deg: float = 30.0, margin: float = 1.12) -> PerspectiveCamera:
-        """Returns a camera (batch 1, or B for (B,) azimuths) that frames the whole rest-pose body in ``size``.
-
-        The distance fits the body's height (or its width, for wide images) with ``margin`` around it.
-        """
+        """Returns a camera (batch 1, or B for (B,) azimuths) framing the whole rest-pose body in ``size`` with ``margin``."""
         h, w = _size2(size)
         lo, hi = self.body_bounds(identity)
         center = (lo + hi) / 2
@@ -310,11 +288,7 @@ class Avatar:
     def _render_eager(self, texture: NeuralTexture, pose: torch.Tensor, betas: torch.Tensor | None,
                       transl: torch.Tensor | None, camera: Any, size: tuple[int, int], background: Background
                       ) -> tuple[np.ndarray, np.ndarray]:
-        """Returns (image, mask) of one batch rendered op by op (the renderer itself may replay a graph).
-
-        Host inputs (CPU tensors) are checked by the body on the host, so on CUDA the frame reads
-        nothing back until its one device-to-host copy.
-        """
+        """Returns (image, mask) of one batch rendered op by op; host inputs are checked on the host (one copy back on CUDA)."""
         checked = pose.device.type == "cpu"
         with inputs_checked_on_host() if checked else contextlib.nullcontext():
             image, mask = render_frame(self.body, self._network, texture, pose, betas, transl, camera, size,
@@ -327,12 +301,10 @@ class Avatar:
                ) -> tuple[np.ndarray, np.ndarray]:
         """Returns (image, mask) of ``identity`` in ``pose`` seen by ``camera``.
 
-        ``pose`` (24,3) gives image (H,W,3) uint8 and mask (H,W) float32 in [0,1]; ``pose`` (B,24,3)
-        gives (B,H,W,3) and (B,H,W). ``camera``: batch 1 or B (default: `default_camera`);
-        ``betas`` (K,) or (B,K) (default: the identity's own); ``transl`` (3,) or (B,3).
-        ``background``: an RGB colour (0..255), an image (H,W,3) or (B,H,W,3) uint8, or None for
-        RGBA images whose alpha is the mask. Sequences are rendered ``batch_size`` frames at a time.
-        After ``tune()`` on CUDA each batch replays a captured whole-frame graph where it can.
+        ``pose`` (24,3) gives image (H,W,3) uint8 and mask (H,W) float32 in [0,1]; (B,24,3) gives (B,H,W,3), (B,H,W).
+        ``camera``: batch 1 or B (default `default_camera`); ``betas`` (K,) or (B,K) (default the identity's);
+        ``transl`` (3,) or (B,3); ``background``: RGB 0..255, an (H,W,3) or (B,H,W,3) uint8 image, or None for
+        RGBA (alpha = mask). Rendered ``batch_size`` frames at a time.
         """
         self._check(identity)
         h, w = _size2(size)

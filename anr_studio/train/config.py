@@ -1,8 +1,7 @@
 """Training configuration: data, optimisation, and the model/loss configs of `anr_studio.model`.
 
-One `TrainConfig` describes a run completely; checkpoints and avatar files store it as JSON
-(`config_to_dict` / `TrainConfig.from_dict`), and the CLI edits it with `--set key=value`.
-Presets live in `anr_studio.train.presets`.
+One `TrainConfig` describes a run; checkpoints and avatar files store it as JSON, the CLI edits it with
+`--set key=value`; presets are in `anr_studio.train.presets`.
 """
 
 from __future__ import annotations
@@ -112,11 +111,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        """Returns the config stored in ``data`` (a checkpoint's, a run's or an avatar's).
-
-        Keys that earlier versions stored and this one retired are dropped (`RETIRED_KEYS`,
-        `anr_studio.model.config.RETIRED_KEYS`); AnrError names any other unknown or mistyped key.
-        """
+        """Returns the config stored in ``data`` (retired keys dropped); AnrError names any other unknown or mistyped key."""
         if not isinstance(data, dict):
             from anr_studio.errors import AnrError
 

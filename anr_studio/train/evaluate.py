@@ -1,10 +1,5 @@
-"""Returns held-out metrics of a trained run: its Avatar renders the test frames.
-
-The avatar comes from a run folder, an ``.anr`` file or a running trainer. Each frame is rendered
-at the capture's full resolution from its own camera and body parameters, composited over the
-capture's background plate, and compared with the frame (PSNR, SSIM, FLIP, LPIPS when its weights
-are present) and its mask (IoU).
-"""
+"""Held-out metrics of a trained run: its Avatar renders the test frames at full resolution from their own
+cameras and bodies over the background plate (PSNR, SSIM, FLIP, LPIPS, mask IoU)."""
 
 from __future__ import annotations
 
@@ -31,10 +26,7 @@ from anr_studio.train.rundir import AVATAR_FILE
 
 def run_avatar(path: str | os.PathLike, device: str | torch.device = "cpu", body: torch.nn.Module | None = None,
                body_path: str | None = None) -> Avatar:
-    """Returns the avatar of a run folder (its avatar.anr, else its newest checkpoint) or of an ``.anr`` file.
-
-    ``body``, ``body_path``: as for `Avatar.load`. AnrError when the folder holds neither.
-    """
+    """Returns the avatar of a run folder (avatar.anr, else the newest checkpoint) or an ``.anr`` file; AnrError if neither."""
     path = Path(path)
     if path.is_dir() and not (path / AVATAR_FILE).exists():
         ckpt = load_latest_checkpoint(path)
@@ -47,10 +39,7 @@ def run_avatar(path: str | os.PathLike, device: str | torch.device = "cpu", body
 
 
 def trainer_avatar(trainer: Any) -> Avatar:
-    """Returns an Avatar over a trainer's renderer and body in place, with copies of its textures as they are now.
-
-    Take ``trainer.lock`` around building and rendering it; the renderer keeps its train/eval mode.
-    """
+    """Returns an Avatar over a trainer's renderer and body in place, with copies of its textures (hold ``trainer.lock``)."""
     textures = {name: tex.texture.detach() for name, tex in zip(trainer.identities, trainer.textures)}
     meta = {"renderer": trainer.config.renderer, "body_model": trainer.captures[0].body_model_id, "step": trainer.step}
     return Avatar(trainer.renderer, textures, trainer.body, meta, source="training")
@@ -62,11 +51,7 @@ def _mean(values: list[float | None]) -> float | None:
 
 
 def render_frames(avatar: Avatar, cap: Capture, frames: Sequence[int], batch_size: int = 4) -> list[dict[str, np.ndarray]]:
-    """Returns, per frame index of ``cap``, {"composite" (H,W,3), "mask" (H,W)} uint8 renders of its identity.
-
-    Each frame is seen from its own camera, in its own pose, shape and translation, over the
-    capture's background plate, at the capture's resolution.
-    """
+    """Returns, per frame index of ``cap``, {"composite" (H,W,3), "mask" (H,W)} uint8 renders of its identity."""
     out = []
     for start in range(0, len(frames), batch_size):
         idx = list(frames[start:start + batch_size])
@@ -85,11 +70,8 @@ def evaluate(run: str | os.PathLike, capture_paths: Sequence[str | Capture], spl
              avatar: Avatar | None = None, keep_images: int = 0, psnr_only: bool = False) -> dict[str, Any]:
     """Returns {"per_identity": {name: {metric: mean, "frames": n}}, "overall": {...}, "lpips": status, ...}.
 
-    The avatar is ``avatar`` or `run_avatar` (``run``, ``body``, ``body_path``). Metrics are means
-    over frames of the ``split`` of each capture (all of them, or the first ``max_frames`` evenly
-    spaced). LPIPS is None with ``lpips`` saying why when its weights are absent. ``keep_images``
-    > 0 adds ``images[name]`` = the first renders (truth, composite, mask). ``psnr_only`` skips the
-    slower metrics (progress tracking during training): PSNR and mask IoU only.
+    Means over the ``split`` frames of each capture (or ``max_frames`` evenly spaced); LPIPS None when its
+    weights are absent; ``keep_images`` > 0 adds ``images[name]``; ``psnr_only``: PSNR and mask IoU only.
     """
     avatar = avatar or run_avatar(run, device, body, body_path)
     status = lpips_status()
@@ -127,11 +109,7 @@ def evaluate(run: str | os.PathLike, capture_paths: Sequence[str | Capture], spl
 
 
 class HeldOutPSNR(Callback):
-    """Records held-out PSNR and mask IoU against training time every ``every_steps`` steps (time-to-threshold, stability).
-
-    Renders ``frames`` held-out frames per capture with the trainer's current weights; the time
-    spent here is not counted as training time.
-    """
+    """Records held-out PSNR and mask IoU of ``frames`` frames every ``every_steps`` steps (not counted as training time)."""
 
     def __init__(self, capture_paths: Sequence[str], every_steps: int, frames: int = 4, split: str = "test",
                  path: str | os.PathLike | None = None) -> None:
