@@ -1,9 +1,7 @@
-"""`anr-studio` entry point. With no sub-command it opens the studio (the GUI).
+"""`anr-studio` entry point; with no sub-command it opens the studio (the GUI).
 
-One module per command group (``anr_studio.cli.body``, ``.capture``, ``.synth``, ``.train``,
-``.avatar``), each with ``register(subparsers)``. Registering only builds argparse parsers: the
-packages a command needs load when it runs, so ``anr-studio --help`` starts in a fraction of a
-second.
+One module per command group, each with ``register(subparsers)``; commands import what they need when
+they run, so ``--help`` is fast.
 """
 
 from __future__ import annotations
@@ -109,11 +107,7 @@ def _run_gui(args: argparse.Namespace) -> int:
 
 
 def _quiet_h5py_finalizers(unraisable) -> None:
-    """Drops the errors h5py's finalizers meet closing objects of a file a full disk cut short.
-
-    The command has already said in one line that the disk is full; HDF5's close-time flush
-    failures of the discarded file would only print tracebacks after it.
-    """
+    """Drops the errors h5py's finalizers meet closing a file a full disk cut short (the command already said so)."""
     if isinstance(unraisable.exc_value, (OSError, RuntimeError)) and "h5py" in repr(unraisable.object):
         return
     sys.__unraisablehook__(unraisable)

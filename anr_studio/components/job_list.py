@@ -1,9 +1,6 @@
-"""JobList: the studio's background jobs in one list — name, progress, ETA, cancel — free of Qt.
+"""JobList: the studio's background jobs in one list (name, progress, ETA, cancel), free of Qt.
 
-Every panel adds the jobs it starts (training, import, masks, keyframes, the alignment check,
-video export); the status bar shows each running job and, for a few seconds after it ends, how it
-ended (done, cancelled, or the failure's one-line message). All methods are for the main thread;
-the jobs write their ``JobStatus`` from their own threads and the list only reads snapshots.
+Main thread only: jobs write their ``JobStatus`` from their own threads, the list reads snapshots.
 """
 
 from __future__ import annotations
@@ -94,11 +91,8 @@ class _Entry:
 
 
 class JobList:
-    """The running and recently ended jobs, in the order they were started.
-
-    ``changed`` fires (on the main thread) when a job is added or dropped; progress is read by
-    polling ``rows()``, which also drops jobs that ended more than their linger time ago.
-    """
+    """The running and recently ended jobs, in start order; ``changed`` fires when one is added or dropped, and
+    ``rows()`` (polled) drops those ended more than their linger time ago."""
 
     changed = Signal()
 

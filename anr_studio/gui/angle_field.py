@@ -11,12 +11,8 @@ ANGLE_STEP = 0.5  # degrees per arrow key or wheel step in the typed field
 
 
 class FineSlider(QtWidgets.QSlider):
-    """A horizontal slider whose drag moves the value by a fixed number of degrees per pixel.
-
-    Dragging is relative (like Blender's number fields): the value moves by DEGREES_PER_PIXEL
-    per pixel of horizontal motion (FINE_DEGREES_PER_PIXEL with Shift), however narrow the slider.
-    ``sliderPressed``/``sliderReleased`` still bracket a drag, so a drag stays one undo step.
-    """
+    """A horizontal slider dragged relatively: DEGREES_PER_PIXEL per pixel (FINE_DEGREES_PER_PIXEL with Shift)
+    however narrow it is; a drag stays one undo step (``sliderPressed``/``sliderReleased``)."""
 
     def __init__(self, lo: int, hi: int, ticks_per_degree: int = TICKS_PER_DEGREE, parent=None) -> None:
         super().__init__(QtCore.Qt.Orientation.Horizontal, parent)

@@ -1,8 +1,5 @@
-"""CapturePanel: open (or import, or synthesise) a capture, scrub its frames, check the coarse
-mesh outline against the frame, view the mask, extract masks, and run the alignment check (the
-coarse body's outline and skeleton over the frame, per-frame IoU against the mask, a verdict).
-
-Import, masks and the check run as background jobs listed in the studio's job list (status bar)."""
+"""CapturePanel: open, import or synthesise a capture, scrub its frames with the mesh outline or the mask,
+extract masks, and run the alignment check (outline and skeleton over the frame, IoU, a verdict) as jobs."""
 
 from __future__ import annotations
 
@@ -182,11 +179,10 @@ class CapturePanel(QtWidgets.QWidget):
 
     def import_capture(self, src: str, out: str, poses: str | None = None, height: float | None = None,
                        **models) -> BackgroundJob:
-        """Imports ``src`` into the capture ``out`` in the background, opens it and checks its alignment when done; returns the job.
+        """Imports ``src`` into the capture ``out`` as a job, then opens and checks it; returns the job.
 
-        A video without ``poses`` is fitted (``models``: estimator / segmenter, default MediaPipe's;
-        AnrError naming the extra to install when it is missing), sized by the person's ``height`` in
-        metres when given.
+        A video without ``poses`` is fitted (``models``: estimator / segmenter, default MediaPipe's) and sized by
+        ``height`` in metres when given.
         """
         if poses is None and capture_jobs.is_video(src) and not models:
             missing = capture_jobs.video_fit_missing(Path(src).name)

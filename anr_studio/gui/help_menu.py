@@ -60,10 +60,7 @@ def _where(context: QtCore.Qt.ShortcutContext, widgets: list[QtWidgets.QWidget])
 
 
 def bound_shortcuts(window: QtWidgets.QWidget) -> list[BoundShortcut]:
-    """Returns every shortcut bound in ``window`` (its QActions and QShortcuts, children included).
-
-    Window-wide ones come first in menu order (File, Edit, View, ...), then those of a focused view.
-    """
+    """Returns every shortcut bound in ``window``: window-wide ones in menu order, then those of a focused view."""
     menu_bar = window.menuBar() if isinstance(window, QtWidgets.QMainWindow) else None
     menus = [a.menu() for a in menu_bar.actions() if a.menu() is not None] if menu_bar is not None else []
     actions = set(window.findChildren(QtGui.QAction))

@@ -287,10 +287,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.pose_state.set_start_betas(avatar.identity_betas(identity))
 
     def _refresh_neural_colors(self, *_args) -> None:
-        """Gives the viewport the neural-texture colours of the identity picked in the neural preview.
-
-        Without an avatar (or one without textures) the neural mode is off and its action disabled.
-        """
+        """Gives the viewport the neural-texture colours of the picked identity; without them the neural mode is off."""
         avatar, identity = self.avatar, self.neural.identity
         colors = None
         if avatar is not None and identity:
@@ -430,9 +427,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def hide_stale_tab_bars(self) -> int:
         """Returns how many stale dock tab bars were hidden.
 
-        After the window resizes, Qt (6.12, seen under Xvfb) can leave an old copy of a dock
-        group's tab bar visible at the group's former position; the live one sits flush with
-        its docks, so any other bar holding the same docks is stale.
+        After a resize Qt (seen under Xvfb) can leave an old copy of a group's tab bar behind; the live one sits
+        flush with its docks.
         """
         groups: dict[tuple[str, ...], list[QtWidgets.QTabBar]] = {}
         for tb in self.findChildren(QtWidgets.QTabBar, options=QtCore.Qt.FindChildOption.FindDirectChildrenOnly):

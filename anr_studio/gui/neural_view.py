@@ -94,10 +94,8 @@ class NeuralView(QtWidgets.QWidget):
         self.request()
 
     def request(self, *_args, size: int | None = None, stamp: float | None = None) -> None:
-        """Asks the worker for a render of the current pose and view at ``size`` (default full; latest wins).
-
-        ``stamp``: time.perf_counter() of the edit it shows (default now), where latency counts from.
-        """
+        """Asks the worker for a render of the current pose and view at ``size`` (default full; latest wins);
+        ``stamp``: perf_counter() of the edit it shows, where latency counts from (default now)."""
         if self.worker.avatar is None or self.identity is None:
             return
         s = self.pose_state

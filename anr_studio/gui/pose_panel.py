@@ -1,6 +1,5 @@
-"""PosePanel: a fine slider and a typed degree field per joint axis (grouped by body part,
-filterable), global rotation and translation, shape sliders, resets, and motion playback.
-Binds both ways to PoseState, including the selected joint (picked here or in the viewport)."""
+"""PosePanel: a fine slider and a degree field per joint axis (grouped, filterable), global rotation and
+translation, shape sliders, resets and motion playback, bound both ways to PoseState."""
 
 from __future__ import annotations
 

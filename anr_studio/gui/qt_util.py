@@ -94,9 +94,8 @@ def guarded(method: Callable) -> Callable:
 
 
 class JobWatcher(QtCore.QObject):
-    """Starts background jobs for ``owner``, lists them in ``jobs`` (the status bar's list) and polls them on the
-    main thread every ``POLL_MS``: while a job runs its progress shows in ``progress`` (if given); when it ends a
-    result goes to ``on_result``, a failure shows as a dialog over ``owner``, and ``on_end(snapshot)`` runs."""
+    """Starts jobs for ``owner``, lists them in ``jobs`` and polls them every ``POLL_MS``: progress goes to
+    ``progress``, a result to ``on_result``, a failure to a dialog, and ``on_end(snapshot)`` runs at the end."""
 
     POLL_MS = 200
 

@@ -47,10 +47,7 @@ class Recovery(QtCore.QObject):
             self.window.statusBar().showMessage(f"autosave failed: {exc}", 10000)
 
     def offer(self, ask: Callable[[str], bool] | None = None) -> bool:
-        """Returns True when autosaved work was found and, after ``ask(question)`` agreed, restored.
-
-        Declined or damaged autosaves are removed so the question comes once.
-        """
+        """Returns True when autosaved work was found and restored after ``ask(question)``; declined or damaged ones are removed."""
         try:
             rec = self.autosave.load()
         except AnrError as exc:

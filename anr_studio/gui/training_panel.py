@@ -1,6 +1,5 @@
-"""TrainingPanel: captures, preset and options; start / pause / resume / stop a run on a worker
-thread; live loss curves (pyqtgraph) polled every 200 ms from a bounded buffer; a truth-vs-render
-preview; progress with ETA; the run's log; resuming an interrupted run."""
+"""TrainingPanel: captures, preset and options; start, pause, resume or stop a run; live loss curves polled
+from a bounded buffer, a truth-vs-render preview, progress with ETA and the run's log."""
 
 from __future__ import annotations
 

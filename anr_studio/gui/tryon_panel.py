@@ -1,6 +1,5 @@
-"""TryOnPanel: the body's UV layout as a paintable canvas (labelled parts, brush outline and size,
-soft edge, eraser, region presets, clear; it pops out into its own large window), painting on the
-neural view (the body under the brush), identity A/B pickers, a live preview of the swapped avatar, a B | swap | A comparison, save as a new identity."""
+"""TryOnPanel: the UV layout as a paintable canvas (parts, brush, soft edge, eraser, presets; pops out),
+painting on the neural view, identity A/B pickers, a live swap preview and saving it as a new identity."""
 
 from __future__ import annotations
 
@@ -22,10 +21,7 @@ COMPARE_SIZE = 160  # pixels per image of the B | swap | A strip
 
 
 class TryOnPanel(QtWidgets.QWidget):
-    """Edits the PaintState and previews the A/B texture swap in the neural view.
-
-    ``identities_changed(str)`` fires with the new identity's name after a save adds it to the avatar.
-    """
+    """Edits the PaintState and previews the A/B swap; ``identities_changed(str)`` fires after a save adds one."""
 
     identities_changed = QtCore.Signal(str)
 

@@ -14,10 +14,8 @@ LABEL_COLOR = QtGui.QColor(235, 235, 245, 210)
 
 
 class UVCanvas(QtWidgets.QWidget):
-    """Paints ``state`` over ``layout_img`` (S,S,3) uint8; ``labels`` are (name, x, y) with x/y in [0,1].
-
-    ``brush_resized(float)`` fires with the new radius after `[`/`]`.
-    """
+    """Paints ``state`` over ``layout_img`` (S,S,3) uint8 with ``labels`` (name, x, y in [0,1]);
+    ``brush_resized(float)`` fires after `[`/`]`."""
 
     brush_resized = QtCore.Signal(float)
 

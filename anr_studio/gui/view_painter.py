@@ -1,10 +1,5 @@
-"""ViewPainter: painting the try-on mask on the neural view's image, with the brush outline drawn there.
-
-While on, a left drag on the rendered image paints the UV mask where the body under the brush is
-(``components.view_paint``: the texels the current pose and camera show under the cursor), with
-the canvas's brush; `[` and `]` size the brush as on the canvas, and the painted mask is tinted over
-the image. The view only translates mouse events; the picking and the brush are Qt-free.
-"""
+"""ViewPainter: painting the try-on mask on the neural view's image with the canvas's brush (`[`/`]` size
+it), the mask tinted over the image; picking and brush are Qt-free (``components.view_paint``)."""
 
 from __future__ import annotations
 
@@ -47,10 +42,7 @@ class _BrushOutline(QtWidgets.QWidget):
 
 
 class ViewPainter(QtCore.QObject):
-    """Paints ``state`` through the image of ``neural_view`` (a NeuralView) of ``body``.
-
-    ``brush_resized(float)`` fires with the new radius after `[`/`]` on the view.
-    """
+    """Paints ``state`` through the image of ``neural_view`` of ``body``; ``brush_resized(float)`` fires after `[`/`]`."""
 
     brush_resized = QtCore.Signal(float)
 

@@ -1,12 +1,9 @@
 """MeshViewport: a vispy 3D view of the posed coarse body with skeleton overlay and orbit camera.
 
-The view only reacts: it reads PoseState and ViewState and redraws; mouse drags write ViewState
-(drag to orbit, middle or Shift drag to pan, wheel to zoom, double-click to reset) and a click
-picks the nearest joint into PoseState's selection. The selected joint wears a rotate handle, three
-rings coloured by axis: dragging a ring turns the joint about that axis (one undo step per drag).
-While the try-on panel paints on the view, a drag that starts on the body paints its UV mask
-(``ViewBrush``) and the brush circle follows the cursor; a drag beside the body still orbits. vispy's own camera interaction is off so
-ViewState stays the one truth shared with the neural preview.
+It reads PoseState and ViewState and redraws; drags write ViewState (orbit; middle or Shift: pan; wheel:
+zoom; double-click: reset), a click selects the nearest joint, the selected joint's rings turn it, and
+while the try-on panel paints on the view a drag starting on the body paints (``ViewBrush``). vispy's own
+camera interaction is off: ViewState is the one truth shared with the neural preview.
 """
 
 from __future__ import annotations
