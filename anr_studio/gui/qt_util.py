@@ -33,14 +33,11 @@ def to_qimage(img: np.ndarray) -> QtGui.QImage:
 class ImageLabel(QtWidgets.QLabel):
     """A label that shows one image scaled to fit (aspect kept) or a centred message."""
 
-    def __init__(self, message: str = "", parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-        self.setMinimumSize(96, 96)
-        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Ignored)
-        self.setWordWrap(True)
+    def __init__(self, message: str = "", minimum: int = 96) -> None:
+        ignored = QtWidgets.QSizePolicy.Policy.Ignored
+        super().__init__(message, alignment=QtCore.Qt.AlignmentFlag.AlignCenter, minimumSize=QtCore.QSize(minimum, minimum),
+                         sizePolicy=QtWidgets.QSizePolicy(ignored, ignored), wordWrap=True)
         self._image: QtGui.QImage | None = None
-        self.setText(message)
 
     def set_array(self, img: np.ndarray | None, message: str = "") -> None:
         """Shows ``img`` (H,W,3|4) uint8, or ``message`` when it is None."""
@@ -202,14 +199,14 @@ def button(text: str, tip: str, slot: Callable | None = None, *, kind: type = Qt
     return b
 
 
-def hbox(*items, margins: int | None = None) -> QtWidgets.QHBoxLayout:
+def hbox(*items, margins: int | None = None, **props) -> QtWidgets.QHBoxLayout:
     """Returns a row of ``items``: widgets, layouts, (widget or layout, stretch) pairs, ints (spacing), None (a stretch)."""
-    return _filled(QtWidgets.QHBoxLayout(), items, margins)
+    return _filled(QtWidgets.QHBoxLayout(**props), items, margins)
 
 
-def vbox(*items, margins: int | None = None) -> QtWidgets.QVBoxLayout:
-    """Returns a column of ``items`` (as for `hbox`)."""
-    return _filled(QtWidgets.QVBoxLayout(), items, margins)
+def vbox(*items, margins: int | None = None, **props) -> QtWidgets.QVBoxLayout:
+    """Returns a column of ``items`` (as for `hbox`); ``props`` are the layout's Qt properties (``spacing``)."""
+    return _filled(QtWidgets.QVBoxLayout(**props), items, margins)
 
 
 def _filled(lay, items, margins: int | None):
@@ -225,6 +222,14 @@ def _filled(lay, items, margins: int | None):
             lay.addLayout(item, stretch)
         else:
             lay.addWidget(item, stretch)
+    return lay
+
+
+def form(*rows) -> QtWidgets.QFormLayout:
+    """Returns a form of ``rows``: (label, widget or layout) pairs."""
+    lay = QtWidgets.QFormLayout()
+    for label, field in rows:
+        lay.addRow(label, field)
     return lay
 
 
@@ -255,9 +260,9 @@ def set_quietly(widget, value, tolerance: float = 0.0) -> None:
             widget.setValue(value)
 
 
-def action(parent: QtCore.QObject, text: str, slot: Callable, shortcut=None, tip: str = "") -> QtGui.QAction:
-    """Returns a QAction of ``parent`` showing ``text`` that calls ``slot``, with its shortcut and status tip."""
-    act = QtGui.QAction(text, parent)
+def action(parent: QtCore.QObject, text: str, slot: Callable, shortcut=None, tip: str = "", **props) -> QtGui.QAction:
+    """Returns a QAction of ``parent`` showing ``text`` that calls ``slot``, with its shortcut, status tip and Qt ``props``."""
+    act = QtGui.QAction(text, parent, **props)
     if shortcut is not None:
         act.setShortcut(QtGui.QKeySequence(shortcut))
     if tip:
