@@ -204,7 +204,8 @@ class MainWindow(QtWidgets.QMainWindow):
                                            checkable=True, enabled=False, **focused)  # enabled once an avatar is open
         self.centralWidget().addActions([self.act_skeleton, self.act_checker, self.act_neural_colors])
         # At most one colour mode is checked; none checked is plain skin.
-        self.color_modes = QtGui.QActionGroup(self, exclusionPolicy=QtGui.QActionGroup.ExclusionPolicy.ExclusiveOptional)
+        self.color_modes = QtGui.QActionGroup(self)
+        self.color_modes.setExclusionPolicy(QtGui.QActionGroup.ExclusionPolicy.ExclusiveOptional)
         self.color_modes.addAction(self.act_checker)
         self.color_modes.addAction(self.act_neural_colors)
         self.act_orbit_left = self._act("Orbit left", lambda: self.view_state.orbit(-15, 0), "Left",

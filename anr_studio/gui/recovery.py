@@ -26,9 +26,7 @@ class Recovery(QtCore.QObject):
         self.dirty = False
         pose_state.changed.connect(self._touch)
         paint_state.changed.connect(self._touch)
-        self._timer = QtCore.QTimer(self)
-        self._timer.setInterval(AUTOSAVE_MS)
-        self._timer.timeout.connect(self.save_now)
+        self._timer = QtCore.QTimer(self, interval=AUTOSAVE_MS, timeout=self.save_now)
         self._timer.start()
 
     def _touch(self, *_args) -> None:

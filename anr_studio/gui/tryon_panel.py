@@ -3,8 +3,7 @@ painting on the neural view, identity A/B pickers, a live swap preview and savin
 
 from __future__ import annotations
 
-import numpy as np
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from anr_studio.components.paint import BRUSH_RADIUS_RANGE, PaintState, clear, fill, uv_layout_image, uv_part_labels
 from anr_studio.components.protocols import StudioAvatar, StudioBody

@@ -34,10 +34,8 @@ class _BrushOutline(QtWidgets.QWidget):
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
         if self.paint_image is not None and self.paint_rect is not None:
             p.drawImage(self.paint_rect, self.paint_image)
-        if self.center is None:
-            p.end()
-            return
-        draw_brush_outline(p, self.center, self.radius, self.erase, self.text)
+        if self.center is not None:
+            draw_brush_outline(p, self.center, self.radius, self.erase, self.text)
         p.end()
 
 
@@ -145,7 +143,7 @@ class ViewPainter(QtCore.QObject):
         left = QtCore.Qt.MouseButton.LeftButton
         t = ev.type()
         E = QtCore.QEvent.Type
-        if t == E.MouseButtonPress and ev.button() != left or t == E.MouseButtonRelease and ev.button() != left:
+        if t in (E.MouseButtonPress, E.MouseButtonRelease) and ev.button() != left:
             return False
         pos = ev.position()
         xy, size = self.to_image_xy(pos), self.image_size()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 from vispy import app as vispy_app
 from vispy import scene
 
@@ -22,7 +22,7 @@ from anr_studio.components.paint import PaintEvent
 from anr_studio.components.scene import VIEW_PRESETS, OrbitView, ViewState, pose_body
 from anr_studio.components.view_paint import ViewBrush
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import button
+from anr_studio.gui.qt_util import action, button, hbox, vbox
 from anr_studio.gui.rotate_handle import RotateHandle
 from anr_studio.gui.theme import VIEWPORT_BG
 
@@ -85,11 +85,7 @@ class MeshViewport(QtWidgets.QWidget):
         self.brush_circle.order = 30
         self.brush_circle.visible = False
         self._build_axis_indicator()
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(self._build_view_bar())
-        layout.addWidget(self.canvas.native, 1)
+        self.setLayout(vbox(self._build_view_bar(), (self.canvas.native, 1), margins=0, spacing=0))
         self.show_skeleton(True)
         self._press_pos = None
         self._press_origin = None
@@ -109,26 +105,19 @@ class MeshViewport(QtWidgets.QWidget):
 
     # --- view presets and axis indicator -------------------------------------------------
     def _build_view_bar(self) -> QtWidgets.QWidget:
-        bar = QtWidgets.QWidget()
-        lay = QtWidgets.QHBoxLayout(bar)
-        lay.setContentsMargins(4, 2, 4, 2)
-        lay.setSpacing(2)
         self.preset_buttons: dict[str, QtWidgets.QToolButton] = {}
         for name in VIEW_PRESETS:
-            b = button(name.capitalize(), f"Look at the body from the {name} ({PRESET_KEYS[name]} with the 3D view focused)",
-                       lambda _=False, n=name: self.view_state.preset(n), kind=QtWidgets.QToolButton)
-            act = QtGui.QAction(f"{name.capitalize()} view", self)
-            act.setShortcut(QtGui.QKeySequence(PRESET_KEYS[name]))
-            act.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            act.triggered.connect(lambda _=False, n=name: self.view_state.preset(n))
-            self.addAction(act)
-            self.preset_buttons[name] = b
-            lay.addWidget(b)
-        lay.addStretch(1)
-        self.selection_label = QtWidgets.QLabel("Click a joint to select it")
-        self.selection_label.setToolTip("Click near a joint to select it, then drag one of its rings (x red, y green, z blue) to turn it; "
-                                        "drag elsewhere to orbit, middle or Shift drag to pan, wheel to zoom")
-        lay.addWidget(self.selection_label)
+            self.preset_buttons[name] = button(
+                name.capitalize(), f"Look at the body from the {name} ({PRESET_KEYS[name]} with the 3D view focused)",
+                lambda _=False, n=name: self.view_state.preset(n), kind=QtWidgets.QToolButton)
+            self.addAction(action(self, f"{name.capitalize()} view", lambda _=False, n=name: self.view_state.preset(n),
+                                  PRESET_KEYS[name], shortcutContext=QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut))
+        self.selection_label = QtWidgets.QLabel("Click a joint to select it", toolTip=(
+            "Click near a joint to select it, then drag one of its rings (x red, y green, z blue) to turn it; "
+            "drag elsewhere to orbit, middle or Shift drag to pan, wheel to zoom"))
+        bar = QtWidgets.QWidget()
+        bar.setLayout(hbox(*self.preset_buttons.values(), None, self.selection_label, spacing=2,
+                           contentsMargins=QtCore.QMargins(4, 2, 4, 2)))
         return bar
 
     def _build_axis_indicator(self) -> None:
