@@ -1,9 +1,4 @@
-"""Contact sheets: capture frames with the tracked coarse body's outline drawn over them.
-
-It shows at a glance how far the real person (clothes, hair) reaches beyond the coarse mesh
-and how well the tracking fits. Works for any capture (synthetic or imported); the GUI shows
-the same image.
-"""
+"""Contact sheets: capture frames with the tracked coarse body's outline drawn over them (any capture)."""
 
 from __future__ import annotations
 
@@ -17,11 +12,8 @@ from anr_studio.errors import AnrError
 
 
 def outside_share(capture, indices=None, body=None, truth: bool = False) -> float:
-    """Returns the share of the true soft masks' mass (frames ``indices``, default all) outside the coarse body.
-
-    With ``truth`` the coarse body is posed exactly (what remains is clothes and hair);
-    otherwise with the tracked parameters, as training sees it. Needs masks.
-    """
+    """Returns the share of the soft masks' mass (frames ``indices``, default all) outside the coarse body, posed
+    with the tracked parameters or, with ``truth``, exactly (what remains is clothes and hair)."""
     if not capture.has_masks:
         raise AnrError(f"{capture.path}: masks are missing, expected a capture with masks (run `anr-studio masks`)")
     idx = list(range(len(capture))) if indices is None else [int(i) for i in indices]
@@ -37,13 +29,9 @@ def outside_share(capture, indices=None, body=None, truth: bool = False) -> floa
 
 def contact_sheet(capture, indices=None, count: int = 8, columns: int = 4, body=None, tile: int = 256,
                   true_outline: bool = False) -> np.ndarray:
-    """Returns a contact sheet (rows*tile', columns*tile'', 3) uint8 RGB of ``count`` frames of ``capture``.
-
-    ``capture``: a Capture or a path. ``indices``: frames to show (default ``count`` evenly
-    spaced frames). Each tile is the frame scaled to ``tile`` pixels high with the coarse body's
-    outline (yellow) and, if ``true_outline`` and the capture has masks, the mask's outline
-    (cyan); the label says the frame index and whether it is a test frame or a keyframe.
-    """
+    """Returns a contact sheet (H, W, 3) uint8 RGB of frames ``indices`` (default ``count`` evenly spaced) of
+    ``capture`` (a Capture or a path), ``tile`` pixels high, with the coarse body's outline (yellow), with
+    ``true_outline`` the mask's (cyan), and labels (index, test frame, keyframe)."""
     from anr_studio.capture import Capture
 
     if isinstance(capture, (str, os.PathLike)):
