@@ -144,8 +144,7 @@ def _limb_pair(tree: _Tree, branch: int, a: int, b: int) -> float:
 
 
 def _limb_pairs(tree: _Tree) -> list[tuple[float, int, int, int]]:
-    """Returns (length, branch, a, b) for every pair of children that look like left and right limbs,
-    longest first."""
+    """Returns (length, branch, a, b) for every pair of children that look like left and right limbs, longest first."""
     pairs = []
     bone = np.linalg.norm(tree.data.offsets, axis=1)
     for j, kids in enumerate(tree.children):
@@ -221,8 +220,7 @@ def _unit(v: np.ndarray) -> np.ndarray | None:
 
 
 def find_body(data: BvhData) -> BodyChains:
-    """Returns where SMPL's joints are in the BVH skeleton; AnrError naming the file when it has no
-    two legs and two arms."""
+    """Returns where SMPL's joints are in the BVH skeleton; AnrError naming the file when it has no two legs and two arms."""
     tree = _Tree(data)
     label = data.label
     if tree.scale <= 0:
