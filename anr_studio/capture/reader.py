@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from anr_studio.capture import schema as S
-from anr_studio.capture.validate import validate
+from anr_studio.capture.validate import require_valid
 from anr_studio.errors import AnrError, expect_shape
 from anr_studio.fileio import atomic_path, ensure_free_space
 
@@ -58,9 +58,7 @@ class Capture:
         self._file: h5py.File | None = None
         self._pid: int | None = None
         if check:
-            problems = validate(self.path, name=str(path))
-            if problems:
-                raise AnrError(problems[0])
+            require_valid(self.path, str(path))
         self.close()  # a handle opened while writing points at the replaced file
         self._load_metadata()
 
@@ -230,9 +228,7 @@ class Capture:
                 except BaseException:
                     discard_h5(dst, tmp)
                     raise
-            problems = validate(tmp, name=self.path.name)
-            if problems:
-                raise AnrError(problems[0])
+            require_valid(tmp, self.path.name)
         self.close()  # a handle opened while writing points at the replaced file
         self._load_metadata()
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from anr_studio.capture import schema as S
 from anr_studio.capture.reader import discard_h5
-from anr_studio.capture.validate import validate
+from anr_studio.capture.validate import require_valid
 from anr_studio.errors import AnrError, expect_finite, expect_shape
 from anr_studio.fileio import atomic_path, ensure_free_space, os_error_message
 
@@ -241,9 +241,7 @@ class CaptureWriter:
             self._finish()
             self._f.flush()  # a full disk fails here, while the file can still be discarded cleanly
             self._f.close()
-            problems = validate(self._tmp, name=self._name)
-            if problems:
-                raise AnrError(problems[0])
+            require_valid(self._tmp, self._name)
         self._closed = True
         self._stack.close()  # fsync + rename
 
