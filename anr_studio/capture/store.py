@@ -119,10 +119,7 @@ class CaptureWriter:
             # No chunk cache: each frame is compressed and written when appended, so a full disk
             # fails that append, and no megabytes of cached chunks wait to be written at close.
             self._f = h5py.File(self._tmp, "w", rdcc_nbytes=0)
-            self._f.attrs["format"] = S.FORMAT
-            self._f.attrs["version"] = S.VERSION
-            self._f.attrs["identity"] = str(identity)
-            self._f.attrs["fps"] = float(fps)
+            self._f.attrs.update(format=S.FORMAT, version=S.VERSION, identity=str(identity), fps=float(fps))
             self._f.create_group("body").attrs["model"] = str(body_model)
             self._frames = self._f.create_dataset(
                 S.FRAMES, shape=(0, self.height, self.width, 3), maxshape=(None, self.height, self.width, 3),
