@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -112,18 +113,10 @@ def side_hint(name_a: str, name_b: str) -> int:
     """Returns +1 when ``name_a`` reads as the left one of the pair and ``name_b`` as the right, -1 for
     the reverse, 0 when the names do not tell (Left/Right, L/R, l/r, _l/_r, .L/.R in any place)."""
     a, b = name_a.split(":")[-1], name_b.split(":")[-1]
-    k = 0
-    while k < min(len(a), len(b)) and a[k] == b[k]:
-        k += 1
-    m = 0
-    while m < min(len(a), len(b)) - k and a[-1 - m] == b[-1 - m]:
-        m += 1
-    da, db = a[k: len(a) - m].lower(), b[k: len(b) - m].lower()
-    if da[:1] == "l" and db[:1] == "r":
-        return 1
-    if da[:1] == "r" and db[:1] == "l":
-        return -1
-    return 0
+    k = len(os.path.commonprefix([a, b]))
+    m = len(os.path.commonprefix([a[k:][::-1], b[k:][::-1]]))  # the common suffix after the prefix
+    first = (a[k: len(a) - m][:1].lower(), b[k: len(b) - m][:1].lower())
+    return {("l", "r"): 1, ("r", "l"): -1}.get(first, 0)
 
 
 def _limb_pair(tree: _Tree, branch: int, a: int, b: int) -> float:

@@ -38,11 +38,9 @@ def read_video(path: Path) -> tuple[Iterator[np.ndarray], int, float]:
 
 
 def _longest_run(flags: np.ndarray) -> int:
-    best = run = 0
-    for f in flags:
-        run = run + 1 if f else 0
-        best = max(best, run)
-    return best
+    """Returns the length of the longest run of True in ``flags`` (N,)."""
+    edges = np.diff(np.concatenate([[0], np.asarray(flags, np.int8), [0]]))
+    return int((np.flatnonzero(edges < 0) - np.flatnonzero(edges > 0)).max(initial=0))
 
 
 def check_person(points: np.ndarray, conf: np.ndarray, people: np.ndarray, layout: str, image_size: tuple[int, int],
