@@ -80,7 +80,7 @@ class Probe:
 
 @lru_cache(maxsize=1)
 def formats() -> dict[str, Any]:
-    """Returns the format modules by name (each has ``NAME``, ``LAYOUT``, ``matches`` and ``read``)."""
+    """Returns the format modules by name (each has ``NAME``, ``matches`` and ``read``)."""
     from anr_studio.capture.formats import camera_frame, easymocap, people_snapshot, phalp, romp, zju_mocap
 
     modules = [people_snapshot, phalp, romp, easymocap, zju_mocap, *camera_frame.FORMATS]

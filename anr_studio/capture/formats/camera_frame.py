@@ -34,7 +34,6 @@ class Wham:
     """WHAM's ``wham_output.pkl`` (module docstring)."""
 
     NAME = "wham"
-    LAYOUT = "WHAM's wham_output.pkl (subject -> pose, trans, betas, frame_ids) with the video as SRC"
 
     @staticmethod
     def _subjects(data) -> bool:
@@ -71,7 +70,6 @@ class Glamr:
     """GLAMR's ``grecon/<seq>_seed<k>.pkl`` (module docstring)."""
 
     NAME = "glamr"
-    LAYOUT = "GLAMR's grecon/<seq>_seed1.pkl (person_data -> smpl_orient_cam, smpl_pose, root_trans_cam, cam_K)"
 
     @staticmethod
     def matches(src: Path, poses: Path | None, probe: Probe) -> bool:
@@ -115,7 +113,6 @@ class SmplerX:
     """SMPLer-X's ``smplx/`` and ``meta/`` folders (module docstring)."""
 
     NAME = "smpler-x"
-    LAYOUT = "SMPLer-X's output folder (smplx/<frame>_<person>.npz + meta/<frame>_<person>.json) with the frames as SRC"
     _FILE = re.compile(r"^(\d+)_(\d+)$")
 
     @staticmethod

@@ -18,7 +18,6 @@ from anr_studio.capture.images import read_image
 from anr_studio.errors import AnrError
 
 NAME = "easymocap"
-LAYOUT = "an EasyMocap folder: intri.yml, extri.yml, images/<camera>/, and SMPL json per frame (output/smpl/)"
 _FIT_FOLDERS = ("output/smpl", "output-smpl-3d/smpl", "smpl")
 
 

@@ -20,8 +20,6 @@ from anr_studio.errors import AnrError
 from anr_studio.motion.safe_npz import load_npy
 
 NAME = "people-snapshot"
-LAYOUT = ("a People-Snapshot folder: cameras.npz + poses.npz + images/ + masks/ (InstantAvatar, GART), "
-          "or camera.pkl + reconstructed_poses.hdf5 + masks.hdf5 + the video")
 
 
 def matches(src: Path, poses: Path | None, probe: Probe) -> bool:

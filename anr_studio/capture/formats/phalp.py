@@ -19,7 +19,6 @@ from anr_studio.capture.formats.sources import (field, intrinsics as pinhole, nu
 from anr_studio.errors import AnrError
 
 NAME = "phalp"
-LAYOUT = "a 4D-Humans / PHALP result .pkl (frame name -> smpl, camera, tid, size) with the video or frames as SRC"
 FOCAL_LENGTH = 5000.0  # PHALP's EXTRA.FOCAL_LENGTH
 RENDER_RES = 256  # PHALP's render.res
 

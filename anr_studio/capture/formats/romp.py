@@ -19,7 +19,6 @@ from anr_studio.capture.images import list_images
 from anr_studio.errors import AnrError
 
 NAME = "romp"
-LAYOUT = "ROMP / BEV results: video_results.npz, one <frame>.npz, or a folder of them, with the video or frames as SRC"
 
 
 def _files(poses: Path | None) -> list[Path]:

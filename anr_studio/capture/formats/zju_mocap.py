@@ -17,7 +17,6 @@ from anr_studio.capture.images import read_image
 from anr_studio.errors import AnrError
 
 NAME = "zju-mocap"
-LAYOUT = "a ZJU-MoCap folder: annots.npy (cams K, D, R, T; ims) and params/<frame>.npy SMPL fits"
 _PARAM_FOLDERS = ("smpl_params", "new_params", "params")
 
 
