@@ -6,7 +6,7 @@ Each module states one family's published layout and returns a :class:`ToolImpor
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -23,12 +23,12 @@ GENERIC = "folder"
 class ReadOptions:
     """What the user chose: the tool's result file or folder, which person, which camera view."""
 
-    poses: Path | None = None
-    person: int | None = None
-    view: str | None = None
+    poses: Path | None
+    person: int | None
+    view: str | None
     # SMPL's rest pelvis joint (3,) for shape coefficients (K,): tools that rotate the body about
     # SMPL's origin, or store the pelvis position, need it to give SMPL's `trans`.
-    pelvis: Callable[[np.ndarray], np.ndarray] = field(default=lambda betas: _smpl_pelvis())
+    pelvis: Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -44,11 +44,6 @@ class ToolImport:
     identity: str | None = None
     background: Path | None = None  # a clean plate image
 
-
-def _smpl_pelvis() -> np.ndarray:
-    from anr_studio.capture.smpl_convert import SMPL_PELVIS
-
-    return SMPL_PELVIS
 
 
 class Probe:
