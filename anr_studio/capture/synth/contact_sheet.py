@@ -7,7 +7,7 @@ import os
 import cv2
 import numpy as np
 
-from anr_studio.capture.check import OUTLINE_RGB, TRUE_OUTLINE_RGB, coarse_masks, draw_label, draw_outline, tile_grid
+from anr_studio.capture.check import OUTLINE_RGB, coarse_masks, draw_label, draw_outline, tile_grid
 from anr_studio.errors import AnrError
 
 
@@ -27,20 +27,16 @@ def outside_share(capture, indices=None, body=None, truth: bool = False) -> floa
     return outside / max(inside + outside, 1e-12)
 
 
-def contact_sheet(capture, indices=None, count: int = 8, columns: int = 4, body=None, tile: int = 256,
-                  true_outline: bool = False) -> np.ndarray:
-    """Returns a contact sheet (H, W, 3) uint8 RGB of frames ``indices`` (default ``count`` evenly spaced) of
-    ``capture`` (a Capture or a path), ``tile`` pixels high, with the coarse body's outline (yellow), with
-    ``true_outline`` the mask's (cyan), and labels (index, test frame, keyframe)."""
+def contact_sheet(capture, count: int = 8, columns: int = 4, tile: int = 256) -> np.ndarray:
+    """Returns a contact sheet (H, W, 3) uint8 RGB of ``count`` evenly spaced frames of ``capture`` (a Capture or
+    a path), ``tile`` pixels high, with the coarse body's outline (yellow) and labels (index, test, keyframe)."""
     from anr_studio.capture import Capture
 
     if isinstance(capture, (str, os.PathLike)):
         capture = Capture(capture)
     n = len(capture)
-    if indices is None:
-        indices = np.unique(np.linspace(0, n - 1, min(count, n)).round().astype(int))
-    indices = [int(i) for i in indices]
-    masks = coarse_masks(capture, indices, body)
+    indices = [int(i) for i in np.unique(np.linspace(0, n - 1, min(count, n)).round().astype(int))]
+    masks = coarse_masks(capture, indices)
     h, w = capture.image_size
     scale = tile / h
     tw = max(1, round(w * scale))
@@ -49,9 +45,7 @@ def contact_sheet(capture, indices=None, count: int = 8, columns: int = 4, body=
     tiles = []
     for i, mask in zip(indices, masks):
         img = cv2.resize(capture.frame(i), (tw, tile), interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
-        if true_outline and capture.has_masks:
-            true = cv2.resize(capture.mask(i), (tw, tile), interpolation=cv2.INTER_LINEAR) > 127
-            draw_outline(img, true, TRUE_OUTLINE_RGB, 1, outer=True)
+
         big = cv2.resize(mask.astype(np.uint8), (tw, tile), interpolation=cv2.INTER_NEAREST)
         draw_outline(img, big, OUTLINE_RGB, max(1, tile // 200))
         draw_label(img, f"#{i}" + (" test" if i in test else "") + (" key" if i in keys else ""), 16, 0.45)

@@ -163,9 +163,8 @@ def _optimise(loss_fn, cfg: FitConfig, root_params: list, all_params: list, prog
 
 
 def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[int, int], layout: str, *,
-             body=None, keypoints3d: np.ndarray | None = None, confidence3d: np.ndarray | None = None,
-             focal: float | None = None, height: float | None = None, num_betas: int = 10,
-             config: FitConfig | None = None, progress=None) -> BodyFit:
+             body=None, keypoints3d: np.ndarray | None = None, focal: float | None = None, height: float | None = None,
+             num_betas: int = 10, config: FitConfig | None = None, progress=None) -> BodyFit:
     """Returns the BodyFit of the built-in body (or ``body``) to a clip's keypoints.
 
     ``keypoints`` (N,L,2) pixels in ``layout``'s order, ``confidence`` (N,L) in [0,1]; ``keypoints3d``
@@ -214,7 +213,7 @@ def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[in
     hinges = [(joint_index(j) - 1, a, s) for j, a, s in _HINGES]
     if keypoints3d is not None:
         k3 = torch.as_tensor(np.asarray(keypoints3d, np.float32))[:, lm.keypoints] @ torch.as_tensor(CAMERA_R)
-        c3 = conf[:, lm.keypoints] if confidence3d is None else torch.as_tensor(np.asarray(confidence3d, np.float32))[:, lm.keypoints]
+        c3 = conf[:, lm.keypoints]
         if k3.shape[:2] != target.shape[:2]:
             raise AnrError(f"keypoints3d: shape {tuple(keypoints3d.shape)}, expected (N,L,3) like the 2D keypoints")
     def loss_fn(stage_full: bool, frac: float) -> torch.Tensor:
