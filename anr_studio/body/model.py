@@ -237,18 +237,12 @@ class BodyModel(torch.nn.Module):
         if self.phenotype is None or self.phenotype_regressor is None:
             raise AnrError(f"{self.source}: phenotype_to_betas needs a body with phenotype data, expected the built-in body (BodyModel.default())")
         names = list(self.phenotype["names"])
-
-        def per_name(field: str, i: int, name: str) -> Any:  # lists in name order or dicts by name
-            table = self.phenotype[field]
-            return table[name] if isinstance(table, Mapping) else table[i]
-
-        vec = []
         for name in values:
             if name not in names:
                 raise AnrError(f"{self.source}: unknown phenotype {name!r}, expected one of {', '.join(names)}")
-        for i, name in enumerate(names):
-            v = float(values.get(name, per_name("defaults", i, name)))
-            lo, hi = per_name("ranges", i, name)
+        vec = []
+        for name, default, (lo, hi) in zip(names, self.phenotype_table("defaults"), self.phenotype_table("ranges")):
+            v = float(values.get(name, default))
             if not (lo <= v <= hi):
                 raise AnrError(f"{self.source}: phenotype {name} is {v}, expected a value in [{lo}, {hi}]")
             vec.append(v)
@@ -257,6 +251,12 @@ class BodyModel(torch.nn.Module):
         if reg.shape[1] != feats.shape[0]:
             raise AnrError(f"{self.source}: phenotype_regressor has {reg.shape[1]} columns, expected {feats.shape[0]} features")
         return reg @ feats.to(reg.device)
+
+    def phenotype_table(self, field: str) -> list[Any]:
+        """Returns the phenotype metadata ``field`` ("ranges", "defaults") as a list in name order (files
+        store lists in name order or dicts by name)."""
+        names, table = self.phenotype["names"], self.phenotype[field]
+        return [table[n] if isinstance(table, Mapping) else table[i] for i, n in enumerate(names)]
 
     def metadata(self) -> dict[str, Any]:
         """Returns the JSON metadata stored beside the tensors (keys this class does not use are kept)."""
