@@ -63,25 +63,11 @@ class BodyModel(torch.nn.Module):
     reading ``face_uvs`` then raises AnrError.
     """
 
-    def __init__(
-        self,
-        v_template: Any,
-        faces: Any,
-        lbs_weights: Any,
-        J_regressor: Any,
-        shapedirs: Any = None,
-        posedirs: Any = None,
-        uv: Any = None,
-        uv_faces: Any = None,
-        face_parts: Any = None,
-        part_names: Sequence[str] | None = None,
-        parents: Any = None,
-        model_id: str = "custom",
-        phenotype: Mapping[str, Any] | None = None,
-        phenotype_regressor: Any = None,
-        provenance: Mapping[str, Any] | None = None,
-        source: str = "body model",
-    ) -> None:
+    def __init__(self, v_template: Any, faces: Any, lbs_weights: Any, J_regressor: Any, shapedirs: Any = None,
+                 posedirs: Any = None, uv: Any = None, uv_faces: Any = None, face_parts: Any = None,
+                 part_names: Sequence[str] | None = None, parents: Any = None, model_id: str = "custom",
+                 phenotype: Mapping[str, Any] | None = None, phenotype_regressor: Any = None,
+                 provenance: Mapping[str, Any] | None = None, source: str = "body model") -> None:
         super().__init__()
         self.source = source
         f32, i64 = torch.float32, torch.long

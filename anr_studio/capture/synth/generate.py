@@ -139,13 +139,9 @@ def _fit_cameras(coarse, betas, poses, transl, views: int, size: int, rng) -> li
     return cams
 
 
-def generate_capture(
-    out: str | os.PathLike,
-    config: SynthConfig | None = None,
-    *,
-    fine_body_path: str | os.PathLike | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> dict:
+def generate_capture(out: str | os.PathLike, config: SynthConfig | None = None, *,
+                     fine_body_path: str | os.PathLike | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> dict:
     """Writes a synthetic capture to ``out`` (nothing on failure); returns a summary (identity, timings, split sizes)."""
     from anr_studio.motion import load_motion
 

@@ -242,13 +242,8 @@ def _dress(v: np.ndarray, n: np.ndarray, w: np.ndarray, J: np.ndarray, ident: Id
         region[legs] = BOTTOMS
 
     chest = np.array([J[SPINE3, 0], J[SPINE3, 1] - 0.02, 0.0])
-    marks = Landmarks(
-        face_centre=marks_face,
-        face_size=(face_w, y_hairline - y_chin),
-        chest_centre=chest,
-        logo_width=0.7 * abs(J[L_SHOULDER, 0] - J[R_SHOULDER, 0]),
-        floor_y=float(y.min()),
-    )
+    marks = Landmarks(face_centre=marks_face, face_size=(face_w, y_hairline - y_chin), chest_centre=chest,
+                      logo_width=0.7 * abs(J[L_SHOULDER, 0] - J[R_SHOULDER, 0]), floor_y=float(y.min()))
     return offset, region, w, marks, skirt, fields
 
 
