@@ -246,17 +246,9 @@ class BodyModel(torch.nn.Module):
 
     def metadata(self) -> dict[str, Any]:
         """Returns the JSON metadata stored beside the tensors (keys this class does not use are kept)."""
-        return {
-            **self.extra_metadata,
-            "format": "anr-body",
-            "version": 1,
-            "model_id": self.model_id,
-            "joint_names": self.joint_names,
-            "part_names": self.part_names,
-            "has_uvs": self.has_uvs,
-            "phenotype": self.phenotype,
-            "provenance": self.provenance,
-        }
+        return {**self.extra_metadata, "format": "anr-body", "version": 1, "model_id": self.model_id,
+                "joint_names": self.joint_names, "part_names": self.part_names, "has_uvs": self.has_uvs,
+                "phenotype": self.phenotype, "provenance": self.provenance}
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes the model to ``path`` (safetensors; JSON metadata under ``__metadata__["anr_body"]``)."""
@@ -291,14 +283,13 @@ class BodyModel(torch.nn.Module):
             fu = tensors["face_uvs"]
             uv, uv_faces = fu.reshape(-1, 2), torch.arange(fu.shape[0] * 3).reshape(-1, 3)
         try:
-            body = cls(
-                v_template=tensors["v_template"], faces=tensors["faces"], lbs_weights=tensors["lbs_weights"],
-                J_regressor=tensors["J_regressor"], shapedirs=tensors["shapedirs"], posedirs=tensors.get("posedirs"),
-                uv=uv, uv_faces=uv_faces, face_parts=tensors.get("face_parts"),
-                part_names=meta.get("part_names"), parents=tensors.get("parents"),
-                model_id=meta.get("model_id", "custom"), phenotype=meta.get("phenotype"),
-                phenotype_regressor=tensors.get("phenotype_regressor"), provenance=meta.get("provenance"), source=src,
-            )
+            body = cls(v_template=tensors["v_template"], faces=tensors["faces"], lbs_weights=tensors["lbs_weights"],
+                       J_regressor=tensors["J_regressor"], shapedirs=tensors["shapedirs"],
+                       posedirs=tensors.get("posedirs"), uv=uv, uv_faces=uv_faces, face_parts=tensors.get("face_parts"),
+                       part_names=meta.get("part_names"), parents=tensors.get("parents"),
+                       model_id=meta.get("model_id", "custom"), phenotype=meta.get("phenotype"),
+                       phenotype_regressor=tensors.get("phenotype_regressor"), provenance=meta.get("provenance"),
+                       source=src)
         except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:  # nested metadata of other shapes
             raise AnrError(f"{src}: metadata does not describe a body model ({type(exc).__name__}: {str(exc)[:120]}), "
                            "expected a file written by BodyModel.save") from None
