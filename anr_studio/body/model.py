@@ -147,8 +147,6 @@ class BodyModel(torch.nn.Module):
                  pending: list | None = None) -> torch.Tensor:
         ref = self.v_template
         t = _as_tensor(value, ref.dtype, field, self.source) if not isinstance(value, torch.Tensor) else value
-        if not t.is_floating_point():
-            t = t.to(ref.dtype)
         expect_shape(t, ("B", *tail) if batch is None else (None, *tail), field, self.source)
         if batch is not None and t.shape[0] not in (1, batch):
             raise AnrError(f"{self.source}: {field} has batch size {t.shape[0]}, expected 1 or {batch} (the pose batch)")
