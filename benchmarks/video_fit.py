@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from anr_studio.capture.video_fit.bodyfit import fit_body
-from anr_studio.capture.video_fit.synthetic import joint_error, synthetic_clip
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.capture.video_synthetic: the synthetic clips
+
+from anr_studio.capture.video_fit.bodyfit import fit_body  # noqa: E402
+from tests.capture.video_synthetic import joint_error, synthetic_clip  # noqa: E402
 
 
 def main() -> int:

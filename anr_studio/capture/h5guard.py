@@ -1,12 +1,8 @@
 """Returns the problems that make an HDF5 file unsafe to read, found before any data is read.
 
-HDF5 lets a file pull data from elsewhere: a dataset's raw storage may live in another file
-(external storage: a capture "frame" that is really ``/etc/passwd``), a link may point into
-another file (external link), and a virtual dataset maps other files' datasets into its own.
-A capture is one self-contained file, so all three are refused. A file may also declare far
-more data than it holds (ten million frames in 47 KB): every dataset's storage must be present
-in the file before anyone allocates memory for it or iterates over its frames. Filters are
-limited to the standard ones, so opening a file never loads a compression plugin.
+A capture is one self-contained file: external storage, external links and virtual datasets (data
+from other files, e.g. ``/etc/passwd``) are refused; every dataset's declared data must be stored in
+the file (no ten million frames in 47 KB); only standard filters (no compression plugin is loaded).
 """
 
 from __future__ import annotations
@@ -73,11 +69,8 @@ def dataset_problem(ds: h5py.Dataset, file_size: int, name: str) -> str | None:
 
 
 def unsafe_problems(f: h5py.File, path: str | os.PathLike, name: str) -> list[str]:
-    """Returns the problems of the open file ``f`` (at ``path``) that forbid reading it (empty when safe).
-
-    Checks every link (only hard links inside the file), every dataset's storage (no external
-    or virtual data, only standard filters, all declared data present) and the attribute sizes.
-    """
+    """Returns the problems of the open file ``f`` (at ``path``) that forbid reading it (empty when safe):
+    its links, every dataset's storage and the attribute sizes."""
     file_size = os.path.getsize(path)
     links: list[str] = []
 

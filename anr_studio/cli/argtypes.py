@@ -1,10 +1,5 @@
-"""Argument types that check ranges as argparse reads them, so a bad value ends with one line, and the
-small pieces every command shares (the device, messages, stopping on signals).
-
-``type=count(1, 4096)`` reads an integer in [1, 4096]; ``type=number(0, None, open_low=True)``
-a finite float above 0. Argparse turns the ValueError into ``argument --size: invalid value``
-plus the expectation, exit status 2, before anything is loaded.
-"""
+"""Argument types that check ranges as argparse reads them (one line, exit 2, before anything loads), and
+what every command shares: the device, messages, stopping on signals."""
 
 from __future__ import annotations
 

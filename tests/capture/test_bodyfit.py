@@ -6,7 +6,7 @@ import pytest
 from anr_studio.body import joint_index, load_body
 from anr_studio.capture.video_fit.bodyfit import FitConfig, fit_body, standing_height
 from anr_studio.capture.video_fit.landmarks import LAYOUTS, head_vertices, landmark_map
-from anr_studio.capture.video_fit.synthetic import joint_error, synthetic_clip
+from tests.capture.video_synthetic import joint_error, synthetic_clip
 from anr_studio.errors import AnrError
 
 FAST = FitConfig()
