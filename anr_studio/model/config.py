@@ -145,7 +145,7 @@ class ModelConfig:
 
     @classmethod
     def preset(cls, name: str) -> "ModelConfig":
-        """Returns the `paper` (1024², ~54M per U-Net), `fast` (512², interactive) or `tiny` (CPU tests) sizes."""
+        """Returns the `paper` (1024², ~54M per U-Net), `fast` (interactive) or `tiny` (CPU tests) sizes."""
         _check_choice(name, PRESETS, "preset")
         if name == "paper":
             # pix2pix's 8-level U-Net (ngf 64, max 512): about 54M parameters per U-Net.
