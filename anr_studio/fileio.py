@@ -45,13 +45,18 @@ _REASONS = {
 }
 
 
+def _free_bytes(path: Path) -> int | None:
+    """Returns the free bytes on the disk of ``path`` (or of its nearest existing parent), None when unknown."""
+    folder = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
 def _disk_full(path: Path) -> bool:
-    for folder in (path, *path.parents):
-        if folder.exists():
-            with contextlib.suppress(OSError):
-                return shutil.disk_usage(folder).free < FULL_DISK_BYTES
-            return False
-    return False
+    free = _free_bytes(path)
+    return free is not None and free < FULL_DISK_BYTES
 
 
 def os_error_message(exc: BaseException, path: str | os.PathLike, action: str = "write") -> str:
@@ -88,18 +93,12 @@ def os_errors(path: str | os.PathLike, action: str = "write") -> Iterator[None]:
 
 
 def ensure_free_space(path: str | os.PathLike, nbytes: int) -> None:
-    """Raises AnrError (a full disk, one sentence) unless the disk of ``path`` has ``nbytes`` plus a margin free.
-
-    For writers that cannot recover from running out of space midway (HDF5): they check first.
-    """
-    path = Path(path)
-    folder = next((p for p in (path.parent, *path.parents) if p.exists()), Path("."))
-    need = int(nbytes) + HEADROOM_BYTES
-    with contextlib.suppress(OSError):
-        free = shutil.disk_usage(folder).free
-        if free < need:
-            raise AnrError(f"{path}: cannot write (the disk is full: {free / 2**20:.1f} MiB free, about "
-                           f"{need / 2**20:.1f} MiB needed), expected free space on that disk")
+    """Raises AnrError (a full disk, one sentence) unless the disk of ``path`` has ``nbytes`` plus a margin free
+    (for writers that cannot recover from running out of space midway, such as HDF5)."""
+    free, need = _free_bytes(Path(path).parent), int(nbytes) + HEADROOM_BYTES
+    if free is not None and free < need:
+        raise AnrError(f"{path}: cannot write (the disk is full: {free / 2**20:.1f} MiB free, about "
+                       f"{need / 2**20:.1f} MiB needed), expected free space on that disk")
 
 
 _KINDS = {stat.S_IFLNK: "a symbolic link", stat.S_IFDIR: "a folder", stat.S_IFCHR: "a device",

@@ -18,8 +18,9 @@ import torch
 
 from anr_studio.avatar.file import load_renderer, read_avatar, renderer_meta, write_avatar
 from anr_studio.avatar.frame import Background, FrameGraphs, render_frame, to_host
+from anr_studio.avatar.refine import PoseRefinement, refine_poses
 from anr_studio.body import load_body
-from anr_studio.errors import AnrError, expect_finite, inputs_checked_on_host
+from anr_studio.errors import AnrError, expect_finite, expect_shape, inputs_checked_on_host
 from anr_studio.model import NeuralTexture
 from anr_studio.model.images import from_pixels
 from anr_studio.render import PerspectiveCamera, orbit_camera
@@ -295,6 +296,14 @@ class Avatar:
                                        self._background_tensor(background), self.autocast)
         return to_host(image, mask)
 
+    def _betas_tensor(self, identity: str, betas: Any) -> torch.Tensor | None:
+        """Returns betas (1 or B, K) on the host: ``betas`` (K,) or (B,K), else the identity's own (None if it has none)."""
+        if betas is None:
+            stored = self._betas[identity]
+            return None if stored is None else torch.as_tensor(stored[None, : self.body.num_betas])
+        b_arr = np.asarray(betas, np.float32)
+        return torch.as_tensor(b_arr.reshape(1, -1) if b_arr.ndim == 1 else b_arr)[:, : self.body.num_betas]
+
     @torch.no_grad()
     def render(self, identity: str, pose: Any, camera: Any = None, betas: Any = None, transl: Any = None,
                size: int | Sequence[int] = (512, 512), background: Any = WHITE, batch_size: int = 8
@@ -314,12 +323,7 @@ class Avatar:
             raise AnrError(f"render: pose has shape {tuple(pose_t.shape)}, expected (24, 3) or (B, 24, 3) axis-angle")
         pose_t = pose_t.reshape(-1, 24, 3)
         n = pose_t.shape[0]
-        if betas is None:
-            stored = self._betas[identity]
-            b_t = None if stored is None else torch.as_tensor(stored[None, : self.body.num_betas])
-        else:
-            b_arr = np.asarray(betas, np.float32)
-            b_t = torch.as_tensor(b_arr.reshape(1, -1) if b_arr.ndim == 1 else b_arr)[:, : self.body.num_betas]
+        b_t = self._betas_tensor(identity, betas)
         t_t = None if transl is None else torch.as_tensor(np.asarray(transl, np.float32)).reshape(-1, 3)
         camera = (camera if camera is not None else self._default_camera((h, w), identity)).to(self.device)
         bg = self._background(background, n, h, w)
@@ -341,3 +345,23 @@ class Avatar:
         image = np.concatenate(images) if len(images) > 1 else images[0]
         mask = np.concatenate(masks) if len(masks) > 1 else masks[0]
         return (image[0], mask[0]) if single else (image, mask)
+
+    def refine_poses(self, identity: str, masks: Any, pose: Any, transl: Any, camera: Any, betas: Any = None,
+                     config: PoseRefinement | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Returns (pose (B,24,3), transl (B,3)) float32 after test-time pose refinement against ``masks``.
+
+        ``masks`` (B,H,W) uint8: the foreground of frames showing ``identity`` in roughly ``pose``
+        (B,24,3) and ``transl`` (B,3), seen by ``camera`` (batch B or 1); ``betas`` as for `render`
+        (`anr_studio.avatar.refine`).
+        """
+        self._check(identity)
+        mask_t = torch.as_tensor(np.asarray(masks))
+        n = expect_shape(mask_t, ("B", None, None), "masks", "refine_poses")["B"]
+        pose_t, transl_t = (torch.as_tensor(np.asarray(v, np.float32)) for v in (pose, transl))
+        expect_shape(pose_t, (n, 24, 3), "pose", "refine_poses")
+        expect_shape(transl_t, (n, 3), "transl", "refine_poses")
+        betas_t = self._betas_tensor(identity, betas)
+        pose_t, transl_t = refine_poses(self.body, pose_t.to(self.device), None if betas_t is None else betas_t.to(self.device),
+                                        transl_t.to(self.device), camera.to(self.device),
+                                        mask_t.to(self.device).float().div(255).unsqueeze(1), config or PoseRefinement())
+        return pose_t.cpu().numpy(), transl_t.cpu().numpy()

@@ -85,52 +85,46 @@ class BodyModel(torch.nn.Module):
         super().__init__()
         self.source = source
         f32, i64 = torch.float32, torch.long
-        v_template = _as_tensor(v_template, f32, "v_template", source)
-        nv = expect_shape(v_template, ("V", 3), "v_template", source)["V"]
-        faces = _as_tensor(faces, i64, "faces", source)
-        nf = expect_shape(faces, ("F", 3), "faces", source)["F"]
-        if nf and (int(faces.min()) < 0 or int(faces.max()) >= nv):
-            raise AnrError(f"{source}: faces index vertices {int(faces.min())}..{int(faces.max())}, expected 0..{nv - 1}")
-        lbs_weights = _as_tensor(lbs_weights, f32, "lbs_weights", source)
-        expect_shape(lbs_weights, (nv, NUM_JOINTS), "lbs_weights", source)
-        J_regressor = _as_tensor(J_regressor, f32, "J_regressor", source)
-        expect_shape(J_regressor, (NUM_JOINTS, nv), "J_regressor", source)
-        shapedirs = torch.zeros(nv, 3, 0) if shapedirs is None else _as_tensor(shapedirs, f32, "shapedirs", source)
-        expect_shape(shapedirs, (nv, 3, None), "shapedirs", source)
+
+        def checked(value: Any, dtype: torch.dtype, field: str, shape: tuple) -> torch.Tensor:
+            t = _as_tensor(value, dtype, field, source)
+            expect_shape(t, shape, field, source)
+            if t.is_floating_point():
+                expect_finite(t, field, source)
+            return t
+
+        def in_range(index: torch.Tensor, count: int, field: str, what: str) -> None:
+            if index.numel() and (int(index.min()) < 0 or int(index.max()) >= count):
+                raise AnrError(f"{source}: {field} index {what} {int(index.min())}..{int(index.max())}, expected 0..{count - 1}")
+
+        v_template = checked(v_template, f32, "v_template", ("V", 3))
+        faces = checked(faces, i64, "faces", ("F", 3))
+        nv, nf = v_template.shape[0], faces.shape[0]
+        in_range(faces, nv, "faces", "vertices")
+        lbs_weights = checked(lbs_weights, f32, "lbs_weights", (nv, NUM_JOINTS))
+        J_regressor = checked(J_regressor, f32, "J_regressor", (NUM_JOINTS, nv))
+        shapedirs = checked(torch.zeros(nv, 3, 0) if shapedirs is None else shapedirs, f32, "shapedirs", (nv, 3, None))
         if posedirs is not None:
-            posedirs = _as_tensor(posedirs, f32, "posedirs", source)
-            expect_shape(posedirs, ((NUM_JOINTS - 1) * 9, nv * 3), "posedirs", source)
-        parents = torch.tensor(SMPL_PARENTS, dtype=i64) if parents is None else _as_tensor(parents, i64, "parents", source)
+            posedirs = checked(posedirs, f32, "posedirs", ((NUM_JOINTS - 1) * 9, nv * 3))
+        parents = _as_tensor(SMPL_PARENTS if parents is None else parents, i64, "parents", source)
         if tuple(parents.tolist()) != SMPL_PARENTS:
             raise AnrError(f"{source}: parents is {parents.tolist()}, expected SMPL's 24-joint tree {list(SMPL_PARENTS)}")
-        for name, t in (("v_template", v_template), ("lbs_weights", lbs_weights), ("J_regressor", J_regressor),
-                        ("shapedirs", shapedirs), ("posedirs", posedirs)):
-            if t is not None:
-                expect_finite(t, name, source)
-
         self.has_uvs = uv is not None
         if self.has_uvs:
-            uv = _as_tensor(uv, f32, "uv", source)
-            nu = expect_shape(uv, ("U", 2), "uv", source)["U"]
-            uv_faces = _as_tensor(faces.clone() if uv_faces is None else uv_faces, i64, "uv_faces", source)
-            expect_shape(uv_faces, (nf, 3), "uv_faces", source)
-            if nf and (int(uv_faces.min()) < 0 or int(uv_faces.max()) >= nu):
-                raise AnrError(f"{source}: uv_faces index UVs {int(uv_faces.min())}..{int(uv_faces.max())}, expected 0..{nu - 1}")
-            expect_finite(uv, "uv", source)
+            uv = checked(uv, f32, "uv", ("U", 2))
+            uv_faces = checked(faces.clone() if uv_faces is None else uv_faces, i64, "uv_faces", (nf, 3))
+            in_range(uv_faces, uv.shape[0], "uv_faces", "UVs")
         else:
             uv, uv_faces = torch.zeros(0, 2), torch.zeros(0, 3, dtype=i64)
         if face_parts is None:
             face_parts = torch.zeros(nf, dtype=i64)
             part_names = list(part_names or ["body"])
-        face_parts = _as_tensor(face_parts, i64, "face_parts", source)
-        expect_shape(face_parts, (nf,), "face_parts", source)
+        face_parts = checked(face_parts, i64, "face_parts", (nf,))
         self.part_names = list(part_names or [])
         if nf and (int(face_parts.min()) < 0 or int(face_parts.max()) >= len(self.part_names)):
             raise AnrError(f"{source}: face_parts holds labels up to {int(face_parts.max())}, expected < {len(self.part_names)} part names")
-
         if phenotype_regressor is not None:
-            phenotype_regressor = _as_tensor(phenotype_regressor, f32, "phenotype_regressor", source)
-            expect_shape(phenotype_regressor, (shapedirs.shape[-1], None), "phenotype_regressor", source)
+            phenotype_regressor = checked(phenotype_regressor, f32, "phenotype_regressor", (shapedirs.shape[-1], None))
         buffers = dict(v_template=v_template, faces=faces, lbs_weights=lbs_weights, J_regressor=J_regressor,
                        shapedirs=shapedirs, posedirs=posedirs, parents=parents, uv=uv, uv_faces=uv_faces,
                        _face_uvs=uv[uv_faces] if self.has_uvs else None, face_parts=face_parts,

@@ -223,8 +223,7 @@ def load_segmenter(path: str | os.PathLike | None = None):
 
 
 def masks_into(path: str | os.PathLike, method: str = "auto", *, segmenter=None, overwrite: bool = False,
-               refine: bool = True, progress: bool | Callable[[int, int], None] = False,
-               config: MaskConfig | None = None) -> str:
+               refine: bool = True, progress: bool | Callable[[int, int], None] = False) -> str:
     """Writes masks into the capture at ``path`` by ``method`` (plate, learned, auto); returns a one-line report
     (with the IoU against replaced masks; with "auto" and no segmenter, why the plate method ran).
 
@@ -237,8 +236,7 @@ def masks_into(path: str | os.PathLike, method: str = "auto", *, segmenter=None,
 
     if method not in METHODS:
         raise AnrError(f"masks: method {method!r}, expected one of {', '.join(METHODS)}")
-    config = config or MaskConfig()
-    config.refine = refine
+    config = MaskConfig(refine=refine)
     why = ""
     if method != "plate":
         try:

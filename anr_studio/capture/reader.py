@@ -7,7 +7,6 @@ at once, and frames/masks through a handle opened lazily in each process (keyed 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import threading
 from pathlib import Path
@@ -17,7 +16,7 @@ import h5py
 import numpy as np
 
 from anr_studio.capture import schema as S
-from anr_studio.capture.validate import validate
+from anr_studio.capture.validate import require_valid
 from anr_studio.errors import AnrError, expect_shape
 from anr_studio.fileio import atomic_path, ensure_free_space
 
@@ -59,9 +58,7 @@ class Capture:
         self._file: h5py.File | None = None
         self._pid: int | None = None
         if check:
-            problems = validate(self.path, name=str(path))
-            if problems:
-                raise AnrError(problems[0])
+            require_valid(self.path, str(path))
         self.close()  # a handle opened while writing points at the replaced file
         self._load_metadata()
 
@@ -85,7 +82,11 @@ class Capture:
             self.poses: np.ndarray = f[S.POSE][()]  # (N,24,3)
             self.transls: np.ndarray = f[S.TRANSL][()]  # (N,3)
             self.betas: np.ndarray = f[S.BETAS][()]  # (K,)
-            self._K, self._R, self._t = (f[k][()] for k in (S.CAMERA_K, S.CAMERA_R, S.CAMERA_T))
+            K, R, t = (f[k][()] for k in (S.CAMERA_K, S.CAMERA_R, S.CAMERA_T))
+            self.static_camera: bool = K.ndim == 2 and R.ndim == 2 and t.ndim == 1  # all frames share one camera
+            # per frame (N,3,3), (N,3,3), (N,3); a static camera as read-only broadcast views
+            self._K, self._R, self._t = (np.broadcast_to(a, (n, *S.CAMERA_SHAPES[k]))
+                                         for a, k in ((K, S.CAMERA_K), (R, S.CAMERA_R), (t, S.CAMERA_T)))
             self._split = {
                 "train": f[S.SPLIT_TRAIN][()].astype(np.int64) if S.SPLIT_TRAIN in f else np.arange(self._n),
                 "test": f[S.SPLIT_TEST][()].astype(np.int64) if S.SPLIT_TEST in f else np.zeros(0, np.int64),
@@ -157,26 +158,14 @@ class Capture:
             self._background = self._read(S.BACKGROUND, None)
         return self._background
 
-    @property
-    def static_camera(self) -> bool:
-        """Returns True when all frames share one camera."""
-        return self._K.ndim == 2 and self._R.ndim == 2 and self._t.ndim == 1
-
     def camera(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Returns ``(K (3,3), R (3,3), t (3,))`` float32 of frame ``i`` (OpenCV, world to camera)."""
         i = self._index(i)
-        K = self._K[i] if self._K.ndim == 3 else self._K
-        R = self._R[i] if self._R.ndim == 3 else self._R
-        t = self._t[i] if self._t.ndim == 2 else self._t
-        return K.copy(), R.copy(), t.copy()
+        return self._K[i].copy(), self._R[i].copy(), self._t[i].copy()
 
     def cameras(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Returns all cameras ``K (N,3,3), R (N,3,3), t (N,3)`` float32 (static ones repeated)."""
-        n = self._n
-        K = self._K if self._K.ndim == 3 else np.broadcast_to(self._K, (n, 3, 3))
-        R = self._R if self._R.ndim == 3 else np.broadcast_to(self._R, (n, 3, 3))
-        t = self._t if self._t.ndim == 2 else np.broadcast_to(self._t, (n, 3))
-        return np.array(K), np.array(R), np.array(t)
+        return np.array(self._K), np.array(self._R), np.array(self._t)
 
     def pose(self, i: int) -> np.ndarray:
         """Returns the tracked SMPL-order axis-angle pose ``(24,3)`` float32 of frame ``i``."""
@@ -208,13 +197,6 @@ class Capture:
         """Returns the names stored under ``truth/``."""
         return sorted(self._truth)
 
-    def extra_attr(self, key: str, default: Any = None) -> Any:
-        """Returns an extra file attribute, decoding JSON text written by ``CaptureWriter.set_attrs``."""
-        value = self.attrs.get(key, default)
-        if isinstance(value, str) and value[:1] in "[{":
-            with contextlib.suppress(ValueError, RecursionError):
-                return json.loads(value)
-        return value
 
     @contextlib.contextmanager
     def _rewrite(self, replace: Iterable[str], extra_bytes: int = 0) -> Iterator[h5py.File]:
@@ -246,9 +228,7 @@ class Capture:
                 except BaseException:
                     discard_h5(dst, tmp)
                     raise
-            problems = validate(tmp, name=self.path.name)
-            if problems:
-                raise AnrError(problems[0])
+            require_valid(tmp, self.path.name)
         self.close()  # a handle opened while writing points at the replaced file
         self._load_metadata()
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from anr_studio.capture import schema as S
 from anr_studio.capture.reader import discard_h5
-from anr_studio.capture.validate import validate
+from anr_studio.capture.validate import require_valid
 from anr_studio.errors import AnrError, expect_finite, expect_shape
 from anr_studio.fileio import atomic_path, ensure_free_space, os_error_message
 
@@ -119,10 +119,7 @@ class CaptureWriter:
             # No chunk cache: each frame is compressed and written when appended, so a full disk
             # fails that append, and no megabytes of cached chunks wait to be written at close.
             self._f = h5py.File(self._tmp, "w", rdcc_nbytes=0)
-            self._f.attrs["format"] = S.FORMAT
-            self._f.attrs["version"] = S.VERSION
-            self._f.attrs["identity"] = str(identity)
-            self._f.attrs["fps"] = float(fps)
+            self._f.attrs.update(format=S.FORMAT, version=S.VERSION, identity=str(identity), fps=float(fps))
             self._f.create_group("body").attrs["model"] = str(body_model)
             self._frames = self._f.create_dataset(
                 S.FRAMES, shape=(0, self.height, self.width, 3), maxshape=(None, self.height, self.width, 3),
@@ -241,9 +238,7 @@ class CaptureWriter:
             self._finish()
             self._f.flush()  # a full disk fails here, while the file can still be discarded cleanly
             self._f.close()
-            problems = validate(self._tmp, name=self._name)
-            if problems:
-                raise AnrError(problems[0])
+            require_valid(self._tmp, self._name)
         self._closed = True
         self._stack.close()  # fsync + rename
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from anr_studio.capture import schema as S
 from anr_studio.capture.h5guard import image_size_problem, text_problem, unsafe_problems
-from anr_studio.errors import _shape_str
+from anr_studio.errors import AnrError, _shape_str
 
 # Rotation matrices further than this from orthonormal are not rotations (float32 round-off
 # of a real rotation stays far below it).
@@ -103,6 +103,13 @@ def validate(path: str | os.PathLike, *, name: str | None = None, deep: bool = F
     except (OSError, RuntimeError, KeyError, ValueError, TypeError, UnicodeError) as exc:
         # h5py raises these when a truncated file's metadata opens but its data does not.
         return [f"{name}: cannot read its data ({type(exc).__name__}: {exc}), expected a complete HDF5 file (truncated?)"]
+
+
+def require_valid(path: str | os.PathLike, name: str) -> None:
+    """Raises AnrError with the first problem `validate` finds in the capture at ``path``."""
+    problems = validate(path, name=name)
+    if problems:
+        raise AnrError(problems[0])
 
 
 def _check(c: _Checker, deep: bool) -> None:

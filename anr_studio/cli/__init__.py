@@ -68,11 +68,8 @@ def _finish_help(parser: argparse.ArgumentParser, path: str = "") -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Returns the full argument parser, sub-commands included."""
-    parser = argparse.ArgumentParser(
-        prog="anr-studio",
-        description="ANR Studio: turn a video of a person into an animatable neural avatar. "
-        "Run without a sub-command to open the studio.",
-    )
+    parser = argparse.ArgumentParser(prog="anr-studio", description="ANR Studio: turn a video of a person into an "
+                                     "animatable neural avatar. Run without a sub-command to open the studio.")
     parser.add_argument("--screenshot", metavar="PNG", help="open the studio, save a screenshot of the window and quit")
     parser.add_argument("--open", metavar="PATH", help="open this avatar (.anr) or capture (.h5) in the studio")
     parser.add_argument("--quit-after", type=number(0), metavar="S", help="quit the studio after S seconds")

@@ -184,12 +184,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds the `body` sub-command."""
-    p = subparsers.add_parser(
-        "body",
-        help="render the coarse body (shaded and UV-checkered, front and side) to a PNG",
-        description="Render the coarse body shaded and with a UV checkerboard, front and side, in the rest "
-        "pose and in --pose, as one grid PNG.",
-    )
+    p = subparsers.add_parser("body", help="render the coarse body (shaded and UV-checkered, front and side) to a PNG",
+                              description="Render the coarse body shaded and with a UV checkerboard, front and side, "
+                              "in the rest pose and in --pose, as one grid PNG.")
     p.add_argument("--pose", default="bent", metavar="NAME_OR_NPZ",
                    help="rest, bent (elbows/knees/shoulders at 90 degrees), aist (a frame of the built-in dance) "
                    "or an .npz with SMPL poses (N, 72); several separated by commas, one row each after the "

@@ -19,6 +19,7 @@ DONE_LINGER_S = 4.0
 """Seconds a finished or cancelled job stays in the list."""
 FAILED_LINGER_S = 15.0
 """Seconds a failed job stays in the list (long enough to read its message)."""
+STATE_WORDS = {JobState.FINISHED: "done", JobState.STOPPED: "cancelled", JobState.STOPPING: "cancelling…"}
 
 
 class StudioJob(Protocol):
@@ -65,12 +66,8 @@ class JobRow:
         """Returns one line for the status bar: "42% · ETA 0:13", "done", "cancelled" or "failed: …"."""
         if self.state == JobState.FAILED:
             return f"failed: {self.error or 'no message'}"
-        if self.state == JobState.FINISHED:
-            return "done"
-        if self.state == JobState.STOPPED:
-            return "cancelled"
-        if self.state == JobState.STOPPING:
-            return "cancelling…"
+        if self.state in STATE_WORDS:
+            return STATE_WORDS[self.state]
         parts = [] if self.fraction is None else [f"{100 * self.fraction:.0f}%"]
         if self.state == JobState.PAUSED:
             parts.append("paused")

@@ -39,8 +39,7 @@ class CapturePanel(QtWidgets.QWidget):
         self._masks_job: BackgroundJob | None = None
         self._check_job: BackgroundJob | None = None
         self.watcher = JobWatcher(self, self.jobs)
-        self.image = ImageLabel(NO_CAPTURE)
-        self.image.setObjectName("captureImage")
+        self.image = ImageLabel(NO_CAPTURE, objectName="captureImage")
         self.slider = slider(0, 0, tip="Scrub through the capture's frames", slot=self.show_frame)
         self.slider.setEnabled(False)
         self.frame_label = QtWidgets.QLabel("–")

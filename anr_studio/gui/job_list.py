@@ -28,8 +28,7 @@ class JobRowWidget(QtWidgets.QFrame):
         self.bar = QtWidgets.QProgressBar(objectName="jobProgress", fixedWidth=170, maximumHeight=16, textVisible=True)
         self.ended = QtWidgets.QLabel("", objectName="jobEnded", maximumWidth=420, visible=False)
         self.cancel = button("✕", f"Cancel {name} (training saves a checkpoint; other jobs leave nothing half-written)",
-                             lambda: jobs.cancel(key), kind=QtWidgets.QToolButton, name="cancelJob")
-        self.cancel.setAutoRaise(True)
+                             lambda: jobs.cancel(key), kind=QtWidgets.QToolButton, name="cancelJob", autoRaise=True)
         self.setLayout(hbox(self.name, self.bar, self.ended, self.cancel, spacing=4,
                             contentsMargins=QtCore.QMargins(6, 0, 2, 0)))
 

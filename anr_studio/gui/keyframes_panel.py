@@ -41,10 +41,8 @@ class KeyframesPanel(QtWidgets.QWidget):
             flow=QtWidgets.QListView.Flow.LeftToRight, wrapping=True, resizeMode=QtWidgets.QListView.ResizeMode.Adjust,
             selectionMode=QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection,
             itemDoubleClicked=lambda it: capture_panel.slider.setValue(int(it.data(QtCore.Qt.ItemDataRole.UserRole))))
-        self.plot = pg.PlotWidget(background=theme.BASE)
+        self.plot = pg.PlotWidget(background=theme.BASE, labels={"bottom": "keyframes", "left": "coverage"})
         self.plot.setObjectName("coveragePlot")
-        self.plot.setLabel("bottom", "keyframes")
-        self.plot.setLabel("left", "coverage")
         self.plot.setYRange(0, 1.02)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.addLegend(offset=(-10, -10))

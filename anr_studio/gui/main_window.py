@@ -55,12 +55,10 @@ class MainWindow(QtWidgets.QMainWindow):
     """The studio window. Panels are docks; all state lives in Qt-free objects it owns."""
 
     def __init__(self, body: StudioBody | None = None) -> None:
-        super().__init__()
-        apply_dark_theme(QtWidgets.QApplication.instance())
-        self.setWindowTitle("ANR Studio")
-        self.setObjectName("anrStudioMain")
         # No AnimatedDocks: its animations leave stale tab bars behind after the window resizes.
-        self.setDockOptions(QtWidgets.QMainWindow.DockOption.AllowTabbedDocks | QtWidgets.QMainWindow.DockOption.AllowNestedDocks)
+        docks = QtWidgets.QMainWindow.DockOption.AllowTabbedDocks | QtWidgets.QMainWindow.DockOption.AllowNestedDocks
+        super().__init__(windowTitle="ANR Studio", objectName="anrStudioMain", dockOptions=docks)
+        apply_dark_theme(QtWidgets.QApplication.instance())
         self.body = body = default_body() if body is None else body
         self.pose_state = PoseState(num_betas=int(body.num_betas))
         self.view_state = ViewState()
@@ -81,13 +79,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.neural_stack = QtWidgets.QStackedWidget()
         self.neural_stack.addWidget(self.empty)
         self.neural_stack.addWidget(self.neural)
-        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        splitter.addWidget(self.viewport)
-        splitter.addWidget(self.neural_stack)
+        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal, accessibleName="3D view or neural view")
+        for i, view in enumerate((self.viewport, self.neural_stack)):
+            splitter.addWidget(view)
+            splitter.setStretchFactor(i, 1)
         splitter.setSizes([600, 600])
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 1)
-        splitter.setAccessibleName("3D view or neural view")
         self.setCentralWidget(splitter)
 
         # The side panels take the full height (as in Blender): posing and painting need it more than

@@ -74,9 +74,8 @@ class PosePanel(QtWidgets.QWidget):
         row.setAttribute(QtCore.Qt.WidgetAttribute.WA_StyledBackground, True)
         lay = QtWidgets.QGridLayout(row, horizontalSpacing=4, verticalSpacing=0, contentsMargins=QtCore.QMargins(2, 1, 2, 1))
         pick = button(title, f"Select {title} (also by clicking it in the 3D view)",
-                      lambda _=False, j=j: self.state.select_joint(j), kind=QtWidgets.QToolButton)
-        pick.setAutoRaise(True)
-        pick.setMinimumWidth(84)
+                      lambda _=False, j=j: self.state.select_joint(j), kind=QtWidgets.QToolButton, autoRaise=True,
+                      minimumWidth=84)
         lay.addWidget(pick, 0, 0, 2, 1)
         for axis, axis_name in enumerate("xyz"):
             tip = f"{title}: rotation about {axis_name} in degrees"

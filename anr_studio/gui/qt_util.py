@@ -33,10 +33,10 @@ def to_qimage(img: np.ndarray) -> QtGui.QImage:
 class ImageLabel(QtWidgets.QLabel):
     """A label that shows one image scaled to fit (aspect kept) or a centred message."""
 
-    def __init__(self, message: str = "", minimum: int = 96) -> None:
+    def __init__(self, message: str = "", minimum: int = 96, **props) -> None:
         ignored = QtWidgets.QSizePolicy.Policy.Ignored
         super().__init__(message, alignment=QtCore.Qt.AlignmentFlag.AlignCenter, minimumSize=QtCore.QSize(minimum, minimum),
-                         sizePolicy=QtWidgets.QSizePolicy(ignored, ignored), wordWrap=True)
+                         sizePolicy=QtWidgets.QSizePolicy(ignored, ignored), wordWrap=True, **props)
         self._image: QtGui.QImage | None = None
 
     def set_array(self, img: np.ndarray | None, message: str = "") -> None:
@@ -149,14 +149,10 @@ class JobWatcher(QtCore.QObject):
 def add_brush_actions(widget: QtWidgets.QWidget, step_brush: Callable[[int], float]) -> list[QtGui.QAction]:
     """Returns the "Smaller brush" `[` and "Larger brush" `]` actions added to ``widget`` (live while it has the
     focus, so the shortcut sheet lists them), each calling ``step_brush(-1 or +1)``."""
-    actions = []
-    for text, key, steps in (("Smaller brush", "[", -1), ("Larger brush", "]", 1)):
-        act = QtGui.QAction(text, widget)
-        act.setShortcut(QtGui.QKeySequence(key))
-        act.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetShortcut)
-        act.triggered.connect(lambda _=False, steps=steps: step_brush(steps))
-        widget.addAction(act)
-        actions.append(act)
+    actions = [action(widget, text, lambda _=False, steps=steps: step_brush(steps), key,
+                      shortcutContext=QtCore.Qt.ShortcutContext.WidgetShortcut)
+               for text, key, steps in (("Smaller brush", "[", -1), ("Larger brush", "]", 1))]
+    widget.addActions(actions)
     return actions
 
 
@@ -182,14 +178,10 @@ def draw_brush_outline(p: QtGui.QPainter, center: QtCore.QPointF, radius: float,
 
 
 def button(text: str, tip: str, slot: Callable | None = None, *, kind: type = QtWidgets.QPushButton,
-           checkable: bool = False, checked: bool = False, name: str = "") -> QtWidgets.QAbstractButton:
+           checkable: bool = False, checked: bool = False, name: str = "", **props) -> QtWidgets.QAbstractButton:
     """Returns a ``kind`` button (push, tool or check box) showing ``text`` with the tooltip ``tip``; ``slot`` gets
     its clicks, or its toggles when it is checkable (check boxes always are)."""
-    b = kind()
-    b.setText(text)
-    b.setToolTip(tip)
-    if name:
-        b.setObjectName(name)
+    b = kind(text=text, toolTip=tip, objectName=name, **props)
     checkable = checkable or isinstance(b, QtWidgets.QCheckBox)
     if checkable:
         b.setCheckable(True)

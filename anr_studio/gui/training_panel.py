@@ -65,10 +65,8 @@ class TrainingPanel(QtWidgets.QWidget):
         self.progress = QtWidgets.QProgressBar(format="%v / %m steps")
         self.eta = QtWidgets.QLabel("ETA –")
         self.log = QtWidgets.QPlainTextEdit(readOnly=True, maximumBlockCount=2000)
-        self.plot = pg.PlotWidget(background=theme.BASE)
+        self.plot = pg.PlotWidget(background=theme.BASE, labels={"bottom": "step", "left": "loss"})
         self.plot.setObjectName("lossPlot")
-        self.plot.setLabel("bottom", "step")
-        self.plot.setLabel("left", "loss")
         self.plot.setLogMode(y=True)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         # The plot takes the height it is given: its 480 px preferred height would make the panel scroll on a laptop.

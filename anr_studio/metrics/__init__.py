@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from anr_studio.metrics.flip import flip
@@ -13,7 +12,6 @@ METRIC_NAMES = ("psnr", "ssim", "flip", "lpips", "mask_iou")
 
 
 def compute_metrics(pred: Any, target: Any, pred_mask: Any = None, target_mask: Any = None, *,
-                    lpips_net: str = "alex", lpips_weights: str | os.PathLike | None = None,
                     device: str = "cpu") -> dict[str, float | None]:
     """Returns {"psnr", "ssim", "flip", "lpips", "mask_iou"} (lower is better for FLIP and LPIPS) for one
     image pair; "lpips" is None without its weights, "mask_iou" without both masks."""
@@ -21,7 +19,7 @@ def compute_metrics(pred: Any, target: Any, pred_mask: Any = None, target_mask: 
         "psnr": psnr(pred, target),
         "ssim": ssim(pred, target),
         "flip": flip(pred, target),
-        "lpips": lpips_distance(pred, target, lpips_net, lpips_weights, device),
+        "lpips": lpips_distance(pred, target, device=device),
         "mask_iou": None if pred_mask is None or target_mask is None else mask_iou(pred_mask, target_mask),
     }
 

@@ -47,11 +47,8 @@ def load_lpips(net: str = "alex", weights_path: str | os.PathLike | None = None,
     # lpips splits torchvision's `features.<i>` into slices holding children named "<i>".
     mapping = {f"features.{child}": f"{slice_name}.{child}"
                for slice_name, block in model.net.named_children() for child, _ in block.named_children()}
-    backbone = {}
-    for src, dst in mapping.items():
-        for suffix in ("weight", "bias"):
-            if f"{src}.{suffix}" in state:
-                backbone[f"{dst}.{suffix}"] = state[f"{src}.{suffix}"]
+    backbone = {f"{dst}.{suffix}": state[f"{src}.{suffix}"]
+                for src, dst in mapping.items() for suffix in ("weight", "bias") if f"{src}.{suffix}" in state}
     try:
         model.net.load_state_dict(backbone, strict=True)
     except RuntimeError as exc:

@@ -25,17 +25,9 @@ NEIGHBOURHOOD = 8
 def _lattice_bins(n: int) -> set[tuple[int, int]]:
     """Returns the (row, column) bins of a centred spectrum of side ``n`` at the lattice frequencies, DC left out."""
     bins = set()
-    for period in PERIODS:
-        if n % period:
-            continue
-        step = n // period
-        for a in range(-(period // 2), period // 2 + 1):
-            for b in range(-(period // 2), period // 2 + 1):
-                if (a, b) == (0, 0):
-                    continue
-                r, c = n // 2 + a * step, n // 2 + b * step
-                if 0 <= r < n and 0 <= c < n:
-                    bins.add((r, c))
+    for period in (p for p in PERIODS if n % p == 0):
+        at = [n // 2 + a * (n // period) for a in range(-(period // 2), period // 2 + 1)]
+        bins |= {(r, c) for r in at for c in at if 0 <= r < n and 0 <= c < n and (r, c) != (n // 2, n // 2)}
     return bins
 
 

@@ -147,18 +147,14 @@ class ModelConfig:
     def preset(cls, name: str) -> "ModelConfig":
         """Returns the `paper` (1024², ~54M per U-Net), `fast` (interactive) or `tiny` (CPU tests) sizes."""
         _check_choice(name, PRESETS, "preset")
-        if name == "paper":
-            # pix2pix's 8-level U-Net (ngf 64, max 512): about 54M parameters per U-Net.
-            unet = UNetConfig(depth=8, base_channels=64, max_channels=512)
-            disc = DiscriminatorConfig(base_channels=64)
-            return cls(texture=TextureConfig(8, 256), r1=unet, r2=dataclasses.replace(unet), discriminator=disc)
-        if name == "fast":
-            unet = UNetConfig(depth=7, base_channels=32, max_channels=256)
-            disc = DiscriminatorConfig(base_channels=32)
-            return cls(texture=TextureConfig(8, 256), r1=unet, r2=dataclasses.replace(unet), discriminator=disc)
-        unet = UNetConfig(depth=3, base_channels=8, max_channels=16)
-        disc = DiscriminatorConfig(num_scales=2, num_layers=2, base_channels=8)
-        return cls(texture=TextureConfig(8, 32), r1=unet, r2=dataclasses.replace(unet), discriminator=disc)
+        # (texture size, U-Net depth, base and max channels, discriminator); paper: pix2pix's U-Net, ~54M parameters
+        texture, depth, base, most, disc = {
+            "paper": (256, 8, 64, 512, DiscriminatorConfig(base_channels=64)),
+            "fast": (256, 7, 32, 256, DiscriminatorConfig(base_channels=32)),
+            "tiny": (32, 3, 8, 16, DiscriminatorConfig(num_scales=2, num_layers=2, base_channels=8)),
+        }[name]
+        unet = UNetConfig(depth=depth, base_channels=base, max_channels=most)
+        return cls(texture=TextureConfig(8, texture), r1=unet, r2=dataclasses.replace(unet), discriminator=disc)
 
 
 @dataclass

@@ -24,9 +24,9 @@ BUILTIN_MOTIONS: dict[str, tuple[str, float | None]] = {
 ALIASES = {"aist_demo": "dance", "aist": "dance"}
 
 
-def load_motion(name_or_path: str | os.PathLike, *, upright: bool = True) -> MotionClip:
-    """Returns the motion called ``name_or_path``: a built-in name (walk, turn, arms, dance) or a path
-    to an SMPL pose ``.npz`` (turned into ANR's world with ``upright``: `MotionClip.upright`) or ``.bvh``."""
+def load_motion(name_or_path: str | os.PathLike) -> MotionClip:
+    """Returns the motion called ``name_or_path`` in ANR's world: a built-in name (walk, turn, arms, dance) or a
+    path to an SMPL pose ``.npz`` (turned by `MotionClip.upright`) or ``.bvh`` (retargeted)."""
     from anr_studio.motion.bvh import load_bvh
     from anr_studio.motion.smpl_npz import load_smpl_npz
 
@@ -38,8 +38,7 @@ def load_motion(name_or_path: str | os.PathLike, *, upright: bool = True) -> Mot
         path = MOTION_DIR / file
         if not path.is_file():
             raise AnrError(f"motion {key!r}: {path} is missing, expected the built-in clip (run python -m scripts.build_motions)")
-        clip = load_smpl_npz(path, name=key, fps=fps)
-        return clip.upright() if upright else clip
+        return load_smpl_npz(path, name=key, fps=fps).upright()
     path = Path(text)
     suffix = path.suffix.lower()
     if suffix not in (".npz", ".bvh"):
@@ -53,8 +52,7 @@ def load_motion(name_or_path: str | os.PathLike, *, upright: bool = True) -> Mot
         raise AnrError(f"{shown_text}: file does not exist, expected a motion file (.npz or .bvh)")
     if suffix == ".bvh":
         return load_bvh(path)
-    clip = load_smpl_npz(path)
-    return clip.upright() if upright else clip
+    return load_smpl_npz(path).upright()
 
 
 __all__ = ["BUILTIN_MOTIONS", "MotionClip", "load_motion"]

@@ -157,10 +157,8 @@ def load_bvh(path: str | os.PathLike, name: str | None = None) -> MotionClip:
                 smpl_world[k] = C @ world[mapping[k]] @ C.T @ Q[k]
             else:
                 smpl_world[k] = smpl_world[SMPL_PARENTS[k]]
-        local_smpl = np.empty_like(smpl_world)
-        for k in range(24):
-            p = SMPL_PARENTS[k]
-            local_smpl[k] = smpl_world[k] if p < 0 else np.swapaxes(smpl_world[p], -1, -2) @ smpl_world[k]
+        parent_world = np.swapaxes(smpl_world[list(SMPL_PARENTS[1:])], -1, -2)
+        local_smpl = np.concatenate([smpl_world[:1], parent_world @ smpl_world[1:]])
         rotvec = Rotation.from_matrix(local_smpl.reshape(-1, 3, 3)).as_rotvec().reshape(24, -1, 3)
         poses[rows] = rotvec.transpose(1, 0, 2)
         pelvis_at[rows] = where[pelvis]

@@ -114,16 +114,12 @@ def _number(lines: _Lines, what: str) -> float:
 
 
 def _offset(lines: _Lines, owner: str) -> list[float]:
-    keyword = lines.take(f"OFFSET of {owner}")
-    if keyword.upper() != "OFFSET":
-        raise AnrError(f"{lines.label}: line {lines.line} has {shown(keyword)!r} where the OFFSET of {owner} was expected")
+    _keyword(lines, "OFFSET", f"the OFFSET of {owner}")
     return [_number(lines, f"the OFFSET of {owner}") for _ in range(3)]
 
 
 def _channels(lines: _Lines, owner: str) -> tuple[str, ...]:
-    keyword = lines.take(f"CHANNELS of {owner}")
-    if keyword.upper() != "CHANNELS":
-        raise AnrError(f"{lines.label}: line {lines.line} has {shown(keyword)!r} where the CHANNELS of {owner} were expected")
+    _keyword(lines, "CHANNELS", f"the CHANNELS line of {owner}")
     token = lines.take(f"the channel count of {owner}")
     if not token.isdigit() or int(token) > 6:
         raise AnrError(f"{lines.label}: line {lines.line} declares {shown(token)!r} channels for {owner}, expected 0 to 6")
@@ -149,10 +145,11 @@ def _name(lines: _Lines, keyword: str) -> str:
     return " ".join(parts)
 
 
-def _expect(lines: _Lines, token: str, what: str) -> None:
-    got = lines.take(f"{token!r} {what}")
-    if got != token:
-        raise AnrError(f"{lines.label}: line {lines.line} has {shown(got)!r} where {token!r} {what} was expected")
+def _keyword(lines: _Lines, word: str, what: str) -> None:
+    """Reads the next token; AnrError naming ``what`` unless it is ``word`` (in any case)."""
+    got = lines.take(what)
+    if got.upper() != word:
+        raise AnrError(f"{lines.label}: line {lines.line} has {shown(got)!r} where {what} was expected")
 
 
 def _hierarchy(lines: _Lines):
@@ -161,9 +158,7 @@ def _hierarchy(lines: _Lines):
     first = lines.take("HIERARCHY")
     if first.upper() != "HIERARCHY":
         raise AnrError(f"{label}: line {lines.line} starts with {shown(first)!r}, expected HIERARCHY (a BVH file)")
-    root = lines.take("ROOT")
-    if root.upper() != "ROOT":
-        raise AnrError(f"{label}: line {lines.line} has {shown(root)!r} where ROOT was expected")
+    _keyword(lines, "ROOT", "ROOT")
     names: list[str] = []
     parents: list[int] = []
     offsets: list[list[float]] = []
@@ -177,7 +172,7 @@ def _hierarchy(lines: _Lines):
         if len(stack) >= MAX_DEPTH:
             raise AnrError(f"{label}: line {lines.line} nests joints {MAX_DEPTH + 1} deep, expected at most {MAX_DEPTH} levels")
         name = _name(lines, keyword)
-        _expect(lines, "{", f"after {keyword} {shown(name)}")
+        _keyword(lines, "{", f"'{{' after {keyword} {shown(name)}")
         names.append(name)
         parents.append(stack[-1] if stack else -1)
         offsets.append(_offset(lines, f"joint {shown(name)}"))
@@ -198,9 +193,9 @@ def _hierarchy(lines: _Lines):
             extra = lines.rest_of_line()  # some exporters name the End Site; "{" may follow on the line
             if "{" in extra:
                 lines.unread(extra[extra.index("{"):])
-            _expect(lines, "{", f"after End Site of {shown(owner)}")
+            _keyword(lines, "{", f"'{{' after End Site of {shown(owner)}")
             end = _offset(lines, f"the End Site of {shown(owner)}")
-            _expect(lines, "}", f"closing the End Site of {shown(owner)}")
+            _keyword(lines, "}", f"'}}' closing the End Site of {shown(owner)}")
             ends.setdefault(stack[-1], end)
         elif key == "}":
             stack.pop()

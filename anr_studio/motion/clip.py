@@ -111,9 +111,3 @@ class MotionClip:
         meta = dict(self.meta, upright=fix.as_rotvec().round(6).tolist())
         return MotionClip(poses, transl - transl[:1], self.fps, self.name, meta)
 
-    def slice(self, start: int = 0, stop: int | None = None, step: int = 1) -> "MotionClip":
-        """Returns frames ``start:stop:step`` (fps divided by ``step``)."""
-        poses, transl = self.poses[start:stop:step], self.transl[start:stop:step]
-        if len(poses) == 0:
-            raise AnrError(f"motion {self.name!r}: slice {start}:{stop}:{step} is empty, expected at least one frame")
-        return MotionClip(poses, transl, self.fps / step, self.name, dict(self.meta))

@@ -194,15 +194,8 @@ class WeakPerspectiveCamera(_Views):
 Camera = PerspectiveCamera | WeakPerspectiveCamera
 
 
-def orbit_camera(
-    azimuth_deg,
-    elevation_deg,
-    distance,
-    target=(0.0, 0.9, 0.0),
-    image_size: Sequence[int] = (512, 512),
-    fov_deg: float = 30.0,
-    device=None,
-) -> PerspectiveCamera:
+def orbit_camera(azimuth_deg, elevation_deg, distance, target=(0.0, 0.9, 0.0), image_size: Sequence[int] = (512, 512),
+                 fov_deg: float = 30.0, device=None) -> PerspectiveCamera:
     """Returns a PerspectiveCamera (batch B) on a sphere around ``target``, looking at it, world up +y.
 
     ``azimuth_deg``, ``elevation_deg``, ``distance``: floats or (B,) tensors; ``target``: (3,) or (B,3).

@@ -55,12 +55,8 @@ def _check_face_count(fragments: Fragments, count: int) -> None:
         raise AnrError(f"interpolate_face_attributes: fragments reference face {highest}, expected fewer than {count} faces")
 
 
-def differentiable_bary(
-    fragments: Fragments,
-    vertices: torch.Tensor,
-    faces: torch.Tensor,
-    camera: PerspectiveCamera | WeakPerspectiveCamera,
-) -> Fragments:
+def differentiable_bary(fragments: Fragments, vertices: torch.Tensor, faces: torch.Tensor,
+                        camera: PerspectiveCamera | WeakPerspectiveCamera) -> Fragments:
     """Returns ``fragments`` with barycentrics (B,H,W,3) recomputed from ``vertices`` (B,V,3), differentiable in them.
 
     Each covered pixel keeps its face; its barycentrics are those of the pixel centre in the face's
@@ -124,12 +120,8 @@ def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.normalize(normals, dim=-1, eps=1e-12)
 
 
-def interpolate_normals(
-    fragments: Fragments,
-    vertices: torch.Tensor,
-    faces: torch.Tensor,
-    camera: PerspectiveCamera | WeakPerspectiveCamera,
-) -> torch.Tensor:
+def interpolate_normals(fragments: Fragments, vertices: torch.Tensor, faces: torch.Tensor,
+                        camera: PerspectiveCamera | WeakPerspectiveCamera) -> torch.Tensor:
     """Returns the normal image (B,3,H,W): smooth unit camera-space normals (n_z < 0 facing the camera), 0 off the body.
 
     Smooth, so the coarse body's facets do not print into the renderer's input.

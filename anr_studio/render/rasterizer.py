@@ -271,15 +271,9 @@ def _depth_and_bary(c: torch.Tensor, x: torch.Tensor, y: torch.Tensor, perspecti
     return (s * c[_Q]).sum(dim=0), s.t()
 
 
-def rasterize(
-    vertices: torch.Tensor,
-    faces: torch.Tensor,
-    camera: PerspectiveCamera | WeakPerspectiveCamera,
-    image_size: Sequence[int] = (512, 512),
-    *,
-    znear: float = DEFAULT_ZNEAR,
-    max_pairs: int | None = None,
-) -> Fragments:
+def rasterize(vertices: torch.Tensor, faces: torch.Tensor, camera: PerspectiveCamera | WeakPerspectiveCamera,
+              image_size: Sequence[int] = (512, 512), *, znear: float = DEFAULT_ZNEAR,
+              max_pairs: int | None = None) -> Fragments:
     """Returns Fragments(face_id (B,H,W), bary (B,H,W,3), depth (B,H,W)) of the nearest face per pixel.
 
     vertices: (B,V,3) world positions (rasterized in float32); faces: (F,3) integer, shared by the batch;

@@ -156,15 +156,11 @@ class TrainConfig:
             raise AnrError(f"config: optim.betas = {list(o.betas)}, optim.time_budget_s = {o.time_budget_s}, "
                            "expected Adam betas in [0, 1) and a budget >= 0")
         if o.steps < 0 or o.checkpoint_every < 1 or o.keep_checkpoints < 2:
-            raise AnrError(
-                f"config: optim.steps = {o.steps}, optim.checkpoint_every = {o.checkpoint_every}, "
-                f"optim.keep_checkpoints = {o.keep_checkpoints}, expected >= 0, >= 1 and >= 2"
-            )
+            raise AnrError(f"config: optim.steps = {o.steps}, optim.checkpoint_every = {o.checkpoint_every}, "
+                           f"optim.keep_checkpoints = {o.keep_checkpoints}, expected >= 0, >= 1 and >= 2")
         if o.keyframe_steps < 1 or o.non_keyframe_steps < 0:
-            raise AnrError(
-                f"config: optim.keyframe_steps = {o.keyframe_steps}, optim.non_keyframe_steps = "
-                f"{o.non_keyframe_steps}, expected >= 1 and >= 0"
-            )
+            raise AnrError(f"config: optim.keyframe_steps = {o.keyframe_steps}, optim.non_keyframe_steps = "
+                           f"{o.non_keyframe_steps}, expected >= 1 and >= 0")
 
 
 RENDERERS = ("anr", "anr-1stage", "dnr")

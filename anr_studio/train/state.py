@@ -11,14 +11,8 @@ import torch
 
 from anr_studio.errors import AnrError
 from anr_studio.avatar.file import renderer_meta, unprefixed, write_avatar
-from anr_studio.train.checkpoint import (
-    flatten_optimizer,
-    load_latest_checkpoint,
-    restore_optimizer,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-)
+from anr_studio.train.checkpoint import (flatten_optimizer, load_latest_checkpoint, restore_optimizer, rng_state,
+                                         save_checkpoint, set_rng_state)
 from anr_studio.train.rundir import AVATAR_FILE
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -89,7 +91,7 @@ def test_different_seeds_differ(caps):
     assert np.abs(a.betas - b.betas).max() > 0.05
     assert np.abs(a.frame(0).astype(int) - b.frame(0).astype(int)).mean() > 10
     assert np.abs(a.background.astype(int) - b.background.astype(int)).mean() > 10
-    ia, ib = a.extra_attr("synth_identity"), b.extra_attr("synth_identity")
+    ia, ib = json.loads(a.attrs["synth_identity"]), json.loads(b.attrs["synth_identity"])
     assert ia != ib
     # The people's colours differ: compare mean colours under each true mask.
     ca = np.mean([a.frame(i)[a.mask(i) > 200].mean(0) for i in range(len(a))], 0)

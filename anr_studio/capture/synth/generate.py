@@ -1,10 +1,6 @@
-"""generate_capture: a synthetic capture whose person is NOT the coarse body it stores.
-
-Per frame: pose the true person (the dressed fine body) with the true parameters, render it
-over the background plate from that frame's camera, and store the frame, the true soft mask
-and the TRACKED parameters (truth + tracking noise) for the coarse body. The truth goes to
-``truth/`` for diagnosis. Frames stream to the CaptureWriter (temporary file, then rename).
-"""
+"""generate_capture: a synthetic capture whose person is NOT the coarse body it stores: the dressed true
+person rendered over a plate, stored with its soft mask and the TRACKED coarse-body parameters (truth +
+noise; the truth under ``truth/``)."""
 
 from __future__ import annotations
 
@@ -157,10 +153,7 @@ def generate_capture(
     fine_body_path: str | os.PathLike | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict:
-    """Writes a synthetic capture to ``out``; returns a summary dict (identity, timings, split sizes).
-
-    Nothing appears at ``out`` unless the whole capture was written (temporary file + rename).
-    """
+    """Writes a synthetic capture to ``out`` (nothing on failure); returns a summary (identity, timings, split sizes)."""
     from anr_studio.motion import load_motion
 
     cfg = config or SynthConfig()
@@ -200,8 +193,7 @@ def generate_capture(
         "phenotype": ident.phenotype}, "synth_motion": getattr(clip, "name", str(cfg.motion)),
         "transl_noise_m": float(transl_sigma)}
     t_setup = time.perf_counter() - t0
-    # Frames of one view are rendered together (they share culling); the writer still gets
-    # them in order, one at a time.
+    # Frames of one view are rendered together (they share culling); the writer gets them in order.
     chunk = BATCH * cfg.views
     with CaptureWriter(out, f"synth-{cfg.seed}", cfg.size, cfg.size, fps, betas=betas.numpy(), background=plate,
                        attrs=attrs) as writer:

@@ -1,14 +1,10 @@
 """Fits the built-in body to per-frame keypoints: an SMPLify-style optimisation batched over frames.
 
-Unknowns: per-frame pose (N,24,3) and translation (N,3), one shape (K,) shared over the clip, and
-the camera's focal length. One video cannot tell a tall person far away from a short one nearby:
-the person's height, when given, fixes the size; the 3D keypoints (a network's guess in metres,
-sized for an average person) shape the pose only, scaled to the body's size. The camera is fixed at the origin looking along the world's -z (OpenCV
-``R = diag(1, -1, -1)``, ``t = 0``); a hand-held camera's motion is absorbed by each frame's root
-rotation and translation, as monocular fitters do. Terms: robust 2D reprojection error weighted by
-the keypoints' confidences, optionally root-relative 3D keypoints, a small-angle pose prior,
-knees and elbows bending only the natural way, a shape prior, a focal-length prior, the given
-height and temporal smoothness (joint acceleration, root-rotation velocity).
+Unknowns: per-frame pose (N,24,3) and translation (N,3), one shape (K,), the focal length. The camera
+sits at the origin looking along -z (OpenCV ``R = diag(1, -1, -1)``, ``t = 0``); a hand-held camera's
+motion goes into each frame's root. The person's height, when given, fixes the size; 3D keypoints
+shape the pose only. Terms: robust 2D reprojection, 3D keypoints, pose, hinge, shape, focal and
+height priors, temporal smoothness.
 """
 
 from __future__ import annotations
@@ -73,10 +69,8 @@ class FitConfig:
 
 @dataclass
 class BodyFit:
-    """The fitted body and camera: pose (N,24,3), transl (N,3), betas (K,), camera K (3,3), R (3,3), t (3,).
-
-    ``reprojection_px`` (N,) median 2D error of each frame's confident keypoints in pixels.
-    """
+    """The fitted body and camera: pose (N,24,3), transl (N,3), betas (K,), camera K (3,3), R (3,3), t (3,),
+    and ``reprojection_px`` (N,): the median 2D error of each frame's confident keypoints in pixels."""
 
     pose: np.ndarray
     transl: np.ndarray
@@ -92,11 +86,7 @@ class BodyFit:
 
 
 def standing_height(body, num_betas: int):
-    """Returns a function betas (K,) -> the rest body's standing height in metres (a 0-d tensor).
-
-    The height runs from the template's lowest vertex (a sole) to its highest (the crown): linear
-    in the betas.
-    """
+    """Returns a function betas (K,) -> the rest body's standing height in metres (sole to crown, a 0-d tensor)."""
     v = body.v_template.detach()
     top, sole = int(v[:, 1].argmax()), int(v[:, 1].argmin())
     rest = v[top, 1] - v[sole, 1]
@@ -106,11 +96,8 @@ def standing_height(body, num_betas: int):
 
 def body_keypoints(body, lm: LandmarkMap, pose: torch.Tensor, betas: torch.Tensor,
                    transl: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Returns (keypoints (N,M,3), joints (N,24,3)) of the posed body in world metres.
-
-    ``pose`` (N,24,3) axis-angle, ``betas`` (K,) shared, ``transl`` (N,3). Surface keypoints are
-    skinned without pose correctives (millimetres on the head).
-    """
+    """Returns (keypoints (N,M,3), joints (N,24,3)) in world metres of the body posed by ``pose`` (N,24,3),
+    ``betas`` (K,) and ``transl`` (N,3) (surface keypoints skinned without pose correctives)."""
     n = pose.shape[0]
     k = betas.shape[0]
     v_shaped = body.v_template + torch.einsum("k,vck->vc", betas, body.shapedirs[..., :k])
@@ -176,18 +163,13 @@ def _optimise(loss_fn, cfg: FitConfig, root_params: list, all_params: list, prog
 
 
 def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[int, int], layout: str, *,
-             body=None, keypoints3d: np.ndarray | None = None, confidence3d: np.ndarray | None = None,
-             focal: float | None = None, height: float | None = None, num_betas: int = 10,
-             config: FitConfig | None = None, progress=None) -> BodyFit:
+             body=None, keypoints3d: np.ndarray | None = None, focal: float | None = None, height: float | None = None,
+             num_betas: int = 10, config: FitConfig | None = None, progress=None) -> BodyFit:
     """Returns the BodyFit of the built-in body (or ``body``) to a clip's keypoints.
 
-    ``keypoints`` (N,L,2) pixels (pixel centres at integer + 0.5) in ``layout``'s order,
-    ``confidence`` (N,L) in [0,1] (0 = not seen); ``image_size`` (H, W); ``keypoints3d`` (N,L,3)
-    optional root-relative metres in the camera's axes (x right, y down, z forward) with
-    ``confidence3d`` (N,L); ``focal`` in pixels fixes the focal length (otherwise it is fitted);
-    ``height`` the person's standing height in metres (otherwise the shape prior and the keypoints
-    set the size);
-    ``progress`` is called as progress(done, total) after each iteration.
+    ``keypoints`` (N,L,2) pixels in ``layout``'s order, ``confidence`` (N,L) in [0,1]; ``keypoints3d``
+    (N,L,3) root-relative metres in the camera's axes; ``focal`` (px) fixes the focal length; ``height``
+    (m) the person's standing height; ``progress(done, total)`` after each iteration.
     """
     from anr_studio.body import load_body
 
@@ -231,7 +213,7 @@ def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[in
     hinges = [(joint_index(j) - 1, a, s) for j, a, s in _HINGES]
     if keypoints3d is not None:
         k3 = torch.as_tensor(np.asarray(keypoints3d, np.float32))[:, lm.keypoints] @ torch.as_tensor(CAMERA_R)
-        c3 = conf[:, lm.keypoints] if confidence3d is None else torch.as_tensor(np.asarray(confidence3d, np.float32))[:, lm.keypoints]
+        c3 = conf[:, lm.keypoints]
         if k3.shape[:2] != target.shape[:2]:
             raise AnrError(f"keypoints3d: shape {tuple(keypoints3d.shape)}, expected (N,L,3) like the 2D keypoints")
     def loss_fn(stage_full: bool, frac: float) -> torch.Tensor:

@@ -58,18 +58,13 @@ _SURFACE_WEIGHT = {"nose": 1.0, "left_eye": 0.5, "right_eye": 0.5, "left_ear": 0
 
 @dataclass(frozen=True)
 class LandmarkMap:
-    """Where a layout's keypoints sit on the body.
-
-    ``keypoints`` (M,) indices into the layout of the keypoints used; ``joints`` (M,) the body joint
-    each one is (-1 for surface points); ``vertices`` (M,) the rest-mesh vertex of surface points
-    (-1 for joints); ``weights`` (M,) how much each counts in the fit.
-    """
+    """Where a layout's keypoints sit on the body."""
 
     layout: str
-    keypoints: torch.Tensor
-    joints: torch.Tensor
-    vertices: torch.Tensor
-    weights: torch.Tensor
+    keypoints: torch.Tensor  # (M,) indices into the layout of the keypoints used
+    joints: torch.Tensor  # (M,) the body joint each one is (-1 for surface points)
+    vertices: torch.Tensor  # (M,) the rest-mesh vertex of surface points (-1 for joints)
+    weights: torch.Tensor  # (M,) how much each counts in the fit
 
 
 def head_vertices(body) -> dict[str, int]:

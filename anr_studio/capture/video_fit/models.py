@@ -1,12 +1,6 @@
-"""The learned models behind the video import: a keypoint estimator and a person segmenter.
-
-Both are small interfaces (``KeypointEstimator``, ``PersonSegmenter``), so the fit and the capture
-writer do not care which network runs: MediaPipe's pose landmarker (33 keypoints, 2D + 3D, and the
-tracked person's mask) and pose detector, or our ``ConvSegmenter`` (safetensors + JSON, never a
-pickle). MediaPipe needs the ``video`` extra, which pins the release whose wheel ships the model
-files, so nothing is downloaded (why this release, and why the landmarker's own segmentation:
-docs/video_import.md).
-"""
+"""The learned models behind the video import: ``KeypointEstimator`` and ``PersonSegmenter`` interfaces,
+MediaPipe's pose landmarker and detector (the ``video`` extra, whose wheel ships the model files:
+docs/video_import.md) and our ``ConvSegmenter`` (safetensors + JSON)."""
 
 from __future__ import annotations
 
@@ -55,11 +49,8 @@ class PersonSegmenter(Protocol):
 
 
 class ConvSegmenter(torch.nn.Module):
-    """A fully convolutional person segmenter: 3x3 conv + ReLU layers, a 1x1 conv to one logit per pixel.
-
-    Runs at ``size`` pixels on the long side and upsamples the probabilities to the frame's size.
-    Stored as ``NAME.safetensors`` with its architecture in the metadata (`save` / `load`).
-    """
+    """A fully convolutional person segmenter (3x3 conv + ReLU layers, a 1x1 conv to one logit per pixel) run at
+    ``size`` pixels on the long side; stored as safetensors with its architecture in the metadata."""
 
     def __init__(self, channels: tuple[int, ...] = (16, 16), size: int = 256) -> None:
         super().__init__()
