@@ -79,10 +79,6 @@ class TruePerson:
         # Pose-dependent clothing: (joints, angle at full effect, offset field (V,3)).
         self.pose_fields = [(list(j), float(a), torch.as_tensor(f, dtype=torch.float32)) for j, a, f in fields]
 
-    @property
-    def num_vertices(self) -> int:
-        """Returns V."""
-        return int(self.rest.shape[0])
 
     def pose(self, pose: torch.Tensor, transl: torch.Tensor | None = None) -> torch.Tensor:
         """Returns the posed clothed vertices (B, V, 3) for ``pose`` (B,24,3) and ``transl`` (B,3), with

@@ -78,10 +78,6 @@ class BodyFit:
     t: np.ndarray
     reprojection_px: np.ndarray
 
-    @property
-    def focal(self) -> float:
-        return float(self.K[0, 0])
-
 
 def standing_height(body, num_betas: int):
     """Returns a function betas (K,) -> the rest body's standing height in metres (sole to crown, a 0-d tensor)."""
