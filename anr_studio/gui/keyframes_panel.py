@@ -25,6 +25,8 @@ class KeyframesPanel(QtWidgets.QWidget):
         self.body = capture_panel.body
         self.indices: list[int] = []
         self.coverage: np.ndarray | None = None
+        self.unsaved = False  # hand edits not yet written into the capture
+        self._path: str | None = None  # the capture the keyframes shown belong to
         self._job: BackgroundJob | None = None
         self.watcher = JobWatcher(self, capture_panel.jobs)
         self.fraction = QtWidgets.QDoubleSpinBox(minimum=0.01, maximum=1.0, singleStep=0.05, value=0.1,
@@ -58,7 +60,10 @@ class KeyframesPanel(QtWidgets.QWidget):
                                  self.save_btn, None), self.progress, (split, 1), self.info, margins=4))
         capture_panel.capture_opened.connect(self._load_from_capture)
 
-    def _load_from_capture(self, _path: str) -> None:
+    def _load_from_capture(self, path: str) -> None:
+        if self.unsaved and path == self._path:
+            return  # the same file reopened (e.g. after a job rewrote its masks): keep the hand edits
+        self._path, self.unsaved = path, False
         cap = self.capture_panel.capture
         kf = cap.keyframes if cap is not None else None
         cov = cap.keyframe_coverage if cap is not None else None
@@ -80,7 +85,8 @@ class KeyframesPanel(QtWidgets.QWidget):
         for curve, values in ((self.curve, self.coverage), (self.sil_curve, silhouette)):
             values = np.asarray([] if values is None else values, np.float32)
             curve.setData(np.arange(1, len(values) + 1), values)
-        self.info.setText(f"{len(self.indices)} keyframes" + (f", coverage {self.coverage[-1]:.1%}" if self.coverage is not None and len(self.coverage) else ""))
+        self.info.setText(f"{len(self.indices)} keyframes" + (f", coverage {self.coverage[-1]:.1%}" if self.coverage is not None and len(self.coverage) else "")
+                          + (", not saved yet" if self.unsaved else ""))
 
     @guarded
     def start_selection(self, _checked: bool = False) -> BackgroundJob:
@@ -97,17 +103,20 @@ class KeyframesPanel(QtWidgets.QWidget):
 
     def _selected(self, result) -> None:
         self.capture_panel.capture.close()  # the file was rewritten; reopen lazily
+        self.unsaved = False
         self.set_keyframes(*result)
 
     def add_current(self) -> None:
         if self.capture_panel.capture is not None:
             i = self.capture_panel.slider.value()
             if i not in self.indices:
+                self.unsaved = True
                 self.set_keyframes(self.indices + [i], None)
 
     def remove_selected(self) -> None:
         drop = {int(it.data(QtCore.Qt.ItemDataRole.UserRole)) for it in self.thumbs.selectedItems()}
         if drop:
+            self.unsaved = True
             self.set_keyframes([i for i in self.indices if i not in drop], None)
 
     @guarded
@@ -117,4 +126,5 @@ class KeyframesPanel(QtWidgets.QWidget):
         if cap is None:
             raise AnrError("keyframes: no capture is open, expected File ▸ Open capture first")
         cap.write_keyframes(np.asarray(self.indices, np.int64))
+        self.unsaved = False
         self.info.setText(f"saved {len(self.indices)} keyframes to {self.capture_panel.path}")

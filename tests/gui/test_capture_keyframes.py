@@ -78,3 +78,31 @@ def test_make_synthetic_capture_runs_in_background_and_opens_it(window, qtbot, t
     assert job.status.snapshot().error is None and out.exists()
     assert window.capture_panel.path == str(out) and window.capture_panel.frame_label.text() == "1/2"
     assert str(out) in [window.training_panel.captures.item(i).text() for i in range(window.training_panel.captures.count())]
+
+
+def test_unsaved_keyframe_edits_survive_a_masks_rewrite(window, qtbot, tiny_capture, tmp_path, standin_body):
+    """Reopening the capture after its masks were rewritten keeps hand edits; another capture loads its own."""
+    window.open_path(tiny_capture)
+    kp = window.keyframes_panel
+    assert kp.indices == [0, 3] and not kp.unsaved
+    window.capture_panel.slider.setValue(4)
+    kp.add_current()
+    kp.thumbs.item(0).setSelected(True)
+    kp.remove_selected()
+    assert kp.indices == [3, 4] and kp.unsaved and "not saved" in kp.info.text()
+    job = window.capture_panel.start_masks(method="plate")
+    qtbot.waitUntil(lambda: "wrote 6 masks" in window.capture_panel.info.text(), timeout=60000)
+    assert job.status.snapshot().error is None
+    assert kp.indices == [3, 4] and kp.unsaved and kp.thumbs.count() == 2
+    kp.save()
+    from anr_studio.capture import Capture
+
+    assert sorted(Capture(tiny_capture).keyframes.tolist()) == [3, 4] and not kp.unsaved
+    window.capture_panel.slider.setValue(1)
+    kp.add_current()
+    assert kp.unsaved
+    from tests.standin import write_standin_capture
+
+    other = str(write_standin_capture(tmp_path / "other.h5", standin_body))
+    window.open_path(other)
+    assert kp.indices == [0, 3] and not kp.unsaved
