@@ -45,7 +45,7 @@ def main() -> int:
                        median_3d_cm=round(float(np.median(err)) * 100, 2),
                        mean_3d_cm=round(float(err.mean()) * 100, 2),
                        median_2d_px=round(float(np.nanmedian(fit.reprojection_px)), 2),
-                       focal_px=round(fit.focal, 1), true_focal_px=clip.focal,
+                       focal_px=round(float(fit.K[0, 0]), 1), true_focal_px=clip.focal,
                        wall_s=round(wall, 1), cpu_s=round(cpu, 1))
             rows.append(row)
             print(json.dumps(row), flush=True)

@@ -80,9 +80,8 @@ def _compose(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a.unsqueeze(-1) * b.unsqueeze(-3)).sum(dim=-2)
 
 
-def kinematic_chain(
-    rot_mats: torch.Tensor, rest_joints: torch.Tensor, parents: Sequence[int]
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def kinematic_chain(rot_mats: torch.Tensor, rest_joints: torch.Tensor,
+                    parents: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Returns (posed joints (B,J,3), skinning rotations (B,J,3,3), skinning translations (B,J,3)).
 
     ``rot_mats`` (B,J,3,3) are local joint rotations, ``rest_joints`` (B,J,3) the rest-pose joint
@@ -110,9 +109,8 @@ def kinematic_chain(
     return posed, rot, trans
 
 
-def linear_blend_skinning(
-    points: torch.Tensor, weights: torch.Tensor, rot: torch.Tensor, trans: torch.Tensor
-) -> torch.Tensor:
+def linear_blend_skinning(points: torch.Tensor, weights: torch.Tensor, rot: torch.Tensor,
+                          trans: torch.Tensor) -> torch.Tensor:
     """Returns skinned points (B,V,3): ``sum_j w[v,j] (R[j] @ p[v] + t[j])`` for rest points (B,V,3),
     ``weights`` (V,J) and ``rot`` (B,J,3,3), ``trans`` (B,J,3) from :func:`kinematic_chain`."""
     batch, joints = rot.shape[:2]

@@ -63,25 +63,11 @@ class BodyModel(torch.nn.Module):
     reading ``face_uvs`` then raises AnrError.
     """
 
-    def __init__(
-        self,
-        v_template: Any,
-        faces: Any,
-        lbs_weights: Any,
-        J_regressor: Any,
-        shapedirs: Any = None,
-        posedirs: Any = None,
-        uv: Any = None,
-        uv_faces: Any = None,
-        face_parts: Any = None,
-        part_names: Sequence[str] | None = None,
-        parents: Any = None,
-        model_id: str = "custom",
-        phenotype: Mapping[str, Any] | None = None,
-        phenotype_regressor: Any = None,
-        provenance: Mapping[str, Any] | None = None,
-        source: str = "body model",
-    ) -> None:
+    def __init__(self, v_template: Any, faces: Any, lbs_weights: Any, J_regressor: Any, shapedirs: Any = None,
+                 posedirs: Any = None, uv: Any = None, uv_faces: Any = None, face_parts: Any = None,
+                 part_names: Sequence[str] | None = None, parents: Any = None, model_id: str = "custom",
+                 phenotype: Mapping[str, Any] | None = None, phenotype_regressor: Any = None,
+                 provenance: Mapping[str, Any] | None = None, source: str = "body model") -> None:
         super().__init__()
         self.source = source
         f32, i64 = torch.float32, torch.long
@@ -161,8 +147,6 @@ class BodyModel(torch.nn.Module):
                  pending: list | None = None) -> torch.Tensor:
         ref = self.v_template
         t = _as_tensor(value, ref.dtype, field, self.source) if not isinstance(value, torch.Tensor) else value
-        if not t.is_floating_point():
-            t = t.to(ref.dtype)
         expect_shape(t, ("B", *tail) if batch is None else (None, *tail), field, self.source)
         if batch is not None and t.shape[0] not in (1, batch):
             raise AnrError(f"{self.source}: {field} has batch size {t.shape[0]}, expected 1 or {batch} (the pose batch)")
@@ -237,18 +221,12 @@ class BodyModel(torch.nn.Module):
         if self.phenotype is None or self.phenotype_regressor is None:
             raise AnrError(f"{self.source}: phenotype_to_betas needs a body with phenotype data, expected the built-in body (BodyModel.default())")
         names = list(self.phenotype["names"])
-
-        def per_name(field: str, i: int, name: str) -> Any:  # lists in name order or dicts by name
-            table = self.phenotype[field]
-            return table[name] if isinstance(table, Mapping) else table[i]
-
-        vec = []
         for name in values:
             if name not in names:
                 raise AnrError(f"{self.source}: unknown phenotype {name!r}, expected one of {', '.join(names)}")
-        for i, name in enumerate(names):
-            v = float(values.get(name, per_name("defaults", i, name)))
-            lo, hi = per_name("ranges", i, name)
+        vec = []
+        for name, default, (lo, hi) in zip(names, self.phenotype_table("defaults"), self.phenotype_table("ranges")):
+            v = float(values.get(name, default))
             if not (lo <= v <= hi):
                 raise AnrError(f"{self.source}: phenotype {name} is {v}, expected a value in [{lo}, {hi}]")
             vec.append(v)
@@ -258,19 +236,17 @@ class BodyModel(torch.nn.Module):
             raise AnrError(f"{self.source}: phenotype_regressor has {reg.shape[1]} columns, expected {feats.shape[0]} features")
         return reg @ feats.to(reg.device)
 
+    def phenotype_table(self, field: str) -> list[Any]:
+        """Returns the phenotype metadata ``field`` ("ranges", "defaults") as a list in name order (files
+        store lists in name order or dicts by name)."""
+        names, table = self.phenotype["names"], self.phenotype[field]
+        return [table[n] if isinstance(table, Mapping) else table[i] for i, n in enumerate(names)]
+
     def metadata(self) -> dict[str, Any]:
         """Returns the JSON metadata stored beside the tensors (keys this class does not use are kept)."""
-        return {
-            **self.extra_metadata,
-            "format": "anr-body",
-            "version": 1,
-            "model_id": self.model_id,
-            "joint_names": self.joint_names,
-            "part_names": self.part_names,
-            "has_uvs": self.has_uvs,
-            "phenotype": self.phenotype,
-            "provenance": self.provenance,
-        }
+        return {**self.extra_metadata, "format": "anr-body", "version": 1, "model_id": self.model_id,
+                "joint_names": self.joint_names, "part_names": self.part_names, "has_uvs": self.has_uvs,
+                "phenotype": self.phenotype, "provenance": self.provenance}
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes the model to ``path`` (safetensors; JSON metadata under ``__metadata__["anr_body"]``)."""
@@ -305,14 +281,13 @@ class BodyModel(torch.nn.Module):
             fu = tensors["face_uvs"]
             uv, uv_faces = fu.reshape(-1, 2), torch.arange(fu.shape[0] * 3).reshape(-1, 3)
         try:
-            body = cls(
-                v_template=tensors["v_template"], faces=tensors["faces"], lbs_weights=tensors["lbs_weights"],
-                J_regressor=tensors["J_regressor"], shapedirs=tensors["shapedirs"], posedirs=tensors.get("posedirs"),
-                uv=uv, uv_faces=uv_faces, face_parts=tensors.get("face_parts"),
-                part_names=meta.get("part_names"), parents=tensors.get("parents"),
-                model_id=meta.get("model_id", "custom"), phenotype=meta.get("phenotype"),
-                phenotype_regressor=tensors.get("phenotype_regressor"), provenance=meta.get("provenance"), source=src,
-            )
+            body = cls(v_template=tensors["v_template"], faces=tensors["faces"], lbs_weights=tensors["lbs_weights"],
+                       J_regressor=tensors["J_regressor"], shapedirs=tensors["shapedirs"],
+                       posedirs=tensors.get("posedirs"), uv=uv, uv_faces=uv_faces, face_parts=tensors.get("face_parts"),
+                       part_names=meta.get("part_names"), parents=tensors.get("parents"),
+                       model_id=meta.get("model_id", "custom"), phenotype=meta.get("phenotype"),
+                       phenotype_regressor=tensors.get("phenotype_regressor"), provenance=meta.get("provenance"),
+                       source=src)
         except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:  # nested metadata of other shapes
             raise AnrError(f"{src}: metadata does not describe a body model ({type(exc).__name__}: {str(exc)[:120]}), "
                            "expected a file written by BodyModel.save") from None

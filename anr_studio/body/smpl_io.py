@@ -183,13 +183,11 @@ def load_smpl(path: str | os.PathLike, uv_obj: str | os.PathLike | None = None) 
     uv, uv_faces = read_obj_uvs(uv_obj, faces, nv) if uv_obj is not None else (None, None)
     # A face belongs to the part of the joint that dominates its three vertices' skinning.
     face_parts = np.asarray(joint_part_indices(), dtype=np.int64)[weights[faces].sum(axis=1).argmax(axis=1)]
-    return BodyModel(
-        v_template=v_template, faces=faces, lbs_weights=weights, J_regressor=J_regressor,
-        shapedirs=shapedirs, posedirs=posedirs, uv=uv, uv_faces=uv_faces, face_parts=face_parts,
-        part_names=list(BODY_PART_NAMES), parents=parents, model_id=file_sha256(path),
-        provenance={"source": "smpl", "file": path.name, "uv_obj": Path(uv_obj).name if uv_obj else None},
-        source=str(path),
-    )
+    return BodyModel(v_template=v_template, faces=faces, lbs_weights=weights, J_regressor=J_regressor,
+                     shapedirs=shapedirs, posedirs=posedirs, uv=uv, uv_faces=uv_faces, face_parts=face_parts,
+                     part_names=list(BODY_PART_NAMES), parents=parents, model_id=file_sha256(path),
+                     provenance={"source": "smpl", "file": path.name, "uv_obj": Path(uv_obj).name if uv_obj else None},
+                     source=str(path))
 
 
 def read_obj_uvs(obj_path: str | os.PathLike, faces: np.ndarray, num_vertices: int) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,6 @@ import math
 import os
 
 import h5py
-import numpy as np
 from h5py import h5d
 
 from anr_studio.capture import schema as S
@@ -112,17 +111,14 @@ def image_size_problem(shape: tuple[int, ...], name: str) -> str | None:
 
 def text_problem(value: object, field: str, name: str, max_len: int = S.MAX_NAME_LENGTH) -> str | None:
     """Returns why an attribute ``value`` is not printable UTF-8 text of at most ``max_len`` characters, or None."""
-    if isinstance(value, bytes):
-        try:
-            value = value.decode("utf-8")
-        except UnicodeDecodeError:
-            return f"{name}: attribute {field} is not valid UTF-8, expected text"
-    if isinstance(value, np.ndarray) or not isinstance(value, str):
-        return f"{name}: attribute {field} is {type(value).__name__}, expected a string"
     try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
+        value = value.decode("utf-8") if isinstance(value, bytes) else value
+        if isinstance(value, str):
+            value.encode("utf-8")  # lone surrogates are not UTF-8
+    except UnicodeError:
         return f"{name}: attribute {field} is not valid UTF-8, expected text"
+    if not isinstance(value, str):
+        return f"{name}: attribute {field} is {type(value).__name__}, expected a string"
     if not value.strip() or len(value) > max_len:
         return f"{name}: attribute {field} has {len(value)} characters, expected 1 to {max_len}"
     if not value.isprintable():

@@ -22,12 +22,9 @@ from anr_studio.capture.reader import Capture
 from anr_studio.errors import AnrError
 
 METHODS = ("plate", "learned", "auto")
-MAX_STILL_SHIFT = 0.004
-"""Largest median background motion between frames (fraction of the long side) of a still camera."""
-MAX_PLATE_PERSON = 0.02
-"""Largest share of the plate that the segmenter may call a person for the plate to be clean."""
-MIN_PERSON_SHARE = 0.002
-"""Share of a frame below which the segmenter sees nobody in it (the plate method then runs)."""
+MAX_STILL_SHIFT = 0.004  # largest median background motion between frames (fraction of the long side) of a still camera
+MAX_PLATE_PERSON = 0.02  # largest share of the plate that the segmenter may call a person for the plate to be clean
+MIN_PERSON_SHARE = 0.002  # share of a frame below which the segmenter sees nobody in it (the plate method then runs)
 
 
 @dataclass

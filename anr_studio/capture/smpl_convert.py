@@ -104,10 +104,8 @@ def _shape_like_smpl(body) -> np.ndarray:
     from anr_studio.body.model import phenotype_features
 
     names = list(body.phenotype["names"])
-    ranges = body.phenotype["ranges"]
-    defaults = body.phenotype["defaults"]
-    bounds = np.array([ranges[n] if isinstance(ranges, dict) else ranges[i] for i, n in enumerate(names)], np.float64)
-    start = np.array([defaults[n] if isinstance(defaults, dict) else defaults[i] for i, n in enumerate(names)], np.float64)
+    bounds = np.array(body.phenotype_table("ranges"), np.float64)
+    start = np.array(body.phenotype_table("defaults"), np.float64)
     free = np.array([n in _FITTED_PHENOTYPE for n in names])
     reg = body.phenotype_regressor.detach().cpu().double()
     shape_joints = torch.einsum("jv,vck->jck", body.J_regressor.detach().cpu().double(), body.shapedirs.detach().cpu().double())

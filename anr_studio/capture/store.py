@@ -73,22 +73,10 @@ class CaptureWriter:
     sha256 of an SMPL file; ``compression``: "lzf", "gzip" (``level``) or None; ``attrs``: see `set_attrs`.
     """
 
-    def __init__(
-        self,
-        path: str | os.PathLike,
-        identity: str,
-        height: int,
-        width: int,
-        fps: float,
-        *,
-        betas: Any = None,
-        camera: tuple[Any, Any, Any] | None = None,
-        background: Any = None,
-        body_model: str = "default",
-        compression: str | None = S.DEFAULT_COMPRESSION,
-        level: int | None = None,
-        attrs: dict[str, Any] | None = None,
-    ) -> None:
+    def __init__(self, path: str | os.PathLike, identity: str, height: int, width: int, fps: float, *,
+                 betas: Any = None, camera: tuple[Any, Any, Any] | None = None, background: Any = None,
+                 body_model: str = "default", compression: str | None = S.DEFAULT_COMPRESSION,
+                 level: int | None = None, attrs: dict[str, Any] | None = None) -> None:
         self.path = Path(path)
         self._name = self.path.name
         self.height, self.width = int(height), int(width)

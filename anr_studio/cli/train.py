@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Train ANR on one or more captures (one identity each). Works under torchrun "
                               "for several GPUs. Writes checkpoints and, when it stops, OUT/avatar.anr.")
     p.add_argument("--captures", nargs="+", metavar="H5", help="capture files (default on --resume: the run's)")
-    p.add_argument("--preset", help="paper (1024²), fast (512²) or demo (256²) for a GPU; cpu (a 128² capture in 10 minutes "
+    p.add_argument("--preset", help="paper (1024²), fast (384² person crops) or demo (256²) for a GPU; cpu (a 128² capture in 10 minutes "
                    "on 2 cores); tiny (64², tests) (default: fast on a CUDA GPU, cpu otherwise)")
     p.add_argument("--out", required=True, metavar="DIR", help="run folder (must not hold another run unless --resume)")
     p.add_argument("--steps", type=count(1), help="number of optimisation steps")

@@ -14,12 +14,7 @@ MODELS_DIRS = (shipped_path("models"), Path.cwd() / "models")
 
 def demo_avatar() -> Path | None:
     """Returns the first shipped demo avatar (models/*.anr) or None."""
-    for d in MODELS_DIRS:
-        if d.is_dir():
-            found = sorted(d.glob("*.anr"))
-            if found:
-                return found[0]
-    return None
+    return next((path for d in MODELS_DIRS if d.is_dir() for path in sorted(d.glob("*.anr"))), None)
 
 
 # Donor -> wearer pairs whose upper-body swap reads at a glance: the green long-sleeved top onto the

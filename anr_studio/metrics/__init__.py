@@ -24,7 +24,5 @@ def compute_metrics(pred: Any, target: Any, pred_mask: Any = None, target_mask: 
     }
 
 
-__all__ = [
-    "METRIC_NAMES", "compute_metrics", "flip", "lpips_distance", "lpips_status", "mask_iou",
-    "psnr", "ssim", "to_unit_image",
-]
+__all__ = ["METRIC_NAMES", "compute_metrics", "flip", "lpips_distance", "lpips_status", "mask_iou", "psnr", "ssim",
+           "to_unit_image"]

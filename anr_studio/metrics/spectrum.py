@@ -14,12 +14,10 @@ import numpy as np
 from anr_studio.errors import AnrError
 from anr_studio.metrics.sharpness import high_pass, luminance
 
-PERIODS = (2, 4, 8)
-"""Pattern periods in pixels looked for (the strides of 1 to 3 U-Net levels)."""
+PERIODS = (2, 4, 8)  # pattern periods in pixels looked for (the strides of 1 to 3 U-Net levels)
 ARTEFACT_RATIO = 30.0
 """Peak-to-surroundings power ratio above which an image is flagged as carrying a periodic artefact."""
-NEIGHBOURHOOD = 8
-"""Half-width in frequency bins of the square around a lattice frequency that gives its surroundings."""
+NEIGHBOURHOOD = 8  # half-width in frequency bins of the square around a lattice frequency that gives its surroundings
 
 
 def _lattice_bins(n: int) -> set[tuple[int, int]]:

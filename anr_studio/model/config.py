@@ -145,7 +145,7 @@ class ModelConfig:
 
     @classmethod
     def preset(cls, name: str) -> "ModelConfig":
-        """Returns the `paper` (1024², ~54M per U-Net), `fast` (512², interactive) or `tiny` (CPU tests) sizes."""
+        """Returns the `paper` (1024², ~54M per U-Net), `fast` (interactive) or `tiny` (CPU tests) sizes."""
         _check_choice(name, PRESETS, "preset")
         # (texture size, U-Net depth, base and max channels, discriminator); paper: pix2pix's U-Net, ~54M parameters
         texture, depth, base, most, disc = {

@@ -6,6 +6,7 @@ lines that follow, every number must be finite; errors name the file, the line a
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import re
 import warnings
@@ -260,13 +261,6 @@ def _values_error(label: str, text: str, first_line: int, frames: int, width: in
     return AnrError(f"{label}: the MOTION section has {row} frames, expected {frames} as 'Frames:' declares")
 
 
-def _line_offset_of_row(data: str, row: int) -> int:
-    """Returns how many lines after the Frame Time line the ``row``-th (0-based) frame is."""
-    for k, match in enumerate(_NONBLANK_LINE.finditer(data)):
-        if k == row:
-            return data.count("\n", 0, match.start())
-    return 0
-
 
 def parse_bvh(path: str | os.PathLike) -> BvhData:
     """Returns the parsed BVH file at ``path``; AnrError naming the file, line and expectation otherwise."""
@@ -312,7 +306,8 @@ def parse_bvh(path: str | os.PathLike) -> BvhData:
     bad = np.argwhere(~(np.abs(values) <= MAX_MAGNITUDE))
     if len(bad):
         row, col = (int(v) for v in bad[0])
-        line = first_line + _line_offset_of_row(data, row)
+        match = next(itertools.islice(_NONBLANK_LINE.finditer(data), row, None))  # the row's line of text
+        line = first_line + data.count("\n", 0, match.start())
         raise AnrError(f"{label}: line {line} (frame {row + 1}) has {values[row, col]:g} for {shown(channel_names[col])}, "
                        f"expected finite numbers within +-{MAX_MAGNITUDE:g}")
     starts = np.cumsum([0] + [len(c) for c in channels[:-1]]).astype(np.int64)

@@ -66,7 +66,7 @@ def test_flags_map_onto_the_config(tmp_path, captures, capsys):
     config = json.loads(capsys.readouterr().out)
     assert config["renderer"] == "dnr" and config["optim"]["split_optimization"] is False
     assert config["optim"]["time_budget_s"] == 90 and config["data"]["batch_size"] == 3
-    assert config["data"]["resolution"] == 512
+    assert config["data"]["resolution"] == 384
     assert cli.main(["train", "--captures", *captures, "--out", str(tmp_path / "y"), "--baseline", "dnr",
                      "--one-stage"]) == 2
     assert "expected at most one renderer choice" in capsys.readouterr().err

@@ -21,12 +21,10 @@ HAIR_STYLES = ("short", "volume", "bob")
 SHIRT_PATTERNS = ("stripes", "plain", "dots")
 BOTTOM_PATTERNS = ("plain", "checks", "vstripes")
 
-_SKIN_TONES = np.array(
-    [[0.94, 0.78, 0.66], [0.87, 0.68, 0.53], [0.74, 0.54, 0.39], [0.55, 0.37, 0.25], [0.36, 0.24, 0.16]], np.float32
-)
-_HAIR_COLOURS = np.array(
-    [[0.08, 0.06, 0.05], [0.30, 0.18, 0.09], [0.62, 0.45, 0.22], [0.85, 0.72, 0.45], [0.55, 0.20, 0.10]], np.float32
-)
+_SKIN_TONES = np.array([[0.94, 0.78, 0.66], [0.87, 0.68, 0.53], [0.74, 0.54, 0.39], [0.55, 0.37, 0.25],
+                        [0.36, 0.24, 0.16]], np.float32)
+_HAIR_COLOURS = np.array([[0.08, 0.06, 0.05], [0.30, 0.18, 0.09], [0.62, 0.45, 0.22], [0.85, 0.72, 0.45],
+                          [0.55, 0.20, 0.10]], np.float32)
 _WORDS = ("ANR", "CVPR", "HELLO", "RENDER", "NEURAL", "UV-8", "ZEBRA", "ORBIT")
 
 

@@ -61,15 +61,8 @@ def load_bodies(fine_path: str | os.PathLike | None):
 
 def _phenotype_values(body, fractions: dict[str, float]) -> dict[str, float]:
     """Returns phenotype values in the body's ranges for ``fractions`` in [0, 1] of each range."""
-    info = body.phenotype or {}
-    names = list(info.get("names", []))
-    ranges = info.get("ranges", {})
-    out = {}
-    for i, name in enumerate(names):
-        if name in fractions:
-            lo, hi = ranges[name] if isinstance(ranges, dict) else ranges[i]
-            out[name] = float(lo) + fractions[name] * (float(hi) - float(lo))
-    return out
+    return {name: float(lo) + fractions[name] * (float(hi) - float(lo))
+            for name, (lo, hi) in zip(body.phenotype["names"], body.phenotype_table("ranges")) if name in fractions}
 
 
 def synthetic_person(coarse, fine, seed: int) -> tuple[TruePerson, torch.Tensor]:
@@ -146,13 +139,9 @@ def _fit_cameras(coarse, betas, poses, transl, views: int, size: int, rng) -> li
     return cams
 
 
-def generate_capture(
-    out: str | os.PathLike,
-    config: SynthConfig | None = None,
-    *,
-    fine_body_path: str | os.PathLike | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> dict:
+def generate_capture(out: str | os.PathLike, config: SynthConfig | None = None, *,
+                     fine_body_path: str | os.PathLike | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> dict:
     """Writes a synthetic capture to ``out`` (nothing on failure); returns a summary (identity, timings, split sizes)."""
     from anr_studio.motion import load_motion
 

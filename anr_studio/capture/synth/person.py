@@ -79,10 +79,6 @@ class TruePerson:
         # Pose-dependent clothing: (joints, angle at full effect, offset field (V,3)).
         self.pose_fields = [(list(j), float(a), torch.as_tensor(f, dtype=torch.float32)) for j, a, f in fields]
 
-    @property
-    def num_vertices(self) -> int:
-        """Returns V."""
-        return int(self.rest.shape[0])
 
     def pose(self, pose: torch.Tensor, transl: torch.Tensor | None = None) -> torch.Tensor:
         """Returns the posed clothed vertices (B, V, 3) for ``pose`` (B,24,3) and ``transl`` (B,3), with
@@ -242,13 +238,8 @@ def _dress(v: np.ndarray, n: np.ndarray, w: np.ndarray, J: np.ndarray, ident: Id
         region[legs] = BOTTOMS
 
     chest = np.array([J[SPINE3, 0], J[SPINE3, 1] - 0.02, 0.0])
-    marks = Landmarks(
-        face_centre=marks_face,
-        face_size=(face_w, y_hairline - y_chin),
-        chest_centre=chest,
-        logo_width=0.7 * abs(J[L_SHOULDER, 0] - J[R_SHOULDER, 0]),
-        floor_y=float(y.min()),
-    )
+    marks = Landmarks(face_centre=marks_face, face_size=(face_w, y_hairline - y_chin), chest_centre=chest,
+                      logo_width=0.7 * abs(J[L_SHOULDER, 0] - J[R_SHOULDER, 0]), floor_y=float(y.min()))
     return offset, region, w, marks, skirt, fields
 
 

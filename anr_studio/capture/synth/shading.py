@@ -29,14 +29,8 @@ def front_faces(vertices: torch.Tensor, faces: torch.Tensor, centres: torch.Tens
     return torch.nonzero(towards.any(0)).squeeze(1)
 
 
-def render_people(
-    person: TruePerson,
-    vertices: torch.Tensor,
-    camera: PerspectiveCamera,
-    image_size: tuple[int, int],
-    supersample: int = 2,
-    max_pairs: int = 2**22,
-) -> tuple[np.ndarray, np.ndarray]:
+def render_people(person: TruePerson, vertices: torch.Tensor, camera: PerspectiveCamera, image_size: tuple[int, int],
+                  supersample: int = 2, max_pairs: int = 2**22) -> tuple[np.ndarray, np.ndarray]:
     """Returns (colour (B,H,W,3) float32 premultiplied by alpha, alpha (B,H,W) float32 in [0,1]) of the posed
     true person ``vertices`` (B,V,3), rendered at ``supersample`` times ``image_size`` and box filtered."""
     h, w = image_size

@@ -22,11 +22,9 @@ from anr_studio.errors import AnrError
 
 CAMERA_R = np.diag([1.0, -1.0, -1.0]).astype(np.float32)
 """World-to-camera rotation of the fitted camera (world y up, facing the camera along +z)."""
-DEFAULT_FOCAL = 0.9
-"""Focal length guess in units of the image's long side (a phone's main camera filming video)."""
+DEFAULT_FOCAL = 0.9  # focal length guess in units of the image's long side (a phone's main camera filming video)
 _TORSO_METRES = 0.5  # shoulder centre to hip centre of an adult, for the first depth guess
-MIN_HEIGHT, MAX_HEIGHT = 0.5, 2.6
-"""Range of a person's standing height in metres that the fit accepts."""
+MIN_HEIGHT, MAX_HEIGHT = 0.5, 2.6  # range of a person's standing height in metres that the fit accepts
 
 # Joint-specific pose-prior weights: the spine, collars, hands and feet move little.
 _STIFF = {"spine1": 3.0, "spine2": 3.0, "spine3": 3.0, "left_collar": 4.0, "right_collar": 4.0,
@@ -79,10 +77,6 @@ class BodyFit:
     R: np.ndarray
     t: np.ndarray
     reprojection_px: np.ndarray
-
-    @property
-    def focal(self) -> float:
-        return float(self.K[0, 0])
 
 
 def standing_height(body, num_betas: int):

@@ -17,14 +17,11 @@ from anr_studio.capture.video_fit.landmarks import torso_keypoints
 from anr_studio.errors import AnrError
 
 BATCH = 8
-MIN_TORSO_CONFIDENCE = 0.3
-"""Mean confidence of the shoulders and hips below which a frame counts as showing nobody."""
-MAX_SEVERAL_SHARE = 0.1
-"""Share of frames with two or more people beyond which the video is refused."""
+MIN_TORSO_CONFIDENCE = 0.3  # mean confidence of the shoulders and hips below which a frame counts as showing nobody
+MAX_SEVERAL_SHARE = 0.1  # share of frames with two or more people beyond which the video is refused
+# Longest run of frames where the torso is not seen (a detector's miss, a passer-by) that the fit bridges.
 MAX_MISSED_RUN = 3
-"""Longest run of frames where the torso is not seen (a detector's miss, a passer-by) that the fit bridges."""
-MAX_MISSED_SHARE = 0.05
-"""Largest share of such frames in the clip."""
+MAX_MISSED_SHARE = 0.05  # largest share of such frames in the clip
 
 
 def read_video(path: Path) -> tuple[Iterator[np.ndarray], int, float]:
