@@ -1,12 +1,13 @@
-"""Returns body poses refined against frame masks: test-time pose refinement.
+"""Returns body poses refined against frame masks: test-time pose refinement (also run on the training
+frames before training, `anr_studio.train.config.DataConfig.refine_poses`).
 
 Tracked poses are off by a few degrees per joint, so a render in the tracked pose is misaligned
 with its frame even where the avatar is right. Per frame, corrections of the tracked pose (24 x 3
 axis-angle, added to it) and translation are optimised for a few dozen Adam steps so that the
 body's silhouette matches the frame's mask; a quadratic prior keeps them near the tracked values.
 The renderer and textures are not involved: fitting the renders themselves (through the
-differentiable UV image) moved the poses away from the true ones on the quality benchmark
-(docs/results.md, "Test-time pose refinement").
+differentiable UV image) moved the poses away from the true ones on the quality benchmark's avatars
+(docs/results.md, "Pose refinement: at test time and before training").
 
 The silhouette is made differentiable through its image gradient (as OpenDR): when the surface
 seen at a pixel moves by d on screen, the mask there becomes M(x - d) ~ M(x) - grad M . d, with
@@ -36,7 +37,8 @@ class PoseRefinement:
     lr: float = 0.01
     """Adam learning rate: about the largest change per step, radians (pose) and metres (translation)."""
     prior: float = 0.03
-    """Weight of the squared corrections (radians²; metres² x 100) against the silhouette error."""
+    """Weight of the squared corrections against the silhouette error: radians², plus metres² x 25 (1 cm of
+    translation weighs as much as 0.05 rad, 3 degrees, of a joint)."""
 
 
 def silhouette_motion(fragments: Fragments, vertices: torch.Tensor, faces: torch.Tensor, camera: Any) -> torch.Tensor:
@@ -101,7 +103,7 @@ def refine_poses(body: torch.nn.Module, pose: torch.Tensor, betas: torch.Tensor 
             silhouette = fragments.mask.unsqueeze(1).to(mask.dtype)
             outline = _band(silhouette).sum().clamp_min(1) / 2  # the band is two pixels wide
             error = (_moved(silhouette, motion) - mask).abs().sum() / (outline * height)
-            prior = d_pose.square().sum(dim=(1, 2)).mean() + 100.0 * d_transl.square().sum(dim=1).mean()
+            prior = d_pose.square().sum(dim=(1, 2)).mean() + 25.0 * d_transl.square().sum(dim=1).mean()
             d_pose.grad, d_transl.grad = torch.autograd.grad(error + config.prior * prior, [d_pose, d_transl])
             optimizer.step()
     return (pose + d_pose).detach(), (transl + d_transl).detach()

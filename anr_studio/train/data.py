@@ -15,8 +15,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from anr_studio.avatar.refine import PoseRefinement, refine_poses
 from anr_studio.capture import Capture
 from anr_studio.errors import AnrError
+from anr_studio.render import PerspectiveCamera
 from anr_studio.train.augment import crop_image, crop_intrinsics, person_centre, sample_view
 from anr_studio.train.config import DataConfig, OptimConfig
 
@@ -133,16 +135,39 @@ class StepBatches:
             self.step += 1
 
 
+def refined_poses(body: torch.nn.Module, cap: Capture, steps: int, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (pose (N,24,3), transl (N,3)) float32 of every frame of ``cap`` fitted to its mask.
+
+    ``steps`` of test-time pose refinement (`anr_studio.avatar.refine`) from the stored poses, on
+    the body's device, ``batch_size`` frames at a time.
+    """
+    device = body.v_template.device
+    pose = np.stack([cap.pose(i) for i in range(len(cap))])
+    transl = np.stack([cap.transl(i) for i in range(len(cap))])
+    cameras = [torch.from_numpy(c).to(device) for c in cap.cameras()]
+    betas = torch.from_numpy(cap.betas[None, : body.num_betas].astype(np.float32)).to(device)
+    for start in range(0, len(cap), batch_size):
+        idx = slice(start, min(len(cap), start + batch_size))
+        mask = torch.from_numpy(np.stack([cap.mask(i) for i in range(len(cap))[idx]])).to(device).float().div(255)
+        refined = refine_poses(body, torch.from_numpy(pose[idx]).to(device), betas, torch.from_numpy(transl[idx]).to(device),
+                               PerspectiveCamera(*(c[idx] for c in cameras)), mask.unsqueeze(1), PoseRefinement(steps=steps))
+        pose[idx], transl[idx] = (r.cpu().numpy() for r in refined)
+    return pose, transl
+
+
 class FrameDataset(Dataset):
     """Returns one augmented training view per item ``(capture, frame, seed, keyframe_step)``.
 
     uint8 ``frame (S,S,3)``, ``mask (S,S)``, ``background (S,S,3)``; float32 ``K (3,3)``, ``R (3,3)``,
     ``t (3,)``, ``pose (24,3)``, ``transl (3,)``, ``betas (K,)``; ints ``identity``, ``index``; bools
-    ``is_keyframe``, ``keyframe_step``. ``augment=False`` returns the whole frame (eval).
+    ``is_keyframe``, ``keyframe_step``. ``augment=False`` returns the whole frame (eval). ``poses``: per
+    capture (pose (N,24,3), transl (N,3)) in place of the stored ones (`refined_poses`).
     """
 
-    def __init__(self, captures: Sequence[Capture], data: DataConfig, augment: bool = True) -> None:
+    def __init__(self, captures: Sequence[Capture], data: DataConfig, augment: bool = True,
+                 poses: Sequence[tuple[np.ndarray, np.ndarray]] | None = None) -> None:
         self.captures = list(captures)
+        self.poses = poses
         self.data, self.augment = data, augment
         self._keysets = [set(c.keyframes.tolist()) if c.keyframes is not None else set() for c in captures]
         self._cache: list[tuple[np.ndarray, np.ndarray | None]] | None = None
@@ -187,8 +212,8 @@ class FrameDataset(Dataset):
             "K": torch.from_numpy(np.asarray(K, np.float32)),
             "R": torch.from_numpy(np.asarray(R, np.float32)),
             "t": torch.from_numpy(np.asarray(t, np.float32)),
-            "pose": torch.from_numpy(cap.pose(fi).astype(np.float32)),
-            "transl": torch.from_numpy(cap.transl(fi).astype(np.float32)),
+            "pose": torch.from_numpy((self.poses[ci][0][fi] if self.poses else cap.pose(fi)).astype(np.float32)),
+            "transl": torch.from_numpy((self.poses[ci][1][fi] if self.poses else cap.transl(fi)).astype(np.float32)),
             "betas": torch.from_numpy(cap.betas.astype(np.float32)),
             "identity": ci,
             "index": fi,

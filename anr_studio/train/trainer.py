@@ -26,7 +26,7 @@ from anr_studio.train import state as train_state
 from anr_studio.train.callbacks import Callback, StepInfo
 from anr_studio.train.config import TrainConfig
 from anr_studio.train.data import (FrameDataset, FramePools, StepBatches, available_cores, collate, ignore_stop_signals,
-                                    open_captures)
+                                    open_captures, refined_poses)
 from anr_studio.train.distributed import (DistInfo, all_reduce_max, any_rank, average_gradients, broadcast_from_main,
                                           init_distributed, shutdown)
 from anr_studio.train.gan_watch import DiscriminatorWatch
@@ -173,7 +173,8 @@ class Trainer:
         keyframes_first = self.fitting.keyframe_steps if self.fitting is not None else 0
         self.sampler = StepBatches(self.pools, c.data, c.optim, self.step, self.dist.rank, self.dist.world,
                                    keyframes_first)
-        self.dataset = FrameDataset(self.captures, c.data, augment=True)
+        poses = [refined_poses(self.body, cap, c.data.refine_poses) for cap in self.captures] if c.data.refine_poses else None
+        self.dataset = FrameDataset(self.captures, c.data, augment=True, poses=poses)
         # More worker processes than cores only contend with the training step (and torch warns).
         workers = min(c.data.workers, available_cores())
         self.loader = torch.utils.data.DataLoader(

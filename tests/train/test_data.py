@@ -120,3 +120,33 @@ def test_capture_without_keyframes_trains_on_all_training_frames(tmp_path, body)
     np.testing.assert_array_equal(pools.keyframes[0], cap.split("train"))
     item = FrameDataset([cap], DataConfig(resolution=48))[(0, 1, 5, True)]
     assert item["is_keyframe"] is False and item["frame"].shape == (48, 48, 3)
+
+
+def test_training_poses_refined_against_the_masks(tmp_path):
+    import shutil
+
+    import h5py
+
+    from anr_studio.train.data import refined_poses
+    from anr_studio.train.trainer import Trainer
+    from tests.standin import standin_body, write_standin_capture
+    from tests.train.test_trainer import small
+
+    body = standin_body()
+    truth = Capture(write_standin_capture(tmp_path / "true.h5", body, frames=6, size=96))
+    path = tmp_path / "noisy.h5"
+    shutil.copy(truth.path, path)
+    rng = np.random.default_rng(0)
+    with h5py.File(path, "r+") as f:  # the masks show the stored poses; now the arms and the body are off in the image plane
+        f["body/pose"][:, [16, 17, 18, 19], 2] += rng.normal(0, 0.15, (6, 4)).astype(np.float32)
+        f["body/transl"][:, :2] += rng.normal(0, 0.04, (6, 2)).astype(np.float32)
+    noisy = Capture(str(path))
+    pose, transl = refined_poses(body, noisy, steps=60)
+    assert np.abs(transl - truth.transls).mean() < 0.5 * np.abs(noisy.transls - truth.transls).mean()
+    arms = (slice(None), [16, 17, 18, 19], 2)
+    assert np.abs(pose - truth.poses)[arms].mean() < 0.9 * np.abs(noisy.poses - truth.poses)[arms].mean()
+    trainer = Trainer(small("tiny", "data.refine_poses=60"), [str(path)], tmp_path / "run", device="cpu", body=body)
+    item = trainer.dataset[(0, 3, 0, False)]
+    np.testing.assert_allclose(item["pose"].numpy(), pose[3], atol=1e-5)
+    np.testing.assert_allclose(item["transl"].numpy(), transl[3], atol=1e-5)
+    trainer.close()
