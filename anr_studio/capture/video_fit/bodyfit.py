@@ -2,13 +2,14 @@
 
 Unknowns: per-frame pose (N,24,3) and translation (N,3), one shape (K,) shared over the clip, and
 the camera's focal length. One video cannot tell a tall person far away from a short one nearby:
-the person's height, when given, fixes the size; the 3D keypoints (a network's guess in metres,
-sized for an average person) shape the pose only, scaled to the body's size. The camera is fixed at the origin looking along the world's -z (OpenCV
-``R = diag(1, -1, -1)``, ``t = 0``); a hand-held camera's motion is absorbed by each frame's root
-rotation and translation, as monocular fitters do. Terms: robust 2D reprojection error weighted by
-the keypoints' confidences, optionally root-relative 3D keypoints, a small-angle pose prior,
-knees and elbows bending only the natural way, a shape prior, a focal-length prior, the given
-height and temporal smoothness (joint acceleration, root-rotation velocity).
+the person's height, when given, fixes the size, else a prior draws it towards an adult's average;
+the 3D keypoints (a network's guess, sized for an average person) give only the limbs' directions.
+The camera is fixed at the origin looking along the world's -z (OpenCV ``R = diag(1, -1, -1)``,
+``t = 0``); a hand-held camera's motion is absorbed by each frame's root rotation and translation,
+as monocular fitters do. Terms: robust 2D reprojection error weighted by the keypoints'
+confidences, optionally the limbs' directions from 3D keypoints, a small-angle pose prior, knees
+and elbows bending only the natural way, a shape prior, a focal-length prior, the height (given or
+average) and temporal smoothness (joint acceleration, root-rotation velocity).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch
 
 from anr_studio.body.lbs import axis_angle_to_matrix, kinematic_chain
 from anr_studio.body.skeleton import NUM_JOINTS, joint_index
-from anr_studio.capture.video_fit.landmarks import LandmarkMap, landmark_map, torso_keypoints
+from anr_studio.capture.video_fit.landmarks import LAYOUTS, LandmarkMap, landmark_map, torso_keypoints
 from anr_studio.errors import AnrError
 
 CAMERA_R = np.diag([1.0, -1.0, -1.0]).astype(np.float32)
@@ -31,6 +32,11 @@ DEFAULT_FOCAL = 0.9
 _TORSO_METRES = 0.5  # shoulder centre to hip centre of an adult, for the first depth guess
 MIN_HEIGHT, MAX_HEIGHT = 0.5, 2.6
 """Range of a person's standing height in metres that the fit accepts."""
+AVERAGE_HEIGHT = 1.70
+"""Standing height in metres the body is drawn towards when the person's is not given: an adult's
+average (one video cannot tell a tall person far away from a short one nearby)."""
+# The limbs whose directions the 3D keypoints give: (start, end) keypoint names without the side.
+_LIMBS = (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))
 
 # Joint-specific pose-prior weights: the spine, collars, hands and feet move little.
 _STIFF = {"spine1": 3.0, "spine2": 3.0, "spine3": 3.0, "left_collar": 4.0, "right_collar": 4.0,
@@ -65,10 +71,13 @@ class FitConfig:
     """Weight of joint-rotation acceleration (rotation-matrix entries per frame^2)."""
     smooth_root: float = 300.0
     """Weight of root-rotation velocity (rotation-matrix entries per frame)."""
-    keypoints3d: float = 3.0e3
-    """Weight of root-relative 3D keypoint error (metres^2), the keypoints scaled to the body's size."""
+    keypoints3d: float = 100.0
+    """Weight of the squared difference of the limbs' directions (unit vectors of upper arms, forearms,
+    thighs and shins) from those of the 3D keypoints."""
     height: float = 1.0e5
     """Weight of (standing height - the given height)^2 (metres^2) when the person's height is given."""
+    height_prior: float = 1.0e3
+    """Weight of (standing height - AVERAGE_HEIGHT)^2 (metres^2) when it is not."""
 
 
 @dataclass
@@ -108,8 +117,9 @@ def body_keypoints(body, lm: LandmarkMap, pose: torch.Tensor, betas: torch.Tenso
                    transl: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Returns (keypoints (N,M,3), joints (N,24,3)) of the posed body in world metres.
 
-    ``pose`` (N,24,3) axis-angle, ``betas`` (K,) shared, ``transl`` (N,3). Surface keypoints are
-    skinned without pose correctives (millimetres on the head).
+    ``pose`` (N,24,3) axis-angle, ``betas`` (K,) shared, ``transl`` (N,3). Keypoints near a joint
+    move with the bone ending at it; surface keypoints are skinned without pose correctives
+    (millimetres on the head).
     """
     n = pose.shape[0]
     k = betas.shape[0]
@@ -119,7 +129,9 @@ def body_keypoints(body, lm: LandmarkMap, pose: torch.Tensor, betas: torch.Tenso
     joints = joints + transl[:, None]
     is_joint = lm.joints >= 0
     out = torch.empty(n, len(lm.joints), 3, dtype=pose.dtype)
-    out[:, is_joint] = joints[:, lm.joints[is_joint]]
+    at = lm.joints[is_joint]
+    bone = rot[:, [body._parents_list[j] for j in at.tolist()]]  # (N,M',3,3) the bones ending at the joints
+    out[:, is_joint] = joints[:, at] + (bone @ lm.offsets[is_joint, :, None])[..., 0]
     if (~is_joint).any():
         vid = lm.vertices[~is_joint]
         w = body.lbs_weights[vid]  # (S, 24)
@@ -185,8 +197,8 @@ def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[in
     ``confidence`` (N,L) in [0,1] (0 = not seen); ``image_size`` (H, W); ``keypoints3d`` (N,L,3)
     optional root-relative metres in the camera's axes (x right, y down, z forward) with
     ``confidence3d`` (N,L); ``focal`` in pixels fixes the focal length (otherwise it is fitted);
-    ``height`` the person's standing height in metres (otherwise the shape prior and the keypoints
-    set the size);
+    ``height`` the person's standing height in metres (otherwise the body is drawn towards
+    AVERAGE_HEIGHT);
     ``progress`` is called as progress(done, total) after each iteration.
     """
     from anr_studio.body import load_body
@@ -234,6 +246,11 @@ def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[in
         c3 = conf[:, lm.keypoints] if confidence3d is None else torch.as_tensor(np.asarray(confidence3d, np.float32))[:, lm.keypoints]
         if k3.shape[:2] != target.shape[:2]:
             raise AnrError(f"keypoints3d: shape {tuple(keypoints3d.shape)}, expected (N,L,3) like the 2D keypoints")
+        names = [LAYOUTS[layout][i] for i in lm.keypoints.tolist()]
+        start, end = ([names.index(f"{side}_{limb[k]}") for side in ("left", "right") for limb in _LIMBS]
+                      for k in (0, 1))
+        limb3 = torch.nn.functional.normalize(k3[:, end] - k3[:, start], dim=-1)
+        limb_conf = torch.minimum(c3[:, start], c3[:, end])
     def loss_fn(stage_full: bool, frac: float) -> torch.Tensor:
         pose = torch.cat([root, rest_pose], dim=1)
         pts, joints = body_keypoints(body, lm, pose, betas, transl)
@@ -252,6 +269,8 @@ def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[in
         loss = loss + cfg.shape_prior * (betas ** 2).sum() + cfg.focal_prior * log_focal ** 2
         if height is not None:
             loss = loss + cfg.height * (stature_of(betas) - height) ** 2
+        else:
+            loss = loss + cfg.height_prior * (stature_of(betas) - AVERAGE_HEIGHT) ** 2
         if n >= 3:
             # On rotations and the root's path, not on joint positions: joint accelerations scale
             # with the limbs' length and would shrink the shape.
@@ -260,14 +279,11 @@ def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[in
             loss = loss + cfg.smooth_root * (rm[1:, 0] - rm[:-1, 0]).pow(2).sum((1, 2)).mean()
             loss = loss + cfg.smooth * (transl[2:] - 2 * transl[1:-1] + transl[:-2]).pow(2).sum(1).mean()
         if keypoints3d is not None:
-            rel = pts - joints[:, :1]
-            # The network's keypoints have an average person's size: scaled (one factor for the
-            # clip) to the body's, they shape the pose and leave the size to the height and priors.
-            k3c = k3 - k3.mean(1, keepdim=True)
-            relc = (rel - rel.mean(1, keepdim=True)).detach()
-            size = (c3[..., None] * relc * k3c).sum() / (c3[..., None] * k3c * k3c).sum().clamp(min=1e-9)
-            rel3 = size * k3c + rel.mean(1, keepdim=True).detach()
-            loss = loss + cfg.keypoints3d * (c3[..., None] * (rel - rel3) ** 2).sum((1, 2)).mean()
+            # Directions only: the network's keypoints have an average person's size whoever is
+            # filmed, and its depths are too shallow (forearms and shins most), while the sign of
+            # a limb's depth is what the 2D keypoints cannot tell.
+            limb = torch.nn.functional.normalize(pts[:, end] - pts[:, start], dim=-1)
+            loss = loss + cfg.keypoints3d * (limb_conf[..., None] * (limb - limb3) ** 2).sum((1, 2)).mean()
         return loss
 
     # The tensors are small (frames x 24 joints): thread hand-offs cost more than they save.
