@@ -1,16 +1,8 @@
 """Safe file writes: nothing a user has is ever replaced by a half-written file, nor by accident.
 
-- `atomic_path`: writes go to an unpredictable temporary name beside the target (``mkstemp``,
-  never through a symlink), are fsynced and renamed onto the target, and only ever over a
-  regular file; a failed write removes the temporary file and leaves the target as it was. A
-  replaced file keeps its permissions; a read-only one is refused.
-- `check_output`: an output path must not be an input, must have the kind the command writes,
-  and must not exist unless the user said ``--overwrite``.
-- `os_errors` / `os_error_message`: permissions, missing folders and full disks become one
-  sentence (`AnrError`) instead of a traceback.
-- `read_safetensors`: our safetensors files (avatars, bodies) with their JSON metadata, or one
-  sentence saying what is wrong with the file.
-- `shipped_path`: the files shipped with the package.
+`atomic_path` (temporary name, fsync, rename), `check_output` (an output is no input, of the right
+kind, new unless ``--overwrite``), `os_errors` (OS failures as one AnrError sentence), folder locks,
+`read_safetensors` and `shipped_path`.
 """
 
 from __future__ import annotations
@@ -30,9 +22,7 @@ from typing import Any, Iterable, Iterator, Literal
 
 from anr_studio.errors import AnrError
 
-# A hidden temporary file nobody has touched for this long belongs to a process that was
-# killed mid-write (live writers stream into theirs); the next write of the same target
-# removes it.
+# A hidden temporary file untouched this long belongs to a writer killed mid-write; the next write removes it.
 STALE_AFTER_S = 600.0
 # A failure that leaves less free space than this on the target's disk is reported as a full disk
 # (libraries that write through pipes or C code do not always keep the errno).
@@ -55,13 +45,18 @@ _REASONS = {
 }
 
 
+def _free_bytes(path: Path) -> int | None:
+    """Returns the free bytes on the disk of ``path`` (or of its nearest existing parent), None when unknown."""
+    folder = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
 def _disk_full(path: Path) -> bool:
-    for folder in (path, *path.parents):
-        if folder.exists():
-            with contextlib.suppress(OSError):
-                return shutil.disk_usage(folder).free < FULL_DISK_BYTES
-            return False
-    return False
+    free = _free_bytes(path)
+    return free is not None and free < FULL_DISK_BYTES
 
 
 def os_error_message(exc: BaseException, path: str | os.PathLike, action: str = "write") -> str:
@@ -98,32 +93,20 @@ def os_errors(path: str | os.PathLike, action: str = "write") -> Iterator[None]:
 
 
 def ensure_free_space(path: str | os.PathLike, nbytes: int) -> None:
-    """Raises AnrError (a full disk, one sentence) unless the disk of ``path`` has ``nbytes`` plus a margin free.
+    """Raises AnrError (a full disk, one sentence) unless the disk of ``path`` has ``nbytes`` plus a margin free
+    (for writers that cannot recover from running out of space midway, such as HDF5)."""
+    free, need = _free_bytes(Path(path).parent), int(nbytes) + HEADROOM_BYTES
+    if free is not None and free < need:
+        raise AnrError(f"{path}: cannot write (the disk is full: {free / 2**20:.1f} MiB free, about "
+                       f"{need / 2**20:.1f} MiB needed), expected free space on that disk")
 
-    For writers that cannot recover from running out of space midway (HDF5): they check first.
-    """
-    path = Path(path)
-    folder = next((p for p in (path.parent, *path.parents) if p.exists()), Path("."))
-    need = int(nbytes) + HEADROOM_BYTES
-    with contextlib.suppress(OSError):
-        free = shutil.disk_usage(folder).free
-        if free < need:
-            raise AnrError(f"{path}: cannot write (the disk is full: {free / 2**20:.1f} MiB free, about "
-                           f"{need / 2**20:.1f} MiB needed), expected free space on that disk")
+
+_KINDS = {stat.S_IFLNK: "a symbolic link", stat.S_IFDIR: "a folder", stat.S_IFCHR: "a device",
+          stat.S_IFBLK: "a device", stat.S_IFIFO: "a pipe", stat.S_IFSOCK: "a socket"}
 
 
 def _kind(mode: int) -> str:
-    if stat.S_ISLNK(mode):
-        return "a symbolic link"
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISFIFO(mode):
-        return "a pipe"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
+    return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
 
 
 def _lstat(path: str | os.PathLike) -> os.stat_result | None:
@@ -137,11 +120,8 @@ def _lstat(path: str | os.PathLike) -> os.stat_result | None:
 
 
 def replaceable(path: str | os.PathLike) -> os.stat_result | None:
-    """Returns the stat of the regular file at ``path`` (None if nothing is there).
-
-    Raises AnrError when ``path`` is a symlink, folder, device or pipe (never written through or
-    replaced) or a read-only file (its owner asked for it to stay as it is).
-    """
+    """Returns the stat of the regular file at ``path`` (None if nothing is there); AnrError for a symlink,
+    folder, device, pipe or read-only file (never written through or replaced)."""
     st = _lstat(path)
     if st is None:
         return None
@@ -180,14 +160,10 @@ def _fsync_folder(folder: Path) -> None:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
-    """Yields a new temporary path beside ``path``; on success it is fsynced and renamed onto ``path``.
+    """Yields a new temporary path beside ``path`` (``mkstemp``, so never a symlink's target, ending in
+    ``suffix``); on success it is fsynced and renamed onto ``path``, keeping a replaced file's permissions.
 
-    The temporary name is unpredictable (``mkstemp``: created exclusively, so never a symlink's
-    target). ``path`` is replaced only if it is a regular, writable file, and the result keeps
-    its permissions (a new file gets the mode a plain ``open()`` would give). On any exception
-    the temporary file is removed and ``path`` is left as it was. OS errors (permissions, a full
-    disk) raise AnrError naming ``path``. ``suffix`` ends the temporary name (some writers pick
-    the format from it, e.g. ``.mp4``).
+    On any exception the temporary file is removed and ``path`` is left as it was; OS errors raise AnrError.
     """
     path = Path(path)
     old = replaceable(path)
@@ -233,11 +209,8 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def read_safetensors(path: str | os.PathLike, meta_key: str, expected: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Returns (the JSON object stored under ``meta_key``, {name: tensor}) of a safetensors file we wrote.
-
-    AnrError naming ``path`` and the ``expected`` file ("an .anr avatar file") when it is missing,
-    is not safetensors, or lacks that metadata as a JSON object.
-    """
+    """Returns (the JSON object stored under ``meta_key``, {name: tensor}) of a safetensors file we wrote;
+    AnrError naming ``path`` and the ``expected`` file ("an .anr avatar file") otherwise."""
     from safetensors import safe_open
 
     path = Path(path)
@@ -278,12 +251,8 @@ def _same(a: Path, b: Path) -> bool:
 
 def check_output(path: str | os.PathLike, kinds: Iterable[str], *, inputs: Iterable[str | os.PathLike | None] = (),
                  overwrite: bool = False, option: str = "--out") -> Path:
-    """Returns ``path`` as an output the command may write; AnrError otherwise.
-
-    ``kinds``: the suffixes the command writes (``".png"``; ``""`` for a folder). Refused: a path
-    that is one of ``inputs`` (whatever ``overwrite`` says), a suffix not in ``kinds``, a symlink,
-    device or other non-regular file, and an existing file or non-empty folder unless ``overwrite``.
-    """
+    """Returns ``path`` as an output the command may write; AnrError for one of ``inputs``, a suffix not in
+    ``kinds`` (``""``: a folder), a non-regular file, and an existing file or non-empty folder unless ``overwrite``."""
     path = Path(path)
     kinds = tuple(kinds)
     for source in inputs:
@@ -327,12 +296,10 @@ def _alive(pid: str) -> bool:
 
 
 def lock_folder(folder: str | os.PathLike, what: str = "run") -> Path:
-    """Returns ``folder`` (created if needed) once this process holds its lock, until the process ends or `unlock_folder`.
+    """Returns ``folder`` (created if needed) once this process holds its lock, until it ends or `unlock_folder`.
 
-    The lock is an exclusive ``flock`` on ``folder/.lock``, so it vanishes with the process that
-    held it (even after SIGKILL). Re-entrant within one process. A second process gets AnrError
-    naming the holder's pid. Hidden partial files in the folder (and its ``checkpoints/``) are
-    left by killed writers; holding the lock, nobody else writes there, so they are removed.
+    An exclusive ``flock`` on ``folder/.lock`` (gone with its process, even after SIGKILL), re-entrant; a
+    second process gets AnrError naming the holder's pid. Killed writers' partial files are removed.
     """
     import fcntl
 
@@ -379,13 +346,8 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def shipped_path(folder: Literal["resources", "models"], *parts: str) -> Path:
-    """Returns the path of a file shipped with the package, e.g. ``shipped_path("resources", "body", "anr_body.safetensors")``.
-
-    The top-level ``resources/`` and ``models/`` folders ship inside the package as ``anr_studio/resources``
-    and ``anr_studio/models`` (pyproject.toml maps them into the wheel) and are found through
-    ``importlib.resources``. A source checkout (an editable install, or the package on ``PYTHONPATH``)
-    uses the folders beside its own ``anr_studio/``, so each checkout reads its own files.
-    """
+    """Returns the path of a file shipped with the package, e.g. ``shipped_path("resources", "body", "anr_body.safetensors")``:
+    in a source checkout the folder beside ``anr_studio/``, in a wheel ``anr_studio/<folder>`` (pyproject.toml)."""
     if folder not in ("resources", "models"):
         raise ValueError(f"shipped_path: folder must be 'resources' or 'models', got {folder!r}")
     checkout = _PACKAGE_DIR.parent

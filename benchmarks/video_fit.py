@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from anr_studio.capture.video_fit.bodyfit import fit_body
-from anr_studio.capture.video_fit.synthetic import joint_error, synthetic_clip
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.capture.video_synthetic: the synthetic clips
+
+from anr_studio.capture.video_fit.bodyfit import fit_body  # noqa: E402
+from tests.capture.video_synthetic import joint_error, synthetic_clip  # noqa: E402
 
 
 def main() -> int:
@@ -41,7 +45,7 @@ def main() -> int:
                        median_3d_cm=round(float(np.median(err)) * 100, 2),
                        mean_3d_cm=round(float(err.mean()) * 100, 2),
                        median_2d_px=round(float(np.nanmedian(fit.reprojection_px)), 2),
-                       focal_px=round(fit.focal, 1), true_focal_px=clip.focal,
+                       focal_px=round(float(fit.K[0, 0]), 1), true_focal_px=clip.focal,
                        wall_s=round(wall, 1), cpu_s=round(cpu, 1))
             rows.append(row)
             print(json.dumps(row), flush=True)

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.capture.video_synthetic: the synthetic videos
 
 _GROUPS = {
     "trunk": ("pelvis", "spine1", "spine2", "spine3", "neck", "head", "left_collar", "right_collar",
@@ -34,7 +37,7 @@ def clip_keypoints(work: Path, seed: int, frames: int) -> dict:
     if not cached.is_file():
         from anr_studio.capture.video_fit.models import default_estimator
         from anr_studio.capture.video_fit.pipeline import BATCH, check_person, read_video
-        from anr_studio.capture.video_fit.synthetic import render_video
+        from tests.capture.video_synthetic import render_video
 
         clip = work / f"walk{seed}_{frames}.mp4"
         truth = render_video(clip, frames, seed=seed)
@@ -72,7 +75,7 @@ def main() -> int:
 
     from anr_studio.body import joint_index, load_body
     from anr_studio.capture.video_fit.bodyfit import fit_body, standing_height
-    from anr_studio.capture.video_fit.synthetic import joint_error
+    from tests.capture.video_synthetic import joint_error
 
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.capture.video_synthetic: the synthetic videos
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -43,8 +45,8 @@ def main() -> int:
     from anr_studio.body import load_body
     from anr_studio.capture import Capture
     from anr_studio.capture.video_fit.bodyfit import standing_height
-    from anr_studio.capture.video_fit.synthetic import fitted_joints_camera, joint_error, leg_length, render_video
     from anr_studio.metrics.image import mask_iou
+    from tests.capture.video_synthetic import fitted_joints_camera, joint_error, leg_length, render_video
 
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)

@@ -4,14 +4,16 @@
 #   bash scripts/make_demo_avatar.sh "$OUT"
 #
 # 1. three synthetic captures (`anr-studio synth`, seeds 0/1/5: longsleeve + skirt, t-shirt + wide
-#    trousers, longsleeve + trousers; different body shapes), 4 cameras around each person;
+#    trousers, longsleeve + trousers; different body shapes), 4 cameras around each person, all three
+#    doing the same motion (a walk, a dance, arm lifts) so the renderer can tell them apart only by
+#    their textures, never by their poses;
 # 2. keyframes for each (`anr-studio keyframes`);
 # 3. training with the `demo` preset (U-Net widths capped at 128 so the file stays < 40 MB) for
 #    whatever time is left of the 10 minutes after a reserve for the steps below;
 # 4. the identities renamed ada / ben / cleo, held-out metrics, and under $OUT:
 #    demo.anr.part-aa, demo.anr.part-ab  the avatar split in < 16 MiB pieces (for transfers that limit
 #                                        file sizes): `cat demo.anr.part-* > models/demo.anr`
-#    orbit.mp4     ada seen from 72 views around her
+#    orbit.mp4     ada in the studio's standing pose, seen from 72 views around her
 #    dance.mp4     ada | ben | cleo dancing side by side (one renderer)
 #    walk.mp4      the same, walking
 #    tryon.png     ben | ada | ada wearing ben's upper clothes (UV region swap)
@@ -24,7 +26,7 @@ set -euo pipefail
 
 OUT=${1:?usage: make_demo_avatar.sh OUT_DIR}
 SIZE=${SIZE:-256}              # capture resolution (the demo preset trains on 256² crops)
-FRAMES=${FRAMES:-160}          # frames per capture
+FRAMES=${FRAMES:-240}          # frames per capture
 VIEWS=${VIEWS:-4}              # cameras around each person
 PRESET=${PRESET:-demo}
 TOTAL_S=${TOTAL_S:-570}        # wall-clock seconds for the whole script
@@ -43,16 +45,31 @@ elapsed() { echo $(( $(date +%s) - START )); }
 mkdir -p "$OUT" "$WORK"
 log() { echo "[make_demo_avatar $(elapsed)s] $*" >&2; }
 
-# 1 + 2. captures and keyframes, the three people in parallel (synth runs on the CPU).
+# 1 + 2. captures and keyframes, the three people in parallel (synth runs on the CPU), all doing one
+# motion: the built-in walk, dance and arm lifts in a row, FRAMES frames picked evenly over the three.
+python - "$WORK/motion.npz" "$FRAMES" <<'EOF'
+import sys
+import numpy as np
+from anr_studio.fileio import shipped_path
+poses, trans, end = [], [], np.zeros(3, np.float32)
+for name in ("walk", "aist_demo", "arms"):
+    clip = np.load(shipped_path("resources", "motions", f"{name}.npz"))
+    t = clip["trans"].astype(np.float32)
+    trans.append(t - t[0] + end)
+    end = trans[-1][-1]
+    poses.append(clip["poses"].astype(np.float32))
+poses, trans = np.concatenate(poses), np.concatenate(trans)
+pick = np.linspace(0, len(poses) - 1, int(sys.argv[2])).round().astype(int)
+np.savez(sys.argv[1], poses=poses[pick], trans=trans[pick], fps=np.float32(30.0))
+EOF
 THREADS=$(( $(nproc) / 3 > 0 ? $(nproc) / 3 : 1 ))
 SEEDS=(0 1 5)
-MOTIONS=(walk dance walk)
 pids=()
 for i in 0 1 2; do
   (
     export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
     anr-studio synth --out "$WORK/person$i.h5" --seed "${SEEDS[$i]}" --frames "$FRAMES" --size "$SIZE" \
-      --views "$VIEWS" --motion "${MOTIONS[$i]}" --quiet > "$WORK/synth$i.json"
+      --views "$VIEWS" --motion "$WORK/motion.npz" --quiet > "$WORK/synth$i.json"
     anr-studio keyframes "$WORK/person$i.h5" > "$WORK/keyframes$i.txt"
   ) &
   pids+=($!)
@@ -86,7 +103,9 @@ anr-studio eval "$WORK/run" --captures "$WORK/person0.h5" "$WORK/person1.h5" "$W
   --device "$DEVICE" --out "$WORK/eval.json" > /dev/null
 log "rendering samples"
 R=(--device "$DEVICE" --quiet --size "$MEDIA_SIZE")
-anr-studio render "$WORK/demo.anr" --identity ada --orbit "$ORBIT" --out "$OUT/orbit.mp4" "${R[@]}"
+python -c "import sys, numpy as np; from anr_studio.components.pose_state import standing_pose; np.save(sys.argv[1], standing_pose())" \
+  "$WORK/standing.npy"
+anr-studio render "$WORK/demo.anr" --identity ada --orbit "$ORBIT" --pose "$WORK/standing.npy" --out "$OUT/orbit.mp4" "${R[@]}"
 anr-studio render "$WORK/demo.anr" --identity ada,ben,cleo --motion dance --frames "$ANIM_FRAMES" --out "$OUT/dance.mp4" "${R[@]}"
 anr-studio render "$WORK/demo.anr" --identity ada,ben,cleo --motion walk --frames "$ANIM_FRAMES" --out "$OUT/walk.mp4" "${R[@]}"
 anr-studio swap "$WORK/demo.anr" --from ben --to ada --region upper --name ada_in_ben_top --out "$WORK/tryon.anr" \

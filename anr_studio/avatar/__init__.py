@@ -1,10 +1,5 @@
-"""The paper's applications (§5) as a headless API: render any pose and view, animate with any
-motion, virtual try-on (UV region masks, texture swaps) and exports (video, posed mesh, texture
-pictures). Fitting a new identity with the renderer frozen is a training run: `anr_studio.train.fit`.
-
-``Avatar.load(path).render(identity, pose, camera)`` is what the CLI and the GUI call.
-Heavy modules load on first use so `anr-studio --help` stays fast.
-"""
+"""The paper's applications (§5) as a headless API: render any pose and view, animate, virtual try-on
+and exports; ``Avatar.load(path).render(identity, pose, camera)`` is what the CLI and the GUI call."""
 
 from __future__ import annotations
 

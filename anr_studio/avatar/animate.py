@@ -1,8 +1,5 @@
-"""Returns frame sequences of an avatar: orbits around it (novel views) and motions (animation).
-
-Both are generators of (H,W,3|4) uint8 frames, rendered a batch at a time, so a long video
-never sits in memory. Several identities are rendered side by side by the one renderer.
-"""
+"""Frame sequences of an avatar: orbits (novel views) and motions, generators of (H,W,3|4) uint8 frames
+rendered a batch at a time; several identities side by side."""
 
 from __future__ import annotations
 
@@ -27,10 +24,7 @@ def _identities(avatar, identities: str | Sequence[str]) -> list[str]:
 
 def orbit_frames(avatar, identity: str, count: int, size: int | Sequence[int] = 512, elevation_deg: float = 5.0,
                  pose: Any = None, background: Any = (255, 255, 255), batch_size: int = 8) -> Iterator[np.ndarray]:
-    """Yields ``count`` frames (H,W,3|4) uint8 of ``identity`` seen from azimuths 0, 360/count, ... degrees.
-
-    ``pose`` (24,3) is held still (default: the rest pose); the camera circles the body's centre.
-    """
+    """Yields ``count`` frames (H,W,3|4) uint8 of ``identity`` from azimuths 0, 360/count, ... in ``pose`` (default rest)."""
     if count < 1:
         raise AnrError(f"--orbit {count}: expected at least one view")
     avatar._check(identity)
@@ -46,10 +40,7 @@ def orbit_frames(avatar, identity: str, count: int, size: int | Sequence[int] = 
 
 
 def follow_camera(camera: PerspectiveCamera, offsets: np.ndarray) -> PerspectiveCamera:
-    """Returns ``camera`` (batch 1) moved by world ``offsets`` (B,3): batch B, each still framing the moved body.
-
-    Moving a camera by d keeps R and changes t to t - R d (x_cam = R (x - d) + t).
-    """
+    """Returns ``camera`` (batch 1) moved by world ``offsets`` (B,3) as batch B: t - R d (x_cam = R (x - d) + t)."""
     d = torch.as_tensor(np.asarray(offsets, np.float32), device=camera.device, dtype=camera.t.dtype)
     t = camera.t[:1] - (camera.R[:1] @ d.unsqueeze(-1)).squeeze(-1)
     return PerspectiveCamera(camera.K[:1].expand(len(d), 3, 3), camera.R[:1].expand(len(d), 3, 3), t)
@@ -60,9 +51,8 @@ def motion_frames(avatar, identities: str | Sequence[str], motion: Any, frames: 
                   background: Any = (255, 255, 255), batch_size: int = 8) -> Iterator[np.ndarray]:
     """Yields frames (H, W*len(identities), 3|4) uint8 of the identities performing ``motion``, side by side.
 
-    ``motion``: a MotionClip or a name for `anr_studio.motion.load_motion` (walk, turn, arms, dance,
-    .npz, .bvh). ``frames``: how many (default: the whole clip; more than the clip loops it).
-    ``follow``: the camera follows the body's horizontal translation (a walk stays in view).
+    ``motion``: a MotionClip or a `load_motion` name; ``frames``: default the clip (more loops it);
+    ``follow``: the camera follows the body's horizontal translation.
     """
     from anr_studio.motion import MotionClip, load_motion
 

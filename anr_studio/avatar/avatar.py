@@ -1,12 +1,8 @@
 """Returns rendered images of a trained avatar: `Avatar.load(path).render(identity, pose, camera)`.
 
-An avatar is one renderer R shared by several identities (one neural texture each), the body
-model it was trained on and each identity's shape (betas). Rendering goes through the one
-render path of training and evaluation (`anr_studio.avatar.forward.render_views`).
-
-Build one from a file (`Avatar.load`), from weights read elsewhere (`Avatar.from_weights`: a
-training checkpoint) or from modules in memory (`Avatar(renderer, textures, body)`: a running
-trainer, a test's untrained renderer).
+One renderer R shared by several identities (a neural texture and betas each) on the body model it was
+trained on, built from a file (`Avatar.load`), stored weights (`Avatar.from_weights`: a checkpoint) or
+modules in memory (`Avatar(renderer, textures, body)`: a running trainer).
 """
 
 from __future__ import annotations
@@ -22,8 +18,9 @@ import torch
 
 from anr_studio.avatar.file import load_renderer, read_avatar, renderer_meta, write_avatar
 from anr_studio.avatar.frame import Background, FrameGraphs, render_frame, to_host
+from anr_studio.avatar.refine import PoseRefinement, refine_poses
 from anr_studio.body import load_body
-from anr_studio.errors import AnrError, expect_finite, inputs_checked_on_host
+from anr_studio.errors import AnrError, expect_finite, expect_shape, inputs_checked_on_host
 from anr_studio.model import NeuralTexture
 from anr_studio.model.images import from_pixels
 from anr_studio.render import PerspectiveCamera, orbit_camera
@@ -41,10 +38,8 @@ def _size2(size: int | Sequence[int]) -> tuple[int, int]:
 class Avatar:
     """A renderer, one neural texture per identity, the body model and each identity's betas.
 
-    ``renderer`` and ``body`` are used as they are, in place (a running trainer's modules stay
-    trainable: callers put the renderer in eval mode for rendering); ``textures``: {name: (C,S,S)
-    tensor}, copied; ``betas``: {name: (K,) array}; ``cameras``: {name: {K, R, t}}; ``meta``: the
-    avatar file's JSON (renderer kind, model config, body model, ...).
+    ``renderer`` and ``body`` are used in place (a trainer's modules stay trainable); ``textures``: {name:
+    (C,S,S)}, copied; ``betas``: {name: (K,)}; ``cameras``: {name: {K, R, t}}; ``meta``: the avatar file's JSON.
     """
 
     def __init__(self, renderer: torch.nn.Module, textures: dict[str, torch.Tensor], body: torch.nn.Module,
@@ -79,11 +74,8 @@ class Avatar:
                      body_path: str | None = None, source: str = "avatar") -> "Avatar":
         """Returns the avatar of stored weights on ``device``, its renderer in eval mode and frozen.
 
-        ``meta``: an avatar file's JSON (or a checkpoint's: same keys); ``textures``: (C,S,S) per
-        identity, in ``meta["identities"]`` order. ``body``: the body model in use (default: the one
-        the avatar names, the built-in body for "default", ``body_path`` for an SMPL-format file).
-        AnrError when its id differs from the avatar's ``body_model``: the textures only make sense
-        on the body they were trained on.
+        ``meta``: an avatar file's (or checkpoint's) JSON; ``textures``: (C,S,S) in ``meta["identities"]`` order;
+        ``body``: default the one the avatar names (``body_path`` for an SMPL file); AnrError when it differs.
         """
         dev = torch.device(device)
         wanted = str(meta.get("body_model", "default"))
@@ -198,22 +190,12 @@ class Avatar:
     # -- rendering ----------------------------------------------------------------------------
     def tune(self, bf16: bool = True, channels_last: bool = True, graphs: bool = True,
              compile: str | None = None, whole_frame: bool = True) -> "Avatar":
-        """Returns self, set up for speed on its device (CPU or CUDA); saved weights are unchanged.
+        """Returns self, set up for speed on its device; saved weights are unchanged.
 
-        On the CPU the arguments are ignored and the measured best CPU path is used: fp32 with
-        channels_last weights (oneDNN convolutions run NHWC natively; docs/benchmarks.md, "Avatar
-        frame time"). bf16 autocast on a CPU
-        without AMX (AVX2 only) was 25x slower, and a frozen TorchScript trace no faster than
-        eager channels_last, so neither is used. On CUDA: ``bf16``: bf16 autocast;
-        ``channels_last``: channels_last weights; ``graphs``: CUDA graphs. With ``whole_frame``
-        (default) each frame, pose to uint8 image, replays as one graph per input layout
-        (`anr_studio.avatar.frame.FrameGraphs`: the host time around the network was most of a
-        frame); frames it cannot replay, and all with ``whole_frame=False``, run eagerly with the
-        renderer alone replayed as one graph per image size
-        (`anr_studio.model.graphed.GraphedRenderer`: at batch 1 the ~1200 kernels of R1 + R2 are
-        launch-bound; paper 512² on an H100: 8.1 ms eager bf16 vs 2.4 ms replayed). ``compile``: a
-        torch.compile mode instead of ``graphs`` ("reduce-overhead" = Inductor kernels in CUDA
-        graphs; slow to start). Timings: docs/benchmarks.md, "Avatar frame time".
+        CPU: the arguments are ignored; fp32 with channels_last weights is the measured best (docs/benchmarks.md,
+        "Avatar frame time"). CUDA: ``bf16`` autocast, ``channels_last`` weights, ``graphs``: with ``whole_frame``
+        each frame replays as one graph per input layout (`FrameGraphs`), otherwise the renderer alone replays per
+        image size (`GraphedRenderer`); ``compile``: a torch.compile mode instead of ``graphs``.
         """
         self._frames = None
         self._clear_caches()
@@ -258,10 +240,7 @@ class Avatar:
 
     def default_camera(self, size: int | Sequence[int] = 512, identity: str | None = None, azimuth_deg: Any = 0.0,
                        elevation_deg: Any = 5.0, fov_deg: float = 30.0, margin: float = 1.12) -> PerspectiveCamera:
-        """Returns a camera (batch 1, or B for (B,) azimuths) that frames the whole rest-pose body in ``size``.
-
-        The distance fits the body's height (or its width, for wide images) with ``margin`` around it.
-        """
+        """Returns a camera (batch 1, or B for (B,) azimuths) framing the whole rest-pose body in ``size`` with ``margin``."""
         h, w = _size2(size)
         lo, hi = self.body_bounds(identity)
         center = (lo + hi) / 2
@@ -310,16 +289,20 @@ class Avatar:
     def _render_eager(self, texture: NeuralTexture, pose: torch.Tensor, betas: torch.Tensor | None,
                       transl: torch.Tensor | None, camera: Any, size: tuple[int, int], background: Background
                       ) -> tuple[np.ndarray, np.ndarray]:
-        """Returns (image, mask) of one batch rendered op by op (the renderer itself may replay a graph).
-
-        Host inputs (CPU tensors) are checked by the body on the host, so on CUDA the frame reads
-        nothing back until its one device-to-host copy.
-        """
+        """Returns (image, mask) of one batch rendered op by op; host inputs are checked on the host (one copy back on CUDA)."""
         checked = pose.device.type == "cpu"
         with inputs_checked_on_host() if checked else contextlib.nullcontext():
             image, mask = render_frame(self.body, self._network, texture, pose, betas, transl, camera, size,
                                        self._background_tensor(background), self.autocast)
         return to_host(image, mask)
+
+    def _betas_tensor(self, identity: str, betas: Any) -> torch.Tensor | None:
+        """Returns betas (1 or B, K) on the host: ``betas`` (K,) or (B,K), else the identity's own (None if it has none)."""
+        if betas is None:
+            stored = self._betas[identity]
+            return None if stored is None else torch.as_tensor(stored[None, : self.body.num_betas])
+        b_arr = np.asarray(betas, np.float32)
+        return torch.as_tensor(b_arr.reshape(1, -1) if b_arr.ndim == 1 else b_arr)[:, : self.body.num_betas]
 
     @torch.no_grad()
     def render(self, identity: str, pose: Any, camera: Any = None, betas: Any = None, transl: Any = None,
@@ -327,12 +310,10 @@ class Avatar:
                ) -> tuple[np.ndarray, np.ndarray]:
         """Returns (image, mask) of ``identity`` in ``pose`` seen by ``camera``.
 
-        ``pose`` (24,3) gives image (H,W,3) uint8 and mask (H,W) float32 in [0,1]; ``pose`` (B,24,3)
-        gives (B,H,W,3) and (B,H,W). ``camera``: batch 1 or B (default: `default_camera`);
-        ``betas`` (K,) or (B,K) (default: the identity's own); ``transl`` (3,) or (B,3).
-        ``background``: an RGB colour (0..255), an image (H,W,3) or (B,H,W,3) uint8, or None for
-        RGBA images whose alpha is the mask. Sequences are rendered ``batch_size`` frames at a time.
-        After ``tune()`` on CUDA each batch replays a captured whole-frame graph where it can.
+        ``pose`` (24,3) gives image (H,W,3) uint8 and mask (H,W) float32 in [0,1]; (B,24,3) gives (B,H,W,3), (B,H,W).
+        ``camera``: batch 1 or B (default `default_camera`); ``betas`` (K,) or (B,K) (default the identity's);
+        ``transl`` (3,) or (B,3); ``background``: RGB 0..255, an (H,W,3) or (B,H,W,3) uint8 image, or None for
+        RGBA (alpha = mask). Rendered ``batch_size`` frames at a time.
         """
         self._check(identity)
         h, w = _size2(size)
@@ -342,12 +323,7 @@ class Avatar:
             raise AnrError(f"render: pose has shape {tuple(pose_t.shape)}, expected (24, 3) or (B, 24, 3) axis-angle")
         pose_t = pose_t.reshape(-1, 24, 3)
         n = pose_t.shape[0]
-        if betas is None:
-            stored = self._betas[identity]
-            b_t = None if stored is None else torch.as_tensor(stored[None, : self.body.num_betas])
-        else:
-            b_arr = np.asarray(betas, np.float32)
-            b_t = torch.as_tensor(b_arr.reshape(1, -1) if b_arr.ndim == 1 else b_arr)[:, : self.body.num_betas]
+        b_t = self._betas_tensor(identity, betas)
         t_t = None if transl is None else torch.as_tensor(np.asarray(transl, np.float32)).reshape(-1, 3)
         camera = (camera if camera is not None else self._default_camera((h, w), identity)).to(self.device)
         bg = self._background(background, n, h, w)
@@ -369,3 +345,23 @@ class Avatar:
         image = np.concatenate(images) if len(images) > 1 else images[0]
         mask = np.concatenate(masks) if len(masks) > 1 else masks[0]
         return (image[0], mask[0]) if single else (image, mask)
+
+    def refine_poses(self, identity: str, masks: Any, pose: Any, transl: Any, camera: Any, betas: Any = None,
+                     config: PoseRefinement | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Returns (pose (B,24,3), transl (B,3)) float32 after test-time pose refinement against ``masks``.
+
+        ``masks`` (B,H,W) uint8: the foreground of frames showing ``identity`` in roughly ``pose``
+        (B,24,3) and ``transl`` (B,3), seen by ``camera`` (batch B or 1); ``betas`` as for `render`
+        (`anr_studio.avatar.refine`).
+        """
+        self._check(identity)
+        mask_t = torch.as_tensor(np.asarray(masks))
+        n = expect_shape(mask_t, ("B", None, None), "masks", "refine_poses")["B"]
+        pose_t, transl_t = (torch.as_tensor(np.asarray(v, np.float32)) for v in (pose, transl))
+        expect_shape(pose_t, (n, 24, 3), "pose", "refine_poses")
+        expect_shape(transl_t, (n, 3), "transl", "refine_poses")
+        betas_t = self._betas_tensor(identity, betas)
+        pose_t, transl_t = refine_poses(self.body, pose_t.to(self.device), None if betas_t is None else betas_t.to(self.device),
+                                        transl_t.to(self.device), camera.to(self.device),
+                                        mask_t.to(self.device).float().div(255).unsqueeze(1), config or PoseRefinement())
+        return pose_t.cpu().numpy(), transl_t.cpu().numpy()

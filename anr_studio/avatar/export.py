@@ -1,8 +1,5 @@
-"""Exports: the posed coarse mesh (OBJ/GLB with UVs, via trimesh) and pictures of a neural texture.
-
-A neural texture has C (8) channels, not colours: its first three channels and a PCA
-false-colour view (the three directions of largest variance) show what it holds.
-"""
+"""Exports: the posed coarse mesh (OBJ/GLB with UVs, via trimesh) and pictures of a neural texture
+(its first three channels and a PCA false-colour view)."""
 
 from __future__ import annotations
 
@@ -21,10 +18,8 @@ MESH_SUFFIXES = (".obj", ".glb")
 
 
 def pca_false_colour(features: torch.Tensor) -> np.ndarray:
-    """Returns (N,3) float64 in [0,1]: ``features`` (N,C) projected on their three principal directions.
-
-    Each projection is stretched to its 1st..99th percentile; with C < 3 the missing ones are 0.
-    """
+    """Returns (N,3) float64 in [0,1]: ``features`` (N,C) on their three principal directions, each stretched to
+    its 1st..99th percentile (0 where C < 3)."""
     feats = features.detach().double().cpu()
     feats = feats - feats.mean(0, keepdim=True)
     k = min(3, feats.shape[1])
@@ -37,11 +32,7 @@ def pca_false_colour(features: torch.Tensor) -> np.ndarray:
 
 
 def texture_images(texture: torch.Tensor) -> dict[str, np.ndarray]:
-    """Returns {"rgb": first three channels, "pca": PCA false colour}, each (S,S,3) uint8, of a (C,S,S) texture.
-
-    The first channels map [-1,1] to [0,255]; the PCA view projects every texel's C features on
-    the three principal directions and stretches each to its 1st..99th percentile.
-    """
+    """Returns {"rgb": channels 0-2 mapped [-1,1] -> [0,255], "pca": PCA false colour}, each (S,S,3) uint8, of a (C,S,S) texture."""
     tex = texture.detach().float().cpu().reshape(-1, *texture.shape[-2:])
     c, s, _ = tex.shape
     first = tex[:3] if c >= 3 else torch.cat([tex, tex[-1:].expand(3 - c, s, s)])
@@ -64,10 +55,7 @@ def posed_vertices(avatar, pose: Any = None, identity: str | None = None, transl
 
 
 def textured_mesh(body, vertices: np.ndarray, image: np.ndarray | None = None):
-    """Returns a trimesh.Trimesh of ``vertices`` (V,3) with ``body``'s faces and UVs (vertices split at UV seams).
-
-    ``image`` (S,S,3) uint8, when given, becomes the mesh's texture.
-    """
+    """Returns a trimesh.Trimesh of ``vertices`` (V,3) with ``body``'s faces and UVs (split at seams), textured with ``image``."""
     import trimesh
     from PIL import Image
 
@@ -91,10 +79,7 @@ def textured_mesh(body, vertices: np.ndarray, image: np.ndarray | None = None):
 
 def export_mesh(avatar, path: str | os.PathLike, pose: Any = None, identity: str | None = None,
                 transl: Any = None, texture: bool = True) -> Path:
-    """Writes the posed coarse mesh to ``path`` (.obj with .mtl and texture PNG beside it, or .glb); returns it.
-
-    With ``texture`` and an ``identity``, the first three neural channels are attached as its picture.
-    """
+    """Writes the posed coarse mesh to ``path`` (.obj with .mtl and texture PNG, or .glb); returns it."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in MESH_SUFFIXES:

@@ -1,6 +1,6 @@
 """Returns and writes avatar files (``.anr``): one safetensors file, renderer + textures + JSON.
 
-Layout (documented in docs/interfaces.md, "avatar")::
+Layout (docs/interfaces.md, "avatar")::
 
     tensors   renderer.<state_dict key>     the renderer's weights (float32)
               texture.<i>                   (C, S, S) float32 neural texture of identity i
@@ -10,9 +10,8 @@ Layout (documented in docs/interfaces.md, "avatar")::
               cameras: [{K, R, t} per identity], step: int, config: TrainConfig dict (optional),
               tensors_sha256: checksum of the tensors (see anr_studio.avatar.integrity)}
 
-``model`` and ``renderer`` are all that rendering needs; ``config``, the training run's whole
-config, is what fitting a new identity starts from. Files written before ``model`` existed carry
-only ``config``: their model part is read from it.
+``model`` and ``renderer`` are what rendering needs; ``config`` is what fitting a new identity starts
+from (older files carry only ``config``, and their model part is read from it).
 """
 
 from __future__ import annotations
@@ -53,11 +52,7 @@ def unprefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch
 
 def write_avatar(path: str | os.PathLike, renderer_state: dict[str, torch.Tensor], textures: list[torch.Tensor],
                  meta: dict[str, Any]) -> Path:
-    """Writes the avatar file atomically and returns its path.
-
-    ``renderer_state``: the renderer's state_dict; ``textures``: one (C,S,S) or (1,C,S,S) tensor
-    per identity; ``meta``: the JSON fields above (format and version are added).
-    """
+    """Writes the avatar file atomically and returns its path; ``textures``: one (C,S,S) or (1,C,S,S) per identity."""
     identities = meta.get("identities", [])
     if len(identities) != len(textures):
         raise AnrError(f"{path}: {len(textures)} textures for {len(identities)} identities, expected one per identity")

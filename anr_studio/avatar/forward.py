@@ -1,7 +1,6 @@
 """Returns rendered images of posed bodies: the one path shared by training, eval and the avatar.
 
-body(pose, betas, transl) -> render_body_maps -> (grid jitter, training only) ->
-NeuralTexture.sample -> renderer -> RGB, mask logits, coarse J -> composite over a background.
+body -> render_body_maps -> (grid jitter, training) -> NeuralTexture.sample -> renderer -> composite.
 """
 
 from __future__ import annotations
@@ -14,11 +13,8 @@ from anr_studio.render import BACKGROUND_UV, render_body_maps
 
 
 def grid_jitter(uv: torch.Tensor, amount: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Returns ``uv`` (B,H,W,2) plus uniform noise in [-amount, amount] on foreground pixels.
-
-    Jittered coordinates are clamped to [-1, 1] (so no foreground pixel falls off the texture);
-    background pixels keep ``BACKGROUND_UV`` (-2) so grid_sample still reads zeros there.
-    """
+    """Returns ``uv`` (B,H,W,2) plus uniform noise in [-amount, amount] on foreground pixels, clamped to [-1, 1];
+    background keeps ``BACKGROUND_UV``."""
     if amount <= 0:
         return uv
     foreground = (uv > BACKGROUND_UV / 2).all(dim=-1, keepdim=True)
@@ -29,10 +25,9 @@ def grid_jitter(uv: torch.Tensor, amount: float, generator: torch.Generator | No
 
 def body_maps(body: torch.nn.Module, pose: torch.Tensor, betas: torch.Tensor | None, transl: torch.Tensor | None,
               camera: Any, image_size: tuple[int, int]):
-    """Returns BodyMaps(uv (B,H,W,2), normals (B,3,H,W), mask (B,1,H,W), fragments) of posed bodies.
+    """Returns BodyMaps(uv (B,H,W,2), normals (B,3,H,W), mask (B,1,H,W), fragments) of posed bodies (no gradients).
 
-    ``pose (B,24,3)``, ``betas (B,K')`` (cut to the body's K; missing ones are zero), ``transl (B,3)``.
-    Nothing here needs gradients (geometry is fixed, as in the paper).
+    ``pose (B,24,3)``, ``betas (B,K')`` (cut or zero-padded to the body's K), ``transl (B,3)``.
     """
     with torch.no_grad():
         out = body(pose=pose, betas=None if betas is None else betas[..., : body.num_betas], transl=transl)
@@ -43,9 +38,7 @@ def run_renderer(renderer: torch.nn.Module, texture: torch.nn.Module, uv: torch.
                  texture_grad: bool = True):
     """Returns RenderOutput(rgb (B,3,H,W) in [-1,1], mask_logits (B,1,H,W) | None, coarse_rgb (B,3,H,W)).
 
-    ``uv (B,H,W,2)`` grid coordinates (background -2), ``normals (B,3,H,W)``. With
-    ``texture_grad=False`` the texture is sampled without autograd, so no gradient can reach it
-    (split optimization's renderer-only steps).
+    ``uv (B,H,W,2)`` (background -2), ``normals (B,3,H,W)``; ``texture_grad=False`` samples without autograd.
     """
     if texture_grad:
         neural = texture.sample(uv)

@@ -1,15 +1,8 @@
 """One frame of `Avatar.render` on the device, run eagerly or replayed whole as a CUDA graph.
 
-`render_frame` is the frame: pose -> body (LBS) -> body maps (rasterize, interpolate) -> neural
-texture -> renderer -> composite -> uint8. `FrameGraphs` captures all of it, from static input
-buffers to the packed uint8 output, as one CUDA graph per input layout (`GraphCache`) and replays
-it. Why: with
-only the renderer replayed (`anr_studio.model.graphed.GraphedRenderer`), a paper-preset frame on
-an H100 still spent ~6 ms of host time launching the kernels around the network and waiting on
-value checks (docs/benchmarks.md, "Avatar frame time"). Every shape of the chain is fixed by the
-image size and the batch, and nothing in it reads a value back once the inputs are checked on
-the host (`anr_studio.errors.inputs_checked_on_host`), so a frame is: one host-to-device copy of
-the inputs, one graph launch, one device-to-host copy through a pinned buffer.
+`render_frame`: pose -> body -> body maps -> neural texture -> renderer -> composite -> uint8.
+`FrameGraphs` captures all of it as one graph per input layout: one host-to-device copy, one launch,
+one device-to-host copy (with only the renderer replayed, host time around it was ~6 ms of a paper frame).
 """
 
 from __future__ import annotations
@@ -36,9 +29,8 @@ def render_frame(body: torch.nn.Module, network: torch.nn.Module, texture: torch
                  background: torch.Tensor | None, autocast: bool, capture: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Returns (image (B,H,W,C) uint8, mask (B,H,W) float32 in [0,1]) on the texture's device.
 
-    ``background`` (1 or B,3,H,W) in [-1,1] gives C = 3; None gives C = 4 (alpha = mask).
-    ``autocast``: bf16 autocast; ``capture``: inside a CUDA graph capture (autocast then keeps
-    no cache of cast weights, which must not outlive the capture).
+    ``background`` (1 or B,3,H,W) in [-1,1] gives C = 3, None C = 4 (alpha = mask); ``capture``: inside a
+    graph capture (autocast then keeps no weight cache).
     """
     device = texture.texture.device
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast, cache_enabled=not capture):
@@ -52,10 +44,7 @@ def render_frame(body: torch.nn.Module, network: torch.nn.Module, texture: torch
 
 
 def pack(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Returns one flat uint8 tensor: the bytes of ``mask`` (B,H,W) as float32, then of ``image`` (B,H,W,C) uint8.
-
-    One tensor = one device-to-host copy = one synchronisation for both.
-    """
+    """Returns one flat uint8 tensor: ``mask`` (B,H,W) float32 bytes, then ``image`` (B,H,W,C): one device-to-host copy."""
     return torch.cat([mask.float().contiguous().view(torch.uint8).reshape(-1), image.contiguous().reshape(-1)])
 
 
@@ -116,15 +105,10 @@ def _finite_host(value: torch.Tensor | None) -> bool:
 class FrameGraphs:
     """Returns `Avatar.render` frames replayed from CUDA graphs, one per input layout, or None where one can't be used.
 
-    A `GraphCache` keyed by the input layout (image size, batch, the shapes of pose, betas,
-    translation and camera, background kind, identity's texture, body, renderer, autocast) holds at
-    most ``max_graphs`` layouts; each is captured after ``warmup`` eager frames. The graph reads
-    weights, texture and body buffers in place, so in-place updates (a training run's preview) are
-    seen. ``render`` returns None, and the caller renders eagerly (which raises the usual AnrError
-    for bad input), for anything it cannot replay: inputs that are device tensors or not finite,
-    batch mismatches, a weak-perspective camera, a rasterizer that needs host syncs (no Triton), a
-    non-uint8 image background. Thread-safe: renders from several threads take turns (the graphs'
-    buffers are shared).
+    Keyed by image size, batch, input shapes, background kind, texture, body, renderer and autocast; at most
+    ``max_graphs``, each captured after ``warmup`` eager frames; weights are read in place. None (the caller
+    renders eagerly) for device or non-finite inputs, batch mismatches, weak perspective, no Triton, or a
+    non-uint8 background. Thread-safe (renders take turns).
     """
 
     def __init__(self, max_graphs: int = 4, warmup: int = 3) -> None:
@@ -144,8 +128,7 @@ class FrameGraphs:
                ) -> tuple[np.ndarray, np.ndarray] | None:
         """Returns (image (B,H,W,C) uint8, mask (B,H,W) float32) of one batch, or None when it is not replayable.
 
-        ``pose`` (B,24,3), ``betas`` (1 or B,K') and ``transl`` (1 or B,3) are CPU float32 tensors,
-        ``camera`` is on the avatar's device; ``background`` as `Background` (images of 1 or B).
+        ``pose`` (B,24,3), ``betas`` (1 or B,K'), ``transl`` (1 or B,3): CPU float32; ``camera`` on the device.
         """
         values = self._values(avatar, pose, betas, transl, camera, background)
         if values is None:

@@ -1,9 +1,7 @@
 """Returns the checksum of an avatar's tensors and checks an avatar file's metadata and values.
 
-An ``.anr`` file records ``tensors_sha256`` in its metadata: the SHA-256 of every tensor's name,
-dtype, shape and bytes, in name order. A changed byte anywhere in the weights or textures (a
-failing disk, a bad copy) no longer loads silently as a subtly wrong avatar. Files written
-before the checksum existed load without it.
+``tensors_sha256``: the SHA-256 of every tensor's name, dtype, shape and bytes, in name order, so a
+damaged file does not load as a subtly wrong avatar; files without it load unchecked.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """Virtual try-on (paper §5, Fig. 9): UV-space region masks and texture swaps T = M·T_a + (1-M)·T_b.
 
-A UV mask is a (S,S) float32 array in [0,1] laid out like the neural texture (row 0 is v = 1,
-docs/interfaces.md): 1 takes identity A's texel, 0 keeps identity B's. Presets come from the
-body's per-face part labels, rasterized into UV space with soft edges; painted masks are PNGs
-in the same layout.
+A UV mask is (S,S) float32 in [0,1] in texture layout (row 0 is v = 1): 1 takes identity A's texel, 0 keeps
+B's. Presets come from the body's part labels rasterized into UV space; painted masks are PNGs.
 """
 
 from __future__ import annotations
@@ -44,9 +42,8 @@ def uv_to_pixels(face_uvs: np.ndarray, size: int) -> np.ndarray:
 def rasterize_uv_faces(face_uvs: np.ndarray, size: int, feather: float = 1.0) -> np.ndarray:
     """Returns a (size,size) float32 mask in [0,1] covering the UV triangles ``face_uvs`` (F,3,2).
 
-    Triangles are filled one by one (UV layouts may overlap, which breaks even-odd polygon
-    fills) at ``SUPERSAMPLE``x resolution and area-averaged down, so edges are anti-aliased;
-    ``feather`` > 0 then blurs them by a Gaussian of that many texels.
+    Filled one by one (UV layouts may overlap) at ``SUPERSAMPLE``x and averaged down; ``feather`` > 0 blurs by
+    a Gaussian of that many texels.
     """
     import cv2
 
@@ -97,8 +94,7 @@ MAX_MASK_SIDE = 8192
 def load_mask(path: str | os.PathLike, size: int, warn: Callable[[str], None] | None = None) -> np.ndarray:
     """Returns the painted UV mask in ``path`` (a PNG in texture layout) as (size,size) float32 in [0,1].
 
-    Greyscale, RGB (luminance) or RGBA (alpha) images are accepted; 255 takes identity A. A mask of
-    another size is resampled to (size,size), and ``warn`` is told so.
+    Grey, RGB (luminance) or RGBA (alpha); 255 takes identity A; another size is resampled (``warn`` is told).
     """
     import cv2
 
@@ -166,11 +162,8 @@ def swap_textures(texture_a: torch.Tensor, texture_b: torch.Tensor, mask: np.nda
 
 def swap_identity(avatar, source: str, target: str, name: str, region: str | None = None,
                   mask: np.ndarray | None = None, feather: float = 1.0) -> np.ndarray:
-    """Adds identity ``name`` to ``avatar``: ``target`` wearing ``source``'s texels inside the mask; returns the mask.
-
-    The mask is ``mask`` (S,S) when given (a painted mask), else the preset ``region``. The new
-    identity keeps the target's shape (betas) and camera.
-    """
+    """Adds identity ``name``: ``target`` (its betas, camera) wearing ``source``'s texels inside ``mask`` or the preset
+    ``region``; returns the mask."""
     if name in avatar.identities:
         raise AnrError(f"--name {name}: the avatar already has an identity of that name, expected a new name")
     tex_a, tex_b = avatar.texture(source), avatar.texture(target)

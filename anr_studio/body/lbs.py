@@ -1,8 +1,5 @@
-"""Linear blend skinning in torch: axis-angle rotations, the kinematic chain, skinning.
-
-Batched and differentiable with respect to pose, shape and translation; runs on any device.
-The math is SMPL's (Loper et al. 2015) and matches ``smplx.lbs.lbs`` on the same arrays.
-"""
+"""Linear blend skinning in torch (batched, differentiable): axis-angle rotations, the kinematic chain,
+skinning. The math is SMPL's (Loper et al. 2015) and matches ``smplx.lbs.lbs`` on the same arrays."""
 
 from __future__ import annotations
 
@@ -33,11 +30,8 @@ def axis_angle_to_matrix(rotvec: torch.Tensor) -> torch.Tensor:
 
 
 def matrix_to_axis_angle(rot: torch.Tensor) -> torch.Tensor:
-    """Returns axis-angle vectors (..., 3) (angle in [0, pi]) for rotation matrices ``rot`` (..., 3, 3).
-
-    Goes through a unit quaternion picked by Shepperd's method (the largest of w, x, y, z is
-    computed first), so angles near pi stay accurate.
-    """
+    """Returns axis-angle vectors (..., 3) (angle in [0, pi]) for rotation matrices ``rot`` (..., 3, 3),
+    through the quaternion of Shepperd's method (accurate near pi)."""
     m = rot
     trace = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
     # Four candidate quaternions (w, x, y, z), each accurate when its own component is large.
@@ -64,11 +58,8 @@ _CHAIN_PLANS: dict = {}
 
 
 def _chain_plan(parents: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Returns (parent index (J,) with roots -> J, [ancestor index (J+1,) per pointer-jumping round]) on ``device``.
-
-    Index J is an extra identity "joint" standing for the world frame. Cached per tree and device,
-    so a pose costs no host-to-device copies of indices.
-    """
+    """Returns (parent index (J,) with roots -> J, [ancestor index (J+1,) per pointer-jumping round]) on
+    ``device``; index J is the world frame. Cached, so a pose copies no indices to the device."""
     key = (parents, str(device))
     plan = _CHAIN_PLANS.get(key)
     if plan is None:
@@ -89,19 +80,16 @@ def _compose(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a.unsqueeze(-1) * b.unsqueeze(-3)).sum(dim=-2)
 
 
-def kinematic_chain(
-    rot_mats: torch.Tensor, rest_joints: torch.Tensor, parents: Sequence[int]
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def kinematic_chain(rot_mats: torch.Tensor, rest_joints: torch.Tensor,
+                    parents: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Returns (posed joints (B,J,3), skinning rotations (B,J,3,3), skinning translations (B,J,3)).
 
     ``rot_mats`` (B,J,3,3) are local joint rotations, ``rest_joints`` (B,J,3) the rest-pose joint
     positions, ``parents`` the parent index of each joint (parents precede children, -1 = root).
     A rest-pose point p skinned rigidly to joint j moves to ``R[j] @ p + t[j]``.
 
-    The chain is composed by pointer jumping: every round replaces each joint's transform by its
-    current ancestor's times its own and doubles the distance to that ancestor, so a tree of
-    depth d takes ceil(log2 d) rounds of whole-tensor ops (4 for SMPL) instead of one small
-    matrix product per joint: on a GPU the per-joint loop was launch-bound.
+    Composed by pointer jumping: each round multiplies every joint by its current ancestor and
+    doubles the distance to it, so ceil(log2 depth) whole-tensor rounds (4 for SMPL), not one per joint.
     """
     batch, joints = rot_mats.shape[:2]
     parent_idx, rounds = _chain_plan(tuple(int(p) for p in parents), rot_mats.device)
@@ -121,14 +109,10 @@ def kinematic_chain(
     return posed, rot, trans
 
 
-def linear_blend_skinning(
-    points: torch.Tensor, weights: torch.Tensor, rot: torch.Tensor, trans: torch.Tensor
-) -> torch.Tensor:
-    """Returns skinned points (B,V,3): ``sum_j w[v,j] (R[j] @ p[v] + t[j])``.
-
-    ``points`` (B,V,3) rest-pose points (shape and pose correctives applied), ``weights`` (V,J),
-    ``rot`` (B,J,3,3) and ``trans`` (B,J,3) from :func:`kinematic_chain`.
-    """
+def linear_blend_skinning(points: torch.Tensor, weights: torch.Tensor, rot: torch.Tensor,
+                          trans: torch.Tensor) -> torch.Tensor:
+    """Returns skinned points (B,V,3): ``sum_j w[v,j] (R[j] @ p[v] + t[j])`` for rest points (B,V,3),
+    ``weights`` (V,J) and ``rot`` (B,J,3,3), ``trans`` (B,J,3) from :func:`kinematic_chain`."""
     batch, joints = rot.shape[:2]
     transforms = torch.cat([rot.reshape(batch, joints, 9), trans], dim=-1)  # (B, J, 12)
     blended = torch.matmul(weights, transforms)  # (B, V, 12): one matmul instead of V*J 4x4s

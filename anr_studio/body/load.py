@@ -16,13 +16,10 @@ SMPL_SUFFIXES = (".npz", ".pkl")
 def load_body(path: str | os.PathLike | None = None, *, model_id: str | None = None,
               device: str | torch.device = "cpu", uv_obj: str | os.PathLike | None = None,
               source: str = "body") -> BodyModel:
-    """Returns the body model on ``device``: the built-in one, or the one stored at ``path``.
+    """Returns the body model on ``device``: the shared built-in one (do not modify it), or the one at ``path``.
 
-    ``path``: a body saved by `BodyModel.save` (.safetensors) or an SMPL-format file (.npz, .pkl;
-    UVs from ``uv_obj``). ``model_id``: the id the caller's data names ("default" or an SMPL file's
-    sha256); AnrError, naming ``source``, when it is not the built-in body and no ``path`` is given,
-    or when the file's id differs. Without ``path`` the shared built-in instance is returned: do not
-    move or modify it in place.
+    ``path``: a `BodyModel.save` file (.safetensors) or an SMPL-format file (.npz, .pkl; UVs from
+    ``uv_obj``). ``model_id``: the id the caller's data names; AnrError naming ``source`` when it differs.
     """
     if path is None:
         if model_id not in (None, "default"):

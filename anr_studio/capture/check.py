@@ -1,9 +1,7 @@
-"""Alignment check of a capture: the coarse body against the person, per frame, with a verdict.
+"""Alignment check of a capture: each frame's rasterized coarse body against its mask (IoU), and overlays.
 
-Each frame's coarse body (the stored pose, shape and translation seen by the frame's camera) is
-rasterized and compared with the frame's mask (IoU). The coarse body is unclothed, so even a
-perfect fit does not cover loose clothes and hair: an IoU of 0.6 to 0.9 is a good fit, below 0.5
-the body is off the person. The overlay draws the body's outline and skeleton over the frames.
+The coarse body is unclothed, so even a perfect fit misses loose clothes and hair: an IoU of 0.6 to
+0.9 is a good fit, below 0.5 the body is off the person.
 """
 
 from __future__ import annotations
@@ -61,8 +59,7 @@ def _verdict(iou: np.ndarray) -> str:
 
 
 def _frames(capture, indices) -> list[int]:
-    n = len(capture)
-    return list(range(n)) if indices is None else [int(i) for i in indices]
+    return list(range(len(capture))) if indices is None else [int(i) for i in indices]
 
 
 def check_alignment(capture, body=None, indices=None, progress: Callable[[int, int], None] | None = None) -> AlignmentReport:
@@ -83,12 +80,8 @@ def check_alignment(capture, body=None, indices=None, progress: Callable[[int, i
 
 
 def posed_body(capture, indices, body, truth: bool = False):
-    """Returns (``body`` posed with the parameters of frames ``indices`` (n,): its vertices (n,V,3) and
-    joints (n,24,3); their cameras K (n,3,3), R (n,3,3), t (n,3) float32 tensors).
-
-    The parameters are the stored (tracked) ones, or the noise-free ``truth/`` ones of a synthetic
-    capture when ``truth``.
-    """
+    """Returns (``body`` posed with the tracked (or, with ``truth``, the synthetic truth) parameters of frames
+    ``indices`` (n,), their cameras K (n,3,3), R (n,3,3), t (n,3) float32 tensors)."""
     idx = [int(i) for i in indices]
     betas = torch.as_tensor(capture.betas, dtype=torch.float32)[None, : body.num_betas].expand(len(idx), -1)
     if truth:

@@ -1,12 +1,8 @@
 """Returns the problems that make an HDF5 file unsafe to read, found before any data is read.
 
-HDF5 lets a file pull data from elsewhere: a dataset's raw storage may live in another file
-(external storage: a capture "frame" that is really ``/etc/passwd``), a link may point into
-another file (external link), and a virtual dataset maps other files' datasets into its own.
-A capture is one self-contained file, so all three are refused. A file may also declare far
-more data than it holds (ten million frames in 47 KB): every dataset's storage must be present
-in the file before anyone allocates memory for it or iterates over its frames. Filters are
-limited to the standard ones, so opening a file never loads a compression plugin.
+A capture is one self-contained file: external storage, external links and virtual datasets (data
+from other files, e.g. ``/etc/passwd``) are refused; every dataset's declared data must be stored in
+the file (no ten million frames in 47 KB); only standard filters (no compression plugin is loaded).
 """
 
 from __future__ import annotations
@@ -15,7 +11,6 @@ import math
 import os
 
 import h5py
-import numpy as np
 from h5py import h5d
 
 from anr_studio.capture import schema as S
@@ -73,11 +68,8 @@ def dataset_problem(ds: h5py.Dataset, file_size: int, name: str) -> str | None:
 
 
 def unsafe_problems(f: h5py.File, path: str | os.PathLike, name: str) -> list[str]:
-    """Returns the problems of the open file ``f`` (at ``path``) that forbid reading it (empty when safe).
-
-    Checks every link (only hard links inside the file), every dataset's storage (no external
-    or virtual data, only standard filters, all declared data present) and the attribute sizes.
-    """
+    """Returns the problems of the open file ``f`` (at ``path``) that forbid reading it (empty when safe):
+    its links, every dataset's storage and the attribute sizes."""
     file_size = os.path.getsize(path)
     links: list[str] = []
 
@@ -119,17 +111,14 @@ def image_size_problem(shape: tuple[int, ...], name: str) -> str | None:
 
 def text_problem(value: object, field: str, name: str, max_len: int = S.MAX_NAME_LENGTH) -> str | None:
     """Returns why an attribute ``value`` is not printable UTF-8 text of at most ``max_len`` characters, or None."""
-    if isinstance(value, bytes):
-        try:
-            value = value.decode("utf-8")
-        except UnicodeDecodeError:
-            return f"{name}: attribute {field} is not valid UTF-8, expected text"
-    if isinstance(value, np.ndarray) or not isinstance(value, str):
-        return f"{name}: attribute {field} is {type(value).__name__}, expected a string"
     try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
+        value = value.decode("utf-8") if isinstance(value, bytes) else value
+        if isinstance(value, str):
+            value.encode("utf-8")  # lone surrogates are not UTF-8
+    except UnicodeError:
         return f"{name}: attribute {field} is not valid UTF-8, expected text"
+    if not isinstance(value, str):
+        return f"{name}: attribute {field} is {type(value).__name__}, expected a string"
     if not value.strip() or len(value) > max_len:
         return f"{name}: attribute {field} has {len(value)} characters, expected 1 to {max_len}"
     if not value.isprintable():

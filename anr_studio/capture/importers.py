@@ -1,16 +1,14 @@
 """Importers: a folder of images or a video, plus SMPL poses and cameras, into a capture file.
 
-The layouts are in docs/capture_import.md (also ``anr-studio import --help``): (a) a folder with
-``images/``, optional ``masks/`` and ``background.png``, and the parameters in ``metadata.json`` or
-one ``.npz``; (b) a video with a pose ``.npz`` of one row per frame; (c) what fitting tools and
-avatar datasets write, read by :mod:`anr_studio.capture.formats` into the parameters of (a). All
-are parsed, converted to the built-in body (``capture.smpl_convert``; or kept as SMPL's with
-``body_model``, the capture naming that file by its sha256) and written through ``CaptureWriter``
-(temporary file, renamed at the end), so an import that fails leaves no file behind.
+Layouts (docs/capture_import.md): (a) a folder with ``images/``, optional ``masks/`` and
+``background.png``, and ``metadata.json`` or one ``.npz``; (b) a video with a pose ``.npz``; (c) the
+tools' layouts of :mod:`anr_studio.capture.formats`. Parameters are converted to the built-in body
+(or kept with an SMPL ``body_model``) and written through ``CaptureWriter``, so a failed import leaves no file.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -39,9 +37,8 @@ def _per_frame(array: np.ndarray, tail: tuple[int, ...], n: int, label: str, fie
 
 
 def parse_parameters(raw: dict[str, Any], n: int | None, label: str) -> dict[str, Any]:
-    """Returns ``pose (n,24,3)``, ``transl (n,3)``, ``betas (K,)``, ``K``, ``R``, ``t`` (static or per
-    frame) and ``fps`` (or None) from the arrays/lists in ``raw`` for ``n`` frames (None: one per row
-    of poses); AnrError names the field."""
+    """Returns ``pose (n,24,3)``, ``transl (n,3)``, ``betas (K,)``, ``K``, ``R``, ``t`` (static or per frame)
+    and ``fps`` (or None) from ``raw`` for ``n`` frames (None: one per row of poses)."""
     if n is not None and n < 1:
         raise AnrError(f"{label}: describes {n} frames, expected at least one")
     if "poses" in raw:
@@ -132,11 +129,8 @@ def read_parameter_file(path: Path) -> tuple[dict[str, Any], list[str] | None]:
 
 
 def body_parameters(params: dict[str, Any], body_model: str | os.PathLike | None) -> dict[str, Any]:
-    """Returns ``pose``, ``transl``, ``betas`` and ``body_model`` (an id) for the capture from SMPL ``params``.
-
-    Without ``body_model`` the built-in body's parameters (:func:`convert_smpl_fit`); with it, the
-    SMPL parameters as they are and the file's sha256.
-    """
+    """Returns ``pose``, ``transl``, ``betas`` and ``body_model`` (an id) from SMPL ``params``: converted to the
+    built-in body, or with ``body_model`` kept as they are (the id is the file's sha256)."""
     from anr_studio.body import BodyModel, load_body
 
     if body_model is None:
@@ -178,14 +172,11 @@ def import_capture(src: str | os.PathLike, out: str | os.PathLike, *, poses: str
                    body_model: str | os.PathLike | None = None,
                    progress: Callable[[int, int], None] | None = None, fmt: str | None = None,
                    person: int | None = None, view: str | None = None) -> Capture:
-    """Returns the capture written to ``out`` from a folder or a video ``src`` (layouts in the module
-    docstring, and the tools' layouts of :mod:`anr_studio.capture.formats`).
+    """Returns the capture written to ``out`` from a folder or a video ``src`` (layouts in the module docstring).
 
-    ``body_model``: the SMPL-format file the parameters were fitted with; None converts them to
-    the built-in body. ``progress(done, total)`` is called after each frame written; an exception
-    it raises ends the import with nothing written. ``fmt``: the layout's name (None: detected).
-    ``person``: which person or track when the results hold several; ``view``: which camera of a
-    multi-camera dataset.
+    ``body_model``: the SMPL-format file the parameters were fitted with (None: convert to the built-in
+    body). ``progress(done, total)`` after each frame (an exception it raises ends the import, nothing
+    written). ``fmt``: the layout (None: detected); ``person``: which person or track; ``view``: which camera.
     """
     from anr_studio.capture import formats
 
@@ -242,8 +233,7 @@ def _read_generic(src: Path, poses: str | os.PathLike | None, masks: str | os.Pa
 
 
 def _pelvis(body_model: str | os.PathLike | None):
-    """Returns SMPL's rest pelvis joint (3,) as a function of betas (K,): the mean neutral body's
-    without an SMPL file, the file's own for those betas with one."""
+    """Returns SMPL's rest pelvis joint (3,) as a function of betas (K,) (the mean neutral body's without a file)."""
     from anr_studio.capture.smpl_convert import SMPL_PELVIS
 
     if body_model is None:
@@ -298,25 +288,19 @@ def _write(out: Path, src: Path, frames: Iterator[np.ndarray], masks: Iterator[n
                        attrs={"source": str(src), "importer": "anr-studio import"}) as writer:
         writer.set_cameras(params["K"], params["R"], params["t"])
         writer.set_body(params["pose"], params["transl"])
-        frame: np.ndarray | None = first
-        i = 0
-        while frame is not None:
+        for i, frame in enumerate(itertools.chain([first], frames)):
             if i >= n:
                 raise AnrError(f"{src}: has more than {n} frames, expected {n} (one per row of poses)")
             if frame.shape != (h, w, 3):
                 raise AnrError(f"{src}: frame {i} is {frame.shape[1]}x{frame.shape[0]}, expected {w}x{h} like the first")
-            mask = None
-            if masks is not None:
-                mask = next(masks, None)
-                if mask is None:
-                    raise AnrError(f"{src}: masks end at frame {i}, expected one mask per frame")
-                if mask.shape != (h, w):
-                    raise AnrError(f"{src}: mask {i} is {mask.shape[1]}x{mask.shape[0]}, expected {w}x{h} like the frames")
+            mask = None if masks is None else next(masks, None)
+            if masks is not None and mask is None:
+                raise AnrError(f"{src}: masks end at frame {i}, expected one mask per frame")
+            if mask is not None and mask.shape != (h, w):
+                raise AnrError(f"{src}: mask {i} is {mask.shape[1]}x{mask.shape[0]}, expected {w}x{h} like the frames")
             writer.append(frame, mask=mask)
-            frame = next(frames, None)
-            i += 1
             if progress is not None:
-                progress(i, n)
-        if i != n:
-            raise AnrError(f"{src}: has {i} frames, expected {n} (one per row of poses)")
+                progress(i + 1, n)
+        if writer.num_frames != n:
+            raise AnrError(f"{src}: has {writer.num_frames} frames, expected {n} (one per row of poses)")
     return Capture(out)

@@ -1,14 +1,8 @@
 """Keyframe selection (ANR paper, section 3.4): training frames that together see the whole body.
 
-Greedy set cover: rasterize the coarse body with each training frame's tracked parameters,
-note which UV texels (on a ``grid`` x ``grid`` texture) and which silhouette faces it sees,
-then repeatedly add the frame that adds the most still-unseen texels (plus, weighted, unseen
-silhouette faces: the body outline is where the person leaves the coarse mesh, so the
-renderer must see each part of it in profile). Coverage is cumulative, so it rises
-monotonically; it is measured against everything all training frames see together.
-
-``select_keyframes(path, body=body)`` stores the indices and the coverage curve in the capture
-(`anr-studio keyframes cap.h5 [--fraction 0.1]`, the studio's Keyframes panel).
+Greedy set cover over the UV texels and the silhouette faces each frame's coarse body shows (the
+outline is where the person leaves the coarse mesh, so each part must be seen in profile); coverage
+is cumulative, against everything all training frames see together.
 """
 
 from __future__ import annotations
@@ -27,36 +21,24 @@ SILHOUETTE_WEIGHT = 0.5
 DEFAULT_FRACTION = 0.1
 # Fewer keyframes than this cannot cover front, back and sides; tiny captures get at least this.
 MIN_KEYFRAMES = 4
-# Faces are tested for visibility at this image size (the longer side), whatever the capture's
-# size: at low resolutions small faces hit or miss pixel centres by chance, which would make
-# "seen" depend on luck rather than on the pose and view.
+# Faces are tested for visibility at this image size (the longer side), whatever the capture's size:
+# at low resolutions small faces hit or miss pixel centres by chance.
 RASTER = 256
 
 
 @dataclass
 class KeyframeSelection:
-    """Keyframes and their cumulative coverage.
+    """Keyframes and their cumulative coverage."""
 
-    indices: (k,) frame indices in the order they were picked.
-    coverage: (k,) share of the UV texels seen by all training frames that the first i+1 keyframes see.
-    silhouette_coverage: (k,) the same for silhouette faces.
-    budget: the number of keyframes asked for; k < budget when coverage was complete earlier.
-    """
-
-    indices: np.ndarray
-    coverage: np.ndarray
-    silhouette_coverage: np.ndarray
-    budget: int
+    indices: np.ndarray  # (k,) frame indices in the order they were picked
+    coverage: np.ndarray  # (k,) share of all training frames' texels that the first i+1 keyframes see
+    silhouette_coverage: np.ndarray  # (k,) the same for silhouette faces
+    budget: int  # keyframes asked for; k < budget when coverage was complete earlier
 
 
 def texel_faces(body, grid: int = GRID) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (texel (P,), face (P,)) int64 pairs: texel ``row * grid + col`` lies in that face's UV triangle.
-
-    Row 0 is v = 1 (docs/interfaces.md). A texel is in a face when its centre is inside the UV
-    triangle (either winding). UV islands may overlap (mirrored parts share texels), so one
-    texel can belong to several faces; a face too small to hold a texel centre gets the texel
-    under its centroid, so every face sees at least one texel.
-    """
+    """Returns (texel (P,), face (P,)) int64 pairs: texel ``row * grid + col`` (row 0 is v = 1) has its
+    centre in that face's UV triangle; a face too small to hold a centre gets the texel under its centroid."""
     fu = body.face_uvs.detach().cpu().double().numpy()  # (F, 3, 2)
     x = fu[..., 0] * grid
     y = (1.0 - fu[..., 1]) * grid
@@ -90,12 +72,8 @@ def texel_faces(body, grid: int = GRID) -> tuple[np.ndarray, np.ndarray]:
 
 def frame_coverage(capture, frames, body, grid: int = GRID, batch: int = 8,
                    progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (texels (n, T) bool, silhouette (n, F) bool) seen by each of ``frames`` (n,).
-
-    T is the number of texels covered by the UV layout; a texel counts as seen when a face that
-    holds it is visible in the frame (what the neural texture can learn from that frame).
-    Silhouette faces are the visible faces on the outline of the coarse mask.
-    """
+    """Returns (texels (n, T) bool, silhouette (n, F) bool) seen by each of ``frames`` (n,): texels of the UV
+    layout on a visible face, and the visible faces on the outline of the coarse mask."""
     import cv2
     import torch
 
@@ -131,12 +109,9 @@ def frame_coverage(capture, frames, body, grid: int = GRID, batch: int = 8,
 
 def greedy_cover(texels: np.ndarray, silhouette: np.ndarray, budget: int,
                  silhouette_weight: float = SILHOUETTE_WEIGHT) -> tuple[list[int], np.ndarray, np.ndarray]:
-    """Returns (picked rows, texel coverage (k,), silhouette coverage (k,)) of a greedy set cover.
-
-    ``texels`` (n, T) and ``silhouette`` (n, F) bool: what each candidate sees. Each step adds
-    the candidate with the largest gain ``new texels / all texels + w * new outline / all outline``;
-    it stops at ``budget`` picks or when nothing new can be gained.
-    """
+    """Returns (picked rows, texel coverage (k,), silhouette coverage (k,)) of a greedy set cover of what
+    each candidate sees (``texels`` (n, T), ``silhouette`` (n, F) bool): each step adds the largest gain
+    ``new texels / all texels + w * new outline / all outline``, up to ``budget`` picks."""
     total_t = max(int(texels.any(0).sum()), 1)
     total_s = max(int(silhouette.any(0).sum()), 1)
     have_t = np.zeros(texels.shape[1], bool)
@@ -165,11 +140,8 @@ def keyframe_budget(num_train: int, fraction: float = DEFAULT_FRACTION) -> int:
 def select_keyframes(path: str | os.PathLike, fraction: float = DEFAULT_FRACTION, *, grid: int = GRID,
                      body=None, write: bool = True,
                      progress: Callable[[int, int], None] | None = None) -> KeyframeSelection:
-    """Returns the keyframes of the capture at ``path`` (training frames only) and, if ``write``, stores them.
-
-    ``body``: the body model the capture's poses drive (default: the built-in body, for captures
-    tracked with it).
-    """
+    """Returns the keyframes of the capture at ``path`` (training frames only, posed on ``body``, default the
+    capture's own) and, if ``write``, stores them."""
     from anr_studio.capture import Capture
 
     if not 0.0 < fraction <= 1.0:

@@ -1,15 +1,10 @@
 """Foreground masks for captures that come without them: from the background plate or a person segmenter.
 
-Plate method, per frame: a colour difference to the clean plate (CIELAB, lightness down-weighted
-so soft shading changes count less than colour changes), hysteresis thresholding (weak pixels
-kept only where they touch strong ones), morphological clean-up, the largest connected
-components, small holes filled, then GrabCut grows the mask into a narrow band around it where
-the person's colour is close to the plate's (colour models learnt from the mask and its
-surroundings), and a slightly feathered edge gives a soft mask 0..255.
-
-Learned method: a segmenter's soft output thresholded, its large components kept, grown by GrabCut
-the same way and feathered. ``choose_method`` picks the plate only when the camera stands still
-and the plate is clean.
+Plate method: a CIELAB difference to the plate (lightness down-weighted, so shading counts less),
+hysteresis thresholding, clean-up, the largest components, small holes filled, GrabCut grown into a
+narrow band where the person resembles the plate, a feathered edge. Learned method: the segmenter's
+output thresholded, grown and feathered the same way. ``choose_method`` picks the plate only for a
+still camera and a clean plate.
 """
 
 from __future__ import annotations
@@ -27,12 +22,9 @@ from anr_studio.capture.reader import Capture
 from anr_studio.errors import AnrError
 
 METHODS = ("plate", "learned", "auto")
-MAX_STILL_SHIFT = 0.004
-"""Largest median background motion between frames (fraction of the long side) of a still camera."""
-MAX_PLATE_PERSON = 0.02
-"""Largest share of the plate that the segmenter may call a person for the plate to be clean."""
-MIN_PERSON_SHARE = 0.002
-"""Share of a frame below which the segmenter sees nobody in it (the plate method then runs)."""
+MAX_STILL_SHIFT = 0.004  # largest median background motion between frames (fraction of the long side) of a still camera
+MAX_PLATE_PERSON = 0.02  # largest share of the plate that the segmenter may call a person for the plate to be clean
+MIN_PERSON_SHARE = 0.002  # share of a frame below which the segmenter sees nobody in it (the plate method then runs)
 
 
 @dataclass
@@ -46,18 +38,13 @@ class MaskConfig:
     lightness_weight: float = 0.5
     """Weight of the L* difference against a*, b*: shadows and shading change L* most."""
     blur_sigma: float = 0.0
-    """Gaussian blur (px at 256 px) before differencing, for noisy or compressed video. Off by
-    default: it spreads the difference outward and fattens the mask by about a pixel (synthetic
-    captures: mean IoU 0.974 without, 0.973 with 0.5 px)."""
+    """Gaussian blur (px at 256 px) before differencing, for noisy video (off: it fattens the mask by a pixel)."""
     min_component_fraction: float = 0.02
-    """Components smaller than this share of the largest are dropped (specks, noise). Small on
-    purpose: a head cut off at a neck that matches the plate is a separate, smaller component."""
+    """Components smaller than this share of the largest are dropped (small: a head cut off at the neck stays)."""
     hole_fraction: float = 0.002
-    """Holes smaller than this share of the image are filled; larger ones may be real background
-    (between an arm and the torso) and are left to GrabCut."""
+    """Holes smaller than this share of the image are filled; larger ones (between arm and torso) go to GrabCut."""
     open_radius: float = 1.5
-    """Radius (px at 256 px) of the opening that removes specks. No closing: it would bridge the
-    concave gaps between arms and torso or between the legs; pinholes are filled as holes instead."""
+    """Radius (px at 256 px) of the opening that removes specks (no closing: it would bridge arms and torso)."""
     refine: bool = True
     """Run GrabCut in the boundary band."""
     band: float = 3.0
@@ -122,12 +109,8 @@ def coarse_mask(diff: np.ndarray, config: MaskConfig) -> np.ndarray:
 def refine_boundary(frame: np.ndarray, binary: np.ndarray, config: MaskConfig, diff: np.ndarray | None = None) -> np.ndarray:
     """Returns the binary mask grown by GrabCut into the ``band`` around its boundary.
 
-    The coarse mask is kept as sure foreground: the plate difference is stronger evidence than
-    GrabCut's colour models, which confuse skin with a wooden floor and shave limbs (measured on
-    synthetic captures: letting GrabCut relabel the whole band lowered IoU on 2 of 5 captures,
-    growing only raised it on all 5). GrabCut decides the band pixels outside the mask whose
-    colour is close to the plate's, where a person's colour resembles the background's; with
-    ``diff (H,W)``, band pixels nearly identical to the plate are fixed as background.
+    The mask stays sure foreground (GrabCut's colour models confuse skin with a wooden floor and shave
+    limbs); with ``diff (H,W)``, band pixels nearly identical to the plate are fixed as background.
     """
     if binary.sum() == 0 or binary.all():
         return binary
@@ -184,9 +167,7 @@ def extract_mask(frame: np.ndarray, background: np.ndarray, config: MaskConfig |
 
 def learned_mask(frame: np.ndarray, prob: np.ndarray, config: MaskConfig | None = None) -> np.ndarray:
     """Returns the soft mask (H,W) uint8 0..255 of ``frame`` (H,W,3) from the segmenter's ``prob`` (H,W) in [0,1]."""
-    # By default one GrabCut iteration: the segmenter's confident core leaves it little to decide, and
-    # one grows it as far as three (mask IoU 0.986 and 0.981 on rendered 720p clips either way) at
-    # about half the cost (0.09 to 0.13 s a frame against 0.14 to 0.26 s).
+    # One GrabCut iteration: the segmenter's confident core leaves little to decide (as good as three, half the cost).
     config = config or MaskConfig(grabcut_iterations=1)
     binary = (np.asarray(prob) >= 0.5).astype(np.uint8)
     binary = _keep_large_components(binary, config.min_component_fraction)
@@ -199,10 +180,8 @@ def learned_mask(frame: np.ndarray, prob: np.ndarray, config: MaskConfig | None 
 
 
 def camera_shift(frames: list[np.ndarray], person: list[np.ndarray]) -> float:
-    """Returns the median background motion between consecutive frames, as a fraction of the long side.
-
-    ``frames`` sampled frames (H,W,3) uint8, ``person`` their masks (H,W) (nonzero = person, ignored).
-    """
+    """Returns the median background motion between consecutive ``frames`` (H,W,3) uint8, as a fraction of
+    the long side; ``person`` (H,W) masks the person out (nonzero)."""
     shifts = []
     for (a, ma), (b, mb) in zip(zip(frames, person), zip(frames[1:], person[1:])):
         if ((ma == 0) & (mb == 0)).mean() < 0.2:
@@ -241,15 +220,12 @@ def load_segmenter(path: str | os.PathLike | None = None):
 
 
 def masks_into(path: str | os.PathLike, method: str = "auto", *, segmenter=None, overwrite: bool = False,
-               refine: bool = True, progress: bool | Callable[[int, int], None] = False,
-               config: MaskConfig | None = None) -> str:
-    """Writes masks into the capture at ``path`` by ``method`` (plate, learned, auto); returns a one-line report.
+               refine: bool = True, progress: bool | Callable[[int, int], None] = False) -> str:
+    """Writes masks into the capture at ``path`` by ``method`` (plate, learned, auto); returns a one-line report
+    (with the IoU against replaced masks; with "auto" and no segmenter, why the plate method ran).
 
-    ``segmenter``: a PersonSegmenter, a path to a ConvSegmenter file, or None for MediaPipe's. With
-    "auto" and no segmenter available, the plate method runs and the report says why. When the
-    capture already has masks (and ``overwrite``), the report gives the mean IoU of the new masks
-    against the ones they replace. ``progress``: True draws a bar on stderr; a callable is called
-    as progress(done, total) after each frame, and an exception it raises leaves the capture as it was.
+    ``segmenter``: a PersonSegmenter, a ConvSegmenter file, or None for MediaPipe's. ``progress``: True
+    draws a bar; a callable gets (done, total) after each frame (an exception from it changes nothing).
     """
     from tqdm import tqdm
 
@@ -257,8 +233,7 @@ def masks_into(path: str | os.PathLike, method: str = "auto", *, segmenter=None,
 
     if method not in METHODS:
         raise AnrError(f"masks: method {method!r}, expected one of {', '.join(METHODS)}")
-    config = config or MaskConfig()
-    config.refine = refine
+    config = MaskConfig(refine=refine)
     why = ""
     if method != "plate":
         try:

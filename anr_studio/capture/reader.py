@@ -1,15 +1,12 @@
 """`Capture`: random access to a capture file, safe in DataLoader worker processes.
 
-HDF5 handles must not cross ``fork``: a handle opened in the parent and used in a child reads
-garbage or deadlocks. So the constructor reads the small arrays (poses, cameras, splits) with a
-handle it closes at once, and frames/masks are read through a handle opened lazily on first use
-in each process (keyed by pid) and dropped when pickled.
+HDF5 handles must not cross ``fork``, so the small arrays are read at construction with a handle closed
+at once, and frames/masks through a handle opened lazily in each process (keyed by pid), dropped when pickled.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import threading
 from pathlib import Path
@@ -19,7 +16,7 @@ import h5py
 import numpy as np
 
 from anr_studio.capture import schema as S
-from anr_studio.capture.validate import validate
+from anr_studio.capture.validate import require_valid
 from anr_studio.errors import AnrError, expect_shape
 from anr_studio.fileio import atomic_path, ensure_free_space
 
@@ -27,9 +24,8 @@ from anr_studio.fileio import atomic_path, ensure_free_space
 def discard_h5(f: h5py.File, path: Path) -> None:
     """Closes ``f``, open for writing at ``path``, whose contents are being thrown away.
 
-    On a full disk HDF5 cannot flush its metadata, the close fails, and the still-open file
-    crashes the interpreter when it exits. Emptying the file first gives the disk space back, so
-    the final flush (a few KiB of metadata) succeeds.
+    Emptying the file first gives a full disk its space back, so the close can flush its metadata (a file
+    left open after a failed close crashes the interpreter at exit).
     """
     with contextlib.suppress(OSError):
         os.truncate(path, 0)
@@ -41,37 +37,28 @@ def _text(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes) else value
 
 
-
 _REWRITE_LOCKS: dict[str, threading.RLock] = {}
 _REWRITE_LOCKS_GUARD = threading.Lock()
 
 
 def _rewrite_lock(path: Path) -> threading.RLock:
-    """Returns the lock that serialises rewrites of the file at ``path`` within this process.
-
-    Why: a rewrite copies the file and renames the copy over it, so two overlapping rewrites (say
-    keyframes written while masks stream into their copy) would each drop the other's change.
-    """
+    """Returns the lock that serialises rewrites of the file at ``path`` within this process (two overlapping
+    copy-and-rename rewrites would each drop the other's change)."""
     key = os.path.realpath(path)
     with _REWRITE_LOCKS_GUARD:
         return _REWRITE_LOCKS.setdefault(key, threading.RLock())
 
 
 class Capture:
-    """Returns frames, masks, cameras and body parameters of one capture file by frame index.
-
-    Raises AnrError with the first problem ``validate`` finds. Small per-frame arrays live in
-    memory; frames and masks are read from disk on demand.
-    """
+    """Returns frames, masks, cameras and body parameters of one capture file by frame index (AnrError with
+    the first problem ``validate`` finds); frames and masks are read from disk on demand."""
 
     def __init__(self, path: str | os.PathLike, *, check: bool = True) -> None:
         self.path = Path(path)
         self._file: h5py.File | None = None
         self._pid: int | None = None
         if check:
-            problems = validate(self.path, name=str(path))
-            if problems:
-                raise AnrError(problems[0])
+            require_valid(self.path, str(path))
         self.close()  # a handle opened while writing points at the replaced file
         self._load_metadata()
 
@@ -95,7 +82,11 @@ class Capture:
             self.poses: np.ndarray = f[S.POSE][()]  # (N,24,3)
             self.transls: np.ndarray = f[S.TRANSL][()]  # (N,3)
             self.betas: np.ndarray = f[S.BETAS][()]  # (K,)
-            self._K, self._R, self._t = (f[k][()] for k in (S.CAMERA_K, S.CAMERA_R, S.CAMERA_T))
+            K, R, t = (f[k][()] for k in (S.CAMERA_K, S.CAMERA_R, S.CAMERA_T))
+            self.static_camera: bool = K.ndim == 2 and R.ndim == 2 and t.ndim == 1  # all frames share one camera
+            # per frame (N,3,3), (N,3,3), (N,3); a static camera as read-only broadcast views
+            self._K, self._R, self._t = (np.broadcast_to(a, (n, *S.CAMERA_SHAPES[k]))
+                                         for a, k in ((K, S.CAMERA_K), (R, S.CAMERA_R), (t, S.CAMERA_T)))
             self._split = {
                 "train": f[S.SPLIT_TRAIN][()].astype(np.int64) if S.SPLIT_TRAIN in f else np.arange(self._n),
                 "test": f[S.SPLIT_TEST][()].astype(np.int64) if S.SPLIT_TEST in f else np.zeros(0, np.int64),
@@ -106,7 +97,6 @@ class Capture:
             self._truth = {k: v[()] for k, v in f[S.TRUTH].items()} if S.TRUTH in f else {}
             self._background: np.ndarray | None = None
 
-    # -- lazy per-process handle -----------------------------------------------------------
     def _h5(self) -> h5py.File:
         pid = os.getpid()
         if self._file is None or self._pid != pid:
@@ -132,7 +122,6 @@ class Capture:
         state["_file"], state["_pid"] = None, None
         return state
 
-    # -- per frame -------------------------------------------------------------------------
     def __len__(self) -> int:
         return self._n
 
@@ -169,26 +158,14 @@ class Capture:
             self._background = self._read(S.BACKGROUND, None)
         return self._background
 
-    @property
-    def static_camera(self) -> bool:
-        """Returns True when all frames share one camera."""
-        return self._K.ndim == 2 and self._R.ndim == 2 and self._t.ndim == 1
-
     def camera(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Returns ``(K (3,3), R (3,3), t (3,))`` float32 of frame ``i`` (OpenCV, world to camera)."""
         i = self._index(i)
-        K = self._K[i] if self._K.ndim == 3 else self._K
-        R = self._R[i] if self._R.ndim == 3 else self._R
-        t = self._t[i] if self._t.ndim == 2 else self._t
-        return K.copy(), R.copy(), t.copy()
+        return self._K[i].copy(), self._R[i].copy(), self._t[i].copy()
 
     def cameras(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Returns all cameras ``K (N,3,3), R (N,3,3), t (N,3)`` float32 (static ones repeated)."""
-        n = self._n
-        K = self._K if self._K.ndim == 3 else np.broadcast_to(self._K, (n, 3, 3))
-        R = self._R if self._R.ndim == 3 else np.broadcast_to(self._R, (n, 3, 3))
-        t = self._t if self._t.ndim == 2 else np.broadcast_to(self._t, (n, 3))
-        return np.array(K), np.array(R), np.array(t)
+        return np.array(self._K), np.array(self._R), np.array(self._t)
 
     def pose(self, i: int) -> np.ndarray:
         """Returns the tracked SMPL-order axis-angle pose ``(24,3)`` float32 of frame ``i``."""
@@ -199,10 +176,8 @@ class Capture:
         return self.transls[self._index(i)].copy()
 
     def split(self, name: str) -> np.ndarray:
-        """Returns the frame indices ``(n,)`` int64 of ``"train"`` or ``"test"``.
-
-        Without a stored split every frame is a training frame and the test set is empty.
-        """
+        """Returns the frame indices ``(n,)`` int64 of ``"train"`` or ``"test"`` (without a stored split: all
+        frames train)."""
         if name not in self._split:
             raise AnrError(f"{self.path.name}: split {name!r} is unknown, expected 'train' or 'test'")
         return self._split[name].copy()
@@ -222,26 +197,14 @@ class Capture:
         """Returns the names stored under ``truth/``."""
         return sorted(self._truth)
 
-    def extra_attr(self, key: str, default: Any = None) -> Any:
-        """Returns an extra file attribute, decoding JSON text written by ``CaptureWriter.set_attrs``."""
-        value = self.attrs.get(key, default)
-        if isinstance(value, str) and value[:1] in "[{":
-            with contextlib.suppress(ValueError, RecursionError):
-                return json.loads(value)
-        return value
 
-    # -- edits (atomic) --------------------------------------------------------------------
     @contextlib.contextmanager
     def _rewrite(self, replace: Iterable[str], extra_bytes: int = 0) -> Iterator[h5py.File]:
-        """Yields a new file holding everything but the top-level ``replace`` members.
+        """Yields a new file holding everything but the top-level ``replace`` members; it replaces the capture.
 
-        ``extra_bytes``: about how much the caller adds. A disk without room for the copy is
-        refused before HDF5 writes anything: HDF5 recovers badly from running out of space in
-        the middle of copying objects between files (the library's state can crash the process).
-
-        Why a copy rather than editing in place: HDF5 has no transactions, so a crash during an
-        in-place write can leave a corrupt file; and deleted datasets never give their space
-        back. ``Group.copy`` moves compressed chunks without decoding them, so this is fast.
+        A copy because HDF5 has no transactions and never gives deleted space back (``Group.copy`` moves
+        compressed chunks undecoded). ``extra_bytes``: about how much the caller adds, for the space check
+        made before HDF5 writes anything (running out midway can crash it).
         """
         replace = set(replace)
         with _rewrite_lock(self.path):
@@ -265,9 +228,7 @@ class Capture:
                 except BaseException:
                     discard_h5(dst, tmp)
                     raise
-            problems = validate(tmp, name=self.path.name)
-            if problems:
-                raise AnrError(problems[0])
+            require_valid(tmp, self.path.name)
         self.close()  # a handle opened while writing points at the replaced file
         self._load_metadata()
 

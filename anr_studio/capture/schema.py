@@ -50,14 +50,10 @@ DEFAULT_COMPRESSION = "gzip"
 DEFAULT_LEVEL = 1
 
 # Sane limits, checked before anything is allocated: beyond them a file is damaged or forged.
-MAX_FRAMES = 1_000_000
-"""Frames in one capture (over nine hours at 30 fps)."""
-MAX_IMAGE_SIDE = 8192
-"""Pixels on each side of a frame (8K video)."""
-MAX_BETAS = 300
-"""Shape coefficients (SMPL-X has 300)."""
-MAX_NAME_LENGTH = 200
-"""Characters of an identity name."""
+MAX_FRAMES = 1_000_000  # frames in one capture (over nine hours at 30 fps)
+MAX_IMAGE_SIDE = 8192  # pixels on each side of a frame (8K video)
+MAX_BETAS = 300  # shape coefficients (SMPL-X has 300)
+MAX_NAME_LENGTH = 200  # characters of an identity name
 MAX_FPS = 1000.0
 # Plausible values: SMPL-family shape coefficients stay within a few units of 0, joint angles
 # within a few turns, translations within a kilometre; larger values are damage, not people.

@@ -1,23 +1,15 @@
 """SMPL fits to the built-in body: the pelvis convention, a matching shape and the rest-pose bones.
 
-Fitters (4D-Humans, ROMP, EasyMocap, SMPLer-X, WHAM ...) write parameters for SMPL, whose
-posed vertices are ``R_root (v - J0) + J0 + trans`` (the root rotates about SMPL's pelvis
-``J0``, about 0.22 m below SMPL's origin). The built-in body poses the same way about its own
-pelvis, but its origin is at the soles (pelvis about 0.99 m above), its shape space is not
-SMPL's, and its rest skeleton is not SMPL's (the built-in shins splay outwards, its collars sit
-near the spine). :func:`convert_smpl_fit` returns parameters that put the built-in body's
-pelvis where SMPL's is and make its bones point where SMPL's point:
+SMPL poses ``R_root (v - J0) + J0 + trans`` about its pelvis J0 (0.22 m below its origin); the built-in
+body poses about its own pelvis (origin at the soles), with another shape space and rest skeleton.
+:func:`convert_smpl_fit` gives the built-in body:
 
-- ``betas``: the built-in phenotype whose distances between joints that are the same point of
-  the body in both skeletons (hips, knees, ankles, shoulders, elbows, wrists, neck, head) best
-  match SMPL's mean neutral body. The pelvis and spine joints are left out: the built-in pelvis
-  sits on the hip line, SMPL's about 9 cm above it, so bone lengths through them would give the
-  built-in body a trunk 8 cm short. SMPL's own betas are not used: turning them into a stature
-  needs SMPL's shape basis, which is in the SMPL file only (``import --body-model SMPL_FILE``).
-- ``pose``: per joint, ``L_ours = Q_parent^T L_smpl Q_joint``, where ``Q_joint`` is the smallest
-  rotation taking the built-in rest bone (joint -> its child) onto SMPL's.
-- ``transl = trans + J0_smpl - J0_ours``: both rotate about their pelvis, so matching the pelvis
-  positions matches every root rotation too.
+- ``betas``: the phenotype whose distances between joints that are the same point in both skeletons
+  (not pelvis and spine: the built-in pelvis sits on the hip line, SMPL's 9 cm above) best match
+  SMPL's mean neutral body (SMPL's betas need its shape basis: ``import --body-model SMPL_FILE``);
+- ``pose``: per joint ``L_ours = Q_parent^T L_smpl Q_joint``, ``Q_joint`` the smallest rotation taking
+  the built-in rest bone onto SMPL's;
+- ``transl = trans + J0_smpl - J0_ours``, then a few L-BFGS steps toward SMPL's posed joints.
 """
 
 from __future__ import annotations
@@ -51,21 +43,17 @@ SMPL_PELVIS = SMPL_REST_JOINTS[0]
 # directions differ by up to 30 degrees between the two skeletons, but turning them would swing
 # everything above them.
 _LIMBS = {1: 4, 2: 5, 4: 7, 5: 8, 16: 18, 17: 19, 18: 20, 19: 21}
-# Joints whose rest offsets from the pelvis set the root offset (every joint but the hands and feet).
 # Squared metres of joint error that one squared radian of rotation change from the start costs.
 _ROTATION_PRIOR = 1e-3
 _FITTED_PHENOTYPE = ("gender", "height", "proportions")
+# Joints whose rest offsets from the pelvis set the root offset (every joint but the hands and feet).
 _TRUNK_AND_LIMBS = [j for j in range(NUM_JOINTS) if j not in (10, 11, 22, 23)]
 
 
 @lru_cache(maxsize=4)
 def _fitted(body) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Returns (betas (K,), rest pelvis (3,), alignment rotations Q (24,3,3), root offset (3,)) for ``body``.
-
-    The root offset, in the pelvis frame, is the mean of SMPL's rest joints minus ours (pelvis
-    relative, after the limb alignment): the two pelvis joints are not the same point of the body
-    (the built-in one sits at hip height, SMPL's about 9 cm above its hips).
-    """
+    """Returns (betas (K,), rest pelvis (3,), alignment rotations Q (24,3,3), root offset (3,)) for ``body``;
+    the offset (pelvis frame) is the mean of SMPL's pelvis-relative rest joints minus ours after alignment."""
     betas = _shape_like_smpl(body)
     with torch.no_grad():
         rest = body.rest_joints(torch.as_tensor(betas[None], dtype=body.v_template.dtype))[0].cpu().double()
@@ -109,21 +97,15 @@ def _matched_distances(joints: torch.Tensor) -> torch.Tensor:
 
 
 def _shape_like_smpl(body) -> np.ndarray:
-    """Returns built-in betas (K,) whose _MATCHED joint distances best match SMPL's mean neutral body.
-
-    Gender, height and proportions are searched on a grid within their ranges, then on finer
-    grids around the best (the other phenotype values keep their defaults), so the shape stays a
-    plausible person; a body without a phenotype keeps its mean shape (zeros).
-    """
+    """Returns built-in betas (K,) whose _MATCHED joint distances best match SMPL's mean neutral body: gender,
+    height and proportions searched on ever finer grids (zeros for a body without a phenotype)."""
     if body.phenotype is None or body.phenotype_regressor is None:
         return np.zeros(body.num_betas, np.float32)
     from anr_studio.body.model import phenotype_features
 
     names = list(body.phenotype["names"])
-    ranges = body.phenotype["ranges"]
-    defaults = body.phenotype["defaults"]
-    bounds = np.array([ranges[n] if isinstance(ranges, dict) else ranges[i] for i, n in enumerate(names)], np.float64)
-    start = np.array([defaults[n] if isinstance(defaults, dict) else defaults[i] for i, n in enumerate(names)], np.float64)
+    bounds = np.array(body.phenotype_table("ranges"), np.float64)
+    start = np.array(body.phenotype_table("defaults"), np.float64)
     free = np.array([n in _FITTED_PHENOTYPE for n in names])
     reg = body.phenotype_regressor.detach().cpu().double()
     shape_joints = torch.einsum("jv,vck->jck", body.J_regressor.detach().cpu().double(), body.shapedirs.detach().cpu().double())
@@ -176,12 +158,8 @@ def smpl_joints(pose: np.ndarray, trans: np.ndarray) -> np.ndarray:
 
 def _refine_to_smpl_joints(body, betas: np.ndarray, local: np.ndarray, trans: np.ndarray,
                            pose: np.ndarray, transl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (pose (N,24,3), transl (N,3)) moved so the built-in joints lie nearer SMPL's posed joints.
-
-    SMPL's posed joints need only its rest joints and the pose (:func:`smpl_joints`), so no SMPL
-    file is needed. A few L-BFGS steps, all frames at once; a prior keeps each rotation near its
-    start, so the limbs' twist and the hands and feet stay as SMPL had them.
-    """
+    """Returns (pose (N,24,3), transl (N,3)) moved so the built-in joints lie nearer SMPL's posed joints
+    (L-BFGS, all frames at once; a prior keeps each rotation near its start, so limb twist stays SMPL's)."""
     target = torch.as_tensor(smpl_joints(rotations_to_axis_angle(local), trans))
     with torch.no_grad():
         rest = body.rest_joints(torch.as_tensor(betas[None], dtype=body.v_template.dtype))[0].cpu().double()

@@ -1,9 +1,5 @@
-"""Capture files: a streaming writer and a lazy, fork-safe random-access reader.
-
-The layout is in ``anr_studio.capture.schema``. The writer never holds the whole video: frames
-and masks go to disk one chunk at a time; only the per-frame body parameters and cameras (a few
-hundred bytes a frame) stay in memory until ``close``.
-"""
+"""`CaptureWriter`: writes a capture file (layout in ``schema``) frame by frame, never holding the video:
+frames and masks go to disk as appended, only body parameters and cameras wait in memory for ``close``."""
 
 from __future__ import annotations
 
@@ -18,7 +14,7 @@ import numpy as np
 
 from anr_studio.capture import schema as S
 from anr_studio.capture.reader import discard_h5
-from anr_studio.capture.validate import validate
+from anr_studio.capture.validate import require_valid
 from anr_studio.errors import AnrError, expect_finite, expect_shape
 from anr_studio.fileio import atomic_path, ensure_free_space, os_error_message
 
@@ -52,11 +48,8 @@ def _as_float(value: Any, expected: tuple, field: str, source: str) -> np.ndarra
 
 
 def median_background(frames: h5py.Dataset | np.ndarray, samples: int = MEDIAN_SAMPLES) -> np.ndarray:
-    """Returns the per-pixel median (H,W,3) uint8 of up to ``samples`` evenly spaced frames (N,H,W,3).
-
-    A person who moves around the frame is foreground in only a minority of the samples, so the
-    median is the empty scene; a person who never moves leaves a ghost (give a plate then).
-    """
+    """Returns the per-pixel median (H,W,3) uint8 of up to ``samples`` evenly spaced frames (N,H,W,3): the
+    empty scene when the person moves around (one who never moves leaves a ghost: give a plate then)."""
     n = int(frames.shape[0])
     idx = np.unique(np.linspace(0, n - 1, min(n, samples)).round().astype(np.int64))
     stack = np.stack([np.asarray(frames[int(i)]) for i in idx])
@@ -74,32 +67,16 @@ class CaptureWriter:
                 w.append(frame_i, mask=mask_i, pose=pose_i, transl=transl_i)
             w.set_split(train_idx, test_idx)
 
-    It writes to a temporary file beside ``path`` and renames it on close; on an exception
-    (or ``abort()``) nothing is left behind and an existing ``path`` is untouched.
-
-    Arguments: ``betas (K,)``; ``camera`` = static ``(K (3,3), R (3,3), t (3,))`` or None to pass
-    a camera per frame to ``append`` (or all at once to ``set_cameras``); ``background (H,W,3)``
-    uint8 or None for the per-pixel median of the frames; ``body_model`` = "default" or the
-    sha256 of an SMPL file; ``compression`` = "lzf", "gzip" (``level``) or None; ``attrs`` =
-    extra file attributes (str/number/bool, other JSON-able values are stored as JSON text).
+    On an exception (or ``abort()``) nothing is left behind and an existing ``path`` is untouched.
+    ``camera``: static ``(K (3,3), R (3,3), t (3,))`` or None for cameras per frame (``append`` or
+    ``set_cameras``); ``background`` None: the median of the frames; ``body_model``: "default" or the
+    sha256 of an SMPL file; ``compression``: "lzf", "gzip" (``level``) or None; ``attrs``: see `set_attrs`.
     """
 
-    def __init__(
-        self,
-        path: str | os.PathLike,
-        identity: str,
-        height: int,
-        width: int,
-        fps: float,
-        *,
-        betas: Any = None,
-        camera: tuple[Any, Any, Any] | None = None,
-        background: Any = None,
-        body_model: str = "default",
-        compression: str | None = S.DEFAULT_COMPRESSION,
-        level: int | None = None,
-        attrs: dict[str, Any] | None = None,
-    ) -> None:
+    def __init__(self, path: str | os.PathLike, identity: str, height: int, width: int, fps: float, *,
+                 betas: Any = None, camera: tuple[Any, Any, Any] | None = None, background: Any = None,
+                 body_model: str = "default", compression: str | None = S.DEFAULT_COMPRESSION,
+                 level: int | None = None, attrs: dict[str, Any] | None = None) -> None:
         self.path = Path(path)
         self._name = self.path.name
         self.height, self.width = int(height), int(width)
@@ -130,10 +107,7 @@ class CaptureWriter:
             # No chunk cache: each frame is compressed and written when appended, so a full disk
             # fails that append, and no megabytes of cached chunks wait to be written at close.
             self._f = h5py.File(self._tmp, "w", rdcc_nbytes=0)
-            self._f.attrs["format"] = S.FORMAT
-            self._f.attrs["version"] = S.VERSION
-            self._f.attrs["identity"] = str(identity)
-            self._f.attrs["fps"] = float(fps)
+            self._f.attrs.update(format=S.FORMAT, version=S.VERSION, identity=str(identity), fps=float(fps))
             self._f.create_group("body").attrs["model"] = str(body_model)
             self._frames = self._f.create_dataset(
                 S.FRAMES, shape=(0, self.height, self.width, 3), maxshape=(None, self.height, self.width, 3),
@@ -141,7 +115,6 @@ class CaptureWriter:
             self._masks: h5py.Dataset | None = None
             self.set_attrs(**(attrs or {}))
 
-    # -- per frame -------------------------------------------------------------------------
     def append(self, frame: Any, mask: Any = None, *, pose: Any = None, transl: Any = None,
                camera: tuple[Any, Any, Any] | None = None) -> int:
         """Returns the index of the frame just written. ``frame (H,W,3)`` uint8, ``mask (H,W)``
@@ -185,7 +158,6 @@ class CaptureWriter:
         self._n = i + 1
         return i
 
-    # -- whole-capture fields --------------------------------------------------------------
     def set_body(self, pose: Any, transl: Any, betas: Any = None) -> None:
         """Sets all body parameters at once: ``pose (N,24,3)``, ``transl (N,3)``, ``betas (K,)``."""
         self._check_open()
@@ -246,7 +218,6 @@ class CaptureWriter:
         """Returns the number of frames appended so far."""
         return self._n
 
-    # -- finishing -------------------------------------------------------------------------
     def close(self) -> None:
         """Writes the remaining fields, validates the file and renames it onto ``path``."""
         if self._closed:
@@ -255,9 +226,7 @@ class CaptureWriter:
             self._finish()
             self._f.flush()  # a full disk fails here, while the file can still be discarded cleanly
             self._f.close()
-            problems = validate(self._tmp, name=self._name)
-            if problems:
-                raise AnrError(problems[0])
+            require_valid(self._tmp, self._name)
         self._closed = True
         self._stack.close()  # fsync + rename
 
@@ -321,21 +290,14 @@ class CaptureWriter:
             raise AnrError(f"{name}: camera/K has {K.shape[0]} frames, expected {n}, one per frame written")
         background = self._background if self._background is not None else median_background(self._frames)
         f.create_dataset(S.BACKGROUND, data=background, **self._img)
-        f.create_dataset(S.CAMERA_K, data=K)
-        f.create_dataset(S.CAMERA_R, data=R)
-        f.create_dataset(S.CAMERA_T, data=t)
-        f.create_dataset(S.POSE, data=pose)
-        f.create_dataset(S.TRANSL, data=transl)
-        f.create_dataset(S.BETAS, data=self._betas)
+        datasets = {S.CAMERA_K: K, S.CAMERA_R: R, S.CAMERA_T: t, S.POSE: pose, S.TRANSL: transl, S.BETAS: self._betas,
+                    **{f"{S.TRUTH}/{key}": value for key, value in self._truth.items()}}
         if self._split is not None:
-            f.create_dataset(S.SPLIT_TRAIN, data=self._split[0])
-            f.create_dataset(S.SPLIT_TEST, data=self._split[1])
+            datasets.update({S.SPLIT_TRAIN: self._split[0], S.SPLIT_TEST: self._split[1]})
         if self._keyframes is not None:
-            f.create_dataset(S.KEYFRAMES, data=self._keyframes[0])
-            if self._keyframes[1] is not None:
-                f.create_dataset(S.KEYFRAME_COVERAGE, data=self._keyframes[1])
-        for key, value in self._truth.items():
-            f.create_dataset(f"{S.TRUTH}/{key}", data=value)
-        for key, value in self._attrs.items():
-            f.attrs[key] = value
+            datasets.update({S.KEYFRAMES: self._keyframes[0], S.KEYFRAME_COVERAGE: self._keyframes[1]})
+        for key, value in datasets.items():
+            if value is not None:
+                f.create_dataset(key, data=value)
+        f.attrs.update(self._attrs)
 

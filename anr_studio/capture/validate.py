@@ -11,7 +11,7 @@ import numpy as np
 
 from anr_studio.capture import schema as S
 from anr_studio.capture.h5guard import image_size_problem, text_problem, unsafe_problems
-from anr_studio.errors import _shape_str
+from anr_studio.errors import AnrError, _shape_str
 
 # Rotation matrices further than this from orthonormal are not rotations (float32 round-off
 # of a real rotation stays far below it).
@@ -82,11 +82,8 @@ class _Checker:
 
 
 def validate(path: str | os.PathLike, *, name: str | None = None, deep: bool = False) -> list[str]:
-    """Returns the problems of the capture at ``path`` (empty when valid), one sentence each.
-
-    ``name`` is how the file is called in messages (default: the path as given). ``deep`` also
-    decodes every frame and mask chunk (slow; finds corrupt data inside a well-formed file).
-    """
+    """Returns the problems of the capture at ``path`` (empty when valid), one sentence each, naming the file
+    ``name`` (default: the path); ``deep`` also decodes every frame and mask chunk (slow)."""
     name = str(path) if name is None else name
     path = Path(path)
     if not path.is_file():
@@ -106,6 +103,13 @@ def validate(path: str | os.PathLike, *, name: str | None = None, deep: bool = F
     except (OSError, RuntimeError, KeyError, ValueError, TypeError, UnicodeError) as exc:
         # h5py raises these when a truncated file's metadata opens but its data does not.
         return [f"{name}: cannot read its data ({type(exc).__name__}: {exc}), expected a complete HDF5 file (truncated?)"]
+
+
+def require_valid(path: str | os.PathLike, name: str) -> None:
+    """Raises AnrError with the first problem `validate` finds in the capture at ``path``."""
+    problems = validate(path, name=name)
+    if problems:
+        raise AnrError(problems[0])
 
 
 def _check(c: _Checker, deep: bool) -> None:
@@ -166,10 +170,8 @@ def _check(c: _Checker, deep: bool) -> None:
         ds = c.dataset(key)
         if ds is None or n is None:
             continue
-        if len(ds.shape) == len(tail) + 1:
-            ok = c.shaped(ds, (n,) + tail, (n,) + tail, "float32")
-        else:
-            ok = c.shaped(ds, tail, tail, "float32")
+        shape = (n,) + tail if len(ds.shape) == len(tail) + 1 else tail
+        ok = c.shaped(ds, shape, shape, "float32")
         data = c.finite(ds, S.MAX_ABS_METRES if key == S.CAMERA_T else None, " m") if ok else None
         if data is not None and key == S.CAMERA_K:
             _check_intrinsics(c, data.reshape(-1, 3, 3), h, w)

@@ -1,9 +1,7 @@
-"""`anr-studio` entry point. With no sub-command it opens the studio (the GUI).
+"""`anr-studio` entry point; with no sub-command it opens the studio (the GUI).
 
-One module per command group (``anr_studio.cli.body``, ``.capture``, ``.synth``, ``.train``,
-``.avatar``), each with ``register(subparsers)``. Registering only builds argparse parsers: the
-packages a command needs load when it runs, so ``anr-studio --help`` starts in a fraction of a
-second.
+One module per command group, each with ``register(subparsers)``; commands import what they need when
+they run, so ``--help`` is fast.
 """
 
 from __future__ import annotations
@@ -70,11 +68,8 @@ def _finish_help(parser: argparse.ArgumentParser, path: str = "") -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Returns the full argument parser, sub-commands included."""
-    parser = argparse.ArgumentParser(
-        prog="anr-studio",
-        description="ANR Studio: turn a video of a person into an animatable neural avatar. "
-        "Run without a sub-command to open the studio.",
-    )
+    parser = argparse.ArgumentParser(prog="anr-studio", description="ANR Studio: turn a video of a person into an "
+                                     "animatable neural avatar. Run without a sub-command to open the studio.")
     parser.add_argument("--screenshot", metavar="PNG", help="open the studio, save a screenshot of the window and quit")
     parser.add_argument("--open", metavar="PATH", help="open this avatar (.anr) or capture (.h5) in the studio")
     parser.add_argument("--quit-after", type=number(0), metavar="S", help="quit the studio after S seconds")
@@ -109,11 +104,7 @@ def _run_gui(args: argparse.Namespace) -> int:
 
 
 def _quiet_h5py_finalizers(unraisable) -> None:
-    """Drops the errors h5py's finalizers meet closing objects of a file a full disk cut short.
-
-    The command has already said in one line that the disk is full; HDF5's close-time flush
-    failures of the discarded file would only print tracebacks after it.
-    """
+    """Drops the errors h5py's finalizers meet closing a file a full disk cut short (the command already said so)."""
     if isinstance(unraisable.exc_value, (OSError, RuntimeError)) and "h5py" in repr(unraisable.object):
         return
     sys.__unraisablehook__(unraisable)

@@ -1,10 +1,5 @@
-"""Argument types that check ranges as argparse reads them, so a bad value ends with one line, and the
-small pieces every command shares (the device, messages, stopping on signals).
-
-``type=count(1, 4096)`` reads an integer in [1, 4096]; ``type=number(0, None, open_low=True)``
-a finite float above 0. Argparse turns the ValueError into ``argument --size: invalid value``
-plus the expectation, exit status 2, before anything is loaded.
-"""
+"""Argument types that check ranges as argparse reads them (one line, exit 2, before anything loads), and
+what every command shares: the device, messages, stopping on signals."""
 
 from __future__ import annotations
 
@@ -19,8 +14,8 @@ from typing import Callable, Iterator
 MAX_IMAGE_SIDE = 8192
 
 
-def count(low: int, high: int | None = None) -> Callable[[str], int]:
-    """Returns an argparse type reading an integer in [low, high] (no upper bound when None)."""
+def count(low: int, high: int | None = None, name: str = "integer") -> Callable[[str], int]:
+    """Returns an argparse type (named ``name`` in its errors) reading an integer in [low, high] (no upper bound when None)."""
 
     def parse(text: str) -> int:
         try:
@@ -32,7 +27,7 @@ def count(low: int, high: int | None = None) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{value} is out of range, expected {span}")
         return value
 
-    parse.__name__ = "integer"
+    parse.__name__ = name
     return parse
 
 
@@ -56,12 +51,8 @@ def number(low: float | None = None, high: float | None = None, *, open_low: boo
     return parse
 
 
-def image_side(text: str) -> int:
-    """Returns an image side in pixels, 16 to `MAX_IMAGE_SIDE`."""
-    return count(16, MAX_IMAGE_SIDE)(text)
-
-
-image_side.__name__ = "size"
+image_side = count(16, MAX_IMAGE_SIDE, "size")
+"""Reads an image side in pixels, 16 to `MAX_IMAGE_SIDE`."""
 
 
 def device(name: str | None) -> str:

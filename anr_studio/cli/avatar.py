@@ -124,8 +124,6 @@ def _run_render(args: argparse.Namespace) -> int:
         frames, fps = motion_frames(avatar, names, clip, total, size, follow=not args.fixed_camera, background=background,
                                     batch_size=args.batch_size), clip.fps
     else:
-        import numpy as np
-
         pose = parse_pose(args.pose)
         pose = np.zeros((24, 3), np.float32) if pose is None else pose
         cam = avatar.default_camera(size, names[0], azimuth_deg=args.azimuth, elevation_deg=args.elevation)

@@ -1,9 +1,5 @@
-"""`anr-studio body`: a picture of the coarse body a person can check.
-
-``anr-studio body --pose bent --out body.png`` (or ``--pose bent,aist``) renders the body shaded (Lambert from the normal
-image) and with a UV checkerboard (sampled through the UV image), front and side, in the rest
-pose and in the chosen pose, through the same render path that training and the studio use.
-"""
+"""`anr-studio body --pose bent --out body.png`: the coarse body shaded and with a UV checker, front and side,
+at rest and in the chosen pose, through the render path training and the studio use."""
 
 from __future__ import annotations
 
@@ -32,11 +28,10 @@ LIGHT = np.array([-0.35, -0.5, -1.0]) / np.linalg.norm([-0.35, -0.5, -1.0])
 
 
 def bent_pose() -> torch.Tensor:
-    """Returns a (24,3) pose with shoulders, elbows, hips and knees at 90 degrees.
+    """Returns a (24,3) pose with shoulders, elbows, hips and knees at 90 degrees (rest frames: x left, y up, z forward).
 
-    Left arm raised forward with the forearm pointing up; right arm down at the side with the
-    forearm pointing forward; left thigh raised forward with the shin hanging down; right knee
-    bent backwards. Rest-pose joint frames are world-aligned (x left, y up, z forward).
+    Left arm raised forward, forearm up; right arm down, forearm forward; left thigh forward, shin down;
+    right knee bent backwards.
     """
     import torch
 
@@ -120,10 +115,7 @@ def _fit_camera(vertices: torch.Tensor, azimuth: float, size: int):
 
 
 def render_views(body: BodyModel, pose: torch.Tensor, size: int) -> list[np.ndarray]:
-    """Returns four (size,size,3) uint8 images of ``body`` in ``pose`` (24,3).
-
-    Order: shaded front, shaded side (the body's left), checker front, checker side.
-    """
+    """Returns four (size,size,3) uint8 images of ``body`` in ``pose`` (24,3): shaded front and side, checker front and side."""
     import torch
     import torch.nn.functional as F
 
@@ -192,12 +184,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds the `body` sub-command."""
-    p = subparsers.add_parser(
-        "body",
-        help="render the coarse body (shaded and UV-checkered, front and side) to a PNG",
-        description="Render the coarse body shaded and with a UV checkerboard, front and side, in the rest "
-        "pose and in --pose, as one grid PNG.",
-    )
+    p = subparsers.add_parser("body", help="render the coarse body (shaded and UV-checkered, front and side) to a PNG",
+                              description="Render the coarse body shaded and with a UV checkerboard, front and side, "
+                              "in the rest pose and in --pose, as one grid PNG.")
     p.add_argument("--pose", default="bent", metavar="NAME_OR_NPZ",
                    help="rest, bent (elbows/knees/shoulders at 90 degrees), aist (a frame of the built-in dance) "
                    "or an .npz with SMPL poses (N, 72); several separated by commas, one row each after the "

@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Train ANR on one or more captures (one identity each). Works under torchrun "
                               "for several GPUs. Writes checkpoints and, when it stops, OUT/avatar.anr.")
     p.add_argument("--captures", nargs="+", metavar="H5", help="capture files (default on --resume: the run's)")
-    p.add_argument("--preset", help="paper (1024²), fast (512²) or demo (256²) for a GPU; cpu (a 128² capture in 10 minutes "
+    p.add_argument("--preset", help="paper (1024²), fast (384² person crops) or demo (256²) for a GPU; cpu (a 128² capture in 10 minutes "
                    "on 2 cores); tiny (64², tests) (default: fast on a CUDA GPU, cpu otherwise)")
     p.add_argument("--out", required=True, metavar="DIR", help="run folder (must not hold another run unless --resume)")
     p.add_argument("--steps", type=count(1), help="number of optimisation steps")
@@ -50,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--split", default="test", choices=["test", "train"], help="which frames to render")
     e.add_argument("--out", metavar="JSON", help="write the metrics here (default: print them)")
     e.add_argument("--max-frames", type=count(0), default=0, metavar="N", help="at most N evenly spaced frames per capture")
+    e.add_argument("--refine-poses", type=count(0, 10_000), default=0, metavar="STEPS",
+                   help="also report the metrics after test-time pose refinement: STEPS optimisation steps per frame "
+                   "fitting the body's pose and translation to the frame's mask (0 = off)")
     add_device(e)
     e.add_argument("--body-model", metavar="PATH", help="the SMPL file the captures' body model id refers to")
     e.add_argument("--overwrite", action="store_true", help="replace the --out file if it exists")
@@ -159,17 +162,24 @@ def run_train(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     """Evaluates a run and prints or writes the metrics JSON."""
     from anr_studio.fileio import atomic_write_text, check_output
+    from anr_studio.avatar.refine import PoseRefinement
     from anr_studio.train.evaluate import evaluate
 
     if args.out:
         check_output(args.out, (".json",), inputs=[args.run, *args.captures, args.body_model], overwrite=args.overwrite)
+    refinement = PoseRefinement(steps=args.refine_poses) if args.refine_poses else None
     result = evaluate(args.run, args.captures, args.split, device=device(args.device), max_frames=args.max_frames,
-                      body_path=args.body_model)
+                      body_path=args.body_model, refinement=refinement)
     text = json.dumps(result, indent=1)
     if args.out:
         atomic_write_text(args.out, text)
-        overall = result["overall"]
-        print(f"{args.out}: PSNR {overall['psnr']:.2f} dB, SSIM {overall['ssim']:.4f} over {overall['frames']} frames")
+        scores = [("", result["overall"])]
+        if refinement is not None:
+            scores.append((f" after test-time pose refinement ({refinement.steps} steps)",
+                           result["test_time_pose_refinement"]["overall"]))
+        for label, overall in scores:
+            print(f"{args.out}: PSNR {overall['psnr']:.2f} dB, SSIM {overall['ssim']:.4f}, mask IoU {overall['mask_iou']:.3f} "
+                  f"over {overall['frames']} frames{label}")
     else:
         print(text)
     return 0

@@ -1,9 +1,5 @@
-"""Autosave of the work a crash would lose: the edited pose and the painted try-on mask.
-
-The studio writes a small ``autosave.npz`` under the user's data folder while there is unsaved
-work, removes it on a clean close, and offers it back when it finds one on the next launch.
-Qt-free: the window owns the timer and the question.
-"""
+"""Autosave of the work a crash would lose (the edited pose and the painted try-on mask) to ``autosave.npz``,
+removed on a clean close and offered back on the next launch."""
 
 from __future__ import annotations
 

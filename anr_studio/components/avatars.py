@@ -11,11 +11,9 @@ from anr_studio.components.protocols import StudioAvatar, StudioBody
 
 
 def open_avatar(path: str | os.PathLike, body: StudioBody, device: str | torch.device | None = None) -> StudioAvatar:
-    """Returns the Avatar in ``path`` on ``device`` (default: CUDA when available, else the CPU).
+    """Returns the Avatar in ``path`` on ``device`` (default CUDA when available); AnrError for an invalid file.
 
-    When the file names ``body``'s model the avatar renders with that body (the studio's, posed in
-    the viewport; a copy when the device is not the CPU, since the avatar moves its body there);
-    otherwise with the body model the file names. AnrError for a file that is not a valid avatar.
+    When the file names ``body``'s model it renders with that body (a copy off the CPU), else with the one it names.
     """
     from anr_studio.avatar import Avatar
     from anr_studio.avatar.file import read_avatar

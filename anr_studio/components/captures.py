@@ -9,12 +9,8 @@ from anr_studio.components.protocols import StudioBody
 
 
 def open_capture(path: str | os.PathLike, body: StudioBody):
-    """Returns (capture, summary): the Capture at ``path`` and one line describing it.
-
-    The summary notes when the capture was tracked with another body model than ``body`` (the
-    outline drawn over its frames then uses ``body``). AnrError with the validator's first problem
-    when ``path`` is not a valid capture.
-    """
+    """Returns (capture, one-line summary, noting another body model than ``body``); AnrError with the validator's
+    first problem when ``path`` is not a valid capture."""
     from anr_studio.capture import Capture
 
     cap = Capture(path)

@@ -1,8 +1,6 @@
 """Per-face colours for the viewport's mesh, free of Qt: a UV checker and an identity's neural texture.
 
-Both read the body's ``face_uvs`` (F,3,2) with u right and v up in [0,1], the convention the
-renderer samples textures with (``interpolate_uv``: grid x = 2u - 1, grid y = 1 - 2v, so texture
-row 0 is v = 1).
+``face_uvs`` (F,3,2): u right, v up in [0,1], as the renderer samples (grid y = 1 - 2v, row 0 is v = 1).
 """
 
 from __future__ import annotations
@@ -40,10 +38,7 @@ def _face_samples(order: int) -> np.ndarray:
 
 
 def face_pairs(faces) -> np.ndarray:
-    """Returns (E,2) int64 pairs of faces that share an edge of the mesh ``faces`` (F,3) vertex indices.
-
-    Seams of the UV layout do not separate faces here: neighbours are found through the 3D mesh.
-    """
+    """Returns (E,2) int64 pairs of faces sharing an edge of the 3D mesh ``faces`` (F,3) (UV seams do not separate)."""
     f = np.asarray(faces.detach().cpu() if isinstance(faces, torch.Tensor) else faces, np.int64)
     if f.ndim != 2 or f.shape[1] != 3:
         raise AnrError(f"face colours: faces has shape {f.shape}, expected (F, 3) vertex indices")
@@ -71,13 +66,9 @@ def smooth_face_features(features: np.ndarray, pairs: np.ndarray, rounds: int) -
 def neural_face_colors(texture: torch.Tensor, face_uvs, order: int = 6, faces=None, smooth: int = 0) -> np.ndarray:
     """Returns (F,4) float32 RGBA in [0,1]: a (C,S,S) neural texture's PCA false colour on each face.
 
-    Each face's C features are the mean of the texture sampled bilinearly (as the renderer samples
-    it) at an order-``order`` barycentric grid over its UV triangle (order 6: 28 points, corners and
-    centroid included). With the mesh ``faces`` (F,3), ``smooth`` rounds of averaging with the
-    edge-adjacent faces follow: a texture keeps some of its random initialisation where training
-    did not need it, which shows as face-to-face speckle; the viewport passes 2 rounds so regions
-    read as regions. The false colour is the PCA of those face features, not of all texels:
-    texels outside the UV islands and per-texel noise would otherwise take the principal directions.
+    Each face's features are the texture's mean at an order-``order`` barycentric grid over its UV triangle;
+    ``smooth`` rounds of averaging with edge neighbours (``faces`` (F,3)) hide leftover initialisation speckle.
+    The PCA is of the face features, so texels off the islands do not take the principal directions.
     """
     if not isinstance(texture, torch.Tensor) or texture.ndim != 3:
         shape = tuple(texture.shape) if hasattr(texture, "shape") else type(texture).__name__

@@ -41,10 +41,9 @@ def file_kind(path: str | os.PathLike) -> FileKind:
 
 
 def plan_opening(paths: list[str | os.PathLike]) -> tuple[list[tuple[FileKind, Path]], Path | None]:
-    """Returns ((kind, path) in the order to open them, the SMPL poses .npz for the videos or None).
+    """Returns ((kind, path) in opening order, the SMPL poses .npz for the videos or None).
 
-    A motion file dropped together with a video is the video's poses (an import needs them), not a
-    motion to play; avatars open before motions so a motion plays on the new avatar.
+    A motion dropped with a video is its poses; avatars open before motions so a motion plays on the new avatar.
     """
     kinds = [(file_kind(p), Path(p)) for p in paths]
     poses = None

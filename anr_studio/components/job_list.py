@@ -1,9 +1,6 @@
-"""JobList: the studio's background jobs in one list — name, progress, ETA, cancel — free of Qt.
+"""JobList: the studio's background jobs in one list (name, progress, ETA, cancel), free of Qt.
 
-Every panel adds the jobs it starts (training, import, masks, keyframes, the alignment check,
-video export); the status bar shows each running job and, for a few seconds after it ends, how it
-ended (done, cancelled, or the failure's one-line message). All methods are for the main thread;
-the jobs write their ``JobStatus`` from their own threads and the list only reads snapshots.
+Main thread only: jobs write their ``JobStatus`` from their own threads, the list reads snapshots.
 """
 
 from __future__ import annotations
@@ -22,6 +19,7 @@ DONE_LINGER_S = 4.0
 """Seconds a finished or cancelled job stays in the list."""
 FAILED_LINGER_S = 15.0
 """Seconds a failed job stays in the list (long enough to read its message)."""
+STATE_WORDS = {JobState.FINISHED: "done", JobState.STOPPED: "cancelled", JobState.STOPPING: "cancelling…"}
 
 
 class StudioJob(Protocol):
@@ -68,12 +66,8 @@ class JobRow:
         """Returns one line for the status bar: "42% · ETA 0:13", "done", "cancelled" or "failed: …"."""
         if self.state == JobState.FAILED:
             return f"failed: {self.error or 'no message'}"
-        if self.state == JobState.FINISHED:
-            return "done"
-        if self.state == JobState.STOPPED:
-            return "cancelled"
-        if self.state == JobState.STOPPING:
-            return "cancelling…"
+        if self.state in STATE_WORDS:
+            return STATE_WORDS[self.state]
         parts = [] if self.fraction is None else [f"{100 * self.fraction:.0f}%"]
         if self.state == JobState.PAUSED:
             parts.append("paused")
@@ -94,11 +88,8 @@ class _Entry:
 
 
 class JobList:
-    """The running and recently ended jobs, in the order they were started.
-
-    ``changed`` fires (on the main thread) when a job is added or dropped; progress is read by
-    polling ``rows()``, which also drops jobs that ended more than their linger time ago.
-    """
+    """The running and recently ended jobs, in start order; ``changed`` fires when one is added or dropped, and
+    ``rows()`` (polled) drops those ended more than their linger time ago."""
 
     changed = Signal()
 

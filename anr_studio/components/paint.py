@@ -1,8 +1,7 @@
 """PaintState and brush tools for the try-on UV mask, free of Qt so they test without OpenGL.
 
-The mask lives in UV-image space: a (S,S) float32 array in [0,1], row 0 is v = 1 (see
-docs/interfaces.md), 1 = take texture A there, 0 = keep texture B. Brush tools are plain
-functions of ``(state, event)``; the Qt canvas only translates mouse events into ``PaintEvent``.
+The mask is (S,S) float32 in [0,1] in UV-image space (row 0 is v = 1): 1 takes texture A, 0 keeps B.
+Brush tools are functions of ``(state, event)``; the canvas turns mouse events into ``PaintEvent``.
 """
 
 from __future__ import annotations
@@ -48,8 +47,7 @@ class PaintEvent:
 class PaintState(Undoable[np.ndarray]):
     """Holds the try-on mask (S,S) float32 in [0,1], the brush, and the undo history.
 
-    ``changed(tuple)`` fires with the dirty box (y0, y1, x0, x1) after every edit (main thread).
-    ``unsaved`` is True once the mask has been edited and not yet kept (``mark_saved``).
+    ``changed(tuple)`` fires with the dirty box (y0, y1, x0, x1) after every edit; ``unsaved`` until ``mark_saved``.
     """
 
     changed = Signal(tuple)
@@ -189,10 +187,7 @@ def clear(state: PaintState) -> None:
 
 
 def uv_triangle_mask(face_uvs: np.ndarray, size: int, faces: np.ndarray | None = None) -> np.ndarray:
-    """Returns a (size,size) float32 mask that is 1 on the UV triangles ``face_uvs`` (F,3,2) (u,v in [0,1]).
-
-    ``faces`` optionally selects a subset (indices or a boolean (F,) array).
-    """
+    """Returns a (size,size) float32 mask, 1 on the UV triangles ``face_uvs`` (F,3,2) (or the ``faces`` subset)."""
     import cv2
 
     tri = np.asarray(face_uvs, np.float64)
@@ -226,10 +221,9 @@ def resize_brush(state: PaintState, steps: int) -> float:
 
 def uv_part_labels(face_uvs: np.ndarray, face_parts: np.ndarray, part_names: list[str], size: int = 128,
                    min_area: float = 0.002) -> list[tuple[str, float, float]]:
-    """Returns (part name, x, y) for each UV island of each labelled part, x/y in [0,1] of the UV image (row 0 is v = 1).
+    """Returns (part name, x, y) per UV island of each labelled part, x/y in [0,1] of the UV image (row 0 is v = 1).
 
-    face_uvs (F,3,2), face_parts (F,) indices into ``part_names``; islands smaller than ``min_area``
-    of the image are left unlabelled. A part split over several islands is labelled on each.
+    face_uvs (F,3,2), face_parts (F,) indices into ``part_names``; islands under ``min_area`` are unlabelled.
     """
     import cv2
 

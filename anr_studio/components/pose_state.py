@@ -1,9 +1,7 @@
 """PoseState: the pose, shape and translation the viewport and the neural preview show.
 
-Qt-free and evented (psygnal). Widgets write it and listen to ``changed``; a widget that writes
-must block its own handler (``with state.changed.blocked(): ...`` or check the sender) so a
-slider and the state never ping-pong. ``changed`` fires on the thread that made the edit, which
-in the studio is always the main thread.
+Qt-free and evented (psygnal); a widget that writes blocks its own handler so the two never ping-pong.
+``changed`` fires on the editing thread (the main thread in the studio).
 """
 
 from __future__ import annotations
@@ -54,12 +52,9 @@ class PoseSnapshot:
 class PoseState(Undoable[PoseSnapshot]):
     """Holds pose (24,3) axis-angle radians in SMPL joint order, betas (K,) and transl (3,) metres.
 
-    It starts in (and resets to) the standing pose, arms down, not the T-pose of all zeros, and the
-    start shape (`set_start_betas`: the shown identity's own, zero until one is shown).
-
-    ``changed(str)`` fires with "pose", "betas", "transl" or "all" after every edit.
-    ``history_changed()`` fires when undo/redo availability may have changed.
-    ``selection_changed(object)`` fires with the selected joint index (or None) when it changes.
+    Starts in (and resets to) the standing pose, arms down, with the start shape (`set_start_betas`).
+    Signals: ``changed(str)`` ("pose", "betas", "transl" or "all"), ``history_changed()``,
+    ``selection_changed(object)`` (joint index or None).
     """
 
     changed = Signal(str)
@@ -151,10 +146,7 @@ class PoseState(Undoable[PoseSnapshot]):
         self.changed.emit("betas")
 
     def set_start_betas(self, betas: np.ndarray | None) -> None:
-        """Shows and keeps as the start shape ``betas`` (K',) (None: zeros), e.g. an identity's own.
-
-        Choosing whom to show is no edit: it is no undo step, and `reset_all` returns to it.
-        """
+        """Shows and keeps as the start shape ``betas`` (K',) (None: zeros); no undo step, and `reset_all` returns to it."""
         start = np.zeros(self.num_betas, np.float32)
         if betas is not None:
             values = np.asarray(betas, np.float32).reshape(-1)[: self.num_betas]

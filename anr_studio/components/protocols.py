@@ -1,8 +1,5 @@
-"""What the studio and its jobs use of a body model and of an avatar, as typing Protocols.
-
-`anr_studio.body.BodyModel` is a `StudioBody` and `anr_studio.avatar.Avatar` a `StudioAvatar`;
-the widgets and jobs are written against these and never ask an object what it is.
-"""
+"""What the studio and its jobs use of a body model (`StudioBody`) and of an avatar (`StudioAvatar`), as
+typing Protocols, so widgets and jobs never ask an object what it is."""
 
 from __future__ import annotations
 

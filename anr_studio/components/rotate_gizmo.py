@@ -1,9 +1,7 @@
 """The rotate handle of the selected joint, free of Qt: its three rings, the ring a press grabs, the pose a drag gives.
 
-Ring k (0: x, 1: y, 2: z) turns the joint about its own k axis as posed, so the rings turn with
-the bone (like Blender's rotate gizmo in local orientation). A drag turns the joint by the angle
-the pointer sweeps around the joint's position on screen, signed so the body follows the pointer:
-a ring whose axis points at the viewer turns counter-clockwise on screen for a positive angle.
+Ring k (0: x, 1: y, 2: z) turns the joint about its own posed k axis (Blender's local gizmo) by the angle
+the pointer sweeps around the joint on screen; a ring facing the viewer turns counter-clockwise for a positive angle.
 """
 
 from __future__ import annotations
@@ -29,10 +27,9 @@ _DEAD_ZONE_PX = 3.0
 
 
 def joint_frames(pose: np.ndarray, parents) -> np.ndarray:
-    """Returns each joint's rotation in the world as posed, (24,3,3): column k is the joint's k axis.
+    """Returns each joint's posed rotation in the world, (24,3,3) (column k: its k axis; the identity at rest).
 
     pose (24,3) axis-angle; parents (24,) parent index (-1 for the root), parents before children.
-    In the rest pose every frame is the identity (SMPL's joint frames are aligned with the world).
     """
     local = axis_angle_to_matrix(torch.as_tensor(np.asarray(pose, np.float64).reshape(-1, 3))).numpy()
     frames = np.empty_like(local)
@@ -94,8 +91,8 @@ def pick_ring(ring_pixels: np.ndarray, press: tuple[float, float], frame: np.nda
               tolerance: float = GRAB_TOLERANCE_PX) -> int | None:
     """Returns the axis (0..2) of the ring drawn nearest to ``press`` within ``tolerance`` pixels, else None.
 
-    ring_pixels (3,N,2) the rings on screen; frame (3,3) the joint's axes; view_dir (3,) from the eye to
-    the joint. Where rings cross, the one facing the viewer most wins (the others are seen edge-on).
+    ring_pixels (3,N,2); frame (3,3) the joint's axes; view_dir (3,) eye -> joint; where rings cross, the one
+    facing the viewer most wins.
     """
     p = np.asarray(press, np.float64)[:2]
     dist = np.array([_segment_distance(np.asarray(ring_pixels[k], np.float64), p) for k in range(3)])
@@ -127,8 +124,8 @@ def _screen_angle(center: np.ndarray, p: np.ndarray) -> float:
 class RingDrag:
     """One drag of one ring: the pose (24,3) for each pointer position, and the angle turned so far.
 
-    pose (24,3) when the drag began; frame (3,3) the joint's axes then; center_px (2,) the joint on
-    screen (x right, y down); press_px (2,) where the ring was grabbed; view_dir (3,) eye -> joint.
+    pose (24,3) and frame (3,3) when the drag began; center_px, press_px (2,) on screen (x right, y down);
+    view_dir (3,) eye -> joint.
     """
 
     def __init__(self, pose: np.ndarray, joint: int, axis: int, frame: np.ndarray, center_px, press_px,

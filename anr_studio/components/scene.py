@@ -1,8 +1,6 @@
 """The body the studio poses and the orbit view it is seen from, free of Qt.
 
-``ViewState`` is the one camera description shared by the vispy viewport and the neural preview
-(``view.camera(size)`` builds the same PerspectiveCamera that ``orbit_camera`` gives the avatar),
-so the mesh and the neural image always show the same view.
+``ViewState.view.camera(size)`` is the camera of both the viewport and the neural preview, so they always agree.
 """
 
 from __future__ import annotations

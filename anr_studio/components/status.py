@@ -1,8 +1,7 @@
 """Job and training status objects the GUI polls: state, progress, ETA, log, loss history, previews.
 
-Workers write these from their own thread; every method takes a lock, and readers get copies.
-``state_changed`` fires on the WORKER thread: Qt code must not touch widgets in its handler
-(the studio polls ``snapshot()`` from a QTimer on the main thread instead).
+Workers write these under a lock, readers get copies. ``state_changed`` fires on the WORKER thread:
+handlers must not touch widgets (the studio polls ``snapshot()`` from a QTimer).
 """
 
 from __future__ import annotations
@@ -151,11 +150,8 @@ class JobStatus:
 
 
 class MetricBuffer:
-    """Bounded per-name histories of (step, value); old points are decimated rather than dropped.
-
-    Appending is O(1); when a series reaches ``capacity`` every other point is discarded, so the
-    plot always spans the whole run with at most ``capacity`` points and repaint cost stays flat.
-    """
+    """Bounded per-name histories of (step, value): a full series drops every other point, so a plot spans the
+    whole run with at most ``capacity`` points."""
 
     def __init__(self, capacity: int = 4000) -> None:
         self.capacity = max(int(capacity), 16)

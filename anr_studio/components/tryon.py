@@ -1,8 +1,5 @@
-"""Live try-on preview (paper §5): blend two identities' neural textures through the painted UV mask.
-
-Region presets and the blend itself are the avatar package's (``anr_studio.avatar.tryon``), so
-the studio's preview and ``anr-studio swap`` make the same texture.
-"""
+"""Live try-on preview (paper §5): two identities' neural textures blended through the painted UV mask, by
+the same code as ``anr-studio swap`` (``anr_studio.avatar.tryon``)."""
 
 from __future__ import annotations
 

@@ -9,12 +9,8 @@ T = TypeVar("T")
 
 
 class UndoStack(Generic[T]):
-    """Returns snapshots on undo/redo; holds at most ``limit`` of them.
-
-    Snapshots are opaque to the stack (the owner makes and restores them). Edits that form one
-    gesture (a slider drag, a brush stroke) share a ``merge_key`` so one undo reverts the whole
-    gesture instead of each intermediate value.
-    """
+    """Returns snapshots on undo/redo; holds at most ``limit`` of them; edits sharing a ``merge_key`` (one
+    gesture: a drag, a stroke) are one step."""
 
     def __init__(self, limit: int = 100) -> None:
         self._undo: deque[T] = deque(maxlen=limit)
@@ -65,11 +61,7 @@ class UndoStack(Generic[T]):
 
 
 class Undoable(Generic[T]):
-    """Undo/redo for a state that keeps an `UndoStack` in ``self._undo``.
-
-    The state defines ``_snapshot()`` (a copy of what an edit may change) and ``_restore(snap)``
-    (puts a snapshot back and emits its own change signals).
-    """
+    """Undo/redo for a state with an `UndoStack` in ``self._undo``, ``_snapshot()`` and ``_restore(snap)``."""
 
     _undo: UndoStack[T]
     history_changed: Any  # the state's signal that undo/redo availability may have changed

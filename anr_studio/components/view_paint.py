@@ -1,13 +1,8 @@
 """Painting the try-on UV mask on a rendered view of the body, free of Qt.
 
-Every texel of the mask that lies on the body has a fixed place on the surface (its face and
-barycentrics, found once by rasterizing the UV layout). For one pose and camera, ``view_paint_map``
-poses the body, rasterizes the view (the same ``render_body_maps`` the neural renderer sees) and
-places each texel on screen, keeping those the view's depth shows. A brush dab at a view pixel then
-paints the texels drawn under the brush's circle there: round on screen, across UV seams, never on
-the far side of the body or on a part hidden behind another. The brush radius is the canvas's, in
-mask pixels, turned into view pixels by the view's texel density (``px_per_texel``), so a dab on the
-view covers about as many texels as one on the canvas.
+Each texel on the body has a fixed face and barycentrics (`TexelMap`); ``view_paint_map`` places them in
+a posed view and keeps those its depth shows, so a dab paints the texels under a round brush on screen,
+across UV seams, never hidden ones. ``px_per_texel`` turns the canvas's brush radius into view pixels.
 """
 
 from __future__ import annotations
@@ -82,9 +77,8 @@ def texel_map(body: StudioBody, size: int) -> TexelMap:
 class ViewPaintMap:
     """The mask's texels as one view shows them.
 
-    image_size: (H, W) of the view; index: (M,) flat mask indices of the texels the view shows;
-    pixels: (M,2) float their positions in the view (x right, y down, pixel centres at +0.5);
-    px_per_texel: view pixels per mask pixel, averaged over the body seen.
+    image_size: (H, W); index: (M,) flat mask indices of the shown texels; pixels: (M,2) float their view
+    positions (x right, y down, centres at +0.5); px_per_texel: view pixels per mask pixel.
     """
 
     size: int
@@ -170,12 +164,8 @@ def handle_view_event(state: PaintState, vmap: ViewPaintMap, event: PaintEvent) 
 
 
 class ViewBrush:
-    """Strokes on images of the body as the studio's shared view shows it, at any image size.
-
-    Reads ``pose_state`` (pose, betas, transl) and ``view_state`` (the orbit camera) and paints
-    ``state``; the ViewPaintMap is kept until the pose, the view or the image size change, so a
-    stroke and the hover outline cost no rasterization after the first event.
-    """
+    """Strokes on images of the body in the studio's shared view, at any image size; the ViewPaintMap is kept
+    until the pose, the view or the size change."""
 
     def __init__(self, body: StudioBody, state: PaintState, pose_state, view_state) -> None:
         self.body, self.state, self.pose_state, self.view_state = body, state, pose_state, view_state

@@ -11,17 +11,11 @@ ANGLE_STEP = 0.5  # degrees per arrow key or wheel step in the typed field
 
 
 class FineSlider(QtWidgets.QSlider):
-    """A horizontal slider whose drag moves the value by a fixed number of degrees per pixel.
+    """A horizontal slider dragged relatively: DEGREES_PER_PIXEL per pixel (FINE_DEGREES_PER_PIXEL with Shift)
+    however narrow it is; a drag stays one undo step (``sliderPressed``/``sliderReleased``)."""
 
-    Dragging is relative (like Blender's number fields): the value moves by DEGREES_PER_PIXEL
-    per pixel of horizontal motion (FINE_DEGREES_PER_PIXEL with Shift), however narrow the slider.
-    ``sliderPressed``/``sliderReleased`` still bracket a drag, so a drag stays one undo step.
-    """
-
-    def __init__(self, lo: int, hi: int, ticks_per_degree: int = TICKS_PER_DEGREE, parent=None) -> None:
-        super().__init__(QtCore.Qt.Orientation.Horizontal, parent)
-        self.setRange(lo, hi)
-        self.setMinimumWidth(50)
+    def __init__(self, lo: int, hi: int, ticks_per_degree: int = TICKS_PER_DEGREE, **props) -> None:
+        super().__init__(QtCore.Qt.Orientation.Horizontal, minimum=lo, maximum=hi, minimumWidth=50, **props)
         self.ticks_per_degree = ticks_per_degree
         self._drag: tuple[float, int] | None = None
         self._fine = False
@@ -56,18 +50,11 @@ class FineSlider(QtWidgets.QSlider):
         ev.accept()
 
 
-def angle_field(tip: str) -> QtWidgets.QDoubleSpinBox:
+def angle_field(tip: str, **props) -> QtWidgets.QDoubleSpinBox:
     """Returns a degree field (-180..180, 0.1 degree precision) that applies typed values on Enter or focus-out."""
-    sp = QtWidgets.QDoubleSpinBox()
-    sp.setRange(-180.0, 180.0)
-    sp.setDecimals(1)
-    sp.setSingleStep(ANGLE_STEP)
-    sp.setSuffix("°")
-    sp.setKeyboardTracking(False)
-    sp.setButtonSymbols(QtWidgets.QAbstractSpinBox.ButtonSymbols.NoButtons)
-    sp.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight)
-    sp.setMinimumWidth(56)
     # Every row's fields share the column width, however long the value's text.
-    sp.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
-    sp.setToolTip(tip)
-    return sp
+    width = QtWidgets.QSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
+    return QtWidgets.QDoubleSpinBox(minimum=-180.0, maximum=180.0, decimals=1, singleStep=ANGLE_STEP, suffix="°",
+                                    keyboardTracking=False, buttonSymbols=QtWidgets.QAbstractSpinBox.ButtonSymbols.NoButtons,
+                                    alignment=QtCore.Qt.AlignmentFlag.AlignRight, minimumWidth=56, sizePolicy=width,
+                                    toolTip=tip, **props)

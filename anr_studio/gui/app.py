@@ -14,12 +14,7 @@ MODELS_DIRS = (shipped_path("models"), Path.cwd() / "models")
 
 def demo_avatar() -> Path | None:
     """Returns the first shipped demo avatar (models/*.anr) or None."""
-    for d in MODELS_DIRS:
-        if d.is_dir():
-            found = sorted(d.glob("*.anr"))
-            if found:
-                return found[0]
-    return None
+    return next((path for d in MODELS_DIRS if d.is_dir() for path in sorted(d.glob("*.anr"))), None)
 
 
 # Donor -> wearer pairs whose upper-body swap reads at a glance: the green long-sleeved top onto the
@@ -28,10 +23,8 @@ CLEAR_SWAPS = (("cleo", "ada"), ("synth-5", "synth-0"))
 
 
 def tryon_pair(identities) -> tuple[str, str] | None:
-    """Returns (donor A, wearer B) among ``identities`` for a clear try-on picture, or None for fewer than two.
-
-    The first of ``CLEAR_SWAPS`` present wins; otherwise the second identity is worn by the first.
-    """
+    """Returns (donor A, wearer B) among ``identities``: the first of ``CLEAR_SWAPS`` present, else the first
+    two; None for fewer than two."""
     names = list(identities)
     for donor, wearer in CLEAR_SWAPS:
         if donor in names and wearer in names:
@@ -71,11 +64,8 @@ def wait_until_rendered(window, timeout_s: float = 20.0) -> None:
 
 
 def save_screenshot(widget, path: str | os.PathLike, colours: int | None = None) -> None:
-    """Saves ``widget.grab()`` (OpenGL children included) to ``path`` as PNG.
-
-    With ``colours``, as an adaptive palette of that many colours: a third of the size for pictures of
-    controls, text and plots, where it changes next to nothing (neural renders keep full colour).
-    """
+    """Saves ``widget.grab()`` to ``path`` as PNG, with ``colours`` as an adaptive palette (a third of the size
+    for pictures of controls)."""
     from anr_studio.errors import AnrError
 
     if hasattr(widget, "hide_stale_tab_bars"):
@@ -94,11 +84,8 @@ def save_screenshot(widget, path: str | os.PathLike, colours: int | None = None)
 
 
 def run_app(open_path: str | None = None, screenshot: str | None = None, quit_after: float | None = None) -> int:
-    """Runs the studio until the window closes; returns the process exit code.
-
-    ``open_path``: an avatar (.anr) or capture (.h5) to open (default: the demo avatar in models/).
-    ``screenshot``: save the rendered window there and quit. ``quit_after``: quit after S seconds.
-    """
+    """Runs the studio until the window closes; returns the exit code. ``open_path``: an avatar or capture (default
+    the demo avatar); ``screenshot``: save the window there and quit; ``quit_after``: quit after S seconds."""
     app = _application()
     from PySide6 import QtCore
 

@@ -1,8 +1,5 @@
-"""CapturePanel: open (or import, or synthesise) a capture, scrub its frames, check the coarse
-mesh outline against the frame, view the mask, extract masks, and run the alignment check (the
-coarse body's outline and skeleton over the frame, per-frame IoU against the mask, a verdict).
-
-Import, masks and the check run as background jobs listed in the studio's job list (status bar)."""
+"""CapturePanel: open, import or synthesise a capture, scrub its frames with the mesh outline or the mask,
+extract masks, and run the alignment check (outline and skeleton over the frame, IoU, a verdict) as jobs."""
 
 from __future__ import annotations
 
@@ -18,7 +15,7 @@ from anr_studio.components.pose_state import PoseState
 from anr_studio.components.protocols import StudioBody
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import ImageLabel, JobWatcher, button, combo, guarded, hbox, slider
+from anr_studio.gui.qt_util import ImageLabel, JobWatcher, button, combo, guarded, hbox, slider, vbox
 from anr_studio.jobs import capture_jobs
 from anr_studio.jobs.runner import BackgroundJob
 
@@ -42,8 +39,7 @@ class CapturePanel(QtWidgets.QWidget):
         self._masks_job: BackgroundJob | None = None
         self._check_job: BackgroundJob | None = None
         self.watcher = JobWatcher(self, self.jobs)
-        self.image = ImageLabel(NO_CAPTURE)
-        self.image.setObjectName("captureImage")
+        self.image = ImageLabel(NO_CAPTURE, objectName="captureImage")
         self.slider = slider(0, 0, tip="Scrub through the capture's frames", slot=self.show_frame)
         self.slider.setEnabled(False)
         self.frame_label = QtWidgets.QLabel("–")
@@ -54,8 +50,7 @@ class CapturePanel(QtWidgets.QWidget):
                               "or the mask alone")
         self.pose_btn = button("Pose from frame", "Copy this frame's tracked pose and shape into the viewport (undoable)",
                                self._pose_from_frame)
-        self.info = QtWidgets.QLabel("")
-        self.info.setWordWrap(True)
+        self.info = QtWidgets.QLabel("", wordWrap=True)
         self.check_box = button("Alignment check", "Draw the alignment check over the frame: the coarse body's outline "
                                 "(yellow) and skeleton (red), the mask's outline (cyan) and the frame's IoU; checks the "
                                 "capture in the background if it was not checked yet", self._on_check_toggled,
@@ -64,22 +59,15 @@ class CapturePanel(QtWidgets.QWidget):
                                 "rasterized body against the mask, and a verdict (a background job)", self.start_check)
         self.masks_btn = button("Extract masks", "Write foreground masks into the capture (from the background plate, or "
                                 "the person segmenter when the camera moves; a background job)", self.start_masks)
-        self.verdict = QtWidgets.QLabel("")
-        self.verdict.setObjectName("alignmentVerdict")
-        self.verdict.setWordWrap(True)
+        self.verdict = QtWidgets.QLabel("", objectName="alignmentVerdict", wordWrap=True)
         self.mask_box.currentIndexChanged.connect(redraw)
         open_btn = button("Open…", "Open a capture (.h5) to check and train on (Ctrl+O)", self._open_dialog)
         self.import_btn = button("Import…", "Import a folder of images or a video (with SMPL poses, or alone: the body "
                                  "is fitted to the video) as a capture, in the background (Ctrl+I)", self.import_dialog)
-        lay = QtWidgets.QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(self.image, 1)
-        lay.addLayout(hbox(open_btn, self.import_btn, (self.slider, 1), self.frame_label))
         # One row for the view and check controls: the panel then fits a third of a laptop's height.
-        lay.addLayout(hbox(self.outline_box, self.mask_box, self.pose_btn, 12, self.check_box, self.check_btn,
-                           self.masks_btn, None))
-        lay.addWidget(self.verdict)
-        lay.addWidget(self.info)
+        self.setLayout(vbox((self.image, 1), hbox(open_btn, self.import_btn, (self.slider, 1), self.frame_label),
+                            hbox(self.outline_box, self.mask_box, self.pose_btn, 12, self.check_box, self.check_btn,
+                                 self.masks_btn, None), self.verdict, self.info, margins=4))
 
     # --- opening -------------------------------------------------------------------------
     @guarded
@@ -114,23 +102,21 @@ class CapturePanel(QtWidgets.QWidget):
         cap = self.capture
         if cap is None:
             return
-        frame = cap.frame(i)
+        self.frame_label.setText(f"{i + 1}/{len(cap)}")
         if self.check_box.isChecked():
             self.image.set_array(alignment_overlay(cap, self.body, i, self.report))
-            self.frame_label.setText(f"{i + 1}/{len(cap)}")
             return
-        mask = cap.mask(i)
+        frame, mask = cap.frame(i), cap.mask(i)
         mode = self.mask_box.currentIndex()
         if mode == 2:
             img = np.repeat((mask if mask is not None else np.zeros(frame.shape[:2], np.uint8))[..., None], 3, -1)
         else:
             img = frame
-        if self.outline_box.isChecked() or mode == 1:
+        if self.outline_box.isChecked():
             K, R, t = cap.camera(i)
             img = outline_overlay(img, self.body, cap.pose(i), cap.betas, cap.transl(i), K, R, t,
-                                  mask=mask if mode == 1 else None) if self.outline_box.isChecked() else img
+                                  mask=mask if mode == 1 else None)
         self.image.set_array(img)
-        self.frame_label.setText(f"{i + 1}/{len(cap)}")
 
     def _pose_from_frame(self) -> None:
         if self.capture is None:
@@ -182,11 +168,10 @@ class CapturePanel(QtWidgets.QWidget):
 
     def import_capture(self, src: str, out: str, poses: str | None = None, height: float | None = None,
                        **models) -> BackgroundJob:
-        """Imports ``src`` into the capture ``out`` in the background, opens it and checks its alignment when done; returns the job.
+        """Imports ``src`` into the capture ``out`` as a job, then opens and checks it; returns the job.
 
-        A video without ``poses`` is fitted (``models``: estimator / segmenter, default MediaPipe's;
-        AnrError naming the extra to install when it is missing), sized by the person's ``height`` in
-        metres when given.
+        A video without ``poses`` is fitted (``models``: estimator / segmenter, default MediaPipe's) and sized by
+        ``height`` in metres when given.
         """
         if poses is None and capture_jobs.is_video(src) and not models:
             missing = capture_jobs.video_fit_missing(Path(src).name)

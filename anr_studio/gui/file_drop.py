@@ -1,6 +1,5 @@
-"""Files dropped on the studio window open as the File menu would: an avatar, a capture, a video or an
-image folder (an import) or a motion; anything else gets a one-line note in the status bar saying what
-is accepted."""
+"""Files dropped on the window open as the File menu would (avatar, capture, video or image folder, motion);
+anything else gets a note in the status bar."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 import anr_studio
-from anr_studio.gui.qt_util import action, button, hbox
+from anr_studio.gui.qt_util import action, button, hbox, vbox
 
 README = Path(anr_studio.__file__).resolve().parent.parent / "README.md"
 """The README of a source checkout (its docs/ folder beside it); an installed package has none."""
@@ -60,10 +60,7 @@ def _where(context: QtCore.Qt.ShortcutContext, widgets: list[QtWidgets.QWidget])
 
 
 def bound_shortcuts(window: QtWidgets.QWidget) -> list[BoundShortcut]:
-    """Returns every shortcut bound in ``window`` (its QActions and QShortcuts, children included).
-
-    Window-wide ones come first in menu order (File, Edit, View, ...), then those of a focused view.
-    """
+    """Returns every shortcut bound in ``window``: window-wide ones in menu order, then those of a focused view."""
     menu_bar = window.menuBar() if isinstance(window, QtWidgets.QMainWindow) else None
     menus = [a.menu() for a in menu_bar.actions() if a.menu() is not None] if menu_bar is not None else []
     actions = set(window.findChildren(QtGui.QAction))
@@ -103,27 +100,21 @@ class ShortcutSheet(QtWidgets.QWidget):
     """A window listing every bound shortcut (read from the actions each time it is shown) and the mouse gestures."""
 
     def __init__(self, window: QtWidgets.QWidget) -> None:
-        super().__init__(window, QtCore.Qt.WindowType.Window)
-        self.setObjectName("shortcutSheet")
-        self.setWindowTitle("Keyboard shortcuts — ANR Studio")
+        super().__init__(window, QtCore.Qt.WindowType.Window, objectName="shortcutSheet",
+                         windowTitle="Keyboard shortcuts — ANR Studio")
         self.main_window = window
-        self.filter = QtWidgets.QLineEdit()
-        self.filter.setPlaceholderText("Filter (e.g. undo, Ctrl)…")
-        self.filter.setClearButtonEnabled(True)
-        self.filter.setToolTip("Show only the rows containing every word typed here")
-        self.filter.textChanged.connect(self._apply_filter)
-        self.table = QtWidgets.QTableWidget(0, 3)
-        self.table.setObjectName("shortcutTable")
+        self.filter = QtWidgets.QLineEdit(placeholderText="Filter (e.g. undo, Ctrl)…", clearButtonEnabled=True,
+                                          toolTip="Show only the rows containing every word typed here",
+                                          textChanged=self._apply_filter)
+        self.table = QtWidgets.QTableWidget(0, 3, objectName="shortcutTable",
+                                            toolTip="Every keyboard shortcut of the studio, then the mouse gestures",
+                                            editTriggers=QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setHorizontalHeaderLabels(["Keys", "Does", "Where"])
-        self.table.setToolTip("Every keyboard shortcut of the studio, then the mouse gestures")
-        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.table.horizontalHeader().setStretchLastSection(True)
-        lay = QtWidgets.QVBoxLayout(self)
-        lay.addWidget(self.filter)
-        lay.addWidget(self.table, 1)
-        lay.addLayout(hbox(None, button("Close", "Close this list (F1 opens it again)", self.close)))
+        self.setLayout(vbox(self.filter, (self.table, 1), hbox(None, button("Close", "Close this list (F1 opens it again)",
+                                                                             self.close))))
         self.resize(720, 520)
 
     def rows(self) -> list[tuple[str, str, str]]:
@@ -207,8 +198,7 @@ class HelpMenu(QtCore.QObject):
         """Shows (non-modal) and returns the About box."""
         if self.about_box is None:
             self.about_box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Information, "About ANR Studio", about_text(),
-                                                   QtWidgets.QMessageBox.StandardButton.Ok, self.window)
-            self.about_box.setObjectName("aboutDialog")
-            self.about_box.setTextFormat(QtCore.Qt.TextFormat.RichText)
+                                                   QtWidgets.QMessageBox.StandardButton.Ok, self.window,
+                                                   objectName="aboutDialog", textFormat=QtCore.Qt.TextFormat.RichText)
         self.about_box.open()
         return self.about_box

@@ -9,7 +9,7 @@ from PySide6 import QtCore, QtWidgets
 
 from anr_studio.components.job_list import JobList, JobRow
 from anr_studio.components.status import JobState
-from anr_studio.gui.qt_util import button
+from anr_studio.gui.qt_util import button, hbox
 
 POLL_MS = 200
 MAX_ROWS = 3
@@ -22,28 +22,15 @@ class JobRowWidget(QtWidgets.QFrame):
     """One job: its name, a progress bar (busy while the amount of work is unknown) and a cancel button."""
 
     def __init__(self, jobs: JobList, key: int, name: str, parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("jobRow")
+        super().__init__(parent, objectName="jobRow")
         self.key = key
-        self.name = QtWidgets.QLabel(name)
-        self.name.setObjectName("jobName")
-        self.bar = QtWidgets.QProgressBar()
-        self.bar.setObjectName("jobProgress")
-        self.bar.setFixedWidth(170)
-        self.bar.setMaximumHeight(16)
-        self.bar.setTextVisible(True)
-        self.ended = QtWidgets.QLabel("")
-        self.ended.setObjectName("jobEnded")
-        self.ended.setMaximumWidth(420)
-        self.ended.setVisible(False)
+        self.name = QtWidgets.QLabel(name, objectName="jobName")
+        self.bar = QtWidgets.QProgressBar(objectName="jobProgress", fixedWidth=170, maximumHeight=16, textVisible=True)
+        self.ended = QtWidgets.QLabel("", objectName="jobEnded", maximumWidth=420, visible=False)
         self.cancel = button("✕", f"Cancel {name} (training saves a checkpoint; other jobs leave nothing half-written)",
-                             lambda: jobs.cancel(key), kind=QtWidgets.QToolButton, name="cancelJob")
-        self.cancel.setAutoRaise(True)
-        lay = QtWidgets.QHBoxLayout(self)
-        lay.setContentsMargins(6, 0, 2, 0)
-        lay.setSpacing(4)
-        for w in (self.name, self.bar, self.ended, self.cancel):
-            lay.addWidget(w)
+                             lambda: jobs.cancel(key), kind=QtWidgets.QToolButton, name="cancelJob", autoRaise=True)
+        self.setLayout(hbox(self.name, self.bar, self.ended, self.cancel, spacing=4,
+                            contentsMargins=QtCore.QMargins(6, 0, 2, 0)))
 
     def _fit(self, row: JobRow, text: str) -> str:
         """Returns ``text`` as it fits the bar: without the job's own message (e.g. images/s) when too long,
@@ -81,23 +68,16 @@ class JobListWidget(QtWidgets.QWidget):
     """The jobs of ``jobs`` side by side, running ones first (at most MAX_ROWS, then "+N more"); hidden while there is none."""
 
     def __init__(self, jobs: JobList, parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("jobList")
         # As wide as its rows: a lone row would otherwise stretch its name far away from its bar.
-        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Maximum, QtWidgets.QSizePolicy.Policy.Preferred)
+        super().__init__(parent, objectName="jobList", sizePolicy=QtWidgets.QSizePolicy(
+            QtWidgets.QSizePolicy.Policy.Maximum, QtWidgets.QSizePolicy.Policy.Preferred))
         self.jobs = jobs
         self.rows: dict[int, JobRowWidget] = {}
-        self._layout = QtWidgets.QHBoxLayout(self)
-        self._layout.setContentsMargins(0, 0, 0, 0)
-        self._layout.setSpacing(2)
-        self.more = QtWidgets.QLabel("")
-        self.more.setObjectName("moreJobs")
-        self.more.setVisible(False)
-        self._layout.addWidget(self.more)
+        self.more = QtWidgets.QLabel("", objectName="moreJobs", visible=False)
+        self._layout = hbox(self.more, margins=0, spacing=2)
+        self.setLayout(self._layout)
         self.setVisible(False)
-        self._timer = QtCore.QTimer(self)
-        self._timer.setInterval(POLL_MS)
-        self._timer.timeout.connect(self.refresh)
+        self._timer = QtCore.QTimer(self, interval=POLL_MS, timeout=self.refresh)
         jobs.changed.connect(self._on_changed)
 
     def _on_changed(self) -> None:

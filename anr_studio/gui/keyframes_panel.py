@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import JobWatcher, button, guarded, hbox, to_qimage
+from anr_studio.gui.qt_util import JobWatcher, button, guarded, hbox, to_qimage, vbox
 from anr_studio.jobs.capture_jobs import select_keyframes
 from anr_studio.jobs.runner import BackgroundJob
 from anr_studio.gui import theme
@@ -27,32 +27,22 @@ class KeyframesPanel(QtWidgets.QWidget):
         self.coverage: np.ndarray | None = None
         self._job: BackgroundJob | None = None
         self.watcher = JobWatcher(self, capture_panel.jobs)
-        self.fraction = QtWidgets.QDoubleSpinBox()
-        self.fraction.setRange(0.01, 1.0)
-        self.fraction.setSingleStep(0.05)
-        self.fraction.setValue(0.1)
-        self.fraction.setToolTip("Keyframe budget as a fraction of the training frames")
+        self.fraction = QtWidgets.QDoubleSpinBox(minimum=0.01, maximum=1.0, singleStep=0.05, value=0.1,
+                                                 toolTip="Keyframe budget as a fraction of the training frames")
         self.run_btn = button("Select keyframes", "Choose keyframes that cover the body's UV texels and silhouette best, "
                               "in the background", self.start_selection)
         self.add_btn = button("Add current frame", "Add the frame shown in the Capture panel to the keyframes", self.add_current)
         self.remove_btn = button("Remove selected", "Remove the selected thumbnails from the keyframes", self.remove_selected)
         self.save_btn = button("Save to capture", "Write the keyframes into the capture file (training uses them)", self.save)
-        self.progress = QtWidgets.QProgressBar()
-        self.progress.setVisible(False)
-        self.thumbs = QtWidgets.QListWidget()
-        self.thumbs.setObjectName("keyframeThumbs")
-        self.thumbs.setToolTip("Keyframes; double-click one to show it in the Capture panel")
-        self.thumbs.setViewMode(QtWidgets.QListView.ViewMode.IconMode)
-        self.thumbs.setIconSize(QtCore.QSize(THUMB, THUMB))
-        self.thumbs.setFlow(QtWidgets.QListView.Flow.LeftToRight)
-        self.thumbs.setWrapping(True)
-        self.thumbs.setResizeMode(QtWidgets.QListView.ResizeMode.Adjust)
-        self.thumbs.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.thumbs.itemDoubleClicked.connect(lambda it: capture_panel.slider.setValue(int(it.data(QtCore.Qt.ItemDataRole.UserRole))))
-        self.plot = pg.PlotWidget(background=theme.BASE)
+        self.progress = QtWidgets.QProgressBar(visible=False)
+        self.thumbs = QtWidgets.QListWidget(
+            objectName="keyframeThumbs", toolTip="Keyframes; double-click one to show it in the Capture panel",
+            viewMode=QtWidgets.QListView.ViewMode.IconMode, iconSize=QtCore.QSize(THUMB, THUMB),
+            flow=QtWidgets.QListView.Flow.LeftToRight, wrapping=True, resizeMode=QtWidgets.QListView.ResizeMode.Adjust,
+            selectionMode=QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection,
+            itemDoubleClicked=lambda it: capture_panel.slider.setValue(int(it.data(QtCore.Qt.ItemDataRole.UserRole))))
+        self.plot = pg.PlotWidget(background=theme.BASE, labels={"bottom": "keyframes", "left": "coverage"})
         self.plot.setObjectName("coveragePlot")
-        self.plot.setLabel("bottom", "keyframes")
-        self.plot.setLabel("left", "coverage")
         self.plot.setYRange(0, 1.02)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.addLegend(offset=(-10, -10))
@@ -62,15 +52,10 @@ class KeyframesPanel(QtWidgets.QWidget):
         split.addWidget(self.thumbs)
         split.addWidget(self.plot)
         split.setSizes([500, 300])
-        self.info = QtWidgets.QLabel("Open a capture, then select keyframes (paper §3.4: frames that together cover the body).")
-        self.info.setWordWrap(True)
-        lay = QtWidgets.QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(hbox(QtWidgets.QLabel("Budget"), self.fraction, self.run_btn, self.add_btn, self.remove_btn,
-                           self.save_btn, None))
-        lay.addWidget(self.progress)
-        lay.addWidget(split, 1)
-        lay.addWidget(self.info)
+        self.info = QtWidgets.QLabel("Open a capture, then select keyframes (paper §3.4: frames that together cover the "
+                                     "body).", wordWrap=True)
+        self.setLayout(vbox(hbox(QtWidgets.QLabel("Budget"), self.fraction, self.run_btn, self.add_btn, self.remove_btn,
+                                 self.save_btn, None), self.progress, (split, 1), self.info, margins=4))
         capture_panel.capture_opened.connect(self._load_from_capture)
 
     def _load_from_capture(self, _path: str) -> None:

@@ -55,12 +55,10 @@ class MainWindow(QtWidgets.QMainWindow):
     """The studio window. Panels are docks; all state lives in Qt-free objects it owns."""
 
     def __init__(self, body: StudioBody | None = None) -> None:
-        super().__init__()
-        apply_dark_theme(QtWidgets.QApplication.instance())
-        self.setWindowTitle("ANR Studio")
-        self.setObjectName("anrStudioMain")
         # No AnimatedDocks: its animations leave stale tab bars behind after the window resizes.
-        self.setDockOptions(QtWidgets.QMainWindow.DockOption.AllowTabbedDocks | QtWidgets.QMainWindow.DockOption.AllowNestedDocks)
+        docks = QtWidgets.QMainWindow.DockOption.AllowTabbedDocks | QtWidgets.QMainWindow.DockOption.AllowNestedDocks
+        super().__init__(windowTitle="ANR Studio", objectName="anrStudioMain", dockOptions=docks)
+        apply_dark_theme(QtWidgets.QApplication.instance())
         self.body = body = default_body() if body is None else body
         self.pose_state = PoseState(num_betas=int(body.num_betas))
         self.view_state = ViewState()
@@ -74,23 +72,18 @@ class MainWindow(QtWidgets.QMainWindow):
         self.viewport = MeshViewport(body, self.pose_state, self.view_state)
         self.viewport.setAccessibleName("3D view")
         self.neural = NeuralView(self.pose_state, self.view_state)
-        self.empty = QtWidgets.QLabel(EMPTY_STATE)
-        self.empty.setObjectName("emptyState")
-        self.empty.setWordWrap(True)
-        self.empty.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-        self.empty.setTextFormat(QtCore.Qt.TextFormat.RichText)
-        self.empty.setStyleSheet(IMAGE_WELL)
+        ignored = QtWidgets.QSizePolicy.Policy.Ignored
+        self.empty = QtWidgets.QLabel(EMPTY_STATE, objectName="emptyState", wordWrap=True, styleSheet=IMAGE_WELL,
+                                      alignment=QtCore.Qt.AlignmentFlag.AlignCenter, textFormat=QtCore.Qt.TextFormat.RichText,
+                                      sizePolicy=QtWidgets.QSizePolicy(ignored, ignored))
         self.neural_stack = QtWidgets.QStackedWidget()
         self.neural_stack.addWidget(self.empty)
         self.neural_stack.addWidget(self.neural)
-        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        splitter.addWidget(self.viewport)
-        splitter.addWidget(self.neural_stack)
+        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal, accessibleName="3D view or neural view")
+        for i, view in enumerate((self.viewport, self.neural_stack)):
+            splitter.addWidget(view)
+            splitter.setStretchFactor(i, 1)
         splitter.setSizes([600, 600])
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 1)
-        splitter.setAccessibleName("3D view or neural view")
-        self.empty.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Ignored)
         self.setCentralWidget(splitter)
 
         # The side panels take the full height (as in Blender): posing and painting need it more than
@@ -102,9 +95,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.video_export = VideoExport(self)
 
         self.workspaces = WorkspaceBar(self.docks)
-        bar = self.addToolBar("Workspaces")
-        bar.setObjectName("workspaceToolBar")
-        bar.setMovable(False)
+        bar = QtWidgets.QToolBar("Workspaces", self, objectName="workspaceToolBar", movable=False)
+        self.addToolBar(bar)
         bar.addWidget(self.workspaces)
         self._build_actions()
         self._build_menus()
@@ -114,10 +106,10 @@ class MainWindow(QtWidgets.QMainWindow):
         describe_actions(self)  # after every action exists: each tooltip names its keys
         for menu in self.menuBar().findChildren(QtWidgets.QMenu):
             menu.setToolTipsVisible(True)
-        self.pose_state.changed.connect(lambda _w: self._mark_edited("pose"))
+        self.pose_state.changed.connect(lambda _w: setattr(self, "_last_edited", "pose"))
         self.neural.ident_box.currentTextChanged.connect(self._refresh_neural_colors)
         self.neural.ident_box.currentTextChanged.connect(self._show_identity_shape)
-        self.paint_state.changed.connect(lambda _b: self._mark_edited("paint"))
+        self.paint_state.changed.connect(lambda _b: setattr(self, "_last_edited", "paint"))
         self.recovery = Recovery(self, self.pose_state, self.paint_state)
         self.resize(1400, 860)
         self._restore_settings()
@@ -125,16 +117,11 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # --- layout --------------------------------------------------------------------------
     def _add_dock(self, title: str, widget: QtWidgets.QWidget, area, tab_with: str | None = None) -> QtWidgets.QDockWidget:
-        dock = QtWidgets.QDockWidget(title, self)
-        dock.setObjectName(f"dock_{title.lower().replace(' ', '_')}")
+        key = title.lower().replace(' ', '_')
         # A panel taller or wider than its dock scrolls, so no panel sets the window's minimum size.
-        scroll = QtWidgets.QScrollArea()
-        scroll.setObjectName(f"scroll_{title.lower().replace(' ', '_')}")
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-        scroll.setWidget(widget)
-        scroll.setMinimumSize(160, 120)
-        dock.setWidget(scroll)
+        scroll = QtWidgets.QScrollArea(objectName=f"scroll_{key}", widgetResizable=True, widget=widget,
+                                       frameShape=QtWidgets.QFrame.Shape.NoFrame, minimumSize=QtCore.QSize(160, 120))
+        dock = QtWidgets.QDockWidget(title, self, objectName=f"dock_{key}", widget=scroll)
         self.docks[title] = dock
         # A dock moved into another group gets a new tab bar: give its tabs their tooltips too.
         dock.dockLocationChanged.connect(lambda _area: QtCore.QTimer.singleShot(0, self, lambda: describe_dock_tabs(self)))
@@ -177,8 +164,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.training_panel.avatar_written.connect(self._on_avatar_written)
 
     # --- actions and menus ---------------------------------------------------------------
-    def _act(self, text: str, slot, shortcut=None, tip: str = "") -> QtGui.QAction:
-        return action(self, text, slot, shortcut, tip)
+    def _act(self, text: str, slot, shortcut=None, tip: str = "", **props) -> QtGui.QAction:
+        return action(self, text, slot, shortcut, tip, **props)
 
     def _build_actions(self) -> None:
         K = QtGui.QKeySequence.StandardKey
@@ -202,29 +189,26 @@ class MainWindow(QtWidgets.QMainWindow):
                                for i, name in enumerate(WORKSPACES, start=1)]
         for i, act in enumerate(self.act_workspaces):
             self.workspaces.setTabToolTip(i, f"{self.workspaces.tabToolTip(i)} ({act.shortcut().toString()})")
-        self.act_skeleton = self._act("Show skeleton", self.viewport.show_skeleton, "S", "Draw the joints and bones over the mesh")
-        self.act_skeleton.setCheckable(True)
-        self.act_skeleton.setChecked(True)
+        # Single letters and arrows act only while the views have the focus: typed into a box they stay text.
+        focused = {"shortcutContext": QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut}
+        self.act_skeleton = self._act("Show skeleton", self.viewport.show_skeleton, "S", "Draw the joints and bones over the mesh",
+                                      checkable=True, checked=True, **focused)
         self.act_checker = self._act("UV checker", lambda on: self.set_color_mode("checker" if on else "skin"), "C",
-                                     "Colour the mesh with a UV checkerboard")
+                                     "Colour the mesh with a UV checkerboard", checkable=True, **focused)
         self.act_neural_colors = self._act("Neural texture colours", lambda on: self.set_color_mode("neural" if on else "skin"),
-                                           "T", "Colour the mesh with the identity's neural texture (PCA false colour)")
-        self.act_neural_colors.setEnabled(False)  # until an avatar is open
+                                           "T", "Colour the mesh with the identity's neural texture (PCA false colour)",
+                                           checkable=True, enabled=False, **focused)  # enabled once an avatar is open
+        self.centralWidget().addActions([self.act_skeleton, self.act_checker, self.act_neural_colors])
         # At most one colour mode is checked; none checked is plain skin.
         self.color_modes = QtGui.QActionGroup(self)
         self.color_modes.setExclusionPolicy(QtGui.QActionGroup.ExclusionPolicy.ExclusiveOptional)
-        for a in (self.act_checker, self.act_neural_colors):
-            a.setCheckable(True)
-            self.color_modes.addAction(a)
-        self.act_orbit_left = self._act("Orbit left", lambda: self.view_state.orbit(-15, 0), "Left", "Turn the camera 15° left around the body")
-        self.act_orbit_right = self._act("Orbit right", lambda: self.view_state.orbit(15, 0), "Right", "Turn the camera 15° right around the body")
-        for a in (self.act_orbit_left, self.act_orbit_right):
-            a.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.viewport.addAction(a)
-        # Single letters act only while the views have the focus: typed into a box they stay text.
-        for a in (self.act_skeleton, self.act_checker, self.act_neural_colors):
-            a.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.centralWidget().addAction(a)
+        self.color_modes.addAction(self.act_checker)
+        self.color_modes.addAction(self.act_neural_colors)
+        self.act_orbit_left = self._act("Orbit left", lambda: self.view_state.orbit(-15, 0), "Left",
+                                        "Turn the camera 15° left around the body", **focused)
+        self.act_orbit_right = self._act("Orbit right", lambda: self.view_state.orbit(15, 0), "Right",
+                                         "Turn the camera 15° right around the body", **focused)
+        self.viewport.addActions([self.act_orbit_left, self.act_orbit_right])
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
@@ -256,16 +240,13 @@ class MainWindow(QtWidgets.QMainWindow):
     def _build_status(self) -> None:
         import torch
 
-        sb = self.statusBar()
         dev = f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "CPU only"
+        self.job_list = JobListWidget(self.jobs)
         self.device_label = QtWidgets.QLabel(dev)
         self.fps_label = QtWidgets.QLabel("")
-        self.job_list = JobListWidget(self.jobs)
-        sb.addPermanentWidget(self.job_list)
-        for w in (self.device_label, self.fps_label):
-            sb.addPermanentWidget(w)
-        self._status_timer = QtCore.QTimer(self)
-        self._status_timer.timeout.connect(self._update_status)
+        for w in (self.job_list, self.device_label, self.fps_label):
+            self.statusBar().addPermanentWidget(w)
+        self._status_timer = QtCore.QTimer(self, timeout=self._update_status)
         self._status_timer.start(500)
 
     def _update_status(self) -> None:
@@ -287,10 +268,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.pose_state.set_start_betas(avatar.identity_betas(identity))
 
     def _refresh_neural_colors(self, *_args) -> None:
-        """Gives the viewport the neural-texture colours of the identity picked in the neural preview.
-
-        Without an avatar (or one without textures) the neural mode is off and its action disabled.
-        """
+        """Gives the viewport the neural-texture colours of the picked identity; without them the neural mode is off."""
         avatar, identity = self.avatar, self.neural.identity
         colors = None
         if avatar is not None and identity:
@@ -301,9 +279,6 @@ class MainWindow(QtWidgets.QMainWindow):
             self.set_color_mode("skin")
 
     # --- undo/redo -----------------------------------------------------------------------
-    def _mark_edited(self, which: str) -> None:
-        self._last_edited = which
-
     def _histories(self) -> tuple:
         return (self.paint_state, self.pose_state) if self._last_edited == "paint" else (self.pose_state, self.paint_state)
 
@@ -324,7 +299,6 @@ class MainWindow(QtWidgets.QMainWindow):
     def open_avatar_dialog(self, _checked: bool = False) -> None:
         self._open_dialog("Open avatar", "Avatars (*.anr)")
 
-    @guarded
     def _open_dialog(self, title: str, kinds: str) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, title, "", kinds)
         if path:
@@ -344,7 +318,7 @@ class MainWindow(QtWidgets.QMainWindow):
             else:
                 raise AnrError(f"{path}: unknown file type {p.suffix!r}, expected an avatar (.anr) or a capture (.h5)")
         except Exception:
-            self._drop_recent(str(p))  # a file that does not open is no recent file
+            self._add_recent(str(p), add=False)  # a file that does not open is no recent file
             raise
         self._add_recent(str(p))
 
@@ -400,15 +374,10 @@ class MainWindow(QtWidgets.QMainWindow):
         recent = settings().value("recent", []) or []
         return [recent] if isinstance(recent, str) else list(recent)  # QSettings gives a single entry as a string
 
-    def _add_recent(self, path: str) -> None:
-        settings().setValue("recent", ([path] + [p for p in self._recent() if p != path])[:MAX_RECENT])
+    def _add_recent(self, path: str, add: bool = True) -> None:
+        """Puts ``path`` first in File ▸ Recent files, or takes it out of them."""
+        settings().setValue("recent", (([path] if add else []) + [p for p in self._recent() if p != path])[:MAX_RECENT])
         self._refresh_recent()
-
-    def _drop_recent(self, path: str) -> None:
-        recent = self._recent()
-        if path in recent:
-            settings().setValue("recent", [p for p in recent if p != path])
-            self._refresh_recent()
 
     def _refresh_recent(self) -> None:
         self.recent_menu.clear()
@@ -430,9 +399,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def hide_stale_tab_bars(self) -> int:
         """Returns how many stale dock tab bars were hidden.
 
-        After the window resizes, Qt (6.12, seen under Xvfb) can leave an old copy of a dock
-        group's tab bar visible at the group's former position; the live one sits flush with
-        its docks, so any other bar holding the same docks is stale.
+        After a resize Qt (seen under Xvfb) can leave an old copy of a group's tab bar behind; the live one sits
+        flush with its docks.
         """
         groups: dict[tuple[str, ...], list[QtWidgets.QTabBar]] = {}
         for tb in self.findChildren(QtWidgets.QTabBar, options=QtCore.Qt.FindChildOption.FindDirectChildrenOnly):
@@ -467,8 +435,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:  # noqa: N802 - Qt name
         self.file_drop.drag_enter(event)
 
-    def dragMoveEvent(self, event: QtGui.QDragMoveEvent) -> None:  # noqa: N802 - Qt name
-        self.file_drop.drag_enter(event)
+    dragMoveEvent = dragEnterEvent  # noqa: N815 - Qt name
 
     def dropEvent(self, event: QtGui.QDropEvent) -> None:  # noqa: N802 - Qt name
         self.file_drop.drop(event)
@@ -494,9 +461,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for title, dock in self.docks.items():
             self.addDockWidget(self._dock_places[title][0], dock)
         if not self.restoreState(state):
-            for dock in self.docks.values():
-                self.removeDockWidget(dock)
-            self._apply_default_layout()
+            self.reset_layout()
 
     def _on_identity_added(self, name: str) -> None:
         """Lists an identity the try-on panel added in the neural preview's picker (its choice stays)."""

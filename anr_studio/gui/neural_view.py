@@ -9,7 +9,7 @@ from PySide6 import QtCore, QtWidgets
 from anr_studio.components.pose_state import PoseState
 from anr_studio.components.protocols import StudioAvatar
 from anr_studio.components.scene import ViewState
-from anr_studio.gui.qt_util import ImageLabel, hbox
+from anr_studio.gui.qt_util import ImageLabel, hbox, vbox
 from anr_studio.gui.theme import IMAGE_WELL, NEURAL_BACKDROP
 from anr_studio.jobs.preview import NeuralPreview, PreviewRequest, PreviewResult, default_preview_size
 
@@ -33,25 +33,16 @@ class NeuralView(QtWidgets.QWidget):
         self.size_px = default_preview_size()
         self.identity: str | None = None
         self.extra_note = ""  # e.g. the try-on panel says which identities the preview blends
-        self.label = ImageLabel(NO_AVATAR)
-        self.label.setObjectName("neuralImage")
-        self.label.setStyleSheet(IMAGE_WELL)  # the dark well around the image, whatever its aspect
-        self.info = QtWidgets.QLabel("")
-        self.info.setObjectName("neuralInfo")
-        self.info.setStyleSheet("color: #bbb; font-size: 11px;")
+        # the dark well around the image, whatever its aspect
+        self.label = ImageLabel(NO_AVATAR, objectName="neuralImage", styleSheet=IMAGE_WELL)
         # Changing text must never resize the panel (and shrink the 3D view beside it).
-        self.info.setWordWrap(True)
-        self.info.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
-        self.ident_box = QtWidgets.QComboBox()
-        self.ident_box.setToolTip("Identity shown in the neural preview")
-        self.ident_box.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.ident_box.setMinimumContentsLength(8)
-        self.ident_box.currentTextChanged.connect(self._on_identity)
-        lay = QtWidgets.QVBoxLayout(self)
-        lay.setContentsMargins(2, 2, 2, 2)
-        lay.addLayout(hbox(QtWidgets.QLabel("Identity:"), (self.ident_box, 1)))
-        lay.addWidget(self.label, 1)
-        lay.addWidget(self.info)
+        self.info = QtWidgets.QLabel("", objectName="neuralInfo", styleSheet="color: #bbb; font-size: 11px;", wordWrap=True,
+                                     sizePolicy=QtWidgets.QSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                                                                      QtWidgets.QSizePolicy.Policy.Preferred))
+        self.ident_box = QtWidgets.QComboBox(
+            toolTip="Identity shown in the neural preview", minimumContentsLength=8, currentTextChanged=self._on_identity,
+            sizeAdjustPolicy=QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setLayout(vbox(hbox(QtWidgets.QLabel("Identity:"), (self.ident_box, 1)), (self.label, 1), self.info, margins=2))
         self._bridge = _Bridge()
         self._bridge.result.connect(self._on_result, QtCore.Qt.ConnectionType.QueuedConnection)
         self.worker = NeuralPreview(self._bridge.result.emit)
@@ -94,10 +85,8 @@ class NeuralView(QtWidgets.QWidget):
         self.request()
 
     def request(self, *_args, size: int | None = None, stamp: float | None = None) -> None:
-        """Asks the worker for a render of the current pose and view at ``size`` (default full; latest wins).
-
-        ``stamp``: time.perf_counter() of the edit it shows (default now), where latency counts from.
-        """
+        """Asks the worker for a render of the current pose and view at ``size`` (default full; latest wins);
+        ``stamp``: perf_counter() of the edit it shows, where latency counts from (default now)."""
         if self.worker.avatar is None or self.identity is None:
             return
         s = self.pose_state

@@ -1,6 +1,5 @@
-"""PosePanel: a fine slider and a typed degree field per joint axis (grouped by body part,
-filterable), global rotation and translation, shape sliders, resets, and motion playback.
-Binds both ways to PoseState, including the selected joint (picked here or in the viewport)."""
+"""PosePanel: a fine slider and a degree field per joint axis (grouped, filterable), global rotation and
+translation, shape sliders, resets and motion playback, bound both ways to PoseState."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from anr_studio.components.playback import BUILTIN_MOTION_NAMES, Playback
 from anr_studio.components.pose_state import JOINT_GROUPS, SMPL_JOINT_NAMES, PoseState, joint_index
 from anr_studio.components.protocols import StudioBody
 from anr_studio.gui.angle_field import TICKS_PER_DEGREE, FineSlider, angle_field
-from anr_studio.gui.qt_util import button, combo, guarded, hbox, set_quietly, slider
+from anr_studio.gui.qt_util import button, combo, guarded, hbox, set_quietly, slider, vbox
 
 SELECTED_ROW_CSS = "#{name} {{ background: rgba(77, 200, 255, 70); border-radius: 3px; }}"
 BETA_TICKS = 100
@@ -32,44 +31,28 @@ class PosePanel(QtWidgets.QWidget):
         self.angle_fields: dict[tuple[int, int], QtWidgets.QDoubleSpinBox] = {}
         self.rows: dict[int, QtWidgets.QWidget] = {}
         self.beta_sliders: list[QtWidgets.QSlider] = []
-        self.transl_spins: list[QtWidgets.QDoubleSpinBox] = []
         self.playback = Playback()
-        outer = QtWidgets.QVBoxLayout(self)
-        outer.setContentsMargins(4, 4, 4, 4)
-        self.filter = QtWidgets.QLineEdit()
-        self.filter.setPlaceholderText("Filter joints (e.g. elbow, left)…")
-        self.filter.setClearButtonEnabled(True)
-        self.filter.setToolTip("Show only the joints whose names contain every word typed here")
-        self.filter.textChanged.connect(self._apply_filter)
+        self.filter = QtWidgets.QLineEdit(placeholderText="Filter joints (e.g. elbow, left)…", clearButtonEnabled=True,
+                                          toolTip="Show only the joints whose names contain every word typed here",
+                                          textChanged=self._apply_filter)
         reset_all = button("Reset all", "Reset every joint, the translation and the shape to the rest pose (Ctrl+R; undo "
                            "with Ctrl+Z)", state.reset_all)
-        outer.addLayout(hbox((self.filter, 1), reset_all))
-        self.selected_label = QtWidgets.QLabel()
-        self.selected_label.setToolTip("Click a joint in the 3D view, or a joint's name below, to select it")
-        outer.addWidget(self.selected_label)
-        self.scroll = scroll = QtWidgets.QScrollArea()
-        scroll.setWidgetResizable(True)
-        body = QtWidgets.QWidget()
-        self.form = QtWidgets.QVBoxLayout(body)
-        self.form.setSpacing(2)
-        scroll.setWidget(body)
-        outer.addWidget(scroll, 1)
+        self.selected_label = QtWidgets.QLabel(toolTip="Click a joint in the 3D view, or a joint's name below, to select it")
+        self.form = vbox(spacing=2)
+        self.scroll = QtWidgets.QScrollArea(widgetResizable=True, widget=QtWidgets.QWidget())
+        self.scroll.widget().setLayout(self.form)
         self.groups: dict[str, QtWidgets.QGroupBox] = {}
         self._build_global()
         for group, names in JOINT_GROUPS.items():
-            box = QtWidgets.QGroupBox(group.capitalize())
-            lay = QtWidgets.QVBoxLayout(box)
-            lay.setSpacing(1)
-            for name in names:
-                j = joint_index(name)
-                if j == 0:
-                    continue  # the pelvis rotation is the global rotation above
-                lay.addWidget(self._joint_row(j, name.replace("_", " ")))
-            self.groups[group] = box
-            self.form.addWidget(box)
+            # the pelvis rotation is the global rotation above
+            rows = [self._joint_row(j, n.replace("_", " ")) for n in names if (j := joint_index(n)) != 0]
+            self.groups[group] = QtWidgets.QGroupBox(group.capitalize())
+            self.groups[group].setLayout(vbox(*rows, spacing=1))
+            self.form.addWidget(self.groups[group])
         self._build_shape()
         self.form.addStretch(1)
-        outer.addWidget(self._build_motion())
+        self.setLayout(vbox(hbox((self.filter, 1), reset_all), self.selected_label, (self.scroll, 1), self._build_motion(),
+                            margins=4))
         state.changed.connect(self.refresh)
         state.selection_changed.connect(self._on_selection)
         self.refresh()
@@ -87,31 +70,23 @@ class PosePanel(QtWidgets.QWidget):
 
     def _joint_row(self, j: int, title: str) -> QtWidgets.QWidget:
         name = SMPL_JOINT_NAMES[j]
-        row = QtWidgets.QWidget()
-        row.setObjectName(f"row_{name}")
+        row = QtWidgets.QWidget(objectName=f"row_{name}")
         row.setAttribute(QtCore.Qt.WidgetAttribute.WA_StyledBackground, True)
-        lay = QtWidgets.QGridLayout(row)
-        lay.setContentsMargins(2, 1, 2, 1)
-        lay.setHorizontalSpacing(4)
-        lay.setVerticalSpacing(0)
+        lay = QtWidgets.QGridLayout(row, horizontalSpacing=4, verticalSpacing=0, contentsMargins=QtCore.QMargins(2, 1, 2, 1))
         pick = button(title, f"Select {title} (also by clicking it in the 3D view)",
-                      lambda _=False, j=j: self.state.select_joint(j), kind=QtWidgets.QToolButton)
-        pick.setAutoRaise(True)
-        pick.setMinimumWidth(84)
+                      lambda _=False, j=j: self.state.select_joint(j), kind=QtWidgets.QToolButton, autoRaise=True,
+                      minimumWidth=84)
         lay.addWidget(pick, 0, 0, 2, 1)
         for axis, axis_name in enumerate("xyz"):
             tip = f"{title}: rotation about {axis_name} in degrees"
-            sp = angle_field(tip + " (type a value, arrows step 0.5°)")
-            sp.setObjectName(f"angle_{name}_{axis_name}")
-            sp.valueChanged.connect(lambda v, j=j, a=axis: self._on_angle(j, a, v))
+            sp = angle_field(tip + " (type a value, arrows step 0.5°)", objectName=f"angle_{name}_{axis_name}",
+                             valueChanged=lambda v, j=j, a=axis: self._on_angle(j, a, v))
             self.angle_fields[(j, axis)] = sp
             lay.addWidget(sp, 0, axis + 1)
-            s = FineSlider(-180 * TICKS_PER_DEGREE, 180 * TICKS_PER_DEGREE)
-            s.setToolTip(tip + " (drag: 0.5° per pixel, with Shift 0.1°)")
-            s.setObjectName(f"joint_{name}_{axis_name}")
-            s.valueChanged.connect(lambda v, j=j, a=axis: self._on_joint(j, a, v))
-            s.sliderPressed.connect(lambda j=j: self.state.select_joint(j))
-            s.sliderReleased.connect(self.state.end_gesture)
+            s = FineSlider(-180 * TICKS_PER_DEGREE, 180 * TICKS_PER_DEGREE, objectName=f"joint_{name}_{axis_name}",
+                           toolTip=tip + " (drag: 0.5° per pixel, with Shift 0.1°)", sliderReleased=self.state.end_gesture,
+                           valueChanged=lambda v, j=j, a=axis: self._on_joint(j, a, v),
+                           sliderPressed=lambda j=j: self.state.select_joint(j))
             self.sliders[(j, axis)] = s
             lay.addWidget(s, 1, axis + 1)
             lay.setColumnStretch(axis + 1, 1)
@@ -123,19 +98,11 @@ class PosePanel(QtWidgets.QWidget):
 
     def _build_global(self) -> None:
         box = QtWidgets.QGroupBox("Global rotation and translation")
-        lay = QtWidgets.QVBoxLayout(box)
-        lay.addWidget(self._joint_row(0, "rotation"))
-        trow = hbox(QtWidgets.QLabel("translation (m)"))
-        for axis in range(3):
-            sp = QtWidgets.QDoubleSpinBox()
-            sp.setRange(-5.0, 5.0)
-            sp.setSingleStep(0.02)
-            sp.setDecimals(3)
-            sp.setToolTip(f"Move the whole body along {'xyz'[axis]} in metres (y is up)")
-            sp.valueChanged.connect(lambda v, a=axis: self._on_transl(a, v))
-            self.transl_spins.append(sp)
-            trow.addWidget(sp)
-        lay.addLayout(trow)
+        self.transl_spins = [QtWidgets.QDoubleSpinBox(minimum=-5.0, maximum=5.0, singleStep=0.02, decimals=3,
+                                                      toolTip=f"Move the whole body along {'xyz'[axis]} in metres (y is up)",
+                                                      valueChanged=lambda v, a=axis: self._on_transl(a, v))
+                             for axis in range(3)]
+        box.setLayout(vbox(self._joint_row(0, "rotation"), hbox(QtWidgets.QLabel("translation (m)"), *self.transl_spins)))
         self.groups["global"] = box
         self.form.addWidget(box)
 
@@ -169,17 +136,12 @@ class PosePanel(QtWidgets.QWidget):
         self.play_btn = button("Play", "Play the motion on the clock, looping (frames are skipped when rendering lags)",
                                self._on_play, checkable=True)
         self.play_btn.setEnabled(False)
-        self.speed = QtWidgets.QDoubleSpinBox()
-        self.speed.setRange(0.1, 4.0)
-        self.speed.setValue(1.0)
-        self.speed.setSuffix("×")
-        self.speed.setSingleStep(0.25)
-        self.speed.setToolTip("Playback speed (1× is the motion's own frame rate, in real time)")
+        self.speed = QtWidgets.QDoubleSpinBox(minimum=0.1, maximum=4.0, value=1.0, suffix="×", singleStep=0.25,
+                                              toolTip="Playback speed (1× is the motion's own frame rate, in real time)")
         self.timeline = self._slider(0, 0, 0, "Scrub through the motion", self._show_frame)
         self.timeline.setEnabled(False)
-        self.frame_label = QtWidgets.QLabel("frame – / –")
-        self.frame_label.setObjectName("frameLabel")
-        self.frame_label.setToolTip("Current frame / frames in the motion")
+        self.frame_label = QtWidgets.QLabel("frame – / –", objectName="frameLabel",
+                                            toolTip="Current frame / frames in the motion")
         use = button("Use this pose", "Copy the motion's current frame into the editable pose (undoable)", self._use_frame)
         lay.addWidget(self.motion_box, 0, 0)
         lay.addWidget(load, 0, 1)
@@ -189,8 +151,7 @@ class PosePanel(QtWidgets.QWidget):
         lay.addWidget(use, 1, 2)
         lay.addWidget(self.timeline, 2, 0, 1, 2)
         lay.addWidget(self.frame_label, 2, 2)
-        self._timer = QtCore.QTimer(self)
-        self._timer.timeout.connect(self._tick)
+        self._timer = QtCore.QTimer(self, timeout=self._tick)
         return box
 
     def _on_phenotype(self, _value: int = 0) -> None:

@@ -33,14 +33,11 @@ def to_qimage(img: np.ndarray) -> QtGui.QImage:
 class ImageLabel(QtWidgets.QLabel):
     """A label that shows one image scaled to fit (aspect kept) or a centred message."""
 
-    def __init__(self, message: str = "", parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-        self.setMinimumSize(96, 96)
-        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Ignored)
-        self.setWordWrap(True)
+    def __init__(self, message: str = "", minimum: int = 96, **props) -> None:
+        ignored = QtWidgets.QSizePolicy.Policy.Ignored
+        super().__init__(message, alignment=QtCore.Qt.AlignmentFlag.AlignCenter, minimumSize=QtCore.QSize(minimum, minimum),
+                         sizePolicy=QtWidgets.QSizePolicy(ignored, ignored), wordWrap=True, **props)
         self._image: QtGui.QImage | None = None
-        self.setText(message)
 
     def set_array(self, img: np.ndarray | None, message: str = "") -> None:
         """Shows ``img`` (H,W,3|4) uint8, or ``message`` when it is None."""
@@ -94,9 +91,8 @@ def guarded(method: Callable) -> Callable:
 
 
 class JobWatcher(QtCore.QObject):
-    """Starts background jobs for ``owner``, lists them in ``jobs`` (the status bar's list) and polls them on the
-    main thread every ``POLL_MS``: while a job runs its progress shows in ``progress`` (if given); when it ends a
-    result goes to ``on_result``, a failure shows as a dialog over ``owner``, and ``on_end(snapshot)`` runs."""
+    """Starts jobs for ``owner``, lists them in ``jobs`` and polls them every ``POLL_MS``: progress goes to
+    ``progress``, a result to ``on_result``, a failure to a dialog, and ``on_end(snapshot)`` runs at the end."""
 
     POLL_MS = 200
 
@@ -153,14 +149,10 @@ class JobWatcher(QtCore.QObject):
 def add_brush_actions(widget: QtWidgets.QWidget, step_brush: Callable[[int], float]) -> list[QtGui.QAction]:
     """Returns the "Smaller brush" `[` and "Larger brush" `]` actions added to ``widget`` (live while it has the
     focus, so the shortcut sheet lists them), each calling ``step_brush(-1 or +1)``."""
-    actions = []
-    for text, key, steps in (("Smaller brush", "[", -1), ("Larger brush", "]", 1)):
-        act = QtGui.QAction(text, widget)
-        act.setShortcut(QtGui.QKeySequence(key))
-        act.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetShortcut)
-        act.triggered.connect(lambda _=False, steps=steps: step_brush(steps))
-        widget.addAction(act)
-        actions.append(act)
+    actions = [action(widget, text, lambda _=False, steps=steps: step_brush(steps), key,
+                      shortcutContext=QtCore.Qt.ShortcutContext.WidgetShortcut)
+               for text, key, steps in (("Smaller brush", "[", -1), ("Larger brush", "]", 1))]
+    widget.addActions(actions)
     return actions
 
 
@@ -186,14 +178,10 @@ def draw_brush_outline(p: QtGui.QPainter, center: QtCore.QPointF, radius: float,
 
 
 def button(text: str, tip: str, slot: Callable | None = None, *, kind: type = QtWidgets.QPushButton,
-           checkable: bool = False, checked: bool = False, name: str = "") -> QtWidgets.QAbstractButton:
+           checkable: bool = False, checked: bool = False, name: str = "", **props) -> QtWidgets.QAbstractButton:
     """Returns a ``kind`` button (push, tool or check box) showing ``text`` with the tooltip ``tip``; ``slot`` gets
     its clicks, or its toggles when it is checkable (check boxes always are)."""
-    b = kind()
-    b.setText(text)
-    b.setToolTip(tip)
-    if name:
-        b.setObjectName(name)
+    b = kind(text=text, toolTip=tip, objectName=name, **props)
     checkable = checkable or isinstance(b, QtWidgets.QCheckBox)
     if checkable:
         b.setCheckable(True)
@@ -203,14 +191,14 @@ def button(text: str, tip: str, slot: Callable | None = None, *, kind: type = Qt
     return b
 
 
-def hbox(*items, margins: int | None = None) -> QtWidgets.QHBoxLayout:
+def hbox(*items, margins: int | None = None, **props) -> QtWidgets.QHBoxLayout:
     """Returns a row of ``items``: widgets, layouts, (widget or layout, stretch) pairs, ints (spacing), None (a stretch)."""
-    return _filled(QtWidgets.QHBoxLayout(), items, margins)
+    return _filled(QtWidgets.QHBoxLayout(**props), items, margins)
 
 
-def vbox(*items, margins: int | None = None) -> QtWidgets.QVBoxLayout:
-    """Returns a column of ``items`` (as for `hbox`)."""
-    return _filled(QtWidgets.QVBoxLayout(), items, margins)
+def vbox(*items, margins: int | None = None, **props) -> QtWidgets.QVBoxLayout:
+    """Returns a column of ``items`` (as for `hbox`); ``props`` are the layout's Qt properties (``spacing``)."""
+    return _filled(QtWidgets.QVBoxLayout(**props), items, margins)
 
 
 def _filled(lay, items, margins: int | None):
@@ -226,6 +214,14 @@ def _filled(lay, items, margins: int | None):
             lay.addLayout(item, stretch)
         else:
             lay.addWidget(item, stretch)
+    return lay
+
+
+def form(*rows) -> QtWidgets.QFormLayout:
+    """Returns a form of ``rows``: (label, widget or layout) pairs."""
+    lay = QtWidgets.QFormLayout()
+    for label, field in rows:
+        lay.addRow(label, field)
     return lay
 
 
@@ -256,9 +252,9 @@ def set_quietly(widget, value, tolerance: float = 0.0) -> None:
             widget.setValue(value)
 
 
-def action(parent: QtCore.QObject, text: str, slot: Callable, shortcut=None, tip: str = "") -> QtGui.QAction:
-    """Returns a QAction of ``parent`` showing ``text`` that calls ``slot``, with its shortcut and status tip."""
-    act = QtGui.QAction(text, parent)
+def action(parent: QtCore.QObject, text: str, slot: Callable, shortcut=None, tip: str = "", **props) -> QtGui.QAction:
+    """Returns a QAction of ``parent`` showing ``text`` that calls ``slot``, with its shortcut, status tip and Qt ``props``."""
+    act = QtGui.QAction(text, parent, **props)
     if shortcut is not None:
         act.setShortcut(QtGui.QKeySequence(shortcut))
     if tip:

@@ -26,9 +26,7 @@ class Recovery(QtCore.QObject):
         self.dirty = False
         pose_state.changed.connect(self._touch)
         paint_state.changed.connect(self._touch)
-        self._timer = QtCore.QTimer(self)
-        self._timer.setInterval(AUTOSAVE_MS)
-        self._timer.timeout.connect(self.save_now)
+        self._timer = QtCore.QTimer(self, interval=AUTOSAVE_MS, timeout=self.save_now)
         self._timer.start()
 
     def _touch(self, *_args) -> None:
@@ -47,10 +45,7 @@ class Recovery(QtCore.QObject):
             self.window.statusBar().showMessage(f"autosave failed: {exc}", 10000)
 
     def offer(self, ask: Callable[[str], bool] | None = None) -> bool:
-        """Returns True when autosaved work was found and, after ``ask(question)`` agreed, restored.
-
-        Declined or damaged autosaves are removed so the question comes once.
-        """
+        """Returns True when autosaved work was found and restored after ``ask(question)``; declined or damaged ones are removed."""
         try:
             rec = self.autosave.load()
         except AnrError as exc:

@@ -1,9 +1,5 @@
-"""RotateHandle: the selected joint's rotate gizmo in the 3D view — three rings coloured by axis.
-
-It draws the rings (vispy lines, the halves behind the joint faded, the ring under the cursor or
-in hand lit), says which ring a press grabs, and turns a drag into pose edits: one undo step per
-drag. The geometry and the angle a drag sweeps are Qt-free (``components.rotate_gizmo``).
-"""
+"""RotateHandle: the selected joint's rotate gizmo in the 3D view (vispy rings coloured by axis, the far
+halves faded, the hovered or held one lit); a drag is one undo step. Geometry: ``components.rotate_gizmo``."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""TrainingPanel: captures, preset and options; start / pause / resume / stop a run on a worker
-thread; live loss curves (pyqtgraph) polled every 200 ms from a bounded buffer; a truth-vs-render
-preview; progress with ETA; the run's log; resuming an interrupted run."""
+"""TrainingPanel: captures, preset and options; start, pause, resume or stop a run; live loss curves polled
+from a bounded buffer, a truth-vs-render preview, progress with ETA and the run's log."""
 
 from __future__ import annotations
 
@@ -14,20 +13,12 @@ from PySide6 import QtCore, QtWidgets
 from anr_studio.components.job_list import JobList, format_eta
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import ImageLabel, button, combo, guarded, hbox, show_error, vbox
+from anr_studio.gui.qt_util import ImageLabel, button, combo, form, guarded, hbox, show_error, vbox
 from anr_studio.jobs.training_job import TrainingJob, TrainingOptions, preset_names, suited_preset
 from anr_studio.gui import theme
 
 POLL_MS = 200
 COLORS = [(90, 200, 255), (255, 160, 60), (120, 230, 120), (240, 90, 110), (200, 140, 255), (230, 230, 90), (150, 150, 150)]
-
-
-def _spin_box(low: int, high: int, value: int, tip: str) -> QtWidgets.QSpinBox:
-    box = QtWidgets.QSpinBox()
-    box.setRange(low, high)
-    box.setValue(value)
-    box.setToolTip(tip)
-    return box
 
 
 class TrainingPanel(QtWidgets.QWidget):
@@ -41,30 +32,28 @@ class TrainingPanel(QtWidgets.QWidget):
         self.job: TrainingJob | None = None
         self.body_override = None  # tests train with a small body
         self.extra_overrides: list[str] = []  # config overrides beyond the form (scripts, tests)
-        self.captures = QtWidgets.QListWidget()
-        self.captures.setObjectName("trainCaptures")
-        self.captures.setMaximumHeight(70)
-        self.captures.setToolTip("Captures to train on, one identity each (opening a capture adds it)")
         # A long path shows its end (the file name) in the narrow list instead of a sideways scroll bar.
-        self.captures.setTextElideMode(QtCore.Qt.TextElideMode.ElideLeft)
-        self.captures.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.captures.setUniformItemSizes(True)
+        self.captures = QtWidgets.QListWidget(
+            objectName="trainCaptures", maximumHeight=70, uniformItemSizes=True,
+            toolTip="Captures to train on, one identity each (opening a capture adds it)",
+            textElideMode=QtCore.Qt.TextElideMode.ElideLeft,
+            horizontalScrollBarPolicy=QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         add = button("Add…", "Add a capture (.h5) to train on", self._add_dialog)
         rm = button("Remove", "Remove the selected captures from the list (the files stay)",
                     lambda: [self.captures.takeItem(self.captures.row(i)) for i in self.captures.selectedItems()])
         self.preset = combo(preset_names(), "Training preset: network sizes, losses and steps (fast: a GPU; cpu/tiny: a CPU)")
         suited, why = suited_preset()
         self.preset.setCurrentText(suited)
-        self.preset_note = QtWidgets.QLabel(why)
-        self.preset_note.setObjectName("presetNote")
-        self.preset_note.setWordWrap(True)
-        self.steps = _spin_box(1, 10_000_000, 5000, "Training steps in all")
-        self.ckpt = _spin_box(1, 1_000_000, 500, "Write a checkpoint every this many steps (a stopped run resumes from the last)")
-        self.preview_every = _spin_box(0, 1_000_000, 50, "Render the live preview every this many steps (0: never)")
+        self.preset_note = QtWidgets.QLabel(why, objectName="presetNote", wordWrap=True)
+        self.steps = QtWidgets.QSpinBox(minimum=1, maximum=10_000_000, value=5000, toolTip="Training steps in all")
+        self.ckpt = QtWidgets.QSpinBox(minimum=1, maximum=1_000_000, value=500, toolTip="Write a checkpoint every this "
+                                       "many steps (a stopped run resumes from the last)")
+        self.preview_every = QtWidgets.QSpinBox(minimum=0, maximum=1_000_000, value=50,
+                                                toolTip="Render the live preview every this many steps (0: never)")
         self.split = button("Split optimization", "Split optimization: texture and renderer steps on keyframes alternate "
                             "with renderer-only steps on the other frames", kind=QtWidgets.QCheckBox, checked=True)
-        self.out = QtWidgets.QLineEdit(str(Path.home() / "anr-runs" / "run1"))
-        self.out.setToolTip("Run folder: checkpoints, the log and the trained avatar (avatar.anr) go here")
+        self.out = QtWidgets.QLineEdit(str(Path.home() / "anr-runs" / "run1"),
+                                       toolTip="Run folder: checkpoints, the log and the trained avatar (avatar.anr) go here")
         browse = button("…", "Choose the run folder", self._out_dialog, kind=QtWidgets.QToolButton)
         self.start_btn = button("Start", "Start training on the listed captures in a separate process", lambda: self.start(),
                                 name="trainStart")
@@ -73,44 +62,27 @@ class TrainingPanel(QtWidgets.QWidget):
         self.pause_btn = button("Pause", "Pause the run between steps; press again to resume it", self._on_pause,
                                 checkable=True)
         self.stop_btn = button("Stop", "Stop the run after the current step; it writes a checkpoint and the avatar", self.stop)
-        self.progress = QtWidgets.QProgressBar()
-        self.progress.setFormat("%v / %m steps")
+        self.progress = QtWidgets.QProgressBar(format="%v / %m steps")
         self.eta = QtWidgets.QLabel("ETA –")
-        self.log = QtWidgets.QPlainTextEdit()
-        self.log.setReadOnly(True)
-        self.log.setMaximumBlockCount(2000)
-        self.plot = pg.PlotWidget(background=theme.BASE)
+        self.log = QtWidgets.QPlainTextEdit(readOnly=True, maximumBlockCount=2000)
+        self.plot = pg.PlotWidget(background=theme.BASE, labels={"bottom": "step", "left": "loss"})
         self.plot.setObjectName("lossPlot")
-        self.plot.setLabel("bottom", "step")
-        self.plot.setLabel("left", "loss")
         self.plot.setLogMode(y=True)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         # The plot takes the height it is given: its 480 px preferred height would make the panel scroll on a laptop.
         self.plot.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Ignored)
         self.plot.setMinimumHeight(160)
         # The curves' names sit in a line under the plot, where they can never cover a curve.
-        self.legend = QtWidgets.QLabel("")
-        self.legend.setObjectName("lossLegend")
-        self.legend.setTextFormat(QtCore.Qt.TextFormat.RichText)
-        self.legend.setWordWrap(True)
-        self.legend.setToolTip("Loss curves (log scale; zero values are left out)")
+        self.legend = QtWidgets.QLabel("", objectName="lossLegend", textFormat=QtCore.Qt.TextFormat.RichText, wordWrap=True,
+                                       toolTip="Loss curves (log scale; zero values are left out)")
         self.curves: dict[str, pg.PlotDataItem] = {}
-        self.truth = ImageLabel("truth")
-        self.render = ImageLabel("render")
-        for lab in (self.truth, self.render):
-            lab.setMinimumSize(120, 120)
+        self.truth = ImageLabel("truth", minimum=120)
+        self.render = ImageLabel("render", minimum=120)
 
-        form = QtWidgets.QFormLayout()
-        form.addRow("Captures", hbox((self.captures, 1), vbox(add, rm)))
-        form.addRow("Preset", self.preset)
-        form.addRow("", self.preset_note)
-        form.addRow("Steps", self.steps)
-        form.addRow("Checkpoint every", self.ckpt)
-        form.addRow("Preview every", self.preview_every)
-        form.addRow("", self.split)
-        form.addRow("", self.resume_box)
-        form.addRow("Run folder", hbox((self.out, 1), browse))
-        left = vbox(form, hbox(self.start_btn, self.pause_btn, self.stop_btn), hbox((self.progress, 1), self.eta), None)
+        options = form(("Captures", hbox((self.captures, 1), vbox(add, rm))), ("Preset", self.preset), ("", self.preset_note),
+                       ("Steps", self.steps), ("Checkpoint every", self.ckpt), ("Preview every", self.preview_every),
+                       ("", self.split), ("", self.resume_box), ("Run folder", hbox((self.out, 1), browse)))
+        left = vbox(options, hbox(self.start_btn, self.pause_btn, self.stop_btn), hbox((self.progress, 1), self.eta), None)
         # The log sits beside the form, not under it: the panel fits a laptop's height.
         previews = vbox(QtWidgets.QLabel("Truth (held-out frame) │ current render"), (hbox(self.truth, self.render), 2),
                         (self.log, 1))
@@ -120,9 +92,7 @@ class TrainingPanel(QtWidgets.QWidget):
             w = QtWidgets.QWidget()
             w.setLayout(column)
             lay.addWidget(w, stretch)
-        self._timer = QtCore.QTimer(self)
-        self._timer.setInterval(POLL_MS)
-        self._timer.timeout.connect(self.poll)
+        self._timer = QtCore.QTimer(self, interval=POLL_MS, timeout=self.poll)
         self._metrics_version = -1
         self._preview_version = 0
         self._log_len = 0

@@ -1,17 +1,15 @@
-"""TryOnPanel: the body's UV layout as a paintable canvas (labelled parts, brush outline and size,
-soft edge, eraser, region presets, clear; it pops out into its own large window), painting on the
-neural view (the body under the brush), identity A/B pickers, a live preview of the swapped avatar, a B | swap | A comparison, save as a new identity."""
+"""TryOnPanel: the UV layout as a paintable canvas (parts, brush, soft edge, eraser, presets; pops out),
+painting on the neural view, identity A/B pickers, a live swap preview and saving it as a new identity."""
 
 from __future__ import annotations
 
-import numpy as np
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from anr_studio.components.paint import BRUSH_RADIUS_RANGE, PaintState, clear, fill, uv_layout_image, uv_part_labels
 from anr_studio.components.protocols import StudioAvatar, StudioBody
 from anr_studio.components.tryon import PREVIEW_IDENTITY, REGION_PRESETS, compare_images, preview_swap, region_mask
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import ImageLabel, button, combo, guarded, hbox, set_quietly, slider, vbox
+from anr_studio.gui.qt_util import ImageLabel, button, combo, form, guarded, hbox, set_quietly, slider, vbox
 from anr_studio.gui.theme import NEURAL_BACKDROP
 from anr_studio.gui.uv_canvas import UVCanvas
 from anr_studio.gui.view_painter import ViewPainter
@@ -19,13 +17,11 @@ from anr_studio.gui.view_painter import ViewPainter
 __all__ = ["TryOnPanel", "UVCanvas"]
 
 COMPARE_SIZE = 160  # pixels per image of the B | swap | A strip
+NO_AVATAR = "Open an avatar to preview a swap; painting works without one."
 
 
 class TryOnPanel(QtWidgets.QWidget):
-    """Edits the PaintState and previews the A/B texture swap in the neural view.
-
-    ``identities_changed(str)`` fires with the new identity's name after a save adds it to the avatar.
-    """
+    """Edits the PaintState and previews the A/B swap; ``identities_changed(str)`` fires after a save adds one."""
 
     identities_changed = QtCore.Signal(str)
 
@@ -40,8 +36,7 @@ class TryOnPanel(QtWidgets.QWidget):
         self.canvas_window: QtWidgets.QWidget | None = None
         self.size_slider = slider(int(BRUSH_RADIUS_RANGE[0]), int(BRUSH_RADIUS_RANGE[1]), int(state.brush.radius),
                                   "Brush radius in mask pixels ([ and ] on the canvas)", self._on_size_slider)
-        self.size_label = QtWidgets.QLabel(f"{state.brush.radius:.0f} px")
-        self.size_label.setMinimumWidth(40)
+        self.size_label = QtWidgets.QLabel(f"{state.brush.radius:.0f} px", minimumWidth=40)
         self.soft_slider = slider(0, 100, int(state.brush.softness * 100), "Soft edge of the brush: 0 is a hard edge, 100 "
                                   "fades from the centre", lambda v: setattr(state.brush, "softness", v / 100.0))
         self.eraser = button("Eraser", "Paint to remove the mask instead of adding to it",
@@ -53,18 +48,13 @@ class TryOnPanel(QtWidgets.QWidget):
         self.ident_b = combo([], "Identity B: its texture shows outside the painted mask")
         self.preview_box = button("Live preview", "Show the swap in the neural view while painting (off: identity B alone)",
                                   lambda _=None: self.update_preview(), kind=QtWidgets.QCheckBox, checked=True)
-        self.new_name = QtWidgets.QLineEdit()
-        self.new_name.setPlaceholderText("new identity name")
-        self.new_name.setToolTip("Name of the identity that Save adds to the avatar")
+        self.new_name = QtWidgets.QLineEdit(placeholderText="new identity name",
+                                            toolTip="Name of the identity that Save adds to the avatar")
         save_btn = button("Save as new identity…", "Add the swap as a new identity of the open avatar and write the avatar "
                           "to a new file", self.save_identity)
-        self.note = QtWidgets.QLabel("Open an avatar to preview a swap; painting works without one.")
-        self.note.setWordWrap(True)
-        self.saved_note = QtWidgets.QLabel()
-        self.saved_note.setWordWrap(True)
-        self.saved_note.setStyleSheet("color: #7fd67f;")
-        self.saved_note.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.saved_note.hide()
+        self.note = QtWidgets.QLabel(NO_AVATAR, wordWrap=True)
+        self.saved_note = QtWidgets.QLabel(wordWrap=True, styleSheet="color: #7fd67f;", visible=False,
+                                           textInteractionFlags=QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.pop_btn = button("Large canvas", "Paint in a separate, resizable window (uncheck or close it to dock the "
                               "canvas back)", self.pop_out_canvas, kind=QtWidgets.QToolButton, checkable=True)
         self.labels_box = button("Part names", "Write the body part names on the UV layout", self._on_labels,
@@ -76,46 +66,20 @@ class TryOnPanel(QtWidgets.QWidget):
                                     kind=QtWidgets.QCheckBox)
         self.compare_btn = button("Compare B | swap | A", "Render identity B, the swap and identity A side by side from the "
                                   "current view", self.show_comparison)
-        self.compare_row = QtWidgets.QWidget()
-        cl = QtWidgets.QHBoxLayout(self.compare_row)
-        cl.setContentsMargins(0, 0, 0, 0)
-        self.compare_images: list[ImageLabel] = []
-        self.compare_titles: list[QtWidgets.QLabel] = []
-        for _ in range(3):
-            img = ImageLabel()
-            img.setMinimumSize(72, 72)
-            title = QtWidgets.QLabel()
-            title.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-            self.compare_images.append(img)
-            self.compare_titles.append(title)
-            col = vbox((img, 1), title)
-            col.setSpacing(0)
-            cl.addLayout(col)
-        self.compare_row.hide()
-        form = QtWidgets.QFormLayout()
-        form.addRow("Brush size", hbox((self.size_slider, 1), self.size_label))
-        form.addRow("Soft edge", self.soft_slider)
-        form.addRow("", self.eraser)
-        form.addRow("Region", hbox((self.region, 1), fill_btn, clear_btn))
-        form.addRow("Inside mask (A)", self.ident_a)
-        form.addRow("Outside mask (B)", self.ident_b)
-        form.addRow("", self.preview_box)
-        form.addRow("Save", hbox((self.new_name, 1), save_btn))
-        lay = QtWidgets.QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(hbox(self.labels_box, self.paint_on_view, None, self.pop_btn))
-        self.canvas_slot = QtWidgets.QVBoxLayout()
-        self.canvas_slot.addWidget(self.canvas)
-        lay.addLayout(self.canvas_slot, 1)
-        lay.addLayout(form)
-        lay.addWidget(self.compare_btn)
-        lay.addWidget(self.compare_row)
-        lay.addWidget(self.note)
-        lay.addWidget(self.saved_note)
-        self._debounce = QtCore.QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(60)  # one swap per burst of brush dabs
-        self._debounce.timeout.connect(self.update_preview)
+        self.compare_images = [ImageLabel(minimum=72) for _ in range(3)]
+        self.compare_titles = [QtWidgets.QLabel(alignment=QtCore.Qt.AlignmentFlag.AlignCenter) for _ in range(3)]
+        self.compare_row = QtWidgets.QWidget(visible=False)
+        self.compare_row.setLayout(hbox(*(vbox((img, 1), title, spacing=0)
+                                          for img, title in zip(self.compare_images, self.compare_titles)), margins=0))
+        options = form(("Brush size", hbox((self.size_slider, 1), self.size_label)), ("Soft edge", self.soft_slider),
+                       ("", self.eraser), ("Region", hbox((self.region, 1), fill_btn, clear_btn)),
+                       ("Inside mask (A)", self.ident_a), ("Outside mask (B)", self.ident_b), ("", self.preview_box),
+                       ("Save", hbox((self.new_name, 1), save_btn)))
+        self.canvas_slot = vbox(self.canvas)
+        self.setLayout(vbox(hbox(self.labels_box, self.paint_on_view, None, self.pop_btn), (self.canvas_slot, 1), options,
+                            self.compare_btn, self.compare_row, self.note, self.saved_note, margins=4))
+        # one swap per burst of brush dabs
+        self._debounce = QtCore.QTimer(self, singleShot=True, interval=60, timeout=self.update_preview)
         state.changed.connect(lambda _b: self._debounce.start())
         self.ident_a.currentTextChanged.connect(lambda _=None: self.update_preview())
         self.ident_b.currentTextChanged.connect(lambda _=None: self.update_preview())
@@ -138,7 +102,7 @@ class TryOnPanel(QtWidgets.QWidget):
             self.saved_note.hide()
             self.compare_row.hide()
             self.note.setText("Paint where identity A's texture should replace B's; the neural view shows the result."
-                              if avatar is not None else "Open an avatar to preview a swap; painting works without one.")
+                              if avatar is not None else NO_AVATAR)
 
     # --- brush and canvas ----------------------------------------------------------------
     def _on_size_slider(self, v: int) -> None:
@@ -254,8 +218,7 @@ class _CanvasWindow(QtWidgets.QWidget):
         super().__init__(panel, QtCore.Qt.WindowType.Window)
         self.panel = panel
         self.setWindowTitle("Try-on canvas")
-        lay = QtWidgets.QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
+        self.setLayout(vbox(margins=0))
 
     def closeEvent(self, e) -> None:  # noqa: N802 - Qt name
         if self.panel.canvas_window is self:

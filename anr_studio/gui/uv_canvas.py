@@ -14,26 +14,21 @@ LABEL_COLOR = QtGui.QColor(235, 235, 245, 210)
 
 
 class UVCanvas(QtWidgets.QWidget):
-    """Paints ``state`` over ``layout_img`` (S,S,3) uint8; ``labels`` are (name, x, y) with x/y in [0,1].
-
-    ``brush_resized(float)`` fires with the new radius after `[`/`]`.
-    """
+    """Paints ``state`` over ``layout_img`` (S,S,3) uint8 with ``labels`` (name, x, y in [0,1]);
+    ``brush_resized(float)`` fires after `[`/`]`."""
 
     brush_resized = QtCore.Signal(float)
 
     def __init__(self, state: PaintState, layout_img: np.ndarray, labels=(), parent=None) -> None:
-        super().__init__(parent)
+        # mouse tracking: the brush outline follows the cursor
+        super().__init__(parent, minimumSize=QtCore.QSize(180, 180), objectName="uvCanvas", mouseTracking=True,
+                         focusPolicy=QtCore.Qt.FocusPolicy.StrongFocus, cursor=QtCore.Qt.CursorShape.CrossCursor,
+                         toolTip="Paint where identity A's texture goes (drag); [ and ] make the brush smaller and larger",
+                         accessibleName="try-on canvas")
         self.state = state
         self.layout_img = layout_img.astype(np.float32)
         self.labels = list(labels)
         self.show_labels = True
-        self.setMinimumSize(180, 180)
-        self.setObjectName("uvCanvas")
-        self.setMouseTracking(True)  # the brush outline follows the cursor
-        self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
-        self.setCursor(QtCore.Qt.CursorShape.CrossCursor)
-        self.setToolTip("Paint where identity A's texture goes (drag); [ and ] make the brush smaller and larger")
-        self.setAccessibleName("try-on canvas")
         add_brush_actions(self, self.step_brush)
         self._qimg: QtGui.QImage | None = None
         self.hover: QtCore.QPointF | None = None

@@ -1,8 +1,4 @@
-"""File ▸ Export video…: the open avatar driven by a motion, written to an mp4 by a background job.
-
-The job renders from the viewport's orbit view; its progress (and cancel) is in the status bar's
-job list, a failure also shows as a dialog.
-"""
+"""File ▸ Export video…: the open avatar driven by a motion, from the viewport's view, written to an mp4 by a job."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""ViewPainter: painting the try-on mask on the neural view's image, with the brush outline drawn there.
-
-While on, a left drag on the rendered image paints the UV mask where the body under the brush is
-(``components.view_paint``: the texels the current pose and camera show under the cursor), with
-the canvas's brush; `[` and `]` size the brush as on the canvas, and the painted mask is tinted over
-the image. The view only translates mouse events; the picking and the brush are Qt-free.
-"""
+"""ViewPainter: painting the try-on mask on the neural view's image with the canvas's brush (`[`/`]` size
+it), the mask tinted over the image; picking and brush are Qt-free (``components.view_paint``)."""
 
 from __future__ import annotations
 
@@ -39,18 +34,13 @@ class _BrushOutline(QtWidgets.QWidget):
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
         if self.paint_image is not None and self.paint_rect is not None:
             p.drawImage(self.paint_rect, self.paint_image)
-        if self.center is None:
-            p.end()
-            return
-        draw_brush_outline(p, self.center, self.radius, self.erase, self.text)
+        if self.center is not None:
+            draw_brush_outline(p, self.center, self.radius, self.erase, self.text)
         p.end()
 
 
 class ViewPainter(QtCore.QObject):
-    """Paints ``state`` through the image of ``neural_view`` (a NeuralView) of ``body``.
-
-    ``brush_resized(float)`` fires with the new radius after `[`/`]` on the view.
-    """
+    """Paints ``state`` through the image of ``neural_view`` of ``body``; ``brush_resized(float)`` fires after `[`/`]`."""
 
     brush_resized = QtCore.Signal(float)
 
@@ -153,7 +143,7 @@ class ViewPainter(QtCore.QObject):
         left = QtCore.Qt.MouseButton.LeftButton
         t = ev.type()
         E = QtCore.QEvent.Type
-        if t == E.MouseButtonPress and ev.button() != left or t == E.MouseButtonRelease and ev.button() != left:
+        if t in (E.MouseButtonPress, E.MouseButtonRelease) and ev.button() != left:
             return False
         pos = ev.position()
         xy, size = self.to_image_xy(pos), self.image_size()

@@ -1,12 +1,9 @@
 """MeshViewport: a vispy 3D view of the posed coarse body with skeleton overlay and orbit camera.
 
-The view only reacts: it reads PoseState and ViewState and redraws; mouse drags write ViewState
-(drag to orbit, middle or Shift drag to pan, wheel to zoom, double-click to reset) and a click
-picks the nearest joint into PoseState's selection. The selected joint wears a rotate handle, three
-rings coloured by axis: dragging a ring turns the joint about that axis (one undo step per drag).
-While the try-on panel paints on the view, a drag that starts on the body paints its UV mask
-(``ViewBrush``) and the brush circle follows the cursor; a drag beside the body still orbits. vispy's own camera interaction is off so
-ViewState stays the one truth shared with the neural preview.
+It reads PoseState and ViewState and redraws; drags write ViewState (orbit; middle or Shift: pan; wheel:
+zoom; double-click: reset), a click selects the nearest joint, the selected joint's rings turn it, and
+while the try-on panel paints on the view a drag starting on the body paints (``ViewBrush``). vispy's own
+camera interaction is off: ViewState is the one truth shared with the neural preview.
 """
 
 from __future__ import annotations
@@ -14,7 +11,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 from vispy import app as vispy_app
 from vispy import scene
 
@@ -25,7 +22,7 @@ from anr_studio.components.paint import PaintEvent
 from anr_studio.components.scene import VIEW_PRESETS, OrbitView, ViewState, pose_body
 from anr_studio.components.view_paint import ViewBrush
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import button
+from anr_studio.gui.qt_util import action, button, hbox, vbox
 from anr_studio.gui.rotate_handle import RotateHandle
 from anr_studio.gui.theme import VIEWPORT_BG
 
@@ -88,11 +85,7 @@ class MeshViewport(QtWidgets.QWidget):
         self.brush_circle.order = 30
         self.brush_circle.visible = False
         self._build_axis_indicator()
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(self._build_view_bar())
-        layout.addWidget(self.canvas.native, 1)
+        self.setLayout(vbox(self._build_view_bar(), (self.canvas.native, 1), margins=0, spacing=0))
         self.show_skeleton(True)
         self._press_pos = None
         self._press_origin = None
@@ -112,26 +105,19 @@ class MeshViewport(QtWidgets.QWidget):
 
     # --- view presets and axis indicator -------------------------------------------------
     def _build_view_bar(self) -> QtWidgets.QWidget:
-        bar = QtWidgets.QWidget()
-        lay = QtWidgets.QHBoxLayout(bar)
-        lay.setContentsMargins(4, 2, 4, 2)
-        lay.setSpacing(2)
         self.preset_buttons: dict[str, QtWidgets.QToolButton] = {}
         for name in VIEW_PRESETS:
-            b = button(name.capitalize(), f"Look at the body from the {name} ({PRESET_KEYS[name]} with the 3D view focused)",
-                       lambda _=False, n=name: self.view_state.preset(n), kind=QtWidgets.QToolButton)
-            act = QtGui.QAction(f"{name.capitalize()} view", self)
-            act.setShortcut(QtGui.QKeySequence(PRESET_KEYS[name]))
-            act.setShortcutContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            act.triggered.connect(lambda _=False, n=name: self.view_state.preset(n))
-            self.addAction(act)
-            self.preset_buttons[name] = b
-            lay.addWidget(b)
-        lay.addStretch(1)
-        self.selection_label = QtWidgets.QLabel("Click a joint to select it")
-        self.selection_label.setToolTip("Click near a joint to select it, then drag one of its rings (x red, y green, z blue) to turn it; "
-                                        "drag elsewhere to orbit, middle or Shift drag to pan, wheel to zoom")
-        lay.addWidget(self.selection_label)
+            self.preset_buttons[name] = button(
+                name.capitalize(), f"Look at the body from the {name} ({PRESET_KEYS[name]} with the 3D view focused)",
+                lambda _=False, n=name: self.view_state.preset(n), kind=QtWidgets.QToolButton)
+            self.addAction(action(self, f"{name.capitalize()} view", lambda _=False, n=name: self.view_state.preset(n),
+                                  PRESET_KEYS[name], shortcutContext=QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut))
+        self.selection_label = QtWidgets.QLabel("Click a joint to select it", toolTip=(
+            "Click near a joint to select it, then drag one of its rings (x red, y green, z blue) to turn it; "
+            "drag elsewhere to orbit, middle or Shift drag to pan, wheel to zoom"))
+        bar = QtWidgets.QWidget()
+        bar.setLayout(hbox(*self.preset_buttons.values(), None, self.selection_label, spacing=2,
+                           contentsMargins=QtCore.QMargins(4, 2, 4, 2)))
         return bar
 
     def _build_axis_indicator(self) -> None:

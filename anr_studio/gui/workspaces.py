@@ -47,20 +47,14 @@ class WorkspaceBar(QtWidgets.QTabBar):
     """A tab per workspace; choosing one shows and raises its docks in ``docks``."""
 
     def __init__(self, docks: dict[str, QtWidgets.QDockWidget], parent=None) -> None:
-        super().__init__(parent)
-        self.setObjectName("workspaceBar")
+        super().__init__(parent, objectName="workspaceBar", drawBase=False, expanding=False,
+                         toolTip="Workspaces: bring the panels of one task to the front")
         self.docks = docks
         self._set_aside: list[QtWidgets.QDockWidget] = []
-        self.setDrawBase(False)
-        self.setExpanding(False)
         for i, name in enumerate(WORKSPACES):
             self.addTab(name)
             self.setTabToolTip(i, TIPS[name])
-        self.setToolTip("Workspaces: bring the panels of one task to the front")
-        self.currentChanged.connect(self._on_changed)
-
-    def _on_changed(self, index: int) -> None:
-        self.show_workspace(self.tabText(index))
+        self.currentChanged.connect(lambda index: self.show_workspace(self.tabText(index)))
 
     def bring_back(self) -> None:
         """Shows again the docks the current workspace set aside (before another workspace, or saving the layout)."""

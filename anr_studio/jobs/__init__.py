@@ -1,5 +1,2 @@
-"""Background work for the studio, free of Qt: training in a child process, capture import,
-synthetic captures, keyframe selection, video export and the neural preview's render thread.
-
-Workers report through the status objects of ``anr_studio.components.status``; the GUI polls them.
-"""
+"""Background work for the studio, free of Qt: training in a child process, capture jobs, video export and
+the neural preview's render thread; workers report through ``anr_studio.components.status``."""

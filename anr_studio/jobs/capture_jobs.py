@@ -1,8 +1,6 @@
 """Capture work for background jobs: import, synthetic capture, masks, keyframe selection, the alignment check.
 
-Each function takes the job's ``JobControl`` first (``BackgroundJob(name, lambda c: fn(c, ...))``):
-progress goes to its status, and a stop requested from the studio ends the work at the next
-frame.
+Each takes the job's ``JobControl`` first: progress goes to its status, a stop ends it at the next frame.
 """
 
 from __future__ import annotations
@@ -50,12 +48,10 @@ def video_fit_missing(src: str = "video import") -> str | None:
 
 def import_capture(control, src: str, out: str, poses: str | None = None, *, height: float | None = None,
                    estimator=None, segmenter=None) -> str:
-    """Returns ``out`` after importing ``src`` into a capture there.
+    """Returns ``out`` after importing ``src`` (a folder, a video with SMPL ``poses``, or a video alone) there.
 
-    ``src`` is a folder, a video with SMPL ``poses``, or a video alone: then the body is fitted to
-    the video (``estimator`` / ``segmenter``, default MediaPipe's from the video extra), sized by the
-    person's standing ``height`` in metres when given. A stop ends the import at the next frame (or
-    fit iteration) with nothing written at ``out``.
+    A video alone is fitted (``estimator`` / ``segmenter``, default MediaPipe's), sized by ``height`` in
+    metres when given. A stop leaves nothing at ``out``.
     """
     if poses is None and is_video(src):
         from anr_studio.capture.video_fit.pipeline import video_to_capture
@@ -70,10 +66,7 @@ def import_capture(control, src: str, out: str, poses: str | None = None, *, hei
 
 
 def extract_masks(control, path: str, method: str = "auto", segmenter=None) -> str:
-    """Returns the one-line report after writing masks into the capture at ``path`` (replacing any).
-
-    ``method``: plate, learned or auto (anr_studio.capture.masks). A stop leaves the capture as it was.
-    """
+    """Returns the one-line report after writing ``method`` masks into the capture at ``path``; a stop leaves it as it was."""
     from anr_studio.capture.masks import masks_into
 
     return masks_into(path, method, segmenter=segmenter, overwrite=True, progress=_progress(control))

@@ -9,11 +9,9 @@ from anr_studio.jobs.preview import PreviewRequest, render_request
 
 def export_video(avatar: StudioAvatar, identity: str, motion: str, out: str, view: OrbitView, control, size: int = 256,
                  max_frames: int | None = None) -> str:
-    """Returns ``out`` after writing an mp4 (H.264) of ``avatar``'s ``identity`` performing ``motion``.
+    """Returns ``out`` after writing an mp4 of ``avatar``'s ``identity`` performing ``motion``, ``size``² from ``view``.
 
-    Frames are ``size``² renders seen from ``view``; the motion's root drift is taken relative to
-    its first frame, so the body stays in view. The file appears only when every frame was
-    written: a stopped or failed export leaves nothing at ``out``.
+    Root drift is taken relative to the first frame (the body stays in view); a stopped export leaves nothing.
     """
     from anr_studio.avatar.video import write_video
     from anr_studio.motion import load_motion

@@ -1,7 +1,6 @@
 """NeuralPreview: renders the avatar for the current pose and view on a worker thread.
 
-Requests are "latest wins": while one render runs, newer requests replace the pending one, so
-dragging a slider never queues stale frames and the UI thread never waits on the network.
+"Latest wins": newer requests replace the pending one, so a drag never queues stale frames.
 ``on_result`` is called on the WORKER thread; the GUI forwards it through a queued Qt signal.
 """
 
@@ -64,12 +63,7 @@ class NeuralPreview:
         self._thread.start()
 
     def set_avatar(self, avatar: StudioAvatar | None) -> None:
-        """Sets the avatar to render, or None.
-
-        The avatar is tuned for its device first (`Avatar.tune`): on the CPU
-        channels_last weights (~1.2-1.5x faster on 2 cores), on CUDA bf16 and whole-frame CUDA
-        graphs (pose to image in one replay; docs/benchmarks.md, "Avatar frame time").
-        """
+        """Sets the avatar to render (or None), tuned for its device first (`Avatar.tune`)."""
         if avatar is not None:
             avatar.tune()
         with self._cond:

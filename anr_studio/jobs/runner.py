@@ -1,9 +1,7 @@
 """BackgroundJob: runs a function on a worker thread with pause, stop and progress.
 
-The function receives a ``JobControl``; it calls ``control.checkpoint()`` between units of work,
-which blocks while paused and raises ``JobStopped`` once a stop was requested. Errors the user
-can fix (AnrError) end the job as FAILED with their one-sentence message; anything else is
-logged with its type so the UI can show it without a traceback.
+The function calls ``control.checkpoint()`` between units of work (blocks while paused, raises
+``JobStopped`` after a stop). An AnrError ends the job FAILED with its sentence; anything else with its type.
 """
 
 from __future__ import annotations

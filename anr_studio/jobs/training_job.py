@@ -1,8 +1,7 @@
 """TrainingJob: runs anr_studio.train.Trainer in a child process and reports into a TrainingStatus.
 
-The trainer owns the stop/pause events; this job forwards pause/resume/stop to them (through
-multiprocessing events) and turns the trainer's callbacks into status updates (loss history,
-preview pair, progress, ETA, log). Nothing here touches Qt: the GUI polls ``status`` from a QTimer.
+Pause/resume/stop reach the trainer's events through multiprocessing events; its callbacks become
+status updates (losses, previews, progress, ETA, log). The GUI polls ``status`` from a QTimer.
 """
 
 from __future__ import annotations
@@ -117,12 +116,8 @@ class _QueueCallback:
 
 
 def heldout_preview(trainer, max_edge: int = 256):
-    """Returns (truth, render) (H,W,3) uint8 of the first capture's first held-out frame, rendered now.
-
-    Renders the trainer's current weights as an Avatar (``anr_studio.train.evaluate``) under its
-    lock; without a test split the last frame stands in. Images are shrunk to ``max_edge`` so the
-    queue to the studio stays light.
-    """
+    """Returns (truth, render) (H,W,3) uint8, at most ``max_edge``, of the first capture's first held-out frame
+    (else its last frame) rendered now with the trainer's weights under its lock."""
     import cv2
     import torch
 
@@ -151,9 +146,7 @@ def watch_parent(parent_pid: int, orphaned: threading.Event, poll_s: float = 0.2
                  grace_s: float = ORPHAN_GRACE_S) -> threading.Thread:
     """Returns a started daemon thread that sets ``orphaned`` once ``parent_pid`` is no longer this process's parent.
 
-    A studio that dies (a crash, a kill) cannot stop its training; the child then sees a new
-    parent pid, stops like a user stop (checkpoint, avatar.anr) and, should that hang, exits
-    after ``grace_s`` seconds: a training never runs on without a window.
+    The child then stops like a user stop (checkpoint, avatar.anr), or exits after ``grace_s`` seconds.
     """
     import time
 
@@ -221,12 +214,8 @@ def _cpu_threads() -> int:
 
 
 class TrainingJob:
-    """One training run in a child process; ``status`` is a TrainingStatus the UI polls.
-
-    A process (spawned, not forked: the studio has Qt and OpenGL loaded) keeps the training's
-    Python work off the UI's interpreter, so the event loop never waits for the GIL. A daemon
-    thread here drains the child's queue into ``status``.
-    """
+    """One training run in a spawned child process (the studio's interpreter never waits for its GIL);
+    ``status`` is the TrainingStatus the UI polls, filled by a daemon thread from the child's queue."""
 
     def __init__(self, options: TrainingOptions) -> None:
         import multiprocessing as mp

@@ -1,11 +1,7 @@
-"""Image-quality metrics: PSNR, SSIM, FLIP, mask IoU, LPIPS (only with local backbone weights).
-
-rIPFIP is not implemented.
-"""
+"""Image-quality metrics: PSNR, SSIM, FLIP, mask IoU, LPIPS (only with local backbone weights)."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from anr_studio.metrics.flip import flip
@@ -16,24 +12,17 @@ METRIC_NAMES = ("psnr", "ssim", "flip", "lpips", "mask_iou")
 
 
 def compute_metrics(pred: Any, target: Any, pred_mask: Any = None, target_mask: Any = None, *,
-                    lpips_net: str = "alex", lpips_weights: str | os.PathLike | None = None,
                     device: str = "cpu") -> dict[str, float | None]:
-    """Returns {"psnr", "ssim", "flip", "lpips", "mask_iou"} for one image pair.
-
-    Images: HWC, uint8 or float in [0, 1]; masks (H, W), uint8 or float. "lpips" is None when its
-    backbone weights are absent (``lpips_status`` says why); "mask_iou" is None without both masks.
-    Higher is better for PSNR, SSIM and IoU; lower for FLIP and LPIPS.
-    """
+    """Returns {"psnr", "ssim", "flip", "lpips", "mask_iou"} (lower is better for FLIP and LPIPS) for one
+    image pair; "lpips" is None without its weights, "mask_iou" without both masks."""
     return {
         "psnr": psnr(pred, target),
         "ssim": ssim(pred, target),
         "flip": flip(pred, target),
-        "lpips": lpips_distance(pred, target, lpips_net, lpips_weights, device),
+        "lpips": lpips_distance(pred, target, device=device),
         "mask_iou": None if pred_mask is None or target_mask is None else mask_iou(pred_mask, target_mask),
     }
 
 
-__all__ = [
-    "METRIC_NAMES", "compute_metrics", "flip", "lpips_distance", "lpips_status", "mask_iou",
-    "psnr", "ssim", "to_unit_image",
-]
+__all__ = ["METRIC_NAMES", "compute_metrics", "flip", "lpips_distance", "lpips_status", "mask_iou", "psnr", "ssim",
+           "to_unit_image"]

@@ -9,18 +9,14 @@ import numpy as np
 from anr_studio.metrics.image import _pair
 
 
-def flip(pred: Any, target: Any, pixels_per_degree: float | None = None) -> float:
-    """Returns the mean LDR-FLIP error (0 = identical, up to 1) of ``pred`` against the reference ``target``.
-
-    Images: HWC, uint8 or float in [0, 1], sRGB, 3 channels (grey is repeated). The default viewing
-    condition is FLIP's (67 pixels per degree).
-    """
+def flip(pred: Any, target: Any) -> float:
+    """Returns the mean LDR-FLIP error (0 = identical, up to 1) of sRGB ``pred`` against ``target`` (FLIP's
+    viewing condition: 67 pixels per degree)."""
     import flip_evaluator
 
     a, b = _pair(pred, target)
     if a.shape[-1] == 1:
         a, b = np.repeat(a, 3, -1), np.repeat(b, 3, -1)
     a, b = (np.ascontiguousarray(x[..., :3], dtype=np.float32) for x in (a, b))
-    params = {} if pixels_per_degree is None else {"ppd": float(pixels_per_degree)}
-    _, mean_error, _ = flip_evaluator.evaluate(b, a, "LDR", inputsRGB=True, applyMagma=False, parameters=params)
+    _, mean_error, _ = flip_evaluator.evaluate(b, a, "LDR", inputsRGB=True, applyMagma=False, parameters={})
     return float(mean_error)

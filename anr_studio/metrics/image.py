@@ -1,7 +1,4 @@
-"""Image metrics on one image pair: PSNR and SSIM (scikit-image), mask IoU.
-
-Images are uint8 HWC (0..255) or float HWC in [0, 1], numpy arrays or torch tensors.
-"""
+"""Image metrics on one image pair (uint8 or float [0, 1] HWC, numpy or torch): PSNR, SSIM (scikit-image), mask IoU."""
 
 from __future__ import annotations
 
@@ -17,10 +14,7 @@ SSIM_SIGMA = 1.5
 
 
 def to_unit_image(image: Any, name: str = "image") -> np.ndarray:
-    """Returns ``image`` as float64 (H, W, C) in [0, 1]; uint8 is divided by 255, floats are clipped.
-
-    Accepts (H, W), (H, W, C) numpy arrays or torch tensors; AnrError for other shapes/dtypes.
-    """
+    """Returns ``image`` ((H, W) or (H, W, C)) as float64 (H, W, C) in [0, 1]: uint8 / 255, floats clipped."""
     if isinstance(image, torch.Tensor):
         image = image.detach().cpu().numpy()
     array = np.asarray(image)
@@ -53,12 +47,8 @@ def psnr(pred: Any, target: Any) -> float:
 
 
 def ssim(pred: Any, target: Any, sigma: float = SSIM_SIGMA) -> float:
-    """Returns the mean SSIM of two images (HWC, uint8 or float [0, 1]) with a Gaussian window.
-
-    Wang et al. (2004) as scikit-image computes it: sigma 1.5 (an 11-pixel window), K1 0.01, K2
-    0.03, data range 1, population covariances, mean over channels and over pixels whose window
-    fits inside the image; float64 throughout.
-    """
+    """Returns the mean SSIM of two images (HWC, uint8 or float [0, 1]): Wang et al. (2004) with a Gaussian
+    window of ``sigma`` (11 pixels), population covariances, as scikit-image computes it."""
     from skimage.metrics import structural_similarity
 
     a, b = _pair(pred, target)
@@ -82,10 +72,7 @@ def _to_mask(mask: Any, name: str) -> np.ndarray:
 
 
 def mask_iou(pred_mask: Any, target_mask: Any) -> float:
-    """Returns |P and T| / |P or T| of two masks (H, W) (uint8 0..255 or float [0, 1], threshold 0.5).
-
-    Two empty masks agree perfectly: 1.0.
-    """
+    """Returns |P and T| / |P or T| of two masks (H, W) (uint8 0..255 or float [0, 1], threshold 0.5); 1 for two empty ones."""
     p, t = _to_mask(pred_mask, "predicted mask"), _to_mask(target_mask, "target mask")
     if p.shape != t.shape:
         raise AnrError(f"metrics: predicted mask has shape {p.shape}, expected the target's {t.shape}")

@@ -1,10 +1,5 @@
-"""LPIPS through the `lpips` package, only when its ImageNet backbone weights are present locally.
-
-lpips ships its own linear layers, but its AlexNet/VGG16 backbone is torchvision's ImageNet
-download: it comes from an explicit path or the torch hub cache, where it is downloaded on first
-use unless offline (`anr_studio.model.weights`); when absent, `lpips_distance` returns None and
-`lpips_status` says which file is missing. A random backbone is never substituted.
-"""
+"""LPIPS through the `lpips` package, with torchvision's ImageNet backbone from a path or the torch hub
+cache (`anr_studio.model.weights`); without it `lpips_distance` is None (never a random backbone)."""
 
 from __future__ import annotations
 
@@ -52,11 +47,8 @@ def load_lpips(net: str = "alex", weights_path: str | os.PathLike | None = None,
     # lpips splits torchvision's `features.<i>` into slices holding children named "<i>".
     mapping = {f"features.{child}": f"{slice_name}.{child}"
                for slice_name, block in model.net.named_children() for child, _ in block.named_children()}
-    backbone = {}
-    for src, dst in mapping.items():
-        for suffix in ("weight", "bias"):
-            if f"{src}.{suffix}" in state:
-                backbone[f"{dst}.{suffix}"] = state[f"{src}.{suffix}"]
+    backbone = {f"{dst}.{suffix}": state[f"{src}.{suffix}"]
+                for src, dst in mapping.items() for suffix in ("weight", "bias") if f"{src}.{suffix}" in state}
     try:
         model.net.load_state_dict(backbone, strict=True)
     except RuntimeError as exc:

@@ -1,11 +1,5 @@
-"""Sharpness and temporal stability figures that need no pretrained network.
-
-Sharpness: the energy of high frequencies (image minus a Gaussian blur of it) of the luminance
-inside the person, relative to the truth's; 1 matches the truth, below 1 is softer, above 1 adds
-detail (or noise) the truth lacks. Flicker: the mean absolute second temporal difference of a
-sequence of renders inside the person, in 8-bit levels; a smooth sequence (a slow orbit) scores
-near 0, frame-to-frame popping scores high.
-"""
+"""Sharpness (high-frequency energy inside the person relative to the truth's) and flicker (the mean
+second temporal difference of renders) figures that need no pretrained network."""
 
 from __future__ import annotations
 
@@ -46,11 +40,8 @@ def _inner(mask: Any, shape: tuple[int, int], erode: int) -> np.ndarray:
 
 
 def high_frequency_ratio(pred: Any, target: Any, mask: Any, sigma: float = 1.0, erode: int = 3) -> float | None:
-    """Returns sum over the mask of high_pass(pred)² / that of the target (1 = as sharp as the truth).
-
-    ``pred``, ``target``: HWC RGB images; ``mask`` (H, W) the truth's person mask (uint8 or [0, 1]),
-    binarised at 0.5 and eroded by ``erode`` pixels. None when the mask is empty or the truth flat.
-    """
+    """Returns sum over ``mask`` (eroded by ``erode`` px) of high_pass(pred)² / that of the target (1 = as
+    sharp as the truth, below 1 softer); None when the mask is empty or the truth flat."""
     p, t = luminance(pred, "pred"), luminance(target, "target")
     if p.shape != t.shape:
         raise AnrError(f"sharpness: pred has shape {p.shape}, target {t.shape}, expected the same")
@@ -64,12 +55,8 @@ def high_frequency_ratio(pred: Any, target: Any, mask: Any, sigma: float = 1.0, 
 
 
 def flicker(frames: Sequence[Any], masks: Sequence[Any]) -> float | None:
-    """Returns the mean |I[t+1] - 2 I[t] + I[t-1]| in 8-bit levels over pixels inside all three masks.
-
-    ``frames``: T >= 3 HWC RGB images of a slow, smooth camera or body motion; ``masks``: T (H, W)
-    masks (uint8 or [0, 1]). A smooth sequence scores near 0, frame-to-frame popping high. None
-    when no pixel lies inside three consecutive masks.
-    """
+    """Returns the mean |I[t+1] - 2 I[t] + I[t-1]| in 8-bit levels over pixels inside three consecutive
+    ``masks`` of ``frames`` (T >= 3, a smooth motion scores near 0); None when there are none."""
     if len(frames) < 3 or len(frames) != len(masks):
         raise AnrError(f"flicker: {len(frames)} frames and {len(masks)} masks, expected at least 3 of each, as many masks as frames")
     images = np.stack([to_unit_image(f, "frame").astype(np.float64) * 255.0 for f in frames])

@@ -1,11 +1,8 @@
 """Periodic-artefact check: peaks in the 2D spectrum at the frequencies of the renderer's pixel lattice.
 
-Transposed convolutions and GAN generators paint patterns locked to the pixel grid: dots or stripes
-with a period of 2, 4 or 8 pixels (the strides of the U-Net's outer levels). In a spectrum of side N
-they are peaks at the lattice frequencies (a·N/P, b·N/P) for P in those periods. Real detail
-(clothing patterns on a curved, moving body) is not locked to the grid, so its energy spreads.
-`lattice_peak_ratio` compares the power at each lattice frequency with the median power around it;
-a ratio over `ARTEFACT_RATIO` flags the image.
+Transposed convolutions and GANs paint patterns of period 2, 4 or 8 pixels locked to the grid: peaks at
+(a·N/P, b·N/P) in a spectrum of side N, where real detail spreads its energy. `lattice_peak_ratio`
+compares each such peak with the median power around it (over `ARTEFACT_RATIO`: an artefact).
 """
 
 from __future__ import annotations
@@ -17,39 +14,24 @@ import numpy as np
 from anr_studio.errors import AnrError
 from anr_studio.metrics.sharpness import high_pass, luminance
 
-PERIODS = (2, 4, 8)
-"""Pattern periods in pixels looked for (the strides of 1 to 3 U-Net levels; longer periods sit among
-the low frequencies of real content)."""
+PERIODS = (2, 4, 8)  # pattern periods in pixels looked for (the strides of 1 to 3 U-Net levels)
 ARTEFACT_RATIO = 30.0
 """Peak-to-surroundings power ratio above which an image is flagged as carrying a periodic artefact."""
-NEIGHBOURHOOD = 8
-"""Half-width in frequency bins of the square around a lattice frequency that gives its surroundings."""
+NEIGHBOURHOOD = 8  # half-width in frequency bins of the square around a lattice frequency that gives its surroundings
 
 
 def _lattice_bins(n: int) -> set[tuple[int, int]]:
     """Returns the (row, column) bins of a centred spectrum of side ``n`` at the lattice frequencies, DC left out."""
     bins = set()
-    for period in PERIODS:
-        if n % period:
-            continue
-        step = n // period
-        for a in range(-(period // 2), period // 2 + 1):
-            for b in range(-(period // 2), period // 2 + 1):
-                if (a, b) == (0, 0):
-                    continue
-                r, c = n // 2 + a * step, n // 2 + b * step
-                if 0 <= r < n and 0 <= c < n:
-                    bins.add((r, c))
+    for period in (p for p in PERIODS if n % p == 0):
+        at = [n // 2 + a * (n // period) for a in range(-(period // 2), period // 2 + 1)]
+        bins |= {(r, c) for r in at for c in at if 0 <= r < n and 0 <= c < n and (r, c) != (n // 2, n // 2)}
     return bins
 
 
 def power_spectrum(image: Any, mask: Any | None = None, size: int | None = None) -> np.ndarray:
-    """Returns the centred power spectrum (N, N) of the high-passed luminance of ``image`` inside ``mask``.
-
-    ``image``: HWC RGB (uint8 or [0, 1]) or (H, W) float; ``mask`` (H, W) weights pixels (soft edges
-    stop the mask's outline from ringing); the crop is the largest centred square whose side is a
-    multiple of 16 (or ``size``).
-    """
+    """Returns the centred power spectrum (N, N) of the high-passed luminance of ``image`` (HWC RGB or (H, W))
+    weighted by ``mask`` (H, W), on the largest centred square whose side is a multiple of 16 (or ``size``)."""
     import cv2
 
     gray = np.asarray(image, np.float64) if np.ndim(image) == 2 else luminance(image)
@@ -69,11 +51,8 @@ def power_spectrum(image: Any, mask: Any | None = None, size: int | None = None)
 
 
 def lattice_peak_ratio(image: Any, mask: Any | None = None) -> float:
-    """Returns the largest power ratio of a lattice frequency to the median of its surroundings (>= 0).
-
-    For content without grid-locked patterns a bin's ratio is about exponentially distributed around
-    1.4 (so rarely above 15); a dot lattice of one 8-bit level on a 256² image gives thousands. ``image``, ``mask`` as in `power_spectrum`.
-    """
+    """Returns the largest power ratio of a lattice frequency to the median of its surroundings (>= 0):
+    rarely above 15 without grid-locked patterns, thousands for a one-level dot lattice on a 256² image."""
     power = power_spectrum(image, mask)
     n = power.shape[0]
     k = NEIGHBOURHOOD

@@ -19,11 +19,8 @@ from anr_studio.metrics.image import to_unit_image
 
 
 def tryon_scores(swap: Any, a: Any, b: Any, region: Any) -> dict[str, float | None]:
-    """Returns {"fidelity", "leakage", "pixels"} of one view; scores are None where undefined.
-
-    ``swap``, ``a``, ``b``: HWC RGB renders (uint8 or [0, 1]) of the same pose and camera; ``region``
-    (H, W) bool: S, B's body pixels whose UV lies in the swapped region.
-    """
+    """Returns {"fidelity", "leakage", "pixels"} of one view (None where undefined) from HWC renders of one
+    pose and camera and ``region`` (H, W) bool: S."""
     s, ia, ib = (to_unit_image(x, name).astype(np.float64) for x, name in ((swap, "swap"), (a, "A"), (b, "B")))
     if not (s.shape == ia.shape == ib.shape):
         raise AnrError(f"tryon_scores: renders of shapes {s.shape}, {ia.shape}, {ib.shape}, expected the same")

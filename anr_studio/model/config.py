@@ -1,8 +1,6 @@
 """Config dataclasses of the model package: neural texture, U-Nets, discriminator and loss weights.
 
-`anr_studio.train` composes them into a run config (`TrainConfig.model`, `TrainConfig.loss`);
-avatar files store `ModelConfig` and checkpoints the whole run config as JSON. Every field has a
-docstring; presets are `paper`, `fast`, `tiny` (`ModelConfig.preset(name)`, `LossConfig.preset(name)`).
+Avatar files store `ModelConfig`, checkpoints the whole run config as JSON; presets are `paper`, `fast`, `tiny`.
 """
 
 from __future__ import annotations
@@ -109,8 +107,8 @@ class DiscriminatorConfig:
 class ModelConfig:
     """Neural texture, renderer U-Nets and discriminator sizes.
 
-    The two-stage ANR uses `r1` (neural image -> latent) and `r2` (latent + normals -> RGB + mask);
-    the one-stage ANR ablation and the DNR baseline use a single U-Net sized by `r2`.
+    Two-stage ANR uses `r1` (neural image -> latent) and `r2` (latent + normals -> RGB + mask); the one-stage
+    ablation and the DNR baseline use a single U-Net sized by `r2`.
     """
 
     texture: TextureConfig = field(default_factory=TextureConfig)
@@ -147,20 +145,16 @@ class ModelConfig:
 
     @classmethod
     def preset(cls, name: str) -> "ModelConfig":
-        """Returns the `paper` (1024², ~54M per U-Net), `fast` (512², interactive) or `tiny` (CPU tests) sizes."""
+        """Returns the `paper` (1024², ~54M per U-Net), `fast` (interactive) or `tiny` (CPU tests) sizes."""
         _check_choice(name, PRESETS, "preset")
-        if name == "paper":
-            # pix2pix's 8-level U-Net (ngf 64, max 512): about 54M parameters per U-Net.
-            unet = UNetConfig(depth=8, base_channels=64, max_channels=512)
-            disc = DiscriminatorConfig(base_channels=64)
-            return cls(texture=TextureConfig(8, 256), r1=unet, r2=dataclasses.replace(unet), discriminator=disc)
-        if name == "fast":
-            unet = UNetConfig(depth=7, base_channels=32, max_channels=256)
-            disc = DiscriminatorConfig(base_channels=32)
-            return cls(texture=TextureConfig(8, 256), r1=unet, r2=dataclasses.replace(unet), discriminator=disc)
-        unet = UNetConfig(depth=3, base_channels=8, max_channels=16)
-        disc = DiscriminatorConfig(num_scales=2, num_layers=2, base_channels=8)
-        return cls(texture=TextureConfig(8, 32), r1=unet, r2=dataclasses.replace(unet), discriminator=disc)
+        # (texture size, U-Net depth, base and max channels, discriminator); paper: pix2pix's U-Net, ~54M parameters
+        texture, depth, base, most, disc = {
+            "paper": (256, 8, 64, 512, DiscriminatorConfig(base_channels=64)),
+            "fast": (256, 7, 32, 256, DiscriminatorConfig(base_channels=32)),
+            "tiny": (32, 3, 8, 16, DiscriminatorConfig(num_scales=2, num_layers=2, base_channels=8)),
+        }[name]
+        unet = UNetConfig(depth=depth, base_channels=base, max_channels=most)
+        return cls(texture=TextureConfig(8, texture), r1=unet, r2=dataclasses.replace(unet), discriminator=disc)
 
 
 @dataclass
@@ -218,11 +212,8 @@ config is read (their behaviour is now fixed); any other unknown key is still an
 
 
 def stored_model_dict(data: dict) -> dict:
-    """Returns a copy of a stored `ModelConfig` dict that the current schema reads.
-
-    Retired keys are dropped (`RETIRED_KEYS`). A U-Net or discriminator stored without
-    ``conv_bias_before_norm`` predates that field and has the biases (True).
-    """
+    """Returns a copy of a stored `ModelConfig` dict in the current schema: `RETIRED_KEYS` dropped, a missing
+    ``conv_bias_before_norm`` read as True (files that predate it have the biases)."""
     data = {k: v for k, v in data.items() if k not in RETIRED_KEYS["model"]}
     for name in ("r1", "r2", "discriminator"):
         section = data.get(name)

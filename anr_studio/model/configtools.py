@@ -1,8 +1,6 @@
-"""Returns dataclass configs as JSON-ready dicts and back, and applies `--set a.b=value` overrides.
+"""Dataclass configs as JSON-ready dicts and back, and `--set a.b=value` overrides.
 
-Works for any nested dataclass (the model's and the trainer's configs), so avatar files,
-checkpoints, the CLI and the GUI share one schema. Unknown keys are user errors (AnrError),
-never silently ignored: a typo in `--set data.bach_size=8` must not train with the default.
+Unknown keys are AnrErrors, never ignored: `--set data.bach_size=8` must not train with the default.
 """
 
 from __future__ import annotations
@@ -64,10 +62,7 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
 
 
 def config_from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
-    """Returns an instance of dataclass ``cls`` built from ``data``; missing keys keep defaults.
-
-    Raises AnrError naming the key for unknown keys or values of the wrong type.
-    """
+    """Returns an instance of dataclass ``cls`` from ``data`` (missing keys keep defaults); AnrError names bad keys."""
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - names)
@@ -89,11 +84,7 @@ def _parse_value(text: str) -> Any:
 
 
 def apply_overrides(config: Any, overrides: list[str] | dict[str, Any]) -> Any:
-    """Returns a copy of ``config`` with dotted overrides applied (``["data.batch_size=8", ...]``).
-
-    Values are parsed as JSON when possible (``8``, ``0.5``, ``true``, ``[256, 256]``), else kept
-    as strings. Unknown paths or values of the wrong type raise AnrError naming the key.
-    """
+    """Returns a copy of ``config`` with dotted overrides (``["data.batch_size=8"]``), values parsed as JSON when possible."""
     data = config_to_dict(config)
     items = overrides.items() if isinstance(overrides, dict) else [_split_override(o) for o in overrides]
     for key, value in items:

@@ -13,10 +13,8 @@ from anr_studio.model.unet import make_conv_activation, make_norm_activation
 class PatchDiscriminator(nn.Module):
     """Returns the list of intermediate features and, last, the patch logits (B, 1, h, w).
 
-    pix2pixHD's NLayerDiscriminator: ``num_layers`` 4x4 stride-2 convolutions (widths doubling
-    from ``base_channels`` up to 512), one 4x4 stride-1 convolution, then a 4x4 convolution to
-    one logit per patch. Padding 2 as in pix2pixHD. No sigmoid (LSGAN / hinge take raw scores).
-    ``conv_bias_before_norm``: see `DiscriminatorConfig`.
+    pix2pixHD's NLayerDiscriminator: ``num_layers`` 4x4 stride-2 convolutions (widths doubling from
+    ``base_channels`` up to 512), a 4x4 stride-1 one, then a 4x4 convolution to raw logits; padding 2.
     """
 
     def __init__(self, in_channels: int, base_channels: int = 64, num_layers: int = 3, norm: str = "instance",
@@ -46,9 +44,7 @@ class PatchDiscriminator(nn.Module):
 class MultiScaleDiscriminator(nn.Module):
     """Returns, per scale (full, 1/2, 1/4, ...), the list [features..., logits] of one PatchGAN.
 
-    Input: ``discriminator_input(image, normals)`` (B, in_channels, H, W), i.e. the image (real
-    frame or blended render I') concatenated after the rasterized normal image. Coarser scales see
-    the input average-pooled (3x3, stride 2, as pix2pixHD).
+    Input: ``discriminator_input(image, normals)`` (B, in_channels, H, W); coarser scales average-pool it (3x3, stride 2).
     """
 
     def __init__(self, in_channels: int, num_scales: int = 3, base_channels: int = 64, num_layers: int = 3,

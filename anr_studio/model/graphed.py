@@ -1,10 +1,7 @@
 """CUDA graphs: `GraphCache`, the one capture helper, and `GraphedRenderer`, the renderer replayed per input shape.
 
-`GraphCache` serves the training step's graphs (`anr_studio.train.step_graph`), the renderer's
-(below) and the avatar's whole frames (`anr_studio.avatar.frame`): one graph per key, captured
-after a few eager calls and then replayed with one launch. Why: these workloads are
-launch-bound (the renderer's ~1200 kernels at batch 1: paper preset 512² on an H100, 8.1 ms eager
-bf16 vs 2.4 ms replayed; a training step's ~4500-6500 kernels), and their shapes are fixed per key.
+`GraphCache` also serves the training step (`train.step_graph`) and the avatar's frames (`avatar.frame`):
+these workloads are launch-bound (paper preset 512² on an H100: 8.1 ms eager vs 2.4 ms replayed).
 """
 
 from __future__ import annotations
@@ -36,17 +33,11 @@ class _Entry:
 class GraphCache:
     """Returns ``fn()``'s outputs per key: eager for the key's first ``warmup`` calls, then from a CUDA graph.
 
-    The eager calls (real calls: their outputs are returned) let Triton compile, cuDNN pick its
-    algorithms and lazy state (optimiser moments, handles) fill outside a capture; on CUDA they run
-    on a side stream, as in PyTorch's whole-network capture example. The next call captures ``fn``
-    (thread-local mode: other threads' CUDA work may run meanwhile) and replays it, and so does
-    every later call. What ``fn`` must do: read its inputs from buffers that stay the same for its
-    key (the caller's, kept here by `buffers`), no host syncs, nothing allocated that is needed
-    after the call except its outputs. After a replay the outputs are the captured tensors, which
-    the next replay overwrites: callers copy what they keep. ``max_graphs`` (0: no bound) keeps
-    the most recently used keys; ``shared_pool`` captures every graph into one memory pool (their
-    scratch memory is shared, so replays must not overlap and outputs must be copied at once).
-    On a device other than CUDA nothing is captured: ``fn`` runs where a replay would (tests).
+    The eager calls (on a side stream) let Triton compile, cuDNN choose and lazy state fill; then ``fn`` is
+    captured (thread-local mode) and replayed. ``fn`` must read its inputs from buffers fixed per key
+    (`buffers`), make no host syncs and allocate nothing kept but its outputs, which the next replay
+    overwrites: callers copy what they keep. ``max_graphs`` (0: no bound) keeps the most recently used keys;
+    ``shared_pool`` captures all graphs into one memory pool (replays must not overlap). Off CUDA ``fn`` runs eagerly.
     """
 
     def __init__(self, warmup: int = 3, max_graphs: int = 0, shared_pool: bool = False) -> None:
@@ -64,11 +55,7 @@ class GraphCache:
         return sum(e.captured for e in self._entries.values())
 
     def clear(self) -> None:
-        """Drops every key, its buffers and its graph (after the devices finished any replay); keys warm up again.
-
-        A graph that captured NCCL collectives pins the communicator: destroying the process group
-        waits until such graphs are gone.
-        """
+        """Drops every key, its buffers and its graph once the device is idle (graphs holding NCCL collectives pin it)."""
         for device in {e.graph_device for e in self._entries.values() if e.graph is not None}:
             torch.cuda.synchronize(device)
         self._entries.clear()
@@ -81,10 +68,7 @@ class GraphCache:
         return entry.buffers
 
     def run(self, key: Hashable, fn: Callable[[], T], device: torch.device) -> T:
-        """Returns ``fn()``'s outputs for ``key`` on ``device``: computed eagerly, or replayed from the key's graph.
-
-        ``fn`` must compute the same work every time it is called for ``key`` (it is captured once).
-        """
+        """Returns ``fn()``'s outputs for ``key`` on ``device``, eager or replayed; ``fn`` must do the same work every call."""
         entry, device = self._entry(key), torch.device(device)
         if not entry.captured:
             if entry.calls < self.warmup:
@@ -132,12 +116,10 @@ class GraphCache:
 
 
 class GraphedRenderer(nn.Module):
-    """Returns the wrapped renderer's RenderOutput for (neural (B,C,H,W), normals (B,3,H,W)).
+    """Returns the wrapped renderer's RenderOutput (copies) for (neural (B,C,H,W), normals (B,3,H,W)).
 
-    Under ``torch.no_grad`` on CUDA the call goes through a `GraphCache` keyed by (shape, dtype,
-    layout, autocast), at most ``max_graphs`` kept; with gradients enabled, or on the CPU, it calls
-    the renderer eagerly. Weights are read in place, so later weight updates (a training run's
-    preview) are seen by the replay. Outputs are copies, so a caller may keep them across calls.
+    Under ``torch.no_grad`` on CUDA it replays a graph per (shape, dtype, layout, autocast), at most
+    ``max_graphs``; otherwise eager. Weights are read in place, so weight updates are seen by the replay.
     """
 
     def __init__(self, renderer: nn.Module, max_graphs: int = 4, warmup: int = 3) -> None:

@@ -1,4 +1,4 @@
-"""Returns images as the networks see them and back: uint8 pixels (..., H, W, C) <-> float (..., C, H, W) in [-1, 1].
+"""Images as the networks see them and back: uint8 (..., H, W, C) <-> float (..., C, H, W) in [-1, 1].
 
 Also the composite of a render over a background, I' = M*I + (1-M)*B (paper eq. 5).
 """

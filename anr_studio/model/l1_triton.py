@@ -1,14 +1,8 @@
 """Triton kernels of mean|a - b| and its gradient (CUDA only; imported lazily by `losses`).
 
-Feature matching compares a dozen discriminator feature maps per step (the largest (B, 64,
-H/2, W/2) at 1024²). In torch ops each comparison converts both maps to float32, subtracts,
-takes abs and means, and the backward runs sgn, mul and a cast back: about 60 bytes moved per
-element. Here the forward reads ``a`` and ``b`` once (fp32 partial sums per block, summed by
-torch: deterministic) and the backward reads them once more and writes the gradient:
-10 bytes per bf16 element.
-
-Both kernels treat the tensors as flat memory, so ``a`` and ``b`` must be dense with the same
-strides (any memory format); `l1_mean` checks that and callers fall back to torch ops otherwise.
+For feature matching: ~10 bytes per bf16 element moved instead of ~60 in torch ops; the fp32 partial sums
+per block are summed by torch (deterministic). ``a`` and ``b`` must be dense with the same strides
+(`l1_mean` checks; callers fall back to torch ops).
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
-"""The ANR losses (paper Eq. 3-7), one function each, and `ANRLoss` combining them with config weights.
+"""The ANR losses (paper Eq. 3-7) and `ANRLoss` combining them with config weights.
 
-Images are float (B, 3, H, W) in [-1, 1]; masks (B, 1, H, W) in [0, 1]. Every function returns a
-0-dim tensor and reduces by the mean, so weights do not depend on the resolution or batch size.
+Images are float (B, 3, H, W) in [-1, 1]; masks (B, 1, H, W) in [0, 1]; each loss is a 0-dim mean.
 """
 
 from __future__ import annotations
@@ -45,11 +44,7 @@ class _L1Mean(torch.autograd.Function):
 
 
 def l1_mean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Returns mean|a - b| (0-dim float32, computed in float32); ``b`` is a constant: no gradient reaches it.
-
-    On CUDA, for tensors of one dtype and layout (feature maps), two Triton kernels do the work
-    of eight torch ops; elsewhere torch ops.
-    """
+    """Returns mean|a - b| (0-dim float32); ``b`` is a constant. Triton kernels on CUDA for same-layout tensors."""
     b = b.detach()
     kernels = _l1_kernels() if a.is_cuda else None
     if kernels is not None and kernels.flat_compatible(a, b):
@@ -58,11 +53,9 @@ def l1_mean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def pixel_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Returns sum(M * |pred - target|) / (C * sum(M)): the mask-weighted L1 of Eq. 3 (one term).
+    """Returns sum(M * |pred - target|) / (C * sum(M)): the mask-weighted L1 of Eq. 3; 0 for an empty mask.
 
-    ``pred``, ``target`` (B, C, H, W); ``mask`` (B, 1, H, W) the ground-truth (soft) mask. The
-    mean over the masked pixels keeps the loss independent of how much of the crop the person fills;
-    an empty mask gives 0.
+    ``pred``, ``target`` (B, C, H, W); ``mask`` (B, 1, H, W) the ground-truth (soft) mask.
     """
     weighted = (mask * (pred - target).abs()).sum()
     return weighted / (mask.sum() * pred.shape[1]).clamp_min(1e-6)
@@ -84,8 +77,7 @@ def feature_loss(pred: torch.Tensor, target: torch.Tensor, extractor: Callable[[
                  layer_weights: Sequence[float]) -> torch.Tensor:
     """Returns sum_l w_l * mean|phi_l(pred) - phi_l(target)| (Eq. 5) for images (B, 3, H, W).
 
-    ``extractor`` returns a list of feature maps (VGG19Features, or any small module in tests);
-    ``layer_weights`` has one weight per feature map. No gradient flows into the target's features.
+    ``extractor`` returns a list of feature maps; ``layer_weights`` has one weight per map.
     """
     with torch.no_grad():
         target_features = extractor(target)
@@ -99,10 +91,7 @@ def feature_loss(pred: torch.Tensor, target: torch.Tensor, extractor: Callable[[
 
 
 def gan_generator_loss(fake: DiscriminatorOutputs, mode: str = "lsgan") -> torch.Tensor:
-    """Returns the generator side of Eq. 7, averaged over scales.
-
-    LSGAN: mean((D(fake) - 1)^2); hinge: -mean(D(fake)).
-    """
+    """Returns the generator side of Eq. 7 over scales: LSGAN mean((D(fake) - 1)^2); hinge -mean(D(fake))."""
     total = fake[0][-1].new_zeros((), dtype=torch.float32)
     for scale in fake:
         logits = scale[-1].float()
@@ -130,12 +119,8 @@ VGG_LAYER_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
 
 
 class ANRLoss(nn.Module):
-    """Combines the ANR losses with the weights of a LossConfig.
-
-    The feature term (Eq. 5) needs VGG19 weights (``vgg``, or loaded from ``loss.vgg_weights`` /
-    the torch hub cache); where they are absent the term is left out and ``fallback_reason`` holds
-    the message the trainer logs.
-    """
+    """Combines the ANR losses with the weights of a LossConfig; without VGG19 weights the feature term is left
+    out and ``fallback_reason`` says why."""
 
     def __init__(self, config: LossConfig | None = None, vgg: nn.Module | None = None) -> None:
         super().__init__()
@@ -162,11 +147,7 @@ class ANRLoss(nn.Module):
         return self.config.adversarial > 0
 
     def blend(self, out: RenderOutput, background: torch.Tensor, coarse_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Returns I' = M*I + (1-M)*B (B, 3, H, W) in float32.
-
-        M is the predicted mask; DNR (no mask head) uses ``coarse_mask`` (B, 1, H, W), the rasterized
-        body mask, and without one its RGB is taken as the whole image.
-        """
+        """Returns I' = M*I + (1-M)*B (B, 3, H, W) in float32; DNR uses ``coarse_mask`` (B, 1, H, W), else its RGB alone."""
         if out.mask_logits is None and coarse_mask is None:
             return out.rgb.float()
         return out.composite(background.float(), None if out.mask_logits is not None else coarse_mask.float()).float()
@@ -187,11 +168,9 @@ class ANRLoss(nn.Module):
 
     def forward(self, out: RenderOutput, frame: torch.Tensor, mask: torch.Tensor, background: torch.Tensor,
                 coarse_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Returns (weighted total, {term name: unweighted detached value}) of the terms that need no discriminator.
+        """Returns (weighted total, {term: unweighted detached value}) of the terms that need no discriminator.
 
-        ``out``: the renderer's output; ``frame`` (B, 3, H, W) in [-1, 1]; ``mask`` (B, 1, H, W) the
-        ground-truth mask; ``background`` (B or 1, 3, H, W). Terms absent for a renderer (J for
-        1-stage/DNR, the mask for DNR) are left out.
+        ``frame`` (B, 3, H, W) in [-1, 1]; ``mask`` (B, 1, H, W); ``background`` (B or 1, 3, H, W).
         """
         blended, terms, weighted = self._image_terms(out, frame, mask, background, coarse_mask)
         return self._total(terms, weighted, blended), terms
@@ -201,12 +180,8 @@ class ANRLoss(nn.Module):
               coarse_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """Returns (generator total, discriminator loss, terms) from ONE discriminator pass per image.
 
-        The generator's total is `forward`'s plus the adversarial term; the discriminator judges the
-        real image and I' (with ``normals`` (B, 3, H, W) beside each) once each, and both losses
-        share that graph, so the caller must back-propagate each into its own parameters only:
-        ``total.backward(inputs=renderer and texture parameters, retain_graph=True)`` and
-        ``d_loss.backward(inputs=discriminator parameters)``; a plain ``backward()`` would let the
-        discriminator's loss reach the renderer. ``terms`` also holds "discriminator".
+        Both losses share that graph: back-propagate each into its own parameters only
+        (``total.backward(inputs=..., retain_graph=True)``, ``d_loss.backward(inputs=...)``).
         """
         blended, terms, weighted = self._image_terms(out, frame, mask, background, coarse_mask)
         real = discriminator(discriminator_input(self._real_image(frame, mask, background), normals))

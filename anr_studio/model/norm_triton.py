@@ -1,27 +1,12 @@
 """Triton kernels of the channels_last instance norm and conv bias + activation (CUDA only; imported lazily by `unet`).
 
-Memory layout (B, H, W, C) contiguous, i.e. a channels_last (B, C, H, W) tensor; the first
-input ``u`` (the gradient, in backward passes) may also be a channel slice of a wider one, such
-as the gradient of one half of the U-Net's skip concatenation (pixel stride > C). Two kernels:
-
-- ``nhwc_stats``: per (image, channel) fp32 sums of ``u`` and of ``u * v`` (``v = u`` gives the
-  sum of squares) over H*W in one read of the inputs; programs own a slab of rows and a block
-  of channels and ``atomic_add`` into the (B, C) outputs.
-- ``nhwc_affine``: ``out = a * u + b * v + c`` with per-(image, channel) fp32 coefficients
-  (forward: a = scale, no v, c = shift; backward: dx = A*grad + B*x + C), computed in fp32 and
-  stored in the input's dtype: one read and one write per element.
-
-Both take an optional fused leaky ReLU (``slope``; ReLU is slope 0) after the norm. Forward:
-``out = act(scale * u + shift)``. Backward (``act_grad`` = (scale, shift, slope)): the incoming
-gradient ``u`` is first multiplied by act'(y), with ``y = scale * v + shift`` recomputed from
-the norm's input ``v``, which both kernels read anyway: no extra pass, no saved output.
-
-``bias_act`` / ``bias_act_grad``: a convolution's bias and the leaky ReLU after it, for layers
-without a norm, as one pass each way (the affine kernel with a = 1, c = bias; the stats kernel
-storing the gradient times act' while it sums it for the bias gradient).
-
-Why not torch ops: a broadcast (B, C, 1, 1) coefficient against a channels_last tensor takes
-torch's slow non-vectorised elementwise path, and fp32 sums of a product need a temporary.
+Layout (B, H, W, C), i.e. channels_last (B, C, H, W); the first input ``u`` may be a channel slice of a
+wider tensor (pixel stride > C).
+- ``nhwc_stats``: per (image, channel) fp32 sums of ``u`` and ``u * v`` over H*W in one read (atomic_add).
+- ``nhwc_affine``: ``out = a * u + b * v + c`` with per-(image, channel) fp32 coefficients, one read and write.
+Both fuse an optional leaky ReLU (``slope``; 0 is ReLU); backward multiplies ``u`` by act'(scale * v + shift)
+recomputed from ``v``. ``bias_act`` / ``bias_act_grad``: a conv's bias plus activation for layers without norm.
+Torch ops would take the slow non-vectorised broadcast path and need a temporary for the product sums.
 """
 
 from __future__ import annotations
@@ -93,11 +78,7 @@ def _nhwc(x: torch.Tensor) -> torch.Tensor:
 
 
 def pixel_stride(u: torch.Tensor) -> int:
-    """Returns the pixel stride of (B, C, H, W) ``u`` whose pixels are rows of C contiguous channels, else 0.
-
-    Such rows are a contiguous channels_last tensor (stride C) or a channel slice of one (a wider
-    stride); the kernels read ``u`` in either layout without a copy.
-    """
+    """Returns the pixel stride of (B, C, H, W) ``u`` whose pixels are rows of C contiguous channels, else 0."""
     batch, channels, height, width = u.shape
     row = u.stride(3)
     if u.stride(1) == 1 and row >= channels and u.stride(2) == width * row and u.stride(0) == height * width * row:
@@ -109,8 +90,8 @@ def nhwc_stats(u: torch.Tensor, v: torch.Tensor | None = None,
                act_grad: tuple[torch.Tensor, torch.Tensor, float] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Returns (sum g, sum g*v) (B, C, 1, 1) float32 over H, W of channels_last (B, C, H, W) tensors (v = u if None).
 
-    ``g`` is ``u``, or with ``act_grad`` = (scale, shift, slope) and ``v`` given, ``u`` times
-    the leaky ReLU's derivative at ``scale * v + shift``. ``u`` may be a channel slice (`pixel_stride`).
+    ``g`` is ``u``, or with ``act_grad`` = (scale, shift, slope), ``u`` times the leaky ReLU's derivative at
+    ``scale * v + shift``.
     """
     return _stats(u, v, act_grad, None)
 
@@ -140,10 +121,7 @@ def nhwc_affine(u: torch.Tensor, a: torch.Tensor, c: torch.Tensor, v: torch.Tens
                 act_grad: tuple[torch.Tensor, torch.Tensor, float] | None = None) -> torch.Tensor:
     """Returns a*g + b*v + c (channels_last, u's dtype) for per-(image, channel) fp32 a, b, c of shape (B, C, 1, 1).
 
-    ``g`` is ``u``, or with ``act_grad`` = (scale, shift, slope) and ``v`` given, ``u`` times
-    the leaky ReLU's derivative at ``scale * v + shift`` (the fused activation's backward).
-    With ``slope``, the result goes through the leaky ReLU of that slope (the fused activation).
-    ``u`` may be a channel slice (`pixel_stride`); ``v`` and the result are contiguous.
+    ``g`` as in `nhwc_stats`; with ``slope`` the result goes through that leaky ReLU; ``v`` and the result are contiguous.
     """
     batch, channels, height, width = u.shape
     out = torch.empty_like(u, memory_format=torch.channels_last)

@@ -45,11 +45,9 @@ class RenderOutput:
 class ANRRenderer(nn.Module):
     """Articulated Neural Rendering's renderer R.
 
-    Two-stage (default): R1(neural image) -> latent (B, latent_channels, H, W);
-    J = tanh(latent[:, :3]); R2(cat(latent, normals)) ->
-    RGB = tanh(out[:, :3]) and mask logits out[:, 3:4]. R2 sees the raw latent.
-    One-stage (``two_stage=False``, ablation): a single U-Net from cat(neural image, normals) to
-    RGB + mask logits; no J.
+    Two-stage (default): R1(neural image) -> latent (B, latent_channels, H, W); J = tanh(latent[:, :3]);
+    R2(cat(latent, normals)) -> RGB = tanh(out[:, :3]), mask logits out[:, 3:4].
+    One-stage (``two_stage=False``, ablation): one U-Net from cat(neural image, normals); no J.
     """
 
     def __init__(self, config: ModelConfig | None = None, two_stage: bool = True) -> None:
@@ -84,8 +82,7 @@ class ANRRenderer(nn.Module):
 class DNRRenderer(nn.Module):
     """Deferred Neural Rendering baseline: one U-Net (sized by ``config.r2``) neural image -> RGB.
 
-    No mask and no normals: ``forward`` accepts normals only to share the ANR call signature and
-    ignores them. Composite its output with the coarse body mask.
+    No mask; normals are accepted for the ANR signature and ignored. Composite with the coarse body mask.
     """
 
     def __init__(self, config: ModelConfig | None = None) -> None:

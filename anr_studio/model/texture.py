@@ -11,12 +11,9 @@ from anr_studio.model.config import TextureConfig
 
 
 class NeuralTexture(nn.Module):
-    """A learnable feature texture (1, C, S, S), initialised uniformly in [-1, 1].
+    """A learnable feature texture (1, C, S, S), initialised uniformly in [-1, 1] from a generator seeded with ``init_seed``.
 
-    The initial values come from a local ``torch.Generator`` seeded with ``init_seed``, so every
-    texture built with the same seed starts identical whatever the global RNG state: the paper's
-    regularisation that keeps the identities' textures in one shared space.
-    Texture row 0 is ``v = 1`` (grid ``gy = -1``), matching the UV image convention.
+    Same seed, same start for every identity (the paper's shared texture space). Row 0 is ``v = 1`` (``gy = -1``).
     """
 
     def __init__(self, channels: int = 8, size: int = 256, init_seed: int = 0) -> None:
@@ -46,8 +43,7 @@ class NeuralTexture(nn.Module):
     def sample(self, uv: torch.Tensor) -> torch.Tensor:
         """Returns the neural image (B, C, H, W) read at ``uv`` (B, H, W, 2) grid coords in [-1, 1].
 
-        Bilinear, ``padding_mode="zeros"``, ``align_corners=False``: background pixels
-        (``BACKGROUND_UV = -2``) read exactly zero. Sampling stays in float32 under autocast.
+        Bilinear, zeros padding, ``align_corners=False``: ``BACKGROUND_UV`` reads zero. float32 even under autocast.
         """
         expect_shape(uv, ("B", "H", "W", 2), "uv", "NeuralTexture.sample")
         texture = self.texture.expand(uv.shape[0], -1, -1, -1)

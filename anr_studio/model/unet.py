@@ -20,9 +20,8 @@ _GRAPHED = threading.local()
 def graphed_norms():
     """Within this block (on this thread), channels_last instance norms on CUDA use the Triton kernels.
 
-    The Triton kernels move fewer bytes than the torch-op form but cost more host time per launch;
-    replayed from a CUDA graph launches are free, so the training step's graphs (warm-up and
-    capture) run inside this block: paper preset 44.4 -> 57.3 images/s, fast 263 -> 329 on an H100.
+    They cost more host time per launch than torch ops, which a CUDA graph replay hides: the training step's
+    graphs run inside (paper preset 44.4 -> 57.3 images/s, fast 263 -> 329 on an H100).
     """
     before = getattr(_GRAPHED, "active", False)
     _GRAPHED.active = True
@@ -45,17 +44,11 @@ def _norm_kernels():
 class _InstanceNormNHWC(torch.autograd.Function):
     """Instance norm of a channels_last tensor without leaving channels_last.
 
-    Why: torch's instance norm runs batch norm on a (1, B*C, H, W) view, which needs NCHW, so
-    with channels_last activations every norm layer paid two layout-changing copies each way
-    (38% of the paper preset's training step on an H100). Here statistics are fp32 sums over
-    H, W and the output is one ``x * scale + shift`` per element; the backward is the closed
-    form dx = A*g + B*x + C with per-(image, channel) A, B, C, all in torch ops.
-    With ``triton`` the sums and the affine maps run as Triton kernels (`norm_triton`): inside
-    `graphed_norms` (the training step's CUDA graphs). They move fewer bytes, but eager, where the step is host-bound, the Triton launches cost more
-    host time than they save (paper preset 34.5 vs 43.0 images/s), so eager code keeps torch ops.
-    With the kernels, ``slope`` fuses a leaky ReLU (0: ReLU) into them: the forward's affine
-    kernel applies it, the backward's kernels multiply the gradient by its derivative at
-    ``x * scale + shift`` recomputed from ``x``, which they read anyway (no output is saved).
+    torch's instance norm needs NCHW (two layout copies each way, 38% of a paper-preset step on an H100).
+    Here statistics are fp32 sums over H, W, the output one ``x * scale + shift`` and the backward the closed
+    form dx = A*g + B*x + C, in torch ops, or with ``triton`` in the `norm_triton` kernels (inside
+    `graphed_norms` only: eager they cost more host time than they save). With the kernels, ``slope`` fuses a
+    leaky ReLU (0: ReLU) into them, its backward recomputed from ``x`` (no output is saved).
     """
 
     @staticmethod
@@ -118,12 +111,9 @@ class _InstanceNormNHWC(torch.autograd.Function):
 class InstanceNorm2d(nn.InstanceNorm2d):
     """nn.InstanceNorm2d (same parameters and state dict) that keeps channels_last inputs channels_last on CUDA.
 
-    channels_last CUDA inputs take `_InstanceNormNHWC` (torch ops; Triton kernels inside
-    `graphed_norms`), CPU inputs torch's group norm (C groups), other CUDA inputs torch's instance
-    norm, the reference all of them are tested against.
-
-    ``negative_slope`` (None: none) adds a leaky ReLU (0: ReLU) after the norm, fused into the
-    Triton kernels where those run, else torch's in-place activation on the norm's output.
+    channels_last CUDA inputs take `_InstanceNormNHWC`, CPU inputs torch's group norm (C groups), other CUDA
+    inputs torch's instance norm. ``negative_slope`` (None: none) adds a leaky ReLU (0: ReLU), fused where the
+    Triton kernels run.
     """
 
     def __init__(self, num_features: int, *args, negative_slope: float | None = None, **kwargs) -> None:
@@ -155,12 +145,8 @@ class InstanceNorm2d(nn.InstanceNorm2d):
 
 
 class _BiasActNHWC(torch.autograd.Function):
-    """leaky_relu(y + bias) of a channels_last convolution output as one Triton pass each way.
-
-    Why: torch adds a convolution's bias to a channels_last bf16 output with a non-vectorised
-    broadcast, then the activation and, backward, the activation's gradient and the bias
-    gradient's sum are two more passes. Saves only the output (the next layer keeps it anyway).
-    """
+    """leaky_relu(y + bias) of a channels_last convolution output as one Triton pass each way (torch takes a slow
+    non-vectorised broadcast plus two more passes); saves only the output."""
 
     @staticmethod
     def forward(ctx, y, bias, slope):
@@ -196,9 +182,7 @@ def _channels_last(x: torch.Tensor) -> bool:
 class Conv2dAct(nn.Conv2d):
     """nn.Conv2d (same parameters and state dict) followed by a leaky ReLU of ``negative_slope`` (0: ReLU).
 
-    For layers without a norm. Where the Triton norm kernels run (`_triton_norm`) on a
-    channels_last output, the bias and the activation are one pass each way (`_BiasActNHWC`);
-    elsewhere it is the convolution, then torch's in-place activation.
+    For layers without a norm; bias and activation are fused (`_BiasActNHWC`) where the Triton norms run.
     """
 
     def __init__(self, *args, negative_slope: float, **kwargs) -> None:
@@ -226,11 +210,8 @@ _FUSABLE_SLOPES = {"relu": 0.0, "leaky_relu": LEAKY_SLOPE}
 
 def make_conv_activation(in_channels: int, out_channels: int, activation: str, *args,
                          **kwargs) -> tuple[nn.Module, nn.Module]:
-    """Returns (convolution, activation layer): nn.Conv2d(in, out, *args, **kwargs) then ``activation``.
-
-    A ReLU or leaky ReLU goes into the convolution (`Conv2dAct`) and the activation layer is
-    then nn.Identity: the same parameters and state dict.
-    """
+    """Returns (convolution, activation layer): a ReLU or leaky ReLU goes into the convolution (`Conv2dAct`), the
+    activation layer is then nn.Identity; same parameters and state dict."""
     if activation in _FUSABLE_SLOPES:
         slope = _FUSABLE_SLOPES[activation]
         return Conv2dAct(in_channels, out_channels, *args, negative_slope=slope, **kwargs), nn.Identity()
@@ -238,10 +219,7 @@ def make_conv_activation(in_channels: int, out_channels: int, activation: str, *
 
 
 def make_norm(kind: str, channels: int, negative_slope: float | None = None) -> nn.Module:
-    """Returns the normalisation layer ``kind`` ("instance", "batch", "none") for ``channels``.
-
-    ``negative_slope``: a leaky ReLU fused into an instance norm (see `InstanceNorm2d`).
-    """
+    """Returns the norm layer ``kind`` ("instance", "batch", "none") for ``channels``, with ``negative_slope`` fused."""
     if kind == "instance":
         # affine=True: with several identities per run the renderer needs its own scale/shift.
         return InstanceNorm2d(channels, affine=True, negative_slope=negative_slope)
@@ -251,11 +229,7 @@ def make_norm(kind: str, channels: int, negative_slope: float | None = None) -> 
 
 
 def make_norm_activation(norm: str, channels: int, activation: str) -> tuple[nn.Module, nn.Module]:
-    """Returns (norm layer, activation layer) of ``norm`` then ``activation`` for ``channels``.
-
-    An instance norm takes a ReLU or leaky ReLU into itself (one fused kernel where the Triton
-    norm runs) and the activation layer is then nn.Identity: the same parameters and state dict.
-    """
+    """Returns (norm layer, activation layer); an instance norm takes a ReLU or leaky ReLU into itself (then nn.Identity)."""
     if norm == "instance" and activation in _FUSABLE_SLOPES:
         return make_norm(norm, channels, _FUSABLE_SLOPES[activation]), nn.Identity()
     return make_norm(norm, channels), make_activation(activation)
@@ -284,11 +258,9 @@ def _up_conv(in_channels: int, out_channels: int, mode: str, bias: bool) -> nn.M
 class UNet(nn.Module):
     """Returns (B, out_channels, H, W) from (B, in_channels, H, W); any H, W (padded internally).
 
-    Level i (0-based) of the encoder halves the resolution with a 4x4 stride-2 convolution to
-    ``min(base * 2**i, max)`` channels; the decoder mirrors it and concatenates the encoder
-    feature of the same resolution (pix2pix). The first and the innermost encoder levels have no
-    normalisation (pix2pix: the bottleneck may be 1x1, where instance norm would zero it). The
-    last layer is linear: callers apply tanh / keep logits.
+    pix2pix: encoder level i halves the resolution (4x4 stride 2) to ``min(base * 2**i, max)`` channels, the
+    decoder mirrors it with skip concatenations; the first and innermost levels have no norm; the last
+    layer is linear (callers apply tanh / keep logits).
     """
 
     def __init__(self, in_channels: int, out_channels: int, config: UNetConfig | None = None) -> None:

@@ -1,8 +1,7 @@
 """VGG19 feature extractor for the feature loss (Eq. 5), from torchvision's weights file.
 
-The weights come from an explicit path or the torch hub cache (``$TORCH_HOME/hub/checkpoints``,
-where torchvision keeps them), downloaded there on first use unless offline (`anr_studio.model.weights`);
-a missing or unreadable file is an AnrError that names it.
+Weights come from an explicit path or the torch hub cache (`anr_studio.model.weights`); a missing or
+unreadable file is an AnrError naming it.
 """
 
 from __future__ import annotations
@@ -24,11 +23,7 @@ _IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class VGG19Features(nn.Module):
-    """Returns the 5 VGG19 activations relu1_1 .. relu5_1 of an image in [-1, 1] (B, 3, H, W).
-
-    Frozen (no gradients into the weights, eval mode). Inputs are mapped to [0, 1] and
-    normalised with the ImageNet mean and std, as torchvision's weights expect.
-    """
+    """Returns the 5 VGG19 activations relu1_1 .. relu5_1 of an image in [-1, 1] (B, 3, H, W); frozen, ImageNet-normalised."""
 
     def __init__(self, features: nn.Sequential | None = None) -> None:
         super().__init__()

@@ -1,10 +1,7 @@
-"""Pretrained weight files (torchvision's VGG19 for the feature loss, AlexNet/VGG16 for LPIPS), fetched on first use.
+"""Pretrained weight files (VGG19 for the feature loss, AlexNet/VGG16 for LPIPS), fetched on first use.
 
-Like torchvision, the files live in the torch hub cache (``$TORCH_HOME/hub/checkpoints``). A file
-that is not there is downloaded once, with a one-line message and a progress bar, to a temporary
-name beside its place, checked against the hash prefix in its name and renamed. ``--offline`` (or
-``ANR_OFFLINE=1``) forbids downloads: a missing file is then an AnrError saying so, which callers
-turn into one line (training goes on without the feature loss; LPIPS is reported as unavailable).
+They live in the torch hub cache (``$TORCH_HOME/hub/checkpoints``); a download goes to a temporary name, is
+checked against the hash prefix in its name and renamed. ``--offline`` (or ``ANR_OFFLINE=1``) forbids downloads.
 """
 
 from __future__ import annotations
@@ -77,8 +74,7 @@ def download(url: str, path: Path, what: str) -> Path:
 def find_weights(filename: str, explicit: str | os.PathLike | None = None, what: str = "weights") -> Path:
     """Returns the path of a weights file: ``explicit``, else the hub cache's copy, downloaded on first use.
 
-    AnrError names the file when ``explicit`` is missing, when it is not cached and downloads are off
-    (`offline`), or when the download fails.
+    AnrError names the file when ``explicit`` is missing, when it is not cached and offline, or the download fails.
     """
     if explicit:
         path = Path(explicit).expanduser()

@@ -1,8 +1,4 @@
-"""Motion clips: SMPL axis-angle sequences from built-in clips, SMPL pose .npz files and BVH files.
-
-``load_motion("walk")`` / ``load_motion("moves.npz")`` / ``load_motion("cmu_01_01.bvh")`` ->
-``MotionClip(poses (N,24,3), transl (N,3), fps, name)``; ``clip.resample(fps)``.
-"""
+"""Motion clips (`MotionClip`): SMPL axis-angle sequences from built-in clips, SMPL pose .npz and BVH files."""
 
 from __future__ import annotations
 
@@ -28,14 +24,9 @@ BUILTIN_MOTIONS: dict[str, tuple[str, float | None]] = {
 ALIASES = {"aist_demo": "dance", "aist": "dance"}
 
 
-def load_motion(name_or_path: str | os.PathLike, *, upright: bool = True) -> MotionClip:
-    """Returns the motion called ``name_or_path``: a built-in name (walk, turn, arms, dance) or a
-    path to an SMPL pose ``.npz`` or a ``.bvh`` file. Raises AnrError for anything else.
-
-    With ``upright`` (default), .npz motions are turned into ANR's world (y up, facing +z at
-    frame 0, starting at the origin; see ``MotionClip.upright``); BVH files are always
-    expressed in ANR's world by the retargeting.
-    """
+def load_motion(name_or_path: str | os.PathLike) -> MotionClip:
+    """Returns the motion called ``name_or_path`` in ANR's world: a built-in name (walk, turn, arms, dance) or a
+    path to an SMPL pose ``.npz`` (turned by `MotionClip.upright`) or ``.bvh`` (retargeted)."""
     from anr_studio.motion.bvh import load_bvh
     from anr_studio.motion.smpl_npz import load_smpl_npz
 
@@ -47,8 +38,7 @@ def load_motion(name_or_path: str | os.PathLike, *, upright: bool = True) -> Mot
         path = MOTION_DIR / file
         if not path.is_file():
             raise AnrError(f"motion {key!r}: {path} is missing, expected the built-in clip (run python -m scripts.build_motions)")
-        clip = load_smpl_npz(path, name=key, fps=fps)
-        return clip.upright() if upright else clip
+        return load_smpl_npz(path, name=key, fps=fps).upright()
     path = Path(text)
     suffix = path.suffix.lower()
     if suffix not in (".npz", ".bvh"):
@@ -62,8 +52,7 @@ def load_motion(name_or_path: str | os.PathLike, *, upright: bool = True) -> Mot
         raise AnrError(f"{shown_text}: file does not exist, expected a motion file (.npz or .bvh)")
     if suffix == ".bvh":
         return load_bvh(path)
-    clip = load_smpl_npz(path)
-    return clip.upright() if upright else clip
+    return load_smpl_npz(path).upright()
 
 
 __all__ = ["BUILTIN_MOTIONS", "MotionClip", "load_motion"]

@@ -1,20 +1,13 @@
 """BVH motion capture retargeted onto the SMPL skeleton.
 
-A BVH rest pose has every joint frame aligned with the file's world axes, as SMPL's rest pose
-has. So the world rotation of a BVH joint at frame f is its rotation *relative to the rest
-pose*, and it is the world rotation of the SMPL joint that moves the same bone. The SMPL joints
-are found in the BVH skeleton by its structure (`bvh_skeleton.find_body`: CMU, Mixamo, 3ds Max
-Biped, Daz or SMPL rigs alike); world rotations are composed, expressed in SMPL axes, corrected
-for the difference between each BVH rest bone and the built-in body's rest bone (CMU's splayed
-thighs, A-pose rigs, arms hanging down), and turned into SMPL-local rotations. BVH joints with no
-SMPL counterpart (CMU's LHipJoint, Neck1, fingers) fold into the next mapped joint; SMPL joints
-with no BVH counterpart (toes, collars, hands) keep the identity.
+BVH and SMPL rest poses both align every joint frame with the world axes, so a BVH joint's world
+rotation is the world rotation of the SMPL joint moving the same bone (found by `find_body`),
+expressed in SMPL axes and corrected for the difference between the two rest bones (splayed
+thighs, A-poses). Unmapped BVH joints fold into the next mapped one; unmapped SMPL joints stay at rest.
 
-Translation: the pelvis's displacement in metres from standing at the origin: horizontally
-relative to frame 0, vertically relative to the rest-pose standing height over the floor (the
-file's up = 0), or to frame 0 when the root has no position channels. Units come from the rest
-figure's height: metres (0.5-3), centimetres (50-300), millimetres (500-3000); other scales are
-taken as a 1.7 m tall figure.
+Translation: the pelvis's displacement in metres, horizontally from frame 0, vertically from the
+rest standing height (or frame 0 without root position channels). Units from the rest figure's
+height: m (0.5-3), cm (50-300), mm (500-3000), else scaled to a 1.7 m figure.
 """
 
 from __future__ import annotations
@@ -164,10 +157,8 @@ def load_bvh(path: str | os.PathLike, name: str | None = None) -> MotionClip:
                 smpl_world[k] = C @ world[mapping[k]] @ C.T @ Q[k]
             else:
                 smpl_world[k] = smpl_world[SMPL_PARENTS[k]]
-        local_smpl = np.empty_like(smpl_world)
-        for k in range(24):
-            p = SMPL_PARENTS[k]
-            local_smpl[k] = smpl_world[k] if p < 0 else np.swapaxes(smpl_world[p], -1, -2) @ smpl_world[k]
+        parent_world = np.swapaxes(smpl_world[list(SMPL_PARENTS[1:])], -1, -2)
+        local_smpl = np.concatenate([smpl_world[:1], parent_world @ smpl_world[1:]])
         rotvec = Rotation.from_matrix(local_smpl.reshape(-1, 3, 3)).as_rotvec().reshape(24, -1, 3)
         poses[rows] = rotvec.transpose(1, 0, 2)
         pelvis_at[rows] = where[pelvis]

@@ -1,15 +1,12 @@
-"""BVH files read into arrays, with every size checked before anything is allocated.
-
-``parse_bvh(path) -> BvhData``: the joint tree (names, parents, rest offsets, End Sites, channels)
-and the MOTION values ``(F, C)``. The hierarchy is read with an explicit stack (no recursion),
-nesting and joint counts are capped, the declared frame count is checked against the lines that
-follow before the values are read, and every number must be finite. Anything else raises
-AnrError naming the file, the line and what was expected.
+"""BVH files read into arrays (`parse_bvh`), with every size checked before anything is allocated: the
+hierarchy is read with an explicit stack and capped, the declared frame count is checked against the
+lines that follow, every number must be finite; errors name the file, the line and what was expected.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import re
 import warnings
@@ -35,23 +32,17 @@ _NONBLANK_LINE = re.compile(r"\S[^\n]*")
 
 @dataclass(frozen=True)
 class BvhData:
-    """A parsed BVH file. Joints are in file (depth-first) order, so a parent precedes its children.
-
-    ``parents (J,)`` int, -1 for the root; ``offsets (J,3)`` rest offsets from the parent;
-    ``end_sites (J,3)`` End Site offsets, NaN rows where a joint has none; ``channels`` per joint
-    (names from CHANNEL_NAMES); ``channel_start (J,)`` the column of a joint's first channel in
-    ``values (F,C)``; ``frame_time`` seconds.
-    """
+    """A parsed BVH file; joints in file (depth-first) order, so a parent precedes its children."""
 
     label: str
     names: tuple[str, ...]
-    parents: np.ndarray
-    offsets: np.ndarray
-    end_sites: np.ndarray
-    channels: tuple[tuple[str, ...], ...]
-    channel_start: np.ndarray
-    frame_time: float
-    values: np.ndarray
+    parents: np.ndarray  # (J,) int, -1 for the root
+    offsets: np.ndarray  # (J,3) rest offsets from the parent
+    end_sites: np.ndarray  # (J,3) End Site offsets, NaN rows where a joint has none
+    channels: tuple[tuple[str, ...], ...]  # per joint, names from CHANNEL_NAMES
+    channel_start: np.ndarray  # (J,) column of a joint's first channel in values
+    frame_time: float  # seconds
+    values: np.ndarray  # (F,C)
 
     @property
     def num_frames(self) -> int:
@@ -124,16 +115,12 @@ def _number(lines: _Lines, what: str) -> float:
 
 
 def _offset(lines: _Lines, owner: str) -> list[float]:
-    keyword = lines.take(f"OFFSET of {owner}")
-    if keyword.upper() != "OFFSET":
-        raise AnrError(f"{lines.label}: line {lines.line} has {shown(keyword)!r} where the OFFSET of {owner} was expected")
+    _keyword(lines, "OFFSET", f"the OFFSET of {owner}")
     return [_number(lines, f"the OFFSET of {owner}") for _ in range(3)]
 
 
 def _channels(lines: _Lines, owner: str) -> tuple[str, ...]:
-    keyword = lines.take(f"CHANNELS of {owner}")
-    if keyword.upper() != "CHANNELS":
-        raise AnrError(f"{lines.label}: line {lines.line} has {shown(keyword)!r} where the CHANNELS of {owner} were expected")
+    _keyword(lines, "CHANNELS", f"the CHANNELS line of {owner}")
     token = lines.take(f"the channel count of {owner}")
     if not token.isdigit() or int(token) > 6:
         raise AnrError(f"{lines.label}: line {lines.line} declares {shown(token)!r} channels for {owner}, expected 0 to 6")
@@ -159,10 +146,11 @@ def _name(lines: _Lines, keyword: str) -> str:
     return " ".join(parts)
 
 
-def _expect(lines: _Lines, token: str, what: str) -> None:
-    got = lines.take(f"{token!r} {what}")
-    if got != token:
-        raise AnrError(f"{lines.label}: line {lines.line} has {shown(got)!r} where {token!r} {what} was expected")
+def _keyword(lines: _Lines, word: str, what: str) -> None:
+    """Reads the next token; AnrError naming ``what`` unless it is ``word`` (in any case)."""
+    got = lines.take(what)
+    if got.upper() != word:
+        raise AnrError(f"{lines.label}: line {lines.line} has {shown(got)!r} where {what} was expected")
 
 
 def _hierarchy(lines: _Lines):
@@ -171,9 +159,7 @@ def _hierarchy(lines: _Lines):
     first = lines.take("HIERARCHY")
     if first.upper() != "HIERARCHY":
         raise AnrError(f"{label}: line {lines.line} starts with {shown(first)!r}, expected HIERARCHY (a BVH file)")
-    root = lines.take("ROOT")
-    if root.upper() != "ROOT":
-        raise AnrError(f"{label}: line {lines.line} has {shown(root)!r} where ROOT was expected")
+    _keyword(lines, "ROOT", "ROOT")
     names: list[str] = []
     parents: list[int] = []
     offsets: list[list[float]] = []
@@ -187,7 +173,7 @@ def _hierarchy(lines: _Lines):
         if len(stack) >= MAX_DEPTH:
             raise AnrError(f"{label}: line {lines.line} nests joints {MAX_DEPTH + 1} deep, expected at most {MAX_DEPTH} levels")
         name = _name(lines, keyword)
-        _expect(lines, "{", f"after {keyword} {shown(name)}")
+        _keyword(lines, "{", f"'{{' after {keyword} {shown(name)}")
         names.append(name)
         parents.append(stack[-1] if stack else -1)
         offsets.append(_offset(lines, f"joint {shown(name)}"))
@@ -208,9 +194,9 @@ def _hierarchy(lines: _Lines):
             extra = lines.rest_of_line()  # some exporters name the End Site; "{" may follow on the line
             if "{" in extra:
                 lines.unread(extra[extra.index("{"):])
-            _expect(lines, "{", f"after End Site of {shown(owner)}")
+            _keyword(lines, "{", f"'{{' after End Site of {shown(owner)}")
             end = _offset(lines, f"the End Site of {shown(owner)}")
-            _expect(lines, "}", f"closing the End Site of {shown(owner)}")
+            _keyword(lines, "}", f"'}}' closing the End Site of {shown(owner)}")
             ends.setdefault(stack[-1], end)
         elif key == "}":
             stack.pop()
@@ -275,13 +261,6 @@ def _values_error(label: str, text: str, first_line: int, frames: int, width: in
     return AnrError(f"{label}: the MOTION section has {row} frames, expected {frames} as 'Frames:' declares")
 
 
-def _line_offset_of_row(data: str, row: int) -> int:
-    """Returns how many lines after the Frame Time line the ``row``-th (0-based) frame is."""
-    for k, match in enumerate(_NONBLANK_LINE.finditer(data)):
-        if k == row:
-            return data.count("\n", 0, match.start())
-    return 0
-
 
 def parse_bvh(path: str | os.PathLike) -> BvhData:
     """Returns the parsed BVH file at ``path``; AnrError naming the file, line and expectation otherwise."""
@@ -327,7 +306,8 @@ def parse_bvh(path: str | os.PathLike) -> BvhData:
     bad = np.argwhere(~(np.abs(values) <= MAX_MAGNITUDE))
     if len(bad):
         row, col = (int(v) for v in bad[0])
-        line = first_line + _line_offset_of_row(data, row)
+        match = next(itertools.islice(_NONBLANK_LINE.finditer(data), row, None))  # the row's line of text
+        line = first_line + data.count("\n", 0, match.start())
         raise AnrError(f"{label}: line {line} (frame {row + 1}) has {values[row, col]:g} for {shown(channel_names[col])}, "
                        f"expected finite numbers within +-{MAX_MAGNITUDE:g}")
     starts = np.cumsum([0] + [len(c) for c in channels[:-1]]).astype(np.int64)

@@ -1,22 +1,19 @@
-"""Where SMPL's joints are in a BVH skeleton, found from the joint tree and the rest offsets.
+"""Where SMPL's joints are in a BVH skeleton, found by its shape (names only tell left from right):
 
-Names are only hints (which side is left). The body is found by its shape:
-
-1. Limb pairs: two children of one joint whose main chains (the longest path down) have the same
-   bone lengths (so any rest pose will do). The legs and the arms are the two longest pairs; the arms
-   branch further from the root than the legs (CMU, Mixamo: legs at the hips; 3ds Max Biped: legs
-   at the first spine joint, arms at the neck).
-2. The spine is the path from the legs' branch (SMPL's pelvis) to the arms' branch (spine3); the
-   head chain is the longest other chain leaving the arms' branch.
-3. Each limb's bones are fitted to a human limb's proportions: an optional clavicle / hip bone,
-   the two long bones (upper arm and forearm, thigh and shin), then the hand or the foot. Joints
-   that sit at one position (CMU's zero offsets) count as one; the deepest of them moves the bone.
-4. Up runs from the feet through the pelvis to the chest; left comes from the names of the pair
+1. Limb pairs: two children of one joint whose main chains (longest path down) have equal bone
+   lengths. Legs and arms are the two longest pairs; the arms branch further from the root.
+2. The spine runs from the legs' branch (pelvis) to the arms' branch (spine3); the head is the
+   longest other chain leaving the arms' branch.
+3. Each limb's bones are fitted to human proportions (optional clavicle / hip bone, two long bones,
+   hand or foot); joints at one position (zero offsets) count as one, the deepest moving the bone.
+4. Up runs from the feet through the pelvis to the chest; left comes from the pair's names
    (Left/Right, L/R, l/r), else from the feet, which point forward.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -117,18 +114,10 @@ def side_hint(name_a: str, name_b: str) -> int:
     """Returns +1 when ``name_a`` reads as the left one of the pair and ``name_b`` as the right, -1 for
     the reverse, 0 when the names do not tell (Left/Right, L/R, l/r, _l/_r, .L/.R in any place)."""
     a, b = name_a.split(":")[-1], name_b.split(":")[-1]
-    k = 0
-    while k < min(len(a), len(b)) and a[k] == b[k]:
-        k += 1
-    m = 0
-    while m < min(len(a), len(b)) - k and a[-1 - m] == b[-1 - m]:
-        m += 1
-    da, db = a[k: len(a) - m].lower(), b[k: len(b) - m].lower()
-    if da[:1] == "l" and db[:1] == "r":
-        return 1
-    if da[:1] == "r" and db[:1] == "l":
-        return -1
-    return 0
+    k = len(os.path.commonprefix([a, b]))
+    m = len(os.path.commonprefix([a[k:][::-1], b[k:][::-1]]))  # the common suffix after the prefix
+    first = (a[k: len(a) - m][:1].lower(), b[k: len(b) - m][:1].lower())
+    return {("l", "r"): 1, ("r", "l"): -1}.get(first, 0)
 
 
 def _limb_pair(tree: _Tree, branch: int, a: int, b: int) -> float:
@@ -149,23 +138,18 @@ def _limb_pair(tree: _Tree, branch: int, a: int, b: int) -> float:
 
 
 def _limb_pairs(tree: _Tree) -> list[tuple[float, int, int, int]]:
-    """Returns (length, branch, a, b) for every pair of children that look like left and right limbs,
-    longest first."""
+    """Returns (length, branch, a, b) for every pair of children that look like left and right limbs, longest first."""
     pairs = []
     bone = np.linalg.norm(tree.data.offsets, axis=1)
     for j, kids in enumerate(tree.children):
         if len(kids) < 2:
             continue
         kids = sorted(kids, key=lambda c: -(bone[c] + tree.reach[c]))[:_MAX_CHILDREN_PAIRED]
-        for x in range(len(kids)):
-            for y in range(x + 1, len(kids)):
-                a, b = kids[x], kids[y]
-                ra, rb = bone[a] + tree.reach[a], bone[b] + tree.reach[b]
-                if min(ra, rb) < 0.7 * max(ra, rb):
-                    continue
-                length = _limb_pair(tree, j, a, b)
-                if length > 0:
-                    pairs.append((length, j, a, b))
+        for a, b in itertools.combinations(kids, 2):
+            ra, rb = bone[a] + tree.reach[a], bone[b] + tree.reach[b]
+            length = 0.0 if min(ra, rb) < 0.7 * max(ra, rb) else _limb_pair(tree, j, a, b)
+            if length > 0:
+                pairs.append((length, j, a, b))
     return sorted(pairs, key=lambda p: -p[0])[:_MAX_PAIRS]
 
 
@@ -208,8 +192,7 @@ def _head(tree: _Tree, branch: int, first: int) -> dict[str, int]:
     at a joint with a pair of children (the eyes): that joint is the head."""
     chain = tree.chain(first)
     cut = next((k for k, j in enumerate(chain) if any(
-        _limb_pair(tree, j, a, b) > 0 for x, a in enumerate(tree.children[j][:_MAX_CHILDREN_PAIRED])
-        for b in tree.children[j][x + 1:_MAX_CHILDREN_PAIRED])), None)
+        _limb_pair(tree, j, a, b) > 0 for a, b in itertools.combinations(tree.children[j][:_MAX_CHILDREN_PAIRED], 2))), None)
     if cut is not None:
         chain = chain[:cut + 1]
     owners = [s.owner for s in tree.segments(branch, chain, with_end=cut is None) if s.owner != branch]
@@ -226,23 +209,18 @@ def _unit(v: np.ndarray) -> np.ndarray | None:
 
 
 def find_body(data: BvhData) -> BodyChains:
-    """Returns where SMPL's joints are in the BVH skeleton; AnrError naming the file when it has no
-    two legs and two arms."""
+    """Returns where SMPL's joints are in the BVH skeleton; AnrError naming the file when it has no two legs and two arms."""
     tree = _Tree(data)
     label = data.label
     if tree.scale <= 0:
         raise AnrError(f"{label}: every OFFSET is zero, expected a skeleton whose joints are apart")
     pairs = _limb_pairs(tree)
     found = None
-    for i, (_, bi, ai, ci) in enumerate(pairs):
-        for _, bj, aj, cj in pairs[i + 1:]:
-            inside = any(tree.is_ancestor(x, y) for x in (ai, ci) for y in (aj, cj, bj)) or \
-                any(tree.is_ancestor(y, x) for y in (aj, cj) for x in (ai, ci, bi))
-            if inside or not (tree.is_ancestor(bi, bj) or tree.is_ancestor(bj, bi)):
-                continue
+    for (_, bi, ai, ci), (_, bj, aj, cj) in itertools.combinations(pairs, 2):
+        inside = any(tree.is_ancestor(x, y) for x in (ai, ci) for y in (aj, cj, bj)) or \
+            any(tree.is_ancestor(y, x) for y in (aj, cj) for x in (ai, ci, bi))
+        if not inside and (tree.is_ancestor(bi, bj) or tree.is_ancestor(bj, bi)):
             found = ((bi, ai, ci), (bj, aj, cj))
-            break
-        if found:
             break
     if found is None:
         names = ", ".join(shown(n, 24) for n in data.names[:12]) + (", ..." if len(data.names) > 12 else "")

@@ -42,10 +42,8 @@ def validate_motion(poses: np.ndarray, transl: np.ndarray, fps: float, source: s
 
 @dataclass
 class MotionClip:
-    """A motion: ``poses (N,24,3)`` SMPL-order axis-angle (radians), ``transl (N,3)`` metres, ``fps``.
-
-    ``meta`` carries notes about where the clip came from (source file, units, mapping).
-    """
+    """A motion: ``poses (N,24,3)`` SMPL-order axis-angle (radians), ``transl (N,3)`` metres, ``fps``;
+    ``meta`` notes where it came from (source file, units, mapping)."""
 
     poses: np.ndarray
     transl: np.ndarray
@@ -69,10 +67,7 @@ class MotionClip:
         return (len(self) - 1) / self.fps
 
     def resample(self, fps: float) -> "MotionClip":
-        """Returns the clip at ``fps``: rotations slerped per joint, translations interpolated linearly.
-
-        The new clip covers the same time span: ``floor(duration * fps) + 1`` frames.
-        """
+        """Returns the clip at ``fps`` over the same time span (rotations slerped, translations linear)."""
         if not (np.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
             raise AnrError(f"motion {self.name!r}: target fps is {fps}, expected {MIN_FPS:g} to {MAX_FPS:g}")
         n = len(self)
@@ -94,10 +89,8 @@ class MotionClip:
     def upright(self) -> "MotionClip":
         """Returns the clip turned into ANR's world (y up, facing +z at frame 0), starting at the origin.
 
-        Pose files come in their capture's world: AIST++ is y-down, AMASS z-up. The body's mean
-        up direction is snapped to the nearest signed axis and turned onto +y (a 90 or 180 degree
-        turn, so a dancer's natural lean is kept), then the first frame is turned to face +z.
-        The root rotation and the translation turn together; ``transl`` becomes relative to frame 0.
+        The body's mean up (AIST++ is y-down, AMASS z-up) is snapped to the nearest signed axis and
+        turned onto +y (keeping a dancer's lean), then frame 0 is turned to face +z.
         """
         root = Rotation.from_rotvec(self.poses[:, 0].astype(np.float64))
         up = root.apply([0.0, 1.0, 0.0]).mean(axis=0)
@@ -118,9 +111,3 @@ class MotionClip:
         meta = dict(self.meta, upright=fix.as_rotvec().round(6).tolist())
         return MotionClip(poses, transl - transl[:1], self.fps, self.name, meta)
 
-    def slice(self, start: int = 0, stop: int | None = None, step: int = 1) -> "MotionClip":
-        """Returns frames ``start:stop:step`` (fps divided by ``step``)."""
-        poses, transl = self.poses[start:stop:step], self.transl[start:stop:step]
-        if len(poses) == 0:
-            raise AnrError(f"motion {self.name!r}: slice {start}:{stop}:{step} is empty, expected at least one frame")
-        return MotionClip(poses, transl, self.fps / step, self.name, dict(self.meta))

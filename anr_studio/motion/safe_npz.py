@@ -1,11 +1,6 @@
-"""NumPy .npz archives read without trusting them: every array's header is checked before its data.
-
-``NpzArchive(path)`` opens the zip and lists its arrays (``load_npy(path)`` reads a lone .npy file
-the same way); ``archive.array(key)`` reads the ``.npy``
-header first (format 1.0/2.0 only), refuses object, string and structured dtypes (so nothing is
-ever unpickled), and refuses a declared shape larger than the limit or than the bytes the member
-holds, before allocating anything. Every failure of the zip or the data (flipped bytes, truncation,
-bad CRCs, corrupt compression) is an AnrError naming the file and the array.
+"""NumPy .npz / .npy files read without trusting them: each ``.npy`` header (format 1.0/2.0) is checked
+first, so object, string and structured dtypes (pickles) and shapes beyond the limit or the bytes held
+are refused before anything is allocated; any damage is an AnrError naming the file and the array.
 """
 
 from __future__ import annotations
@@ -21,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from anr_studio.errors import AnrError
+from anr_studio.motion.bvh_parse import shown
 
 MAX_FILE_BYTES = 2 * 2**30
 MAX_MEMBERS = 1024
@@ -42,7 +38,7 @@ class NpzArchive:
 
     def __init__(self, path: str | os.PathLike, expected: str = "NumPy arrays") -> None:
         self.path = Path(path)
-        self.label = "".join(c if c.isprintable() else "?" for c in self.path.name)[:80]
+        self.label = shown(self.path.name, 80)
         self.expected = expected
         try:
             size = self.path.stat().st_size
@@ -77,8 +73,6 @@ class NpzArchive:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _damaged(self, key: str, exc: BaseException) -> AnrError:
-        return AnrError(f"{self.label}: array {key!r} is damaged ({_reason(exc)}), expected {self.expected}")
 
     def array(self, key: str) -> np.ndarray:
         """Returns the array ``key`` after checking its header: numbers only, a sane size, no pickles."""
@@ -86,17 +80,12 @@ class NpzArchive:
         try:
             with self._zip.open(info) as f:
                 shape, dtype, header_bytes = _read_header(f"{self.label}: array {key!r}", f)
-        except AnrError:
-            raise
-        except _DAMAGE as exc:
-            raise self._damaged(key, exc) from None
-        _check_header(f"{self.label}: array {key!r}", shape, dtype, info.file_size - header_bytes)
-        try:
+            _check_header(f"{self.label}: array {key!r}", shape, dtype, info.file_size - header_bytes)
             with self._zip.open(info) as f:
                 value = np.lib.format.read_array(f, allow_pickle=False)
                 f.read()  # to the end of the member: its CRC is checked there
         except _DAMAGE as exc:
-            raise self._damaged(key, exc) from None
+            raise AnrError(f"{self.label}: array {key!r} is damaged ({_reason(exc)}), expected {self.expected}") from None
         if value.shape != shape:
             raise AnrError(f"{self.label}: array {key!r} holds shape {value.shape}, expected the declared {shape}")
         return value
@@ -115,7 +104,7 @@ def _read_header(what: str, f) -> tuple[tuple[int, ...], np.dtype, int]:
 
 
 def _check_header(what: str, shape: tuple[int, ...], dtype: np.dtype, held: int) -> None:
-    """Raises AnrError (naming ``what``: "FILE: array 'KEY'") unless a .npy header declares numbers of a sane size that the ``held`` bytes hold."""
+    """Raises AnrError naming ``what`` unless a .npy header declares numbers of a sane size that ``held`` bytes hold."""
     if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in _NUMBER_KINDS:
         why = " (object arrays would need unpickling, which is never done)" if dtype.hasobject else ""
         raise AnrError(f"{what} has dtype {dtype}, expected numbers{why}")
@@ -136,7 +125,7 @@ def _check_header(what: str, shape: tuple[int, ...], dtype: np.dtype, held: int)
 def load_npy(path: str | os.PathLike, expected: str = "a NumPy array") -> np.ndarray:
     """Returns the array in a .npy file after checking its header: numbers only, a sane size, no pickles."""
     path = Path(path)
-    label = "".join(c if c.isprintable() else "?" for c in path.name)[:80]
+    label = shown(path.name, 80)
     try:
         size = path.stat().st_size
         with open(path, "rb") as f:
@@ -144,8 +133,6 @@ def load_npy(path: str | os.PathLike, expected: str = "a NumPy array") -> np.nda
             _check_header(f"{label}: the array", shape, dtype, size - header_bytes)
             f.seek(0)
             value = np.lib.format.read_array(f, allow_pickle=False)
-    except AnrError:
-        raise
     except OSError as exc:
         raise AnrError(f"{label}: cannot read it ({exc.strerror or _reason(exc)}), expected a .npy file of {expected}") from None
     except _DAMAGE as exc:

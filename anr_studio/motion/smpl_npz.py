@@ -1,19 +1,10 @@
-"""SMPL-family pose files (.npz) as motion clips.
+"""SMPL-family pose files (.npz, read with `safe_npz`) as motion clips.
 
-Accepted layouts (arrays in one .npz, never pickled objects):
-
-* ``poses (N,72)`` or ``(N,24,3)`` + ``trans``/``transl (N,3)``: SMPL axis-angle, 24 joints.
-* ``poses (N,156)`` (SMPL-H, e.g. AMASS) or ``(N,165)`` (SMPL-X): root + 21 body joints come
-  first (66 values), then hands (SMPL-X: jaw and eyes, then hands). SMPL's joints 22/23
-  (``left_hand``/``right_hand``) are a single knuckle joint per hand, which SMPL-H/X replace by
-  15 finger joints; so the first 66 values are taken and joints 22/23 are set to zero. Taking
-  "the first 72" would wrongly put the left index finger's rotation on SMPL's hand joints.
-* ``global_orient (N,3)`` + ``body_pose (N,69)`` / ``(N,23,3)`` (SMPL) or ``(N,63)`` /
-  ``(N,21,3)`` (SMPL-H/X, hands zero as above) + ``transl``/``trans``.
-
-The frame rate comes from ``mocap_framerate`` / ``mocap_frame_rate`` (AMASS) or ``fps``; missing
-translations are zero. Each array's header is checked before it is read (`safe_npz`), and every
-value must be finite: a damaged or wrong file is one AnrError naming the file and the array.
+Layouts: ``poses (N,72)`` / ``(N,24,3)`` (SMPL), ``(N,156)`` (SMPL-H, AMASS) or ``(N,165)`` (SMPL-X);
+or ``global_orient (N,3)`` + ``body_pose (N,69)`` (SMPL) / ``(N,63)`` (SMPL-H/X); plus
+``trans``/``transl (N,3)`` (zero when missing) and ``mocap_framerate`` / ``mocap_frame_rate`` / ``fps``.
+SMPL-H/X put 15 finger joints where SMPL has one hand joint: only root + 21 body joints (66 values)
+are taken, SMPL's hand joints 22/23 stay zero.
 """
 
 from __future__ import annotations
@@ -75,10 +66,7 @@ def _frame_rate(npz: NpzArchive, key: str) -> float:
 
 
 def load_smpl_npz(path: str | os.PathLike, name: str | None = None, fps: float | None = None) -> MotionClip:
-    """Returns the motion in an SMPL-family pose .npz (layouts in the module docstring).
-
-    ``fps`` overrides the file's frame rate (and the default of 30 when the file has none).
-    """
+    """Returns the motion in an SMPL-family pose .npz; ``fps`` overrides the file's frame rate (default 30)."""
     path = Path(path)
     with NpzArchive(path, _EXPECTED) as npz:
         label = npz.label

@@ -1,11 +1,7 @@
-"""Cameras: perspective (OpenCV convention), weak perspective, and an orbit helper.
+"""Cameras: perspective (OpenCV: x right, y down, z forward), weak perspective, and orbits.
 
-Conventions (docs/interfaces.md): camera space has x right, y down, z forward;
-``x_cam = R @ x_world + t``; ``pixel = K @ x_cam / z``; pixel (i, j) covers [j, j+1] x [i, i+1],
-so its centre is (j + 0.5, i + 0.5). World is metres, y up, the body faces +z at rest.
-
-A camera holds a batch of B views. Every method accepts points with batch B, or batch 1
-cameras broadcast over any batch (one camera looking at B bodies).
+``x_cam = R @ x_world + t``; ``pixel = K @ x_cam / z``; pixel (i, j) has its centre at (j + 0.5, i + 0.5).
+World is metres, y up, the body faces +z at rest. A camera holds B views; batch-1 cameras broadcast.
 """
 
 from __future__ import annotations
@@ -46,9 +42,7 @@ def _as_batched(value, inner: tuple[int, ...], field: str, source: str, check_fi
 def _rotate(M: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """Returns ``M @ p`` for every point: M (B,3,3), points (B,N,3) -> (B,N,3).
 
-    Written as multiply-and-sum rather than a matmul on purpose: with TF32 matmuls enabled
-    (the trainer turns them on for speed) a matmul keeps only ~3 decimal digits, which moves
-    projected vertices by a pixel or more at 1024^2.
+    Multiply-and-sum, not matmul: a TF32 matmul (on while training) moves vertices by a pixel at 1024^2.
     """
     return (points.unsqueeze(-2) * M.unsqueeze(1)).sum(-1)
 
@@ -100,10 +94,9 @@ class _Views:
 
 
 class PerspectiveCamera(_Views):
-    """A batch of pinhole cameras: intrinsics ``K (B,3,3)``, world-to-camera ``R (B,3,3)``, ``t (B,3)``.
+    """Pinhole cameras: intrinsics ``K (B,3,3)``, world-to-camera ``R (B,3,3)``, ``t (B,3)`` (unbatched = B 1).
 
-    Unbatched ``K (3,3)``, ``R (3,3)``, ``t (3,)`` are accepted and become B = 1. Batch-1 tensors
-    broadcast against the others (one K shared by B poses). All tensors share one dtype and device.
+    Batch-1 tensors broadcast against the others; all share one dtype and device.
     """
 
     is_perspective = True
@@ -143,11 +136,7 @@ class PerspectiveCamera(_Views):
         return _rotate(self.R.to(device=vectors.device, dtype=vectors.dtype), vectors)
 
     def project(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns ``(pixels (B,N,2), depth (B,N))`` for world ``points (B,N,3)``; depth is camera z.
-
-        Points at or behind the camera plane (z <= 0) get non-finite or meaningless pixels;
-        the rasterizer culls faces that reach behind its near plane before using them.
-        """
+        """Returns ``(pixels (B,N,2), depth (B,N))`` for world ``points (B,N,3)``; depth is camera z (meaningless if <= 0)."""
         cam = self.world_to_camera(points)
         K = self.K.to(device=points.device, dtype=points.dtype)
         z = cam[..., 2]
@@ -157,11 +146,9 @@ class PerspectiveCamera(_Views):
 
 
 class WeakPerspectiveCamera(_Views):
-    """A batch of weak-perspective (scaled orthographic) cameras: ``scale (B,)``, ``offset (B,2)``.
+    """Weak-perspective cameras: ``scale (B,)``, ``offset (B,2)``; pixel = ``scale * [x, -y] + offset``, depth = ``-z``.
 
-    pixel = ``scale * [x, -y] + offset``, depth = ``-z``: the camera looks down -z from far away
-    (at a body facing +z), so the nearer point has the smaller depth. Its camera space is the
-    world rotated by diag(1, -1, -1), which keeps x right, y down, z forward.
+    Camera space is the world rotated by diag(1, -1, -1) (x right, y down, z forward), looking down -z.
     """
 
     is_perspective = False
@@ -207,23 +194,14 @@ class WeakPerspectiveCamera(_Views):
 Camera = PerspectiveCamera | WeakPerspectiveCamera
 
 
-def orbit_camera(
-    azimuth_deg,
-    elevation_deg,
-    distance,
-    target=(0.0, 0.9, 0.0),
-    image_size: Sequence[int] = (512, 512),
-    fov_deg: float = 30.0,
-    device=None,
-) -> PerspectiveCamera:
+def orbit_camera(azimuth_deg, elevation_deg, distance, target=(0.0, 0.9, 0.0), image_size: Sequence[int] = (512, 512),
+                 fov_deg: float = 30.0, device=None) -> PerspectiveCamera:
     """Returns a PerspectiveCamera (batch B) on a sphere around ``target``, looking at it, world up +y.
 
     ``azimuth_deg``, ``elevation_deg``, ``distance``: floats or (B,) tensors; ``target``: (3,) or (B,3).
-    Azimuth 0 / elevation 0 is in front of a body facing +z; positive azimuth moves the camera
-    towards +x (the body's left), positive elevation moves it up so it looks down.
-    ``fov_deg`` is the vertical field of view; pixels are square and the principal point is the
-    image centre (W/2, H/2). Straight up or down (elevation +-90) is well defined: image right
-    stays ``(cos az, 0, -sin az)``.
+    Azimuth 0 / elevation 0 faces a body facing +z; positive azimuth moves towards +x, positive elevation up.
+    ``fov_deg`` is vertical; square pixels, principal point at (W/2, H/2); elevation +-90 keeps image right
+    ``(cos az, 0, -sin az)``.
     """
     source = "orbit_camera"
     if len(image_size) != 2 or min(int(s) for s in image_size) <= 0:

@@ -1,10 +1,12 @@
 """Per-pixel attributes from Fragments: the UV image and the camera-space normal image.
 
-The UV image is differentiable with respect to ``face_uvs`` (it is a weighted sum with fixed
-barycentrics); neither output is differentiable with respect to vertex positions.
+Barycentric sums of per-corner values: differentiable in ``face_uvs``, and in the vertices through
+`differentiable_bary` (visibility fixed, as nvdiffrast's ``interpolate``).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import torch
 
@@ -12,26 +14,18 @@ from anr_studio.errors import AnrError, expect_shape
 from anr_studio.render.cameras import PerspectiveCamera, WeakPerspectiveCamera
 from anr_studio.render.rasterizer import Fragments
 
-__all__ = ["BACKGROUND_UV", "interpolate_uv", "interpolate_normals", "vertex_normals", "interpolate_face_attributes"]
+__all__ = ["BACKGROUND_UV", "differentiable_bary", "interpolate_uv", "interpolate_normals", "vertex_normals", "interpolate_face_attributes"]
 
 BACKGROUND_UV = -2.0  # outside [-1, 1], so grid_sample(padding_mode="zeros") reads zeros there
 
 
 def _dense(fragments: Fragments) -> bool:
-    """Returns True where every pixel is interpolated (CUDA): no ``nonzero``, so no host sync and capturable.
-
-    On the CPU only the covered pixels are (a third of the image or less: less work on few cores).
-    Either way a pixel gets the same arithmetic; background pixels have barycentrics 0.
-    """
+    """Returns True where every pixel is interpolated (CUDA: no ``nonzero``, no host sync); on the CPU only covered ones."""
     return fragments.face_id.device.type != "cpu"
 
 
 def _gather_covered(fragments: Fragments) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
-    """Returns (covered (N,) flat pixel indices, face (N,) ids, bary (N,3)) of the pixels to interpolate.
-
-    Dense (see `_dense`): covered is None and all B*H*W pixels are returned, background ones
-    with face 0 and barycentrics 0.
-    """
+    """Returns (covered (N,) flat pixel indices or None when dense, face (N,) ids, bary (N,3)) of the pixels to interpolate."""
     if _dense(fragments):
         return None, fragments.face_id.reshape(-1).clamp_min(0), fragments.bary.reshape(-1, 3)
     covered = fragments.covered_pixels()
@@ -41,10 +35,7 @@ def _gather_covered(fragments: Fragments) -> tuple[torch.Tensor | None, torch.Te
 
 
 def _scatter_image(fragments: Fragments, covered: torch.Tensor | None, values: torch.Tensor, fill: float) -> torch.Tensor:
-    """Returns (B,H,W,D): ``values`` at the covered pixels, ``fill`` elsewhere (differentiable in values).
-
-    ``values``: (N,D) for the ``covered`` pixels, or (B*H*W,D) for all of them when ``covered`` is None.
-    """
+    """Returns (B,H,W,D): ``values`` (N,D) at the ``covered`` pixels (or (B*H*W,D) when None), ``fill`` elsewhere."""
     batch, height, width = fragments.face_id.shape
     if covered is None:
         mask = (fragments.face_id >= 0).reshape(-1, 1)
@@ -56,11 +47,7 @@ def _scatter_image(fragments: Fragments, covered: torch.Tensor | None, values: t
 
 
 def _check_face_count(fragments: Fragments, count: int) -> None:
-    """Raises AnrError when the fragments reference a face index >= ``count``.
-
-    Fragments from `rasterize` know their mesh's face count, which settles it on the host;
-    others are read back (one host sync).
-    """
+    """Raises AnrError when the fragments reference a face index >= ``count`` (a host sync unless known)."""
     if fragments.num_faces is not None and fragments.num_faces <= count:
         return
     highest = int(fragments.face_id.max()) if fragments.face_id.numel() else -1
@@ -68,12 +55,37 @@ def _check_face_count(fragments: Fragments, count: int) -> None:
         raise AnrError(f"interpolate_face_attributes: fragments reference face {highest}, expected fewer than {count} faces")
 
 
-def interpolate_face_attributes(fragments: Fragments, face_attributes: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
-    """Returns (B,H,W,D): per-corner ``face_attributes (F,3,D)`` blended by the barycentrics; ``fill`` on background.
+def differentiable_bary(fragments: Fragments, vertices: torch.Tensor, faces: torch.Tensor,
+                        camera: PerspectiveCamera | WeakPerspectiveCamera) -> Fragments:
+    """Returns ``fragments`` with barycentrics (B,H,W,3) recomputed from ``vertices`` (B,V,3), differentiable in them.
 
-    On the CPU only covered pixels are computed, on CUDA all (see `_dense`); differentiable with
-    respect to ``face_attributes``.
+    Each covered pixel keeps its face; its barycentrics are those of the pixel centre in the face's
+    projected corners (perspective-correct: screen barycentrics over corner depth, renormalised),
+    equal to the rasterizer's up to rounding. Background pixels keep 0. faces: (F,3) as rasterized.
     """
+    expect_shape(vertices, ("B", "V", 3), "vertices", "differentiable_bary")
+    batch, height, width = fragments.face_id.shape
+    device = fragments.face_id.device
+    covered = fragments.covered_pixels()
+    hw = height * width
+    image_of, within = covered // hw, covered % hw
+    centre = torch.stack([within % width, within // width], dim=-1).to(vertices.dtype) + 0.5  # (N,2)
+    pixels, depth = camera.to(device=device, dtype=vertices.dtype).project(vertices.to(device))
+    face = fragments.face_id.reshape(-1).index_select(0, covered)
+    corner = (faces.to(device=device, dtype=torch.long).index_select(0, face) + (image_of * vertices.shape[1]).unsqueeze(1)).reshape(-1)
+    offsets = pixels.reshape(-1, 2).index_select(0, corner).view(-1, 3, 2) - centre.unsqueeze(1)  # (N,3,2)
+    # s_i is the signed area of (pixel, corner j, corner k) over the face's, for (i, j, k) in cyclic order.
+    after, next_after = offsets.roll(-1, dims=1), offsets.roll(-2, dims=1)
+    s = after[..., 0] * next_after[..., 1] - after[..., 1] * next_after[..., 0]
+    if camera.is_perspective:
+        s = s / depth.reshape(-1).index_select(0, corner).view(-1, 3)
+    bary = s / s.sum(dim=1, keepdim=True)
+    image = torch.zeros((batch * hw, 3), dtype=bary.dtype, device=device).index_copy(0, covered, bary)
+    return dataclasses.replace(fragments, bary=image.view(batch, height, width, 3))
+
+
+def interpolate_face_attributes(fragments: Fragments, face_attributes: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+    """Returns (B,H,W,D): per-corner ``face_attributes (F,3,D)`` blended by the barycentrics; ``fill`` on background."""
     expect_shape(face_attributes, (None, 3, None), "face_attributes", "interpolate_face_attributes")
     covered, face, bary = _gather_covered(fragments)
     _check_face_count(fragments, face_attributes.shape[0])
@@ -85,10 +97,9 @@ def interpolate_face_attributes(fragments: Fragments, face_attributes: torch.Ten
 
 
 def interpolate_uv(fragments: Fragments, face_uvs: torch.Tensor) -> torch.Tensor:
-    """Returns the UV image (B,H,W,2) as grid_sample coordinates: gx = 2u - 1, gy = 1 - 2v.
+    """Returns the UV image (B,H,W,2) as grid_sample coordinates: gx = 2u - 1, gy = 1 - 2v; ``BACKGROUND_UV`` off the body.
 
     face_uvs: (F,3,2) OBJ-style u, v in [0, 1] per face corner (v up; seams allowed).
-    Background pixels hold ``BACKGROUND_UV`` in both channels. Differentiable in ``face_uvs``.
     """
     expect_shape(face_uvs, ("F", 3, 2), "face_uvs", "interpolate_uv")
     # The affine map to grid coordinates commutes with the barycentric blend, so apply it per corner.
@@ -97,11 +108,7 @@ def interpolate_uv(fragments: Fragments, face_uvs: torch.Tensor) -> torch.Tensor
 
 
 def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    """Returns (B,V,3) unit smooth vertex normals: area-weighted sums of the adjacent face normals.
-
-    Face normals follow the winding (counter-clockwise seen from outside = outward, as in OBJ).
-    A vertex used by no face gets a zero normal.
-    """
+    """Returns (B,V,3) unit vertex normals: area-weighted face normals (CCW = outward); zero for unused vertices."""
     expect_shape(vertices, ("B", "V", 3), "vertices", "vertex_normals")
     faces = faces.to(device=vertices.device, dtype=torch.long)
     corners = vertices[:, faces]  # (B,F,3,3)
@@ -113,41 +120,34 @@ def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.normalize(normals, dim=-1, eps=1e-12)
 
 
-def interpolate_normals(
-    fragments: Fragments,
-    vertices: torch.Tensor,
-    faces: torch.Tensor,
-    camera: PerspectiveCamera | WeakPerspectiveCamera,
-) -> torch.Tensor:
-    """Returns the normal image (B,3,H,W): unit camera-space normals, zeros on background.
+def interpolate_normals(fragments: Fragments, vertices: torch.Tensor, faces: torch.Tensor,
+                        camera: PerspectiveCamera | WeakPerspectiveCamera) -> torch.Tensor:
+    """Returns the normal image (B,3,H,W): smooth unit camera-space normals (n_z < 0 facing the camera), 0 off the body.
 
-    Smooth shading: per-vertex normals (area-weighted, see ``vertex_normals``) interpolated with
-    the perspective-correct barycentrics and renormalised. Smooth normals hide the coarse body's
-    facets, which would otherwise print into the renderer's input as a faceted pattern.
-    Camera space is OpenCV (x right, y down, z forward), so a surface facing the camera has n_z < 0.
+    Smooth, so the coarse body's facets do not print into the renderer's input.
     vertices: (B,V,3) world positions; faces: (F,3); camera of batch B or 1.
     """
     expect_shape(vertices, ("B", "V", 3), "vertices", "interpolate_normals")
     batch, height, width = fragments.face_id.shape
-    with torch.no_grad():
-        device = fragments.face_id.device
-        verts = vertices.detach().to(device=device, dtype=torch.float32)
-        faces = faces.to(device=device, dtype=torch.long)
-        normals = vertex_normals(verts, faces)
-        normals = camera.to(device=device, dtype=torch.float32).rotate_to_camera(normals)
-        if normals.shape[0] != batch:
-            normals = normals.expand(batch, -1, -1)
-        covered, face, bary = _gather_covered(fragments)
-        # Flat index of each corner's vertex in the (B*V) normal list.
-        hw = height * width
-        image_of = (covered if covered is not None else torch.arange(batch * hw, device=device)) // hw
-        corner_vertices = faces.index_select(0, face) + (image_of * normals.shape[1]).unsqueeze(1)
-        corners = normals.reshape(-1, 3).index_select(0, corner_vertices.reshape(-1)).view(-1, 3, 3)
-        # Background pixels of the dense path blend with barycentrics 0: a zero vector, which normalize keeps 0.
-        n = torch.nn.functional.normalize((bary.unsqueeze(-1) * corners).sum(dim=1), dim=-1, eps=1e-12)
-        if covered is None:
-            return n.view(batch, hw, 3).transpose(1, 2).contiguous().view(batch, 3, height, width)
-        # Written straight into the channel-first layout, which saves a transposing copy.
-        image = torch.zeros((batch, 3, hw), dtype=n.dtype, device=device)
-        image[image_of, :, covered - image_of * hw] = n
-        return image.view(batch, 3, height, width)
+    device = fragments.face_id.device
+    # Differentiable in the vertices (through the normals and, from `differentiable_bary`, the barycentrics).
+    verts = vertices.to(device=device, dtype=fragments.bary.dtype)
+    faces = faces.to(device=device, dtype=torch.long)
+    normals = vertex_normals(verts, faces)
+    normals = camera.to(device=device, dtype=verts.dtype).rotate_to_camera(normals)
+    if normals.shape[0] != batch:
+        normals = normals.expand(batch, -1, -1)
+    covered, face, bary = _gather_covered(fragments)
+    # Flat index of each corner's vertex in the (B*V) normal list.
+    hw = height * width
+    image_of = (covered if covered is not None else torch.arange(batch * hw, device=device)) // hw
+    corner_vertices = faces.index_select(0, face) + (image_of * normals.shape[1]).unsqueeze(1)
+    corners = normals.reshape(-1, 3).index_select(0, corner_vertices.reshape(-1)).view(-1, 3, 3)
+    # Background pixels of the dense path blend with barycentrics 0: a zero vector, which normalize keeps 0.
+    n = torch.nn.functional.normalize((bary.unsqueeze(-1) * corners).sum(dim=1), dim=-1, eps=1e-12)
+    if covered is None:
+        return n.view(batch, hw, 3).transpose(1, 2).contiguous().view(batch, 3, height, width)
+    # Written straight into the channel-first layout, which saves a transposing copy.
+    image = torch.zeros((batch, 3, hw), dtype=n.dtype, device=device)
+    image[image_of, :, covered - image_of * hw] = n
+    return image.view(batch, 3, height, width)

@@ -1,21 +1,9 @@
-"""CUDA rasterization kernels in Triton: the same per-pixel rule as the torch rasterizer, in two launches.
+"""CUDA rasterization kernels in Triton: the torch rasterizer's per-pixel rule in two launches, no host sync.
 
-Why: the vectorised torch rasterizer is a chain of ~60 small kernels with host syncs between
-them (expanding faces into rows and pixels needs the candidate counts on the host), so on a GPU
-it is launch- and sync-bound (~5 ms at any size on an H100). Here
-
-1. ``_raster_kernel``: one program per face (of the flattened batch) walks the face's bounding
-   box in tiles, tests each pixel centre against the three screen barycentrics (with the same
-   edge slack as the torch path) and ``atomic_min``s the packed key
-   ``float_bits(distance) << 31 | face`` into the per-pixel buffer: nearest face wins, ties go
-   to the lower face index, no races, no host sync.
-2. ``_resolve_kernel``: one pass over all pixels decodes the winner and writes face id,
-   perspective-correct barycentrics and depth (background: -1 / 0 / 0), so the outputs need no
-   separate fill.
-
-The per-face setup (projection, barycentric gradients, bounding boxes) stays in torch
-(``rasterizer._face_setup``): a handful of launches over a few thousand faces.
-Imported lazily: Triton exists only in CUDA builds of torch.
+1. ``_raster_kernel``: one program per face walks its bounding box in tiles and ``atomic_min``s the
+   packed key ``float_bits(distance) << 31 | face`` per covered pixel (same edge slack as torch).
+2. ``_resolve_kernel``: decodes the winners into face id, barycentrics and depth (background -1 / 0 / 0).
+The per-face setup stays in torch (``rasterizer._face_setup``). Imported lazily: Triton is CUDA-only.
 """
 
 from __future__ import annotations
@@ -115,8 +103,7 @@ def raster_triton(coeffs: torch.Tensor, bbox: torch.Tensor, batch: int, num_face
                   perspective: bool, eps: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Returns (face_id (B*H*W,) long, bary (B*H*W,3) float32, depth (B*H*W,) float32) on the CUDA device.
 
-    coeffs: (14, B*F) float32 contiguous, bbox: (4, B*F) long contiguous [x0, y0, w, h], from
-    ``rasterizer._face_setup``; faces of image b are columns b*F .. b*F+F-1.
+    coeffs (14, B*F) float32, bbox (4, B*F) long, contiguous, from ``rasterizer._face_setup``.
     """
     device = coeffs.device
     n_faces = batch * num_faces

@@ -1,30 +1,16 @@
-"""Vectorised triangle rasterizer in torch: the same code on CPU and CUDA.
+"""Vectorised triangle rasterizer in torch: the same code on CPU and CUDA, no Python loop over faces or pixels.
 
-How it works (every step is a few whole-tensor ops; no Python loop over faces or pixels):
-
-1. Project vertices; per face set up three affine functions of the pixel position (the screen
-   barycentrics, written relative to the face's first corner, which is exact) and an affine
-   visibility value (1/z, which is linear on screen). Faces that are degenerate on screen or
-   reach behind the near plane are dropped; both windings are kept (no back-face culling: a
-   camera inside an open or self-intersecting body still sees a surface).
-2. Expand faces into (face, row) pairs over their bounding boxes, and each row into the exact
-   span of pixel centres the triangle covers there, so every (face, pixel) candidate is inside
-   the triangle and needs no further test; the expansion is chunked to bound memory.
-3. Per candidate, evaluate the visibility value (one multiply-add along the row) and resolve
-   visibility with a single ``scatter_reduce(amin)`` of a packed int64 key
-   ``float_bits(distance) << 31 | face`` per pixel: the nearest face wins, ties go to the lower
-   face index, and there are no races.
-4. For the winning face of every covered pixel, compute perspective-correct barycentrics and
-   depth once.
-
-On CUDA, where Triton exists, steps 2-4 run as the two kernels of ``raster_triton`` instead
-(same setup, same key, same rule; no host sync); a ``max_pairs`` argument keeps this torch
-path, which is what runs on the CPU.
-
-Pixel centres sit at integer + 0.5 and a pixel centre on a shared edge belongs to both faces
-(the depth test picks one), so a closed mesh renders without cracks.
-Nothing here is differentiable with respect to geometry (as in the paper): the UV lookup
-downstream is where gradients flow.
+1. Per face: screen barycentrics as affine functions about corner 0 and a visibility value (1/z);
+   faces degenerate on screen or behind the near plane are dropped; both windings are kept.
+2. Faces expand into (face, row) pairs and each row into the exact span of covered pixel centres
+   (chunked to bound memory), so candidates need no inside test.
+3. Visibility: one ``scatter_reduce(amin)`` of ``float_bits(distance) << 31 | face`` per pixel
+   (nearest face wins, ties to the lower index, no races).
+4. Perspective-correct barycentrics and depth for each winner.
+On CUDA with Triton, steps 2-4 run as the kernels of ``raster_triton`` (same rule, no host sync).
+Pixel centres sit at integer + 0.5; a centre on a shared edge belongs to both faces, so closed meshes
+have no cracks. Not differentiable in geometry (as in the paper): gradients flow through the UV lookup, and
+`anr_studio.render.interpolate.differentiable_bary` recomputes barycentrics for gradients in the vertices.
 """
 
 from __future__ import annotations
@@ -120,9 +106,8 @@ def _version(tensor: torch.Tensor) -> int | None:
 def _check_values(vertices: torch.Tensor, faces: torch.Tensor, source: str) -> None:
     """Raises AnrError for non-finite vertices or faces outside 0..V-1, with at most one device round trip.
 
-    The range of a faces tensor is remembered per tensor and version, so a body's faces cost one
-    read-back in all. Device vertices are not read back inside `anr_studio.errors.inputs_checked_on_host`
-    (their caller checked pose, shape and camera on the host): a frame then needs no host sync.
+    A faces tensor's range is cached per version; device vertices are not read back inside
+    `anr_studio.errors.inputs_checked_on_host`.
     """
     pending = []
     check_vertices = vertices.device.type == "cpu" or device_checks_enabled()
@@ -154,18 +139,10 @@ _K0, _KX, _KY = 11, 12, 13  # visibility plane k = k0 + kx (x - ox) + ky (y - oy
 def _face_setup(pixels, depth, faces, perspective, znear, height, width):
     """Returns per-face coefficients (14, B*F) float32 and bounding boxes (4, B*F) long [x0, y0, w, h].
 
-    Faces run along the last dimension so every op here and below works on long contiguous
-    vectors (an (N, 3) layout makes CPU kernels loop over 3-element rows).
-
-    The screen barycentrics of a face are ``s_i = [i == 0] + a_i (x - ox) + b_i (y - oy)``,
-    written about corner 0 (ox, oy), where they are exactly (1, 0, 0). Not about the centroid:
-    a float32 centroid is off by up to half an ulp of the pixel coordinate (and CUDA's mean
-    rounds differently from the CPU's), which shifts every s_i by a_i times that, ~1e-4 on
-    faces a pixel wide; corner 0 is a projected vertex, so the origin carries no rounding and
-    ``x - ox`` is exact for pixels near the face. The visibility value
-    k is 1/z (perspective) or depth shifted to be >= 1 (weak perspective): a positive float
-    whose order gives the nearest face. Invalid faces (degenerate on screen, or with a corner
-    behind the near plane) get zero coefficients and an empty box.
+    Faces run along the last dimension (long contiguous vectors for the CPU kernels). The screen barycentrics
+    are ``s_i = [i == 0] + a_i (x - ox) + b_i (y - oy)`` about corner 0, which is exact there (a centroid
+    would carry float32 rounding). k is 1/z (perspective) or depth shifted to >= 1 (weak perspective): its
+    order gives the nearest face. Invalid faces get zero coefficients and an empty box.
     """
     batch, num_vertices = depth.shape
     # Corner i of face f in image b sits at column b*F + f: (3, B*F) vectors, built by gathers.
@@ -200,12 +177,9 @@ def _face_setup(pixels, depth, faces, perspective, znear, height, width):
 def _row_table(coeffs: torch.Tensor, bbox: torch.Tensor) -> torch.Tensor:
     """Returns (19, B*F) float32 per-face constants for ``_row_spans`` (torch path only).
 
-    On the row through y, the screen barycentric s_i is affine in x; s_i >= 0 bounds x from the
-    left (a_i > 0) or the right (a_i < 0) at ``x = P_i + Q_i (y - oy)``, with the inside slack
-    folded into P. Rows 0-2 / 3-5: P, Q of the left bounds (-big, 0 where a_i <= 0); 6-8 / 9-11:
-    of the right bounds (+big, 0 where a_i >= 0); 12 oy; 13 ox; 14-16 k0, kx, ky; 17, 18 the
-    bounding box's first pixel column and one past its last. A horizontal edge (a_i = 0) adds
-    no bound: the bounding box's rows already lie on its inner side.
+    On a row, s_i >= 0 bounds x at ``x = P_i + Q_i (y - oy)`` (inside slack folded into P). Rows 0-2 / 3-5:
+    P, Q of the left bounds (a_i > 0, else -big, 0); 6-8 / 9-11: of the right bounds (a_i < 0, else +big, 0);
+    12 oy; 13 ox; 14-16 k0, kx, ky; 17, 18 the box's first pixel column and one past its last.
     """
     a, b = coeffs[_A], coeffs[_B]
     safe_a = torch.where(a == 0, torch.ones_like(a), a)
@@ -223,10 +197,8 @@ def _row_table(coeffs: torch.Tensor, bbox: torch.Tensor) -> torch.Tensor:
 def _row_spans(table: torch.Tensor, rows_face: torch.Tensor, rows_y: torch.Tensor):
     """Returns (x_start long, count long, k_start, k_step) per (face, row) pair; ``table`` from ``_row_table``.
 
-    x_start, count: the span of pixel centres inside the triangle on that row (the bounds carry a
-    tiny slack so a centre on a shared edge is never lost to rounding). Because the span is exact,
-    the candidates need no inside test. k_start, k_step: the visibility value at the span's first
-    pixel centre and its change per pixel.
+    x_start, count: the exact span of pixel centres inside the triangle on that row (with edge slack);
+    k_start, k_step: the visibility value at its first pixel centre and its change per pixel.
     """
     t = table.index_select(1, rows_face)  # (19, R)
     dy = rows_y.to(t.dtype) + 0.5 - t[12]
@@ -254,11 +226,7 @@ _TRITON = None
 
 
 def capturable(device: torch.device) -> bool:
-    """Returns True where `rasterize` (no ``max_pairs``) can be captured in a CUDA graph: CUDA with the Triton kernels.
-
-    It then needs no host sync once its faces were checked and its vertices come from host-checked
-    inputs (`anr_studio.errors.inputs_checked_on_host`).
-    """
+    """Returns True where `rasterize` (no ``max_pairs``) can be captured in a CUDA graph: CUDA with the Triton kernels."""
     return torch.device(device).type == "cuda" and _triton_raster() is not None
 
 
@@ -293,10 +261,7 @@ def _expand(counts: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _depth_and_bary(c: torch.Tensor, x: torch.Tensor, y: torch.Tensor, perspective: bool):
-    """Returns (depth (N,), bary (N,3)) at pixel centres (x, y) (N,) for coefficient columns ``c`` (14,N).
-
-    Perspective: the screen barycentrics weighted by 1/z and renormalised (perspective-correct).
-    """
+    """Returns (depth (N,), bary (N,3)) at pixel centres (x, y) (N,) for coefficient columns ``c`` (14,N)."""
     s = c[_A] * (x - c[_OX]) + c[_B] * (y - c[_OY])  # (3, N)
     s[0] += 1.0
     if perspective:
@@ -306,26 +271,15 @@ def _depth_and_bary(c: torch.Tensor, x: torch.Tensor, y: torch.Tensor, perspecti
     return (s * c[_Q]).sum(dim=0), s.t()
 
 
-def rasterize(
-    vertices: torch.Tensor,
-    faces: torch.Tensor,
-    camera: PerspectiveCamera | WeakPerspectiveCamera,
-    image_size: Sequence[int] = (512, 512),
-    *,
-    znear: float = DEFAULT_ZNEAR,
-    max_pairs: int | None = None,
-) -> Fragments:
+def rasterize(vertices: torch.Tensor, faces: torch.Tensor, camera: PerspectiveCamera | WeakPerspectiveCamera,
+              image_size: Sequence[int] = (512, 512), *, znear: float = DEFAULT_ZNEAR,
+              max_pairs: int | None = None) -> Fragments:
     """Returns Fragments(face_id (B,H,W), bary (B,H,W,3), depth (B,H,W)) of the nearest face per pixel.
 
-    vertices: (B,V,3) world-space positions (any float dtype; rasterized in float32).
-    faces:    (F,3) integer vertex indices, shared by the batch.
-    camera:   PerspectiveCamera or WeakPerspectiveCamera of batch B or 1.
-    image_size: (H, W).
-    znear:    perspective only: faces with a corner nearer than this (metres) are dropped whole.
-    max_pairs: cap on (face, pixel) candidates processed at once (memory bound); default by device.
-        On CUDA with Triton available and no ``max_pairs`` given,
-        the two Triton kernels of `raster_triton` do the per-pixel work instead (same rule, no host sync).
-    Raises AnrError on wrong shapes, non-finite vertices or out-of-range faces.
+    vertices: (B,V,3) world positions (rasterized in float32); faces: (F,3) integer, shared by the batch;
+    camera: Perspective or WeakPerspectiveCamera of batch B or 1; image_size: (H, W); znear: faces nearer
+    than this (metres) are dropped; max_pairs: cap on (face, pixel) candidates at once (set: the torch path
+    even on CUDA). Raises AnrError on wrong shapes, non-finite vertices or out-of-range faces.
     """
     height, width = _check_inputs(vertices, faces, camera, image_size)
     device = vertices.device

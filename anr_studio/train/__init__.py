@@ -1,8 +1,5 @@
-"""Training: configs and presets, data and augmentation, the trainer (split optimization,
-multi-identity, checkpoints, DDP), fitting a new identity to a frozen renderer, and evaluation.
-
-Heavy modules load on first use so `anr-studio --help` stays fast.
-"""
+"""Training: configs and presets, data and augmentation, the trainer (split optimization, multi-identity,
+checkpoints, DDP), fitting a new identity to a frozen renderer, and evaluation."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""Returns randomly rescaled and cropped training views of a frame, with matching intrinsics.
-
-Why adjust the camera instead of warping rasterized maps: the body is rasterized directly at
-the crop (on the training device), so UVs and normals stay sharp at every scale and only the
-photographs are resampled.
-"""
+"""Randomly rescaled and cropped training views of a frame with matching intrinsics (the body is rasterized
+at the crop, so UVs and normals stay sharp)."""
 
 from __future__ import annotations
 
@@ -13,12 +9,10 @@ import numpy as np
 
 def sample_view(rng: np.random.Generator, image_size: tuple[int, int], crop: int, rescale: tuple[float, float],
                 centre: tuple[float, float] | None = None) -> tuple[float, tuple[int, int], tuple[int, int]]:
-    """Returns (f, scaled size (h, w), crop offset (y0, x0) in the scaled image).
+    """Returns (f, scaled size (h, w), crop offset (y0, x0) in the scaled image); ``f`` is uniform in ``rescale``.
 
-    ``f`` is uniform in ``rescale``; the crop window of ``crop`` x ``crop`` pixels lies inside
-    the scaled image where it fits, and covers it (with padding) where the image is smaller.
-    With ``centre`` (y, x in image pixels) the window is centred there instead, shifted at random by
-    up to a quarter of its side.
+    The ``crop`` window lies inside the scaled image (or covers it, padded); with ``centre`` (y, x) it is
+    centred there, shifted at random by up to a quarter of its side.
     """
     h, w = image_size
     f = float(rng.uniform(*rescale)) if rescale[1] > rescale[0] else float(rescale[0])
@@ -44,11 +38,7 @@ def person_centre(mask: np.ndarray) -> tuple[float, float] | None:
 
 
 def crop_intrinsics(K: np.ndarray, image_size: tuple[int, int], scaled: tuple[int, int], offset: tuple[int, int]) -> np.ndarray:
-    """Returns K (3,3) of the crop: scale by the actual per-axis factor, then shift by the offset.
-
-    With pixel centres at integer + 0.5, resizing by s maps continuous coordinate x to s*x,
-    which is exactly what cv2.resize does, so no half-pixel correction is needed.
-    """
+    """Returns K (3,3) of the crop: scaled per axis, then shifted (pixel centres at +0.5, as cv2.resize)."""
     sy, sx = scaled[0] / image_size[0], scaled[1] / image_size[1]
     out = np.asarray(K, dtype=np.float64).copy()
     out[0] *= sx
@@ -59,11 +49,8 @@ def crop_intrinsics(K: np.ndarray, image_size: tuple[int, int], scaled: tuple[in
 
 
 def crop_image(image: np.ndarray, scaled: tuple[int, int], offset: tuple[int, int], crop: int, fill: int = 0) -> np.ndarray:
-    """Returns ``image`` (H,W[,C]) uint8 resized to ``scaled`` and cropped to (crop, crop[,C]).
-
-    Pixels outside the image read ``fill``. Downscaling averages (INTER_AREA) so high-frequency
-    texture does not alias; upscaling is bilinear.
-    """
+    """Returns ``image`` (H,W[,C]) uint8 resized to ``scaled`` (INTER_AREA down, bilinear up) and cropped to
+    (crop, crop[,C]); outside reads ``fill``."""
     h, w = image.shape[:2]
     if (h, w) != scaled:
         interp = cv2.INTER_AREA if scaled[0] < h else cv2.INTER_LINEAR

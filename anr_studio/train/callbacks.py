@@ -1,8 +1,6 @@
-"""Small training callbacks: progress bar, progress lines, JSON-lines log, TensorBoard. The GUI adds its own.
+"""Small training callbacks: progress bar, progress lines, JSON-lines log, TensorBoard.
 
-A callback gets `StepInfo` every `optim.log_every` steps, preview images every
-`optim.preview_every` steps, and the path of each checkpoint. Callbacks run on the training
-thread; an exception in one is logged and never stops training.
+Called on the training thread with `StepInfo`, previews and checkpoint paths; one that raises is logged.
 """
 
 from __future__ import annotations
@@ -60,11 +58,7 @@ class Callback:
 
 
 class JsonlLog(Callback):
-    """Appends one JSON line per report to ``path`` (step, losses, throughput, time).
-
-    A resumed run continues from its checkpoint's step: the lines the interrupted run wrote
-    after that step are dropped first, so every step appears once.
-    """
+    """Appends one JSON line per report to ``path``; a resumed run first drops the lines after its checkpoint's step."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)

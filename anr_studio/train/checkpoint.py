@@ -1,16 +1,12 @@
-"""Returns and writes training checkpoints: safetensors for tensors, JSON for everything else.
-
-A checkpoint of step S is two files in ``RUN/checkpoints/``::
+"""Training checkpoints: safetensors for tensors, JSON for everything else, in ``RUN/checkpoints/``::
 
     step-00000S.safetensors   every tensor: renderer.*, texture.<i>.*, discriminator.*,
                               optim.<name>.state.<param>.<key>, rng.*
     step-00000S.json          step, config, identities, capture paths, optimiser param groups,
                               python/numpy RNG state, and the size + sha256 of the .safetensors
 
-Each file is written atomically (temporary file, fsync, rename) and the JSON is written last,
-so it is the commit marker: a checkpoint without its JSON, or whose tensors do not match the
-recorded hash, is ignored. Older complete checkpoints are removed only after a newer one is
-complete, so a kill at any moment leaves at least one loadable checkpoint. Nothing is pickled.
+Both are written atomically, the JSON last (the commit marker: a checkpoint without it, or with other
+tensors than it records, is ignored); older ones go only after a newer one is complete. Nothing is pickled.
 """
 
 from __future__ import annotations
@@ -55,11 +51,7 @@ def _record_sha256(record: dict[str, Any]) -> str:
 
 
 def flatten_optimizer(optimizer: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Returns (tensors, json) holding ``optimizer.state_dict()`` without pickling.
-
-    Tensors are named ``{prefix}.state.{param_index}.{key}``; param groups and non-tensor
-    state values go to the JSON part.
-    """
+    """Returns (tensors named ``{prefix}.state.{param_index}.{key}``, json of the rest) of ``optimizer.state_dict()``."""
     state = optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {}
     scalars: dict[str, dict[str, Any]] = {}
@@ -73,10 +65,7 @@ def flatten_optimizer(optimizer: torch.optim.Optimizer, prefix: str) -> tuple[di
 
 
 def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any], prefix: str) -> None:
-    """Loads the state written by `flatten_optimizer` into ``optimizer`` (same parameter order).
-
-    Raises AnrError when the stored state does not describe this optimiser (damaged or foreign).
-    """
+    """Loads the state written by `flatten_optimizer` into ``optimizer``; AnrError when it describes another one."""
     try:
         _restore_optimizer(optimizer, tensors, meta, prefix)
     except (ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError, RuntimeError) as exc:
@@ -147,10 +136,7 @@ def rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
 
 
 def set_rng_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    """Restores the RNG states written by `rng_state` (CUDA ones only where devices match).
-
-    Raises AnrError when a stored state is damaged (the generators are then left as they were).
-    """
+    """Restores the RNG states written by `rng_state` (CUDA ones where devices match); AnrError if one is damaged."""
     saved = rng_state()
     try:
         _set_rng_state(tensors, meta)
@@ -188,10 +174,7 @@ def checkpoint_paths(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
 
 
 def save_checkpoint(run_dir: str | os.PathLike, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any], keep: int = 2) -> Path:
-    """Writes checkpoint ``step`` atomically and prunes older ones; returns the JSON path.
-
-    ``tensors``: name -> tensor (any device; copied to the CPU). ``meta``: JSON-ready dict.
-    """
+    """Writes checkpoint ``step`` (tensors copied to the CPU) atomically, prunes older ones; returns the JSON path."""
     folder = Path(run_dir) / CHECKPOINT_DIR
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob(".step-*.tmp"):  # left by a process killed mid-write
@@ -247,8 +230,7 @@ def read_checkpoint(json_path: str | os.PathLike) -> Checkpoint:
 def load_latest_checkpoint(run_dir: str | os.PathLike, warn=print) -> Checkpoint | None:
     """Returns the newest loadable checkpoint of ``run_dir`` (None if there is none at all).
 
-    A corrupt newest checkpoint falls back to the previous good one, saying so through
-    ``warn``; if every checkpoint is corrupt, raises AnrError naming the newest.
+    A corrupt newest one falls back to the previous good one (``warn``); all corrupt: AnrError naming the newest.
     """
     candidates = checkpoint_paths(run_dir)
     if not candidates:

@@ -1,8 +1,7 @@
 """Training configuration: data, optimisation, and the model/loss configs of `anr_studio.model`.
 
-One `TrainConfig` describes a run completely; checkpoints and avatar files store it as JSON
-(`config_to_dict` / `TrainConfig.from_dict`), and the CLI edits it with `--set key=value`.
-Presets live in `anr_studio.train.presets`.
+One `TrainConfig` describes a run; checkpoints and avatar files store it as JSON, the CLI edits it with
+`--set key=value`; presets are in `anr_studio.train.presets`.
 """
 
 from __future__ import annotations
@@ -112,11 +111,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        """Returns the config stored in ``data`` (a checkpoint's, a run's or an avatar's).
-
-        Keys that earlier versions stored and this one retired are dropped (`RETIRED_KEYS`,
-        `anr_studio.model.config.RETIRED_KEYS`); AnrError names any other unknown or mistyped key.
-        """
+        """Returns the config stored in ``data`` (retired keys dropped); AnrError names any other unknown or mistyped key."""
         if not isinstance(data, dict):
             from anr_studio.errors import AnrError
 
@@ -161,15 +156,11 @@ class TrainConfig:
             raise AnrError(f"config: optim.betas = {list(o.betas)}, optim.time_budget_s = {o.time_budget_s}, "
                            "expected Adam betas in [0, 1) and a budget >= 0")
         if o.steps < 0 or o.checkpoint_every < 1 or o.keep_checkpoints < 2:
-            raise AnrError(
-                f"config: optim.steps = {o.steps}, optim.checkpoint_every = {o.checkpoint_every}, "
-                f"optim.keep_checkpoints = {o.keep_checkpoints}, expected >= 0, >= 1 and >= 2"
-            )
+            raise AnrError(f"config: optim.steps = {o.steps}, optim.checkpoint_every = {o.checkpoint_every}, "
+                           f"optim.keep_checkpoints = {o.keep_checkpoints}, expected >= 0, >= 1 and >= 2")
         if o.keyframe_steps < 1 or o.non_keyframe_steps < 0:
-            raise AnrError(
-                f"config: optim.keyframe_steps = {o.keyframe_steps}, optim.non_keyframe_steps = "
-                f"{o.non_keyframe_steps}, expected >= 1 and >= 0"
-            )
+            raise AnrError(f"config: optim.keyframe_steps = {o.keyframe_steps}, optim.non_keyframe_steps = "
+                           f"{o.non_keyframe_steps}, expected >= 1 and >= 0")
 
 
 RENDERERS = ("anr", "anr-1stage", "dnr")

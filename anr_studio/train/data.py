@@ -1,9 +1,7 @@
-"""Returns training batches drawn from one or more captures (one identity per capture).
+"""Training batches drawn from one or more captures (one identity per capture).
 
-Every random choice of step ``s`` comes from generators seeded with ``(seed, s, ...)``, so a
-resumed run draws exactly the batches an uninterrupted run would, whatever the number of
-DataLoader workers. The identity and the step kind (keyframe or not) are shared by all DDP
-ranks (they must agree on which texture is trained); the frames are sharded by rank.
+Step ``s``'s random choices come from generators seeded with ``(seed, s, ...)``: a resumed run draws the
+same batches. DDP ranks share identity and step kind; frames are sharded by rank.
 """
 
 from __future__ import annotations
@@ -32,11 +30,8 @@ def available_cores() -> int:
 
 
 def open_captures(paths: Sequence[str], need_masks: bool = True) -> list[Capture]:
-    """Returns the captures at ``paths``; AnrError when they cannot share one run.
-
-    All captures need the same image size and body model, distinct identities and (for
-    training) foreground masks.
-    """
+    """Returns the captures at ``paths``; AnrError unless they share image size and body model, have distinct
+    identities and (``need_masks``) masks."""
     if not paths:
         raise AnrError("--captures: no capture file given, expected at least one .h5 file")
     captures = [Capture(p) for p in paths]
@@ -100,12 +95,10 @@ def step_plan(step: int, n_identities: int, optim: OptimConfig) -> tuple[int, bo
 
 
 class StepBatches:
-    """Iterates batches of dataset items ``(capture, frame, seed)``, one list per step.
+    """Iterates batches of dataset items ``(capture, frame, seed)``, one list per step, from ``start_step`` on.
 
-    Yields from ``start_step`` on, forever. The first ``keyframes_first`` steps are keyframe steps.
-    With split optimization a keyframe step draws from the identity's keyframes and another step
-    from its non-keyframes; without it, from all training frames. Frames are sharded by ``rank``
-    (``pool[rank::world]``).
+    The first ``keyframes_first`` steps are keyframe steps; with split optimization keyframe steps draw from
+    keyframes, others from non-keyframes; frames are sharded as ``pool[rank::world]``.
     """
 
     def __init__(self, pools: FramePools, data: DataConfig, optim: OptimConfig, start_step: int = 0,
@@ -143,11 +136,9 @@ class StepBatches:
 class FrameDataset(Dataset):
     """Returns one augmented training view per item ``(capture, frame, seed, keyframe_step)``.
 
-    Items hold uint8 images (converted to [-1, 1] on the training device, which moves 4x
-    fewer bytes): ``frame (S,S,3)``, ``mask (S,S)``, ``background (S,S,3)``; float32
-    ``K (3,3)``, ``R (3,3)``, ``t (3,)``, ``pose (24,3)``, ``transl (3,)``, ``betas (K,)``;
-    ints ``identity``, ``index``; bools ``is_keyframe`` (the frame) and ``keyframe_step``.
-    ``augment=False`` returns the whole frame (eval), ignoring ``data.resolution``.
+    uint8 ``frame (S,S,3)``, ``mask (S,S)``, ``background (S,S,3)``; float32 ``K (3,3)``, ``R (3,3)``,
+    ``t (3,)``, ``pose (24,3)``, ``transl (3,)``, ``betas (K,)``; ints ``identity``, ``index``; bools
+    ``is_keyframe``, ``keyframe_step``. ``augment=False`` returns the whole frame (eval).
     """
 
     def __init__(self, captures: Sequence[Capture], data: DataConfig, augment: bool = True) -> None:
@@ -207,12 +198,7 @@ class FrameDataset(Dataset):
 
 
 def ignore_stop_signals(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: a worker ignores SIGINT, SIGTERM and SIGHUP.
-
-    Sent to the whole process group (Ctrl-C, ``timeout``, a closed terminal), they would kill
-    workers mid-batch, and the main process would die with a DataLoader traceback instead of
-    stopping cleanly; the main process handles them and shuts its workers down itself.
-    """
+    """DataLoader ``worker_init_fn``: workers ignore SIGINT, SIGTERM and SIGHUP; the main process stops them cleanly."""
     import signal
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

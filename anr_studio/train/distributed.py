@@ -1,8 +1,5 @@
-"""Returns the process's place in a torchrun job and wraps the few collective operations we need.
-
-Under ``torchrun`` (RANK, WORLD_SIZE, LOCAL_RANK in the environment) the process group is
-initialised with ``env://``: NCCL on CUDA, gloo on the CPU. A plain run is rank 0 of 1.
-"""
+"""The process's place in a torchrun job (``env://``: NCCL on CUDA, gloo on the CPU; a plain run is rank 0 of
+1) and the few collective operations we need."""
 
 from __future__ import annotations
 
@@ -47,12 +44,7 @@ def init_distributed(device_type: str) -> DistInfo:
 
 
 def average_gradients(params: list[torch.nn.Parameter], info: DistInfo) -> None:
-    """Averages the gradients of ``params`` over all ranks in place, with one all-reduce of a flat copy.
-
-    Used for the textures (DDP does not own them) and, in the graphed step, for every gradient
-    (DDP is not used there). No host sync, so a CUDA graph can capture it (NCCL); every rank
-    must call it with the same parameters in the same order.
-    """
+    """Averages the gradients of ``params`` over all ranks in place with one all-reduce of a flat copy (no host sync)."""
     if not info.enabled:
         return
     grads = [p.grad for p in params if p.grad is not None]

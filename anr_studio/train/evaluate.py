@@ -1,10 +1,5 @@
-"""Returns held-out metrics of a trained run: its Avatar renders the test frames.
-
-The avatar comes from a run folder, an ``.anr`` file or a running trainer. Each frame is rendered
-at the capture's full resolution from its own camera and body parameters, composited over the
-capture's background plate, and compared with the frame (PSNR, SSIM, FLIP, LPIPS when its weights
-are present) and its mask (IoU).
-"""
+"""Held-out metrics of a trained run: its Avatar renders the test frames at full resolution from their own
+cameras and bodies over the background plate (PSNR, SSIM, FLIP, LPIPS, mask IoU)."""
 
 from __future__ import annotations
 
@@ -19,6 +14,7 @@ import torch
 
 from anr_studio.avatar import Avatar
 from anr_studio.avatar.file import unprefixed
+from anr_studio.avatar.refine import PoseRefinement
 from anr_studio.capture import Capture
 from anr_studio.errors import AnrError
 from anr_studio.fileio import atomic_write_text
@@ -31,10 +27,7 @@ from anr_studio.train.rundir import AVATAR_FILE
 
 def run_avatar(path: str | os.PathLike, device: str | torch.device = "cpu", body: torch.nn.Module | None = None,
                body_path: str | None = None) -> Avatar:
-    """Returns the avatar of a run folder (its avatar.anr, else its newest checkpoint) or of an ``.anr`` file.
-
-    ``body``, ``body_path``: as for `Avatar.load`. AnrError when the folder holds neither.
-    """
+    """Returns the avatar of a run folder (avatar.anr, else the newest checkpoint) or an ``.anr`` file; AnrError if neither."""
     path = Path(path)
     if path.is_dir() and not (path / AVATAR_FILE).exists():
         ckpt = load_latest_checkpoint(path)
@@ -47,10 +40,7 @@ def run_avatar(path: str | os.PathLike, device: str | torch.device = "cpu", body
 
 
 def trainer_avatar(trainer: Any) -> Avatar:
-    """Returns an Avatar over a trainer's renderer and body in place, with copies of its textures as they are now.
-
-    Take ``trainer.lock`` around building and rendering it; the renderer keeps its train/eval mode.
-    """
+    """Returns an Avatar over a trainer's renderer and body in place, with copies of its textures (hold ``trainer.lock``)."""
     textures = {name: tex.texture.detach() for name, tex in zip(trainer.identities, trainer.textures)}
     meta = {"renderer": trainer.config.renderer, "body_model": trainer.captures[0].body_model_id, "step": trainer.step}
     return Avatar(trainer.renderer, textures, trainer.body, meta, source="training")
@@ -61,40 +51,52 @@ def _mean(values: list[float | None]) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
-def render_frames(avatar: Avatar, cap: Capture, frames: Sequence[int], batch_size: int = 4) -> list[dict[str, np.ndarray]]:
+def render_frames(avatar: Avatar, cap: Capture, frames: Sequence[int], batch_size: int = 4,
+                  refinement: PoseRefinement | None = None) -> list[dict[str, np.ndarray]]:
     """Returns, per frame index of ``cap``, {"composite" (H,W,3), "mask" (H,W)} uint8 renders of its identity.
 
-    Each frame is seen from its own camera, in its own pose, shape and translation, over the
-    capture's background plate, at the capture's resolution.
+    With ``refinement``, pose and translation are first fitted to the frame's mask (test-time pose refinement).
     """
+    if refinement is not None and not cap.has_masks:
+        raise AnrError(f"{cap.path.name}: masks are missing, expected them for test-time pose refinement (anr-studio masks)")
     out = []
     for start in range(0, len(frames), batch_size):
         idx = list(frames[start:start + batch_size])
         cams = [cap.camera(i) for i in idx]
         camera = PerspectiveCamera(*(torch.from_numpy(np.stack([c[j] for c in cams])) for j in range(3)))
-        image, mask = avatar.render(cap.identity, np.stack([cap.pose(i) for i in idx]), camera, betas=cap.betas,
-                                    transl=np.stack([cap.transl(i) for i in idx]), size=cap.image_size,
+        pose, transl = np.stack([cap.pose(i) for i in idx]), np.stack([cap.transl(i) for i in idx])
+        if refinement is not None:
+            pose, transl = avatar.refine_poses(cap.identity, np.stack([cap.mask(i) for i in idx]), pose, transl, camera,
+                                               betas=cap.betas, config=refinement)
+        image, mask = avatar.render(cap.identity, pose, camera, betas=cap.betas, transl=transl, size=cap.image_size,
                                     background=cap.background, batch_size=batch_size)
         masks = np.round(mask * 255).astype(np.uint8)
         out += [{"composite": image[b], "mask": masks[b]} for b in range(len(idx))]
     return out
 
 
+def _summary(rows: dict[str, list[dict[str, float | None]]]) -> dict[str, Any]:
+    """Returns {"per_identity": {name: {metric: mean, "frames": n}}, "overall": {...}} of per-frame metric rows."""
+    every = [row for r in rows.values() for row in r]
+    return {"per_identity": {name: {k: _mean([row[k] for row in r]) for k in r[0]} | {"frames": len(r)} for name, r in rows.items()},
+            "overall": {k: _mean([row[k] for row in every]) for k in every[0]} | {"frames": len(every)}}
+
+
 def evaluate(run: str | os.PathLike, capture_paths: Sequence[str | Capture], split: str = "test", *, device: str = "cpu",
              max_frames: int = 0, body: torch.nn.Module | None = None, body_path: str | None = None,
-             avatar: Avatar | None = None, keep_images: int = 0, psnr_only: bool = False) -> dict[str, Any]:
+             avatar: Avatar | None = None, keep_images: int = 0, psnr_only: bool = False,
+             refinement: PoseRefinement | None = None) -> dict[str, Any]:
     """Returns {"per_identity": {name: {metric: mean, "frames": n}}, "overall": {...}, "lpips": status, ...}.
 
-    The avatar is ``avatar`` or `run_avatar` (``run``, ``body``, ``body_path``). Metrics are means
-    over frames of the ``split`` of each capture (all of them, or the first ``max_frames`` evenly
-    spaced). LPIPS is None with ``lpips`` saying why when its weights are absent. ``keep_images``
-    > 0 adds ``images[name]`` = the first renders (truth, composite, mask). ``psnr_only`` skips the
-    slower metrics (progress tracking during training): PSNR and mask IoU only.
+    Means over the ``split`` frames of each capture (or ``max_frames`` evenly spaced); LPIPS None when its
+    weights are absent; ``keep_images`` > 0 adds ``images[name]``; ``psnr_only``: PSNR and mask IoU only;
+    ``refinement`` adds ``test_time_pose_refinement`` = {"steps", "per_identity", "overall"} of the same
+    frames after test-time pose refinement.
     """
     avatar = avatar or run_avatar(run, device, body, body_path)
     status = lpips_status()
-    per_identity: dict[str, Any] = {}
-    all_rows: list[dict[str, float | None]] = []
+    rows: dict[str, list[dict[str, float | None]]] = {}
+    refined: dict[str, list[dict[str, float | None]]] = {}
     images: dict[str, list[dict[str, np.ndarray]]] = {}
     for path in capture_paths:
         cap = path if isinstance(path, Capture) else Capture(path)
@@ -107,31 +109,35 @@ def evaluate(run: str | os.PathLike, capture_paths: Sequence[str | Capture], spl
         if max_frames and frames.size > max_frames:
             frames = frames[np.linspace(0, frames.size - 1, max_frames).round().astype(int)]
         renders = render_frames(avatar, cap, frames.tolist())
-        rows = []
-        for i, r in zip(frames.tolist(), renders):
-            truth_mask = cap.mask(i)
-            if psnr_only:
-                rows.append({"psnr": psnr(r["composite"], cap.frame(i)), "mask_iou": mask_iou(r["mask"], truth_mask)})
-            else:
-                rows.append(compute_metrics(r["composite"], cap.frame(i), r["mask"], truth_mask, device=device))
+        rows[cap.identity] = _scores(cap, frames.tolist(), renders, psnr_only, device)
+        if refinement is not None:
+            refined[cap.identity] = _scores(cap, frames.tolist(), render_frames(avatar, cap, frames.tolist(), refinement=refinement),
+                                            psnr_only, device)
         if keep_images:
             images[cap.identity] = [{"truth": cap.frame(i), **r} for i, r in zip(frames.tolist()[:keep_images], renders)]
-        per_identity[cap.identity] = {k: _mean([row[k] for row in rows]) for k in rows[0]} | {"frames": len(rows)}
-        all_rows += rows
-    overall = {k: _mean([row[k] for row in all_rows]) for k in all_rows[0]} | {"frames": len(all_rows)}
     result = {"split": split, "renderer": avatar.meta["renderer"], "source": avatar.source, "step": avatar.meta.get("step"),
-              "lpips": status, "per_identity": per_identity, "overall": overall}
+              "lpips": status, **_summary(rows)}
+    if refinement is not None:
+        result["test_time_pose_refinement"] = {"steps": refinement.steps, **_summary(refined)}
     if keep_images:
         result["images"] = images
     return result
 
 
-class HeldOutPSNR(Callback):
-    """Records held-out PSNR and mask IoU against training time every ``every_steps`` steps (time-to-threshold, stability).
+def _scores(cap: Capture, frames: list[int], renders: list[dict[str, np.ndarray]], psnr_only: bool,
+            device: str) -> list[dict[str, float | None]]:
+    """Returns per-frame metrics of ``renders`` of ``cap``'s ``frames`` (PSNR and mask IoU only with ``psnr_only``)."""
+    rows = []
+    for i, r in zip(frames, renders):
+        if psnr_only:
+            rows.append({"psnr": psnr(r["composite"], cap.frame(i)), "mask_iou": mask_iou(r["mask"], cap.mask(i))})
+        else:
+            rows.append(compute_metrics(r["composite"], cap.frame(i), r["mask"], cap.mask(i), device=device))
+    return rows
 
-    Renders ``frames`` held-out frames per capture with the trainer's current weights; the time
-    spent here is not counted as training time.
-    """
+
+class HeldOutPSNR(Callback):
+    """Records held-out PSNR and mask IoU of ``frames`` frames every ``every_steps`` steps (not counted as training time)."""
 
     def __init__(self, capture_paths: Sequence[str], every_steps: int, frames: int = 4, split: str = "test",
                  path: str | os.PathLike | None = None) -> None:

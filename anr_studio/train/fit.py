@@ -1,10 +1,8 @@
 """Returns a new identity's neural texture fitted to a capture with the avatar's renderer frozen (paper Fig. 6).
 
-Fitting is a configuration of the `Trainer` (`Fitting`): the same batches, augmentation, body
-maps, grid jitter, render path, losses (without the discriminator), NaN guard, checkpoints and
-exact resume, with only the new texture optimised: keyframes first (the frames that together
-cover the body's UV layout), then every training frame. The renderer runs in eval mode with no
-parameter requiring gradients, so its weights stay bit-identical.
+A configuration of the `Trainer` (`Fitting`): the same batches, render path, losses (no discriminator),
+NaN guard, checkpoints and resume, optimising only the new texture (keyframes first, then every training
+frame); the renderer's weights stay bit-identical.
 """
 
 from __future__ import annotations
@@ -69,20 +67,15 @@ class _Progress(Callback):
 
 
 def initial_texture(avatar) -> torch.Tensor:
-    """Returns the starting texture (C,S,S): the mean of the avatar's textures.
-
-    The renderer was trained on textures that all started from one shared initialisation and
-    moved from there; their mean sits inside the region of texture space the renderer knows.
-    """
+    """Returns the starting texture (C,S,S): the mean of the avatar's textures, inside the space the renderer knows."""
     return torch.stack([avatar.texture(n).float() for n in avatar.identities]).mean(0)
 
 
 def fit_config(avatar, steps: int, *, lr: float | None = None, batch_size: int | None = None,
                resolution: int | None = None, workers: int | None = None, checkpoint_every: int = 100,
                time_budget_s: float = 0.0) -> TrainConfig:
-    """Returns the trainer config of a fit: the avatar's training config (or the defaults with its model)
-    without the terms and averages that train the renderer (discriminator, region mix, weight average),
-    losses reported every step; ``None`` arguments keep the avatar's values."""
+    """Returns the trainer config of a fit: the avatar's training config (or the defaults with its model) without
+    the renderer's terms and averages, losses reported every step; ``None`` arguments keep the avatar's values."""
     stored = avatar.meta.get("config")
     if isinstance(stored, dict):
         base = TrainConfig.from_dict(stored)
@@ -105,11 +98,9 @@ def fit_identity(avatar, capture_path: str, name: str, work_dir: str | Path, *, 
                  warn: Callable[[str], None] | None = None) -> FitResult:
     """Returns the texture of identity ``name`` fitted to the capture at ``capture_path`` and adds it to ``avatar``.
 
-    ``steps`` optimisation steps in all, the first ``keyframe_fraction`` of them on keyframes only.
-    ``work_dir`` is the run folder (checkpoints every ``checkpoint_every`` steps and at the end);
-    ``resume`` continues from its newest checkpoint. ``progress(step, steps, losses)`` is called
-    after each step. Batch size, crop resolution and the texture learning rate default to the
-    avatar's training config. A stopped fit (reason "stopped") adds nothing to ``avatar``.
+    ``steps`` in all, the first ``keyframe_fraction`` on keyframes; ``work_dir`` is the run folder (``resume``
+    continues its newest checkpoint); ``progress(step, steps, losses)`` after each step. A stopped fit
+    (reason "stopped") adds nothing.
     """
     warn = warn or logger.warning
     if name in avatar.identities:

@@ -1,9 +1,5 @@
-"""Tells the user when the discriminator wins outright, the GAN failure seen on the GPU.
-
-In such an episode the discriminator's loss falls to ~1% of its balanced value for hundreds of
-steps and the adversarial term outweighs the rest; the colours may get noisier until it recovers.
-The watch reads the losses the trainer reports anyway (no extra sync).
-"""
+"""Tells the user when the discriminator wins outright: its loss falls to ~1% of its balanced value for
+hundreds of steps and colours may get noisier; reads the losses the trainer reports anyway (no sync)."""
 
 from __future__ import annotations
 

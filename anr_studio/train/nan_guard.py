@@ -1,7 +1,6 @@
-"""Returns NaN/Inf flags of a step computed on the device, and counts skipped steps without a sync per step.
+"""NaN/Inf flags of a step computed on the device, and a count of skipped steps without a sync per step.
 
-The flag is a (1,) float32 tensor (1 = skip). Fused Adam reads it as ``found_inf`` and skips the
-update on the GPU, so the host only looks at the flags now and then (`BadStepCounter.check`).
+The flag is a (1,) float32 tensor (1 = skip) that fused Adam reads as ``found_inf``; the host looks now and then.
 """
 
 from __future__ import annotations

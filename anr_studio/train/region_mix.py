@@ -1,11 +1,9 @@
 """Region-mix training: the renderer learns to honour the neural texture locally, so try-on swaps work.
 
-Each step, a random region R (half the time a union of the try-on presets upper, lower, shoes, face,
-hair, arms; otherwise a random rectangle of the UV layout, as a painted mask might be) is cut out of another identity's texture T_a and pasted into the trained identity's texture
-T_b: T_mix = M_R·T_a + (1-M_R)·T_b. Rendered in the step's poses, the mix must look like A's render
-where the body's UV lies in R and like B's render elsewhere (both targets without gradient):
-`region_mix_loss`. Without it a renderer shared by several identities recognises who it is drawing
-from the whole figure and paints that person's clothes whatever the texture under them says.
+Each step a region R (a union of try-on presets, or a random UV rectangle) of another identity's texture
+T_a is pasted into the trained one's T_b: T_mix = M_R·T_a + (1-M_R)·T_b must render as A's render inside
+R and as B's elsewhere (`region_mix_loss`). Without it a shared renderer paints each person's clothes
+whatever the texture says.
 """
 
 from __future__ import annotations
@@ -23,10 +21,7 @@ MIX_SHARE = 4
 
 
 def region_masks(body: torch.nn.Module, size: int) -> torch.Tensor:
-    """Returns the UV masks (R, S, S) float32 in [0, 1] of `REGION_NAMES` on ``body`` (texture layout).
-
-    Regions the body does not label (SMPL files without a face part) are left out.
-    """
+    """Returns the UV masks (R, S, S) float32 in [0, 1] of `REGION_NAMES` the body labels (texture layout)."""
     from anr_studio.avatar.tryon import region_mask
     from anr_studio.errors import AnrError
 
@@ -40,11 +35,8 @@ def region_masks(body: torch.nn.Module, size: int) -> torch.Tensor:
 
 
 class RegionMixer:
-    """Draws each step's mix (partner identity, region union) and builds its inputs.
-
-    ``masks`` (R, S, S) on the training device; draws come from ``numpy.random.default_rng([seed,
-    step, 29])``, so a resumed run draws the same mixes as an unbroken one.
-    """
+    """Draws each step's mix (partner identity, region union) from ``default_rng([seed, step, 29])`` (resumable)
+    and builds its inputs; ``masks`` (R, S, S) on the training device."""
 
     def __init__(self, masks: torch.Tensor, identities: int, seed: int) -> None:
         self.masks, self.identities, self.seed = masks, identities, seed
@@ -77,9 +69,7 @@ class RegionMixer:
                ) -> dict[str, torch.Tensor]:
         """Returns {"mix_texture" (1,C,S,S), "mix_uv_mask" (1,1,S,S), "mix_weight" (b,1,H,W)} for a step.
 
-        ``uv`` (B,H,W,2): the step's UV image; the mix uses its first b = ceil(B / ``share``) frames.
-        ``mix_weight`` is the UV mask read through the UV image: 1 where the body shows region R, 0
-        off it and on the background.
+        ``uv`` (B,H,W,2); b = ceil(B / ``share``); ``mix_weight`` is the UV mask read through the UV image.
         """
         partner, mask = self.draw(step, identity)
         b = max(1, -(-uv.shape[0] // share))
@@ -92,11 +82,9 @@ def region_mix_loss(render: Callable[[torch.Tensor], Any], texture: torch.Tensor
                     p: dict[str, torch.Tensor], render_target: Callable[[torch.Tensor], Any] | None = None) -> torch.Tensor:
     """Returns the mix's L1 distance to its targets (0-dim float32; gradient reaches the renderer only).
 
-    ``render(neural image (b,C,H,W))`` runs the renderer on the step's first b frames (their normals);
-    ``texture`` (1,C,S,S) is T_b, the trained identity's; ``out`` its RenderOutput on the whole batch;
-    ``p`` holds the step's "uv" and `RegionMixer.inputs`. Target: w·R(T_a) + (1-w)·R(T_b) for RGB and
-    mask, w = ``mix_weight``; the RGB distance is weighted by the target mask (as the pixel loss).
-    ``render_target`` renders R(T_a) instead of ``render`` (a frozen teacher, `localize_renderer`).
+    ``render(neural image (b,C,H,W))`` runs the renderer on the step's first b frames; ``texture`` (1,C,S,S)
+    is T_b; ``out`` its RenderOutput; ``p`` the step's "uv" and `RegionMixer.inputs`. Target: w·R(T_a) +
+    (1-w)·R(T_b), w = ``mix_weight``, RGB weighted by the target mask; ``render_target`` renders R(T_a) (a teacher).
     """
     weight = p["mix_weight"].float()
     b = weight.shape[0]
@@ -133,16 +121,10 @@ def localize_renderer(avatar: Any, seconds: float, size: int = 256, batch: int =
                       width: int | None = None) -> dict[str, float]:
     """Returns {"steps", "keep", "mix"} after fine-tuning ``avatar``'s renderer in place to honour try-on swaps.
 
-    Needs no captures: the avatar's own renders are the targets. A frozen copy of the renderer (the
-    teacher) renders each identity in random poses of the built-in motions and random views around the
-    body; the renderer must keep rendering every identity as the teacher does and render region mixes
-    (`RegionMixer`) as the teacher's A inside the region and B outside (`region_mix_loss`).
-    ``checkpoint(renderer being tuned, {"steps", "seconds", "keep", "mix"})`` is called every
-    ``checkpoint_every_s`` seconds, so a long run can be looked at (and stopped) while it goes on.
-    ``initial``: the weights to begin from (default the renderer's own; an earlier run's result goes on
-    from there, the teacher staying the avatar's renderer). ``width`` < ``size``: the views keep the
-    middle ``width`` columns of the (size, size) frame, where the standing body is, so the empty sides
-    cost no work.
+    No captures: a frozen copy (the teacher) renders each identity in random motion poses and views; the
+    renderer must keep its renders and render region mixes as A inside, B outside. ``checkpoint(renderer,
+    stats)`` every ``checkpoint_every_s``; ``initial``: the weights to begin from; ``width`` < ``size`` keeps
+    the middle columns of the frame.
     """
     import copy
     import time

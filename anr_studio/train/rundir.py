@@ -1,9 +1,5 @@
-"""Returns and checks run folders: ``run.json``, ``checkpoints/``, ``avatar.anr``, ``log.jsonl``.
-
-A run folder belongs to one run; starting a new run in a folder that holds another one is
-refused unless the user asks to resume it (or to replace it). One process at a time trains in
-a folder: it holds the folder's lock (``.lock``) while it runs.
-"""
+"""Run folders: ``run.json``, ``checkpoints/``, ``avatar.anr``, ``log.jsonl``, and the ``.lock`` of the one
+process training there; another run's folder is refused unless resumed or replaced."""
 
 from __future__ import annotations
 

@@ -11,14 +11,8 @@ import torch
 
 from anr_studio.errors import AnrError
 from anr_studio.avatar.file import renderer_meta, unprefixed, write_avatar
-from anr_studio.train.checkpoint import (
-    flatten_optimizer,
-    load_latest_checkpoint,
-    restore_optimizer,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-)
+from anr_studio.train.checkpoint import (flatten_optimizer, load_latest_checkpoint, restore_optimizer, rng_state,
+                                         save_checkpoint, set_rng_state)
 from anr_studio.train.rundir import AVATAR_FILE
 
 
@@ -32,10 +26,8 @@ def _optimizers(trainer: Any) -> dict[str, torch.optim.Optimizer]:
 
 
 def collect(trainer: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Returns (tensors, meta) describing the trainer completely (weights, optimisers, RNG, step).
-
-    A fitting trainer's frozen renderer is left out (it belongs to the avatar); ``meta["fit"]`` says where it came from.
-    """
+    """Returns (tensors, meta) describing the trainer completely (weights, optimisers, RNG, step); a fitting
+    trainer's frozen renderer is left out."""
     tensors = _prefixed(trainer.renderer.state_dict(), "renderer") if trainer.fitting is None else {}
     for i, tex in enumerate(trainer.textures):
         tensors.update(_prefixed(tex.state_dict(), f"texture.{i}"))

@@ -1,12 +1,8 @@
 """Returns a training step's outputs replayed from CUDA graphs: one graph per step key, one shared memory pool.
 
-Why: the step is host-bound (~6500 kernel launches per paper step, ~4500 per fast step, each
-costing Python dispatch, autograd and autocast time); a captured graph launches them all with one
-call. What the captured function must do: no host syncs, optimisers with ``capturable=True`` (or
-fused) whose state already exists (the eager warm-up calls create it), learning rates constant
-(they are baked into the graph), and nothing it allocates may be needed after the step except the
-returned outputs, which are copied at once: the graphs share one pool, so each graph's scratch
-memory (gradients included) is another graph's scratch memory too, and the replay order is free.
+The step is host-bound (~6500 launches per paper step). The captured function must make no host syncs,
+use capturable or fused optimisers whose state exists, keep learning rates constant, and need nothing
+it allocates after the step but its outputs, which are copied at once (the graphs share scratch memory).
 """
 
 from __future__ import annotations
@@ -27,11 +23,8 @@ def _copies(outputs: Outputs) -> Outputs:
 
 
 class StepGraphs:
-    """Runs ``fn(inputs) -> (terms, flag)`` per key through a `GraphCache`: eager warm-up calls, then a graph.
-
-    Inputs are copied into static buffers (one set per input signature, shared by all keys);
-    outputs are always fresh copies. On the CPU (tests) the same path runs uncaptured.
-    """
+    """Runs ``fn(inputs) -> (terms, flag)`` per key through a `GraphCache`, inputs copied into static buffers per
+    signature, outputs copied; uncaptured on the CPU."""
 
     def __init__(self, device: torch.device, warmup: int = 3) -> None:
         self.device = torch.device(device)
@@ -48,11 +41,7 @@ class StepGraphs:
         self.graphs.clear()
 
     def __call__(self, key: Hashable, fn: StepFn, inputs: dict[str, torch.Tensor]) -> Outputs:
-        """Returns copies of ``fn``'s (terms, flag) for ``inputs``, computed eagerly or by replaying ``key``'s graph.
-
-        ``fn`` must compute the same work for the same ``key`` (it is captured once per key and
-        input signature).
-        """
+        """Returns copies of ``fn``'s (terms, flag) for ``inputs``, eager or replayed; ``fn`` does the same work per ``key``."""
         signature = tuple((k, tuple(v.shape), v.stride(), v.dtype) for k, v in sorted(inputs.items()))
         static = self._inputs.get(signature)
         if static is None:

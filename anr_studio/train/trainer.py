@@ -1,8 +1,6 @@
 """Returns a trained avatar: the ANR training loop (split optimization, multi-identity, GAN, data-parallel).
 
-The trainer owns ``stop_event`` / ``pause_event`` (threading.Event, checked once per step) and
-``lock`` (held during a step; previews and GUI reads take it). Callbacks extend it; a callback
-that raises is logged, never propagated into training.
+``stop_event`` / ``pause_event`` are checked once per step; ``lock`` is held during a step (previews take it).
 """
 
 from __future__ import annotations
@@ -56,11 +54,8 @@ GRAPH_WARMUP = 3
 class Trainer:
     """Trains the renderer, one neural texture per capture and the discriminator.
 
-    ``captures``: capture paths (one identity each); ``out``: the run folder (rank 0 writes
-    checkpoints, ``avatar.anr`` and ``run.json`` there; see `anr_studio.train.rundir`).
-    ``body``: a body model to use instead of the captures' (tests). ``resume`` loads the latest
-    checkpoint of ``out`` (weights, optimiser state, step). ``fitting``: train only new textures
-    against a frozen renderer (see `anr_studio.train.fit.Fitting`); the run then writes checkpoints but no avatar file.
+    ``out``: the run folder (`anr_studio.train.rundir`); ``body``: instead of the captures'; ``resume``: from
+    the latest checkpoint; ``fitting``: only new textures against a frozen renderer (no avatar file written).
     """
 
     def __init__(self, config: TrainConfig, captures: Sequence[str], out: str | Path, *, device: str | None = None,
@@ -220,11 +215,7 @@ class Trainer:
         return prepared
 
     def _prepare_ahead(self, batch: dict[str, Any], step: int) -> dict[str, Any] | None:
-        """Returns the prepared batch computed on a side CUDA stream (None where there is no overlap).
-
-        The rasterizer needs a few host syncs; on a side stream they wait only for this small
-        work, while the previous step keeps the GPU busy on the main stream.
-        """
+        """Returns the prepared batch computed on a side CUDA stream (its host syncs overlap the previous step), or None."""
         if not (self.cuda and self.config.optim.overlap_data):
             return None
         if self._side_stream is None:
@@ -252,11 +243,9 @@ class Trainer:
 
     def train_step(self, batch: dict[str, Any], prepared: dict[str, Any] | None = None
                    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, int, bool]:
-        """Returns (loss terms, bad (1,) 1.0 if the step was skipped for NaN/Inf, identity, texture updated?).
+        """Returns (loss terms, bad (1,) 1.0 if skipped for NaN/Inf, identity, texture updated?) of step ``self.step``.
 
-        ``batch``: a collated batch of `FrameDataset` items (one identity, one step kind) for
-        step ``self.step``; ``prepared``: the same batch from `_prepare_ahead`, if any. With
-        graphs (``optim.cuda_graph``) the compute is replayed from the graph of (identity, kind).
+        ``prepared``: the batch from `_prepare_ahead`; with ``optim.cuda_graph`` the compute replays a graph.
         """
         c = self.config
         p = self._adopt(prepared) if prepared is not None else self._prepare(batch, self.step)
@@ -271,11 +260,7 @@ class Trainer:
 
     def _compute(self, p: dict[str, torch.Tensor], identity: int, update_texture: bool
                  ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Returns (loss terms, bad (1,)) after one generator + discriminator update on prepared inputs ``p``.
-
-        No host sync with fused Adam (a bad step is skipped on the device), so `StepGraphs` can
-        capture it.
-        """
+        """Returns (loss terms, bad (1,)) after one generator + discriminator update on ``p``, without host sync."""
         c = self.config
         texture = self.textures[identity]
         for opt in (self.opt_renderer, self.opt_texture, self.opt_disc):
@@ -396,10 +381,10 @@ class Trainer:
         return reason
 
     def run(self) -> str:
-        """Trains until ``optim.steps``, the time budget or a stop request; returns why it ended.
+        """Trains until ``optim.steps``, the time budget or a stop; returns why it ended.
 
-        Always checkpoints and (unless fitting) writes ``avatar.anr`` at the end (rank 0), except on error.
-        Raises AnrError after ``optim.max_bad_steps`` consecutive NaN/Inf steps.
+        Always checkpoints and (unless fitting) writes ``avatar.anr`` at the end; AnrError after
+        ``optim.max_bad_steps`` consecutive NaN/Inf steps.
         """
         o = self.config.optim
         self._call("on_start")

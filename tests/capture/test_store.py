@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import pickle
@@ -63,7 +64,7 @@ def test_round_trip(tmp_path):
     np.testing.assert_allclose(cap.truth("transl"), ref["transl"])
     assert cap.truth("missing") is None
     assert cap.truth("pose").dtype == np.float32 and cap.truth_names == ["pose", "transl"]
-    assert cap.extra_attr("source") == "test" and cap.extra_attr("noise") == {"deg": 3}
+    assert cap.attrs["source"] == "test" and json.loads(cap.attrs["noise"]) == {"deg": 3}
     with pytest.raises(IndexError):
         cap.frame(N)
     with pytest.raises(AnrError):

@@ -20,8 +20,8 @@ except AnrError as exc:  # a MediaPipe without its model files
 
 from anr_studio.capture.video_fit.bodyfit import FitConfig  # noqa: E402
 from anr_studio.capture.video_fit.pipeline import video_to_capture  # noqa: E402
-from anr_studio.capture.video_fit.synthetic import joint_error  # noqa: E402
-from anr_studio.capture.video_fit.synthetic import render_video  # noqa: E402
+from tests.capture.video_synthetic import joint_error  # noqa: E402
+from tests.capture.video_synthetic import render_video  # noqa: E402
 from anr_studio.metrics.image import mask_iou  # noqa: E402
 
 SIZE = (360, 640)

@@ -85,10 +85,15 @@ def test_keyframes_and_masks_run_side_by_side_in_the_job_list(window, qtbot, tin
                     timeout=5000)
     # The masks job rewrote the capture; the panel reopened it and says what was written.
     qtbot.waitUntil(lambda: "wrote 6 masks" in window.capture_panel.info.text(), timeout=5000)
+    # A row says "done" from its job's status; the keyframes panel takes the selection at its next poll, and
+    # until then shows what the masks reopen read, which may predate the keyframes' rewrite.
+    selected = sorted(kf.result[0].tolist())
+    qtbot.waitUntil(lambda: window.keyframes_panel.indices == selected, timeout=5000)
     # Both rewrites of the file kept their change: the new keyframes are in it beside the new masks.
     from anr_studio.capture import Capture
 
-    assert sorted(Capture(tiny_capture).keyframes.tolist()) == window.keyframes_panel.indices
+    cap = Capture(tiny_capture)
+    assert sorted(cap.keyframes.tolist()) == selected and cap.has_masks
 
 
 def test_alignment_check_overlay_and_verdict_in_the_capture_panel(window, qtbot, tiny_capture):

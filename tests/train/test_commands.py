@@ -34,8 +34,13 @@ def test_train_then_eval_writes_an_avatar_and_metrics(tmp_path, captures, body_f
 
     out = tmp_path / "metrics.json"
     assert cli.main(["eval", str(run), "--captures", *captures, "--split", "test", "--out", str(out), "--device", "cpu",
-                     "--body-model", body_file]) == 0
+                     "--body-model", body_file, "--refine-poses", "3"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 2 and printed[1].endswith("over 4 frames after test-time pose refinement (3 steps)")
     metrics = json.loads(out.read_text())
+    refined = metrics["test_time_pose_refinement"]
+    assert refined["steps"] == 3 and refined["overall"]["frames"] == 4 and set(refined["per_identity"]) == {"alice", "bob"}
+    assert refined["overall"]["psnr"] > 5 and 0 <= refined["overall"]["mask_iou"] <= 1
     assert set(metrics["per_identity"]) == {"alice", "bob"}
     for block in [metrics["overall"], *metrics["per_identity"].values()]:
         assert block["psnr"] > 5 and 0 <= block["ssim"] <= 1 and 0 <= block["flip"] <= 1
@@ -61,7 +66,7 @@ def test_flags_map_onto_the_config(tmp_path, captures, capsys):
     config = json.loads(capsys.readouterr().out)
     assert config["renderer"] == "dnr" and config["optim"]["split_optimization"] is False
     assert config["optim"]["time_budget_s"] == 90 and config["data"]["batch_size"] == 3
-    assert config["data"]["resolution"] == 512
+    assert config["data"]["resolution"] == 384
     assert cli.main(["train", "--captures", *captures, "--out", str(tmp_path / "y"), "--baseline", "dnr",
                      "--one-stage"]) == 2
     assert "expected at most one renderer choice" in capsys.readouterr().err

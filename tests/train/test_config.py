@@ -17,9 +17,9 @@ def test_preset_json_round_trip_is_exact(name):
     assert again.preset == name
 
 
-def test_preset_resolutions_follow_the_paper_and_the_issue():
+def test_preset_resolutions():
     assert preset("paper").data.resolution == 1024
-    assert preset("fast").data.resolution == 512
+    assert preset("fast").data.resolution == 384 and preset("fast").data.person_crop
     assert 64 <= preset("tiny").data.resolution <= 128
     for name in PRESETS:
         if name == "cpu":  # small crops centred on the person, rescaled up to 2x (see the preset)

@@ -1,15 +1,12 @@
 """Importers for the layouts that body-fitting tools and avatar datasets write (docs/capture_import.md).
 
-Each module (``people_snapshot``, ``phalp``, ``romp``, ``easymocap``, ``zju_mocap``,
-``camera_frame``: WHAM, GLAMR, SMPLer-X) states one family's published layout and returns a
-:class:`ToolImport`: SMPL parameters in the generic layout that
-:func:`anr_studio.capture.importers.parse_parameters` reads, and the frames and masks to store;
-the steps they share are in :mod:`sources`.
+Each module states one family's published layout and returns a :class:`ToolImport`: SMPL parameters as
+:func:`anr_studio.capture.importers.parse_parameters` reads them, and the frames and masks to store.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -26,12 +23,12 @@ GENERIC = "folder"
 class ReadOptions:
     """What the user chose: the tool's result file or folder, which person, which camera view."""
 
-    poses: Path | None = None
-    person: int | None = None
-    view: str | None = None
+    poses: Path | None
+    person: int | None
+    view: str | None
     # SMPL's rest pelvis joint (3,) for shape coefficients (K,): tools that rotate the body about
     # SMPL's origin, or store the pelvis position, need it to give SMPL's `trans`.
-    pelvis: Callable[[np.ndarray], np.ndarray] = field(default=lambda betas: _smpl_pelvis())
+    pelvis: Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -48,14 +45,9 @@ class ToolImport:
     background: Path | None = None  # a clean plate image
 
 
-def _smpl_pelvis() -> np.ndarray:
-    from anr_studio.capture.smpl_convert import SMPL_PELVIS
-
-    return SMPL_PELVIS
-
 
 class Probe:
-    """Loads result files once for detection and reading (pickles are read with the restricted reader)."""
+    """Loads result files (pickle / joblib, .npz, .npy: :mod:`safe_pickle`) once for detection and reading."""
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, str], Any] = {}
@@ -72,21 +64,18 @@ class Probe:
         return self._cache[key]
 
     def pickle(self, path: Path) -> Any:
-        """Returns the object in a pickle / joblib file (see :mod:`safe_pickle`)."""
         return self._get("pickle", path)
 
     def npz(self, path: Path) -> dict[str, Any]:
-        """Returns the members of an .npz file (object members read with the restricted reader)."""
         return self._get("npz", path)
 
     def npy(self, path: Path) -> Any:
-        """Returns the contents of an .npy file (object arrays read with the restricted reader)."""
         return self._get("npy", path)
 
 
 @lru_cache(maxsize=1)
 def formats() -> dict[str, Any]:
-    """Returns the format modules by name (each has ``NAME``, ``LAYOUT``, ``matches`` and ``read``)."""
+    """Returns the format modules by name (each has ``NAME``, ``matches`` and ``read``)."""
     from anr_studio.capture.formats import camera_frame, easymocap, people_snapshot, phalp, romp, zju_mocap
 
     modules = [people_snapshot, phalp, romp, easymocap, zju_mocap, *camera_frame.FORMATS]
@@ -103,8 +92,7 @@ def names() -> list[str]:
 
 
 def resolve(src: Path, poses: Path | None, name: str | None, probe: Probe) -> str:
-    """Returns the format of ``src`` (+ ``poses``): ``name`` when given, else the one whose layout
-    matches; the generic layout when none does; AnrError when several do."""
+    """Returns the format of ``src`` (+ ``poses``): ``name``, else the one layout that matches, else the generic one."""
     if name is not None:
         key = ALIASES.get(name.lower(), name.lower())
         if key != GENERIC and key not in formats():

@@ -34,7 +34,6 @@ class Wham:
     """WHAM's ``wham_output.pkl`` (module docstring)."""
 
     NAME = "wham"
-    LAYOUT = "WHAM's wham_output.pkl (subject -> pose, trans, betas, frame_ids) with the video as SRC"
 
     @staticmethod
     def _subjects(data) -> bool:
@@ -71,7 +70,6 @@ class Glamr:
     """GLAMR's ``grecon/<seq>_seed<k>.pkl`` (module docstring)."""
 
     NAME = "glamr"
-    LAYOUT = "GLAMR's grecon/<seq>_seed1.pkl (person_data -> smpl_orient_cam, smpl_pose, root_trans_cam, cam_K)"
 
     @staticmethod
     def matches(src: Path, poses: Path | None, probe: Probe) -> bool:
@@ -115,7 +113,6 @@ class SmplerX:
     """SMPLer-X's ``smplx/`` and ``meta/`` folders (module docstring)."""
 
     NAME = "smpler-x"
-    LAYOUT = "SMPLer-X's output folder (smplx/<frame>_<person>.npz + meta/<frame>_<person>.json) with the frames as SRC"
     _FILE = re.compile(r"^(\d+)_(\d+)$")
 
     @staticmethod
@@ -170,7 +167,7 @@ class SmplerX:
 
 
 def _seen_frames(person) -> int:
-    """Returns how many frames GLAMR's ``person`` entry is seen in (0 for one that is not a dict of numbers)."""
+    """Returns how many frames GLAMR's ``person`` entry is seen in (0 when it is not a dict of numbers)."""
     if not isinstance(person, dict):
         return 0
     try:
@@ -180,8 +177,7 @@ def _seen_frames(person) -> int:
 
 
 def _frame_indices(src: Path, numbers_: list[int]) -> list[int]:
-    """Returns the positions in ``src`` of SMPLer-X's frame numbers: it reads ``<k:06d>.jpg`` (frames
-    extracted from a video numbered from 1), so in a folder by name, in a video k - 1."""
+    """Returns the positions in ``src`` of SMPLer-X's frame numbers (``<k:06d>.jpg``, numbered from 1)."""
     if not src.is_dir():
         return [k - 1 for k in numbers_]
     position = {p.stem: i for i, p in enumerate(list_images(src))}
@@ -192,8 +188,7 @@ def _frame_indices(src: Path, numbers_: list[int]) -> list[int]:
 
 
 def _scaled_to(K: np.ndarray, size: tuple[int, int], where: str) -> np.ndarray:
-    """Returns intrinsics ``K (N,3,3)`` scaled to frames of ``size`` (H, W) when the tool ran on the
-    same video at another resolution (its principal point, the image centre, tells which)."""
+    """Returns intrinsics ``K (N,3,3)`` scaled to frames of ``size`` (H, W) (its principal point is the centre)."""
     h, w = size
     sx, sy = w / (2 * K[:, 0, 2].mean()), h / (2 * K[:, 1, 2].mean())
     if abs(sx - sy) > 0.01 * max(sx, sy):

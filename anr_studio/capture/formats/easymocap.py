@@ -1,9 +1,7 @@
 """EasyMocap datasets and fits (``--format easymocap``; the layout is in docs/capture_import.md).
 
-Cameras as zju3dv/EasyMocap ``easymocap/mytools/camera_utils.py`` ``read_camera`` reads them
-(OpenCV YAML: ``intri.yml`` ``names``, ``K_<cam>``, ``dist_<cam>``; ``extri.yml`` ``Rot_<cam>`` or
-Rodrigues ``R_<cam>``, ``T_<cam>`` metres); fits as ``easymocap/mytools/file_utils.py`` ``write_smpl``
-writes them (``output/smpl/<frame>.json``: a list of people ``{"id", "Rh", "Th", "poses", "shapes"}``).
+Cameras as zju3dv/EasyMocap ``easymocap/mytools/camera_utils.py`` reads them (``intri.yml``, ``extri.yml``);
+fits as ``easymocap/mytools/file_utils.py`` writes them (``output/smpl/<frame>.json``).
 """
 
 from __future__ import annotations
@@ -20,7 +18,6 @@ from anr_studio.capture.images import read_image
 from anr_studio.errors import AnrError
 
 NAME = "easymocap"
-LAYOUT = "an EasyMocap folder: intri.yml, extri.yml, images/<camera>/, and SMPL json per frame (output/smpl/)"
 _FIT_FOLDERS = ("output/smpl", "output-smpl-3d/smpl", "smpl")
 
 

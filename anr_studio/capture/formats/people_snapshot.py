@@ -1,11 +1,8 @@
 """People-Snapshot as InstantAvatar and GART preprocess it, and as it is released (``--format people-snapshot``).
 
-The preprocessed folder (``cameras.npz``, ``poses.npz``, ``images/``, ``masks/``) is what
-tijiang13/InstantAvatar ``scripts/peoplesnapshot/preprocess_PeopleSnapshot.py`` writes and
-``instant_avatar/datasets/peoplesnapshot.py`` reads (JiahuiLei/GART
-``lib_data/instant_avatar_people_snapshot.py`` reads the same); the release (``camera.pkl``,
-``reconstructed_poses.hdf5``, ``masks.hdf5``, the distorted video) is what that script reads.
-Both layouts are in docs/capture_import.md.
+Preprocessed (``cameras.npz``, ``poses.npz``, ``images/``, ``masks/``) as tijiang13/InstantAvatar
+``scripts/peoplesnapshot/preprocess_PeopleSnapshot.py`` writes it from the release (``camera.pkl``,
+``reconstructed_poses.hdf5``, ``masks.hdf5``, the distorted video); both in docs/capture_import.md.
 """
 
 from __future__ import annotations
@@ -23,8 +20,6 @@ from anr_studio.errors import AnrError
 from anr_studio.motion.safe_npz import load_npy
 
 NAME = "people-snapshot"
-LAYOUT = ("a People-Snapshot folder: cameras.npz + poses.npz + images/ + masks/ (InstantAvatar, GART), "
-          "or camera.pkl + reconstructed_poses.hdf5 + masks.hdf5 + the video")
 
 
 def matches(src: Path, poses: Path | None, probe: Probe) -> bool:

@@ -1,11 +1,9 @@
 """4D-Humans / PHALP tracking results (``--format phalp``; the layout is in docs/capture_import.md).
 
-``joblib.dump`` of ``final_visuals_dic`` (brjathu/PHALP ``phalp/trackers/PHALP.py``; shank2001/4D-Humans
-``track.py`` fills it the same way): per frame ``time``, ``tid``, ``tracked_ids`` and per person
-``smpl`` rotation matrices, ``camera`` (SMPL's translation in the camera frame) and ``size``. The
-camera (``phalp/models/hmar/hmar.py`` ``get_3d_parameters``, ``phalp/configs/base.py``) looks at the
-frame padded to a square of side ``S`` and resized to ``render.res = 256``, with a focal length of
-``EXTRA.FOCAL_LENGTH = 5000`` at that size.
+``joblib.dump`` of ``final_visuals_dic`` (brjathu/PHALP ``phalp/trackers/PHALP.py``): per frame ``time``,
+``tid``, ``tracked_ids`` and per person ``smpl`` rotations, ``camera`` (SMPL's translation in the camera
+frame) and ``size``. The camera (``phalp/models/hmar/hmar.py``) sees the frame padded to a square and
+resized to ``render.res = 256`` with a focal length of ``EXTRA.FOCAL_LENGTH = 5000``.
 """
 
 from __future__ import annotations
@@ -21,7 +19,6 @@ from anr_studio.capture.formats.sources import (field, intrinsics as pinhole, nu
 from anr_studio.errors import AnrError
 
 NAME = "phalp"
-LAYOUT = "a 4D-Humans / PHALP result .pkl (frame name -> smpl, camera, tid, size) with the video or frames as SRC"
 FOCAL_LENGTH = 5000.0  # PHALP's EXTRA.FOCAL_LENGTH
 RENDER_RES = 256  # PHALP's render.res
 

@@ -1,11 +1,9 @@
 """ROMP / BEV results (``--format romp``; the layout and both cameras are in docs/capture_import.md).
 
-As Arthur151/ROMP ``simple_romp/romp/utils.py`` writes them (``ResultSaver``: ``<frame>.npz`` with an
-object member ``results``; ``save_video_results``: ``video_results.npz`` by frame name, a video's
-frames named ``<index:08d>`` by ``collect_frame_path``), drawn on the frame padded to a square
-(``padding_image``). ROMP's camera: ``simple_romp/romp/post_parser.py``
-``body_mesh_projection2image``; BEV's: ``simple_romp/bev/post_parser.py`` (hips at the origin,
-``SMPLA_parser`` ``root_align``). Object members are read with the restricted unpickler.
+As Arthur151/ROMP ``simple_romp/romp/utils.py`` writes them (``<frame>.npz`` with an object member
+``results``, or ``video_results.npz`` by frame name, a video's frames named ``<index:08d>``), drawn on
+the frame padded to a square. Cameras: ``simple_romp/romp/post_parser.py`` (ROMP) and
+``simple_romp/bev/post_parser.py`` (BEV, hips at the origin).
 """
 
 from __future__ import annotations
@@ -21,7 +19,6 @@ from anr_studio.capture.images import list_images
 from anr_studio.errors import AnrError
 
 NAME = "romp"
-LAYOUT = "ROMP / BEV results: video_results.npz, one <frame>.npz, or a folder of them, with the video or frames as SRC"
 
 
 def _files(poses: Path | None) -> list[Path]:
@@ -129,8 +126,7 @@ def _bev_camera(pose: np.ndarray, cam: np.ndarray, side: int) -> tuple[np.ndarra
 
 
 def _frame_indices(src: Path, names: list[str], label: str) -> None:
-    """Checks that ROMP has a result for every frame of ``src`` (by image name in a folder, by the
-    ``<index:08d>`` number for a video): it saves nothing for a frame where it finds nobody."""
+    """Checks that ROMP has a result for every frame of ``src`` (by image name, or ``<index:08d>`` for a video)."""
     if src.is_dir():
         stems = [p.stem for p in list_images(src)]
         known = set(names)

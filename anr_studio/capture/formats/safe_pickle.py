@@ -1,18 +1,10 @@
-"""Reading the pickles that fitting tools write, without running any code they hold.
+"""Reading the pickles that fitting tools write (joblib, pickle, ``np.save`` of dicts, object .npz
+members), without running any code they hold.
 
-4D-Humans / PHALP and WHAM save their results with ``joblib.dump``, GLAMR with ``pickle.dump``,
-ZJU-MoCap its ``annots.npy`` and parameter files with ``np.save`` of a dict, and ROMP / BEV their
-``.npz`` results as object arrays: all of them are Python pickles, and a pickle may call any
-importable function. :class:`RestrictedUnpickler` builds only what such results hold (numpy
-arrays, dtypes and scalars, Python's builtin containers) and refuses every other global, so a
-hostile file cannot run code. Torch tensors (PHALP keeps an embedding per person) are not built
-at all: they become :class:`Unread` placeholders, their bytes never reach ``torch.load``.
-
-joblib writes each numpy array as a small wrapper object followed by the array's raw bytes
-outside the pickle stream (joblib/joblib, ``joblib/numpy_pickle.py``: ``NumpyArrayWrapper``
-``write_array``/``read_array``: one padding-length byte and padding when the wrapper records an
-alignment, then the bytes in the wrapper's order); whole files may be compressed (zlib, gzip,
-bz2, xz, lzma). Both are read here.
+:class:`RestrictedUnpickler` builds numpy arrays, dtypes, scalars and builtin containers only; torch
+tensors become :class:`Unread` placeholders. joblib's arrays follow their ``NumpyArrayWrapper`` as raw
+bytes outside the stream (after a padding-length byte and padding when aligned); whole files may be
+compressed (zlib, gzip, bz2, xz, lzma).
 """
 
 from __future__ import annotations
@@ -109,14 +101,20 @@ class RestrictedUnpickler(pickle._Unpickler):  # the Python implementation: jobl
             if len(padding) != 1:
                 raise pickle.UnpicklingError("joblib array data ends early")
             self._file.read(padding[0])
-        count = int(np.prod(shape, dtype=np.int64))
-        size = count * dtype.itemsize
-        data = self._file.read(size)
-        if len(data) != size:
+        array = _raw_array(self._file, dtype, shape, order == "F")
+        if array is None:
             raise pickle.UnpicklingError("joblib array data ends early")
-        array = np.frombuffer(data, dtype=dtype, count=count)
-        array = array.reshape(shape[::-1]).T if order == "F" else array.reshape(shape)
-        return array.copy()
+        return array
+
+
+def _raw_array(stream: Any, dtype: np.dtype, shape: tuple, fortran: bool) -> np.ndarray | None:
+    """Returns the array of ``shape`` whose raw bytes follow in ``stream``, or None when they end early."""
+    count = int(np.prod(shape, dtype=np.int64))
+    data = stream.read(count * dtype.itemsize)
+    if len(data) != count * dtype.itemsize:
+        return None
+    array = np.frombuffer(data, dtype=dtype, count=count)
+    return (array.reshape(shape[::-1]).T if fortran else array.reshape(shape)).copy()
 
 
 # joblib's compressors: zlib, gzip, bz2, xz, lzma (joblib/compressor.py prefixes)
@@ -125,8 +123,7 @@ _DECOMPRESS = ((b"\x78", zlib.decompress), (b"\x1f\x8b", gzip.decompress), (b"BZ
 
 
 def read_bytes(data: bytes, label: str, expected: str) -> Any:
-    """Returns the object in pickle (or joblib) bytes ``data``, decompressed first when compressed;
-    AnrError naming ``label`` and ``expected`` when it is damaged or names a refused global."""
+    """Returns the object in pickle (or joblib) bytes ``data``, decompressed first when compressed."""
     for prefix, decompress in _DECOMPRESS:
         if data.startswith(prefix):
             try:
@@ -162,12 +159,10 @@ def _npy_payload(stream: Any, label: str, expected: str) -> Any:
     except (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError) as exc:  # a header that does not tokenize
         raise AnrError(f"{label}: not a NumPy array file ({type(exc).__name__}), expected {expected}") from None
     if not dtype.hasobject:
-        count = int(np.prod(shape, dtype=np.int64))
-        data = stream.read(count * dtype.itemsize)
-        if len(data) != count * dtype.itemsize:
+        array = _raw_array(stream, dtype, shape, fortran)
+        if array is None:
             raise AnrError(f"{label}: array data ends early, expected {expected}")
-        array = np.frombuffer(data, dtype=dtype, count=count)
-        return (array.reshape(shape[::-1]).T if fortran else array.reshape(shape)).copy()
+        return array
     value = read_bytes(stream.read(), label, expected)
     if isinstance(value, np.ndarray) and value.shape == () and value.dtype.hasobject:
         return value.item()  # np.save of a dict: a 0-d object array
@@ -175,8 +170,7 @@ def _npy_payload(stream: Any, label: str, expected: str) -> Any:
 
 
 def read_npy(path: Path, expected: str) -> Any:
-    """Returns the contents of an ``.npy`` file: the array, or for an object array (``np.save`` of a
-    dict) the object, read with :class:`RestrictedUnpickler`."""
+    """Returns the contents of an ``.npy`` file: the array, or the object an object array holds (``np.save`` of a dict)."""
     try:
         with open(path, "rb") as f:
             return _npy_payload(f, str(path), expected)
@@ -185,8 +179,7 @@ def read_npy(path: Path, expected: str) -> Any:
 
 
 def read_npz(path: Path, expected: str) -> dict[str, Any]:
-    """Returns the members of an ``.npz`` file by name; object arrays (``np.savez`` of dicts) are read
-    with :class:`RestrictedUnpickler` and 0-d ones unwrapped."""
+    """Returns the members of an ``.npz`` file by name (object arrays read as in :func:`read_npy`)."""
     out: dict[str, Any] = {}
     try:
         with zipfile.ZipFile(path) as archive:

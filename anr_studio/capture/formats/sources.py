@@ -1,9 +1,5 @@
-"""What every format reader shares: the tools' fields, cameras, people, frames and masks.
-
-A format module states its layout and calls these for the reading, checking and converting, so
-every reader refuses a damaged file the same way: one sentence naming the file, the field and
-what was expected.
-"""
+"""What every format reader shares (fields, cameras, people, frames and masks), so each refuses a damaged
+file the same way: one sentence naming the file, the field and what was expected."""
 
 from __future__ import annotations
 
@@ -42,8 +38,7 @@ def require(data: Any, key: str, label: str, expected: str) -> Any:
 
 
 def numbers(value: Any, label: str, field: str, shape: tuple | None = None) -> np.ndarray:
-    """Returns ``value`` as finite float64 of ``shape`` (-1 = any length there; None = any shape);
-    AnrError naming the field otherwise."""
+    """Returns ``value`` as finite float64 of ``shape`` (-1 = any length there; None = any shape)."""
     want = None if shape is None else _shape_str(["N" if s == -1 else s for s in shape])
     try:
         array = np.asarray(value, dtype=np.float64)
@@ -57,15 +52,13 @@ def numbers(value: Any, label: str, field: str, shape: tuple | None = None) -> n
 
 
 def field(data: Any, key: str, label: str, shape: tuple, expected: str, flat: bool = False) -> np.ndarray:
-    """Returns ``data[key]`` as float64 of ``shape`` (flattened first when ``flat``); AnrError naming
-    ``label`` and the key, with ``expected`` when the key is missing."""
+    """Returns ``data[key]`` as float64 of ``shape`` (flattened first when ``flat``); ``expected`` names a missing key."""
     value = require(data, key, label, expected)
     return numbers(np.asarray(value).reshape(-1) if flat else value, label, key, shape)
 
 
 def read_json(path: Path, expected: str, label: str | None = None) -> Any:
-    """Returns the JSON value in ``path``; AnrError naming ``label`` (default the path) and ``expected``
-    when it does not parse."""
+    """Returns the JSON value in ``path``; AnrError naming ``label`` (default the path) when it does not parse."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
@@ -84,8 +77,8 @@ def read_arrays(path: Path, expected: str) -> dict[str, np.ndarray]:
 
 
 def pick(counts: dict, person: Any, label: str, what: str) -> Any:
-    """Returns the key of ``counts`` (frames each person is seen in) that ``person`` names, or by
-    default the one seen most (ties: the smallest key); AnrError naming ``label`` otherwise."""
+    """Returns the key of ``counts`` (frames each person is seen in) that ``person`` names, by default the one
+    seen most (ties: the smallest key)."""
     def order(k: Any) -> tuple:  # numbers by value, then names
         return (0, k, "") if isinstance(k, (int, np.integer)) else (1, 0, str(k))
 
@@ -119,13 +112,11 @@ def padded_square(h: int, w: int) -> tuple[int, int, int]:
 
 
 def rh_th_fits(fits: Iterable[tuple[Any, str]], expected: str, pelvis: Callable[[np.ndarray], np.ndarray]) -> dict:
-    """Returns SMPL's ``poses (N,72)``, ``trans (N,3)`` and ``betas (K,)`` from per-frame fits that hold
-    ``poses`` (1,72+), ``Rh``, ``Th`` (1,3) and ``shapes`` (1,K), each with its label for messages.
+    """Returns SMPL's ``poses (N,72)``, ``trans (N,3)`` and ``betas (K,)`` from (fit, label) pairs of EasyMocap
+    fits (``poses`` (1,72+), ``Rh``, ``Th`` (1,3), ``shapes`` (1,K)).
 
-    EasyMocap's body model (``easymocap/smplmodel/body_model.py``; ZJU-MoCap's fits are its) rotates
-    the posed body about SMPL's origin, not its pelvis: ``v = R(Rh) v_smpl(poses, shapes) + Th``.
-    SMPL's own are ``R_root = R(Rh) R(poses[:3])`` and ``trans = Th + R(Rh) J0 - J0`` (J0:
-    ``pelvis(betas)``, SMPL's rest pelvis joint for the shape).
+    EasyMocap rotates about SMPL's origin (``v = R(Rh) v_smpl + Th``), so ``R_root = R(Rh) R(poses[:3])``
+    and ``trans = Th + R(Rh) J0 - J0`` with J0 = ``pelvis(betas)``.
     """
     rows, rh, th, shapes = [], [], [], []
     for fit, where in fits:

@@ -1,11 +1,8 @@
 """ZJU-MoCap sequences (``--format zju-mocap``; the layout is in docs/capture_import.md).
 
-As zju3dv/neuralbody ``lib/datasets/light_stage/tpose_dataset.py`` reads them (and JiahuiLei/GART
-``lib_data/zju_mocap.py`` the instant-nvr copy ``my_377``): ``annots.npy``, ``np.save`` of a dict
-with ``cams`` (``K``, ``D``, ``R``, ``T`` in millimetres per camera) and ``ims`` (per frame the
-image of each camera); ``params/<i>.npy`` (``new_params/``, ``smpl_params/``) EasyMocap's fit of
-the frame whose image is number ``i``; masks ``mask/`` and ``mask_cihp/`` part labels, united as
-neuralbody does. ``R`` is projected onto a rotation (the stored values are rounded, GART notes).
+As zju3dv/neuralbody ``lib/datasets/light_stage/tpose_dataset.py`` reads them: ``annots.npy`` (``cams``
+K, D, R, T in millimetres; ``ims`` per frame per camera), ``params/<i>.npy`` EasyMocap fits, ``mask/`` and
+``mask_cihp/`` part labels united. ``R`` is projected onto a rotation (the stored values are rounded).
 """
 
 from __future__ import annotations
@@ -20,7 +17,6 @@ from anr_studio.capture.images import read_image
 from anr_studio.errors import AnrError
 
 NAME = "zju-mocap"
-LAYOUT = "a ZJU-MoCap folder: annots.npy (cams K, D, R, T; ims) and params/<frame>.npy SMPL fits"
 _PARAM_FOLDERS = ("smpl_params", "new_params", "params")
 
 

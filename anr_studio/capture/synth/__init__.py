@@ -1,10 +1,4 @@
-"""Synthetic captures: a clothed person who is not the coarse body, tracked with noise.
-
-``generate_capture(out, SynthConfig(...))`` writes one (``anr-studio synth``);
-``contact_sheet(capture)`` shows frames with the tracked coarse body's outline.
-Modules: appearance (per-seed identity, procedural albedo), person (the dressed fine body),
-shading (rasterize + shade + antialias), background, noise (tracking noise, retiming).
-"""
+"""Synthetic captures (``anr-studio synth``): a clothed person who is not the coarse body, tracked with noise."""
 
 from anr_studio.capture.synth.appearance import Identity
 from anr_studio.capture.synth.contact_sheet import contact_sheet, outside_share

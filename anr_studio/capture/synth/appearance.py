@@ -1,11 +1,7 @@
-"""Per-seed identities of synthetic people and their procedural, high-frequency albedo.
+"""Per-seed identities of synthetic people (:class:`Identity`: clothes, colours, patterns) and their albedo.
 
-An :class:`Identity` says what a synthetic person wears (shirt, bottoms, hair, shoes) and in
-which colours and patterns; :func:`albedo` paints a surface point from its region label and
-its canonical (rest-pose, clothed) 3D position. Patterns live in 3D rather than in a UV atlas
-so they do not depend on the body's UV layout, and they carry detail a neural renderer must
-keep: stripes and checks a few centimetres wide, printed text on the shirt, a face with eyes,
-brows and a mouth, shoe soles.
+:func:`albedo` paints a point from its region and canonical 3D position (independent of any UV layout),
+with detail a renderer must keep: stripes and checks a few centimetres wide, printed text, a face.
 """
 
 from __future__ import annotations
@@ -25,12 +21,10 @@ HAIR_STYLES = ("short", "volume", "bob")
 SHIRT_PATTERNS = ("stripes", "plain", "dots")
 BOTTOM_PATTERNS = ("plain", "checks", "vstripes")
 
-_SKIN_TONES = np.array(
-    [[0.94, 0.78, 0.66], [0.87, 0.68, 0.53], [0.74, 0.54, 0.39], [0.55, 0.37, 0.25], [0.36, 0.24, 0.16]], np.float32
-)
-_HAIR_COLOURS = np.array(
-    [[0.08, 0.06, 0.05], [0.30, 0.18, 0.09], [0.62, 0.45, 0.22], [0.85, 0.72, 0.45], [0.55, 0.20, 0.10]], np.float32
-)
+_SKIN_TONES = np.array([[0.94, 0.78, 0.66], [0.87, 0.68, 0.53], [0.74, 0.54, 0.39], [0.55, 0.37, 0.25],
+                        [0.36, 0.24, 0.16]], np.float32)
+_HAIR_COLOURS = np.array([[0.08, 0.06, 0.05], [0.30, 0.18, 0.09], [0.62, 0.45, 0.22], [0.85, 0.72, 0.45],
+                          [0.55, 0.20, 0.10]], np.float32)
 _WORDS = ("ANR", "CVPR", "HELLO", "RENDER", "NEURAL", "UV-8", "ZEBRA", "ORBIT")
 
 
@@ -122,15 +116,11 @@ def _text_mask(text: str) -> np.ndarray:
 
 
 def _face_image(rng: np.random.Generator, skin: np.ndarray) -> np.ndarray:
-    """Returns a (64, 64, 3) float32 face: skin, eyes with irises, brows, a nose shadow and lips.
-
-    Row 0 is the top of the face (the hairline), column 0 the person's right side.
-    """
+    """Returns a (64, 64, 3) float32 face (row 0 the hairline, column 0 the person's right): eyes, brows, nose, lips."""
     img = np.empty((64, 64, 3), np.float32)
     img[:] = skin
     iris = _colour(rng, (0.3, 0.6))
-    # Proportions of a face between chin (row 63) and forehead (row 0): eyes a little above the
-    # middle, the mouth at four fifths.
+    # Eyes a little above the middle, the mouth at four fifths.
     for cx in (17, 47):
         cv2.ellipse(img, (cx, 27), (6, 3), 0, 0, 360, (0.97, 0.97, 0.97), -1, cv2.LINE_AA)
         cv2.circle(img, (cx, 27), 2, tuple(float(c) for c in iris), -1, cv2.LINE_AA)
@@ -173,11 +163,8 @@ def _bilinear(img: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def albedo(ident: Identity, marks: Landmarks, region: np.ndarray, pos: np.ndarray, normal: np.ndarray) -> np.ndarray:
-    """Returns the albedo (P, 3) float32 in [0, 1] of P surface points.
-
-    ``region`` (P,) int region labels (SKIN..SHOES); ``pos`` (P, 3) canonical clothed rest
-    positions in metres; ``normal`` (P, 3) canonical rest normals (for front-facing prints).
-    """
+    """Returns the albedo (P, 3) float32 in [0, 1] of P points: ``region`` (P,) labels (SKIN..SHOES), ``pos``
+    (P, 3) canonical clothed rest positions in metres, ``normal`` (P, 3) rest normals (front-facing prints)."""
     out = np.empty((len(region), 3), np.float32)
     x, y, z = pos[:, 0], pos[:, 1], pos[:, 2]
     # A faint fine-grained variation so flat areas are never perfectly flat (fabric, skin pores).

@@ -7,11 +7,7 @@ import numpy as np
 
 
 def background_plate(seed: int, height: int, width: int) -> np.ndarray:
-    """Returns a (height, width, 3) uint8 RGB room plate, different per ``seed``.
-
-    The plate has edges and texture at several scales (wallpaper, planks, frames) so that
-    mask extraction and the renderer's background handling are tested on something real-looking.
-    """
+    """Returns a (height, width, 3) uint8 RGB room plate per ``seed``, with texture at several scales."""
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xB6]))
     h, w = int(height), int(width)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)

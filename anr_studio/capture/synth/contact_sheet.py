@@ -1,9 +1,4 @@
-"""Contact sheets: capture frames with the tracked coarse body's outline drawn over them.
-
-It shows at a glance how far the real person (clothes, hair) reaches beyond the coarse mesh
-and how well the tracking fits. Works for any capture (synthetic or imported); the GUI shows
-the same image.
-"""
+"""Contact sheets: capture frames with the tracked coarse body's outline drawn over them (any capture)."""
 
 from __future__ import annotations
 
@@ -12,16 +7,13 @@ import os
 import cv2
 import numpy as np
 
-from anr_studio.capture.check import OUTLINE_RGB, TRUE_OUTLINE_RGB, coarse_masks, draw_label, draw_outline, tile_grid
+from anr_studio.capture.check import OUTLINE_RGB, coarse_masks, draw_label, draw_outline, tile_grid
 from anr_studio.errors import AnrError
 
 
 def outside_share(capture, indices=None, body=None, truth: bool = False) -> float:
-    """Returns the share of the true soft masks' mass (frames ``indices``, default all) outside the coarse body.
-
-    With ``truth`` the coarse body is posed exactly (what remains is clothes and hair);
-    otherwise with the tracked parameters, as training sees it. Needs masks.
-    """
+    """Returns the share of the soft masks' mass (frames ``indices``, default all) outside the coarse body, posed
+    with the tracked parameters or, with ``truth``, exactly (what remains is clothes and hair)."""
     if not capture.has_masks:
         raise AnrError(f"{capture.path}: masks are missing, expected a capture with masks (run `anr-studio masks`)")
     idx = list(range(len(capture))) if indices is None else [int(i) for i in indices]
@@ -35,24 +27,16 @@ def outside_share(capture, indices=None, body=None, truth: bool = False) -> floa
     return outside / max(inside + outside, 1e-12)
 
 
-def contact_sheet(capture, indices=None, count: int = 8, columns: int = 4, body=None, tile: int = 256,
-                  true_outline: bool = False) -> np.ndarray:
-    """Returns a contact sheet (rows*tile', columns*tile'', 3) uint8 RGB of ``count`` frames of ``capture``.
-
-    ``capture``: a Capture or a path. ``indices``: frames to show (default ``count`` evenly
-    spaced frames). Each tile is the frame scaled to ``tile`` pixels high with the coarse body's
-    outline (yellow) and, if ``true_outline`` and the capture has masks, the mask's outline
-    (cyan); the label says the frame index and whether it is a test frame or a keyframe.
-    """
+def contact_sheet(capture, count: int = 8, columns: int = 4, tile: int = 256) -> np.ndarray:
+    """Returns a contact sheet (H, W, 3) uint8 RGB of ``count`` evenly spaced frames of ``capture`` (a Capture or
+    a path), ``tile`` pixels high, with the coarse body's outline (yellow) and labels (index, test, keyframe)."""
     from anr_studio.capture import Capture
 
     if isinstance(capture, (str, os.PathLike)):
         capture = Capture(capture)
     n = len(capture)
-    if indices is None:
-        indices = np.unique(np.linspace(0, n - 1, min(count, n)).round().astype(int))
-    indices = [int(i) for i in indices]
-    masks = coarse_masks(capture, indices, body)
+    indices = [int(i) for i in np.unique(np.linspace(0, n - 1, min(count, n)).round().astype(int))]
+    masks = coarse_masks(capture, indices)
     h, w = capture.image_size
     scale = tile / h
     tw = max(1, round(w * scale))
@@ -61,9 +45,7 @@ def contact_sheet(capture, indices=None, count: int = 8, columns: int = 4, body=
     tiles = []
     for i, mask in zip(indices, masks):
         img = cv2.resize(capture.frame(i), (tw, tile), interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
-        if true_outline and capture.has_masks:
-            true = cv2.resize(capture.mask(i), (tw, tile), interpolation=cv2.INTER_LINEAR) > 127
-            draw_outline(img, true, TRUE_OUTLINE_RGB, 1, outer=True)
+
         big = cv2.resize(mask.astype(np.uint8), (tw, tile), interpolation=cv2.INTER_NEAREST)
         draw_outline(img, big, OUTLINE_RGB, max(1, tile // 200))
         draw_label(img, f"#{i}" + (" test" if i in test else "") + (" key" if i in keys else ""), 16, 0.45)

@@ -1,10 +1,6 @@
-"""generate_capture: a synthetic capture whose person is NOT the coarse body it stores.
-
-Per frame: pose the true person (the dressed fine body) with the true parameters, render it
-over the background plate from that frame's camera, and store the frame, the true soft mask
-and the TRACKED parameters (truth + tracking noise) for the coarse body. The truth goes to
-``truth/`` for diagnosis. Frames stream to the CaptureWriter (temporary file, then rename).
-"""
+"""generate_capture: a synthetic capture whose person is NOT the coarse body it stores: the dressed true
+person rendered over a plate, stored with its soft mask and the TRACKED coarse-body parameters (truth +
+noise; the truth under ``truth/``)."""
 
 from __future__ import annotations
 
@@ -65,15 +61,8 @@ def load_bodies(fine_path: str | os.PathLike | None):
 
 def _phenotype_values(body, fractions: dict[str, float]) -> dict[str, float]:
     """Returns phenotype values in the body's ranges for ``fractions`` in [0, 1] of each range."""
-    info = body.phenotype or {}
-    names = list(info.get("names", []))
-    ranges = info.get("ranges", {})
-    out = {}
-    for i, name in enumerate(names):
-        if name in fractions:
-            lo, hi = ranges[name] if isinstance(ranges, dict) else ranges[i]
-            out[name] = float(lo) + fractions[name] * (float(hi) - float(lo))
-    return out
+    return {name: float(lo) + fractions[name] * (float(hi) - float(lo))
+            for name, (lo, hi) in zip(body.phenotype["names"], body.phenotype_table("ranges")) if name in fractions}
 
 
 def synthetic_person(coarse, fine, seed: int) -> tuple[TruePerson, torch.Tensor]:
@@ -150,17 +139,10 @@ def _fit_cameras(coarse, betas, poses, transl, views: int, size: int, rng) -> li
     return cams
 
 
-def generate_capture(
-    out: str | os.PathLike,
-    config: SynthConfig | None = None,
-    *,
-    fine_body_path: str | os.PathLike | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> dict:
-    """Writes a synthetic capture to ``out``; returns a summary dict (identity, timings, split sizes).
-
-    Nothing appears at ``out`` unless the whole capture was written (temporary file + rename).
-    """
+def generate_capture(out: str | os.PathLike, config: SynthConfig | None = None, *,
+                     fine_body_path: str | os.PathLike | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> dict:
+    """Writes a synthetic capture to ``out`` (nothing on failure); returns a summary (identity, timings, split sizes)."""
     from anr_studio.motion import load_motion
 
     cfg = config or SynthConfig()
@@ -200,8 +182,7 @@ def generate_capture(
         "phenotype": ident.phenotype}, "synth_motion": getattr(clip, "name", str(cfg.motion)),
         "transl_noise_m": float(transl_sigma)}
     t_setup = time.perf_counter() - t0
-    # Frames of one view are rendered together (they share culling); the writer still gets
-    # them in order, one at a time.
+    # Frames of one view are rendered together (they share culling); the writer gets them in order.
     chunk = BATCH * cfg.views
     with CaptureWriter(out, f"synth-{cfg.seed}", cfg.size, cfg.size, fps, betas=betas.numpy(), background=plate,
                        attrs=attrs) as writer:

@@ -1,9 +1,4 @@
-"""Tracking noise: how a real body tracker's estimate differs from the truth, and motion retiming.
-
-A tracker's error is mostly slow drift (it stays wrong for many frames, e.g. a wrongly
-estimated elbow twist) plus frame-to-frame jitter. We model both per joint and compose them
-with the true rotations, so the stored coarse mesh misaligns with the person like a real fit.
-"""
+"""Tracking noise (slow drift plus frame-to-frame jitter, per joint, as a real tracker errs) and motion retiming."""
 
 from __future__ import annotations
 
@@ -61,12 +56,8 @@ def angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def retime(poses: np.ndarray, transl: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Returns (poses (n,24,3), transl (n,3), speed) covering a motion of M frames with n frames.
-
-    n <= M takes the first n frames (speed 1); n > M plays the whole clip slowed down
-    (slerp between frames, speed M/n < 1) so no pose repeats and a held-out block of frames
-    really holds poses that training never sees.
-    """
+    """Returns (poses (n,24,3), transl (n,3), speed) covering a motion of M frames with n frames: the first n
+    (speed 1), or for n > M the whole clip slowed down, so no pose repeats (held-out frames stay unseen)."""
     m = poses.shape[0]
     if n <= m:
         return poses[:n].astype(np.float32), transl[:n].astype(np.float32), 1.0

@@ -1,12 +1,6 @@
-"""The true person of a synthetic capture: a fine body dressed in clothes and hair.
-
-It is what the camera sees, and deliberately NOT the coarse body that the capture stores:
-the fine body (same skeleton and betas space as the coarse one) gets a surface offset where
-clothing is (a loose shirt, a skirt or wide trousers leaving the leg silhouette, hair volume
-beyond the scalp) and clothing-specific skinning (a skirt whose vertices blend both hips, so
-it spans between the legs and swings with them; sleeves whose weights blend shoulder and
-elbow so they fold softly instead of bending with the arm).
-"""
+"""The true person of a synthetic capture: a fine body dressed in clothes and hair, deliberately NOT the
+coarse body the capture stores: clothing offsets (loose shirt, skirt or wide trousers, hair volume) and
+clothing skinning (a skirt blending both hips, sleeves blending shoulder and elbow)."""
 
 from __future__ import annotations
 
@@ -37,9 +31,8 @@ def _face_mode(labels: np.ndarray, faces: np.ndarray) -> np.ndarray:
 class TruePerson:
     """The dressed fine body of one identity; ``person.pose(pose, transl)`` gives its vertices.
 
-    Attributes: ``faces`` (F,3) long, ``rest`` (V,3) clothed rest positions (shape applied),
-    ``rest_normals`` (V,3), ``region`` (V,) and ``face_region`` (F,) int labels
-    (appearance.SKIN..SHOES), ``weights`` (V,24) clothing skinning weights, ``landmarks``.
+    ``faces`` (F,3), ``rest`` (V,3) clothed rest positions, ``rest_normals`` (V,3), ``region`` (V,) and
+    ``face_region`` (F,) labels (appearance.SKIN..SHOES), ``weights`` (V,24) clothing skinning weights.
     """
 
     def __init__(self, fine_body, identity: Identity, betas: torch.Tensor) -> None:
@@ -86,17 +79,10 @@ class TruePerson:
         # Pose-dependent clothing: (joints, angle at full effect, offset field (V,3)).
         self.pose_fields = [(list(j), float(a), torch.as_tensor(f, dtype=torch.float32)) for j, a, f in fields]
 
-    @property
-    def num_vertices(self) -> int:
-        """Returns V."""
-        return int(self.rest.shape[0])
 
     def pose(self, pose: torch.Tensor, transl: torch.Tensor | None = None) -> torch.Tensor:
-        """Returns the posed clothed vertices (B, V, 3) for ``pose`` (B,24,3) and ``transl`` (B,3).
-
-        Before skinning, pose-dependent fields move the clothes in the rest pose: a bent elbow
-        bunches its sleeve, spread legs flare the skirt.
-        """
+        """Returns the posed clothed vertices (B, V, 3) for ``pose`` (B,24,3) and ``transl`` (B,3), with
+        pose-dependent clothing (a bent elbow bunches its sleeve, spread legs flare the skirt)."""
         pose = torch.as_tensor(pose, dtype=torch.float32)
         batch = pose.shape[0]
         rot_mats = axis_angle_to_matrix(pose)
@@ -123,12 +109,8 @@ def _part_mask(body, name: str) -> np.ndarray | None:
 
 
 def _smooth(offset: np.ndarray, faces: np.ndarray, pinned: np.ndarray, iterations: int = 3) -> np.ndarray:
-    """Returns ``offset`` (V,3) averaged with its mesh neighbours a few times; ``pinned`` (V,) stay put.
-
-    Clothing amounts change abruptly between regions (hairline, cuffs, hems); on the mesh that
-    would be a cliff of stretched triangles. A few rounds of neighbour averaging turn it into a
-    short slope, while the face stays on the body.
-    """
+    """Returns ``offset`` (V,3) averaged with its mesh neighbours a few times (``pinned`` (V,) stay put), so
+    hems and hairlines are short slopes instead of cliffs of stretched triangles."""
     from scipy.sparse import coo_matrix
 
     nv = len(offset)
@@ -147,12 +129,9 @@ def _dress(v: np.ndarray, n: np.ndarray, w: np.ndarray, J: np.ndarray, ident: Id
            face_part: np.ndarray | None = None):
     """Returns (offset (V,3), region (V,), weights (V,24), Landmarks, skirt, fields) for the rest body ``v`` (V,3).
 
-    ``skirt`` is None or an extra mesh (vertices (S,3), faces (G,3) into them, weights (S,24),
-    flare field (S,3)); ``fields`` are pose-dependent offsets (joints, angle in radians at full
-    effect, field (V,3)).
-
-    ``n`` (V,3) outward rest normals, ``w`` (V,24) body skinning weights, ``J`` (24,3) rest joints,
-    ``face_part`` (V,) the body's face labels if it has them (else the face is guessed from the head).
+    ``skirt``: None or (vertices (S,3), faces (G,3), weights (S,24), flare field (S,3)); ``fields``:
+    pose-dependent offsets (joints, angle at full effect, field (V,3)). ``n`` (V,3) outward normals,
+    ``w`` (V,24) skinning weights, ``J`` (24,3) rest joints, ``face_part`` (V,) face labels or None.
     """
     nv = len(v)
     dom = np.argmax(w, 1)
@@ -259,13 +238,8 @@ def _dress(v: np.ndarray, n: np.ndarray, w: np.ndarray, J: np.ndarray, ident: Id
         region[legs] = BOTTOMS
 
     chest = np.array([J[SPINE3, 0], J[SPINE3, 1] - 0.02, 0.0])
-    marks = Landmarks(
-        face_centre=marks_face,
-        face_size=(face_w, y_hairline - y_chin),
-        chest_centre=chest,
-        logo_width=0.7 * abs(J[L_SHOULDER, 0] - J[R_SHOULDER, 0]),
-        floor_y=float(y.min()),
-    )
+    marks = Landmarks(face_centre=marks_face, face_size=(face_w, y_hairline - y_chin), chest_centre=chest,
+                      logo_width=0.7 * abs(J[L_SHOULDER, 0] - J[R_SHOULDER, 0]), floor_y=float(y.min()))
     return offset, region, w, marks, skirt, fields
 
 
@@ -274,14 +248,10 @@ SKIRT_SEGMENTS = 72
 
 
 def _skirt(v: np.ndarray, lower: np.ndarray, y_waist: float, J: np.ndarray, ident: Identity):
-    """Returns a skirt mesh (vertices (S,3), faces (G,3), weights (S,24)) hanging from the waist.
+    """Returns a skirt mesh (vertices (S,3), faces (G,3), weights (S,24), flare field (S,3)) hanging from the waist.
 
-    A flared elliptic tube around the hips, wide enough at every height to hold the body slice
-    inside it (``v`` (V,3) rest body, ``lower`` (V,) its hip/leg vertices). It is a separate
-    surface, not the legs pushed outwards, so it closes between the legs; an inner wall (faces
-    wound the other way) makes it two-sided so its inside shows where a leg lifts the hem.
-    Weights blend the pelvis with both hips, more towards the hem and towards each side's leg:
-    the skirt spans the legs and swings with them.
+    A flared, two-sided elliptic tube holding the body slice (``lower`` (V,) hip/leg vertices of ``v``)
+    at every height, so it closes between the legs; its weights blend the pelvis with both hips.
     """
     rings, segs = SKIRT_RINGS, SKIRT_SEGMENTS
     cx = 0.5 * (J[L_HIP, 0] + J[R_HIP, 0])

@@ -21,32 +21,18 @@ FILL = 0.25
 
 
 def front_faces(vertices: torch.Tensor, faces: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
-    """Returns the indices (F',) of faces that face at least one camera: ``vertices`` (B,V,3), ``centres`` (B,3).
-
-    The true person is closed and wound outward, so culling faces that point away from every
-    camera of the batch changes no pixel and halves the rasterizer's work.
-    """
+    """Returns the indices (F',) of faces that face at least one camera (``vertices`` (B,V,3), ``centres`` (B,3));
+    the true person is closed and wound outward, so culling the others changes no pixel."""
     tri = vertices[:, faces]  # (B, F, 3, 3)
     normal = torch.cross(tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0], dim=-1)
     towards = ((centres[:, None] - tri[:, :, 0]) * normal).sum(-1) > 0  # (B, F)
     return torch.nonzero(towards.any(0)).squeeze(1)
 
 
-def render_people(
-    person: TruePerson,
-    vertices: torch.Tensor,
-    camera: PerspectiveCamera,
-    image_size: tuple[int, int],
-    supersample: int = 2,
-    max_pairs: int = 2**22,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (colour (B,H,W,3) float32 premultiplied by alpha, alpha (B,H,W) float32 in [0,1]).
-
-    ``vertices`` (B,V,3) the posed true person, ``camera`` a PerspectiveCamera of batch B for
-    ``image_size`` (H,W). The person is rendered at ``supersample`` times the size and box
-    filtered, so the alpha (the true soft mask) and the edges are antialiased. Frames that
-    share a camera cull more faces together: batch frames of one view.
-    """
+def render_people(person: TruePerson, vertices: torch.Tensor, camera: PerspectiveCamera, image_size: tuple[int, int],
+                  supersample: int = 2, max_pairs: int = 2**22) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (colour (B,H,W,3) float32 premultiplied by alpha, alpha (B,H,W) float32 in [0,1]) of the posed
+    true person ``vertices`` (B,V,3), rendered at ``supersample`` times ``image_size`` and box filtered."""
     h, w = image_size
     s = int(supersample)
     verts = vertices.float()
@@ -88,10 +74,8 @@ def render_people(
 
 def composite(colour: np.ndarray, alpha: np.ndarray, background: np.ndarray, rng: np.random.Generator | None = None,
               sensor_noise: float = 1.5) -> np.ndarray:
-    """Returns the frame (H,W,3) uint8: premultiplied ``colour`` (H,W,3) over ``background`` (H,W,3) uint8.
-
-    ``sensor_noise`` is the standard deviation (in 0..255 levels) of Gaussian pixel noise.
-    """
+    """Returns the frame (H,W,3) uint8: premultiplied ``colour`` over ``background``, plus Gaussian pixel noise
+    of ``sensor_noise`` levels."""
     frame = colour * 255.0 + background.astype(np.float32) * (1.0 - alpha[..., None])
     if rng is not None and sensor_noise > 0:
         frame += rng.normal(0.0, sensor_noise, frame.shape).astype(np.float32)

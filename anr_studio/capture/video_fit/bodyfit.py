@@ -1,15 +1,10 @@
 """Fits the built-in body to per-frame keypoints: an SMPLify-style optimisation batched over frames.
 
-Unknowns: per-frame pose (N,24,3) and translation (N,3), one shape (K,) shared over the clip, and
-the camera's focal length. One video cannot tell a tall person far away from a short one nearby:
-the person's height, when given, fixes the size, else a prior draws it towards an adult's average;
-the 3D keypoints (a network's guess, sized for an average person) give only the limbs' directions.
-The camera is fixed at the origin looking along the world's -z (OpenCV ``R = diag(1, -1, -1)``,
-``t = 0``); a hand-held camera's motion is absorbed by each frame's root rotation and translation,
-as monocular fitters do. Terms: robust 2D reprojection error weighted by the keypoints'
-confidences, optionally the limbs' directions from 3D keypoints, a small-angle pose prior, knees
-and elbows bending only the natural way, a shape prior, a focal-length prior, the height (given or
-average) and temporal smoothness (joint acceleration, root-rotation velocity).
+Unknowns: per-frame pose (N,24,3) and translation (N,3), one shape (K,), the focal length. The camera
+sits at the origin looking along -z (OpenCV ``R = diag(1, -1, -1)``, ``t = 0``); a hand-held camera's
+motion goes into each frame's root. The person's height, when given, fixes the size, else the body is
+drawn towards an adult's average; 3D keypoints give the limbs' directions only. Terms: robust 2D
+reprojection, limb directions, pose, hinge, shape, focal and height priors, temporal smoothness.
 """
 
 from __future__ import annotations
@@ -27,14 +22,11 @@ from anr_studio.errors import AnrError
 
 CAMERA_R = np.diag([1.0, -1.0, -1.0]).astype(np.float32)
 """World-to-camera rotation of the fitted camera (world y up, facing the camera along +z)."""
-DEFAULT_FOCAL = 0.9
-"""Focal length guess in units of the image's long side (a phone's main camera filming video)."""
+DEFAULT_FOCAL = 0.9  # focal length guess in units of the image's long side (a phone's main camera filming video)
 _TORSO_METRES = 0.5  # shoulder centre to hip centre of an adult, for the first depth guess
-MIN_HEIGHT, MAX_HEIGHT = 0.5, 2.6
-"""Range of a person's standing height in metres that the fit accepts."""
+MIN_HEIGHT, MAX_HEIGHT = 0.5, 2.6  # range of a person's standing height in metres that the fit accepts
 AVERAGE_HEIGHT = 1.70
-"""Standing height in metres the body is drawn towards when the person's is not given: an adult's
-average (one video cannot tell a tall person far away from a short one nearby)."""
+"""Standing height (m) the body is drawn towards when the person's is not given: an adult's average."""
 # The limbs whose directions the 3D keypoints give: (start, end) keypoint names without the side.
 _LIMBS = (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))
 
@@ -82,10 +74,8 @@ class FitConfig:
 
 @dataclass
 class BodyFit:
-    """The fitted body and camera: pose (N,24,3), transl (N,3), betas (K,), camera K (3,3), R (3,3), t (3,).
-
-    ``reprojection_px`` (N,) median 2D error of each frame's confident keypoints in pixels.
-    """
+    """The fitted body and camera: pose (N,24,3), transl (N,3), betas (K,), camera K (3,3), R (3,3), t (3,),
+    and ``reprojection_px`` (N,): the median 2D error of each frame's confident keypoints in pixels."""
 
     pose: np.ndarray
     transl: np.ndarray
@@ -95,17 +85,9 @@ class BodyFit:
     t: np.ndarray
     reprojection_px: np.ndarray
 
-    @property
-    def focal(self) -> float:
-        return float(self.K[0, 0])
-
 
 def standing_height(body, num_betas: int):
-    """Returns a function betas (K,) -> the rest body's standing height in metres (a 0-d tensor).
-
-    The height runs from the template's lowest vertex (a sole) to its highest (the crown): linear
-    in the betas.
-    """
+    """Returns a function betas (K,) -> the rest body's standing height in metres (sole to crown, a 0-d tensor)."""
     v = body.v_template.detach()
     top, sole = int(v[:, 1].argmax()), int(v[:, 1].argmin())
     rest = v[top, 1] - v[sole, 1]
@@ -115,12 +97,9 @@ def standing_height(body, num_betas: int):
 
 def body_keypoints(body, lm: LandmarkMap, pose: torch.Tensor, betas: torch.Tensor,
                    transl: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Returns (keypoints (N,M,3), joints (N,24,3)) of the posed body in world metres.
-
-    ``pose`` (N,24,3) axis-angle, ``betas`` (K,) shared, ``transl`` (N,3). Keypoints near a joint
-    move with the bone ending at it; surface keypoints are skinned without pose correctives
-    (millimetres on the head).
-    """
+    """Returns (keypoints (N,M,3), joints (N,24,3)) in world metres of the body posed by ``pose`` (N,24,3),
+    ``betas`` (K,) and ``transl`` (N,3) (keypoints near a joint move with the bone ending at it, surface
+    keypoints are skinned without pose correctives)."""
     n = pose.shape[0]
     k = betas.shape[0]
     v_shaped = body.v_template + torch.einsum("k,vck->vc", betas, body.shapedirs[..., :k])
@@ -188,18 +167,14 @@ def _optimise(loss_fn, cfg: FitConfig, root_params: list, all_params: list, prog
 
 
 def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[int, int], layout: str, *,
-             body=None, keypoints3d: np.ndarray | None = None, confidence3d: np.ndarray | None = None,
-             focal: float | None = None, height: float | None = None, num_betas: int = 10,
-             config: FitConfig | None = None, progress=None) -> BodyFit:
+             body=None, keypoints3d: np.ndarray | None = None, focal: float | None = None, height: float | None = None,
+             num_betas: int = 10, config: FitConfig | None = None, progress=None) -> BodyFit:
     """Returns the BodyFit of the built-in body (or ``body``) to a clip's keypoints.
 
-    ``keypoints`` (N,L,2) pixels (pixel centres at integer + 0.5) in ``layout``'s order,
-    ``confidence`` (N,L) in [0,1] (0 = not seen); ``image_size`` (H, W); ``keypoints3d`` (N,L,3)
-    optional root-relative metres in the camera's axes (x right, y down, z forward) with
-    ``confidence3d`` (N,L); ``focal`` in pixels fixes the focal length (otherwise it is fitted);
-    ``height`` the person's standing height in metres (otherwise the body is drawn towards
-    AVERAGE_HEIGHT);
-    ``progress`` is called as progress(done, total) after each iteration.
+    ``keypoints`` (N,L,2) pixels in ``layout``'s order, ``confidence`` (N,L) in [0,1]; ``keypoints3d``
+    (N,L,3) root-relative metres in the camera's axes; ``focal`` (px) fixes the focal length; ``height``
+    (m) the person's standing height (else the body is drawn towards AVERAGE_HEIGHT);
+    ``progress(done, total)`` after each iteration.
     """
     from anr_studio.body import load_body
 
@@ -243,7 +218,7 @@ def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[in
     hinges = [(joint_index(j) - 1, a, s) for j, a, s in _HINGES]
     if keypoints3d is not None:
         k3 = torch.as_tensor(np.asarray(keypoints3d, np.float32))[:, lm.keypoints] @ torch.as_tensor(CAMERA_R)
-        c3 = conf[:, lm.keypoints] if confidence3d is None else torch.as_tensor(np.asarray(confidence3d, np.float32))[:, lm.keypoints]
+        c3 = conf[:, lm.keypoints]
         if k3.shape[:2] != target.shape[:2]:
             raise AnrError(f"keypoints3d: shape {tuple(keypoints3d.shape)}, expected (N,L,3) like the 2D keypoints")
         names = [LAYOUTS[layout][i] for i in lm.keypoints.tolist()]

@@ -69,20 +69,14 @@ _MEDIAPIPE_OFFSETS = {
 
 @dataclass(frozen=True)
 class LandmarkMap:
-    """Where a layout's keypoints sit on the body.
-
-    ``keypoints`` (M,) indices into the layout of the keypoints used; ``joints`` (M,) the body joint
-    each one is at or near (-1 for surface points); ``offsets`` (M,3) metres from that joint in the
-    rest frame of the bone ending at it (zero for surface points); ``vertices`` (M,) the rest-mesh
-    vertex of surface points (-1 for joints); ``weights`` (M,) how much each counts in the fit.
-    """
+    """Where a layout's keypoints sit on the body."""
 
     layout: str
-    keypoints: torch.Tensor
-    joints: torch.Tensor
-    offsets: torch.Tensor
-    vertices: torch.Tensor
-    weights: torch.Tensor
+    keypoints: torch.Tensor  # (M,) indices into the layout of the keypoints used
+    joints: torch.Tensor  # (M,) the body joint each one is at or near (-1 for surface points)
+    offsets: torch.Tensor  # (M,3) metres from that joint in the rest frame of the bone ending at it
+    vertices: torch.Tensor  # (M,) the rest-mesh vertex of surface points (-1 for joints)
+    weights: torch.Tensor  # (M,) how much each counts in the fit
 
 
 def head_vertices(body) -> dict[str, int]:

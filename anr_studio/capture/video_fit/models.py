@@ -1,12 +1,6 @@
-"""The learned models behind the video import: a keypoint estimator and a person segmenter.
-
-Both are small interfaces (``KeypointEstimator``, ``PersonSegmenter``), so the fit and the capture
-writer do not care which network runs: MediaPipe's pose landmarker (33 keypoints, 2D + 3D, and the
-tracked person's mask) and pose detector, or our ``ConvSegmenter`` (safetensors + JSON, never a
-pickle). MediaPipe needs the ``video`` extra, which pins the release whose wheel ships the model
-files, so nothing is downloaded (why this release, and why the landmarker's own segmentation:
-docs/video_import.md).
-"""
+"""The learned models behind the video import: ``KeypointEstimator`` and ``PersonSegmenter`` interfaces,
+MediaPipe's pose landmarker and detector (the ``video`` extra, whose wheel ships the model files:
+docs/video_import.md) and our ``ConvSegmenter`` (safetensors + JSON)."""
 
 from __future__ import annotations
 
@@ -22,8 +16,7 @@ import torch
 from anr_studio.capture.video_fit.landmarks import MEDIAPIPE33
 from anr_studio.errors import AnrError
 
-VIDEO_EXTRA = "anr-studio[video]"
-"""What to install for the learned models (MediaPipe, whose wheel ships them)."""
+VIDEO_EXTRA = "anr-studio[video]"  # what to install for the learned models (MediaPipe, whose wheel ships them)
 
 
 @dataclass
@@ -55,11 +48,8 @@ class PersonSegmenter(Protocol):
 
 
 class ConvSegmenter(torch.nn.Module):
-    """A fully convolutional person segmenter: 3x3 conv + ReLU layers, a 1x1 conv to one logit per pixel.
-
-    Runs at ``size`` pixels on the long side and upsamples the probabilities to the frame's size.
-    Stored as ``NAME.safetensors`` with its architecture in the metadata (`save` / `load`).
-    """
+    """A fully convolutional person segmenter (3x3 conv + ReLU layers, a 1x1 conv to one logit per pixel) run at
+    ``size`` pixels on the long side; stored as safetensors with its architecture in the metadata."""
 
     def __init__(self, channels: tuple[int, ...] = (16, 16), size: int = 256) -> None:
         super().__init__()
@@ -81,18 +71,15 @@ class ConvSegmenter(torch.nn.Module):
         (B,3,h,w) gets `forward`'s logits instead, for training."""
         if isinstance(frames, torch.Tensor):
             return super().__call__(frames)
-        with torch.no_grad():
-            return self._masks(np.asarray(frames))
-
-    def _masks(self, frames: np.ndarray) -> np.ndarray:
-        h, w = frames.shape[1:3]
+        h, w = np.shape(frames)[1:3]
         scale = min(1.0, self.size / max(h, w))
-        x = torch.as_tensor(frames).permute(0, 3, 1, 2).float() / 255.0
-        if scale < 1.0:
-            x = torch.nn.functional.interpolate(x, scale_factor=scale, mode="area")
-        prob = torch.sigmoid(self.net(x))
-        if scale < 1.0:
-            prob = torch.nn.functional.interpolate(prob, size=(h, w), mode="bilinear", align_corners=False)
+        x = torch.as_tensor(np.asarray(frames)).permute(0, 3, 1, 2).float() / 255.0
+        with torch.no_grad():
+            if scale < 1.0:
+                x = torch.nn.functional.interpolate(x, scale_factor=scale, mode="area")
+            prob = torch.sigmoid(self.net(x))
+            if scale < 1.0:
+                prob = torch.nn.functional.interpolate(prob, size=(h, w), mode="bilinear", align_corners=False)
         return prob[:, 0].numpy().astype(np.float32)
 
     def save(self, path: str | os.PathLike) -> None:
@@ -119,16 +106,14 @@ class ConvSegmenter(torch.nn.Module):
         return model.eval()
 
 
-MEDIAPIPE_VERSION = "0.10.14"
-"""The MediaPipe release the ``video`` extra installs (its wheel ships the model files)."""
+MEDIAPIPE_VERSION = "0.10.14"  # the MediaPipe release the ``video`` extra installs (its wheel ships the model files)
 MODEL_FILES = (
     "modules/pose_detection/pose_detection.tflite",
     "modules/pose_landmark/pose_landmark_full.tflite",
     "modules/pose_landmark/pose_landmark_cpu.binarypb",
 )
 """The files under the mediapipe package that the estimator and segmenter run."""
-MIN_DETECTION_SCORE = 0.5
-"""Pose detector score from which a detection counts as a person."""
+MIN_DETECTION_SCORE = 0.5  # pose detector score from which a detection counts as a person
 
 
 def shipped_models():

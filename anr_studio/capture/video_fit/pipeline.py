@@ -1,10 +1,6 @@
-"""From a plain video to a capture: read frames -> keypoints -> body fit -> masks -> capture file.
-
-Frames stream through the keypoint estimator and the person segmenter in batches and into the
-capture writer's temporary file; the body is fitted to the whole clip's keypoints at the end. The
-capture appears only when everything was written: any refusal (no person, several people, a
-person leaving the frame, an unreadable video) leaves nothing behind.
-"""
+"""From a plain video to a capture: frames stream through the keypoint estimator and the segmenter into the
+writer; the body is fitted to the whole clip at the end. Any refusal (no person, several people, a person
+leaving the frame, an unreadable video) leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -21,14 +17,11 @@ from anr_studio.capture.video_fit.landmarks import torso_keypoints
 from anr_studio.errors import AnrError
 
 BATCH = 8
-MIN_TORSO_CONFIDENCE = 0.3
-"""Mean confidence of the shoulders and hips below which a frame counts as showing nobody."""
-MAX_SEVERAL_SHARE = 0.1
-"""Share of frames with two or more people beyond which the video is refused."""
+MIN_TORSO_CONFIDENCE = 0.3  # mean confidence of the shoulders and hips below which a frame counts as showing nobody
+MAX_SEVERAL_SHARE = 0.1  # share of frames with two or more people beyond which the video is refused
+# Longest run of frames where the torso is not seen (a detector's miss, a passer-by) that the fit bridges.
 MAX_MISSED_RUN = 3
-"""Longest run of frames where the torso is not seen (a detector's miss, a passer-by) that the fit bridges."""
-MAX_MISSED_SHARE = 0.05
-"""Largest share of such frames in the clip."""
+MAX_MISSED_SHARE = 0.05  # largest share of such frames in the clip
 
 
 def read_video(path: Path) -> tuple[Iterator[np.ndarray], int, float]:
@@ -42,21 +35,15 @@ def read_video(path: Path) -> tuple[Iterator[np.ndarray], int, float]:
 
 
 def _longest_run(flags: np.ndarray) -> int:
-    best = run = 0
-    for f in flags:
-        run = run + 1 if f else 0
-        best = max(best, run)
-    return best
+    """Returns the length of the longest run of True in ``flags`` (N,)."""
+    edges = np.diff(np.concatenate([[0], np.asarray(flags, np.int8), [0]]))
+    return int((np.flatnonzero(edges < 0) - np.flatnonzero(edges > 0)).max(initial=0))
 
 
 def check_person(points: np.ndarray, conf: np.ndarray, people: np.ndarray, layout: str, image_size: tuple[int, int],
                  source: str) -> np.ndarray:
-    """Returns the frames (N,) bool where the torso is not seen; raises AnrError unless one person stays in view.
-
-    ``points`` (N,L,2), ``conf`` (N,L), ``people`` (N,). A few short misses (at most MAX_MISSED_RUN
-    frames in a row, MAX_MISSED_SHARE of the clip or one frame) are bridged by the fit; more means
-    the person leaves the frame.
-    """
+    """Returns the frames (N,) bool where the torso is not seen (``points`` (N,L,2), ``conf`` (N,L), ``people``
+    (N,)); AnrError unless one person stays in view but for short misses (MAX_MISSED_RUN, MAX_MISSED_SHARE)."""
     h, w = image_size
     torso = torso_keypoints(layout)
     seen = (conf[:, torso].mean(1) >= MIN_TORSO_CONFIDENCE) & (people > 0)
@@ -81,13 +68,10 @@ def video_to_capture(src: str | os.PathLike, out: str | os.PathLike, *, estimato
                      fit_config: FitConfig | None = None, progress: bool | Callable[[int, int, str], None] = True):
     """Returns the Capture written to ``out`` from the video ``src`` with no other input.
 
-    ``estimator`` / ``segmenter``: a KeypointEstimator and a PersonSegmenter (default: MediaPipe's pose
-    landmarker from the ``video`` extra, whose own person masks are used when no segmenter is given). The
-    camera is static with a fitted focal length; the body has one shape for the clip and a pose and
-    translation per frame. ``height``: the person's standing height in metres, which sets the body's
-    size (one video cannot tell a tall person far away from a short one nearby). ``progress``: True draws bars on stderr; a callable is called as
-    progress(done, total, stage) for the stages "keypoints + masks" (frames) and "body fit"
-    (iterations), and an exception it raises leaves nothing written.
+    ``estimator`` / ``segmenter``: default MediaPipe's pose landmarker and its own person masks.
+    ``height``: the person's standing height in metres, which sets the body's size (one video cannot tell
+    a tall person far away from a short one nearby). ``progress``: True draws bars; a callable gets
+    (done, total, stage) for "keypoints + masks" and "body fit" (an exception from it writes nothing).
     """
     from tqdm import tqdm
 

@@ -1,0 +1,107 @@
+"""Returns body poses refined against frame masks: test-time pose refinement.
+
+Tracked poses are off by a few degrees per joint, so a render in the tracked pose is misaligned
+with its frame even where the avatar is right. Per frame, corrections of the tracked pose (24 x 3
+axis-angle, added to it) and translation are optimised for a few dozen Adam steps so that the
+body's silhouette matches the frame's mask; a quadratic prior keeps them near the tracked values.
+The renderer and textures are not involved: fitting the renders themselves (through the
+differentiable UV image) moved the poses away from the true ones on the quality benchmark
+(docs/results.md, "Test-time pose refinement").
+
+The silhouette is made differentiable through its image gradient (as OpenDR): when the surface
+seen at a pixel moves by d on screen, the mask there becomes M(x - d) ~ M(x) - grad M . d, with
+grad M from central differences and d the motion of the projected surface point, spread one pixel
+past the silhouette.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from anr_studio.render import Fragments, rasterize
+
+__all__ = ["PoseRefinement", "refine_poses", "silhouette_motion"]
+
+
+@dataclass(frozen=True)
+class PoseRefinement:
+    """How test-time pose refinement optimises a frame's corrections."""
+
+    steps: int = 30
+    """Adam steps per frame (0: no refinement)."""
+    lr: float = 0.01
+    """Adam learning rate: about the largest change per step, radians (pose) and metres (translation)."""
+    prior: float = 0.03
+    """Weight of the squared corrections (radians²; metres² x 100) against the silhouette error."""
+
+
+def silhouette_motion(fragments: Fragments, vertices: torch.Tensor, faces: torch.Tensor, camera: Any) -> torch.Tensor:
+    """Returns (B,2,H,W): the screen motion of the surface seen at each pixel of the silhouette band, zero but differentiable.
+
+    The band is the covered pixels with an uncovered neighbour and the uncovered pixels with a
+    covered one (which move with the mean of their covered neighbours); elsewhere it is zero.
+    ``fragments`` of ``vertices`` (B,V,3); ``faces`` (F,3); camera of batch B or 1.
+    """
+    batch, height, width = fragments.face_id.shape
+    covered = fragments.covered_pixels()
+    image_of = covered // (height * width)
+    face = fragments.face_id.reshape(-1).index_select(0, covered)
+    corner = faces.to(covered.device).index_select(0, face) + (image_of * vertices.shape[1]).unsqueeze(1)
+    corners = vertices.reshape(-1, 3).index_select(0, corner.reshape(-1)).view(-1, 3, 3)
+    # A material point (fixed barycentrics): the point under the pixel centre would never leave it.
+    bary = fragments.bary.reshape(-1, 3).index_select(0, covered).to(vertices.dtype)
+    surface = (bary.unsqueeze(-1) * corners).sum(dim=1)  # (N,3)
+    if camera.batch_size > 1:
+        pixels, _ = camera[image_of].project(surface.unsqueeze(1))
+    else:
+        pixels, _ = camera.project(surface.unsqueeze(0))
+    pixels = pixels.reshape(-1, 2)
+    motion = torch.zeros(batch * height * width, 2, dtype=pixels.dtype, device=pixels.device)
+    motion = motion.index_copy(0, covered, pixels - pixels.detach()).view(batch, height, width, 2).permute(0, 3, 1, 2)
+    mask = fragments.mask.unsqueeze(1).to(pixels.dtype)
+    outside = F.avg_pool2d(motion, 3, 1, 1) / F.avg_pool2d(mask, 3, 1, 1).clamp_min(1e-6)
+    return torch.where(_band(mask), torch.where(mask > 0, motion, outside), 0.0)
+
+
+def _band(mask: torch.Tensor) -> torch.Tensor:
+    """Returns (B,1,H,W) bool: the pixels of ``mask`` (B,1,H,W) in {0, 1} with a neighbour (of 8) of the other value."""
+    return F.max_pool2d(mask, 3, 1, 1) + F.max_pool2d(-mask, 3, 1, 1) > 0
+
+
+def _moved(image: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+    """Returns ``image`` (B,C,H,W) minus its central-difference gradient dotted with ``motion`` (B,2,H,W)."""
+    padded = F.pad(image.detach(), (1, 1, 1, 1), mode="replicate")
+    grad_x = (padded[..., 1:-1, 2:] - padded[..., 1:-1, :-2]) / 2
+    grad_y = (padded[..., 2:, 1:-1] - padded[..., :-2, 1:-1]) / 2
+    return image - grad_x * motion[:, :1] - grad_y * motion[:, 1:]
+
+
+def refine_poses(body: torch.nn.Module, pose: torch.Tensor, betas: torch.Tensor | None, transl: torch.Tensor, camera: Any,
+                 mask: torch.Tensor, config: PoseRefinement = PoseRefinement()) -> tuple[torch.Tensor, torch.Tensor]:
+    """Returns (pose (B,24,3), transl (B,3)) corrected so that the body's silhouettes match ``mask``.
+
+    ``pose (B,24,3)``, ``transl (B,3)``: the tracked values; ``betas (B or 1,K)`` or None; ``camera``
+    of batch B or 1; ``mask (B,1,H,W)`` in [0, 1], the frames' foreground.
+    The silhouette error is the mismatched area over the silhouette's length (a mean distance
+    between the outlines) in image heights, so the prior weighs alike at every resolution.
+    """
+    height, width = mask.shape[-2:]
+    d_pose = torch.zeros_like(pose, requires_grad=True)
+    d_transl = torch.zeros_like(transl, requires_grad=True)
+    optimizer = torch.optim.Adam([d_pose, d_transl], lr=config.lr)
+    with torch.enable_grad():
+        for _ in range(config.steps):
+            vertices = body(pose=pose + d_pose, betas=betas, transl=transl + d_transl).vertices
+            fragments = rasterize(vertices, body.faces, camera, (height, width))
+            motion = silhouette_motion(fragments, vertices, body.faces, camera)
+            silhouette = fragments.mask.unsqueeze(1).to(mask.dtype)
+            outline = _band(silhouette).sum().clamp_min(1) / 2  # the band is two pixels wide
+            error = (_moved(silhouette, motion) - mask).abs().sum() / (outline * height)
+            prior = d_pose.square().sum(dim=(1, 2)).mean() + 100.0 * d_transl.square().sum(dim=1).mean()
+            d_pose.grad, d_transl.grad = torch.autograd.grad(error + config.prior * prior, [d_pose, d_transl])
+            optimizer.step()
+    return (pose + d_pose).detach(), (transl + d_transl).detach()
