@@ -97,12 +97,12 @@ def main() -> int:
                        median_3d_cm=round(float(np.median(err)) * 100, 2), mean_3d_cm=round(float(err.mean()) * 100, 2),
                        median_3d_scale_aligned_cm=round(float(np.median(scaled)) * 100, 2), **groups,
                        height_m=round(float(standing_height(body, len(fit.betas))(torch.as_tensor(fit.betas))), 3),
-                       true_height_m=round(float(d["height"]), 3), focal_px=round(fit.focal, 1), cpu_s=round(cpu, 1))
-            rows.append(row)
+                       true_height_m=round(float(d["height"]), 3), focal_px=round(float(fit.K[0, 0]), 1),
+                       cpu_s=round(cpu, 1))
             print(json.dumps(row), flush=True)
+            rows.append(row)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+        Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0
 
 
