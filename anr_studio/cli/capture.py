@@ -253,7 +253,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--view", metavar="CAMERA", help="the camera to import from a multi-camera dataset (default: the first)")
     i.add_argument("--height", type=number(0.5, 2.6), metavar="METRES",
                    help="a video without fits: the person's standing height, which sets the fitted body's size "
-                        "(one video cannot tell a tall person far away from a short one nearby)")
+                        "(default: near an adult's average, 1.70; one video cannot tell a tall person far away "
+                        "from a short one nearby)")
     i.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     i.set_defaults(func=_import)
 

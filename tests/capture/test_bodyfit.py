@@ -56,6 +56,44 @@ def test_mediapipe_layout_maps_face_hands_and_feet():
     assert v[heads["nose"], 2] > v[heads["left_eye"], 2]
 
 
+def test_mediapipe_keypoints_sit_off_the_joints_and_move_with_the_bone_ending_there():
+    import torch
+
+    from anr_studio.capture.video_fit.bodyfit import body_keypoints
+
+    body = load_body()
+    mp, coco = landmark_map("mediapipe33", body), landmark_map("coco17", body)
+    at = {LAYOUTS["mediapipe33"][k]: i for i, k in enumerate(mp.keypoints.tolist())}
+    pose = torch.zeros(3, 24, 3)
+    pose[1, joint_index("left_collar"), 2] = np.pi / 2  # the collar turns the shoulder's top towards the body's left
+    pose[2, joint_index("left_shoulder"), 0] = 1.0  # the upper arm alone swings forward
+    with torch.no_grad():
+        pts, joints = body_keypoints(body, mp, pose, torch.zeros(10), torch.zeros(3, 3))
+        coco_pts, _ = body_keypoints(body, coco, pose, torch.zeros(10), torch.zeros(3, 3))
+    left, right = joint_index("left_shoulder"), joint_index("right_shoulder")
+    # at rest, MediaPipe's shoulders sit on top of the joints and outward, mirrored left and right
+    assert (pts[0, at["left_shoulder"]] - joints[0, left]).tolist() == pytest.approx([0.01, 0.024, 0.0], abs=1e-5)
+    assert (pts[0, at["right_shoulder"]] - joints[0, right]).tolist() == pytest.approx([-0.01, 0.024, 0.0], abs=1e-5)
+    assert (pts[1, at["left_shoulder"]] - joints[1, left]).tolist() == pytest.approx([-0.024, 0.01, 0.0], abs=1e-5)
+    assert (pts[2, at["left_shoulder"]] - joints[2, left]).tolist() == pytest.approx([0.01, 0.024, 0.0], abs=1e-5)
+    hip = joint_index("left_hip")
+    assert float(pts[0, at["left_hip"], 1] - joints[0, hip, 1]) < -0.01  # lower than the hip joint
+    # the COCO layout keeps its keypoints on the joints
+    coco_shoulder = coco.keypoints.tolist().index(LAYOUTS["coco17"].index("left_shoulder"))
+    assert torch.allclose(coco_pts[:, coco_shoulder], joints[:, left], atol=1e-6)
+
+
+def test_3d_keypoints_too_shallow_and_of_another_size_still_help():
+    # A network's 3D keypoints: an average person's size (0.85 of this tall person's) and depths
+    # too shallow (0.4 of the truth). Their limbs' directions still tell which way each limb
+    # points in depth; taken as positions they bent the limbs towards the image plane (7.3 cm).
+    clip = synthetic_clip(16, seed=3, body_height=1.9, layout="mediapipe33")
+    fits = [fit_body(clip.keypoints, clip.confidence, clip.image_size, clip.layout, keypoints3d=k3, height=1.9,
+                     config=FAST) for k3 in (None, clip.keypoints3d * np.float32([0.85, 0.85, 0.4]))]
+    err2d, err3d = (np.median(joint_error(f.pose, f.transl, f.betas, clip.joints_camera)) for f in fits)
+    assert err3d < 0.03 and err3d < err2d  # metres, roots aligned (measured 2.3 and 3.0 cm)
+
+
 def _stature(betas) -> float:
     import torch
 

@@ -2,9 +2,9 @@
 
 Unknowns: per-frame pose (N,24,3) and translation (N,3), one shape (K,), the focal length. The camera
 sits at the origin looking along -z (OpenCV ``R = diag(1, -1, -1)``, ``t = 0``); a hand-held camera's
-motion goes into each frame's root. The person's height, when given, fixes the size; 3D keypoints
-shape the pose only. Terms: robust 2D reprojection, 3D keypoints, pose, hinge, shape, focal and
-height priors, temporal smoothness.
+motion goes into each frame's root. The person's height, when given, fixes the size, else the body is
+drawn towards an adult's average; 3D keypoints give the limbs' directions only. Terms: robust 2D
+reprojection, limb directions, pose, hinge, shape, focal and height priors, temporal smoothness.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 
 from anr_studio.body.lbs import axis_angle_to_matrix, kinematic_chain
 from anr_studio.body.skeleton import NUM_JOINTS, joint_index
-from anr_studio.capture.video_fit.landmarks import LandmarkMap, landmark_map, torso_keypoints
+from anr_studio.capture.video_fit.landmarks import LAYOUTS, LandmarkMap, landmark_map, torso_keypoints
 from anr_studio.errors import AnrError
 
 CAMERA_R = np.diag([1.0, -1.0, -1.0]).astype(np.float32)
@@ -25,6 +25,10 @@ CAMERA_R = np.diag([1.0, -1.0, -1.0]).astype(np.float32)
 DEFAULT_FOCAL = 0.9  # focal length guess in units of the image's long side (a phone's main camera filming video)
 _TORSO_METRES = 0.5  # shoulder centre to hip centre of an adult, for the first depth guess
 MIN_HEIGHT, MAX_HEIGHT = 0.5, 2.6  # range of a person's standing height in metres that the fit accepts
+AVERAGE_HEIGHT = 1.70
+"""Standing height (m) the body is drawn towards when the person's is not given: an adult's average."""
+# The limbs whose directions the 3D keypoints give: (start, end) keypoint names without the side.
+_LIMBS = (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))
 
 # Joint-specific pose-prior weights: the spine, collars, hands and feet move little.
 _STIFF = {"spine1": 3.0, "spine2": 3.0, "spine3": 3.0, "left_collar": 4.0, "right_collar": 4.0,
@@ -59,10 +63,13 @@ class FitConfig:
     """Weight of joint-rotation acceleration (rotation-matrix entries per frame^2)."""
     smooth_root: float = 300.0
     """Weight of root-rotation velocity (rotation-matrix entries per frame)."""
-    keypoints3d: float = 3.0e3
-    """Weight of root-relative 3D keypoint error (metres^2), the keypoints scaled to the body's size."""
+    keypoints3d: float = 100.0
+    """Weight of the squared difference of the limbs' directions (unit vectors of upper arms, forearms,
+    thighs and shins) from those of the 3D keypoints."""
     height: float = 1.0e5
     """Weight of (standing height - the given height)^2 (metres^2) when the person's height is given."""
+    height_prior: float = 1.0e3
+    """Weight of (standing height - AVERAGE_HEIGHT)^2 (metres^2) when it is not."""
 
 
 @dataclass
@@ -91,7 +98,8 @@ def standing_height(body, num_betas: int):
 def body_keypoints(body, lm: LandmarkMap, pose: torch.Tensor, betas: torch.Tensor,
                    transl: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Returns (keypoints (N,M,3), joints (N,24,3)) in world metres of the body posed by ``pose`` (N,24,3),
-    ``betas`` (K,) and ``transl`` (N,3) (surface keypoints skinned without pose correctives)."""
+    ``betas`` (K,) and ``transl`` (N,3) (keypoints near a joint move with the bone ending at it, surface
+    keypoints are skinned without pose correctives)."""
     n = pose.shape[0]
     k = betas.shape[0]
     v_shaped = body.v_template + torch.einsum("k,vck->vc", betas, body.shapedirs[..., :k])
@@ -100,7 +108,9 @@ def body_keypoints(body, lm: LandmarkMap, pose: torch.Tensor, betas: torch.Tenso
     joints = joints + transl[:, None]
     is_joint = lm.joints >= 0
     out = torch.empty(n, len(lm.joints), 3, dtype=pose.dtype)
-    out[:, is_joint] = joints[:, lm.joints[is_joint]]
+    at = lm.joints[is_joint]
+    bone = rot[:, [body._parents_list[j] for j in at.tolist()]]  # (N,M',3,3) the bones ending at the joints
+    out[:, is_joint] = joints[:, at] + (bone @ lm.offsets[is_joint, :, None])[..., 0]
     if (~is_joint).any():
         vid = lm.vertices[~is_joint]
         w = body.lbs_weights[vid]  # (S, 24)
@@ -163,7 +173,8 @@ def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[in
 
     ``keypoints`` (N,L,2) pixels in ``layout``'s order, ``confidence`` (N,L) in [0,1]; ``keypoints3d``
     (N,L,3) root-relative metres in the camera's axes; ``focal`` (px) fixes the focal length; ``height``
-    (m) the person's standing height; ``progress(done, total)`` after each iteration.
+    (m) the person's standing height (else the body is drawn towards AVERAGE_HEIGHT);
+    ``progress(done, total)`` after each iteration.
     """
     from anr_studio.body import load_body
 
@@ -210,6 +221,11 @@ def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[in
         c3 = conf[:, lm.keypoints]
         if k3.shape[:2] != target.shape[:2]:
             raise AnrError(f"keypoints3d: shape {tuple(keypoints3d.shape)}, expected (N,L,3) like the 2D keypoints")
+        names = [LAYOUTS[layout][i] for i in lm.keypoints.tolist()]
+        start, end = ([names.index(f"{side}_{limb[k]}") for side in ("left", "right") for limb in _LIMBS]
+                      for k in (0, 1))
+        limb3 = torch.nn.functional.normalize(k3[:, end] - k3[:, start], dim=-1)
+        limb_conf = torch.minimum(c3[:, start], c3[:, end])
     def loss_fn(stage_full: bool, frac: float) -> torch.Tensor:
         pose = torch.cat([root, rest_pose], dim=1)
         pts, joints = body_keypoints(body, lm, pose, betas, transl)
@@ -228,6 +244,8 @@ def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[in
         loss = loss + cfg.shape_prior * (betas ** 2).sum() + cfg.focal_prior * log_focal ** 2
         if height is not None:
             loss = loss + cfg.height * (stature_of(betas) - height) ** 2
+        else:
+            loss = loss + cfg.height_prior * (stature_of(betas) - AVERAGE_HEIGHT) ** 2
         if n >= 3:
             # On rotations and the root's path, not on joint positions: joint accelerations scale
             # with the limbs' length and would shrink the shape.
@@ -236,14 +254,11 @@ def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[in
             loss = loss + cfg.smooth_root * (rm[1:, 0] - rm[:-1, 0]).pow(2).sum((1, 2)).mean()
             loss = loss + cfg.smooth * (transl[2:] - 2 * transl[1:-1] + transl[:-2]).pow(2).sum(1).mean()
         if keypoints3d is not None:
-            rel = pts - joints[:, :1]
-            # The network's keypoints have an average person's size: scaled (one factor for the
-            # clip) to the body's, they shape the pose and leave the size to the height and priors.
-            k3c = k3 - k3.mean(1, keepdim=True)
-            relc = (rel - rel.mean(1, keepdim=True)).detach()
-            size = (c3[..., None] * relc * k3c).sum() / (c3[..., None] * k3c * k3c).sum().clamp(min=1e-9)
-            rel3 = size * k3c + rel.mean(1, keepdim=True).detach()
-            loss = loss + cfg.keypoints3d * (c3[..., None] * (rel - rel3) ** 2).sum((1, 2)).mean()
+            # Directions only: the network's keypoints have an average person's size whoever is
+            # filmed, and its depths are too shallow (forearms and shins most), while the sign of
+            # a limb's depth is what the 2D keypoints cannot tell.
+            limb = torch.nn.functional.normalize(pts[:, end] - pts[:, start], dim=-1)
+            loss = loss + cfg.keypoints3d * (limb_conf[..., None] * (limb - limb3) ** 2).sum((1, 2)).mean()
         return loss
 
     # The tensors are small (frames x 24 joints): thread hand-offs cost more than they save.

@@ -55,6 +55,17 @@ _JOINT_TARGETS = {
 }
 _SURFACE_WEIGHT = {"nose": 1.0, "left_eye": 0.5, "right_eye": 0.5, "left_ear": 0.5, "right_ear": 0.5}
 
+# Where MediaPipe's keypoints sit relative to the body's joints, in metres in the rest frame of the
+# bone that ends at the joint (x the body's left, y up, z forward): its shoulders are on top of the
+# shoulder, its hips lower and further forward than the hip joints, its ankles at the ankle bones
+# above the joint, its index finger and toe beyond the hand and foot joints. Measured on rendered
+# clips against the true pose; only offsets of 1 cm or more that agreed in sign on both sides of
+# every clip are kept (docs/video_import.md). Right-side offsets mirror these in x.
+_MEDIAPIPE_OFFSETS = {
+    "shoulder": (0.010, 0.024, 0.0), "hip": (0.0, -0.020, 0.028), "knee": (0.0, 0.0, -0.013),
+    "ankle": (0.018, 0.028, 0.0), "index": (-0.017, -0.021, 0.016), "foot_index": (-0.014, 0.0, 0.028),
+}
+
 
 @dataclass(frozen=True)
 class LandmarkMap:
@@ -62,7 +73,8 @@ class LandmarkMap:
 
     layout: str
     keypoints: torch.Tensor  # (M,) indices into the layout of the keypoints used
-    joints: torch.Tensor  # (M,) the body joint each one is (-1 for surface points)
+    joints: torch.Tensor  # (M,) the body joint each one is at or near (-1 for surface points)
+    offsets: torch.Tensor  # (M,3) metres from that joint in the rest frame of the bone ending at it
     vertices: torch.Tensor  # (M,) the rest-mesh vertex of surface points (-1 for joints)
     weights: torch.Tensor  # (M,) how much each counts in the fit
 
@@ -93,12 +105,16 @@ def landmark_map(layout: str, body) -> LandmarkMap:
     if layout not in LAYOUTS:
         raise AnrError(f"keypoints: unknown layout {layout!r}, expected one of {', '.join(LAYOUTS)}")
     surface = head_vertices(body)
-    kp, joints, verts, weights = [], [], [], []
+    kp, joints, offsets, verts, weights = [], [], [], [], []
     for i, name in enumerate(LAYOUTS[layout]):
         if name in _JOINT_TARGETS:
             joint, w = _JOINT_TARGETS[name]
+            side, _, part = name.partition("_")
+            off = _MEDIAPIPE_OFFSETS.get(part, (0.0, 0.0, 0.0)) if layout == "mediapipe33" else (0.0, 0.0, 0.0)
+            offsets.append((off[0] if side == "left" else -off[0], off[1], off[2]))
             kp.append(i), joints.append(joint_index(joint)), verts.append(-1), weights.append(w)
         elif name in _SURFACE_WEIGHT:
+            offsets.append((0.0, 0.0, 0.0))
             kp.append(i), joints.append(-1), verts.append(surface[name]), weights.append(_SURFACE_WEIGHT[name])
-    return LandmarkMap(layout, torch.tensor(kp), torch.tensor(joints), torch.tensor(verts),
-                       torch.tensor(weights, dtype=torch.float32))
+    return LandmarkMap(layout, torch.tensor(kp), torch.tensor(joints), torch.tensor(offsets, dtype=torch.float32),
+                       torch.tensor(verts), torch.tensor(weights, dtype=torch.float32))
