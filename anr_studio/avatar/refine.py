@@ -49,10 +49,7 @@ def silhouette_motion(fragments: Fragments, vertices: torch.Tensor, faces: torch
     ``fragments`` of ``vertices`` (B,V,3); ``faces`` (F,3); camera of batch B or 1.
     """
     batch, height, width = fragments.face_id.shape
-    covered = fragments.covered_pixels()
-    image_of = covered // (height * width)
-    face = fragments.face_id.reshape(-1).index_select(0, covered)
-    corner = faces.to(covered.device).index_select(0, face) + (image_of * vertices.shape[1]).unsqueeze(1)
+    covered, image_of, corner = fragments.covered_corners(faces, vertices.shape[1])
     corners = vertices.reshape(-1, 3).index_select(0, corner.reshape(-1)).view(-1, 3, 3)
     # A material point (fixed barycentrics): the point under the pixel centre would never leave it.
     bary = fragments.bary.reshape(-1, 3).index_select(0, covered).to(vertices.dtype)

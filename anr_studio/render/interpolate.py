@@ -66,13 +66,12 @@ def differentiable_bary(fragments: Fragments, vertices: torch.Tensor, faces: tor
     expect_shape(vertices, ("B", "V", 3), "vertices", "differentiable_bary")
     batch, height, width = fragments.face_id.shape
     device = fragments.face_id.device
-    covered = fragments.covered_pixels()
     hw = height * width
-    image_of, within = covered // hw, covered % hw
+    covered, _, corner = fragments.covered_corners(faces, vertices.shape[1])
+    corner = corner.reshape(-1)
+    within = covered % hw
     centre = torch.stack([within % width, within // width], dim=-1).to(vertices.dtype) + 0.5  # (N,2)
     pixels, depth = camera.to(device=device, dtype=vertices.dtype).project(vertices.to(device))
-    face = fragments.face_id.reshape(-1).index_select(0, covered)
-    corner = (faces.to(device=device, dtype=torch.long).index_select(0, face) + (image_of * vertices.shape[1]).unsqueeze(1)).reshape(-1)
     offsets = pixels.reshape(-1, 2).index_select(0, corner).view(-1, 3, 2) - centre.unsqueeze(1)  # (N,3,2)
     # s_i is the signed area of (pixel, corner j, corner k) over the face's, for (i, j, k) in cyclic order.
     after, next_after = offsets.roll(-1, dims=1), offsets.roll(-2, dims=1)
