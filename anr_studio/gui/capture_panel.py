@@ -23,9 +23,11 @@ NO_CAPTURE = "No capture open.\nFile ▸ Open capture… (Ctrl+O), Import… (Ct
 
 
 class CapturePanel(QtWidgets.QWidget):
-    """Shows one capture; ``capture_opened(path)`` fires after a capture was opened."""
+    """Shows one capture; ``capture_opened(path)`` fires after a capture was opened, ``writing_changed()`` when a job
+    that writes a capture file starts or ends (see `writer_of`)."""
 
     capture_opened = QtCore.Signal(str)
+    writing_changed = QtCore.Signal()
 
     def __init__(self, body: StudioBody, pose_state: PoseState, jobs: JobList | None = None, parent=None) -> None:
         super().__init__(parent)
@@ -38,6 +40,7 @@ class CapturePanel(QtWidgets.QWidget):
         self._job: BackgroundJob | None = None  # import or synthetic capture: opens the capture when done
         self._masks_job: BackgroundJob | None = None
         self._check_job: BackgroundJob | None = None
+        self._writers: dict[BackgroundJob, tuple[str, str]] = {}  # running jobs that write a capture: (name, path)
         self.watcher = JobWatcher(self, self.jobs)
         self.image = ImageLabel(NO_CAPTURE, objectName="captureImage")
         self.slider = slider(0, 0, tip="Scrub through the capture's frames", slot=self.show_frame)
@@ -177,7 +180,7 @@ class CapturePanel(QtWidgets.QWidget):
             missing = capture_jobs.video_fit_missing(Path(src).name)
             if missing:
                 raise AnrError(missing)
-        return self._start_opening_job(f"import {Path(src).name}",
+        return self._start_opening_job(f"import {Path(src).name}", out,
                                        lambda c: capture_jobs.import_capture(c, src, out, poses, height=height, **models),
                                        check=True)
 
@@ -192,13 +195,32 @@ class CapturePanel(QtWidgets.QWidget):
 
     def make_synthetic(self, out: str, frames: int = 60, size: int = 256, seed: int = 0) -> BackgroundJob:
         """Writes a synthetic capture in the background and opens it when done; returns the job."""
-        return self._start_opening_job("synthetic capture", lambda c: capture_jobs.make_synthetic(c, out, frames, size, seed))
+        return self._start_opening_job("synthetic capture", out, lambda c: capture_jobs.make_synthetic(c, out, frames, size, seed))
 
-    def _start_opening_job(self, name: str, fn, check: bool = False) -> BackgroundJob:
+    def _start_opening_job(self, name: str, out: str, fn, check: bool = False) -> BackgroundJob:
         if self._job is not None and self._job.running:
             raise AnrError(f"{name}: another import is still running, expected it to finish first")
-        self._job = self.watcher.start(name, fn, lambda path: self._open_written(path, check))
+        self._job = self.start_writer(self.watcher, name, out, fn, lambda path: self._open_written(path, check))
         return self._job
+
+    def start_writer(self, watcher: JobWatcher, name: str, path: str, fn, on_result=None, on_end=None,
+                     progress=None) -> BackgroundJob:
+        """Returns the job ``name`` started by ``watcher`` (see `JobWatcher.start`) that writes the capture at ``path``;
+        `writer_of` names it until it ends."""
+        def ended(snap) -> None:
+            self._writers.pop(job, None)
+            self.writing_changed.emit()
+            if on_end is not None:
+                on_end(snap)
+
+        job = watcher.start(name, fn, on_result, ended, progress)
+        self._writers[job] = (name, str(path))
+        self.writing_changed.emit()
+        return job
+
+    def writer_of(self, path: str | None) -> str | None:
+        """Returns the name of a running job that writes the capture at ``path``, None when none does."""
+        return next((name for name, written in self._writers.values() if path is not None and written == str(path)), None)
 
     def _open_written(self, path, check: bool) -> None:
         if path:
@@ -222,8 +244,8 @@ class CapturePanel(QtWidgets.QWidget):
                 return None
         path = self.path
         self.capture.close()  # the job rewrites the file
-        self._masks_job = self.watcher.start("masks", lambda c: capture_jobs.extract_masks(c, path, method),
-                                             lambda line: self._masks_written(path, line))
+        self._masks_job = self.start_writer(self.watcher, "masks", path, lambda c: capture_jobs.extract_masks(c, path, method),
+                                            lambda line: self._masks_written(path, line))
         return self._masks_job
 
     def _masks_written(self, path: str, line: str) -> None:

@@ -3,6 +3,8 @@ and the cumulative coverage curve (pyqtgraph), add or remove keyframes by hand."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -14,6 +16,7 @@ from anr_studio.jobs.runner import BackgroundJob
 from anr_studio.gui import theme
 
 THUMB = 72
+SAVE_TIP = "Write the keyframes into the capture file (training uses them)"
 
 
 class KeyframesPanel(QtWidgets.QWidget):
@@ -35,7 +38,7 @@ class KeyframesPanel(QtWidgets.QWidget):
                               "in the background", self.start_selection)
         self.add_btn = button("Add current frame", "Add the frame shown in the Capture panel to the keyframes", self.add_current)
         self.remove_btn = button("Remove selected", "Remove the selected thumbnails from the keyframes", self.remove_selected)
-        self.save_btn = button("Save to capture", "Write the keyframes into the capture file (training uses them)", self.save)
+        self.save_btn = button("Save to capture", SAVE_TIP, self.save)
         self.progress = QtWidgets.QProgressBar(visible=False)
         self.thumbs = QtWidgets.QListWidget(
             objectName="keyframeThumbs", toolTip="Keyframes; double-click one to show it in the Capture panel",
@@ -59,6 +62,7 @@ class KeyframesPanel(QtWidgets.QWidget):
         self.setLayout(vbox(hbox(QtWidgets.QLabel("Budget"), self.fraction, self.run_btn, self.add_btn, self.remove_btn,
                                  self.save_btn, None), self.progress, (split, 1), self.info, margins=4))
         capture_panel.capture_opened.connect(self._load_from_capture)
+        capture_panel.writing_changed.connect(self._show_writer)
 
     def _load_from_capture(self, path: str) -> None:
         if self.unsaved and path == self._path:
@@ -85,8 +89,21 @@ class KeyframesPanel(QtWidgets.QWidget):
         for curve, values in ((self.curve, self.coverage), (self.sil_curve, silhouette)):
             values = np.asarray([] if values is None else values, np.float32)
             curve.setData(np.arange(1, len(values) + 1), values)
+        self._show_writer()
+
+    def _writing(self) -> str | None:
+        """Returns why the keyframes cannot be saved now (a job writes the capture), None when they can."""
+        path = self.capture_panel.path
+        writer = self.capture_panel.writer_of(path)
+        return None if writer is None else f"the {writer} job is writing {Path(path).name}"
+
+    def _show_writer(self) -> None:
+        """Enables Save unless a job writes the capture, and tells the count, coverage and why Save is off."""
+        why = self._writing()
+        self.save_btn.setEnabled(why is None)
+        self.save_btn.setToolTip(SAVE_TIP if why is None else f"{SAVE_TIP}. Off while {why}; it comes back when the job ends")
         self.info.setText(f"{len(self.indices)} keyframes" + (f", coverage {self.coverage[-1]:.1%}" if self.coverage is not None and len(self.coverage) else "")
-                          + (", not saved yet" if self.unsaved else ""))
+                          + (", not saved yet" if self.unsaved else "") + (f" (Save is off while {why})" if why else ""))
 
     @guarded
     def start_selection(self, _checked: bool = False) -> BackgroundJob:
@@ -96,8 +113,9 @@ class KeyframesPanel(QtWidgets.QWidget):
         if self._job is not None and self._job.running:
             raise AnrError("keyframes: a selection is already running, expected it to finish first")
         frac = self.fraction.value()
-        self._job = self.watcher.start("keyframes", lambda c: select_keyframes(c, path, frac, self.body),
-                                       self._selected, lambda _snap: self.run_btn.setEnabled(True), self.progress)
+        self._job = self.capture_panel.start_writer(self.watcher, "keyframes", path,
+                                                    lambda c: select_keyframes(c, path, frac, self.body), self._selected,
+                                                    lambda _snap: self.run_btn.setEnabled(True), self.progress)
         self.run_btn.setEnabled(False)
         return self._job
 
@@ -125,6 +143,9 @@ class KeyframesPanel(QtWidgets.QWidget):
         cap = self.capture_panel.capture
         if cap is None:
             raise AnrError("keyframes: no capture is open, expected File ▸ Open capture first")
+        why = self._writing()
+        if why is not None:
+            raise AnrError(f"keyframes: not saved while {why}, expected the job to finish first")
         cap.write_keyframes(np.asarray(self.indices, np.int64))
         self.unsaved = False
         self.info.setText(f"saved {len(self.indices)} keyframes to {self.capture_panel.path}")

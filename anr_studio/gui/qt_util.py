@@ -134,12 +134,14 @@ class JobWatcher(QtCore.QObject):
             if progress is not None:
                 progress.setVisible(False)
             try:
-                if snap.state == JobState.FINISHED and on_result is not None:
-                    on_result(job.result)
-                elif snap.state == JobState.FAILED:
-                    show_error(self.owner, AnrError(snap.error or f"{job.name} failed"))
-                if on_end is not None:
-                    on_end(snap)
+                try:
+                    if snap.state == JobState.FINISHED and on_result is not None:
+                        on_result(job.result)
+                    elif snap.state == JobState.FAILED:
+                        show_error(self.owner, AnrError(snap.error or f"{job.name} failed"))
+                finally:  # the end is told even when the result's handler failed
+                    if on_end is not None:
+                        on_end(snap)
             except Exception as exc:  # noqa: BLE001 - a failing handler is a dialog, never a dead timer
                 show_error(self.owner, exc)
         if not self._watched:
