@@ -9,7 +9,7 @@ import torch
 
 from anr_studio.errors import expect_shape
 from anr_studio.render.cameras import PerspectiveCamera, WeakPerspectiveCamera
-from anr_studio.render.interpolate import differentiable_bary, interpolate_normals, interpolate_uv
+from anr_studio.render.interpolate import interpolate_normals, interpolate_uv
 from anr_studio.render.rasterizer import Fragments, rasterize
 
 __all__ = ["BodyMaps", "render_body_maps"]
@@ -36,14 +36,10 @@ def render_body_maps(body, vertices: torch.Tensor, camera: PerspectiveCamera | W
     """Returns BodyMaps(uv (B,H,W,2), normals (B,3,H,W), mask (B,1,H,W), fragments) of ``body`` posed as ``vertices``.
 
     body: ``faces (F,3)``, ``face_uvs (F,3,2)``; vertices: (B,V,3); camera of batch B or 1; image_size (H, W).
-    When ``vertices`` require grad (pose refinement), uv and normals are differentiable in them
-    (`differentiable_bary`: interior pixels only; visibility and mask fixed).
     """
     faces, face_uvs = body.faces, body.face_uvs
     expect_shape(face_uvs, (faces.shape[0], 3, 2), "body.face_uvs", "render_body_maps")
     fragments = rasterize(vertices, faces, camera, image_size)
-    if vertices.requires_grad and torch.is_grad_enabled():
-        fragments = differentiable_bary(fragments, vertices, faces, camera)
     uv = interpolate_uv(fragments, face_uvs.to(vertices.device))
     normals = interpolate_normals(fragments, vertices, faces, camera)
     mask = fragments.mask.unsqueeze(1).to(torch.float32)

@@ -1,12 +1,9 @@
 """Per-pixel attributes from Fragments: the UV image and the camera-space normal image.
 
-Barycentric sums of per-corner values: differentiable in ``face_uvs``, and in the vertices through
-`differentiable_bary` (visibility fixed, as nvdiffrast's ``interpolate``).
+Barycentric sums of per-corner values, differentiable in ``face_uvs``.
 """
 
 from __future__ import annotations
-
-import dataclasses
 
 import torch
 
@@ -14,7 +11,7 @@ from anr_studio.errors import AnrError, expect_shape
 from anr_studio.render.cameras import PerspectiveCamera, WeakPerspectiveCamera
 from anr_studio.render.rasterizer import Fragments
 
-__all__ = ["BACKGROUND_UV", "differentiable_bary", "interpolate_uv", "interpolate_normals", "vertex_normals", "interpolate_face_attributes"]
+__all__ = ["BACKGROUND_UV", "interpolate_uv", "interpolate_normals", "vertex_normals", "interpolate_face_attributes"]
 
 BACKGROUND_UV = -2.0  # outside [-1, 1], so grid_sample(padding_mode="zeros") reads zeros there
 
@@ -53,34 +50,6 @@ def _check_face_count(fragments: Fragments, count: int) -> None:
     highest = int(fragments.face_id.max()) if fragments.face_id.numel() else -1
     if highest >= count:
         raise AnrError(f"interpolate_face_attributes: fragments reference face {highest}, expected fewer than {count} faces")
-
-
-def differentiable_bary(fragments: Fragments, vertices: torch.Tensor, faces: torch.Tensor,
-                        camera: PerspectiveCamera | WeakPerspectiveCamera) -> Fragments:
-    """Returns ``fragments`` with barycentrics (B,H,W,3) recomputed from ``vertices`` (B,V,3), differentiable in them.
-
-    Each covered pixel keeps its face; its barycentrics are those of the pixel centre in the face's
-    projected corners (perspective-correct: screen barycentrics over corner depth, renormalised),
-    equal to the rasterizer's up to rounding. Background pixels keep 0. faces: (F,3) as rasterized.
-    """
-    expect_shape(vertices, ("B", "V", 3), "vertices", "differentiable_bary")
-    batch, height, width = fragments.face_id.shape
-    device = fragments.face_id.device
-    hw = height * width
-    covered, _, corner = fragments.covered_corners(faces, vertices.shape[1])
-    corner = corner.reshape(-1)
-    within = covered % hw
-    centre = torch.stack([within % width, within // width], dim=-1).to(vertices.dtype) + 0.5  # (N,2)
-    pixels, depth = camera.to(device=device, dtype=vertices.dtype).project(vertices.to(device))
-    offsets = pixels.reshape(-1, 2).index_select(0, corner).view(-1, 3, 2) - centre.unsqueeze(1)  # (N,3,2)
-    # s_i is the signed area of (pixel, corner j, corner k) over the face's, for (i, j, k) in cyclic order.
-    after, next_after = offsets.roll(-1, dims=1), offsets.roll(-2, dims=1)
-    s = after[..., 0] * next_after[..., 1] - after[..., 1] * next_after[..., 0]
-    if camera.is_perspective:
-        s = s / depth.reshape(-1).index_select(0, corner).view(-1, 3)
-    bary = s / s.sum(dim=1, keepdim=True)
-    image = torch.zeros((batch * hw, 3), dtype=bary.dtype, device=device).index_copy(0, covered, bary)
-    return dataclasses.replace(fragments, bary=image.view(batch, height, width, 3))
 
 
 def interpolate_face_attributes(fragments: Fragments, face_attributes: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
@@ -129,7 +98,6 @@ def interpolate_normals(fragments: Fragments, vertices: torch.Tensor, faces: tor
     expect_shape(vertices, ("B", "V", 3), "vertices", "interpolate_normals")
     batch, height, width = fragments.face_id.shape
     device = fragments.face_id.device
-    # Differentiable in the vertices (through the normals and, from `differentiable_bary`, the barycentrics).
     verts = vertices.to(device=device, dtype=fragments.bary.dtype)
     faces = faces.to(device=device, dtype=torch.long)
     normals = vertex_normals(verts, faces)

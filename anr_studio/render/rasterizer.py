@@ -9,8 +9,7 @@
 4. Perspective-correct barycentrics and depth for each winner.
 On CUDA with Triton, steps 2-4 run as the kernels of ``raster_triton`` (same rule, no host sync).
 Pixel centres sit at integer + 0.5; a centre on a shared edge belongs to both faces, so closed meshes
-have no cracks. Not differentiable in geometry (as in the paper): gradients flow through the UV lookup, and
-`anr_studio.render.interpolate.differentiable_bary` recomputes barycentrics for gradients in the vertices.
+have no cracks. Not differentiable in geometry (as in the paper): gradients flow through the UV lookup.
 """
 
 from __future__ import annotations
