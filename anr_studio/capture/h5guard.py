@@ -13,8 +13,6 @@ import os
 import h5py
 from h5py import h5d
 
-from anr_studio.capture import schema as S
-
 # Filters any HDF5 build decodes without a plugin (deflate, shuffle, fletcher32, szip, nbit,
 # scale-offset) plus h5py's built-in lzf.
 ALLOWED_FILTERS = {1: "gzip", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit", 6: "scaleoffset", 32000: "lzf"}
@@ -98,29 +96,3 @@ def unsafe_problems(f: h5py.File, path: str | os.PathLike, name: str) -> list[st
             problems += _attr_problems(obj, key, name)
     return problems
 
-
-def image_size_problem(shape: tuple[int, ...], name: str) -> str | None:
-    """Returns why a frames shape ``(N,H,W,3)`` is beyond the supported sizes, or None."""
-    n, h, w = (int(s) for s in shape[:3])
-    if n > S.MAX_FRAMES:
-        return f"{name}: frames declares {n} frames, expected at most {S.MAX_FRAMES}"
-    if h > S.MAX_IMAGE_SIDE or w > S.MAX_IMAGE_SIDE:
-        return f"{name}: frames are {w}x{h} pixels, expected at most {S.MAX_IMAGE_SIDE} on each side"
-    return None
-
-
-def text_problem(value: object, field: str, name: str, max_len: int = S.MAX_NAME_LENGTH) -> str | None:
-    """Returns why an attribute ``value`` is not printable UTF-8 text of at most ``max_len`` characters, or None."""
-    try:
-        value = value.decode("utf-8") if isinstance(value, bytes) else value
-        if isinstance(value, str):
-            value.encode("utf-8")  # lone surrogates are not UTF-8
-    except UnicodeError:
-        return f"{name}: attribute {field} is not valid UTF-8, expected text"
-    if not isinstance(value, str):
-        return f"{name}: attribute {field} is {type(value).__name__}, expected a string"
-    if not value.strip() or len(value) > max_len:
-        return f"{name}: attribute {field} has {len(value)} characters, expected 1 to {max_len}"
-    if not value.isprintable():
-        return f"{name}: attribute {field} holds control characters ({value!r}), expected printable text"
-    return None

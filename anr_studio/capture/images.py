@@ -51,7 +51,7 @@ def read_mask(path: Path) -> np.ndarray:
     if values.max() <= MAX_LABEL and len(values) > 2:
         raise AnrError(f"{path}: holds part labels ({', '.join(str(int(v)) for v in values[:16])}), expected a "
                        "foreground mask (0 = background, 255 = person); convert it with mask = (labels > 0) * 255")
-    return _scale_mask(img)
+    return mask_from_array(img, str(path))
 
 
 def person_mask(path: Path) -> np.ndarray:
@@ -77,12 +77,6 @@ def mask_from_array(mask: Any, label: str) -> np.ndarray:
     return np.clip(m + 0.5, 0, 255).astype(np.uint8)
 
 
-def _scale_mask(mask: np.ndarray) -> np.ndarray:
-    if mask.max() <= 1:  # a 0/1 label image
-        mask = mask * 255
-    return np.ascontiguousarray(mask.astype(np.uint8))
-
-
 def video_frames(path: Path, gray: bool = False) -> Iterator[np.ndarray]:
     """Yields the frames of the video at ``path``: ``(H,W,3)`` uint8 RGB, or with ``gray`` masks ``(H,W)`` uint8."""
     video = cv2.VideoCapture(str(path))
@@ -93,7 +87,7 @@ def video_frames(path: Path, gray: bool = False) -> Iterator[np.ndarray]:
             ok, frame = video.read()
             if not ok:
                 return
-            yield _scale_mask(_grey(frame)) if gray else np.ascontiguousarray(frame[..., ::-1])
+            yield mask_from_array(_grey(frame), str(path)) if gray else np.ascontiguousarray(frame[..., ::-1])
     finally:
         video.release()
 

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from anr_studio.capture import formats
 from anr_studio.capture.formats.sources import PICKLE_SUFFIXES, numbers, read_arrays, read_json
 from anr_studio.capture.images import VIDEO_EXTS, list_images, read_image, read_mask, video_frames, video_info
 from anr_studio.capture.reader import Capture
@@ -178,21 +179,19 @@ def import_capture(src: str | os.PathLike, out: str | os.PathLike, *, poses: str
     body). ``progress(done, total)`` after each frame (an exception it raises ends the import, nothing
     written). ``fmt``: the layout (None: detected); ``person``: which person or track; ``view``: which camera.
     """
-    from anr_studio.capture import formats
-
-    src = Path(src)
-    out = Path(out)
+    src, out = Path(src), Path(out)
+    poses, masks = (Path(p) if p else None for p in (poses, masks))
     if not src.exists():
         raise AnrError(f"{src}: does not exist, expected a capture folder or a video file")
-    if poses is not None and not Path(poses).exists():
+    if poses is not None and not poses.exists():
         raise AnrError(f"{poses}: does not exist, expected the fits' file or folder")
     probe = formats.Probe()
-    name = formats.resolve(src, None if poses is None else Path(poses), fmt, probe)
+    name = formats.resolve(src, poses, fmt, probe)
     if name != formats.GENERIC:
-        options = formats.ReadOptions(None if poses is None else Path(poses), person, view, _pelvis(body_model))
-        found = formats.read(name, src, options, probe)
-        found.masks = _mask_source(Path(masks), None) if masks else found.masks
-    elif poses is not None and Path(poses).suffix.lower() in PICKLE_SUFFIXES:
+        found = formats.formats()[name].read(src, formats.ReadOptions(poses, person, view, _pelvis(body_model)), probe)
+        if masks:
+            found.masks = _mask_source(masks, None)
+    elif poses is not None and poses.suffix.lower() in PICKLE_SUFFIXES:
         raise AnrError(f"{poses}: is not a result file of a known tool, expected 4D-Humans / PHALP, WHAM or GLAMR "
                        f"output (or choose the layout with --format: {', '.join(formats.names())})")
     else:
@@ -204,20 +203,17 @@ def import_capture(src: str | os.PathLike, out: str | os.PathLike, *, poses: str
                   fps or params["fps"] or found.fps or DEFAULT_FPS, identity or found.identity or src.stem, progress)
 
 
-def _read_generic(src: Path, poses: str | os.PathLike | None, masks: str | os.PathLike | None):
+def _read_generic(src: Path, poses: Path | None, masks: Path | None) -> formats.ToolImport:
     """Returns the ToolImport of the generic layouts: (a) a folder with images/, (b) a video with its poses."""
-    from anr_studio.capture.formats import ToolImport
-
     plate = video_fps = None
     if src.is_dir():
         image_files, param_path = _folder_source(src, poses)
-        mask_path = Path(masks) if masks else (src / "masks" if (src / "masks").is_dir() else None)
+        mask_path = masks or (src / "masks" if (src / "masks").is_dir() else None)
         plate = next((p for p in (src / "background.png", src / "background.jpg") if p.is_file()), None)
     elif src.suffix.lower() in VIDEO_EXTS:
         if poses is None:
             raise AnrError(f"{src}: a video needs its poses, expected --poses FILE.npz (one row per frame)")
-        image_files, param_path, video_fps = None, Path(poses), video_info(src)[1]
-        mask_path = Path(masks) if masks else None
+        image_files, param_path, mask_path, video_fps = None, poses, masks, video_info(src)[1]
     else:
         raise AnrError(f"{src}: is neither a folder nor a video ({', '.join(sorted(VIDEO_EXTS))}), expected one of them")
     raw, json_names = read_parameter_file(param_path)
@@ -229,7 +225,7 @@ def _read_generic(src: Path, poses: str | os.PathLike | None, masks: str | os.Pa
         image_files = [by_name[x] for x in json_names]
     frames = video_frames(src) if image_files is None else (read_image(p) for p in image_files)
     n = None if image_files is None else len(image_files)  # a video: one frame per row of poses
-    return ToolImport(raw, n, param_path.name, frames, _mask_source(mask_path, image_files), video_fps, background=plate)
+    return formats.ToolImport(raw, n, param_path.name, frames, _mask_source(mask_path, image_files), video_fps, background=plate)
 
 
 def _pelvis(body_model: str | os.PathLike | None):
@@ -252,7 +248,7 @@ def _pelvis(body_model: str | os.PathLike | None):
     return pelvis
 
 
-def _folder_source(src: Path, poses: str | os.PathLike | None):
+def _folder_source(src: Path, poses: Path | None) -> tuple[list[Path], Path]:
     images_dir = src / "images"
     if not images_dir.is_dir():
         raise AnrError(f"{src}: has no images/ folder, expected images/, masks/ (optional) and metadata.json or an "
@@ -261,7 +257,7 @@ def _folder_source(src: Path, poses: str | os.PathLike | None):
     if not files:
         raise AnrError(f"{images_dir}: holds no images, expected .png or .jpg frames")
     if poses is not None:
-        param = Path(poses)
+        param = poses
     elif (src / "metadata.json").is_file():
         param = src / "metadata.json"
     else:

@@ -53,13 +53,11 @@ class Capture:
     """Returns frames, masks, cameras and body parameters of one capture file by frame index (AnrError with
     the first problem ``validate`` finds); frames and masks are read from disk on demand."""
 
-    def __init__(self, path: str | os.PathLike, *, check: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self._file: h5py.File | None = None
         self._pid: int | None = None
-        if check:
-            require_valid(self.path, str(path))
-        self.close()  # a handle opened while writing points at the replaced file
+        require_valid(self.path, str(path))
         self._load_metadata()
 
     def _load_metadata(self) -> None:
@@ -197,40 +195,35 @@ class Capture:
         """Returns the names stored under ``truth/``."""
         return sorted(self._truth)
 
-
     @contextlib.contextmanager
-    def _rewrite(self, replace: Iterable[str], extra_bytes: int = 0) -> Iterator[h5py.File]:
+    def _rewrite(self, replace: set[str], extra_bytes: int = 0) -> Iterator[h5py.File]:
         """Yields a new file holding everything but the top-level ``replace`` members; it replaces the capture.
 
         A copy because HDF5 has no transactions and never gives deleted space back (``Group.copy`` moves
         compressed chunks undecoded). ``extra_bytes``: about how much the caller adds, for the space check
         made before HDF5 writes anything (running out midway can crash it).
         """
-        replace = set(replace)
         with _rewrite_lock(self.path):
-            yield from self._rewrite_locked(replace, extra_bytes)
-
-    def _rewrite_locked(self, replace: set[str], extra_bytes: int) -> Iterator[h5py.File]:
-        self.close()
-        ensure_free_space(self.path, int((self.path.stat().st_size + int(extra_bytes)) * 1.05))
-        with atomic_path(self.path) as tmp:
-            with h5py.File(self.path, "r") as src:
-                dst = h5py.File(tmp, "w", rdcc_nbytes=0)  # no cached chunks left to write at close
-                try:
-                    for key, value in src.attrs.items():
-                        dst.attrs[key] = value
-                    for key in src:
-                        if key not in replace:
-                            src.copy(src[key], dst, name=key)
-                    yield dst
-                    dst.flush()  # a full disk fails here, while the file can still be discarded cleanly
-                    dst.close()
-                except BaseException:
-                    discard_h5(dst, tmp)
-                    raise
-            require_valid(tmp, self.path.name)
-        self.close()  # a handle opened while writing points at the replaced file
-        self._load_metadata()
+            self.close()
+            ensure_free_space(self.path, int((self.path.stat().st_size + int(extra_bytes)) * 1.05))
+            with atomic_path(self.path) as tmp:
+                with h5py.File(self.path, "r") as src:
+                    dst = h5py.File(tmp, "w", rdcc_nbytes=0)  # no cached chunks left to write at close
+                    try:
+                        for key, value in src.attrs.items():
+                            dst.attrs[key] = value
+                        for key in src:
+                            if key not in replace:
+                                src.copy(src[key], dst, name=key)
+                        yield dst
+                        dst.flush()  # a full disk fails here, while the file can still be discarded cleanly
+                        dst.close()
+                    except BaseException:
+                        discard_h5(dst, tmp)
+                        raise
+                require_valid(tmp, self.path.name)
+            self.close()  # a handle opened while writing points at the replaced file
+            self._load_metadata()
 
     def write_keyframes(self, indices: Any, coverage: Any = None) -> None:
         """Stores keyframe indices ``(k,)`` and their cumulative coverage ``(k,)`` (atomic rewrite)."""
@@ -242,21 +235,17 @@ class Capture:
                 expect_shape(cov, (idx.size,), S.KEYFRAME_COVERAGE, self.path.name)
                 f.create_dataset(S.KEYFRAME_COVERAGE, data=cov)
 
-    def write_masks(self, masks: Iterable[Any], *, overwrite: bool = False,
-                    compression: str | None = S.DEFAULT_COMPRESSION) -> None:
+    def write_masks(self, masks: Iterable[Any], *, overwrite: bool = False) -> None:
         """Stores one soft mask ``(H,W)`` uint8 per frame, streamed in frame order (atomic rewrite).
 
         Raises AnrError when masks exist and ``overwrite`` is False, or the count is not ``len(self)``.
         """
         if self.has_masks and not overwrite:
             raise AnrError(f"{self.path.name}: masks already exist, expected --overwrite to replace them")
-        from anr_studio.capture.store import image_kwargs
-
         h, w = self.image_size
-        kwargs = image_kwargs(compression, None)
         # compressed soft masks take about a quarter of their raw size (an estimate for the space check)
         with self._rewrite({S.MASKS}, extra_bytes=self._n * h * w // 4) as f:
-            ds = f.create_dataset(S.MASKS, shape=(self._n, h, w), dtype=np.uint8, chunks=(1, h, w), **kwargs)
+            ds = f.create_dataset(S.MASKS, shape=(self._n, h, w), dtype=np.uint8, chunks=(1, h, w), **S.IMAGE_COMPRESSION)
             count = 0
             for i, mask in enumerate(masks):
                 if i >= self._n:

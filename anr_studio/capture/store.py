@@ -23,15 +23,6 @@ from anr_studio.fileio import atomic_path, ensure_free_space, os_error_message
 MEDIAN_SAMPLES = 64
 
 
-def image_kwargs(compression: str | None, level: int | None) -> dict[str, Any]:
-    """Returns h5py's compression arguments for image datasets (gzip at ``level``, default DEFAULT_LEVEL)."""
-    if compression is None:
-        return {}
-    if compression == "gzip":
-        return {"compression": "gzip", "compression_opts": S.DEFAULT_LEVEL if level is None else int(level)}
-    return {"compression": compression}
-
-
 def _as_uint8(value: Any, expected: tuple, field: str, source: str) -> np.ndarray:
     array = np.asarray(value)
     expect_shape(array, expected, field, source)
@@ -70,13 +61,12 @@ class CaptureWriter:
     On an exception (or ``abort()``) nothing is left behind and an existing ``path`` is untouched.
     ``camera``: static ``(K (3,3), R (3,3), t (3,))`` or None for cameras per frame (``append`` or
     ``set_cameras``); ``background`` None: the median of the frames; ``body_model``: "default" or the
-    sha256 of an SMPL file; ``compression``: "lzf", "gzip" (``level``) or None; ``attrs``: see `set_attrs`.
+    sha256 of an SMPL file; ``attrs``: see `set_attrs`.
     """
 
     def __init__(self, path: str | os.PathLike, identity: str, height: int, width: int, fps: float, *,
                  betas: Any = None, camera: tuple[Any, Any, Any] | None = None, background: Any = None,
-                 body_model: str = "default", compression: str | None = S.DEFAULT_COMPRESSION,
-                 level: int | None = None, attrs: dict[str, Any] | None = None) -> None:
+                 body_model: str = "default", attrs: dict[str, Any] | None = None) -> None:
         self.path = Path(path)
         self._name = self.path.name
         self.height, self.width = int(height), int(width)
@@ -84,14 +74,14 @@ class CaptureWriter:
             raise AnrError(f"{self._name}: image size {height}x{width} is not positive, expected H, W >= 1")
         if not (np.isfinite(fps) and fps > 0):
             raise AnrError(f"{self._name}: fps is {fps}, expected a positive number")
-        self._img = image_kwargs(compression, level)
         self._poses: list[np.ndarray] = []
         self._transl: list[np.ndarray] = []
         self._cams: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._bulk_body: tuple[np.ndarray, np.ndarray] | None = None
         self._bulk_cams: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._betas = None if betas is None else _as_float(betas, (None,), "body/betas", self._name)
-        self._background = None if background is None else self.set_background(background)
+        self._background = None if background is None else _as_uint8(
+            background, (self.height, self.width, 3), "background", self._name)
         self._split: tuple[np.ndarray, np.ndarray] | None = None
         self._keyframes: tuple[np.ndarray, np.ndarray | None] | None = None
         self._truth: dict[str, np.ndarray] = {}
@@ -111,7 +101,7 @@ class CaptureWriter:
             self._f.create_group("body").attrs["model"] = str(body_model)
             self._frames = self._f.create_dataset(
                 S.FRAMES, shape=(0, self.height, self.width, 3), maxshape=(None, self.height, self.width, 3),
-                dtype=np.uint8, chunks=(1, self.height, self.width, 3), **self._img)
+                dtype=np.uint8, chunks=(1, self.height, self.width, 3), **S.IMAGE_COMPRESSION)
             self._masks: h5py.Dataset | None = None
             self.set_attrs(**(attrs or {}))
 
@@ -134,7 +124,7 @@ class CaptureWriter:
             if self._has_masks:
                 self._masks = self._f.create_dataset(
                     S.MASKS, shape=(0, self.height, self.width), maxshape=(None, self.height, self.width),
-                    dtype=np.uint8, chunks=(1, self.height, self.width), **self._img)
+                    dtype=np.uint8, chunks=(1, self.height, self.width), **S.IMAGE_COMPRESSION)
         if self._has_masks != (mask is not None):
             want = "a mask like the frames before it" if self._has_masks else "no mask, like the frames before it"
             raise AnrError(f"{self._name}: frame {i} has {'no ' if mask is None else ''}mask, expected {want}")
@@ -181,11 +171,6 @@ class CaptureWriter:
         if lead and not (K.shape[0] == R.shape[0] == t.shape[0]):
             raise AnrError(f"{self._name}: camera/K, camera/R, camera/t have {K.shape[0]}, {R.shape[0]}, "
                            f"{t.shape[0]} frames, expected the same count")
-
-    def set_background(self, background: Any) -> np.ndarray:
-        """Sets and returns the clean background plate ``(H,W,3)`` uint8."""
-        self._background = _as_uint8(background, (self.height, self.width, 3), "background", self._name)
-        return self._background
 
     def set_split(self, train: Any, test: Any) -> None:
         """Sets the frame indices ``train (n,)`` and ``test (m,)`` (disjoint)."""
@@ -289,7 +274,7 @@ class CaptureWriter:
         if K.ndim == 3 and K.shape[0] != n:
             raise AnrError(f"{name}: camera/K has {K.shape[0]} frames, expected {n}, one per frame written")
         background = self._background if self._background is not None else median_background(self._frames)
-        f.create_dataset(S.BACKGROUND, data=background, **self._img)
+        f.create_dataset(S.BACKGROUND, data=background, **S.IMAGE_COMPRESSION)
         datasets = {S.CAMERA_K: K, S.CAMERA_R: R, S.CAMERA_T: t, S.POSE: pose, S.TRANSL: transl, S.BETAS: self._betas,
                     **{f"{S.TRUTH}/{key}": value for key, value in self._truth.items()}}
         if self._split is not None:

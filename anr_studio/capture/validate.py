@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 
 from anr_studio.capture import schema as S
-from anr_studio.capture.h5guard import image_size_problem, text_problem, unsafe_problems
+from anr_studio.capture.h5guard import unsafe_problems
 from anr_studio.errors import AnrError, _shape_str
 
 # Rotation matrices further than this from orthonormal are not rotations (float32 round-off
@@ -112,6 +112,23 @@ def require_valid(path: str | os.PathLike, name: str) -> None:
         raise AnrError(problems[0])
 
 
+def _text_problem(value: object, field: str, max_len: int) -> str | None:
+    """Returns why an attribute ``value`` is not printable UTF-8 text of at most ``max_len`` characters, or None."""
+    try:
+        value = value.decode("utf-8") if isinstance(value, bytes) else value
+        if isinstance(value, str):
+            value.encode("utf-8")  # lone surrogates are not UTF-8
+    except UnicodeError:
+        return f"attribute {field} is not valid UTF-8, expected text"
+    if not isinstance(value, str):
+        return f"attribute {field} is {type(value).__name__}, expected a string"
+    if not value.strip() or len(value) > max_len:
+        return f"attribute {field} has {len(value)} characters, expected 1 to {max_len}"
+    if not value.isprintable():
+        return f"attribute {field} holds control characters ({value!r}), expected printable text"
+    return None
+
+
 def _check(c: _Checker, deep: bool) -> None:
     attrs = c.f.attrs
     fmt = _plain(attrs.get("format"))
@@ -121,17 +138,14 @@ def _check(c: _Checker, deep: bool) -> None:
     version = _plain(attrs.get("version"))
     if not isinstance(version, int) or isinstance(version, bool):
         c.add(f"attribute version is {version!r}, expected the integer {S.VERSION}")
-    elif int(version) > S.VERSION:
-        c.add(f"attribute version is {int(version)}, expected {S.VERSION} (written by a newer ANR Studio)")
-    elif int(version) != S.VERSION:
-        c.add(f"attribute version is {int(version)}, expected {S.VERSION}")
+    elif version != S.VERSION:
+        newer = " (written by a newer ANR Studio)" if version > S.VERSION else ""
+        c.add(f"attribute version is {int(version)}, expected {S.VERSION}{newer}")
     identity = attrs.get("identity")
-    if identity is None:
-        c.add("attribute identity is missing, expected a string naming the person")
-    else:
-        problem = text_problem(identity, "identity", c.name)
-        if problem:
-            c.problems.append(problem)
+    problem = ("attribute identity is missing, expected a string naming the person" if identity is None
+               else _text_problem(identity, "identity", S.MAX_NAME_LENGTH))
+    if problem:
+        c.add(problem)
     fps = _plain(attrs.get("fps"))
     try:
         fps_ok = fps is not None and np.isfinite(float(fps)) and 0 < float(fps) <= S.MAX_FPS
@@ -146,17 +160,17 @@ def _check(c: _Checker, deep: bool) -> None:
         model = body.attrs.get("model")
         if not isinstance(model, (str, bytes)):
             c.add('body attribute model is missing, expected "default" or the sha256 of an SMPL file')
-        elif text_problem(model, "body/model", c.name, 64):
+        elif _text_problem(model, "body/model", 64):
             c.add('body attribute model is not "default" or a sha256, expected one of them')
 
     frames = c.dataset(S.FRAMES)
     n = h = w = None
     if frames is not None and c.shaped(frames, (None, None, None, 3), ("N", "H", "W", 3), "uint8"):
-        too_big = image_size_problem(frames.shape, c.name)
-        if too_big:
-            c.problems.append(too_big)
-            return
         n, h, w = (int(s) for s in frames.shape[:3])
+        if n > S.MAX_FRAMES:  # beyond the supported sizes: nothing more is read
+            return c.add(f"frames declares {n} frames, expected at most {S.MAX_FRAMES}")
+        if max(h, w) > S.MAX_IMAGE_SIDE:
+            return c.add(f"frames are {w}x{h} pixels, expected at most {S.MAX_IMAGE_SIDE} on each side")
         if n == 0:
             c.add("frames holds 0 frames, expected at least one")
     masks = c.dataset(S.MASKS, required=False)

@@ -45,7 +45,6 @@ class ToolImport:
     background: Path | None = None  # a clean plate image
 
 
-
 class Probe:
     """Loads result files (pickle / joblib, .npz, .npy: :mod:`safe_pickle`) once for detection and reading."""
 
@@ -104,7 +103,3 @@ def resolve(src: Path, poses: Path | None, name: str | None, probe: Probe) -> st
                        f"choose with --format {found[0]}")
     return found[0] if found else GENERIC
 
-
-def read(name: str, src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
-    """Returns what format ``name`` reads from ``src``."""
-    return formats()[name].read(src, options, probe)
