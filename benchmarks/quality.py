@@ -9,7 +9,8 @@ Steps:
    a motion that turns all the way round in place, walks a circle and lifts the arms; the last 15 % of
    the frames (arm movements never seen in training) are held out. Then `anr-studio keyframes`.
 2. Trains every variant (`--variant NAME|TREE|TRAIN ARGS`: the code in folder TREE, e.g. a checkout of
-   today's main as the baseline) with the same `--time-budget` of training seconds, one after the other.
+   today's main as the baseline) with the same `--time-budget` of training seconds, one after the other
+   (on CUDA after an unscored `WARM_UP_S` run that compiles and caches the kernels for all of them).
 3. Renders, in a process running the variant's own code (`Avatar.load` + `Avatar.render`): held-out and
    training frames with the tracked (stored, noisy) poses and with the true poses; held-out poses on white;
    a slow orbit (0.5 degrees a frame) around a held-out pose; a try-on: the `upper` region of A's texture
@@ -45,6 +46,8 @@ MOTION = ("turn", "walk", "arms")
 """Built-in clips played one after the other: a full turn in place, a walk round a circle, arm lifts."""
 ORBIT_STEP_DEG = 0.5
 REGION = "upper"
+WARM_UP_S = 15.0
+"""Seconds of the unscored training run that warms the kernel caches before the variants (CUDA)."""
 
 
 def log(message: str) -> None:
@@ -389,6 +392,13 @@ def main() -> int:
     np.savez(out / "inputs.npz", **inputs)
     rows, renders = {}, {}
     skipped = []
+    if args.device == "cuda":
+        # Kernel compilation (Triton, cuDNN autotuning) is cached on disk by the first training process:
+        # an unscored short run first gives every variant the same warm caches.
+        log("warming up the kernel caches")
+        argv = ["train", "--captures", *paths, "--preset", args.preset, "--out", str(out / "runs" / "warm-up"),
+                "--time-budget", str(WARM_UP_S), "--no-progress", "--device", args.device, *variants[0][2]]
+        subprocess.run(anr_command(variants[0][1], argv), env=tree_env(variants[0][1]), cwd=out, check=True)
     for name, tree, extra in variants:
         needed = args.time_budget + 60.0 + 25.0 * (len(rows) + 1)  # start-up and rendering; scoring of all so far
         if args.total_s and time.perf_counter() - t_start + needed > args.total_s:
