@@ -4,6 +4,7 @@ extract masks, and run the alignment check (outline and skeleton over the frame,
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PySide6 import QtCore, QtWidgets
@@ -41,6 +42,8 @@ class CapturePanel(QtWidgets.QWidget):
         self._masks_job: BackgroundJob | None = None
         self._check_job: BackgroundJob | None = None
         self._writers: dict[BackgroundJob, tuple[str, str]] = {}  # running jobs that write a capture: (name, path)
+        # Asked before another capture replaces the open one (unsaved edits); one answering False keeps the open one.
+        self.before_close: list[Callable[[], bool]] = []
         self.watcher = JobWatcher(self, self.jobs)
         self.image = ImageLabel(NO_CAPTURE, objectName="captureImage")
         self.slider = slider(0, 0, tip="Scrub through the capture's frames", slot=self.show_frame)
@@ -80,8 +83,12 @@ class CapturePanel(QtWidgets.QWidget):
             self.open_capture(path)
 
     def open_capture(self, path: str) -> None:
-        """Opens ``path`` (AnrError with the validator's first problem when it is not a valid capture)."""
+        """Opens ``path`` (AnrError with the validator's first problem when it is not a valid capture) unless one of
+        `before_close` keeps the open capture."""
         cap, summary = open_capture(path, self.body)
+        if path != self.path and not all(keep_going() for keep_going in self.before_close):
+            cap.close()
+            return
         if self.capture is not None and self.capture is not cap:
             self.capture.close()
         self.capture, self.path = cap, path

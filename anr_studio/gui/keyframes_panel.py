@@ -63,6 +63,7 @@ class KeyframesPanel(QtWidgets.QWidget):
                                  self.save_btn, None), self.progress, (split, 1), self.info, margins=4))
         capture_panel.capture_opened.connect(self._load_from_capture)
         capture_panel.writing_changed.connect(self._show_writer)
+        capture_panel.before_close.append(self.confirm_close)
 
     def _load_from_capture(self, path: str) -> None:
         if self.unsaved and path == self._path:
@@ -136,6 +137,20 @@ class KeyframesPanel(QtWidgets.QWidget):
         if drop:
             self.unsaved = True
             self.set_keyframes([i for i in self.indices if i not in drop], None)
+
+    def confirm_close(self) -> bool:
+        """Returns True when the keyframes of the open capture may be closed: nothing unsaved (or no window on screen
+        to ask in), or the user saved or discarded the edits; False on Cancel or when saving failed."""
+        if not self.unsaved or not self.window().isVisible():
+            return True
+        Btn = QtWidgets.QMessageBox.StandardButton
+        answer = QtWidgets.QMessageBox.question(
+            self, "Unsaved keyframes", f"Save changes to keyframes of {Path(self._path).name}?",
+            Btn.Save | Btn.Discard | Btn.Cancel, Btn.Save)
+        if answer == Btn.Save:
+            self.save()  # a failure is a dialog and leaves the edits unsaved
+            return not self.unsaved
+        return answer == Btn.Discard
 
     @guarded
     def save(self, _checked: bool = False) -> None:

@@ -471,7 +471,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 box.addItem(name)
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt name
-        if not self.tryon_panel.confirm_discard():
+        if not (self.keyframes_panel.confirm_close() and self.tryon_panel.confirm_discard()):
             event.ignore()
             return
         s = settings()

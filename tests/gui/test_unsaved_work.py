@@ -1,4 +1,5 @@
-"""The studio keeps a user's keyframe edits: Save is off while a job writes the same capture."""
+"""The studio keeps a user's keyframe edits: Save is off while a job writes the same capture, and closing the
+window or opening another capture asks whether to save them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from PySide6 import QtCore, QtWidgets
 
 from anr_studio.capture import Capture
 from tests.gui.test_job_list import _save
+
+Btn = QtWidgets.QMessageBox.StandardButton
 
 
 def _held_masks(monkeypatch) -> threading.Event:
@@ -66,3 +69,98 @@ def test_save_is_off_only_for_the_capture_the_job_writes(window, qtbot, tiny_cap
     gate.set()
     qtbot.waitUntil(lambda: not window.capture_panel.watcher.active, timeout=60000)
     assert job.status.snapshot().error is None and window.keyframes_panel.save_btn.isEnabled()
+
+
+def _answer(monkeypatch, button) -> list[tuple]:
+    """Returns the list of questions asked (title, text, buttons, default), each answered with ``button``."""
+    asked: list[tuple] = []
+
+    def question(_parent, title, text, buttons, default):
+        asked.append((title, text, buttons, default))
+        return button
+
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question", question)
+    return asked
+
+
+def _edit_keyframes(window, tiny_capture) -> None:
+    window.open_path(tiny_capture)
+    window.capture_panel.slider.setValue(4)
+    window.keyframes_panel.add_current()
+    assert window.keyframes_panel.indices == [0, 3, 4] and window.keyframes_panel.unsaved
+
+
+def test_closing_with_unsaved_keyframes_asks_and_cancel_keeps_the_window_open(window, qtbot, tiny_capture, monkeypatch):
+    _edit_keyframes(window, tiny_capture)
+    asked = _answer(monkeypatch, Btn.Cancel)
+    assert not window.close()
+    assert asked == [("Unsaved keyframes", "Save changes to keyframes of tiny.h5?", Btn.Save | Btn.Discard | Btn.Cancel, Btn.Save)]
+    assert window.isVisible() and window.keyframes_panel.indices == [0, 3, 4] and window.keyframes_panel.unsaved
+    assert Capture(tiny_capture).keyframes.tolist() == [0, 3]
+    asked = _answer(monkeypatch, Btn.Save)
+    assert window.close() and len(asked) == 1 and not window.isVisible()
+    assert Capture(tiny_capture).keyframes.tolist() == [0, 3, 4]
+
+
+def test_closing_and_discarding_leaves_the_capture_as_it_was(window, qtbot, tiny_capture, monkeypatch):
+    _edit_keyframes(window, tiny_capture)
+    asked = _answer(monkeypatch, Btn.Discard)
+    assert window.close() and len(asked) == 1
+    assert Capture(tiny_capture).keyframes.tolist() == [0, 3]
+
+
+def test_a_failed_save_on_close_keeps_the_window_open(window, qtbot, tiny_capture, monkeypatch):
+    gate = _held_masks(monkeypatch)
+    _edit_keyframes(window, tiny_capture)
+    window.capture_panel.start_masks(method="plate")
+    _answer(monkeypatch, Btn.Save)
+    assert not window.close() and window.isVisible() and window.keyframes_panel.unsaved
+    box = window.findChild(QtWidgets.QMessageBox, "errorDialog")
+    assert box is not None and "not saved while the masks job is writing tiny.h5" in box.text()
+    box.close()
+    gate.set()
+    qtbot.waitUntil(window.keyframes_panel.save_btn.isEnabled, timeout=60000)
+    assert window.close() and Capture(tiny_capture).keyframes.tolist() == [0, 3, 4]
+
+
+def test_opening_another_capture_asks_about_unsaved_keyframes(window, qtbot, tiny_capture, tmp_path, standin_body, monkeypatch):
+    from tests.standin import write_standin_capture
+
+    other = str(write_standin_capture(tmp_path / "other.h5", standin_body))
+    _edit_keyframes(window, tiny_capture)
+    asked = _answer(monkeypatch, Btn.Cancel)
+    window.open_path(other)
+    assert [q[1] for q in asked] == ["Save changes to keyframes of tiny.h5?"]
+    assert window.capture_panel.path == tiny_capture and window.keyframes_panel.indices == [0, 3, 4]
+    assert window.keyframes_panel.unsaved and window.capture_panel.capture is not None
+    asked = _answer(monkeypatch, Btn.Save)
+    window.open_path(other)
+    assert len(asked) == 1 and window.capture_panel.path == other and not window.keyframes_panel.unsaved
+    assert Capture(tiny_capture).keyframes.tolist() == [0, 3, 4]
+    window.open_path(tiny_capture)  # nothing unsaved: no question
+    assert len(asked) == 1 and window.capture_panel.path == tiny_capture
+
+
+def test_the_question_is_a_real_dialog_with_save_discard_and_cancel(window, qtbot, tiny_capture, monkeypatch):
+    """The studio's own QMessageBox on screen, answered by a timer clicking its Cancel button."""
+    _edit_keyframes(window, tiny_capture)
+    seen: list[tuple] = []
+
+    def question(parent, title, text, buttons, default):
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Question, title, text, buttons, parent)
+        box.setDefaultButton(default)
+
+        def answer():
+            try:
+                _save(box, "keyframes_unsaved_question.png")
+                seen.append((box.isVisible(), [b.text().replace("&", "") for b in box.buttons()]))
+            finally:
+                box.button(Btn.Cancel).click()
+
+        QtCore.QTimer.singleShot(300, answer)
+        return Btn(box.exec())
+
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question", question)
+    assert not window.close() and window.isVisible()
+    assert seen and seen[0][0] and sorted(seen[0][1]) == ["Cancel", "Discard", "Save"]
+    _answer(monkeypatch, Btn.Discard)
