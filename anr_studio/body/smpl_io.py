@@ -1,7 +1,7 @@
 """Loading SMPL-format model files (.npz, .pkl) and OBJ UV layouts, without arbitrary unpickling.
 
 SMPL's .pkl holds numpy arrays, a scipy sparse ``J_regressor`` and chumpy arrays:
-:class:`SafeSmplUnpickler` builds only those (as plain stand-ins) and refuses every other global.
+:func:`read_pickle` builds only those (as plain stand-ins) and refuses every other global.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 from anr_studio.body.skeleton import BODY_PART_NAMES, NUM_JOINTS, SMPL_PARENTS, joint_part_indices
 from anr_studio.errors import AnrError, expect_shape
 from anr_studio.fileio import file_sha256
-from anr_studio.restricted_pickle import NUMPY_GLOBALS, RefusedGlobal, allowed_global
+from anr_studio.restricted_pickle import RefusedGlobal, RestrictedUnpickler
 
 
 class ChumpyArray:
@@ -55,13 +55,6 @@ class SparseMatrix:
         return out
 
 
-def _sparse_class(fmt: str) -> type:
-    return type(f"{fmt}_matrix", (SparseMatrix,), {"format": fmt})
-
-
-_SPARSE = {f"{fmt}_{kind}": _sparse_class(fmt) for fmt in ("csc", "csr", "coo") for kind in ("matrix", "array")}
-
-
 def _safe_reconstructor(cls: type, base: type, state: Any) -> Any:
     # copyreg._reconstructor (protocols 0 and 1) may call base.__new__ on anything; only our
     # stand-ins are allowed here.
@@ -71,7 +64,8 @@ def _safe_reconstructor(cls: type, base: type, state: Any) -> Any:
 
 
 _ALLOWED: dict[tuple[str, str], Any] = {
-    **NUMPY_GLOBALS,
+    **{("scipy.sparse", f"{fmt}_{kind}"): type(f"{fmt}_matrix", (SparseMatrix,), {"format": fmt})
+       for fmt in ("csc", "csr", "coo") for kind in ("matrix", "array")},
     ("copyreg", "_reconstructor"): _safe_reconstructor,
     ("builtins", "object"): object,
     ("chumpy.ch", "Ch"): ChumpyArray,
@@ -79,21 +73,11 @@ _ALLOWED: dict[tuple[str, str], Any] = {
 }
 
 
-class SafeSmplUnpickler(pickle.Unpickler):
-    """An Unpickler that builds numpy arrays, scipy sparse matrices and chumpy arrays, nothing else."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module.startswith("scipy.sparse") and name in _SPARSE:
-            return _SPARSE[name]
-        return allowed_global(_ALLOWED, module, name)
-
-
 def read_pickle(path: Path) -> dict[str, Any]:
-    """Returns the dict stored in an SMPL .pkl, read with :class:`SafeSmplUnpickler`."""
+    """Returns the dict stored in an SMPL .pkl (numpy arrays, scipy sparse matrices and chumpy arrays only)."""
     try:
         with open(path, "rb") as f:
-            # latin1: SMPL's own files were pickled by Python 2 (numpy raw data in str objects).
-            data = SafeSmplUnpickler(f, encoding="latin1").load()
+            data = RestrictedUnpickler(f, _ALLOWED).load()
     except RefusedGlobal as exc:
         raise AnrError(f"{path}: not a loadable SMPL pickle ({exc}); expected only numpy arrays, scipy sparse matrices and chumpy arrays") from None
     except Exception as exc:  # a damaged stream can fail inside any allowed constructor
