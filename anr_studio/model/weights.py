@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
 
 from anr_studio.errors import AnrError
+from anr_studio.fileio import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -54,20 +54,14 @@ def _hash_prefix(filename: str) -> str | None:
 
 def download(url: str, path: Path, what: str) -> Path:
     """Returns ``path`` after downloading ``url`` into it (temporary name, hash check, rename); AnrError on failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     print(f"anr-studio: downloading {what} ({path.name}) once into {path.parent} (--offline or {OFFLINE_ENV}=1 "
           "prevents it)", file=sys.stderr, flush=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(fd)
     try:
-        torch.hub.download_url_to_file(url, tmp, hash_prefix=_hash_prefix(path.name), progress=sys.stderr.isatty())
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".partial") as tmp:
+            torch.hub.download_url_to_file(url, str(tmp), hash_prefix=_hash_prefix(path.name), progress=sys.stderr.isatty())
     except Exception as exc:  # network errors, a wrong hash, a full disk: all end the same way for the user
         raise AnrError(f"{path}: could not download {what} from {url} ({exc}); put the file there by hand "
                        f"or run with --offline") from exc
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
