@@ -194,12 +194,6 @@ class LossConfig:
                 raise AnrError(f"config: loss.{f.name} = {value}, expected a weight >= 0")
         _check_choice(self.gan_mode, GAN_MODES, "loss.gan_mode")
 
-    @classmethod
-    def preset(cls, name: str) -> "LossConfig":
-        """Returns the loss weights of a preset (all presets share them today)."""
-        _check_choice(name, PRESETS, "preset")
-        return cls()
-
 
 RETIRED_KEYS = {
     "model": ("coarse_activation",),
