@@ -17,6 +17,7 @@ NORMS = ("instance", "batch", "none")
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu")
 UPSAMPLE_MODES = ("transpose", "bilinear")
 GAN_MODES = ("lsgan", "hinge")
+RENDERER_KINDS = ("anr", "anr-1stage", "dnr")  # two-stage ANR, its one-stage ablation, the DNR baseline
 
 
 def _check_choice(value: str, choices: tuple[str, ...], where: str) -> None:
