@@ -16,13 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from anr_studio.errors import AnrError
-from anr_studio.motion.clip import MAX_FPS, MIN_FPS
+from anr_studio.motion.clip import MAX_FPS, MAX_FRAMES, MIN_FPS
 
 MAX_FILE_BYTES = 200 * 2**20
 MAX_JOINTS = 1024
 MAX_DEPTH = 256  # real rigs nest ~10-25 deep (fingers included)
 MAX_HIERARCHY_LINES = 100_000
-MAX_FRAMES = 1_000_000
 MAX_VALUES = 50_000_000  # frames x channels: 400 MB of float64
 MAX_MAGNITUDE = 1e7  # offsets and channel values: millimetres and degrees stay far below this
 CHANNEL_NAMES = ("Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Zrotation")
