@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,10 @@ from anr_studio.body.skeleton import BODY_PART_NAMES, NUM_JOINTS, SMPL_PARENTS, 
 from anr_studio.errors import AnrError, expect_shape
 from anr_studio.fileio import file_sha256
 from anr_studio.restricted_pickle import RefusedGlobal, RestrictedUnpickler
+from anr_studio.safe_npz import NpzArchive
+
+SMPL_FIELDS = ("v_template", "f", "shapedirs", "J_regressor", "weights", "kintree_table", "posedirs")
+"""The arrays of an SMPL-format model that the body reads."""
 
 
 class ChumpyArray:
@@ -87,28 +90,6 @@ def read_pickle(path: Path) -> dict[str, Any]:
     return data
 
 
-class _NpzFields:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            self.npz = np.load(path, allow_pickle=False)
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-            raise AnrError(f"{path}: not a readable .npz archive ({exc})") from None
-        if not hasattr(self.npz, "files"):
-            raise AnrError(f"{path}: holds a single array, expected an .npz archive of SMPL arrays")
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.npz.files
-
-    def __getitem__(self, key: str) -> Any:
-        try:
-            return self.npz[key]
-        except ValueError as exc:  # object arrays need pickle, which we never use
-            raise AnrError(f"{self.path}: field {key} cannot be read without unpickling ({exc}); expected a numeric array") from None
-        except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
-            raise AnrError(f"{self.path}: field {key} is damaged or truncated ({exc})") from None
-
-
 def _array(fields: Any, key: str, path: Path, shape: tuple | None = None, required: bool = True) -> np.ndarray | None:
     """Returns the numeric array ``fields[key]`` (checked against ``shape`` as `expect_shape` reads it)."""
     if key not in fields:
@@ -140,7 +121,8 @@ def load_smpl(path: str | os.PathLike, uv_obj: str | os.PathLike | None = None) 
         raise AnrError(f"{path}: SMPL model file not found")
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        fields: Any = _NpzFields(path)
+        with NpzArchive(path, "the arrays of an SMPL-format model") as npz:
+            fields: Any = {key: npz.array(key) for key in SMPL_FIELDS if key in npz}
     elif suffix == ".pkl":
         fields = read_pickle(path)
     else:

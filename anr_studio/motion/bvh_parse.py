@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from anr_studio.errors import AnrError
+from anr_studio.errors import AnrError, shown
 from anr_studio.motion.clip import MAX_FPS, MAX_FRAMES, MIN_FPS
 
 MAX_FILE_BYTES = 200 * 2**20
@@ -46,12 +46,6 @@ class BvhData:
     @property
     def num_frames(self) -> int:
         return int(self.values.shape[0])
-
-
-def shown(text: str, limit: int = 40) -> str:
-    """Returns ``text`` safe to print in a message: control characters as '?', cut to ``limit``."""
-    clean = "".join(c if c.isprintable() else "?" for c in text[: limit + 1])
-    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
 
 
 class _Lines:
