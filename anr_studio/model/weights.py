@@ -40,11 +40,6 @@ def set_offline(value: bool = True) -> None:
     os.environ[OFFLINE_ENV] = "1" if value else "0"
 
 
-def hub_checkpoint_path(filename: str) -> Path:
-    """Returns where torchvision caches ``filename``: ``torch.hub.get_dir()/checkpoints/filename``."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / filename
-
-
 def _hash_prefix(filename: str) -> str | None:
     """Returns the sha256 prefix torchvision puts in a file name (``vgg19-dcbbe9de.pth`` -> ``dcbbe9de``)."""
     stem = filename.rsplit(".", 1)[0]
@@ -75,7 +70,7 @@ def find_weights(filename: str, explicit: str | os.PathLike | None = None, what:
         if not path.is_file():
             raise AnrError(f"{path}: {what} file not found, expected torchvision's {filename}")
         return path
-    path = hub_checkpoint_path(filename)
+    path = Path(torch.hub.get_dir()) / "checkpoints" / filename  # where torchvision caches it
     if path.is_file():
         return path
     if offline() or filename not in WEIGHT_URLS:
