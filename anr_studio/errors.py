@@ -27,6 +27,12 @@ def printable(text: str) -> str:
                    for ch in str(text))
 
 
+def shown(text: str, limit: int = 40) -> str:
+    """Returns ``text`` safe to print in a message: control characters as '?', cut to ``limit``."""
+    clean = "".join(c if c.isprintable() else "?" for c in text[: limit + 1])
+    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
+
+
 def _shape_str(shape: Sequence[Any]) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 

@@ -1,9 +1,11 @@
-"""Unpickling without running code: the pieces shared by every reader of a third-party pickle.
+"""Unpickling without running code: the one Unpickler of every reader of a third-party pickle.
 
 A pickle may call any importable function. Our readers (SMPL model files in ``body.smpl_io``,
-fitting tools' result files in ``capture.formats.safe_pickle``) subclass ``pickle.Unpickler`` and
-answer ``find_class`` from an allowlist: :data:`NUMPY_GLOBALS` (what pickled numpy arrays,
-dtypes and scalars need) plus their own entries; any other global raises :class:`RefusedGlobal`.
+fitting tools' result files in ``capture.formats.safe_pickle``) load with :class:`RestrictedUnpickler`
+and their own allowlist; with :data:`NUMPY_GLOBALS` (what pickled numpy arrays, dtypes and scalars
+need) it answers ``find_class``, and any other global raises :class:`RefusedGlobal`. joblib's arrays
+follow their ``NumpyArrayWrapper`` as raw bytes outside the stream (after a padding-length byte and
+padding when aligned); the unpickler reads them where an allowlist admits :class:`JoblibArray`.
 """
 
 from __future__ import annotations
@@ -46,13 +48,79 @@ for _mod in ("numpy.core.numeric", "numpy._core.numeric"):
     NUMPY_GLOBALS[(_mod, "_frombuffer")] = _frombuffer
 
 
-def allowed_global(allowed: dict[tuple[str, str], Any], module: str, name: str) -> Any:
+def _allowed_global(allowed: dict[tuple[str, str], Any], module: str, name: str) -> Any:
     """Returns ``allowed[(module, name)]`` after Python 2 names are mapped as pickle maps them
-    (``__builtin__``, ``copy_reg``); RefusedGlobal when it is not there."""
+    (``__builtin__``, ``copy_reg``) and scipy's sparse classes to ``scipy.sparse`` (whose private
+    modules moved between versions); RefusedGlobal when it is not there."""
     if (module, name) in _compat_pickle.NAME_MAPPING:
         module, name = _compat_pickle.NAME_MAPPING[(module, name)]
     elif module in _compat_pickle.IMPORT_MAPPING:
         module = _compat_pickle.IMPORT_MAPPING[module]
+    elif module.startswith("scipy.sparse."):
+        module = "scipy.sparse"
     if (module, name) in allowed:
         return allowed[(module, name)]
     raise RefusedGlobal(f"refusing global {module}.{name}")
+
+
+class JoblibArray:
+    """Stands in for ``joblib.numpy_pickle.NumpyArrayWrapper``: keeps its state; the array follows."""
+
+    def __setstate__(self, state: Any) -> None:
+        if not isinstance(state, dict):
+            raise pickle.UnpicklingError("joblib array wrapper state is not a dict")
+        self.__dict__.update(state)
+
+
+class RestrictedUnpickler(pickle._Unpickler):  # the Python implementation: joblib arrays need BUILD
+    """An Unpickler that builds only :data:`NUMPY_GLOBALS` and the globals in ``allowed`` (strings as latin1,
+    as Python 2 pickles of numpy arrays need)."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def __init__(self, file: Any, allowed: dict[tuple[str, str], Any]) -> None:
+        super().__init__(file, encoding="latin1")
+        self._file = file
+        self._allowed = {**NUMPY_GLOBALS, **allowed}
+
+    def find_class(self, module: str, name: str) -> Any:
+        return _allowed_global(self._allowed, module, name)
+
+    def _load_build(self) -> None:
+        pickle._Unpickler.load_build(self)
+        if isinstance(self.stack[-1], JoblibArray):
+            self.stack[-1] = self._read_joblib_array(self.stack[-1])
+
+    dispatch[pickle.BUILD[0]] = _load_build
+
+    def _read_joblib_array(self, wrapper: JoblibArray) -> np.ndarray:
+        """Returns the array whose bytes follow a joblib wrapper in the file."""
+        dtype, shape, order = wrapper.__dict__.get("dtype"), wrapper.__dict__.get("shape"), wrapper.__dict__.get("order", "C")
+        if not isinstance(dtype, np.dtype) or not isinstance(shape, tuple) or order not in ("C", "F"):
+            raise pickle.UnpicklingError("joblib array wrapper without dtype, shape and order")
+        if wrapper.__dict__.get("subclass", np.ndarray) is not np.ndarray:
+            raise pickle.UnpicklingError("joblib array of a numpy subclass")
+        if dtype.hasobject:  # object arrays are a nested pickle (protocol 2)
+            array = RestrictedUnpickler(self._file, self._allowed).load()
+            if not isinstance(array, np.ndarray):
+                raise pickle.UnpicklingError("joblib object array is not an array")
+            return array
+        if wrapper.__dict__.get("numpy_array_alignment_bytes") is not None:
+            padding = self._file.read(1)
+            if len(padding) != 1:
+                raise pickle.UnpicklingError("joblib array data ends early")
+            self._file.read(padding[0])
+        array = raw_array(self._file, dtype, shape, order == "F")
+        if array is None:
+            raise pickle.UnpicklingError("joblib array data ends early")
+        return array
+
+
+def raw_array(stream: Any, dtype: np.dtype, shape: tuple, fortran: bool) -> np.ndarray | None:
+    """Returns the array of ``shape`` whose raw bytes follow in ``stream``, or None when they end early."""
+    count = int(np.prod(shape, dtype=np.int64))
+    data = stream.read(count * dtype.itemsize)
+    if len(data) != count * dtype.itemsize:
+        return None
+    array = np.frombuffer(data, dtype=dtype, count=count)
+    return (array.reshape(shape[::-1]).T if fortran else array.reshape(shape)).copy()

@@ -277,7 +277,8 @@ def worker(spec: dict) -> None:
         result["heldout_psnr"] = metrics["overall"]["psnr"]
         result["heldout_frames"] = metrics["overall"]["frames"]
     Path(f"{spec['result']}-rank{rank}.json").write_text(json.dumps(result))
-    distributed.barrier(trainer.dist)
+    if trainer.dist.enabled:
+        dist.barrier()
     trainer.close()
 
 

@@ -18,12 +18,49 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.spatial.transform import Rotation
 
 from anr_studio.capture import Capture
+from anr_studio.capture.check import coarse_masks
 from anr_studio.capture.keyframes import select_keyframes
-from anr_studio.capture.synth.contact_sheet import outside_share
-from anr_studio.capture.synth.noise import angle_between
 from anr_studio.capture.synth.generate import SynthConfig, generate_capture
+
+
+class _Truth:
+    """A synthetic capture whose body parameters are the noise-free ones stored under truth/."""
+
+    def __init__(self, capture) -> None:
+        self.capture = capture
+
+    def __getattr__(self, name):
+        return getattr(self.capture, name)
+
+    def pose(self, i: int) -> np.ndarray:
+        return self.capture.truth("pose")[i]
+
+    def transl(self, i: int) -> np.ndarray:
+        return self.capture.truth("transl")[i]
+
+
+def outside_share(capture, indices=None, truth: bool = False) -> float:
+    """Returns the share of the soft masks' mass (frames ``indices``, default all) outside the coarse body, posed
+    with the tracked parameters or, with ``truth``, exactly (what remains is clothes and hair)."""
+    idx = list(range(len(capture))) if indices is None else [int(i) for i in indices]
+    posed = _Truth(capture) if truth else capture
+    inside = outside = 0.0
+    for start in range(0, len(idx), 16):
+        chunk = idx[start:start + 16]
+        coarse = coarse_masks(posed, chunk)
+        true = np.stack([capture.mask(i) for i in chunk]).astype(np.float64) / 255.0
+        outside += float((true * ~coarse).sum())
+        inside += float((true * coarse).sum())
+    return outside / max(inside + outside, 1e-12)
+
+
+def angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Returns the rotation angle in degrees (...) between axis-angle rotations ``a`` and ``b`` (..., 3)."""
+    rel = Rotation.from_rotvec(a.reshape(-1, 3)).inv() * Rotation.from_rotvec(b.reshape(-1, 3))
+    return np.rad2deg(rel.magnitude()).reshape(a.shape[:-1])
 
 
 def main() -> int:

@@ -15,12 +15,12 @@ import torch
 
 from anr_studio.capture import schema as S
 from anr_studio.errors import AnrError
+from anr_studio.model.config import RENDERER_KINDS
 
 CHECKSUM_KEY = "tensors_sha256"
 # A neural texture has a handful of channels (8 in the paper) and a side of a few thousand texels at most.
 MAX_TEXTURE_CHANNELS = 64
 MAX_TEXTURE_SIDE = 8192
-RENDERERS = ("anr", "anr-1stage", "dnr")
 
 
 def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
@@ -111,8 +111,8 @@ def check_meta(meta: Any, source: str, format_name: str, version: int) -> dict[s
         raise AnrError(f"{source}: image_size is {str(size)[:40]}, expected [H, W] in pixels up to {S.MAX_IMAGE_SIDE}")
     if meta.get("body_model") is not None:
         _name(meta["body_model"], "body_model", source, 64)
-    if meta.get("renderer") is not None and meta["renderer"] not in RENDERERS:
-        raise AnrError(f"{source}: renderer is {str(meta['renderer'])[:40]!r}, expected one of {', '.join(RENDERERS)}")
+    if meta.get("renderer") is not None and meta["renderer"] not in RENDERER_KINDS:
+        raise AnrError(f"{source}: renderer is {str(meta['renderer'])[:40]!r}, expected one of {', '.join(RENDERER_KINDS)}")
     for key in ("model", "config"):
         if meta.get(key) is not None and not isinstance(meta[key], dict):
             raise AnrError(f"{source}: {key} is a JSON {type(meta[key]).__name__}, expected an object")

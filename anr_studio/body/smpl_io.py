@@ -1,14 +1,13 @@
 """Loading SMPL-format model files (.npz, .pkl) and OBJ UV layouts, without arbitrary unpickling.
 
 SMPL's .pkl holds numpy arrays, a scipy sparse ``J_regressor`` and chumpy arrays:
-:class:`SafeSmplUnpickler` builds only those (as plain stand-ins) and refuses every other global.
+:func:`read_pickle` builds only those (as plain stand-ins) and refuses every other global.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,11 @@ import numpy as np
 from anr_studio.body.skeleton import BODY_PART_NAMES, NUM_JOINTS, SMPL_PARENTS, joint_part_indices
 from anr_studio.errors import AnrError, expect_shape
 from anr_studio.fileio import file_sha256
-from anr_studio.restricted_pickle import NUMPY_GLOBALS, RefusedGlobal, allowed_global
+from anr_studio.restricted_pickle import RefusedGlobal, RestrictedUnpickler
+from anr_studio.safe_npz import NpzArchive
+
+SMPL_FIELDS = ("v_template", "f", "shapedirs", "J_regressor", "weights", "kintree_table", "posedirs")
+"""The arrays of an SMPL-format model that the body reads."""
 
 
 class ChumpyArray:
@@ -55,13 +58,6 @@ class SparseMatrix:
         return out
 
 
-def _sparse_class(fmt: str) -> type:
-    return type(f"{fmt}_matrix", (SparseMatrix,), {"format": fmt})
-
-
-_SPARSE = {f"{fmt}_{kind}": _sparse_class(fmt) for fmt in ("csc", "csr", "coo") for kind in ("matrix", "array")}
-
-
 def _safe_reconstructor(cls: type, base: type, state: Any) -> Any:
     # copyreg._reconstructor (protocols 0 and 1) may call base.__new__ on anything; only our
     # stand-ins are allowed here.
@@ -71,7 +67,8 @@ def _safe_reconstructor(cls: type, base: type, state: Any) -> Any:
 
 
 _ALLOWED: dict[tuple[str, str], Any] = {
-    **NUMPY_GLOBALS,
+    **{("scipy.sparse", f"{fmt}_{kind}"): type(f"{fmt}_matrix", (SparseMatrix,), {"format": fmt})
+       for fmt in ("csc", "csr", "coo") for kind in ("matrix", "array")},
     ("copyreg", "_reconstructor"): _safe_reconstructor,
     ("builtins", "object"): object,
     ("chumpy.ch", "Ch"): ChumpyArray,
@@ -79,21 +76,11 @@ _ALLOWED: dict[tuple[str, str], Any] = {
 }
 
 
-class SafeSmplUnpickler(pickle.Unpickler):
-    """An Unpickler that builds numpy arrays, scipy sparse matrices and chumpy arrays, nothing else."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module.startswith("scipy.sparse") and name in _SPARSE:
-            return _SPARSE[name]
-        return allowed_global(_ALLOWED, module, name)
-
-
 def read_pickle(path: Path) -> dict[str, Any]:
-    """Returns the dict stored in an SMPL .pkl, read with :class:`SafeSmplUnpickler`."""
+    """Returns the dict stored in an SMPL .pkl (numpy arrays, scipy sparse matrices and chumpy arrays only)."""
     try:
         with open(path, "rb") as f:
-            # latin1: SMPL's own files were pickled by Python 2 (numpy raw data in str objects).
-            data = SafeSmplUnpickler(f, encoding="latin1").load()
+            data = RestrictedUnpickler(f, _ALLOWED).load()
     except RefusedGlobal as exc:
         raise AnrError(f"{path}: not a loadable SMPL pickle ({exc}); expected only numpy arrays, scipy sparse matrices and chumpy arrays") from None
     except Exception as exc:  # a damaged stream can fail inside any allowed constructor
@@ -101,28 +88,6 @@ def read_pickle(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise AnrError(f"{path}: the pickle holds a {type(data).__name__}, expected a dict of SMPL arrays")
     return data
-
-
-class _NpzFields:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            self.npz = np.load(path, allow_pickle=False)
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-            raise AnrError(f"{path}: not a readable .npz archive ({exc})") from None
-        if not hasattr(self.npz, "files"):
-            raise AnrError(f"{path}: holds a single array, expected an .npz archive of SMPL arrays")
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.npz.files
-
-    def __getitem__(self, key: str) -> Any:
-        try:
-            return self.npz[key]
-        except ValueError as exc:  # object arrays need pickle, which we never use
-            raise AnrError(f"{self.path}: field {key} cannot be read without unpickling ({exc}); expected a numeric array") from None
-        except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
-            raise AnrError(f"{self.path}: field {key} is damaged or truncated ({exc})") from None
 
 
 def _array(fields: Any, key: str, path: Path, shape: tuple | None = None, required: bool = True) -> np.ndarray | None:
@@ -156,7 +121,8 @@ def load_smpl(path: str | os.PathLike, uv_obj: str | os.PathLike | None = None) 
         raise AnrError(f"{path}: SMPL model file not found")
     suffix = path.suffix.lower()
     if suffix == ".npz":
-        fields: Any = _NpzFields(path)
+        with NpzArchive(path, "the arrays of an SMPL-format model") as npz:
+            fields: Any = {key: npz.array(key) for key in SMPL_FIELDS if key in npz}
     elif suffix == ".pkl":
         fields = read_pickle(path)
     else:

@@ -14,7 +14,6 @@ import numpy as np
 import torch
 
 from anr_studio.body.skeleton import SMPL_PARENTS
-from anr_studio.errors import AnrError
 from anr_studio.metrics.image import mask_iou
 
 # Per-frame IoU below which a frame counts as misaligned.
@@ -79,24 +78,19 @@ def check_alignment(capture, body=None, indices=None, progress: Callable[[int, i
     return AlignmentReport(np.asarray(idx), iou_arr, _verdict(iou_arr) if len(iou_arr) else "unknown")
 
 
-def posed_body(capture, indices, body, truth: bool = False):
-    """Returns (``body`` posed with the tracked (or, with ``truth``, the synthetic truth) parameters of frames
-    ``indices`` (n,), their cameras K (n,3,3), R (n,3,3), t (n,3) float32 tensors)."""
+def posed_body(capture, indices, body):
+    """Returns (``body`` posed with the tracked parameters of frames ``indices`` (n,), their cameras K (n,3,3),
+    R (n,3,3), t (n,3) float32 tensors)."""
     idx = [int(i) for i in indices]
     betas = torch.as_tensor(capture.betas, dtype=torch.float32)[None, : body.num_betas].expand(len(idx), -1)
-    if truth:
-        if capture.truth("pose") is None or capture.truth("transl") is None:
-            raise AnrError(f"{capture.path}: truth/pose or truth/transl is missing, expected a synthetic capture")
-        pose, transl = capture.truth("pose")[idx], capture.truth("transl")[idx]
-    else:
-        pose, transl = np.stack([capture.pose(i) for i in idx]), np.stack([capture.transl(i) for i in idx])
+    pose, transl = np.stack([capture.pose(i) for i in idx]), np.stack([capture.transl(i) for i in idx])
     K, R, t = (torch.as_tensor(np.stack(a)) for a in zip(*(capture.camera(i) for i in idx)))
     with torch.no_grad():
         posed = body(torch.as_tensor(pose, dtype=torch.float32), betas, torch.as_tensor(transl, dtype=torch.float32))
     return posed, (K, R, t)
 
 
-def coarse_masks(capture, indices, body=None, truth: bool = False) -> np.ndarray:
+def coarse_masks(capture, indices, body=None) -> np.ndarray:
     """Returns the rasterized coarse-body masks (n, H, W) bool of frames ``indices`` (n,) of ``capture``
     (posed as :func:`posed_body` says, seen by each frame's camera)."""
     from anr_studio.body import BodyModel
@@ -105,7 +99,7 @@ def coarse_masks(capture, indices, body=None, truth: bool = False) -> np.ndarray
     body = body if body is not None else BodyModel.default()
     if not len(indices):
         return np.zeros((0, *capture.image_size), bool)
-    posed, camera = posed_body(capture, indices, body, truth)
+    posed, camera = posed_body(capture, indices, body)
     with torch.no_grad():
         return rasterize(posed.vertices, body.faces, PerspectiveCamera(*camera), capture.image_size).mask.numpy()
 

@@ -73,7 +73,7 @@ def parse_pose(text: str | None) -> np.ndarray | None:
     if not text:
         return None
     if text.lower().endswith(".npy"):
-        from anr_studio.motion.safe_npz import load_npy
+        from anr_studio.safe_npz import load_npy
 
         arr = load_npy(text, "a (24, 3) or (72,) axis-angle pose")
         if arr.size != 72:

@@ -10,9 +10,6 @@ if TYPE_CHECKING:
     from anr_studio.capture import Capture
 
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
-
-
 def summary(cap: Capture) -> str:
     """Returns a multi-line human summary of a capture (what `anr-studio capture info` prints)."""
     h, w = cap.image_size
@@ -104,13 +101,14 @@ def _masks(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from anr_studio.capture.images import VIDEO_EXTS
     from anr_studio.capture.importers import import_capture
     from anr_studio.errors import AnrError
     from anr_studio.fileio import check_output
 
     check_output(args.out, (".h5",), inputs=[args.src, args.poses, args.masks, args.background, args.body_model],
                  overwrite=args.overwrite)
-    if args.poses is None and args.format is None and Path(args.src).suffix.lower() in VIDEO_SUFFIXES:
+    if args.poses is None and args.format is None and Path(args.src).suffix.lower() in VIDEO_EXTS:
         from anr_studio.capture.video_fit.pipeline import video_to_capture
 
         cap = video_to_capture(args.src, args.out, identity=args.identity, fps=args.fps, height=args.height)

@@ -123,9 +123,7 @@ class CapturePanel(QtWidgets.QWidget):
         else:
             img = frame
         if self.outline_box.isChecked():
-            K, R, t = cap.camera(i)
-            img = outline_overlay(img, self.body, cap.pose(i), cap.betas, cap.transl(i), K, R, t,
-                                  mask=mask if mode == 1 else None)
+            img = outline_overlay(img, cap, self.body, i, mask=mask if mode == 1 else None)
         self.image.set_array(img)
 
     def _pose_from_frame(self) -> None:

@@ -9,9 +9,8 @@ from PySide6 import QtCore, QtWidgets
 
 from anr_studio.components.job_list import JobList, JobRow
 from anr_studio.components.status import JobState
-from anr_studio.gui.qt_util import button, hbox
+from anr_studio.gui.qt_util import POLL_MS, button, hbox
 
-POLL_MS = 200
 MAX_ROWS = 3
 """Rows shown side by side; further jobs are summed up as "+N more" (their state in its tooltip), so the
 status bar keeps its width on a 1280-pixel screen."""

@@ -90,11 +90,13 @@ def guarded(method: Callable) -> Callable:
     return wrapper
 
 
+POLL_MS = 200
+"""Milliseconds between two looks of the studio at its background jobs' status."""
+
+
 class JobWatcher(QtCore.QObject):
     """Starts jobs for ``owner``, lists them in ``jobs`` and polls them every ``POLL_MS``: progress goes to
     ``progress``, a result to ``on_result``, a failure to a dialog, and ``on_end(snapshot)`` runs at the end."""
-
-    POLL_MS = 200
 
     def __init__(self, owner: QtWidgets.QWidget, jobs) -> None:
         super().__init__(owner)
@@ -117,7 +119,7 @@ class JobWatcher(QtCore.QObject):
             progress.setVisible(True)
             progress.setRange(0, 0)
         self._watched.append((job, on_result, on_end, progress))
-        self._timer.start(self.POLL_MS)
+        self._timer.start(POLL_MS)
         return job
 
     def poll(self) -> None:

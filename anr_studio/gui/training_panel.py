@@ -13,11 +13,10 @@ from PySide6 import QtCore, QtWidgets
 from anr_studio.components.job_list import JobList, format_eta
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import ImageLabel, button, combo, form, guarded, hbox, show_error, vbox
+from anr_studio.gui.qt_util import POLL_MS, ImageLabel, button, combo, form, guarded, hbox, show_error, vbox
 from anr_studio.jobs.training_job import TrainingJob, TrainingOptions, preset_names, suited_preset
 from anr_studio.gui import theme
 
-POLL_MS = 200
 COLORS = [(90, 200, 255), (255, 160, 60), (120, 230, 120), (240, 90, 110), (200, 140, 255), (230, 230, 90), (150, 150, 150)]
 
 

@@ -1,10 +1,10 @@
 """The ANR model: neural textures, the U-Net renderers (ANR two-/one-stage, DNR), the discriminator, losses."""
 
-from anr_studio.model.config import DiscriminatorConfig, LossConfig, ModelConfig, TextureConfig, UNetConfig
+from anr_studio.model.config import (RENDERER_KINDS, DiscriminatorConfig, LossConfig, ModelConfig, TextureConfig,
+                                     UNetConfig)
 from anr_studio.model.discriminator import MultiScaleDiscriminator, discriminator_input
 from anr_studio.model.losses import ANRLoss
-from anr_studio.model.renderer import (RENDERER_KINDS, ANRRenderer, DNRRenderer, RenderOutput, build_renderer,
-                                       count_parameters)
+from anr_studio.model.renderer import ANRRenderer, DNRRenderer, RenderOutput, build_renderer, count_parameters
 from anr_studio.model.texture import NeuralTexture, build_textures
 from anr_studio.model.unet import UNet
 

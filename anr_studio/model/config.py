@@ -17,6 +17,7 @@ NORMS = ("instance", "batch", "none")
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu")
 UPSAMPLE_MODES = ("transpose", "bilinear")
 GAN_MODES = ("lsgan", "hinge")
+RENDERER_KINDS = ("anr", "anr-1stage", "dnr")  # two-stage ANR, its one-stage ablation, the DNR baseline
 
 
 def _check_choice(value: str, choices: tuple[str, ...], where: str) -> None:
@@ -193,12 +194,6 @@ class LossConfig:
             if isinstance(value, float) and value < 0:
                 raise AnrError(f"config: loss.{f.name} = {value}, expected a weight >= 0")
         _check_choice(self.gan_mode, GAN_MODES, "loss.gan_mode")
-
-    @classmethod
-    def preset(cls, name: str) -> "LossConfig":
-        """Returns the loss weights of a preset (all presets share them today)."""
-        _check_choice(name, PRESETS, "preset")
-        return cls()
 
 
 RETIRED_KEYS = {

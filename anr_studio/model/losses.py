@@ -6,7 +6,6 @@ Images are float (B, 3, H, W) in [-1, 1]; masks (B, 1, H, W) in [0, 1]; each los
 from __future__ import annotations
 
 import logging
-from types import ModuleType
 from typing import Callable, Sequence
 
 import torch
@@ -21,11 +20,6 @@ from anr_studio.model.renderer import RenderOutput
 
 log = logging.getLogger(__name__)
 DiscriminatorOutputs = Sequence[Sequence[torch.Tensor]]
-
-
-def _l1_kernels() -> ModuleType | None:
-    """Returns the `l1_triton` module, or None where Triton is missing (CPU-only torch builds)."""
-    return optional_module("anr_studio.model.l1_triton")
 
 
 class _L1Mean(torch.autograd.Function):
@@ -46,7 +40,7 @@ class _L1Mean(torch.autograd.Function):
 def l1_mean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Returns mean|a - b| (0-dim float32); ``b`` is a constant. Triton kernels on CUDA for same-layout tensors."""
     b = b.detach()
-    kernels = _l1_kernels() if a.is_cuda else None
+    kernels = optional_module("anr_studio.model.l1_triton") if a.is_cuda else None  # None: no Triton (CPU-only torch)
     if kernels is not None and kernels.flat_compatible(a, b):
         return _L1Mean.apply(a, b, kernels)
     return (a.float() - b.float()).abs().mean()

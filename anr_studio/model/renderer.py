@@ -8,11 +8,9 @@ import torch
 from torch import nn
 
 from anr_studio.errors import AnrError, expect_shape
-from anr_studio.model.config import ModelConfig
+from anr_studio.model.config import RENDERER_KINDS, ModelConfig
 from anr_studio.model.images import composite
 from anr_studio.model.unet import UNet
-
-RENDERER_KINDS = ("anr", "anr-1stage", "dnr")
 
 
 @dataclass

@@ -25,12 +25,8 @@ _IMAGENET_STD = (0.229, 0.224, 0.225)
 class VGG19Features(nn.Module):
     """Returns the 5 VGG19 activations relu1_1 .. relu5_1 of an image in [-1, 1] (B, 3, H, W); frozen, ImageNet-normalised."""
 
-    def __init__(self, features: nn.Sequential | None = None) -> None:
+    def __init__(self, features: nn.Sequential) -> None:
         super().__init__()
-        if features is None:  # random weights (tests); only the convolutional part is built
-            from torchvision.models.vgg import cfgs, make_layers
-
-            features = make_layers(cfgs["E"])
         self.slices = nn.ModuleList()
         start = 0
         for end in _SLICE_ENDS:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
 
 from anr_studio.errors import AnrError
+from anr_studio.fileio import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +40,6 @@ def set_offline(value: bool = True) -> None:
     os.environ[OFFLINE_ENV] = "1" if value else "0"
 
 
-def hub_checkpoint_path(filename: str) -> Path:
-    """Returns where torchvision caches ``filename``: ``torch.hub.get_dir()/checkpoints/filename``."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / filename
-
-
 def _hash_prefix(filename: str) -> str | None:
     """Returns the sha256 prefix torchvision puts in a file name (``vgg19-dcbbe9de.pth`` -> ``dcbbe9de``)."""
     stem = filename.rsplit(".", 1)[0]
@@ -54,20 +49,14 @@ def _hash_prefix(filename: str) -> str | None:
 
 def download(url: str, path: Path, what: str) -> Path:
     """Returns ``path`` after downloading ``url`` into it (temporary name, hash check, rename); AnrError on failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     print(f"anr-studio: downloading {what} ({path.name}) once into {path.parent} (--offline or {OFFLINE_ENV}=1 "
           "prevents it)", file=sys.stderr, flush=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(fd)
     try:
-        torch.hub.download_url_to_file(url, tmp, hash_prefix=_hash_prefix(path.name), progress=sys.stderr.isatty())
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".partial") as tmp:
+            torch.hub.download_url_to_file(url, str(tmp), hash_prefix=_hash_prefix(path.name), progress=sys.stderr.isatty())
     except Exception as exc:  # network errors, a wrong hash, a full disk: all end the same way for the user
         raise AnrError(f"{path}: could not download {what} from {url} ({exc}); put the file there by hand "
                        f"or run with --offline") from exc
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
@@ -81,7 +70,7 @@ def find_weights(filename: str, explicit: str | os.PathLike | None = None, what:
         if not path.is_file():
             raise AnrError(f"{path}: {what} file not found, expected torchvision's {filename}")
         return path
-    path = hub_checkpoint_path(filename)
+    path = Path(torch.hub.get_dir()) / "checkpoints" / filename  # where torchvision caches it
     if path.is_file():
         return path
     if offline() or filename not in WEIGHT_URLS:

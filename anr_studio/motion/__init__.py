@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from anr_studio.errors import AnrError
+from anr_studio.errors import AnrError, shown
 from anr_studio.fileio import shipped_path
-from anr_studio.motion.bvh_parse import shown
 from anr_studio.motion.clip import MotionClip
 
 MOTION_DIR = shipped_path("resources", "motions")

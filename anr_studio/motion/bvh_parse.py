@@ -15,14 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from anr_studio.errors import AnrError
-from anr_studio.motion.clip import MAX_FPS, MIN_FPS
+from anr_studio.errors import AnrError, shown
+from anr_studio.motion.clip import MAX_FPS, MAX_FRAMES, MIN_FPS
 
 MAX_FILE_BYTES = 200 * 2**20
 MAX_JOINTS = 1024
 MAX_DEPTH = 256  # real rigs nest ~10-25 deep (fingers included)
 MAX_HIERARCHY_LINES = 100_000
-MAX_FRAMES = 1_000_000
 MAX_VALUES = 50_000_000  # frames x channels: 400 MB of float64
 MAX_MAGNITUDE = 1e7  # offsets and channel values: millimetres and degrees stay far below this
 CHANNEL_NAMES = ("Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Zrotation")
@@ -47,12 +46,6 @@ class BvhData:
     @property
     def num_frames(self) -> int:
         return int(self.values.shape[0])
-
-
-def shown(text: str, limit: int = 40) -> str:
-    """Returns ``text`` safe to print in a message: control characters as '?', cut to ``limit``."""
-    clean = "".join(c if c.isprintable() else "?" for c in text[: limit + 1])
-    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
 
 
 class _Lines:

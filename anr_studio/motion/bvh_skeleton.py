@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from anr_studio.body.skeleton import joint_index
-from anr_studio.errors import AnrError
-from anr_studio.motion.bvh_parse import BvhData, shown
+from anr_studio.errors import AnrError, shown
+from anr_studio.motion.bvh_parse import BvhData
 
 # Expected share of each part of a limb's length (clavicle or hip bone, upper, lower, hand or foot),
 # from CMU, Mixamo, Daz and Biovision rigs; a part's weight says how much rigs agree on it.

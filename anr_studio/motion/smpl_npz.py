@@ -16,7 +16,7 @@ import numpy as np
 
 from anr_studio.errors import AnrError
 from anr_studio.motion.clip import MAX_FPS, MAX_FRAMES, MIN_FPS, NUM_JOINTS, MotionClip, validate_motion
-from anr_studio.motion.safe_npz import NpzArchive
+from anr_studio.safe_npz import NpzArchive
 
 DEFAULT_FPS = 30.0
 BODY_JOINTS_SMPLH = 22  # root + 21 body joints shared by SMPL, SMPL-H and SMPL-X

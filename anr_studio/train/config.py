@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from anr_studio.model.config import LossConfig, ModelConfig, stored_loss_dict, stored_model_dict
+from anr_studio.model.config import RENDERER_KINDS, LossConfig, ModelConfig, stored_loss_dict, stored_model_dict
 from anr_studio.model.configtools import apply_overrides, config_from_dict, config_to_dict
 
 
@@ -143,8 +143,8 @@ class TrainConfig:
         from anr_studio.errors import AnrError
 
         d, o = self.data, self.optim
-        if self.renderer not in RENDERERS:
-            raise AnrError(f"config: renderer = {self.renderer!r}, expected one of {', '.join(RENDERERS)}")
+        if self.renderer not in RENDERER_KINDS:
+            raise AnrError(f"config: renderer = {self.renderer!r}, expected one of {', '.join(RENDERER_KINDS)}")
         if not 16 <= d.resolution <= 8192 or d.resolution % 16:
             raise AnrError(f"config: data.resolution = {d.resolution}, expected a multiple of 16 from 16 to 8192")
         if not 0 < d.rescale_min <= d.rescale_max:
@@ -167,7 +167,6 @@ class TrainConfig:
                            f"{o.non_keyframe_steps}, expected >= 1 and >= 0")
 
 
-RENDERERS = ("anr", "anr-1stage", "dnr")
 RETIRED_KEYS = {"data": ("random_crop",), "optim": ("discriminator", "ema_decay")}
 """Keys of `DataConfig` and `OptimConfig` that configs stored by earlier versions hold and this version
 retired (their behaviour is now fixed): dropped on reading."""

@@ -83,12 +83,6 @@ def any_rank(flag: bool, info: DistInfo, device: torch.device) -> bool:
     return bool(t.item() > 0)
 
 
-def barrier(info: DistInfo) -> None:
-    """Waits for all ranks (no-op for a single process)."""
-    if info.enabled:
-        dist.barrier()
-
-
 def shutdown(info: DistInfo) -> None:
     """Destroys the process group if this process created one."""
     if info.enabled and dist.is_initialized():

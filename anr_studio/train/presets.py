@@ -16,7 +16,7 @@ def _paper() -> TrainConfig:
     return TrainConfig(
         data=DataConfig(resolution=1024, batch_size=8, workers=8),
         optim=OptimConfig(steps=200_000, checkpoint_every=2000),
-        model=ModelConfig.preset("paper"), loss=LossConfig.preset("paper"), preset="paper")
+        model=ModelConfig.preset("paper"), preset="paper")
 
 
 def _fast() -> TrainConfig:
@@ -27,7 +27,7 @@ def _fast() -> TrainConfig:
     return TrainConfig(
         data=DataConfig(resolution=384, person_crop=True, batch_size=16, workers=8),
         optim=OptimConfig(steps=50_000, checkpoint_every=1000, lr_renderer=4e-4, lr_discriminator=4e-4, lr_texture=2e-3),
-        model=ModelConfig.preset("fast"), loss=LossConfig.preset("fast"), preset="fast")
+        model=ModelConfig.preset("fast"), preset="fast")
 
 
 def _tiny() -> TrainConfig:
@@ -36,7 +36,7 @@ def _tiny() -> TrainConfig:
     return TrainConfig(
         data=DataConfig(resolution=64, batch_size=2, workers=0),
         optim=OptimConfig(steps=1500, checkpoint_every=500, log_every=1, preview_every=0, bf16=False, channels_last=False),
-        model=ModelConfig.preset("tiny"), loss=LossConfig.preset("tiny"), preset="tiny")
+        model=ModelConfig.preset("tiny"), preset="tiny")
 
 
 def _cpu() -> TrainConfig:
@@ -50,7 +50,7 @@ def _cpu() -> TrainConfig:
     unet = UNetConfig(depth=5, base_channels=16, max_channels=64)
     model = dataclasses.replace(ModelConfig.preset("tiny"), texture=TextureConfig(8, 128), r1=unet,
                                 r2=dataclasses.replace(unet))
-    loss = dataclasses.replace(LossConfig.preset("tiny"), adversarial=0.0, feature=0.0)
+    loss = LossConfig(adversarial=0.0, feature=0.0)
     return TrainConfig(
         data=DataConfig(resolution=64, rescale_min=0.75, rescale_max=2.0, person_crop=True, batch_size=8, workers=0,
                         cache_in_memory=True, refine_poses=30),
@@ -68,7 +68,7 @@ def _demo() -> TrainConfig:
     return TrainConfig(
         data=DataConfig(resolution=256, batch_size=16, workers=8, cache_in_memory=True),
         optim=OptimConfig(steps=30_000, checkpoint_every=1000, lr_renderer=4e-4, lr_discriminator=4e-4, lr_texture=2e-3),
-        model=model, loss=LossConfig.preset("fast"), preset="demo")
+        model=model, preset="demo")
 
 
 PRESETS: dict[str, Callable[[], TrainConfig]] = {"paper": _paper, "fast": _fast, "tiny": _tiny, "demo": _demo, "cpu": _cpu}

@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from anr_studio.capture import Capture
-from anr_studio.capture.synth.contact_sheet import OUTLINE_RGB, contact_sheet, outside_share
+from anr_studio.capture.synth.contact_sheet import OUTLINE_RGB, contact_sheet
 from anr_studio.capture.synth.generate import SynthConfig, generate_capture
-from anr_studio.capture.synth.noise import angle_between, compose, retime, rotation_noise
+from anr_studio.capture.synth.noise import compose, retime, rotation_noise
 from anr_studio.cli import main
+from benchmarks.synth_speed import angle_between, outside_share
 
 NOISE_DEG = 5.0
 

@@ -12,8 +12,7 @@ from anr_studio.model.configtools import config_from_dict, config_to_dict
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_presets_validate_and_round_trip_through_json(name):
-    for cls in (ModelConfig, LossConfig):
-        config = cls.preset(name)
+    for cls, config in ((ModelConfig, ModelConfig.preset(name)), (LossConfig, LossConfig())):
         config.validate()
         again = config_from_dict(cls, json.loads(json.dumps(config_to_dict(config))))
         assert again == config

@@ -17,7 +17,7 @@ from anr_studio.capture.formats import Probe, ReadOptions, ToolImport
 from anr_studio.capture.formats.sources import extrinsics, field, intrinsics, open_frames, read_arrays, require, undistorted
 from anr_studio.capture.images import VIDEO_EXTS, list_images, mask_from_array, read_mask
 from anr_studio.errors import AnrError
-from anr_studio.motion.safe_npz import load_npy
+from anr_studio.safe_npz import load_npy
 
 NAME = "people-snapshot"
 

@@ -1,10 +1,9 @@
 """Reading the pickles that fitting tools write (joblib, pickle, ``np.save`` of dicts, object .npz
 members), without running any code they hold.
 
-:class:`RestrictedUnpickler` builds numpy arrays, dtypes, scalars and builtin containers only; torch
-tensors become :class:`Unread` placeholders. joblib's arrays follow their ``NumpyArrayWrapper`` as raw
-bytes outside the stream (after a padding-length byte and padding when aligned); whole files may be
-compressed (zlib, gzip, bz2, xz, lzma).
+:class:`~anr_studio.restricted_pickle.RestrictedUnpickler` builds numpy arrays (joblib's too), dtypes,
+scalars and builtin containers only; torch tensors become :class:`Unread` placeholders. Whole files may
+be compressed (zlib, gzip, bz2, xz, lzma).
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from anr_studio.errors import AnrError
-from anr_studio.restricted_pickle import NUMPY_GLOBALS, RefusedGlobal, allowed_global
+from anr_studio.restricted_pickle import JoblibArray, RefusedGlobal, RestrictedUnpickler, raw_array
 
 
 class Unread:
@@ -33,21 +32,11 @@ class Unread:
         return "<unread>"
 
 
-class _JoblibArray:
-    """Stands in for ``joblib.numpy_pickle.NumpyArrayWrapper``: keeps its state; the array follows."""
-
-    def __setstate__(self, state: Any) -> None:
-        if not isinstance(state, dict):
-            raise pickle.UnpicklingError("joblib array wrapper state is not a dict")
-        self.__dict__.update(state)
-
-
 def _unread(*args: Any) -> Unread:
     return Unread()
 
 
 _ALLOWED: dict[tuple[str, str], Any] = {
-    **NUMPY_GLOBALS,
     ("builtins", "dict"): dict,
     ("builtins", "list"): list,
     ("builtins", "tuple"): tuple,
@@ -55,66 +44,14 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("builtins", "bytearray"): bytearray,
     ("collections", "OrderedDict"): __import__("collections").OrderedDict,
     ("collections", "defaultdict"): __import__("collections").defaultdict,
-    ("joblib.numpy_pickle", "NumpyArrayWrapper"): _JoblibArray,
-    ("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper"): _JoblibArray,
+    ("joblib.numpy_pickle", "NumpyArrayWrapper"): JoblibArray,
+    ("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper"): JoblibArray,
     # torch tensors pickled with plain pickle: never rebuilt (that would run torch.load)
     ("torch._utils", "_rebuild_tensor_v2"): _unread,
     ("torch._utils", "_rebuild_tensor"): _unread,
     ("torch._utils", "_rebuild_parameter"): _unread,
     ("torch.storage", "_load_from_bytes"): _unread,
 }
-
-
-class RestrictedUnpickler(pickle._Unpickler):  # the Python implementation: joblib arrays need BUILD
-    """An Unpickler that builds numpy arrays and builtin containers only (and joblib's arrays)."""
-
-    dispatch = dict(pickle._Unpickler.dispatch)
-
-    def __init__(self, file: Any) -> None:
-        super().__init__(file, encoding="latin1")
-        self._file = file
-
-    def find_class(self, module: str, name: str) -> Any:
-        return allowed_global(_ALLOWED, module, name)
-
-    def _load_build(self) -> None:
-        pickle._Unpickler.load_build(self)
-        if isinstance(self.stack[-1], _JoblibArray):
-            self.stack[-1] = self._read_joblib_array(self.stack[-1])
-
-    dispatch[pickle.BUILD[0]] = _load_build
-
-    def _read_joblib_array(self, wrapper: _JoblibArray) -> np.ndarray:
-        """Returns the array whose bytes follow a joblib wrapper in the file."""
-        dtype, shape, order = wrapper.__dict__.get("dtype"), wrapper.__dict__.get("shape"), wrapper.__dict__.get("order", "C")
-        if not isinstance(dtype, np.dtype) or not isinstance(shape, tuple) or order not in ("C", "F"):
-            raise pickle.UnpicklingError("joblib array wrapper without dtype, shape and order")
-        if wrapper.__dict__.get("subclass", np.ndarray) is not np.ndarray:
-            raise pickle.UnpicklingError("joblib array of a numpy subclass")
-        if dtype.hasobject:  # object arrays are a nested pickle (protocol 2)
-            array = RestrictedUnpickler(self._file).load()
-            if not isinstance(array, np.ndarray):
-                raise pickle.UnpicklingError("joblib object array is not an array")
-            return array
-        if wrapper.__dict__.get("numpy_array_alignment_bytes") is not None:
-            padding = self._file.read(1)
-            if len(padding) != 1:
-                raise pickle.UnpicklingError("joblib array data ends early")
-            self._file.read(padding[0])
-        array = _raw_array(self._file, dtype, shape, order == "F")
-        if array is None:
-            raise pickle.UnpicklingError("joblib array data ends early")
-        return array
-
-
-def _raw_array(stream: Any, dtype: np.dtype, shape: tuple, fortran: bool) -> np.ndarray | None:
-    """Returns the array of ``shape`` whose raw bytes follow in ``stream``, or None when they end early."""
-    count = int(np.prod(shape, dtype=np.int64))
-    data = stream.read(count * dtype.itemsize)
-    if len(data) != count * dtype.itemsize:
-        return None
-    array = np.frombuffer(data, dtype=dtype, count=count)
-    return (array.reshape(shape[::-1]).T if fortran else array.reshape(shape)).copy()
 
 
 # joblib's compressors: zlib, gzip, bz2, xz, lzma (joblib/compressor.py prefixes)
@@ -132,7 +69,7 @@ def read_bytes(data: bytes, label: str, expected: str) -> Any:
                 raise AnrError(f"{label}: cannot decompress it ({exc}), expected {expected}") from None
             break
     try:
-        return RestrictedUnpickler(io.BytesIO(data)).load()
+        return RestrictedUnpickler(io.BytesIO(data), _ALLOWED).load()
     except RefusedGlobal as exc:
         raise AnrError(f"{label}: not read ({exc}); expected {expected} holding only numpy arrays and "
                        "plain containers") from None
@@ -159,7 +96,7 @@ def _npy_payload(stream: Any, label: str, expected: str) -> Any:
     except (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError) as exc:  # a header that does not tokenize
         raise AnrError(f"{label}: not a NumPy array file ({type(exc).__name__}), expected {expected}") from None
     if not dtype.hasobject:
-        array = _raw_array(stream, dtype, shape, fortran)
+        array = raw_array(stream, dtype, shape, fortran)
         if array is None:
             raise AnrError(f"{label}: array data ends early, expected {expected}")
         return array

@@ -68,7 +68,7 @@ def read_json(path: Path, expected: str, label: str | None = None) -> Any:
 
 def read_arrays(path: Path, expected: str) -> dict[str, np.ndarray]:
     """Returns the numeric arrays of the .npz file ``path`` by name (each header checked before its data)."""
-    from anr_studio.motion.safe_npz import NpzArchive
+    from anr_studio.safe_npz import NpzArchive
 
     if not path.is_file():
         raise AnrError(f"{path}: does not exist, expected {expected}")

@@ -8,23 +8,6 @@ import cv2
 import numpy as np
 
 from anr_studio.capture.check import OUTLINE_RGB, coarse_masks, draw_label, draw_outline, tile_grid
-from anr_studio.errors import AnrError
-
-
-def outside_share(capture, indices=None, body=None, truth: bool = False) -> float:
-    """Returns the share of the soft masks' mass (frames ``indices``, default all) outside the coarse body, posed
-    with the tracked parameters or, with ``truth``, exactly (what remains is clothes and hair)."""
-    if not capture.has_masks:
-        raise AnrError(f"{capture.path}: masks are missing, expected a capture with masks (run `anr-studio masks`)")
-    idx = list(range(len(capture))) if indices is None else [int(i) for i in indices]
-    inside = outside = 0.0
-    for start in range(0, len(idx), 16):
-        chunk = idx[start:start + 16]
-        coarse = coarse_masks(capture, chunk, body, truth)
-        true = np.stack([capture.mask(i) for i in chunk]).astype(np.float64) / 255.0
-        outside += float((true * ~coarse).sum())
-        inside += float((true * coarse).sum())
-    return outside / max(inside + outside, 1e-12)
 
 
 def contact_sheet(capture, count: int = 8, columns: int = 4, tile: int = 256) -> np.ndarray:

@@ -49,12 +49,6 @@ def compose(noise: np.ndarray, pose: np.ndarray) -> np.ndarray:
     return out.as_rotvec().reshape(shape).astype(np.float32)
 
 
-def angle_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Returns the rotation angle in degrees (...) between axis-angle rotations ``a`` and ``b`` (..., 3)."""
-    rel = Rotation.from_rotvec(a.reshape(-1, 3)).inv() * Rotation.from_rotvec(b.reshape(-1, 3))
-    return np.rad2deg(rel.magnitude()).reshape(a.shape[:-1])
-
-
 def retime(poses: np.ndarray, transl: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, float]:
     """Returns (poses (n,24,3), transl (n,3), speed) covering a motion of M frames with n frames: the first n
     (speed 1), or for n > M the whole clip slowed down, so no pose repeats (held-out frames stay unseen)."""

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from anr_studio.errors import AnrError
-from anr_studio.motion.bvh_parse import shown
+from anr_studio.errors import AnrError, shown
 
 MAX_FILE_BYTES = 2 * 2**30
 MAX_MEMBERS = 1024
