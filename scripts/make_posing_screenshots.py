@@ -133,8 +133,9 @@ def main() -> int:
     from PySide6 import QtCore, QtGui, QtWidgets
 
     from anr_studio.components.pose_state import joint_index
-    from anr_studio.gui.app import _application, save_screenshot, tryon_pair, wait_until_rendered
+    from anr_studio.gui.app import _application, save_screenshot, wait_until_rendered
     from anr_studio.gui.main_window import MainWindow
+    from make_screenshots import tryon_pair
 
     app = _application()
     demo = Path(__file__).resolve().parents[1] / "models" / "demo.anr"

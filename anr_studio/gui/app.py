@@ -17,21 +17,6 @@ def demo_avatar() -> Path | None:
     return next((path for d in MODELS_DIRS if d.is_dir() for path in sorted(d.glob("*.anr"))), None)
 
 
-# Donor -> wearer pairs whose upper-body swap reads at a glance: the green long-sleeved top onto the
-# skirt, in the demo avatar and in avatars trained on synthetic captures (identities named by seed).
-CLEAR_SWAPS = (("cleo", "ada"), ("synth-5", "synth-0"))
-
-
-def tryon_pair(identities) -> tuple[str, str] | None:
-    """Returns (donor A, wearer B) among ``identities``: the first of ``CLEAR_SWAPS`` present, else the first
-    two; None for fewer than two."""
-    names = list(identities)
-    for donor, wearer in CLEAR_SWAPS:
-        if donor in names and wearer in names:
-            return donor, wearer
-    return (names[1], names[0]) if len(names) >= 2 else None
-
-
 def _application():
     from PySide6 import QtWidgets
 

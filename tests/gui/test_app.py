@@ -53,7 +53,7 @@ def test_screenshot_with_a_bad_open_path_reports_one_line(qtbot, tmp_path, monke
 
 
 def test_tryon_pair_puts_the_green_top_on_the_skirt_in_old_and_new_demo_names():
-    from anr_studio.gui.app import tryon_pair
+    from scripts.make_screenshots import tryon_pair
 
     assert tryon_pair(["ada", "ben", "cleo"]) == ("cleo", "ada")
     assert tryon_pair(["synth-0", "synth-1", "synth-5"]) == ("synth-5", "synth-0")
