@@ -49,10 +49,6 @@ class UndoStack(Generic[T]):
     def can_undo(self) -> bool:
         return bool(self._undo)
 
-    @property
-    def can_redo(self) -> bool:
-        return bool(self._redo)
-
     def clear(self) -> None:
         """Forgets all history (after loading a new file)."""
         self._undo.clear()
@@ -95,7 +91,3 @@ class Undoable(Generic[T]):
     @property
     def can_undo(self) -> bool:
         return self._undo.can_undo
-
-    @property
-    def can_redo(self) -> bool:
-        return self._undo.can_redo
