@@ -8,7 +8,7 @@ from typing import Sequence
 import torch
 
 from anr_studio.errors import expect_shape
-from anr_studio.render.cameras import PerspectiveCamera, WeakPerspectiveCamera
+from anr_studio.render.cameras import Camera
 from anr_studio.render.interpolate import interpolate_normals, interpolate_uv
 from anr_studio.render.rasterizer import Fragments, rasterize
 
@@ -31,8 +31,7 @@ class BodyMaps:
     fragments: Fragments
 
 
-def render_body_maps(body, vertices: torch.Tensor, camera: PerspectiveCamera | WeakPerspectiveCamera,
-                     image_size: Sequence[int]) -> BodyMaps:
+def render_body_maps(body, vertices: torch.Tensor, camera: Camera, image_size: Sequence[int]) -> BodyMaps:
     """Returns BodyMaps(uv (B,H,W,2), normals (B,3,H,W), mask (B,1,H,W), fragments) of ``body`` posed as ``vertices``.
 
     body: ``faces (F,3)``, ``face_uvs (F,3,2)``; vertices: (B,V,3); camera of batch B or 1; image_size (H, W).

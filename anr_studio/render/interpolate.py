@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from anr_studio.errors import AnrError, expect_shape
-from anr_studio.render.cameras import PerspectiveCamera, WeakPerspectiveCamera
+from anr_studio.render.cameras import Camera
 from anr_studio.render.rasterizer import Fragments
 
 __all__ = ["BACKGROUND_UV", "interpolate_uv", "interpolate_normals", "vertex_normals", "interpolate_face_attributes"]
@@ -88,8 +88,7 @@ def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.normalize(normals, dim=-1, eps=1e-12)
 
 
-def interpolate_normals(fragments: Fragments, vertices: torch.Tensor, faces: torch.Tensor,
-                        camera: PerspectiveCamera | WeakPerspectiveCamera) -> torch.Tensor:
+def interpolate_normals(fragments: Fragments, vertices: torch.Tensor, faces: torch.Tensor, camera: Camera) -> torch.Tensor:
     """Returns the normal image (B,3,H,W): smooth unit camera-space normals (n_z < 0 facing the camera), 0 off the body.
 
     Smooth, so the coarse body's facets do not print into the renderer's input.

@@ -22,7 +22,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from anr_studio.errors import AnrError, device_checks_enabled, expect_shape
 from anr_studio.lazy import optional_module
-from anr_studio.render.cameras import PerspectiveCamera, WeakPerspectiveCamera
+from anr_studio.render.cameras import Camera, PerspectiveCamera, WeakPerspectiveCamera
 
 __all__ = ["Fragments", "rasterize", "capturable", "DEFAULT_ZNEAR"]
 
@@ -279,9 +279,8 @@ def _depth_and_bary(c: torch.Tensor, x: torch.Tensor, y: torch.Tensor, perspecti
     return (s * c[_Q]).sum(dim=0), s.t()
 
 
-def rasterize(vertices: torch.Tensor, faces: torch.Tensor, camera: PerspectiveCamera | WeakPerspectiveCamera,
-              image_size: Sequence[int] = (512, 512), *, znear: float = DEFAULT_ZNEAR,
-              max_pairs: int | None = None) -> Fragments:
+def rasterize(vertices: torch.Tensor, faces: torch.Tensor, camera: Camera, image_size: Sequence[int] = (512, 512), *,
+              znear: float = DEFAULT_ZNEAR, max_pairs: int | None = None) -> Fragments:
     """Returns Fragments(face_id (B,H,W), bary (B,H,W,3), depth (B,H,W)) of the nearest face per pixel.
 
     vertices: (B,V,3) world positions (rasterized in float32); faces: (F,3) integer, shared by the batch;
