@@ -47,8 +47,8 @@ def follow_camera(camera: PerspectiveCamera, offsets: np.ndarray) -> Perspective
 
 
 def motion_frames(avatar, identities: str | Sequence[str], motion: Any, frames: int | None = None,
-                  size: int | Sequence[int] = 512, camera: PerspectiveCamera | None = None, follow: bool = True,
-                  background: Any = (255, 255, 255), batch_size: int = 8) -> Iterator[np.ndarray]:
+                  size: int | Sequence[int] = 512, follow: bool = True, background: Any = (255, 255, 255),
+                  batch_size: int = 8) -> Iterator[np.ndarray]:
     """Yields frames (H, W*len(identities), 3|4) uint8 of the identities performing ``motion``, side by side.
 
     ``motion``: a MotionClip or a `load_motion` name; ``frames``: default the clip (more loops it);
@@ -63,13 +63,13 @@ def motion_frames(avatar, identities: str | Sequence[str], motion: Any, frames: 
         raise AnrError(f"--frames {n}: expected at least one frame")
     index = np.arange(n) % len(clip)
     poses, transl = clip.poses[index], clip.transl[index]
-    base = camera if camera is not None else avatar.default_camera(size, None, margin=1.25)
+    base = avatar.default_camera(size, None, margin=1.25)
     offsets = np.zeros_like(transl)
     if follow:
         offsets[:, [0, 2]] = transl[:, [0, 2]]
     for start in range(0, n, batch_size):
         sel = slice(start, min(n, start + batch_size))
-        cam = follow_camera(base, offsets[sel]) if base.batch_size == 1 else base[sel]
+        cam = follow_camera(base, offsets[sel])
         panels = [avatar.render(name, poses[sel], cam, transl=transl[sel], size=size, background=background,
                                 batch_size=batch_size)[0] for name in names]
         yield from np.concatenate(panels, axis=2)

@@ -229,13 +229,12 @@ class Avatar:
             t.to(self.device)
         return self
 
-    def body_bounds(self, identity: str | None = None, pose: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        """Returns (lowest (3,), highest (3,)) corners of the posed body's box in metres (rest pose by default)."""
+    def body_bounds(self, identity: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Returns (lowest (3,), highest (3,)) corners of the rest-pose body's box in metres."""
         betas = self._betas.get(identity) if identity is not None else None
-        p = torch.zeros(1, 24, 3) if pose is None else torch.as_tensor(np.asarray(pose, np.float32)).reshape(1, 24, 3)
         b = None if betas is None else torch.as_tensor(betas[None, : self.body.num_betas])
         with torch.no_grad():
-            verts = self.body(pose=p.to(self.device), betas=b).vertices[0].cpu().numpy()
+            verts = self.body(pose=torch.zeros(1, 24, 3, device=self.device), betas=b).vertices[0].cpu().numpy()
         return verts.min(0), verts.max(0)
 
     def default_camera(self, size: int | Sequence[int] = 512, identity: str | None = None, azimuth_deg: Any = 0.0,

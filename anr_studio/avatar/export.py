@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from anr_studio.errors import AnrError
-from anr_studio.fileio import atomic_path
+from anr_studio.fileio import atomic_write_bytes, atomic_write_text
 from anr_studio.model.images import to_pixels
 
 MESH_SUFFIXES = (".obj", ".glb")
@@ -41,16 +41,15 @@ def texture_images(texture: torch.Tensor) -> dict[str, np.ndarray]:
     return {"rgb": rgb, "pca": pca}
 
 
-def posed_vertices(avatar, pose: Any = None, identity: str | None = None, transl: Any = None) -> np.ndarray:
+def posed_vertices(avatar, pose: Any = None, identity: str | None = None) -> np.ndarray:
     """Returns the body's (V,3) vertices in ``pose`` (24,3) (rest pose by default) with ``identity``'s shape."""
     p = np.zeros((24, 3), np.float32) if pose is None else np.asarray(pose, np.float32)
     if p.shape != (24, 3):
         raise AnrError(f"--pose: pose has shape {p.shape}, expected (24, 3) axis-angle")
     betas = avatar.identity_betas(identity) if identity is not None else None
     b = None if betas is None else torch.as_tensor(betas[None, : avatar.body.num_betas])
-    t = None if transl is None else torch.as_tensor(np.asarray(transl, np.float32)).reshape(1, 3)
     with torch.no_grad():
-        out = avatar.body(pose=torch.as_tensor(p)[None].to(avatar.device), betas=b, transl=t)
+        out = avatar.body(pose=torch.as_tensor(p)[None].to(avatar.device), betas=b)
     return out.vertices[0].cpu().numpy().astype(np.float64)
 
 
@@ -77,27 +76,22 @@ def textured_mesh(body, vertices: np.ndarray, image: np.ndarray | None = None):
     return trimesh.Trimesh(vertices[unique[:, 0]], new_faces, visual=visual, process=False)
 
 
-def export_mesh(avatar, path: str | os.PathLike, pose: Any = None, identity: str | None = None,
-                transl: Any = None, texture: bool = True) -> Path:
+def export_mesh(avatar, path: str | os.PathLike, pose: Any = None, identity: str | None = None, texture: bool = True) -> Path:
     """Writes the posed coarse mesh to ``path`` (.obj with .mtl and texture PNG, or .glb); returns it."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in MESH_SUFFIXES:
         raise AnrError(f"--mesh {path}: unsupported mesh type {suffix!r}, expected .obj or .glb")
     image = texture_images(avatar.texture(identity))["rgb"] if (texture and identity is not None) else None
-    mesh = textured_mesh(avatar.body, posed_vertices(avatar, pose, identity, transl), image)
+    mesh = textured_mesh(avatar.body, posed_vertices(avatar, pose, identity), image)
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".glb":
-        data = mesh.export(file_type="glb")
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(data)
+        atomic_write_bytes(path, mesh.export(file_type="glb"))
         return path
     from trimesh.exchange.obj import export_obj
 
     text, files = export_obj(mesh, include_texture=image is not None, return_texture=True, mtl_name=f"{path.stem}.mtl")
     for name, blob in (files or {}).items():  # the .mtl and its texture image
-        with atomic_path(path.parent / name) as tmp:
-            tmp.write_bytes(blob)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
+        atomic_write_bytes(path.parent / name, blob)
+    atomic_write_text(path, text)
     return path

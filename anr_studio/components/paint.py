@@ -75,7 +75,7 @@ class PaintState(Undoable[np.ndarray]):
     def _full(self) -> Box:
         return (0, self.size, 0, self.size)
 
-    def set_mask(self, mask: np.ndarray, record: bool = True) -> None:
+    def set_mask(self, mask: np.ndarray) -> None:
         """Replaces the mask with ``mask`` (S,S) in [0,1] (other sizes are resampled)."""
         mask = np.asarray(mask, np.float32)
         if mask.ndim != 2:
@@ -84,8 +84,7 @@ class PaintState(Undoable[np.ndarray]):
             import cv2
 
             mask = cv2.resize(mask, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
-        if record:
-            self.record()
+        self.record()
         self.mask = np.clip(mask, 0.0, 1.0).astype(np.float32)
         self.changed.emit(self._full())
 
