@@ -71,8 +71,7 @@ def initial_texture(avatar) -> torch.Tensor:
     return torch.stack([avatar.texture(n).float() for n in avatar.identities]).mean(0)
 
 
-def fit_config(avatar, steps: int, *, lr: float | None = None, batch_size: int | None = None,
-               resolution: int | None = None, workers: int | None = None, checkpoint_every: int = 100,
+def fit_config(avatar, steps: int, *, lr: float | None = None, batch_size: int | None = None, checkpoint_every: int = 100,
                time_budget_s: float = 0.0) -> TrainConfig:
     """Returns the trainer config of a fit: the avatar's training config (or the defaults with its model) without
     the renderer's terms and averages, losses reported every step; ``None`` arguments keep the avatar's values."""
@@ -87,14 +86,12 @@ def fit_config(avatar, steps: int, *, lr: float | None = None, batch_size: int |
         "optim.lr_texture": lr or o.lr_texture, "optim.split_optimization": False, "optim.log_every": 1,
         "optim.preview_every": 0, "optim.keep_checkpoints": 2, "optim.compile": False, "optim.cuda_graph": False,
         "optim.channels_last": False, "loss.adversarial": 0.0, "loss.region_mix": 0.0,
-        "data.batch_size": batch_size or d.batch_size,
-        "data.resolution": resolution or d.resolution, "data.workers": d.workers if workers is None else workers})
+        "data.batch_size": batch_size or d.batch_size})
 
 
 def fit_identity(avatar, capture_path: str, name: str, work_dir: str | Path, *, steps: int = 500, resume: bool = False,
                  keyframe_fraction: float = 0.5, lr: float | None = None, batch_size: int | None = None,
-                 resolution: int | None = None, workers: int | None = None, checkpoint_every: int = 100,
-                 time_budget_s: float = 0.0, progress: Callable[[int, int, dict[str, float]], None] | None = None,
+                 checkpoint_every: int = 100, time_budget_s: float = 0.0, progress: Callable[[int, int, dict[str, float]], None] | None = None,
                  warn: Callable[[str], None] | None = None) -> FitResult:
     """Returns the texture of identity ``name`` fitted to the capture at ``capture_path`` and adds it to ``avatar``.
 
@@ -114,8 +111,8 @@ def fit_identity(avatar, capture_path: str, name: str, work_dir: str | Path, *, 
         raise AnrError(f"--resume {work}: no fit checkpoint found, expected {work}/checkpoints/step-*.json")
     if not resume and holds_run(work):
         raise AnrError(f"{work}: holds an earlier fit, expected --resume to continue it or another work folder")
-    config = fit_config(avatar, steps, lr=lr, batch_size=batch_size, resolution=resolution, workers=workers,
-                        checkpoint_every=checkpoint_every, time_budget_s=time_budget_s)
+    config = fit_config(avatar, steps, lr=lr, batch_size=batch_size, checkpoint_every=checkpoint_every,
+                        time_budget_s=time_budget_s)
     fitting = Fitting(avatar.renderer, initial_texture(avatar), [name], int(round(keyframe_fraction * steps)),
                       avatar.source)
     reported = _Progress(progress)
