@@ -1,9 +1,8 @@
-"""LPIPS through the `lpips` package, with torchvision's ImageNet backbone from a path or the torch hub
-cache (`anr_studio.model.weights`); without it `lpips_distance` is None (never a random backbone)."""
+"""LPIPS through the `lpips` package, with torchvision's ImageNet AlexNet from the torch hub cache
+(`anr_studio.model.weights`); without it `lpips_distance` is None (never a random backbone)."""
 
 from __future__ import annotations
 
-import os
 import warnings
 from typing import Any
 
@@ -13,28 +12,25 @@ from anr_studio.errors import AnrError
 from anr_studio.metrics.image import _pair
 from anr_studio.model.weights import find_weights, load_weights
 
-BACKBONE_FILES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}
-"""torchvision's ImageNet weight files of the LPIPS backbones."""
-_CACHE: dict[tuple[str, str, str], Any] = {}
+ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
+"""torchvision's ImageNet AlexNet weights, the LPIPS backbone."""
+_WHAT = "LPIPS AlexNet backbone weights"
+_CACHE: dict[tuple[str, str], Any] = {}
 
 
-def lpips_status(net: str = "alex", weights_path: str | os.PathLike | None = None) -> str:
+def lpips_status() -> str:
     """Returns "available" or "unavailable: <why>" (naming the missing backbone file)."""
-    if net not in BACKBONE_FILES:
-        return f"unavailable: LPIPS net {net!r} is not supported, expected one of {', '.join(BACKBONE_FILES)}"
     try:
-        find_weights(BACKBONE_FILES[net], weights_path, f"LPIPS {net} backbone weights")
+        find_weights(ALEXNET_FILE, what=_WHAT)
     except AnrError as exc:
         return f"unavailable: {exc}"
     return "available"
 
 
-def load_lpips(net: str = "alex", weights_path: str | os.PathLike | None = None, device: str | torch.device = "cpu"):
+def load_lpips(device: str | torch.device = "cpu"):
     """Returns an eval-mode ``lpips.LPIPS`` with the local backbone; AnrError naming the file when absent."""
-    if net not in BACKBONE_FILES:
-        raise AnrError(f"LPIPS net {net!r} is not supported, expected one of {', '.join(BACKBONE_FILES)}")
-    path = find_weights(BACKBONE_FILES[net], weights_path, f"LPIPS {net} backbone weights")
-    key = (net, str(path), str(device))
+    path = find_weights(ALEXNET_FILE, what=_WHAT)
+    key = (str(path), str(device))
     if key in _CACHE:
         return _CACHE[key]
     import lpips
@@ -42,8 +38,8 @@ def load_lpips(net: str = "alex", weights_path: str | os.PathLike | None = None,
     with warnings.catch_warnings():  # lpips passes torchvision's deprecated `pretrained=` argument
         warnings.simplefilter("ignore")
         # pnet_rand=True: build the backbone without downloading; its weights are loaded below.
-        model = lpips.LPIPS(net=net, pretrained=True, pnet_rand=True, verbose=False)
-    _, state = load_weights(BACKBONE_FILES[net], weights_path, f"LPIPS {net} backbone weights")
+        model = lpips.LPIPS(net="alex", pretrained=True, pnet_rand=True, verbose=False)
+    _, state = load_weights(ALEXNET_FILE, what=_WHAT)
     # lpips splits torchvision's `features.<i>` into slices holding children named "<i>".
     mapping = {f"features.{child}": f"{slice_name}.{child}"
                for slice_name, block in model.net.named_children() for child, _ in block.named_children()}
@@ -52,19 +48,18 @@ def load_lpips(net: str = "alex", weights_path: str | os.PathLike | None = None,
     try:
         model.net.load_state_dict(backbone, strict=True)
     except RuntimeError as exc:
-        raise AnrError(f"{path}: not torchvision's {BACKBONE_FILES[net]} (backbone tensors missing or of the wrong shape)") from exc
+        raise AnrError(f"{path}: not torchvision's {ALEXNET_FILE} (backbone tensors missing or of the wrong shape)") from exc
     model = model.eval().requires_grad_(False).to(device)
     _CACHE[key] = model
     return model
 
 
-def lpips_distance(pred: Any, target: Any, net: str = "alex", weights_path: str | os.PathLike | None = None,
-                   device: str | torch.device = "cpu") -> float | None:
+def lpips_distance(pred: Any, target: Any, device: str | torch.device = "cpu") -> float | None:
     """Returns the LPIPS distance of two images (HWC, uint8 or float [0, 1], 3 channels), or None
     when the backbone weights are not available locally (see `lpips_status`)."""
-    if lpips_status(net, weights_path) != "available":
+    if lpips_status() != "available":
         return None
-    model = load_lpips(net, weights_path, device)
+    model = load_lpips(device)
     a, b = _pair(pred, target)
     if a.shape[-1] != 3:
         raise AnrError(f"metrics: LPIPS needs RGB images, got {a.shape[-1]} channel(s), expected 3")

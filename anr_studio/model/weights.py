@@ -1,4 +1,4 @@
-"""Pretrained weight files (VGG19 for the feature loss, AlexNet/VGG16 for LPIPS), fetched on first use.
+"""Pretrained weight files (VGG19 for the feature loss, AlexNet for LPIPS), fetched on first use.
 
 They live in the torch hub cache (``$TORCH_HOME/hub/checkpoints``); a download goes to a temporary name, is
 checked against the hash prefix in its name and renamed. ``--offline`` (or ``ANR_OFFLINE=1``) forbids downloads.
@@ -23,7 +23,6 @@ OFFLINE_ENV = "ANR_OFFLINE"
 WEIGHT_URLS = {
     "vgg19-dcbbe9de.pth": "https://download.pytorch.org/models/vgg19-dcbbe9de.pth",
     "alexnet-owt-7be5be79.pth": "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
-    "vgg16-397923af.pth": "https://download.pytorch.org/models/vgg16-397923af.pth",
 }
 """torchvision's download addresses of the files we use (its ImageNet weights)."""
 _failed: dict[str, AnrError] = {}

@@ -8,7 +8,7 @@ import torch
 
 from anr_studio.errors import AnrError
 from anr_studio.metrics import compute_metrics, flip, lpips_distance, lpips_status, mask_iou, psnr, ssim
-from anr_studio.metrics.perceptual import BACKBONE_FILES, load_lpips
+from anr_studio.metrics.perceptual import ALEXNET_FILE, load_lpips
 
 
 def noisy_pair(shape=(40, 52, 3), noise=25, seed=0):
@@ -93,12 +93,12 @@ def test_lpips_is_none_without_backbone_weights(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     a, b = noisy_pair()
     status = lpips_status()
-    assert status.startswith("unavailable") and BACKBONE_FILES["alex"] in status
+    assert status.startswith("unavailable") and ALEXNET_FILE in status
     assert lpips_distance(a, b) is None
     metrics = compute_metrics(a, b, np.ones((40, 52)), np.ones((40, 52)))
     assert metrics["lpips"] is None and metrics["mask_iou"] == 1.0
     assert metrics["psnr"] == pytest.approx(psnr(a, b)) and metrics["ssim"] == pytest.approx(ssim(a, b))
-    with pytest.raises(AnrError, match=BACKBONE_FILES["alex"]):
+    with pytest.raises(AnrError, match=ALEXNET_FILE):
         load_lpips()
 
 
@@ -111,7 +111,7 @@ def test_lpips_uses_a_local_backbone_file(tmp_path, monkeypatch):
         shapes = {f"features.{k}": v.shape for k, v in alexnet().features.state_dict().items()}
     gen = torch.Generator().manual_seed(0)
     state = {k: torch.randn(s, generator=gen) * 0.05 for k, s in shapes.items()}
-    path = tmp_path / "hub" / "checkpoints" / BACKBONE_FILES["alex"]
+    path = tmp_path / "hub" / "checkpoints" / ALEXNET_FILE
     path.parent.mkdir(parents=True)
     torch.save(state, path)
     assert lpips_status() == "available"
