@@ -131,17 +131,13 @@ class InstanceNorm2d(nn.InstanceNorm2d):
             triton = _triton_norm(x) and _norm_kernels() is not None
             if triton and self.negative_slope is not None:
                 return _InstanceNormNHWC.apply(x, self.weight, self.bias, self.eps, True, self.negative_slope)
-            return self._activate(_InstanceNormNHWC.apply(x, self.weight, self.bias, self.eps, triton))
+            return _activate(_InstanceNormNHWC.apply(x, self.weight, self.bias, self.eps, triton), self.negative_slope)
         if x.device.type == "cpu" and x.dim() == 4 and not self.track_running_stats:
             # Instance norm is group norm with one channel per group; torch's CPU instance norm runs
             # batch norm on a (1, B*C, H, W) copy, 5x slower than the fused group-norm kernel
             # (64x64x64: 0.5 vs 0.1 ms; 6% of the demo renderer on 2 cores).
-            return self._activate(F.group_norm(x, self.num_features, self.weight, self.bias, self.eps))
-        return self._activate(super().forward(x))
-
-    def _activate(self, y: torch.Tensor) -> torch.Tensor:
-        """Returns ``y`` after the unfused activation (in place; ``y`` itself when there is none)."""
-        return _activate(y, self.negative_slope)
+            return _activate(F.group_norm(x, self.num_features, self.weight, self.bias, self.eps), self.negative_slope)
+        return _activate(super().forward(x), self.negative_slope)
 
 
 class _BiasActNHWC(torch.autograd.Function):
