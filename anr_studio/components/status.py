@@ -45,7 +45,6 @@ class StatusSnapshot:
     done: int
     total: int
     eta_s: float | None
-    elapsed_s: float
     message: str
     error: str | None
     log: list[str] = field(default_factory=list)
@@ -67,8 +66,6 @@ class JobStatus:
         self._log: deque[str] = deque(maxlen=log_limit)
         self._log_count = 0
         self._t_start: float | None = None
-        self._paused_s = 0.0
-        self._pause_t: float | None = None
         # Seconds and units of work, each summed with weights that decay over ETA_TAU_S of wall
         # time: their ratio moves smoothly through slow steps (previews, checkpoints) instead of
         # jumping with each one, and still follows a lasting change of pace.
@@ -77,18 +74,13 @@ class JobStatus:
         self._last_progress: tuple[float, int] | None = None
 
     def set_state(self, state: JobState) -> None:
-        """Records a lifecycle change (and pause time so the ETA ignores paused spans)."""
-        now = time.monotonic()
+        """Records a lifecycle change (the ETA's rate leaves paused spans out)."""
         with self._lock:
             if state == self._state:
                 return
             if state == JobState.RUNNING and self._t_start is None:
-                self._t_start = now
-            if state == JobState.PAUSED:
-                self._pause_t = now
-            elif self._pause_t is not None:
-                self._paused_s += now - self._pause_t
-                self._pause_t = None
+                self._t_start = time.monotonic()
+            if self._state == JobState.PAUSED:
                 self._last_progress = None  # the paused span is no step's duration
             self._state = state
         self.state_changed.emit(state)
@@ -139,13 +131,8 @@ class JobStatus:
     def snapshot(self, log_tail: int = 200) -> StatusSnapshot:
         """Returns a consistent copy for the UI (the last ``log_tail`` log lines)."""
         with self._lock:
-            now = time.monotonic()
-            elapsed = 0.0
-            if self._t_start is not None:
-                paused = self._paused_s + (now - self._pause_t if self._pause_t is not None else 0.0)
-                elapsed = now - self._t_start - paused
             log = list(self._log)[-log_tail:] if log_tail else []
-            return StatusSnapshot(self._state, self._done, self._total, self._eta(), elapsed, self._message, self._error, log,
+            return StatusSnapshot(self._state, self._done, self._total, self._eta(), self._message, self._error, log,
                                   self._log_count)
 
 

@@ -65,7 +65,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.paint_state = PaintState(size=256)
         self.avatar = None
         self.avatar_path: str | None = None
-        self.capture_path: str | None = None
         self.jobs = JobList()  # every background job, shown in the status bar with progress and cancel
         self._last_edited = "pose"  # which history Edit ▸ Undo walks
 
@@ -365,7 +364,6 @@ class MainWindow(QtWidgets.QMainWindow):
         return answer == Btn.Yes
 
     def _on_capture_opened(self, path: str) -> None:
-        self.capture_path = path
         self.training_panel.add_capture(path)
         self._add_recent(path)
 
