@@ -7,17 +7,98 @@ measured (benchmarks/demo_tryon.py) and stopped at any time.
 
 A frozen copy of the renderer is the teacher: the renderer keeps rendering every identity as before
 and learns to render texture-region mixes of two identities as one inside the region and the other
-outside (`anr_studio.train.region_mix.localize_renderer`). Avatars trained with `loss.region_mix`
+outside (`localize_renderer`). Avatars trained with `loss.region_mix`
 (every preset's default) need none of this; it serves avatars trained before.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
+import time
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
 
 from anr_studio.avatar import Avatar
-from anr_studio.train.region_mix import localize_renderer
+from anr_studio.avatar.forward import body_maps
+from anr_studio.fileio import shipped_path
+from anr_studio.train.region_mix import RegionMixer, region_masks, region_mix_loss
+
+LOCALIZE_MIX_SHARE = 2
+"""Fine-tuning mixes half the batch: the renderer already renders every identity, the mixes are what it learns."""
+
+
+def localize_renderer(avatar: Any, seconds: float, size: int = 256, batch: int = 8, lr: float = 1e-4,
+                      log: Callable[[str], None] = print,
+                      checkpoint: Callable[[torch.nn.Module, dict[str, float]], None] | None = None,
+                      checkpoint_every_s: float = 600.0, initial: torch.nn.Module | None = None,
+                      width: int | None = None) -> dict[str, float]:
+    """Returns {"steps", "keep", "mix"} after fine-tuning ``avatar``'s renderer in place to honour try-on swaps.
+
+    No captures: a frozen copy (the teacher) renders each identity in random motion poses and views; the
+    renderer must keep its renders and render region mixes as A inside, B outside. ``checkpoint(renderer,
+    stats)`` every ``checkpoint_every_s``; ``initial``: the weights to begin from; ``width`` < ``size`` keeps
+    the middle columns of the frame.
+    """
+    device = avatar.device
+    names = avatar.identities
+    teacher = avatar.renderer
+    student = copy.deepcopy(teacher if initial is None else initial).train().requires_grad_(True)
+    width = size if width is None else min(int(width), size)
+    textures = [avatar.texture(n)[None].clone() for n in names]
+    holders = [type("Texture", (), {"texture": t})() for t in textures]
+    clips = [np.load(shipped_path("resources", "motions", f"{m}.npz"))["poses"] for m in ("walk", "arms", "turn", "aist_demo")]
+    poses = torch.from_numpy(np.concatenate([c.reshape(len(c), 24, 3) for c in clips]).astype(np.float32))
+    mixer = RegionMixer(region_masks(avatar.body, int(textures[0].shape[-1])).to(device), len(names), seed=0)
+    optimizer = torch.optim.Adam(student.parameters(), lr=lr, betas=(0.5, 0.999))
+    rng = np.random.default_rng(0)
+    start, step, keep, mix = time.perf_counter(), 0, torch.zeros(()), torch.zeros(())
+    last_checkpoint = start
+    while time.perf_counter() - start < seconds:
+        identity = int(rng.integers(len(names)))
+        camera = avatar.default_camera(size, names[identity],
+                                       azimuth_deg=torch.as_tensor(rng.uniform(0, 360, batch), dtype=torch.float32),
+                                       elevation_deg=torch.as_tensor(rng.uniform(-10, 25, batch), dtype=torch.float32))
+        if width < size:
+            K = camera.K.clone()
+            K[:, 0, 2] -= (size - width) / 2
+            camera = type(camera)(K, camera.R, camera.t)
+        betas = avatar.identity_betas(names[identity])
+        betas = None if betas is None else torch.from_numpy(np.repeat(betas[None], batch, 0)).to(device)
+        maps = body_maps(avatar.body, poses[rng.integers(len(poses), size=batch)].to(device), betas, None,
+                         camera.to(device), (size, width))
+        p = {"uv": maps.uv, **mixer.inputs(step, identity, holders, maps.uv, LOCALIZE_MIX_SHARE)}
+        neural = F.grid_sample(textures[identity].expand(batch, -1, -1, -1), maps.uv, mode="bilinear",
+                               padding_mode="zeros", align_corners=False)
+        with torch.no_grad():
+            target = teacher(neural, maps.normals)
+        out = student(neural, maps.normals)
+        keep = (out.rgb - target.rgb).abs().mean()
+        if out.mask_logits is not None:
+            keep = keep + (torch.sigmoid(out.mask_logits) - torch.sigmoid(target.mask_logits)).abs().mean()
+
+        def render(x: torch.Tensor, model: torch.nn.Module = student) -> Any:
+            return model(x, maps.normals[:x.shape[0]])
+
+        mix = region_mix_loss(render, textures[identity], target, p, render_target=lambda x: render(x, teacher))
+        optimizer.zero_grad(set_to_none=True)
+        (10 * keep + 10 * mix).backward()
+        optimizer.step()
+        step += 1
+        if step % 200 == 0:
+            log(f"step {step}: keep {float(keep.detach()):.4f}, mix {float(mix.detach()):.4f}")
+        if checkpoint is not None and time.perf_counter() - last_checkpoint >= checkpoint_every_s:
+            last_checkpoint = time.perf_counter()
+            checkpoint(student, {"steps": step, "seconds": last_checkpoint - start, "keep": float(keep.detach()),
+                                 "mix": float(mix.detach())})
+    with torch.no_grad():
+        for dst, src in zip(teacher.parameters(), student.parameters()):
+            dst.copy_(src)
+    return {"steps": step, "keep": float(keep.detach()), "mix": float(mix.detach())}
 
 
 def main() -> int:

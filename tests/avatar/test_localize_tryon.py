@@ -3,7 +3,7 @@
 import torch
 
 from anr_studio.avatar import Avatar
-from anr_studio.train.region_mix import localize_renderer
+from scripts.localize_tryon import localize_renderer
 
 
 def test_localize_renderer_tunes_the_renderer_in_place_keeps_its_renders_close_and_leaves_it_frozen(avatar_path, body):
