@@ -1,7 +1,7 @@
 """Safe file writes: nothing a user has is ever replaced by a half-written file, nor by accident.
 
 `atomic_path` (temporary name, fsync, rename), `check_output` (an output is no input, of the right
-kind, new unless ``--overwrite``), `os_errors` (OS failures as one AnrError sentence), folder locks,
+kind, new unless ``--overwrite``), `os_errors` (OS failures as one AnrError sentence), folder and file locks,
 `read_safetensors` and `shipped_path`.
 """
 
@@ -18,7 +18,7 @@ import stat
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal
+from typing import Any, Callable, Iterable, Iterator, Literal
 
 from anr_studio.errors import AnrError
 
@@ -280,7 +280,7 @@ def check_output(path: str | os.PathLike, kinds: Iterable[str], *, inputs: Itera
 
 LOCK_FILE = ".lock"
 # A killed process's data-loader workers (forked: they share its lock) notice within seconds
-# that their parent is gone and exit; a new process waits that long before calling the folder busy.
+# that their parent is gone and exit; a new process waits that long before calling the lock busy.
 ORPHAN_WAIT_S = 15.0
 _held_locks: dict[str, int] = {}
 
@@ -295,21 +295,15 @@ def _alive(pid: str) -> bool:
     return True
 
 
-def lock_folder(folder: str | os.PathLike, what: str = "run") -> Path:
-    """Returns ``folder`` (created if needed) once this process holds its lock, until it ends or `unlock_folder`.
-
-    An exclusive ``flock`` on ``folder/.lock`` (gone with its process, even after SIGKILL), re-entrant; a
-    second process gets AnrError naming the holder's pid. Killed writers' partial files are removed.
-    """
+def _flock(lock: Path, owner: Path, busy: Callable[[str], str]) -> int:
+    """Returns an open descriptor of the file ``lock`` that holds its exclusive ``flock`` (gone with this process,
+    even after SIGKILL) and this process's pid; AnrError ``busy(holder's pid)`` while another process holds it, OS
+    errors as AnrError naming ``owner``."""
     import fcntl
 
-    folder = Path(folder)
-    key = str(folder.resolve())
-    if key in _held_locks:
-        return folder
-    with os_errors(folder):
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    with os_errors(owner):
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     deadline = time.monotonic() + ORPHAN_WAIT_S
     while True:
         try:
@@ -321,18 +315,52 @@ def lock_folder(folder: str | os.PathLike, what: str = "run") -> Path:
                 time.sleep(0.2)  # the holder died; its worker processes still hold the lock for a moment
                 continue
             os.close(fd)
-            raise AnrError(f"{folder}: another anr-studio process (pid {holder}) is using this {what} folder, "
-                           "expected it to finish or be stopped first") from None
+            raise AnrError(busy(holder)) from None
         except OSError as exc:
             os.close(fd)
-            raise AnrError(os_error_message(exc, folder)) from None
-    with contextlib.suppress(OSError):  # the pid only helps the message above; a full disk may refuse it
+            raise AnrError(os_error_message(exc, owner)) from None
+    with contextlib.suppress(OSError):  # the pid only helps the busy message; a full disk may refuse it
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    _held_locks[key] = fd
+    return fd
+
+
+def lock_folder(folder: str | os.PathLike, what: str = "run") -> Path:
+    """Returns ``folder`` (created if needed) once this process holds its lock, until it ends or `unlock_folder`.
+
+    An exclusive ``flock`` on ``folder/.lock``, re-entrant; a second process gets AnrError naming the holder's
+    pid. Killed writers' partial files are removed.
+    """
+    folder = Path(folder)
+    key = str(folder.resolve())
+    if key in _held_locks:
+        return folder
+    _held_locks[key] = _flock(folder / LOCK_FILE, folder, lambda pid: f"{folder}: another anr-studio process (pid {pid}) "
+                              f"is using this {what} folder, expected it to finish or be stopped first")
     for sub in (folder, folder / "checkpoints"):
         remove_stale_partials(sub, older_than_s=0)
     return folder
+
+
+@contextlib.contextmanager
+def writing_lock(path: str | os.PathLike, what: str = "file") -> Iterator[None]:
+    """Within it no other process writes ``path`` through this lock: an exclusive ``flock`` on the file ``path.lock``
+    beside it, removed at the end; AnrError at once, naming ``path``, while another process (or writer) holds it."""
+    path = Path(path)
+    lock = path.with_name(f"{path.name}.lock")
+    while True:
+        fd = _flock(lock, path, lambda pid: f"{path}: another program (pid {pid}) is writing this {what}, "
+                    "expected it to finish first")
+        with contextlib.suppress(OSError):
+            if os.path.samestat(os.fstat(fd), os.stat(lock)):
+                break
+        os.close(fd)  # the holder removed the file we locked as it let go: lock the one there now
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock)  # while still held, so no one locks the removed file unnoticed
+        os.close(fd)
 
 
 def unlock_folder(folder: str | os.PathLike) -> None:

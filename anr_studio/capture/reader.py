@@ -18,7 +18,7 @@ import numpy as np
 from anr_studio.capture import schema as S
 from anr_studio.capture.validate import require_valid
 from anr_studio.errors import AnrError, expect_shape
-from anr_studio.fileio import atomic_path, ensure_free_space
+from anr_studio.fileio import atomic_path, ensure_free_space, writing_lock
 
 
 def discard_h5(f: h5py.File, path: Path) -> None:
@@ -43,7 +43,7 @@ _REWRITE_LOCKS_GUARD = threading.Lock()
 
 def _rewrite_lock(path: Path) -> threading.RLock:
     """Returns the lock that serialises rewrites of the file at ``path`` within this process (two overlapping
-    copy-and-rename rewrites would each drop the other's change)."""
+    copy-and-rename rewrites would each drop the other's change); other processes are kept out by `writing_lock`."""
     key = os.path.realpath(path)
     with _REWRITE_LOCKS_GUARD:
         return _REWRITE_LOCKS.setdefault(key, threading.RLock())
@@ -201,9 +201,10 @@ class Capture:
 
         A copy because HDF5 has no transactions and never gives deleted space back (``Group.copy`` moves
         compressed chunks undecoded). ``extra_bytes``: about how much the caller adds, for the space check
-        made before HDF5 writes anything (running out midway can crash it).
+        made before HDF5 writes anything (running out midway can crash it). AnrError at once while another
+        process writes the capture.
         """
-        with _rewrite_lock(self.path):
+        with _rewrite_lock(self.path), writing_lock(self.path, "capture"):
             self.close()
             ensure_free_space(self.path, int((self.path.stat().st_size + int(extra_bytes)) * 1.05))
             with atomic_path(self.path) as tmp:

@@ -16,7 +16,7 @@ from anr_studio.capture import schema as S
 from anr_studio.capture.reader import discard_h5
 from anr_studio.capture.validate import require_valid
 from anr_studio.errors import AnrError, expect_finite, expect_shape
-from anr_studio.fileio import atomic_path, ensure_free_space, os_error_message
+from anr_studio.fileio import atomic_path, ensure_free_space, os_error_message, writing_lock
 
 # Frames read back to estimate a background plate when none was given: enough for a robust
 # per-pixel median, few enough to stay fast on long videos.
@@ -58,7 +58,8 @@ class CaptureWriter:
                 w.append(frame_i, mask=mask_i, pose=pose_i, transl=transl_i)
             w.set_split(train_idx, test_idx)
 
-    On an exception (or ``abort()``) nothing is left behind and an existing ``path`` is untouched.
+    On an exception (or ``abort()``) nothing is left behind and an existing ``path`` is untouched; AnrError at once
+    while another process writes ``path``.
     ``camera``: static ``(K (3,3), R (3,3), t (3,))`` or None for cameras per frame (``append`` or
     ``set_cameras``); ``background`` None: the median of the frames; ``body_model``: "default" or the
     sha256 of an SMPL file; ``attrs``: see `set_attrs`.
@@ -91,8 +92,10 @@ class CaptureWriter:
         self._closed = False
         if camera is not None:
             self.set_cameras(*camera)
-        self._stack = contextlib.ExitStack()
-        self._tmp = self._stack.enter_context(atomic_path(self.path))
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(writing_lock(self.path, "capture"))  # held past the rename: no other writer's file lost
+            self._tmp = stack.enter_context(atomic_path(self.path))
+            self._stack = stack.pop_all()
         with self._aborting((OSError,)):  # a full disk or a folder we may not write: nothing is left behind
             # No chunk cache: each frame is compressed and written when appended, so a full disk
             # fails that append, and no megabytes of cached chunks wait to be written at close.

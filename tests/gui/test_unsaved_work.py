@@ -164,3 +164,42 @@ def test_the_question_is_a_real_dialog_with_save_discard_and_cancel(window, qtbo
     assert not window.close() and window.isVisible()
     assert seen and seen[0][0] and sorted(seen[0][1]) == ["Cancel", "Discard", "Save"]
     _answer(monkeypatch, Btn.Discard)
+
+
+def test_the_studio_and_the_cli_never_write_one_capture_at_once(window, qtbot, tiny_capture, monkeypatch):
+    """A masks job of the studio keeps `anr-studio masks` out; a CLI writer keeps the studio's Save out."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.capture.test_write_lock import _finish, _holding_writer
+
+    gate = _held_masks(monkeypatch)
+    _edit_keyframes(window, tiny_capture)
+    job = window.capture_panel.start_masks(method="plate")
+    qtbot.waitUntil(Path(f"{tiny_capture}.lock").exists, timeout=30000)
+    out = subprocess.run([sys.executable, "-m", "anr_studio.cli", "masks", tiny_capture, "--method", "plate", "--overwrite"],
+                         capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=os.getcwd()), timeout=120)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1] == (f"anr-studio: error: {tiny_capture}: another program (pid {os.getpid()}) "
+                                                   "is writing this capture, expected it to finish first")
+    gate.set()
+    qtbot.waitUntil(lambda: not window.capture_panel.watcher.active, timeout=60000)
+    assert job.status.snapshot().error is None and "wrote 6 masks" in window.capture_panel.info.text()
+    kp = window.keyframes_panel
+    writer = _holding_writer(tiny_capture)
+    try:
+        qtbot.mouseClick(kp.save_btn, QtCore.Qt.MouseButton.LeftButton)
+        box = window.findChild(QtWidgets.QMessageBox, "errorDialog")
+        assert box is not None and box.text() == (f"{tiny_capture}: another program (pid {writer.pid}) is writing this "
+                                                  "capture, expected it to finish first")
+        box.close()
+        assert kp.unsaved and kp.indices == [0, 3, 4]
+        _finish(writer)
+    finally:
+        writer.kill()
+        writer.wait()
+    qtbot.mouseClick(kp.save_btn, QtCore.Qt.MouseButton.LeftButton)
+    cap = Capture(tiny_capture)
+    assert not kp.unsaved and cap.keyframes.tolist() == [0, 3, 4] and int(cap.mask(0)[0, 0]) == 200
