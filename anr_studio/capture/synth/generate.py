@@ -179,7 +179,7 @@ def generate_capture(out: str | os.PathLike, config: SynthConfig | None = None, 
 
     attrs = {"synth_config": asdict(cfg), "synth_identity": {
         "top": ident.top, "bottoms": ident.bottoms, "hair": ident.hair_style, "logo": ident.logo_text,
-        "phenotype": ident.phenotype}, "synth_motion": getattr(clip, "name", str(cfg.motion)),
+        "phenotype": ident.phenotype}, "synth_motion": clip.name,
         "transl_noise_m": float(transl_sigma)}
     t_setup = time.perf_counter() - t0
     # Frames of one view are rendered together (they share culling); the writer gets them in order.
