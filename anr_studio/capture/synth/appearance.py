@@ -13,7 +13,6 @@ import numpy as np
 
 # Surface regions of the true person (one label per vertex, see person.py).
 SKIN, FACE, HAIR, SHIRT, BOTTOMS, SHOES = range(6)
-REGION_NAMES = ("skin", "face", "hair", "shirt", "bottoms", "shoes")
 
 TOPS = ("tshirt", "longsleeve")
 BOTTOMS_KINDS = ("skirt", "wide_trousers", "trousers")  # seed % 3 picks one
