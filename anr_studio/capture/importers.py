@@ -17,7 +17,7 @@ import numpy as np
 
 from anr_studio.capture import formats
 from anr_studio.capture.formats.sources import PICKLE_SUFFIXES, numbers, read_arrays, read_json
-from anr_studio.capture.images import VIDEO_EXTS, list_images, read_image, read_mask, video_frames, video_info
+from anr_studio.capture.images import VIDEO_EXTS, folder_masks, list_images, read_image, video_frames, video_info
 from anr_studio.capture.reader import Capture
 from anr_studio.capture.store import CaptureWriter
 from anr_studio.errors import AnrError
@@ -153,14 +153,7 @@ def _mask_source(masks: Path | None, image_files: list[Path] | None) -> Iterator
     if masks is None:
         return None
     if masks.is_dir():
-        files = list_images(masks)
-        if image_files is not None:
-            by_stem = {p.stem: p for p in files}
-            if all(p.stem in by_stem for p in image_files):
-                files = [by_stem[p.stem] for p in image_files]
-            elif len(files) != len(image_files):
-                raise AnrError(f"{masks}: holds {len(files)} masks, expected {len(image_files)} (one per image, same names)")
-        return (read_mask(p) for p in files)
+        return folder_masks(masks, stems=None if image_files is None else [p.stem for p in image_files])
     if masks.is_file():
         return video_frames(masks, gray=True)
     raise AnrError(f"{masks}: does not exist, expected a masks folder or a mask video")
