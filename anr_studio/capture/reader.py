@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from anr_studio.capture import schema as S
-from anr_studio.capture.validate import require_valid
+from anr_studio.capture.validate import attr_value, require_valid
 from anr_studio.errors import AnrError, expect_shape
 from anr_studio.fileio import atomic_path, ensure_free_space
 
@@ -31,10 +31,6 @@ def discard_h5(f: h5py.File, path: Path) -> None:
         os.truncate(path, 0)
     with contextlib.suppress(Exception):
         f.close()
-
-
-def _text(value: Any) -> Any:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 _REWRITE_LOCKS: dict[str, threading.RLock] = {}
@@ -69,10 +65,10 @@ class Capture:
 
     def _read_metadata(self) -> None:
         with h5py.File(self.path, "r") as f:
-            self.attrs: dict[str, Any] = {k: _text(v) for k, v in f.attrs.items()}
+            self.attrs: dict[str, Any] = {k: attr_value(v) for k, v in f.attrs.items()}
             self.identity: str = str(self.attrs["identity"])
             self.fps: float = float(self.attrs["fps"])
-            self.body_model_id: str = str(_text(f["body"].attrs.get("model", "default")))
+            self.body_model_id: str = str(attr_value(f["body"].attrs.get("model", "default")))
             n, h, w, _ = f[S.FRAMES].shape
             self._n = int(n)
             self.image_size: tuple[int, int] = (int(h), int(w))

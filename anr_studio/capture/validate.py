@@ -20,8 +20,9 @@ ORTHONORMAL_TOL = 1e-3
 TRUTH_MAX_VALUES_PER_FRAME = 1000
 
 
-def _plain(value: Any) -> Any:
-    """Returns numpy scalars as Python values so messages read `-3.0`, not `np.float64(-3.0)`."""
+def attr_value(value: Any) -> Any:
+    """Returns an HDF5 attribute's bytes as text and numpy scalars as Python values (messages read `-3.0`, not
+    `np.float64(-3.0)`)."""
     if isinstance(value, bytes):
         return value.decode(errors="replace")
     return value.item() if isinstance(value, np.generic) else value
@@ -131,11 +132,11 @@ def _text_problem(value: object, field: str, max_len: int) -> str | None:
 
 def _check(c: _Checker, deep: bool) -> None:
     attrs = c.f.attrs
-    fmt = _plain(attrs.get("format"))
+    fmt = attr_value(attrs.get("format"))
     if fmt != S.FORMAT:
         c.add(f"attribute format is {fmt!r}, expected {S.FORMAT!r}")
         return  # not a capture: listing every missing dataset would bury the one useful line
-    version = _plain(attrs.get("version"))
+    version = attr_value(attrs.get("version"))
     if not isinstance(version, int) or isinstance(version, bool):
         c.add(f"attribute version is {version!r}, expected the integer {S.VERSION}")
     elif version != S.VERSION:
@@ -146,7 +147,7 @@ def _check(c: _Checker, deep: bool) -> None:
                else _text_problem(identity, "identity", S.MAX_NAME_LENGTH))
     if problem:
         c.add(problem)
-    fps = _plain(attrs.get("fps"))
+    fps = attr_value(attrs.get("fps"))
     try:
         fps_ok = fps is not None and np.isfinite(float(fps)) and 0 < float(fps) <= S.MAX_FPS
     except (TypeError, ValueError):
