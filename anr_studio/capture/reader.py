@@ -33,6 +33,15 @@ def discard_h5(f: h5py.File, path: Path) -> None:
         f.close()
 
 
+def as_uint8(value: Any, expected: tuple, field: str, source: str) -> np.ndarray:
+    """Returns ``value`` as a uint8 array of shape ``expected``; AnrError naming ``source`` and ``field`` otherwise."""
+    array = np.asarray(value)
+    expect_shape(array, expected, field, source)
+    if array.dtype != np.uint8:
+        raise AnrError(f"{source}: {field} has dtype {array.dtype}, expected uint8 (0..255)")
+    return array
+
+
 _REWRITE_LOCKS: dict[str, threading.RLock] = {}
 _REWRITE_LOCKS_GUARD = threading.Lock()
 
@@ -246,12 +255,8 @@ class Capture:
             for i, mask in enumerate(masks):
                 if i >= self._n:
                     raise AnrError(f"{self.path.name}: more masks than frames, expected {self._n}")
-                mask = np.asarray(mask)
-                expect_shape(mask, (h, w), f"mask {i}", self.path.name)
-                if mask.dtype != np.uint8:
-                    raise AnrError(f"{self.path.name}: mask {i} has dtype {mask.dtype}, expected uint8")
                 ensure_free_space(self.path, 2 * h * w)  # HDF5 must not meet a full disk midway
-                ds[i] = mask
+                ds[i] = as_uint8(mask, (h, w), f"mask {i}", self.path.name)
                 count = i + 1
             if count != self._n:
                 raise AnrError(f"{self.path.name}: {count} masks were given, expected {self._n} (one per frame)")

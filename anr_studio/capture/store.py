@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from anr_studio.capture import schema as S
-from anr_studio.capture.reader import discard_h5
+from anr_studio.capture.reader import as_uint8, discard_h5
 from anr_studio.capture.validate import require_valid
 from anr_studio.errors import AnrError, expect_finite, expect_shape
 from anr_studio.fileio import atomic_path, ensure_free_space, os_error_message
@@ -21,14 +21,6 @@ from anr_studio.fileio import atomic_path, ensure_free_space, os_error_message
 # Frames read back to estimate a background plate when none was given: enough for a robust
 # per-pixel median, few enough to stay fast on long videos.
 MEDIAN_SAMPLES = 64
-
-
-def _as_uint8(value: Any, expected: tuple, field: str, source: str) -> np.ndarray:
-    array = np.asarray(value)
-    expect_shape(array, expected, field, source)
-    if array.dtype != np.uint8:
-        raise AnrError(f"{source}: {field} has dtype {array.dtype}, expected uint8 (0..255)")
-    return array
 
 
 def _as_float(value: Any, expected: tuple, field: str, source: str) -> np.ndarray:
@@ -79,7 +71,7 @@ class CaptureWriter:
         self._cams: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._bulk_body: tuple[np.ndarray, np.ndarray] | None = None
         self._bulk_cams: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._background = None if background is None else _as_uint8(
+        self._background = None if background is None else as_uint8(
             background, (self.height, self.width, 3), "background", self._name)
         self._datasets: dict[str, np.ndarray] = {}  # betas, split, keyframes and truth/, written by close()
         if betas is not None:
@@ -117,7 +109,7 @@ class CaptureWriter:
         # HDF5 recovers badly from a full disk midway (its objects fail to close): check before each frame.
         ensure_free_space(self.path, 2 * self.height * self.width * 4)
         i = self._n
-        frame = _as_uint8(frame, (self.height, self.width, 3), f"frame {i}", self._name)
+        frame = as_uint8(frame, (self.height, self.width, 3), f"frame {i}", self._name)
         if self._has_masks is None:
             self._has_masks = mask is not None
             if self._has_masks:
@@ -143,7 +135,7 @@ class CaptureWriter:
         self._frames[i] = frame
         if self._masks is not None:
             self._masks.resize(i + 1, axis=0)
-            self._masks[i] = _as_uint8(mask, (self.height, self.width), f"mask {i}", self._name)
+            self._masks[i] = as_uint8(mask, (self.height, self.width), f"mask {i}", self._name)
         self._n = i + 1
         return i
 
