@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import cv2
 import numpy as np
 
 from anr_studio.errors import AnrError
+from anr_studio.safe_npz import load_npy
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
@@ -52,6 +53,20 @@ def read_mask(path: Path) -> np.ndarray:
         raise AnrError(f"{path}: holds part labels ({', '.join(str(int(v)) for v in values[:16])}), expected a "
                        "foreground mask (0 = background, 255 = person); convert it with mask = (labels > 0) * 255")
     return mask_from_array(img, str(path))
+
+
+def folder_masks(folder: Path, n: int | None = None, stems: Sequence[str] | None = None) -> Iterator[np.ndarray]:
+    """Returns the masks (H,W) uint8 0..255 of the images, or NumPy ``.npy`` arrays, in ``folder``: those named like
+    ``stems`` (the frames' names) when all are there, else all of them, which must be ``n`` (default: one per stem)."""
+    files = sorted(folder.glob("*.npy")) or list_images(folder)
+    named = {p.stem: p for p in files}
+    n = len(stems) if n is None and stems is not None else n
+    if stems is not None and all(s in named for s in stems):
+        files = [named[s] for s in stems]
+    elif n is not None and len(files) != n:
+        raise AnrError(f"{folder}: holds {len(files)} masks, expected {n} (one per frame, named like the frames)")
+    return (mask_from_array(load_npy(p, "a NumPy mask of (H, W) 0/1 values"), str(p)) if p.suffix == ".npy"
+            else read_mask(p) for p in files)
 
 
 def person_mask(path: Path) -> np.ndarray:

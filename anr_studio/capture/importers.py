@@ -17,7 +17,7 @@ import numpy as np
 
 from anr_studio.capture import formats
 from anr_studio.capture.formats.sources import PICKLE_SUFFIXES, numbers, read_arrays, read_json
-from anr_studio.capture.images import VIDEO_EXTS, list_images, read_image, read_mask, video_frames, video_info
+from anr_studio.capture.images import VIDEO_EXTS, folder_masks, list_images, read_image, video_frames, video_info
 from anr_studio.capture.reader import Capture
 from anr_studio.capture.store import CaptureWriter
 from anr_studio.errors import AnrError
@@ -29,12 +29,16 @@ DEFAULT_BETAS = 10
 
 
 # -- parameters ----------------------------------------------------------------------------
-def _per_frame(array: np.ndarray, tail: tuple[int, ...], n: int, label: str, field: str) -> np.ndarray:
-    """Returns ``array`` as static ``tail`` or per frame ``(n, *tail)``; AnrError otherwise."""
+def _per_frame(raw: dict[str, Any], key: str, tail: tuple[int, ...], n: int, label: str) -> np.ndarray:
+    """Returns ``raw[key]`` as static ``tail`` or per frame ``(n, *tail)`` float32 (column vectors (..., 3, 1)
+    as (..., 3)); AnrError otherwise."""
+    array = numbers(raw[key], label, key)
+    if tail == (3,) and array.shape[-2:] == (3, 1):
+        array = array[..., 0]
     if array.shape == tail or array.shape == (n,) + tail:
         return array.astype(np.float32)
     want = " or ".join(str(s) for s in (tail, (n,) + tail))
-    raise AnrError(f"{label}: {field} has shape {array.shape}, expected {want} (one per frame)")
+    raise AnrError(f"{label}: {key} has shape {array.shape}, expected {want} (one per frame)")
 
 
 def parse_parameters(raw: dict[str, Any], n: int | None, label: str) -> dict[str, Any]:
@@ -44,10 +48,9 @@ def parse_parameters(raw: dict[str, Any], n: int | None, label: str) -> dict[str
         raise AnrError(f"{label}: describes {n} frames, expected at least one")
     if "poses" in raw:
         poses = numbers(raw["poses"], label, "poses")
-        flat = _rows(poses, label, "poses") if poses.ndim >= 2 else poses.reshape(1, -1)
+        flat = _rows(raw, "poses", label) if poses.ndim >= 2 else poses.reshape(1, -1)
     elif "global_orient" in raw and "body_pose" in raw:
-        root, body = numbers(raw["global_orient"], label, "global_orient"), numbers(raw["body_pose"], label, "body_pose")
-        root, body = _rows(root, label, "global_orient"), _rows(body, label, "body_pose")
+        root, body = _rows(raw, "global_orient", label), _rows(raw, "body_pose", label)
         if len(root) != len(body):
             raise AnrError(f"{label}: global_orient has {len(root)} rows and body_pose {len(body)}, expected one per frame in both")
         flat = np.concatenate([root, body], 1)
@@ -68,18 +71,14 @@ def parse_parameters(raw: dict[str, Any], n: int | None, label: str) -> dict[str
         raise AnrError(f"{label}: betas has shape {betas.shape}, expected (K,) or (N, K)")
     if "K" not in raw:
         raise AnrError(f"{label}: K is missing, expected camera intrinsics (3,3) or (N,3,3)")
-    K = _per_frame(numbers(raw["K"], label, "K"), (3, 3), n, label, "K")
+    K = _per_frame(raw, "K", (3, 3), n, label)
     if "E" in raw:
-        E = _per_frame(numbers(raw["E"], label, "E"), (4, 4), n, label, "E")
+        E = _per_frame(raw, "E", (4, 4), n, label)
         if np.abs(E[..., 3, :] - np.array([0, 0, 0, 1])).max() > 1e-4:
             raise AnrError(f"{label}: E has a last row other than [0, 0, 0, 1], expected 4x4 rigid world-to-camera matrices")
         R, t = E[..., :3, :3], E[..., :3, 3]
     elif "R" in raw and "t" in raw:
-        R = _per_frame(numbers(raw["R"], label, "R"), (3, 3), n, label, "R")
-        t = numbers(raw["t"], label, "t")
-        if t.shape[-2:] == (3, 1):  # column vectors
-            t = t[..., 0]
-        t = _per_frame(t, (3,), n, label, "t")
+        R, t = _per_frame(raw, "R", (3, 3), n, label), _per_frame(raw, "t", (3,), n, label)
     else:
         raise AnrError(f"{label}: E is missing, expected world-to-camera extrinsics (4,4) or (N,4,4) (or R and t)")
     if K.ndim == 3 or R.ndim == 3 or t.ndim == 2:  # one of them moves: store all per frame
@@ -89,10 +88,11 @@ def parse_parameters(raw: dict[str, Any], n: int | None, label: str) -> dict[str
             "fps": None if raw.get("fps") is None else _frame_rate(raw["fps"], label)}
 
 
-def _rows(array: np.ndarray, label: str, field: str) -> np.ndarray:
-    """Returns ``array`` as (rows, values); AnrError for a single value or no values."""
+def _rows(raw: dict[str, Any], key: str, label: str) -> np.ndarray:
+    """Returns ``raw[key]`` as (rows, values); AnrError for a single value or no values."""
+    array = numbers(raw[key], label, key)
     if array.ndim == 0 or array.size == 0:
-        raise AnrError(f"{label}: {field} has shape {array.shape}, expected one row of values per frame")
+        raise AnrError(f"{label}: {key} has shape {array.shape}, expected one row of values per frame")
     return array.reshape(array.shape[0], -1)
 
 
@@ -153,14 +153,7 @@ def _mask_source(masks: Path | None, image_files: list[Path] | None) -> Iterator
     if masks is None:
         return None
     if masks.is_dir():
-        files = list_images(masks)
-        if image_files is not None:
-            by_stem = {p.stem: p for p in files}
-            if all(p.stem in by_stem for p in image_files):
-                files = [by_stem[p.stem] for p in image_files]
-            elif len(files) != len(image_files):
-                raise AnrError(f"{masks}: holds {len(files)} masks, expected {len(image_files)} (one per image, same names)")
-        return (read_mask(p) for p in files)
+        return folder_masks(masks, stems=None if image_files is None else [p.stem for p in image_files])
     if masks.is_file():
         return video_frames(masks, gray=True)
     raise AnrError(f"{masks}: does not exist, expected a masks folder or a mask video")

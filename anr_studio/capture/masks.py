@@ -210,15 +210,6 @@ def choose_method(frames: list[np.ndarray], plate: np.ndarray, segmenter) -> tup
     return "plate", "the camera stands still and the plate is clean"
 
 
-def load_segmenter(path: str | os.PathLike | None = None):
-    """Returns the person segmenter stored at ``path`` (ConvSegmenter .safetensors) or MediaPipe's."""
-    from anr_studio.capture.video_fit.models import ConvSegmenter, default_segmenter
-
-    if path is not None:
-        return ConvSegmenter.load(path)
-    return default_segmenter()
-
-
 def masks_into(path: str | os.PathLike, method: str = "auto", *, segmenter=None, overwrite: bool = False,
                refine: bool = True, progress: bool | Callable[[int, int], None] = False) -> str:
     """Writes masks into the capture at ``path`` by ``method`` (plate, learned, auto); returns a one-line report
@@ -229,15 +220,16 @@ def masks_into(path: str | os.PathLike, method: str = "auto", *, segmenter=None,
     """
     from tqdm import tqdm
 
+    from anr_studio.capture.video_fit.models import ConvSegmenter, default_segmenter
     from anr_studio.metrics.image import mask_iou
 
     if method not in METHODS:
         raise AnrError(f"masks: method {method!r}, expected one of {', '.join(METHODS)}")
     config = MaskConfig(refine=refine)
     why = ""
-    if method != "plate":
+    if method != "plate" and not callable(segmenter):
         try:
-            segmenter = segmenter if callable(segmenter) else load_segmenter(segmenter)
+            segmenter = default_segmenter() if segmenter is None else ConvSegmenter.load(segmenter)
         except AnrError as exc:
             if method == "learned":
                 raise
@@ -252,7 +244,6 @@ def masks_into(path: str | os.PathLike, method: str = "auto", *, segmenter=None,
     ious: list[float] = []
     coverage: list[float] = []
     start = time.perf_counter()
-    bar = tqdm(total=n, desc="masks", unit="frame", disable=progress is not True, leave=False)
 
     def masks():
         for i in range(n):
@@ -269,10 +260,8 @@ def masks_into(path: str | os.PathLike, method: str = "auto", *, segmenter=None,
                 progress(i + 1, n)
             yield mask
 
-    try:
+    with tqdm(total=n, desc="masks", unit="frame", disable=progress is not True, leave=False) as bar:
         cap.write_masks(masks(), overwrite=overwrite)
-    finally:
-        bar.close()
     report = (f"{Path(path).name}: wrote {n} masks{' with the person segmenter' if method == 'learned' else ''} "
               f"(mean foreground {100 * np.mean(coverage):.1f}% of the frame) in {time.perf_counter() - start:.1f} s")
     if ious:

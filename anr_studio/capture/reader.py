@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from anr_studio.capture import schema as S
-from anr_studio.capture.validate import require_valid
+from anr_studio.capture.validate import attr_value, require_valid
 from anr_studio.errors import AnrError, expect_shape
 from anr_studio.fileio import atomic_path, ensure_free_space, writing_lock
 
@@ -33,8 +33,13 @@ def discard_h5(f: h5py.File, path: Path) -> None:
         f.close()
 
 
-def _text(value: Any) -> Any:
-    return value.decode() if isinstance(value, bytes) else value
+def as_uint8(value: Any, expected: tuple, field: str, source: str) -> np.ndarray:
+    """Returns ``value`` as a uint8 array of shape ``expected``; AnrError naming ``source`` and ``field`` otherwise."""
+    array = np.asarray(value)
+    expect_shape(array, expected, field, source)
+    if array.dtype != np.uint8:
+        raise AnrError(f"{source}: {field} has dtype {array.dtype}, expected uint8 (0..255)")
+    return array
 
 
 _REWRITE_LOCKS: dict[str, threading.RLock] = {}
@@ -69,10 +74,10 @@ class Capture:
 
     def _read_metadata(self) -> None:
         with h5py.File(self.path, "r") as f:
-            self.attrs: dict[str, Any] = {k: _text(v) for k, v in f.attrs.items()}
+            self.attrs: dict[str, Any] = {k: attr_value(v) for k, v in f.attrs.items()}
             self.identity: str = str(self.attrs["identity"])
             self.fps: float = float(self.attrs["fps"])
-            self.body_model_id: str = str(_text(f["body"].attrs.get("model", "default")))
+            self.body_model_id: str = str(attr_value(f["body"].attrs.get("model", "default")))
             n, h, w, _ = f[S.FRAMES].shape
             self._n = int(n)
             self.image_size: tuple[int, int] = (int(h), int(w))
@@ -251,12 +256,8 @@ class Capture:
             for i, mask in enumerate(masks):
                 if i >= self._n:
                     raise AnrError(f"{self.path.name}: more masks than frames, expected {self._n}")
-                mask = np.asarray(mask)
-                expect_shape(mask, (h, w), f"mask {i}", self.path.name)
-                if mask.dtype != np.uint8:
-                    raise AnrError(f"{self.path.name}: mask {i} has dtype {mask.dtype}, expected uint8")
                 ensure_free_space(self.path, 2 * h * w)  # HDF5 must not meet a full disk midway
-                ds[i] = mask
+                ds[i] = as_uint8(mask, (h, w), f"mask {i}", self.path.name)
                 count = i + 1
             if count != self._n:
                 raise AnrError(f"{self.path.name}: {count} masks were given, expected {self._n} (one per frame)")

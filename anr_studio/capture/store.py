@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from anr_studio.capture import schema as S
-from anr_studio.capture.reader import discard_h5
+from anr_studio.capture.reader import as_uint8, discard_h5
 from anr_studio.capture.validate import require_valid
 from anr_studio.errors import AnrError, expect_finite, expect_shape
 from anr_studio.fileio import atomic_path, ensure_free_space, os_error_message, writing_lock
@@ -21,14 +21,6 @@ from anr_studio.fileio import atomic_path, ensure_free_space, os_error_message, 
 # Frames read back to estimate a background plate when none was given: enough for a robust
 # per-pixel median, few enough to stay fast on long videos.
 MEDIAN_SAMPLES = 64
-
-
-def _as_uint8(value: Any, expected: tuple, field: str, source: str) -> np.ndarray:
-    array = np.asarray(value)
-    expect_shape(array, expected, field, source)
-    if array.dtype != np.uint8:
-        raise AnrError(f"{source}: {field} has dtype {array.dtype}, expected uint8 (0..255)")
-    return array
 
 
 def _as_float(value: Any, expected: tuple, field: str, source: str) -> np.ndarray:
@@ -80,12 +72,11 @@ class CaptureWriter:
         self._cams: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._bulk_body: tuple[np.ndarray, np.ndarray] | None = None
         self._bulk_cams: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._betas = None if betas is None else _as_float(betas, (None,), "body/betas", self._name)
-        self._background = None if background is None else _as_uint8(
+        self._background = None if background is None else as_uint8(
             background, (self.height, self.width, 3), "background", self._name)
-        self._split: tuple[np.ndarray, np.ndarray] | None = None
-        self._keyframes: tuple[np.ndarray, np.ndarray | None] | None = None
-        self._truth: dict[str, np.ndarray] = {}
+        self._datasets: dict[str, np.ndarray] = {}  # betas, split, keyframes and truth/, written by close()
+        if betas is not None:
+            self._datasets[S.BETAS] = _as_float(betas, (None,), "body/betas", self._name)
         self._attrs: dict[str, Any] = {}
         self._n = 0
         self._has_masks: bool | None = None
@@ -121,7 +112,7 @@ class CaptureWriter:
         # HDF5 recovers badly from a full disk midway (its objects fail to close): check before each frame.
         ensure_free_space(self.path, 2 * self.height * self.width * 4)
         i = self._n
-        frame = _as_uint8(frame, (self.height, self.width, 3), f"frame {i}", self._name)
+        frame = as_uint8(frame, (self.height, self.width, 3), f"frame {i}", self._name)
         if self._has_masks is None:
             self._has_masks = mask is not None
             if self._has_masks:
@@ -147,7 +138,7 @@ class CaptureWriter:
         self._frames[i] = frame
         if self._masks is not None:
             self._masks.resize(i + 1, axis=0)
-            self._masks[i] = _as_uint8(mask, (self.height, self.width), f"mask {i}", self._name)
+            self._masks[i] = as_uint8(mask, (self.height, self.width), f"mask {i}", self._name)
         self._n = i + 1
         return i
 
@@ -160,7 +151,7 @@ class CaptureWriter:
         transl = _as_float(transl, (pose.shape[0], 3), "body/transl", self._name)
         self._bulk_body = (pose, transl)
         if betas is not None:
-            self._betas = _as_float(betas, (None,), "body/betas", self._name)
+            self._datasets[S.BETAS] = _as_float(betas, (None,), "body/betas", self._name)
 
     def set_cameras(self, K: Any, R: Any, t: Any) -> None:
         """Sets the cameras: static ``K (3,3), R (3,3), t (3,)`` or per frame ``(N,3,3), (N,3,3), (N,3)``."""
@@ -177,20 +168,22 @@ class CaptureWriter:
 
     def set_split(self, train: Any, test: Any) -> None:
         """Sets the frame indices ``train (n,)`` and ``test (m,)`` (disjoint)."""
-        self._split = (np.asarray(train, dtype=np.int64).reshape(-1), np.asarray(test, dtype=np.int64).reshape(-1))
+        self._datasets.update({S.SPLIT_TRAIN: np.asarray(train, dtype=np.int64).reshape(-1),
+                               S.SPLIT_TEST: np.asarray(test, dtype=np.int64).reshape(-1)})
 
     def set_keyframes(self, indices: Any, coverage: Any = None) -> None:
         """Sets the keyframe indices ``(k,)`` and optionally the cumulative coverage ``(k,)`` after each."""
-        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-        cov = None if coverage is None else _as_float(coverage, (idx.shape[0],), S.KEYFRAME_COVERAGE, self._name)
-        self._keyframes = (idx, cov)
+        idx = self._datasets[S.KEYFRAMES] = np.asarray(indices, dtype=np.int64).reshape(-1)
+        self._datasets.pop(S.KEYFRAME_COVERAGE, None)
+        if coverage is not None:
+            self._datasets[S.KEYFRAME_COVERAGE] = _as_float(coverage, (idx.shape[0],), S.KEYFRAME_COVERAGE, self._name)
 
     def set_truth(self, **arrays: Any) -> None:
         """Stores noise-free arrays under ``truth/`` (e.g. ``pose=(N,24,3)``, ``transl=(N,3)``, ``betas=(K,)``)."""
         for name, value in arrays.items():
             value = np.asarray(value)
             # float32 like the tracked parameters, so truth and tracking compare without casts
-            self._truth[name] = value.astype(np.float32) if value.dtype.kind == "f" else value
+            self._datasets[f"{S.TRUTH}/{name}"] = value.astype(np.float32) if value.dtype.kind == "f" else value
 
     def set_attrs(self, **attrs: Any) -> None:
         """Adds extra file attributes; values that are not str/number/bool are stored as JSON text."""
@@ -266,7 +259,7 @@ class CaptureWriter:
             raise AnrError(f"{name}: body/pose was never given, expected a pose per frame (append or set_body)")
         if pose.shape[0] != n:
             raise AnrError(f"{name}: body/pose has {pose.shape[0]} frames, expected {n}, one per frame written")
-        if self._betas is None:
+        if S.BETAS not in self._datasets:
             raise AnrError(f"{name}: body/betas was never given, expected shape coefficients (K,)")
         if self._bulk_cams is not None:
             K, R, t = self._bulk_cams
@@ -278,14 +271,8 @@ class CaptureWriter:
             raise AnrError(f"{name}: camera/K has {K.shape[0]} frames, expected {n}, one per frame written")
         background = self._background if self._background is not None else median_background(self._frames)
         f.create_dataset(S.BACKGROUND, data=background, **S.IMAGE_COMPRESSION)
-        datasets = {S.CAMERA_K: K, S.CAMERA_R: R, S.CAMERA_T: t, S.POSE: pose, S.TRANSL: transl, S.BETAS: self._betas,
-                    **{f"{S.TRUTH}/{key}": value for key, value in self._truth.items()}}
-        if self._split is not None:
-            datasets.update({S.SPLIT_TRAIN: self._split[0], S.SPLIT_TEST: self._split[1]})
-        if self._keyframes is not None:
-            datasets.update({S.KEYFRAMES: self._keyframes[0], S.KEYFRAME_COVERAGE: self._keyframes[1]})
+        datasets = {S.CAMERA_K: K, S.CAMERA_R: R, S.CAMERA_T: t, S.POSE: pose, S.TRANSL: transl, **self._datasets}
         for key, value in datasets.items():
-            if value is not None:
-                f.create_dataset(key, data=value)
+            f.create_dataset(key, data=value)
         f.attrs.update(self._attrs)
 

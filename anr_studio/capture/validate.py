@@ -1,16 +1,23 @@
-"""Checks a capture file against the version-1 schema; one sentence per problem."""
+"""Checks a capture file: that it is safe to read, then against the version-1 schema; one sentence per problem.
+
+Safe to read: a capture is one self-contained file, so external storage, external links and virtual
+datasets (data from other files, e.g. ``/etc/passwd``) are refused; every dataset's declared data must be
+stored in the file (no ten million frames in 47 KB); only standard filters (no compression plugin is
+loaded). These checks come before any data is read.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
+from h5py import h5d
 
 from anr_studio.capture import schema as S
-from anr_studio.capture.h5guard import unsafe_problems
 from anr_studio.errors import AnrError, _shape_str
 
 # Rotation matrices further than this from orthonormal are not rotations (float32 round-off
@@ -18,10 +25,93 @@ from anr_studio.errors import AnrError, _shape_str
 ORTHONORMAL_TOL = 1e-3
 # truth/ holds per-frame body parameters (72 pose values, 3 translation values) and betas.
 TRUTH_MAX_VALUES_PER_FRAME = 1000
+# Filters any HDF5 build decodes without a plugin (deflate, shuffle, fletcher32, szip, nbit,
+# scale-offset) plus h5py's built-in lzf.
+ALLOWED_FILTERS = {1: "gzip", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit", 6: "scaleoffset", 32000: "lzf"}
+# A capture holds a few dozen objects; a file with thousands is not one (and walking it is slow).
+MAX_OBJECTS = 1000
+# Attributes are small text and numbers; one larger than this is not a capture's.
+MAX_ATTR_BYTES = 1 << 20
 
 
-def _plain(value: Any) -> Any:
-    """Returns numpy scalars as Python values so messages read `-3.0`, not `np.float64(-3.0)`."""
+def _attr_problems(obj: h5py.HLObject, where: str, name: str) -> list[str]:
+    problems = []
+    for key in list(obj.attrs.keys())[:MAX_OBJECTS]:
+        try:
+            size = obj.attrs.get_id(key).get_storage_size()
+        except (OSError, RuntimeError, KeyError, ValueError):
+            size = MAX_ATTR_BYTES + 1
+        if size > MAX_ATTR_BYTES:
+            problems.append(f"{name}: attribute {key!r} of {where} holds {size} bytes, expected at most {MAX_ATTR_BYTES}")
+    return problems
+
+
+def _dataset_problem(ds: h5py.Dataset, file_size: int, name: str) -> str | None:
+    """Returns why ``ds``'s data cannot be trusted to lie complete inside this file, or None."""
+    key = ds.name.lstrip("/")
+    if ds.is_virtual:
+        return f"{name}: {key} is a virtual dataset (its data lives in other files), expected data stored in this file"
+    if ds.external:
+        target = ds.external[0][0]
+        target = target.decode(errors="replace") if isinstance(target, bytes) else str(target)
+        return f"{name}: {key} uses external raw storage ({target!r}), expected data stored in this file"
+    plist = ds.id.get_create_plist()
+    for i in range(plist.get_nfilters()):
+        code = int(plist.get_filter(i)[0])
+        if code not in ALLOWED_FILTERS:
+            return f"{name}: {key} is encoded with HDF5 filter {code}, expected one of {', '.join(sorted(set(ALLOWED_FILTERS.values())))}"
+    if ds.size == 0:
+        return None
+    layout = plist.get_layout()
+    if layout == h5d.CHUNKED:
+        total = math.prod(math.ceil(s / c) for s, c in zip(ds.shape, ds.chunks))
+        stored = int(ds.id.get_num_chunks())
+        if stored < total:
+            return (f"{name}: {key} declares shape {tuple(ds.shape)} but stores only {stored} of its {total} chunks "
+                    "(truncated or forged), expected every part of the data written")
+    elif layout == h5d.CONTIGUOUS:
+        size, offset = int(ds.id.get_storage_size()), ds.id.get_offset()
+        if offset is None or size < ds.size * ds.dtype.itemsize or offset + size > file_size:
+            return (f"{name}: {key} declares shape {tuple(ds.shape)} ({ds.size * ds.dtype.itemsize} bytes) but the file "
+                    f"holds {size} of them (truncated or forged), expected the data in the file")
+    return None
+
+
+def _unsafe_problems(f: h5py.File, path: str | os.PathLike, name: str) -> list[str]:
+    """Returns the problems of the open file ``f`` (at ``path``) that forbid reading it (empty when safe):
+    its links, every dataset's storage and the attribute sizes."""
+    file_size = os.path.getsize(path)
+    links: list[str] = []
+
+    def collect(key: str) -> bool | None:
+        links.append(key)
+        return True if len(links) > MAX_OBJECTS else None  # a true value ends the walk
+
+    f.visit_links(collect)
+    if len(links) > MAX_OBJECTS:
+        return [f"{name}: holds more than {MAX_OBJECTS} objects, expected an ANR capture's few dozen"]
+    problems = _attr_problems(f, "the file", name)
+    for key in links:
+        link = f.get(key, getlink=True)
+        if isinstance(link, h5py.ExternalLink):
+            problems.append(f"{name}: {key} is an external link to {link.filename!r}, expected data stored in this file")
+            continue
+        if isinstance(link, h5py.SoftLink):
+            problems.append(f"{name}: {key} is a soft link to {link.path!r}, expected a plain dataset or group")
+            continue
+        obj = f.get(key)
+        if isinstance(obj, h5py.Dataset):
+            problem = _dataset_problem(obj, file_size, name)
+            if problem:
+                problems.append(problem)
+        if obj is not None:
+            problems += _attr_problems(obj, key, name)
+    return problems
+
+
+def attr_value(value: Any) -> Any:
+    """Returns an HDF5 attribute's bytes as text and numpy scalars as Python values (messages read `-3.0`, not
+    `np.float64(-3.0)`)."""
     if isinstance(value, bytes):
         return value.decode(errors="replace")
     return value.item() if isinstance(value, np.generic) else value
@@ -94,7 +184,7 @@ def validate(path: str | os.PathLike, *, name: str | None = None, deep: bool = F
         return [f"{name}: not a readable HDF5 file (truncated or another format), expected an ANR capture (.h5)"]
     try:
         with f:
-            unsafe = unsafe_problems(f, path, name)
+            unsafe = _unsafe_problems(f, path, name)
             if unsafe:  # read nothing more from a file that reaches outside itself or is forged
                 return unsafe
             c = _Checker(f, name)
@@ -131,11 +221,11 @@ def _text_problem(value: object, field: str, max_len: int) -> str | None:
 
 def _check(c: _Checker, deep: bool) -> None:
     attrs = c.f.attrs
-    fmt = _plain(attrs.get("format"))
+    fmt = attr_value(attrs.get("format"))
     if fmt != S.FORMAT:
         c.add(f"attribute format is {fmt!r}, expected {S.FORMAT!r}")
         return  # not a capture: listing every missing dataset would bury the one useful line
-    version = _plain(attrs.get("version"))
+    version = attr_value(attrs.get("version"))
     if not isinstance(version, int) or isinstance(version, bool):
         c.add(f"attribute version is {version!r}, expected the integer {S.VERSION}")
     elif version != S.VERSION:
@@ -146,7 +236,7 @@ def _check(c: _Checker, deep: bool) -> None:
                else _text_problem(identity, "identity", S.MAX_NAME_LENGTH))
     if problem:
         c.add(problem)
-    fps = _plain(attrs.get("fps"))
+    fps = attr_value(attrs.get("fps"))
     try:
         fps_ok = fps is not None and np.isfinite(float(fps)) and 0 < float(fps) <= S.MAX_FPS
     except (TypeError, ValueError):

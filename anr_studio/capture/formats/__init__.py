@@ -7,7 +7,7 @@ Each module states one family's published layout and returns a :class:`ToolImpor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -46,30 +46,15 @@ class ToolImport:
 
 
 class Probe:
-    """Loads result files (pickle / joblib, .npz, .npy: :mod:`safe_pickle`) once for detection and reading."""
+    """Loads result files (pickle / joblib, .npz, .npy: :mod:`safe_pickle`) once for detection and reading:
+    ``probe.pickle(path)``, ``probe.npz(path)`` (arrays by name), ``probe.npy(path)``."""
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[str, str], Any] = {}
-
-    def _get(self, kind: str, path: Path) -> Any:
         from anr_studio.capture.formats import safe_pickle
 
-        key = (kind, str(path))
-        if key not in self._cache:
-            read, expected = {"pickle": (safe_pickle.read, "a result pickle"),
-                              "npz": (safe_pickle.read_npz, "an .npz of results"),
-                              "npy": (safe_pickle.read_npy, "an .npy of results")}[kind]
-            self._cache[key] = read(path, expected)
-        return self._cache[key]
-
-    def pickle(self, path: Path) -> Any:
-        return self._get("pickle", path)
-
-    def npz(self, path: Path) -> dict[str, Any]:
-        return self._get("npz", path)
-
-    def npy(self, path: Path) -> Any:
-        return self._get("npy", path)
+        self.pickle = cache(lambda path: safe_pickle.read(path, "a result pickle"))
+        self.npz = cache(lambda path: safe_pickle.read_npz(path, "an .npz of results"))
+        self.npy = cache(lambda path: safe_pickle.read_npy(path, "an .npy of results"))
 
 
 @lru_cache(maxsize=1)

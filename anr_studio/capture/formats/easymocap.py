@@ -52,29 +52,24 @@ def read_cameras(src: Path) -> dict[str, dict[str, np.ndarray]]:
     intri_path, extri_path = src / "intri.yml", src / "extri.yml"
     intri, extri = _open_yaml(intri_path), _open_yaml(extri_path)
     il, el = str(intri_path), str(extri_path)
+    cams = {}
     try:
-        return _cameras(intri, extri, il, el)
+        names_node = _node(intri, "names", il, "the list of camera names")
+        for cam in [names_node.at(i).string() for i in range(names_node.size())]:
+            K = numbers(_node(intri, f"K_{cam}", il, f"K_{cam} (3,3)").mat(), il, f"K_{cam}", (3, 3))
+            d = _node(intri, f"dist_{cam}", il, "", False) or _node(intri, f"D_{cam}", il, f"dist_{cam} (1,5)")
+            D = numbers(d.mat(), il, f"dist_{cam}", (-1, -1)).reshape(-1)
+            rot = _node(extri, f"Rot_{cam}", el, "", False)
+            if rot is not None:
+                R = numbers(rot.mat(), el, f"Rot_{cam}", (3, 3))
+            else:
+                rvec = _node(extri, f"R_{cam}", el, f"Rot_{cam} (3,3) or R_{cam} (3,1)").mat()
+                R = cv2.Rodrigues(numbers(rvec, el, f"R_{cam}", (3, 1)))[0]
+            t = numbers(_node(extri, f"T_{cam}", el, f"T_{cam} (3,1) metres").mat(), el, f"T_{cam}", (3, 1)).reshape(3)
+            cams[cam] = {"K": K, "D": D, "R": R, "t": t}
     except (cv2.error, SystemError):  # OpenCV raises on a node of another type than the one read
         raise AnrError(f"{il} / {el}: a camera's node is not of the type EasyMocap writes, expected names (a list), "
                        "K_, dist_, Rot_ or R_ and T_ matrices of every camera") from None
-
-
-def _cameras(intri: cv2.FileStorage, extri: cv2.FileStorage, il: str, el: str) -> dict[str, dict[str, np.ndarray]]:
-    names_node = _node(intri, "names", il, "the list of camera names")
-    names = [names_node.at(i).string() for i in range(names_node.size())]
-    cams = {}
-    for cam in names:
-        K = numbers(_node(intri, f"K_{cam}", il, f"K_{cam} (3,3)").mat(), il, f"K_{cam}", (3, 3))
-        d = _node(intri, f"dist_{cam}", il, "", False) or _node(intri, f"D_{cam}", il, f"dist_{cam} (1,5)")
-        D = numbers(d.mat(), il, f"dist_{cam}", (-1, -1)).reshape(-1)
-        rot = _node(extri, f"Rot_{cam}", el, "", False)
-        if rot is not None:
-            R = numbers(rot.mat(), el, f"Rot_{cam}", (3, 3))
-        else:
-            rvec = numbers(_node(extri, f"R_{cam}", el, f"Rot_{cam} (3,3) or R_{cam} (3,1)").mat(), el, f"R_{cam}", (3, 1))
-            R = cv2.Rodrigues(rvec)[0]
-        t = numbers(_node(extri, f"T_{cam}", el, f"T_{cam} (3,1) metres").mat(), el, f"T_{cam}", (3, 1)).reshape(3)
-        cams[cam] = {"K": K, "D": D, "R": R, "t": t}
     return cams
 
 

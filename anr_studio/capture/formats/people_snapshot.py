@@ -15,9 +15,8 @@ import numpy as np
 
 from anr_studio.capture.formats import Probe, ReadOptions, ToolImport
 from anr_studio.capture.formats.sources import extrinsics, field, intrinsics, open_frames, read_arrays, require, undistorted
-from anr_studio.capture.images import VIDEO_EXTS, list_images, mask_from_array, read_mask
+from anr_studio.capture.images import VIDEO_EXTS, folder_masks, list_images, mask_from_array
 from anr_studio.errors import AnrError
-from anr_studio.safe_npz import load_npy
 
 NAME = "people-snapshot"
 
@@ -63,19 +62,8 @@ def _read_processed(src: Path, options: ReadOptions) -> ToolImport:
     frames = open_frames(src / "images")
     if frames.size != (height, width):
         raise AnrError(f"{images[0]}: is {frames.size[1]}x{frames.size[0]}, expected {width}x{height} as {cam_path.name} says")
-    return ToolImport(raw, n, plabel, frames.frames, _masks(src / "masks", n), identity=src.name)
-
-
-def _masks(folder: Path, n: int):
-    if not folder.is_dir():
-        return None
-    npy = sorted(folder.glob("*.npy"))
-    files = npy or list_images(folder)
-    if len(files) != n:
-        raise AnrError(f"{folder}: holds {len(files)} masks, expected {n} (one per frame)")
-    if npy:
-        return (mask_from_array(load_npy(p, "a NumPy mask of (H, W) 0/1 values"), str(p)) for p in npy)
-    return (read_mask(p) for p in files)
+    masks = folder_masks(src / "masks", n) if (src / "masks").is_dir() else None
+    return ToolImport(raw, n, plabel, frames.frames, masks, identity=src.name)
 
 
 def _read_release(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:

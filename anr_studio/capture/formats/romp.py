@@ -60,9 +60,8 @@ def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
     if not _files(options.poses):
         raise AnrError(f"{options.poses or src}: holds no ROMP results, expected --poses video_results.npz or "
                        "the folder of per-frame .npz files")
-    poses = options.poses
-    label = str(poses)
-    by_name = _frames(poses, probe)
+    label = str(options.poses)
+    by_name = _frames(options.poses, probe)
     names = sorted(by_name)
     tracked = all(isinstance(by_name[k], dict) and "track_ids" in by_name[k] for k in names)
     track = options.person if tracked else None
@@ -95,7 +94,7 @@ def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
         rows.append(thetas[i])
         cams.append(cam[i])
         betas.append(shape[i])
-    _frame_indices(src, names, label)
+    _check_frames(src, names, label)
     video = open_frames(src)
     side, left, top = padded_square(*video.size)
     pose, cam = np.stack(rows), np.stack(cams)
@@ -125,22 +124,21 @@ def _bev_camera(pose: np.ndarray, cam: np.ndarray, side: int) -> tuple[np.ndarra
     return root - hips, 443.4 * side / 512.0
 
 
-def _frame_indices(src: Path, names: list[str], label: str) -> None:
+def _check_frames(src: Path, names: list[str], label: str) -> None:
     """Checks that ROMP has a result for every frame of ``src`` (by image name, or ``<index:08d>`` for a video)."""
     if src.is_dir():
-        stems = [p.stem for p in list_images(src)]
-        known = set(names)
-        missing = [k for k in stems if k not in known]
-        extra = [k for k in names if k not in set(stems)]
+        stems, known = [p.stem for p in list_images(src)], set(names)
+        extra = sorted(known - set(stems))
         if extra:
             raise AnrError(f"{src}: has no image named {extra[0]}, expected the frames ROMP ran on")
+        missing = [k for k in stems if k not in known]
     else:
-        if not all(k.isdigit() for k in names):
-            bad = next(k for k in names if not k.isdigit())
-            raise AnrError(f"{src}: ROMP frame {bad!r} is not a frame number, expected <index:08d> names for a video "
+        bad = [k for k in names if not k.isdigit()]
+        if bad:
+            raise AnrError(f"{src}: ROMP frame {bad[0]!r} is not a frame number, expected <index:08d> names for a video "
                            "(or give the folder of frames ROMP ran on as SRC)")
-        numbers_ = [int(k) for k in names]
-        missing = [f"{i:08d}" for i in range(max(numbers_) + 1) if i not in set(numbers_)]
+        found = {int(k) for k in names}
+        missing = [f"{i:08d}" for i in range(max(found) + 1) if i not in found]
     if missing:
         raise AnrError(f"{label}: has no result for frame {missing[0]}, expected one per frame (ROMP found nobody "
                        "there: cut the clip to the frames with the person)")

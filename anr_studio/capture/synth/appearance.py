@@ -13,7 +13,6 @@ import numpy as np
 
 # Surface regions of the true person (one label per vertex, see person.py).
 SKIN, FACE, HAIR, SHIRT, BOTTOMS, SHOES = range(6)
-REGION_NAMES = ("skin", "face", "hair", "shirt", "bottoms", "shoes")
 
 TOPS = ("tshirt", "longsleeve")
 BOTTOMS_KINDS = ("skirt", "wide_trousers", "trousers")  # seed % 3 picks one
@@ -155,11 +154,9 @@ def _bilinear(img: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     fx = np.clip(x - x0, 0, 1)
     fy = np.clip(y - y0, 0, 1)
     if img.ndim == 3:
-        fx, fy, inside_ = fx[:, None], fy[:, None], inside[:, None]
-    else:
-        inside_ = inside
+        fx, fy, inside = fx[:, None], fy[:, None], inside[:, None]
     out = (img[y0, x0] * (1 - fx) * (1 - fy) + img[y0, x1] * fx * (1 - fy) + img[y1, x0] * (1 - fx) * fy + img[y1, x1] * fx * fy)
-    return np.where(inside_, out, 0.0).astype(np.float32)
+    return np.where(inside, out, 0.0).astype(np.float32)
 
 
 def albedo(ident: Identity, marks: Landmarks, region: np.ndarray, pos: np.ndarray, normal: np.ndarray) -> np.ndarray:

@@ -179,7 +179,7 @@ def generate_capture(out: str | os.PathLike, config: SynthConfig | None = None, 
 
     attrs = {"synth_config": asdict(cfg), "synth_identity": {
         "top": ident.top, "bottoms": ident.bottoms, "hair": ident.hair_style, "logo": ident.logo_text,
-        "phenotype": ident.phenotype}, "synth_motion": getattr(clip, "name", str(cfg.motion)),
+        "phenotype": ident.phenotype}, "synth_motion": clip.name,
         "transl_noise_m": float(transl_sigma)}
     t_setup = time.perf_counter() - t0
     # Frames of one view are rendered together (they share culling); the writer gets them in order.
@@ -195,11 +195,8 @@ def generate_capture(out: str | os.PathLike, config: SynthConfig | None = None, 
                 idx = [i for i in range(start, stop) if i % cfg.views == view]
                 if not idx:
                     continue
-                K, R, t = cams[view]
-                cam = PerspectiveCamera(np.repeat(K[None], len(idx), 0), np.repeat(R[None], len(idx), 0),
-                                        np.repeat(t[None], len(idx), 0))
-                colours, alphas = render_people(person, verts[[i - start for i in idx]], cam, (cfg.size, cfg.size),
-                                                cfg.supersample)
+                colours, alphas = render_people(person, verts[[i - start for i in idx]], PerspectiveCamera(*cams[view]),
+                                                (cfg.size, cfg.size), cfg.supersample)
                 rendered.update({i: (colours[k], alphas[k]) for k, i in enumerate(idx)})
             for i in range(start, stop):
                 colour, alpha = rendered.pop(i)

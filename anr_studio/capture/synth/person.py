@@ -102,7 +102,7 @@ class TruePerson:
 
 def _part_mask(body, name: str) -> np.ndarray | None:
     """Returns the (V,) bool mask of the body's vertices labelled ``name`` (``vertex_parts``), or None."""
-    parts = getattr(body, "extra_tensors", {}).get("vertex_parts")
+    parts = body.extra_tensors.get("vertex_parts")
     if parts is None or name not in body.part_names:
         return None
     return parts.detach().cpu().numpy() == body.part_names.index(name)

@@ -204,11 +204,6 @@ class MediaPipeSegmenter:
         return out
 
 
-def default_estimator() -> KeypointEstimator:
-    """Returns MediaPipe's pose landmarker (keypoints and the person's mask); AnrError naming the extra when missing."""
-    return MediaPipeEstimator()
-
-
-def default_segmenter() -> PersonSegmenter:
-    """Returns MediaPipe's person segmenter; AnrError naming the extra when missing."""
-    return MediaPipeSegmenter()
+# The models the video import runs unless given others (AnrError naming the extra when MediaPipe is missing).
+default_estimator: type[KeypointEstimator] = MediaPipeEstimator
+default_segmenter: type[PersonSegmenter] = MediaPipeSegmenter

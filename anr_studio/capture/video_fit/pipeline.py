@@ -63,6 +63,21 @@ def check_person(points: np.ndarray, conf: np.ndarray, people: np.ndarray, layou
     return missed
 
 
+def _batches(frames: Iterator[np.ndarray], size: tuple[int, int], src: Path) -> Iterator[list[np.ndarray]]:
+    """Yields ``frames`` (H,W,3) in lists of BATCH; AnrError at the first frame whose size is not ``size`` (H, W)."""
+    batch = []
+    for i, frame in enumerate(frames):
+        if frame.shape[:2] != size:
+            raise AnrError(f"{src}: frame {i} is {frame.shape[1]}x{frame.shape[0]}, "
+                           f"expected every frame {size[1]}x{size[0]}")
+        batch.append(frame)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def video_to_capture(src: str | os.PathLike, out: str | os.PathLike, *, estimator=None, segmenter=None,
                      identity: str | None = None, fps: float | None = None, height: float | None = None,
                      fit_config: FitConfig | None = None, progress: bool | Callable[[int, int, str], None] = True):
@@ -91,58 +106,36 @@ def video_to_capture(src: str | os.PathLike, out: str | os.PathLike, *, estimato
     h, w = first.shape[:2]
     pts, conf, pts3, people = [], [], [], []
     report = progress if callable(progress) else None
-    bar = tqdm(total=count, desc="keypoints + masks", unit="frame", disable=progress is not True, leave=False)
-    writer = CaptureWriter(out, identity or src.stem, h, w, fps or video_fps, attrs={"source": src.name})
-    try:
-        batch = [first]
-
-        def flush() -> None:
-            stack = np.stack(batch)
-            kp = estimator(stack)
-            if segmenter is None and kp.masks is None:
-                raise AnrError(f"{src}: the keypoint estimator gives no person masks, expected a person segmenter too")
-            prob = segmenter(stack) if segmenter is not None else kp.masks
-            pts.append(kp.points), conf.append(kp.confidence), people.append(kp.people)
-            pts3.append(kp.points3d)
-            for frame, p in zip(batch, prob):
-                writer.append(frame, learned_mask(frame, p))
-            bar.update(len(batch))
-            if report is not None:
-                report(writer.num_frames, max(count, writer.num_frames), "keypoints + masks")
-            batch.clear()
-
-        for frame in frames:
-            if frame.shape[:2] != (h, w):
-                raise AnrError(f"{src}: frame {writer.num_frames + len(batch)} is {frame.shape[1]}x{frame.shape[0]}, "
-                               f"expected every frame {w}x{h}")
-            batch.append(frame)
-            if len(batch) == BATCH:
-                flush()
-        if batch:
-            flush()
-        bar.close()
+    bars = {"disable": progress is not True, "leave": False}
+    with CaptureWriter(out, identity or src.stem, h, w, fps or video_fps, attrs={"source": src.name}) as writer:
+        with tqdm(total=count, desc="keypoints + masks", unit="frame", **bars) as bar:
+            for batch in _batches(itertools.chain([first], frames), (h, w), src):
+                stack = np.stack(batch)
+                kp = estimator(stack)
+                if segmenter is None and kp.masks is None:
+                    raise AnrError(f"{src}: the keypoint estimator gives no person masks, expected a person segmenter too")
+                prob = segmenter(stack) if segmenter is not None else kp.masks
+                pts.append(kp.points), conf.append(kp.confidence), people.append(kp.people), pts3.append(kp.points3d)
+                for frame, p in zip(batch, prob):
+                    writer.append(frame, learned_mask(frame, p))
+                bar.update(len(batch))
+                if report is not None:
+                    report(writer.num_frames, max(count, writer.num_frames), "keypoints + masks")
         points, confidence, count_people = np.concatenate(pts), np.concatenate(conf), np.concatenate(people)
-        layout = estimator.layout
-        missed = check_person(points, confidence, count_people, layout, (h, w), src.name)
+        missed = check_person(points, confidence, count_people, estimator.layout, (h, w), src.name)
         confidence[missed] = 0.0  # the fit's smoothness bridges the frames where the person was missed
         points3d = None if any(p is None for p in pts3) else np.concatenate(pts3)
-        fit_bar = tqdm(total=1, desc="body fit", unit="step", disable=progress is not True, leave=False)
+        with tqdm(total=1, desc="body fit", unit="step", **bars) as fit_bar:
 
-        def fit_progress(done: int, total: int) -> None:
-            fit_bar.total = total
-            fit_bar.update(done - fit_bar.n)  # redraws at tqdm's pace, not every step
-            if report is not None:
-                report(done, total, "body fit")
+            def fit_progress(done: int, total: int) -> None:
+                fit_bar.total = total
+                fit_bar.update(done - fit_bar.n)  # redraws at tqdm's pace, not every step
+                if report is not None:
+                    report(done, total, "body fit")
 
-        fit = fit_body(points, confidence, (h, w), layout, keypoints3d=points3d, height=height, config=fit_config,
-                       progress=fit_progress)
-        fit_bar.close()
+            fit = fit_body(points, confidence, (h, w), estimator.layout, keypoints3d=points3d, height=height,
+                           config=fit_config, progress=fit_progress)
         writer.set_body(fit.pose, fit.transl, fit.betas)
         writer.set_cameras(fit.K, fit.R, fit.t)
         writer.set_attrs(fit_reprojection_px=float(np.nanmedian(fit.reprojection_px)))
-    except BaseException:
-        bar.close()
-        writer.abort()
-        raise
-    writer.close()
     return Capture(out)
