@@ -52,8 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--max-frames", type=count(0), default=0, metavar="N", help="at most N evenly spaced frames per capture")
     e.add_argument("--refine-poses", type=count(0, 10_000), default=0, metavar="STEPS",
                    help="also report the metrics after test-time pose refinement: STEPS optimisation steps per frame "
-                   "fitting the body's pose and translation to the frame's mask (0 = off; it helps avatars trained with "
-                        "data.refine_poses and costs the others, docs/results.md)")
+                   "fitting the body's pose and translation to the frame's mask (0 = off)")
     add_device(e)
     e.add_argument("--body-model", metavar="PATH", help="the SMPL file the captures' body model id refers to")
     e.add_argument("--overwrite", action="store_true", help="replace the --out file if it exists")
