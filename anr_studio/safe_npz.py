@@ -1,6 +1,8 @@
 """NumPy .npz / .npy files read without trusting them: each ``.npy`` header (format 1.0/2.0) is checked
 first, so object, string and structured dtypes (pickles) and shapes beyond the limit or the bytes held
 are refused before anything is allocated; any damage is an AnrError naming the file and the array.
+A reader given ``objects`` (a restricted unpickler, `capture.formats.safe_pickle`) takes any fixed-size
+dtype, and object arrays are what ``objects(pickled bytes, label)`` returns.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import tokenize
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
@@ -23,6 +26,7 @@ MAX_ARRAY_BYTES = 512 * 2**20
 _SLACK_BYTES = 4096
 _NUMBER_KINDS = "biuf"  # bool, signed, unsigned, float
 # What a damaged zip or .npy stream raises inside zipfile, zlib and numpy.lib.format.
+Objects = Callable[[bytes, str], Any]
 _DAMAGE = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError, SyntaxError, OverflowError,
            struct.error, NotImplementedError, RuntimeError, OSError, tokenize.TokenError)
 
@@ -35,10 +39,10 @@ def _reason(exc: BaseException) -> str:
 class NpzArchive:
     """An open .npz archive (a context manager). ``keys``: the array names it holds."""
 
-    def __init__(self, path: str | os.PathLike, expected: str = "NumPy arrays") -> None:
+    def __init__(self, path: str | os.PathLike, expected: str = "NumPy arrays", objects: Objects | None = None) -> None:
         self.path = Path(path)
         self.label = shown(self.path.name, 80)
-        self.expected = expected
+        self.expected, self.objects = expected, objects
         try:
             size = self.path.stat().st_size
         except OSError as exc:
@@ -73,13 +77,16 @@ class NpzArchive:
         self.close()
 
 
-    def array(self, key: str) -> np.ndarray:
-        """Returns the array ``key`` after checking its header: numbers only, a sane size, no pickles."""
+    def array(self, key: str) -> Any:
+        """Returns the array ``key`` after checking its header: numbers only (see ``objects``), a sane size, no pickles."""
         info = self._members[key]
+        what = f"{self.label}: array {key!r}"
         try:
             with self._zip.open(info) as f:
-                shape, dtype, header_bytes = _read_header(f"{self.label}: array {key!r}", f)
-            _check_header(f"{self.label}: array {key!r}", shape, dtype, info.file_size - header_bytes)
+                shape, dtype, header_bytes = _read_header(what, f)
+                if dtype.hasobject and self.objects is not None:
+                    return self.objects(f.read(), what)
+            _check_header(what, shape, dtype, info.file_size - header_bytes, numbers=self.objects is None)
             with self._zip.open(info) as f:
                 value = np.lib.format.read_array(f, allow_pickle=False)
                 f.read()  # to the end of the member: its CRC is checked there
@@ -102,9 +109,11 @@ def _read_header(what: str, f) -> tuple[tuple[int, ...], np.dtype, int]:
     return tuple(int(s) for s in shape), dtype, f.tell()
 
 
-def _check_header(what: str, shape: tuple[int, ...], dtype: np.dtype, held: int) -> None:
-    """Raises AnrError naming ``what`` unless a .npy header declares numbers of a sane size that ``held`` bytes hold."""
-    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in _NUMBER_KINDS:
+def _check_header(what: str, shape: tuple[int, ...], dtype: np.dtype, held: int, numbers: bool = True) -> None:
+    """Raises AnrError naming ``what`` unless a .npy header declares an array of a sane size that ``held`` bytes hold
+    (of numbers, with ``numbers``)."""
+    if dtype.hasobject or (numbers and (dtype.fields is not None or dtype.subdtype is not None
+                                        or dtype.kind not in _NUMBER_KINDS)):
         why = " (object arrays would need unpickling, which is never done)" if dtype.hasobject else ""
         raise AnrError(f"{what} has dtype {dtype}, expected numbers{why}")
     if any(s < 0 for s in shape):
@@ -121,15 +130,18 @@ def _check_header(what: str, shape: tuple[int, ...], dtype: np.dtype, held: int)
                        "expected only the array")
 
 
-def load_npy(path: str | os.PathLike, expected: str = "a NumPy array") -> np.ndarray:
-    """Returns the array in a .npy file after checking its header: numbers only, a sane size, no pickles."""
+def load_npy(path: str | os.PathLike, expected: str = "a NumPy array", objects: Objects | None = None) -> Any:
+    """Returns the array in a .npy file after checking its header: numbers only (see ``objects``), a sane size,
+    no pickles."""
     path = Path(path)
     label = shown(path.name, 80)
     try:
         size = path.stat().st_size
         with open(path, "rb") as f:
             shape, dtype, header_bytes = _read_header(f"{label}: the array", f)
-            _check_header(f"{label}: the array", shape, dtype, size - header_bytes)
+            if dtype.hasobject and objects is not None:
+                return objects(f.read(), label)
+            _check_header(f"{label}: the array", shape, dtype, size - header_bytes, numbers=objects is None)
             f.seek(0)
             value = np.lib.format.read_array(f, allow_pickle=False)
     except OSError as exc:

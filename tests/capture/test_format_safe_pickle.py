@@ -80,5 +80,5 @@ def test_damaged_files_name_the_file(tmp_path):
     np.save(tmp_path / "a.npy", np.arange(5))
     assert np.array_equal(safe_pickle.read_npy(tmp_path / "a.npy", "results"), np.arange(5))
     (tmp_path / "b.npy").write_bytes(b"not numpy")
-    with pytest.raises(AnrError, match="b.npy: not a NumPy array file"):
+    with pytest.raises(AnrError, match="b.npy: cannot read it as a NumPy .npy file"):
         safe_pickle.read_npy(tmp_path / "b.npy", "results")

@@ -12,17 +12,15 @@ import bz2
 import gzip
 import io
 import lzma
-import pickle
-import tokenize
-import zipfile
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from anr_studio.errors import AnrError
-from anr_studio.restricted_pickle import JoblibArray, RefusedGlobal, RestrictedUnpickler, raw_array
+from anr_studio.restricted_pickle import JoblibArray, RefusedGlobal, RestrictedUnpickler
+from anr_studio.safe_npz import NpzArchive, load_npy
 
 
 class Unread:
@@ -86,44 +84,24 @@ def read(path: Path, expected: str) -> Any:
     return read_bytes(data, str(path), expected)
 
 
-def _npy_payload(stream: Any, label: str, expected: str) -> Any:
-    try:
-        version = np.lib.format.read_magic(stream)
-        if version not in ((1, 0), (2, 0)):
-            raise ValueError(f"format version {version[0]}.{version[1]}")
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read_header(stream)
-    except (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError) as exc:  # a header that does not tokenize
-        raise AnrError(f"{label}: not a NumPy array file ({type(exc).__name__}), expected {expected}") from None
-    if not dtype.hasobject:
-        array = raw_array(stream, dtype, shape, fortran)
-        if array is None:
-            raise AnrError(f"{label}: array data ends early, expected {expected}")
-        return array
-    value = read_bytes(stream.read(), label, expected)
-    if isinstance(value, np.ndarray) and value.shape == () and value.dtype.hasobject:
-        return value.item()  # np.save of a dict: a 0-d object array
-    return value
+def _unpickled(expected: str) -> Callable[[bytes, str], Any]:
+    """Returns the reader of an object array's pickled bytes that `anr_studio.safe_npz` calls."""
+
+    def read(data: bytes, label: str) -> Any:
+        value = read_bytes(data, label, expected)
+        if isinstance(value, np.ndarray) and value.shape == () and value.dtype.hasobject:
+            return value.item()  # np.save of a dict: a 0-d object array
+        return value
+
+    return read
 
 
 def read_npy(path: Path, expected: str) -> Any:
     """Returns the contents of an ``.npy`` file: the array, or the object an object array holds (``np.save`` of a dict)."""
-    try:
-        with open(path, "rb") as f:
-            return _npy_payload(f, str(path), expected)
-    except OSError as exc:
-        raise AnrError(f"{path}: cannot read it ({exc.strerror}), expected {expected}") from None
+    return load_npy(path, expected, objects=_unpickled(expected))
 
 
 def read_npz(path: Path, expected: str) -> dict[str, Any]:
     """Returns the members of an ``.npz`` file by name (object arrays read as in :func:`read_npy`)."""
-    out: dict[str, Any] = {}
-    try:
-        with zipfile.ZipFile(path) as archive:
-            for name in archive.namelist():
-                if name.endswith(".npy"):
-                    with archive.open(name) as member:
-                        out[name[:-4]] = _npy_payload(io.BytesIO(member.read()), f"{path}: {name[:-4]}", expected)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise AnrError(f"{path}: not a readable .npz archive ({exc}), expected {expected}") from None
-    return out
+    with NpzArchive(path, expected, objects=_unpickled(expected)) as archive:
+        return {key: archive.array(key) for key in archive.keys}
