@@ -79,7 +79,6 @@ class TruePerson:
         # Pose-dependent clothing: (joints, angle at full effect, offset field (V,3)).
         self.pose_fields = [(list(j), float(a), torch.as_tensor(f, dtype=torch.float32)) for j, a, f in fields]
 
-
     def pose(self, pose: torch.Tensor, transl: torch.Tensor | None = None) -> torch.Tensor:
         """Returns the posed clothed vertices (B, V, 3) for ``pose`` (B,24,3) and ``transl`` (B,3), with
         pose-dependent clothing (a bent elbow bunches its sleeve, spread legs flare the skirt)."""

@@ -63,7 +63,7 @@ def check_person(points: np.ndarray, conf: np.ndarray, people: np.ndarray, layou
     return missed
 
 
-def _batches(frames: Iterator[np.ndarray], size: tuple[int, int], src: Path) -> Iterator[list[np.ndarray]]:
+def frame_batches(frames: Iterator[np.ndarray], size: tuple[int, int], src: Path) -> Iterator[list[np.ndarray]]:
     """Yields ``frames`` (H,W,3) in lists of BATCH; AnrError at the first frame whose size is not ``size`` (H, W)."""
     batch = []
     for i, frame in enumerate(frames):
@@ -109,7 +109,7 @@ def video_to_capture(src: str | os.PathLike, out: str | os.PathLike, *, estimato
     bars = {"disable": progress is not True, "leave": False}
     with CaptureWriter(out, identity or src.stem, h, w, fps or video_fps, attrs={"source": src.name}) as writer:
         with tqdm(total=count, desc="keypoints + masks", unit="frame", **bars) as bar:
-            for batch in _batches(itertools.chain([first], frames), (h, w), src):
+            for batch in frame_batches(itertools.chain([first], frames), (h, w), src):
                 stack = np.stack(batch)
                 kp = estimator(stack)
                 if segmenter is None and kp.masks is None:
