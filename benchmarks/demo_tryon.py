@@ -8,7 +8,7 @@ default ``upper``) of A's neural texture is swapped onto B (`anr_studio.avatar.t
 A (in B's body shape), B and the swap are rendered in the same poses (``--poses``: the studio's
 standing pose and motion frames) from ``--views`` cameras around the body (45° apart for 8, elevation
 5°, the avatar's default framing) on white; S = B's coarse-body pixels whose UV lies in R. Per view
-(`anr_studio.metrics.tryon`): fidelity = 1 − |mean colour of the swap in S − A's| / |B's − A's|
+(`scores.tryon_scores`): fidelity = 1 − |mean colour of the swap in S − A's| / |B's − A's|
 (target ≥ 0.85 in every view), leakage = mean |swap − B| outside S / mean |A − B| outside S (target
 ≤ 0.15). Prints one line per pair and the worst over all of them; writes the per-view figures as JSON.
 ``--reference OTHER.anr``: PSNR of each identity's renders against OTHER's in the same views (a fine-tuned
@@ -34,7 +34,7 @@ from anr_studio.avatar.tryon import region_mask, swap_textures
 from anr_studio.cli.avatar import parse_pose
 from anr_studio.components.pose_state import standing_pose
 from anr_studio.metrics import psnr
-from anr_studio.metrics.tryon import tryon_scores
+from scores import tryon_scores
 
 FIDELITY_TARGET, LEAKAGE_TARGET = 0.85, 0.15
 

@@ -20,7 +20,7 @@ Steps:
 4. Scores them: PSNR, SSIM, FLIP, LPIPS (when its weights exist), mask IoU; sharpness (high-frequency
    energy inside the person relative to the truth's); flicker (mean second temporal difference on the
    orbit); the periodic-artefact check (lattice peaks in the spectrum of render - truth inside the mask,
-   and of renders on white); try-on fidelity and leakage per view (anr_studio.metrics.tryon).
+   and of renders on white); try-on fidelity and leakage per view (scores.tryon_scores).
 5. Writes OUT/results.md (the tables, commands, device), OUT/results.json, OUT/contact.png (held-out
    frames: truth | each variant), OUT/white.png (held-out poses on white, full resolution crops) and
    OUT/tryon.png (B | A | swap per variant).
@@ -199,8 +199,7 @@ def plan_jobs(captures: list, args) -> tuple[list[dict], dict[str, np.ndarray], 
 # -- scoring (this tree) ------------------------------------------------------------------------
 def score_frame(pred: np.ndarray, target: np.ndarray, pred_mask: np.ndarray, target_mask: np.ndarray) -> dict:
     from anr_studio.metrics import compute_metrics
-    from anr_studio.metrics.sharpness import high_frequency_ratio
-    from anr_studio.metrics.spectrum import lattice_peak_ratio
+    from scores import high_frequency_ratio, lattice_peak_ratio
 
     row = compute_metrics(pred, target, pred_mask, target_mask)
     row["sharpness"] = high_frequency_ratio(pred, target, target_mask)
@@ -231,9 +230,7 @@ def tryon_regions(capture, inputs: dict, device: str) -> np.ndarray:
 
 
 def score_variant(out: dict, truth: dict, captures: list, inputs: dict, pool: ProcessPoolExecutor, device: str) -> dict:
-    from anr_studio.metrics.sharpness import flicker
-    from anr_studio.metrics.spectrum import ARTEFACT_RATIO, lattice_peak_ratio
-    from anr_studio.metrics.tryon import tryon_scores
+    from scores import ARTEFACT_RATIO, flicker, lattice_peak_ratio, tryon_scores
 
     result: dict = {"sets": {}}
     futures = {}

@@ -14,12 +14,13 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "demo_tryon.py"
 
 
 @pytest.mark.skipif(not DEFAULT_BODY_PATH.is_file(), reason="the built-in body is not built")
-def test_demo_tryon_scores_every_pair_in_every_view_and_compares_with_a_reference(tmp_path):
+def test_demo_tryon_scores_every_pair_in_every_view_and_compares_with_a_reference(tmp_path, monkeypatch):
     from anr_studio.body import load_body
     from tests.standin import untrained_avatar
 
     path = tmp_path / "two.anr"
     untrained_avatar(load_body(), "tiny", identities=("ann", "bo"), seed=1).save(path)
+    monkeypatch.syspath_prepend(str(BENCH.parent))  # as when run as a script: its folder's modules import
     spec = importlib.util.spec_from_file_location("demo_tryon", BENCH)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)

@@ -5,9 +5,7 @@ import numpy as np
 import pytest
 
 from anr_studio.errors import AnrError
-from anr_studio.metrics.sharpness import flicker, high_frequency_ratio
-from anr_studio.metrics.spectrum import ARTEFACT_RATIO, lattice_peak_ratio
-from anr_studio.metrics.tryon import tryon_scores
+from benchmarks.scores import ARTEFACT_RATIO, flicker, high_frequency_ratio, lattice_peak_ratio, tryon_scores
 
 
 def _scene(seed: int = 0, n: int = 128) -> tuple[np.ndarray, np.ndarray]:
