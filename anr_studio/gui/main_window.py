@@ -3,6 +3,7 @@ menus, shortcuts, a status bar, and window state remembered between launches (QS
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -163,50 +164,50 @@ class MainWindow(QtWidgets.QMainWindow):
         self.training_panel.avatar_written.connect(self._on_avatar_written)
 
     # --- actions and menus ---------------------------------------------------------------
-    def _act(self, text: str, slot, shortcut=None, tip: str = "", **props) -> QtGui.QAction:
-        return action(self, text, slot, shortcut, tip, **props)
-
     def _build_actions(self) -> None:
         K = QtGui.QKeySequence.StandardKey
-        self.act_open_capture = self._act("Open capture…", self.open_capture_dialog, K.Open, "Open a capture (.h5)")
-        self.act_open_avatar = self._act("Open avatar…", self.open_avatar_dialog, "Ctrl+Shift+O", "Open a trained avatar (.anr)")
-        self.act_open_sample = self._act("Open sample", self.open_sample, None,
-                                         f"Open the shipped demo avatar and load the {SAMPLE_MOTION} motion")
-        self.act_import = self._act("Import video or folder…", self.capture_panel.import_dialog, "Ctrl+I", "Import a video or an image folder as a capture")
-        self.act_synth = self._act("Make synthetic capture…", self.capture_panel.synth_dialog, "Ctrl+Shift+N", "Write a synthetic capture to train on")
-        self.act_export = self._act("Export video…", self.export_video_dialog, "Ctrl+E", "Render the avatar with a motion to an mp4")
-        self.act_quit = self._act("Quit", self.close, K.Quit, "Close the studio (a running training stops with a checkpoint)")
-        self.act_undo = self._act("Undo", self.undo, K.Undo, "Undo the last pose or painting edit")
-        self.act_redo = self._act("Redo", self.redo, K.Redo, "Redo the edit last undone")
+        act = functools.partial(action, self)
+        self.act_open_capture = act("Open capture…", lambda: self._open_dialog("Open capture", "Captures (*.h5 *.hdf5)"), K.Open,
+                                    "Open a capture (.h5)")
+        self.act_open_avatar = act("Open avatar…", lambda: self._open_dialog("Open avatar", "Avatars (*.anr)"), "Ctrl+Shift+O",
+                                   "Open a trained avatar (.anr)")
+        self.act_open_sample = act("Open sample", self.open_sample, None,
+                                   f"Open the shipped demo avatar and load the {SAMPLE_MOTION} motion")
+        self.act_import = act("Import video or folder…", self.capture_panel.import_dialog, "Ctrl+I", "Import a video or an image folder as a capture")
+        self.act_synth = act("Make synthetic capture…", self.capture_panel.synth_dialog, "Ctrl+Shift+N", "Write a synthetic capture to train on")
+        self.act_export = act("Export video…", self.export_video_dialog, "Ctrl+E", "Render the avatar with a motion to an mp4")
+        self.act_quit = act("Quit", self.close, K.Quit, "Close the studio (a running training stops with a checkpoint)")
+        self.act_undo = act("Undo", self.undo, K.Undo, "Undo the last pose or painting edit")
+        self.act_redo = act("Redo", self.redo, K.Redo, "Redo the edit last undone")
         self.act_redo.setShortcuts(list(dict.fromkeys([*QtGui.QKeySequence.keyBindings(K.Redo), QtGui.QKeySequence("Ctrl+Y"),
                                                         QtGui.QKeySequence("Ctrl+Shift+Z")])))
-        self.act_reset_pose = self._act("Reset pose", self.pose_state.reset_all, "Ctrl+R", "Put every joint, the translation and the shape back to rest")
-        self.act_reset_view = self._act("Reset camera", self.view_state.reset, "Home", "Put the 3D view's camera back to the front view")
-        self.act_reset_layout = self._act("Reset layout", self.reset_layout, tip="Put every panel back where it was on first launch")
-        self.act_workspaces = [self._act(f"{name} workspace", lambda _=False, n=name: self.workspaces.show_workspace(n),
-                                         f"Ctrl+{i}", f"Bring the {name} panels to the front")
+        self.act_reset_pose = act("Reset pose", self.pose_state.reset_all, "Ctrl+R", "Put every joint, the translation and the shape back to rest")
+        self.act_reset_view = act("Reset camera", self.view_state.reset, "Home", "Put the 3D view's camera back to the front view")
+        self.act_reset_layout = act("Reset layout", self.reset_layout, tip="Put every panel back where it was on first launch")
+        self.act_workspaces = [act(f"{name} workspace", lambda _=False, n=name: self.workspaces.show_workspace(n),
+                                   f"Ctrl+{i}", f"Bring the {name} panels to the front")
                                for i, name in enumerate(WORKSPACES, start=1)]
-        for i, act in enumerate(self.act_workspaces):
-            self.workspaces.setTabToolTip(i, f"{self.workspaces.tabToolTip(i)} ({act.shortcut().toString()})")
+        for i, ws in enumerate(self.act_workspaces):
+            self.workspaces.setTabToolTip(i, f"{self.workspaces.tabToolTip(i)} ({ws.shortcut().toString()})")
         # Single letters and arrows act only while the views have the focus: typed into a box they stay text.
         focused = {"shortcutContext": QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut}
-        self.act_skeleton = self._act("Show skeleton", self.viewport.show_skeleton, "S", "Draw the joints and bones over the mesh",
-                                      checkable=True, checked=True, **focused)
-        self.act_checker = self._act("UV checker", lambda on: self.set_color_mode("checker" if on else "skin"), "C",
-                                     "Colour the mesh with a UV checkerboard", checkable=True, **focused)
-        self.act_neural_colors = self._act("Neural texture colours", lambda on: self.set_color_mode("neural" if on else "skin"),
-                                           "T", "Colour the mesh with the identity's neural texture (PCA false colour)",
-                                           checkable=True, enabled=False, **focused)  # enabled once an avatar is open
+        self.act_skeleton = act("Show skeleton", self.viewport.show_skeleton, "S", "Draw the joints and bones over the mesh",
+                                checkable=True, checked=True, **focused)
+        self.act_checker = act("UV checker", lambda on: self.set_color_mode("checker" if on else "skin"), "C",
+                               "Colour the mesh with a UV checkerboard", checkable=True, **focused)
+        self.act_neural_colors = act("Neural texture colours", lambda on: self.set_color_mode("neural" if on else "skin"),
+                                     "T", "Colour the mesh with the identity's neural texture (PCA false colour)",
+                                     checkable=True, enabled=False, **focused)  # enabled once an avatar is open
         self.centralWidget().addActions([self.act_skeleton, self.act_checker, self.act_neural_colors])
         # At most one colour mode is checked; none checked is plain skin.
         self.color_modes = QtGui.QActionGroup(self)
         self.color_modes.setExclusionPolicy(QtGui.QActionGroup.ExclusionPolicy.ExclusiveOptional)
         self.color_modes.addAction(self.act_checker)
         self.color_modes.addAction(self.act_neural_colors)
-        self.act_orbit_left = self._act("Orbit left", lambda: self.view_state.orbit(-15, 0), "Left",
-                                        "Turn the camera 15° left around the body", **focused)
-        self.act_orbit_right = self._act("Orbit right", lambda: self.view_state.orbit(15, 0), "Right",
-                                         "Turn the camera 15° right around the body", **focused)
+        self.act_orbit_left = act("Orbit left", lambda: self.view_state.orbit(-15, 0), "Left",
+                                  "Turn the camera 15° left around the body", **focused)
+        self.act_orbit_right = act("Orbit right", lambda: self.view_state.orbit(15, 0), "Right",
+                                   "Turn the camera 15° right around the body", **focused)
         self.viewport.addActions([self.act_orbit_left, self.act_orbit_right])
 
     def _build_menus(self) -> None:
@@ -292,12 +293,6 @@ class MainWindow(QtWidgets.QMainWindow):
         first.redo() or second.redo()
 
     # --- files ---------------------------------------------------------------------------
-    def open_capture_dialog(self, _checked: bool = False) -> None:
-        self._open_dialog("Open capture", "Captures (*.h5 *.hdf5)")
-
-    def open_avatar_dialog(self, _checked: bool = False) -> None:
-        self._open_dialog("Open avatar", "Avatars (*.anr)")
-
     def _open_dialog(self, title: str, kinds: str) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, title, "", kinds)
         if path:
@@ -311,7 +306,7 @@ class MainWindow(QtWidgets.QMainWindow):
             if not p.exists():
                 raise AnrError(f"{path}: file not found, expected an avatar (.anr) or a capture (.h5)")
             if p.suffix.lower() == ".anr":
-                self.load_avatar(str(p))
+                self.set_avatar(open_avatar(str(p), self.body), str(p))
             elif p.suffix.lower() in (".h5", ".hdf5"):
                 self.capture_panel.open_capture(str(p))
             else:
@@ -334,10 +329,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.workspaces.show_workspace("Pose")
         self.statusBar().showMessage(f"Opened the sample avatar {demo.name} with the {SAMPLE_MOTION} motion: press Play "
                                      "in the Pose panel", 10000)
-
-    def load_avatar(self, path: str) -> None:
-        """Loads the avatar in ``path`` and shows it in the neural preview and try-on panel."""
-        self.set_avatar(open_avatar(path, self.body), path)
 
     def set_avatar(self, avatar: StudioAvatar | None, path: str = "") -> None:
         """Shows ``avatar`` (an Avatar, or None for none) in the neural preview, try-on panel and viewport colours."""

@@ -27,10 +27,6 @@ class JobControl:
         self.resume_event = threading.Event()  # set = running, clear = paused
         self.resume_event.set()
 
-    @property
-    def stop_requested(self) -> bool:
-        return self.stop_event.is_set()
-
     def checkpoint(self) -> None:
         """Blocks while paused; raises JobStopped once a stop was requested."""
         if not self.resume_event.is_set():
@@ -47,10 +43,10 @@ class JobControl:
 class BackgroundJob:
     """Runs ``fn(control) -> result`` on a daemon thread; ``result``/``status`` are read afterwards."""
 
-    def __init__(self, name: str, fn: Callable[[JobControl], Any], status: JobStatus | None = None) -> None:
+    def __init__(self, name: str, fn: Callable[[JobControl], Any]) -> None:
         self.name = name
         self._fn = fn
-        self.status = status if status is not None else JobStatus()
+        self.status = JobStatus()
         self.control = JobControl(self.status)
         self.result: Any = None
         self._thread: threading.Thread | None = None
@@ -70,15 +66,13 @@ class BackgroundJob:
         except JobStopped:
             self.status.log("stopped by the user")
             self.status.set_state(JobState.STOPPED)
-            return
         except AnrError as exc:
             self.status.fail(str(exc))
-            return
         except Exception as exc:  # noqa: BLE001 - a worker must never die silently
             self.status.log(traceback.format_exc(limit=6))
             self.status.fail(f"{self.name} failed: {type(exc).__name__}: {exc}")
-            return
-        self.status.set_state(JobState.STOPPED if self.control.stop_requested else JobState.FINISHED)
+        else:
+            self.status.set_state(JobState.STOPPED if self.control.stop_event.is_set() else JobState.FINISHED)
 
     def pause(self) -> None:
         """Asks the worker to pause at its next checkpoint."""

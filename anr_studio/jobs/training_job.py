@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import math
 import os
+import queue as queue_mod
 import threading
+import time
+import traceback
 
 import numpy as np
 from dataclasses import dataclass, field
@@ -148,8 +151,6 @@ def watch_parent(parent_pid: int, orphaned: threading.Event, poll_s: float = 0.2
 
     The child then stops like a user stop (checkpoint, avatar.anr), or exits after ``grace_s`` seconds.
     """
-    import time
-
     def watch() -> None:
         while os.getppid() == parent_pid:
             time.sleep(poll_s)
@@ -164,8 +165,6 @@ def watch_parent(parent_pid: int, orphaned: threading.Event, poll_s: float = 0.2
 
 def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int, parent_pid: int) -> None:
     """Runs one training in a child process (own interpreter: no GIL shared with the UI)."""
-    import time
-
     orphaned = threading.Event()
     watch_parent(parent_pid, orphaned)
     if os.getppid() != parent_pid:  # the studio died while this process started
@@ -202,15 +201,8 @@ def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int, p
     except AnrError as exc:
         queue.put(("error", str(exc)))
     except BaseException as exc:  # noqa: BLE001 - reported in the panel, never a silent death
-        import traceback
-
         queue.put(("log", traceback.format_exc(limit=8)))
         queue.put(("error", f"training failed: {type(exc).__name__}: {exc}"))
-
-
-def _cpu_threads() -> int:
-    # Leave one core to the studio's event loop so the UI stays responsive.
-    return max(1, (os.cpu_count() or 2) - 1)
 
 
 class TrainingJob:
@@ -224,13 +216,11 @@ class TrainingJob:
         self.status = TrainingStatus()
         self.reason: str | None = None
         self.step = 0
-        ctx = mp.get_context("spawn")
-        self._ctx = ctx
+        self._ctx = ctx = mp.get_context("spawn")
         self._queue = ctx.Queue()
         self._stop = ctx.Event()
         self._pause = ctx.Event()
         self._proc = None
-        self._drain: threading.Thread | None = None
         self._ended = threading.Event()
 
     def start(self) -> "TrainingJob":
@@ -239,12 +229,11 @@ class TrainingJob:
             raise AnrError("training: this job was already started, expected a new job")
         self.status.set_state(JobState.RUNNING)
         self.status.log("starting the training process")
-        self._proc = self._ctx.Process(target=_training_process, name="anr-training",
-                                       args=(self.options, self._queue, self._stop, self._pause, _cpu_threads(), os.getpid()),
-                                       daemon=True)
+        threads = max(1, (os.cpu_count() or 2) - 1)  # one core stays with the studio's event loop
+        self._proc = self._ctx.Process(target=_training_process, name="anr-training", daemon=True,
+                                       args=(self.options, self._queue, self._stop, self._pause, threads, os.getpid()))
         self._proc.start()
-        self._drain = threading.Thread(target=self._drain_loop, name="anr-training-drain", daemon=True)
-        self._drain.start()
+        threading.Thread(target=self._drain_loop, name="anr-training-drain", daemon=True).start()
         return self
 
     def _handle(self, msg) -> bool:
@@ -269,23 +258,17 @@ class TrainingJob:
         return False
 
     def _drain_loop(self) -> None:
-        import queue as queue_mod
-
-        done = False
-        while not done:
-            try:
-                msg = self._queue.get(timeout=0.1)
+        while True:
+            alive = self._proc.is_alive()
+            try:  # messages may still be in flight after the process exits: wait a little longer for them
+                msg = self._queue.get(timeout=0.1 if alive else 0.5)
             except queue_mod.Empty:
-                if not self._proc.is_alive():
-                    # Messages may still be in flight after the process exits; take the rest.
-                    try:
-                        msg = self._queue.get(timeout=0.5)
-                    except queue_mod.Empty:
-                        self.status.fail(f"training process exited with code {self._proc.exitcode}, expected a clean end")
-                        break
-                else:
+                if alive:
                     continue
-            done = self._handle(msg)
+                self.status.fail(f"training process exited with code {self._proc.exitcode}, expected a clean end")
+                break
+            if self._handle(msg):
+                break
         self._proc.join(30)
         if self.reason is not None:
             self.status.set_state(JobState.STOPPED if self.reason == "stopped" else JobState.FINISHED)
