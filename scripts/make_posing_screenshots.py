@@ -56,7 +56,7 @@ def _rotate_handle_shot(app, win) -> None:
     _wait(app, 0.3)
     c = vp.joint_pixels()[el]
     # Press on the z ring where it is farthest from the other two, then sweep 40 degrees around the elbow.
-    ring = vp.ring_pixels()
+    ring = vp.handle.pixels()
     others = np.concatenate([ring[0], ring[1]])
     far = np.argmax([np.linalg.norm(others - p, axis=1).min() for p in ring[2]])
     start = math.degrees(math.atan2(ring[2][far][1] - c[1], ring[2][far][0] - c[0]))

@@ -105,11 +105,6 @@ class JobList:
         self.changed.emit()
         return key
 
-    def job(self, key: int) -> StudioJob | None:
-        """Returns the job listed under ``key`` (None once it was dropped)."""
-        entry = self._entries.get(key)
-        return None if entry is None else entry.job
-
     def rows(self) -> list[JobRow]:
         """Returns one row per listed job, oldest first, after dropping jobs that ended long enough ago."""
         now = self._clock()
@@ -137,10 +132,6 @@ class JobList:
             return False
         entry.job.stop()
         return True
-
-    def running(self) -> list[StudioJob]:
-        """Returns the listed jobs that are still running (or pausing, or stopping)."""
-        return [e.job for e in self._entries.values() if e.job.status.state.active]
 
     def cancel_all(self) -> None:
         """Asks every running job to stop (the studio is closing)."""

@@ -61,7 +61,7 @@ class PaintState(Undoable[np.ndarray]):
         self.brush = Brush()
         self._undo: UndoStack[np.ndarray] = UndoStack(undo_limit)
         self._stroke_key: object | None = None
-        self._last_xy: tuple[float, float] | None = None
+        self.stroke_point: tuple[float, float] | None = None  # where the stroke's pointer last was (x, y)
         self.unsaved = False
         self.changed.connect(self._on_edit)
 
@@ -92,21 +92,12 @@ class PaintState(Undoable[np.ndarray]):
         """Starts a stroke at (x, y): its edits until ``end_stroke`` are one undo step."""
         self._stroke_key = ("stroke", next(_stroke_ids))
         self.record(self._stroke_key)
-        self._last_xy = (float(x), float(y))
+        self.stroke_point = (float(x), float(y))
 
     def end_stroke(self) -> None:
         """Ends the stroke: the next edit is a new undo step."""
-        self._last_xy = None
+        self.stroke_point = None
         self._undo.end_gesture()
-
-    @property
-    def stroke_point(self) -> tuple[float, float] | None:
-        """Returns where the stroke's pointer last was (x, y), or None between strokes."""
-        return self._last_xy
-
-    @stroke_point.setter
-    def stroke_point(self, xy: tuple[float, float]) -> None:
-        self._last_xy = (float(xy[0]), float(xy[1]))
 
     def _snapshot(self) -> np.ndarray:
         return self.mask.copy()
@@ -149,7 +140,7 @@ def stroke(state: PaintState, event: PaintEvent, dab_at: Callable[[float, float]
         x0, y0 = state.stroke_point
         n = max(int(math.ceil(math.hypot(event.x - x0, event.y - y0) / spacing)), 1)
         boxes = [dab_at(x0 + (event.x - x0) * i / n, y0 + (event.y - y0) * i / n) for i in range(1, n + 1)]
-        state.stroke_point = (event.x, event.y)
+        state.stroke_point = (float(event.x), float(event.y))
     elif event.kind == "release":
         state.end_stroke()
     boxes = [b for b in boxes if b is not None]

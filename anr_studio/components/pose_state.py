@@ -105,11 +105,8 @@ class PoseState(Undoable[PoseSnapshot]):
         return bool(np.array_equal(self._pose, standing_pose()) and np.array_equal(self._betas, self._start_betas)
                     and not self._transl.any())
 
-    def snapshot(self) -> PoseSnapshot:
-        """Returns an immutable copy of the whole state."""
+    def _snapshot(self) -> PoseSnapshot:
         return PoseSnapshot(self.pose, self.betas, self.transl)
-
-    _snapshot = snapshot
 
     # --- editing -------------------------------------------------------------------------
     def set_joint_axis(self, joint: int, axis: int, value: float, merge_key: object | None = None) -> None:

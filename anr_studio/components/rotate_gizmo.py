@@ -40,9 +40,7 @@ def joint_frames(pose: np.ndarray, parents) -> np.ndarray:
 
 def eye_position(view: OrbitView) -> np.ndarray:
     """Returns the camera centre (3,) of an orbit view, in world metres."""
-    az, el = math.radians(view.azimuth), math.radians(view.elevation)
-    to_cam = np.array([math.cos(el) * math.sin(az), math.sin(el), math.cos(el) * math.cos(az)])
-    return np.asarray(view.target, np.float64) + view.distance * to_cam
+    return np.asarray(view.target, np.float64) + view.distance * view.to_camera()
 
 
 def ring_radius(view: OrbitView, center: np.ndarray, height_px: float) -> float:

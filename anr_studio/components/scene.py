@@ -57,6 +57,11 @@ class OrbitView:
 
         return orbit_camera(self.azimuth, self.elevation, self.distance, self.target, image_size=size, fov_deg=self.fov)
 
+    def to_camera(self) -> np.ndarray:
+        """Returns the unit vector (3,) from the target towards the camera, in world space."""
+        az, el = np.radians(self.azimuth), np.radians(self.elevation)
+        return np.array([np.cos(el) * np.sin(az), np.sin(el), np.cos(el) * np.cos(az)])
+
 
 class ViewState:
     """Holds the current OrbitView; ``changed(OrbitView)`` fires on the main thread after each edit."""
@@ -85,10 +90,9 @@ class ViewState:
 
     def right_up(self) -> tuple[np.ndarray, np.ndarray]:
         """Returns the camera's right and up unit vectors (3,) in world space."""
-        az, el = np.radians(self.view.azimuth), np.radians(self.view.elevation)
-        to_cam = np.array([np.cos(el) * np.sin(az), np.sin(el), np.cos(el) * np.cos(az)])
+        az = np.radians(self.view.azimuth)
         right = np.array([np.cos(az), 0.0, -np.sin(az)])
-        return right, np.cross(to_cam, right)
+        return right, np.cross(self.view.to_camera(), right)
 
     def pan(self, dx_px: float, dy_px: float, height_px: float) -> None:
         """Moves the target so the scene follows a drag of (dx, dy) pixels in a view ``height_px`` tall."""

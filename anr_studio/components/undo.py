@@ -49,12 +49,6 @@ class UndoStack(Generic[T]):
     def can_undo(self) -> bool:
         return bool(self._undo)
 
-    def clear(self) -> None:
-        """Forgets all history (after loading a new file)."""
-        self._undo.clear()
-        self._redo.clear()
-        self._merge_key = None
-
 
 class Undoable(Generic[T]):
     """Undo/redo for a state with an `UndoStack` in ``self._undo``, ``_snapshot()`` and ``_restore(snap)``."""
@@ -66,12 +60,6 @@ class Undoable(Generic[T]):
         """Pushes an undo snapshot before an edit (edits of one gesture share a ``merge_key``)."""
         if self._undo.record(self._snapshot, merge_key):
             self.history_changed.emit()
-
-    def _snapshot(self) -> T:
-        raise NotImplementedError
-
-    def _restore(self, snap: T) -> None:
-        raise NotImplementedError
 
     def undo(self) -> bool:
         """Returns True when an edit was undone."""

@@ -60,8 +60,7 @@ class MeshViewport(QtWidgets.QWidget):
         self._neural: np.ndarray | None = None
         verts, joints = self._posed()
         self.mesh = scene.visuals.Mesh(vertices=verts, faces=self.faces, color=SKIN, shading="smooth", parent=self.view.scene)
-        segs = np.array([(j, p) for j, p in enumerate(self.parents) if p >= 0], np.int64)
-        self._segments = segs
+        self._segments = segs = np.array([(j, p) for j, p in enumerate(self.parents) if p >= 0], np.int64)
         self.bones = scene.visuals.Line(pos=joints, connect=segs, color=(1.0, 0.85, 0.2, 1.0), width=2.0, parent=self.view.scene)
         self.joints = scene.visuals.Markers(parent=self.view.scene)
         self.joints.set_data(joints, face_color=(1.0, 0.4, 0.2, 1.0), edge_color=None, size=6)
@@ -74,7 +73,6 @@ class MeshViewport(QtWidgets.QWidget):
         self.selected_marker.visible = False
         self._joints_world = joints
         self.handle = RotateHandle(self)
-        self.rings = self.handle.rings
         self.paint_brush: ViewBrush | None = None
         self._painting = False
         self._paint_weights: np.ndarray | None = None
@@ -154,10 +152,6 @@ class MeshViewport(QtWidgets.QWidget):
         """Returns where each joint is drawn on the canvas, (24,2) logical pixels (x right, y down)."""
         return self.to_pixels(self._joints_world)
 
-    def ring_pixels(self) -> np.ndarray:
-        """Returns the rotate handle's three rings as drawn on the canvas, (3,N,2) logical pixels."""
-        return self.handle.pixels()
-
     def pick_joint(self, pos) -> int | None:
         """Selects and returns the joint drawn nearest to canvas pixel ``pos`` (x, y), or clears the selection."""
         j = nearest_joint(self.joint_pixels(), pos) if self.joints.visible else None
@@ -207,9 +201,7 @@ class MeshViewport(QtWidgets.QWidget):
         self.axis_box.camera.azimuth = self.camera.azimuth
         self.axis_box.camera.elevation = v.elevation
         # A headlight: light from the camera so the side facing the user is always lit.
-        az, el = np.radians(v.azimuth), np.radians(v.elevation)
-        to_cam = np.array([np.cos(el) * np.sin(az), np.sin(el), np.cos(el) * np.cos(az)])
-        light = -(to_cam + np.array([0.0, 0.35, 0.0]))
+        light = -(v.to_camera() + np.array([0.0, 0.35, 0.0]))
         if self.mesh.shading_filter is not None:
             self.mesh.shading_filter.light_dir = tuple(light)
         self._show_selection()  # the rings keep their size on screen

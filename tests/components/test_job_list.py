@@ -31,7 +31,7 @@ def test_rows_show_progress_and_cancel_stops_only_running_jobs():
     jobs.changed.connect(lambda: changes.append(1))
     a, b = FakeJob(), FakeJob()
     ka, kb = jobs.add(a, "masks"), jobs.add(b, "import clip.mp4")
-    assert changes == [1, 1] and jobs.job(ka) is a
+    assert changes == [1, 1]
     a.status.set_state(JobState.RUNNING)
     a.status.set_progress(3, 12)
     b.status.set_state(JobState.RUNNING)
@@ -40,13 +40,13 @@ def test_rows_show_progress_and_cancel_stops_only_running_jobs():
     assert [(r.name, r.key) for r in rows] == [("masks", ka), ("import clip.mp4", kb)]
     assert rows[0].fraction == 0.25 and rows[0].text().startswith("25%")
     assert rows[1].text().startswith("body fit · 12%")
-    assert jobs.running() == [a, b]
+    assert [r.key for r in jobs.rows() if r.active] == [ka, kb]
     assert jobs.cancel(ka) and a.stops == 1
     assert jobs.rows()[0].text() == "cancelling…"
     a.status.set_state(JobState.STOPPED)
     assert not jobs.cancel(ka) and a.stops == 1  # an ended job is not stopped again
     assert jobs.rows()[0].text() == "cancelled"
-    assert jobs.running() == [b]
+    assert [r.key for r in jobs.rows() if r.active] == [kb]
 
 
 def test_ended_jobs_linger_then_go_and_failures_keep_their_first_line_longer():
@@ -66,7 +66,7 @@ def test_ended_jobs_linger_then_go_and_failures_keep_their_first_line_longer():
     clock.t += DONE_LINGER_S + 0.1
     assert [r.name for r in jobs.rows()] == ["import"] and changes == [1]
     clock.t += FAILED_LINGER_S
-    assert jobs.rows() == [] and jobs.job(1) is None
+    assert jobs.rows() == []
 
 
 def test_eta_reads_as_minutes_and_seconds():

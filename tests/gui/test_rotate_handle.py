@@ -33,17 +33,17 @@ def _select(window, qtbot, joint):
     _mouse(vp.canvas.native, "release", (x, y))
     qtbot.wait(20)
     assert window.pose_state.selected_joint == joint
-    assert all(r.visible for r in vp.rings)
+    assert all(r.visible for r in vp.handle.rings)
 
 
 def _ring_radius_px(vp, axis):
     c = vp.joint_pixels()[vp.pose_state.selected_joint]
-    return c, float(np.median(np.linalg.norm(vp.ring_pixels()[axis] - c, axis=1)))
+    return c, float(np.median(np.linalg.norm(vp.handle.pixels()[axis] - c, axis=1)))
 
 
 def _far_point(vp, axis):
     """Returns the point of ring ``axis`` on screen farthest from the other two rings, (2,)."""
-    rings = vp.ring_pixels()
+    rings = vp.handle.pixels()
     others = np.concatenate([rings[k] for k in range(3) if k != axis])
     return rings[axis][np.argmax([np.linalg.norm(others - p, axis=1).min() for p in rings[axis]])]
 
