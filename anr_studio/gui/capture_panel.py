@@ -16,7 +16,7 @@ from anr_studio.components.pose_state import PoseState
 from anr_studio.components.protocols import StudioBody
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import ImageLabel, JobWatcher, button, combo, guarded, hbox, slider, vbox
+from anr_studio.gui.qt_util import ImageLabel, JobWatcher, ask_user, button, combo, guarded, hbox, slider, vbox
 from anr_studio.jobs import capture_jobs
 from anr_studio.jobs.runner import BackgroundJob
 
@@ -241,12 +241,9 @@ class CapturePanel(QtWidgets.QWidget):
             raise AnrError("masks: no capture is open, expected File ▸ Open capture first")
         if self._masks_job is not None and self._masks_job.running:
             raise AnrError("masks: an extraction is already running, expected it to finish first")
-        if self.capture.has_masks:
-            Btn = QtWidgets.QMessageBox.StandardButton
-            answer = QtWidgets.QMessageBox.question(self, "Replace the masks?", f"{Path(self.path).name} has masks. "
-                                                    "Replace them with newly extracted ones?", Btn.Yes | Btn.No, Btn.No)
-            if answer == Btn.No:
-                return None
+        if self.capture.has_masks and ask_user(self, "Replace the masks?", f"{Path(self.path).name} has masks. Replace "
+                                               "them with newly extracted ones?", default="No") == "No":
+            return None
         path = self.path
         self.capture.close()  # the job rewrites the file
         self._masks_job = self.start_writer(self.watcher, "masks", path, lambda c: capture_jobs.extract_masks(c, path, method),

@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 import anr_studio
-from anr_studio.gui.qt_util import action, button, hbox, vbox
+from anr_studio.gui.qt_util import action, button, fill_menu, hbox, vbox
 
 README = Path(anr_studio.__file__).resolve().parent.parent / "README.md"
 """The README of a source checkout (its docs/ folder beside it); an installed package has none."""
@@ -169,9 +169,7 @@ class HelpMenu(QtCore.QObject):
         self.act_docs = action(window, "Documentation", lambda: self.open_documentation(), None,
                                "Open the README (and the docs/ folder beside it)")
         self.act_about = action(window, "About ANR Studio", lambda: self.show_about(), None, "Version and licence")
-        menu.addActions([self.act_shortcuts, self.act_docs])
-        menu.addSeparator()
-        menu.addAction(self.act_about)
+        fill_menu(menu, self.act_shortcuts, self.act_docs, None, self.act_about)
 
     def show_shortcuts(self) -> ShortcutSheet:
         """Shows (non-modal) and returns the shortcut sheet, filled from the shortcuts bound now."""

@@ -10,7 +10,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import JobWatcher, button, guarded, hbox, to_qimage, vbox
+from anr_studio.gui.qt_util import JobWatcher, ask_user, button, guarded, hbox, to_qimage, vbox
 from anr_studio.jobs.capture_jobs import select_keyframes
 from anr_studio.jobs.runner import BackgroundJob
 from anr_studio.gui import theme
@@ -143,14 +143,12 @@ class KeyframesPanel(QtWidgets.QWidget):
         to ask in), or the user saved or discarded the edits; False on Cancel or when saving failed."""
         if not self.unsaved or not self.window().isVisible():
             return True
-        Btn = QtWidgets.QMessageBox.StandardButton
-        answer = QtWidgets.QMessageBox.question(
-            self, "Unsaved keyframes", f"Save changes to keyframes of {Path(self._path).name}?",
-            Btn.Save | Btn.Discard | Btn.Cancel, Btn.Save)
-        if answer == Btn.Save:
+        answer = ask_user(self, "Unsaved keyframes", f"Save changes to keyframes of {Path(self._path).name}?",
+                          "Save Discard Cancel", "Save")
+        if answer == "Save":
             self.save()  # a failure is a dialog and leaves the edits unsaved
             return not self.unsaved
-        return answer == Btn.Discard
+        return answer == "Discard"
 
     @guarded
     def save(self, _checked: bool = False) -> None:

@@ -24,7 +24,7 @@ from anr_studio.gui.job_list import JobListWidget
 from anr_studio.gui.keyframes_panel import KeyframesPanel
 from anr_studio.gui.neural_view import NeuralView
 from anr_studio.gui.pose_panel import PosePanel
-from anr_studio.gui.qt_util import action, guarded
+from anr_studio.gui.qt_util import action, ask_user, fill_menu, guarded
 from anr_studio.gui.recovery import Recovery
 from anr_studio.gui.theme import IMAGE_WELL, apply_dark_theme
 from anr_studio.gui.training_panel import TrainingPanel
@@ -212,29 +212,15 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
-        f = mb.addMenu("&File")
-        f.addActions([self.act_open_capture, self.act_open_avatar, self.act_open_sample])
+        f = fill_menu(mb.addMenu("&File"), self.act_open_capture, self.act_open_avatar, self.act_open_sample)
         self.recent_menu = f.addMenu("Recent files")
-        f.addSeparator()
-        f.addActions([self.act_import, self.act_synth])
-        f.addSeparator()
-        f.addAction(self.act_export)
-        f.addSeparator()
-        f.addAction(self.act_quit)
-        e = mb.addMenu("&Edit")
-        e.addActions([self.act_undo, self.act_redo])
-        e.addSeparator()
-        e.addAction(self.act_reset_pose)
-        v = mb.addMenu("&View")
-        v.addActions([self.act_reset_view, self.act_skeleton, self.act_checker, self.act_neural_colors])
-        v.addSeparator()
-        v.addActions(self.act_workspaces)
-        v.addSeparator()
+        fill_menu(f, None, self.act_import, self.act_synth, None, self.act_export, None, self.act_quit)
+        fill_menu(mb.addMenu("&Edit"), self.act_undo, self.act_redo, None, self.act_reset_pose)
         for title, dock in self.docks.items():
             dock.toggleViewAction().setStatusTip(f"Show or hide the {title} panel")
-            v.addAction(dock.toggleViewAction())
-        v.addSeparator()
-        v.addAction(self.act_reset_layout)
+        fill_menu(mb.addMenu("&View"), self.act_reset_view, self.act_skeleton, self.act_checker, self.act_neural_colors, None,
+                  *self.act_workspaces, None, *(dock.toggleViewAction() for dock in self.docks.values()), None,
+                  self.act_reset_layout)
         self._refresh_recent()
 
     def _build_status(self) -> None:
@@ -246,8 +232,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.fps_label = QtWidgets.QLabel("")
         for w in (self.job_list, self.device_label, self.fps_label):
             self.statusBar().addPermanentWidget(w)
-        self._status_timer = QtCore.QTimer(self, timeout=self._update_status)
-        self._status_timer.start(500)
+        QtCore.QTimer(self, timeout=self._update_status, interval=500).start()
 
     def _update_status(self) -> None:
         fps = self.viewport.fps
@@ -347,12 +332,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def ask_open_new_avatar(self, path: str) -> bool:
         """Returns True when the user wants the new avatar ``path`` in place of the open one."""
-        Btn = QtWidgets.QMessageBox.StandardButton
-        answer = QtWidgets.QMessageBox.question(
-            self, "Open the new avatar?",
-            f"Training wrote {path}.\n\nOpen the new avatar? {Path(self.avatar_path or 'the open avatar').name} is "
-            "then closed; it stays on disk and under File ▸ Recent files.", Btn.Yes | Btn.No, Btn.Yes)
-        return answer == Btn.Yes
+        return ask_user(self, "Open the new avatar?", f"Training wrote {path}.\n\nOpen the new avatar? "
+                        f"{Path(self.avatar_path or 'the open avatar').name} is then closed; it stays on disk and under "
+                        "File ▸ Recent files.") == "Yes"
 
     def _on_capture_opened(self, path: str) -> None:
         self.training_panel.add_capture(path)

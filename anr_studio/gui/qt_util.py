@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import operator
 import traceback
 from typing import Callable
 
@@ -74,6 +75,13 @@ def show_error(parent: QtWidgets.QWidget | None, exc: BaseException, title: str 
         box.setInformativeText("What to do: check the file named above — it may be damaged, cut short or of another "
                                "kind. Open another copy, or make it again (train, import or export), then open it.")
     box.open()  # non-blocking so tests and the event loop keep running
+
+
+def ask_user(parent: QtWidgets.QWidget, title: str, text: str, buttons: str = "Yes No", default: str = "Yes") -> str:
+    """Returns the name of the button ("Yes", "No", "Save", "Discard", "Cancel") pressed in a question box with ``buttons``."""
+    Btn = QtWidgets.QMessageBox.StandardButton
+    flags = functools.reduce(operator.or_, (Btn[name] for name in buttons.split()))
+    return QtWidgets.QMessageBox.question(parent, title, text, flags, Btn[default]).name
 
 
 def guarded(method: Callable) -> Callable:
@@ -254,6 +262,16 @@ def set_quietly(widget, value, tolerance: float = 0.0) -> None:
     if abs(widget.value() - value) > tolerance:
         with QtCore.QSignalBlocker(widget):
             widget.setValue(value)
+
+
+def fill_menu(menu: QtWidgets.QMenu, *items) -> QtWidgets.QMenu:
+    """Returns ``menu`` with ``items`` added in order: actions, and None for a separator."""
+    for item in items:
+        if item is None:
+            menu.addSeparator()
+        else:
+            menu.addAction(item)
+    return menu
 
 
 def action(parent: QtCore.QObject, text: str, slot: Callable, shortcut=None, tip: str = "", **props) -> QtGui.QAction:

@@ -10,6 +10,7 @@ from anr_studio.components.autosave import Autosave
 from anr_studio.components.paint import PaintState
 from anr_studio.components.pose_state import PoseState
 from anr_studio.errors import AnrError
+from anr_studio.gui.qt_util import ask_user
 
 AUTOSAVE_MS = 3000
 
@@ -56,18 +57,12 @@ class Recovery(QtCore.QObject):
         what = "the pose and the painted try-on mask" if rec.painted else "the pose"
         question = (f"The studio closed unexpectedly last time. Restore {what} as they were then?\n\n"
                     f"(autosaved in {self.autosave.path})")
-        ask = ask or self._ask
+        ask = ask or (lambda q: ask_user(self.window, "Restore unsaved work?", q) == "Yes")
         if not ask(question):
             self.autosave.clear()
             return False
         self.autosave.restore(rec, self.pose_state, self.paint_state)
         return True
-
-    def _ask(self, question: str) -> bool:
-        box = QtWidgets.QMessageBox.question(self.window, "Restore unsaved work?", question,
-                                             QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No,
-                                             QtWidgets.QMessageBox.StandardButton.Yes)
-        return box == QtWidgets.QMessageBox.StandardButton.Yes
 
     def finish(self) -> None:
         """Stops autosaving and removes the file: a clean close leaves nothing to recover."""

@@ -9,7 +9,7 @@ from anr_studio.components.paint import BRUSH_RADIUS_RANGE, PaintState, clear, f
 from anr_studio.components.protocols import StudioAvatar, StudioBody
 from anr_studio.components.tryon import PREVIEW_IDENTITY, REGION_PRESETS, compare_images, preview_swap, region_mask
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import ImageLabel, button, combo, form, guarded, hbox, set_quietly, slider, vbox
+from anr_studio.gui.qt_util import ImageLabel, ask_user, button, combo, form, guarded, hbox, set_quietly, slider, vbox
 from anr_studio.gui.theme import NEURAL_BACKDROP
 from anr_studio.gui.uv_canvas import UVCanvas
 from anr_studio.gui.view_painter import ViewPainter
@@ -156,12 +156,8 @@ class TryOnPanel(QtWidgets.QWidget):
         """Returns True when there is no unsaved painting (or no window on screen to ask in) or the user agrees to discard it."""
         if not self.state.unsaved or not self.window().isVisible():
             return True
-        answer = QtWidgets.QMessageBox.question(
-            self, "Unsaved try-on painting",
-            "The painted try-on mask has not been saved as an identity. Close and discard it?",
-            QtWidgets.QMessageBox.StandardButton.Discard | QtWidgets.QMessageBox.StandardButton.Cancel,
-            QtWidgets.QMessageBox.StandardButton.Cancel)
-        return answer == QtWidgets.QMessageBox.StandardButton.Discard
+        return ask_user(self, "Unsaved try-on painting", "The painted try-on mask has not been saved as an identity. "
+                        "Close and discard it?", "Discard Cancel", "Cancel") == "Discard"
 
     @guarded
     def fill_region(self, _checked: bool = False) -> None:
