@@ -10,15 +10,15 @@ import torch
 from anr_studio.components.protocols import StudioAvatar, StudioBody
 
 
-def open_avatar(path: str | os.PathLike, body: StudioBody, device: str | torch.device | None = None) -> StudioAvatar:
-    """Returns the Avatar in ``path`` on ``device`` (default CUDA when available); AnrError for an invalid file.
+def open_avatar(path: str | os.PathLike, body: StudioBody) -> StudioAvatar:
+    """Returns the Avatar in ``path`` on CUDA when available, else the CPU; AnrError for an invalid file.
 
     When the file names ``body``'s model it renders with that body (a copy off the CPU), else with the one it names.
     """
     from anr_studio.avatar import Avatar
     from anr_studio.avatar.file import read_avatar
 
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     data = read_avatar(path)
     same_body = str(data.meta.get("body_model", "default")) == str(body.model_id)
     own = (body if device.type == "cpu" else copy.deepcopy(body)) if same_body else None

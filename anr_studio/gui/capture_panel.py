@@ -198,9 +198,9 @@ class CapturePanel(QtWidgets.QWidget):
         if ok:
             self.make_synthetic(out, frames=frames)
 
-    def make_synthetic(self, out: str, frames: int = 60, size: int = 256, seed: int = 0) -> BackgroundJob:
+    def make_synthetic(self, out: str, frames: int = 60, size: int = 256) -> BackgroundJob:
         """Writes a synthetic capture in the background and opens it when done; returns the job."""
-        return self._start_opening_job("synthetic capture", out, lambda c: capture_jobs.make_synthetic(c, out, frames, size, seed))
+        return self._start_opening_job("synthetic capture", out, lambda c: capture_jobs.make_synthetic(c, out, frames, size))
 
     def _start_opening_job(self, name: str, out: str, fn, check: bool = False) -> BackgroundJob:
         if self._job is not None and self._job.running:

@@ -65,11 +65,11 @@ def import_capture(control, src: str, out: str, poses: str | None = None, *, hei
     return out
 
 
-def extract_masks(control, path: str, method: str = "auto", segmenter=None) -> str:
+def extract_masks(control, path: str, method: str = "auto") -> str:
     """Returns the one-line report after writing ``method`` masks into the capture at ``path``; a stop leaves it as it was."""
     from anr_studio.capture.masks import masks_into
 
-    return masks_into(path, method, segmenter=segmenter, overwrite=True, progress=_progress(control))
+    return masks_into(path, method, overwrite=True, progress=_progress(control))
 
 
 def check_alignment(control, path: str, body: StudioBody):
@@ -84,11 +84,11 @@ def check_alignment(control, path: str, body: StudioBody):
         cap.close()
 
 
-def make_synthetic(control, out: str, frames: int = 60, size: int = 256, seed: int = 0) -> str:
-    """Returns ``out`` after writing a synthetic capture of ``frames`` frames at ``size``² of identity ``seed``."""
+def make_synthetic(control, out: str, frames: int = 60, size: int = 256) -> str:
+    """Returns ``out`` after writing a synthetic capture of ``frames`` frames at ``size``² of the first identity."""
     from anr_studio.capture.synth.generate import SynthConfig, generate_capture
 
-    generate_capture(out, SynthConfig(seed=seed, frames=frames, size=size), progress=_progress(control))
+    generate_capture(out, SynthConfig(frames=frames, size=size), progress=_progress(control))
     return out
 
 
