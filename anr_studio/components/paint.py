@@ -51,7 +51,6 @@ class PaintState(Undoable[np.ndarray]):
     """
 
     changed = Signal(tuple)
-    history_changed = Signal()
 
     def __init__(self, size: int = 256, undo_limit: int = 50) -> None:
         if size < 8:
@@ -105,7 +104,6 @@ class PaintState(Undoable[np.ndarray]):
     def _restore(self, mask: np.ndarray) -> None:
         self.mask = mask
         self.changed.emit(self._full())
-        self.history_changed.emit()
 
 
 def dab(state: PaintState, x: float, y: float) -> Box | None:

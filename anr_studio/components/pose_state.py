@@ -53,12 +53,10 @@ class PoseState(Undoable[PoseSnapshot]):
     """Holds pose (24,3) axis-angle radians in SMPL joint order, betas (K,) and transl (3,) metres.
 
     Starts in (and resets to) the standing pose, arms down, with the start shape (`set_start_betas`).
-    Signals: ``changed(str)`` ("pose", "betas", "transl" or "all"), ``history_changed()``,
-    ``selection_changed(object)`` (joint index or None).
+    Signals: ``changed(str)`` ("pose", "betas", "transl" or "all"), ``selection_changed(object)`` (joint index or None).
     """
 
     changed = Signal(str)
-    history_changed = Signal()
     selection_changed = Signal(object)
 
     def __init__(self, num_betas: int = 10, undo_limit: int = 200) -> None:
@@ -192,5 +190,4 @@ class PoseState(Undoable[PoseSnapshot]):
     def _restore(self, snap: PoseSnapshot) -> None:
         self._pose, self._betas, self._transl = snap.pose.copy(), snap.betas.copy(), snap.transl.copy()
         self.changed.emit("all")
-        self.history_changed.emit()
 

@@ -1,7 +1,6 @@
 """Job and training status objects the GUI polls: state, progress, ETA, log, loss history, previews.
 
-Workers write these under a lock, readers get copies. ``state_changed`` fires on the WORKER thread:
-handlers must not touch widgets (the studio polls ``snapshot()`` from a QTimer).
+Workers write these under a lock, readers get copies: the studio polls ``snapshot()`` from a QTimer.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
-from psygnal import Signal
 
 
 ETA_TAU_S = 60.0
@@ -54,8 +52,6 @@ class StatusSnapshot:
 class JobStatus:
     """Thread-safe status of one job: state, progress (done/total), ETA, a bounded log, the error."""
 
-    state_changed = Signal(object)  # JobState; emitted on the worker thread
-
     def __init__(self, log_limit: int = 2000) -> None:
         self._lock = threading.Lock()
         self._state = JobState.IDLE
@@ -83,7 +79,6 @@ class JobStatus:
             if self._state == JobState.PAUSED:
                 self._last_progress = None  # the paused span is no step's duration
             self._state = state
-        self.state_changed.emit(state)
 
     @property
     def state(self) -> JobState:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable, Generic, TypeVar
+from typing import Callable, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -17,14 +17,12 @@ class UndoStack(Generic[T]):
         self._redo: list[T] = []
         self._merge_key: object | None = None
 
-    def record(self, snapshot: Callable[[], T], merge_key: object | None = None) -> bool:
-        """Returns True when a snapshot was pushed (before an edit); False when merged into the last one."""
-        if merge_key is not None and merge_key == self._merge_key:
-            return False
-        self._undo.append(snapshot())
-        self._redo.clear()
-        self._merge_key = merge_key
-        return True
+    def record(self, snapshot: Callable[[], T], merge_key: object | None = None) -> None:
+        """Pushes ``snapshot()`` before an edit, unless the edit shares the last one's ``merge_key``."""
+        if merge_key is None or merge_key != self._merge_key:
+            self._undo.append(snapshot())
+            self._redo.clear()
+            self._merge_key = merge_key
 
     def end_gesture(self) -> None:
         """Ends the current merge group: the next edit starts a new undo step."""
@@ -54,12 +52,10 @@ class Undoable(Generic[T]):
     """Undo/redo for a state with an `UndoStack` in ``self._undo``, ``_snapshot()`` and ``_restore(snap)``."""
 
     _undo: UndoStack[T]
-    history_changed: Any  # the state's signal that undo/redo availability may have changed
 
     def record(self, merge_key: object | None = None) -> None:
         """Pushes an undo snapshot before an edit (edits of one gesture share a ``merge_key``)."""
-        if self._undo.record(self._snapshot, merge_key):
-            self.history_changed.emit()
+        self._undo.record(self._snapshot, merge_key)
 
     def undo(self) -> bool:
         """Returns True when an edit was undone."""
