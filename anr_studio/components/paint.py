@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from itertools import count
 from typing import Callable, Literal
 
 import numpy as np
@@ -18,7 +17,6 @@ from anr_studio.avatar.tryon import uv_to_pixels
 from anr_studio.components.undo import Undoable, UndoStack
 from anr_studio.errors import AnrError
 
-_stroke_ids = count()
 BRUSH_RADIUS_RANGE = (1.0, 64.0)  # mask pixels
 BRUSH_STEP = 1.25  # `]` multiplies the radius by this, `[` divides
 Box = tuple[int, int, int, int]  # dirty box (y0, y1, x0, x1) of an edit
@@ -59,7 +57,6 @@ class PaintState(Undoable[np.ndarray]):
         self.mask = np.zeros((self.size, self.size), np.float32)
         self.brush = Brush()
         self._undo: UndoStack[np.ndarray] = UndoStack(undo_limit)
-        self._stroke_key: object | None = None
         self.stroke_point: tuple[float, float] | None = None  # where the stroke's pointer last was (x, y)
         self.unsaved = False
         self.changed.connect(self._on_edit)
@@ -89,8 +86,7 @@ class PaintState(Undoable[np.ndarray]):
 
     def begin_stroke(self, x: float, y: float) -> None:
         """Starts a stroke at (x, y): its edits until ``end_stroke`` are one undo step."""
-        self._stroke_key = ("stroke", next(_stroke_ids))
-        self.record(self._stroke_key)
+        self.record(object())  # a key of its own: the stroke's edits merge into one step
         self.stroke_point = (float(x), float(y))
 
     def end_stroke(self) -> None:

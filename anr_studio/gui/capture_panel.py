@@ -16,7 +16,7 @@ from anr_studio.components.pose_state import PoseState
 from anr_studio.components.protocols import StudioBody
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import ImageLabel, JobWatcher, ask_user, button, combo, guarded, hbox, slider, vbox
+from anr_studio.gui.qt_util import ImageLabel, JobWatcher, ask_user, button, combo, guarded, hbox, open_file, slider, vbox
 from anr_studio.jobs import capture_jobs
 from anr_studio.jobs.runner import BackgroundJob
 
@@ -67,7 +67,8 @@ class CapturePanel(QtWidgets.QWidget):
                                 "the person segmenter when the camera moves; a background job)", self.start_masks)
         self.verdict = QtWidgets.QLabel("", objectName="alignmentVerdict", wordWrap=True)
         self.mask_box.currentIndexChanged.connect(redraw)
-        open_btn = button("Open…", "Open a capture (.h5) to check and train on (Ctrl+O)", self._open_dialog)
+        open_btn = button("Open…", "Open a capture (.h5) to check and train on (Ctrl+O)",
+                          lambda: open_file(self, "Open capture", "Captures (*.h5 *.hdf5)", self.open_capture))
         self.import_btn = button("Import…", "Import a folder of images or a video (with SMPL poses, or alone: the body "
                                  "is fitted to the video) as a capture, in the background (Ctrl+I)", self.import_dialog)
         # One row for the view and check controls: the panel then fits a third of a laptop's height.
@@ -76,12 +77,6 @@ class CapturePanel(QtWidgets.QWidget):
                                  self.masks_btn, None), self.verdict, self.info, margins=4))
 
     # --- opening -------------------------------------------------------------------------
-    @guarded
-    def _open_dialog(self, _checked: bool = False) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open capture", "", "Captures (*.h5 *.hdf5)")
-        if path:
-            self.open_capture(path)
-
     def open_capture(self, path: str) -> None:
         """Opens ``path`` (AnrError with the validator's first problem when it is not a valid capture) unless one of
         `before_close` keeps the open capture."""

@@ -24,7 +24,7 @@ from anr_studio.gui.job_list import JobListWidget
 from anr_studio.gui.keyframes_panel import KeyframesPanel
 from anr_studio.gui.neural_view import NeuralView
 from anr_studio.gui.pose_panel import PosePanel
-from anr_studio.gui.qt_util import action, ask_user, fill_menu, guarded
+from anr_studio.gui.qt_util import action, ask_user, fill_menu, guarded, open_file
 from anr_studio.gui.recovery import Recovery
 from anr_studio.gui.theme import IMAGE_WELL, apply_dark_theme
 from anr_studio.gui.training_panel import TrainingPanel
@@ -167,10 +167,10 @@ class MainWindow(QtWidgets.QMainWindow):
     def _build_actions(self) -> None:
         K = QtGui.QKeySequence.StandardKey
         act = functools.partial(action, self)
-        self.act_open_capture = act("Open capture…", lambda: self._open_dialog("Open capture", "Captures (*.h5 *.hdf5)"), K.Open,
-                                    "Open a capture (.h5)")
-        self.act_open_avatar = act("Open avatar…", lambda: self._open_dialog("Open avatar", "Avatars (*.anr)"), "Ctrl+Shift+O",
-                                   "Open a trained avatar (.anr)")
+        self.act_open_capture = act("Open capture…", lambda: open_file(self, "Open capture", "Captures (*.h5 *.hdf5)",
+                                                                       self.open_path), K.Open, "Open a capture (.h5)")
+        self.act_open_avatar = act("Open avatar…", lambda: open_file(self, "Open avatar", "Avatars (*.anr)", self.open_path),
+                                   "Ctrl+Shift+O", "Open a trained avatar (.anr)")
         self.act_open_sample = act("Open sample", self.open_sample, None,
                                    f"Open the shipped demo avatar and load the {SAMPLE_MOTION} motion")
         self.act_import = act("Import video or folder…", self.capture_panel.import_dialog, "Ctrl+I", "Import a video or an image folder as a capture")
@@ -278,11 +278,6 @@ class MainWindow(QtWidgets.QMainWindow):
         first.redo() or second.redo()
 
     # --- files ---------------------------------------------------------------------------
-    def _open_dialog(self, title: str, kinds: str) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, title, "", kinds)
-        if path:
-            self.open_path(path)
-
     @guarded
     def open_path(self, path: str) -> None:
         """Opens an avatar (.anr) or a capture (.h5); AnrError for anything else."""

@@ -12,7 +12,7 @@ from anr_studio.components.playback import BUILTIN_MOTION_NAMES, Playback
 from anr_studio.components.pose_state import JOINT_GROUPS, SMPL_JOINT_NAMES, PoseState, joint_index
 from anr_studio.components.protocols import StudioBody
 from anr_studio.gui.angle_field import TICKS_PER_DEGREE, FineSlider, angle_field
-from anr_studio.gui.qt_util import button, combo, guarded, hbox, set_quietly, slider, vbox
+from anr_studio.gui.qt_util import button, combo, guarded, hbox, open_file, set_quietly, slider, vbox
 
 SELECTED_ROW_CSS = "#{name} {{ background: rgba(77, 200, 255, 70); border-radius: 3px; }}"
 BETA_TICKS = 100
@@ -132,7 +132,8 @@ class PosePanel(QtWidgets.QWidget):
         lay = QtWidgets.QGridLayout(box)
         self.motion_box = combo(BUILTIN_MOTION_NAMES, "Built-in motion to load (walk, turn, arms, dance)")
         load = button("Load", "Load the chosen built-in motion", lambda: self.load_motion(self.motion_box.currentText()))
-        browse = button("File…", "Load a motion from an SMPL .npz or a .bvh file", self._browse_motion)
+        browse = button("File…", "Load a motion from an SMPL .npz or a .bvh file",
+                        lambda: open_file(self, "Load motion", "Motions (*.npz *.bvh)", self.load_motion))
         self.play_btn = button("Play", "Play the motion on the clock, looping (frames are skipped when rendering lags)",
                                self._on_play, checkable=True)
         self.play_btn.setEnabled(False)
@@ -210,16 +211,10 @@ class PosePanel(QtWidgets.QWidget):
             if key in ("shape",):
                 box.setVisible(not words)
             elif key != "global":
-                names = [n for n in JOINT_GROUPS[key] if n != "pelvis"]
-                box.setVisible(any(self.rows[joint_index(n)].isVisible() or not words for n in names) or not words)
+                rows = [self.rows[joint_index(n)] for n in JOINT_GROUPS[key] if n != "pelvis"]
+                box.setVisible(not words or any(row.isVisible() for row in rows))
 
     # --- motion --------------------------------------------------------------------------
-    @guarded
-    def _browse_motion(self, _checked: bool = False) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Load motion", "", "Motions (*.npz *.bvh)")
-        if path:
-            self.load_motion(path)
-
     @guarded
     def load_motion(self, name_or_path: str) -> None:
         """Loads a motion clip (built-in name or file) and enables playback."""

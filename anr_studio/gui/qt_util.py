@@ -98,6 +98,16 @@ def guarded(method: Callable) -> Callable:
     return wrapper
 
 
+def open_file(parent: QtWidgets.QWidget, title: str, kinds: str, then: Callable[[str], object]) -> None:
+    """Asks for a file of ``kinds`` (the dialog's filter) and opens it with ``then(path)``; a failure is a dialog."""
+    path, _ = QtWidgets.QFileDialog.getOpenFileName(parent, title, "", kinds)
+    if path:
+        try:
+            then(path)
+        except Exception as exc:  # noqa: BLE001 - the UI must survive any failing action
+            show_error(parent, exc)
+
+
 POLL_MS = 200
 """Milliseconds between two looks of the studio at its background jobs' status."""
 

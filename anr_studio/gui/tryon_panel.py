@@ -14,8 +14,6 @@ from anr_studio.gui.theme import NEURAL_BACKDROP
 from anr_studio.gui.uv_canvas import UVCanvas
 from anr_studio.gui.view_painter import ViewPainter
 
-__all__ = ["TryOnPanel", "UVCanvas"]
-
 COMPARE_SIZE = 160  # pixels per image of the B | swap | A strip
 NO_AVATAR = "Open an avatar to preview a swap; painting works without one."
 
