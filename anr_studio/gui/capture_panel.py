@@ -30,10 +30,10 @@ class CapturePanel(QtWidgets.QWidget):
     capture_opened = QtCore.Signal(str)
     writing_changed = QtCore.Signal()
 
-    def __init__(self, body: StudioBody, pose_state: PoseState, jobs: JobList | None = None, parent=None) -> None:
-        super().__init__(parent)
+    def __init__(self, body: StudioBody, pose_state: PoseState, jobs: JobList) -> None:
+        super().__init__()
         self.body, self.pose_state = body, pose_state
-        self.jobs = jobs if jobs is not None else JobList()  # the studio's job list (status bar)
+        self.jobs = jobs  # the studio's job list (status bar)
         self.capture = None
         self.path: str | None = None
         self.report = None  # the open capture's AlignmentReport, once checked

@@ -18,12 +18,11 @@ AUTOSAVE_MS = 3000
 class Recovery(QtCore.QObject):
     """Keeps ``Autosave`` up to date (at most every AUTOSAVE_MS) and removes it on a clean close."""
 
-    def __init__(self, parent: QtWidgets.QWidget, pose_state: PoseState, paint_state: PaintState,
-                 autosave: Autosave | None = None) -> None:
+    def __init__(self, parent: QtWidgets.QWidget, pose_state: PoseState, paint_state: PaintState) -> None:
         super().__init__(parent)
         self.window = parent
         self.pose_state, self.paint_state = pose_state, paint_state
-        self.autosave = autosave if autosave is not None else Autosave()
+        self.autosave = Autosave()
         self.dirty = False
         pose_state.changed.connect(self._touch)
         paint_state.changed.connect(self._touch)

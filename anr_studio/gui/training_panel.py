@@ -25,9 +25,9 @@ class TrainingPanel(QtWidgets.QWidget):
 
     avatar_written = QtCore.Signal(str)
 
-    def __init__(self, jobs: JobList | None = None, parent=None) -> None:
-        super().__init__(parent)
-        self.jobs = jobs if jobs is not None else JobList()  # the studio's job list (status bar)
+    def __init__(self, jobs: JobList) -> None:
+        super().__init__()
+        self.jobs = jobs  # the studio's job list (status bar)
         self.job: TrainingJob | None = None
         self.body_override = None  # tests train with a small body
         self.extra_overrides: list[str] = []  # config overrides beyond the form (scripts, tests)

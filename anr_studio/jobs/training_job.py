@@ -42,8 +42,6 @@ class TrainingOptions:
     """Override split optimization (None keeps the preset's)."""
     resume: bool = False
     """Continue the latest checkpoint in ``out``."""
-    device: str | None = None
-    """"cpu" or "cuda" (None: CUDA when available)."""
     overrides: list[str] = field(default_factory=list)
     """Extra ``section.field=value`` config overrides."""
     body: Any = None
@@ -181,7 +179,7 @@ def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int, p
 
         config = build_config(opts)
         queue.put(("log", f"preset {opts.preset}: {config.optim.steps} steps at {config.data.resolution}²"))
-        trainer = Trainer(config, list(opts.captures), opts.out, device=opts.device, resume=opts.resume,
+        trainer = Trainer(config, list(opts.captures), opts.out, resume=opts.resume,
                           callbacks=[_QueueCallback(queue)], body=opts.body, warn=lambda m: queue.put(("log", m)))
 
         def relay() -> None:  # the studio's stop/pause flags -> the trainer's own events
