@@ -11,12 +11,12 @@ ANGLE_STEP = 0.5  # degrees per arrow key or wheel step in the typed field
 
 
 class FineSlider(QtWidgets.QSlider):
-    """A horizontal slider dragged relatively: DEGREES_PER_PIXEL per pixel (FINE_DEGREES_PER_PIXEL with Shift)
-    however narrow it is; a drag stays one undo step (``sliderPressed``/``sliderReleased``)."""
+    """A horizontal slider over ±180° in TICKS_PER_DEGREE ticks, dragged relatively: DEGREES_PER_PIXEL per pixel
+    (FINE_DEGREES_PER_PIXEL with Shift) however narrow it is; a drag stays one undo step (``sliderPressed``/``sliderReleased``)."""
 
-    def __init__(self, lo: int, hi: int, ticks_per_degree: int = TICKS_PER_DEGREE, **props) -> None:
-        super().__init__(QtCore.Qt.Orientation.Horizontal, minimum=lo, maximum=hi, minimumWidth=50, **props)
-        self.ticks_per_degree = ticks_per_degree
+    def __init__(self, **props) -> None:
+        super().__init__(QtCore.Qt.Orientation.Horizontal, minimum=-180 * TICKS_PER_DEGREE, maximum=180 * TICKS_PER_DEGREE,
+                         minimumWidth=50, **props)
         self._drag: tuple[float, int] | None = None
         self._fine = False
 
@@ -37,7 +37,7 @@ class FineSlider(QtWidgets.QSlider):
             self._drag, self._fine = (x, self.value()), fine
         x0, v0 = self._drag
         per_px = FINE_DEGREES_PER_PIXEL if fine else DEGREES_PER_PIXEL
-        self.setValue(v0 + round((x - x0) * per_px * self.ticks_per_degree))
+        self.setValue(v0 + round((x - x0) * per_px * TICKS_PER_DEGREE))
         ev.accept()
 
     def mouseReleaseEvent(self, ev) -> None:  # noqa: N802

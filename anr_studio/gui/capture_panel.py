@@ -9,9 +9,8 @@ from typing import Callable
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from anr_studio.components.captures import open_capture
+from anr_studio.components.captures import alignment_overlay, open_capture, outline_overlay
 from anr_studio.components.job_list import JobList
-from anr_studio.components.overlay import alignment_overlay, outline_overlay
 from anr_studio.components.pose_state import PoseState
 from anr_studio.components.protocols import StudioBody
 from anr_studio.components.status import JobState

@@ -119,8 +119,7 @@ class ShortcutSheet(QtWidgets.QWidget):
 
     def rows(self) -> list[tuple[str, str, str]]:
         """Returns the rows shown: (keys, does, where) of every bound shortcut, then the mouse gestures."""
-        return [(b.keys, b.command, b.where) for b in bound_shortcuts(self.main_window)] + [
-            (k, d, w) for k, d, w in MOUSE_HINTS]
+        return [(b.keys, b.command, b.where) for b in bound_shortcuts(self.main_window)] + list(MOUSE_HINTS)
 
     def refresh(self) -> None:
         """Fills the table from the shortcuts bound right now."""

@@ -83,7 +83,7 @@ class PosePanel(QtWidgets.QWidget):
                              valueChanged=lambda v, j=j, a=axis: self._on_angle(j, a, v))
             self.angle_fields[(j, axis)] = sp
             lay.addWidget(sp, 0, axis + 1)
-            s = FineSlider(-180 * TICKS_PER_DEGREE, 180 * TICKS_PER_DEGREE, objectName=f"joint_{name}_{axis_name}",
+            s = FineSlider(objectName=f"joint_{name}_{axis_name}",
                            toolTip=tip + " (drag: 0.5° per pixel, with Shift 0.1°)", sliderReleased=self.state.end_gesture,
                            valueChanged=lambda v, j=j, a=axis: self._on_joint(j, a, v),
                            sliderPressed=lambda j=j: self.state.select_joint(j))
