@@ -54,10 +54,6 @@ class JobRow:
     error: str | None
 
     @property
-    def active(self) -> bool:
-        return self.state.active
-
-    @property
     def fraction(self) -> float | None:
         """Returns done/total in [0, 1], None while the amount of work is unknown."""
         return min(1.0, self.done / self.total) if self.total > 0 else None

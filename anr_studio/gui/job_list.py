@@ -42,7 +42,7 @@ class JobRowWidget(QtWidgets.QFrame):
     def update_row(self, row: JobRow) -> None:
         """Shows ``row``: progress and ETA while the job runs, its outcome once it ended."""
         text = row.text()
-        if row.active:
+        if row.state.active:
             fraction = row.fraction
             if fraction is None:
                 self.bar.setRange(0, 0)  # busy indicator
@@ -98,7 +98,7 @@ class JobListWidget(QtWidgets.QWidget):
                 w = self.rows[row.key] = JobRowWidget(self.jobs, row.key, row.name, self)
                 self._layout.insertWidget(self._layout.count() - 1, w)
             w.update_row(row)
-        shown = sorted(listed, key=lambda r: (not r.active, r.key))
+        shown = sorted(listed, key=lambda r: (not r.state.active, r.key))
         for i, row in enumerate(shown):
             self.rows[row.key].setVisible(i < MAX_ROWS)
         rest = shown[MAX_ROWS:]

@@ -160,7 +160,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tryon_panel.identities_changed.connect(self._on_identity_added)
         self.tryon_panel.paint_on_view.toggled.connect(
             lambda on: self.viewport.set_paint_brush(self.tryon_panel.view_painter.brush if on else None))
-        self.capture_panel.capture_opened.connect(self._on_capture_opened)
+        self.capture_panel.capture_opened.connect(self.training_panel.add_capture)
+        self.capture_panel.capture_opened.connect(self._add_recent)
         self.training_panel.avatar_written.connect(self._on_avatar_written)
 
     # --- actions and menus ---------------------------------------------------------------
@@ -331,10 +332,6 @@ class MainWindow(QtWidgets.QMainWindow):
                         f"{Path(self.avatar_path or 'the open avatar').name} is then closed; it stays on disk and under "
                         "File ▸ Recent files.") == "Yes"
 
-    def _on_capture_opened(self, path: str) -> None:
-        self.training_panel.add_capture(path)
-        self._add_recent(path)
-
     @staticmethod
     def _recent() -> list[str]:
         recent = settings().value("recent", []) or []
@@ -362,17 +359,13 @@ class MainWindow(QtWidgets.QMainWindow):
                                     self.view_state.view)
 
     # --- window state --------------------------------------------------------------------
-    def hide_stale_tab_bars(self) -> int:
-        """Returns how many stale dock tab bars were hidden.
-
-        After a resize Qt (seen under Xvfb) can leave an old copy of a group's tab bar behind; the live one sits
-        flush with its docks.
-        """
+    def hide_stale_tab_bars(self) -> None:
+        """Hides stale dock tab bars: after a resize Qt (seen under Xvfb) can leave an old copy of a group's tab bar
+        behind; the live one sits flush with its docks."""
         groups: dict[tuple[str, ...], list[QtWidgets.QTabBar]] = {}
         for tb in self.findChildren(QtWidgets.QTabBar, options=QtCore.Qt.FindChildOption.FindDirectChildrenOnly):
             if tb.isVisible():
                 groups.setdefault(tuple(sorted(tb.tabText(i) for i in range(tb.count()))), []).append(tb)
-        hidden = 0
         for titles, bars in groups.items():
             docks = [self.docks[t] for t in titles if t in self.docks and self.docks[t].isVisible()]
             if len(bars) < 2 or not docks:
@@ -381,8 +374,6 @@ class MainWindow(QtWidgets.QMainWindow):
             bars.sort(key=lambda tb: abs(tb.geometry().left() - x))
             for tb in bars[1:]:
                 tb.hide()
-                hidden += 1
-        return hidden
 
     def tidy_dock_tabs(self) -> None:
         """Hides stale dock tab bars and gives the live ones' tabs their tooltips."""

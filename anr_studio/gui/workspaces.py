@@ -31,16 +31,13 @@ DOCK_TIPS = {
 """Dock title -> what its tab's tooltip says (Qt's own tooltip is only the title)."""
 
 
-def describe_dock_tabs(window: QtWidgets.QMainWindow) -> int:
-    """Returns how many dock tabs of ``window`` got a tooltip saying what their panel holds."""
-    n = 0
+def describe_dock_tabs(window: QtWidgets.QMainWindow) -> None:
+    """Gives the dock tabs of ``window`` a tooltip saying what their panel holds."""
     for bar in window.findChildren(QtWidgets.QTabBar, options=QtCore.Qt.FindChildOption.FindDirectChildrenOnly):
         for i in range(bar.count()):
             tip = DOCK_TIPS.get(bar.tabText(i))
             if tip and bar.tabToolTip(i) != tip:
                 bar.setTabToolTip(i, tip)
-                n += 1
-    return n
 
 
 class WorkspaceBar(QtWidgets.QTabBar):

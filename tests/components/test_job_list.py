@@ -40,13 +40,13 @@ def test_rows_show_progress_and_cancel_stops_only_running_jobs():
     assert [(r.name, r.key) for r in rows] == [("masks", ka), ("import clip.mp4", kb)]
     assert rows[0].fraction == 0.25 and rows[0].text().startswith("25%")
     assert rows[1].text().startswith("body fit · 12%")
-    assert [r.key for r in jobs.rows() if r.active] == [ka, kb]
+    assert [r.key for r in jobs.rows() if r.state.active] == [ka, kb]
     assert jobs.cancel(ka) and a.stops == 1
     assert jobs.rows()[0].text() == "cancelling…"
     a.status.set_state(JobState.STOPPED)
     assert not jobs.cancel(ka) and a.stops == 1  # an ended job is not stopped again
     assert jobs.rows()[0].text() == "cancelled"
-    assert [r.key for r in jobs.rows() if r.active] == [kb]
+    assert [r.key for r in jobs.rows() if r.state.active] == [kb]
 
 
 def test_ended_jobs_linger_then_go_and_failures_keep_their_first_line_longer():
