@@ -25,7 +25,6 @@ class KeyframesPanel(QtWidgets.QWidget):
     def __init__(self, capture_panel, parent=None) -> None:
         super().__init__(parent)
         self.capture_panel = capture_panel
-        self.body = capture_panel.body
         self.indices: list[int] = []
         self.coverage: np.ndarray | None = None
         self.unsaved = False  # hand edits not yet written into the capture
@@ -115,7 +114,7 @@ class KeyframesPanel(QtWidgets.QWidget):
             raise AnrError("keyframes: a selection is already running, expected it to finish first")
         frac = self.fraction.value()
         self._job = self.capture_panel.start_writer(self.watcher, "keyframes", path,
-                                                    lambda c: select_keyframes(c, path, frac, self.body), self._selected,
+                                                    lambda c: select_keyframes(c, path, frac, self.capture_panel.body), self._selected,
                                                     lambda _snap: self.run_btn.setEnabled(True), self.progress)
         self.run_btn.setEnabled(False)
         return self._job

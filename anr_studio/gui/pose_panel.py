@@ -46,9 +46,7 @@ class PosePanel(QtWidgets.QWidget):
         for group, names in JOINT_GROUPS.items():
             # the pelvis rotation is the global rotation above
             rows = [self._joint_row(j, n.replace("_", " ")) for n in names if (j := joint_index(n)) != 0]
-            self.groups[group] = QtWidgets.QGroupBox(group.capitalize())
-            self.groups[group].setLayout(vbox(*rows, spacing=1))
-            self.form.addWidget(self.groups[group])
+            self._add_group(group, group.capitalize(), vbox(*rows, spacing=1))
         self._build_shape()
         self.form.addStretch(1)
         self.setLayout(vbox(hbox((self.filter, 1), reset_all), self.selected_label, (self.scroll, 1), self._build_motion(),
@@ -96,19 +94,21 @@ class PosePanel(QtWidgets.QWidget):
         self.rows[j] = row
         return row
 
+    def _add_group(self, key: str, title: str, layout: QtWidgets.QLayout) -> None:
+        self.groups[key] = box = QtWidgets.QGroupBox(title)
+        box.setLayout(layout)
+        self.form.addWidget(box)
+
     def _build_global(self) -> None:
-        box = QtWidgets.QGroupBox("Global rotation and translation")
         self.transl_spins = [QtWidgets.QDoubleSpinBox(minimum=-5.0, maximum=5.0, singleStep=0.02, decimals=3,
                                                       toolTip=f"Move the whole body along {'xyz'[axis]} in metres (y is up)",
                                                       valueChanged=lambda v, a=axis: self._on_transl(a, v))
                              for axis in range(3)]
-        box.setLayout(vbox(self._joint_row(0, "rotation"), hbox(QtWidgets.QLabel("translation (m)"), *self.transl_spins)))
-        self.groups["global"] = box
-        self.form.addWidget(box)
+        self._add_group("global", "Global rotation and translation",
+                        vbox(self._joint_row(0, "rotation"), hbox(QtWidgets.QLabel("translation (m)"), *self.transl_spins)))
 
     def _build_shape(self) -> None:
-        box = QtWidgets.QGroupBox("Shape")
-        lay = QtWidgets.QFormLayout(box)
+        lay = QtWidgets.QFormLayout()
         pheno = self.body.phenotype
         if pheno:
             # The built-in body maps six named traits to betas: friendlier than raw coefficients.
@@ -124,8 +124,7 @@ class PosePanel(QtWidgets.QWidget):
                              f"beta_{k}")
             self.beta_sliders.append(s)
             lay.addRow(f"β{k}", s)
-        self.groups["shape"] = box
-        self.form.addWidget(box)
+        self._add_group("shape", "Shape", lay)
 
     def _build_motion(self) -> QtWidgets.QWidget:
         box = QtWidgets.QGroupBox("Motion")
