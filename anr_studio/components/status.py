@@ -174,9 +174,9 @@ class MetricBuffer:
 class TrainingStatus(JobStatus):
     """JobStatus plus the loss history (MetricBuffer) and the latest (truth, render) preview images."""
 
-    def __init__(self, capacity: int = 4000) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.metrics = MetricBuffer(capacity)
+        self.metrics = MetricBuffer()
         self._preview: tuple[np.ndarray, np.ndarray] | None = None
         self._preview_version = 0
         self.avatar_path: str | None = None
