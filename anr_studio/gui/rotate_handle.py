@@ -15,18 +15,21 @@ from anr_studio.components.rotate_gizmo import (AXIS_COLORS, AXIS_NAMES, RingDra
 RING_WIDTH = 2.5
 
 
+def on_top(visual, order: int, visible: bool = True, **gl_state):
+    """Returns ``visual`` drawn over the scene (no depth test) in draw ``order``, shown or hidden."""
+    visual.set_gl_state(depth_test=False, **gl_state)
+    visual.order = order
+    visual.visible = visible
+    return visual
+
+
 class RotateHandle:
     """The rings of ``viewport`` (a MeshViewport) around its pose state's selected joint."""
 
     def __init__(self, viewport) -> None:
         self.vp = viewport
-        self.rings = []
-        for k in range(3):
-            ring = scene.visuals.Line(color=AXIS_COLORS[k], width=RING_WIDTH, antialias=True, parent=viewport.view.scene)
-            ring.set_gl_state(depth_test=False, blend=True)
-            ring.order = 12
-            ring.visible = False
-            self.rings.append(ring)
+        self.rings = [on_top(scene.visuals.Line(color=AXIS_COLORS[k], width=RING_WIDTH, antialias=True,
+                                                parent=viewport.view.scene), 12, visible=False, blend=True) for k in range(3)]
         self.world = np.zeros((3, 2, 3))
         """The rings' points in the world, (3,N,3)."""
         self.hover: int | None = None

@@ -23,7 +23,7 @@ from anr_studio.components.scene import VIEW_PRESETS, OrbitView, ViewState, pose
 from anr_studio.components.view_paint import ViewBrush
 from anr_studio.errors import AnrError
 from anr_studio.gui.qt_util import action, button, hbox, vbox
-from anr_studio.gui.rotate_handle import RotateHandle
+from anr_studio.gui.rotate_handle import RotateHandle, on_top
 from anr_studio.gui.theme import VIEWPORT_BG
 
 vispy_app.use_app("pyside6")
@@ -61,27 +61,21 @@ class MeshViewport(QtWidgets.QWidget):
         verts, joints = self._posed()
         self.mesh = scene.visuals.Mesh(vertices=verts, faces=self.faces, color=SKIN, shading="smooth", parent=self.view.scene)
         self._segments = segs = np.array([(j, p) for j, p in enumerate(self.parents) if p >= 0], np.int64)
-        self.bones = scene.visuals.Line(pos=joints, connect=segs, color=(1.0, 0.85, 0.2, 1.0), width=2.0, parent=self.view.scene)
-        self.joints = scene.visuals.Markers(parent=self.view.scene)
+        # The skeleton stays visible through the skin.
+        self.bones = on_top(scene.visuals.Line(pos=joints, connect=segs, color=(1.0, 0.85, 0.2, 1.0), width=2.0,
+                                               parent=self.view.scene), 10)
+        self.joints = on_top(scene.visuals.Markers(parent=self.view.scene), 10)
         self.joints.set_data(joints, face_color=(1.0, 0.4, 0.2, 1.0), edge_color=None, size=6)
-        for vis in (self.bones, self.joints):
-            vis.set_gl_state(depth_test=False)  # the skeleton stays visible through the skin
-            vis.order = 10
-        self.selected_marker = scene.visuals.Markers(parent=self.view.scene)
-        self.selected_marker.set_gl_state(depth_test=False)
-        self.selected_marker.order = 11
-        self.selected_marker.visible = False
+        self.selected_marker = on_top(scene.visuals.Markers(parent=self.view.scene), 11, visible=False)
         self._joints_world = joints
         self.handle = RotateHandle(self)
         self.paint_brush: ViewBrush | None = None
         self._painting = False
         self._paint_weights: np.ndarray | None = None
         self._verts = verts
-        self.brush_circle = scene.visuals.Ellipse(center=(0, 0), radius=(1, 1), color=(0, 0, 0, 0),
-                                                  border_color=(1, 1, 1, 0.9), border_width=1.5, parent=self.canvas.scene)
-        self.brush_circle.set_gl_state(depth_test=False, blend=True)
-        self.brush_circle.order = 30
-        self.brush_circle.visible = False
+        circle = scene.visuals.Ellipse(center=(0, 0), radius=(1, 1), color=(0, 0, 0, 0), border_color=(1, 1, 1, 0.9),
+                                       border_width=1.5, parent=self.canvas.scene)
+        self.brush_circle = on_top(circle, 30, visible=False, blend=True)
         self._build_axis_indicator()
         self.setLayout(vbox(self._build_view_bar(), (self.canvas.native, 1), margins=0, spacing=0))
         self.show_skeleton(True)
