@@ -60,7 +60,9 @@ def silhouette_motion(fragments: Fragments, vertices: torch.Tensor, faces: torch
         pixels, _ = camera.project(surface.unsqueeze(0))
     pixels = pixels.reshape(-1, 2)
     motion = torch.zeros(batch * height * width, 2, dtype=pixels.dtype, device=pixels.device)
-    motion = motion.index_copy(0, covered, pixels - pixels.detach()).view(batch, height, width, 2).permute(0, 3, 1, 2)
+    # contiguous: CUDA's avg_pool2d returns wrong gradients for channels_last inputs with overlapping windows.
+    motion = motion.index_copy(0, covered, pixels - pixels.detach()).view(batch, height, width, 2)
+    motion = motion.permute(0, 3, 1, 2).contiguous()
     mask = fragments.mask.unsqueeze(1).to(pixels.dtype)
     outside = F.avg_pool2d(motion, 3, 1, 1) / F.avg_pool2d(mask, 3, 1, 1).clamp_min(1e-6)
     return torch.where(_band(mask), torch.where(mask > 0, motion, outside), 0.0)

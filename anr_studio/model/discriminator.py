@@ -68,7 +68,8 @@ class MultiScaleDiscriminator(nn.Module):
         outputs = []
         for i, disc in enumerate(self.scales):
             if i:
-                x = F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)
+                # contiguous: CUDA's avg_pool2d returns wrong gradients for channels_last inputs with overlapping windows.
+                x = F.avg_pool2d(x.contiguous(), 3, stride=2, padding=1, count_include_pad=False)
             outputs.append(disc(x))
         return outputs
 

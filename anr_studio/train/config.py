@@ -35,10 +35,10 @@ class DataConfig:
     """DataLoader worker processes that read and augment frames (0 = in the main process)."""
     cache_in_memory: bool = False
     """Read every frame into RAM once (fast for small captures; about N*H*W*4 bytes)."""
-    refine_poses: int = 0
+    refine_poses: int = 30
     """Before training, fit every frame's tracked pose and translation to its mask with this many steps of
     test-time pose refinement (`anr_studio.avatar.refine`), so that the texture learns from better aligned
-    frames; 0 = the stored poses. Recomputed on resume."""
+    frames (docs/results.md, "Pose refinement"); 0 = the stored poses. Recomputed on resume."""
 
 
 @dataclass

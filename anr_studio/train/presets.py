@@ -32,9 +32,9 @@ def _fast() -> TrainConfig:
 
 def _tiny() -> TrainConfig:
     # 64² crops, a few thousand parameters: a CPU test step takes a fraction of a second (tests set their
-    # own few steps); the default length gives a rough figure in a few minutes.
+    # own few steps); the default length gives a rough figure in a few minutes. The stored poses as they are.
     return TrainConfig(
-        data=DataConfig(resolution=64, batch_size=2, workers=0),
+        data=DataConfig(resolution=64, batch_size=2, workers=0, refine_poses=0),
         optim=OptimConfig(steps=1500, checkpoint_every=500, log_every=1, preview_every=0, bf16=False, channels_last=False),
         model=ModelConfig.preset("tiny"), preset="tiny")
 
@@ -45,15 +45,13 @@ def _cpu() -> TrainConfig:
     # random crop would be room), rescaled up to 2x so that renders larger than the capture hold up,
     # 5-level U-Nets of 16-64 channels and a 128² texture. No discriminator and no VGG19 term: on 2
     # cores either costs as much as the rest of a step or far more, for fewer steps in the budget.
-    # The tracked poses are first fitted to the masks: a better avatar for every seed measured
-    # (docs/results.md, "Pose refinement: at test time and before training").
     unet = UNetConfig(depth=5, base_channels=16, max_channels=64)
     model = dataclasses.replace(ModelConfig.preset("tiny"), texture=TextureConfig(8, 128), r1=unet,
                                 r2=dataclasses.replace(unet))
     loss = LossConfig(adversarial=0.0, feature=0.0)
     return TrainConfig(
         data=DataConfig(resolution=64, rescale_min=0.75, rescale_max=2.0, person_crop=True, batch_size=8, workers=0,
-                        cache_in_memory=True, refine_poses=30),
+                        cache_in_memory=True),
         optim=OptimConfig(steps=20_000, time_budget_s=600, checkpoint_every=1000, log_every=10, preview_every=0,
                           bf16=False, channels_last=False),
         model=model, loss=loss, preset="cpu")

@@ -81,3 +81,20 @@ def test_avatar_refine_poses_checks_its_inputs(scene):
         avatar.refine_poses("A", masks, start[:1].numpy(), transl.numpy(), camera)
     with pytest.raises(AnrError, match="unknown identity"):
         avatar.refine_poses("B", masks, start.numpy(), transl.numpy(), camera)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_the_silhouette_gradient_on_cuda_is_the_cpu_one(scene):
+    # CUDA's avg_pool2d returns wrong gradients for channels_last inputs; the motion image is a permuted view.
+    body, camera, true, _, start, transl = scene
+    grads = []
+    for device in ("cpu", "cuda"):
+        dev_body, dev_camera = body.to(device), camera.to(device=device)
+        d_pose = torch.zeros_like(start, device=device, requires_grad=True)
+        vertices = dev_body(pose=start.to(device) + d_pose, transl=transl.to(device)).vertices
+        fragments = rasterize(vertices, dev_body.faces, dev_camera, SIZE)
+        motion = silhouette_motion(fragments, vertices, dev_body.faces, dev_camera)
+        weight = torch.linspace(-1, 1, motion.numel(), device=device).view(motion.shape)
+        grads.append(torch.autograd.grad((motion * weight).sum(), d_pose)[0].cpu())
+    body.to("cpu")
+    assert float((grads[0] - grads[1]).norm() / grads[0].norm()) < 1e-3

@@ -283,3 +283,20 @@ def test_l1_mean_cuda_kernels_match_torch(dtype):
     assert val(got) == pytest.approx(val(want), rel=1e-5)
     assert got_grad.stride() == a.stride()
     torch.testing.assert_close(got_grad, want_grad, rtol=2**-7 if dtype == torch.bfloat16 else 1e-6, atol=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_the_discriminator_gradient_on_cuda_is_the_cpu_one_for_channels_last_inputs():
+    # The coarser scales average-pool the input: CUDA's avg_pool2d has wrong gradients for channels_last inputs.
+    torch.manual_seed(0)
+    disc = MultiScaleDiscriminator(6, 3, 8, 2, "instance", False)
+    x = torch.randn(2, 6, 64, 64)
+    grads, tf32 = [], torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False  # exact convolutions, so that only the pooling can differ
+    for device in ("cpu", "cuda"):
+        xd = x.to(device).contiguous(memory_format=torch.channels_last).requires_grad_()
+        outputs = disc.to(device)(xd)
+        loss = sum((out[-1] * torch.linspace(-1, 1, out[-1].numel(), device=device).view(out[-1].shape)).sum() for out in outputs)
+        grads.append(torch.autograd.grad(loss, xd)[0].cpu())
+    torch.backends.cudnn.allow_tf32 = tf32
+    assert float((grads[0] - grads[1]).norm() / grads[0].norm()) < 1e-3
