@@ -42,15 +42,16 @@ class _Truth:
         return self.capture.truth("transl")[i]
 
 
-def outside_share(capture, indices=None, truth: bool = False) -> float:
-    """Returns the share of the soft masks' mass (frames ``indices``, default all) outside the coarse body, posed
-    with the tracked parameters or, with ``truth``, exactly (what remains is clothes and hair)."""
+def outside_share(capture, indices=None, truth: bool = False, body=None) -> float:
+    """Returns the share of the soft masks' mass (frames ``indices``, default all) outside the coarse ``body``
+    (default the capture's own), posed with the tracked parameters or, with ``truth``, exactly (what remains is
+    clothes and hair)."""
     idx = list(range(len(capture))) if indices is None else [int(i) for i in indices]
     posed = _Truth(capture) if truth else capture
     inside = outside = 0.0
     for start in range(0, len(idx), 16):
         chunk = idx[start:start + 16]
-        coarse = coarse_masks(posed, chunk)
+        coarse = coarse_masks(posed, chunk, body)
         true = np.stack([capture.mask(i) for i in chunk]).astype(np.float64) / 255.0
         outside += float((true * ~coarse).sum())
         inside += float((true * coarse).sum())

@@ -61,9 +61,17 @@ def _frames(capture, indices) -> list[int]:
     return list(range(len(capture))) if indices is None else [int(i) for i in indices]
 
 
+def capture_body(capture, path=None):
+    """Returns the body ``capture`` was made with: the built-in one, or the file ``path`` (AnrError when the
+    capture names another body model, or names a file and ``path`` is None)."""
+    from anr_studio.body import load_body
+
+    return load_body(path, model_id=capture.body_model_id, source=str(capture.path))
+
+
 def check_alignment(capture, body=None, indices=None, progress: Callable[[int, int], None] | None = None) -> AlignmentReport:
     """Returns the AlignmentReport of ``capture`` (frames ``indices``, default all) posed on ``body``
-    (default: the built-in body); ``progress(done, total)`` is called after each chunk of frames."""
+    (default: the capture's own body); ``progress(done, total)`` is called after each chunk of frames."""
     idx = _frames(capture, indices)
     if not capture.has_masks:
         return AlignmentReport(np.asarray(idx), np.zeros(0), "unknown")
@@ -92,11 +100,10 @@ def posed_body(capture, indices, body):
 
 def coarse_masks(capture, indices, body=None) -> np.ndarray:
     """Returns the rasterized coarse-body masks (n, H, W) bool of frames ``indices`` (n,) of ``capture``
-    (posed as :func:`posed_body` says, seen by each frame's camera)."""
-    from anr_studio.body import BodyModel
+    (posed as :func:`posed_body` says on ``body``, default the capture's own, seen by each frame's camera)."""
     from anr_studio.render import PerspectiveCamera, rasterize
 
-    body = body if body is not None else BodyModel.default()
+    body = body if body is not None else capture_body(capture)
     if not len(indices):
         return np.zeros((0, *capture.image_size), bool)
     posed, camera = posed_body(capture, indices, body)
@@ -139,10 +146,8 @@ def draw_label(img: np.ndarray, text: str, y: int, scale: float) -> None:
 
 def overlay_frames(capture, body=None, indices=None, report: AlignmentReport | None = None) -> Iterator[np.ndarray]:
     """Yields frames (H,W,3) uint8 RGB with the coarse body's outline (yellow), skeleton (red), the mask's
-    outline (cyan) and, with ``report``, the frame's IoU written in the corner."""
-    from anr_studio.body import BodyModel
-
-    body = body if body is not None else BodyModel.default()
+    outline (cyan) and, with ``report``, the frame's IoU written in the corner (``body``: default the capture's own)."""
+    body = body if body is not None else capture_body(capture)
     idx = _frames(capture, indices)
     ious = {} if report is None else dict(zip(report.indices.tolist(), report.iou.tolist()))
     h, w = capture.image_size

@@ -51,13 +51,13 @@ def _check(args: argparse.Namespace) -> int:
     import numpy as np
 
     from anr_studio.capture import Capture
-    from anr_studio.capture.check import check_alignment, overlay_frames
+    from anr_studio.capture.check import capture_body, check_alignment, overlay_frames
     from anr_studio.fileio import check_output
 
     if args.out is not None:
         check_output(args.out, (".png", ".mp4"), inputs=[args.capture], overwrite=args.overwrite)
     cap = Capture(args.capture)
-    body = _capture_body(cap, args.body_model)
+    body = capture_body(cap, args.body_model)
     report = check_alignment(cap, body)
     print(report.summary())
     if args.out is None:
@@ -82,13 +82,6 @@ def _tile(frames: list, columns: int = 4, height: int = 360):
     h, w = frames[0].shape[:2]
     tw = max(1, round(w * height / h))
     return tile_grid([cv2.resize(f, (tw, height), interpolation=cv2.INTER_AREA) for f in frames], columns)
-
-
-def _capture_body(cap: Capture, body_model: str | None):
-    """Returns the body model ``cap`` names: the built-in one, or the file ``body_model``."""
-    from anr_studio.body import load_body
-
-    return load_body(body_model, model_id=cap.body_model_id, source=str(cap.path))
 
 
 def _masks(args: argparse.Namespace) -> int:
@@ -120,9 +113,9 @@ def _import(args: argparse.Namespace) -> int:
                              identity=args.identity, fps=args.fps, body_model=args.body_model, fmt=args.format,
                              person=args.person, view=args.view)
     print(summary(cap))
-    from anr_studio.capture.check import check_alignment
+    from anr_studio.capture.check import capture_body, check_alignment
 
-    report = check_alignment(cap, _capture_body(cap, args.body_model))
+    report = check_alignment(cap, capture_body(cap, args.body_model))
     if report.poor:
         print(f"warning: the body is off the person ({report.summary()}); see `anr-studio capture check {args.out} --out overlay.png`")
     elif len(report.iou):

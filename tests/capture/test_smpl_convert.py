@@ -119,3 +119,31 @@ def test_import_refuses_a_smpl_file_with_too_few_betas(tmp_path):
     with pytest.raises(AnrError, match="has 10 shape coefficients, expected at least the 16"):
         import_capture(src, tmp_path / "x.h5", body_model=model)
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_contact_sheet_and_outside_share_pose_the_captures_own_body(tmp_path):
+    from anr_studio.capture.check import coarse_masks
+    from anr_studio.capture.synth.contact_sheet import OUTLINE_RGB, contact_sheet
+    from benchmarks.synth_speed import outside_share
+
+    model = write_smpl_like(tmp_path / "smpl_like.npz")
+    smpl = BodyModel.from_smpl(model)
+    pose, trans, betas = _fits(3)
+    src = _folder(tmp_path, pose, trans, betas, h=360, w=640)
+    np.savez(src / "smpl.npz", poses=pose.reshape(3, 72), trans=trans, betas=betas,
+             K=np.array([[500.0, 0, 320], [0, 500.0, 180], [0, 0, 1]]), E=np.eye(4))
+    silhouettes = coarse_masks(import_capture(src, tmp_path / "plain.h5", body_model=model), range(3), smpl)
+    assert silhouettes.sum() > 100
+    (src / "masks").mkdir()
+    for i, m in enumerate(silhouettes):
+        cv2.imwrite(str(src / "masks" / f"{i:03d}.png"), m.astype(np.uint8) * 255)
+    cap = import_capture(src, tmp_path / "smpl.h5", body_model=model)
+    # without the file the capture names, neither guesses the built-in body
+    for draw in (lambda: contact_sheet(cap, count=3, columns=3, tile=360), lambda: outside_share(cap)):
+        with pytest.raises(AnrError, match="expected the body model file it names"):
+            draw()
+    assert outside_share(cap, body=smpl) < 0.01 < 0.5 < outside_share(cap, body=BodyModel.default())
+    sheet = contact_sheet(cap, count=3, columns=3, tile=360, body=smpl)
+    outline = np.all(np.abs(sheet.astype(int) - OUTLINE_RGB) < 40, -1)
+    near = cv2.dilate(np.concatenate(silhouettes, 1).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert outline.sum() > 20 and (outline & ~near).sum() == 0  # the outline hugs the SMPL body's silhouette

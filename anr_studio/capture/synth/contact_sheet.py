@@ -10,16 +10,17 @@ import numpy as np
 from anr_studio.capture.check import OUTLINE_RGB, coarse_masks, draw_label, draw_outline, tile_grid
 
 
-def contact_sheet(capture, count: int = 8, columns: int = 4, tile: int = 256) -> np.ndarray:
+def contact_sheet(capture, count: int = 8, columns: int = 4, tile: int = 256, body=None) -> np.ndarray:
     """Returns a contact sheet (H, W, 3) uint8 RGB of ``count`` evenly spaced frames of ``capture`` (a Capture or
-    a path), ``tile`` pixels high, with the coarse body's outline (yellow) and labels (index, test, keyframe)."""
+    a path), ``tile`` pixels high, with the outline (yellow) of the coarse ``body`` (default the capture's own)
+    and labels (index, test, keyframe)."""
     from anr_studio.capture import Capture
 
     if isinstance(capture, (str, os.PathLike)):
         capture = Capture(capture)
     n = len(capture)
     indices = [int(i) for i in np.unique(np.linspace(0, n - 1, min(count, n)).round().astype(int))]
-    masks = coarse_masks(capture, indices)
+    masks = coarse_masks(capture, indices, body)
     h, w = capture.image_size
     scale = tile / h
     tw = max(1, round(w * scale))
