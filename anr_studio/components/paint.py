@@ -14,7 +14,7 @@ import numpy as np
 from psygnal import Signal
 
 from anr_studio.avatar.tryon import uv_to_pixels
-from anr_studio.components.undo import Undoable, UndoStack
+from anr_studio.components.undo import Undoable
 from anr_studio.errors import AnrError
 
 BRUSH_RADIUS_RANGE = (1.0, 64.0)  # mask pixels
@@ -45,18 +45,20 @@ class PaintEvent:
 class PaintState(Undoable[np.ndarray]):
     """Holds the try-on mask (S,S) float32 in [0,1], the brush, and the undo history.
 
-    ``changed(tuple)`` fires with the dirty box (y0, y1, x0, x1) after every edit; ``unsaved`` until ``mark_saved``.
+    ``changed(tuple)`` fires with the dirty box (y0, y1, x0, x1) after every edit, ``brush_resized(float)`` with the
+    brush radius after `set_brush_radius`; ``unsaved`` until ``mark_saved``.
     """
 
     changed = Signal(tuple)
+    brush_resized = Signal(float)
 
     def __init__(self, size: int = 256, undo_limit: int = 50) -> None:
         if size < 8:
             raise AnrError(f"paint state: size {size} is too small, expected at least 8 pixels")
+        super().__init__(undo_limit)
         self.size = int(size)
         self.mask = np.zeros((self.size, self.size), np.float32)
         self.brush = Brush()
-        self._undo: UndoStack[np.ndarray] = UndoStack(undo_limit)
         self.stroke_point: tuple[float, float] | None = None  # where the stroke's pointer last was (x, y)
         self.unsaved = False
         self.changed.connect(self._on_edit)
@@ -67,6 +69,12 @@ class PaintState(Undoable[np.ndarray]):
     def mark_saved(self) -> None:
         """Records that the current mask has been kept (saved into an identity or a file)."""
         self.unsaved = False
+
+    def set_brush_radius(self, radius: float) -> float:
+        """Returns the brush radius after setting it to ``radius`` mask pixels (rounded, within BRUSH_RADIUS_RANGE)."""
+        self.brush.radius = float(np.clip(round(radius), *BRUSH_RADIUS_RANGE))
+        self.brush_resized.emit(self.brush.radius)
+        return self.brush.radius
 
     def _full(self) -> Box:
         return (0, self.size, 0, self.size)
@@ -92,7 +100,7 @@ class PaintState(Undoable[np.ndarray]):
     def end_stroke(self) -> None:
         """Ends the stroke: the next edit is a new undo step."""
         self.stroke_point = None
-        self._undo.end_gesture()
+        self.end_gesture()
 
     def _snapshot(self) -> np.ndarray:
         return self.mask.copy()
@@ -195,12 +203,10 @@ def uv_layout_image(face_uvs: np.ndarray, size: int) -> np.ndarray:
 
 def resize_brush(state: PaintState, steps: int) -> float:
     """Returns the brush radius after ``steps`` size steps (+1 for `]`, -1 for `[`), clamped to BRUSH_RADIUS_RANGE."""
-    lo, hi = BRUSH_RADIUS_RANGE
     r = float(state.brush.radius) * BRUSH_STEP ** int(steps)
     if steps:  # always move by at least one pixel so small brushes still change
         r = max(r, state.brush.radius + 1) if steps > 0 else min(r, state.brush.radius - 1)
-    state.brush.radius = float(np.clip(round(r), lo, hi))
-    return state.brush.radius
+    return state.set_brush_radius(r)
 
 
 def uv_part_labels(face_uvs: np.ndarray, face_parts: np.ndarray, part_names: list[str], size: int = 128,

@@ -12,7 +12,7 @@ import numpy as np
 from psygnal import Signal
 
 from anr_studio.body.skeleton import JOINT_GROUPS, NUM_JOINTS, SMPL_JOINT_NAMES, STANDING_POSE, joint_index
-from anr_studio.components.undo import Undoable, UndoStack
+from anr_studio.components.undo import Undoable
 from anr_studio.errors import AnrError, expect_finite, expect_shape
 
 # The skeleton the pose is given on, for the widgets that edit it.
@@ -60,12 +60,12 @@ class PoseState(Undoable[PoseSnapshot]):
     selection_changed = Signal(object)
 
     def __init__(self, num_betas: int = 10, undo_limit: int = 200) -> None:
+        super().__init__(undo_limit)
         self.num_betas = int(num_betas)
         self._pose = standing_pose()
         self._betas = np.zeros((self.num_betas,), np.float32)
         self._start_betas = self._betas.copy()
         self._transl = np.zeros((3,), np.float32)
-        self._undo: UndoStack[PoseSnapshot] = UndoStack(undo_limit)
         self._selected: int | None = None
 
     # --- reading -------------------------------------------------------------------------
@@ -181,10 +181,6 @@ class PoseState(Undoable[PoseSnapshot]):
         self._betas = self._start_betas.copy()
         self._transl[:] = 0.0
         self.changed.emit("all")
-
-    def end_gesture(self) -> None:
-        """Ends a drag: the next edit is a new undo step."""
-        self._undo.end_gesture()
 
     # --- history -------------------------------------------------------------------------
     def _restore(self, snap: PoseSnapshot) -> None:

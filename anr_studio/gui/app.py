@@ -53,8 +53,8 @@ def save_screenshot(widget, path: str | os.PathLike, colours: int | None = None)
     for pictures of controls)."""
     from anr_studio.errors import AnrError
 
-    if hasattr(widget, "hide_stale_tab_bars"):
-        widget.hide_stale_tab_bars()
+    if hasattr(widget, "tidy_dock_tabs"):
+        widget.tidy_dock_tabs()
     pm = widget.grab()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     if not pm.save(str(path)):

@@ -31,7 +31,7 @@ from anr_studio.gui.training_panel import TrainingPanel
 from anr_studio.gui.tryon_panel import TryOnPanel
 from anr_studio.gui.video_export import VideoExport
 from anr_studio.gui.viewport import MeshViewport
-from anr_studio.gui.workspaces import WORKSPACES, WorkspaceBar, describe_dock_tabs
+from anr_studio.gui.workspaces import WORKSPACES, WorkspaceBar, describe_dock_tabs, hide_stale_tab_bars
 
 MAX_RECENT = 8
 SAMPLE_MOTION = "walk"
@@ -107,8 +107,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for menu in self.menuBar().findChildren(QtWidgets.QMenu):
             menu.setToolTipsVisible(True)
         self.pose_state.changed.connect(lambda _w: setattr(self, "_last_edited", "pose"))
-        self.neural.ident_box.currentTextChanged.connect(self._refresh_neural_colors)
-        self.neural.ident_box.currentTextChanged.connect(self._show_identity_shape)
+        self.neural.ident_box.currentTextChanged.connect(self._show_identity)
         self.paint_state.changed.connect(lambda _b: setattr(self, "_last_edited", "paint"))
         self.recovery = Recovery(self, self.pose_state, self.paint_state)
         self.resize(1400, 860)
@@ -116,7 +115,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.workspaces.show_workspace("Pose")
 
     # --- layout --------------------------------------------------------------------------
-    def _add_dock(self, title: str, widget: QtWidgets.QWidget, area, tab_with: str | None = None) -> QtWidgets.QDockWidget:
+    def _add_dock(self, title: str, widget: QtWidgets.QWidget, area, tab_with: str | None = None) -> None:
         key = title.lower().replace(' ', '_')
         # A panel taller or wider than its dock scrolls, so no panel sets the window's minimum size.
         scroll = QtWidgets.QScrollArea(objectName=f"scroll_{key}", widgetResizable=True, widget=widget,
@@ -126,7 +125,6 @@ class MainWindow(QtWidgets.QMainWindow):
         # A dock moved into another group gets a new tab bar: give its tabs their tooltips too.
         dock.dockLocationChanged.connect(lambda _area: QtCore.QTimer.singleShot(0, self, lambda: describe_dock_tabs(self)))
         self._dock_places[title] = (area, tab_with)
-        return dock
 
     def _apply_default_layout(self) -> None:
         """Places the docks as on first launch: Pose/Try-on tabbed right, the rest tabbed below."""
@@ -157,7 +155,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self._add_dock("Training", self.training_panel, bottom, tab_with="Capture")
         self.tryon_panel = TryOnPanel(self.body, self.paint_state, self.neural)
         self._add_dock("Try-on", self.tryon_panel, right, tab_with="Pose")
-        self.tryon_panel.identities_changed.connect(self._on_identity_added)
         self.tryon_panel.paint_on_view.toggled.connect(
             lambda on: self.viewport.set_paint_brush(self.tryon_panel.view_painter.brush if on else None))
         self.capture_panel.capture_opened.connect(self.training_panel.add_capture)
@@ -176,7 +173,7 @@ class MainWindow(QtWidgets.QMainWindow):
                                    f"Open the shipped demo avatar and load the {SAMPLE_MOTION} motion")
         self.act_import = act("Import video or folder…", self.capture_panel.import_dialog, "Ctrl+I", "Import a video or an image folder as a capture")
         self.act_synth = act("Make synthetic capture…", self.capture_panel.synth_dialog, "Ctrl+Shift+N", "Write a synthetic capture to train on")
-        self.act_export = act("Export video…", self.export_video_dialog, "Ctrl+E", "Render the avatar with a motion to an mp4")
+        self.act_export = act("Export video…", self.video_export.dialog, "Ctrl+E", "Render the avatar with a motion to an mp4")
         self.act_quit = act("Quit", self.close, K.Quit, "Close the studio (a running training stops with a checkpoint)")
         self.act_undo = act("Undo", self.undo, K.Undo, "Undo the last pose or painting edit")
         self.act_redo = act("Redo", self.redo, K.Redo, "Redo the edit last undone")
@@ -247,17 +244,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.act_neural_colors.setChecked(mode == "neural")
         self.viewport.set_color_mode(mode)
 
-    def _show_identity_shape(self, *_args) -> None:
-        """Poses the body in the shape of the identity picked in the neural preview (its texture was learnt on it)."""
-        avatar, identity = self.avatar, self.neural.identity
-        if avatar is not None and identity:
-            self.pose_state.set_start_betas(avatar.identity_betas(identity))
-
-    def _refresh_neural_colors(self, *_args) -> None:
-        """Gives the viewport the neural-texture colours of the picked identity; without them the neural mode is off."""
+    def _show_identity(self, *_args) -> None:
+        """Poses the body in the shape of the identity picked in the neural preview (its texture was learnt on it) and
+        gives the viewport its neural-texture colours; without them the neural mode is off."""
         avatar, identity = self.avatar, self.neural.identity
         colors = None
         if avatar is not None and identity:
+            self.pose_state.set_start_betas(avatar.identity_betas(identity))
             colors = neural_face_colors(avatar.texture(identity), self.body.face_uvs, faces=self.body.faces, smooth=2)
         self.viewport.set_neural_colors(colors)
         self.act_neural_colors.setEnabled(colors is not None)
@@ -270,13 +263,11 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def undo(self) -> None:
         """Undoes the last pose or paint edit (whichever was edited last, then the other)."""
-        first, second = self._histories()
-        first.undo() or second.undo()
+        any(state.undo() for state in self._histories())
 
     def redo(self) -> None:
         """Redoes in the same order as undo."""
-        first, second = self._histories()
-        first.redo() or second.redo()
+        any(state.redo() for state in self._histories())
 
     # --- files ---------------------------------------------------------------------------
     @guarded
@@ -317,8 +308,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.neural.set_avatar(avatar)
         self.neural_stack.setCurrentWidget(self.neural)
         self.tryon_panel.set_avatar(avatar)
-        self._show_identity_shape()
-        self._refresh_neural_colors()
+        self._show_identity()
         self.setWindowTitle(f"ANR Studio — {Path(path).name}" if path else "ANR Studio")
 
     def _on_avatar_written(self, path: str) -> None:
@@ -349,35 +339,10 @@ class MainWindow(QtWidgets.QMainWindow):
             self.recent_menu.addAction(p, lambda p=p: self.open_path(p))
         self.recent_menu.setEnabled(bool(recent))
 
-    @guarded
-    def export_video_dialog(self, _checked: bool = False) -> None:
-        if self.avatar is None:
-            raise AnrError("export video: no avatar is open, expected File ▸ Open avatar first")
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export video", "animation.mp4", "Video (*.mp4)")
-        if path:
-            self.video_export.start(self.avatar, self.neural.identity, self.pose_panel.motion_box.currentText(), path,
-                                    self.view_state.view)
-
     # --- window state --------------------------------------------------------------------
-    def hide_stale_tab_bars(self) -> None:
-        """Hides stale dock tab bars: after a resize Qt (seen under Xvfb) can leave an old copy of a group's tab bar
-        behind; the live one sits flush with its docks."""
-        groups: dict[tuple[str, ...], list[QtWidgets.QTabBar]] = {}
-        for tb in self.findChildren(QtWidgets.QTabBar, options=QtCore.Qt.FindChildOption.FindDirectChildrenOnly):
-            if tb.isVisible():
-                groups.setdefault(tuple(sorted(tb.tabText(i) for i in range(tb.count()))), []).append(tb)
-        for titles, bars in groups.items():
-            docks = [self.docks[t] for t in titles if t in self.docks and self.docks[t].isVisible()]
-            if len(bars) < 2 or not docks:
-                continue  # a single bar is always the live one
-            x = docks[0].geometry().left()
-            bars.sort(key=lambda tb: abs(tb.geometry().left() - x))
-            for tb in bars[1:]:
-                tb.hide()
-
     def tidy_dock_tabs(self) -> None:
         """Hides stale dock tab bars and gives the live ones' tabs their tooltips."""
-        self.hide_stale_tab_bars()
+        hide_stale_tab_bars(self, self.docks)
         describe_dock_tabs(self)
 
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt name
@@ -419,13 +384,6 @@ class MainWindow(QtWidgets.QMainWindow):
             self.addDockWidget(self._dock_places[title][0], dock)
         if not self.restoreState(state):
             self.reset_layout()
-
-    def _on_identity_added(self, name: str) -> None:
-        """Lists an identity the try-on panel added in the neural preview's picker (its choice stays)."""
-        box = self.neural.ident_box
-        if box.findText(name) < 0:
-            with QtCore.QSignalBlocker(box):
-                box.addItem(name)
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt name
         if not (self.keyframes_panel.confirm_close() and self.tryon_panel.confirm_discard()):

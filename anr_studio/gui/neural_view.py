@@ -80,6 +80,12 @@ class NeuralView(QtWidgets.QWidget):
             self.request()
         self._update_info()
 
+    def add_identity(self, name: str) -> None:
+        """Lists ``name``, an identity added to the avatar, in the picker (the picked one stays)."""
+        if self.ident_box.findText(name) < 0:
+            with QtCore.QSignalBlocker(self.ident_box):
+                self.ident_box.addItem(name)
+
     def _on_identity(self, name: str) -> None:
         self.identity = name or None
         self.request()

@@ -10,6 +10,7 @@ from typing import Callable
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from anr_studio.components.paint import PaintState, resize_brush
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
 from anr_studio.jobs.runner import BackgroundJob
@@ -92,7 +93,7 @@ def guarded(method: Callable) -> Callable:
         try:
             return method(self, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - the UI must survive any failing action
-            show_error(self if isinstance(self, QtWidgets.QWidget) else None, exc)
+            show_error(self if isinstance(self, QtWidgets.QWidget) else self.parent(), exc)  # a QObject: its window
             return None
 
     return wrapper
@@ -168,10 +169,10 @@ class JobWatcher(QtCore.QObject):
             self._timer.stop()
 
 
-def add_brush_actions(widget: QtWidgets.QWidget, step_brush: Callable[[int], float]) -> list[QtGui.QAction]:
+def add_brush_actions(widget: QtWidgets.QWidget, state: PaintState) -> list[QtGui.QAction]:
     """Returns the "Smaller brush" `[` and "Larger brush" `]` actions added to ``widget`` (live while it has the
-    focus, so the shortcut sheet lists them), each calling ``step_brush(-1 or +1)``."""
-    actions = [action(widget, text, lambda _=False, steps=steps: step_brush(steps), key,
+    focus, so the shortcut sheet lists them), each resizing ``state``'s brush by one step."""
+    actions = [action(widget, text, lambda _=False, steps=steps: resize_brush(state, steps), key,
                       shortcutContext=QtCore.Qt.ShortcutContext.WidgetShortcut)
                for text, key, steps in (("Smaller brush", "[", -1), ("Larger brush", "]", 1))]
     widget.addActions(actions)

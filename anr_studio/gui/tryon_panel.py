@@ -19,9 +19,7 @@ NO_AVATAR = "Open an avatar to preview a swap; painting works without one."
 
 
 class TryOnPanel(QtWidgets.QWidget):
-    """Edits the PaintState and previews the A/B swap; ``identities_changed(str)`` fires after a save adds one."""
-
-    identities_changed = QtCore.Signal(str)
+    """Edits the PaintState and previews the A/B swap in ``neural_view`` (which lists the identities it saves)."""
 
     def __init__(self, body: StudioBody, state: PaintState, neural_view, parent=None) -> None:
         super().__init__(parent)
@@ -30,10 +28,9 @@ class TryOnPanel(QtWidgets.QWidget):
         face_uvs = body.face_uvs.cpu().numpy()
         labels = uv_part_labels(face_uvs, body.face_parts.cpu().numpy(), list(body.part_names))
         self.canvas = UVCanvas(state, uv_layout_image(face_uvs, state.size), labels)
-        self.canvas.brush_resized.connect(self._on_brush_resized)
         self.canvas_window: QtWidgets.QWidget | None = None
         self.size_slider = slider(int(BRUSH_RADIUS_RANGE[0]), int(BRUSH_RADIUS_RANGE[1]), int(state.brush.radius),
-                                  "Brush radius in mask pixels ([ and ] on the canvas)", self._on_size_slider)
+                                  "Brush radius in mask pixels ([ and ] on the canvas)", state.set_brush_radius)
         self.size_label = QtWidgets.QLabel(f"{state.brush.radius:.0f} px", minimumWidth=40)
         self.soft_slider = slider(0, 100, int(state.brush.softness * 100), "Soft edge of the brush: 0 is a hard edge, 100 "
                                   "fades from the centre", lambda v: setattr(state.brush, "softness", v / 100.0))
@@ -58,7 +55,6 @@ class TryOnPanel(QtWidgets.QWidget):
         self.labels_box = button("Part names", "Write the body part names on the UV layout", self._on_labels,
                                  kind=QtWidgets.QCheckBox, checked=True)
         self.view_painter = ViewPainter(body, state, neural_view, self)
-        self.view_painter.brush_resized.connect(self._on_brush_resized)
         self.paint_on_view = button("Paint on view", "Drag on the neural view to paint the mask where the body under the "
                                     "brush is (same brush; [ and ] size it there too)", self.view_painter.set_enabled,
                                     kind=QtWidgets.QCheckBox)
@@ -76,6 +72,7 @@ class TryOnPanel(QtWidgets.QWidget):
         self.canvas_slot = vbox(self.canvas)
         self.setLayout(vbox(hbox(self.labels_box, self.paint_on_view, None, self.pop_btn), (self.canvas_slot, 1), options,
                             self.compare_btn, self.compare_row, self.note, self.saved_note, margins=4))
+        state.brush_resized.connect(self._on_brush_resized)
         # one swap per burst of brush dabs
         self._debounce = QtCore.QTimer(self, singleShot=True, interval=60, timeout=self.update_preview)
         state.changed.connect(lambda _b: self._debounce.start())
@@ -103,15 +100,9 @@ class TryOnPanel(QtWidgets.QWidget):
                               if avatar is not None else NO_AVATAR)
 
     # --- brush and canvas ----------------------------------------------------------------
-    def _on_size_slider(self, v: int) -> None:
-        self.state.brush.radius = float(v)
-        self.size_label.setText(f"{v} px")
-        self.canvas.update()
-
     def _on_brush_resized(self, radius: float) -> None:
         set_quietly(self.size_slider, int(radius))
         self.size_label.setText(f"{radius:.0f} px")
-        self.canvas.update()
 
     def _on_labels(self, on: bool) -> None:
         self.canvas.show_labels = bool(on)
@@ -193,7 +184,7 @@ class TryOnPanel(QtWidgets.QWidget):
             raise AnrError(f"try-on: identity name {name!r} is empty or taken, expected a new name")
         preview_swap(av, self.ident_a.currentText(), self.ident_b.currentText(), self.state.mask, name=name)
         self.set_avatar(av)  # the pickers keep A and B and now list the new identity
-        self.identities_changed.emit(name)
+        self.neural.add_identity(name)
         self.state.mark_saved()
         self.new_name.clear()
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save avatar with the new identity", f"{name}.anr", "Avatars (*.anr)")

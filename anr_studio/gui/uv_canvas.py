@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from anr_studio.components.paint import PaintEvent, PaintState, handle_event, resize_brush
+from anr_studio.components.paint import PaintEvent, PaintState, handle_event
 from anr_studio.gui.qt_util import add_brush_actions, draw_brush_outline, to_qimage, trigger_shortcut
 
 MASK_TINT = np.array([255, 120, 40], np.float32)
@@ -14,10 +14,7 @@ LABEL_COLOR = QtGui.QColor(235, 235, 245, 210)
 
 
 class UVCanvas(QtWidgets.QWidget):
-    """Paints ``state`` over ``layout_img`` (S,S,3) uint8 with ``labels`` (name, x, y in [0,1]);
-    ``brush_resized(float)`` fires after `[`/`]`."""
-
-    brush_resized = QtCore.Signal(float)
+    """Paints ``state`` over ``layout_img`` (S,S,3) uint8 with ``labels`` (name, x, y in [0,1])."""
 
     def __init__(self, state: PaintState, layout_img: np.ndarray, labels=(), parent=None) -> None:
         # mouse tracking: the brush outline follows the cursor
@@ -29,13 +26,14 @@ class UVCanvas(QtWidgets.QWidget):
         self.layout_img = layout_img.astype(np.float32)
         self.labels = list(labels)
         self.show_labels = True
-        add_brush_actions(self, self.step_brush)
+        add_brush_actions(self, state)
         self._qimg: QtGui.QImage | None = None
         self.hover: QtCore.QPointF | None = None
-        state.changed.connect(self._on_changed)
+        state.changed.connect(self._redraw)
+        state.brush_resized.connect(self._redraw)
         self._compose()
 
-    def _on_changed(self, _box) -> None:
+    def _redraw(self, *_args) -> None:
         self._compose()
         self.update()
 
@@ -114,13 +112,6 @@ class UVCanvas(QtWidgets.QWidget):
     def leaveEvent(self, _e) -> None:  # noqa: N802
         self.hover = None
         self.update()
-
-    def step_brush(self, steps: int) -> float:
-        """Returns the brush radius after ``steps`` size steps (negative: smaller), announcing it."""
-        radius = resize_brush(self.state, steps)
-        self.brush_resized.emit(radius)
-        self.update()
-        return radius
 
     def keyPressEvent(self, e: QtGui.QKeyEvent) -> None:  # noqa: N802
         if trigger_shortcut(self.actions(), e):

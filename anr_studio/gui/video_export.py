@@ -8,9 +8,10 @@ from anr_studio.components.protocols import StudioAvatar
 from anr_studio.components.scene import OrbitView
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import JobWatcher
+from anr_studio.gui.qt_util import JobWatcher, guarded
 from anr_studio.jobs.export_job import export_video
 from anr_studio.jobs.runner import BackgroundJob
+
 
 class VideoExport(QtCore.QObject):
     """Runs one video export at a time for ``window`` and lists it in the window's job list (``window.jobs``)."""
@@ -20,6 +21,16 @@ class VideoExport(QtCore.QObject):
         self.window = window
         self.job: BackgroundJob | None = None
         self.watcher = JobWatcher(window, window.jobs)
+
+    @guarded
+    def dialog(self, _checked: bool = False) -> None:
+        """Asks for the mp4 to write, then exports the open avatar doing the Pose panel's motion from the 3D view."""
+        win = self.window
+        if win.avatar is None:
+            raise AnrError("export video: no avatar is open, expected File ▸ Open avatar first")
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(win, "Export video", "animation.mp4", "Video (*.mp4)")
+        if path:
+            self.start(win.avatar, win.neural.identity, win.pose_panel.motion_box.currentText(), path, win.view_state.view)
 
     def start(self, avatar: StudioAvatar, identity: str, motion: str, out: str, view: OrbitView, size: int = 256,
               max_frames: int | None = None) -> BackgroundJob:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from anr_studio.components.paint import PaintEvent, PaintState, resize_brush
+from anr_studio.components.paint import PaintEvent, PaintState
 from anr_studio.components.protocols import StudioBody
 from anr_studio.components.view_paint import ViewBrush, ViewPaintMap
 from anr_studio.gui.qt_util import add_brush_actions, draw_brush_outline, to_qimage, trigger_shortcut
@@ -40,9 +40,7 @@ class _BrushOutline(QtWidgets.QWidget):
 
 
 class ViewPainter(QtCore.QObject):
-    """Paints ``state`` through the image of ``neural_view`` of ``body``; ``brush_resized(float)`` fires after `[`/`]`."""
-
-    brush_resized = QtCore.Signal(float)
+    """Paints ``state`` through the image of ``neural_view`` of ``body``."""
 
     def __init__(self, body: StudioBody, state: PaintState, neural_view, parent=None) -> None:
         super().__init__(parent)
@@ -55,10 +53,11 @@ class ViewPainter(QtCore.QObject):
         self._painting = False
         self.label.installEventFilter(self)
         self.label.setAccessibleName(self.label.accessibleName() or "neural view")
-        self.brush_actions = add_brush_actions(self.label, self.step_brush)
+        self.brush_actions = add_brush_actions(self.label, state)
         for act in self.brush_actions:
             act.setEnabled(False)
         state.changed.connect(lambda _box: self.show_paint())
+        state.brush_resized.connect(lambda _radius: self.enabled and self._show_outline(self.outline.center))
         neural_view.rendered.connect(lambda _res: self.show_paint())
 
     def set_enabled(self, on: bool) -> None:
@@ -131,13 +130,6 @@ class ViewPainter(QtCore.QObject):
         if t == E.KeyPress:
             return trigger_shortcut(self.brush_actions, ev)
         return False
-
-    def step_brush(self, steps: int) -> float:
-        """Returns the brush radius after ``steps`` size steps (negative: smaller), announcing it and redrawing the outline."""
-        radius = resize_brush(self.state, steps)
-        self.brush_resized.emit(radius)
-        self._show_outline(self.outline.center)
-        return radius
 
     def _mouse(self, ev: QtGui.QMouseEvent) -> bool:
         left = QtCore.Qt.MouseButton.LeftButton

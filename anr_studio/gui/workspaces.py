@@ -40,6 +40,21 @@ def describe_dock_tabs(window: QtWidgets.QMainWindow) -> None:
                 bar.setTabToolTip(i, tip)
 
 
+def hide_stale_tab_bars(window: QtWidgets.QMainWindow, docks: dict[str, QtWidgets.QDockWidget]) -> None:
+    """Hides stale dock tab bars: after a resize Qt (seen under Xvfb) can leave an old copy of a group's tab bar
+    behind; the live one sits flush with its docks."""
+    groups: dict[tuple[str, ...], list[QtWidgets.QTabBar]] = {}
+    for tb in window.findChildren(QtWidgets.QTabBar, options=QtCore.Qt.FindChildOption.FindDirectChildrenOnly):
+        if tb.isVisible():
+            groups.setdefault(tuple(sorted(tb.tabText(i) for i in range(tb.count()))), []).append(tb)
+    for titles, bars in groups.items():
+        shown = [docks[t] for t in titles if t in docks and docks[t].isVisible()]
+        if len(bars) > 1 and shown:  # a single bar is always the live one
+            x = shown[0].geometry().left()
+            for tb in sorted(bars, key=lambda tb: abs(tb.geometry().left() - x))[1:]:
+                tb.hide()
+
+
 class WorkspaceBar(QtWidgets.QTabBar):
     """A tab per workspace; choosing one shows and raises its docks in ``docks``."""
 
