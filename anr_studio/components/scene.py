@@ -114,6 +114,4 @@ class ViewState:
 
     def reset(self) -> None:
         """Returns to the default front view."""
-        if self.view != OrbitView():
-            self.view = OrbitView()
-            self.changed.emit(self.view)
+        self.set(**vars(OrbitView()))

@@ -111,11 +111,8 @@ class CapturePanel(QtWidgets.QWidget):
             self.image.set_array(alignment_overlay(cap, self.body, i, self.report))
             return
         frame, mask = cap.frame(i), cap.mask(i)
-        mode = self.mask_box.currentIndex()
-        if mode == 2:
-            img = np.repeat((mask if mask is not None else np.zeros(frame.shape[:2], np.uint8))[..., None], 3, -1)
-        else:
-            img = frame
+        mode = self.mask_box.currentIndex()  # 0: frame, 1: frame + mask, 2: mask only
+        img = frame if mode < 2 else np.repeat((np.zeros(frame.shape[:2], np.uint8) if mask is None else mask)[..., None], 3, -1)
         if self.outline_box.isChecked():
             img = outline_overlay(img, cap, self.body, i, mask=mask if mode == 1 else None)
         self.image.set_array(img)
