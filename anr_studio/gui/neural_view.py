@@ -16,16 +16,11 @@ from anr_studio.jobs.preview import NeuralPreview, PreviewRequest, PreviewResult
 NO_AVATAR = "No avatar loaded.\n\nFile ▸ Open avatar… (Ctrl+Shift+O) loads an .anr file;\ntrain one in the Training panel."
 
 
-class _Bridge(QtCore.QObject):
-    """Carries worker-thread results to the main thread (queued connection)."""
-
-    result = QtCore.Signal(object)
-
-
 class NeuralView(QtWidgets.QWidget):
     """Shows the latest neural render; ``rendered(PreviewResult)`` fires on the main thread."""
 
     rendered = QtCore.Signal(object)
+    _arrived = QtCore.Signal(object)  # emitted on the worker thread, handled on the main thread (queued)
 
     def __init__(self, pose_state: PoseState, view_state: ViewState, parent=None) -> None:
         super().__init__(parent)
@@ -43,9 +38,8 @@ class NeuralView(QtWidgets.QWidget):
             toolTip="Identity shown in the neural preview", minimumContentsLength=8, currentTextChanged=self._on_identity,
             sizeAdjustPolicy=QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.setLayout(vbox(hbox(QtWidgets.QLabel("Identity:"), (self.ident_box, 1)), (self.label, 1), self.info, margins=2))
-        self._bridge = _Bridge()
-        self._bridge.result.connect(self._on_result, QtCore.Qt.ConnectionType.QueuedConnection)
-        self.worker = NeuralPreview(self._bridge.result.emit)
+        self._arrived.connect(self._on_result, QtCore.Qt.ConnectionType.QueuedConnection)
+        self.worker = NeuralPreview(self._arrived.emit)
         self.last_result: PreviewResult | None = None
         self.latencies: list[float] = []
         """Seconds from an edit to its image painted on screen, the last 50."""

@@ -111,11 +111,11 @@ class TryOnPanel(QtWidgets.QWidget):
     def pop_out_canvas(self, on: bool) -> None:
         """Moves the canvas into its own large window (``on``) or back into the panel."""
         if on and self.canvas_window is None:
-            win = _CanvasWindow(self)
-            win.layout().addWidget(self.canvas)
+            self.canvas_window = win = QtWidgets.QWidget(self, QtCore.Qt.WindowType.Window, windowTitle="Try-on canvas")
+            win.setLayout(vbox(self.canvas, margins=0))
+            win.installEventFilter(self)  # closing the window docks the canvas back
             win.resize(760, 760)
             win.show()
-            self.canvas_window = win
         elif not on and self.canvas_window is not None:
             win, self.canvas_window = self.canvas_window, None
             self.canvas_slot.addWidget(self.canvas)
@@ -123,6 +123,11 @@ class TryOnPanel(QtWidgets.QWidget):
             win.close()
         with QtCore.QSignalBlocker(self.pop_btn):
             self.pop_btn.setChecked(on)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt name
+        if obj is self.canvas_window and event.type() == QtCore.QEvent.Type.Close:
+            self.pop_out_canvas(False)
+        return False
 
     @guarded
     def show_comparison(self, _checked: bool = False) -> None:
@@ -194,18 +199,3 @@ class TryOnPanel(QtWidgets.QWidget):
         else:
             self.saved_note.setText(f"Added identity “{name}” to the open avatar (not written to a file).")
         self.saved_note.show()
-
-
-class _CanvasWindow(QtWidgets.QWidget):
-    """The try-on canvas's own window; closing it docks the canvas back into the panel."""
-
-    def __init__(self, panel: TryOnPanel) -> None:
-        super().__init__(panel, QtCore.Qt.WindowType.Window)
-        self.panel = panel
-        self.setWindowTitle("Try-on canvas")
-        self.setLayout(vbox(margins=0))
-
-    def closeEvent(self, e) -> None:  # noqa: N802 - Qt name
-        if self.panel.canvas_window is self:
-            self.panel.pop_out_canvas(False)
-        super().closeEvent(e)

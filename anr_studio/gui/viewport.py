@@ -174,10 +174,14 @@ class MeshViewport(QtWidgets.QWidget):
     def _on_pose(self, _what: str = "") -> None:
         verts, joints = self._posed()
         self._verts, self._joints_world = verts, joints
-        self.mesh.set_data(vertices=verts, faces=self.faces, **self._color_kwargs())
+        self._recolor()
         self.bones.set_data(pos=joints, connect=self._segments)
         self.joints.set_data(joints, face_color=(1.0, 0.4, 0.2, 1.0), edge_color=None, size=6)
         self._show_selection()
+
+    def _recolor(self) -> None:
+        self.mesh.set_data(vertices=self._verts, faces=self.faces, **self._color_kwargs())
+        self.canvas.update()
 
     def _color_kwargs(self) -> dict:
         colors = {"checker": self._checker, "neural": self._neural}.get(self.color_mode)
@@ -206,15 +210,13 @@ class MeshViewport(QtWidgets.QWidget):
         if mode not in COLOR_MODES:
             raise AnrError(f"viewport colour mode {mode!r}, expected one of {COLOR_MODES}")
         self.color_mode = mode
-        self._on_pose()
-        self.canvas.update()
+        self._recolor()
 
     def set_neural_colors(self, colors: np.ndarray | None) -> None:
         """Sets the (F,4) RGBA face colours the "neural" mode shows (None: no avatar, skin instead)."""
         self._neural = None if colors is None else np.asarray(colors, np.float32)
         if self.color_mode == "neural":
-            self._on_pose()
-            self.canvas.update()
+            self._recolor()
 
     def show_skeleton(self, on: bool) -> None:
         """Shows or hides the bone/joint overlay."""
@@ -292,17 +294,15 @@ class MeshViewport(QtWidgets.QWidget):
         if brush is None:
             self.canvas.native.unsetCursor()
             self._paint_weights = None
-            self.mesh.set_data(vertices=self._verts, faces=self.faces, **self._color_kwargs())
+            self._recolor()
         else:
             self.canvas.native.setCursor(QtCore.Qt.CursorShape.CrossCursor)
             brush.state.changed.connect(self._on_paint)
             self._on_paint()
-        self.canvas.update()
 
     def _on_paint(self, _box=None) -> None:
         self._paint_weights = mask_face_weights(self.paint_brush.state.mask, self.body.face_uvs.cpu().numpy())
-        self.mesh.set_data(vertices=self._verts, faces=self.faces, **self._color_kwargs())
-        self.canvas.update()
+        self._recolor()
 
     def _image_size(self) -> tuple[int, int]:
         return int(self.canvas.size[1]), int(self.canvas.size[0])
