@@ -57,15 +57,6 @@ class PosePanel(QtWidgets.QWidget):
         self._on_selection(state.selected_joint)
 
     # --- construction --------------------------------------------------------------------
-    def _slider(self, lo: int, hi: int, value: int, tip: str, slot, name: str = "") -> QtWidgets.QSlider:
-        """Returns a plain horizontal slider over [lo, hi] (shape and timeline); a shape slider's drag is one undo step."""
-        s = slider(lo, hi, value, tip, slot)
-        s.setMinimumWidth(60)
-        if name:
-            s.setObjectName(name)
-            s.sliderReleased.connect(self.state.end_gesture)
-        return s
-
     def _joint_row(self, j: int, title: str) -> QtWidgets.QWidget:
         name = SMPL_JOINT_NAMES[j]
         row = QtWidgets.QWidget(objectName=f"row_{name}")
@@ -109,19 +100,21 @@ class PosePanel(QtWidgets.QWidget):
 
     def _build_shape(self) -> None:
         lay = QtWidgets.QFormLayout()
+        shape = {"minimumWidth": 60, "sliderReleased": self.state.end_gesture}  # a drag is one undo step
         pheno = self.body.phenotype
         if pheno:
             # The built-in body maps six named traits to betas: friendlier than raw coefficients.
             for name in pheno["names"]:
                 lo, hi = pheno["ranges"][name]
-                s = self._slider(int(round(lo * 100)), int(round(hi * 100)), int(round(pheno["defaults"][name] * 100)),
-                                 f"Body shape: {name} (from {lo:g} to {hi:g})", self._on_phenotype, f"phenotype_{name}")
+                s = slider(int(round(lo * 100)), int(round(hi * 100)), int(round(pheno["defaults"][name] * 100)),
+                           f"Body shape: {name} (from {lo:g} to {hi:g})", self._on_phenotype, objectName=f"phenotype_{name}",
+                           **shape)
                 self.phenotype_sliders[name] = s
                 lay.addRow(name, s)
         for k in range(self.state.num_betas):
-            s = self._slider(-3 * BETA_TICKS, 3 * BETA_TICKS, 0, f"Shape coefficient β{k} of the body model (-3 to 3 "
-                             "standard deviations)", lambda v, k=k: self.state.set_beta(k, v / BETA_TICKS, merge_key=("beta", k)),
-                             f"beta_{k}")
+            s = slider(-3 * BETA_TICKS, 3 * BETA_TICKS, 0, f"Shape coefficient β{k} of the body model (-3 to 3 standard "
+                       "deviations)", lambda v, k=k: self.state.set_beta(k, v / BETA_TICKS, merge_key=("beta", k)),
+                       objectName=f"beta_{k}", **shape)
             self.beta_sliders.append(s)
             lay.addRow(f"β{k}", s)
         self._add_group("shape", "Shape", lay)
@@ -138,7 +131,7 @@ class PosePanel(QtWidgets.QWidget):
         self.play_btn.setEnabled(False)
         self.speed = QtWidgets.QDoubleSpinBox(minimum=0.1, maximum=4.0, value=1.0, suffix="×", singleStep=0.25,
                                               toolTip="Playback speed (1× is the motion's own frame rate, in real time)")
-        self.timeline = self._slider(0, 0, 0, "Scrub through the motion", self._show_frame)
+        self.timeline = slider(0, 0, 0, "Scrub through the motion", self._show_frame, minimumWidth=60)
         self.timeline.setEnabled(False)
         self.frame_label = QtWidgets.QLabel("frame – / –", objectName="frameLabel",
                                             toolTip="Current frame / frames in the motion")

@@ -256,12 +256,12 @@ def combo(items, tip: str) -> QtWidgets.QComboBox:
     return box
 
 
-def slider(low: int, high: int, value: int = 0, tip: str = "", slot: Callable | None = None) -> QtWidgets.QSlider:
-    """Returns a horizontal slider over [low, high] at ``value`` with the tooltip ``tip``; ``slot`` gets its values."""
-    s = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+def slider(low: int, high: int, value: int = 0, tip: str = "", slot: Callable | None = None, **props) -> QtWidgets.QSlider:
+    """Returns a horizontal slider over [low, high] at ``value`` with the tooltip ``tip`` and Qt ``props``; ``slot`` gets
+    its values."""
+    s = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal, toolTip=tip, **props)
     s.setRange(low, high)
     s.setValue(value)
-    s.setToolTip(tip)
     if slot is not None:
         s.valueChanged.connect(slot)
     return s

@@ -92,9 +92,7 @@ class TrainingPanel(QtWidgets.QWidget):
             w.setLayout(column)
             lay.addWidget(w, stretch)
         self._timer = QtCore.QTimer(self, interval=POLL_MS, timeout=self.poll)
-        self._metrics_version = -1
-        self._preview_version = 0
-        self._log_len = 0
+        self._metrics_version, self._preview_version, self._log_len = -1, 0, 0  # what the widgets show of the run
         self._update_buttons()
 
     # --- inputs --------------------------------------------------------------------------

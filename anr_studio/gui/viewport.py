@@ -58,21 +58,17 @@ class MeshViewport(QtWidgets.QWidget):
         self._checker = checker_face_colors(body.face_uvs.cpu().numpy())
         self.color_mode = "skin"
         self._neural: np.ndarray | None = None
-        verts, joints = self._posed()
-        self.mesh = scene.visuals.Mesh(vertices=verts, faces=self.faces, color=SKIN, shading="smooth", parent=self.view.scene)
-        self._segments = segs = np.array([(j, p) for j, p in enumerate(self.parents) if p >= 0], np.int64)
+        self._verts, self._joints_world = self._posed()
+        self.mesh = scene.visuals.Mesh(vertices=self._verts, faces=self.faces, color=SKIN, shading="smooth", parent=self.view.scene)
+        self._segments = np.array([(j, p) for j, p in enumerate(self.parents) if p >= 0], np.int64)
         # The skeleton stays visible through the skin.
-        self.bones = on_top(scene.visuals.Line(pos=joints, connect=segs, color=(1.0, 0.85, 0.2, 1.0), width=2.0,
-                                               parent=self.view.scene), 10)
+        self.bones = on_top(scene.visuals.Line(color=(1.0, 0.85, 0.2, 1.0), width=2.0, parent=self.view.scene), 10)
         self.joints = on_top(scene.visuals.Markers(parent=self.view.scene), 10)
-        self.joints.set_data(joints, face_color=(1.0, 0.4, 0.2, 1.0), edge_color=None, size=6)
         self.selected_marker = on_top(scene.visuals.Markers(parent=self.view.scene), 11, visible=False)
-        self._joints_world = joints
         self.handle = RotateHandle(self)
         self.paint_brush: ViewBrush | None = None
         self._painting = False
         self._paint_weights: np.ndarray | None = None
-        self._verts = verts
         circle = scene.visuals.Ellipse(center=(0, 0), radius=(1, 1), color=(0, 0, 0, 0), border_color=(1, 1, 1, 0.9),
                                        border_width=1.5, parent=self.canvas.scene)
         self.brush_circle = on_top(circle, 30, visible=False, blend=True)
@@ -93,6 +89,7 @@ class MeshViewport(QtWidgets.QWidget):
         pose_state.changed.connect(self._on_pose)
         pose_state.selection_changed.connect(self._on_selection)
         view_state.changed.connect(self._apply_view)
+        self._on_pose()
         self._apply_view(view_state.view)
 
     # --- view presets and axis indicator -------------------------------------------------
