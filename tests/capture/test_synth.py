@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from anr_studio.capture import Capture
-from anr_studio.capture.synth.contact_sheet import OUTLINE_RGB, contact_sheet
+from anr_studio.capture.check import OUTLINE_RGB, contact_sheet
 from anr_studio.capture.synth.generate import SynthConfig, generate_capture
 from anr_studio.capture.synth.noise import compose, retime, rotation_noise
 from anr_studio.cli import main

@@ -142,21 +142,15 @@ class Landmarks:
 
 
 def _bilinear(img: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Returns ``img`` sampled at normalised (u, v) in [0, 1] (u right, v down); zeros outside."""
+    """Returns ``img`` (h,w[,c]) sampled at normalised (u, v) (P,) in [0, 1] (u right, v down); zeros outside."""
+    from scipy.ndimage import map_coordinates
+
     h, w = img.shape[:2]
-    x = u * w - 0.5
-    y = v * h - 0.5
+    planes = img.reshape(h, w, -1)
+    out = np.stack([map_coordinates(planes[..., c], [v * h - 0.5, u * w - 0.5], order=1, mode="nearest")
+                    for c in range(planes.shape[2])], -1)
     inside = (u >= 0) & (u <= 1) & (v >= 0) & (v <= 1)
-    x0 = np.clip(np.floor(x).astype(np.int64), 0, w - 1)
-    y0 = np.clip(np.floor(y).astype(np.int64), 0, h - 1)
-    x1 = np.clip(x0 + 1, 0, w - 1)
-    y1 = np.clip(y0 + 1, 0, h - 1)
-    fx = np.clip(x - x0, 0, 1)
-    fy = np.clip(y - y0, 0, 1)
-    if img.ndim == 3:
-        fx, fy, inside = fx[:, None], fy[:, None], inside[:, None]
-    out = (img[y0, x0] * (1 - fx) * (1 - fy) + img[y0, x1] * fx * (1 - fy) + img[y1, x0] * (1 - fx) * fy + img[y1, x1] * fx * fy)
-    return np.where(inside, out, 0.0).astype(np.float32)
+    return np.where(inside[:, None], out, 0.0).reshape(len(u), *img.shape[2:]).astype(np.float32)
 
 
 def albedo(ident: Identity, marks: Landmarks, region: np.ndarray, pos: np.ndarray, normal: np.ndarray) -> np.ndarray:
