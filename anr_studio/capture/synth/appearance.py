@@ -141,6 +141,11 @@ class Landmarks:
     floor_y: float  # lowest point of the feet
 
 
+def _inside(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Returns whether normalised image coordinates (u, v) (P,) lie on the image."""
+    return (u >= 0) & (u <= 1) & (v >= 0) & (v <= 1)
+
+
 def _bilinear(img: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Returns ``img`` (h,w[,c]) sampled at normalised (u, v) (P,) in [0, 1] (u right, v down); zeros outside."""
     from scipy.ndimage import map_coordinates
@@ -149,8 +154,7 @@ def _bilinear(img: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     planes = img.reshape(h, w, -1)
     out = np.stack([map_coordinates(planes[..., c], [v * h - 0.5, u * w - 0.5], order=1, mode="nearest")
                     for c in range(planes.shape[2])], -1)
-    inside = (u >= 0) & (u <= 1) & (v >= 0) & (v <= 1)
-    return np.where(inside[:, None], out, 0.0).reshape(len(u), *img.shape[2:]).astype(np.float32)
+    return np.where(_inside(u, v)[:, None], out, 0.0).reshape(len(u), *img.shape[2:]).astype(np.float32)
 
 
 def albedo(ident: Identity, marks: Landmarks, region: np.ndarray, pos: np.ndarray, normal: np.ndarray) -> np.ndarray:
@@ -168,9 +172,7 @@ def albedo(ident: Identity, marks: Landmarks, region: np.ndarray, pos: np.ndarra
         fw, fh = marks.face_size
         u = 0.5 + (x[m] - marks.face_centre[0]) / fw  # the person's right (-x) is image-left, as seen from the front
         v = 0.5 - (y[m] - marks.face_centre[1]) / fh
-        face = _bilinear(ident.face_image, u, v)
-        inside = ((u >= 0) & (u <= 1) & (v >= 0) & (v <= 1))[:, None]
-        out[m] = np.where(inside, face, ident.skin)
+        out[m] = np.where(_inside(u, v)[:, None], _bilinear(ident.face_image, u, v), ident.skin)
     m = region == HAIR
     if m.any():
         strands = 0.75 + 0.25 * np.sin(x[m] * 900.0 + np.sin(z[m] * 150.0) * 4.0) ** 2
@@ -195,7 +197,7 @@ def albedo(ident: Identity, marks: Landmarks, region: np.ndarray, pos: np.ndarra
         ink_colour = ident.shirt_colour2 if ident.shirt_pattern == "plain" else np.float32([0.97, 0.97, 0.95])
         if ident.shirt_pattern != "plain":
             # A white label behind the text keeps it legible over stripes.
-            label = (_bilinear(np.ones((4, 4), np.float32), u, v) > 0) & (normal[m, 2] > 0.2)
+            label = _inside(u, v) & (normal[m, 2] > 0.2)
             base[label] = ident.shirt_colour * 0.35
         out[m] = base * (1 - ink[:, None]) + ink_colour * ink[:, None]
     m = region == BOTTOMS

@@ -59,17 +59,14 @@ def load_bodies(fine_path: str | os.PathLike | None):
     return BodyModel.default(), BodyModel.load(path)
 
 
-def _phenotype_values(body, fractions: dict[str, float]) -> dict[str, float]:
-    """Returns phenotype values in the body's ranges for ``fractions`` in [0, 1] of each range."""
-    return {name: float(lo) + fractions[name] * (float(hi) - float(lo))
-            for name, (lo, hi) in zip(body.phenotype["names"], body.phenotype_table("ranges")) if name in fractions}
-
-
 def synthetic_person(coarse, fine, seed: int) -> tuple[TruePerson, torch.Tensor]:
     """Returns the dressed person of identity ``seed`` on the ``fine`` body and its ``coarse`` betas (K,)."""
     ident = Identity.from_seed(seed)
+    ranges = zip(coarse.phenotype["names"], coarse.phenotype_table("ranges"))  # identity phenotypes: shares of a range
+    values = {name: float(lo) + ident.phenotype[name] * (float(hi) - float(lo)) for name, (lo, hi) in ranges
+              if name in ident.phenotype}
     with torch.no_grad():
-        betas = coarse.phenotype_to_betas(_phenotype_values(coarse, ident.phenotype)).float()
+        betas = coarse.phenotype_to_betas(values).float()
     return TruePerson(fine, ident, betas), betas
 
 
