@@ -114,10 +114,10 @@ def coarse_masks(capture, indices, body=None) -> np.ndarray:
 
 def _joints_2d(capture, idx: list[int], body) -> np.ndarray:
     """Returns the coarse body's joints in pixels (n,24,2) for frames ``idx``."""
-    posed, (K, R, t) = posed_body(capture, idx, body)
-    cam = posed.joints.double() @ R.double().transpose(1, 2) + t.double()[:, None]
-    pix = (cam @ K.double().transpose(1, 2)).numpy()
-    return pix[..., :2] / np.maximum(pix[..., 2:], 1e-6)
+    from anr_studio.render import PerspectiveCamera
+
+    posed, camera = posed_body(capture, idx, body)
+    return PerspectiveCamera(*camera).project(posed.joints.double())[0].numpy()
 
 
 def tile_grid(tiles: list[np.ndarray], columns: int, height: int | None = None) -> np.ndarray:

@@ -95,17 +95,11 @@ def _unsafe_problems(f: h5py.File, path: str | os.PathLike, name: str) -> list[s
         link = f.get(key, getlink=True)
         if isinstance(link, h5py.ExternalLink):
             problems.append(f"{name}: {key} is an external link to {link.filename!r}, expected data stored in this file")
-            continue
-        if isinstance(link, h5py.SoftLink):
+        elif isinstance(link, h5py.SoftLink):
             problems.append(f"{name}: {key} is a soft link to {link.path!r}, expected a plain dataset or group")
-            continue
-        obj = f.get(key)
-        if isinstance(obj, h5py.Dataset):
-            problem = _dataset_problem(obj, file_size, name)
-            if problem:
-                problems.append(problem)
-        if obj is not None:
-            problems += _attr_problems(obj, key, name)
+        elif (obj := f.get(key)) is not None:
+            problem = _dataset_problem(obj, file_size, name) if isinstance(obj, h5py.Dataset) else None
+            problems += ([problem] if problem else []) + _attr_problems(obj, key, name)
     return problems
 
 

@@ -17,7 +17,7 @@ from scipy.spatial.transform import Rotation
 from anr_studio.capture.store import CaptureWriter
 from anr_studio.capture.synth.appearance import Identity
 from anr_studio.capture.synth.background import background_plate
-from anr_studio.capture.synth.noise import TRANSL_PER_DEGREE, compose, retime, rotation_noise, translation_noise
+from anr_studio.capture.synth.noise import TRANSL_PER_DEGREE, compose, retime, tracker_noise
 from anr_studio.capture.synth.person import TruePerson
 from anr_studio.capture.synth.shading import composite, render_people
 from anr_studio.errors import AnrError
@@ -166,8 +166,8 @@ def generate_capture(out: str | os.PathLike, config: SynthConfig | None = None, 
 
     n = cfg.frames
     transl_sigma = TRANSL_PER_DEGREE * cfg.tracking_noise if cfg.transl_noise is None else cfg.transl_noise
-    tracked_pose = compose(rotation_noise(rng, n, 24, cfg.tracking_noise), poses)
-    tracked_transl = (transl + translation_noise(rng, n, transl_sigma)).astype(np.float32)
+    tracked_pose = compose(tracker_noise(rng, (n, 24, 3), np.deg2rad(cfg.tracking_noise)), poses)
+    tracked_transl = (transl + tracker_noise(rng, (n, 3), transl_sigma)).astype(np.float32)
     n_test = max(1, int(round(TEST_SHARE * n)))
     test = np.arange(n - n_test, n)
     train = np.arange(0, n - n_test)
