@@ -36,14 +36,14 @@ def clip_keypoints(work: Path, seed: int, frames: int) -> dict:
     cached = work / f"keypoints{seed}_{frames}.npz"
     if not cached.is_file():
         from anr_studio.capture.video_fit.models import default_estimator
-        from anr_studio.capture.video_fit.pipeline import check_person, frame_batches, read_video
+        from anr_studio.capture.formats.sources import open_frames
+        from anr_studio.capture.video_fit.pipeline import check_person, frame_batches
         from tests.capture.video_synthetic import render_video
 
         clip = work / f"walk{seed}_{frames}.mp4"
         truth = render_video(clip, frames, seed=seed)
         estimator = default_estimator()
-        video, _, _ = read_video(clip)
-        found = [estimator(np.stack(batch)) for batch in frame_batches(video, truth.image_size, clip)]
+        found = [estimator(np.stack(batch)) for batch in frame_batches(open_frames(clip).frames, truth.image_size, clip)]
         points, conf = np.concatenate([k.points for k in found]), np.concatenate([k.confidence for k in found])
         people = np.concatenate([k.people for k in found])
         conf[check_person(points, conf, people, estimator.layout, truth.image_size, clip.name)] = 0.0

@@ -6,6 +6,7 @@ The coarse body is unclothed, so even a perfect fit misses loose clothes and hai
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -113,18 +114,21 @@ def coarse_masks(capture, indices, body=None) -> np.ndarray:
 
 def _joints_2d(capture, idx: list[int], body) -> np.ndarray:
     """Returns the coarse body's joints in pixels (n,24,2) for frames ``idx``."""
-    posed, (K, R, t) = posed_body(capture, idx, body)
-    cam = posed.joints.double() @ R.double().transpose(1, 2) + t.double()[:, None]
-    pix = (cam @ K.double().transpose(1, 2)).numpy()
-    return pix[..., :2] / np.maximum(pix[..., 2:], 1e-6)
+    from anr_studio.render import PerspectiveCamera
+
+    posed, camera = posed_body(capture, idx, body)
+    return PerspectiveCamera(*camera).project(posed.joints.double())[0].numpy()
 
 
-def tile_grid(tiles: list[np.ndarray], columns: int) -> np.ndarray:
-    """Returns images of one size (h,w,3) uint8 laid out in rows of ``columns`` on a dark grey sheet."""
+def tile_grid(tiles: list[np.ndarray], columns: int, height: int | None = None) -> np.ndarray:
+    """Returns images of one size (h,w,3) uint8 (scaled to ``height`` rows when given) laid out in rows of
+    ``columns`` on a dark grey sheet."""
+    if height is not None:
+        size = (max(1, round(tiles[0].shape[1] * height / tiles[0].shape[0])), height)
+        tiles = [cv2.resize(t, size, interpolation=cv2.INTER_AREA) for t in tiles]
     h, w = tiles[0].shape[:2]
     columns = max(1, min(columns, len(tiles)))
-    rows = -(-len(tiles) // columns)
-    sheet = np.full((rows * h, columns * w, 3), 32, np.uint8)
+    sheet = np.full((-(-len(tiles) // columns) * h, columns * w, 3), 32, np.uint8)
     for k, img in enumerate(tiles):
         r, c = divmod(k, columns)
         sheet[r * h:(r + 1) * h, c * w:(c + 1) * w] = img
@@ -168,3 +172,25 @@ def overlay_frames(capture, body=None, indices=None, report: AlignmentReport | N
             scale = max(0.4, h / 900)
             draw_label(img, f"#{i}" + (f" IoU {ious[i]:.2f}" if i in ious else ""), int(20 * scale / 0.5), scale)
             yield img
+
+
+def contact_sheet(capture, count: int = 8, columns: int = 4, tile: int = 256, body=None) -> np.ndarray:
+    """Returns a contact sheet (H, W, 3) uint8 RGB of ``count`` evenly spaced frames of ``capture`` (a Capture or
+    a path), ``tile`` pixels high, with the outline (yellow) of the coarse ``body`` (default the capture's own)
+    and labels (index, test, keyframe)."""
+    from anr_studio.capture import Capture
+
+    capture = Capture(capture) if isinstance(capture, (str, os.PathLike)) else capture
+    n = len(capture)
+    indices = np.unique(np.linspace(0, n - 1, min(count, n)).round().astype(int)).tolist()
+    h, w = capture.image_size
+    size = (max(1, round(w * tile / h)), tile)
+    test, keys = set(capture.split("test").tolist()), set([] if capture.keyframes is None else capture.keyframes.tolist())
+    tiles = []
+    for i, mask in zip(indices, coarse_masks(capture, indices, body)):
+        img = cv2.resize(capture.frame(i), size, interpolation=cv2.INTER_CUBIC if tile > h else cv2.INTER_AREA)
+        draw_outline(img, cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST), OUTLINE_RGB,
+                     max(1, tile // 200))
+        draw_label(img, f"#{i}" + (" test" if i in test else "") + (" key" if i in keys else ""), 16, 0.45)
+        tiles.append(img)
+    return tile_grid(tiles, columns)

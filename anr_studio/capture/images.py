@@ -8,6 +8,7 @@ from typing import Any, Iterator, Sequence
 import cv2
 import numpy as np
 
+from anr_studio.capture.schema import MAX_FPS
 from anr_studio.errors import AnrError
 from anr_studio.safe_npz import load_npy
 
@@ -108,7 +109,7 @@ def video_frames(path: Path, gray: bool = False) -> Iterator[np.ndarray]:
 
 
 def video_info(path: Path) -> tuple[int, float | None]:
-    """Returns (frame count as the container says, 0 when unknown; fps, None when unknown) of a video."""
+    """Returns (frame count as the container says, 0 when unknown; fps, None when unknown or implausible) of a video."""
     video = cv2.VideoCapture(str(path))
     try:
         if not video.isOpened():
@@ -116,4 +117,4 @@ def video_info(path: Path) -> tuple[int, float | None]:
         count, fps = int(video.get(cv2.CAP_PROP_FRAME_COUNT)), float(video.get(cv2.CAP_PROP_FPS))
     finally:
         video.release()
-    return max(count, 0), fps if np.isfinite(fps) and fps > 0 else None
+    return max(count, 0), fps if np.isfinite(fps) and 0 < fps <= MAX_FPS else None

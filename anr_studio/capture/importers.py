@@ -129,23 +129,21 @@ def read_parameter_file(path: Path) -> tuple[dict[str, Any], list[str] | None]:
     return raw, names if all(isinstance(x, str) for x in names) else None
 
 
-def body_parameters(params: dict[str, Any], body_model: str | os.PathLike | None) -> dict[str, Any]:
+def body_parameters(params: dict[str, Any], smpl) -> dict[str, Any]:
     """Returns ``pose``, ``transl``, ``betas`` and ``body_model`` (an id) from SMPL ``params``: converted to the
-    built-in body, or with ``body_model`` kept as they are (the id is the file's sha256)."""
-    from anr_studio.body import BodyModel, load_body
-
-    if body_model is None:
+    built-in body, or kept as they are for the SMPL-format body ``smpl`` (its id is the file's sha256)."""
+    if smpl is None:
+        from anr_studio.body import BodyModel
         from anr_studio.capture.smpl_convert import convert_smpl_fit
 
         return {**convert_smpl_fit(params["pose"], params["transl"], BodyModel.default()), "body_model": "default"}
-    body = load_body(body_model, source="import")
     betas = params["betas"]
-    if len(betas) > body.num_betas:
-        if np.abs(betas[body.num_betas:]).max() > 1e-6:
-            raise AnrError(f"{body_model}: has {body.num_betas} shape coefficients, expected at least the "
+    if len(betas) > smpl.num_betas:
+        if np.abs(betas[smpl.num_betas:]).max() > 1e-6:
+            raise AnrError(f"{smpl.source}: has {smpl.num_betas} shape coefficients, expected at least the "
                            f"{len(betas)} the fit's betas use")
-        betas = betas[: body.num_betas]
-    return {"pose": params["pose"], "transl": params["transl"], "betas": betas, "body_model": body.model_id}
+        betas = betas[: smpl.num_betas]
+    return {"pose": params["pose"], "transl": params["transl"], "betas": betas, "body_model": smpl.model_id}
 
 
 # -- frames and masks ----------------------------------------------------------------------
@@ -178,10 +176,13 @@ def import_capture(src: str | os.PathLike, out: str | os.PathLike, *, poses: str
         raise AnrError(f"{src}: does not exist, expected a capture folder or a video file")
     if poses is not None and not poses.exists():
         raise AnrError(f"{poses}: does not exist, expected the fits' file or folder")
+    from anr_studio.body import load_body
+
+    smpl = None if body_model is None else load_body(body_model, source="import")
     probe = formats.Probe()
     name = formats.resolve(src, poses, fmt, probe)
     if name != formats.GENERIC:
-        found = formats.formats()[name].read(src, formats.ReadOptions(poses, person, view, _pelvis(body_model)), probe)
+        found = formats.formats()[name].read(src, formats.ReadOptions(poses, person, view, _pelvis(smpl)), probe)
         if masks:
             found.masks = _mask_source(masks, None)
     elif poses is not None and poses.suffix.lower() in PICKLE_SUFFIXES:
@@ -190,7 +191,7 @@ def import_capture(src: str | os.PathLike, out: str | os.PathLike, *, poses: str
     else:
         found = _read_generic(src, poses, masks)
     params = parse_parameters(found.raw, found.n, found.label)
-    params.update(body_parameters(params, body_model))
+    params.update(body_parameters(params, smpl))
     plate = Path(background) if background else found.background
     return _write(out, src, found.frames, found.masks, None if plate is None else read_image(plate), params,
                   fps or params["fps"] or found.fps or DEFAULT_FPS, identity or found.identity or src.stem, progress)
@@ -221,24 +222,18 @@ def _read_generic(src: Path, poses: Path | None, masks: Path | None) -> formats.
     return formats.ToolImport(raw, n, param_path.name, frames, _mask_source(mask_path, image_files), video_fps, background=plate)
 
 
-def _pelvis(body_model: str | os.PathLike | None):
-    """Returns SMPL's rest pelvis joint (3,) as a function of betas (K,) (the mean neutral body's without a file)."""
+def _pelvis(smpl):
+    """Returns SMPL's rest pelvis joint (3,) as a function of betas (K,): ``smpl``'s (None: the mean neutral body's)."""
     from anr_studio.capture.smpl_convert import SMPL_PELVIS
-
-    if body_model is None:
-        return lambda betas: SMPL_PELVIS
 
     def pelvis(betas: np.ndarray) -> np.ndarray:
         import torch
 
-        from anr_studio.body import load_body
-
-        body = load_body(body_model, source="import")
-        b = np.zeros(body.num_betas) if not len(betas) else np.asarray(betas, np.float64)[: body.num_betas]
+        b = np.zeros(smpl.num_betas) if not len(betas) else np.asarray(betas, np.float64)[: smpl.num_betas]
         with torch.no_grad():
-            return body.rest_joints(torch.as_tensor(b[None], dtype=body.v_template.dtype))[0, 0].double().numpy()
+            return smpl.rest_joints(torch.as_tensor(b[None], dtype=smpl.v_template.dtype))[0, 0].double().numpy()
 
-    return pelvis
+    return (lambda betas: SMPL_PELVIS) if smpl is None else pelvis
 
 
 def _folder_source(src: Path, poses: Path | None) -> tuple[list[Path], Path]:

@@ -151,9 +151,9 @@ def select_keyframes(path: str | os.PathLike, fraction: float = DEFAULT_FRACTION
     if len(train) == 0:
         raise AnrError(f"{path}: split/train is empty, expected training frames to pick keyframes from")
     if body is None:
-        from anr_studio.body import load_body
+        from anr_studio.capture.check import capture_body
 
-        body = load_body(model_id=cap.body_model_id, source=str(path))
+        body = capture_body(cap)
     texels, outline = frame_coverage(cap, train, body, grid, progress=progress)
     budget = keyframe_budget(len(train), fraction)
     picked, cov_t, cov_s = greedy_cover(texels, outline, budget)

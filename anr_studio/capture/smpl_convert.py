@@ -84,11 +84,7 @@ _MATCHED = (((1, 4), 1.0), ((2, 5), 1.0), ((4, 7), 1.0), ((5, 8), 1.0), ((16, 18
 
 def _point(joints: torch.Tensor, name) -> torch.Tensor:
     """Returns the joint ``name`` (an index, "hips" or "shoulders": a midpoint) of ``joints`` (..., 24, 3): (..., 3)."""
-    if name == "hips":
-        return (joints[..., 1, :] + joints[..., 2, :]) / 2
-    if name == "shoulders":
-        return (joints[..., 16, :] + joints[..., 17, :]) / 2
-    return joints[..., name, :]
+    return joints[..., {"hips": [1, 2], "shoulders": [16, 17]}.get(name, [name]), :].mean(-2)
 
 
 def _matched_distances(joints: torch.Tensor) -> torch.Tensor:

@@ -95,17 +95,11 @@ def _unsafe_problems(f: h5py.File, path: str | os.PathLike, name: str) -> list[s
         link = f.get(key, getlink=True)
         if isinstance(link, h5py.ExternalLink):
             problems.append(f"{name}: {key} is an external link to {link.filename!r}, expected data stored in this file")
-            continue
-        if isinstance(link, h5py.SoftLink):
+        elif isinstance(link, h5py.SoftLink):
             problems.append(f"{name}: {key} is a soft link to {link.path!r}, expected a plain dataset or group")
-            continue
-        obj = f.get(key)
-        if isinstance(obj, h5py.Dataset):
-            problem = _dataset_problem(obj, file_size, name)
-            if problem:
-                problems.append(problem)
-        if obj is not None:
-            problems += _attr_problems(obj, key, name)
+        elif (obj := f.get(key)) is not None:
+            problem = _dataset_problem(obj, file_size, name) if isinstance(obj, h5py.Dataset) else None
+            problems += ([problem] if problem else []) + _attr_problems(obj, key, name)
     return problems
 
 
@@ -149,17 +143,14 @@ class _Checker:
 
     def finite(self, ds: h5py.Dataset, bound: float | None = None, unit: str = "") -> np.ndarray | None:
         """Returns the data of ``ds`` when finite (and within ``±bound``), else None after adding the problem."""
-        data = ds[()]
-        rows = data.reshape(data.shape[0], -1) if data.ndim > 1 else data.reshape(-1, 1)
+        data = np.atleast_1d(ds[()])
         if not np.all(np.isfinite(data)):
-            bad = np.argwhere(~np.isfinite(rows))
-            self.add(f"{ds.name.lstrip('/')} contains NaN or Inf (first at index {int(bad[0][0])}), expected finite numbers")
-            return None
+            first = int(np.argwhere(~np.isfinite(data))[0][0])
+            return self.add(f"{ds.name.lstrip('/')} contains NaN or Inf (first at index {first}), expected finite numbers")
         if bound is not None and data.size and float(np.abs(data).max()) > bound:
-            bad = np.argwhere(np.abs(rows) > bound)
-            self.add(f"{ds.name.lstrip('/')} holds {float(rows[tuple(bad[0])]):.3g} (index {int(bad[0][0])}), "
-                     f"expected values within ±{bound:g}{unit}")
-            return None
+            bad = tuple(np.argwhere(np.abs(data) > bound)[0])
+            return self.add(f"{ds.name.lstrip('/')} holds {float(data[bad]):.3g} (index {bad[0]}), "
+                            f"expected values within ±{bound:g}{unit}")
         return data
 
     def group(self, key: str) -> bool:

@@ -51,7 +51,7 @@ def _check(args: argparse.Namespace) -> int:
     import numpy as np
 
     from anr_studio.capture import Capture
-    from anr_studio.capture.check import capture_body, check_alignment, overlay_frames
+    from anr_studio.capture.check import capture_body, check_alignment, overlay_frames, tile_grid
     from anr_studio.fileio import check_output
 
     if args.out is not None:
@@ -68,20 +68,9 @@ def _check(args: argparse.Namespace) -> int:
         write_video(args.out, overlay_frames(cap, body, report=report), cap.fps)
     else:
         picks = np.unique(np.linspace(0, len(cap) - 1, min(8, len(cap))).round().astype(int))
-        write_png(args.out, _tile(list(overlay_frames(cap, body, picks, report))))
+        write_png(args.out, tile_grid(list(overlay_frames(cap, body, picks, report)), 4, height=360))
     print(f"overlay written to {args.out}")
     return 0
-
-
-def _tile(frames: list, columns: int = 4, height: int = 360):
-    """Returns frames (H,W,3) scaled to ``height`` pixels and laid out in rows of ``columns``."""
-    import cv2
-
-    from anr_studio.capture.check import tile_grid
-
-    h, w = frames[0].shape[:2]
-    tw = max(1, round(w * height / h))
-    return tile_grid([cv2.resize(f, (tw, height), interpolation=cv2.INTER_AREA) for f in frames], columns)
 
 
 def _masks(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ def _run(args: argparse.Namespace) -> int:
         bar.close()
     if args.contact_sheet:
         from anr_studio.avatar.video import write_png
-        from anr_studio.capture.synth.contact_sheet import contact_sheet
+        from anr_studio.capture.check import contact_sheet
 
         write_png(args.contact_sheet, contact_sheet(args.out, count=8, columns=4))
     print(json.dumps(report, indent=1 if not args.quiet else None))

@@ -13,7 +13,7 @@ import pytest
 from anr_studio.capture.formats.sources import axis_angle_to_rotations
 from anr_studio.capture.importers import import_capture
 from anr_studio.capture.smpl_convert import SMPL_PELVIS
-from anr_studio.capture.synth.contact_sheet import coarse_masks
+from anr_studio.capture.check import coarse_masks
 from anr_studio.errors import AnrError
 from tests.capture.tool_scene import (H, N, W, distort, frame_images, iou, joint_error, reference_capture, smpl_pixels,
                                       world_scene, write_images)

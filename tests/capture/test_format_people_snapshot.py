@@ -11,7 +11,7 @@ import pytest
 
 from anr_studio.capture.check import check_alignment
 from anr_studio.capture.importers import import_capture
-from anr_studio.capture.synth.contact_sheet import coarse_masks
+from anr_studio.capture.check import coarse_masks
 from anr_studio.errors import AnrError
 from tests.capture.tool_scene import (H, N, W, distort, frame_images, iou, joint_error, reference_capture, smpl_pixels,
                                       world_scene, write_video)

@@ -123,7 +123,7 @@ def test_import_refuses_a_smpl_file_with_too_few_betas(tmp_path):
 
 def test_contact_sheet_and_outside_share_pose_the_captures_own_body(tmp_path):
     from anr_studio.capture.check import coarse_masks
-    from anr_studio.capture.synth.contact_sheet import OUTLINE_RGB, contact_sheet
+    from anr_studio.capture.check import OUTLINE_RGB, contact_sheet
     from benchmarks.synth_speed import outside_share
 
     model = write_smpl_like(tmp_path / "smpl_like.npz")

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from anr_studio.capture import Capture
-from anr_studio.capture.synth.contact_sheet import OUTLINE_RGB, contact_sheet
+from anr_studio.capture.check import OUTLINE_RGB, contact_sheet
 from anr_studio.capture.synth.generate import SynthConfig, generate_capture
-from anr_studio.capture.synth.noise import compose, retime, rotation_noise
+from anr_studio.capture.synth.noise import compose, retime, tracker_noise
 from anr_studio.cli import main
 from benchmarks.synth_speed import angle_between, outside_share
 
@@ -68,12 +68,12 @@ def test_tracking_noise_matches_the_requested_degrees(caps):
 
 def test_noise_model_rms_and_zero():
     rng = np.random.default_rng(0)
-    noise = rotation_noise(rng, 400, 24, 4.0)
+    noise = tracker_noise(rng, (400, 24, 3), np.deg2rad(4.0))
     angle = np.rad2deg(np.linalg.norm(noise, axis=-1))
     assert abs(np.sqrt(np.mean(angle**2)) - 4.0) < 0.4
     pose = rng.normal(0, 0.5, (5, 24, 3))
     np.testing.assert_allclose(compose(np.zeros_like(pose), pose), pose, atol=1e-5)
-    assert not rotation_noise(rng, 3, 24, 0.0).any()
+    assert not tracker_noise(rng, (3, 24, 3), 0.0).any()
 
 
 def test_retime_keeps_all_poses_without_repeats():

@@ -55,7 +55,7 @@ def test_real_models_turn_a_hand_held_clip_into_a_capture_on_the_person(walker):
     ("nobody", "no person found"),
     ("crowd", "show several people"),
     ("leaves", "out of the frame in"),
-    ("corrupt", "cannot open it as a video|no decodable frame"),
+    ("corrupt", "cannot open it as a video|holds no frames"),
 ])
 def test_bad_videos_are_refused_by_the_real_models_and_nothing_is_written(walker, tmp_path, case, message):
     import cv2

@@ -141,22 +141,20 @@ class Landmarks:
     floor_y: float  # lowest point of the feet
 
 
+def _inside(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Returns whether normalised image coordinates (u, v) (P,) lie on the image."""
+    return (u >= 0) & (u <= 1) & (v >= 0) & (v <= 1)
+
+
 def _bilinear(img: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Returns ``img`` sampled at normalised (u, v) in [0, 1] (u right, v down); zeros outside."""
+    """Returns ``img`` (h,w[,c]) sampled at normalised (u, v) (P,) in [0, 1] (u right, v down); zeros outside."""
+    from scipy.ndimage import map_coordinates
+
     h, w = img.shape[:2]
-    x = u * w - 0.5
-    y = v * h - 0.5
-    inside = (u >= 0) & (u <= 1) & (v >= 0) & (v <= 1)
-    x0 = np.clip(np.floor(x).astype(np.int64), 0, w - 1)
-    y0 = np.clip(np.floor(y).astype(np.int64), 0, h - 1)
-    x1 = np.clip(x0 + 1, 0, w - 1)
-    y1 = np.clip(y0 + 1, 0, h - 1)
-    fx = np.clip(x - x0, 0, 1)
-    fy = np.clip(y - y0, 0, 1)
-    if img.ndim == 3:
-        fx, fy, inside = fx[:, None], fy[:, None], inside[:, None]
-    out = (img[y0, x0] * (1 - fx) * (1 - fy) + img[y0, x1] * fx * (1 - fy) + img[y1, x0] * (1 - fx) * fy + img[y1, x1] * fx * fy)
-    return np.where(inside, out, 0.0).astype(np.float32)
+    planes = img.reshape(h, w, -1)
+    out = np.stack([map_coordinates(planes[..., c], [v * h - 0.5, u * w - 0.5], order=1, mode="nearest")
+                    for c in range(planes.shape[2])], -1)
+    return np.where(_inside(u, v)[:, None], out, 0.0).reshape(len(u), *img.shape[2:]).astype(np.float32)
 
 
 def albedo(ident: Identity, marks: Landmarks, region: np.ndarray, pos: np.ndarray, normal: np.ndarray) -> np.ndarray:
@@ -174,9 +172,7 @@ def albedo(ident: Identity, marks: Landmarks, region: np.ndarray, pos: np.ndarra
         fw, fh = marks.face_size
         u = 0.5 + (x[m] - marks.face_centre[0]) / fw  # the person's right (-x) is image-left, as seen from the front
         v = 0.5 - (y[m] - marks.face_centre[1]) / fh
-        face = _bilinear(ident.face_image, u, v)
-        inside = ((u >= 0) & (u <= 1) & (v >= 0) & (v <= 1))[:, None]
-        out[m] = np.where(inside, face, ident.skin)
+        out[m] = np.where(_inside(u, v)[:, None], _bilinear(ident.face_image, u, v), ident.skin)
     m = region == HAIR
     if m.any():
         strands = 0.75 + 0.25 * np.sin(x[m] * 900.0 + np.sin(z[m] * 150.0) * 4.0) ** 2
@@ -201,7 +197,7 @@ def albedo(ident: Identity, marks: Landmarks, region: np.ndarray, pos: np.ndarra
         ink_colour = ident.shirt_colour2 if ident.shirt_pattern == "plain" else np.float32([0.97, 0.97, 0.95])
         if ident.shirt_pattern != "plain":
             # A white label behind the text keeps it legible over stripes.
-            label = (_bilinear(np.ones((4, 4), np.float32), u, v) > 0) & (normal[m, 2] > 0.2)
+            label = _inside(u, v) & (normal[m, 2] > 0.2)
             base[label] = ident.shirt_colour * 0.35
         out[m] = base * (1 - ink[:, None]) + ink_colour * ink[:, None]
     m = region == BOTTOMS

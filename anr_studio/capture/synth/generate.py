@@ -17,7 +17,7 @@ from scipy.spatial.transform import Rotation
 from anr_studio.capture.store import CaptureWriter
 from anr_studio.capture.synth.appearance import Identity
 from anr_studio.capture.synth.background import background_plate
-from anr_studio.capture.synth.noise import TRANSL_PER_DEGREE, compose, retime, rotation_noise, translation_noise
+from anr_studio.capture.synth.noise import TRANSL_PER_DEGREE, compose, retime, tracker_noise
 from anr_studio.capture.synth.person import TruePerson
 from anr_studio.capture.synth.shading import composite, render_people
 from anr_studio.errors import AnrError
@@ -59,17 +59,14 @@ def load_bodies(fine_path: str | os.PathLike | None):
     return BodyModel.default(), BodyModel.load(path)
 
 
-def _phenotype_values(body, fractions: dict[str, float]) -> dict[str, float]:
-    """Returns phenotype values in the body's ranges for ``fractions`` in [0, 1] of each range."""
-    return {name: float(lo) + fractions[name] * (float(hi) - float(lo))
-            for name, (lo, hi) in zip(body.phenotype["names"], body.phenotype_table("ranges")) if name in fractions}
-
-
 def synthetic_person(coarse, fine, seed: int) -> tuple[TruePerson, torch.Tensor]:
     """Returns the dressed person of identity ``seed`` on the ``fine`` body and its ``coarse`` betas (K,)."""
     ident = Identity.from_seed(seed)
+    ranges = zip(coarse.phenotype["names"], coarse.phenotype_table("ranges"))  # identity phenotypes: shares of a range
+    values = {name: float(lo) + ident.phenotype[name] * (float(hi) - float(lo)) for name, (lo, hi) in ranges
+              if name in ident.phenotype}
     with torch.no_grad():
-        betas = coarse.phenotype_to_betas(_phenotype_values(coarse, ident.phenotype)).float()
+        betas = coarse.phenotype_to_betas(values).float()
     return TruePerson(fine, ident, betas), betas
 
 
@@ -169,8 +166,8 @@ def generate_capture(out: str | os.PathLike, config: SynthConfig | None = None, 
 
     n = cfg.frames
     transl_sigma = TRANSL_PER_DEGREE * cfg.tracking_noise if cfg.transl_noise is None else cfg.transl_noise
-    tracked_pose = compose(rotation_noise(rng, n, 24, cfg.tracking_noise), poses)
-    tracked_transl = (transl + translation_noise(rng, n, transl_sigma)).astype(np.float32)
+    tracked_pose = compose(tracker_noise(rng, (n, 24, 3), np.deg2rad(cfg.tracking_noise)), poses)
+    tracked_transl = (transl + tracker_noise(rng, (n, 3), transl_sigma)).astype(np.float32)
     n_test = max(1, int(round(TEST_SHARE * n)))
     test = np.arange(n - n_test, n)
     train = np.arange(0, n - n_test)

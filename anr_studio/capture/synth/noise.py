@@ -23,23 +23,14 @@ def _correlated(rng: np.random.Generator, shape: tuple[int, ...], frames: float)
     return smooth[:n]
 
 
-def _tracker_noise(rng: np.random.Generator, shape: tuple[int, ...], rms: float) -> np.ndarray:
-    """Returns noise of ``shape`` (n, ..., 3) whose 3-vectors have RMS length ``rms``: slow drift plus jitter."""
+def tracker_noise(rng: np.random.Generator, shape: tuple[int, ...], rms: float) -> np.ndarray:
+    """Returns noise of ``shape`` (n, ..., 3) whose 3-vectors have RMS length ``rms`` (radians of axis-angle rotation,
+    or metres): slow drift plus jitter."""
     if rms <= 0:
         return np.zeros(shape)
     drift = _correlated(rng, shape, DRIFT_FRAMES)
     jitter = rng.normal(size=shape)
     return rms / np.sqrt(3.0) * (np.sqrt(DRIFT_SHARE) * drift + np.sqrt(1 - DRIFT_SHARE) * jitter)
-
-
-def rotation_noise(rng: np.random.Generator, n: int, joints: int, degrees: float) -> np.ndarray:
-    """Returns axis-angle noise (n, joints, 3) whose RMS rotation angle is ``degrees``."""
-    return _tracker_noise(rng, (n, joints, 3), np.deg2rad(degrees))
-
-
-def translation_noise(rng: np.random.Generator, n: int, metres: float) -> np.ndarray:
-    """Returns translation noise (n, 3) with RMS length ``metres``."""
-    return _tracker_noise(rng, (n, 3), metres)
 
 
 def compose(noise: np.ndarray, pose: np.ndarray) -> np.ndarray:

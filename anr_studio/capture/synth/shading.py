@@ -59,16 +59,12 @@ def render_people(person: TruePerson, vertices: torch.Tensor, camera: Perspectiv
         region = face_region[fid.numpy()]
         colour = albedo(person.identity, person.landmarks, region, values[:, 3:6], values[:, 6:9])
         shade = AMBIENT + DIFFUSE * np.clip(n @ LIGHT, 0.0, None) + FILL * np.clip(n @ FILL_LIGHT, 0.0, None)
-        image = np.zeros((h * s * w * s, 3), np.float32)
-        alpha = np.zeros(h * s * w * s, np.float32)
-        p = pix.numpy()
-        image[p] = colour * shade[:, None]
-        alpha[p] = 1.0
-        image, alpha = image.reshape(h * s, w * s, 3), alpha.reshape(h * s, w * s)
+        rgba = np.zeros((h * s * w * s, 4), np.float32)
+        rgba[pix.numpy()] = np.concatenate([colour * shade[:, None], np.ones((len(shade), 1), np.float32)], 1)
+        rgba = rgba.reshape(h * s, w * s, 4)
         if s > 1:
-            image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
-            alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_AREA)
-        colours[b], alphas[b] = np.clip(image, 0.0, 1.0), np.clip(alpha, 0.0, 1.0)
+            rgba = cv2.resize(rgba, (w, h), interpolation=cv2.INTER_AREA)
+        colours[b], alphas[b] = np.clip(rgba[..., :3], 0.0, 1.0), np.clip(rgba[..., 3], 0.0, 1.0)
     return colours, alphas
 
 

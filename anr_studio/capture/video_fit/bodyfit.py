@@ -126,10 +126,6 @@ def project(points: torch.Tensor, focal: torch.Tensor, centre: torch.Tensor) -> 
     return torch.stack([focal * x / z + centre[0], focal * y / z + centre[1]], dim=-1)
 
 
-def _gmof(sq: torch.Tensor, scale: float) -> torch.Tensor:
-    return scale ** 2 * sq / (scale ** 2 + sq)
-
-
 def _initial_root(kp: torch.Tensor, conf: torch.Tensor, layout: str, focal: float, centre: torch.Tensor,
                   pelvis_rest: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Returns (translation (N,3), facing-away flags (N,)) guessed from shoulders and hips in 2D."""
@@ -148,22 +144,6 @@ def _initial_root(kp: torch.Tensor, conf: torch.Tensor, layout: str, focal: floa
     transl = torch.stack([xc, -yc, -depth], dim=1) - pelvis_rest
     away = p[:, 0, 0] < p[:, 1, 0]  # the person's left shoulder on the image's left: back to the camera
     return transl, away
-
-
-def _optimise(loss_fn, cfg: FitConfig, root_params: list, all_params: list, progress) -> None:
-    """Runs the two stages: root rotation and translation on the keypoints, then everything with the priors."""
-    total = cfg.global_iterations + cfg.iterations
-    step = 0
-    for stage_full, iters, params in ((False, cfg.global_iterations, root_params), (True, cfg.iterations, all_params)):
-        opt = torch.optim.Adam(params, lr=cfg.lr)
-        for i in range(iters):
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(stage_full, i / max(iters - 1, 1))
-            loss.backward()
-            opt.step()
-            step += 1
-            if progress is not None:
-                progress(step, total)
 
 
 def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[int, int], layout: str, *,
@@ -228,11 +208,10 @@ def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[in
         limb_conf = torch.minimum(c3[:, start], c3[:, end])
     def loss_fn(stage_full: bool, frac: float) -> torch.Tensor:
         pose = torch.cat([root, rest_pose], dim=1)
-        pts, joints = body_keypoints(body, lm, pose, betas, transl)
+        pts, _ = body_keypoints(body, lm, pose, betas, transl)
         f = focal0 * log_focal.exp()
-        res = (project(pts, f, centre) - target) / unit
-        data = (weight * _gmof((res ** 2).sum(-1), cfg.robust_scale)).sum(1).mean()
-        loss = data
+        sq = (((project(pts, f, centre) - target) / unit) ** 2).sum(-1)
+        loss = (weight * cfg.robust_scale ** 2 * sq / (cfg.robust_scale ** 2 + sq)).sum(1).mean()  # Geman-McClure
         if not stage_full:
             return loss
         w_pose = cfg.pose_prior[0] * (cfg.pose_prior[1] / cfg.pose_prior[0]) ** frac
@@ -242,10 +221,8 @@ def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[in
             off = [x for x in range(3) if x != a]
             loss = loss + cfg.hinge_axis * rest_pose[:, j, off].pow(2).sum(-1).mean()
         loss = loss + cfg.shape_prior * (betas ** 2).sum() + cfg.focal_prior * log_focal ** 2
-        if height is not None:
-            loss = loss + cfg.height * (stature_of(betas) - height) ** 2
-        else:
-            loss = loss + cfg.height_prior * (stature_of(betas) - AVERAGE_HEIGHT) ** 2
+        stature = height if height is not None else AVERAGE_HEIGHT
+        loss = loss + (cfg.height if height is not None else cfg.height_prior) * (stature_of(betas) - stature) ** 2
         if n >= 3:
             # On rotations and the root's path, not on joint positions: joint accelerations scale
             # with the limbs' length and would shrink the shape.
@@ -264,9 +241,20 @@ def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[in
     # The tensors are small (frames x 24 joints): thread hand-offs cost more than they save.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    # Two stages: the root rotation and translation on the keypoints, then everything with the priors.
+    stages = ((False, cfg.global_iterations, [root, transl]),
+              (True, cfg.iterations, [root, rest_pose, transl, betas] + ([log_focal] if focal is None else [])))
+    step = 0
     try:
-        _optimise(loss_fn, cfg, [root, transl], [root, rest_pose, transl, betas] + ([log_focal] if focal is None else []),
-                  progress)
+        for stage_full, iters, params in stages:
+            opt = torch.optim.Adam(params, lr=cfg.lr)
+            for i in range(iters):
+                opt.zero_grad(set_to_none=True)
+                loss_fn(stage_full, i / max(iters - 1, 1)).backward()
+                opt.step()
+                step += 1
+                if progress is not None:
+                    progress(step, cfg.global_iterations + cfg.iterations)
     finally:
         torch.set_num_threads(threads)
     with torch.no_grad():
@@ -277,6 +265,5 @@ def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[in
         seen = weight > 0.3
         per_frame = np.array([float(e[s].median()) if s.any() else float("nan") for e, s in zip(err, seen)])
     K = np.array([[f, 0, w / 2.0], [0, f, h / 2.0], [0, 0, 1]], np.float32)
-    return BodyFit(pose=pose.detach().numpy().astype(np.float32), transl=transl.detach().numpy().astype(np.float32),
-                   betas=betas.detach().numpy().astype(np.float32), K=K, R=CAMERA_R.copy(),
-                   t=np.zeros(3, np.float32), reprojection_px=per_frame.astype(np.float32))
+    pose, transl, betas = (x.detach().numpy().astype(np.float32) for x in (pose, transl, betas))
+    return BodyFit(pose, transl, betas, K, CAMERA_R.copy(), np.zeros(3, np.float32), per_frame.astype(np.float32))

@@ -4,14 +4,14 @@ leaving the frame, an unreadable video) leaves nothing behind."""
 
 from __future__ import annotations
 
-import itertools
 import os
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
-from anr_studio.capture.images import video_frames, video_info
+from anr_studio.capture.formats.sources import open_frames
+from anr_studio.capture.images import video_info
 from anr_studio.capture.video_fit.bodyfit import FitConfig, fit_body
 from anr_studio.capture.video_fit.landmarks import torso_keypoints
 from anr_studio.errors import AnrError
@@ -22,16 +22,6 @@ MAX_SEVERAL_SHARE = 0.1  # share of frames with two or more people beyond which 
 # Longest run of frames where the torso is not seen (a detector's miss, a passer-by) that the fit bridges.
 MAX_MISSED_RUN = 3
 MAX_MISSED_SHARE = 0.05  # largest share of such frames in the clip
-
-
-def read_video(path: Path) -> tuple[Iterator[np.ndarray], int, float]:
-    """Returns (frames (H,W,3) uint8 RGB, frame count, fps) of the video at ``path``; AnrError when unreadable."""
-    frames = video_frames(path)
-    first = next(frames, None)
-    if first is None:
-        raise AnrError(f"{path}: holds no decodable frame, expected a video (is the file complete?)")
-    count, fps = video_info(path)
-    return itertools.chain([first], frames), max(count, 1), fps if fps and fps < 1000 else 30.0
 
 
 def _longest_run(flags: np.ndarray) -> int:
@@ -101,15 +91,14 @@ def video_to_capture(src: str | os.PathLike, out: str | os.PathLike, *, estimato
         from anr_studio.capture.video_fit.models import default_estimator
 
         estimator = default_estimator()
-    frames, count, video_fps = read_video(src)
-    first = next(frames)
-    h, w = first.shape[:2]
+    video = open_frames(src)
+    (h, w), count = video.size, max(video_info(src)[0], 1)
     pts, conf, pts3, people = [], [], [], []
     report = progress if callable(progress) else None
     bars = {"disable": progress is not True, "leave": False}
-    with CaptureWriter(out, identity or src.stem, h, w, fps or video_fps, attrs={"source": src.name}) as writer:
+    with CaptureWriter(out, identity or src.stem, h, w, fps or video.fps or 30.0, attrs={"source": src.name}) as writer:
         with tqdm(total=count, desc="keypoints + masks", unit="frame", **bars) as bar:
-            for batch in frame_batches(itertools.chain([first], frames), (h, w), src):
+            for batch in frame_batches(video.frames, (h, w), src):
                 stack = np.stack(batch)
                 kp = estimator(stack)
                 if segmenter is None and kp.masks is None:
