@@ -85,7 +85,7 @@ class Trainer:
             body_path, model_id=first.body_model_id, device=self.device, source=first.path.name)
         self.step, self.train_time = 0, 0.0
         self.bad_steps = BadStepCounter(config.optim.max_bad_steps, self.warn)
-        self._gan_watch = DiscriminatorWatch(config.loss.gan_mode, config.optim.log_every, self.warn)
+        self._gan_watch = DiscriminatorWatch(config.optim.log_every, self.warn)
         self._side_stream: torch.cuda.Stream | None = None
         self._build_models()
         if resume:
@@ -226,13 +226,6 @@ class Trainer:
         with torch.cuda.stream(self._side_stream):
             return self._prepare(batch, step)
 
-    def _adopt(self, prepared: dict[str, Any]) -> dict[str, Any]:
-        main = torch.cuda.current_stream(self.device)
-        main.wait_stream(self._side_stream)
-        for t in prepared.values():
-            t.record_stream(main)  # keep the allocator from reusing them while the main stream reads
-        return prepared
-
     def _apply(self, optimizer: torch.optim.Optimizer, bad: torch.Tensor) -> None:
         if self.fused:
             # Fused Adam skips the update (and undoes its step count) on the device; it wants a
@@ -249,7 +242,12 @@ class Trainer:
         ``prepared``: the batch from `_prepare_ahead`; with ``optim.cuda_graph`` the compute replays a graph.
         """
         c = self.config
-        p = self._adopt(prepared) if prepared is not None else self._prepare(batch, self.step)
+        p = prepared if prepared is not None else self._prepare(batch, self.step)
+        if prepared is not None:
+            main = torch.cuda.current_stream(self.device)
+            main.wait_stream(self._side_stream)
+            for t in prepared.values():
+                t.record_stream(main)  # keep the allocator from reusing them while the main stream reads
         identity = int(batch["identity"][0])
         update_texture = bool(batch["keyframe_step"][0]) or not c.optim.split_optimization
         if self._graphs is None:
@@ -267,7 +265,10 @@ class Trainer:
         for opt in (self.opt_renderer, self.opt_texture, self.opt_disc):
             if opt is not None:
                 opt.zero_grad(set_to_none=True)
-        with self._autocast():
+        # No cast cache: under graphs cached bf16 weights must not outlive a capture, and eager the
+        # discriminator's two calls would share each cached weight cast, summing their weight
+        # gradients in bf16 (a graphed step sums them in float32, so the two would drift apart).
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast, cache_enabled=False):
             out = run_renderer(self._renderer_fwd, texture, p["uv"], p["normals"], texture_grad=update_texture)
             args = (out, p["frame"], p["mask"], p["background"])
             if self.disc is None:
@@ -312,12 +313,6 @@ class Trainer:
                 normals = normals.contiguous(memory_format=torch.channels_last)
             return self._renderer_fwd(neural, normals)
         return render
-
-    def _autocast(self) -> torch.autocast:
-        # No cast cache: under graphs cached bf16 weights must not outlive a capture, and eager the
-        # discriminator's two calls would share each cached weight cast, summing their weight
-        # gradients in bf16 (a graphed step sums them in float32, so the two would drift apart).
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast, cache_enabled=False)
 
     def _judge(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
         """Returns the discriminator's outputs for its input ``x``: bf16 under autocast (its first convolution
