@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from anr_studio.avatar.avatar import Avatar  # noqa: E402
 from anr_studio.body import BodyModel  # noqa: E402
-from anr_studio.model import NeuralTexture, build_renderer, count_parameters  # noqa: E402
+from anr_studio.model import build_renderer, build_textures, count_parameters  # noqa: E402
 from anr_studio.motion import load_motion  # noqa: E402
 from anr_studio.train.presets import preset as get_preset  # noqa: E402
 from anr_studio.avatar.forward import _is_channels_last, body_maps  # noqa: E402
@@ -76,7 +76,7 @@ def make_avatar(preset: str, device: torch.device, variant: str) -> Avatar:
     config = get_preset(preset)
     torch.manual_seed(0)
     renderer = build_renderer(config.model, config.renderer)
-    texture = NeuralTexture.from_config(config.model.texture).texture.detach()[0]
+    texture = build_textures(1, config.model.texture)[0].texture.detach()[0]
     body = BodyModel.default(device)
     meta = {"config": config.to_dict(), "renderer": config.renderer, "body_model": "default", "identities": ["A"]}
     avatar = Avatar(renderer.to(device), {"A": texture}, body, meta, source=f"random {preset}")

@@ -14,7 +14,6 @@ from anr_studio.model.configtools import config_from_dict, config_to_dict
 
 PRESETS = ("paper", "fast", "tiny")
 NORMS = ("instance", "batch", "none")
-ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu")
 UPSAMPLE_MODES = ("transpose", "bilinear")
 RENDERER_KINDS = ("anr", "anr-1stage", "dnr")  # two-stage ANR, its one-stage ablation, the DNR baseline
 
@@ -57,10 +56,6 @@ class UNetConfig:
     """Upper bound of any level's width."""
     norm: str = "instance"
     """Normalisation after each inner convolution: "instance", "batch" or "none"."""
-    down_activation: str = "leaky_relu"
-    """Encoder activation (pix2pix: leaky_relu with slope 0.2)."""
-    up_activation: str = "relu"
-    """Decoder activation (pix2pix: relu)."""
     upsample: str = "transpose"
     """Decoder upsampling: "transpose" (4x4 stride-2, pix2pix) or "bilinear" (+3x3 conv, no checkerboard)."""
     conv_bias_before_norm: bool = False
@@ -73,8 +68,6 @@ class UNetConfig:
         check_range(self.base_channels, f"{where}.base_channels", 1, 4096)
         check_range(self.max_channels, f"{where}.max_channels", 1, 4096)
         check_range(self.norm, f"{where}.norm", choices=NORMS)
-        check_range(self.down_activation, f"{where}.down_activation", choices=ACTIVATIONS)
-        check_range(self.up_activation, f"{where}.up_activation", choices=ACTIVATIONS)
         check_range(self.upsample, f"{where}.upsample", choices=UPSAMPLE_MODES)
 
 
@@ -192,8 +185,10 @@ class LossConfig:
 
 RETIRED_KEYS = {
     "data": ("random_crop",),
-    "optim": ("discriminator", "ema_decay"),
+    "optim": ("discriminator", "ema_decay", "keyframe_steps", "non_keyframe_steps", "keep_checkpoints"),
     "model": ("coarse_activation",),
+    "model.r1": ("down_activation", "up_activation"),
+    "model.r2": ("down_activation", "up_activation"),
     "model.discriminator": ("condition",),
     "loss": ("gan_mode", "feature_matching", "feature_fallback", "feature_fallback_matching", "discriminator_noise",
              "discriminator_real", "gan_mask_grad", "vgg_layer_weights"),

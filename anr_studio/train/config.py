@@ -56,11 +56,7 @@ class OptimConfig:
     betas: tuple[float, float] = (0.5, 0.999)
     """Adam betas shared by all three optimisers (pix2pix's 0.5 keeps the GAN stable)."""
     split_optimization: bool = True
-    """Alternate R-only steps on non-keyframes with T+R steps on keyframes (Eq. 9/10)."""
-    keyframe_steps: int = 1
-    """In each split cycle, this many T+R steps on keyframes ..."""
-    non_keyframe_steps: int = 1
-    """... followed by this many R-only steps on non-keyframes."""
+    """Alternate T+R steps on keyframes (even steps) with R-only steps on non-keyframes (odd steps) (Eq. 9/10)."""
     steps: int = 50_000
     """Number of optimisation steps (each updates the renderer once)."""
     time_budget_s: float = 0.0
@@ -84,8 +80,6 @@ class OptimConfig:
     with its own (captured) NCCL all-reduces instead of wrapping the modules in DDP."""
     checkpoint_every: int = 1000
     """Write a checkpoint every this many steps (and always when training stops)."""
-    keep_checkpoints: int = 2
-    """How many complete checkpoints to keep (at least 2, so a good one survives a bad write)."""
     max_bad_steps: int = 20
     """Stop with an error after this many consecutive steps with NaN/Inf losses or gradients."""
     log_every: int = 10
@@ -151,7 +145,5 @@ class TrainConfig:
         for where, value, low, high in (
                 ("data.resolution", d.resolution, 16, 8192), ("data.batch_size", d.batch_size, 1, 4096),
                 ("data.workers", d.workers, 0, 256), ("optim.time_budget_s", o.time_budget_s, 0, None),
-                ("optim.steps", o.steps, 0, None), ("optim.checkpoint_every", o.checkpoint_every, 1, None),
-                ("optim.keep_checkpoints", o.keep_checkpoints, 2, None), ("optim.keyframe_steps", o.keyframe_steps, 1, None),
-                ("optim.non_keyframe_steps", o.non_keyframe_steps, 0, None)):
+                ("optim.steps", o.steps, 0, None), ("optim.checkpoint_every", o.checkpoint_every, 1, None)):
             check_range(value, where, low, high)
