@@ -58,7 +58,7 @@ class Avatar:
         for name, tex in textures.items():
             self.add_identity(name, tex, (betas or {}).get(name), (cameras or {}).get(name))
         self.autocast = False  # bf16 autocast on CUDA (see `tune`)
-        self._network: torch.nn.Module = self.renderer  # what render calls: the renderer or its compiled form
+        self._network: torch.nn.Module = self.renderer  # what render calls: the renderer or its graphed form
 
     # -- files ------------------------------------------------------------------------------
     @classmethod
@@ -188,14 +188,13 @@ class Avatar:
             self._frames.clear()
 
     # -- rendering ----------------------------------------------------------------------------
-    def tune(self, bf16: bool = True, channels_last: bool = True, graphs: bool = True,
-             compile: str | None = None, whole_frame: bool = True) -> "Avatar":
+    def tune(self, bf16: bool = True, channels_last: bool = True, graphs: bool = True, whole_frame: bool = True) -> "Avatar":
         """Returns self, set up for speed on its device; saved weights are unchanged.
 
         CPU: the arguments are ignored; fp32 with channels_last weights is the measured best (docs/benchmarks.md,
         "Avatar frame time"). CUDA: ``bf16`` autocast, ``channels_last`` weights, ``graphs``: with ``whole_frame``
         each frame replays as one graph per input layout (`FrameGraphs`), otherwise the renderer alone replays per
-        image size (`GraphedRenderer`); ``compile``: a torch.compile mode instead of ``graphs``.
+        image size (`GraphedRenderer`).
         """
         self._frames = None
         self._clear_caches()
@@ -210,9 +209,7 @@ class Avatar:
         if channels_last:
             self.renderer.to(memory_format=torch.channels_last)
         self._network = self.renderer
-        if compile:
-            self._network = torch.compile(self.renderer, mode=compile, dynamic=False)
-        elif graphs:
+        if graphs:
             from anr_studio.model.graphed import GraphedRenderer
 
             self._network = GraphedRenderer(self.renderer)

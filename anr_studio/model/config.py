@@ -185,7 +185,7 @@ class LossConfig:
 
 RETIRED_KEYS = {
     "data": ("random_crop",),
-    "optim": ("discriminator", "ema_decay", "keyframe_steps", "non_keyframe_steps", "keep_checkpoints"),
+    "optim": ("discriminator", "ema_decay", "keyframe_steps", "non_keyframe_steps", "keep_checkpoints", "compile"),
     "model": ("coarse_activation",),
     "model.r1": ("down_activation", "up_activation"),
     "model.r2": ("down_activation", "up_activation"),

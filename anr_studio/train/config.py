@@ -67,17 +67,14 @@ class OptimConfig:
     """bfloat16 autocast on CUDA (ignored on the CPU)."""
     channels_last: bool = True
     """channels_last memory format on CUDA (ignored on the CPU)."""
-    compile: bool = False
-    """torch.compile the renderer and discriminator on CUDA (slow first steps, faster later)."""
     fused_adam: bool = True
     """Fused Adam kernels; the NaN/Inf guard then skips steps on the device (no host sync per step)."""
     overlap_data: bool = True
     """On CUDA, pose and rasterize the next batch on a side stream while the current step computes."""
     cuda_graph: bool = True
     """On CUDA, replay each step's compute (after posing and rasterizing) from a CUDA graph per identity and
-    step kind; needs fused_adam. With ``compile`` the compiled modules are captured (compiled during the
-    eager warm-up steps). Under torchrun the graphed step averages gradients
-    with its own (captured) NCCL all-reduces instead of wrapping the modules in DDP."""
+    step kind; needs fused_adam. Under torchrun the graphed step averages gradients with its own (captured)
+    NCCL all-reduces instead of wrapping the modules in DDP."""
     checkpoint_every: int = 1000
     """Write a checkpoint every this many steps (and always when training stops)."""
     max_bad_steps: int = 20

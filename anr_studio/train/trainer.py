@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Devices where bf16 autocast, channels_last and torch.compile apply (when the config asks).
-# The CPU has all three too, but they rarely pay off there; tests add "cpu" to cover the path.
+# Devices where bf16 autocast and channels_last apply (when the config asks).
+# The CPU has both too, but they rarely pay off there; tests add "cpu" to cover the path.
 FAST_PATH_DEVICES = ("cuda",)
 # Devices where optim.cuda_graph replays the step's compute from graphs; elsewhere the same path
 # (static inputs, copied outputs) runs uncaptured, which is how tests cover it on the CPU.
@@ -128,7 +128,7 @@ class Trainer:
         # Fused Adam reads a device-side "found_inf" flag, so a NaN step is skipped without a
         # host sync (CUDA; the CPU has fused kernels too, which keeps one code path tested).
         self.fused = c.optim.fused_adam
-        # Graphs need the sync-free NaN guard (fused Adam); compiled modules are captured too.
+        # Graphs need the sync-free NaN guard (fused Adam).
         graphed = c.optim.cuda_graph and dev.type in GRAPH_DEVICES and self.fused
         self._graphs = StepGraphs(dev, GRAPH_WARMUP) if graphed else None
         # Under torchrun the graphed step averages every gradient itself with explicit all-reduces
@@ -148,17 +148,13 @@ class Trainer:
                          if self.disc is not None else None)
         # The discriminator's gradients are always averaged explicitly (never DDP): its one pass
         # per step serves two backward calls (ANRLoss.joint), which DDP's reducer does not allow.
-        renderer_fwd, disc_fwd = self.renderer, self.disc
+        self._renderer_fwd = self.renderer
         if self.dist.enabled:
             broadcast_from_main([self.renderer if self._sync_grads else None, self.disc], self.dist)
         if self.dist.enabled and not self._sync_grads and self._renderer_params:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
-            renderer_fwd = DDP(self.renderer, device_ids=[self.dist.local_rank] if self.cuda else None)
-        if fast and c.optim.compile:
-            renderer_fwd = torch.compile(renderer_fwd)
-            disc_fwd = torch.compile(self.disc) if self.disc is not None else None
-        self._renderer_fwd, self._disc_fwd = renderer_fwd, disc_fwd
+            self._renderer_fwd = DDP(self.renderer, device_ids=[self.dist.local_rank] if self.cuda else None)
         self.mixer = None
         if c.loss.region_mix > 0 and len(self.captures) >= 2:
             self.mixer = RegionMixer(region_masks(self.body, c.model.texture.size).to(dev), len(self.captures), c.optim.seed)
@@ -321,7 +317,7 @@ class Trainer:
             x = x.to(torch.bfloat16)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return self._disc_fwd(x)
+        return self.disc(x)
 
     def _discriminator_step(self, d_loss: torch.Tensor, generator_bad: torch.Tensor) -> None:
         disc_params = list(self.disc.parameters())
