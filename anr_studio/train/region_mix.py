@@ -60,25 +60,26 @@ class RegionMixer:
         mask[..., rows, cols] = 1.0
         return partner, mask
 
-    def inputs(self, step: int, identity: int, textures: Any, uv: torch.Tensor) -> dict[str, torch.Tensor]:
+    def inputs(self, step: int, identity: int, textures: Any, uv: torch.Tensor, share: int = MIX_SHARE
+               ) -> dict[str, torch.Tensor]:
         """Returns {"mix_texture" (1,C,S,S), "mix_uv_mask" (1,1,S,S), "mix_weight" (b,1,H,W)} for a step.
 
-        ``uv`` (B,H,W,2); b = ceil(B / `MIX_SHARE`); ``mix_weight`` is the UV mask read through the UV image.
+        ``uv`` (B,H,W,2); b = ceil(B / ``share``); ``mix_weight`` is the UV mask read through the UV image.
         """
         partner, mask = self.draw(step, identity)
-        b = max(1, -(-uv.shape[0] // MIX_SHARE))
+        b = max(1, -(-uv.shape[0] // share))
         weight = F.grid_sample(mask.expand(b, -1, -1, -1), uv[:b].to(mask.dtype), mode="bilinear",
                                padding_mode="zeros", align_corners=False)
         return {"mix_texture": textures[partner].texture.detach(), "mix_uv_mask": mask, "mix_weight": weight}
 
 
 def region_mix_loss(render: Callable[[torch.Tensor], Any], texture: torch.Tensor, out: Any,
-                    p: dict[str, torch.Tensor]) -> torch.Tensor:
+                    p: dict[str, torch.Tensor], render_target: Callable[[torch.Tensor], Any] | None = None) -> torch.Tensor:
     """Returns the mix's L1 distance to its targets (0-dim float32; gradient reaches the renderer only).
 
     ``render(neural image (b,C,H,W))`` runs the renderer on the step's first b frames; ``texture`` (1,C,S,S)
     is T_b; ``out`` its RenderOutput; ``p`` the step's "uv" and `RegionMixer.inputs`. Target: w·R(T_a) +
-    (1-w)·R(T_b), w = ``mix_weight``, RGB weighted by the target mask.
+    (1-w)·R(T_b), w = ``mix_weight``, RGB weighted by the target mask; ``render_target`` renders R(T_a) (a teacher).
     """
     weight = p["mix_weight"].float()
     b = weight.shape[0]
@@ -90,7 +91,7 @@ def region_mix_loss(render: Callable[[torch.Tensor], Any], texture: torch.Tensor
                              align_corners=False)
 
     with torch.no_grad():
-        out_a = render(sample(p["mix_texture"]))
+        out_a = (render_target or render)(sample(p["mix_texture"]))
         target_rgb = torch.lerp(out.rgb[:b].detach().float(), out_a.rgb.float(), weight)
         has_mask = out.mask_logits is not None
         if has_mask:
