@@ -15,9 +15,6 @@ in the same run:
 
 - ``eager-fp32``: plain eager, float32, NCHW (the baseline)
 - ``bf16-cl``: bf16 autocast + channels_last
-- ``bf16-cl-graphs``: the same + torch.compile(mode="reduce-overhead") of the renderer (Inductor
-  kernels replayed as CUDA graphs; the network's shapes are static per image size). The
-  rasterizer stays eager: it needs host syncs, so it cannot be captured.
 - ``fp32-cudagraph`` / ``bf16-cl-cudagraph``: the eager renderer captured as a plain CUDA graph
   per image size (`anr_studio.model.graphed.GraphedRenderer`, no compilation), fp32 or bf16-cl,
   the rest of the frame op by op: ``Avatar.tune(bf16=..., channels_last=..., whole_frame=False)``
@@ -54,12 +51,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from anr_studio.avatar.avatar import Avatar  # noqa: E402
 from anr_studio.body import BodyModel  # noqa: E402
-from anr_studio.model import NeuralTexture, build_renderer, count_parameters  # noqa: E402
+from anr_studio.model import build_renderer, build_textures, count_parameters  # noqa: E402
 from anr_studio.motion import load_motion  # noqa: E402
 from anr_studio.train.presets import preset as get_preset  # noqa: E402
 from anr_studio.avatar.forward import _is_channels_last, body_maps  # noqa: E402
 
-VARIANTS = ("eager-fp32", "bf16-cl", "bf16-cl-graphs", "fp32-cudagraph", "bf16-cl-cudagraph", "bf16-cl-framegraph",
+VARIANTS = ("eager-fp32", "bf16-cl", "fp32-cudagraph", "bf16-cl-cudagraph", "bf16-cl-framegraph",
             "cpu-tuned")
 COMPARE_POSES = 8
 
@@ -76,7 +73,7 @@ def make_avatar(preset: str, device: torch.device, variant: str) -> Avatar:
     config = get_preset(preset)
     torch.manual_seed(0)
     renderer = build_renderer(config.model, config.renderer)
-    texture = NeuralTexture.from_config(config.model.texture).texture.detach()[0]
+    texture = build_textures(1, config.model.texture)[0].texture.detach()[0]
     body = BodyModel.default(device)
     meta = {"config": config.to_dict(), "renderer": config.renderer, "body_model": "default", "identities": ["A"]}
     avatar = Avatar(renderer.to(device), {"A": texture}, body, meta, source=f"random {preset}")
@@ -85,7 +82,6 @@ def make_avatar(preset: str, device: torch.device, variant: str) -> Avatar:
     if variant != "eager-fp32":
         bf16 = variant.startswith("bf16")
         avatar.tune(bf16=bf16, channels_last=bf16, graphs=variant.endswith(("cudagraph", "framegraph")),
-                    compile="reduce-overhead" if variant.endswith("graphs") else None,
                     whole_frame=variant.endswith("framegraph"))
     return avatar
 

@@ -13,11 +13,10 @@ discriminator train. Variants, measured in the same run on the same capture:
 - ``tuned``: bf16 autocast, channels_last, fused Adam (sync-free NaN guard), cudnn.benchmark,
   next batch rasterized on a side stream
 - ``tuned-2x``: ``tuned`` at twice the preset's batch size
-- ``tuned-compile``: ``tuned`` + torch.compile of the renderer and discriminator
 - ``tuned-graph``: ``tuned`` + the step's compute replayed from CUDA graphs (``optim.cuda_graph``)
 - ``tuned-graph-2x``, ``tuned-graph-4x``: ``tuned-graph`` at two and four times the preset's batch size
 
-Any ``tuned``, ``tuned-compile`` or ``tuned-graph`` variant may add ``-triton`` (channels_last
+Any ``tuned`` or ``tuned-graph`` variant may add ``-triton`` (channels_last
 instance norm as Triton kernels in every step) or ``-nhwc`` (the torch-op form in every step; by
 default graphed steps use the Triton kernels, eager ones the torch ops) and then ``-Nx``
 (N times the preset's batch size), e.g. ``tuned-graph-triton-8x``. ``tuned*`` variants without ``graph`` in
@@ -57,14 +56,14 @@ from anr_studio.train.presets import preset  # noqa: E402
 from anr_studio.train.trainer import Trainer  # noqa: E402
 
 TARGETS = {"paper": 100.0, "fast": 400.0}
-VARIANTS = ("eager-fp32", "tuned", "tuned-2x", "tuned-compile", "tuned-graph", "tuned-graph-2x", "tuned-graph-4x")
-VARIANT_NAME = re.compile(r"eager-fp32|tuned(-compile)?(-graph)?(-triton|-nhwc)?(-[1-9][0-9]*x)?")
+VARIANTS = ("eager-fp32", "tuned", "tuned-2x", "tuned-graph", "tuned-graph-2x", "tuned-graph-4x")
+VARIANT_NAME = re.compile(r"eager-fp32|tuned(-graph)?(-triton|-nhwc)?(-[1-9][0-9]*x)?")
 
 
 def variant_name(text: str) -> str:
     """Returns ``text`` if it names a variant (see the module docstring), else raises argparse's error."""
     if not VARIANT_NAME.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"variant {text!r}: expected eager-fp32 or tuned[-compile][-graph][-triton|-nhwc][-Nx]")
+        raise argparse.ArgumentTypeError(f"variant {text!r}: expected eager-fp32 or tuned[-graph][-triton|-nhwc][-Nx]")
     return text
 
 
@@ -138,7 +137,7 @@ def variant_overrides(variant: str, batch: int) -> list[str]:
     scale = int(variant.rsplit("-", 1)[1][:-1]) if variant.endswith("x") else 1
     return [f"optim.bf16={str(tuned).lower()}", f"optim.channels_last={str(tuned).lower()}",
             f"optim.fused_adam={str(tuned).lower()}", f"optim.overlap_data={str(tuned).lower()}",
-            f"optim.compile={str('compile' in variant).lower()}", f"optim.cuda_graph={str('graph' in variant).lower()}",
+            f"optim.cuda_graph={str('graph' in variant).lower()}",
             f"data.batch_size={batch * scale}"]
 
 
@@ -186,7 +185,7 @@ def measure(name: str, variant: str, capture: Path, body, device: torch.device, 
         record["prepare_ms_per_batch"] = prepare_time(trainer, device)
     except torch.cuda.OutOfMemoryError:
         record["error"] = "out of memory"
-    except Exception as exc:  # one failing variant (e.g. compile) must not lose the others
+    except Exception as exc:  # one failing variant must not lose the others
         record["error"] = f"{type(exc).__name__}: {exc}"[:300]
     finally:
         trainer_module.graphed_norms = graph_norms

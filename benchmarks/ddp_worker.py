@@ -230,7 +230,7 @@ def worker(spec: dict) -> None:
         assert dist.get_backend() == spec["backend"], dist.get_backend()
     if trainer.dist.enabled and not graphed_sync:
         # DDP wraps the renderer only; the discriminator's and textures' gradients go through average_gradients.
-        getattr(trainer._renderer_fwd, "_orig_mod", trainer._renderer_fwd).register_comm_hook(None, timer.hook(world, "renderer"))
+        trainer._renderer_fwd.register_comm_hook(None, timer.hook(world, "renderer"))
         average = trainer_mod.average_gradients
 
         def timed_average(params, info):

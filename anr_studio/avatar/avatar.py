@@ -58,7 +58,7 @@ class Avatar:
         for name, tex in textures.items():
             self.add_identity(name, tex, (betas or {}).get(name), (cameras or {}).get(name))
         self.autocast = False  # bf16 autocast on CUDA (see `tune`)
-        self._network: torch.nn.Module = self.renderer  # what render calls: the renderer or its compiled form
+        self._network: torch.nn.Module = self.renderer  # what render calls: the renderer or its graphed form
 
     # -- files ------------------------------------------------------------------------------
     @classmethod
@@ -188,14 +188,13 @@ class Avatar:
             self._frames.clear()
 
     # -- rendering ----------------------------------------------------------------------------
-    def tune(self, bf16: bool = True, channels_last: bool = True, graphs: bool = True,
-             compile: str | None = None, whole_frame: bool = True) -> "Avatar":
+    def tune(self, bf16: bool = True, channels_last: bool = True, graphs: bool = True, whole_frame: bool = True) -> "Avatar":
         """Returns self, set up for speed on its device; saved weights are unchanged.
 
         CPU: the arguments are ignored; fp32 with channels_last weights is the measured best (docs/benchmarks.md,
         "Avatar frame time"). CUDA: ``bf16`` autocast, ``channels_last`` weights, ``graphs``: with ``whole_frame``
         each frame replays as one graph per input layout (`FrameGraphs`), otherwise the renderer alone replays per
-        image size (`GraphedRenderer`); ``compile``: a torch.compile mode instead of ``graphs``.
+        image size (`GraphedRenderer`).
         """
         self._frames = None
         self._clear_caches()
@@ -210,9 +209,7 @@ class Avatar:
         if channels_last:
             self.renderer.to(memory_format=torch.channels_last)
         self._network = self.renderer
-        if compile:
-            self._network = torch.compile(self.renderer, mode=compile, dynamic=False)
-        elif graphs:
+        if graphs:
             from anr_studio.model.graphed import GraphedRenderer
 
             self._network = GraphedRenderer(self.renderer)
@@ -251,13 +248,6 @@ class Avatar:
         return orbit_camera(azimuth_deg, elevation_deg, distance, target=center.tolist(), image_size=(h, w),
                             fov_deg=fov_deg, device=self.device)
 
-    def _default_camera(self, size: tuple[int, int], identity: str) -> PerspectiveCamera:
-        """Returns `default_camera` (size, identity), computed once (it poses the body and reads it back)."""
-        key = ("camera", size, identity, self.device)
-        if key not in self._cache:
-            self._cache[key] = self.default_camera(size, identity)
-        return self._cache[key]
-
     def _background(self, background: Any, batch: int, h: int, w: int) -> Background:
         """Returns the background on the host: ("colour", (1,3,1,1) float32 in [-1,1]), ("image", (1 or B,H,W,3)), or None (transparent)."""
         if background is None:
@@ -284,16 +274,6 @@ class Avatar:
         if key not in self._cache:  # a colour is one tiny host-to-device copy: keep it on the device
             self._cache[key] = torch.as_tensor(arr, device=self.device)
         return self._cache[key]
-
-    def _render_eager(self, texture: NeuralTexture, pose: torch.Tensor, betas: torch.Tensor | None,
-                      transl: torch.Tensor | None, camera: Any, size: tuple[int, int], background: Background
-                      ) -> tuple[np.ndarray, np.ndarray]:
-        """Returns (image, mask) of one batch rendered op by op; host inputs are checked on the host (one copy back on CUDA)."""
-        checked = pose.device.type == "cpu"
-        with inputs_checked_on_host() if checked else contextlib.nullcontext():
-            image, mask = render_frame(self.body, self._network, texture, pose, betas, transl, camera, size,
-                                       self._background_tensor(background), self.autocast)
-        return to_host(image, mask)
 
     def _betas_tensor(self, identity: str, betas: Any) -> torch.Tensor | None:
         """Returns betas (1 or B, K) on the host: ``betas`` (K,) or (B,K), else the identity's own (None if it has none)."""
@@ -324,7 +304,10 @@ class Avatar:
         n = pose_t.shape[0]
         b_t = self._betas_tensor(identity, betas)
         t_t = None if transl is None else torch.as_tensor(np.asarray(transl, np.float32)).reshape(-1, 3)
-        camera = (camera if camera is not None else self._default_camera((h, w), identity)).to(self.device)
+        if camera is None:  # posing the body and reading it back once per size and identity
+            key = ("camera", (h, w), identity, self.device)
+            camera = self._cache[key] = self._cache.get(key) or self.default_camera((h, w), identity)
+        camera = camera.to(self.device)
         bg = self._background(background, n, h, w)
         texture = self._textures[identity]
         step = max(1, int(batch_size))
@@ -335,10 +318,12 @@ class Avatar:
             bb = None if b_t is None else (b_t if b_t.shape[0] == 1 else b_t[sel])
             tt = None if t_t is None else (t_t if t_t.shape[0] == 1 else t_t[sel])
             bgs = bg if bg is None or bg[0] == "colour" or bg[1].shape[0] == 1 else (bg[0], bg[1][sel])
-            frame = None
-            if self._frames is not None:
-                frame = self._frames.render(self, texture, pose_t[sel], bb, tt, cam, (h, w), bgs)
-            image_np, mask_np = frame if frame is not None else self._render_eager(texture, pose_t[sel], bb, tt, cam, (h, w), bgs)
+            frame = None if self._frames is None else self._frames.render(self, texture, pose_t[sel], bb, tt, cam, (h, w), bgs)
+            if frame is None:  # op by op; host inputs are checked on the host (one copy back on CUDA)
+                with inputs_checked_on_host() if pose_t.device.type == "cpu" else contextlib.nullcontext():
+                    frame = to_host(*render_frame(self.body, self._network, texture, pose_t[sel], bb, tt, cam, (h, w),
+                                                  self._background_tensor(bgs), self.autocast))
+            image_np, mask_np = frame
             images.append(image_np)
             masks.append(mask_np)
         image = np.concatenate(images) if len(images) > 1 else images[0]

@@ -67,12 +67,7 @@ def textured_mesh(body, vertices: np.ndarray, image: np.ndarray | None = None):
     pairs = np.stack([faces.reshape(-1), uv_faces.reshape(-1)], 1)
     unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
     new_faces = inverse.reshape(-1, 3)
-    visual = None
-    if image is not None:
-        material = trimesh.visual.material.SimpleMaterial(image=Image.fromarray(image))
-        visual = trimesh.visual.TextureVisuals(uv=uv[unique[:, 1]], material=material)
-    else:
-        visual = trimesh.visual.TextureVisuals(uv=uv[unique[:, 1]])
+    visual = trimesh.visual.TextureVisuals(uv=uv[unique[:, 1]], image=None if image is None else Image.fromarray(image))
     return trimesh.Trimesh(vertices[unique[:, 0]], new_faces, visual=visual, process=False)
 
 

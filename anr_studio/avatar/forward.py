@@ -58,16 +58,13 @@ def _is_channels_last(module: torch.nn.Module) -> bool:
     return False
 
 
-def soft_mask(mask_logits: torch.Tensor | None, body_mask: torch.Tensor) -> torch.Tensor:
-    """Returns the predicted mask (B,1,H,W) in [0,1]; renderers without a mask head use the body mask."""
-    return torch.sigmoid(mask_logits.float()) if mask_logits is not None else body_mask.float()
-
-
 @torch.no_grad()
 def render_views(body: torch.nn.Module, renderer: torch.nn.Module, texture: torch.nn.Module, pose: torch.Tensor,
                  betas: torch.Tensor | None, transl: torch.Tensor | None, camera: Any, image_size: tuple[int, int]
                  ) -> dict[str, torch.Tensor]:
-    """Returns {"rgb" (B,3,H,W) float32 in [-1,1], "mask" (B,1,H,W) in [0,1]} of whole frames of size ``image_size``."""
+    """Returns {"rgb" (B,3,H,W) float32 in [-1,1], "mask" (B,1,H,W) in [0,1]} of whole frames of size ``image_size``;
+    renderers without a mask head (DNR) give the body mask."""
     maps = body_maps(body, pose, betas, transl, camera, image_size)
     out = run_renderer(renderer, texture, maps.uv, maps.normals, texture_grad=False)
-    return {"rgb": out.rgb.float(), "mask": soft_mask(out.mask_logits, maps.mask)}
+    mask = maps.mask.float() if out.mask_logits is None else torch.sigmoid(out.mask_logits.float())
+    return {"rgb": out.rgb.float(), "mask": mask}

@@ -97,11 +97,6 @@ def _pinned(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) ->
     return torch.empty(shape, dtype=dtype, pin_memory=torch.device(device).type == "cuda")
 
 
-def _finite_host(value: torch.Tensor | None) -> bool:
-    """Returns True for None or a finite CPU tensor (checked on the host: no device involved)."""
-    return value is None or (value.device.type == "cpu" and bool(np.isfinite(value.detach().numpy()).all()))
-
-
 class FrameGraphs:
     """Returns `Avatar.render` frames replayed from CUDA graphs, one per input layout, or None where one can't be used.
 
@@ -162,7 +157,9 @@ class FrameGraphs:
         for value in (betas, transl):
             if value is not None and (value.dim() != 2 or value.shape[0] not in (1, batch)):
                 return None
-        if not all(_finite_host(v) for v in (pose, betas, transl)):
+        # None or finite CPU tensors (checked on the host: no device involved)
+        if not all(v is None or (v.device.type == "cpu" and bool(np.isfinite(v.detach().numpy()).all()))
+                   for v in (pose, betas, transl)):
             return None
         if background is not None and background[0] == "image" and background[1].dtype != np.uint8:
             return None

@@ -141,22 +141,18 @@ def render_views(body: BodyModel, pose: torch.Tensor, size: int) -> list[np.ndar
     return shaded + checked
 
 
-def _label(img: np.ndarray, text: str) -> np.ndarray:
-    import cv2
-
-    scale = max(img.shape[0] / 700.0, 0.3)
-    cv2.putText(img, text, (int(8 * scale) + 2, int(24 * scale) + 4), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                (235, 235, 235), max(1, int(round(2 * scale))), cv2.LINE_AA)
-    return img
-
-
 def body_grid(body: BodyModel, poses: dict[str, torch.Tensor], size: int) -> np.ndarray:
     """Returns an (R*size, 4*size, 3) uint8 grid: one row per pose, columns as in :func:`render_views`."""
+    import cv2
+
     rows = []
+    scale = max(size / 700.0, 0.3)
     for name, pose in poses.items():
         views = render_views(body, pose, size)
-        captions = ("front, shaded", "side, shaded", "front, UV checker", "side, UV checker")
-        rows.append(np.concatenate([_label(v, f"{name}: {c}") for v, c in zip(views, captions)], axis=1))
+        for view, caption in zip(views, ("front, shaded", "side, shaded", "front, UV checker", "side, UV checker")):
+            cv2.putText(view, f"{name}: {caption}", (int(8 * scale) + 2, int(24 * scale) + 4), cv2.FONT_HERSHEY_SIMPLEX,
+                        scale, (235, 235, 235), max(1, int(round(2 * scale))), cv2.LINE_AA)
+        rows.append(np.concatenate(views, axis=1))
     return np.concatenate(rows, axis=0)
 
 

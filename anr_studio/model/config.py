@@ -14,20 +14,16 @@ from anr_studio.model.configtools import config_from_dict, config_to_dict
 
 PRESETS = ("paper", "fast", "tiny")
 NORMS = ("instance", "batch", "none")
-ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu")
 UPSAMPLE_MODES = ("transpose", "bilinear")
-GAN_MODES = ("lsgan", "hinge")
 RENDERER_KINDS = ("anr", "anr-1stage", "dnr")  # two-stage ANR, its one-stage ablation, the DNR baseline
 
 
-def _check_choice(value: str, choices: tuple[str, ...], where: str) -> None:
-    if value not in choices:
+def check_range(value: Any, where: str, low: float = 1, high: float | None = None, choices: tuple = ()) -> None:
+    """Raises AnrError naming ``where`` unless ``value`` is one of ``choices`` or, without them, in [low, high]."""
+    if choices and value not in choices:
         raise AnrError(f"config: {where} = {value!r}, expected one of {', '.join(choices)}")
-
-
-def _check_positive(value: float, where: str, minimum: float = 1, maximum: float | None = None) -> None:
-    if value < minimum or (maximum is not None and value > maximum):
-        span = f"at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+    if not choices and (value < low or (high is not None and value > high)):
+        span = f"at least {low}" if high is None else f"from {low} to {high}"
         raise AnrError(f"config: {where} = {value}, expected {span}")
 
 
@@ -44,8 +40,8 @@ class TextureConfig:
 
     def validate(self, where: str = "model.texture") -> None:
         """Raises AnrError when a value is out of range."""
-        _check_positive(self.channels, f"{where}.channels", 1, 64)
-        _check_positive(self.size, f"{where}.size", 2, 8192)
+        check_range(self.channels, f"{where}.channels", 1, 64)
+        check_range(self.size, f"{where}.size", 2, 8192)
 
 
 @dataclass
@@ -60,10 +56,6 @@ class UNetConfig:
     """Upper bound of any level's width."""
     norm: str = "instance"
     """Normalisation after each inner convolution: "instance", "batch" or "none"."""
-    down_activation: str = "leaky_relu"
-    """Encoder activation (pix2pix: leaky_relu with slope 0.2)."""
-    up_activation: str = "relu"
-    """Decoder activation (pix2pix: relu)."""
     upsample: str = "transpose"
     """Decoder upsampling: "transpose" (4x4 stride-2, pix2pix) or "bilinear" (+3x3 conv, no checkerboard)."""
     conv_bias_before_norm: bool = False
@@ -72,13 +64,11 @@ class UNetConfig:
 
     def validate(self, where: str) -> None:
         """Raises AnrError when a value is out of range."""
-        _check_positive(self.depth, f"{where}.depth", 1, 12)
-        _check_positive(self.base_channels, f"{where}.base_channels", 1, 4096)
-        _check_positive(self.max_channels, f"{where}.max_channels", 1, 4096)
-        _check_choice(self.norm, NORMS, f"{where}.norm")
-        _check_choice(self.down_activation, ACTIVATIONS, f"{where}.down_activation")
-        _check_choice(self.up_activation, ACTIVATIONS, f"{where}.up_activation")
-        _check_choice(self.upsample, UPSAMPLE_MODES, f"{where}.upsample")
+        check_range(self.depth, f"{where}.depth", 1, 12)
+        check_range(self.base_channels, f"{where}.base_channels", 1, 4096)
+        check_range(self.max_channels, f"{where}.max_channels", 1, 4096)
+        check_range(self.norm, f"{where}.norm", choices=NORMS)
+        check_range(self.upsample, f"{where}.upsample", choices=UPSAMPLE_MODES)
 
 
 @dataclass
@@ -98,10 +88,10 @@ class DiscriminatorConfig:
 
     def validate(self, where: str = "model.discriminator") -> None:
         """Raises AnrError when a value is out of range."""
-        _check_positive(self.num_scales, f"{where}.num_scales", 1, 8)
-        _check_positive(self.num_layers, f"{where}.num_layers", 1, 8)
-        _check_positive(self.base_channels, f"{where}.base_channels", 1, 4096)
-        _check_choice(self.norm, NORMS, f"{where}.norm")
+        check_range(self.num_scales, f"{where}.num_scales", 1, 8)
+        check_range(self.num_layers, f"{where}.num_layers", 1, 8)
+        check_range(self.base_channels, f"{where}.base_channels", 1, 4096)
+        check_range(self.norm, f"{where}.norm", choices=NORMS)
 
 
 @dataclass
@@ -147,7 +137,7 @@ class ModelConfig:
     @classmethod
     def preset(cls, name: str) -> "ModelConfig":
         """Returns the `paper` (1024², ~54M per U-Net), `fast` (interactive) or `tiny` (CPU tests) sizes."""
-        _check_choice(name, PRESETS, "preset")
+        check_range(name, "preset", choices=PRESETS)
         # (texture size, U-Net depth, base and max channels, discriminator); paper: pix2pix's U-Net, ~54M parameters
         texture, depth, base, most, disc = {
             "paper": (256, 8, 64, 512, DiscriminatorConfig(base_channels=64)),
@@ -182,8 +172,6 @@ class LossConfig:
     """Region-mix term (anr_studio.train.region_mix): a texture with another identity's region pasted in must
     render as that identity inside the region and as itself outside, so try-on swaps are honoured (try-on
     fidelity 0.58 -> 0.93 on the quality benchmark, docs/results.md); 0 turns it off."""
-    gan_mode: str = "lsgan"
-    """GAN objective: "lsgan" (least squares, pix2pixHD) or "hinge"."""
     vgg_weights: str = ""
     """Path of torchvision's vgg19-dcbbe9de.pth; empty = the torch hub cache (TORCH_HOME)."""
 
@@ -193,33 +181,32 @@ class LossConfig:
             value = getattr(self, f.name)
             if isinstance(value, float) and value < 0:
                 raise AnrError(f"config: loss.{f.name} = {value}, expected a weight >= 0")
-        _check_choice(self.gan_mode, GAN_MODES, "loss.gan_mode")
 
 
 RETIRED_KEYS = {
+    "data": ("random_crop",),
+    "optim": ("discriminator", "ema_decay", "keyframe_steps", "non_keyframe_steps", "keep_checkpoints", "compile"),
     "model": ("coarse_activation",),
+    "model.r1": ("down_activation", "up_activation"),
+    "model.r2": ("down_activation", "up_activation"),
     "model.discriminator": ("condition",),
-    "loss": ("feature_matching", "feature_fallback", "feature_fallback_matching", "discriminator_noise",
+    "loss": ("gan_mode", "feature_matching", "feature_fallback", "feature_fallback_matching", "discriminator_noise",
              "discriminator_real", "gan_mask_grad", "vgg_layer_weights"),
 }
 """Keys of configs stored by earlier versions that no longer exist, by section: dropped when a stored
 config is read (their behaviour is now fixed); any other unknown key is still an error."""
 
 
+def without_retired(data: dict, section: str) -> dict:
+    """Returns a copy of the stored config section ``data`` without the `RETIRED_KEYS` of ``section``."""
+    return {k: v for k, v in data.items() if k not in RETIRED_KEYS.get(section, ())}
+
+
 def stored_model_dict(data: dict) -> dict:
     """Returns a copy of a stored `ModelConfig` dict in the current schema: `RETIRED_KEYS` dropped, a missing
     ``conv_bias_before_norm`` read as True (files that predate it have the biases)."""
-    data = {k: v for k, v in data.items() if k not in RETIRED_KEYS["model"]}
+    data = without_retired(data, "model")
     for name in ("r1", "r2", "discriminator"):
-        section = data.get(name)
-        if isinstance(section, dict):
-            retired = RETIRED_KEYS["model.discriminator"] if name == "discriminator" else ()
-            section = {k: v for k, v in section.items() if k not in retired}
-            section.setdefault("conv_bias_before_norm", True)
-            data[name] = section
+        if isinstance(data.get(name), dict):
+            data[name] = {"conv_bias_before_norm": True, **without_retired(data[name], f"model.{name}")}
     return data
-
-
-def stored_loss_dict(data: dict) -> dict:
-    """Returns a copy of a stored `LossConfig` dict without its retired keys (`RETIRED_KEYS`)."""
-    return {k: v for k, v in data.items() if k not in RETIRED_KEYS["loss"]}

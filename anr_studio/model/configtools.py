@@ -75,14 +75,6 @@ def config_from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
     return cls(**kwargs)
 
 
-def _parse_value(text: str) -> Any:
-    """Returns a JSON value for ``text`` if it parses, else the text itself (so `a=fast` works)."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
 def apply_overrides(config: Any, overrides: list[str] | dict[str, Any]) -> Any:
     """Returns a copy of ``config`` with dotted overrides (``["data.batch_size=8"]``), values parsed as JSON when possible."""
     data = config_to_dict(config)
@@ -101,7 +93,11 @@ def apply_overrides(config: Any, overrides: list[str] | dict[str, Any]) -> Any:
 
 
 def _split_override(text: str) -> tuple[str, Any]:
+    """Returns (key, value) of ``KEY=VALUE``: the value parsed as JSON when it parses, else the text (`a=fast`)."""
     if "=" not in text:
         raise AnrError(f"--set {text}: expected KEY=VALUE, e.g. data.batch_size=8")
-    key, value = text.split("=", 1)
-    return key.strip(), _parse_value(value.strip())
+    key, value = (part.strip() for part in text.split("=", 1))
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value

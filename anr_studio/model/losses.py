@@ -13,37 +13,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from anr_studio.errors import AnrError
-from anr_studio.lazy import optional_module
 from anr_studio.model.config import LossConfig
 from anr_studio.model.discriminator import discriminator_input
 from anr_studio.model.renderer import RenderOutput
 
 log = logging.getLogger(__name__)
 DiscriminatorOutputs = Sequence[Sequence[torch.Tensor]]
-
-
-class _L1Mean(torch.autograd.Function):
-    """mean|a - b| with the `l1_triton` kernels: one read of a and b forward, one more backward (no gradient to b)."""
-
-    @staticmethod
-    def forward(ctx, a, b, kernels):
-        ctx.save_for_backward(a, b)
-        ctx.kernels = kernels
-        return kernels.l1_sum(a, b) / a.numel()
-
-    @staticmethod
-    def backward(ctx, grad):
-        a, b = ctx.saved_tensors
-        return ctx.kernels.l1_grad(a, b, grad / a.numel()), None, None
-
-
-def l1_mean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Returns mean|a - b| (0-dim float32); ``b`` is a constant. Triton kernels on CUDA for same-layout tensors."""
-    b = b.detach()
-    kernels = optional_module("anr_studio.model.l1_triton") if a.is_cuda else None  # None: no Triton (CPU-only torch)
-    if kernels is not None and kernels.flat_compatible(a, b):
-        return _L1Mean.apply(a, b, kernels)
-    return (a.float() - b.float()).abs().mean()
 
 
 def pixel_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -80,32 +55,19 @@ def feature_loss(pred: torch.Tensor, target: torch.Tensor, extractor: Callable[[
         raise AnrError(f"feature_loss: the extractor returned {len(pred_features)} feature maps, expected {len(layer_weights)} (one per layer weight)")
     total = pred.new_zeros((), dtype=torch.float32)
     for w, p, t in zip(layer_weights, pred_features, target_features):
-        total = total + w * l1_mean(p, t)
+        total = total + w * (p.float() - t.float()).abs().mean()
     return total
 
 
-def gan_generator_loss(fake: DiscriminatorOutputs, mode: str = "lsgan") -> torch.Tensor:
-    """Returns the generator side of Eq. 7 over scales: LSGAN mean((D(fake) - 1)^2); hinge -mean(D(fake))."""
-    total = fake[0][-1].new_zeros((), dtype=torch.float32)
-    for scale in fake:
-        logits = scale[-1].float()
-        total = total + (((logits - 1) ** 2).mean() if mode == "lsgan" else -logits.mean())
-    return total / len(fake)
+def gan_generator_loss(fake: DiscriminatorOutputs) -> torch.Tensor:
+    """Returns the generator side of Eq. 7 (LSGAN), averaged over scales: mean((D(fake) - 1)^2)."""
+    return sum(((scale[-1].float() - 1) ** 2).mean() for scale in fake) / len(fake)
 
 
-def gan_discriminator_loss(real: DiscriminatorOutputs, fake: DiscriminatorOutputs, mode: str = "lsgan") -> torch.Tensor:
-    """Returns the discriminator side of Eq. 7, averaged over scales.
-
-    LSGAN: 0.5 * (mean((D(real) - 1)^2) + mean(D(fake)^2)); hinge: mean(relu(1 - D(real))) + mean(relu(1 + D(fake))).
-    """
-    total = real[0][-1].new_zeros((), dtype=torch.float32)
-    for real_scale, fake_scale in zip(real, fake):
-        r, f = real_scale[-1].float(), fake_scale[-1].float()
-        if mode == "lsgan":
-            total = total + 0.5 * (((r - 1) ** 2).mean() + (f**2).mean())
-        else:
-            total = total + F.relu(1 - r).mean() + F.relu(1 + f).mean()
-    return total / len(real)
+def gan_discriminator_loss(real: DiscriminatorOutputs, fake: DiscriminatorOutputs) -> torch.Tensor:
+    """Returns the discriminator side of Eq. 7 (LSGAN), averaged over scales:
+    0.5 * (mean((D(real) - 1)^2) + mean(D(fake)^2))."""
+    return sum(0.5 * (((r[-1].float() - 1) ** 2).mean() + (f[-1].float() ** 2).mean()) for r, f in zip(real, fake)) / len(real)
 
 
 VGG_LAYER_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
@@ -146,20 +108,6 @@ class ANRLoss(nn.Module):
             return out.rgb.float()
         return out.composite(background.float(), None if out.mask_logits is not None else coarse_mask.float()).float()
 
-    @staticmethod
-    def _real_image(frame: torch.Tensor, mask: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
-        """Returns M_gt*F + (1-M_gt)*B (B, 3, H, W) float32: the frame over the plate I' shows, so the
-        background cannot tell real from fake."""
-        frame = frame.float()
-        return torch.lerp(background.float().expand_as(frame), frame, mask.float())  # one pass: B + M (F - B)
-
-    @staticmethod
-    def _fake_image(out: RenderOutput, blended: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
-        """Returns I' as the discriminator sees it: over a detached mask, so its terms shape the colours only."""
-        if out.mask_logits is None:
-            return blended
-        return out.composite(background.float(), out.mask.detach()).float()
-
     def forward(self, out: RenderOutput, frame: torch.Tensor, mask: torch.Tensor, background: torch.Tensor,
                 coarse_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Returns (weighted total, {term: unweighted detached value}) of the terms that need no discriminator.
@@ -178,11 +126,15 @@ class ANRLoss(nn.Module):
         (``total.backward(inputs=..., retain_graph=True)``, ``d_loss.backward(inputs=...)``).
         """
         blended, terms, weighted = self._image_terms(out, frame, mask, background, coarse_mask)
-        real = discriminator(discriminator_input(self._real_image(frame, mask, background), normals))
-        fake = discriminator(discriminator_input(self._fake_image(out, blended, background), normals))
+        # Real: the frame over the plate I' shows (M_gt*F + (1-M_gt)*B, one lerp), so the background cannot
+        # tell real from fake; fake: I' over a detached mask, so the discriminator's terms shape colours only.
+        frame = frame.float()
+        real = torch.lerp(background.float().expand_as(frame), frame, mask.float())
+        fake = blended if out.mask_logits is None else out.composite(background.float(), out.mask.detach()).float()
+        real, fake = (discriminator(discriminator_input(x, normals)) for x in (real, fake))
         add = self._adder(terms, weighted)
-        add("adversarial", self.config.adversarial, lambda: gan_generator_loss(fake, self.config.gan_mode))
-        d_loss = gan_discriminator_loss(real, fake, self.config.gan_mode)
+        add("adversarial", self.config.adversarial, lambda: gan_generator_loss(fake))
+        d_loss = gan_discriminator_loss(real, fake)
         total = self._total(terms, weighted, blended)
         terms["discriminator"] = d_loss.detach()
         return total, d_loss, terms

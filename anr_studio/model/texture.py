@@ -23,22 +23,6 @@ class NeuralTexture(nn.Module):
         generator = torch.Generator(device="cpu").manual_seed(int(init_seed))
         values = torch.rand((1, channels, size, size), generator=generator, dtype=torch.float32) * 2 - 1
         self.texture = nn.Parameter(values)
-        self.init_seed = int(init_seed)
-
-    @classmethod
-    def from_config(cls, config: TextureConfig) -> "NeuralTexture":
-        """Returns a texture sized by ``config``."""
-        return cls(config.channels, config.size, config.init_seed)
-
-    @property
-    def channels(self) -> int:
-        """Returns C."""
-        return int(self.texture.shape[1])
-
-    @property
-    def size(self) -> int:
-        """Returns S."""
-        return int(self.texture.shape[-1])
 
     def sample(self, uv: torch.Tensor) -> torch.Tensor:
         """Returns the neural image (B, C, H, W) read at ``uv`` (B, H, W, 2) grid coords in [-1, 1].
@@ -49,14 +33,10 @@ class NeuralTexture(nn.Module):
         texture = self.texture.expand(uv.shape[0], -1, -1, -1)
         return F.grid_sample(texture, uv.to(texture.dtype), mode="bilinear", padding_mode="zeros", align_corners=False)
 
-    def forward(self, uv: torch.Tensor) -> torch.Tensor:
-        """Returns ``self.sample(uv)`` (B, C, H, W)."""
-        return self.sample(uv)
-
 
 def build_textures(count: int, config: TextureConfig | None = None) -> nn.ModuleList:
     """Returns ``count`` NeuralTextures that start from identical values (one per identity)."""
     config = config or TextureConfig()
     if count < 1:
         raise AnrError(f"build_textures: count = {count}, expected at least 1 identity")
-    return nn.ModuleList(NeuralTexture.from_config(config) for _ in range(count))
+    return nn.ModuleList(NeuralTexture(config.channels, config.size, config.init_seed) for _ in range(count))

@@ -201,17 +201,14 @@ class Conv2dAct(nn.Conv2d):
 
 LEAKY_SLOPE = 0.2
 """Negative slope of the "leaky_relu" activation (pix2pix)."""
-_FUSABLE_SLOPES = {"relu": 0.0, "leaky_relu": LEAKY_SLOPE}
+_SLOPES = {"relu": 0.0, "leaky_relu": LEAKY_SLOPE}
 
 
 def make_conv_activation(in_channels: int, out_channels: int, activation: str, *args,
                          **kwargs) -> tuple[nn.Module, nn.Module]:
-    """Returns (convolution, activation layer): a ReLU or leaky ReLU goes into the convolution (`Conv2dAct`), the
-    activation layer is then nn.Identity; same parameters and state dict."""
-    if activation in _FUSABLE_SLOPES:
-        slope = _FUSABLE_SLOPES[activation]
-        return Conv2dAct(in_channels, out_channels, *args, negative_slope=slope, **kwargs), nn.Identity()
-    return nn.Conv2d(in_channels, out_channels, *args, **kwargs), make_activation(activation)
+    """Returns (convolution, nn.Identity): the ReLU or leaky ReLU ``activation`` goes into the convolution (`Conv2dAct`;
+    nn.Conv2d's parameters and state dict)."""
+    return Conv2dAct(in_channels, out_channels, *args, negative_slope=_SLOPES[activation], **kwargs), nn.Identity()
 
 
 def make_norm(kind: str, channels: int, negative_slope: float | None = None) -> nn.Module:
@@ -225,21 +222,11 @@ def make_norm(kind: str, channels: int, negative_slope: float | None = None) -> 
 
 
 def make_norm_activation(norm: str, channels: int, activation: str) -> tuple[nn.Module, nn.Module]:
-    """Returns (norm layer, activation layer); an instance norm takes a ReLU or leaky ReLU into itself (then nn.Identity)."""
-    if norm == "instance" and activation in _FUSABLE_SLOPES:
-        return make_norm(norm, channels, _FUSABLE_SLOPES[activation]), nn.Identity()
-    return make_norm(norm, channels), make_activation(activation)
-
-
-def make_activation(kind: str) -> nn.Module:
-    """Returns the activation ``kind`` ("relu", "leaky_relu" (slope `LEAKY_SLOPE`), "elu", "gelu", "silu")."""
-    return {
-        "relu": lambda: nn.ReLU(inplace=True),
-        "leaky_relu": lambda: nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
-        "elu": lambda: nn.ELU(inplace=True),
-        "gelu": lambda: nn.GELU(),
-        "silu": lambda: nn.SiLU(inplace=True),
-    }[kind]()
+    """Returns (norm layer, activation layer) for ``activation`` "relu" or "leaky_relu"; an instance norm takes it into
+    itself (then nn.Identity)."""
+    if norm == "instance":
+        return make_norm(norm, channels, _SLOPES[activation]), nn.Identity()
+    return make_norm(norm, channels), nn.ReLU(inplace=True) if activation == "relu" else nn.LeakyReLU(LEAKY_SLOPE, inplace=True)
 
 
 def _up_conv(in_channels: int, out_channels: int, mode: str, bias: bool) -> nn.Module:
@@ -255,8 +242,8 @@ class UNet(nn.Module):
     """Returns (B, out_channels, H, W) from (B, in_channels, H, W); any H, W (padded internally).
 
     pix2pix: encoder level i halves the resolution (4x4 stride 2) to ``min(base * 2**i, max)`` channels, the
-    decoder mirrors it with skip concatenations; the first and innermost levels have no norm; the last
-    layer is linear (callers apply tanh / keep logits).
+    decoder mirrors it with skip concatenations; leaky ReLU (0.2) down, ReLU up; the first and innermost levels
+    have no norm; the last layer is linear (callers apply tanh / keep logits).
     """
 
     def __init__(self, in_channels: int, out_channels: int, config: UNetConfig | None = None) -> None:
@@ -276,9 +263,9 @@ class UNet(nn.Module):
             normed = 0 < i < config.depth - 1
             if normed:
                 layers = (nn.Conv2d(prev, width, 4, stride=2, padding=1, bias=normed_bias),
-                          *make_norm_activation(config.norm, width, config.down_activation))
+                          *make_norm_activation(config.norm, width, "leaky_relu"))
             else:
-                conv, act = make_conv_activation(prev, width, config.down_activation, 4, stride=2, padding=1)
+                conv, act = make_conv_activation(prev, width, "leaky_relu", 4, stride=2, padding=1)
                 layers = (conv, nn.Identity(), act)
             self.down.append(nn.Sequential(*layers))
             prev = width
@@ -289,7 +276,7 @@ class UNet(nn.Module):
             in_ch = widths[i + 1] if i == config.depth - 2 else 2 * widths[i + 1]
             self.up.append(nn.Sequential(
                 _up_conv(in_ch, widths[i], config.upsample, normed_bias),
-                *make_norm_activation(config.norm, widths[i], config.up_activation),
+                *make_norm_activation(config.norm, widths[i], "relu"),
             ))
         final_in = widths[0] if config.depth == 1 else 2 * widths[0]
         self.final = _up_conv(final_in, out_channels, config.upsample, bias=True)

@@ -16,14 +16,6 @@ from anr_studio.errors import AnrError, expect_finite, expect_shape
 __all__ = ["PerspectiveCamera", "WeakPerspectiveCamera", "orbit_camera", "Camera"]
 
 
-def _expect_all_finite(tensors: dict[str, torch.Tensor], source: str) -> None:
-    """Raises AnrError naming the first of ``tensors`` that holds NaN or Inf (one device sync when all are fine)."""
-    if bool(torch.stack([torch.isfinite(t.to(next(iter(tensors.values())).device)).all() for t in tensors.values()]).all()):
-        return
-    for name, t in tensors.items():
-        expect_finite(t, name, source)
-
-
 def _as_batched(value, inner: tuple[int, ...], field: str, source: str, check_finite: bool = True) -> torch.Tensor:
     """Returns ``value`` as a float tensor of shape (B, *inner); an unbatched (*inner) gains B = 1."""
     tensor = torch.as_tensor(value)
@@ -107,7 +99,10 @@ class PerspectiveCamera(_Views):
         K = _as_batched(K, (3, 3), "K", source, check_finite=False)
         R = _as_batched(R, (3, 3), "R", source, check_finite=False)
         t = _as_batched(t, (3,), "t", source, check_finite=False)
-        _expect_all_finite({"K": K, "R": R, "t": t}, source)  # built per training step: one sync, not three
+        # Built per training step: one sync when all are finite, not three; else the first bad one is named.
+        if not bool(torch.stack([torch.isfinite(x.to(K.device)).all() for x in (K, R, t)]).all()):
+            for name, x in (("K", K), ("R", R), ("t", t)):
+                expect_finite(x, name, source)
         sizes = {K.shape[0], R.shape[0], t.shape[0]} - {1}
         if len(sizes) > 1:
             raise AnrError(f"{source}: K, R and t have batches {K.shape[0]}, {R.shape[0]}, {t.shape[0]}, expected equal batches or 1")

@@ -14,6 +14,7 @@ have no cracks. Not differentiable in geometry (as in the paper): gradients flow
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -221,26 +222,16 @@ def _row_spans(table: torch.Tensor, rows_face: torch.Tensor, rows_y: torch.Tenso
     return x_lo.long(), count, k_start, t[15]
 
 
+@functools.cache
 def _triton_raster():
-    """Returns the Triton kernel wrapper, or None where Triton is missing."""
-    global _TRITON
-    if _TRITON is None:
-        module = optional_module("anr_studio.render.raster_triton")  # None: CPU-only torch builds ship no Triton
-        _TRITON = module.raster_triton if module is not None else False
-    return _TRITON or None
-
-
-_TRITON = None
+    """Returns the Triton kernel wrapper, or None where Triton is missing (CPU-only torch builds ship none)."""
+    module = optional_module("anr_studio.render.raster_triton")
+    return module.raster_triton if module is not None else None
 
 
 def capturable(device: torch.device) -> bool:
     """Returns True where `rasterize` (no ``max_pairs``) can be captured in a CUDA graph: CUDA with the Triton kernels."""
     return torch.device(device).type == "cuda" and _triton_raster() is not None
-
-
-def _default_max_pairs(device: torch.device) -> int:
-    # Bounds peak memory: about 100 bytes per (face, pixel) candidate.
-    return 2**24 if device.type == "cuda" else 2**21
 
 
 def _chunks(counts: torch.Tensor, max_items: int) -> list[tuple[int, int, int]]:
@@ -294,7 +285,8 @@ def rasterize(vertices: torch.Tensor, faces: torch.Tensor, camera: Camera, image
     hw = height * width
     perspective = bool(camera.is_perspective)
     kernels = _triton_raster() if device.type == "cuda" and not max_pairs else None
-    max_pairs = int(max_pairs) if max_pairs else _default_max_pairs(device)
+    # The default bounds peak memory: about 100 bytes per (face, pixel) candidate.
+    max_pairs = int(max_pairs) if max_pairs else 2**24 if device.type == "cuda" else 2**21
     if kernels is not None and num_faces:
         with torch.no_grad():
             cam = camera.to(device=device, dtype=torch.float32)

@@ -174,7 +174,8 @@ def checkpoint_paths(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
 
 
 def save_checkpoint(run_dir: str | os.PathLike, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any], keep: int = 2) -> Path:
-    """Writes checkpoint ``step`` (tensors copied to the CPU) atomically, prunes older ones; returns the JSON path."""
+    """Writes checkpoint ``step`` (tensors copied to the CPU) atomically, keeps the ``keep`` newest (two: a good one
+    survives a bad write); returns the JSON path."""
     folder = Path(run_dir) / CHECKPOINT_DIR
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob(".step-*.tmp"):  # left by a process killed mid-write

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from anr_studio.model.config import RENDERER_KINDS, LossConfig, ModelConfig, stored_loss_dict, stored_model_dict
+from anr_studio.errors import AnrError
+from anr_studio.model.config import (RENDERER_KINDS, LossConfig, ModelConfig, check_range, stored_model_dict,
+                                     without_retired)
 from anr_studio.model.configtools import apply_overrides, config_from_dict, config_to_dict
 
 
@@ -54,11 +56,7 @@ class OptimConfig:
     betas: tuple[float, float] = (0.5, 0.999)
     """Adam betas shared by all three optimisers (pix2pix's 0.5 keeps the GAN stable)."""
     split_optimization: bool = True
-    """Alternate R-only steps on non-keyframes with T+R steps on keyframes (Eq. 9/10)."""
-    keyframe_steps: int = 1
-    """In each split cycle, this many T+R steps on keyframes ..."""
-    non_keyframe_steps: int = 1
-    """... followed by this many R-only steps on non-keyframes."""
+    """Alternate T+R steps on keyframes (even steps) with R-only steps on non-keyframes (odd steps) (Eq. 9/10)."""
     steps: int = 50_000
     """Number of optimisation steps (each updates the renderer once)."""
     time_budget_s: float = 0.0
@@ -69,21 +67,16 @@ class OptimConfig:
     """bfloat16 autocast on CUDA (ignored on the CPU)."""
     channels_last: bool = True
     """channels_last memory format on CUDA (ignored on the CPU)."""
-    compile: bool = False
-    """torch.compile the renderer and discriminator on CUDA (slow first steps, faster later)."""
     fused_adam: bool = True
     """Fused Adam kernels; the NaN/Inf guard then skips steps on the device (no host sync per step)."""
     overlap_data: bool = True
     """On CUDA, pose and rasterize the next batch on a side stream while the current step computes."""
     cuda_graph: bool = True
     """On CUDA, replay each step's compute (after posing and rasterizing) from a CUDA graph per identity and
-    step kind; needs fused_adam. With ``compile`` the compiled modules are captured (compiled during the
-    eager warm-up steps). Under torchrun the graphed step averages gradients
-    with its own (captured) NCCL all-reduces instead of wrapping the modules in DDP."""
+    step kind; needs fused_adam. Under torchrun the graphed step averages gradients with its own (captured)
+    NCCL all-reduces instead of wrapping the modules in DDP."""
     checkpoint_every: int = 1000
     """Write a checkpoint every this many steps (and always when training stops)."""
-    keep_checkpoints: int = 2
-    """How many complete checkpoints to keep (at least 2, so a good one survives a bad write)."""
     max_bad_steps: int = 20
     """Stop with an error after this many consecutive steps with NaN/Inf losses or gradients."""
     log_every: int = 10
@@ -117,17 +110,10 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
         """Returns the config stored in ``data`` (retired keys dropped); AnrError names any other unknown or mistyped key."""
         if not isinstance(data, dict):
-            from anr_studio.errors import AnrError
-
             raise AnrError(f"config: is a JSON {type(data).__name__}, expected an object of config groups")
-        data = dict(data)
-        for section, retired in RETIRED_KEYS.items():
-            if isinstance(data.get(section), dict):
-                data[section] = {k: v for k, v in data[section].items() if k not in retired}
+        data = {k: without_retired(v, k) if isinstance(v, dict) else v for k, v in data.items()}
         if isinstance(data.get("model"), dict):
             data["model"] = stored_model_dict(data["model"])
-        if isinstance(data.get("loss"), dict):
-            data["loss"] = stored_loss_dict(data["loss"])
         config = config_from_dict(cls, data)
         config.validate()
         return config
@@ -140,33 +126,21 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raises AnrError when a value is out of its range."""
-        from anr_studio.errors import AnrError
-
         d, o = self.data, self.optim
-        if self.renderer not in RENDERER_KINDS:
-            raise AnrError(f"config: renderer = {self.renderer!r}, expected one of {', '.join(RENDERER_KINDS)}")
-        if not 16 <= d.resolution <= 8192 or d.resolution % 16:
+        check_range(self.renderer, "renderer", choices=RENDERER_KINDS)
+        if d.resolution % 16:
             raise AnrError(f"config: data.resolution = {d.resolution}, expected a multiple of 16 from 16 to 8192")
         if not 0 < d.rescale_min <= d.rescale_max:
             raise AnrError(f"config: data.rescale_min/max = {d.rescale_min}/{d.rescale_max}, expected 0 < min <= max")
         if not 0 <= d.grid_jitter < 1:
             raise AnrError(f"config: data.grid_jitter = {d.grid_jitter}, expected a value in [0, 1)")
-        if not 1 <= d.batch_size <= 4096 or not 0 <= d.workers <= 256:
-            raise AnrError(f"config: data.batch_size = {d.batch_size}, data.workers = {d.workers}, expected 1..4096 and 0..256")
         if not all(0 < lr <= 10 for lr in (o.lr_renderer, o.lr_texture, o.lr_discriminator)):
             raise AnrError(f"config: optim.lr_renderer/lr_texture/lr_discriminator = {o.lr_renderer}/{o.lr_texture}/"
                            f"{o.lr_discriminator}, expected learning rates in (0, 10]")
-        if not all(0 <= b < 1 for b in o.betas) or o.time_budget_s < 0:
-            raise AnrError(f"config: optim.betas = {list(o.betas)}, optim.time_budget_s = {o.time_budget_s}, "
-                           "expected Adam betas in [0, 1) and a budget >= 0")
-        if o.steps < 0 or o.checkpoint_every < 1 or o.keep_checkpoints < 2:
-            raise AnrError(f"config: optim.steps = {o.steps}, optim.checkpoint_every = {o.checkpoint_every}, "
-                           f"optim.keep_checkpoints = {o.keep_checkpoints}, expected >= 0, >= 1 and >= 2")
-        if o.keyframe_steps < 1 or o.non_keyframe_steps < 0:
-            raise AnrError(f"config: optim.keyframe_steps = {o.keyframe_steps}, optim.non_keyframe_steps = "
-                           f"{o.non_keyframe_steps}, expected >= 1 and >= 0")
-
-
-RETIRED_KEYS = {"data": ("random_crop",), "optim": ("discriminator", "ema_decay")}
-"""Keys of `DataConfig` and `OptimConfig` that configs stored by earlier versions hold and this version
-retired (their behaviour is now fixed): dropped on reading."""
+        if not all(0 <= b < 1 for b in o.betas):
+            raise AnrError(f"config: optim.betas = {list(o.betas)}, expected Adam betas in [0, 1)")
+        for where, value, low, high in (
+                ("data.resolution", d.resolution, 16, 8192), ("data.batch_size", d.batch_size, 1, 4096),
+                ("data.workers", d.workers, 0, 256), ("optim.time_budget_s", o.time_budget_s, 0, None),
+                ("optim.steps", o.steps, 0, None), ("optim.checkpoint_every", o.checkpoint_every, 1, None)):
+            check_range(value, where, low, high)

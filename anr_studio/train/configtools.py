@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
+import json
 
-def option_overrides(*, steps: int | None = None, checkpoint_every: int | None = None,
-                     preview_every: int | None = None, time_budget_s: float | None = None,
-                     split_optimization: bool | None = None) -> list[str]:
-    """Returns ``section.field=value`` overrides for the options of the CLI and the training form; None keeps the preset's."""
-    named = {"optim.steps": None if steps is None else int(steps),
-             "optim.checkpoint_every": None if checkpoint_every is None else int(checkpoint_every),
-             "optim.preview_every": None if preview_every is None else int(preview_every),
-             "optim.time_budget_s": None if time_budget_s is None else float(time_budget_s),
-             "optim.split_optimization": None if split_optimization is None else str(bool(split_optimization)).lower()}
-    return [f"{key}={value}" for key, value in named.items() if value is not None]
+
+def option_overrides(**options: float | bool | None) -> list[str]:
+    """Returns ``optim.NAME=value`` overrides of the named `OptimConfig` options (steps, checkpoint_every,
+    preview_every, time_budget_s, split_optimization); None keeps the preset's."""
+    return [f"optim.{name}={json.dumps(value)}" for name, value in options.items() if value is not None]

@@ -90,10 +90,7 @@ def step_plan(step: int, n_identities: int, optim: OptimConfig) -> tuple[int, bo
     """Returns (identity index, keyframe step?) of ``step``; the same on every rank."""
     rng = np.random.default_rng([optim.seed, step, 7])
     identity = int(rng.integers(n_identities))
-    if not optim.split_optimization:
-        return identity, False
-    cycle = optim.keyframe_steps + optim.non_keyframe_steps
-    return identity, (step % cycle) < optim.keyframe_steps
+    return identity, optim.split_optimization and step % 2 == 0
 
 
 class StepBatches:

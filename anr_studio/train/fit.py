@@ -84,7 +84,7 @@ def fit_config(avatar, steps: int, *, lr: float | None = None, batch_size: int |
     return base.with_overrides({
         "optim.steps": steps, "optim.checkpoint_every": checkpoint_every, "optim.time_budget_s": time_budget_s,
         "optim.lr_texture": lr or o.lr_texture, "optim.split_optimization": False, "optim.log_every": 1,
-        "optim.preview_every": 0, "optim.keep_checkpoints": 2, "optim.compile": False, "optim.cuda_graph": False,
+        "optim.preview_every": 0, "optim.cuda_graph": False,
         "optim.channels_last": False, "loss.adversarial": 0.0, "loss.region_mix": 0.0,
         "data.batch_size": batch_size or d.batch_size})
 

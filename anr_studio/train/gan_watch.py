@@ -6,18 +6,17 @@ from __future__ import annotations
 from collections import deque
 from typing import Callable, Mapping
 
-BALANCED = {"lsgan": 0.25, "hinge": 2.0}
-"""The discriminator's loss when it cannot tell real from fake (LSGAN: D = 0.5 on both; hinge: D = 0)."""
+BALANCED = 0.25
+"""The discriminator's LSGAN loss when it cannot tell real from fake (D = 0.5 on both)."""
 
 
 class DiscriminatorWatch:
     """Warns once when the discriminator's mean loss over ``window_steps`` falls below ``ratio`` x balanced,
     and once when it is back above twice that."""
 
-    def __init__(self, gan_mode: str, log_every: int, warn: Callable[[str], None], window_steps: int = 200,
-                 ratio: float = 0.08) -> None:
-        self.balanced = BALANCED.get(gan_mode, BALANCED["lsgan"])
-        self.threshold = ratio * self.balanced
+    def __init__(self, log_every: int, warn: Callable[[str], None], window_steps: int = 200, ratio: float = 0.08) -> None:
+        self.balanced = BALANCED
+        self.threshold = ratio * BALANCED
         self.window = deque(maxlen=max(1, window_steps // max(1, log_every)))
         self.window_steps, self.warn = window_steps, warn
         self.winning_since: int | None = None

@@ -41,11 +41,6 @@ class RegionMixer:
     def __init__(self, masks: torch.Tensor, identities: int, seed: int) -> None:
         self.masks, self.identities, self.seed = masks, identities, seed
 
-    @property
-    def active(self) -> bool:
-        """Whether there is something to mix (two identities at least)."""
-        return self.identities >= 2
-
     def draw(self, step: int, identity: int) -> tuple[int, torch.Tensor]:
         """Returns (partner identity != ``identity``, UV mask (1, 1, S, S)) of the mix at ``step``."""
         rng = np.random.default_rng([self.seed, step, 29])

@@ -59,7 +59,7 @@ def collect(trainer: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
 def save(trainer: Any) -> Path:
     """Writes a checkpoint of ``trainer`` at its current step; returns the JSON path."""
     tensors, meta = collect(trainer)
-    return save_checkpoint(trainer.out, trainer.step, tensors, meta, keep=trainer.config.optim.keep_checkpoints)
+    return save_checkpoint(trainer.out, trainer.step, tensors, meta)
 
 
 def _load_module(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str, source: str) -> None:

@@ -17,11 +17,6 @@ Outputs = tuple[dict[str, torch.Tensor], torch.Tensor]
 StepFn = Callable[[dict[str, torch.Tensor]], Outputs]
 
 
-def _copies(outputs: Outputs) -> Outputs:
-    terms, flag = outputs
-    return {k: v.clone() for k, v in terms.items()}, flag.clone()
-
-
 class StepGraphs:
     """Runs ``fn(inputs) -> (terms, flag)`` per key through a `GraphCache`, inputs copied into static buffers per
     signature, outputs copied; uncaptured on the CPU."""
@@ -49,4 +44,5 @@ class StepGraphs:
             static = self._inputs[signature] = {k: torch.empty_like(v) for k, v in inputs.items()}
         for k, v in inputs.items():
             static[k].copy_(v)
-        return _copies(self.graphs.run((key, signature), lambda: fn(static), self.device))
+        terms, flag = self.graphs.run((key, signature), lambda: fn(static), self.device)
+        return {k: v.clone() for k, v in terms.items()}, flag.clone()

@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Devices where bf16 autocast, channels_last and torch.compile apply (when the config asks).
-# The CPU has all three too, but they rarely pay off there; tests add "cpu" to cover the path.
+# Devices where bf16 autocast and channels_last apply (when the config asks).
+# The CPU has both too, but they rarely pay off there; tests add "cpu" to cover the path.
 FAST_PATH_DEVICES = ("cuda",)
 # Devices where optim.cuda_graph replays the step's compute from graphs; elsewhere the same path
 # (static inputs, copied outputs) runs uncaptured, which is how tests cover it on the CPU.
@@ -85,7 +85,7 @@ class Trainer:
             body_path, model_id=first.body_model_id, device=self.device, source=first.path.name)
         self.step, self.train_time = 0, 0.0
         self.bad_steps = BadStepCounter(config.optim.max_bad_steps, self.warn)
-        self._gan_watch = DiscriminatorWatch(config.loss.gan_mode, config.optim.log_every, self.warn)
+        self._gan_watch = DiscriminatorWatch(config.optim.log_every, self.warn)
         self._side_stream: torch.cuda.Stream | None = None
         self._build_models()
         if resume:
@@ -128,7 +128,7 @@ class Trainer:
         # Fused Adam reads a device-side "found_inf" flag, so a NaN step is skipped without a
         # host sync (CUDA; the CPU has fused kernels too, which keeps one code path tested).
         self.fused = c.optim.fused_adam
-        # Graphs need the sync-free NaN guard (fused Adam); compiled modules are captured too.
+        # Graphs need the sync-free NaN guard (fused Adam).
         graphed = c.optim.cuda_graph and dev.type in GRAPH_DEVICES and self.fused
         self._graphs = StepGraphs(dev, GRAPH_WARMUP) if graphed else None
         # Under torchrun the graphed step averages every gradient itself with explicit all-reduces
@@ -148,17 +148,13 @@ class Trainer:
                          if self.disc is not None else None)
         # The discriminator's gradients are always averaged explicitly (never DDP): its one pass
         # per step serves two backward calls (ANRLoss.joint), which DDP's reducer does not allow.
-        renderer_fwd, disc_fwd = self.renderer, self.disc
+        self._renderer_fwd = self.renderer
         if self.dist.enabled:
             broadcast_from_main([self.renderer if self._sync_grads else None, self.disc], self.dist)
         if self.dist.enabled and not self._sync_grads and self._renderer_params:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
-            renderer_fwd = DDP(self.renderer, device_ids=[self.dist.local_rank] if self.cuda else None)
-        if fast and c.optim.compile:
-            renderer_fwd = torch.compile(renderer_fwd)
-            disc_fwd = torch.compile(self.disc) if self.disc is not None else None
-        self._renderer_fwd, self._disc_fwd = renderer_fwd, disc_fwd
+            self._renderer_fwd = DDP(self.renderer, device_ids=[self.dist.local_rank] if self.cuda else None)
         self.mixer = None
         if c.loss.region_mix > 0 and len(self.captures) >= 2:
             self.mixer = RegionMixer(region_masks(self.body, c.model.texture.size).to(dev), len(self.captures), c.optim.seed)
@@ -226,13 +222,6 @@ class Trainer:
         with torch.cuda.stream(self._side_stream):
             return self._prepare(batch, step)
 
-    def _adopt(self, prepared: dict[str, Any]) -> dict[str, Any]:
-        main = torch.cuda.current_stream(self.device)
-        main.wait_stream(self._side_stream)
-        for t in prepared.values():
-            t.record_stream(main)  # keep the allocator from reusing them while the main stream reads
-        return prepared
-
     def _apply(self, optimizer: torch.optim.Optimizer, bad: torch.Tensor) -> None:
         if self.fused:
             # Fused Adam skips the update (and undoes its step count) on the device; it wants a
@@ -249,7 +238,12 @@ class Trainer:
         ``prepared``: the batch from `_prepare_ahead`; with ``optim.cuda_graph`` the compute replays a graph.
         """
         c = self.config
-        p = self._adopt(prepared) if prepared is not None else self._prepare(batch, self.step)
+        p = prepared if prepared is not None else self._prepare(batch, self.step)
+        if prepared is not None:
+            main = torch.cuda.current_stream(self.device)
+            main.wait_stream(self._side_stream)
+            for t in prepared.values():
+                t.record_stream(main)  # keep the allocator from reusing them while the main stream reads
         identity = int(batch["identity"][0])
         update_texture = bool(batch["keyframe_step"][0]) or not c.optim.split_optimization
         if self._graphs is None:
@@ -267,7 +261,10 @@ class Trainer:
         for opt in (self.opt_renderer, self.opt_texture, self.opt_disc):
             if opt is not None:
                 opt.zero_grad(set_to_none=True)
-        with self._autocast():
+        # No cast cache: under graphs cached bf16 weights must not outlive a capture, and eager the
+        # discriminator's two calls would share each cached weight cast, summing their weight
+        # gradients in bf16 (a graphed step sums them in float32, so the two would drift apart).
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast, cache_enabled=False):
             out = run_renderer(self._renderer_fwd, texture, p["uv"], p["normals"], texture_grad=update_texture)
             args = (out, p["frame"], p["mask"], p["background"])
             if self.disc is None:
@@ -313,12 +310,6 @@ class Trainer:
             return self._renderer_fwd(neural, normals)
         return render
 
-    def _autocast(self) -> torch.autocast:
-        # No cast cache: under graphs cached bf16 weights must not outlive a capture, and eager the
-        # discriminator's two calls would share each cached weight cast, summing their weight
-        # gradients in bf16 (a graphed step sums them in float32, so the two would drift apart).
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast, cache_enabled=False)
-
     def _judge(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
         """Returns the discriminator's outputs for its input ``x``: bf16 under autocast (its first convolution
         would cast it anyway; the coarser scales' average pooling runs on half the bytes), channels_last when tuned."""
@@ -326,7 +317,7 @@ class Trainer:
             x = x.to(torch.bfloat16)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return self._disc_fwd(x)
+        return self.disc(x)
 
     def _discriminator_step(self, d_loss: torch.Tensor, generator_bad: torch.Tensor) -> None:
         disc_params = list(self.disc.parameters())

@@ -2,13 +2,13 @@
 
 import torch
 
-from anr_studio.model import ANRLoss, ANRRenderer, LossConfig, ModelConfig, NeuralTexture
+from anr_studio.model import ANRLoss, ANRRenderer, LossConfig, ModelConfig, build_textures
 
 
 def test_tiny_anr_overfits_one_frame():
     torch.manual_seed(0)
     config = ModelConfig.preset("tiny")
-    renderer, texture = ANRRenderer(config), NeuralTexture.from_config(config.texture)
+    renderer, texture = ANRRenderer(config), build_textures(1, config.texture)[0]
     size = 32
     ys, xs = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
     inside = ((xs / 0.6) ** 2 + (ys / 0.8) ** 2 < 1).float()[None, None]  # an ellipse "body"

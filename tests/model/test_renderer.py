@@ -9,9 +9,9 @@ from anr_studio.model import (
     DNRRenderer,
     ModelConfig,
     MultiScaleDiscriminator,
-    NeuralTexture,
     RenderOutput,
     build_renderer,
+    build_textures,
     count_parameters,
     discriminator_input,
 )
@@ -26,7 +26,7 @@ def inputs(b=2, h=32, w=32):
 
 def test_two_stage_anr_outputs_and_gradients_through_both_unets_and_texture():
     renderer = ANRRenderer(TINY)
-    tex = NeuralTexture.from_config(TINY.texture)
+    tex = build_textures(1, TINY.texture)[0]
     uv = torch.rand(2, 32, 32, 2) * 2 - 1
     out = renderer(tex.sample(uv), torch.randn(2, 3, 32, 32))
     assert out.rgb.shape == (2, 3, 32, 32) and out.coarse_rgb.shape == (2, 3, 32, 32)

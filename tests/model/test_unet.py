@@ -32,7 +32,7 @@ def test_widths_double_up_to_max():
 @pytest.mark.parametrize("upsample", ["transpose", "bilinear"])
 def test_every_parameter_gets_a_gradient(norm, upsample):
     torch.manual_seed(0)
-    cfg = UNetConfig(depth=3, base_channels=4, max_channels=8, norm=norm, upsample=upsample, down_activation="silu")
+    cfg = UNetConfig(depth=3, base_channels=4, max_channels=8, norm=norm, upsample=upsample)
     net = UNet(3, 2, cfg)
     x = torch.randn(2, 3, 16, 16, requires_grad=True)
     net(x).square().mean().backward()
