@@ -224,9 +224,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def _build_status(self) -> None:
         import torch
 
-        dev = f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "CPU only"
         self.job_list = JobListWidget(self.jobs)
-        self.device_label = QtWidgets.QLabel(dev)
+        self.device_label = QtWidgets.QLabel(f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "CPU only")
         self.fps_label = QtWidgets.QLabel("")
         for w in (self.job_list, self.device_label, self.fps_label):
             self.statusBar().addPermanentWidget(w)
