@@ -70,7 +70,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self._last_edited = "pose"  # which history Edit ▸ Undo walks
 
         self.viewport = MeshViewport(body, self.pose_state, self.view_state)
-        self.viewport.setAccessibleName("3D view")
         self.neural = NeuralView(self.pose_state, self.view_state)
         ignored = QtWidgets.QSizePolicy.Policy.Ignored
         self.empty = QtWidgets.QLabel(EMPTY_STATE, objectName="emptyState", wordWrap=True, styleSheet=IMAGE_WELL,

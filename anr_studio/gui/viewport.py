@@ -45,7 +45,7 @@ class MeshViewport(QtWidgets.QWidget):
     """Shows ``body`` posed by ``pose_state`` from ``view_state``."""
 
     def __init__(self, body: StudioBody, pose_state: PoseState, view_state: ViewState, parent=None) -> None:
-        super().__init__(parent)
+        super().__init__(parent, accessibleName="3D view")
         self.body, self.pose_state, self.view_state = body, pose_state, view_state
         self.canvas = scene.SceneCanvas(keys=None, bgcolor=VIEWPORT_BG, show=False)
         self.canvas.native.setObjectName("meshCanvas")
