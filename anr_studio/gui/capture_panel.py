@@ -45,8 +45,7 @@ class CapturePanel(QtWidgets.QWidget):
         self.before_close: list[Callable[[], bool]] = []
         self.watcher = JobWatcher(self, self.jobs)
         self.image = ImageLabel(NO_CAPTURE, objectName="captureImage")
-        self.slider = slider(0, 0, tip="Scrub through the capture's frames", slot=self.show_frame)
-        self.slider.setEnabled(False)
+        self.slider = slider(0, 0, tip="Scrub through the capture's frames", slot=self.show_frame, enabled=False)
         self.frame_label = QtWidgets.QLabel("–")
         redraw = lambda _=None: self.show_frame(self.slider.value())  # noqa: E731
         self.outline_box = button("Mesh outline", "Draw the coarse body's outline (from the capture's tracked pose) on "

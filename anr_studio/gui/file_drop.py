@@ -19,11 +19,6 @@ def local_paths(mime: QtCore.QMimeData) -> list[str]:
     return [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
 
 
-def _unguarded(method):
-    """Returns ``method`` without its error dialog (a ``guarded`` slot), so the caller reports failures."""
-    return getattr(method.__func__, "__wrapped__", method.__func__).__get__(method.__self__)
-
-
 class FileDrop:
     """Handles drags and drops of files onto ``window`` (the studio's MainWindow)."""
 
@@ -64,12 +59,12 @@ class FileDrop:
     def _open(self, kind: FileKind, path: Path, poses: Path | None) -> str:
         win = self.window
         if kind in (FileKind.AVATAR, FileKind.CAPTURE):
-            _unguarded(win.open_path)(str(path))
+            win.open_path.__wrapped__(win, str(path))  # without its error dialog: open_files reports
             if kind == FileKind.CAPTURE:
                 win.workspaces.show_workspace("Capture")
             return f"Opened {kind.value} {path.name}"
         if kind == FileKind.MOTION:
-            _unguarded(win.pose_panel.load_motion)(str(path))
+            win.pose_panel.load_motion.__wrapped__(win.pose_panel, str(path))
             win.workspaces.show_workspace("Pose")
             return f"Loaded motion {path.name} ({len(win.pose_panel.playback.clip)} frames): press Play in the Pose panel"
         if kind == FileKind.VIDEO:

@@ -70,7 +70,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self._last_edited = "pose"  # which history Edit ▸ Undo walks
 
         self.viewport = MeshViewport(body, self.pose_state, self.view_state)
-        self.viewport.setAccessibleName("3D view")
         self.neural = NeuralView(self.pose_state, self.view_state)
         ignored = QtWidgets.QSizePolicy.Policy.Ignored
         self.empty = QtWidgets.QLabel(EMPTY_STATE, objectName="emptyState", wordWrap=True, styleSheet=IMAGE_WELL,
@@ -224,9 +223,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def _build_status(self) -> None:
         import torch
 
-        dev = f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "CPU only"
         self.job_list = JobListWidget(self.jobs)
-        self.device_label = QtWidgets.QLabel(dev)
+        self.device_label = QtWidgets.QLabel(f"GPU: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "CPU only")
         self.fps_label = QtWidgets.QLabel("")
         for w in (self.job_list, self.device_label, self.fps_label):
             self.statusBar().addPermanentWidget(w)

@@ -127,12 +127,10 @@ class PosePanel(QtWidgets.QWidget):
         browse = button("File…", "Load a motion from an SMPL .npz or a .bvh file",
                         lambda: open_file(self, "Load motion", "Motions (*.npz *.bvh)", self.load_motion))
         self.play_btn = button("Play", "Play the motion on the clock, looping (frames are skipped when rendering lags)",
-                               self._on_play, checkable=True)
-        self.play_btn.setEnabled(False)
+                               self._on_play, checkable=True, enabled=False)  # until a motion is loaded
         self.speed = QtWidgets.QDoubleSpinBox(minimum=0.1, maximum=4.0, value=1.0, suffix="×", singleStep=0.25,
                                               toolTip="Playback speed (1× is the motion's own frame rate, in real time)")
-        self.timeline = slider(0, 0, 0, "Scrub through the motion", self._show_frame, minimumWidth=60)
-        self.timeline.setEnabled(False)
+        self.timeline = slider(0, 0, 0, "Scrub through the motion", self._show_frame, minimumWidth=60, enabled=False)
         self.frame_label = QtWidgets.QLabel("frame – / –", objectName="frameLabel",
                                             toolTip="Current frame / frames in the motion")
         use = button("Use this pose", "Copy the motion's current frame into the editable pose (undoable)", self._use_frame)

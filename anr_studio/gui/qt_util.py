@@ -169,11 +169,11 @@ class JobWatcher(QtCore.QObject):
             self._timer.stop()
 
 
-def add_brush_actions(widget: QtWidgets.QWidget, state: PaintState) -> list[QtGui.QAction]:
-    """Returns the "Smaller brush" `[` and "Larger brush" `]` actions added to ``widget`` (live while it has the
-    focus, so the shortcut sheet lists them), each resizing ``state``'s brush by one step."""
+def add_brush_actions(widget: QtWidgets.QWidget, state: PaintState, **props) -> list[QtGui.QAction]:
+    """Returns the "Smaller brush" `[` and "Larger brush" `]` actions (with Qt ``props``) added to ``widget`` (live
+    while it has the focus, so the shortcut sheet lists them), each resizing ``state``'s brush by one step."""
     actions = [action(widget, text, lambda _=False, steps=steps: resize_brush(state, steps), key,
-                      shortcutContext=QtCore.Qt.ShortcutContext.WidgetShortcut)
+                      shortcutContext=QtCore.Qt.ShortcutContext.WidgetShortcut, **props)
                for text, key, steps in (("Smaller brush", "[", -1), ("Larger brush", "]", 1))]
     widget.addActions(actions)
     return actions
@@ -250,9 +250,8 @@ def form(*rows) -> QtWidgets.QFormLayout:
 
 def combo(items, tip: str) -> QtWidgets.QComboBox:
     """Returns a combo box listing ``items`` with the tooltip ``tip``."""
-    box = QtWidgets.QComboBox()
+    box = QtWidgets.QComboBox(toolTip=tip)
     box.addItems(list(items))
-    box.setToolTip(tip)
     return box
 
 

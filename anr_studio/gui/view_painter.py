@@ -53,9 +53,7 @@ class ViewPainter(QtCore.QObject):
         self._painting = False
         self.label.installEventFilter(self)
         self.label.setAccessibleName(self.label.accessibleName() or "neural view")
-        self.brush_actions = add_brush_actions(self.label, state)
-        for act in self.brush_actions:
-            act.setEnabled(False)
+        self.brush_actions = add_brush_actions(self.label, state, enabled=False)  # until painting on the view is on
         state.changed.connect(lambda _box: self.show_paint())
         state.brush_resized.connect(lambda _radius: self.enabled and self._show_outline(self.outline.center))
         neural_view.rendered.connect(lambda _res: self.show_paint())

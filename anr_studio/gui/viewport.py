@@ -45,7 +45,7 @@ class MeshViewport(QtWidgets.QWidget):
     """Shows ``body`` posed by ``pose_state`` from ``view_state``."""
 
     def __init__(self, body: StudioBody, pose_state: PoseState, view_state: ViewState, parent=None) -> None:
-        super().__init__(parent)
+        super().__init__(parent, accessibleName="3D view")
         self.body, self.pose_state, self.view_state = body, pose_state, view_state
         self.canvas = scene.SceneCanvas(keys=None, bgcolor=VIEWPORT_BG, show=False)
         self.canvas.native.setObjectName("meshCanvas")
@@ -235,8 +235,7 @@ class MeshViewport(QtWidgets.QWidget):
                 self._painting = True
                 self.paint_brush.handle(PaintEvent("press", *self._press_pos), self._image_size())
 
-    def _drag_to(self, ev) -> None:
-        pos = np.asarray(ev.pos[:2], np.float64)
+    def _drag_to(self, pos: np.ndarray) -> None:
         dx, dy = pos - self._press_pos
         self._press_pos = pos
         if not (dx or dy):
@@ -256,28 +255,27 @@ class MeshViewport(QtWidgets.QWidget):
         elif self._painting:
             self.paint_brush.handle(PaintEvent("move", *pos), self._image_size())
         elif self._press_pos is not None:
-            self._drag_to(ev)
+            self._drag_to(pos)
         else:  # a move without a press on the canvas is a hover: light the ring a press would grab
             if self.handle.hover_at(pos):
                 self.canvas.update()
 
     def _on_release(self, ev) -> None:
         # vispy drops moves closer than 10 ms apart; the release carries the rest of the drag.
+        pos = np.asarray(ev.pos[:2], np.float64)
         if self.handle.drag is not None:
-            pos = np.asarray(ev.pos[:2], np.float64)
             if np.linalg.norm(pos - self._press_origin) >= CLICK_SLOP_PX:
                 self.handle.drag_to(pos)
             self.handle.end()
             self._on_selection(self.pose_state.selected_joint)
         elif self._painting:
             self._painting = False
-            self.paint_brush.handle(PaintEvent("release", *ev.pos[:2]), self._image_size())
+            self.paint_brush.handle(PaintEvent("release", *pos), self._image_size())
         elif self._press_pos is not None:
-            pos = np.asarray(ev.pos[:2], np.float64)
             if np.linalg.norm(pos - self._press_origin) < CLICK_SLOP_PX and ev.button == 1 and not self._panning:
                 self.pick_joint(pos)
             else:
-                self._drag_to(ev)
+                self._drag_to(pos)
         self._press_pos = None
 
     # --- painting the try-on mask on the body ----------------------------------------------
