@@ -8,6 +8,7 @@ the frame padded to a square. Cameras: ``simple_romp/romp/post_parser.py`` (ROMP
 
 from __future__ import annotations
 
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -36,8 +37,6 @@ def matches(src: Path, poses: Path | None, probe: Probe) -> bool:
     if not files:
         return False
     try:
-        import zipfile
-
         with zipfile.ZipFile(files[0]) as archive:
             return "results.npy" in archive.namelist()
     except (OSError, zipfile.BadZipFile):
