@@ -155,7 +155,7 @@ def overlay_frames(capture, body=None, indices=None, report: AlignmentReport | N
     idx = _frames(capture, indices)
     ious = {} if report is None else dict(zip(report.indices.tolist(), report.iou.tolist()))
     h, w = capture.image_size
-    thick = max(1, round(max(h, w) / 400))
+    thick, scale = max(1, round(max(h, w) / 400)), max(0.4, h / 900)
     for start in range(0, len(idx), _CHUNK):
         chunk = idx[start:start + _CHUNK]
         masks, joints = coarse_masks(capture, chunk, body), _joints_2d(capture, chunk, body)
@@ -169,7 +169,6 @@ def overlay_frames(capture, body=None, indices=None, report: AlignmentReport | N
                 for j, parent in enumerate(SMPL_PARENTS):
                     if parent >= 0:
                         cv2.line(img, tuple(p[parent]), tuple(p[j]), SKELETON_RGB, thick, cv2.LINE_AA)
-            scale = max(0.4, h / 900)
             draw_label(img, f"#{i}" + (f" IoU {ious[i]:.2f}" if i in ious else ""), int(20 * scale / 0.5), scale)
             yield img
 

@@ -172,7 +172,7 @@ def test_romp_video_results_and_bev_per_frame_files(tmp_path):
     assert joint_error(bev, smpl_pixels(fits, K_bev)) < 3.0
     (folder / "00000001.npz").unlink()
     np.savez(folder / "00000001.npz", results={"cam": np.zeros((1, 3)), "smpl_thetas": np.zeros((1, 72)),
-                                               "smpl_betas": np.zeros((1, 10))})
+                                               "smpl_betas": np.zeros((1, 11))})
     with pytest.raises(AnrError, match="frame 00000001: cam scale is 0, expected a positive scale"):
         import_capture(frames_dir, tmp_path / "x.h5", poses=folder)
     (folder / "00000001.npz").unlink()

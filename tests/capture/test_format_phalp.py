@@ -88,6 +88,11 @@ def test_phalp_track_choice_and_bad_input(tmp_path):
     with pytest.raises(AnrError, match=r"body_pose has shape \(21, 3, 3\), expected \(23, 3, 3\)"):
         import_capture(frames_dir, out, poses=pkl)
     bad = _results(fits, [f"{i + 1:06d}.jpg" for i in range(N)])
+    bad["000002.jpg"]["smpl"][0]["betas"] = np.zeros(11, np.float32)  # another shape space midway
+    write_joblib(bad, pkl)
+    with pytest.raises(AnrError, match=r"frame '000002.jpg': betas has shape \(11,\), expected \(10,\)"):
+        import_capture(frames_dir, out, poses=pkl)
+    bad = _results(fits, [f"{i + 1:06d}.jpg" for i in range(N)])
     bad["000001.jpg"]["camera"][0][2] = np.nan
     write_joblib(bad, pkl)
     with pytest.raises(AnrError, match="camera contains NaN"):

@@ -151,11 +151,8 @@ class SmplerX:
             expected = "SMPLer-X's global_orient, body_pose, betas, transl"
             root = field(params, "global_orient", label, (3,), expected, flat=True)
             body = field(params, "body_pose", label, (63,), expected, flat=True)
-            shape = field(params, "betas", label, (-1,), expected, flat=True)
+            shape = field(params, "betas", label, (len(betas[0]) if betas else -1,), expected, flat=True)
             transl = field(params, "transl", label, (3,), expected, flat=True)
-            if betas and len(shape) != len(betas[0]):
-                raise AnrError(f"{label}: betas has {len(shape)} values, expected {len(betas[0])} as in "
-                               f"{files[frames[0]].name}")
             rows.append(np.concatenate([root, body]))
             betas.append(shape)
             trans.append(transl + offset)

@@ -77,11 +77,11 @@ def _read_release(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
     t = field(cam, "camera_t", label, (3,), "translation (3,)")
     K, E = intrinsics(f[0], f[1], c[0], c[1]), extrinsics(cv2.Rodrigues(rt)[0], t)
     pose_path = options.poses or src / "reconstructed_poses.hdf5"
+    plabel = str(pose_path)
     with _h5(pose_path, "betas, pose and trans") as h5:
-        plabel = str(pose_path)
-        raw = {key: np.asarray(require(h5, key, plabel, "betas (10,), pose (N,72) and trans (N,3)"))
-               for key in ("betas", "pose", "trans")}
-    raw = {"poses": raw["pose"], "trans": raw["trans"], "betas": raw["betas"].reshape(-1), "K": K, "E": E}
+        betas, poses, trans = (np.asarray(require(h5, key, plabel, "betas (10,), pose (N,72) and trans (N,3)"))
+                               for key in ("betas", "pose", "trans"))
+    raw = {"poses": poses, "trans": trans, "betas": betas.reshape(-1), "K": K, "E": E}
     n = len(raw["trans"])
     videos = sorted(p for p in src.iterdir() if p.suffix.lower() in VIDEO_EXTS)
     if len(videos) != 1:

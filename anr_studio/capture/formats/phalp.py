@@ -58,7 +58,7 @@ def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
         root = field(smpl, "global_orient", where, (1, 3, 3), "global_orient (1,3,3)")
         body = field(smpl, "body_pose", where, (23, 3, 3), "body_pose (23,3,3)")
         rows.append(rotations_to_axis_angle(np.concatenate([root, body])).reshape(72))
-        betas.append(field(smpl, "betas", where, (-1,), "betas (10,)"))
+        betas.append(field(smpl, "betas", where, (len(betas[0]) if betas else -1,), "betas (10,) in every frame"))
         trans.append(numbers(_entry(frame, "camera", i, where), where, "camera", (3,)))
         h, w = numbers(_entry(frame, "size", i, where), where, "size", (2,))
         K.append(intrinsics(int(h), int(w)))

@@ -8,6 +8,7 @@ the frame padded to a square. Cameras: ``simple_romp/romp/post_parser.py`` (ROMP
 
 from __future__ import annotations
 
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -36,8 +37,6 @@ def matches(src: Path, poses: Path | None, probe: Probe) -> bool:
     if not files:
         return False
     try:
-        import zipfile
-
         with zipfile.ZipFile(files[0]) as archive:
             return "results.npy" in archive.namelist()
     except (OSError, zipfile.BadZipFile):
@@ -73,7 +72,7 @@ def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
         result = by_name[name]
         cam = field(result, "cam", where, (-1, 3), "cam (P,3) = (s, tx, ty)")
         thetas = field(result, "smpl_thetas", where, (len(cam), 72), "smpl_thetas (P,72)")
-        shape = field(result, "smpl_betas", where, (len(cam), -1), "smpl_betas (P,10)")
+        shape = field(result, "smpl_betas", where, (len(cam), len(betas[0]) if betas else -1), "smpl_betas (P,10)")
         if track is not None:
             ids = [int(t) for t in np.atleast_1d(result["track_ids"])]
             if track not in ids:
@@ -88,9 +87,6 @@ def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
             i = int(np.argmax(cam[:, 0]))  # the largest person, as ROMP's --show_largest picks
         if cam[i, 0] <= 0:
             raise AnrError(f"{where}: cam scale is {cam[i, 0]:g}, expected a positive scale (the person's size)")
-        if betas and len(shape[i]) != len(betas[0]):
-            raise AnrError(f"{where}: smpl_betas has {len(shape[i])} values a person, expected {len(betas[0])} as in "
-                           f"frame {names[0]}")
         rows.append(thetas[i])
         cams.append(cam[i])
         betas.append(shape[i])

@@ -43,16 +43,11 @@ def torso_keypoints(layout: str) -> list[int]:
 
 # Keypoint name -> (body joint, weight). Keypoint detectors put the hip keypoints lower and
 # wider than SMPL's hip joints, so hips count less; the index finger's tip is near the hand joint.
-_JOINT_TARGETS = {
-    "left_shoulder": ("left_shoulder", 1.0), "right_shoulder": ("right_shoulder", 1.0),
-    "left_elbow": ("left_elbow", 1.0), "right_elbow": ("right_elbow", 1.0),
-    "left_wrist": ("left_wrist", 1.0), "right_wrist": ("right_wrist", 1.0),
-    "left_hip": ("left_hip", 0.5), "right_hip": ("right_hip", 0.5),
-    "left_knee": ("left_knee", 1.0), "right_knee": ("right_knee", 1.0),
-    "left_ankle": ("left_ankle", 1.0), "right_ankle": ("right_ankle", 1.0),
-    "left_foot_index": ("left_foot", 0.5), "right_foot_index": ("right_foot", 0.5),
-    "left_index": ("left_hand", 0.3), "right_index": ("right_hand", 0.3),
-}
+_JOINT_TARGETS = {f"{side}_{keypoint}": (f"{side}_{joint}", weight) for side in ("left", "right")
+                  for keypoint, joint, weight in (("shoulder", "shoulder", 1.0), ("elbow", "elbow", 1.0),
+                                                  ("wrist", "wrist", 1.0), ("hip", "hip", 0.5), ("knee", "knee", 1.0),
+                                                  ("ankle", "ankle", 1.0), ("foot_index", "foot", 0.5),
+                                                  ("index", "hand", 0.3))}
 _SURFACE_WEIGHT = {"nose": 1.0, "left_eye": 0.5, "right_eye": 0.5, "left_ear": 0.5, "right_ear": 0.5}
 
 # Where MediaPipe's keypoints sit relative to the body's joints, in metres in the rest frame of the
