@@ -184,7 +184,7 @@ class LossConfig:
 
 
 RETIRED_KEYS = {
-    "data": ("random_crop",),
+    "data": ("random_crop", "grid_jitter"),
     "optim": ("discriminator", "ema_decay", "keyframe_steps", "non_keyframe_steps", "keep_checkpoints", "compile"),
     "model": ("coarse_activation",),
     "model.r1": ("down_activation", "up_activation"),

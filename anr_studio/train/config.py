@@ -29,8 +29,6 @@ class DataConfig:
     """Centre the crop window on the person (the mask's bounding box, shifted at random by up to a quarter
     crop) instead of anywhere in the frame: crops smaller than the frame then show the person, not the
     room (the `cpu` preset; docs/results.md, "Training on a CPU")."""
-    grid_jitter: float = 0.02
-    """Half-width of the uniform noise added to foreground UV coordinates (paper: 0.02)."""
     batch_size: int = 8
     """Frames per step and per process (DDP multiplies by the number of processes)."""
     workers: int = 8
@@ -132,8 +130,6 @@ class TrainConfig:
             raise AnrError(f"config: data.resolution = {d.resolution}, expected a multiple of 16 from 16 to 8192")
         if not 0 < d.rescale_min <= d.rescale_max:
             raise AnrError(f"config: data.rescale_min/max = {d.rescale_min}/{d.rescale_max}, expected 0 < min <= max")
-        if not 0 <= d.grid_jitter < 1:
-            raise AnrError(f"config: data.grid_jitter = {d.grid_jitter}, expected a value in [0, 1)")
         if not all(0 < lr <= 10 for lr in (o.lr_renderer, o.lr_texture, o.lr_discriminator)):
             raise AnrError(f"config: optim.lr_renderer/lr_texture/lr_discriminator = {o.lr_renderer}/{o.lr_texture}/"
                            f"{o.lr_discriminator}, expected learning rates in (0, 10]")

@@ -49,6 +49,8 @@ FAST_PATH_DEVICES = ("cuda",)
 GRAPH_DEVICES = ("cuda",)
 GRAPH_WARMUP = 3
 """Eager steps per graph key before its capture (cudnn autotuning, lazy Adam state)."""
+GRID_JITTER = 0.02
+"""Half-width of the uniform noise added to foreground UV coordinates (the paper's)."""
 
 
 class Trainer:
@@ -202,7 +204,7 @@ class Trainer:
         maps = body_maps(self.body, b["pose"], b["betas"], b["transl"], camera, size)
         generator = torch.Generator(device=dev).manual_seed(
             int(np.random.default_rng([self.config.optim.seed, step, 13, self.dist.rank]).integers(2**62)))
-        uv = grid_jitter(maps.uv, self.config.data.grid_jitter, generator)
+        uv = grid_jitter(maps.uv, GRID_JITTER, generator)
         if self.channels_last:
             frame, background = (x.contiguous(memory_format=torch.channels_last) for x in (frame, background))
         prepared = {"frame": frame, "background": background, "mask": mask, "uv": uv, "normals": maps.normals,
