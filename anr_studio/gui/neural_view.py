@@ -35,7 +35,7 @@ class NeuralView(QtWidgets.QWidget):
                                      sizePolicy=QtWidgets.QSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
                                                                       QtWidgets.QSizePolicy.Policy.Preferred))
         self.ident_box = QtWidgets.QComboBox(
-            toolTip="Identity shown in the neural preview", minimumContentsLength=8, currentTextChanged=self._on_identity,
+            toolTip="Identity shown in the neural preview", minimumContentsLength=8, currentTextChanged=self.show_identity,
             sizeAdjustPolicy=QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.setLayout(vbox(hbox(QtWidgets.QLabel("Identity:"), (self.ident_box, 1)), (self.label, 1), self.info, margins=2))
         self._arrived.connect(self._on_result, QtCore.Qt.ConnectionType.QueuedConnection)
@@ -80,7 +80,8 @@ class NeuralView(QtWidgets.QWidget):
             with QtCore.QSignalBlocker(self.ident_box):
                 self.ident_box.addItem(name)
 
-    def _on_identity(self, name: str) -> None:
+    def show_identity(self, name: str) -> None:
+        """Renders identity ``name`` of the avatar (the picker keeps its choice)."""
         self.identity = name or None
         self.request()
 

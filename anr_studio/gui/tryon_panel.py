@@ -164,7 +164,7 @@ class TryOnPanel(QtWidgets.QWidget):
             return
         if not self.preview_box.isChecked():
             self.neural.extra_note = ""
-            self._show_identity(self.ident_b.currentText())
+            self.neural.show_identity(self.ident_b.currentText())
             return
         try:
             name = preview_swap(av, self.ident_a.currentText(), self.ident_b.currentText(), self.state.mask)
@@ -172,11 +172,7 @@ class TryOnPanel(QtWidgets.QWidget):
             self.note.setText(str(exc))
             return
         self.neural.extra_note = f"try-on: {self.ident_a.currentText()} inside the mask, {self.ident_b.currentText()} outside"
-        self._show_identity(name)
-
-    def _show_identity(self, name: str) -> None:
-        self.neural.identity = name
-        self.neural.request()
+        self.neural.show_identity(name)
 
     @guarded
     def save_identity(self, _checked: bool = False) -> None:

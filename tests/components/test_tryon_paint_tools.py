@@ -17,6 +17,15 @@ def test_bracket_steps_resize_the_brush_within_range():
     assert resize_brush(s, 3) == BRUSH_RADIUS_RANGE[1]
 
 
+def test_every_radius_change_is_announced_rounded_and_within_range():
+    s = PaintState(size=64)
+    heard: list[float] = []
+    s.brush_resized.connect(heard.append)
+    resize_brush(s, -1)
+    assert s.set_brush_radius(20.4) == 20.0 and s.set_brush_radius(500) == BRUSH_RADIUS_RANGE[1]
+    assert heard == [10.0, 20.0, BRUSH_RADIUS_RANGE[1]]
+
+
 def test_painting_marks_unsaved_until_saved_and_clear_empties():
     s = PaintState(size=32)
     assert not s.unsaved
