@@ -102,7 +102,10 @@ def model_config(meta: dict[str, Any], source: str) -> ModelConfig:
         data = meta["config"].get("model", {})
     if not isinstance(data, dict):
         raise AnrError(f"{source}: metadata has no 'model' mapping, expected the renderer's configuration")
-    return ModelConfig.from_dict(data)
+    try:
+        return ModelConfig.from_dict(data)
+    except AnrError as exc:
+        raise AnrError(f"{source}: {exc}") from None
 
 
 def load_renderer(meta: dict[str, Any], state: dict[str, torch.Tensor], source: str) -> torch.nn.Module:

@@ -196,10 +196,21 @@ RETIRED_KEYS = {
 """Keys of configs stored by earlier versions that no longer exist, by section: dropped when a stored
 config is read (their behaviour is now fixed); any other unknown key is still an error."""
 
+RETIRED_VALUES = {"down_activation": "leaky_relu", "up_activation": "relu", "gan_mode": "lsgan", "keyframe_steps": 1,
+                  "non_keyframe_steps": 1, "grid_jitter": 0.02}
+"""The fixed behaviour of retired keys that once had other choices: a stored config with another value
+was made by what this version no longer does, and is refused rather than read as something else."""
+
 
 def without_retired(data: dict, section: str) -> dict:
-    """Returns a copy of the stored config section ``data`` without the `RETIRED_KEYS` of ``section``."""
-    return {k: v for k, v in data.items() if k not in RETIRED_KEYS.get(section, ())}
+    """Returns a copy of the stored config section ``data`` without the `RETIRED_KEYS` of ``section``
+    (AnrError where one holds another value than its `RETIRED_VALUES`)."""
+    retired = RETIRED_KEYS.get(section, ())
+    for key in set(retired).intersection(data).intersection(RETIRED_VALUES):
+        if data[key] != RETIRED_VALUES[key]:
+            raise AnrError(f"config: {section}.{key} is {data[key]!r}, which this version no longer supports, "
+                           f"expected {RETIRED_VALUES[key]!r} (train the avatar again with this version)")
+    return {k: v for k, v in data.items() if k not in retired}
 
 
 def stored_model_dict(data: dict) -> dict:

@@ -80,6 +80,19 @@ def test_stored_configs_of_earlier_versions_load_without_their_retired_keys():
     assert not preset("tiny").model.r1.conv_bias_before_norm
 
 
+def test_retired_keys_that_held_another_choice_are_refused_not_read_as_the_fixed_one():
+    stored = _stored_by_an_earlier_version()
+    stored["model"]["r1"]["down_activation"], stored["loss"]["gan_mode"] = "leaky_relu", "lsgan"  # the fixed ones
+    TrainConfig.from_dict(stored)
+    stored["model"]["r2"]["up_activation"] = "gelu"
+    with pytest.raises(AnrError, match="model.r2.up_activation is 'gelu', which this version no longer supports, expected 'relu'"):
+        TrainConfig.from_dict(stored)
+    stored["model"]["r2"]["up_activation"] = "relu"
+    stored["loss"]["gan_mode"] = "hinge"
+    with pytest.raises(AnrError, match="loss.gan_mode is 'hinge'"):
+        TrainConfig.from_dict(stored)
+
+
 def test_unknown_keys_still_fail_in_stored_configs_and_retired_ones_in_overrides():
     stored = _stored_by_an_earlier_version()
     stored["loss"]["sharpness"] = 1.0
