@@ -205,6 +205,7 @@ class TrainingPanel(QtWidgets.QWidget):
 
     def shutdown(self, timeout: float = 60.0) -> None:
         """Stops a running training (it checkpoints) and waits for it, so closing leaves a loadable run."""
+        self._timer.stop()  # no polling while closing: the stopped run must not ask to open its avatar
         if self.job is not None and self.job.running:
             self.job.stop()
             t0 = time.monotonic()

@@ -60,3 +60,29 @@ def test_a_finished_run_asks_before_replacing_the_open_avatar(window, tiny_avata
     monkeypatch.setattr(window, "ask_open_new_avatar", lambda p: True)
     window.training_panel.avatar_written.emit(str(tmp_path / "run" / "avatar.anr"))
     assert opened == [str(tmp_path / "run" / "avatar.anr")]
+
+
+def test_closing_during_a_run_stops_it_without_asking_to_open_its_avatar(window, tiny_avatar, monkeypatch, tmp_path):
+    import time
+
+    panel = window.training_panel
+    written = tmp_path / "run" / "avatar.anr"
+    written.parent.mkdir()
+    written.write_bytes(b"avatar")
+    window.set_avatar(tiny_avatar, str(tmp_path / "open.anr"))
+    asked: list[str] = []
+    monkeypatch.setattr(window, "ask_open_new_avatar", lambda p: asked.append(p) or False)
+    status = _fake_job(panel)
+    status.set_state(JobState.RUNNING)
+    ends = time.monotonic() + 1.0
+
+    def stop() -> None:  # the run checkpoints, writes its avatar and ends a moment later
+        status.avatar_path = str(written)
+        status.set_state(JobState.STOPPED)
+
+    panel.job.stop = stop
+    panel.job.join = lambda t=None: time.sleep(t or 0) or time.monotonic() > ends
+    panel._timer.start()
+    panel.shutdown()
+    assert not asked, "closing the studio asked to open the stopped run's avatar (a modal question while closing)"
+    panel.job = None
