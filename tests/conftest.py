@@ -3,8 +3,6 @@ machine extra threads only contend (a tiny model step took 0.93 s with 2 threads
 No test downloads pretrained weights (ANR_OFFLINE=1, inherited by the processes tests start)."""
 
 import os
-
-import os
 import subprocess
 
 import pytest

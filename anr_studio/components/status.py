@@ -86,11 +86,13 @@ class JobStatus:
             return self._state
 
     def set_progress(self, done: int, total: int | None = None, message: str | None = None) -> None:
-        """Records ``done`` of ``total`` units of work."""
+        """Records ``done`` of ``total`` units of work (a new ``total`` starts a new kind of unit: the ETA's rate restarts)."""
         with self._lock:
             self._done = int(done)
-            if total is not None:
+            if total is not None and int(total) != self._total:
                 self._total = int(total)
+                self._rate_s = self._rate_units = 0.0
+                self._last_progress = None
             if message is not None:
                 self._message = message
             now = time.monotonic()

@@ -14,7 +14,7 @@ from anr_studio.components.job_list import JobList, format_eta
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
 from anr_studio.gui.qt_util import POLL_MS, ImageLabel, button, combo, form, guarded, hbox, show_error, vbox
-from anr_studio.jobs.training_job import TrainingJob, TrainingOptions, preset_names, suited_preset
+from anr_studio.jobs.training_job import POSE_FIT_STAGE, TrainingJob, TrainingOptions, preset_names, suited_preset
 from anr_studio.gui import theme
 
 COLORS = [(90, 200, 255), (255, 160, 60), (120, 230, 120), (240, 90, 110), (200, 140, 255), (230, 230, 90), (150, 150, 150)]
@@ -188,6 +188,8 @@ class TrainingPanel(QtWidgets.QWidget):
             self.render.set_array(pair[1])
         snap = st.snapshot(log_tail=400)
         if snap.total:
+            fitting = snap.message.startswith(POSE_FIT_STAGE)  # the log says whose
+            self.progress.setFormat("Fitting poses: %v / %m frames" if fitting else "%v / %m steps")
             self.progress.setRange(0, snap.total)
             self.progress.setValue(snap.done)
         self.eta.setText(f"ETA {format_eta(snap.eta_s) or '–'}" if snap.state.active else "")

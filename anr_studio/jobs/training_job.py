@@ -20,6 +20,10 @@ from typing import Any, Sequence
 
 from anr_studio.components.status import JobState, TrainingStatus
 from anr_studio.errors import AnrError
+from anr_studio.train.callbacks import POSE_FIT, Callback
+
+POSE_FIT_STAGE = "Fitting poses to masks…"
+"""The progress message (with the identity after it) while the trainer fits the tracked poses; its units are frames."""
 
 
 @dataclass
@@ -79,12 +83,17 @@ def build_config(opts: TrainingOptions):
     return config.with_overrides(over) if over else config
 
 
-class _QueueCallback:
+class _QueueCallback(Callback):
     """Trainer callback in the training process: sends progress to the studio through a queue."""
 
     def __init__(self, queue) -> None:
         self.queue = queue
         self._heldout_failed = False
+
+    def on_pose_fit(self, trainer, identity, done, total) -> None:
+        self.queue.put(("progress", done, total, f"{POSE_FIT_STAGE} ({identity})"))
+        if done == 0:
+            self.queue.put(("log", f"{POSE_FIT} ({identity}, {total} frames)"))
 
     def on_start(self, trainer) -> None:
         self.queue.put(("progress", trainer.step, trainer.config.optim.steps, "training"))

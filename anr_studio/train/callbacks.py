@@ -13,6 +13,9 @@ from typing import Any
 
 import numpy as np
 
+POSE_FIT = "fitting the tracked poses to the masks"
+"""What `Callback.on_pose_fit` reports, in the words progress output uses."""
+
 
 @dataclass
 class StepInfo:
@@ -40,6 +43,10 @@ class StepInfo:
 
 class Callback:
     """Base class: override the hooks you need. All run on the training thread."""
+
+    def on_pose_fit(self, trainer: Any, identity: str, done: int, total: int) -> None:
+        """Called while the trainer sets up, fitting the tracked poses to the masks (``data.refine_poses``):
+        ``done`` of ``total`` frames of ``identity``, 0 first and ``total`` last."""
 
     def on_start(self, trainer: Any) -> None:
         """Called once before the first step (after resuming)."""
@@ -83,10 +90,20 @@ class JsonlLog(Callback):
 
 
 class TqdmProgress(Callback):
-    """A tqdm bar with the total loss and images/s (CLI only)."""
+    """A tqdm bar with the total loss and images/s (CLI only); before it, one per identity while its poses are fitted."""
 
     def __init__(self) -> None:
         self.bar = None
+
+    def on_pose_fit(self, trainer: Any, identity: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if done == 0:
+            self.bar = tqdm(total=total, desc=f"{POSE_FIT} ({identity})", unit="frame", dynamic_ncols=True)
+        if self.bar is not None:
+            self.bar.update(done - self.bar.n)
+            if done >= total:
+                self.on_end(trainer, "done")
 
     def on_start(self, trainer: Any) -> None:
         from tqdm import tqdm
@@ -108,7 +125,7 @@ class TqdmProgress(Callback):
 
 class LogLines(Callback):
     """Prints a progress line every ``every_s`` seconds and at the end (for logs and job managers, where a
-    progress bar does not show): step, loss, throughput, elapsed time and time left."""
+    progress bar does not show): step, loss, throughput, elapsed time and time left; frames while the poses are fitted."""
 
     def __init__(self, every_s: float = 30.0, stream: Any = None, clock: Any = None) -> None:
         import sys
@@ -117,6 +134,13 @@ class LogLines(Callback):
         self.every_s, self.stream = every_s, stream or sys.stderr
         self.clock = clock or time.monotonic
         self.last = -math.inf
+
+    def on_pose_fit(self, trainer: Any, identity: str, done: int, total: int) -> None:
+        now = self.clock()
+        if 0 < done < total and now - self.last < self.every_s:
+            return
+        self.last = now if done < total else -math.inf  # the first training step prints its line at once
+        print(f"{POSE_FIT} ({identity}): {done}/{total} frames", file=self.stream, flush=True)
 
     def on_step(self, trainer: Any, info: StepInfo) -> None:
         now = self.clock()

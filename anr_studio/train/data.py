@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -132,11 +132,13 @@ class StepBatches:
             self.step += 1
 
 
-def refined_poses(body: torch.nn.Module, cap: Capture, steps: int, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+def refined_poses(body: torch.nn.Module, cap: Capture, steps: int, batch_size: int = 16,
+                  progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Returns (pose (N,24,3), transl (N,3)) float32 of every frame of ``cap`` fitted to its mask.
 
     ``steps`` of test-time pose refinement (`anr_studio.avatar.refine`) from the stored poses, on
-    the body's device, ``batch_size`` frames at a time.
+    the body's device, ``batch_size`` frames at a time; ``progress(done, total)`` (frames) before the
+    first batch and after each.
     """
     device = body.v_template.device
     pose = np.stack([cap.pose(i) for i in range(len(cap))])
@@ -144,11 +146,15 @@ def refined_poses(body: torch.nn.Module, cap: Capture, steps: int, batch_size: i
     cameras = [torch.from_numpy(c).to(device) for c in cap.cameras()]
     betas = torch.from_numpy(cap.betas[None, : body.num_betas].astype(np.float32)).to(device)
     for start in range(0, len(cap), batch_size):
+        if progress is not None:
+            progress(start, len(cap))
         idx = slice(start, min(len(cap), start + batch_size))
         mask = torch.from_numpy(np.stack([cap.mask(i) for i in range(len(cap))[idx]])).to(device).float().div(255)
         refined = refine_poses(body, torch.from_numpy(pose[idx]).to(device), betas, torch.from_numpy(transl[idx]).to(device),
                                PerspectiveCamera(*(c[idx] for c in cameras)), mask.unsqueeze(1), PoseRefinement(steps=steps))
         pose[idx], transl[idx] = (r.cpu().numpy() for r in refined)
+    if progress is not None:
+        progress(len(cap), len(cap))
     return pose, transl
 
 

@@ -49,6 +49,21 @@ def test_zero_losses_are_left_out_of_the_log_plot_and_the_legend_is_beside_it(wi
     panel.job = None
 
 
+def test_the_progress_bar_counts_frames_while_the_poses_are_fitted_then_steps(window):
+    panel = window.training_panel
+    status = _fake_job(panel)
+    status.set_state(JobState.RUNNING)
+    status.set_progress(48, 300, "Fitting poses to masks… (alice)")
+    panel.poll()
+    assert panel.progress.text() == "Fitting poses: 48 / 300 frames"
+    status.set_progress(0, 5000, "training")
+    panel.poll()
+    assert panel.progress.text() == "0 / 5000 steps"
+    status.set_state(JobState.STOPPED)
+    panel.poll()
+    panel.job = None
+
+
 def test_a_finished_run_asks_before_replacing_the_open_avatar(window, tiny_avatar, monkeypatch, tmp_path):
     opened: list[str] = []
     monkeypatch.setattr(window, "open_path", lambda p: opened.append(p))

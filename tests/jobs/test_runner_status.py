@@ -3,6 +3,7 @@
 import time
 
 import numpy as np
+import pytest
 
 from anr_studio.components.status import JobState, MetricBuffer, TrainingStatus
 from anr_studio.errors import AnrError
@@ -113,3 +114,21 @@ def test_eta_is_smoothed_through_slow_steps_and_gone_once_the_job_ends(monkeypat
     assert abs(etas[-1] - true_left) < 0.35 * true_left, (etas[-1], true_left)
     st.set_state(JobState.STOPPED)
     assert st.snapshot().eta_s is None
+
+
+def test_a_new_total_restarts_the_eta_in_its_own_units(monkeypatch):
+    import anr_studio.components.status as status_mod
+
+    clock = {"t": 100.0}
+    monkeypatch.setattr(status_mod.time, "monotonic", lambda: clock["t"])
+    st = status_mod.JobStatus()
+    st.set_state(JobState.RUNNING)
+    for frame in range(0, 301, 30):  # a set-up stage: 30 frames a second
+        st.set_progress(frame, 300, "fitting")
+        clock["t"] += 1.0
+    st.set_progress(0, 1000, "training")
+    assert st.snapshot().eta_s is None  # no rate of steps yet, and none carried over from the frames
+    for step in range(1, 11):  # then 2 steps a second
+        clock["t"] += 0.5
+        st.set_progress(step, 1000)
+    assert st.snapshot().eta_s == pytest.approx(990 / 2)

@@ -57,6 +57,24 @@ def test_training_job_runs_reports_and_stops_with_checkpoint(capture, tmp_path):
     assert (tmp_path / "run" / "avatar.anr").exists() and job.status.avatar_path.endswith("avatar.anr")
 
 
+def test_training_job_reports_fitting_the_poses_to_the_masks_before_the_steps(capture, tmp_path):
+    from anr_studio.capture import Capture
+
+    path, body = capture
+    frames, identity = len(Capture(path)), Capture(path).identity
+    job = TrainingJob(TrainingOptions([path], str(tmp_path / "run"), preset="tiny", steps=1, body=body,
+                                      overrides=["data.refine_poses=2"]))
+    reported, set_progress = [], job.status.set_progress
+    job.status.set_progress = lambda done, total=None, message=None: (reported.append((done, total, message)),
+                                                                       set_progress(done, total, message))
+    assert job.start().join(120) and job.status.state == JobState.FINISHED
+    stage = f"Fitting poses to masks… ({identity})"
+    assert reported[0] == (0, frames, stage) and (frames, frames, stage) in reported
+    assert reported[reported.index((frames, frames, stage)) + 1] == (0, 1, "training")
+    assert any(f"fitting the tracked poses to the masks ({identity}, {frames} frames)" in line
+               for line in job.status.snapshot().log)
+
+
 def test_training_job_reports_a_user_error(tmp_path):
     job = TrainingJob(TrainingOptions([str(tmp_path / "missing.h5")], str(tmp_path / "run"), preset="tiny")).start()
     assert job.join(120)

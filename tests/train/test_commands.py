@@ -1,6 +1,7 @@
 """`anr-studio train` / `anr-studio eval` end to end on the CPU with a tiny body and tiny captures."""
 
 import json
+import sys
 
 import pytest
 
@@ -15,10 +16,10 @@ def body_file(tmp_path_factory, body):
     return str(path)
 
 
-def _train(out, captures, body_file, *extra):
+def _train(out, captures, body_file, *extra, progress=False):
     sets = [a for s in SMALL for a in ("--set", s)]
     return cli.main(["train", "--captures", *captures, "--preset", "tiny", "--out", str(out), "--device", "cpu",
-                     "--body-model", body_file, "--no-progress", *sets, *extra])
+                     "--body-model", body_file, *([] if progress else ["--no-progress"]), *sets, *extra])
 
 
 def test_train_then_eval_writes_an_avatar_and_metrics(tmp_path, captures, body_file, capsys):
@@ -48,6 +49,25 @@ def test_train_then_eval_writes_an_avatar_and_metrics(tmp_path, captures, body_f
     assert metrics["overall"]["frames"] == 4  # 2 held-out frames per capture
     assert metrics["lpips"].startswith(("available", "unavailable")) and (
         (metrics["overall"]["lpips"] is None) == metrics["lpips"].startswith("unavailable"))
+
+
+def test_train_reports_fitting_the_poses_to_the_masks_as_lines_or_bars(tmp_path, captures, body_file, capsys,
+                                                                        monkeypatch):
+    def train(out):
+        assert _train(out, captures, body_file, "--set", "data.refine_poses=2", "--steps", "1", progress=True) == 0
+        return capsys.readouterr().err
+
+    lines = train(tmp_path / "lines").splitlines()  # stderr is no terminal here: progress lines
+    fit = [line for line in lines if line.startswith("fitting the tracked poses to the masks")]
+    assert fit == [f"fitting the tracked poses to the masks ({who}): {done}/8 frames"
+                   for who in ("alice", "bob") for done in (0, 8)]
+    assert lines.index(fit[-1]) < next(i for i, line in enumerate(lines) if line.startswith("step 1/1"))
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal: a bar per identity, then the steps' bar
+    bars = train(tmp_path / "bars")
+    for who in ("alice", "bob"):
+        assert f"fitting the tracked poses to the masks ({who}): 100%" in bars and "8/8 [" in bars
+    assert "1/1 [" in bars
 
 
 def test_resume_extends_a_run_and_a_second_run_in_the_same_folder_is_refused(tmp_path, captures, body_file, capsys):

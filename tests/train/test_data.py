@@ -127,6 +127,7 @@ def test_training_poses_refined_against_the_masks(tmp_path):
 
     import h5py
 
+    from anr_studio.train.callbacks import Callback
     from anr_studio.train.data import refined_poses
     from anr_studio.train.trainer import Trainer
     from tests.standin import standin_body, write_standin_capture
@@ -145,7 +146,15 @@ def test_training_poses_refined_against_the_masks(tmp_path):
     assert np.abs(transl - truth.transls).mean() < 0.5 * np.abs(noisy.transls - truth.transls).mean()
     arms = (slice(None), [16, 17, 18, 19], 2)
     assert np.abs(pose - truth.poses)[arms].mean() < 0.9 * np.abs(noisy.poses - truth.poses)[arms].mean()
-    trainer = Trainer(small("tiny", "data.refine_poses=60"), [str(path)], tmp_path / "run", device="cpu", body=body)
+    class Reported(Callback):
+        calls: list = []
+
+        def on_pose_fit(self, trainer, identity, done, total):
+            self.calls.append((identity, done, total))
+
+    trainer = Trainer(small("tiny", "data.refine_poses=60"), [str(path)], tmp_path / "run", device="cpu", body=body,
+                      callbacks=[Reported()])
+    assert Reported.calls == [(noisy.identity, 0, 6), (noisy.identity, 6, 6)]  # 6 frames: one batch
     item = trainer.dataset[(0, 3, 0, False)]
     np.testing.assert_allclose(item["pose"].numpy(), pose[3], atol=1e-5)
     np.testing.assert_allclose(item["transl"].numpy(), transl[3], atol=1e-5)
