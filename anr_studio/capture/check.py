@@ -144,8 +144,11 @@ def draw_outline(img: np.ndarray, mask: np.ndarray, colour: tuple, thick: int, o
 
 def draw_label(img: np.ndarray, text: str, y: int, scale: float) -> None:
     """Writes ``text`` in white on a black rim at the left of ``img`` (H,W,3) uint8, baseline at row ``y``."""
-    for colour, width in (((0, 0, 0), 3), ((255, 255, 255), 1)):
-        cv2.putText(img, text, (5, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, width, cv2.LINE_AA)
+    # The rim is the text drawn one pixel off in each direction: a thicker stroke also spaces the letters
+    # wider, so at small sizes its letters would drift off the white ones and garble the label.
+    for dx, dy in ((dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy):
+        cv2.putText(img, text, (5 + dx, y + dy), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, text, (5, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
 
 
 def overlay_frames(capture, body=None, indices=None, report: AlignmentReport | None = None) -> Iterator[np.ndarray]:

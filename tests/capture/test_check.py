@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from anr_studio.capture import Capture
-from anr_studio.capture.check import check_alignment, overlay_frames
+from anr_studio.capture.check import check_alignment, draw_label, overlay_frames
 from anr_studio.capture.store import CaptureWriter
 from anr_studio.capture.synth.generate import SynthConfig, generate_capture
 from anr_studio.cli import main
@@ -48,6 +48,18 @@ def test_overlay_draws_outline_and_skeleton(synth):
     yellow = np.abs(frames[0].astype(int) - (255, 230, 0)).sum(-1) < 60
     red = (np.abs(frames[0].astype(int) - (255, 60, 60)).sum(-1) < 60)
     assert changed.mean() > 0.02 and yellow.sum() > 10 and red.sum() > 5
+
+
+@pytest.mark.parametrize("scale", [0.4, 0.45, 1.0])
+def test_labels_black_rim_hugs_the_white_letters(scale):
+    """The overlay's and contact sheet's labels stay legible at small sizes (a 128² capture's overlay): the black
+    rim lies within two pixels of the white letters, its letters never drifting off them along the line."""
+    img = np.full((40, 260, 3), 128, np.uint8)
+    draw_label(img, "#149 IoU 0.61 test key", 25, scale)
+    white, dark = (img > 150).all(-1), (img < 40).all(-1)
+    near_white = cv2.dilate(white.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0  # within 2 pixels
+    assert white.sum() > 150 and dark.sum() > white.sum() / 2
+    assert (dark & ~near_white).sum() < 0.02 * dark.sum()  # a thicker rim's drifting letters: 13-28 %
 
 
 def test_cli_check_writes_png_and_mp4(synth, tmp_path, capsys):
