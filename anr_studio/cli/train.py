@@ -159,6 +159,11 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+_SUMMARY = (("PSNR", "psnr", "{:.2f} dB"), ("SSIM", "ssim", "{:.4f}"), ("FLIP", "flip", "{:.4f}"),
+            ("mask IoU", "mask_iou", "{:.3f}"), ("LPIPS", "lpips", "{:.4f}"))
+"""The overall metrics `eval --out` prints: name, key, format."""
+
+
 def run_eval(args: argparse.Namespace) -> int:
     """Evaluates a run and prints or writes the metrics JSON."""
     from anr_studio.fileio import atomic_write_text, check_output
@@ -178,8 +183,9 @@ def run_eval(args: argparse.Namespace) -> int:
             scores.append((f" after test-time pose refinement ({refinement.steps} steps)",
                            result["test_time_pose_refinement"]["overall"]))
         for label, overall in scores:
-            print(f"{args.out}: PSNR {overall['psnr']:.2f} dB, SSIM {overall['ssim']:.4f}, mask IoU {overall['mask_iou']:.3f} "
-                  f"over {overall['frames']} frames{label}")
+            values = ", ".join(f"{name} {'unavailable' if overall[key] is None else form.format(overall[key])}"
+                               for name, key, form in _SUMMARY)  # mask IoU without masks, LPIPS without weights
+            print(f"{args.out}: {values} over {overall['frames']} frames{label}")
     else:
         print(text)
     return 0

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from anr_studio import cli
+from tests.train.helpers import write_tiny_capture
 from tests.train.test_trainer import SMALL
 
 
@@ -50,6 +51,21 @@ def test_train_then_eval_writes_an_avatar_and_metrics(tmp_path, captures, body_f
     assert metrics["lpips"].startswith(("available", "unavailable")) and (
         (metrics["overall"]["lpips"] is None) == metrics["lpips"].startswith("unavailable"))
 
+
+
+def test_eval_of_a_capture_without_masks_prints_mask_iou_as_unavailable(tmp_path, captures, body, body_file, capsys):
+    run = tmp_path / "run"
+    assert _train(run, captures, body_file, "--steps", "1") == 0
+    bare = write_tiny_capture(tmp_path / "alice-no-masks.h5", "alice", body, masks=False)
+    out = tmp_path / "metrics.json"
+    assert cli.main(["eval", str(run), "--captures", str(bare), "--out", str(out), "--device", "cpu",
+                     "--body-model", body_file]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    metrics = json.loads(out.read_text())["overall"]
+    assert metrics["mask_iou"] is None and metrics["psnr"] > 5
+    assert line.startswith(f"{out}: PSNR {metrics['psnr']:.2f} dB, SSIM ") and line.endswith("over 2 frames")
+    assert "mask IoU unavailable" in line and f"FLIP {metrics['flip']:.4f}" in line
+    assert ("LPIPS unavailable" in line) == (metrics["lpips"] is None)
 
 def test_train_reports_fitting_the_poses_to_the_masks_as_lines_or_bars(tmp_path, captures, body_file, capsys,
                                                                         monkeypatch):
