@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import urllib.error
 from pathlib import Path
 
 import torch
@@ -46,13 +47,25 @@ def _hash_prefix(filename: str) -> str | None:
     return tail if "-" in stem and len(tail) >= 6 and all(c in "0123456789abcdef" for c in tail) else None
 
 
+class _NetworkError(Exception):
+    """A download that the network failed: says the reason (no address, refused, timed out), not a failed write."""
+
+    def __init__(self, reason: object) -> None:
+        super().__init__(getattr(reason, "strerror", None) or str(reason))
+
+
 def download(url: str, path: Path, what: str) -> Path:
     """Returns ``path`` after downloading ``url`` into it (temporary name, hash check, rename); AnrError on failure."""
     print(f"anr-studio: downloading {what} ({path.name}) once into {path.parent} (--offline or {OFFLINE_ENV}=1 "
           "prevents it)", file=sys.stderr, flush=True)
     try:
         with atomic_path(path, suffix=".partial") as tmp:
-            torch.hub.download_url_to_file(url, str(tmp), hash_prefix=_hash_prefix(path.name), progress=sys.stderr.isatty())
+            try:
+                torch.hub.download_url_to_file(url, str(tmp), hash_prefix=_hash_prefix(path.name),
+                                               progress=sys.stderr.isatty())
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+                # OS errors, which atomic_path would report as a failed write of the file
+                raise _NetworkError(getattr(exc, "reason", exc)) from exc
     except Exception as exc:  # network errors, a wrong hash, a full disk: all end the same way for the user
         raise AnrError(f"{path}: could not download {what} from {url} ({exc}); put the file there by hand "
                        f"or run with --offline") from exc

@@ -70,6 +70,23 @@ def test_a_failed_download_is_tried_once_per_process(tmp_path, monkeypatch, hub,
     assert capsys.readouterr().err.count("downloading test weights") == 1
 
 
+
+@pytest.mark.parametrize("where", ["http://127.0.0.1:1/tiny.pth", "nowhere"])
+def test_a_network_failure_is_named_as_one_not_as_a_failed_write(tmp_path, monkeypatch, hub, where):
+    """No route, a refused connection or a missing source: the sentence gives the network's reason, never
+    'cannot write' (the request's error is an OSError, which the temporary-file writer reads as a failed write)."""
+    monkeypatch.setenv(weights.OFFLINE_ENV, "0")
+    monkeypatch.setattr(weights, "_failed", {})
+    name = "unreachable-0123abcd.pth"
+    monkeypatch.setitem(weights.WEIGHT_URLS, name, where if "://" in where else (tmp_path / where).as_uri())
+    with pytest.raises(AnrError) as failed:
+        weights.find_weights(name, what="test weights")
+    message = str(failed.value)
+    assert message.startswith(f"{hub / name}: could not download test weights from ") and "--offline" in message
+    assert "cannot write" not in message and "urlopen" not in message
+    assert ("(Connection refused)" if "://" in where else "(No such file or directory)") in message
+    assert not any(hub.iterdir())
+
 def test_the_offline_switch_follows_any_sub_command(monkeypatch, tmp_path):
     monkeypatch.setenv(weights.OFFLINE_ENV, "0")
     assert cli_main(["body", "--out", str(tmp_path / "b.png"), "--size", "32", "--offline"]) == 0
