@@ -15,6 +15,7 @@ from anr_studio.components.protocols import StudioBody
 from anr_studio.errors import AnrError
 
 DEFAULT_VIEW = (0.0, 5.0, 4.2, (0.0, 0.9, 0.0))
+FRAME_MARGIN = 0.1  # share of the view's height kept free above and below a framed body
 # Named views (azimuth, elevation) in degrees: looking at the body's front, its left side, from above.
 VIEW_PRESETS = {"front": (0.0, 0.0), "side": (90.0, 0.0), "top": (0.0, 89.0)}
 
@@ -70,6 +71,24 @@ class ViewState:
 
     def __init__(self) -> None:
         self.view = OrbitView()
+        self.home = OrbitView()  # where `reset` returns: the default view, or one that frames a taller body
+
+    def frame_heights(self, bottom: float, top: float) -> None:
+        """Makes the home view show a body spanning heights [bottom, top] in metres (the default view when they fit
+        in it) and moves the camera there when the current view cuts the body off."""
+
+        def half_height(view: OrbitView) -> float:  # metres of the view above (and below) its target
+            return view.distance * float(np.tan(np.radians(view.fov) / 2.0)) * (1.0 - FRAME_MARGIN)
+
+        def shows(view: OrbitView) -> bool:
+            return view.target[1] - half_height(view) <= bottom and top <= view.target[1] + half_height(view)
+
+        default = OrbitView()
+        middle = (0.0, 0.5 * (bottom + top), 0.0)
+        needed = 0.5 * (top - bottom) / (half_height(default) / default.distance)
+        self.home = default if shows(default) else replace(default, target=middle, distance=max(default.distance, needed))
+        if not shows(self.view):
+            self.set(target=self.home.target, distance=max(self.view.distance, self.home.distance))
 
     def set(self, **fields) -> None:
         """Updates some fields (elevation is clamped to [-89, 89], distance to [0.3, 30])."""
@@ -113,5 +132,5 @@ class ViewState:
         self.set(distance=self.view.distance * factor)
 
     def reset(self) -> None:
-        """Returns to the default front view."""
-        self.set(**vars(OrbitView()))
+        """Returns to the home view: the default front view, or the one that frames a taller body."""
+        self.set(**vars(self.home))

@@ -14,7 +14,7 @@ from anr_studio.components.job_list import JobList
 from anr_studio.components.paint import PaintState
 from anr_studio.components.pose_state import PoseState
 from anr_studio.components.protocols import StudioAvatar, StudioBody
-from anr_studio.components.scene import ViewState, default_body
+from anr_studio.components.scene import ViewState, default_body, pose_body
 from anr_studio.errors import AnrError
 from anr_studio.gui.app import demo_avatar
 from anr_studio.gui.capture_panel import CapturePanel
@@ -249,6 +249,9 @@ class MainWindow(QtWidgets.QMainWindow):
         colors = None
         if avatar is not None and identity:
             self.pose_state.set_start_betas(avatar.identity_betas(identity))
+            # A tall identity would lose its head out of the default view: the camera frames its body.
+            verts, _ = pose_body(self.body, self.pose_state.pose, self.pose_state.betas, self.pose_state.transl)
+            self.view_state.frame_heights(float(verts[:, 1].min()), float(verts[:, 1].max()))
             colors = neural_face_colors(avatar.texture(identity), self.body.face_uvs, faces=self.body.faces, smooth=2)
         self.viewport.set_neural_colors(colors)
         self.act_neural_colors.setEnabled(colors is not None)

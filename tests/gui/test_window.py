@@ -83,6 +83,41 @@ def test_each_identity_is_shown_in_its_own_shape(window, tiny_avatar):
     np.testing.assert_allclose(ps.betas, 0.5)
 
 
+def test_a_tall_identity_is_framed_head_to_feet(window, qtbot, tiny_avatar):
+    """The default view cuts a 2 m person's head off; picking such an identity frames the whole body, and so
+    does Reset camera while it is shown."""
+    from anr_studio.components.scene import pose_body
+
+    ps = window.pose_state
+    tall = np.zeros(ps.num_betas, np.float32)
+    tall[0] = 8.0  # the stand-in's height grows by 80 % about the pelvis
+    tiny_avatar.add_identity("tall", tiny_avatar.texture("alice"), tall)
+    window.neural.size_px = 32
+    window.set_avatar(tiny_avatar, "tiny.anr")
+
+    def rows_shown() -> np.ndarray:
+        """Returns the image rows (0 top, 1 bottom) of the body's highest and lowest vertex in the neural view."""
+        verts, _ = pose_body(window.body, ps.pose, ps.betas, ps.transl)
+        ends = verts[[verts[:, 1].argmax(), verts[:, 1].argmin()]]
+        cam = window.view_state.view.camera((256, 256))
+        return cam.project(torch.as_tensor(ends[None]))[0][0].numpy()[:, 1] / 256.0
+
+    alice_view = window.view_state.view
+    top, bottom = rows_shown()
+    assert 0.05 < top and bottom < 0.95
+    window.neural.ident_box.setCurrentText("tall")
+    top, bottom = rows_shown()
+    assert 0.02 < top and bottom < 0.98, f"the tall body spans rows {top:.2f}..{bottom:.2f} of the view"
+    assert window.view_state.view.azimuth == alice_view.azimuth  # the camera only backs off, it does not turn
+    window.view_state.zoom(0.4)
+    window.act_reset_view.trigger()
+    top, bottom = rows_shown()
+    assert 0.02 < top and bottom < 0.98
+    window.neural.ident_box.setCurrentText("alice")  # she fits the default view, where Reset camera goes again
+    window.act_reset_view.trigger()
+    assert window.view_state.view == alice_view
+
+
 def test_state_changes_move_sliders_without_feedback(window):
     calls = []
     window.pose_state.changed.connect(calls.append)
