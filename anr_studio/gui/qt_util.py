@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import os
 import traceback
 from typing import Callable
 
@@ -72,7 +73,8 @@ def show_error(parent: QtWidgets.QWidget | None, exc: BaseException, title: str 
         traceback.print_exception(exc)  # keep the details on the console for bug reports
     box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, title, text, QtWidgets.QMessageBox.StandardButton.Ok, parent)
     box.setObjectName("errorDialog")
-    if isinstance(exc, AnrError) and ("expected" in text or "cannot be read" in text):
+    # The advice is for a file that did not open: the message starts with its path (not "training: no captures…").
+    if isinstance(exc, AnrError) and ": " in text and os.path.isfile(text.split(": ", 1)[0]):
         box.setInformativeText("What to do: check the file named above — it may be damaged, cut short or of another "
                                "kind. Open another copy, or make it again (train, import or export), then open it.")
     box.open()  # non-blocking so tests and the event loop keep running

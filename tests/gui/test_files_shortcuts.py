@@ -23,6 +23,28 @@ def test_a_damaged_avatar_is_refused_with_a_dialog_and_not_remembered(window, qt
     assert str(bad) not in (settings().value("recent", []) or [])
 
 
+def test_a_mistake_that_is_no_damaged_file_gets_no_advice_about_damaged_files(window, qtbot, tmp_path):
+    """Start with no capture listed, or an empty try-on name, says what is missing and nothing about files."""
+    def shown_dialog():
+        boxes = [w for w in QtWidgets.QApplication.topLevelWidgets() if w.objectName() == "errorDialog" and w.isVisible()]
+        assert len(boxes) == 1, "expected one error dialog"
+        text, advice = boxes[0].text(), boxes[0].informativeText()
+        boxes[0].close()
+        return text, advice
+
+    qtbot.mouseClick(window.training_panel.start_btn, QtCore.Qt.MouseButton.LeftButton)
+    text, advice = shown_dialog()
+    assert "no captures were chosen" in text and advice == ""
+    window.tryon_panel.save_identity()
+    text, advice = shown_dialog()
+    assert "no avatar is open" in text and advice == ""
+    damaged = tmp_path / "damaged.h5"  # the advice stays for a file that did not open
+    damaged.write_bytes(b"not hdf5")
+    window.open_path(str(damaged))
+    text, advice = shown_dialog()
+    assert str(damaged) in text and "What to do" in advice
+
+
 def test_single_letter_shortcuts_do_not_fire_in_text_boxes_and_both_redo_keys_work(window, qtbot):
     window.activateWindow()
     QtWidgets.QApplication.setActiveWindow(window)
