@@ -215,7 +215,7 @@ def read_safetensors(path: str | os.PathLike, meta_key: str, expected: str) -> t
 
     path = Path(path)
     if not path.is_file():
-        raise AnrError(f"{path}: file not found, expected {expected}")
+        raise AnrError(f"{path}: {'is a folder' if path.is_dir() else 'file not found'}, expected {expected}")
     try:
         with safe_open(str(path), framework="pt") as f:
             raw = (f.metadata() or {}).get(meta_key)

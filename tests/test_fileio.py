@@ -209,3 +209,6 @@ def test_read_safetensors_returns_metadata_and_tensors_or_one_sentence(tmp_path)
         read_safetensors(tmp_path / "junk.st", "k", "a test file")
     with pytest.raises(AnrError, match="gone.st: file not found, expected a test file"):
         read_safetensors(tmp_path / "gone.st", "k", "a test file")
+    (tmp_path / "run").mkdir()  # a run folder where its avatar file belongs
+    with pytest.raises(AnrError, match="run: is a folder, expected a test file"):
+        read_safetensors(tmp_path / "run", "k", "a test file")
