@@ -158,10 +158,13 @@ class TryOnPanel(QtWidgets.QWidget):
         fill(self.state, region_mask(self.body, self.region.currentText(), self.state.size))
 
     def update_preview(self) -> None:
-        """Shows the swapped identity in the neural view (or the plain identity B when off)."""
+        """Shows the swapped identity in the neural view (or the plain identity B when off), in B's shape."""
         av = self.avatar
         if av is None or not self.ident_a.currentText():
             return
+        # The swap is identity B dressed in A's texture inside the mask: the neural view's picker names B and the
+        # body takes B's shape (on another identity's shape B's texture no longer fits).
+        self.neural.ident_box.setCurrentText(self.ident_b.currentText())
         if not self.preview_box.isChecked():
             self.neural.extra_note = ""
             self.neural.show_identity(self.ident_b.currentText())

@@ -109,3 +109,27 @@ def test_closing_with_unsaved_painting_asks(window, qtbot, monkeypatch):
     window.close()
     assert len(asked) == 2 and not window.isVisible()
     assert np.asarray(window.paint_state.mask).any()
+
+
+def test_the_swap_preview_shows_identity_b_in_its_own_shape(window, qtbot, tiny_avatar):
+    """The swap dresses B in A's texture inside the mask: the neural view's picker names B and the body is B's, not
+    the shape of whichever identity the picker showed before."""
+    from anr_studio.components.tryon import PREVIEW_IDENTITY
+
+    bob = np.zeros(window.pose_state.num_betas, np.float32)
+    bob[0] = 2.0  # a taller bob
+    tiny_avatar.add_identity("bob", tiny_avatar.texture("bob"), bob)
+    window.neural.size_px = 32
+    window.set_avatar(tiny_avatar, "tiny.anr")
+    assert window.neural.ident_box.currentText() == "alice" and not window.pose_state.betas.any()
+    window.docks["Try-on"].raise_()
+    panel = window.tryon_panel
+    qtbot.waitExposed(panel.canvas)
+    assert (panel.ident_a.currentText(), panel.ident_b.currentText()) == ("alice", "bob")
+    _paint_stroke(panel.canvas)
+    qtbot.waitUntil(lambda: window.neural.worker.idle() and window.neural.last_result is not None
+                    and window.neural.last_result.request.identity == PREVIEW_IDENTITY, timeout=20000)
+    assert window.neural.ident_box.currentText() == "bob"
+    np.testing.assert_allclose(window.pose_state.betas, bob)
+    np.testing.assert_allclose(window.neural.last_result.request.betas, bob)
+    assert window.pose_state.at_start() and not window.pose_state.can_undo  # following B is no pose edit
