@@ -69,10 +69,12 @@ class CapturePanel(QtWidgets.QWidget):
                           lambda: open_file(self, "Open capture", "Captures (*.h5 *.hdf5)", self.open_capture))
         self.import_btn = button("Import…", "Import a folder of images or a video (with SMPL poses, or alone: the body "
                                  "is fitted to the video) as a capture, in the background (Ctrl+I)", self.import_dialog)
-        # One row for the view and check controls: the panel then fits a third of a laptop's height.
-        self.setLayout(vbox((self.image, 1), hbox(open_btn, self.import_btn, (self.slider, 1), self.frame_label),
-                            hbox(self.outline_box, self.mask_box, self.pose_btn, 12, self.check_box, self.check_btn,
-                                 self.masks_btn, None), self.verdict, self.info, margins=4))
+        # Two rows of controls (the file and the frame; how to draw and check it): the panel then fits a third of a
+        # laptop's height, and its width beside the side panels in a 1024-pixel window.
+        self.setLayout(vbox((self.image, 1), hbox(open_btn, self.import_btn, self.masks_btn, (self.slider, 1),
+                                                  self.frame_label, self.pose_btn),
+                            hbox(self.outline_box, self.mask_box, 12, self.check_box, self.check_btn, None),
+                            self.verdict, self.info, margins=4))
 
     # --- opening -------------------------------------------------------------------------
     def open_capture(self, path: str) -> None:

@@ -35,7 +35,7 @@ class KeyframesPanel(QtWidgets.QWidget):
                                                  toolTip="Keyframe budget as a fraction of the training frames")
         self.run_btn = button("Select keyframes", "Choose keyframes that cover the body's UV texels and silhouette best, "
                               "in the background", self.start_selection)
-        self.add_btn = button("Add current frame", "Add the frame shown in the Capture panel to the keyframes", self.add_current)
+        self.add_btn = button("Add frame", "Add the frame shown in the Capture panel to the keyframes", self.add_current)
         self.remove_btn = button("Remove selected", "Remove the selected thumbnails from the keyframes", self.remove_selected)
         self.save_btn = button("Save to capture", SAVE_TIP, self.save)
         self.progress = QtWidgets.QProgressBar(visible=False)
@@ -52,7 +52,10 @@ class KeyframesPanel(QtWidgets.QWidget):
         self.plot.addLegend(offset=(-10, -10))
         self.curve = self.plot.plot([], [], pen=pg.mkPen((90, 200, 255), width=2), symbol="o", symbolSize=5, name="UV texels")
         self.sil_curve = self.plot.plot([], [], pen=pg.mkPen((255, 160, 60), width=1, style=QtCore.Qt.PenStyle.DashLine), name="silhouette")
-        split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        # The thumbnails and the plot take the height they are given: the plot's 480 px preferred height made the panel
+        # scroll, the plot's axis and the line below it out of sight.
+        split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal, minimumHeight=100, sizePolicy=QtWidgets.QSizePolicy(
+            QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Ignored))
         split.addWidget(self.thumbs)
         split.addWidget(self.plot)
         split.setSizes([500, 300])

@@ -63,3 +63,19 @@ def test_side_panels_take_the_full_height_and_training_takes_the_full_width(wind
     qtbot.wait(50)
     assert pose.isVisible() or window.docks["Try-on"].isVisible()
     assert not pose.isHidden() and not window.docks["Try-on"].isHidden()  # both back, Try-on in front
+
+
+def test_capture_and_keyframes_panels_fit_beside_the_side_panel_at_1024x700(window, qtbot, tiny_capture):
+    """Neither panel scrolls: the Capture controls hid Extract masks off to the right, and the coverage plot's
+    preferred height pushed its axis and the summary line below the Keyframes panel's bottom edge."""
+    window.resize(1024, 700)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == (1024, 700), timeout=5000)
+    window.open_path(str(tiny_capture))
+    window.workspaces.show_workspace("Capture")
+    assert window.docks["Pose"].isVisible()  # beside the side panel
+    for title in ("Capture", "Keyframes"):
+        window.docks[title].raise_()
+        qtbot.wait(100)
+        scroll = window.docks[title].widget()
+        assert not scroll.horizontalScrollBar().isVisible() and not scroll.verticalScrollBar().isVisible(), title
+    assert window.keyframes_panel.plot.height() >= 100
