@@ -1,9 +1,7 @@
-"""Importers: a folder of images or a video, plus SMPL poses and cameras, into a capture file.
+"""Importers: a folder of images or a video, plus SMPL poses and cameras, into a capture file (no file on failure).
 
-Layouts (docs/capture_import.md): (a) a folder with ``images/``, optional ``masks/`` and
-``background.png``, and ``metadata.json`` or one ``.npz``; (b) a video with a pose ``.npz``; (c) the
-tools' layouts of :mod:`anr_studio.capture.formats`. Parameters are converted to the built-in body
-(or kept with an SMPL ``body_model``) and written through ``CaptureWriter``, so a failed import leaves no file.
+Layouts (docs/capture_import.md): (a) a folder with ``images/``, optional ``masks/`` and ``background.png``, and
+``metadata.json`` or one ``.npz``; (b) a video with a pose ``.npz``; (c) those of :mod:`anr_studio.capture.formats`.
 """
 
 from __future__ import annotations
@@ -82,8 +80,7 @@ def parse_parameters(raw: dict[str, Any], n: int | None, label: str) -> dict[str
     else:
         raise AnrError(f"{label}: E is missing, expected world-to-camera extrinsics (4,4) or (N,4,4) (or R and t)")
     if K.ndim == 3 or R.ndim == 3 or t.ndim == 2:  # one of them moves: store all per frame
-        K, R, t = (np.broadcast_to(K, (n, 3, 3)).copy(), np.broadcast_to(R, (n, 3, 3)).copy(),
-                   np.broadcast_to(t, (n, 3)).copy())
+        K, R, t = (np.broadcast_to(a, (n, *tail)).copy() for a, tail in zip((K, R, t), ((3, 3), (3, 3), (3,))))
     return {"pose": pose, "transl": transl, "betas": betas.astype(np.float32), "K": K, "R": R, "t": t,
             "fps": None if raw.get("fps") is None else _frame_rate(raw["fps"], label)}
 

@@ -37,8 +37,6 @@ class MaskConfig:
     """Colour distance above which a pixel is surely foreground."""
     lightness_weight: float = 0.5
     """Weight of the L* difference against a*, b*: shadows and shading change L* most."""
-    blur_sigma: float = 0.0
-    """Gaussian blur (px at 256 px) before differencing, for noisy video (off: it fattens the mask by a pixel)."""
     min_component_fraction: float = 0.02
     """Components smaller than this share of the largest are dropped (small: a head cut off at the neck stays)."""
     hole_fraction: float = 0.002
@@ -60,12 +58,9 @@ class MaskConfig:
 
 def colour_difference(frame: np.ndarray, background: np.ndarray, config: MaskConfig) -> np.ndarray:
     """Returns the per-pixel weighted CIELAB distance ``(H,W)`` float32 between frame and plate (both (H,W,3) uint8 RGB)."""
-    sigma = config.scaled(config.blur_sigma, frame.shape[:2])
-    lab = []  # CIELAB of float RGB in [0,1]: L* 0..100, a*/b* about -100..100
-    for image in (frame, background):
-        img = cv2.GaussianBlur(image, (0, 0), sigma) if sigma > 0 else image
-        lab.append(cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB))
-    d = lab[0] - lab[1]
+    # CIELAB of float RGB in [0,1]: L* 0..100, a*/b* about -100..100
+    d = cv2.cvtColor(frame.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB) - cv2.cvtColor(
+        background.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
     return np.sqrt(config.lightness_weight * d[..., 0] ** 2 + d[..., 1] ** 2 + d[..., 2] ** 2)
 
 
@@ -235,7 +230,7 @@ def masks_into(path: str | os.PathLike, method: str = "auto", *, segmenter=None,
                 raise
             method, why = "plate", f"no person segmenter ({exc})"
     cap = Capture(path)
-    if cap.has_masks and not overwrite:
+    if cap.has_masks and not overwrite:  # before the segmenter runs
         raise AnrError(f"{Path(path).name}: masks already exist, expected --overwrite to replace them")
     if method == "auto":
         sample = np.linspace(0, len(cap) - 1, min(8, len(cap))).round().astype(int)

@@ -22,11 +22,8 @@ from anr_studio.fileio import atomic_path, ensure_free_space, writing_lock
 
 
 def discard_h5(f: h5py.File, path: Path) -> None:
-    """Closes ``f``, open for writing at ``path``, whose contents are being thrown away.
-
-    Emptying the file first gives a full disk its space back, so the close can flush its metadata (a file
-    left open after a failed close crashes the interpreter at exit).
-    """
+    """Closes ``f``, open for writing at ``path``, whose contents are thrown away: emptied first, so a full disk
+    gets its space back and the close can flush (a file left open after a failed close crashes the interpreter)."""
     with contextlib.suppress(OSError):
         os.truncate(path, 0)
     with contextlib.suppress(Exception):
@@ -40,6 +37,12 @@ def as_uint8(value: Any, expected: tuple, field: str, source: str) -> np.ndarray
     if array.dtype != np.uint8:
         raise AnrError(f"{source}: {field} has dtype {array.dtype}, expected uint8 (0..255)")
     return array
+
+
+def image_dataset(f: h5py.File, key: str, shape: tuple[int, ...], n: int = 0) -> h5py.Dataset:
+    """Returns a new uint8 dataset ``key`` of ``n`` images of ``shape`` (resizable when ``n`` is 0), one per chunk."""
+    return f.create_dataset(key, shape=(n, *shape), maxshape=(None if n == 0 else n, *shape), dtype=np.uint8,
+                            chunks=(1, *shape), **S.IMAGE_COMPRESSION)
 
 
 _REWRITE_LOCKS: dict[str, threading.RLock] = {}
@@ -202,13 +205,9 @@ class Capture:
 
     @contextlib.contextmanager
     def _rewrite(self, replace: set[str], extra_bytes: int = 0) -> Iterator[h5py.File]:
-        """Yields a new file holding everything but the top-level ``replace`` members; it replaces the capture.
-
-        A copy because HDF5 has no transactions and never gives deleted space back (``Group.copy`` moves
-        compressed chunks undecoded). ``extra_bytes``: about how much the caller adds, for the space check
-        made before HDF5 writes anything (running out midway can crash it). AnrError at once while another
-        process writes the capture.
-        """
+        """Yields a copy of the capture without its top-level ``replace`` members, which then replaces it (HDF5 has
+        no transactions and never gives deleted space back). ``extra_bytes``: about how much the caller adds, for
+        the space check before HDF5 writes anything. AnrError at once while another process writes the capture."""
         with _rewrite_lock(self.path), writing_lock(self.path, "capture"):
             self.close()
             ensure_free_space(self.path, int((self.path.stat().st_size + int(extra_bytes)) * 1.05))
@@ -242,16 +241,14 @@ class Capture:
                 f.create_dataset(S.KEYFRAME_COVERAGE, data=cov)
 
     def write_masks(self, masks: Iterable[Any], *, overwrite: bool = False) -> None:
-        """Stores one soft mask ``(H,W)`` uint8 per frame, streamed in frame order (atomic rewrite).
-
-        Raises AnrError when masks exist and ``overwrite`` is False, or the count is not ``len(self)``.
-        """
+        """Stores one soft mask ``(H,W)`` uint8 per frame, streamed in frame order (atomic rewrite); AnrError when
+        masks exist and ``overwrite`` is False, or the count is not ``len(self)``."""
         if self.has_masks and not overwrite:
             raise AnrError(f"{self.path.name}: masks already exist, expected --overwrite to replace them")
         h, w = self.image_size
         # compressed soft masks take about a quarter of their raw size (an estimate for the space check)
         with self._rewrite({S.MASKS}, extra_bytes=self._n * h * w // 4) as f:
-            ds = f.create_dataset(S.MASKS, shape=(self._n, h, w), dtype=np.uint8, chunks=(1, h, w), **S.IMAGE_COMPRESSION)
+            ds = image_dataset(f, S.MASKS, (h, w), self._n)
             count = 0
             for i, mask in enumerate(masks):
                 if i >= self._n:

@@ -42,10 +42,8 @@ TRUTH = "truth"
 # Per-camera-field trailing shape: static (shape) or per frame (N, *shape).
 CAMERA_SHAPES = {CAMERA_K: (3, 3), CAMERA_R: (3, 3), CAMERA_T: (3,)}
 
-# Compression of image datasets (frames, masks, background). Measured on 60 textured
-# 256x256 frames (2 shared CPU cores): none 0.7 ms/frame write, 196 KiB; lzf 2.7 ms, 155 KiB;
-# gzip-1 4.7 ms, 142 KiB; gzip-4 6.4 ms, 143 KiB; reads ~1 ms/frame for all three filters.
-# gzip-1 costs ~2 ms a frame more than lzf but any HDF5 tool reads it (lzf needs h5py's plugin).
+# Compression of image datasets (frames, masks, background): gzip-1 writes a 256x256 frame in ~5 ms (lzf ~3 ms,
+# about as small) but any HDF5 tool reads it (lzf needs h5py's plugin); gzip-4 is slower and no smaller.
 IMAGE_COMPRESSION = {"compression": "gzip", "compression_opts": 1}
 
 # Sane limits, checked before anything is allocated: beyond them a file is damaged or forged.

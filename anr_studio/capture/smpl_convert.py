@@ -51,8 +51,8 @@ _TRUNK_AND_LIMBS = [j for j in range(NUM_JOINTS) if j not in (10, 11, 22, 23)]
 
 
 @lru_cache(maxsize=4)
-def _fitted(body) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Returns (betas (K,), rest pelvis (3,), alignment rotations Q (24,3,3), root offset (3,)) for ``body``;
+def _fitted(body) -> tuple[np.ndarray, torch.Tensor, np.ndarray, np.ndarray]:
+    """Returns (betas (K,), rest joints (24,3) float64, alignment rotations Q (24,3,3), root offset (3,)) for ``body``;
     the offset (pelvis frame) is the mean of SMPL's pelvis-relative rest joints minus ours after alignment."""
     betas = _shape_like_smpl(body)
     with torch.no_grad():
@@ -65,7 +65,7 @@ def _fitted(body) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     ours = aligned - aligned[0]
     smpl = SMPL_REST_JOINTS - SMPL_PELVIS
     offset = (smpl - ours)[_TRUNK_AND_LIMBS].mean(0)
-    return betas, rest[0].numpy(), q, offset
+    return betas, rest, q, offset
 
 
 def _local_rotations(local: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -137,11 +137,11 @@ def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def convert_smpl_fit(pose: np.ndarray, trans: np.ndarray, body) -> dict[str, np.ndarray]:
     """Returns ``pose (N,24,3)``, ``transl (N,3)``, ``betas (K,)`` for the built-in ``body`` from SMPL's
     ``pose (N,24,3)`` axis-angle and ``trans (N,3)`` (module docstring: what is matched and how)."""
-    betas, pelvis, q, offset = _fitted(body)
+    betas, rest, q, offset = _fitted(body)
     local = axis_angle_to_rotations(pose)  # (N,24,3,3)
     pose_ours = rotations_to_axis_angle(_local_rotations(local, q))
-    transl = np.asarray(trans, np.float64) + (SMPL_PELVIS - pelvis) + local[:, 0] @ offset
-    pose_ours, transl = _refine_to_smpl_joints(body, betas, local, np.asarray(trans, np.float64), pose_ours, transl)
+    transl = np.asarray(trans, np.float64) + (SMPL_PELVIS - rest[0].numpy()) + local[:, 0] @ offset
+    pose_ours, transl = _refine_to_smpl_joints(rest, local, np.asarray(trans, np.float64), pose_ours, transl)
     return {"pose": pose_ours.astype(np.float32), "transl": transl.astype(np.float32), "betas": betas.copy()}
 
 
@@ -152,13 +152,11 @@ def smpl_joints(pose: np.ndarray, trans: np.ndarray) -> np.ndarray:
     return kinematic_chain(rot, rest, list(SMPL_PARENTS))[0].numpy() + np.asarray(trans, np.float64)[:, None]
 
 
-def _refine_to_smpl_joints(body, betas: np.ndarray, local: np.ndarray, trans: np.ndarray,
+def _refine_to_smpl_joints(rest: torch.Tensor, local: np.ndarray, trans: np.ndarray,
                            pose: np.ndarray, transl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (pose (N,24,3), transl (N,3)) moved so the built-in joints lie nearer SMPL's posed joints
-    (L-BFGS, all frames at once; a prior keeps each rotation near its start, so limb twist stays SMPL's)."""
+    """Returns (pose (N,24,3), transl (N,3)) moved so the built-in joints (``rest`` (24,3)) lie nearer SMPL's posed
+    joints (L-BFGS, all frames at once; a prior keeps each rotation near its start, so limb twist stays SMPL's)."""
     target = torch.as_tensor(smpl_joints(rotations_to_axis_angle(local), trans))
-    with torch.no_grad():
-        rest = body.rest_joints(torch.as_tensor(betas[None], dtype=body.v_template.dtype))[0].cpu().double()
     n = pose.shape[0]
     start = torch.as_tensor(pose, dtype=torch.float64)
     delta = torch.zeros(n, NUM_JOINTS, 3, dtype=torch.float64, requires_grad=True)

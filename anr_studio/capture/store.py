@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from anr_studio.capture import schema as S
-from anr_studio.capture.reader import as_uint8, discard_h5
+from anr_studio.capture.reader import as_uint8, discard_h5, image_dataset
 from anr_studio.capture.validate import require_valid
 from anr_studio.errors import AnrError, expect_finite, expect_shape
 from anr_studio.fileio import atomic_path, ensure_free_space, os_error_message, writing_lock
@@ -40,22 +40,11 @@ def median_background(frames: h5py.Dataset | np.ndarray, samples: int = MEDIAN_S
 
 
 class CaptureWriter:
-    """Writes a capture file frame by frame; the file appears at ``path`` only on a clean close.
-
-    Use as a context manager::
-
-        with CaptureWriter("cap.h5", "alice", 256, 256, fps=30, betas=b, camera=(K, R, t),
-                           background=plate) as w:
-            for i in range(n):
-                w.append(frame_i, mask=mask_i, pose=pose_i, transl=transl_i)
-            w.set_split(train_idx, test_idx)
-
-    On an exception (or ``abort()``) nothing is left behind and an existing ``path`` is untouched; AnrError at once
-    while another process writes ``path``.
-    ``camera``: static ``(K (3,3), R (3,3), t (3,))`` or None for cameras per frame (``append`` or
-    ``set_cameras``); ``background`` None: the median of the frames; ``body_model``: "default" or the
-    sha256 of an SMPL file; ``attrs``: see `set_attrs`.
-    """
+    """Writes a capture file frame by frame (a context manager); the file appears at ``path`` only on a clean
+    close, and on an exception or ``abort()`` an existing ``path`` is untouched (AnrError at once while another
+    process writes it). ``camera``: static ``(K (3,3), R (3,3), t (3,))`` or None for cameras per frame
+    (``append`` or ``set_cameras``); ``background`` None: the median of the frames; ``body_model``: "default"
+    or the sha256 of an SMPL file; ``attrs``: see `set_attrs`."""
 
     def __init__(self, path: str | os.PathLike, identity: str, height: int, width: int, fps: float, *,
                  betas: Any = None, camera: tuple[Any, Any, Any] | None = None, background: Any = None,
@@ -67,8 +56,7 @@ class CaptureWriter:
             raise AnrError(f"{self._name}: image size {height}x{width} is not positive, expected H, W >= 1")
         if not (np.isfinite(fps) and fps > 0):
             raise AnrError(f"{self._name}: fps is {fps}, expected a positive number")
-        self._poses: list[np.ndarray] = []
-        self._transl: list[np.ndarray] = []
+        self._body: list[tuple[np.ndarray, np.ndarray]] = []  # per-frame (pose, transl)
         self._cams: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._bulk_body: tuple[np.ndarray, np.ndarray] | None = None
         self._bulk_cams: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -93,9 +81,7 @@ class CaptureWriter:
             self._f = h5py.File(self._tmp, "w", rdcc_nbytes=0)
             self._f.attrs.update(format=S.FORMAT, version=S.VERSION, identity=str(identity), fps=float(fps))
             self._f.create_group("body").attrs["model"] = str(body_model)
-            self._frames = self._f.create_dataset(
-                S.FRAMES, shape=(0, self.height, self.width, 3), maxshape=(None, self.height, self.width, 3),
-                dtype=np.uint8, chunks=(1, self.height, self.width, 3), **S.IMAGE_COMPRESSION)
+            self._frames = image_dataset(self._f, S.FRAMES, (self.height, self.width, 3))
             self._masks: h5py.Dataset | None = None
             self.set_attrs(**(attrs or {}))
 
@@ -116,36 +102,33 @@ class CaptureWriter:
         if self._has_masks is None:
             self._has_masks = mask is not None
             if self._has_masks:
-                self._masks = self._f.create_dataset(
-                    S.MASKS, shape=(0, self.height, self.width), maxshape=(None, self.height, self.width),
-                    dtype=np.uint8, chunks=(1, self.height, self.width), **S.IMAGE_COMPRESSION)
+                self._masks = image_dataset(self._f, S.MASKS, (self.height, self.width))
         if self._has_masks != (mask is not None):
             want = "a mask like the frames before it" if self._has_masks else "no mask, like the frames before it"
             raise AnrError(f"{self._name}: frame {i} has {'no ' if mask is None else ''}mask, expected {want}")
         if pose is not None or transl is not None:
             if self._bulk_body is not None:
                 raise AnrError(f"{self._name}: frame {i} has its own pose, but set_body() already gave all poses")
-            self._poses.append(_as_float(pose, (S.NUM_JOINTS, 3), f"body/pose[{i}]", self._name))
-            self._transl.append(_as_float(np.zeros(3) if transl is None else transl, (3,), f"body/transl[{i}]", self._name))
+            self._body.append((_as_float(pose, (S.NUM_JOINTS, 3), f"body/pose[{i}]", self._name),
+                               _as_float(np.zeros(3) if transl is None else transl, (3,), f"body/transl[{i}]", self._name)))
         if camera is not None:
             if self._bulk_cams is not None:
                 raise AnrError(f"{self._name}: frame {i} has its own camera, but the capture's cameras are already set")
-            K, R, t = camera
-            self._cams.append((_as_float(K, (3, 3), f"camera/K[{i}]", self._name),
-                               _as_float(R, (3, 3), f"camera/R[{i}]", self._name),
-                               _as_float(t, (3,), f"camera/t[{i}]", self._name)))
-        self._frames.resize(i + 1, axis=0)
-        self._frames[i] = frame
-        if self._masks is not None:
-            self._masks.resize(i + 1, axis=0)
-            self._masks[i] = as_uint8(mask, (self.height, self.width), f"mask {i}", self._name)
+            self._cams.append(tuple(_as_float(a, S.CAMERA_SHAPES[key], f"{key}[{i}]", self._name)
+                                    for a, key in zip(camera, S.CAMERA_SHAPES, strict=True)))
+        if mask is not None:
+            mask = as_uint8(mask, (self.height, self.width), f"mask {i}", self._name)
+        for ds, image in ((self._frames, frame), (self._masks, mask)):
+            if ds is not None:
+                ds.resize(i + 1, axis=0)
+                ds[i] = image
         self._n = i + 1
         return i
 
     def set_body(self, pose: Any, transl: Any, betas: Any = None) -> None:
         """Sets all body parameters at once: ``pose (N,24,3)``, ``transl (N,3)``, ``betas (K,)``."""
         self._check_open()
-        if self._poses:
+        if self._body:
             raise AnrError(f"{self._name}: set_body() after per-frame poses were given to append()")
         pose = _as_float(pose, ("N", S.NUM_JOINTS, 3), "body/pose", self._name)
         transl = _as_float(transl, (pose.shape[0], 3), "body/transl", self._name)
@@ -157,14 +140,9 @@ class CaptureWriter:
         """Sets the cameras: static ``K (3,3), R (3,3), t (3,)`` or per frame ``(N,3,3), (N,3,3), (N,3)``."""
         if self._cams:
             raise AnrError(f"{self._name}: set_cameras() after per-frame cameras were given to append()")
-        K, R, t = (np.asarray(a, dtype=np.float32) for a in (K, R, t))
-        lead = ("N",) if K.ndim == 3 else ()
-        self._bulk_cams = (_as_float(K, lead + (3, 3), "camera/K", self._name),
-                           _as_float(R, lead + (3, 3), "camera/R", self._name),
-                           _as_float(t, lead + (3,), "camera/t", self._name))
-        if lead and not (K.shape[0] == R.shape[0] == t.shape[0]):
-            raise AnrError(f"{self._name}: camera/K, camera/R, camera/t have {K.shape[0]}, {R.shape[0]}, "
-                           f"{t.shape[0]} frames, expected the same count")
+        lead = ("N",) if np.ndim(K) == 3 else ()  # frame counts are checked against the frames by validation
+        self._bulk_cams = tuple(_as_float(a, lead + S.CAMERA_SHAPES[key], key, self._name)
+                                for a, key in zip((K, R, t), S.CAMERA_SHAPES))
 
     def set_split(self, train: Any, test: Any) -> None:
         """Sets the frame indices ``train (n,)`` and ``test (m,)`` (disjoint)."""
@@ -253,8 +231,8 @@ class CaptureWriter:
             raise AnrError(f"{name}: no frames were written, expected at least one")
         if self._bulk_body is not None:
             pose, transl = self._bulk_body
-        elif self._poses:
-            pose, transl = np.stack(self._poses), np.stack(self._transl)
+        elif self._body:
+            pose, transl = (np.stack(a) for a in zip(*self._body))
         else:
             raise AnrError(f"{name}: body/pose was never given, expected a pose per frame (append or set_body)")
         if pose.shape[0] != n:
@@ -267,8 +245,6 @@ class CaptureWriter:
             K, R, t = (np.stack(c) for c in zip(*self._cams))
         else:
             raise AnrError(f"{name}: camera was never given, expected a static camera or one per frame")
-        if K.ndim == 3 and K.shape[0] != n:
-            raise AnrError(f"{name}: camera/K has {K.shape[0]} frames, expected {n}, one per frame written")
         background = self._background if self._background is not None else median_background(self._frames)
         f.create_dataset(S.BACKGROUND, data=background, **S.IMAGE_COMPRESSION)
         datasets = {S.CAMERA_K: K, S.CAMERA_R: R, S.CAMERA_T: t, S.POSE: pose, S.TRANSL: transl, **self._datasets}

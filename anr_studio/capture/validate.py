@@ -1,9 +1,7 @@
 """Checks a capture file: that it is safe to read, then against the version-1 schema; one sentence per problem.
 
-Safe to read: a capture is one self-contained file, so external storage, external links and virtual
-datasets (data from other files, e.g. ``/etc/passwd``) are refused; every dataset's declared data must be
-stored in the file (no ten million frames in 47 KB); only standard filters (no compression plugin is
-loaded). These checks come before any data is read.
+Safe to read (checked before any data is read): no external storage, external links or virtual datasets (data
+from other files), every dataset's declared data stored in the file, only standard filters (no plugin is loaded).
 """
 
 from __future__ import annotations
@@ -78,8 +76,7 @@ def _dataset_problem(ds: h5py.Dataset, file_size: int, name: str) -> str | None:
 
 
 def _unsafe_problems(f: h5py.File, path: str | os.PathLike, name: str) -> list[str]:
-    """Returns the problems of the open file ``f`` (at ``path``) that forbid reading it (empty when safe):
-    its links, every dataset's storage and the attribute sizes."""
+    """Returns the problems of the open file ``f`` (at ``path``) in its links, datasets' storage and attribute sizes."""
     file_size = os.path.getsize(path)
     links: list[str] = []
 
@@ -104,8 +101,7 @@ def _unsafe_problems(f: h5py.File, path: str | os.PathLike, name: str) -> list[s
 
 
 def attr_value(value: Any) -> Any:
-    """Returns an HDF5 attribute's bytes as text and numpy scalars as Python values (messages read `-3.0`, not
-    `np.float64(-3.0)`)."""
+    """Returns an HDF5 attribute's bytes as text and numpy scalars as Python values (for messages)."""
     if isinstance(value, bytes):
         return value.decode(errors="replace")
     return value.item() if isinstance(value, np.generic) else value
@@ -163,8 +159,8 @@ class _Checker:
 
 
 def validate(path: str | os.PathLike, *, name: str | None = None, deep: bool = False) -> list[str]:
-    """Returns the problems of the capture at ``path`` (empty when valid), one sentence each, naming the file
-    ``name`` (default: the path); ``deep`` also decodes every frame and mask chunk (slow)."""
+    """Returns the problems of the capture at ``path`` (empty when valid), one sentence each naming ``name`` (default:
+    the path); ``deep`` also decodes every frame and mask chunk (slow)."""
     name = str(path) if name is None else name
     path = Path(path)
     if not path.is_file():

@@ -35,22 +35,19 @@ class Wham:
 
     NAME = "wham"
 
-    @staticmethod
-    def _subjects(data) -> bool:
+    def _subjects(self, data) -> bool:
         return (isinstance(data, dict) and bool(data)
                 and all(isinstance(v, dict) and {"pose", "trans", "frame_ids"} <= set(v) for v in data.values()))
 
-    @staticmethod
-    def matches(src: Path, poses: Path | None, probe: Probe) -> bool:
-        return Wham._subjects(result_pickle(poses, probe))
+    def matches(self, src: Path, poses: Path | None, probe: Probe) -> bool:
+        return self._subjects(result_pickle(poses, probe))
 
-    @staticmethod
-    def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
+    def read(self, src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
         if options.poses is None:
             raise AnrError(f"{src}: WHAM results need their file, expected --poses wham_output.pkl")
         label = str(options.poses)
         data = probe.pickle(options.poses)
-        if not Wham._subjects(data):
+        if not self._subjects(data):
             raise AnrError(f"{label}: is not WHAM output, expected subject ids mapping to pose, trans, betas, frame_ids")
         sid = pick({k: len(np.atleast_1d(v["frame_ids"])) for k, v in data.items()}, options.person, label, "subject")
         subject, where = data[sid], f"{label}: subject {sid}"
@@ -71,13 +68,11 @@ class Glamr:
 
     NAME = "glamr"
 
-    @staticmethod
-    def matches(src: Path, poses: Path | None, probe: Probe) -> bool:
+    def matches(self, src: Path, poses: Path | None, probe: Probe) -> bool:
         data = result_pickle(poses, probe)
         return isinstance(data, dict) and isinstance(data.get("person_data"), dict)
 
-    @staticmethod
-    def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
+    def read(self, src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
         if options.poses is None:
             raise AnrError(f"{src}: GLAMR results need their file, expected --poses grecon/<seq>_seed1.pkl")
         label = str(options.poses)
@@ -115,24 +110,21 @@ class SmplerX:
     NAME = "smpler-x"
     _FILE = re.compile(r"^(\d+)_(\d+)$")
 
-    @staticmethod
-    def _folder(poses: Path | None) -> Path | None:
+    def _folder(self, poses: Path | None) -> Path | None:
         if poses is None or not poses.is_dir():
             return None
         return poses if (poses / "smplx").is_dir() and (poses / "meta").is_dir() else None
 
-    @staticmethod
-    def matches(src: Path, poses: Path | None, probe: Probe) -> bool:
-        return SmplerX._folder(poses) is not None
+    def matches(self, src: Path, poses: Path | None, probe: Probe) -> bool:
+        return self._folder(poses) is not None
 
-    @staticmethod
-    def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
-        out = SmplerX._folder(options.poses)
+    def read(self, src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
+        out = self._folder(options.poses)
         if out is None:
             raise AnrError(f"{options.poses or src}: has no smplx/ and meta/ folders, expected --poses SMPLer-X's output folder")
         by_person: dict[int, dict[int, Path]] = {}
         for p in sorted((out / "smplx").glob("*.npz")):
-            m = SmplerX._FILE.match(p.stem)
+            m = self._FILE.match(p.stem)
             if m:
                 by_person.setdefault(int(m.group(2)), {})[int(m.group(1))] = p
         person = pick({k: len(v) for k, v in by_person.items()}, options.person, str(out / "smplx"), "person")
@@ -211,4 +203,4 @@ def _meta_intrinsics(path: Path) -> np.ndarray:
     return intrinsics(f[0], f[1], c[0], c[1])
 
 
-FORMATS = (Wham, Glamr, SmplerX)
+FORMATS = (Wham(), Glamr(), SmplerX())
