@@ -208,11 +208,9 @@ def choose_method(frames: list[np.ndarray], plate: np.ndarray, segmenter) -> tup
 def masks_into(path: str | os.PathLike, method: str = "auto", *, segmenter=None, overwrite: bool = False,
                refine: bool = True, progress: bool | Callable[[int, int], None] = False) -> str:
     """Writes masks into the capture at ``path`` by ``method`` (plate, learned, auto); returns a one-line report
-    (with the IoU against replaced masks; with "auto" and no segmenter, why the plate method ran).
-
-    ``segmenter``: a PersonSegmenter, a ConvSegmenter file, or None for MediaPipe's. ``progress``: True
-    draws a bar; a callable gets (done, total) after each frame (an exception from it changes nothing).
-    """
+    (with the IoU against replaced masks; with "auto", why that method ran). ``segmenter``: a PersonSegmenter, a
+    ConvSegmenter file, or None for MediaPipe's. ``progress``: True draws a bar; a callable gets (done, total)
+    after each frame (an exception from it changes nothing)."""
     from tqdm import tqdm
 
     from anr_studio.capture.video_fit.models import ConvSegmenter, default_segmenter
@@ -236,8 +234,7 @@ def masks_into(path: str | os.PathLike, method: str = "auto", *, segmenter=None,
         sample = np.linspace(0, len(cap) - 1, min(8, len(cap))).round().astype(int)
         method, why = choose_method([cap.frame(int(i)) for i in sample], cap.background, segmenter)
     n, background = len(cap), cap.background
-    ious: list[float] = []
-    coverage: list[float] = []
+    ious, coverage = [], []  # per frame: IoU against replaced masks, foreground share
     start = time.perf_counter()
 
     def masks():

@@ -21,13 +21,24 @@ from anr_studio.errors import AnrError, expect_shape
 from anr_studio.fileio import atomic_path, ensure_free_space, writing_lock
 
 
-def discard_h5(f: h5py.File, path: Path) -> None:
-    """Closes ``f``, open for writing at ``path``, whose contents are thrown away: emptied first, so a full disk
-    gets its space back and the close can flush (a file left open after a failed close crashes the interpreter)."""
-    with contextlib.suppress(OSError):
-        os.truncate(path, 0)
-    with contextlib.suppress(Exception):
-        f.close()
+@contextlib.contextmanager
+def new_h5(path: Path, name: str) -> Iterator[h5py.File]:
+    """Yields a new HDF5 file that replaces ``path`` when the block ends cleanly and validation finds no problem
+    (naming ``name``), else is discarded; AnrError at once while another process writes ``path``."""
+    with writing_lock(path, "capture"), atomic_path(path) as tmp:  # the lock is held past the rename
+        # No chunk cache: each chunk is written when filled, so a full disk fails that write, not the close.
+        f = h5py.File(tmp, "w", rdcc_nbytes=0)
+        try:
+            yield f
+            f.flush()  # a full disk fails here, while the file can still be discarded cleanly
+            f.close()
+        except BaseException:
+            with contextlib.suppress(OSError):  # emptied first: a full disk gets its space back for the close
+                os.truncate(tmp, 0)
+            with contextlib.suppress(Exception):
+                f.close()
+            raise
+        require_valid(tmp, name)
 
 
 def as_uint8(value: Any, expected: tuple, field: str, source: str) -> np.ndarray:
@@ -64,7 +75,7 @@ class Capture:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self._file: h5py.File | None = None
-        self._pid: int | None = None
+        self._pid: int | None = None  # the process that opened _file
         require_valid(self.path, str(path))
         self._load_metadata()
 
@@ -208,25 +219,16 @@ class Capture:
         """Yields a copy of the capture without its top-level ``replace`` members, which then replaces it (HDF5 has
         no transactions and never gives deleted space back). ``extra_bytes``: about how much the caller adds, for
         the space check before HDF5 writes anything. AnrError at once while another process writes the capture."""
-        with _rewrite_lock(self.path), writing_lock(self.path, "capture"):
+        with _rewrite_lock(self.path):
             self.close()
             ensure_free_space(self.path, int((self.path.stat().st_size + int(extra_bytes)) * 1.05))
-            with atomic_path(self.path) as tmp:
+            with new_h5(self.path, self.path.name) as dst:
                 with h5py.File(self.path, "r") as src:
-                    dst = h5py.File(tmp, "w", rdcc_nbytes=0)  # no cached chunks left to write at close
-                    try:
-                        for key, value in src.attrs.items():
-                            dst.attrs[key] = value
-                        for key in src:
-                            if key not in replace:
-                                src.copy(src[key], dst, name=key)
-                        yield dst
-                        dst.flush()  # a full disk fails here, while the file can still be discarded cleanly
-                        dst.close()
-                    except BaseException:
-                        discard_h5(dst, tmp)
-                        raise
-                require_valid(tmp, self.path.name)
+                    dst.attrs.update(src.attrs.items())
+                    for key in src:
+                        if key not in replace:
+                            src.copy(src[key], dst, name=key)
+                yield dst
             self.close()  # a handle opened while writing points at the replaced file
             self._load_metadata()
 

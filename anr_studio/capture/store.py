@@ -13,10 +13,9 @@ import h5py
 import numpy as np
 
 from anr_studio.capture import schema as S
-from anr_studio.capture.reader import as_uint8, discard_h5, image_dataset
-from anr_studio.capture.validate import require_valid
+from anr_studio.capture.reader import as_uint8, image_dataset, new_h5
 from anr_studio.errors import AnrError, expect_finite, expect_shape
-from anr_studio.fileio import atomic_path, ensure_free_space, os_error_message, writing_lock
+from anr_studio.fileio import ensure_free_space, os_error_message
 
 # Frames read back to estimate a background plate when none was given: enough for a robust
 # per-pixel median, few enough to stay fast on long videos.
@@ -71,14 +70,9 @@ class CaptureWriter:
         self._closed = False
         if camera is not None:
             self.set_cameras(*camera)
-        with contextlib.ExitStack() as stack:
-            stack.enter_context(writing_lock(self.path, "capture"))  # held past the rename: no other writer's file lost
-            self._tmp = stack.enter_context(atomic_path(self.path))
-            self._stack = stack.pop_all()
+        self._stack = contextlib.ExitStack()
+        self._f = self._stack.enter_context(new_h5(self.path, self._name))
         with self._aborting((OSError,)):  # a full disk or a folder we may not write: nothing is left behind
-            # No chunk cache: each frame is compressed and written when appended, so a full disk
-            # fails that append, and no megabytes of cached chunks wait to be written at close.
-            self._f = h5py.File(self._tmp, "w", rdcc_nbytes=0)
             self._f.attrs.update(format=S.FORMAT, version=S.VERSION, identity=str(identity), fps=float(fps))
             self._f.create_group("body").attrs["model"] = str(body_model)
             self._frames = image_dataset(self._f, S.FRAMES, (self.height, self.width, 3))
@@ -183,19 +177,14 @@ class CaptureWriter:
             return
         with self._aborting((OSError, RuntimeError)):  # h5py reports a failed flush as RuntimeError
             self._finish()
-            self._f.flush()  # a full disk fails here, while the file can still be discarded cleanly
-            self._f.close()
-            require_valid(self._tmp, self._name)
-        self._closed = True
-        self._stack.close()  # fsync + rename
+            self._closed = True
+            self._stack.close()  # flush, validate, fsync + rename
 
     def abort(self) -> None:
         """Discards everything written; ``path`` is left as it was."""
-        if self._closed:
-            return
-        self._closed = True
-        discard_h5(self._f, self._tmp)
-        self._stack.__exit__(AnrError, AnrError("aborted"), None)
+        if not self._closed:
+            self._closed = True
+            self._stack.__exit__(AnrError, AnrError("aborted"), None)
 
     def __enter__(self) -> "CaptureWriter":
         return self

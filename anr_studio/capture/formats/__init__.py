@@ -1,8 +1,5 @@
-"""Importers for the layouts that body-fitting tools and avatar datasets write (docs/capture_import.md).
-
-Each module states one family's published layout and returns a :class:`ToolImport`: SMPL parameters as
-:func:`anr_studio.capture.importers.parse_parameters` reads them, and the frames and masks to store.
-"""
+"""Importers for the layouts that body-fitting tools and avatar datasets write (docs/capture_import.md): each
+returns a :class:`ToolImport` of SMPL parameters (as ``importers.parse_parameters`` reads them), frames and masks."""
 
 from __future__ import annotations
 

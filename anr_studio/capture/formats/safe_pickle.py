@@ -24,14 +24,13 @@ from anr_studio.safe_npz import NpzArchive, load_npy
 
 
 class Unread:
-    """Stands in for a value the importers never read (a torch tensor or its storage)."""
+    """Stands in for a value the importers never read (a torch tensor or its storage): built from any arguments."""
+
+    def __init__(self, *_: Any) -> None:
+        pass
 
     def __repr__(self) -> str:
         return "<unread>"
-
-
-def _unread(*args: Any) -> Unread:
-    return Unread()
 
 
 _ALLOWED: dict[tuple[str, str], Any] = {
@@ -45,10 +44,10 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("joblib.numpy_pickle", "NumpyArrayWrapper"): JoblibArray,
     ("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper"): JoblibArray,
     # torch tensors pickled with plain pickle: never rebuilt (that would run torch.load)
-    ("torch._utils", "_rebuild_tensor_v2"): _unread,
-    ("torch._utils", "_rebuild_tensor"): _unread,
-    ("torch._utils", "_rebuild_parameter"): _unread,
-    ("torch.storage", "_load_from_bytes"): _unread,
+    ("torch._utils", "_rebuild_tensor_v2"): Unread,
+    ("torch._utils", "_rebuild_tensor"): Unread,
+    ("torch._utils", "_rebuild_parameter"): Unread,
+    ("torch.storage", "_load_from_bytes"): Unread,
 }
 
 

@@ -112,12 +112,9 @@ def padded_square(h: int, w: int) -> tuple[int, int, int]:
 
 
 def rh_th_fits(fits: Iterable[tuple[Any, str]], expected: str, pelvis: Callable[[np.ndarray], np.ndarray]) -> dict:
-    """Returns SMPL's ``poses (N,72)``, ``trans (N,3)`` and ``betas (K,)`` from (fit, label) pairs of EasyMocap
-    fits (``poses`` (1,72+), ``Rh``, ``Th`` (1,3), ``shapes`` (1,K)).
-
-    EasyMocap rotates about SMPL's origin (``v = R(Rh) v_smpl + Th``), so ``R_root = R(Rh) R(poses[:3])``
-    and ``trans = Th + R(Rh) J0 - J0`` with J0 = ``pelvis(betas)``.
-    """
+    """Returns SMPL's ``poses (N,72)``, ``trans (N,3)`` and ``betas (K,)`` from (fit, label) pairs of EasyMocap fits
+    (``poses`` (1,72+), ``Rh``, ``Th`` (1,3), ``shapes`` (1,K)). EasyMocap rotates about SMPL's origin
+    (``v = R(Rh) v_smpl + Th``): ``R_root = R(Rh) R(poses[:3])``, ``trans = Th + R(Rh) J0 - J0``, J0 = ``pelvis(betas)``."""
     rows, rh, th, shapes = [], [], [], []
     for fit, where in fits:
         rows.append(field(fit, "poses", where, (1, -1), expected).reshape(-1)[:72])

@@ -24,6 +24,9 @@ _SKIN_TONES = np.array([[0.94, 0.78, 0.66], [0.87, 0.68, 0.53], [0.74, 0.54, 0.3
                         [0.36, 0.24, 0.16]], np.float32)
 _HAIR_COLOURS = np.array([[0.08, 0.06, 0.05], [0.30, 0.18, 0.09], [0.62, 0.45, 0.22], [0.85, 0.72, 0.45],
                           [0.55, 0.20, 0.10]], np.float32)
+# Ranges of the shares of each phenotype's range that identities draw from (ages: adults).
+_PHENOTYPE_SHARES = {"gender": (0.0, 1.0), "age": (0.0, 0.6), "muscle": (0.2, 0.8), "weight": (0.2, 0.8),
+                     "height": (0.3, 0.8), "proportions": (0.3, 0.7)}
 _WORDS = ("ANR", "CVPR", "HELLO", "RENDER", "NEURAL", "UV-8", "ZEBRA", "ORBIT")
 
 
@@ -64,14 +67,7 @@ class Identity:
     def from_seed(cls, seed: int) -> "Identity":
         """Returns the identity of seed ``seed`` (the same seed always gives the same person)."""
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5EED]))
-        phenotype = {
-            "gender": float(rng.uniform(0.0, 1.0)),
-            "age": float(rng.uniform(0.0, 0.6)),  # shares of each phenotype's range: adults
-            "muscle": float(rng.uniform(0.2, 0.8)),
-            "weight": float(rng.uniform(0.2, 0.8)),
-            "height": float(rng.uniform(0.3, 0.8)),
-            "proportions": float(rng.uniform(0.3, 0.7)),
-        }
+        phenotype = {name: float(rng.uniform(lo, hi)) for name, (lo, hi) in _PHENOTYPE_SHARES.items()}
         shirt = _colour(rng)
         bottoms = _colour(rng, (0.2, 0.7))
         ident = cls(
