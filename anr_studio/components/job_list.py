@@ -23,13 +23,13 @@ STATE_WORDS = {JobState.FINISHED: "done", JobState.STOPPED: "cancelled", JobStat
 
 
 class StudioJob(Protocol):
-    """A background job the list can show and cancel (``BackgroundJob``, ``TrainingJob``)."""
+    """A background job the list can show and cancel (``BackgroundJob``, ``TrainingJob``); one that has an
+    ``outcome`` (a line on how it ended, or None) is shown ended with that line instead of "done" or "cancelled"."""
 
     status: JobStatus
 
     def stop(self) -> None:
         """Asks the job to stop cleanly (training checkpoints; other jobs leave nothing half-written)."""
-
 
 def format_eta(seconds: float | None) -> str:
     """Returns ``seconds`` left as "m:ss" (or "h:mm:ss"), rounded up, "" when unknown."""
@@ -52,6 +52,8 @@ class JobRow:
     stage: str
     """The job's own progress message (e.g. "body fit"), "" when it has none."""
     error: str | None
+    outcome: str | None = None
+    """The job's own line on how it ended (a stopped training wrote its avatar), None for the state's word."""
 
     @property
     def fraction(self) -> float | None:
@@ -59,9 +61,11 @@ class JobRow:
         return min(1.0, self.done / self.total) if self.total > 0 else None
 
     def text(self) -> str:
-        """Returns one line for the status bar: "42% · ETA 0:13", "done", "cancelled" or "failed: …"."""
+        """Returns one line for the status bar: "42% · ETA 0:13", "done", "cancelled", the job's outcome or "failed: …"."""
         if self.state == JobState.FAILED:
             return f"failed: {self.error or 'no message'}"
+        if self.outcome and not self.state.active:
+            return self.outcome
         if self.state in STATE_WORDS:
             return STATE_WORDS[self.state]
         parts = [] if self.fraction is None else [f"{100 * self.fraction:.0f}%"]
@@ -116,7 +120,7 @@ class JobList:
                 dropped = True
                 continue
             rows.append(JobRow(key, entry.name, snap.state, snap.done, snap.total, snap.eta_s, snap.message,
-                               snap.error.splitlines()[0] if snap.error else None))
+                               snap.error.splitlines()[0] if snap.error else None, getattr(entry.job, "outcome", None)))
         if dropped:
             self.changed.emit()
         return rows

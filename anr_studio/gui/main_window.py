@@ -35,15 +35,14 @@ from anr_studio.gui.workspaces import WORKSPACES, WorkspaceBar, describe_dock_ta
 
 MAX_RECENT = 8
 SAMPLE_MOTION = "walk"
-EMPTY_STATE = (
-    "<h2>Welcome to ANR Studio</h2>"
-    "<p>No avatar is open. To get started:</p><ul>"
-    "<li><b>File ▸ Open avatar…</b> opens a trained <code>.anr</code> avatar,</li>"
-    "<li><b>File ▸ Open capture…</b> opens a capture (<code>.h5</code>) to check and train on,</li>"
-    "<li><b>File ▸ Open sample</b> opens the demo avatar with a motion to play,</li>"
-    "<li><b>File ▸ Make synthetic capture…</b> writes a capture you can train on right away,</li>"
-    "<li>or drop an avatar, capture, video or motion file on this window,</li>"
-    "<li>or run <code>anr-studio synth</code> / <code>anr-studio train</code> from a terminal.</li></ul>"
+EMPTY_STATE = (  # short enough to show whole beside the 3D view in a 1024x700 window with an 11 pt font
+    "<h3>Welcome to ANR Studio</h3>"
+    "<p>No avatar is open. From the <b>File</b> menu:</p>"
+    "<p><b>Open avatar…</b> a trained <code>.anr</code><br>"
+    "<b>Open capture…</b> a <code>.h5</code> to train<br>"
+    "<b>Open sample</b>: the demo avatar<br>"
+    "<b>Make synthetic capture…</b></p>"
+    "<p>or drop a file here, or run <code>anr&#8209;studio synth</code> and <code>train</code> in a terminal.</p>"
 )
 
 

@@ -309,3 +309,11 @@ class TrainingJob:
     @property
     def running(self) -> bool:
         return self._proc is not None and not self._ended.is_set()
+
+    @property
+    def outcome(self) -> str | None:
+        """Returns how a stopped run that wrote its avatar ended ("stopped at step N, wrote PATH"), else None."""
+        path = self.status.avatar_path
+        if self.reason == "stopped" and path and Path(path).exists():
+            return f"stopped at step {self.step}, wrote {path}"
+        return None

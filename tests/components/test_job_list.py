@@ -47,6 +47,10 @@ def test_rows_show_progress_and_cancel_stops_only_running_jobs():
     assert not jobs.cancel(ka) and a.stops == 1  # an ended job is not stopped again
     assert jobs.rows()[0].text() == "cancelled"
     assert [r.key for r in jobs.rows() if r.state.active] == [kb]
+    b.outcome = "stopped at step 7, wrote run/avatar.anr"  # a job that kept its work says how it ended
+    assert jobs.rows()[1].text().startswith("body fit")  # while it runs, its progress
+    b.status.set_state(JobState.STOPPED)
+    assert jobs.rows()[1].text() == "stopped at step 7, wrote run/avatar.anr"
 
 
 def test_ended_jobs_linger_then_go_and_failures_keep_their_first_line_longer():

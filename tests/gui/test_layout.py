@@ -79,3 +79,28 @@ def test_capture_and_keyframes_panels_fit_beside_the_side_panel_at_1024x700(wind
         scroll = window.docks[title].widget()
         assert not scroll.horizontalScrollBar().isVisible() and not scroll.verticalScrollBar().isVisible(), title
     assert window.keyframes_panel.plot.height() >= 100
+
+
+
+@pytest.fixture
+def desktop_font():
+    """An 11 pt application font (a common desktop default; Xvfb's is 9 pt) for the window made after it."""
+    app = QtWidgets.QApplication.instance()
+    font = app.font()
+    larger = app.font()
+    larger.setPointSizeF(11)
+    app.setFont(larger)
+    yield
+    app.setFont(font)
+
+
+@pytest.mark.parametrize("size", [(1024, 700), (1600, 1000)])
+def test_welcome_text_shows_whole_in_the_capture_workspace_with_a_desktop_font(desktop_font, window, qtbot, size):
+    """The welcome beside the 3D view lost its last lines at 1024x700 with an 11 pt font."""
+    window.resize(*size)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == size, timeout=5000)
+    window.workspaces.show_workspace("Capture")
+    qtbot.wait(100)
+    welcome = window.empty
+    assert welcome.isVisible() and welcome.font().pointSizeF() == 11
+    assert welcome.heightForWidth(welcome.width()) <= welcome.height(), (welcome.width(), welcome.height())

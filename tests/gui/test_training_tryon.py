@@ -86,11 +86,13 @@ def test_training_start_pause_stop_updates_plot_and_ui_stays_responsive(window, 
     panel.pause_btn.setChecked(False)
     qtbot.waitUntil(lambda: job.step > held + 1, timeout=30000)
 
-    row.cancel.click()  # cancelling from the status bar's job list stops the run cleanly: a checkpoint and avatar.anr
+    row.cancel.click()  # cancelling from the status bar's job list stops the run cleanly: a checkpoint and avatar.anr,
+    # and the row says so (it said "cancelled", as if nothing had been kept)
     qtbot.waitUntil(lambda: not job.status.state.active, timeout=60000)
     qtbot.wait(250)
     assert job.status.state == JobState.STOPPED and panel.start_btn.isEnabled()
-    assert row.ended.text() == "cancelled" and not row.cancel.isVisible()
+    assert row.ended.text().startswith(f"stopped at step {job.step}, wrote ") and not row.cancel.isVisible()
+    assert row.ended.toolTip() == f"training: stopped at step {job.step}, wrote {tmp_path / 'run' / 'avatar.anr'}"
     gap = beat.max_gap
     beat.timer.stop()
     busy = max((cpu for _, _, cpu in beat.gaps), default=0)
