@@ -6,8 +6,6 @@ Qt-free and evented (psygnal); a widget that writes blocks its own handler so th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from psygnal import Signal
 
@@ -16,8 +14,7 @@ from anr_studio.components.undo import Undoable
 from anr_studio.errors import AnrError, expect_finite, expect_shape
 
 # The skeleton the pose is given on, for the widgets that edit it.
-__all__ = ["JOINT_GROUPS", "NUM_JOINTS", "SMPL_JOINT_NAMES", "PoseSnapshot", "PoseState", "joint_index", "nearest_joint",
-           "standing_pose"]
+__all__ = ["JOINT_GROUPS", "NUM_JOINTS", "SMPL_JOINT_NAMES", "PoseState", "joint_index", "nearest_joint", "standing_pose"]
 
 # How far (pixels) from a joint's projection a click still picks it.
 PICK_RADIUS_PX = 14.0
@@ -40,16 +37,7 @@ def standing_pose() -> np.ndarray:
     return pose
 
 
-@dataclass(frozen=True)
-class PoseSnapshot:
-    """An immutable copy of a PoseState: pose (24,3), betas (K,), transl (3,)."""
-
-    pose: np.ndarray
-    betas: np.ndarray
-    transl: np.ndarray
-
-
-class PoseState(Undoable[PoseSnapshot]):
+class PoseState(Undoable[tuple[np.ndarray, np.ndarray, np.ndarray]]):
     """Holds pose (24,3) axis-angle radians in SMPL joint order, betas (K,) and transl (3,) metres.
 
     Starts in (and resets to) the standing pose, arms down, with the start shape (`set_start_betas`).
@@ -103,8 +91,8 @@ class PoseState(Undoable[PoseSnapshot]):
         return bool(np.array_equal(self._pose, standing_pose()) and np.array_equal(self._betas, self._start_betas)
                     and not self._transl.any())
 
-    def _snapshot(self) -> PoseSnapshot:
-        return PoseSnapshot(self.pose, self.betas, self.transl)
+    def _snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.pose, self.betas, self.transl  # copies: pose (24,3), betas (K,), transl (3,)
 
     # --- editing -------------------------------------------------------------------------
     def set_joint_axis(self, joint: int, axis: int, value: float, merge_key: object | None = None) -> None:
@@ -183,7 +171,7 @@ class PoseState(Undoable[PoseSnapshot]):
         self.changed.emit("all")
 
     # --- history -------------------------------------------------------------------------
-    def _restore(self, snap: PoseSnapshot) -> None:
-        self._pose, self._betas, self._transl = snap.pose.copy(), snap.betas.copy(), snap.transl.copy()
+    def _restore(self, snap: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        self._pose, self._betas, self._transl = (a.copy() for a in snap)
         self.changed.emit("all")
 

@@ -107,16 +107,12 @@ class ViewState:
         """Turns the camera by the given degrees."""
         self.set(azimuth=self.view.azimuth + d_azimuth, elevation=self.view.elevation + d_elevation)
 
-    def right_up(self) -> tuple[np.ndarray, np.ndarray]:
-        """Returns the camera's right and up unit vectors (3,) in world space."""
-        az = np.radians(self.view.azimuth)
-        right = np.array([np.cos(az), 0.0, -np.sin(az)])
-        return right, np.cross(self.view.to_camera(), right)
-
     def pan(self, dx_px: float, dy_px: float, height_px: float) -> None:
         """Moves the target so the scene follows a drag of (dx, dy) pixels in a view ``height_px`` tall."""
         metres_per_px = 2.0 * self.view.distance * np.tan(np.radians(self.view.fov) / 2.0) / max(float(height_px), 1.0)
-        right, up = self.right_up()
+        az = np.radians(self.view.azimuth)
+        right = np.array([np.cos(az), 0.0, -np.sin(az)])  # the camera's right and up unit vectors in world space
+        up = np.cross(self.view.to_camera(), right)
         target = np.asarray(self.view.target, np.float64) - metres_per_px * (dx_px * right - dy_px * up)
         self.set(target=tuple(float(x) for x in target))
 

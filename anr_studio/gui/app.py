@@ -20,9 +20,7 @@ def demo_avatar() -> Path | None:
 def _application():
     from PySide6 import QtWidgets
 
-    app = QtWidgets.QApplication.instance()
-    if app is None:
-        app = QtWidgets.QApplication(sys.argv[:1])
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName("ANR Studio")
     app.setOrganizationName("anr-studio")
     return app

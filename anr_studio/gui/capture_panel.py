@@ -138,41 +138,37 @@ class CapturePanel(QtWidgets.QWidget):
         kind, ok = QtWidgets.QInputDialog.getItem(self, "Import", "Import from:", kinds, 0, False)
         if not ok:
             return
-        poses, height = None, None
+        if kind == kinds[2] and missing:
+            raise AnrError(missing)
         if kind == kinds[0]:
             src = QtWidgets.QFileDialog.getExistingDirectory(
                 self, "Import a capture folder (images/ + metadata, People-Snapshot, EasyMocap or ZJU-MoCap)")
         else:
-            if kind == kinds[2] and missing:
-                raise AnrError(missing)
             src, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Import a video", "", "Videos (*.mp4 *.mov *.avi *.mkv *.webm *.m4v)")
-            if src and kind == kinds[1]:
-                poses, _ = QtWidgets.QFileDialog.getOpenFileName(
-                    self, "SMPL fits for the video", "", "Fits: SMPL .npz, ROMP / BEV, 4D-Humans / PHALP, WHAM, GLAMR "
-                    "(*.npz *.pkl *.pickle *.joblib *.pth)")
-                if not poses:
-                    return
-            if src and kind == kinds[2]:
-                # One video cannot tell a tall person far away from a short one nearby: the height sizes the body.
-                metres, ok = QtWidgets.QInputDialog.getDouble(
-                    self, "Import a video", "The person's standing height in metres (0 if unknown):", 0.0, 0.0,
-                    capture_jobs.MAX_HEIGHT, 2)
-                if not ok:
-                    return
-                height = metres if metres >= capture_jobs.MIN_HEIGHT else None
         if not src:
             return
+        poses, height = None, None
+        if kind == kinds[1]:
+            poses, _ = QtWidgets.QFileDialog.getOpenFileName(
+                self, "SMPL fits for the video", "", "Fits: SMPL .npz, ROMP / BEV, 4D-Humans / PHALP, WHAM, GLAMR "
+                "(*.npz *.pkl *.pickle *.joblib *.pth)")
+            if not poses:
+                return
+        if kind == kinds[2]:
+            # One video cannot tell a tall person far away from a short one nearby: the height sizes the body.
+            metres, ok = QtWidgets.QInputDialog.getDouble(self, "Import a video", "The person's standing height in metres "
+                                                          "(0 if unknown):", 0.0, 0.0, capture_jobs.MAX_HEIGHT, 2)
+            if not ok:
+                return
+            height = metres if metres >= capture_jobs.MIN_HEIGHT else None
         out, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Write capture", str(Path(src).with_suffix(".h5")), "Captures (*.h5)")
         if out:
             self.import_capture(src, out, poses, height=height)
 
     def import_capture(self, src: str, out: str, poses: str | None = None, height: float | None = None,
                        **models) -> BackgroundJob:
-        """Imports ``src`` into the capture ``out`` as a job, then opens and checks it; returns the job.
-
-        A video without ``poses`` is fitted (``models``: estimator / segmenter, default MediaPipe's) and sized by
-        ``height`` in metres when given.
-        """
+        """Imports ``src`` into the capture ``out`` as a job, then opens and checks it; returns the job. A video without
+        ``poses`` is fitted (``models``: estimator / segmenter, default MediaPipe's), sized by ``height`` metres if given."""
         if poses is None and capture_jobs.is_video(src) and not models:
             missing = capture_jobs.video_fit_missing(Path(src).name)
             if missing:

@@ -61,8 +61,8 @@ def _where(context: QtCore.Qt.ShortcutContext, widgets: list[QtWidgets.QWidget])
 
 def bound_shortcuts(window: QtWidgets.QWidget) -> list[BoundShortcut]:
     """Returns every shortcut bound in ``window``: window-wide ones in menu order, then those of a focused view."""
-    menu_bar = window.menuBar() if isinstance(window, QtWidgets.QMainWindow) else None
-    menus = [a.menu() for a in menu_bar.actions() if a.menu() is not None] if menu_bar is not None else []
+    is_main = isinstance(window, QtWidgets.QMainWindow)
+    menus = [a.menu() for a in window.menuBar().actions() if a.menu() is not None] if is_main else []
     actions = set(window.findChildren(QtGui.QAction))
     for w in (window, *window.findChildren(QtWidgets.QWidget)):
         actions.update(w.actions())

@@ -72,9 +72,8 @@ class KeyframesPanel(QtWidgets.QWidget):
             return  # the same file reopened (e.g. after a job rewrote its masks): keep the hand edits
         self._path, self.unsaved = path, False
         cap = self.capture_panel.capture
-        kf = cap.keyframes if cap is not None else None
-        cov = cap.keyframe_coverage if cap is not None else None
-        self.set_keyframes([] if kf is None else list(np.asarray(kf).tolist()), cov)
+        kf = None if cap is None else cap.keyframes
+        self.set_keyframes([] if kf is None else np.asarray(kf).tolist(), None if cap is None else cap.keyframe_coverage)
 
     def set_keyframes(self, indices, coverage=None, silhouette=None) -> None:
         """Shows ``indices`` as thumbnails and ``coverage`` / ``silhouette`` (k,) as the curves (in picking order)."""
@@ -86,8 +85,8 @@ class KeyframesPanel(QtWidgets.QWidget):
             item = QtWidgets.QListWidgetItem(f"#{i}")
             item.setData(QtCore.Qt.ItemDataRole.UserRole, i)
             if cap is not None:
-                frame = cap.frame(i)
-                item.setIcon(QtGui.QIcon(QtGui.QPixmap.fromImage(to_qimage(frame)).scaled(THUMB, THUMB, QtCore.Qt.AspectRatioMode.KeepAspectRatio)))
+                item.setIcon(QtGui.QIcon(QtGui.QPixmap.fromImage(to_qimage(cap.frame(i))).scaled(
+                    THUMB, THUMB, QtCore.Qt.AspectRatioMode.KeepAspectRatio)))
             self.thumbs.addItem(item)
         for curve, values in ((self.curve, self.coverage), (self.sil_curve, silhouette)):
             values = np.asarray([] if values is None else values, np.float32)

@@ -1,5 +1,5 @@
 """PosePanel: a fine slider and a degree field per joint axis (grouped, filterable), global rotation and
-translation, shape sliders, resets and motion playback, bound both ways to PoseState."""
+translation, shape sliders, resets and motion playback, bound both ways to PoseState; the angle widgets."""
 
 from __future__ import annotations
 
@@ -11,12 +11,65 @@ from PySide6 import QtCore, QtWidgets
 from anr_studio.components.playback import BUILTIN_MOTION_NAMES, Playback
 from anr_studio.components.pose_state import JOINT_GROUPS, SMPL_JOINT_NAMES, PoseState, joint_index
 from anr_studio.components.protocols import StudioBody
-from anr_studio.gui.angle_field import TICKS_PER_DEGREE, FineSlider, angle_field
-from anr_studio.gui.qt_util import button, combo, guarded, hbox, open_file, set_quietly, slider, vbox
+from anr_studio.gui.qt_util import button, combo, guarded, hbox, open_file, set_quietly, slider, vbox, widget
 
+TICKS_PER_DEGREE = 10  # sliders are integers; 0.1 degree steps feel continuous
+DEGREES_PER_PIXEL = 0.5  # a plain drag
+FINE_DEGREES_PER_PIXEL = 0.1  # a drag with Shift held
+ANGLE_STEP = 0.5  # degrees per arrow key or wheel step in the typed field
 SELECTED_ROW_CSS = "#{name} {{ background: rgba(77, 200, 255, 70); border-radius: 3px; }}"
 BETA_TICKS = 100
 TICK_S = 0.033  # playback timer interval; the playhead follows the wall clock
+
+
+class FineSlider(QtWidgets.QSlider):
+    """A horizontal slider over ±180° in TICKS_PER_DEGREE ticks, dragged relatively: DEGREES_PER_PIXEL per pixel
+    (FINE_DEGREES_PER_PIXEL with Shift) however narrow it is; a drag stays one undo step (``sliderPressed``/``sliderReleased``)."""
+
+    def __init__(self, **props) -> None:
+        super().__init__(QtCore.Qt.Orientation.Horizontal, minimum=-180 * TICKS_PER_DEGREE, maximum=180 * TICKS_PER_DEGREE,
+                         minimumWidth=50, **props)
+        self._drag: tuple[float, int] | None = None
+        self._fine = False
+
+    def mousePressEvent(self, ev) -> None:  # noqa: N802 (Qt's name)
+        if ev.button() != QtCore.Qt.MouseButton.LeftButton:
+            return super().mousePressEvent(ev)
+        self._drag = (ev.position().x(), self.value())
+        self._fine = bool(ev.modifiers() & QtCore.Qt.KeyboardModifier.ShiftModifier)
+        self.setSliderDown(True)
+        ev.accept()
+
+    def mouseMoveEvent(self, ev) -> None:  # noqa: N802
+        if self._drag is None:
+            return super().mouseMoveEvent(ev)
+        x = ev.position().x()
+        fine = bool(ev.modifiers() & QtCore.Qt.KeyboardModifier.ShiftModifier)
+        if fine != self._fine:  # Shift pressed or let go mid-drag: continue from here at the other scale
+            self._drag, self._fine = (x, self.value()), fine
+        x0, v0 = self._drag
+        per_px = FINE_DEGREES_PER_PIXEL if fine else DEGREES_PER_PIXEL
+        self.setValue(v0 + round((x - x0) * per_px * TICKS_PER_DEGREE))
+        ev.accept()
+
+    def mouseReleaseEvent(self, ev) -> None:  # noqa: N802
+        if self._drag is None:
+            return super().mouseReleaseEvent(ev)
+        self.mouseMoveEvent(ev)
+        self._drag = None
+        self._fine = False
+        self.setSliderDown(False)
+        ev.accept()
+
+
+def angle_field(tip: str, **props) -> QtWidgets.QDoubleSpinBox:
+    """Returns a degree field (-180..180, 0.1 degree precision) that applies typed values on Enter or focus-out."""
+    # Every row's fields share the column width, however long the value's text.
+    width = QtWidgets.QSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed)
+    return QtWidgets.QDoubleSpinBox(minimum=-180.0, maximum=180.0, decimals=1, singleStep=ANGLE_STEP, suffix="°",
+                                    keyboardTracking=False, buttonSymbols=QtWidgets.QAbstractSpinBox.ButtonSymbols.NoButtons,
+                                    alignment=QtCore.Qt.AlignmentFlag.AlignRight, minimumWidth=56, sizePolicy=width,
+                                    toolTip=tip, **props)
 
 
 class PosePanel(QtWidgets.QWidget):
@@ -24,8 +77,7 @@ class PosePanel(QtWidgets.QWidget):
 
     def __init__(self, state: PoseState, body: StudioBody, parent=None) -> None:
         super().__init__(parent)
-        self.state = state
-        self.body = body
+        self.state, self.body = state, body
         self.phenotype_sliders: dict[str, QtWidgets.QSlider] = {}
         self.sliders: dict[tuple[int, int], QtWidgets.QSlider] = {}
         self.angle_fields: dict[tuple[int, int], QtWidgets.QDoubleSpinBox] = {}
@@ -39,8 +91,7 @@ class PosePanel(QtWidgets.QWidget):
                            "with Ctrl+Z)", state.reset_all)
         self.selected_label = QtWidgets.QLabel(toolTip="Click a joint in the 3D view, or a joint's name below, to select it")
         self.form = vbox(spacing=2)
-        self.scroll = QtWidgets.QScrollArea(widgetResizable=True, widget=QtWidgets.QWidget())
-        self.scroll.widget().setLayout(self.form)
+        self.scroll = QtWidgets.QScrollArea(widgetResizable=True, widget=widget(self.form))
         self.groups: dict[str, QtWidgets.QGroupBox] = {}
         self._build_global()
         for group, names in JOINT_GROUPS.items():

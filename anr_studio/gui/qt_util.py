@@ -101,14 +101,12 @@ def guarded(method: Callable) -> Callable:
     return wrapper
 
 
+@guarded
 def open_file(parent: QtWidgets.QWidget, title: str, kinds: str, then: Callable[[str], object]) -> None:
     """Asks for a file of ``kinds`` (the dialog's filter) and opens it with ``then(path)``; a failure is a dialog."""
     path, _ = QtWidgets.QFileDialog.getOpenFileName(parent, title, "", kinds)
     if path:
-        try:
-            then(path)
-        except Exception as exc:  # noqa: BLE001 - the UI must survive any failing action
-            show_error(parent, exc)
+        then(path)
 
 
 POLL_MS = 200
@@ -207,12 +205,10 @@ def button(text: str, tip: str, slot: Callable | None = None, *, kind: type = Qt
     """Returns a ``kind`` button (push, tool or check box) showing ``text`` with the tooltip ``tip``; ``slot`` gets
     its clicks, or its toggles when it is checkable (check boxes always are)."""
     b = kind(text=text, toolTip=tip, objectName=name, **props)
-    checkable = checkable or isinstance(b, QtWidgets.QCheckBox)
-    if checkable:
-        b.setCheckable(True)
-        b.setChecked(checked)
+    b.setCheckable(checkable or isinstance(b, QtWidgets.QCheckBox))
+    b.setChecked(checked)
     if slot is not None:
-        (b.toggled if checkable else b.clicked).connect(slot)
+        (b.toggled if b.isCheckable() else b.clicked).connect(slot)
     return b
 
 
@@ -242,6 +238,13 @@ def _filled(lay, items, margins: int | None):
     return lay
 
 
+def widget(layout: QtWidgets.QLayout, *args, **props) -> QtWidgets.QWidget:
+    """Returns a widget (``args`` and Qt ``props`` as for QWidget) laid out by ``layout``."""
+    w = QtWidgets.QWidget(*args, **props)
+    w.setLayout(layout)
+    return w
+
+
 def form(*rows) -> QtWidgets.QFormLayout:
     """Returns a form of ``rows``: (label, widget or layout) pairs."""
     lay = QtWidgets.QFormLayout()
@@ -260,9 +263,7 @@ def combo(items, tip: str) -> QtWidgets.QComboBox:
 def slider(low: int, high: int, value: int = 0, tip: str = "", slot: Callable | None = None, **props) -> QtWidgets.QSlider:
     """Returns a horizontal slider over [low, high] at ``value`` with the tooltip ``tip`` and Qt ``props``; ``slot`` gets
     its values."""
-    s = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal, toolTip=tip, **props)
-    s.setRange(low, high)
-    s.setValue(value)
+    s = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal, minimum=low, maximum=high, value=value, toolTip=tip, **props)
     if slot is not None:
         s.valueChanged.connect(slot)
     return s

@@ -13,7 +13,7 @@ from PySide6 import QtCore, QtWidgets
 from anr_studio.components.job_list import JobList, format_eta
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import POLL_MS, ImageLabel, button, combo, form, guarded, hbox, show_error, vbox
+from anr_studio.gui.qt_util import POLL_MS, ImageLabel, button, combo, form, guarded, hbox, show_error, vbox, widget
 from anr_studio.jobs.training_job import POSE_FIT_STAGE, TrainingJob, TrainingOptions, preset_names, suited_preset
 from anr_studio.gui import theme
 
@@ -85,12 +85,8 @@ class TrainingPanel(QtWidgets.QWidget):
         # The log sits beside the form, not under it: the panel fits a laptop's height.
         previews = vbox(QtWidgets.QLabel("Truth (held-out frame) │ current render"), (hbox(self.truth, self.render), 2),
                         (self.log, 1))
-        lay = QtWidgets.QHBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        for column, stretch in ((left, 3), (vbox((self.plot, 1), self.legend, margins=0), 4), (previews, 3)):
-            w = QtWidgets.QWidget()
-            w.setLayout(column)
-            lay.addWidget(w, stretch)
+        self.setLayout(hbox((widget(left), 3), (widget(vbox((self.plot, 1), self.legend, margins=0)), 4),
+                            (widget(previews), 3), margins=4))
         self._timer = QtCore.QTimer(self, interval=POLL_MS, timeout=self.poll)
         self._metrics_version, self._preview_version, self._log_len = -1, 0, 0  # what the widgets show of the run
         self._update_buttons()

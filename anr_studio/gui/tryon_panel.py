@@ -9,7 +9,7 @@ from anr_studio.components.paint import BRUSH_RADIUS_RANGE, PaintState, clear, f
 from anr_studio.components.protocols import StudioAvatar, StudioBody
 from anr_studio.components.tryon import PREVIEW_IDENTITY, REGION_PRESETS, compare_images, preview_swap, region_mask
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import ImageLabel, ask_user, button, combo, form, guarded, hbox, set_quietly, slider, vbox
+from anr_studio.gui.qt_util import ImageLabel, ask_user, button, combo, form, guarded, hbox, set_quietly, slider, vbox, widget
 from anr_studio.gui.theme import NEURAL_BACKDROP
 from anr_studio.gui.uv_canvas import UVCanvas
 from anr_studio.gui.view_painter import ViewPainter
@@ -62,9 +62,9 @@ class TryOnPanel(QtWidgets.QWidget):
                                   "current view", self.show_comparison)
         self.compare_images = [ImageLabel(minimum=72) for _ in range(3)]
         self.compare_titles = [QtWidgets.QLabel(alignment=QtCore.Qt.AlignmentFlag.AlignCenter) for _ in range(3)]
-        self.compare_row = QtWidgets.QWidget(visible=False)
-        self.compare_row.setLayout(hbox(*(vbox((img, 1), title, spacing=0)
-                                          for img, title in zip(self.compare_images, self.compare_titles)), margins=0))
+        self.compare_row = widget(hbox(*(vbox((img, 1), title, spacing=0)
+                                         for img, title in zip(self.compare_images, self.compare_titles)), margins=0),
+                                  visible=False)
         options = form(("Brush size", hbox((self.size_slider, 1), self.size_label)), ("Soft edge", self.soft_slider),
                        ("", self.eraser), ("Region", hbox((self.region, 1), fill_btn, clear_btn)),
                        ("Inside mask (A)", self.ident_a), ("Outside mask (B)", self.ident_b), ("", self.preview_box),
@@ -111,8 +111,8 @@ class TryOnPanel(QtWidgets.QWidget):
     def pop_out_canvas(self, on: bool) -> None:
         """Moves the canvas into its own large window (``on``) or back into the panel."""
         if on and self.canvas_window is None:
-            self.canvas_window = win = QtWidgets.QWidget(self, QtCore.Qt.WindowType.Window, windowTitle="Try-on canvas")
-            win.setLayout(vbox(self.canvas, margins=0))
+            self.canvas_window = win = widget(vbox(self.canvas, margins=0), self, QtCore.Qt.WindowType.Window,
+                                              windowTitle="Try-on canvas")
             win.installEventFilter(self)  # closing the window docks the canvas back
             win.resize(760, 760)
             win.show()

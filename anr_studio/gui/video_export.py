@@ -9,7 +9,7 @@ from anr_studio.components.scene import OrbitView
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
 from anr_studio.gui.qt_util import JobWatcher, guarded
-from anr_studio.jobs.export_job import export_video
+from anr_studio.jobs.preview import export_video
 from anr_studio.jobs.runner import BackgroundJob
 
 

@@ -22,7 +22,7 @@ from anr_studio.components.paint import PaintEvent
 from anr_studio.components.scene import VIEW_PRESETS, OrbitView, ViewState, pose_body
 from anr_studio.components.view_paint import ViewBrush
 from anr_studio.errors import AnrError
-from anr_studio.gui.qt_util import action, button, hbox, vbox
+from anr_studio.gui.qt_util import action, button, hbox, vbox, widget
 from anr_studio.gui.rotate_handle import RotateHandle, on_top
 from anr_studio.gui.theme import VIEWPORT_BG
 
@@ -50,9 +50,7 @@ class MeshViewport(QtWidgets.QWidget):
         self.canvas = scene.SceneCanvas(keys=None, bgcolor=VIEWPORT_BG, show=False)
         self.canvas.native.setObjectName("meshCanvas")
         self.view = self.canvas.central_widget.add_view()
-        self.camera = scene.TurntableCamera(up="+y", fov=30.0)
-        self.camera.interactive = False
-        self.view.camera = self.camera
+        self.view.camera = self.camera = scene.TurntableCamera(up="+y", fov=30.0, interactive=False)
         self.faces = body.faces.cpu().numpy().astype(np.uint32)
         self.parents = body.parents.cpu().numpy()
         self._checker = checker_face_colors(body.face_uvs.cpu().numpy())
@@ -82,7 +80,7 @@ class MeshViewport(QtWidgets.QWidget):
         self.canvas.events.mouse_press.connect(self._on_press)
         self.canvas.events.mouse_move.connect(self._on_move)
         self.canvas.events.mouse_release.connect(self._on_release)
-        self.canvas.events.mouse_wheel.connect(self._on_wheel)
+        self.canvas.events.mouse_wheel.connect(lambda ev: self.view_state.zoom(0.9 ** float(ev.delta[1])))
         self.canvas.events.mouse_double_click.connect(lambda ev: self.view_state.reset())
         self.canvas.events.draw.connect(self._on_draw)
         self.canvas.events.resize.connect(self._on_resize)
@@ -104,19 +102,14 @@ class MeshViewport(QtWidgets.QWidget):
         self.selection_label = QtWidgets.QLabel("Click a joint to select it", toolTip=(
             "Click near a joint to select it, then drag one of its rings (x red, y green, z blue) to turn it; "
             "drag elsewhere to orbit, middle or Shift drag to pan, wheel to zoom"))
-        bar = QtWidgets.QWidget()
-        bar.setLayout(hbox(*self.preset_buttons.values(), None, self.selection_label, spacing=2,
+        return widget(hbox(*self.preset_buttons.values(), None, self.selection_label, spacing=2,
                            contentsMargins=QtCore.QMargins(4, 2, 4, 2)))
-        return bar
 
     def _build_axis_indicator(self) -> None:
         """A small corner view whose camera turns with the main one, showing the world x (red), y (green), z (blue)."""
-        box = scene.widgets.ViewBox(parent=self.canvas.scene, border_color=None, bgcolor=None)
-        box.size = (AXIS_BOX_PX, AXIS_BOX_PX)
+        camera = scene.TurntableCamera(up="+y", fov=0.0, distance=3.0, center=(0.0, 0.0, 0.0), interactive=False)
+        box = scene.widgets.ViewBox(camera, parent=self.canvas.scene, size=(AXIS_BOX_PX, AXIS_BOX_PX))
         box.interactive = False
-        box.camera = scene.TurntableCamera(up="+y", fov=0.0, distance=3.0)
-        box.camera.interactive = False
-        box.camera.center = (0.0, 0.0, 0.0)
         box.camera.set_range(x=(-1.3, 1.3), y=(-1.3, 1.3), z=(-1.3, 1.3))
         scene.visuals.XYZAxis(parent=box.scene, width=2)
         for text, pos, color in (("X", (1.2, 0, 0), "red"), ("Y", (0, 1.2, 0), "lime"), ("Z", (0, 0, 1.2), "dodgerblue")):
@@ -169,11 +162,10 @@ class MeshViewport(QtWidgets.QWidget):
         return pose_body(self.body, s.pose, s.betas, s.transl)
 
     def _on_pose(self, _what: str = "") -> None:
-        verts, joints = self._posed()
-        self._verts, self._joints_world = verts, joints
+        self._verts, self._joints_world = self._posed()
         self._recolor()
-        self.bones.set_data(pos=joints, connect=self._segments)
-        self.joints.set_data(joints, face_color=(1.0, 0.4, 0.2, 1.0), edge_color=None, size=6)
+        self.bones.set_data(pos=self._joints_world, connect=self._segments)
+        self.joints.set_data(self._joints_world, face_color=(1.0, 0.4, 0.2, 1.0), edge_color=None, size=6)
         self._show_selection()
 
     def _recolor(self) -> None:
@@ -309,9 +301,6 @@ class MeshViewport(QtWidgets.QWidget):
         self.brush_circle.radius = (max(r, 1.0), max(r, 1.0))
         self.brush_circle.visible = True
         self.canvas.update()
-
-    def _on_wheel(self, ev) -> None:
-        self.view_state.zoom(0.9 ** float(ev.delta[1]))
 
     def _on_draw(self, ev) -> None:
         now = time.perf_counter()

@@ -1,4 +1,4 @@
-"""NeuralPreview: renders the avatar for the current pose and view on a worker thread.
+"""NeuralPreview: renders the avatar for the current pose and view on a worker thread; `export_video` renders a motion.
 
 "Latest wins": newer requests replace the pending one, so a drag never queues stale frames.
 ``on_result`` is called on the WORKER thread; the GUI forwards it through a queued Qt signal.
@@ -124,3 +124,26 @@ def render_request(avatar: StudioAvatar, req: PreviewRequest) -> tuple[np.ndarra
     rgb, mask = avatar.render(req.identity, req.pose, camera, betas=req.betas, transl=req.transl, size=req.size,
                               background=req.background)
     return np.asarray(rgb, np.uint8), np.asarray(mask, np.float32)
+
+
+def export_video(avatar: StudioAvatar, identity: str, motion: str, out: str, view: OrbitView, control, size: int = 256,
+                 max_frames: int | None = None) -> str:
+    """Returns ``out`` after writing an mp4 of ``avatar``'s ``identity`` performing ``motion``, ``size``² from ``view``.
+
+    Root drift is taken relative to the first frame (the body stays in view); a stopped export leaves nothing.
+    """
+    from anr_studio.avatar.video import write_video
+    from anr_studio.motion import load_motion
+
+    clip = load_motion(motion)
+    n = len(clip) if max_frames is None else min(len(clip), int(max_frames))
+    transl = clip.transl - clip.transl[:1]
+
+    def frames():
+        for i in range(n):
+            control.checkpoint()
+            yield render_request(avatar, PreviewRequest(identity, clip.poses[i], None, transl[i], view, (size, size)))[0]
+            control.status.set_progress(i + 1, n)
+
+    write_video(out, frames(), clip.fps)
+    return out

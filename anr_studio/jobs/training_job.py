@@ -243,26 +243,18 @@ class TrainingJob:
         threading.Thread(target=self._drain_loop, name="anr-training-drain", daemon=True).start()
         return self
 
-    def _handle(self, msg) -> bool:
-        kind = msg[0]
+    def _handle(self, kind: str, *args) -> bool:
+        """Applies one message of the training process to ``status``; returns True after its last one."""
         st = self.status
-        if kind == "metrics":
-            st.metrics.append(msg[1], msg[2])
-            self.step = int(msg[1])
-        elif kind == "progress":
-            st.set_progress(msg[1], msg[2], msg[3])
-            self.step = int(msg[1])
-        elif kind == "preview":
-            st.set_preview(msg[1], msg[2])
-        elif kind == "log":
-            st.log(msg[1])
-        elif kind == "end":
-            self.reason, st.avatar_path = msg[1], msg[2]
+        if kind == "end":
+            self.reason, st.avatar_path = args
             return True
-        elif kind == "error":
-            st.fail(msg[1])
-            return True
-        return False
+        if kind in ("metrics", "progress"):
+            self.step = int(args[0])
+        apply = {"metrics": st.metrics.append, "progress": st.set_progress, "preview": st.set_preview, "log": st.log,
+                 "error": st.fail}
+        apply[kind](*args)
+        return kind == "error"
 
     def _drain_loop(self) -> None:
         while True:
@@ -274,7 +266,7 @@ class TrainingJob:
                     continue
                 self.status.fail(f"training process exited with code {self._proc.exitcode}, expected a clean end")
                 break
-            if self._handle(msg):
+            if self._handle(*msg):
                 break
         self._proc.join(30)
         if self.reason is not None:

@@ -21,7 +21,7 @@ def avatar():
 def test_export_video_writes_the_frames(avatar, tmp_path):
     import imageio_ffmpeg
 
-    from anr_studio.jobs.export_job import export_video
+    from anr_studio.jobs.preview import export_video
 
     out = tmp_path / "walk.mp4"
     job = BackgroundJob("export", lambda c: export_video(avatar, "a", "walk", str(out), OrbitView(), c, size=64, max_frames=5)).start()
@@ -32,7 +32,7 @@ def test_export_video_writes_the_frames(avatar, tmp_path):
 
 
 def test_export_rejects_other_formats(avatar, tmp_path):
-    from anr_studio.jobs.export_job import export_video
+    from anr_studio.jobs.preview import export_video
 
     job = BackgroundJob("export", lambda c: export_video(avatar, "a", "walk", str(tmp_path / "x.gif"), OrbitView(), c, size=64)).start()
     job.join(60)
@@ -59,7 +59,7 @@ def test_region_presets_select_body_parts(avatar):
 
 
 def test_stopped_export_leaves_no_file(avatar, tmp_path):
-    from anr_studio.jobs.export_job import export_video
+    from anr_studio.jobs.preview import export_video
 
     out = tmp_path / "dance.mp4"
     job = BackgroundJob("export", lambda c: export_video(avatar, "a", "dance", str(out), OrbitView(), c, size=32))
