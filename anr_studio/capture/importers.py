@@ -59,9 +59,7 @@ def parse_parameters(raw: dict[str, Any], n: int | None, label: str) -> dict[str
         raise AnrError(f"{label}: poses has {flat.shape[0]} rows, expected {n} (one per frame)")
     pose = body_pose_from_rows(flat.astype(np.float32), label, "poses")
     tkey = next((k for k in ("trans", "transl") if k in raw), None)
-    transl = np.zeros((n, 3), np.float32) if tkey is None else numbers(raw[tkey], label, tkey).astype(np.float32)
-    if transl.shape != (n, 3):
-        raise AnrError(f"{label}: {tkey} has shape {transl.shape}, expected ({n}, 3)")
+    transl = np.zeros((n, 3), np.float32) if tkey is None else numbers(raw[tkey], label, tkey, (n, 3)).astype(np.float32)
     betas = numbers(raw.get("betas", np.zeros(DEFAULT_BETAS)), label, "betas")
     if betas.ndim == 2:  # per-frame fits of one person: their mean is the person's shape
         betas = betas.mean(axis=0)

@@ -164,9 +164,7 @@ class Capture:
 
     def mask(self, i: int) -> np.ndarray | None:
         """Returns the soft foreground mask ``(H,W)`` uint8 0..255 of frame ``i``, or None without masks."""
-        if not self.has_masks:
-            return None
-        return self._read(S.MASKS, self._index(i))
+        return self._read(S.MASKS, self._index(i)) if self.has_masks else None
 
     @property
     def background(self) -> np.ndarray:

@@ -28,11 +28,9 @@ def matches(src: Path, poses: Path | None, probe: Probe) -> bool:
 
 def _node(fs: cv2.FileStorage, key: str, label: str, expected: str, required: bool = True):
     node = fs.getNode(key)
-    if node.empty():
-        if required:
-            raise AnrError(f"{label}: has no {key}, expected {expected}")
-        return None
-    return node
+    if node.empty() and required:
+        raise AnrError(f"{label}: has no {key}, expected {expected}")
+    return None if node.empty() else node
 
 
 def _open_yaml(path: Path) -> cv2.FileStorage:

@@ -40,8 +40,7 @@ def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
     if options.poses is None:
         raise AnrError(f"{src}: PHALP results need the result file, expected --poses outputs/results/NAME.pkl")
     path = options.poses
-    label = str(path)
-    data = probe.pickle(path)
+    label, data = str(path), probe.pickle(path)
     if not _frames_dict(data):
         raise AnrError(f"{label}: is not a PHALP result (a dict of frames with smpl, camera, tid), "
                        "expected 4D-Humans / PHALP output")
