@@ -1,8 +1,6 @@
 """Safe file writes: nothing a user has is ever replaced by a half-written file, nor by accident.
 
-`atomic_path` (temporary name, fsync, rename), `check_output` (an output is no input, of the right
-kind, new unless ``--overwrite``), `os_errors` (OS failures as one AnrError sentence), folder and file locks,
-`read_safetensors` and `shipped_path`.
+Atomic writes, output checks, OS failures as one AnrError sentence, folder and file locks.
 """
 
 from __future__ import annotations
@@ -132,9 +130,8 @@ def replaceable(path: str | os.PathLike) -> os.stat_result | None:
     return st
 
 
-def remove_stale_partials(folder: str | os.PathLike, prefix: str = ".", older_than_s: float = STALE_AFTER_S) -> int:
-    """Removes hidden temporary files (``{prefix}*.tmp`` / ``*.partial*``) untouched for ``older_than_s``; returns how many."""
-    removed = 0
+def remove_stale_partials(folder: str | os.PathLike, prefix: str = ".", older_than_s: float = STALE_AFTER_S) -> None:
+    """Removes hidden temporary files (``{prefix}*.tmp`` / ``*.partial*``) untouched for ``older_than_s``."""
     now = time.time()
     with contextlib.suppress(OSError):
         for entry in os.scandir(folder):
@@ -145,8 +142,6 @@ def remove_stale_partials(folder: str | os.PathLike, prefix: str = ".", older_th
                 st = entry.stat(follow_symlinks=False)
                 if stat.S_ISREG(st.st_mode) and now - st.st_mtime >= older_than_s:
                     os.unlink(entry.path)
-                    removed += 1
-    return removed
 
 
 def _fsync_folder(folder: Path) -> None:

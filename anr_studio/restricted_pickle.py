@@ -1,11 +1,7 @@
 """Unpickling without running code: the one Unpickler of every reader of a third-party pickle.
 
-A pickle may call any importable function. Our readers (SMPL model files in ``body.smpl_io``,
-fitting tools' result files in ``capture.formats.safe_pickle``) load with :class:`RestrictedUnpickler`
-and their own allowlist; with :data:`NUMPY_GLOBALS` (what pickled numpy arrays, dtypes and scalars
-need) it answers ``find_class``, and any other global raises :class:`RefusedGlobal`. joblib's arrays
-follow their ``NumpyArrayWrapper`` as raw bytes outside the stream (after a padding-length byte and
-padding when aligned); the unpickler reads them where an allowlist admits :class:`JoblibArray`.
+`RestrictedUnpickler` builds only `NUMPY_GLOBALS` and its reader's allowlist (any other global raises
+`RefusedGlobal`), and reads joblib's arrays, whose raw bytes follow their wrapper outside the stream.
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """Returns rendered images of a trained avatar: `Avatar.load(path).render(identity, pose, camera)`.
 
-One renderer R shared by several identities (a neural texture and betas each) on the body model it was
-trained on, built from a file (`Avatar.load`), stored weights (`Avatar.from_weights`: a checkpoint) or
-modules in memory (`Avatar(renderer, textures, body)`: a running trainer).
+One renderer shared by several identities (a neural texture and betas each) on the body it was trained on.
 """
 
 from __future__ import annotations
@@ -163,24 +161,6 @@ class Avatar:
             module.texture.copy_(tex[None])
         self._textures[name] = module.to(self.device).requires_grad_(False)
 
-    def rename_identity(self, old: str, new: str) -> None:
-        """Renames identity ``old`` to ``new``, keeping its place in the order."""
-        self._check(old)
-        if new in self._textures and new != old:
-            raise AnrError(f"{self.source}: identity {new!r} exists already, expected a new name")
-        for d in (self._textures, self._betas, self._cameras):
-            items = [(new if k == old else k, v) for k, v in d.items()]
-            d.clear()
-            d.update(items)
-        self._clear_caches()
-
-    def remove_identity(self, name: str) -> None:
-        """Removes identity ``name``."""
-        self._check(name)
-        for d in (self._textures, self._betas, self._cameras):
-            d.pop(name, None)
-        self._clear_caches()
-
     def _clear_caches(self) -> None:
         """Drops the per-frame caches and captured frame graphs (they hold identities, body and device)."""
         self._cache.clear()
@@ -311,7 +291,7 @@ class Avatar:
         bg = self._background(background, n, h, w)
         texture = self._textures[identity]
         step = max(1, int(batch_size))
-        images, masks = [], []
+        frames = []
         for start in range(0, n, step):
             sel = slice(start, min(n, start + step))
             cam = camera if camera.batch_size == 1 else camera[sel]
@@ -323,11 +303,8 @@ class Avatar:
                 with inputs_checked_on_host() if pose_t.device.type == "cpu" else contextlib.nullcontext():
                     frame = to_host(*render_frame(self.body, self._network, texture, pose_t[sel], bb, tt, cam, (h, w),
                                                   self._background_tensor(bgs), self.autocast))
-            image_np, mask_np = frame
-            images.append(image_np)
-            masks.append(mask_np)
-        image = np.concatenate(images) if len(images) > 1 else images[0]
-        mask = np.concatenate(masks) if len(masks) > 1 else masks[0]
+            frames.append(frame)
+        image, mask = (np.concatenate(parts) if len(parts) > 1 else parts[0] for parts in zip(*frames))
         return (image[0], mask[0]) if single else (image, mask)
 
     def refine_poses(self, identity: str, masks: Any, pose: Any, transl: Any, camera: Any, betas: Any = None,

@@ -5,6 +5,7 @@ body -> render_body_maps -> (grid jitter, training) -> NeuralTexture.sample -> r
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
@@ -40,11 +41,8 @@ def run_renderer(renderer: torch.nn.Module, texture: torch.nn.Module, uv: torch.
 
     ``uv (B,H,W,2)`` (background -2), ``normals (B,3,H,W)``; ``texture_grad=False`` samples without autograd.
     """
-    if texture_grad:
+    with contextlib.nullcontext() if texture_grad else torch.no_grad():
         neural = texture.sample(uv)
-    else:
-        with torch.no_grad():
-            neural = texture.sample(uv)
     if normals.is_contiguous(memory_format=torch.channels_last) or _is_channels_last(renderer):
         neural = neural.contiguous(memory_format=torch.channels_last)
         normals = normals.contiguous(memory_format=torch.channels_last)

@@ -1,8 +1,7 @@
 """One frame of `Avatar.render` on the device, run eagerly or replayed whole as a CUDA graph.
 
-`render_frame`: pose -> body -> body maps -> neural texture -> renderer -> composite -> uint8.
-`FrameGraphs` captures all of it as one graph per input layout: one host-to-device copy, one launch,
-one device-to-host copy (with only the renderer replayed, host time around it was ~6 ms of a paper frame).
+`render_frame`: pose -> body -> body maps -> neural texture -> renderer -> composite -> uint8; `FrameGraphs`
+captures all of it as one graph per input layout: one host-to-device copy, one launch, one copy back.
 """
 
 from __future__ import annotations

@@ -1,18 +1,10 @@
 """Returns body poses refined against frame masks: test-time pose refinement (also run on the training
 frames before training, `anr_studio.train.config.DataConfig.refine_poses`).
 
-Tracked poses are off by a few degrees per joint, so a render in the tracked pose is misaligned
-with its frame even where the avatar is right. Per frame, corrections of the tracked pose (24 x 3
-axis-angle, added to it) and translation are optimised for a few dozen Adam steps so that the
-body's silhouette matches the frame's mask; a quadratic prior keeps them near the tracked values.
-The renderer and textures are not involved: fitting the renders themselves (through the
-differentiable UV image) moved the poses away from the true ones on the quality benchmark's avatars
-(docs/results.md, "Pose refinement: at test time and before training").
-
-The silhouette is made differentiable through its image gradient (as OpenDR): when the surface
-seen at a pixel moves by d on screen, the mask there becomes M(x - d) ~ M(x) - grad M . d, with
-grad M from central differences and d the motion of the projected surface point, spread one pixel
-past the silhouette.
+Per frame, corrections of the tracked pose (axis-angle, added to it) and translation are optimised with
+Adam so that the body's silhouette matches the frame's mask; a quadratic prior keeps them near the
+tracked values. The silhouette is differentiable through its image gradient (as OpenDR): when the surface
+seen at a pixel moves by d on screen, the mask there becomes M(x - d) ~ M(x) - grad M . d.
 """
 
 from __future__ import annotations

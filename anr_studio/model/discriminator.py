@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from anr_studio.model.config import DiscriminatorConfig
-from anr_studio.model.unet import make_conv_activation, make_norm_activation
+from anr_studio.model.unet import LEAKY_SLOPE, Conv2dAct, norm_activation
 
 
 class PatchDiscriminator(nn.Module):
@@ -20,14 +20,14 @@ class PatchDiscriminator(nn.Module):
     def __init__(self, in_channels: int, base_channels: int = 64, num_layers: int = 3, norm: str = "instance",
                  conv_bias_before_norm: bool = False) -> None:
         super().__init__()
-        layers = [nn.Sequential(*make_conv_activation(in_channels, base_channels, "leaky_relu", 4, 2, 2))]
+        layers = [nn.Sequential(Conv2dAct(in_channels, base_channels, 4, 2, 2, negative_slope=LEAKY_SLOPE), nn.Identity())]
         width = base_channels
         for i in range(1, num_layers + 1):
             prev, width = width, min(width * 2, 512)
             stride = 2 if i < num_layers else 1
             layers.append(nn.Sequential(
                 nn.Conv2d(prev, width, 4, stride, 2, bias=conv_bias_before_norm or norm == "none"),
-                *make_norm_activation(norm, width, "leaky_relu"),
+                *norm_activation(norm, width, LEAKY_SLOPE),
             ))
         layers.append(nn.Sequential(nn.Conv2d(width, 1, 4, 1, 2)))
         self.layers = nn.ModuleList(layers)

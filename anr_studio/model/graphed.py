@@ -1,8 +1,5 @@
-"""CUDA graphs: `GraphCache`, the one capture helper, and `GraphedRenderer`, the renderer replayed per input shape.
-
-`GraphCache` also serves the training step (`train.step_graph`) and the avatar's frames (`avatar.frame`):
-these workloads are launch-bound (paper preset 512² on an H100: 8.1 ms eager vs 2.4 ms replayed).
-"""
+"""CUDA graphs: `GraphCache`, the one capture helper (also of `train.step_graph` and `avatar.frame`), and
+`GraphedRenderer`, the renderer replayed per input shape."""
 
 from __future__ import annotations
 

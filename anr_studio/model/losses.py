@@ -50,11 +50,8 @@ def feature_loss(pred: torch.Tensor, target: torch.Tensor, extractor: Callable[[
     """
     with torch.no_grad():
         target_features = extractor(target)
-    pred_features = extractor(pred)
-    if len(pred_features) != len(layer_weights):
-        raise AnrError(f"feature_loss: the extractor returned {len(pred_features)} feature maps, expected {len(layer_weights)} (one per layer weight)")
     total = pred.new_zeros((), dtype=torch.float32)
-    for w, p, t in zip(layer_weights, pred_features, target_features):
+    for w, p, t in zip(layer_weights, extractor(pred), target_features, strict=True):
         total = total + w * (p.float() - t.float()).abs().mean()
     return total
 

@@ -151,14 +151,8 @@ class WeakPerspectiveCamera(_Views):
 
     def __init__(self, scale, offset):
         source = "WeakPerspectiveCamera"
-        scale = torch.as_tensor(scale)
-        if not scale.is_floating_point():
-            scale = scale.float()
-        if scale.dim() == 0:
-            scale = scale.reshape(1)
+        scale = _as_batched(scale, (), "scale", source)
         offset = _as_batched(offset, (2,), "offset", source)
-        expect_shape(scale, ("B",), "scale", source)
-        expect_finite(scale, "scale", source)
         if bool((scale <= 0).any()):
             raise AnrError(f"{source}: scale has values <= 0, expected positive pixels per metre")
         batch = max(scale.shape[0], offset.shape[0])

@@ -208,16 +208,12 @@ class FrameDataset(Dataset):
                                             centre)
             K = crop_intrinsics(K, cap.image_size, scaled, offset)
             frame, mask, background = (crop_image(x, scaled, offset, size) for x in (frame, mask, background))
+        pose, transl = (self.poses[ci][0][fi], self.poses[ci][1][fi]) if self.poses else (cap.pose(fi), cap.transl(fi))
         return {
-            "frame": torch.from_numpy(np.ascontiguousarray(frame)),
-            "mask": torch.from_numpy(np.ascontiguousarray(mask)),
-            "background": torch.from_numpy(np.ascontiguousarray(background)),
-            "K": torch.from_numpy(np.asarray(K, np.float32)),
-            "R": torch.from_numpy(np.asarray(R, np.float32)),
-            "t": torch.from_numpy(np.asarray(t, np.float32)),
-            "pose": torch.from_numpy((self.poses[ci][0][fi] if self.poses else cap.pose(fi)).astype(np.float32)),
-            "transl": torch.from_numpy((self.poses[ci][1][fi] if self.poses else cap.transl(fi)).astype(np.float32)),
-            "betas": torch.from_numpy(cap.betas.astype(np.float32)),
+            **{k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in (("frame", frame), ("mask", mask),
+                                                                        ("background", background))},
+            **{k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in (("K", K), ("R", R), ("t", t), ("pose", pose),
+                                                                            ("transl", transl), ("betas", cap.betas))},
             "identity": ci,
             "index": fi,
             "is_keyframe": fi in self._keysets[ci],

@@ -31,16 +31,11 @@ logger = logging.getLogger(__name__)
 class Fitting:
     """Makes a run texture-only: new identities fitted to a trained renderer that stays frozen (paper Fig. 6)."""
 
-    renderer: torch.nn.Module
-    """The trained renderer; put in eval mode with no parameter requiring gradients, so it stays bit-identical."""
-    texture: torch.Tensor
-    """(C, S, S): where every new texture starts."""
-    names: list[str]
-    """The new identities' names, one per capture."""
-    keyframe_steps: int = 0
-    """The first steps draw keyframes only (the frames that together cover the UV layout); then all frames."""
-    source: str = ""
-    """Where the renderer came from (recorded in checkpoints)."""
+    renderer: torch.nn.Module  # put in eval mode with no parameter requiring gradients: it stays bit-identical
+    texture: torch.Tensor  # (C, S, S): where every new texture starts
+    names: list[str]  # the new identities' names, one per capture
+    keyframe_steps: int = 0  # the first steps draw keyframes only (together they cover the UV layout)
+    source: str = ""  # where the renderer came from (recorded in checkpoints)
 
 
 @dataclass

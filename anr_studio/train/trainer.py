@@ -139,15 +139,15 @@ class Trainer:
         # StepBatches gives every rank the same identity and step kind at each step (same graph).
         self._sync_grads = graphed and self.dist.enabled
         fused = {"fused": True, "capturable": self.cuda and graphed} if self.fused else {}
-        betas = tuple(c.optim.betas)
-        self.opt_renderer = (torch.optim.Adam(self._renderer_params, lr=c.optim.lr_renderer, betas=betas, **fused)
-                             if self._renderer_params else None)
-        # One optimiser for all textures: Adam skips parameters whose grad is None, so the
-        # identities not drawn in a step (and every texture on a renderer-only step) keep
-        # both their values and their moment estimates.
-        self.opt_texture = torch.optim.Adam(self.textures.parameters(), lr=c.optim.lr_texture, betas=betas, **fused)
-        self.opt_disc = (torch.optim.Adam(self.disc.parameters(), lr=c.optim.lr_discriminator, betas=betas, **fused)
-                         if self.disc is not None else None)
+
+        def adam(params: Any, lr: float) -> torch.optim.Adam:
+            return torch.optim.Adam(params, lr=lr, betas=tuple(c.optim.betas), **fused)
+
+        self.opt_renderer = adam(self._renderer_params, c.optim.lr_renderer) if self._renderer_params else None
+        # One optimiser for all textures: Adam skips parameters whose grad is None, so the identities
+        # not drawn in a step keep both their values and their moment estimates.
+        self.opt_texture = adam(self.textures.parameters(), c.optim.lr_texture)
+        self.opt_disc = adam(self.disc.parameters(), c.optim.lr_discriminator) if self.disc is not None else None
         # The discriminator's gradients are always averaged explicitly (never DDP): its one pass
         # per step serves two backward calls (ANRLoss.joint), which DDP's reducer does not allow.
         self._renderer_fwd = self.renderer
@@ -262,9 +262,7 @@ class Trainer:
         """Returns (loss terms, bad (1,)) after one generator + discriminator update on ``p``, without host sync."""
         c = self.config
         texture = self.textures[identity]
-        for opt in (self.opt_renderer, self.opt_texture, self.opt_disc):
-            if opt is not None:
-                opt.zero_grad(set_to_none=True)
+        self._zero_grads()
         # No cast cache: under graphs cached bf16 weights must not outlive a capture, and eager the
         # discriminator's two calls would share each cached weight cast, summing their weight
         # gradients in bf16 (a graphed step sums them in float32, so the two would drift apart).
@@ -297,12 +295,19 @@ class Trainer:
             self._apply(self.opt_renderer, bad)
         if update_texture:
             self._apply(self.opt_texture, bad)
-        if self._graphs is not None:
-            # Gradients are step scratch: under a graph they live in the pool the graphs share.
-            for opt in (self.opt_renderer, self.opt_texture, self.opt_disc):
-                if opt is not None:
-                    opt.zero_grad(set_to_none=True)
+        if self._graphs is not None:  # gradients are step scratch: under a graph they live in the graphs' pool
+            self._zero_grads()
         return terms, bad
+
+    @property
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Returns the optimisers in use by name ("renderer", "texture", "discriminator")."""
+        opts = {"renderer": self.opt_renderer, "texture": self.opt_texture, "discriminator": self.opt_disc}
+        return {name: opt for name, opt in opts.items() if opt is not None}
+
+    def _zero_grads(self) -> None:
+        for opt in self.optimizers.values():
+            opt.zero_grad(set_to_none=True)
 
     def _render_first(self, p: dict[str, torch.Tensor]) -> Callable[[torch.Tensor], Any]:
         """Returns render(neural image (b,C,H,W)) -> RenderOutput of the renderer on the first b frames' normals."""
