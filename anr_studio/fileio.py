@@ -144,22 +144,10 @@ def remove_stale_partials(folder: str | os.PathLike, prefix: str = ".", older_th
                     os.unlink(entry.path)
 
 
-def _fsync_folder(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # make a rename itself durable
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
-    """Yields a new temporary path beside ``path`` (``mkstemp``, so never a symlink's target, ending in
-    ``suffix``); on success it is fsynced and renamed onto ``path``, keeping a replaced file's permissions.
-
-    On any exception the temporary file is removed and ``path`` is left as it was; OS errors raise AnrError.
-    """
+    """Yields a new temporary path beside ``path`` (``mkstemp``, ending in ``suffix``), fsynced and renamed onto ``path``
+    on success, keeping a replaced file's permissions; on an exception it is removed (OS errors raise AnrError)."""
     path = Path(path)
     old = replaceable(path)
     with os_errors(path):
@@ -184,7 +172,12 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
                 os.fsync(f.fileno())
             replaceable(path)  # the target may have changed kind while we wrote
             os.replace(tmp, path)
-        _fsync_folder(path.parent)
+        with contextlib.suppress(OSError):  # make the rename itself durable
+            fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         remove_stale_partials(path.parent, prefix=f".{path.name}.")
     finally:
         with contextlib.suppress(OSError):
@@ -321,11 +314,8 @@ def _flock(lock: Path, owner: Path, busy: Callable[[str], str]) -> int:
 
 
 def lock_folder(folder: str | os.PathLike, what: str = "run") -> Path:
-    """Returns ``folder`` (created if needed) once this process holds its lock, until it ends or `unlock_folder`.
-
-    An exclusive ``flock`` on ``folder/.lock``, re-entrant; a second process gets AnrError naming the holder's
-    pid. Killed writers' partial files are removed.
-    """
+    """Returns ``folder`` (created if needed) once this process holds its re-entrant ``flock`` on ``folder/.lock``
+    (until it ends or `unlock_folder`; another process gets AnrError naming the pid); removes killed writers' files."""
     folder = Path(folder)
     key = str(folder.resolve())
     if key in _held_locks:

@@ -106,17 +106,9 @@ class RestrictedUnpickler(pickle._Unpickler):  # the Python implementation: jobl
             if len(padding) != 1:
                 raise pickle.UnpicklingError("joblib array data ends early")
             self._file.read(padding[0])
-        array = raw_array(self._file, dtype, shape, order == "F")
-        if array is None:
+        count = int(np.prod(shape, dtype=np.int64))
+        data = self._file.read(count * dtype.itemsize)
+        if len(data) != count * dtype.itemsize:
             raise pickle.UnpicklingError("joblib array data ends early")
-        return array
-
-
-def raw_array(stream: Any, dtype: np.dtype, shape: tuple, fortran: bool) -> np.ndarray | None:
-    """Returns the array of ``shape`` whose raw bytes follow in ``stream``, or None when they end early."""
-    count = int(np.prod(shape, dtype=np.int64))
-    data = stream.read(count * dtype.itemsize)
-    if len(data) != count * dtype.itemsize:
-        return None
-    array = np.frombuffer(data, dtype=dtype, count=count)
-    return (array.reshape(shape[::-1]).T if fortran else array.reshape(shape)).copy()
+        array = np.frombuffer(data, dtype=dtype, count=count)
+        return (array.reshape(shape[::-1]).T if order == "F" else array.reshape(shape)).copy()

@@ -34,12 +34,9 @@ class PoseRefinement:
 
 
 def silhouette_motion(fragments: Fragments, vertices: torch.Tensor, faces: torch.Tensor, camera: Any) -> torch.Tensor:
-    """Returns (B,2,H,W): the screen motion of the surface seen at each pixel of the silhouette band, zero but differentiable.
-
-    The band is the covered pixels with an uncovered neighbour and the uncovered pixels with a
-    covered one (which move with the mean of their covered neighbours); elsewhere it is zero.
-    ``fragments`` of ``vertices`` (B,V,3); ``faces`` (F,3); camera of batch B or 1.
-    """
+    """Returns (B,2,H,W): the screen motion of the surface seen at each pixel of the silhouette band, zero but
+    differentiable. The band: covered pixels with an uncovered neighbour, and uncovered pixels with a covered one
+    (moving with the mean of their covered neighbours). ``fragments`` of ``vertices`` (B,V,3), ``faces`` (F,3)."""
     batch, height, width = fragments.face_id.shape
     covered, image_of, corner = fragments.covered_corners(faces, vertices.shape[1])
     corners = vertices.reshape(-1, 3).index_select(0, corner.reshape(-1)).view(-1, 3, 3)
@@ -80,8 +77,7 @@ def refine_poses(body: torch.nn.Module, pose: torch.Tensor, betas: torch.Tensor 
     ``pose (B,24,3)``, ``transl (B,3)``: the tracked values; ``betas (B or 1,K)`` or None; ``camera``
     of batch B or 1; ``mask (B,1,H,W)`` in [0, 1], the frames' foreground.
     The silhouette error is the mismatched area over the silhouette's length (a mean distance
-    between the outlines) in image heights, so the prior weighs alike at every resolution.
-    """
+    between the outlines) in image heights, so the prior weighs alike at every resolution."""
     height, width = mask.shape[-2:]
     d_pose = torch.zeros_like(pose, requires_grad=True)
     d_transl = torch.zeros_like(transl, requires_grad=True)

@@ -11,11 +11,9 @@ from anr_studio.model.unet import LEAKY_SLOPE, Conv2dAct, norm_activation
 
 
 class PatchDiscriminator(nn.Module):
-    """Returns the list of intermediate features and, last, the patch logits (B, 1, h, w).
-
-    pix2pixHD's NLayerDiscriminator: ``num_layers`` 4x4 stride-2 convolutions (widths doubling from
-    ``base_channels`` up to 512), a 4x4 stride-1 one, then a 4x4 convolution to raw logits; padding 2.
-    """
+    """Returns the list of intermediate features and, last, the patch logits (B, 1, h, w). pix2pixHD's
+    NLayerDiscriminator: ``num_layers`` 4x4 stride-2 convolutions (widths doubling from ``base_channels`` up to
+    512), a 4x4 stride-1 one, then a 4x4 convolution to raw logits; padding 2."""
 
     def __init__(self, in_channels: int, base_channels: int = 64, num_layers: int = 3, norm: str = "instance",
                  conv_bias_before_norm: bool = False) -> None:
@@ -42,10 +40,8 @@ class PatchDiscriminator(nn.Module):
 
 
 class MultiScaleDiscriminator(nn.Module):
-    """Returns, per scale (full, 1/2, 1/4, ...), the list [features..., logits] of one PatchGAN.
-
-    Input: ``discriminator_input(image, normals)`` (B, in_channels, H, W); coarser scales average-pool it (3x3, stride 2).
-    """
+    """Returns, per scale (full, 1/2, 1/4, ...), the list [features..., logits] of one PatchGAN for
+    ``discriminator_input(image, normals)`` (B, in_channels, H, W), average-pooled (3x3, stride 2) per scale."""
 
     def __init__(self, in_channels: int, num_scales: int = 3, base_channels: int = 64, num_layers: int = 3,
                  norm: str = "instance", conv_bias_before_norm: bool = False) -> None:

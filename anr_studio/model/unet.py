@@ -44,8 +44,7 @@ class _InstanceNormNHWC(torch.autograd.Function):
     torch's instance norm needs NCHW (two layout copies each way). Here statistics are fp32 sums over H, W, the output one ``x * scale + shift`` and the backward the closed
     form dx = A*g + B*x + C, in torch ops, or with ``triton`` in the `norm_triton` kernels (inside
     `graphed_norms` only: eager they cost more host time than they save). With the kernels, ``slope`` fuses a
-    leaky ReLU (0: ReLU) into them, its backward recomputed from ``x`` (no output is saved).
-    """
+    leaky ReLU (0: ReLU) into them, its backward recomputed from ``x`` (no output is saved)."""
 
     @staticmethod
     def _sums(kernels, u, v=None, act_grad=None):
@@ -105,12 +104,9 @@ class _InstanceNormNHWC(torch.autograd.Function):
 
 
 class InstanceNorm2d(nn.InstanceNorm2d):
-    """nn.InstanceNorm2d (same parameters and state dict) that keeps channels_last inputs channels_last on CUDA.
-
-    channels_last CUDA inputs take `_InstanceNormNHWC`, CPU inputs torch's group norm (C groups), other CUDA
-    inputs torch's instance norm. ``negative_slope`` (None: none) adds a leaky ReLU (0: ReLU), fused where the
-    Triton kernels run.
-    """
+    """nn.InstanceNorm2d (same parameters and state dict) that keeps channels_last inputs channels_last on CUDA
+    (`_InstanceNormNHWC`; CPU inputs take group norm with C groups). ``negative_slope`` (None: none) adds a leaky
+    ReLU (0: ReLU), fused where the Triton kernels run."""
 
     def __init__(self, num_features: int, *args, negative_slope: float | None = None, **kwargs) -> None:
         super().__init__(num_features, *args, **kwargs)
@@ -171,10 +167,8 @@ def _channels_last(x: torch.Tensor) -> bool:
 
 
 class Conv2dAct(nn.Conv2d):
-    """nn.Conv2d (same parameters and state dict) followed by a leaky ReLU of ``negative_slope`` (0: ReLU).
-
-    For layers without a norm; bias and activation are fused (`_BiasActNHWC`) where the Triton norms run.
-    """
+    """nn.Conv2d (same parameters and state dict) followed by a leaky ReLU of ``negative_slope`` (0: ReLU), for layers
+    without a norm; bias and activation are fused (`_BiasActNHWC`) where the Triton norms run."""
 
     def __init__(self, *args, negative_slope: float, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -221,8 +215,7 @@ class UNet(nn.Module):
 
     pix2pix: encoder level i halves the resolution (4x4 stride 2) to ``min(base * 2**i, max)`` channels, the
     decoder mirrors it with skip concatenations; leaky ReLU (0.2) down, ReLU up; the first and innermost levels
-    have no norm; the last layer is linear (callers apply tanh / keep logits).
-    """
+    have no norm; the last layer is linear (callers apply tanh / keep logits)."""
 
     def __init__(self, in_channels: int, out_channels: int, config: UNetConfig | None = None) -> None:
         super().__init__()

@@ -1,7 +1,5 @@
-"""Small training callbacks: progress bar, progress lines, JSON-lines log, TensorBoard.
-
-Called on the training thread with `StepInfo`, previews and checkpoint paths; one that raises is logged.
-"""
+"""Small training callbacks: progress bar, progress lines, JSON-lines log, TensorBoard (on the training thread;
+one that raises is logged)."""
 
 from __future__ import annotations
 

@@ -227,10 +227,8 @@ def read_checkpoint(json_path: str | os.PathLike) -> Checkpoint:
 
 
 def load_latest_checkpoint(run_dir: str | os.PathLike, warn=print) -> Checkpoint | None:
-    """Returns the newest loadable checkpoint of ``run_dir`` (None if there is none at all).
-
-    A corrupt newest one falls back to the previous good one (``warn``); all corrupt: AnrError naming the newest.
-    """
+    """Returns the newest loadable checkpoint of ``run_dir`` (None if there is none): a corrupt one falls back to the
+    previous good one (``warn``); all corrupt: AnrError naming the newest."""
     candidates = checkpoint_paths(run_dir)
     if not candidates:
         return None

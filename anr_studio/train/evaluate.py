@@ -53,10 +53,8 @@ def _mean(values: list[float | None]) -> float | None:
 
 def render_frames(avatar: Avatar, cap: Capture, frames: Sequence[int], batch_size: int = 4,
                   refinement: PoseRefinement | None = None) -> list[dict[str, np.ndarray]]:
-    """Returns, per frame index of ``cap``, {"composite" (H,W,3), "mask" (H,W)} uint8 renders of its identity.
-
-    With ``refinement``, pose and translation are first fitted to the frame's mask (test-time pose refinement).
-    """
+    """Returns, per frame index of ``cap``, {"composite" (H,W,3), "mask" (H,W)} uint8 renders of its identity
+    (with ``refinement``, in poses first fitted to the frame's mask)."""
     if refinement is not None and not cap.has_masks:
         raise AnrError(f"{cap.path.name}: masks are missing, expected them for test-time pose refinement (anr-studio masks)")
     out = []
@@ -91,8 +89,7 @@ def evaluate(run: str | os.PathLike, capture_paths: Sequence[str | Capture], spl
     Means over the ``split`` frames of each capture (or ``max_frames`` evenly spaced); LPIPS None when its
     weights are absent; ``keep_images`` > 0 adds ``images[name]``; ``psnr_only``: PSNR and mask IoU only;
     ``refinement`` adds ``test_time_pose_refinement`` = {"steps", "per_identity", "overall"} of the same
-    frames after test-time pose refinement.
-    """
+    frames after test-time pose refinement."""
     avatar = avatar or run_avatar(run, device, body, body_path)
     status = lpips_status()
     rows: dict[str, list[dict[str, float | None]]] = {}
