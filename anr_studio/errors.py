@@ -38,11 +38,8 @@ def _shape_str(shape: Sequence[Any]) -> str:
 
 
 def expect_shape(value: Any, expected: Sequence[int | str | None], field: str, source: str = "input") -> dict[str, int]:
-    """Returns the sizes bound to named dimensions; raises AnrError when ``value.shape`` does not match.
-
-    ``expected`` holds ints (exact), strings (named dims: the same name must have the same size) or None
-    (any size), e.g. ``expect_shape(pose, ("B", 24, 3), "pose", "capture.h5")``.
-    """
+    """Returns the sizes bound to named dimensions; AnrError when ``value.shape`` does not match ``expected``: ints
+    (exact), strings (named: one size per name) or None (any), e.g. ``expect_shape(pose, ("B", 24, 3), "pose")``."""
     shape = tuple(getattr(value, "shape", ()))
     bound: dict[str, int] = {}
     ok = len(shape) == len(expected)
@@ -73,11 +70,8 @@ _host_checked = threading.local()
 
 
 class inputs_checked_on_host:
-    """Context manager: within it, checks that would read a device tensor's values back are skipped.
-
-    Such a check costs a host sync and may not run while a CUDA graph is captured; callers that validated
-    their inputs on the host render inside it (shape checks and CPU checks still run). Re-entrant, per thread.
-    """
+    """Context manager (re-entrant, per thread): within it, checks that would read a device tensor's values back (a
+    host sync, impossible during a CUDA graph capture) are skipped; callers validated their inputs on the host."""
 
     def __enter__(self) -> "inputs_checked_on_host":
         _host_checked.depth = getattr(_host_checked, "depth", 0) + 1

@@ -1,8 +1,6 @@
 """Safe file writes: nothing a user has is ever replaced by a half-written file, nor by accident.
 
-`atomic_path` (temporary name, fsync, rename), `check_output` (an output is no input, of the right
-kind, new unless ``--overwrite``), `os_errors` (OS failures as one AnrError sentence), folder and file locks,
-`read_safetensors` and `shipped_path`.
+Atomic writes, output checks, OS failures as one AnrError sentence, folder and file locks.
 """
 
 from __future__ import annotations
@@ -132,9 +130,8 @@ def replaceable(path: str | os.PathLike) -> os.stat_result | None:
     return st
 
 
-def remove_stale_partials(folder: str | os.PathLike, prefix: str = ".", older_than_s: float = STALE_AFTER_S) -> int:
-    """Removes hidden temporary files (``{prefix}*.tmp`` / ``*.partial*``) untouched for ``older_than_s``; returns how many."""
-    removed = 0
+def remove_stale_partials(folder: str | os.PathLike, prefix: str = ".", older_than_s: float = STALE_AFTER_S) -> None:
+    """Removes hidden temporary files (``{prefix}*.tmp`` / ``*.partial*``) untouched for ``older_than_s``."""
     now = time.time()
     with contextlib.suppress(OSError):
         for entry in os.scandir(folder):
@@ -145,26 +142,12 @@ def remove_stale_partials(folder: str | os.PathLike, prefix: str = ".", older_th
                 st = entry.stat(follow_symlinks=False)
                 if stat.S_ISREG(st.st_mode) and now - st.st_mtime >= older_than_s:
                     os.unlink(entry.path)
-                    removed += 1
-    return removed
-
-
-def _fsync_folder(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # make a rename itself durable
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
-    """Yields a new temporary path beside ``path`` (``mkstemp``, so never a symlink's target, ending in
-    ``suffix``); on success it is fsynced and renamed onto ``path``, keeping a replaced file's permissions.
-
-    On any exception the temporary file is removed and ``path`` is left as it was; OS errors raise AnrError.
-    """
+    """Yields a new temporary path beside ``path`` (``mkstemp``, ending in ``suffix``), fsynced and renamed onto ``path``
+    on success, keeping a replaced file's permissions; on an exception it is removed (OS errors raise AnrError)."""
     path = Path(path)
     old = replaceable(path)
     with os_errors(path):
@@ -189,7 +172,12 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
                 os.fsync(f.fileno())
             replaceable(path)  # the target may have changed kind while we wrote
             os.replace(tmp, path)
-        _fsync_folder(path.parent)
+        with contextlib.suppress(OSError):  # make the rename itself durable
+            fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         remove_stale_partials(path.parent, prefix=f".{path.name}.")
     finally:
         with contextlib.suppress(OSError):
@@ -326,11 +314,8 @@ def _flock(lock: Path, owner: Path, busy: Callable[[str], str]) -> int:
 
 
 def lock_folder(folder: str | os.PathLike, what: str = "run") -> Path:
-    """Returns ``folder`` (created if needed) once this process holds its lock, until it ends or `unlock_folder`.
-
-    An exclusive ``flock`` on ``folder/.lock``, re-entrant; a second process gets AnrError naming the holder's
-    pid. Killed writers' partial files are removed.
-    """
+    """Returns ``folder`` (created if needed) once this process holds its re-entrant ``flock`` on ``folder/.lock``
+    (until it ends or `unlock_folder`; another process gets AnrError naming the pid); removes killed writers' files."""
     folder = Path(folder)
     key = str(folder.resolve())
     if key in _held_locks:

@@ -1,11 +1,7 @@
 """Unpickling without running code: the one Unpickler of every reader of a third-party pickle.
 
-A pickle may call any importable function. Our readers (SMPL model files in ``body.smpl_io``,
-fitting tools' result files in ``capture.formats.safe_pickle``) load with :class:`RestrictedUnpickler`
-and their own allowlist; with :data:`NUMPY_GLOBALS` (what pickled numpy arrays, dtypes and scalars
-need) it answers ``find_class``, and any other global raises :class:`RefusedGlobal`. joblib's arrays
-follow their ``NumpyArrayWrapper`` as raw bytes outside the stream (after a padding-length byte and
-padding when aligned); the unpickler reads them where an allowlist admits :class:`JoblibArray`.
+`RestrictedUnpickler` builds only `NUMPY_GLOBALS` and its reader's allowlist (any other global raises
+`RefusedGlobal`), and reads joblib's arrays, whose raw bytes follow their wrapper outside the stream.
 """
 
 from __future__ import annotations
@@ -110,17 +106,9 @@ class RestrictedUnpickler(pickle._Unpickler):  # the Python implementation: jobl
             if len(padding) != 1:
                 raise pickle.UnpicklingError("joblib array data ends early")
             self._file.read(padding[0])
-        array = raw_array(self._file, dtype, shape, order == "F")
-        if array is None:
+        count = int(np.prod(shape, dtype=np.int64))
+        data = self._file.read(count * dtype.itemsize)
+        if len(data) != count * dtype.itemsize:
             raise pickle.UnpicklingError("joblib array data ends early")
-        return array
-
-
-def raw_array(stream: Any, dtype: np.dtype, shape: tuple, fortran: bool) -> np.ndarray | None:
-    """Returns the array of ``shape`` whose raw bytes follow in ``stream``, or None when they end early."""
-    count = int(np.prod(shape, dtype=np.int64))
-    data = stream.read(count * dtype.itemsize)
-    if len(data) != count * dtype.itemsize:
-        return None
-    array = np.frombuffer(data, dtype=dtype, count=count)
-    return (array.reshape(shape[::-1]).T if fortran else array.reshape(shape)).copy()
+        array = np.frombuffer(data, dtype=dtype, count=count)
+        return (array.reshape(shape[::-1]).T if order == "F" else array.reshape(shape)).copy()

@@ -68,7 +68,8 @@ def make_avatar(preset: str, device: torch.device, variant: str) -> Avatar:
     """
     if preset.endswith(".anr"):
         avatar = Avatar.load(preset, device)
-        avatar.rename_identity(avatar.identities[0], "A")
+        first = avatar.identities[0]
+        avatar.add_identity("A", avatar.texture(first), avatar.identity_betas(first), avatar.identity_camera(first))
         return avatar.tune() if variant == "cpu-tuned" else avatar
     config = get_preset(preset)
     torch.manual_seed(0)

@@ -113,9 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             for a_name in [a for a, b in pairs if b == b_name]:
                 img_a, mask_a = avatar.render(a_name, batch, cam, betas=betas_b, size=size)
                 swap = f"{a_name}>{b_name}"
-                avatar.add_identity(swap, swap_textures(avatar.texture(a_name), avatar.texture(b_name), uv_mask), betas_b)
-                img_s, mask_s = avatar.render(swap, batch, cam, size=size)
-                avatar.remove_identity(swap)
+                avatar.add_identity("try-on", swap_textures(avatar.texture(a_name), avatar.texture(b_name), uv_mask), betas_b)
+                img_s, mask_s = avatar.render("try-on", batch, cam, size=size)
                 entry = result["pairs"].setdefault(swap, {"views": []})
                 for v in range(args.views):
                     scores = tryon_scores(img_s[v], img_a[v], img_b[v], s[v])

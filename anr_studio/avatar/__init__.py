@@ -14,7 +14,6 @@ _EXPORTS = {
     "load_mask": "anr_studio.avatar.tryon",
     "swap_textures": "anr_studio.avatar.tryon",
     "swap_identity": "anr_studio.avatar.tryon",
-    "count_video_frames": "anr_studio.avatar.video",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -49,11 +49,9 @@ def follow_camera(camera: PerspectiveCamera, offsets: np.ndarray) -> Perspective
 def motion_frames(avatar, identities: str | Sequence[str], motion: Any, frames: int | None = None,
                   size: int | Sequence[int] = 512, follow: bool = True, background: Any = (255, 255, 255),
                   batch_size: int = 8) -> Iterator[np.ndarray]:
-    """Yields frames (H, W*len(identities), 3|4) uint8 of the identities performing ``motion``, side by side.
-
-    ``motion``: a MotionClip or a `load_motion` name; ``frames``: default the clip (more loops it);
-    ``follow``: the camera follows the body's horizontal translation.
-    """
+    """Yields frames (H, W*len(identities), 3|4) uint8 of the identities performing ``motion`` (a MotionClip or a
+    `load_motion` name) side by side; ``frames``: default the clip's (more loop it); ``follow``: the camera follows
+    the body's horizontal translation."""
     from anr_studio.motion import MotionClip, load_motion
 
     names = _identities(avatar, identities)

@@ -1,8 +1,6 @@
 """Returns rendered images of a trained avatar: `Avatar.load(path).render(identity, pose, camera)`.
 
-One renderer R shared by several identities (a neural texture and betas each) on the body model it was
-trained on, built from a file (`Avatar.load`), stored weights (`Avatar.from_weights`: a checkpoint) or
-modules in memory (`Avatar(renderer, textures, body)`: a running trainer).
+One renderer shared by several identities (a neural texture and betas each) on the body it was trained on.
 """
 
 from __future__ import annotations
@@ -39,8 +37,7 @@ class Avatar:
     """A renderer, one neural texture per identity, the body model and each identity's betas.
 
     ``renderer`` and ``body`` are used in place (a trainer's modules stay trainable); ``textures``: {name:
-    (C,S,S)}, copied; ``betas``: {name: (K,)}; ``cameras``: {name: {K, R, t}}; ``meta``: the avatar file's JSON.
-    """
+    (C,S,S)}, copied; ``betas``: {name: (K,)}; ``cameras``: {name: {K, R, t}}; ``meta``: the avatar file's JSON."""
 
     def __init__(self, renderer: torch.nn.Module, textures: dict[str, torch.Tensor], body: torch.nn.Module,
                  meta: dict[str, Any] | None = None, betas: dict[str, np.ndarray | None] | None = None,
@@ -72,11 +69,9 @@ class Avatar:
     def from_weights(cls, meta: dict[str, Any], renderer_state: dict[str, torch.Tensor], textures: Sequence[torch.Tensor],
                      device: str | torch.device = "cpu", body: torch.nn.Module | None = None,
                      body_path: str | None = None, source: str = "avatar") -> "Avatar":
-        """Returns the avatar of stored weights on ``device``, its renderer in eval mode and frozen.
-
-        ``meta``: an avatar file's (or checkpoint's) JSON; ``textures``: (C,S,S) in ``meta["identities"]`` order;
-        ``body``: default the one the avatar names (``body_path`` for an SMPL file); AnrError when it differs.
-        """
+        """Returns the avatar of stored weights on ``device``, its renderer in eval mode and frozen: ``meta`` an avatar
+        file's (or checkpoint's) JSON, ``textures`` (C,S,S) in ``meta["identities"]`` order, ``body`` default the one
+        the avatar names (``body_path`` for an SMPL file; AnrError when it differs)."""
         dev = torch.device(device)
         wanted = str(meta.get("body_model", "default"))
         if body is None:
@@ -163,24 +158,6 @@ class Avatar:
             module.texture.copy_(tex[None])
         self._textures[name] = module.to(self.device).requires_grad_(False)
 
-    def rename_identity(self, old: str, new: str) -> None:
-        """Renames identity ``old`` to ``new``, keeping its place in the order."""
-        self._check(old)
-        if new in self._textures and new != old:
-            raise AnrError(f"{self.source}: identity {new!r} exists already, expected a new name")
-        for d in (self._textures, self._betas, self._cameras):
-            items = [(new if k == old else k, v) for k, v in d.items()]
-            d.clear()
-            d.update(items)
-        self._clear_caches()
-
-    def remove_identity(self, name: str) -> None:
-        """Removes identity ``name``."""
-        self._check(name)
-        for d in (self._textures, self._betas, self._cameras):
-            d.pop(name, None)
-        self._clear_caches()
-
     def _clear_caches(self) -> None:
         """Drops the per-frame caches and captured frame graphs (they hold identities, body and device)."""
         self._cache.clear()
@@ -189,13 +166,9 @@ class Avatar:
 
     # -- rendering ----------------------------------------------------------------------------
     def tune(self, bf16: bool = True, channels_last: bool = True, graphs: bool = True, whole_frame: bool = True) -> "Avatar":
-        """Returns self, set up for speed on its device; saved weights are unchanged.
-
-        CPU: the arguments are ignored; fp32 with channels_last weights is the measured best (docs/benchmarks.md,
-        "Avatar frame time"). CUDA: ``bf16`` autocast, ``channels_last`` weights, ``graphs``: with ``whole_frame``
-        each frame replays as one graph per input layout (`FrameGraphs`), otherwise the renderer alone replays per
-        image size (`GraphedRenderer`).
-        """
+        """Returns self, set up for speed on its device (saved weights are unchanged). CPU: fp32 channels_last weights,
+        the arguments ignored. CUDA: ``bf16`` autocast, ``channels_last`` weights, ``graphs``: whole frames replayed
+        as one graph per input layout (`FrameGraphs`) or, without ``whole_frame``, the renderer alone (`GraphedRenderer`)."""
         self._frames = None
         self._clear_caches()
         if self.device.type == "cpu":
@@ -292,8 +265,7 @@ class Avatar:
         ``pose`` (24,3) gives image (H,W,3) uint8 and mask (H,W) float32 in [0,1]; (B,24,3) gives (B,H,W,3), (B,H,W).
         ``camera``: batch 1 or B (default `default_camera`); ``betas`` (K,) or (B,K) (default the identity's);
         ``transl`` (3,) or (B,3); ``background``: RGB 0..255, an (H,W,3) or (B,H,W,3) uint8 image, or None for
-        RGBA (alpha = mask). Rendered ``batch_size`` frames at a time.
-        """
+        RGBA (alpha = mask). Rendered ``batch_size`` frames at a time."""
         self._check(identity)
         h, w = _size2(size)
         pose_t = (pose if isinstance(pose, torch.Tensor) else torch.as_tensor(np.asarray(pose, np.float32))).float()
@@ -311,7 +283,7 @@ class Avatar:
         bg = self._background(background, n, h, w)
         texture = self._textures[identity]
         step = max(1, int(batch_size))
-        images, masks = [], []
+        frames = []
         for start in range(0, n, step):
             sel = slice(start, min(n, start + step))
             cam = camera if camera.batch_size == 1 else camera[sel]
@@ -323,21 +295,15 @@ class Avatar:
                 with inputs_checked_on_host() if pose_t.device.type == "cpu" else contextlib.nullcontext():
                     frame = to_host(*render_frame(self.body, self._network, texture, pose_t[sel], bb, tt, cam, (h, w),
                                                   self._background_tensor(bgs), self.autocast))
-            image_np, mask_np = frame
-            images.append(image_np)
-            masks.append(mask_np)
-        image = np.concatenate(images) if len(images) > 1 else images[0]
-        mask = np.concatenate(masks) if len(masks) > 1 else masks[0]
+            frames.append(frame)
+        image, mask = (np.concatenate(parts) if len(parts) > 1 else parts[0] for parts in zip(*frames))
         return (image[0], mask[0]) if single else (image, mask)
 
     def refine_poses(self, identity: str, masks: Any, pose: Any, transl: Any, camera: Any, betas: Any = None,
                      config: PoseRefinement | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Returns (pose (B,24,3), transl (B,3)) float32 after test-time pose refinement against ``masks``.
-
-        ``masks`` (B,H,W) uint8: the foreground of frames showing ``identity`` in roughly ``pose``
-        (B,24,3) and ``transl`` (B,3), seen by ``camera`` (batch B or 1); ``betas`` as for `render`
-        (`anr_studio.avatar.refine`).
-        """
+        """Returns (pose (B,24,3), transl (B,3)) float32 after test-time pose refinement (`anr_studio.avatar.refine`)
+        against ``masks`` (B,H,W) uint8: the foreground of frames showing ``identity`` in roughly ``pose`` and
+        ``transl``, seen by ``camera`` (batch B or 1); ``betas`` as for `render`."""
         self._check(identity)
         mask_t = torch.as_tensor(np.asarray(masks))
         n = expect_shape(mask_t, ("B", None, None), "masks", "refine_poses")["B"]

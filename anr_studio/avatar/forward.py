@@ -1,10 +1,9 @@
-"""Returns rendered images of posed bodies: the one path shared by training, eval and the avatar.
-
-body -> render_body_maps -> (grid jitter, training) -> NeuralTexture.sample -> renderer -> composite.
-"""
+"""Returns rendered images of posed bodies, the one path shared by training, eval and the avatar: body ->
+render_body_maps -> (grid jitter, training) -> NeuralTexture.sample -> renderer -> composite."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
@@ -25,10 +24,8 @@ def grid_jitter(uv: torch.Tensor, amount: float, generator: torch.Generator | No
 
 def body_maps(body: torch.nn.Module, pose: torch.Tensor, betas: torch.Tensor | None, transl: torch.Tensor | None,
               camera: Any, image_size: tuple[int, int]):
-    """Returns BodyMaps(uv (B,H,W,2), normals (B,3,H,W), mask (B,1,H,W), fragments) of posed bodies (no gradients).
-
-    ``pose (B,24,3)``, ``betas (B,K')`` (cut or zero-padded to the body's K), ``transl (B,3)``.
-    """
+    """Returns BodyMaps(uv (B,H,W,2), normals (B,3,H,W), mask (B,1,H,W), fragments) of bodies posed by ``pose (B,24,3)``,
+    ``betas (B,K')`` (cut or zero-padded to the body's K) and ``transl (B,3)`` (no gradients)."""
     with torch.no_grad():
         out = body(pose=pose, betas=None if betas is None else betas[..., : body.num_betas], transl=transl)
         return render_body_maps(body, out.vertices, camera, image_size)
@@ -36,15 +33,10 @@ def body_maps(body: torch.nn.Module, pose: torch.Tensor, betas: torch.Tensor | N
 
 def run_renderer(renderer: torch.nn.Module, texture: torch.nn.Module, uv: torch.Tensor, normals: torch.Tensor,
                  texture_grad: bool = True):
-    """Returns RenderOutput(rgb (B,3,H,W) in [-1,1], mask_logits (B,1,H,W) | None, coarse_rgb (B,3,H,W)).
-
-    ``uv (B,H,W,2)`` (background -2), ``normals (B,3,H,W)``; ``texture_grad=False`` samples without autograd.
-    """
-    if texture_grad:
+    """Returns RenderOutput(rgb (B,3,H,W) in [-1,1], mask_logits (B,1,H,W) | None, coarse_rgb (B,3,H,W)) of ``uv
+    (B,H,W,2)`` (background -2) and ``normals (B,3,H,W)``; ``texture_grad=False`` samples without autograd."""
+    with contextlib.nullcontext() if texture_grad else torch.no_grad():
         neural = texture.sample(uv)
-    else:
-        with torch.no_grad():
-            neural = texture.sample(uv)
     if normals.is_contiguous(memory_format=torch.channels_last) or _is_channels_last(renderer):
         neural = neural.contiguous(memory_format=torch.channels_last)
         normals = normals.contiguous(memory_format=torch.channels_last)

@@ -1,8 +1,7 @@
 """One frame of `Avatar.render` on the device, run eagerly or replayed whole as a CUDA graph.
 
-`render_frame`: pose -> body -> body maps -> neural texture -> renderer -> composite -> uint8.
-`FrameGraphs` captures all of it as one graph per input layout: one host-to-device copy, one launch,
-one device-to-host copy (with only the renderer replayed, host time around it was ~6 ms of a paper frame).
+`render_frame`: pose -> body -> body maps -> neural texture -> renderer -> composite -> uint8; `FrameGraphs`
+captures all of it as one graph per input layout: one host-to-device copy, one launch, one copy back.
 """
 
 from __future__ import annotations
@@ -27,11 +26,8 @@ Background = tuple[str, np.ndarray] | None  # ("colour", (1,3,1,1) float32 in [-
 def render_frame(body: torch.nn.Module, network: torch.nn.Module, texture: torch.nn.Module, pose: torch.Tensor,
                  betas: torch.Tensor | None, transl: torch.Tensor | None, camera: Any, size: tuple[int, int],
                  background: torch.Tensor | None, autocast: bool, capture: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Returns (image (B,H,W,C) uint8, mask (B,H,W) float32 in [0,1]) on the texture's device.
-
-    ``background`` (1 or B,3,H,W) in [-1,1] gives C = 3, None C = 4 (alpha = mask); ``capture``: inside a
-    graph capture (autocast then keeps no weight cache).
-    """
+    """Returns (image (B,H,W,C) uint8, mask (B,H,W) float32 in [0,1]) on the texture's device; ``background`` (1 or
+    B,3,H,W) in [-1,1] gives C = 3, None C = 4 (alpha = mask); ``capture``: inside a graph capture (no cast cache)."""
     device = texture.texture.device
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast, cache_enabled=not capture):
         views = render_views(body, network, texture, pose, betas, transl, camera, size)
@@ -103,8 +99,7 @@ class FrameGraphs:
     Keyed by image size, batch, input shapes, background kind, texture, body, renderer and autocast; at most
     ``max_graphs``, each captured after ``warmup`` eager frames; weights are read in place. None (the caller
     renders eagerly) for device or non-finite inputs, batch mismatches, weak perspective, no Triton, or a
-    non-uint8 background. Thread-safe (renders take turns).
-    """
+    non-uint8 background. Thread-safe (renders take turns)."""
 
     def __init__(self, max_graphs: int = 4, warmup: int = 3) -> None:
         self.graphs = GraphCache(warmup, max_graphs)
@@ -121,10 +116,8 @@ class FrameGraphs:
     def render(self, avatar: Any, texture: torch.nn.Module, pose: torch.Tensor, betas: torch.Tensor | None,
                transl: torch.Tensor | None, camera: Any, size: tuple[int, int], background: Background
                ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Returns (image (B,H,W,C) uint8, mask (B,H,W) float32) of one batch, or None when it is not replayable.
-
-        ``pose`` (B,24,3), ``betas`` (1 or B,K'), ``transl`` (1 or B,3): CPU float32; ``camera`` on the device.
-        """
+        """Returns (image (B,H,W,C) uint8, mask (B,H,W) float32) of one batch, or None when it is not replayable;
+        ``pose`` (B,24,3), ``betas`` (1 or B,K'), ``transl`` (1 or B,3): CPU float32; ``camera`` on the device."""
         values = self._values(avatar, pose, betas, transl, camera, background)
         if values is None:
             return None

@@ -1,8 +1,5 @@
-"""Returns the checksum of an avatar's tensors and checks an avatar file's metadata and values.
-
-``tensors_sha256``: the SHA-256 of every tensor's name, dtype, shape and bytes, in name order, so a
-damaged file does not load as a subtly wrong avatar; files without it load unchecked.
-"""
+"""Returns the checksum of an avatar's tensors (so a damaged file does not load as a subtly wrong avatar; files
+without one load unchecked) and checks an avatar file's metadata and values."""
 
 from __future__ import annotations
 

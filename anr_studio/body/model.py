@@ -33,11 +33,8 @@ class BodyOutput:
 
 
 def phenotype_features(values: torch.Tensor, degree: int) -> torch.Tensor:
-    """Returns the monomials of ``values`` (..., P) up to ``degree``: (..., D), D = C(P+degree, degree).
-
-    Order: 1, then degree 1..degree in ``combinations_with_replacement`` order (what
-    ``phenotype_regressor`` (K, D) was fitted on: betas = phenotype_regressor @ features).
-    """
+    """Returns the monomials (..., D), D = C(P+degree, degree), of ``values`` (..., P) up to ``degree``: 1, then each
+    degree in ``combinations_with_replacement`` order (what ``phenotype_regressor`` (K, D) was fitted on)."""
     terms = [torch.ones_like(values[..., :1])]
     for d in range(1, degree + 1):
         for combo in itertools.combinations_with_replacement(range(values.shape[-1]), d):
@@ -59,9 +56,7 @@ class BodyModel(torch.nn.Module):
     ``uv_faces`` (F,3) long, ``face_uvs`` (F,3,2), ``shapedirs`` (V,3,K), ``posedirs``
     (P, V*3) or None (SMPL's pose correctives, P = 23*9), ``J_regressor`` (24,V),
     ``lbs_weights`` (V,24), ``parents`` (24,) long, ``face_parts`` (F,) long. A model without
-    UVs (an SMPL file loaded without an OBJ) has ``has_uvs == False`` and ``uv`` of shape (0,2);
-    reading ``face_uvs`` then raises AnrError.
-    """
+    UVs (an SMPL file loaded without an OBJ) has ``has_uvs == False``, ``uv`` (0,2), and no ``face_uvs``."""
 
     def __init__(self, v_template: Any, faces: Any, lbs_weights: Any, J_regressor: Any, shapedirs: Any = None,
                  posedirs: Any = None, uv: Any = None, uv_faces: Any = None, face_parts: Any = None,
@@ -107,8 +102,7 @@ class BodyModel(torch.nn.Module):
             part_names = list(part_names or ["body"])
         face_parts = checked(face_parts, i64, "face_parts", (nf,))
         self.part_names = list(part_names or [])
-        if nf and (int(face_parts.min()) < 0 or int(face_parts.max()) >= len(self.part_names)):
-            raise AnrError(f"{source}: face_parts holds labels up to {int(face_parts.max())}, expected < {len(self.part_names)} part names")
+        in_range(face_parts, len(self.part_names), "face_parts", "part names")
         if phenotype_regressor is not None:
             phenotype_regressor = checked(phenotype_regressor, f32, "phenotype_regressor", (shapedirs.shape[-1], None))
         buffers = dict(v_template=v_template, faces=faces, lbs_weights=lbs_weights, J_regressor=J_regressor,
@@ -167,13 +161,9 @@ class BodyModel(torch.nn.Module):
                 raise AnrError(f"{self.source}: {field} contains NaN or Inf values, expected finite numbers")
 
     def forward(self, pose: Any, betas: Any = None, transl: Any = None) -> BodyOutput:
-        """Returns the posed body: vertices (B,V,3) and posed joints (B,24,3), float32 even under autocast.
-
-        ``pose`` (B,24,3) or (B,72) axis-angle in SMPL joint order; ``betas`` (B,K') or (1,K')
-        with K' <= num_betas (missing betas are zero) or None; ``transl`` (B,3) or (1,3) or None.
-        """
-        # Geometry stays float32 under a caller's bf16 autocast (a tuned avatar, bf16 training):
-        # a bf16 vertex is off by up to 1/256 of its coordinate, ~4 mm at 1 m, pixels at 1024².
+        """Returns the posed body, vertices (B,V,3) and joints (B,24,3), float32 even under autocast, of ``pose``
+        (B,24,3) or (B,72) axis-angle, ``betas`` (B or 1,K'), K' <= num_betas (the rest zero), ``transl`` (B or 1,3)."""
+        # Geometry stays float32 under a caller's bf16 autocast: a bf16 vertex is off by ~4 mm at 1 m.
         with torch.autocast(self.v_template.device.type, enabled=False):
             return self._pose(pose, betas, transl)
 

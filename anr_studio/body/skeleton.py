@@ -1,8 +1,5 @@
-"""The SMPL 24-joint skeleton: joint names and order, the kinematic tree, body-part groupings.
-
-Every pose is axis-angle ``(B, 24, 3)`` in this order. In the rest pose all joint frames are
-aligned with the world axes (x: the body's left, y: up, z: forward), as in SMPL.
-"""
+"""The SMPL 24-joint skeleton: joint names and order, the kinematic tree, body-part groupings. Every pose is
+axis-angle ``(B, 24, 3)`` in this order; rest-pose joint frames align with the world (x: left, y: up, z: forward)."""
 
 from __future__ import annotations
 

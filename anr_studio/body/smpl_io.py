@@ -1,8 +1,5 @@
-"""Loading SMPL-format model files (.npz, .pkl) and OBJ UV layouts, without arbitrary unpickling.
-
-SMPL's .pkl holds numpy arrays, a scipy sparse ``J_regressor`` and chumpy arrays:
-:func:`read_pickle` builds only those (as plain stand-ins) and refuses every other global.
-"""
+"""Loading SMPL-format model files (.npz, .pkl) and OBJ UV layouts; the .pkl reader builds only numpy arrays and
+stand-ins for scipy sparse and chumpy arrays, and refuses every other global."""
 
 from __future__ import annotations
 

@@ -1,7 +1,5 @@
-"""Config dataclasses of the model package: neural texture, U-Nets, discriminator and loss weights.
-
-Avatar files store `ModelConfig`, checkpoints the whole run config as JSON; presets are `paper`, `fast`, `tiny`.
-"""
+"""Config dataclasses of the model package: neural texture, U-Nets, discriminator and loss weights (avatar files
+store `ModelConfig`; presets `paper`, `fast`, `tiny`)."""
 
 from __future__ import annotations
 
@@ -96,11 +94,8 @@ class DiscriminatorConfig:
 
 @dataclass
 class ModelConfig:
-    """Neural texture, renderer U-Nets and discriminator sizes.
-
-    Two-stage ANR uses `r1` (neural image -> latent) and `r2` (latent + normals -> RGB + mask); the one-stage
-    ablation and the DNR baseline use a single U-Net sized by `r2`.
-    """
+    """Neural texture, renderer U-Nets and discriminator sizes: two-stage ANR uses `r1` (neural image -> latent) and
+    `r2` (latent + normals -> RGB + mask); the one-stage ablation and DNR use a single U-Net sized by `r2`."""
 
     texture: TextureConfig = field(default_factory=TextureConfig)
     """The per-identity neural texture."""

@@ -1,7 +1,5 @@
-"""Dataclass configs as JSON-ready dicts and back, and `--set a.b=value` overrides.
-
-Unknown keys are AnrErrors, never ignored: `--set data.bach_size=8` must not train with the default.
-"""
+"""Dataclass configs as JSON-ready dicts and back, and `--set a.b=value` overrides; unknown keys are AnrErrors,
+never ignored (`--set data.bach_size=8` must not train with the default)."""
 
 from __future__ import annotations
 

@@ -7,27 +7,25 @@ import torch.nn.functional as F
 from torch import nn
 
 from anr_studio.model.config import DiscriminatorConfig
-from anr_studio.model.unet import make_conv_activation, make_norm_activation
+from anr_studio.model.unet import LEAKY_SLOPE, Conv2dAct, norm_activation
 
 
 class PatchDiscriminator(nn.Module):
-    """Returns the list of intermediate features and, last, the patch logits (B, 1, h, w).
-
-    pix2pixHD's NLayerDiscriminator: ``num_layers`` 4x4 stride-2 convolutions (widths doubling from
-    ``base_channels`` up to 512), a 4x4 stride-1 one, then a 4x4 convolution to raw logits; padding 2.
-    """
+    """Returns the list of intermediate features and, last, the patch logits (B, 1, h, w). pix2pixHD's
+    NLayerDiscriminator: ``num_layers`` 4x4 stride-2 convolutions (widths doubling from ``base_channels`` up to
+    512), a 4x4 stride-1 one, then a 4x4 convolution to raw logits; padding 2."""
 
     def __init__(self, in_channels: int, base_channels: int = 64, num_layers: int = 3, norm: str = "instance",
                  conv_bias_before_norm: bool = False) -> None:
         super().__init__()
-        layers = [nn.Sequential(*make_conv_activation(in_channels, base_channels, "leaky_relu", 4, 2, 2))]
+        layers = [nn.Sequential(Conv2dAct(in_channels, base_channels, 4, 2, 2, negative_slope=LEAKY_SLOPE), nn.Identity())]
         width = base_channels
         for i in range(1, num_layers + 1):
             prev, width = width, min(width * 2, 512)
             stride = 2 if i < num_layers else 1
             layers.append(nn.Sequential(
                 nn.Conv2d(prev, width, 4, stride, 2, bias=conv_bias_before_norm or norm == "none"),
-                *make_norm_activation(norm, width, "leaky_relu"),
+                *norm_activation(norm, width, LEAKY_SLOPE),
             ))
         layers.append(nn.Sequential(nn.Conv2d(width, 1, 4, 1, 2)))
         self.layers = nn.ModuleList(layers)
@@ -42,10 +40,8 @@ class PatchDiscriminator(nn.Module):
 
 
 class MultiScaleDiscriminator(nn.Module):
-    """Returns, per scale (full, 1/2, 1/4, ...), the list [features..., logits] of one PatchGAN.
-
-    Input: ``discriminator_input(image, normals)`` (B, in_channels, H, W); coarser scales average-pool it (3x3, stride 2).
-    """
+    """Returns, per scale (full, 1/2, 1/4, ...), the list [features..., logits] of one PatchGAN for
+    ``discriminator_input(image, normals)`` (B, in_channels, H, W), average-pooled (3x3, stride 2) per scale."""
 
     def __init__(self, in_channels: int, num_scales: int = 3, base_channels: int = 64, num_layers: int = 3,
                  norm: str = "instance", conv_bias_before_norm: bool = False) -> None:

@@ -1,8 +1,5 @@
-"""CUDA graphs: `GraphCache`, the one capture helper, and `GraphedRenderer`, the renderer replayed per input shape.
-
-`GraphCache` also serves the training step (`train.step_graph`) and the avatar's frames (`avatar.frame`):
-these workloads are launch-bound (paper preset 512² on an H100: 8.1 ms eager vs 2.4 ms replayed).
-"""
+"""CUDA graphs: `GraphCache`, the one capture helper (also of `train.step_graph` and `avatar.frame`), and
+`GraphedRenderer`, the renderer replayed per input shape."""
 
 from __future__ import annotations
 
@@ -37,8 +34,7 @@ class GraphCache:
     captured (thread-local mode) and replayed. ``fn`` must read its inputs from buffers fixed per key
     (`buffers`), make no host syncs and allocate nothing kept but its outputs, which the next replay
     overwrites: callers copy what they keep. ``max_graphs`` (0: no bound) keeps the most recently used keys;
-    ``shared_pool`` captures all graphs into one memory pool (replays must not overlap). Off CUDA ``fn`` runs eagerly.
-    """
+    ``shared_pool`` captures all graphs into one memory pool (replays must not overlap). Off CUDA ``fn`` runs eagerly."""
 
     def __init__(self, warmup: int = 3, max_graphs: int = 0, shared_pool: bool = False) -> None:
         self.warmup, self.max_graphs, self.shared_pool = int(warmup), int(max_graphs), bool(shared_pool)
@@ -116,11 +112,9 @@ class GraphCache:
 
 
 class GraphedRenderer(nn.Module):
-    """Returns the wrapped renderer's RenderOutput (copies) for (neural (B,C,H,W), normals (B,3,H,W)).
-
-    Under ``torch.no_grad`` on CUDA it replays a graph per (shape, dtype, layout, autocast), at most
-    ``max_graphs``; otherwise eager. Weights are read in place, so weight updates are seen by the replay.
-    """
+    """Returns the wrapped renderer's RenderOutput (copies) for (neural (B,C,H,W), normals (B,3,H,W)): under
+    ``torch.no_grad`` on CUDA replayed from a graph per (shape, dtype, layout, autocast), at most ``max_graphs``
+    (weights read in place); otherwise eager."""
 
     def __init__(self, renderer: nn.Module, max_graphs: int = 4, warmup: int = 3) -> None:
         super().__init__()

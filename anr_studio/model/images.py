@@ -1,7 +1,5 @@
-"""Images as the networks see them and back: uint8 (..., H, W, C) <-> float (..., C, H, W) in [-1, 1].
-
-Also the composite of a render over a background, I' = M*I + (1-M)*B (paper eq. 5).
-"""
+"""Images as the networks see them and back, uint8 (..., H, W, C) <-> float (..., C, H, W) in [-1, 1], and the
+composite of a render over a background, I' = M*I + (1-M)*B (paper eq. 5)."""
 
 from __future__ import annotations
 

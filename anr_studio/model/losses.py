@@ -1,7 +1,5 @@
-"""The ANR losses (paper Eq. 3-7) and `ANRLoss` combining them with config weights.
-
-Images are float (B, 3, H, W) in [-1, 1]; masks (B, 1, H, W) in [0, 1]; each loss is a 0-dim mean.
-"""
+"""The ANR losses (paper Eq. 3-7) and `ANRLoss` combining them with config weights. Images are float (B, 3, H, W)
+in [-1, 1]; masks (B, 1, H, W) in [0, 1]; each loss is a 0-dim mean."""
 
 from __future__ import annotations
 
@@ -22,10 +20,8 @@ DiscriminatorOutputs = Sequence[Sequence[torch.Tensor]]
 
 
 def pixel_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Returns sum(M * |pred - target|) / (C * sum(M)): the mask-weighted L1 of Eq. 3; 0 for an empty mask.
-
-    ``pred``, ``target`` (B, C, H, W); ``mask`` (B, 1, H, W) the ground-truth (soft) mask.
-    """
+    """Returns sum(M * |pred - target|) / (C * sum(M)), the mask-weighted L1 of Eq. 3 (0 for an empty mask), of
+    ``pred``, ``target`` (B, C, H, W) and the ground-truth (soft) ``mask`` M (B, 1, H, W)."""
     weighted = (mask * (pred - target).abs()).sum()
     return weighted / (mask.sum() * pred.shape[1]).clamp_min(1e-6)
 
@@ -44,17 +40,12 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
 
 def feature_loss(pred: torch.Tensor, target: torch.Tensor, extractor: Callable[[torch.Tensor], list[torch.Tensor]],
                  layer_weights: Sequence[float]) -> torch.Tensor:
-    """Returns sum_l w_l * mean|phi_l(pred) - phi_l(target)| (Eq. 5) for images (B, 3, H, W).
-
-    ``extractor`` returns a list of feature maps; ``layer_weights`` has one weight per map.
-    """
+    """Returns sum_l w_l * mean|phi_l(pred) - phi_l(target)| (Eq. 5) for images (B, 3, H, W); ``extractor`` returns
+    the feature maps phi_l, ``layer_weights`` one weight w_l per map."""
     with torch.no_grad():
         target_features = extractor(target)
-    pred_features = extractor(pred)
-    if len(pred_features) != len(layer_weights):
-        raise AnrError(f"feature_loss: the extractor returned {len(pred_features)} feature maps, expected {len(layer_weights)} (one per layer weight)")
     total = pred.new_zeros((), dtype=torch.float32)
-    for w, p, t in zip(layer_weights, pred_features, target_features):
+    for w, p, t in zip(layer_weights, extractor(pred), target_features, strict=True):
         total = total + w * (p.float() - t.float()).abs().mean()
     return total
 
@@ -110,21 +101,16 @@ class ANRLoss(nn.Module):
 
     def forward(self, out: RenderOutput, frame: torch.Tensor, mask: torch.Tensor, background: torch.Tensor,
                 coarse_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Returns (weighted total, {term: unweighted detached value}) of the terms that need no discriminator.
-
-        ``frame`` (B, 3, H, W) in [-1, 1]; ``mask`` (B, 1, H, W); ``background`` (B or 1, 3, H, W).
-        """
+        """Returns (weighted total, {term: unweighted detached value}) of the terms that need no discriminator;
+        ``frame`` (B, 3, H, W) in [-1, 1], ``mask`` (B, 1, H, W), ``background`` (B or 1, 3, H, W)."""
         blended, terms, weighted = self._image_terms(out, frame, mask, background, coarse_mask)
         return self._total(terms, weighted, blended), terms
 
     def joint(self, out: RenderOutput, frame: torch.Tensor, mask: torch.Tensor, background: torch.Tensor,
               discriminator: Callable[[torch.Tensor], DiscriminatorOutputs], normals: torch.Tensor,
               coarse_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        """Returns (generator total, discriminator loss, terms) from ONE discriminator pass per image.
-
-        Both losses share that graph: back-propagate each into its own parameters only
-        (``total.backward(inputs=..., retain_graph=True)``, ``d_loss.backward(inputs=...)``).
-        """
+        """Returns (generator total, discriminator loss, terms) from ONE discriminator pass per image. Both losses
+        share that graph: back-propagate each into its own parameters only (``backward(inputs=...)``)."""
         blended, terms, weighted = self._image_terms(out, frame, mask, background, coarse_mask)
         # Real: the frame over the plate I' shows (M_gt*F + (1-M_gt)*B, one lerp), so the background cannot
         # tell real from fake; fake: I' over a detached mask, so the discriminator's terms shape colours only.

@@ -30,10 +30,8 @@ class RenderOutput:
         return None if self.mask_logits is None else torch.sigmoid(self.mask_logits)
 
     def composite(self, background: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Returns I' = M*I + (1-M)*B (B, 3, H, W) over ``background`` (B or 1, 3, H, W).
-
-        ``mask`` (B, 1, H, W) replaces the predicted mask (DNR has none: pass the coarse body mask).
-        """
+        """Returns I' = M*I + (1-M)*B (B, 3, H, W) over ``background`` (B or 1, 3, H, W); ``mask`` (B, 1, H, W)
+        replaces the predicted mask (DNR has none: pass the coarse body mask)."""
         m = self.mask if mask is None else mask
         if m is None:
             raise AnrError("RenderOutput.composite: this renderer predicts no mask, expected a mask argument (the coarse body mask)")
@@ -45,8 +43,7 @@ class ANRRenderer(nn.Module):
 
     Two-stage (default): R1(neural image) -> latent (B, latent_channels, H, W); J = tanh(latent[:, :3]);
     R2(cat(latent, normals)) -> RGB = tanh(out[:, :3]), mask logits out[:, 3:4].
-    One-stage (``two_stage=False``, ablation): one U-Net from cat(neural image, normals); no J.
-    """
+    One-stage (``two_stage=False``, ablation): one U-Net from cat(neural image, normals); no J."""
 
     def __init__(self, config: ModelConfig | None = None, two_stage: bool = True) -> None:
         super().__init__()
@@ -78,10 +75,8 @@ class ANRRenderer(nn.Module):
 
 
 class DNRRenderer(nn.Module):
-    """Deferred Neural Rendering baseline: one U-Net (sized by ``config.r2``) neural image -> RGB.
-
-    No mask; normals are accepted for the ANR signature and ignored. Composite with the coarse body mask.
-    """
+    """Deferred Neural Rendering baseline: one U-Net (sized by ``config.r2``) neural image -> RGB, no mask (composite
+    with the coarse body mask); normals are accepted for the ANR signature and ignored."""
 
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()

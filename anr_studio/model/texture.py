@@ -11,10 +11,8 @@ from anr_studio.model.config import TextureConfig
 
 
 class NeuralTexture(nn.Module):
-    """A learnable feature texture (1, C, S, S), initialised uniformly in [-1, 1] from a generator seeded with ``init_seed``.
-
-    Same seed, same start for every identity (the paper's shared texture space). Row 0 is ``v = 1`` (``gy = -1``).
-    """
+    """A learnable feature texture (1, C, S, S), uniform in [-1, 1] from ``init_seed`` (same seed, same start for every
+    identity: the paper's shared texture space). Row 0 is ``v = 1`` (``gy = -1``)."""
 
     def __init__(self, channels: int = 8, size: int = 256, init_seed: int = 0) -> None:
         super().__init__()
@@ -25,10 +23,8 @@ class NeuralTexture(nn.Module):
         self.texture = nn.Parameter(values)
 
     def sample(self, uv: torch.Tensor) -> torch.Tensor:
-        """Returns the neural image (B, C, H, W) read at ``uv`` (B, H, W, 2) grid coords in [-1, 1].
-
-        Bilinear, zeros padding, ``align_corners=False``: ``BACKGROUND_UV`` reads zero. float32 even under autocast.
-        """
+        """Returns the neural image (B, C, H, W), float32 even under autocast, read bilinearly at ``uv`` (B, H, W, 2)
+        grid coords in [-1, 1] (``BACKGROUND_UV`` reads zero)."""
         expect_shape(uv, ("B", "H", "W", 2), "uv", "NeuralTexture.sample")
         texture = self.texture.expand(uv.shape[0], -1, -1, -1)
         return F.grid_sample(texture, uv.to(texture.dtype), mode="bilinear", padding_mode="zeros", align_corners=False)

@@ -18,11 +18,8 @@ _GRAPHED = threading.local()
 
 @contextlib.contextmanager
 def graphed_norms():
-    """Within this block (on this thread), channels_last instance norms on CUDA use the Triton kernels.
-
-    They cost more host time per launch than torch ops, which a CUDA graph replay hides: the training step's
-    graphs run inside (paper preset 44.4 -> 57.3 images/s, fast 263 -> 329 on an H100).
-    """
+    """Within this block (on this thread), channels_last instance norms on CUDA use the Triton kernels: they
+    cost more host time per launch than torch ops, which a CUDA graph replay hides (the training step's graphs)."""
     before = getattr(_GRAPHED, "active", False)
     _GRAPHED.active = True
     try:
@@ -44,12 +41,10 @@ def _norm_kernels():
 class _InstanceNormNHWC(torch.autograd.Function):
     """Instance norm of a channels_last tensor without leaving channels_last.
 
-    torch's instance norm needs NCHW (two layout copies each way, 38% of a paper-preset step on an H100).
-    Here statistics are fp32 sums over H, W, the output one ``x * scale + shift`` and the backward the closed
+    torch's instance norm needs NCHW (two layout copies each way). Here statistics are fp32 sums over H, W, the output one ``x * scale + shift`` and the backward the closed
     form dx = A*g + B*x + C, in torch ops, or with ``triton`` in the `norm_triton` kernels (inside
     `graphed_norms` only: eager they cost more host time than they save). With the kernels, ``slope`` fuses a
-    leaky ReLU (0: ReLU) into them, its backward recomputed from ``x`` (no output is saved).
-    """
+    leaky ReLU (0: ReLU) into them, its backward recomputed from ``x`` (no output is saved)."""
 
     @staticmethod
     def _sums(kernels, u, v=None, act_grad=None):
@@ -109,12 +104,9 @@ class _InstanceNormNHWC(torch.autograd.Function):
 
 
 class InstanceNorm2d(nn.InstanceNorm2d):
-    """nn.InstanceNorm2d (same parameters and state dict) that keeps channels_last inputs channels_last on CUDA.
-
-    channels_last CUDA inputs take `_InstanceNormNHWC`, CPU inputs torch's group norm (C groups), other CUDA
-    inputs torch's instance norm. ``negative_slope`` (None: none) adds a leaky ReLU (0: ReLU), fused where the
-    Triton kernels run.
-    """
+    """nn.InstanceNorm2d (same parameters and state dict) that keeps channels_last inputs channels_last on CUDA
+    (`_InstanceNormNHWC`; CPU inputs take group norm with C groups). ``negative_slope`` (None: none) adds a leaky
+    ReLU (0: ReLU), fused where the Triton kernels run."""
 
     def __init__(self, num_features: int, *args, negative_slope: float | None = None, **kwargs) -> None:
         super().__init__(num_features, *args, **kwargs)
@@ -134,8 +126,7 @@ class InstanceNorm2d(nn.InstanceNorm2d):
             return _activate(_InstanceNormNHWC.apply(x, self.weight, self.bias, self.eps, triton), self.negative_slope)
         if x.device.type == "cpu" and x.dim() == 4 and not self.track_running_stats:
             # Instance norm is group norm with one channel per group; torch's CPU instance norm runs
-            # batch norm on a (1, B*C, H, W) copy, 5x slower than the fused group-norm kernel
-            # (64x64x64: 0.5 vs 0.1 ms; 6% of the demo renderer on 2 cores).
+            # batch norm on a (1, B*C, H, W) copy, 5x slower than the fused group-norm kernel.
             return _activate(F.group_norm(x, self.num_features, self.weight, self.bias, self.eps), self.negative_slope)
         return _activate(super().forward(x), self.negative_slope)
 
@@ -176,10 +167,8 @@ def _channels_last(x: torch.Tensor) -> bool:
 
 
 class Conv2dAct(nn.Conv2d):
-    """nn.Conv2d (same parameters and state dict) followed by a leaky ReLU of ``negative_slope`` (0: ReLU).
-
-    For layers without a norm; bias and activation are fused (`_BiasActNHWC`) where the Triton norms run.
-    """
+    """nn.Conv2d (same parameters and state dict) followed by a leaky ReLU of ``negative_slope`` (0: ReLU), for layers
+    without a norm; bias and activation are fused (`_BiasActNHWC`) where the Triton norms run."""
 
     def __init__(self, *args, negative_slope: float, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -200,33 +189,16 @@ class Conv2dAct(nn.Conv2d):
 
 
 LEAKY_SLOPE = 0.2
-"""Negative slope of the "leaky_relu" activation (pix2pix)."""
-_SLOPES = {"relu": 0.0, "leaky_relu": LEAKY_SLOPE}
+"""Negative slope of the encoders' leaky ReLUs (pix2pix); the decoder's ReLUs have slope 0."""
 
 
-def make_conv_activation(in_channels: int, out_channels: int, activation: str, *args,
-                         **kwargs) -> tuple[nn.Module, nn.Module]:
-    """Returns (convolution, nn.Identity): the ReLU or leaky ReLU ``activation`` goes into the convolution (`Conv2dAct`;
-    nn.Conv2d's parameters and state dict)."""
-    return Conv2dAct(in_channels, out_channels, *args, negative_slope=_SLOPES[activation], **kwargs), nn.Identity()
-
-
-def make_norm(kind: str, channels: int, negative_slope: float | None = None) -> nn.Module:
-    """Returns the norm layer ``kind`` ("instance", "batch", "none") for ``channels``, with ``negative_slope`` fused."""
-    if kind == "instance":
-        # affine=True: with several identities per run the renderer needs its own scale/shift.
-        return InstanceNorm2d(channels, affine=True, negative_slope=negative_slope)
-    if kind == "batch":
-        return nn.BatchNorm2d(channels)
-    return nn.Identity()
-
-
-def make_norm_activation(norm: str, channels: int, activation: str) -> tuple[nn.Module, nn.Module]:
-    """Returns (norm layer, activation layer) for ``activation`` "relu" or "leaky_relu"; an instance norm takes it into
-    itself (then nn.Identity)."""
-    if norm == "instance":
-        return make_norm(norm, channels, _SLOPES[activation]), nn.Identity()
-    return make_norm(norm, channels), nn.ReLU(inplace=True) if activation == "relu" else nn.LeakyReLU(LEAKY_SLOPE, inplace=True)
+def norm_activation(norm: str, channels: int, slope: float) -> tuple[nn.Module, nn.Module]:
+    """Returns (norm layer, activation) for ``norm`` "instance", "batch" or "none" and a leaky ReLU of ``slope``
+    (0: ReLU); an instance norm fuses the activation (then nn.Identity)."""
+    if norm == "instance":  # affine: with several identities per run the renderer needs its own scale/shift
+        return InstanceNorm2d(channels, affine=True, negative_slope=slope), nn.Identity()
+    layer = nn.BatchNorm2d(channels) if norm == "batch" else nn.Identity()
+    return layer, nn.ReLU(inplace=True) if slope == 0 else nn.LeakyReLU(slope, inplace=True)
 
 
 def _up_conv(in_channels: int, out_channels: int, mode: str, bias: bool) -> nn.Module:
@@ -243,8 +215,7 @@ class UNet(nn.Module):
 
     pix2pix: encoder level i halves the resolution (4x4 stride 2) to ``min(base * 2**i, max)`` channels, the
     decoder mirrors it with skip concatenations; leaky ReLU (0.2) down, ReLU up; the first and innermost levels
-    have no norm; the last layer is linear (callers apply tanh / keep logits).
-    """
+    have no norm; the last layer is linear (callers apply tanh / keep logits)."""
 
     def __init__(self, in_channels: int, out_channels: int, config: UNetConfig | None = None) -> None:
         super().__init__()
@@ -260,13 +231,12 @@ class UNet(nn.Module):
         self.down = nn.ModuleList()
         prev = in_channels
         for i, width in enumerate(widths):
-            normed = 0 < i < config.depth - 1
-            if normed:
+            if 0 < i < config.depth - 1:
                 layers = (nn.Conv2d(prev, width, 4, stride=2, padding=1, bias=normed_bias),
-                          *make_norm_activation(config.norm, width, "leaky_relu"))
-            else:
-                conv, act = make_conv_activation(prev, width, "leaky_relu", 4, stride=2, padding=1)
-                layers = (conv, nn.Identity(), act)
+                          *norm_activation(config.norm, width, LEAKY_SLOPE))
+            else:  # the first and innermost levels have no norm
+                layers = (Conv2dAct(prev, width, 4, stride=2, padding=1, negative_slope=LEAKY_SLOPE), nn.Identity(),
+                          nn.Identity())
             self.down.append(nn.Sequential(*layers))
             prev = width
 
@@ -276,7 +246,7 @@ class UNet(nn.Module):
             in_ch = widths[i + 1] if i == config.depth - 2 else 2 * widths[i + 1]
             self.up.append(nn.Sequential(
                 _up_conv(in_ch, widths[i], config.upsample, normed_bias),
-                *make_norm_activation(config.norm, widths[i], "relu"),
+                *norm_activation(config.norm, widths[i], 0.0),
             ))
         final_in = widths[0] if config.depth == 1 else 2 * widths[0]
         self.final = _up_conv(final_in, out_channels, config.upsample, bias=True)

@@ -1,8 +1,4 @@
-"""VGG19 feature extractor for the feature loss (Eq. 5), from torchvision's weights file.
-
-Weights come from an explicit path or the torch hub cache (`anr_studio.model.weights`); a missing or
-unreadable file is an AnrError naming it.
-"""
+"""VGG19 feature extractor for the feature loss (Eq. 5), from torchvision's weights file (`anr_studio.model.weights`)."""
 
 from __future__ import annotations
 
@@ -52,10 +48,8 @@ class VGG19Features(nn.Module):
 
 
 def load_vgg19_features(weights_path: str | os.PathLike | None = None) -> VGG19Features:
-    """Returns VGG19Features with ImageNet weights from ``weights_path`` or the torch hub cache.
-
-    Raises AnrError naming ``vgg19-dcbbe9de.pth`` (and where it was looked for) when absent or unreadable.
-    """
+    """Returns VGG19Features with ImageNet weights from ``weights_path`` or the torch hub cache; AnrError naming the
+    file (and where it was looked for) when absent or unreadable."""
     from torchvision.models import vgg19
 
     path, state = load_weights(VGG19_FILENAME, weights_path, "VGG19 weights for the feature loss")

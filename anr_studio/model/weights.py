@@ -73,10 +73,8 @@ def download(url: str, path: Path, what: str) -> Path:
 
 
 def find_weights(filename: str, explicit: str | os.PathLike | None = None, what: str = "weights") -> Path:
-    """Returns the path of a weights file: ``explicit``, else the hub cache's copy, downloaded on first use.
-
-    AnrError names the file when ``explicit`` is missing, when it is not cached and offline, or the download fails.
-    """
+    """Returns the path of a weights file: ``explicit``, else the hub cache's copy, downloaded on first use; AnrError
+    names the file when ``explicit`` is missing, when it is not cached and offline, or the download fails."""
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_file():

@@ -1,7 +1,5 @@
-"""BVH files read into arrays (`parse_bvh`), with every size checked before anything is allocated: the
-hierarchy is read with an explicit stack and capped, the declared frame count is checked against the
-lines that follow, every number must be finite; errors name the file, the line and what was expected.
-"""
+"""BVH files read into arrays (`parse_bvh`), every size checked before anything is allocated and every number
+finite; errors name the file, the line and what was expected."""
 
 from __future__ import annotations
 

@@ -87,11 +87,8 @@ class MotionClip:
         return MotionClip(poses, transl, fps, self.name, dict(self.meta))
 
     def upright(self) -> "MotionClip":
-        """Returns the clip turned into ANR's world (y up, facing +z at frame 0), starting at the origin.
-
-        The body's mean up (AIST++ is y-down, AMASS z-up) is snapped to the nearest signed axis and
-        turned onto +y (keeping a dancer's lean), then frame 0 is turned to face +z.
-        """
+        """Returns the clip turned into ANR's world (y up, facing +z at frame 0), starting at the origin: the body's
+        mean up (AIST++ is y-down, AMASS z-up) snapped to a signed axis is turned onto +y, then frame 0 to face +z."""
         root = Rotation.from_rotvec(self.poses[:, 0].astype(np.float64))
         up = root.apply([0.0, 1.0, 0.0]).mean(axis=0)
         axis = int(np.argmax(np.abs(up)))

@@ -32,10 +32,8 @@ class BodyMaps:
 
 
 def render_body_maps(body, vertices: torch.Tensor, camera: Camera, image_size: Sequence[int]) -> BodyMaps:
-    """Returns BodyMaps(uv (B,H,W,2), normals (B,3,H,W), mask (B,1,H,W), fragments) of ``body`` posed as ``vertices``.
-
-    body: ``faces (F,3)``, ``face_uvs (F,3,2)``; vertices: (B,V,3); camera of batch B or 1; image_size (H, W).
-    """
+    """Returns BodyMaps(uv (B,H,W,2), normals (B,3,H,W), mask (B,1,H,W), fragments) of ``body`` (``faces (F,3)``,
+    ``face_uvs (F,3,2)``) posed as ``vertices`` (B,V,3); camera of batch B or 1."""
     faces, face_uvs = body.faces, body.face_uvs
     expect_shape(face_uvs, (faces.shape[0], 3, 2), "body.face_uvs", "render_body_maps")
     fragments = rasterize(vertices, faces, camera, image_size)

@@ -1,8 +1,6 @@
-"""Cameras: perspective (OpenCV: x right, y down, z forward), weak perspective, and orbits.
-
-``x_cam = R @ x_world + t``; ``pixel = K @ x_cam / z``; pixel (i, j) has its centre at (j + 0.5, i + 0.5).
-World is metres, y up, the body faces +z at rest. A camera holds B views; batch-1 cameras broadcast.
-"""
+"""Cameras: perspective (OpenCV: x right, y down, z forward), weak perspective, and orbits. ``x_cam = R @ x_world + t``;
+``pixel = K @ x_cam / z``; pixel (i, j) has its centre at (j + 0.5, i + 0.5). World is metres, y up, the body faces
++z at rest. A camera holds B views; batch-1 cameras broadcast."""
 
 from __future__ import annotations
 
@@ -32,10 +30,8 @@ def _as_batched(value, inner: tuple[int, ...], field: str, source: str, check_fi
 
 
 def _rotate(M: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    """Returns ``M @ p`` for every point: M (B,3,3), points (B,N,3) -> (B,N,3).
-
-    Multiply-and-sum, not matmul: a TF32 matmul (on while training) moves vertices by a pixel at 1024^2.
-    """
+    """Returns ``M @ p`` (B,N,3) for M (B,3,3) and points (B,N,3), as a multiply-and-sum: a TF32 matmul (on while
+    training) would move vertices by a pixel at 1024^2."""
     return (points.unsqueeze(-2) * M.unsqueeze(1)).sum(-1)
 
 
@@ -86,10 +82,8 @@ class _Views:
 
 
 class PerspectiveCamera(_Views):
-    """Pinhole cameras: intrinsics ``K (B,3,3)``, world-to-camera ``R (B,3,3)``, ``t (B,3)`` (unbatched = B 1).
-
-    Batch-1 tensors broadcast against the others; all share one dtype and device.
-    """
+    """Pinhole cameras: intrinsics ``K (B,3,3)``, world-to-camera ``R (B,3,3)``, ``t (B,3)`` (unbatched or batch 1
+    broadcast against the others); all share one dtype and device."""
 
     is_perspective = True
     _fields = ("K", "R", "t")
@@ -141,24 +135,16 @@ class PerspectiveCamera(_Views):
 
 
 class WeakPerspectiveCamera(_Views):
-    """Weak-perspective cameras: ``scale (B,)``, ``offset (B,2)``; pixel = ``scale * [x, -y] + offset``, depth = ``-z``.
-
-    Camera space is the world rotated by diag(1, -1, -1) (x right, y down, z forward), looking down -z.
-    """
+    """Weak-perspective cameras: ``scale (B,)``, ``offset (B,2)``; pixel = ``scale * [x, -y] + offset``, depth = ``-z``
+    (camera space is the world rotated by diag(1, -1, -1): x right, y down, z forward)."""
 
     is_perspective = False
     _fields = ("scale", "offset")
 
     def __init__(self, scale, offset):
         source = "WeakPerspectiveCamera"
-        scale = torch.as_tensor(scale)
-        if not scale.is_floating_point():
-            scale = scale.float()
-        if scale.dim() == 0:
-            scale = scale.reshape(1)
+        scale = _as_batched(scale, (), "scale", source)
         offset = _as_batched(offset, (2,), "offset", source)
-        expect_shape(scale, ("B",), "scale", source)
-        expect_finite(scale, "scale", source)
         if bool((scale <= 0).any()):
             raise AnrError(f"{source}: scale has values <= 0, expected positive pixels per metre")
         batch = max(scale.shape[0], offset.shape[0])
@@ -196,8 +182,7 @@ def orbit_camera(azimuth_deg, elevation_deg, distance, target=(0.0, 0.9, 0.0), i
     ``azimuth_deg``, ``elevation_deg``, ``distance``: floats or (B,) tensors; ``target``: (3,) or (B,3).
     Azimuth 0 / elevation 0 faces a body facing +z; positive azimuth moves towards +x, positive elevation up.
     ``fov_deg`` is vertical; square pixels, principal point at (W/2, H/2); elevation +-90 keeps image right
-    ``(cos az, 0, -sin az)``.
-    """
+    ``(cos az, 0, -sin az)``."""
     source = "orbit_camera"
     if len(image_size) != 2 or min(int(s) for s in image_size) <= 0:
         raise AnrError(f"{source}: image_size is {tuple(image_size)}, expected (H, W) with positive sizes")

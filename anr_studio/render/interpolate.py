@@ -1,7 +1,5 @@
-"""Per-pixel attributes from Fragments: the UV image and the camera-space normal image.
-
-Barycentric sums of per-corner values, differentiable in ``face_uvs``.
-"""
+"""Per-pixel attributes from Fragments, barycentric sums of per-corner values: the UV image (differentiable in
+``face_uvs``) and the camera-space normal image."""
 
 from __future__ import annotations
 
@@ -65,10 +63,8 @@ def interpolate_face_attributes(fragments: Fragments, face_attributes: torch.Ten
 
 
 def interpolate_uv(fragments: Fragments, face_uvs: torch.Tensor) -> torch.Tensor:
-    """Returns the UV image (B,H,W,2) as grid_sample coordinates: gx = 2u - 1, gy = 1 - 2v; ``BACKGROUND_UV`` off the body.
-
-    face_uvs: (F,3,2) OBJ-style u, v in [0, 1] per face corner (v up; seams allowed).
-    """
+    """Returns the UV image (B,H,W,2) as grid_sample coordinates gx = 2u - 1, gy = 1 - 2v (``BACKGROUND_UV`` off the
+    body) of ``face_uvs`` (F,3,2): OBJ-style u, v in [0, 1] per face corner (v up; seams allowed)."""
     expect_shape(face_uvs, ("F", 3, 2), "face_uvs", "interpolate_uv")
     # The affine map to grid coordinates commutes with the barycentric blend, so apply it per corner.
     grid_uvs = torch.stack([2.0 * face_uvs[..., 0] - 1.0, 1.0 - 2.0 * face_uvs[..., 1]], dim=-1)
@@ -89,11 +85,8 @@ def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
 
 
 def interpolate_normals(fragments: Fragments, vertices: torch.Tensor, faces: torch.Tensor, camera: Camera) -> torch.Tensor:
-    """Returns the normal image (B,3,H,W): smooth unit camera-space normals (n_z < 0 facing the camera), 0 off the body.
-
-    Smooth, so the coarse body's facets do not print into the renderer's input.
-    vertices: (B,V,3) world positions; faces: (F,3); camera of batch B or 1.
-    """
+    """Returns the normal image (B,3,H,W): unit camera-space normals (n_z < 0 facing the camera), 0 off the body,
+    smooth so that the coarse body's facets do not print into the renderer's input; ``vertices`` (B,V,3) world."""
     expect_shape(vertices, ("B", "V", 3), "vertices", "interpolate_normals")
     batch, height, width = fragments.face_id.shape
     device = fragments.face_id.device

@@ -39,8 +39,7 @@ class Fragments:
 
     face_id: (B,H,W) long, index into ``faces``; -1 on background.
     bary:    (B,H,W,3) float32 perspective-correct barycentrics of the face's three corners; 0 on background.
-    depth:   (B,H,W) float32 camera depth (perspective: camera z; weak perspective: -z); 0 on background.
-    """
+    depth:   (B,H,W) float32 camera depth (perspective: camera z; weak perspective: -z); 0 on background."""
 
     face_id: torch.Tensor
     bary: torch.Tensor
@@ -113,11 +112,8 @@ def _version(tensor: torch.Tensor) -> int | None:
 
 
 def _check_values(vertices: torch.Tensor, faces: torch.Tensor, source: str) -> None:
-    """Raises AnrError for non-finite vertices or faces outside 0..V-1, with at most one device round trip.
-
-    A faces tensor's range is cached per version; device vertices are not read back inside
-    `anr_studio.errors.inputs_checked_on_host`.
-    """
+    """Raises AnrError for non-finite vertices or faces outside 0..V-1, with at most one device round trip (a faces
+    tensor's range is cached per version; device vertices are not read back inside `inputs_checked_on_host`)."""
     pending = []
     check_vertices = vertices.device.type == "cpu" or device_checks_enabled()
     if check_vertices:
@@ -151,8 +147,7 @@ def _face_setup(pixels, depth, faces, perspective, znear, height, width):
     Faces run along the last dimension (long contiguous vectors for the CPU kernels). The screen barycentrics
     are ``s_i = [i == 0] + a_i (x - ox) + b_i (y - oy)`` about corner 0, which is exact there (a centroid
     would carry float32 rounding). k is 1/z (perspective) or depth shifted to >= 1 (weak perspective): its
-    order gives the nearest face. Invalid faces get zero coefficients and an empty box.
-    """
+    order gives the nearest face. Invalid faces get zero coefficients and an empty box."""
     batch, num_vertices = depth.shape
     # Corner i of face f in image b sits at column b*F + f: (3, B*F) vectors, built by gathers.
     corner = (faces.t().unsqueeze(1) + (torch.arange(batch, device=faces.device) * num_vertices).view(1, -1, 1)).reshape(-1)
@@ -188,8 +183,7 @@ def _row_table(coeffs: torch.Tensor, bbox: torch.Tensor) -> torch.Tensor:
 
     On a row, s_i >= 0 bounds x at ``x = P_i + Q_i (y - oy)`` (inside slack folded into P). Rows 0-2 / 3-5:
     P, Q of the left bounds (a_i > 0, else -big, 0); 6-8 / 9-11: of the right bounds (a_i < 0, else +big, 0);
-    12 oy; 13 ox; 14-16 k0, kx, ky; 17, 18 the box's first pixel column and one past its last.
-    """
+    12 oy; 13 ox; 14-16 k0, kx, ky; 17, 18 the box's first pixel column and one past its last."""
     a, b = coeffs[_A], coeffs[_B]
     safe_a = torch.where(a == 0, torch.ones_like(a), a)
     p = coeffs[_OX] - _INSIDE_EPS / safe_a
@@ -204,11 +198,8 @@ def _row_table(coeffs: torch.Tensor, bbox: torch.Tensor) -> torch.Tensor:
 
 
 def _row_spans(table: torch.Tensor, rows_face: torch.Tensor, rows_y: torch.Tensor):
-    """Returns (x_start long, count long, k_start, k_step) per (face, row) pair; ``table`` from ``_row_table``.
-
-    x_start, count: the exact span of pixel centres inside the triangle on that row (with edge slack);
-    k_start, k_step: the visibility value at its first pixel centre and its change per pixel.
-    """
+    """Returns per (face, row) pair (x_start, count): the exact span of pixel centres inside the triangle on that row
+    (with edge slack), and (k_start, k_step): the visibility value at its first centre and its change per pixel."""
     t = table.index_select(1, rows_face)  # (19, R)
     dy = rows_y.to(t.dtype) + 0.5 - t[12]
     left = (t[0:3] + t[3:6] * dy).amax(dim=0)
@@ -277,8 +268,7 @@ def rasterize(vertices: torch.Tensor, faces: torch.Tensor, camera: Camera, image
     vertices: (B,V,3) world positions (rasterized in float32); faces: (F,3) integer, shared by the batch;
     camera: Perspective or WeakPerspectiveCamera of batch B or 1; image_size: (H, W); znear: faces nearer
     than this (metres) are dropped; max_pairs: cap on (face, pixel) candidates at once (set: the torch path
-    even on CUDA). Raises AnrError on wrong shapes, non-finite vertices or out-of-range faces.
-    """
+    even on CUDA). Raises AnrError on wrong shapes, non-finite vertices or out-of-range faces."""
     height, width = _check_inputs(vertices, faces, camera, image_size)
     device = vertices.device
     batch, num_faces = vertices.shape[0], faces.shape[0]

@@ -9,11 +9,8 @@ import numpy as np
 
 def sample_view(rng: np.random.Generator, image_size: tuple[int, int], crop: int, rescale: tuple[float, float],
                 centre: tuple[float, float] | None = None) -> tuple[float, tuple[int, int], tuple[int, int]]:
-    """Returns (f, scaled size (h, w), crop offset (y0, x0) in the scaled image); ``f`` is uniform in ``rescale``.
-
-    The ``crop`` window lies inside the scaled image (or covers it, padded); with ``centre`` (y, x) it is
-    centred there, shifted at random by up to a quarter of its side.
-    """
+    """Returns (f uniform in ``rescale``, scaled size (h, w), crop offset (y0, x0) in the scaled image): the ``crop``
+    window lies inside the scaled image (or covers it, padded), or around ``centre`` (y, x) ± a quarter of its side."""
     h, w = image_size
     f = float(rng.uniform(*rescale)) if rescale[1] > rescale[0] else float(rescale[0])
     sh, sw = max(1, round(h * f)), max(1, round(w * f))

@@ -1,7 +1,5 @@
-"""Small training callbacks: progress bar, progress lines, JSON-lines log, TensorBoard.
-
-Called on the training thread with `StepInfo`, previews and checkpoint paths; one that raises is logged.
-"""
+"""Small training callbacks: progress bar, progress lines, JSON-lines log, TensorBoard (on the training thread;
+one that raises is logged)."""
 
 from __future__ import annotations
 
@@ -21,24 +19,15 @@ POSE_FIT = "fitting the tracked poses to the masks"
 class StepInfo:
     """Progress after one optimisation step."""
 
-    step: int
-    """Steps completed so far (1 after the first step)."""
-    total_steps: int
-    """Steps the run will make (``optim.steps``)."""
-    losses: dict[str, float] = field(default_factory=dict)
-    """Loss terms of this step (generator terms, ``total``, and ``discriminator``)."""
-    images_per_s: float = 0.0
-    """Training throughput over the last reporting interval (all ranks together)."""
-    elapsed_s: float = 0.0
-    """Training time so far, excluding time spent in callbacks."""
-    eta_s: float = math.nan
-    """Estimated seconds to the end (the step limit or the time budget, whichever comes first)."""
-    identity: int = 0
-    """Identity whose texture this step used."""
-    keyframe_step: bool = False
-    """True when this step updated the texture (keyframe step, or any step without split optimization)."""
-    skipped: bool = False
-    """True when the step was skipped because a loss or gradient was NaN/Inf."""
+    step: int  # steps completed so far (1 after the first step)
+    total_steps: int  # optim.steps
+    losses: dict[str, float] = field(default_factory=dict)  # generator terms, "total" and "discriminator"
+    images_per_s: float = 0.0  # over the last reporting interval, all ranks together
+    elapsed_s: float = 0.0  # training time so far, without time spent in callbacks
+    eta_s: float = math.nan  # seconds to the step limit or the time budget, whichever comes first
+    identity: int = 0  # whose texture this step used
+    keyframe_step: bool = False  # this step updated the texture (keyframe step, or no split optimization)
+    skipped: bool = False  # skipped because a loss or gradient was NaN/Inf
 
 
 class Callback:

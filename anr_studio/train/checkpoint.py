@@ -32,6 +32,7 @@ from anr_studio.fileio import atomic_path, atomic_write_text, file_sha256
 CHECKPOINT_DIR = "checkpoints"
 RECORD_CHECKSUM = "record_sha256"
 _NAME = re.compile(r"^step-(\d{8,})\.json$")
+_DAMAGED = (ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError, RuntimeError)
 
 
 @dataclass
@@ -68,7 +69,7 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
     """Loads the state written by `flatten_optimizer` into ``optimizer``; AnrError when it describes another one."""
     try:
         _restore_optimizer(optimizer, tensors, meta, prefix)
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError, RuntimeError) as exc:
+    except _DAMAGED as exc:
         raise AnrError(f"checkpoint: optimiser {prefix} does not match the model ({type(exc).__name__}: "
                        f"{str(exc)[:120]}), expected the same configuration") from None
 
@@ -140,7 +141,7 @@ def set_rng_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Non
     saved = rng_state()
     try:
         _set_rng_state(tensors, meta)
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError, RuntimeError) as exc:
+    except _DAMAGED as exc:
         _set_rng_state(*saved)
         raise AnrError(f"checkpoint: the random-number state is damaged ({type(exc).__name__}: {str(exc)[:120]}), "
                        "expected the state anr-studio train stored") from None
@@ -164,13 +165,10 @@ def _set_rng_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> No
 def checkpoint_paths(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
     """Returns [(step, json path)] of the committed checkpoints in ``run_dir``, newest first."""
     folder = Path(run_dir) / CHECKPOINT_DIR
-    found = []
-    if folder.is_dir():
-        for p in folder.iterdir():
-            m = _NAME.match(p.name)
-            if m:
-                found.append((int(m.group(1)), p))
-    return sorted(found, reverse=True)
+    if not folder.is_dir():
+        return []
+    matches = ((_NAME.match(p.name), p) for p in folder.iterdir())
+    return sorted(((int(m.group(1)), p) for m, p in matches if m), reverse=True)
 
 
 def save_checkpoint(run_dir: str | os.PathLike, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any], keep: int = 2) -> Path:
@@ -229,10 +227,8 @@ def read_checkpoint(json_path: str | os.PathLike) -> Checkpoint:
 
 
 def load_latest_checkpoint(run_dir: str | os.PathLike, warn=print) -> Checkpoint | None:
-    """Returns the newest loadable checkpoint of ``run_dir`` (None if there is none at all).
-
-    A corrupt newest one falls back to the previous good one (``warn``); all corrupt: AnrError naming the newest.
-    """
+    """Returns the newest loadable checkpoint of ``run_dir`` (None if there is none): a corrupt one falls back to the
+    previous good one (``warn``); all corrupt: AnrError naming the newest."""
     candidates = checkpoint_paths(run_dir)
     if not candidates:
         return None

@@ -1,8 +1,5 @@
-"""Training configuration: data, optimisation, and the model/loss configs of `anr_studio.model`.
-
-One `TrainConfig` describes a run; checkpoints and avatar files store it as JSON, the CLI edits it with
-`--set key=value`; presets are in `anr_studio.train.presets`.
-"""
+"""Training configuration: data, optimisation, and the model/loss configs of `anr_studio.model`; one `TrainConfig`
+describes a run (stored as JSON, edited with `--set key=value`, presets in `anr_studio.train.presets`)."""
 
 from __future__ import annotations
 

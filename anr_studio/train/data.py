@@ -1,8 +1,6 @@
-"""Training batches drawn from one or more captures (one identity per capture).
-
-Step ``s``'s random choices come from generators seeded with ``(seed, s, ...)``: a resumed run draws the
-same batches. DDP ranks share identity and step kind; frames are sharded by rank.
-"""
+"""Training batches drawn from one or more captures (one identity per capture). Step ``s``'s random choices come
+from generators seeded with ``(seed, s, ...)``, so a resumed run draws the same batches; DDP ranks share identity
+and step kind, frames are sharded by rank."""
 
 from __future__ import annotations
 
@@ -94,11 +92,9 @@ def step_plan(step: int, n_identities: int, optim: OptimConfig) -> tuple[int, bo
 
 
 class StepBatches:
-    """Iterates batches of dataset items ``(capture, frame, seed)``, one list per step, from ``start_step`` on.
-
-    The first ``keyframes_first`` steps are keyframe steps; with split optimization keyframe steps draw from
-    keyframes, others from non-keyframes; frames are sharded as ``pool[rank::world]``.
-    """
+    """Iterates batches of dataset items ``(capture, frame, seed)``, one list per step, from ``start_step`` on; the
+    first ``keyframes_first`` steps are keyframe steps; with split optimization keyframe steps draw from keyframes,
+    others from non-keyframes; frames are sharded as ``pool[rank::world]``."""
 
     def __init__(self, pools: FramePools, data: DataConfig, optim: OptimConfig, start_step: int = 0,
                  rank: int = 0, world: int = 1, keyframes_first: int = 0) -> None:
@@ -134,12 +130,9 @@ class StepBatches:
 
 def refined_poses(body: torch.nn.Module, cap: Capture, steps: int, batch_size: int = 16,
                   progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (pose (N,24,3), transl (N,3)) float32 of every frame of ``cap`` fitted to its mask.
-
-    ``steps`` of test-time pose refinement (`anr_studio.avatar.refine`) from the stored poses, on
-    the body's device, ``batch_size`` frames at a time; ``progress(done, total)`` (frames) before the
-    first batch and after each.
-    """
+    """Returns (pose (N,24,3), transl (N,3)) float32 of every frame of ``cap`` fitted to its mask by ``steps`` of
+    test-time pose refinement (`anr_studio.avatar.refine`), ``batch_size`` frames at a time; ``progress(done,
+    total)`` (frames) before the first batch and after each."""
     device = body.v_template.device
     pose = np.stack([cap.pose(i) for i in range(len(cap))])
     transl = np.stack([cap.transl(i) for i in range(len(cap))])
@@ -164,8 +157,7 @@ class FrameDataset(Dataset):
     uint8 ``frame (S,S,3)``, ``mask (S,S)``, ``background (S,S,3)``; float32 ``K (3,3)``, ``R (3,3)``,
     ``t (3,)``, ``pose (24,3)``, ``transl (3,)``, ``betas (K,)``; ints ``identity``, ``index``; bools
     ``is_keyframe``, ``keyframe_step``. ``augment=False`` returns the whole frame (eval). ``poses``: per
-    capture (pose (N,24,3), transl (N,3)) in place of the stored ones (`refined_poses`).
-    """
+    capture (pose (N,24,3), transl (N,3)) in place of the stored ones (`refined_poses`)."""
 
     def __init__(self, captures: Sequence[Capture], data: DataConfig, augment: bool = True,
                  poses: Sequence[tuple[np.ndarray, np.ndarray]] | None = None) -> None:
@@ -208,16 +200,12 @@ class FrameDataset(Dataset):
                                             centre)
             K = crop_intrinsics(K, cap.image_size, scaled, offset)
             frame, mask, background = (crop_image(x, scaled, offset, size) for x in (frame, mask, background))
+        pose, transl = (self.poses[ci][0][fi], self.poses[ci][1][fi]) if self.poses else (cap.pose(fi), cap.transl(fi))
         return {
-            "frame": torch.from_numpy(np.ascontiguousarray(frame)),
-            "mask": torch.from_numpy(np.ascontiguousarray(mask)),
-            "background": torch.from_numpy(np.ascontiguousarray(background)),
-            "K": torch.from_numpy(np.asarray(K, np.float32)),
-            "R": torch.from_numpy(np.asarray(R, np.float32)),
-            "t": torch.from_numpy(np.asarray(t, np.float32)),
-            "pose": torch.from_numpy((self.poses[ci][0][fi] if self.poses else cap.pose(fi)).astype(np.float32)),
-            "transl": torch.from_numpy((self.poses[ci][1][fi] if self.poses else cap.transl(fi)).astype(np.float32)),
-            "betas": torch.from_numpy(cap.betas.astype(np.float32)),
+            **{k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in (("frame", frame), ("mask", mask),
+                                                                        ("background", background))},
+            **{k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in (("K", K), ("R", R), ("t", t), ("pose", pose),
+                                                                            ("transl", transl), ("betas", cap.betas))},
             "identity": ci,
             "index": fi,
             "is_keyframe": fi in self._keysets[ci],

@@ -53,10 +53,8 @@ def _mean(values: list[float | None]) -> float | None:
 
 def render_frames(avatar: Avatar, cap: Capture, frames: Sequence[int], batch_size: int = 4,
                   refinement: PoseRefinement | None = None) -> list[dict[str, np.ndarray]]:
-    """Returns, per frame index of ``cap``, {"composite" (H,W,3), "mask" (H,W)} uint8 renders of its identity.
-
-    With ``refinement``, pose and translation are first fitted to the frame's mask (test-time pose refinement).
-    """
+    """Returns, per frame index of ``cap``, {"composite" (H,W,3), "mask" (H,W)} uint8 renders of its identity
+    (with ``refinement``, in poses first fitted to the frame's mask)."""
     if refinement is not None and not cap.has_masks:
         raise AnrError(f"{cap.path.name}: masks are missing, expected them for test-time pose refinement (anr-studio masks)")
     out = []
@@ -91,8 +89,7 @@ def evaluate(run: str | os.PathLike, capture_paths: Sequence[str | Capture], spl
     Means over the ``split`` frames of each capture (or ``max_frames`` evenly spaced); LPIPS None when its
     weights are absent; ``keep_images`` > 0 adds ``images[name]``; ``psnr_only``: PSNR and mask IoU only;
     ``refinement`` adds ``test_time_pose_refinement`` = {"steps", "per_identity", "overall"} of the same
-    frames after test-time pose refinement.
-    """
+    frames after test-time pose refinement."""
     avatar = avatar or run_avatar(run, device, body, body_path)
     status = lpips_status()
     rows: dict[str, list[dict[str, float | None]]] = {}
@@ -108,13 +105,14 @@ def evaluate(run: str | os.PathLike, capture_paths: Sequence[str | Capture], spl
             raise AnrError(f"{cap.path.name}: split/{split} is empty, expected held-out frames to evaluate")
         if max_frames and frames.size > max_frames:
             frames = frames[np.linspace(0, frames.size - 1, max_frames).round().astype(int)]
-        renders = render_frames(avatar, cap, frames.tolist())
-        rows[cap.identity] = _scores(cap, frames.tolist(), renders, psnr_only, device)
+        frames = frames.tolist()
+        renders = render_frames(avatar, cap, frames)
+        rows[cap.identity] = _scores(cap, frames, renders, psnr_only, device)
         if refinement is not None:
-            refined[cap.identity] = _scores(cap, frames.tolist(), render_frames(avatar, cap, frames.tolist(), refinement=refinement),
+            refined[cap.identity] = _scores(cap, frames, render_frames(avatar, cap, frames, refinement=refinement),
                                             psnr_only, device)
         if keep_images:
-            images[cap.identity] = [{"truth": cap.frame(i), **r} for i, r in zip(frames.tolist()[:keep_images], renders)]
+            images[cap.identity] = [{"truth": cap.frame(i), **r} for i, r in zip(frames[:keep_images], renders)]
     result = {"split": split, "renderer": avatar.meta["renderer"], "source": avatar.source, "step": avatar.meta.get("step"),
               "lpips": status, **_summary(rows)}
     if refinement is not None:
@@ -127,13 +125,9 @@ def evaluate(run: str | os.PathLike, capture_paths: Sequence[str | Capture], spl
 def _scores(cap: Capture, frames: list[int], renders: list[dict[str, np.ndarray]], psnr_only: bool,
             device: str) -> list[dict[str, float | None]]:
     """Returns per-frame metrics of ``renders`` of ``cap``'s ``frames`` (PSNR and mask IoU only with ``psnr_only``)."""
-    rows = []
-    for i, r in zip(frames, renders):
-        if psnr_only:
-            rows.append({"psnr": psnr(r["composite"], cap.frame(i)), "mask_iou": mask_iou(r["mask"], cap.mask(i))})
-        else:
-            rows.append(compute_metrics(r["composite"], cap.frame(i), r["mask"], cap.mask(i), device=device))
-    return rows
+    return [{"psnr": psnr(r["composite"], cap.frame(i)), "mask_iou": mask_iou(r["mask"], cap.mask(i))} if psnr_only
+            else compute_metrics(r["composite"], cap.frame(i), r["mask"], cap.mask(i), device=device)
+            for i, r in zip(frames, renders)]
 
 
 class HeldOutPSNR(Callback):

@@ -1,9 +1,5 @@
-"""Returns a new identity's neural texture fitted to a capture with the avatar's renderer frozen (paper Fig. 6).
-
-A configuration of the `Trainer` (`Fitting`): the same batches, render path, losses (no discriminator),
-NaN guard, checkpoints and resume, optimising only the new texture (keyframes first, then every training
-frame); the renderer's weights stay bit-identical.
-"""
+"""Returns a new identity's neural texture fitted to a capture with the avatar's renderer frozen (paper Fig. 6):
+a `Trainer` run (`Fitting`) that optimises only the new texture, keyframes first, then every training frame."""
 
 from __future__ import annotations
 
@@ -31,16 +27,11 @@ logger = logging.getLogger(__name__)
 class Fitting:
     """Makes a run texture-only: new identities fitted to a trained renderer that stays frozen (paper Fig. 6)."""
 
-    renderer: torch.nn.Module
-    """The trained renderer; put in eval mode with no parameter requiring gradients, so it stays bit-identical."""
-    texture: torch.Tensor
-    """(C, S, S): where every new texture starts."""
-    names: list[str]
-    """The new identities' names, one per capture."""
-    keyframe_steps: int = 0
-    """The first steps draw keyframes only (the frames that together cover the UV layout); then all frames."""
-    source: str = ""
-    """Where the renderer came from (recorded in checkpoints)."""
+    renderer: torch.nn.Module  # put in eval mode with no parameter requiring gradients: it stays bit-identical
+    texture: torch.Tensor  # (C, S, S): where every new texture starts
+    names: list[str]  # the new identities' names, one per capture
+    keyframe_steps: int = 0  # the first steps draw keyframes only (together they cover the UV layout)
+    source: str = ""  # where the renderer came from (recorded in checkpoints)
 
 
 @dataclass
@@ -93,12 +84,9 @@ def fit_identity(avatar, capture_path: str, name: str, work_dir: str | Path, *, 
                  keyframe_fraction: float = 0.5, lr: float | None = None, batch_size: int | None = None,
                  checkpoint_every: int = 100, time_budget_s: float = 0.0, progress: Callable[[int, int, dict[str, float]], None] | None = None,
                  warn: Callable[[str], None] | None = None) -> FitResult:
-    """Returns the texture of identity ``name`` fitted to the capture at ``capture_path`` and adds it to ``avatar``.
-
-    ``steps`` in all, the first ``keyframe_fraction`` on keyframes; ``work_dir`` is the run folder (``resume``
-    continues its newest checkpoint); ``progress(step, steps, losses)`` after each step. A stopped fit
-    (reason "stopped") adds nothing.
-    """
+    """Returns the texture of identity ``name`` fitted to the capture at ``capture_path`` and adds it to ``avatar``
+    (a stopped fit adds nothing): ``steps`` in all, the first ``keyframe_fraction`` on keyframes; ``work_dir`` is the
+    run folder (``resume`` continues its newest checkpoint); ``progress(step, steps, losses)`` after each step."""
     warn = warn or logger.warning
     if name in avatar.identities:
         raise AnrError(f"--name {name}: the avatar already has an identity of that name, expected a new name")

@@ -15,7 +15,6 @@ class DiscriminatorWatch:
     and once when it is back above twice that."""
 
     def __init__(self, log_every: int, warn: Callable[[str], None], window_steps: int = 200, ratio: float = 0.08) -> None:
-        self.balanced = BALANCED
         self.threshold = ratio * BALANCED
         self.window = deque(maxlen=max(1, window_steps // max(1, log_every)))
         self.window_steps, self.warn = window_steps, warn
@@ -33,7 +32,7 @@ class DiscriminatorWatch:
         if self.winning_since is None and mean < self.threshold:
             self.winning_since = step
             self.warn(f"step {step}: the discriminator is winning outright (its loss averaged {mean:.4f} over "
-                      f"the last {self.window_steps} steps, balanced is ~{self.balanced:g}); the colours may get "
+                      f"the last {self.window_steps} steps, balanced is ~{BALANCED:g}); the colours may get "
                       "noisier until it recovers. If held-out quality drops, lower loss.adversarial")
         elif self.winning_since is not None and mean > 2 * self.threshold:
             self.warn(f"step {step}: the discriminator no longer wins outright (its loss averaged {mean:.4f}); "

@@ -1,7 +1,5 @@
-"""NaN/Inf flags of a step computed on the device, and a count of skipped steps without a sync per step.
-
-The flag is a (1,) float32 tensor (1 = skip) that fused Adam reads as ``found_inf``; the host looks now and then.
-"""
+"""NaN/Inf flags of a step computed on the device ((1,) float32, 1 = skip: fused Adam's ``found_inf``), and a
+count of skipped steps that the host reads now and then (no sync per step)."""
 
 from __future__ import annotations
 

@@ -11,8 +11,7 @@ from anr_studio.train.config import DataConfig, OptimConfig, TrainConfig
 
 
 def _paper() -> TrainConfig:
-    # 1024² crops and pix2pix-size U-Nets (~54M parameters each), as in the paper. Batch 8: 111
-    # images/s on an H200 at 11.8 GB peak (docs/benchmarks.md, "Training throughput").
+    # 1024² crops and pix2pix-size U-Nets (~54M parameters each), as in the paper.
     return TrainConfig(
         data=DataConfig(resolution=1024, batch_size=8, workers=8),
         optim=OptimConfig(steps=200_000, checkpoint_every=2000),
@@ -20,10 +19,8 @@ def _paper() -> TrainConfig:
 
 
 def _fast() -> TrainConfig:
-    # Narrower U-Nets that train interactively on one GPU, on 384² crops centred on the person (of
-    # 512² frames), batch 16 and twice the paper's learning rates: crisper renders, no halo, fewer
-    # lattice artefacts and a better try-on than whole 512² frames at batch 8 in the same time
-    # (docs/results.md, "Quality benchmark (GPU)").
+    # Narrower U-Nets that train interactively on one GPU, on 384² crops centred on the person, batch 16 and
+    # twice the paper's learning rates (docs/results.md, "Quality benchmark (GPU)").
     return TrainConfig(
         data=DataConfig(resolution=384, person_crop=True, batch_size=16, workers=8),
         optim=OptimConfig(steps=50_000, checkpoint_every=1000, lr_renderer=4e-4, lr_discriminator=4e-4, lr_texture=2e-3),
@@ -31,8 +28,7 @@ def _fast() -> TrainConfig:
 
 
 def _tiny() -> TrainConfig:
-    # 64² crops, a few thousand parameters: a CPU test step takes a fraction of a second (tests set their
-    # own few steps); the default length gives a rough figure in a few minutes. The stored poses as they are.
+    # 64² crops, a few thousand parameters: a CPU test step takes a fraction of a second.
     return TrainConfig(
         data=DataConfig(resolution=64, batch_size=2, workers=0, refine_poses=0),
         optim=OptimConfig(steps=1500, checkpoint_every=500, log_every=1, preview_every=0, bf16=False, channels_last=False),
@@ -41,10 +37,8 @@ def _tiny() -> TrainConfig:
 
 def _cpu() -> TrainConfig:
     # A person-like avatar of a 128² capture in 10 minutes on 2 CPU cores (docs/results.md, "Training on a
-    # CPU"): 64² crops centred on the person (in a 128² frame the person is ~45 px tall, so most of a
-    # random crop would be room), rescaled up to 2x so that renders larger than the capture hold up,
-    # 5-level U-Nets of 16-64 channels and a 128² texture. No discriminator and no VGG19 term: on 2
-    # cores either costs as much as the rest of a step or far more, for fewer steps in the budget.
+    # CPU"): 64² crops centred on the person, rescaled up to 2x so that larger renders hold up; no
+    # discriminator and no VGG19 term, which on 2 cores cost as much as the rest of a step or more.
     unet = UNetConfig(depth=5, base_channels=16, max_channels=64)
     model = dataclasses.replace(ModelConfig.preset("tiny"), texture=TextureConfig(8, 128), r1=unet,
                                 r2=dataclasses.replace(unet))

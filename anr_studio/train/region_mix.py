@@ -1,9 +1,7 @@
 """Region-mix training: the renderer learns to honour the neural texture locally, so try-on swaps work.
 
-Each step a region R (a union of try-on presets, or a random UV rectangle) of another identity's texture
-T_a is pasted into the trained one's T_b: T_mix = M_R·T_a + (1-M_R)·T_b must render as A's render inside
-R and as B's elsewhere (`region_mix_loss`). Without it a shared renderer paints each person's clothes
-whatever the texture says.
+Each step a region R (a union of try-on presets, or a random UV rectangle) of another identity's texture T_a is
+pasted into the trained one's T_b: T_mix = M_R·T_a + (1-M_R)·T_b must render as A inside R and as B elsewhere.
 """
 
 from __future__ import annotations
@@ -62,10 +60,8 @@ class RegionMixer:
 
     def inputs(self, step: int, identity: int, textures: Any, uv: torch.Tensor, share: int = MIX_SHARE
                ) -> dict[str, torch.Tensor]:
-        """Returns {"mix_texture" (1,C,S,S), "mix_uv_mask" (1,1,S,S), "mix_weight" (b,1,H,W)} for a step.
-
-        ``uv`` (B,H,W,2); b = ceil(B / ``share``); ``mix_weight`` is the UV mask read through the UV image.
-        """
+        """Returns {"mix_texture" (1,C,S,S), "mix_uv_mask" (1,1,S,S), "mix_weight" (b,1,H,W): the UV mask read through
+        ``uv`` (B,H,W,2)} for a step; b = ceil(B / ``share``)."""
         partner, mask = self.draw(step, identity)
         b = max(1, -(-uv.shape[0] // share))
         weight = F.grid_sample(mask.expand(b, -1, -1, -1), uv[:b].to(mask.dtype), mode="bilinear",
@@ -79,8 +75,7 @@ def region_mix_loss(render: Callable[[torch.Tensor], Any], texture: torch.Tensor
 
     ``render(neural image (b,C,H,W))`` runs the renderer on the step's first b frames; ``texture`` (1,C,S,S)
     is T_b; ``out`` its RenderOutput; ``p`` the step's "uv" and `RegionMixer.inputs`. Target: w·R(T_a) +
-    (1-w)·R(T_b), w = ``mix_weight``, RGB weighted by the target mask; ``render_target`` renders R(T_a) (a teacher).
-    """
+    (1-w)·R(T_b), w = ``mix_weight``, RGB weighted by the target mask; ``render_target`` renders R(T_a) (a teacher)."""
     weight = p["mix_weight"].float()
     b = weight.shape[0]
     uv = p["uv"][:b]

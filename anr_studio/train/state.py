@@ -20,11 +20,6 @@ def _prefixed(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Te
     return {f"{prefix}.{k}": v for k, v in state.items()}
 
 
-def _optimizers(trainer: Any) -> dict[str, torch.optim.Optimizer]:
-    opts = {"renderer": trainer.opt_renderer, "texture": trainer.opt_texture, "discriminator": trainer.opt_disc}
-    return {name: opt for name, opt in opts.items() if opt is not None}
-
-
 def collect(trainer: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Returns (tensors, meta) describing the trainer completely (weights, optimisers, RNG, step); a fitting
     trainer's frozen renderer is left out."""
@@ -34,7 +29,7 @@ def collect(trainer: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     if trainer.disc is not None:
         tensors.update(_prefixed(trainer.disc.state_dict(), "discriminator"))
     optim_meta = {}
-    for name, opt in _optimizers(trainer).items():
+    for name, opt in trainer.optimizers.items():
         t, m = flatten_optimizer(opt, f"optim.{name}")
         tensors.update(t)
         optim_meta[name] = m
@@ -100,7 +95,7 @@ def resume(trainer: Any) -> None:
         disc_state = unprefixed(tensors, "discriminator")
         if disc_state:
             _load_module(trainer.disc, disc_state, "discriminator", source)
-    for name, opt in _optimizers(trainer).items():
+    for name, opt in trainer.optimizers.items():
         if name in meta.get("optim", {}):
             restore_optimizer(opt, tensors, meta["optim"][name], f"optim.{name}")
     set_rng_state(ckpt.tensors, meta.get("rng", {}))

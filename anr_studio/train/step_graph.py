@@ -1,8 +1,7 @@
 """Returns a training step's outputs replayed from CUDA graphs: one graph per step key, one shared memory pool.
 
-The step is host-bound (~6500 launches per paper step). The captured function must make no host syncs,
-use capturable or fused optimisers whose state exists, keep learning rates constant, and need nothing
-it allocates after the step but its outputs, which are copied at once (the graphs share scratch memory).
+The captured function must make no host syncs, use capturable or fused optimisers whose state exists, keep
+learning rates constant, and need nothing it allocates but its outputs, which are copied at once.
 """
 
 from __future__ import annotations

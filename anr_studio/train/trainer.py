@@ -1,7 +1,5 @@
-"""Returns a trained avatar: the ANR training loop (split optimization, multi-identity, GAN, data-parallel).
-
-``stop_event`` / ``pause_event`` are checked once per step; ``lock`` is held during a step (previews take it).
-"""
+"""Returns a trained avatar: the ANR training loop (split optimization, multi-identity, GAN, data-parallel);
+``stop_event`` / ``pause_event`` are checked once per step, ``lock`` is held during a step (previews take it)."""
 
 from __future__ import annotations
 
@@ -57,8 +55,7 @@ class Trainer:
     """Trains the renderer, one neural texture per capture and the discriminator.
 
     ``out``: the run folder (`anr_studio.train.rundir`); ``body``: instead of the captures'; ``resume``: from
-    the latest checkpoint; ``fitting``: only new textures against a frozen renderer (no avatar file written).
-    """
+    the latest checkpoint; ``fitting``: only new textures against a frozen renderer (no avatar file written)."""
 
     def __init__(self, config: TrainConfig, captures: Sequence[str], out: str | Path, *, device: str | None = None,
                  resume: bool = False, callbacks: Sequence[Callback] = (), body: torch.nn.Module | None = None,
@@ -97,7 +94,6 @@ class Trainer:
                                       "renderer": config.renderer, "config": config.to_dict()})
         self._build_data()
 
-    # -- setup ----------------------------------------------------------------------------
     def _build_models(self) -> None:
         c, dev, fit = self.config, self.device, self.fitting
         torch.manual_seed(c.optim.seed)
@@ -139,15 +135,15 @@ class Trainer:
         # StepBatches gives every rank the same identity and step kind at each step (same graph).
         self._sync_grads = graphed and self.dist.enabled
         fused = {"fused": True, "capturable": self.cuda and graphed} if self.fused else {}
-        betas = tuple(c.optim.betas)
-        self.opt_renderer = (torch.optim.Adam(self._renderer_params, lr=c.optim.lr_renderer, betas=betas, **fused)
-                             if self._renderer_params else None)
-        # One optimiser for all textures: Adam skips parameters whose grad is None, so the
-        # identities not drawn in a step (and every texture on a renderer-only step) keep
-        # both their values and their moment estimates.
-        self.opt_texture = torch.optim.Adam(self.textures.parameters(), lr=c.optim.lr_texture, betas=betas, **fused)
-        self.opt_disc = (torch.optim.Adam(self.disc.parameters(), lr=c.optim.lr_discriminator, betas=betas, **fused)
-                         if self.disc is not None else None)
+
+        def adam(params: Any, lr: float) -> torch.optim.Adam:
+            return torch.optim.Adam(params, lr=lr, betas=tuple(c.optim.betas), **fused)
+
+        self.opt_renderer = adam(self._renderer_params, c.optim.lr_renderer) if self._renderer_params else None
+        # One optimiser for all textures: Adam skips parameters whose grad is None, so the identities
+        # not drawn in a step keep both their values and their moment estimates.
+        self.opt_texture = adam(self.textures.parameters(), c.optim.lr_texture)
+        self.opt_disc = adam(self.disc.parameters(), c.optim.lr_discriminator) if self.disc is not None else None
         # The discriminator's gradients are always averaged explicitly (never DDP): its one pass
         # per step serves two backward calls (ANRLoss.joint), which DDP's reducer does not allow.
         self._renderer_fwd = self.renderer
@@ -185,7 +181,6 @@ class Trainer:
             # and a resumed run would draw it at another step than an unbroken one.
             generator=torch.Generator().manual_seed(c.optim.seed))
 
-    # -- control (any thread) -------------------------------------------------------------
     def request_stop(self) -> None:
         """Asks the loop to stop after the current step (it then checkpoints and exports)."""
         self.stop_event.set()
@@ -194,7 +189,6 @@ class Trainer:
         """Pauses or resumes training between steps."""
         (self.pause_event.set if paused else self.pause_event.clear)()
 
-    # -- one step ---------------------------------------------------------------------------
     def _prepare(self, batch: dict[str, Any], step: int) -> dict[str, Any]:
         """Returns the batch on the device as network inputs: images in [-1, 1], jittered UVs, body maps."""
         dev = self.device
@@ -237,10 +231,8 @@ class Trainer:
 
     def train_step(self, batch: dict[str, Any], prepared: dict[str, Any] | None = None
                    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, int, bool]:
-        """Returns (loss terms, bad (1,) 1.0 if skipped for NaN/Inf, identity, texture updated?) of step ``self.step``.
-
-        ``prepared``: the batch from `_prepare_ahead`; with ``optim.cuda_graph`` the compute replays a graph.
-        """
+        """Returns (loss terms, bad (1,) 1.0 if skipped for NaN/Inf, identity, texture updated?) of step ``self.step``;
+        ``prepared``: the batch from `_prepare_ahead`; with ``optim.cuda_graph`` the compute replays a graph."""
         c = self.config
         p = prepared if prepared is not None else self._prepare(batch, self.step)
         if prepared is not None:
@@ -262,9 +254,7 @@ class Trainer:
         """Returns (loss terms, bad (1,)) after one generator + discriminator update on ``p``, without host sync."""
         c = self.config
         texture = self.textures[identity]
-        for opt in (self.opt_renderer, self.opt_texture, self.opt_disc):
-            if opt is not None:
-                opt.zero_grad(set_to_none=True)
+        self._zero_grads()
         # No cast cache: under graphs cached bf16 weights must not outlive a capture, and eager the
         # discriminator's two calls would share each cached weight cast, summing their weight
         # gradients in bf16 (a graphed step sums them in float32, so the two would drift apart).
@@ -297,12 +287,19 @@ class Trainer:
             self._apply(self.opt_renderer, bad)
         if update_texture:
             self._apply(self.opt_texture, bad)
-        if self._graphs is not None:
-            # Gradients are step scratch: under a graph they live in the pool the graphs share.
-            for opt in (self.opt_renderer, self.opt_texture, self.opt_disc):
-                if opt is not None:
-                    opt.zero_grad(set_to_none=True)
+        if self._graphs is not None:  # gradients are step scratch: under a graph they live in the graphs' pool
+            self._zero_grads()
         return terms, bad
+
+    @property
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Returns the optimisers in use by name ("renderer", "texture", "discriminator")."""
+        opts = {"renderer": self.opt_renderer, "texture": self.opt_texture, "discriminator": self.opt_disc}
+        return {name: opt for name, opt in opts.items() if opt is not None}
+
+    def _zero_grads(self) -> None:
+        for opt in self.optimizers.values():
+            opt.zero_grad(set_to_none=True)
 
     def _render_first(self, p: dict[str, torch.Tensor]) -> Callable[[torch.Tensor], Any]:
         """Returns render(neural image (b,C,H,W)) -> RenderOutput of the renderer on the first b frames' normals."""
@@ -334,7 +331,6 @@ class Trainer:
             bad = all_reduce_max(bad, self.dist)
         self._apply(self.opt_disc, bad)
 
-    # -- the loop ----------------------------------------------------------------------------
     def _call(self, hook: str, *args: Any) -> None:
         if not self.dist.is_main:  # callbacks report and write files: rank 0 only
             return
@@ -377,11 +373,8 @@ class Trainer:
         return reason
 
     def run(self) -> str:
-        """Trains until ``optim.steps``, the time budget or a stop; returns why it ended.
-
-        Always checkpoints and (unless fitting) writes ``avatar.anr`` at the end; AnrError after
-        ``optim.max_bad_steps`` consecutive NaN/Inf steps.
-        """
+        """Trains until ``optim.steps``, the time budget or a stop; returns why it ended. Always checkpoints and
+        (unless fitting) writes ``avatar.anr`` at the end; AnrError after ``optim.max_bad_steps`` NaN/Inf steps in a row."""
         o = self.config.optim
         self._call("on_start")
         reason, images_since, report_time = "done", 0, 0.0
@@ -456,7 +449,6 @@ class Trainer:
             eta = min(eta, max(o.time_budget_s - self.train_time, 0.0))
         return eta if math.isfinite(eta) else math.nan
 
-    # -- files (rank 0) -------------------------------------------------------------------------
     def save_checkpoint(self) -> Path | None:
         """Writes a checkpoint of the current step (rank 0) and returns its path."""
         if not self.dist.is_main:

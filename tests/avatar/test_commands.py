@@ -6,9 +6,22 @@ import pytest
 import trimesh
 
 from anr_studio.avatar import Avatar
-from anr_studio.avatar.video import count_video_frames
 from anr_studio.cli import main
 from anr_studio.avatar.file import read_avatar
+
+
+def count_video_frames(path) -> tuple[int, tuple[int, int]]:
+    """Returns (frames decoded, (H, W)) of a video read back with OpenCV (proves that it plays)."""
+    cap = cv2.VideoCapture(str(path))
+    assert cap.isOpened(), f"OpenCV cannot open {path}"
+    n, size = 0, (0, 0)
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        n, size = n + 1, frame.shape[:2]
+    cap.release()
+    return n, size
 
 BAD_BVH = """HIERARCHY
 ROOT Blob
