@@ -181,9 +181,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     from anr_studio.capture.keyframes import DEFAULT_FRACTION, GRID, MIN_KEYFRAMES
     from anr_studio.cli.argtypes import count, number
 
-    p = sub.add_parser("capture", help="inspect capture files (.h5)")
+    p = sub.add_parser("capture", help="inspect capture files (.h5)", description="Inspect a capture file (.h5): "
+                       "info prints its summary, check measures how well the coarse body fits the person.")
     csub = p.add_subparsers(dest="capture_command", metavar="ACTION", required=True)
-    info = csub.add_parser("info", help="print a summary of a capture; exit 2 with one line if it is invalid")
+    info = csub.add_parser("info", help="print a summary of a capture; exit 2 with one line if it is invalid",
+                           description="Print a capture's identity, frames, resolution, frame rate, masks, cameras, "
+                           "keyframes, split and body model; a file that is not a valid capture gets one line saying "
+                           "why, and exit code 2.")
     info.add_argument("capture", help="capture file (.h5)")
     info.set_defaults(func=_info)
     chk = csub.add_parser("check", help="how well the coarse body fits the person: per-frame IoU against the masks, "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from anr_studio.cli.argtypes import count, image_side, number, progress_bar
+from anr_studio.cli.argtypes import count, image_side, number, progress_bar, say
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -31,7 +31,12 @@ def _run(args: argparse.Namespace) -> int:
         from anr_studio.capture.check import contact_sheet
 
         write_png(args.contact_sheet, contact_sheet(args.out, count=8, columns=4))
-    print(json.dumps(report, indent=1 if not args.quiet else None))
+    if args.json:
+        print(json.dumps(report, indent=1))
+    say(f"wrote {args.out}: identity {report['identity']}, {report['frames']} frames of {args.size}x{args.size} "
+        f"({report['train']} train, {report['test']} test) in {report['total_s']:.0f} s")
+    if args.contact_sheet:
+        say(f"wrote {args.contact_sheet}")
     return 0
 
 
@@ -56,6 +61,8 @@ def register(subparsers) -> None:
     p.add_argument("--fine-body", default=None, help="fine body file for the person (default: the built-in one)")
     p.add_argument("--contact-sheet", default=None, metavar="PNG",
                    help="also write a contact sheet (frames with the coarse body's outline)")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="also print a summary as JSON on stdout (identity, split sizes, "
+                   "timings, the person's clothes and colours)")
     p.add_argument("--overwrite", action="store_true", help="replace --out (and --contact-sheet) if they exist")
     p.set_defaults(func=_run)

@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config value, e.g. --set data.batch_size=8 --set loss.adversarial=0.5")
     p.add_argument("--eval-every", type=count(0), default=0, metavar="N",
-                   help="every N steps record held-out PSNR in OUT/heldout_psnr.json (time-to-threshold)")
+                   help="every N steps record held-out PSNR in OUT/heldout_psnr.json (time-to-threshold) (default 0: never)")
     p.add_argument("--eval-frames", type=count(1, 10_000), default=4, metavar="K", help="held-out frames per capture for --eval-every")
     p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to OUT/tensorboard")
     p.add_argument("--no-progress", action="store_true",
@@ -49,10 +49,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--captures", nargs="+", required=True, metavar="H5", help="capture files to evaluate")
     e.add_argument("--split", default="test", choices=["test", "train"], help="which frames to render")
     e.add_argument("--out", metavar="JSON", help="write the metrics here (default: print them)")
-    e.add_argument("--max-frames", type=count(0), default=0, metavar="N", help="at most N evenly spaced frames per capture")
+    e.add_argument("--max-frames", type=count(0), default=0, metavar="N", help="at most N evenly spaced frames per capture (default 0: all frames)")
     e.add_argument("--refine-poses", type=count(0, 10_000), default=0, metavar="STEPS",
                    help="also report the metrics after test-time pose refinement: STEPS optimisation steps per frame "
-                   "fitting the body's pose and translation to the frame's mask (0 = off)")
+                   "fitting the body's pose and translation to the frame's mask (default 0: off)")
     add_device(e)
     e.add_argument("--body-model", metavar="PATH", help="the SMPL file the captures' body model id refers to")
     e.add_argument("--overwrite", action="store_true", help="replace the --out file if it exists")
