@@ -69,7 +69,7 @@ def _check(args: argparse.Namespace) -> int:
     else:
         picks = np.unique(np.linspace(0, len(cap) - 1, min(8, len(cap))).round().astype(int))
         write_png(args.out, tile_grid(list(overlay_frames(cap, body, picks, report)), 4, height=360))
-    print(f"overlay written to {args.out}")
+    print(f"wrote {args.out}")
     return 0
 
 
@@ -127,7 +127,8 @@ def _keyframes(args: argparse.Namespace) -> int:
         body = load_body(args.body_model)
     sel = select_keyframes(args.capture, args.fraction, grid=args.grid, body=body, write=not args.dry_run)
     curve = " ".join(f"{c:.3f}" for c in sel.coverage)
-    print(f"{len(sel.indices)} keyframes (budget {sel.budget}): {' '.join(str(i) for i in sel.indices)}")
+    where = "not written (--dry-run)" if args.dry_run else f"written to {args.capture}"
+    print(f"{len(sel.indices)} keyframes (budget {sel.budget}), {where}: {' '.join(str(i) for i in sel.indices)}")
     print(f"UV texel coverage after each: {curve}")
     if len(sel.silhouette_coverage):
         print(f"silhouette coverage: {float(sel.silhouette_coverage[-1]):.3f}")

@@ -34,7 +34,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=1))
     say(f"wrote {args.out}: identity {report['identity']}, {report['frames']} frames of {args.size}x{args.size} "
-        f"({report['train']} train, {report['test']} test) in {report['total_s']:.0f} s")
+        f"({report['train']} train, {report['test']} test)")
     if args.contact_sheet:
         say(f"wrote {args.contact_sheet}")
     return 0

@@ -154,7 +154,8 @@ def run_train(args: argparse.Namespace) -> int:
     with stop_on_signals(trainer.request_stop):  # the data-loader workers ignore them (see FrameDataset)
         reason = trainer.run()
     if trainer.dist.is_main:
-        print(f"training {reason} at step {trainer.step} ({trainer.train_time:.0f} s); avatar: {out / 'avatar.anr'}")
+        reason = "stopped at its time budget" if reason == "time budget" else reason
+        print(f"training {reason} at step {trainer.step} ({trainer.train_time:.0f} s); wrote {out / 'avatar.anr'}")
     trainer.close()
     return 0
 
