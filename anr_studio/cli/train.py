@@ -21,9 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", help="paper (1024²), fast (384² person crops) or demo (256²) for a GPU; cpu (a 128² capture in 10 minutes "
                    "on 2 cores); tiny (64², tests) (default: fast on a CUDA GPU, cpu otherwise)")
     p.add_argument("--out", required=True, metavar="DIR", help="run folder (must not hold another run unless --resume)")
-    p.add_argument("--steps", type=count(1), help="number of optimisation steps")
-    p.add_argument("--checkpoint-every", type=count(1), metavar="N", help="write a checkpoint every N steps")
-    p.add_argument("--time-budget", type=number(0, open_low=True), metavar="SECONDS", help="stop after this much training time")
+    p.add_argument("--steps", type=count(1), help="number of optimisation steps (default: the preset's)")
+    p.add_argument("--checkpoint-every", type=count(1), metavar="N", help="write a checkpoint every N steps (default: the preset's)")
+    p.add_argument("--time-budget", type=number(0, open_low=True), metavar="SECONDS", help="stop after this much training time (default: the preset's; cpu stops after 10 minutes)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace the run that --out holds (its checkpoints, log and avatar)")
     p.add_argument("--no-split", action="store_true", help="turn split optimization off (ablation)")
