@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from anr_studio.cli.argtypes import count, image_side, number, progress_bar, say
+from anr_studio.cli.argtypes import count, number, progress_bar, say
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -50,7 +50,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="capture file to write (.h5)")
     p.add_argument("--seed", type=count(0, 2**32 - 1), default=0, help="identity seed: body shape, clothes, colours, hair (default 0)")
     p.add_argument("--frames", type=count(1, 100_000), default=120, help="number of frames (default 120)")
-    p.add_argument("--size", type=image_side, default=256, help="image height and width in pixels (default 256)")
+    p.add_argument("--size", type=count(16, 4096, "size"), default=256, help="image height and width in pixels (default 256)")
     p.add_argument("--motion", default="walk",
                    help="built-in motion (walk, turn, arms, dance), an SMPL .npz or a .bvh file (default walk)")
     p.add_argument("--tracking-noise", type=number(0, 180), default=3.0, metavar="DEG",
