@@ -319,9 +319,8 @@ def register(subparsers) -> None:
     f.set_defaults(func=_run_fit)
 
     e = subparsers.add_parser("export", help="export the posed mesh (OBJ/GLB), texture pictures or UV region masks",
-                              description="Export what an avatar holds for other tools: the coarse body posed as a "
-                              "mesh (OBJ with its texture, or GLB), pictures of a neural texture, or the try-on "
-                              "regions as UV-layout masks.")
+                              description="Export an avatar for other tools: its coarse body posed as a mesh (OBJ "
+                              "with its texture, or GLB), pictures of a neural texture, or the try-on regions as UV masks.")
     _common(e)
     e.add_argument("--identity", help="identity whose shape and texture to use (default the first)")
     e.add_argument("--mesh", metavar="PATH", help="posed coarse mesh: .obj (with .mtl + texture PNG) or .glb")
