@@ -69,7 +69,7 @@ for i in 0 1 2; do
   (
     export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
     anr-studio synth --out "$WORK/person$i.h5" --seed "${SEEDS[$i]}" --frames "$FRAMES" --size "$SIZE" \
-      --views "$VIEWS" --motion "$WORK/motion.npz" --quiet > "$WORK/synth$i.json"
+      --views "$VIEWS" --motion "$WORK/motion.npz" --quiet --json > "$WORK/synth$i.json"
     anr-studio keyframes "$WORK/person$i.h5" > "$WORK/keyframes$i.txt"
   ) &
   pids+=($!)

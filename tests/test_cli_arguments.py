@@ -45,6 +45,7 @@ def test_odd_numbers_end_with_exit_2_naming_the_option(path, option, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["synth", "--seed", "-1"], "argument --seed: -1 is out of range, expected from 0 to 4294967295"),
+    (["synth", "--size", "5000"], "argument --size: 5000 is out of range, expected from 16 to 4096"),
     (["--quit-after", "-2"], "argument --quit-after: -2 is out of range, expected a finite number at least 0"),
 ])
 def test_values_a_library_would_reject_later_are_refused_first(args, message, capsys):

@@ -40,6 +40,15 @@ def test_every_sub_command_help_has_an_example_and_its_defaults():
                 assert "default" in (action.help or "") or f"(default: {action.default})" in flat, (name, action.dest)
 
 
+def test_every_sub_command_help_describes_it_and_says_what_a_zero_default_means():
+    for name, parser in _sub_parsers(cli.build_parser()):
+        assert parser.description, f"anr-studio {name} --help has no description"
+    helps = {name: " ".join(parser.format_help().split()) for name, parser in _sub_parsers(cli.build_parser())}
+    assert "(default 0: never)" in helps["train"] and "(default: 0)" not in helps["train"]
+    assert "(default 0: all frames)" in helps["eval"] and "(default 0: off)" in helps["eval"]
+    assert "(default: 0)" not in helps["eval"]
+
+
 def test_examples_parse():
     parser = cli.build_parser()
     for example in cli.EXAMPLES.values():

@@ -74,10 +74,11 @@ def add_device(parser: argparse.ArgumentParser, what: str = "device") -> None:
 
 
 def progress_bar(total: int, desc: str, unit: str, quiet: bool):
-    """Returns a tqdm bar on stderr (hidden with ``quiet``)."""
+    """Returns a tqdm bar on stderr (hidden with ``quiet``), shown after half a second: a command that stops at once
+    on bad input prints its one line without an empty bar above it."""
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, disable=quiet, file=sys.stderr)
+    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, disable=quiet, file=sys.stderr, delay=0.5)
 
 
 def say(message: str) -> None:

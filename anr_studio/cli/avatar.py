@@ -159,8 +159,8 @@ def _run_swap(args: argparse.Namespace) -> int:
         raise AnrError("swap: neither --region nor --mask given, expected one of them")
     mask = swap_identity(avatar, args.source, args.target, args.name, args.region, mask, args.feather)
     avatar.save(args.out)
-    say(f"wrote {args.out}: identity {args.name!r} = {args.target!r} wearing {args.source!r}'s "
-         f"{args.region or 'painted'} region ({float((mask > 0.5).mean()) * 100:.1f}% of the texels)")
+    say(f"wrote {args.out}: identity {args.name!r} is {args.target!r} wearing the {args.region or 'painted'} region "
+        f"of {args.source!r} ({float((mask > 0.5).mean()) * 100:.1f}% of the texels)")
     if args.mask_out:
         save_mask(args.mask_out, mask)
     if args.preview:
@@ -310,7 +310,7 @@ def register(subparsers) -> None:
     f.add_argument("--keyframe-fraction", type=number(0, 1), default=0.5, help="share of the steps on keyframes only (default 0.5)")
     f.add_argument("--lr", type=number(0, 10, open_low=True), help="texture learning rate (default: the avatar's training config)")
     f.add_argument("--batch-size", type=count(1, 256), help="frames per step (default: the avatar's training config)")
-    f.add_argument("--checkpoint-every", type=count(1), default=100, help="checkpoint every N steps (default 100)")
+    f.add_argument("--checkpoint-every", type=count(1), default=100, metavar="N", help="checkpoint every N steps (default 100)")
     f.add_argument("--time-budget", type=number(0, open_low=True), metavar="SECONDS", help="stop after this much fitting time")
     f.add_argument("--resume", action="store_true", help="continue the fit in the work folder")
     f.add_argument("--work", metavar="DIR", help="work folder for checkpoints (default OUT.fit-NAME beside the output)")
@@ -318,7 +318,9 @@ def register(subparsers) -> None:
     f.add_argument("--in-place", action="store_true", help="add the identity to the input avatar file itself")
     f.set_defaults(func=_run_fit)
 
-    e = subparsers.add_parser("export", help="export the posed mesh (OBJ/GLB), texture pictures or UV region masks")
+    e = subparsers.add_parser("export", help="export the posed mesh (OBJ/GLB), texture pictures or UV region masks",
+                              description="Export an avatar for other tools: its coarse body posed as a mesh (OBJ "
+                              "with its texture, or GLB), pictures of a neural texture, or the try-on regions as UV masks.")
     _common(e)
     e.add_argument("--identity", help="identity whose shape and texture to use (default the first)")
     e.add_argument("--mesh", metavar="PATH", help="posed coarse mesh: .obj (with .mtl + texture PNG) or .glb")

@@ -69,7 +69,7 @@ def _check(args: argparse.Namespace) -> int:
     else:
         picks = np.unique(np.linspace(0, len(cap) - 1, min(8, len(cap))).round().astype(int))
         write_png(args.out, tile_grid(list(overlay_frames(cap, body, picks, report)), 4, height=360))
-    print(f"overlay written to {args.out}")
+    print(f"wrote {args.out}")
     return 0
 
 
@@ -127,7 +127,8 @@ def _keyframes(args: argparse.Namespace) -> int:
         body = load_body(args.body_model)
     sel = select_keyframes(args.capture, args.fraction, grid=args.grid, body=body, write=not args.dry_run)
     curve = " ".join(f"{c:.3f}" for c in sel.coverage)
-    print(f"{len(sel.indices)} keyframes (budget {sel.budget}): {' '.join(str(i) for i in sel.indices)}")
+    where = "not written (--dry-run)" if args.dry_run else f"written to {args.capture}"
+    print(f"{len(sel.indices)} keyframes (budget {sel.budget}), {where}: {' '.join(str(i) for i in sel.indices)}")
     print(f"UV texel coverage after each: {curve}")
     if len(sel.silhouette_coverage):
         print(f"silhouette coverage: {float(sel.silhouette_coverage[-1]):.3f}")
@@ -181,9 +182,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     from anr_studio.capture.keyframes import DEFAULT_FRACTION, GRID, MIN_KEYFRAMES
     from anr_studio.cli.argtypes import count, number
 
-    p = sub.add_parser("capture", help="inspect capture files (.h5)")
+    p = sub.add_parser("capture", help="inspect capture files (.h5)", description="Inspect a capture file (.h5): "
+                       "info prints its summary, check measures how well the coarse body fits the person.")
     csub = p.add_subparsers(dest="capture_command", metavar="ACTION", required=True)
-    info = csub.add_parser("info", help="print a summary of a capture; exit 2 with one line if it is invalid")
+    info = csub.add_parser("info", help="print a summary of a capture; exit 2 with one line if it is invalid",
+                           description="Print a capture's identity, frames, resolution, frame rate, masks, cameras, "
+                           "keyframes, split and body model; a file that is not a valid capture gets one line saying "
+                           "why, and exit code 2.")
     info.add_argument("capture", help="capture file (.h5)")
     info.set_defaults(func=_info)
     chk = csub.add_parser("check", help="how well the coarse body fits the person: per-frame IoU against the masks, "

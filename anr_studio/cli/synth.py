@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from anr_studio.cli.argtypes import count, image_side, number, progress_bar
+from anr_studio.cli.argtypes import count, number, progress_bar, say
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -31,7 +31,12 @@ def _run(args: argparse.Namespace) -> int:
         from anr_studio.capture.check import contact_sheet
 
         write_png(args.contact_sheet, contact_sheet(args.out, count=8, columns=4))
-    print(json.dumps(report, indent=1 if not args.quiet else None))
+    if args.json:
+        print(json.dumps(report, indent=1))
+    say(f"wrote {args.out}: identity {report['identity']}, {report['frames']} frames of {args.size}x{args.size} "
+        f"({report['train']} train, {report['test']} test)")
+    if args.contact_sheet:
+        say(f"wrote {args.contact_sheet}")
     return 0
 
 
@@ -45,7 +50,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="capture file to write (.h5)")
     p.add_argument("--seed", type=count(0, 2**32 - 1), default=0, help="identity seed: body shape, clothes, colours, hair (default 0)")
     p.add_argument("--frames", type=count(1, 100_000), default=120, help="number of frames (default 120)")
-    p.add_argument("--size", type=image_side, default=256, help="image height and width in pixels (default 256)")
+    p.add_argument("--size", type=count(16, 4096, "size"), default=256, help="image height and width in pixels (default 256)")
     p.add_argument("--motion", default="walk",
                    help="built-in motion (walk, turn, arms, dance), an SMPL .npz or a .bvh file (default walk)")
     p.add_argument("--tracking-noise", type=number(0, 180), default=3.0, metavar="DEG",
@@ -56,6 +61,8 @@ def register(subparsers) -> None:
     p.add_argument("--fine-body", default=None, help="fine body file for the person (default: the built-in one)")
     p.add_argument("--contact-sheet", default=None, metavar="PNG",
                    help="also write a contact sheet (frames with the coarse body's outline)")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="also print a summary as JSON on stdout (identity, split sizes, "
+                   "timings, the person's clothes and colours)")
     p.add_argument("--overwrite", action="store_true", help="replace --out (and --contact-sheet) if they exist")
     p.set_defaults(func=_run)

@@ -29,6 +29,8 @@ def run_avatar(path: str | os.PathLike, device: str | torch.device = "cpu", body
                body_path: str | None = None) -> Avatar:
     """Returns the avatar of a run folder (avatar.anr, else the newest checkpoint) or an ``.anr`` file; AnrError if neither."""
     path = Path(path)
+    if not path.exists():
+        raise AnrError(f"{path}: not found, expected a run folder of anr-studio train or an .anr avatar file")
     if path.is_dir() and not (path / AVATAR_FILE).exists():
         ckpt = load_latest_checkpoint(path)
         if ckpt is None:

@@ -93,6 +93,8 @@ def test_a_run_folder_without_its_avatar_file_opens_from_the_newest_checkpoint(a
                                   avatar.render("bob", np.zeros((24, 3)), cam, size=32)[0])
     with pytest.raises(AnrError, match="holds neither avatar.anr nor a checkpoint"):
         run_avatar(tmp_path, body=body)
+    with pytest.raises(AnrError, match="nothing: not found, expected a run folder of anr-studio train or an .anr avatar"):
+        run_avatar(tmp_path / "nothing", body=body)
 
 
 def test_default_camera_frames_the_body(avatar):

@@ -133,7 +133,7 @@ def test_swap_fit_export(avatar_path, captures, body_file, tmp_path):
     assert (tmp_path / "masks" / "upper.png").is_file()
 
 
-def test_bad_input_messages(avatar_path, body_file, tmp_path, capsys):
+def test_bad_input_messages(avatar_path, body_file, captures, tmp_path, capsys):
     common = ["--body-model", body_file, "--device", "cpu", "--quiet"]
     assert run("render", avatar_path, "--identity", "zoe", "--out", tmp_path / "x.png", *common) == 2
     assert "unknown identity 'zoe', expected one of alice, bob" in capsys.readouterr().err
@@ -146,7 +146,14 @@ def test_bad_input_messages(avatar_path, body_file, tmp_path, capsys):
     cv2.imwrite(str(tmp_path / "paint.png"), np.full((50, 70), 255, np.uint8))
     assert run("swap", avatar_path, "--from", "alice", "--to", "bob", "--mask", tmp_path / "paint.png", "--name", "p",
                "--out", tmp_path / "p.anr", *common) == 0
-    assert "mask is 70x50, resampled to the texture's 32x32" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "mask is 70x50, resampled to the texture's 32x32" in said
+    assert f"wrote {tmp_path / 'p.anr'}: identity 'p' is 'bob' wearing the painted region of 'alice' (" in said
     assert run("render", avatar_path, "--out", tmp_path / "x.gif", "--orbit", 2, "--size", 16, *common) == 2
     assert "expected a .mp4 file or a folder" in capsys.readouterr().err
     assert run("render", avatar_path, "--out", tmp_path / "y.png", "--body-model", tmp_path / "nobody.safetensors") == 2
+    capsys.readouterr()
+    common = ["--body-model", body_file, "--device", "cpu"]  # with the progress bar, which a quick failure never shows
+    assert run("fit", avatar_path, "--capture", captures[0], "--name", "alice", "--out", tmp_path / "f.anr", *common) == 2
+    assert capsys.readouterr().err == ("anr-studio: error: --name alice: the avatar already has an identity of that name, "
+                                       "expected a new name\n")

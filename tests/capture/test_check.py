@@ -67,7 +67,7 @@ def test_cli_check_writes_png_and_mp4(synth, tmp_path, capsys):
     assert main(["capture", "check", str(synth.path), "--out", str(png)]) == 0
     assert main(["capture", "check", str(synth.path), "--out", str(mp4)]) == 0
     out = capsys.readouterr().out
-    assert "alignment good" in out
+    assert "alignment good" in out and f"\nwrote {png}\n" in out and out.endswith(f"\nwrote {mp4}\n")
     img = cv2.imread(str(png))
     assert img is not None and img.shape[0] == 2 * 360  # 8 frames in rows of 4
     video = cv2.VideoCapture(str(mp4))

@@ -73,7 +73,7 @@ def test_keyframes_cover_what_training_sees_and_are_stored(cap_path):
 def test_keyframes_cli_and_bad_fraction(cap_path, capsys):
     assert main(["keyframes", str(cap_path), "--fraction", "0.3"]) == 0
     out = capsys.readouterr().out
-    assert "keyframes" in out and "coverage" in out
+    assert "keyframes (budget " in out and f"), written to {cap_path}: " in out and "coverage" in out
     assert len(Capture(cap_path).keyframes) >= 1
     with pytest.raises(AnrError, match="fraction"):
         select_keyframes(cap_path, fraction=0.0)

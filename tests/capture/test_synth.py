@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -139,6 +140,12 @@ def test_cli_synth_writes_a_capture_and_rejects_bad_input(tmp_path, capsys):
     npz = MOTION_DIR / "aist_demo.npz"  # a motion given as an SMPL .npz path
     assert main(["synth", "--out", str(out), "--seed", "2", "--frames", "3", "--size", "32", "--motion", str(npz),
                  "--views", "3", "--tracking-noise", "0", "--quiet"]) == 0
+    said = capsys.readouterr()  # one line like the other writing commands; the summary as JSON only with --json
+    assert said.out == "" and re.fullmatch(rf"anr-studio: wrote {re.escape(str(out))}: identity synth-2, 3 frames of "
+                                           r"32x32 \(2 train, 1 test\)\n", said.err), said.err
+    assert main(["synth", "--out", str(tmp_path / "j.h5"), "--frames", "2", "--size", "16", "--quiet", "--json"]) == 0
+    said = capsys.readouterr()
+    assert json.loads(said.out)["identity"] == "synth-0" and said.err.startswith("anr-studio: wrote ")
     cap = Capture(out)
     assert len(cap) == 3 and cap.image_size == (32, 32) and cap.has_masks
     np.testing.assert_allclose(cap.poses, cap.truth("pose"), atol=1e-5)  # --tracking-noise 0: no noise

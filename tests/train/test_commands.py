@@ -27,7 +27,8 @@ def test_train_then_eval_writes_an_avatar_and_metrics(tmp_path, captures, body_f
     run = tmp_path / "run"
     assert _train(run, captures, body_file, "--steps", "3", "--checkpoint-every", "2", "--eval-every", "3",
                   "--eval-frames", "1") == 0
-    assert "training done at step 3" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "training done at step 3 (" in said and f" s); wrote {run / 'avatar.anr'}\n" in said
     assert (run / "avatar.anr").exists() and (run / "run.json").exists()
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 3]
@@ -55,7 +56,8 @@ def test_train_then_eval_writes_an_avatar_and_metrics(tmp_path, captures, body_f
 
 def test_eval_of_a_capture_without_masks_prints_mask_iou_as_unavailable(tmp_path, captures, body, body_file, capsys):
     run = tmp_path / "run"
-    assert _train(run, captures, body_file, "--steps", "1") == 0
+    assert _train(run, captures, body_file, "--steps", "5", "--time-budget", "0.001") == 0
+    assert "training stopped at its time budget at step 1 (" in capsys.readouterr().out
     bare = write_tiny_capture(tmp_path / "alice-no-masks.h5", "alice", body, masks=False)
     out = tmp_path / "metrics.json"
     assert cli.main(["eval", str(run), "--captures", str(bare), "--out", str(out), "--device", "cpu",
