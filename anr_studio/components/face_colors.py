@@ -25,10 +25,7 @@ def checker_face_colors(face_uvs, cells: int = 16) -> np.ndarray:
     """Returns (F,4) float32 RGBA face colours: a UV checkerboard sampled at each face's UV centroid."""
     c = _check_face_uvs(face_uvs).mean(1)
     parity = (np.floor(c[:, 0] * cells) + np.floor(c[:, 1] * cells)).astype(np.int64) % 2
-    colors = np.empty((len(c), 4), np.float32)
-    colors[:] = (0.92, 0.92, 0.92, 1.0)
-    colors[parity == 1] = (0.25, 0.45, 0.85, 1.0)
-    return colors
+    return np.array([(0.92, 0.92, 0.92, 1.0), (0.25, 0.45, 0.85, 1.0)], np.float32)[parity]
 
 
 def _face_samples(order: int) -> np.ndarray:

@@ -61,8 +61,7 @@ def save_screenshot(widget, path: str | os.PathLike, colours: int | None = None)
         from PIL import Image
 
         with Image.open(path) as im:
-            indexed = im.convert("RGB").quantize(colors=colours, method=Image.Quantize.MEDIANCUT,
-                                                 dither=Image.Dither.NONE)
+            indexed = im.convert("RGB").quantize(colors=colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
         indexed.save(path, optimize=True)
 
 

@@ -4,7 +4,6 @@ documentation, and About (version)."""
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -30,15 +29,6 @@ ANYWHERE = "anywhere"
 FOCUS_CONTEXTS = (QtCore.Qt.ShortcutContext.WidgetShortcut, QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
 
 
-@dataclass(frozen=True)
-class BoundShortcut:
-    """One bound shortcut: ``keys`` as shown ("Ctrl+Z, Ctrl+Y"), what it does, where it works."""
-
-    keys: str
-    command: str
-    where: str
-
-
 def _keys(sequences) -> str:
     return ", ".join(s.toString(QtGui.QKeySequence.SequenceFormat.NativeText) for s in sequences if not s.isEmpty())
 
@@ -59,29 +49,30 @@ def _where(context: QtCore.Qt.ShortcutContext, widgets: list[QtWidgets.QWidget])
     return ANYWHERE
 
 
-def bound_shortcuts(window: QtWidgets.QWidget) -> list[BoundShortcut]:
-    """Returns every shortcut bound in ``window``: window-wide ones in menu order, then those of a focused view."""
-    is_main = isinstance(window, QtWidgets.QMainWindow)
-    menus = [a.menu() for a in window.menuBar().actions() if a.menu() is not None] if is_main else []
+def bound_shortcuts(window: QtWidgets.QWidget) -> list[tuple[str, str, str]]:
+    """Returns (keys as shown ("Ctrl+Z, Ctrl+Y"), what it does, where it works) of every shortcut bound in ``window``:
+    window-wide ones in menu order, then those of a focused view."""
+    menu_bar = window.menuBar() if isinstance(window, QtWidgets.QMainWindow) else None
+    menus = [a.menu() for a in menu_bar.actions() if a.menu() is not None] if menu_bar is not None else []
     actions = set(window.findChildren(QtGui.QAction))
     for w in (window, *window.findChildren(QtWidgets.QWidget)):
         actions.update(w.actions())
-    found: dict[BoundShortcut, tuple] = {}
+    found: dict[tuple[str, str, str], tuple] = {}
     for act in actions:
         keys = _keys(act.shortcuts())
         if not keys:
             continue
         widgets = [o for o in act.associatedObjects() if isinstance(o, QtWidgets.QWidget) and not isinstance(o, QtWidgets.QMenu)]
-        entry = BoundShortcut(keys, _command(act), _where(act.shortcutContext(), widgets))
+        _, command, where = entry = (keys, _command(act), _where(act.shortcutContext(), widgets))
         place = next(((i, m.actions().index(act)) for i, m in enumerate(menus) if act in m.actions()), (len(menus), 0))
-        found[entry] = (entry.where != ANYWHERE, entry.where, *place, entry.command)
+        found[entry] = (where != ANYWHERE, where, *place, command)
     for sc in window.findChildren(QtGui.QShortcut):
         keys = _keys(sc.keys())
         if keys:
             parent = sc.parent()
             widgets = [parent] if isinstance(parent, QtWidgets.QWidget) else []
-            entry = BoundShortcut(keys, sc.whatsThis() or sc.objectName() or "shortcut", _where(sc.context(), widgets))
-            found[entry] = (entry.where != ANYWHERE, entry.where, len(menus), 0, entry.command)
+            _, command, where = entry = (keys, sc.whatsThis() or sc.objectName() or "shortcut", _where(sc.context(), widgets))
+            found[entry] = (where != ANYWHERE, where, len(menus), 0, command)
     return sorted(found, key=found.__getitem__)
 
 
@@ -119,7 +110,7 @@ class ShortcutSheet(QtWidgets.QWidget):
 
     def rows(self) -> list[tuple[str, str, str]]:
         """Returns the rows shown: (keys, does, where) of every bound shortcut, then the mouse gestures."""
-        return [(b.keys, b.command, b.where) for b in bound_shortcuts(self.main_window)] + list(MOUSE_HINTS)
+        return bound_shortcuts(self.main_window) + list(MOUSE_HINTS)
 
     def refresh(self) -> None:
         """Fills the table from the shortcuts bound right now."""

@@ -28,7 +28,6 @@ class NeuralView(QtWidgets.QWidget):
         self.size_px = default_preview_size()
         self.identity: str | None = None
         self.extra_note = ""  # e.g. the try-on panel says which identities the preview blends
-        # the dark well around the image, whatever its aspect
         self.label = ImageLabel(NO_AVATAR, objectName="neuralImage", styleSheet=IMAGE_WELL)
         # Changing text must never resize the panel (and shrink the 3D view beside it).
         self.info = QtWidgets.QLabel("", objectName="neuralInfo", styleSheet="color: #bbb; font-size: 11px;", wordWrap=True,

@@ -161,10 +161,9 @@ class TrainingPanel(QtWidgets.QWidget):
     # --- polling (main thread, every 200 ms) --------------------------------------------
     def poll(self) -> None:
         """Copies new metrics, preview, progress and log lines from the job's status into the widgets."""
-        job = self.job
-        if job is None:
+        if self.job is None:
             return
-        st = job.status
+        st = self.job.status
         buf = st.metrics
         if buf.version != self._metrics_version:
             self._metrics_version = buf.version

@@ -99,7 +99,6 @@ class TryOnPanel(QtWidgets.QWidget):
             self.note.setText("Paint where identity A's texture should replace B's; the neural view shows the result."
                               if avatar is not None else NO_AVATAR)
 
-    # --- brush and canvas ----------------------------------------------------------------
     def _on_brush_resized(self, radius: float) -> None:
         set_quietly(self.size_slider, int(radius))
         self.size_label.setText(f"{radius:.0f} px")

@@ -14,6 +14,8 @@ from anr_studio.gui.qt_util import add_brush_actions, draw_brush_outline, to_qim
 # The painted mask over the view: the canvas's orange, half covering the render.
 PAINT_TINT = (255, 120, 40)
 PAINT_ALPHA = 0.4
+STROKE_EVENTS = {QtCore.QEvent.Type.MouseButtonPress: "press", QtCore.QEvent.Type.MouseMove: "move",
+                 QtCore.QEvent.Type.MouseButtonRelease: "release"}
 
 
 class _BrushOutline(QtWidgets.QWidget):
@@ -123,32 +125,24 @@ class ViewPainter(QtCore.QObject):
             self.outline.center = None
             self.outline.update()
             return False
-        if t in (E.MouseButtonPress, E.MouseMove, E.MouseButtonRelease):
+        if t in STROKE_EVENTS:
             return self._mouse(ev)
         if t == E.KeyPress:
             return trigger_shortcut(self.brush_actions, ev)
         return False
 
     def _mouse(self, ev: QtGui.QMouseEvent) -> bool:
-        left = QtCore.Qt.MouseButton.LeftButton
-        t = ev.type()
-        E = QtCore.QEvent.Type
-        if t in (E.MouseButtonPress, E.MouseButtonRelease) and ev.button() != left:
-            return False
-        pos = ev.position()
-        xy, size = self.to_image_xy(pos), self.image_size()
-        if xy is None:
+        t, E = ev.type(), QtCore.QEvent.Type
+        xy = self.to_image_xy(ev.position())
+        if xy is None or (t != E.MouseMove and ev.button() != QtCore.Qt.MouseButton.LeftButton):
             return False
         if t == E.MouseButtonPress:
             self.label.setFocus()
             self._painting = True
-            self.brush.handle(PaintEvent("press", *xy), size)
-        elif t == E.MouseMove and self._painting:
-            self.brush.handle(PaintEvent("move", *xy), size)
-        elif t == E.MouseButtonRelease and self._painting:
-            self._painting = False
-            self.brush.handle(PaintEvent("release", *xy), size)
-        self._show_outline(pos)
+        if self._painting:  # a press..release of the left button is one stroke
+            self.brush.handle(PaintEvent(STROKE_EVENTS[t], *xy), self.image_size())
+            self._painting = t != E.MouseButtonRelease
+        self._show_outline(ev.position())
         return True
 
     def show_paint(self) -> None:

@@ -77,11 +77,8 @@ def check_alignment(control, path: str, body: StudioBody):
     from anr_studio.capture import Capture
     from anr_studio.capture.check import check_alignment as run_check
 
-    cap = Capture(path)
-    try:
+    with Capture(path) as cap:
         return run_check(cap, body, progress=_progress(control))
-    finally:
-        cap.close()
 
 
 def make_synthetic(control, out: str, frames: int = 60, size: int = 256) -> str:

@@ -100,21 +100,19 @@ class NeuralPreview:
                 if self._closed:
                     return
                 req, self._pending, avatar = self._pending, None, self._avatar
-                self._busy = True
+                self._busy = avatar is not None
+            if avatar is None:
+                continue
+            t0 = time.perf_counter()
+            rgb = mask = err = None
             try:
-                if avatar is None:
-                    continue
-                t0 = time.perf_counter()
-                try:
-                    rgb, mask = render_request(avatar, req)
-                    err = None
-                except Exception as exc:  # noqa: BLE001 - a failed preview must not kill the worker
-                    rgb, mask, err = None, None, f"{type(exc).__name__}: {exc}"
-                t1 = time.perf_counter()
-                self._on_result(PreviewResult(rgb, mask, req, t1 - t0, t1 - req.stamp if req.stamp else t1 - t0, err))
-            finally:
-                with self._cond:
-                    self._busy = False
+                rgb, mask = render_request(avatar, req)
+            except Exception as exc:  # noqa: BLE001 - a failed preview must not kill the worker
+                err = f"{type(exc).__name__}: {exc}"
+            t1 = time.perf_counter()
+            self._on_result(PreviewResult(rgb, mask, req, t1 - t0, t1 - req.stamp if req.stamp else t1 - t0, err))
+            with self._cond:
+                self._busy = False
 
 
 @torch.no_grad()

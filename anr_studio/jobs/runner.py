@@ -31,9 +31,7 @@ class JobControl:
         """Blocks while paused; raises JobStopped once a stop was requested."""
         if not self.resume_event.is_set():
             self.status.set_state(JobState.PAUSED)
-            while not self.resume_event.wait(0.05):
-                if self.stop_event.is_set():
-                    break
+            self.resume_event.wait()  # set again by resume() and by stop()
             if not self.stop_event.is_set():
                 self.status.set_state(JobState.RUNNING)
         if self.stop_event.is_set():
