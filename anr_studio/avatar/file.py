@@ -1,18 +1,5 @@
-"""Returns and writes avatar files (``.anr``): one safetensors file, renderer + textures + JSON.
-
-Layout (docs/interfaces.md, "avatar")::
-
-    tensors   renderer.<state_dict key>     the renderer's weights (float32)
-              texture.<i>                   (C, S, S) float32 neural texture of identity i
-    metadata  "anr_avatar": JSON text {format: "anr-avatar", version: 1, renderer: "anr" |
-              "anr-1stage" | "dnr", model: ModelConfig dict, identities: [names],
-              betas: [[K floats] per identity], body_model: "default" | sha256, image_size: [H, W],
-              cameras: [{K, R, t} per identity], step: int, config: TrainConfig dict (optional),
-              tensors_sha256: checksum of the tensors (see anr_studio.avatar.integrity)}
-
-``model`` and ``renderer`` are what rendering needs; ``config`` is what fitting a new identity starts
-from (older files carry only ``config``, and their model part is read from it).
-"""
+"""Returns and writes avatar files (``.anr``): one safetensors file with tensors ``renderer.<state_dict key>`` and
+``texture.<i>`` (C,S,S), and JSON metadata under "anr_avatar" (layout: docs/interfaces.md, train)."""
 
 from __future__ import annotations
 

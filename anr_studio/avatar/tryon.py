@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Callable
@@ -131,14 +132,17 @@ def save_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:
 
 def export_region_masks(body, size: int, folder: str | os.PathLike, feather: float = 1.0) -> dict[str, Path]:
     """Writes ``<region>.png`` for every preset the body has labels for; returns {region: path}."""
-    out = {}
+    return {region: save_mask(Path(folder) / f"{region}.png", mask)
+            for region, mask in preset_masks(body, size, feather).items()}
+
+
+def preset_masks(body, size: int, feather: float = 1.0) -> dict[str, np.ndarray]:
+    """Returns {region: (size,size) UV mask} of every `REGIONS` preset the body has part labels for."""
+    masks = {}
     for region in REGIONS:
-        try:
-            mask = region_mask(body, region, size, feather)
-        except AnrError:
-            continue  # a body without that part label has no such preset
-        out[region] = save_mask(Path(folder) / f"{region}.png", mask)
-    return out
+        with contextlib.suppress(AnrError):  # a body without that part label has no such preset
+            masks[region] = region_mask(body, region, size, feather)
+    return masks
 
 
 def swap_textures(texture_a: torch.Tensor, texture_b: torch.Tensor, mask: np.ndarray | torch.Tensor) -> torch.Tensor:

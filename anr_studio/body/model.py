@@ -244,10 +244,9 @@ class BodyModel(torch.nn.Module):
 
         names = ["v_template", "faces", "lbs_weights", "J_regressor", "shapedirs", "parents", "face_parts"]
         names += [n for n in ("posedirs", "phenotype_regressor") if getattr(self, n) is not None]
+        names += ["uv", "uv_faces", "face_uvs"] if self.has_uvs else []
         # clone: safetensors refuses tensors that share memory (e.g. uv_faces made from faces)
         tensors = {n: getattr(self, n).detach().cpu().clone().contiguous() for n in names}
-        if self.has_uvs:
-            tensors.update(uv=self.uv.cpu().clone(), uv_faces=self.uv_faces.cpu().clone(), face_uvs=self.face_uvs.cpu().clone())
         tensors.update({k: v.cpu().clone() for k, v in self.extra_tensors.items() if k not in tensors})
         with atomic_path(path) as tmp:
             save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(self.metadata())})

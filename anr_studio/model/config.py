@@ -164,9 +164,8 @@ class LossConfig:
     """Eq. 7: generator side of the GAN loss; the discriminator judges I' over a detached mask, so the
     term shapes colours only. 0 trains no discriminator."""
     region_mix: float = 10.0
-    """Region-mix term (anr_studio.train.region_mix): a texture with another identity's region pasted in must
-    render as that identity inside the region and as itself outside, so try-on swaps are honoured (try-on
-    fidelity 0.58 -> 0.93 on the quality benchmark, docs/results.md); 0 turns it off."""
+    """Region-mix term (anr_studio.train.region_mix): a texture with another identity's region pasted in must render
+    as that identity inside the region and as itself outside, so that try-on swaps are honoured."""
     vgg_weights: str = ""
     """Path of torchvision's vgg19-dcbbe9de.pth; empty = the torch hub cache (TORCH_HOME)."""
 

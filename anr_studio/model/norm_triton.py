@@ -88,11 +88,8 @@ def pixel_stride(u: torch.Tensor) -> int:
 
 def nhwc_stats(u: torch.Tensor, v: torch.Tensor | None = None,
                act_grad: tuple[torch.Tensor, torch.Tensor, float] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Returns (sum g, sum g*v) (B, C, 1, 1) float32 over H, W of channels_last (B, C, H, W) tensors (v = u if None).
-
-    ``g`` is ``u``, or with ``act_grad`` = (scale, shift, slope), ``u`` times the leaky ReLU's derivative at
-    ``scale * v + shift``.
-    """
+    """Returns (sum g, sum g*v) (B, C, 1, 1) float32 over H, W of channels_last (B, C, H, W) tensors (v = u if None);
+    ``g`` is ``u``, or with ``act_grad`` = (scale, shift, slope), ``u`` times leaky ReLU' at ``scale * v + shift``."""
     return _stats(u, v, act_grad, None)
 
 
@@ -103,9 +100,8 @@ def _stats(u, v, act_grad, g_out):
     out1 = torch.zeros((batch, channels), dtype=torch.float32, device=u.device)
     out2 = torch.zeros_like(out1)
     scale, shift, slope = _act_arguments(batch, channels, act_grad, None, out1)
-    # Tiles of 128 pixels x 128 channels, 256 pixels per program: 2-3x faster than 32 x 64 tiles
-    # for the paper preset's shapes (triton.testing.do_bench on an H200); 64 pixels when the
-    # kernel also stores g into a narrow tensor (the larger tile spills there).
+    # Tiles of 128 pixels x 128 channels, 256 pixels per program (the fastest for the paper preset's shapes);
+    # 64 pixels when the kernel also stores g into a narrow tensor (the larger tile spills there).
     rows_per_prog, tile_rows = 256, 64 if g_out is not None and channels <= 64 else 128
     block_c = min(128, triton.next_power_of_2(channels))
     grid = (batch, triton.cdiv(hw, rows_per_prog), triton.cdiv(channels, block_c))
@@ -119,10 +115,8 @@ def _stats(u, v, act_grad, g_out):
 def nhwc_affine(u: torch.Tensor, a: torch.Tensor, c: torch.Tensor, v: torch.Tensor | None = None,
                 b: torch.Tensor | None = None, slope: float | None = None,
                 act_grad: tuple[torch.Tensor, torch.Tensor, float] | None = None) -> torch.Tensor:
-    """Returns a*g + b*v + c (channels_last, u's dtype) for per-(image, channel) fp32 a, b, c of shape (B, C, 1, 1).
-
-    ``g`` as in `nhwc_stats`; with ``slope`` the result goes through that leaky ReLU; ``v`` and the result are contiguous.
-    """
+    """Returns a*g + b*v + c (channels_last, u's dtype) for per-(image, channel) fp32 a, b, c (B, C, 1, 1); ``g`` as in
+    `nhwc_stats`; with ``slope`` the result goes through that leaky ReLU; ``v`` and the result are contiguous."""
     batch, channels, height, width = u.shape
     out = torch.empty_like(u, memory_format=torch.channels_last)
     n = u.numel()

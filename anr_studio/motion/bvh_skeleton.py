@@ -103,11 +103,8 @@ class _Tree:
         points = [(branch, self.rest[branch])] + [(j, self.rest[j]) for j in joints]
         if with_end and np.isfinite(self.ends[joints[-1], 0]):
             points.append((-1, self.ends[joints[-1]]))
-        out = []
-        for (owner, start), (end, stop) in zip(points, points[1:]):
-            if np.linalg.norm(stop - start) > self.eps:
-                out.append(Segment(owner, end, start, stop))
-        return out
+        return [Segment(owner, end, start, stop) for (owner, start), (end, stop) in zip(points, points[1:])
+                if np.linalg.norm(stop - start) > self.eps]
 
 
 def side_hint(name_a: str, name_b: str) -> int:

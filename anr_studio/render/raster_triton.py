@@ -101,10 +101,8 @@ def _resolve_kernel(buf_ptr, coeffs_ptr, face_id_ptr, bary_ptr, depth_ptr, n_pix
 
 def raster_triton(coeffs: torch.Tensor, bbox: torch.Tensor, batch: int, num_faces: int, height: int, width: int,
                   perspective: bool, eps: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Returns (face_id (B*H*W,) long, bary (B*H*W,3) float32, depth (B*H*W,) float32) on the CUDA device.
-
-    coeffs (14, B*F) float32, bbox (4, B*F) long, contiguous, from ``rasterizer._face_setup``.
-    """
+    """Returns (face_id (B*H*W,) long, bary (B*H*W,3) float32, depth (B*H*W,) float32) on the CUDA device from
+    ``rasterizer._face_setup``'s contiguous coeffs (14, B*F) float32 and bbox (4, B*F) long."""
     device = coeffs.device
     n_faces = batch * num_faces
     n_pixels = batch * height * width

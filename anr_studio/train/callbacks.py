@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from anr_studio.fileio import atomic_write_text
 
 POSE_FIT = "fitting the tracked poses to the masks"
 """What `Callback.on_pose_fit` reports, in the words progress output uses."""
@@ -62,8 +66,6 @@ class JsonlLog(Callback):
     def on_start(self, trainer: Any) -> None:
         if not self.path.exists():
             return
-        from anr_studio.fileio import atomic_write_text
-
         kept = []
         for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
@@ -117,9 +119,6 @@ class LogLines(Callback):
     progress bar does not show): step, loss, throughput, elapsed time and time left; frames while the poses are fitted."""
 
     def __init__(self, every_s: float = 30.0, stream: Any = None, clock: Any = None) -> None:
-        import sys
-        import time
-
         self.every_s, self.stream = every_s, stream or sys.stderr
         self.clock = clock or time.monotonic
         self.last = -math.inf

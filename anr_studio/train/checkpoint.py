@@ -1,13 +1,6 @@
-"""Training checkpoints: safetensors for tensors, JSON for everything else, in ``RUN/checkpoints/``::
-
-    step-00000S.safetensors   every tensor: renderer.*, texture.<i>.*, discriminator.*,
-                              optim.<name>.state.<param>.<key>, rng.*
-    step-00000S.json          step, config, identities, capture paths, optimiser param groups,
-                              python/numpy RNG state, and the size + sha256 of the .safetensors
-
-Both are written atomically, the JSON last (the commit marker: a checkpoint without it, or with other
-tensors than it records, is ignored); older ones go only after a newer one is complete. Nothing is pickled.
-"""
+"""Training checkpoints in ``RUN/checkpoints/``: ``step-XXXXXXXX.safetensors`` (renderer.*, texture.<i>.*,
+discriminator.*, optim.<name>.state.<param>.<key>, rng.*) and ``step-XXXXXXXX.json`` (everything else, and the
+tensors' size and sha256), written atomically, the JSON last as the commit marker. Nothing is pickled."""
 
 from __future__ import annotations
 
@@ -67,37 +60,31 @@ def flatten_optimizer(optimizer: torch.optim.Optimizer, prefix: str) -> tuple[di
 
 def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any], prefix: str) -> None:
     """Loads the state written by `flatten_optimizer` into ``optimizer``; AnrError when it describes another one."""
+    state: dict[int, dict[str, Any]] = {}
+    head, own, groups = f"{prefix}.state.", optimizer.param_groups, []
     try:
-        _restore_optimizer(optimizer, tensors, meta, prefix)
+        for name, value in tensors.items():
+            if name.startswith(head):
+                index, key = name[len(head):].split(".", 1)
+                state.setdefault(int(index), {})[key] = value
+        for index, entry in meta.get("scalars", {}).items():
+            state.setdefault(int(index), {}).update(entry)
+        if len(meta["param_groups"]) != len(own):
+            raise ValueError(f"{len(meta['param_groups'])} parameter groups for the optimiser's {len(own)}")
+        for i, group in enumerate(meta["param_groups"]):
+            group = {k: _same_kind(v, own[i][k], f"param_groups[{i}].{k}") for k, v in dict(group).items()
+                     if k == "params" or k in own[i]}
+            if "params" not in group:
+                raise ValueError(f"param_groups[{i}] has no params, expected the indices of its parameters")
+            # kernel choices (fused, capturable, foreach) follow the running config, and so does a hyperparameter
+            # the record lacks (an older torch's, or a damaged record's)
+            group.update({k: own[i][k] for k in ("fused", "capturable", "foreach") if k in own[i]})
+            group.update({k: v for k, v in own[i].items() if k not in group})
+            groups.append(group)
+        optimizer.load_state_dict({"state": state, "param_groups": groups})
     except _DAMAGED as exc:
         raise AnrError(f"checkpoint: optimiser {prefix} does not match the model ({type(exc).__name__}: "
                        f"{str(exc)[:120]}), expected the same configuration") from None
-
-
-def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any], prefix: str) -> None:
-    state: dict[int, dict[str, Any]] = {}
-    head = f"{prefix}.state."
-    for name, value in tensors.items():
-        if name.startswith(head):
-            index, key = name[len(head):].split(".", 1)
-            state.setdefault(int(index), {})[key] = value
-    for index, entry in meta.get("scalars", {}).items():
-        state.setdefault(int(index), {}).update(entry)
-    groups = []
-    own = optimizer.param_groups
-    if len(meta["param_groups"]) != len(own):
-        raise ValueError(f"{len(meta['param_groups'])} parameter groups for the optimiser's {len(own)}")
-    for i, group in enumerate(meta["param_groups"]):
-        group = {k: _same_kind(v, own[i][k], f"param_groups[{i}].{k}") for k, v in dict(group).items()
-                 if k == "params" or k in own[i]}
-        if "params" not in group:
-            raise ValueError(f"param_groups[{i}] has no params, expected the indices of its parameters")
-        # kernel choices (fused, capturable, foreach) follow the running config, and so does a hyperparameter
-        # the record lacks (an older torch's, or a damaged record's)
-        group.update({k: own[i][k] for k in ("fused", "capturable", "foreach") if k in own[i]})
-        group.update({k: v for k, v in own[i].items() if k not in group})
-        groups.append(group)
-    optimizer.load_state_dict({"state": state, "param_groups": groups})
 
 
 def _same_kind(value: Any, like: Any, where: str) -> Any:

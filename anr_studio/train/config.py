@@ -23,9 +23,8 @@ class DataConfig:
     rescale_max: float = 1.25
     """Largest random rescale factor f (paper: 1.25). Set both to 1 to turn rescaling off."""
     person_crop: bool = False
-    """Centre the crop window on the person (the mask's bounding box, shifted at random by up to a quarter
-    crop) instead of anywhere in the frame: crops smaller than the frame then show the person, not the
-    room (the `cpu` preset; docs/results.md, "Training on a CPU")."""
+    """Centre the crop window on the person (the mask's bounding box, shifted at random by up to a quarter crop)
+    instead of anywhere in the frame, so that crops smaller than the frame show the person, not the room."""
     batch_size: int = 8
     """Frames per step and per process (DDP multiplies by the number of processes)."""
     workers: int = 8
@@ -33,9 +32,8 @@ class DataConfig:
     cache_in_memory: bool = False
     """Read every frame into RAM once (fast for small captures; about N*H*W*4 bytes)."""
     refine_poses: int = 30
-    """Before training, fit every frame's tracked pose and translation to its mask with this many steps of
-    test-time pose refinement (`anr_studio.avatar.refine`), so that the texture learns from better aligned
-    frames (docs/results.md, "Pose refinement"); 0 = the stored poses. Recomputed on resume."""
+    """Before training (and on resume), fit every frame's tracked pose to its mask with this many steps of test-time
+    pose refinement (`anr_studio.avatar.refine`), so that the texture learns from better aligned frames; 0: none."""
 
 
 @dataclass
@@ -67,9 +65,8 @@ class OptimConfig:
     overlap_data: bool = True
     """On CUDA, pose and rasterize the next batch on a side stream while the current step computes."""
     cuda_graph: bool = True
-    """On CUDA, replay each step's compute (after posing and rasterizing) from a CUDA graph per identity and
-    step kind; needs fused_adam. Under torchrun the graphed step averages gradients with its own (captured)
-    NCCL all-reduces instead of wrapping the modules in DDP."""
+    """On CUDA, replay each step's compute (after posing and rasterizing) from a CUDA graph per identity and step
+    kind; needs fused_adam. Under torchrun the graphed step all-reduces gradients itself instead of using DDP."""
     checkpoint_every: int = 1000
     """Write a checkpoint every this many steps (and always when training stops)."""
     max_bad_steps: int = 20

@@ -5,6 +5,7 @@ and step kind, frames are sharded by rank."""
 from __future__ import annotations
 
 import os
+import signal
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
@@ -215,8 +216,6 @@ class FrameDataset(Dataset):
 
 def ignore_stop_signals(worker_id: int) -> None:
     """DataLoader ``worker_init_fn``: workers ignore SIGINT, SIGTERM and SIGHUP; the main process stops them cleanly."""
-    import signal
-
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
 

@@ -59,11 +59,10 @@ def render_frames(avatar: Avatar, cap: Capture, frames: Sequence[int], batch_siz
     (with ``refinement``, in poses first fitted to the frame's mask)."""
     if refinement is not None and not cap.has_masks:
         raise AnrError(f"{cap.path.name}: masks are missing, expected them for test-time pose refinement (anr-studio masks)")
-    out = []
+    out, cameras = [], cap.cameras()
     for start in range(0, len(frames), batch_size):
         idx = list(frames[start:start + batch_size])
-        cams = [cap.camera(i) for i in idx]
-        camera = PerspectiveCamera(*(torch.from_numpy(np.stack([c[j] for c in cams])) for j in range(3)))
+        camera = PerspectiveCamera(*(torch.from_numpy(c[idx]) for c in cameras))
         pose, transl = np.stack([cap.pose(i) for i in idx]), np.stack([cap.transl(i) for i in idx])
         if refinement is not None:
             pose, transl = avatar.refine_poses(cap.identity, np.stack([cap.mask(i) for i in idx]), pose, transl, camera,

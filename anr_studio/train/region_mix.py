@@ -12,23 +12,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-REGION_NAMES = ("upper", "lower", "shoes", "face", "hair", "arms")
-"""The try-on presets a mix draws its regions from (anr_studio.avatar.tryon.REGIONS)."""
 MIX_SHARE = 4
 """One frame in this many of a batch (at least one) is rendered a second time with a mixed texture."""
 
 
 def region_masks(body: torch.nn.Module, size: int) -> torch.Tensor:
-    """Returns the UV masks (R, S, S) float32 in [0, 1] of `REGION_NAMES` the body labels (texture layout)."""
-    from anr_studio.avatar.tryon import region_mask
-    from anr_studio.errors import AnrError
+    """Returns the UV masks (R, S, S) float32 in [0, 1] of the try-on presets the body labels (texture layout)."""
+    from anr_studio.avatar.tryon import preset_masks
 
-    masks = []
-    for name in REGION_NAMES:
-        try:
-            masks.append(region_mask(body, name, size))
-        except AnrError:
-            continue
+    masks = list(preset_masks(body, size).values())
     return torch.from_numpy(np.stack(masks)) if masks else torch.zeros((0, size, size))
 
 

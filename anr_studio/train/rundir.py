@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,6 @@ def prepare_run_dir(out: str | os.PathLike, resume: bool) -> Path:
 
 def clear_run_dir(out: str | os.PathLike) -> None:
     """Removes the run in ``out`` (run.json, checkpoints, avatar, logs) after taking its lock; other files stay."""
-    import shutil
-
     out = Path(out)
     if not out.is_dir():
         return
