@@ -131,8 +131,6 @@ def run_train(args: argparse.Namespace) -> int:
     from anr_studio.train.trainer import Trainer
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    # The trainer reports the VGG19 fallback itself (through `warn`); say it once.
-    logging.getLogger("anr_studio.model.losses").setLevel(logging.ERROR)
     out = Path(args.out)
     if args.overwrite:
         from anr_studio.train.rundir import clear_run_dir
