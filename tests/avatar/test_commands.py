@@ -134,6 +134,10 @@ def test_swap_fit_export(avatar_path, captures, body_file, tmp_path, capsys, cap
     pca = cv2.imread(str(tmp_path / "tex_pca.png"))
     assert pca.shape == (32, 32, 3) and pca.std() > 10
     assert (tmp_path / "masks" / "upper.png").is_file()
+    # the OBJ's texture is named after it, so that another mesh exported into the folder keeps its own
+    assert "map_Kd posed_texture.png" in (tmp_path / "posed.mtl").read_text()
+    assert cv2.imread(str(tmp_path / "posed_texture.png")).shape == (32, 32, 3)
+    assert obj.visual.material.image.size == (32, 32) and not (tmp_path / "material_0.png").exists()
 
 
 def test_bad_input_messages(avatar_path, body_file, captures, tmp_path, capsys):
