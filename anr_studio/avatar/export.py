@@ -88,9 +88,10 @@ def export_mesh(avatar, path: str | os.PathLike, pose: Any = None, identity: str
     text, files = export_obj(mesh, include_texture=image is not None, return_texture=True, mtl_name=f"{path.stem}.mtl")
     files = dict(files or {})
     mtl = files.pop(f"{path.stem}.mtl", None)
-    for name, blob in files.items():  # the texture image, named after the mesh: meshes in one folder keep their own
-        mtl = mtl.replace(name.encode(), f"{path.stem}_texture.png".encode())
-        atomic_write_bytes(path.parent / f"{path.stem}_texture.png", blob)
+    image_path = path.with_name(f"{path.stem}_texture.png")  # named after the mesh: meshes in one folder keep their own
+    for name, blob in files.items():  # the texture image
+        mtl = mtl.replace(name.encode(), image_path.name.encode())
+        atomic_write_bytes(image_path, blob)
     if mtl is not None:
         atomic_write_bytes(path.with_suffix(".mtl"), mtl)
     atomic_write_text(path, text)
