@@ -72,7 +72,7 @@ def textured_mesh(body, vertices: np.ndarray, image: np.ndarray | None = None):
 
 
 def export_mesh(avatar, path: str | os.PathLike, pose: Any = None, identity: str | None = None, texture: bool = True) -> Path:
-    """Writes the posed coarse mesh to ``path`` (.obj with .mtl and texture PNG, or .glb); returns it."""
+    """Writes the posed coarse mesh to ``path`` (.obj with NAME.mtl and NAME_texture.png beside it, or .glb); returns it."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in MESH_SUFFIXES:
@@ -86,7 +86,13 @@ def export_mesh(avatar, path: str | os.PathLike, pose: Any = None, identity: str
     from trimesh.exchange.obj import export_obj
 
     text, files = export_obj(mesh, include_texture=image is not None, return_texture=True, mtl_name=f"{path.stem}.mtl")
-    for name, blob in (files or {}).items():  # the .mtl and its texture image
-        atomic_write_bytes(path.parent / name, blob)
+    files = dict(files or {})
+    mtl = files.pop(f"{path.stem}.mtl", None)
+    image_path = path.with_name(f"{path.stem}_texture.png")  # named after the mesh: meshes in one folder keep their own
+    for name, blob in files.items():  # the texture image
+        mtl = mtl.replace(name.encode(), image_path.name.encode())
+        atomic_write_bytes(image_path, blob)
+    if mtl is not None:
+        atomic_write_bytes(path.with_suffix(".mtl"), mtl)
     atomic_write_text(path, text)
     return path

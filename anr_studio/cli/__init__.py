@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 
@@ -113,6 +114,8 @@ def _quiet_h5py_finalizers(unraisable) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Runs the CLI; returns the process exit code. User errors print one line, no traceback."""
     sys.unraisablehook = _quiet_h5py_finalizers
+    # train and fit say the VGG19 fallback themselves (their `warn`): the loss module's log line would repeat it
+    logging.getLogger("anr_studio.model.losses").setLevel(logging.ERROR)
     # OpenCV and FFmpeg print lines of their own about damaged images and videos: the command's one
     # line says what is wrong (set these variables to see theirs)
     os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")

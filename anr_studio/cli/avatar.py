@@ -323,7 +323,7 @@ def register(subparsers) -> None:
                               "with its texture, or GLB), pictures of a neural texture, or the try-on regions as UV masks.")
     _common(e)
     e.add_argument("--identity", help="identity whose shape and texture to use (default the first)")
-    e.add_argument("--mesh", metavar="PATH", help="posed coarse mesh: .obj (with .mtl + texture PNG) or .glb")
+    e.add_argument("--mesh", metavar="PATH", help="posed coarse mesh: .obj (with NAME.mtl + NAME_texture.png) or .glb")
     e.add_argument("--pose", metavar="P", help="MOTION:FRAME (e.g. walk:12) or a .npy (24,3); default the rest pose")
     e.add_argument("--no-mesh-texture", action="store_true", help="export the mesh with UVs but no texture image")
     e.add_argument("--texture", metavar="PNG", help="neural texture picture (channels 0-2), plus NAME_pca.png")

@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="run folder (must not hold another run unless --resume)")
     p.add_argument("--steps", type=count(1), help="number of optimisation steps (default: the preset's)")
     p.add_argument("--checkpoint-every", type=count(1), metavar="N", help="write a checkpoint every N steps (default: the preset's)")
-    p.add_argument("--time-budget", type=number(0, open_low=True), metavar="SECONDS", help="stop after this much training time (default: the preset's; cpu stops after 10 minutes)")
+    p.add_argument("--time-budget", type=number(0, open_low=True), metavar="SECONDS",
+                   help="stop after this much training time (default: the preset's; cpu stops after 10 minutes)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace the run that --out holds (its checkpoints, log and avatar)")
     p.add_argument("--no-split", action="store_true", help="turn split optimization off (ablation)")
@@ -34,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config value, e.g. --set data.batch_size=8 --set loss.adversarial=0.5")
     p.add_argument("--eval-every", type=count(0), default=0, metavar="N",
-                   help="every N steps record held-out PSNR in OUT/heldout_psnr.json (time-to-threshold) (default 0: never)")
+                   help="every N steps record held-out PSNR in OUT/heldout_psnr.json, for time-to-threshold (default 0: never)")
     p.add_argument("--eval-frames", type=count(1, 10_000), default=4, metavar="K", help="held-out frames per capture for --eval-every")
     p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to OUT/tensorboard")
     p.add_argument("--no-progress", action="store_true",
@@ -49,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--captures", nargs="+", required=True, metavar="H5", help="capture files to evaluate")
     e.add_argument("--split", default="test", choices=["test", "train"], help="which frames to render")
     e.add_argument("--out", metavar="JSON", help="write the metrics here (default: print them)")
-    e.add_argument("--max-frames", type=count(0), default=0, metavar="N", help="at most N evenly spaced frames per capture (default 0: all frames)")
+    e.add_argument("--max-frames", type=count(0), default=0, metavar="N",
+                   help="at most N evenly spaced frames per capture (default 0: all frames)")
     e.add_argument("--refine-poses", type=count(0, 10_000), default=0, metavar="STEPS",
                    help="also report the metrics after test-time pose refinement: STEPS optimisation steps per frame "
                    "fitting the body's pose and translation to the frame's mask (default 0: off)")
@@ -131,8 +133,6 @@ def run_train(args: argparse.Namespace) -> int:
     from anr_studio.train.trainer import Trainer
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    # The trainer reports the VGG19 fallback itself (through `warn`); say it once.
-    logging.getLogger("anr_studio.model.losses").setLevel(logging.ERROR)
     out = Path(args.out)
     if args.overwrite:
         from anr_studio.train.rundir import clear_run_dir

@@ -91,7 +91,7 @@ def test_orbit_views_differ_and_repeat(avatar_path, body):
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 1  # batching does not change pixels
 
 
-def test_swap_fit_export(avatar_path, captures, body_file, tmp_path):
+def test_swap_fit_export(avatar_path, captures, body_file, tmp_path, capsys, caplog):
     common = ["--body-model", body_file, "--device", "cpu", "--quiet"]
     out = tmp_path / "swapped.anr"
     assert run("swap", avatar_path, "--from", "alice", "--to", "bob", "--region", "upper", "--feather", 0.5, "--name", "bob2",
@@ -107,7 +107,10 @@ def test_swap_fit_export(avatar_path, captures, body_file, tmp_path):
     assert cv2.imread(str(tmp_path / "preview.png")).shape == (32, 96, 3)
 
     fitted = tmp_path / "fitted.anr"
+    capsys.readouterr()
     assert run("fit", out, "--capture", captures[2], "--name", "carol", "--steps", 2, "--out", fitted, *common) == 0
+    said = capsys.readouterr().err  # the VGG19 fallback said once, by the command; the loss module's own line is quiet
+    assert said.count("VGG19 loss off") == 1 and not [r for r in caplog.records if "VGG19" in r.getMessage()], said
     assert read_avatar(fitted).meta["identities"] == ["alice", "bob", "bob2", "carol"]
     assert (tmp_path / "fitted.fit-carol" / "checkpoints").is_dir()
     assert run("fit", out, "--capture", captures[2], "--name", "carol", "--steps", 3, "--out", fitted, "--resume",
@@ -131,6 +134,10 @@ def test_swap_fit_export(avatar_path, captures, body_file, tmp_path):
     pca = cv2.imread(str(tmp_path / "tex_pca.png"))
     assert pca.shape == (32, 32, 3) and pca.std() > 10
     assert (tmp_path / "masks" / "upper.png").is_file()
+    # the OBJ's texture is named after it, so that another mesh exported into the folder keeps its own
+    assert "map_Kd posed_texture.png" in (tmp_path / "posed.mtl").read_text()
+    assert cv2.imread(str(tmp_path / "posed_texture.png")).shape == (32, 32, 3)
+    assert obj.visual.material.image.size == (32, 32) and not (tmp_path / "material_0.png").exists()
 
 
 def test_bad_input_messages(avatar_path, body_file, captures, tmp_path, capsys):
