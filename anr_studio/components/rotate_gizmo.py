@@ -65,13 +65,12 @@ def ring_colors(rings: np.ndarray, center: np.ndarray, view_dir: np.ndarray, act
     """Returns RGBA per ring point, (3,N,4): each axis's colour, the halves behind the joint faded, ``active`` brightened."""
     v = np.asarray(view_dir, np.float64) / max(float(np.linalg.norm(view_dir)), 1e-12)
     behind = ((np.asarray(rings, np.float64) - np.asarray(center, np.float64)) @ v) > 0.0  # (3,N)
+    rgb = np.asarray(AXIS_COLORS, np.float32)[:, :3]
+    if active is not None:
+        rgb[active] = np.minimum(rgb[active] + 0.35, 1.0)
     out = np.empty(behind.shape + (4,), np.float32)
-    for k in range(3):
-        rgb = np.asarray(AXIS_COLORS[k][:3], np.float32)
-        if k == active:
-            rgb = np.minimum(rgb + 0.35, 1.0)
-        out[k, :, :3] = rgb
-        out[k, :, 3] = np.where(behind[k], 0.3, 1.0)
+    out[..., :3] = rgb[:, None]
+    out[..., 3] = np.where(behind, 0.3, 1.0)
     return out
 
 

@@ -119,15 +119,14 @@ class PosePanel(QtWidgets.QWidget):
         lay.addWidget(pick, 0, 0, 2, 1)
         for axis, axis_name in enumerate("xyz"):
             tip = f"{title}: rotation about {axis_name} in degrees"
-            sp = angle_field(tip + " (type a value, arrows step 0.5°)", objectName=f"angle_{name}_{axis_name}",
-                             valueChanged=lambda v, j=j, a=axis: self._on_angle(j, a, v))
-            self.angle_fields[(j, axis)] = sp
+            self.angle_fields[(j, axis)] = sp = angle_field(
+                tip + " (type a value, arrows step 0.5°)", objectName=f"angle_{name}_{axis_name}",
+                valueChanged=lambda v, j=j, a=axis: self._on_angle(j, a, v))
             lay.addWidget(sp, 0, axis + 1)
-            s = FineSlider(objectName=f"joint_{name}_{axis_name}",
-                           toolTip=tip + " (drag: 0.5° per pixel, with Shift 0.1°)", sliderReleased=self.state.end_gesture,
-                           valueChanged=lambda v, j=j, a=axis: self._on_joint(j, a, v),
-                           sliderPressed=lambda j=j: self.state.select_joint(j))
-            self.sliders[(j, axis)] = s
+            self.sliders[(j, axis)] = s = FineSlider(
+                objectName=f"joint_{name}_{axis_name}", toolTip=tip + " (drag: 0.5° per pixel, with Shift 0.1°)",
+                sliderReleased=self.state.end_gesture, valueChanged=lambda v, j=j, a=axis: self._on_joint(j, a, v),
+                sliderPressed=lambda j=j: self.state.select_joint(j))
             lay.addWidget(s, 1, axis + 1)
             lay.setColumnStretch(axis + 1, 1)
         lay.addWidget(button("⟲", f"Reset {title}", lambda _=False, j=j: self.state.reset_joint(j), kind=QtWidgets.QToolButton),
@@ -157,10 +156,9 @@ class PosePanel(QtWidgets.QWidget):
             # The built-in body maps six named traits to betas: friendlier than raw coefficients.
             for name in pheno["names"]:
                 lo, hi = pheno["ranges"][name]
-                s = slider(int(round(lo * 100)), int(round(hi * 100)), int(round(pheno["defaults"][name] * 100)),
-                           f"Body shape: {name} (from {lo:g} to {hi:g})", self._on_phenotype, objectName=f"phenotype_{name}",
-                           **shape)
-                self.phenotype_sliders[name] = s
+                self.phenotype_sliders[name] = s = slider(
+                    round(lo * 100), round(hi * 100), round(pheno["defaults"][name] * 100), f"Body shape: {name} (from "
+                    f"{lo:g} to {hi:g})", self._on_phenotype, objectName=f"phenotype_{name}", **shape)
                 lay.addRow(name, s)
         for k in range(self.state.num_betas):
             s = slider(-3 * BETA_TICKS, 3 * BETA_TICKS, 0, f"Shape coefficient β{k} of the body model (-3 to 3 standard "

@@ -73,8 +73,7 @@ class MeshViewport(QtWidgets.QWidget):
         self._build_axis_indicator()
         self.setLayout(vbox(self._build_view_bar(), (self.canvas.native, 1), margins=0, spacing=0))
         self.show_skeleton(True)
-        self._press_pos = None
-        self._press_origin = None
+        self._press_pos = self._press_origin = None  # where a drag last was and where it began
         self._panning = False
         self._frame_times: list[float] = []
         self.canvas.events.mouse_press.connect(self._on_press)

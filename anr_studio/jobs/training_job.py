@@ -143,8 +143,7 @@ def heldout_preview(trainer, max_edge: int = 256):
     scale = min(1.0, max_edge / max(h, w))
     if scale < 1.0:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        truth = cv2.resize(truth, size, interpolation=cv2.INTER_AREA)
-        render = cv2.resize(render, size, interpolation=cv2.INTER_AREA)
+        truth, render = (cv2.resize(im, size, interpolation=cv2.INTER_AREA) for im in (truth, render))
     return np.ascontiguousarray(truth), np.ascontiguousarray(render)
 
 
