@@ -1,7 +1,5 @@
-"""Safe file writes: nothing a user has is ever replaced by a half-written file, nor by accident.
-
-Atomic writes, output checks, OS failures as one AnrError sentence, folder and file locks.
-"""
+"""Safe file writes (nothing a user has is ever replaced by a half-written file, nor by accident): atomic writes,
+output checks, OS failures as one AnrError sentence, folder and file locks."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""Unpickling without running code: the one Unpickler of every reader of a third-party pickle.
-
-`RestrictedUnpickler` builds only `NUMPY_GLOBALS` and its reader's allowlist (any other global raises
-`RefusedGlobal`), and reads joblib's arrays, whose raw bytes follow their wrapper outside the stream.
-"""
+"""Unpickling without running code: `RestrictedUnpickler` builds only `NUMPY_GLOBALS` and its reader's allowlist
+(any other global raises `RefusedGlobal`), and reads joblib's arrays, whose bytes follow outside the stream."""
 
 from __future__ import annotations
 

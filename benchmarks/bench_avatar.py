@@ -51,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from anr_studio.avatar.avatar import Avatar  # noqa: E402
 from anr_studio.body import BodyModel  # noqa: E402
-from anr_studio.model import build_renderer, build_textures, count_parameters  # noqa: E402
+from anr_studio.model import build_renderer, build_textures  # noqa: E402
 from anr_studio.motion import load_motion  # noqa: E402
 from anr_studio.train.presets import preset as get_preset  # noqa: E402
 from anr_studio.avatar.forward import _is_channels_last, body_maps  # noqa: E402
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                 row = {"preset": preset, "size": size, "variant": variant, "batch": args.batch,
                        "fps": 1.0 / spf, "frame_ms": spf * 1e3, "process_cpu_ms": cpu * 1e3, "network_fps": None if net is None else 1.0 / net,
                        "network_ms": None if net is None else net * 1e3,
-                       "renderer_params": count_parameters(avatar.renderer, trainable_only=False), "wall_s": time.perf_counter() - t_compile}
+                       "renderer_params": sum(p.numel() for p in avatar.renderer.parameters()), "wall_s": time.perf_counter() - t_compile}
                 if variant == "bf16-cl-framegraph":
                     picks = poses[np.linspace(0, len(poses) - 1, COMPARE_POSES).astype(int)]
                     row["max_diff"], row["mean_diff"] = compare_frames(avatar, make_avatar(preset, device, "bf16-cl"), picks, size)

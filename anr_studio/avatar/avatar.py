@@ -1,7 +1,5 @@
-"""Returns rendered images of a trained avatar: `Avatar.load(path).render(identity, pose, camera)`.
-
-One renderer shared by several identities (a neural texture and betas each) on the body it was trained on.
-"""
+"""Returns rendered images of a trained avatar: `Avatar.load(path).render(identity, pose, camera)`; one renderer
+shared by several identities (a neural texture and betas each) on the body it was trained on."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
-"""One frame of `Avatar.render` on the device, run eagerly or replayed whole as a CUDA graph.
-
-`render_frame`: pose -> body -> body maps -> neural texture -> renderer -> composite -> uint8; `FrameGraphs`
-captures all of it as one graph per input layout: one host-to-device copy, one launch, one copy back.
-"""
+"""One frame of `Avatar.render` on the device: `render_frame` (pose -> body -> body maps -> neural texture ->
+renderer -> composite -> uint8) run eagerly, or `FrameGraphs` replaying it whole as one CUDA graph per input layout
+(one host-to-device copy, one launch, one copy back)."""
 
 from __future__ import annotations
 

@@ -101,8 +101,3 @@ def build_renderer(config: ModelConfig, kind: str = "anr") -> nn.Module:
         return DNRRenderer(config)
     raise AnrError(f"renderer kind {kind!r} is unknown, expected one of {', '.join(RENDERER_KINDS)}")
 
-
-def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
-    """Returns the number of (trainable) parameters of ``module``."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
-

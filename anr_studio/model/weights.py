@@ -1,8 +1,5 @@
-"""Pretrained weight files (VGG19 for the feature loss, AlexNet for LPIPS), fetched on first use.
-
-They live in the torch hub cache (``$TORCH_HOME/hub/checkpoints``); a download goes to a temporary name, is
-checked against the hash prefix in its name and renamed. ``--offline`` (or ``ANR_OFFLINE=1``) forbids downloads.
-"""
+"""Pretrained weight files (VGG19 for the feature loss, AlexNet for LPIPS), downloaded on first use into the torch
+hub cache (temporary name, checked against the hash prefix in its name, renamed); ``--offline`` forbids downloads."""
 
 from __future__ import annotations
 

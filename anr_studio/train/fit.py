@@ -67,17 +67,14 @@ def fit_config(avatar, steps: int, *, lr: float | None = None, batch_size: int |
     """Returns the trainer config of a fit: the avatar's training config (or the defaults with its model) without
     the renderer's terms and averages, losses reported every step; ``None`` arguments keep the avatar's values."""
     stored = avatar.meta.get("config")
-    if isinstance(stored, dict):
-        base = TrainConfig.from_dict(stored)
-    else:
-        base = TrainConfig(model=model_config(avatar.meta, avatar.source), renderer=avatar.meta.get("renderer", "anr"))
+    base = TrainConfig.from_dict(stored) if isinstance(stored, dict) else TrainConfig(
+        model=model_config(avatar.meta, avatar.source), renderer=avatar.meta.get("renderer", "anr"))
     d, o = base.data, base.optim
     return base.with_overrides({
         "optim.steps": steps, "optim.checkpoint_every": checkpoint_every, "optim.time_budget_s": time_budget_s,
         "optim.lr_texture": lr or o.lr_texture, "optim.split_optimization": False, "optim.log_every": 1,
-        "optim.preview_every": 0, "optim.cuda_graph": False,
-        "optim.channels_last": False, "loss.adversarial": 0.0, "loss.region_mix": 0.0,
-        "data.batch_size": batch_size or d.batch_size})
+        "optim.preview_every": 0, "optim.cuda_graph": False, "optim.channels_last": False, "loss.adversarial": 0.0,
+        "loss.region_mix": 0.0, "data.batch_size": batch_size or d.batch_size})
 
 
 def fit_identity(avatar, capture_path: str, name: str, work_dir: str | Path, *, steps: int = 500, resume: bool = False,

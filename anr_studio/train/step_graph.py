@@ -1,8 +1,6 @@
-"""Returns a training step's outputs replayed from CUDA graphs: one graph per step key, one shared memory pool.
-
-The captured function must make no host syncs, use capturable or fused optimisers whose state exists, keep
-learning rates constant, and need nothing it allocates but its outputs, which are copied at once.
-"""
+"""Returns a training step's outputs replayed from CUDA graphs: one graph per step key, one shared memory pool. The
+step must make no host syncs, use capturable or fused optimisers whose state exists, keep learning rates constant,
+and need nothing it allocates but its outputs, which are copied at once."""
 
 from __future__ import annotations
 
