@@ -7,10 +7,10 @@
 #    trousers, longsleeve + trousers; different body shapes), 4 cameras around each person, all three
 #    doing the same motion (a walk, a dance, arm lifts) so the renderer can tell them apart only by
 #    their textures, never by their poses;
-# 2. keyframes for each (`anr-studio keyframes`);
+# 2. the people named ada / ben / cleo in their captures, and keyframes for each (`anr-studio keyframes`);
 # 3. training with the `demo` preset (U-Net widths capped at 128 so the file stays < 40 MB) for
 #    whatever time is left of the 10 minutes after a reserve for the steps below;
-# 4. the identities renamed ada / ben / cleo, held-out metrics, and under $OUT:
+# 4. held-out metrics, and under $OUT:
 #    demo.anr.part-aa, demo.anr.part-ab  the avatar split in < 16 MiB pieces (for transfers that limit
 #                                        file sizes): `cat demo.anr.part-* > models/demo.anr`
 #    orbit.mp4     ada in the studio's standing pose, seen from 72 views around her
@@ -64,12 +64,14 @@ np.savez(sys.argv[1], poses=poses[pick], trans=trans[pick], fps=np.float32(30.0)
 EOF
 THREADS=$(( $(nproc) / 3 > 0 ? $(nproc) / 3 : 1 ))
 SEEDS=(0 1 5)
+NAMES=(ada ben cleo)  # the identities' names in the avatar
 pids=()
 for i in 0 1 2; do
   (
     export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
     anr-studio synth --out "$WORK/person$i.h5" --seed "${SEEDS[$i]}" --frames "$FRAMES" --size "$SIZE" \
       --views "$VIEWS" --motion "$WORK/motion.npz" --quiet --json > "$WORK/synth$i.json"
+    python -c "import sys, h5py; f = h5py.File(sys.argv[1], 'r+'); f.attrs['identity'] = sys.argv[2]; f.close()" "$WORK/person$i.h5" "${NAMES[$i]}"
     anr-studio keyframes "$WORK/person$i.h5" > "$WORK/keyframes$i.txt"
   ) &
   pids+=($!)
@@ -89,13 +91,11 @@ if [[ "$PRESET" == tiny ]]; then TRAIN_CMD+=(--set data.workers=0); fi
 "${TRAIN_CMD[@]}" > "$WORK/train.log" 2>&1 || { tail -20 "$WORK/train.log" >&2; exit 1; }
 TRAIN_END=$(elapsed)
 
-# 4. names, metrics, media.
+# 4. metrics, media.
 python - "$WORK/run/avatar.anr" "$WORK/demo.anr" <<'EOF'
 import sys
 from anr_studio.avatar import Avatar
 avatar = Avatar.load(sys.argv[1])
-for old, new in zip(list(avatar.identities), ["ada", "ben", "cleo"]):
-    avatar.rename_identity(old, new)
 avatar.meta["demo"] = {"made_by": "scripts/make_demo_avatar.sh", "synth_seeds": [0, 1, 5]}
 avatar.save(sys.argv[2])
 EOF
@@ -115,7 +115,7 @@ split -b 15m "$WORK/demo.anr" "$OUT/demo.anr.part-"
 python - "$WORK" "$OUT" "$SYNTH_S" "$TRAIN_END" "$BUDGET" "$PRESET" "$(elapsed)" <<'EOF'
 import hashlib, json, sys
 from pathlib import Path
-from anr_studio.avatar.video import count_video_frames
+import cv2
 from anr_studio.avatar.file import read_avatar
 work, out = Path(sys.argv[1]), Path(sys.argv[2])
 demo = work / "demo.anr"
@@ -129,7 +129,8 @@ summary = {
                   "train_budget": int(sys.argv[5]), "total": int(sys.argv[7])},
     "last_log": log[-1] if log else None,
     "eval": json.loads((work / "eval.json").read_text()),
-    "videos": {name: dict(zip(("frames", "size"), count_video_frames(out / name))) for name in ("orbit.mp4", "dance.mp4", "walk.mp4")},
+    "videos": {name: {"frames": int(cv2.VideoCapture(str(out / name)).get(cv2.CAP_PROP_FRAME_COUNT))}
+               for name in ("orbit.mp4", "dance.mp4", "walk.mp4")},
     "synth": [json.loads((work / f"synth{i}.json").read_text()) for i in range(3)],
     "keyframes": [(work / f"keyframes{i}.txt").read_text().splitlines()[0] for i in range(3)],
     "reassemble": "cat demo.anr.part-* > models/demo.anr && sha256sum models/demo.anr",
