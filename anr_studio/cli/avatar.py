@@ -11,6 +11,7 @@ import numpy as np
 
 from anr_studio.cli.argtypes import add_device, count, device, image_side, number, progress_bar, say, stop_on_signals
 from anr_studio.errors import AnrError
+from anr_studio.fileio import avatar_file
 
 COLOURS = {"white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128), "gray": (128, 128, 128),
            "green": (0, 177, 64)}
@@ -253,7 +254,7 @@ def _run_export(args: argparse.Namespace) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("avatar", help="avatar file (.anr) written by anr-studio train")
+    p.add_argument("avatar", type=avatar_file, help="avatar file (.anr), or the run folder of anr-studio train holding it")
     add_device(p)
     p.add_argument("--body-model", metavar="PATH", help="the body file the avatar's body model id refers to")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

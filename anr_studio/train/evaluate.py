@@ -38,7 +38,7 @@ def run_avatar(path: str | os.PathLike, device: str | torch.device = "cpu", body
         textures = [ckpt.tensors[f"texture.{i}.texture"][0] for i in range(len(ckpt.meta["identities"]))]
         return Avatar.from_weights(ckpt.meta, unprefixed(ckpt.tensors, "renderer"), textures, device, body, body_path,
                                    str(ckpt.path))
-    return Avatar.load(path / AVATAR_FILE if path.is_dir() else path, device, body, body_path)
+    return Avatar.load(path, device, body, body_path)
 
 
 def trainer_avatar(trainer: Any) -> Avatar:

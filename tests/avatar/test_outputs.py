@@ -83,3 +83,19 @@ def test_render_arguments_are_range_checked(avatar, tmp_path, capsys, flag, valu
 def test_cuda_without_a_gpu_is_one_sentence(avatar, tmp_path, capsys):
     assert run("render", avatar, "--device", "cuda", "--out", tmp_path / "o.png") == 2
     assert "--device cuda: no CUDA GPU is available on this machine, expected --device cpu" in capsys.readouterr().err
+
+
+def test_a_run_folder_stands_for_its_avatar_file(avatar, body_file, tmp_path, capsys):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    shutil.move(avatar, folder / "avatar.anr")
+    common = ["--body-model", body_file, "--device", "cpu", "--quiet"]
+    assert run("render", folder, "--size", 16, "--out", tmp_path / "r.png", *common) == 0
+    assert run("export", folder, "--texture", tmp_path / "t.png", *common) == 0
+    assert run("swap", folder, "--from", "alice", "--to", "bob", "--region", "upper", "--name", "c",
+               "--out", folder / "avatar.anr", *common) == 0  # the folder's own file: an in-place edit
+    assert (tmp_path / "r.png").is_file() and (tmp_path / "t.png").is_file()
+    assert "identity 'c' is 'bob'" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert run("render", tmp_path / "empty", "--out", tmp_path / "e.png", *common) == 2
+    assert f"{tmp_path / 'empty' / 'avatar.anr'}: file not found, expected an ANR Studio avatar file" in capsys.readouterr().err
