@@ -217,7 +217,7 @@ def read_safetensors(path: str | os.PathLike, meta_key: str, expected: str) -> t
             raw = (f.metadata() or {}).get(meta_key)
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception:  # noqa: BLE001 - safetensors raises several types for a damaged header or data
-        raise AnrError(f"{path}: not {expected} (damaged or another format): its safetensors header cannot be read") from None
+        raise AnrError(f"{path}: not {expected}: it is damaged or of another format (its safetensors header cannot be read)") from None
     if raw is None:
         raise AnrError(f"{path}: metadata has no {meta_key!r} entry, expected {expected}")
     try:
