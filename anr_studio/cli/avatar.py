@@ -222,13 +222,15 @@ def _run_fit(args: argparse.Namespace) -> int:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from anr_studio.avatar.export import export_mesh, texture_images
+    from anr_studio.avatar.export import export_mesh, mesh_files, texture_images
     from anr_studio.avatar.tryon import export_region_masks
     from anr_studio.avatar.video import write_png
 
     if not (args.mesh or args.texture or args.uv_masks):
         raise AnrError("export: nothing to export, expected --mesh, --texture or --uv-masks")
-    _output(args, args.mesh, (".obj", ".glb"), "--mesh")
+    if args.mesh:
+        for path in mesh_files(_output(args, args.mesh, (".obj", ".glb"), "--mesh"), not args.no_mesh_texture)[1:]:
+            _output(args, str(path), (path.suffix,), "--mesh")  # an .obj's material and texture image
     if args.texture:
         path = _output(args, args.texture, (".png",), "--texture")
         _output(args, str(path.with_name(f"{path.stem}_pca.png")), (".png",), "--texture")
@@ -237,8 +239,8 @@ def _run_export(args: argparse.Namespace) -> int:
     identity = args.identity or avatar.identities[0]
     avatar._check(identity)
     if args.mesh:
-        export_mesh(avatar, args.mesh, parse_pose(args.pose), identity, texture=not args.no_mesh_texture)
-        say(f"wrote {args.mesh}")
+        written = export_mesh(avatar, args.mesh, parse_pose(args.pose), identity, texture=not args.no_mesh_texture)
+        say(f"wrote {written[0]}" + (f" with {written[1].name} and {written[2].name} beside it" if written[1:] else ""))
     if args.texture:
         images = texture_images(avatar.texture(identity))
         path = Path(args.texture)

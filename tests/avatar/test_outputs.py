@@ -99,3 +99,18 @@ def test_a_run_folder_stands_for_its_avatar_file(avatar, body_file, tmp_path, ca
     (tmp_path / "empty").mkdir()
     assert run("render", tmp_path / "empty", "--out", tmp_path / "e.png", *common) == 2
     assert f"{tmp_path / 'empty' / 'avatar.anr'}: file not found, expected an ANR Studio avatar file" in capsys.readouterr().err
+
+
+def test_an_obj_export_checks_and_names_the_material_and_texture_beside_it(avatar, body_file, tmp_path, capsys):
+    common = ["--body-model", body_file, "--device", "cpu", "--quiet"]
+    for name in ("m.mtl", "m_texture.png"):
+        (tmp_path / name).write_bytes(b"another mesh's")
+        assert run("export", avatar, "--mesh", tmp_path / "m.obj", *common) == 2
+        assert f"--mesh {tmp_path / name}: the file exists, expected a new name or --overwrite" in capsys.readouterr().err
+        assert (tmp_path / name).read_bytes() == b"another mesh's" and not (tmp_path / "m.obj").exists()
+        (tmp_path / name).unlink()
+    assert run("export", avatar, "--mesh", tmp_path / "m.obj", *common) == 0
+    assert f"wrote {tmp_path / 'm.obj'} with m.mtl and m_texture.png beside it" in capsys.readouterr().err
+    assert run("export", avatar, "--mesh", tmp_path / "m.obj", "--overwrite", *common) == 0
+    assert run("export", avatar, "--mesh", tmp_path / "n.obj", "--no-mesh-texture", *common) == 0
+    assert f"wrote {tmp_path / 'n.obj'}\n" in capsys.readouterr().err and not (tmp_path / "n.mtl").exists()
