@@ -130,8 +130,8 @@ def test_learned_masks_without_mediapipe_are_one_sentence(tmp_path, capsys, monk
     _capture(path, frames, masks, bg, with_masks=False)
     monkeypatch.setitem(__import__("sys").modules, "mediapipe", None)  # as if not installed
     assert main(["masks", str(path), "--method", "learned", "--quiet"]) == 2
-    assert capsys.readouterr().err == ("anr-studio: error: MediaPipe is not installed: fitting a video's poses and learned "
-                                       "masks (masks --method learned) need it, expected pip install 'anr-studio[video]'\n")
+    assert capsys.readouterr().err == ("anr-studio: error: MediaPipe is not installed, expected pip install "
+                                       "'anr-studio[video]' for fitting a video's poses and for learned masks\n")
 
 
 def test_shape_mismatch_is_an_error():
