@@ -66,7 +66,8 @@ def parse_background(text: str, size: tuple[int, int]) -> Any:
         if img is None:
             raise AnrError(f"--background {text}: cannot be read as an image, expected a PNG or JPEG")
         return cv2.cvtColor(cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-    raise AnrError(f"--background {text}: expected white, black, grey, transparent, #RRGGBB, R,G,B or an image file")
+    problem = "file not found" if path.suffix else "unknown colour"
+    raise AnrError(f"--background {text}: {problem}, expected white, black, grey, transparent, #RRGGBB, R,G,B or an image file")
 
 
 def parse_pose(text: str | None) -> np.ndarray | None:
@@ -150,14 +151,14 @@ def _run_render(args: argparse.Namespace) -> int:
 def _run_swap(args: argparse.Namespace) -> int:
     from anr_studio.avatar.tryon import load_mask, save_mask, swap_identity
 
+    if not (args.region or args.mask):
+        raise AnrError("swap: neither --region nor --mask given, expected one of them")
     _output(args, args.out, (".anr",), edits_avatar=True)
     _output(args, args.mask_out, (".png",), "--mask-out")
     _output(args, args.preview, (".png",), "--preview")
     avatar = _load(args)
     size = int(avatar.texture(avatar.identities[0]).shape[-1])
     mask = load_mask(args.mask, size, warn=say) if args.mask else None
-    if mask is None and not args.region:
-        raise AnrError("swap: neither --region nor --mask given, expected one of them")
     mask = swap_identity(avatar, args.source, args.target, args.name, args.region, mask, args.feather)
     avatar.save(args.out)
     say(f"wrote {args.out}: identity {args.name!r} is {args.target!r} wearing the {args.region or 'painted'} region "

@@ -114,3 +114,16 @@ def test_an_obj_export_checks_and_names_the_material_and_texture_beside_it(avata
     assert run("export", avatar, "--mesh", tmp_path / "m.obj", "--overwrite", *common) == 0
     assert run("export", avatar, "--mesh", tmp_path / "n.obj", "--no-mesh-texture", *common) == 0
     assert f"wrote {tmp_path / 'n.obj'}\n" in capsys.readouterr().err and not (tmp_path / "n.mtl").exists()
+
+
+@pytest.mark.parametrize("command, message", [
+    (["render", "{a}", "--background", "{tmp}/plate.png"], "--background {tmp}/plate.png: file not found, expected white, "),
+    (["render", "{a}", "--background", "mauve"], "--background mauve: unknown colour, expected white, black, grey"),
+    (["render", "{a}", "--pose", "{tmp}/p.npy"], "p.npy: file not found, expected a .npy file of a (24, 3) or (72,)"),
+    (["swap", "{tmp}/gone.anr", "--from", "a", "--to", "b", "--name", "c"], "swap: neither --region nor --mask given"),
+])
+def test_bad_arguments_say_what_is_wrong(avatar, body_file, tmp_path, capsys, command, message):
+    args = [a.format(a=avatar, tmp=tmp_path) for a in command]
+    out = tmp_path / ("o.anr" if args[0] == "swap" else "o.png")
+    assert run(*args, "--out", out, "--body-model", body_file, "--device", "cpu") == 2
+    assert message.format(tmp=tmp_path) in capsys.readouterr().err
