@@ -194,9 +194,19 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+AVATAR_FILE = "avatar.anr"
+"""The avatar file of a run folder of anr-studio train: what a command given the folder opens."""
+
+
+def avatar_file(path: str | os.PathLike) -> Path:
+    """Returns ``path``, or the avatar file inside it when it is a folder (a run folder of anr-studio train)."""
+    path = Path(path)
+    return path / AVATAR_FILE if path.is_dir() else path
+
+
 def read_safetensors(path: str | os.PathLike, meta_key: str, expected: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Returns (the JSON object stored under ``meta_key``, {name: tensor}) of a safetensors file we wrote;
-    AnrError naming ``path`` and the ``expected`` file ("an .anr avatar file") otherwise."""
+    AnrError naming ``path`` and the ``expected`` file ("an ANR Studio avatar file") otherwise."""
     from safetensors import safe_open
 
     path = Path(path)
@@ -206,8 +216,8 @@ def read_safetensors(path: str | os.PathLike, meta_key: str, expected: str) -> t
         with safe_open(str(path), framework="pt") as f:
             raw = (f.metadata() or {}).get(meta_key)
             tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as exc:  # noqa: BLE001 - safetensors raises several types for a damaged header or data
-        raise AnrError(f"{path}: cannot be read as safetensors ({exc}), expected {expected}") from None
+    except Exception:  # noqa: BLE001 - safetensors raises several types for a damaged header or data
+        raise AnrError(f"{path}: not {expected}: it is damaged or of another format (its safetensors header cannot be read)") from None
     if raw is None:
         raise AnrError(f"{path}: metadata has no {meta_key!r} entry, expected {expected}")
     try:

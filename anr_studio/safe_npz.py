@@ -144,6 +144,8 @@ def load_npy(path: str | os.PathLike, expected: str = "a NumPy array", objects: 
             _check_header(f"{label}: the array", shape, dtype, size - header_bytes, numbers=objects is None)
             f.seek(0)
             value = np.lib.format.read_array(f, allow_pickle=False)
+    except FileNotFoundError:
+        raise AnrError(f"{label}: file not found, expected a .npy file of {expected}") from None
     except OSError as exc:
         raise AnrError(f"{label}: cannot read it ({exc.strerror or _reason(exc)}), expected a .npy file of {expected}") from None
     except _DAMAGE as exc:

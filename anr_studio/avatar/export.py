@@ -71,8 +71,18 @@ def textured_mesh(body, vertices: np.ndarray, image: np.ndarray | None = None):
     return trimesh.Trimesh(vertices[unique[:, 0]], new_faces, visual=visual, process=False)
 
 
-def export_mesh(avatar, path: str | os.PathLike, pose: Any = None, identity: str | None = None, texture: bool = True) -> Path:
-    """Writes the posed coarse mesh to ``path`` (.obj with NAME.mtl and NAME_texture.png beside it, or .glb); returns it."""
+def mesh_files(path: str | os.PathLike, texture: bool = True) -> list[Path]:
+    """Returns the files `export_mesh` writes: ``path``, and beside a textured .obj its NAME.mtl and NAME_texture.png
+    (named after the mesh: meshes exported into one folder keep their own)."""
+    path = Path(path)
+    if path.suffix.lower() != ".obj" or not texture:
+        return [path]
+    return [path, path.with_suffix(".mtl"), path.with_name(f"{path.stem}_texture.png")]
+
+
+def export_mesh(avatar, path: str | os.PathLike, pose: Any = None, identity: str | None = None,
+                texture: bool = True) -> list[Path]:
+    """Writes the posed coarse mesh to ``path`` (.obj or .glb) and the files `mesh_files` names; returns them."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in MESH_SUFFIXES:
@@ -82,17 +92,17 @@ def export_mesh(avatar, path: str | os.PathLike, pose: Any = None, identity: str
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".glb":
         atomic_write_bytes(path, mesh.export(file_type="glb"))
-        return path
+        return [path]
     from trimesh.exchange.obj import export_obj
 
     text, files = export_obj(mesh, include_texture=image is not None, return_texture=True, mtl_name=f"{path.stem}.mtl")
     files = dict(files or {})
     mtl = files.pop(f"{path.stem}.mtl", None)
-    image_path = path.with_name(f"{path.stem}_texture.png")  # named after the mesh: meshes in one folder keep their own
+    written = mesh_files(path, image is not None)
     for name, blob in files.items():  # the texture image
-        mtl = mtl.replace(name.encode(), image_path.name.encode())
-        atomic_write_bytes(image_path, blob)
+        mtl = mtl.replace(name.encode(), written[2].name.encode())
+        atomic_write_bytes(written[2], blob)
     if mtl is not None:
-        atomic_write_bytes(path.with_suffix(".mtl"), mtl)
+        atomic_write_bytes(written[1], mtl)
     atomic_write_text(path, text)
-    return path
+    return written

@@ -256,7 +256,7 @@ class BodyModel(torch.nn.Module):
         """Returns the model stored in ``path`` by :meth:`save` (or by the built-in body's builder)."""
         path = Path(path)
         src = str(path)
-        meta, tensors = read_safetensors(path, METADATA_KEY, "a body model written by BodyModel.save (.safetensors)")
+        meta, tensors = read_safetensors(path, METADATA_KEY, "a body file (.safetensors) or an SMPL model (.npz, .pkl)")
         for key, kind in (("part_names", list), ("phenotype", dict), ("provenance", dict), ("model_id", str)):
             if meta.get(key) is not None and not isinstance(meta[key], kind):
                 raise AnrError(f"{src}: metadata {key} is a JSON {type(meta[key]).__name__}, expected a JSON {kind.__name__}")
@@ -279,7 +279,7 @@ class BodyModel(torch.nn.Module):
                        source=src)
         except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:  # nested metadata of other shapes
             raise AnrError(f"{src}: metadata does not describe a body model ({type(exc).__name__}: {str(exc)[:120]}), "
-                           "expected a file written by BodyModel.save") from None
+                           "expected an ANR Studio body file") from None
         body.extra_metadata = {k: v for k, v in meta.items() if k not in body.metadata()}
         known = set(_REQUIRED) | {"posedirs", "uv", "uv_faces", "face_uvs", "face_parts", "parents", "phenotype_regressor"}
         body.extra_tensors = {k: v for k, v in tensors.items() if k not in known}

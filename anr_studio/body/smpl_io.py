@@ -115,7 +115,7 @@ def load_smpl(path: str | os.PathLike, uv_obj: str | os.PathLike | None = None) 
 
     path = Path(path)
     if not path.is_file():
-        raise AnrError(f"{path}: SMPL model file not found")
+        raise AnrError(f"{path}: file not found, expected an SMPL model (.npz, .pkl)")
     suffix = path.suffix.lower()
     if suffix == ".npz":
         with NpzArchive(path, "the arrays of an SMPL-format model") as npz:

@@ -246,8 +246,9 @@ def _folder_source(src: Path, poses: Path | None) -> tuple[list[Path], Path]:
     else:
         npz = sorted(src.glob("*.npz"))
         if len(npz) != 1:
-            found = ", ".join(p.name for p in npz) or "none"
-            raise AnrError(f"{src}: has {len(npz)} .npz files ({found}) and no metadata.json, expected exactly one parameter file")
+            found = f"{len(npz)} .npz files ({', '.join(p.name for p in npz)})" if npz else "no parameter file"
+            raise AnrError(f"{src}: holds {found}, expected the SMPL/camera parameters beside images/: metadata.json "
+                           "or one SMPL .npz (or name the file with --poses)")
         param = npz[0]
     if not param.is_file():
         raise AnrError(f"{param}: does not exist, expected the SMPL/camera parameter file")

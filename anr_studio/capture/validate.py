@@ -164,7 +164,7 @@ def validate(path: str | os.PathLike, *, name: str | None = None, deep: bool = F
     name = str(path) if name is None else name
     path = Path(path)
     if not path.is_file():
-        return [f"{name}: file does not exist, expected an ANR capture (.h5)"]
+        return [f"{name}: {'is a folder' if path.is_dir() else 'file does not exist'}, expected an ANR capture (.h5)"]
     try:
         f = h5py.File(path, "r")
     except OSError:

@@ -11,6 +11,7 @@ import numpy as np
 
 from anr_studio.cli.argtypes import add_device, count, device, image_side, number, progress_bar, say, stop_on_signals
 from anr_studio.errors import AnrError
+from anr_studio.fileio import avatar_file
 
 COLOURS = {"white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128), "gray": (128, 128, 128),
            "green": (0, 177, 64)}
@@ -65,7 +66,8 @@ def parse_background(text: str, size: tuple[int, int]) -> Any:
         if img is None:
             raise AnrError(f"--background {text}: cannot be read as an image, expected a PNG or JPEG")
         return cv2.cvtColor(cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-    raise AnrError(f"--background {text}: expected white, black, grey, transparent, #RRGGBB, R,G,B or an image file")
+    problem = "file not found" if path.suffix else "unknown colour"
+    raise AnrError(f"--background {text}: {problem}, expected white, black, grey, transparent, #RRGGBB, R,G,B or an image file")
 
 
 def parse_pose(text: str | None) -> np.ndarray | None:
@@ -149,14 +151,14 @@ def _run_render(args: argparse.Namespace) -> int:
 def _run_swap(args: argparse.Namespace) -> int:
     from anr_studio.avatar.tryon import load_mask, save_mask, swap_identity
 
+    if not (args.region or args.mask):
+        raise AnrError("swap: neither --region nor --mask given, expected one of them")
     _output(args, args.out, (".anr",), edits_avatar=True)
     _output(args, args.mask_out, (".png",), "--mask-out")
     _output(args, args.preview, (".png",), "--preview")
     avatar = _load(args)
     size = int(avatar.texture(avatar.identities[0]).shape[-1])
     mask = load_mask(args.mask, size, warn=say) if args.mask else None
-    if mask is None and not args.region:
-        raise AnrError("swap: neither --region nor --mask given, expected one of them")
     mask = swap_identity(avatar, args.source, args.target, args.name, args.region, mask, args.feather)
     avatar.save(args.out)
     say(f"wrote {args.out}: identity {args.name!r} is {args.target!r} wearing the {args.region or 'painted'} region "
@@ -221,13 +223,15 @@ def _run_fit(args: argparse.Namespace) -> int:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from anr_studio.avatar.export import export_mesh, texture_images
+    from anr_studio.avatar.export import export_mesh, mesh_files, texture_images
     from anr_studio.avatar.tryon import export_region_masks
     from anr_studio.avatar.video import write_png
 
     if not (args.mesh or args.texture or args.uv_masks):
         raise AnrError("export: nothing to export, expected --mesh, --texture or --uv-masks")
-    _output(args, args.mesh, (".obj", ".glb"), "--mesh")
+    if args.mesh:
+        for path in mesh_files(_output(args, args.mesh, (".obj", ".glb"), "--mesh"), not args.no_mesh_texture)[1:]:
+            _output(args, str(path), (path.suffix,), "--mesh")  # an .obj's material and texture image
     if args.texture:
         path = _output(args, args.texture, (".png",), "--texture")
         _output(args, str(path.with_name(f"{path.stem}_pca.png")), (".png",), "--texture")
@@ -236,8 +240,8 @@ def _run_export(args: argparse.Namespace) -> int:
     identity = args.identity or avatar.identities[0]
     avatar._check(identity)
     if args.mesh:
-        export_mesh(avatar, args.mesh, parse_pose(args.pose), identity, texture=not args.no_mesh_texture)
-        say(f"wrote {args.mesh}")
+        written = export_mesh(avatar, args.mesh, parse_pose(args.pose), identity, texture=not args.no_mesh_texture)
+        say(f"wrote {written[0]}" + (f" with {written[1].name} and {written[2].name} beside it" if written[1:] else ""))
     if args.texture:
         images = texture_images(avatar.texture(identity))
         path = Path(args.texture)
@@ -253,7 +257,7 @@ def _run_export(args: argparse.Namespace) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("avatar", help="avatar file (.anr) written by anr-studio train")
+    p.add_argument("avatar", type=avatar_file, help="avatar file (.anr), or the run folder of anr-studio train holding it")
     add_device(p)
     p.add_argument("--body-model", metavar="PATH", help="the body file the avatar's body model id refers to")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

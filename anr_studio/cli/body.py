@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from anr_studio.cli.argtypes import device
 from anr_studio.errors import AnrError
 from anr_studio.fileio import shipped_path
 
@@ -171,7 +172,7 @@ def _run(args: argparse.Namespace) -> int:
     for name in (n.strip() for n in args.pose.split(",")):
         if name != "rest":
             poses[Path(name).name if name.lower().endswith(".npz") else name] = named_pose(name, args.frame)
-    body = load_body(args.model, device=args.device, uv_obj=args.uv_obj)
+    body = load_body(args.model, device=device(args.device), uv_obj=args.uv_obj)
     grid = body_grid(body, poses, args.size)
     write_png(out, grid)
     print(f"wrote {out} ({grid.shape[1]}x{grid.shape[0]}, body {body.model_id}, {body.num_vertices} vertices)")
@@ -190,9 +191,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="PNG", help="output image")
     p.add_argument("--size", type=int, default=512, help="pixels per view (default 512)")
     p.add_argument("--frame", type=int, default=None, help="frame of aist / the .npz (default: a third of the way in)")
-    p.add_argument("--model", default=None, metavar="PATH",
+    p.add_argument("--body-model", "--model", dest="model", default=None, metavar="PATH",
                    help="a body .safetensors or an SMPL .npz/.pkl (default: the built-in body)")
-    p.add_argument("--uv-obj", default=None, metavar="OBJ", help="UV layout for an SMPL --model")
-    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--uv-obj", default=None, metavar="OBJ", help="UV layout for an SMPL --body-model")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="torch device (default cpu)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=_run)

@@ -38,7 +38,7 @@ def run_avatar(path: str | os.PathLike, device: str | torch.device = "cpu", body
         textures = [ckpt.tensors[f"texture.{i}.texture"][0] for i in range(len(ckpt.meta["identities"]))]
         return Avatar.from_weights(ckpt.meta, unprefixed(ckpt.tensors, "renderer"), textures, device, body, body_path,
                                    str(ckpt.path))
-    return Avatar.load(path / AVATAR_FILE if path.is_dir() else path, device, body, body_path)
+    return Avatar.load(path, device, body, body_path)
 
 
 def trainer_avatar(trainer: Any) -> Avatar:
@@ -91,13 +91,13 @@ def evaluate(run: str | os.PathLike, capture_paths: Sequence[str | Capture], spl
     weights are absent; ``keep_images`` > 0 adds ``images[name]``; ``psnr_only``: PSNR and mask IoU only;
     ``refinement`` adds ``test_time_pose_refinement`` = {"steps", "per_identity", "overall"} of the same
     frames after test-time pose refinement."""
+    caps = [path if isinstance(path, Capture) else Capture(path) for path in capture_paths]  # before any weights load
     avatar = avatar or run_avatar(run, device, body, body_path)
     status = lpips_status()
     rows: dict[str, list[dict[str, float | None]]] = {}
     refined: dict[str, list[dict[str, float | None]]] = {}
     images: dict[str, list[dict[str, np.ndarray]]] = {}
-    for path in capture_paths:
-        cap = path if isinstance(path, Capture) else Capture(path)
+    for cap in caps:
         if cap.identity not in avatar.identities:
             raise AnrError(f"{cap.path.name}: identity {cap.identity!r} is not in the avatar, expected one of {', '.join(avatar.identities)}")
         avatar.check_body_model(cap.body_model_id, cap.path.name)

@@ -71,7 +71,7 @@ def resume(trainer: Any) -> None:
     if ckpt is None:
         trainer.warn(f"{trainer.out}: the run was stopped before its first checkpoint; starting it again from step 0")
         return
-    meta, source = ckpt.meta, ckpt.path.name
+    meta, source = ckpt.meta, str(ckpt.path)
     seconds = meta.get("train_time_s", 0.0)
     if not isinstance(meta.get("optim", {}), dict) or not isinstance(meta.get("rng", {}), dict) \
             or not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds):

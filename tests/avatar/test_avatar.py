@@ -155,7 +155,7 @@ def test_bad_input(avatar, avatar_path):
         Avatar.load(avatar_path, body=tiny_body())
     with pytest.raises(AnrError, match="texture of 'x' has shape"):
         avatar.add_identity("x", torch.zeros(8, 16, 16))
-    with pytest.raises(AnrError, match="file not found, expected an .anr avatar file"):
+    with pytest.raises(AnrError, match="file not found, expected an ANR Studio avatar file"):
         Avatar.load(avatar_path.parent / "missing.anr", body=avatar.body)
 
 

@@ -96,7 +96,7 @@ def test_truncated_and_random_files_are_refused(avatar_path, tmp_path, cut):
     data = avatar_path.read_bytes()
     path = tmp_path / "a.anr"
     path.write_bytes(data[:cut] if cut >= 0 else np.random.default_rng(1).integers(0, 256, 5000, np.uint8).tobytes())
-    with pytest.raises(AnrError, match="a.anr: cannot be read as safetensors"):
+    with pytest.raises(AnrError, match=r"a.anr: not an ANR Studio avatar file: it is damaged or of another format \(its safetensors header cannot be"):
         read_avatar(path)
 
 

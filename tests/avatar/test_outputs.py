@@ -83,3 +83,47 @@ def test_render_arguments_are_range_checked(avatar, tmp_path, capsys, flag, valu
 def test_cuda_without_a_gpu_is_one_sentence(avatar, tmp_path, capsys):
     assert run("render", avatar, "--device", "cuda", "--out", tmp_path / "o.png") == 2
     assert "--device cuda: no CUDA GPU is available on this machine, expected --device cpu" in capsys.readouterr().err
+
+
+def test_a_run_folder_stands_for_its_avatar_file(avatar, body_file, tmp_path, capsys):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    shutil.move(avatar, folder / "avatar.anr")
+    common = ["--body-model", body_file, "--device", "cpu", "--quiet"]
+    assert run("render", folder, "--size", 16, "--out", tmp_path / "r.png", *common) == 0
+    assert run("export", folder, "--texture", tmp_path / "t.png", *common) == 0
+    assert run("swap", folder, "--from", "alice", "--to", "bob", "--region", "upper", "--name", "c",
+               "--out", folder / "avatar.anr", *common) == 0  # the folder's own file: an in-place edit
+    assert (tmp_path / "r.png").is_file() and (tmp_path / "t.png").is_file()
+    assert "identity 'c' is 'bob'" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert run("render", tmp_path / "empty", "--out", tmp_path / "e.png", *common) == 2
+    assert f"{tmp_path / 'empty' / 'avatar.anr'}: file not found, expected an ANR Studio avatar file" in capsys.readouterr().err
+
+
+def test_an_obj_export_checks_and_names_the_material_and_texture_beside_it(avatar, body_file, tmp_path, capsys):
+    common = ["--body-model", body_file, "--device", "cpu", "--quiet"]
+    for name in ("m.mtl", "m_texture.png"):
+        (tmp_path / name).write_bytes(b"another mesh's")
+        assert run("export", avatar, "--mesh", tmp_path / "m.obj", *common) == 2
+        assert f"--mesh {tmp_path / name}: the file exists, expected a new name or --overwrite" in capsys.readouterr().err
+        assert (tmp_path / name).read_bytes() == b"another mesh's" and not (tmp_path / "m.obj").exists()
+        (tmp_path / name).unlink()
+    assert run("export", avatar, "--mesh", tmp_path / "m.obj", *common) == 0
+    assert f"wrote {tmp_path / 'm.obj'} with m.mtl and m_texture.png beside it" in capsys.readouterr().err
+    assert run("export", avatar, "--mesh", tmp_path / "m.obj", "--overwrite", *common) == 0
+    assert run("export", avatar, "--mesh", tmp_path / "n.obj", "--no-mesh-texture", *common) == 0
+    assert f"wrote {tmp_path / 'n.obj'}\n" in capsys.readouterr().err and not (tmp_path / "n.mtl").exists()
+
+
+@pytest.mark.parametrize("command, message", [
+    (["render", "{a}", "--background", "{tmp}/plate.png"], "--background {tmp}/plate.png: file not found, expected white, "),
+    (["render", "{a}", "--background", "mauve"], "--background mauve: unknown colour, expected white, black, grey"),
+    (["render", "{a}", "--pose", "{tmp}/p.npy"], "p.npy: file not found, expected a .npy file of a (24, 3) or (72,)"),
+    (["swap", "{tmp}/gone.anr", "--from", "a", "--to", "b", "--name", "c"], "swap: neither --region nor --mask given"),
+])
+def test_bad_arguments_say_what_is_wrong(avatar, body_file, tmp_path, capsys, command, message):
+    args = [a.format(a=avatar, tmp=tmp_path) for a in command]
+    out = tmp_path / ("o.anr" if args[0] == "swap" else "o.png")
+    assert run(*args, "--out", out, "--body-model", body_file, "--device", "cpu") == 2
+    assert message.format(tmp=tmp_path) in capsys.readouterr().err

@@ -194,7 +194,7 @@ def test_broken_files(tmp_path, box):
     box.save(path)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(AnrError, match=str(path)):
+    with pytest.raises(AnrError, match=str(path) + r": not a body file \(.safetensors\) or an SMPL model \(.npz, .pkl\): it "):
         BodyModel.load(path)
     from safetensors.torch import save_file
 

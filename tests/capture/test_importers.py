@@ -151,6 +151,14 @@ def test_failures_leave_no_output(tmp_path):
         import_capture(_touch(tmp_path / "v.mp4"), out)
     with pytest.raises(AnrError, match="has no images/ folder"):
         import_capture(tmp_path, out)
+    (src / "smpl.npz").unlink()
+    with pytest.raises(AnrError, match=r"subject1: holds no parameter file, expected the SMPL/camera parameters beside "
+                                       r"images/: metadata.json or one SMPL .npz \(or name the file with --poses\)"):
+        import_capture(src, out)
+    np.savez(src / "a.npz", **_params())
+    np.savez(src / "b.npz", **_params())
+    with pytest.raises(AnrError, match=r"subject1: holds 2 .npz files \(a.npz, b.npz\), expected the SMPL/camera"):
+        import_capture(src, out)
 
 
 def test_parameters_without_rows_or_with_an_odd_frame_rate_are_one_sentence():

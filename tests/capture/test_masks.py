@@ -124,6 +124,16 @@ def test_overwrite_reports_iou_against_replaced_masks(tmp_path, capsys):
     assert mean_iou >= 0.93
 
 
+def test_learned_masks_without_mediapipe_are_one_sentence(tmp_path, capsys, monkeypatch):
+    frames, masks, bg = make_frames(2, seed=3)
+    path = tmp_path / "cap.h5"
+    _capture(path, frames, masks, bg, with_masks=False)
+    monkeypatch.setitem(__import__("sys").modules, "mediapipe", None)  # as if not installed
+    assert main(["masks", str(path), "--method", "learned", "--quiet"]) == 2
+    assert capsys.readouterr().err == ("anr-studio: error: MediaPipe is not installed, expected pip install "
+                                       "'anr-studio[video]' for fitting a video's poses and for learned masks\n")
+
+
 def test_shape_mismatch_is_an_error():
     with pytest.raises(AnrError, match="expected the background's"):
         extract_mask(np.zeros((4, 4, 3), np.uint8), np.zeros((5, 4, 3), np.uint8))

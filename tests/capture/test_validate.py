@@ -91,6 +91,7 @@ def test_truncated_and_foreign_files(tmp_path, cap_path):
     text.write_text("hello")
     assert validate(text) == [f"{text}: not a readable HDF5 file (truncated or another format), expected an ANR capture (.h5)"]
     assert "file does not exist" in validate(tmp_path / "nope.h5")[0]
+    assert validate(tmp_path) == [f"{tmp_path}: is a folder, expected an ANR capture (.h5)"]
 
 
 def test_capture_info(cap_path, capsys, tmp_path):

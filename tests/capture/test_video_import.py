@@ -175,7 +175,7 @@ def test_corrupt_video_and_bad_model_files_are_refused(synth, tmp_path, monkeypa
         video_to_capture(bad, tmp_path / "x.h5", estimator=ProjectedKeypoints(cap), segmenter=seg, progress=False)
     assert not (tmp_path / "x.h5").exists()
     (tmp_path / "seg.safetensors").write_bytes(b"not a model")
-    with pytest.raises(AnrError, match="seg.safetensors: .*expected a person segmenter"):
+    with pytest.raises(AnrError, match="seg.safetensors: not a person segmenter"):
         ConvSegmenter.load(tmp_path / "seg.safetensors")
     monkeypatch.setitem(sys.modules, "mediapipe", None)
     with pytest.raises(AnrError, match=r"anr-studio\[video\]"):

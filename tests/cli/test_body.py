@@ -39,7 +39,7 @@ def test_body_command_with_a_saved_body(tmp_path, capsys):
     model = tmp_path / "box.safetensors"
     box_body().save(model)
     out = tmp_path / "body.png"
-    assert main(["body", "--pose", "bent", "--out", str(out), "--size", "64", "--model", str(model)]) == 0
+    assert main(["body", "--pose", "bent", "--out", str(out), "--size", "64", "--body-model", str(model)]) == 0
     assert "wrote" in capsys.readouterr().out
     check_grid(read_png(out), 64, rows=2)
 
@@ -110,3 +110,13 @@ def test_aist_frame_is_upright():
     assert root[1, 1] > 0.8  # the body's up axis points up
     raw = np.load(AIST_DEMO)["poses"][100].reshape(24, 3)
     torch.testing.assert_close(pose[1:], torch.from_numpy(raw[1:]))  # only the root is turned
+
+
+def test_an_unusable_device_is_one_sentence(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["body", "--device", "tpu", "--out", str(tmp_path / "b.png")])
+    assert "argument --device: invalid choice: 'tpu'" in capsys.readouterr().err
+    if not __import__("torch").cuda.is_available():
+        assert main(["body", "--device", "cuda", "--size", "16", "--out", str(tmp_path / "b.png")]) == 2
+        assert capsys.readouterr().err == ("anr-studio: error: --device cuda: no CUDA GPU is available on this machine, "
+                                           "expected --device cpu\n")

@@ -117,7 +117,7 @@ def test_avatar_file_round_trip_and_errors(tmp_path):
     assert torch.equal(avatar.textures[0], textures[0][0]) and avatar.textures[1].shape == (8, 4, 4)
     assert avatar.meta["format"] == "anr-avatar" and avatar.meta["identities"] == ["a", "b"]
     (tmp_path / "bad.anr").write_bytes(b"not a safetensors file")
-    with pytest.raises(AnrError, match="bad.anr: cannot be read as safetensors"):
+    with pytest.raises(AnrError, match="bad.anr: not an ANR Studio avatar file"):
         read_avatar(tmp_path / "bad.anr")
     with pytest.raises(AnrError, match="2 textures for 1 identities, expected one per identity"):
         write_avatar(tmp_path / "c.anr", state, textures, {"identities": ["a"]})

@@ -54,7 +54,8 @@ def test_train_then_eval_writes_an_avatar_and_metrics(tmp_path, captures, body_f
 
 
 
-def test_eval_of_a_capture_without_masks_prints_mask_iou_as_unavailable(tmp_path, captures, body, body_file, capsys):
+def test_eval_of_a_capture_without_masks_prints_mask_iou_as_unavailable(tmp_path, captures, body, body_file, capsys,
+                                                                          monkeypatch):
     run = tmp_path / "run"
     assert _train(run, captures, body_file, "--steps", "5", "--time-budget", "0.001") == 0
     assert "training stopped at its time budget at step 1 (" in capsys.readouterr().out
@@ -68,6 +69,14 @@ def test_eval_of_a_capture_without_masks_prints_mask_iou_as_unavailable(tmp_path
     assert line.startswith(f"{out}: PSNR {metrics['psnr']:.2f} dB, SSIM ") and line.endswith("over 2 frames")
     assert "mask IoU unavailable" in line and f"FLIP {metrics['flip']:.4f}" in line
     assert ("LPIPS unavailable" in line) == (metrics["lpips"] is None)
+
+    def no_weights():
+        raise AssertionError("the LPIPS weights were looked up before the captures were checked")
+
+    monkeypatch.setattr("anr_studio.train.evaluate.lpips_status", no_weights)  # a lookup may download them
+    assert cli.main(["eval", str(run), "--captures", str(bare), str(tmp_path / "typo.h5"), "--device", "cpu",
+                     "--body-model", body_file]) == 2
+    assert f"{tmp_path / 'typo.h5'}: " in capsys.readouterr().err
 
 def test_train_reports_fitting_the_poses_to_the_masks_as_lines_or_bars(tmp_path, captures, body_file, capsys,
                                                                         monkeypatch):
@@ -96,6 +105,9 @@ def test_resume_extends_a_run_and_a_second_run_in_the_same_folder_is_refused(tmp
     assert cli.main(["train", "--out", str(run), "--resume", "--steps", "3", "--device", "cpu", "--body-model",
                      body_file, "--no-progress"]) == 0
     assert "training done at step 3" in capsys.readouterr().out
+    assert cli.main(["train", "--out", str(run), "--resume", "--captures", captures[1], "--device", "cpu",
+                     "--body-model", body_file, "--no-progress"]) == 2
+    assert f"{run / 'checkpoints' / 'step-00000003.json'}: identities ['alice', 'bob'] differ" in capsys.readouterr().err
 
 
 def test_flags_map_onto_the_config(tmp_path, captures, capsys):

@@ -121,8 +121,8 @@ def shipped_models():
     try:
         import mediapipe
     except ImportError:
-        raise AnrError(f"video import: the pose estimator and person segmenter need MediaPipe, expected it "
-                       f"installed (pip install '{VIDEO_EXTRA}')") from None
+        raise AnrError(f"MediaPipe is not installed, expected pip install '{VIDEO_EXTRA}' for fitting a video's poses "
+                       "and for learned masks") from None
     root = Path(mediapipe.__file__).parent
     missing = [name for name in MODEL_FILES if not (root / name).is_file()]
     if missing:
