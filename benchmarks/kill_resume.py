@@ -9,9 +9,13 @@ names some. The uninterrupted run trains ``--steps`` steps with a checkpoint eve
 --resume`` once the folder holds a run), killed (SIGKILL to its process group) after a random
 delay, and started again until it has been killed
 ``--kills`` times; the last start runs to the end. About one kill in seven lands in start-up
-(before ``run.json``, while loading a checkpoint); the others land after the start's first step,
-at a random moment within a span that spreads the kills over the whole run: mid-step, while a
-checkpoint or the avatar is being written, before the first checkpoint.
+(before ``run.json``, while loading a checkpoint): within the shortest start-up seen so far, and at
+the latest as the start logs its first step, so one slow start-up on a loaded machine does not push
+it past the end of a faster start. The others land after the start's first step, at a random moment
+within a span that spreads the kills over the whole run: mid-step, while a checkpoint or the avatar
+is being written, before the first checkpoint; at the latest as the start logs its last step (while
+it writes the final checkpoint and the avatar), so a start running faster than the uninterrupted
+run is still killed.
 
 Prints one line per kill (delay, newest committed checkpoint) and a summary; exits 0 when the
 final checkpoint's tensors and the avatar's tensors equal the uninterrupted run's exactly and
@@ -81,6 +85,19 @@ def _trained(run: Path, first: int, started: float) -> bool:
     return fresh and _last_step(run) > first
 
 
+def _kill(proc: subprocess.Popen, delay: float, due) -> float | None:
+    """SIGKILLs the start's process group after ``delay`` seconds, or earlier once ``due()`` holds; returns the
+    seconds waited (None when the start ended first)."""
+    begin = time.monotonic()
+    while proc.poll() is None:
+        if time.monotonic() - begin >= delay or due():
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return time.monotonic() - begin
+        time.sleep(0.01)
+    return None
+
+
 def _start(run: Path, train_args: list[str], resume_args: list[str]) -> subprocess.Popen:
     args = resume_args if (run / "run.json").exists() else train_args
     return subprocess.Popen(_cli("train", "--out", str(run), *args), env=_env(), start_new_session=True,
@@ -121,6 +138,7 @@ def kill_resume(work: Path, captures: list[str], kills: int, steps: int, checkpo
     if proc.returncode:
         raise SystemExit(f"the uninterrupted run failed:\n{err}")
     startup = startup or wall / 2
+    uninterrupted_startup = startup
     log(f"uninterrupted run: {steps} steps in {wall:.1f} s ({startup:.1f} s start-up)")
     rng = np.random.default_rng(seed)
     delivered, restarts, phases = 0, 0, {"in start-up": 0, "in training": 0, "with no checkpoint yet": 0}
@@ -130,24 +148,30 @@ def kill_resume(work: Path, captures: list[str], kills: int, steps: int, checkpo
         restarts += 1
         if delivered < kills:
             first = _newest_step(broken) or 0  # the step this start resumes from
+
+            def trained() -> bool:
+                return _trained(broken, first, started)
+
+            def at_end() -> bool:
+                return _last_step(broken) >= steps
+
             if rng.random() < 0.15:  # aimed at start-up: loading, building the model, before run.json
-                delay = float(rng.uniform(0.0, startup))
+                delay, due = float(rng.uniform(0.0, startup)), trained
             else:  # aimed at training: after this start's first step, spread over what is left of the run
-                while proc.poll() is None and not _trained(broken, first, started):
+                while proc.poll() is None and not trained():
                     time.sleep(0.01)
-                left = (wall - startup) * (steps - (_newest_step(broken) or 0)) / steps
-                delay = float(rng.uniform(0.0, left / (kills - delivered)))
-            try:
-                proc.wait(timeout=delay)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                phase = "in training" if _trained(broken, first, started) else "in start-up"
+                if proc.poll() is None:
+                    startup = min(startup, time.time() - started)
+                left = (wall - uninterrupted_startup) * (steps - (_newest_step(broken) or 0)) / steps
+                delay, due = float(rng.uniform(0.0, left / (kills - delivered))), at_end
+            waited = _kill(proc, delay, due)
+            if waited is not None:
+                phase = "in training" if trained() else "in start-up"
                 if _newest_step(broken) is None:
                     phases["with no checkpoint yet"] += 1
-                proc.wait()
                 delivered += 1
                 phases[phase] += 1
-                log(f"kill {delivered:2d} {phase} (+{delay:4.2f} s; newest checkpoint: step {_newest_step(broken)}, "
+                log(f"kill {delivered:2d} {phase} (+{waited:4.2f} s; newest checkpoint: step {_newest_step(broken)}, "
                     f"last logged step {_last_step(broken)})")
                 continue
         _, err = proc.communicate()

@@ -23,5 +23,6 @@ def test_kills_at_random_moments_resume_to_the_same_tensors(tmp_path, captures, 
     extra = ["--body-model", str(body_file), *[a for s in SMALL for a in ("--set", s)]]
     result = bench.kill_resume(tmp_path, captures, kills=3, steps=60, checkpoint_every=3, seed=1, extra=extra,
                                log=lambda m: None)
-    # a start can finish before its kill lands (the delays are random): two or three kills
+    # the last kill may be due only as its start logs the last step: a start that ends before the benchmark
+    # sees that (a loaded machine) leaves two kills
     assert result["kills"] >= 2 and result["differing_tensors"] == [] and result["log_steps_once"], result
