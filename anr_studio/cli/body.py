@@ -72,7 +72,8 @@ def _pose_from_npz(path: Path, frame: int | None) -> torch.Tensor:
     poses = load_smpl_npz(path).poses
     index = len(poses) // 3 if frame is None else frame
     if not 0 <= index < len(poses):
-        raise AnrError(f"{path}: frame {index} is out of range, expected 0..{len(poses) - 1}")
+        raise AnrError(f"--frame {index}: out of range for {'aist' if path == AIST_DEMO else path}'s {len(poses)} frames, "
+                       f"expected 0..{len(poses) - 1}")
     return _upright(torch.from_numpy(poses[index].copy()))
 
 

@@ -151,6 +151,9 @@ def test_cli_synth_writes_a_capture_and_rejects_bad_input(tmp_path, capsys):
     np.testing.assert_allclose(cap.poses, cap.truth("pose"), atol=1e-5)  # --tracking-noise 0: no noise
     assert main(["synth", "--out", str(tmp_path / "m.h5"), "--motion", "moonwalk", "--quiet"]) == 2
     assert "moonwalk" in capsys.readouterr().err
+    assert main(["synth", "--out", str(tmp_path / "f.h5"), "--fine-body", str(tmp_path / "typo.safetensors")]) == 2
+    assert capsys.readouterr().err == (f"anr-studio: error: --fine-body {tmp_path / 'typo.safetensors'}: file not found, "
+                                       "expected a body file (.safetensors) for the synthetic person\n")
     bad = tmp_path / "bad.h5"
     assert main(["synth", "--out", str(bad), "--frames", "1", "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

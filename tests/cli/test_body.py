@@ -66,7 +66,7 @@ def test_body_command_with_the_default_body(tmp_path):
         (["--pose", "bent,flying"], "--pose: unknown pose 'flying'"),
         (["--pose", "missing.npz"], "missing.npz: pose file not found"),
         (["--pose", "bent", "--size", "3"], "--size is 3"),
-        (["--pose", "aist", "--frame", "100000"], "frame 100000 is out of range"),
+        (["--pose", "aist", "--frame", "100000"], "--frame 100000: out of range for aist's 320 frames, expected 0..319"),
     ],
 )
 def test_bad_arguments_give_exit_2_and_one_line(tmp_path, capsys, argv, message):

@@ -53,6 +53,8 @@ def load_bodies(fine_path: str | os.PathLike | None):
     from anr_studio.body import BodyModel
 
     path = Path(fine_path) if fine_path is not None else FINE_BODY_PATH
+    if fine_path is not None and not path.is_file():
+        raise AnrError(f"--fine-body {path}: file not found, expected a body file (.safetensors) for the synthetic person")
     if not path.is_file():
         raise AnrError(f"{path}: the fine body for synthetic people is missing, expected the file written by "
                        "`python -m scripts.build_body.build`")
