@@ -196,6 +196,8 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 AVATAR_FILE = "avatar.anr"
 """The avatar file of a run folder of anr-studio train: what a command given the folder opens."""
+RUN_FILE = "run.json"
+"""The settings file that marks a folder as a run folder of anr-studio train."""
 
 
 def avatar_file(path: str | os.PathLike) -> Path:

@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from anr_studio.errors import AnrError
-from anr_studio.fileio import AVATAR_FILE, atomic_write_text, lock_folder, os_error_message, os_errors
+from anr_studio.fileio import AVATAR_FILE, RUN_FILE, atomic_write_text, lock_folder, os_error_message, os_errors
 from anr_studio.train.checkpoint import CHECKPOINT_DIR, checkpoint_paths
 
-RUN_FILE = "run.json"
 LOG_FILE = "log.jsonl"
 
 

@@ -99,6 +99,11 @@ def test_a_run_folder_stands_for_its_avatar_file(avatar, body_file, tmp_path, ca
     (tmp_path / "empty").mkdir()
     assert run("render", tmp_path / "empty", "--out", tmp_path / "e.png", *common) == 2
     assert f"{tmp_path / 'empty' / 'avatar.anr'}: file not found, expected an ANR Studio avatar file" in capsys.readouterr().err
+    (tmp_path / "training").mkdir()
+    (tmp_path / "training" / "run.json").write_text("{}")  # a run still training: no avatar.anr yet
+    assert run("render", tmp_path / "training", "--out", tmp_path / "e.png", *common) == 2
+    assert f"{tmp_path / 'training' / 'avatar.anr'}: not written yet, expected the avatar of a run whose training has stopped" \
+        in capsys.readouterr().err
 
 
 def test_an_obj_export_checks_and_names_the_material_and_texture_beside_it(avatar, body_file, tmp_path, capsys):
