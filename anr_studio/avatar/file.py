@@ -14,7 +14,7 @@ from safetensors.torch import save_file
 
 from anr_studio.errors import AnrError
 from anr_studio.avatar.integrity import CHECKSUM_KEY, check_meta, check_tensors, check_textures, tensors_sha256
-from anr_studio.fileio import RUN_FILE, atomic_path, avatar_file, read_safetensors
+from anr_studio.fileio import AVATAR_FILE, RUN_FILE, atomic_path, avatar_file, read_safetensors
 from anr_studio.model import ANRRenderer, DNRRenderer, ModelConfig, build_renderer
 
 FORMAT = "anr-avatar"
@@ -57,7 +57,7 @@ def write_avatar(path: str | os.PathLike, renderer_state: dict[str, torch.Tensor
 def read_avatar(path: str | os.PathLike) -> AvatarData:
     """Returns the avatar stored at ``path`` (or in the run folder ``path``); AnrError naming the file if it is not a valid avatar."""
     path = avatar_file(path)
-    if not path.exists() and (path.parent / RUN_FILE).is_file():
+    if path.name == AVATAR_FILE and not path.exists() and (path.parent / RUN_FILE).is_file():
         raise AnrError(f"{path}: not written yet, expected the avatar of a run whose training has stopped "
                        "(training writes it when it stops) or an .anr file")
     meta, tensors = read_safetensors(path, META_KEY, "an ANR Studio avatar file")
