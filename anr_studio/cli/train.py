@@ -151,12 +151,14 @@ def run_train(args: argparse.Namespace) -> int:
 
     trainer = Trainer(config, captures, out, device=args.device, resume=args.resume, callbacks=callbacks,
                       body_path=args.body_model, warn=say)
-    with stop_on_signals(trainer.request_stop):  # the data-loader workers ignore them (see FrameDataset)
-        reason = trainer.run()
+    try:
+        with stop_on_signals(trainer.request_stop):  # the data-loader workers ignore them (see FrameDataset)
+            reason = trainer.run()
+    finally:
+        trainer.close()
     if trainer.dist.is_main:
         reason = "stopped at its time budget" if reason == "time budget" else reason
         print(f"training {reason} at step {trainer.step} ({trainer.train_time:.0f} s); wrote {out / 'avatar.anr'}")
-    trainer.close()
     return 0
 
 

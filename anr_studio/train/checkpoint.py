@@ -85,6 +85,12 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch
     except _DAMAGED as exc:
         raise AnrError(f"checkpoint: optimiser {prefix} does not match the model ({type(exc).__name__}: "
                        f"{str(exc)[:120]}), expected the same configuration") from None
+    # Moments are stored contiguous; a channels_last parameter needs them in its own layout (fused CUDA Adam
+    # refuses mixed strides).
+    for param, entry in optimizer.state.items():
+        for key, value in entry.items():
+            if isinstance(value, torch.Tensor) and value.shape == param.shape and value.stride() != param.stride():
+                entry[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
 
 
 def _same_kind(value: Any, like: Any, where: str) -> Any:

@@ -428,6 +428,9 @@ class Trainer:
         except BaseException:
             self._call("on_end", "error")
             raise
+        finally:
+            # Ends the loader's workers now: they ignore stop signals, so an error's exit could not end them.
+            data = None  # noqa: F841
         self.save_checkpoint()
         if self.fitting is None:
             self.export_avatar()

@@ -43,6 +43,21 @@ def test_optimizer_state_round_trips_through_tensors_and_json():
             assert torch.equal(a["state"][i][k], b["state"][i][k])
 
 
+def test_restored_moments_take_their_channels_last_parameters_layout():
+    conv = torch.nn.Conv2d(3, 8, 3).to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(conv.parameters(), lr=1e-3)
+    conv(torch.randn(1, 3, 8, 8)).sum().backward()
+    opt.step()
+    tensors, meta = flatten_optimizer(opt, "optim.r")
+    conv2 = torch.nn.Conv2d(3, 8, 3).to(memory_format=torch.channels_last)
+    opt2 = torch.optim.Adam(conv2.parameters(), lr=1e-3)
+    restore_optimizer(opt2, tensors, meta, "optim.r")
+    for p, p2 in zip(conv.parameters(), conv2.parameters()):
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert opt2.state[p2][key].stride() == p2.stride()
+            assert torch.equal(opt2.state[p2][key], opt.state[p][key])
+
+
 def test_a_record_lacking_a_hyperparameter_takes_the_running_one_and_one_lacking_params_is_refused():
     model = torch.nn.Linear(4, 3)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=0.25)

@@ -157,3 +157,26 @@ def test_a_stop_signal_to_the_process_group_stops_cleanly_with_workers(tmp_path,
     step = int(out.split("training stopped at step ")[1].split()[0])
     assert read_checkpoint(run / "checkpoints" / f"step-{step:08d}.json").step == step
     assert (run / "avatar.anr").exists()
+
+
+_FAILING_STEP = """
+import sys
+from anr_studio import cli
+from anr_studio.train.trainer import Trainer
+step = Trainer.train_step
+def failing(self, *args):
+    if self.step == 2:
+        raise RuntimeError("an unexpected failure in the step")
+    return step(self, *args)
+Trainer.train_step = failing
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_an_unexpected_error_during_training_with_workers_ends_the_process(tmp_path, captures, body_file):
+    # The loader's workers ignore stop signals, so the process must end them itself before it exits.
+    sets = [a for s in SMALL + ["data.workers=2"] for a in ("--set", s)]
+    proc = subprocess.run([sys.executable, "-c", _FAILING_STEP, "train", "--captures", *captures, "--preset", "tiny",
+                           "--out", str(tmp_path / "run"), "--device", "cpu", "--body-model", body_file, "--no-progress",
+                           *sets], capture_output=True, text=True, timeout=120, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 1 and "an unexpected failure in the step" in proc.stderr, proc.stderr

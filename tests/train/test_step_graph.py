@@ -155,3 +155,22 @@ def test_release_drops_the_graphs_and_warms_up_again():
     for captured in (0, 1):
         terms, _ = graphs("k", step, inputs)
         assert graphs.captured == captured and torch.equal(terms["x"], torch.full((2,), 2.0))
+
+
+@cuda
+@pytest.mark.parametrize("graph", [False, True])
+def test_a_tuned_cuda_run_resumes_from_its_checkpoint(tmp_path, captures, body, monkeypatch, graph):
+    monkeypatch.setattr(trainer_module, "GRAPH_WARMUP", 1)
+    tuned = ("optim.bf16=true", "optim.channels_last=true", f"optim.cuda_graph={str(graph).lower()}")
+    first = Trainer(small("tiny", "optim.steps=3", *tuned), captures, tmp_path / "run", device="cuda", body=body)
+    first.run()
+    first.close()
+    resumed = Trainer(small("tiny", "optim.steps=6", *tuned), captures, tmp_path / "run", device="cuda", body=body,
+                      resume=True)
+    assert resumed.step == 3
+    for opt in resumed.optimizers.values():
+        for param, entry in opt.state.items():
+            assert entry["exp_avg"].stride() == param.stride()
+    resumed.run()
+    resumed.close()
+    assert resumed.step == 6
