@@ -17,6 +17,7 @@
 #    dance.mp4     ada | ben | cleo dancing side by side (one renderer)
 #    walk.mp4      the same, walking
 #    tryon.png     ben | ada | ada wearing ben's upper clothes (UV region swap)
+#    eval.json     held-out metrics (`anr-studio eval`)
 #    summary.json  timings, training result, held-out metrics, sha256 and size of demo.anr, commands
 #
 # A miniature for the CPU (checks the whole script in a minute or two):
@@ -99,8 +100,11 @@ avatar = Avatar.load(sys.argv[1])
 avatar.meta["demo"] = {"made_by": "scripts/make_demo_avatar.sh", "synth_seeds": [0, 1, 5]}
 avatar.save(sys.argv[2])
 EOF
+# The avatar goes out first: a failure in the media below leaves it under $OUT.
+split -b 15m "$WORK/demo.anr" "$OUT/demo.anr.part-"
 anr-studio eval "$WORK/run" --captures "$WORK/person0.h5" "$WORK/person1.h5" "$WORK/person2.h5" --max-frames 6 \
   --device "$DEVICE" --out "$WORK/eval.json" > /dev/null
+cp "$WORK/eval.json" "$OUT/eval.json"
 log "rendering samples"
 R=(--device "$DEVICE" --quiet --size "$MEDIA_SIZE")
 python -c "import sys, numpy as np; from anr_studio.components.pose_state import standing_pose; np.save(sys.argv[1], standing_pose())" \
@@ -110,7 +114,6 @@ anr-studio render "$WORK/demo.anr" --identity ada,ben,cleo --motion dance --fram
 anr-studio render "$WORK/demo.anr" --identity ada,ben,cleo --motion walk --frames "$ANIM_FRAMES" --out "$OUT/walk.mp4" "${R[@]}"
 anr-studio swap "$WORK/demo.anr" --from ben --to ada --region upper --name ada_in_ben_top --out "$WORK/tryon.anr" \
   --preview "$OUT/tryon.png" --preview-size "$MEDIA_SIZE" --device "$DEVICE" --quiet
-split -b 15m "$WORK/demo.anr" "$OUT/demo.anr.part-"
 
 python - "$WORK" "$OUT" "$SYNTH_S" "$TRAIN_END" "$BUDGET" "$PRESET" "$(elapsed)" <<'EOF'
 import hashlib, json, sys
