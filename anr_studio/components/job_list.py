@@ -19,6 +19,8 @@ DONE_LINGER_S = 4.0
 """Seconds a finished or cancelled job stays in the list."""
 FAILED_LINGER_S = 15.0
 """Seconds a failed job stays in the list (long enough to read its message)."""
+CLOSE_WAIT_S = 5.0
+"""Seconds a closing studio waits in all for its cancelled jobs to end (each removes what it half wrote)."""
 STATE_WORDS = {JobState.FINISHED: "done", JobState.STOPPED: "cancelled", JobState.STOPPING: "cancelling…"}
 
 
@@ -30,6 +32,9 @@ class StudioJob(Protocol):
 
     def stop(self) -> None:
         """Asks the job to stop cleanly (training checkpoints; other jobs leave nothing half-written)."""
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Returns True once the job has ended (waits up to ``timeout`` seconds)."""
 
 def format_eta(seconds: float | None) -> str:
     """Returns ``seconds`` left as "m:ss" (or "h:mm:ss"), rounded up, "" when unknown."""
@@ -133,7 +138,10 @@ class JobList:
         entry.job.stop()
         return True
 
-    def cancel_all(self) -> None:
-        """Asks every running job to stop (the studio is closing)."""
-        for key in list(self._entries):
-            self.cancel(key)
+    def cancel_all(self, timeout: float = CLOSE_WAIT_S) -> None:
+        """Asks every running job to stop (the studio is closing) and waits up to ``timeout`` seconds in all for them
+        to end: a job still running when the studio exits dies with it, leaving what it half wrote."""
+        jobs = [entry.job for key, entry in list(self._entries.items()) if self.cancel(key)]
+        deadline = time.monotonic() + timeout
+        for job in jobs:
+            job.join(max(0.0, deadline - time.monotonic()))

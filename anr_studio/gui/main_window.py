@@ -395,7 +395,7 @@ class MainWindow(QtWidgets.QMainWindow):
         s.setValue("windowState", self.saveState())
         # A running training is stopped cleanly so it leaves a loadable checkpoint.
         self.training_panel.shutdown()
-        self.jobs.cancel_all()  # the other jobs leave nothing half-written
+        self.jobs.cancel_all()  # waiting a moment for the other jobs, so they leave nothing half-written
         self.neural.shutdown()
         self.recovery.finish()
         super().closeEvent(event)

@@ -68,3 +68,22 @@ def test_stopped_export_leaves_no_file(avatar, tmp_path):
     job.stop()
     assert job.join(60) and job.status.state.value == "stopped"
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_cancelling_every_job_as_the_studio_closes_waits_for_an_export_to_remove_its_partial_file(avatar, tmp_path):
+    import time
+
+    from anr_studio.components.job_list import JobList
+    from anr_studio.components.status import JobState
+    from anr_studio.jobs.preview import export_video
+
+    job = BackgroundJob("export", lambda c: export_video(avatar, "a", "walk", str(tmp_path / "walk.mp4"), OrbitView(), c,
+                                                         size=64)).start()
+    jobs = JobList()
+    jobs.add(job, "export video")
+    t0 = time.monotonic()
+    while job.status.snapshot().done < 2 and time.monotonic() - t0 < 60:
+        time.sleep(0.01)
+    jobs.cancel_all()  # the studio's exit would end the worker thread wherever it is
+    assert not job.running and job.status.state == JobState.STOPPED
+    assert list(tmp_path.iterdir()) == []
