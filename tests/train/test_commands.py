@@ -97,7 +97,8 @@ def test_train_reports_fitting_the_poses_to_the_masks_as_lines_or_bars(tmp_path,
     assert "1/1 [" in bars
 
 
-def test_resume_extends_a_run_and_a_second_run_in_the_same_folder_is_refused(tmp_path, captures, body_file, capsys):
+def test_resume_extends_a_run_and_a_second_run_in_the_same_folder_is_refused(tmp_path, captures, body_file, capsys,
+                                                                             monkeypatch):
     run = tmp_path / "run"
     assert _train(run, captures, body_file, "--steps", "2") == 0
     assert _train(run, captures, body_file, "--steps", "2") == 2
@@ -105,9 +106,20 @@ def test_resume_extends_a_run_and_a_second_run_in_the_same_folder_is_refused(tmp
     assert cli.main(["train", "--out", str(run), "--resume", "--steps", "3", "--device", "cpu", "--body-model",
                      body_file, "--no-progress"]) == 0
     assert "training done at step 3" in capsys.readouterr().out
+
+    def no_vgg(*args):
+        raise AssertionError("VGG19's weights were looked up before the run's captures were checked")
+
+    monkeypatch.setattr("anr_studio.model.vgg.load_vgg19_features", no_vgg)  # a lookup may download them
     assert cli.main(["train", "--out", str(run), "--resume", "--captures", captures[1], "--device", "cpu",
                      "--body-model", body_file, "--no-progress"]) == 2
-    assert f"{run / 'checkpoints' / 'step-00000003.json'}: identities ['alice', 'bob'] differ" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith(f"anr-studio: error: {run / 'checkpoints' / 'step-00000003.json'}: identities ['alice', 'bob'] "
+                          "differ") and err.count("\n") == 1
+    missing = tmp_path / "missing"
+    assert cli.main(["train", "--out", str(missing), "--resume", "--device", "cpu"]) == 2
+    assert capsys.readouterr().err == (f"anr-studio: error: --out {missing}: holds no run to resume (no run.json), "
+                                       "expected an earlier run's folder, or drop --resume to start a new run\n")
 
 
 def test_flags_map_onto_the_config(tmp_path, captures, capsys):
