@@ -74,8 +74,8 @@ class Trainer:
             torch.backends.cudnn.benchmark = True
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
-        self.capture_paths = [str(Path(p).resolve()) for p in captures]
-        self.captures = open_captures(self.capture_paths, need_masks=True)
+        self.capture_paths = [str(Path(p).resolve()) for p in captures]  # recorded; messages name them as given
+        self.captures = open_captures([str(p) for p in captures], need_masks=True)
         self.identities = list(fitting.names) if fitting else [c.identity for c in self.captures]
         if self.dist.is_main:
             prepare_run_dir(self.out, resume)

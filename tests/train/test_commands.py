@@ -158,3 +158,12 @@ def test_sigterm_stops_training_with_a_checkpoint_and_an_avatar(tmp_path, captur
     assert (run / "avatar.anr").exists()
     step = int(out.split("training stopped at step ")[1].split()[0])
     assert (run / "checkpoints" / f"step-{step:08d}.json").exists()
+
+
+def test_train_names_the_captures_as_given(tmp_path, body, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_tiny_capture(tmp_path / "bare.h5", "alice", body, masks=False)
+    for given, said in (("typo.h5", "typo.h5: file does not exist, expected an ANR capture (.h5)"),
+                        ("bare.h5", "bare.h5: masks are missing, expected foreground masks (run `anr-studio masks bare.h5`)")):
+        assert cli.main(["train", "--captures", given, "--preset", "tiny", "--out", "run", "--device", "cpu"]) == 2
+        assert capsys.readouterr().err == f"anr-studio: error: {said}\n"
