@@ -106,6 +106,13 @@ def test_resume_extends_a_run_and_a_second_run_in_the_same_folder_is_refused(tmp
     assert cli.main(["train", "--out", str(run), "--resume", "--steps", "3", "--device", "cpu", "--body-model",
                      body_file, "--no-progress"]) == 0
     assert "training done at step 3" in capsys.readouterr().out
+    written = (run / "avatar.anr").stat().st_mtime_ns
+    for extra, said in ((["--steps", "3"], "has done its 3 steps (at step 3); a larger --steps continues it"),
+                        (["--steps", "9", "--time-budget", "0.001"], "has used its 0.001 s time budget (")):
+        assert cli.main(["train", "--out", str(run), "--resume", "--device", "cpu", *extra]) == 0
+        out, err = capsys.readouterr()
+        assert out.startswith(f"{run}: nothing to train, the run {said}") and out.count("\n") == 1 and not err
+    assert (run / "avatar.anr").stat().st_mtime_ns == written  # nothing written again
 
     def no_vgg(*args):
         raise AssertionError("VGG19's weights were looked up before the run's captures were checked")
