@@ -315,7 +315,7 @@ def register(subparsers) -> None:
     f.add_argument("--lr", type=number(0, 10, open_low=True), help="texture learning rate (default: the avatar's training config)")
     f.add_argument("--batch-size", type=count(1, 256), help="frames per step (default: the avatar's training config)")
     f.add_argument("--checkpoint-every", type=count(1), default=100, metavar="N", help="checkpoint every N steps (default 100)")
-    f.add_argument("--time-budget", type=number(0, open_low=True), metavar="SECONDS", help="stop after this much fitting time")
+    f.add_argument("--time-budget", type=number(0, open_low=True), metavar="SECONDS", help="stop when the fit's time reaches SECONDS, the time before a --resume included")
     f.add_argument("--resume", action="store_true", help="continue the fit in the work folder")
     f.add_argument("--work", metavar="DIR", help="work folder for checkpoints (default OUT.fit-NAME beside the output)")
     f.add_argument("--out", help="avatar file to write (default: AVATAR-NAME.anr beside the input)")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
 from anr_studio.cli.argtypes import add_device, count, device, number, say, stop_on_signals
 from anr_studio.errors import AnrError
+from anr_studio.fileio import AVATAR_FILE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=count(1), help="number of optimisation steps (default: the preset's)")
     p.add_argument("--checkpoint-every", type=count(1), metavar="N", help="write a checkpoint every N steps (default: the preset's)")
     p.add_argument("--time-budget", type=number(0, open_low=True), metavar="SECONDS",
-                   help="stop after this much training time (default: the preset's; cpu stops after 10 minutes)")
+                   help="stop when the run's training time reaches SECONDS, counted over the whole run, the time before a "
+                   "--resume included (default: the preset's; cpu stops after 10 minutes)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace the run that --out holds (its checkpoints, log and avatar)")
     p.add_argument("--no-split", action="store_true", help="turn split optimization off (ablation)")
@@ -68,16 +71,17 @@ def _resolve_config(args: argparse.Namespace):
     from anr_studio.train.presets import preset
     from anr_studio.train.rundir import read_run_info
 
-    captures = args.captures
+    captures, record = args.captures, None
     if args.resume:
         info = read_run_info(args.out)
         stored = info["config"]
         for _, json_path in checkpoint_paths(args.out):  # the newest readable record (the trainer verifies it)
             try:
-                stored = json.loads(json_path.read_text(encoding="utf-8"))["config"]
+                record = json.loads(json_path.read_text(encoding="utf-8"))
+                stored = record["config"]
                 break
             except (OSError, ValueError, KeyError, TypeError, RecursionError):
-                continue
+                record = None
         config = TrainConfig.from_dict(stored)
         captures = captures or info["captures"]
     else:
@@ -93,7 +97,24 @@ def _resolve_config(args: argparse.Namespace):
         overrides.append("renderer=dnr")
     if args.one_stage:
         overrides.append("renderer=anr-1stage")
-    return config.with_overrides(overrides), captures
+    return config.with_overrides(overrides), captures, record
+
+
+def _nothing_to_train(config, captures: list[str], record: dict | None, out: Path) -> str | None:
+    """Returns why a resumed run has nothing left to train (its steps or time budget used up, its avatar written),
+    else None; captures or a renderer other than the run's are left to the trainer, which refuses them."""
+    o = config.optim
+    try:
+        step, seconds = int(record["step"]), float(record["train_time_s"])
+        same = record["captures"] == [str(Path(c).resolve()) for c in captures] and record["renderer"] == config.renderer
+    except (TypeError, KeyError, ValueError):  # no checkpoint yet, or a record the trainer will judge
+        return None
+    if not same or not (out / AVATAR_FILE).exists():
+        return None
+    if step >= o.steps:
+        return f"has done its {o.steps} steps (at step {step}); a larger --steps continues it"
+    return (f"has used its {o.time_budget_s:g} s time budget ({seconds:.0f} s of training); a larger --time-budget "
+            "continues it") if 0 < o.time_budget_s <= seconds else None
 
 
 def _preset_name(args: argparse.Namespace) -> str:
@@ -122,9 +143,15 @@ def run_train(args: argparse.Namespace) -> int:
     """Trains; returns 0 when training ended normally (done, stopped or out of time)."""
     if args.overwrite and args.resume:
         raise AnrError("--overwrite and --resume: both given, expected one of them")
-    config, captures = _resolve_config(args)
+    config, captures, record = _resolve_config(args)
     if args.print_config:
         print(json.dumps(config.to_dict(), indent=1))
+        return 0
+    out = Path(args.out)
+    done = _nothing_to_train(config, captures, record, out)
+    if done:
+        if os.environ.get("RANK", "0") == "0":  # torchrun's first process
+            print(f"{out}: nothing to train, the run {done}")
         return 0
     args.device = device(args.device)
     from anr_studio.train.callbacks import JsonlLog, LogLines, TensorBoardLog, TqdmProgress
@@ -133,7 +160,6 @@ def run_train(args: argparse.Namespace) -> int:
     from anr_studio.train.trainer import Trainer
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    out = Path(args.out)
     if args.overwrite:
         from anr_studio.train.rundir import clear_run_dir
 

@@ -56,12 +56,13 @@ def write_run_info(out: Path, info: dict[str, Any]) -> None:
 
 
 def read_run_info(out: str | os.PathLike) -> dict[str, Any]:
-    """Returns the contents of ``run.json``; AnrError if the folder is not a run."""
+    """Returns the contents of ``run.json`` of the run to resume; AnrError if the folder is not a run."""
     path = Path(out) / RUN_FILE
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise AnrError(f"{Path(out)}: {RUN_FILE} not found, expected a run folder written by anr-studio train") from None
+        raise AnrError(f"--out {Path(out)}: holds no run to resume (no {RUN_FILE}), expected an earlier run's folder, "
+                       "or drop --resume to start a new run") from None
     except (ValueError, RecursionError):
         raise AnrError(f"{path}: is not valid JSON (or nested too deeply), expected the run description") from None
     except OSError as exc:

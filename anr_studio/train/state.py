@@ -11,7 +11,7 @@ import torch
 
 from anr_studio.errors import AnrError
 from anr_studio.avatar.file import renderer_meta, unprefixed, write_avatar
-from anr_studio.train.checkpoint import (flatten_optimizer, load_latest_checkpoint, restore_optimizer, rng_state,
+from anr_studio.train.checkpoint import (Checkpoint, flatten_optimizer, load_latest_checkpoint, restore_optimizer, rng_state,
                                          save_checkpoint, set_rng_state)
 from anr_studio.train.rundir import AVATAR_FILE
 
@@ -65,12 +65,13 @@ def _load_module(module: torch.nn.Module, state: dict[str, torch.Tensor], what: 
         raise AnrError(f"{source}: {what} weights do not match this configuration ({first}), expected the run's own config") from exc
 
 
-def resume(trainer: Any) -> None:
-    """Loads the newest loadable checkpoint of ``trainer.out`` into ``trainer``; a run stopped before its first one starts over."""
+def checked_checkpoint(trainer: Any) -> Checkpoint | None:
+    """Returns the newest loadable checkpoint of ``trainer.out``, AnrError unless its record fits ``trainer`` (identities,
+    renderer, fit; needs no models, so it can come before any weights load); None (said) for a run stopped before its first."""
     ckpt = load_latest_checkpoint(trainer.out, warn=trainer.warn)
     if ckpt is None:
         trainer.warn(f"{trainer.out}: the run was stopped before its first checkpoint; starting it again from step 0")
-        return
+        return None
     meta, source = ckpt.meta, str(ckpt.path)
     seconds = meta.get("train_time_s", 0.0)
     if not isinstance(meta.get("optim", {}), dict) or not isinstance(meta.get("rng", {}), dict) \
@@ -85,7 +86,15 @@ def resume(trainer: Any) -> None:
                        "expected the same captures in the same order")
     if meta.get("renderer") != trainer.config.renderer:
         raise AnrError(f"{source}: renderer {meta.get('renderer')!r} differs from {trainer.config.renderer!r}, expected the run's renderer")
-    device = trainer.device
+    return ckpt
+
+
+def resume(trainer: Any, ckpt: Checkpoint | None = None) -> None:
+    """Loads ``ckpt`` (default: `checked_checkpoint`) into ``trainer``; a run stopped before its first one starts over."""
+    ckpt = ckpt or checked_checkpoint(trainer)
+    if ckpt is None:
+        return
+    meta, source, device = ckpt.meta, str(ckpt.path), trainer.device
     tensors = {k: v.to(device) if not k.startswith("rng.") else v for k, v in ckpt.tensors.items()}
     if trainer.fitting is None:
         _load_module(trainer.renderer, unprefixed(tensors, "renderer"), "renderer", source)

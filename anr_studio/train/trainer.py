@@ -74,8 +74,8 @@ class Trainer:
             torch.backends.cudnn.benchmark = True
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
-        self.capture_paths = [str(Path(p).resolve()) for p in captures]
-        self.captures = open_captures(self.capture_paths, need_masks=True)
+        self.capture_paths = [str(Path(p).resolve()) for p in captures]  # recorded; messages name them as given
+        self.captures = open_captures([str(p) for p in captures], need_masks=True)
         self.identities = list(fitting.names) if fitting else [c.identity for c in self.captures]
         if self.dist.is_main:
             prepare_run_dir(self.out, resume)
@@ -86,10 +86,11 @@ class Trainer:
         self.bad_steps = BadStepCounter(config.optim.max_bad_steps, self.warn)
         self._gan_watch = DiscriminatorWatch(config.optim.log_every, self.warn)
         self._side_stream: torch.cuda.Stream | None = None
+        ckpt = train_state.checked_checkpoint(self) if resume else None  # a wrong run says so before VGG19 loads
         self._build_models()
-        if resume:
-            train_state.resume(self)
-        elif self.dist.is_main:
+        if ckpt is not None:
+            train_state.resume(self, ckpt)
+        elif not resume and self.dist.is_main:
             write_run_info(self.out, {"format": "anr-run", "captures": self.capture_paths, "identities": self.identities,
                                       "renderer": config.renderer, "config": config.to_dict()})
         self._build_data()

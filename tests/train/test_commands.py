@@ -97,7 +97,8 @@ def test_train_reports_fitting_the_poses_to_the_masks_as_lines_or_bars(tmp_path,
     assert "1/1 [" in bars
 
 
-def test_resume_extends_a_run_and_a_second_run_in_the_same_folder_is_refused(tmp_path, captures, body_file, capsys):
+def test_resume_extends_a_run_and_a_second_run_in_the_same_folder_is_refused(tmp_path, captures, body_file, capsys,
+                                                                             monkeypatch):
     run = tmp_path / "run"
     assert _train(run, captures, body_file, "--steps", "2") == 0
     assert _train(run, captures, body_file, "--steps", "2") == 2
@@ -105,9 +106,27 @@ def test_resume_extends_a_run_and_a_second_run_in_the_same_folder_is_refused(tmp
     assert cli.main(["train", "--out", str(run), "--resume", "--steps", "3", "--device", "cpu", "--body-model",
                      body_file, "--no-progress"]) == 0
     assert "training done at step 3" in capsys.readouterr().out
+    written = (run / "avatar.anr").stat().st_mtime_ns
+    for extra, said in ((["--steps", "3"], "has done its 3 steps (at step 3); a larger --steps continues it"),
+                        (["--steps", "9", "--time-budget", "0.001"], "has used its 0.001 s time budget (")):
+        assert cli.main(["train", "--out", str(run), "--resume", "--device", "cpu", *extra]) == 0
+        out, err = capsys.readouterr()
+        assert out.startswith(f"{run}: nothing to train, the run {said}") and out.count("\n") == 1 and not err
+    assert (run / "avatar.anr").stat().st_mtime_ns == written  # nothing written again
+
+    def no_vgg(*args):
+        raise AssertionError("VGG19's weights were looked up before the run's captures were checked")
+
+    monkeypatch.setattr("anr_studio.model.vgg.load_vgg19_features", no_vgg)  # a lookup may download them
     assert cli.main(["train", "--out", str(run), "--resume", "--captures", captures[1], "--device", "cpu",
                      "--body-model", body_file, "--no-progress"]) == 2
-    assert f"{run / 'checkpoints' / 'step-00000003.json'}: identities ['alice', 'bob'] differ" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith(f"anr-studio: error: {run / 'checkpoints' / 'step-00000003.json'}: identities ['alice', 'bob'] "
+                          "differ") and err.count("\n") == 1
+    missing = tmp_path / "missing"
+    assert cli.main(["train", "--out", str(missing), "--resume", "--device", "cpu"]) == 2
+    assert capsys.readouterr().err == (f"anr-studio: error: --out {missing}: holds no run to resume (no run.json), "
+                                       "expected an earlier run's folder, or drop --resume to start a new run\n")
 
 
 def test_flags_map_onto_the_config(tmp_path, captures, capsys):
@@ -146,3 +165,12 @@ def test_sigterm_stops_training_with_a_checkpoint_and_an_avatar(tmp_path, captur
     assert (run / "avatar.anr").exists()
     step = int(out.split("training stopped at step ")[1].split()[0])
     assert (run / "checkpoints" / f"step-{step:08d}.json").exists()
+
+
+def test_train_names_the_captures_as_given(tmp_path, body, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_tiny_capture(tmp_path / "bare.h5", "alice", body, masks=False)
+    for given, said in (("typo.h5", "typo.h5: file does not exist, expected an ANR capture (.h5)"),
+                        ("bare.h5", "bare.h5: masks are missing, expected foreground masks (run `anr-studio masks bare.h5`)")):
+        assert cli.main(["train", "--captures", given, "--preset", "tiny", "--out", "run", "--device", "cpu"]) == 2
+        assert capsys.readouterr().err == f"anr-studio: error: {said}\n"

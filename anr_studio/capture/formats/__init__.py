@@ -68,8 +68,8 @@ ALIASES = {"instant-avatar": "people-snapshot", "instantavatar": "people-snapsho
 
 
 def names() -> list[str]:
-    """Returns the names ``--format`` accepts (the generic layout, the formats and their aliases)."""
-    return [GENERIC, *formats(), *ALIASES]
+    """Returns the layout names ``--format`` lists: the generic layout and the formats (it accepts their aliases too)."""
+    return [GENERIC, *formats()]
 
 
 def resolve(src: Path, poses: Path | None, name: str | None, probe: Probe) -> str:
