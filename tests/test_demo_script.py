@@ -1,5 +1,5 @@
-"""scripts/make_demo_avatar.sh, the script that makes the shipped demo avatar, runs end to end as a CPU
-miniature (64² captures, the tiny preset, 20 s of training) and writes what its header promises."""
+"""The scripts that make the shipped demo avatar (scripts/make_demo_avatar.sh) and check a user's whole flow
+on a GPU (scripts/check_cuda_workflow.sh) run end to end as CPU miniatures and write what their headers promise."""
 
 import json
 import os
@@ -34,3 +34,16 @@ def test_the_demo_script_makes_a_named_three_person_avatar_and_its_samples(tmp_p
     summary = json.loads((out / "summary.json").read_text())
     assert {v["frames"] for v in summary["videos"].values()} == {4}
     assert summary["avatar"]["identities"] == ["ada", "ben", "cleo"]
+
+
+def test_the_workflow_check_passes_every_step_including_a_stop_and_resume(tmp_path):
+    out = tmp_path / "out"
+    env = dict(os.environ, DEVICE="cpu", SIZE="64", FRAMES="16", PRESET="tiny", TRAIN_S="4", FIT_STEPS="10",
+               OMP_NUM_THREADS="1", ANR_OFFLINE="1",
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    run = subprocess.run(["bash", str(ROOT / "scripts" / "check_cuda_workflow.sh"), str(out)], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0 and "every step passed" in run.stdout, run.stdout[-3000:]
+    assert "== sigterm rc=0" in run.stdout and "training stopped at step" in (out / "sigterm.log").read_text()
+    assert len(list((out / "orbit").glob("*.png"))) == 8 and (out / "tryon.png").stat().st_size > 0
