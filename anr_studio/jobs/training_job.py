@@ -171,6 +171,10 @@ def watch_parent(parent_pid: int, orphaned: threading.Event, poll_s: float = 0.2
 
 def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int, parent_pid: int) -> None:
     """Runs one training in a child process (own interpreter: no GIL shared with the UI)."""
+    import multiprocessing as mp
+
+    # Daemonic, so the studio's exit ends it; but it must start the data loader's worker processes.
+    mp.current_process().daemon = False
     orphaned = threading.Event()
     watch_parent(parent_pid, orphaned)
     if os.getppid() != parent_pid:  # the studio died while this process started
