@@ -7,7 +7,7 @@ import pytest
 
 from anr_studio.body.model import BodyModel
 from anr_studio.components.status import JobState
-from anr_studio.jobs.training_job import TrainingJob, TrainingOptions, build_config
+from anr_studio.jobs.training_job import POSE_FIT_STAGE, TrainingJob, TrainingOptions, build_config
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +123,23 @@ def test_training_job_with_loader_workers_trains_and_ends_its_process_after_an_u
     assert snap.state == JobState.FAILED and "an unexpected failure in the step" in snap.error, snap.error
     assert job.step >= 1  # the loader's workers delivered batches
     assert not job._proc.is_alive()  # ended at once, not after the studio's wait for it
+
+
+def test_a_stop_while_the_poses_are_fitted_leaves_the_frames_left_unfitted(capture, tmp_path):
+    from tests.standin import write_standin_capture
+
+    _, body = capture
+    path = write_standin_capture(tmp_path / "c.h5", body, frames=20)  # two batches of pose fitting
+    job = TrainingJob(TrainingOptions([path], str(tmp_path / "run"), preset="tiny", steps=5, body=body,
+                                      overrides=["data.refine_poses=60"]))
+    fitted, set_progress = [], job.status.set_progress
+
+    def progress(done, total=None, message=None):
+        if message and message.startswith(POSE_FIT_STAGE):
+            fitted.append(done)
+            job.stop()
+        set_progress(done, total, message)
+
+    job.status.set_progress = progress
+    assert job.start().join(120) and job.status.state == JobState.STOPPED
+    assert fitted and max(fitted) < 20  # the stop ended the fit, not the fit's end
