@@ -212,3 +212,17 @@ def test_read_safetensors_returns_metadata_and_tensors_or_one_sentence(tmp_path)
     (tmp_path / "run").mkdir()  # a run folder where its avatar file belongs
     with pytest.raises(AnrError, match="run: is a folder, expected a test file"):
         read_safetensors(tmp_path / "run", "k", "a test file")
+
+
+
+def test_frames_cut_short_by_an_error_leave_no_partial_folder(tmp_path):
+    def frames():
+        yield from [np.zeros((16, 16, 3), np.uint8)] * 3
+        raise KeyboardInterrupt
+
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    for out in (tmp_path / "frames", kept):
+        with pytest.raises(KeyboardInterrupt):
+            write_frames(out, frames())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"] and list(kept.iterdir()) == []

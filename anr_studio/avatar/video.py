@@ -144,16 +144,26 @@ def write_video(out: str | os.PathLike, frames: Iterable[np.ndarray], fps: float
 
 
 def write_frames(out: str | os.PathLike, frames: Iterable[np.ndarray], fps: float = 30.0) -> Path:
-    """Writes ``frames`` ((H,W,3|4) uint8) to an .mp4 (RGBA over white) or a folder of frame_00000.png ...; returns ``out``."""
+    """Writes ``frames`` ((H,W,3|4) uint8) to an .mp4 (RGBA over white) or a folder of frame_00000.png ...; returns ``out``.
+    An error or a stop while ``frames`` runs removes the frames written (and the folder, if this made it)."""
     out = Path(out)
     if out.suffix.lower() in VIDEO_SUFFIXES:
         return write_video(out, frames, fps)
     if out.suffix:
         raise AnrError(f"{out}: unsupported output type {out.suffix!r}, expected a .mp4 file or a folder for PNG frames")
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    n = 0
-    for n, frame in enumerate(frames, 1):
-        write_png(out / f"frame_{n - 1:05d}.png", frame)
-    if n == 0:
-        raise AnrError(f"{out}: no frames were written, expected at least one")
+    written: list[Path] = []
+    try:
+        for frame in frames:
+            written.append(write_png(out / f"frame_{len(written):05d}.png", frame))
+        if not written:
+            raise AnrError(f"{out}: no frames were written, expected at least one")
+    except BaseException:
+        with contextlib.suppress(OSError):
+            for path in written:
+                path.unlink()
+            if made:
+                out.rmdir()
+        raise
     return out

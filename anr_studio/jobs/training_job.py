@@ -16,7 +16,7 @@ import traceback
 import numpy as np
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from anr_studio.components.status import JobState, TrainingStatus
 from anr_studio.errors import AnrError
@@ -84,13 +84,16 @@ def build_config(opts: TrainingOptions):
 
 
 class _QueueCallback(Callback):
-    """Trainer callback in the training process: sends progress to the studio through a queue."""
+    """Trainer callback in the training process: sends progress to the studio through a queue; passes on a stop
+    (``stopped()`` true) while the poses are fitted, before the loop's own stop relay runs."""
 
-    def __init__(self, queue) -> None:
-        self.queue = queue
+    def __init__(self, queue, stopped: Callable[[], bool]) -> None:
+        self.queue, self.stopped = queue, stopped
         self._heldout_failed = False
 
     def on_pose_fit(self, trainer, identity, done, total) -> None:
+        if self.stopped():
+            trainer.request_stop()
         self.queue.put(("progress", done, total, f"{POSE_FIT_STAGE} ({identity})"))
         if done == 0:
             self.queue.put(("log", f"{POSE_FIT} ({identity}, {total} frames)"))
@@ -171,6 +174,10 @@ def watch_parent(parent_pid: int, orphaned: threading.Event, poll_s: float = 0.2
 
 def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int, parent_pid: int) -> None:
     """Runs one training in a child process (own interpreter: no GIL shared with the UI)."""
+    import multiprocessing as mp
+
+    # Daemonic, so the studio's exit ends it; but it must start the data loader's worker processes.
+    mp.current_process().daemon = False
     orphaned = threading.Event()
     watch_parent(parent_pid, orphaned)
     if os.getppid() != parent_pid:  # the studio died while this process started
@@ -188,7 +195,7 @@ def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int, p
         config = build_config(opts)
         queue.put(("log", f"preset {opts.preset}: {config.optim.steps} steps at {config.data.resolution}²"))
         trainer = Trainer(config, list(opts.captures), opts.out, resume=opts.resume,
-                          callbacks=[_QueueCallback(queue)], body=opts.body, warn=lambda m: queue.put(("log", m)))
+                          callbacks=[_QueueCallback(queue, lambda: stop.is_set() or orphaned.is_set())], body=opts.body, warn=lambda m: queue.put(("log", m)))
 
         def relay() -> None:  # the studio's stop/pause flags -> the trainer's own events
             while True:

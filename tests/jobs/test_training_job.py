@@ -5,8 +5,9 @@ import time
 import numpy as np
 import pytest
 
+from anr_studio.body.model import BodyModel
 from anr_studio.components.status import JobState
-from anr_studio.jobs.training_job import TrainingJob, TrainingOptions, build_config
+from anr_studio.jobs.training_job import POSE_FIT_STAGE, TrainingJob, TrainingOptions, build_config
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +95,51 @@ def test_training_job_resumes_an_interrupted_run(capture, tmp_path):
     xs, _ = again.status.metrics.series("total")
     assert xs.tolist() == [4, 5]  # continued after step 3, not from scratch
     assert any("from step 3" in line for line in snap.log)
+
+
+class FailingBody(BodyModel):
+    """The stand-in body, failing unexpectedly on its third pose in the training process (never in a loader worker)."""
+
+    def forward(self, *args, **kwargs):
+        import torch
+
+        if torch.utils.data.get_worker_info() is None:
+            self.calls = getattr(self, "calls", 0) + 1
+            if self.calls == 3:
+                raise RuntimeError("an unexpected failure in the step")
+        return super().forward(*args, **kwargs)
+
+
+def test_training_job_with_loader_workers_trains_and_ends_its_process_after_an_unexpected_error(capture, tmp_path):
+    import copy
+
+    path, body = capture
+    failing = copy.deepcopy(body)
+    failing.__class__ = FailingBody
+    job = TrainingJob(TrainingOptions([path], str(tmp_path / "run"), preset="tiny", steps=1000, body=failing,
+                                      overrides=["data.workers=2"])).start()
+    assert job.join(120)
+    snap = job.status.snapshot()
+    assert snap.state == JobState.FAILED and "an unexpected failure in the step" in snap.error, snap.error
+    assert job.step >= 1  # the loader's workers delivered batches
+    assert not job._proc.is_alive()  # ended at once, not after the studio's wait for it
+
+
+def test_a_stop_while_the_poses_are_fitted_leaves_the_frames_left_unfitted(capture, tmp_path):
+    from tests.standin import write_standin_capture
+
+    _, body = capture
+    path = write_standin_capture(tmp_path / "c.h5", body, frames=20)  # two batches of pose fitting
+    job = TrainingJob(TrainingOptions([path], str(tmp_path / "run"), preset="tiny", steps=5, body=body,
+                                      overrides=["data.refine_poses=60"]))
+    fitted, set_progress = [], job.status.set_progress
+
+    def progress(done, total=None, message=None):
+        if message and message.startswith(POSE_FIT_STAGE):
+            fitted.append(done)
+            job.stop()
+        set_progress(done, total, message)
+
+    job.status.set_progress = progress
+    assert job.start().join(120) and job.status.state == JobState.STOPPED
+    assert fitted and max(fitted) < 20  # the stop ended the fit, not the fit's end
