@@ -189,11 +189,18 @@ def fit_output(args: argparse.Namespace) -> Path:
 
 
 def _run_fit(args: argparse.Namespace) -> int:
+    from anr_studio.capture import Capture
     from anr_studio.train.fit import fit_identity
 
+    named = args.name is not None
+    if not named:
+        with Capture(args.capture) as cap:
+            args.name = cap.identity
     out = fit_output(args)
     _output(args, str(out), (".anr",), edits_avatar=True, overwrite=args.resume)  # a resumed fit's own output
     avatar = _load(args)
+    if not named and args.name in avatar.identities:
+        raise AnrError(f"{args.capture}: its identity {args.name!r} is already an identity of the avatar, expected --name with a new name for the fitted one")
     work = Path(args.work) if args.work else out.with_name(f"{out.stem}.fit-{args.name}")
     bar = progress_bar(args.steps, f"fit {args.name}", "step", args.quiet)
 
@@ -309,7 +316,7 @@ def register(subparsers) -> None:
                               "frozen (paper Fig. 6): keyframes first, then all training frames; resumable.")
     _common(f)
     f.add_argument("--capture", required=True, metavar="H5", help="capture of the new person (with masks)")
-    f.add_argument("--name", required=True, help="name of the new identity")
+    f.add_argument("--name", help="name of the new identity (default: the capture's identity)")
     f.add_argument("--steps", type=count(1), default=1000, help="optimisation steps (default 1000)")
     f.add_argument("--keyframe-fraction", type=number(0, 1), default=0.5, help="share of the steps on keyframes only (default 0.5)")
     f.add_argument("--lr", type=number(0, 10, open_low=True), help="texture learning rate (default: the avatar's training config)")

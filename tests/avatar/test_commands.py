@@ -108,7 +108,7 @@ def test_swap_fit_export(avatar_path, captures, body_file, tmp_path, capsys, cap
 
     fitted = tmp_path / "fitted.anr"
     capsys.readouterr()
-    assert run("fit", out, "--capture", captures[2], "--name", "carol", "--steps", 2, "--out", fitted, *common) == 0
+    assert run("fit", out, "--capture", captures[2], "--steps", 2, "--out", fitted, *common) == 0  # named as the capture
     said = capsys.readouterr().err  # the VGG19 fallback said once, by the command; the loss module's own line is quiet
     assert said.count("VGG19 loss off") == 1 and not [r for r in caplog.records if "VGG19" in r.getMessage()], said
     assert read_avatar(fitted).meta["identities"] == ["alice", "bob", "bob2", "carol"]
@@ -164,3 +164,6 @@ def test_bad_input_messages(avatar_path, body_file, captures, tmp_path, capsys):
     assert run("fit", avatar_path, "--capture", captures[0], "--name", "alice", "--out", tmp_path / "f.anr", *common) == 2
     assert capsys.readouterr().err == ("anr-studio: error: --name alice: the avatar already has an identity of that name, "
                                        "expected a new name\n")
+    assert run("fit", avatar_path, "--capture", captures[0], "--out", tmp_path / "f.anr", *common) == 2
+    assert capsys.readouterr().err == (f"anr-studio: error: {captures[0]}: its identity 'alice' is already an identity of "
+                                       "the avatar, expected --name with a new name for the fitted one\n")
