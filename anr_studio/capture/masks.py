@@ -213,7 +213,7 @@ def masks_into(path: str | os.PathLike, method: str = "auto", *, segmenter=None,
     after each frame (an exception from it changes nothing)."""
     from tqdm import tqdm
 
-    from anr_studio.capture.video_fit.models import ConvSegmenter, default_segmenter
+    from anr_studio.capture.video_fit.models import VIDEO_EXTRA, ConvSegmenter, default_segmenter
     from anr_studio.metrics.image import mask_iou
 
     if method not in METHODS:
@@ -223,10 +223,10 @@ def masks_into(path: str | os.PathLike, method: str = "auto", *, segmenter=None,
     if method != "plate" and not callable(segmenter):
         try:
             segmenter = default_segmenter() if segmenter is None else ConvSegmenter.load(segmenter)
-        except AnrError as exc:
-            if method == "learned":
+        except AnrError:
+            if method == "learned" or segmenter is not None:  # asked for by name
                 raise
-            method, why = "plate", f"no person segmenter ({exc})"
+            method, why = "plate", f"the only one without MediaPipe's person segmenter (pip install '{VIDEO_EXTRA}')"
     cap = Capture(path)
     if cap.has_masks and not overwrite:  # before the segmenter runs
         raise AnrError(f"{Path(path).name}: masks already exist, expected --overwrite to replace them")

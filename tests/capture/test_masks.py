@@ -134,6 +134,19 @@ def test_learned_masks_without_mediapipe_are_one_sentence(tmp_path, capsys, monk
                                        "'anr-studio[video]' for fitting a video's poses and for learned masks\n")
 
 
+def test_auto_masks_without_mediapipe_say_why_the_plate_method_ran(tmp_path, capsys, monkeypatch):
+    frames, masks, bg = make_frames(2, seed=3)
+    path = tmp_path / "cap.h5"
+    _capture(path, frames, masks, bg, with_masks=False)
+    monkeypatch.setitem(__import__("sys").modules, "mediapipe", None)  # as if not installed
+    assert main(["masks", str(path), "--quiet"]) == 0
+    assert capsys.readouterr().out.endswith(" [plate method: the only one without MediaPipe's person segmenter "
+                                            "(pip install 'anr-studio[video]')]\n")
+    # a segmenter file asked for by name is used or refused, never replaced by the plate
+    assert main(["masks", str(path), "--overwrite", "--segmenter", str(tmp_path / "typo.safetensors"), "--quiet"]) == 2
+    assert capsys.readouterr().err.startswith(f"anr-studio: error: {tmp_path / 'typo.safetensors'}: file not found")
+
+
 def test_shape_mismatch_is_an_error():
     with pytest.raises(AnrError, match="expected the background's"):
         extract_mask(np.zeros((4, 4, 3), np.uint8), np.zeros((5, 4, 3), np.uint8))
