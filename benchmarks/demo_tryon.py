@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from anr_studio.avatar import Avatar
 from anr_studio.avatar.forward import body_maps
 from anr_studio.avatar.tryon import region_mask, swap_textures
-from anr_studio.cli.avatar import parse_pose
+from anr_studio.cli.body import parse_pose
 from anr_studio.components.pose_state import standing_pose
 from anr_studio.metrics import psnr
 from scores import tryon_scores

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from anr_studio.cli.argtypes import add_device, count, device, image_side, number, progress_bar, say, stop_on_signals
+from anr_studio.cli.body import POSE_HELP, parse_pose
 from anr_studio.errors import AnrError
 from anr_studio.fileio import avatar_file
 
@@ -68,32 +69,6 @@ def parse_background(text: str, size: tuple[int, int]) -> Any:
         return cv2.cvtColor(cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
     problem = "file not found" if path.suffix else "unknown colour"
     raise AnrError(f"--background {text}: {problem}, expected white, black, grey, transparent, #RRGGBB, R,G,B or an image file")
-
-
-def parse_pose(text: str | None) -> np.ndarray | None:
-    """Returns a (24,3) pose from --pose: a motion frame ``walk:12`` / ``clip.npz:3`` or a .npy of (24,3) or (72,)."""
-    if not text:
-        return None
-    if text.lower().endswith(".npy"):
-        from anr_studio.safe_npz import load_npy
-
-        arr = load_npy(text, "a (24, 3) or (72,) axis-angle pose")
-        if arr.size != 72:
-            raise AnrError(f"--pose {text}: holds shape {arr.shape}, expected (24, 3) or (72,) axis-angle")
-        pose = arr.reshape(24, 3).astype(np.float32)
-        if not np.isfinite(pose).all() or np.abs(pose).max() > 100:
-            raise AnrError(f"--pose {text}: holds NaN, Inf or angles beyond 100 rad, expected finite axis-angles")
-        return pose
-    from anr_studio.motion import load_motion
-
-    motion, _, frame = text.rpartition(":") if ":" in text else (text, "", "0")
-    if not frame.isdigit():
-        raise AnrError(f"--pose {text}: expected MOTION:FRAME (e.g. walk:12) or a .npy file")
-    clip = load_motion(motion)
-    i = int(frame)
-    if i >= len(clip):
-        raise AnrError(f"--pose {text}: frame {i} is past the clip's {len(clip)} frames, expected 0..{len(clip) - 1}")
-    return clip.poses[i]
 
 
 def _run_render(args: argparse.Namespace) -> int:
@@ -282,7 +257,7 @@ def register(subparsers) -> None:
     r.add_argument("--motion", metavar="M", help="walk, turn, arms, dance, an SMPL .npz or a .bvh file")
     r.add_argument("--frames", type=count(1, 1_000_000), metavar="N", help="frames of the motion (default all; more loops it)")
     r.add_argument("--fps", type=number(0, 1000, open_low=True), help="frame rate (motions are resampled to it; orbits default to 30)")
-    r.add_argument("--pose", metavar="P", help="still pose: MOTION:FRAME (e.g. walk:12) or a .npy (24,3); default rest")
+    r.add_argument("--pose", metavar="P", help=f"still pose: {POSE_HELP} (default: rest)")
     r.add_argument("--size", type=image_side, default=512, help="image height (and width) in pixels (default 512)")
     r.add_argument("--width", type=image_side, help="image width, when not square")
     r.add_argument("--azimuth", type=number(), default=0.0, help="camera azimuth in degrees for a still image")
@@ -335,7 +310,7 @@ def register(subparsers) -> None:
     _common(e)
     e.add_argument("--identity", help="identity whose shape and texture to use (default the first)")
     e.add_argument("--mesh", metavar="PATH", help="posed coarse mesh: .obj (with NAME.mtl + NAME_texture.png) or .glb")
-    e.add_argument("--pose", metavar="P", help="MOTION:FRAME (e.g. walk:12) or a .npy (24,3); default the rest pose")
+    e.add_argument("--pose", metavar="P", help=f"{POSE_HELP} (default: rest)")
     e.add_argument("--no-mesh-texture", action="store_true", help="export the mesh with UVs but no texture image")
     e.add_argument("--texture", metavar="PNG", help="neural texture picture (channels 0-2), plus NAME_pca.png")
     e.add_argument("--uv-masks", metavar="DIR", help="write the try-on region presets as UV-layout PNGs")

@@ -12,15 +12,12 @@ import numpy as np
 
 from anr_studio.cli.argtypes import device
 from anr_studio.errors import AnrError
-from anr_studio.fileio import shipped_path
 
 if TYPE_CHECKING:
     import torch
 
     from anr_studio.body import BodyModel
 
-AIST_DEMO = shipped_path("resources", "motions", "aist_demo.npz")
-POSE_NAMES = ("rest", "bent", "aist")
 BACKGROUND = np.array([34, 36, 42], dtype=np.float32)
 CHECKER_COLOURS = ((240, 140, 40), (40, 110, 230))  # orange, blue
 SKIN = np.array([225, 205, 185], dtype=np.float32)
@@ -50,49 +47,41 @@ def bent_pose() -> torch.Tensor:
     return pose
 
 
-def _upright(pose: torch.Tensor) -> torch.Tensor:
-    # Some datasets (AIST++) store poses in a y-down world; turn such a root upside up (a half
-    # turn about x) so the picture shows a standing person facing the front camera.
-    import torch
-
-    from anr_studio.body.lbs import axis_angle_to_matrix, matrix_to_axis_angle
-
-    root = axis_angle_to_matrix(pose[0])
-    if float(root[1, 1]) < 0:
-        pose = pose.clone()
-        pose[0] = matrix_to_axis_angle(torch.diag(torch.tensor([1.0, -1.0, -1.0])) @ root)
-    return pose
+POSE_HELP = ("rest, bent (elbows/knees/shoulders at 90 degrees), MOTION:FRAME (a frame of walk, turn, arms, dance or an "
+             ".npz/.bvh file, e.g. walk:12; MOTION alone: a third of the way in) or a .npy (24,3)")
+"""What --pose accepts, in the help of every command that has it (`parse_pose` reads it)."""
 
 
-def _pose_from_npz(path: Path, frame: int | None) -> torch.Tensor:
-    import torch
+def parse_pose(text: str | None, frame: int | None = None) -> np.ndarray | None:
+    """Returns a (24,3) pose from --pose text (see `POSE_HELP`; ``frame``: the frame of a motion given without one),
+    or None without text."""
+    if not text:
+        return None
+    if text in ("rest", "bent"):
+        return np.zeros((24, 3), np.float32) if text == "rest" else bent_pose().numpy()
+    if text.lower().endswith(".npy"):
+        from anr_studio.safe_npz import load_npy
 
-    from anr_studio.motion.smpl_npz import load_smpl_npz
+        arr = load_npy(text, "a (24, 3) or (72,) axis-angle pose")
+        if arr.size != 72:
+            raise AnrError(f"--pose {text}: holds shape {arr.shape}, expected (24, 3) or (72,) axis-angle")
+        pose = arr.reshape(24, 3).astype(np.float32)
+        if not np.isfinite(pose).all() or np.abs(pose).max() > 100:
+            raise AnrError(f"--pose {text}: holds NaN, Inf or angles beyond 100 rad, expected finite axis-angles")
+        return pose
+    from anr_studio.motion import ALIASES, BUILTIN_MOTIONS, load_motion
 
-    poses = load_smpl_npz(path).poses
-    index = len(poses) // 3 if frame is None else frame
-    if not 0 <= index < len(poses):
-        raise AnrError(f"--frame {index}: out of range for {'aist' if path == AIST_DEMO else path}'s {len(poses)} frames, "
-                       f"expected 0..{len(poses) - 1}")
-    return _upright(torch.from_numpy(poses[index].copy()))
-
-
-def named_pose(name: str, frame: int | None = None) -> torch.Tensor:
-    """Returns a (24,3) pose: rest, bent, aist (a frame of the built-in dance) or a frame of an .npz."""
-    import torch
-
-    if name == "rest":
-        return torch.zeros(24, 3)
-    if name == "bent":
-        return bent_pose()
-    if name == "aist":
-        return _pose_from_npz(AIST_DEMO, frame)
-    path = Path(name)
-    if path.suffix.lower() == ".npz":
-        if not path.is_file():
-            raise AnrError(f"{path}: pose file not found, expected an .npz with SMPL poses")
-        return _pose_from_npz(path, frame)
-    raise AnrError(f"--pose: unknown pose {name!r}, expected one of {', '.join(POSE_NAMES)} or an .npz file of SMPL poses")
+    motion, colon, index = text.rpartition(":")
+    motion = motion if colon else text
+    known = ALIASES.get(motion, motion) in BUILTIN_MOTIONS or Path(motion).suffix.lower() in (".npz", ".bvh")
+    if not known or (colon and not index.isdigit()):
+        raise AnrError(f"--pose {text}: unknown pose, expected {POSE_HELP}")
+    clip = load_motion(motion)
+    i = int(index) if colon else len(clip) // 3 if frame is None else frame
+    if not 0 <= i < len(clip):
+        option = f"--pose {text}" if colon or frame is None else f"--frame {frame}"
+        raise AnrError(f"{option}: past the {len(clip)} frames of {motion}, expected 0..{len(clip) - 1}")
+    return clip.poses[i]
 
 
 def checkerboard(size: int = 512, checks: int = 16) -> torch.Tensor:
@@ -167,12 +156,12 @@ def _run(args: argparse.Namespace) -> int:
 
     if not 16 <= args.size <= 4096:
         raise AnrError(f"--size is {args.size}, expected a cell size in pixels between 16 and 4096")
-    sources = [args.model, args.uv_obj, *(n.strip() for n in args.pose.split(",") if n.strip().lower().endswith(".npz"))]
-    out = check_output(args.out, (".png",), inputs=sources, overwrite=args.overwrite)
+    names = [n.strip() for n in args.pose.split(",") if n.strip()]
+    out = check_output(args.out, (".png",), inputs=[args.model, args.uv_obj, *names], overwrite=args.overwrite)
     poses = {"rest": torch.zeros(24, 3)}
-    for name in (n.strip() for n in args.pose.split(",")):
+    for name in names:
         if name != "rest":
-            poses[Path(name).name if name.lower().endswith(".npz") else name] = named_pose(name, args.frame)
+            poses[Path(name).name] = torch.from_numpy(parse_pose(name, args.frame))
     body = load_body(args.model, device=device(args.device), uv_obj=args.uv_obj)
     grid = body_grid(body, poses, args.size)
     write_png(out, grid)
@@ -185,13 +174,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("body", help="render the coarse body (shaded and UV-checkered, front and side) to a PNG",
                               description="Render the coarse body shaded and with a UV checkerboard, front and side, "
                               "in the rest pose and in --pose, as one grid PNG.")
-    p.add_argument("--pose", default="bent", metavar="NAME_OR_NPZ",
-                   help="rest, bent (elbows/knees/shoulders at 90 degrees), aist (a frame of the built-in dance) "
-                   "or an .npz with SMPL poses (N, 72); several separated by commas, one row each after the "
-                   "rest pose (default: bent)")
+    p.add_argument("--pose", default="bent", metavar="P", help=f"{POSE_HELP}; several separated by commas, one row "
+                   "each after the rest pose (default: bent)")
     p.add_argument("--out", required=True, metavar="PNG", help="output image")
     p.add_argument("--size", type=int, default=512, help="pixels per view (default 512)")
-    p.add_argument("--frame", type=int, default=None, help="frame of aist / the .npz (default: a third of the way in)")
+    p.add_argument("--frame", type=int, default=None, help="frame of a motion given without :FRAME (default: a third "
+                   "of the way in)")
     p.add_argument("--body-model", "--model", dest="model", default=None, metavar="PATH",
                    help="a body .safetensors or an SMPL .npz/.pkl (default: the built-in body)")
     p.add_argument("--uv-obj", default=None, metavar="OBJ", help="UV layout for an SMPL --body-model")

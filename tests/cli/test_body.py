@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from anr_studio.body import joint_index
-from anr_studio.cli.body import AIST_DEMO, BACKGROUND, bent_pose, named_pose
+from anr_studio.cli.body import BACKGROUND, bent_pose, parse_pose
+from anr_studio.motion import MOTION_DIR
 from anr_studio.body.lbs import axis_angle_to_matrix
 from anr_studio.cli import main
 from tests.body.synthetic import box_body
@@ -62,11 +63,12 @@ def test_body_command_with_the_default_body(tmp_path):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--pose", "flying"], "--pose: unknown pose 'flying'"),
-        (["--pose", "bent,flying"], "--pose: unknown pose 'flying'"),
-        (["--pose", "missing.npz"], "missing.npz: pose file not found"),
+        (["--pose", "flying"], "--pose flying: unknown pose, expected rest, bent (elbows"),
+        (["--pose", "bent,flying"], "--pose flying: unknown pose"),
+        (["--pose", "missing.npz"], "missing.npz: file does not exist, expected a motion file (.npz or .bvh)"),
         (["--pose", "bent", "--size", "3"], "--size is 3"),
-        (["--pose", "aist", "--frame", "100000"], "--frame 100000: out of range for aist's 320 frames, expected 0..319"),
+        (["--pose", "aist", "--frame", "100000"], "--frame 100000: past the 320 frames of aist, expected 0..319"),
+        (["--pose", "walk:100000"], "--pose walk:100000: past the"),
     ],
 )
 def test_bad_arguments_give_exit_2_and_one_line(tmp_path, capsys, argv, message):
@@ -104,12 +106,24 @@ def test_bent_pose_bends_at_90_degrees():
 
 
 def test_aist_frame_is_upright():
-    pose = named_pose("aist", frame=100)
+    pose = torch.from_numpy(parse_pose("aist:100"))
     assert pose.shape == (24, 3) and torch.isfinite(pose).all()
     root = axis_angle_to_matrix(pose[0])
     assert root[1, 1] > 0.8  # the body's up axis points up
-    raw = np.load(AIST_DEMO)["poses"][100].reshape(24, 3)
+    raw = np.load(MOTION_DIR / "aist_demo.npz")["poses"][100].reshape(24, 3)
     torch.testing.assert_close(pose[1:], torch.from_numpy(raw[1:]))  # only the root is turned
+    torch.testing.assert_close(pose, torch.from_numpy(parse_pose("aist", frame=100)))  # --frame: the same frame
+
+
+def test_body_and_render_read_the_same_pose_forms(tmp_path):
+    np.save(tmp_path / "p.npy", bent_pose().numpy().reshape(72))
+    assert np.array_equal(parse_pose(str(tmp_path / "p.npy")), bent_pose().numpy())
+    assert np.array_equal(parse_pose("rest"), np.zeros((24, 3), np.float32))
+    box_body().save(tmp_path / "box.safetensors")
+    out = tmp_path / "grid.png"
+    assert main(["body", "--pose", f"walk:3,{tmp_path / 'p.npy'}", "--out", str(out), "--size", "48",
+                 "--model", str(tmp_path / "box.safetensors")]) == 0
+    check_grid(read_png(out), 48, rows=3)
 
 
 def test_an_unusable_device_is_one_sentence(tmp_path, capsys):
