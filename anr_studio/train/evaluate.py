@@ -93,14 +93,15 @@ def evaluate(run: str | os.PathLike, capture_paths: Sequence[str | Capture], spl
     frames after test-time pose refinement."""
     caps = [path if isinstance(path, Capture) else Capture(path) for path in capture_paths]  # before any weights load
     avatar = avatar or run_avatar(run, device, body, body_path)
+    for cap in caps:  # before LPIPS's weights load
+        if cap.identity not in avatar.identities:
+            raise AnrError(f"{cap.path.name}: identity {cap.identity!r} is not in the avatar, expected one of {', '.join(avatar.identities)}")
+        avatar.check_body_model(cap.body_model_id, cap.path.name)
     status = lpips_status()
     rows: dict[str, list[dict[str, float | None]]] = {}
     refined: dict[str, list[dict[str, float | None]]] = {}
     images: dict[str, list[dict[str, np.ndarray]]] = {}
     for cap in caps:
-        if cap.identity not in avatar.identities:
-            raise AnrError(f"{cap.path.name}: identity {cap.identity!r} is not in the avatar, expected one of {', '.join(avatar.identities)}")
-        avatar.check_body_model(cap.body_model_id, cap.path.name)
         frames = cap.split(split)
         if frames.size == 0:
             raise AnrError(f"{cap.path.name}: split/{split} is empty, expected held-out frames to evaluate")

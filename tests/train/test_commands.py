@@ -77,6 +77,10 @@ def test_eval_of_a_capture_without_masks_prints_mask_iou_as_unavailable(tmp_path
     assert cli.main(["eval", str(run), "--captures", str(bare), str(tmp_path / "typo.h5"), "--device", "cpu",
                      "--body-model", body_file]) == 2
     assert f"{tmp_path / 'typo.h5'}: " in capsys.readouterr().err
+    stranger = write_tiny_capture(tmp_path / "carol.h5", "carol", body)
+    assert cli.main(["eval", str(run), "--captures", str(stranger), "--device", "cpu", "--body-model", body_file]) == 2
+    assert capsys.readouterr().err == ("anr-studio: error: carol.h5: identity 'carol' is not in the avatar, expected one "
+                                       "of alice, bob\n")
 
 def test_train_reports_fitting_the_poses_to_the_masks_as_lines_or_bars(tmp_path, captures, body_file, capsys,
                                                                         monkeypatch):
