@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -102,5 +103,13 @@ def run_app(open_path: str | None = None, screenshot: str | None = None, quit_af
         return rc
     if quit_after is not None:
         QtCore.QTimer.singleShot(int(quit_after * 1000), window.close)
-    app.exec()
+    # Ctrl-C in the terminal closes the window as its close button does (jobs stop cleanly) instead of raising
+    # KeyboardInterrupt in whichever slot runs next; the status bar's timer runs Python every half second.
+    interrupt = signal.getsignal(signal.SIGINT)
+    if interrupt is signal.default_int_handler:  # not when started with Ctrl-C ignored (in the background)
+        signal.signal(signal.SIGINT, lambda *_: QtCore.QTimer.singleShot(0, window.close))
+    try:
+        app.exec()
+    finally:
+        signal.signal(signal.SIGINT, interrupt)
     return rc

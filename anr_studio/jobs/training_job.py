@@ -6,9 +6,11 @@ status updates (losses, previews, progress, ETA, log). The GUI polls ``status`` 
 
 from __future__ import annotations
 
+import _thread
 import math
 import os
 import queue as queue_mod
+import signal
 import threading
 import time
 import traceback
@@ -16,7 +18,7 @@ import traceback
 import numpy as np
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from anr_studio.components.status import JobState, TrainingStatus
 from anr_studio.errors import AnrError
@@ -84,16 +86,13 @@ def build_config(opts: TrainingOptions):
 
 
 class _QueueCallback(Callback):
-    """Trainer callback in the training process: sends progress to the studio through a queue; passes on a stop
-    (``stopped()`` true) while the poses are fitted, before the loop's own stop relay runs."""
+    """Trainer callback in the training process: sends progress to the studio through a queue."""
 
-    def __init__(self, queue, stopped: Callable[[], bool]) -> None:
-        self.queue, self.stopped = queue, stopped
+    def __init__(self, queue) -> None:
+        self.queue = queue
         self._heldout_failed = False
 
     def on_pose_fit(self, trainer, identity, done, total) -> None:
-        if self.stopped():
-            trainer.request_stop()
         self.queue.put(("progress", done, total, f"{POSE_FIT_STAGE} ({identity})"))
         if done == 0:
             self.queue.put(("log", f"{POSE_FIT} ({identity}, {total} frames)"))
@@ -194,23 +193,32 @@ def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int, p
 
         config = build_config(opts)
         queue.put(("log", f"preset {opts.preset}: {config.optim.steps} steps at {config.data.resolution}²"))
-        trainer = Trainer(config, list(opts.captures), opts.out, resume=opts.resume,
-                          callbacks=[_QueueCallback(queue, lambda: stop.is_set() or orphaned.is_set())], body=opts.body, warn=lambda m: queue.put(("log", m)))
+        built: list = []  # the trainer, once built
 
         def relay() -> None:  # the studio's stop/pause flags -> the trainer's own events
-            while True:
-                if stop.is_set() or orphaned.is_set():
-                    trainer.request_stop()
-                    trainer.set_paused(False)
-                    return
-                trainer.set_paused(pause.is_set())
+            while not (stop.is_set() or orphaned.is_set()):
+                if built:
+                    built[0].set_paused(pause.is_set())
                 time.sleep(0.02)
+            if built:
+                built[0].request_stop()
+                built[0].set_paused(False)
+            else:  # still building (downloading weights, fitting poses): nothing to save yet, so it ends there
+                _thread.interrupt_main()
 
+        # interrupt_main raises only through Python's own handler, which a studio started with Ctrl-C ignored lacks.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         threading.Thread(target=relay, daemon=True).start()
-        reason = trainer.run()
+        built.append(Trainer(config, list(opts.captures), opts.out, resume=opts.resume, callbacks=[_QueueCallback(queue)],
+                             body=opts.body, warn=lambda m: queue.put(("log", m))))
+        reason = built[0].run()
         if orphaned.is_set():  # nobody reads the queue any more; its feeder thread must not hold the exit
             os._exit(0)
         queue.put(("end", reason, str(Path(opts.out) / "avatar.anr")))
+    except KeyboardInterrupt:  # stopped while the trainer was built
+        if orphaned.is_set():
+            os._exit(0)
+        queue.put(("end", "stopped", str(Path(opts.out) / "avatar.anr")))
     except AnrError as exc:
         queue.put(("error", str(exc)))
     except BaseException as exc:  # noqa: BLE001 - reported in the panel, never a silent death

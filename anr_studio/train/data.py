@@ -130,11 +130,10 @@ class StepBatches:
 
 
 def refined_poses(body: torch.nn.Module, cap: Capture, steps: int, batch_size: int = 16,
-                  progress: Callable[[int, int], None] | None = None,
-                  stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Returns (pose (N,24,3), transl (N,3)) float32 of every frame of ``cap`` fitted to its mask by ``steps`` of
     test-time pose refinement (`anr_studio.avatar.refine`), ``batch_size`` frames at a time; ``progress(done,
-    total)`` (frames) before the first batch and after each. Once ``stop()`` is true, the frames left keep their tracked poses."""
+    total)`` (frames) before the first batch and after each."""
     device = body.v_template.device
     pose = np.stack([cap.pose(i) for i in range(len(cap))])
     transl = np.stack([cap.transl(i) for i in range(len(cap))])
@@ -143,8 +142,6 @@ def refined_poses(body: torch.nn.Module, cap: Capture, steps: int, batch_size: i
     for start in range(0, len(cap), batch_size):
         if progress is not None:
             progress(start, len(cap))
-        if stop is not None and stop():
-            return pose, transl
         idx = slice(start, min(len(cap), start + batch_size))
         mask = torch.from_numpy(np.stack([cap.mask(i) for i in range(len(cap))[idx]])).to(device).float().div(255)
         refined = refine_poses(body, torch.from_numpy(pose[idx]).to(device), betas, torch.from_numpy(transl[idx]).to(device),

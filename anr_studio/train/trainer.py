@@ -168,7 +168,7 @@ class Trainer:
         keyframes_first = self.fitting.keyframe_steps if self.fitting is not None else 0
         self.sampler = StepBatches(self.pools, c.data, c.optim, self.step, self.dist.rank, self.dist.world,
                                    keyframes_first)
-        poses = [refined_poses(self.body, cap, c.data.refine_poses, stop=self.stop_event.is_set,
+        poses = [refined_poses(self.body, cap, c.data.refine_poses,
                                progress=lambda done, total, who=who: self._call("on_pose_fit", who, done, total))
                  for cap, who in zip(self.captures, self.identities)] if c.data.refine_poses else None
         self.dataset = FrameDataset(self.captures, c.data, augment=True, poses=poses)

@@ -42,6 +42,28 @@ def test_quit_after_and_window_state_is_remembered(qtbot, tmp_path, monkeypatch,
     assert s.value("geometry") is not None and s.value("windowState") is not None
 
 
+def test_ctrl_c_in_the_terminal_closes_the_studio(qtbot, tmp_path, monkeypatch, standin_body):
+    import signal
+    import time
+
+    from PySide6 import QtCore
+
+    import anr_studio.gui.app as app_mod
+    import anr_studio.gui.main_window as mw
+
+    monkeypatch.setattr(app_mod, "MODELS_DIRS", (tmp_path / "no-models",))
+    monkeypatch.setattr(mw, "default_body", lambda: standin_body)
+    QtCore.QTimer.singleShot(1000, lambda: os.kill(os.getpid(), signal.SIGINT))
+    started = signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal (not ignored)
+    try:
+        t0 = time.monotonic()
+        assert app_mod.run_app(quit_after=20) == 0
+        assert time.monotonic() - t0 < 10, "Ctrl-C left the studio open"
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, started)
+
+
 def test_screenshot_with_a_bad_open_path_reports_one_line(qtbot, tmp_path, monkeypatch, standin_body, capsys):
     import anr_studio.gui.app as app_mod
     import anr_studio.gui.main_window as mw

@@ -125,7 +125,7 @@ def test_training_job_with_loader_workers_trains_and_ends_its_process_after_an_u
     assert not job._proc.is_alive()  # ended at once, not after the studio's wait for it
 
 
-def test_a_stop_while_the_poses_are_fitted_leaves_the_frames_left_unfitted(capture, tmp_path):
+def test_a_stop_while_the_poses_are_fitted_ends_the_run_there(capture, tmp_path):
     from tests.standin import write_standin_capture
 
     _, body = capture
@@ -143,3 +143,4 @@ def test_a_stop_while_the_poses_are_fitted_leaves_the_frames_left_unfitted(captu
     job.status.set_progress = progress
     assert job.start().join(120) and job.status.state == JobState.STOPPED
     assert fitted and max(fitted) < 20  # the stop ended the fit, not the fit's end
+    assert not (tmp_path / "run" / "avatar.anr").exists()  # nothing was trained
