@@ -39,3 +39,13 @@ def test_anr_error_prints_one_line(monkeypatch, capsys):
     assert cli.main(["boom"]) == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines() == ["anr-studio: error: cap.h5: body/pose has shape (3, 23, 3), expected (N, 24, 3)"]
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
+    capture = str(tmp_path / "a.h5")
+    assert cli.main(["synth", "--out", capture, "--frames", "4", "--size", "32", "--views", "1", "--quiet"]) == 0
+    # `anr-studio capture info cap.h5 | head -1` when the pipe closes before the command has written everything
+    code = ("import os, sys; from anr_studio import cli; r, w = os.pipe(); os.close(r); os.dup2(w, 1); "
+            "sys.exit(cli.main(['capture', 'info', sys.argv[1]]))")
+    out = subprocess.run([sys.executable, "-c", code, capture], capture_output=True, text=True)
+    assert out.returncode == 141 and out.stderr == "", out.stderr

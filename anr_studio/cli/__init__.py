@@ -135,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     except AnrError as exc:
         print(f"anr-studio: error: {printable(exc)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader of our output went away (`| head`): end quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush must not fail again
+        return 141
     except OSError as exc:  # permissions, missing folders, full disks that no reader or writer named itself
         from anr_studio.fileio import os_error_message
 
