@@ -235,15 +235,17 @@ class CapturePanel(QtWidgets.QWidget):
         path = self.path
         self.capture.close()  # the job rewrites the file
         self._masks_job = self.start_writer(self.watcher, "masks", path, lambda c: capture_jobs.extract_masks(c, path, method),
-                                            lambda line: self._masks_written(path, line))
+                                            lambda line: self.reopen(path, line))
         return self._masks_job
 
-    def _masks_written(self, path: str, line: str) -> None:
+    def reopen(self, path: str, line: str | None = None) -> None:
+        """Reads the open capture ``path`` again after a job rewrote it, on the same frame; ``line`` replaces the summary."""
         if path == self.path:
             i = self.slider.value()
             self.open_capture(path)
             self.slider.setValue(i)
-            self.info.setText(str(line))
+            if line is not None:
+                self.info.setText(str(line))
 
     @guarded
     def start_check(self, _checked: bool = False) -> BackgroundJob | None:

@@ -116,14 +116,17 @@ class KeyframesPanel(QtWidgets.QWidget):
             raise AnrError("keyframes: a selection is already running, expected it to finish first")
         frac = self.fraction.value()
         self._job = self.capture_panel.start_writer(self.watcher, "keyframes", path,
-                                                    lambda c: select_keyframes(c, path, frac, self.capture_panel.body), self._selected,
+                                                    lambda c: select_keyframes(c, path, frac, self.capture_panel.body),
+                                                    lambda result: self._selected(path, result),
                                                     lambda _snap: self.run_btn.setEnabled(True), self.progress)
         self.run_btn.setEnabled(False)
         return self._job
 
-    def _selected(self, result) -> None:
-        self.capture_panel.capture.close()  # the file was rewritten; reopen lazily
+    def _selected(self, path: str, result) -> None:
+        if path != self.capture_panel.path:
+            return  # another capture was opened meanwhile: its own keyframes stay shown
         self.unsaved = False
+        self.capture_panel.reopen(path)  # the job rewrote the file: the capture's summary counts the new keyframes
         self.set_keyframes(*result)
 
     def add_current(self) -> None:
@@ -162,4 +165,5 @@ class KeyframesPanel(QtWidgets.QWidget):
             raise AnrError(f"keyframes: not saved while {why}, expected the job to finish first")
         cap.write_keyframes(np.asarray(self.indices, np.int64))
         self.unsaved = False
+        self.capture_panel.reopen(self.capture_panel.path)  # the capture's summary counts the saved keyframes
         self.info.setText(f"saved {len(self.indices)} keyframes to {self.capture_panel.path}")

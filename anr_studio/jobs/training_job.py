@@ -226,6 +226,16 @@ def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int, p
         queue.put(("error", f"training failed: {type(exc).__name__}: {exc}"))
 
 
+def _exit_message(code: int | None, preset: str) -> str:
+    """Returns the error of a training process that ended with exit status ``code`` before saying why."""
+    if code == -signal.SIGKILL:  # the kernel's out-of-memory killer sends SIGKILL
+        return (f"training: the training process was killed (SIGKILL), most likely by the system for lack of memory; "
+                f"expected a preset that fits this machine's memory (the {preset} preset is too large here: on a CPU "
+                f"choose cpu or tiny), or a smaller data.batch_size or data.resolution")
+    how = f"was ended by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exited with code {code}"
+    return f"training: the training process {how}, expected a clean end"
+
+
 class TrainingJob:
     """One training run in a spawned child process (the studio's interpreter never waits for its GIL);
     ``status`` is the TrainingStatus the UI polls, filled by a daemon thread from the child's queue."""
@@ -278,7 +288,7 @@ class TrainingJob:
             except queue_mod.Empty:
                 if alive:
                     continue
-                self.status.fail(f"training process exited with code {self._proc.exitcode}, expected a clean end")
+                self.status.fail(_exit_message(self._proc.exitcode, self.options.preset))
                 break
             if self._handle(*msg):
                 break

@@ -58,9 +58,14 @@ def test_keyframes_selection_runs_in_background_and_hand_edits(window, qtbot, ti
     from anr_studio.capture import Capture
 
     np.testing.assert_array_equal(np.sort(Capture(tiny_capture).keyframes), kp.indices)
+    # The capture's summary counts the keyframes the job wrote, not those the file held when it was opened.
+    assert window.capture_panel.info.text().endswith(f"keyframes {len(kp.indices)}")
     window.capture_panel.slider.setValue(4)
     kp.add_current()
     assert 4 in kp.indices
+    kp.save()
+    assert window.capture_panel.info.text().endswith(f"keyframes {len(kp.indices)}")
+    assert window.capture_panel.slider.value() == 4, "saving moved the capture panel off its frame"
     kp.thumbs.item(0).setSelected(True)
     first = kp.indices[0]
     kp.remove_selected()

@@ -101,3 +101,27 @@ def test_closing_during_a_run_stops_it_without_asking_to_open_its_avatar(window,
     panel.shutdown()
     assert not asked, "closing the studio asked to open the stopped run's avatar (a modal question while closing)"
     panel.job = None
+
+
+def test_a_run_killed_by_the_system_ends_in_one_dialog_that_says_why_and_the_panel_is_idle(window, qtbot, tiny_capture,
+                                                                                             standin_body, tmp_path):
+    """The panel's default preset trains; the kernel's out-of-memory killer (SIGKILL) ends the training process
+    (as `paper` on a CPU does): one dialog names the likely cause and the panel can start again."""
+    import os
+    import signal
+
+    from PySide6 import QtWidgets
+
+    panel = window.training_panel
+    panel.body_override = standin_body
+    panel.add_capture(tiny_capture)
+    panel.out.setText(str(tmp_path / "run"))
+    job = panel.start()
+    qtbot.waitUntil(lambda: job.step > 0, timeout=120000)
+    os.kill(job._proc.pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: panel.start_btn.isEnabled(), timeout=30000)
+    dialogs = [w for w in QtWidgets.QApplication.topLevelWidgets() if w.objectName() == "errorDialog" and w.isVisible()]
+    assert len(dialogs) == 1 and "killed (SIGKILL), most likely by the system for lack of memory" in dialogs[0].text()
+    assert f"the {panel.preset.currentText()} preset" in dialogs[0].text()
+    assert not panel.stop_btn.isEnabled() and not panel.pause_btn.isEnabled() and panel.eta.text() == ""
+    dialogs[0].close()
