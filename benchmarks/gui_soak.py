@@ -1,17 +1,19 @@
-"""Soak of the studio: motion playback + a `tiny` training + orbiting for a while, with memory sampled.
+"""Soak of the studio: motion playback + a training at the panel's defaults + orbiting for a while, with memory sampled.
 
-Runs the real main window (Xvfb is fine) on the stand-in body with an untrained `tiny` avatar in
-the neural preview, plays a built-in motion, trains `tiny` on a stand-in capture in the training
-panel's child process and orbits the camera, for ``--seconds`` counted from the training's first
-step: the child runs below the studio's priority, so on a loaded machine it may take a minute to
-start, and a soak timed from launch would then hold little or no training. No first step within
-``--start-timeout-s`` ends the soak as a failure (a training that hangs). Every ``--sample-s`` it
-records the studio's resident memory (RSS, from /proc) and the training step, and once more at the
-end. It prints one JSON object and exits 0 when the process stayed alive, training advanced (and
-still stepped in the soak's second half), playback moved, the soak lasted ``--seconds`` and memory
-stayed flat: over the samples since the first step, the median RSS of the last quarter exceeds that
-of the second quarter (after warm-up) by at most ``--max-growth-mb``. A crash in Qt or Python ends
-the process with a signal, so the caller sees it as a non-zero exit status.
+Runs the real main window (Xvfb is fine) on the default body with the shipped demo avatar (models/demo.anr)
+in the neural preview, plays a built-in motion, trains on a synthetic capture (``--capture-size``², 60
+frames, 2 views, as `anr-studio synth` writes it) in the training panel's child process with the preset
+the panel picks for the machine (`cpu` without a GPU, `fast` with one and its 8 data-loader workers) and
+its other settings, steps aside, and orbits the camera, for ``--seconds`` counted from the training's first
+reported step: the child runs below the studio's priority and first fits the poses to the masks, so on a
+loaded machine it may take minutes to start, and a soak timed from launch would then hold little or no
+training. No first step within ``--start-timeout-s`` ends the soak as a failure (a training that hangs).
+Every ``--sample-s`` it records the studio's resident memory (RSS, from /proc) and the training step, and
+once more at the end. It prints one JSON object and exits 0 when the process stayed alive, training
+advanced (and still stepped in the soak's second half), playback moved, the soak lasted ``--seconds`` and
+memory stayed flat: over the samples since the first step, the median RSS of the last quarter exceeds that
+of the second quarter (after warm-up) by at most ``--max-growth-mb``. A crash in Qt or Python ends the
+process with a signal, so the caller sees it as a non-zero exit status.
 
     xvfb-run -a python benchmarks/gui_soak.py --seconds 600          # the 10-minute soak
     xvfb-run -a python benchmarks/gui_soak.py --seconds 120 --out soak.json
@@ -28,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.standin: the stand-in body
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # anr_studio from this checkout
 
 
 def rss_mb(pid: int | None = None) -> float:
@@ -46,35 +48,32 @@ def growth_mb(samples: list[float]) -> float:
     return statistics.median(samples[-q:]) - statistics.median(samples[q:2 * q])
 
 
-def soak(seconds: float, sample_s: float, workdir: Path, start_timeout_s: float) -> dict:
+def soak(seconds: float, sample_s: float, workdir: Path, start_timeout_s: float, capture_size: int) -> dict:
     """Returns the soak's record: samples (t, rss MiB, training step, frame), when training started, counts."""
     import torch
     from PySide6 import QtCore, QtWidgets
 
-    from tests.standin import standin_body, untrained_avatar, write_standin_capture
+    from anr_studio.capture.synth.generate import SynthConfig, generate_capture
 
     torch.set_num_threads(1)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     from anr_studio.gui.main_window import MainWindow
 
-    body = standin_body()
-    window = MainWindow(body=body)
+    capture = workdir / "synth.h5"
+    generate_capture(capture, SynthConfig(frames=60, size=capture_size, views=2))
+    window = MainWindow()
     window.resize(1280, 720)
     window.show()
-    window.set_avatar(untrained_avatar(body, "tiny", identities=("alice", "bob"), seed=3), "tiny.anr")
+    window.open_sample()  # the demo avatar, with the sample motion loaded
+    window.open_path(str(capture))  # opening a capture adds it to the training panel's list
 
     panel = window.training_panel
-    panel.body_override = body
-    panel.add_capture(write_standin_capture(workdir / "tiny.h5", body))
-    panel.preset.setCurrentText("tiny")
-    panel.steps.setValue(10_000_000)
-    panel.ckpt.setValue(10_000_000)
-    panel.preview_every.setValue(20)
+    panel.steps.setValue(10_000_000)  # the soak's length, not the steps or the preset's time budget, ends the training
+    panel.extra_overrides = ["optim.time_budget_s=0"]
     panel.out.setText(str(workdir / "run"))
     job = panel.start()
 
     pose_panel = window.pose_panel
-    pose_panel.load_motion(pose_panel.motion_box.itemText(0))
     pose_panel.play_btn.setChecked(True)
     frames: set[int] = set()
     pose_panel.timeline.valueChanged.connect(frames.add)
@@ -105,7 +104,7 @@ def soak(seconds: float, sample_s: float, workdir: Path, start_timeout_s: float)
     pose_panel.play_btn.setChecked(False)
     training_alive = job.running and job.status.state.active
     window.close()  # stops the training cleanly (checkpoint) like a user closing the studio
-    return {"seconds": seconds, "samples": samples, "frames_shown": len(frames), "steps": job.step,
+    return {"seconds": seconds, "preset": panel.preset.currentText(), "samples": samples, "frames_shown": len(frames), "steps": job.step,
             "training_started_s": None if started is None else round(started - t0, 1),
             "soaked_s": 0.0 if started is None else round(now - started, 1),
             "training_alive_at_end": training_alive, "training_error": job.status.snapshot(log_tail=0).error,
@@ -119,10 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-growth-mb", type=float, default=40.0)
     ap.add_argument("--start-timeout-s", type=float, default=300.0,
                     help="seconds the training may take to its first step before the soak fails")
+    ap.add_argument("--capture-size", type=int, default=128, help="image size of the synthetic capture trained on")
     ap.add_argument("--out", help="write the result as JSON here")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="anr-soak-") as tmp:
-        result = soak(args.seconds, args.sample_s, Path(tmp), args.start_timeout_s)
+        result = soak(args.seconds, args.sample_s, Path(tmp), args.start_timeout_s, args.capture_size)
     started = result["training_started_s"]
     rss = [s["rss_mb"] for s in result["samples"] if started is not None and s["t"] >= started]
     result["rss_growth_mb"] = round(growth_mb(rss), 1)
