@@ -128,7 +128,8 @@ def export_video(avatar: StudioAvatar, identity: str, motion: str, out: str, vie
                  max_frames: int | None = None) -> str:
     """Returns ``out`` after writing an mp4 of ``avatar``'s ``identity`` performing ``motion``, ``size``² from ``view``.
 
-    Root drift is taken relative to the first frame (the body stays in view); a stopped export leaves nothing.
+    The camera follows the body's horizontal drift, as the CLI's render does (a walk stays in view); the vertical
+    motion stays. A stopped export leaves nothing.
     """
     from anr_studio.avatar.video import write_video
     from anr_studio.motion import load_motion
@@ -136,6 +137,7 @@ def export_video(avatar: StudioAvatar, identity: str, motion: str, out: str, vie
     clip = load_motion(motion)
     n = len(clip) if max_frames is None else min(len(clip), int(max_frames))
     transl = clip.transl - clip.transl[:1]
+    transl[:, [0, 2]] = 0.0
 
     def frames():
         for i in range(n):

@@ -245,3 +245,29 @@ def test_export_video_from_the_file_menu_runs_as_a_job(window, qtbot, tiny_avata
     assert [w.ended.text() for w in window.job_list.rows.values()] == ["done"]
     assert window.statusBar().currentMessage() == f"export finished: {out}"
     assert imageio_ffmpeg.count_frames_and_secs(str(out))[0] == 4
+
+
+def test_a_video_of_the_sample_avatar_walking_keeps_it_in_every_frame(qtbot, tmp_path, monkeypatch):
+    """File ▸ Open sample, then Export video with its defaults (the walk from the 3D view's camera): the camera
+    follows the body's drift, so no frame is empty background."""
+    import imageio.v3 as iio
+
+    from anr_studio.gui.main_window import MainWindow
+
+    win = MainWindow()  # the default body, as the shipped demo avatar needs
+    qtbot.addWidget(win)
+    win.show()
+    win.open_sample()
+    out = tmp_path / "walk.mp4"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    start = win.video_export.start
+    monkeypatch.setattr(win.video_export, "start", lambda *a, **k: start(*a, **k, size=48))  # small frames: a short test
+    win.video_export.dialog()
+    job = win.video_export.job
+    qtbot.waitUntil(lambda: not win.video_export.watcher.active, timeout=120000)
+    assert job.status.snapshot().error is None
+    frames = iio.imread(out)
+    assert len(frames) == len(win.pose_panel.playback.clip)
+    person = (frames.astype(int).min(axis=-1) < 200).mean(axis=(1, 2))  # share of each frame that is not the white background
+    assert person.min() > 0.05, f"the body left the picture in frames {np.flatnonzero(person <= 0.05).tolist()}"
+    win.close()
