@@ -214,11 +214,11 @@ def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int, p
         reason = built[0].run()
         if orphaned.is_set():  # nobody reads the queue any more; its feeder thread must not hold the exit
             os._exit(0)
-        queue.put(("end", reason, str(Path(opts.out) / "avatar.anr")))
+        queue.put(("end", reason, str(Path(opts.out) / "avatar.anr"), built[0].step))
     except KeyboardInterrupt:  # stopped while the trainer was built
         if orphaned.is_set():
             os._exit(0)
-        queue.put(("end", "stopped", str(Path(opts.out) / "avatar.anr")))
+        queue.put(("end", "stopped", str(Path(opts.out) / "avatar.anr"), built[0].step if built else None))
     except AnrError as exc:
         queue.put(("error", str(exc)))
     except BaseException as exc:  # noqa: BLE001 - reported in the panel, never a silent death
@@ -270,8 +270,9 @@ class TrainingJob:
     def _handle(self, kind: str, *args) -> bool:
         """Applies one message of the training process to ``status``; returns True after its last one."""
         st = self.status
-        if kind == "end":
-            self.reason, st.avatar_path = args
+        if kind == "end":  # the step it ended at: progress reports come only every few steps
+            self.reason, st.avatar_path, step = args
+            self.step = self.step if step is None else int(step)
             return True
         if kind in ("metrics", "progress"):
             self.step = int(args[0])

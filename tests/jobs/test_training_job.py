@@ -58,6 +58,22 @@ def test_training_job_runs_reports_and_stops_with_checkpoint(capture, tmp_path):
     assert (tmp_path / "run" / "avatar.anr").exists() and job.status.avatar_path.endswith("avatar.anr")
 
 
+def test_a_stopped_job_reports_the_step_it_ended_at_between_progress_reports(capture, tmp_path):
+    from anr_studio.train.checkpoint import load_latest_checkpoint
+
+    path, body = capture
+    job = TrainingJob(TrainingOptions([path], str(tmp_path / "run"), preset="tiny", steps=100000, checkpoint_every=100000,
+                                      preview_every=0, overrides=["optim.log_every=1000"], body=body)).start()
+    t0 = time.monotonic()
+    while not any(" from step " in line for line in job.status.snapshot(log_tail=50).log) and time.monotonic() - t0 < 120:
+        time.sleep(0.05)
+    time.sleep(1.5)  # a few steps, no progress report yet
+    job.stop()
+    assert job.join(120) and job.reason == "stopped"
+    step = load_latest_checkpoint(tmp_path / "run").step
+    assert step > 0 and job.step == step and job.outcome.startswith(f"stopped at step {step}, wrote ")
+
+
 def test_training_job_reports_fitting_the_poses_to_the_masks_before_the_steps(capture, tmp_path):
     from anr_studio.capture import Capture
 
