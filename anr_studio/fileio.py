@@ -10,8 +10,10 @@ import importlib.resources
 import json
 import os
 import shutil
+import signal
 import stat
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Literal
@@ -151,9 +153,9 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
     with os_errors(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
     tmp = Path(tmp_name)
     try:
+        os.close(fd)
         with os_errors(path):
             yield tmp
             if old is not None:
@@ -181,6 +183,26 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
         with contextlib.suppress(OSError):
             if tmp.exists() or tmp.is_symlink():
                 tmp.unlink()
+
+
+@contextlib.contextmanager
+def on_stop_signals(handler: Callable[..., Any] = signal.default_int_handler) -> Iterator[None]:
+    """Inside the block SIGTERM (`kill`, `timeout`, a job manager) and SIGHUP (a closed terminal) call ``handler``; by
+    default they raise KeyboardInterrupt as Ctrl-C does, so every writer removes its temporary file on the way out
+    instead of dying with it. A signal ignored when the block starts (nohup) stays ignored; off the main thread
+    nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+    for s, old in previous.items():
+        if old != signal.SIG_IGN:
+            signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -226,3 +226,25 @@ def test_frames_cut_short_by_an_error_leave_no_partial_folder(tmp_path):
         with pytest.raises(KeyboardInterrupt):
             write_frames(out, frames())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"] and list(kept.iterdir()) == []
+
+
+def test_stop_signals_raise_keyboard_interrupt_inside_the_block_and_an_ignored_one_stays_ignored():
+    import signal
+
+    started = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
+    try:
+        with fileio.on_stop_signals():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+            calls = []
+            with fileio.on_stop_signals(lambda *_: calls.append("stop")):  # a training's own: stop at the next step
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.01)
+                assert calls == ["stop"] and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) == started[signal.SIGTERM] and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        for s, handler in started.items():
+            signal.signal(s, handler)

@@ -92,12 +92,14 @@ class VideoWriter:
         return self.path
 
     def abort(self) -> None:
-        """Drops the partial file."""
-        if self._gen is not None:
-            with contextlib.suppress(Exception):
-                self._gen.close()
-            self._gen = None
-        self._stack.__exit__(AnrError, AnrError("aborted"), None)
+        """Drops the partial file (also when a second Ctrl-C or SIGTERM cuts short the wait for ffmpeg)."""
+        gen, self._gen = self._gen, None
+        try:
+            if gen is not None:
+                with contextlib.suppress(Exception):
+                    gen.close()
+        finally:
+            self._stack.__exit__(AnrError, AnrError("aborted"), None)
 
 
 def mp4_complete(path: str | os.PathLike) -> bool:

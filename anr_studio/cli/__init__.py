@@ -15,6 +15,7 @@ import sys
 from anr_studio import __version__
 from anr_studio.cli.argtypes import number
 from anr_studio.errors import AnrError, printable
+from anr_studio.fileio import on_stop_signals
 
 # Command groups, in the order they appear in --help.
 COMMAND_MODULES = ["body", "capture", "synth", "train", "avatar"]
@@ -130,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command is None:
-            return _run_gui(args)
-        return int(args.func(args) or 0)
+            return _run_gui(args)  # the studio closes its window on these signals
+        with on_stop_signals():  # SIGTERM and SIGHUP end a command as Ctrl-C does: nothing half-written left
+            return int(args.func(args) or 0)
     except AnrError as exc:
         print(f"anr-studio: error: {printable(exc)}", file=sys.stderr)
         return 2

@@ -1,14 +1,12 @@
 """Argument types that check ranges as argparse reads them (one line, exit 2, before anything loads), and
-what every command shares: the device, messages, stopping on signals."""
+what every command shares: the device, messages."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
-import signal
 import sys
-from typing import Callable, Iterator
+from typing import Callable
 
 # Pixels on a side of a rendered image: beyond it one frame alone needs gigabytes.
 MAX_IMAGE_SIDE = 8192
@@ -86,15 +84,3 @@ def say(message: str) -> None:
     from tqdm import tqdm
 
     tqdm.write(f"anr-studio: {message}", file=sys.stderr)
-
-
-@contextlib.contextmanager
-def stop_on_signals(stop: Callable[..., None]) -> Iterator[None]:
-    """Calls ``stop()`` on SIGTERM (`timeout`, a job manager, torchrun) and SIGHUP (a closed terminal) inside the block,
-    so they stop like Ctrl-C: the command checkpoints and writes what it has first."""
-    previous = {s: signal.signal(s, lambda *_: stop()) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)

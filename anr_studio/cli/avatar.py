@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from anr_studio.cli.argtypes import add_device, count, device, image_side, number, progress_bar, say, stop_on_signals
+from anr_studio.cli.argtypes import add_device, count, device, image_side, number, progress_bar, say
 from anr_studio.cli.body import POSE_HELP, parse_pose
 from anr_studio.errors import AnrError
 from anr_studio.fileio import avatar_file
@@ -184,15 +184,11 @@ def _run_fit(args: argparse.Namespace) -> int:
         bar.set_postfix(loss=f"{losses.get('total', float('nan')):.4f}", refresh=False)
         bar.refresh()
 
-    def stop():
-        raise KeyboardInterrupt
-
-    try:
-        with stop_on_signals(stop):
-            result = fit_identity(avatar, args.capture, args.name, work, steps=args.steps, resume=args.resume,
-                                  keyframe_fraction=args.keyframe_fraction, lr=args.lr, batch_size=args.batch_size,
-                                  checkpoint_every=args.checkpoint_every, time_budget_s=args.time_budget or 0.0,
-                                  progress=progress, warn=say)
+    try:  # SIGTERM and SIGHUP stop it as Ctrl-C does (see `main`): the fit checkpoints, then says how to go on
+        result = fit_identity(avatar, args.capture, args.name, work, steps=args.steps, resume=args.resume,
+                              keyframe_fraction=args.keyframe_fraction, lr=args.lr, batch_size=args.batch_size,
+                              checkpoint_every=args.checkpoint_every, time_budget_s=args.time_budget or 0.0,
+                              progress=progress, warn=say)
     finally:
         bar.close()
     if result.reason == "stopped":

@@ -9,9 +9,9 @@ import os
 import sys
 from pathlib import Path
 
-from anr_studio.cli.argtypes import add_device, count, device, number, say, stop_on_signals
+from anr_studio.cli.argtypes import add_device, count, device, number, say
 from anr_studio.errors import AnrError
-from anr_studio.fileio import AVATAR_FILE
+from anr_studio.fileio import AVATAR_FILE, on_stop_signals
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -178,7 +178,8 @@ def run_train(args: argparse.Namespace) -> int:
     trainer = Trainer(config, captures, out, device=args.device, resume=args.resume, callbacks=callbacks,
                       body_path=args.body_model, warn=say)
     try:
-        with stop_on_signals(trainer.request_stop):  # the data-loader workers ignore them (see FrameDataset)
+        # SIGTERM and SIGHUP stop like Ctrl-C: a checkpoint and avatar.anr first (the data-loader workers ignore them)
+        with on_stop_signals(lambda *_: trainer.request_stop()):
             reason = trainer.run()
     finally:
         trainer.close()

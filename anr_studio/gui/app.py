@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from anr_studio.fileio import shipped_path
+from anr_studio.fileio import on_stop_signals, shipped_path
 
 MODELS_DIRS = (shipped_path("models"), Path.cwd() / "models")
 
@@ -103,13 +103,18 @@ def run_app(open_path: str | None = None, screenshot: str | None = None, quit_af
         return rc
     if quit_after is not None:
         QtCore.QTimer.singleShot(int(quit_after * 1000), window.close)
-    # Ctrl-C in the terminal closes the window as its close button does (jobs stop cleanly) instead of raising
-    # KeyboardInterrupt in whichever slot runs next; the status bar's timer runs Python every half second.
+    # Ctrl-C in the terminal, SIGTERM (`kill`, a logout) and SIGHUP (a closed terminal) close the window as its close
+    # button does (jobs stop cleanly, an export removes its partial video) instead of raising KeyboardInterrupt in
+    # whichever slot runs next or ending the process mid-write; the status bar's timer runs Python every half second.
+    def close(*_) -> None:
+        QtCore.QTimer.singleShot(0, window.close)
+
     interrupt = signal.getsignal(signal.SIGINT)
     if interrupt is signal.default_int_handler:  # not when started with Ctrl-C ignored (in the background)
-        signal.signal(signal.SIGINT, lambda *_: QtCore.QTimer.singleShot(0, window.close))
+        signal.signal(signal.SIGINT, close)
     try:
-        app.exec()
+        with on_stop_signals(close):
+            app.exec()
     finally:
         signal.signal(signal.SIGINT, interrupt)
     return rc

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 from anr_studio.components.status import JobState, TrainingStatus
 from anr_studio.errors import AnrError
+from anr_studio.fileio import on_stop_signals
 from anr_studio.train.callbacks import POSE_FIT, Callback
 
 POSE_FIT_STAGE = "Fitting poses to masks…"
@@ -209,9 +210,10 @@ def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int, p
         # interrupt_main raises only through Python's own handler, which a studio started with Ctrl-C ignored lacks.
         signal.signal(signal.SIGINT, signal.default_int_handler)
         threading.Thread(target=relay, daemon=True).start()
-        built.append(Trainer(config, list(opts.captures), opts.out, resume=opts.resume, callbacks=[_QueueCallback(queue)],
-                             body=opts.body, warn=lambda m: queue.put(("log", m))))
-        reason = built[0].run()
+        with on_stop_signals():  # SIGTERM (`kill`, the studio's exit) stops it as a stop does
+            built.append(Trainer(config, list(opts.captures), opts.out, resume=opts.resume,
+                                 callbacks=[_QueueCallback(queue)], body=opts.body, warn=lambda m: queue.put(("log", m))))
+            reason = built[0].run()
         if orphaned.is_set():  # nobody reads the queue any more; its feeder thread must not hold the exit
             os._exit(0)
         queue.put(("end", reason, str(Path(opts.out) / "avatar.anr"), built[0].step))

@@ -98,3 +98,44 @@ def test_save_screenshot_with_a_palette_keeps_the_picture(qtbot, tmp_path):
     assert palette.mode == "P" and palette.size == full.size
     diff = np.abs(np.asarray(full.convert("RGB"), int) - np.asarray(palette.convert("RGB"), int))
     assert diff.mean() < 1.0
+
+
+# The studio opens the demo avatar and starts exporting its walk to the given mp4, as File ▸ Export video does,
+# a frame every quarter second or slower: the export is still writing when the signal comes.
+_EXPORTING_STUDIO = """
+import sys, time
+from PySide6 import QtCore
+from anr_studio.gui import app
+from anr_studio.gui.main_window import MainWindow
+from anr_studio.jobs import preview
+render = preview.render_request
+preview.render_request = lambda *a, **k: time.sleep(0.25) or render(*a, **k)
+show = MainWindow.show
+def show_and_export(win):
+    show(win)
+    QtCore.QTimer.singleShot(0, lambda: win.video_export.start(win.avatar, win.neural.identity, "walk", sys.argv[1],
+                                                               win.view_state.view, size=128))
+MainWindow.show = show_and_export
+sys.exit(app.run_app())
+"""
+
+
+def test_sigterm_while_the_studio_exports_a_video_closes_it_without_a_partial_file(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "walk.mp4"
+    proc = subprocess.Popen([sys.executable, "-c", _EXPORTING_STUDIO, str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not [p for p in tmp_path.iterdir() if ".partial" in p.name] and proc.poll() is None:
+        assert time.time() < deadline, "the studio never started writing the video"
+        time.sleep(0.05)
+    time.sleep(2.0)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGTERM)  # frames are being encoded into the hidden temporary file
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in err, (proc.returncode, err)
+    assert list(tmp_path.iterdir()) == []

@@ -160,3 +160,27 @@ def test_a_stop_while_the_poses_are_fitted_ends_the_run_there(capture, tmp_path)
     assert job.start().join(120) and job.status.state == JobState.STOPPED
     assert fitted and max(fitted) < 20  # the stop ended the fit, not the fit's end
     assert not (tmp_path / "run" / "avatar.anr").exists()  # nothing was trained
+
+
+def test_sigterm_to_the_training_process_stops_it_as_a_stop_does(capture, tmp_path):
+    """`kill` (or the studio's exit) sends SIGTERM: the run ends with its checkpoint and avatar, and no hidden
+    temporary file is left in the run folder."""
+    import os
+    import signal
+
+    from anr_studio.train.checkpoint import load_latest_checkpoint
+
+    path, body = capture
+    run = tmp_path / "run"
+    job = TrainingJob(TrainingOptions([path], str(run), preset="tiny", steps=100000, checkpoint_every=1,
+                                      preview_every=0, body=body)).start()
+    t0 = time.monotonic()
+    while job.step < 3 and time.monotonic() - t0 < 120:
+        assert job.status.state.active, job.status.snapshot().error
+        time.sleep(0.05)
+    os.kill(job._proc.pid, signal.SIGTERM)  # checkpoints are written every step: most likely during one
+    assert job.join(120)
+    snap = job.status.snapshot()
+    assert snap.error is None and job.reason == "stopped", snap.error
+    assert load_latest_checkpoint(run).step == job.step and (run / "avatar.anr").exists()
+    assert [p.name for p in run.rglob(".*")] == [".lock"]  # the run folder's lock file stays, as after any run
