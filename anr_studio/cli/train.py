@@ -111,10 +111,12 @@ def _nothing_to_train(config, captures: list[str], record: dict | None, out: Pat
         return None
     if not same or not (out / AVATAR_FILE).exists():
         return None
-    if step >= o.steps:
+    reason = o.end_reason(step, seconds)
+    if reason == "done":
         return f"has done its {o.steps} steps (at step {step}); a larger --steps continues it"
-    return (f"has used its {o.time_budget_s:g} s time budget ({seconds:.0f} s of training); a larger --time-budget "
-            "continues it") if 0 < o.time_budget_s <= seconds else None
+    if reason == "time budget":
+        return f"has used its {o.time_budget_s:g} s time budget ({seconds:.0f} s of training); a larger --time-budget continues it"
+    return None
 
 
 def _preset_name(args: argparse.Namespace) -> str:

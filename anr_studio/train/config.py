@@ -76,6 +76,13 @@ class OptimConfig:
     preview_every: int = 200
     """Render a preview image for callbacks every this many steps (0 = never)."""
 
+    def end_reason(self, step: int, train_time_s: float) -> str | None:
+        """Returns why a run at ``step`` after ``train_time_s`` seconds of training is over: "done" (all its
+        ``steps``), "time budget" (its ``time_budget_s`` used), or None while it goes on."""
+        if step >= self.steps:
+            return "done"
+        return "time budget" if 0 < self.time_budget_s <= train_time_s else None
+
 
 @dataclass
 class TrainConfig:

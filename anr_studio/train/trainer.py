@@ -358,11 +358,11 @@ class Trainer:
 
     def _should_stop(self) -> str | None:
         o = self.config.optim
-        reason = None
+        reason = o.end_reason(self.step, self.train_time)
+        if reason == "done":  # every rank reaches the last step together
+            return reason
         if self.stop_event.is_set():
             reason = "stopped"
-        elif o.time_budget_s > 0 and self.train_time >= o.time_budget_s:
-            reason = "time budget"
         if self.dist.enabled:
             # Every rank must stop at the same step; agreeing costs a host sync, so ranks
             # compare notes only every log_every steps.
@@ -378,14 +378,13 @@ class Trainer:
         (unless fitting) writes ``avatar.anr`` at the end; AnrError after ``optim.max_bad_steps`` NaN/Inf steps in a row."""
         o = self.config.optim
         self._call("on_start")
-        reason, images_since, report_time = "done", 0, 0.0
+        images_since, report_time = 0, 0.0
         data = iter(self.loader)
         batch, ahead = None, None
         try:
-            while self.step < o.steps:
-                stop = self._should_stop()
-                if stop:
-                    reason = stop
+            while True:
+                reason = self._should_stop()
+                if reason:
                     break
                 while self.pause_event.is_set() and not self.stop_event.is_set():
                     time.sleep(0.05)
