@@ -117,7 +117,8 @@ def write_capture(path: Path, size: int, frames: int, body, device: torch.device
 
 
 class Windows(Callback):
-    """Records the wall time at each report (every ``log_every`` steps)."""
+    """Records the wall time at each report of a ``log_every`` step (the trainer also reports its first step and after
+    slow steps: those are no window's end)."""
 
     def __init__(self) -> None:
         self.marks: list[tuple[int, float]] = []
@@ -127,7 +128,8 @@ class Windows(Callback):
         self.marks.append((trainer.step, time.perf_counter()))
 
     def on_step(self, trainer, info) -> None:
-        self.marks.append((info.step, time.perf_counter()))
+        if info.step % trainer.config.optim.log_every == 0:
+            self.marks.append((info.step, time.perf_counter()))
         self.last_total = info.losses.get("total")
 
 

@@ -14,9 +14,11 @@ from anr_studio.components.job_list import JobList, format_eta
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
 from anr_studio.gui.qt_util import POLL_MS, ImageLabel, button, combo, form, guarded, hbox, show_error, vbox, widget
-from anr_studio.jobs.training_job import POSE_FIT_STAGE, TrainingJob, TrainingOptions, preset_names, suited_preset
+from anr_studio.jobs.training_job import (FIRST_STEP_STAGE, POSE_FIT_STAGE, TrainingJob, TrainingOptions, preset_names,
+                                          suited_preset)
 from anr_studio.gui import theme
 
+START_TIP = "Start training on the listed captures in a separate process"
 COLORS = [(90, 200, 255), (255, 160, 60), (120, 230, 120), (240, 90, 110), (200, 140, 255), (230, 230, 90), (150, 150, 150)]
 
 
@@ -54,7 +56,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self.out = QtWidgets.QLineEdit(str(Path.home() / "anr-runs" / "run1"),
                                        toolTip="Run folder: checkpoints, the log and the trained avatar (avatar.anr) go here")
         browse = button("…", "Choose the run folder", self._out_dialog, kind=QtWidgets.QToolButton)
-        self.start_btn = button("Start", "Start training on the listed captures in a separate process", lambda: self.start(),
+        self.start_btn = button("Start", START_TIP, lambda: self.start(),
                                 name="trainStart")
         self.resume_box = button("From the run folder's last checkpoint", "Start continues the latest checkpoint in the "
                                  "run folder instead of a new run", kind=QtWidgets.QCheckBox)
@@ -89,6 +91,8 @@ class TrainingPanel(QtWidgets.QWidget):
                             (widget(previews), 3), margins=4))
         self._timer = QtCore.QTimer(self, interval=POLL_MS, timeout=self.poll)
         self._metrics_version, self._preview_version, self._log_len = -1, 0, 0  # what the widgets show of the run
+        self._end_shown = False  # the run's end (dialog, new avatar) was handled
+        self._start_after: bool | None = None  # Start while the last run's process exits: its resume choice
         self._update_buttons()
 
     # --- inputs --------------------------------------------------------------------------
@@ -121,17 +125,24 @@ class TrainingPanel(QtWidgets.QWidget):
 
     # --- control -------------------------------------------------------------------------
     @guarded
-    def start(self, resume: bool | None = None) -> TrainingJob:
-        """Starts a run in a child process (``resume`` None: as the checkpoint box says); returns the job."""
-        if self.job is not None and self.job.running:
-            raise AnrError("training: a run is already in progress, expected it to stop first")
+    def start(self, resume: bool | None = None) -> TrainingJob | None:
+        """Starts a run in a child process (``resume`` None: as the checkpoint box says); returns the job, or None
+        when the last run has ended but its process is still exiting (it holds the run folder): it starts then."""
         resume = self.resume_box.isChecked() if resume is None else resume
+        if self.job is not None and self.job.running:
+            if self.job.status.state.active:
+                raise AnrError("training: a run is already in progress, expected it to stop first")
+            self._start_after = resume
+            self.log.appendPlainText("Start: the run starts as soon as the last run's process has exited")
+            return None
+        self._start_after = None
         self.job = TrainingJob(self.options(resume)).start()
         self.jobs.add(self.job, "training")
         self.plot.clear()
         self.legend.setText("")
         self.curves.clear()
         self._metrics_version, self._preview_version, self._log_len = -1, 0, 0
+        self._end_shown = False
         self.log.clear()
         with QtCore.QSignalBlocker(self.pause_btn):
             self.pause_btn.setChecked(False)
@@ -153,8 +164,12 @@ class TrainingPanel(QtWidgets.QWidget):
 
     def _update_buttons(self) -> None:
         active = self.job is not None and self.job.status.state.active
-        self.start_btn.setEnabled(not active)
-        self.resume_box.setEnabled(not active)
+        exiting = not active and self.job is not None and self.job.running  # ended, its process not yet gone
+        self.start_btn.setEnabled(not (active or exiting))
+        self.start_btn.setText("Finishing…" if exiting else "Start")
+        self.start_btn.setToolTip("The last run's process is exiting; Start returns when it has (a moment)" if exiting
+                                  else START_TIP)
+        self.resume_box.setEnabled(not (active or exiting))
         self.pause_btn.setEnabled(active)
         self.stop_btn.setEnabled(active)
 
@@ -175,7 +190,10 @@ class TrainingPanel(QtWidgets.QWidget):
                     self.curves[name] = self.plot.plot([], [], pen=pg.mkPen(COLORS[k % len(COLORS)], width=width))
                     self.legend.setText(" ".join(f"<span style='color: rgb{COLORS[i % len(COLORS)]}'>━ {n}</span>"
                                                  for i, n in enumerate(self.curves)))
-                self.curves[name].setData(xs[keep], ys[keep])
+                # A lone point (the first step's report) shows as a dot: a line needs two.
+                lone = {"symbol": "o", "symbolSize": 5, "symbolPen": None,
+                        "symbolBrush": COLORS[k % len(COLORS)]} if keep.sum() == 1 else {"symbol": None}
+                self.curves[name].setData(xs[keep], ys[keep], **lone)
         version, pair = st.preview()
         if pair is not None and version != self._preview_version:
             self._preview_version = version
@@ -184,21 +202,31 @@ class TrainingPanel(QtWidgets.QWidget):
         snap = st.snapshot(log_tail=400)
         if snap.total:
             fitting = snap.message.startswith(POSE_FIT_STAGE)  # the log says whose
-            self.progress.setFormat("Fitting poses: %v / %m frames" if fitting else "%v / %m steps")
+            first = " · running the first step…" if snap.message == FIRST_STEP_STAGE else ""
+            self.progress.setFormat("Fitting poses: %v / %m frames" if fitting else f"%v / %m steps{first}")
             self.progress.setRange(0, snap.total)
             self.progress.setValue(snap.done)
+        elif snap.message:  # a set-up stage (loading, building the model): its name
+            self.progress.setFormat(snap.message)
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
         self.eta.setText(f"ETA {format_eta(snap.eta_s) or '–'}" if snap.state.active else "")
         fresh = min(snap.log_count - self._log_len, len(snap.log))
         for line in snap.log[len(snap.log) - fresh:] if fresh > 0 else []:
             self.log.appendPlainText(line)
         self._log_len = snap.log_count
-        if not snap.state.active:
-            self._timer.stop()
-            self._update_buttons()
+        if not snap.state.active and not self._end_shown:
+            self._end_shown = True
             if snap.state == JobState.FAILED:
                 show_error(self, AnrError(snap.error or "training failed"))
             elif st.avatar_path and Path(st.avatar_path).exists():
                 self.avatar_written.emit(st.avatar_path)
+        if not snap.state.active:
+            self._update_buttons()
+            if not self.job.running:  # its process has exited too: Start is available
+                self._timer.stop()
+                if self._start_after is not None:
+                    self.start(self._start_after)
 
     def shutdown(self, timeout: float = 60.0) -> None:
         """Stops a running training (it checkpoints) and waits for it, so closing leaves a loadable run."""

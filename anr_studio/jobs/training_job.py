@@ -27,6 +27,8 @@ from anr_studio.train.callbacks import POSE_FIT, Callback
 
 POSE_FIT_STAGE = "Fitting poses to masks…"
 """The progress message (with the identity after it) while the trainer fits the tracked poses; its units are frames."""
+FIRST_STEP_STAGE = "Running the first step…"
+"""The progress message from the start of training until its first step reports (steps are the units)."""
 
 
 @dataclass
@@ -93,13 +95,16 @@ class _QueueCallback(Callback):
         self.queue = queue
         self._heldout_failed = False
 
+    def on_phase(self, trainer, phase) -> None:  # a set-up stage: no units to count
+        self.queue.put(("progress", 0, 0, f"{phase[:1].upper()}{phase[1:]}…"))
+
     def on_pose_fit(self, trainer, identity, done, total) -> None:
         self.queue.put(("progress", done, total, f"{POSE_FIT_STAGE} ({identity})"))
         if done == 0:
             self.queue.put(("log", f"{POSE_FIT} ({identity}, {total} frames)"))
 
     def on_start(self, trainer) -> None:
-        self.queue.put(("progress", trainer.step, trainer.config.optim.steps, "training"))
+        self.queue.put(("progress", trainer.step, trainer.config.optim.steps, FIRST_STEP_STAGE))
         self.queue.put(("log", f"training {', '.join(trainer.identities)} on {trainer.device} from step {trainer.step}"))
 
     def on_step(self, trainer, info) -> None:
@@ -261,6 +266,7 @@ class TrainingJob:
         if self._proc is not None:
             raise AnrError("training: this job was already started, expected a new job")
         self.status.set_state(JobState.RUNNING)
+        self.status.set_progress(0, 0, "Starting the training process…")
         self.status.log("starting the training process")
         threads = max(1, (os.cpu_count() or 2) - 1)  # one core stays with the studio's event loop
         self._proc = self._ctx.Process(target=_training_process, name="anr-training", daemon=True,
@@ -327,6 +333,7 @@ class TrainingJob:
 
     @property
     def running(self) -> bool:
+        """Returns True from `start` until the training process has exited (after its status turned final)."""
         return self._proc is not None and not self._ended.is_set()
 
     @property

@@ -37,6 +37,10 @@ class StepInfo:
 class Callback:
     """Base class: override the hooks you need. All run on the training thread."""
 
+    def on_phase(self, trainer: Any, phase: str) -> None:
+        """Called as the trainer sets up, when a stage begins ("opening the captures", "loading the body model",
+        "building the model", "preparing the training frames"); ``trainer`` is only partly built."""
+
     def on_pose_fit(self, trainer: Any, identity: str, done: int, total: int) -> None:
         """Called while the trainer sets up, fitting the tracked poses to the masks (``data.refine_poses``):
         ``done`` of ``total`` frames of ``identity``, 0 first and ``total`` last."""
@@ -45,7 +49,8 @@ class Callback:
         """Called once before the first step (after resuming)."""
 
     def on_step(self, trainer: Any, info: StepInfo) -> None:
-        """Called every ``optim.log_every`` steps."""
+        """Called after the run's first step, every ``optim.log_every`` steps, after the last one, and after any step
+        that ends ``REPORT_EVERY_S`` (`anr_studio.train.trainer`) or more after the previous report."""
 
     def on_preview(self, trainer: Any, step: int, images: dict[str, np.ndarray]) -> None:
         """Called with HxWx3 uint8 images ("truth", "render", "composite", ...) every ``optim.preview_every`` steps."""
@@ -81,10 +86,14 @@ class JsonlLog(Callback):
 
 
 class TqdmProgress(Callback):
-    """A tqdm bar with the total loss and images/s (CLI only); before it, one per identity while its poses are fitted."""
+    """A tqdm bar with the total loss and images/s (CLI only); before it, a line per set-up stage and a bar per identity
+    while its poses are fitted."""
 
     def __init__(self) -> None:
         self.bar = None
+
+    def on_phase(self, trainer: Any, phase: str) -> None:
+        print(f"{phase}…", file=sys.stderr, flush=True)
 
     def on_pose_fit(self, trainer: Any, identity: str, done: int, total: int) -> None:
         from tqdm import tqdm

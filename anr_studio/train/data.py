@@ -4,10 +4,16 @@ and step kind, frames are sharded by rank."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import io
+import json
 import os
 import signal
 import warnings
+import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -17,9 +23,11 @@ from torch.utils.data import Dataset
 from anr_studio.avatar.refine import PoseRefinement, refine_poses
 from anr_studio.capture import Capture
 from anr_studio.errors import AnrError
+from anr_studio.fileio import atomic_write_bytes
 from anr_studio.render import PerspectiveCamera
 from anr_studio.train.augment import crop_image, crop_intrinsics, person_centre, sample_view
 from anr_studio.train.config import DataConfig, OptimConfig
+from anr_studio.train.rundir import POSES_DIR
 
 
 def available_cores() -> int:
@@ -149,6 +157,38 @@ def refined_poses(body: torch.nn.Module, cap: Capture, steps: int, batch_size: i
         pose[idx], transl[idx] = (r.cpu().numpy() for r in refined)
     if progress is not None:
         progress(len(cap), len(cap))
+    return pose, transl
+
+
+def _pose_fit_key(body: torch.nn.Module, cap: Capture, steps: int) -> str:
+    """Returns what a pose fit of ``cap`` depends on: the capture file (path, size, modification time), the body's
+    tensors and the refinement settings."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(body.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    st = cap.path.stat()
+    return json.dumps({"capture": str(cap.path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                       "refinement": dataclasses.asdict(PoseRefinement(steps=steps)), "body": digest.hexdigest()})
+
+
+def stored_refined_poses(body: torch.nn.Module, cap: Capture, steps: int, folder: str | os.PathLike, write: bool = True,
+                         progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Returns `refined_poses` of ``cap`` as fitted before into ``folder``/fitted_poses for the same capture file,
+    body and settings; else fits them and (``write``) stores them there atomically for the next resume."""
+    path = Path(folder) / POSES_DIR / f"{hashlib.sha256(str(cap.path.resolve()).encode()).hexdigest()[:16]}.npz"
+    key = _pose_fit_key(body, cap, steps)
+    try:
+        with np.load(path) as stored:
+            if str(stored["key"]) == key:
+                return stored["pose"], stored["transl"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # none yet, or damaged: fitted again
+        pass
+    pose, transl = refined_poses(body, cap, steps, progress=progress)
+    if write:
+        buffer = io.BytesIO()
+        np.savez(buffer, key=np.array(key), pose=pose, transl=transl)
+        atomic_write_bytes(path, buffer.getvalue())
     return pose, transl
 
 

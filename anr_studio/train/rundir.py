@@ -1,5 +1,6 @@
-"""Run folders: ``run.json``, ``checkpoints/``, ``avatar.anr``, ``log.jsonl``, and the ``.lock`` of the one
-process training there; another run's folder is refused unless resumed or replaced."""
+"""Run folders: ``run.json``, ``checkpoints/``, ``avatar.anr``, ``log.jsonl``, ``fitted_poses/`` (the captures'
+poses fitted to their masks, kept for a resume), and the ``.lock`` of the one process training there; another
+run's folder is refused unless resumed or replaced."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from anr_studio.fileio import AVATAR_FILE, RUN_FILE, atomic_write_text, lock_fol
 from anr_studio.train.checkpoint import CHECKPOINT_DIR, checkpoint_paths
 
 LOG_FILE = "log.jsonl"
+POSES_DIR = "fitted_poses"
 
 
 def holds_run(out: Path) -> bool:
@@ -45,7 +47,7 @@ def clear_run_dir(out: str | os.PathLike) -> None:
     with os_errors(out):
         for name in (RUN_FILE, AVATAR_FILE, LOG_FILE, "heldout_psnr.json"):
             (out / name).unlink(missing_ok=True)
-        for name in (CHECKPOINT_DIR, "tensorboard"):
+        for name in (CHECKPOINT_DIR, POSES_DIR, "tensorboard"):
             if (out / name).is_dir() and not (out / name).is_symlink():
                 shutil.rmtree(out / name)
 

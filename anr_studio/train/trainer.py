@@ -24,7 +24,7 @@ from anr_studio.train import state as train_state
 from anr_studio.train.callbacks import Callback, StepInfo
 from anr_studio.train.config import TrainConfig
 from anr_studio.train.data import (FrameDataset, FramePools, StepBatches, available_cores, collate, ignore_stop_signals,
-                                    open_captures, refined_poses)
+                                    open_captures, stored_refined_poses)
 from anr_studio.train.distributed import (DistInfo, all_reduce_max, any_rank, average_gradients, broadcast_from_main,
                                           init_distributed, shutdown)
 from anr_studio.train.gan_watch import DiscriminatorWatch
@@ -49,6 +49,8 @@ GRAPH_WARMUP = 3
 """Eager steps per graph key before its capture (cudnn autotuning, lazy Adam state)."""
 GRID_JITTER = 0.02
 """Half-width of the uniform noise added to foreground UV coordinates (the paper's)."""
+REPORT_EVERY_S = 2.0
+"""Seconds of wall time after which a step reports even between ``optim.log_every`` steps (slow steps, a CPU)."""
 
 
 class Trainer:
@@ -75,11 +77,13 @@ class Trainer:
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
         self.capture_paths = [str(Path(p).resolve()) for p in captures]  # recorded; messages name them as given
+        self._call("on_phase", "opening the captures")
         self.captures = open_captures([str(p) for p in captures], need_masks=True)
         self.identities = list(fitting.names) if fitting else [c.identity for c in self.captures]
         if self.dist.is_main:
             prepare_run_dir(self.out, resume)
         first = self.captures[0]
+        self._call("on_phase", "loading the body model")
         self.body = body.to(self.device) if body is not None else load_body(
             body_path, model_id=first.body_model_id, device=self.device, source=first.path.name)
         self.step, self.train_time = 0, 0.0
@@ -87,6 +91,7 @@ class Trainer:
         self._gan_watch = DiscriminatorWatch(config.optim.log_every, self.warn)
         self._side_stream: torch.cuda.Stream | None = None
         ckpt = train_state.checked_checkpoint(self) if resume else None  # a wrong run says so before VGG19 loads
+        self._call("on_phase", "building the model")
         self._build_models()
         if ckpt is not None:
             train_state.resume(self, ckpt)
@@ -160,6 +165,7 @@ class Trainer:
 
     def _build_data(self) -> None:
         c = self.config
+        self._call("on_phase", "preparing the training frames")
         h, w = self.captures[0].image_size
         if max(h, w) * c.data.rescale_max < c.data.resolution and self.dist.is_main:
             self.warn(f"captures are {h}x{w}, smaller than the {c.data.resolution}² training crops even at the largest "
@@ -168,8 +174,9 @@ class Trainer:
         keyframes_first = self.fitting.keyframe_steps if self.fitting is not None else 0
         self.sampler = StepBatches(self.pools, c.data, c.optim, self.step, self.dist.rank, self.dist.world,
                                    keyframes_first)
-        poses = [refined_poses(self.body, cap, c.data.refine_poses,
-                               progress=lambda done, total, who=who: self._call("on_pose_fit", who, done, total))
+        # Stored in the run folder: a resume reads them instead of fitting again.
+        poses = [stored_refined_poses(self.body, cap, c.data.refine_poses, self.out, write=self.dist.is_main,
+                                      progress=lambda done, total, who=who: self._call("on_pose_fit", who, done, total))
                  for cap, who in zip(self.captures, self.identities)] if c.data.refine_poses else None
         self.dataset = FrameDataset(self.captures, c.data, augment=True, poses=poses)
         # More worker processes than cores only contend with the training step (and torch warns).
@@ -379,6 +386,7 @@ class Trainer:
         o = self.config.optim
         self._call("on_start")
         images_since, report_time = 0, 0.0
+        first_step, last_report = self.step + 1, time.monotonic()
         data = iter(self.loader)
         batch, ahead = None, None
         try:
@@ -401,8 +409,12 @@ class Trainer:
                     # Rasterize the next batch while the GPU still works on this step.
                     batch = next(data)
                     ahead = self._prepare_ahead(batch, self.step)
-                report = self.step % o.log_every == 0 or self.step == o.steps
-                if report or not self.fused:
+                regular = self.step % o.log_every == 0 or self.step == o.steps
+                # Rank 0 also reports its first step and, between regular reports, once REPORT_EVERY_S passed: a slow
+                # step (a CPU) shows at once. The NaN check keeps the regular steps, where all ranks make it together.
+                report = regular or self.dist.is_main and (
+                    self.step == first_step or time.monotonic() - last_report >= REPORT_EVERY_S)
+                if regular or not self.fused:
                     self.bad_steps.check()  # reads the flags: a host sync, so only now and then on CUDA
                 if self.cuda and report:
                     torch.cuda.synchronize(self.device)
@@ -417,7 +429,9 @@ class Trainer:
                     images_since, report_time = 0, 0.0
                     if self.dist.is_main:
                         self._call("on_step", info)
-                        self._gan_watch.update(self.step, info.losses)
+                        if regular:  # its window counts regular reports
+                            self._gan_watch.update(self.step, info.losses)
+                    last_report = time.monotonic()
                 if o.preview_every and self.step % o.preview_every == 0 and self.dist.is_main:
                     self._preview(done_batch)
                 if self.step % o.checkpoint_every == 0 and self.step < o.steps:

@@ -125,3 +125,61 @@ def test_a_run_killed_by_the_system_ends_in_one_dialog_that_says_why_and_the_pan
     assert f"the {panel.preset.currentText()} preset" in dialogs[0].text()
     assert not panel.stop_btn.isEnabled() and not panel.pause_btn.isEnabled() and panel.eta.text() == ""
     dialogs[0].close()
+
+
+def test_the_set_up_stages_show_by_name_then_the_first_step_and_its_lone_point(window):
+    from anr_studio.jobs.training_job import FIRST_STEP_STAGE
+
+    panel = window.training_panel
+    status = _fake_job(panel)
+    status.set_state(JobState.RUNNING)
+    status.set_progress(0, 0, "Building the model…")
+    panel.poll()
+    assert panel.progress.text() == "Building the model…"
+    status.set_progress(0, 5000, FIRST_STEP_STAGE)
+    panel.poll()
+    assert panel.progress.text() == "0 / 5000 steps · running the first step…"
+    status.metrics.append(1, {"total": 0.5})
+    status.set_progress(1, 5000, "3.0 images/s")
+    panel.poll()
+    assert panel.progress.text() == "1 / 5000 steps"
+    assert panel.curves["total"].opts["symbol"] == "o", "the first step's point is not drawn (a line needs two)"
+    status.metrics.append(2, {"total": 0.4})
+    panel.poll()
+    assert panel.curves["total"].opts["symbol"] is None
+    status.set_state(JobState.STOPPED)
+    panel.job = None
+
+
+def test_start_is_available_when_the_ended_runs_process_has_exited_and_waits_for_it(window, qtbot, tiny_capture,
+                                                                                    standin_body, tmp_path):
+    """A failed run's status is final a moment before its process exits (and frees the run folder): Start says so
+    and comes back then; pressed before, the new run starts once the old process has exited."""
+    from PySide6 import QtWidgets
+
+    panel = window.training_panel
+    panel.body_override = standin_body
+    panel.preset.setCurrentText("tiny")
+    panel.out.setText(str(tmp_path / "run"))
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"not a capture")
+    panel.add_capture(str(bad))
+    failed = panel.start()
+    qtbot.waitUntil(lambda: failed.status.state == JobState.FAILED, timeout=120000)
+    panel.poll()
+    if failed.running:  # almost always: the process exits some 0.5 s after it reported the error
+        assert not panel.start_btn.isEnabled() and panel.start_btn.text() == "Finishing…"
+        assert "exiting" in panel.start_btn.toolTip()
+    panel.captures.clear()
+    panel.add_capture(tiny_capture)
+    assert panel.start() is None or not failed.running  # waits; never "a run is already in progress"
+    dialogs = [w for w in QtWidgets.QApplication.topLevelWidgets() if w.objectName() == "errorDialog" and w.isVisible()]
+    assert len(dialogs) == 1 and "bad.h5" in dialogs[0].text()
+    dialogs[0].close()
+    qtbot.waitUntil(lambda: panel.job is not failed, timeout=30000)
+    assert not failed.running and panel.start_btn.text() == "Start" and not panel.start_btn.isEnabled()
+    qtbot.waitUntil(lambda: panel.job.step > 0, timeout=120000)
+    panel.stop()
+    assert panel.job.join(120)
+    panel.poll()
+    assert panel.start_btn.isEnabled()

@@ -7,7 +7,7 @@ import pytest
 
 from anr_studio.body.model import BodyModel
 from anr_studio.components.status import JobState
-from anr_studio.jobs.training_job import POSE_FIT_STAGE, TrainingJob, TrainingOptions, build_config
+from anr_studio.jobs.training_job import FIRST_STEP_STAGE, POSE_FIT_STAGE, TrainingJob, TrainingOptions, build_config
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +86,23 @@ def test_training_job_reports_fitting_the_poses_to_the_masks_before_the_steps(ca
                                                                        set_progress(done, total, message))
     assert job.start().join(120) and job.status.state == JobState.FINISHED
     stage = f"Fitting poses to masks… ({identity})"
-    assert reported[0] == (0, frames, stage) and (frames, frames, stage) in reported
-    assert reported[reported.index((frames, frames, stage)) + 1] == (0, 1, "training")
+    # The set-up stages by name, the frames of the pose fit, then the steps.
+    assert reported[:5] == [(0, 0, "Starting the training process…"), (0, 0, "Opening the captures…"),
+                            (0, 0, "Loading the body model…"), (0, 0, "Building the model…"),
+                            (0, 0, "Preparing the training frames…")]
+    assert reported[5] == (0, frames, stage) and (frames, frames, stage) in reported
+    assert reported[reported.index((frames, frames, stage)) + 1] == (0, 1, FIRST_STEP_STAGE)
     assert any(f"fitting the tracked poses to the masks ({identity}, {frames} frames)" in line
                for line in job.status.snapshot().log)
+
+
+def test_the_first_step_reports_at_once_between_progress_reports(capture, tmp_path):
+    path, body = capture
+    job = TrainingJob(TrainingOptions([path], str(tmp_path / "run"), preset="tiny", steps=3, preview_every=0,
+                                      overrides=["optim.log_every=1000"], body=body)).start()
+    assert job.join(120) and job.status.state == JobState.FINISHED
+    xs, _ = job.status.metrics.series("total")
+    assert xs.tolist()[0] == 1 and xs.tolist()[-1] == 3  # log_every alone: step 3 only
 
 
 def test_training_job_reports_a_user_error(tmp_path):

@@ -82,8 +82,8 @@ def test_eval_of_a_capture_without_masks_prints_mask_iou_as_unavailable(tmp_path
     assert capsys.readouterr().err == ("anr-studio: error: carol.h5: identity 'carol' is not in the avatar, expected one "
                                        "of alice, bob\n")
 
-def test_train_reports_fitting_the_poses_to_the_masks_as_lines_or_bars(tmp_path, captures, body_file, capsys,
-                                                                        monkeypatch):
+def test_train_reports_fitting_the_poses_to_the_masks_as_lines_or_bars_after_the_stages(tmp_path, captures, body_file,
+                                                                                       capsys, monkeypatch):
     def train(out):
         assert _train(out, captures, body_file, "--set", "data.refine_poses=2", "--steps", "1", progress=True) == 0
         return capsys.readouterr().err
@@ -94,11 +94,14 @@ def test_train_reports_fitting_the_poses_to_the_masks_as_lines_or_bars(tmp_path,
                    for who in ("alice", "bob") for done in (0, 8)]
     assert lines.index(fit[-1]) < next(i for i, line in enumerate(lines) if line.startswith("step 1/1"))
 
-    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal: a bar per identity, then the steps' bar
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal: stages, a bar per identity, the steps' bar
     bars = train(tmp_path / "bars")
+    stages = ["opening the captures…", "loading the body model…", "building the model…",
+              "preparing the training frames…"]
+    assert [line for line in bars.splitlines() if line in stages] == stages
     for who in ("alice", "bob"):
         assert f"fitting the tracked poses to the masks ({who}): 100%" in bars and "8/8 [" in bars
-    assert "1/1 [" in bars
+    assert "1/1 [" in bars and bars.index("building the model…") < bars.index("fitting the tracked poses")
 
 
 def test_resume_extends_a_run_and_a_second_run_in_the_same_folder_is_refused(tmp_path, captures, body_file, capsys,
