@@ -191,7 +191,7 @@ class TrainingPanel(QtWidgets.QWidget):
                     self.legend.setText(" ".join(f"<span style='color: rgb{COLORS[i % len(COLORS)]}'>━ {n}</span>"
                                                  for i, n in enumerate(self.curves)))
                 # A lone point (the first step's report) shows as a dot: a line needs two.
-                lone = {"symbol": "o", "symbolSize": 5, "symbolPen": None,
+                lone = {"symbol": "o", "symbolSize": 7, "symbolPen": None,
                         "symbolBrush": COLORS[k % len(COLORS)]} if keep.sum() == 1 else {"symbol": None}
                 self.curves[name].setData(xs[keep], ys[keep], **lone)
         version, pair = st.preview()

@@ -49,16 +49,29 @@ def test_zero_losses_are_left_out_of_the_log_plot_and_the_legend_is_beside_it(wi
     panel.job = None
 
 
-def test_the_progress_bar_counts_frames_while_the_poses_are_fitted_then_steps(window):
+def test_the_progress_bar_names_the_set_up_stage_counts_fitted_frames_then_steps_from_the_first(window):
+    from anr_studio.jobs.training_job import FIRST_STEP_STAGE
+
     panel = window.training_panel
     status = _fake_job(panel)
     status.set_state(JobState.RUNNING)
+    status.set_progress(0, 0, "Building the model…")
+    panel.poll()
+    assert panel.progress.text() == "Building the model…"
     status.set_progress(48, 300, "Fitting poses to masks… (alice)")
     panel.poll()
     assert panel.progress.text() == "Fitting poses: 48 / 300 frames"
-    status.set_progress(0, 5000, "training")
+    status.set_progress(0, 5000, FIRST_STEP_STAGE)
     panel.poll()
-    assert panel.progress.text() == "0 / 5000 steps"
+    assert panel.progress.text() == "0 / 5000 steps · running the first step…"
+    status.metrics.append(1, {"total": 0.5})
+    status.set_progress(1, 5000, "3.0 images/s")
+    panel.poll()
+    assert panel.progress.text() == "1 / 5000 steps"
+    assert panel.curves["total"].opts["symbol"] == "o", "the first step's point is not drawn (a line needs two)"
+    status.metrics.append(2, {"total": 0.4})
+    panel.poll()
+    assert panel.curves["total"].opts["symbol"] is None
     status.set_state(JobState.STOPPED)
     panel.poll()
     panel.job = None
@@ -125,30 +138,6 @@ def test_a_run_killed_by_the_system_ends_in_one_dialog_that_says_why_and_the_pan
     assert f"the {panel.preset.currentText()} preset" in dialogs[0].text()
     assert not panel.stop_btn.isEnabled() and not panel.pause_btn.isEnabled() and panel.eta.text() == ""
     dialogs[0].close()
-
-
-def test_the_set_up_stages_show_by_name_then_the_first_step_and_its_lone_point(window):
-    from anr_studio.jobs.training_job import FIRST_STEP_STAGE
-
-    panel = window.training_panel
-    status = _fake_job(panel)
-    status.set_state(JobState.RUNNING)
-    status.set_progress(0, 0, "Building the model…")
-    panel.poll()
-    assert panel.progress.text() == "Building the model…"
-    status.set_progress(0, 5000, FIRST_STEP_STAGE)
-    panel.poll()
-    assert panel.progress.text() == "0 / 5000 steps · running the first step…"
-    status.metrics.append(1, {"total": 0.5})
-    status.set_progress(1, 5000, "3.0 images/s")
-    panel.poll()
-    assert panel.progress.text() == "1 / 5000 steps"
-    assert panel.curves["total"].opts["symbol"] == "o", "the first step's point is not drawn (a line needs two)"
-    status.metrics.append(2, {"total": 0.4})
-    panel.poll()
-    assert panel.curves["total"].opts["symbol"] is None
-    status.set_state(JobState.STOPPED)
-    panel.job = None
 
 
 def test_start_is_available_when_the_ended_runs_process_has_exited_and_waits_for_it(window, qtbot, tiny_capture,
