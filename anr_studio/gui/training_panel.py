@@ -56,8 +56,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self.out = QtWidgets.QLineEdit(str(Path.home() / "anr-runs" / "run1"),
                                        toolTip="Run folder: checkpoints, the log and the trained avatar (avatar.anr) go here")
         browse = button("…", "Choose the run folder", self._out_dialog, kind=QtWidgets.QToolButton)
-        self.start_btn = button("Start", START_TIP, lambda: self.start(),
-                                name="trainStart")
+        self.start_btn = button("Start", START_TIP, lambda: self.start(), name="trainStart")
         self.resume_box = button("From the run folder's last checkpoint", "Start continues the latest checkpoint in the "
                                  "run folder instead of a new run", kind=QtWidgets.QCheckBox)
         self.pause_btn = button("Pause", "Pause the run between steps; press again to resume it", self._on_pause,
