@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -80,10 +80,11 @@ def fit_config(avatar, steps: int, *, lr: float | None = None, batch_size: int |
 def fit_identity(avatar, capture_path: str, name: str, work_dir: str | Path, *, steps: int = 500, resume: bool = False,
                  keyframe_fraction: float = 0.5, lr: float | None = None, batch_size: int | None = None,
                  checkpoint_every: int = 100, time_budget_s: float = 0.0, progress: Callable[[int, int, dict[str, float]], None] | None = None,
-                 warn: Callable[[str], None] | None = None) -> FitResult:
+                 warn: Callable[[str], None] | None = None, callbacks: Sequence[Callback] = ()) -> FitResult:
     """Returns the texture of identity ``name`` fitted to the capture at ``capture_path`` and adds it to ``avatar``
     (a stopped fit adds nothing): ``steps`` in all, the first ``keyframe_fraction`` on keyframes; ``work_dir`` is the
-    run folder (``resume`` continues its newest checkpoint); ``progress(step, steps, losses)`` after each step."""
+    run folder (``resume`` continues its newest checkpoint); ``progress(step, steps, losses)`` after each step;
+    ``callbacks``: more trainer callbacks (the studio's progress and stop)."""
     warn = warn or logger.warning
     if name in avatar.identities:
         raise AnrError(f"--name {name}: the avatar already has an identity of that name, expected a new name")
@@ -101,8 +102,8 @@ def fit_identity(avatar, capture_path: str, name: str, work_dir: str | Path, *, 
     fitting = Fitting(avatar.renderer, initial_texture(avatar), [name], int(round(keyframe_fraction * steps)),
                       avatar.source)
     reported = _Progress(progress)
-    trainer = Trainer(config, [capture_path], work, device=str(avatar.device), resume=resume, callbacks=[reported],
-                      body=avatar.body, warn=warn, fitting=fitting)
+    trainer = Trainer(config, [capture_path], work, device=str(avatar.device), resume=resume,
+                      callbacks=[reported, *callbacks], body=avatar.body, warn=warn, fitting=fitting)
     try:
         reason = trainer.run()
     finally:
