@@ -68,7 +68,8 @@ class TrainingPanel(QtWidgets.QWidget):
         self.resume_box = button("From the run folder's last checkpoint", "Start continues the latest checkpoint in the "
                                  "run folder instead of a new run", kind=QtWidgets.QCheckBox)
         self.fit_btn = button("Fit identity…", "Add the person of the open capture to the open avatar: fits only a "
-                              "new neural texture (Steps, Checkpoint every) while the avatar's renderer stays as it is",
+                              "new neural texture (Steps, Checkpoint every, Preview every) while the avatar's "
+                              "renderer stays as it is",
                               lambda: self.fit_requested.emit(), name="fitIdentity")
         self.pause_btn = button("Pause", "Pause the run between steps; press again to resume it", self._on_pause,
                                 checkable=True)
@@ -156,8 +157,8 @@ class TrainingPanel(QtWidgets.QWidget):
             raise AnrError(f"fit identity: the name {name!r} is {taken}, expected a new name for the person of "
                            f"{Path(capture).name}")
         opts = TrainingOptions([capture], tempfile.mkdtemp(prefix="anr-fit-"), steps=self.steps.value(),
-                               checkpoint_every=self.ckpt.value(), body=self.body_override, fit_into=avatar_path,
-                               fit_name=name)
+                               checkpoint_every=self.ckpt.value(), preview_every=self.preview_every.value(),
+                               body=self.body_override, fit_into=avatar_path, fit_name=name)
         self.fit_avatar = avatar
         return self._start(opts, f"fit {name}")
 

@@ -196,7 +196,7 @@ def _fit_identity(opts: TrainingOptions, callback: _QueueCallback) -> tuple[str,
     from anr_studio.train.fit import fit_identity
 
     avatar = open_avatar(opts.fit_into, default_body() if opts.body is None else opts.body)
-    chosen = {"steps": opts.steps, "checkpoint_every": opts.checkpoint_every}
+    chosen = {"steps": opts.steps, "checkpoint_every": opts.checkpoint_every, "preview_every": opts.preview_every}
     try:
         result = fit_identity(avatar, opts.captures[0], opts.fit_name, opts.out, callbacks=[callback],
                               warn=lambda m: callback.queue.put(("log", m)),

@@ -29,6 +29,7 @@ def _open(window, tmp_path, standin_body, capture: str, steps: int):
     panel.body_override = standin_body
     panel.steps.setValue(steps)
     panel.ckpt.setValue(3)
+    panel.preview_every.setValue(2)
     return path
 
 
@@ -56,6 +57,7 @@ def test_fit_identity_adds_the_capture_s_person_to_the_open_avatar(window, qtbot
     xs, ys = panel.curves["total"].getData()
     assert list(xs) == [1, 2, 3, 4, 5, 6] and np.all(np.isfinite(ys))
     assert "fitting tiny" in panel.log.toPlainText() and panel.progress.value() == 6
+    assert panel.truth.image() is not None and panel.render.image() is not None  # the person's held-out frame, rendered
     assert not Path(job.options.out).exists()  # the fit's work folder is gone
     # The new identity is listed, picked and rendered in the neural view, and offered for try-on.
     assert [window.neural.ident_box.itemText(i) for i in range(window.neural.ident_box.count())] == ["alice", "bob", "tiny"]
