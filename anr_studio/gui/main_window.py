@@ -15,6 +15,7 @@ from anr_studio.components.paint import PaintState
 from anr_studio.components.pose_state import PoseState
 from anr_studio.components.protocols import StudioAvatar, StudioBody
 from anr_studio.components.scene import ViewState, default_body, pose_body
+from anr_studio.components.tryon import save_avatar
 from anr_studio.errors import AnrError
 from anr_studio.gui.app import demo_avatar
 from anr_studio.gui.capture_panel import CapturePanel
@@ -324,11 +325,11 @@ class MainWindow(QtWidgets.QMainWindow):
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save avatar", self.avatar_path or "avatar.anr",
                                                         "Avatars (*.anr)")
         if path:
-            self.save_avatar(path)
+            self.save_avatar_as(path)
 
-    def save_avatar(self, path: str) -> None:
+    def save_avatar_as(self, path: str) -> None:
         """Writes the open avatar to ``path``, which it is then opened from (title, recent files, later fits)."""
-        self.avatar.save(path)
+        save_avatar(self.avatar, path)
         self.avatar_path = path
         self.setWindowTitle(f"ANR Studio — {Path(path).name}")
         self._add_recent(path)

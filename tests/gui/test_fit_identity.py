@@ -70,8 +70,9 @@ def test_fit_identity_adds_the_capture_s_person_to_the_open_avatar(window, qtbot
     start = torch.stack([window.avatar.texture(n) for n in ("alice", "bob")]).mean(0)
     assert (window.avatar.texture("tiny") - start).abs().max() > 1e-4
 
+    window.tryon_panel.update_preview()  # a live try-on swap: the avatar holds it, its file does not
     out = tmp_path / "with_tiny.anr"
-    window.save_avatar(str(out))
+    window.save_avatar_as(str(out))
     before, after = read_avatar(path), read_avatar(out)
     assert after.meta["identities"] == ["alice", "bob", "tiny"] and window.avatar_path == str(out)
     for key, value in before.renderer_state.items():  # the renderer stayed frozen, bit for bit
