@@ -83,9 +83,10 @@ class Avatar:
         cameras = dict(zip(names, meta.get("cameras", [])))
         return cls(renderer.to(dev), dict(zip(names, textures)), body.to(dev), meta, betas, cameras, source=source)
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Writes the avatar (renderer, every identity's texture, betas, cameras) to ``path``; returns it."""
-        names = self.identities
+    def save(self, path: str | os.PathLike, identities: Sequence[str] | None = None) -> Path:
+        """Writes the avatar (renderer; texture, betas and camera of each of ``identities``, default all) to ``path``;
+        returns it."""
+        names = self.identities if identities is None else list(identities)
         k = self.body.num_betas
         meta = dict(self.meta, **renderer_meta(self.renderer))
         meta["identities"] = names

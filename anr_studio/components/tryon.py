@@ -3,6 +3,8 @@ the same code as ``anr-studio swap`` (``anr_studio.avatar.tryon``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -10,7 +12,7 @@ from anr_studio.avatar.tryon import REGIONS as REGION_PRESETS
 from anr_studio.avatar.tryon import region_mask, swap_textures
 from anr_studio.components.protocols import StudioAvatar
 
-__all__ = ["REGION_PRESETS", "region_mask", "swap_texture", "preview_swap", "compare_images"]
+__all__ = ["REGION_PRESETS", "region_mask", "swap_texture", "preview_swap", "compare_images", "save_avatar"]
 PREVIEW_IDENTITY = "__try-on preview__"
 
 
@@ -30,6 +32,11 @@ def preview_swap(avatar: StudioAvatar, identity_a: str, identity_b: str, mask: n
     tex = swap_texture(avatar.texture(identity_a), avatar.texture(identity_b), mask)
     avatar.add_identity(name, tex, betas=avatar.identity_betas(identity_b))
     return name
+
+
+def save_avatar(avatar: StudioAvatar, path: str) -> Path:
+    """Writes ``avatar`` to ``path`` (a temporary name, then renamed) without the live preview's identity; returns it."""
+    return avatar.save(path, [n for n in avatar.identities if n != PREVIEW_IDENTITY])
 
 
 def compare_images(avatar: StudioAvatar, identity_a: str, identity_b: str, mask: np.ndarray, pose, camera,

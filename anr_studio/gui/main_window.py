@@ -15,6 +15,7 @@ from anr_studio.components.paint import PaintState
 from anr_studio.components.pose_state import PoseState
 from anr_studio.components.protocols import StudioAvatar, StudioBody
 from anr_studio.components.scene import ViewState, default_body, pose_body
+from anr_studio.components.tryon import save_avatar
 from anr_studio.errors import AnrError
 from anr_studio.gui.app import demo_avatar
 from anr_studio.gui.capture_panel import CapturePanel
@@ -158,6 +159,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.capture_panel.capture_opened.connect(self.training_panel.add_capture)
         self.capture_panel.capture_opened.connect(self._add_recent)
         self.training_panel.avatar_written.connect(self._on_avatar_written)
+        self.training_panel.fit_requested.connect(self.fit_identity)
+        self.training_panel.identity_fitted.connect(self._on_identity_fitted)
 
     # --- actions and menus ---------------------------------------------------------------
     def _build_actions(self) -> None:
@@ -169,6 +172,8 @@ class MainWindow(QtWidgets.QMainWindow):
                                    "Ctrl+Shift+O", "Open a trained avatar (.anr)")
         self.act_open_sample = act("Open sample", self.open_sample, None,
                                    f"Open the shipped demo avatar and load the {SAMPLE_MOTION} motion")
+        self.act_save_avatar = act("Save avatar as…", self.save_avatar_dialog, K.SaveAs,
+                                   "Write the open avatar, with the identities added to it, to a file (.anr)")
         self.act_import = act("Import video or folder…", self.capture_panel.import_dialog, "Ctrl+I", "Import a video or an image folder as a capture")
         self.act_synth = act("Make synthetic capture…", self.capture_panel.synth_dialog, "Ctrl+Shift+N", "Write a synthetic capture to train on")
         self.act_export = act("Export video…", self.video_export.dialog, "Ctrl+E", "Render the avatar with a motion to an mp4")
@@ -208,7 +213,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
-        f = fill_menu(mb.addMenu("&File"), self.act_open_capture, self.act_open_avatar, self.act_open_sample)
+        f = fill_menu(mb.addMenu("&File"), self.act_open_capture, self.act_open_avatar, self.act_open_sample,
+                      self.act_save_avatar)
         self.recent_menu = f.addMenu("Recent files")
         fill_menu(f, None, self.act_import, self.act_synth, None, self.act_export, None, self.act_quit)
         fill_menu(mb.addMenu("&Edit"), self.act_undo, self.act_redo, None, self.act_reset_pose)
@@ -310,6 +316,51 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tryon_panel.set_avatar(avatar)
         self._show_identity()
         self.setWindowTitle(f"ANR Studio — {Path(path).name}" if path else "ANR Studio")
+
+    @guarded
+    def save_avatar_dialog(self, _checked: bool = False) -> None:
+        """Asks where to write the open avatar and writes it there (to a temporary name, then renamed)."""
+        if self.avatar is None:
+            raise AnrError("save avatar: no avatar is open, expected File ▸ Open avatar first")
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save avatar", self.avatar_path or "avatar.anr",
+                                                        "Avatars (*.anr)")
+        if path:
+            self.save_avatar_as(path)
+
+    def save_avatar_as(self, path: str) -> None:
+        """Writes the open avatar to ``path``, which it is then opened from (title, recent files, later fits)."""
+        save_avatar(self.avatar, path)
+        self.avatar_path = path
+        self.setWindowTitle(f"ANR Studio — {Path(path).name}")
+        self._add_recent(path)
+        self.statusBar().showMessage(f"Wrote {path} ({len(self.avatar.identities)} identities)", 10000)
+
+    @guarded
+    def fit_identity(self, _checked: bool = False, name: str | None = None):
+        """Fits the person of the open capture into the open avatar as identity ``name`` (None: asks, offering the
+        capture's identity) in the Training panel; returns the job, None when the user cancels."""
+        cap, path = self.capture_panel.capture, self.capture_panel.path
+        if self.avatar is None or not self.avatar_path:
+            raise AnrError("fit identity: no avatar is open, expected File ▸ Open avatar first (its renderer is kept)")
+        if cap is None:
+            raise AnrError("fit identity: no capture is open, expected File ▸ Open capture of the new person first")
+        if name is None:
+            name, ok = QtWidgets.QInputDialog.getText(self, "Fit identity", f"Add the person of {Path(path).name} to "
+                                                      f"{Path(self.avatar_path).name} as:", text=cap.identity)
+            if not ok:
+                return None
+        return self.training_panel.fit(self.avatar, self.avatar_path, path, name.strip())
+
+    def _on_identity_fitted(self, avatar, name: str) -> None:
+        """Lists a fitted identity in the neural view and the try-on pickers and shows it."""
+        if avatar is not self.avatar:
+            self.statusBar().showMessage(f"Identity {name} was fitted into an avatar that is no longer open", 15000)
+            return
+        self.tryon_panel.set_avatar(avatar)
+        self.neural.add_identity(name)
+        self.neural.ident_box.setCurrentText(name)
+        self.statusBar().showMessage(f"Added identity {name} to the avatar: File ▸ Save avatar as… writes it",
+                                     15000)
 
     def _on_avatar_written(self, path: str) -> None:
         """Opens a finished run's avatar: at once with none open, else only if the user agrees."""

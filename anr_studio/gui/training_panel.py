@@ -1,8 +1,10 @@
-"""TrainingPanel: captures, preset and options; start, pause, resume or stop a run; live loss curves polled
-from a bounded buffer, a truth-vs-render preview, progress with ETA and the run's log."""
+"""TrainingPanel: captures, preset and options; start, pause, resume or stop a run, or fit a new identity's texture
+into the open avatar; live loss curves polled from a bounded buffer, a truth-vs-render preview, progress with ETA
+and the run's log."""
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,14 +25,19 @@ COLORS = [(90, 200, 255), (255, 160, 60), (120, 230, 120), (240, 90, 110), (200,
 
 
 class TrainingPanel(QtWidgets.QWidget):
-    """Runs one TrainingJob at a time; ``avatar_written(path)`` fires when a run wrote avatar.anr."""
+    """Runs one TrainingJob at a time; ``avatar_written(path)`` fires when a run wrote avatar.anr, ``fit_requested``
+    when the user asks to fit an identity (`fit` starts it) and ``identity_fitted(avatar, name)`` when a fit ended and
+    added its identity to the avatar."""
 
     avatar_written = QtCore.Signal(str)
+    fit_requested = QtCore.Signal()
+    identity_fitted = QtCore.Signal(object, str)
 
     def __init__(self, jobs: JobList) -> None:
         super().__init__()
         self.jobs = jobs  # the studio's job list (status bar)
         self.job: TrainingJob | None = None
+        self.fit_avatar = None  # the avatar a running fit adds its identity to
         self.body_override = None  # tests train with a small body
         self.extra_overrides: list[str] = []  # config overrides beyond the form (scripts, tests)
         # A long path shows its end (the file name) in the narrow list instead of a sideways scroll bar.
@@ -46,7 +53,8 @@ class TrainingPanel(QtWidgets.QWidget):
         suited, why = suited_preset()
         self.preset.setCurrentText(suited)
         self.preset_note = QtWidgets.QLabel(why, objectName="presetNote", wordWrap=True)
-        self.steps = QtWidgets.QSpinBox(minimum=1, maximum=10_000_000, value=5000, toolTip="Training steps in all")
+        self.steps = QtWidgets.QSpinBox(minimum=1, maximum=10_000_000, value=5000,
+                                        toolTip="Steps in all, of a training or of an identity fit")
         self.ckpt = QtWidgets.QSpinBox(minimum=1, maximum=1_000_000, value=500, toolTip="Write a checkpoint every this "
                                        "many steps (a stopped run resumes from the last)")
         self.preview_every = QtWidgets.QSpinBox(minimum=0, maximum=1_000_000, value=50,
@@ -59,6 +67,10 @@ class TrainingPanel(QtWidgets.QWidget):
         self.start_btn = button("Start", START_TIP, lambda: self.start(), name="trainStart")
         self.resume_box = button("From the run folder's last checkpoint", "Start continues the latest checkpoint in the "
                                  "run folder instead of a new run", kind=QtWidgets.QCheckBox)
+        self.fit_btn = button("Fit identity…", "Add the person of the open capture to the open avatar: fits only a "
+                              "new neural texture (Steps, Checkpoint every, Preview every) while the avatar's "
+                              "renderer stays as it is",
+                              lambda: self.fit_requested.emit(), name="fitIdentity")
         self.pause_btn = button("Pause", "Pause the run between steps; press again to resume it", self._on_pause,
                                 checkable=True)
         self.stop_btn = button("Stop", "Stop the run after the current step; it writes a checkpoint and the avatar", self.stop)
@@ -82,7 +94,8 @@ class TrainingPanel(QtWidgets.QWidget):
         options = form(("Captures", hbox((self.captures, 1), vbox(add, rm))), ("Preset", self.preset), ("", self.preset_note),
                        ("Steps", self.steps), ("Checkpoint every", self.ckpt), ("Preview every", self.preview_every),
                        ("", self.split), ("", self.resume_box), ("Run folder", hbox((self.out, 1), browse)))
-        left = vbox(options, hbox(self.start_btn, self.pause_btn, self.stop_btn), hbox((self.progress, 1), self.eta), None)
+        left = vbox(options, hbox(self.start_btn, self.fit_btn, self.pause_btn, self.stop_btn),
+                    hbox((self.progress, 1), self.eta), None)
         # The log sits beside the form, not under it: the panel fits a laptop's height.
         previews = vbox(QtWidgets.QLabel("Truth (held-out frame) │ current render"), (hbox(self.truth, self.render), 2),
                         (self.log, 1))
@@ -128,15 +141,32 @@ class TrainingPanel(QtWidgets.QWidget):
         """Starts a run in a child process (``resume`` None: as the checkpoint box says); returns the job, or None
         when the last run has ended but its process is still exiting (it holds the run folder): it starts then."""
         resume = self.resume_box.isChecked() if resume is None else resume
-        if self.job is not None and self.job.running:
-            if self.job.status.state.active:
-                raise AnrError("training: a run is already in progress, expected it to stop first")
+        if self.job is not None and self.job.running and not self.job.status.state.active:
             self._start_after = resume
             self.log.appendPlainText("Start: the run starts as soon as the last run's process has exited")
             return None
         self._start_after = None
-        self.job = TrainingJob(self.options(resume)).start()
-        self.jobs.add(self.job, "training")
+        return self._start(self.options(resume), "training")
+
+    @guarded
+    def fit(self, avatar, avatar_path: str, capture: str, name: str) -> TrainingJob:
+        """Starts fitting identity ``name`` to ``capture`` into ``avatar`` (stored in ``avatar_path``, whose renderer
+        stays frozen) in a child process; when it ends the identity is added to ``avatar``; returns the job."""
+        if not name or name in avatar.identities:
+            taken = f"already an identity of {Path(avatar_path).name}" if name else "empty"
+            raise AnrError(f"fit identity: the name {name!r} is {taken}, expected a new name for the person of "
+                           f"{Path(capture).name}")
+        opts = TrainingOptions([capture], tempfile.mkdtemp(prefix="anr-fit-"), steps=self.steps.value(),
+                               checkpoint_every=self.ckpt.value(), preview_every=self.preview_every.value(),
+                               body=self.body_override, fit_into=avatar_path, fit_name=name)
+        self.fit_avatar = avatar
+        return self._start(opts, f"fit {name}")
+
+    def _start(self, options: TrainingOptions, name: str) -> TrainingJob:
+        if self.job is not None and self.job.running:
+            raise AnrError(f"{name}: a run is already in progress, expected it to stop first")
+        self.job = TrainingJob(options).start()
+        self.jobs.add(self.job, name)
         self.plot.clear()
         self.legend.setText("")
         self.curves.clear()
@@ -168,6 +198,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self.start_btn.setText("Finishing…" if exiting else "Start")
         self.start_btn.setToolTip("The last run's process is exiting; Start returns when it has (a moment)" if exiting
                                   else START_TIP)
+        self.fit_btn.setEnabled(not (active or exiting))
         self.resume_box.setEnabled(not (active or exiting))
         self.pause_btn.setEnabled(active)
         self.stop_btn.setEnabled(active)
@@ -218,6 +249,11 @@ class TrainingPanel(QtWidgets.QWidget):
             self._end_shown = True
             if snap.state == JobState.FAILED:
                 show_error(self, AnrError(snap.error or "training failed"))
+            elif self.job.fitted is not None and snap.state == JobState.FINISHED:
+                (name, *identity), self.job.fitted = self.job.fitted, None  # added once, however often polled
+                self.fit_avatar.add_identity(name, *identity)
+                self.log.appendPlainText(f"added identity {name} to the avatar (File ▸ Save avatar as… writes it)")
+                self.identity_fitted.emit(self.fit_avatar, name)
             elif st.avatar_path and Path(st.avatar_path).exists():
                 self.avatar_written.emit(st.avatar_path)
         if not snap.state.active:

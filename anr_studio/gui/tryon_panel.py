@@ -7,7 +7,8 @@ from PySide6 import QtCore, QtWidgets
 
 from anr_studio.components.paint import BRUSH_RADIUS_RANGE, PaintState, clear, fill, uv_layout_image, uv_part_labels
 from anr_studio.components.protocols import StudioAvatar, StudioBody
-from anr_studio.components.tryon import PREVIEW_IDENTITY, REGION_PRESETS, compare_images, preview_swap, region_mask
+from anr_studio.components.tryon import (PREVIEW_IDENTITY, REGION_PRESETS, compare_images, preview_swap, region_mask,
+                                         save_avatar)
 from anr_studio.errors import AnrError
 from anr_studio.gui.qt_util import ImageLabel, ask_user, button, combo, form, guarded, hbox, set_quietly, slider, vbox, widget
 from anr_studio.gui.theme import NEURAL_BACKDROP
@@ -192,7 +193,7 @@ class TryOnPanel(QtWidgets.QWidget):
         self.new_name.clear()
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save avatar with the new identity", f"{name}.anr", "Avatars (*.anr)")
         if path:
-            av.save(path)
+            save_avatar(av, path)
             self.saved_note.setText(f"Saved identity “{name}” to {path}.")
         else:
             self.saved_note.setText(f"Added identity “{name}” to the open avatar (not written to a file).")

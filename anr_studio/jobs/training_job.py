@@ -1,4 +1,5 @@
-"""TrainingJob: runs anr_studio.train.Trainer in a child process and reports into a TrainingStatus.
+"""TrainingJob: runs anr_studio.train.Trainer in a child process and reports into a TrainingStatus: a training,
+or the fit of a new identity's texture into an avatar whose renderer stays frozen (anr_studio.train.fit).
 
 Pause/resume/stop reach the trainer's events through multiprocessing events; its callbacks become
 status updates (losses, previews, progress, ETA, log). The GUI polls ``status`` from a QTimer.
@@ -55,6 +56,11 @@ class TrainingOptions:
     """Extra ``section.field=value`` config overrides."""
     body: Any = None
     """A body model to use instead of the captures' (tests)."""
+    fit_into: str | None = None
+    """An avatar file (.anr): fit only a new identity's texture to ``captures[0]`` with its renderer frozen, instead of
+    training; ``out`` is then the fit's work folder, removed at its end (the result comes back as ``fitted``)."""
+    fit_name: str = ""
+    """The name of the fitted identity."""
 
 
 def preset_names() -> list[str]:
@@ -93,6 +99,7 @@ class _QueueCallback(Callback):
 
     def __init__(self, queue) -> None:
         self.queue = queue
+        self.trainer = None  # once it starts: the studio's pause and stop reach it
         self._heldout_failed = False
 
     def on_phase(self, trainer, phase) -> None:  # a set-up stage: no units to count
@@ -104,8 +111,10 @@ class _QueueCallback(Callback):
             self.queue.put(("log", f"{POSE_FIT} ({identity}, {total} frames)"))
 
     def on_start(self, trainer) -> None:
+        self.trainer = trainer
         self.queue.put(("progress", trainer.step, trainer.config.optim.steps, FIRST_STEP_STAGE))
-        self.queue.put(("log", f"training {', '.join(trainer.identities)} on {trainer.device} from step {trainer.step}"))
+        what = "fitting" if trainer.fitting else "training"
+        self.queue.put(("log", f"{what} {', '.join(trainer.identities)} on {trainer.device} from step {trainer.step}"))
 
     def on_step(self, trainer, info) -> None:
         self.queue.put(("metrics", info.step, {k: float(v) for k, v in info.losses.items()}))
@@ -130,7 +139,7 @@ class _QueueCallback(Callback):
         self.queue.put(("log", f"checkpoint {Path(path).name}"))
 
     def on_end(self, trainer, reason) -> None:
-        self.queue.put(("log", f"training ended: {reason}"))
+        self.queue.put(("log", f"{'fitting' if trainer.fitting else 'training'} ended: {reason}"))
 
 
 def heldout_preview(trainer, max_edge: int = 256):
@@ -177,6 +186,30 @@ def watch_parent(parent_pid: int, orphaned: threading.Event, poll_s: float = 0.2
     return thread
 
 
+def _fit_identity(opts: TrainingOptions, callback: _QueueCallback) -> tuple[str, int]:
+    """Fits ``opts.fit_name`` into the avatar ``opts.fit_into`` on the studio's device; sends the identity back as
+    ("fitted", name, texture (C,S,S), betas (K,), camera) unless stopped; returns (why it ended, its step)."""
+    import shutil
+
+    from anr_studio.components.avatars import open_avatar
+    from anr_studio.components.scene import default_body
+    from anr_studio.train.fit import fit_identity
+
+    avatar = open_avatar(opts.fit_into, default_body() if opts.body is None else opts.body)
+    chosen = {"steps": opts.steps, "checkpoint_every": opts.checkpoint_every, "preview_every": opts.preview_every}
+    try:
+        result = fit_identity(avatar, opts.captures[0], opts.fit_name, opts.out, callbacks=[callback],
+                              warn=lambda m: callback.queue.put(("log", m)),
+                              **{k: v for k, v in chosen.items() if v is not None})
+    finally:
+        shutil.rmtree(opts.out, ignore_errors=True)
+    name = opts.fit_name
+    if result.reason != "stopped":
+        callback.queue.put(("fitted", name, result.texture.cpu().numpy(), avatar.identity_betas(name),
+                            avatar.identity_camera(name)))
+    return result.reason, result.step
+
+
 def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int, parent_pid: int) -> None:
     """Runs one training in a child process (own interpreter: no GIL shared with the UI)."""
     import multiprocessing as mp
@@ -194,21 +227,19 @@ def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int, p
         os.nice(10)
     except (AttributeError, OSError):  # pragma: no cover - platforms without nice
         pass
+    callback = _QueueCallback(queue)
+    written = None if opts.fit_into else str(Path(opts.out) / "avatar.anr")  # a fit writes no avatar
     try:
         from anr_studio.train.trainer import Trainer
 
-        config = build_config(opts)
-        queue.put(("log", f"preset {opts.preset}: {config.optim.steps} steps at {config.data.resolution}²"))
-        built: list = []  # the trainer, once built
-
         def relay() -> None:  # the studio's stop/pause flags -> the trainer's own events
             while not (stop.is_set() or orphaned.is_set()):
-                if built:
-                    built[0].set_paused(pause.is_set())
+                if callback.trainer:
+                    callback.trainer.set_paused(pause.is_set())
                 time.sleep(0.02)
-            if built:
-                built[0].request_stop()
-                built[0].set_paused(False)
+            if callback.trainer:
+                callback.trainer.request_stop()
+                callback.trainer.set_paused(False)
             else:  # still building (downloading weights, fitting poses): nothing to save yet, so it ends there
                 _thread.interrupt_main()
 
@@ -216,16 +247,21 @@ def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int, p
         signal.signal(signal.SIGINT, signal.default_int_handler)
         threading.Thread(target=relay, daemon=True).start()
         with on_stop_signals():  # SIGTERM (`kill`, the studio's exit) stops it as a stop does
-            built.append(Trainer(config, list(opts.captures), opts.out, resume=opts.resume,
-                                 callbacks=[_QueueCallback(queue)], body=opts.body, warn=lambda m: queue.put(("log", m))))
-            reason = built[0].run()
+            if opts.fit_into:
+                reason, step = _fit_identity(opts, callback)
+            else:
+                config = build_config(opts)
+                queue.put(("log", f"preset {opts.preset}: {config.optim.steps} steps at {config.data.resolution}²"))
+                trainer = Trainer(config, list(opts.captures), opts.out, resume=opts.resume, callbacks=[callback],
+                                  body=opts.body, warn=lambda m: queue.put(("log", m)))
+                reason, step = trainer.run(), trainer.step
         if orphaned.is_set():  # nobody reads the queue any more; its feeder thread must not hold the exit
             os._exit(0)
-        queue.put(("end", reason, str(Path(opts.out) / "avatar.anr"), built[0].step))
+        queue.put(("end", reason, written, step))
     except KeyboardInterrupt:  # stopped while the trainer was built
         if orphaned.is_set():
             os._exit(0)
-        queue.put(("end", "stopped", str(Path(opts.out) / "avatar.anr"), built[0].step if built else None))
+        queue.put(("end", "stopped", written, callback.trainer.step if callback.trainer else None))
     except AnrError as exc:
         queue.put(("error", str(exc)))
     except BaseException as exc:  # noqa: BLE001 - reported in the panel, never a silent death
@@ -254,6 +290,7 @@ class TrainingJob:
         self.status = TrainingStatus()
         self.reason: str | None = None
         self.step = 0
+        self.fitted: tuple | None = None  # a finished fit's (name, texture (C,S,S), betas (K,), camera)
         self._ctx = ctx = mp.get_context("spawn")
         self._queue = ctx.Queue()
         self._stop = ctx.Event()
@@ -266,8 +303,9 @@ class TrainingJob:
         if self._proc is not None:
             raise AnrError("training: this job was already started, expected a new job")
         self.status.set_state(JobState.RUNNING)
-        self.status.set_progress(0, 0, "Starting the training process…")
-        self.status.log("starting the training process")
+        what = "fit" if self.options.fit_into else "training"
+        self.status.set_progress(0, 0, f"Starting the {what} process…")
+        self.status.log(f"starting the {what} process")
         threads = max(1, (os.cpu_count() or 2) - 1)  # one core stays with the studio's event loop
         self._proc = self._ctx.Process(target=_training_process, name="anr-training", daemon=True,
                                        args=(self.options, self._queue, self._stop, self._pause, threads, os.getpid()))
@@ -282,6 +320,9 @@ class TrainingJob:
             self.reason, st.avatar_path, step = args
             self.step = self.step if step is None else int(step)
             return True
+        if kind == "fitted":
+            self.fitted = args
+            return False
         if kind in ("metrics", "progress"):
             self.step = int(args[0])
         apply = {"metrics": st.metrics.append, "progress": st.set_progress, "preview": st.set_preview, "log": st.log,

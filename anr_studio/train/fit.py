@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -63,9 +63,10 @@ def initial_texture(avatar) -> torch.Tensor:
 
 
 def fit_config(avatar, steps: int, *, lr: float | None = None, batch_size: int | None = None, checkpoint_every: int = 100,
-               time_budget_s: float = 0.0) -> TrainConfig:
+               time_budget_s: float = 0.0, preview_every: int = 0) -> TrainConfig:
     """Returns the trainer config of a fit: the avatar's training config (or the defaults with its model) without
-    the renderer's terms and averages, losses reported every step; ``None`` arguments keep the avatar's values."""
+    the renderer's terms and averages, losses reported every step, previews every ``preview_every`` steps (0: none);
+    ``None`` arguments keep the avatar's values."""
     stored = avatar.meta.get("config")
     base = TrainConfig.from_dict(stored) if isinstance(stored, dict) else TrainConfig(
         model=model_config(avatar.meta, avatar.source), renderer=avatar.meta.get("renderer", "anr"))
@@ -73,17 +74,19 @@ def fit_config(avatar, steps: int, *, lr: float | None = None, batch_size: int |
     return base.with_overrides({
         "optim.steps": steps, "optim.checkpoint_every": checkpoint_every, "optim.time_budget_s": time_budget_s,
         "optim.lr_texture": lr or o.lr_texture, "optim.split_optimization": False, "optim.log_every": 1,
-        "optim.preview_every": 0, "optim.cuda_graph": False, "optim.channels_last": False, "loss.adversarial": 0.0,
-        "loss.region_mix": 0.0, "data.batch_size": batch_size or d.batch_size})
+        "optim.preview_every": preview_every, "optim.cuda_graph": False, "optim.channels_last": False,
+        "loss.adversarial": 0.0, "loss.region_mix": 0.0, "data.batch_size": batch_size or d.batch_size})
 
 
 def fit_identity(avatar, capture_path: str, name: str, work_dir: str | Path, *, steps: int = 500, resume: bool = False,
                  keyframe_fraction: float = 0.5, lr: float | None = None, batch_size: int | None = None,
-                 checkpoint_every: int = 100, time_budget_s: float = 0.0, progress: Callable[[int, int, dict[str, float]], None] | None = None,
-                 warn: Callable[[str], None] | None = None) -> FitResult:
+                 checkpoint_every: int = 100, time_budget_s: float = 0.0, preview_every: int = 0,
+                 progress: Callable[[int, int, dict[str, float]], None] | None = None,
+                 warn: Callable[[str], None] | None = None, callbacks: Sequence[Callback] = ()) -> FitResult:
     """Returns the texture of identity ``name`` fitted to the capture at ``capture_path`` and adds it to ``avatar``
     (a stopped fit adds nothing): ``steps`` in all, the first ``keyframe_fraction`` on keyframes; ``work_dir`` is the
-    run folder (``resume`` continues its newest checkpoint); ``progress(step, steps, losses)`` after each step."""
+    run folder (``resume`` continues its newest checkpoint); ``progress(step, steps, losses)`` after each step;
+    ``callbacks``: more trainer callbacks (the studio's progress, previews every ``preview_every`` steps, and stop)."""
     warn = warn or logger.warning
     if name in avatar.identities:
         raise AnrError(f"--name {name}: the avatar already has an identity of that name, expected a new name")
@@ -97,12 +100,12 @@ def fit_identity(avatar, capture_path: str, name: str, work_dir: str | Path, *, 
     if not resume and holds_run(work):
         raise AnrError(f"{work}: holds an earlier fit, expected --resume to continue it or another work folder")
     config = fit_config(avatar, steps, lr=lr, batch_size=batch_size, checkpoint_every=checkpoint_every,
-                        time_budget_s=time_budget_s)
+                        time_budget_s=time_budget_s, preview_every=preview_every)
     fitting = Fitting(avatar.renderer, initial_texture(avatar), [name], int(round(keyframe_fraction * steps)),
                       avatar.source)
     reported = _Progress(progress)
-    trainer = Trainer(config, [capture_path], work, device=str(avatar.device), resume=resume, callbacks=[reported],
-                      body=avatar.body, warn=warn, fitting=fitting)
+    trainer = Trainer(config, [capture_path], work, device=str(avatar.device), resume=resume,
+                      callbacks=[reported, *callbacks], body=avatar.body, warn=warn, fitting=fitting)
     try:
         reason = trainer.run()
     finally:

@@ -12,7 +12,8 @@ from anr_studio.components.status import JobState, TrainingStatus
 
 def _fake_job(panel) -> TrainingStatus:
     status = TrainingStatus()
-    panel.job = SimpleNamespace(status=status, running=True, join=lambda t=None: True, pause=lambda: None, resume=lambda: None, stop=lambda: None)
+    panel.job = SimpleNamespace(status=status, running=True, join=lambda t=None: True, pause=lambda: None, resume=lambda: None, stop=lambda: None,
+                                fitted=None)
     return status
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from anr_studio.avatar.file import read_avatar
+
 
 def _move(widget, x, y):
     p = QtCore.QPointF(x, y)
@@ -75,7 +77,7 @@ def test_save_keeps_pickers_lists_identity_everywhere_and_confirms(window, qtbot
     monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
     panel.new_name.setText("mix")
     panel.save_identity()
-    assert out.exists()
+    assert read_avatar(out).meta["identities"] == ["alice", "bob", "mix"]  # not the live preview's swap
     assert (panel.ident_a.currentText(), panel.ident_b.currentText()) == ("bob", "alice")
     assert panel.ident_a.findText("mix") >= 0 and panel.ident_b.findText("mix") >= 0
     assert window.neural.ident_box.findText("mix") >= 0

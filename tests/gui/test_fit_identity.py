@@ -1,0 +1,120 @@
+"""Fitting a new identity from the studio: the Training panel's Fit identity fits only a texture to the open capture
+in the training job's process; the identity joins the open avatar, renders in the neural view, can be tried on and
+saved; a stopped fit leaves the avatar as it was; bad input ends in one dialog sentence."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import torch
+from PySide6 import QtWidgets
+
+from anr_studio.components.status import JobState
+
+
+def _open(window, tmp_path, standin_body, capture: str, steps: int):
+    """Opens a tiny avatar file (alice, bob) and ``capture`` in the studio, as a user would; returns the avatar's path."""
+    from anr_studio.train.presets import preset
+    from tests.standin import untrained_avatar
+
+    avatar = untrained_avatar(standin_body, "tiny", identities=("alice", "bob"), seed=3)
+    avatar.meta["config"] = preset("tiny").to_dict()  # the training config a trained avatar carries
+    path = str(avatar.save(tmp_path / "tiny.anr"))
+    window.neural.size_px = 64
+    window.open_path(path)
+    window.capture_panel.open_capture(capture)
+    panel = window.training_panel
+    panel.body_override = standin_body
+    panel.steps.setValue(steps)
+    panel.ckpt.setValue(3)
+    panel.preview_every.setValue(2)
+    return path
+
+
+def _dialogs() -> list[QtWidgets.QMessageBox]:
+    return [w for w in QtWidgets.QApplication.topLevelWidgets() if w.objectName() == "errorDialog" and w.isVisible()]
+
+
+def test_fit_identity_adds_the_capture_s_person_to_the_open_avatar(window, qtbot, tiny_capture, standin_body, tmp_path,
+                                                                   monkeypatch):
+    from anr_studio.avatar import Avatar
+    from anr_studio.avatar.file import read_avatar
+
+    path = _open(window, tmp_path, standin_body, tiny_capture, steps=6)
+    offered = []
+    monkeypatch.setattr(QtWidgets.QInputDialog, "getText",
+                        lambda _parent, _title, _label, text="": (offered.append(text), (text, True))[1])
+    panel = window.training_panel
+    panel.fit_btn.click()
+    job = panel.job
+    assert offered == ["tiny"]  # the capture's identity
+    assert job is not None and not panel.fit_btn.isEnabled() and panel.stop_btn.isEnabled()
+    qtbot.waitUntil(lambda: not job.status.state.active, timeout=120000)
+    qtbot.waitUntil(lambda: window.avatar.identities == ["alice", "bob", "tiny"], timeout=5000)
+    assert job.status.state == JobState.FINISHED and job.step == 6 and not _dialogs()
+    xs, ys = panel.curves["total"].getData()
+    assert list(xs) == [1, 2, 3, 4, 5, 6] and np.all(np.isfinite(ys))
+    assert "fitting tiny" in panel.log.toPlainText() and panel.progress.value() == 6
+    assert panel.truth.image() is not None and panel.render.image() is not None  # the person's held-out frame, rendered
+    assert not Path(job.options.out).exists()  # the fit's work folder is gone
+    # The new identity is listed, picked and rendered in the neural view, and offered for try-on.
+    assert [window.neural.ident_box.itemText(i) for i in range(window.neural.ident_box.count())] == ["alice", "bob", "tiny"]
+    qtbot.waitUntil(lambda: window.neural.last_result is not None and window.neural.worker.idle()
+                    and window.neural.last_result.request.identity == "tiny", timeout=30000)
+    rgb = window.neural.last_result.rgb
+    assert rgb.shape == (64, 64, 3) and rgb.std() > 1.0
+    assert window.tryon_panel.ident_a.findText("tiny") >= 0 and window.tryon_panel.ident_b.findText("tiny") >= 0
+    # It learned from the capture: its texture left the mean of the others, where every fit starts.
+    start = torch.stack([window.avatar.texture(n) for n in ("alice", "bob")]).mean(0)
+    assert (window.avatar.texture("tiny") - start).abs().max() > 1e-4
+
+    window.tryon_panel.update_preview()  # a live try-on swap: the avatar holds it, its file does not
+    out = tmp_path / "with_tiny.anr"
+    window.save_avatar_as(str(out))
+    before, after = read_avatar(path), read_avatar(out)
+    assert after.meta["identities"] == ["alice", "bob", "tiny"] and window.avatar_path == str(out)
+    for key, value in before.renderer_state.items():  # the renderer stayed frozen, bit for bit
+        assert torch.equal(value, after.renderer_state[key]), key
+    img, mask = Avatar.load(out, body=standin_body).render("tiny", np.zeros((24, 3)), None, size=32)
+    assert img.shape == (32, 32, 3) and mask.max() > 0.05
+
+
+def test_a_stopped_fit_leaves_the_avatar_unchanged(window, qtbot, tiny_capture, standin_body, tmp_path):
+    _open(window, tmp_path, standin_body, tiny_capture, steps=100000)
+    panel = window.training_panel
+    textures = {n: window.avatar.texture(n).clone() for n in window.avatar.identities}
+    job = window.fit_identity(name="carol")
+    qtbot.waitUntil(lambda: job.step >= 2, timeout=120000)
+    panel.stop_btn.click()
+    qtbot.waitUntil(lambda: not job.status.state.active, timeout=60000)
+    qtbot.wait(300)  # polls after the end
+    assert job.status.state == JobState.STOPPED and panel.fit_btn.isEnabled() and not _dialogs()
+    assert window.avatar.identities == ["alice", "bob"] and window.neural.ident_box.count() == 2
+    assert all(torch.equal(window.avatar.texture(n), t) for n, t in textures.items())
+    assert window.tryon_panel.ident_a.findText("carol") < 0
+
+
+def test_bad_input_ends_in_one_dialog_sentence(window, qtbot, tiny_capture, standin_body, tmp_path):
+    from tests.standin import write_standin_capture
+
+    _open(window, tmp_path, standin_body, tiny_capture, steps=4)
+    panel = window.training_panel
+    assert window.fit_identity(name="bob") is None and panel.job is None
+    (box,) = _dialogs()
+    assert box.text() == "fit identity: the name 'bob' is already an identity of tiny.anr, expected a new name for the person of tiny.h5"
+    box.close()
+
+    other = copy.deepcopy(standin_body)
+    other.model_id = "another-body"
+    foreign = write_standin_capture(tmp_path / "foreign.h5", other, identity="dora")
+    window.capture_panel.open_capture(foreign)
+    job = window.fit_identity(name="dora")
+    qtbot.waitUntil(lambda: not job.status.state.active, timeout=120000)
+    qtbot.waitUntil(lambda: len(_dialogs()) == 1, timeout=5000)
+    assert job.status.state == JobState.FAILED
+    assert _dialogs()[0].text() == ("foreign.h5: body model 'another-body' differs from the avatar's 'standin', "
+                                    "expected a capture tracked with the avatar's body model")
+    assert window.avatar.identities == ["alice", "bob"]
+    _dialogs()[0].close()
