@@ -13,6 +13,7 @@ from anr_studio.cli.argtypes import add_device, count, device, image_side, numbe
 from anr_studio.cli.body import POSE_HELP, parse_pose
 from anr_studio.errors import AnrError
 from anr_studio.fileio import avatar_file
+from anr_studio.train.callbacks import FIT_STEPS
 
 COLOURS = {"white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128), "gray": (128, 128, 128),
            "green": (0, 177, 64)}
@@ -288,7 +289,7 @@ def register(subparsers) -> None:
     _common(f)
     f.add_argument("--capture", required=True, metavar="H5", help="capture of the new person (with masks)")
     f.add_argument("--name", help="name of the new identity (default: the capture's identity)")
-    f.add_argument("--steps", type=count(1), default=1000, help="optimisation steps (default 1000)")
+    f.add_argument("--steps", type=count(1), default=FIT_STEPS, help="optimisation steps")
     f.add_argument("--keyframe-fraction", type=number(0, 1), default=0.5, help="share of the steps on keyframes only (default 0.5)")
     f.add_argument("--lr", type=number(0, 10, open_low=True), help="texture learning rate (default: the avatar's training config)")
     f.add_argument("--batch-size", type=count(1, 256), help="frames per step (default: the avatar's training config)")

@@ -33,6 +33,7 @@ from anr_studio.gui.tryon_panel import TryOnPanel
 from anr_studio.gui.video_export import VideoExport
 from anr_studio.gui.viewport import MeshViewport
 from anr_studio.gui.workspaces import WORKSPACES, WorkspaceBar, describe_dock_tabs, hide_stale_tab_bars
+from anr_studio.jobs.training_job import FIT_STEPS
 
 MAX_RECENT = 8
 SAMPLE_MOTION = "walk"
@@ -66,6 +67,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.paint_state = PaintState(size=256)
         self.avatar = None
         self.avatar_path: str | None = None
+        self.unsaved_identities: list[str] = []  # fitted into the open avatar, not yet written to a file
         self.jobs = JobList()  # every background job, shown in the status bar with progress and cancel
         self._last_edited = "pose"  # which history Edit ▸ Undo walks
 
@@ -284,6 +286,8 @@ class MainWindow(QtWidgets.QMainWindow):
             if not p.exists():
                 raise AnrError(f"{path}: file not found, expected an avatar (.anr) or a capture (.h5)")
             if p.suffix.lower() == ".anr":
+                if not self.confirm_close_avatar():
+                    return
                 self.set_avatar(open_avatar(str(p), self.body), str(p))
             elif p.suffix.lower() in (".h5", ".hdf5"):
                 self.capture_panel.open_capture(str(p))
@@ -310,7 +314,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def set_avatar(self, avatar: StudioAvatar | None, path: str = "") -> None:
         """Shows ``avatar`` (an Avatar, or None for none) in the neural preview, try-on panel and viewport colours."""
-        self.avatar, self.avatar_path = avatar, path
+        self.avatar, self.avatar_path, self.unsaved_identities = avatar, path, []
         self.neural.set_avatar(avatar)
         self.neural_stack.setCurrentWidget(self.neural)
         self.tryon_panel.set_avatar(avatar)
@@ -330,15 +334,16 @@ class MainWindow(QtWidgets.QMainWindow):
     def save_avatar_as(self, path: str) -> None:
         """Writes the open avatar to ``path``, which it is then opened from (title, recent files, later fits)."""
         save_avatar(self.avatar, path)
-        self.avatar_path = path
+        self.avatar_path, self.unsaved_identities = path, []
         self.setWindowTitle(f"ANR Studio — {Path(path).name}")
         self._add_recent(path)
         self.statusBar().showMessage(f"Wrote {path} ({len(self.avatar.identities)} identities)", 10000)
 
     @guarded
-    def fit_identity(self, _checked: bool = False, name: str | None = None):
-        """Fits the person of the open capture into the open avatar as identity ``name`` (None: asks, offering the
-        capture's identity) in the Training panel; returns the job, None when the user cancels."""
+    def fit_identity(self, _checked: bool = False, name: str | None = None, steps: int | None = None):
+        """Fits the person of the open capture into the open avatar as identity ``name`` in ``steps`` (None: asks,
+        offering the capture's identity and the fit's default steps) in the Training panel; returns the job, None
+        when the user cancels."""
         cap, path = self.capture_panel.capture, self.capture_panel.path
         if self.avatar is None or not self.avatar_path:
             raise AnrError("fit identity: no avatar is open, expected File ▸ Open avatar first (its renderer is kept)")
@@ -349,7 +354,12 @@ class MainWindow(QtWidgets.QMainWindow):
                                                       f"{Path(self.avatar_path).name} as:", text=cap.identity)
             if not ok:
                 return None
-        return self.training_panel.fit(self.avatar, self.avatar_path, path, name.strip())
+        if steps is None:
+            steps, ok = QtWidgets.QInputDialog.getInt(self, "Fit identity", "Steps (each a few seconds on a CPU):",
+                                                      FIT_STEPS, 1, 10_000_000)
+            if not ok:
+                return None
+        return self.training_panel.fit(self.avatar, self.avatar_path, path, name.strip(), steps)
 
     def _on_identity_fitted(self, avatar, name: str) -> None:
         """Lists a fitted identity in the neural view and the try-on pickers and shows it."""
@@ -359,8 +369,22 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tryon_panel.set_avatar(avatar)
         self.neural.add_identity(name)
         self.neural.ident_box.setCurrentText(name)
+        self.unsaved_identities.append(name)
         self.statusBar().showMessage(f"Added identity {name} to the avatar: File ▸ Save avatar as… writes it",
                                      15000)
+
+    def confirm_close_avatar(self) -> bool:
+        """Returns True when the open avatar may be closed: no fitted identity unsaved (or no window on screen to ask
+        in), or the user saved (File ▸ Save avatar as…) or discarded them; False on Cancel or when nothing was saved."""
+        if not self.unsaved_identities or not self.isVisible():
+            return True
+        answer = ask_user(self, "Unsaved identities", f"Save the avatar with the identities fitted into it "
+                          f"({', '.join(self.unsaved_identities)})? {Path(self.avatar_path).name} does not hold them yet.",
+                          "Save Discard Cancel", "Save")
+        if answer == "Save":
+            self.save_avatar_dialog()  # a cancelled file dialog or a failure leaves them unsaved
+            return not self.unsaved_identities
+        return answer == "Discard"
 
     def _on_avatar_written(self, path: str) -> None:
         """Opens a finished run's avatar: at once with none open, else only if the user agrees."""
@@ -437,7 +461,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.reset_layout()
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt name
-        if not (self.keyframes_panel.confirm_close() and self.tryon_panel.confirm_discard()):
+        if not (self.keyframes_panel.confirm_close() and self.tryon_panel.confirm_discard() and self.confirm_close_avatar()):
             event.ignore()
             return
         s = settings()

@@ -68,8 +68,8 @@ class TrainingPanel(QtWidgets.QWidget):
         self.resume_box = button("From the run folder's last checkpoint", "Start continues the latest checkpoint in the "
                                  "run folder instead of a new run", kind=QtWidgets.QCheckBox)
         self.fit_btn = button("Fit identity…", "Add the person of the open capture to the open avatar: fits only a "
-                              "new neural texture (Steps, Checkpoint every, Preview every) while the avatar's "
-                              "renderer stays as it is",
+                              "new neural texture (its steps are asked; Checkpoint every, Preview every) while "
+                              "the avatar's renderer stays as it is",
                               lambda: self.fit_requested.emit(), name="fitIdentity")
         self.pause_btn = button("Pause", "Pause the run between steps; press again to resume it", self._on_pause,
                                 checkable=True)
@@ -149,14 +149,14 @@ class TrainingPanel(QtWidgets.QWidget):
         return self._start(self.options(resume), "training")
 
     @guarded
-    def fit(self, avatar, avatar_path: str, capture: str, name: str) -> TrainingJob:
+    def fit(self, avatar, avatar_path: str, capture: str, name: str, steps: int) -> TrainingJob:
         """Starts fitting identity ``name`` to ``capture`` into ``avatar`` (stored in ``avatar_path``, whose renderer
-        stays frozen) in a child process; when it ends the identity is added to ``avatar``; returns the job."""
+        stays frozen) in ``steps`` in a child process; when it ends the identity is added to ``avatar``; returns the job."""
         if not name or name in avatar.identities:
             taken = f"already an identity of {Path(avatar_path).name}" if name else "empty"
             raise AnrError(f"fit identity: the name {name!r} is {taken}, expected a new name for the person of "
                            f"{Path(capture).name}")
-        opts = TrainingOptions([capture], tempfile.mkdtemp(prefix="anr-fit-"), steps=self.steps.value(),
+        opts = TrainingOptions([capture], tempfile.mkdtemp(prefix="anr-fit-"), steps=steps,
                                checkpoint_every=self.ckpt.value(), preview_every=self.preview_every.value(),
                                body=self.body_override, fit_into=avatar_path, fit_name=name)
         self.fit_avatar = avatar

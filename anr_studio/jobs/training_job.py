@@ -24,7 +24,7 @@ from typing import Any, Sequence
 from anr_studio.components.status import JobState, TrainingStatus
 from anr_studio.errors import AnrError
 from anr_studio.fileio import on_stop_signals
-from anr_studio.train.callbacks import POSE_FIT, Callback
+from anr_studio.train.callbacks import FIT_STEPS, POSE_FIT, Callback
 
 POSE_FIT_STAGE = "Fitting poses to masks…"
 """The progress message (with the identity after it) while the trainer fits the tracked poses; its units are frames."""

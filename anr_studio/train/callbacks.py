@@ -17,6 +17,9 @@ from anr_studio.fileio import atomic_write_text
 
 POSE_FIT = "fitting the tracked poses to the masks"
 """What `Callback.on_pose_fit` reports, in the words progress output uses."""
+FIT_STEPS = 1000
+"""The steps of a new identity's fit when none are asked for (`anr-studio fit`, the studio's Fit identity); kept
+here, free of torch, so the CLI's parser reads it."""
 
 
 @dataclass

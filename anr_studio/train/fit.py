@@ -12,7 +12,7 @@ import torch
 
 from anr_studio.avatar.file import model_config
 from anr_studio.errors import AnrError
-from anr_studio.train.callbacks import Callback, StepInfo
+from anr_studio.train.callbacks import FIT_STEPS, Callback, StepInfo
 from anr_studio.train.checkpoint import checkpoint_paths
 from anr_studio.train.config import TrainConfig
 from anr_studio.train.data import open_captures
@@ -78,7 +78,7 @@ def fit_config(avatar, steps: int, *, lr: float | None = None, batch_size: int |
         "loss.adversarial": 0.0, "loss.region_mix": 0.0, "data.batch_size": batch_size or d.batch_size})
 
 
-def fit_identity(avatar, capture_path: str, name: str, work_dir: str | Path, *, steps: int = 500, resume: bool = False,
+def fit_identity(avatar, capture_path: str, name: str, work_dir: str | Path, *, steps: int = FIT_STEPS, resume: bool = False,
                  keyframe_fraction: float = 0.5, lr: float | None = None, batch_size: int | None = None,
                  checkpoint_every: int = 100, time_budget_s: float = 0.0, preview_every: int = 0,
                  progress: Callable[[int, int, dict[str, float]], None] | None = None,

@@ -14,7 +14,7 @@ from PySide6 import QtWidgets
 from anr_studio.components.status import JobState
 
 
-def _open(window, tmp_path, standin_body, capture: str, steps: int):
+def _open(window, tmp_path, standin_body, capture: str):
     """Opens a tiny avatar file (alice, bob) and ``capture`` in the studio, as a user would; returns the avatar's path."""
     from anr_studio.train.presets import preset
     from tests.standin import untrained_avatar
@@ -27,7 +27,6 @@ def _open(window, tmp_path, standin_body, capture: str, steps: int):
     window.capture_panel.open_capture(capture)
     panel = window.training_panel
     panel.body_override = standin_body
-    panel.steps.setValue(steps)
     panel.ckpt.setValue(3)
     panel.preview_every.setValue(2)
     return path
@@ -41,15 +40,20 @@ def test_fit_identity_adds_the_capture_s_person_to_the_open_avatar(window, qtbot
                                                                    monkeypatch):
     from anr_studio.avatar import Avatar
     from anr_studio.avatar.file import read_avatar
+    from anr_studio.cli import build_parser
 
-    path = _open(window, tmp_path, standin_body, tiny_capture, steps=6)
+    path = _open(window, tmp_path, standin_body, tiny_capture)
     offered = []
     monkeypatch.setattr(QtWidgets.QInputDialog, "getText",
                         lambda _parent, _title, _label, text="": (offered.append(text), (text, True))[1])
+    monkeypatch.setattr(QtWidgets.QInputDialog, "getInt",
+                        lambda _parent, _title, _label, value, *_range: (offered.append(value), (6, True))[1])
     panel = window.training_panel
     panel.fit_btn.click()
     job = panel.job
-    assert offered == ["tiny"]  # the capture's identity
+    # The capture's identity, and the steps `anr-studio fit` takes when none are given (not the training's Steps).
+    cli_steps = build_parser().parse_args(["fit", path, "--capture", tiny_capture]).steps
+    assert offered == ["tiny", cli_steps] and cli_steps != panel.steps.value()
     assert job is not None and not panel.fit_btn.isEnabled() and panel.stop_btn.isEnabled()
     qtbot.waitUntil(lambda: not job.status.state.active, timeout=120000)
     qtbot.waitUntil(lambda: window.avatar.identities == ["alice", "bob", "tiny"], timeout=5000)
@@ -82,10 +86,10 @@ def test_fit_identity_adds_the_capture_s_person_to_the_open_avatar(window, qtbot
 
 
 def test_a_stopped_fit_leaves_the_avatar_unchanged(window, qtbot, tiny_capture, standin_body, tmp_path):
-    _open(window, tmp_path, standin_body, tiny_capture, steps=100000)
+    _open(window, tmp_path, standin_body, tiny_capture)
     panel = window.training_panel
     textures = {n: window.avatar.texture(n).clone() for n in window.avatar.identities}
-    job = window.fit_identity(name="carol")
+    job = window.fit_identity(name="carol", steps=100000)
     qtbot.waitUntil(lambda: job.step >= 2, timeout=120000)
     panel.stop_btn.click()
     qtbot.waitUntil(lambda: not job.status.state.active, timeout=60000)
@@ -99,9 +103,9 @@ def test_a_stopped_fit_leaves_the_avatar_unchanged(window, qtbot, tiny_capture, 
 def test_bad_input_ends_in_one_dialog_sentence(window, qtbot, tiny_capture, standin_body, tmp_path):
     from tests.standin import write_standin_capture
 
-    _open(window, tmp_path, standin_body, tiny_capture, steps=4)
+    _open(window, tmp_path, standin_body, tiny_capture)
     panel = window.training_panel
-    assert window.fit_identity(name="bob") is None and panel.job is None
+    assert window.fit_identity(name="bob", steps=4) is None and panel.job is None
     (box,) = _dialogs()
     assert box.text() == "fit identity: the name 'bob' is already an identity of tiny.anr, expected a new name for the person of tiny.h5"
     box.close()
@@ -110,7 +114,7 @@ def test_bad_input_ends_in_one_dialog_sentence(window, qtbot, tiny_capture, stan
     other.model_id = "another-body"
     foreign = write_standin_capture(tmp_path / "foreign.h5", other, identity="dora")
     window.capture_panel.open_capture(foreign)
-    job = window.fit_identity(name="dora")
+    job = window.fit_identity(name="dora", steps=4)
     qtbot.waitUntil(lambda: not job.status.state.active, timeout=120000)
     qtbot.waitUntil(lambda: len(_dialogs()) == 1, timeout=5000)
     assert job.status.state == JobState.FAILED
@@ -118,3 +122,42 @@ def test_bad_input_ends_in_one_dialog_sentence(window, qtbot, tiny_capture, stan
                                     "expected a capture tracked with the avatar's body model")
     assert window.avatar.identities == ["alice", "bob"]
     _dialogs()[0].close()
+
+
+def test_closing_or_opening_another_avatar_asks_to_save_a_fitted_identity(window, qtbot, tiny_capture, standin_body,
+                                                                          tmp_path, monkeypatch):
+    from anr_studio.avatar.file import read_avatar
+    from tests.gui.test_unsaved_work import Btn, _answer
+
+    path = _open(window, tmp_path, standin_body, tiny_capture)
+    job = window.fit_identity(name="tiny", steps=2)
+    qtbot.waitUntil(lambda: window.avatar.identities == ["alice", "bob", "tiny"], timeout=120000)
+    assert job.status.state == JobState.FINISHED
+    asked = _answer(monkeypatch, Btn.Cancel)
+    assert not window.close() and window.isVisible()
+    assert asked == [("Unsaved identities", "Save the avatar with the identities fitted into it (tiny)? tiny.anr does "
+                      "not hold them yet.", Btn.Save | Btn.Discard | Btn.Cancel, Btn.Save)]
+    window.open_path(path)  # Cancel: the avatar with its fitted identity stays open
+    assert len(asked) == 2 and window.avatar.identities == ["alice", "bob", "tiny"]
+    asked = _answer(monkeypatch, Btn.Save)
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *_a, **_k: ("", ""))
+    assert not window.close() and window.isVisible()  # Save, then no file chosen: nothing was saved
+    out = tmp_path / "with_tiny.anr"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *_a, **_k: (str(out), ""))
+    assert window.close() and not window.isVisible() and len(asked) == 2
+    assert read_avatar(out).meta["identities"] == ["alice", "bob", "tiny"]
+    assert read_avatar(path).meta["identities"] == ["alice", "bob"]
+
+
+def test_discarding_a_fitted_identity_opens_the_other_avatar(window, qtbot, tiny_capture, standin_body, tmp_path,
+                                                             monkeypatch):
+    from tests.gui.test_unsaved_work import Btn, _answer
+
+    path = _open(window, tmp_path, standin_body, tiny_capture)
+    window.fit_identity(name="tiny", steps=2)
+    qtbot.waitUntil(lambda: window.avatar.identities == ["alice", "bob", "tiny"], timeout=120000)
+    asked = _answer(monkeypatch, Btn.Discard)
+    window.open_path(path)
+    assert len(asked) == 1 and window.avatar.identities == ["alice", "bob"] and window.neural.ident_box.count() == 2
+    window.open_path(path)  # nothing unsaved: no question
+    assert window.close() and len(asked) == 1
