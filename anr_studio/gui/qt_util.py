@@ -84,7 +84,7 @@ def ask_user(parent: QtWidgets.QWidget, title: str, text: str, buttons: str = "Y
     """Returns the name of the button ("Yes", "No", "Save", "Discard", "Cancel") pressed in a question box with ``buttons``."""
     Btn = QtWidgets.QMessageBox.StandardButton
     flags = functools.reduce(operator.or_, (Btn[name] for name in buttons.split()))
-    return QtWidgets.QMessageBox.question(parent, title, text, flags, Btn[default]).name
+    return Btn(QtWidgets.QMessageBox.question(parent, title, text, flags, Btn[default])).name  # PySide6 gives an int
 
 
 def guarded(method: Callable) -> Callable:
