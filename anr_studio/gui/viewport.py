@@ -86,7 +86,8 @@ class MeshViewport(QtWidgets.QWidget):
         pose_state.changed.connect(self._on_pose)
         pose_state.selection_changed.connect(self._on_selection)
         view_state.changed.connect(self._apply_view)
-        self._on_pose()
+        self._verts, self._joints_world = self._posed()
+        self._show_pose()
         self._apply_view(view_state.view)
 
     # --- view presets and axis indicator -------------------------------------------------
@@ -162,6 +163,15 @@ class MeshViewport(QtWidgets.QWidget):
 
     def _on_pose(self, _what: str = "") -> None:
         self._verts, self._joints_world = self._posed()
+        # A canvas that does not draw (hidden tab, minimized window) would pile up the markers' GL uploads, one
+        # set per pose, until shown again: it takes the newest pose when it next draws.
+        if self.canvas.native.isVisible() and not self.window().isMinimized():
+            self._show_pose()
+        else:
+            self._pose_drawn = False
+
+    def _show_pose(self) -> None:
+        self._pose_drawn = True
         self._recolor()
         self.bones.set_data(pos=self._joints_world, connect=self._segments)
         self.joints.set_data(self._joints_world, face_color=(1.0, 0.4, 0.2, 1.0), edge_color=None, size=6)
@@ -302,6 +312,8 @@ class MeshViewport(QtWidgets.QWidget):
         self.canvas.update()
 
     def _on_draw(self, ev) -> None:
+        if not self._pose_drawn:
+            self._show_pose()
         now = time.perf_counter()
         self._frame_times = [t for t in self._frame_times if now - t < 1.0] + [now]
 

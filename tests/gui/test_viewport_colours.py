@@ -66,3 +66,23 @@ def test_neural_colours_stay_through_posing_and_undo(window, qtbot, tiny_avatar)
     np.testing.assert_array_equal(_grab(window, qtbot), before)
     window.act_redo.trigger()
     np.testing.assert_array_equal(_grab(window, qtbot), posed)
+
+
+def test_hidden_viewport_queues_no_uploads_and_shows_the_newest_pose(window, qtbot):
+    """A 3D view that does not draw (hidden tab, minimized window) keeps its GL command queue flat while the pose
+    changes, and shows the newest pose when it draws again."""
+    vp, state = window.viewport, window.pose_state
+    def queued() -> int:  # GL commands (with their data) waiting for the canvas's next draw
+        return len(vp.joints._vbo._glir._shared._commands)
+
+    vp.hide()
+    qtbot.wait(20)
+    before = queued()
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # a few seconds of playback
+        state.set_pose(rng.normal(0.0, 0.2, (24, 3)).astype(np.float32), record=False)
+    qtbot.wait(20)
+    assert queued() - before < 20, "pose uploads piled up while hidden"
+
+    vp.show()
+    qtbot.waitUntil(lambda: np.allclose(vp.joints._data["a_position"], vp._joints_world))
