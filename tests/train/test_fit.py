@@ -117,7 +117,8 @@ def test_a_stop_signal_to_the_process_group_stops_a_fit_with_a_checkpoint(avatar
             "--body-model", str(body_file), "--device", "cpu", "--quiet"]
     proc = subprocess.Popen([sys.executable, "-m", "anr_studio.cli", "fit", *args, "--steps", "100000",
                              "--checkpoint-every", "100000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+                            start_new_session=True, env=dict(os.environ, OMP_NUM_THREADS="1"),
+                            preexec_fn=lambda: signal.signal(getattr(signal, sig), signal.SIG_DFL))  # as from a terminal
     deadline = time.time() + 120
     while not (work / "run.json").exists() and time.time() < deadline:
         time.sleep(0.2)

@@ -145,7 +145,8 @@ def test_a_stop_signal_to_the_process_group_stops_cleanly_with_workers(tmp_path,
                              "--out", str(run), "--device", "cpu", "--body-model", body_file, "--no-progress",
                              "--steps", "100000", "--checkpoint-every", "100000", *sets],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+                            env=dict(os.environ, OMP_NUM_THREADS="1"),
+                            preexec_fn=lambda: signal.signal(sig, signal.SIG_DFL))  # as from a terminal, not under nohup
     deadline = time.time() + 120
     while not (run / "log.jsonl").exists() and time.time() < deadline:
         time.sleep(0.2)
