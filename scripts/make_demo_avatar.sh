@@ -3,8 +3,9 @@
 #
 #   bash scripts/make_demo_avatar.sh "$OUT"
 #
-# 1. three synthetic captures (`anr-studio synth`, seeds 0/1/5: longsleeve + skirt, t-shirt + wide
-#    trousers, longsleeve + trousers; different body shapes), 4 cameras around each person, all three
+# 1. three synthetic captures (`anr-studio synth`, seeds 15/25/14: a yellow long-sleeved top + checked skirt,
+#    a turquoise long-sleeved top + striped wide trousers, a magenta t-shirt + checked trousers: tops of
+#    clearly different colours, so a swap is obvious; different body shapes), 4 cameras around each person, all three
 #    doing the same motion (a walk, a dance, arm lifts) so the renderer can tell them apart only by
 #    their textures, never by their poses;
 # 2. the people named ada / ben / cleo in their captures, and keyframes for each (`anr-studio keyframes`);
@@ -64,7 +65,7 @@ pick = np.linspace(0, len(poses) - 1, int(sys.argv[2])).round().astype(int)
 np.savez(sys.argv[1], poses=poses[pick], trans=trans[pick], fps=np.float32(30.0))
 EOF
 THREADS=$(( $(nproc) / 3 > 0 ? $(nproc) / 3 : 1 ))
-SEEDS=(0 1 5)
+SEEDS=(15 25 14)
 NAMES=(ada ben cleo)  # the identities' names in the avatar
 pids=()
 for i in 0 1 2; do
@@ -93,11 +94,11 @@ if [[ "$PRESET" == tiny ]]; then TRAIN_CMD+=(--set data.workers=0); fi
 TRAIN_END=$(elapsed)
 
 # 4. metrics, media.
-python - "$WORK/run/avatar.anr" "$WORK/demo.anr" <<'EOF'
+python - "$WORK/run/avatar.anr" "$WORK/demo.anr" "${SEEDS[@]}" <<'EOF'
 import sys
 from anr_studio.avatar import Avatar
 avatar = Avatar.load(sys.argv[1])
-avatar.meta["demo"] = {"made_by": "scripts/make_demo_avatar.sh", "synth_seeds": [0, 1, 5]}
+avatar.meta["demo"] = {"made_by": "scripts/make_demo_avatar.sh", "synth_seeds": [int(s) for s in sys.argv[3:]]}
 avatar.save(sys.argv[2])
 EOF
 # The avatar goes out first: a failure in the media below leaves it under $OUT.

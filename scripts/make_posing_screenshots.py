@@ -163,7 +163,7 @@ def main() -> int:
     win.workspaces.show_workspace("Try-on")
     tp = win.tryon_panel
     pair = tryon_pair(win.avatar.identities) if win.avatar is not None else None
-    if pair is not None:  # A's region onto B: the green long-sleeved top onto the skirt
+    if pair is not None:  # A's region onto B: the magenta t-shirt onto the skirt
         tp.ident_a.setCurrentText(pair[0])
         tp.ident_b.setCurrentText(pair[1])
     tp.region.setCurrentText("upper")

@@ -19,8 +19,9 @@ OVERRIDES = ("loss.adversarial=0", "optim.lr_renderer=0.002", "optim.lr_texture=
              "data.batch_size=4")
 
 
-# Donor -> wearer pairs whose upper-body swap reads at a glance: the green long-sleeved top onto the
-# skirt, in the demo avatar and in avatars trained on synthetic captures (identities named by seed).
+# Donor -> wearer pairs whose upper-body swap reads at a glance, a top onto the person in the skirt: the
+# demo avatar's magenta t-shirt, or in avatars trained on synthetic captures (identities named by seed)
+# seed 5's green long-sleeved top.
 CLEAR_SWAPS = (("cleo", "ada"), ("synth-5", "synth-0"))
 
 
@@ -164,7 +165,7 @@ def main() -> int:
     win.pose_panel.filter.setText("")
     win.workspaces.show_workspace("Try-on")
     tp = win.tryon_panel
-    # The region comes from A: the demo's green long-sleeved top onto the identity in the skirt.
+    # The region comes from A: the demo's magenta t-shirt onto the identity in the skirt.
     donor, wearer = tryon_pair(win.avatar.identities)
     tp.ident_a.setCurrentText(donor)
     tp.ident_b.setCurrentText(wearer)
