@@ -41,6 +41,20 @@ AXIS_BOX_PX = 84
 PRESET_KEYS = {"front": "1", "side": "3", "top": "7"}
 
 
+class PosedMesh(scene.visuals.Mesh):
+    """vispy's mesh, its shader program kept through ``set_data``: vispy builds a new colour function on every
+    call, so each pose relinked the program, and Mesa keeps memory from every link (about 4 KiB a pose drawn)."""
+
+    _pass_through = None
+
+    def _build_color_transform(self, colors):
+        if colors.ndim == 2 and colors.shape[1] == 1:  # values through a colormap: vispy's own, clim built in
+            return super()._build_color_transform(colors)
+        if self._pass_through is None:
+            self._pass_through = super()._build_color_transform(colors)
+        return self._pass_through
+
+
 class MeshViewport(QtWidgets.QWidget):
     """Shows ``body`` posed by ``pose_state`` from ``view_state``."""
 
@@ -57,7 +71,7 @@ class MeshViewport(QtWidgets.QWidget):
         self.color_mode = "skin"
         self._neural: np.ndarray | None = None
         self._verts, self._joints_world = self._posed()
-        self.mesh = scene.visuals.Mesh(vertices=self._verts, faces=self.faces, color=SKIN, shading="smooth", parent=self.view.scene)
+        self.mesh = PosedMesh(vertices=self._verts, faces=self.faces, color=SKIN, shading="smooth", parent=self.view.scene)
         self._segments = np.array([(j, p) for j, p in enumerate(self.parents) if p >= 0], np.int64)
         # The skeleton stays visible through the skin.
         self.bones = on_top(scene.visuals.Line(color=(1.0, 0.85, 0.2, 1.0), width=2.0, parent=self.view.scene), 10)

@@ -86,3 +86,29 @@ def test_hidden_viewport_queues_no_uploads_and_shows_the_newest_pose(window, qtb
 
     vp.show()
     qtbot.waitUntil(lambda: np.allclose(vp.joints._data["a_position"], vp._joints_world))
+
+
+def test_posing_keeps_the_mesh_shader_program(window, monkeypatch):
+    """Drawing pose after pose, in skin and in face colours, links the mesh's shader program at most once per
+    colour mode (vispy rebuilt it for every pose, and the GL driver kept memory from each link)."""
+    vp, state = window.viewport, window.pose_state
+    from vispy.visuals.shaders import ModularProgram
+
+    links = []
+    set_shaders = ModularProgram.set_shaders
+    mesh_programs = vp.mesh.shared_program._programs.values
+
+    def counted(program, *args, **kwargs):
+        links.extend([1] if program in mesh_programs() else [])
+        return set_shaders(program, *args, **kwargs)
+
+    monkeypatch.setattr(ModularProgram, "set_shaders", counted)
+    rng = np.random.default_rng(0)
+    for mode in ("skin", "checker"):
+        window.set_color_mode(mode)
+        before = len(links)
+        for _ in range(12):
+            state.set_pose(rng.normal(0.0, 0.2, (24, 3)).astype(np.float32), record=False)
+            vp.canvas.render()
+        assert len(links) - before <= 1, f"{len(links) - before} links over 12 poses in {mode}"
+    np.testing.assert_allclose(vp.mesh.mesh_data.get_vertices(), vp._verts)
