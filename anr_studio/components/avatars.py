@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+from typing import Sequence
 
 import torch
 
@@ -23,3 +24,12 @@ def open_avatar(path: str | os.PathLike, body: StudioBody) -> StudioAvatar:
     same_body = str(data.meta.get("body_model", "default")) == str(body.model_id)
     own = (body if device.type == "cpu" else copy.deepcopy(body)) if same_body else None
     return Avatar.from_weights(data.meta, data.renderer_state, data.textures, device, own, source=str(path))
+
+
+def name_problem(name: str, identities: Sequence[str], avatar: str) -> str:
+    """Returns why ``name`` (stripped) cannot name a new identity of the avatar file ``avatar`` that holds
+    ``identities`` ("the name is empty", "the name 'bob' is already an identity of tiny.anr"), "" when it can."""
+    name = name.strip()
+    if not name:
+        return "the name is empty"
+    return f"the name {name!r} is already an identity of {avatar}" if name in identities else ""

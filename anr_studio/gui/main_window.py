@@ -20,6 +20,7 @@ from anr_studio.errors import AnrError
 from anr_studio.gui.app import demo_avatar
 from anr_studio.gui.capture_panel import CapturePanel
 from anr_studio.gui.file_drop import FileDrop
+from anr_studio.gui.fit_dialog import FitDialog
 from anr_studio.gui.help_menu import HelpMenu, describe_actions
 from anr_studio.gui.job_list import JobListWidget
 from anr_studio.gui.keyframes_panel import KeyframesPanel
@@ -33,7 +34,6 @@ from anr_studio.gui.tryon_panel import TryOnPanel
 from anr_studio.gui.video_export import VideoExport
 from anr_studio.gui.viewport import MeshViewport
 from anr_studio.gui.workspaces import WORKSPACES, WorkspaceBar, describe_dock_tabs, hide_stale_tab_bars
-from anr_studio.jobs.training_job import FIT_STEPS
 
 MAX_RECENT = 8
 SAMPLE_MOTION = "walk"
@@ -67,7 +67,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.paint_state = PaintState(size=256)
         self.avatar = None
         self.avatar_path: str | None = None
-        self.unsaved_identities: list[str] = []  # fitted into the open avatar, not yet written to a file
+        self.unsaved_identities: list[str] = []  # added to the open avatar (fit, try-on), not yet written
         self.jobs = JobList()  # every background job, shown in the status bar with progress and cancel
         self._last_edited = "pose"  # which history Edit ▸ Undo walks
 
@@ -156,13 +156,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self._add_dock("Training", self.training_panel, bottom, tab_with="Capture")
         self.tryon_panel = TryOnPanel(self.body, self.paint_state, self.neural)
         self._add_dock("Try-on", self.tryon_panel, right, tab_with="Pose")
+        self.tryon_panel.identity_added.connect(lambda name: self.unsaved_identities.append(name))
+        self.tryon_panel.avatar_saved.connect(self._saved_as)
         self.tryon_panel.paint_on_view.toggled.connect(
             lambda on: self.viewport.set_paint_brush(self.tryon_panel.view_painter.brush if on else None))
         self.capture_panel.capture_opened.connect(self.training_panel.add_capture)
         self.capture_panel.capture_opened.connect(self._add_recent)
         self.training_panel.avatar_written.connect(self._on_avatar_written)
         self.training_panel.fit_requested.connect(self.fit_identity)
-        self.training_panel.identity_fitted.connect(self._on_identity_fitted)
+        self.training_panel.fit_ended.connect(self._on_fit_ended)
 
     # --- actions and menus ---------------------------------------------------------------
     def _build_actions(self) -> None:
@@ -334,6 +336,10 @@ class MainWindow(QtWidgets.QMainWindow):
     def save_avatar_as(self, path: str) -> None:
         """Writes the open avatar to ``path``, which it is then opened from (title, recent files, later fits)."""
         save_avatar(self.avatar, path)
+        self._saved_as(path)
+
+    def _saved_as(self, path: str) -> None:
+        """Takes note that the open avatar, with every identity added to it, was written to ``path``."""
         self.avatar_path, self.unsaved_identities = path, []
         self.setWindowTitle(f"ANR Studio — {Path(path).name}")
         self._add_recent(path)
@@ -341,28 +347,28 @@ class MainWindow(QtWidgets.QMainWindow):
 
     @guarded
     def fit_identity(self, _checked: bool = False, name: str | None = None, steps: int | None = None):
-        """Fits the person of the open capture into the open avatar as identity ``name`` in ``steps`` (None: asks,
-        offering the capture's identity and the fit's default steps) in the Training panel; returns the job, None
-        when the user cancels."""
+        """Fits the person of the open capture into the open avatar as identity ``name`` in ``steps`` in the Training
+        panel (either None: a FitDialog asks both); returns the job, None when the user cancels."""
         cap, path = self.capture_panel.capture, self.capture_panel.path
         if self.avatar is None or not self.avatar_path:
             raise AnrError("fit identity: no avatar is open, expected File ▸ Open avatar first (its renderer is kept)")
         if cap is None:
             raise AnrError("fit identity: no capture is open, expected File ▸ Open capture of the new person first")
-        if name is None:
-            name, ok = QtWidgets.QInputDialog.getText(self, "Fit identity", f"Add the person of {Path(path).name} to "
-                                                      f"{Path(self.avatar_path).name} as:", text=cap.identity)
-            if not ok:
+        if name is None or steps is None:
+            asked = FitDialog(self, Path(path).name, Path(self.avatar_path).name, cap.identity,
+                              self.avatar.identities).answer()
+            if asked is None:
                 return None
-        if steps is None:
-            steps, ok = QtWidgets.QInputDialog.getInt(self, "Fit identity", "Steps (each a few seconds on a CPU):",
-                                                      FIT_STEPS, 1, 10_000_000)
-            if not ok:
-                return None
+            name, steps = asked
         return self.training_panel.fit(self.avatar, self.avatar_path, path, name.strip(), steps)
 
-    def _on_identity_fitted(self, avatar, name: str) -> None:
-        """Lists a fitted identity in the neural view and the try-on pickers and shows it."""
+    def _on_fit_ended(self, avatar, name: str, steps: int) -> None:
+        """Lists an identity fitted in ``steps`` in the neural view and the try-on pickers and shows it; says when the
+        fit added nothing (``steps`` 0: stopped before its first step)."""
+        if not steps:
+            self.statusBar().showMessage(f"The fit of {name} stopped before its first step: nothing was added to the "
+                                         "avatar", 15000)
+            return
         if avatar is not self.avatar:
             self.statusBar().showMessage(f"Identity {name} was fitted into an avatar that is no longer open", 15000)
             return
@@ -370,15 +376,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.neural.add_identity(name)
         self.neural.ident_box.setCurrentText(name)
         self.unsaved_identities.append(name)
-        self.statusBar().showMessage(f"Added identity {name} to the avatar: File ▸ Save avatar as… writes it",
-                                     15000)
+        self.statusBar().showMessage(f"Added identity {name} to the avatar after {steps} steps: File ▸ Save avatar as… "
+                                     "writes it", 15000)
 
     def confirm_close_avatar(self) -> bool:
-        """Returns True when the open avatar may be closed: no fitted identity unsaved (or no window on screen to ask
+        """Returns True when the open avatar may be closed: no added identity unsaved (or no window on screen to ask
         in), or the user saved (File ▸ Save avatar as…) or discarded them; False on Cancel or when nothing was saved."""
         if not self.unsaved_identities or not self.isVisible():
             return True
-        answer = ask_user(self, "Unsaved identities", f"Save the avatar with the identities fitted into it "
+        answer = ask_user(self, "Unsaved identities", f"Save the avatar with the identities added to it "
                           f"({', '.join(self.unsaved_identities)})? {Path(self.avatar_path).name} does not hold them yet.",
                           "Save Discard Cancel", "Save")
         if answer == "Save":

@@ -4,7 +4,6 @@ and the run's log."""
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from anr_studio.components.avatars import name_problem
 from anr_studio.components.job_list import JobList, format_eta
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
@@ -26,12 +26,12 @@ COLORS = [(90, 200, 255), (255, 160, 60), (120, 230, 120), (240, 90, 110), (200,
 
 class TrainingPanel(QtWidgets.QWidget):
     """Runs one TrainingJob at a time; ``avatar_written(path)`` fires when a run wrote avatar.anr, ``fit_requested``
-    when the user asks to fit an identity (`fit` starts it) and ``identity_fitted(avatar, name)`` when a fit ended and
-    added its identity to the avatar."""
+    when the user asks to fit an identity (`fit` starts it) and ``fit_ended(avatar, name, steps)`` when a fit ended
+    finished or stopped: it added identity ``name`` fitted in ``steps`` to the avatar, nothing when ``steps`` is 0."""
 
     avatar_written = QtCore.Signal(str)
     fit_requested = QtCore.Signal()
-    identity_fitted = QtCore.Signal(object, str)
+    fit_ended = QtCore.Signal(object, str, int)
 
     def __init__(self, jobs: JobList) -> None:
         super().__init__()
@@ -68,12 +68,13 @@ class TrainingPanel(QtWidgets.QWidget):
         self.resume_box = button("From the run folder's last checkpoint", "Start continues the latest checkpoint in the "
                                  "run folder instead of a new run", kind=QtWidgets.QCheckBox)
         self.fit_btn = button("Fit identity…", "Add the person of the open capture to the open avatar: fits only a "
-                              "new neural texture (its steps are asked; Checkpoint every, Preview every) while "
+                              "new neural texture (its name and steps are asked; Checkpoint every, Preview every) while "
                               "the avatar's renderer stays as it is",
                               lambda: self.fit_requested.emit(), name="fitIdentity")
         self.pause_btn = button("Pause", "Pause the run between steps; press again to resume it", self._on_pause,
                                 checkable=True)
-        self.stop_btn = button("Stop", "Stop the run after the current step; it writes a checkpoint and the avatar", self.stop)
+        self.stop_btn = button("Stop", "Stop the run after the current step: a training writes a checkpoint and the "
+                               "avatar, a fit adds the identity fitted so far", self.stop)
         self.progress = QtWidgets.QProgressBar(format="%v / %m steps")
         self.eta = QtWidgets.QLabel("ETA –")
         self.log = QtWidgets.QPlainTextEdit(readOnly=True, maximumBlockCount=2000)
@@ -151,12 +152,12 @@ class TrainingPanel(QtWidgets.QWidget):
     @guarded
     def fit(self, avatar, avatar_path: str, capture: str, name: str, steps: int) -> TrainingJob:
         """Starts fitting identity ``name`` to ``capture`` into ``avatar`` (stored in ``avatar_path``, whose renderer
-        stays frozen) in ``steps`` in a child process; when it ends the identity is added to ``avatar``; returns the job."""
-        if not name or name in avatar.identities:
-            taken = f"already an identity of {Path(avatar_path).name}" if name else "empty"
-            raise AnrError(f"fit identity: the name {name!r} is {taken}, expected a new name for the person of "
-                           f"{Path(capture).name}")
-        opts = TrainingOptions([capture], tempfile.mkdtemp(prefix="anr-fit-"), steps=steps,
+        stays frozen) in ``steps`` in a child process; when it ends, finished or stopped after a step, the identity is
+        added to ``avatar``; returns the job."""
+        problem = name_problem(name, avatar.identities, Path(avatar_path).name)
+        if problem:
+            raise AnrError(f"fit identity: {problem}, expected a new name for the person of {Path(capture).name}")
+        opts = TrainingOptions([capture], "", steps=steps,
                                checkpoint_every=self.ckpt.value(), preview_every=self.preview_every.value(),
                                body=self.body_override, fit_into=avatar_path, fit_name=name)
         self.fit_avatar = avatar
@@ -249,11 +250,11 @@ class TrainingPanel(QtWidgets.QWidget):
             self._end_shown = True
             if snap.state == JobState.FAILED:
                 show_error(self, AnrError(snap.error or "training failed"))
-            elif self.job.fitted is not None and snap.state == JobState.FINISHED:
-                (name, *identity), self.job.fitted = self.job.fitted, None  # added once, however often polled
-                self.fit_avatar.add_identity(name, *identity)
-                self.log.appendPlainText(f"added identity {name} to the avatar (File ▸ Save avatar as… writes it)")
-                self.identity_fitted.emit(self.fit_avatar, name)
+            elif self.job.options.fit_into:  # finished, or stopped: a stop keeps the steps made
+                name, *identity = self.job.fitted or (self.job.options.fit_name,)
+                if identity:
+                    self.fit_avatar.add_identity(name, *identity)
+                self.fit_ended.emit(self.fit_avatar, name, self.job.step if identity else 0)
             elif st.avatar_path and Path(st.avatar_path).exists():
                 self.avatar_written.emit(st.avatar_path)
         if not snap.state.active:

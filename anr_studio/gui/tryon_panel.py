@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
+from anr_studio.components.avatars import name_problem
 from anr_studio.components.paint import BRUSH_RADIUS_RANGE, PaintState, clear, fill, uv_layout_image, uv_part_labels
 from anr_studio.components.protocols import StudioAvatar, StudioBody
 from anr_studio.components.tryon import (PREVIEW_IDENTITY, REGION_PRESETS, compare_images, preview_swap, region_mask,
@@ -20,7 +21,11 @@ NO_AVATAR = "Open an avatar to preview a swap; painting works without one."
 
 
 class TryOnPanel(QtWidgets.QWidget):
-    """Edits the PaintState and previews the A/B swap in ``neural_view`` (which lists the identities it saves)."""
+    """Edits the PaintState and previews the A/B swap in ``neural_view`` (which lists the identities it saves);
+    ``identity_added(name)`` fires when Save adds a swap to the avatar, ``avatar_saved(path)`` when it wrote the avatar."""
+
+    identity_added = QtCore.Signal(str)
+    avatar_saved = QtCore.Signal(str)
 
     def __init__(self, body: StudioBody, state: PaintState, neural_view, parent=None) -> None:
         super().__init__(parent)
@@ -184,9 +189,11 @@ class TryOnPanel(QtWidgets.QWidget):
         if av is None:
             raise AnrError("try-on: no avatar is open, expected File ▸ Open avatar first")
         name = self.new_name.text().strip()
-        if not name or name in av.identities:
-            raise AnrError(f"try-on: identity name {name!r} is empty or taken, expected a new name")
+        problem = name_problem(name, av.identities, "the avatar")
+        if problem:
+            raise AnrError(f"try-on: {problem}, expected a new name for the swap")
         preview_swap(av, self.ident_a.currentText(), self.ident_b.currentText(), self.state.mask, name=name)
+        self.identity_added.emit(name)  # unsaved work until the avatar is written
         self.set_avatar(av)  # the pickers keep A and B and now list the new identity
         self.neural.add_identity(name)
         self.state.mark_saved()
@@ -194,6 +201,7 @@ class TryOnPanel(QtWidgets.QWidget):
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save avatar with the new identity", f"{name}.anr", "Avatars (*.anr)")
         if path:
             save_avatar(av, path)
+            self.avatar_saved.emit(path)
             self.saved_note.setText(f"Saved identity “{name}” to {path}.")
         else:
             self.saved_note.setText(f"Added identity “{name}” to the open avatar (not written to a file).")

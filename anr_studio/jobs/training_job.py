@@ -11,13 +11,15 @@ import _thread
 import math
 import os
 import queue as queue_mod
+import shutil
 import signal
+import tempfile
 import threading
 import time
 import traceback
 
 import numpy as np
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -58,7 +60,8 @@ class TrainingOptions:
     """A body model to use instead of the captures' (tests)."""
     fit_into: str | None = None
     """An avatar file (.anr): fit only a new identity's texture to ``captures[0]`` with its renderer frozen, instead of
-    training; ``out`` is then the fit's work folder, removed at its end (the result comes back as ``fitted``)."""
+    training; the job then works in a temporary folder of its own (``out``), removed once its process has exited, and
+    the identity comes back as ``fitted``."""
     fit_name: str = ""
     """The name of the fitted identity."""
 
@@ -188,9 +191,8 @@ def watch_parent(parent_pid: int, orphaned: threading.Event, poll_s: float = 0.2
 
 def _fit_identity(opts: TrainingOptions, callback: _QueueCallback) -> tuple[str, int]:
     """Fits ``opts.fit_name`` into the avatar ``opts.fit_into`` on the studio's device; sends the identity back as
-    ("fitted", name, texture (C,S,S), betas (K,), camera) unless stopped; returns (why it ended, its step)."""
-    import shutil
-
+    ("fitted", name, texture (C,S,S), betas (K,), camera) once a step was made, stopped or not; returns (why it ended,
+    its step)."""
     from anr_studio.components.avatars import open_avatar
     from anr_studio.components.scene import default_body
     from anr_studio.train.fit import fit_identity
@@ -201,10 +203,10 @@ def _fit_identity(opts: TrainingOptions, callback: _QueueCallback) -> tuple[str,
         result = fit_identity(avatar, opts.captures[0], opts.fit_name, opts.out, callbacks=[callback],
                               warn=lambda m: callback.queue.put(("log", m)),
                               **{k: v for k, v in chosen.items() if v is not None})
-    finally:
+    finally:  # the studio removes it too, once this process has exited: this one covers a studio that died
         shutil.rmtree(opts.out, ignore_errors=True)
     name = opts.fit_name
-    if result.reason != "stopped":
+    if name in avatar.identities:
         callback.queue.put(("fitted", name, result.texture.cpu().numpy(), avatar.identity_betas(name),
                             avatar.identity_camera(name)))
     return result.reason, result.step
@@ -290,7 +292,7 @@ class TrainingJob:
         self.status = TrainingStatus()
         self.reason: str | None = None
         self.step = 0
-        self.fitted: tuple | None = None  # a finished fit's (name, texture (C,S,S), betas (K,), camera)
+        self.fitted: tuple | None = None  # a fit's (name, texture (C,S,S), betas (K,), camera) once it made a step
         self._ctx = ctx = mp.get_context("spawn")
         self._queue = ctx.Queue()
         self._stop = ctx.Event()
@@ -302,6 +304,8 @@ class TrainingJob:
         """Starts the training process; returns self."""
         if self._proc is not None:
             raise AnrError("training: this job was already started, expected a new job")
+        if self.options.fit_into:
+            self.options = replace(self.options, out=tempfile.mkdtemp(prefix="anr-fit-"))
         self.status.set_state(JobState.RUNNING)
         what = "fit" if self.options.fit_into else "training"
         self.status.set_progress(0, 0, f"Starting the {what} process…")
@@ -343,6 +347,8 @@ class TrainingJob:
             if self._handle(*msg):
                 break
         self._proc.join(30)
+        if self.options.fit_into:  # however the fit ended, its process died or the studio closes
+            shutil.rmtree(self.options.out, ignore_errors=True)
         if self.reason is not None:
             self.status.set_state(JobState.STOPPED if self.reason == "stopped" else JobState.FINISHED)
         self._ended.set()
@@ -379,8 +385,11 @@ class TrainingJob:
 
     @property
     def outcome(self) -> str | None:
-        """Returns how a stopped run that wrote its avatar ended ("stopped at step N, wrote PATH"), else None."""
+        """Returns how a stopped run that kept its work ended ("stopped at step N, wrote PATH" or, for a fit, "stopped at
+        step N, kept NAME"), how a fit stopped before its first step ended, else None."""
         path = self.status.avatar_path
+        if self.reason == "stopped" and self.options.fit_into:
+            return f"stopped at step {self.step}, kept {self.fitted[0]}" if self.fitted else "stopped before its first step"
         if self.reason == "stopped" and path and Path(path).exists():
             return f"stopped at step {self.step}, wrote {path}"
         return None

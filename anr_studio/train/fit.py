@@ -84,7 +84,7 @@ def fit_identity(avatar, capture_path: str, name: str, work_dir: str | Path, *, 
                  progress: Callable[[int, int, dict[str, float]], None] | None = None,
                  warn: Callable[[str], None] | None = None, callbacks: Sequence[Callback] = ()) -> FitResult:
     """Returns the texture of identity ``name`` fitted to the capture at ``capture_path`` and adds it to ``avatar``
-    (a stopped fit adds nothing): ``steps`` in all, the first ``keyframe_fraction`` on keyframes; ``work_dir`` is the
+    once a step was made (a stop keeps what was learned; a fit stopped before its first step adds nothing): ``steps`` in all, the first ``keyframe_fraction`` on keyframes; ``work_dir`` is the
     run folder (``resume`` continues its newest checkpoint); ``progress(step, steps, losses)`` after each step;
     ``callbacks``: more trainer callbacks (the studio's progress, previews every ``preview_every`` steps, and stop)."""
     warn = warn or logger.warning
@@ -111,6 +111,6 @@ def fit_identity(avatar, capture_path: str, name: str, work_dir: str | Path, *, 
     finally:
         trainer.close()
     final = trainer.textures[0].texture.detach()[0].clone()
-    if reason != "stopped":
+    if trainer.step > 0:
         avatar.add_identity(name, final, cap.betas, training_camera(cap))
     return FitResult(final, trainer.step, reported.losses, reason, trainer.train_time)

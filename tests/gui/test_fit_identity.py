@@ -1,10 +1,14 @@
-"""Fitting a new identity from the studio: the Training panel's Fit identity fits only a texture to the open capture
-in the training job's process; the identity joins the open avatar, renders in the neural view, can be tried on and
-saved; a stopped fit leaves the avatar as it was; bad input ends in one dialog sentence."""
+"""Fitting a new identity from the studio: the Training panel's Fit identity asks the name and the steps in one box and
+fits only a texture to the open capture in the training job's process; the identity joins the open avatar, renders in
+the neural view, can be tried on and saved; a stopped fit keeps the steps it made; the fit's work folder goes however
+the fit ends; bad input ends in one dialog sentence."""
 
 from __future__ import annotations
 
 import copy
+import multiprocessing
+import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +16,8 @@ import torch
 from PySide6 import QtCore, QtWidgets
 
 from anr_studio.components.status import JobState
+from anr_studio.gui.fit_dialog import FitDialog
+from tests.gui.test_job_list import _save
 
 
 def _open(window, tmp_path, standin_body, capture: str):
@@ -32,6 +38,23 @@ def _open(window, tmp_path, standin_body, capture: str):
     return path
 
 
+def _boxes_apart(monkeypatch) -> list:
+    """Returns the list of boxes of their own asked for the name or the steps (each answered Cancel)."""
+    asked: list = []
+    for ask in ("getText", "getInt"):
+        monkeypatch.setattr(QtWidgets.QInputDialog, ask, lambda *a, **k: (asked.append(a), ("", False))[1])
+    return asked
+
+
+def _when_fit_dialog(answer, tries: int = 200) -> None:
+    """Calls ``answer(box)`` on the Fit identity box once it is on screen (looking for ``tries`` × 50 ms)."""
+    box = QtWidgets.QApplication.activeModalWidget()
+    if isinstance(box, FitDialog):
+        answer(box)
+    elif tries:
+        QtCore.QTimer.singleShot(50, lambda: _when_fit_dialog(answer, tries - 1))
+
+
 def _dialogs() -> list[QtWidgets.QMessageBox]:
     return [w for w in QtWidgets.QApplication.topLevelWidgets() if w.objectName() == "errorDialog" and w.isVisible()]
 
@@ -43,17 +66,22 @@ def test_fit_identity_adds_the_capture_s_person_to_the_open_avatar(window, qtbot
     from anr_studio.cli import build_parser
 
     path = _open(window, tmp_path, standin_body, tiny_capture)
+    asked_apart = _boxes_apart(monkeypatch)
     offered = []
-    monkeypatch.setattr(QtWidgets.QInputDialog, "getText",
-                        lambda _parent, _title, _label, text="": (offered.append(text), (text, True))[1])
-    monkeypatch.setattr(QtWidgets.QInputDialog, "getInt",
-                        lambda _parent, _title, _label, value, *_range: (offered.append(value), (6, True))[1])
+
+    def answer(box: FitDialog) -> None:
+        offered.append((box.name.text(), box.steps.value()))
+        box.steps.setValue(6)
+        box.ok.click()
+
+    _when_fit_dialog(answer)
     panel = window.training_panel
     panel.fit_btn.click()
     job = panel.job
-    # The capture's identity, and the steps `anr-studio fit` takes when none are given (not the training's Steps).
+    # One box offers the capture's identity and the steps `anr-studio fit` takes when none are given (not the
+    # training's Steps).
     cli_steps = build_parser().parse_args(["fit", path, "--capture", tiny_capture]).steps
-    assert offered == ["tiny", cli_steps] and cli_steps != panel.steps.value()
+    assert offered == [("tiny", cli_steps)] and not asked_apart and cli_steps != panel.steps.value()
     assert job is not None and not panel.fit_btn.isEnabled() and panel.stop_btn.isEnabled()
     qtbot.waitUntil(lambda: not job.status.state.active, timeout=120000)
     qtbot.waitUntil(lambda: window.avatar.identities == ["alice", "bob", "tiny"], timeout=5000)
@@ -62,7 +90,9 @@ def test_fit_identity_adds_the_capture_s_person_to_the_open_avatar(window, qtbot
     assert list(xs) == [1, 2, 3, 4, 5, 6] and np.all(np.isfinite(ys))
     assert "fitting tiny" in panel.log.toPlainText() and panel.progress.value() == 6
     assert panel.truth.image() is not None and panel.render.image() is not None  # the person's held-out frame, rendered
-    assert not Path(job.options.out).exists()  # the fit's work folder is gone
+    assert job.join(5) and not Path(job.options.out).exists()  # the fit's work folder is gone
+    assert window.statusBar().currentMessage() == ("Added identity tiny to the avatar after 6 steps: File ▸ Save avatar "
+                                                   "as… writes it")
     # The new identity is listed, picked and rendered in the neural view, and offered for try-on.
     assert [window.neural.ident_box.itemText(i) for i in range(window.neural.ident_box.count())] == ["alice", "bob", "tiny"]
     qtbot.waitUntil(lambda: window.neural.last_result is not None and window.neural.worker.idle()
@@ -85,19 +115,80 @@ def test_fit_identity_adds_the_capture_s_person_to_the_open_avatar(window, qtbot
     assert img.shape == (32, 32, 3) and mask.max() > 0.05
 
 
-def test_a_stopped_fit_leaves_the_avatar_unchanged(window, qtbot, tiny_capture, standin_body, tmp_path):
+def test_the_fit_box_offers_ok_only_for_a_new_name_and_says_why(window, qtbot, tiny_capture, standin_body, tmp_path,
+                                                                 monkeypatch):
+    _open(window, tmp_path, standin_body, tiny_capture)
+    asked_apart = _boxes_apart(monkeypatch)
+    seen = []
+
+    def answer(box: FitDialog) -> None:
+        for name in ("tiny", "bob", "  ", " carol "):
+            box.name.setText(name)
+            seen.append((box.ok.isEnabled(), box.reason.text()))
+            if name == "bob":
+                _save(box, "fit_identity_dialog_name_taken.png")
+        seen.append((box.windowTitle(), "tiny.h5" in box.findChild(QtWidgets.QLabel).text()))
+        box.reject()
+
+    _when_fit_dialog(answer)
+    window.training_panel.fit_btn.click()
+    assert seen == [(True, ""), (False, "The name 'bob' is already an identity of tiny.anr."),
+                    (False, "The name is empty."), (True, ""), ("Fit identity", True)] and not asked_apart
+    assert window.training_panel.job is None and not _dialogs()  # Cancel: no fit
+
+
+def test_a_stopped_fit_keeps_the_identity_it_learned_so_far(window, qtbot, tiny_capture, standin_body, tmp_path):
     _open(window, tmp_path, standin_body, tiny_capture)
     panel = window.training_panel
     textures = {n: window.avatar.texture(n).clone() for n in window.avatar.identities}
     job = window.fit_identity(name="carol", steps=100000)
     qtbot.waitUntil(lambda: job.step >= 2, timeout=120000)
     panel.stop_btn.click()
-    qtbot.waitUntil(lambda: not job.status.state.active, timeout=60000)
-    qtbot.wait(300)  # polls after the end
-    assert job.status.state == JobState.STOPPED and panel.fit_btn.isEnabled() and not _dialogs()
-    assert window.avatar.identities == ["alice", "bob"] and window.neural.ident_box.count() == 2
+    qtbot.waitUntil(lambda: window.avatar.identities == ["alice", "bob", "carol"], timeout=60000)
+    step = job.step
+    assert job.status.state == JobState.STOPPED and 2 <= step < 100000 and panel.fit_btn.isEnabled() and not _dialogs()
+    assert window.statusBar().currentMessage() == (f"Added identity carol to the avatar after {step} steps: File ▸ Save "
+                                                   "avatar as… writes it")
+    assert job.outcome == f"stopped at step {step}, kept carol"  # the job list's line, not "cancelled"
     assert all(torch.equal(window.avatar.texture(n), t) for n, t in textures.items())
-    assert window.tryon_panel.ident_a.findText("carol") < 0
+    start = torch.stack(list(textures.values())).mean(0)
+    assert (window.avatar.texture("carol") - start).abs().max() > 1e-4  # it learned from the capture
+    assert window.neural.ident_box.currentText() == "carol" and window.tryon_panel.ident_a.findText("carol") >= 0
+    assert window.unsaved_identities == ["carol"]
+    assert job.join(5) and not Path(job.options.out).exists()
+
+
+def test_a_fit_stopped_before_its_first_step_adds_nothing_and_says_so(window, qtbot, tiny_capture, standin_body,
+                                                                      tmp_path):
+    _open(window, tmp_path, standin_body, tiny_capture)
+    job = window.fit_identity(name="carol", steps=100000)
+    window.training_panel.stop_btn.click()
+    assert job.join(60)
+    qtbot.waitUntil(lambda: "carol" in window.statusBar().currentMessage(), timeout=5000)
+    assert window.statusBar().currentMessage() == ("The fit of carol stopped before its first step: nothing was added "
+                                                   "to the avatar")
+    assert job.status.state == JobState.STOPPED and job.outcome == "stopped before its first step" and not _dialogs()
+    assert window.avatar.identities == ["alice", "bob"] and window.neural.ident_box.count() == 2
+    assert window.unsaved_identities == [] and not Path(job.options.out).exists()
+
+
+def test_the_fit_s_work_folder_goes_when_its_process_dies_or_the_studio_closes(window, qtbot, tiny_capture,
+                                                                              standin_body, tmp_path):
+    _open(window, tmp_path, standin_body, tiny_capture)
+    job = window.fit_identity(name="carol", steps=100000)
+    folder = Path(job.options.out)
+    assert folder.is_dir() and folder.name.startswith("anr-fit-")
+    (proc,) = [p for p in multiprocessing.active_children() if p.name == "anr-training"]
+    os.kill(proc.pid, signal.SIGKILL)  # dies before it fitted anything (as by the system for lack of memory)
+    assert job.join(60) and job.status.state == JobState.FAILED and not folder.exists()
+    qtbot.waitUntil(lambda: len(_dialogs()) == 1 and window.training_panel.fit_btn.isEnabled(), timeout=5000)
+    _dialogs()[0].close()
+
+    job = window.fit_identity(name="carol", steps=100000)
+    folder = Path(job.options.out)
+    qtbot.waitUntil(lambda: job.step >= 1, timeout=120000)
+    assert folder.is_dir() and window.close()
+    assert not job.running and not folder.exists()
 
 
 def test_bad_input_ends_in_one_dialog_sentence(window, qtbot, tiny_capture, standin_body, tmp_path):
@@ -117,7 +208,7 @@ def test_bad_input_ends_in_one_dialog_sentence(window, qtbot, tiny_capture, stan
     job = window.fit_identity(name="dora", steps=4)
     qtbot.waitUntil(lambda: not job.status.state.active, timeout=120000)
     qtbot.waitUntil(lambda: len(_dialogs()) == 1, timeout=5000)
-    assert job.status.state == JobState.FAILED
+    assert job.status.state == JobState.FAILED and job.join(5) and not Path(job.options.out).exists()
     assert _dialogs()[0].text() == ("foreign.h5: body model 'another-body' differs from the avatar's 'standin', "
                                     "expected a capture tracked with the avatar's body model")
     assert window.avatar.identities == ["alice", "bob"]
@@ -147,7 +238,7 @@ def test_closing_or_opening_another_avatar_asks_to_save_a_fitted_identity(window
     assert not window.close() and window.isVisible() and seen == [["Cancel", "Discard", "Save"]]
     asked = _answer(monkeypatch, Btn.Cancel)
     window.open_path(path)  # Cancel: the avatar with its fitted identity stays open
-    assert asked == [("Unsaved identities", "Save the avatar with the identities fitted into it (tiny)? tiny.anr does "
+    assert asked == [("Unsaved identities", "Save the avatar with the identities added to it (tiny)? tiny.anr does "
                       "not hold them yet.", Btn.Save | Btn.Discard | Btn.Cancel, Btn.Save)]
     assert window.avatar.identities == ["alice", "bob", "tiny"]
     asked = _answer(monkeypatch, Btn.Save)

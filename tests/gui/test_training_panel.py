@@ -13,7 +13,7 @@ from anr_studio.components.status import JobState, TrainingStatus
 def _fake_job(panel) -> TrainingStatus:
     status = TrainingStatus()
     panel.job = SimpleNamespace(status=status, running=True, join=lambda t=None: True, pause=lambda: None, resume=lambda: None, stop=lambda: None,
-                                fitted=None)
+                                fitted=None, options=SimpleNamespace(fit_into=None))
     return status
 
 

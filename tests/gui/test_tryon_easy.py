@@ -97,6 +97,36 @@ def test_save_keeps_pickers_lists_identity_everywhere_and_confirms(window, qtbot
     assert backgrounds == [NEURAL_BACKDROP] * 3
 
 
+def test_an_identity_saved_from_try_on_is_unsaved_work_until_the_avatar_is_written(window, qtbot, tiny_avatar,
+                                                                                   tmp_path, monkeypatch):
+    from tests.gui.test_unsaved_work import Btn, _answer
+
+    path = str(tiny_avatar.save(tmp_path / "tiny.anr"))
+    window.neural.size_px = 32
+    window.open_path(path)
+    panel = window.tryon_panel
+    panel.ident_a.setCurrentText("bob")
+    panel.ident_b.setCurrentText("alice")
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: ("", ""))  # no file chosen
+    panel.new_name.setText("mix")
+    panel.save_identity()
+    assert "mix" in window.avatar.identities and window.unsaved_identities == ["mix"]
+    asked = _answer(monkeypatch, Btn.Cancel)
+    window.open_path(path)  # opening another avatar asks, as for a fitted identity; Cancel keeps this one
+    assert asked == [("Unsaved identities", "Save the avatar with the identities added to it (mix)? tiny.anr does not "
+                      "hold them yet.", Btn.Save | Btn.Discard | Btn.Cancel, Btn.Save)]
+    assert "mix" in window.avatar.identities
+    assert not window.close() and window.isVisible() and len(asked) == 2  # closing asks too
+    # Written by try-on's own Save: the avatar is opened from that file, with nothing left unsaved.
+    out = tmp_path / "mixed.anr"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    panel.new_name.setText("mix2")
+    panel.save_identity()
+    assert read_avatar(out).meta["identities"] == ["alice", "bob", "mix", "mix2"]
+    assert window.avatar_path == str(out) and window.unsaved_identities == [] and window.windowTitle().endswith("mixed.anr")
+    assert window.close() and len(asked) == 2
+
+
 def test_closing_with_unsaved_painting_asks(window, qtbot, monkeypatch):
     panel = window.tryon_panel
     window.docks["Try-on"].raise_()
