@@ -62,7 +62,7 @@ def main() -> int:
             print(f"{path.relative_to(ROOT)}: window {win.width()}x{win.height()}, minimum {win.minimumSizeHint().width()}x"
                   f"{win.minimumSizeHint().height()}")
     sheet = win.help_menu.show_shortcuts()
-    sheet.resize(860, 900)  # every row in view
+    sheet.resize(860, 940)  # every row in view
     _settle(app, 0.5)
     save_screenshot(sheet, OUT / "shortcut_sheet.png", colours=256)
     sheet.close()
