@@ -180,6 +180,10 @@ def test_corrupt_video_and_bad_model_files_are_refused(synth, tmp_path, monkeypa
     monkeypatch.setitem(sys.modules, "mediapipe", None)
     with pytest.raises(AnrError, match=r"anr-studio\[video\]"):
         default_estimator()
+    # A file that is not a video is named before the models are looked for (or loaded, which takes seconds).
+    with pytest.raises(AnrError, match="broken.mp4: OpenCV cannot open it as a video"):
+        video_to_capture(bad, tmp_path / "x.h5", progress=False)
+    assert not (tmp_path / "x.h5").exists()
     assert len(LAYOUTS["mediapipe33"]) == 33
 
 

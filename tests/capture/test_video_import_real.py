@@ -36,9 +36,11 @@ def walker(tmp_path_factory):
     return d, truth
 
 
-def test_real_models_turn_a_hand_held_clip_into_a_capture_on_the_person(walker):
+def test_real_models_turn_a_hand_held_clip_into_a_capture_on_the_person(walker, capfd):
     d, truth = walker
     cap = video_to_capture(d / "walker.mp4", d / "walker.h5", fit_config=FIT, progress=False)
+    # MediaPipe's start-up logs (TensorFlow Lite's delegate, absl's warnings) are not the user's business.
+    assert capfd.readouterr().err == ""
     n = len(cap)
     assert n == 24 and cap.has_masks
     iou = [mask_iou(cap.mask(i), truth.masks[i]) for i in range(n)]

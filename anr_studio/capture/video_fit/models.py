@@ -4,8 +4,10 @@ docs/video_import.md) and our ``ConvSegmenter`` (safetensors + JSON)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -134,7 +136,6 @@ def shipped_models():
 
 def _pose_landmarker():
     """Returns MediaPipe's pose landmarker (full model) in video mode, with the person's segmentation."""
-    shipped_models()
     # MediaPipe's graphs open an EGL context on the system's GL driver; Mesa's driver loads its own LLVM,
     # whose symbols clash with the LLVM inside Triton, which torch's optimisers load on first use (a
     # segmentation fault with a display). Loaded first, Triton keeps its own.
@@ -145,13 +146,44 @@ def _pose_landmarker():
                 smooth_segmentation=True, min_detection_confidence=0.5, min_tracking_confidence=0.5)
 
 
-class MediaPipeEstimator:
+@contextlib.contextmanager
+def _native_stderr_quiet():
+    """Sends the process's standard error (file descriptor 2) to the null device meanwhile: MediaPipe's graphs
+    log their start-up from C++ (TensorFlow Lite's delegate, absl's warnings), which tells the user nothing."""
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved), os.close(null)
+
+
+class _MediaPipeGraphs:
+    """MediaPipe graphs started with the first frames they are given, their start-up logs silenced."""
+
+    def __init__(self) -> None:
+        shipped_models()  # the missing extra is said at once, not with the first frames
+        self._started = False
+
+    def __call__(self, frames: np.ndarray):
+        if self._started:
+            return self._run(frames)
+        with _native_stderr_quiet():  # the graphs log from their own threads until the first results are out
+            self._start()
+            self._started = True
+            return self._run(frames)
+
+
+class MediaPipeEstimator(_MediaPipeGraphs):
     """MediaPipe's pose landmarker in video mode (the tracked person's 33 keypoints and mask) and its pose
     detector on every frame (how many people are in view)."""
 
     layout = "mediapipe33"
 
-    def __init__(self) -> None:
+    def _start(self) -> None:
         self._pose = _pose_landmarker()
         from google.protobuf import text_format
         from mediapipe.framework import calculator_pb2
@@ -165,7 +197,7 @@ class MediaPipeEstimator:
             graph_config=graph, outputs=["detections"],
             calculator_params={"posedetectioncpu__TensorsToDetectionsCalculator.min_score_thresh": MIN_DETECTION_SCORE})
 
-    def __call__(self, frames: np.ndarray) -> Keypoints:
+    def _run(self, frames: np.ndarray) -> Keypoints:
         b, h, w = frames.shape[:3]
         n = len(MEDIAPIPE33)
         pts, conf = np.zeros((b, n, 2), np.float32), np.zeros((b, n), np.float32)
@@ -189,13 +221,13 @@ class MediaPipeEstimator:
         return Keypoints(pts, conf, pts3, people, self.layout, masks)
 
 
-class MediaPipeSegmenter:
+class MediaPipeSegmenter(_MediaPipeGraphs):
     """The person's confidence mask from MediaPipe's pose landmarker (zero where it finds nobody)."""
 
-    def __init__(self) -> None:
+    def _start(self) -> None:
         self._pose = _pose_landmarker()
 
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
+    def _run(self, frames: np.ndarray) -> np.ndarray:
         out = np.zeros(frames.shape[:3], np.float32)
         for i, frame in enumerate(frames):
             mask = self._pose.process(np.ascontiguousarray(frame)).segmentation_mask

@@ -87,11 +87,11 @@ def video_to_capture(src: str | os.PathLike, out: str | os.PathLike, *, estimato
     src, out = Path(src), Path(out)
     if not src.is_file():
         raise AnrError(f"{src}: does not exist, expected a video file")
+    video = open_frames(src)  # a file that is not a video is refused before the models load
     if estimator is None:
         from anr_studio.capture.video_fit.models import default_estimator
 
         estimator = default_estimator()
-    video = open_frames(src)
     (h, w), count = video.size, max(video_info(src)[0], 1)
     pts, conf, pts3, people = [], [], [], []
     report = progress if callable(progress) else None
