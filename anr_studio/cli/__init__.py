@@ -27,7 +27,7 @@ EXAMPLES = {
     "capture info": "anr-studio capture info a.h5",
     "capture check": "anr-studio capture check a.h5 --out overlay.png",
     "masks": "anr-studio masks a.h5",
-    "import": "anr-studio import my_folder --out me.h5",
+    "import": "anr-studio import clip.mp4 --out cap.h5",
     "keyframes": "anr-studio keyframes a.h5",
     "synth": "anr-studio synth --out a.h5 --seed 0 --frames 150 --size 128",
     "train": "anr-studio train --captures a.h5 --out runs/a",

@@ -93,6 +93,12 @@ def _import(args: argparse.Namespace) -> int:
     if args.poses is None and args.format is None and Path(args.src).suffix.lower() in VIDEO_EXTS:
         from anr_studio.capture.video_fit.pipeline import video_to_capture
 
+        given = [name for name in ("masks", "background", "body_model", "person", "view") if getattr(args, name) is not None]
+        if given:
+            option = "--" + given[0].replace("_", "-")
+            raise AnrError(f"{args.src}: {option} applies to an import with fits, expected no {option} with a video "
+                           "alone (its body and masks are fitted to the video), or --poses with the fits")
+
         cap = video_to_capture(args.src, args.out, identity=args.identity, fps=args.fps, height=args.height)
     else:
         if args.height is not None:
@@ -149,8 +155,11 @@ Layouts:
       metadata.json holds the same keys as nested lists, or a "frames" list of objects
       {"file": "000.png", "poses": [72], "trans": [3], "K": [[3x3]], "E": [[4x4]]} plus top-level
       "betas".
-  (b) a video file (.mp4/.avi/.mov, read with OpenCV) plus --poses FILE.npz in the same
-      layout (one row per video frame); optional --masks DIR or VIDEO.
+  (b) a video file alone (.mp4/.avi/.mov, e.g. from a phone): one person in view throughout;
+      MediaPipe's keypoints and person masks, then the body fitted to the whole clip
+      (pip install 'anr-studio[video]'; optional --height; docs/video_import.md).
+  (c) a video file plus --poses FILE.npz in the layout of (a) (one row per video frame);
+      optional --masks DIR or VIDEO.
   The parameters are SMPL's, from any SMPL fitter: they are converted to the built-in body
   (pelvis convention, a matching shape, the rest-pose bones; docs/capture_import.md), unless
   --body-model names the SMPL model file they were fitted with (then stored as they are).
@@ -217,7 +226,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--quiet", action="store_true", help="no progress bar")
     m.set_defaults(func=_masks)
 
-    i = sub.add_parser("import", help="import a folder of images or a video with SMPL poses as a capture",
+    i = sub.add_parser("import", help="import a video (the body fitted to it) or a folder or video with SMPL poses as a capture",
                        description="Builds a capture file (.h5) from a folder or a video.", epilog=IMPORT_HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     i.add_argument("src", help="a folder (images/, masks/, metadata.json or .npz) or a video file")

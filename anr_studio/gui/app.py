@@ -81,7 +81,8 @@ def run_app(open_path: str | None = None, screenshot: str | None = None, quit_af
     window.show()
     if not screenshot:
         window.recovery.offer()
-    target = open_path or (str(demo_avatar()) if demo_avatar() is not None else None)
+    # --open's path as the studio's own dialogs give them (absolute): Recent files and messages name it fully
+    target = os.path.abspath(open_path) if open_path else (str(demo_avatar()) if demo_avatar() is not None else None)
     rc = 0
     if target:
         try:

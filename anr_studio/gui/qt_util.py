@@ -73,8 +73,11 @@ def show_error(parent: QtWidgets.QWidget | None, exc: BaseException, title: str 
         traceback.print_exception(exc)  # keep the details on the console for bug reports
     box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, title, text, QtWidgets.QMessageBox.StandardButton.Ok, parent)
     box.setObjectName("errorDialog")
-    # The advice is for a file that did not open: the message starts with its path (not "training: no captures…").
-    if isinstance(exc, AnrError) and ": " in text and os.path.isfile(text.split(": ", 1)[0]):
+    # The advice is for a file that did not open: the message starts with its path (not "training: no captures…"),
+    # as the studio gives it (absolute). A message naming a file by its name alone is about what the file
+    # shows ("clip.mp4: no person found…"), whatever folder the studio was started in.
+    named = text.split(": ", 1)[0] if isinstance(exc, AnrError) and ": " in text else ""
+    if os.path.isabs(named) and os.path.isfile(named):
         box.setInformativeText("What to do: check the file named above — it may be damaged, cut short or of another "
                                "kind. Open another copy, or make it again (train, import or export), then open it.")
     box.open()  # non-blocking so tests and the event loop keep running

@@ -253,3 +253,15 @@ def test_a_mediapipe_without_its_model_files_is_refused(tmp_path, monkeypatch):
         shipped_models()
     with pytest.raises(AnrError, match="does not ship"):
         default_estimator()
+
+
+@pytest.mark.parametrize("option", [["--masks", "masks"], ["--background", "plate.png"], ["--person", "1"]])
+def test_options_for_fits_are_refused_with_a_video_alone(synth, tmp_path, capsys, option):
+    from anr_studio import cli
+
+    video, out = synth[1], tmp_path / "v.h5"
+    assert cli.main(["import", str(video), "--out", str(out), *option]) == 2
+    err = capsys.readouterr().err
+    assert f"walker.mp4: {option[0]} applies to an import with fits" in err and err.count("\n") == 1
+    assert not out.exists()
+    assert "anr-studio import clip.mp4" in cli.build_parser()._subparsers._group_actions[0].choices["import"].format_help()

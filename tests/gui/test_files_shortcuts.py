@@ -23,7 +23,7 @@ def test_a_damaged_avatar_is_refused_with_a_dialog_and_not_remembered(window, qt
     assert str(bad) not in (settings().value("recent", []) or [])
 
 
-def test_a_mistake_that_is_no_damaged_file_gets_no_advice_about_damaged_files(window, qtbot, tmp_path):
+def test_a_mistake_that_is_no_damaged_file_gets_no_advice_about_damaged_files(window, qtbot, tmp_path, monkeypatch):
     """Start with no capture listed, or an empty try-on name, says what is missing and nothing about files."""
     def shown_dialog():
         boxes = [w for w in QtWidgets.QApplication.topLevelWidgets() if w.objectName() == "errorDialog" and w.isVisible()]
@@ -38,6 +38,30 @@ def test_a_mistake_that_is_no_damaged_file_gets_no_advice_about_damaged_files(wi
     window.tryon_panel.save_identity()
     text, advice = shown_dialog()
     assert "no avatar is open" in text and advice == ""
+    # A video with nobody in view, imported by a studio started in the video's folder: the message names the
+    # clip by its name and says what is expected; the video is not damaged.
+    import cv2
+
+    from anr_studio.capture.video_fit.models import Keypoints
+
+    def nobody(frames):
+        n = len(frames)
+        return Keypoints(np.zeros((n, 17, 2), np.float32), np.zeros((n, 17), np.float32), None, np.zeros(n, np.int64),
+                         "coco17", np.zeros(frames.shape[:3], np.float32))
+
+    nobody.layout = "coco17"
+    room = tmp_path / "room.mp4"
+    writer = cv2.VideoWriter(str(room), cv2.VideoWriter_fourcc(*"mp4v"), 30, (64, 48))
+    for i in range(4):
+        writer.write(np.full((48, 64, 3), 60 * i, np.uint8))
+    writer.release()
+    monkeypatch.chdir(tmp_path)
+    job = window.capture_panel.import_capture(str(room), str(tmp_path / "room.h5"), estimator=nobody)
+    qtbot.waitUntil(lambda: not job.running, timeout=30000)
+    qtbot.waitUntil(lambda: any(w.objectName() == "errorDialog" and w.isVisible()
+                                for w in QtWidgets.QApplication.topLevelWidgets()), timeout=5000)
+    text, advice = shown_dialog()
+    assert text.startswith("room.mp4: no person found") and advice == ""
     damaged = tmp_path / "damaged.h5"  # the advice stays for a file that did not open
     damaged.write_bytes(b"not hdf5")
     window.open_path(str(damaged))
