@@ -108,7 +108,7 @@ def soak(seconds: float, sample_s: float, workdir: Path, start_timeout_s: float,
             "training_started_s": None if started is None else round(started - t0, 1),
             "soaked_s": 0.0 if started is None else round(now - started, 1),
             "training_alive_at_end": training_alive, "training_error": job.status.snapshot(log_tail=0).error,
-            "neural_images": len(window.neural.latencies)}
+            "neural_images": window.neural.images_shown}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,6 +42,8 @@ class NeuralView(QtWidgets.QWidget):
         self.last_result: PreviewResult | None = None
         self.latencies: list[float] = []
         """Seconds from an edit to its image painted on screen, the last 50."""
+        self.images_shown = 0
+        """Neural images painted since the view was made."""
         # While the user drags, frames come at a quarter of the pixels (4x sooner); the full
         # frame follows as soon as a quick frame arrives with no newer edit behind it.
         self.progressive = True
@@ -119,6 +121,7 @@ class NeuralView(QtWidgets.QWidget):
         self.label.set_array(res.rgb)
         self.label.repaint()  # on screen now: latency counts to here
         self.latencies = (self.latencies + [time.perf_counter() - res.request.stamp])[-50:]
+        self.images_shown += 1
         self._update_info(res)
         if self._refine_pending and res.request.stamp >= self._edit_t:
             # No edit since this frame's: the input is idle, so the full frame follows at once.

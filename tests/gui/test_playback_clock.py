@@ -35,6 +35,7 @@ def test_neural_view_refines_as_soon_as_input_is_idle_and_counts_latency_from_th
     qtbot.waitUntil(lambda: neural.last_result is not None and not neural.refining(), timeout=30000)
     sizes: list[int] = []
     neural.rendered.connect(lambda r: sizes.append(r.request.size[0]))
+    shown = neural.images_shown
     t_edit = time.perf_counter()
     window.pose_state.set_joint_axis(16, 2, -0.5)
     qtbot.waitUntil(lambda: 64 in sizes, timeout=30000)
@@ -43,4 +44,5 @@ def test_neural_view_refines_as_soon_as_input_is_idle_and_counts_latency_from_th
     # The full frame's latency counts from the edit (it holds the quick frame's render too).
     assert neural.latencies[-1] >= neural.last_result.render_s
     assert neural.latencies[-1] <= wall + 0.01
+    assert neural.images_shown == shown + len(sizes)  # every image painted counts (the soak reports it)
     assert not neural.refining()
