@@ -185,7 +185,7 @@ def _run_fit(args: argparse.Namespace) -> int:
         bar.set_postfix(loss=f"{losses.get('total', float('nan')):.4f}", refresh=False)
         bar.refresh()
 
-    try:  # SIGTERM and SIGHUP stop it as Ctrl-C does (see `main`): the fit checkpoints, then says how to go on
+    try:  # SIGTERM and SIGHUP stop it as a stop does (Trainer.run): the fit checkpoints, then says how to go on
         result = fit_identity(avatar, args.capture, args.name, work, steps=args.steps, resume=args.resume,
                               keyframe_fraction=args.keyframe_fraction, lr=args.lr, batch_size=args.batch_size,
                               checkpoint_every=args.checkpoint_every, time_budget_s=args.time_budget or 0.0,

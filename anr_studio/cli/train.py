@@ -11,7 +11,7 @@ from pathlib import Path
 
 from anr_studio.cli.argtypes import add_device, count, device, number, say
 from anr_studio.errors import AnrError
-from anr_studio.fileio import AVATAR_FILE, on_stop_signals
+from anr_studio.fileio import AVATAR_FILE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -179,10 +179,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     trainer = Trainer(config, captures, out, device=args.device, resume=args.resume, callbacks=callbacks,
                       body_path=args.body_model, warn=say)
-    try:
-        # SIGTERM and SIGHUP stop like Ctrl-C: a checkpoint and avatar.anr first (the data-loader workers ignore them)
-        with on_stop_signals(lambda *_: trainer.request_stop()):
-            reason = trainer.run()
+    try:  # SIGTERM and SIGHUP stop it as a stop does: a checkpoint and avatar.anr first (Trainer.run)
+        reason = trainer.run()
     finally:
         trainer.close()
     if trainer.dist.is_main:

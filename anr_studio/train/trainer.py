@@ -15,7 +15,7 @@ import torch
 
 from anr_studio.body import load_body
 from anr_studio.errors import AnrError
-from anr_studio.fileio import unlock_folder
+from anr_studio.fileio import on_stop_signals, unlock_folder
 from anr_studio.model import ANRLoss, MultiScaleDiscriminator, TextureConfig, build_renderer, build_textures
 from anr_studio.model.images import from_pixels, to_pixels
 from anr_studio.model.unet import graphed_norms
@@ -389,62 +389,65 @@ class Trainer:
         first_step, last_report = self.step + 1, time.monotonic()
         data = iter(self.loader)
         batch, ahead = None, None
-        try:
-            while True:
-                reason = self._should_stop()
-                if reason:
-                    break
-                while self.pause_event.is_set() and not self.stop_event.is_set():
-                    time.sleep(0.05)
-                t0 = time.perf_counter()
-                if batch is None:
-                    batch = next(data)
-                    ahead = self._prepare_ahead(batch, self.step)
-                with self.lock:
-                    terms, bad, identity, key_step = self.train_step(batch, ahead)
-                    self.bad_steps.add(self.step + 1, bad)
-                    self.step += 1
-                done_batch, batch, ahead = batch, None, None
-                if self.step < o.steps and self._side_stream is not None:
-                    # Rasterize the next batch while the GPU still works on this step.
-                    batch = next(data)
-                    ahead = self._prepare_ahead(batch, self.step)
-                regular = self.step % o.log_every == 0 or self.step == o.steps
-                # Rank 0 also reports its first step and, between regular reports, once REPORT_EVERY_S passed: a slow
-                # step (a CPU) shows at once. The NaN check keeps the regular steps, where all ranks make it together.
-                report = regular or self.dist.is_main and (
-                    self.step == first_step or time.monotonic() - last_report >= REPORT_EVERY_S)
-                if regular or not self.fused:
-                    self.bad_steps.check()  # reads the flags: a host sync, so only now and then on CUDA
-                if self.cuda and report:
-                    torch.cuda.synchronize(self.device)
-                dt = time.perf_counter() - t0
-                self.train_time += dt
-                report_time += dt
-                images_since += len(done_batch["index"]) * self.dist.world
-                if report:
-                    info = StepInfo(step=self.step, total_steps=o.steps, losses={k: float(v) for k, v in terms.items()},
-                                    images_per_s=images_since / max(report_time, 1e-9), elapsed_s=self.train_time,
-                                    eta_s=self._eta(), identity=identity, keyframe_step=key_step, skipped=bool(bad))
-                    images_since, report_time = 0, 0.0
-                    if self.dist.is_main:
-                        self._call("on_step", info)
-                        if regular:  # its window counts regular reports
-                            self._gan_watch.update(self.step, info.losses)
-                    last_report = time.monotonic()
-                if o.preview_every and self.step % o.preview_every == 0 and self.dist.is_main:
-                    self._preview(done_batch)
-                if self.step % o.checkpoint_every == 0 and self.step < o.steps:
-                    self.save_checkpoint()
-            self.bad_steps.check()
-        except KeyboardInterrupt:
-            reason = "stopped"
-        except BaseException:
-            self._call("on_end", "error")
-            raise
-        finally:
-            # Ends the loader's workers now: they ignore stop signals, so an error's exit could not end them.
-            data = None  # noqa: F841
+        # SIGTERM and SIGHUP (`kill`, `timeout`, a closed terminal) stop the loop as `request_stop` does: a flag read
+        # between steps, which no library code can swallow as it can an exception raised mid-step.
+        with on_stop_signals(lambda *_: self.request_stop()):
+            try:
+                while True:
+                    reason = self._should_stop()
+                    if reason:
+                        break
+                    while self.pause_event.is_set() and not self.stop_event.is_set():
+                        time.sleep(0.05)
+                    t0 = time.perf_counter()
+                    if batch is None:
+                        batch = next(data)
+                        ahead = self._prepare_ahead(batch, self.step)
+                    with self.lock:
+                        terms, bad, identity, key_step = self.train_step(batch, ahead)
+                        self.bad_steps.add(self.step + 1, bad)
+                        self.step += 1
+                    done_batch, batch, ahead = batch, None, None
+                    if self.step < o.steps and self._side_stream is not None:
+                        # Rasterize the next batch while the GPU still works on this step.
+                        batch = next(data)
+                        ahead = self._prepare_ahead(batch, self.step)
+                    regular = self.step % o.log_every == 0 or self.step == o.steps
+                    # Rank 0 also reports its first step and, between regular reports, once REPORT_EVERY_S passed: a slow
+                    # step (a CPU) shows at once. The NaN check keeps the regular steps, where all ranks make it together.
+                    report = regular or self.dist.is_main and (
+                        self.step == first_step or time.monotonic() - last_report >= REPORT_EVERY_S)
+                    if regular or not self.fused:
+                        self.bad_steps.check()  # reads the flags: a host sync, so only now and then on CUDA
+                    if self.cuda and report:
+                        torch.cuda.synchronize(self.device)
+                    dt = time.perf_counter() - t0
+                    self.train_time += dt
+                    report_time += dt
+                    images_since += len(done_batch["index"]) * self.dist.world
+                    if report:
+                        info = StepInfo(step=self.step, total_steps=o.steps, losses={k: float(v) for k, v in terms.items()},
+                                        images_per_s=images_since / max(report_time, 1e-9), elapsed_s=self.train_time,
+                                        eta_s=self._eta(), identity=identity, keyframe_step=key_step, skipped=bool(bad))
+                        images_since, report_time = 0, 0.0
+                        if self.dist.is_main:
+                            self._call("on_step", info)
+                            if regular:  # its window counts regular reports
+                                self._gan_watch.update(self.step, info.losses)
+                        last_report = time.monotonic()
+                    if o.preview_every and self.step % o.preview_every == 0 and self.dist.is_main:
+                        self._preview(done_batch)
+                    if self.step % o.checkpoint_every == 0 and self.step < o.steps:
+                        self.save_checkpoint()
+                self.bad_steps.check()
+            except KeyboardInterrupt:
+                reason = "stopped"
+            except BaseException:
+                self._call("on_end", "error")
+                raise
+            finally:
+                # Ends the loader's workers now: they ignore stop signals, so an error's exit could not end them.
+                data = None  # noqa: F841
         self.save_checkpoint()
         if self.fitting is None:
             self.export_avatar()

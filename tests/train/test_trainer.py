@@ -259,3 +259,30 @@ def test_bf16_autocast_and_channels_last_path_trains(tmp_path, captures, body, m
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("r."))
     assert all(v.dtype == torch.float32 for k, v in after.items() if v.is_floating_point())  # weights stay fp32
     assert rec.previews and rec.previews[-1]["render"].dtype == "uint8"
+
+
+def test_a_stop_signal_during_training_stops_it_even_where_code_swallows_exceptions(tmp_path, captures, body):
+    # A stop signal used to raise KeyboardInterrupt wherever the main thread was; inside a weakref callback, a
+    # __del__ or code catching BaseException it was lost and the run went on. Now it is a flag read between steps.
+    import os
+    import signal
+
+    from anr_studio.fileio import on_stop_signals
+
+    class SwallowingKill(Callback):
+        def on_step(self, trainer, info):
+            if info.step == 2:
+                try:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    sum(range(100))  # Python runs the handler here, inside the try
+                except BaseException:
+                    pass
+
+    trainer = Trainer(small("tiny", "optim.steps=50"), captures, tmp_path / "run", device="cpu", body=body,
+                      callbacks=[SwallowingKill()])
+    try:
+        with on_stop_signals():  # as `anr-studio` runs every command
+            reason = trainer.run()
+    finally:
+        trainer.close()
+    assert reason == "stopped" and trainer.step == 2
