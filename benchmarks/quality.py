@@ -9,7 +9,7 @@ Steps:
    a motion that turns all the way round in place, walks a circle and lifts the arms; the last 15 % of
    the frames (arm movements never seen in training) are held out. Then `anr-studio keyframes`.
 2. Trains every variant (`--variant NAME|TREE|TRAIN ARGS`: the code in folder TREE, e.g. a checkout of
-   today's main as the baseline) with the same `--time-budget` of training seconds, one after the other
+   the main branch as the baseline) with the same `--time-budget` of training seconds, one after the other
    (on CUDA after an unscored `WARM_UP_S` run that compiles and caches the kernels for all of them).
 3. Renders, in a process running the variant's own code (`Avatar.load` + `Avatar.render`): held-out and
    training frames with the tracked (stored, noisy) poses and with the true poses; held-out poses on white;

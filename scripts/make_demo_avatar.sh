@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes the shipped demo avatar and its sample media in one GPU command (< 10 minutes):
+# Makes the shipped demo avatar and its sample media in one GPU command (about 16 minutes):
 #
 #   bash scripts/make_demo_avatar.sh "$OUT"
 #
@@ -10,8 +10,10 @@
 #    their textures, never by their poses;
 # 2. the people named ada / ben / cleo in their captures, and keyframes for each (`anr-studio keyframes`);
 # 3. training with the `demo` preset (U-Net widths capped at 128 so the file stays < 40 MB) for
-#    whatever time is left of the 10 minutes after a reserve for the steps below;
-# 4. held-out metrics, and under $OUT:
+#    whatever time is left after a reserve for the steps below;
+# 4. a try-on fine-tune of the renderer (scripts/localize_tryon.py, TUNE_S seconds, the region mixes' loss
+#    weighted 300): the renderer keeps rendering every identity as before and learns to honour texture swaps;
+# 5. held-out metrics, and under $OUT:
 #    demo.anr.part-aa, demo.anr.part-ab  the avatar split in < 16 MiB pieces (for transfers that limit
 #                                        file sizes): `cat demo.anr.part-* > models/demo.anr`
 #    orbit.mp4     ada in the studio's standing pose, seen from 72 views around her
@@ -22,7 +24,7 @@
 #    summary.json  timings, training result, held-out metrics, sha256 and size of demo.anr, commands
 #
 # A miniature for the CPU (checks the whole script in a minute or two):
-#   SIZE=64 FRAMES=10 VIEWS=2 PRESET=tiny TOTAL_S=200 RESERVE_S=150 MEDIA_SIZE=48 ORBIT=4 ANIM_FRAMES=4 \
+#   SIZE=64 FRAMES=10 VIEWS=2 PRESET=tiny TOTAL_S=200 RESERVE_S=150 TUNE_S=5 MEDIA_SIZE=48 ORBIT=4 ANIM_FRAMES=4 \
 #       bash scripts/make_demo_avatar.sh /tmp/demo_out
 set -euo pipefail
 
@@ -31,8 +33,9 @@ SIZE=${SIZE:-256}              # capture resolution (the demo preset trains on 2
 FRAMES=${FRAMES:-240}          # frames per capture
 VIEWS=${VIEWS:-4}              # cameras around each person
 PRESET=${PRESET:-demo}
-TOTAL_S=${TOTAL_S:-570}        # wall-clock seconds for the whole script
+TOTAL_S=${TOTAL_S:-970}        # wall-clock seconds for the whole script
 RESERVE_S=${RESERVE_S:-140}    # kept for trainer start-up, eval, renders and writing files
+TUNE_S=${TUNE_S:-400}          # the try-on fine-tune's seconds
 MEDIA_SIZE=${MEDIA_SIZE:-256}  # size of the sample videos and images
 ORBIT=${ORBIT:-72}
 ANIM_FRAMES=${ANIM_FRAMES:-150}
@@ -83,7 +86,7 @@ SYNTH_S=$(elapsed)
 log "captures and keyframes done"
 
 # 3. training for the time that is left.
-BUDGET=$(( TOTAL_S - SYNTH_S - RESERVE_S ))
+BUDGET=$(( TOTAL_S - SYNTH_S - RESERVE_S - TUNE_S ))
 if (( BUDGET < 20 )); then BUDGET=20; fi
 log "training $PRESET for ${BUDGET}s"
 TRAIN_CMD=(anr-studio train --captures "$WORK/person0.h5" "$WORK/person1.h5" "$WORK/person2.h5" --preset "$PRESET"
@@ -93,17 +96,24 @@ if [[ "$PRESET" == tiny ]]; then TRAIN_CMD+=(--set data.workers=0); fi
 "${TRAIN_CMD[@]}" > "$WORK/train.log" 2>&1 || { tail -20 "$WORK/train.log" >&2; exit 1; }
 TRAIN_END=$(elapsed)
 
-# 4. metrics, media.
-python - "$WORK/run/avatar.anr" "$WORK/demo.anr" "${SEEDS[@]}" <<'EOF'
+# 4. the try-on fine-tune.
+log "try-on fine-tune for ${TUNE_S}s"
+python "$(dirname "$0")/localize_tryon.py" "$WORK/run/avatar.anr" --out "$WORK/tuned.anr" --seconds "$TUNE_S" \
+  --mix-weight 300 --batch 16 --device "$DEVICE" --save-every 100000 > "$WORK/tune.log" 2>&1 || { tail -20 "$WORK/tune.log" >&2; exit 1; }
+
+# 5. metrics, media.
+python - "$WORK/tuned.anr" "$WORK/demo.anr" "$TUNE_S" "${SEEDS[@]}" <<'EOF'
 import sys
 from anr_studio.avatar import Avatar
 avatar = Avatar.load(sys.argv[1])
-avatar.meta["demo"] = {"made_by": "scripts/make_demo_avatar.sh", "synth_seeds": [int(s) for s in sys.argv[3:]]}
+avatar.meta["demo"] = {"made_by": "scripts/make_demo_avatar.sh", "synth_seeds": [int(s) for s in sys.argv[4:]],
+                       "tryon_tuning": {"made_by": "scripts/localize_tryon.py", "seconds": int(sys.argv[3]),
+                                        "mix_weight": 300, "batch": 16}}
 avatar.save(sys.argv[2])
 EOF
 # The avatar goes out first: a failure in the media below leaves it under $OUT.
 split -b 15m "$WORK/demo.anr" "$OUT/demo.anr.part-"
-anr-studio eval "$WORK/run" --captures "$WORK/person0.h5" "$WORK/person1.h5" "$WORK/person2.h5" --max-frames 6 \
+anr-studio eval "$WORK/demo.anr" --captures "$WORK/person0.h5" "$WORK/person1.h5" "$WORK/person2.h5" --max-frames 6 \
   --device "$DEVICE" --out "$WORK/eval.json" > /dev/null
 cp "$WORK/eval.json" "$OUT/eval.json"
 log "rendering samples"

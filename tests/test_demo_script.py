@@ -12,7 +12,7 @@ import h5py
 from anr_studio.avatar.file import read_avatar
 
 ROOT = Path(__file__).resolve().parents[1]
-MINIATURE = dict(SIZE="64", FRAMES="10", VIEWS="2", PRESET="tiny", TOTAL_S="0", RESERVE_S="0", MEDIA_SIZE="48",
+MINIATURE = dict(SIZE="64", FRAMES="10", VIEWS="2", PRESET="tiny", TOTAL_S="0", RESERVE_S="0", TUNE_S="3", MEDIA_SIZE="48",
                  ORBIT="4", ANIM_FRAMES="4", DEVICE="cpu")
 
 
@@ -28,7 +28,9 @@ def test_the_demo_script_makes_a_named_three_person_avatar_and_its_samples(tmp_p
         assert (out / name).stat().st_size > 0, name
     avatar = tmp_path / "demo.anr"
     avatar.write_bytes(b"".join(p.read_bytes() for p in sorted(out.glob("demo.anr.part-*"))))
-    assert list(read_avatar(avatar).meta["identities"]) == ["ada", "ben", "cleo"]
+    meta = read_avatar(avatar).meta
+    assert list(meta["identities"]) == ["ada", "ben", "cleo"]
+    assert meta["demo"]["tryon_tuning"]["seconds"] == 3
     with h5py.File(work / "person1.h5") as f:
         assert f.attrs["identity"] == "ben"
     summary = json.loads((out / "summary.json").read_text())
