@@ -11,8 +11,8 @@
 # 2. the people named ada / ben / cleo in their captures, and keyframes for each (`anr-studio keyframes`);
 # 3. training with the `demo` preset (U-Net widths capped at 128 so the file stays < 40 MB) for
 #    whatever time is left after a reserve for the steps below;
-# 4. a try-on fine-tune of the renderer (scripts/localize_tryon.py, TUNE_S seconds, the region mixes' loss
-#    weighted 300): the renderer keeps rendering every identity as before and learns to honour texture swaps;
+# 4. a try-on fine-tune of the renderer (`anr-studio tune-tryon`, TUNE_S seconds): the renderer keeps rendering
+#    every identity as before and learns to honour texture swaps;
 # 5. held-out metrics, and under $OUT:
 #    demo.anr.part-aa, demo.anr.part-ab  the avatar split in < 16 MiB pieces (for transfers that limit
 #                                        file sizes): `cat demo.anr.part-* > models/demo.anr`
@@ -98,8 +98,8 @@ TRAIN_END=$(elapsed)
 
 # 4. the try-on fine-tune.
 log "try-on fine-tune for ${TUNE_S}s"
-python "$(dirname "$0")/localize_tryon.py" "$WORK/run/avatar.anr" --out "$WORK/tuned.anr" --seconds "$TUNE_S" \
-  --mix-weight 300 --batch 16 --device "$DEVICE" --save-every 100000 > "$WORK/tune.log" 2>&1 || { tail -20 "$WORK/tune.log" >&2; exit 1; }
+anr-studio tune-tryon "$WORK/run/avatar.anr" --out "$WORK/tuned.anr" --seconds "$TUNE_S" --device "$DEVICE" --quiet \
+  > "$WORK/tune.log" 2>&1 || { tail -20 "$WORK/tune.log" >&2; exit 1; }
 
 # 5. metrics, media.
 python - "$WORK/tuned.anr" "$WORK/demo.anr" "$TUNE_S" "${SEEDS[@]}" <<'EOF'
@@ -107,8 +107,7 @@ import sys
 from anr_studio.avatar import Avatar
 avatar = Avatar.load(sys.argv[1])
 avatar.meta["demo"] = {"made_by": "scripts/make_demo_avatar.sh", "synth_seeds": [int(s) for s in sys.argv[4:]],
-                       "tryon_tuning": {"made_by": "scripts/localize_tryon.py", "seconds": int(sys.argv[3]),
-                                        "mix_weight": 300, "batch": 16}}
+                       "tryon_tuning": {"made_by": "anr-studio tune-tryon", "seconds": int(sys.argv[3])}}
 avatar.save(sys.argv[2])
 EOF
 # The avatar goes out first: a failure in the media below leaves it under $OUT.

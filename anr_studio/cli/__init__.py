@@ -34,6 +34,7 @@ EXAMPLES = {
     "eval": "anr-studio eval runs/a --captures a.h5 --split test --out metrics.json",
     "render": "anr-studio render runs/a/avatar.anr --orbit 48 --size 256 --out orbit.mp4",
     "swap": "anr-studio swap runs/a/avatar.anr --from synth-0 --to synth-1 --region upper --name top --out tryon.anr",
+    "tune-tryon": "anr-studio tune-tryon runs/a/avatar.anr --out tuned.anr --seconds 400 --device cuda",
     "fit": "anr-studio fit runs/a/avatar.anr --capture b.h5 --out ab.anr",
     "export": "anr-studio export runs/a/avatar.anr --mesh body.obj --pose walk:12",
 }

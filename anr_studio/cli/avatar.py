@@ -1,5 +1,6 @@
 """Sub-commands of the avatar applications: `render` (images, orbits, animations), `swap` (virtual
-try-on), `fit` (a new identity with the renderer frozen) and `export` (posed mesh, texture pictures, UV masks)."""
+try-on), `tune-tryon` (a renderer that honours swaps better), `fit` (a new identity with the renderer frozen) and
+`export` (posed mesh, texture pictures, UV masks)."""
 
 from __future__ import annotations
 
@@ -152,6 +153,38 @@ def _run_swap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_tune_tryon(args: argparse.Namespace) -> int:
+    import time
+
+    from anr_studio.train.tryon_tune import tune_for_tryon
+
+    out = _output(args, args.out, (".anr",), edits_avatar=True)
+    avatar = _load(args)
+    keep = {k: v.detach().clone() for k, v in avatar.renderer.state_dict().items()}
+
+    def save(renderer, progress: dict[str, float]) -> None:  # the avatar as tuned so far; its renderer as it was
+        avatar.renderer.load_state_dict(renderer.state_dict())
+        avatar.save(out)
+        avatar.renderer.load_state_dict(keep)
+        say(f"{progress['steps']} steps in {progress['seconds']:.0f} s; wrote {out}")
+
+    bar, start = progress_bar(int(args.seconds), "tune-tryon", "s", args.quiet), time.perf_counter()
+
+    def progress(line: str) -> None:  # every 200 steps: "step N: keep K, mix M"
+        bar.n = min(int(time.perf_counter() - start), bar.total)
+        bar.set_postfix_str(line, refresh=False)
+        bar.refresh()
+
+    try:
+        result = tune_for_tryon(avatar, args.seconds, args.size, args.batch_size, log=progress, checkpoint=save)
+    finally:
+        bar.close()
+    avatar.save(out)
+    say(f"wrote {out}: renderer fine-tuned for try-on, {result['steps']} steps in {args.seconds:g} s "
+        f"(last step: keep {result['keep']:.4f}, mix {result['mix']:.4f})")
+    return 0
+
+
 def fit_output(args: argparse.Namespace) -> Path:
     """Returns where `fit` writes: --out, the input with --in-place, else a new file AVATAR-NAME.anr beside the input."""
     source = Path(args.avatar)
@@ -244,7 +277,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers) -> None:
-    """Adds `render`, `swap`, `fit` and `export`."""
+    """Adds `render`, `swap`, `tune-tryon`, `fit` and `export`."""
     r = subparsers.add_parser("render", help="render an avatar: an image, an orbit (--orbit N) or an animation (--motion M)",
                               description="Render an avatar to a PNG, or to an mp4 / a folder of PNG frames with --orbit "
                               "(novel views around the body) or --motion (walk, turn, arms, dance, .npz, .bvh).")
@@ -282,6 +315,18 @@ def register(subparsers) -> None:
     s.add_argument("--preview", metavar="PNG", help="also write A | B | NEW rendered side by side")
     s.add_argument("--preview-size", type=image_side, default=256, help="preview image size (default 256)")
     s.set_defaults(func=_run_swap)
+
+    t = subparsers.add_parser("tune-tryon", help="fine-tune the renderer so try-on swaps change the region and nothing else",
+                              description="Fine-tune the avatar's renderer from its own renders (no captures): it keeps "
+                              "rendering every identity as before and learns to render texture-region mixes of two "
+                              "identities as one inside the region and the other outside. Minutes on a GPU; writes --out "
+                              "every 10 minutes as it goes.")
+    _common(t)
+    t.add_argument("--out", required=True, help="avatar file to write (may be the input)")
+    t.add_argument("--seconds", type=number(0, open_low=True), default=400.0, help="fine-tuning time (default 400)")
+    t.add_argument("--size", type=count(16, 1024), default=256, help="side of the rendered views (default 256)")
+    t.add_argument("--batch-size", type=count(1, 256), default=16, help="views per step (default 16)")
+    t.set_defaults(func=_run_tune_tryon)
 
     f = subparsers.add_parser("fit", help="add an identity from a new capture, optimising only its texture",
                               description="Fit a new identity's neural texture to a capture with the avatar's renderer "
