@@ -160,6 +160,9 @@ def _run_tune_tryon(args: argparse.Namespace) -> int:
 
     out = _output(args, args.out, (".anr",), edits_avatar=True)
     avatar = _load(args)
+    if len(avatar.identities) < 2:
+        raise AnrError(f"{args.avatar}: one identity ({avatar.identities[0]!r}), expected at least two: try-on swaps "
+                       "regions between identities")
     keep = {k: v.detach().clone() for k, v in avatar.renderer.state_dict().items()}
 
     def save(renderer, progress: dict[str, float]) -> None:  # the avatar as tuned so far; its renderer as it was

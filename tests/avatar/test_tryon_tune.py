@@ -44,3 +44,13 @@ def test_tune_tryon_command_writes_the_avatar_with_a_tuned_renderer_and_the_same
                and not torch.equal(before.renderer_state[k], after.renderer_state[k])]
     assert changed
     assert main(args) == 2  # an existing --out needs --overwrite
+
+
+def test_tune_tryon_refuses_an_avatar_of_one_identity_in_one_line(avatar_path, body, body_file, tmp_path, capsys):
+    single = Avatar.load(avatar_path, body=body)
+    single.save(tmp_path / "alice.anr", ["alice"])
+    assert main(["tune-tryon", str(tmp_path / "alice.anr"), "--out", str(tmp_path / "t.anr"), "--body-model", body_file,
+                 "--device", "cpu", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "alice.anr: one identity ('alice'), expected at least two" in err and "Traceback" not in err
+    assert not (tmp_path / "t.anr").exists()
