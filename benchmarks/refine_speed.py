@@ -1,8 +1,9 @@
 """Speed and accuracy of the pose fit run before training (`anr_studio.train.data.refined_poses`) on the CPU.
 
-    python benchmarks/refine_speed.py --size 720 --frames 16 --steps 30 --threads 2 --json refine_speed.json
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/refine_speed.py --size 720 --frames 16 --steps 30 --threads 2
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/refine_speed.py --motion dance --seed 1 --tracking-noise 5 --json d.json
 
-Writes a synthetic capture (tracked poses with the default tracking noise; the true ones kept under truth/) into
+Writes a synthetic capture (tracked poses with tracking noise; the true ones kept under truth/) into
 a temporary folder and fits its poses twice in the same run: at full frame (the baseline: the masks and cameras
 as stored) and as `refine_poses` does (cropped around the person and shrunk to about WORK_HEIGHT pixels tall).
 Reports wall and process CPU time (a shared machine's load inflates wall time) and the mean 3D joint error
@@ -49,16 +50,19 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--motion", default="walk")
+    parser.add_argument("--tracking-noise", type=float, default=3.0, metavar="DEG")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     body = load_body()
-    result = {"size": args.size, "frames": args.frames, "steps": args.steps, "threads": args.threads,
-              "load_before": os.getloadavg()[0]}
+    result = {"size": args.size, "frames": args.frames, "steps": args.steps, "motion": args.motion,
+              "tracking_noise": args.tracking_noise, "threads": args.threads, "load_before": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "capture.h5"
-        generate_capture(path, SynthConfig(seed=args.seed, frames=args.frames, size=args.size))
+        generate_capture(path, SynthConfig(seed=args.seed, frames=args.frames, size=args.size, motion=args.motion,
+                                               tracking_noise=args.tracking_noise))
         cap = Capture(path)
         tracked = np.stack([cap.pose(i) for i in range(len(cap))]), np.stack([cap.transl(i) for i in range(len(cap))])
         result["tracked_mm"] = round(joint_error_mm(body, cap, *tracked), 2)

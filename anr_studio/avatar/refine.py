@@ -3,7 +3,8 @@ frames before training, `anr_studio.train.config.DataConfig.refine_poses`).
 
 Per frame, corrections of the tracked pose (axis-angle, added to it) and translation are optimised with
 Adam so that the body's silhouette matches the frame's mask; a quadratic prior keeps them near the
-tracked values. The silhouette is differentiable through its image gradient (as OpenDR): when the surface
+tracked values. Each batch is fitted cropped around the person and shrunk to about `WORK_HEIGHT` pixels tall.
+The silhouette is differentiable through its image gradient (as OpenDR): when the surface
 seen at a pixel moves by d on screen, the mask there becomes M(x - d) ~ M(x) - grad M . d.
 """
 
@@ -78,11 +79,11 @@ WORK_HEIGHT = 256
 
 def _working_view(vertices: torch.Tensor, camera: Any, mask: torch.Tensor) -> tuple[torch.Tensor, Any, float]:
     """Returns (mask, camera, height): ``mask (B,1,H,W)`` and ``camera`` cropped to one box size around the person
-    (the mask's foreground and the silhouette of ``vertices`` (B,V,3), a fifth of the person's height around, inside
-    the image) and shrunk by the integer factor that leaves the person about WORK_HEIGHT pixels tall; ``height``:
-    the image's height in those pixels."""
-    batch, _, height, width = mask.shape
-    lo, hi = (p.detach() for p in camera.project(vertices)[0].aminmax(dim=1))  # (B,2) x, y
+    (the mask's foreground and the silhouette of ``vertices`` (B,V,3), plus a fifth of the person's height on each
+    side, inside the image) and shrunk by the integer factor that leaves the person about WORK_HEIGHT pixels tall;
+    ``height``: the image's height in those pixels."""
+    height, width = mask.shape[-2:]
+    lo, hi = camera.project(vertices)[0].aminmax(dim=1)  # (B,2) x, y
     seen = mask[:, 0] > 0.5
     for axis, (lines, size) in enumerate(((seen.any(1), width), (seen.any(2), height))):
         index = torch.arange(size, device=mask.device)
