@@ -44,7 +44,8 @@ def test_a_perturbed_pose_is_pulled_back_to_the_masks_silhouette(scene):
     pose, refined_transl = refine_poses(body, start, None, transl, camera, mask, PoseRefinement(steps=60))
     before = (start - true)[:, JOINTS].norm(dim=-1)
     after = (pose - true)[:, JOINTS].norm(dim=-1)
-    assert after.mean() < 0.7 * before.mean(), (before, after)
+    # At 768 px, as near as a fit of the full frame (0.55 of the error left), not as coarse as at 64 px (0.61).
+    assert after.mean() < (0.6 if mask.shape[-1] > 64 else 0.7) * before.mean(), (before, after)
     assert refined_transl.norm(dim=1).max() < 0.8 * transl.norm(dim=1).min()
     assert _iou(body, camera, pose, refined_transl, mask) > _iou(body, camera, start, transl, mask) + 0.25
     # Joints the silhouette cannot see (the hands' twist here) are held by the prior.
