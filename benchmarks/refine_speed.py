@@ -34,7 +34,7 @@ def joint_error_mm(body, cap: Capture, pose: np.ndarray, transl: np.ndarray) -> 
     """Returns the mean distance (mm) of the body's joints posed by ``pose``, ``transl`` from the true ones."""
     betas = torch.from_numpy(cap.betas[None, : body.num_betas].astype(np.float32))
     with torch.no_grad():
-        joints = [body(pose=torch.as_tensor(p, dtype=torch.float32), betas=betas, transl=torch.as_tensor(t, dtype=torch.float32)).joints
+        joints = [body(pose=torch.as_tensor(p).float(), betas=betas, transl=torch.as_tensor(t).float()).joints
                   for p, t in ((pose, transl), (cap.truth("pose"), cap.truth("transl")))]
     return float((joints[0] - joints[1]).norm(dim=-1).mean()) * 1000
 
