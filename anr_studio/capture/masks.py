@@ -4,7 +4,7 @@ Plate method: a CIELAB difference to the plate (lightness down-weighted, so shad
 hysteresis thresholding, clean-up, the largest components, small holes filled, GrabCut grown into a
 narrow band where the person resembles the plate, a feathered edge. Learned method: the segmenter's
 output thresholded, grown and feathered the same way. ``choose_method`` picks the plate only for a
-still camera and a clean plate.
+still camera and a clean plate; the plate asked for by name runs anyway, and its report warns.
 """
 
 from __future__ import annotations
@@ -192,17 +192,24 @@ def camera_shift(frames: list[np.ndarray], person: list[np.ndarray]) -> float:
 
 
 def choose_method(frames: list[np.ndarray], plate: np.ndarray, segmenter) -> tuple[str, str]:
-    """Returns ("plate" or "learned", why) for a capture with sampled ``frames`` and background ``plate``."""
-    person = [p >= 0.5 for p in segmenter(np.stack(frames))]
-    if max(float(p.mean()) for p in person) < MIN_PERSON_SHARE:
-        return "plate", "the person segmenter finds nobody in the frames"
+    """Returns ("plate" or "learned", why) for a capture with sampled ``frames`` and background ``plate``; without a
+    ``segmenter`` (None) the person is what differs from the plate, and only the camera's motion is looked at."""
+    if segmenter is None:  # grown past the edge pixels its threshold misses, which would move with the person
+        config = MaskConfig()
+        r = max(2, round(config.scaled(config.band, plate.shape[:2])))
+        grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        person = [cv2.dilate(coarse_mask(colour_difference(f, plate, config), config), grow) for f in frames]
+    else:
+        person = [p >= 0.5 for p in segmenter(np.stack(frames))]
+        if max(float(p.mean()) for p in person) < MIN_PERSON_SHARE:
+            return "plate", "the person segmenter finds nobody in the frames"
     shift = camera_shift(frames, person)
-    if shift > MAX_STILL_SHIFT:
+    if shift > max(MAX_STILL_SHIFT, 1 / max(plate.shape[:2])):  # below a pixel, phase correlation measures noise
         return "learned", f"the camera moves ({100 * shift:.2f}% of the frame between frames)"
-    on_plate = float((segmenter(plate[None])[0] >= 0.5).mean())
+    on_plate = 0.0 if segmenter is None else float((segmenter(plate[None])[0] >= 0.5).mean())
     if on_plate > MAX_PLATE_PERSON:
         return "learned", f"the background plate shows a person ({100 * on_plate:.1f}% of it)"
-    return "plate", "the camera stands still and the plate is clean"
+    return "plate", "the camera stands still" + (" and the plate is clean" if segmenter is not None else "")
 
 
 def masks_into(path: str | os.PathLike, method: str = "auto", *, segmenter=None, overwrite: bool = False,
@@ -220,19 +227,27 @@ def masks_into(path: str | os.PathLike, method: str = "auto", *, segmenter=None,
         raise AnrError(f"masks: method {method!r}, expected one of {', '.join(METHODS)}")
     config = MaskConfig(refine=refine)
     why = ""
-    if method != "plate" and not callable(segmenter):
+    if not callable(segmenter):  # the plate method too looks with it for what spoils its masks
         try:
             segmenter = default_segmenter() if segmenter is None else ConvSegmenter.load(segmenter)
         except AnrError:
             if method == "learned" or segmenter is not None:  # asked for by name
                 raise
-            method, why = "plate", f"the only one without MediaPipe's person segmenter (pip install '{VIDEO_EXTRA}')"
+            segmenter = None
     cap = Capture(path)
     if cap.has_masks and not overwrite:  # before the segmenter runs
         raise AnrError(f"{Path(path).name}: masks already exist, expected --overwrite to replace them")
-    if method == "auto":
-        sample = np.linspace(0, len(cap) - 1, min(8, len(cap))).round().astype(int)
-        method, why = choose_method([cap.frame(int(i)) for i in sample], cap.background, segmenter)
+    sample = [cap.frame(int(i)) for i in np.linspace(0, len(cap) - 1, min(8, len(cap))).round()]
+    warning = ""
+    if method == "auto" and segmenter is None:
+        method, why = "plate", f"the only one without MediaPipe's person segmenter (pip install '{VIDEO_EXTRA}')"
+    elif method == "auto":
+        method, why = choose_method(sample, cap.background, segmenter)
+    elif method == "plate":  # asked for by name: it runs, and the report says what it cannot cope with
+        seen, problem = choose_method(sample, cap.background, segmenter)
+        if seen == "learned":
+            warning = (f". Warning: {problem}, so these plate masks are likely wrong: use the learned or auto method "
+                       "(--method learned or auto).")
     n, background = len(cap), cap.background
     ious, coverage = [], []  # per frame: IoU against replaced masks, foreground share
     start = time.perf_counter()
@@ -258,4 +273,4 @@ def masks_into(path: str | os.PathLike, method: str = "auto", *, segmenter=None,
               f"(mean foreground {100 * np.mean(coverage):.1f}% of the frame) in {time.perf_counter() - start:.1f} s")
     if ious:
         report += f"; IoU against the replaced masks: mean {np.mean(ious):.4f}, min {np.min(ious):.4f}"
-    return report + (f" [{method} method: {why}]" if why else "")
+    return report + (f" [{method} method: {why}]" if why else "") + warning

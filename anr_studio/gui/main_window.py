@@ -381,7 +381,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def confirm_close_avatar(self) -> bool:
         """Returns True when the open avatar may be closed: no added identity unsaved (or no window on screen to ask
-        in), or the user saved (File ▸ Save avatar as…) or discarded them; False on Cancel or when nothing was saved."""
+        in), or the user saved (File ▸ Save avatar as…) or discarded them; False on Cancel or when nothing was saved.
+        A running fit is stopped first, as Stop does: the identity it learned so far is one of those asked about (and
+        stays in the open avatar, unsaved, on Cancel)."""
+        self.training_panel.end_fit()
         if not self.unsaved_identities or not self.isVisible():
             return True
         answer = ask_user(self, "Unsaved identities", f"Save the avatar with the identities added to it "

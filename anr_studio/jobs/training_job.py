@@ -313,7 +313,15 @@ class TrainingJob:
         threads = max(1, (os.cpu_count() or 2) - 1)  # one core stays with the studio's event loop
         self._proc = self._ctx.Process(target=_training_process, name="anr-training", daemon=True,
                                        args=(self.options, self._queue, self._stop, self._pause, threads, os.getpid()))
-        self._proc.start()
+        try:
+            self._proc.start()
+        except Exception as exc:  # noqa: BLE001 - e.g. the system's memory, process or open-file limits
+            if self.options.fit_into:
+                shutil.rmtree(self.options.out, ignore_errors=True)
+            self._proc = None
+            self.status.fail(f"{what}: the {what} process could not start ({type(exc).__name__}: {exc}), expected the "
+                             "system to allow one more process (free memory, process and open-file limits)")
+            raise AnrError(self.status.snapshot().error) from exc
         threading.Thread(target=self._drain_loop, name="anr-training-drain", daemon=True).start()
         return self
 

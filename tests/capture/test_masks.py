@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import cv2
 import numpy as np
 import pytest
@@ -93,8 +95,9 @@ def test_extract_mask_matches_known_figure():
 
 
 def _capture(path, frames, masks, bg, with_masks: bool):
-    K = np.array([[80.0, 0, W / 2], [0, 80.0, H / 2], [0, 0, 1]], np.float32)
-    with CaptureWriter(path, "drawn", H, W, 30, betas=np.zeros(10), camera=(K, np.eye(3), [0, 0, 3]),
+    h, w = bg.shape[:2]
+    K = np.array([[80.0, 0, w / 2], [0, 80.0, h / 2], [0, 0, 1]], np.float32)
+    with CaptureWriter(path, "drawn", h, w, 30, betas=np.zeros(10), camera=(K, np.eye(3), [0, 0, 3]),
                        background=bg) as w:
         for f, m in zip(frames, masks):
             w.append(f, mask=m if with_masks else None, pose=np.zeros((24, 3)))
@@ -164,3 +167,53 @@ def test_learned_masks_grow_as_far_with_one_grabcut_iteration_as_with_three():
         bare = mask_iou(learned_mask(frame, prob, MaskConfig(refine=False)), truth)
         one, three = (mask_iou(learned_mask(frame, prob, c), truth) for c in (None, MaskConfig()))
         assert one > 0.85 and one > bare + 0.1 and abs(one - three) < 0.03
+
+
+
+@pytest.fixture(scope="module")
+def walker(tmp_path_factory):
+    """Returns (frames, true masks, plate) of a rendered person walking before a still camera (96², 6 frames)."""
+    from anr_studio.capture.synth.generate import SynthConfig, generate_capture
+
+    path = tmp_path_factory.mktemp("walker") / "walker.h5"
+    generate_capture(path, SynthConfig(seed=2, frames=6, size=96, tracking_noise=0.0, sensor_noise=0.0))
+    cap = Capture(path)
+    return np.stack([cap.frame(i) for i in range(6)]), np.stack([cap.mask(i) for i in range(6)]), cap.background
+
+
+def test_the_plate_asked_for_by_name_runs_and_warns_of_a_moving_camera(walker, tmp_path, capsys, monkeypatch):
+    frames, masks, plate = walker
+    still, moving = tmp_path / "still.h5", tmp_path / "moving.h5"
+    _capture(still, frames, masks, plate, with_masks=False)
+    # A hand-held camera: the plate was shot first, then the scene slides 2 px a frame (2.08 % of the long side).
+    _capture(moving, [np.roll(f, 2 * i, axis=1) for i, f in enumerate(frames)], masks, plate, with_masks=False)
+    monkeypatch.setitem(__import__("sys").modules, "mediapipe", None)  # no segmenter: the camera's motion alone
+    assert main(["masks", str(still), "--method", "plate", "--quiet"]) == 0
+    assert "Warning" not in capsys.readouterr().out
+    assert main(["masks", str(moving), "--method", "plate", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("moving.h5: wrote 6 masks") and Capture(moving).has_masks  # it ran
+    seen = re.search(r"s\. Warning: the camera moves \((\d+\.\d\d)% of the frame between frames\), so these plate masks "
+                     r"are likely wrong: use the learned or auto method \(--method learned or auto\)\.\n$", out)
+    assert seen and abs(float(seen[1]) - 2.08) < 0.2, out
+
+
+def test_the_plate_asked_for_by_name_warns_of_a_person_on_the_plate_the_segmenter_sees(walker, tmp_path):
+    from anr_studio.capture.masks import masks_into
+
+    frames, masks, plate = walker
+    truth = {f.tobytes(): m / 255.0 for f, m in zip(frames, masks)}
+    truth[plate.tobytes()] = np.zeros(plate.shape[:2])
+
+    def segmenter(images):  # knows each frame's true mask
+        return np.stack([truth[im.tobytes()] for im in images])
+
+    clean, spoilt = tmp_path / "clean.h5", tmp_path / "spoilt.h5"
+    _capture(clean, frames, masks, plate, with_masks=False)
+    _capture(spoilt, frames, masks, frames[0], with_masks=False)  # the plate was taken with the person in it
+    assert "Warning" not in masks_into(clean, "plate", segmenter=segmenter)
+    report = masks_into(spoilt, "plate", segmenter=segmenter)
+    share = 100 * (masks[0] >= 128).mean()
+    assert report.startswith("spoilt.h5: wrote 6 masks") and Capture(spoilt).has_masks
+    assert report.endswith(f"s. Warning: the background plate shows a person ({share:.1f}% of it), so these plate "
+                           "masks are likely wrong: use the learned or auto method (--method learned or auto).")

@@ -111,3 +111,27 @@ def test_unsaved_keyframe_edits_survive_a_masks_rewrite(window, qtbot, tiny_capt
     other = str(write_standin_capture(tmp_path / "other.h5", standin_body))
     window.open_path(other)
     assert kp.indices == [0, 3] and not kp.unsaved
+
+
+def test_plate_masks_of_a_moving_camera_show_the_report_s_warning(window, qtbot, tmp_path):
+    """The masks report in the capture panel says what spoils plate masks asked for by name."""
+    from anr_studio.capture.synth.generate import SynthConfig, generate_capture
+    from anr_studio.capture import Capture
+    from tests.capture.test_masks import _capture
+    from tests.gui.test_job_list import _save
+
+    generate_capture(tmp_path / "walker.h5", SynthConfig(seed=2, frames=6, size=96, tracking_noise=0.0, sensor_noise=0.0))
+    cap = Capture(tmp_path / "walker.h5")
+    moving = tmp_path / "moving.h5"  # the scene slides 2 px a frame: a hand-held camera
+    _capture(moving, [np.roll(cap.frame(i), 2 * i, axis=1) for i in range(6)], [None] * 6, cap.background,
+             with_masks=False)
+    window.open_path(str(moving))
+    job = window.capture_panel.start_masks(method="plate")
+    qtbot.waitUntil(lambda: "wrote 6 masks" in window.capture_panel.info.text(), timeout=60000)
+    assert job.status.snapshot().error is None and window.capture_panel.capture.has_masks
+    text = window.capture_panel.info.text()
+    assert "Warning: the camera moves (" in text and text.endswith("use the learned or auto method (--method learned "
+                                                                    "or auto).")
+    info = window.capture_panel.info  # the whole report shows, wrapped, once the panel has laid it out
+    qtbot.waitUntil(lambda: info.height() >= info.heightForWidth(info.width()) > 2 * info.fontMetrics().height() - 4)
+    _save(window.capture_panel, "capture_panel_plate_masks_warning.png")

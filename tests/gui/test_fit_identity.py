@@ -263,3 +263,69 @@ def test_discarding_a_fitted_identity_opens_the_other_avatar(window, qtbot, tiny
     assert len(asked) == 1 and window.avatar.identities == ["alice", "bob"] and window.neural.ident_box.count() == 2
     window.open_path(path)  # nothing unsaved: no question
     assert window.close() and len(asked) == 1
+
+
+def test_closing_during_a_fit_stops_it_and_offers_to_save_what_it_learned(window, qtbot, tiny_capture, standin_body,
+                                                                         tmp_path, monkeypatch):
+    from anr_studio.avatar.file import read_avatar
+    from tests.gui.test_unsaved_work import Btn, _answer
+
+    path = _open(window, tmp_path, standin_body, tiny_capture)
+    job = window.fit_identity(name="carol", steps=100000)
+    folder = Path(job.options.out)
+    qtbot.waitUntil(lambda: job.step >= 2, timeout=120000)
+    asked = _answer(monkeypatch, Btn.Cancel)
+    assert not window.close() and window.isVisible()  # Cancel: the studio stays, with the fit stopped as Stop does
+    step = job.step
+    assert job.status.state == JobState.STOPPED and not job.running and not folder.exists() and 2 <= step < 100000
+    assert asked == [("Unsaved identities", "Save the avatar with the identities added to it (carol)? tiny.anr does "
+                      "not hold them yet.", Btn.Save | Btn.Discard | Btn.Cancel, Btn.Save)]
+    assert window.avatar.identities == ["alice", "bob", "carol"] and window.unsaved_identities == ["carol"]
+    assert window.neural.ident_box.currentText() == "carol" and window.training_panel.fit_btn.isEnabled()
+    assert window.statusBar().currentMessage() == (f"Added identity carol to the avatar after {step} steps: File ▸ Save "
+                                                   "avatar as… writes it")
+    asked = _answer(monkeypatch, Btn.Save)
+    out = tmp_path / "with_carol.anr"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *_a, **_k: (str(out), ""))
+    assert window.close() and len(asked) == 1 and not _dialogs()
+    assert read_avatar(out).meta["identities"] == ["alice", "bob", "carol"]
+    assert read_avatar(path).meta["identities"] == ["alice", "bob"]
+
+
+def test_opening_another_avatar_during_a_fit_stops_it_and_offers_to_save_what_it_learned(window, qtbot, tiny_capture,
+                                                                                         standin_body, tmp_path,
+                                                                                         monkeypatch):
+    from tests.gui.test_unsaved_work import Btn, _answer
+
+    path = _open(window, tmp_path, standin_body, tiny_capture)
+    job = window.fit_identity(name="carol", steps=100000)
+    qtbot.waitUntil(lambda: job.step >= 1, timeout=120000)
+    asked = _answer(monkeypatch, Btn.Discard)
+    window.open_path(path)
+    assert job.status.state == JobState.STOPPED and not job.running and len(asked) == 1 and "(carol)" in asked[0][1]
+    assert window.avatar.identities == ["alice", "bob"] and window.unsaved_identities == [] and not _dialogs()
+
+
+def test_a_fit_whose_process_cannot_start_says_so_and_leaves_no_work_folder(window, qtbot, tiny_capture, standin_body,
+                                                                           tmp_path, monkeypatch):
+    import multiprocessing.context
+    import tempfile
+
+    _open(window, tmp_path, standin_body, tiny_capture)
+    work = tmp_path / "tmp"
+    work.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(work))
+
+    def refused(_process):
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", refused)
+    panel = window.training_panel
+    assert window.fit_identity(name="carol", steps=4) is None and panel.job is None
+    (box,) = _dialogs()
+    assert box.text() == ("fit: the fit process could not start (OSError: [Errno 24] Too many open files), expected the "
+                          "system to allow one more process (free memory, process and open-file limits)")
+    _save(box, "fit_identity_process_cannot_start.png")
+    box.close()
+    assert list(work.iterdir()) == [] and panel.fit_btn.isEnabled() and panel.start_btn.isEnabled()
+    assert window.avatar.identities == ["alice", "bob"] and not window.jobs.rows()
