@@ -3,7 +3,8 @@ frames before training, `anr_studio.train.config.DataConfig.refine_poses`).
 
 Per frame, corrections of the tracked pose (axis-angle, added to it) and translation are optimised with
 Adam so that the body's silhouette matches the frame's mask; a quadratic prior keeps them near the
-tracked values. The silhouette is differentiable through its image gradient (as OpenDR): when the surface
+tracked values. Each batch is fitted cropped around the person and shrunk to about `WORK_HEIGHT` pixels tall.
+The silhouette is differentiable through its image gradient (as OpenDR): when the surface
 seen at a pixel moves by d on screen, the mask there becomes M(x - d) ~ M(x) - grad M . d.
 """
 
@@ -38,7 +39,10 @@ def silhouette_motion(fragments: Fragments, vertices: torch.Tensor, faces: torch
     differentiable. The band: covered pixels with an uncovered neighbour, and uncovered pixels with a covered one
     (moving with the mean of their covered neighbours). ``fragments`` of ``vertices`` (B,V,3), ``faces`` (F,3)."""
     batch, height, width = fragments.face_id.shape
-    covered, image_of, corner = fragments.covered_corners(faces, vertices.shape[1])
+    mask = fragments.mask.unsqueeze(1).to(vertices.dtype)
+    band = _band(mask)
+    inner = torch.nonzero((band & fragments.mask.unsqueeze(1)).reshape(-1)).squeeze(1)
+    covered, image_of, corner = fragments.covered_corners(faces, vertices.shape[1], inner)
     corners = vertices.reshape(-1, 3).index_select(0, corner.reshape(-1)).view(-1, 3, 3)
     # A material point (fixed barycentrics): the point under the pixel centre would never leave it.
     bary = fragments.bary.reshape(-1, 3).index_select(0, covered).to(vertices.dtype)
@@ -52,9 +56,8 @@ def silhouette_motion(fragments: Fragments, vertices: torch.Tensor, faces: torch
     # contiguous: CUDA's avg_pool2d returns wrong gradients for channels_last inputs with overlapping windows.
     motion = motion.index_copy(0, covered, pixels - pixels.detach()).view(batch, height, width, 2)
     motion = motion.permute(0, 3, 1, 2).contiguous()
-    mask = fragments.mask.unsqueeze(1).to(pixels.dtype)
     outside = F.avg_pool2d(motion, 3, 1, 1) / F.avg_pool2d(mask, 3, 1, 1).clamp_min(1e-6)
-    return torch.where(_band(mask), torch.where(mask > 0, motion, outside), 0.0)
+    return torch.where(band, torch.where(mask > 0, motion, outside), 0.0)
 
 
 def _band(mask: torch.Tensor) -> torch.Tensor:
@@ -70,6 +73,31 @@ def _moved(image: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
     return image - grad_x * motion[:, :1] - grad_y * motion[:, 1:]
 
 
+WORK_HEIGHT = 256
+"""About how many pixels tall the person is while refining: frames showing a taller one are shrunk by an integer factor."""
+
+
+def _working_view(vertices: torch.Tensor, camera: Any, mask: torch.Tensor) -> tuple[torch.Tensor, Any, float]:
+    """Returns (mask, camera, height): ``mask (B,1,H,W)`` and ``camera`` cropped to one box size around the person
+    (the mask's foreground and the silhouette of ``vertices`` (B,V,3), plus a fifth of the person's height on each
+    side, inside the image) and shrunk by the integer factor that leaves the person about WORK_HEIGHT pixels tall;
+    ``height``: the image's height in those pixels."""
+    height, width = mask.shape[-2:]
+    lo, hi = camera.project(vertices)[0].aminmax(dim=1)  # (B,2) x, y
+    seen = mask[:, 0] > 0.5
+    for axis, (lines, size) in enumerate(((seen.any(1), width), (seen.any(2), height))):
+        index = torch.arange(size, device=mask.device)
+        lo[:, axis] = torch.minimum(lo[:, axis], torch.where(lines, index, size).amin(1))
+        hi[:, axis] = torch.maximum(hi[:, axis], torch.where(lines, index + 1, 0).amax(1))
+    tall = float((hi - lo)[:, 1].max())
+    factor = max(1, round(tall / WORK_HEIGHT))
+    image = torch.tensor([width, height], device=mask.device) // factor * factor
+    box = torch.minimum(((hi - lo).amax(0) + tall * 0.4).div(factor).ceil() * factor, image).long()
+    origin = torch.minimum(((lo + hi - box) / 2).round().clamp_min(0), image - box).long()
+    crops = [mask[b, :, y:y + box[1], x:x + box[0]] for b, (x, y) in enumerate(origin.tolist())]
+    return F.avg_pool2d(torch.stack(crops), factor), camera.cropped(origin, factor), height / factor
+
+
 def refine_poses(body: torch.nn.Module, pose: torch.Tensor, betas: torch.Tensor | None, transl: torch.Tensor, camera: Any,
                  mask: torch.Tensor, config: PoseRefinement = PoseRefinement()) -> tuple[torch.Tensor, torch.Tensor]:
     """Returns (pose (B,24,3), transl (B,3)) corrected so that the body's silhouettes match ``mask``.
@@ -78,14 +106,15 @@ def refine_poses(body: torch.nn.Module, pose: torch.Tensor, betas: torch.Tensor 
     of batch B or 1; ``mask (B,1,H,W)`` in [0, 1], the frames' foreground.
     The silhouette error is the mismatched area over the silhouette's length (a mean distance
     between the outlines) in image heights, so the prior weighs alike at every resolution."""
-    height, width = mask.shape[-2:]
+    with torch.no_grad():
+        mask, camera, height = _working_view(body(pose=pose, betas=betas, transl=transl).vertices, camera, mask)
     d_pose = torch.zeros_like(pose, requires_grad=True)
     d_transl = torch.zeros_like(transl, requires_grad=True)
     optimizer = torch.optim.Adam([d_pose, d_transl], lr=config.lr)
     with torch.enable_grad():
         for _ in range(config.steps):
             vertices = body(pose=pose + d_pose, betas=betas, transl=transl + d_transl).vertices
-            fragments = rasterize(vertices, body.faces, camera, (height, width))
+            fragments = rasterize(vertices, body.faces, camera, mask.shape[-2:])
             motion = silhouette_motion(fragments, vertices, body.faces, camera)
             silhouette = fragments.mask.unsqueeze(1).to(mask.dtype)
             outline = _band(silhouette).sum().clamp_min(1) / 2  # the band is two pixels wide

@@ -133,6 +133,13 @@ class PerspectiveCamera(_Views):
         pixels = homogeneous[..., :2] / z.unsqueeze(-1)
         return pixels, z
 
+    def cropped(self, origin: torch.Tensor, factor: int) -> PerspectiveCamera:
+        """Returns the views of the images cropped at ``origin (B,2)`` (x, y pixels) and shrunk ``factor`` times."""
+        K = self.K.expand(origin.shape[0], 3, 3).clone()
+        K[:, :2, 2] -= origin.to(K)
+        K[:, :2] /= factor
+        return self._checked(K, self.R.expand_as(K), self.t.expand(K.shape[0], 3))
+
 
 class WeakPerspectiveCamera(_Views):
     """Weak-perspective cameras: ``scale (B,)``, ``offset (B,2)``; pixel = ``scale * [x, -y] + offset``, depth = ``-z``
@@ -170,6 +177,11 @@ class WeakPerspectiveCamera(_Views):
         offset = self.offset.to(device=points.device, dtype=points.dtype)
         pixels = cam[..., :2] * scale[:, None, None] + offset[:, None, :]
         return pixels, cam[..., 2]
+
+    def cropped(self, origin: torch.Tensor, factor: int) -> WeakPerspectiveCamera:
+        """Returns the views of the images cropped at ``origin (B,2)`` (x, y pixels) and shrunk ``factor`` times."""
+        offset = (self.offset - origin.to(self.offset)) / factor
+        return self._checked(self.scale.expand(offset.shape[0]) / factor, offset)
 
 
 Camera = PerspectiveCamera | WeakPerspectiveCamera

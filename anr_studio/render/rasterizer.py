@@ -53,10 +53,12 @@ class Fragments:
             self.covered = torch.nonzero(self.face_id.reshape(-1) >= 0).squeeze(1)
         return self.covered
 
-    def covered_corners(self, faces: torch.Tensor, num_vertices: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Returns (covered (N,), image (N,), corners (N,3)): covered pixels, their image in the batch and the flat
-        indices into a (B*V) vertex list of the corners of the face seen there (``faces`` (F,3) as rasterized)."""
-        covered = self.covered_pixels()
+    def covered_corners(self, faces: torch.Tensor, num_vertices: int,
+                        covered: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Returns (covered (N,), image (N,), corners (N,3)): covered pixels (``covered``, flat indices, or all),
+        their image in the batch and the flat indices into a (B*V) vertex list of the corners of the face seen there
+        (``faces`` (F,3) as rasterized)."""
+        covered = self.covered_pixels() if covered is None else covered
         image = covered // (self.face_id.shape[1] * self.face_id.shape[2])
         face = self.face_id.reshape(-1).index_select(0, covered)
         corners = faces.to(device=covered.device, dtype=torch.long).index_select(0, face) + (image * num_vertices).unsqueeze(1)

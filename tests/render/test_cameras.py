@@ -47,6 +47,17 @@ def test_weak_perspective_projection():
     torch.testing.assert_close(camera[1].scale, torch.tensor([20.0]))
 
 
+def test_cropped_cameras_project_into_the_shrunk_crop():
+    points = torch.tensor([[[0.1, 0.9, 0.2], [-0.3, 1.4, -0.1]]]).repeat(2, 1, 1)
+    origin = torch.tensor([[40.0, 10.0], [-5.0, 30.0]])
+    for camera in (orbit_camera([0.0], [10.0], 3.0, image_size=(256, 256)), WeakPerspectiveCamera(150.0, [128.0, 200.0])):
+        pixels = camera.project(points)[0]
+        cropped = camera.cropped(origin, 4)
+        assert cropped.batch_size == 2
+        torch.testing.assert_close(cropped.project(points)[0], (pixels - origin[:, None]) / 4)
+        torch.testing.assert_close(cropped.project(points)[1], camera.project(points)[1])
+
+
 @pytest.mark.parametrize("azimuth,elevation", [(0.0, 0.0), (45.0, 30.0), (-120.0, -15.0), (10.0, 90.0), (200.0, -90.0)])
 def test_orbit_camera_looks_at_target(azimuth, elevation):
     target = torch.tensor([0.1, 0.9, -0.2])
