@@ -3,7 +3,8 @@
     xvfb-run -a -s "-screen 0 1920x1080x24" python scripts/window_screenshots.py
 
 Opens the shipped demo avatar with a motion (File ▸ Open sample) on the built-in body and grabs the
-window (QWidget.grab) at 1280x720 and 1920x1080, every workspace, as window_<W>x<H>_<workspace>.png,
+window (QWidget.grab) at 1280x720 and 1920x1080, every workspace, as window_<W>x<H>_<workspace>.png (Try-on:
+the "upper" region of the pair `make_screenshots.tryon_pair` names, filled),
 then the keyboard-shortcut sheet (Help ▸ Keyboard shortcuts) as shortcut_sheet.png. The Capture panel
 shows a small synthetic capture (24 frames, 128², written to a temporary folder).
 """
@@ -50,6 +51,15 @@ def main() -> int:
     win.capture_panel.slider.setValue(10)
     win.open_sample()
     win.pose_panel.timeline.setValue(12)  # mid-stride rather than the first frame
+    from make_screenshots import tryon_pair
+
+    pair = tryon_pair(win.avatar.identities)
+    if pair is not None:  # the Try-on workspace shows a swap: A's "upper" region onto B
+        tp = win.tryon_panel
+        tp.ident_a.setCurrentText(pair[0])
+        tp.ident_b.setCurrentText(pair[1])
+        tp.region.setCurrentText("upper")
+        tp.fill_region()
     for (w, h), names in SHOTS:
         win.resize(w, h)
         win.reset_layout()
@@ -67,6 +77,7 @@ def main() -> int:
     save_screenshot(sheet, OUT / "shortcut_sheet.png", colours=256)
     sheet.close()
     settings().clear()
+    win.paint_state.mark_saved()  # the painted region is the picture's, not work to keep
     win.close()
     return 0
 
