@@ -34,13 +34,15 @@ class PoseRefinement:
     translation weighs as much as 0.05 rad, 3 degrees, of a joint)."""
 
 
-def silhouette_motion(fragments: Fragments, vertices: torch.Tensor, faces: torch.Tensor, camera: Any) -> torch.Tensor:
+def silhouette_motion(fragments: Fragments, vertices: torch.Tensor, faces: torch.Tensor, camera: Any,
+                      band: torch.Tensor | None = None) -> torch.Tensor:
     """Returns (B,2,H,W): the screen motion of the surface seen at each pixel of the silhouette band, zero but
     differentiable. The band: covered pixels with an uncovered neighbour, and uncovered pixels with a covered one
-    (moving with the mean of their covered neighbours). ``fragments`` of ``vertices`` (B,V,3), ``faces`` (F,3)."""
+    (moving with the mean of their covered neighbours); ``band`` (B,1,H,W) bool when the caller has it already.
+    ``fragments`` of ``vertices`` (B,V,3), ``faces`` (F,3)."""
     batch, height, width = fragments.face_id.shape
     mask = fragments.mask.unsqueeze(1).to(vertices.dtype)
-    band = _band(mask)
+    band = _band(mask) if band is None else band
     inner = torch.nonzero((band & fragments.mask.unsqueeze(1)).reshape(-1)).squeeze(1)
     covered, image_of, corner = fragments.covered_corners(faces, vertices.shape[1], inner)
     corners = vertices.reshape(-1, 3).index_select(0, corner.reshape(-1)).view(-1, 3, 3)
@@ -115,9 +117,10 @@ def refine_poses(body: torch.nn.Module, pose: torch.Tensor, betas: torch.Tensor 
         for _ in range(config.steps):
             vertices = body(pose=pose + d_pose, betas=betas, transl=transl + d_transl).vertices
             fragments = rasterize(vertices, body.faces, camera, mask.shape[-2:])
-            motion = silhouette_motion(fragments, vertices, body.faces, camera)
             silhouette = fragments.mask.unsqueeze(1).to(mask.dtype)
-            outline = _band(silhouette).sum().clamp_min(1) / 2  # the band is two pixels wide
+            band = _band(silhouette)
+            motion = silhouette_motion(fragments, vertices, body.faces, camera, band)
+            outline = band.sum().clamp_min(1) / 2  # the band is two pixels wide
             error = (_moved(silhouette, motion) - mask).abs().sum() / (outline * height)
             prior = d_pose.square().sum(dim=(1, 2)).mean() + 25.0 * d_transl.square().sum(dim=1).mean()
             d_pose.grad, d_transl.grad = torch.autograd.grad(error + config.prior * prior, [d_pose, d_transl])

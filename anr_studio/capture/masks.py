@@ -237,8 +237,9 @@ def masks_into(path: str | os.PathLike, method: str = "auto", *, segmenter=None,
     cap = Capture(path)
     if cap.has_masks and not overwrite:  # before the segmenter runs
         raise AnrError(f"{Path(path).name}: masks already exist, expected --overwrite to replace them")
-    sample = [cap.frame(int(i)) for i in np.linspace(0, len(cap) - 1, min(8, len(cap))).round()]
     warning = ""
+    if method != "learned":
+        sample = [cap.frame(int(i)) for i in np.linspace(0, len(cap) - 1, min(8, len(cap))).round()]
     if method == "auto" and segmenter is None:
         method, why = "plate", f"the only one without MediaPipe's person segmenter (pip install '{VIDEO_EXTRA}')"
     elif method == "auto":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import time
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import numpy as np
@@ -41,7 +42,7 @@ def tune_for_tryon(avatar: Any, seconds: float, size: int = 256, batch: int = 16
     teacher = avatar.renderer
     student = copy.deepcopy(teacher).train().requires_grad_(True)
     textures = [avatar.texture(n)[None].clone() for n in names]
-    holders = [type("Texture", (), {"texture": t})() for t in textures]
+    holders = [SimpleNamespace(texture=t) for t in textures]  # what RegionMixer reads of a trained texture
     clips = [np.load(shipped_path("resources", "motions", f"{m}.npz"))["poses"] for m in MOTIONS]
     poses = torch.from_numpy(np.concatenate([c.reshape(len(c), 24, 3) for c in clips]).astype(np.float32))
     mixer = RegionMixer(region_masks(avatar.body, int(textures[0].shape[-1])).to(device), len(names), seed=0)
