@@ -405,6 +405,7 @@ def main() -> int:
     timings["captures_s"] = round(time.perf_counter() - t_start, 1)
     from anr_studio.capture import Capture
     from anr_studio.metrics import lpips_status
+    from anr_studio.model.weights import set_offline
 
     captures = [Capture(p) for p in paths]
     jobs, inputs, truth = plan_jobs(captures, args)
@@ -452,6 +453,9 @@ def main() -> int:
         rows[name] = {"steps": last.get("step"), "train_time_s": last.get("elapsed_s")}
     log("scoring")
     t0 = time.perf_counter()
+    lpips = lpips_status()  # one download attempt here; the scoring processes do not each try again
+    if lpips != "available":
+        set_offline()
     with ProcessPoolExecutor(max(1, min(12, (os.cpu_count() or 2) - 1))) as pool:
         for name in rows:
             rows[name].update(score_variant(renders[name], truth, captures, inputs, pool, "cpu"))
@@ -463,7 +467,7 @@ def main() -> int:
     import torch
 
     device = torch.cuda.get_device_name(0) if args.device == "cuda" else "CPU"
-    text = report(args, device, rows, commands, timings, lpips_status())
+    text = report(args, device, rows, commands, timings, lpips)
     (out / "results.md").write_text(text)
     (out / "results.json").write_text(json.dumps({"rows": rows, "timings": timings, "args": vars(args)}, indent=1))
     print(text)
