@@ -19,8 +19,9 @@ Steps:
    the tracked pose and translation to the frame's mask: `anr_studio.avatar.refine`).
 4. Scores them: PSNR, SSIM, FLIP, LPIPS (when its weights exist), mask IoU; sharpness (high-frequency
    energy inside the person relative to the truth's); flicker (mean second temporal difference on the
-   orbit); the periodic-artefact check (lattice peaks in the spectrum of render - truth inside the mask,
-   and of renders on white); try-on fidelity and leakage per view (scores.tryon_scores).
+   orbit, beside that of the true person rendered on the same orbit); the periodic-artefact check
+   (lattice peaks in the spectrum of render - truth inside the mask, and of renders on white); try-on
+   fidelity and leakage per view (scores.tryon_scores).
 5. Writes OUT/results.md (the tables, commands, device), OUT/results.json, OUT/contact.png (held-out
    frames: truth | each variant), OUT/white.png (held-out poses on white, full resolution crops) and
    OUT/tryon.png (B | A | swap per variant).
@@ -128,6 +129,7 @@ def render_worker(spec_path: str) -> int:
         if job["kind"] == "orbit":
             camera = avatar.default_camera(size, job["identity"], azimuth_deg=torch.as_tensor(inputs[f"{name}.azimuth"]))
             transl = None
+            outputs.update({f"{name}.{k}": getattr(camera, k).cpu().numpy() for k in ("K", "R", "t")})
         else:
             camera = PerspectiveCamera(*(torch.from_numpy(inputs[f"{name}.{k}"]) for k in ("K", "R", "t")))
             transl = inputs[f"{name}.transl"]
@@ -216,6 +218,49 @@ def fitted_jobs(run: Path, captures: list, inputs: dict) -> tuple[list[dict], di
         extra.update({f"{name}.{k}": inputs[f"{tracked}.{k}"] for k in ("K", "R", "t", "background")})
         jobs.append({"name": name, "identity": cap.identity, "kind": "frames", "size": list(cap.image_size)})
     return jobs, extra
+
+
+def truth_orbit(seed: int, pose: np.ndarray, cameras: dict, size: tuple[int, int]) -> tuple[list, list]:
+    """Returns (frames, masks) of the synthetic person ``seed`` itself (no sensor noise) in ``pose`` (T,24,3) at the
+    origin on white, seen by the orbit's ``cameras`` ("K", "R", "t" of T views): what the flicker of a perfect
+    avatar on the same orbit would be measured from."""
+    import torch
+
+    from anr_studio.capture.synth.generate import BATCH, load_bodies, synthetic_person
+    from anr_studio.capture.synth.shading import composite, render_people
+    from anr_studio.render import PerspectiveCamera
+
+    coarse, fine = load_bodies(None)
+    person, _ = synthetic_person(coarse, fine, seed)
+    white = np.full((*size, 3), 255, np.uint8)
+    frames, masks = [], []
+    for start in range(0, len(pose), BATCH):
+        part = slice(start, start + BATCH)
+        with torch.no_grad():
+            verts = person.pose(torch.as_tensor(pose[part]), torch.zeros(len(pose[part]), 3))
+        camera = PerspectiveCamera(*(torch.as_tensor(cameras[k][part]).float() for k in ("K", "R", "t")))
+        colours, alphas = render_people(person, verts, camera, size)
+        frames += [composite(c, a, white) for c, a in zip(colours, alphas)]
+        masks += [(a * 255.0 + 0.5).astype(np.uint8) for a in alphas]
+    return frames, masks
+
+
+def orbit_truth_flicker(out: dict, captures: list, seeds: list[int], inputs: dict, cache: dict) -> float | None:
+    """Returns the mean flicker of the true people on the orbits a variant rendered (`truth_orbit`), or None
+    where its code does not report its orbit cameras."""
+    from scores import flicker
+
+    values = []
+    for seed, cap in zip(seeds, captures):
+        name = f"{cap.identity}.orbit"
+        if f"{name}.K" not in out:
+            return None
+        cameras = {k: out[f"{name}.{k}"] for k in ("K", "R", "t")}
+        key = b"".join(np.ascontiguousarray(v, np.float32).tobytes() for v in cameras.values()) + cap.identity.encode()
+        if key not in cache:
+            cache[key] = flicker(*truth_orbit(seed, inputs[f"{name}.pose"], cameras, cap.image_size))
+        values.append(cache[key])
+    return _mean(values)
 
 
 def score_frame(pred: np.ndarray, target: np.ndarray, pred_mask: np.ndarray, target_mask: np.ndarray) -> dict:
@@ -355,11 +400,11 @@ def report(args, device: str, rows: dict, commands: list[str], timings: dict, lp
                          f"{fmt(s['psnr'], 2)} | {fmt(s['ssim'])} | {fmt(s['flip'])} | {fmt(s['lpips'])} | "
                          f"{fmt(s['mask_iou'])} | {fmt(s['sharpness'], 2)} | {fmt(s['artefact_max'], 0)} "
                          f"({s['artefact_flagged']:.0%}) |")
-    lines += ["", "| variant | flicker (levels) ↓ | on white: artefact peak median / max (flagged) | try-on fidelity min / mean ↑ "
+    lines += ["", "| variant | flicker (levels; the truth's) ↓ | on white: artefact peak median / max (flagged) | try-on fidelity min / mean ↑ "
               "| leakage mean / max ↓ |", "|---|---|---|---|---|"]
     for name, r in rows.items():
         w, t = r["white_artefact"], r["tryon"]
-        lines.append(f"| {name} | {fmt(r['flicker'], 2)} | {w['median']:.0f} / {w['max']:.0f} ({w['flagged']:.0%}) | "
+        lines.append(f"| {name} | {fmt(r['flicker'], 2)} ({fmt(r.get('flicker_truth'), 2)}) | {w['median']:.0f} / {w['max']:.0f} ({w['flagged']:.0%}) | "
                      f"{fmt(t['fidelity_min'], 2)} / {fmt(t['fidelity_mean'], 2)} | {fmt(t['leakage_mean'], 2)} / "
                      f"{fmt(t['leakage_max'], 2)} |")
     lines += ["", "Timings: " + ", ".join(f"{k} {v} s" for k, v in timings.items()), "", "```"] + commands + ["```", ""]
@@ -459,6 +504,9 @@ def main() -> int:
     with ProcessPoolExecutor(max(1, min(12, (os.cpu_count() or 2) - 1))) as pool:
         for name in rows:
             rows[name].update(score_variant(renders[name], truth, captures, inputs, pool, "cpu"))
+    truth_flicker: dict[bytes, float | None] = {}  # by the orbit cameras (the same for every variant of one body)
+    for name in rows:
+        rows[name]["flicker_truth"] = orbit_truth_flicker(renders[name], captures, args.seeds, inputs, truth_flicker)
     timings["scoring_s"] = round(time.perf_counter() - t0, 1)
     write_pictures(out, captures, truth, renders, args)
     timings["total_s"] = round(time.perf_counter() - t_start, 1)

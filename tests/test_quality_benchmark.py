@@ -24,7 +24,7 @@ def test_quality_benchmark_runs_at_a_tiny_size(tmp_path):
     assert set(anr["sets"]) == {"test.tracked", "test.refined", "test.true", "train.tracked", "train.fitted", "train.true"}
     for s in anr["sets"].values():
         assert 5 < s["psnr"] < 60 and 0 <= s["mask_iou"] <= 1 and s["sharpness"] > 0 and s["artefact_max"] >= 0
-    assert anr["flicker"] >= 0 and len(anr["tryon"]["views"]) == 2
+    assert anr["flicker"] >= 0 and anr["flicker_truth"] > 0 and len(anr["tryon"]["views"]) == 2
     assert "| anr |" in (out / "results.md").read_text()
     assert "held-out, tracked + test-time refinement" in (out / "results.md").read_text()
     assert "training, as trained" in (out / "results.md").read_text()
