@@ -64,14 +64,14 @@ class ImageLabel(QtWidgets.QLabel):
         self._rescale()
 
 
-def show_error(parent: QtWidgets.QWidget | None, exc: BaseException, title: str = "ANR Studio") -> None:
+def show_error(parent: QtWidgets.QWidget | None, exc: BaseException) -> None:
     """Shows ``exc`` in a dialog: AnrError as its one sentence, anything else with its type (no traceback)."""
     if isinstance(exc, AnrError):
         text = str(exc)
     else:
         text = f"Something went wrong: {type(exc).__name__}: {exc}"
         traceback.print_exception(exc)  # keep the details on the console for bug reports
-    box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, title, text, QtWidgets.QMessageBox.StandardButton.Ok, parent)
+    box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "ANR Studio", text, QtWidgets.QMessageBox.StandardButton.Ok, parent)
     box.setObjectName("errorDialog")
     # The advice is for a file that did not open: the message starts with its path (not "training: no captures…"),
     # as the studio gives it (absolute). A message naming a file by its name alone is about what the file
