@@ -18,15 +18,10 @@ from anr_studio.jobs.runner import BackgroundJob
 
 
 def to_qimage(img: np.ndarray) -> QtGui.QImage:
-    """Returns a QImage (deep copy) of ``img`` (H,W,3) or (H,W,4) or (H,W) uint8 (floats in [0,1] are scaled)."""
-    a = np.asarray(img)
-    if a.dtype != np.uint8:
-        a = (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    a = np.ascontiguousarray(a)
+    """Returns a QImage (deep copy) of ``img`` (H,W,3) or (H,W,4) uint8."""
+    a = np.ascontiguousarray(img)
     h, w = a.shape[:2]
-    if a.ndim == 2:
-        fmt, bpl = QtGui.QImage.Format.Format_Grayscale8, w
-    elif a.shape[2] == 3:
+    if a.shape[2] == 3:
         fmt, bpl = QtGui.QImage.Format.Format_RGB888, 3 * w
     else:
         fmt, bpl = QtGui.QImage.Format.Format_RGBA8888, 4 * w
