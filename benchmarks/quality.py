@@ -171,6 +171,8 @@ def plan_jobs(captures: list, args) -> tuple[list[dict], dict[str, np.ndarray], 
                                f"{name}.background": np.repeat(cap.background[None], len(frames), 0)})
                 jobs.append({"name": name, "identity": ident, "kind": "frames", "size": [h, w]})
                 truth[name] = {"frames": [cap.frame(int(i)) for i in frames], "masks": [cap.mask(int(i)) for i in frames]}
+            inputs[f"{ident}.{split}.index"] = frames
+        truth[f"{ident}.train.fitted"] = truth[f"{ident}.train.tracked"]
         if args.refine_poses:
             tracked, name = f"{ident}.test.tracked", f"{ident}.test.refined"
             inputs.update({f"{name}.{k}": inputs[f"{tracked}.{k}"] for k in ("pose", "transl", "K", "R", "t", "background")})
@@ -197,6 +199,25 @@ def plan_jobs(captures: list, args) -> tuple[list[dict], dict[str, np.ndarray], 
 
 
 # -- scoring (this tree) ------------------------------------------------------------------------
+def fitted_jobs(run: Path, captures: list, inputs: dict) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """Returns (jobs, inputs) of the set "training, as trained": the training frames in the poses the trainer fitted
+    to the masks before training (kept in the run folder), where it fitted them."""
+    from anr_studio.train.data import fitted_poses_path
+
+    jobs, extra = [], {}
+    for cap in captures:
+        path = fitted_poses_path(run, cap)
+        if not path.is_file():
+            continue
+        tracked, name = f"{cap.identity}.train.tracked", f"{cap.identity}.train.fitted"
+        frames = inputs[f"{cap.identity}.train.index"]
+        with np.load(path) as fitted:
+            extra.update({f"{name}.pose": fitted["pose"][frames], f"{name}.transl": fitted["transl"][frames]})
+        extra.update({f"{name}.{k}": inputs[f"{tracked}.{k}"] for k in ("K", "R", "t", "background")})
+        jobs.append({"name": name, "identity": cap.identity, "kind": "frames", "size": list(cap.image_size)})
+    return jobs, extra
+
+
 def score_frame(pred: np.ndarray, target: np.ndarray, pred_mask: np.ndarray, target_mask: np.ndarray) -> dict:
     from anr_studio.metrics import compute_metrics
     from scores import high_frequency_ratio, lattice_peak_ratio
@@ -316,7 +337,8 @@ def fmt(v, digits=3):
 
 
 SET_NAMES = {"test.tracked": "held-out, tracked", "test.refined": "held-out, tracked + test-time refinement",
-             "test.true": "held-out, true", "train.tracked": "training, tracked", "train.true": "training, true"}
+             "test.true": "held-out, true", "train.tracked": "training, tracked",
+             "train.fitted": "training, as trained (poses fitted before training)", "train.true": "training, true"}
 
 
 def report(args, device: str, rows: dict, commands: list[str], timings: dict, lpips: str) -> str:
@@ -326,7 +348,7 @@ def report(args, device: str, rows: dict, commands: list[str], timings: dict, lp
     head = "| variant | steps | set | PSNR ↑ | SSIM ↑ | FLIP ↓ | LPIPS ↓ | mask IoU ↑ | sharpness (1 = truth) | artefact peak (flagged) |"
     lines += [head, "|---" * (head.count("|") - 1) + "|"]
     for name, r in rows.items():
-        keys = [k for k in ("test.tracked", "test.refined", "test.true", "train.tracked", "train.true") if k in r["sets"]]
+        keys = [k for k in SET_NAMES if k in r["sets"]]
         for k, key in enumerate(keys):
             s = r["sets"][key]
             lines.append(f"| {name if k == 0 else ''} | {r['steps'] if k == 0 else ''} | {SET_NAMES[key]} | "
@@ -383,6 +405,7 @@ def main() -> int:
     timings["captures_s"] = round(time.perf_counter() - t_start, 1)
     from anr_studio.capture import Capture
     from anr_studio.metrics import lpips_status
+    from anr_studio.model.weights import set_offline
 
     captures = [Capture(p) for p in paths]
     jobs, inputs, truth = plan_jobs(captures, args)
@@ -412,8 +435,12 @@ def main() -> int:
         if subprocess.run(anr_command(tree, argv), env=tree_env(tree), cwd=out).returncode:
             raise SystemExit(f"training {name} failed")
         timings[f"train_{name}_s"] = round(time.perf_counter() - t0, 1)
-        spec = {"avatar": str(run / "avatar.anr"), "device": args.device, "inputs": str(out / "inputs.npz"),
-                "outputs": str(run / "renders.npz"), "jobs": jobs,
+        extra_jobs, extra = fitted_jobs(run, captures, inputs)
+        if extra:
+            np.savez(run / "inputs.npz", **inputs, **extra)
+        spec = {"avatar": str(run / "avatar.anr"), "device": args.device,
+                "inputs": str(run / "inputs.npz" if extra else out / "inputs.npz"),
+                "outputs": str(run / "renders.npz"), "jobs": jobs + extra_jobs,
                 "swap": {"from": captures[0].identity, "to": captures[1].identity, "region": REGION}}
         (run / "render.json").write_text(json.dumps(spec))
         t0 = time.perf_counter()
@@ -426,6 +453,9 @@ def main() -> int:
         rows[name] = {"steps": last.get("step"), "train_time_s": last.get("elapsed_s")}
     log("scoring")
     t0 = time.perf_counter()
+    lpips = lpips_status()  # one download attempt here; the scoring processes do not each try again
+    if lpips != "available":
+        set_offline()
     with ProcessPoolExecutor(max(1, min(12, (os.cpu_count() or 2) - 1))) as pool:
         for name in rows:
             rows[name].update(score_variant(renders[name], truth, captures, inputs, pool, "cpu"))
@@ -437,7 +467,7 @@ def main() -> int:
     import torch
 
     device = torch.cuda.get_device_name(0) if args.device == "cuda" else "CPU"
-    text = report(args, device, rows, commands, timings, lpips_status())
+    text = report(args, device, rows, commands, timings, lpips)
     (out / "results.md").write_text(text)
     (out / "results.json").write_text(json.dumps({"rows": rows, "timings": timings, "args": vars(args)}, indent=1))
     print(text)

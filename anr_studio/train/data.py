@@ -172,11 +172,16 @@ def _pose_fit_key(body: torch.nn.Module, cap: Capture, steps: int) -> str:
                        "refinement": dataclasses.asdict(PoseRefinement(steps=steps)), "body": digest.hexdigest()})
 
 
+def fitted_poses_path(folder: str | os.PathLike, cap: Capture) -> Path:
+    """Returns where a run folder keeps the poses of ``cap`` fitted before training (`stored_refined_poses`)."""
+    return Path(folder) / POSES_DIR / f"{hashlib.sha256(str(cap.path.resolve()).encode()).hexdigest()[:16]}.npz"
+
+
 def stored_refined_poses(body: torch.nn.Module, cap: Capture, steps: int, folder: str | os.PathLike, write: bool = True,
                          progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Returns `refined_poses` of ``cap`` as fitted before into ``folder``/fitted_poses for the same capture file,
     body and settings; else fits them and (``write``) stores them there atomically for the next resume."""
-    path = Path(folder) / POSES_DIR / f"{hashlib.sha256(str(cap.path.resolve()).encode()).hexdigest()[:16]}.npz"
+    path = fitted_poses_path(folder, cap)
     key = _pose_fit_key(body, cap, steps)
     try:
         with np.load(path) as stored:
