@@ -75,18 +75,18 @@ def os_error_message(exc: BaseException, path: str | os.PathLike, action: str = 
 
 
 @contextlib.contextmanager
-def os_errors(path: str | os.PathLike, action: str = "write") -> Iterator[None]:
+def os_errors(path: str | os.PathLike) -> Iterator[None]:
     """Within it, an OSError (or a library's I/O error naming the OS error) becomes AnrError naming ``path``."""
     try:
         yield
     except AnrError:
         raise
     except OSError as exc:
-        raise AnrError(os_error_message(exc, path, action)) from None
+        raise AnrError(os_error_message(exc, path)) from None
     except Exception as exc:  # safetensors and h5py wrap OS errors in their own types
         text = str(exc)
         if "os error" in text or "No space left" in text or "errno" in text.lower() or _disk_full(Path(path)):
-            raise AnrError(os_error_message(exc, path, action)) from None
+            raise AnrError(os_error_message(exc, path)) from None
         raise
 
 
@@ -345,7 +345,7 @@ def _flock(lock: Path, owner: Path, busy: Callable[[str], str]) -> int:
     return fd
 
 
-def lock_folder(folder: str | os.PathLike, what: str = "run") -> Path:
+def lock_folder(folder: str | os.PathLike) -> Path:
     """Returns ``folder`` (created if needed) once this process holds its re-entrant ``flock`` on ``folder/.lock``
     (until it ends or `unlock_folder`; another process gets AnrError naming the pid); removes killed writers' files."""
     folder = Path(folder)
@@ -353,7 +353,7 @@ def lock_folder(folder: str | os.PathLike, what: str = "run") -> Path:
     if key in _held_locks:
         return folder
     _held_locks[key] = _flock(folder / LOCK_FILE, folder, lambda pid: f"{folder}: another anr-studio process (pid {pid}) "
-                              f"is using this {what} folder, expected it to finish or be stopped first")
+                              "is using this run folder, expected it to finish or be stopped first")
     for sub in (folder, folder / "checkpoints"):
         remove_stale_partials(sub, older_than_s=0)
     return folder

@@ -188,16 +188,6 @@ class Avatar:
             self._frames = FrameGraphs() if whole_frame else None
         return self
 
-    def to(self, device: str | torch.device) -> "Avatar":
-        """Returns self with the renderer, textures and body on ``device``."""
-        self.device = torch.device(device)
-        self._clear_caches()
-        self.renderer.to(self.device)
-        self.body = self.body.to(self.device)
-        for t in self._textures.values():
-            t.to(self.device)
-        return self
-
     def body_bounds(self, identity: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Returns (lowest (3,), highest (3,)) corners of the rest-pose body's box in metres."""
         betas = self._betas.get(identity) if identity is not None else None

@@ -130,18 +130,18 @@ def save_mask(path: str | os.PathLike, mask: np.ndarray) -> Path:
     return write_png(path, (np.clip(mask, 0, 1) * 255).round().astype(np.uint8))
 
 
-def export_region_masks(body, size: int, folder: str | os.PathLike, feather: float = 1.0) -> dict[str, Path]:
+def export_region_masks(body, size: int, folder: str | os.PathLike) -> dict[str, Path]:
     """Writes ``<region>.png`` for every preset the body has labels for; returns {region: path}."""
     return {region: save_mask(Path(folder) / f"{region}.png", mask)
-            for region, mask in preset_masks(body, size, feather).items()}
+            for region, mask in preset_masks(body, size).items()}
 
 
-def preset_masks(body, size: int, feather: float = 1.0) -> dict[str, np.ndarray]:
+def preset_masks(body, size: int) -> dict[str, np.ndarray]:
     """Returns {region: (size,size) UV mask} of every `REGIONS` preset the body has part labels for."""
     masks = {}
     for region in REGIONS:
         with contextlib.suppress(AnrError):  # a body without that part label has no such preset
-            masks[region] = region_mask(body, region, size, feather)
+            masks[region] = region_mask(body, region, size)
     return masks
 
 

@@ -29,11 +29,11 @@ def _as_float(value: Any, expected: tuple, field: str, source: str) -> np.ndarra
     return array
 
 
-def median_background(frames: h5py.Dataset | np.ndarray, samples: int = MEDIAN_SAMPLES) -> np.ndarray:
-    """Returns the per-pixel median (H,W,3) uint8 of up to ``samples`` evenly spaced frames (N,H,W,3): the
+def median_background(frames: h5py.Dataset | np.ndarray) -> np.ndarray:
+    """Returns the per-pixel median (H,W,3) uint8 of up to MEDIAN_SAMPLES evenly spaced frames (N,H,W,3): the
     empty scene when the person moves around (one who never moves leaves a ghost: give a plate then)."""
     n = int(frames.shape[0])
-    idx = np.unique(np.linspace(0, n - 1, min(n, samples)).round().astype(np.int64))
+    idx = np.unique(np.linspace(0, n - 1, min(n, MEDIAN_SAMPLES)).round().astype(np.int64))
     stack = np.stack([np.asarray(frames[int(i)]) for i in idx])
     return np.median(stack, axis=0).round().astype(np.uint8)
 

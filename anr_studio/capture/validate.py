@@ -158,9 +158,9 @@ class _Checker:
         return True
 
 
-def validate(path: str | os.PathLike, *, name: str | None = None, deep: bool = False) -> list[str]:
+def validate(path: str | os.PathLike, *, name: str | None = None) -> list[str]:
     """Returns the problems of the capture at ``path`` (empty when valid), one sentence each naming ``name`` (default:
-    the path); ``deep`` also decodes every frame and mask chunk (slow)."""
+    the path)."""
     name = str(path) if name is None else name
     path = Path(path)
     if not path.is_file():
@@ -175,7 +175,7 @@ def validate(path: str | os.PathLike, *, name: str | None = None, deep: bool = F
             if unsafe:  # read nothing more from a file that reaches outside itself or is forged
                 return unsafe
             c = _Checker(f, name)
-            _check(c, deep)
+            _check(c)
             return c.problems
     except (OSError, RuntimeError, KeyError, ValueError, TypeError, UnicodeError) as exc:
         # h5py raises these when a truncated file's metadata opens but its data does not.
@@ -206,7 +206,7 @@ def _text_problem(value: object, field: str, max_len: int) -> str | None:
     return None
 
 
-def _check(c: _Checker, deep: bool) -> None:
+def _check(c: _Checker) -> None:
     attrs = c.f.attrs
     fmt = attr_value(attrs.get("format"))
     if fmt != S.FORMAT:
@@ -289,8 +289,6 @@ def _check(c: _Checker, deep: bool) -> None:
     if n is not None:
         _check_indices(c, n)
         _check_truth(c, n)
-        if deep:
-            _check_chunks(c, frames, masks)
 
 
 def _check_intrinsics(c: _Checker, K: np.ndarray, h: int, w: int) -> None:
@@ -359,15 +357,3 @@ def _check_truth(c: _Checker, n: int) -> None:
             c.add(f"{S.TRUTH}/{key} holds {ds.size} values, expected at most {TRUTH_MAX_VALUES_PER_FRAME} per frame")
         elif key in expected and c.shaped(ds, expected[key], expected[key], "float32"):
             c.finite(ds)
-
-
-def _check_chunks(c: _Checker, frames: h5py.Dataset | None, masks: h5py.Dataset | None) -> None:
-    for ds in (frames, masks):
-        if ds is None:
-            continue
-        for i in range(ds.shape[0]):
-            try:
-                ds[i]
-            except (OSError, RuntimeError, ValueError):
-                c.add(f"{ds.name.lstrip('/')}[{i}] cannot be decoded, expected intact compressed data")
-                break

@@ -21,10 +21,10 @@ def _check_face_uvs(face_uvs) -> np.ndarray:
     return uvs
 
 
-def checker_face_colors(face_uvs, cells: int = 16) -> np.ndarray:
-    """Returns (F,4) float32 RGBA face colours: a UV checkerboard sampled at each face's UV centroid."""
+def checker_face_colors(face_uvs) -> np.ndarray:
+    """Returns (F,4) float32 RGBA face colours: a 16x16 UV checkerboard sampled at each face's UV centroid."""
     c = _check_face_uvs(face_uvs).mean(1)
-    parity = (np.floor(c[:, 0] * cells) + np.floor(c[:, 1] * cells)).astype(np.int64) % 2
+    parity = (np.floor(c[:, 0] * 16) + np.floor(c[:, 1] * 16)).astype(np.int64) % 2
     return np.array([(0.92, 0.92, 0.92, 1.0), (0.25, 0.45, 0.85, 1.0)], np.float32)[parity]
 
 
@@ -60,10 +60,10 @@ def smooth_face_features(features: np.ndarray, pairs: np.ndarray, rounds: int) -
     return out.astype(np.float32)
 
 
-def neural_face_colors(texture: torch.Tensor, face_uvs, order: int = 6, faces=None, smooth: int = 0) -> np.ndarray:
+def neural_face_colors(texture: torch.Tensor, face_uvs, faces=None, smooth: int = 0) -> np.ndarray:
     """Returns (F,4) float32 RGBA in [0,1]: a (C,S,S) neural texture's PCA false colour on each face.
 
-    Each face's features are the texture's mean at an order-``order`` barycentric grid over its UV triangle;
+    Each face's features are the texture's mean at an order-6 barycentric grid over its UV triangle;
     ``smooth`` rounds of averaging with edge neighbours (``faces`` (F,3)) hide leftover initialisation speckle.
     The PCA is of the face features, so texels off the islands do not take the principal directions.
     """
@@ -71,7 +71,7 @@ def neural_face_colors(texture: torch.Tensor, face_uvs, order: int = 6, faces=No
         shape = tuple(texture.shape) if hasattr(texture, "shape") else type(texture).__name__
         raise AnrError(f"face colours: neural texture has shape {shape}, expected (C, S, S)")
     uvs = _check_face_uvs(face_uvs)
-    points = np.einsum("kc,fcd->fkd", _face_samples(order), uvs)  # (F,K,2) UVs inside each face
+    points = np.einsum("kc,fcd->fkd", _face_samples(6), uvs)  # (F,K,2) UVs inside each face
     grid = torch.from_numpy(np.stack([2.0 * points[..., 0] - 1.0, 1.0 - 2.0 * points[..., 1]], -1))[None]
     tex = texture.detach().float().cpu()[None]
     features = F.grid_sample(tex, grid, mode="bilinear", padding_mode="border", align_corners=False)[0].mean(-1).T  # (F,C)
@@ -84,20 +84,20 @@ def neural_face_colors(texture: torch.Tensor, face_uvs, order: int = 6, faces=No
     return np.concatenate([rgb, np.ones((len(rgb), 1))], 1).astype(np.float32)
 
 
-def mask_face_weights(mask: np.ndarray, face_uvs, order: int = 3) -> np.ndarray:
+def mask_face_weights(mask: np.ndarray, face_uvs) -> np.ndarray:
     """Returns (F,) float32 in [0,1]: the try-on mask (S,S) (row 0 is v = 1) averaged over each face's UV triangle."""
     uvs = _check_face_uvs(face_uvs)
     m = np.asarray(mask, np.float32)
     s = m.shape[0]
-    pts = np.einsum("kc,fcd->fkd", _face_samples(order), uvs)  # (F,K,2)
+    pts = np.einsum("kc,fcd->fkd", _face_samples(3), uvs)  # (F,K,2)
     col = np.clip((pts[..., 0] * s).astype(np.int64), 0, s - 1)
     row = np.clip(((1.0 - pts[..., 1]) * s).astype(np.int64), 0, s - 1)
     return m[row, col].mean(1)
 
 
-def tint_face_colors(base: np.ndarray, weights: np.ndarray, tint=(1.0, 0.47, 0.16), strength: float = 0.75) -> np.ndarray:
-    """Returns (F,4) RGBA: ``base`` (F,4) face colours blended towards ``tint`` by ``strength`` x ``weights`` (F,)."""
+def tint_face_colors(base: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Returns (F,4) RGBA: ``base`` (F,4) face colours blended towards orange by 0.75 x ``weights`` (F,)."""
     out = np.array(base, np.float32, copy=True)
-    w = (np.clip(np.asarray(weights, np.float32), 0.0, 1.0) * strength)[:, None]
-    out[:, :3] = out[:, :3] * (1.0 - w) + np.asarray(tint, np.float32) * w
+    w = (np.clip(np.asarray(weights, np.float32), 0.0, 1.0) * 0.75)[:, None]
+    out[:, :3] = out[:, :3] * (1.0 - w) + np.array([1.0, 0.47, 0.16], np.float32) * w
     return out

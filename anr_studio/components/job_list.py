@@ -138,10 +138,10 @@ class JobList:
         entry.job.stop()
         return True
 
-    def cancel_all(self, timeout: float = CLOSE_WAIT_S) -> None:
-        """Asks every running job to stop (the studio is closing) and waits up to ``timeout`` seconds in all for them
+    def cancel_all(self) -> None:
+        """Asks every running job to stop (the studio is closing) and waits up to CLOSE_WAIT_S seconds in all for them
         to end: a job still running when the studio exits dies with it, leaving what it half wrote."""
         jobs = [entry.job for key, entry in list(self._entries.items()) if self.cancel(key)]
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + CLOSE_WAIT_S
         for job in jobs:
             job.join(max(0.0, deadline - time.monotonic()))

@@ -209,11 +209,11 @@ def resize_brush(state: PaintState, steps: int) -> float:
     return state.set_brush_radius(r)
 
 
-def uv_part_labels(face_uvs: np.ndarray, face_parts: np.ndarray, part_names: list[str], size: int = 128,
-                   min_area: float = 0.002) -> list[tuple[str, float, float]]:
+def uv_part_labels(face_uvs: np.ndarray, face_parts: np.ndarray, part_names: list[str],
+                   size: int = 128) -> list[tuple[str, float, float]]:
     """Returns (part name, x, y) per UV island of each labelled part, x/y in [0,1] of the UV image (row 0 is v = 1).
 
-    face_uvs (F,3,2), face_parts (F,) indices into ``part_names``; islands under ``min_area`` are unlabelled.
+    face_uvs (F,3,2), face_parts (F,) indices into ``part_names``; islands under 0.2 % of the image are unlabelled.
     """
     import cv2
 
@@ -226,6 +226,6 @@ def uv_part_labels(face_uvs: np.ndarray, face_parts: np.ndarray, part_names: lis
         m = (uv_triangle_mask(face_uvs, size, faces=sel) > 0.5).astype(np.uint8)
         n, _lab, stats, cents = cv2.connectedComponentsWithStats(m, connectivity=8)
         for i in range(1, n):
-            if stats[i, cv2.CC_STAT_AREA] >= min_area * size * size:
+            if stats[i, cv2.CC_STAT_AREA] >= 0.002 * size * size:
                 out.append((name.replace("_", " "), float(cents[i][0]) / size, float(cents[i][1]) / size))
     return out

@@ -20,13 +20,13 @@ __all__ = ["JOINT_GROUPS", "NUM_JOINTS", "SMPL_JOINT_NAMES", "PoseState", "joint
 PICK_RADIUS_PX = 14.0
 
 
-def nearest_joint(pixels: np.ndarray, click: tuple[float, float], radius: float = PICK_RADIUS_PX) -> int | None:
-    """Returns the index of the joint whose projection pixels (J,2) is nearest to ``click`` within ``radius``, else None."""
+def nearest_joint(pixels: np.ndarray, click: tuple[float, float]) -> int | None:
+    """Returns the index of the joint whose projection pixels (J,2) is nearest to ``click`` within PICK_RADIUS_PX, else None."""
     pixels = np.asarray(pixels, np.float64).reshape(-1, 2)
     d = np.linalg.norm(pixels - np.asarray(click, np.float64)[None, :2], axis=1)
     d[~np.isfinite(d)] = np.inf
     j = int(np.argmin(d)) if len(d) else -1
-    return j if j >= 0 and d[j] <= radius else None
+    return j if j >= 0 and d[j] <= PICK_RADIUS_PX else None
 
 
 def standing_pose() -> np.ndarray:

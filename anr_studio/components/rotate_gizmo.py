@@ -52,9 +52,9 @@ def ring_radius(view: OrbitView, center: np.ndarray, height_px: float) -> float:
     return radius_px * metres_per_px
 
 
-def ring_points(center: np.ndarray, frame: np.ndarray, radius: float, segments: int = RING_SEGMENTS) -> np.ndarray:
-    """Returns the three closed rings, (3, segments+1, 3): ring k lies in the plane normal to ``frame[:, k]``."""
-    t = np.linspace(0.0, 2.0 * math.pi, segments + 1)
+def ring_points(center: np.ndarray, frame: np.ndarray, radius: float) -> np.ndarray:
+    """Returns the three closed rings, (3, RING_SEGMENTS+1, 3): ring k lies in the plane normal to ``frame[:, k]``."""
+    t = np.linspace(0.0, 2.0 * math.pi, RING_SEGMENTS + 1)
     c, s = np.cos(t)[:, None], np.sin(t)[:, None]
     f = np.asarray(frame, np.float64)
     rings = [np.asarray(center, np.float64) + radius * (c * f[:, (k + 1) % 3] + s * f[:, (k + 2) % 3]) for k in range(3)]
@@ -84,21 +84,20 @@ def _segment_distance(points: np.ndarray, p: np.ndarray) -> float:
     return float(d.min()) if len(d) else math.inf
 
 
-def pick_ring(ring_pixels: np.ndarray, press: tuple[float, float], frame: np.ndarray, view_dir: np.ndarray,
-              tolerance: float = GRAB_TOLERANCE_PX) -> int | None:
-    """Returns the axis (0..2) of the ring drawn nearest to ``press`` within ``tolerance`` pixels, else None.
+def pick_ring(ring_pixels: np.ndarray, press: tuple[float, float], frame: np.ndarray, view_dir: np.ndarray) -> int | None:
+    """Returns the axis (0..2) of the ring drawn nearest to ``press`` within GRAB_TOLERANCE_PX pixels, else None.
 
     ring_pixels (3,N,2); frame (3,3) the joint's axes; view_dir (3,) eye -> joint; where rings cross, the one
     facing the viewer most wins.
     """
     p = np.asarray(press, np.float64)[:2]
     dist = np.array([_segment_distance(np.asarray(ring_pixels[k], np.float64), p) for k in range(3)])
-    if not (dist <= tolerance).any():
+    if not (dist <= GRAB_TOLERANCE_PX).any():
         return None
     v = np.asarray(view_dir, np.float64) / max(float(np.linalg.norm(view_dir)), 1e-12)
     facing = np.abs(np.asarray(frame, np.float64).T @ v)
     # One pixel of distance outweighs any difference in facing; facing breaks near-ties only.
-    score = np.where(dist <= tolerance, np.round(dist) - 0.5 * facing, np.inf)
+    score = np.where(dist <= GRAB_TOLERANCE_PX, np.round(dist) - 0.5 * facing, np.inf)
     return int(np.argmin(score))
 
 

@@ -43,7 +43,3 @@ class Undoable(Generic[T]):
         target.append(self._snapshot())
         self._restore(source.pop())
         return True
-
-    @property
-    def can_undo(self) -> bool:
-        return bool(self._undo)

@@ -18,15 +18,10 @@ from anr_studio.jobs.runner import BackgroundJob
 
 
 def to_qimage(img: np.ndarray) -> QtGui.QImage:
-    """Returns a QImage (deep copy) of ``img`` (H,W,3) or (H,W,4) or (H,W) uint8 (floats in [0,1] are scaled)."""
-    a = np.asarray(img)
-    if a.dtype != np.uint8:
-        a = (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    a = np.ascontiguousarray(a)
+    """Returns a QImage (deep copy) of ``img`` (H,W,3) or (H,W,4) uint8."""
+    a = np.ascontiguousarray(img)
     h, w = a.shape[:2]
-    if a.ndim == 2:
-        fmt, bpl = QtGui.QImage.Format.Format_Grayscale8, w
-    elif a.shape[2] == 3:
+    if a.shape[2] == 3:
         fmt, bpl = QtGui.QImage.Format.Format_RGB888, 3 * w
     else:
         fmt, bpl = QtGui.QImage.Format.Format_RGBA8888, 4 * w
@@ -64,14 +59,14 @@ class ImageLabel(QtWidgets.QLabel):
         self._rescale()
 
 
-def show_error(parent: QtWidgets.QWidget | None, exc: BaseException, title: str = "ANR Studio") -> None:
+def show_error(parent: QtWidgets.QWidget | None, exc: BaseException) -> None:
     """Shows ``exc`` in a dialog: AnrError as its one sentence, anything else with its type (no traceback)."""
     if isinstance(exc, AnrError):
         text = str(exc)
     else:
         text = f"Something went wrong: {type(exc).__name__}: {exc}"
         traceback.print_exception(exc)  # keep the details on the console for bug reports
-    box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, title, text, QtWidgets.QMessageBox.StandardButton.Ok, parent)
+    box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "ANR Studio", text, QtWidgets.QMessageBox.StandardButton.Ok, parent)
     box.setObjectName("errorDialog")
     # The advice is for a file that did not open: the message starts with its path (not "training: no captures…"),
     # as the studio gives it (absolute). A message naming a file by its name alone is about what the file

@@ -264,21 +264,21 @@ class TrainingPanel(QtWidgets.QWidget):
                 if self._start_after is not None:
                     self.start(self._start_after)
 
-    def end_fit(self, timeout: float = 60.0) -> None:
+    def end_fit(self) -> None:
         """Stops a running fit as Stop does and waits for it, so that the identity it made so far joins its avatar now
         (``fit_ended``); a fit that has just ended is taken in as well."""
         if self.job is not None and self.job.options.fit_into and not self._end_shown:
-            self._stop_and_wait(timeout)
+            self._stop_and_wait()
             self.poll()
 
-    def shutdown(self, timeout: float = 60.0) -> None:
+    def shutdown(self) -> None:
         """Stops a running training (it checkpoints) and waits for it, so closing leaves a loadable run."""
         self._timer.stop()  # no polling while closing: the stopped run must not ask to open its avatar
-        self._stop_and_wait(timeout)
+        self._stop_and_wait()
 
-    def _stop_and_wait(self, timeout: float) -> None:
+    def _stop_and_wait(self) -> None:
         if self.job is not None and self.job.running:
             self.stop()
             t0 = time.monotonic()
-            while not self.job.join(0.05) and time.monotonic() - t0 < timeout:
+            while not self.job.join(0.05) and time.monotonic() - t0 < 60.0:
                 QtWidgets.QApplication.processEvents()

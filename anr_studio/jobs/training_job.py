@@ -145,8 +145,8 @@ class _QueueCallback(Callback):
         self.queue.put(("log", f"{'fitting' if trainer.fitting else 'training'} ended: {reason}"))
 
 
-def heldout_preview(trainer, max_edge: int = 256):
-    """Returns (truth, render) (H,W,3) uint8, at most ``max_edge``, of the first capture's first held-out frame
+def heldout_preview(trainer):
+    """Returns (truth, render) (H,W,3) uint8, at most 256 pixels a side, of the first capture's first held-out frame
     (else its last frame) rendered now with the trainer's weights under its lock."""
     import cv2
     import torch
@@ -160,7 +160,7 @@ def heldout_preview(trainer, max_edge: int = 256):
         render = render_frames(trainer_avatar(trainer), cap, [idx])[0]["composite"]
     truth = cap.frame(idx)
     h, w = truth.shape[:2]
-    scale = min(1.0, max_edge / max(h, w))
+    scale = min(1.0, 256 / max(h, w))
     if scale < 1.0:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         truth, render = (cv2.resize(im, size, interpolation=cv2.INTER_AREA) for im in (truth, render))

@@ -8,9 +8,6 @@ from anr_studio.metrics.flip import flip
 from anr_studio.metrics.image import mask_iou, psnr, ssim, to_unit_image
 from anr_studio.metrics.perceptual import lpips_distance, lpips_status
 
-METRIC_NAMES = ("psnr", "ssim", "flip", "lpips", "mask_iou")
-
-
 def compute_metrics(pred: Any, target: Any, pred_mask: Any = None, target_mask: Any = None, *,
                     device: str = "cpu") -> dict[str, float | None]:
     """Returns {"psnr", "ssim", "flip", "lpips", "mask_iou"} (lower is better for FLIP and LPIPS) for one
@@ -24,5 +21,4 @@ def compute_metrics(pred: Any, target: Any, pred_mask: Any = None, target_mask: 
     }
 
 
-__all__ = ["METRIC_NAMES", "compute_metrics", "flip", "lpips_distance", "lpips_status", "mask_iou", "psnr", "ssim",
-           "to_unit_image"]
+__all__ = ["compute_metrics", "flip", "lpips_distance", "lpips_status", "mask_iou", "psnr", "ssim", "to_unit_image"]

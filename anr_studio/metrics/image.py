@@ -46,16 +46,16 @@ def psnr(pred: Any, target: Any) -> float:
     return math.inf if np.array_equal(a, b) else float(peak_signal_noise_ratio(b, a, data_range=1.0))
 
 
-def ssim(pred: Any, target: Any, sigma: float = SSIM_SIGMA) -> float:
+def ssim(pred: Any, target: Any) -> float:
     """Returns the mean SSIM of two images (HWC, uint8 or float [0, 1]): Wang et al. (2004) with a Gaussian
-    window of ``sigma`` (11 pixels), population covariances, as scikit-image computes it."""
+    window of SSIM_SIGMA (11 pixels), population covariances, as scikit-image computes it."""
     from skimage.metrics import structural_similarity
 
     a, b = _pair(pred, target)
-    window = 2 * int(3.5 * sigma + 0.5) + 1  # scikit-image's Gaussian window (truncated at 3.5 sigma)
+    window = 2 * int(3.5 * SSIM_SIGMA + 0.5) + 1  # scikit-image's Gaussian window (truncated at 3.5 sigma)
     if min(a.shape[:2]) < window:
         raise AnrError(f"metrics: images of size {a.shape[0]}x{a.shape[1]} are too small for SSIM, expected sides >= {window}")
-    return float(structural_similarity(a, b, gaussian_weights=True, sigma=sigma, use_sample_covariance=False,
+    return float(structural_similarity(a, b, gaussian_weights=True, sigma=SSIM_SIGMA, use_sample_covariance=False,
                                        data_range=1.0, channel_axis=-1))
 
 

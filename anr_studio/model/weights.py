@@ -3,7 +3,6 @@ hub cache (temporary name, checked against the hash prefix in its name, renamed)
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import urllib.error
@@ -13,8 +12,6 @@ import torch
 
 from anr_studio.errors import AnrError
 from anr_studio.fileio import atomic_path
-
-log = logging.getLogger(__name__)
 
 OFFLINE_ENV = "ANR_OFFLINE"
 """Environment variable that forbids downloads when set to 1, true or yes (``anr-studio --offline`` sets it)."""
@@ -32,9 +29,9 @@ def offline() -> bool:
     return os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
-def set_offline(value: bool = True) -> None:
-    """Forbids (or allows) downloads for this process and the processes it starts."""
-    os.environ[OFFLINE_ENV] = "1" if value else "0"
+def set_offline() -> None:
+    """Forbids downloads for this process and the processes it starts."""
+    os.environ[OFFLINE_ENV] = "1"
 
 
 def _hash_prefix(filename: str) -> str | None:

@@ -118,7 +118,7 @@ def _units(height: float) -> tuple[float, str]:
     return FALLBACK_HEIGHT_M / max(height, 1e-9), f"unknown (scaled a {height:.3g}-unit figure to {FALLBACK_HEIGHT_M} m)"
 
 
-def load_bvh(path: str | os.PathLike, name: str | None = None) -> MotionClip:
+def load_bvh(path: str | os.PathLike) -> MotionClip:
     """Returns the BVH file's motion retargeted to SMPL ``poses (N,24,3)``, ``transl (N,3)`` metres."""
     path = Path(path)
     data = parse_bvh(path)
@@ -175,4 +175,4 @@ def load_bvh(path: str | os.PathLike, name: str | None = None) -> MotionClip:
     with np.errstate(over="ignore"):
         transl = transl.astype(np.float32)
     validate_motion(poses, transl, 1.0 / data.frame_time, data.label)
-    return MotionClip(poses, transl, 1.0 / data.frame_time, name or path.stem, meta)
+    return MotionClip(poses, transl, 1.0 / data.frame_time, path.stem, meta)

@@ -54,11 +54,10 @@ class Fragments:
         return self.covered
 
     def covered_corners(self, faces: torch.Tensor, num_vertices: int,
-                        covered: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Returns (covered (N,), image (N,), corners (N,3)): covered pixels (``covered``, flat indices, or all),
+                        covered: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Returns (covered (N,), image (N,), corners (N,3)): the covered pixels ``covered`` (flat indices),
         their image in the batch and the flat indices into a (B*V) vertex list of the corners of the face seen there
         (``faces`` (F,3) as rasterized)."""
-        covered = self.covered_pixels() if covered is None else covered
         image = covered // (self.face_id.shape[1] * self.face_id.shape[2])
         face = self.face_id.reshape(-1).index_select(0, covered)
         corners = faces.to(device=covered.device, dtype=torch.long).index_select(0, face) + (image * num_vertices).unsqueeze(1)
@@ -68,11 +67,6 @@ class Fragments:
     def mask(self) -> torch.Tensor:
         """Returns (B,H,W) bool, True where a face covers the pixel."""
         return self.face_id >= 0
-
-    @property
-    def image_size(self) -> tuple[int, int]:
-        """Returns (H, W)."""
-        return int(self.face_id.shape[1]), int(self.face_id.shape[2])
 
 
 def _check_inputs(vertices, faces, camera, image_size) -> tuple[int, int]:

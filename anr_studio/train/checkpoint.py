@@ -164,9 +164,9 @@ def checkpoint_paths(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
     return sorted(((int(m.group(1)), p) for m, p in matches if m), reverse=True)
 
 
-def save_checkpoint(run_dir: str | os.PathLike, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any], keep: int = 2) -> Path:
-    """Writes checkpoint ``step`` (tensors copied to the CPU) atomically, keeps the ``keep`` newest (two: a good one
-    survives a bad write); returns the JSON path."""
+def save_checkpoint(run_dir: str | os.PathLike, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
+    """Writes checkpoint ``step`` (tensors copied to the CPU) atomically, keeps the two newest (a good one survives
+    a bad write); returns the JSON path."""
     folder = Path(run_dir) / CHECKPOINT_DIR
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob(".step-*.tmp"):  # left by a process killed mid-write
@@ -184,7 +184,7 @@ def save_checkpoint(run_dir: str | os.PathLike, step: int, tensors: dict[str, to
     atomic_write_text(json_path, json.dumps(record))
     # Prune only now that the new checkpoint is committed; the JSON goes first so a kill
     # between the two deletions leaves an orphan tensor file, never a dangling marker.
-    for old_step, old_json in checkpoint_paths(run_dir)[max(keep, 1):]:
+    for old_step, old_json in checkpoint_paths(run_dir)[2:]:
         old_json.unlink(missing_ok=True)
         (folder / f"step-{old_step:08d}.safetensors").unlink(missing_ok=True)
     for orphan in folder.glob("step-*.safetensors"):

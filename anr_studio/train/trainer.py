@@ -14,7 +14,6 @@ import numpy as np
 import torch
 
 from anr_studio.body import load_body
-from anr_studio.errors import AnrError
 from anr_studio.fileio import on_stop_signals, unlock_folder
 from anr_studio.model import ANRLoss, MultiScaleDiscriminator, TextureConfig, build_renderer, build_textures
 from anr_studio.model.images import from_pixels, to_pixels

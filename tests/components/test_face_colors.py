@@ -69,7 +69,7 @@ def test_face_colors_reject_bad_shapes():
 
 def test_checker_face_colors_alternate_between_cells():
     uvs = np.array([[[0.01, 0.01]] * 3, [[0.07, 0.01]] * 3, [[0.07, 0.07]] * 3], np.float32)
-    colors = checker_face_colors(uvs, cells=16)
+    colors = checker_face_colors(uvs)
     assert colors.shape == (3, 4)
     assert not np.array_equal(colors[0], colors[1]) and np.array_equal(colors[0], colors[2])
 

@@ -48,7 +48,7 @@ def test_start_shape_is_shown_kept_by_reset_and_no_undo_step():
     seen = []
     s.changed.connect(seen.append)
     s.set_start_betas(np.array([0.5, -1.0, 0.25, 9.0], np.float32))  # longer than the body's: cut
-    assert s.betas.tolist() == [0.5, -1.0, 0.25] and seen == ["betas"] and s.at_start() and not s.can_undo
+    assert s.betas.tolist() == [0.5, -1.0, 0.25] and seen == ["betas"] and s.at_start() and not s.undo()
     s.set_beta(0, 2.0)
     assert not s.at_start()
     s.reset_all()

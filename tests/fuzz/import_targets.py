@@ -152,7 +152,7 @@ def load_import_source(src: Path) -> None:
         except AnrError:
             assert not any(outputs.iterdir()), "a refused import left a file behind"
             raise
-        assert validate(out, deep=True) == []
+        assert validate(out) == []
         cap = Capture(out)
         for i in range(len(cap)):
             cap.frame(i)

@@ -64,7 +64,7 @@ def load_capture(path: Path) -> None:
     """Opens a capture and reads everything training and the studio read."""
     from anr_studio.capture import Capture, validate
 
-    problems = validate(path, deep=True)
+    problems = validate(path)
     assert isinstance(problems, list) and all(isinstance(p, str) and "\n" not in p for p in problems)
     cap = Capture(path)
     for i in range(len(cap)):

@@ -12,7 +12,7 @@ def test_motion_load_scrub_play_and_use_pose(window, qtbot):
     np.testing.assert_allclose(window.pose_state.pose, pp.playback.pose(0), atol=1e-6)
     pp.timeline.setValue(10)
     np.testing.assert_allclose(window.pose_state.pose, pp.playback.pose(10), atol=1e-6)
-    assert not window.pose_state.can_undo  # previewing frames does not fill the undo history
+    assert not window.pose_state.undo()  # previewing frames does not fill the undo history
     pp.speed.setValue(2.0)
     pp.play_btn.setChecked(True)
     qtbot.waitUntil(lambda: pp.timeline.value() != 10, timeout=3000)
@@ -21,7 +21,7 @@ def test_motion_load_scrub_play_and_use_pose(window, qtbot):
     qtbot.wait(150)
     assert pp.timeline.value() == frame  # paused
     pp._use_frame()
-    assert window.pose_state.can_undo
+    assert window.pose_state.undo()
 
 
 def test_first_launch_opens_the_demo_avatar(qtbot, tmp_path, monkeypatch, standin_body):

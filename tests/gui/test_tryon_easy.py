@@ -164,4 +164,4 @@ def test_the_swap_preview_shows_identity_b_in_its_own_shape(window, qtbot, tiny_
     assert window.neural.ident_box.currentText() == "bob"
     np.testing.assert_allclose(window.pose_state.betas, bob)
     np.testing.assert_allclose(window.neural.last_result.request.betas, bob)
-    assert window.pose_state.at_start() and not window.pose_state.can_undo  # following B is no pose edit
+    assert window.pose_state.at_start() and not window.pose_state.undo()  # following B is no pose edit

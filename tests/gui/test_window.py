@@ -77,7 +77,7 @@ def test_each_identity_is_shown_in_its_own_shape(window, tiny_avatar):
     assert window.neural.identity == "alice" and not ps.betas.any()  # alice has no stored shape
     window.neural.ident_box.setCurrentText("carol")
     np.testing.assert_allclose(ps.betas, 0.5)
-    assert ps.at_start() and not ps.can_undo  # picking whom to show is no edit
+    assert ps.at_start() and not ps.undo()  # picking whom to show is no edit
     ps.set_beta(0, 1.5)
     ps.reset_all()
     np.testing.assert_allclose(ps.betas, 0.5)

@@ -76,7 +76,7 @@ def test_a_record_lacking_a_hyperparameter_takes_the_running_one_and_one_lacking
 
 def test_save_keeps_the_newest_complete_checkpoints(tmp_path):
     for step in range(1, 5):
-        save_checkpoint(tmp_path, step, {"w": torch.full((3,), float(step))}, {"note": "x"}, keep=2)
+        save_checkpoint(tmp_path, step, {"w": torch.full((3,), float(step))}, {"note": "x"})
     assert [s for s, _ in checkpoint_paths(tmp_path)] == [4, 3]
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
         "step-00000003.json", "step-00000003.safetensors", "step-00000004.json", "step-00000004.safetensors"]
@@ -103,7 +103,7 @@ SAVER = textwrap.dedent("""
         step += 1
         # Every tensor holds the step, so a loaded checkpoint must be internally consistent.
         tensors = {f"w{i}": torch.full((256, 1024), float(step)) for i in range(8)}
-        save_checkpoint(sys.argv[1], step, tensors, {"step_copy": step}, keep=2)
+        save_checkpoint(sys.argv[1], step, tensors, {"step_copy": step})
         print(step, flush=True)
 """)
 

@@ -107,8 +107,8 @@ def _part_mask(body, name: str) -> np.ndarray | None:
     return parts.detach().cpu().numpy() == body.part_names.index(name)
 
 
-def _smooth(offset: np.ndarray, faces: np.ndarray, pinned: np.ndarray, iterations: int = 3) -> np.ndarray:
-    """Returns ``offset`` (V,3) averaged with its mesh neighbours a few times (``pinned`` (V,) stay put), so
+def _smooth(offset: np.ndarray, faces: np.ndarray, pinned: np.ndarray) -> np.ndarray:
+    """Returns ``offset`` (V,3) averaged with its mesh neighbours three times (``pinned`` (V,) stay put), so
     hems and hairlines are short slopes instead of cliffs of stretched triangles."""
     from scipy.sparse import coo_matrix
 
@@ -119,7 +119,7 @@ def _smooth(offset: np.ndarray, faces: np.ndarray, pinned: np.ndarray, iteration
     adj.data[:] = 1.0  # duplicate edges count once
     deg = np.maximum(np.asarray(adj.sum(1)).ravel(), 1)
     out = offset.copy()
-    for _ in range(iterations):
+    for _ in range(3):
         out = np.where(pinned[:, None], offset, 0.5 * out + 0.5 * (adj @ out) / deg[:, None])
     return out
 

@@ -30,7 +30,7 @@ def front_faces(vertices: torch.Tensor, faces: torch.Tensor, centres: torch.Tens
 
 
 def render_people(person: TruePerson, vertices: torch.Tensor, camera: PerspectiveCamera, image_size: tuple[int, int],
-                  supersample: int = 2, max_pairs: int = 2**22) -> tuple[np.ndarray, np.ndarray]:
+                  supersample: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Returns (colour (B,H,W,3) float32 premultiplied by alpha, alpha (B,H,W) float32 in [0,1]) of the posed
     true person ``vertices`` (B,V,3), rendered at ``supersample`` times ``image_size`` and box filtered."""
     h, w = image_size
@@ -42,7 +42,7 @@ def render_people(person: TruePerson, vertices: torch.Tensor, camera: Perspectiv
     kept = front_faces(verts, person.faces, camera.centers)
     faces = person.faces[kept]
     face_region = person.face_region[kept.numpy()]
-    frags = rasterize(verts, faces, cam, (h * s, w * s), max_pairs=max_pairs)
+    frags = rasterize(verts, faces, cam, (h * s, w * s), max_pairs=2**22)
     normals = vertex_normals(verts, person.faces)
     face_ids = frags.face_id.reshape(batch, -1)
     barys = frags.bary.reshape(batch, -1, 3)

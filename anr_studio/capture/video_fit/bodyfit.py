@@ -148,7 +148,7 @@ def _initial_root(kp: torch.Tensor, conf: torch.Tensor, layout: str, focal: floa
 
 def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[int, int], layout: str, *,
              body=None, keypoints3d: np.ndarray | None = None, focal: float | None = None, height: float | None = None,
-             num_betas: int = 10, config: FitConfig | None = None, progress=None) -> BodyFit:
+             config: FitConfig | None = None, progress=None) -> BodyFit:
     """Returns the BodyFit of the built-in body (or ``body``) to a clip's keypoints.
 
     ``keypoints`` (N,L,2) pixels in ``layout``'s order, ``confidence`` (N,L) in [0,1]; ``keypoints3d``
@@ -176,7 +176,7 @@ def fit_body(keypoints: np.ndarray, confidence: np.ndarray, image_size: tuple[in
     focal0 = float(focal) if focal else DEFAULT_FOCAL * max(h, w)
     log_focal = torch.zeros((), requires_grad=focal is None)
 
-    num_betas = min(num_betas, body.num_betas)
+    num_betas = min(10, body.num_betas)
     betas = torch.zeros(num_betas, requires_grad=True)
     if height is not None and not (math.isfinite(height) and MIN_HEIGHT <= height <= MAX_HEIGHT):
         raise AnrError(f"height: {height} m, expected the person's standing height in metres "
