@@ -117,4 +117,4 @@ def test_a_real_runner_filmed_hand_held_lands_near_the_fitters_keypoints(tmp_pat
     joints = _joints_2d(cap, list(range(len(cap))), load_body())
     keypoints = np.load(folder / "keypoints_2d.npy")
     err = np.linalg.norm(joints[:, [0, 4, 5, 7, 8, 16, 17]] - keypoints[:, [0, 4, 5, 7, 8, 20, 21], :2], axis=-1)
-    assert len(cap) == len(images) and np.median(err) < 20.0  # pixels at 1280x720 (measured 16.4)
+    assert len(cap) == len(images) and np.median(err) < 20.0  # pixels at 1280x720 (measured 15.4)
