@@ -400,7 +400,7 @@ def report(args, device: str, rows: dict, commands: list[str], timings: dict, lp
                          f"{fmt(s['psnr'], 2)} | {fmt(s['ssim'])} | {fmt(s['flip'])} | {fmt(s['lpips'])} | "
                          f"{fmt(s['mask_iou'])} | {fmt(s['sharpness'], 2)} | {fmt(s['artefact_max'], 0)} "
                          f"({s['artefact_flagged']:.0%}) |")
-    lines += ["", "| variant | flicker (levels; the truth's) ↓ | on white: artefact peak median / max (flagged) | try-on fidelity min / mean ↑ "
+    lines += ["", "| variant | flicker (levels; the truth's) | on white: artefact peak median / max (flagged) | try-on fidelity min / mean ↑ "
               "| leakage mean / max ↓ |", "|---|---|---|---|---|"]
     for name, r in rows.items():
         w, t = r["white_artefact"], r["tryon"]

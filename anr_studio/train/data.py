@@ -137,20 +137,24 @@ class StepBatches:
             self.step += 1
 
 
+REFIT_BATCH = 16
+"""Frames fitted together by `refined_poses`."""
+
+
 def refined_poses(body: torch.nn.Module, cap: Capture, steps: int,
                   progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Returns (pose (N,24,3), transl (N,3)) float32 of every frame of ``cap`` fitted to its mask by ``steps`` of
-    test-time pose refinement (`anr_studio.avatar.refine`), 16 frames at a time; ``progress(done,
+    test-time pose refinement (`anr_studio.avatar.refine`), `REFIT_BATCH` frames at a time; ``progress(done,
     total)`` (frames) before the first batch and after each."""
     device = body.v_template.device
     pose = np.stack([cap.pose(i) for i in range(len(cap))])
     transl = np.stack([cap.transl(i) for i in range(len(cap))])
     cameras = [torch.from_numpy(c).to(device) for c in cap.cameras()]
     betas = torch.from_numpy(cap.betas[None, : body.num_betas].astype(np.float32)).to(device)
-    for start in range(0, len(cap), 16):
+    for start in range(0, len(cap), REFIT_BATCH):
         if progress is not None:
             progress(start, len(cap))
-        idx = slice(start, min(len(cap), start + 16))
+        idx = slice(start, min(len(cap), start + REFIT_BATCH))
         mask = torch.from_numpy(np.stack([cap.mask(i) for i in range(len(cap))[idx]])).to(device).float().div(255)
         refined = refine_poses(body, torch.from_numpy(pose[idx]).to(device), betas, torch.from_numpy(transl[idx]).to(device),
                                PerspectiveCamera(*(c[idx] for c in cameras)), mask.unsqueeze(1), PoseRefinement(steps=steps))
