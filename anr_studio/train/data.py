@@ -143,24 +143,27 @@ REFIT_BATCH = 16
 
 def refined_poses(body: torch.nn.Module, cap: Capture, steps: int,
                   progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (pose (N,24,3), transl (N,3)) float32 of every frame of ``cap`` fitted to its mask by ``steps`` of
-    test-time pose refinement (`anr_studio.avatar.refine`), `REFIT_BATCH` frames at a time; ``progress(done,
-    total)`` (frames) before the first batch and after each."""
+    """Returns (pose (N,24,3), transl (N,3)) float32 of every frame of ``cap``: the training frames (the ones
+    training draws from) fitted to their masks by ``steps`` of test-time pose refinement
+    (`anr_studio.avatar.refine`), `REFIT_BATCH` frames at a time, the held-out ones as stored; ``progress(done,
+    total)`` (fitted frames) before the first batch and after each."""
     device = body.v_template.device
     pose = np.stack([cap.pose(i) for i in range(len(cap))])
     transl = np.stack([cap.transl(i) for i in range(len(cap))])
     cameras = [torch.from_numpy(c).to(device) for c in cap.cameras()]
     betas = torch.from_numpy(cap.betas[None, : body.num_betas].astype(np.float32)).to(device)
-    for start in range(0, len(cap), REFIT_BATCH):
+    frames = cap.split("train")
+    for start in range(0, len(frames), REFIT_BATCH):
         if progress is not None:
-            progress(start, len(cap))
-        idx = slice(start, min(len(cap), start + REFIT_BATCH))
-        mask = torch.from_numpy(np.stack([cap.mask(i) for i in range(len(cap))[idx]])).to(device).float().div(255)
+            progress(start, len(frames))
+        idx = frames[start:start + REFIT_BATCH]
+        mask = torch.from_numpy(np.stack([cap.mask(int(i)) for i in idx])).to(device).float().div(255)
+        rows = torch.from_numpy(idx).to(device)
         refined = refine_poses(body, torch.from_numpy(pose[idx]).to(device), betas, torch.from_numpy(transl[idx]).to(device),
-                               PerspectiveCamera(*(c[idx] for c in cameras)), mask.unsqueeze(1), PoseRefinement(steps=steps))
+                               PerspectiveCamera(*(c[rows] for c in cameras)), mask.unsqueeze(1), PoseRefinement(steps=steps))
         pose[idx], transl[idx] = (r.cpu().numpy() for r in refined)
     if progress is not None:
-        progress(len(cap), len(cap))
+        progress(len(frames), len(frames))
     return pose, transl
 
 

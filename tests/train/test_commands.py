@@ -90,8 +90,8 @@ def test_train_reports_fitting_the_poses_to_the_masks_as_lines_or_bars_after_the
 
     lines = train(tmp_path / "lines").splitlines()  # stderr is no terminal here: progress lines
     fit = [line for line in lines if line.startswith("fitting the tracked poses to the masks")]
-    assert fit == [f"fitting the tracked poses to the masks ({who}): {done}/8 frames"
-                   for who in ("alice", "bob") for done in (0, 8)]
+    assert fit == [f"fitting the tracked poses to the masks ({who}): {done}/6 frames"  # the 6 training frames of 8
+                   for who in ("alice", "bob") for done in (0, 6)]
     assert lines.index(fit[-1]) < next(i for i, line in enumerate(lines) if line.startswith("step 1/1"))
 
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal: stages, a bar per identity, the steps' bar
@@ -100,7 +100,7 @@ def test_train_reports_fitting_the_poses_to_the_masks_as_lines_or_bars_after_the
               "preparing the training frames…"]
     assert [line for line in bars.splitlines() if line in stages] == stages
     for who in ("alice", "bob"):
-        assert f"fitting the tracked poses to the masks ({who}): 100%" in bars and "8/8 [" in bars
+        assert f"fitting the tracked poses to the masks ({who}): 100%" in bars and "6/6 [" in bars
     assert "1/1 [" in bars and bars.index("building the model…") < bars.index("fitting the tracked poses")
 
 
