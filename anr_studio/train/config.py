@@ -32,8 +32,9 @@ class DataConfig:
     cache_in_memory: bool = False
     """Read every frame into RAM once (fast for small captures; about N*H*W*4 bytes)."""
     refine_poses: int = 30
-    """Before training (and on resume), fit every training frame's tracked pose to its mask with this many steps of test-time
-    pose refinement (`anr_studio.avatar.refine`), so that the texture learns from better aligned frames; 0: none."""
+    """Before training (and on resume), fit every training frame's tracked pose to its mask with this many steps of
+    test-time pose refinement (`anr_studio.avatar.refine`), so that the texture learns from better aligned frames;
+    0: none."""
 
 
 @dataclass
