@@ -18,6 +18,7 @@ from anr_studio.avatar.refine import PoseRefinement, refine_poses
 from anr_studio.body import load_body
 from anr_studio.errors import AnrError, expect_finite, expect_shape, inputs_checked_on_host
 from anr_studio.model import NeuralTexture
+from anr_studio.model.graphed import GraphedRenderer
 from anr_studio.model.images import from_pixels
 from anr_studio.render import PerspectiveCamera, orbit_camera
 
@@ -157,35 +158,18 @@ class Avatar:
             module.texture.copy_(tex[None])
         self._textures[name] = module.to(self.device).requires_grad_(False)
 
-    def _clear_caches(self) -> None:
-        """Drops the per-frame caches and captured frame graphs (they hold identities, body and device)."""
-        self._cache.clear()
-        if self._frames is not None:
-            self._frames.clear()
-
     # -- rendering ----------------------------------------------------------------------------
     def tune(self, bf16: bool = True, channels_last: bool = True, graphs: bool = True, whole_frame: bool = True) -> "Avatar":
         """Returns self, set up for speed on its device (saved weights are unchanged). CPU: fp32 channels_last weights,
         the arguments ignored. CUDA: ``bf16`` autocast, ``channels_last`` weights, ``graphs``: whole frames replayed
         as one graph per input layout (`FrameGraphs`) or, without ``whole_frame``, the renderer alone (`GraphedRenderer`)."""
-        self._frames = None
-        self._clear_caches()
-        if self.device.type == "cpu":
-            self.autocast = False
+        cuda = self.device.type == "cuda"
+        self._cache.clear()
+        self.autocast = cuda and bool(bf16)
+        if self.device.type == "cpu" or cuda and channels_last:
             self.renderer.to(memory_format=torch.channels_last)
-            self._network = self.renderer
-            return self
-        if self.device.type != "cuda":
-            return self
-        self.autocast = bool(bf16)
-        if channels_last:
-            self.renderer.to(memory_format=torch.channels_last)
-        self._network = self.renderer
-        if graphs:
-            from anr_studio.model.graphed import GraphedRenderer
-
-            self._network = GraphedRenderer(self.renderer)
-            self._frames = FrameGraphs() if whole_frame else None
+        self._network = GraphedRenderer(self.renderer) if cuda and graphs else self.renderer
+        self._frames = FrameGraphs() if cuda and graphs and whole_frame else None
         return self
 
     def body_bounds(self, identity: str | None = None) -> tuple[np.ndarray, np.ndarray]:

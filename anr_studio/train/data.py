@@ -10,7 +10,6 @@ import io
 import json
 import os
 import signal
-import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +72,7 @@ class FramePools:
     others: list[np.ndarray]
 
     @classmethod
-    def from_captures(cls, captures: Sequence[Capture], warn=warnings.warn) -> "FramePools":
+    def from_captures(cls, captures: Sequence[Capture], warn: Callable[[str], None]) -> "FramePools":
         """Returns the pools; a capture without keyframes uses all its training frames as keyframes."""
         keys, others = [], []
         for cap in captures:
@@ -270,12 +269,3 @@ def ignore_stop_signals(worker_id: int) -> None:
     """DataLoader ``worker_init_fn``: workers ignore SIGINT, SIGTERM and SIGHUP; the main process stops them cleanly."""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
-
-
-def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Returns the items stacked into a batch (tensors gain a leading B dimension)."""
-    out: dict[str, Any] = {}
-    for key in items[0]:
-        values = [it[key] for it in items]
-        out[key] = torch.stack(values) if isinstance(values[0], torch.Tensor) else torch.tensor(values)
-    return out

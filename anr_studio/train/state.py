@@ -12,7 +12,7 @@ import torch
 from anr_studio.errors import AnrError
 from anr_studio.avatar.file import renderer_meta, unprefixed, write_avatar
 from anr_studio.train.checkpoint import (Checkpoint, flatten_optimizer, load_latest_checkpoint, restore_optimizer, rng_state,
-                                         save_checkpoint, set_rng_state)
+                                         set_rng_state)
 from anr_studio.train.rundir import AVATAR_FILE
 
 
@@ -49,12 +49,6 @@ def collect(trainer: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     if trainer.fitting is not None:
         meta["fit"] = {"renderer_source": trainer.fitting.source}
     return tensors, meta
-
-
-def save(trainer: Any) -> Path:
-    """Writes a checkpoint of ``trainer`` at its current step; returns the JSON path."""
-    tensors, meta = collect(trainer)
-    return save_checkpoint(trainer.out, trainer.step, tensors, meta)
 
 
 def _load_module(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str, source: str) -> None:

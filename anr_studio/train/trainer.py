@@ -21,9 +21,10 @@ from anr_studio.model.unet import graphed_norms
 from anr_studio.render import PerspectiveCamera
 from anr_studio.train import state as train_state
 from anr_studio.train.callbacks import Callback, StepInfo
+from anr_studio.train.checkpoint import save_checkpoint
 from anr_studio.train.config import TrainConfig
-from anr_studio.train.data import (FrameDataset, FramePools, StepBatches, available_cores, collate, ignore_stop_signals,
-                                    open_captures, stored_refined_poses)
+from anr_studio.train.data import (FrameDataset, FramePools, StepBatches, available_cores, ignore_stop_signals, open_captures,
+                                    stored_refined_poses)
 from anr_studio.train.distributed import (DistInfo, all_reduce_max, any_rank, average_gradients, broadcast_from_main,
                                           init_distributed, shutdown)
 from anr_studio.train.gan_watch import DiscriminatorWatch
@@ -181,7 +182,7 @@ class Trainer:
         # More worker processes than cores only contend with the training step (and torch warns).
         workers = min(c.data.workers, available_cores())
         self.loader = torch.utils.data.DataLoader(
-            self.dataset, batch_sampler=self.sampler, num_workers=workers, collate_fn=collate,
+            self.dataset, batch_sampler=self.sampler, num_workers=workers,
             pin_memory=self.cuda, persistent_workers=False, prefetch_factor=4 if workers else None,
             worker_init_fn=ignore_stop_signals,
             # Its own generator: iter() would otherwise draw from the global one, which the step uses
@@ -472,7 +473,7 @@ class Trainer:
         """Writes a checkpoint of the current step (rank 0) and returns its path."""
         if not self.dist.is_main:
             return None
-        path = train_state.save(self)
+        path = save_checkpoint(self.out, self.step, *train_state.collect(self))
         self._call("on_checkpoint", path)
         return path
 
