@@ -208,9 +208,8 @@ class UNet(nn.Module):
     decoder mirrors it with skip concatenations; leaky ReLU (0.2) down, ReLU up; the first and innermost levels
     have no norm; the last layer is linear (callers apply tanh / keep logits)."""
 
-    def __init__(self, in_channels: int, out_channels: int, config: UNetConfig | None = None) -> None:
+    def __init__(self, in_channels: int, out_channels: int, config: UNetConfig) -> None:
         super().__init__()
-        config = config or UNetConfig()
         config.validate("UNet config")
         self.config = config
         self.in_channels, self.out_channels = in_channels, out_channels

@@ -92,7 +92,7 @@ def fit_identity(avatar, capture_path: str, name: str, work_dir: str | Path, *, 
         raise AnrError(f"--name {name}: the avatar already has an identity of that name, expected a new name")
     if steps < 1 or not 0.0 <= keyframe_fraction <= 1.0:
         raise AnrError(f"fit: steps = {steps}, keyframe_fraction = {keyframe_fraction}, expected >= 1 and a share in [0, 1]")
-    (cap,) = open_captures([capture_path], need_masks=True)
+    (cap,) = open_captures([capture_path])
     avatar.check_body_model(cap.body_model_id, cap.path.name)
     work = Path(work_dir)
     if resume and not checkpoint_paths(work):

@@ -78,7 +78,7 @@ class Trainer:
             torch.backends.cudnn.allow_tf32 = True
         self.capture_paths = [str(Path(p).resolve()) for p in captures]  # recorded; messages name them as given
         self._call("on_phase", "opening the captures")
-        self.captures = open_captures([str(p) for p in captures], need_masks=True)
+        self.captures = open_captures([str(p) for p in captures])
         self.identities = list(fitting.names) if fitting else [c.identity for c in self.captures]
         if self.dist.is_main:
             prepare_run_dir(self.out, resume)
@@ -178,7 +178,7 @@ class Trainer:
         poses = [stored_refined_poses(self.body, cap, c.data.refine_poses, self.out, write=self.dist.is_main,
                                       progress=lambda done, total, who=who: self._call("on_pose_fit", who, done, total))
                  for cap, who in zip(self.captures, self.identities)] if c.data.refine_poses else None
-        self.dataset = FrameDataset(self.captures, c.data, augment=True, poses=poses)
+        self.dataset = FrameDataset(self.captures, c.data, poses=poses)
         # More worker processes than cores only contend with the training step (and torch warns).
         workers = min(c.data.workers, available_cores())
         self.loader = torch.utils.data.DataLoader(
