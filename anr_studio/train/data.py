@@ -140,7 +140,7 @@ REFIT_BATCH = 16
 
 
 def refined_poses(body: torch.nn.Module, cap: Capture, steps: int,
-                  progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  progress: Callable[[int, int], None] = lambda done, total: None) -> tuple[np.ndarray, np.ndarray]:
     """Returns (pose (N,24,3), transl (N,3)) float32 of every frame of ``cap``: the training frames (the ones
     training draws from) fitted to their masks by ``steps`` of test-time pose refinement
     (`anr_studio.avatar.refine`), `REFIT_BATCH` frames at a time, the held-out ones as stored; ``progress(done,
@@ -152,16 +152,14 @@ def refined_poses(body: torch.nn.Module, cap: Capture, steps: int,
     betas = torch.from_numpy(cap.betas[None, : body.num_betas].astype(np.float32)).to(device)
     frames = cap.split("train")
     for start in range(0, len(frames), REFIT_BATCH):
-        if progress is not None:
-            progress(start, len(frames))
+        progress(start, len(frames))
         idx = frames[start:start + REFIT_BATCH]
         mask = torch.from_numpy(np.stack([cap.mask(int(i)) for i in idx])).to(device).float().div(255)
         rows = torch.from_numpy(idx).to(device)
         refined = refine_poses(body, torch.from_numpy(pose[idx]).to(device), betas, torch.from_numpy(transl[idx]).to(device),
                                PerspectiveCamera(*(c[rows] for c in cameras)), mask.unsqueeze(1), PoseRefinement(steps=steps))
         pose[idx], transl[idx] = (r.cpu().numpy() for r in refined)
-    if progress is not None:
-        progress(len(frames), len(frames))
+    progress(len(frames), len(frames))
     return pose, transl
 
 
@@ -183,7 +181,7 @@ def fitted_poses_path(folder: str | os.PathLike, cap: Capture) -> Path:
 
 
 def stored_refined_poses(body: torch.nn.Module, cap: Capture, steps: int, folder: str | os.PathLike, write: bool = True,
-                         progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                         progress: Callable[[int, int], None] = lambda done, total: None) -> tuple[np.ndarray, np.ndarray]:
     """Returns `refined_poses` of ``cap`` as fitted before into ``folder``/fitted_poses for the same capture file,
     body and settings; else fits them and (``write``) stores them there atomically for the next resume."""
     path = fitted_poses_path(folder, cap)

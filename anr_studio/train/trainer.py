@@ -214,7 +214,8 @@ class Trainer:
         prepared = {"frame": frame, "background": background, "mask": mask, "uv": uv, "normals": maps.normals,
                     "body_mask": maps.mask}
         if self.mixer is not None:
-            prepared.update(self.mixer.inputs(step, int(batch["identity"][0]), self.textures, uv))
+            textures = [t.texture for t in self.textures]
+            prepared.update(self.mixer.inputs(step, int(batch["identity"][0]), textures, uv))
         return prepared
 
     def _prepare_ahead(self, batch: dict[str, Any], step: int) -> dict[str, Any] | None:
