@@ -112,9 +112,10 @@ def training_camera(cap) -> dict[str, list]:
     return {"K": K.tolist(), "R": R.tolist(), "t": t.tolist()}
 
 
-def avatar_meta(trainer: Any) -> dict[str, Any]:
-    """Returns the JSON metadata of the avatar file (see anr_studio.avatar.file)."""
-    return {
+def export_avatar(trainer: Any) -> Path:
+    """Writes ``OUT/avatar.anr`` with the trainer's renderer, textures and metadata (see anr_studio.avatar.file);
+    returns its path."""
+    meta = {
         **renderer_meta(trainer.renderer),
         "identities": trainer.identities,
         "betas": [cap.betas.astype(float).tolist() for cap in trainer.captures],
@@ -125,9 +126,5 @@ def avatar_meta(trainer: Any) -> dict[str, Any]:
         "step": trainer.step,
         "train_time_s": trainer.train_time,
     }
-
-
-def export_avatar(trainer: Any) -> Path:
-    """Writes ``OUT/avatar.anr`` with the trainer's renderer and textures; returns its path."""
     textures = [tex.texture for tex in trainer.textures]
-    return write_avatar(trainer.out / AVATAR_FILE, trainer.renderer.state_dict(), textures, avatar_meta(trainer))
+    return write_avatar(trainer.out / AVATAR_FILE, trainer.renderer.state_dict(), textures, meta)
