@@ -25,8 +25,8 @@ from anr_studio.train.checkpoint import save_checkpoint
 from anr_studio.train.config import TrainConfig
 from anr_studio.train.data import (FrameDataset, FramePools, StepBatches, available_cores, ignore_stop_signals, open_captures,
                                     stored_refined_poses)
-from anr_studio.train.distributed import (DistInfo, all_reduce_max, any_rank, average_gradients, broadcast_from_main,
-                                          init_distributed, shutdown)
+from anr_studio.train.distributed import (DistInfo, all_reduce_max, average_gradients, broadcast_from_main, init_distributed,
+                                          shutdown)
 from anr_studio.train.gan_watch import DiscriminatorWatch
 from anr_studio.train.nan_guard import BadStepCounter, nonfinite_flag
 from anr_studio.avatar.forward import body_maps, grid_jitter, run_renderer
@@ -376,7 +376,7 @@ class Trainer:
             # compare notes only every log_every steps.
             if self.step % o.log_every:
                 return None
-            anyone = any_rank(reason is not None, self.dist, self.device)
+            anyone = bool(all_reduce_max(torch.tensor([float(reason is not None)], device=self.device), self.dist))
             if anyone and reason is None:
                 reason = "stopped"
         return reason
