@@ -84,40 +84,37 @@ class CaptureWriter:
         """Returns the index of the frame just written. ``frame (H,W,3)`` uint8, ``mask (H,W)``
         uint8 0..255 (all frames or none), ``pose (24,3)`` axis-angle, ``transl (3,)``,
         ``camera`` = (K (3,3), R (3,3), t (3,)) when the writer has no static camera."""
-        with self._aborting((OSError, RuntimeError), any_error=False):  # a full disk: nothing half-written stays
-            return self._append(frame, mask, pose, transl, camera)
-
-    def _append(self, frame: Any, mask: Any, pose: Any, transl: Any, camera: tuple[Any, Any, Any] | None) -> int:
         self._check_open()
-        # HDF5 recovers badly from a full disk midway (its objects fail to close): check before each frame.
-        ensure_free_space(self.path, 2 * self.height * self.width * 4)
-        i = self._n
-        frame = as_uint8(frame, (self.height, self.width, 3), f"frame {i}", self._name)
-        if self._has_masks is None:
-            self._has_masks = mask is not None
-            if self._has_masks:
-                self._masks = image_dataset(self._f, S.MASKS, (self.height, self.width))
-        if self._has_masks != (mask is not None):
-            want = "a mask like the frames before it" if self._has_masks else "no mask, like the frames before it"
-            raise AnrError(f"{self._name}: frame {i} has {'no ' if mask is None else ''}mask, expected {want}")
-        if pose is not None or transl is not None:
-            if self._bulk_body is not None:
-                raise AnrError(f"{self._name}: frame {i} has its own pose, but set_body() already gave all poses")
-            self._body.append((_as_float(pose, (S.NUM_JOINTS, 3), f"body/pose[{i}]", self._name),
-                               _as_float(np.zeros(3) if transl is None else transl, (3,), f"body/transl[{i}]", self._name)))
-        if camera is not None:
-            if self._bulk_cams is not None:
-                raise AnrError(f"{self._name}: frame {i} has its own camera, but the capture's cameras are already set")
-            self._cams.append(tuple(_as_float(a, S.CAMERA_SHAPES[key], f"{key}[{i}]", self._name)
-                                    for a, key in zip(camera, S.CAMERA_SHAPES, strict=True)))
-        if mask is not None:
-            mask = as_uint8(mask, (self.height, self.width), f"mask {i}", self._name)
-        for ds, image in ((self._frames, frame), (self._masks, mask)):
-            if ds is not None:
-                ds.resize(i + 1, axis=0)
-                ds[i] = image
-        self._n = i + 1
-        return i
+        with self._aborting((OSError, RuntimeError), any_error=False):  # a full disk: nothing half-written stays
+            # HDF5 recovers badly from a full disk midway (its objects fail to close): check before each frame.
+            ensure_free_space(self.path, 2 * self.height * self.width * 4)
+            i = self._n
+            frame = as_uint8(frame, (self.height, self.width, 3), f"frame {i}", self._name)
+            if self._has_masks is None:
+                self._has_masks = mask is not None
+                if self._has_masks:
+                    self._masks = image_dataset(self._f, S.MASKS, (self.height, self.width))
+            if self._has_masks != (mask is not None):
+                want = "a mask like the frames before it" if self._has_masks else "no mask, like the frames before it"
+                raise AnrError(f"{self._name}: frame {i} has {'no ' if mask is None else ''}mask, expected {want}")
+            if pose is not None or transl is not None:
+                if self._bulk_body is not None:
+                    raise AnrError(f"{self._name}: frame {i} has its own pose, but set_body() already gave all poses")
+                self._body.append((_as_float(pose, (S.NUM_JOINTS, 3), f"body/pose[{i}]", self._name),
+                                   _as_float(np.zeros(3) if transl is None else transl, (3,), f"body/transl[{i}]", self._name)))
+            if camera is not None:
+                if self._bulk_cams is not None:
+                    raise AnrError(f"{self._name}: frame {i} has its own camera, but the capture's cameras are already set")
+                self._cams.append(tuple(_as_float(a, S.CAMERA_SHAPES[key], f"{key}[{i}]", self._name)
+                                        for a, key in zip(camera, S.CAMERA_SHAPES, strict=True)))
+            if mask is not None:
+                mask = as_uint8(mask, (self.height, self.width), f"mask {i}", self._name)
+            for ds, image in ((self._frames, frame), (self._masks, mask)):
+                if ds is not None:
+                    ds.resize(i + 1, axis=0)
+                    ds[i] = image
+            self._n = i + 1
+            return i
 
     def set_body(self, pose: Any, transl: Any, betas: Any = None) -> None:
         """Sets all body parameters at once: ``pose (N,24,3)``, ``transl (N,3)``, ``betas (K,)``."""
