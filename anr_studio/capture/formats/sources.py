@@ -27,6 +27,13 @@ def result_pickle(poses: Path | None, probe: Any) -> Any:
     return probe.pickle(poses)
 
 
+def tool_pickle(src: Path, poses: Path | None, probe: Any, tool: str, example: str) -> tuple[str, Any]:
+    """Returns (label, object) of the result pickle ``poses`` of ``tool``; AnrError naming ``example`` without one."""
+    if poses is None:
+        raise AnrError(f"{src}: {tool} results need their file, expected --poses {example}")
+    return str(poses), probe.pickle(poses)
+
+
 # -- fields ---------------------------------------------------------------------------------
 def require(data: Any, key: str, label: str, expected: str) -> Any:
     """Returns ``data[key]``; AnrError naming ``label``, the key and ``expected`` when it is missing."""
