@@ -73,13 +73,18 @@ def read_json(path: Path, expected: str, label: str | None = None) -> Any:
         raise AnrError(f"{label or path}: cannot read it as JSON ({reason}), expected {expected}") from None
 
 
+def existing(path: Path, expected: str) -> Path:
+    """Returns ``path`` when it is a file; AnrError saying it does not exist and what was ``expected`` otherwise."""
+    if not path.is_file():
+        raise AnrError(f"{path}: does not exist, expected {expected}")
+    return path
+
+
 def read_arrays(path: Path, expected: str) -> dict[str, np.ndarray]:
     """Returns the numeric arrays of the .npz file ``path`` by name (each header checked before its data)."""
     from anr_studio.safe_npz import NpzArchive
 
-    if not path.is_file():
-        raise AnrError(f"{path}: does not exist, expected {expected}")
-    with NpzArchive(path, expected) as data:
+    with NpzArchive(existing(path, expected), expected) as data:
         return {k: data.array(k) for k in data.keys}
 
 
