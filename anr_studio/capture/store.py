@@ -29,15 +29,6 @@ def _as_float(value: Any, expected: tuple, field: str, source: str) -> np.ndarra
     return array
 
 
-def median_background(frames: h5py.Dataset | np.ndarray) -> np.ndarray:
-    """Returns the per-pixel median (H,W,3) uint8 of up to MEDIAN_SAMPLES evenly spaced frames (N,H,W,3): the
-    empty scene when the person moves around (one who never moves leaves a ghost: give a plate then)."""
-    n = int(frames.shape[0])
-    idx = np.unique(np.linspace(0, n - 1, min(n, MEDIAN_SAMPLES)).round().astype(np.int64))
-    stack = np.stack([np.asarray(frames[int(i)]) for i in idx])
-    return np.median(stack, axis=0).round().astype(np.uint8)
-
-
 class CaptureWriter:
     """Writes a capture file frame by frame (a context manager); the file appears at ``path`` only on a clean
     close, and on an exception or ``abort()`` an existing ``path`` is untouched (AnrError at once while another
@@ -231,7 +222,10 @@ class CaptureWriter:
             K, R, t = (np.stack(c) for c in zip(*self._cams))
         else:
             raise AnrError(f"{name}: camera was never given, expected a static camera or one per frame")
-        background = self._background if self._background is not None else median_background(self._frames)
+        background = self._background
+        if background is None:  # the empty scene when the person moves around (one who never moves leaves a ghost)
+            idx = np.unique(np.linspace(0, n - 1, min(n, MEDIAN_SAMPLES)).round().astype(np.int64))
+            background = np.median(np.stack([self._frames[int(i)] for i in idx]), axis=0).round().astype(np.uint8)
         f.create_dataset(S.BACKGROUND, data=background, **S.IMAGE_COMPRESSION)
         datasets = {S.CAMERA_K: K, S.CAMERA_R: R, S.CAMERA_T: t, S.POSE: pose, S.TRANSL: transl, **self._datasets}
         for key, value in datasets.items():
