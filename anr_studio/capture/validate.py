@@ -273,12 +273,11 @@ def _check(c: _Checker) -> None:
                 c.add(f"camera/R[{int(np.argmax(err > ORTHONORMAL_TOL))}] is not a rotation (R R^T differs from I by "
                       f"{float(err.max()):.3g}), expected an orthonormal world-to-camera rotation")
 
-    pose = c.dataset(S.POSE)
-    if pose is not None and n is not None and c.shaped(pose, (n, S.NUM_JOINTS, 3), "float32"):
-        c.finite(pose, S.MAX_ABS_ANGLE, " rad")
-    transl = c.dataset(S.TRANSL)
-    if transl is not None and n is not None and c.shaped(transl, (n, 3), "float32"):
-        c.finite(transl, S.MAX_ABS_METRES, " m")
+    for key, shape, bound, unit in ((S.POSE, (n, S.NUM_JOINTS, 3), S.MAX_ABS_ANGLE, " rad"),
+                                    (S.TRANSL, (n, 3), S.MAX_ABS_METRES, " m")):
+        ds = c.dataset(key)
+        if ds is not None and n is not None and c.shaped(ds, shape, "float32"):
+            c.finite(ds, bound, unit)
     betas = c.dataset(S.BETAS)
     if betas is not None and c.shaped(betas, ("K",), "float32"):
         if betas.shape[0] > S.MAX_BETAS:
