@@ -208,10 +208,9 @@ def orbit_camera(azimuth_deg, elevation_deg, distance, target=(0.0, 0.9, 0.0), i
         if v.shape[0] not in (1, batch):
             raise AnrError(f"{source}: {name} has batch {v.shape[0]}, expected 1 or {batch}")
         expect_finite(v, name, source)
-    azimuth, elevation, distance = (torch.deg2rad(values[0]), torch.deg2rad(values[1]), values[2])
-    if bool((distance <= 0).any()):
+    if bool((values[2] <= 0).any()):
         raise AnrError(f"{source}: distance has values <= 0, expected a positive distance in metres")
-    azimuth, elevation, distance = (v.expand(batch) for v in (azimuth, elevation, distance))
+    azimuth, elevation, distance = (v.expand(batch) for v in (torch.deg2rad(values[0]), torch.deg2rad(values[1]), values[2]))
     target = target.expand(batch, 3)
 
     direction = torch.stack([torch.cos(elevation) * torch.sin(azimuth), torch.sin(elevation), torch.cos(elevation) * torch.cos(azimuth)], dim=-1)
