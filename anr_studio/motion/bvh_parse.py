@@ -56,7 +56,6 @@ class _Lines:
         self._pos = 0
         self.line = 0  # 1-based number of the current line
         self.end = 0  # offset just past the current line
-        self.count = 0
 
     def _advance(self) -> bool:
         match = next(self._matches, None)
@@ -66,8 +65,7 @@ class _Lines:
         self._pos = match.start()
         self.end = match.end()
         self._tokens, self._k = match.group().split(), 0
-        self.count += 1
-        if self.count > MAX_HIERARCHY_LINES:
+        if self.line > MAX_HIERARCHY_LINES:
             raise AnrError(f"{self.label}: line {self.line} is still in the HIERARCHY section, expected MOTION "
                            f"within {MAX_HIERARCHY_LINES:,} lines")
         return True
