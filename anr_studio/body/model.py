@@ -266,14 +266,11 @@ class BodyModel(torch.nn.Module):
                 raise AnrError(f"{src}: tensor {name!r} is missing, expected it in a body model file")
         if meta.get("joint_names", list(SMPL_JOINT_NAMES)) != list(SMPL_JOINT_NAMES):
             raise AnrError(f"{src}: joint_names differ from SMPL's 24 joints, expected {list(SMPL_JOINT_NAMES)}")
-        uv, uv_faces = tensors.get("uv"), tensors.get("uv_faces")
-        if uv is None and "face_uvs" in tensors:  # per-corner UVs only: one UV per corner
-            fu = tensors["face_uvs"]
-            uv, uv_faces = fu.reshape(-1, 2), torch.arange(fu.shape[0] * 3).reshape(-1, 3)
         try:
             body = cls(v_template=tensors["v_template"], faces=tensors["faces"], lbs_weights=tensors["lbs_weights"],
                        J_regressor=tensors["J_regressor"], shapedirs=tensors["shapedirs"],
-                       posedirs=tensors.get("posedirs"), uv=uv, uv_faces=uv_faces, face_parts=tensors.get("face_parts"),
+                       posedirs=tensors.get("posedirs"), uv=tensors.get("uv"), uv_faces=tensors.get("uv_faces"),
+                       face_parts=tensors.get("face_parts"),
                        part_names=meta.get("part_names"), parents=tensors.get("parents"),
                        model_id=meta.get("model_id", "custom"), phenotype=meta.get("phenotype"),
                        phenotype_regressor=tensors.get("phenotype_regressor"), provenance=meta.get("provenance"),
