@@ -437,15 +437,6 @@ class MainWindow(QtWidgets.QMainWindow):
         super().showEvent(event)
         QtCore.QTimer.singleShot(0, self.tidy_dock_tabs)
 
-    # --- drag and drop -------------------------------------------------------------------
-    def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:  # noqa: N802 - Qt name
-        self.file_drop.drag_enter(event)
-
-    dragMoveEvent = dragEnterEvent  # noqa: N815 - Qt name
-
-    def dropEvent(self, event: QtGui.QDropEvent) -> None:  # noqa: N802 - Qt name
-        self.file_drop.drop(event)
-
     def reset_layout(self) -> None:
         """Puts every panel back where it was on first launch."""
         for dock in self.docks.values():

@@ -1,6 +1,6 @@
 """Capture work for background jobs: import, synthetic capture, masks, keyframe selection, the alignment check.
 
-Each takes the job's ``JobControl`` first: progress goes to its status, a stop ends it at the next frame.
+Each takes the job (``BackgroundJob``) first: progress goes to its status, a stop ends it at the next frame.
 """
 
 from __future__ import annotations

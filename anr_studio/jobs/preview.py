@@ -34,10 +34,9 @@ class PreviewRequest:
 
 @dataclass(frozen=True)
 class PreviewResult:
-    """rgb (H,W,3) uint8, mask (H,W) float32, the request, render seconds and edit-to-done latency."""
+    """rgb (H,W,3) uint8 (None when the render failed), the request, render seconds and edit-to-done latency."""
 
     rgb: np.ndarray | None
-    mask: np.ndarray | None
     request: PreviewRequest
     render_s: float
     latency_s: float
@@ -104,13 +103,13 @@ class NeuralPreview:
             if avatar is None:
                 continue
             t0 = time.perf_counter()
-            rgb = mask = err = None
+            rgb = err = None
             try:
-                rgb, mask = render_request(avatar, req)
+                rgb = render_request(avatar, req)[0]
             except Exception as exc:  # noqa: BLE001 - a failed preview must not kill the worker
                 err = f"{type(exc).__name__}: {exc}"
             t1 = time.perf_counter()
-            self._on_result(PreviewResult(rgb, mask, req, t1 - t0, t1 - req.stamp if req.stamp else t1 - t0, err))
+            self._on_result(PreviewResult(rgb, req, t1 - t0, t1 - req.stamp if req.stamp else t1 - t0, err))
             with self._cond:
                 self._busy = False
 
