@@ -183,12 +183,9 @@ class PosePanel(QtWidgets.QWidget):
         self.frame_label = QtWidgets.QLabel("frame – / –", objectName="frameLabel",
                                             toolTip="Current frame / frames in the motion")
         use = button("Use this pose", "Copy the motion's current frame into the editable pose (undoable)", self._use_frame)
-        lay.addWidget(self.motion_box, 0, 0)
-        lay.addWidget(load, 0, 1)
-        lay.addWidget(browse, 0, 2)
-        lay.addWidget(self.play_btn, 1, 0)
-        lay.addWidget(self.speed, 1, 1)
-        lay.addWidget(use, 1, 2)
+        for row, widgets in enumerate(((self.motion_box, load, browse), (self.play_btn, self.speed, use))):
+            for col, w in enumerate(widgets):
+                lay.addWidget(w, row, col)
         lay.addWidget(self.timeline, 2, 0, 1, 2)
         lay.addWidget(self.frame_label, 2, 2)
         self._timer = QtCore.QTimer(self, timeout=self._tick)
