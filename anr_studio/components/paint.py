@@ -52,10 +52,10 @@ class PaintState(Undoable[np.ndarray]):
     changed = Signal(tuple)
     brush_resized = Signal(float)
 
-    def __init__(self, size: int = 256, undo_limit: int = 50) -> None:
+    def __init__(self, size: int = 256) -> None:
         if size < 8:
             raise AnrError(f"paint state: size {size} is too small, expected at least 8 pixels")
-        super().__init__(undo_limit)
+        super().__init__(limit=50)  # masks are large: fewer steps than the pose keeps
         self.size = int(size)
         self.mask = np.zeros((self.size, self.size), np.float32)
         self.brush = Brush()

@@ -47,8 +47,8 @@ class PoseState(Undoable[tuple[np.ndarray, np.ndarray, np.ndarray]]):
     changed = Signal(str)
     selection_changed = Signal(object)
 
-    def __init__(self, num_betas: int = 10, undo_limit: int = 200) -> None:
-        super().__init__(undo_limit)
+    def __init__(self, num_betas: int = 10) -> None:
+        super().__init__(limit=200)
         self.num_betas = int(num_betas)
         self._pose = standing_pose()
         self._betas = np.zeros((self.num_betas,), np.float32)

@@ -55,7 +55,7 @@ class NeuralPreview:
         self._on_result = on_result
         self._cond = threading.Condition()
         self._pending: PreviewRequest | None = None
-        self._avatar: StudioAvatar | None = None
+        self.avatar: StudioAvatar | None = None  # set through `set_avatar`
         self._closed = False
         self._busy = False
         self._thread = threading.Thread(target=self._loop, name="anr-neural-preview", daemon=True)
@@ -66,12 +66,8 @@ class NeuralPreview:
         if avatar is not None:
             avatar.tune()
         with self._cond:
-            self._avatar = avatar
+            self.avatar = avatar
             self._pending = None
-
-    @property
-    def avatar(self) -> StudioAvatar | None:
-        return self._avatar
 
     def request(self, req: PreviewRequest) -> None:
         """Queues ``req``, replacing any request that has not started yet."""
@@ -98,7 +94,7 @@ class NeuralPreview:
                     self._cond.wait()
                 if self._closed:
                     return
-                req, self._pending, avatar = self._pending, None, self._avatar
+                req, self._pending, avatar = self._pending, None, self.avatar
                 self._busy = avatar is not None
             if avatar is None:
                 continue
