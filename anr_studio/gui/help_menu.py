@@ -46,11 +46,10 @@ def _where(context: QtCore.Qt.ShortcutContext, widgets: list[QtWidgets.QWidget])
     return ANYWHERE
 
 
-def bound_shortcuts(window: QtWidgets.QWidget) -> list[tuple[str, str, str]]:
+def bound_shortcuts(window: QtWidgets.QMainWindow) -> list[tuple[str, str, str]]:
     """Returns (keys as shown ("Ctrl+Z, Ctrl+Y"), what it does, where it works) of every shortcut bound in ``window``:
     window-wide ones in menu order, then those of a focused view."""
-    menu_bar = window.menuBar() if isinstance(window, QtWidgets.QMainWindow) else None
-    menus = [a.menu() for a in menu_bar.actions() if a.menu() is not None] if menu_bar is not None else []
+    menus = [a.menu() for a in window.menuBar().actions() if a.menu() is not None]
     actions = set(window.findChildren(QtGui.QAction))
     for w in (window, *window.findChildren(QtWidgets.QWidget)):
         actions.update(w.actions())

@@ -8,8 +8,7 @@ import time
 
 from PySide6 import QtCore, QtWidgets
 
-from anr_studio.components.playback import BUILTIN_MOTION_NAMES, Playback
-from anr_studio.components.pose_state import JOINT_GROUPS, SMPL_JOINT_NAMES, PoseState, joint_index
+from anr_studio.components.pose_state import BUILTIN_MOTIONS, JOINT_GROUPS, SMPL_JOINT_NAMES, Playback, PoseState, joint_index
 from anr_studio.components.protocols import StudioBody
 from anr_studio.gui.qt_util import button, combo, guarded, hbox, open_file, set_quietly, slider, vbox, widget
 
@@ -171,7 +170,7 @@ class PosePanel(QtWidgets.QWidget):
     def _build_motion(self) -> QtWidgets.QWidget:
         box = QtWidgets.QGroupBox("Motion")
         lay = QtWidgets.QGridLayout(box)
-        self.motion_box = combo(BUILTIN_MOTION_NAMES, "Built-in motion to load (walk, turn, arms, dance)")
+        self.motion_box = combo(BUILTIN_MOTIONS, "Built-in motion to load (walk, turn, arms, dance)")
         load = button("Load", "Load the chosen built-in motion", lambda: self.load_motion(self.motion_box.currentText()))
         browse = button("File…", "Load a motion from an SMPL .npz or a .bvh file",
                         lambda: open_file(self, "Load motion", "Motions (*.npz *.bvh)", self.load_motion))

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from anr_studio.components.scene import OrbitView
-from anr_studio.components.tryon import region_mask, swap_texture
+from anr_studio.components.avatars import region_mask, swap_texture
 from anr_studio.errors import AnrError
 from anr_studio.jobs.runner import BackgroundJob
 
