@@ -47,8 +47,8 @@ def _where(context: QtCore.Qt.ShortcutContext, widgets: list[QtWidgets.QWidget])
 
 
 def bound_shortcuts(window: QtWidgets.QMainWindow) -> list[tuple[str, str, str]]:
-    """Returns (keys as shown ("Ctrl+Z, Ctrl+Y"), what it does, where it works) of every shortcut bound in ``window``:
-    window-wide ones in menu order, then those of a focused view."""
+    """Returns (keys as shown ("Ctrl+Z, Ctrl+Y"), what it does, where it works) of every shortcut bound in ``window``
+    (the studio binds each as a QAction): window-wide ones in menu order, then those of a focused view."""
     menus = [a.menu() for a in window.menuBar().actions() if a.menu() is not None]
     actions = set(window.findChildren(QtGui.QAction))
     for w in (window, *window.findChildren(QtWidgets.QWidget)):
@@ -62,13 +62,6 @@ def bound_shortcuts(window: QtWidgets.QMainWindow) -> list[tuple[str, str, str]]
         _, command, where = entry = (keys, _command(act), _where(act.shortcutContext(), widgets))
         place = next(((i, m.actions().index(act)) for i, m in enumerate(menus) if act in m.actions()), (len(menus), 0))
         found[entry] = (where != ANYWHERE, where, *place, command)
-    for sc in window.findChildren(QtGui.QShortcut):
-        keys = _keys(sc.keys())
-        if keys:
-            parent = sc.parent()
-            widgets = [parent] if isinstance(parent, QtWidgets.QWidget) else []
-            _, command, where = entry = (keys, sc.whatsThis() or sc.objectName() or "shortcut", _where(sc.context(), widgets))
-            found[entry] = (where != ANYWHERE, where, len(menus), 0, command)
     return sorted(found, key=found.__getitem__)
 
 
