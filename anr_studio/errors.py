@@ -3,8 +3,9 @@ e.g. ``capture.h5: body/pose has shape (120, 23, 3), expected (N, 24, 3)``), and
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 
 class AnrError(Exception):
@@ -69,15 +70,14 @@ def expect_finite(value: Any, field: str, source: str = "input") -> None:
 _host_checked = threading.local()
 
 
-class inputs_checked_on_host:
-    """Context manager (re-entrant, per thread): within it, checks that would read a device tensor's values back (a
-    host sync, impossible during a CUDA graph capture) are skipped; callers validated their inputs on the host."""
-
-    def __enter__(self) -> "inputs_checked_on_host":
-        _host_checked.depth = getattr(_host_checked, "depth", 0) + 1
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
+@contextlib.contextmanager
+def inputs_checked_on_host() -> Iterator[None]:
+    """Within it (re-entrant, per thread), checks that would read a device tensor's values back (a host sync,
+    impossible during a CUDA graph capture) are skipped; callers validated their inputs on the host."""
+    _host_checked.depth = getattr(_host_checked, "depth", 0) + 1
+    try:
+        yield
+    finally:
         _host_checked.depth -= 1
 
 

@@ -136,7 +136,7 @@ def remove_stale_partials(folder: str | os.PathLike, prefix: str = ".", older_th
     with contextlib.suppress(OSError):
         for entry in os.scandir(folder):
             name = entry.name
-            if not name.startswith(prefix) or not name.startswith(".") or not (name.endswith(".tmp") or ".partial" in name):
+            if not name.startswith(prefix) or not (name.endswith(".tmp") or ".partial" in name):
                 continue
             with contextlib.suppress(OSError):
                 st = entry.stat(follow_symlinks=False)

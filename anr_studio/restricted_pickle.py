@@ -41,21 +41,6 @@ for _mod in ("numpy.core.numeric", "numpy._core.numeric"):
     NUMPY_GLOBALS[(_mod, "_frombuffer")] = _frombuffer
 
 
-def _allowed_global(allowed: dict[tuple[str, str], Any], module: str, name: str) -> Any:
-    """Returns ``allowed[(module, name)]`` after Python 2 names are mapped as pickle maps them
-    (``__builtin__``, ``copy_reg``) and scipy's sparse classes to ``scipy.sparse`` (whose private
-    modules moved between versions); RefusedGlobal when it is not there."""
-    if (module, name) in _compat_pickle.NAME_MAPPING:
-        module, name = _compat_pickle.NAME_MAPPING[(module, name)]
-    elif module in _compat_pickle.IMPORT_MAPPING:
-        module = _compat_pickle.IMPORT_MAPPING[module]
-    elif module.startswith("scipy.sparse."):
-        module = "scipy.sparse"
-    if (module, name) in allowed:
-        return allowed[(module, name)]
-    raise RefusedGlobal(f"refusing global {module}.{name}")
-
-
 class JoblibArray:
     """Stands in for ``joblib.numpy_pickle.NumpyArrayWrapper``: keeps its state; the array follows."""
 
@@ -77,7 +62,18 @@ class RestrictedUnpickler(pickle._Unpickler):  # the Python implementation: jobl
         self._allowed = {**NUMPY_GLOBALS, **allowed}
 
     def find_class(self, module: str, name: str) -> Any:
-        return _allowed_global(self._allowed, module, name)
+        """Returns the allowed global ``module.name`` after Python 2 names are mapped as pickle maps them
+        (``__builtin__``, ``copy_reg``) and scipy's sparse classes to ``scipy.sparse`` (whose private
+        modules moved between versions); RefusedGlobal when it is not allowed."""
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
+        elif module.startswith("scipy.sparse."):
+            module = "scipy.sparse"
+        if (module, name) in self._allowed:
+            return self._allowed[(module, name)]
+        raise RefusedGlobal(f"refusing global {module}.{name}")
 
     def _load_build(self) -> None:
         pickle._Unpickler.load_build(self)

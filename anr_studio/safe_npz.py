@@ -25,8 +25,8 @@ MAX_MEMBERS = 1024
 MAX_ARRAY_BYTES = 512 * 2**20
 _SLACK_BYTES = 4096
 _NUMBER_KINDS = "biuf"  # bool, signed, unsigned, float
-# What a damaged zip or .npy stream raises inside zipfile, zlib and numpy.lib.format.
 Objects = Callable[[bytes, str], Any]
+# What a damaged zip or .npy stream raises inside zipfile, zlib and numpy.lib.format.
 _DAMAGE = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError, SyntaxError, OverflowError,
            struct.error, NotImplementedError, RuntimeError, OSError, tokenize.TokenError)
 
@@ -76,25 +76,30 @@ class NpzArchive:
     def __exit__(self, *exc) -> None:
         self.close()
 
-
     def array(self, key: str) -> Any:
         """Returns the array ``key`` after checking its header: numbers only (see ``objects``), a sane size, no pickles."""
         info = self._members[key]
         what = f"{self.label}: array {key!r}"
         try:
-            with self._zip.open(info) as f:
-                shape, dtype, header_bytes = _read_header(what, f)
-                if dtype.hasobject and self.objects is not None:
-                    return self.objects(f.read(), what)
-            _check_header(what, shape, dtype, info.file_size - header_bytes, numbers=self.objects is None)
-            with self._zip.open(info) as f:
-                value = np.lib.format.read_array(f, allow_pickle=False)
-                f.read()  # to the end of the member: its CRC is checked there
+            return _read_array(lambda: self._zip.open(info), info.file_size, what, what, self.objects)
         except _DAMAGE as exc:
-            raise AnrError(f"{self.label}: array {key!r} is damaged ({_reason(exc)}), expected {self.expected}") from None
-        if value.shape != shape:
-            raise AnrError(f"{self.label}: array {key!r} holds shape {value.shape}, expected the declared {shape}")
-        return value
+            raise AnrError(f"{what} is damaged ({_reason(exc)}), expected {self.expected}") from None
+
+
+def _read_array(open_stream: Callable[[], Any], size: int, what: str, label: str, objects: Objects | None) -> Any:
+    """Returns the array of the ``size``-byte .npy stream that ``open_stream()`` opens (twice: headers first), after
+    checking its header: numbers only, or what ``objects(pickled bytes, label)`` returns for an object array."""
+    with open_stream() as f:
+        shape, dtype, header_bytes = _read_header(what, f)
+        if dtype.hasobject and objects is not None:
+            return objects(f.read(), label)
+    _check_header(what, shape, dtype, size - header_bytes, numbers=objects is None)
+    with open_stream() as f:
+        value = np.lib.format.read_array(f, allow_pickle=False)
+        f.read()  # to the end of a zip member: its CRC is checked there
+    if value.shape != shape:
+        raise AnrError(f"{what} holds shape {value.shape}, expected the declared {shape}")
+    return value
 
 
 def _read_header(what: str, f) -> tuple[tuple[int, ...], np.dtype, int]:
@@ -136,20 +141,10 @@ def load_npy(path: str | os.PathLike, expected: str = "a NumPy array", objects: 
     path = Path(path)
     label = shown(path.name, 80)
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
-            shape, dtype, header_bytes = _read_header(f"{label}: the array", f)
-            if dtype.hasobject and objects is not None:
-                return objects(f.read(), label)
-            _check_header(f"{label}: the array", shape, dtype, size - header_bytes, numbers=objects is None)
-            f.seek(0)
-            value = np.lib.format.read_array(f, allow_pickle=False)
+        return _read_array(lambda: open(path, "rb"), path.stat().st_size, f"{label}: the array", label, objects)
     except FileNotFoundError:
         raise AnrError(f"{label}: file not found, expected a .npy file of {expected}") from None
     except OSError as exc:
         raise AnrError(f"{label}: cannot read it ({exc.strerror or _reason(exc)}), expected a .npy file of {expected}") from None
     except _DAMAGE as exc:
         raise AnrError(f"{label}: cannot read it as a NumPy .npy file ({_reason(exc)}), expected {expected}") from None
-    if value.shape != shape:
-        raise AnrError(f"{label}: holds shape {value.shape}, expected the declared {shape}")
-    return value

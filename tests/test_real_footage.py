@@ -2,7 +2,8 @@
 
 The clip (34 frames at 1280x720, a hand-held camera; fits, camera and 2D keypoints from GLAMR,
 whose per-frame fits come from HybrIK) lives in the project's shared data, not in the package:
-``shared/data/real/glamr_running`` (its README gives the source, the credit and the licence).
+``shared/data/real/glamr_running`` (its README gives the source, the credit and the licence;
+``scripts/build_real_clip.py`` builds it).
 The figures are in docs/capture_import.md.
 """
 

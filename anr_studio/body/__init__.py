@@ -9,7 +9,7 @@ from anr_studio.lazy import lazy_getattr
 _EXPORTS = {
     "BodyModel": "anr_studio.body.model",
     "BodyOutput": "anr_studio.body.model",
-    "load_body": "anr_studio.body.load",
+    "load_body": "anr_studio.body.model",
 }
 
 __all__ = sorted([*_EXPORTS, "NUM_JOINTS", "SMPL_JOINT_NAMES", "SMPL_PARENTS", "joint_index"])

@@ -1,5 +1,6 @@
 """BodyModel: a skinned body mesh with SMPL's 24-joint skeleton, shape blendshapes and UVs, posed
-by linear blend skinning in torch; stored as safetensors with JSON metadata (nothing is unpickled)."""
+by linear blend skinning in torch; stored as safetensors with JSON metadata (nothing is unpickled).
+`load_body` returns the one a capture, an avatar or a command asks for: the built-in body or a file."""
 
 from __future__ import annotations
 
@@ -265,14 +266,11 @@ class BodyModel(torch.nn.Module):
                 raise AnrError(f"{src}: tensor {name!r} is missing, expected it in a body model file")
         if meta.get("joint_names", list(SMPL_JOINT_NAMES)) != list(SMPL_JOINT_NAMES):
             raise AnrError(f"{src}: joint_names differ from SMPL's 24 joints, expected {list(SMPL_JOINT_NAMES)}")
-        uv, uv_faces = tensors.get("uv"), tensors.get("uv_faces")
-        if uv is None and "face_uvs" in tensors:  # per-corner UVs only: one UV per corner
-            fu = tensors["face_uvs"]
-            uv, uv_faces = fu.reshape(-1, 2), torch.arange(fu.shape[0] * 3).reshape(-1, 3)
         try:
             body = cls(v_template=tensors["v_template"], faces=tensors["faces"], lbs_weights=tensors["lbs_weights"],
                        J_regressor=tensors["J_regressor"], shapedirs=tensors["shapedirs"],
-                       posedirs=tensors.get("posedirs"), uv=uv, uv_faces=uv_faces, face_parts=tensors.get("face_parts"),
+                       posedirs=tensors.get("posedirs"), uv=tensors.get("uv"), uv_faces=tensors.get("uv_faces"),
+                       face_parts=tensors.get("face_parts"),
                        part_names=meta.get("part_names"), parents=tensors.get("parents"),
                        model_id=meta.get("model_id", "custom"), phenotype=meta.get("phenotype"),
                        phenotype_regressor=tensors.get("phenotype_regressor"), provenance=meta.get("provenance"),
@@ -308,3 +306,22 @@ class BodyModel(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"model_id={self.model_id!r}, V={self.num_vertices}, F={self.faces.shape[0]}, K={self.num_betas}, uvs={self.has_uvs}"
+
+
+def load_body(path: str | os.PathLike | None = None, *, model_id: str | None = None,
+              device: str | torch.device = "cpu", uv_obj: str | os.PathLike | None = None,
+              source: str = "body") -> BodyModel:
+    """Returns the body model on ``device``: the shared built-in one (do not modify it), or the one at ``path`` (a
+    `BodyModel.save` file or an SMPL-format .npz/.pkl, UVs from ``uv_obj``); AnrError naming ``source`` when its id
+    differs from ``model_id``, the id the caller's data names."""
+    if path is None:
+        if model_id not in (None, "default"):
+            raise AnrError(f"{source}: body model {model_id[:16]}... is not the built-in body, "
+                           "expected the body model file it names (--body-model PATH)")
+        return BodyModel.default(device)
+    path = Path(path)
+    body = BodyModel.from_smpl(path, uv_obj=uv_obj) if path.suffix.lower() in (".npz", ".pkl") else BodyModel.load(path)
+    if model_id is not None and body.model_id != model_id:
+        raise AnrError(f"{path}: body model id {body.model_id[:16]} differs from {source}'s {model_id[:16]}, "
+                       "expected the body model file it was made with")
+    return body.to(device)

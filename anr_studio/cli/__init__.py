@@ -86,20 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def display_problem() -> str | None:
-    """Returns why the studio cannot open a window here (no display on Linux), or None."""
-    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
-        return None
-    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
-        return None
-    return ("no display to open the studio on (DISPLAY is not set): run it under `xvfb-run anr-studio`, "
-            "or use the sub-commands, which need none (`anr-studio --help`)")
-
-
 def _run_gui(args: argparse.Namespace) -> int:
-    problem = display_problem()
-    if problem:
-        print(f"anr-studio: {problem}", file=sys.stderr)
+    if sys.platform.startswith("linux") and not any(map(os.environ.get, ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"))):
+        print("anr-studio: no display to open the studio on (DISPLAY is not set): run it under `xvfb-run anr-studio`, "
+              "or use the sub-commands, which need none (`anr-studio --help`)", file=sys.stderr)
         return 2
     from anr_studio.gui.app import run_app
 

@@ -248,8 +248,8 @@ def _run_export(args: argparse.Namespace) -> int:
         for path in mesh_files(_output(args, args.mesh, (".obj", ".glb"), "--mesh"), not args.no_mesh_texture)[1:]:
             _output(args, str(path), (path.suffix,), "--mesh")  # an .obj's material and texture image
     if args.texture:
-        path = _output(args, args.texture, (".png",), "--texture")
-        _output(args, str(path.with_name(f"{path.stem}_pca.png")), (".png",), "--texture")
+        texture = _output(args, args.texture, (".png",), "--texture")
+        pca = _output(args, str(texture.with_name(f"{texture.stem}_pca.png")), (".png",), "--texture")
     _output(args, args.uv_masks, ("",), "--uv-masks")
     avatar = _load(args)
     identity = args.identity or avatar.identities[0]
@@ -259,11 +259,9 @@ def _run_export(args: argparse.Namespace) -> int:
         say(f"wrote {written[0]}" + (f" with {written[1].name} and {written[2].name} beside it" if written[1:] else ""))
     if args.texture:
         images = texture_images(avatar.texture(identity))
-        path = Path(args.texture)
-        pca = path.with_name(f"{path.stem}_pca{path.suffix or '.png'}")
-        write_png(path, images["rgb"])
+        write_png(texture, images["rgb"])
         write_png(pca, images["pca"])
-        say(f"wrote {path} (channels 0-2) and {pca} (PCA false colour)")
+        say(f"wrote {texture} (channels 0-2) and {pca} (PCA false colour)")
     if args.uv_masks:
         size = int(avatar.texture(identity).shape[-1]) if not args.mask_size else args.mask_size
         written = export_region_masks(avatar.body, size, args.uv_masks)

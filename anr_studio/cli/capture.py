@@ -227,8 +227,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.set_defaults(func=_masks)
 
     i = sub.add_parser("import", help="import a video (the body fitted to it) or a folder or video with SMPL poses as a capture",
-                       description="Builds a capture file (.h5) from a folder or a video.", epilog=IMPORT_HELP,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description="Builds a capture file (.h5) from a folder or a video.", epilog=IMPORT_HELP)
     i.add_argument("src", help="a folder (images/, masks/, metadata.json or .npz) or a video file")
     i.add_argument("--out", required=True, help="capture file to write (.h5)")
     i.add_argument("--poses", help="the fits: an SMPL .npz (overrides the folder's parameters) or a tool's result file "

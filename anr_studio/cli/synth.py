@@ -26,16 +26,15 @@ def _run(args: argparse.Namespace) -> int:
         report = generate_capture(args.out, cfg, fine_body_path=args.fine_body, progress=lambda i, n: bar.update(i - bar.n))
     finally:
         bar.close()
-    if args.contact_sheet:
-        from anr_studio.avatar.video import write_png
-        from anr_studio.capture.check import contact_sheet
-
-        write_png(args.contact_sheet, contact_sheet(args.out, count=8, columns=4))
     if args.json:
         print(json.dumps(report, indent=1))
     say(f"wrote {args.out}: identity {report['identity']}, {report['frames']} frames of {args.size}x{args.size} "
         f"({report['train']} train, {report['test']} test)")
     if args.contact_sheet:
+        from anr_studio.avatar.video import write_png
+        from anr_studio.capture.check import contact_sheet
+
+        write_png(args.contact_sheet, contact_sheet(args.out, count=8, columns=4))
         say(f"wrote {args.contact_sheet}")
     return 0
 

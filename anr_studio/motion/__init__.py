@@ -43,11 +43,7 @@ def load_motion(name_or_path: str | os.PathLike) -> MotionClip:
     if suffix not in (".npz", ".bvh"):
         raise AnrError(f"motion {shown_text!r}: not a built-in clip or a motion file, expected one of "
                        f"{', '.join(BUILTIN_MOTIONS)} or a path to an .npz (SMPL poses) or .bvh file")
-    try:
-        exists = path.is_file()
-    except OSError:  # a name the file system refuses (too long, ...)
-        exists = False
-    if not exists:
+    if not os.path.isfile(path):  # False also for a name the file system refuses (too long, ...)
         raise AnrError(f"{shown_text}: file does not exist, expected a motion file (.npz or .bvh)")
     if suffix == ".bvh":
         return load_bvh(path)

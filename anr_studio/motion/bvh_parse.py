@@ -4,7 +4,6 @@ finite; errors name the file, the line and what was expected."""
 from __future__ import annotations
 
 import io
-import itertools
 import os
 import re
 import warnings
@@ -57,7 +56,6 @@ class _Lines:
         self._pos = 0
         self.line = 0  # 1-based number of the current line
         self.end = 0  # offset just past the current line
-        self.count = 0
 
     def _advance(self) -> bool:
         match = next(self._matches, None)
@@ -67,8 +65,7 @@ class _Lines:
         self._pos = match.start()
         self.end = match.end()
         self._tokens, self._k = match.group().split(), 0
-        self.count += 1
-        if self.count > MAX_HIERARCHY_LINES:
+        if self.line > MAX_HIERARCHY_LINES:
             raise AnrError(f"{self.label}: line {self.line} is still in the HIERARCHY section, expected MOTION "
                            f"within {MAX_HIERARCHY_LINES:,} lines")
         return True
@@ -232,7 +229,8 @@ def _frame_header(lines: _Lines) -> tuple[int, int, float]:
 
 
 def _values_error(label: str, text: str, first_line: int, frames: int, width: int, names: list[str]) -> AnrError:
-    """Returns the error for the first MOTION line whose values are not ``width`` numbers."""
+    """Returns the error for the first MOTION line whose values are not ``width`` finite numbers within
+    ``MAX_MAGNITUDE``."""
     line, pos, row = first_line, 0, 0
     for match in _NONBLANK_LINE.finditer(text):
         line += text.count("\n", pos, match.start())
@@ -245,10 +243,13 @@ def _values_error(label: str, text: str, first_line: int, frames: int, width: in
             return AnrError(f"{label}: line {line} (frame {row}) has {len(tokens)} values, expected {width} (one per channel)")
         for k, token in enumerate(tokens):
             try:
-                float(token)
+                value = float(token)
             except ValueError:
                 return AnrError(f"{label}: line {line} (frame {row}) has {shown(token)!r} for channel {k + 1} "
                                 f"({names[k]}), expected a number")
+            if not abs(value) <= MAX_MAGNITUDE:
+                return AnrError(f"{label}: line {line} (frame {row}) has {value:g} for {shown(names[k])}, "
+                                f"expected finite numbers within +-{MAX_MAGNITUDE:g}")
     return AnrError(f"{label}: the MOTION section has {row} frames, expected {frames} as 'Frames:' declares")
 
 
@@ -292,15 +293,8 @@ def parse_bvh(path: str | os.PathLike) -> BvhData:
             values = np.loadtxt(io.StringIO(data), dtype=np.float64, comments=None, ndmin=2, max_rows=frames + 1)
     except ValueError:
         raise _values_error(label, data, first_line, frames, width, channel_names) from None
-    if values.shape != (frames, width):
+    if values.shape != (frames, width) or not (np.abs(values) <= MAX_MAGNITUDE).all():
         raise _values_error(label, data, first_line, frames, width, channel_names)
-    bad = np.argwhere(~(np.abs(values) <= MAX_MAGNITUDE))
-    if len(bad):
-        row, col = (int(v) for v in bad[0])
-        match = next(itertools.islice(_NONBLANK_LINE.finditer(data), row, None))  # the row's line of text
-        line = first_line + data.count("\n", 0, match.start())
-        raise AnrError(f"{label}: line {line} (frame {row + 1}) has {values[row, col]:g} for {shown(channel_names[col])}, "
-                       f"expected finite numbers within +-{MAX_MAGNITUDE:g}")
     starts = np.cumsum([0] + [len(c) for c in channels[:-1]]).astype(np.int64)
     return BvhData(label, tuple(names), np.asarray(parents, np.int64), np.asarray(offsets, np.float64), end_sites,
                    tuple(channels), starts, float(frame_time), values)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Sequence
 
@@ -27,6 +28,18 @@ def _as_batched(value, inner: tuple[int, ...], field: str, source: str, check_fi
     if check_finite:
         expect_finite(tensor, field, source)
     return tensor
+
+
+def _broadcast(source: str, tensors: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+    """Returns ``tensors`` (batch B or 1 each) expanded to batch B, contiguous, in one dtype on the first one's device."""
+    batches = [t.shape[0] for t in tensors.values()]
+    sizes = set(batches) - {1}
+    if len(sizes) > 1:
+        raise AnrError(f"{source}: {', '.join(tensors)} have batches {', '.join(map(str, batches))}, expected equal batches or 1")
+    batch = sizes.pop() if sizes else 1
+    dtype = functools.reduce(torch.promote_types, (t.dtype for t in tensors.values()))
+    device = next(iter(tensors.values())).device
+    return [t.to(device=device, dtype=dtype).expand(batch, *t.shape[1:]).contiguous() for t in tensors.values()]
 
 
 def _rotate(M: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
@@ -97,15 +110,7 @@ class PerspectiveCamera(_Views):
         if not bool(torch.stack([torch.isfinite(x.to(K.device)).all() for x in (K, R, t)]).all()):
             for name, x in (("K", K), ("R", R), ("t", t)):
                 expect_finite(x, name, source)
-        sizes = {K.shape[0], R.shape[0], t.shape[0]} - {1}
-        if len(sizes) > 1:
-            raise AnrError(f"{source}: K, R and t have batches {K.shape[0]}, {R.shape[0]}, {t.shape[0]}, expected equal batches or 1")
-        batch = sizes.pop() if sizes else 1
-        dtype = torch.promote_types(torch.promote_types(K.dtype, R.dtype), t.dtype)
-        device = K.device
-        self.K = K.to(device=device, dtype=dtype).expand(batch, 3, 3).contiguous()
-        self.R = R.to(device=device, dtype=dtype).expand(batch, 3, 3).contiguous()
-        self.t = t.to(device=device, dtype=dtype).expand(batch, 3).contiguous()
+        self.K, self.R, self.t = _broadcast(source, {"K": K, "R": R, "t": t})
 
     @property
     def centers(self) -> torch.Tensor:
@@ -154,12 +159,7 @@ class WeakPerspectiveCamera(_Views):
         offset = _as_batched(offset, (2,), "offset", source)
         if bool((scale <= 0).any()):
             raise AnrError(f"{source}: scale has values <= 0, expected positive pixels per metre")
-        batch = max(scale.shape[0], offset.shape[0])
-        if {scale.shape[0], offset.shape[0]} - {1, batch}:
-            raise AnrError(f"{source}: scale and offset have batches {scale.shape[0]} and {offset.shape[0]}, expected equal batches or 1")
-        dtype = torch.promote_types(scale.dtype, offset.dtype)
-        self.scale = scale.to(device=offset.device, dtype=dtype).expand(batch).contiguous()
-        self.offset = offset.to(dtype=dtype).expand(batch, 2).contiguous()
+        self.offset, self.scale = _broadcast(source, {"offset": offset, "scale": scale})
 
     def world_to_camera(self, points: torch.Tensor) -> torch.Tensor:
         """Returns ``points (B,N,3)`` in the camera's axes (x, -y, -z), (B,N,3)."""
@@ -208,10 +208,9 @@ def orbit_camera(azimuth_deg, elevation_deg, distance, target=(0.0, 0.9, 0.0), i
         if v.shape[0] not in (1, batch):
             raise AnrError(f"{source}: {name} has batch {v.shape[0]}, expected 1 or {batch}")
         expect_finite(v, name, source)
-    azimuth, elevation, distance = (torch.deg2rad(values[0]), torch.deg2rad(values[1]), values[2])
-    if bool((distance <= 0).any()):
+    if bool((values[2] <= 0).any()):
         raise AnrError(f"{source}: distance has values <= 0, expected a positive distance in metres")
-    azimuth, elevation, distance = (v.expand(batch) for v in (azimuth, elevation, distance))
+    azimuth, elevation, distance = (v.expand(batch) for v in (torch.deg2rad(values[0]), torch.deg2rad(values[1]), values[2]))
     target = target.expand(batch, 3)
 
     direction = torch.stack([torch.cos(elevation) * torch.sin(azimuth), torch.sin(elevation), torch.cos(elevation) * torch.cos(azimuth)], dim=-1)

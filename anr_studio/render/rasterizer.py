@@ -14,7 +14,6 @@ have no cracks. Not differentiable in geometry (as in the paper): gradients flow
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -137,7 +136,7 @@ _Q = slice(8, 11)  # per-corner depth term: 1/z (perspective, affine on screen) 
 _K0, _KX, _KY = 11, 12, 13  # visibility plane k = k0 + kx (x - ox) + ky (y - oy), k > 0
 
 
-def _face_setup(pixels, depth, faces, perspective, znear, height, width):
+def _face_setup(pixels, depth, faces, perspective, height, width):
     """Returns per-face coefficients (14, B*F) float32 and bounding boxes (4, B*F) long [x0, y0, w, h].
 
     Faces run along the last dimension (long contiguous vectors for the CPU kernels). The screen barycentrics
@@ -156,10 +155,10 @@ def _face_setup(pixels, depth, faces, perspective, znear, height, width):
     area2 = edge_x[0] * (y[0] - y[1]) - edge_y[0] * (x[0] - x[1])
     valid = torch.isfinite(area2) & (area2.abs() > 1e-9)
     if perspective:
-        valid &= (d > znear).all(dim=0)
+        valid &= (d > DEFAULT_ZNEAR).all(dim=0)
     inv = 1.0 / torch.where(valid, area2, torch.ones_like(area2))
     a, b = -edge_y * inv, edge_x * inv
-    q = 1.0 / d.clamp_min(znear) if perspective else d
+    q = 1.0 / d.clamp_min(DEFAULT_ZNEAR) if perspective else d
     k = q if perspective else d - depth.amin() + 1.0
     rows = [x[:1], y[:1], a, b, q, k[:1], (k * a).sum(0, keepdim=True), (k * b).sum(0, keepdim=True)]
     coeffs = torch.cat(rows, dim=0) * valid
@@ -209,7 +208,6 @@ def _row_spans(table: torch.Tensor, rows_face: torch.Tensor, rows_y: torch.Tenso
     return x_lo.long(), count, k_start, t[15]
 
 
-@functools.cache
 def _triton_raster():
     """Returns the Triton kernel wrapper, or None where Triton is missing (CPU-only torch builds ship none)."""
     module = optional_module("anr_studio.render.raster_triton")
@@ -258,13 +256,13 @@ def _depth_and_bary(c: torch.Tensor, x: torch.Tensor, y: torch.Tensor, perspecti
 
 
 def rasterize(vertices: torch.Tensor, faces: torch.Tensor, camera: Camera, image_size: Sequence[int] = (512, 512), *,
-              znear: float = DEFAULT_ZNEAR, max_pairs: int | None = None) -> Fragments:
+              max_pairs: int | None = None) -> Fragments:
     """Returns Fragments(face_id (B,H,W), bary (B,H,W,3), depth (B,H,W)) of the nearest face per pixel.
 
     vertices: (B,V,3) world positions (rasterized in float32); faces: (F,3) integer, shared by the batch;
-    camera: Perspective or WeakPerspectiveCamera of batch B or 1; image_size: (H, W); znear: faces nearer
-    than this (metres) are dropped; max_pairs: cap on (face, pixel) candidates at once (set: the torch path
-    even on CUDA). Raises AnrError on wrong shapes, non-finite vertices or out-of-range faces."""
+    camera: Perspective or WeakPerspectiveCamera of batch B or 1; image_size: (H, W); max_pairs: cap on
+    (face, pixel) candidates at once (set: the torch path even on CUDA). Faces nearer than DEFAULT_ZNEAR to a
+    perspective camera are dropped. Raises AnrError on wrong shapes, non-finite vertices or out-of-range faces."""
     height, width = _check_inputs(vertices, faces, camera, image_size)
     device = vertices.device
     batch, num_faces = vertices.shape[0], faces.shape[0]
@@ -277,7 +275,7 @@ def rasterize(vertices: torch.Tensor, faces: torch.Tensor, camera: Camera, image
         with torch.no_grad():
             cam = camera.to(device=device, dtype=torch.float32)
             pixels, depth = cam.project(vertices.detach().float())
-            coeffs, bbox = _face_setup(pixels, depth, faces.to(device=device, dtype=torch.long), perspective, znear, height, width)
+            coeffs, bbox = _face_setup(pixels, depth, faces.to(device=device, dtype=torch.long), perspective, height, width)
             fid, bar, dep = kernels(coeffs, bbox, batch, num_faces, height, width, perspective, _INSIDE_EPS)
         return Fragments(fid.view(batch, height, width), bar.view(batch, height, width, 3), dep.view(batch, height, width),
                          num_faces=num_faces)
@@ -294,7 +292,7 @@ def rasterize(vertices: torch.Tensor, faces: torch.Tensor, camera: Camera, image
         cam = camera.to(device=device, dtype=torch.float32)
         pixels, depth = cam.project(verts)
         faces = faces.to(device=device, dtype=torch.long)
-        coeffs, bbox = _face_setup(pixels, depth, faces, perspective, znear, height, width)
+        coeffs, bbox = _face_setup(pixels, depth, faces, perspective, height, width)
 
         # Per face of the flattened (B*F) list: its local index and the flat index of its image's pixel 0.
         face_local = torch.arange(num_faces, device=device).repeat(batch)

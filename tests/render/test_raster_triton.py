@@ -45,7 +45,7 @@ def _triton_fragments(raster, vertices, faces, camera, size):
     height, width = size
     perspective = bool(camera.is_perspective)
     pixels, depth = camera.project(vertices)
-    coeffs, bbox = rasterizer._face_setup(pixels, depth, faces, perspective, rasterizer.DEFAULT_ZNEAR, height, width)
+    coeffs, bbox = rasterizer._face_setup(pixels, depth, faces, perspective, height, width)
     face_id, bary, depth = raster(coeffs, bbox, vertices.shape[0], faces.shape[0], height, width, perspective, rasterizer._INSIDE_EPS)
     batch = vertices.shape[0]
     return face_id.view(batch, height, width), bary.view(batch, height, width, 3), depth.view(batch, height, width)
