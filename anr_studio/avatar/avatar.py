@@ -18,6 +18,7 @@ from anr_studio.avatar.refine import PoseRefinement, refine_poses
 from anr_studio.body import load_body
 from anr_studio.errors import AnrError, expect_finite, expect_shape, inputs_checked_on_host
 from anr_studio.model import NeuralTexture
+from anr_studio.model.graphed import GraphedRenderer
 from anr_studio.model.images import from_pixels
 from anr_studio.render import PerspectiveCamera, orbit_camera
 
@@ -157,50 +158,36 @@ class Avatar:
             module.texture.copy_(tex[None])
         self._textures[name] = module.to(self.device).requires_grad_(False)
 
-    def _clear_caches(self) -> None:
-        """Drops the per-frame caches and captured frame graphs (they hold identities, body and device)."""
-        self._cache.clear()
-        if self._frames is not None:
-            self._frames.clear()
-
     # -- rendering ----------------------------------------------------------------------------
     def tune(self, bf16: bool = True, channels_last: bool = True, graphs: bool = True, whole_frame: bool = True) -> "Avatar":
         """Returns self, set up for speed on its device (saved weights are unchanged). CPU: fp32 channels_last weights,
         the arguments ignored. CUDA: ``bf16`` autocast, ``channels_last`` weights, ``graphs``: whole frames replayed
         as one graph per input layout (`FrameGraphs`) or, without ``whole_frame``, the renderer alone (`GraphedRenderer`)."""
-        self._frames = None
-        self._clear_caches()
-        if self.device.type == "cpu":
-            self.autocast = False
+        cuda = self.device.type == "cuda"
+        self._cache.clear()
+        self.autocast = cuda and bool(bf16)
+        if self.device.type == "cpu" or cuda and channels_last:
             self.renderer.to(memory_format=torch.channels_last)
-            self._network = self.renderer
-            return self
-        if self.device.type != "cuda":
-            return self
-        self.autocast = bool(bf16)
-        if channels_last:
-            self.renderer.to(memory_format=torch.channels_last)
-        self._network = self.renderer
-        if graphs:
-            from anr_studio.model.graphed import GraphedRenderer
-
-            self._network = GraphedRenderer(self.renderer)
-            self._frames = FrameGraphs() if whole_frame else None
+        self._network = GraphedRenderer(self.renderer) if cuda and graphs else self.renderer
+        self._frames = FrameGraphs() if cuda and graphs and whole_frame else None
         return self
 
-    def body_bounds(self, identity: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Returns (lowest (3,), highest (3,)) corners of the rest-pose body's box in metres."""
-        betas = self._betas.get(identity) if identity is not None else None
+    def posed_vertices(self, pose: Any = None, identity: str | None = None) -> np.ndarray:
+        """Returns the body's (V,3) float32 vertices in ``pose`` (24,3) (rest pose by default) with ``identity``'s shape."""
+        p = np.zeros((24, 3), np.float32) if pose is None else np.asarray(pose, np.float32)
+        if p.shape != (24, 3):
+            raise AnrError(f"--pose: pose has shape {p.shape}, expected (24, 3) axis-angle")
+        betas = self.identity_betas(identity) if identity is not None else None
         b = None if betas is None else torch.as_tensor(betas[None, : self.body.num_betas])
         with torch.no_grad():
-            verts = self.body(pose=torch.zeros(1, 24, 3, device=self.device), betas=b).vertices[0].cpu().numpy()
-        return verts.min(0), verts.max(0)
+            return self.body(pose=torch.as_tensor(p)[None].to(self.device), betas=b).vertices[0].cpu().numpy()
 
     def default_camera(self, size: int | Sequence[int] = 512, identity: str | None = None, azimuth_deg: Any = 0.0,
                        elevation_deg: Any = 5.0, fov_deg: float = 30.0, margin: float = 1.12) -> PerspectiveCamera:
         """Returns a camera (batch 1, or B for (B,) azimuths) framing the whole rest-pose body in ``size`` with ``margin``."""
         h, w = _size2(size)
-        lo, hi = self.body_bounds(identity)
+        verts = self.posed_vertices(identity=identity)
+        lo, hi = verts.min(0), verts.max(0)
         center = (lo + hi) / 2
         half_h = (hi[1] - lo[1]) / 2 * margin
         radius = float(np.linalg.norm([hi[0] - lo[0], hi[2] - lo[2]])) / 2 * margin

@@ -41,18 +41,6 @@ def texture_images(texture: torch.Tensor) -> dict[str, np.ndarray]:
     return {"rgb": rgb, "pca": pca}
 
 
-def posed_vertices(avatar, pose: Any = None, identity: str | None = None) -> np.ndarray:
-    """Returns the body's (V,3) vertices in ``pose`` (24,3) (rest pose by default) with ``identity``'s shape."""
-    p = np.zeros((24, 3), np.float32) if pose is None else np.asarray(pose, np.float32)
-    if p.shape != (24, 3):
-        raise AnrError(f"--pose: pose has shape {p.shape}, expected (24, 3) axis-angle")
-    betas = avatar.identity_betas(identity) if identity is not None else None
-    b = None if betas is None else torch.as_tensor(betas[None, : avatar.body.num_betas])
-    with torch.no_grad():
-        out = avatar.body(pose=torch.as_tensor(p)[None].to(avatar.device), betas=b)
-    return out.vertices[0].cpu().numpy().astype(np.float64)
-
-
 def textured_mesh(body, vertices: np.ndarray, image: np.ndarray | None = None):
     """Returns a trimesh.Trimesh of ``vertices`` (V,3) with ``body``'s faces and UVs (split at seams), textured with ``image``."""
     import trimesh
@@ -88,7 +76,7 @@ def export_mesh(avatar, path: str | os.PathLike, pose: Any = None, identity: str
     if suffix not in MESH_SUFFIXES:
         raise AnrError(f"--mesh {path}: unsupported mesh type {suffix!r}, expected .obj or .glb")
     image = texture_images(avatar.texture(identity))["rgb"] if (texture and identity is not None) else None
-    mesh = textured_mesh(avatar.body, posed_vertices(avatar, pose, identity), image)
+    mesh = textured_mesh(avatar.body, avatar.posed_vertices(pose, identity).astype(np.float64), image)
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".glb":
         atomic_write_bytes(path, mesh.export(file_type="glb"))

@@ -109,9 +109,5 @@ def load_renderer(meta: dict[str, Any], state: dict[str, torch.Tensor], source: 
         raise AnrError(f"{source}: renderer weights do not match its config (first difference: {missing[0]}), "
                        "expected a consistent avatar file")
     renderer = build_renderer(config, kind)
-    try:
-        renderer.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise AnrError(f"{source}: renderer weights do not match its config ({str(exc).splitlines()[0]}), "
-                       "expected a consistent avatar file") from None
+    renderer.load_state_dict(state, strict=True)  # names and shapes match: checked above
     return renderer.eval().requires_grad_(False)

@@ -18,9 +18,6 @@ import torch.nn.functional as F
 
 from anr_studio.render import Fragments, rasterize
 
-__all__ = ["PoseRefinement", "refine_poses", "silhouette_motion"]
-
-
 @dataclass(frozen=True)
 class PoseRefinement:
     """How test-time pose refinement optimises a frame's corrections."""

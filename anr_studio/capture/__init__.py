@@ -5,7 +5,7 @@ Also here: mask extraction (``masks``), importers (``importers``), keyframe sele
 """
 
 from anr_studio.capture.reader import Capture
-from anr_studio.capture.store import CaptureWriter, median_background
+from anr_studio.capture.store import CaptureWriter
 from anr_studio.capture.validate import validate
 
-__all__ = ["Capture", "CaptureWriter", "median_background", "validate"]
+__all__ = ["Capture", "CaptureWriter", "validate"]

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from anr_studio.capture import formats
-from anr_studio.capture.formats.sources import PICKLE_SUFFIXES, numbers, read_arrays, read_json
+from anr_studio.capture.formats.sources import PICKLE_SUFFIXES, existing, numbers, read_arrays, read_json
 from anr_studio.capture.images import VIDEO_EXTS, folder_masks, list_images, read_image, video_frames, video_info
 from anr_studio.capture.reader import Capture
 from anr_studio.capture.store import CaptureWriter
@@ -250,9 +250,7 @@ def _folder_source(src: Path, poses: Path | None) -> tuple[list[Path], Path]:
             raise AnrError(f"{src}: holds {found}, expected the SMPL/camera parameters beside images/: metadata.json "
                            "or one SMPL .npz (or name the file with --poses)")
         param = npz[0]
-    if not param.is_file():
-        raise AnrError(f"{param}: does not exist, expected the SMPL/camera parameter file")
-    return files, param
+    return files, existing(param, "the SMPL/camera parameter file")
 
 
 def _write(out: Path, src: Path, frames: Iterator[np.ndarray], masks: Iterator[np.ndarray] | None,

@@ -140,11 +140,9 @@ def refine_boundary(frame: np.ndarray, binary: np.ndarray, config: MaskConfig, d
 
 def feather(binary: np.ndarray, config: MaskConfig) -> np.ndarray:
     """Returns the soft mask (H,W) uint8 0..255 of a binary mask (H,W): its edge blurred by ``feather_sigma``."""
-    # at least half a pixel, or small frames get no soft edge at all
-    sigma = max(0.5, config.scaled(config.feather_sigma, binary.shape)) if config.feather_sigma > 0 else 0.0
     soft = binary.astype(np.float32)
-    if sigma > 0:
-        soft = cv2.GaussianBlur(soft, (0, 0), sigma)
+    if config.feather_sigma > 0:  # at least half a pixel, or small frames get no soft edge at all
+        soft = cv2.GaussianBlur(soft, (0, 0), max(0.5, config.scaled(config.feather_sigma, binary.shape)))
     return np.clip(soft * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 

@@ -81,38 +81,34 @@ class Capture:
 
     def _load_metadata(self) -> None:
         try:
-            self._read_metadata()
+            with h5py.File(self.path, "r") as f:
+                self.attrs: dict[str, Any] = {k: attr_value(v) for k, v in f.attrs.items()}
+                self.identity: str = str(self.attrs["identity"])
+                self.fps: float = float(self.attrs["fps"])
+                self.body_model_id: str = str(attr_value(f["body"].attrs.get("model", "default")))
+                n, h, w, _ = f[S.FRAMES].shape
+                self._n = int(n)
+                self.image_size: tuple[int, int] = (int(h), int(w))
+                self.has_masks: bool = S.MASKS in f
+                self.poses: np.ndarray = f[S.POSE][()]  # (N,24,3)
+                self.transls: np.ndarray = f[S.TRANSL][()]  # (N,3)
+                self.betas: np.ndarray = f[S.BETAS][()]  # (K,)
+                K, R, t = (f[k][()] for k in (S.CAMERA_K, S.CAMERA_R, S.CAMERA_T))
+                self.static_camera: bool = K.ndim == 2 and R.ndim == 2 and t.ndim == 1  # all frames share one camera
+                # per frame (N,3,3), (N,3,3), (N,3); a static camera as read-only broadcast views
+                self._K, self._R, self._t = (np.broadcast_to(a, (n, *S.CAMERA_SHAPES[k]))
+                                             for a, k in ((K, S.CAMERA_K), (R, S.CAMERA_R), (t, S.CAMERA_T)))
+                self._split = {
+                    "train": f[S.SPLIT_TRAIN][()].astype(np.int64) if S.SPLIT_TRAIN in f else np.arange(self._n),
+                    "test": f[S.SPLIT_TEST][()].astype(np.int64) if S.SPLIT_TEST in f else np.zeros(0, np.int64),
+                }
+                self.keyframes: np.ndarray | None = f[S.KEYFRAMES][()].astype(np.int64) if S.KEYFRAMES in f else None
+                self.keyframe_coverage: np.ndarray | None = f[S.KEYFRAME_COVERAGE][()] if S.KEYFRAME_COVERAGE in f else None
+                self._truth = {k: v[()] for k, v in f[S.TRUTH].items()} if S.TRUTH in f else {}
+                self._background: np.ndarray | None = None
         except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:  # damage validation did not reach
             raise AnrError(f"{self.path}: cannot read its metadata ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}), "
                            "expected an intact capture (the file is damaged)") from None
-
-    def _read_metadata(self) -> None:
-        with h5py.File(self.path, "r") as f:
-            self.attrs: dict[str, Any] = {k: attr_value(v) for k, v in f.attrs.items()}
-            self.identity: str = str(self.attrs["identity"])
-            self.fps: float = float(self.attrs["fps"])
-            self.body_model_id: str = str(attr_value(f["body"].attrs.get("model", "default")))
-            n, h, w, _ = f[S.FRAMES].shape
-            self._n = int(n)
-            self.image_size: tuple[int, int] = (int(h), int(w))
-            self.has_masks: bool = S.MASKS in f
-            self.poses: np.ndarray = f[S.POSE][()]  # (N,24,3)
-            self.transls: np.ndarray = f[S.TRANSL][()]  # (N,3)
-            self.betas: np.ndarray = f[S.BETAS][()]  # (K,)
-            K, R, t = (f[k][()] for k in (S.CAMERA_K, S.CAMERA_R, S.CAMERA_T))
-            self.static_camera: bool = K.ndim == 2 and R.ndim == 2 and t.ndim == 1  # all frames share one camera
-            # per frame (N,3,3), (N,3,3), (N,3); a static camera as read-only broadcast views
-            self._K, self._R, self._t = (np.broadcast_to(a, (n, *S.CAMERA_SHAPES[k]))
-                                         for a, k in ((K, S.CAMERA_K), (R, S.CAMERA_R), (t, S.CAMERA_T)))
-            self._split = {
-                "train": f[S.SPLIT_TRAIN][()].astype(np.int64) if S.SPLIT_TRAIN in f else np.arange(self._n),
-                "test": f[S.SPLIT_TEST][()].astype(np.int64) if S.SPLIT_TEST in f else np.zeros(0, np.int64),
-            }
-            self.keyframes: np.ndarray | None = f[S.KEYFRAMES][()].astype(np.int64) if S.KEYFRAMES in f else None
-            self.keyframe_coverage: np.ndarray | None = (
-                f[S.KEYFRAME_COVERAGE][()] if S.KEYFRAME_COVERAGE in f else None)
-            self._truth = {k: v[()] for k, v in f[S.TRUTH].items()} if S.TRUTH in f else {}
-            self._background: np.ndarray | None = None
 
     def _h5(self) -> h5py.File:
         pid = os.getpid()

@@ -29,15 +29,6 @@ def _as_float(value: Any, expected: tuple, field: str, source: str) -> np.ndarra
     return array
 
 
-def median_background(frames: h5py.Dataset | np.ndarray) -> np.ndarray:
-    """Returns the per-pixel median (H,W,3) uint8 of up to MEDIAN_SAMPLES evenly spaced frames (N,H,W,3): the
-    empty scene when the person moves around (one who never moves leaves a ghost: give a plate then)."""
-    n = int(frames.shape[0])
-    idx = np.unique(np.linspace(0, n - 1, min(n, MEDIAN_SAMPLES)).round().astype(np.int64))
-    stack = np.stack([np.asarray(frames[int(i)]) for i in idx])
-    return np.median(stack, axis=0).round().astype(np.uint8)
-
-
 class CaptureWriter:
     """Writes a capture file frame by frame (a context manager); the file appears at ``path`` only on a clean
     close, and on an exception or ``abort()`` an existing ``path`` is untouched (AnrError at once while another
@@ -84,40 +75,37 @@ class CaptureWriter:
         """Returns the index of the frame just written. ``frame (H,W,3)`` uint8, ``mask (H,W)``
         uint8 0..255 (all frames or none), ``pose (24,3)`` axis-angle, ``transl (3,)``,
         ``camera`` = (K (3,3), R (3,3), t (3,)) when the writer has no static camera."""
-        with self._aborting((OSError, RuntimeError), any_error=False):  # a full disk: nothing half-written stays
-            return self._append(frame, mask, pose, transl, camera)
-
-    def _append(self, frame: Any, mask: Any, pose: Any, transl: Any, camera: tuple[Any, Any, Any] | None) -> int:
         self._check_open()
-        # HDF5 recovers badly from a full disk midway (its objects fail to close): check before each frame.
-        ensure_free_space(self.path, 2 * self.height * self.width * 4)
-        i = self._n
-        frame = as_uint8(frame, (self.height, self.width, 3), f"frame {i}", self._name)
-        if self._has_masks is None:
-            self._has_masks = mask is not None
-            if self._has_masks:
-                self._masks = image_dataset(self._f, S.MASKS, (self.height, self.width))
-        if self._has_masks != (mask is not None):
-            want = "a mask like the frames before it" if self._has_masks else "no mask, like the frames before it"
-            raise AnrError(f"{self._name}: frame {i} has {'no ' if mask is None else ''}mask, expected {want}")
-        if pose is not None or transl is not None:
-            if self._bulk_body is not None:
-                raise AnrError(f"{self._name}: frame {i} has its own pose, but set_body() already gave all poses")
-            self._body.append((_as_float(pose, (S.NUM_JOINTS, 3), f"body/pose[{i}]", self._name),
-                               _as_float(np.zeros(3) if transl is None else transl, (3,), f"body/transl[{i}]", self._name)))
-        if camera is not None:
-            if self._bulk_cams is not None:
-                raise AnrError(f"{self._name}: frame {i} has its own camera, but the capture's cameras are already set")
-            self._cams.append(tuple(_as_float(a, S.CAMERA_SHAPES[key], f"{key}[{i}]", self._name)
-                                    for a, key in zip(camera, S.CAMERA_SHAPES, strict=True)))
-        if mask is not None:
-            mask = as_uint8(mask, (self.height, self.width), f"mask {i}", self._name)
-        for ds, image in ((self._frames, frame), (self._masks, mask)):
-            if ds is not None:
-                ds.resize(i + 1, axis=0)
-                ds[i] = image
-        self._n = i + 1
-        return i
+        with self._aborting((OSError, RuntimeError), any_error=False):  # a full disk: nothing half-written stays
+            # HDF5 recovers badly from a full disk midway (its objects fail to close): check before each frame.
+            ensure_free_space(self.path, 2 * self.height * self.width * 4)
+            i = self._n
+            frame = as_uint8(frame, (self.height, self.width, 3), f"frame {i}", self._name)
+            if self._has_masks is None:
+                self._has_masks = mask is not None
+                if self._has_masks:
+                    self._masks = image_dataset(self._f, S.MASKS, (self.height, self.width))
+            if self._has_masks != (mask is not None):
+                want = "a mask like the frames before it" if self._has_masks else "no mask, like the frames before it"
+                raise AnrError(f"{self._name}: frame {i} has {'no ' if mask is None else ''}mask, expected {want}")
+            if pose is not None or transl is not None:
+                if self._bulk_body is not None:
+                    raise AnrError(f"{self._name}: frame {i} has its own pose, but set_body() already gave all poses")
+                self._body.append((_as_float(pose, (S.NUM_JOINTS, 3), f"body/pose[{i}]", self._name),
+                                   _as_float(np.zeros(3) if transl is None else transl, (3,), f"body/transl[{i}]", self._name)))
+            if camera is not None:
+                if self._bulk_cams is not None:
+                    raise AnrError(f"{self._name}: frame {i} has its own camera, but the capture's cameras are already set")
+                self._cams.append(tuple(_as_float(a, S.CAMERA_SHAPES[key], f"{key}[{i}]", self._name)
+                                        for a, key in zip(camera, S.CAMERA_SHAPES, strict=True)))
+            if mask is not None:
+                mask = as_uint8(mask, (self.height, self.width), f"mask {i}", self._name)
+            for ds, image in ((self._frames, frame), (self._masks, mask)):
+                if ds is not None:
+                    ds.resize(i + 1, axis=0)
+                    ds[i] = image
+            self._n = i + 1
+            return i
 
     def set_body(self, pose: Any, transl: Any, betas: Any = None) -> None:
         """Sets all body parameters at once: ``pose (N,24,3)``, ``transl (N,3)``, ``betas (K,)``."""
@@ -234,7 +222,10 @@ class CaptureWriter:
             K, R, t = (np.stack(c) for c in zip(*self._cams))
         else:
             raise AnrError(f"{name}: camera was never given, expected a static camera or one per frame")
-        background = self._background if self._background is not None else median_background(self._frames)
+        background = self._background
+        if background is None:  # the empty scene when the person moves around (one who never moves leaves a ghost)
+            idx = np.unique(np.linspace(0, n - 1, min(n, MEDIAN_SAMPLES)).round().astype(np.int64))
+            background = np.median(np.stack([self._frames[int(i)] for i in idx]), axis=0).round().astype(np.uint8)
         f.create_dataset(S.BACKGROUND, data=background, **S.IMAGE_COMPRESSION)
         datasets = {S.CAMERA_K: K, S.CAMERA_R: R, S.CAMERA_T: t, S.POSE: pose, S.TRANSL: transl, **self._datasets}
         for key, value in datasets.items():

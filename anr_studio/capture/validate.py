@@ -125,11 +125,11 @@ class _Checker:
             return None
         return obj
 
-    def shaped(self, ds: h5py.Dataset, expected: tuple, shown: tuple, kind: str) -> bool:
-        """Returns True when ``ds`` has the expected shape (None = any) and dtype kind."""
-        ok = len(ds.shape) == len(expected) and all(e is None or int(g) == int(e) for g, e in zip(ds.shape, expected))
+    def shaped(self, ds: h5py.Dataset, expected: tuple, kind: str) -> bool:
+        """Returns True when ``ds`` has the expected shape (a name such as "N" = any size) and dtype kind."""
+        ok = len(ds.shape) == len(expected) and all(isinstance(e, str) or g == e for g, e in zip(ds.shape, expected))
         if not ok:
-            self.add(f"{ds.name.lstrip('/')} has shape {_shape_str(ds.shape)}, expected {_shape_str(shown)}")
+            self.add(f"{ds.name.lstrip('/')} has shape {_shape_str(ds.shape)}, expected {_shape_str(expected)}")
             return False
         dtype_ok = {"uint8": ds.dtype == np.uint8, "float32": ds.dtype == np.float32, "int": ds.dtype.kind in "iu"}
         if not dtype_ok[kind]:
@@ -242,7 +242,7 @@ def _check(c: _Checker) -> None:
 
     frames = c.dataset(S.FRAMES)
     n = h = w = None
-    if frames is not None and c.shaped(frames, (None, None, None, 3), ("N", "H", "W", 3), "uint8"):
+    if frames is not None and c.shaped(frames, ("N", "H", "W", 3), "uint8"):
         n, h, w = (int(s) for s in frames.shape[:3])
         if n > S.MAX_FRAMES:  # beyond the supported sizes: nothing more is read
             return c.add(f"frames declares {n} frames, expected at most {S.MAX_FRAMES}")
@@ -252,17 +252,17 @@ def _check(c: _Checker) -> None:
             c.add("frames holds 0 frames, expected at least one")
     masks = c.dataset(S.MASKS, required=False)
     if masks is not None and n is not None:
-        c.shaped(masks, (n, h, w), (n, h, w), "uint8")
+        c.shaped(masks, (n, h, w), "uint8")
     bg = c.dataset(S.BACKGROUND)
     if bg is not None and n is not None:
-        c.shaped(bg, (h, w, 3), (h, w, 3), "uint8")
+        c.shaped(bg, (h, w, 3), "uint8")
 
     for key, tail in S.CAMERA_SHAPES.items():
         ds = c.dataset(key)
         if ds is None or n is None:
             continue
         shape = (n,) + tail if len(ds.shape) == len(tail) + 1 else tail
-        ok = c.shaped(ds, shape, shape, "float32")
+        ok = c.shaped(ds, shape, "float32")
         data = c.finite(ds, S.MAX_ABS_METRES if key == S.CAMERA_T else None, " m") if ok else None
         if data is not None and key == S.CAMERA_K:
             _check_intrinsics(c, data.reshape(-1, 3, 3), h, w)
@@ -273,14 +273,13 @@ def _check(c: _Checker) -> None:
                 c.add(f"camera/R[{int(np.argmax(err > ORTHONORMAL_TOL))}] is not a rotation (R R^T differs from I by "
                       f"{float(err.max()):.3g}), expected an orthonormal world-to-camera rotation")
 
-    pose = c.dataset(S.POSE)
-    if pose is not None and n is not None and c.shaped(pose, (n, S.NUM_JOINTS, 3), (n, S.NUM_JOINTS, 3), "float32"):
-        c.finite(pose, S.MAX_ABS_ANGLE, " rad")
-    transl = c.dataset(S.TRANSL)
-    if transl is not None and n is not None and c.shaped(transl, (n, 3), (n, 3), "float32"):
-        c.finite(transl, S.MAX_ABS_METRES, " m")
+    for key, shape, bound, unit in ((S.POSE, (n, S.NUM_JOINTS, 3), S.MAX_ABS_ANGLE, " rad"),
+                                    (S.TRANSL, (n, 3), S.MAX_ABS_METRES, " m")):
+        ds = c.dataset(key)
+        if ds is not None and n is not None and c.shaped(ds, shape, "float32"):
+            c.finite(ds, bound, unit)
     betas = c.dataset(S.BETAS)
-    if betas is not None and c.shaped(betas, (None,), ("K",), "float32"):
+    if betas is not None and c.shaped(betas, ("K",), "float32"):
         if betas.shape[0] > S.MAX_BETAS:
             c.add(f"body/betas holds {betas.shape[0]} coefficients, expected at most {S.MAX_BETAS}")
         else:
@@ -307,7 +306,7 @@ def _check_intrinsics(c: _Checker, K: np.ndarray, h: int, w: int) -> None:
 
 def _indices(c: _Checker, key: str, n: int) -> np.ndarray | None:
     ds = c.dataset(key, required=False)
-    if ds is None or not c.shaped(ds, (None,), ("k",), "int"):
+    if ds is None or not c.shaped(ds, ("k",), "int"):
         return None
     if ds.shape[0] > n:
         c.add(f"{key} holds {ds.shape[0]} indices, expected at most one per frame ({n})")
@@ -338,7 +337,7 @@ def _check_indices(c: _Checker, n: int) -> None:
     if cov is not None:
         if keys is None:
             c.add("keyframe_coverage is present without keyframes, expected both or neither")
-        elif c.shaped(cov, (keys.size,), (keys.size,), "float32"):
+        elif c.shaped(cov, (keys.size,), "float32"):
             c.finite(cov)
 
 
@@ -355,5 +354,5 @@ def _check_truth(c: _Checker, n: int) -> None:
             c.add(f"{S.TRUTH}/{key} has dtype {ds.dtype}, expected numbers")
         elif ds.size > TRUTH_MAX_VALUES_PER_FRAME * n:
             c.add(f"{S.TRUTH}/{key} holds {ds.size} values, expected at most {TRUTH_MAX_VALUES_PER_FRAME} per frame")
-        elif key in expected and c.shaped(ds, expected[key], expected[key], "float32"):
+        elif key in expected and c.shaped(ds, expected[key], "float32"):
             c.finite(ds)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from anr_studio.metrics.flip import flip
-from anr_studio.metrics.image import mask_iou, psnr, ssim, to_unit_image
+from anr_studio.metrics.image import flip, mask_iou, psnr, ssim, to_unit_image
 from anr_studio.metrics.perceptual import lpips_distance, lpips_status
+
 
 def compute_metrics(pred: Any, target: Any, pred_mask: Any = None, target_mask: Any = None, *,
                     device: str = "cpu") -> dict[str, float | None]:

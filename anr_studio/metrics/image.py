@@ -1,4 +1,5 @@
-"""Image metrics on one image pair (uint8 or float [0, 1] HWC, numpy or torch): PSNR, SSIM (scikit-image), mask IoU."""
+"""Image metrics on one image pair (uint8 or float [0, 1] HWC, numpy or torch): PSNR, SSIM (scikit-image), FLIP
+(NVIDIA's perceptual difference, LDR, through the `flip_evaluator` package), mask IoU."""
 
 from __future__ import annotations
 
@@ -57,6 +58,19 @@ def ssim(pred: Any, target: Any) -> float:
         raise AnrError(f"metrics: images of size {a.shape[0]}x{a.shape[1]} are too small for SSIM, expected sides >= {window}")
     return float(structural_similarity(a, b, gaussian_weights=True, sigma=SSIM_SIGMA, use_sample_covariance=False,
                                        data_range=1.0, channel_axis=-1))
+
+
+def flip(pred: Any, target: Any) -> float:
+    """Returns the mean LDR-FLIP error (0 = identical, up to 1) of sRGB ``pred`` against ``target`` (FLIP's
+    viewing condition: 67 pixels per degree)."""
+    import flip_evaluator
+
+    a, b = _pair(pred, target)
+    if a.shape[-1] == 1:
+        a, b = np.repeat(a, 3, -1), np.repeat(b, 3, -1)
+    a, b = (np.ascontiguousarray(x[..., :3], dtype=np.float32) for x in (a, b))
+    _, mean_error, _ = flip_evaluator.evaluate(b, a, "LDR", inputsRGB=True, applyMagma=False, parameters={})
+    return float(mean_error)
 
 
 def _to_mask(mask: Any, name: str) -> np.ndarray:

@@ -11,7 +11,6 @@ from anr_studio.errors import AnrError
 from anr_studio.model.configtools import config_from_dict, config_to_dict
 
 PRESETS = ("paper", "fast", "tiny")
-NORMS = ("instance", "batch", "none")
 UPSAMPLE_MODES = ("transpose", "bilinear")
 RENDERER_KINDS = ("anr", "anr-1stage", "dnr")  # two-stage ANR, its one-stage ablation, the DNR baseline
 
@@ -44,7 +43,7 @@ class TextureConfig:
 
 @dataclass
 class UNetConfig:
-    """A pix2pix-style U-Net: stride-2 4x4 convolutions down, transposed convolutions up, skips."""
+    """A pix2pix-style U-Net: stride-2 4x4 convolutions down, transposed convolutions up, skips, instance norms."""
 
     depth: int = 8
     """Number of stride-2 levels; the bottleneck runs at 1/2**depth of the input size."""
@@ -52,20 +51,17 @@ class UNetConfig:
     """Width of the first (full-resolution / 2) level; each level doubles it up to max_channels."""
     max_channels: int = 512
     """Upper bound of any level's width."""
-    norm: str = "instance"
-    """Normalisation after each inner convolution: "instance", "batch" or "none"."""
     upsample: str = "transpose"
     """Decoder upsampling: "transpose" (4x4 stride-2, pix2pix) or "bilinear" (+3x3 conv, no checkerboard)."""
     conv_bias_before_norm: bool = False
-    """Whether a convolution followed by an instance norm has a bias (batch-norm levels never have
-    one); the norm subtracts the channel mean, so such a bias cancels and only costs time."""
+    """Whether a convolution followed by an instance norm has a bias; the norm subtracts the channel mean, so
+    such a bias cancels and only costs time."""
 
     def validate(self, where: str) -> None:
         """Raises AnrError when a value is out of range."""
         check_range(self.depth, f"{where}.depth", 1, 12)
         check_range(self.base_channels, f"{where}.base_channels", 1, 4096)
         check_range(self.max_channels, f"{where}.max_channels", 1, 4096)
-        check_range(self.norm, f"{where}.norm", choices=NORMS)
         check_range(self.upsample, f"{where}.upsample", choices=UPSAMPLE_MODES)
 
 
@@ -79,17 +75,14 @@ class DiscriminatorConfig:
     """Stride-2 convolutions per discriminator (receptive field 70 px for 3)."""
     base_channels: int = 64
     """Width of the first layer; doubled per layer up to 512."""
-    norm: str = "instance"
-    """Normalisation of the inner layers: "instance", "batch" or "none"."""
     conv_bias_before_norm: bool = False
-    """Whether a convolution followed by a norm layer has a bias (the norm cancels it)."""
+    """Whether a convolution followed by an instance norm has a bias (the norm cancels it)."""
 
     def validate(self, where: str = "model.discriminator") -> None:
         """Raises AnrError when a value is out of range."""
         check_range(self.num_scales, f"{where}.num_scales", 1, 8)
         check_range(self.num_layers, f"{where}.num_layers", 1, 8)
         check_range(self.base_channels, f"{where}.base_channels", 1, 4096)
-        check_range(self.norm, f"{where}.norm", choices=NORMS)
 
 
 @dataclass
@@ -181,9 +174,9 @@ RETIRED_KEYS = {
     "data": ("random_crop", "grid_jitter"),
     "optim": ("discriminator", "ema_decay", "keyframe_steps", "non_keyframe_steps", "keep_checkpoints", "compile"),
     "model": ("coarse_activation",),
-    "model.r1": ("down_activation", "up_activation"),
-    "model.r2": ("down_activation", "up_activation"),
-    "model.discriminator": ("condition",),
+    "model.r1": ("down_activation", "up_activation", "norm"),
+    "model.r2": ("down_activation", "up_activation", "norm"),
+    "model.discriminator": ("condition", "norm"),
     "loss": ("gan_mode", "feature_matching", "feature_fallback", "feature_fallback_matching", "discriminator_noise",
              "discriminator_real", "gan_mask_grad", "vgg_layer_weights"),
 }
@@ -191,7 +184,7 @@ RETIRED_KEYS = {
 config is read (their behaviour is now fixed); any other unknown key is still an error."""
 
 RETIRED_VALUES = {"down_activation": "leaky_relu", "up_activation": "relu", "gan_mode": "lsgan", "keyframe_steps": 1,
-                  "non_keyframe_steps": 1, "grid_jitter": 0.02}
+                  "non_keyframe_steps": 1, "grid_jitter": 0.02, "norm": "instance"}
 """The fixed behaviour of retired keys that once had other choices: a stored config with another value
 was made by what this version no longer does, and is refused rather than read as something else."""
 

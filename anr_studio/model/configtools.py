@@ -17,8 +17,6 @@ MAX_INT = 10**15
 
 def config_to_dict(config: Any) -> dict[str, Any]:
     """Returns a JSON-ready dict of a (nested) dataclass; tuples become lists."""
-    if not dataclasses.is_dataclass(config):
-        raise TypeError(f"expected a dataclass instance, got {type(config).__name__}")
     return json.loads(json.dumps(dataclasses.asdict(config)))
 
 

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from anr_studio.model.config import DiscriminatorConfig
-from anr_studio.model.unet import LEAKY_SLOPE, Conv2dAct, norm_activation
+from anr_studio.model.unet import LEAKY_SLOPE, Conv2dAct, InstanceNorm2d
 
 
 class PatchDiscriminator(nn.Module):
@@ -15,17 +15,17 @@ class PatchDiscriminator(nn.Module):
     NLayerDiscriminator: ``num_layers`` 4x4 stride-2 convolutions (widths doubling from ``base_channels`` up to
     512), a 4x4 stride-1 one, then a 4x4 convolution to raw logits; padding 2."""
 
-    def __init__(self, in_channels: int, base_channels: int = 64, num_layers: int = 3, norm: str = "instance",
+    def __init__(self, in_channels: int, base_channels: int = 64, num_layers: int = 3,
                  conv_bias_before_norm: bool = False) -> None:
         super().__init__()
-        layers = [nn.Sequential(Conv2dAct(in_channels, base_channels, 4, 2, 2, negative_slope=LEAKY_SLOPE), nn.Identity())]
+        layers = [nn.Sequential(Conv2dAct(in_channels, base_channels, 4, 2, 2, negative_slope=LEAKY_SLOPE))]
         width = base_channels
         for i in range(1, num_layers + 1):
             prev, width = width, min(width * 2, 512)
             stride = 2 if i < num_layers else 1
             layers.append(nn.Sequential(
-                nn.Conv2d(prev, width, 4, stride, 2, bias=conv_bias_before_norm or norm == "none"),
-                *norm_activation(norm, width, LEAKY_SLOPE),
+                nn.Conv2d(prev, width, 4, stride, 2, bias=conv_bias_before_norm),
+                InstanceNorm2d(width, affine=True, negative_slope=LEAKY_SLOPE),
             ))
         layers.append(nn.Sequential(nn.Conv2d(width, 1, 4, 1, 2)))
         self.layers = nn.ModuleList(layers)
@@ -44,11 +44,11 @@ class MultiScaleDiscriminator(nn.Module):
     ``discriminator_input(image, normals)`` (B, in_channels, H, W), average-pooled (3x3, stride 2) per scale."""
 
     def __init__(self, in_channels: int, num_scales: int = 3, base_channels: int = 64, num_layers: int = 3,
-                 norm: str = "instance", conv_bias_before_norm: bool = False) -> None:
+                 conv_bias_before_norm: bool = False) -> None:
         super().__init__()
         self.in_channels = in_channels
         self.scales = nn.ModuleList(
-            PatchDiscriminator(in_channels, base_channels, num_layers, norm, conv_bias_before_norm)
+            PatchDiscriminator(in_channels, base_channels, num_layers, conv_bias_before_norm)
             for _ in range(num_scales)
         )
 
@@ -56,8 +56,7 @@ class MultiScaleDiscriminator(nn.Module):
     def from_config(cls, config: DiscriminatorConfig) -> "MultiScaleDiscriminator":
         """Returns the discriminator sized by ``config`` for RGB images beside their normal images."""
         config.validate()
-        return cls(3 + 3, config.num_scales, config.base_channels,
-                   config.num_layers, config.norm, config.conv_bias_before_norm)
+        return cls(3 + 3, config.num_scales, config.base_channels, config.num_layers, config.conv_bias_before_norm)
 
     def forward(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
         """Returns ``outputs[scale][layer]``; ``outputs[s][-1]`` are the logits (B, 1, h, w)."""

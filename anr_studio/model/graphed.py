@@ -140,5 +140,4 @@ class GraphedRenderer(nn.Module):
                 return self.renderer(*static)
 
         out = self.graphs.run(key, step, neural.device)
-        return RenderOutput(rgb=out.rgb.clone(), mask_logits=None if out.mask_logits is None else out.mask_logits.clone(),
-                            coarse_rgb=None if out.coarse_rgb is None else out.coarse_rgb.clone())
+        return RenderOutput(*(None if t is None else t.clone() for t in (out.rgb, out.mask_logits, out.coarse_rgb)))

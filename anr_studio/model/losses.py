@@ -69,9 +69,8 @@ class ANRLoss(nn.Module):
     """Combines the ANR losses with the weights of a LossConfig; without VGG19 weights the feature term is left
     out and ``fallback_reason`` says why."""
 
-    def __init__(self, config: LossConfig | None = None, vgg: nn.Module | None = None) -> None:
+    def __init__(self, config: LossConfig, vgg: nn.Module | None = None) -> None:
         super().__init__()
-        config = config or LossConfig()
         config.validate()
         self.config = config
         self.fallback_reason = ""

@@ -45,9 +45,8 @@ class ANRRenderer(nn.Module):
     R2(cat(latent, normals)) -> RGB = tanh(out[:, :3]), mask logits out[:, 3:4].
     One-stage (``two_stage=False``, ablation): one U-Net from cat(neural image, normals); no J."""
 
-    def __init__(self, config: ModelConfig | None = None, two_stage: bool = True) -> None:
+    def __init__(self, config: ModelConfig, two_stage: bool = True) -> None:
         super().__init__()
-        config = config or ModelConfig()
         config.validate()
         self.config = config
         self.two_stage = bool(two_stage)
@@ -78,9 +77,8 @@ class DNRRenderer(nn.Module):
     """Deferred Neural Rendering baseline: one U-Net (sized by ``config.r2``) neural image -> RGB, no mask (composite
     with the coarse body mask); normals are accepted for the ANR signature and ignored."""
 
-    def __init__(self, config: ModelConfig | None = None) -> None:
+    def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        config = config or ModelConfig()
         config.validate()
         self.config = config
         self.net = UNet(config.texture.channels, 3, config.r2)
@@ -93,11 +91,7 @@ class DNRRenderer(nn.Module):
 
 def build_renderer(config: ModelConfig, kind: str = "anr") -> nn.Module:
     """Returns the renderer ``kind``: "anr" (two-stage), "anr-1stage" or "dnr"."""
-    if kind == "anr":
-        return ANRRenderer(config, two_stage=True)
-    if kind == "anr-1stage":
-        return ANRRenderer(config, two_stage=False)
-    if kind == "dnr":
-        return DNRRenderer(config)
-    raise AnrError(f"renderer kind {kind!r} is unknown, expected one of {', '.join(RENDERER_KINDS)}")
+    if kind not in RENDERER_KINDS:
+        raise AnrError(f"renderer kind {kind!r} is unknown, expected one of {', '.join(RENDERER_KINDS)}")
+    return DNRRenderer(config) if kind == "dnr" else ANRRenderer(config, two_stage=kind == "anr")
 

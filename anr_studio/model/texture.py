@@ -30,9 +30,8 @@ class NeuralTexture(nn.Module):
         return F.grid_sample(texture, uv.to(texture.dtype), mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def build_textures(count: int, config: TextureConfig | None = None) -> nn.ModuleList:
+def build_textures(count: int, config: TextureConfig) -> nn.ModuleList:
     """Returns ``count`` NeuralTextures that start from identical values (one per identity)."""
-    config = config or TextureConfig()
     if count < 1:
         raise AnrError(f"build_textures: count = {count}, expected at least 1 identity")
     return nn.ModuleList(NeuralTexture(config.channels, config.size, config.init_seed) for _ in range(count))

@@ -192,15 +192,6 @@ LEAKY_SLOPE = 0.2
 """Negative slope of the encoders' leaky ReLUs (pix2pix); the decoder's ReLUs have slope 0."""
 
 
-def norm_activation(norm: str, channels: int, slope: float) -> tuple[nn.Module, nn.Module]:
-    """Returns (norm layer, activation) for ``norm`` "instance", "batch" or "none" and a leaky ReLU of ``slope``
-    (0: ReLU); an instance norm fuses the activation (then nn.Identity)."""
-    if norm == "instance":  # affine: with several identities per run the renderer needs its own scale/shift
-        return InstanceNorm2d(channels, affine=True, negative_slope=slope), nn.Identity()
-    layer = nn.BatchNorm2d(channels) if norm == "batch" else nn.Identity()
-    return layer, nn.ReLU(inplace=True) if slope == 0 else nn.LeakyReLU(slope, inplace=True)
-
-
 def _up_conv(in_channels: int, out_channels: int, mode: str, bias: bool) -> nn.Module:
     if mode == "transpose":
         return nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1, bias=bias)
@@ -217,26 +208,25 @@ class UNet(nn.Module):
     decoder mirrors it with skip concatenations; leaky ReLU (0.2) down, ReLU up; the first and innermost levels
     have no norm; the last layer is linear (callers apply tanh / keep logits)."""
 
-    def __init__(self, in_channels: int, out_channels: int, config: UNetConfig | None = None) -> None:
+    def __init__(self, in_channels: int, out_channels: int, config: UNetConfig) -> None:
         super().__init__()
-        config = config or UNetConfig()
         config.validate("UNet config")
         self.config = config
         self.in_channels, self.out_channels = in_channels, out_channels
         widths = [min(config.base_channels * 2**i, config.max_channels) for i in range(config.depth)]
         self.widths = widths
-        # A convolution followed by a norm needs no bias: the norm subtracts the channel mean.
-        normed_bias = config.norm == "none" or (config.norm == "instance" and config.conv_bias_before_norm)
+        # A convolution followed by a norm needs no bias: the norm subtracts the channel mean. The norms are affine:
+        # with several identities per run the renderer needs its own scale and shift.
+        normed_bias = config.conv_bias_before_norm
 
         self.down = nn.ModuleList()
         prev = in_channels
         for i, width in enumerate(widths):
             if 0 < i < config.depth - 1:
                 layers = (nn.Conv2d(prev, width, 4, stride=2, padding=1, bias=normed_bias),
-                          *norm_activation(config.norm, width, LEAKY_SLOPE))
+                          InstanceNorm2d(width, affine=True, negative_slope=LEAKY_SLOPE))
             else:  # the first and innermost levels have no norm
-                layers = (Conv2dAct(prev, width, 4, stride=2, padding=1, negative_slope=LEAKY_SLOPE), nn.Identity(),
-                          nn.Identity())
+                layers = (Conv2dAct(prev, width, 4, stride=2, padding=1, negative_slope=LEAKY_SLOPE),)
             self.down.append(nn.Sequential(*layers))
             prev = width
 
@@ -246,7 +236,7 @@ class UNet(nn.Module):
             in_ch = widths[i + 1] if i == config.depth - 2 else 2 * widths[i + 1]
             self.up.append(nn.Sequential(
                 _up_conv(in_ch, widths[i], config.upsample, normed_bias),
-                *norm_activation(config.norm, widths[i], 0.0),
+                InstanceNorm2d(widths[i], affine=True, negative_slope=0.0),
             ))
         final_in = widths[0] if config.depth == 1 else 2 * widths[0]
         self.final = _up_conv(final_in, out_channels, config.upsample, bias=True)

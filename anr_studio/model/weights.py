@@ -4,6 +4,7 @@ hub cache (temporary name, checked against the hash prefix in its name, renamed)
 from __future__ import annotations
 
 import os
+import re
 import sys
 import urllib.error
 from pathlib import Path
@@ -36,9 +37,8 @@ def set_offline() -> None:
 
 def _hash_prefix(filename: str) -> str | None:
     """Returns the sha256 prefix torchvision puts in a file name (``vgg19-dcbbe9de.pth`` -> ``dcbbe9de``)."""
-    stem = filename.rsplit(".", 1)[0]
-    tail = stem.rsplit("-", 1)[-1]
-    return tail if "-" in stem and len(tail) >= 6 and all(c in "0123456789abcdef" for c in tail) else None
+    match = re.search(r"-([0-9a-f]{6,})\.[^.]+$", filename)
+    return match.group(1) if match else None
 
 
 class _NetworkError(Exception):

@@ -10,7 +10,6 @@ import io
 import json
 import os
 import signal
-import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,9 +37,9 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def open_captures(paths: Sequence[str], need_masks: bool = True) -> list[Capture]:
+def open_captures(paths: Sequence[str]) -> list[Capture]:
     """Returns the captures at ``paths``; AnrError unless they share image size and body model, have distinct
-    identities and (``need_masks``) masks."""
+    identities and masks."""
     if not paths:
         raise AnrError("--captures: no capture file given, expected at least one .h5 file")
     captures = [Capture(p) for p in paths]
@@ -58,10 +57,9 @@ def open_captures(paths: Sequence[str], need_masks: bool = True) -> list[Capture
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise AnrError(f"--captures: identity {dup!r} appears in more than one capture, expected one capture per identity")
-    if need_masks:
-        for cap in captures:
-            if not cap.has_masks:
-                raise AnrError(f"{cap.path.name}: masks are missing, expected foreground masks (run `anr-studio masks {cap.path}`)")
+    for cap in captures:
+        if not cap.has_masks:
+            raise AnrError(f"{cap.path.name}: masks are missing, expected foreground masks (run `anr-studio masks {cap.path}`)")
     return captures
 
 
@@ -73,7 +71,7 @@ class FramePools:
     others: list[np.ndarray]
 
     @classmethod
-    def from_captures(cls, captures: Sequence[Capture], warn=warnings.warn) -> "FramePools":
+    def from_captures(cls, captures: Sequence[Capture], warn: Callable[[str], None]) -> "FramePools":
         """Returns the pools; a capture without keyframes uses all its training frames as keyframes."""
         keys, others = [], []
         for cap in captures:
@@ -142,7 +140,7 @@ REFIT_BATCH = 16
 
 
 def refined_poses(body: torch.nn.Module, cap: Capture, steps: int,
-                  progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  progress: Callable[[int, int], None] = lambda done, total: None) -> tuple[np.ndarray, np.ndarray]:
     """Returns (pose (N,24,3), transl (N,3)) float32 of every frame of ``cap``: the training frames (the ones
     training draws from) fitted to their masks by ``steps`` of test-time pose refinement
     (`anr_studio.avatar.refine`), `REFIT_BATCH` frames at a time, the held-out ones as stored; ``progress(done,
@@ -154,16 +152,14 @@ def refined_poses(body: torch.nn.Module, cap: Capture, steps: int,
     betas = torch.from_numpy(cap.betas[None, : body.num_betas].astype(np.float32)).to(device)
     frames = cap.split("train")
     for start in range(0, len(frames), REFIT_BATCH):
-        if progress is not None:
-            progress(start, len(frames))
+        progress(start, len(frames))
         idx = frames[start:start + REFIT_BATCH]
         mask = torch.from_numpy(np.stack([cap.mask(int(i)) for i in idx])).to(device).float().div(255)
         rows = torch.from_numpy(idx).to(device)
         refined = refine_poses(body, torch.from_numpy(pose[idx]).to(device), betas, torch.from_numpy(transl[idx]).to(device),
                                PerspectiveCamera(*(c[rows] for c in cameras)), mask.unsqueeze(1), PoseRefinement(steps=steps))
         pose[idx], transl[idx] = (r.cpu().numpy() for r in refined)
-    if progress is not None:
-        progress(len(frames), len(frames))
+    progress(len(frames), len(frames))
     return pose, transl
 
 
@@ -185,7 +181,7 @@ def fitted_poses_path(folder: str | os.PathLike, cap: Capture) -> Path:
 
 
 def stored_refined_poses(body: torch.nn.Module, cap: Capture, steps: int, folder: str | os.PathLike, write: bool = True,
-                         progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                         progress: Callable[[int, int], None] = lambda done, total: None) -> tuple[np.ndarray, np.ndarray]:
     """Returns `refined_poses` of ``cap`` as fitted before into ``folder``/fitted_poses for the same capture file,
     body and settings; else fits them and (``write``) stores them there atomically for the next resume."""
     path = fitted_poses_path(folder, cap)
@@ -209,50 +205,39 @@ class FrameDataset(Dataset):
 
     uint8 ``frame (S,S,3)``, ``mask (S,S)``, ``background (S,S,3)``; float32 ``K (3,3)``, ``R (3,3)``,
     ``t (3,)``, ``pose (24,3)``, ``transl (3,)``, ``betas (K,)``; ints ``identity``, ``index``; bools
-    ``is_keyframe``, ``keyframe_step``. ``augment=False`` returns the whole frame (eval). ``poses``: per
-    capture (pose (N,24,3), transl (N,3)) in place of the stored ones (`refined_poses`)."""
+    ``is_keyframe``, ``keyframe_step``. ``poses``: per capture (pose (N,24,3), transl (N,3)) in place of the
+    stored ones (`refined_poses`). The captures have masks (`open_captures`)."""
 
-    def __init__(self, captures: Sequence[Capture], data: DataConfig, augment: bool = True,
+    def __init__(self, captures: Sequence[Capture], data: DataConfig,
                  poses: Sequence[tuple[np.ndarray, np.ndarray]] | None = None) -> None:
         self.captures = list(captures)
         self.poses = poses
-        self.data, self.augment = data, augment
+        self.data = data
         self._keysets = [set(c.keyframes.tolist()) if c.keyframes is not None else set() for c in captures]
-        self._cache: list[tuple[np.ndarray, np.ndarray | None]] | None = None
+        self._cache: list[tuple[np.ndarray, np.ndarray]] | None = None
         if data.cache_in_memory:
-            self._cache = [(np.stack([c.frame(i) for i in range(len(c))]),
-                            np.stack([c.mask(i) for i in range(len(c))]) if c.has_masks else None) for c in captures]
+            self._cache = [(np.stack([c.frame(i) for i in range(len(c))]), np.stack([c.mask(i) for i in range(len(c))]))
+                           for c in captures]
             for c in captures:
                 c.close()  # workers reopen their own handles
 
     def __len__(self) -> int:
         return sum(len(c) for c in self.captures)
 
-    def _read(self, ci: int, fi: int) -> tuple[np.ndarray, np.ndarray]:
-        cap = self.captures[ci]
-        if self._cache is not None:
-            frame, masks = self._cache[ci][0][fi], self._cache[ci][1]
-            mask = masks[fi] if masks is not None else None
-        else:
-            frame, mask = cap.frame(fi), cap.mask(fi)
-        if mask is None:
-            mask = np.zeros(frame.shape[:2], np.uint8)
-        return frame, mask
-
     def __getitem__(self, item: tuple[int, int, int, bool]) -> dict[str, Any]:
         ci, fi, seed, key_step = item
         cap = self.captures[ci]
-        frame, mask = self._read(ci, fi)
-        background = cap.background
+        if self._cache is not None:
+            frame, mask = self._cache[ci][0][fi], self._cache[ci][1][fi]
+        else:
+            frame, mask = cap.frame(fi), cap.mask(fi)
         K, R, t = cap.camera(fi)
-        if self.augment:
-            rng = np.random.default_rng(seed)
-            size = self.data.resolution
-            centre = person_centre(mask) if self.data.person_crop else None
-            _, scaled, offset = sample_view(rng, cap.image_size, size, (self.data.rescale_min, self.data.rescale_max),
-                                            centre)
-            K = crop_intrinsics(K, cap.image_size, scaled, offset)
-            frame, mask, background = (crop_image(x, scaled, offset, size) for x in (frame, mask, background))
+        rng = np.random.default_rng(seed)
+        size = self.data.resolution
+        centre = person_centre(mask) if self.data.person_crop else None
+        _, scaled, offset = sample_view(rng, cap.image_size, size, (self.data.rescale_min, self.data.rescale_max), centre)
+        K = crop_intrinsics(K, cap.image_size, scaled, offset)
+        frame, mask, background = (crop_image(x, scaled, offset, size) for x in (frame, mask, cap.background))
         pose, transl = (self.poses[ci][0][fi], self.poses[ci][1][fi]) if self.poses else (cap.pose(fi), cap.transl(fi))
         return {
             **{k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in (("frame", frame), ("mask", mask),
@@ -270,12 +255,3 @@ def ignore_stop_signals(worker_id: int) -> None:
     """DataLoader ``worker_init_fn``: workers ignore SIGINT, SIGTERM and SIGHUP; the main process stops them cleanly."""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
-
-
-def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Returns the items stacked into a batch (tensors gain a leading B dimension)."""
-    out: dict[str, Any] = {}
-    for key in items[0]:
-        values = [it[key] for it in items]
-        out[key] = torch.stack(values) if isinstance(values[0], torch.Tensor) else torch.tensor(values)
-    return out

@@ -74,15 +74,6 @@ def broadcast_from_main(modules: list[torch.nn.Module | None], info: DistInfo) -
                     t.copy_(flat)
 
 
-def any_rank(flag: bool, info: DistInfo, device: torch.device) -> bool:
-    """Returns True when ``flag`` is True on any rank (so every rank stops at the same step)."""
-    if not info.enabled:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item() > 0)
-
-
 def shutdown(info: DistInfo) -> None:
     """Destroys the process group if this process created one."""
     if info.enabled and dist.is_initialized():

@@ -3,7 +3,6 @@ a `Trainer` run (`Fitting`) that optimises only the new texture, keyframes first
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -19,8 +18,6 @@ from anr_studio.train.data import open_captures
 from anr_studio.train.rundir import holds_run
 from anr_studio.train.state import training_camera
 from anr_studio.train.trainer import Trainer
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -62,45 +59,37 @@ def initial_texture(avatar) -> torch.Tensor:
     return torch.stack([avatar.texture(n).float() for n in avatar.identities]).mean(0)
 
 
-def fit_config(avatar, steps: int, *, lr: float | None = None, batch_size: int | None = None, checkpoint_every: int = 100,
-               time_budget_s: float = 0.0, preview_every: int = 0) -> TrainConfig:
-    """Returns the trainer config of a fit: the avatar's training config (or the defaults with its model) without
-    the renderer's terms and averages, losses reported every step, previews every ``preview_every`` steps (0: none);
-    ``None`` arguments keep the avatar's values."""
-    stored = avatar.meta.get("config")
-    base = TrainConfig.from_dict(stored) if isinstance(stored, dict) else TrainConfig(
-        model=model_config(avatar.meta, avatar.source), renderer=avatar.meta.get("renderer", "anr"))
-    d, o = base.data, base.optim
-    return base.with_overrides({
-        "optim.steps": steps, "optim.checkpoint_every": checkpoint_every, "optim.time_budget_s": time_budget_s,
-        "optim.lr_texture": lr or o.lr_texture, "optim.split_optimization": False, "optim.log_every": 1,
-        "optim.preview_every": preview_every, "optim.cuda_graph": False, "optim.channels_last": False,
-        "loss.adversarial": 0.0, "loss.region_mix": 0.0, "data.batch_size": batch_size or d.batch_size})
-
-
 def fit_identity(avatar, capture_path: str, name: str, work_dir: str | Path, *, steps: int = FIT_STEPS, resume: bool = False,
                  keyframe_fraction: float = 0.5, lr: float | None = None, batch_size: int | None = None,
                  checkpoint_every: int = 100, time_budget_s: float = 0.0, preview_every: int = 0,
                  progress: Callable[[int, int, dict[str, float]], None] | None = None,
                  warn: Callable[[str], None] | None = None, callbacks: Sequence[Callback] = ()) -> FitResult:
     """Returns the texture of identity ``name`` fitted to the capture at ``capture_path`` and adds it to ``avatar``
-    once a step was made (a stop keeps what was learned; a fit stopped before its first step adds nothing): ``steps`` in all, the first ``keyframe_fraction`` on keyframes; ``work_dir`` is the
-    run folder (``resume`` continues its newest checkpoint); ``progress(step, steps, losses)`` after each step;
-    ``callbacks``: more trainer callbacks (the studio's progress, previews every ``preview_every`` steps, and stop)."""
-    warn = warn or logger.warning
+    once a step was made (a stop keeps what was learned; a fit stopped before its first step adds nothing):
+    ``steps`` in all, the first ``keyframe_fraction`` on keyframes; ``work_dir`` is the run folder (``resume``
+    continues its newest checkpoint); ``progress(step, steps, losses)`` after each step; ``callbacks``: more trainer
+    callbacks (the studio's progress, previews every ``preview_every`` steps, and stop). The trainer runs the
+    avatar's training config (or the defaults with its model) without the renderer's terms and averages,
+    reporting every step; ``lr`` and ``batch_size`` default to the avatar's."""
     if name in avatar.identities:
         raise AnrError(f"--name {name}: the avatar already has an identity of that name, expected a new name")
     if steps < 1 or not 0.0 <= keyframe_fraction <= 1.0:
         raise AnrError(f"fit: steps = {steps}, keyframe_fraction = {keyframe_fraction}, expected >= 1 and a share in [0, 1]")
-    (cap,) = open_captures([capture_path], need_masks=True)
+    (cap,) = open_captures([capture_path])
     avatar.check_body_model(cap.body_model_id, cap.path.name)
     work = Path(work_dir)
     if resume and not checkpoint_paths(work):
         raise AnrError(f"--resume {work}: no fit checkpoint found, expected {work}/checkpoints/step-*.json")
     if not resume and holds_run(work):
         raise AnrError(f"{work}: holds an earlier fit, expected --resume to continue it or another work folder")
-    config = fit_config(avatar, steps, lr=lr, batch_size=batch_size, checkpoint_every=checkpoint_every,
-                        time_budget_s=time_budget_s, preview_every=preview_every)
+    stored = avatar.meta.get("config")
+    base = TrainConfig.from_dict(stored) if isinstance(stored, dict) else TrainConfig(
+        model=model_config(avatar.meta, avatar.source), renderer=avatar.meta.get("renderer", "anr"))
+    config = base.with_overrides({
+        "optim.steps": steps, "optim.checkpoint_every": checkpoint_every, "optim.time_budget_s": time_budget_s,
+        "optim.lr_texture": lr or base.optim.lr_texture, "optim.split_optimization": False, "optim.log_every": 1,
+        "optim.preview_every": preview_every, "optim.cuda_graph": False, "optim.channels_last": False,
+        "loss.adversarial": 0.0, "loss.region_mix": 0.0, "data.batch_size": batch_size or base.data.batch_size})
     fitting = Fitting(avatar.renderer, initial_texture(avatar), [name], int(round(keyframe_fraction * steps)),
                       avatar.source)
     reported = _Progress(progress)

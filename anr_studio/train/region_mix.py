@@ -6,7 +6,7 @@ pasted into the trained one's T_b: T_mix = M_R·T_a + (1-M_R)·T_b must render a
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -50,15 +50,15 @@ class RegionMixer:
         mask[..., rows, cols] = 1.0
         return partner, mask
 
-    def inputs(self, step: int, identity: int, textures: Any, uv: torch.Tensor, share: int = MIX_SHARE
-               ) -> dict[str, torch.Tensor]:
+    def inputs(self, step: int, identity: int, textures: Sequence[torch.Tensor], uv: torch.Tensor,
+               share: int = MIX_SHARE) -> dict[str, torch.Tensor]:
         """Returns {"mix_texture" (1,C,S,S), "mix_uv_mask" (1,1,S,S), "mix_weight" (b,1,H,W): the UV mask read through
-        ``uv`` (B,H,W,2)} for a step; b = ceil(B / ``share``)."""
+        ``uv`` (B,H,W,2)} for a step of ``textures`` ((1,C,S,S) per identity); b = ceil(B / ``share``)."""
         partner, mask = self.draw(step, identity)
         b = max(1, -(-uv.shape[0] // share))
         weight = F.grid_sample(mask.expand(b, -1, -1, -1), uv[:b].to(mask.dtype), mode="bilinear",
                                padding_mode="zeros", align_corners=False)
-        return {"mix_texture": textures[partner].texture.detach(), "mix_uv_mask": mask, "mix_weight": weight}
+        return {"mix_texture": textures[partner].detach(), "mix_uv_mask": mask, "mix_weight": weight}
 
 
 def region_mix_loss(render: Callable[[torch.Tensor], Any], texture: torch.Tensor, out: Any,

@@ -12,7 +12,7 @@ import torch
 from anr_studio.errors import AnrError
 from anr_studio.avatar.file import renderer_meta, unprefixed, write_avatar
 from anr_studio.train.checkpoint import (Checkpoint, flatten_optimizer, load_latest_checkpoint, restore_optimizer, rng_state,
-                                         save_checkpoint, set_rng_state)
+                                         set_rng_state)
 from anr_studio.train.rundir import AVATAR_FILE
 
 
@@ -49,12 +49,6 @@ def collect(trainer: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     if trainer.fitting is not None:
         meta["fit"] = {"renderer_source": trainer.fitting.source}
     return tensors, meta
-
-
-def save(trainer: Any) -> Path:
-    """Writes a checkpoint of ``trainer`` at its current step; returns the JSON path."""
-    tensors, meta = collect(trainer)
-    return save_checkpoint(trainer.out, trainer.step, tensors, meta)
 
 
 def _load_module(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str, source: str) -> None:
@@ -118,9 +112,10 @@ def training_camera(cap) -> dict[str, list]:
     return {"K": K.tolist(), "R": R.tolist(), "t": t.tolist()}
 
 
-def avatar_meta(trainer: Any) -> dict[str, Any]:
-    """Returns the JSON metadata of the avatar file (see anr_studio.avatar.file)."""
-    return {
+def export_avatar(trainer: Any) -> Path:
+    """Writes ``OUT/avatar.anr`` with the trainer's renderer, textures and metadata (see anr_studio.avatar.file);
+    returns its path."""
+    meta = {
         **renderer_meta(trainer.renderer),
         "identities": trainer.identities,
         "betas": [cap.betas.astype(float).tolist() for cap in trainer.captures],
@@ -131,9 +126,5 @@ def avatar_meta(trainer: Any) -> dict[str, Any]:
         "step": trainer.step,
         "train_time_s": trainer.train_time,
     }
-
-
-def export_avatar(trainer: Any) -> Path:
-    """Writes ``OUT/avatar.anr`` with the trainer's renderer and textures; returns its path."""
     textures = [tex.texture for tex in trainer.textures]
-    return write_avatar(trainer.out / AVATAR_FILE, trainer.renderer.state_dict(), textures, avatar_meta(trainer))
+    return write_avatar(trainer.out / AVATAR_FILE, trainer.renderer.state_dict(), textures, meta)

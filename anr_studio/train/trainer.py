@@ -21,11 +21,12 @@ from anr_studio.model.unet import graphed_norms
 from anr_studio.render import PerspectiveCamera
 from anr_studio.train import state as train_state
 from anr_studio.train.callbacks import Callback, StepInfo
+from anr_studio.train.checkpoint import save_checkpoint
 from anr_studio.train.config import TrainConfig
-from anr_studio.train.data import (FrameDataset, FramePools, StepBatches, available_cores, collate, ignore_stop_signals,
-                                    open_captures, stored_refined_poses)
-from anr_studio.train.distributed import (DistInfo, all_reduce_max, any_rank, average_gradients, broadcast_from_main,
-                                          init_distributed, shutdown)
+from anr_studio.train.data import (FrameDataset, FramePools, StepBatches, available_cores, ignore_stop_signals, open_captures,
+                                    stored_refined_poses)
+from anr_studio.train.distributed import (DistInfo, all_reduce_max, average_gradients, broadcast_from_main, init_distributed,
+                                          shutdown)
 from anr_studio.train.gan_watch import DiscriminatorWatch
 from anr_studio.train.nan_guard import BadStepCounter, nonfinite_flag
 from anr_studio.avatar.forward import body_maps, grid_jitter, run_renderer
@@ -77,7 +78,7 @@ class Trainer:
             torch.backends.cudnn.allow_tf32 = True
         self.capture_paths = [str(Path(p).resolve()) for p in captures]  # recorded; messages name them as given
         self._call("on_phase", "opening the captures")
-        self.captures = open_captures([str(p) for p in captures], need_masks=True)
+        self.captures = open_captures([str(p) for p in captures])
         self.identities = list(fitting.names) if fitting else [c.identity for c in self.captures]
         if self.dist.is_main:
             prepare_run_dir(self.out, resume)
@@ -177,11 +178,11 @@ class Trainer:
         poses = [stored_refined_poses(self.body, cap, c.data.refine_poses, self.out, write=self.dist.is_main,
                                       progress=lambda done, total, who=who: self._call("on_pose_fit", who, done, total))
                  for cap, who in zip(self.captures, self.identities)] if c.data.refine_poses else None
-        self.dataset = FrameDataset(self.captures, c.data, augment=True, poses=poses)
+        self.dataset = FrameDataset(self.captures, c.data, poses=poses)
         # More worker processes than cores only contend with the training step (and torch warns).
         workers = min(c.data.workers, available_cores())
         self.loader = torch.utils.data.DataLoader(
-            self.dataset, batch_sampler=self.sampler, num_workers=workers, collate_fn=collate,
+            self.dataset, batch_sampler=self.sampler, num_workers=workers,
             pin_memory=self.cuda, persistent_workers=False, prefetch_factor=4 if workers else None,
             worker_init_fn=ignore_stop_signals,
             # Its own generator: iter() would otherwise draw from the global one, which the step uses
@@ -213,7 +214,8 @@ class Trainer:
         prepared = {"frame": frame, "background": background, "mask": mask, "uv": uv, "normals": maps.normals,
                     "body_mask": maps.mask}
         if self.mixer is not None:
-            prepared.update(self.mixer.inputs(step, int(batch["identity"][0]), self.textures, uv))
+            textures = [t.texture for t in self.textures]
+            prepared.update(self.mixer.inputs(step, int(batch["identity"][0]), textures, uv))
         return prepared
 
     def _prepare_ahead(self, batch: dict[str, Any], step: int) -> dict[str, Any] | None:
@@ -374,7 +376,7 @@ class Trainer:
             # compare notes only every log_every steps.
             if self.step % o.log_every:
                 return None
-            anyone = any_rank(reason is not None, self.dist, self.device)
+            anyone = bool(all_reduce_max(torch.tensor([float(reason is not None)], device=self.device), self.dist))
             if anyone and reason is None:
                 reason = "stopped"
         return reason
@@ -472,7 +474,7 @@ class Trainer:
         """Writes a checkpoint of the current step (rank 0) and returns its path."""
         if not self.dist.is_main:
             return None
-        path = train_state.save(self)
+        path = save_checkpoint(self.out, self.step, *train_state.collect(self))
         self._call("on_checkpoint", path)
         return path
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import time
-from types import SimpleNamespace
 from typing import Any, Callable
 
 import numpy as np
@@ -42,7 +41,6 @@ def tune_for_tryon(avatar: Any, seconds: float, size: int = 256, batch: int = 16
     teacher = avatar.renderer
     student = copy.deepcopy(teacher).train().requires_grad_(True)
     textures = [avatar.texture(n)[None].clone() for n in names]
-    holders = [SimpleNamespace(texture=t) for t in textures]  # what RegionMixer reads of a trained texture
     clips = [np.load(shipped_path("resources", "motions", f"{m}.npz"))["poses"] for m in MOTIONS]
     poses = torch.from_numpy(np.concatenate([c.reshape(len(c), 24, 3) for c in clips]).astype(np.float32))
     mixer = RegionMixer(region_masks(avatar.body, int(textures[0].shape[-1])).to(device), len(names), seed=0)
@@ -59,7 +57,7 @@ def tune_for_tryon(avatar: Any, seconds: float, size: int = 256, batch: int = 16
         betas = None if betas is None else torch.from_numpy(np.repeat(betas[None], batch, 0)).to(device)
         maps = body_maps(avatar.body, poses[rng.integers(len(poses), size=batch)].to(device), betas, None,
                          camera.to(device), (size, size))
-        p = {"uv": maps.uv, **mixer.inputs(step, identity, holders, maps.uv, MIX_SHARE)}
+        p = {"uv": maps.uv, **mixer.inputs(step, identity, textures, maps.uv, MIX_SHARE)}
         neural = F.grid_sample(textures[identity].expand(batch, -1, -1, -1), maps.uv, mode="bilinear",
                                padding_mode="zeros", align_corners=False)
         with torch.no_grad():

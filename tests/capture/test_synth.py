@@ -11,8 +11,7 @@ import torch
 
 from anr_studio.capture import Capture
 from anr_studio.capture.check import OUTLINE_RGB, contact_sheet
-from anr_studio.capture.synth.generate import SynthConfig, generate_capture
-from anr_studio.capture.synth.noise import compose, retime, tracker_noise
+from anr_studio.capture.synth.generate import SynthConfig, compose, generate_capture, retime, tracker_noise
 from anr_studio.cli import main
 from benchmarks.synth_speed import angle_between, outside_share
 

@@ -169,8 +169,7 @@ def render_video(out: str | os.PathLike, frames: int = 60, *, image_size=(720, 1
     """
     from anr_studio.body.lbs import axis_angle_to_matrix
     from anr_studio.capture.synth.background import background_plate
-    from anr_studio.capture.synth.generate import load_bodies, place, synthetic_person
-    from anr_studio.capture.synth.noise import retime
+    from anr_studio.capture.synth.generate import load_bodies, place, retime, synthetic_person
     from anr_studio.capture.synth.shading import render_people
     from anr_studio.motion import load_motion
     from anr_studio.render import PerspectiveCamera

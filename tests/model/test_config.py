@@ -29,7 +29,7 @@ def test_presets_differ_in_size():
     (ModelConfig(latent_channels=2), "latent_channels"),
     (ModelConfig(r2=UNetConfig(upsample="nearest")), "model.r2.upsample"),
     (ModelConfig(r1=UNetConfig(depth=0)), "model.r1.depth"),
-    (ModelConfig(discriminator=DiscriminatorConfig(norm="layer")), "discriminator.norm"),
+    (ModelConfig(discriminator=DiscriminatorConfig(num_scales=0)), "discriminator.num_scales"),
     (LossConfig(pixel=-1.0), "loss.pixel"),
 ])
 def test_bad_values_name_the_field(config, field):

@@ -36,7 +36,7 @@ def test_build_textures_are_identical_uniform_and_independent_parameters():
         textures[1].texture.add_(1)
     assert torch.equal(textures[0].texture, textures[2].texture)
     with pytest.raises(AnrError):
-        build_textures(0)
+        build_textures(0, TextureConfig())
 
 
 def test_sample_reads_texel_values_and_zero_on_background():

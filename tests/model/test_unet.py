@@ -9,6 +9,7 @@ from anr_studio.errors import AnrError
 from anr_studio.model import MultiScaleDiscriminator, UNet, UNetConfig
 from anr_studio.model.config import ModelConfig, stored_model_dict
 from anr_studio.model.discriminator import PatchDiscriminator
+from anr_studio.model.unet import InstanceNorm2d
 from anr_studio.model.configtools import config_from_dict, config_to_dict
 
 TINY = UNetConfig(depth=3, base_channels=4, max_channels=8)
@@ -28,11 +29,10 @@ def test_widths_double_up_to_max():
     assert net.multiple == 32
 
 
-@pytest.mark.parametrize("norm", ["instance", "batch", "none"])
 @pytest.mark.parametrize("upsample", ["transpose", "bilinear"])
-def test_every_parameter_gets_a_gradient(norm, upsample):
+def test_every_parameter_gets_a_gradient(upsample):
     torch.manual_seed(0)
-    cfg = UNetConfig(depth=3, base_channels=4, max_channels=8, norm=norm, upsample=upsample)
+    cfg = UNetConfig(depth=3, base_channels=4, max_channels=8, upsample=upsample)
     net = UNet(3, 2, cfg)
     x = torch.randn(2, 3, 16, 16, requires_grad=True)
     net(x).square().mean().backward()
@@ -43,9 +43,14 @@ def test_every_parameter_gets_a_gradient(norm, upsample):
 
 
 def test_skip_connections_carry_fine_detail():
-    """A one-pixel change moves the output near that pixel, not only through the bottleneck."""
+    """A one-pixel change moves the output near that pixel, not only through the bottleneck (the norms, whose
+    statistics spread any change over the whole image, left out)."""
     torch.manual_seed(0)
-    net = UNet(1, 1, UNetConfig(depth=4, base_channels=4, max_channels=8, norm="none")).eval()
+    net = UNet(1, 1, UNetConfig(depth=4, base_channels=4, max_channels=8)).eval()
+    for block in (*net.down, *net.up):
+        for i, layer in enumerate(block):
+            if isinstance(layer, InstanceNorm2d):
+                block[i] = torch.nn.Identity()
     x = torch.zeros(1, 1, 32, 32)
     y = x.clone()
     y[0, 0, 5, 5] = 1.0
@@ -74,8 +79,8 @@ def test_bf16_autocast_runs_and_stays_close():
 
 
 def test_bad_config_is_an_anr_error():
-    with pytest.raises(AnrError, match="norm"):
-        UNet(3, 3, UNetConfig(norm="group"))
+    with pytest.raises(AnrError, match="upsample"):
+        UNet(3, 3, UNetConfig(upsample="nearest"))
 
 
 # State dict keys of the layout with biases before the norms (BIASED and a 2-layer PatchGAN).

@@ -65,6 +65,7 @@ def _stored_by_an_earlier_version() -> dict:
     stored["model"]["discriminator"]["condition"] = "normals"
     for name in ("r1", "r2", "discriminator"):
         del stored["model"][name]["conv_bias_before_norm"]
+        stored["model"][name]["norm"] = "instance"
     stored["loss"].update(feature_matching=10.0, feature_fallback=True, feature_fallback_matching=0.0,
                           discriminator_noise=0.0, discriminator_real="composite", gan_mask_grad=False,
                           vgg_layer_weights=[0.03125, 0.0625, 0.125, 0.25, 1.0])
@@ -90,6 +91,10 @@ def test_retired_keys_that_held_another_choice_are_refused_not_read_as_the_fixed
     stored["model"]["r2"]["up_activation"] = "relu"
     stored["loss"]["gan_mode"] = "hinge"
     with pytest.raises(AnrError, match="loss.gan_mode is 'hinge'"):
+        TrainConfig.from_dict(stored)
+    stored["loss"]["gan_mode"] = "lsgan"
+    stored["model"]["discriminator"]["norm"] = "batch"
+    with pytest.raises(AnrError, match="model.discriminator.norm is 'batch'"):
         TrainConfig.from_dict(stored)
 
 

@@ -70,7 +70,7 @@ def test_step_plan_alternates_keyframe_and_renderer_only_steps():
 
 def test_batches_draw_keyframes_on_keyframe_steps_and_shard_by_rank(captures):
     caps = [Capture(p) for p in captures]
-    pools = FramePools.from_captures(caps)
+    pools = FramePools.from_captures(caps, warn=print)
     data, optim = DataConfig(batch_size=3), OptimConfig()
     seen = {0: set(), 1: set()}
     for rank in (0, 1):

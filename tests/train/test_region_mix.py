@@ -30,8 +30,7 @@ def _loss_of(render) -> torch.Tensor:
     t_a, t_b = torch.full((1, 4, 16, 16), 0.8), torch.full((1, 4, 16, 16), -0.8)  # A light, B dark
     uv = _uv_grid(4, 24)
     mixer = RegionMixer(torch.zeros((0, 16, 16)), identities=2, seed=0)
-    textures = [type("T", (), {"texture": t})() for t in (t_b, t_a)]
-    p = {"uv": uv, **mixer.inputs(3, 0, textures, uv)}
+    p = {"uv": uv, **mixer.inputs(3, 0, [t_b, t_a], uv)}
     out = render(F.grid_sample(t_b.expand(4, -1, -1, -1), uv, align_corners=False))
     return region_mix_loss(render, t_b, out, p)
 

@@ -4,12 +4,12 @@ import json
 
 import pytest
 import torch
+from torch.utils.data import default_collate
 
 from anr_studio.errors import AnrError
 from anr_studio.avatar.file import read_avatar
 from anr_studio.train.callbacks import Callback
 from anr_studio.train.checkpoint import checkpoint_paths
-from anr_studio.train.data import collate
 from anr_studio.train.presets import PRESETS, preset
 from anr_studio.train.trainer import Trainer
 
@@ -79,7 +79,7 @@ def _batch_for(trainer, want_keyframe_step):
         items = next(iter(trainer.sampler))
         if items[0][3] == want_keyframe_step:
             trainer.step = step
-            return collate([trainer.dataset[i] for i in items])
+            return default_collate([trainer.dataset[i] for i in items])
     raise AssertionError("no such step")
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from anr_studio.capture.formats import Probe, ReadOptions, ToolImport
 from anr_studio.capture.formats.sources import (field, intrinsics, numbers, open_frames, pick, read_arrays, read_json,
-                                                require, result_pickle)
+                                                require, result_pickle, tool_pickle)
 from anr_studio.capture.images import list_images
 from anr_studio.errors import AnrError
 
@@ -43,10 +43,7 @@ class Wham:
         return self._subjects(result_pickle(poses, probe))
 
     def read(self, src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
-        if options.poses is None:
-            raise AnrError(f"{src}: WHAM results need their file, expected --poses wham_output.pkl")
-        label = str(options.poses)
-        data = probe.pickle(options.poses)
+        label, data = tool_pickle(src, options.poses, probe, "WHAM", "wham_output.pkl")
         if not self._subjects(data):
             raise AnrError(f"{label}: is not WHAM output, expected subject ids mapping to pose, trans, betas, frame_ids")
         sid = pick({k: len(np.atleast_1d(v["frame_ids"])) for k, v in data.items()}, options.person, label, "subject")
@@ -73,10 +70,8 @@ class Glamr:
         return isinstance(data, dict) and isinstance(data.get("person_data"), dict)
 
     def read(self, src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
-        if options.poses is None:
-            raise AnrError(f"{src}: GLAMR results need their file, expected --poses grecon/<seq>_seed1.pkl")
-        label = str(options.poses)
-        people = require(probe.pickle(options.poses), "person_data", label, "GLAMR's person_data")
+        label, data = tool_pickle(src, options.poses, probe, "GLAMR", "grecon/<seq>_seed1.pkl")
+        people = require(data, "person_data", label, "GLAMR's person_data")
         if not isinstance(people, dict):
             raise AnrError(f"{label}: person_data is a {type(people).__name__}, expected a dict by person id")
         visible = {k: _seen_frames(v) for k, v in people.items()}

@@ -15,7 +15,7 @@ import numpy as np
 
 from anr_studio.capture.formats import Probe, ReadOptions, ToolImport
 from anr_studio.capture.formats.sources import (field, intrinsics as pinhole, numbers, open_frames, padded_square, pick,
-                                                require, result_pickle, rotations_to_axis_angle)
+                                                require, result_pickle, rotations_to_axis_angle, tool_pickle)
 from anr_studio.errors import AnrError
 
 NAME = "phalp"
@@ -37,10 +37,7 @@ def matches(src: Path, poses: Path | None, probe: Probe) -> bool:
 
 def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
     """Returns one tracked person's fits from a PHALP pickle, with the frames of ``src``."""
-    if options.poses is None:
-        raise AnrError(f"{src}: PHALP results need the result file, expected --poses outputs/results/NAME.pkl")
-    path = options.poses
-    label, data = str(path), probe.pickle(path)
+    label, data = tool_pickle(src, options.poses, probe, "PHALP", "outputs/results/NAME.pkl")
     if not _frames_dict(data):
         raise AnrError(f"{label}: is not a PHALP result (a dict of frames with smpl, camera, tid), "
                        "expected 4D-Humans / PHALP output")
@@ -64,7 +61,7 @@ def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
     video = open_frames(src)
     if video.size != (int(h), int(w)):
         raise AnrError(f"{src}: frames are {video.size[1]}x{video.size[0]}, expected {int(w)}x{int(h)} as "
-                       f"{path.name} records (the frames PHALP ran on)")
+                       f"{options.poses.name} records (the frames PHALP ran on)")
     raw = {"poses": np.stack(rows), "trans": np.stack(trans), "betas": np.stack(betas), "K": np.stack(K), "E": np.eye(4)}
     return ToolImport(raw, len(rows), label, video.frames, fps=video.fps)
 

@@ -27,6 +27,13 @@ def result_pickle(poses: Path | None, probe: Any) -> Any:
     return probe.pickle(poses)
 
 
+def tool_pickle(src: Path, poses: Path | None, probe: Any, tool: str, example: str) -> tuple[str, Any]:
+    """Returns (label, object) of the result pickle ``poses`` of ``tool``; AnrError naming ``example`` without one."""
+    if poses is None:
+        raise AnrError(f"{src}: {tool} results need their file, expected --poses {example}")
+    return str(poses), probe.pickle(poses)
+
+
 # -- fields ---------------------------------------------------------------------------------
 def require(data: Any, key: str, label: str, expected: str) -> Any:
     """Returns ``data[key]``; AnrError naming ``label``, the key and ``expected`` when it is missing."""
@@ -66,13 +73,18 @@ def read_json(path: Path, expected: str, label: str | None = None) -> Any:
         raise AnrError(f"{label or path}: cannot read it as JSON ({reason}), expected {expected}") from None
 
 
+def existing(path: Path, expected: str) -> Path:
+    """Returns ``path`` when it is a file; AnrError saying it does not exist and what was ``expected`` otherwise."""
+    if not path.is_file():
+        raise AnrError(f"{path}: does not exist, expected {expected}")
+    return path
+
+
 def read_arrays(path: Path, expected: str) -> dict[str, np.ndarray]:
     """Returns the numeric arrays of the .npz file ``path`` by name (each header checked before its data)."""
     from anr_studio.safe_npz import NpzArchive
 
-    if not path.is_file():
-        raise AnrError(f"{path}: does not exist, expected {expected}")
-    with NpzArchive(path, expected) as data:
+    with NpzArchive(existing(path, expected), expected) as data:
         return {k: data.array(k) for k in data.keys}
 
 

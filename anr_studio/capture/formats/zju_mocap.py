@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from anr_studio.capture.formats import Probe, ReadOptions, ToolImport
-from anr_studio.capture.formats.sources import extrinsics, numbers, person_masks, require, rh_th_fits, undistorted
+from anr_studio.capture.formats.sources import (existing, extrinsics, numbers, person_masks, require, rh_th_fits,
+                                                undistorted)
 from anr_studio.capture.images import read_image
 from anr_studio.errors import AnrError
 
@@ -59,19 +60,11 @@ def read(src: Path, options: ReadOptions, probe: Probe) -> ToolImport:
     param_dir = next((src / d for d in _PARAM_FOLDERS if (src / d).is_dir()), None) if options.poses is None else options.poses
     if param_dir is None:
         raise AnrError(f"{src}: has no SMPL fits ({', '.join(_PARAM_FOLDERS)}/), expected <frame>.npy per frame")
-    raw = rh_th_fits(((probe.npy(path), str(path)) for path in _fit_files(param_dir, images)),
-                     "poses, Rh, Th and shapes", options.pelvis)
+    fits = (existing(param_dir / f"{_frame_number(image)}.npy", f"the SMPL fit of {image}") for image in images)
+    raw = rh_th_fits(((probe.npy(path), str(path)) for path in fits), "poses, Rh, Th and shapes", options.pelvis)
     raw.update(K=K, E=extrinsics(u @ vt, t))
-    frames = (read_image(_existing(src / p)) for p in images)
+    frames = (read_image(existing(src / p, "the image annots.npy lists")) for p in images)
     return ToolImport(raw, len(images), label, undistorted(frames, K, D), _masks(src, images, K, D), identity=src.name)
-
-
-def _fit_files(param_dir: Path, images: list[str]):
-    for image in images:
-        path = param_dir / f"{_frame_number(image)}.npy"
-        if not path.is_file():
-            raise AnrError(f"{path}: does not exist, expected the SMPL fit of {image}")
-        yield path
 
 
 def _view(view: str | None, ims, count: int, label: str) -> int:
@@ -83,12 +76,6 @@ def _view(view: str | None, ims, count: int, label: str) -> int:
     if view in names:
         return names.index(view)
     raise AnrError(f"--view: {view!r} is not a camera of {label}, expected 0..{count - 1} or a camera folder name")
-
-
-def _existing(path: Path) -> Path:
-    if not path.is_file():
-        raise AnrError(f"{path}: does not exist, expected the image annots.npy lists")
-    return path
 
 
 def _masks(src: Path, images: list[str], K: np.ndarray, D: np.ndarray):

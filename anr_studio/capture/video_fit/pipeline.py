@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from anr_studio.capture.formats.sources import open_frames
+from anr_studio.capture.formats.sources import existing, open_frames
 from anr_studio.capture.images import video_info
 from anr_studio.capture.video_fit.bodyfit import FitConfig, fit_body
 from anr_studio.capture.video_fit.landmarks import torso_keypoints
@@ -85,9 +85,7 @@ def video_to_capture(src: str | os.PathLike, out: str | os.PathLike, *, estimato
     from anr_studio.capture.store import CaptureWriter
 
     src, out = Path(src), Path(out)
-    if not src.is_file():
-        raise AnrError(f"{src}: does not exist, expected a video file")
-    video = open_frames(src)  # a file that is not a video is refused before the models load
+    video = open_frames(existing(src, "a video file"))  # a file that is not a video is refused before the models load
     if estimator is None:
         from anr_studio.capture.video_fit.models import default_estimator
 
