@@ -81,11 +81,10 @@ def os_errors(path: str | os.PathLike) -> Iterator[None]:
         yield
     except AnrError:
         raise
-    except OSError as exc:
-        raise AnrError(os_error_message(exc, path)) from None
-    except Exception as exc:  # safetensors and h5py wrap OS errors in their own types
+    except Exception as exc:  # an OSError, or safetensors' and h5py's own types wrapping one
         text = str(exc)
-        if "os error" in text or "No space left" in text or "errno" in text.lower() or _disk_full(Path(path)):
+        wrapped = "os error" in text or "No space left" in text or "errno" in text.lower()
+        if isinstance(exc, OSError) or wrapped or _disk_full(Path(path)):
             raise AnrError(os_error_message(exc, path)) from None
         raise
 

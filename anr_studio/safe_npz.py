@@ -90,7 +90,12 @@ def _read_array(open_stream: Callable[[], Any], size: int, what: str, label: str
     """Returns the array of the ``size``-byte .npy stream that ``open_stream()`` opens (twice: headers first), after
     checking its header: numbers only, or what ``objects(pickled bytes, label)`` returns for an object array."""
     with open_stream() as f:
-        shape, dtype, header_bytes = _read_header(what, f)
+        version = np.lib.format.read_magic(f)
+        if version not in ((1, 0), (2, 0)):
+            raise AnrError(f"{what} is in .npy format {version[0]}.{version[1]}, expected 1.0 or 2.0")
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(f)
+        shape, header_bytes = tuple(int(s) for s in shape), f.tell()
         if dtype.hasobject and objects is not None:
             return objects(f.read(), label)
     _check_header(what, shape, dtype, size - header_bytes, numbers=objects is None)
@@ -100,18 +105,6 @@ def _read_array(open_stream: Callable[[], Any], size: int, what: str, label: str
     if value.shape != shape:
         raise AnrError(f"{what} holds shape {value.shape}, expected the declared {shape}")
     return value
-
-
-def _read_header(what: str, f) -> tuple[tuple[int, ...], np.dtype, int]:
-    """Returns (shape, dtype, header length) of the .npy stream ``f`` (format 1.0 or 2.0)."""
-    version = np.lib.format.read_magic(f)
-    if version == (1, 0):
-        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-    elif version == (2, 0):
-        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-    else:
-        raise AnrError(f"{what} is in .npy format {version[0]}.{version[1]}, expected 1.0 or 2.0")
-    return tuple(int(s) for s in shape), dtype, f.tell()
 
 
 def _check_header(what: str, shape: tuple[int, ...], dtype: np.dtype, held: int, numbers: bool = True) -> None:

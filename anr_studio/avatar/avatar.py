@@ -177,10 +177,9 @@ class Avatar:
         p = np.zeros((24, 3), np.float32) if pose is None else np.asarray(pose, np.float32)
         if p.shape != (24, 3):
             raise AnrError(f"--pose: pose has shape {p.shape}, expected (24, 3) axis-angle")
-        betas = self.identity_betas(identity) if identity is not None else None
-        b = None if betas is None else torch.as_tensor(betas[None, : self.body.num_betas])
+        betas = None if identity is None else self._betas_tensor(identity, None)
         with torch.no_grad():
-            return self.body(pose=torch.as_tensor(p)[None].to(self.device), betas=b).vertices[0].cpu().numpy()
+            return self.body(pose=torch.as_tensor(p)[None].to(self.device), betas=betas).vertices[0].cpu().numpy()
 
     def default_camera(self, size: int | Sequence[int] = 512, identity: str | None = None, azimuth_deg: Any = 0.0,
                        elevation_deg: Any = 5.0, fov_deg: float = 30.0, margin: float = 1.12) -> PerspectiveCamera:
@@ -226,6 +225,7 @@ class Avatar:
 
     def _betas_tensor(self, identity: str, betas: Any) -> torch.Tensor | None:
         """Returns betas (1 or B, K) on the host: ``betas`` (K,) or (B,K), else the identity's own (None if it has none)."""
+        self._check(identity)
         if betas is None:
             stored = self._betas[identity]
             return None if stored is None else torch.as_tensor(stored[None, : self.body.num_betas])

@@ -103,14 +103,6 @@ class FrameGraphs:
         self.graphs = GraphCache(warmup, max_graphs)
         self._lock = threading.Lock()
 
-    def clear(self) -> None:
-        """Drops every captured graph (identities, body or device changed)."""
-        with self._lock:
-            self.graphs.clear()
-
-    def __len__(self) -> int:
-        return len(self.graphs)
-
     def render(self, avatar: Any, texture: torch.nn.Module, pose: torch.Tensor, betas: torch.Tensor | None,
                transl: torch.Tensor | None, camera: Any, size: tuple[int, int], background: Background
                ) -> tuple[np.ndarray, np.ndarray] | None:

@@ -3,6 +3,7 @@ skinning. The math is SMPL's (Loper et al. 2015) and matches ``smplx.lbs.lbs`` o
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import torch
@@ -54,25 +55,19 @@ def matrix_to_axis_angle(rot: torch.Tensor) -> torch.Tensor:
     return quat[..., 1:] * scale
 
 
-_CHAIN_PLANS: dict = {}
-
-
+@functools.cache
 def _chain_plan(parents: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Returns (parent index (J,) with roots -> J, [ancestor index (J+1,) per pointer-jumping round]) on
     ``device``; index J is the world frame. Cached, so a pose copies no indices to the device."""
-    key = (parents, str(device))
-    plan = _CHAIN_PLANS.get(key)
-    if plan is None:
-        joints = len(parents)
-        anc = [p if p >= 0 else joints for p in parents] + [joints]
-        rounds = []
-        while any(a != joints for a in anc):
-            rounds.append(anc)
-            anc = [anc[a] for a in anc]
-        plan = (torch.tensor([p if p >= 0 else joints for p in parents], dtype=torch.long, device=device),
-                [torch.tensor(r, dtype=torch.long, device=device) for r in rounds])
-        _CHAIN_PLANS[key] = plan
-    return plan
+    joints = len(parents)
+    parent = [p if p >= 0 else joints for p in parents]
+    anc = parent + [joints]
+    rounds = []
+    while any(a != joints for a in anc):
+        rounds.append(anc)
+        anc = [anc[a] for a in anc]
+    return (torch.tensor(parent, dtype=torch.long, device=device),
+            [torch.tensor(r, dtype=torch.long, device=device) for r in rounds])
 
 
 def _compose(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -166,31 +166,25 @@ class BodyModel(torch.nn.Module):
         (B,24,3) or (B,72) axis-angle, ``betas`` (B or 1,K'), K' <= num_betas (the rest zero), ``transl`` (B or 1,3)."""
         # Geometry stays float32 under a caller's bf16 autocast: a bf16 vertex is off by ~4 mm at 1 m.
         with torch.autocast(self.v_template.device.type, enabled=False):
-            return self._pose(pose, betas, transl)
-
-    def _pose(self, pose: Any, betas: Any, transl: Any) -> BodyOutput:
-        """Returns `forward`'s BodyOutput, computed in the dtype of the model's buffers."""
-        if isinstance(pose, torch.Tensor) or hasattr(pose, "shape"):
-            shape = tuple(pose.shape)
-            if len(shape) == 2 and shape[1] == NUM_JOINTS * 3:
-                pose = pose.reshape(shape[0], NUM_JOINTS, 3)
-        pending: list = []
-        pose = self._batched(pose, "pose", (NUM_JOINTS, 3), None, pending)
-        batch = pose.shape[0]
-        v_shaped = self._shaped(betas, batch, pending).expand(batch, -1, -1)
-        rest_joints = torch.einsum("jv,bvc->bjc", self.J_regressor, v_shaped)
-        rot_mats = axis_angle_to_matrix(pose)  # (B, 24, 3, 3)
-        if self.posedirs is not None:
-            eye = torch.eye(3, dtype=pose.dtype, device=pose.device)
-            pose_feature = (rot_mats[:, 1:] - eye).reshape(batch, -1)
-            v_shaped = v_shaped + (pose_feature @ self.posedirs).reshape(batch, -1, 3)
-        joints, rot, trans = kinematic_chain(rot_mats, rest_joints, self._parents_list)
-        vertices = linear_blend_skinning(v_shaped, self.lbs_weights, rot, trans)
-        if transl is not None:
-            transl = self._batched(transl, "transl", (3,), batch, pending)[:, None]
-            vertices, joints = vertices + transl, joints + transl
-        self._check_finite(pending)
-        return BodyOutput(vertices=vertices, joints=joints)
+            if hasattr(pose, "shape") and len(pose.shape) == 2 and pose.shape[1] == NUM_JOINTS * 3:
+                pose = pose.reshape(pose.shape[0], NUM_JOINTS, 3)
+            pending: list = []
+            pose = self._batched(pose, "pose", (NUM_JOINTS, 3), None, pending)
+            batch = pose.shape[0]
+            v_shaped = self._shaped(betas, batch, pending).expand(batch, -1, -1)
+            rest_joints = torch.einsum("jv,bvc->bjc", self.J_regressor, v_shaped)
+            rot_mats = axis_angle_to_matrix(pose)  # (B, 24, 3, 3)
+            if self.posedirs is not None:
+                eye = torch.eye(3, dtype=pose.dtype, device=pose.device)
+                pose_feature = (rot_mats[:, 1:] - eye).reshape(batch, -1)
+                v_shaped = v_shaped + (pose_feature @ self.posedirs).reshape(batch, -1, 3)
+            joints, rot, trans = kinematic_chain(rot_mats, rest_joints, self._parents_list)
+            vertices = linear_blend_skinning(v_shaped, self.lbs_weights, rot, trans)
+            if transl is not None:
+                transl = self._batched(transl, "transl", (3,), batch, pending)[:, None]
+                vertices, joints = vertices + transl, joints + transl
+            self._check_finite(pending)
+            return BodyOutput(vertices=vertices, joints=joints)
 
     def _shaped(self, betas: Any, batch: int | None = None, pending: list | None = None) -> torch.Tensor:
         """Returns the rest vertices (B,V,3) for ``betas`` (B,K') (B = 1 without betas)."""

@@ -71,12 +71,13 @@ def add_device(parser: argparse.ArgumentParser, what: str = "device") -> None:
     parser.add_argument("--device", choices=["cuda", "cpu"], help=f"{what} (default: cuda if available)")
 
 
-def progress_bar(total: int, desc: str, unit: str, quiet: bool):
-    """Returns a tqdm bar on stderr (hidden with ``quiet``), shown after half a second: a command that stops at once
-    on bad input prints its one line without an empty bar above it."""
+def progress_bar(total: int, desc: str, unit: str, quiet: bool, iterable=None):
+    """Returns a tqdm bar on stderr (hidden with ``quiet``; counting the items of ``iterable`` as it is iterated),
+    shown after half a second: a command that stops at once on bad input prints its one line without an empty bar
+    above it."""
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, disable=quiet, file=sys.stderr, delay=0.5)
+    return tqdm(iterable, total=total, desc=desc, unit=unit, dynamic_ncols=True, disable=quiet, file=sys.stderr, delay=0.5)
 
 
 def say(message: str) -> None:

@@ -110,15 +110,9 @@ def _run_render(args: argparse.Namespace) -> int:
         write_png(out, np.concatenate(images, axis=1))
         say(f"wrote {out}")
         return 0
-    bar = progress_bar(total, "render", "frame", args.quiet)
-
-    def counted():
-        for frame in frames:
-            bar.update(1)
-            yield frame
-
+    bar = progress_bar(total, "render", "frame", args.quiet, frames)
     try:
-        write_frames(out, counted(), fps)
+        write_frames(out, bar, fps)
     finally:
         bar.close()
     say(f"wrote {out} ({total} frames at {fps:g} fps)")

@@ -94,33 +94,25 @@ def checkerboard(size: int = 512, checks: int = 16) -> torch.Tensor:
     return colours[odd].permute(2, 0, 1)[None]
 
 
-def _fit_camera(vertices: torch.Tensor, azimuth: float, size: int):
-    from anr_studio.render import orbit_camera
-
-    lo, hi = vertices.min(0).values, vertices.max(0).values
-    centre = (lo + hi) / 2
-    radius = float((vertices - centre).norm(dim=1).max())
-    fov = 30.0
-    distance = radius / math.sin(math.radians(fov / 2)) * 1.02
-    return orbit_camera(azimuth, 0.0, distance, target=centre, image_size=(size, size), fov_deg=fov)
-
-
 def render_views(body: BodyModel, pose: torch.Tensor, size: int) -> list[np.ndarray]:
     """Returns four (size,size,3) uint8 images of ``body`` in ``pose`` (24,3): shaded front and side, checker front and side."""
     import torch
     import torch.nn.functional as F
 
     from anr_studio.model.images import composite
-    from anr_studio.render import render_body_maps
+    from anr_studio.render import orbit_camera, render_body_maps
 
     with torch.no_grad():
         verts = body(pose[None].to(body.v_template.device)).vertices[0]
         texture = checkerboard().to(verts.device)
+        light = torch.as_tensor(LIGHT, dtype=torch.float32, device=verts.device)
+        # The camera sees the body's bounding sphere, with 2 % to spare, in its 30 degree field of view.
+        centre = (verts.min(0).values + verts.max(0).values) / 2
+        distance = float((verts - centre).norm(dim=1).max()) / math.sin(math.radians(15.0)) * 1.02
         shaded, checked = [], []
         for azimuth in (0.0, 90.0):
-            camera = _fit_camera(verts, azimuth, size)
+            camera = orbit_camera(azimuth, 0.0, distance, target=centre, image_size=(size, size), fov_deg=30.0)
             maps = render_body_maps(body, verts[None], camera, (size, size))
-            light = torch.as_tensor(LIGHT, dtype=torch.float32, device=verts.device)
             lambert = (maps.normals[0] * light[:, None, None]).sum(0).clamp_min(0)  # (H, W)
             intensity = (0.25 + 0.75 * lambert).cpu().numpy()[..., None]
             mask = maps.mask[0, 0].cpu().numpy()[..., None]

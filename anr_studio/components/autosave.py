@@ -36,11 +36,6 @@ class Recovered:
     transl: np.ndarray
     mask: np.ndarray
 
-    @property
-    def painted(self) -> bool:
-        """Returns True when the mask holds any paint."""
-        return bool(self.mask.any())
-
 
 class Autosave:
     """Writes, reads and removes the autosave file ``path`` (default: ``data_dir()/autosave.npz``)."""

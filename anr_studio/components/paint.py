@@ -52,10 +52,10 @@ class PaintState(Undoable[np.ndarray]):
     changed = Signal(tuple)
     brush_resized = Signal(float)
 
-    def __init__(self, size: int = 256, undo_limit: int = 50) -> None:
+    def __init__(self, size: int = 256) -> None:
         if size < 8:
             raise AnrError(f"paint state: size {size} is too small, expected at least 8 pixels")
-        super().__init__(undo_limit)
+        super().__init__(limit=50)  # masks are large: fewer steps than the pose keeps
         self.size = int(size)
         self.mask = np.zeros((self.size, self.size), np.float32)
         self.brush = Brush()
@@ -110,6 +110,19 @@ class PaintState(Undoable[np.ndarray]):
         self.changed.emit(self._full())
 
 
+def brush_falloff(dist: np.ndarray, radius: float, softness: float) -> np.ndarray:
+    """Returns the weight in [0,1] of a round brush at ``dist`` from its centre: 1 inside the hard core, falling
+    linearly to 0 across the feathered rim (``softness``: its share of the ``radius``)."""
+    r = max(float(radius), 0.5)
+    return np.clip((r - dist) / max(r * float(np.clip(softness, 0.0, 1.0)), 1e-3), 0.0, 1.0)
+
+
+def painted(values: np.ndarray, weights: np.ndarray, brush: Brush) -> np.ndarray:
+    """Returns mask ``values`` after ``brush`` painted them with ``weights``: towards 1, or towards 0 when erasing."""
+    w = weights * float(np.clip(brush.strength, 0.0, 1.0))
+    return values * (1.0 - w) if brush.erase else values + (1.0 - values) * w
+
+
 def dab(state: PaintState, x: float, y: float) -> Box | None:
     """Returns the dirty box (y0, y1, x0, x1) after stamping one soft round dab at (x, y); None if off-canvas."""
     b = state.brush
@@ -119,15 +132,8 @@ def dab(state: PaintState, x: float, y: float) -> Box | None:
     if x0 >= x1 or y0 >= y1:
         return None
     yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32) + 0.5
-    dist = np.sqrt((xx - x) ** 2 + (yy - y) ** 2)
-    feather = max(r * float(np.clip(b.softness, 0.0, 1.0)), 1e-3)
-    # 1 inside the hard core, falling linearly to 0 across the feathered rim.
-    w = np.clip((r - dist) / feather, 0.0, 1.0) * float(np.clip(b.strength, 0.0, 1.0))
-    patch = state.mask[y0:y1, x0:x1]
-    if b.erase:
-        patch *= 1.0 - w
-    else:
-        patch += (1.0 - patch) * w
+    w = brush_falloff(np.hypot(xx - x, yy - y), r, b.softness)
+    state.mask[y0:y1, x0:x1] = painted(state.mask[y0:y1, x0:x1], w, b)
     return (y0, y1, x0, x1)
 
 

@@ -1,4 +1,5 @@
-"""PoseState: the pose, shape and translation the viewport and the neural preview show.
+"""PoseState: the pose, shape and translation the viewport and the neural preview show; Playback: the motion clip
+that plays into it from the pose panel.
 
 Qt-free and evented (psygnal); a widget that writes blocks its own handler so the two never ping-pong.
 ``changed`` fires on the editing thread (the main thread in the studio).
@@ -6,15 +7,19 @@ Qt-free and evented (psygnal); a widget that writes blocks its own handler so th
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from psygnal import Signal
 
 from anr_studio.body.skeleton import JOINT_GROUPS, NUM_JOINTS, SMPL_JOINT_NAMES, STANDING_POSE, joint_index
 from anr_studio.components.undo import Undoable
 from anr_studio.errors import AnrError, expect_finite, expect_shape
+from anr_studio.motion import BUILTIN_MOTIONS, MotionClip, load_motion
 
-# The skeleton the pose is given on, for the widgets that edit it.
-__all__ = ["JOINT_GROUPS", "NUM_JOINTS", "SMPL_JOINT_NAMES", "PoseState", "joint_index", "nearest_joint", "standing_pose"]
+# The skeleton the pose is given on and the built-in motions, for the widgets that edit and play it.
+__all__ = ["BUILTIN_MOTIONS", "JOINT_GROUPS", "NUM_JOINTS", "SMPL_JOINT_NAMES", "Playback", "PoseState", "joint_index",
+           "nearest_joint", "standing_pose"]
 
 # How far (pixels) from a joint's projection a click still picks it.
 PICK_RADIUS_PX = 14.0
@@ -47,8 +52,8 @@ class PoseState(Undoable[tuple[np.ndarray, np.ndarray, np.ndarray]]):
     changed = Signal(str)
     selection_changed = Signal(object)
 
-    def __init__(self, num_betas: int = 10, undo_limit: int = 200) -> None:
-        super().__init__(undo_limit)
+    def __init__(self, num_betas: int = 10) -> None:
+        super().__init__(limit=200)
         self.num_betas = int(num_betas)
         self._pose = standing_pose()
         self._betas = np.zeros((self.num_betas,), np.float32)
@@ -175,3 +180,29 @@ class PoseState(Undoable[tuple[np.ndarray, np.ndarray, np.ndarray]]):
         self._pose, self._betas, self._transl = (a.copy() for a in snap)
         self.changed.emit("all")
 
+
+class Playback:
+    """Holds the motion clip being played and the playhead ``phase`` in frames (fractional)."""
+
+    def __init__(self) -> None:
+        self.clip: MotionClip | None = None
+        self.phase = 0.0
+
+    def load(self, name_or_path: str | os.PathLike) -> int:
+        """Returns the number of frames of the motion ``name_or_path`` (a built-in name or a file) after loading it."""
+        self.clip = load_motion(name_or_path)
+        self.phase = 0.0
+        return len(self.clip)
+
+    def pose(self, frame: int) -> np.ndarray:
+        """Returns the pose (24,3) float32 of ``frame``."""
+        if self.clip is None:
+            raise AnrError("playback: no motion is loaded, expected a motion loaded first")
+        return np.asarray(self.clip.poses[frame], np.float32).reshape(24, 3)
+
+    def advance(self, seconds: float, speed: float = 1.0) -> int:
+        """Returns the frame the playhead reaches after ``seconds`` of playback at ``speed`` (wrapping around)."""
+        if self.clip is None:
+            return 0
+        self.phase = (self.phase + self.clip.fps * speed * seconds) % len(self.clip)
+        return int(self.phase)

@@ -40,8 +40,6 @@ class StudioBody(Protocol):
 class StudioAvatar(Protocol):
     """A renderer with one neural texture per identity: what the preview, try-on and export use."""
 
-    device: torch.device
-
     @property
     def identities(self) -> list[str]: ...
 

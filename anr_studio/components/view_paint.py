@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from anr_studio.components.paint import Box, PaintEvent, PaintState, stroke
+from anr_studio.components.paint import Box, PaintEvent, PaintState, brush_falloff, painted, stroke
 from anr_studio.components.protocols import StudioBody
 from anr_studio.components.scene import posed
 from anr_studio.errors import AnrError
@@ -94,13 +94,9 @@ class ViewPaintMap:
     def texels_under(self, x: float, y: float, radius_px: float, softness: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """Returns (flat mask indices (K,), weights (K,) in (0,1]) of the texels a dab of ``radius_px`` view
         pixels at view pixel (x, y) covers: 1 in the hard core, falling to 0 across the ``softness`` rim."""
-        r = max(float(radius_px), 0.5)
-        d = np.hypot(self.pixels[:, 0] - x, self.pixels[:, 1] - y)
-        near = d < r
-        feather = max(r * float(np.clip(softness, 0.0, 1.0)), 1e-3)
-        w = np.clip((r - d[near]) / feather, 0.0, 1.0)
+        w = brush_falloff(np.hypot(self.pixels[:, 0] - x, self.pixels[:, 1] - y), radius_px, softness)
         keep = w > 0
-        return self.index[near][keep], w[keep].astype(np.float32)
+        return self.index[keep], w[keep].astype(np.float32)
 
     def mask_image(self, mask: np.ndarray) -> np.ndarray:
         """Returns the painted ``mask`` (S,S) as this view shows it, (H,W) float32: each pixel the most paint of its texels."""
@@ -150,9 +146,8 @@ def view_dab(state: PaintState, vmap: ViewPaintMap, x: float, y: float) -> Box |
     idx, w = vmap.texels_under(x, y, vmap.brush_radius_px(b.radius), b.softness)
     if not len(idx):
         return None
-    w = w * float(np.clip(b.strength, 0.0, 1.0))
     flat = state.mask.reshape(-1)  # a view of the mask: writes land in it
-    flat[idx] = flat[idx] * (1.0 - w) if b.erase else flat[idx] + (1.0 - flat[idx]) * w
+    flat[idx] = painted(flat[idx], w, b)
     ys, xs = np.divmod(idx, state.size)
     return (int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1)
 

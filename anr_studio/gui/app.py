@@ -35,7 +35,7 @@ def wait_until_rendered(window, timeout_s: float = 20.0) -> None:
     while time.monotonic() - t0 < timeout_s:
         QtWidgets.QApplication.processEvents()
         neural = window.neural
-        done_neural = neural.avatar is None or (
+        done_neural = neural.worker.avatar is None or (
             neural.worker.idle() and neural.last_result is not None and not neural.refining()
             and neural.last_result.request.size[0] == neural.size_px)  # the full frame, not the quick one
         if window.isVisible() and done_neural and time.monotonic() - t0 > 0.5:

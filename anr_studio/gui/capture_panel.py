@@ -10,6 +10,7 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from anr_studio.components.captures import alignment_overlay, open_capture, outline_overlay
+from anr_studio.components.file_kinds import SUFFIXES, FileKind, file_kind
 from anr_studio.components.job_list import JobList
 from anr_studio.components.pose_state import PoseState
 from anr_studio.components.protocols import StudioBody
@@ -144,7 +145,8 @@ class CapturePanel(QtWidgets.QWidget):
             src = QtWidgets.QFileDialog.getExistingDirectory(
                 self, "Import a capture folder (images/ + metadata, People-Snapshot, EasyMocap or ZJU-MoCap)")
         else:
-            src, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Import a video", "", "Videos (*.mp4 *.mov *.avi *.mkv *.webm *.m4v)")
+            videos = " ".join(f"*{suffix}" for suffix in SUFFIXES[FileKind.VIDEO])
+            src, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Import a video", "", f"Videos ({videos})")
         if not src:
             return
         poses, height = None, None
@@ -169,7 +171,7 @@ class CapturePanel(QtWidgets.QWidget):
                        **models) -> BackgroundJob:
         """Imports ``src`` into the capture ``out`` as a job, then opens and checks it; returns the job. A video without
         ``poses`` is fitted (``models``: estimator / segmenter, default MediaPipe's), sized by ``height`` metres if given."""
-        if poses is None and capture_jobs.is_video(src) and not models:
+        if poses is None and file_kind(src) == FileKind.VIDEO and not models:
             missing = capture_jobs.video_fit_missing(Path(src).name)
             if missing:
                 raise AnrError(missing)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from anr_studio.components.file_kinds import ACCEPTED, FileKind, plan_opening
 from anr_studio.gui.qt_util import show_error
@@ -19,28 +19,29 @@ def local_paths(mime: QtCore.QMimeData) -> list[str]:
     return [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
 
 
-class FileDrop:
+class FileDrop(QtCore.QObject):
     """Handles drags and drops of files onto ``window`` (the studio's MainWindow)."""
 
     def __init__(self, window) -> None:
+        super().__init__(window)
         self.window = window
         window.setAcceptDrops(True)
+        window.installEventFilter(self)
 
-    def drag_enter(self, event: QtGui.QDragEnterEvent | QtGui.QDragMoveEvent) -> None:
-        """Accepts any drag of local files (an unknown kind is explained on the drop, not refused silently)."""
-        if local_paths(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def drop(self, event: QtGui.QDropEvent) -> str:
-        """Opens the dropped files and returns the status line shown."""
+    def eventFilter(self, _obj, event: QtCore.QEvent) -> bool:  # noqa: N802 - Qt name
+        """Accepts any drag of local files (an unknown kind is explained on the drop, not refused silently) and
+        opens the dropped ones."""
+        E = QtCore.QEvent.Type
+        if event.type() not in (E.DragEnter, E.DragMove, E.Drop):
+            return False
         paths = local_paths(event.mimeData())
         if not paths:
             event.ignore()
-            return ""
+            return True
         event.acceptProposedAction()
-        return self.open_files(paths)
+        if event.type() == E.Drop:
+            self.open_files(paths)
+        return True
 
     def open_files(self, paths: list[str]) -> str:
         """Opens ``paths`` by kind (avatars first, then captures, motions, videos); returns the status line shown."""

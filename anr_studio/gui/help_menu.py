@@ -33,10 +33,6 @@ def _keys(sequences) -> str:
     return ", ".join(s.toString(QtGui.QKeySequence.SequenceFormat.NativeText) for s in sequences if not s.isEmpty())
 
 
-def _widget_name(w: QtWidgets.QWidget) -> str:
-    return w.accessibleName() or w.windowTitle() or w.objectName() or type(w).__name__
-
-
 def _command(act: QtGui.QAction) -> str:
     text = act.text().replace("&", "").rstrip("…").strip()
     menus = [o for o in act.associatedObjects() if isinstance(o, QtWidgets.QMenu) and o.title()]
@@ -45,15 +41,15 @@ def _command(act: QtGui.QAction) -> str:
 
 def _where(context: QtCore.Qt.ShortcutContext, widgets: list[QtWidgets.QWidget]) -> str:
     if context in FOCUS_CONTEXTS and widgets:
-        return " or ".join(dict.fromkeys(_widget_name(w) for w in widgets)) + " focused"
+        names = (w.accessibleName() or w.windowTitle() or w.objectName() or type(w).__name__ for w in widgets)
+        return " or ".join(dict.fromkeys(names)) + " focused"
     return ANYWHERE
 
 
-def bound_shortcuts(window: QtWidgets.QWidget) -> list[tuple[str, str, str]]:
-    """Returns (keys as shown ("Ctrl+Z, Ctrl+Y"), what it does, where it works) of every shortcut bound in ``window``:
-    window-wide ones in menu order, then those of a focused view."""
-    menu_bar = window.menuBar() if isinstance(window, QtWidgets.QMainWindow) else None
-    menus = [a.menu() for a in menu_bar.actions() if a.menu() is not None] if menu_bar is not None else []
+def bound_shortcuts(window: QtWidgets.QMainWindow) -> list[tuple[str, str, str]]:
+    """Returns (keys as shown ("Ctrl+Z, Ctrl+Y"), what it does, where it works) of every shortcut bound in ``window``
+    (the studio binds each as a QAction): window-wide ones in menu order, then those of a focused view."""
+    menus = [a.menu() for a in window.menuBar().actions() if a.menu() is not None]
     actions = set(window.findChildren(QtGui.QAction))
     for w in (window, *window.findChildren(QtWidgets.QWidget)):
         actions.update(w.actions())
@@ -66,13 +62,6 @@ def bound_shortcuts(window: QtWidgets.QWidget) -> list[tuple[str, str, str]]:
         _, command, where = entry = (keys, _command(act), _where(act.shortcutContext(), widgets))
         place = next(((i, m.actions().index(act)) for i, m in enumerate(menus) if act in m.actions()), (len(menus), 0))
         found[entry] = (where != ANYWHERE, where, *place, command)
-    for sc in window.findChildren(QtGui.QShortcut):
-        keys = _keys(sc.keys())
-        if keys:
-            parent = sc.parent()
-            widgets = [parent] if isinstance(parent, QtWidgets.QWidget) else []
-            _, command, where = entry = (keys, sc.whatsThis() or sc.objectName() or "shortcut", _where(sc.context(), widgets))
-            found[entry] = (where != ANYWHERE, where, len(menus), 0, command)
     return sorted(found, key=found.__getitem__)
 
 
@@ -88,7 +77,8 @@ def describe_actions(window: QtWidgets.QWidget) -> None:
 
 
 class ShortcutSheet(QtWidgets.QWidget):
-    """A window listing every bound shortcut (read from the actions each time it is shown) and the mouse gestures."""
+    """A window listing every bound shortcut (read from the actions each time `HelpMenu.show_shortcuts` shows it) and the
+    mouse gestures."""
 
     def __init__(self, window: QtWidgets.QWidget) -> None:
         super().__init__(window, QtCore.Qt.WindowType.Window, objectName="shortcutSheet",
@@ -108,13 +98,9 @@ class ShortcutSheet(QtWidgets.QWidget):
                                                                              self.close))))
         self.resize(720, 520)
 
-    def rows(self) -> list[tuple[str, str, str]]:
-        """Returns the rows shown: (keys, does, where) of every bound shortcut, then the mouse gestures."""
-        return bound_shortcuts(self.main_window) + list(MOUSE_HINTS)
-
     def refresh(self) -> None:
-        """Fills the table from the shortcuts bound right now."""
-        rows = self.rows()
+        """Fills the table with (keys, does, where) of every shortcut bound right now, then the mouse gestures."""
+        rows = bound_shortcuts(self.main_window) + list(MOUSE_HINTS)
         self.table.setRowCount(len(rows))
         for i, row in enumerate(rows):
             for j, text in enumerate(row):
@@ -127,21 +113,6 @@ class ShortcutSheet(QtWidgets.QWidget):
         for i in range(self.table.rowCount()):
             line = " ".join(self.table.item(i, j).text().lower() for j in range(3))
             self.table.setRowHidden(i, not all(w in line for w in words))
-
-    def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 - Qt name
-        self.refresh()
-        super().showEvent(event)
-
-
-def about_text() -> str:
-    """Returns the About box's rich text: name, version, what it implements, the Qt and Python versions."""
-    import PySide6
-
-    return (f"<h3>ANR Studio {anr_studio.__version__}</h3>"
-            "<p>Turn a video of a person into an animatable neural avatar: pose, orbit, animate and re-dress it.</p>"
-            "<p>Implements <i>Articulated Neural Rendering</i> (Raj et al., CVPR 2021).</p>"
-            f"<p>Qt {QtCore.qVersion()} (PySide6 {PySide6.__version__}), Python {sys.version.split()[0]}.<br>"
-            "Apache-2.0 licence; third-party notices in NOTICE.</p>")
 
 
 class HelpMenu(QtCore.QObject):
@@ -183,9 +154,16 @@ class HelpMenu(QtCore.QObject):
         return None
 
     def show_about(self) -> QtWidgets.QMessageBox:
-        """Shows (non-modal) and returns the About box."""
+        """Shows (non-modal) and returns the About box: name, version, what it implements, the Qt and Python versions."""
+        import PySide6
+
         if self.about_box is None:
-            self.about_box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Information, "About ANR Studio", about_text(),
+            text = (f"<h3>ANR Studio {anr_studio.__version__}</h3>"
+                    "<p>Turn a video of a person into an animatable neural avatar: pose, orbit, animate and re-dress it.</p>"
+                    "<p>Implements <i>Articulated Neural Rendering</i> (Raj et al., CVPR 2021).</p>"
+                    f"<p>Qt {QtCore.qVersion()} (PySide6 {PySide6.__version__}), Python {sys.version.split()[0]}.<br>"
+                    "Apache-2.0 licence; third-party notices in NOTICE.</p>")
+            self.about_box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Information, "About ANR Studio", text,
                                                    QtWidgets.QMessageBox.StandardButton.Ok, self.window,
                                                    objectName="aboutDialog", textFormat=QtCore.Qt.TextFormat.RichText)
         self.about_box.open()

@@ -8,19 +8,17 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from anr_studio.components.avatars import open_avatar
+from anr_studio.components.avatars import open_avatar, save_avatar
 from anr_studio.components.face_colors import neural_face_colors
 from anr_studio.components.job_list import JobList
 from anr_studio.components.paint import PaintState
 from anr_studio.components.pose_state import PoseState
 from anr_studio.components.protocols import StudioAvatar, StudioBody
 from anr_studio.components.scene import ViewState, default_body, pose_body
-from anr_studio.components.tryon import save_avatar
 from anr_studio.errors import AnrError
 from anr_studio.gui.app import demo_avatar
 from anr_studio.gui.capture_panel import CapturePanel
 from anr_studio.gui.file_drop import FileDrop
-from anr_studio.gui.fit_dialog import FitDialog
 from anr_studio.gui.help_menu import HelpMenu, describe_actions
 from anr_studio.gui.job_list import JobListWidget
 from anr_studio.gui.keyframes_panel import KeyframesPanel
@@ -29,7 +27,7 @@ from anr_studio.gui.pose_panel import PosePanel
 from anr_studio.gui.qt_util import action, ask_user, fill_menu, guarded, open_file
 from anr_studio.gui.recovery import Recovery
 from anr_studio.gui.theme import IMAGE_WELL, apply_dark_theme
-from anr_studio.gui.training_panel import TrainingPanel
+from anr_studio.gui.training_panel import FitDialog, TrainingPanel
 from anr_studio.gui.tryon_panel import TryOnPanel
 from anr_studio.gui.video_export import VideoExport
 from anr_studio.gui.viewport import MeshViewport
@@ -436,15 +434,6 @@ class MainWindow(QtWidgets.QMainWindow):
     def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 - Qt name
         super().showEvent(event)
         QtCore.QTimer.singleShot(0, self.tidy_dock_tabs)
-
-    # --- drag and drop -------------------------------------------------------------------
-    def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:  # noqa: N802 - Qt name
-        self.file_drop.drag_enter(event)
-
-    dragMoveEvent = dragEnterEvent  # noqa: N815 - Qt name
-
-    def dropEvent(self, event: QtGui.QDropEvent) -> None:  # noqa: N802 - Qt name
-        self.file_drop.drop(event)
 
     def reset_layout(self) -> None:
         """Puts every panel back where it was on first launch."""

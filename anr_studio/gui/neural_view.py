@@ -53,10 +53,6 @@ class NeuralView(QtWidgets.QWidget):
         view_state.changed.connect(self.request_interactive)
         self._update_info()
 
-    @property
-    def avatar(self):
-        return self.worker.avatar
-
     def set_avatar(self, avatar: StudioAvatar | None) -> None:
         """Shows ``avatar`` (or the empty state for None) and renders it."""
         self.worker.set_avatar(avatar)

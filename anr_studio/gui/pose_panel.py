@@ -8,8 +8,7 @@ import time
 
 from PySide6 import QtCore, QtWidgets
 
-from anr_studio.components.playback import BUILTIN_MOTION_NAMES, Playback
-from anr_studio.components.pose_state import JOINT_GROUPS, SMPL_JOINT_NAMES, PoseState, joint_index
+from anr_studio.components.pose_state import BUILTIN_MOTIONS, JOINT_GROUPS, SMPL_JOINT_NAMES, Playback, PoseState, joint_index
 from anr_studio.components.protocols import StudioBody
 from anr_studio.gui.qt_util import button, combo, guarded, hbox, open_file, set_quietly, slider, vbox, widget
 
@@ -171,7 +170,7 @@ class PosePanel(QtWidgets.QWidget):
     def _build_motion(self) -> QtWidgets.QWidget:
         box = QtWidgets.QGroupBox("Motion")
         lay = QtWidgets.QGridLayout(box)
-        self.motion_box = combo(BUILTIN_MOTION_NAMES, "Built-in motion to load (walk, turn, arms, dance)")
+        self.motion_box = combo(BUILTIN_MOTIONS, "Built-in motion to load (walk, turn, arms, dance)")
         load = button("Load", "Load the chosen built-in motion", lambda: self.load_motion(self.motion_box.currentText()))
         browse = button("File…", "Load a motion from an SMPL .npz or a .bvh file",
                         lambda: open_file(self, "Load motion", "Motions (*.npz *.bvh)", self.load_motion))
@@ -183,12 +182,9 @@ class PosePanel(QtWidgets.QWidget):
         self.frame_label = QtWidgets.QLabel("frame – / –", objectName="frameLabel",
                                             toolTip="Current frame / frames in the motion")
         use = button("Use this pose", "Copy the motion's current frame into the editable pose (undoable)", self._use_frame)
-        lay.addWidget(self.motion_box, 0, 0)
-        lay.addWidget(load, 0, 1)
-        lay.addWidget(browse, 0, 2)
-        lay.addWidget(self.play_btn, 1, 0)
-        lay.addWidget(self.speed, 1, 1)
-        lay.addWidget(use, 1, 2)
+        for row, widgets in enumerate(((self.motion_box, load, browse), (self.play_btn, self.speed, use))):
+            for col, w in enumerate(widgets):
+                lay.addWidget(w, row, col)
         lay.addWidget(self.timeline, 2, 0, 1, 2)
         lay.addWidget(self.frame_label, 2, 2)
         self._timer = QtCore.QTimer(self, timeout=self._tick)

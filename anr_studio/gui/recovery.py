@@ -53,7 +53,7 @@ class Recovery(QtCore.QObject):
             return False
         if rec is None:
             return False
-        what = "the pose and the painted try-on mask" if rec.painted else "the pose"
+        what = "the pose and the painted try-on mask" if rec.mask.any() else "the pose"
         question = (f"The studio closed unexpectedly last time. Restore {what} as they were then?\n\n"
                     f"(autosaved in {self.autosave.path})")
         ask = ask or (lambda q: ask_user(self.window, "Restore unsaved work?", q) == "Yes")

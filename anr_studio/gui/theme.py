@@ -19,11 +19,13 @@ IMAGE_WELL = f"background-color: rgb{BASE}; color: rgb(170, 172, 180);"
 """Style sheet of a widget that shows an image or a message in place of one."""
 
 
-def dark_palette() -> QtGui.QPalette:
-    """Returns the studio's dark QPalette (disabled text dimmed, links and selection in the accent)."""
-    R = QtGui.QPalette.ColorRole
+def apply_dark_theme(app: QtWidgets.QApplication) -> None:
+    """Gives ``app`` the dark theme: Fusion style, a dark palette (disabled text dimmed, links and selection in the
+    accent), pyqtgraph's default colours."""
+    if app.property("anrTheme") == "dark":
+        return
+    R, c = QtGui.QPalette.ColorRole, QtGui.QColor
     pal = QtGui.QPalette()
-    c = QtGui.QColor
     for role, rgb in ((R.Window, WINDOW), (R.WindowText, TEXT), (R.Base, BASE), (R.AlternateBase, (38, 40, 45)),
                       (R.ToolTipBase, (20, 21, 25)), (R.ToolTipText, TEXT), (R.Text, TEXT), (R.Button, (55, 58, 65)),
                       (R.ButtonText, TEXT), (R.BrightText, (255, 90, 90)), (R.Link, ACCENT), (R.Highlight, ACCENT),
@@ -34,14 +36,7 @@ def dark_palette() -> QtGui.QPalette:
     for role in (R.WindowText, R.Text, R.ButtonText):
         pal.setColor(G, role, c(120, 122, 130))
     pal.setColor(G, R.Button, c(48, 50, 56))
-    return pal
-
-
-def apply_dark_theme(app: QtWidgets.QApplication) -> None:
-    """Gives ``app`` the dark theme: Fusion style, the dark palette, pyqtgraph's default colours."""
-    if app.property("anrTheme") == "dark":
-        return
     app.setStyle("Fusion")
-    app.setPalette(dark_palette())
+    app.setPalette(pal)
     pg.setConfigOptions(background=BASE, foreground=TEXT)
     app.setProperty("anrTheme", "dark")

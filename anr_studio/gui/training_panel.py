@@ -1,11 +1,12 @@
 """TrainingPanel: captures, preset and options; start, pause, resume or stop a run, or fit a new identity's texture
-into the open avatar; live loss curves polled from a bounded buffer, a truth-vs-render preview, progress with ETA
-and the run's log."""
+into the open avatar (FitDialog asks its name and steps); live loss curves polled from a bounded buffer, a
+truth-vs-render preview, progress with ETA and the run's log."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -16,8 +17,8 @@ from anr_studio.components.job_list import JobList, format_eta
 from anr_studio.components.status import JobState
 from anr_studio.errors import AnrError
 from anr_studio.gui.qt_util import POLL_MS, ImageLabel, button, combo, form, guarded, hbox, show_error, vbox, widget
-from anr_studio.jobs.training_job import (FIRST_STEP_STAGE, POSE_FIT_STAGE, TrainingJob, TrainingOptions, preset_names,
-                                          suited_preset)
+from anr_studio.jobs.training_job import (FIRST_STEP_STAGE, FIT_STEPS, POSE_FIT_STAGE, TrainingJob, TrainingOptions,
+                                          preset_names, suited_preset)
 from anr_studio.gui import theme
 
 START_TIP = "Start training on the listed captures in a separate process"
@@ -282,3 +283,37 @@ class TrainingPanel(QtWidgets.QWidget):
             t0 = time.monotonic()
             while not self.job.join(0.05) and time.monotonic() - t0 < 60.0:
                 QtWidgets.QApplication.processEvents()
+
+
+class FitDialog(QtWidgets.QDialog):
+    """Asks the name of the identity that a fit of the person in ``capture`` adds to ``avatar`` (offered:
+    ``identity``, the capture's) and its steps (offered: `FIT_STEPS`, as `anr-studio fit`); OK is off while the name
+    is empty or one of ``identities``, and the line above the buttons says why."""
+
+    def __init__(self, parent: QtWidgets.QWidget, capture: str, avatar: str, identity: str,
+                 identities: Sequence[str]) -> None:
+        super().__init__(parent, windowTitle="Fit identity", objectName="fitDialog")
+        self.avatar, self.identities = avatar, list(identities)
+        self.name = QtWidgets.QLineEdit(identity, objectName="fitName", toolTip=f"The new identity's name in {avatar}")
+        self.steps = QtWidgets.QSpinBox(minimum=1, maximum=10_000_000, value=FIT_STEPS, objectName="fitSteps",
+                                        toolTip="Steps of the fit, each a few seconds on a CPU")
+        self.reason = QtWidgets.QLabel(objectName="fitReason", styleSheet="color: #f0a050;")
+        self.reason.setMinimumHeight(self.reason.fontMetrics().height())  # the box keeps its size as the reason comes and goes
+        Btn = QtWidgets.QDialogButtonBox.StandardButton
+        buttons = QtWidgets.QDialogButtonBox(Btn.Ok | Btn.Cancel, accepted=self.accept, rejected=self.reject)
+        self.ok = buttons.button(Btn.Ok)
+        intro = QtWidgets.QLabel(f"Add the person of {capture} to {avatar}: a new neural texture is fitted while "
+                                 "the avatar's renderer stays as it is.", wordWrap=True)
+        self.setLayout(vbox(intro, form(("Name", self.name), ("Steps", self.steps)), self.reason, buttons))
+        self.name.textChanged.connect(self._check)
+        self._check()
+        self.setMinimumWidth(420)
+
+    def _check(self) -> None:
+        problem = name_problem(self.name.text(), self.identities, self.avatar)
+        self.reason.setText(f"{problem[:1].upper()}{problem[1:]}." if problem else "")
+        self.ok.setEnabled(not problem)
+
+    def answer(self) -> tuple[str, int] | None:
+        """Returns (name, steps) once the user pressed OK, None on Cancel."""
+        return (self.name.text().strip(), self.steps.value()) if self.exec() else None

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from anr_studio.components.avatars import name_problem
+from anr_studio.components.avatars import (PREVIEW_IDENTITY, REGION_PRESETS, compare_images, name_problem, preview_swap,
+                                           region_mask, save_avatar)
 from anr_studio.components.paint import BRUSH_RADIUS_RANGE, PaintState, clear, fill, uv_layout_image, uv_part_labels
 from anr_studio.components.protocols import StudioAvatar, StudioBody
-from anr_studio.components.tryon import (PREVIEW_IDENTITY, REGION_PRESETS, compare_images, preview_swap, region_mask,
-                                         save_avatar)
 from anr_studio.errors import AnrError
 from anr_studio.gui.qt_util import ImageLabel, ask_user, button, combo, form, guarded, hbox, set_quietly, slider, vbox, widget
 from anr_studio.gui.theme import NEURAL_BACKDROP

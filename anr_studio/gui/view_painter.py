@@ -85,9 +85,9 @@ class ViewPainter(QtCore.QObject):
         if img is None:
             return None
         area = QtCore.QRectF(self.label.contentsRect())
-        scale = min(area.width() / img.width(), area.height() / img.height())
-        w, h = img.width() * scale, img.height() * scale
-        return QtCore.QRectF(area.x() + (area.width() - w) / 2, area.y() + (area.height() - h) / 2, w, h)
+        rect = QtCore.QRectF(QtCore.QPointF(), QtCore.QSizeF(img.size()).scaled(area.size(), QtCore.Qt.AspectRatioMode.KeepAspectRatio))
+        rect.moveCenter(area.center())
+        return rect
 
     def to_image_xy(self, pos: QtCore.QPointF) -> tuple[float, float] | None:
         """Returns the image pixel (x, y) under label position ``pos``, or None without an image."""

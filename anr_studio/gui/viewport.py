@@ -100,7 +100,6 @@ class MeshViewport(QtWidgets.QWidget):
         pose_state.changed.connect(self._on_pose)
         pose_state.selection_changed.connect(self._on_selection)
         view_state.changed.connect(self._apply_view)
-        self._verts, self._joints_world = self._posed()
         self._show_pose()
         self._apply_view(view_state.view)
 

@@ -1,6 +1,6 @@
 """Capture work for background jobs: import, synthetic capture, masks, keyframe selection, the alignment check.
 
-Each takes the job's ``JobControl`` first: progress goes to its status, a stop ends it at the next frame.
+Each takes the job (``BackgroundJob``) first: progress goes to its status, a stop ends it at the next frame.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import numpy as np
 
 from anr_studio.capture.video_fit.bodyfit import MAX_HEIGHT, MIN_HEIGHT  # noqa: F401 (the studio's height field)
 from anr_studio.capture.video_fit.models import VIDEO_EXTRA
+from anr_studio.components.file_kinds import FileKind, file_kind
 from anr_studio.components.protocols import StudioBody
 
 
@@ -22,13 +23,6 @@ def _progress(control) -> Callable[..., None]:
         control.checkpoint()
 
     return progress
-
-
-def is_video(path: str) -> bool:
-    """Returns whether ``path`` names a video file (by its suffix, as the importer tells them)."""
-    from anr_studio.capture.importers import VIDEO_EXTS
-
-    return Path(path).suffix.lower() in VIDEO_EXTS
 
 
 def video_fit_missing(src: str = "video import") -> str | None:
@@ -53,7 +47,7 @@ def import_capture(control, src: str, out: str, poses: str | None = None, *, hei
     A video alone is fitted (``estimator`` / ``segmenter``, default MediaPipe's), sized by ``height`` in
     metres when given. A stop leaves nothing at ``out``.
     """
-    if poses is None and is_video(src):
+    if poses is None and file_kind(src) == FileKind.VIDEO:
         from anr_studio.capture.video_fit.pipeline import video_to_capture
 
         video_to_capture(src, out, estimator=estimator, segmenter=segmenter, height=height,

@@ -34,10 +34,9 @@ class PreviewRequest:
 
 @dataclass(frozen=True)
 class PreviewResult:
-    """rgb (H,W,3) uint8, mask (H,W) float32, the request, render seconds and edit-to-done latency."""
+    """rgb (H,W,3) uint8 (None when the render failed), the request, render seconds and edit-to-done latency."""
 
     rgb: np.ndarray | None
-    mask: np.ndarray | None
     request: PreviewRequest
     render_s: float
     latency_s: float
@@ -56,7 +55,7 @@ class NeuralPreview:
         self._on_result = on_result
         self._cond = threading.Condition()
         self._pending: PreviewRequest | None = None
-        self._avatar: StudioAvatar | None = None
+        self.avatar: StudioAvatar | None = None  # set through `set_avatar`
         self._closed = False
         self._busy = False
         self._thread = threading.Thread(target=self._loop, name="anr-neural-preview", daemon=True)
@@ -67,12 +66,8 @@ class NeuralPreview:
         if avatar is not None:
             avatar.tune()
         with self._cond:
-            self._avatar = avatar
+            self.avatar = avatar
             self._pending = None
-
-    @property
-    def avatar(self) -> StudioAvatar | None:
-        return self._avatar
 
     def request(self, req: PreviewRequest) -> None:
         """Queues ``req``, replacing any request that has not started yet."""
@@ -99,18 +94,18 @@ class NeuralPreview:
                     self._cond.wait()
                 if self._closed:
                     return
-                req, self._pending, avatar = self._pending, None, self._avatar
+                req, self._pending, avatar = self._pending, None, self.avatar
                 self._busy = avatar is not None
             if avatar is None:
                 continue
             t0 = time.perf_counter()
-            rgb = mask = err = None
+            rgb = err = None
             try:
-                rgb, mask = render_request(avatar, req)
+                rgb = render_request(avatar, req)[0]
             except Exception as exc:  # noqa: BLE001 - a failed preview must not kill the worker
                 err = f"{type(exc).__name__}: {exc}"
             t1 = time.perf_counter()
-            self._on_result(PreviewResult(rgb, mask, req, t1 - t0, t1 - req.stamp if req.stamp else t1 - t0, err))
+            self._on_result(PreviewResult(rgb, req, t1 - t0, t1 - req.stamp if req.stamp else t1 - t0, err))
             with self._cond:
                 self._busy = False
 

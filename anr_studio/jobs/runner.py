@@ -1,6 +1,6 @@
 """BackgroundJob: runs a function on a worker thread with pause, stop and progress.
 
-The function calls ``control.checkpoint()`` between units of work (blocks while paused, raises
+The function gets the job and calls its ``checkpoint()`` between units of work (blocks while paused, raises
 ``JobStopped`` after a stop). An AnrError ends the job FAILED with its sentence; anything else with its type.
 """
 
@@ -15,39 +15,22 @@ from anr_studio.errors import AnrError
 
 
 class JobStopped(Exception):
-    """Raised inside a job by ``JobControl.checkpoint()`` after ``stop()``."""
-
-
-class JobControl:
-    """The worker's side of a job: pause/stop flags (threading.Event) and the status to write."""
-
-    def __init__(self, status: JobStatus) -> None:
-        self.status = status
-        self.stop_event = threading.Event()
-        self.resume_event = threading.Event()  # set = running, clear = paused
-        self.resume_event.set()
-
-    def checkpoint(self) -> None:
-        """Blocks while paused; raises JobStopped once a stop was requested."""
-        if not self.resume_event.is_set():
-            self.status.set_state(JobState.PAUSED)
-            self.resume_event.wait()  # set again by resume() and by stop()
-            if not self.stop_event.is_set():
-                self.status.set_state(JobState.RUNNING)
-        if self.stop_event.is_set():
-            raise JobStopped()
+    """Raised inside a job by ``BackgroundJob.checkpoint()`` after ``stop()``."""
 
 
 class BackgroundJob:
-    """Runs ``fn(control) -> result`` on a daemon thread; ``result``/``status`` are read afterwards."""
+    """Runs ``fn(job) -> result`` on a daemon thread; ``result``/``status`` are read afterwards. ``fn`` calls
+    ``job.checkpoint()`` between units of work and writes its progress to ``job.status``."""
 
-    def __init__(self, name: str, fn: Callable[[JobControl], Any]) -> None:
+    def __init__(self, name: str, fn: Callable[["BackgroundJob"], Any]) -> None:
         self.name = name
         self._fn = fn
         self.status = JobStatus()
-        self.control = JobControl(self.status)
         self.result: Any = None
         self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._resume = threading.Event()  # set = running, clear = paused
+        self._resume.set()
 
     def start(self) -> "BackgroundJob":
         """Starts the worker thread; returns self."""
@@ -60,7 +43,7 @@ class BackgroundJob:
 
     def _run(self) -> None:
         try:
-            self.result = self._fn(self.control)
+            self.result = self._fn(self)
         except JobStopped:
             self.status.log("stopped by the user")
             self.status.set_state(JobState.STOPPED)
@@ -70,22 +53,32 @@ class BackgroundJob:
             self.status.log(traceback.format_exc(limit=6))
             self.status.fail(f"{self.name} failed: {type(exc).__name__}: {exc}")
         else:
-            self.status.set_state(JobState.STOPPED if self.control.stop_event.is_set() else JobState.FINISHED)
+            self.status.set_state(JobState.STOPPED if self._stop.is_set() else JobState.FINISHED)
+
+    def checkpoint(self) -> None:
+        """Blocks while paused; raises JobStopped once a stop was requested (called by the worker)."""
+        if not self._resume.is_set():
+            self.status.set_state(JobState.PAUSED)
+            self._resume.wait()  # set again by resume() and by stop()
+            if not self._stop.is_set():
+                self.status.set_state(JobState.RUNNING)
+        if self._stop.is_set():
+            raise JobStopped()
 
     def pause(self) -> None:
         """Asks the worker to pause at its next checkpoint."""
-        self.control.resume_event.clear()
+        self._resume.clear()
 
     def resume(self) -> None:
         """Lets a paused worker continue."""
-        self.control.resume_event.set()
+        self._resume.set()
 
     def stop(self) -> None:
         """Asks the worker to stop at its next checkpoint (also releases a pause)."""
         if self.status.state.active:
             self.status.set_state(JobState.STOPPING)
-        self.control.stop_event.set()
-        self.control.resume_event.set()
+        self._stop.set()
+        self._resume.set()
 
     def join(self, timeout: float | None = None) -> bool:
         """Returns True when the worker has ended (waits up to ``timeout`` seconds)."""

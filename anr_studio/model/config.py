@@ -172,7 +172,7 @@ class LossConfig:
 
 RETIRED_KEYS = {
     "data": ("random_crop", "grid_jitter"),
-    "optim": ("discriminator", "ema_decay", "keyframe_steps", "non_keyframe_steps", "keep_checkpoints", "compile"),
+    "optim": ("discriminator", "ema_decay", "keyframe_steps", "non_keyframe_steps", "keep_checkpoints", "compile", "betas"),
     "model": ("coarse_activation",),
     "model.r1": ("down_activation", "up_activation", "norm"),
     "model.r2": ("down_activation", "up_activation", "norm"),
@@ -184,7 +184,8 @@ RETIRED_KEYS = {
 config is read (their behaviour is now fixed); any other unknown key is still an error."""
 
 RETIRED_VALUES = {"down_activation": "leaky_relu", "up_activation": "relu", "gan_mode": "lsgan", "keyframe_steps": 1,
-                  "non_keyframe_steps": 1, "grid_jitter": 0.02, "norm": "instance"}
+                  "non_keyframe_steps": 1, "grid_jitter": 0.02, "norm": "instance",
+                  "betas": [0.5, 0.999]}
 """The fixed behaviour of retired keys that once had other choices: a stored config with another value
 was made by what this version no longer does, and is refused rather than read as something else."""
 

@@ -16,25 +16,18 @@ MAX_INT = 10**15
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
-    """Returns a JSON-ready dict of a (nested) dataclass; tuples become lists."""
-    return json.loads(json.dumps(dataclasses.asdict(config)))
+    """Returns a JSON-ready dict of a (nested) dataclass."""
+    return dataclasses.asdict(config)
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:
-    """Returns ``value`` converted to the annotated type ``hint`` (a dataclass, a tuple or a scalar: what configs hold)."""
+    """Returns ``value`` converted to the annotated type ``hint`` (a dataclass or a scalar: what configs hold)."""
     if dataclasses.is_dataclass(hint):
         if isinstance(value, hint):
             return value
         if not isinstance(value, dict):
             raise AnrError(f"config: {where} is {type(value).__name__}, expected a mapping of {hint.__name__} fields")
         return config_from_dict(hint, value, where)
-    if typing.get_origin(hint) is tuple:
-        args = typing.get_args(hint)
-        if not isinstance(value, (list, tuple)):
-            raise AnrError(f"config: {where} = {value!r}, expected a list")
-        if len(args) != len(value):
-            raise AnrError(f"config: {where} has {len(value)} items, expected {len(args)}")
-        return tuple(_coerce(v, a, where) for v, a in zip(value, args))
     if hint is bool:
         if isinstance(value, bool):
             return value
@@ -54,7 +47,7 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         if not isinstance(value, str):
             raise AnrError(f"config: {where} = {value!r}, expected a string")
         return value
-    raise TypeError(f"config field {where}: annotation {hint} is not one configs use (dataclass, tuple, bool, int, float, str)")
+    raise TypeError(f"config field {where}: annotation {hint} is not one configs use (dataclass, bool, int, float, str)")
 
 
 def config_from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:

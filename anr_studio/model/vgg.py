@@ -23,11 +23,7 @@ class VGG19Features(nn.Module):
 
     def __init__(self, features: nn.Sequential) -> None:
         super().__init__()
-        self.slices = nn.ModuleList()
-        start = 0
-        for end in _SLICE_ENDS:
-            self.slices.append(nn.Sequential(*[features[i] for i in range(start, end)]))
-            start = end
+        self.slices = nn.ModuleList(features[start:end] for start, end in zip((0, *_SLICE_ENDS), _SLICE_ENDS))
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False)

@@ -57,25 +57,20 @@ class _Lines:
         self.line = 0  # 1-based number of the current line
         self.end = 0  # offset just past the current line
 
-    def _advance(self) -> bool:
-        match = next(self._matches, None)
-        if match is None:
-            return False
-        self.line += self.text.count("\n", self._pos, match.start()) + (1 if self.line == 0 else 0)
-        self._pos = match.start()
-        self.end = match.end()
-        self._tokens, self._k = match.group().split(), 0
-        if self.line > MAX_HIERARCHY_LINES:
-            raise AnrError(f"{self.label}: line {self.line} is still in the HIERARCHY section, expected MOTION "
-                           f"within {MAX_HIERARCHY_LINES:,} lines")
-        return True
-
     def take(self, expected: str) -> str:
         """Returns the next token; AnrError naming ``expected`` at the end of the file."""
         while self._k >= len(self._tokens):
-            if not self._advance():
+            match = next(self._matches, None)
+            if match is None:
                 where = f"after line {self.line}" if self.line else "at its start"
                 raise AnrError(f"{self.label}: the file ends {where}, expected {expected}")
+            self.line += self.text.count("\n", self._pos, match.start()) + (1 if self.line == 0 else 0)
+            self._pos = match.start()
+            self.end = match.end()
+            self._tokens, self._k = match.group().split(), 0
+            if self.line > MAX_HIERARCHY_LINES:
+                raise AnrError(f"{self.label}: line {self.line} is still in the HIERARCHY section, expected MOTION "
+                               f"within {MAX_HIERARCHY_LINES:,} lines")
         self._k += 1
         return self._tokens[self._k - 1]
 

@@ -9,7 +9,7 @@ from anr_studio.errors import AnrError, expect_shape
 from anr_studio.render.cameras import Camera
 from anr_studio.render.rasterizer import Fragments
 
-__all__ = ["BACKGROUND_UV", "interpolate_uv", "interpolate_normals", "vertex_normals", "interpolate_face_attributes"]
+__all__ = ["BACKGROUND_UV", "interpolate_uv", "interpolate_normals", "vertex_normals"]
 
 BACKGROUND_UV = -2.0  # outside [-1, 1], so grid_sample(padding_mode="zeros") reads zeros there
 
@@ -41,34 +41,21 @@ def _scatter_image(fragments: Fragments, covered: torch.Tensor | None, values: t
     return image.view(batch, height, width, values.shape[-1])
 
 
-def _check_face_count(fragments: Fragments, count: int) -> None:
-    """Raises AnrError when the fragments reference a face index >= ``count`` (a host sync unless known)."""
-    if fragments.num_faces is not None and fragments.num_faces <= count:
-        return
-    highest = int(fragments.face_id.max()) if fragments.face_id.numel() else -1
-    if highest >= count:
-        raise AnrError(f"interpolate_face_attributes: fragments reference face {highest}, expected fewer than {count} faces")
-
-
-def interpolate_face_attributes(fragments: Fragments, face_attributes: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
-    """Returns (B,H,W,D): per-corner ``face_attributes (F,3,D)`` blended by the barycentrics; ``fill`` on background."""
-    expect_shape(face_attributes, (None, 3, None), "face_attributes", "interpolate_face_attributes")
-    covered, face, bary = _gather_covered(fragments)
-    _check_face_count(fragments, face_attributes.shape[0])
-    attrs = face_attributes.to(device=face.device)
-    corners = attrs.index_select(0, face)  # (N,3,D)
-    # Multiply-and-sum, not bmm: a TF32 bmm would cost the UVs three decimal digits.
-    values = (bary.to(attrs.dtype).unsqueeze(-1) * corners).sum(dim=1)
-    return _scatter_image(fragments, covered, values, fill)
-
-
 def interpolate_uv(fragments: Fragments, face_uvs: torch.Tensor) -> torch.Tensor:
     """Returns the UV image (B,H,W,2) as grid_sample coordinates gx = 2u - 1, gy = 1 - 2v (``BACKGROUND_UV`` off the
     body) of ``face_uvs`` (F,3,2): OBJ-style u, v in [0, 1] per face corner (v up; seams allowed)."""
     expect_shape(face_uvs, ("F", 3, 2), "face_uvs", "interpolate_uv")
+    count = face_uvs.shape[0]
+    if fragments.num_faces is None or fragments.num_faces > count:  # a host sync, unless the face count is known
+        highest = int(fragments.face_id.max()) if fragments.face_id.numel() else -1
+        if highest >= count:
+            raise AnrError(f"interpolate_uv: fragments reference face {highest}, expected fewer than {count} faces")
+    covered, face, bary = _gather_covered(fragments)
     # The affine map to grid coordinates commutes with the barycentric blend, so apply it per corner.
-    grid_uvs = torch.stack([2.0 * face_uvs[..., 0] - 1.0, 1.0 - 2.0 * face_uvs[..., 1]], dim=-1)
-    return interpolate_face_attributes(fragments, grid_uvs, fill=BACKGROUND_UV)
+    grid_uvs = torch.stack([2.0 * face_uvs[..., 0] - 1.0, 1.0 - 2.0 * face_uvs[..., 1]], dim=-1).to(face.device)
+    # Multiply-and-sum, not bmm: a TF32 bmm would cost the UVs three decimal digits.
+    uv = (bary.to(grid_uvs.dtype).unsqueeze(-1) * grid_uvs.index_select(0, face)).sum(dim=1)  # (N,2)
+    return _scatter_image(fragments, covered, uv, BACKGROUND_UV)
 
 
 def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,10 @@ from anr_studio.model.config import (RENDERER_KINDS, LossConfig, ModelConfig, ch
 from anr_studio.model.configtools import apply_overrides, config_from_dict, config_to_dict
 
 
+ADAM_BETAS = (0.5, 0.999)
+"""Adam betas of every optimiser of training and fine-tuning (pix2pix's 0.5 keeps the GAN stable)."""
+
+
 @dataclass
 class DataConfig:
     """How frames become training batches."""
@@ -47,8 +51,6 @@ class OptimConfig:
     """Adam learning rate of the neural textures T."""
     lr_discriminator: float = 2e-4
     """Adam learning rate of the multi-scale discriminator."""
-    betas: tuple[float, float] = (0.5, 0.999)
-    """Adam betas shared by all three optimisers (pix2pix's 0.5 keeps the GAN stable)."""
     split_optimization: bool = True
     """Alternate T+R steps on keyframes (even steps) with R-only steps on non-keyframes (odd steps) (Eq. 9/10)."""
     steps: int = 50_000
@@ -135,8 +137,6 @@ class TrainConfig:
         if not all(0 < lr <= 10 for lr in (o.lr_renderer, o.lr_texture, o.lr_discriminator)):
             raise AnrError(f"config: optim.lr_renderer/lr_texture/lr_discriminator = {o.lr_renderer}/{o.lr_texture}/"
                            f"{o.lr_discriminator}, expected learning rates in (0, 10]")
-        if not all(0 <= b < 1 for b in o.betas):
-            raise AnrError(f"config: optim.betas = {list(o.betas)}, expected Adam betas in [0, 1)")
         for where, value, low, high in (
                 ("data.resolution", d.resolution, 16, 8192), ("data.batch_size", d.batch_size, 1, 4096),
                 ("data.workers", d.workers, 0, 256), ("optim.time_budget_s", o.time_budget_s, 0, None),

@@ -78,6 +78,4 @@ def preset(name: str) -> TrainConfig:
     """Returns a fresh copy of preset ``name`` (AnrError for unknown names)."""
     if name not in PRESETS:
         raise AnrError(f"--preset {name}: unknown preset, expected one of {', '.join(PRESETS)}")
-    config = PRESETS[name]()
-    config.validate()
-    return config
+    return PRESETS[name]()

@@ -22,7 +22,7 @@ from anr_studio.render import PerspectiveCamera
 from anr_studio.train import state as train_state
 from anr_studio.train.callbacks import Callback, StepInfo
 from anr_studio.train.checkpoint import save_checkpoint
-from anr_studio.train.config import TrainConfig
+from anr_studio.train.config import ADAM_BETAS, TrainConfig
 from anr_studio.train.data import (FrameDataset, FramePools, StepBatches, available_cores, ignore_stop_signals, open_captures,
                                     stored_refined_poses)
 from anr_studio.train.distributed import (DistInfo, all_reduce_max, average_gradients, broadcast_from_main, init_distributed,
@@ -143,7 +143,7 @@ class Trainer:
         fused = {"fused": True, "capturable": self.cuda and graphed} if self.fused else {}
 
         def adam(params: Any, lr: float) -> torch.optim.Adam:
-            return torch.optim.Adam(params, lr=lr, betas=tuple(c.optim.betas), **fused)
+            return torch.optim.Adam(params, lr=lr, betas=ADAM_BETAS, **fused)
 
         self.opt_renderer = adam(self._renderer_params, c.optim.lr_renderer) if self._renderer_params else None
         # One optimiser for all textures: Adam skips parameters whose grad is None, so the identities

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from anr_studio.avatar.forward import body_maps
 from anr_studio.fileio import shipped_path
+from anr_studio.train.config import ADAM_BETAS
 from anr_studio.train.region_mix import RegionMixer, region_masks, region_mix_loss
 
 MIX_SHARE = 2
@@ -44,7 +45,7 @@ def tune_for_tryon(avatar: Any, seconds: float, size: int = 256, batch: int = 16
     clips = [np.load(shipped_path("resources", "motions", f"{m}.npz"))["poses"] for m in MOTIONS]
     poses = torch.from_numpy(np.concatenate([c.reshape(len(c), 24, 3) for c in clips]).astype(np.float32))
     mixer = RegionMixer(region_masks(avatar.body, int(textures[0].shape[-1])).to(device), len(names), seed=0)
-    optimizer = torch.optim.Adam(student.parameters(), lr=lr, betas=(0.5, 0.999))
+    optimizer = torch.optim.Adam(student.parameters(), lr=lr, betas=ADAM_BETAS)
     rng = np.random.default_rng(0)
     start, step, keep, mix = time.perf_counter(), 0, torch.zeros(()), torch.zeros(())
     last_checkpoint = start

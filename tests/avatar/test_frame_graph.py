@@ -49,7 +49,7 @@ def test_frame_graphs_stage_new_inputs_like_eager_on_the_cpu(avatar_path, body, 
             np.testing.assert_array_equal(g, w)
     # New layouts: the first call, + transl, batch 2 and 1 without background, 3 over images, other betas shape;
     # the second and last calls (another pose, the default camera) replay the first graph.
-    assert graphed._frames.graphs.captured == len(graphed._frames) == 6
+    assert graphed._frames.graphs.captured == len(graphed._frames.graphs) == 6
     assert not np.array_equal(graphed.render("bob", poses[0], camera, size=40)[1], graphed.render("bob", poses[2], camera, size=40)[1])
     # Not replayable -> the eager path, with its errors and its results.
     weak = WeakPerspectiveCamera(scale=torch.tensor([20.0]), offset=torch.tensor([[20.0, 30.0]]))
@@ -85,7 +85,7 @@ def test_whole_frame_graph_equals_eager_tuned_frame_on_cuda(avatar_path, body):
         assert diff.max() <= 3 and diff.mean() < 0.1, (diff.max(), diff.mean())
         np.testing.assert_allclose(got_mask, want_mask, atol=2e-2)
         images.append((got, before))
-    assert len(graphed._frames) == 1 and graphed._frames.graphs.captured == 1
+    assert len(graphed._frames.graphs) == 1 and graphed._frames.graphs.captured == 1
     assert sum(before for _, before in images) >= 2  # replays with both poses, after the capture
     images = [image for image, _ in images]
     # New inputs are used: the two poses' frames differ far beyond the tolerance, and repeat exactly.

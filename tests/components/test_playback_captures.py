@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from anr_studio.components.captures import open_capture
-from anr_studio.components.playback import BUILTIN_MOTION_NAMES, Playback
+from anr_studio.components.pose_state import BUILTIN_MOTIONS, Playback
 from anr_studio.errors import AnrError
 
 
@@ -12,7 +12,7 @@ def test_playback_advances_at_the_clip_rate_and_wraps():
     pb = Playback()
     with pytest.raises(AnrError, match="no motion is loaded"):
         pb.pose(0)
-    assert "walk" in BUILTIN_MOTION_NAMES
+    assert "walk" in BUILTIN_MOTIONS
     n = pb.load("walk")
     assert n == len(pb.clip) > 10 and pb.pose(3).shape == (24, 3)
     np.testing.assert_array_equal(pb.pose(3), np.asarray(pb.clip.poses[3], np.float32))

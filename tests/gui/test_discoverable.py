@@ -105,8 +105,7 @@ def test_shortcut_sheet_lists_every_bound_shortcut_and_follows_new_ones(window, 
     assert {r[2] for r in rows if r[0] == "]"} == {"try-on canvas focused", "neural view focused"}
     assert "3D view" in by_keys["S"][2]
     # A shortcut bound later appears the next time the sheet is shown: the list is read, not written down.
-    sc = QtGui.QShortcut(QtGui.QKeySequence("Ctrl+Alt+P"), window.viewport)
-    sc.setWhatsThis("Test probe")
+    window.viewport.addAction(QtGui.QAction("Test probe", window.viewport, shortcut=QtGui.QKeySequence("Ctrl+Alt+P")))
     sheet.close()
     window.help_menu.show_shortcuts()
     texts = [sheet.table.item(i, 1).text() for i in range(sheet.table.rowCount())]

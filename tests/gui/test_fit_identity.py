@@ -16,7 +16,7 @@ import torch
 from PySide6 import QtCore, QtWidgets
 
 from anr_studio.components.status import JobState
-from anr_studio.gui.fit_dialog import FitDialog
+from anr_studio.gui.training_panel import FitDialog
 from tests.gui.test_job_list import _save
 
 

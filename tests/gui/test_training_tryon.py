@@ -135,7 +135,7 @@ def _mouse(widget, kind, x, y):
 
 
 def test_painting_changes_uv_mask_and_swap_changes_only_inside(window, qtbot, tiny_avatar):
-    from anr_studio.components.tryon import PREVIEW_IDENTITY
+    from anr_studio.components.avatars import PREVIEW_IDENTITY
 
     window.neural.size_px = 64
     window.set_avatar(tiny_avatar, "tiny.anr")

@@ -146,7 +146,7 @@ def test_closing_with_unsaved_painting_asks(window, qtbot, monkeypatch):
 def test_the_swap_preview_shows_identity_b_in_its_own_shape(window, qtbot, tiny_avatar):
     """The swap dresses B in A's texture inside the mask: the neural view's picker names B and the body is B's, not
     the shape of whichever identity the picker showed before."""
-    from anr_studio.components.tryon import PREVIEW_IDENTITY
+    from anr_studio.components.avatars import PREVIEW_IDENTITY
 
     bob = np.zeros(window.pose_state.num_betas, np.float32)
     bob[0] = 2.0  # a taller bob

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from anr_studio.components.scene import OrbitView
-from anr_studio.components.tryon import region_mask, swap_texture
+from anr_studio.components.avatars import region_mask, swap_texture
 from anr_studio.errors import AnrError
 from anr_studio.jobs.runner import BackgroundJob
 
@@ -63,7 +63,7 @@ def test_stopped_export_leaves_no_file(avatar, tmp_path):
 
     out = tmp_path / "dance.mp4"
     job = BackgroundJob("export", lambda c: export_video(avatar, "a", "dance", str(out), OrbitView(), c, size=32))
-    job.control.resume_event.clear()  # paused before the first frame
+    job.pause()  # paused before the first frame
     job.start()
     job.stop()
     assert job.join(60) and job.status.state.value == "stopped"

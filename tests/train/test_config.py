@@ -30,11 +30,11 @@ def test_preset_resolutions():
 
 def test_overrides_parse_json_values_and_nested_keys():
     config = preset("fast").with_overrides(
-        ["data.batch_size=3", "model.r1.depth=4", "optim.betas=[0.9, 0.99]", "optim.split_optimization=false",
+        ["data.batch_size=3", "model.r1.depth=4", "loss.adversarial=0.25", "optim.split_optimization=false",
          "renderer=dnr"])
     assert config.data.batch_size == 3
     assert config.model.r1.depth == 4 and config.model.r2.depth == 7
-    assert config.optim.betas == (0.9, 0.99)
+    assert config.loss.adversarial == 0.25
     assert config.optim.split_optimization is False
     assert config.renderer == "dnr"
 
@@ -60,6 +60,7 @@ def _stored_by_an_earlier_version() -> dict:
     """Returns the tiny preset as a file of an earlier version stores it: retired keys, no conv_bias_before_norm."""
     stored = preset("tiny").to_dict()
     stored["optim"]["discriminator"] = True
+    stored["optim"]["betas"] = [0.5, 0.999]
     stored["data"]["random_crop"] = True
     stored["model"]["coarse_activation"] = "tanh"
     stored["model"]["discriminator"]["condition"] = "normals"
