@@ -230,6 +230,7 @@ def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int, p
     except (AttributeError, OSError):  # pragma: no cover - platforms without nice
         pass
     callback = _QueueCallback(queue)
+    interrupted = threading.Event()
     written = None if opts.fit_into else str(Path(opts.out) / "avatar.anr")  # a fit writes no avatar
     try:
         from anr_studio.train.trainer import Trainer
@@ -239,11 +240,15 @@ def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int, p
                 if callback.trainer:
                     callback.trainer.set_paused(pause.is_set())
                 time.sleep(0.02)
+            # Still building (downloading weights, fitting poses): nothing to save yet, so the build is interrupted.
+            # An interrupt that lands in a finaliser is swallowed, so it is repeated until it is taken or a trainer
+            # exists to take the stop instead.
+            while not callback.trainer and not interrupted.is_set():
+                _thread.interrupt_main()
+                time.sleep(0.5)
             if callback.trainer:
                 callback.trainer.request_stop()
                 callback.trainer.set_paused(False)
-            else:  # still building (downloading weights, fitting poses): nothing to save yet, so it ends there
-                _thread.interrupt_main()
 
         # interrupt_main raises only through Python's own handler, which a studio started with Ctrl-C ignored lacks.
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -261,6 +266,7 @@ def _training_process(opts: TrainingOptions, queue, stop, pause, threads: int, p
             os._exit(0)
         queue.put(("end", reason, written, step))
     except KeyboardInterrupt:  # stopped while the trainer was built
+        interrupted.set()
         if orphaned.is_set():
             os._exit(0)
         queue.put(("end", "stopped", written, callback.trainer.step if callback.trainer else None))
