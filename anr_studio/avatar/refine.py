@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from anr_studio.render import Fragments, rasterize
 
+
 @dataclass(frozen=True)
 class PoseRefinement:
     """How test-time pose refinement optimises a frame's corrections."""

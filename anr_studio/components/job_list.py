@@ -36,6 +36,7 @@ class StudioJob(Protocol):
     def join(self, timeout: float | None = None) -> bool:
         """Returns True once the job has ended (waits up to ``timeout`` seconds)."""
 
+
 def format_eta(seconds: float | None) -> str:
     """Returns ``seconds`` left as "m:ss" (or "h:mm:ss"), rounded up, "" when unknown."""
     if seconds is None or not math.isfinite(seconds):
